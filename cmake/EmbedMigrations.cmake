@@ -1,0 +1,15 @@
+# Script mode: writes OUT, a C++ file defining FUNCTION() that returns the migrations in FILES.
+# File names must look like NNNN_description.sql; NNNN is the version.
+set(body "// Generated from migrations/*.sql. Do not edit.\n#include <sluice/pg/migrations.hpp>\n\nnamespace sluice::generated {\n\nconst std::vector<sluice::pg::Migration>& ${FUNCTION}() {\n  static const std::vector<sluice::pg::Migration> kMigrations = {\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME_WE)
+  if(NOT name MATCHES "^([0-9]+)_(.+)$")
+    message(FATAL_ERROR "migration file ${f}: name must be NNNN_description.sql")
+  endif()
+  math(EXPR version "${CMAKE_MATCH_1}")
+  file(READ ${f} sql)
+  string(APPEND body "      {${version}, \"${name}\", R\"sql__(${sql})sql__\"},\n")
+endforeach()
+string(APPEND body "  };\n  return kMigrations;\n}\n\n}  // namespace sluice::generated\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
