@@ -11,7 +11,8 @@ find_package(CLI11 REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(CURL REQUIRED)
 find_package(prometheus-cpp REQUIRED)
-find_package(Hiredis REQUIRED)
+# Debian's HiredisConfigVersion.cmake is broken (string REPLACE with too few arguments): use pkg-config.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 

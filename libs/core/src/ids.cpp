@@ -1,0 +1,66 @@
+#include <sluice/core/ids.hpp>
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace sluice::core {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+template <std::size_t N>
+std::array<unsigned char, N> RandomBytes() {
+  std::array<unsigned char, N> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(N)) != 1) {
+    throw std::runtime_error("OpenSSL RAND_bytes failed: no entropy for ids");
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::string NewUuid() {
+  auto b = RandomBytes<16>();
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  std::string out;
+  out.reserve(36);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0x0F]);
+  }
+  return out;
+}
+
+std::string NewTraceId() {
+  for (;;) {
+    auto b = RandomBytes<16>();
+    std::string out;
+    out.reserve(32);
+    bool zero = true;
+    for (unsigned char c : b) {
+      zero = zero && c == 0;
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0x0F]);
+    }
+    if (!zero) return out;
+  }
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace sluice::core
