@@ -16,10 +16,13 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 
-# cpp-httplib is header-only; Debian ships httplib.h without a CMake package.
+# Debian's cpp-httplib is compiled: httplib.h holds declarations, libcpp-httplib.so the code.
+# No CMake package ships with it, so the target is made here.
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+find_library(SLUICE_CPP_HTTPLIB_LIBRARY NAMES cpp-httplib REQUIRED)
 add_library(sluice_httplib INTERFACE)
 target_include_directories(sluice_httplib SYSTEM INTERFACE ${HTTPLIB_INCLUDE_DIR})
 target_compile_definitions(sluice_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)
-target_link_libraries(sluice_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+target_link_libraries(sluice_httplib INTERFACE ${SLUICE_CPP_HTTPLIB_LIBRARY} OpenSSL::SSL
+                                               OpenSSL::Crypto Threads::Threads)
 add_library(sluice::httplib ALIAS sluice_httplib)

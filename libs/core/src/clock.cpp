@@ -1,7 +1,6 @@
-#include <sluice/core/clock.hpp>
-
-#include <ctime>
 #include <cstdio>
+#include <ctime>
+#include <sluice/core/clock.hpp>
 #include <string>
 
 namespace sluice::core {

@@ -1,8 +1,7 @@
-#include <sluice/core/ids.hpp>
-
 #include <openssl/rand.h>
 
 #include <array>
+#include <sluice/core/ids.hpp>
 #include <stdexcept>
 
 namespace sluice::core {

@@ -1,10 +1,9 @@
-#include <sluice/core/logging.hpp>
-
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <cstdio>
 #include <mutex>
+#include <sluice/core/logging.hpp>
 
 namespace sluice::core {
 namespace {
@@ -12,9 +11,9 @@ namespace {
 thread_local std::string t_trace_id;
 
 std::mutex g_mu;
-std::string g_service = "sluice";                // guarded by g_mu
+std::string g_service = "sluice";                         // guarded by g_mu
 spdlog::level::level_enum g_level = spdlog::level::info;  // guarded by g_mu
-spdlog::sink_ptr g_sink;                         // guarded by g_mu
+spdlog::sink_ptr g_sink;                                  // guarded by g_mu
 
 class TraceIdFlag final : public spdlog::custom_flag_formatter {
  public:
@@ -47,8 +46,7 @@ std::unique_ptr<spdlog::formatter> MakeFormatter(const std::string& service) {
   formatter->add_flag<TraceIdFlag>('*');
   formatter->add_flag<JsonMessageFlag>('?');
   formatter->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","service":")" +
-                         JsonEscape(service) +
-                         R"(","logger":"%n","trace_id":"%*","msg":"%?"})");
+                         JsonEscape(service) + R"(","logger":"%n","trace_id":"%*","msg":"%?"})");
   return formatter;
 }
 
@@ -98,11 +96,21 @@ std::string JsonEscape(std::string_view s) {
   out.reserve(s.size() + 8);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];

@@ -1,9 +1,8 @@
+#include <google/protobuf/util/time_util.h>
+
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/events/envelope.hpp>
-
-#include <google/protobuf/util/time_util.h>
-
 #include <stdexcept>
 
 namespace sluice::events {
@@ -20,9 +19,9 @@ const google::protobuf::FieldDescriptor* PayloadField(const v1::Envelope& e) {
 
 const std::vector<std::string>& AllTopics() {
   static const std::vector<std::string> kAll = {
-      std::string(kTopicReleases),  std::string(kTopicDeployments),
+      std::string(kTopicReleases),   std::string(kTopicDeployments),
       std::string(kTopicExecutions), std::string(kTopicAnalyses),
-      std::string(kTopicRollbacks), std::string(kTopicNotifications),
+      std::string(kTopicRollbacks),  std::string(kTopicNotifications),
       std::string(kTopicDeadLetter)};
   return kAll;
 }
@@ -125,9 +124,10 @@ std::vector<std::pair<std::string, std::string>> CloudEventHeaders(const v1::Env
   h.emplace_back("ce_id", envelope.event_id());
   h.emplace_back("ce_type", envelope.type());
   h.emplace_back("ce_source", "/sluice/" + envelope.source());
-  h.emplace_back("ce_time", core::FormatRfc3339(core::FromUnixMillis(
-                                google::protobuf::util::TimeUtil::TimestampToMilliseconds(
-                                    envelope.occurred_at()))));
+  h.emplace_back(
+      "ce_time",
+      core::FormatRfc3339(core::FromUnixMillis(
+          google::protobuf::util::TimeUtil::TimestampToMilliseconds(envelope.occurred_at()))));
   const auto key = PartitionKey(envelope);
   h.emplace_back("ce_subject", key);
   h.emplace_back("content-type", "application/protobuf");

@@ -1,11 +1,10 @@
+#include <gtest/gtest.h>
+
+#include <map>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/core/testing/manual_clock.hpp>
 #include <sluice/events/envelope.hpp>
-
-#include <gtest/gtest.h>
-
-#include <map>
 
 namespace sluice::events {
 namespace {

@@ -1,9 +1,9 @@
 #pragma once
 
-#include <sluice/core/clock.hpp>
 #include <sluice/v1/envelope.pb.h>
 
 #include <optional>
+#include <sluice/core/clock.hpp>
 #include <string>
 #include <string_view>
 #include <utility>

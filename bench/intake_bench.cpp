@@ -1,0 +1,192 @@
+// intake-bench: releases/s accepted end to end (HTTP -> PostgreSQL -> outbox -> Kafka) and the
+// latency of POST /v1/releases, against a running release-intake and the local stack.
+//
+//   intake-bench --api http://127.0.0.1:8080 --token-file var/local/admin-token
+//                --releases 2000 --clients 8 --max-seconds 120
+//
+// Prints one line of figures per measurement and, with --markdown FILE, a Markdown table row.
+#include <librdkafka/rdkafkacpp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sluice/events/envelope.hpp>
+#include <sluice/http/client.hpp>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(idx, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"intake-bench"};
+  std::string api = "http://127.0.0.1:8080";
+  std::string token_file = "var/local/admin-token";
+  std::string brokers = "127.0.0.1:19092";
+  std::string markdown;
+  int releases = 2000;
+  int clients = 8;
+  int max_seconds = 120;
+  app.add_option("--api", api);
+  app.add_option("--token-file", token_file);
+  app.add_option("--brokers", brokers);
+  app.add_option("--releases", releases)->check(CLI::Range(1, 100000));
+  app.add_option("--clients", clients)->check(CLI::Range(1, 64));
+  app.add_option("--max-seconds", max_seconds)->check(CLI::Range(1, 600));
+  app.add_option("--markdown", markdown, "append the result as a Markdown table row");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string token;
+  {
+    std::ifstream in(token_file);
+    std::getline(in, token);
+    if (token.empty()) {
+      std::cerr << "intake-bench: no token in " << token_file << " (run 'make up')\n";
+      return 2;
+    }
+  }
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string app_name = "bench-" + std::to_string(rng() % 1000000000);
+
+  // Kafka reader: from the current end of the topic, notes when each release's event arrives.
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", brokers, err);
+  conf->set("group.id", app_name, err);
+  conf->set("auto.offset.reset", "latest", err);
+  conf->set("enable.auto.commit", "false", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) {
+    std::cerr << "intake-bench: " << err << "\n";
+    return 2;
+  }
+  consumer->subscribe({std::string(sluice::events::kTopicReleases)});
+  // Wait for the partition assignment so no event is missed.
+  for (int i = 0; i < 100; ++i) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(100));
+    std::vector<RdKafka::TopicPartition*> parts;
+    consumer->assignment(parts);
+    const bool assigned = !parts.empty();
+    RdKafka::TopicPartition::destroy(parts);
+    if (assigned) break;
+  }
+
+  std::mutex mu;
+  std::map<std::string, Clock::time_point> sent_at;  // release id -> POST completed
+  std::map<std::string, Clock::time_point> seen_at;  // release id -> event consumed
+  std::vector<double> post_ms;
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};
+  std::atomic<bool> done_posting{false};
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(max_seconds);
+
+  std::thread reader([&] {
+    while (Clock::now() < deadline + std::chrono::seconds(30)) {
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(100));
+      if (m->err() == RdKafka::ERR_NO_ERROR) {
+        std::string e;
+        auto env = sluice::events::Parse(
+            std::string_view(static_cast<const char*>(m->payload()), m->len()), &e);
+        if (env && env->has_release_created() && env->release_created().app() == app_name) {
+          std::lock_guard lock(mu);
+          seen_at.emplace(env->release_id(), Clock::now());
+        }
+      }
+      std::lock_guard lock(mu);
+      if (done_posting && seen_at.size() >= sent_at.size()) break;
+    }
+  });
+
+  std::vector<std::thread> workers;
+  for (int c = 0; c < clients; ++c) {
+    workers.emplace_back([&] {
+      for (;;) {
+        const int i = next.fetch_add(1);
+        if (i >= releases || Clock::now() >= deadline) break;
+        json body = {{"app", app_name},
+                     {"tag", "v1.0." + std::to_string(i)},
+                     {"artifact_url",
+                      "https://artifacts.example.com/bench/" + std::to_string(i) + ".tar.gz"},
+                     {"sha256", std::string(64, "0123456789abcdef"[i % 16])},
+                     {"created_by", "bench"}};
+        sluice::http::ClientRequest req;
+        req.method = "POST";
+        req.url = api + "/v1/releases";
+        req.body = body.dump();
+        req.headers = {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
+        const auto t0 = Clock::now();
+        try {
+          auto res = sluice::http::Send(req);
+          const auto t1 = Clock::now();
+          if (res.status != 201) {
+            ++failures;
+            continue;
+          }
+          const std::string id = json::parse(res.body)["id"];
+          std::lock_guard lock(mu);
+          post_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+          sent_at.emplace(id, t1);
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const auto posted_end = Clock::now();
+  done_posting = true;
+  reader.join();
+  consumer->close();
+
+  std::vector<double> delivery_ms;
+  Clock::time_point last_seen = start;
+  for (const auto& [id, t] : seen_at) {
+    last_seen = std::max(last_seen, t);
+    auto it = sent_at.find(id);
+    if (it != sent_at.end()) {
+      delivery_ms.push_back(std::chrono::duration<double, std::milli>(t - it->second).count());
+    }
+  }
+  const double post_secs = std::chrono::duration<double>(posted_end - start).count();
+  const double e2e_secs = std::chrono::duration<double>(last_seen - start).count();
+  const auto accepted = sent_at.size();
+  const auto delivered = seen_at.size();
+  const double http_rate = static_cast<double>(accepted) / post_secs;
+  const double e2e_rate = e2e_secs > 0 ? static_cast<double>(delivered) / e2e_secs : 0;
+
+  std::printf("releases: %zu accepted, %zu on Kafka, %d failed, %d clients\n", accepted, delivered,
+              failures.load(), clients);
+  std::printf("accepted (HTTP 201):        %.0f releases/s over %.1f s\n", http_rate, post_secs);
+  std::printf("end to end (on Kafka):      %.0f releases/s over %.1f s\n", e2e_rate, e2e_secs);
+  std::printf("POST latency:               p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
+              Percentile(post_ms, 0.5), Percentile(post_ms, 0.99), Percentile(post_ms, 1.0));
+  std::printf("POST -> Kafka consumer:     p50 %.1f ms  p99 %.1f ms\n",
+              Percentile(delivery_ms, 0.5), Percentile(delivery_ms, 0.99));
+  if (!markdown.empty()) {
+    std::ofstream out(markdown, std::ios::app);
+    out << "| " << accepted << " | " << clients << " | " << static_cast<int>(http_rate) << " | "
+        << static_cast<int>(e2e_rate) << " | " << Percentile(post_ms, 0.5) << " | "
+        << Percentile(post_ms, 0.99) << " | " << Percentile(delivery_ms, 0.5) << " | "
+        << Percentile(delivery_ms, 0.99) << " |\n";
+  }
+  return delivered == accepted && failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,69 @@
+#pragma once
+
+// Glue between the event schemas, the outbox and Kafka: how a Sluice service publishes and
+// consumes events while keeping DESIGN.md's invariants 1-3 (inbox, outbox, dead letters).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <sluice/core/lifecycle.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/kafka/consumer.hpp>
+#include <sluice/kafka/producer.hpp>
+#include <sluice/pg/database.hpp>
+#include <sluice/pg/outbox.hpp>
+#include <string>
+
+namespace sluice::eventbus {
+
+// Finalizes the envelope (type from payload) and adds it to the outbox inside `tx`, with its
+// topic, partition key and CloudEvents headers. It reaches Kafka when `tx` commits and the
+// relay runs; if `tx` rolls back, it never does.
+void Publish(pqxx::work& tx, events::v1::Envelope envelope);
+
+// The outbox's publisher: sends a batch of rows through `producer` and waits for every delivery
+// report. Throws (so the rows stay pending) when any delivery fails.
+pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
+                                         std::chrono::milliseconds timeout);
+
+// What a service does with one event, inside the transaction that also records the event id in
+// its inbox and carries any events it publishes.
+using EnvelopeHandler = std::function<void(pqxx::work&, const events::v1::Envelope&)>;
+
+// Turns an EnvelopeHandler into a kafka::Handler: an undecodable or invalid envelope is a
+// kafka::PermanentError (dead-lettered with the reason); a duplicate event id is skipped; the
+// handler runs under the event's trace id; database outages propagate (retried, then
+// dead-lettered by the consumer, which never stores the offset of an unhandled message).
+kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
+                                    EnvelopeHandler handler);
+
+// The outbox relay as a lifecycle component.
+class OutboxRelayComponent final : public core::Component {
+ public:
+  OutboxRelayComponent(pg::Database& db, kafka::Producer& producer,
+                       pg::OutboxRelayOptions options = {});
+  std::string_view Name() const override { return "outbox-relay"; }
+  void Start() override { relay_.Start(); }
+  void Stop() override { relay_.Stop(); }
+  pg::OutboxRelay& Relay() { return relay_; }
+
+ private:
+  pg::OutboxRelay relay_;
+};
+
+// A Kafka consumer as a lifecycle component.
+class ConsumerComponent final : public core::Component {
+ public:
+  ConsumerComponent(std::string name, kafka::KafkaConfig config, kafka::ConsumerOptions options,
+                    kafka::Handler handler, kafka::Producer& dead_letters);
+  std::string_view Name() const override { return name_; }
+  void Start() override { consumer_.Start(); }
+  void Stop() override { consumer_.Stop(); }
+  kafka::Consumer& Consumer() { return consumer_; }
+
+ private:
+  std::string name_;
+  kafka::Consumer consumer_;
+};
+
+}  // namespace sluice::eventbus

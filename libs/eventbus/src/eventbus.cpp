@@ -1,0 +1,67 @@
+#include <sluice/core/logging.hpp>
+#include <sluice/eventbus/eventbus.hpp>
+#include <sluice/pg/inbox.hpp>
+
+namespace sluice::eventbus {
+
+void Publish(pqxx::work& tx, events::v1::Envelope envelope) {
+  events::Finalize(envelope);
+  pg::OutboxMessage message;
+  message.topic = std::string(events::TopicFor(envelope));
+  message.key = events::PartitionKey(envelope);
+  message.headers = events::CloudEventHeaders(envelope);
+  message.payload = envelope.SerializeAsString();
+  pg::AddToOutbox(tx, message);
+}
+
+pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
+                                         std::chrono::milliseconds timeout) {
+  return [&producer, timeout](const std::vector<pg::OutboxRow>& rows) {
+    std::vector<kafka::OutgoingMessage> messages;
+    messages.reserve(rows.size());
+    for (const auto& row : rows) {
+      kafka::OutgoingMessage m;
+      m.topic = row.message.topic;
+      m.key = row.message.key;
+      m.value = row.message.payload;
+      m.headers.reserve(row.message.headers.size());
+      for (const auto& [k, v] : row.message.headers) m.headers.push_back({k, v});
+      messages.push_back(std::move(m));
+    }
+    producer.ProduceSync(messages, timeout);
+  };
+}
+
+kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
+                                    EnvelopeHandler handler) {
+  return [&db, consumer = std::move(consumer_name),
+          handler = std::move(handler)](const kafka::ConsumedMessage& msg) {
+    std::string error;
+    auto envelope = events::Parse(msg.value, &error);
+    if (!envelope) throw kafka::PermanentError(error);
+    if (auto invalid = events::Validate(*envelope)) throw kafka::PermanentError(*invalid);
+    core::TraceScope trace(envelope->trace_id());
+    db.WithTransaction([&](pqxx::work& tx) {
+      if (!pg::RecordInbox(tx, consumer, envelope->event_id())) {
+        core::Logger("eventbus")
+            ->debug("{} skips duplicate event {} ({})", consumer, envelope->event_id(),
+                    envelope->type());
+        return 0;
+      }
+      handler(tx, *envelope);
+      return 0;
+    });
+  };
+}
+
+OutboxRelayComponent::OutboxRelayComponent(pg::Database& db, kafka::Producer& producer,
+                                           pg::OutboxRelayOptions options)
+    : relay_(db, KafkaOutboxPublisher(producer, std::chrono::seconds(10)), options) {}
+
+ConsumerComponent::ConsumerComponent(std::string name, kafka::KafkaConfig config,
+                                     kafka::ConsumerOptions options, kafka::Handler handler,
+                                     kafka::Producer& dead_letters)
+    : name_(std::move(name)),
+      consumer_(std::move(config), std::move(options), std::move(handler), dead_letters) {}
+
+}  // namespace sluice::eventbus

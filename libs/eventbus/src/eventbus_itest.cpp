@@ -1,0 +1,182 @@
+// The consuming half of DESIGN.md's invariants against the real Kafka and PostgreSQL: a
+// redelivered event has one effect (inbox), a poison event is dead-lettered and the consumer
+// carries on, and an event published through the outbox arrives with its CloudEvents headers.
+#include <gtest/gtest.h>
+
+#include <sluice/core/ids.hpp>
+#include <sluice/core/testing/manual_clock.hpp>
+#include <sluice/eventbus/eventbus.hpp>
+#include <sluice/kafka/admin.hpp>
+#include <sluice/pg/migrations.hpp>
+#include <sluice/testing/process.hpp>
+#include <thread>
+
+namespace sluice::eventbus {
+namespace {
+
+using namespace std::chrono_literals;
+namespace st = sluice::testing;
+
+kafka::KafkaConfig Kafka() {
+  kafka::KafkaConfig c;
+  c.brokers = st::EnvOr("SLUICE_KAFKA_BROKERS", c.brokers);
+  c.client_id = "eventbus-itest";
+  return c;
+}
+
+pg::PgConfig Pg(const std::string& schema) {
+  pg::PgConfig c;
+  c.dsn = st::EnvOr("SLUICE_PG_DSN", c.dsn);
+  c.schema = schema;
+  return c;
+}
+
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+class EventbusItest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    schema_ = "itest_eb_" + st::RandomSuffix();
+    db_ = std::make_unique<pg::Database>(Pg(schema_));
+    pg::ApplyMigrations(*db_, {{1, "effects", "CREATE TABLE effects (event_id text NOT NULL);"}});
+  }
+  void TearDown() override {
+    db_->WithTransaction([&](pqxx::work& tx) {
+      tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+      return 0;
+    });
+  }
+  long long Effects(const std::string& event_id) {
+    return db_->WithTransaction([&](pqxx::work& tx) {
+      return tx.exec_params1("SELECT count(*) FROM effects WHERE event_id = $1", event_id)[0]
+          .as<long long>();
+    });
+  }
+
+  std::string schema_;
+  std::unique_ptr<pg::Database> db_;
+};
+
+TEST_F(EventbusItest, RedeliveredEventHasOneEffectAndPoisonIsDeadLettered) {
+  const std::string topic = "itest.eventbus." + st::RandomSuffix();
+  const std::string dlq = "itest.eventbus.dlq." + st::RandomSuffix();
+  kafka::EnsureTopics(Kafka(), {topic, dlq}, 1, 1);
+  kafka::Producer producer(Kafka());
+
+  core::testing::ManualClock clock;
+  auto envelope = events::NewEnvelope("itest", clock);
+  envelope.set_release_id("rel-" + st::RandomSuffix());
+  envelope.mutable_release_created()->set_app("shop");
+  events::Finalize(envelope);
+  auto wrong_type = envelope;
+  wrong_type.set_event_id(core::NewUuid());
+  wrong_type.set_type("sluice.v1.BatchFailed");
+
+  std::vector<kafka::OutgoingMessage> records = {
+      {topic, "k", envelope.SerializeAsString(), {}},
+      {topic, "k", envelope.SerializeAsString(), {}},  // Kafka delivers it again
+      {topic, "k", std::string("\x0a\xff\xff not protobuf", 17), {}},
+      {topic, "k", wrong_type.SerializeAsString(), {}},
+      {topic, "k", envelope.SerializeAsString(), {}},  // and once more, after the poison
+  };
+  producer.ProduceSync(records, 15s);
+
+  kafka::ConsumerOptions options;
+  options.group_id = "itest-eventbus-" + st::RandomSuffix();
+  options.topics = {topic};
+  options.dead_letter_topic = dlq;
+  options.max_attempts = 2;
+  options.retry_backoff = 10ms;
+  std::atomic<int> calls{0};
+  kafka::Consumer consumer(Kafka(), options,
+                           TransactionalHandler(*db_, "itest",
+                                                [&](pqxx::work& tx, const events::v1::Envelope& e) {
+                                                  ++calls;
+                                                  tx.exec_params0(
+                                                      "INSERT INTO effects (event_id) VALUES ($1)",
+                                                      e.event_id());
+                                                }),
+                           producer);
+  consumer.Start();
+  ASSERT_TRUE(WaitFor([&] { return consumer.Processed() + consumer.DeadLettered() >= 5; }, 60s))
+      << "processed " << consumer.Processed() << ", dead-lettered " << consumer.DeadLettered();
+  consumer.Stop();
+
+  EXPECT_EQ(Effects(envelope.event_id()), 1);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(consumer.DeadLettered(), 2u);
+}
+
+TEST_F(EventbusItest, OutboxRelayPublishesCommittedEventsOnlyWithCloudEventHeaders) {
+  core::testing::ManualClock clock;
+  auto committed = events::NewEnvelope("itest", clock);
+  const std::string release = "rel-" + st::RandomSuffix();
+  committed.set_release_id(release);
+  committed.mutable_release_created()->set_app("committed");
+  auto rolled_back = committed;
+  rolled_back.set_event_id(core::NewUuid());
+  rolled_back.mutable_release_created()->set_app("rolled-back");
+
+  db_->WithTransaction([&](pqxx::work& tx) {
+    Publish(tx, committed);
+    return 0;
+  });
+  try {
+    db_->WithTransaction([&](pqxx::work& tx) -> int {
+      Publish(tx, rolled_back);
+      throw std::runtime_error("handler failed after publishing");
+    });
+  } catch (const std::runtime_error&) {
+  }
+
+  kafka::Producer producer(Kafka());
+  pg::OutboxRelay relay(*db_, KafkaOutboxPublisher(producer, 15s));
+  EXPECT_EQ(relay.RelayOnce(), 1);
+  EXPECT_EQ(relay.Pending(), 0);
+  EXPECT_EQ(relay.RelayOnce(), 0);  // nothing is published twice
+
+  kafka::ConsumerOptions options;
+  options.group_id = "itest-outbox-" + st::RandomSuffix();
+  options.topics = {std::string(events::kTopicReleases)};
+  std::vector<kafka::ConsumedMessage> seen;
+  std::mutex mu;
+  kafka::Consumer consumer(
+      Kafka(), options,
+      [&](const kafka::ConsumedMessage& m) {
+        std::string error;
+        auto e = events::Parse(m.value, &error);
+        if (e && e->release_id() == release) {
+          std::lock_guard lock(mu);
+          seen.push_back(m);
+        }
+      },
+      producer);
+  consumer.Start();
+  WaitFor(
+      [&] {
+        std::lock_guard lock(mu);
+        return !seen.empty();
+      },
+      30s);
+  std::this_thread::sleep_for(1s);
+  consumer.Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].key, release);
+  EXPECT_EQ(seen[0].HeaderValue("ce_id"), committed.event_id());
+  EXPECT_EQ(seen[0].HeaderValue("ce_type"), "sluice.v1.ReleaseCreated");
+  EXPECT_EQ(seen[0].HeaderValue("ce_specversion"), "1.0");
+  EXPECT_EQ(seen[0].HeaderValue("ce_source"), "/sluice/itest");
+  EXPECT_TRUE(seen[0].HeaderValue("ce_time").has_value());
+}
+
+}  // namespace
+}  // namespace sluice::eventbus

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <httplib.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sluice/core/health.hpp>
+#include <sluice/core/lifecycle.hpp>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace sluice::http {
+
+struct ServerOptions {
+  std::string addr = "127.0.0.1:8080";  // host:port; port 0 picks a free port (tests)
+  size_t max_body_bytes = 1 << 20;
+  int threads = 8;
+  std::chrono::milliseconds read_timeout{10000};
+};
+
+using JsonHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+// An HTTP server for a service's API and its ops endpoints, wrapping httplib::Server.
+//
+// Routes registered through Get/Post/Put/Delete run inside a wrapper that
+//  - sets the trace id (from the W3C `traceparent` header, or a new one) in a core::TraceScope
+//    and echoes it in `X-Trace-Id`;
+//  - turns ApiException into its JSON error, nlohmann::json::exception into 400 malformed_json,
+//    any other exception into 500 internal (logged with the trace id; the body says nothing
+//    about the cause);
+//  - for POST/PUT, refuses a body over max_body_bytes with 413 body_too_large and a non-JSON
+//    Content-Type with 415 unsupported_media_type before the handler runs;
+//  - counts requests and latency (labels: server, route pattern, method, status class) once
+//    MountOps has named the registry.
+// Responses httplib produces itself (no route, unreadable request) get the same JSON error
+// shape.
+class Server : public core::Component {
+ public:
+  Server(std::string name, ServerOptions options);
+  ~Server() override;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  httplib::Server& Raw() { return server_; }
+
+  void Get(const std::string& pattern, JsonHandler h);
+  void Post(const std::string& pattern, JsonHandler h);
+  void Put(const std::string& pattern, JsonHandler h);
+  void Delete(const std::string& pattern, JsonHandler h);
+
+  // /healthz (200 {"status":"ok"} while the process serves), /readyz (200 or 503 with the
+  // Health report) and /metrics (Prometheus text format of the registry, which also receives
+  // the server's request metrics). Call before Start.
+  void MountOps(core::Health& health, prometheus::Registry& registry);
+
+  std::string_view Name() const override { return name_; }
+  // Binds (std::runtime_error naming the address when that fails), then serves on a thread.
+  void Start() override;
+  // Stops accepting, finishes the requests in hand, joins the thread. Idempotent.
+  void Stop() override;
+  // The bound port (useful when addr uses port 0); 0 before Start.
+  int Port() const { return port_.load(); }
+
+ private:
+  httplib::Server::Handler Wrap(std::string method, std::string pattern, JsonHandler h);
+  httplib::Server::HandlerWithContentReader WrapWithBody(std::string method, std::string pattern,
+                                                         JsonHandler h);
+  void Observe(const std::string& method, const std::string& route, int status,
+               std::optional<std::chrono::steady_clock::duration> elapsed);
+  void Run(const std::string& method, const std::string& pattern, const httplib::Request& req,
+           httplib::Response& res, const std::function<void()>& body);
+
+  std::string name_;
+  ServerOptions options_;
+  httplib::Server server_;
+  std::atomic<int> port_{0};
+  std::thread thread_;
+  std::atomic<bool> loop_exited_{false};
+  std::mutex mu_;  // Start/Stop
+  bool started_ = false;
+  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
+};
+
+// The body as JSON; throws BadRequest (field "body", code malformed_json) when it is empty or
+// not JSON.
+nlohmann::json ParseJsonBody(const httplib::Request& req);
+void WriteJson(httplib::Response& res, int status, const nlohmann::json& body);
+
+// Typed field readers; they throw BadRequest naming the field. A required string must be
+// present and non-empty; an optional one may be absent or null.
+std::string RequireString(const nlohmann::json& body, std::string_view field);
+std::optional<std::string> OptionalString(const nlohmann::json& body, std::string_view field);
+
+}  // namespace sluice::http

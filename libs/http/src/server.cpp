@@ -1,0 +1,345 @@
+#include <netinet/in.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <sluice/core/clock.hpp>
+#include <sluice/core/config.hpp>
+#include <sluice/core/ids.hpp>
+#include <sluice/core/logging.hpp>
+#include <sluice/http/errors.hpp>
+#include <sluice/http/server.hpp>
+#include <stdexcept>
+
+namespace sluice::http {
+namespace {
+
+constexpr const char* kTraceHeader = "X-Trace-Id";
+constexpr const char* kUnmatchedRoute = "unmatched";
+
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// The trace id of a W3C traceparent ("00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"),
+// or a new one when the header is absent or malformed.
+std::string TraceIdFrom(const httplib::Request& req) {
+  const std::string tp = req.get_header_value("traceparent");
+  if (tp.size() >= 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-') {
+    const std::string_view version = std::string_view(tp).substr(0, 2);
+    const std::string_view id = std::string_view(tp).substr(3, 32);
+    if (IsLowerHex(version) && version != "ff" && IsLowerHex(id) && id != std::string(32, '0')) {
+      return std::string(id);
+    }
+  }
+  return core::NewTraceId();
+}
+
+std::string MediaType(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  t.erase(std::remove_if(t.begin(), t.end(), [](unsigned char c) { return std::isspace(c); }),
+          t.end());
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return t;
+}
+
+bool IsJsonMediaType(const std::string& media_type) {
+  return media_type == "application/json" ||
+         (media_type.size() > 5 && media_type.rfind("+json") == media_type.size() - 5);
+}
+
+bool HasBody(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) return true;
+  const std::string len = req.get_header_value("Content-Length");
+  return !len.empty() && len != "0";
+}
+
+std::string StatusClass(int status) { return std::to_string(status / 100) + "xx"; }
+
+// The error body for a response httplib produced without a handler.
+ApiError DefaultError(const httplib::Request& req, int status, size_t max_body_bytes) {
+  switch (status) {
+    case 400:
+      return {400, "bad_request", "the request could not be parsed", ""};
+    case 404:
+      return {404, "not_found", "no route for " + req.method + " " + req.path, ""};
+    case 405:
+      return {405, "method_not_allowed", req.method + " is not allowed here", ""};
+    case 413:
+      return {413, "body_too_large",
+              "request body exceeds " + std::to_string(max_body_bytes) + " bytes", "body"};
+    case 414:
+      return {414, "uri_too_long", "request URI is too long", ""};
+    default:
+      return {status, status >= 500 ? "internal" : "http_error",
+              "request failed with status " + std::to_string(status), ""};
+  }
+}
+
+ApiError InternalError(const std::string& trace_id) {
+  return {500, "internal", "internal error (trace id " + trace_id + ")", ""};
+}
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return kBuckets;
+}
+
+}  // namespace
+
+Server::Server(std::string name, ServerOptions options)
+    : name_(std::move(name)), options_(std::move(options)) {
+  const int threads = std::max(1, options_.threads);
+  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_.set_read_timeout(options_.read_timeout);
+  server_.set_payload_max_length(options_.max_body_bytes);
+  // httplib sets SO_REUSEPORT by default, which would let a second server bind a port that is
+  // already served; SO_REUSEADDR alone still allows a quick restart.
+  server_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  server_.set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (!res.has_header(kTraceHeader)) {
+          // Not through a wrapped route: no route matched or httplib refused the request.
+          res.set_header(kTraceHeader, TraceIdFrom(req));
+          Observe(req.method, kUnmatchedRoute, res.status, std::nullopt);
+        }
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        WriteError(res, DefaultError(req, res.status, options_.max_body_bytes));
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  // Routes added through Raw() are not wrapped; keep their failures in the same shape.
+  server_.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        const std::string trace_id = TraceIdFrom(req);
+        core::TraceScope scope(trace_id);
+        res.set_header(kTraceHeader, trace_id);
+        try {
+          std::rethrow_exception(ep);
+        } catch (const ApiException& e) {
+          WriteError(res, e.Error());
+        } catch (const std::exception& e) {
+          core::Logger("http")->error("{} {} failed: {}", req.method, req.path, e.what());
+          WriteError(res, InternalError(trace_id));
+        } catch (...) {
+          core::Logger("http")->error("{} {} failed with a non-standard exception", req.method,
+                                      req.path);
+          WriteError(res, InternalError(trace_id));
+        }
+      });
+}
+
+Server::~Server() { Stop(); }
+
+void Server::Observe(const std::string& method, const std::string& route, int status,
+                     std::optional<std::chrono::steady_clock::duration> elapsed) {
+  if (requests_ == nullptr) return;
+  const prometheus::Labels labels = {
+      {"server", name_}, {"route", route}, {"method", method}, {"status", StatusClass(status)}};
+  requests_->Add(labels).Increment();
+  if (elapsed) {
+    latency_->Add(labels, LatencyBuckets())
+        .Observe(std::chrono::duration<double>(*elapsed).count());
+  }
+}
+
+void Server::Run(const std::string& method, const std::string& pattern, const httplib::Request& req,
+                 httplib::Response& res, const std::function<void()>& body) {
+  const auto start = core::SystemClock::Instance().Monotonic();
+  const std::string trace_id = TraceIdFrom(req);
+  core::TraceScope scope(trace_id);
+  try {
+    body();
+  } catch (const ApiException& e) {
+    WriteError(res, e.Error());
+  } catch (const nlohmann::json::exception& e) {
+    WriteError(res, ApiError{400, "malformed_json", e.what(), ""});
+  } catch (const std::exception& e) {
+    core::Logger("http")->error("{} {} failed: {}", req.method, req.path, e.what());
+    WriteError(res, InternalError(trace_id));
+  } catch (...) {
+    core::Logger("http")->error("{} {} failed with a non-standard exception", req.method, req.path);
+    WriteError(res, InternalError(trace_id));
+  }
+  res.set_header(kTraceHeader, trace_id);
+  if (res.status == -1) res.status = 200;
+  Observe(method, pattern, res.status, core::SystemClock::Instance().Monotonic() - start);
+}
+
+httplib::Server::Handler Server::Wrap(std::string method, std::string pattern, JsonHandler h) {
+  return [this, method = std::move(method), pattern = std::move(pattern), h = std::move(h)](
+             const httplib::Request& req, httplib::Response& res) {
+    Run(method, pattern, req, res, [&] { h(req, res); });
+  };
+}
+
+httplib::Server::HandlerWithContentReader Server::WrapWithBody(std::string method,
+                                                               std::string pattern, JsonHandler h) {
+  return [this, method = std::move(method), pattern = std::move(pattern), h = std::move(h)](
+             const httplib::Request& req, httplib::Response& res,
+             const httplib::ContentReader& reader) {
+    Run(method, pattern, req, res, [&] {
+      const std::string media_type = MediaType(req.get_header_value("Content-Type"));
+      const auto unsupported = [&] {
+        return ApiException(ApiError{415, "unsupported_media_type",
+                                     "send the body as application/json (got \"" +
+                                         req.get_header_value("Content-Type") + "\")",
+                                     "Content-Type"});
+      };
+      // A multipart body would need a multipart reader; refuse it before reading.
+      if (HasBody(req) && media_type.rfind("multipart/", 0) == 0) throw unsupported();
+      const ApiException too_large(ApiError{
+          413, "body_too_large",
+          "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes", "body"});
+      std::string body;
+      bool over_limit = false;
+      const bool read = reader([&](const char* data, size_t n) {
+        if (body.size() + n > options_.max_body_bytes) {
+          over_limit = true;
+          return false;
+        }
+        body.append(data, n);
+        return true;
+      });
+      if (over_limit || res.status == 413) throw too_large;
+      if (!read) throw ApiException(ApiError{400, "bad_request", "could not read the body", ""});
+      if (!body.empty() && !IsJsonMediaType(media_type)) throw unsupported();
+      httplib::Request with_body = req;
+      with_body.body = std::move(body);
+      h(with_body, res);
+    });
+  };
+}
+
+void Server::Get(const std::string& pattern, JsonHandler h) {
+  server_.Get(pattern, Wrap("GET", pattern, std::move(h)));
+}
+
+void Server::Post(const std::string& pattern, JsonHandler h) {
+  server_.Post(pattern, WrapWithBody("POST", pattern, std::move(h)));
+}
+
+void Server::Put(const std::string& pattern, JsonHandler h) {
+  server_.Put(pattern, WrapWithBody("PUT", pattern, std::move(h)));
+}
+
+void Server::Delete(const std::string& pattern, JsonHandler h) {
+  server_.Delete(pattern, Wrap("DELETE", pattern, std::move(h)));
+}
+
+void Server::MountOps(core::Health& health, prometheus::Registry& registry) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("sluice_http_requests_total")
+                   .Help("HTTP requests served, by route pattern, method and status class")
+                   .Register(registry);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("sluice_http_request_duration_seconds")
+                  .Help("HTTP request latency, by route pattern, method and status class")
+                  .Register(registry);
+  Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    WriteJson(res, 200, {{"status", "ok"}});
+  });
+  Get("/readyz", [&health](const httplib::Request&, httplib::Response& res) {
+    res.status = health.Ready() ? 200 : 503;
+    res.set_content(health.ReportJson(), "application/json");
+  });
+  Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(prometheus::TextSerializer().Serialize(registry.Collect()),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+void Server::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) return;
+  const auto hp = core::ParseHostPort(options_.addr);
+  if (!hp) {
+    throw std::runtime_error("address \"" + options_.addr + "\" of the " + name_ +
+                             " server is not host:port: use e.g. 127.0.0.1:8080");
+  }
+  errno = 0;
+  int port = -1;
+  if (hp->port == 0) {
+    port = server_.bind_to_any_port(hp->host);
+  } else if (server_.bind_to_port(hp->host, hp->port)) {
+    port = hp->port;
+  }
+  if (port <= 0) {
+    const int err = errno;
+    throw std::runtime_error("address " + options_.addr + " is in use or cannot be bound" +
+                             (err != 0 ? std::string(" (") + std::strerror(err) + ")" : "") +
+                             ": stop the process holding it or give the " + name_ +
+                             " server another address");
+  }
+  port_ = port;
+  loop_exited_ = false;
+  thread_ = std::thread([this] {
+    if (!server_.listen_after_bind()) {
+      core::Logger("http")->error("{} server stopped serving unexpectedly", name_);
+    }
+    loop_exited_ = true;
+  });
+  // httplib::Server::stop() is a no-op until the accept loop runs: wait for it, so that a
+  // Stop right after Start cannot miss it.
+  while (!server_.is_running() && !loop_exited_) std::this_thread::yield();
+  started_ = true;
+  core::Logger("http")->info("{} server listening on {}:{}", name_, hp->host, port);
+}
+
+void Server::Stop() {
+  std::lock_guard lock(mu_);
+  if (!started_) return;
+  server_.stop();
+  if (thread_.joinable()) thread_.join();
+  started_ = false;
+  core::Logger("http")->info("{} server stopped", name_);
+}
+
+nlohmann::json ParseJsonBody(const httplib::Request& req) {
+  if (req.body.empty()) {
+    throw ApiException(
+        ApiError{400, "malformed_json", "the request body is empty: send a JSON object", "body"});
+  }
+  try {
+    return nlohmann::json::parse(req.body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiException(ApiError{
+        400, "malformed_json",
+        "the request body is not valid JSON (at byte " + std::to_string(e.byte) + ")", "body"});
+  }
+}
+
+void WriteJson(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
+}
+
+std::string RequireString(const nlohmann::json& body, std::string_view field) {
+  auto v = OptionalString(body, field);
+  if (!v) throw BadRequest(std::string(field), std::string(field) + " is required");
+  if (v->empty()) throw BadRequest(std::string(field), std::string(field) + " must not be empty");
+  return *v;
+}
+
+std::optional<std::string> OptionalString(const nlohmann::json& body, std::string_view field) {
+  if (!body.is_object()) throw BadRequest("body", "the request body must be a JSON object");
+  const auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    throw BadRequest(std::string(field),
+                     std::string(field) + " must be a string, not " + it->type_name());
+  }
+  return it->get<std::string>();
+}
+
+}  // namespace sluice::http

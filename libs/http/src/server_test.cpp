@@ -1,0 +1,313 @@
+// A Server on 127.0.0.1:0 exercised through the Send client: loopback only, no other server.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sluice/core/health.hpp>
+#include <sluice/core/logging.hpp>
+#include <sluice/http/client.hpp>
+#include <sluice/http/errors.hpp>
+#include <sluice/http/server.hpp>
+
+namespace sluice::http {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.addr = "127.0.0.1:0";
+    options.max_body_bytes = 1024;
+    options.threads = 2;
+    server_ = std::make_unique<Server>("test-api", options);
+    server_->MountOps(health_, registry_);
+    server_->Get("/v1/releases/([^/]+)", [](const httplib::Request& req, httplib::Response& res) {
+      WriteJson(res, 200,
+                {{"id", std::string(req.matches[1])}, {"trace_id", core::TraceScope::Current()}});
+    });
+    server_->Get(R"(/v1/items/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+      if (req.matches[1] == "404") throw NotFound("item 404 does not exist");
+      WriteJson(res, 200, {{"item", std::string(req.matches[1])}});
+    });
+    server_->Post("/v1/releases", [](const httplib::Request& req, httplib::Response& res) {
+      const json body = ParseJsonBody(req);
+      const std::string tag = RequireString(body, "tag");
+      const auto note = OptionalString(body, "note");
+      WriteJson(res, 201, {{"tag", tag}, {"note", note.value_or("-")}});
+    });
+    server_->Put("/v1/things", [](const httplib::Request& req, httplib::Response& res) {
+      const json body = ParseJsonBody(req);
+      WriteJson(res, 200, {{"count", body.at("count").get<int>()}});  // json type_error if not int
+    });
+    server_->Delete("/v1/things",
+                    [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+    server_->Get("/boom", [](const httplib::Request&, httplib::Response&) {
+      throw std::runtime_error("secret internal detail");
+    });
+    server_->Get("/conflict", [](const httplib::Request&, httplib::Response&) {
+      throw Conflict("already_exists", "release v1 already exists");
+    });
+    server_->Get("/busy", [](const httplib::Request&, httplib::Response&) {
+      throw Unavailable("database is down", 7);
+    });
+    server_->Get("/denied", [](const httplib::Request&, httplib::Response&) {
+      throw Forbidden("token lacks the deploy scope");
+    });
+    server_->Get("/who", [](const httplib::Request&, httplib::Response&) {
+      throw Unauthorized("missing bearer token");
+    });
+    server_->Start();
+    base_ = "http://127.0.0.1:" + std::to_string(server_->Port());
+  }
+
+  void TearDown() override { server_->Stop(); }
+
+  ClientResponse Call(const std::string& method, const std::string& path, std::string body = "",
+                      std::vector<std::pair<std::string, std::string>> headers = {
+                          {"Content-Type", "application/json"}}) {
+    ClientRequest req;
+    req.method = method;
+    req.url = base_ + path;
+    req.body = std::move(body);
+    req.headers = std::move(headers);
+    return Send(req);
+  }
+
+  static json Error(const ClientResponse& r) { return json::parse(r.body).at("error"); }
+
+  core::Health health_;
+  prometheus::Registry registry_;
+  std::unique_ptr<Server> server_;
+  std::string base_;
+};
+
+TEST_F(ServerTest, BindsAnEphemeralPort) { EXPECT_GT(server_->Port(), 0); }
+
+TEST_F(ServerTest, GetRouteWithPathParameter) {
+  const auto r = Call("GET", "/v1/releases/abc");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body).at("id"), "abc");
+  EXPECT_THAT(r.Header("content-type").value_or(""), HasSubstr("application/json"));
+}
+
+TEST_F(ServerTest, RegexRouteAndApiException) {
+  EXPECT_EQ(json::parse(Call("GET", "/v1/items/12").body).at("item"), "12");
+  const auto r = Call("GET", "/v1/items/404");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Error(r),
+            json({{"code", "not_found"}, {"message", "item 404 does not exist"}, {"field", ""}}));
+}
+
+TEST_F(ServerTest, PostParsesJsonAndTypedFields) {
+  auto r = Call("POST", "/v1/releases", R"({"tag":"v1.2.3"})");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(json::parse(r.body), json({{"tag", "v1.2.3"}, {"note", "-"}}));
+  r = Call("POST", "/v1/releases", R"({"tag":"v1","note":"hi"})",
+           {{"Content-Type", "application/json; charset=utf-8"}});
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(json::parse(r.body).at("note"), "hi");
+}
+
+TEST_F(ServerTest, MissingOrMistypedFieldIsNamed) {
+  auto r = Call("POST", "/v1/releases", R"({"note":"x"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("code"), "invalid_field");
+  EXPECT_EQ(Error(r).at("field"), "tag");
+  r = Call("POST", "/v1/releases", R"({"tag":5})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("field"), "tag");
+  EXPECT_THAT(Error(r).at("message").get<std::string>(), HasSubstr("must be a string"));
+  r = Call("POST", "/v1/releases", R"({"tag":"v1","note":3})");
+  EXPECT_EQ(Error(r).at("field"), "note");
+  r = Call("POST", "/v1/releases", R"([1,2])");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("field"), "body");
+}
+
+TEST_F(ServerTest, MalformedJsonIs400WithFieldBody) {
+  auto r = Call("POST", "/v1/releases", R"({"tag":)");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("code"), "malformed_json");
+  EXPECT_EQ(Error(r).at("field"), "body");
+  r = Call("POST", "/v1/releases", "");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("field"), "body");
+}
+
+TEST_F(ServerTest, JsonTypeErrorInHandlerIs400MalformedJson) {
+  const auto r = Call("PUT", "/v1/things", R"({"count":"three"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("code"), "malformed_json");
+  EXPECT_EQ(Call("PUT", "/v1/things", R"({"count":3})").status, 200);
+}
+
+TEST_F(ServerTest, OversizedBodyIs413) {
+  const std::string big = R"({"tag":")" + std::string(2000, 'x') + R"("})";
+  auto r = Call("POST", "/v1/releases", big);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(Error(r).at("code"), "body_too_large");
+  EXPECT_THAT(Error(r).at("message").get<std::string>(), HasSubstr("1024 bytes"));
+  // The same through chunked transfer encoding, which carries no Content-Length.
+  r = Call("POST", "/v1/releases", big,
+           {{"Content-Type", "application/json"}, {"Transfer-Encoding", "chunked"}});
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(Error(r).at("code"), "body_too_large");
+  // A body just under the limit still passes.
+  const std::string fits = R"({"tag":")" + std::string(1000, 'x') + R"("})";
+  EXPECT_EQ(Call("POST", "/v1/releases", fits).status, 201);
+}
+
+TEST_F(ServerTest, WrongContentTypeIs415) {
+  auto r = Call("POST", "/v1/releases", R"({"tag":"v1"})", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(Error(r).at("code"), "unsupported_media_type");
+  EXPECT_EQ(Error(r).at("field"), "Content-Type");
+  r = Call("PUT", "/v1/things", R"({"count":1})", {{"Content-Type", "multipart/form-data; b=x"}});
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(Call("POST", "/v1/releases", R"({"tag":"v1"})",
+                 {{"Content-Type", "application/vnd.sluice+json"}})
+                .status,
+            201);
+}
+
+TEST_F(ServerTest, UnhandledExceptionIs500WithoutInternals) {
+  const auto r = Call("GET", "/boom");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(Error(r).at("code"), "internal");
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("secret internal detail")));
+  ASSERT_TRUE(r.Header("X-Trace-Id"));
+  EXPECT_THAT(r.body, HasSubstr(*r.Header("X-Trace-Id")));
+}
+
+TEST_F(ServerTest, ErrorHelpersMapToStatusAndCode) {
+  auto r = Call("GET", "/conflict");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Error(r).at("code"), "already_exists");
+  r = Call("GET", "/busy");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Error(r).at("code"), "unavailable");
+  EXPECT_EQ(r.Header("Retry-After"), "7");
+  r = Call("GET", "/denied");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Error(r).at("code"), "forbidden");
+  r = Call("GET", "/who");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Error(r).at("code"), "unauthorized");
+}
+
+TEST_F(ServerTest, UnknownRouteIsJson404) {
+  const auto r = Call("GET", "/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Error(r).at("code"), "not_found");
+  EXPECT_THAT(Error(r).at("message").get<std::string>(), HasSubstr("GET /nope"));
+  EXPECT_TRUE(r.Header("X-Trace-Id"));
+}
+
+TEST_F(ServerTest, DeleteRoute) { EXPECT_EQ(Call("DELETE", "/v1/things").status, 204); }
+
+TEST_F(ServerTest, TraceIdComesFromTraceparent) {
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const auto r =
+      Call("GET", "/v1/releases/x", "", {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}});
+  EXPECT_EQ(r.Header("X-Trace-Id"), trace);
+  // The handler ran inside the TraceScope.
+  EXPECT_EQ(json::parse(r.body).at("trace_id"), trace);
+}
+
+TEST_F(ServerTest, TraceIdIsNewWithoutOrWithABadTraceparent) {
+  const auto a = Call("GET", "/v1/releases/x");
+  const auto b = Call("GET", "/v1/releases/x", "",
+                      {{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}});
+  ASSERT_TRUE(a.Header("x-trace-id"));
+  ASSERT_TRUE(b.Header("x-trace-id"));
+  EXPECT_EQ(a.Header("x-trace-id")->size(), 32u);
+  EXPECT_NE(*a.Header("x-trace-id"), *b.Header("x-trace-id"));
+  EXPECT_NE(*b.Header("x-trace-id"), std::string(32, '0'));
+}
+
+TEST_F(ServerTest, HealthzIsAlwaysOk) {
+  const auto r = Call("GET", "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body), json({{"status", "ok"}}));
+}
+
+TEST_F(ServerTest, ReadyzFollowsHealth) {
+  auto r = Call("GET", "/readyz");
+  EXPECT_EQ(r.status, 503);  // no checks yet
+  EXPECT_EQ(json::parse(r.body).at("status"), "not_ready");
+  health_.Set("postgres", true);
+  r = Call("GET", "/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body).at("checks").at("postgres").at("ok"), true);
+  health_.Set("kafka", false, "no partitions assigned");
+  r = Call("GET", "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(json::parse(r.body).at("checks").at("kafka").at("detail"), "no partitions assigned");
+}
+
+TEST_F(ServerTest, MetricsCountRequestsByRouteMethodAndStatusClass) {
+  Call("GET", "/v1/releases/a");
+  Call("GET", "/v1/releases/b");
+  Call("POST", "/v1/releases", "{");
+  Call("GET", "/nope");
+  const auto r = Call("GET", "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.Header("Content-Type").value_or(""), HasSubstr("text/plain; version=0.0.4"));
+  const std::string route = "route=\"/v1/releases/([^/]+)\"";
+  EXPECT_THAT(r.body, HasSubstr("sluice_http_requests_total{method=\"GET\"," + route +
+                                ",server=\"test-api\",status=\"2xx\"} 2"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_http_requests_total{method=\"POST\",route=\"/v1/"
+                                "releases\",server=\"test-api\",status=\"4xx\"} 1"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_http_requests_total{method=\"GET\",route=\"unmatched\","
+                                "server=\"test-api\",status=\"4xx\"} 1"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_http_request_duration_seconds_count{method=\"GET\"," +
+                                route + ",server=\"test-api\",status=\"2xx\"} 2"));
+}
+
+TEST_F(ServerTest, SecondServerOnTheSamePortFailsWithAClearMessage) {
+  ServerOptions options;
+  options.addr = "127.0.0.1:" + std::to_string(server_->Port());
+  Server second("second", options);
+  try {
+    second.Start();
+    FAIL() << "bind should have failed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("address " + options.addr + " is in use"));
+  }
+  second.Stop();  // harmless after a failed start
+}
+
+TEST_F(ServerTest, StopIsIdempotentAndRefusesAfterwards) {
+  server_->Stop();
+  server_->Stop();
+  try {
+    Call("GET", "/healthz");
+    FAIL() << "the server should be gone";
+  } catch (const HttpError& e) {
+    EXPECT_TRUE(e.IsRetryable());
+  }
+}
+
+TEST(ServerOptionsTest, MalformedAddressIsRefused) {
+  ServerOptions options;
+  options.addr = "localhost";
+  Server s("bad", options);
+  EXPECT_THROW(s.Start(), std::runtime_error);
+}
+
+TEST(JsonHelpersTest, RequireStringRejectsEmpty) {
+  try {
+    RequireString(json{{"tag", ""}}, "tag");
+    FAIL();
+  } catch (const ApiException& e) {
+    EXPECT_EQ(e.Error().status, 400);
+    EXPECT_EQ(e.Error().field, "tag");
+  }
+  EXPECT_EQ(OptionalString(json{{"a", nullptr}}, "a"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sluice::http

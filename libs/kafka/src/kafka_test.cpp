@@ -1,0 +1,311 @@
+// Unit tests: pure helpers, plus the producer and consumer against librdkafka's in-process
+// mock cluster (loopback only, no external server).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <sluice/kafka/kafka.hpp>
+#include <sluice/kafka/testing/mock_cluster.hpp>
+#include <thread>
+
+#include "rd_util.hpp"
+
+namespace sluice::kafka {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+
+// --- pure helpers -------------------------------------------------------------------------
+
+TEST(RetryBackoffTest, DoublesPerAttemptAndCapsAtFiveSeconds) {
+  ConsumerOptions options;
+  options.retry_backoff = 200ms;
+  EXPECT_EQ(RetryBackoff(options, 1), 200ms);
+  EXPECT_EQ(RetryBackoff(options, 2), 400ms);
+  EXPECT_EQ(RetryBackoff(options, 3), 800ms);
+  EXPECT_EQ(RetryBackoff(options, 5), 3200ms);
+  EXPECT_EQ(RetryBackoff(options, 6), 5000ms);
+  EXPECT_EQ(RetryBackoff(options, 1000), 5000ms);
+  options.retry_backoff = 9s;
+  EXPECT_EQ(RetryBackoff(options, 1), 5000ms);
+}
+
+TEST(ConsumedMessageTest, HeaderValueLastOneWins) {
+  ConsumedMessage m;
+  m.headers = {{"a", "1"}, {"b", "2"}, {"a", "3"}};
+  EXPECT_EQ(m.HeaderValue("a"), "3");
+  EXPECT_EQ(m.HeaderValue("b"), "2");
+  EXPECT_EQ(m.HeaderValue("c"), std::nullopt);
+}
+
+TEST(DeadLetterMessageTest, KeepsTheRecordAndAddsTheDlqHeaders) {
+  ConsumedMessage m;
+  m.topic = "sluice.release.v1";
+  m.partition = 2;
+  m.offset = 41;
+  m.key = "dep-1";
+  m.value = "payload";
+  m.headers = {{"ce_id", "e1"}};
+  ConsumerOptions options;
+  options.group_id = "rollout-planner";
+  const auto out = DeadLetterMessage(m, options, 5, "boom");
+  EXPECT_EQ(out.topic, "sluice.deadletter.v1");
+  EXPECT_EQ(out.key, "dep-1");
+  EXPECT_EQ(out.value, "payload");
+  EXPECT_THAT(
+      out.headers,
+      ElementsAre(Header{"ce_id", "e1"}, Header{"dlq_reason", "boom"},
+                  Header{"dlq_original_topic", "sluice.release.v1"},
+                  Header{"dlq_original_partition", "2"}, Header{"dlq_original_offset", "41"},
+                  Header{"dlq_consumer_group", "rollout-planner"}, Header{"dlq_attempts", "5"}));
+}
+
+TEST(ErrorTest, RetryabilityFollowsTheErrorCode) {
+  EXPECT_TRUE(internal::IsRetryableCode(RdKafka::ERR__TRANSPORT));
+  EXPECT_TRUE(internal::IsRetryableCode(RdKafka::ERR__MSG_TIMED_OUT));
+  EXPECT_TRUE(internal::IsRetryableCode(RdKafka::ERR_NOT_LEADER_FOR_PARTITION));
+  EXPECT_TRUE(internal::IsRetryableCode(RdKafka::ERR_NOT_ENOUGH_REPLICAS));
+  EXPECT_FALSE(internal::IsRetryableCode(RdKafka::ERR_MSG_SIZE_TOO_LARGE));
+  EXPECT_FALSE(internal::IsRetryableCode(RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED));
+  EXPECT_FALSE(internal::IsRetryableCode(RdKafka::ERR__FATAL));
+  EXPECT_FALSE(internal::IsRetryableCode(RdKafka::ERR__INVALID_ARG));
+  EXPECT_TRUE(internal::ErrorFor("x", RdKafka::ERR__ALL_BROKERS_DOWN).IsRetryable());
+  EXPECT_FALSE(internal::ErrorFor("x", RdKafka::ERR_INVALID_MSG).IsRetryable());
+}
+
+TEST(ConfigTest, UnknownPropertyIsANonRetryableError) {
+  KafkaConfig config;
+  config.extra["no.such.property"] = "1";
+  try {
+    Producer producer(config);
+    FAIL() << "expected KafkaError";
+  } catch (const KafkaError& e) {
+    EXPECT_FALSE(e.IsRetryable());
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("no.such.property"));
+  }
+}
+
+TEST(ConsumerTest, RejectsBadOptions) {
+  KafkaConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.close_timeout = 100ms;
+  Producer dlq(config);
+  const Handler noop = [](const ConsumedMessage&) {};
+  EXPECT_THROW(Consumer(config, ConsumerOptions{.group_id = "", .topics = {"t"}}, noop, dlq),
+               std::invalid_argument);
+  EXPECT_THROW(Consumer(config, ConsumerOptions{.group_id = "g", .topics = {}}, noop, dlq),
+               std::invalid_argument);
+  EXPECT_THROW(
+      Consumer(config, ConsumerOptions{.group_id = "g", .topics = {"t"}, .max_attempts = 0}, noop,
+               dlq),
+      std::invalid_argument);
+}
+
+// --- against the mock cluster --------------------------------------------------------------
+
+// Waits (bounded) for an asynchronous outcome of the consumer thread.
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout = 15s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// The offset committed for `group` on partition 0 of `topic` (negative when none).
+int64_t Committed(const KafkaConfig& config, const std::string& group, const std::string& topic) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", config.brokers, err);
+  conf->set("group.id", group, err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  EXPECT_TRUE(c) << err;
+  std::vector<RdKafka::TopicPartition*> parts{RdKafka::TopicPartition::create(topic, 0)};
+  EXPECT_EQ(c->committed(parts, 5000), RdKafka::ERR_NO_ERROR);
+  const int64_t offset = parts[0]->offset();
+  RdKafka::TopicPartition::destroy(parts);
+  c->close();
+  return offset;
+}
+
+// Reads `n` records of partition 0 of `topic` from the beginning, without joining a group.
+std::vector<ConsumedMessage> ReadTopic(const KafkaConfig& config, const std::string& topic,
+                                       size_t n) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", config.brokers, err);
+  conf->set("group.id", "reader", err);
+  conf->set("enable.auto.commit", "false", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  std::vector<RdKafka::TopicPartition*> parts{
+      RdKafka::TopicPartition::create(topic, 0, RdKafka::Topic::OFFSET_BEGINNING)};
+  c->assign(parts);
+  RdKafka::TopicPartition::destroy(parts);
+  std::vector<ConsumedMessage> out;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> msg(c->consume(100));
+    if (msg->err() != RdKafka::ERR_NO_ERROR) continue;
+    ConsumedMessage m;
+    m.topic = msg->topic_name();
+    m.offset = msg->offset();
+    m.key.assign(static_cast<const char*>(msg->key_pointer()), msg->key_len());
+    m.value.assign(static_cast<const char*>(msg->payload()), msg->len());
+    if (msg->headers() != nullptr) {
+      for (const auto& h : msg->headers()->get_all()) {
+        m.headers.push_back(
+            {h.key(), std::string(static_cast<const char*>(h.value()), h.value_size())});
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  c->close();
+  return out;
+}
+
+class MockClusterTest : public ::testing::Test {
+ protected:
+  MockClusterTest() {
+    config_ = cluster_.Config();
+    config_.close_timeout = 2s;
+    cluster_.CreateTopic(kTopic);
+    cluster_.CreateTopic(kDeadLetters);
+  }
+
+  ConsumerOptions Options(int max_attempts) const {
+    ConsumerOptions o;
+    o.group_id = "test-group";
+    o.topics = {kTopic};
+    o.max_attempts = max_attempts;
+    o.retry_backoff = 1ms;
+    o.dead_letter_topic = kDeadLetters;
+    o.poll_timeout = 20ms;
+    return o;
+  }
+
+  void Produce(const std::vector<std::string>& values) {
+    std::vector<OutgoingMessage> out;
+    for (const auto& v : values) out.push_back({kTopic, "k", v, {{"ce_id", "id-" + v}}});
+    producer_.ProduceSync(out, 5s);
+  }
+
+  static constexpr const char* kTopic = "sluice.test.v1";
+  static constexpr const char* kDeadLetters = "sluice.deadletter.v1";
+  testing::MockCluster cluster_;
+  KafkaConfig config_;
+  Producer producer_{cluster_.Config()};
+};
+
+TEST_F(MockClusterTest, TransientFailuresAreRetriedThenProcessedOnce) {
+  Produce({"a", "b"});
+  std::mutex mu;
+  std::map<std::string, int> calls;
+  Consumer consumer(
+      config_, Options(5),
+      [&](const ConsumedMessage& m) {
+        std::lock_guard lock(mu);
+        if (++calls[m.value] <= 2 && m.value == "a") throw std::runtime_error("db busy");
+      },
+      producer_);
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() == 2; }));
+  consumer.Stop();
+  EXPECT_FALSE(consumer.Running());
+  EXPECT_EQ(calls["a"], 3);
+  EXPECT_EQ(calls["b"], 1);
+  EXPECT_EQ(consumer.Retries(), 2u);
+  EXPECT_EQ(consumer.DeadLettered(), 0u);
+  EXPECT_EQ(Committed(config_, "test-group", kTopic), 2);
+}
+
+TEST_F(MockClusterTest, AlwaysFailingMessageIsDeadLetteredAndTheNextOneProcessed) {
+  Produce({"poison", "good"});
+  std::mutex mu;
+  std::map<std::string, int> calls;
+  Consumer consumer(
+      config_, Options(3),
+      [&](const ConsumedMessage& m) {
+        std::lock_guard lock(mu);
+        ++calls[m.value];
+        if (m.value == "poison") throw std::runtime_error("cannot parse");
+      },
+      producer_);
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() == 1; }));
+  consumer.Stop();
+  EXPECT_EQ(calls["poison"], 3);
+  EXPECT_EQ(calls["good"], 1);
+  EXPECT_EQ(consumer.Retries(), 2u);
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+  EXPECT_EQ(Committed(config_, "test-group", kTopic), 2);
+
+  const auto dlq = ReadTopic(config_, kDeadLetters, 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "k");
+  EXPECT_EQ(dlq[0].value, "poison");
+  EXPECT_EQ(dlq[0].HeaderValue("ce_id"), "id-poison");
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_reason"), "cannot parse");
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_original_topic"), kTopic);
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_original_partition"), "0");
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_original_offset"), "0");
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_consumer_group"), "test-group");
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_attempts"), "3");
+}
+
+TEST_F(MockClusterTest, PermanentErrorIsDeadLetteredWithoutRetry) {
+  Produce({"bad", "fine"});
+  std::atomic<int> bad_calls{0};
+  Consumer consumer(
+      config_, Options(5),
+      [&](const ConsumedMessage& m) {
+        if (m.value == "bad") {
+          ++bad_calls;
+          throw PermanentError("unknown schema version 9");
+        }
+      },
+      producer_);
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() == 1; }));
+  consumer.Stop();
+  EXPECT_EQ(bad_calls.load(), 1);
+  EXPECT_EQ(consumer.Retries(), 0u);
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+  const auto dlq = ReadTopic(config_, kDeadLetters, 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_reason"), "unknown schema version 9");
+  EXPECT_EQ(dlq[0].HeaderValue("dlq_attempts"), "1");
+}
+
+TEST_F(MockClusterTest, ProduceSyncDeliversHeadersAndKey) {
+  producer_.ProduceSync({{kTopic, "dep-7", "v1", {{"ce_type", "x"}, {"ce_type", "y"}}}}, 5s);
+  const auto got = ReadTopic(config_, kTopic, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key, "dep-7");
+  EXPECT_EQ(got[0].value, "v1");
+  EXPECT_THAT(got[0].headers, ElementsAre(Header{"ce_type", "x"}, Header{"ce_type", "y"}));
+}
+
+TEST(ProducerTest, UnreachableBrokerThrowsRetryableWithinTheTimeout) {
+  KafkaConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.close_timeout = 100ms;
+  Producer producer(config);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    producer.ProduceSync({{"sluice.test.v1", "k", "v", {}}}, 500ms);
+    FAIL() << "expected KafkaError";
+  } catch (const KafkaError& e) {
+    EXPECT_TRUE(e.IsRetryable()) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+}  // namespace
+}  // namespace sluice::kafka

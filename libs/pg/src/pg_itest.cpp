@@ -1,0 +1,534 @@
+// Integration tests against the real PostgreSQL of the local stack (scripts/stack.sh up).
+// Each test works in a schema of its own, dropped at the end.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sluice/core/ids.hpp>
+#include <sluice/pg/pg.hpp>
+#include <thread>
+
+namespace sluice::pg {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string PgDsn() {
+  const char* env = std::getenv("SLUICE_PG_DSN");
+  return env && *env ? env : "postgresql://sluice:sluice@127.0.0.1:15432/sluice";
+}
+
+std::string RandomSuffix() {
+  std::string id = core::NewUuid();
+  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
+  return id.substr(0, 12);
+}
+
+class PgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.dsn = PgDsn();
+    config_.schema = "itest_" + RandomSuffix();
+    try {
+      pqxx::connection probe(DsnWithConnectTimeout(config_.dsn, 3s));
+    } catch (const std::exception& e) {
+      FAIL() << "PostgreSQL is not reachable at SLUICE_PG_DSN (" << config_.dsn
+             << "); start it with `bash scripts/stack.sh up`: " << e.what();
+    }
+    db_ = std::make_unique<Database>(config_);
+  }
+
+  void TearDown() override {
+    db_.reset();
+    try {
+      pqxx::connection conn(config_.dsn);
+      pqxx::nontransaction tx(conn);
+      tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(config_.schema) + " CASCADE");
+    } catch (const std::exception&) {
+    }
+  }
+
+  // A direct connection with the test schema on its search_path.
+  std::unique_ptr<pqxx::connection> Direct() { return OpenConnection(config_); }
+
+  int64_t QueryInt(const std::string& sql) {
+    return db_->WithTransaction([&](pqxx::work& tx) { return tx.exec1(sql)[0].as<int64_t>(); });
+  }
+
+  void AddMessages(int n, const std::string& key = "k") {
+    db_->WithTransaction([&](pqxx::work& tx) {
+      for (int i = 0; i < n; ++i) {
+        AddToOutbox(tx, {"sluice.test.v1", key, "payload-" + std::to_string(i), {}});
+      }
+    });
+  }
+
+  PgConfig config_;
+  std::unique_ptr<Database> db_;
+};
+
+const std::vector<Migration> kServiceMigrations = {
+    {1, "0001_widgets", "CREATE TABLE widgets (id bigserial PRIMARY KEY, name text NOT NULL);"},
+    {2, "0002_widget_color", "ALTER TABLE widgets ADD COLUMN color text;"},
+};
+
+// --- migrations ---------------------------------------------------------------------------
+
+TEST_F(PgTest, MigrationsApplyOnceAndAreIdempotent) {
+  const int library = static_cast<int>(LibraryMigrations().size());
+  EXPECT_EQ(ApplyMigrations(*db_, kServiceMigrations), library + 2);
+  EXPECT_EQ(ApplyMigrations(*db_, kServiceMigrations), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations WHERE component = 'service'"), 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations WHERE component = 'sluice.pg'"),
+            library);
+  // The service tables landed in the service schema.
+  db_->WithTransaction([&](pqxx::work& tx) {
+    tx.exec("INSERT INTO widgets (name, color) VALUES ('a', 'red')");
+    EXPECT_EQ(
+        tx.exec1("SELECT count(*) FROM " + tx.quote_name(config_.schema) + ".widgets")[0].as<int>(),
+        1);
+  });
+
+  // A later migration is applied on the next start, alone.
+  auto more = kServiceMigrations;
+  more.push_back({3, "0003_widget_size", "ALTER TABLE widgets ADD COLUMN size int;"});
+  EXPECT_EQ(ApplyMigrations(*db_, more), 1);
+}
+
+TEST_F(PgTest, ChangedMigrationIsDetected) {
+  ApplyMigrations(*db_, kServiceMigrations);
+  auto changed = kServiceMigrations;
+  changed[1].sql = "ALTER TABLE widgets ADD COLUMN colour text;";
+  try {
+    ApplyMigrations(*db_, changed);
+    FAIL() << "expected MigrationError";
+  } catch (const MigrationError& e) {
+    EXPECT_NE(std::string(e.what()).find("0002_widget_color"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PgTest, FailingMigrationIsRolledBackAndNotRecorded) {
+  auto broken = kServiceMigrations;
+  broken.push_back({3, "0003_broken", "CREATE TABLE gadgets (id int); SELECT no_such_column;"});
+  EXPECT_THROW(ApplyMigrations(*db_, broken), MigrationError);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations WHERE component = 'service'"), 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
+                     "AND tablename = 'gadgets'"),
+            0);
+}
+
+TEST_F(PgTest, ConcurrentApplyAppliesOnce) {
+  constexpr int kReplicas = 4;
+  std::atomic<int> total{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReplicas; ++i) {
+    threads.emplace_back([&] {
+      try {
+        Database replica(config_);
+        total += ApplyMigrations(replica, kServiceMigrations);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  const int expected = static_cast<int>(LibraryMigrations().size()) + 2;
+  EXPECT_EQ(total.load(), expected);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), expected);
+}
+
+// --- outbox -------------------------------------------------------------------------------
+
+class Recorder {
+ public:
+  void operator()(const std::vector<OutboxRow>& batch) {
+    std::lock_guard lock(mu_);
+    if (fail_) throw std::runtime_error("kafka is down");
+    for (const auto& row : batch) rows_.push_back(row);
+  }
+  void SetFailing(bool fail) {
+    std::lock_guard lock(mu_);
+    fail_ = fail;
+  }
+  std::vector<OutboxRow> Rows() {
+    std::lock_guard lock(mu_);
+    return rows_;
+  }
+
+ private:
+  std::mutex mu_;
+  bool fail_ = false;
+  std::vector<OutboxRow> rows_;
+};
+
+TEST_F(PgTest, OutboxRelaysCommittedRowsExactlyOnceAndSkipsRolledBack) {
+  ApplyMigrations(*db_, {});
+  // Rolled back: the exception escapes the transaction.
+  EXPECT_THROW(db_->WithTransaction([](pqxx::work& tx) {
+    AddToOutbox(tx, {"sluice.test.v1", "k", "never", {}});
+    throw std::runtime_error("handler failed");
+  }),
+               std::runtime_error);
+
+  const std::string payload("\x00\x01\xff binary \x00", 13);
+  db_->WithTransaction([&](pqxx::work& tx) {
+    AddToOutbox(tx, {"sluice.test.v1",
+                     "deploy-1",
+                     payload,
+                     {{"ce_id", "e1"}, {"ce_type", "sluice.test"}, {"ce_id", "dup-name-kept"}}});
+    AddToOutbox(tx, {"sluice.other.v1", "deploy-2", "second", {}});
+  });
+
+  Recorder recorder;
+  OutboxRelay relay(*db_, std::ref(recorder));
+  EXPECT_EQ(relay.Pending(), 2);
+  EXPECT_EQ(relay.RelayOnce(), 2);
+  EXPECT_EQ(relay.RelayOnce(), 0);
+  EXPECT_EQ(relay.Pending(), 0);
+
+  const auto rows = recorder.Rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_LT(rows[0].id, rows[1].id);
+  EXPECT_EQ(rows[0].message.topic, "sluice.test.v1");
+  EXPECT_EQ(rows[0].message.key, "deploy-1");
+  EXPECT_EQ(rows[0].message.payload, payload);
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"ce_id", "e1"}, {"ce_type", "sluice.test"}, {"ce_id", "dup-name-kept"}};
+  EXPECT_EQ(rows[0].message.headers, headers);
+  EXPECT_EQ(rows[1].message.payload, "second");
+  EXPECT_EQ(rows[1].attempts, 0);
+}
+
+TEST_F(PgTest, FailingPublisherLeavesRowsPendingWithAttemptsThenRecovers) {
+  ApplyMigrations(*db_, {});
+  AddMessages(3);
+  Recorder recorder;
+  recorder.SetFailing(true);
+  OutboxRelay relay(*db_, std::ref(recorder));
+  EXPECT_THROW(relay.RelayOnce(), std::runtime_error);
+  EXPECT_THROW(relay.RelayOnce(), std::runtime_error);
+  EXPECT_EQ(relay.Pending(), 3);
+  EXPECT_EQ(QueryInt("SELECT min(attempts) FROM outbox"), 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM outbox WHERE last_error = 'kafka is down'"), 3);
+
+  recorder.SetFailing(false);
+  EXPECT_EQ(relay.RelayOnce(), 3);
+  EXPECT_EQ(relay.Pending(), 0);
+  const auto rows = recorder.Rows();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].attempts, 2);  // the publisher sees how often it failed before
+}
+
+void RunConcurrentRelays(Database& db, bool single_active_relay) {
+  constexpr int kRows = 400;
+  std::mutex mu;
+  std::map<int64_t, int> published;
+  std::atomic<int> total{0};
+  auto publisher = [&](const std::vector<OutboxRow>& batch) {
+    std::this_thread::sleep_for(2ms);  // widen the window in which both relays hold rows
+    std::lock_guard lock(mu);
+    for (const auto& row : batch) ++published[row.id];
+  };
+  OutboxRelayOptions options;
+  options.batch_size = 25;
+  options.single_active_relay = single_active_relay;
+  OutboxRelay a(db, publisher, options);
+  OutboxRelay b(db, publisher, options);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto loop = [&](OutboxRelay& relay) {
+    while (total.load() < kRows && std::chrono::steady_clock::now() < deadline) {
+      total += relay.RelayOnce();
+    }
+  };
+  std::thread ta(loop, std::ref(a));
+  std::thread tb(loop, std::ref(b));
+  ta.join();
+  tb.join();
+  EXPECT_EQ(total.load(), kRows);
+  EXPECT_EQ(published.size(), static_cast<size_t>(kRows));
+  for (const auto& [id, count] : published) EXPECT_EQ(count, 1) << "row " << id;
+  EXPECT_EQ(a.Pending(), 0);
+}
+
+TEST_F(PgTest, TwoRelaysSharingRowsNeverPublishARowTwice) {
+  ApplyMigrations(*db_, {});
+  AddMessages(400);
+  RunConcurrentRelays(*db_, /*single_active_relay=*/false);
+}
+
+TEST_F(PgTest, TwoRelaysWithTheRelayLockNeverPublishARowTwice) {
+  ApplyMigrations(*db_, {});
+  AddMessages(400);
+  RunConcurrentRelays(*db_, /*single_active_relay=*/true);
+}
+
+TEST_F(PgTest, RelaySkipsRowsLockedByAnotherRelayInsteadOfWaiting) {
+  ApplyMigrations(*db_, {});
+  AddMessages(3);
+  auto other = Direct();
+  pqxx::work held(*other);
+  const auto first =
+      held.exec1("SELECT id FROM outbox ORDER BY id LIMIT 1 FOR UPDATE")[0].as<int64_t>();
+  Recorder recorder;
+  OutboxRelayOptions options;
+  options.single_active_relay = false;
+  OutboxRelay relay(*db_, std::ref(recorder), options);
+  // Were the rows waited for instead of skipped, the relay's (only, pooled) session fails.
+  db_->WithTransaction([](pqxx::work& tx) { tx.exec("SET lock_timeout = '2s'"); });
+  EXPECT_EQ(relay.RelayOnce(), 2);
+  for (const auto& row : recorder.Rows()) EXPECT_NE(row.id, first);
+  held.abort();
+  EXPECT_EQ(relay.RelayOnce(), 1);
+  EXPECT_EQ(relay.Pending(), 0);
+}
+
+TEST_F(PgTest, PublishedRowsAndOldInboxRecordsArePruned) {
+  ApplyMigrations(*db_, {});
+  AddMessages(2);
+  Recorder recorder;
+  OutboxRelay relay(*db_, std::ref(recorder));
+  ASSERT_EQ(relay.RelayOnce(), 2);
+  AddMessages(1);  // unpublished: never pruned
+  db_->WithTransaction([](pqxx::work& tx) { RecordInbox(tx, "c", "e"); });
+  const auto later = std::chrono::system_clock::now() + 1h;
+  EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return DeletePublishedOutbox(tx, later); }),
+            2);
+  EXPECT_EQ(relay.Pending(), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM outbox"), 1);
+  const auto earlier = std::chrono::system_clock::now() - 1h;
+  EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return DeleteInboxBefore(tx, earlier); }),
+            0);
+  EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return DeleteInboxBefore(tx, later); }), 1);
+}
+
+TEST_F(PgTest, BackgroundRelayWakesOnNotify) {
+  ApplyMigrations(*db_, {});
+  Recorder recorder;
+  OutboxRelayOptions options;
+  options.idle_poll = 30s;  // only a NOTIFY can wake it within the test's wait
+  OutboxRelay relay(*db_, std::ref(recorder), options);
+  AddMessages(1);
+  relay.Start();
+  auto wait_for = [&](size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (recorder.Rows().size() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return recorder.Rows().size();
+  };
+  EXPECT_EQ(wait_for(1), 1u);          // the first pass
+  std::this_thread::sleep_for(500ms);  // the relay is now waiting on LISTEN
+  const auto start = std::chrono::steady_clock::now();
+  AddMessages(1);
+  EXPECT_EQ(wait_for(2), 2u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  relay.Stop();
+  EXPECT_EQ(relay.Pending(), 0);
+}
+
+TEST_F(PgTest, BackgroundRelayBacksOffWhileFailingAndCatchesUp) {
+  ApplyMigrations(*db_, {});
+  Recorder recorder;
+  recorder.SetFailing(true);
+  OutboxRelayOptions options;
+  options.idle_poll = 20ms;
+  options.max_backoff = 100ms;
+  OutboxRelay relay(*db_, std::ref(recorder), options);
+  AddMessages(5);
+  relay.Start();
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(relay.Pending(), 5);
+  // Backing off: far fewer attempts than 400ms / 20ms polls without backoff would give.
+  const auto attempts = QueryInt("SELECT max(attempts) FROM outbox");
+  EXPECT_GE(attempts, 2);
+  EXPECT_LE(attempts, 8);
+  recorder.SetFailing(false);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (relay.Pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  relay.Stop();
+  EXPECT_EQ(relay.Pending(), 0);
+  EXPECT_EQ(recorder.Rows().size(), 5u);
+}
+
+// --- inbox --------------------------------------------------------------------------------
+
+TEST_F(PgTest, InboxDuplicateIsFalse) {
+  ApplyMigrations(*db_, {});
+  EXPECT_TRUE(db_->WithTransaction([](pqxx::work& tx) { return RecordInbox(tx, "c1", "e1"); }));
+  EXPECT_FALSE(db_->WithTransaction([](pqxx::work& tx) { return RecordInbox(tx, "c1", "e1"); }));
+  EXPECT_TRUE(db_->WithTransaction([](pqxx::work& tx) { return RecordInbox(tx, "c2", "e1"); }));
+  // A rolled-back handler leaves no record: the redelivery is processed.
+  EXPECT_THROW(db_->WithTransaction([](pqxx::work& tx) {
+    RecordInbox(tx, "c1", "e2");
+    throw std::runtime_error("handler failed");
+  }),
+               std::runtime_error);
+  EXPECT_TRUE(db_->WithTransaction([](pqxx::work& tx) { return RecordInbox(tx, "c1", "e2"); }));
+}
+
+// --- timers -------------------------------------------------------------------------------
+
+TEST_F(PgTest, TimersDueNotDueRescheduleAndCancel) {
+  ApplyMigrations(*db_, {});
+  const core::SystemTime now = core::FromUnixMillis(1'800'000'000'000) + 123456us;
+  db_->WithTransaction([&](pqxx::work& tx) {
+    ScheduleTimer(tx, "pause:d1", "pause", now - 1s, R"({"deployment":"d1"})");
+    ScheduleTimer(tx, "analysis:d2", "analysis", now + 1min, "");
+    ScheduleTimer(tx, "timeout:d3", "timeout", now, "{}");
+  });
+  auto due = db_->WithTransaction([&](pqxx::work& tx) { return ClaimDueTimers(tx, now, 10); });
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].key, "pause:d1");
+  EXPECT_EQ(due[0].kind, "pause");
+  EXPECT_EQ(due[0].due_at, now - 1s);                         // exact to the microsecond
+  EXPECT_EQ(due[0].payload_json, R"({"deployment": "d1"})");  // jsonb normalises spacing
+  EXPECT_EQ(due[1].key, "timeout:d3");
+
+  // Limit is honoured.
+  EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return ClaimDueTimers(tx, now, 1); }).size(),
+            1u);
+
+  // Rescheduling by key moves the timer instead of adding one.
+  db_->WithTransaction(
+      [&](pqxx::work& tx) { ScheduleTimer(tx, "pause:d1", "pause", now + 1h, "{}"); });
+  due = db_->WithTransaction([&](pqxx::work& tx) { return ClaimDueTimers(tx, now, 10); });
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].key, "timeout:d3");
+
+  // Completing deletes; cancelling deletes by key.
+  db_->WithTransaction([&](pqxx::work& tx) { CompleteTimer(tx, due[0].id); });
+  EXPECT_TRUE(db_->WithTransaction([](pqxx::work& tx) { return CancelTimer(tx, "pause:d1"); }));
+  EXPECT_FALSE(db_->WithTransaction([](pqxx::work& tx) { return CancelTimer(tx, "pause:d1"); }));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM timers"), 1);  // analysis:d2, not yet due
+  due = db_->WithTransaction([&](pqxx::work& tx) { return ClaimDueTimers(tx, now + 2min, 10); });
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].key, "analysis:d2");
+  EXPECT_EQ(due[0].payload_json, "");
+
+  // A timer claimed beyond the transaction (claimed_until in the future) is skipped.
+  db_->WithTransaction([&](pqxx::work& tx) {
+    tx.exec("UPDATE timers SET claimed_until = to_timestamp(" +
+            std::to_string(core::ToUnixMillis(now + 3min) / 1000) + ")");
+  });
+  EXPECT_TRUE(
+      db_->WithTransaction([&](pqxx::work& tx) { return ClaimDueTimers(tx, now + 2min, 10); })
+          .empty());
+  EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return ClaimDueTimers(tx, now + 4min, 10); })
+                .size(),
+            1u);
+}
+
+TEST_F(PgTest, DueTimerIsClaimedByOneOfTwoConcurrentTransactions) {
+  ApplyMigrations(*db_, {});
+  const auto now = std::chrono::system_clock::now();
+  db_->WithTransaction([&](pqxx::work& tx) {
+    ScheduleTimer(tx, "t1", "pause", now - 1s, "");
+    ScheduleTimer(tx, "t2", "pause", now - 1s, "");
+  });
+  auto conn_a = Direct();
+  auto conn_b = Direct();
+  pqxx::work tx_a(*conn_a);
+  pqxx::work tx_b(*conn_b);
+  const auto claimed_a = ClaimDueTimers(tx_a, now, 1);
+  const auto claimed_b = ClaimDueTimers(tx_b, now, 10);  // does not block: SKIP LOCKED
+  ASSERT_EQ(claimed_a.size(), 1u);
+  ASSERT_EQ(claimed_b.size(), 1u);
+  EXPECT_NE(claimed_a[0].key, claimed_b[0].key);
+  CompleteTimer(tx_a, claimed_a[0].id);
+  tx_a.commit();
+  tx_b.abort();  // b crashed: its timer is claimable again
+  const auto again =
+      db_->WithTransaction([&](pqxx::work& tx) { return ClaimDueTimers(tx, now, 10); });
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].key, claimed_b[0].key);
+}
+
+// --- Database -----------------------------------------------------------------------------
+
+TEST_F(PgTest, ReconnectsAfterTheBackendIsTerminated) {
+  ApplyMigrations(*db_, {});
+  const auto pid = db_->WithTransaction(
+      [](pqxx::work& tx) { return tx.exec1("SELECT pg_backend_pid()")[0].as<int>(); });
+  ASSERT_EQ(db_->IdleConnections(), 1);
+  {
+    pqxx::connection admin(config_.dsn);
+    pqxx::nontransaction tx(admin);
+    ASSERT_TRUE(tx.exec_params1("SELECT pg_terminate_backend($1)", pid)[0].as<bool>());
+    // Wait until the backend is really gone.
+    for (int i = 0; i < 100; ++i) {
+      if (tx.exec_params1("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)[0]
+              .as<int>() == 0) {
+        break;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  const auto new_pid = db_->WithTransaction(
+      [](pqxx::work& tx) { return tx.exec1("SELECT pg_backend_pid()")[0].as<int>(); });
+  EXPECT_NE(new_pid, pid);
+  // The new session still works in the service schema.
+  EXPECT_EQ(db_->WithTransaction([](pqxx::work& tx) {
+    return tx.exec1("SELECT current_schema()")[0].as<std::string>();
+  }),
+            config_.schema);
+  EXPECT_TRUE(db_->Ping());
+}
+
+TEST_F(PgTest, UnreachableServerIsPgUnavailableWithinConnectTimeout) {
+  PgConfig closed = config_;
+  closed.dsn = "postgresql://sluice:sluice@127.0.0.1:1/sluice";
+  closed.connect_timeout = 2000ms;
+  Database db(closed);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    db.WithTransaction([](pqxx::work& tx) { tx.exec("SELECT 1"); });
+    FAIL() << "expected PgUnavailable";
+  } catch (const PgUnavailable& e) {
+    EXPECT_EQ(std::string(e.what()).find(":sluice@"), std::string::npos)
+        << "password leaked: " << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, closed.connect_timeout);
+  EXPECT_FALSE(db.Ping());
+}
+
+TEST_F(PgTest, SerializationFailuresAreRetriedThreeTimes) {
+  int calls = 0;
+  EXPECT_THROW(db_->WithTransaction([&](pqxx::work&) {
+    ++calls;
+    throw pqxx::serialization_failure("could not serialize access");
+  }),
+               pqxx::serialization_failure);
+  EXPECT_EQ(calls, 4);
+
+  calls = 0;
+  EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) {
+    if (++calls < 3) throw pqxx::deadlock_detected("deadlock detected");
+    return tx.exec1("SELECT 42")[0].as<int>();
+  }),
+            42);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(PgTest, SqlErrorsPassThroughAndTheConnectionIsReused) {
+  int calls = 0;
+  EXPECT_THROW(db_->WithTransaction([&](pqxx::work& tx) {
+    ++calls;
+    tx.exec("SELECT * FROM no_such_table");
+  }),
+               pqxx::undefined_table);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(db_->IdleConnections(), 1);
+  EXPECT_TRUE(db_->Ping());
+}
+
+}  // namespace
+}  // namespace sluice::pg

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Sluice's own services on top of the local stack, in the background.
+#
+#   bash scripts/services.sh up       start every built service (idempotent), wait until ready
+#   bash scripts/services.sh down     stop them (SIGTERM, then SIGKILL after 15 s)
+#   bash scripts/services.sh status   one line each; exit 1 if any is down
+#
+# Binaries from build/dev (SLUICE_BUILD_DIR), logs var/log/<service>.log, pids
+# var/run/<service>.pid. The local admin API token is var/local/admin-token (mode 0600),
+# created on first start.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SL_TAG=services
+
+ROOT="$SLUICE_ROOT"
+VAR="${SLUICE_VAR_DIR:-$ROOT/var}"
+BUILD="${SLUICE_BUILD_DIR:-$ROOT/build/dev}"
+TOKEN_FILE="$VAR/local/admin-token"
+API_ADDR="${SLUICE_HTTP_ADDR:-127.0.0.1:8080}"
+
+# name  binary (relative to the build dir)  health URL
+SERVICES=(
+  "release-intake services/release-intake/release-intake http://$API_ADDR/readyz"
+)
+
+ensure_token() {
+  mkdir -p "$VAR/local"
+  if [[ ! -s "$TOKEN_FILE" ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '=+/\n' | cut -c1-40 | sed 's/^/slc_/' >"$TOKEN_FILE")
+    sl_log "wrote a new local admin token to $TOKEN_FILE"
+  fi
+  chmod 600 "$TOKEN_FILE"
+}
+
+env_for() {
+  case "$1" in
+    release-intake)
+      echo "SLUICE_HTTP_ADDR=$API_ADDR SLUICE_ADMIN_TOKEN_FILE=$TOKEN_FILE"
+      ;;
+  esac
+}
+
+start_one() {
+  local name="$1" bin="$BUILD/$2" url="$3" pidfile="$VAR/run/$1.pid" pid port
+  pid="$(sl_read_pidfile "$pidfile")"
+  if [[ -n "$pid" ]] && sl_pid_alive "$pid"; then
+    sl_log "$name already running (pid $pid)"
+    return 0
+  fi
+  [[ -x "$bin" ]] || sl_die "$name is not built ($bin missing); run 'make build' first"
+  port="${url#http://*:}"
+  port="${port%%/*}"
+  if sl_port_open "$port"; then
+    sl_die "port $port ($name) is in use by $(sl_port_owner "$port"); stop it or set SLUICE_HTTP_ADDR"
+  fi
+  mkdir -p "$VAR/run" "$VAR/log"
+  # shellcheck disable=SC2046
+  (
+    set -a
+    # shellcheck disable=SC1091
+    source "$VAR/local/stack.env"
+    set +a
+    exec env $(env_for "$name") "$bin" >>"$VAR/log/$name.log" 2>&1
+  ) &
+  echo $! >"$pidfile"
+  if ! sl_wait_until 60 "$name at $url" sl_http_ok "$url"; then
+    sl_warn "$name did not become ready; last log lines:"
+    tail -n 15 "$VAR/log/$name.log" >&2
+    return 1
+  fi
+  sl_log "$name ready at ${url%/readyz} (pid $(sl_read_pidfile "$pidfile"), log var/log/$name.log)"
+}
+
+stop_one() {
+  local name="$1" pidfile="$VAR/run/$1.pid" pid
+  pid="$(sl_read_pidfile "$pidfile")"
+  if [[ -z "$pid" ]] || ! sl_pid_alive "$pid"; then
+    rm -f "$pidfile"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 150); do
+    sl_pid_alive "$pid" || break
+    sleep 0.1
+  done
+  if sl_pid_alive "$pid"; then
+    sl_warn "$name (pid $pid) did not stop within 15 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  sl_log "$name stopped"
+}
+
+status_all() {
+  local rc=0 entry name url pid state
+  for entry in "${SERVICES[@]}"; do
+    read -r name _ url <<<"$entry"
+    pid="$(sl_read_pidfile "$VAR/run/$name.pid")"
+    if [[ -n "$pid" ]] && sl_pid_alive "$pid" && sl_http_ok "$url"; then state=up; else state=down; rc=1; fi
+    printf '%-14s %-40s %-6s %s\n' "$name" "${url%/readyz}" "$state" "${pid:--}"
+  done
+  return $rc
+}
+
+case "${1:-}" in
+  up)
+    [[ -f "$VAR/local/stack.env" ]] || sl_die "the local stack is not up; run 'make stack-up' first"
+    ensure_token
+    for entry in "${SERVICES[@]}"; do
+      read -r name bin url <<<"$entry"
+      start_one "$name" "$bin" "$url"
+    done
+    ;;
+  down)
+    for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+      read -r name _ _ <<<"${SERVICES[$i]}"
+      stop_one "$name"
+    done
+    ;;
+  status) status_all ;;
+  *) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,194 @@
+// release-intake: wiring only. See README.md for endpoints, topics, tables and config keys.
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <condition_variable>
+#include <iostream>
+#include <sluice/core/config.hpp>
+#include <sluice/core/health.hpp>
+#include <sluice/core/lifecycle.hpp>
+#include <sluice/core/logging.hpp>
+#include <sluice/eventbus/eventbus.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/http/server.hpp>
+#include <sluice/kafka/admin.hpp>
+#include <sluice/kafka/producer.hpp>
+#include <sluice/pg/database.hpp>
+#include <sluice/pg/migrations.hpp>
+#include <thread>
+
+#include "src/release_intake_component.hpp"
+
+namespace sluice::generated {
+const std::vector<sluice::pg::Migration>& ReleaseIntakeMigrations();
+}
+
+namespace {
+
+using namespace sluice;
+using namespace std::chrono_literals;
+
+struct Config {
+  std::string http_addr;
+  std::size_t max_body_bytes = 0;
+  std::string log_level;
+  pg::PgConfig pg;
+  kafka::KafkaConfig kafka;
+  std::optional<std::string> admin_token;
+  std::optional<std::string> github_secret;
+  std::chrono::milliseconds startup_timeout{};
+};
+
+Config ParseConfig() {
+  core::EnvConfig env;
+  Config c;
+  c.http_addr = env.HostPort("SLUICE_HTTP_ADDR", "127.0.0.1:8080");
+  c.max_body_bytes =
+      static_cast<std::size_t>(env.Int("SLUICE_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
+  c.log_level = env.String("SLUICE_LOG_LEVEL", "info");
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
+      c.log_level != "warn" && c.log_level != "error") {
+    throw core::ConfigError("SLUICE_LOG_LEVEL=" + c.log_level +
+                            ": use trace, debug, info, warn or error");
+  }
+  c.pg.dsn = env.String("SLUICE_PG_DSN", c.pg.dsn);
+  c.pg.schema = env.String("SLUICE_PG_SCHEMA", "release_intake");
+  c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 8, 1, 64));
+  c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
+  c.kafka.client_id = "release-intake";
+  c.admin_token = env.Secret("SLUICE_ADMIN_TOKEN");
+  if (c.admin_token && c.admin_token->size() < 24) {
+    throw core::ConfigError("SLUICE_ADMIN_TOKEN is shorter than 24 characters; use a random token");
+  }
+  c.github_secret = env.Secret("SLUICE_GITHUB_WEBHOOK_SECRET");
+  c.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
+  env.RejectUnknown();
+  return c;
+}
+
+// Keeps /readyz and the outbox gauge current.
+class Probe final : public core::Component {
+ public:
+  Probe(pg::Database& db, pg::OutboxRelay& relay, core::Health& health, prometheus::Gauge& pending)
+      : db_(db), relay_(relay), health_(health), pending_(pending) {}
+  std::string_view Name() const override { return "probe"; }
+  void Start() override {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      const bool ok = db_.Ping();
+      health_.Set("postgres", ok, ok ? "" : "PostgreSQL does not answer at the configured DSN");
+      if (ok) {
+        try {
+          pending_.Set(static_cast<double>(relay_.Pending()));
+        } catch (const std::exception&) {
+          // The next round reports it.
+        }
+      }
+      lock.lock();
+      cv_.wait_for(lock, 2s, [this] { return stop_; });
+    }
+  }
+  pg::Database& db_;
+  pg::OutboxRelay& relay_;
+  core::Health& health_;
+  prometheus::Gauge& pending_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Migrations need PostgreSQL; at start-up it may still be coming up.
+void MigrateWithin(pg::Database& db, std::chrono::milliseconds timeout) {
+  const auto log = core::Logger("startup");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      const int applied = pg::ApplyMigrations(db, generated::ReleaseIntakeMigrations());
+      log->info("schema {} ready ({} migration(s) applied)", db.Config().schema, applied);
+      return;
+    } catch (const pg::PgUnavailable& e) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      if (attempt == 1) log->warn("waiting for PostgreSQL: {}", e.what());
+      std::this_thread::sleep_for(1s);
+    }
+  }
+}
+
+}  // namespace
+
+int main() {
+  core::Lifecycle::BlockTerminationSignals();
+  Config config;
+  try {
+    config = ParseConfig();
+  } catch (const std::exception& e) {
+    core::ExitOnConfigError(release_intake::kServiceName, e);
+  }
+  core::InitLogging(release_intake::kServiceName, config.log_level);
+  const auto log = core::Logger("main");
+  try {
+    auto& clock = core::SystemClock::Instance();
+    pg::Database db(config.pg);
+    MigrateWithin(db, config.startup_timeout);
+    if (config.admin_token) {
+      release_intake::EnsureAdminToken(db, clock, *config.admin_token);
+      log->info("bootstrap admin token 'local-admin' is installed");
+    }
+    try {
+      kafka::EnsureTopics(config.kafka, events::AllTopics());
+    } catch (const std::exception& e) {
+      // Not fatal: releases are accepted into the outbox and published once Kafka is back.
+      log->warn("could not ensure Kafka topics ({}); events wait in the outbox until Kafka answers",
+                e.what());
+    }
+
+    auto registry = std::make_shared<prometheus::Registry>();
+    auto& pending = prometheus::BuildGauge()
+                        .Name("sluice_outbox_pending")
+                        .Help("Events written to the outbox and not yet published to Kafka")
+                        .Register(*registry)
+                        .Add({{"service", "release-intake"}});
+    core::Health health;
+    health.Set("postgres", true);
+
+    kafka::Producer producer(config.kafka);
+    eventbus::OutboxRelayComponent relay(db, producer);
+    http::ServerOptions server_options;
+    server_options.addr = config.http_addr;
+    server_options.max_body_bytes = config.max_body_bytes;
+    http::Server server("release-intake", server_options);
+    server.MountOps(health, *registry);
+    release_intake::ReleaseIntakeApi api({db, clock, server},
+                                         {config.github_secret, /*retry_after_seconds=*/2});
+    api.Register();
+    Probe probe(db, relay.Relay(), health, pending);
+
+    core::Lifecycle lifecycle;
+    lifecycle.Add(relay);
+    lifecycle.Add(probe);
+    lifecycle.Add(server);
+    log->info("release-intake listening on http://{}", config.http_addr);
+    const int sig = lifecycle.RunUntilSignal();
+    log->info("stopped on signal {}", sig);
+    return 0;
+  } catch (const std::exception& e) {
+    log->critical("release-intake cannot start: {}", e.what());
+    std::cerr << "release-intake: cannot start: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,420 @@
+#include "release.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <charconv>
+#include <regex>
+#include <set>
+#include <stdexcept>
+
+namespace sluice::release_intake {
+namespace {
+
+using nlohmann::json;
+
+const std::regex& SemverRe() {
+  static const std::regex re(
+      R"(^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$)");
+  return re;
+}
+
+std::string Hex(const unsigned char* data, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 0x0F]);
+  }
+  return out;
+}
+
+bool IsPrintable(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) return false;
+  }
+  return true;
+}
+
+FieldError Err(std::string field, std::string message) {
+  return FieldError{std::move(field), std::move(message)};
+}
+
+// Reads an optional string field; a present non-string is an error.
+std::optional<FieldError> GetString(const json& body, const char* field, bool required,
+                                    std::optional<std::string>& out) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) {
+    if (required) return Err(field, std::string(field) + " is required");
+    return std::nullopt;
+  }
+  if (!it->is_string()) return Err(field, std::string(field) + " must be a string");
+  out = it->get<std::string>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view ToString(ArtifactKind kind) {
+  switch (kind) {
+    case ArtifactKind::kTarball:
+      return "tarball";
+    case ArtifactKind::kImage:
+      return "image";
+    case ArtifactKind::kModel:
+      return "model";
+  }
+  return "tarball";
+}
+
+std::optional<ArtifactKind> ParseArtifactKind(std::string_view s) {
+  if (s == "tarball") return ArtifactKind::kTarball;
+  if (s == "image") return ArtifactKind::kImage;
+  if (s == "model") return ArtifactKind::kModel;
+  return std::nullopt;
+}
+
+json ToJson(const Release& r) {
+  json j = {{"id", r.id},
+            {"app", r.input.app},
+            {"tag", r.input.tag},
+            {"version", r.input.version},
+            {"artifact_url", r.input.artifact_url},
+            {"sha256", r.input.sha256},
+            {"artifact_kind", ToString(r.input.artifact_kind)},
+            {"created_by", r.input.created_by},
+            {"created_at_ms", r.created_at_ms},
+            {"source", r.source}};
+  j["commit"] = r.input.commit ? json(*r.input.commit) : json(nullptr);
+  j["repo"] = r.input.repo ? json(*r.input.repo) : json(nullptr);
+  return j;
+}
+
+bool IsValidAppName(std::string_view s) {
+  static const std::regex re("^[a-z][a-z0-9-]{0,62}$");
+  return std::regex_match(s.begin(), s.end(), re) && s.back() != '-';
+}
+
+bool IsSemverish(std::string_view s) {
+  return s.size() <= 128 && std::regex_match(s.begin(), s.end(), SemverRe());
+}
+
+std::string VersionFromTag(std::string_view tag) {
+  // The version is the longest semver suffix of the tag.
+  for (std::size_t i = 0; i < tag.size(); ++i) {
+    if (i > 0 &&
+        !(tag[i - 1] == 'v' || tag[i - 1] == '-' || tag[i - 1] == '/' || tag[i - 1] == '_')) {
+      continue;
+    }
+    if (IsSemverish(tag.substr(i))) return std::string(tag.substr(i));
+  }
+  return "";
+}
+
+bool IsValidTag(std::string_view s) {
+  static const std::regex prefix("^[A-Za-z][A-Za-z0-9_/-]*$|^$");
+  if (s.empty() || s.size() > 128) return false;
+  const std::string version = VersionFromTag(s);
+  if (version.empty()) return false;
+  const std::string_view head = s.substr(0, s.size() - version.size());
+  return std::regex_match(head.begin(), head.end(), prefix);
+}
+
+bool IsValidArtifactUrl(std::string_view s, ArtifactKind kind) {
+  if (s.empty() || s.size() > 2048 || !IsPrintable(s) || s.find(' ') != std::string_view::npos) {
+    return false;
+  }
+  static const std::regex web(R"(^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$)");
+  static const std::regex s3(R"(^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+$)");
+  static const std::regex image(
+      R"(^(oci://)?[a-z0-9.-]+(:[0-9]{1,5})?/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$)");
+  if (std::regex_match(s.begin(), s.end(), web) || std::regex_match(s.begin(), s.end(), s3)) {
+    return true;
+  }
+  return kind == ArtifactKind::kImage && std::regex_match(s.begin(), s.end(), image);
+}
+
+std::optional<std::string> NormalizeSha256(std::string_view s) {
+  if (s.rfind("sha256:", 0) == 0) s.remove_prefix(7);
+  if (s.size() != 64) return std::nullopt;
+  std::string out;
+  out.reserve(64);
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      out.push_back(c);
+    } else if (c >= 'a' && c <= 'f') {
+      out.push_back(c);
+    } else if (c >= 'A' && c <= 'F') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+ValidationResult ValidateRelease(const json& body, std::string_view default_created_by) {
+  ValidationResult result;
+  auto fail = [&](FieldError e) {
+    result.error = std::move(e);
+    return result;
+  };
+  if (!body.is_object()) return fail(Err("body", "body must be a JSON object"));
+  static const std::set<std::string> kKnown = {"app",          "tag",    "version",
+                                               "artifact_url", "sha256", "created_by",
+                                               "commit",       "repo",   "artifact_kind"};
+  for (const auto& [key, value] : body.items()) {
+    if (!kKnown.contains(key)) {
+      return fail(Err(key, "unknown field '" + key +
+                               "'; known fields: app, tag, version, "
+                               "artifact_url, sha256, created_by, commit, repo, artifact_kind"));
+    }
+  }
+  std::optional<std::string> app, tag, version, url, sha, created_by, commit, repo, kind;
+  if (auto e = GetString(body, "app", true, app)) return fail(*e);
+  if (!IsValidAppName(*app)) {
+    return fail(Err("app",
+                    "app must be 1-63 characters of a-z, 0-9 and '-', starting with a "
+                    "letter (got '" +
+                        app->substr(0, 80) + "')"));
+  }
+  if (auto e = GetString(body, "tag", true, tag)) return fail(*e);
+  if (!IsValidTag(*tag)) {
+    return fail(Err("tag",
+                    "tag must be a semantic version with an optional prefix, e.g. "
+                    "v1.4.2 or release-1.4.2 (got '" +
+                        tag->substr(0, 80) + "')"));
+  }
+  if (auto e = GetString(body, "version", false, version)) return fail(*e);
+  if (!version) version = VersionFromTag(*tag);
+  if (!IsSemverish(*version)) {
+    return fail(Err("version",
+                    "version must be a semantic version such as 1.4.2 or 1.4.2-rc.1 "
+                    "(got '" +
+                        version->substr(0, 80) + "')"));
+  }
+  if (auto e = GetString(body, "artifact_kind", false, kind)) return fail(*e);
+  auto artifact_kind = kind ? ParseArtifactKind(*kind) : ArtifactKind::kTarball;
+  if (!artifact_kind) {
+    return fail(Err("artifact_kind", "artifact_kind must be tarball, image or model"));
+  }
+  if (auto e = GetString(body, "artifact_url", true, url)) return fail(*e);
+  if (!IsValidArtifactUrl(*url, *artifact_kind)) {
+    return fail(Err("artifact_url",
+                    "artifact_url must be an http(s):// or s3:// URL of at most 2048 characters"
+                    " (or an image reference for artifact_kind image)"));
+  }
+  if (auto e = GetString(body, "sha256", true, sha)) return fail(*e);
+  auto digest = NormalizeSha256(*sha);
+  if (!digest) return fail(Err("sha256", "sha256 must be 64 hexadecimal characters"));
+  if (auto e = GetString(body, "created_by", false, created_by)) return fail(*e);
+  if (!created_by) created_by = std::string(default_created_by);
+  if (created_by->empty() || created_by->size() > 128 || !IsPrintable(*created_by)) {
+    return fail(Err("created_by", "created_by must be 1-128 printable characters"));
+  }
+  if (auto e = GetString(body, "commit", false, commit)) return fail(*e);
+  if (commit) {
+    static const std::regex sha_re("^[0-9a-f]{7,64}$");
+    if (!std::regex_match(*commit, sha_re)) {
+      return fail(Err("commit", "commit must be a lowercase hex git object id (7-64 chars)"));
+    }
+  }
+  if (auto e = GetString(body, "repo", false, repo)) return fail(*e);
+  if (repo && (repo->empty() || repo->size() > 256 || !IsPrintable(*repo))) {
+    return fail(Err("repo", "repo must be 1-256 printable characters"));
+  }
+  result.release =
+      ReleaseInput{*app, *tag, *version, *url, *digest, *artifact_kind, *created_by, commit, repo};
+  return result;
+}
+
+bool SameArtifact(const ReleaseInput& a, const ReleaseInput& b) {
+  return a.app == b.app && a.version == b.version && a.sha256 == b.sha256 &&
+         a.artifact_url == b.artifact_url && a.artifact_kind == b.artifact_kind;
+}
+
+std::string GithubSignature(std::string_view secret, std::string_view body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
+           &len) == nullptr) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return "sha256=" + Hex(mac, len);
+}
+
+bool VerifyGithubSignature(std::string_view secret, std::string_view body,
+                           std::string_view signature_header) {
+  if (secret.empty()) return false;
+  const std::string expected = GithubSignature(secret, body);
+  if (signature_header.size() != expected.size()) return false;
+  return CRYPTO_memcmp(expected.data(), signature_header.data(), expected.size()) == 0;
+}
+
+GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) {
+  GithubOutcome out;
+  auto invalid = [&](std::string field, std::string reason) {
+    out.kind = GithubOutcome::Kind::kInvalid;
+    out.field = std::move(field);
+    out.reason = std::move(reason);
+    return out;
+  };
+  if (event != "release") {
+    out.reason = "event '" + std::string(event) + "' does not create releases";
+    return out;
+  }
+  if (!payload.is_object()) return invalid("body", "payload must be a JSON object");
+  const std::string action = payload.value("action", "");
+  if (action != "published") {
+    out.reason = "release action '" + action + "' is not 'published'";
+    return out;
+  }
+  const auto rel = payload.find("release");
+  if (rel == payload.end() || !rel->is_object()) return invalid("release", "release is missing");
+  const auto repo = payload.find("repository");
+  if (repo == payload.end() || !repo->is_object() || !repo->contains("name")) {
+    return invalid("repository.name", "repository.name is missing");
+  }
+  if (rel->value("draft", false) || rel->value("prerelease", false) == true) {
+    // Pre-releases are still releases; drafts never are.
+    if (rel->value("draft", false)) {
+      out.reason = "draft releases are ignored";
+      return out;
+    }
+  }
+  std::string app = repo->value("name", "");
+  for (auto& c : app) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : app) {
+    if (c == '_' || c == '.') c = '-';
+  }
+  const std::string tag = rel->value("tag_name", "");
+  if (!IsValidTag(tag)) {
+    return invalid("release.tag_name", "tag '" + tag + "' is not a semantic version tag");
+  }
+  const auto assets = rel->find("assets");
+  if (assets == rel->end() || !assets->is_array() || assets->empty()) {
+    return invalid("release.assets", "release has no assets; attach the artifact (.tar.gz)");
+  }
+  for (const auto& asset : *assets) {
+    const std::string name = asset.value("name", "");
+    const bool archive = name.ends_with(".tar.gz") || name.ends_with(".tgz");
+    if (!archive) continue;
+    const std::string digest = asset.contains("digest") && asset["digest"].is_string()
+                                   ? asset["digest"].get<std::string>()
+                                   : "";
+    auto sha = NormalizeSha256(digest);
+    if (!sha) {
+      return invalid("release.assets[].digest",
+                     "asset '" + name + "' has no sha256 digest (\"sha256:<64 hex>\")");
+    }
+    ReleaseInput r;
+    r.app = app;
+    r.tag = tag;
+    r.version = VersionFromTag(tag);
+    r.artifact_url = asset.value("browser_download_url", "");
+    r.sha256 = *sha;
+    r.artifact_kind = ArtifactKind::kTarball;
+    r.created_by = payload.contains("sender") && payload["sender"].is_object()
+                       ? "github:" + payload["sender"].value("login", "unknown")
+                       : "github";
+    if (rel->contains("target_commitish") && (*rel)["target_commitish"].is_string()) {
+      const std::string c = (*rel)["target_commitish"];
+      static const std::regex sha_re("^[0-9a-f]{7,64}$");
+      if (std::regex_match(c, sha_re)) r.commit = c;
+    }
+    if (repo->contains("full_name") && (*repo)["full_name"].is_string()) {
+      r.repo = (*repo)["full_name"].get<std::string>();
+    }
+    if (!IsValidAppName(r.app)) {
+      return invalid("repository.name", "repository name '" + r.app + "' is not a valid app name");
+    }
+    if (!IsValidArtifactUrl(r.artifact_url, r.artifact_kind)) {
+      return invalid("release.assets[].browser_download_url", "asset URL is not http(s)");
+    }
+    out.kind = GithubOutcome::Kind::kRelease;
+    out.release = std::move(r);
+    return out;
+  }
+  return invalid("release.assets", "no .tar.gz or .tgz asset in the release");
+}
+
+std::string_view ToString(Role role) {
+  switch (role) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kDeployer:
+      return "deployer";
+    case Role::kApprover:
+      return "approver";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "viewer";
+}
+
+std::optional<Role> ParseRole(std::string_view s) {
+  if (s == "viewer") return Role::kViewer;
+  if (s == "deployer") return Role::kDeployer;
+  if (s == "approver") return Role::kApprover;
+  if (s == "admin") return Role::kAdmin;
+  return std::nullopt;
+}
+
+std::string HashToken(std::string_view token) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(token.data(), token.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  return Hex(digest, len);
+}
+
+std::string NewToken() {
+  std::array<unsigned char, 32> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("OpenSSL RAND_bytes failed");
+  }
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out = "slc_";
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char b : bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kB64[(acc >> bits) & 0x3F]);
+    }
+  }
+  if (bits > 0) out.push_back(kB64[(acc << (6 - bits)) & 0x3F]);
+  return out;
+}
+
+std::variant<PageRequest, FieldError> ParsePage(std::optional<std::string> limit,
+                                                std::optional<std::string> cursor) {
+  PageRequest page;
+  if (limit) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
+    if (ec != std::errc() || p != limit->data() + limit->size() || v < 1 || v > 200) {
+      return FieldError{"limit", "limit must be a whole number from 1 to 200"};
+    }
+    page.limit = v;
+  }
+  if (cursor) {
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), v);
+    if (ec != std::errc() || p != cursor->data() + cursor->size() || v < 0) {
+      return FieldError{"cursor", "cursor must be the next_cursor value of a previous page"};
+    }
+    page.after_seq = v;
+  }
+  return page;
+}
+
+}  // namespace sluice::release_intake

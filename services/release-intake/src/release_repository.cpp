@@ -1,0 +1,172 @@
+#include "release_repository.hpp"
+
+#include <sluice/core/ids.hpp>
+
+namespace sluice::release_intake {
+namespace {
+
+constexpr const char* kInsertRelease = R"sql(
+  INSERT INTO releases (id, app, tag, version, artifact_url, sha256, artifact_kind, commit_sha,
+                        repo, created_by, created_at, source)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::double precision / 1000), $12)
+  ON CONFLICT (app, version) DO NOTHING
+  RETURNING seq)sql";
+
+constexpr const char* kReleaseColumns = R"sql(
+  id, app, tag, version, artifact_url, sha256, artifact_kind, commit_sha, repo, created_by,
+  (extract(epoch from created_at) * 1000)::bigint, source, seq)sql";
+
+constexpr const char* kSelectByAppVersion =
+    "SELECT {} FROM releases WHERE app = $1 AND version = $2";
+constexpr const char* kSelectById = "SELECT {} FROM releases WHERE id = $1";
+constexpr const char* kList = R"sql(
+  SELECT {} FROM releases
+  WHERE ($1::text IS NULL OR app = $1) AND ($2::bigint IS NULL OR seq < $2)
+  ORDER BY seq DESC LIMIT $3)sql";
+
+constexpr const char* kFindToken =
+    "SELECT id, name, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL";
+constexpr const char* kUpsertToken = R"sql(
+  INSERT INTO api_tokens (id, name, token_hash, role, created_at, created_by)
+  VALUES ($1, $2, $3, $4, to_timestamp($5::double precision / 1000), $6)
+  ON CONFLICT (name) DO UPDATE SET token_hash = EXCLUDED.token_hash, role = EXCLUDED.role,
+                                   revoked_at = NULL)sql";
+constexpr const char* kCreateToken = R"sql(
+  INSERT INTO api_tokens (id, name, token_hash, role, created_at, created_by)
+  VALUES ($1, $2, $3, $4, to_timestamp($5::double precision / 1000), $6)
+  ON CONFLICT (name) DO NOTHING)sql";
+constexpr const char* kInsertAudit = R"sql(
+  INSERT INTO audit_log (at, actor, action, target, outcome, trace_id, detail)
+  VALUES (to_timestamp($1::double precision / 1000), $2, $3, $4, $5, $6, $7::jsonb))sql";
+constexpr const char* kListAudit = R"sql(
+  SELECT id, (extract(epoch from at) * 1000)::bigint, actor, action, target, outcome, trace_id,
+         detail::text
+  FROM audit_log ORDER BY id DESC LIMIT $1)sql";
+constexpr const char* kRecordDelivery = R"sql(
+  INSERT INTO webhook_deliveries (delivery_id, event, received_at, outcome)
+  VALUES ($1, $2, to_timestamp($3::double precision / 1000), $4)
+  ON CONFLICT (delivery_id) DO NOTHING)sql";
+
+std::string WithColumns(const char* statement) {
+  std::string s(statement);
+  s.replace(s.find("{}"), 2, kReleaseColumns);
+  return s;
+}
+
+// libpqxx 6.4 passes a null for an empty std::optional only through a plain pointer, so the
+// optional text columns go through this.
+const char* NullableText(const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; }
+
+Release FromRow(const pqxx::row& row) {
+  Release r;
+  r.id = row[0].as<std::string>();
+  r.input.app = row[1].as<std::string>();
+  r.input.tag = row[2].as<std::string>();
+  r.input.version = row[3].as<std::string>();
+  r.input.artifact_url = row[4].as<std::string>();
+  r.input.sha256 = row[5].as<std::string>();
+  r.input.artifact_kind =
+      ParseArtifactKind(row[6].as<std::string>()).value_or(ArtifactKind::kTarball);
+  if (!row[7].is_null()) r.input.commit = row[7].as<std::string>();
+  if (!row[8].is_null()) r.input.repo = row[8].as<std::string>();
+  r.input.created_by = row[9].as<std::string>();
+  r.created_at_ms = row[10].as<std::int64_t>();
+  r.source = row[11].as<std::string>();
+  r.seq = row[12].as<std::int64_t>();
+  return r;
+}
+
+}  // namespace
+
+InsertResult ReleaseRepository::Insert(pqxx::work& tx, const ReleaseInput& input,
+                                       const std::string& id, std::int64_t now_ms,
+                                       const std::string& source) {
+  const std::string kind(ToString(input.artifact_kind));
+  auto inserted = tx.exec_params(kInsertRelease, id, input.app, input.tag, input.version,
+                                 input.artifact_url, input.sha256, kind, NullableText(input.commit),
+                                 NullableText(input.repo), input.created_by, now_ms, source);
+  if (!inserted.empty()) {
+    Release r{id, input, now_ms, source, inserted[0][0].as<std::int64_t>()};
+    return {InsertOutcome::kCreated, std::move(r)};
+  }
+  auto existing = tx.exec_params(WithColumns(kSelectByAppVersion), input.app, input.version);
+  if (existing.empty()) {
+    // Cannot happen inside one transaction: the conflicting row is visible or we inserted.
+    throw std::runtime_error("release " + input.app + "@" + input.version +
+                             " neither inserted nor found");
+  }
+  Release stored = FromRow(existing[0]);
+  return {SameArtifact(stored.input, input) ? InsertOutcome::kExisting : InsertOutcome::kConflict,
+          std::move(stored)};
+}
+
+std::optional<Release> ReleaseRepository::Get(pqxx::work& tx, const std::string& id) {
+  auto rows = tx.exec_params(WithColumns(kSelectById), id);
+  if (rows.empty()) return std::nullopt;
+  return FromRow(rows[0]);
+}
+
+std::vector<Release> ReleaseRepository::List(pqxx::work& tx, const std::optional<std::string>& app,
+                                             const PageRequest& page) {
+  const std::optional<std::string> after =
+      page.after_seq ? std::optional<std::string>(std::to_string(*page.after_seq)) : std::nullopt;
+  auto rows =
+      tx.exec_params(WithColumns(kList), NullableText(app), NullableText(after), page.limit);
+  std::vector<Release> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(FromRow(row));
+  return out;
+}
+
+std::optional<TokenRecord> ReleaseRepository::FindToken(pqxx::work& tx,
+                                                        const std::string& token_hash) {
+  auto rows = tx.exec_params(kFindToken, token_hash);
+  if (rows.empty()) return std::nullopt;
+  auto role = ParseRole(rows[0][2].as<std::string>());
+  if (!role) return std::nullopt;
+  return TokenRecord{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), *role};
+}
+
+void ReleaseRepository::UpsertToken(pqxx::work& tx, const std::string& name,
+                                    const std::string& token_hash, Role role,
+                                    const std::string& created_by, std::int64_t now_ms) {
+  tx.exec_params(kUpsertToken, core::NewUuid(), name, token_hash, std::string(ToString(role)),
+                 now_ms, created_by);
+}
+
+bool ReleaseRepository::CreateToken(pqxx::work& tx, const std::string& name,
+                                    const std::string& token_hash, Role role,
+                                    const std::string& created_by, std::int64_t now_ms) {
+  auto r = tx.exec_params(kCreateToken, core::NewUuid(), name, token_hash,
+                          std::string(ToString(role)), now_ms, created_by);
+  return r.affected_rows() == 1;
+}
+
+void ReleaseRepository::Audit(pqxx::work& tx, const AuditEntry& e, std::int64_t now_ms) {
+  tx.exec_params(kInsertAudit, now_ms, e.actor, e.action, e.target, e.outcome, e.trace_id,
+                 e.detail.dump());
+}
+
+std::vector<nlohmann::json> ReleaseRepository::ListAudit(pqxx::work& tx, int limit) {
+  auto rows = tx.exec_params(kListAudit, limit);
+  std::vector<nlohmann::json> out;
+  for (const auto& row : rows) {
+    out.push_back({{"id", row[0].as<std::int64_t>()},
+                   {"at_ms", row[1].as<std::int64_t>()},
+                   {"actor", row[2].as<std::string>()},
+                   {"action", row[3].as<std::string>()},
+                   {"target", row[4].as<std::string>()},
+                   {"outcome", row[5].as<std::string>()},
+                   {"trace_id", row[6].as<std::string>()},
+                   {"detail", nlohmann::json::parse(row[7].as<std::string>())}});
+  }
+  return out;
+}
+
+bool ReleaseRepository::RecordDelivery(pqxx::work& tx, const std::string& delivery_id,
+                                       const std::string& event, const std::string& outcome,
+                                       std::int64_t now_ms) {
+  return tx.exec_params(kRecordDelivery, delivery_id, event, now_ms, outcome).affected_rows() == 1;
+}
+
+}  // namespace sluice::release_intake
