@@ -1,0 +1,83 @@
+# Sluice top-level commands. `make` (or `make help`) lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+JOBS ?= 2
+CTEST := ctest --output-on-failure --no-tests=ignore
+STACK := bash scripts/stack.sh
+LINT_DIRS := $(wildcard libs services tools agent cli)
+# The tiers of `make test`, cheapest first so a failure stops the run early.
+TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e
+
+.PHONY: help deps build build-asan stack-up stack-down stack-status unit unit-asan \
+        integration e2e schema-check lint charts test up down demo bench
+
+help: ## List the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+deps: ## Install Debian packages and fetch the Kafka broker jars (idempotent)
+	@bash scripts/install-deps.sh
+
+build: ## Configure and build the dev preset (build/dev)
+	cmake --preset dev
+	cmake --build --preset dev -j$(JOBS)
+
+build-asan: ## Configure and build the asan preset (unit tests under ASan + UBSan)
+	cmake --preset asan
+	cmake --build --preset asan -j$(JOBS)
+
+stack-up: ## Start the local stack (Kafka, PostgreSQL, Redis, Prometheus, Alertmanager)
+	@$(STACK) up
+
+stack-down: ## Stop the local stack
+	@$(STACK) down
+
+stack-status: ## Show the local stack; fails if anything is down
+	@$(STACK) status
+
+unit: ## Run the unit tests (dev build)
+	$(CTEST) --test-dir build/dev -L unit -j$(JOBS)
+
+unit-asan: ## Run the unit tests under the sanitizers (asan build)
+	$(CTEST) --test-dir build/asan -L unit -j$(JOBS)
+
+# `stack.sh with` starts what is down and stops afterwards only what it started.
+integration: ## Run the integration tests against the local stack
+	$(STACK) with -- $(CTEST) --test-dir build/dev -L integration -j1
+
+e2e: ## Run the end-to-end tests against the local stack
+	$(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1
+
+schema-check: ## Check that the event schemas changed only additively
+	bash scripts/schema-check.sh
+
+lint: ## clang-format check over the C++ sources
+	@files=$$(find $(LINT_DIRS) -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) | sort); \
+	if [[ -n "$$files" ]]; then \
+	  clang-format --dry-run --Werror $$files; \
+	  echo "lint: $$(wc -w <<<"$$files") files clean"; \
+	fi
+
+charts: ## helm lint + helm template every chart; validate compose/docker-compose.yml
+	bash scripts/check-charts.sh
+
+test: ## Everything CI runs, fastest tiers first
+	@for tier in $(TEST_TIERS); do \
+	  echo "==== tier: $$tier ===="; \
+	  $(MAKE) $$tier || { echo "==== tier $$tier FAILED ===="; exit 1; }; \
+	done; \
+	echo "==== all tiers passed: $(TEST_TIERS) ===="
+
+up: deps build ## Start the stack and every Sluice service locally (background)
+	bash scripts/up.sh
+
+down: ## Stop the Sluice services and the stack
+	bash scripts/down.sh
+
+demo: deps build ## Run the demo on a fresh machine; leaves the stack up (make down stops it)
+	bash scripts/demo.sh
+
+bench: deps ## Run the benchmarks and write their figures to BENCHMARKS.md
+	bash scripts/bench.sh
