@@ -8,6 +8,9 @@ JOBS ?= 2
 CTEST := ctest --output-on-failure --no-tests=ignore
 STACK := bash scripts/stack.sh
 LINT_DIRS := $(wildcard libs services tools agent cli)
+# $(call need_build,DIR,TARGET): fail with a hint when DIR has not been configured.
+need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run make $(2) first"; exit 1; }
+
 # The tiers of `make test`, cheapest first so a failure stops the run early.
 TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e
 
@@ -38,16 +41,21 @@ stack-status: ## Show the local stack; fails if anything is down
 	@$(STACK) status
 
 unit: ## Run the unit tests (dev build)
+	$(call need_build,build/dev,build)
 	$(CTEST) --test-dir build/dev -L unit -j$(JOBS)
 
 unit-asan: ## Run the unit tests under the sanitizers (asan build)
-	$(CTEST) --test-dir build/asan -L unit -j$(JOBS)
+	$(call need_build,build/asan,build-asan)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(CTEST) --test-dir build/asan -L unit -j$(JOBS)
 
 # `stack.sh with` starts what is down and stops afterwards only what it started.
 integration: ## Run the integration tests against the local stack
+	$(call need_build,build/dev,build)
 	$(STACK) with -- $(CTEST) --test-dir build/dev -L integration -j1
 
 e2e: ## Run the end-to-end tests against the local stack
+	$(call need_build,build/dev,build)
 	$(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1
 
 schema-check: ## Check that the event schemas changed only additively

@@ -2,8 +2,9 @@
 # Validates the deployment descriptors: `helm lint` and `helm template` for every
 # chart under charts/, and `docker-compose config -q` for compose/docker-compose.yml.
 #
-# helm is built once from the Go module proxy into var/tools/helm
-# (SLUICE_HELM_VERSION, default v3.16.4); a helm already on PATH is used as is.
+# helm is built once from the Go module proxy into ~/.cache/sluice/tools/helm-<version>
+# (outside the checkout, so fresh clones share it; SLUICE_TOOLS_DIR moves it;
+# SLUICE_HELM_VERSION, default v3.16.4); a helm already on PATH is used as is.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -12,7 +13,7 @@ SL_TAG=charts
 cd "$SLUICE_ROOT"
 
 HELM_VERSION="${SLUICE_HELM_VERSION:-v3.16.4}"
-TOOLS_DIR="$SLUICE_ROOT/var/tools"
+TOOLS_DIR="${SLUICE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/tools/helm-$HELM_VERSION}"
 
 find_helm() {
   if [[ -x "$TOOLS_DIR/helm" ]]; then

@@ -65,16 +65,6 @@ port_of() {
   esac
 }
 
-port_env_of() {
-  case "$1" in
-    kafka) echo SLUICE_KAFKA_PORT ;;
-    postgres) echo SLUICE_PG_PORT ;;
-    redis) echo SLUICE_REDIS_PORT ;;
-    prometheus) echo SLUICE_PROMETHEUS_PORT ;;
-    alertmanager) echo SLUICE_ALERTMANAGER_PORT ;;
-  esac
-}
-
 address_of() {
   case "$1" in
     kafka) echo "$HOST:$KAFKA_PORT" ;;
@@ -267,14 +257,38 @@ kafka_format() {
     >>"$(logfile_of kafka)" 2>&1 || start_failed kafka "storage format failed" || exit 1
 }
 
+# Sends an ApiVersions request (v0) and expects error code 0: the broker answers.
+kafka_api_probe() {
+  python3 - "$HOST" "$KAFKA_PORT" <<'PY'
+import socket, struct, sys
+client = b"sluice-stack"
+body = struct.pack(">hhih", 18, 0, 7, len(client)) + client
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as s:
+    s.sendall(struct.pack(">i", len(body)) + body)
+    data = b""
+    while len(data) < 10:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+size, corr, err = struct.unpack(">iih", data[:10])
+sys.exit(0 if corr == 7 and err == 0 else 1)
+PY
+}
+
 kafka_ready() {
   sl_port_open "$KAFKA_PORT" || return 1
-  local log offset
-  log="$(logfile_of kafka)"
-  offset="$(cat "$RUN_DIR/kafka.logoffset" 2>/dev/null || echo 0)"
-  # grep -c reads to the end: grep -q would close the pipe early, and tail's
-  # SIGPIPE would fail the pipeline under pipefail.
-  tail -c +"$((offset + 1))" "$log" 2>/dev/null | grep -c "Kafka Server started" >/dev/null
+  if [[ -n "$(running_pid kafka)" ]]; then
+    # Our broker: also wait for the end of start-up in its log (read from the
+    # start of this run on, so an old "started" line never counts). grep -c
+    # reads to the end: grep -q would close the pipe early and tail's SIGPIPE
+    # would fail the pipeline under pipefail.
+    local log offset
+    log="$(logfile_of kafka)"
+    offset="$(cat "$RUN_DIR/kafka.logoffset" 2>/dev/null || echo 0)"
+    tail -c +"$((offset + 1))" "$log" 2>/dev/null | grep -c "Kafka Server started" >/dev/null || return 1
+  fi
+  kafka_api_probe
 }
 
 start_kafka() {
@@ -325,14 +339,10 @@ start_postgres() {
     sl_log "postgres: initdb in $data"
     rm -rf "$data"
     install -d -o postgres -g postgres -m 0700 "$data"
-    local pwfile
-    pwfile="$(mktemp)"
-    chmod 0644 "$pwfile"
-    echo "$PG_PASSWORD" >"$pwfile"
+    # Trust on the unix socket (inside the data tree) for setup; passwords over TCP.
     pg_as_postgres "$PG_BIN/initdb" -D "$data" -U postgres --auth-local=trust \
       --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >>"$(logfile_of postgres)" 2>&1 ||
-      { rm -f "$pwfile"; start_failed postgres "initdb failed" || exit 1; }
-    rm -f "$pwfile"
+      { start_failed postgres "initdb failed" || exit 1; }
   fi
   echo "$sock" >"$RUN_DIR/postgres.sockdir"
   spawn postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
@@ -533,12 +543,19 @@ with_stack() {
   (($# > 0)) || sl_die "with: no command (usage: stack.sh with -- CMD...)"
   local c started=() rc=0
   for c in "${ALL_COMPONENTS[@]}"; do
-    [[ -n "$(running_pid "$c")" ]] || started+=("$c")
+    [[ -n "$(running_pid "$c")" ]] && continue
+    # A ready server on the port that another checkout's stack (or a developer)
+    # started is used as it is, and left running.
+    if is_ready "$c" >/dev/null 2>&1; then
+      sl_log "$c: using the server already at $(address_of "$c") ($(sl_port_owner "$(port_of "$c")"))"
+      continue
+    fi
+    started+=("$c")
   done
   write_env
   if ((${#started[@]} > 0)); then
     sl_log "starting ${started[*]} for this run"
-    for c in "${started[@]}"; do up_one "$c" || rc=1; done
+    for c in "${started[@]}"; do (up_one "$c") || rc=1; done
   fi
   if ((rc == 0)); then
     # shellcheck disable=SC1091
@@ -566,7 +583,7 @@ main() {
     up | start)
       local start=$SECONDS
       write_env
-      for c in "${comps[@]}"; do up_one "$c" || rc=1; done
+      for c in "${comps[@]}"; do (up_one "$c") || rc=1; done
       if ((rc == 0)); then
         sl_log "stack up in $((SECONDS - start))s; addresses in $VAR/local/stack.env"
       else

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Installs what building, testing and running the local stack need, from
+# Debian's packages (apt-get) and Maven Central (the Kafka broker jars).
+# Idempotent and quiet when everything is there; one line per step otherwise.
+#
+#   scripts/install-deps.sh            packages + Kafka jars
+#   scripts/install-deps.sh --no-kafka packages only
+#
+# Runs as root (or through sudo when it is available).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SL_TAG=deps
+
+FETCH_KAFKA=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-kafka) FETCH_KAFKA=0 ;;
+    -h | --help)
+      sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) sl_die "unknown argument '$arg'" ;;
+  esac
+done
+
+export DEBIAN_FRONTEND=noninteractive
+
+BUILD_PACKAGES=(
+  cmake ninja-build g++ pkg-config make
+  librdkafka-dev libpqxx-dev libhiredis-dev libspdlog-dev libfmt-dev
+  libprotobuf-dev protobuf-compiler libcurl4-openssl-dev nlohmann-json3-dev
+  libyaml-cpp-dev prometheus-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
+  libgtest-dev libgmock-dev
+)
+SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
+TOOL_PACKAGES=(maven clang-format clang-tidy python3 curl docker-compose iproute2 util-linux)
+
+SUDO=()
+if [[ "$(id -u)" != 0 ]]; then
+  sl_have sudo || sl_die "not root and no sudo: run this script as root"
+  SUDO=(sudo -n)
+fi
+
+installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}" "${TOOL_PACKAGES[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+# A JDK 17 may already be there without Debian's default-jre-headless.
+sl_have java || installed default-jre-headless || missing+=(default-jre-headless)
+# Go is needed only to build helm (make charts); a toolchain outside dpkg counts.
+sl_have go || installed golang-go || missing+=(golang-go)
+
+if ((${#missing[@]} > 0)); then
+  sl_log "installing ${#missing[@]} packages: ${missing[*]}"
+  # Package scripts would start postgresql and redis as system services on
+  # their default ports; a policy-rc.d that answers 101 forbids that.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+    "${SUDO[@]}" chmod 0755 "$policy"
+    created_policy=1
+  fi
+  cleanup_policy() {
+    if ((created_policy)); then "${SUDO[@]}" rm -f "$policy"; fi
+  }
+  trap cleanup_policy EXIT
+  log="$(mktemp /tmp/sluice-apt.XXXXXX.log)"
+  sl_log "apt-get update"
+  if ! "${SUDO[@]}" apt-get update -q >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    sl_die "apt-get update failed (log $log)"
+  fi
+  sl_log "apt-get install"
+  if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    sl_die "apt-get install failed (log $log)"
+  fi
+  cleanup_policy
+  trap - EXIT
+  rm -f "$log"
+  sl_log "installed: ${missing[*]}"
+fi
+
+# Whatever started a system PostgreSQL or Redis anyway (an older install, a
+# package without policy-rc.d support) would sit on the default ports and
+# confuse clients that fall back to them: stop the Debian services only.
+stop_system_service() {
+  local name="$1" pidfile="$2" pid
+  pid="$(sl_read_pidfile "$pidfile")"
+  if [[ -n "$pid" ]] && sl_pid_alive "$pid"; then
+    sl_log "stopping the system $name service (pid $pid, $pidfile); the stack runs its own"
+    if sl_have service; then
+      "${SUDO[@]}" service "$name" stop >/dev/null 2>&1 || "${SUDO[@]}" kill "$pid" || true
+    else
+      "${SUDO[@]}" kill "$pid" || true
+    fi
+  fi
+}
+stop_system_service redis-server /run/redis/redis-server.pid
+for pidfile in /run/postgresql/*.pid; do
+  [[ -e "$pidfile" ]] || continue
+  pid="$(sl_read_pidfile "$pidfile")"
+  if [[ -n "$pid" ]] && sl_pid_alive "$pid"; then
+    sl_log "stopping the system PostgreSQL cluster (pid $pid); the stack runs its own"
+    "${SUDO[@]}" kill -INT "$pid" || true
+  fi
+done
+
+if ((FETCH_KAFKA)); then
+  "$SLUICE_ROOT/scripts/stack.sh" fetch-kafka
+fi
