@@ -57,6 +57,9 @@ start_one() {
   mkdir -p "$VAR/run" "$VAR/log"
   # shellcheck disable=SC2046
   (
+    # A service gets the stack's addresses and its own settings, not every SLUICE_* variable of
+    # this shell (ports for the stack script, build dirs): services refuse unknown settings.
+    for v in $(compgen -e | grep '^SLUICE_' | grep -v '^SLUICE_LOG_LEVEL$' || true); do unset "$v"; done
     set -a
     # shellcheck disable=SC1091
     source "$VAR/local/stack.env"

@@ -235,21 +235,35 @@ std::optional<std::string> EnvConfig::Secret(std::string_view key) {
   return value;
 }
 
+const std::vector<std::string_view>& SuiteWideKeys() {
+  // The addresses of the shared infrastructure: one environment (a ConfigMap, the local
+  // stack's stack.env) commonly gives them to every service, used or not.
+  static const std::vector<std::string_view> kKeys = {
+      "SLUICE_KAFKA_BROKERS",  "SLUICE_PG_DSN",           "SLUICE_REDIS_URL",
+      "SLUICE_PROMETHEUS_URL", "SLUICE_ALERTMANAGER_URL", "SLUICE_LOG_LEVEL"};
+  return kKeys;
+}
+
 void EnvConfig::RejectUnknown() const {
   std::string problems;
   for (const auto& [key, value] : env_) {
     if (known_.count(key) != 0) continue;
+    if (std::find(SuiteWideKeys().begin(), SuiteWideKeys().end(), key) != SuiteWideKeys().end()) {
+      continue;
+    }
     if (!problems.empty()) problems += "; ";
     problems += "unknown setting " + key;
     std::string_view best;
     std::size_t best_distance = 0;
-    for (const auto& k : known_) {
+    auto consider = [&](std::string_view k) {
       const std::size_t d = EditDistance(key, k);
       if (best.empty() || d < best_distance) {
         best = k;
         best_distance = d;
       }
-    }
+    };
+    for (const auto& k : known_) consider(k);
+    for (const auto k : SuiteWideKeys()) consider(k);
     const std::size_t tolerance = std::max<std::size_t>(2, key.size() / 3);
     if (!best.empty() && best_distance <= tolerance) {
       problems += ": did you mean " + std::string(best) + "?";

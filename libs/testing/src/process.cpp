@@ -28,7 +28,11 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::map<std::string, 
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv(*e);
     const auto eq = kv.find('=');
-    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+    // Sluice settings are never inherited: a service under test gets exactly what the test
+    // gives it, not whatever the shell running the tests happened to export.
+    if (eq != std::string::npos && kv.rfind("SLUICE_", 0) != 0) {
+      merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
   }
   for (auto& [k, v] : env) merged[k] = v;
   std::vector<std::string> env_strings;

@@ -14,8 +14,8 @@ namespace sluice::testing {
 
 class ChildProcess {
  public:
-  // Starts `argv[0]` with the current environment plus `env` (which wins), stdout and stderr
-  // appended to `log_path`.
+  // Starts `argv[0]` with the current environment less its SLUICE_* variables, plus `env`;
+  // stdout and stderr appended to `log_path`.
   ChildProcess(std::vector<std::string> argv, std::map<std::string, std::string> env,
                std::string log_path);
   ~ChildProcess();  // SIGKILL if still running
