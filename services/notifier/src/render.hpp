@@ -1,0 +1,90 @@
+#pragma once
+
+// Wire formats of the channels: pure functions from a notice (and its rendered template text)
+// to the exact payload a Slack / DingTalk / WeCom / e-mail / webhook receiver expects.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "notification.hpp"
+#include "templates.hpp"
+
+namespace sluice::notifier {
+
+// "#2eb886" (info), "#daa038" (warning), "#a30200" (critical).
+std::string_view SeverityColor(Severity s);
+
+// Slack incoming webhook: `text` (notification fallback), Block Kit `blocks` (header, section
+// with the body, section fields, context, actions button to the console) inside one
+// `attachments` entry whose `color` follows the severity.
+nlohmann::json RenderSlack(const Notification& n, const RenderedText& text);
+
+// Mentions in a DingTalk or WeCom group.
+struct Mentions {
+  std::vector<std::string> mobiles;   // DingTalk at.atMobiles / WeCom mentioned_mobile_list
+  std::vector<std::string> user_ids;  // DingTalk at.atUserIds / WeCom mentioned_list
+  bool all = false;                   // DingTalk at.isAtAll / WeCom "@all"
+};
+
+enum class DingTalkFormat { kMarkdown, kActionCard };
+
+// DingTalk custom robot: {"msgtype":"markdown","markdown":{"title","text"},"at":{...}} or
+// {"msgtype":"actionCard","actionCard":{"title","text","btnOrientation":"0","singleTitle",
+// "singleURL"}}. Mentioned mobiles are also written as "@<mobile>" in the text (DingTalk
+// only highlights mentions that appear there).
+nlohmann::json RenderDingTalk(const Notification& n, const RenderedText& text,
+                              DingTalkFormat format, const Mentions& mentions);
+
+// base64(HMAC-SHA256(key = secret, message = "<timestamp_ms>\n<secret>")), not URL-encoded.
+std::string DingTalkSignature(std::int64_t timestamp_ms, std::string_view secret);
+// The webhook URL with "&timestamp=<ms>&sign=<url-encoded signature>" appended ("?" when the
+// URL has no query yet).
+std::string DingTalkSignedUrl(std::string_view url, std::string_view secret,
+                              std::int64_t timestamp_ms);
+
+inline constexpr std::size_t kWeComMarkdownMaxBytes = 4096;
+inline constexpr std::size_t kWeComTextMaxBytes = 2048;
+
+enum class WeComFormat { kMarkdown, kText };
+
+// WeCom group robot: {"msgtype":"markdown","markdown":{"content"}} (content at most 4096 bytes)
+// or {"msgtype":"text","text":{"content","mentioned_list","mentioned_mobile_list"}} (2048).
+nlohmann::json RenderWeCom(const Notification& n, const RenderedText& text, WeComFormat format,
+                           const Mentions& mentions);
+
+// The longest prefix of `s` of at most `max_bytes` bytes that ends on a UTF-8 character
+// boundary; when it had to cut, `marker` is appended within the limit.
+std::string TruncateUtf8(std::string_view s, std::size_t max_bytes, std::string_view marker = "…");
+
+// Generic webhook body: {"type":"sluice.notification","notification":{...},"title","text"}.
+nlohmann::json RenderWebhook(const Notification& n, const RenderedText& text);
+// "sha256=<lowercase hex HMAC-SHA256(secret, body)>", the X-Sluice-Signature header.
+std::string WebhookSignature(std::string_view body, std::string_view secret);
+
+struct EmailEnvelope {
+  std::string from;
+  std::vector<std::string> to;
+  std::string date;        // RFC 5322 date, e.g. "Tue, 14 Nov 2023 22:13:20 +0000"
+  std::string message_id;  // without angle brackets, e.g. "<uuid>@sluice"
+  std::string boundary;    // MIME boundary (random per message)
+};
+
+// An RFC 5322 message, CRLF line endings: multipart/alternative with a text/plain and a
+// text/html part (UTF-8, base64), subject RFC 2047-encoded when not ASCII.
+std::string RenderEmail(const Notification& n, const RenderedText& text,
+                        const EmailEnvelope& envelope);
+
+// "Tue, 14 Nov 2023 22:13:20 +0000"
+std::string Rfc5322Date(core::SystemTime t);
+
+// Helpers shared with the tests.
+std::string Base64Encode(std::string_view data);
+std::string UrlEncode(std::string_view s);
+std::string HtmlEscape(std::string_view s);
+std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
+std::string HexEncode(std::string_view data);
+
+}  // namespace sluice::notifier

@@ -1,0 +1,460 @@
+// notifier end to end: the real binary against the stack's Kafka, PostgreSQL and Redis, with
+// capture servers in this process standing in for Slack, DingTalk, WeCom, a webhook receiver
+// and an SMTP server.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <sluice/core/ids.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/http/client.hpp>
+#include <sluice/kafka/admin.hpp>
+#include <sluice/kafka/producer.hpp>
+#include <sluice/testing/process.hpp>
+#include <thread>
+
+#include "render.hpp"
+#include "test_events.hpp"
+
+namespace sluice::notifier {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace st = sluice::testing;
+
+std::string PgDsn() {
+  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
+}
+std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
+std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
+
+struct Captured {
+  std::string path;
+  std::string query_timestamp;
+  std::string query_sign;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  int answered = 0;
+};
+
+// An HTTP receiver that records every request and answers with `answer`.
+class CaptureServer {
+ public:
+  using Answer = std::function<void(const Captured&, int index, httplib::Response&)>;
+  explicit CaptureServer(Answer answer) : answer_(std::move(answer)) {
+    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      Captured c;
+      c.path = req.path;
+      c.query_timestamp = req.get_param_value("timestamp");
+      c.query_sign = req.get_param_value("sign");
+      for (const auto& [k, v] : req.headers) c.headers[k] = v;
+      c.body = req.body;
+      std::lock_guard lock(mu_);
+      answer_(c, static_cast<int>(seen_.size()), res);
+      c.answered = res.status;
+      seen_.push_back(std::move(c));
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~CaptureServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::vector<Captured> Seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  Answer answer_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<Captured> seen_;
+};
+
+// A minimal SMTP server (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) that keeps the messages.
+class SmtpCapture {
+ public:
+  SmtpCapture() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 8) != 0) {
+      throw std::runtime_error("smtp capture: cannot listen");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~SmtpCapture() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int Port() const { return port_; }
+  struct Mail {
+    std::string auth;
+    std::string from;
+    std::vector<std::string> rcpt;
+    std::string data;
+  };
+  std::vector<Mail> Mails() {
+    std::lock_guard lock(mu_);
+    return mails_;
+  }
+
+ private:
+  void Serve() {
+    while (true) {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      Session(c);
+      ::close(c);
+    }
+  }
+  static void Send(int c, const std::string& s) { (void)!::write(c, s.data(), s.size()); }
+  static bool ReadLine(int c, std::string& buffer, std::string& line) {
+    while (true) {
+      const auto pos = buffer.find("\r\n");
+      if (pos != std::string::npos) {
+        line = buffer.substr(0, pos);
+        buffer.erase(0, pos + 2);
+        return true;
+      }
+      char tmp[4096];
+      const ssize_t n = ::read(c, tmp, sizeof tmp);
+      if (n <= 0) return false;
+      buffer.append(tmp, static_cast<std::size_t>(n));
+    }
+  }
+  void Session(int c) {
+    std::string buffer, line;
+    Mail mail;
+    Send(c, "220 capture ESMTP\r\n");
+    while (ReadLine(c, buffer, line)) {
+      const std::string upper = line.substr(0, 10);
+      if (line.rfind("EHLO", 0) == 0) {
+        Send(c, "250-capture\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n");
+      } else if (line.rfind("HELO", 0) == 0) {
+        Send(c, "250 capture\r\n");
+      } else if (line.rfind("AUTH PLAIN", 0) == 0) {
+        std::string b64 = line.size() > 11 ? line.substr(11) : "";
+        if (b64.empty()) {
+          Send(c, "334 \r\n");
+          if (!ReadLine(c, buffer, b64)) return;
+        }
+        mail.auth = b64;
+        Send(c, "235 2.7.0 accepted\r\n");
+      } else if (line.rfind("MAIL FROM:", 0) == 0) {
+        mail.from = line.substr(10);
+        Send(c, "250 ok\r\n");
+      } else if (line.rfind("RCPT TO:", 0) == 0) {
+        mail.rcpt.push_back(line.substr(8));
+        Send(c, "250 ok\r\n");
+      } else if (line == "DATA") {
+        Send(c, "354 go ahead\r\n");
+        std::string data;
+        while (ReadLine(c, buffer, line) && line != ".") data += line + "\r\n";
+        mail.data = data;
+        {
+          std::lock_guard lock(mu_);
+          mails_.push_back(mail);
+        }
+        Send(c, "250 queued\r\n");
+      } else if (line == "QUIT") {
+        Send(c, "221 bye\r\n");
+        return;
+      } else {
+        Send(c, "250 ok\r\n");
+      }
+    }
+  }
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<Mail> mails_;
+};
+
+http::ClientResponse Get(const std::string& url) {
+  http::ClientRequest req;
+  req.url = url;
+  req.timeout = 5s;
+  return http::Send(req);
+}
+
+template <typename F>
+bool WaitFor(F&& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return done();
+}
+
+std::string Serialize(const events::v1::Envelope& e) {
+  std::string out;
+  e.SerializeToString(&out);
+  return out;
+}
+
+TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
+  const std::string sfx = st::RandomSuffix();
+  const std::string schema = "itest_notifier_" + sfx;
+  const std::string deployments_topic = "itest.deployments." + sfx;
+  const std::string rollbacks_topic = "itest.rollbacks." + sfx;
+  const std::string ding_secret = "SEC" + st::RandomSuffix(24);
+  const std::string hook_secret = "hook-" + st::RandomSuffix(16);
+  const std::string app = "payments-" + sfx;
+
+  // Slack: the first request is rate limited (429, Retry-After: 1); /broken is an unknown channel.
+  CaptureServer slack([](const Captured& c, int index, httplib::Response& res) {
+    if (c.path == "/broken") {
+      res.status = 404;
+      res.set_content("channel_not_found", "text/plain");
+    } else if (index == 0) {
+      res.status = 429;
+      res.set_header("Retry-After", "1");
+      res.set_content("rate_limited", "text/plain");
+    } else {
+      res.status = 200;
+      res.set_content("ok", "text/plain");
+    }
+  });
+  CaptureServer ding([](const Captured&, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(R"({"errcode":0,"errmsg":"ok"})", "application/json");
+  });
+  CaptureServer wecom([](const Captured&, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(R"({"errcode":0,"errmsg":"ok"})", "application/json");
+  });
+  CaptureServer hook([](const Captured&, int, httplib::Response& res) { res.status = 204; });
+  SmtpCapture smtp;
+
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("notifier-" + sfx);
+  std::filesystem::create_directories(dir);
+  const std::string config_path = (dir / "notifier.yaml").string();
+  {
+    std::ofstream out(config_path);
+    out << "settings: {dedupe_window: 10m, max_attempts: 4, backoff_base: 200ms, backoff_max: 2s}\n"
+        << "channels:\n"
+        << "  slack-" << sfx << ": {type: slack, url_env: SLUICE_ITEST_SLACK_URL}\n"
+        << "  broken-" << sfx << ": {type: slack, url_env: SLUICE_ITEST_BROKEN_URL}\n"
+        << "  ding-" << sfx << ": {type: dingtalk, url_env: SLUICE_ITEST_DING_URL, "
+        << "secret_env: SLUICE_ITEST_DING_SECRET, at_mobiles: ['13800000000']}\n"
+        << "  wecom-" << sfx << ": {type: wecom, url_env: SLUICE_ITEST_WECOM_URL}\n"
+        << "  mail-" << sfx << ": {type: email, smtp_url: 'smtp://127.0.0.1:" << smtp.Port()
+        << "', starttls: false, from: 'Sluice <sluice@example.com>', to: [oncall@example.com], "
+        << "username_env: SLUICE_ITEST_SMTP_USER, password_env: SLUICE_ITEST_SMTP_PASSWORD}\n"
+        << "  hook-" << sfx << ": {type: webhook, url_env: SLUICE_ITEST_HOOK_URL, "
+        << "secret_env: SLUICE_ITEST_HOOK_SECRET}\n"
+        << "routes:\n"
+        << "  - name: rollbacks\n"
+        << "    match: {apps: [" << app << "], events: [rollback_started]}\n"
+        << "    channels: [slack-" << sfx << ", ding-" << sfx << ", wecom-" << sfx << ", mail-"
+        << sfx << ", hook-" << sfx << ", broken-" << sfx << "]\n"
+        << "  - name: starts\n"
+        << "    match: {apps: [" << app << "], events: [deployment_started]}\n"
+        << "    channels: [slack-" << sfx << "]\n";
+  }
+
+  kafka::KafkaConfig kafka_config;
+  kafka_config.brokers = Brokers();
+  ASSERT_NO_THROW(kafka::EnsureTopics(kafka_config, {deployments_topic, rollbacks_topic}))
+      << "Kafka at " << Brokers() << " is needed: bash scripts/stack.sh up";
+
+  const int port = st::FreePort();
+  std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
+  st::ChildProcess service({SLUICE_NOTIFIER_BIN},
+                           {{"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
+                            {"SLUICE_PG_DSN", PgDsn()},
+                            {"SLUICE_PG_SCHEMA", schema},
+                            {"SLUICE_KAFKA_BROKERS", Brokers()},
+                            {"SLUICE_KAFKA_GROUP", "itest-notifier-" + sfx},
+                            {"SLUICE_NOTIFIER_TOPICS", deployments_topic + "," + rollbacks_topic},
+                            {"SLUICE_REDIS_URL", RedisUrl()},
+                            {"SLUICE_NOTIFIER_CONFIG", config_path},
+                            {"SLUICE_NOTIFIER_POLL_INTERVAL", "100ms"},
+                            {"SLUICE_CONSOLE_URL", "https://console.example.com"},
+                            {"SLUICE_ITEST_SLACK_URL", slack.Url("/services/T0/B0/x")},
+                            {"SLUICE_ITEST_BROKEN_URL", slack.Url("/broken")},
+                            {"SLUICE_ITEST_DING_URL", ding.Url("/robot/send?access_token=tok")},
+                            {"SLUICE_ITEST_DING_SECRET", ding_secret},
+                            {"SLUICE_ITEST_WECOM_URL", wecom.Url("/cgi-bin/webhook/send?key=k")},
+                            {"SLUICE_ITEST_HOOK_URL", hook.Url("/hook")},
+                            {"SLUICE_ITEST_HOOK_SECRET", hook_secret},
+                            {"SLUICE_ITEST_SMTP_USER", "mailer"},
+                            {"SLUICE_ITEST_SMTP_PASSWORD", "mail-password"},
+                            {"SLUICE_LOG_LEVEL", "info"}},
+                           std::string(SLUICE_TEST_LOG_DIR) + "/notifier-" + sfx + ".log");
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(st::WaitForHttpOk(base + "/readyz", 60s)) << "notifier did not become ready; log:\n"
+                                                        << service.LogTail();
+
+  // The deployment starts (context: app, env, stable version), then is rolled back. Kafka
+  // delivers the rollback twice (a producer retry): one notice per route and channel only.
+  const std::string deployment_id = core::NewUuid();
+  auto planned = test::Base(core::NewUuid(), deployment_id);
+  planned.set_type("sluice.v1.DeploymentPlanned");
+  auto* p = planned.mutable_deployment_planned();
+  p->set_deployment_id(deployment_id);
+  p->set_app(app);
+  p->set_env("prod");
+  p->set_stable_version("1.4.2");
+  p->add_batches()->add_targets()->set_host("web-1");
+  const auto rollback = test::RollbackStarted(core::NewUuid(), deployment_id, app, "prod");
+  kafka::Producer producer(kafka_config);
+  std::vector<kafka::OutgoingMessage> messages(3);
+  messages[0].topic = deployments_topic;
+  messages[0].key = deployment_id;
+  messages[0].value = Serialize(planned);
+  messages[1].topic = rollbacks_topic;
+  messages[1].key = deployment_id;
+  messages[1].value = Serialize(rollback);
+  messages[2] = messages[1];
+  producer.ProduceSync(messages, 20s);
+
+  auto ok_count = [](CaptureServer& s) {
+    int n = 0;
+    for (const auto& c : s.Seen()) n += (c.answered == 200 || c.answered == 204) ? 1 : 0;
+    return n;
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return ok_count(slack) >= 2 && ok_count(ding) >= 1 && ok_count(wecom) >= 1 &&
+               ok_count(hook) >= 1 && !smtp.Mails().empty();
+      },
+      60s))
+      << "slack " << ok_count(slack) << " ding " << ok_count(ding) << " wecom " << ok_count(wecom)
+      << " hook " << ok_count(hook) << " mail " << smtp.Mails().size() << "\n"
+      << service.LogTail();
+  // Time for any duplicate to show up.
+  std::this_thread::sleep_for(3s);
+
+  // Slack: one 429, then each notice once; Block Kit shape.
+  int rollback_posts = 0;
+  int started_posts = 0;
+  int rate_limited = 0;
+  for (const auto& c : slack.Seen()) {
+    if (c.path == "/broken") continue;
+    if (c.answered == 429) {
+      ++rate_limited;
+      continue;
+    }
+    const auto j = json::parse(c.body);
+    const auto title = j["text"].get<std::string>();
+    if (title.find("Rolling back") != std::string::npos) {
+      ++rollback_posts;
+      EXPECT_EQ(title, "⏪ Rolling back " + app + " in prod: 1.5.0 → 1.4.2");
+      const auto& blocks = j["attachments"][0]["blocks"];
+      EXPECT_EQ(j["attachments"][0]["color"], "#a30200");
+      EXPECT_EQ(blocks[0]["type"], "header");
+      EXPECT_EQ(blocks.back()["type"], "actions");
+      EXPECT_EQ(blocks.back()["elements"][0]["url"],
+                "https://console.example.com/deployments/" + deployment_id);
+      EXPECT_NE(c.body.find("▁▁▁▂▅█"), std::string::npos);
+    } else if (title.find("is rolling out") != std::string::npos) {
+      ++started_posts;
+    }
+  }
+  EXPECT_EQ(rate_limited, 1);
+  EXPECT_EQ(rollback_posts, 1);
+  EXPECT_EQ(started_posts, 1);
+
+  // DingTalk: exactly one, signed with the secret.
+  const auto dings = ding.Seen();
+  ASSERT_EQ(dings.size(), 1u);
+  EXPECT_FALSE(dings[0].query_timestamp.empty());
+  EXPECT_EQ(dings[0].query_sign,
+            DingTalkSignature(std::stoll(dings[0].query_timestamp), ding_secret));
+  const auto dj = json::parse(dings[0].body);
+  EXPECT_EQ(dj["msgtype"], "markdown");
+  EXPECT_EQ(dj["at"]["atMobiles"], json::array({"13800000000"}));
+  EXPECT_EQ(dj["markdown"]["title"], "⏪ 正在回滚 " + app + "（prod）：1.5.0 → 1.4.2");
+
+  // WeCom: exactly one markdown message within the size limit.
+  const auto wecoms = wecom.Seen();
+  ASSERT_EQ(wecoms.size(), 1u);
+  const auto wj = json::parse(wecoms[0].body);
+  EXPECT_EQ(wj["msgtype"], "markdown");
+  EXPECT_LE(wj["markdown"]["content"].get<std::string>().size(), kWeComMarkdownMaxBytes);
+
+  // Webhook: signed body.
+  const auto hooks = hook.Seen();
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].headers.at("X-Sluice-Signature"),
+            WebhookSignature(hooks[0].body, hook_secret));
+  EXPECT_EQ(json::parse(hooks[0].body)["notification"]["event_id"], rollback.event_id());
+
+  // E-mail: one multipart/alternative message, authenticated.
+  const auto mails = smtp.Mails();
+  ASSERT_EQ(mails.size(), 1u);
+  EXPECT_EQ(mails[0].from, "<sluice@example.com>");
+  EXPECT_EQ(mails[0].rcpt, std::vector<std::string>{"<oncall@example.com>"});
+  EXPECT_EQ(mails[0].auth, Base64Encode(std::string("\0mailer\0mail-password", 21)));
+  EXPECT_NE(mails[0].data.find("Content-Type: multipart/alternative"), std::string::npos);
+  EXPECT_NE(mails[0].data.find("text/plain; charset=UTF-8"), std::string::npos);
+  EXPECT_NE(mails[0].data.find("text/html; charset=UTF-8"), std::string::npos);
+  EXPECT_NE(mails[0].data.find("X-Sluice-Event-Id: " + rollback.event_id()), std::string::npos);
+
+  // The deliveries API records every attempt; the broken channel failed permanently at once.
+  const auto resp = Get(base + "/v1/deliveries?event_id=" + rollback.event_id());
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  const auto deliveries = json::parse(resp.body)["deliveries"];
+  ASSERT_EQ(deliveries.size(), 6u) << deliveries.dump(2);
+  for (const auto& d : deliveries) {
+    const auto channel = d["channel"].get<std::string>();
+    if (channel == "broken-" + sfx) {
+      EXPECT_EQ(d["status"], "failed");
+      EXPECT_EQ(d["attempts"], 1);
+      EXPECT_EQ(d["last_status_code"], 404);
+    } else {
+      EXPECT_EQ(d["status"], "delivered") << d.dump();
+    }
+  }
+  const auto failed = Get(base + "/v1/deliveries?status=bogus");
+  EXPECT_EQ(failed.status, 400);
+
+  // NotificationDelivered ×6 (5 rollback + 1 start) and NotificationFailed ×1 went to the outbox.
+  {
+    pqxx::connection conn(PgDsn());
+    pqxx::work tx(conn);
+    const auto r = tx.exec1("SELECT count(*) FROM " + schema +
+                            ".outbox WHERE topic = 'sluice.notifications.v1'");
+    EXPECT_EQ(r[0].as<int>(), 7);
+  }
+
+  EXPECT_EQ(service.Terminate(), 0) << service.LogTail();
+  {
+    pqxx::connection conn(PgDsn());
+    pqxx::work tx(conn);
+    tx.exec0("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    tx.commit();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sluice::notifier
