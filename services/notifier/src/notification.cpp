@@ -118,6 +118,7 @@ std::optional<DeploymentContext> UpdateContext(const v1::Envelope& e,
       Fill(c.app, p.app());
       Fill(c.env, p.env());
       Fill(c.release_id, p.release_id());
+      Fill(c.version, p.version());
       Fill(c.stable_version, p.stable_version());
       return c;
     }

@@ -28,6 +28,7 @@ TEST(NotificationTest, DeploymentPlannedIsDeploymentStarted) {
   p->set_app("payments");
   p->set_env("staging");
   p->set_stable_version("1.4.2");
+  p->set_version("1.5.0");
   auto* b = p->add_batches();
   b->add_targets()->set_host("a");
   b->add_targets()->set_host("b");
@@ -40,6 +41,7 @@ TEST(NotificationTest, DeploymentPlannedIsDeploymentStarted) {
   EXPECT_EQ(n->env, "staging");
   EXPECT_EQ(n->release_id, "rel-9");
   EXPECT_EQ(n->previous_version, "1.4.2");
+  EXPECT_EQ(n->version, "1.5.0");
   EXPECT_EQ(n->hosts, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(n->console_url, "https://sluice.example.com/console/deployments/dep-1");
   EXPECT_EQ(core::ToUnixMillis(n->occurred_at), 1'700'000'000'000);
