@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -183,10 +184,12 @@ int main(int argc, char** argv) {
               Percentile(delivery_ms, 0.5), Percentile(delivery_ms, 0.99));
   if (!markdown.empty()) {
     std::ofstream out(markdown, std::ios::app);
-    out << "| " << accepted << " | " << clients << " | " << static_cast<int>(http_rate) << " | "
-        << static_cast<int>(e2e_rate) << " | " << Percentile(post_ms, 0.5) << " | "
-        << Percentile(post_ms, 0.99) << " | " << Percentile(delivery_ms, 0.5) << " | "
-        << Percentile(delivery_ms, 0.99) << " |\n";
+    char row[256];
+    std::snprintf(row, sizeof(row), "| %zu | %d | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f |\n",
+                  accepted, clients, http_rate, e2e_rate, Percentile(post_ms, 0.5),
+                  Percentile(post_ms, 0.99), Percentile(delivery_ms, 0.5),
+                  Percentile(delivery_ms, 0.99));
+    out << row;
   }
   return delivered == accepted && failures == 0 ? 0 : 1;
 }
