@@ -1,0 +1,574 @@
+#include "delivery_spec.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <set>
+#include <utility>
+
+namespace sluice::rollout_planner {
+namespace {
+
+// Thrown inside the parser only; ParseDeliverySpec turns it into a SpecError value.
+struct Failure {
+  SpecError error;
+};
+
+bool IsName(std::string_view s) {  // ^[a-z][a-z0-9-]{0,62}$
+  if (s.empty() || s.size() > 63 || s[0] < 'a' || s[0] > 'z') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool IsHostName(std::string_view s) {  // letters, digits, '.', '-', '_'; starts alphanumeric
+  if (s.empty() || s.size() > 253 || !std::isalnum(static_cast<unsigned char>(s[0]))) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+  });
+}
+
+bool IsLabelKey(std::string_view s) {  // Kubernetes-like: [A-Za-z0-9._/-], 1..63
+  if (s.empty() || s.size() > 63) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+           c == '/';
+  });
+}
+
+bool HasSpace(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+}
+
+bool IsHttpUrl(std::string_view s) {
+  const bool scheme = s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
+  if (!scheme || HasSpace(s)) return false;
+  const auto host_start = s.find("//") + 2;
+  return host_start < s.size() && s[host_start] != '/';
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string_view origin) : origin_(origin) {}
+
+  [[noreturn]] void Fail(const YAML::Node& node, const std::string& path,
+                         const std::string& message) const {
+    SpecError e;
+    e.origin = origin_;
+    const auto mark = node.Mark();
+    e.line = mark.line >= 0 ? mark.line + 1 : 0;
+    e.column = mark.column >= 0 ? mark.column + 1 : 0;
+    e.path = path;
+    e.message = message;
+    throw Failure{std::move(e)};
+  }
+
+  void RequireMap(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsMap()) Fail(node, path, "must be a mapping");
+  }
+
+  // Checks that `node` is a mapping whose keys are all in `known` and appear once.
+  void CheckKeys(const YAML::Node& node, const std::string& path,
+                 const std::vector<std::string>& known) const {
+    RequireMap(node, path);
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      const auto key = KeyOf(kv.first, path);
+      const auto key_path = Child(path, key);
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        Fail(kv.first, key_path, "unknown key (known: " + Join(known) + ")");
+      }
+      if (!seen.insert(key).second) Fail(kv.first, key_path, "duplicate key");
+    }
+  }
+
+  std::string KeyOf(const YAML::Node& key, const std::string& path) const {
+    if (!key.IsScalar()) Fail(key, path, "keys must be strings");
+    return key.Scalar();
+  }
+
+  static std::string Child(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static std::string Index(const std::string& path, std::size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+  }
+
+  YAML::Node Required(const YAML::Node& map, const std::string& path,
+                      const std::string& key) const {
+    const YAML::Node n = map[key];
+    if (!n.IsDefined() || n.IsNull()) Fail(map, Child(path, key), "is required");
+    return n;
+  }
+
+  std::string Scalar(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar()) Fail(n, path, "must be a string");
+    return n.Scalar();
+  }
+
+  int Integer(const YAML::Node& n, const std::string& path, int min, int max) const {
+    long long v = 0;
+    const auto s = n.IsScalar() ? n.Scalar() : std::string();
+    bool ok = !s.empty() && s.size() <= 12;
+    for (char c : s) ok = ok && c >= '0' && c <= '9';
+    if (ok) v = std::stoll(s);
+    if (!ok || v < min || v > max) {
+      Fail(n, path,
+           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+               (n.IsScalar() ? ", got " + n.Scalar() : ""));
+    }
+    return static_cast<int>(v);
+  }
+
+  bool Bool(const YAML::Node& n, const std::string& path) const {
+    if (n.IsScalar()) {
+      const auto& s = n.Scalar();
+      if (s == "true") return true;
+      if (s == "false") return false;
+    }
+    Fail(n, path, "must be true or false");
+  }
+
+  std::chrono::milliseconds Duration(const YAML::Node& n, const std::string& path) const {
+    const auto d = n.IsScalar() ? ParseDuration(n.Scalar()) : std::nullopt;
+    if (!d) {
+      Fail(n, path,
+           "must be a positive duration like 30s, 2m or 1h30m" +
+               (n.IsScalar() ? ", got " + n.Scalar() : ""));
+    }
+    return *d;
+  }
+
+  int Percent(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar()) Fail(n, path, "must be a percentage from 1% to 100%");
+    const auto p = ParsePercent(n.Scalar());
+    if (!p) Fail(n, path, "must be 1%..100%, got " + n.Scalar());
+    return *p;
+  }
+
+  Quantity ParseQuantity(const YAML::Node& n, const std::string& path) const {
+    if (n.IsScalar() && !n.Scalar().empty() && n.Scalar().back() == '%') {
+      return Quantity{Percent(n, path), true};
+    }
+    if (!n.IsScalar()) Fail(n, path, "must be a host count like 3 or a share like 25%");
+    return Quantity{Integer(n, path, 1, 1000000), false};
+  }
+
+  DeliverySpec Spec(const YAML::Node& root) {
+    if (!root.IsDefined() || root.IsNull()) Fail(root, "", "the spec is empty");
+    CheckKeys(root, "", {"app", "environments"});
+    DeliverySpec spec;
+    const auto app = Required(root, "", "app");
+    spec.app = Scalar(app, "app");
+    if (!IsName(spec.app)) {
+      Fail(app, "app", "must match [a-z][a-z0-9-]{0,62}, got '" + spec.app + "'");
+    }
+    const auto envs = Required(root, "", "environments");
+    RequireMap(envs, "environments");
+    if (envs.size() == 0) Fail(envs, "environments", "must name at least one environment");
+    std::set<std::string> seen;
+    for (const auto& kv : envs) {
+      const auto name = KeyOf(kv.first, "environments");
+      const auto path = Child("environments", name);
+      if (!IsName(name)) Fail(kv.first, path, "environment names must match [a-z][a-z0-9-]{0,62}");
+      if (!seen.insert(name).second) Fail(kv.first, path, "duplicate environment");
+      spec.environments.push_back(Env(kv.second, path, name));
+    }
+    return spec;
+  }
+
+ private:
+  struct HostNode {
+    YAML::Node node;
+    std::string path;
+  };
+
+  Environment Env(const YAML::Node& node, const std::string& path, const std::string& name) {
+    CheckKeys(node, path, {"targets", "strategy", "policy"});
+    Environment env;
+    env.name = name;
+    host_nodes_.clear();
+    env.targets = Targets(Required(node, path, "targets"), Child(path, "targets"));
+    env.strategy = ParseStrategy(Required(node, path, "strategy"), Child(path, "strategy"), env);
+    if (const auto p = node["policy"]; p.IsDefined() && !p.IsNull()) {
+      env.policy = ParsePolicy(p, Child(path, "policy"));
+    }
+    return env;
+  }
+
+  std::vector<HostGroup> Targets(const YAML::Node& node, const std::string& path) {
+    RequireMap(node, path);
+    if (node.size() == 0) Fail(node, path, "must name at least one host group");
+    std::vector<HostGroup> groups;
+    std::set<std::string> group_names;
+    std::set<std::string> host_names;
+    for (const auto& kv : node) {
+      HostGroup group;
+      group.name = KeyOf(kv.first, path);
+      const auto gpath = Child(path, group.name);
+      if (!IsName(group.name)) Fail(kv.first, gpath, "group names must match [a-z][a-z0-9-]{0,62}");
+      if (!group_names.insert(group.name).second) Fail(kv.first, gpath, "duplicate host group");
+      CheckKeys(kv.second, gpath, {"hosts"});
+      const auto hosts = Required(kv.second, gpath, "hosts");
+      const auto hpath = Child(gpath, "hosts");
+      if (!hosts.IsSequence() || hosts.size() == 0) {
+        Fail(hosts, hpath, "must be a non-empty list of hosts");
+      }
+      for (std::size_t i = 0; i < hosts.size(); ++i) {
+        const auto item_path = Index(hpath, i);
+        Host h = ParseHost(hosts[i], item_path);
+        h.group = group.name;
+        if (!host_names.insert(h.name).second) {
+          Fail(hosts[i]["name"], Child(item_path, "name"),
+               "host '" + h.name + "' is listed twice in this environment");
+        }
+        host_nodes_.push_back({hosts[i], item_path});
+        group.hosts.push_back(std::move(h));
+      }
+      groups.push_back(std::move(group));
+    }
+    return groups;
+  }
+
+  Host ParseHost(const YAML::Node& node, const std::string& path) const {
+    CheckKeys(node, path, {"name", "address", "agentEndpoint", "labels"});
+    Host h;
+    const auto name = Required(node, path, "name");
+    h.name = Scalar(name, Child(path, "name"));
+    if (!IsHostName(h.name)) {
+      Fail(name, Child(path, "name"), "must be a host name (letters, digits, '.', '-', '_')");
+    }
+    const auto address = Required(node, path, "address");
+    h.address = Scalar(address, Child(path, "address"));
+    if (h.address.empty() || HasSpace(h.address) || h.address.find('/') != std::string::npos) {
+      Fail(address, Child(path, "address"), "must be an IP address or DNS name");
+    }
+    const auto endpoint = Required(node, path, "agentEndpoint");
+    h.agent_endpoint = Scalar(endpoint, Child(path, "agentEndpoint"));
+    if (!IsHttpUrl(h.agent_endpoint)) {
+      Fail(endpoint, Child(path, "agentEndpoint"),
+           "must be an http:// or https:// URL, got '" + h.agent_endpoint + "'");
+    }
+    if (const auto labels = node["labels"]; labels.IsDefined() && !labels.IsNull()) {
+      const auto lpath = Child(path, "labels");
+      RequireMap(labels, lpath);
+      for (const auto& kv : labels) {
+        const auto key = KeyOf(kv.first, lpath);
+        if (!IsLabelKey(key)) Fail(kv.first, Child(lpath, key), "invalid label name");
+        if (h.labels.count(key) != 0) Fail(kv.first, Child(lpath, key), "duplicate label");
+        h.labels[key] = Scalar(kv.second, Child(lpath, key));
+      }
+    }
+    return h;
+  }
+
+  Strategy ParseStrategy(const YAML::Node& node, const std::string& path,
+                         const Environment& env) const {
+    RequireMap(node, path);
+    const auto type_node = Required(node, path, "type");
+    const auto type_text = Scalar(type_node, Child(path, "type"));
+    const auto type = ParseStrategyType(type_text);
+    if (!type) {
+      Fail(type_node, Child(path, "type"),
+           "must be canary, rolling, all-at-once or blue-green, got '" + type_text + "'");
+    }
+    std::vector<std::string> known = {"type", "maxParallel", "maxUnavailable", "hostTimeout",
+                                      "failureTolerance"};
+    switch (*type) {
+      case StrategyType::kCanary:
+        known.insert(known.end(), {"steps", "spreadBy"});
+        break;
+      case StrategyType::kRolling:
+        known.insert(known.end(), {"batchSize", "spreadBy"});
+        break;
+      case StrategyType::kAllAtOnce:
+        break;
+      case StrategyType::kBlueGreen:
+        known.insert(known.end(), {"groups", "trafficSwitch"});
+        break;
+    }
+    CheckKeys(node, path, known);
+
+    Strategy s;
+    s.type = *type;
+    if (const auto n = node["maxParallel"]; n.IsDefined()) {
+      s.max_parallel = Integer(n, Child(path, "maxParallel"), 1, 1000000);
+    }
+    if (const auto n = node["maxUnavailable"]; n.IsDefined()) {
+      s.max_unavailable = ParseQuantity(n, Child(path, "maxUnavailable"));
+    }
+    if (const auto n = node["hostTimeout"]; n.IsDefined()) {
+      s.host_timeout = Duration(n, Child(path, "hostTimeout"));
+    }
+    if (const auto n = node["failureTolerance"]; n.IsDefined()) {
+      s.failure_tolerance = Integer(n, Child(path, "failureTolerance"), 0, 1000000);
+    }
+    if (const auto n = node["spreadBy"]; n.IsDefined()) {
+      const auto spath = Child(path, "spreadBy");
+      s.spread_by = Scalar(n, spath);
+      if (!IsLabelKey(*s.spread_by)) Fail(n, spath, "must be a label name");
+      for (const auto& hn : host_nodes_) {
+        const YAML::Node labels = hn.node["labels"];
+        if (!labels.IsDefined() || !labels.IsMap() || !labels[*s.spread_by].IsDefined()) {
+          Fail(hn.node, Child(hn.path, "labels"),
+               "lacks label '" + *s.spread_by + "' named by " + spath);
+        }
+      }
+    }
+    switch (s.type) {
+      case StrategyType::kCanary:
+        s.steps = Steps(Required(node, path, "steps"), Child(path, "steps"));
+        break;
+      case StrategyType::kRolling:
+        s.batch_size = ParseQuantity(Required(node, path, "batchSize"), Child(path, "batchSize"));
+        break;
+      case StrategyType::kAllAtOnce:
+        break;
+      case StrategyType::kBlueGreen:
+        BlueGreen(node, path, env, s);
+        break;
+    }
+    return s;
+  }
+
+  std::vector<CanaryStep> Steps(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsSequence() || node.size() == 0) Fail(node, path, "must be a non-empty list");
+    std::vector<CanaryStep> steps;
+    int last_weight = 0;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const auto step = node[i];
+      const auto spath = Index(path, i);
+      RequireMap(step, spath);
+      if (last_weight == 100) {
+        Fail(step, spath, "no step may follow the {weight: 100%} step");
+      }
+      if (step["weight"].IsDefined()) {
+        CheckKeys(step, spath, {"weight", "analysis"});
+        WeightStep w;
+        w.percent = Percent(step["weight"], Child(spath, "weight"));
+        if (w.percent <= last_weight) {
+          Fail(step["weight"], Child(spath, "weight"),
+               "weights must increase: " + std::to_string(w.percent) + "% follows " +
+                   std::to_string(last_weight) + "%");
+        }
+        last_weight = w.percent;
+        if (const auto a = step["analysis"]; a.IsDefined()) {
+          const auto apath = Child(spath, "analysis");
+          const auto v = Scalar(a, apath);
+          if (v != "default" && v != "none") Fail(a, apath, "must be default or none, got " + v);
+          w.analysis = v == "default";
+        }
+        steps.emplace_back(w);
+      } else if (step["pause"].IsDefined()) {
+        CheckKeys(step, spath, {"pause"});
+        const auto p = step["pause"];
+        const auto ppath = Child(spath, "pause");
+        PauseStep ps;
+        if (p.IsMap()) {
+          if (p.size() != 0) Fail(p, ppath, "must be a duration like 2m, or {} to wait for resume");
+        } else {
+          ps.duration = Duration(p, ppath);
+        }
+        steps.emplace_back(ps);
+      } else if (step["approval"].IsDefined()) {
+        CheckKeys(step, spath, {"approval"});
+        const auto a = step["approval"];
+        if (!a.IsScalar() || a.Scalar() != "required") {
+          Fail(a, Child(spath, "approval"), "must be required");
+        }
+        steps.emplace_back(ApprovalStep{});
+      } else {
+        CheckKeys(step, spath, {"weight", "analysis", "pause", "approval"});
+        Fail(step, spath, "a step needs one of weight, pause or approval");
+      }
+    }
+    if (last_weight != 100) {
+      Fail(node, path,
+           "the last step must be {weight: 100%}" +
+               (last_weight == 0 ? std::string(" (no weight step found)")
+                                 : ", the highest weight is " + std::to_string(last_weight) + "%"));
+    }
+    return steps;
+  }
+
+  void BlueGreen(const YAML::Node& node, const std::string& path, const Environment& env,
+                 Strategy& s) const {
+    const auto gpath = Child(path, "groups");
+    const auto groups = Required(node, path, "groups");
+    if (!groups.IsSequence() || groups.size() != 2) {
+      Fail(groups, gpath, "must list exactly two host groups");
+    }
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto g = Scalar(groups[i], Index(gpath, i));
+      const bool exists = std::any_of(env.targets.begin(), env.targets.end(),
+                                      [&](const HostGroup& hg) { return hg.name == g; });
+      if (!exists) Fail(groups[i], Index(gpath, i), "no host group named '" + g + "' in targets");
+      if (i == 1 && g == s.groups[0])
+        Fail(groups[i], Index(gpath, i), "the two groups must differ");
+      s.groups.push_back(g);
+    }
+    const auto tpath = Child(path, "trafficSwitch");
+    const auto ts = Required(node, path, "trafficSwitch");
+    CheckKeys(ts, tpath, {"url"});
+    const auto url = Required(ts, tpath, "url");
+    TrafficSwitch t;
+    t.url = Scalar(url, Child(tpath, "url"));
+    if (!IsHttpUrl(t.url)) Fail(url, Child(tpath, "url"), "must be an http:// or https:// URL");
+    s.traffic_switch = t;
+  }
+
+  Policy ParsePolicy(const YAML::Node& node, const std::string& path) const {
+    CheckKeys(node, path, {"autoDeploy", "approval"});
+    Policy p;
+    if (const auto n = node["autoDeploy"]; n.IsDefined()) {
+      p.auto_deploy = Bool(n, Child(path, "autoDeploy"));
+    }
+    if (const auto n = node["approval"]; n.IsDefined()) {
+      const auto apath = Child(path, "approval");
+      const auto v = Scalar(n, apath);
+      if (v == "required") {
+        p.approval = ApprovalPolicy::kRequired;
+      } else if (v == "none") {
+        p.approval = ApprovalPolicy::kNone;
+      } else {
+        Fail(n, apath, "must be required or none, got " + v);
+      }
+    }
+    return p;
+  }
+
+  std::string origin_;
+  std::vector<HostNode> host_nodes_;  // of the environment being parsed, for spreadBy checks
+};
+
+}  // namespace
+
+std::string_view ToString(StrategyType type) {
+  switch (type) {
+    case StrategyType::kCanary:
+      return "canary";
+    case StrategyType::kRolling:
+      return "rolling";
+    case StrategyType::kAllAtOnce:
+      return "all-at-once";
+    case StrategyType::kBlueGreen:
+      return "blue-green";
+  }
+  return "unknown";
+}
+
+std::optional<StrategyType> ParseStrategyType(std::string_view s) {
+  for (auto t : {StrategyType::kCanary, StrategyType::kRolling, StrategyType::kAllAtOnce,
+                 StrategyType::kBlueGreen}) {
+    if (ToString(t) == s) return t;
+  }
+  return std::nullopt;
+}
+
+std::vector<Host> Environment::AllHosts() const {
+  std::vector<Host> out;
+  for (const auto& g : targets) out.insert(out.end(), g.hosts.begin(), g.hosts.end());
+  return out;
+}
+
+const Environment* DeliverySpec::FindEnvironment(std::string_view name) const {
+  for (const auto& e : environments) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+std::string SpecError::ToString() const {
+  std::string out = origin;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!path.empty()) out += path + ": ";
+  return out + message;
+}
+
+std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
+                                                        std::string_view origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    SpecError err;
+    err.origin = origin;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = "invalid YAML: " + e.msg;
+    return err;
+  }
+  try {
+    return Parser(origin).Spec(root);
+  } catch (const Failure& f) {
+    return f.error;
+  } catch (const YAML::Exception& e) {  // e.g. an alias the accessors cannot follow
+    SpecError err;
+    err.origin = origin;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = e.msg;
+    return err;
+  }
+}
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::int64_t n = 0;
+    const auto start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      if (n > 1'000'000'000) return std::nullopt;
+      n = n * 10 + (s[i] - '0');
+      ++i;
+    }
+    if (i == start || i == s.size()) return std::nullopt;
+    std::int64_t unit = 0;
+    if (s.substr(i, 2) == "ms") {
+      unit = 1;
+      i += 2;
+    } else if (s[i] == 's') {
+      unit = 1000;
+      ++i;
+    } else if (s[i] == 'm') {
+      unit = 60'000;
+      ++i;
+    } else if (s[i] == 'h') {
+      unit = 3'600'000;
+      ++i;
+    } else {
+      return std::nullopt;
+    }
+    total += n * unit;
+    if (total > std::int64_t{366} * 24 * 3'600'000) return std::nullopt;  // a year at most
+  }
+  if (total <= 0) return std::nullopt;
+  return std::chrono::milliseconds(total);
+}
+
+std::optional<int> ParsePercent(std::string_view s) {
+  if (s.size() < 2 || s.size() > 4 || s.back() != '%') return std::nullopt;
+  int v = 0;
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    v = v * 10 + (s[i] - '0');
+  }
+  if (v < 1 || v > 100) return std::nullopt;
+  return v;
+}
+
+}  // namespace sluice::rollout_planner

@@ -1,0 +1,122 @@
+#pragma once
+
+// The delivery spec of one application: a YAML file naming its environments, the hosts of each
+// and how a release is rolled out to them. Parsing is pure (text in, value or error out); every
+// error names the file, line, column and the path of the offending key. The format is
+// described in services/rollout-planner/README.md.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace sluice::rollout_planner {
+
+enum class StrategyType { kCanary, kRolling, kAllAtOnce, kBlueGreen };
+std::string_view ToString(StrategyType type);  // "canary", "rolling", "all-at-once", "blue-green"
+std::optional<StrategyType> ParseStrategyType(std::string_view s);
+
+// One host the release goes to. `group` is the host group (key under `targets`) it belongs to.
+struct Host {
+  std::string name;
+  std::string address;
+  std::string agent_endpoint;
+  std::map<std::string, std::string> labels;
+  std::string group;
+
+  bool operator==(const Host&) const = default;
+};
+
+struct HostGroup {
+  std::string name;
+  std::vector<Host> hosts;
+};
+
+// A count of hosts, either absolute ("3") or a share of the hosts ("25%").
+struct Quantity {
+  int value = 0;
+  bool percent = false;
+
+  bool operator==(const Quantity&) const = default;
+};
+
+// Canary steps. A weight step grows the share of hosts on the new version to `percent`;
+// a pause step waits (for `duration`, or until resumed when absent); an approval step waits
+// for an operator's approve (or promote).
+struct WeightStep {
+  int percent = 0;
+  bool analysis = false;  // `analysis: default` — judge the batch before going on
+};
+struct PauseStep {
+  std::optional<std::chrono::milliseconds> duration;  // nullopt = until resumed
+};
+struct ApprovalStep {};
+using CanaryStep = std::variant<WeightStep, PauseStep, ApprovalStep>;
+
+struct TrafficSwitch {
+  std::string url;  // called after the idle group is healthy, to move traffic onto it
+};
+
+struct Strategy {
+  StrategyType type = StrategyType::kCanary;
+  std::vector<CanaryStep> steps;                // canary only
+  std::optional<Quantity> batch_size;           // rolling only (required there)
+  std::vector<std::string> groups;              // blue-green only: exactly two host groups
+  std::optional<TrafficSwitch> traffic_switch;  // blue-green only (required there)
+  std::optional<int> max_parallel;              // hosts deployed at once within a batch
+  std::optional<Quantity> max_unavailable;      // hosts down at once (percent of all hosts)
+  std::chrono::milliseconds host_timeout = std::chrono::minutes(5);
+  int failure_tolerance = 0;             // host failures a batch survives; one more fails it
+  std::optional<std::string> spread_by;  // label whose values each batch mixes
+};
+
+enum class ApprovalPolicy { kNone, kRequired };
+
+struct Policy {
+  bool auto_deploy = false;  // deploy on ReleaseCreated without a DeploymentRequested
+  ApprovalPolicy approval = ApprovalPolicy::kNone;  // kRequired: approve before the first batch
+};
+
+struct Environment {
+  std::string name;
+  std::vector<HostGroup> targets;
+  Strategy strategy;
+  Policy policy;
+
+  // Every host of every group, in file order.
+  std::vector<Host> AllHosts() const;
+};
+
+struct DeliverySpec {
+  std::string app;
+  std::vector<Environment> environments;  // in file order
+
+  const Environment* FindEnvironment(std::string_view name) const;
+};
+
+// What is wrong with a spec and where. ToString() gives
+// "spec.yaml:12:7: environments.production.strategy.steps[2].weight: must be 1%..100%, got 150%".
+struct SpecError {
+  std::string origin;
+  int line = 0;      // 1-based; 0 when unknown
+  int column = 0;    // 1-based; 0 when unknown
+  std::string path;  // e.g. environments.production.strategy.steps[2].weight; empty for syntax
+  std::string message;
+
+  std::string ToString() const;
+};
+
+// Parses and validates a spec. `origin` names the text in errors (usually the file name).
+std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
+                                                        std::string_view origin);
+
+// "2m", "30s", "1h30m", "500ms": a positive sum of <integer><unit> with units h, m, s, ms.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
+// "25%" -> 25 (1..100 only).
+std::optional<int> ParsePercent(std::string_view s);
+
+}  // namespace sluice::rollout_planner

@@ -1,0 +1,439 @@
+#include "delivery_spec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+extern const char* const kDemoAppSpec;
+
+namespace sluice::rollout_planner {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+DeliverySpec ParseOk(const std::string& yaml) {
+  auto r = ParseDeliverySpec(yaml, "spec.yaml");
+  if (const auto* e = std::get_if<SpecError>(&r)) {
+    ADD_FAILURE() << "unexpected error: " << e->ToString() << "\n" << yaml;
+    return {};
+  }
+  return std::get<DeliverySpec>(std::move(r));
+}
+
+SpecError ParseErr(const std::string& yaml) {
+  auto r = ParseDeliverySpec(yaml, "spec.yaml");
+  if (!std::holds_alternative<SpecError>(r)) {
+    ADD_FAILURE() << "expected an error for:\n" << yaml;
+    return {};
+  }
+  return std::get<SpecError>(r);
+}
+
+// A one-environment spec whose strategy block (indented by 6) is `strategy`.
+std::string WithStrategy(const std::string& strategy, const std::string& policy = "") {
+  return "app: shop\n"
+         "environments:\n"
+         "  production:\n"
+         "    targets:\n"
+         "      web:\n"
+         "        hosts:\n"
+         "          - {name: a1, address: 10.0.0.1, agentEndpoint: 'http://10.0.0.1:7070', "
+         "labels: {zone: a}}\n"
+         "          - {name: b1, address: 10.0.0.2, agentEndpoint: 'http://10.0.0.2:7070', "
+         "labels: {zone: b}}\n"
+         "      green:\n"
+         "        hosts:\n"
+         "          - {name: g1, address: 10.0.1.1, agentEndpoint: 'http://10.0.1.1:7070', "
+         "labels: {zone: a}}\n"
+         "    strategy:\n" +
+         strategy + policy;
+}
+
+const std::string kCanary =
+    "      type: canary\n"
+    "      steps:\n"
+    "        - weight: 5%\n"
+    "        - pause: 2m\n"
+    "        - weight: 25%\n"
+    "          analysis: default\n"
+    "        - approval: required\n"
+    "        - weight: 100%\n";
+
+TEST(DeliverySpecTest, ParsesTheDemoSpec) {
+  const auto spec = ParseOk(kDemoAppSpec);
+  EXPECT_EQ(spec.app, "demo-app");
+  ASSERT_EQ(spec.environments.size(), 2u);
+  EXPECT_EQ(spec.environments[0].name, "staging");  // file order is kept
+  EXPECT_EQ(spec.environments[1].name, "production");
+
+  const auto* staging = spec.FindEnvironment("staging");
+  ASSERT_NE(staging, nullptr);
+  EXPECT_EQ(staging->strategy.type, StrategyType::kAllAtOnce);
+  EXPECT_EQ(staging->strategy.host_timeout, minutes(2));
+  EXPECT_TRUE(staging->policy.auto_deploy);
+  EXPECT_EQ(staging->AllHosts().size(), 2u);
+
+  const auto* prod = spec.FindEnvironment("production");
+  ASSERT_NE(prod, nullptr);
+  const auto& s = prod->strategy;
+  EXPECT_EQ(s.type, StrategyType::kCanary);
+  ASSERT_EQ(s.steps.size(), 5u);
+  EXPECT_EQ(std::get<WeightStep>(s.steps[0]).percent, 5);
+  EXPECT_FALSE(std::get<WeightStep>(s.steps[0]).analysis);
+  EXPECT_EQ(std::get<PauseStep>(s.steps[1]).duration, minutes(2));
+  EXPECT_EQ(std::get<WeightStep>(s.steps[2]).percent, 25);
+  EXPECT_TRUE(std::get<WeightStep>(s.steps[2]).analysis);
+  EXPECT_TRUE(std::holds_alternative<ApprovalStep>(s.steps[3]));
+  EXPECT_EQ(std::get<WeightStep>(s.steps[4]).percent, 100);
+  EXPECT_EQ(s.max_parallel, 2);
+  EXPECT_EQ(s.max_unavailable, (Quantity{50, true}));
+  EXPECT_EQ(s.host_timeout, minutes(5));
+  EXPECT_EQ(s.failure_tolerance, 0);
+  EXPECT_EQ(s.spread_by, "zone");
+  EXPECT_FALSE(prod->policy.auto_deploy);
+  EXPECT_EQ(prod->policy.approval, ApprovalPolicy::kNone);
+
+  const auto hosts = prod->AllHosts();
+  ASSERT_EQ(hosts.size(), 6u);
+  EXPECT_EQ(hosts[0].name, "web-1");
+  EXPECT_EQ(hosts[0].address, "10.20.0.11");
+  EXPECT_EQ(hosts[0].agent_endpoint, "https://10.20.0.11:7070");
+  EXPECT_EQ(hosts[0].labels.at("zone"), "zone-a");
+  EXPECT_EQ(hosts[0].group, "web");
+  EXPECT_EQ(spec.FindEnvironment("dev"), nullptr);
+}
+
+TEST(DeliverySpecTest, ParsesEveryStepForm) {
+  const auto spec =
+      ParseOk(WithStrategy("      type: canary\n"
+                           "      steps:\n"
+                           "        - {weight: 10%, analysis: none}\n"
+                           "        - {pause: {}}\n"
+                           "        - {pause: 1h30m}\n"
+                           "        - {weight: 100%}\n"
+                           "      failureTolerance: 3\n"
+                           "      maxUnavailable: 4\n",
+                           "    policy: {approval: required, autoDeploy: false}\n"));
+  const auto& s = spec.environments.at(0).strategy;
+  ASSERT_EQ(s.steps.size(), 4u);
+  EXPECT_FALSE(std::get<WeightStep>(s.steps[0]).analysis);
+  EXPECT_EQ(std::get<PauseStep>(s.steps[1]).duration, std::nullopt);
+  EXPECT_EQ(std::get<PauseStep>(s.steps[2]).duration, minutes(90));
+  EXPECT_EQ(s.failure_tolerance, 3);
+  EXPECT_EQ(s.max_unavailable, (Quantity{4, false}));
+  EXPECT_EQ(s.max_parallel, std::nullopt);
+  EXPECT_EQ(s.host_timeout, minutes(5));  // the default
+  EXPECT_EQ(spec.environments[0].policy.approval, ApprovalPolicy::kRequired);
+}
+
+TEST(DeliverySpecTest, ParsesRollingAllAtOnceAndBlueGreen) {
+  auto rolling = ParseOk(WithStrategy("      type: rolling\n      batchSize: 20%\n"));
+  EXPECT_EQ(rolling.environments[0].strategy.type, StrategyType::kRolling);
+  EXPECT_EQ(rolling.environments[0].strategy.batch_size, (Quantity{20, true}));
+  rolling =
+      ParseOk(WithStrategy("      type: rolling\n      batchSize: 2\n      spreadBy: zone\n"));
+  EXPECT_EQ(rolling.environments[0].strategy.batch_size, (Quantity{2, false}));
+
+  const auto all = ParseOk(WithStrategy("      type: all-at-once\n      maxParallel: 10\n"));
+  EXPECT_EQ(all.environments[0].strategy.type, StrategyType::kAllAtOnce);
+  EXPECT_EQ(all.environments[0].strategy.max_parallel, 10);
+
+  const auto bg =
+      ParseOk(WithStrategy("      type: blue-green\n"
+                           "      groups: [web, green]\n"
+                           "      trafficSwitch: {url: 'https://lb.example.com/switch'}\n"));
+  const auto& s = bg.environments[0].strategy;
+  EXPECT_EQ(s.type, StrategyType::kBlueGreen);
+  EXPECT_EQ(s.groups, (std::vector<std::string>{"web", "green"}));
+  ASSERT_TRUE(s.traffic_switch.has_value());
+  EXPECT_EQ(s.traffic_switch->url, "https://lb.example.com/switch");
+}
+
+TEST(DeliverySpecTest, ErrorNamesFileLineColumnAndPath) {
+  const std::string yaml =
+      "app: shop\n"                                                  // 1
+      "environments:\n"                                              // 2
+      "  production:\n"                                              // 3
+      "    targets:\n"                                               // 4
+      "      web:\n"                                                 // 5
+      "        hosts:\n"                                             // 6
+      "          - name: a1\n"                                       // 7
+      "            address: 10.0.0.1\n"                              // 8
+      "            agentEndpoint: http://10.0.0.1:7070\n"            // 9
+      "    strategy:\n"                                              // 10
+      "      type: canary\n"                                         // 11
+      "      steps: [{weight: 5%}, {pause: 1m}, {weight: 150%}]\n";  // 12
+  const auto e = ParseErr(yaml);
+  EXPECT_EQ(e.ToString(),
+            "spec.yaml:12:51: environments.production.strategy.steps[2].weight: "
+            "must be 1%..100%, got 150%");
+  EXPECT_EQ(e.line, 12);
+  EXPECT_EQ(e.path, "environments.production.strategy.steps[2].weight");
+
+  const auto block = ParseErr(
+      "app: shop\n"
+      "environments:\n"
+      "  production:\n"
+      "    targets:\n"
+      "      web:\n"
+      "        hosts:\n"
+      "          - name: a1\n"
+      "            address: 10.0.0.1\n"
+      "            agentEndpoint: http://10.0.0.1:7070\n"
+      "    strategy:\n"
+      "      type: canary\n"
+      "      steps:\n"
+      "        - weight: 5%\n"
+      "        - weight: 150%\n");
+  EXPECT_EQ(block.ToString(),
+            "spec.yaml:14:19: environments.production.strategy.steps[1].weight: "
+            "must be 1%..100%, got 150%");
+}
+
+struct ErrorCase {
+  std::string name;
+  std::string yaml;
+  std::string path;
+  std::string message;  // a substring of the message
+};
+
+std::vector<ErrorCase> ErrorCases() {
+  const std::string env =
+      "app: shop\n"
+      "environments:\n"
+      "  production:\n";
+  const std::string host =
+      "          - {name: a1, address: 10.0.0.1, agentEndpoint: 'http://10.0.0.1:7070'}\n";
+  const std::string targets = "    targets:\n      web:\n        hosts:\n" + host;
+  const std::string canary = "    strategy:\n      type: canary\n      steps: [{weight: 100%}]\n";
+  auto hostline = [&](const std::string& fields) {
+    return env + "    targets:\n      web:\n        hosts:\n          - {" + fields + "}\n" +
+           canary;
+  };
+  auto steps = [&](const std::string& s) {
+    return env + targets + "    strategy:\n      type: canary\n      steps: " + s + "\n";
+  };
+  const std::string p = "environments.production.";
+  return {
+      {"empty", "", "", "the spec is empty"},
+      {"root not a map", "- a\n", "", "must be a mapping"},
+      {"unknown root key", "app: shop\nenvironment: {}\n", "environment", "unknown key"},
+      {"missing app", "environments: {}\n", "app", "is required"},
+      {"bad app name", "app: Shop\nenvironments: {}\n", "app", "must match"},
+      {"missing environments", "app: shop\n", "environments", "is required"},
+      {"no environments", "app: shop\nenvironments: {}\n", "environments", "at least one"},
+      {"bad env name", "app: shop\nenvironments:\n  Prod: {}\n", "environments.Prod",
+       "environment names"},
+      {"unknown env key", env + targets + canary + "    notify: {}\n", p + "notify",
+       "unknown key (known: targets, strategy, policy)"},
+      {"missing targets", env + canary, p + "targets", "is required"},
+      {"missing strategy", env + targets, p + "strategy", "is required"},
+      {"no groups", env + "    targets: {}\n" + canary, p + "targets", "at least one host group"},
+      {"empty hosts", env + "    targets:\n      web:\n        hosts: []\n" + canary,
+       p + "targets.web.hosts", "non-empty list"},
+      {"unknown group key",
+       env + "    targets:\n      web:\n        driver: ssh\n        hosts:\n" + host + canary,
+       p + "targets.web.driver", "unknown key"},
+      {"unknown host key", hostline("name: a1, address: x, agentEndpoint: 'http://x', port: 1"),
+       p + "targets.web.hosts[0].port", "unknown key"},
+      {"missing host name", hostline("address: x, agentEndpoint: 'http://x'"),
+       p + "targets.web.hosts[0].name", "is required"},
+      {"bad host name", hostline("name: '-a', address: x, agentEndpoint: 'http://x'"),
+       p + "targets.web.hosts[0].name", "host name"},
+      {"missing address", hostline("name: a1, agentEndpoint: 'http://x'"),
+       p + "targets.web.hosts[0].address", "is required"},
+      {"bad address", hostline("name: a1, address: 'a b', agentEndpoint: 'http://x'"),
+       p + "targets.web.hosts[0].address", "IP address or DNS name"},
+      {"missing endpoint", hostline("name: a1, address: x"),
+       p + "targets.web.hosts[0].agentEndpoint", "is required"},
+      {"bad endpoint", hostline("name: a1, address: x, agentEndpoint: 'ftp://x'"),
+       p + "targets.web.hosts[0].agentEndpoint", "http:// or https://"},
+      {"endpoint without host", hostline("name: a1, address: x, agentEndpoint: 'http://'"),
+       p + "targets.web.hosts[0].agentEndpoint", "http:// or https://"},
+      {"labels not a map", hostline("name: a1, address: x, agentEndpoint: 'http://x', labels: [a]"),
+       p + "targets.web.hosts[0].labels", "must be a mapping"},
+      {"label value not a string",
+       hostline("name: a1, address: x, agentEndpoint: 'http://x', labels: {zone: [a]}"),
+       p + "targets.web.hosts[0].labels.zone", "must be a string"},
+      {"duplicate host",
+       env + "    targets:\n      web:\n        hosts:\n" + host + "      db:\n        hosts:\n" +
+           host + canary,
+       p + "targets.db.hosts[0].name", "listed twice"},
+      {"duplicate key", env + targets + canary + "    strategy: {}\n", p + "strategy",
+       "duplicate key"},
+      {"missing type", env + targets + "    strategy:\n      steps: []\n", p + "strategy.type",
+       "is required"},
+      {"bad type", env + targets + "    strategy:\n      type: linear\n", p + "strategy.type",
+       "must be canary, rolling, all-at-once or blue-green, got 'linear'"},
+      {"key of another strategy", steps("[{weight: 100%}]\n      batchSize: 2"),
+       p + "strategy.batchSize", "unknown key"},
+      {"missing steps", env + targets + "    strategy:\n      type: canary\n", p + "strategy.steps",
+       "is required"},
+      {"empty steps", steps("[]"), p + "strategy.steps", "non-empty list"},
+      {"step not a map", steps("[5%]"), p + "strategy.steps[0]", "must be a mapping"},
+      {"step with no kind", steps("[{wait: 1m}, {weight: 100%}]"), p + "strategy.steps[0].wait",
+       "unknown key"},
+      {"step mixing kinds", steps("[{weight: 5%, pause: 1m}, {weight: 100%}]"),
+       p + "strategy.steps[0].pause", "unknown key (known: weight, analysis)"},
+      {"weight without percent", steps("[{weight: 5}, {weight: 100%}]"),
+       p + "strategy.steps[0].weight", "must be 1%..100%, got 5"},
+      {"weight zero", steps("[{weight: 0%}, {weight: 100%}]"), p + "strategy.steps[0].weight",
+       "must be 1%..100%, got 0%"},
+      {"weight over 100", steps("[{weight: 150%}]"), p + "strategy.steps[0].weight",
+       "must be 1%..100%, got 150%"},
+      {"weight fraction", steps("[{weight: 2.5%}, {weight: 100%}]"), p + "strategy.steps[0].weight",
+       "must be 1%..100%"},
+      {"weights not increasing", steps("[{weight: 25%}, {weight: 25%}, {weight: 100%}]"),
+       p + "strategy.steps[1].weight", "weights must increase: 25% follows 25%"},
+      {"weights decreasing", steps("[{weight: 50%}, {weight: 10%}, {weight: 100%}]"),
+       p + "strategy.steps[1].weight", "10% follows 50%"},
+      {"last weight not 100", steps("[{weight: 5%}, {weight: 50%}]"), p + "strategy.steps",
+       "the last step must be {weight: 100%}, the highest weight is 50%"},
+      {"no weight at all", steps("[{pause: 1m}]"), p + "strategy.steps", "no weight step found"},
+      {"step after 100", steps("[{weight: 100%}, {pause: 1m}]"), p + "strategy.steps[1]",
+       "no step may follow"},
+      {"bad analysis", steps("[{weight: 5%, analysis: strict}, {weight: 100%}]"),
+       p + "strategy.steps[0].analysis", "must be default or none, got strict"},
+      {"bad pause", steps("[{pause: soon}, {weight: 100%}]"), p + "strategy.steps[0].pause",
+       "positive duration"},
+      {"zero pause", steps("[{pause: 0s}, {weight: 100%}]"), p + "strategy.steps[0].pause",
+       "positive duration"},
+      {"pause map not empty", steps("[{pause: {for: 1m}}, {weight: 100%}]"),
+       p + "strategy.steps[0].pause", "or {} to wait for resume"},
+      {"bad approval", steps("[{approval: yes}, {weight: 100%}]"), p + "strategy.steps[0].approval",
+       "must be required"},
+      {"bad maxParallel", steps("[{weight: 100%}]\n      maxParallel: 0"),
+       p + "strategy.maxParallel", "integer from 1"},
+      {"negative failureTolerance", steps("[{weight: 100%}]\n      failureTolerance: -1"),
+       p + "strategy.failureTolerance", "integer from 0"},
+      {"bad maxUnavailable", steps("[{weight: 100%}]\n      maxUnavailable: 120%"),
+       p + "strategy.maxUnavailable", "must be 1%..100%"},
+      {"bad hostTimeout", steps("[{weight: 100%}]\n      hostTimeout: 5"),
+       p + "strategy.hostTimeout", "positive duration"},
+      {"spreadBy label missing", steps("[{weight: 100%}]\n      spreadBy: zone"),
+       p + "targets.web.hosts[0].labels", "lacks label 'zone'"},
+      {"rolling without batchSize", env + targets + "    strategy:\n      type: rolling\n",
+       p + "strategy.batchSize", "is required"},
+      {"rolling batchSize zero",
+       env + targets +
+           "    strategy:\n      type: rolling\n"
+           "      batchSize: 0\n",
+       p + "strategy.batchSize", "integer from 1"},
+      {"all-at-once with steps",
+       env + targets + "    strategy:\n      type: all-at-once\n      steps: []\n",
+       p + "strategy.steps", "unknown key"},
+      {"blue-green one group",
+       env + targets +
+           "    strategy:\n      type: blue-green\n      groups: [web]\n"
+           "      trafficSwitch: {url: 'http://lb'}\n",
+       p + "strategy.groups", "exactly two"},
+      {"blue-green unknown group",
+       env + targets +
+           "    strategy:\n      type: blue-green\n      groups: [web, blue]\n"
+           "      trafficSwitch: {url: 'http://lb'}\n",
+       p + "strategy.groups[1]", "no host group named 'blue'"},
+      {"blue-green same group",
+       env + targets +
+           "    strategy:\n      type: blue-green\n      groups: [web, web]\n"
+           "      trafficSwitch: {url: 'http://lb'}\n",
+       p + "strategy.groups[1]", "must differ"},
+      {"blue-green no switch",
+       env + "    targets:\n      web:\n        hosts:\n" + host +
+           "      green:\n        hosts:\n"
+           "          - {name: g1, address: y, agentEndpoint: 'http://y'}\n"
+           "    strategy:\n      type: blue-green\n      groups: [web, green]\n",
+       p + "strategy.trafficSwitch", "is required"},
+      {"blue-green bad switch url",
+       env + "    targets:\n      web:\n        hosts:\n" + host +
+           "      green:\n        hosts:\n"
+           "          - {name: g1, address: y, agentEndpoint: 'http://y'}\n"
+           "    strategy:\n      type: blue-green\n      groups: [web, green]\n"
+           "      trafficSwitch: {url: 'lb:80'}\n",
+       p + "strategy.trafficSwitch.url", "http:// or https://"},
+      {"unknown policy key", env + targets + canary + "    policy: {autoDeploy: true, when: x}\n",
+       p + "policy.when", "unknown key"},
+      {"bad autoDeploy", env + targets + canary + "    policy: {autoDeploy: maybe}\n",
+       p + "policy.autoDeploy", "true or false"},
+      {"bad policy approval", env + targets + canary + "    policy: {approval: always}\n",
+       p + "policy.approval", "must be required or none, got always"},
+  };
+}
+
+TEST(DeliverySpecTest, EveryErrorNamesItsPath) {
+  for (const auto& c : ErrorCases()) {
+    SCOPED_TRACE(c.name);
+    const auto e = ParseErr(c.yaml);
+    EXPECT_EQ(e.path, c.path) << e.ToString();
+    EXPECT_NE(e.message.find(c.message), std::string::npos) << e.ToString();
+    EXPECT_EQ(e.origin, "spec.yaml");
+    if (!c.yaml.empty()) {
+      EXPECT_GT(e.line, 0) << e.ToString();
+      EXPECT_GT(e.column, 0) << e.ToString();
+    }
+  }
+}
+
+TEST(DeliverySpecTest, UnknownKeyPointsAtTheKey) {
+  const auto e = ParseErr(WithStrategy(kCanary + "      maxParalel: 3\n"));
+  EXPECT_EQ(e.path, "environments.production.strategy.maxParalel");
+  EXPECT_EQ(e.line, 21);
+  EXPECT_EQ(e.column, 7);
+  EXPECT_NE(e.message.find("maxParallel"), std::string::npos);  // the known keys are listed
+}
+
+TEST(DeliverySpecTest, SyntaxErrorsNameTheLine) {
+  const auto e = ParseErr("app: shop\nenvironments:\n  production: [\n");
+  EXPECT_GT(e.line, 0);
+  EXPECT_EQ(e.path, "");
+  EXPECT_NE(e.message.find("invalid YAML"), std::string::npos);
+  EXPECT_EQ(e.ToString().rfind("spec.yaml:", 0), 0u);
+}
+
+TEST(DeliverySpecTest, DuplicateEnvironmentIsAnError) {
+  const std::string one =
+      "  production:\n"
+      "    targets: {web: {hosts: [{name: a, address: x, agentEndpoint: 'http://x'}]}}\n"
+      "    strategy: {type: all-at-once}\n";
+  const auto e = ParseErr("app: shop\nenvironments:\n" + one + one);
+  EXPECT_EQ(e.path, "environments.production");
+  EXPECT_EQ(e.line, 6);
+}
+
+TEST(ParseDurationTest, AcceptsUnitSums) {
+  EXPECT_EQ(ParseDuration("2m"), minutes(2));
+  EXPECT_EQ(ParseDuration("30s"), seconds(30));
+  EXPECT_EQ(ParseDuration("1h30m"), minutes(90));
+  EXPECT_EQ(ParseDuration("1m30s"), seconds(90));
+  EXPECT_EQ(ParseDuration("500ms"), milliseconds(500));
+  EXPECT_EQ(ParseDuration("1s250ms"), milliseconds(1250));
+  EXPECT_EQ(ParseDuration("24h"), std::chrono::hours(24));
+}
+
+TEST(ParseDurationTest, RejectsTheRest) {
+  for (const char* s : {"", "5", "m", "2x", "-1s", "1.5m", "0s", "0m0s", " 1m", "1m ", "1d",
+                        "9999999h", "99999999999s"}) {
+    EXPECT_EQ(ParseDuration(s), std::nullopt) << s;
+  }
+}
+
+TEST(ParsePercentTest, OneToAHundred) {
+  EXPECT_EQ(ParsePercent("1%"), 1);
+  EXPECT_EQ(ParsePercent("25%"), 25);
+  EXPECT_EQ(ParsePercent("100%"), 100);
+  for (const char* s : {"", "%", "0%", "101%", "25", "2.5%", "-5%", "1000%", " 5%", "5 %"}) {
+    EXPECT_EQ(ParsePercent(s), std::nullopt) << s;
+  }
+}
+
+TEST(StrategyTypeTest, RoundTrips) {
+  for (auto t : {StrategyType::kCanary, StrategyType::kRolling, StrategyType::kAllAtOnce,
+                 StrategyType::kBlueGreen}) {
+    EXPECT_EQ(ParseStrategyType(ToString(t)), t);
+  }
+  EXPECT_EQ(ParseStrategyType("Canary"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sluice::rollout_planner

@@ -1,0 +1,502 @@
+#include "deployment_state.hpp"
+
+#include <utility>
+
+namespace sluice::rollout_planner {
+namespace {
+
+Emit MakeEmit(EventKind kind, std::uint32_t batch) {
+  Emit e;
+  e.kind = kind;
+  e.batch = batch;
+  return e;
+}
+Emit Paused(std::uint32_t batch, PauseReason reason,
+            std::optional<std::chrono::milliseconds> duration = std::nullopt) {
+  Emit e = MakeEmit(EventKind::kDeploymentPaused, batch);
+  e.pause_reason = reason;
+  e.pause_duration = duration;
+  return e;
+}
+Emit Resumed(std::uint32_t batch, const std::string& actor) {
+  Emit e = MakeEmit(EventKind::kDeploymentResumed, batch);
+  e.actor = actor;
+  return e;
+}
+Emit Failed(std::uint32_t batch, FailureReason reason) {
+  Emit e = MakeEmit(EventKind::kDeploymentFailed, batch);
+  e.failure_reason = reason;
+  return e;
+}
+
+class Machine {
+ public:
+  Machine(const Deployment& d, core::SystemTime now) : d_(d), now_(now) {}
+
+  // Next() puts the untouched deployment back into an ignoring transition.
+  static Transition Ignore(IgnoreReason r) { return Transition{Deployment{}, {}, r}; }
+  Transition Done() { return Transition{std::move(d_), std::move(commands_), std::nullopt}; }
+
+  Transition On(const Start&) {
+    if (d_.status != Status::kPending) return Ignore(IgnoreReason::kAlreadyStarted);
+    d_.started_at = now_;
+    Push(MakeEmit(EventKind::kDeploymentPlanned, 0));
+    if (d_.batches.empty()) return Fail(FailureReason::kNoTargets);
+    d_.status = Status::kRunning;
+    d_.current_batch = 0;
+    d_.gate_index = 0;
+    Advance();
+    return Done();
+  }
+
+  Transition On(const BatchSucceeded& in) {
+    if (auto r = CheckOutcome(in.generation, in.batch, Phase::kBatchInFlight,
+                              IgnoreReason::kNotAwaitingBatch)) {
+      return Ignore(*r);
+    }
+    if (Current().analysis) {
+      Push(RequestAnalysis{d_.current_batch, d_.generation});
+      d_.phase = Phase::kAnalysing;
+      return Done();
+    }
+    AfterBatch();
+    return Done();
+  }
+
+  Transition On(const BatchFailed& in) {
+    if (auto r = CheckOutcome(in.generation, in.batch, Phase::kBatchInFlight,
+                              IgnoreReason::kNotAwaitingBatch)) {
+      return Ignore(*r);
+    }
+    return Fail(FailureReason::kBatchFailed);
+  }
+
+  Transition On(const AnalysisPassed& in) {
+    if (auto r = CheckOutcome(in.generation, in.batch, Phase::kAnalysing,
+                              IgnoreReason::kNotAwaitingAnalysis)) {
+      return Ignore(*r);
+    }
+    AfterBatch();
+    return Done();
+  }
+
+  Transition On(const AnalysisFailed& in) {
+    if (auto r = CheckOutcome(in.generation, in.batch, Phase::kAnalysing,
+                              IgnoreReason::kNotAwaitingAnalysis)) {
+      return Ignore(*r);
+    }
+    return Fail(FailureReason::kAnalysisFailed);
+  }
+
+  Transition On(const TrafficSwitched& in) {
+    if (auto r = CheckOutcome(in.generation, d_.current_batch, Phase::kSwitchingTraffic,
+                              IgnoreReason::kNotSwitchingTraffic)) {
+      return Ignore(*r);
+    }
+    if (!in.success) return Fail(FailureReason::kTrafficSwitchFailed);
+    CompleteBatch();
+    return Done();
+  }
+
+  Transition On(const TimerFired& in) {
+    if (d_.status == Status::kPending) return Ignore(IgnoreReason::kNotStarted);
+    if (d_.phase != Phase::kAtGate || d_.timer_key != in.key) {
+      return Ignore(IgnoreReason::kUnknownTimer);
+    }
+    d_.timer_key.reset();  // it fired: nothing to cancel
+    d_.timer_due_at.reset();
+    PassGate("");
+    return Done();
+  }
+
+  Transition On(const Operator& in) {
+    if (in.action == OperatorAction::kAbort) {
+      return Fail(FailureReason::kAborted);
+    }
+    if (d_.status == Status::kPending) return Ignore(IgnoreReason::kNotStarted);
+    switch (in.action) {
+      case OperatorAction::kPause:
+        if (d_.operator_hold) return Ignore(IgnoreReason::kAlreadyPaused);
+        d_.operator_hold = true;
+        d_.status = Status::kPaused;
+        d_.pause_reason = PauseReason::kOperator;
+        Push(Paused(d_.current_batch, PauseReason::kOperator));
+        return Done();
+      case OperatorAction::kResume:
+        if (d_.operator_hold) {
+          d_.operator_hold = false;
+          if (d_.phase == Phase::kAtGate) {
+            if (CurrentGate().kind == Gate::Kind::kApproval) {
+              d_.pause_reason = PauseReason::kApprovalRequired;  // still waits for approval
+              return Done();
+            }
+            PassGate(in.actor);  // a pause gate: resuming passes it too
+            return Done();
+          }
+          Release(in.actor);
+          return Done();
+        }
+        if (d_.phase != Phase::kAtGate) return Ignore(IgnoreReason::kNotPaused);
+        if (CurrentGate().kind == Gate::Kind::kApproval) {
+          return Ignore(IgnoreReason::kApprovalRequired);
+        }
+        PassGate(in.actor);
+        return Done();
+      case OperatorAction::kApprove:
+        if (d_.phase != Phase::kAtGate || CurrentGate().kind != Gate::Kind::kApproval) {
+          return Ignore(IgnoreReason::kNoApprovalPending);
+        }
+        PassGate(in.actor);
+        return Done();
+      case OperatorAction::kPromote:
+        if (d_.phase == Phase::kAtGate) {
+          d_.operator_hold = false;
+          PassGate(in.actor);
+          return Done();
+        }
+        if (d_.operator_hold) {
+          d_.operator_hold = false;
+          Release(in.actor);
+          return Done();
+        }
+        return Ignore(IgnoreReason::kNothingToPromote);
+      case OperatorAction::kAbort:
+        break;
+    }
+    return Ignore(IgnoreReason::kFinished);
+  }
+
+  Transition On(const RollbackStarted& in) {
+    if (in.generation <= d_.generation) return Ignore(IgnoreReason::kStaleGeneration);
+    CancelTimerIfAny();
+    d_.generation = in.generation;
+    d_.status = Status::kRollingBack;
+    d_.phase = Phase::kDone;
+    d_.rollback_started = true;
+    d_.operator_hold = false;
+    d_.pause_reason.reset();
+    d_.finished_at.reset();
+    return Done();
+  }
+
+  Transition On(const RollbackCompleted& in) {
+    if (d_.status != Status::kRollingBack) return Ignore(IgnoreReason::kNotRollingBack);
+    if (in.generation != d_.generation) return Ignore(IgnoreReason::kStaleGeneration);
+    if (!in.success) return Fail(FailureReason::kRollbackFailed);
+    d_.status = Status::kRolledBack;
+    d_.failure_reason = FailureReason::kRolledBack;
+    d_.finished_at = now_;
+    Push(Failed(d_.current_batch, FailureReason::kRolledBack));
+    return Done();
+  }
+
+ private:
+  const Batch& Current() const { return d_.batches.at(d_.current_batch); }
+  const Gate& CurrentGate() const { return Current().gates_before.at(d_.gate_index); }
+
+  void Push(Command c) { commands_.push_back(std::move(c)); }
+
+  std::optional<IgnoreReason> CheckOutcome(core::Generation generation, std::uint32_t batch,
+                                           Phase expected, IgnoreReason not_expected) const {
+    if (d_.status == Status::kPending) return IgnoreReason::kNotStarted;
+    if (generation != d_.generation) return IgnoreReason::kStaleGeneration;
+    if (d_.phase != expected) return not_expected;
+    if (batch != d_.current_batch) return IgnoreReason::kWrongBatch;
+    return std::nullopt;
+  }
+
+  void CancelTimerIfAny() {
+    if (d_.timer_key) Push(CancelTimer{*d_.timer_key});
+    d_.timer_key.reset();
+    d_.timer_due_at.reset();
+  }
+
+  // From the start of gate `gate_index` of the current batch: waits at the first gate, or
+  // requests the batch when no gate is left.
+  void Advance() {
+    if (d_.operator_hold) {
+      d_.phase = Phase::kHeld;
+      d_.status = Status::kPaused;
+      d_.pause_reason = PauseReason::kOperator;
+      return;
+    }
+    const Batch& b = Current();
+    if (d_.gate_index < b.gates_before.size()) {
+      const Gate& g = b.gates_before[d_.gate_index];
+      d_.phase = Phase::kAtGate;
+      d_.status = Status::kPaused;
+      Emit e = MakeEmit(EventKind::kDeploymentPaused, d_.current_batch);
+      if (g.kind == Gate::Kind::kApproval) {
+        d_.pause_reason = PauseReason::kApprovalRequired;
+      } else {
+        d_.pause_reason = PauseReason::kPauseStep;
+        e.pause_duration = g.duration;
+        if (g.duration) {
+          d_.timer_key = PauseTimerKey(d_.current_batch, d_.gate_index, d_.generation);
+          d_.timer_due_at = now_ + *g.duration;
+          Push(ScheduleTimer{*d_.timer_key, *d_.timer_due_at});
+        }
+      }
+      e.pause_reason = d_.pause_reason;
+      Push(std::move(e));
+      return;
+    }
+    d_.phase = Phase::kBatchInFlight;
+    d_.status = Status::kRunning;
+    d_.pause_reason.reset();
+    Push(RequestBatch{d_.current_batch, d_.generation, b.hosts, b.max_parallel, b.failure_tolerance,
+                      b.host_timeout});
+  }
+
+  // The gate in hand is passed (timer, resume, approve or promote).
+  void PassGate(const std::string& actor) {
+    CancelTimerIfAny();
+    ++d_.gate_index;
+    if (!d_.operator_hold) {
+      Push(Resumed(d_.current_batch, actor));
+    }
+    Advance();
+  }
+
+  // An operator hold is lifted (resume or promote) outside a gate.
+  void Release(const std::string& actor) {
+    Push(Resumed(d_.current_batch, actor));
+    if (d_.phase == Phase::kHeld) {
+      Advance();
+      return;
+    }
+    d_.status = Status::kRunning;  // a batch, analysis or switch is in hand
+    d_.pause_reason.reset();
+  }
+
+  void AfterBatch() {
+    if (Current().traffic_switch_url) {
+      Push(SwitchTraffic{*Current().traffic_switch_url, d_.generation});
+      d_.phase = Phase::kSwitchingTraffic;
+      return;
+    }
+    CompleteBatch();
+  }
+
+  void CompleteBatch() {
+    if (d_.current_batch + 1 == d_.batches.size()) {
+      d_.status = Status::kSucceeded;
+      d_.phase = Phase::kDone;
+      d_.operator_hold = false;
+      d_.pause_reason.reset();
+      d_.finished_at = now_;
+      Push(MarkStable{});
+      Push(MakeEmit(EventKind::kDeploymentSucceeded, d_.current_batch));
+      return;
+    }
+    ++d_.current_batch;
+    d_.gate_index = 0;
+    Advance();
+  }
+
+  Transition Fail(FailureReason reason) {
+    CancelTimerIfAny();
+    d_.status = reason == FailureReason::kAborted ? Status::kAborted : Status::kFailed;
+    d_.phase = Phase::kDone;
+    d_.failure_reason = reason;
+    d_.operator_hold = false;
+    d_.pause_reason.reset();
+    d_.finished_at = now_;
+    Push(Failed(d_.current_batch, reason));
+    return Done();
+  }
+
+  Deployment d_;
+  core::SystemTime now_;
+  std::vector<Command> commands_;
+};
+
+}  // namespace
+
+Deployment NewDeployment(core::DeploymentId id, std::vector<Batch> batches) {
+  Deployment d;
+  d.id = std::move(id);
+  d.batches = std::move(batches);
+  return d;
+}
+
+std::string PauseTimerKey(std::uint32_t batch, std::uint32_t gate, core::Generation generation) {
+  return "pause/b" + std::to_string(batch) + "/g" + std::to_string(gate) + "/gen" +
+         std::to_string(generation.Value());
+}
+
+bool IsFinal(Status s) {
+  return s == Status::kSucceeded || s == Status::kFailed || s == Status::kRolledBack ||
+         s == Status::kAborted;
+}
+
+Transition Next(const Deployment& deployment, const Input& input, core::SystemTime now) {
+  const auto ignore = [&](IgnoreReason r) { return Transition{deployment, {}, r}; };
+  const bool is_rollback_started = std::holds_alternative<RollbackStarted>(input);
+  const bool is_rollback_completed = std::holds_alternative<RollbackCompleted>(input);
+
+  // Gatekeeping by status, before any input-specific rule.
+  if (deployment.status == Status::kRolledBack) return ignore(IgnoreReason::kFinished);
+  if (deployment.status == Status::kRollingBack) {
+    if (is_rollback_started) return ignore(IgnoreReason::kAlreadyRollingBack);
+    if (!is_rollback_completed) return ignore(IgnoreReason::kRollingBack);
+  } else if (IsFinal(deployment.status) && !is_rollback_started) {
+    // A finished deployment may still be rolled back (bake-period alert, operator); nothing
+    // else moves it.
+    return is_rollback_completed ? ignore(IgnoreReason::kNotRollingBack)
+                                 : ignore(IgnoreReason::kFinished);
+  }
+
+  Machine m(deployment, now);
+  Transition t = std::visit([&](const auto& in) { return m.On(in); }, input);
+  if (t.ignored) t.next = deployment;
+  return t;
+}
+
+std::string_view ToString(Status s) {
+  switch (s) {
+    case Status::kPending:
+      return "pending";
+    case Status::kRunning:
+      return "running";
+    case Status::kPaused:
+      return "paused";
+    case Status::kSucceeded:
+      return "succeeded";
+    case Status::kFailed:
+      return "failed";
+    case Status::kRollingBack:
+      return "rolling_back";
+    case Status::kRolledBack:
+      return "rolled_back";
+    case Status::kAborted:
+      return "aborted";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(Phase p) {
+  switch (p) {
+    case Phase::kNotStarted:
+      return "not_started";
+    case Phase::kAtGate:
+      return "at_gate";
+    case Phase::kHeld:
+      return "held";
+    case Phase::kBatchInFlight:
+      return "batch_in_flight";
+    case Phase::kAnalysing:
+      return "analysing";
+    case Phase::kSwitchingTraffic:
+      return "switching_traffic";
+    case Phase::kDone:
+      return "done";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(PauseReason r) {
+  switch (r) {
+    case PauseReason::kPauseStep:
+      return "pause_step";
+    case PauseReason::kApprovalRequired:
+      return "approval_required";
+    case PauseReason::kOperator:
+      return "operator";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(FailureReason r) {
+  switch (r) {
+    case FailureReason::kBatchFailed:
+      return "batch_failed";
+    case FailureReason::kAnalysisFailed:
+      return "analysis_failed";
+    case FailureReason::kTrafficSwitchFailed:
+      return "traffic_switch_failed";
+    case FailureReason::kAborted:
+      return "aborted";
+    case FailureReason::kNoTargets:
+      return "no_targets";
+    case FailureReason::kRolledBack:
+      return "rolled_back";
+    case FailureReason::kRollbackFailed:
+      return "rollback_failed";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(IgnoreReason r) {
+  switch (r) {
+    case IgnoreReason::kFinished:
+      return "finished";
+    case IgnoreReason::kRollingBack:
+      return "rolling_back";
+    case IgnoreReason::kAlreadyStarted:
+      return "already_started";
+    case IgnoreReason::kNotStarted:
+      return "not_started";
+    case IgnoreReason::kStaleGeneration:
+      return "stale_generation";
+    case IgnoreReason::kWrongBatch:
+      return "wrong_batch";
+    case IgnoreReason::kNotAwaitingBatch:
+      return "not_awaiting_batch";
+    case IgnoreReason::kNotAwaitingAnalysis:
+      return "not_awaiting_analysis";
+    case IgnoreReason::kNotSwitchingTraffic:
+      return "not_switching_traffic";
+    case IgnoreReason::kUnknownTimer:
+      return "unknown_timer";
+    case IgnoreReason::kNoApprovalPending:
+      return "no_approval_pending";
+    case IgnoreReason::kApprovalRequired:
+      return "approval_required";
+    case IgnoreReason::kNotPaused:
+      return "not_paused";
+    case IgnoreReason::kAlreadyPaused:
+      return "already_paused";
+    case IgnoreReason::kNothingToPromote:
+      return "nothing_to_promote";
+    case IgnoreReason::kNotRollingBack:
+      return "not_rolling_back";
+    case IgnoreReason::kAlreadyRollingBack:
+      return "already_rolling_back";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(OperatorAction a) {
+  switch (a) {
+    case OperatorAction::kPromote:
+      return "promote";
+    case OperatorAction::kPause:
+      return "pause";
+    case OperatorAction::kResume:
+      return "resume";
+    case OperatorAction::kAbort:
+      return "abort";
+    case OperatorAction::kApprove:
+      return "approve";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(EventKind k) {
+  switch (k) {
+    case EventKind::kDeploymentPlanned:
+      return "deployment_planned";
+    case EventKind::kDeploymentPaused:
+      return "deployment_paused";
+    case EventKind::kDeploymentResumed:
+      return "deployment_resumed";
+    case EventKind::kDeploymentSucceeded:
+      return "deployment_succeeded";
+    case EventKind::kDeploymentFailed:
+      return "deployment_failed";
+  }
+  return "unknown";
+}
+
+}  // namespace sluice::rollout_planner

@@ -1,0 +1,214 @@
+#pragma once
+
+// The deployment state machine: Next(deployment, input, now) -> (next deployment, commands).
+// Pure: no I/O, the time is an argument. The component persists `next`, turns the commands
+// into outbox rows / timer rows in the same transaction, and records why an input was ignored.
+// The transition table is in services/rollout-planner/README.md.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "plan.hpp"
+#include "sluice/core/clock.hpp"
+#include "sluice/core/ids.hpp"
+
+namespace sluice::rollout_planner {
+
+enum class Status {
+  kPending,
+  kRunning,
+  kPaused,
+  kSucceeded,
+  kFailed,
+  kRollingBack,
+  kRolledBack,
+  kAborted,
+};
+std::string_view ToString(Status s);  // "pending", "running", ..., "rolled_back", "aborted"
+
+// Where a started deployment stands, beside its status.
+enum class Phase {
+  kNotStarted,
+  kAtGate,            // waiting at batches[current_batch].gates_before[gate_index]
+  kHeld,              // at the start of batches[current_batch], held by an operator pause
+  kBatchInFlight,     // batches[current_batch] requested, waiting for its outcome
+  kAnalysing,         // waiting for the analysis of batches[current_batch]
+  kSwitchingTraffic,  // blue-green: waiting for the traffic switch
+  kDone,              // finished (any final status) or rolling back
+};
+std::string_view ToString(Phase p);
+
+// Why a deployment paused (DeploymentPaused.reason).
+enum class PauseReason { kPauseStep, kApprovalRequired, kOperator };
+std::string_view ToString(PauseReason r);  // "pause_step", "approval_required", "operator"
+
+// Why a deployment ended without success (DeploymentFailed.reason).
+enum class FailureReason {
+  kBatchFailed,
+  kAnalysisFailed,
+  kTrafficSwitchFailed,
+  kAborted,
+  kNoTargets,
+  kRolledBack,
+  kRollbackFailed,
+};
+std::string_view ToString(FailureReason r);  // "batch_failed", "analysis_failed", ...
+
+// Why an input changed nothing.
+enum class IgnoreReason {
+  kFinished,     // the deployment accepts no input of this kind any more
+  kRollingBack,  // a rollback is in progress: only its completion is accepted
+  kAlreadyStarted,
+  kNotStarted,
+  kStaleGeneration,      // the input carries another generation than the deployment's
+  kWrongBatch,           // the input is about another batch than the one in hand
+  kNotAwaitingBatch,     // no batch is in flight
+  kNotAwaitingAnalysis,  // no analysis is running
+  kNotSwitchingTraffic,
+  kUnknownTimer,  // not the timer the deployment waits for (cancelled or stale)
+  kNoApprovalPending,
+  kApprovalRequired,  // resume cannot pass an approval gate: approve or promote
+  kNotPaused,
+  kAlreadyPaused,
+  kNothingToPromote,
+  kNotRollingBack,
+  kAlreadyRollingBack,
+};
+std::string_view ToString(IgnoreReason r);  // "finished", "stale_generation", ...
+
+struct Deployment {
+  core::DeploymentId id;
+  Status status = Status::kPending;
+  Phase phase = Phase::kNotStarted;
+  core::Generation generation{1};
+  std::vector<Batch> batches;
+  std::uint32_t current_batch = 0;
+  std::uint32_t gate_index = 0;
+  bool operator_hold = false;            // an operator paused; only resume/promote clears it
+  std::optional<std::string> timer_key;  // the durable timer the deployment waits for
+  std::optional<core::SystemTime> timer_due_at;
+  std::optional<PauseReason> pause_reason;  // set while status is kPaused
+  std::optional<FailureReason> failure_reason;
+  bool rollback_started = false;  // once true, no batch is ever requested again
+  std::optional<core::SystemTime> started_at;
+  std::optional<core::SystemTime> finished_at;
+
+  bool operator==(const Deployment&) const = default;
+};
+
+// A new deployment over a plan.
+Deployment NewDeployment(core::DeploymentId id, std::vector<Batch> batches);
+
+// Inputs.
+struct Start {};
+struct BatchSucceeded {
+  std::uint32_t batch = 0;
+  core::Generation generation;
+};
+struct BatchFailed {
+  std::uint32_t batch = 0;
+  core::Generation generation;
+};
+struct TimerFired {
+  std::string key;
+};
+struct AnalysisPassed {
+  std::uint32_t batch = 0;
+  core::Generation generation;
+};
+struct AnalysisFailed {
+  std::uint32_t batch = 0;
+  core::Generation generation;
+};
+struct TrafficSwitched {
+  core::Generation generation;
+  bool success = true;
+};
+enum class OperatorAction { kPromote, kPause, kResume, kAbort, kApprove };
+std::string_view ToString(OperatorAction a);
+struct Operator {
+  OperatorAction action = OperatorAction::kPromote;
+  std::string actor;
+};
+struct RollbackStarted {
+  core::Generation generation;  // the rollback's generation: must exceed the deployment's
+};
+struct RollbackCompleted {
+  core::Generation generation;
+  bool success = true;
+};
+using Input =
+    std::variant<Start, BatchSucceeded, BatchFailed, TimerFired, AnalysisPassed, AnalysisFailed,
+                 TrafficSwitched, Operator, RollbackStarted, RollbackCompleted>;
+
+// Commands.
+struct RequestBatch {
+  std::uint32_t index = 0;
+  core::Generation generation;
+  std::vector<Host> hosts;
+  std::uint32_t max_parallel = 1;
+  std::uint32_t failure_tolerance = 0;
+  std::chrono::milliseconds host_timeout{0};
+  bool operator==(const RequestBatch&) const = default;
+};
+struct RequestAnalysis {
+  std::uint32_t index = 0;
+  core::Generation generation;
+  bool operator==(const RequestAnalysis&) const = default;
+};
+struct ScheduleTimer {
+  std::string key;
+  core::SystemTime due_at;
+  bool operator==(const ScheduleTimer&) const = default;
+};
+struct CancelTimer {
+  std::string key;
+  bool operator==(const CancelTimer&) const = default;
+};
+struct SwitchTraffic {
+  std::string url;
+  core::Generation generation;
+  bool operator==(const SwitchTraffic&) const = default;
+};
+struct MarkStable {
+  bool operator==(const MarkStable&) const = default;
+};
+enum class EventKind {
+  kDeploymentPlanned,
+  kDeploymentPaused,
+  kDeploymentResumed,
+  kDeploymentSucceeded,
+  kDeploymentFailed,
+};
+std::string_view ToString(EventKind k);
+struct Emit {
+  EventKind kind = EventKind::kDeploymentPlanned;
+  std::uint32_t batch = 0;
+  std::optional<PauseReason> pause_reason;                  // kDeploymentPaused
+  std::optional<std::chrono::milliseconds> pause_duration;  // kDeploymentPaused, pause steps
+  std::optional<FailureReason> failure_reason;              // kDeploymentFailed
+  std::string actor;                                        // kDeploymentResumed by an operator
+  bool operator==(const Emit&) const = default;
+};
+using Command = std::variant<RequestBatch, RequestAnalysis, ScheduleTimer, CancelTimer,
+                             SwitchTraffic, MarkStable, Emit>;
+
+struct Transition {
+  Deployment next;
+  std::vector<Command> commands;
+  std::optional<IgnoreReason> ignored;  // set when the input changed nothing
+};
+
+// The key of the durable timer of a pause gate; unique per batch, gate and generation.
+std::string PauseTimerKey(std::uint32_t batch, std::uint32_t gate, core::Generation generation);
+
+Transition Next(const Deployment& deployment, const Input& input, core::SystemTime now);
+
+bool IsFinal(Status s);  // succeeded, failed, rolled_back, aborted
+
+}  // namespace sluice::rollout_planner

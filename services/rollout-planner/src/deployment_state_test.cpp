@@ -1,0 +1,670 @@
+#include "deployment_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+
+namespace sluice::rollout_planner {
+namespace {
+
+using core::Generation;
+using std::chrono::minutes;
+
+const core::SystemTime kT0 = core::FromUnixMillis(1'700'000'000'000);
+
+Host H(const std::string& name) {
+  Host h;
+  h.name = name;
+  h.address = name + ".internal";
+  h.agent_endpoint = "http://" + name + ":7070";
+  return h;
+}
+
+Batch MakeBatch(std::uint32_t index, std::vector<Host> hosts, std::vector<Gate> gates = {},
+                bool analysis = false) {
+  Batch b;
+  b.index = index;
+  b.hosts = std::move(hosts);
+  b.gates_before = std::move(gates);
+  b.analysis = analysis;
+  b.max_parallel = 2;
+  b.failure_tolerance = 1;
+  b.host_timeout = minutes(5);
+  return b;
+}
+
+const Gate kTimedPause{Gate::Kind::kPause, minutes(2)};
+const Gate kOpenPause{Gate::Kind::kPause, std::nullopt};
+const Gate kApproval{Gate::Kind::kApproval, std::nullopt};
+
+// B0: no gate; B1: timed pause, approval, open pause, then analysis; B2: no gate.
+Deployment Canary() {
+  return NewDeployment(
+      core::DeploymentId("dep-1"),
+      {MakeBatch(0, {H("a")}), MakeBatch(1, {H("b")}, {kTimedPause, kApproval, kOpenPause}, true),
+       MakeBatch(2, {H("c"), H("d")})});
+}
+
+Deployment BlueGreen() {
+  auto b = MakeBatch(0, {H("g1"), H("g2")});
+  b.traffic_switch_url = "https://lb/switch";
+  return NewDeployment(core::DeploymentId("dep-bg"), {b});
+}
+
+Operator Op(OperatorAction a) { return Operator{a, "alice@example.com"}; }
+
+// Applies inputs that must all be accepted.
+Deployment Drive(Deployment d, const std::vector<Input>& inputs) {
+  for (const auto& in : inputs) {
+    auto t = Next(d, in, kT0);
+    EXPECT_FALSE(t.ignored.has_value()) << "setup input ignored: " << ToString(*t.ignored);
+    d = std::move(t.next);
+  }
+  return d;
+}
+
+Input FireCurrentTimer(const Deployment& d) { return TimerFired{d.timer_key.value_or("none")}; }
+
+template <class T>
+std::vector<T> All(const std::vector<Command>& commands) {
+  std::vector<T> out;
+  for (const auto& c : commands) {
+    if (const auto* x = std::get_if<T>(&c)) out.push_back(*x);
+  }
+  return out;
+}
+
+// --- The transition table -------------------------------------------------------------------
+
+struct NamedState {
+  const char* name;
+  std::function<Deployment()> make;
+};
+
+std::vector<NamedState> States() {
+  const auto g1 = Generation(1);
+  return {
+      {"pending", [] { return Canary(); }},
+      {"b0_in_flight", [] { return Drive(Canary(), {Start{}}); }},
+      {"timed_gate",
+       [=] {
+         return Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
+       }},
+      {"approval_gate",
+       [=] {
+         auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(d, {FireCurrentTimer(d)});
+       }},
+      {"open_gate",
+       [=] {
+         auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove)});
+       }},
+      {"b1_in_flight",
+       [=] {
+         auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(
+             d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume)});
+       }},
+      {"analysing",
+       [=] {
+         auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove),
+                          Op(OperatorAction::kResume), BatchSucceeded{1, g1}});
+       }},
+      {"held_in_flight",
+       [] {
+         return Drive(Canary(), {Start{}, Op(OperatorAction::kPause)});
+       }},
+      {"held",
+       [=] {
+         return Drive(Canary(), {Start{}, Op(OperatorAction::kPause), BatchSucceeded{0, g1}});
+       }},
+      {"switching",
+       [=] {
+         return Drive(BlueGreen(), {Start{}, BatchSucceeded{0, g1}});
+       }},
+      {"succeeded",
+       [=] {
+         auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(
+             d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
+                 BatchSucceeded{1, g1}, AnalysisPassed{1, g1}, BatchSucceeded{2, g1}});
+       }},
+      {"failed",
+       [=] {
+         return Drive(Canary(), {Start{}, BatchFailed{0, g1}});
+       }},
+      {"aborted",
+       [] {
+         return Drive(Canary(), {Start{}, Op(OperatorAction::kAbort)});
+       }},
+      {"rolling_back",
+       [] {
+         return Drive(Canary(), {Start{}, RollbackStarted{Generation(2)}});
+       }},
+      {"rolled_back",
+       [] {
+         return Drive(Canary(), {Start{}, RollbackStarted{Generation(2)},
+                                 RollbackCompleted{Generation(2), true}});
+       }},
+      {"timed_gate_held",
+       [=] {
+         return Drive(Canary(), {Start{}, BatchSucceeded{0, g1}, Op(OperatorAction::kPause)});
+       }},
+  };
+}
+
+// The inputs of the table's columns, made against the state they are applied to.
+std::vector<Input> Columns(const Deployment& d) {
+  const auto g = d.generation;
+  const auto b = d.current_batch;
+  const auto stale = Generation(g.Value() == 0 ? 99 : g.Value() - 1);
+  return {
+      Start{},                                     // 0
+      BatchSucceeded{b, g},                        // 1
+      BatchFailed{b, g},                           // 2
+      BatchSucceeded{b, stale},                    // 3
+      BatchSucceeded{b + 1, g},                    // 4
+      FireCurrentTimer(d),                         // 5
+      TimerFired{"pause/b9/g9/gen9"},              // 6
+      AnalysisPassed{b, g},                        // 7
+      AnalysisFailed{b, g},                        // 8
+      TrafficSwitched{g, true},                    // 9
+      Op(OperatorAction::kPromote),                // 10
+      Op(OperatorAction::kPause),                  // 11
+      Op(OperatorAction::kResume),                 // 12
+      Op(OperatorAction::kAbort),                  // 13
+      Op(OperatorAction::kApprove),                // 14
+      RollbackStarted{Generation(g.Value() + 1)},  // 15
+      RollbackStarted{g},                          // 16
+      RollbackCompleted{g, true},                  // 17
+  };
+}
+
+const char* const kColumnNames[] = {"start",
+                                    "batch_succeeded",
+                                    "batch_failed",
+                                    "batch_succeeded_stale_gen",
+                                    "batch_succeeded_wrong_batch",
+                                    "timer_current",
+                                    "timer_unknown",
+                                    "analysis_passed",
+                                    "analysis_failed",
+                                    "traffic_switched",
+                                    "promote",
+                                    "pause",
+                                    "resume",
+                                    "abort",
+                                    "approve",
+                                    "rollback_started",
+                                    "rollback_started_stale",
+                                    "rollback_completed"};
+
+// Expected outcome per column: "status/phase" when accepted, "!reason" when ignored.
+const std::map<std::string, std::vector<std::string>>& Table() {
+  static const std::map<std::string, std::vector<std::string>> kTable = {
+      {"pending",
+       {"running/batch_in_flight", "!not_started", "!not_started", "!not_started", "!not_started",
+        "!not_started", "!not_started", "!not_started", "!not_started", "!not_started",
+        "!not_started", "!not_started", "!not_started", "aborted/done", "!not_started",
+        "rolling_back/done", "!stale_generation", "!not_rolling_back"}},
+      {"b0_in_flight",
+       {"!already_started", "paused/at_gate", "failed/done", "!stale_generation", "!wrong_batch",
+        "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis", "!not_awaiting_analysis",
+        "!not_switching_traffic", "!nothing_to_promote", "paused/batch_in_flight", "!not_paused",
+        "aborted/done", "!no_approval_pending", "rolling_back/done", "!stale_generation",
+        "!not_rolling_back"}},
+      {"timed_gate",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "paused/at_gate", "!unknown_timer", "!not_awaiting_analysis",
+        "!not_awaiting_analysis", "!not_switching_traffic", "paused/at_gate", "paused/at_gate",
+        "paused/at_gate", "aborted/done", "!no_approval_pending", "rolling_back/done",
+        "!stale_generation", "!not_rolling_back"}},
+      {"approval_gate",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis",
+        "!not_awaiting_analysis", "!not_switching_traffic", "paused/at_gate", "paused/at_gate",
+        "!approval_required", "aborted/done", "paused/at_gate", "rolling_back/done",
+        "!stale_generation", "!not_rolling_back"}},
+      {"open_gate",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis",
+        "!not_awaiting_analysis", "!not_switching_traffic", "running/batch_in_flight",
+        "paused/at_gate", "running/batch_in_flight", "aborted/done", "!no_approval_pending",
+        "rolling_back/done", "!stale_generation", "!not_rolling_back"}},
+      {"b1_in_flight",
+       {"!already_started", "running/analysing", "failed/done", "!stale_generation", "!wrong_batch",
+        "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis", "!not_awaiting_analysis",
+        "!not_switching_traffic", "!nothing_to_promote", "paused/batch_in_flight", "!not_paused",
+        "aborted/done", "!no_approval_pending", "rolling_back/done", "!stale_generation",
+        "!not_rolling_back"}},
+      {"analysing",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "!unknown_timer", "!unknown_timer", "running/batch_in_flight",
+        "failed/done", "!not_switching_traffic", "!nothing_to_promote", "paused/analysing",
+        "!not_paused", "aborted/done", "!no_approval_pending", "rolling_back/done",
+        "!stale_generation", "!not_rolling_back"}},
+      {"held_in_flight",
+       {"!already_started", "paused/held", "failed/done", "!stale_generation", "!wrong_batch",
+        "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis", "!not_awaiting_analysis",
+        "!not_switching_traffic", "running/batch_in_flight", "!already_paused",
+        "running/batch_in_flight", "aborted/done", "!no_approval_pending", "rolling_back/done",
+        "!stale_generation", "!not_rolling_back"}},
+      {"held",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis",
+        "!not_awaiting_analysis", "!not_switching_traffic", "paused/at_gate", "!already_paused",
+        "paused/at_gate", "aborted/done", "!no_approval_pending", "rolling_back/done",
+        "!stale_generation", "!not_rolling_back"}},
+      {"switching",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis",
+        "!not_awaiting_analysis", "succeeded/done", "!nothing_to_promote",
+        "paused/switching_traffic", "!not_paused", "aborted/done", "!no_approval_pending",
+        "rolling_back/done", "!stale_generation", "!not_rolling_back"}},
+      {"succeeded",
+       {"!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "rolling_back/done", "!stale_generation", "!not_rolling_back"}},
+      {"failed",
+       {"!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "rolling_back/done", "!stale_generation", "!not_rolling_back"}},
+      {"aborted",
+       {"!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "rolling_back/done", "!stale_generation", "!not_rolling_back"}},
+      {"rolling_back",
+       {"!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back",
+        "!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back",
+        "!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back",
+        "!already_rolling_back", "!already_rolling_back", "rolled_back/done"}},
+      {"rolled_back",
+       {"!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "!finished", "!finished", "!finished", "!finished", "!finished", "!finished",
+        "!finished", "!finished", "!finished", "!finished"}},
+      {"timed_gate_held",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "paused/held", "!unknown_timer", "!not_awaiting_analysis",
+        "!not_awaiting_analysis", "!not_switching_traffic", "paused/at_gate", "!already_paused",
+        "paused/at_gate", "aborted/done", "!no_approval_pending", "rolling_back/done",
+        "!stale_generation", "!not_rolling_back"}},
+  };
+  return kTable;
+}
+
+std::string Outcome(const Transition& t) {
+  if (t.ignored) return "!" + std::string(ToString(*t.ignored));
+  return std::string(ToString(t.next.status)) + "/" + std::string(ToString(t.next.phase));
+}
+
+TEST(DeploymentStateTest, TransitionTable) {
+  const auto states = States();
+  ASSERT_EQ(states.size(), Table().size());
+  for (const auto& state : states) {
+    const Deployment d = state.make();
+    const auto& expected = Table().at(state.name);
+    const auto inputs = Columns(d);
+    ASSERT_EQ(expected.size(), inputs.size()) << state.name;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      SCOPED_TRACE(std::string(state.name) + " x " + kColumnNames[i]);
+      const auto t = Next(d, inputs[i], kT0 + minutes(1));
+      EXPECT_EQ(Outcome(t), expected[i]);
+      if (t.ignored) {
+        EXPECT_EQ(t.next, d) << "an ignored input must leave the deployment as it was";
+        EXPECT_TRUE(t.commands.empty());
+      }
+      if (d.rollback_started || t.next.rollback_started) {
+        EXPECT_TRUE(All<RequestBatch>(t.commands).empty());
+      }
+    }
+  }
+}
+
+TEST(DeploymentStateTest, StatesHaveTheirExpectedShape) {
+  const std::map<std::string, std::string> shapes = {
+      {"pending", "pending/not_started"},
+      {"b0_in_flight", "running/batch_in_flight"},
+      {"timed_gate", "paused/at_gate"},
+      {"approval_gate", "paused/at_gate"},
+      {"open_gate", "paused/at_gate"},
+      {"b1_in_flight", "running/batch_in_flight"},
+      {"analysing", "running/analysing"},
+      {"held_in_flight", "paused/batch_in_flight"},
+      {"held", "paused/held"},
+      {"switching", "running/switching_traffic"},
+      {"succeeded", "succeeded/done"},
+      {"failed", "failed/done"},
+      {"aborted", "aborted/done"},
+      {"rolling_back", "rolling_back/done"},
+      {"rolled_back", "rolled_back/done"},
+      {"timed_gate_held", "paused/at_gate"},
+  };
+  for (const auto& s : States()) {
+    const auto d = s.make();
+    EXPECT_EQ(std::string(ToString(d.status)) + "/" + std::string(ToString(d.phase)),
+              shapes.at(s.name))
+        << s.name;
+  }
+}
+
+// --- Commands of the main paths ---------------------------------------------------------------
+
+TEST(DeploymentStateTest, StartPlansAndRequestsTheFirstBatch) {
+  const auto t = Next(Canary(), Start{}, kT0);
+  ASSERT_FALSE(t.ignored);
+  ASSERT_EQ(t.commands.size(), 2u);
+  EXPECT_EQ(std::get<Emit>(t.commands[0]).kind, EventKind::kDeploymentPlanned);
+  const auto rb = std::get<RequestBatch>(t.commands[1]);
+  EXPECT_EQ(rb, (RequestBatch{0, Generation(1), {H("a")}, 2, 1, minutes(5)}));
+  EXPECT_EQ(t.next.started_at, kT0);
+  EXPECT_EQ(t.next.status, Status::kRunning);
+}
+
+TEST(DeploymentStateTest, StartWithNoBatchFails) {
+  const auto t = Next(NewDeployment(core::DeploymentId("d"), {}), Start{}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kNoTargets);
+  ASSERT_EQ(All<Emit>(t.commands).size(), 2u);
+  EXPECT_EQ(All<Emit>(t.commands)[1].failure_reason, FailureReason::kNoTargets);
+  EXPECT_TRUE(All<RequestBatch>(t.commands).empty());
+}
+
+TEST(DeploymentStateTest, TimedPauseSchedulesADurableTimer) {
+  const auto d = Drive(Canary(), {Start{}});
+  const auto now = kT0 + minutes(3);
+  const auto t = Next(d, BatchSucceeded{0, Generation(1)}, now);
+  const auto key = PauseTimerKey(1, 0, Generation(1));
+  EXPECT_EQ(key, "pause/b1/g0/gen1");
+  ASSERT_EQ(t.commands.size(), 2u);
+  EXPECT_EQ(std::get<ScheduleTimer>(t.commands[0]), (ScheduleTimer{key, now + minutes(2)}));
+  const auto paused = std::get<Emit>(t.commands[1]);
+  EXPECT_EQ(paused.kind, EventKind::kDeploymentPaused);
+  EXPECT_EQ(paused.batch, 1u);
+  EXPECT_EQ(paused.pause_reason, PauseReason::kPauseStep);
+  EXPECT_EQ(paused.pause_duration, minutes(2));
+  EXPECT_EQ(t.next.timer_key, key);
+  EXPECT_EQ(t.next.timer_due_at, now + minutes(2));
+  EXPECT_EQ(t.next.pause_reason, PauseReason::kPauseStep);
+
+  // The timer fires: resumed, then the approval gate pauses again (no timer).
+  const auto fired = Next(t.next, TimerFired{key}, now + minutes(2));
+  ASSERT_EQ(fired.commands.size(), 2u);
+  EXPECT_EQ(std::get<Emit>(fired.commands[0]).kind, EventKind::kDeploymentResumed);
+  const auto approval = std::get<Emit>(fired.commands[1]);
+  EXPECT_EQ(approval.pause_reason, PauseReason::kApprovalRequired);
+  EXPECT_EQ(fired.next.timer_key, std::nullopt);
+  EXPECT_TRUE(All<CancelTimer>(fired.commands).empty());  // a fired timer needs no cancel
+}
+
+TEST(DeploymentStateTest, PromoteOrResumeCancelsThePendingTimer) {
+  const auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
+  for (auto action : {OperatorAction::kPromote, OperatorAction::kResume}) {
+    const auto t = Next(d, Op(action), kT0);
+    ASSERT_FALSE(t.ignored);
+    EXPECT_EQ(All<CancelTimer>(t.commands), (std::vector<CancelTimer>{{*d.timer_key}}));
+    const auto resumed = All<Emit>(t.commands).at(0);
+    EXPECT_EQ(resumed.kind, EventKind::kDeploymentResumed);
+    EXPECT_EQ(resumed.actor, "alice@example.com");
+    // The cancelled timer firing late changes nothing.
+    EXPECT_EQ(Next(t.next, TimerFired{*d.timer_key}, kT0).ignored, IgnoreReason::kUnknownTimer);
+  }
+}
+
+TEST(DeploymentStateTest, AbortAndRollbackCancelThePendingTimer) {
+  const auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
+  const auto aborted = Next(d, Op(OperatorAction::kAbort), kT0 + minutes(1));
+  EXPECT_EQ(All<CancelTimer>(aborted.commands).size(), 1u);
+  EXPECT_EQ(aborted.next.failure_reason, FailureReason::kAborted);
+  EXPECT_EQ(aborted.next.finished_at, kT0 + minutes(1));
+  EXPECT_EQ(All<Emit>(aborted.commands).at(0).failure_reason, FailureReason::kAborted);
+
+  const auto rb = Next(d, RollbackStarted{Generation(5)}, kT0);
+  EXPECT_EQ(All<CancelTimer>(rb.commands).size(), 1u);
+  EXPECT_EQ(rb.next.generation, Generation(5));
+  EXPECT_TRUE(rb.next.rollback_started);
+  EXPECT_EQ(rb.next.timer_key, std::nullopt);
+}
+
+TEST(DeploymentStateTest, HappyPathCommandSequence) {
+  auto d = Canary();
+  std::vector<std::string> log;
+  auto step = [&](const Input& in, core::SystemTime now) {
+    auto t = Next(d, in, now);
+    ASSERT_FALSE(t.ignored) << ToString(*t.ignored);
+    for (const auto& c : t.commands) {
+      std::visit(
+          [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, RequestBatch>)
+              log.push_back("batch " + std::to_string(x.index));
+            if constexpr (std::is_same_v<T, RequestAnalysis>)
+              log.push_back("analysis " + std::to_string(x.index));
+            if constexpr (std::is_same_v<T, ScheduleTimer>) log.push_back("timer");
+            if constexpr (std::is_same_v<T, CancelTimer>) log.push_back("cancel");
+            if constexpr (std::is_same_v<T, MarkStable>) log.push_back("stable");
+            if constexpr (std::is_same_v<T, SwitchTraffic>) log.push_back("switch");
+            if constexpr (std::is_same_v<T, Emit>) log.push_back(std::string(ToString(x.kind)));
+          },
+          c);
+    }
+    d = t.next;
+  };
+  const auto g = Generation(1);
+  step(Start{}, kT0);
+  step(BatchSucceeded{0, g}, kT0 + minutes(1));
+  step(TimerFired{PauseTimerKey(1, 0, g)}, kT0 + minutes(3));
+  step(Op(OperatorAction::kApprove), kT0 + minutes(4));
+  step(Op(OperatorAction::kResume), kT0 + minutes(5));
+  step(BatchSucceeded{1, g}, kT0 + minutes(6));
+  step(AnalysisPassed{1, g}, kT0 + minutes(7));
+  step(BatchSucceeded{2, g}, kT0 + minutes(8));
+  EXPECT_EQ(
+      log, (std::vector<std::string>{
+               "deployment_planned", "batch 0", "timer", "deployment_paused", "deployment_resumed",
+               "deployment_paused", "deployment_resumed", "deployment_paused", "deployment_resumed",
+               "batch 1", "analysis 1", "batch 2", "stable", "deployment_succeeded"}));
+  EXPECT_EQ(d.status, Status::kSucceeded);
+  EXPECT_EQ(d.finished_at, kT0 + minutes(8));
+}
+
+TEST(DeploymentStateTest, FailuresNameTheirReason) {
+  const auto g = Generation(1);
+  auto t = Next(Drive(Canary(), {Start{}}), BatchFailed{0, g}, kT0);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kBatchFailed);
+  EXPECT_EQ(All<Emit>(t.commands).at(0).failure_reason, FailureReason::kBatchFailed);
+
+  auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g}});
+  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
+                BatchSucceeded{1, g}});
+  t = Next(d, AnalysisFailed{1, g}, kT0);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kAnalysisFailed);
+  EXPECT_EQ(Next(d, AnalysisPassed{0, g}, kT0).ignored, IgnoreReason::kWrongBatch);
+  EXPECT_EQ(Next(d, AnalysisPassed{1, Generation(2)}, kT0).ignored, IgnoreReason::kStaleGeneration);
+
+  const auto bg = Drive(BlueGreen(), {Start{}, BatchSucceeded{0, g}});
+  t = Next(bg, TrafficSwitched{g, false}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kTrafficSwitchFailed);
+}
+
+TEST(DeploymentStateTest, BlueGreenSwitchesTrafficThenMarksStable) {
+  const auto g = Generation(1);
+  auto t = Next(Drive(BlueGreen(), {Start{}}), BatchSucceeded{0, g}, kT0);
+  EXPECT_EQ(All<SwitchTraffic>(t.commands), (std::vector<SwitchTraffic>{{"https://lb/switch", g}}));
+  EXPECT_TRUE(All<MarkStable>(t.commands).empty());
+  t = Next(t.next, TrafficSwitched{g, true}, kT0);
+  EXPECT_EQ(All<MarkStable>(t.commands).size(), 1u);
+  EXPECT_EQ(t.next.status, Status::kSucceeded);
+}
+
+TEST(DeploymentStateTest, RollbackOfASucceededDeployment) {
+  const auto g = Generation(1);
+  auto d = Drive(BlueGreen(), {Start{}, BatchSucceeded{0, g}, TrafficSwitched{g, true}});
+  ASSERT_EQ(d.status, Status::kSucceeded);
+  d = Drive(d, {RollbackStarted{Generation(2)}});
+  EXPECT_EQ(d.status, Status::kRollingBack);
+  EXPECT_EQ(Next(d, RollbackCompleted{Generation(1), true}, kT0).ignored,
+            IgnoreReason::kStaleGeneration);
+  const auto t = Next(d, RollbackCompleted{Generation(2), true}, kT0 + minutes(9));
+  EXPECT_EQ(t.next.status, Status::kRolledBack);
+  EXPECT_EQ(t.next.finished_at, kT0 + minutes(9));
+  EXPECT_EQ(All<Emit>(t.commands).at(0).failure_reason, FailureReason::kRolledBack);
+}
+
+TEST(DeploymentStateTest, FailedRollbackCanBeRetriedButNeverGoesForward) {
+  auto d = Drive(Canary(), {Start{}, RollbackStarted{Generation(2)}});
+  auto t = Next(d, RollbackCompleted{Generation(2), false}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kRollbackFailed);
+  d = Drive(t.next, {RollbackStarted{Generation(3)}});
+  EXPECT_EQ(d.status, Status::kRollingBack);
+  EXPECT_EQ(d.generation, Generation(3));
+}
+
+TEST(DeploymentStateTest, OperatorPauseHoldsAtTheNextBatchBoundary) {
+  const auto g = Generation(1);
+  auto d = Drive(Canary(), {Start{}});
+  auto t = Next(d, Op(OperatorAction::kPause), kT0);
+  EXPECT_EQ(All<Emit>(t.commands).at(0).pause_reason, PauseReason::kOperator);
+  EXPECT_TRUE(t.next.operator_hold);
+  // The batch in flight still finishes; the next one waits.
+  t = Next(t.next, BatchSucceeded{0, g}, kT0);
+  EXPECT_TRUE(t.commands.empty());
+  EXPECT_EQ(t.next.phase, Phase::kHeld);
+  EXPECT_EQ(t.next.current_batch, 1u);
+  // Resume: the first gate of batch 1 (the timed pause) starts now.
+  t = Next(t.next, Op(OperatorAction::kResume), kT0 + minutes(10));
+  EXPECT_EQ(All<ScheduleTimer>(t.commands),
+            (std::vector<ScheduleTimer>{{PauseTimerKey(1, 0, g), kT0 + minutes(12)}}));
+}
+
+TEST(DeploymentStateTest, ResumeAtAHeldApprovalGateStillWaitsForApproval) {
+  auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
+  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kPause)});
+  ASSERT_EQ(d.phase, Phase::kAtGate);
+  auto t = Next(d, Op(OperatorAction::kResume), kT0);
+  ASSERT_FALSE(t.ignored);
+  EXPECT_FALSE(t.next.operator_hold);
+  EXPECT_EQ(t.next.pause_reason, PauseReason::kApprovalRequired);
+  EXPECT_EQ(Next(t.next, Op(OperatorAction::kResume), kT0).ignored,
+            IgnoreReason::kApprovalRequired);
+}
+
+TEST(DeploymentStateTest, PauseTimerKeysDifferPerGeneration) {
+  EXPECT_NE(PauseTimerKey(1, 0, Generation(1)), PauseTimerKey(1, 0, Generation(2)));
+  EXPECT_NE(PauseTimerKey(1, 0, Generation(1)), PauseTimerKey(1, 1, Generation(1)));
+  EXPECT_NE(PauseTimerKey(1, 0, Generation(1)), PauseTimerKey(0, 1, Generation(1)));
+}
+
+TEST(DeploymentStateTest, ReasonNamesAreStable) {
+  // The notifier and the rollback-agent key on these strings.
+  EXPECT_EQ(ToString(PauseReason::kPauseStep), "pause_step");
+  EXPECT_EQ(ToString(PauseReason::kApprovalRequired), "approval_required");
+  EXPECT_EQ(ToString(PauseReason::kOperator), "operator");
+  EXPECT_EQ(ToString(FailureReason::kBatchFailed), "batch_failed");
+  EXPECT_EQ(ToString(FailureReason::kAnalysisFailed), "analysis_failed");
+  EXPECT_EQ(ToString(FailureReason::kRolledBack), "rolled_back");
+  EXPECT_EQ(ToString(Status::kRollingBack), "rolling_back");
+  EXPECT_EQ(ToString(IgnoreReason::kStaleGeneration), "stale_generation");
+  EXPECT_EQ(ToString(OperatorAction::kApprove), "approve");
+  EXPECT_EQ(ToString(EventKind::kDeploymentSucceeded), "deployment_succeeded");
+}
+
+// --- Invariants over random input sequences -------------------------------------------------
+
+Input RandomInput(std::mt19937& rng, const Deployment& d) {
+  const auto gen = [&] {
+    const std::uint64_t v = d.generation.Value();
+    switch (rng() % 4) {
+      case 0:
+        return Generation(v > 1 ? v - 1 : 0);
+      case 1:
+        return Generation(v + 1);
+      default:
+        return d.generation;
+    }
+  };
+  const auto batch = [&] {
+    return static_cast<std::uint32_t>(rng() % 3 == 0 ? rng() % 4 : d.current_batch);
+  };
+  switch (rng() % 14) {
+    case 0:
+      return Start{};
+    case 1:
+    case 2:
+      return BatchSucceeded{batch(), gen()};
+    case 3:
+      return BatchFailed{batch(), gen()};
+    case 4:
+      return rng() % 4 == 0 ? TimerFired{"pause/b0/g0/gen1"} : FireCurrentTimer(d);
+    case 5:
+      return AnalysisPassed{batch(), gen()};
+    case 6:
+      return AnalysisFailed{batch(), gen()};
+    case 7:
+      return TrafficSwitched{gen(), rng() % 2 == 0};
+    case 8:
+    case 9:
+      return Op(static_cast<OperatorAction>(rng() % 5));
+    case 10:
+      return RollbackStarted{Generation(d.generation.Value() + rng() % 3)};
+    case 11:
+      return RollbackCompleted{gen(), rng() % 2 == 0};
+    default:
+      return Op(rng() % 2 == 0 ? OperatorAction::kApprove : OperatorAction::kResume);
+  }
+}
+
+TEST(DeploymentStateTest, InvariantsHoldOverRandomSequences) {
+  int rollbacks_seen = 0;
+  int successes_seen = 0;
+  for (std::uint32_t seed = 1; seed <= 3000; ++seed) {
+    std::mt19937 rng(seed);
+    Deployment d = seed % 5 == 0 ? BlueGreen() : Canary();
+    std::uint32_t expected_next_batch = 0;
+    for (int i = 0; i < 60; ++i) {
+      const auto in = RandomInput(rng, d);
+      const auto t = Next(d, in, kT0 + minutes(i));
+      if (t.ignored) {
+        ASSERT_EQ(t.next, d);
+        ASSERT_TRUE(t.commands.empty());
+      }
+      for (const auto& rb : All<RequestBatch>(t.commands)) {
+        // Never after a rollback started, never from a finished state, one at a time, in order.
+        ASSERT_FALSE(d.rollback_started) << "seed " << seed;
+        ASSERT_FALSE(t.next.rollback_started) << "seed " << seed;
+        ASSERT_FALSE(IsFinal(d.status)) << "seed " << seed;
+        if (d.phase == Phase::kBatchInFlight) {  // only the batch's success frees the slot
+          ASSERT_TRUE(std::holds_alternative<BatchSucceeded>(in)) << "seed " << seed;
+        }
+        ASSERT_EQ(rb.index, expected_next_batch) << "seed " << seed;
+        ASSERT_EQ(rb.generation, d.generation);
+        ++expected_next_batch;
+      }
+      // Generations never go down; once rolled back, nothing changes.
+      ASSERT_GE(t.next.generation, d.generation);
+      ASSERT_TRUE(d.status != Status::kRolledBack || t.ignored.has_value());
+      ASSERT_TRUE(!d.rollback_started || t.next.rollback_started);
+      // A paused deployment always knows why.
+      ASSERT_EQ(t.next.status == Status::kPaused, t.next.pause_reason.has_value())
+          << "seed " << seed << " step " << i;
+      // A timer is held only while waiting at a timed pause gate.
+      ASSERT_TRUE(!t.next.timer_key || t.next.phase == Phase::kAtGate);
+      if (t.next.status == Status::kSucceeded && d.status != Status::kSucceeded) {
+        ++successes_seen;
+        ASSERT_EQ(All<MarkStable>(t.commands).size(), 1u);
+      }
+      if (t.next.rollback_started && !d.rollback_started) ++rollbacks_seen;
+      d = t.next;
+    }
+  }
+  // The random walk reaches the interesting places.
+  EXPECT_GT(rollbacks_seen, 100);
+  EXPECT_GT(successes_seen, 10);
+}
+
+}  // namespace
+}  // namespace sluice::rollout_planner
