@@ -1,0 +1,101 @@
+// sluice-agent: wiring only. See README.md for the API, the layout on disk and config keys.
+#include <prometheus/registry.h>
+
+#include <iostream>
+#include <sluice/core/config.hpp>
+#include <sluice/core/health.hpp>
+#include <sluice/core/lifecycle.hpp>
+#include <sluice/core/logging.hpp>
+#include <sluice/http/server.hpp>
+
+#include "src/agent_api.hpp"
+#include "src/host_agent.hpp"
+
+namespace {
+
+using namespace sluice;
+using namespace std::chrono_literals;
+
+struct Config {
+  std::string addr;
+  std::string log_level;
+  std::string token;
+  agent::HostAgentOptions host;
+};
+
+Config ParseConfig() {
+  core::EnvConfig env;
+  for (const auto key : core::SuiteWideKeys()) env.MarkKnown(key);
+  Config c;
+  c.addr = env.HostPort("SLUICE_AGENT_ADDR", "127.0.0.1:7070");
+  c.log_level = env.String("SLUICE_LOG_LEVEL", "info");
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
+      c.log_level != "warn" && c.log_level != "error") {
+    throw core::ConfigError("SLUICE_LOG_LEVEL=" + c.log_level +
+                            ": use trace, debug, info, warn or error");
+  }
+  c.host.root = env.Required("SLUICE_AGENT_ROOT");
+  if (!c.host.root.is_absolute()) {
+    throw core::ConfigError("SLUICE_AGENT_ROOT=" + c.host.root.string() +
+                            ": use an absolute path (the install root)");
+  }
+  c.host.keep = static_cast<std::size_t>(env.Int("SLUICE_AGENT_KEEP", 5, 2, 1000));
+  c.host.max_artifact_bytes = static_cast<std::uint64_t>(
+      env.Int("SLUICE_AGENT_MAX_ARTIFACT_BYTES", 1ll << 30, 1024, 1ll << 40));
+  c.host.extract.max_total_bytes = static_cast<std::uint64_t>(
+      env.Int("SLUICE_AGENT_MAX_UNPACKED_BYTES", 4ll << 30, 1024, 1ll << 42));
+  c.host.download_timeout = env.Duration("SLUICE_AGENT_DOWNLOAD_TIMEOUT", 10min);
+  const auto token = env.Secret("SLUICE_AGENT_TOKEN");
+  if (!token) {
+    throw core::ConfigError(
+        "SLUICE_AGENT_TOKEN (or SLUICE_AGENT_TOKEN_FILE) is not set; the API needs a token");
+  }
+  if (token->size() < 16) {
+    throw core::ConfigError("SLUICE_AGENT_TOKEN is shorter than 16 characters; use a random token");
+  }
+  c.token = *token;
+  env.RejectUnknown();
+  return c;
+}
+
+}  // namespace
+
+int main() {
+  core::Lifecycle::BlockTerminationSignals();
+  Config config;
+  try {
+    config = ParseConfig();
+  } catch (const std::exception& e) {
+    core::ExitOnConfigError(agent::kServiceName, e);
+  }
+  core::InitLogging(agent::kServiceName, config.log_level);
+  const auto log = core::Logger("main");
+  try {
+    auto& clock = core::SystemClock::Instance();
+    agent::HostAgent host(clock, config.host);
+    host.Load();
+
+    auto registry = std::make_shared<prometheus::Registry>();
+    core::Health health;
+    health.Set("state", true);
+    http::ServerOptions server_options;
+    server_options.addr = config.addr;
+    server_options.threads = 4;
+    http::Server server(std::string(agent::kServiceName), server_options);
+    server.MountOps(health, *registry);
+    agent::AgentApi api({host, server}, config.token);
+    api.Register();
+
+    core::Lifecycle lifecycle;
+    lifecycle.Add(server);
+    log->info("sluice-agent listening on http://{} (root {})", config.addr,
+              config.host.root.string());
+    const int sig = lifecycle.RunUntilSignal();
+    log->info("stopped on signal {}", sig);
+    return 0;
+  } catch (const std::exception& e) {
+    log->critical("sluice-agent cannot start: {}", e.what());
+    std::cerr << "sluice-agent: cannot start: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,399 @@
+#include "deploy.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <regex>
+#include <set>
+
+namespace sluice::agent {
+namespace {
+
+using nlohmann::json;
+
+std::string Join(const std::string& path, std::string_view field) {
+  return path.empty() ? std::string(field) : path + "." + std::string(field);
+}
+
+void RejectUnknown(const json& j, const std::string& path, const std::set<std::string>& known) {
+  for (const auto& [key, value] : j.items()) {
+    if (!known.contains(key)) throw ValidationError(Join(path, key), "unknown field");
+  }
+}
+
+const json& RequireObject(const json& parent, std::string_view field, const std::string& path) {
+  const auto it = parent.find(std::string(field));
+  if (it == parent.end() || it->is_null()) {
+    throw ValidationError(Join(path, field), "is required");
+  }
+  if (!it->is_object()) throw ValidationError(Join(path, field), "must be an object");
+  return *it;
+}
+
+std::optional<std::string> OptString(const json& parent, std::string_view field,
+                                     const std::string& path) {
+  const auto it = parent.find(std::string(field));
+  if (it == parent.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) throw ValidationError(Join(path, field), "must be a string");
+  return it->get<std::string>();
+}
+
+std::string ReqString(const json& parent, std::string_view field, const std::string& path) {
+  auto s = OptString(parent, field, path);
+  if (!s || s->empty()) throw ValidationError(Join(path, field), "is required");
+  return *s;
+}
+
+std::uint64_t ReqGeneration(const json& body) {
+  const auto it = body.find("generation");
+  if (it == body.end() || it->is_null()) throw ValidationError("generation", "is required");
+  if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<std::int64_t>() < 0)) {
+    throw ValidationError("generation", "must be a non-negative integer");
+  }
+  return it->get<std::uint64_t>();
+}
+
+std::vector<std::string> OptArgv(const json& parent, std::string_view field,
+                                 const std::string& path) {
+  const auto it = parent.find(std::string(field));
+  if (it == parent.end() || it->is_null()) return {};
+  const std::string name = Join(path, field);
+  if (!it->is_array()) throw ValidationError(name, "must be an array of strings");
+  if (it->size() > 64) throw ValidationError(name, "has more than 64 arguments");
+  std::vector<std::string> argv;
+  for (const auto& a : *it) {
+    if (!a.is_string()) throw ValidationError(name, "must be an array of strings");
+    auto s = a.get<std::string>();
+    if (s.find('\0') != std::string::npos) throw ValidationError(name, "contains a NUL byte");
+    argv.push_back(std::move(s));
+  }
+  if (!argv.empty() && argv.front().empty()) {
+    throw ValidationError(name, "the program (first element) is empty");
+  }
+  return argv;
+}
+
+std::chrono::milliseconds OptDuration(const json& parent, std::string_view field,
+                                      const std::string& path, std::chrono::milliseconds def,
+                                      std::chrono::milliseconds max) {
+  const auto it = parent.find(std::string(field));
+  if (it == parent.end() || it->is_null()) return def;
+  const auto d = ParseDuration(*it);
+  const std::string name = Join(path, field);
+  if (!d) throw ValidationError(name, "must be a duration such as \"30s\" or a number of seconds");
+  if (d->count() <= 0) throw ValidationError(name, "must be positive");
+  if (*d > max) throw ValidationError(name, "is longer than " + std::to_string(max.count()) + "ms");
+  return *d;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+bool IsValidVersion(std::string_view s) {
+  static const std::regex kRe(
+      R"(^v?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$)");
+  return !s.empty() && s.size() <= 128 && std::regex_match(s.begin(), s.end(), kRe);
+}
+
+bool IsValidSha256(std::string_view s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+}
+
+bool IsHttpUrl(std::string_view s) {
+  if (s.size() > 2048) return false;
+  std::string_view rest;
+  if (s.starts_with("http://")) {
+    rest = s.substr(7);
+  } else if (s.starts_with("https://")) {
+    rest = s.substr(8);
+  } else {
+    return false;
+  }
+  if (rest.empty() || rest.front() == '/' || rest.front() == ':') return false;
+  return std::none_of(s.begin(), s.end(),
+                      [](unsigned char c) { return std::isspace(c) != 0 || std::iscntrl(c) != 0; });
+}
+
+std::optional<std::chrono::milliseconds> ParseDuration(const json& j) {
+  using std::chrono::milliseconds;
+  if (j.is_number_unsigned() || j.is_number_integer()) {
+    const auto v = j.get<std::int64_t>();
+    if (v < 0 || v > 86'400) return std::nullopt;
+    return milliseconds(v * 1000);
+  }
+  if (j.is_number_float()) {
+    const double v = j.get<double>();
+    if (!(v >= 0 && v <= 86'400)) return std::nullopt;
+    return milliseconds(static_cast<std::int64_t>(v * 1000));
+  }
+  if (!j.is_string()) return std::nullopt;
+  const auto s = j.get<std::string>();
+  static const std::regex kRe(R"(^([0-9]{1,9})(ms|s|m|h)$)");
+  std::smatch m;
+  if (!std::regex_match(s, m, kRe)) return std::nullopt;
+  const std::int64_t n = std::stoll(m[1].str());
+  const std::string unit = m[2].str();
+  if (unit == "ms") return milliseconds(n);
+  if (unit == "s") return milliseconds(n * 1000);
+  if (unit == "m") return milliseconds(n * 60'000);
+  return milliseconds(n * 3'600'000);
+}
+
+ServiceConfig ParseServiceConfig(const json& j, const std::string& path) {
+  using namespace std::chrono_literals;
+  if (!j.is_object()) throw ValidationError(path, "must be an object");
+  RejectUnknown(j, path, {"restart_command", "restart_timeout", "health"});
+  ServiceConfig s;
+  s.restart_command = OptArgv(j, "restart_command", path);
+  if (s.restart_command.empty())
+    throw ValidationError(Join(path, "restart_command"), "is required");
+  s.restart_timeout = OptDuration(j, "restart_timeout", path, 60s, 1h);
+  const std::string hpath = Join(path, "health");
+  const json& h = RequireObject(j, "health", path);
+  RejectUnknown(h, hpath, {"http_url", "command", "timeout", "interval"});
+  if (auto url = OptString(h, "http_url", hpath)) {
+    if (!IsHttpUrl(*url)) {
+      throw ValidationError(Join(hpath, "http_url"), "must be an http:// or https:// URL");
+    }
+    s.health.http_url = *url;
+  }
+  s.health.command = OptArgv(h, "command", hpath);
+  if (s.health.http_url.empty() == s.health.command.empty()) {
+    throw ValidationError(hpath, "needs exactly one of http_url and command");
+  }
+  s.health.timeout = OptDuration(h, "timeout", hpath, 30s, 1h);
+  s.health.interval = OptDuration(h, "interval", hpath, 500ms, 1min);
+  return s;
+}
+
+json ToJson(const ServiceConfig& s) {
+  json health = {{"timeout", std::to_string(s.health.timeout.count()) + "ms"},
+                 {"interval", std::to_string(s.health.interval.count()) + "ms"}};
+  if (!s.health.http_url.empty()) health["http_url"] = s.health.http_url;
+  if (!s.health.command.empty()) health["command"] = s.health.command;
+  return {{"restart_command", s.restart_command},
+          {"restart_timeout", std::to_string(s.restart_timeout.count()) + "ms"},
+          {"health", health}};
+}
+
+DeployRequest ParseDeployRequest(const json& body) {
+  if (!body.is_object()) throw ValidationError("body", "must be a JSON object");
+  RejectUnknown(body, "", {"version", "artifact_url", "sha256", "generation", "service"});
+  DeployRequest r;
+  r.version = ReqString(body, "version", "");
+  if (!IsValidVersion(r.version)) {
+    throw ValidationError("version", "must be a version such as 1.2.3 or 1.2.3-rc.1");
+  }
+  r.artifact_url = ReqString(body, "artifact_url", "");
+  if (!IsHttpUrl(r.artifact_url)) {
+    throw ValidationError("artifact_url", "must be an http:// or https:// URL");
+  }
+  r.sha256 = ReqString(body, "sha256", "");
+  if (!IsValidSha256(r.sha256)) throw ValidationError("sha256", "must be 64 hexadecimal digits");
+  r.sha256 = Lower(r.sha256);
+  r.generation = ReqGeneration(body);
+  r.service = ParseServiceConfig(RequireObject(body, "service", ""), "service");
+  return r;
+}
+
+RevertRequest ParseRevertRequest(const json& body) {
+  if (!body.is_object()) throw ValidationError("body", "must be a JSON object");
+  RejectUnknown(body, "", {"version", "generation", "service"});
+  RevertRequest r;
+  r.version = ReqString(body, "version", "");
+  if (!IsValidVersion(r.version)) {
+    throw ValidationError("version", "must be a version such as 1.2.3 or 1.2.3-rc.1");
+  }
+  r.generation = ReqGeneration(body);
+  if (const auto it = body.find("service"); it != body.end() && !it->is_null()) {
+    r.service = ParseServiceConfig(*it, "service");
+  }
+  return r;
+}
+
+std::string_view ToString(HealthStatus h) {
+  switch (h) {
+    case HealthStatus::kHealthy:
+      return "healthy";
+    case HealthStatus::kUnhealthy:
+      return "unhealthy";
+    case HealthStatus::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view ToString(OperationKind k) {
+  return k == OperationKind::kDeploy ? "deploy" : "revert";
+}
+
+std::string_view ToString(OperationState s) {
+  switch (s) {
+    case OperationState::kInProgress:
+      return "in_progress";
+    case OperationState::kSucceeded:
+      return "succeeded";
+    case OperationState::kFailed:
+      return "failed";
+    case OperationState::kUnchanged:
+      return "unchanged";
+  }
+  return "in_progress";
+}
+
+std::string_view ToString(PlanKind p) {
+  switch (p) {
+    case PlanKind::kNoOp:
+      return "noop";
+    case PlanKind::kSwitchOnly:
+      return "switch_only";
+    case PlanKind::kDownloadInstall:
+      return "download_install";
+    case PlanKind::kConflict:
+      return "conflict";
+  }
+  return "conflict";
+}
+
+namespace {
+
+template <typename E>
+E EnumFrom(const std::string& s, std::initializer_list<E> values) {
+  for (E v : values) {
+    if (ToString(v) == s) return v;
+  }
+  throw std::runtime_error("unknown value '" + s + "' in the state file");
+}
+
+json ToJson(const Operation& o) {
+  return {{"kind", ToString(o.kind)},
+          {"version", o.version},
+          {"generation", o.generation},
+          {"state", ToString(o.state)},
+          {"reason", o.reason},
+          {"message", o.message},
+          {"started_at_ms", o.started_at_ms},
+          {"finished_at_ms", o.finished_at_ms}};
+}
+
+Operation OperationFromJson(const json& j) {
+  Operation o;
+  o.kind =
+      EnumFrom(j.at("kind").get<std::string>(), {OperationKind::kDeploy, OperationKind::kRevert});
+  o.version = j.at("version").get<std::string>();
+  o.generation = j.at("generation").get<std::uint64_t>();
+  o.state = EnumFrom(j.at("state").get<std::string>(),
+                     {OperationState::kInProgress, OperationState::kSucceeded,
+                      OperationState::kFailed, OperationState::kUnchanged});
+  o.reason = j.value("reason", "");
+  o.message = j.value("message", "");
+  o.started_at_ms = j.value("started_at_ms", std::int64_t{0});
+  o.finished_at_ms = j.value("finished_at_ms", std::int64_t{0});
+  return o;
+}
+
+}  // namespace
+
+const InstalledVersion* AgentState::Find(std::string_view version) const {
+  for (const auto& v : installed) {
+    if (v.version == version) return &v;
+  }
+  return nullptr;
+}
+
+json ToJson(const AgentState& s) {
+  json installed = json::array();
+  for (const auto& v : s.installed) {
+    installed.push_back(
+        {{"version", v.version}, {"sha256", v.sha256}, {"installed_at_ms", v.installed_at_ms}});
+  }
+  json j = {{"current", s.current},
+            {"previous", s.previous},
+            {"installed", installed},
+            {"health", ToString(s.health)},
+            {"highest_generation", s.highest_generation},
+            {"last_operation", nullptr},
+            {"service", nullptr}};
+  if (s.last_operation) j["last_operation"] = ToJson(*s.last_operation);
+  if (s.service) j["service"] = ToJson(*s.service);
+  return j;
+}
+
+AgentState StateFromJson(const json& j) {
+  try {
+    AgentState s;
+    s.current = j.at("current").get<std::string>();
+    s.previous = j.at("previous").get<std::string>();
+    for (const auto& v : j.at("installed")) {
+      s.installed.push_back({v.at("version").get<std::string>(), v.at("sha256").get<std::string>(),
+                             v.at("installed_at_ms").get<std::int64_t>()});
+    }
+    s.health = EnumFrom(j.at("health").get<std::string>(),
+                        {HealthStatus::kUnknown, HealthStatus::kHealthy, HealthStatus::kUnhealthy});
+    s.highest_generation = j.at("highest_generation").get<std::uint64_t>();
+    if (const auto& op = j.at("last_operation"); !op.is_null()) {
+      s.last_operation = OperationFromJson(op);
+    }
+    if (const auto& svc = j.at("service"); !svc.is_null()) {
+      s.service = ParseServiceConfig(svc, "service");
+    }
+    return s;
+  } catch (const json::exception& e) {
+    throw std::runtime_error(std::string("malformed state: ") + e.what());
+  } catch (const ValidationError& e) {
+    throw std::runtime_error("malformed state: " + e.Field() + " " + e.what());
+  }
+}
+
+bool IsStale(const AgentState& state, std::uint64_t generation) {
+  return generation < state.highest_generation;
+}
+
+void ObserveGeneration(AgentState& state, std::uint64_t generation) {
+  state.highest_generation = std::max(state.highest_generation, generation);
+}
+
+PlanKind Plan(const AgentState& state, const DeployRequest& request) {
+  const InstalledVersion* installed = state.Find(request.version);
+  if (installed == nullptr) return PlanKind::kDownloadInstall;
+  if (installed->sha256 != request.sha256) return PlanKind::kConflict;
+  if (state.current == request.version && state.health == HealthStatus::kHealthy) {
+    return PlanKind::kNoOp;
+  }
+  return PlanKind::kSwitchOnly;
+}
+
+void RecordSwitch(AgentState& state, const std::string& version) {
+  if (state.current != version) {
+    state.previous = state.current;
+    state.current = version;
+  }
+}
+
+void RecordInstalled(AgentState& state, InstalledVersion v) {
+  RecordRemoved(state, v.version);
+  state.installed.push_back(std::move(v));
+}
+
+void RecordRemoved(AgentState& state, std::string_view version) {
+  std::erase_if(state.installed, [&](const InstalledVersion& v) { return v.version == version; });
+}
+
+std::vector<std::string> SelectForRemoval(const AgentState& state, std::size_t keep) {
+  std::vector<std::string> out;
+  std::size_t remaining = state.installed.size();
+  for (const auto& v : state.installed) {
+    if (remaining <= keep) break;
+    if (v.version == state.current || v.version == state.previous) continue;
+    out.push_back(v.version);
+    --remaining;
+  }
+  return out;
+}
+
+}  // namespace sluice::agent

@@ -1,0 +1,151 @@
+#pragma once
+
+// sluice-agent's decisions: what a valid deploy / revert command is, the fencing rule, what a
+// deploy has to do given the agent's state, and which releases to delete. Pure functions over
+// plain values: no I/O, no clock.
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::agent {
+
+// Reasons an operation was refused or failed; the executor keys on them.
+inline constexpr std::string_view kReasonStaleGeneration = "stale_generation";
+inline constexpr std::string_view kReasonVersionConflict = "version_conflict";
+inline constexpr std::string_view kReasonNotInstalled = "not_installed";
+inline constexpr std::string_view kReasonChecksumMismatch = "checksum_mismatch";
+inline constexpr std::string_view kReasonArtifactTooLarge = "artifact_too_large";
+inline constexpr std::string_view kReasonDownloadFailed = "download_failed";
+inline constexpr std::string_view kReasonUnsafeArchive = "unsafe_archive";
+inline constexpr std::string_view kReasonInstallFailed = "install_failed";
+inline constexpr std::string_view kReasonRestartFailed = "restart_failed";
+inline constexpr std::string_view kReasonHealthCheckFailed = "health_check_failed";
+inline constexpr std::string_view kReasonInterrupted = "interrupted";
+
+// A request field that is missing or wrong.
+class ValidationError : public std::runtime_error {
+ public:
+  ValidationError(std::string field, const std::string& message)
+      : std::runtime_error(message), field_(std::move(field)) {}
+  const std::string& Field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+struct HealthCheck {
+  std::string http_url;                       // exactly one of http_url and command
+  std::vector<std::string> command;           // argv, run without a shell
+  std::chrono::milliseconds timeout{30'000};  // deadline for the service to become healthy
+  std::chrono::milliseconds interval{500};    // between attempts
+};
+
+struct ServiceConfig {
+  std::vector<std::string> restart_command;  // argv, run without a shell
+  std::chrono::milliseconds restart_timeout{60'000};
+  HealthCheck health;
+};
+
+struct DeployRequest {
+  std::string version;
+  std::string artifact_url;
+  std::string sha256;  // 64 lowercase hex
+  std::uint64_t generation = 0;
+  ServiceConfig service;
+};
+
+struct RevertRequest {
+  std::string version;
+  std::uint64_t generation = 0;
+  std::optional<ServiceConfig> service;  // default: the one of the last deploy
+};
+
+// Parse and validate a body; unknown fields are errors. Throw ValidationError naming the field
+// with its JSON path ("service.health.timeout").
+DeployRequest ParseDeployRequest(const nlohmann::json& body);
+RevertRequest ParseRevertRequest(const nlohmann::json& body);
+ServiceConfig ParseServiceConfig(const nlohmann::json& j, const std::string& path);
+nlohmann::json ToJson(const ServiceConfig& s);
+
+// 1.2.3, v1.2.3, 1.2, 1.2.3-rc.1, 1.2.3+build.5; at most 128 characters. Safe as a directory name.
+bool IsValidVersion(std::string_view s);
+bool IsValidSha256(std::string_view s);  // 64 hex digits, either case
+bool IsHttpUrl(std::string_view s);      // http:// or https:// with a host, no whitespace
+// "250ms", "5s", "2m", "1h" or a number of seconds. Empty optional when malformed.
+std::optional<std::chrono::milliseconds> ParseDuration(const nlohmann::json& j);
+
+enum class HealthStatus { kUnknown, kHealthy, kUnhealthy };
+std::string_view ToString(HealthStatus h);
+
+enum class OperationKind { kDeploy, kRevert };
+std::string_view ToString(OperationKind k);
+
+enum class OperationState { kInProgress, kSucceeded, kFailed, kUnchanged };
+std::string_view ToString(OperationState s);
+
+struct Operation {
+  OperationKind kind = OperationKind::kDeploy;
+  std::string version;
+  std::uint64_t generation = 0;
+  OperationState state = OperationState::kInProgress;
+  std::string reason;  // one of the kReason* constants when failed
+  std::string message;
+  std::int64_t started_at_ms = 0;
+  std::int64_t finished_at_ms = 0;
+};
+
+struct InstalledVersion {
+  std::string version;
+  std::string sha256;
+  std::int64_t installed_at_ms = 0;
+};
+
+// What the agent knows about its host; persisted as JSON.
+struct AgentState {
+  std::string current;                      // empty before the first deploy
+  std::string previous;                     // the version current pointed at before the last switch
+  std::vector<InstalledVersion> installed;  // in install order, oldest first
+  HealthStatus health = HealthStatus::kUnknown;
+  std::uint64_t highest_generation = 0;
+  std::optional<Operation> last_operation;
+  std::optional<ServiceConfig> service;  // of the last deploy; used by revert
+
+  const InstalledVersion* Find(std::string_view version) const;
+};
+
+nlohmann::json ToJson(const AgentState& s);
+// Throws std::runtime_error when the document is not a state written by ToJson.
+AgentState StateFromJson(const nlohmann::json& j);
+
+// The fencing rule: a command older than the highest generation seen is refused. A command
+// with the same generation is accepted again (the executor's retry of the same command).
+bool IsStale(const AgentState& state, std::uint64_t generation);
+// Remembers the generation of an accepted command.
+void ObserveGeneration(AgentState& state, std::uint64_t generation);
+
+enum class PlanKind {
+  kNoOp,             // the version is current and healthy
+  kSwitchOnly,       // the version is installed: switch the link, restart, check
+  kDownloadInstall,  // download, verify, unpack, switch, restart, check
+  kConflict,         // the version is installed with another checksum
+};
+std::string_view ToString(PlanKind p);
+PlanKind Plan(const AgentState& state, const DeployRequest& request);
+
+// Points current at `version`; the old current becomes previous (unless they are the same).
+void RecordSwitch(AgentState& state, const std::string& version);
+// Adds (or replaces) an installed version at the end of the install order.
+void RecordInstalled(AgentState& state, InstalledVersion v);
+void RecordRemoved(AgentState& state, std::string_view version);
+
+// The installed versions to delete so that at most `keep` remain, oldest first; never the
+// current or the previous version (so more than `keep` may remain when keep < 2).
+std::vector<std::string> SelectForRemoval(const AgentState& state, std::size_t keep);
+
+}  // namespace sluice::agent

@@ -1,0 +1,311 @@
+// Runs the real sluice-agent binary against an artifact server inside the test (httplib on
+// 127.0.0.1, serving .tar.gz files built here) and checks what lands on disk.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/sha.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sluice/http/client.hpp>
+#include <sluice/testing/process.hpp>
+#include <sstream>
+#include <thread>
+
+#include "tar_builder.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using sluice::agent::testing::File;
+using sluice::agent::testing::WriteTarGz;
+
+const std::string kToken = "agent-test-token-0123456789";
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : md) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() / ("sluice-agent-itest-" + sluice::testing::RandomSuffix());
+    root_ = base_ / "root";
+    fs::create_directories(root_);
+    fs::create_directories(SLUICE_TEST_LOG_DIR);
+
+    server_.Get(R"(/artifacts/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      const std::string name = req.matches[1];
+      ++requests_[name];
+      const auto it = artifacts_.find(name);
+      if (it == artifacts_.end()) {
+        res.status = 404;
+        return;
+      }
+      res.set_content(it->second, "application/gzip");
+    });
+    artifact_port_ = server_.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(artifact_port_, 0);
+    server_thread_ = std::thread([this] { server_.listen_after_bind(); });
+
+    // A good release has a `healthy` file: the health command looks for it under current/.
+    AddArtifact("1.0.0", {File("bin/app", "#!/bin/sh\necho v1\n", 0755), File("healthy", "")});
+    AddArtifact("2.0.0", {File("bin/app", "#!/bin/sh\necho v2\n", 0755), File("healthy", "")});
+    StartAgent();
+  }
+
+  void TearDown() override {
+    agent_.reset();
+    server_.stop();
+    server_thread_.join();
+    fs::remove_all(base_);
+  }
+
+  void StartAgent() {
+    agent_port_ = sluice::testing::FreePort();
+    agent_ = std::make_unique<sluice::testing::ChildProcess>(
+        std::vector<std::string>{SLUICE_AGENT_BIN},
+        std::map<std::string, std::string>{
+            {"SLUICE_AGENT_ADDR", "127.0.0.1:" + std::to_string(agent_port_)},
+            {"SLUICE_AGENT_ROOT", root_.string()},
+            {"SLUICE_AGENT_TOKEN", kToken},
+            {"SLUICE_AGENT_KEEP", "3"},
+            {"SLUICE_AGENT_MAX_ARTIFACT_BYTES", "10000000"},
+            {"SLUICE_LOG_LEVEL", "debug"}},
+        std::string(SLUICE_TEST_LOG_DIR) + "/sluice-agent-" + base_.filename().string() + ".log");
+    ASSERT_TRUE(sluice::testing::WaitForHttpOk(
+        "http://127.0.0.1:" + std::to_string(agent_port_) + "/healthz", std::chrono::seconds(15)))
+        << "sluice-agent did not start:\n"
+        << agent_->LogTail();
+  }
+
+  void AddArtifact(const std::string& version,
+                   const std::vector<sluice::agent::testing::TarEntry>& entries) {
+    const fs::path p = base_ / ("app-" + version + ".tar.gz");
+    WriteTarGz(p.string(), entries);
+    std::lock_guard lock(mu_);
+    artifacts_["app-" + version + ".tar.gz"] = ReadFile(p);
+  }
+  std::string ShaOf(const std::string& version) {
+    std::lock_guard lock(mu_);
+    return Sha256Hex(artifacts_.at("app-" + version + ".tar.gz"));
+  }
+  int Requests(const std::string& version) {
+    std::lock_guard lock(mu_);
+    return requests_["app-" + version + ".tar.gz"];
+  }
+
+  json Service() const {
+    return {{"restart_command",
+             {"/bin/sh", "-c",
+              "echo \"$SLUICE_RELEASE_VERSION\" >> " + (base_ / "restarts.log").string()}},
+            {"health",
+             {{"command", {"/bin/sh", "-c", "test -f \"$SLUICE_RELEASE_DIR/healthy\""}},
+              {"timeout", "2s"},
+              {"interval", "100ms"}}}};
+  }
+  json DeployBody(const std::string& version, std::uint64_t generation) {
+    return {{"version", version},
+            {"artifact_url", "http://127.0.0.1:" + std::to_string(artifact_port_) +
+                                 "/artifacts/app-" + version + ".tar.gz"},
+            {"sha256", ShaOf(version)},
+            {"generation", generation},
+            {"service", Service()}};
+  }
+
+  sluice::http::ClientResponse Call(const std::string& method, const std::string& path,
+                                    const json& body = nullptr, const std::string& token = kToken) {
+    sluice::http::ClientRequest req;
+    req.method = method;
+    req.url = "http://127.0.0.1:" + std::to_string(agent_port_) + path;
+    req.timeout = std::chrono::seconds(30);
+    if (!token.empty()) req.headers.push_back({"Authorization", "Bearer " + token});
+    if (!body.is_null()) {
+      req.headers.push_back({"Content-Type", "application/json"});
+      req.body = body.dump();
+    }
+    return sluice::http::Send(req);
+  }
+  json Ok(const std::string& method, const std::string& path, const json& body = nullptr) {
+    const auto res = Call(method, path, body);
+    EXPECT_EQ(res.status, 200) << method << " " << path << ": " << res.body;
+    return json::parse(res.body);
+  }
+  // The error code of a refused call, with its HTTP status.
+  std::pair<long, std::string> Refusal(const std::string& path, const json& body) {
+    const auto res = Call("POST", path, body);
+    const auto j = json::parse(res.body);
+    return {res.status, j.contains("error") ? j["error"].value("code", "") : "<no error>"};
+  }
+  std::string CurrentTarget() const {
+    std::error_code ec;
+    return fs::read_symlink(root_ / "current", ec).string();
+  }
+  std::string Restarts() const { return ReadFile(base_ / "restarts.log"); }
+
+  fs::path base_;
+  fs::path root_;
+  httplib::Server server_;
+  std::thread server_thread_;
+  int artifact_port_ = 0;
+  int agent_port_ = 0;
+  std::mutex mu_;
+  std::map<std::string, std::string> artifacts_;  // guarded by mu_
+  std::map<std::string, int> requests_;           // guarded by mu_
+  std::unique_ptr<sluice::testing::ChildProcess> agent_;
+};
+
+TEST_F(AgentTest, DeploysUpgradesAndRevertsWithoutDownloading) {
+  auto r = Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1));
+  EXPECT_EQ(r["result"], "succeeded") << r.dump();
+  EXPECT_EQ(CurrentTarget(), "releases/1.0.0");
+  EXPECT_EQ(ReadFile(root_ / "current/bin/app"), "#!/bin/sh\necho v1\n");
+  EXPECT_EQ(r["status"]["health_status"], "healthy");
+
+  // The same command again: already current and healthy, nothing fetched, nothing restarted.
+  r = Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1));
+  EXPECT_EQ(r["result"], "unchanged") << r.dump();
+  EXPECT_EQ(Requests("1.0.0"), 1);
+
+  r = Ok("POST", "/v1/deploy", DeployBody("2.0.0", 2));
+  EXPECT_EQ(r["result"], "succeeded") << r.dump();
+  EXPECT_EQ(CurrentTarget(), "releases/2.0.0");
+  EXPECT_EQ(r["status"]["previous"], "1.0.0");
+
+  r = Ok("POST", "/v1/revert", {{"version", "1.0.0"}, {"generation", 3}});
+  EXPECT_EQ(r["result"], "succeeded") << r.dump();
+  EXPECT_EQ(CurrentTarget(), "releases/1.0.0");
+  EXPECT_EQ(ReadFile(root_ / "current/bin/app"), "#!/bin/sh\necho v1\n");
+  EXPECT_EQ(Requests("1.0.0"), 1) << "a revert must not download";
+  EXPECT_EQ(Requests("2.0.0"), 1);
+  EXPECT_EQ(Restarts(), "1.0.0\n2.0.0\n1.0.0\n");
+
+  const auto status = Ok("GET", "/v1/status");
+  EXPECT_EQ(status["current"], "1.0.0");
+  EXPECT_EQ(status["previous"], "2.0.0");
+  EXPECT_EQ(status["highest_generation"], 3);
+  EXPECT_EQ(status["installed"].size(), 2u);
+  EXPECT_EQ(status["last_operation"]["kind"], "revert");
+  EXPECT_EQ(status["last_operation"]["state"], "succeeded");
+
+  EXPECT_EQ(Refusal("/v1/revert", {{"version", "9.9.9"}, {"generation", 3}}),
+            (std::pair<long, std::string>{404, "not_installed"}));
+}
+
+TEST_F(AgentTest, ABadChecksumIsRefusedAndChangesNothing) {
+  ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1))["result"], "succeeded");
+  auto body = DeployBody("2.0.0", 2);
+  body["sha256"] = std::string(64, 'e');
+  EXPECT_EQ(Refusal("/v1/deploy", body), (std::pair<long, std::string>{422, "checksum_mismatch"}));
+  EXPECT_EQ(CurrentTarget(), "releases/1.0.0");
+  EXPECT_FALSE(fs::exists(root_ / "releases/2.0.0"));
+  EXPECT_TRUE(fs::is_empty(root_ / "downloads"));
+  EXPECT_EQ(Restarts(), "1.0.0\n");
+  const auto status = Ok("GET", "/v1/status");
+  EXPECT_EQ(status["current"], "1.0.0");
+  EXPECT_EQ(status["installed"].size(), 1u);
+  EXPECT_EQ(status["health_status"], "healthy");
+  EXPECT_EQ(status["last_operation"]["reason"], "checksum_mismatch");
+}
+
+TEST_F(AgentTest, StaleGenerationsAreRefused) {
+  ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("1.0.0", 5))["result"], "succeeded");
+  EXPECT_EQ(Refusal("/v1/deploy", DeployBody("2.0.0", 4)),
+            (std::pair<long, std::string>{409, "stale_generation"}));
+  EXPECT_EQ(Refusal("/v1/revert", {{"version", "1.0.0"}, {"generation", 1}}),
+            (std::pair<long, std::string>{409, "stale_generation"}));
+  EXPECT_EQ(Requests("2.0.0"), 0);
+  EXPECT_EQ(CurrentTarget(), "releases/1.0.0");
+  EXPECT_EQ(Ok("GET", "/v1/status")["highest_generation"], 5);
+}
+
+TEST_F(AgentTest, StateSurvivesARestart) {
+  ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1))["result"], "succeeded");
+  ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("2.0.0", 7))["result"], "succeeded");
+  EXPECT_EQ(agent_->Terminate(), 0) << agent_->LogTail();
+  StartAgent();
+  const auto status = Ok("GET", "/v1/status");
+  EXPECT_EQ(status["current"], "2.0.0");
+  EXPECT_EQ(status["previous"], "1.0.0");
+  EXPECT_EQ(status["highest_generation"], 7);
+  EXPECT_EQ(status["health_status"], "healthy");
+  EXPECT_EQ(Refusal("/v1/deploy", DeployBody("1.0.0", 6)),
+            (std::pair<long, std::string>{409, "stale_generation"}));
+  // The service configuration of the last deploy was kept too: a bare revert works.
+  const auto r = Ok("POST", "/v1/revert", {{"version", "1.0.0"}, {"generation", 7}});
+  EXPECT_EQ(r["result"], "succeeded") << r.dump();
+  EXPECT_EQ(Requests("1.0.0"), 1);
+  EXPECT_EQ(CurrentTarget(), "releases/1.0.0");
+}
+
+TEST_F(AgentTest, APathTraversalArchiveIsRefused) {
+  ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1))["result"], "succeeded");
+  AddArtifact("6.6.6", {File("healthy", ""), File("../../escaped", "owned")});
+  EXPECT_EQ(Refusal("/v1/deploy", DeployBody("6.6.6", 2)),
+            (std::pair<long, std::string>{422, "unsafe_archive"}));
+  EXPECT_FALSE(fs::exists(base_ / "escaped"));
+  EXPECT_FALSE(fs::exists(root_ / "escaped"));
+  EXPECT_FALSE(fs::exists(root_ / "releases/6.6.6"));
+  EXPECT_FALSE(fs::exists(root_ / "releases/.staging-6.6.6"));
+  EXPECT_EQ(CurrentTarget(), "releases/1.0.0");
+  EXPECT_EQ(Ok("GET", "/v1/status")["last_operation"]["reason"], "unsafe_archive");
+}
+
+TEST_F(AgentTest, AFailedHealthCheckIsReportedAndNotReverted) {
+  ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1))["result"], "succeeded");
+  AddArtifact("3.0.0", {File("bin/app", "#!/bin/sh\nexit 1\n", 0755)});  // no `healthy`
+  const auto r = Ok("POST", "/v1/deploy", DeployBody("3.0.0", 2));
+  EXPECT_EQ(r["result"], "failed");
+  EXPECT_EQ(r["operation"]["reason"], "health_check_failed");
+  EXPECT_EQ(r["status"]["health_status"], "unhealthy");
+  EXPECT_EQ(CurrentTarget(), "releases/3.0.0") << "the executor decides about reverting";
+  EXPECT_EQ(r["status"]["previous"], "1.0.0");
+}
+
+TEST_F(AgentTest, RetentionKeepsTheLastVersions) {
+  for (const char* v : {"4.0.0", "5.0.0", "6.0.0"}) {
+    AddArtifact(v, {File("healthy", "")});
+  }
+  std::uint64_t gen = 1;
+  for (const char* v : {"1.0.0", "2.0.0", "4.0.0", "5.0.0", "6.0.0"}) {
+    ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody(v, gen++))["result"], "succeeded") << v;
+  }
+  // SLUICE_AGENT_KEEP=3
+  EXPECT_FALSE(fs::exists(root_ / "releases/1.0.0"));
+  EXPECT_FALSE(fs::exists(root_ / "releases/2.0.0"));
+  EXPECT_TRUE(fs::exists(root_ / "releases/4.0.0"));
+  EXPECT_TRUE(fs::exists(root_ / "releases/6.0.0"));
+  EXPECT_EQ(Ok("GET", "/v1/status")["installed"].size(), 3u);
+}
+
+TEST_F(AgentTest, TheApiNeedsTheTokenAndValidBodies) {
+  EXPECT_EQ(Call("GET", "/v1/status", nullptr, "").status, 401);
+  EXPECT_EQ(Call("GET", "/v1/status", nullptr, "wrong-token-wrong-token").status, 401);
+  auto body = DeployBody("1.0.0", 1);
+  body["sha256"] = "abc";
+  const auto res = Call("POST", "/v1/deploy", body);
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(json::parse(res.body)["error"]["field"], "sha256");
+}
+
+}  // namespace

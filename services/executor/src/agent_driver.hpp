@@ -1,0 +1,85 @@
+#pragma once
+
+// TargetDriver over sluice-agent's HTTP API:
+//   POST /v1/deploy  {version, artifact_url, sha256, generation, service}
+//   POST /v1/revert  {version, generation}
+//   GET  /v1/status  → {current, previous, installed[], health, highest_generation, ...}
+// authenticated with `Authorization: Bearer <token>`. Errors come back as
+// {"error":{"code","message","field"}}; the code decides the outcome (AgentOutcome below).
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sluice/core/clock.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "target_driver.hpp"
+
+namespace sluice::executor {
+
+// How the agent restarts the service and checks its health (its `service` object).
+struct AgentHealthSpec {
+  std::string http_url;              // exactly one of http_url and command
+  std::vector<std::string> command;  // argv, run without a shell
+  std::chrono::milliseconds timeout{30'000};
+};
+struct AgentServiceSpec {
+  std::vector<std::string> restart_command;  // argv, run without a shell
+  std::chrono::milliseconds restart_timeout{60'000};
+  AgentHealthSpec health;
+};
+
+struct AgentDriverConfig {
+  std::string token;  // sent as a bearer token; never logged
+  AgentServiceSpec service;
+  // Used when a host has no agent_endpoint: http://<address>:<default_port>.
+  int default_port = 7070;
+  // TLS to agents served over https: CA bundle, and client certificate and key for mTLS.
+  std::string ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
+};
+
+// Agent error codes the executor keys on (the agent's kReason* constants).
+inline constexpr std::string_view kAgentStaleGeneration = "stale_generation";
+inline constexpr std::string_view kAgentHealthCheckFailed = "health_check_failed";
+// Outcome reasons of the driver itself.
+inline constexpr std::string_view kReasonVersionMismatch = "version_mismatch";
+inline constexpr std::string_view kReasonBadResponse = "bad_response";
+inline constexpr std::string_view kReasonTransport = "transport_error";
+inline constexpr std::string_view kReasonDeadlinePassed = "deadline_passed";
+
+// The request bodies (pure, for tests and logs).
+nlohmann::json DeployBody(const ArtifactRef& artifact, core::Generation generation,
+                          const AgentServiceSpec& service);
+nlohmann::json RevertBody(std::string_view version, core::Generation generation);
+
+// Maps an agent answer to an outcome. `expected_version` is the version the host must report
+// as current after a 200.
+HostOutcome AgentOutcome(long status, const std::string& body, std::string_view expected_version);
+// Parses a GET /v1/status answer; reachable=false with the error when it is not one.
+HostState AgentStatus(long status, const std::string& body);
+
+class AgentDriver final : public TargetDriver {
+ public:
+  AgentDriver(AgentDriverConfig config, const core::Clock& clock);
+
+  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact,
+                     core::Generation generation, Deadline deadline) override;
+  HostOutcome Revert(const HostTarget& host, std::string version, core::Generation generation,
+                     Deadline deadline) override;
+  HostState Status(const HostTarget& host, Deadline deadline) override;
+
+  // The agent's base URL for a host, without a trailing slash.
+  std::string BaseUrl(const HostTarget& host) const;
+
+ private:
+  HostOutcome Post(const HostTarget& host, const std::string& path, const nlohmann::json& body,
+                   std::string_view expected_version, Deadline deadline);
+
+  const AgentDriverConfig config_;
+  const core::Clock& clock_;
+};
+
+}  // namespace sluice::executor

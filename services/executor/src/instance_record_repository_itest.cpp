@@ -1,0 +1,212 @@
+// InstanceRecordRepository against the real PostgreSQL of the local stack
+// (bash scripts/stack.sh up). Each test works in a schema of its own, dropped at the end.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <sluice/core/ids.hpp>
+#include <sluice/pg/pg.hpp>
+
+#include "executor_migrations.hpp"
+#include "instance_record_repository.hpp"
+
+namespace sluice::executor {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string PgDsn() {
+  const char* env = std::getenv("SLUICE_PG_DSN");
+  return env && *env ? env : "postgresql://sluice:sluice@127.0.0.1:15432/sluice";
+}
+
+std::string RandomSuffix() {
+  std::string id = core::NewUuid();
+  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
+  return id.substr(0, 12);
+}
+
+class InstanceRecordRepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.dsn = PgDsn();
+    config_.schema = "itest_ex_" + RandomSuffix();
+    try {
+      pqxx::connection probe(pg::DsnWithConnectTimeout(config_.dsn, 3s));
+    } catch (const std::exception& e) {
+      FAIL() << "PostgreSQL is not reachable at SLUICE_PG_DSN (" << config_.dsn
+             << "); start it with `bash scripts/stack.sh up`: " << e.what();
+    }
+    db_ = std::make_unique<pg::Database>(config_);
+    ASSERT_GT(pg::ApplyMigrations(*db_, generated::ExecutorMigrations()), 0);
+  }
+
+  void TearDown() override {
+    db_.reset();
+    try {
+      pqxx::connection conn(pg::DsnWithConnectTimeout(config_.dsn, 3s));
+      pqxx::nontransaction tx(conn);
+      tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(config_.schema) + " CASCADE");
+    } catch (const std::exception&) {
+    }
+  }
+
+  bool Upsert(const InstanceRecord& r) {
+    return db_->WithTransaction(
+        [&](pqxx::work& tx) { return InstanceRecordRepository::Upsert(tx, r); });
+  }
+  std::optional<InstanceRecord> Get(const std::string& deployment, const std::string& host,
+                                    std::uint64_t generation) {
+    return db_->WithTransaction([&](pqxx::work& tx) {
+      return InstanceRecordRepository::Get(tx, core::DeploymentId(deployment), host,
+                                           core::Generation(generation));
+    });
+  }
+
+  pg::PgConfig config_;
+  std::unique_ptr<pg::Database> db_;
+};
+
+InstanceRecord Record(const std::string& host, InstanceStatus status, std::uint64_t generation = 3,
+                      std::uint32_t batch = 1) {
+  InstanceRecord r;
+  r.deployment_id = core::DeploymentId("dep-1");
+  r.batch_index = core::BatchIndex(batch);
+  r.host = host;
+  r.ip = "10.0.0.9";
+  r.status = status;
+  r.version = "2.0.0";
+  r.generation = core::Generation(generation);
+  r.attempts = 1;
+  r.updated_at_ms = 1'700'000'000'000;
+  return r;
+}
+
+TEST_F(InstanceRecordRepositoryTest, StoresAndReadsBackEveryField) {
+  auto r = Record("web-1", InstanceStatus::kSucceeded);
+  r.deployed_at_ms = 1'700'000'000'123;
+  r.health = HostHealth::kHealthy;
+  r.error_message = "none";
+  r.attempts = 2;
+  ASSERT_TRUE(Upsert(r));
+
+  const auto got = Get("dep-1", "web-1", 3);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->deployment_id, r.deployment_id);
+  EXPECT_EQ(got->batch_index, r.batch_index);
+  EXPECT_EQ(got->host, "web-1");
+  EXPECT_EQ(got->ip, "10.0.0.9");
+  EXPECT_EQ(got->status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(got->deployed_at_ms, std::optional<std::int64_t>(1'700'000'000'123));
+  EXPECT_EQ(got->health, HostHealth::kHealthy);
+  EXPECT_EQ(got->error_message, "none");
+  EXPECT_EQ(got->version, "2.0.0");
+  EXPECT_EQ(got->generation, core::Generation(3));
+  EXPECT_EQ(got->attempts, 2u);
+  EXPECT_EQ(got->updated_at_ms, 1'700'000'000'000);
+
+  EXPECT_FALSE(Get("dep-1", "web-1", 4).has_value());
+  EXPECT_FALSE(Get("dep-1", "web-2", 3).has_value());
+}
+
+TEST_F(InstanceRecordRepositoryTest, NullDeployedAtStaysNull) {
+  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kDeploying)));
+  const auto got = Get("dep-1", "web-1", 3);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->deployed_at_ms.has_value());
+  EXPECT_EQ(got->health, HostHealth::kUnknown);
+}
+
+TEST_F(InstanceRecordRepositoryTest, UpdatesInFlightRowsButNeverReopensATerminalOne) {
+  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kPending)));
+  auto deploying = Record("web-1", InstanceStatus::kDeploying);
+  deploying.attempts = 2;
+  ASSERT_TRUE(Upsert(deploying));
+  EXPECT_EQ(Get("dep-1", "web-1", 3)->attempts, 2u);
+
+  auto failed = Record("web-1", InstanceStatus::kFailed);
+  failed.error_message = "health check failed";
+  ASSERT_TRUE(Upsert(failed));
+
+  // A late in-flight write after the result changes nothing.
+  EXPECT_FALSE(Upsert(Record("web-1", InstanceStatus::kDeploying)));
+  const auto got = Get("dep-1", "web-1", 3);
+  EXPECT_EQ(got->status, InstanceStatus::kFailed);
+  EXPECT_EQ(got->error_message, "health check failed");
+
+  // A terminal write over a terminal row applies (a resumed command confirming its result).
+  auto succeeded = Record("web-1", InstanceStatus::kSucceeded);
+  succeeded.deployed_at_ms = 1'700'000'000'999;
+  EXPECT_TRUE(Upsert(succeeded));
+  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, InstanceStatus::kSucceeded);
+}
+
+TEST_F(InstanceRecordRepositoryTest, GenerationsKeepRowsOfTheirOwn) {
+  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kSucceeded, 3)));
+  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kReverting, 4)));
+  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(Get("dep-1", "web-1", 4)->status, InstanceStatus::kReverting);
+  const auto highest = db_->WithTransaction([](pqxx::work& tx) {
+    return InstanceRecordRepository::HighestGeneration(tx, core::DeploymentId("dep-1"));
+  });
+  EXPECT_EQ(highest, std::optional<std::uint64_t>(4));
+  const auto none = db_->WithTransaction([](pqxx::work& tx) {
+    return InstanceRecordRepository::HighestGeneration(tx, core::DeploymentId("dep-other"));
+  });
+  EXPECT_FALSE(none.has_value());
+}
+
+TEST_F(InstanceRecordRepositoryTest, ListsBatchDeploymentAndInFlightRows) {
+  ASSERT_TRUE(Upsert(Record("web-2", InstanceStatus::kDeploying, 3, 1)));
+  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kSucceeded, 3, 1)));
+  ASSERT_TRUE(Upsert(Record("web-3", InstanceStatus::kPending, 3, 2)));
+  auto older = Record("web-4", InstanceStatus::kReverting, 4, 0);
+  older.updated_at_ms = 1'600'000'000'000;
+  ASSERT_TRUE(Upsert(older));
+  auto other = Record("db-1", InstanceStatus::kFailed, 1, 0);
+  other.deployment_id = core::DeploymentId("dep-2");
+  ASSERT_TRUE(Upsert(other));
+
+  db_->WithTransaction([](pqxx::work& tx) {
+    const auto batch = InstanceRecordRepository::ListBatch(
+        tx, core::DeploymentId("dep-1"), core::BatchIndex(1), core::Generation(3));
+    ASSERT_EQ(batch.size(), 2u);
+    EXPECT_EQ(batch[0].host, "web-1");
+    EXPECT_EQ(batch[1].host, "web-2");
+
+    const auto all = InstanceRecordRepository::ListDeployment(tx, core::DeploymentId("dep-1"));
+    std::vector<std::string> hosts;
+    for (const auto& r : all) hosts.push_back(r.host);
+    EXPECT_EQ(hosts, (std::vector<std::string>{"web-1", "web-2", "web-3", "web-4"}));
+
+    const auto in_flight = InstanceRecordRepository::ListInFlight(tx, 10);
+    hosts.clear();
+    for (const auto& r : in_flight) hosts.push_back(r.host);
+    EXPECT_EQ(hosts, (std::vector<std::string>{"web-4", "web-2", "web-3"}));
+    EXPECT_EQ(InstanceRecordRepository::ListInFlight(tx, 1).size(), 1u);
+  });
+}
+
+TEST_F(InstanceRecordRepositoryTest, SchemaRefusesUnknownStatusAndDuplicateKeys) {
+  EXPECT_THROW(db_->WithTransaction([](pqxx::work& tx) {
+    tx.exec(
+        "INSERT INTO instance_deployment_records (deployment_id, batch_index, host, status, "
+        "version, generation, updated_at) VALUES ('d', 0, 'h', 'done', '1', 1, now())");
+  }),
+               pqxx::check_violation);
+  EXPECT_THROW(db_->WithTransaction([](pqxx::work& tx) {
+    for (int i = 0; i < 2; ++i) {
+      tx.exec(
+          "INSERT INTO instance_deployment_records (deployment_id, batch_index, host, status, "
+          "version, generation, updated_at) VALUES ('d', 0, 'h', 'pending', '1', 1, now())");
+    }
+  }),
+               pqxx::unique_violation);
+}
+
+TEST_F(InstanceRecordRepositoryTest, MigrationsAreIdempotent) {
+  EXPECT_EQ(pg::ApplyMigrations(*db_, generated::ExecutorMigrations()), 0);
+}
+
+}  // namespace
+}  // namespace sluice::executor
