@@ -164,22 +164,6 @@ class Probe final : public core::Component {
   std::thread thread_;
 };
 
-void MigrateWithin(pg::Database& db, std::chrono::milliseconds timeout) {
-  const auto log = core::Logger("startup");
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int attempt = 1;; ++attempt) {
-    try {
-      const int applied = pg::ApplyMigrations(db, generated::NotifierMigrations());
-      log->info("schema {} ready ({} migration(s) applied)", db.Config().schema, applied);
-      return;
-    } catch (const pg::PgUnavailable& e) {
-      if (std::chrono::steady_clock::now() >= deadline) throw;
-      if (attempt == 1) log->warn("waiting for PostgreSQL: {}", e.what());
-      std::this_thread::sleep_for(1s);
-    }
-  }
-}
-
 }  // namespace
 
 int main() {
@@ -202,7 +186,7 @@ int main() {
           "no routes configured (SLUICE_NOTIFIER_CONFIG): events are recorded, nothing is sent");
     }
     pg::Database db(config.pg);
-    MigrateWithin(db, config.startup_timeout);
+    pg::ApplyMigrationsWithin(db, generated::NotifierMigrations(), config.startup_timeout);
     try {
       auto topics = config.topics;
       topics.emplace_back(events::kTopicNotifications);

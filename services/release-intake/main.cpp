@@ -112,23 +112,6 @@ class Probe final : public core::Component {
   std::thread thread_;
 };
 
-// Migrations need PostgreSQL; at start-up it may still be coming up.
-void MigrateWithin(pg::Database& db, std::chrono::milliseconds timeout) {
-  const auto log = core::Logger("startup");
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int attempt = 1;; ++attempt) {
-    try {
-      const int applied = pg::ApplyMigrations(db, generated::ReleaseIntakeMigrations());
-      log->info("schema {} ready ({} migration(s) applied)", db.Config().schema, applied);
-      return;
-    } catch (const pg::PgUnavailable& e) {
-      if (std::chrono::steady_clock::now() >= deadline) throw;
-      if (attempt == 1) log->warn("waiting for PostgreSQL: {}", e.what());
-      std::this_thread::sleep_for(1s);
-    }
-  }
-}
-
 }  // namespace
 
 int main() {
@@ -144,7 +127,7 @@ int main() {
   try {
     auto& clock = core::SystemClock::Instance();
     pg::Database db(config.pg);
-    MigrateWithin(db, config.startup_timeout);
+    pg::ApplyMigrationsWithin(db, generated::ReleaseIntakeMigrations(), config.startup_timeout);
     if (config.admin_token) {
       release_intake::EnsureAdminToken(db, clock, *config.admin_token);
       log->info("bootstrap admin token 'local-admin' is installed");

@@ -6,6 +6,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
+#include <thread>
 
 namespace sluice::pg {
 namespace {
@@ -181,6 +182,23 @@ int ApplyMigrations(Database& db, const std::vector<Migration>& service_migratio
   } catch (const pqxx::broken_connection& e) {
     // The server released the advisory lock with the session.
     throw PgUnavailable(std::string("PostgreSQL connection lost while migrating: ") + e.what());
+  }
+}
+
+int ApplyMigrationsWithin(Database& db, const std::vector<Migration>& service_migrations,
+                          std::chrono::milliseconds timeout) {
+  const auto log = core::Logger("migrations");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      const int applied = ApplyMigrations(db, service_migrations);
+      log->info("schema {} ready ({} migration(s) applied)", db.Config().schema, applied);
+      return applied;
+    } catch (const PgUnavailable& e) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      if (attempt == 1) log->warn("waiting for PostgreSQL: {}", e.what());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -56,5 +57,11 @@ const std::vector<Migration>& LibraryMigrations();
 // Throws MigrationError (see PlanMigrations), PgUnavailable, or the libpqxx error of a
 // failing migration (which is then rolled back and not recorded).
 int ApplyMigrations(Database& db, const std::vector<Migration>& service_migrations);
+
+// ApplyMigrations for a service starting up: while PostgreSQL is unreachable (PgUnavailable) it
+// waits and tries again, once a second, until `timeout` has passed; then it rethrows. Other
+// errors (a failed or changed migration) are thrown at once. Logs the schema and the count.
+int ApplyMigrationsWithin(Database& db, const std::vector<Migration>& service_migrations,
+                          std::chrono::milliseconds timeout);
 
 }  // namespace sluice::pg
