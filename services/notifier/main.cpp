@@ -9,6 +9,7 @@
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
@@ -119,50 +120,16 @@ Config ParseConfig() {
 }
 
 // Keeps /readyz current.
-class Probe final : public core::Component {
- public:
-  Probe(pg::Database& db, lock::RedisClient& redis, eventbus::ConsumerComponent& consumer,
-        core::Health& health)
-      : db_(db), redis_(redis), consumer_(consumer), health_(health) {}
-  std::string_view Name() const override { return "probe"; }
-  void Start() override {
-    thread_ = std::thread([this] { Run(); });
-  }
-  void Stop() override {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      const bool pg_ok = db_.Ping();
-      health_.Set("postgres", pg_ok,
-                  pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
-      const bool consumer_ok = consumer_.Consumer().Running();
-      health_.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
-      // Redis only delays rate-limited channels: reported, never fatal for readiness.
-      const bool redis_ok = redis_.Ping();
-      health_.Set("redis", true, redis_ok ? "" : "Redis unavailable: rate-limited channels wait");
-      lock.lock();
-      cv_.wait_for(lock, 2s, [this] { return stop_; });
-    }
-  }
-  pg::Database& db_;
-  lock::RedisClient& redis_;
-  eventbus::ConsumerComponent& consumer_;
-  core::Health& health_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
+void Probe(pg::Database& db, lock::RedisClient& redis, eventbus::ConsumerComponent& consumer,
+           core::Health& health) {
+  const bool pg_ok = db.Ping();
+  health.Set("postgres", pg_ok, pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
+  const bool consumer_ok = consumer.Consumer().Running();
+  health.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
+  // Redis only delays rate-limited channels: reported, never fatal for readiness.
+  const bool redis_ok = redis.Ping();
+  health.Set("redis", true, redis_ok ? "" : "Redis unavailable: rate-limited channels wait");
+}
 
 }  // namespace
 
@@ -234,7 +201,7 @@ int main() {
     http::Server server("notifier", server_options);
     server.MountOps(health, *registry);
     MountDeliveriesApi(server, db);
-    Probe probe(db, redis, consumer, health);
+    core::PeriodicTask probe("probe", 2s, [&] { Probe(db, redis, consumer, health); });
 
     core::Lifecycle lifecycle;
     lifecycle.Add(relay);

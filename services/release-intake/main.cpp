@@ -8,6 +8,7 @@
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
@@ -67,50 +68,12 @@ Config ParseConfig() {
 }
 
 // Keeps /readyz and the outbox gauge current.
-class Probe final : public core::Component {
- public:
-  Probe(pg::Database& db, pg::OutboxRelay& relay, core::Health& health, prometheus::Gauge& pending)
-      : db_(db), relay_(relay), health_(health), pending_(pending) {}
-  std::string_view Name() const override { return "probe"; }
-  void Start() override {
-    thread_ = std::thread([this] { Run(); });
-  }
-  void Stop() override {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      const bool ok = db_.Ping();
-      health_.Set("postgres", ok, ok ? "" : "PostgreSQL does not answer at the configured DSN");
-      if (ok) {
-        try {
-          pending_.Set(static_cast<double>(relay_.Pending()));
-        } catch (const std::exception&) {
-          // The next round reports it.
-        }
-      }
-      lock.lock();
-      cv_.wait_for(lock, 2s, [this] { return stop_; });
-    }
-  }
-  pg::Database& db_;
-  pg::OutboxRelay& relay_;
-  core::Health& health_;
-  prometheus::Gauge& pending_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
+void Probe(pg::Database& db, pg::OutboxRelay& relay, core::Health& health,
+           prometheus::Gauge& pending) {
+  const bool ok = db.Ping();
+  health.Set("postgres", ok, ok ? "" : "PostgreSQL does not answer at the configured DSN");
+  if (ok) pending.Set(static_cast<double>(relay.Pending()));
+}
 
 }  // namespace
 
@@ -159,7 +122,7 @@ int main() {
     release_intake::ReleaseIntakeApi api({db, clock, server},
                                          {config.github_secret, /*retry_after_seconds=*/2});
     api.Register();
-    Probe probe(db, relay.Relay(), health, pending);
+    core::PeriodicTask probe("probe", 2s, [&] { Probe(db, relay.Relay(), health, pending); });
 
     core::Lifecycle lifecycle;
     lifecycle.Add(relay);
