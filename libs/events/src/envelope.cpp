@@ -55,6 +55,7 @@ std::string_view TopicFor(const v1::Envelope& envelope) {
     case PC::kReleaseCreated:
     case PC::kDeploymentRequested:
     case PC::kOperatorCommand:
+    case PC::kAppSpecApplied:
       return kTopicReleases;
     case PC::kDeploymentPlanned:
     case PC::kBatchRequested:
