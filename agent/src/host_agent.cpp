@@ -64,7 +64,8 @@ std::string CommandResult::Describe() const {
 
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::vector<std::string>& extra_env, const fs::path& log_path,
-                         std::chrono::milliseconds timeout, const core::Clock& clock) {
+                         std::chrono::milliseconds timeout, const core::Clock& clock,
+                         const fs::path& working_dir) {
   CommandResult result;
   if (argv.empty()) return result;
   std::vector<char*> args;
@@ -82,6 +83,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   // The agent's sockets (its listening port) must not leak into the service it starts.
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  // After the opens (the log path is absolute either way), before the exec resolves argv[0].
+  if (!working_dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, working_dir.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t empty;
@@ -400,7 +403,7 @@ HostAgent::Switched HostAgent::RestartAndCheck(const std::string& version,
       "SLUICE_RELEASE_DIR=" + (options_.root / "current").string()};
   Switched out;
   const auto restart = RunCommand(service.restart_command, env, options_.root / "logs/restart.log",
-                                  service.restart_timeout, clock_);
+                                  service.restart_timeout, clock_, ReleaseDir(version));
   if (!restart.started || restart.timed_out || restart.exit_code != 0) {
     out.reason = std::string(kReasonRestartFailed);
     out.message = "restart command " + restart.Describe();
@@ -454,7 +457,8 @@ bool HostAgent::CheckHealthOnce(const HealthCheck& h, std::chrono::milliseconds 
   const std::vector<std::string> env = {
       "SLUICE_RELEASE_VERSION=" + version,
       "SLUICE_RELEASE_DIR=" + (options_.root / "current").string()};
-  const auto r = RunCommand(h.command, env, options_.root / "logs/health.log", budget, clock_);
+  const auto r = RunCommand(h.command, env, options_.root / "logs/health.log", budget, clock_,
+                            ReleaseDir(version));
   if (r.started && !r.timed_out && r.exit_code == 0) return true;
   detail = "health command " + r.Describe();
   return false;

@@ -53,11 +53,13 @@ struct CommandResult {
 
 // Runs argv (PATH lookup, no shell) with stdin from /dev/null and output appended to
 // `log_path`, in its own process group, with default signal dispositions and mask; kills the
-// group after `timeout`. Extra environment variables are added to the agent's own.
+// group after `timeout`. Extra environment variables are added to the agent's own. With a
+// `working_dir`, the command runs there, so a relative argv[0] such as "bin/restart.sh" is
+// the release's own script.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::vector<std::string>& extra_env,
                          const std::filesystem::path& log_path, std::chrono::milliseconds timeout,
-                         const core::Clock& clock);
+                         const core::Clock& clock, const std::filesystem::path& working_dir = {});
 
 class HostAgent {
  public:

@@ -201,7 +201,9 @@ httplib::Server::HandlerWithContentReader Server::WrapWithBody(std::string metho
           "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes", "body"});
       std::string body;
       bool over_limit = false;
-      const bool read = reader([&](const char* data, size_t n) {
+      // A POST with neither Content-Length nor a chunked body (curl -X POST) has no body to
+      // read; asking httplib's reader for one fails, which is not the client's error.
+      const bool read = !HasBody(req) || reader([&](const char* data, size_t n) {
         if (body.size() + n > options_.max_body_bytes) {
           over_limit = true;
           return false;

@@ -1,6 +1,10 @@
 // A Server on 127.0.0.1:0 exercised through the Send client: loopback only, no other server.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <sluice/core/health.hpp>
@@ -41,6 +45,9 @@ class ServerTest : public ::testing::Test {
     server_->Put("/v1/things", [](const httplib::Request& req, httplib::Response& res) {
       const json body = ParseJsonBody(req);
       WriteJson(res, 200, {{"count", body.at("count").get<int>()}});  // json type_error if not int
+    });
+    server_->Post("/v1/commands:pause", [](const httplib::Request& req, httplib::Response& res) {
+      WriteJson(res, 202, {{"body_bytes", req.body.size()}});
     });
     server_->Delete("/v1/things",
                     [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
@@ -171,6 +178,27 @@ TEST_F(ServerTest, WrongContentTypeIs415) {
                  {{"Content-Type", "application/vnd.sluice+json"}})
                 .status,
             201);
+}
+
+// curl -X POST sends neither Content-Length nor a body: that is an empty body, not an error.
+TEST_F(ServerTest, PostWithoutContentLengthHasAnEmptyBody) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(server_->Port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request =
+      "POST /v1/commands:pause HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buf[1024];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 202", 0), 0U) << answer;
+  EXPECT_NE(answer.find(R"("body_bytes":0)"), std::string::npos) << answer;
 }
 
 TEST_F(ServerTest, UnhandledExceptionIs500WithoutInternals) {
