@@ -3,6 +3,10 @@
 //   sluice release list [--app shop] [--limit 20]
 //   sluice release get ID
 //   sluice events tail [--topic sluice.releases.v1] [--max 1] [--timeout 10s]
+//   sluice apply -f demo-app.yaml
+//   sluice plan --release ID --env production
+//   sluice deploy --release ID --env production [--wait]
+//   sluice deployment list|get|watch|promote|pause|resume|abort|approve|rollback ...
 // The API address comes from --api or SLUICE_API_URL (default http://127.0.0.1:8080); the token
 // from --token, SLUICE_TOKEN, or the file --token-file (default var/local/admin-token).
 #include <google/protobuf/util/json_util.h>
@@ -19,6 +23,9 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sstream>
+#include <thread>
+
+#include "render.hpp"
 
 namespace {
 
@@ -75,6 +82,180 @@ int Call(const Global& g, const std::string& method, const std::string& path,
     return 1;
   }
   std::cout << (parsed.is_discarded() ? res.body : parsed.dump(g.raw ? -1 : 2)) << "\n";
+  return 0;
+}
+
+// One API exchange; the body parsed when it is JSON (discarded otherwise).
+struct Answer {
+  long status = 0;
+  json body;
+  std::string raw;
+};
+
+Answer Request(const Global& g, const std::string& method, const std::string& path,
+               const std::string& body = "", const std::string& content_type = "application/json",
+               std::vector<std::pair<std::string, std::string>> headers = {}) {
+  sluice::http::ClientRequest req;
+  req.method = method;
+  req.url = g.api + path;
+  req.timeout = std::chrono::seconds(30);
+  req.headers = std::move(headers);
+  req.headers.emplace_back("Authorization", "Bearer " + Token(g));
+  if (method == "POST" || method == "PUT") {
+    req.headers.emplace_back("Content-Type", content_type);
+    req.body = body;
+  }
+  const auto res = sluice::http::Send(req);
+  return {res.status, json::parse(res.body, nullptr, false), res.body};
+}
+
+// Prints an API error the way Call does; returns 1.
+int PrintError(const Answer& a) {
+  if (!a.body.is_discarded() && a.body.contains("error")) {
+    const auto& e = a.body["error"];
+    std::cerr << "error " << a.status << " " << e.value("code", "") << ": "
+              << e.value("message", "");
+    if (e.contains("field") && e["field"].is_string() && !e["field"].get<std::string>().empty()) {
+      std::cerr << " (field: " << e["field"].get<std::string>() << ")";
+    }
+    std::cerr << "\n";
+  } else {
+    std::cerr << "error " << a.status << ": " << a.raw << "\n";
+  }
+  return 1;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Apply(const Global& g, const std::string& file, std::string app) {
+  const std::string text = ReadFile(file);
+  if (app.empty()) app = sluice::cli::SpecAppName(text);
+  if (app.empty()) {
+    std::cerr << file << ": no top-level 'app:' key; pass --app\n";
+    return 1;
+  }
+  const auto a = Request(g, "PUT", "/v1/apps/" + app, text, "application/yaml");
+  if (a.status == 422 && !a.body.is_discarded() && a.body.contains("error")) {
+    for (const auto& line : sluice::cli::RenderSpecError(a.body["error"], app, file, text)) {
+      std::cerr << line << "\n";
+    }
+    return 1;
+  }
+  if (a.status != 200 && a.status != 201) return PrintError(a);
+  if (g.raw) {
+    std::cout << a.body.dump() << "\n";
+  } else if (a.body.value("unchanged", false)) {
+    std::cout << app << ": unchanged (version " << a.body.value("version", 0) << ")\n";
+  } else {
+    std::cout << app << ": applied version " << a.body.value("version", 0) << "\n";
+  }
+  return 0;
+}
+
+json DeploymentBody(const std::string& release, const std::string& env, int spec_version) {
+  json body = {{"release_id", release}, {"env", env}};
+  if (spec_version > 0) body["spec_version"] = spec_version;
+  return body;
+}
+
+int Plan(const Global& g, const std::string& release, const std::string& env, int spec_version) {
+  const auto a = Request(g, "POST", "/v1/deployments?dry_run=true",
+                         DeploymentBody(release, env, spec_version).dump());
+  if (a.status != 200) return PrintError(a);
+  if (g.raw) {
+    std::cout << a.body.dump() << "\n";
+    return 0;
+  }
+  const auto& p = a.body;
+  std::cout << p.value("app", "") << " " << p.value("version", "") << " -> " << p.value("env", "")
+            << " (" << p.value("strategy", "") << ", spec version " << p.value("spec_version", 0)
+            << ", " << p.value("total_hosts", 0) << " hosts)\n";
+  for (const auto& line : sluice::cli::RenderPlan(p)) std::cout << line << "\n";
+  return 0;
+}
+
+// Polls the deployment every second, printing what changed, until a final status.
+int Watch(const Global& g, const std::string& id, std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  sluice::cli::WatchView last;
+  std::string last_problem;
+  for (;;) {
+    std::string problem;
+    try {
+      const auto a = Request(g, "GET", "/v1/deployments/" + id);
+      if (a.status == 200 && a.body.is_object()) {
+        const auto view = sluice::cli::DescribeDeployment(a.body);
+        if (view.status_line != last.status_line) std::cout << view.status_line << std::endl;
+        if (!view.batch_line.empty() && view.batch_line != last.batch_line) {
+          std::cout << view.batch_line << std::endl;
+        }
+        last = view;
+        const std::string status = a.body.value("status", "");
+        if (sluice::cli::IsFinalStatus(status)) return sluice::cli::ExitCodeFor(status);
+      } else if (a.status == 404) {
+        // A deployment just requested reaches the planner within moments.
+        if (Clock::now() - start > std::chrono::seconds(60)) return PrintError(a);
+        problem = "waiting for the rollout-planner to pick up deployment " + id;
+      } else if (a.status == 401 || a.status == 403) {
+        return PrintError(a);
+      } else {
+        problem = "the API answered " + std::to_string(a.status) + "; retrying";
+      }
+    } catch (const sluice::http::HttpError& e) {
+      problem = std::string("the API cannot be reached (") + e.what() + "); retrying";
+    }
+    if (!problem.empty() && problem != last_problem) std::cerr << problem << std::endl;
+    last_problem = problem;
+    if (timeout.count() > 0 && Clock::now() - start > timeout) {
+      std::cerr << "watch: no final status within the timeout\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+int Deploy(const Global& g, const std::string& release, const std::string& env, int spec_version,
+           const std::string& key, bool wait, std::chrono::milliseconds timeout) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!key.empty()) headers.emplace_back("Idempotency-Key", key);
+  const auto a =
+      Request(g, "POST", "/v1/deployments", DeploymentBody(release, env, spec_version).dump(),
+              "application/json", headers);
+  if (a.status != 202) return PrintError(a);
+  const std::string id = a.body.value("deployment_id", "");
+  if (g.raw) {
+    std::cout << a.body.dump() << "\n";
+  } else {
+    std::cout << "deployment " << id << " requested: " << a.body.value("app", "") << " "
+              << a.body.value("version", "") << " -> " << a.body.value("env", "")
+              << " (spec version " << a.body.value("spec_version", 0) << ")\n";
+  }
+  return wait ? Watch(g, id, timeout) : 0;
+}
+
+int Command(const Global& g, const std::string& verb, const std::string& id,
+            const std::string& reason, long long generation, const std::string& target) {
+  json body = json::object();
+  if (!reason.empty()) body["reason"] = reason;
+  if (generation > 0) body["generation"] = generation;
+  if (!target.empty()) body["target_release_id"] = target;
+  const auto a = Request(g, "POST", "/v1/deployments/" + id + ":" + verb, body.dump());
+  if (a.status != 202) return PrintError(a);
+  if (g.raw) {
+    std::cout << a.body.dump() << "\n";
+  } else {
+    std::cout << verb << " accepted for deployment " << id << " (command "
+              << a.body.value("command_id", "") << ")\n";
+  }
+  if (a.body.contains("warning"))
+    std::cerr << "warning: " << a.body["warning"].get<std::string>() << "\n";
   return 0;
 }
 
@@ -203,6 +384,61 @@ int main(int argc, char** argv) {
   tail->add_option("--timeout", timeout, "give up after this long, e.g. 10s");
   tail->add_option("--match", match, "only events whose JSON contains this text");
 
+  std::string spec_file, spec_app;
+  auto* apply =
+      app.add_subcommand("apply", "store a delivery spec (a new version when it changed)");
+  apply->add_option("-f,--file", spec_file, "delivery spec YAML")->required();
+  apply->add_option("--app", spec_app, "app name (default: the spec's top-level app)");
+
+  std::string d_release, d_env, d_key, d_timeout = "0s";
+  int d_spec_version = 0;
+  bool d_wait = false;
+  auto* plan = app.add_subcommand("plan", "show the batches a deployment would run (dry run)");
+  plan->add_option("--release", d_release, "release id")->required();
+  plan->add_option("--env", d_env, "environment")->required();
+  plan->add_option("--spec-version", d_spec_version, "delivery spec version (default: latest)");
+  auto* deploy = app.add_subcommand("deploy", "request a deployment of a release");
+  deploy->add_option("--release", d_release, "release id")->required();
+  deploy->add_option("--env", d_env, "environment")->required();
+  deploy->add_option("--spec-version", d_spec_version, "delivery spec version (default: latest)");
+  deploy->add_option("--idempotency-key", d_key, "retrying with the same key deploys once");
+  deploy->add_flag("--wait", d_wait,
+                   "watch until the deployment finishes (exit 0 on success, 2 otherwise)");
+  deploy->add_option("--timeout", d_timeout, "with --wait: give up after this long (0s: never)");
+
+  auto* deployment = app.add_subcommand("deployment", "list, show, watch and steer deployments");
+  deployment->require_subcommand(1);
+  std::string dl_app, dl_env, dl_status;
+  int dl_limit = 20;
+  auto* dlist = deployment->add_subcommand("list", "list deployments");
+  dlist->add_option("--app", dl_app, "only this application");
+  dlist->add_option("--env", dl_env, "only this environment");
+  dlist->add_option("--status", dl_status, "only this status");
+  dlist->add_option("--limit", dl_limit, "how many");
+  std::string dep_id;
+  auto* dget = deployment->add_subcommand("get", "show one deployment (JSON)");
+  dget->add_option("id", dep_id, "deployment id")->required();
+  std::string w_timeout = "0s";
+  auto* dwatch = deployment->add_subcommand(
+      "watch", "follow a deployment until it finishes (exit 0 on success, 2 otherwise)");
+  dwatch->add_option("id", dep_id, "deployment id")->required();
+  dwatch->add_option("--timeout", w_timeout, "give up after this long (0s: never)");
+  auto* dinstances = deployment->add_subcommand("instances", "show the hosts of a deployment");
+  dinstances->add_option("id", dep_id, "deployment id")->required();
+  std::string c_reason, c_target;
+  long long c_generation = 0;
+  std::vector<std::pair<std::string, CLI::App*>> verbs;
+  for (const char* verb : {"promote", "pause", "resume", "abort", "approve", "rollback"}) {
+    auto* cmd = deployment->add_subcommand(verb, std::string(verb) + " a deployment");
+    cmd->add_option("id", dep_id, "deployment id")->required();
+    cmd->add_option("--reason", c_reason, "why (recorded in the audit log and the event)");
+    cmd->add_option("--generation", c_generation, "the generation you saw (default: current)");
+    if (std::string(verb) == "rollback") {
+      cmd->add_option("--target-release", c_target, "roll back to this release id");
+    }
+    verbs.emplace_back(verb, cmd);
+  }
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*create) {
@@ -221,6 +457,29 @@ int main(int argc, char** argv) {
     }
     if (*get) return Call(g, "GET", "/v1/releases/" + g_id, std::nullopt);
     if (*tail) return TailEvents(brokers, topic, max, ParseDuration(timeout), match);
+    if (*apply) return Apply(g, spec_file, spec_app);
+    if (*plan) return Plan(g, d_release, d_env, d_spec_version);
+    if (*deploy) {
+      return Deploy(g, d_release, d_env, d_spec_version, d_key, d_wait, ParseDuration(d_timeout));
+    }
+    if (*dlist) {
+      std::string path = "/v1/deployments?limit=" + std::to_string(dl_limit);
+      if (!dl_app.empty()) path += "&app=" + dl_app;
+      if (!dl_env.empty()) path += "&env=" + dl_env;
+      if (!dl_status.empty()) path += "&status=" + dl_status;
+      if (g.raw) return Call(g, "GET", path, std::nullopt);
+      const auto a = Request(g, "GET", path);
+      if (a.status != 200) return PrintError(a);
+      for (const auto& line : sluice::cli::RenderDeploymentList(a.body)) std::cout << line << "\n";
+      return 0;
+    }
+    if (*dget) return Call(g, "GET", "/v1/deployments/" + dep_id, std::nullopt);
+    if (*dinstances)
+      return Call(g, "GET", "/v1/deployments/" + dep_id + "/instances", std::nullopt);
+    if (*dwatch) return Watch(g, dep_id, ParseDuration(w_timeout));
+    for (const auto& [verb, cmd] : verbs) {
+      if (*cmd) return Command(g, verb, dep_id, c_reason, c_generation, c_target);
+    }
   } catch (const std::exception& e) {
     std::cerr << "sluice: " << e.what() << "\n";
     return 1;

@@ -18,6 +18,7 @@
 #include <sluice/pg/migrations.hpp>
 #include <thread>
 
+#include "src/delivery.hpp"
 #include "src/release_intake_component.hpp"
 
 namespace sluice::generated {
@@ -38,7 +39,20 @@ struct Config {
   std::optional<std::string> admin_token;
   std::optional<std::string> github_secret;
   std::chrono::milliseconds startup_timeout{};
+  std::string planner_url;
+  std::string executor_url;
+  std::chrono::milliseconds upstream_timeout{};
 };
+
+std::string UpstreamUrl(core::EnvConfig& env, std::string_view key, std::string_view def) {
+  const std::string raw = env.String(key, def);
+  auto url = release_intake::NormalizeBaseUrl(raw);
+  if (!url) {
+    throw core::ConfigError(std::string(key) + "=" + raw + ": use an http(s) base URL such as " +
+                            std::string(def));
+  }
+  return *url;
+}
 
 Config ParseConfig() {
   core::EnvConfig env;
@@ -63,6 +77,9 @@ Config ParseConfig() {
   }
   c.github_secret = env.Secret("SLUICE_GITHUB_WEBHOOK_SECRET");
   c.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
+  c.planner_url = UpstreamUrl(env, "SLUICE_PLANNER_URL", "http://127.0.0.1:8082");
+  c.executor_url = UpstreamUrl(env, "SLUICE_EXECUTOR_URL", "http://127.0.0.1:8084");
+  c.upstream_timeout = env.Duration("SLUICE_UPSTREAM_TIMEOUT", 3s);
   env.RejectUnknown();
   return c;
 }
@@ -119,8 +136,9 @@ int main() {
     server_options.max_body_bytes = config.max_body_bytes;
     http::Server server("release-intake", server_options);
     server.MountOps(health, *registry);
-    release_intake::ReleaseIntakeApi api({db, clock, server},
-                                         {config.github_secret, /*retry_after_seconds=*/2});
+    release_intake::ReleaseIntakeApi api(
+        {db, clock, server}, {config.github_secret, /*retry_after_seconds=*/2, config.planner_url,
+                              config.executor_url, config.upstream_timeout});
     api.Register();
     core::PeriodicTask probe("probe", 2s, [&] { Probe(db, relay.Relay(), health, pending); });
 

@@ -21,6 +21,8 @@ std::optional<std::string> Param(const httplib::Request& req, const char* name) 
 
 http::ApiException Invalid(const FieldError& e) { return http::BadRequest(e.field, e.message); }
 
+}  // namespace
+
 v1::ArtifactKind ToProto(ArtifactKind k) {
   switch (k) {
     case ArtifactKind::kTarball:
@@ -33,21 +35,8 @@ v1::ArtifactKind ToProto(ArtifactKind k) {
   return v1::ARTIFACT_KIND_UNSPECIFIED;
 }
 
-}  // namespace
-
 ReleaseIntakeApi::ReleaseIntakeApi(ApiDeps deps, ApiOptions options)
     : deps_(deps), options_(std::move(options)) {}
-
-template <typename F>
-auto ReleaseIntakeApi::Db(F&& f) {
-  try {
-    return deps_.db.WithTransaction(std::forward<F>(f));
-  } catch (const pg::PgUnavailable& e) {
-    core::Logger("api")->error("PostgreSQL unavailable: {}", e.what());
-    throw http::Unavailable("the release database is unreachable; retry shortly",
-                            options_.retry_after_seconds);
-  }
-}
 
 void ReleaseIntakeApi::Register() {
   auto& s = deps_.server;
@@ -58,6 +47,7 @@ void ReleaseIntakeApi::Register() {
   s.Post("/v1/hooks/github", [this](const auto& req, auto& res) { GithubHook(req, res); });
   s.Post("/v1/tokens", [this](const auto& req, auto& res) { CreateToken(req, res); });
   s.Get("/v1/audit", [this](const auto& req, auto& res) { ListAudit(req, res); });
+  RegisterDelivery();
 }
 
 TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {

@@ -1,15 +1,20 @@
 // release-intake end to end: the real binary against the real PostgreSQL and Kafka of the local
 // stack (scripts/stack.sh), including outages of each.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/testing/process.hpp>
+#include <sstream>
 #include <thread>
 
 #include "release.hpp"
@@ -34,9 +39,9 @@ struct Seen {
   events::v1::Envelope envelope;
 };
 
-// Every ReleaseCreated for `release_id` on sluice.releases.v1 within `window`.
-std::vector<Seen> ReadReleaseEvents(const std::string& release_id, std::chrono::milliseconds window,
-                                    std::size_t stop_after = 0) {
+// Every event on sluice.releases.v1 that `match` accepts, within `window`.
+std::vector<Seen> ReadEvents(const std::function<bool(const events::v1::Envelope&)>& match,
+                             std::chrono::milliseconds window, std::size_t stop_after = 0) {
   std::string err;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   conf->set("bootstrap.servers", Brokers(), err);
@@ -54,7 +59,7 @@ std::vector<Seen> ReadReleaseEvents(const std::string& release_id, std::chrono::
     std::string error;
     auto e =
         events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()), &error);
-    if (!e || e->release_id() != release_id) continue;
+    if (!e || !match(*e)) continue;
     Seen s;
     s.key = m->key() != nullptr ? *m->key() : "";
     if (auto* h = m->headers()) {
@@ -71,11 +76,59 @@ std::vector<Seen> ReadReleaseEvents(const std::string& release_id, std::chrono::
   return out;
 }
 
+// Every ReleaseCreated for `release_id` on sluice.releases.v1 within `window`.
+std::vector<Seen> ReadReleaseEvents(const std::string& release_id, std::chrono::milliseconds window,
+                                    std::size_t stop_after = 0) {
+  return ReadEvents([&](const auto& e) { return e.release_id() == release_id; }, window,
+                    stop_after);
+}
+
+// Stands in for the rollout-planner's read API (GET /v1/deployments[/{id}]) in the tests that
+// need one to answer; the proxy and existence checks are tested against it and without it.
+class FakePlanner {
+ public:
+  FakePlanner(int port, std::string known_id) : known_id_(std::move(known_id)) {
+    server_.Get(R"(/v1/deployments/([A-Za-z0-9-]+))", [this](const httplib::Request& req,
+                                                             httplib::Response& res) {
+      if (req.matches[1] == known_id_) {
+        res.set_content(json{{"id", known_id_}, {"status", "running"}, {"app", "shop"}}.dump(),
+                        "application/json");
+      } else {
+        res.status = 404;
+        res.set_content(
+            R"({"error":{"code":"not_found","message":"no such deployment","field":""}})",
+            "application/json");
+      }
+    });
+    server_.Get("/v1/deployments", [](const httplib::Request& req, httplib::Response& res) {
+      json query = json::object();
+      for (const auto& [k, v] : req.params) query[k] = v;
+      res.set_content(json{{"items", json::array()}, {"query", query}}.dump(), "application/json");
+    });
+    if (!server_.bind_to_port("127.0.0.1", port)) {
+      throw std::runtime_error("fake planner cannot bind port " + std::to_string(port));
+    }
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::yield();
+  }
+  ~FakePlanner() {
+    server_.stop();
+    thread_.join();
+  }
+
+ private:
+  std::string known_id_;
+  httplib::Server server_;
+  std::thread thread_;
+};
+
 class ReleaseIntakeE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     schema_ = "itest_ri_" + st::RandomSuffix();
     port_ = st::FreePort();
+    planner_port_ = st::FreePort();
+    executor_port_ = st::FreePort();
     admin_token_ = "itest-admin-" + st::RandomSuffix(24);
     github_secret_ = "gh-secret-" + st::RandomSuffix(12);
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
@@ -88,6 +141,9 @@ class ReleaseIntakeE2eTest : public ::testing::Test {
             {"SLUICE_KAFKA_BROKERS", Brokers()},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             {"SLUICE_GITHUB_WEBHOOK_SECRET", github_secret_},
+            // Nothing listens there unless a test starts a FakePlanner.
+            {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(planner_port_)},
+            {"SLUICE_EXECUTOR_URL", "http://127.0.0.1:" + std::to_string(executor_port_)},
             {"SLUICE_LOG_LEVEL", "info"}},
         std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_ + ".log");
     ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s))
@@ -146,9 +202,52 @@ class ReleaseIntakeE2eTest : public ::testing::Test {
 
   static std::string NewApp() { return "app-" + st::RandomSuffix(); }
 
+  // The demo application's delivery spec, renamed to `app`.
+  static std::string DemoSpec(const std::string& app) {
+    std::ifstream in(std::string(SLUICE_REPO_ROOT) +
+                     "/services/rollout-planner/examples/demo-app.yaml");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    const auto at = text.find("app: demo-app");
+    if (at == std::string::npos) throw std::runtime_error("demo-app.yaml has no 'app: demo-app'");
+    return text.replace(at, 13, "app: " + app);
+  }
+
+  static http::ClientResponse PutSpec(const std::string& app, const std::string& text,
+                                      const std::string& token,
+                                      const std::string& content_type = "application/yaml") {
+    http::ClientRequest req;
+    req.method = "PUT";
+    req.url = Url("/v1/apps/" + app);
+    req.body = text;
+    req.timeout = 10s;
+    req.headers = {{"Authorization", "Bearer " + token}, {"Content-Type", content_type}};
+    return http::Send(req);
+  }
+
+  static std::string NewToken(const std::string& role) {
+    auto r =
+        Call("POST", "/v1/tokens",
+             json{{"name", role + "-" + st::RandomSuffix()}, {"role", role}}.dump(), admin_token_);
+    if (r.status != 201) throw std::runtime_error("token: " + r.body);
+    return json::parse(r.body)["token"];
+  }
+
+  // An app with the demo spec applied and one release; returns the release id.
+  static std::string AppWithRelease(const std::string& app) {
+    auto spec = PutSpec(app, DemoSpec(app), admin_token_);
+    if (spec.status != 201) throw std::runtime_error("apply: " + spec.body);
+    auto r = Call("POST", "/v1/releases", Body(app, "v1.4.2").dump(), admin_token_);
+    if (r.status != 201) throw std::runtime_error("release: " + r.body);
+    return json::parse(r.body)["id"];
+  }
+
   static inline std::unique_ptr<st::ChildProcess> service_;
   static inline std::string schema_;
   static inline int port_ = 0;
+  static inline int planner_port_ = 0;
+  static inline int executor_port_ = 0;
   static inline std::string admin_token_;
   static inline std::string github_secret_;
 };
@@ -299,6 +398,302 @@ TEST_F(ReleaseIntakeE2eTest, GithubWebhookVerifiesSignatureAndRefusesReplays) {
   EXPECT_EQ(replay.status, 409);
   EXPECT_EQ(ErrorCode(replay), "replayed_delivery");
   EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".releases WHERE app = '" + app + "'"), 1);
+}
+
+TEST_F(ReleaseIntakeE2eTest, DeliverySpecIsVersionedAndInvalidSpecsNameTheLine) {
+  const auto app = NewApp();
+  const std::string text = DemoSpec(app);
+  auto first = PutSpec(app, text, admin_token_);
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(json::parse(first.body)["version"], 1);
+  EXPECT_EQ(first.Header("Location"), "/v1/apps/" + app + "?version=1");
+
+  // The same text again, as YAML or wrapped in JSON: unchanged, no new version, no event.
+  auto same = PutSpec(app, text, admin_token_, "text/yaml");
+  ASSERT_EQ(same.status, 200) << same.body;
+  EXPECT_EQ(json::parse(same.body)["unchanged"], true);
+  EXPECT_EQ(json::parse(same.body)["version"], 1);
+  auto same_json = PutSpec(app, json{{"spec", text}}.dump(), admin_token_, "application/json");
+  ASSERT_EQ(same_json.status, 200) << same_json.body;
+
+  auto second = PutSpec(app, text + "# tuned\n", admin_token_);
+  ASSERT_EQ(second.status, 201) << second.body;
+  EXPECT_EQ(json::parse(second.body)["version"], 2);
+  EXPECT_EQ(json::parse(second.body)["unchanged"], false);
+
+  // An invalid spec: 422 with the file, line and column of the offending key.
+  std::string bad = text;
+  const auto at = bad.find("weight: 25%");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 11, "weight: 250%");
+  const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+  auto invalid = PutSpec(app, bad, admin_token_);
+  ASSERT_EQ(invalid.status, 422) << invalid.body;
+  const auto error = json::parse(invalid.body)["error"];
+  EXPECT_EQ(error["code"], "invalid_spec");
+  EXPECT_EQ(error["line"], line);
+  EXPECT_TRUE(error["column"].is_number_integer());
+  EXPECT_EQ(error["field"], "environments.production.strategy.steps[2].weight");
+  const std::string message = error["message"];
+  EXPECT_EQ(message.rfind(app + ".yaml:" + std::to_string(line) + ":", 0), 0u) << message;
+
+  auto other_app = PutSpec(NewApp(), text, admin_token_);
+  EXPECT_EQ(other_app.status, 422);
+  EXPECT_EQ(ErrorField(other_app), "app");
+  EXPECT_EQ(PutSpec(app, "<spec/>", admin_token_, "application/xml").status, 415);
+
+  // Only approvers (and admins) apply specs.
+  EXPECT_EQ(PutSpec(app, text + "# other\n", NewToken("deployer")).status, 403);
+
+  auto latest = Call("GET", "/v1/apps/" + app, "", admin_token_);
+  ASSERT_EQ(latest.status, 200) << latest.body;
+  EXPECT_EQ(json::parse(latest.body)["version"], 2);
+  EXPECT_EQ(json::parse(latest.body)["environments"], json::parse(R"(["staging","production"])"));
+  auto v1 = Call("GET", "/v1/apps/" + app + "?version=1", "", admin_token_);
+  ASSERT_EQ(v1.status, 200);
+  EXPECT_EQ(json::parse(v1.body)["yaml"], text);
+  auto versions = Call("GET", "/v1/apps/" + app + "/versions", "", admin_token_);
+  ASSERT_EQ(versions.status, 200);
+  EXPECT_EQ(json::parse(versions.body)["items"].size(), 2u);
+  auto apps = json::parse(Call("GET", "/v1/apps", "", admin_token_).body)["items"];
+  EXPECT_TRUE(std::any_of(apps.begin(), apps.end(),
+                          [&](const json& a) { return a["app"] == app && a["version"] == 2; }));
+  EXPECT_EQ(Call("GET", "/v1/apps/" + NewApp(), "", admin_token_).status, 404);
+
+  // One AppSpecApplied per stored version, carrying the text.
+  auto match = [&](const events::v1::Envelope& e) {
+    return e.has_app_spec_applied() && e.app_spec_applied().app() == app;
+  };
+  auto seen = ReadEvents(match, 20s, 2);
+  ASSERT_EQ(seen.size(), 2u) << service_->LogTail();
+  seen = ReadEvents(match, 5s);
+  ASSERT_EQ(seen.size(), 2u);
+  // Keyed by event id, the two may sit in different partitions: order by version.
+  std::sort(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) {
+    return a.envelope.app_spec_applied().spec_version() <
+           b.envelope.app_spec_applied().spec_version();
+  });
+  EXPECT_EQ(seen[0].envelope.app_spec_applied().spec_version(), 1u);
+  EXPECT_EQ(seen[0].envelope.app_spec_applied().spec_yaml(), text);
+  EXPECT_EQ(seen[1].envelope.app_spec_applied().spec_version(), 2u);
+  EXPECT_EQ(seen[1].envelope.app_spec_applied().sha256(), json::parse(second.body)["sha256"]);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                   ".audit_log WHERE action = 'app_spec.apply' AND target = '" + app + "'"),
+            5);  // two created, two unchanged, one invalid
+}
+
+TEST_F(ReleaseIntakeE2eTest, DryRunShowsTheDemoBatchesAndStoresNothing) {
+  const auto app = NewApp();
+  const auto release_id = AppWithRelease(app);
+  const auto outbox_before = Scalar("SELECT count(*) FROM " + schema_ + ".outbox");
+  auto r = Call("POST", "/v1/deployments?dry_run=true",
+                json{{"release_id", release_id}, {"env", "production"}}.dump(), admin_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto plan = json::parse(r.body);
+  EXPECT_EQ(plan["dry_run"], true);
+  EXPECT_EQ(plan["app"], app);
+  EXPECT_EQ(plan["version"], "1.4.2");
+  EXPECT_EQ(plan["strategy"], "canary");
+  const auto& b = plan["batches"];
+  ASSERT_EQ(b.size(), 3u) << r.body;
+  auto names = [](const json& batch) {
+    std::vector<std::string> out;
+    for (const auto& h : batch["hosts"]) out.push_back(h["name"]);
+    return out;
+  };
+  // spreadBy zone interleaves zone-a, -b, -c: web-1, web-2, web-3, web-4, web-5, web-6.
+  EXPECT_EQ(names(b[0]), (std::vector<std::string>{"web-1"}));
+  EXPECT_EQ(b[0]["weight_percent"], 5);
+  EXPECT_EQ(b[0]["hosts"][0]["address"], "10.20.0.11");
+  EXPECT_EQ(names(b[1]), (std::vector<std::string>{"web-2"}));
+  EXPECT_EQ(b[1]["weight_percent"], 25);
+  EXPECT_EQ(b[1]["gates_before"], json::parse(R"([{"kind":"pause","duration":"2m"}])"));
+  EXPECT_EQ(b[1]["analysis"], true);
+  EXPECT_EQ(names(b[2]), (std::vector<std::string>{"web-3", "web-4", "web-5", "web-6"}));
+  EXPECT_EQ(b[2]["gates_before"], json::parse(R"([{"kind":"approval"}])"));
+  EXPECT_EQ(b[2]["cumulative_hosts"], 6);
+  EXPECT_EQ(b[2]["max_parallel"], 2);
+
+  auto staging = Call("POST", "/v1/deployments?dry_run=true",
+                      json{{"release_id", release_id}, {"env", "staging"}}.dump(), admin_token_);
+  ASSERT_EQ(staging.status, 200) << staging.body;
+  EXPECT_EQ(json::parse(staging.body)["strategy"], "all-at-once");
+  EXPECT_EQ(json::parse(staging.body)["batches"].size(), 1u);
+
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".outbox"), outbox_before);
+  EXPECT_EQ(
+      Scalar("SELECT count(*) FROM " + schema_ + ".deployment_requests WHERE app = '" + app + "'"),
+      0);
+}
+
+TEST_F(ReleaseIntakeE2eTest, DeploymentRequestIsOneEventAndHonoursTheIdempotencyKey) {
+  const auto app = NewApp();
+  const auto release_id = AppWithRelease(app);
+  const std::string body = json{{"release_id", release_id}, {"env", "production"}}.dump();
+  const std::string key = "deploy-" + st::RandomSuffix();
+  auto first = Call("POST", "/v1/deployments", body, admin_token_, {{"Idempotency-Key", key}});
+  ASSERT_EQ(first.status, 202) << first.body;
+  const std::string id = json::parse(first.body)["deployment_id"];
+  EXPECT_EQ(json::parse(first.body)["status"], "requested");
+
+  auto again = Call("POST", "/v1/deployments", body, admin_token_, {{"Idempotency-Key", key}});
+  ASSERT_EQ(again.status, 202) << again.body;
+  EXPECT_EQ(json::parse(again.body)["deployment_id"], id);
+  auto other =
+      Call("POST", "/v1/deployments", json{{"release_id", release_id}, {"env", "staging"}}.dump(),
+           admin_token_, {{"Idempotency-Key", key}});
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_EQ(ErrorCode(other), "idempotency_key_reused");
+
+  auto seen = ReadEvents([&](const auto& e) { return e.deployment_id() == id; }, 20s, 1);
+  ASSERT_EQ(seen.size(), 1u) << "no DeploymentRequested on Kafka; log:\n" << service_->LogTail();
+  seen = ReadEvents([&](const auto& e) { return e.deployment_id() == id; }, 5s);
+  ASSERT_EQ(seen.size(), 1u) << "the replayed request must not publish a second event";
+  const auto& e = seen[0].envelope;
+  EXPECT_EQ(seen[0].key, id);
+  EXPECT_EQ(seen[0].headers.at("ce_type"), "sluice.v1.DeploymentRequested");
+  ASSERT_TRUE(e.has_deployment_requested());
+  const auto& dr = e.deployment_requested();
+  EXPECT_EQ(dr.deployment_id(), id);
+  EXPECT_EQ(dr.release_id(), release_id);
+  EXPECT_EQ(dr.app(), app);
+  EXPECT_EQ(dr.env(), "production");
+  EXPECT_EQ(dr.spec_version(), 1u);
+  EXPECT_EQ(dr.spec_yaml(), DemoSpec(app));
+  EXPECT_EQ(dr.version(), "1.4.2");
+  EXPECT_EQ(dr.artifact().sha256(), kSha);
+  EXPECT_EQ(dr.artifact().url(), "https://artifacts.example.com/" + app + "/v1.4.2.tar.gz");
+  EXPECT_EQ(dr.artifact().kind(), events::v1::ARTIFACT_KIND_TARBALL);
+  EXPECT_EQ(dr.requested_by(), "local-admin");
+
+  // Without a key, a second request is a second deployment.
+  auto second = Call("POST", "/v1/deployments", body, admin_token_);
+  ASSERT_EQ(second.status, 202);
+  EXPECT_NE(json::parse(second.body)["deployment_id"], id);
+
+  // What is refused, and where.
+  auto no_release =
+      Call("POST", "/v1/deployments",
+           json{{"release_id", std::string(36, 'f')}, {"env", "production"}}.dump(), admin_token_);
+  EXPECT_EQ(no_release.status, 422);
+  EXPECT_EQ(ErrorField(no_release), "release_id");
+  auto no_env = Call("POST", "/v1/deployments",
+                     json{{"release_id", release_id}, {"env", "qa"}}.dump(), admin_token_);
+  EXPECT_EQ(no_env.status, 422);
+  EXPECT_EQ(ErrorField(no_env), "env");
+  EXPECT_NE(
+      json::parse(no_env.body)["error"]["message"].get<std::string>().find("staging, production"),
+      std::string::npos);
+  auto no_version =
+      Call("POST", "/v1/deployments",
+           json{{"release_id", release_id}, {"env", "production"}, {"spec_version", 9}}.dump(),
+           admin_token_);
+  EXPECT_EQ(no_version.status, 422);
+  EXPECT_EQ(ErrorField(no_version), "spec_version");
+  const auto bare_app = NewApp();
+  auto bare = Call("POST", "/v1/releases", Body(bare_app, "v1.0.0").dump(), admin_token_);
+  ASSERT_EQ(bare.status, 201);
+  auto no_spec =
+      Call("POST", "/v1/deployments",
+           json{{"release_id", json::parse(bare.body)["id"]}, {"env", "production"}}.dump(),
+           admin_token_);
+  EXPECT_EQ(no_spec.status, 422);
+  EXPECT_EQ(ErrorField(no_spec), "app");
+  EXPECT_NE(no_spec.body.find("sluice apply -f"), std::string::npos) << no_spec.body;
+
+  // A viewer may not deploy.
+  EXPECT_EQ(Call("POST", "/v1/deployments", body, NewToken("viewer")).status, 403);
+  EXPECT_EQ(
+      Scalar("SELECT count(*) FROM " + schema_ +
+             ".audit_log WHERE action = 'deployment.request' AND detail->>'deployment_id' = '" +
+             id + "'"),
+      3);  // requested, replayed, key_conflict
+}
+
+TEST_F(ReleaseIntakeE2eTest, OperatorCommandsAreCheckedAgainstThePlannerAndPublished) {
+  const std::string known = "dep-" + st::RandomSuffix(12);
+  const std::string deployer = NewToken("deployer");
+  const std::string approver = NewToken("approver");
+  {
+    FakePlanner planner(planner_port_, known);
+    auto pause = Call("POST", "/v1/deployments/" + known + ":pause",
+                      json{{"reason", "checking dashboards"}}.dump(), deployer);
+    ASSERT_EQ(pause.status, 202) << pause.body;
+    const auto accepted = json::parse(pause.body);
+    EXPECT_EQ(accepted["deployment_id"], known);
+    EXPECT_EQ(accepted["verb"], "pause");
+    EXPECT_FALSE(accepted.contains("warning"));
+
+    auto unknown =
+        Call("POST", "/v1/deployments/" + std::string(36, 'e') + ":pause", "{}", deployer);
+    EXPECT_EQ(unknown.status, 404) << unknown.body;
+
+    // Rollback and approve need an approver.
+    auto rollback = Call("POST", "/v1/deployments/" + known + ":rollback", "{}", deployer);
+    EXPECT_EQ(rollback.status, 403) << rollback.body;
+    auto approve = Call("POST", "/v1/deployments/" + known + ":approve",
+                        json{{"generation", 2}}.dump(), approver);
+    EXPECT_EQ(approve.status, 202) << approve.body;
+
+    auto seen = ReadEvents(
+        [&](const auto& e) { return e.deployment_id() == known && e.has_operator_command(); }, 20s,
+        2);
+    ASSERT_EQ(seen.size(), 2u) << service_->LogTail();
+    const auto& c = seen[0].envelope.operator_command();
+    EXPECT_EQ(seen[0].key, known);
+    EXPECT_EQ(seen[0].envelope.event_id(), accepted["command_id"]);
+    EXPECT_EQ(c.verb(), events::v1::OperatorCommand::VERB_PAUSE);
+    EXPECT_EQ(c.reason(), "checking dashboards");
+    EXPECT_EQ(c.generation(), 0u);
+    EXPECT_NE(c.actor().find("deployer-"), std::string::npos) << c.actor();
+    EXPECT_EQ(seen[1].envelope.operator_command().verb(),
+              events::v1::OperatorCommand::VERB_APPROVE);
+    EXPECT_EQ(seen[1].envelope.operator_command().generation(), 2u);
+  }
+  // The planner is gone: the command is accepted, and the answer says it was not checked.
+  auto resume = Call("POST", "/v1/deployments/" + std::string(36, 'e') + ":resume", "{}", deployer);
+  ASSERT_EQ(resume.status, 202) << resume.body;
+  EXPECT_NE(json::parse(resume.body).value("warning", "").find("could not be reached"),
+            std::string::npos);
+
+  auto bad_verb = Call("POST", "/v1/deployments/" + known + ":explode", "{}", admin_token_);
+  EXPECT_EQ(bad_verb.status, 404);
+  EXPECT_EQ(ErrorCode(bad_verb), "unknown_verb");
+  EXPECT_NE(bad_verb.body.find("explode"), std::string::npos);
+  auto bad_field = Call("POST", "/v1/deployments/" + known + ":pause",
+                        json{{"target_release_id", "x"}}.dump(), admin_token_);
+  EXPECT_EQ(bad_field.status, 400);
+  EXPECT_EQ(ErrorField(bad_field), "target_release_id");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                   ".audit_log WHERE action LIKE 'deployment.%' AND target = '" + known + "'"),
+            2);
+}
+
+TEST_F(ReleaseIntakeE2eTest, ProxiesAnswer503WithoutUpstreamsAndPassAnswersThrough) {
+  const std::string viewer = NewToken("viewer");
+  for (const std::string& path :
+       std::vector<std::string>{"/v1/deployments", "/v1/deployments/" + std::string(36, 'a')}) {
+    auto r = Call("GET", path, "", viewer);
+    EXPECT_EQ(r.status, 503) << path << ": " << r.body;
+    EXPECT_EQ(ErrorCode(r), "planner_unavailable");
+    EXPECT_TRUE(r.Header("Retry-After").has_value());
+  }
+  auto instances =
+      Call("GET", "/v1/deployments/" + std::string(36, 'a') + "/instances", "", viewer);
+  EXPECT_EQ(instances.status, 503);
+  EXPECT_EQ(ErrorCode(instances), "executor_unavailable");
+  EXPECT_EQ(Call("GET", "/v1/deployments", "", "").status, 401);
+
+  FakePlanner planner(planner_port_, "d-1");
+  auto list = Call("GET", "/v1/deployments?app=shop&status=running&bogus=1", "", viewer);
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(json::parse(list.body)["query"], json::parse(R"({"app":"shop","status":"running"})"));
+  auto one = Call("GET", "/v1/deployments/d-1", "", viewer);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(json::parse(one.body)["status"], "running");
+  auto missing = Call("GET", "/v1/deployments/d-2", "", viewer);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(ErrorCode(missing), "not_found");
 }
 
 // Outages come last: they stop and start servers of the shared local stack.

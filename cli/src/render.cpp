@@ -1,0 +1,195 @@
+#include "render.hpp"
+
+#include <algorithm>
+
+namespace sluice::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Str(const json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+std::string Trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::string PadRight(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+std::string PadLeft(std::string s, std::size_t width) {
+  if (s.size() < width) s.insert(0, width - s.size(), ' ');
+  return s;
+}
+
+std::string JoinHosts(const json& hosts) {
+  std::string out;
+  for (const auto& h : hosts) {
+    out += (out.empty() ? "" : ", ") + (h.is_object() ? Str(h, "name") : h.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SpecAppName(std::string_view yaml) {
+  std::size_t pos = 0;
+  while (pos < yaml.size()) {
+    const auto end = std::min(yaml.find('\n', pos), yaml.size());
+    const std::string_view line = yaml.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("app:", 0) != 0) continue;
+    std::string value = Trim(line.substr(4));
+    if (const auto hash = value.find(" #"); hash != std::string::npos)
+      value = Trim(value.substr(0, hash));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    return value;
+  }
+  return "";
+}
+
+std::vector<std::string> RenderSpecError(const json& error, std::string_view app,
+                                         std::string_view file, std::string_view text) {
+  std::string message = Str(error, "message");
+  const std::string origin = std::string(app) + ".yaml";
+  if (!app.empty() && message.rfind(origin, 0) == 0) {
+    message = std::string(file) + message.substr(origin.size());
+  }
+  std::vector<std::string> out{message};
+  const int line = error.value("line", json()).is_number_integer() ? error["line"].get<int>() : 0;
+  const int column =
+      error.value("column", json()).is_number_integer() ? error["column"].get<int>() : 0;
+  if (line <= 0) return out;
+  std::size_t pos = 0;
+  for (int i = 1; i < line && pos != std::string_view::npos; ++i) {
+    pos = text.find('\n', pos);
+    if (pos != std::string_view::npos) ++pos;
+  }
+  if (pos == std::string_view::npos || pos > text.size()) return out;
+  const auto end = std::min(text.find('\n', pos), text.size());
+  const std::string number = std::to_string(line);
+  const std::string gutter(number.size(), ' ');
+  out.push_back(" " + number + " | " + std::string(text.substr(pos, end - pos)));
+  if (column > 0) out.push_back(" " + gutter + " | " + std::string(column - 1, ' ') + "^");
+  return out;
+}
+
+std::string RenderGate(const json& gate) {
+  const std::string kind = Str(gate, "kind");
+  if (kind == "pause") {
+    const std::string d = Str(gate, "duration");
+    return d.empty() ? "pause until resumed" : "pause " + d;
+  }
+  return kind;
+}
+
+std::vector<std::string> RenderPlan(const json& plan) {
+  struct Row {
+    std::string index, weight, count, hosts, tail;
+  };
+  std::vector<Row> rows;
+  for (const auto& b : plan.value("batches", json::array())) {
+    Row r;
+    r.index = "batch " + std::to_string(b.value("index", 0) + 1);
+    r.weight = std::to_string(b.value("weight_percent", 0)) + "%";
+    const auto n = b.value("hosts", json::array()).size();
+    r.count = std::to_string(n) + (n == 1 ? " host" : " hosts");
+    r.hosts = JoinHosts(b.value("hosts", json::array()));
+    std::string gates;
+    for (const auto& g : b.value("gates_before", json::array())) {
+      gates += (gates.empty() ? "" : ", ") + RenderGate(g);
+    }
+    r.tail = "(gates: " + (gates.empty() ? std::string("none") : gates) + ")";
+    if (b.value("analysis", false)) r.tail += " + analysis";
+    rows.push_back(std::move(r));
+  }
+  std::size_t wi = 0, ww = 0, wc = 0, wh = 0;
+  for (const auto& r : rows) {
+    wi = std::max(wi, r.index.size());
+    ww = std::max(ww, r.weight.size());
+    wc = std::max(wc, r.count.size());
+    wh = std::max(wh, r.hosts.size());
+  }
+  std::vector<std::string> out;
+  for (const auto& r : rows) {
+    out.push_back(PadRight(r.index, wi) + "  " + PadLeft(r.weight, ww) + "  " +
+                  PadRight(r.count, wc) + "   " + PadRight(r.hosts, wh) + "   " + r.tail);
+  }
+  return out;
+}
+
+bool IsFinalStatus(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "rolled_back" ||
+         status == "aborted";
+}
+
+int ExitCodeFor(std::string_view status) { return status == "succeeded" ? 0 : 2; }
+
+WatchView DescribeDeployment(const json& d) {
+  WatchView v;
+  const std::string status = Str(d, "status");
+  v.status_line = "deployment " + Str(d, "id") + " " + status;
+  const std::string phase = Str(d, "phase");
+  if (!phase.empty() && phase != status) v.status_line += " (" + phase + ")";
+  if (status == "paused" && !Str(d, "pause_reason").empty()) {
+    v.status_line += ": " + Str(d, "pause_reason");
+  } else if (!Str(d, "failure_reason").empty()) {
+    v.status_line += ": " + Str(d, "failure_reason");
+  }
+  const json batches = d.value("batches", json::array());
+  if (!batches.is_array() || batches.empty()) return v;
+  std::optional<std::size_t> shown;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    const std::string s = Str(batches[i], "status");
+    if (s == "running" || s == "analysing" || s == "waiting") {
+      shown = i;
+      break;
+    }
+    if (s != "pending") shown = i;  // the last one done so far
+  }
+  if (!shown) return v;
+  const auto& b = batches[*shown];
+  v.batch_line = "batch " + std::to_string(*shown + 1) + "/" + std::to_string(batches.size()) +
+                 " " + std::to_string(b.value("weight_percent", 0)) + "% " + Str(b, "status");
+  const std::string hosts = JoinHosts(b.value("hosts", json::array()));
+  if (!hosts.empty()) v.batch_line += ": " + hosts;
+  return v;
+}
+
+std::vector<std::string> RenderDeploymentList(const json& list) {
+  const json items = list.contains("items") ? list["items"] : list.value("deployments", json());
+  std::vector<std::string> out;
+  if (!items.is_array()) return out;
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"ID", "APP", "ENV", "VERSION", "STATUS", "CREATED"});
+  for (const auto& d : items) {
+    rows.push_back({Str(d, "id"), Str(d, "app"), Str(d, "env"), Str(d, "version"), Str(d, "status"),
+                    Str(d, "created_at")});
+  }
+  std::vector<std::size_t> widths(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += i + 1 < r.size() ? PadRight(r[i], widths[i]) + "  " : r[i];
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,50 @@
+#pragma once
+
+// How the sluice CLI shows API answers: pure functions from JSON to lines of text, so that
+// what a person reads is unit-tested.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::cli {
+
+// The `app:` of a delivery spec's top level ("" when there is none), read without a YAML
+// parser so that a spec with a syntax error still names its app.
+std::string SpecAppName(std::string_view yaml);
+
+// A spec error as a compiler shows one: the API's message with the app's "<app>.yaml" replaced
+// by `file`, then the offending line of `text` and a caret under the column (when known).
+//   spec.yaml:12:19: environments.production.strategy.steps[2].weight: must be 1%..100%, got 250%
+//      12 |         - weight: 250%
+//         |                   ^
+std::vector<std::string> RenderSpecError(const nlohmann::json& error, std::string_view app,
+                                         std::string_view file, std::string_view text);
+
+// "pause 2m", "pause until resumed", "approval".
+std::string RenderGate(const nlohmann::json& gate);
+
+// A dry run, one line per batch, columns aligned:
+//   batch 1    5%  1 host   web-1                       (gates: none)
+//   batch 2   25%  1 host   web-2                       (gates: pause 2m) + analysis
+std::vector<std::string> RenderPlan(const nlohmann::json& plan);
+
+// Deployment statuses after which nothing more happens.
+bool IsFinalStatus(std::string_view status);
+// The exit code of `watch` / `deploy --wait` for a final status: 0 succeeded, 2 otherwise.
+int ExitCodeFor(std::string_view status);
+
+// What `watch` shows of a deployment: a status line and the line of the batch in progress
+// ("batch 2/3 25% running: web-2, web-4"); `watch` prints each again when it changes.
+struct WatchView {
+  std::string status_line;
+  std::string batch_line;  // empty before the first batch starts
+};
+WatchView DescribeDeployment(const nlohmann::json& deployment);
+
+// A deployment list (the planner's {"items":[...]}), one line per deployment.
+std::vector<std::string> RenderDeploymentList(const nlohmann::json& list);
+
+}  // namespace sluice::cli

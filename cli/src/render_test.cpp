@@ -1,0 +1,108 @@
+#include "render.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice::cli {
+namespace {
+
+using nlohmann::json;
+
+TEST(SpecAppName, ReadsTheTopLevelKey) {
+  EXPECT_EQ(SpecAppName("# spec\napp: demo-app\nenvironments:\n"), "demo-app");
+  EXPECT_EQ(SpecAppName("app: \"shop\"  # quoted\n"), "shop");
+  EXPECT_EQ(SpecAppName("environments:\n  app: nested\n"), "");
+  EXPECT_EQ(SpecAppName(""), "");
+}
+
+TEST(RenderSpecError, NamesTheLocalFileAndPointsAtTheColumn) {
+  const std::string text = "app: shop\nenvironments:\n  prod:\n    weight: 250%\n";
+  const json error = {{"code", "invalid_spec"},
+                      {"message", "shop.yaml:4:13: environments.prod.weight: must be 1%..100%"},
+                      {"field", "environments.prod.weight"},
+                      {"line", 4},
+                      {"column", 13}};
+  const auto lines = RenderSpecError(error, "shop", "specs/shop.yaml", text);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "specs/shop.yaml:4:13: environments.prod.weight: must be 1%..100%");
+  EXPECT_EQ(lines[1], " 4 |     weight: 250%");
+  EXPECT_EQ(lines[2], "   |             ^");
+}
+
+TEST(RenderSpecError, WithoutALineOnlyTheMessage) {
+  const json error = {{"message", "shop.yaml: app: the spec is for app 'x'"}, {"line", nullptr}};
+  const auto lines = RenderSpecError(error, "shop", "a.yaml", "app: x\n");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "a.yaml: app: the spec is for app 'x'");
+}
+
+TEST(RenderPlan, OneAlignedLinePerBatch) {
+  const json plan = json::parse(R"({"batches":[
+    {"index":0,"weight_percent":5,"hosts":[{"name":"web-1","address":"10.0.0.1"}],
+     "gates_before":[],"analysis":false},
+    {"index":1,"weight_percent":25,"hosts":[{"name":"web-2","address":"10.0.0.2"}],
+     "gates_before":[{"kind":"pause","duration":"2m"}],"analysis":true},
+    {"index":2,"weight_percent":100,"hosts":[{"name":"web-3"},{"name":"web-4"}],
+     "gates_before":[{"kind":"approval"},{"kind":"pause","duration":null}],"analysis":false}]})");
+  const auto lines = RenderPlan(plan);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "batch 1    5%  1 host    web-1          (gates: none)");
+  EXPECT_EQ(lines[1], "batch 2   25%  1 host    web-2          (gates: pause 2m) + analysis");
+  EXPECT_EQ(lines[2],
+            "batch 3  100%  2 hosts   web-3, web-4   (gates: approval, pause until resumed)");
+}
+
+TEST(FinalStatus, SucceededIsZeroOthersTwo) {
+  for (const char* s : {"succeeded", "failed", "rolled_back", "aborted"}) {
+    EXPECT_TRUE(IsFinalStatus(s)) << s;
+  }
+  for (const char* s : {"pending", "running", "paused", "rolling_back", ""}) {
+    EXPECT_FALSE(IsFinalStatus(s)) << s;
+  }
+  EXPECT_EQ(ExitCodeFor("succeeded"), 0);
+  EXPECT_EQ(ExitCodeFor("failed"), 2);
+  EXPECT_EQ(ExitCodeFor("rolled_back"), 2);
+  EXPECT_EQ(ExitCodeFor("aborted"), 2);
+}
+
+TEST(DescribeDeployment, ShowsTheBatchInProgress) {
+  json d = json::parse(R"({"id":"d1","status":"running","phase":"canary","batches":[
+    {"index":0,"weight_percent":5,"hosts":["web-1"],"status":"succeeded"},
+    {"index":1,"weight_percent":25,"hosts":["web-2","web-4"],"status":"running"},
+    {"index":2,"weight_percent":100,"hosts":["web-3"],"status":"pending"}]})");
+  auto v = DescribeDeployment(d);
+  EXPECT_EQ(v.status_line, "deployment d1 running (canary)");
+  EXPECT_EQ(v.batch_line, "batch 2/3 25% running: web-2, web-4");
+
+  d["batches"][1]["status"] = "succeeded";
+  d["status"] = "paused";
+  d["phase"] = "paused";
+  d["pause_reason"] = "approval required";
+  v = DescribeDeployment(d);
+  EXPECT_EQ(v.status_line, "deployment d1 paused: approval required");
+  EXPECT_EQ(v.batch_line, "batch 2/3 25% succeeded: web-2, web-4");
+
+  d["status"] = "failed";
+  d["failure_reason"] = "analysis_failed";
+  d["batches"][2]["status"] = "failed";
+  v = DescribeDeployment(d);
+  EXPECT_EQ(v.status_line, "deployment d1 failed (paused): analysis_failed");
+  EXPECT_EQ(v.batch_line, "batch 3/3 100% failed: web-3");
+}
+
+TEST(DescribeDeployment, NoBatchYet) {
+  const auto v = DescribeDeployment(json{{"id", "d1"}, {"status", "pending"}});
+  EXPECT_EQ(v.status_line, "deployment d1 pending");
+  EXPECT_EQ(v.batch_line, "");
+}
+
+TEST(RenderDeploymentList, Table) {
+  const auto lines = RenderDeploymentList(json::parse(
+      R"({"items":[{"id":"d1","app":"shop","env":"production","version":"1.2.3",
+          "status":"running","created_at":"2024-05-01T10:00:00Z"}]})"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "ID  APP   ENV         VERSION  STATUS   CREATED");
+  EXPECT_EQ(lines[1], "d1  shop  production  1.2.3    running  2024-05-01T10:00:00Z");
+}
+
+}  // namespace
+}  // namespace sluice::cli

@@ -1,0 +1,322 @@
+#include "delivery.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <stdexcept>
+
+namespace sluice::release_intake {
+namespace {
+
+using nlohmann::json;
+namespace rp = ::sluice::rollout_planner;
+
+FieldError Err(std::string field, std::string message) {
+  return FieldError{std::move(field), std::move(message)};
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += sep;
+    out += i;
+  }
+  return out;
+}
+
+// Unknown keys of a JSON object: the first one, with the list of known keys.
+std::optional<FieldError> UnknownKey(const json& body, const std::vector<std::string>& known) {
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return Err(key, "unknown field '" + key + "'; known fields: " + Join(known, ", "));
+    }
+  }
+  return std::nullopt;
+}
+
+json GateJson(const rp::Gate& g) {
+  if (g.kind == rp::Gate::Kind::kApproval) return {{"kind", "approval"}};
+  json j = {{"kind", "pause"}};
+  j["duration"] = g.duration ? json(FormatDuration(*g.duration)) : json(nullptr);
+  return j;
+}
+
+}  // namespace
+
+std::string MediaTypeOf(std::string_view content_type) {
+  std::string t(content_type.substr(0, content_type.find(';')));
+  t.erase(std::remove_if(t.begin(), t.end(), [](unsigned char c) { return std::isspace(c); }),
+          t.end());
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return t;
+}
+
+std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view content_type,
+                                                          std::string_view body) {
+  const std::string media = MediaTypeOf(content_type);
+  auto invalid = [](std::string field, std::string message) {
+    return SpecBodyError{SpecBodyError::Kind::kInvalid, Err(std::move(field), std::move(message))};
+  };
+  std::string text;
+  if (media == "application/json") {
+    const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return invalid("body", "a JSON body must be an object {\"spec\": \"<delivery spec YAML>\"}");
+    }
+    if (auto e = UnknownKey(parsed, {"spec"}))
+      return SpecBodyError{SpecBodyError::Kind::kInvalid, *e};
+    const auto it = parsed.find("spec");
+    if (it == parsed.end() || !it->is_string()) {
+      return invalid("spec", "spec must be the delivery spec YAML as a string");
+    }
+    text = it->get<std::string>();
+  } else if (media.empty() || media == "application/yaml" || media == "application/x-yaml" ||
+             media == "text/yaml" || media == "text/x-yaml" || media == "text/plain") {
+    text = std::string(body);
+  } else {
+    return SpecBodyError{SpecBodyError::Kind::kUnsupportedMediaType,
+                         Err("Content-Type",
+                             "send the delivery spec as application/yaml, "
+                             "text/yaml or text/plain, or as JSON {\"spec\": "
+                             "\"...\"} (got \"" +
+                                 std::string(content_type) + "\")")};
+  }
+  const bool blank =
+      std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
+  if (blank) return invalid("body", "the delivery spec is empty");
+  return text;
+}
+
+std::string Sha256Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0x0F]);
+  }
+  return out;
+}
+
+std::string SpecOrigin(std::string_view app) { return std::string(app) + ".yaml"; }
+
+json SpecErrorBody(const rp::SpecError& e) {
+  json error = {{"code", "invalid_spec"}, {"message", e.ToString()}, {"field", e.path}};
+  error["line"] = e.line > 0 ? json(e.line) : json(nullptr);
+  error["column"] = e.column > 0 ? json(e.column) : json(nullptr);
+  return {{"error", std::move(error)}};
+}
+
+std::vector<std::string> EnvironmentNames(const rp::DeliverySpec& spec) {
+  std::vector<std::string> out;
+  out.reserve(spec.environments.size());
+  for (const auto& e : spec.environments) out.push_back(e.name);
+  return out;
+}
+
+std::variant<DeploymentRequest, FieldError> ValidateDeploymentRequest(const json& body) {
+  if (!body.is_object()) return Err("body", "body must be a JSON object");
+  if (auto e = UnknownKey(body, {"release_id", "env", "spec_version"})) return *e;
+  DeploymentRequest r;
+  const auto rid = body.find("release_id");
+  if (rid == body.end() || rid->is_null()) return Err("release_id", "release_id is required");
+  if (!rid->is_string() || rid->get<std::string>().empty() || rid->get<std::string>().size() > 64) {
+    return Err("release_id", "release_id must be the id of a release (a string)");
+  }
+  r.release_id = rid->get<std::string>();
+  const auto env = body.find("env");
+  if (env == body.end() || env->is_null()) return Err("env", "env is required");
+  if (!env->is_string() || !IsValidAppName(env->get<std::string>())) {
+    return Err("env", "env must be an environment name of the delivery spec, e.g. production");
+  }
+  r.env = env->get<std::string>();
+  const auto sv = body.find("spec_version");
+  if (sv != body.end() && !sv->is_null()) {
+    if (!sv->is_number_integer() || sv->get<std::int64_t>() < 1) {
+      return Err("spec_version",
+                 "spec_version must be a whole number from 1 (omit it for the "
+                 "latest version)");
+    }
+    r.spec_version = sv->get<std::int64_t>();
+  }
+  return r;
+}
+
+std::string RequestFingerprint(const DeploymentRequest& request) {
+  json j = {{"release_id", request.release_id}, {"env", request.env}};
+  j["spec_version"] = request.spec_version ? json(*request.spec_version) : json(nullptr);
+  return Sha256Hex(j.dump());  // nlohmann orders object keys: the dump is canonical
+}
+
+bool IsValidIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > 200) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+}
+
+std::string FormatDuration(std::chrono::milliseconds d) {
+  std::int64_t ms = d.count();
+  if (ms <= 0) return "0s";
+  std::string out;
+  const std::int64_t h = ms / 3'600'000;
+  ms %= 3'600'000;
+  const std::int64_t m = ms / 60'000;
+  ms %= 60'000;
+  const std::int64_t s = ms / 1000;
+  ms %= 1000;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (m > 0) out += std::to_string(m) + "m";
+  if (s > 0) out += std::to_string(s) + "s";
+  if (ms > 0) out += std::to_string(ms) + "ms";
+  return out;
+}
+
+json DryRunJson(const DryRunInput& in) {
+  json batches = json::array();
+  for (const auto& b : in.batches) {
+    json hosts = json::array();
+    for (const auto& h : b.hosts) hosts.push_back({{"name", h.name}, {"address", h.address}});
+    json gates = json::array();
+    for (const auto& g : b.gates_before) gates.push_back(GateJson(g));
+    json jb = {{"index", b.index},
+               {"weight_percent", b.weight_percent},
+               {"hosts", std::move(hosts)},
+               {"cumulative_hosts", b.cumulative_hosts},
+               {"gates_before", std::move(gates)},
+               {"analysis", b.analysis},
+               {"max_parallel", b.max_parallel},
+               {"failure_tolerance", b.failure_tolerance},
+               {"host_timeout", FormatDuration(b.host_timeout)}};
+    if (b.traffic_switch_url) jb["traffic_switch_url"] = *b.traffic_switch_url;
+    batches.push_back(std::move(jb));
+  }
+  const std::size_t total = in.batches.empty() ? 0 : in.batches.back().cumulative_hosts;
+  return {{"dry_run", true},
+          {"app", in.app},
+          {"env", in.env},
+          {"release_id", in.release_id},
+          {"version", in.version},
+          {"spec_version", in.spec_version},
+          {"strategy", in.environment != nullptr
+                           ? std::string(rp::ToString(in.environment->strategy.type))
+                           : std::string()},
+          {"total_hosts", total},
+          {"batches", std::move(batches)}};
+}
+
+std::string_view ToString(Verb verb) {
+  switch (verb) {
+    case Verb::kPromote:
+      return "promote";
+    case Verb::kPause:
+      return "pause";
+    case Verb::kResume:
+      return "resume";
+    case Verb::kAbort:
+      return "abort";
+    case Verb::kApprove:
+      return "approve";
+    case Verb::kRollback:
+      return "rollback";
+  }
+  return "promote";
+}
+
+std::optional<Verb> ParseVerb(std::string_view s) {
+  for (Verb v : {Verb::kPromote, Verb::kPause, Verb::kResume, Verb::kAbort, Verb::kApprove,
+                 Verb::kRollback}) {
+    if (ToString(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
+Role RequiredRole(Verb verb) {
+  return verb == Verb::kApprove || verb == Verb::kRollback ? Role::kApprover : Role::kDeployer;
+}
+
+std::variant<CommandInput, FieldError> ValidateCommand(Verb verb, const json& body) {
+  CommandInput c;
+  if (body.is_null()) return c;
+  if (!body.is_object()) return Err("body", "body must be a JSON object");
+  if (auto e = UnknownKey(body, {"reason", "generation", "target_release_id"})) return *e;
+  if (const auto it = body.find("reason"); it != body.end() && !it->is_null()) {
+    if (!it->is_string() || it->get<std::string>().size() > 1000) {
+      return Err("reason", "reason must be a string of at most 1000 characters");
+    }
+    c.reason = it->get<std::string>();
+  }
+  if (const auto it = body.find("generation"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0) {
+      return Err("generation", "generation must be a whole number (0 = the current generation)");
+    }
+    c.generation = it->get<std::uint64_t>();
+  }
+  if (const auto it = body.find("target_release_id"); it != body.end() && !it->is_null()) {
+    if (verb != Verb::kRollback) {
+      return Err("target_release_id", "target_release_id is only for rollback");
+    }
+    if (!it->is_string() || it->get<std::string>().empty() || it->get<std::string>().size() > 64) {
+      return Err("target_release_id", "target_release_id must be the id of a release");
+    }
+    c.target_release_id = it->get<std::string>();
+  }
+  return c;
+}
+
+std::optional<std::string> NormalizeBaseUrl(std::string_view url) {
+  std::string_view rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+  } else {
+    return std::nullopt;
+  }
+  if (rest.empty() || rest[0] == '/' || rest.find_first_of("?# ") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string out(url);
+  while (out.back() == '/') out.pop_back();
+  return out;
+}
+
+std::string ForwardQuery(const std::multimap<std::string, std::string>& params,
+                         const std::vector<std::string>& allowed) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  auto encode = [](const std::string& s) {
+    std::string out;
+    for (unsigned char c : s) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out.push_back('%');
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0x0F]);
+      }
+    }
+    return out;
+  };
+  std::string q;
+  for (const auto& name : allowed) {
+    const auto [first, last] = params.equal_range(name);
+    for (auto it = first; it != last; ++it) {
+      q += (q.empty() ? "?" : "&") + encode(name) + "=" + encode(it->second);
+    }
+  }
+  return q;
+}
+
+bool IsValidDeploymentId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0 || c == '-'; });
+}
+
+}  // namespace sluice::release_intake

@@ -1,0 +1,117 @@
+#pragma once
+
+// release-intake's decisions about delivery: what a delivery-spec upload is, what a deployment
+// request and an operator command are, how a dry-run plan is shown. Pure functions over plain
+// values: no I/O, no clock. The spec itself is parsed and planned by the rollout-planner's pure
+// code (delivery_spec.hpp, plan.hpp), so intake and planner never disagree about a spec.
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "delivery_spec.hpp"
+#include "plan.hpp"
+#include "release.hpp"
+
+namespace sluice::release_intake {
+
+// --- Delivery specs -------------------------------------------------------------------------
+
+// The spec text of a PUT /v1/apps/{app} body: the raw body for application/yaml, text/yaml,
+// application/x-yaml and text/plain (and no Content-Type), the "spec" string of a JSON object
+// for application/json. 415 is the caller's answer to kUnsupportedMediaType.
+struct SpecBodyError {
+  enum class Kind { kUnsupportedMediaType, kInvalid } kind = Kind::kInvalid;
+  FieldError error;
+};
+std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view content_type,
+                                                          std::string_view body);
+
+// The media type of a Content-Type header: lowercase, parameters and blanks removed.
+std::string MediaTypeOf(std::string_view content_type);
+
+// Hex SHA-256 of a text (the stored and announced checksum of a spec version).
+std::string Sha256Hex(std::string_view text);
+
+// The name errors give the spec: "<app>.yaml".
+std::string SpecOrigin(std::string_view app);
+
+// The 422 body for a spec that does not parse:
+// {"error":{"code":"invalid_spec","message":"<app>.yaml:12:7: <path>: <what>","field":<path>,
+//           "line":12,"column":7}}
+nlohmann::json SpecErrorBody(const rollout_planner::SpecError& e);
+
+// The environment names of a spec, in file order.
+std::vector<std::string> EnvironmentNames(const rollout_planner::DeliverySpec& spec);
+
+// --- Deployment requests --------------------------------------------------------------------
+
+// A POST /v1/deployments body after validation.
+struct DeploymentRequest {
+  std::string release_id;
+  std::string env;
+  std::optional<std::int64_t> spec_version;  // nullopt: the app's latest
+};
+std::variant<DeploymentRequest, FieldError> ValidateDeploymentRequest(const nlohmann::json& body);
+
+// The fingerprint an Idempotency-Key is bound to: the hex SHA-256 of the validated request
+// (key order and blanks of the body do not matter).
+std::string RequestFingerprint(const DeploymentRequest& request);
+
+// Idempotency-Key: 1-200 printable ASCII characters.
+bool IsValidIdempotencyKey(std::string_view key);
+
+// "2m", "1h30m", "1m30s", "500ms": the shortest spelling ParseDuration reads back.
+std::string FormatDuration(std::chrono::milliseconds d);
+
+// The body of a dry run (POST /v1/deployments?dry_run=true): the batches `PlanRollout` cuts.
+// Batch "index" counts from 0, as in BatchRequested; a gate is {"kind":"pause","duration":"2m"}
+// (duration null: until resumed) or {"kind":"approval"}.
+struct DryRunInput {
+  std::string app;
+  std::string env;
+  std::string release_id;
+  std::string version;
+  std::int64_t spec_version = 0;
+  const rollout_planner::Environment* environment = nullptr;
+  std::vector<rollout_planner::Batch> batches;
+};
+nlohmann::json DryRunJson(const DryRunInput& input);
+
+// --- Operator commands ----------------------------------------------------------------------
+
+enum class Verb { kPromote, kPause, kResume, kAbort, kApprove, kRollback };
+std::string_view ToString(Verb verb);
+std::optional<Verb> ParseVerb(std::string_view s);
+// pause, resume, abort, promote: deployer; approve, rollback: approver.
+Role RequiredRole(Verb verb);
+
+// The optional body of POST /v1/deployments/{id}:<verb>: {"reason", "generation",
+// "target_release_id" (rollback only)}. An empty body is an empty command.
+struct CommandInput {
+  std::string reason;
+  std::uint64_t generation = 0;  // 0 = current
+  std::optional<std::string> target_release_id;
+};
+std::variant<CommandInput, FieldError> ValidateCommand(Verb verb, const nlohmann::json& body);
+
+// --- Proxies --------------------------------------------------------------------------------
+
+// An upstream base URL (SLUICE_PLANNER_URL, SLUICE_EXECUTOR_URL): http(s)://host[:port] with an
+// optional path; returned without a trailing slash, or nullopt when it is not such a URL.
+std::optional<std::string> NormalizeBaseUrl(std::string_view url);
+
+// "?a=1&b=x%20y" of the parameters in `params` whose names are in `allowed` (percent-encoded,
+// in the order of `allowed`); "" when none is set.
+std::string ForwardQuery(const std::multimap<std::string, std::string>& params,
+                         const std::vector<std::string>& allowed);
+
+// Deployment ids in paths: UUIDs, or ids of 1-64 characters of [A-Za-z0-9-].
+bool IsValidDeploymentId(std::string_view id);
+
+}  // namespace sluice::release_intake

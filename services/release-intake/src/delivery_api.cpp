@@ -1,0 +1,550 @@
+// The delivery half of release-intake's API: delivery specs (PUT/GET /v1/apps/...), deployment
+// requests (POST /v1/deployments), operator commands (POST /v1/deployments/{id}:<verb>) and the
+// read-only proxies to the rollout-planner and the executor.
+#include <charconv>
+#include <sluice/core/ids.hpp>
+#include <sluice/core/logging.hpp>
+#include <sluice/eventbus/eventbus.hpp>
+#include <sluice/http/errors.hpp>
+
+#include "delivery.hpp"
+#include "delivery_repository.hpp"
+#include "release_intake_component.hpp"
+
+namespace sluice::release_intake {
+namespace {
+
+using nlohmann::json;
+namespace rp = ::sluice::rollout_planner;
+
+http::ApiException Unprocessable(std::string field, std::string message) {
+  return http::ApiException({422, "unprocessable", std::move(message), std::move(field)});
+}
+
+json SpecVersionJson(const AppSpecVersion& s, bool with_yaml) {
+  json j = {{"app", s.app},
+            {"version", s.version},
+            {"sha256", s.sha256},
+            {"applied_by", s.applied_by},
+            {"applied_at_ms", s.applied_at_ms}};
+  if (with_yaml) {
+    j["yaml"] = s.yaml;
+    auto parsed = rp::ParseDeliverySpec(s.yaml, SpecOrigin(s.app));
+    if (const auto* spec = std::get_if<rp::DeliverySpec>(&parsed)) {
+      j["environments"] = EnvironmentNames(*spec);
+    }
+  }
+  return j;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// The trace id of a W3C traceparent header, or a new one.
+std::string TraceIdOf(const httplib::Request& req) {
+  const std::string tp = req.get_header_value("traceparent");
+  if (tp.size() >= 55 && tp[2] == '-' && tp[35] == '-') {
+    const std::string id = tp.substr(3, 32);
+    const bool hex = std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    });
+    if (hex && id != std::string(32, '0')) return id;
+  }
+  return core::NewTraceId();
+}
+
+// Routes whose bodies are not JSON are registered on the raw httplib server, outside the JSON
+// wrapper of http::Server; this gives them the same trace id and error handling.
+void RunRaw(const httplib::Request& req, httplib::Response& res,
+            const std::function<void()>& handler) {
+  const std::string trace_id = TraceIdOf(req);
+  core::TraceScope scope(trace_id);
+  try {
+    handler();
+  } catch (const http::ApiException& e) {
+    http::WriteError(res, e.Error());
+  } catch (const std::exception& e) {
+    core::Logger("api")->error("{} {} failed: {}", req.method, req.path, e.what());
+    http::WriteError(res, {500, "internal", "internal error (trace id " + trace_id + ")", ""});
+  }
+  res.set_header("X-Trace-Id", trace_id);
+}
+
+v1::OperatorCommand::Verb ToProto(Verb verb) {
+  switch (verb) {
+    case Verb::kPromote:
+      return v1::OperatorCommand::VERB_PROMOTE;
+    case Verb::kPause:
+      return v1::OperatorCommand::VERB_PAUSE;
+    case Verb::kResume:
+      return v1::OperatorCommand::VERB_RESUME;
+    case Verb::kAbort:
+      return v1::OperatorCommand::VERB_ABORT;
+    case Verb::kApprove:
+      return v1::OperatorCommand::VERB_APPROVE;
+    case Verb::kRollback:
+      return v1::OperatorCommand::VERB_ROLLBACK;
+  }
+  return v1::OperatorCommand::VERB_UNSPECIFIED;
+}
+
+std::optional<std::int64_t> ParseVersionParam(const httplib::Request& req) {
+  if (!req.has_param("version")) return std::nullopt;
+  const std::string v = req.get_param_value("version");
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 1) {
+    throw http::BadRequest("version", "version must be a whole number from 1");
+  }
+  return n;
+}
+
+}  // namespace
+
+void ReleaseIntakeApi::RegisterDelivery() {
+  auto& s = deps_.server;
+  constexpr const char* kApp = R"(/v1/apps/([a-z][a-z0-9-]{0,62}))";
+  // A spec is YAML, which http::Server's JSON-only body check would refuse.
+  s.Raw().Put(kApp, [this](const httplib::Request& req, httplib::Response& res) {
+    RunRaw(req, res, [&] { ApplySpec(req, res); });
+  });
+  s.Get("/v1/apps", [this](const auto& req, auto& res) { ListApps(req, res); });
+  s.Get(kApp, [this](const auto& req, auto& res) { GetApp(req, res); });
+  s.Get(std::string(kApp) + "/versions",
+        [this](const auto& req, auto& res) { ListAppVersions(req, res); });
+  s.Post("/v1/deployments", [this](const auto& req, auto& res) { CreateDeployment(req, res); });
+  s.Get("/v1/deployments", [this](const auto& req, auto& res) { ProxyDeployments(req, res); });
+  s.Get(R"(/v1/deployments/([A-Za-z0-9-]{1,64}))",
+        [this](const auto& req, auto& res) { ProxyDeployment(req, res); });
+  s.Get(R"(/v1/deployments/([A-Za-z0-9-]{1,64})/instances)",
+        [this](const auto& req, auto& res) { ProxyInstances(req, res); });
+  s.Post(R"(/v1/deployments/([A-Za-z0-9-]{1,64}):([A-Za-z0-9_-]{1,32}))",
+         [this](const auto& req, auto& res) { DeploymentCommand(req, res); });
+}
+
+// --- Delivery specs ---------------------------------------------------------------------------
+
+void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response& res) {
+  const auto token = Authenticate(req, Role::kApprover);
+  const std::string app = req.matches[1];
+  if (!IsValidAppName(app)) throw http::BadRequest("app", "'" + app + "' is not a valid app name");
+  auto body = SpecTextFromBody(req.get_header_value("Content-Type"), req.body);
+  if (auto* e = std::get_if<SpecBodyError>(&body)) {
+    if (e->kind == SpecBodyError::Kind::kUnsupportedMediaType) {
+      throw http::ApiException({415, "unsupported_media_type", e->error.message, e->error.field});
+    }
+    throw http::BadRequest(e->error.field, e->error.message);
+  }
+  const std::string& text = std::get<std::string>(body);
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  auto audit = [&](pqxx::work& tx, const std::string& outcome, json detail) {
+    ReleaseRepository::Audit(
+        tx, {token.name, "app_spec.apply", app, outcome, core::TraceScope::Current(), detail},
+        now_ms);
+  };
+
+  auto parsed = rp::ParseDeliverySpec(text, SpecOrigin(app));
+  std::optional<json> refusal;
+  if (const auto* e = std::get_if<rp::SpecError>(&parsed)) {
+    refusal = SpecErrorBody(*e);
+  } else if (std::get<rp::DeliverySpec>(parsed).app != app) {
+    const std::string spec_app = std::get<rp::DeliverySpec>(parsed).app;
+    refusal = json{{"error",
+                    {{"code", "invalid_spec"},
+                     {"message", SpecOrigin(app) + ": app: the spec is for app '" + spec_app +
+                                     "' but was applied to /v1/apps/" + app},
+                     {"field", "app"},
+                     {"line", nullptr},
+                     {"column", nullptr}}}};
+  }
+  if (refusal) {
+    Db([&](pqxx::work& tx) { audit(tx, "invalid", {{"error", (*refusal)["error"]["message"]}}); });
+    http::WriteJson(res, 422, *refusal);
+    return;
+  }
+  const auto& spec = std::get<rp::DeliverySpec>(parsed);
+  const std::string sha = Sha256Hex(text);
+  struct Outcome {
+    std::int64_t version = 0;
+    bool unchanged = false;
+  };
+  const auto outcome = Db([&](pqxx::work& tx) {
+    DeliveryRepository::LockApp(tx, app);
+    const auto latest = DeliveryRepository::LatestSpec(tx, app);
+    if (latest && latest->sha256 == sha) {
+      audit(tx, "unchanged", {{"version", latest->version}, {"sha256", sha}});
+      return Outcome{latest->version, true};
+    }
+    const std::int64_t version = latest ? latest->version + 1 : 1;
+    DeliveryRepository::InsertSpec(tx, {app, version, sha, text, token.name, now_ms});
+    auto e = events::NewEnvelope(kServiceName, deps_.clock);
+    auto* applied = e.mutable_app_spec_applied();
+    applied->set_app(app);
+    applied->set_spec_version(static_cast<std::uint64_t>(version));
+    applied->set_spec_yaml(text);
+    applied->set_sha256(sha);
+    applied->set_applied_by(token.name);
+    eventbus::Publish(tx, std::move(e));
+    audit(tx, "created", {{"version", version}, {"sha256", sha}});
+    return Outcome{version, false};
+  });
+  json out = {{"app", app},
+              {"version", outcome.version},
+              {"sha256", sha},
+              {"unchanged", outcome.unchanged},
+              {"environments", EnvironmentNames(spec)}};
+  if (!outcome.unchanged) {
+    res.set_header("Location", "/v1/apps/" + app + "?version=" + std::to_string(outcome.version));
+  }
+  http::WriteJson(res, outcome.unchanged ? 200 : 201, out);
+}
+
+void ReleaseIntakeApi::GetApp(const httplib::Request& req, httplib::Response& res) {
+  Authenticate(req, Role::kViewer);
+  const std::string app = req.matches[1];
+  const auto version = ParseVersionParam(req);
+  auto spec = Db([&](pqxx::work& tx) {
+    return version ? DeliveryRepository::Spec(tx, app, *version)
+                   : DeliveryRepository::LatestSpec(tx, app);
+  });
+  if (!spec) {
+    throw http::NotFound(version ? "app '" + app + "' has no delivery spec version " +
+                                       std::to_string(*version)
+                                 : "app '" + app +
+                                       "' has no delivery spec; apply one with "
+                                       "'sluice apply -f " +
+                                       app + ".yaml'");
+  }
+  http::WriteJson(res, 200, SpecVersionJson(*spec, true));
+}
+
+void ReleaseIntakeApi::ListAppVersions(const httplib::Request& req, httplib::Response& res) {
+  Authenticate(req, Role::kViewer);
+  const std::string app = req.matches[1];
+  auto versions = Db([&](pqxx::work& tx) { return DeliveryRepository::SpecVersions(tx, app); });
+  if (versions.empty()) throw http::NotFound("app '" + app + "' has no delivery spec");
+  json items = json::array();
+  for (const auto& v : versions) items.push_back(SpecVersionJson(v, false));
+  http::WriteJson(res, 200, {{"app", app}, {"items", std::move(items)}});
+}
+
+void ReleaseIntakeApi::ListApps(const httplib::Request& req, httplib::Response& res) {
+  Authenticate(req, Role::kViewer);
+  auto apps = Db([&](pqxx::work& tx) { return DeliveryRepository::Apps(tx); });
+  json items = json::array();
+  for (const auto& a : apps) items.push_back(SpecVersionJson(a, false));
+  http::WriteJson(res, 200, {{"items", std::move(items)}});
+}
+
+// --- Deployment requests ----------------------------------------------------------------------
+
+void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Response& res) {
+  const auto token = Authenticate(req, Role::kDeployer);
+  bool dry_run = false;
+  if (req.has_param("dry_run")) {
+    const std::string v = req.get_param_value("dry_run");
+    if (v != "true" && v != "false" && v != "1" && v != "0") {
+      throw http::BadRequest("dry_run", "dry_run must be true or false");
+    }
+    dry_run = v == "true" || v == "1";
+  }
+  const json body = http::ParseJsonBody(req);
+  auto validated = ValidateDeploymentRequest(body);
+  if (const auto* e = std::get_if<FieldError>(&validated)) {
+    throw http::BadRequest(e->field, e->message);
+  }
+  const auto& request = std::get<DeploymentRequest>(validated);
+  std::optional<std::string> key;
+  if (req.has_header("Idempotency-Key") && !dry_run) {
+    key = req.get_header_value("Idempotency-Key");
+    if (!IsValidIdempotencyKey(*key)) {
+      throw http::BadRequest("Idempotency-Key",
+                             "Idempotency-Key must be 1-200 printable characters without spaces");
+    }
+  }
+  const std::string fingerprint = RequestFingerprint(request);
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+
+  struct Outcome {
+    int status = 202;
+    json body;
+  };
+  // The answer to a request whose Idempotency-Key was used before.
+  auto replay = [&](pqxx::work& tx, const StoredDeploymentRequest& stored) {
+    const bool same = stored.request_sha256 == fingerprint;
+    ReleaseRepository::Audit(tx,
+                             {token.name,
+                              "deployment.request",
+                              stored.app + "/" + stored.env,
+                              same ? "replayed" : "key_conflict",
+                              core::TraceScope::Current(),
+                              {{"deployment_id", stored.deployment_id}, {"idempotency_key", *key}}},
+                             now_ms);
+    if (!same) {
+      return Outcome{409,
+                     {{"error",
+                       {{"code", "idempotency_key_reused"},
+                        {"message", "Idempotency-Key '" + *key +
+                                        "' was used for another request (deployment " +
+                                        stored.deployment_id + "); use a new key"},
+                        {"field", "Idempotency-Key"}}}}};
+    }
+    return Outcome{202,
+                   {{"deployment_id", stored.deployment_id},
+                    {"status", "requested"},
+                    {"app", stored.app},
+                    {"env", stored.env},
+                    {"release_id", stored.release_id},
+                    {"spec_version", stored.spec_version},
+                    {"replayed", true}}};
+  };
+
+  const auto outcome = Db([&](pqxx::work& tx) -> Outcome {
+    if (key) {
+      if (auto stored = DeliveryRepository::FindByIdempotencyKey(tx, *key)) {
+        return replay(tx, *stored);
+      }
+    }
+    const auto release = ReleaseRepository::Get(tx, request.release_id);
+    if (!release) {
+      throw Unprocessable("release_id", "no release with id '" + request.release_id +
+                                            "'; list releases with 'sluice release list'");
+    }
+    const std::string& app = release->input.app;
+    const std::string apply_hint = "apply a delivery spec first: sluice apply -f " + app + ".yaml";
+    std::optional<AppSpecVersion> spec;
+    if (request.spec_version) {
+      spec = DeliveryRepository::Spec(tx, app, *request.spec_version);
+      if (!spec) {
+        const auto latest = DeliveryRepository::LatestSpec(tx, app);
+        if (!latest) {
+          throw Unprocessable("spec_version",
+                              "app '" + app + "' has no delivery spec; " + apply_hint);
+        }
+        throw Unprocessable("spec_version", "app '" + app + "' has no delivery spec version " +
+                                                std::to_string(*request.spec_version) +
+                                                " (versions 1.." + std::to_string(latest->version) +
+                                                ")");
+      }
+    } else {
+      spec = DeliveryRepository::LatestSpec(tx, app);
+      if (!spec) {
+        throw Unprocessable("app", "app '" + app + "' has no delivery spec; " + apply_hint);
+      }
+    }
+    auto parsed = rp::ParseDeliverySpec(spec->yaml, SpecOrigin(app));
+    if (const auto* e = std::get_if<rp::SpecError>(&parsed)) {
+      throw http::ApiException({422, "invalid_spec",
+                                "delivery spec version " + std::to_string(spec->version) +
+                                    " no longer passes validation (" + e->ToString() +
+                                    "); apply a corrected spec",
+                                "spec_version"});
+    }
+    const auto& delivery_spec = std::get<rp::DeliverySpec>(parsed);
+    const auto* env = delivery_spec.FindEnvironment(request.env);
+    if (env == nullptr) {
+      throw Unprocessable(
+          "env", "environment '" + request.env + "' is not in the delivery spec of app '" + app +
+                     "' (version " + std::to_string(spec->version) +
+                     "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
+    }
+    if (dry_run) {
+      DryRunInput in{app, request.env, release->id, release->input.version, spec->version, env, {}};
+      try {
+        in.batches = rp::PlanRollout(*env, env->AllHosts());
+      } catch (const rp::PlanError& e) {
+        throw Unprocessable(
+            "env", std::string("cannot plan environment '") + request.env + "': " + e.what());
+      }
+      return Outcome{200, DryRunJson(in)};
+    }
+
+    StoredDeploymentRequest stored{core::NewUuid(), release->id, app,    request.env,
+                                   spec->version,   token.name,  now_ms, fingerprint};
+    if (!DeliveryRepository::InsertDeploymentRequest(tx, stored, key)) {
+      // The same key was committed by a concurrent request meanwhile.
+      auto other = DeliveryRepository::FindByIdempotencyKey(tx, *key);
+      if (!other) throw std::runtime_error("idempotency key conflict without a stored request");
+      return replay(tx, *other);
+    }
+    auto e = events::NewEnvelope(kServiceName, deps_.clock);
+    e.set_deployment_id(stored.deployment_id);
+    e.set_release_id(release->id);
+    auto* dr = e.mutable_deployment_requested();
+    dr->set_deployment_id(stored.deployment_id);
+    dr->set_release_id(release->id);
+    dr->set_app(app);
+    dr->set_env(request.env);
+    dr->set_requested_by(token.name);
+    dr->set_spec_version(static_cast<std::uint64_t>(spec->version));
+    dr->set_spec_yaml(spec->yaml);
+    dr->set_version(release->input.version);
+    auto* artifact = dr->mutable_artifact();
+    artifact->set_version(release->input.version);
+    artifact->set_url(release->input.artifact_url);
+    artifact->set_sha256(release->input.sha256);
+    artifact->set_kind(ToProto(release->input.artifact_kind));
+    eventbus::Publish(tx, std::move(e));
+    json detail = {{"deployment_id", stored.deployment_id},
+                   {"release_id", release->id},
+                   {"version", release->input.version},
+                   {"spec_version", spec->version}};
+    if (key) detail["idempotency_key"] = *key;
+    ReleaseRepository::Audit(tx,
+                             {token.name, "deployment.request", app + "/" + request.env,
+                              "requested", core::TraceScope::Current(), detail},
+                             now_ms);
+    return Outcome{202,
+                   {{"deployment_id", stored.deployment_id},
+                    {"status", "requested"},
+                    {"app", app},
+                    {"env", request.env},
+                    {"release_id", release->id},
+                    {"version", release->input.version},
+                    {"spec_version", spec->version}}};
+  });
+  if (outcome.status == 202 && outcome.body.contains("deployment_id")) {
+    res.set_header("Location",
+                   "/v1/deployments/" + outcome.body["deployment_id"].get<std::string>());
+  }
+  http::WriteJson(res, outcome.status, outcome.body);
+}
+
+// --- Operator commands ------------------------------------------------------------------------
+
+void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const std::string verb_name = req.matches[2];
+  const auto verb = ParseVerb(verb_name);
+  if (!verb) {
+    throw http::ApiException({404, "unknown_verb",
+                              "unknown deployment command '" + verb_name +
+                                  "'; use promote, pause, resume, abort, approve or rollback",
+                              "verb"});
+  }
+  const auto token = Authenticate(req, RequiredRole(*verb));
+  const json body = req.body.empty() ? json() : http::ParseJsonBody(req);
+  auto validated = ValidateCommand(*verb, body);
+  if (const auto* e = std::get_if<FieldError>(&validated)) {
+    throw http::BadRequest(e->field, e->message);
+  }
+  const auto& command = std::get<CommandInput>(validated);
+
+  // The planner owns deployments; a request made here moments ago may not have reached it yet.
+  const bool requested_here = Db([&](pqxx::work& tx) {
+    return DeliveryRepository::FindDeploymentRequest(tx, id).has_value();
+  });
+  std::string warning;
+  const auto planner = Upstream(options_.planner_url, "/v1/deployments/" + id);
+  if (!planner) {
+    warning =
+        "the rollout-planner could not be reached, so the command was accepted without "
+        "checking that deployment " +
+        id + " exists";
+  } else if (planner->status == 404 && !requested_here) {
+    throw http::NotFound("no deployment with id " + id);
+  } else if (planner->status != 200 && planner->status != 404) {
+    warning = "the rollout-planner answered " + std::to_string(planner->status) +
+              ", so the command was accepted without checking that deployment " + id + " exists";
+  }
+  if (command.target_release_id) {
+    const auto target =
+        Db([&](pqxx::work& tx) { return ReleaseRepository::Get(tx, *command.target_release_id); });
+    if (!target) {
+      throw Unprocessable("target_release_id",
+                          "no release with id '" + *command.target_release_id + "'");
+    }
+  }
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  const std::string command_id = Db([&](pqxx::work& tx) {
+    auto e = events::NewEnvelope(kServiceName, deps_.clock);
+    e.set_deployment_id(id);
+    auto* oc = e.mutable_operator_command();
+    oc->set_deployment_id(id);
+    oc->set_verb(ToProto(*verb));
+    oc->set_actor(token.name);
+    oc->set_reason(command.reason);
+    oc->set_generation(command.generation);
+    if (command.target_release_id) oc->set_target_release_id(*command.target_release_id);
+    const std::string event_id = e.event_id();
+    eventbus::Publish(tx, std::move(e));
+    json detail = {
+        {"command_id", event_id}, {"reason", command.reason}, {"generation", command.generation}};
+    if (command.target_release_id) detail["target_release_id"] = *command.target_release_id;
+    if (!warning.empty()) detail["warning"] = warning;
+    ReleaseRepository::Audit(tx,
+                             {token.name, "deployment." + std::string(ToString(*verb)), id,
+                              "accepted", core::TraceScope::Current(), detail},
+                             now_ms);
+    return event_id;
+  });
+  json out = {
+      {"command_id", command_id}, {"deployment_id", id}, {"verb", std::string(ToString(*verb))}};
+  if (!warning.empty()) out["warning"] = warning;
+  http::WriteJson(res, 202, out);
+}
+
+// --- Proxies ----------------------------------------------------------------------------------
+
+std::optional<http::ClientResponse> ReleaseIntakeApi::Upstream(const std::string& base_url,
+                                                               const std::string& path) {
+  http::ClientRequest call;
+  call.url = base_url + path;
+  call.timeout = options_.upstream_timeout;
+  call.headers.emplace_back("Accept", "application/json");
+  const auto& trace = core::TraceScope::Current();
+  if (trace.size() == 32) {
+    call.headers.emplace_back("traceparent",
+                              "00-" + trace + "-" + core::NewTraceId().substr(0, 16) + "-01");
+  }
+  try {
+    return http::Send(call);
+  } catch (const http::HttpError& e) {
+    core::Logger("api")->warn("GET {} failed: {}", http::RedactUrl(base_url), e.what());
+    return std::nullopt;
+  }
+}
+
+void ReleaseIntakeApi::Proxy(httplib::Response& res, const std::string& base_url,
+                             const std::string& path, const std::string& upstream_name,
+                             const std::string& unavailable_code) {
+  const auto answer = Upstream(base_url, path);
+  if (!answer) {
+    throw http::ApiException({503, unavailable_code,
+                              "the " + upstream_name + " at " + http::RedactUrl(base_url) +
+                                  " cannot be reached; retry shortly",
+                              "", options_.retry_after_seconds});
+  }
+  const json parsed = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    throw http::ApiException({502, "bad_gateway",
+                              "the " + upstream_name + " answered " +
+                                  std::to_string(answer->status) + " without a JSON body",
+                              ""});
+  }
+  http::WriteJson(res, static_cast<int>(answer->status), parsed);
+}
+
+void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Response& res) {
+  Authenticate(req, Role::kViewer);
+  Proxy(res, options_.planner_url,
+        "/v1/deployments" + ForwardQuery(req.params, {"app", "env", "status", "limit", "cursor"}),
+        "rollout-planner", "planner_unavailable");
+}
+
+void ReleaseIntakeApi::ProxyDeployment(const httplib::Request& req, httplib::Response& res) {
+  Authenticate(req, Role::kViewer);
+  Proxy(res, options_.planner_url, "/v1/deployments/" + std::string(req.matches[1]),
+        "rollout-planner", "planner_unavailable");
+}
+
+void ReleaseIntakeApi::ProxyInstances(const httplib::Request& req, httplib::Response& res) {
+  Authenticate(req, Role::kViewer);
+  Proxy(res, options_.executor_url, "/v1/deployments/" + std::string(req.matches[1]) + "/instances",
+        "executor", "executor_unavailable");
+}
+
+}  // namespace sluice::release_intake
