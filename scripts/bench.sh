@@ -57,3 +57,37 @@ open(path, "w").write(text)
 PY
 rm -f "$tmp" "$tmp.txt"
 sl_log "figures written to BENCHMARKS.md"
+
+# notifier: notices/s through the real notifier to the capture server, and the delay from a
+# RollbackStarted on Kafka to the Slack capture. Runs its own notifier (own schema and topic).
+bench_notifier() {
+  local out events="${SLUICE_BENCH_NOTIFIER_EVENTS:-2000}"
+  local latency="${SLUICE_BENCH_NOTIFIER_LATENCY_EVENTS:-200}"
+  cmake --build "$BUILD" --target notifier notifier-bench -j2
+  out="$(mktemp)"
+  sl_log "notifier: $events events x 4 channels; $latency RollbackStarted one at a time"
+  "$BUILD/bench/notifier-bench" --events "$events" --latency-events "$latency" --max-seconds 240 \
+    --log-dir var/bench --markdown "$out"
+  python3 - "$(cat "$out")" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" \
+    "$(git rev-parse --short HEAD)" <<'PY'
+import re, sys
+row, cpu, cores, mem, day, commit = sys.argv[1:]
+path = "BENCHMARKS.md"
+text = open(path).read()
+begin, end = "<!-- notifier:begin -->", "<!-- notifier:end -->"
+section = (f"{begin}\nMeasured {day} at {commit} on {cores} cores ({cpu}), {mem}; release build, "
+           "one notifier, the capture server in the bench process, the local stack on the same "
+           "machine.\n\n"
+           "| events | notices delivered | notices/s | events/s | latency events | sender poll "
+           "| Kafka→Slack p50 ms | Kafka→Slack p99 ms |\n|---|---|---|---|---|---|---|---|\n"
+           f"{row.strip()}\n{end}")
+if begin in text:
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
+else:
+    text = text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
+PY
+  rm -f "$out"
+  sl_log "notifier figures written to BENCHMARKS.md"
+}
+bench_notifier

@@ -179,16 +179,6 @@ int main() {
     eventbus::OutboxRelayComponent relay(db, producer);
     const auto routing = config.routing;
     const auto build = config.build;
-    kafka::ConsumerOptions consumer_options;
-    consumer_options.group_id = config.group_id;
-    consumer_options.topics = config.topics;
-    eventbus::ConsumerComponent consumer(
-        "consumer", config.kafka, consumer_options,
-        eventbus::TransactionalHandler(db, std::string(kServiceName),
-                                       [&](pqxx::work& tx, const events::v1::Envelope& e) {
-                                         RecordEvent(tx, e, routing, build, clock.Now());
-                                       }),
-        producer);
     SenderOptions sender_options;
     sender_options.poll = config.poll;
     sender_options.max_attempts = config.routing.max_attempts;
@@ -196,6 +186,24 @@ int main() {
     sender_options.backoff_max = config.routing.backoff_max;
     Sender sender({db, &redis, clock, registry.get()}, sender_options, std::move(channels));
 
+    kafka::ConsumerOptions consumer_options;
+    consumer_options.group_id = config.group_id;
+    consumer_options.topics = config.topics;
+    // Set inside the event's transaction; the sender is woken once that transaction committed.
+    bool recorded = false;
+    auto record = eventbus::TransactionalHandler(
+        db, std::string(kServiceName), [&](pqxx::work& tx, const events::v1::Envelope& e) {
+          recorded = RecordEvent(tx, e, routing, build, clock.Now()) > 0;
+        });
+    // Declared after the sender: it calls into it, so it is destroyed first.
+    eventbus::ConsumerComponent consumer(
+        "consumer", config.kafka, consumer_options,
+        [&record, &recorded, &sender](const kafka::ConsumedMessage& m) {
+          recorded = false;
+          record(m);
+          if (recorded) sender.Wake();
+        },
+        producer);
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;
     http::Server server("notifier", server_options);

@@ -63,6 +63,13 @@ http::ClientRequest BuildHttpRequest(const ChannelSpec& spec, const ChannelSecre
         req.headers.emplace_back("X-Sluice-Signature", WebhookSignature(req.body, secrets.secret));
       }
       break;
+    case ChannelType::kAlertmanager:
+      req.url = AlertmanagerAlertsUrl(secrets.url);
+      req.body = RenderAlertmanager(n, text, now, spec.resolve_timeout).dump();
+      if (!secrets.secret.empty()) {
+        req.headers.emplace_back("Authorization", "Bearer " + secrets.secret);
+      }
+      break;
   }
   return req;
 }
@@ -100,6 +107,7 @@ Outcome ClassifyHttpResponse(ChannelType type, long status, std::string_view bod
       return ErrcodeOutcome(type, status, body);
     case ChannelType::kWebhook:
     case ChannelType::kEmail:
+    case ChannelType::kAlertmanager:  // 200 accepted, 400 invalid alert, 5xx unavailable
       break;
   }
   if (status >= 200 && status < 300)

@@ -26,8 +26,9 @@ struct ChannelSecrets {
   std::string password;
 };
 
-// The HTTP request a slack / dingtalk / wecom / webhook channel sends for a notice at `now`
-// (DingTalk signs with now's Unix milliseconds). Not for email channels.
+// The HTTP request a slack / dingtalk / wecom / webhook / alertmanager channel sends for a
+// notice at `now` (DingTalk signs with now's Unix milliseconds; Alertmanager's endsAt counts
+// from now). Not for email channels.
 http::ClientRequest BuildHttpRequest(const ChannelSpec& spec, const ChannelSecrets& secrets,
                                      const Notification& n, const RenderedText& text,
                                      core::SystemTime now);
@@ -50,7 +51,8 @@ struct Outcome {
 //            bad token, ...).
 //  wecom:    {"errcode":0} delivered; 45009 (frequency limit) retry after 60 s; -1 retry;
 //            other errcodes permanent (93000 bad webhook key, 40008 bad message type, ...).
-//  webhook:  2xx delivered; 408, 425, 429 (Retry-After honoured) and 5xx retry; others permanent.
+//  webhook and alertmanager: 2xx delivered; 408, 425, 429 (Retry-After honoured) and 5xx retry;
+//            others permanent (Alertmanager answers 400 to an alert it refuses).
 Outcome ClassifyHttpResponse(ChannelType type, long status, std::string_view body,
                              const std::optional<std::string>& retry_after_header);
 // A transport failure (no HTTP status).

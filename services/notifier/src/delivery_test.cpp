@@ -185,5 +185,35 @@ TEST(DeliveryTest, BuildsSignedWebhookRequest) {
   for (const auto& [k, v] : s.headers) EXPECT_NE(k, "X-Sluice-Signature");
 }
 
+TEST(DeliveryTest, BuildsAlertmanagerRequest) {
+  ChannelSpec spec;
+  spec.type = ChannelType::kAlertmanager;
+  spec.resolve_timeout = 10min;
+  const auto now = core::FromUnixMillis(1'700'000'000'000);
+  const auto req = BuildHttpRequest(spec, Secrets("http://127.0.0.1:19094/", "tok"), Rollback(),
+                                    {"T", "B"}, now);
+  EXPECT_EQ(req.method, "POST");
+  EXPECT_EQ(req.url, "http://127.0.0.1:19094/api/v2/alerts");
+  const auto body = nlohmann::json::parse(req.body);
+  EXPECT_EQ(body[0]["labels"]["alertname"], "SluiceRollbackStarted");
+  EXPECT_EQ(body[0]["endsAt"], "2023-11-14T22:23:20.000Z");
+  bool bearer = false;
+  for (const auto& [k, v] : req.headers)
+    bearer = bearer || (k == "Authorization" && v == "Bearer tok");
+  EXPECT_TRUE(bearer);
+  const auto plain = BuildHttpRequest(spec, Secrets("http://am:9093"), Rollback(), {"T", "B"}, now);
+  for (const auto& [k, v] : plain.headers) EXPECT_NE(k, "Authorization");
+}
+
+TEST(DeliveryTest, AlertmanagerResponses) {
+  const auto t = ChannelType::kAlertmanager;
+  EXPECT_EQ(ClassifyHttpResponse(t, 200, "", std::nullopt).kind, Kind::kDelivered);
+  EXPECT_EQ(ClassifyHttpResponse(t, 400, "start time must be before end time", std::nullopt).kind,
+            Kind::kPermanent);
+  EXPECT_EQ(ClassifyHttpResponse(t, 404, "", std::nullopt).kind, Kind::kPermanent);
+  EXPECT_EQ(ClassifyHttpResponse(t, 503, "", std::nullopt).kind, Kind::kRetry);
+  EXPECT_EQ(ClassifyTransportError(true, "timeout").kind, Kind::kRetry);
+}
+
 }  // namespace
 }  // namespace sluice::notifier

@@ -106,6 +106,7 @@ void Sender::Run() {
   bool failing = false;
   std::unique_lock lock(mu_);
   while (!stop_) {
+    wake_ = false;
     lock.unlock();
     int handled = 0;
     try {
@@ -118,9 +119,17 @@ void Sender::Run() {
     }
     lock.lock();
     if (handled < options_.batch_size || failing) {
-      cv_.wait_for(lock, options_.poll, [this] { return stop_; });
+      cv_.wait_for(lock, options_.poll, [this] { return stop_ || wake_; });
     }
   }
+}
+
+void Sender::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
 }
 
 int Sender::SendOnce() {

@@ -64,6 +64,9 @@ class Sender final : public core::Component {
   void Stop() override;
   // One pass; returns the number of deliveries handled (sent, retried, failed or postponed).
   int SendOnce();
+  // Ends the current idle wait at once: called after a transaction that inserted pending
+  // deliveries committed, so a fresh notice does not wait for the next poll.
+  void Wake();
 
  private:
   void Run();
@@ -81,6 +84,7 @@ class Sender final : public core::Component {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool wake_ = false;
   std::thread thread_;  // last: stopped first
 };
 

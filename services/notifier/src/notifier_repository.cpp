@@ -18,7 +18,7 @@ constexpr const char* kSaveContext = R"sql(
 
 constexpr const char* kRecentIncident = R"sql(
   SELECT 1 FROM deliveries
-  WHERE incident_key = $1 AND channel = $2 AND route = $3
+  WHERE incident_key = $1 AND channel = $2 AND route = $3 AND status <> 'suppressed'
     AND created_at > to_timestamp($4::double precision / 1000)
   LIMIT 1)sql";
 

@@ -43,7 +43,9 @@ DeploymentContext LoadContext(pqxx::work& tx, const std::string& deployment_id);
 void SaveContext(pqxx::work& tx, const std::string& deployment_id, const DeploymentContext& c,
                  core::SystemTime now);
 
-// True when a delivery for the same incident, route and channel was created after `since`.
+// True when a delivery for the same incident, route and channel that was not itself suppressed
+// was created after `since` (suppressed notices do not extend the window: a long incident is
+// told again once per window).
 bool RecentIncidentDelivery(pqxx::work& tx, const std::string& incident_key,
                             const std::string& channel, const std::string& route,
                             core::SystemTime since);

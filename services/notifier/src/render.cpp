@@ -255,6 +255,69 @@ std::string WebhookSignature(std::string_view body, std::string_view secret) {
   return "sha256=" + HexEncode(HmacSha256(secret, body));
 }
 
+std::string AlertName(EventKind kind) {
+  std::string out = "Sluice";
+  bool upper = true;
+  for (char c : EventKindName(kind)) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+    upper = false;
+  }
+  return out;
+}
+
+json RenderAlertmanager(const Notification& n, const RenderedText& text, core::SystemTime now,
+                        std::chrono::milliseconds resolve_timeout) {
+  json labels = {{"alertname", AlertName(n.kind)},
+                 {"severity", std::string(SeverityName(n.severity))},
+                 {"sluice_event", std::string(EventKindName(n.kind))}};
+  auto add = [](json& obj, const char* key, const std::string& value) {
+    if (!value.empty()) obj[key] = value;
+  };
+  add(labels, "app", n.app);
+  add(labels, "env", n.env);
+  add(labels, "deployment_id", n.deployment_id);
+  json annotations = {{"summary", text.title}};
+  add(annotations, "description", text.body);
+  add(annotations, "console_url", n.console_url);
+  // Alertmanager refuses an alert that starts after it ends; a skewed event clock must not
+  // make the notice undeliverable.
+  const core::SystemTime starts =
+      n.occurred_at.time_since_epoch().count() > 0 && n.occurred_at < now ? n.occurred_at : now;
+  json alert = {{"labels", labels},
+                {"annotations", annotations},
+                {"startsAt", Rfc3339(starts)},
+                {"endsAt", Rfc3339(now + resolve_timeout)}};
+  add(alert, "generatorURL", n.console_url);
+  return json::array({alert});
+}
+
+std::string AlertmanagerAlertsUrl(std::string_view base_url) {
+  constexpr std::string_view kPath = "/api/v2/alerts";
+  std::string url(base_url);
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.size() >= kPath.size() &&
+      url.compare(url.size() - kPath.size(), kPath.size(), kPath) == 0) {
+    return url;
+  }
+  return url + std::string(kPath);
+}
+
+std::string Rfc3339(core::SystemTime t) {
+  const auto ms = core::ToUnixMillis(t);
+  const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  const int millis = static_cast<int>(ms - static_cast<std::int64_t>(secs) * 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return buf;
+}
+
 std::string RenderEmail(const Notification& n, const RenderedText& text,
                         const EmailEnvelope& envelope) {
   const std::string subject =

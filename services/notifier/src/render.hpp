@@ -64,6 +64,21 @@ nlohmann::json RenderWebhook(const Notification& n, const RenderedText& text);
 // "sha256=<lowercase hex HMAC-SHA256(secret, body)>", the X-Sluice-Signature header.
 std::string WebhookSignature(std::string_view body, std::string_view secret);
 
+// "Sluice" + the event kind in PascalCase: "SluiceRollbackStarted".
+std::string AlertName(EventKind kind);
+
+// Alertmanager API v2 (POST /api/v2/alerts): a list of one alert with labels {alertname, app,
+// env, deployment_id, severity, sluice_event} (empty values left out), annotations {summary,
+// description, console_url}, startsAt = when the event occurred (never after now), endsAt =
+// now + resolve_timeout (a one-shot notice resolves by itself) and generatorURL = the console.
+nlohmann::json RenderAlertmanager(const Notification& n, const RenderedText& text,
+                                  core::SystemTime now, std::chrono::milliseconds resolve_timeout);
+// The alerts endpoint under an Alertmanager base URL ("http://am:9093" or ".../api/v2/alerts").
+std::string AlertmanagerAlertsUrl(std::string_view base_url);
+
+// "2023-11-14T22:13:20.000Z"
+std::string Rfc3339(core::SystemTime t);
+
 struct EmailEnvelope {
   std::string from;
   std::vector<std::string> to;

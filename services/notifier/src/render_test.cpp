@@ -189,6 +189,52 @@ TEST(RenderTest, WebhookBody) {
   EXPECT_EQ(NotificationFromJson(j["notification"]), n);
 }
 
+TEST(RenderTest, AlertmanagerAlert) {
+  using namespace std::chrono_literals;
+  const auto n = Rollback();
+  const auto now = core::FromUnixMillis(1'700'000'100'250);
+  const auto j = RenderAlertmanager(n, Text(), now, 5min);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 1u);
+  const auto& a = j[0];
+  EXPECT_EQ(a["labels"], json({{"alertname", "SluiceRollbackStarted"},
+                               {"app", "payments"},
+                               {"env", "prod"},
+                               {"deployment_id", "dep-1"},
+                               {"severity", "critical"},
+                               {"sluice_event", "rollback_started"}}));
+  EXPECT_EQ(a["annotations"]["summary"], Text().title);
+  EXPECT_EQ(a["annotations"]["description"], Text().body);
+  EXPECT_EQ(a["annotations"]["console_url"], "https://console/deployments/dep-1");
+  EXPECT_EQ(a["generatorURL"], "https://console/deployments/dep-1");
+  // The event occurred at 1'700'000'000'000 ms; the alert resolves 5 minutes after sending.
+  EXPECT_EQ(a["startsAt"], "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(a["endsAt"], "2023-11-14T22:20:00.250Z");
+
+  // No empty labels; an event stamped after `now` starts now.
+  Notification bare;
+  bare.kind = EventKind::kDeploymentSucceeded;
+  bare.occurred_at = now + 1h;
+  const auto b = RenderAlertmanager(bare, {"T", ""}, now, 1min)[0];
+  EXPECT_EQ(b["labels"], json({{"alertname", "SluiceDeploymentSucceeded"},
+                               {"severity", "info"},
+                               {"sluice_event", "deployment_succeeded"}}));
+  EXPECT_FALSE(b["annotations"].contains("description"));
+  EXPECT_FALSE(b.contains("generatorURL"));
+  EXPECT_EQ(b["startsAt"], "2023-11-14T22:15:00.250Z");
+}
+
+TEST(RenderTest, AlertNamesAndUrls) {
+  EXPECT_EQ(AlertName(EventKind::kAnalysisFailed), "SluiceAnalysisFailed");
+  EXPECT_EQ(AlertName(EventKind::kDeploymentStarted), "SluiceDeploymentStarted");
+  EXPECT_EQ(AlertmanagerAlertsUrl("http://am:9093"), "http://am:9093/api/v2/alerts");
+  EXPECT_EQ(AlertmanagerAlertsUrl("http://am:9093/"), "http://am:9093/api/v2/alerts");
+  EXPECT_EQ(AlertmanagerAlertsUrl("http://am/prefix/api/v2/alerts"),
+            "http://am/prefix/api/v2/alerts");
+  EXPECT_EQ(Rfc3339(core::FromUnixMillis(0)), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(Rfc3339(core::FromUnixMillis(1'700'000'000'007)), "2023-11-14T22:13:20.007Z");
+}
+
 TEST(RenderTest, EmailIsMultipartAlternative) {
   const auto n = Rollback();
   const auto text = Text(Language::kZh);

@@ -82,14 +82,15 @@ ChannelSpec ParseChannel(const std::string& origin, const std::string& name,
       origin, node, "channel '" + name + "'",
       {"type", "language", "url_env", "secret_env", "format", "at_mobiles", "at_user_ids", "at_all",
        "mentioned_list", "mentioned_mobile_list", "rate_limit_per_minute", "timeout", "smtp_url",
-       "starttls", "from", "to", "username_env", "password_env"});
+       "starttls", "from", "to", "username_env", "password_env", "resolve_timeout"});
   ChannelSpec c;
   c.name = name;
   if (!node["type"]) Fail(origin, node, "channel '" + name + "' has no type");
   const auto type = ParseChannelType(Scalar(origin, node["type"], "type"));
   if (!type) {
     Fail(origin, node["type"],
-         "channel '" + name + "': unknown type (use slack, dingtalk, wecom, email or webhook)");
+         "channel '" + name +
+             "': unknown type (use slack, dingtalk, wecom, email, webhook or alertmanager)");
   }
   c.type = *type;
   const bool chinese_default = c.type == ChannelType::kDingTalk || c.type == ChannelType::kWeCom;
@@ -134,6 +135,19 @@ ChannelSpec ParseChannel(const std::string& origin, const std::string& name,
   if (const auto n = node["starttls"]) c.starttls = Bool(origin, n, "starttls");
   if (const auto n = node["from"]) c.from = Scalar(origin, n, "from");
   if (const auto n = node["to"]) c.to = StringList(origin, n, "to");
+  if (const auto n = node["resolve_timeout"]) {
+    if (c.type != ChannelType::kAlertmanager) {
+      Fail(origin, n, "resolve_timeout applies only to an alertmanager channel");
+    }
+    c.resolve_timeout = Duration(origin, n, "resolve_timeout");
+    if (c.resolve_timeout < std::chrono::seconds(1)) {
+      Fail(origin, n, "resolve_timeout must be at least 1s");
+    }
+  }
+  // The suite-wide Alertmanager address unless the channel names its own variable.
+  if (c.type == ChannelType::kAlertmanager && c.url_env.empty()) {
+    c.url_env = std::string(kAlertmanagerUrlEnv);
+  }
 
   if (c.type == ChannelType::kEmail) {
     if (c.smtp_url.rfind("smtp://", 0) != 0 && c.smtp_url.rfind("smtps://", 0) != 0) {
@@ -219,13 +233,15 @@ std::string_view ChannelTypeName(ChannelType t) {
       return "email";
     case ChannelType::kWebhook:
       return "webhook";
+    case ChannelType::kAlertmanager:
+      return "alertmanager";
   }
   return "webhook";
 }
 
 std::optional<ChannelType> ParseChannelType(std::string_view name) {
   for (auto t : {ChannelType::kSlack, ChannelType::kDingTalk, ChannelType::kWeCom,
-                 ChannelType::kEmail, ChannelType::kWebhook}) {
+                 ChannelType::kEmail, ChannelType::kWebhook, ChannelType::kAlertmanager}) {
     if (ChannelTypeName(t) == name) return t;
   }
   return std::nullopt;

@@ -12,6 +12,7 @@
 //     oncall-mail: {type: email, smtp_url: "smtp://mail:587", starttls: true, from: ..., to: [...],
 //                   username_env: SLUICE_SMTP_USER, password_env: SLUICE_SMTP_PASSWORD}
 //     audit:       {type: webhook, url_env: SLUICE_AUDIT_URL, secret_env: SLUICE_AUDIT_SECRET}
+//     alerts:      {type: alertmanager, resolve_timeout: 30m}  # url_env: SLUICE_ALERTMANAGER_URL
 //   routes:
 //     - name: payments-prod
 //       match: {apps: [payments], envs: [prod], severities: [warning, critical],
@@ -35,22 +36,28 @@
 
 namespace sluice::notifier {
 
-enum class ChannelType { kSlack, kDingTalk, kWeCom, kEmail, kWebhook };
-std::string_view ChannelTypeName(
-    ChannelType t);  // "slack", "dingtalk", "wecom", "email", "webhook"
+enum class ChannelType { kSlack, kDingTalk, kWeCom, kEmail, kWebhook, kAlertmanager };
+// "slack", "dingtalk", "wecom", "email", "webhook", "alertmanager"
+std::string_view ChannelTypeName(ChannelType t);
 std::optional<ChannelType> ParseChannelType(std::string_view name);
+
+// The suite-wide key an alertmanager channel reads its address from when it names no url_env.
+inline constexpr std::string_view kAlertmanagerUrlEnv = "SLUICE_ALERTMANAGER_URL";
 
 struct ChannelSpec {
   std::string name;
   ChannelType type = ChannelType::kWebhook;
   Language language = Language::kEn;  // default zh for dingtalk and wecom
   std::string url_env;                // variable holding the webhook URL (all but email)
-  std::string secret_env;             // DingTalk signing secret / webhook HMAC key (optional)
+  // DingTalk signing secret / webhook HMAC key / Alertmanager bearer token (optional)
+  std::string secret_env;
   DingTalkFormat dingtalk_format = DingTalkFormat::kMarkdown;
   WeComFormat wecom_format = WeComFormat::kMarkdown;
   Mentions mentions;
   int rate_limit_per_minute = 0;  // 0 = unlimited; dingtalk and wecom default to 20
   std::chrono::milliseconds timeout{5000};
+  // alertmanager: endsAt = send time + resolve_timeout, so a one-shot notice resolves itself
+  std::chrono::milliseconds resolve_timeout{std::chrono::minutes(5)};
   // email
   std::string smtp_url;  // smtp://host:port or smtps://host:port
   bool starttls = true;  // require STARTTLS on smtp://

@@ -131,8 +131,8 @@ TEST(RoutingTest, UnknownKeysAreErrorsWithLineNumbers) {
   EXPECT_EQ(ErrorOf("channels:\n  s:\n    type: slack\n    url_env: SLUICE_X\n    colour: red\n"),
             "notifier.yaml:5: unknown key 'colour' in channel 's' (known: at_all, at_mobiles, "
             "at_user_ids, format, from, language, mentioned_list, mentioned_mobile_list, "
-            "password_env, rate_limit_per_minute, secret_env, smtp_url, starttls, timeout, to, "
-            "type, url_env, username_env)");
+            "password_env, rate_limit_per_minute, resolve_timeout, secret_env, smtp_url, starttls, "
+            "timeout, to, type, url_env, username_env)");
   EXPECT_EQ(ErrorOf("chanels: {}\n").rfind("notifier.yaml:1: unknown key 'chanels'", 0), 0u);
   EXPECT_EQ(ErrorOf("routes:\n  - name: r\n    channels: [x]\n    matches: {}\n")
                 .rfind("notifier.yaml:4: unknown key 'matches' in route", 0),
@@ -201,6 +201,34 @@ TEST(RoutingTest, InvalidValuesAreErrors) {
   EXPECT_EQ(ErrorOf("routes: {}\n").rfind("notifier.yaml:1: routes must be a list", 0), 0u);
 }
 
+TEST(RoutingTest, AlertmanagerChannel) {
+  using namespace std::chrono_literals;
+  const auto c = ParseRoutingConfig(
+      "channels:\n  am: {type: alertmanager}\n"
+      "  am2: {type: alertmanager, url_env: SLUICE_AM_URL, secret_env: SLUICE_AM_TOKEN, "
+      "resolve_timeout: 30m}\n",
+      "notifier.yaml");
+  const auto& am = c.channels.at("am");
+  EXPECT_EQ(am.type, ChannelType::kAlertmanager);
+  EXPECT_EQ(am.url_env, "SLUICE_ALERTMANAGER_URL");
+  EXPECT_EQ(am.resolve_timeout, 5min);
+  EXPECT_EQ(am.language, Language::kEn);
+  EXPECT_EQ(am.rate_limit_per_minute, 0);
+  const auto& am2 = c.channels.at("am2");
+  EXPECT_EQ(am2.url_env, "SLUICE_AM_URL");
+  EXPECT_EQ(am2.resolve_timeout, 30min);
+  EXPECT_EQ(SecretVariables(c), (std::vector<std::string>{"SLUICE_ALERTMANAGER_URL",
+                                                          "SLUICE_AM_TOKEN", "SLUICE_AM_URL"}));
+  EXPECT_EQ(
+      ErrorOf("channels:\n  s:\n    type: slack\n    url_env: SLUICE_X\n"
+              "    resolve_timeout: 1m\n")
+          .rfind("notifier.yaml:5: resolve_timeout applies only to an alertmanager channel", 0),
+      0u);
+  EXPECT_EQ(ErrorOf("channels:\n  a:\n    type: alertmanager\n    resolve_timeout: 10ms\n")
+                .rfind("notifier.yaml:4: resolve_timeout must be at least 1s", 0),
+            0u);
+}
+
 TEST(RoutingTest, ParseDuration) {
   using namespace std::chrono_literals;
   EXPECT_EQ(ParseDuration("250ms"), 250ms);
@@ -217,7 +245,7 @@ TEST(RoutingTest, ParseDuration) {
 
 TEST(RoutingTest, ChannelTypeNames) {
   for (auto t : {ChannelType::kSlack, ChannelType::kDingTalk, ChannelType::kWeCom,
-                 ChannelType::kEmail, ChannelType::kWebhook}) {
+                 ChannelType::kEmail, ChannelType::kWebhook, ChannelType::kAlertmanager}) {
     EXPECT_EQ(ParseChannelType(ChannelTypeName(t)), t);
   }
   EXPECT_FALSE(ParseChannelType("teams"));

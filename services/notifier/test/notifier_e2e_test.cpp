@@ -1,19 +1,21 @@
 // notifier end to end: the real binary against the stack's Kafka, PostgreSQL and Redis, with
-// capture servers in this process standing in for Slack, DingTalk, WeCom, a webhook receiver
-// and an SMTP server.
+// the capture server (sluice::capture, which checks payloads and signatures the way Slack,
+// DingTalk, WeCom and a webhook receiver do) and an SMTP server in this process.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <sluice/capture/capture.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
@@ -38,55 +40,13 @@ std::string PgDsn() {
 std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
 std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
 
-struct Captured {
-  std::string path;
-  std::string query_timestamp;
-  std::string query_sign;
-  std::map<std::string, std::string> headers;
-  std::string body;
-  int answered = 0;
-};
-
-// An HTTP receiver that records every request and answers with `answer`.
-class CaptureServer {
- public:
-  using Answer = std::function<void(const Captured&, int index, httplib::Response&)>;
-  explicit CaptureServer(Answer answer) : answer_(std::move(answer)) {
-    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-      Captured c;
-      c.path = req.path;
-      c.query_timestamp = req.get_param_value("timestamp");
-      c.query_sign = req.get_param_value("sign");
-      for (const auto& [k, v] : req.headers) c.headers[k] = v;
-      c.body = req.body;
-      std::lock_guard lock(mu_);
-      answer_(c, static_cast<int>(seen_.size()), res);
-      c.answered = res.status;
-      seen_.push_back(std::move(c));
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+std::vector<capture::Request> Of(const capture::CaptureServer& server, capture::Channel channel) {
+  std::vector<capture::Request> out;
+  for (auto& r : server.Seen()) {
+    if (r.channel == channel) out.push_back(std::move(r));
   }
-  ~CaptureServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::vector<Captured> Seen() {
-    std::lock_guard lock(mu_);
-    return seen_;
-  }
-
- private:
-  Answer answer_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<Captured> seen_;
-};
+  return out;
+}
 
 // A minimal SMTP server (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) that keeps the messages.
 class SmtpCapture {
@@ -228,29 +188,25 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   const std::string hook_secret = "hook-" + st::RandomSuffix(16);
   const std::string app = "payments-" + sfx;
 
-  // Slack: the first request is rate limited (429, Retry-After: 1); /broken is an unknown channel.
-  CaptureServer slack([](const Captured& c, int index, httplib::Response& res) {
-    if (c.path == "/broken") {
-      res.status = 404;
-      res.set_content("channel_not_found", "text/plain");
-    } else if (index == 0) {
-      res.status = 429;
-      res.set_header("Retry-After", "1");
-      res.set_content("rate_limited", "text/plain");
-    } else {
-      res.status = 200;
-      res.set_content("ok", "text/plain");
+  // One stand-in for every HTTP receiver; it verifies the DingTalk signature and the webhook
+  // HMAC itself. Slack: the first request is rate limited (429, Retry-After: 1); /slack/broken
+  // is an unknown channel.
+  capture::ServerOptions receiver_options;
+  receiver_options.dingtalk_secret = ding_secret;
+  receiver_options.webhook_secret = hook_secret;
+  auto slack_requests = std::make_shared<std::atomic<int>>(0);
+  receiver_options.intercept = [slack_requests](const capture::Request& r,
+                                                int) -> std::optional<capture::Reply> {
+    if (r.channel != capture::Channel::kSlack) return std::nullopt;
+    if (r.path == "/slack/broken") {
+      return capture::Reply{404, "channel_not_found", "text/plain", {}, false};
     }
-  });
-  CaptureServer ding([](const Captured&, int, httplib::Response& res) {
-    res.status = 200;
-    res.set_content(R"({"errcode":0,"errmsg":"ok"})", "application/json");
-  });
-  CaptureServer wecom([](const Captured&, int, httplib::Response& res) {
-    res.status = 200;
-    res.set_content(R"({"errcode":0,"errmsg":"ok"})", "application/json");
-  });
-  CaptureServer hook([](const Captured&, int, httplib::Response& res) { res.status = 204; });
+    if (slack_requests->fetch_add(1) == 0) {
+      return capture::Reply{429, "rate_limited", "text/plain", {{"Retry-After", "1"}}, false};
+    }
+    return std::nullopt;
+  };
+  capture::CaptureServer receivers(receiver_options);
   SmtpCapture smtp;
 
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("notifier-" + sfx);
@@ -287,28 +243,29 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
 
   const int port = st::FreePort();
   std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
-  st::ChildProcess service({SLUICE_NOTIFIER_BIN},
-                           {{"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
-                            {"SLUICE_PG_DSN", PgDsn()},
-                            {"SLUICE_PG_SCHEMA", schema},
-                            {"SLUICE_KAFKA_BROKERS", Brokers()},
-                            {"SLUICE_KAFKA_GROUP", "itest-notifier-" + sfx},
-                            {"SLUICE_NOTIFIER_TOPICS", deployments_topic + "," + rollbacks_topic},
-                            {"SLUICE_REDIS_URL", RedisUrl()},
-                            {"SLUICE_NOTIFIER_CONFIG", config_path},
-                            {"SLUICE_NOTIFIER_POLL_INTERVAL", "100ms"},
-                            {"SLUICE_CONSOLE_URL", "https://console.example.com"},
-                            {"SLUICE_ITEST_SLACK_URL", slack.Url("/services/T0/B0/x")},
-                            {"SLUICE_ITEST_BROKEN_URL", slack.Url("/broken")},
-                            {"SLUICE_ITEST_DING_URL", ding.Url("/robot/send?access_token=tok")},
-                            {"SLUICE_ITEST_DING_SECRET", ding_secret},
-                            {"SLUICE_ITEST_WECOM_URL", wecom.Url("/cgi-bin/webhook/send?key=k")},
-                            {"SLUICE_ITEST_HOOK_URL", hook.Url("/hook")},
-                            {"SLUICE_ITEST_HOOK_SECRET", hook_secret},
-                            {"SLUICE_ITEST_SMTP_USER", "mailer"},
-                            {"SLUICE_ITEST_SMTP_PASSWORD", "mail-password"},
-                            {"SLUICE_LOG_LEVEL", "info"}},
-                           std::string(SLUICE_TEST_LOG_DIR) + "/notifier-" + sfx + ".log");
+  st::ChildProcess service(
+      {SLUICE_NOTIFIER_BIN},
+      {{"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
+       {"SLUICE_PG_DSN", PgDsn()},
+       {"SLUICE_PG_SCHEMA", schema},
+       {"SLUICE_KAFKA_BROKERS", Brokers()},
+       {"SLUICE_KAFKA_GROUP", "itest-notifier-" + sfx},
+       {"SLUICE_NOTIFIER_TOPICS", deployments_topic + "," + rollbacks_topic},
+       {"SLUICE_REDIS_URL", RedisUrl()},
+       {"SLUICE_NOTIFIER_CONFIG", config_path},
+       {"SLUICE_NOTIFIER_POLL_INTERVAL", "100ms"},
+       {"SLUICE_CONSOLE_URL", "https://console.example.com"},
+       {"SLUICE_ITEST_SLACK_URL", receivers.Url("/slack/services/T0/B0/x")},
+       {"SLUICE_ITEST_BROKEN_URL", receivers.Url("/slack/broken")},
+       {"SLUICE_ITEST_DING_URL", receivers.Url("/dingtalk/robot/send?access_token=tok")},
+       {"SLUICE_ITEST_DING_SECRET", ding_secret},
+       {"SLUICE_ITEST_WECOM_URL", receivers.Url("/wecom/cgi-bin/webhook/send?key=k")},
+       {"SLUICE_ITEST_HOOK_URL", receivers.Url("/webhook/hook")},
+       {"SLUICE_ITEST_HOOK_SECRET", hook_secret},
+       {"SLUICE_ITEST_SMTP_USER", "mailer"},
+       {"SLUICE_ITEST_SMTP_PASSWORD", "mail-password"},
+       {"SLUICE_LOG_LEVEL", "info"}},
+      std::string(SLUICE_TEST_LOG_DIR) + "/notifier-" + sfx + ".log");
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   ASSERT_TRUE(st::WaitForHttpOk(base + "/readyz", 60s)) << "notifier did not become ready; log:\n"
                                                         << service.LogTail();
@@ -336,19 +293,17 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   messages[2] = messages[1];
   producer.ProduceSync(messages, 20s);
 
-  auto ok_count = [](CaptureServer& s) {
-    int n = 0;
-    for (const auto& c : s.Seen()) n += (c.answered == 200 || c.answered == 204) ? 1 : 0;
-    return n;
-  };
+  using capture::Channel;
+  auto ok = [&](Channel c) { return receivers.Accepted(c); };
   ASSERT_TRUE(WaitFor(
       [&] {
-        return ok_count(slack) >= 2 && ok_count(ding) >= 1 && ok_count(wecom) >= 1 &&
-               ok_count(hook) >= 1 && !smtp.Mails().empty();
+        return ok(Channel::kSlack) >= 2 && ok(Channel::kDingTalk) >= 1 &&
+               ok(Channel::kWeCom) >= 1 && ok(Channel::kWebhook) >= 1 && !smtp.Mails().empty();
       },
       60s))
-      << "slack " << ok_count(slack) << " ding " << ok_count(ding) << " wecom " << ok_count(wecom)
-      << " hook " << ok_count(hook) << " mail " << smtp.Mails().size() << "\n"
+      << "slack " << ok(Channel::kSlack) << " ding " << ok(Channel::kDingTalk) << " wecom "
+      << ok(Channel::kWeCom) << " hook " << ok(Channel::kWebhook) << " mail " << smtp.Mails().size()
+      << "\n"
       << service.LogTail();
   // Time for any duplicate to show up.
   std::this_thread::sleep_for(3s);
@@ -357,12 +312,13 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   int rollback_posts = 0;
   int started_posts = 0;
   int rate_limited = 0;
-  for (const auto& c : slack.Seen()) {
-    if (c.path == "/broken") continue;
-    if (c.answered == 429) {
+  for (const auto& c : Of(receivers, Channel::kSlack)) {
+    if (c.path == "/slack/broken") continue;
+    if (c.status == 429) {
       ++rate_limited;
       continue;
     }
+    EXPECT_TRUE(c.accepted) << c.status << " " << c.answer;
     const auto j = json::parse(c.body);
     const auto title = j["text"].get<std::string>();
     if (title.find("Rolling back") != std::string::npos) {
@@ -383,29 +339,31 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   EXPECT_EQ(rollback_posts, 1);
   EXPECT_EQ(started_posts, 1);
 
-  // DingTalk: exactly one, signed with the secret.
-  const auto dings = ding.Seen();
+  // DingTalk: exactly one, signed with the secret (the receiver checked it, and so do we).
+  const auto dings = Of(receivers, Channel::kDingTalk);
   ASSERT_EQ(dings.size(), 1u);
-  EXPECT_FALSE(dings[0].query_timestamp.empty());
-  EXPECT_EQ(dings[0].query_sign,
-            DingTalkSignature(std::stoll(dings[0].query_timestamp), ding_secret));
+  EXPECT_TRUE(dings[0].accepted) << dings[0].answer;
+  ASSERT_FALSE(dings[0].params.at("timestamp").empty());
+  EXPECT_EQ(dings[0].params.at("sign"),
+            DingTalkSignature(std::stoll(dings[0].params.at("timestamp")), ding_secret));
   const auto dj = json::parse(dings[0].body);
   EXPECT_EQ(dj["msgtype"], "markdown");
   EXPECT_EQ(dj["at"]["atMobiles"], json::array({"13800000000"}));
   EXPECT_EQ(dj["markdown"]["title"], "⏪ 正在回滚 " + app + "（prod）：1.5.0 → 1.4.2");
 
   // WeCom: exactly one markdown message within the size limit.
-  const auto wecoms = wecom.Seen();
+  const auto wecoms = Of(receivers, Channel::kWeCom);
   ASSERT_EQ(wecoms.size(), 1u);
+  EXPECT_TRUE(wecoms[0].accepted) << wecoms[0].answer;
   const auto wj = json::parse(wecoms[0].body);
   EXPECT_EQ(wj["msgtype"], "markdown");
   EXPECT_LE(wj["markdown"]["content"].get<std::string>().size(), kWeComMarkdownMaxBytes);
 
   // Webhook: signed body.
-  const auto hooks = hook.Seen();
+  const auto hooks = Of(receivers, Channel::kWebhook);
   ASSERT_EQ(hooks.size(), 1u);
-  EXPECT_EQ(hooks[0].headers.at("X-Sluice-Signature"),
-            WebhookSignature(hooks[0].body, hook_secret));
+  EXPECT_TRUE(hooks[0].accepted) << hooks[0].answer;
+  EXPECT_EQ(hooks[0].Header("X-Sluice-Signature"), WebhookSignature(hooks[0].body, hook_secret));
   EXPECT_EQ(json::parse(hooks[0].body)["notification"]["event_id"], rollback.event_id());
 
   // E-mail: one multipart/alternative message, authenticated.
