@@ -195,7 +195,7 @@ class Parser {
   };
 
   Environment Env(const YAML::Node& node, const std::string& path, const std::string& name) {
-    CheckKeys(node, path, {"targets", "strategy", "policy"});
+    CheckKeys(node, path, {"targets", "strategy", "policy", "service"});
     Environment env;
     env.name = name;
     host_nodes_.clear();
@@ -203,6 +203,9 @@ class Parser {
     env.strategy = ParseStrategy(Required(node, path, "strategy"), Child(path, "strategy"), env);
     if (const auto p = node["policy"]; p.IsDefined() && !p.IsNull()) {
       env.policy = ParsePolicy(p, Child(path, "policy"));
+    }
+    if (const auto s = node["service"]; s.IsDefined() && !s.IsNull()) {
+      env.service = ParseService(s, Child(path, "service"));
     }
     return env;
   }
@@ -428,8 +431,53 @@ class Parser {
     s.traffic_switch = t;
   }
 
+  // A non-empty list of non-empty strings (a command's argv).
+  std::vector<std::string> Argv(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsSequence() || node.size() == 0) {
+      Fail(node, path, "must be a non-empty list of strings (the command and its arguments)");
+    }
+    std::vector<std::string> argv;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      auto arg = Scalar(node[i], Index(path, i));
+      if (i == 0 && arg.empty()) Fail(node[i], Index(path, i), "the command must not be empty");
+      argv.push_back(std::move(arg));
+    }
+    return argv;
+  }
+
+  ServiceSpec ParseService(const YAML::Node& node, const std::string& path) const {
+    CheckKeys(node, path, {"restartCommand", "restartTimeout", "health"});
+    ServiceSpec s;
+    s.restart_command = Argv(Required(node, path, "restartCommand"), Child(path, "restartCommand"));
+    if (const auto n = node["restartTimeout"]; n.IsDefined()) {
+      s.restart_timeout = Duration(n, Child(path, "restartTimeout"));
+    }
+    if (const auto h = node["health"]; h.IsDefined() && !h.IsNull()) {
+      const auto hpath = Child(path, "health");
+      CheckKeys(h, hpath, {"httpUrl", "command", "timeout"});
+      const auto url = h["httpUrl"];
+      const auto command = h["command"];
+      if (url.IsDefined() == command.IsDefined()) {
+        Fail(h, hpath, "needs exactly one of httpUrl or command");
+      }
+      if (url.IsDefined()) {
+        s.health_http_url = Scalar(url, Child(hpath, "httpUrl"));
+        if (!IsHttpUrl(s.health_http_url)) {
+          Fail(url, Child(hpath, "httpUrl"),
+               "must be an http:// or https:// URL, got '" + s.health_http_url + "'");
+        }
+      } else {
+        s.health_command = Argv(command, Child(hpath, "command"));
+      }
+      if (const auto n = h["timeout"]; n.IsDefined()) {
+        s.health_timeout = Duration(n, Child(hpath, "timeout"));
+      }
+    }
+    return s;
+  }
+
   Policy ParsePolicy(const YAML::Node& node, const std::string& path) const {
-    CheckKeys(node, path, {"autoDeploy", "approval"});
+    CheckKeys(node, path, {"autoDeploy", "approval", "concurrency"});
     Policy p;
     if (const auto n = node["autoDeploy"]; n.IsDefined()) {
       p.auto_deploy = Bool(n, Child(path, "autoDeploy"));
@@ -443,6 +491,17 @@ class Parser {
         p.approval = ApprovalPolicy::kNone;
       } else {
         Fail(n, apath, "must be required or none, got " + v);
+      }
+    }
+    if (const auto n = node["concurrency"]; n.IsDefined()) {
+      const auto cpath = Child(path, "concurrency");
+      const auto v = Scalar(n, cpath);
+      if (v == "queue") {
+        p.concurrency = ConcurrencyPolicy::kQueue;
+      } else if (v == "reject") {
+        p.concurrency = ConcurrencyPolicy::kReject;
+      } else {
+        Fail(n, cpath, "must be queue or reject, got " + v);
       }
     }
     return p;
@@ -466,6 +525,10 @@ std::string_view ToString(StrategyType type) {
       return "blue-green";
   }
   return "unknown";
+}
+
+std::string_view ToString(ConcurrencyPolicy c) {
+  return c == ConcurrencyPolicy::kReject ? "reject" : "queue";
 }
 
 std::optional<StrategyType> ParseStrategyType(std::string_view s) {

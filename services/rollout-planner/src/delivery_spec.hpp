@@ -76,9 +76,29 @@ struct Strategy {
 
 enum class ApprovalPolicy { kNone, kRequired };
 
+// What a deployment of an app+env does while another one of the same app+env is active.
+enum class ConcurrencyPolicy {
+  kQueue,   // waits, and starts when the active one finishes (first requested, first started)
+  kReject,  // fails at once with reason "concurrent_deployment"
+};
+std::string_view ToString(ConcurrencyPolicy c);  // "queue", "reject"
+
 struct Policy {
   bool auto_deploy = false;  // deploy on ReleaseCreated without a DeploymentRequested
   ApprovalPolicy approval = ApprovalPolicy::kNone;  // kRequired: approve before the first batch
+  ConcurrencyPolicy concurrency = ConcurrencyPolicy::kQueue;
+};
+
+// How the agent restarts and health-checks the service once a release is unpacked
+// (BatchRequested.service). Relative paths in the commands resolve in the release directory.
+struct ServiceSpec {
+  std::vector<std::string> restart_command;                  // argv, at least one element
+  std::optional<std::chrono::milliseconds> restart_timeout;  // nullopt: the agent's default
+  std::string health_http_url;                               // at most one of these two
+  std::vector<std::string> health_command;
+  std::optional<std::chrono::milliseconds> health_timeout;  // nullopt: the agent's default
+
+  bool operator==(const ServiceSpec&) const = default;
 };
 
 struct Environment {
@@ -86,6 +106,7 @@ struct Environment {
   std::vector<HostGroup> targets;
   Strategy strategy;
   Policy policy;
+  std::optional<ServiceSpec> service;  // nullopt: the executor's configured default
 
   // Every host of every group, in file order.
   std::vector<Host> AllHosts() const;

@@ -227,7 +227,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"bad env name", "app: shop\nenvironments:\n  Prod: {}\n", "environments.Prod",
        "environment names"},
       {"unknown env key", env + targets + canary + "    notify: {}\n", p + "notify",
-       "unknown key (known: targets, strategy, policy)"},
+       "unknown key (known: targets, strategy, policy, service)"},
       {"missing targets", env + canary, p + "targets", "is required"},
       {"missing strategy", env + targets, p + "strategy", "is required"},
       {"no groups", env + "    targets: {}\n" + canary, p + "targets", "at least one host group"},
@@ -358,7 +358,91 @@ std::vector<ErrorCase> ErrorCases() {
        p + "policy.autoDeploy", "true or false"},
       {"bad policy approval", env + targets + canary + "    policy: {approval: always}\n",
        p + "policy.approval", "must be required or none, got always"},
+      {"bad concurrency", env + targets + canary + "    policy: {concurrency: parallel}\n",
+       p + "policy.concurrency", "must be queue or reject, got parallel"},
+      {"service unknown key", env + targets + canary + "    service: {restartCmd: [a]}\n",
+       p + "service.restartCmd", "unknown key (known: restartCommand, restartTimeout, health)"},
+      {"service without restart",
+       env + targets + canary + "    service: {health: {httpUrl: 'http://x'}}\n",
+       p + "service.restartCommand", "is required"},
+      {"restart not a list", env + targets + canary + "    service: {restartCommand: run.sh}\n",
+       p + "service.restartCommand", "non-empty list of strings"},
+      {"restart empty", env + targets + canary + "    service: {restartCommand: []}\n",
+       p + "service.restartCommand", "non-empty list of strings"},
+      {"restart empty command", env + targets + canary + "    service: {restartCommand: ['', x]}\n",
+       p + "service.restartCommand[0]", "must not be empty"},
+      {"restart arg not a string",
+       env + targets + canary + "    service: {restartCommand: [a, [b]]}\n",
+       p + "service.restartCommand[1]", "must be a string"},
+      {"bad restart timeout",
+       env + targets + canary + "    service: {restartCommand: [a], restartTimeout: soon}\n",
+       p + "service.restartTimeout", "positive duration"},
+      {"health with both",
+       env + targets + canary +
+           "    service:\n      restartCommand: [a]\n"
+           "      health: {httpUrl: 'http://x', command: [c]}\n",
+       p + "service.health", "exactly one of httpUrl or command"},
+      {"health with neither",
+       env + targets + canary +
+           "    service:\n      restartCommand: [a]\n      health: {timeout: 5s}\n",
+       p + "service.health", "exactly one of httpUrl or command"},
+      {"health bad url",
+       env + targets + canary +
+           "    service:\n      restartCommand: [a]\n      health: {httpUrl: 'tcp://x'}\n",
+       p + "service.health.httpUrl", "http:// or https://"},
+      {"health unknown key",
+       env + targets + canary +
+           "    service:\n      restartCommand: [a]\n      health: {url: 'http://x'}\n",
+       p + "service.health.url", "unknown key (known: httpUrl, command, timeout)"},
+      {"health bad timeout",
+       env + targets + canary +
+           "    service:\n      restartCommand: [a]\n"
+           "      health: {command: [c], timeout: 0s}\n",
+       p + "service.health.timeout", "positive duration"},
   };
+}
+
+TEST(DeliverySpecTest, ParsesTheServiceBlockAndConcurrency) {
+  const auto spec = ParseOk(WithStrategy(kCanary,
+                                         "    policy: {concurrency: reject}\n"
+                                         "    service:\n"
+                                         "      restartCommand: [bin/restart.sh, --graceful]\n"
+                                         "      restartTimeout: 30s\n"
+                                         "      health: {httpUrl: 'http://127.0.0.1:8000/healthz',"
+                                         " timeout: 20s}\n"));
+  const auto& env = spec.environments.at(0);
+  EXPECT_EQ(env.policy.concurrency, ConcurrencyPolicy::kReject);
+  ASSERT_TRUE(env.service.has_value());
+  EXPECT_EQ(env.service->restart_command,
+            (std::vector<std::string>{"bin/restart.sh", "--graceful"}));
+  EXPECT_EQ(env.service->restart_timeout, seconds(30));
+  EXPECT_EQ(env.service->health_http_url, "http://127.0.0.1:8000/healthz");
+  EXPECT_TRUE(env.service->health_command.empty());
+  EXPECT_EQ(env.service->health_timeout, seconds(20));
+
+  const auto by_command = ParseOk(WithStrategy(
+      kCanary, "    service: {restartCommand: [r], health: {command: [bin/check, -q]}}\n"));
+  const auto& svc = *by_command.environments.at(0).service;
+  EXPECT_EQ(svc.health_command, (std::vector<std::string>{"bin/check", "-q"}));
+  EXPECT_EQ(svc.health_http_url, "");
+  EXPECT_EQ(svc.restart_timeout, std::nullopt);
+  EXPECT_EQ(svc.health_timeout, std::nullopt);
+  EXPECT_EQ(by_command.environments.at(0).policy.concurrency, ConcurrencyPolicy::kQueue);
+
+  const auto bare = ParseOk(WithStrategy(kCanary));
+  EXPECT_EQ(bare.environments.at(0).service, std::nullopt);
+  EXPECT_EQ(bare.environments.at(0).policy.concurrency, ConcurrencyPolicy::kQueue);
+  EXPECT_EQ(ToString(ConcurrencyPolicy::kReject), "reject");
+}
+
+TEST(DeliverySpecTest, ServiceErrorsNameTheLine) {
+  const auto e = ParseErr(WithStrategy(kCanary,
+                                       "    service:\n"
+                                       "      restartCommand: [a]\n"
+                                       "      health: {httpUrl: 'x'}\n"));
+  EXPECT_EQ(e.path, "environments.production.service.health.httpUrl");
+  EXPECT_EQ(e.line, 23);
+  EXPECT_EQ(e.column, 25);
 }
 
 TEST(DeliverySpecTest, EveryErrorNamesItsPath) {

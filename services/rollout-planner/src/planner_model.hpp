@@ -1,0 +1,114 @@
+#pragma once
+
+// Pure mapping between the state machine and the outside world: the deployment state as the
+// JSON stored in Postgres, the commands of a transition as the events they publish, the events
+// consumed as inputs, and the batch status the read API shows. No I/O; the time comes from an
+// injected clock.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sluice/core/clock.hpp>
+#include <sluice/events/envelope.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "delivery_spec.hpp"
+#include "deployment_state.hpp"
+
+namespace sluice::rollout_planner {
+
+inline constexpr std::string_view kServiceName = "rollout-planner";
+
+// Reasons of DeploymentFailed that the state machine does not produce: the deployment never
+// started.
+inline constexpr std::string_view kReasonConcurrentDeployment = "concurrent_deployment";
+inline constexpr std::string_view kReasonInvalidSpec = "invalid_spec";
+inline constexpr std::string_view kReasonUnknownEnvironment = "unknown_environment";
+inline constexpr std::string_view kReasonInvalidPlan = "invalid_plan";
+
+// Why an event about a deployment changed nothing, beside the state machine's IgnoreReason.
+inline constexpr std::string_view kIgnoredRollbackVerb = "rollback_is_for_rollback_agent";
+inline constexpr std::string_view kIgnoredUnknownVerb = "unknown_verb";
+
+// The release-level facts of a deployment that the state machine does not carry but its
+// events do.
+struct DeploymentContext {
+  std::string deployment_id;
+  std::string release_id;
+  std::string app;
+  std::string env;
+  std::string version;
+  events::v1::Artifact artifact;
+  StrategyType strategy = StrategyType::kCanary;
+  std::optional<ServiceSpec> service;
+  std::string stable_release_id;  // of app+env when the deployment was requested; may be empty
+  std::string stable_version;
+};
+
+// --- the stored state ------------------------------------------------------------------------
+
+nlohmann::json DeploymentToJson(const Deployment& d);
+// Throws nlohmann::json::exception or std::invalid_argument for a document it did not write.
+Deployment DeploymentFromJson(const nlohmann::json& j);
+
+nlohmann::json ServiceToJson(const ServiceSpec& s);
+ServiceSpec ServiceFromJson(const nlohmann::json& j);
+
+// The parsers of the ToString() forms (nullopt for anything else).
+std::optional<Status> ParseStatus(std::string_view s);
+std::optional<Phase> ParsePhase(std::string_view s);
+std::optional<PauseReason> ParsePauseReason(std::string_view s);
+std::optional<FailureReason> ParseFailureReason(std::string_view s);
+
+events::v1::DeploymentStatus ToProto(Status s);
+events::v1::Strategy ToProto(StrategyType t);
+
+// --- the read API ----------------------------------------------------------------------------
+
+// "pending" | "waiting" (at a gate or held) | "running" | "analysing" | "succeeded" | "failed".
+std::string_view BatchStatus(const Deployment& d, std::uint32_t index);
+
+// The batches as the read API shows them: index, weight_percent, hosts (names), status, gates.
+nlohmann::json BatchesView(const Deployment& d);
+
+// --- ids -------------------------------------------------------------------------------------
+
+// A name-based (version 5) UUID of "<release_id>/<env>": a redelivered ReleaseCreated makes
+// the same auto-deploy deployment id, hence no second deployment.
+std::string AutoDeployDeploymentId(std::string_view release_id, std::string_view env);
+
+// The key of a deployment's durable timer in the shared timers table.
+std::string TimerRowKey(std::string_view deployment_id, std::string_view state_key);
+
+// --- events ----------------------------------------------------------------------------------
+
+events::v1::Target ToTarget(const Host& h);  // driver "agent"
+events::v1::ServiceConfig ToServiceConfig(const ServiceSpec& s);
+
+// The event a command publishes, or nullopt for the commands with other effects (timers,
+// traffic switch, stable release). `next` is the deployment after the transition; the analysis
+// id of AnalysisRequested is a new UUID.
+std::optional<events::v1::Envelope> EventFor(const Command& command, const DeploymentContext& ctx,
+                                             const Deployment& next, const core::Clock& clock);
+
+// DeploymentFailed for a deployment that never started (reasons above).
+events::v1::Envelope NeverStartedFailure(const DeploymentContext& ctx, std::string_view reason,
+                                         std::string_view detail, const core::Clock& clock);
+
+// The state machine input an event stands for, or nullopt when it is not one (DeploymentRequested,
+// ReleaseCreated, AppSpecApplied are handled apart). `current` is the deployment's generation,
+// for the inputs that carry none. Sets *ignore_reason (and returns nullopt) for an operator
+// command the planner refuses without asking the state machine.
+struct MappedInput {
+  Input input;
+  std::string actor;
+};
+std::optional<MappedInput> InputFor(const events::v1::Envelope& e, core::Generation current,
+                                    std::string* ignore_reason);
+
+// Timeline wording: "batch_succeeded", "operator_pause", "timer_fired", ...; and a short detail.
+std::string InputKind(const Input& in);
+std::string InputDetail(const Input& in);
+
+}  // namespace sluice::rollout_planner

@@ -1,0 +1,366 @@
+#include "planner_model.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sluice/core/testing/manual_clock.hpp>
+
+namespace sluice::rollout_planner {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+const core::SystemTime kT0 = core::FromUnixMillis(1'760'000'000'000);
+
+Host MakeHost(const std::string& name, const std::string& zone) {
+  return Host{name,
+              "10.0.0." + name.substr(name.size() - 1),
+              "http://" + name + ":7070",
+              {{"zone", zone}},
+              "web"};
+}
+
+// A 3-batch canary: [h1], pause 1s, [h2] with analysis, approval, [h3, h4].
+std::vector<Batch> ThreeBatches() {
+  Batch b0;
+  b0.index = 0;
+  b0.weight_percent = 25;
+  b0.hosts = {MakeHost("h1", "a")};
+  b0.cumulative_hosts = 1;
+  b0.host_timeout = minutes(5);
+  Batch b1;
+  b1.index = 1;
+  b1.weight_percent = 50;
+  b1.hosts = {MakeHost("h2", "b")};
+  b1.cumulative_hosts = 2;
+  b1.gates_before = {Gate{Gate::Kind::kPause, seconds(1)}};
+  b1.analysis = true;
+  b1.host_timeout = minutes(5);
+  Batch b2;
+  b2.index = 2;
+  b2.weight_percent = 100;
+  b2.hosts = {MakeHost("h3", "a"), MakeHost("h4", "b")};
+  b2.cumulative_hosts = 4;
+  b2.gates_before = {Gate{Gate::Kind::kApproval, std::nullopt}};
+  b2.max_parallel = 2;
+  b2.failure_tolerance = 1;
+  b2.host_timeout = seconds(90);
+  b2.traffic_switch_url = "http://lb.local/switch";
+  return {b0, b1, b2};
+}
+
+DeploymentContext Context() {
+  DeploymentContext c;
+  c.deployment_id = "9d3c1f1e-0a4b-4c55-8e1c-2f6a0b7d9e01";
+  c.release_id = "rel-1";
+  c.app = "shop";
+  c.env = "production";
+  c.version = "1.4.0";
+  c.artifact.set_version("1.4.0");
+  c.artifact.set_url("https://artifacts.local/shop-1.4.0.tar.gz");
+  c.artifact.set_sha256(std::string(64, 'a'));
+  c.artifact.set_kind(events::v1::ARTIFACT_KIND_TARBALL);
+  c.strategy = StrategyType::kCanary;
+  ServiceSpec s;
+  s.restart_command = {"bin/restart.sh"};
+  s.restart_timeout = seconds(30);
+  s.health_http_url = "http://127.0.0.1:8000/healthz";
+  s.health_timeout = seconds(20);
+  c.service = s;
+  c.stable_release_id = "rel-0";
+  c.stable_version = "1.3.9";
+  return c;
+}
+
+TEST(PlannerModelTest, DeploymentJsonRoundTripsEveryField) {
+  Deployment d = NewDeployment(core::DeploymentId("d-1"), ThreeBatches());
+  d.status = Status::kPaused;
+  d.phase = Phase::kAtGate;
+  d.generation = core::Generation(3);
+  d.current_batch = 1;
+  d.gate_index = 0;
+  d.operator_hold = true;
+  d.timer_key = "pause/b1/g0/gen3";
+  d.timer_due_at = kT0 + seconds(1);
+  d.pause_reason = PauseReason::kPauseStep;
+  d.failure_reason = FailureReason::kAnalysisFailed;
+  d.rollback_started = true;
+  d.started_at = kT0;
+  d.finished_at = kT0 + minutes(3);
+  const auto text = DeploymentToJson(d).dump();
+  EXPECT_EQ(DeploymentFromJson(nlohmann::json::parse(text)), d);
+
+  const Deployment fresh = NewDeployment(core::DeploymentId("d-2"), {});
+  EXPECT_EQ(DeploymentFromJson(DeploymentToJson(fresh)), fresh);
+}
+
+TEST(PlannerModelTest, DeploymentJsonRejectsUnknownNames) {
+  auto j = DeploymentToJson(NewDeployment(core::DeploymentId("d-1"), ThreeBatches()));
+  j["status"] = "exploded";
+  EXPECT_THROW(DeploymentFromJson(j), std::invalid_argument);
+  j = DeploymentToJson(NewDeployment(core::DeploymentId("d-1"), ThreeBatches()));
+  j.erase("phase");
+  EXPECT_THROW(DeploymentFromJson(j), nlohmann::json::exception);
+}
+
+TEST(PlannerModelTest, ServiceJsonRoundTrips) {
+  const auto s = *Context().service;
+  EXPECT_EQ(ServiceFromJson(ServiceToJson(s)), s);
+  ServiceSpec by_command;
+  by_command.restart_command = {"systemctl", "restart", "shop"};
+  by_command.health_command = {"bin/check"};
+  EXPECT_EQ(ServiceFromJson(ServiceToJson(by_command)), by_command);
+}
+
+TEST(PlannerModelTest, NamesParseBack) {
+  for (auto s : {Status::kPending, Status::kRunning, Status::kPaused, Status::kSucceeded,
+                 Status::kFailed, Status::kRollingBack, Status::kRolledBack, Status::kAborted}) {
+    EXPECT_EQ(ParseStatus(ToString(s)), s);
+  }
+  EXPECT_EQ(ParseStatus("done"), std::nullopt);
+  EXPECT_EQ(ParsePhase("switching_traffic"), Phase::kSwitchingTraffic);
+  EXPECT_EQ(ParsePauseReason("approval_required"), PauseReason::kApprovalRequired);
+  EXPECT_EQ(ParseFailureReason("rollback_failed"), FailureReason::kRollbackFailed);
+  EXPECT_EQ(ToProto(Status::kRolledBack), events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
+  EXPECT_EQ(ToProto(StrategyType::kBlueGreen), events::v1::STRATEGY_BLUE_GREEN);
+}
+
+TEST(PlannerModelTest, BatchStatusFollowsTheDeployment) {
+  Deployment d = NewDeployment(core::DeploymentId("d-1"), ThreeBatches());
+  EXPECT_EQ(BatchStatus(d, 0), "pending");
+  auto t = Next(d, Start{}, kT0);
+  d = t.next;
+  EXPECT_EQ(BatchStatus(d, 0), "running");
+  EXPECT_EQ(BatchStatus(d, 1), "pending");
+  d = Next(d, BatchSucceeded{0, d.generation}, kT0).next;  // to the pause gate of batch 1
+  EXPECT_EQ(BatchStatus(d, 0), "succeeded");
+  EXPECT_EQ(BatchStatus(d, 1), "waiting");
+  d = Next(d, TimerFired{*d.timer_key}, kT0 + seconds(1)).next;
+  EXPECT_EQ(BatchStatus(d, 1), "running");
+  d = Next(d, BatchSucceeded{1, d.generation}, kT0).next;
+  EXPECT_EQ(BatchStatus(d, 1), "analysing");
+  d = Next(d, AnalysisFailed{1, d.generation}, kT0).next;
+  EXPECT_EQ(BatchStatus(d, 0), "succeeded");
+  EXPECT_EQ(BatchStatus(d, 1), "failed");
+  EXPECT_EQ(BatchStatus(d, 2), "pending");
+
+  const auto view = BatchesView(d);
+  ASSERT_EQ(view.size(), 3u);
+  EXPECT_EQ(view[1]["hosts"], nlohmann::json::array({"h2"}));
+  EXPECT_EQ(view[1]["status"], "failed");
+  EXPECT_EQ(view[1]["gates"][0]["kind"], "pause");
+  EXPECT_EQ(view[1]["gates"][0]["passed"], true);
+  EXPECT_EQ(view[1]["gates"][0]["duration_ms"], 1000);
+  EXPECT_EQ(view[2]["gates"][0]["kind"], "approval");
+  EXPECT_EQ(view[2]["gates"][0]["passed"], false);
+}
+
+TEST(PlannerModelTest, WaitingGateIsNotPassed) {
+  Deployment d = NewDeployment(core::DeploymentId("d-1"), ThreeBatches());
+  d = Next(d, Start{}, kT0).next;
+  d = Next(d, BatchSucceeded{0, d.generation}, kT0).next;
+  const auto view = BatchesView(d);
+  EXPECT_EQ(view[1]["gates"][0]["passed"], false);
+  EXPECT_EQ(view[0]["status"], "succeeded");
+}
+
+TEST(PlannerModelTest, AutoDeployIdsAreDeterministicVersion5Uuids) {
+  const auto a = AutoDeployDeploymentId("rel-1", "staging");
+  EXPECT_EQ(a, AutoDeployDeploymentId("rel-1", "staging"));
+  EXPECT_NE(a, AutoDeployDeploymentId("rel-1", "production"));
+  EXPECT_NE(a, AutoDeployDeploymentId("rel-2", "staging"));
+  EXPECT_TRUE(core::IsUuid(a)) << a;
+  EXPECT_EQ(a[14], '5');
+  EXPECT_TRUE(a[19] == '8' || a[19] == '9' || a[19] == 'a' || a[19] == 'b') << a;
+  EXPECT_EQ(TimerRowKey("d-1", "pause/b1/g0/gen1"), "deployment/d-1/pause/b1/g0/gen1");
+}
+
+TEST(PlannerModelTest, StartPublishesPlannedThenTheFirstBatch) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  const Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches());
+  const auto t = Next(d, Start{}, kT0);
+  ASSERT_EQ(t.commands.size(), 2u);
+
+  const auto planned = EventFor(t.commands[0], ctx, t.next, clock);
+  ASSERT_TRUE(planned && planned->has_deployment_planned());
+  EXPECT_EQ(planned->deployment_id(), ctx.deployment_id);
+  EXPECT_EQ(planned->release_id(), "rel-1");
+  EXPECT_EQ(planned->source(), "rollout-planner");
+  const auto& p = planned->deployment_planned();
+  EXPECT_EQ(p.app(), "shop");
+  EXPECT_EQ(p.env(), "production");
+  EXPECT_EQ(p.version(), "1.4.0");
+  EXPECT_EQ(p.stable_release_id(), "rel-0");
+  EXPECT_EQ(p.stable_version(), "1.3.9");
+  EXPECT_EQ(p.strategy(), events::v1::STRATEGY_CANARY);
+  ASSERT_EQ(p.batches_size(), 3);
+  EXPECT_EQ(p.batches(2).weight_percent(), 100u);
+  EXPECT_EQ(p.batches(2).targets_size(), 2);
+
+  const auto batch = EventFor(t.commands[1], ctx, t.next, clock);
+  ASSERT_TRUE(batch && batch->has_batch_requested());
+  const auto& b = batch->batch_requested();
+  EXPECT_EQ(b.deployment_id(), ctx.deployment_id);
+  EXPECT_EQ(b.batch_index(), 0u);
+  EXPECT_EQ(b.generation(), 1u);
+  EXPECT_EQ(b.artifact().sha256(), std::string(64, 'a'));
+  EXPECT_EQ(b.app(), "shop");
+  EXPECT_EQ(b.env(), "production");
+  ASSERT_EQ(b.targets_size(), 1);
+  EXPECT_EQ(b.targets(0).host(), "h1");
+  EXPECT_EQ(b.targets(0).agent_endpoint(), "http://h1:7070");
+  EXPECT_EQ(b.targets(0).driver(), "agent");
+  EXPECT_EQ(b.targets(0).labels().at("zone"), "a");
+  EXPECT_EQ(b.host_timeout().seconds(), 300);
+  EXPECT_EQ(b.service().restart_command(0), "bin/restart.sh");
+  EXPECT_EQ(b.service().restart_timeout().seconds(), 30);
+  EXPECT_EQ(b.service().health_http_url(), "http://127.0.0.1:8000/healthz");
+  EXPECT_EQ(b.service().health_timeout().seconds(), 20);
+}
+
+TEST(PlannerModelTest, NoServiceBlockLeavesTheServiceUnset) {
+  core::testing::ManualClock clock(kT0);
+  auto ctx = Context();
+  ctx.service.reset();
+  const Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches());
+  const auto t = Next(d, Start{}, kT0);
+  const auto batch = EventFor(t.commands[1], ctx, t.next, clock);
+  EXPECT_FALSE(batch->batch_requested().has_service());
+}
+
+TEST(PlannerModelTest, PausesAnalysesAndTheEndBecomeEvents) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches());
+  d = Next(d, Start{}, kT0).next;
+  auto t = Next(d, BatchSucceeded{0, d.generation}, kT0);
+  // ScheduleTimer then Paused: the timer is not an event.
+  ASSERT_EQ(t.commands.size(), 2u);
+  EXPECT_FALSE(EventFor(t.commands[0], ctx, t.next, clock).has_value());
+  const auto paused = EventFor(t.commands[1], ctx, t.next, clock);
+  ASSERT_TRUE(paused && paused->has_deployment_paused());
+  EXPECT_EQ(paused->deployment_paused().reason(), "pause_step");
+  EXPECT_EQ(paused->deployment_paused().batch_index(), 1u);
+  EXPECT_EQ(paused->deployment_paused().duration().seconds(), 1);
+
+  d = Next(t.next, TimerFired{*t.next.timer_key}, kT0 + seconds(1)).next;
+  t = Next(d, BatchSucceeded{1, d.generation}, kT0);
+  ASSERT_EQ(t.commands.size(), 1u);
+  const auto analysis = EventFor(t.commands[0], ctx, t.next, clock);
+  ASSERT_TRUE(analysis && analysis->has_analysis_requested());
+  const auto& a = analysis->analysis_requested();
+  EXPECT_TRUE(core::IsUuid(a.analysis_id()));
+  EXPECT_EQ(a.batch_index(), 1u);
+  EXPECT_EQ(a.version(), "1.4.0");
+  EXPECT_EQ(a.baseline_version(), "1.3.9");
+  ASSERT_EQ(a.instances_size(), 1);
+  EXPECT_EQ(a.instances(0), "h2");
+
+  d = Next(t.next, AnalysisPassed{1, d.generation}, kT0).next;  // at the approval gate
+  t = Next(d, Operator{OperatorAction::kApprove, "alice"}, kT0);
+  const auto resumed = EventFor(t.commands[0], ctx, t.next, clock);
+  ASSERT_TRUE(resumed && resumed->has_deployment_resumed());
+  EXPECT_EQ(resumed->deployment_resumed().actor(), "alice");
+  d = t.next;
+  t = Next(d, BatchSucceeded{2, d.generation}, kT0);  // blue-green style switch on the last
+  ASSERT_EQ(t.commands.size(), 1u);
+  EXPECT_FALSE(EventFor(t.commands[0], ctx, t.next, clock).has_value());  // SwitchTraffic
+  t = Next(t.next, TrafficSwitched{d.generation, true}, kT0);
+  ASSERT_EQ(t.commands.size(), 2u);
+  EXPECT_FALSE(EventFor(t.commands[0], ctx, t.next, clock).has_value());  // MarkStable
+  const auto ok = EventFor(t.commands[1], ctx, t.next, clock);
+  ASSERT_TRUE(ok && ok->has_deployment_succeeded());
+  EXPECT_EQ(ok->deployment_succeeded().previous_stable_version(), "1.3.9");
+  EXPECT_EQ(ok->deployment_succeeded().version(), "1.4.0");
+}
+
+TEST(PlannerModelTest, FailuresCarryReasonAndStatus) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches());
+  d = Next(d, Start{}, kT0).next;
+  auto t = Next(d, BatchFailed{0, d.generation}, kT0);
+  const auto failed = EventFor(t.commands.back(), ctx, t.next, clock);
+  ASSERT_TRUE(failed && failed->has_deployment_failed());
+  EXPECT_EQ(failed->deployment_failed().reason(), "batch_failed");
+  EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_FAILED);
+
+  t = Next(d, Operator{OperatorAction::kAbort, "bob"}, kT0);
+  const auto aborted = EventFor(t.commands.back(), ctx, t.next, clock);
+  EXPECT_EQ(aborted->deployment_failed().reason(), "aborted");
+  EXPECT_EQ(aborted->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ABORTED);
+
+  const auto never = NeverStartedFailure(ctx, kReasonConcurrentDeployment, "d-0 is active", clock);
+  EXPECT_EQ(never.deployment_failed().reason(), "concurrent_deployment");
+  EXPECT_EQ(never.deployment_failed().detail(), "d-0 is active");
+  EXPECT_EQ(never.deployment_id(), ctx.deployment_id);
+}
+
+events::v1::Envelope Operator(events::v1::OperatorCommand::Verb verb, std::uint64_t generation) {
+  events::v1::Envelope e;
+  e.set_source("release-intake");
+  auto* p = e.mutable_operator_command();
+  p->set_deployment_id("d-1");
+  p->set_verb(verb);
+  p->set_actor("alice");
+  p->set_generation(generation);
+  return e;
+}
+
+TEST(PlannerModelTest, EventsMapToInputs) {
+  std::string why;
+  const core::Generation gen(2);
+  auto m = InputFor(Operator(events::v1::OperatorCommand::VERB_PAUSE, 0), gen, &why);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(std::get<rollout_planner::Operator>(m->input).action, OperatorAction::kPause);
+  EXPECT_EQ(m->actor, "alice");
+  m = InputFor(Operator(events::v1::OperatorCommand::VERB_APPROVE, 2), gen, &why);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(std::get<rollout_planner::Operator>(m->input).action, OperatorAction::kApprove);
+
+  EXPECT_FALSE(InputFor(Operator(events::v1::OperatorCommand::VERB_RESUME, 1), gen, &why));
+  EXPECT_EQ(why, "stale_generation");
+  EXPECT_FALSE(InputFor(Operator(events::v1::OperatorCommand::VERB_ROLLBACK, 0), gen, &why));
+  EXPECT_EQ(why, kIgnoredRollbackVerb);
+
+  events::v1::Envelope e;
+  auto* bs = e.mutable_batch_succeeded();
+  bs->set_batch_index(1);
+  bs->set_generation(2);
+  m = InputFor(e, gen, &why);
+  ASSERT_TRUE(m);
+  const auto& in = std::get<BatchSucceeded>(m->input);
+  EXPECT_EQ(in.batch, 1u);
+  EXPECT_EQ(in.generation, gen);
+
+  events::v1::Envelope rc;
+  rc.mutable_rollback_completed()->set_success(false);
+  m = InputFor(rc, gen, &why);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(std::get<RollbackCompleted>(m->input).generation, gen);
+  EXPECT_FALSE(std::get<RollbackCompleted>(m->input).success);
+
+  events::v1::Envelope bake;
+  bake.mutable_analysis_failed()->set_bake_watch(true);
+  why.clear();
+  EXPECT_FALSE(InputFor(bake, gen, &why));
+  EXPECT_EQ(why, "bake_watch");
+
+  events::v1::Envelope other;
+  other.mutable_release_created();
+  why.clear();
+  EXPECT_FALSE(InputFor(other, gen, &why));
+  EXPECT_EQ(why, "");
+}
+
+TEST(PlannerModelTest, TimelineWording) {
+  EXPECT_EQ(InputKind(rollout_planner::Operator{OperatorAction::kResume, "a"}), "operator_resume");
+  EXPECT_EQ(InputKind(TimerFired{"k"}), "timer_fired");
+  EXPECT_EQ(InputDetail(BatchFailed{2, core::Generation(3)}), "batch 2, generation 3");
+  EXPECT_EQ(InputDetail(RollbackCompleted{core::Generation(3), false}), "failed");
+}
+
+}  // namespace
+}  // namespace sluice::rollout_planner

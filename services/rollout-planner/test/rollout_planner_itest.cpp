@@ -1,0 +1,649 @@
+// The rollout-planner against the real Kafka, PostgreSQL and Redis of the local stack.
+//
+// Isolation: the topics are the fixed ones of the suite, so every run uses its own Postgres
+// schema, its own consumer group (whose offsets are set to the topics' ends before each start,
+// so nothing older is read), and apps named "itp-<suffix>-..." with the planner's app prefix set
+// to "itp-<suffix>", so it plans only this run's apps. The events the planner publishes are read
+// from sluice.deployments.v1 by a tap assigned at the partitions' ends when the test starts.
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <set>
+#include <sluice/core/clock.hpp>
+#include <sluice/core/ids.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/http/client.hpp>
+#include <sluice/kafka/admin.hpp>
+#include <sluice/kafka/producer.hpp>
+#include <sluice/testing/process.hpp>
+#include <thread>
+
+#include "rollout_planner_component.hpp"
+
+namespace sluice::rollout_planner {
+namespace {
+
+namespace st = sluice::testing;
+using json = nlohmann::json;
+using PC = events::v1::Envelope::PayloadCase;
+using namespace std::chrono_literals;
+
+std::string PgDsn() {
+  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
+}
+std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
+std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
+
+const std::vector<std::string>& ConsumedTopics() {
+  static const std::vector<std::string> kTopics = {
+      std::string(events::kTopicReleases), std::string(events::kTopicExecutions),
+      std::string(events::kTopicAnalyses), std::string(events::kTopicRollbacks)};
+  return kTopics;
+}
+
+std::unique_ptr<RdKafka::Conf> ConsumerConf(const std::string& group) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", Brokers(), err);
+  conf->set("group.id", group, err);
+  conf->set("enable.auto.commit", "false", err);
+  return conf;
+}
+
+// Each partition of `topics` at its current end offset.
+std::vector<RdKafka::TopicPartition*> EndOffsets(RdKafka::KafkaConsumer& c,
+                                                 const std::vector<std::string>& topics) {
+  std::vector<RdKafka::TopicPartition*> out;
+  for (const auto& topic : topics) {
+    RdKafka::Metadata* raw = nullptr;
+    std::string err;
+    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(&c, topic, nullptr, err));
+    if (c.metadata(false, t.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR || raw == nullptr) {
+      throw std::runtime_error("no Kafka metadata for " + topic + " at " + Brokers() +
+                               " (is the stack up? bash scripts/stack.sh status)");
+    }
+    std::unique_ptr<RdKafka::Metadata> md(raw);
+    for (const auto* tm : *md->topics()) {
+      for (const auto* pm : *tm->partitions()) {
+        int64_t low = 0;
+        int64_t high = 0;
+        if (c.query_watermark_offsets(topic, pm->id(), &low, &high, 10000) !=
+            RdKafka::ERR_NO_ERROR) {
+          throw std::runtime_error("cannot read the end offsets of " + topic);
+        }
+        out.push_back(RdKafka::TopicPartition::create(topic, pm->id(), high));
+      }
+    }
+  }
+  return out;
+}
+
+// Commits the topics' end offsets for `group`, so a consumer of that group starts there.
+void CommitEndOffsets(const std::string& group) {
+  std::string err;
+  auto conf = ConsumerConf(group);
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!c) throw std::runtime_error("consumer: " + err);
+  auto partitions = EndOffsets(*c, ConsumedTopics());
+  const auto rc = c->commitSync(partitions);
+  RdKafka::TopicPartition::destroy(partitions);
+  c->close();
+  if (rc != RdKafka::ERR_NO_ERROR) {
+    throw std::runtime_error("cannot commit offsets of group " + group + ": " +
+                             RdKafka::err2str(rc));
+  }
+}
+
+// Reads sluice.deployments.v1 from its end at construction and keeps the envelopes of the
+// deployments it is told to watch.
+class Tap {
+ public:
+  Tap() {
+    std::string err;
+    auto conf = ConsumerConf("itest-planner-tap-" + st::RandomSuffix());
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer_) throw std::runtime_error("tap: " + err);
+    auto partitions = EndOffsets(*consumer_, {std::string(events::kTopicDeployments)});
+    consumer_->assign(partitions);
+    RdKafka::TopicPartition::destroy(partitions);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Tap() {
+    stop_ = true;
+    thread_.join();
+    consumer_->close();
+  }
+
+  void Watch(const std::string& deployment_id) {
+    std::lock_guard lock(mu_);
+    watched_.insert(deployment_id);
+  }
+
+  // The `nth` (0-based) event of that kind for the deployment, waiting up to `timeout`.
+  std::optional<events::v1::Envelope> WaitFor(const std::string& id, PC kind,
+                                              std::chrono::milliseconds timeout = 15s,
+                                              std::size_t nth = 0) {
+    std::unique_lock lock(mu_);
+    std::optional<events::v1::Envelope> found;
+    cv_.wait_for(lock, timeout, [&] {
+      std::size_t n = 0;
+      for (const auto& e : seen_) {
+        if (e.deployment_id() == id && e.payload_case() == kind && n++ == nth) {
+          found = e;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+
+  std::size_t Count(const std::string& id, PC kind) {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& e : seen_) n += e.deployment_id() == id && e.payload_case() == kind;
+    return n;
+  }
+
+  std::optional<events::v1::Envelope> BatchRequested(const std::string& id, std::uint32_t index,
+                                                     std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (std::size_t n = 0;; ++n) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      auto e = WaitFor(id, PC::kBatchRequested, std::max(left, 0ms), n);
+      if (!e) return std::nullopt;
+      if (e->batch_requested().batch_index() == index) return e;
+    }
+  }
+
+ private:
+  void Run() {
+    while (!stop_) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+      if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+      std::string error;
+      auto e =
+          events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()), &error);
+      if (!e) continue;
+      std::lock_guard lock(mu_);
+      if (watched_.count(e->deployment_id()) == 0) continue;
+      seen_.push_back(std::move(*e));
+      cv_.notify_all();
+    }
+  }
+
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> watched_;
+  std::deque<events::v1::Envelope> seen_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string Hosts(int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) {
+    out += "          - {name: h" + std::to_string(i) + ", address: 127.0.0." + std::to_string(i) +
+           ", agentEndpoint: 'http://127.0.0." + std::to_string(i) + ":1'}\n";
+  }
+  return out;
+}
+
+// A spec with one environment, `production`, of `hosts` hosts.
+std::string Spec(const std::string& app, int hosts, const std::string& strategy,
+                 const std::string& policy = "") {
+  return "app: " + app +
+         "\n"
+         "environments:\n"
+         "  production:\n"
+         "    targets:\n"
+         "      web:\n"
+         "        hosts:\n" +
+         Hosts(hosts) + "    strategy:\n" + strategy + policy +
+         "    service:\n"
+         "      restartCommand: [bin/restart.sh]\n"
+         "      health: {httpUrl: 'http://127.0.0.1:8000/healthz', timeout: 5s}\n";
+}
+
+const std::string kTwoBatches =
+    "      type: canary\n"
+    "      steps:\n"
+    "        - weight: 50%\n"
+    "        - weight: 100%\n";
+
+class RolloutPlannerItest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    suffix_ = st::RandomSuffix();
+    schema_ = "itest_planner_" + suffix_;
+    group_ = "itest-planner-" + suffix_;
+    kafka::KafkaConfig kc;
+    kc.brokers = Brokers();
+    kafka::EnsureTopics(kc, events::AllTopics());
+  }
+  static void TearDownTestSuite() {
+    try {
+      pqxx::connection c(PgDsn());
+      pqxx::work tx(c);
+      tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+      tx.commit();
+    } catch (const std::exception&) {
+    }
+  }
+
+  void SetUp() override {
+    kafka::KafkaConfig kc;
+    kc.brokers = Brokers();
+    producer_ = std::make_unique<kafka::Producer>(kc);
+    tap_ = std::make_unique<Tap>();
+    StartPlanner();
+  }
+  void TearDown() override {
+    if (service_) service_->Stop();
+    service_.reset();
+    tap_.reset();
+    producer_.reset();
+  }
+
+  void StartPlanner() {
+    CommitEndOffsets(group_);
+    ServiceOptions o;
+    o.http_addr = "127.0.0.1:0";
+    o.pg.dsn = PgDsn();
+    o.pg.schema = schema_;
+    o.kafka.brokers = Brokers();
+    o.kafka.client_id = "itest-planner";
+    o.group_id = group_;
+    o.redis_url = RedisUrl();
+    o.tick = 100ms;
+    o.startup_timeout = 10s;
+    o.ensure_topics = false;
+    o.planner.app_prefix = "itp-" + suffix_;
+    service_ = std::make_unique<RolloutPlannerService>(o, core::SystemClock::Instance());
+    service_->Prepare();
+    service_->Start();
+  }
+  void StopPlanner() {
+    service_->Stop();
+    service_.reset();
+  }
+
+  std::string App(const std::string& name) { return "itp-" + suffix_ + "-" + name; }
+
+  void Produce(events::v1::Envelope e) {
+    events::Finalize(e);
+    kafka::OutgoingMessage m;
+    m.topic = std::string(events::TopicFor(e));
+    m.key = events::PartitionKey(e);
+    m.value = e.SerializeAsString();
+    for (auto& [k, v] : events::CloudEventHeaders(e)) m.headers.push_back({k, v});
+    producer_->ProduceSync({m}, 10s);
+  }
+
+  events::v1::Envelope NewEvent(const std::string& deployment_id, const std::string& source) {
+    auto e = events::NewEnvelope(source, core::SystemClock::Instance());
+    e.set_deployment_id(deployment_id);
+    return e;
+  }
+
+  // Requests a deployment of `app` to production with the given spec; returns its id.
+  std::string Request(const std::string& app, const std::string& spec,
+                      const std::string& version = "1.0.0") {
+    const std::string id = core::NewUuid();
+    tap_->Watch(id);
+    auto e = NewEvent(id, "release-intake");
+    e.set_release_id("rel-" + version + "-" + id.substr(0, 8));
+    auto* p = e.mutable_deployment_requested();
+    p->set_deployment_id(id);
+    p->set_release_id(e.release_id());
+    p->set_app(app);
+    p->set_env("production");
+    p->set_requested_by("itest");
+    p->set_spec_version(1);
+    p->set_spec_yaml(spec);
+    p->set_version(version);
+    p->mutable_artifact()->set_version(version);
+    p->mutable_artifact()->set_url("http://127.0.0.1:1/" + app + "-" + version + ".tar.gz");
+    p->mutable_artifact()->set_sha256(std::string(64, 'b'));
+    p->mutable_artifact()->set_kind(events::v1::ARTIFACT_KIND_TARBALL);
+    Produce(e);
+    return id;
+  }
+
+  void BatchDone(const std::string& id, std::uint32_t index, std::uint64_t generation,
+                 bool ok = true) {
+    auto e = NewEvent(id, "executor");
+    if (ok) {
+      auto* p = e.mutable_batch_succeeded();
+      p->set_deployment_id(id);
+      p->set_batch_index(index);
+      p->set_generation(generation);
+    } else {
+      auto* p = e.mutable_batch_failed();
+      p->set_deployment_id(id);
+      p->set_batch_index(index);
+      p->set_generation(generation);
+      p->add_failed_hosts("h1");
+      p->set_reason("health_check_failed");
+    }
+    Produce(e);
+  }
+
+  void Command(const std::string& id, events::v1::OperatorCommand::Verb verb,
+               std::uint64_t generation = 0) {
+    auto e = NewEvent(id, "release-intake");
+    auto* p = e.mutable_operator_command();
+    p->set_deployment_id(id);
+    p->set_verb(verb);
+    p->set_actor("alice");
+    p->set_generation(generation);
+    Produce(e);
+  }
+
+  json Get(const std::string& path, long* status = nullptr) {
+    http::ClientRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(service_->Port()) + path;
+    const auto res = http::Send(req);
+    if (status != nullptr) *status = res.status;
+    return json::parse(res.body);
+  }
+
+  // Polls GET /v1/deployments/{id} until `pred` holds or 10 s pass; returns the last body.
+  json WaitForDeployment(const std::string& id, const std::function<bool(const json&)>& pred) {
+    json body;
+    for (int i = 0; i < 100; ++i) {
+      long status = 0;
+      body = Get("/v1/deployments/" + id, &status);
+      if (status == 200 && pred(body)) return body;
+      std::this_thread::sleep_for(100ms);
+    }
+    return body;
+  }
+
+  static bool HasTimeline(const json& d, const std::string& kind, const std::string& reason) {
+    for (const auto& t : d["timeline"]) {
+      if (t["kind"] == kind &&
+          (reason.empty() ? t["applied"] == true : t.value("ignored_reason", "") == reason)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static inline std::string suffix_;
+  static inline std::string schema_;
+  static inline std::string group_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<Tap> tap_;
+  std::unique_ptr<RolloutPlannerService> service_;
+};
+
+TEST_F(RolloutPlannerItest, CanaryRunsBatchByBatchThroughATimedPauseToSuccess) {
+  const auto app = App("canary");
+  const auto id = Request(app,
+                          Spec(app, 4,
+                               "      type: canary\n"
+                               "      steps:\n"
+                               "        - weight: 25%\n"
+                               "        - pause: 1s\n"
+                               "        - weight: 50%\n"
+                               "        - weight: 100%\n"),
+                          "2.0.0");
+  const auto planned = tap_->WaitFor(id, PC::kDeploymentPlanned);
+  ASSERT_TRUE(planned) << "no DeploymentPlanned for " << id;
+  EXPECT_EQ(planned->deployment_planned().batches_size(), 3);
+  EXPECT_EQ(planned->deployment_planned().version(), "2.0.0");
+
+  auto b0 = tap_->BatchRequested(id, 0);
+  ASSERT_TRUE(b0);
+  const auto& r0 = b0->batch_requested();
+  EXPECT_EQ(r0.generation(), 1u);
+  ASSERT_EQ(r0.targets_size(), 1);
+  EXPECT_EQ(r0.targets(0).driver(), "agent");
+  EXPECT_EQ(r0.app(), app);
+  EXPECT_EQ(r0.env(), "production");
+  EXPECT_EQ(r0.artifact().version(), "2.0.0");
+  EXPECT_EQ(r0.service().restart_command(0), "bin/restart.sh");
+  EXPECT_EQ(r0.service().health_http_url(), "http://127.0.0.1:8000/healthz");
+
+  BatchDone(id, 0, 1);
+  const auto paused = tap_->WaitFor(id, PC::kDeploymentPaused);
+  ASSERT_TRUE(paused);
+  EXPECT_EQ(paused->deployment_paused().reason(), "pause_step");
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);  // the pause holds batch 1 back
+  auto running = Get("/v1/deployments/" + id);
+  EXPECT_EQ(running["status"], "paused");
+  EXPECT_EQ(running["batches"][1]["status"], "waiting");
+
+  // The durable timer fires (1 s) and batch 1 follows.
+  ASSERT_TRUE(tap_->WaitFor(id, PC::kDeploymentResumed, 10s));
+  ASSERT_TRUE(tap_->BatchRequested(id, 1, 10s));
+  BatchDone(id, 1, 1);
+  auto b2 = tap_->BatchRequested(id, 2);
+  ASSERT_TRUE(b2);
+  EXPECT_EQ(b2->batch_requested().targets_size(), 2);
+  BatchDone(id, 2, 1);
+  const auto ok = tap_->WaitFor(id, PC::kDeploymentSucceeded);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->deployment_succeeded().version(), "2.0.0");
+
+  const auto d = WaitForDeployment(id, [](const json& j) { return j["status"] == "succeeded"; });
+  EXPECT_EQ(d["status"], "succeeded");
+  EXPECT_FALSE(d["finished_at"].is_null());
+  for (const auto& b : d["batches"]) EXPECT_EQ(b["status"], "succeeded") << b.dump();
+  EXPECT_TRUE(HasTimeline(d, "timer_fired", ""));
+  EXPECT_TRUE(HasTimeline(d, "requested", ""));
+
+  long status = 0;
+  const auto stable = Get("/v1/apps/" + app + "/environments/production/stable", &status);
+  ASSERT_EQ(status, 200) << stable.dump();
+  EXPECT_EQ(stable["version"], "2.0.0");
+  EXPECT_EQ(stable["deployment_id"], id);
+
+  const auto listed = Get("/v1/deployments?app=" + app + "&status=succeeded");
+  ASSERT_EQ(listed["deployments"].size(), 1u);
+  EXPECT_EQ(listed["deployments"][0]["id"], id);
+  Get("/v1/deployments/" + core::NewUuid(), &status);
+  EXPECT_EQ(status, 404);
+}
+
+TEST_F(RolloutPlannerItest, FailedBatchFailsTheDeployment) {
+  const auto app = App("fails");
+  const auto id = Request(app, Spec(app, 2, kTwoBatches));
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+  BatchDone(id, 0, 1, /*ok=*/false);
+  const auto failed = tap_->WaitFor(id, PC::kDeploymentFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->deployment_failed().reason(), "batch_failed");
+  const auto d = WaitForDeployment(id, [](const json& j) { return j["status"] == "failed"; });
+  EXPECT_EQ(d["failure_reason"], "batch_failed");
+  EXPECT_EQ(d["batches"][0]["status"], "failed");
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);
+}
+
+TEST_F(RolloutPlannerItest, OperatorPauseHoldsTheNextBatchUntilResume) {
+  const auto app = App("pause");
+  const auto id = Request(app, Spec(app, 2, kTwoBatches));
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+  Command(id, events::v1::OperatorCommand::VERB_PAUSE);
+  const auto paused = tap_->WaitFor(id, PC::kDeploymentPaused);
+  ASSERT_TRUE(paused);
+  EXPECT_EQ(paused->deployment_paused().reason(), "operator");
+  BatchDone(id, 0, 1);
+  // A command with a generation the deployment does not have is refused and recorded.
+  Command(id, events::v1::OperatorCommand::VERB_RESUME, 7);
+  auto d = WaitForDeployment(id, [](const json& j) {
+    return HasTimeline(j, "operator_resume", "stale_generation") &&
+           HasTimeline(j, "batch_succeeded", "");
+  });
+  EXPECT_TRUE(HasTimeline(d, "operator_resume", "stale_generation")) << d.dump(2);
+  EXPECT_EQ(d["status"], "paused");
+  EXPECT_EQ(d["phase"], "held");
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);
+
+  Command(id, events::v1::OperatorCommand::VERB_RESUME);
+  const auto resumed = tap_->WaitFor(id, PC::kDeploymentResumed);
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->deployment_resumed().actor(), "alice");
+  ASSERT_TRUE(tap_->BatchRequested(id, 1));
+}
+
+TEST_F(RolloutPlannerItest, ApprovalGateWaitsForApprove) {
+  const auto app = App("approval");
+  const auto id = Request(app, Spec(app, 2, kTwoBatches, "    policy: {approval: required}\n"));
+  const auto paused = tap_->WaitFor(id, PC::kDeploymentPaused);
+  ASSERT_TRUE(paused);
+  EXPECT_EQ(paused->deployment_paused().reason(), "approval_required");
+  Command(id, events::v1::OperatorCommand::VERB_RESUME);  // cannot pass an approval gate
+  auto d = WaitForDeployment(
+      id, [](const json& j) { return HasTimeline(j, "operator_resume", "approval_required"); });
+  EXPECT_TRUE(HasTimeline(d, "operator_resume", "approval_required")) << d.dump(2);
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 0u);
+  EXPECT_EQ(d["batches"][0]["status"], "waiting");
+
+  Command(id, events::v1::OperatorCommand::VERB_APPROVE);
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+}
+
+TEST_F(RolloutPlannerItest, SecondDeploymentQueuesUntilTheFirstFinishesAndRejectFailsAtOnce) {
+  const auto app = App("queue");
+  const auto spec = Spec(app, 1, "      type: all-at-once\n");
+  const auto first = Request(app, spec, "1.0.0");
+  ASSERT_TRUE(tap_->BatchRequested(first, 0));
+  const auto second = Request(app, spec, "1.1.0");
+  auto d2 = WaitForDeployment(second, [](const json& j) { return j["queued"] == true; });
+  EXPECT_EQ(d2["status"], "pending");
+  EXPECT_EQ(d2["queued"], true);
+
+  // With the reject policy a third request fails at once, naming the active deployment.
+  const auto third =
+      Request(app, Spec(app, 1, "      type: all-at-once\n", "    policy: {concurrency: reject}\n"),
+              "1.2.0");
+  const auto rejected = tap_->WaitFor(third, PC::kDeploymentFailed);
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->deployment_failed().reason(), "concurrent_deployment");
+  EXPECT_NE(rejected->deployment_failed().detail().find(first), std::string::npos)
+      << rejected->deployment_failed().detail();
+  EXPECT_EQ(tap_->Count(second, PC::kDeploymentPlanned), 0u);
+
+  BatchDone(first, 0, 1);
+  ASSERT_TRUE(tap_->WaitFor(first, PC::kDeploymentSucceeded));
+  // The queued one starts once the slot is free.
+  ASSERT_TRUE(tap_->WaitFor(second, PC::kDeploymentPlanned));
+  auto b = tap_->BatchRequested(second, 0);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->batch_requested().artifact().version(), "1.1.0");
+  d2 = Get("/v1/deployments/" + second);
+  EXPECT_EQ(d2["queued"], false);
+  EXPECT_EQ(d2["status"], "running");
+  EXPECT_EQ(d2["stable_version_before"], "1.0.0");
+}
+
+TEST_F(RolloutPlannerItest, RollbackStartedFencesALateBatchSucceeded) {
+  const auto app = App("rollback");
+  const auto id = Request(app, Spec(app, 2, kTwoBatches));
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+  auto e = NewEvent(id, "rollback-agent");
+  auto* rs = e.mutable_rollback_started();
+  rs->set_rollback_id("rb-" + id.substr(0, 8));
+  rs->set_deployment_id(id);
+  rs->set_generation(2);
+  rs->set_scope(events::v1::ROLLBACK_SCOPE_BATCHES);
+  rs->set_trigger("operator");
+  Produce(e);
+  BatchDone(id, 0, 1);  // late: the deployment is rolling back
+  auto d = WaitForDeployment(
+      id, [](const json& j) { return HasTimeline(j, "batch_succeeded", "rolling_back"); });
+  EXPECT_TRUE(HasTimeline(d, "batch_succeeded", "rolling_back")) << d.dump(2);
+  EXPECT_TRUE(HasTimeline(d, "rollback_started", "")) << d.dump(2);
+  EXPECT_EQ(d["status"], "rolling_back");
+  EXPECT_EQ(d["generation"], 2);
+  BatchDone(id, 0, 2);  // even with the new generation no forward batch follows
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);
+
+  auto done = NewEvent(id, "rollback-agent");
+  auto* rc = done.mutable_rollback_completed();
+  rc->set_rollback_id("rb-" + id.substr(0, 8));
+  rc->set_deployment_id(id);
+  rc->set_success(true);
+  Produce(done);
+  const auto failed = tap_->WaitFor(id, PC::kDeploymentFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->deployment_failed().reason(), "rolled_back");
+  EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);
+}
+
+TEST_F(RolloutPlannerItest, ARestartedPlannerContinuesFromPostgres) {
+  const auto app = App("restart");
+  const auto id = Request(app, Spec(app, 2,
+                                    "      type: canary\n"
+                                    "      steps:\n"
+                                    "        - weight: 50%\n"
+                                    "        - pause: 2s\n"
+                                    "        - weight: 100%\n"));
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+  BatchDone(id, 0, 1);
+  ASSERT_TRUE(tap_->WaitFor(id, PC::kDeploymentPaused));
+  StopPlanner();  // the pause's timer is due while nobody runs
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);
+  StartPlanner();
+  ASSERT_TRUE(tap_->BatchRequested(id, 1, 15s)) << "the timer did not fire after the restart";
+  BatchDone(id, 1, 1);
+  ASSERT_TRUE(tap_->WaitFor(id, PC::kDeploymentSucceeded));
+}
+
+TEST_F(RolloutPlannerItest, AutoDeployMakesOneDeploymentPerReleaseAndEnvironment) {
+  const auto app = App("auto");
+  std::string spec = Spec(app, 1, "      type: all-at-once\n", "    policy: {autoDeploy: true}\n");
+  auto applied = NewEvent("", "release-intake");
+  auto* a = applied.mutable_app_spec_applied();
+  a->set_app(app);
+  a->set_spec_version(3);
+  a->set_spec_yaml(spec);
+  a->set_applied_by("itest");
+  const std::string release_id = core::NewUuid();
+  const auto id = AutoDeployDeploymentId(release_id, "production");
+  tap_->Watch(id);
+  // Same key as the release, so the spec is in place before the release arrives.
+  applied.set_release_id(release_id);
+  Produce(applied);
+  for (int i = 0; i < 2; ++i) {  // a redelivery (new event id) makes no second deployment
+    auto rc = NewEvent("", "release-intake");
+    rc.set_release_id(release_id);
+    auto* r = rc.mutable_release_created();
+    r->set_release_id(release_id);
+    r->set_app(app);
+    r->set_version("3.0.0");
+    r->mutable_artifact()->set_version("3.0.0");
+    r->mutable_artifact()->set_url("http://127.0.0.1:1/a.tar.gz");
+    r->mutable_artifact()->set_sha256(std::string(64, 'c'));
+    Produce(rc);
+  }
+  const auto planned = tap_->WaitFor(id, PC::kDeploymentPlanned);
+  ASSERT_TRUE(planned);
+  EXPECT_EQ(planned->deployment_planned().version(), "3.0.0");
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+  const auto d = WaitForDeployment(id, [&](const json& j) {
+    int requested = 0;
+    for (const auto& t : j["timeline"]) requested += t["kind"] == "requested";
+    return requested >= 1;
+  });
+  EXPECT_EQ(d["requested_by"], "auto-deploy");
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(tap_->Count(id, PC::kDeploymentPlanned), 1u);
+  EXPECT_EQ(Get("/v1/deployments?app=" + app)["deployments"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace sluice::rollout_planner
