@@ -23,7 +23,8 @@ const std::set<std::string, std::less<>>& DefinitiveCodes() {
 }
 // Codes of passing trouble: a download that broke off, an operation cut short.
 const std::set<std::string, std::less<>>& TransientCodes() {
-  static const std::set<std::string, std::less<>> kCodes = {"download_failed", "interrupted"};
+  static const std::set<std::string, std::less<>> kCodes = {"download_failed", "interrupted",
+                                                            "operation_in_progress"};
   return kCodes;
 }
 
@@ -42,6 +43,12 @@ std::optional<json> ParseJson(const std::string& body) {
 std::string StringField(const json& j, const char* key) {
   const auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The agent reports "health_status"; older answers (and the test fakes) say "health".
+std::string HealthField(const json& j) {
+  std::string h = StringField(j, "health_status");
+  return h.empty() ? StringField(j, "health") : h;
 }
 
 }  // namespace
@@ -72,8 +79,28 @@ HostOutcome AgentOutcome(long status, const std::string& body, std::string_view 
       return HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonBadResponse),
                                   "agent answered 200 with a body that is not a JSON object");
     }
-    const std::string current = StringField(*parsed, "current");
-    const HostHealth health = ParseHostHealth(StringField(*parsed, "health"));
+    // sluice-agent answers {"result", "operation", "status": {current, health_status, ...}};
+    // a flat {current, health} is accepted too.
+    const auto status_it = parsed->find("status");
+    const json& state = status_it != parsed->end() && status_it->is_object() ? *status_it : *parsed;
+    const std::string current = StringField(state, "current");
+    const HostHealth health = ParseHostHealth(HealthField(state));
+    if (StringField(*parsed, "result") == "failed") {
+      // Switched, but the restart or the health check failed: the agent does not revert.
+      std::string reason;
+      std::string message;
+      if (const auto op = parsed->find("operation"); op != parsed->end() && op->is_object()) {
+        reason = StringField(*op, "reason");
+        message = StringField(*op, "message");
+      }
+      if (reason.empty()) reason = std::string(kAgentHealthCheckFailed);
+      auto o = HostOutcome::Failure(
+          reason == kAgentHealthCheckFailed ? OutcomeKind::kUnhealthy : OutcomeKind::kFailed, false,
+          reason, "version " + current + " is current but " + (message.empty() ? reason : message));
+      o.version = current;
+      o.health = health == HostHealth::kUnknown ? HostHealth::kUnhealthy : health;
+      return o;
+    }
     if (current != expected_version) {
       auto o =
           HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonVersionMismatch),
@@ -133,7 +160,7 @@ HostState AgentStatus(long status, const std::string& body) {
   s.reachable = true;
   s.current = StringField(j, "current");
   s.previous = StringField(j, "previous");
-  s.health = ParseHostHealth(StringField(j, "health"));
+  s.health = ParseHostHealth(HealthField(j));
   if (const auto it = j.find("highest_generation"); it != j.end() && it->is_number_unsigned()) {
     s.highest_generation = it->get<std::uint64_t>();
   }

@@ -14,21 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "agent_service.hpp"
 #include "target_driver.hpp"
 
 namespace sluice::executor {
-
-// How the agent restarts the service and checks its health (its `service` object).
-struct AgentHealthSpec {
-  std::string http_url;              // exactly one of http_url and command
-  std::vector<std::string> command;  // argv, run without a shell
-  std::chrono::milliseconds timeout{30'000};
-};
-struct AgentServiceSpec {
-  std::vector<std::string> restart_command;  // argv, run without a shell
-  std::chrono::milliseconds restart_timeout{60'000};
-  AgentHealthSpec health;
-};
 
 struct AgentDriverConfig {
   std::string token;  // sent as a bearer token; never logged

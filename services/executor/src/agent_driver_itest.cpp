@@ -317,6 +317,39 @@ TEST(AgentOutcomeTest, MapsCodesAndStatuses) {
   EXPECT_EQ(ok.health, HostHealth::kUnknown);
 }
 
+TEST(AgentOutcomeTest, ReadsTheAgentsReportShape) {
+  const auto ok = AgentOutcome(200, R"({"result":"succeeded","operation":{"reason":""},
+               "status":{"current":"2","health_status":"healthy"}})",
+                               "2");
+  EXPECT_TRUE(ok.Succeeded()) << ok.message;
+  EXPECT_EQ(ok.health, HostHealth::kHealthy);
+  const auto unchanged = AgentOutcome(
+      200, R"({"result":"unchanged","status":{"current":"2","health_status":"healthy"}})", "2");
+  EXPECT_TRUE(unchanged.Succeeded());
+  const auto unhealthy = AgentOutcome(
+      200, R"({"result":"failed","operation":{"reason":"health_check_failed","message":"503"},
+               "status":{"current":"2","health_status":"unhealthy"}})",
+      "2");
+  EXPECT_EQ(unhealthy.kind, OutcomeKind::kUnhealthy);
+  EXPECT_EQ(unhealthy.health, HostHealth::kUnhealthy);
+  const auto restart = AgentOutcome(
+      200, R"({"result":"failed","operation":{"reason":"restart_failed","message":"exit 1"},
+               "status":{"current":"2","health_status":"unhealthy"}})",
+      "2");
+  EXPECT_EQ(restart.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(restart.reason, "restart_failed");
+  EXPECT_FALSE(restart.retryable);
+  auto err = [](const std::string& code) {
+    return json{{"error", {{"code", code}, {"message", "m"}, {"field", ""}}}}.dump();
+  };
+  EXPECT_TRUE(AgentOutcome(409, err("operation_in_progress"), "2").retryable);
+  const auto status =
+      AgentStatus(200, R"({"current":"2","previous":null,"installed":[],"health_status":"healthy",
+               "highest_generation":3})");
+  EXPECT_EQ(status.health, HostHealth::kHealthy);
+  EXPECT_EQ(status.previous, "");
+}
+
 TEST(AgentDriverUrlTest, FallsBackToAddressAndDefaultPort) {
   core::testing::ManualClock clock;
   AgentDriver driver(Config(), clock);

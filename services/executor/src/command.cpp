@@ -1,0 +1,269 @@
+#include "command.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <set>
+
+namespace sluice::executor {
+namespace {
+
+using json = nlohmann::json;
+
+std::chrono::milliseconds Millis(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(google::protobuf::util::TimeUtil::DurationToMilliseconds(d));
+}
+
+std::chrono::milliseconds OrDefault(const google::protobuf::Duration& d,
+                                    std::chrono::milliseconds fallback) {
+  const auto ms = Millis(d);
+  return ms.count() > 0 ? ms : fallback;
+}
+
+HostTarget TargetFromProto(const events::v1::Target& t) {
+  HostTarget h;
+  h.host = t.host();
+  h.address = t.address();
+  h.agent_endpoint = t.agent_endpoint();
+  for (const auto& [k, v] : t.labels()) h.labels.emplace(k, v);
+  h.driver = t.driver().empty() ? std::string(kDriverAgent) : t.driver();
+  return h;
+}
+
+std::string StringOr(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::vector<std::string> StringsOr(const json& j, const char* key) {
+  std::vector<std::string> out;
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return out;
+  for (const auto& v : *it) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::int64_t IntOr(const json& j, const char* key, std::int64_t fallback) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
+}  // namespace
+
+std::optional<AgentServiceSpec> ServiceFromProto(const events::v1::ServiceConfig& s,
+                                                 const CommandDefaults& defaults) {
+  if (s.restart_command().empty()) return std::nullopt;
+  AgentServiceSpec out;
+  out.restart_command.assign(s.restart_command().begin(), s.restart_command().end());
+  out.restart_timeout = OrDefault(s.restart_timeout(), defaults.restart_timeout);
+  out.health.http_url = s.health_http_url();
+  out.health.command.assign(s.health_command().begin(), s.health_command().end());
+  out.health.timeout = OrDefault(s.health_timeout(), defaults.health_timeout);
+  return out;
+}
+
+Command CommandFromBatchRequested(const events::v1::BatchRequested& e, std::string event_id,
+                                  const CommandDefaults& defaults) {
+  Command c;
+  c.deployment_id = core::DeploymentId(e.deployment_id());
+  c.batch_index = core::BatchIndex(e.batch_index());
+  c.generation = core::Generation(e.generation());
+  c.operation = BatchOperation::kDeploy;
+  c.event_id = std::move(event_id);
+  c.app = e.app();
+  c.env = e.env();
+  c.artifact = {e.artifact().version(), e.artifact().url(), e.artifact().sha256()};
+  for (const auto& t : e.targets()) c.targets.push_back(TargetFromProto(t));
+  if (e.has_service()) c.service = ServiceFromProto(e.service(), defaults);
+  c.policy.max_parallel = e.max_parallel() > 0 ? e.max_parallel() : defaults.max_parallel;
+  c.policy.failure_tolerance = e.failure_tolerance();
+  c.policy.host_timeout = OrDefault(e.host_timeout(), defaults.host_timeout);
+  return c;
+}
+
+Command CommandFromRevertRequested(const events::v1::RevertRequested& e, std::string event_id,
+                                   const std::vector<Command>& earlier,
+                                   const CommandDefaults& defaults) {
+  Command c;
+  c.deployment_id = core::DeploymentId(e.deployment_id());
+  c.generation = core::Generation(e.generation());
+  c.operation = BatchOperation::kRevert;
+  c.rollback_id = e.rollback_id();
+  c.event_id = std::move(event_id);
+  c.artifact.version = e.target_version();
+  c.policy.max_parallel = defaults.max_parallel;
+  c.policy.host_timeout = defaults.host_timeout;
+  // A revert is a recovery: every host is tried, whatever fails on the others.
+  c.policy.failure_tolerance = static_cast<std::uint32_t>(e.hosts_size());
+  std::set<std::string> seen;
+  for (const auto& host : e.hosts()) {
+    if (!seen.insert(host).second) continue;
+    if (e.target_version().empty()) {
+      c.unresolved.push_back(
+          {host, std::string(kReasonNoTargetVersion), "the revert names no version to go back to"});
+      continue;
+    }
+    const HostTarget* found = nullptr;
+    std::uint32_t batch = 0;
+    for (auto it = earlier.rbegin(); it != earlier.rend() && found == nullptr; ++it) {
+      if (it->deployment_id != c.deployment_id) continue;
+      for (const auto& t : it->targets) {
+        if (t.host != host) continue;
+        found = &t;
+        const auto b = it->host_batches.find(host);
+        batch = b != it->host_batches.end() ? b->second : it->batch_index.Value();
+        break;
+      }
+    }
+    if (found == nullptr) {
+      c.unresolved.push_back({host, std::string(kReasonUnknownHost),
+                              "host " + host + " was never part of deployment " +
+                                  e.deployment_id() + ": its address is unknown"});
+      continue;
+    }
+    c.targets.push_back(*found);
+    c.host_batches[host] = batch;
+  }
+  if (c.app.empty() || c.env.empty()) {
+    for (auto it = earlier.rbegin(); it != earlier.rend(); ++it) {
+      if (it->deployment_id == c.deployment_id && !it->app.empty()) {
+        c.app = it->app;
+        c.env = it->env;
+        break;
+      }
+    }
+  }
+  return c;
+}
+
+FenceDecision Fence(std::optional<std::uint64_t> highest, std::uint64_t generation) {
+  if (highest && generation < *highest) return FenceDecision::kRefuseStale;
+  return FenceDecision::kAccept;
+}
+
+std::optional<AgentServiceSpec> ServiceFor(const Command& command,
+                                           const std::optional<AgentServiceSpec>& fallback) {
+  if (command.service) return command.service;
+  if (fallback && !fallback->restart_command.empty()) return fallback;
+  return std::nullopt;
+}
+
+BatchCommand ToBatchCommand(const Command& command, const RetryPolicy& retry) {
+  BatchCommand b;
+  b.deployment_id = command.deployment_id;
+  b.batch_index = command.batch_index;
+  b.generation = command.generation;
+  b.operation = command.operation;
+  b.artifact = command.artifact;
+  b.hosts = command.targets;
+  b.policy = command.policy;
+  b.policy.retry = retry;
+  return b;
+}
+
+json ArtifactToJson(const ArtifactRef& a) {
+  return {{"version", a.version}, {"url", a.url}, {"sha256", a.sha256}};
+}
+
+ArtifactRef ArtifactFromJson(const json& j) {
+  return {StringOr(j, "version"), StringOr(j, "url"), StringOr(j, "sha256")};
+}
+
+json TargetsToJson(const std::vector<HostTarget>& targets,
+                   const std::map<std::string, std::uint32_t>& host_batches) {
+  json out = json::array();
+  for (const auto& t : targets) {
+    json j = {{"host", t.host},
+              {"address", t.address},
+              {"agent_endpoint", t.agent_endpoint},
+              {"labels", t.labels},
+              {"driver", t.driver}};
+    if (const auto it = host_batches.find(t.host); it != host_batches.end()) {
+      j["batch_index"] = it->second;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void TargetsFromJson(const json& j, std::vector<HostTarget>& targets,
+                     std::map<std::string, std::uint32_t>& host_batches) {
+  if (!j.is_array()) return;
+  for (const auto& v : j) {
+    HostTarget t;
+    t.host = StringOr(v, "host");
+    t.address = StringOr(v, "address");
+    t.agent_endpoint = StringOr(v, "agent_endpoint");
+    if (const auto it = v.find("labels"); it != v.end() && it->is_object()) {
+      for (const auto& [k, val] : it->items()) {
+        if (val.is_string()) t.labels.emplace(k, val.get<std::string>());
+      }
+    }
+    t.driver = StringOr(v, "driver");
+    if (t.driver.empty()) t.driver = std::string(kDriverAgent);
+    if (const auto b = IntOr(v, "batch_index", -1); b >= 0) {
+      host_batches[t.host] = static_cast<std::uint32_t>(b);
+    }
+    targets.push_back(std::move(t));
+  }
+}
+
+json UnresolvedToJson(const std::vector<UnresolvedHost>& hosts) {
+  json out = json::array();
+  for (const auto& h : hosts) {
+    out.push_back({{"host", h.host}, {"reason", h.reason}, {"message", h.message}});
+  }
+  return out;
+}
+
+std::vector<UnresolvedHost> UnresolvedFromJson(const json& j) {
+  std::vector<UnresolvedHost> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    out.push_back({StringOr(v, "host"), StringOr(v, "reason"), StringOr(v, "message")});
+  }
+  return out;
+}
+
+json ServiceToJson(const std::optional<AgentServiceSpec>& s) {
+  if (!s) return nullptr;
+  json health = {{"timeout_ms", s->health.timeout.count()}};
+  if (!s->health.http_url.empty()) health["http_url"] = s->health.http_url;
+  if (!s->health.command.empty()) health["command"] = s->health.command;
+  return {{"restart_command", s->restart_command},
+          {"restart_timeout_ms", s->restart_timeout.count()},
+          {"health", health}};
+}
+
+std::optional<AgentServiceSpec> ServiceFromJson(const json& j) {
+  if (!j.is_object()) return std::nullopt;
+  AgentServiceSpec s;
+  s.restart_command = StringsOr(j, "restart_command");
+  s.restart_timeout = std::chrono::milliseconds(IntOr(j, "restart_timeout_ms", 60'000));
+  if (const auto it = j.find("health"); it != j.end() && it->is_object()) {
+    s.health.http_url = StringOr(*it, "http_url");
+    s.health.command = StringsOr(*it, "command");
+    s.health.timeout = std::chrono::milliseconds(IntOr(*it, "timeout_ms", 30'000));
+  }
+  return s;
+}
+
+json PolicyToJson(const BatchPolicy& p) {
+  return {{"max_parallel", p.max_parallel},
+          {"failure_tolerance", p.failure_tolerance},
+          {"host_timeout_ms", p.host_timeout.count()}};
+}
+
+BatchPolicy PolicyFromJson(const json& j) {
+  BatchPolicy p;
+  p.max_parallel =
+      static_cast<std::uint32_t>(std::max<std::int64_t>(IntOr(j, "max_parallel", 1), 1));
+  p.failure_tolerance =
+      static_cast<std::uint32_t>(std::max<std::int64_t>(IntOr(j, "failure_tolerance", 0), 0));
+  p.host_timeout = std::chrono::milliseconds(IntOr(j, "host_timeout_ms", 300'000));
+  return p;
+}
+
+}  // namespace sluice::executor

@@ -1,0 +1,74 @@
+#include "executor_config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice::executor {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kToken = "0123456789abcdef-token";
+
+ExecutorConfig Parse(std::map<std::string, std::string> env) {
+  core::EnvConfig e(std::move(env));
+  return ParseExecutorConfig(e);
+}
+
+TEST(ExecutorConfigTest, Defaults) {
+  const auto c = Parse({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}});
+  EXPECT_EQ(c.http_addr, "127.0.0.1:8084");
+  EXPECT_EQ(c.group_id, "executor");
+  EXPECT_EQ(c.pg.schema, "executor");
+  EXPECT_EQ(c.topics, (std::vector<std::string>{"sluice.deployments.v1", "sluice.rollbacks.v1"}));
+  EXPECT_EQ(c.workers.workers, 4);
+  EXPECT_EQ(c.workers.agent.token, kToken);
+  EXPECT_EQ(c.workers.lock_prefix, "sluice:host:");
+  EXPECT_FALSE(c.workers.default_service.has_value());
+  EXPECT_EQ(c.defaults.host_timeout, 5min);
+}
+
+TEST(ExecutorConfigTest, DefaultServiceFromArgvs) {
+  const auto c = Parse({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+                        {"SLUICE_EXECUTOR_WORKERS", "2"},
+                        {"SLUICE_EXECUTOR_RESTART_COMMAND", R"(["bin/restart.sh","--a b"])"},
+                        {"SLUICE_EXECUTOR_HEALTH_COMMAND", "/bin/check --quick"},
+                        {"SLUICE_EXECUTOR_HEALTH_TIMEOUT", "5s"}});
+  EXPECT_EQ(c.workers.workers, 2);
+  ASSERT_TRUE(c.workers.default_service.has_value());
+  EXPECT_EQ(c.workers.default_service->restart_command,
+            (std::vector<std::string>{"bin/restart.sh", "--a b"}));
+  EXPECT_EQ(c.workers.default_service->health.command,
+            (std::vector<std::string>{"/bin/check", "--quick"}));
+  EXPECT_EQ(c.workers.default_service->health.timeout, 5s);
+}
+
+TEST(ExecutorConfigTest, BadValuesNameTheKey) {
+  auto message = [](std::map<std::string, std::string> env) {
+    try {
+      Parse(std::move(env));
+    } catch (const core::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({}).find("SLUICE_EXECUTOR_AGENT_TOKEN"), std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", "short"}}).find("16"), std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}, {"SLUICE_EXECUTOR_WORKERS", "0"}})
+                .find("SLUICE_EXECUTOR_WORKERS"),
+            std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+                     {"SLUICE_EXECUTOR_RESTART_COMMAND", "/bin/restart"}})
+                .find("health check"),
+            std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+                     {"SLUICE_EXECUTOR_RESTART_COMMAND", "[1]"},
+                     {"SLUICE_EXECUTOR_HEALTH_URL", "http://x"}})
+                .find("SLUICE_EXECUTOR_RESTART_COMMAND"),
+            std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}, {"SLUICE_EXECUTOR_WORKRS", "2"}})
+                .find("did you mean SLUICE_EXECUTOR_WORKERS"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::executor

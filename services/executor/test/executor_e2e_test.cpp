@@ -1,0 +1,549 @@
+// executor end to end: the real binary against the stack's Kafka, PostgreSQL and Redis, driving
+// three real sluice-agent processes on loopback (each with its own root) that download
+// tar.gz artifacts built here from a loopback artifact server.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <openssl/sha.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <sluice/core/clock.hpp>
+#include <sluice/core/ids.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/http/client.hpp>
+#include <sluice/kafka/admin.hpp>
+#include <sluice/kafka/producer.hpp>
+#include <sluice/testing/process.hpp>
+#include <sstream>
+#include <thread>
+
+#include "tar_builder.hpp"
+
+namespace sluice::executor {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace st = sluice::testing;
+namespace fs = std::filesystem;
+namespace v1 = events::v1;
+
+constexpr const char* kToken = "e2e-agent-token-0123456789";
+
+std::string PgDsn() {
+  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
+}
+std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
+std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
+
+template <typename F>
+bool WaitFor(F&& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return done();
+}
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : md) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int CountLines(const fs::path& p) {
+  std::ifstream in(p);
+  int n = 0;
+  std::string line;
+  while (std::getline(in, line)) n += line.empty() ? 0 : 1;
+  return n;
+}
+
+http::ClientResponse Get(const std::string& url, bool with_token = false) {
+  http::ClientRequest req;
+  req.url = url;
+  req.timeout = 5s;
+  if (with_token) req.headers.emplace_back("Authorization", std::string("Bearer ") + kToken);
+  return http::Send(req);
+}
+
+// Every event on sluice.executions.v1, read from the start by a fresh group.
+class ExecutionsReader {
+ public:
+  ExecutionsReader() {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    conf->set("bootstrap.servers", Brokers(), err);
+    conf->set("group.id", "itest-executor-reader-" + st::RandomSuffix(), err);
+    conf->set("auto.offset.reset", "earliest", err);
+    conf->set("enable.auto.commit", "false", err);
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer_) throw std::runtime_error("consumer: " + err);
+    consumer_->subscribe({std::string(events::kTopicExecutions)});
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+        if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+        std::string error;
+        auto e = events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()),
+                               &error);
+        if (!e) continue;
+        std::lock_guard lock(mu_);
+        seen_.push_back(std::move(*e));
+      }
+    });
+  }
+  ~ExecutionsReader() {
+    stop_ = true;
+    thread_.join();
+    consumer_->close();
+  }
+  std::vector<v1::Envelope> For(const std::string& deployment_id) {
+    std::lock_guard lock(mu_);
+    std::vector<v1::Envelope> out;
+    for (const auto& e : seen_) {
+      if (e.deployment_id() == deployment_id) out.push_back(e);
+    }
+    return out;
+  }
+  // The closing events (BatchSucceeded, BatchFailed, RevertCompleted) of a deployment.
+  std::vector<v1::Envelope> Closing(const std::string& deployment_id) {
+    std::vector<v1::Envelope> out;
+    for (auto& e : For(deployment_id)) {
+      if (e.has_batch_succeeded() || e.has_batch_failed() || e.has_revert_completed()) {
+        out.push_back(std::move(e));
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<v1::Envelope> seen_;
+  std::thread thread_;  // last
+};
+
+struct Agent {
+  std::string name;
+  fs::path root;
+  int port = 0;
+  std::unique_ptr<st::ChildProcess> process;
+  std::string Endpoint() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+class ExecutorE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sfx_ = st::RandomSuffix();
+    schema_ = "itest_executor_" + sfx_;
+    deployments_topic_ = "itest.exec.deployments." + sfx_;
+    rollbacks_topic_ = "itest.exec.rollbacks." + sfx_;
+    dir_ = fs::temp_directory_path() / ("executor-e2e-" + sfx_);
+    fs::create_directories(dir_ / "artifacts");
+    fs::create_directories(SLUICE_TEST_LOG_DIR);
+
+    kafka_.brokers = Brokers();
+    ASSERT_NO_THROW(kafka::EnsureTopics(
+        kafka_, {deployments_topic_, rollbacks_topic_, std::string(events::kTopicExecutions)}))
+        << "Kafka at " << Brokers() << " is needed: bash scripts/stack.sh up";
+    reader_ = std::make_unique<ExecutionsReader>();
+
+    for (const char* v : {"1.0.0", "2.0.0"}) BuildArtifact(v);
+    artifacts_.set_mount_point("/", (dir_ / "artifacts").string());
+    artifact_port_ = artifacts_.bind_to_any_port("127.0.0.1");
+    artifact_thread_ = std::thread([this] { artifacts_.listen_after_bind(); });
+
+    for (int i = 1; i <= 3; ++i) {
+      Agent a;
+      a.name = "host-" + std::to_string(i) + "-" + sfx_;
+      a.root = dir_ / ("agent-" + std::to_string(i));
+      fs::create_directories(a.root);
+      a.port = st::FreePort();
+      a.process = std::make_unique<st::ChildProcess>(
+          std::vector<std::string>{SLUICE_AGENT_BIN},
+          std::map<std::string, std::string>{
+              {"SLUICE_AGENT_ADDR", "127.0.0.1:" + std::to_string(a.port)},
+              {"SLUICE_AGENT_ROOT", a.root.string()},
+              {"SLUICE_AGENT_TOKEN", kToken},
+              {"SLUICE_LOG_LEVEL", "info"}},
+          std::string(SLUICE_TEST_LOG_DIR) + "/executor-e2e-agent-" + std::to_string(i) + "-" +
+              sfx_ + ".log");
+      ASSERT_TRUE(st::WaitForHttpOk(a.Endpoint() + "/healthz", 30s))
+          << "agent " << i << " did not start:\n"
+          << a.process->LogTail();
+      agents_.push_back(std::move(a));
+    }
+    StartExecutor();
+  }
+
+  void TearDown() override {
+    if (executor_) {
+      EXPECT_EQ(executor_->Terminate(), 0) << executor_->LogTail();
+    }
+    executor_.reset();
+    for (auto& a : agents_) a.process.reset();
+    artifacts_.stop();
+    if (artifact_thread_.joinable()) artifact_thread_.join();
+    reader_.reset();
+    try {
+      pqxx::connection conn(PgDsn());
+      pqxx::work tx(conn);
+      tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+      tx.commit();
+    } catch (const std::exception&) {
+    }
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  void StartExecutor() {
+    http_port_ = st::FreePort();
+    executor_ = std::make_unique<st::ChildProcess>(
+        std::vector<std::string>{SLUICE_EXECUTOR_BIN},
+        std::map<std::string, std::string>{
+            {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+            {"SLUICE_PG_DSN", PgDsn()},
+            {"SLUICE_PG_SCHEMA", schema_},
+            {"SLUICE_KAFKA_BROKERS", Brokers()},
+            {"SLUICE_KAFKA_GROUP", "itest-executor-" + sfx_},
+            {"SLUICE_EXECUTOR_TOPICS", deployments_topic_ + "," + rollbacks_topic_},
+            {"SLUICE_REDIS_URL", RedisUrl()},
+            {"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+            {"SLUICE_EXECUTOR_WORKERS", "2"},
+            {"SLUICE_EXECUTOR_POLL_INTERVAL", "100ms"},
+            {"SLUICE_EXECUTOR_COMMAND_LEASE", "3s"},
+            {"SLUICE_EXECUTOR_HOST_LOCK_TTL", "3s"},
+            {"SLUICE_EXECUTOR_RETRY_BACKOFF", "200ms"},
+            {"SLUICE_EXECUTOR_CANCEL_CHECK", "200ms"},
+            {"SLUICE_LOG_LEVEL", "info"}},
+        std::string(SLUICE_TEST_LOG_DIR) + "/executor-e2e-" + sfx_ + ".log");
+    ASSERT_TRUE(st::WaitForHttpOk(Base() + "/readyz", 60s))
+        << "executor did not become ready; log:\n"
+        << executor_->LogTail();
+  }
+
+  std::string Base() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+
+  void BuildArtifact(const std::string& version) {
+    const fs::path path = dir_ / "artifacts" / ("app-" + version + ".tar.gz");
+    agent::testing::WriteTarGz(
+        path.string(), {agent::testing::Dir("bin"), agent::testing::File("VERSION", version + "\n"),
+                        agent::testing::File("bin/serve", "#!/bin/sh\n", 0755)});
+    sha_[version] = Sha256Hex(ReadFile(path));
+  }
+
+  v1::Artifact Artifact(const std::string& version, const std::string& sha = "") const {
+    v1::Artifact a;
+    a.set_version(version);
+    a.set_url("http://127.0.0.1:" + std::to_string(artifact_port_) + "/app-" + version + ".tar.gz");
+    a.set_sha256(sha.empty() ? sha_.at(version) : sha);
+    a.set_kind(v1::ARTIFACT_KIND_TARBALL);
+    return a;
+  }
+
+  // The restart command appends the version to <root>/restarts.txt (one line per restart),
+  // then sleeps `restart_sleep`; the health check looks for the unpacked VERSION file.
+  v1::BatchRequested Batch(const std::string& deployment_id, std::uint32_t batch,
+                           std::uint64_t generation, const v1::Artifact& artifact,
+                           const std::vector<int>& hosts, int restart_sleep = 0) const {
+    v1::BatchRequested b;
+    b.set_deployment_id(deployment_id);
+    b.set_batch_index(batch);
+    b.set_generation(generation);
+    *b.mutable_artifact() = artifact;
+    for (int i : hosts) {
+      auto* t = b.add_targets();
+      t->set_host(agents_[i].name);
+      t->set_address("127.0.0.1");
+      t->set_agent_endpoint(agents_[i].Endpoint());
+      t->set_driver("agent");
+    }
+    b.set_max_parallel(3);
+    b.set_failure_tolerance(0);
+    b.mutable_host_timeout()->set_seconds(30);
+    b.set_app("shop-" + sfx_);
+    b.set_env("staging");
+    auto* s = b.mutable_service();
+    s->add_restart_command("/bin/sh");
+    s->add_restart_command("-c");
+    s->add_restart_command(
+        "echo \"$SLUICE_RELEASE_VERSION\" >> \"$(dirname \"$SLUICE_RELEASE_DIR\")/restarts.txt\"; "
+        "sleep " +
+        std::to_string(restart_sleep));
+    s->mutable_restart_timeout()->set_seconds(20);
+    s->add_health_command("/bin/sh");
+    s->add_health_command("-c");
+    s->add_health_command("test -f \"$SLUICE_RELEASE_DIR/VERSION\"");
+    s->mutable_health_timeout()->set_seconds(10);
+    return b;
+  }
+
+  void Produce(const std::string& topic, v1::Envelope e) {
+    events::Finalize(e);
+    kafka::OutgoingMessage m;
+    m.topic = topic;
+    m.key = e.deployment_id();
+    e.SerializeToString(&m.value);
+    kafka::Producer producer(kafka_);
+    producer.ProduceSync({m}, 20s);
+  }
+
+  void SendBatch(const v1::BatchRequested& b) {
+    auto e = events::NewEnvelope("rollout-planner", core::SystemClock::Instance());
+    e.set_deployment_id(b.deployment_id());
+    *e.mutable_batch_requested() = b;
+    Produce(deployments_topic_, std::move(e));
+  }
+
+  // The first closing event of the deployment, waiting up to `timeout`.
+  v1::Envelope AwaitClosing(const std::string& deployment_id,
+                            std::chrono::milliseconds timeout = 60s) {
+    std::vector<v1::Envelope> closing;
+    const bool got = WaitFor(
+        [&] {
+          closing = reader_->Closing(deployment_id);
+          return !closing.empty();
+        },
+        timeout);
+    if (!got) {
+      ADD_FAILURE() << "no closing event for deployment " << deployment_id << "; executor log:\n"
+                    << executor_->LogTail(8000);
+      return {};
+    }
+    return closing.front();
+  }
+
+  void DeployAll(const std::string& version) {
+    const std::string d = core::NewUuid();
+    SendBatch(Batch(d, 0, 1, Artifact(version), {0, 1, 2}));
+    const auto e = AwaitClosing(d);
+    ASSERT_TRUE(e.has_batch_succeeded()) << e.DebugString();
+  }
+
+  json AgentStatus(int i) {
+    const auto res = Get(agents_[i].Endpoint() + "/v1/status", true);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return json::parse(res.body);
+  }
+
+  json Instances(const std::string& deployment_id) {
+    const auto res = Get(Base() + "/v1/deployments/" + deployment_id + "/instances");
+    EXPECT_EQ(res.status, 200) << res.body;
+    return json::parse(res.body)["instances"];
+  }
+
+  std::string sfx_;
+  std::string schema_;
+  std::string deployments_topic_;
+  std::string rollbacks_topic_;
+  fs::path dir_;
+  kafka::KafkaConfig kafka_;
+  std::unique_ptr<ExecutionsReader> reader_;
+  std::map<std::string, std::string> sha_;
+  httplib::Server artifacts_;
+  int artifact_port_ = 0;
+  std::thread artifact_thread_;
+  std::vector<Agent> agents_;
+  int http_port_ = 0;
+  std::unique_ptr<st::ChildProcess> executor_;
+};
+
+TEST_F(ExecutorE2eTest, BatchRunsOnEveryAgentAndSucceeds) {
+  const std::string d = core::NewUuid();
+  SendBatch(Batch(d, 0, 1, Artifact("1.0.0"), {0, 1, 2}));
+  const auto closing = AwaitClosing(d);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  EXPECT_EQ(closing.batch_succeeded().hosts_size(), 3);
+  EXPECT_EQ(closing.batch_succeeded().generation(), 1u);
+  EXPECT_EQ(closing.source(), "executor");
+
+  for (int i = 0; i < 3; ++i) {
+    const auto s = AgentStatus(i);
+    EXPECT_EQ(s["current"], "1.0.0") << s.dump();
+    EXPECT_EQ(s["health_status"], "healthy") << s.dump();
+    EXPECT_EQ(CountLines(agents_[i].root / "restarts.txt"), 1);
+  }
+  const auto instances = Instances(d);
+  ASSERT_EQ(instances.size(), 3u) << instances.dump(2);
+  for (const auto& r : instances) {
+    EXPECT_EQ(r["status"], "succeeded") << r.dump();
+    EXPECT_EQ(r["version"], "1.0.0");
+    EXPECT_EQ(r["health_status"], "healthy");
+    EXPECT_EQ(r["generation"], 1);
+    EXPECT_EQ(r["ip"], "127.0.0.1");
+    EXPECT_TRUE(r["deployed_at"].is_string());
+  }
+  // One InstanceDeploymentUpdated per host.
+  int updates = 0;
+  for (const auto& e : reader_->For(d)) updates += e.has_instance_updated() ? 1 : 0;
+  EXPECT_EQ(updates, 3);
+
+  EXPECT_EQ(Get(Base() + "/v1/deployments/" + core::NewUuid() + "/instances").status, 404);
+  const auto metrics = Get(Base() + "/metrics").body;
+  EXPECT_NE(
+      metrics.find("sluice_executor_commands_total{operation=\"deploy\",outcome=\"accepted\"} 1"),
+      std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("sluice_executor_batch_duration_seconds_count"), std::string::npos);
+}
+
+TEST_F(ExecutorE2eTest, WrongChecksumFailsTheHostAndLeavesItUnchanged) {
+  DeployAll("1.0.0");
+  const std::string d = core::NewUuid();
+  SendBatch(Batch(d, 0, 1, Artifact("2.0.0", std::string(64, 'f')), {1}));
+  const auto closing = AwaitClosing(d);
+  ASSERT_TRUE(closing.has_batch_failed()) << closing.DebugString();
+  ASSERT_EQ(closing.batch_failed().failed_hosts_size(), 1);
+  EXPECT_EQ(closing.batch_failed().failed_hosts(0), agents_[1].name);
+  EXPECT_EQ(closing.batch_failed().reason(), "checksum_mismatch");
+
+  const auto instances = Instances(d);
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0]["status"], "failed");
+  EXPECT_EQ(instances[0]["attempts"], 1);  // not retried
+  EXPECT_EQ(instances[0]["error_message"].get<std::string>().rfind("checksum_mismatch", 0), 0u)
+      << instances[0].dump();
+  const auto s = AgentStatus(1);
+  EXPECT_EQ(s["current"], "1.0.0");
+  EXPECT_EQ(CountLines(agents_[1].root / "restarts.txt"), 1);
+}
+
+TEST_F(ExecutorE2eTest, StaleGenerationIsRefused) {
+  const std::string d = core::NewUuid();
+  SendBatch(Batch(d, 0, 2, Artifact("1.0.0"), {0}));
+  ASSERT_TRUE(AwaitClosing(d).has_batch_succeeded());
+  // Generation 1 after 2 has been seen: refused, nothing runs, nothing is reported.
+  SendBatch(Batch(d, 1, 1, Artifact("2.0.0"), {1}));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto res = Get(Base() + "/v1/deployments/" + d + "/commands");
+        return res.status == 200 && json::parse(res.body)["commands"].size() == 2;
+      },
+      30s))
+      << executor_->LogTail();
+  const auto commands = json::parse(Get(Base() + "/v1/deployments/" + d + "/commands").body);
+  const auto& refused = commands["commands"][1];
+  EXPECT_EQ(refused["status"], "refused");
+  EXPECT_EQ(refused["reason"], "stale_generation");
+  EXPECT_EQ(refused["generation"], 1);
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(reader_->Closing(d).size(), 1u);
+  EXPECT_FALSE(fs::exists(agents_[1].root / "restarts.txt"));
+  EXPECT_NE(
+      Get(Base() + "/metrics")
+          .body.find("sluice_executor_commands_total{operation=\"deploy\",outcome=\"refused\"} 1"),
+      std::string::npos);
+}
+
+TEST_F(ExecutorE2eTest, RevertPutsHostsBackOnTheEarlierVersion) {
+  DeployAll("1.0.0");
+  const std::string d = core::NewUuid();
+  SendBatch(Batch(d, 0, 1, Artifact("2.0.0"), {0, 1, 2}));
+  ASSERT_TRUE(AwaitClosing(d).has_batch_succeeded());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(AgentStatus(i)["current"], "2.0.0");
+
+  auto e = events::NewEnvelope("rollback-agent", core::SystemClock::Instance());
+  e.set_deployment_id(d);
+  auto* r = e.mutable_revert_requested();
+  r->set_rollback_id("rb-" + sfx_);
+  r->set_deployment_id(d);
+  r->set_generation(2);
+  r->set_target_version("1.0.0");
+  for (const auto& a : agents_) r->add_hosts(a.name);
+  r->add_hosts("ghost-" + sfx_);
+  Produce(rollbacks_topic_, std::move(e));
+
+  std::vector<v1::Envelope> closing;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        closing = reader_->Closing(d);
+        return closing.size() >= 2;
+      },
+      60s))
+      << executor_->LogTail();
+  ASSERT_TRUE(closing[1].has_revert_completed()) << closing[1].DebugString();
+  const auto& rc = closing[1].revert_completed();
+  EXPECT_EQ(rc.rollback_id(), "rb-" + sfx_);
+  EXPECT_EQ(rc.target_version(), "1.0.0");
+  EXPECT_EQ(rc.generation(), 2u);
+  EXPECT_EQ(rc.reverted_hosts_size(), 3);
+  ASSERT_EQ(rc.failed_hosts_size(), 1);
+  EXPECT_EQ(rc.failed_hosts(0), "ghost-" + sfx_);
+  for (int i = 0; i < 3; ++i) {
+    const auto s = AgentStatus(i);
+    EXPECT_EQ(s["current"], "1.0.0") << s.dump();
+    EXPECT_EQ(s["health_status"], "healthy");
+  }
+  int reverted = 0;
+  int failed = 0;
+  for (const auto& rec : Instances(d)) {
+    if (rec["generation"] != 2) continue;
+    if (rec["status"] == "reverted") ++reverted;
+    if (rec["status"] == "failed") {
+      ++failed;
+      EXPECT_EQ(rec["host"], "ghost-" + sfx_);
+      EXPECT_NE(rec["error_message"].get<std::string>().find("unknown_host"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(reverted, 3);
+  EXPECT_EQ(failed, 1);
+}
+
+TEST_F(ExecutorE2eTest, KilledMidBatchFinishesAfterRestartWithoutRedeploying) {
+  const std::string d = core::NewUuid();
+  SendBatch(Batch(d, 0, 1, Artifact("2.0.0"), {0, 1, 2}, /*restart_sleep=*/3));
+  // Every agent has started its restart: the executor is in the middle of the batch.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& a : agents_) {
+          if (CountLines(a.root / "restarts.txt") < 1) return false;
+        }
+        return true;
+      },
+      60s))
+      << executor_->LogTail();
+  executor_->Kill();
+  executor_.reset();
+  EXPECT_TRUE(reader_->Closing(d).empty());
+
+  StartExecutor();
+  const auto closing = AwaitClosing(d, 90s);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  EXPECT_EQ(closing.batch_succeeded().hosts_size(), 3);
+  std::this_thread::sleep_for(3s);  // time for a duplicate to show up
+  EXPECT_EQ(reader_->Closing(d).size(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(CountLines(agents_[i].root / "restarts.txt"), 1) << "agent " << i;
+    EXPECT_EQ(AgentStatus(i)["current"], "2.0.0");
+  }
+  const auto instances = Instances(d);
+  ASSERT_EQ(instances.size(), 3u);
+  for (const auto& r : instances) EXPECT_EQ(r["status"], "succeeded") << r.dump();
+  const auto commands = json::parse(Get(Base() + "/v1/deployments/" + d + "/commands").body);
+  EXPECT_EQ(commands["commands"][0]["claims"], 2);  // taken again after the crash
+  EXPECT_EQ(commands["commands"][0]["result"], "succeeded");
+}
+
+}  // namespace
+}  // namespace sluice::executor
