@@ -17,26 +17,48 @@ ROOT="$SLUICE_ROOT"
 VAR="${SLUICE_VAR_DIR:-$ROOT/var}"
 BUILD="${SLUICE_BUILD_DIR:-$ROOT/build/dev}"
 TOKEN_FILE="$VAR/local/admin-token"
+AGENT_TOKEN_FILE="$VAR/local/agent-token"
 API_ADDR="${SLUICE_HTTP_ADDR:-127.0.0.1:8080}"
+PLANNER_ADDR=127.0.0.1:8082
+EXECUTOR_ADDR=127.0.0.1:8084
+# The local broker also carries the test suite's traffic: a consumer group this stack has not
+# used yet starts at the end of the topics, not at their beginning (production keeps earliest).
+KAFKA_START="SLUICE_KAFKA_START_OFFSET=latest"
 
-# name  binary (relative to the build dir)  health URL
+# name  binary (relative to the build dir)  health URL; started in this order, stopped in reverse.
 SERVICES=(
+  "rollout-planner services/rollout-planner/rollout-planner http://$PLANNER_ADDR/readyz"
+  "executor services/executor/executor http://$EXECUTOR_ADDR/readyz"
   "release-intake services/release-intake/release-intake http://$API_ADDR/readyz"
 )
 
-ensure_token() {
+# A random token in a 0600 file, made once: $1 file, $2 prefix, $3 what it is.
+ensure_secret_file() {
   mkdir -p "$VAR/local"
-  if [[ ! -s "$TOKEN_FILE" ]]; then
-    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '=+/\n' | cut -c1-40 | sed 's/^/slc_/' >"$TOKEN_FILE")
-    sl_log "wrote a new local admin token to $TOKEN_FILE"
+  if [[ ! -s "$1" ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '=+/\n' | cut -c1-40 | sed "s/^/$2/" >"$1")
+    sl_log "wrote a new $3 to $1"
   fi
-  chmod 600 "$TOKEN_FILE"
+  chmod 600 "$1"
+}
+
+ensure_token() {
+  ensure_secret_file "$TOKEN_FILE" slc_ "local admin token"
+  # The token every demo host's sluice-agent accepts; scripts/hosts.sh uses the same file.
+  ensure_secret_file "$AGENT_TOKEN_FILE" sla_ "agent token"
 }
 
 env_for() {
   case "$1" in
     release-intake)
-      echo "SLUICE_HTTP_ADDR=$API_ADDR SLUICE_ADMIN_TOKEN_FILE=$TOKEN_FILE"
+      echo "SLUICE_HTTP_ADDR=$API_ADDR SLUICE_ADMIN_TOKEN_FILE=$TOKEN_FILE" \
+        "SLUICE_PLANNER_URL=http://$PLANNER_ADDR SLUICE_EXECUTOR_URL=http://$EXECUTOR_ADDR"
+      ;;
+    rollout-planner)
+      echo "SLUICE_HTTP_ADDR=$PLANNER_ADDR $KAFKA_START"
+      ;;
+    executor)
+      echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $KAFKA_START"
       ;;
   esac
 }
@@ -101,7 +123,7 @@ status_all() {
     read -r name _ url <<<"$entry"
     pid="$(sl_read_pidfile "$VAR/run/$name.pid")"
     if [[ -n "$pid" ]] && sl_pid_alive "$pid" && sl_http_ok "$url"; then state=up; else state=down; rc=1; fi
-    printf '%-14s %-40s %-6s %s\n' "$name" "${url%/readyz}" "$state" "${pid:--}"
+    printf '%-16s %-40s %-6s %s\n' "$name" "${url%/readyz}" "$state" "${pid:--}"
   done
   return $rc
 }

@@ -76,6 +76,7 @@ Config ParseConfig() {
   c.pg.schema = env.String("SLUICE_PG_SCHEMA", "notifier");
   c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 4, 2, 64));
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
+  kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
   c.kafka.client_id = "notifier";
   c.group_id = env.String("SLUICE_KAFKA_GROUP", "notifier");
   c.topics = SplitList(env.String(

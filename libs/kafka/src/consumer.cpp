@@ -1,10 +1,20 @@
+#include <sluice/core/config.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/kafka/config.hpp>
 #include <sluice/kafka/consumer.hpp>
 #include <stdexcept>
 
 #include "rd_util.hpp"
 
 namespace sluice::kafka {
+
+void ApplyStartOffset(KafkaConfig& config, const std::string& value) {
+  if (value != "earliest" && value != "latest") {
+    throw core::ConfigError("SLUICE_KAFKA_START_OFFSET=" + value +
+                            ": use earliest or latest (where a new consumer group starts reading)");
+  }
+  config.consumer_start = value;
+}
 
 namespace {
 
@@ -152,7 +162,7 @@ Consumer::Consumer(KafkaConfig config, ConsumerOptions options, Handler handler,
   }
   if (!handler_) throw std::invalid_argument("kafka consumer: no handler");
 
-  auto conf = internal::MakeConf(config_, {{"auto.offset.reset", "earliest"}},
+  auto conf = internal::MakeConf(config_, {{"auto.offset.reset", config_.consumer_start}},
                                  {{"group.id", options_.group_id},
                                   {"enable.auto.commit", "true"},
                                   {"enable.auto.offset.store", "false"}});

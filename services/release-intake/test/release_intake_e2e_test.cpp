@@ -211,7 +211,17 @@ class ReleaseIntakeE2eTest : public ::testing::Test {
     std::string text = ss.str();
     const auto at = text.find("app: demo-app");
     if (at == std::string::npos) throw std::runtime_error("demo-app.yaml has no 'app: demo-app'");
-    return text.replace(at, 13, "app: " + app);
+    text.replace(at, 13, "app: " + app);
+    // The example's hosts are on private networks; a planner or executor reading the shared
+    // test broker must only ever reach loopback, so the test's copy points there.
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"10.20.0.", "127.0.20."},
+                                   {"10.10.0.", "127.0.10."},
+                                   {"https://", "http://"}}) {
+      for (auto p = text.find(from); p != std::string::npos; p = text.find(from, p + to.size())) {
+        text.replace(p, from.size(), to);
+      }
+    }
+    return text;
   }
 
   static http::ClientResponse PutSpec(const std::string& app, const std::string& text,
@@ -504,7 +514,7 @@ TEST_F(ReleaseIntakeE2eTest, DryRunShowsTheDemoBatchesAndStoresNothing) {
   // spreadBy zone interleaves zone-a, -b, -c: web-1, web-2, web-3, web-4, web-5, web-6.
   EXPECT_EQ(names(b[0]), (std::vector<std::string>{"web-1"}));
   EXPECT_EQ(b[0]["weight_percent"], 5);
-  EXPECT_EQ(b[0]["hosts"][0]["address"], "10.20.0.11");
+  EXPECT_EQ(b[0]["hosts"][0]["address"], "127.0.20.11");
   EXPECT_EQ(names(b[1]), (std::vector<std::string>{"web-2"}));
   EXPECT_EQ(b[1]["weight_percent"], 25);
   EXPECT_EQ(b[1]["gates_before"], json::parse(R"([{"kind":"pause","duration":"2m"}])"));
