@@ -26,7 +26,11 @@ EXECUTOR_ADDR=127.0.0.1:8084
 KAFKA_START="SLUICE_KAFKA_START_OFFSET=latest"
 
 # name  binary (relative to the build dir)  health URL; started in this order, stopped in reverse.
+CAPTURE_ADDR=127.0.0.1:18093
+NOTIFIER_ADDR=127.0.0.1:8083
 SERVICES=(
+  "capture-server tools/capture-server/sluice-capture-server http://$CAPTURE_ADDR/captures"
+  "notifier services/notifier/notifier http://$NOTIFIER_ADDR/readyz"
   "rollout-planner services/rollout-planner/rollout-planner http://$PLANNER_ADDR/readyz"
   "executor services/executor/executor http://$EXECUTOR_ADDR/readyz"
   "release-intake services/release-intake/release-intake http://$API_ADDR/readyz"
@@ -46,6 +50,20 @@ ensure_token() {
   ensure_secret_file "$TOKEN_FILE" slc_ "local admin token"
   # The token every demo host's sluice-agent accepts; scripts/hosts.sh uses the same file.
   ensure_secret_file "$AGENT_TOKEN_FILE" sla_ "agent token"
+  # The local capture server checks the DingTalk signature and the webhook HMAC with these.
+  ensure_secret_file "$VAR/local/demo-dingtalk-secret" SEC "demo DingTalk robot secret"
+  ensure_secret_file "$VAR/local/demo-webhook-secret" whs_ "demo webhook secret"
+}
+
+# Command-line arguments of a service (most take none).
+args_for() {
+  case "$1" in
+    capture-server)
+      echo "--addr $CAPTURE_ADDR --dir $VAR/demo/captures" \
+        "--dingtalk-secret-file $VAR/local/demo-dingtalk-secret" \
+        "--webhook-secret-file $VAR/local/demo-webhook-secret"
+      ;;
+  esac
 }
 
 env_for() {
@@ -59,6 +77,18 @@ env_for() {
       ;;
     executor)
       echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $KAFKA_START"
+      ;;
+    notifier)
+      # Every notice of demo-app goes to the local capture server (var/demo/captures).
+      local c="http://$CAPTURE_ADDR"
+      echo "SLUICE_HTTP_ADDR=$NOTIFIER_ADDR $KAFKA_START" \
+        "SLUICE_NOTIFIER_CONFIG=$ROOT/services/notifier/examples/demo-routes.yaml" \
+        "SLUICE_DEMO_SLACK_URL=$c/slack/services/T000/B000/demo" \
+        "SLUICE_DEMO_DINGTALK_URL=$c/dingtalk/robot/send?access_token=demo" \
+        "SLUICE_DEMO_DINGTALK_SECRET_FILE=$VAR/local/demo-dingtalk-secret" \
+        "SLUICE_DEMO_WECOM_URL=$c/wecom/cgi-bin/webhook/send?key=demo" \
+        "SLUICE_DEMO_WEBHOOK_URL=$c/webhook/demo" \
+        "SLUICE_DEMO_WEBHOOK_SECRET_FILE=$VAR/local/demo-webhook-secret"
       ;;
   esac
 }
@@ -86,7 +116,7 @@ start_one() {
     # shellcheck disable=SC1091
     source "$VAR/local/stack.env"
     set +a
-    exec env $(env_for "$name") "$bin" >>"$VAR/log/$name.log" 2>&1
+    exec env $(env_for "$name") "$bin" $(args_for "$name") >>"$VAR/log/$name.log" 2>&1
   ) &
   echo $! >"$pidfile"
   if ! sl_wait_until 60 "$name at $url" sl_http_ok "$url"; then
