@@ -54,13 +54,15 @@ constexpr const char* kLoadAppSpecSql =
 
 constexpr const char* kUpsertStableSql =
     "INSERT INTO stable_releases (app, env, release_id, version, artifact, deployment_id, "
-    "updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, " SLUICE_TS(7) ") "
+    "updated_at, live_group) VALUES ($1, $2, $3, $4, $5::jsonb, $6, " SLUICE_TS(7) ", $8) "
     "ON CONFLICT (app, env) DO UPDATE SET release_id = excluded.release_id, "
     "version = excluded.version, artifact = excluded.artifact, "
-    "deployment_id = excluded.deployment_id, updated_at = excluded.updated_at";
+    "deployment_id = excluded.deployment_id, updated_at = excluded.updated_at, "
+    "live_group = CASE WHEN excluded.live_group <> '' THEN excluded.live_group "
+    "ELSE stable_releases.live_group END";
 constexpr const char* kLoadStableSql =
     "SELECT app, env, release_id, version, artifact::text, deployment_id, " SLUICE_MS(
-        "updated_at") " FROM stable_releases WHERE app = $1 AND env = $2";
+        "updated_at") ", live_group FROM stable_releases WHERE app = $1 AND env = $2";
 
 constexpr const char* kAddTimelineSql =
     "INSERT INTO deployment_events (deployment_id, at, kind, detail, actor, applied, "
@@ -230,9 +232,10 @@ std::optional<AppSpecRow> PlannerRepository::LoadAppSpec(pqxx::work& tx, const s
 }
 
 void PlannerRepository::UpsertStable(pqxx::work& tx, const DeploymentContext& ctx,
-                                     core::SystemTime now) {
+                                     core::SystemTime now, const std::string& live_group) {
   tx.exec_params(kUpsertStableSql, ctx.app, ctx.env, ctx.release_id, ctx.version,
-                 ArtifactToJson(ctx.artifact).dump(), ctx.deployment_id, core::ToUnixMillis(now));
+                 ArtifactToJson(ctx.artifact).dump(), ctx.deployment_id, core::ToUnixMillis(now),
+                 live_group);
 }
 
 std::optional<StableRelease> PlannerRepository::LoadStable(pqxx::work& tx, const std::string& app,
@@ -246,7 +249,8 @@ std::optional<StableRelease> PlannerRepository::LoadStable(pqxx::work& tx, const
                        row[3].as<std::string>(),
                        json::parse(row[4].as<std::string>()),
                        row[5].as<std::string>(),
-                       core::FromUnixMillis(row[6].as<std::int64_t>())};
+                       core::FromUnixMillis(row[6].as<std::int64_t>()),
+                       row[7].as<std::string>()};
 }
 
 void PlannerRepository::AddTimeline(pqxx::work& tx, const std::string& deployment_id,

@@ -43,6 +43,7 @@ struct StableRelease {
   nlohmann::json artifact;
   std::string deployment_id;
   core::SystemTime updated_at;
+  std::string live_group;  // blue-green: the group serving traffic; empty when unknown
 };
 
 struct TimelineEntry {
@@ -97,7 +98,9 @@ class PlannerRepository {
                             const std::string& applied_by, core::SystemTime now);
   static std::optional<AppSpecRow> LoadAppSpec(pqxx::work& tx, const std::string& app);
 
-  static void UpsertStable(pqxx::work& tx, const DeploymentContext& ctx, core::SystemTime now);
+  // `live_group`: the blue-green group now serving traffic; empty keeps the recorded one.
+  static void UpsertStable(pqxx::work& tx, const DeploymentContext& ctx, core::SystemTime now,
+                           const std::string& live_group = "");
   static std::optional<StableRelease> LoadStable(pqxx::work& tx, const std::string& app,
                                                  const std::string& env);
 

@@ -232,8 +232,14 @@ void Planner::OnDeploymentRequested(Scope& s, const Request& r, const std::strin
       c.service = env->service;
       row.concurrency = env->policy.concurrency;
       try {
-        row.state =
-            NewDeployment(core::DeploymentId(r.deployment_id), PlanRollout(*env, env->AllHosts()));
+        // Blue-green goes to the group that is not serving traffic now.
+        PlanOptions plan_options;
+        if (env->strategy.type == StrategyType::kBlueGreen) {
+          const auto stable = PlannerRepository::LoadStable(s.tx, r.app, r.env);
+          if (stable && !stable->live_group.empty()) plan_options.live_group = stable->live_group;
+        }
+        row.state = NewDeployment(core::DeploymentId(r.deployment_id),
+                                  PlanRollout(*env, env->AllHosts(), plan_options));
       } catch (const PlanError& e) {
         reason = kReasonInvalidPlan;
         failure = e.what();
@@ -414,7 +420,13 @@ void Planner::CarryOut(Scope& s, const DeploymentRow& row, const Deployment& nex
     return;
   }
   if (std::holds_alternative<MarkStable>(c)) {
-    PlannerRepository::UpsertStable(s.tx, row.ctx, deps_.clock.Now());
+    // Blue-green: the group just deployed and switched to is the live one from now on.
+    std::string live_group;
+    if (row.ctx.strategy == StrategyType::kBlueGreen && !next.batches.empty() &&
+        !next.batches.back().hosts.empty()) {
+      live_group = next.batches.back().hosts.front().group;
+    }
+    PlannerRepository::UpsertStable(s.tx, row.ctx, deps_.clock.Now(), live_group);
     return;
   }
   if (auto e = EventFor(c, row.ctx, next, deps_.clock)) eventbus::Publish(s.tx, std::move(*e));

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/testing/process.hpp>
@@ -643,6 +645,55 @@ TEST_F(RolloutPlannerItest, AutoDeployMakesOneDeploymentPerReleaseAndEnvironment
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(tap_->Count(id, PC::kDeploymentPlanned), 1u);
   EXPECT_EQ(Get("/v1/deployments?app=" + app)["deployments"].size(), 1u);
+}
+
+// Blue-green: the first deployment goes to the idle group (the second, when nothing is known),
+// switches traffic through the hook, and the group it switched to is live from then on: the
+// next deployment goes to the other group.
+TEST_F(RolloutPlannerItest, BlueGreenAlternatesBetweenTheGroups) {
+  std::atomic<int> switches{0};
+  http::ServerOptions hook_options;
+  hook_options.addr = "127.0.0.1:0";
+  http::Server hook("switch-hook", hook_options);
+  hook.Post("/switch", [&](const httplib::Request&, httplib::Response& res) {
+    ++switches;
+    http::WriteJson(res, 200, json{{"switched", true}});
+  });
+  hook.Start();
+  const auto app = App("bluegreen");
+  const std::string spec =
+      "app: " + app +
+      "\n"
+      "environments:\n"
+      "  production:\n"
+      "    targets:\n"
+      "      blue:\n"
+      "        hosts:\n"
+      "          - {name: b1, address: 127.0.0.1, agentEndpoint: 'http://127.0.0.1:1'}\n"
+      "      green:\n"
+      "        hosts:\n"
+      "          - {name: g1, address: 127.0.0.2, agentEndpoint: 'http://127.0.0.2:1'}\n"
+      "    strategy:\n"
+      "      type: blue-green\n"
+      "      groups: [blue, green]\n"
+      "      trafficSwitch: {url: 'http://127.0.0.1:" +
+      std::to_string(hook.Port()) + "/switch'}\n";
+  const auto deploy = [&](const std::string& version) {
+    const auto id = Request(app, spec, version);
+    const auto b = tap_->BatchRequested(id, 0);
+    EXPECT_TRUE(b) << "no BatchRequested for " << version;
+    std::string host = b && b->batch_requested().targets_size() == 1
+                           ? b->batch_requested().targets(0).host()
+                           : std::string("?");
+    BatchDone(id, 0, 1);
+    EXPECT_TRUE(tap_->WaitFor(id, PC::kDeploymentSucceeded)) << version << " did not succeed";
+    return host;
+  };
+  EXPECT_EQ(deploy("1.0.0"), "g1");  // nothing known: blue is taken as live
+  EXPECT_EQ(deploy("2.0.0"), "b1");  // green is live now
+  EXPECT_EQ(deploy("3.0.0"), "g1");
+  EXPECT_EQ(switches.load(), 3);
+  hook.Stop();
 }
 
 }  // namespace
