@@ -91,3 +91,16 @@ PY
   sl_log "notifier figures written to BENCHMARKS.md"
 }
 bench_notifier
+
+# rollout: Sluice vs Ansible on 50 namespace hosts, a 100-host revert and the control-plane
+# cost of a 2,000-host canary; bench/rollout/run.sh runs its own services and hosts and writes
+# the section between the rollout markers of BENCHMARKS.md.
+bench_rollout() {
+  cmake --build "$BUILD" --target rollout-bench rollout-planner executor release-intake sluice \
+    sluice-agent sluice-demo-app -j2
+  # Every planner and executor acts on every deployment event: the ones started above stop
+  # for this benchmark (the EXIT trap starts what ran before again).
+  SLUICE_BUILD_DIR="$BUILD" bash scripts/services.sh down
+  SLUICE_BENCH_BUILD_DIR="$BUILD" bash bench/rollout/run.sh all
+}
+bench_rollout

@@ -36,6 +36,9 @@ BUILD_PACKAGES=(
 )
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
 TOOL_PACKAGES=(maven clang-format clang-tidy python3 curl docker-compose iproute2 util-linux)
+# Optional: the Ansible half of the rollout benchmark (bench/rollout/run.sh says so and skips
+# it when they are missing); a failure to install them is a warning, not an error.
+OPTIONAL_PACKAGES=(ansible openssh-server openssh-client)
 
 SUDO=()
 if [[ "$(id -u)" != 0 ]]; then
@@ -86,6 +89,32 @@ if ((${#missing[@]} > 0)); then
   trap - EXIT
   rm -f "$log"
   sl_log "installed: ${missing[*]}"
+fi
+
+opt_missing=()
+for pkg in "${OPTIONAL_PACKAGES[@]}"; do
+  installed "$pkg" || opt_missing+=("$pkg")
+done
+if ((${#opt_missing[@]} > 0)); then
+  sl_log "installing optional packages: ${opt_missing[*]}"
+  # openssh-server must not start a system sshd on :22: policy-rc.d answers 101.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+    "${SUDO[@]}" chmod 0755 "$policy"
+    created_policy=1
+  fi
+  log="$(mktemp /tmp/sluice-apt.XXXXXX.log)"
+  if "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${opt_missing[@]}" >"$log" 2>&1 ||
+    { "${SUDO[@]}" apt-get update -q >>"$log" 2>&1 &&
+      "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${opt_missing[@]}" >>"$log" 2>&1; }; then
+    sl_log "installed: ${opt_missing[*]}"
+    rm -f "$log"
+  else
+    sl_warn "could not install ${opt_missing[*]} (log $log): the rollout benchmark will skip its Ansible half"
+  fi
+  if ((created_policy)); then "${SUDO[@]}" rm -f "$policy"; fi
 fi
 
 # Whatever started a system PostgreSQL or Redis anyway (an older install, a

@@ -1,0 +1,553 @@
+// rollout-bench: the measuring half of bench/rollout/run.sh.
+//
+//   rollout-bench sim-agent --addr 127.0.0.1:17999 --token-file var/local/agent-token
+//       One process answering sluice-agent's API for any number of hosts: the host is the
+//       path prefix (/h/<host>/v1/deploy, /h/<host>/v1/revert, /h/<host>/v1/status), so a
+//       target's agentEndpoint is http://ADDR/h/<host>. Deploys and reverts succeed at once
+//       (after --work-ms), remembering current / previous version and the highest generation.
+//
+//   rollout-bench rollout --api URL --token-file F --release ID --env ENV --pid P [--pid P]
+//       POST /v1/deployments to release-intake and follow the deployment on Kafka until
+//       DeploymentSucceeded / DeploymentFailed: wall time from the request, the deployment's
+//       events on sluice.deployments.v1 + sluice.executions.v1, and the CPU time the given
+//       processes spent meanwhile (utime + stime of /proc/<pid>/stat).
+//
+//   rollout-bench revert --hosts-file hosts.json --from V1,URL,SHA --to V2,URL,SHA
+//       Installs V1 then V2 on every host through the executor (BatchRequested), then sends
+//       the RevertRequested the rollback-agent would send (newer generation, target V1, every
+//       host) and measures from its publication to RevertCompleted.
+//
+// Every subcommand prints its figures as `key=value` lines (the script parses them) and
+// exits 0 only when the measured operation succeeded.
+#include <httplib.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sluice/core/clock.hpp>
+#include <sluice/core/ids.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/http/client.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using nlohmann::json;
+namespace v1 = sluice::v1;
+namespace events = sluice::events;
+
+double SecondsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
+
+std::string ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  std::getline(in, token);
+  if (token.empty()) throw std::runtime_error("no token in " + path);
+  return token;
+}
+
+// utime + stime of a process, in milliseconds.
+double CpuMillis(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (text.empty() || close == std::string::npos) {
+    throw std::runtime_error("pid " + std::to_string(pid) + " is not running");
+  }
+  std::istringstream rest(text.substr(close + 2));
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;) fields.push_back(f);
+  // After the command: state(0) ppid pgrp session tty tpgid flags minflt cminflt majflt
+  // cmajflt utime(11) stime(12).
+  if (fields.size() < 13) throw std::runtime_error("short /proc/<pid>/stat");
+  const double ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// ---------------------------------------------------------------------------
+// Kafka
+// ---------------------------------------------------------------------------
+class EventReader {
+ public:
+  EventReader(const std::string& brokers, const std::vector<std::string>& topics) {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    conf->set("bootstrap.servers", brokers, err);
+    conf->set("group.id", "rollout-bench-" + sluice::core::NewUuid(), err);
+    conf->set("auto.offset.reset", "latest", err);
+    conf->set("enable.auto.commit", "false", err);
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer_) throw std::runtime_error("kafka consumer: " + err);
+    consumer_->subscribe(topics);
+    // Only events published after the assignment count: wait for it.
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+    while (SteadyClock::now() < deadline) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+      std::vector<RdKafka::TopicPartition*> parts;
+      consumer_->assignment(parts);
+      const bool assigned = !parts.empty();
+      RdKafka::TopicPartition::destroy(parts);
+      if (assigned) {
+        // `latest` is resolved lazily: one more poll fixes the positions before we publish.
+        std::unique_ptr<RdKafka::Message> again(consumer_->consume(200));
+        return;
+      }
+    }
+    throw std::runtime_error("kafka consumer: no partition assignment after 30 s");
+  }
+  ~EventReader() { consumer_->close(); }
+  EventReader(const EventReader&) = delete;
+  EventReader& operator=(const EventReader&) = delete;
+
+  std::optional<v1::Envelope> Next(int timeout_ms) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(timeout_ms));
+    if (m->err() != RdKafka::ERR_NO_ERROR) return std::nullopt;
+    std::string error;
+    return events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()),
+                         &error);
+  }
+
+ private:
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+};
+
+class EventWriter {
+ public:
+  explicit EventWriter(const std::string& brokers) {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    conf->set("bootstrap.servers", brokers, err);
+    conf->set("enable.idempotence", "true", err);
+    conf->set("linger.ms", "0", err);
+    producer_.reset(RdKafka::Producer::create(conf.get(), err));
+    if (!producer_) throw std::runtime_error("kafka producer: " + err);
+  }
+
+  void Publish(v1::Envelope envelope) {
+    events::Finalize(envelope);
+    const std::string bytes = envelope.SerializeAsString();
+    const std::string key = events::PartitionKey(envelope);
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    for (const auto& [k, v] : events::CloudEventHeaders(envelope)) headers->add(k, v);
+    const auto code =
+        producer_->produce(std::string(events::TopicFor(envelope)), RdKafka::Topic::PARTITION_UA,
+                           RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(bytes.data()),
+                           bytes.size(), key.data(), key.size(), 0, headers, nullptr);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      delete headers;
+      throw std::runtime_error("produce: " + RdKafka::err2str(code));
+    }
+    if (producer_->flush(10000) != RdKafka::ERR_NO_ERROR) {
+      throw std::runtime_error("produce: not delivered within 10 s");
+    }
+  }
+
+ private:
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+// ---------------------------------------------------------------------------
+// sim-agent
+// ---------------------------------------------------------------------------
+struct SimHost {
+  std::string current;
+  std::string previous;
+  std::uint64_t highest_generation = 0;
+};
+
+std::atomic<bool> g_stop{false};
+httplib::Server* g_server = nullptr;
+
+void OnSignal(int) {
+  g_stop = true;
+  if (g_server != nullptr) g_server->stop();
+}
+
+int RunSimAgent(const std::string& addr, const std::string& token_file, int work_ms, int threads) {
+  const std::string token = ReadToken(token_file);
+  const auto colon = addr.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("--addr must be HOST:PORT");
+  const std::string host = addr.substr(0, colon);
+  const int port = std::stoi(addr.substr(colon + 1));
+
+  std::mutex mu;
+  std::map<std::string, SimHost> hosts;
+  std::atomic<long> calls{0};
+  httplib::Server server;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+
+  const auto authorized = [&token](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") == "Bearer " + token) return true;
+    res.status = 401;
+    res.set_content(R"({"error":{"code":"unauthorized","message":"bad token"}})",
+                    "application/json");
+    return false;
+  };
+  const auto status_json = [](const SimHost& h) {
+    return json{{"current", h.current},
+                {"previous", h.previous},
+                {"health_status", h.current.empty() ? "unknown" : "healthy"},
+                {"highest_generation", h.highest_generation}};
+  };
+  const auto operate = [&](const httplib::Request& req, httplib::Response& res, bool revert) {
+    ++calls;
+    if (!authorized(req, res)) return;
+    const json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.contains("version") || !body.contains("generation")) {
+      res.status = 400;
+      res.set_content(R"({"error":{"code":"invalid_field","message":"version, generation"}})",
+                      "application/json");
+      return;
+    }
+    if (work_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(work_ms));
+    const std::string version = body["version"].get<std::string>();
+    const auto generation = body["generation"].get<std::uint64_t>();
+    std::lock_guard lock(mu);
+    SimHost& h = hosts[req.matches[1].str()];
+    if (generation < h.highest_generation) {
+      res.status = 409;
+      res.set_content(R"({"error":{"code":"stale_generation","message":"older generation"}})",
+                      "application/json");
+      return;
+    }
+    h.highest_generation = generation;
+    std::string result = "unchanged";
+    if (h.current != version) {
+      if (revert && h.previous != version) {
+        res.status = 404;
+        res.set_content(R"({"error":{"code":"not_installed","message":"not kept"}})",
+                        "application/json");
+        return;
+      }
+      h.previous = h.current;
+      h.current = version;
+      result = "succeeded";
+    }
+    const json answer = {
+        {"result", result},
+        {"operation",
+         {{"kind", revert ? "revert" : "deploy"}, {"version", version}, {"state", "succeeded"}}},
+        {"status", status_json(h)}};
+    res.set_content(answer.dump(), "application/json");
+  };
+  server.Post(R"(/h/([^/]+)/v1/deploy)", [&](const httplib::Request& req, httplib::Response& res) {
+    operate(req, res, false);
+  });
+  server.Post(R"(/h/([^/]+)/v1/revert)", [&](const httplib::Request& req, httplib::Response& res) {
+    operate(req, res, true);
+  });
+  server.Get(R"(/h/([^/]+)/v1/status)", [&](const httplib::Request& req, httplib::Response& res) {
+    ++calls;
+    if (!authorized(req, res)) return;
+    std::lock_guard lock(mu);
+    res.set_content(status_json(hosts[req.matches[1].str()]).dump(), "application/json");
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server.Get("/stats", [&](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(mu);
+    res.set_content(json{{"hosts", hosts.size()}, {"calls", calls.load()}}.dump(),
+                    "application/json");
+  });
+
+  g_server = &server;
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  if (!server.bind_to_port(host, port)) {
+    std::cerr << "rollout-bench sim-agent: cannot listen on " << addr << "\n";
+    return 2;
+  }
+  std::cerr << "rollout-bench sim-agent: listening on " << addr << "\n";
+  server.listen_after_bind();
+  std::cerr << "rollout-bench sim-agent: stopped after " << calls.load() << " calls\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// rollout
+// ---------------------------------------------------------------------------
+int RunRollout(const std::string& brokers, const std::string& api, const std::string& token_file,
+               const std::string& release, const std::string& env, const std::vector<int>& pids,
+               int timeout_s, double settle_s) {
+  const std::string token = ReadToken(token_file);
+  EventReader reader(
+      brokers, {std::string(events::kTopicDeployments), std::string(events::kTopicExecutions)});
+  std::vector<double> cpu_before;
+  for (int pid : pids) cpu_before.push_back(CpuMillis(pid));
+
+  const auto t0 = SteadyClock::now();
+  sluice::http::ClientRequest req;
+  req.method = "POST";
+  req.url = api + "/v1/deployments";
+  req.body = json{{"release_id", release}, {"env", env}}.dump();
+  req.timeout = std::chrono::seconds(30);
+  req.headers = {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
+  const auto res = sluice::http::Send(req);
+  if (res.status != 202) {
+    std::cerr << "rollout-bench: POST /v1/deployments answered " << res.status << ": " << res.body
+              << "\n";
+    return 2;
+  }
+  const std::string id = json::parse(res.body).value("deployment_id", "");
+  std::cerr << "rollout-bench: deployment " << id << " requested\n";
+
+  std::map<std::string, long> by_type;
+  long count = 0;
+  std::optional<bool> succeeded;
+  std::string detail;
+  const auto deadline = t0 + std::chrono::seconds(timeout_s);
+  while (!succeeded && SteadyClock::now() < deadline) {
+    auto e = reader.Next(100);
+    if (!e || e->deployment_id() != id) continue;
+    ++count;
+    ++by_type[e->type()];
+    if (e->has_deployment_succeeded()) succeeded = true;
+    if (e->has_deployment_failed()) {
+      succeeded = false;
+      detail = e->deployment_failed().reason() + ": " + e->deployment_failed().detail();
+    }
+  }
+  const double wall = SecondsSince(t0);
+  // Events of the deployment still in flight (the executor's last records) and the CPU they
+  // cost are the deployment's too: let the services settle before reading the counters.
+  const auto settle_until = SteadyClock::now() + std::chrono::duration<double>(settle_s);
+  while (SteadyClock::now() < settle_until) {
+    auto e = reader.Next(50);
+    if (!e || e->deployment_id() != id) continue;
+    ++count;
+    ++by_type[e->type()];
+  }
+  double cpu_total = 0;
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    const double used = CpuMillis(pids[i]) - cpu_before[i];
+    cpu_total += used;
+    std::printf("cpu_ms_pid_%d=%.0f\n", pids[i], used);
+  }
+  std::printf("deployment_id=%s\n", id.c_str());
+  std::printf("result=%s\n", !succeeded ? "timeout" : (*succeeded ? "succeeded" : "failed"));
+  if (!detail.empty()) std::printf("detail=%s\n", detail.c_str());
+  std::printf("wall_s=%.3f\n", wall);
+  std::printf("events=%ld\n", count);
+  std::printf("events_per_s=%.1f\n", static_cast<double>(count) / wall);
+  std::printf("cpu_ms_total=%.0f\n", cpu_total);
+  for (const auto& [type, n] : by_type) std::printf("events_%s=%ld\n", type.c_str(), n);
+  std::fflush(stdout);
+  return succeeded.value_or(false) ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------
+// revert
+// ---------------------------------------------------------------------------
+struct Version {
+  std::string version;
+  std::string url;
+  std::string sha256;
+};
+
+Version ParseVersion(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string p; std::getline(in, p, ',');) parts.push_back(p);
+  if (parts.size() != 3) throw std::runtime_error("give VERSION,URL,SHA256, got " + text);
+  return {parts[0], parts[1], parts[2]};
+}
+
+struct Host {
+  std::string name;
+  std::string address;
+  std::string endpoint;
+};
+
+std::vector<Host> ReadHosts(const std::string& path) {
+  std::ifstream in(path);
+  const json j = json::parse(in);
+  std::vector<Host> hosts;
+  for (const auto& h : j) {
+    hosts.push_back({h.at("name").get<std::string>(), h.at("address").get<std::string>(),
+                     h.at("agent_endpoint").get<std::string>()});
+  }
+  return hosts;
+}
+
+v1::Envelope NewEvent(const std::string& deployment_id) {
+  static const sluice::core::SystemClock kClock;
+  auto e = events::NewEnvelope("rollout-bench", kClock);
+  e.set_deployment_id(deployment_id);
+  return e;
+}
+
+// Waits for the executor's answer to a batch or a revert; returns the closing event.
+std::optional<v1::Envelope> WaitClosing(EventReader& reader, const std::string& deployment_id,
+                                        int timeout_s, long* instance_events) {
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(timeout_s);
+  while (SteadyClock::now() < deadline) {
+    auto e = reader.Next(50);
+    if (!e || e->deployment_id() != deployment_id) continue;
+    if (e->has_instance_updated()) ++*instance_events;
+    if (e->has_batch_succeeded() || e->has_batch_failed() || e->has_revert_completed()) return e;
+  }
+  return std::nullopt;
+}
+
+int RunRevert(const std::string& brokers, const std::string& hosts_file, const Version& from,
+              const Version& to, int max_parallel, const std::vector<std::string>& restart,
+              const std::vector<std::string>& health, int timeout_s) {
+  const auto hosts = ReadHosts(hosts_file);
+  const std::string deployment_id = sluice::core::NewUuid();
+  EventReader reader(brokers, {std::string(events::kTopicExecutions)});
+  EventWriter writer(brokers);
+  std::printf("hosts=%zu\ndeployment_id=%s\n", hosts.size(), deployment_id.c_str());
+
+  const auto install = [&](std::uint32_t batch, const Version& v) {
+    auto e = NewEvent(deployment_id);
+    auto* b = e.mutable_batch_requested();
+    b->set_deployment_id(deployment_id);
+    b->set_batch_index(batch);
+    b->set_generation(1);
+    b->set_app("bench-revert");
+    b->set_env("bench");
+    b->set_max_parallel(static_cast<std::uint32_t>(max_parallel));
+    b->mutable_host_timeout()->set_seconds(120);
+    auto* a = b->mutable_artifact();
+    a->set_version(v.version);
+    a->set_url(v.url);
+    a->set_sha256(v.sha256);
+    a->set_kind(v1::ARTIFACT_KIND_TARBALL);
+    for (const auto& h : hosts) {
+      auto* t = b->add_targets();
+      t->set_host(h.name);
+      t->set_address(h.address);
+      t->set_agent_endpoint(h.endpoint);
+      t->set_driver("agent");
+    }
+    auto* s = b->mutable_service();
+    for (const auto& arg : restart) s->add_restart_command(arg);
+    for (const auto& arg : health) s->add_health_command(arg);
+    s->mutable_restart_timeout()->set_seconds(30);
+    s->mutable_health_timeout()->set_seconds(20);
+    const auto t0 = SteadyClock::now();
+    writer.Publish(e);
+    long updates = 0;
+    const auto closing = WaitClosing(reader, deployment_id, timeout_s, &updates);
+    const double secs = SecondsSince(t0);
+    if (!closing || !closing->has_batch_succeeded()) {
+      std::cerr << "rollout-bench: installing " << v.version << " did not succeed: "
+                << (closing ? closing->batch_failed().reason() : std::string("timeout")) << "\n";
+      return -1.0;
+    }
+    std::printf("install_%s_s=%.3f\n", v.version.c_str(), secs);
+    return secs;
+  };
+  if (install(0, from) < 0 || install(1, to) < 0) return 1;
+
+  // The rollback-agent's RevertRequested: a new rollback, the next generation, every host of
+  // the deployment back to the version before.
+  auto e = NewEvent(deployment_id);
+  auto* r = e.mutable_revert_requested();
+  r->set_rollback_id(sluice::core::NewUuid());
+  r->set_deployment_id(deployment_id);
+  r->set_generation(2);
+  r->set_target_version(from.version);
+  for (const auto& h : hosts) r->add_hosts(h.name);
+  const auto t0 = SteadyClock::now();
+  writer.Publish(e);
+  long updates = 0;
+  const auto closing = WaitClosing(reader, deployment_id, timeout_s, &updates);
+  const double secs = SecondsSince(t0);
+  if (!closing || !closing->has_revert_completed()) {
+    std::printf("result=timeout\n");
+    return 1;
+  }
+  const auto& done = closing->revert_completed();
+  std::printf("revert_s=%.3f\n", secs);
+  std::printf("reverted=%d\nfailed=%d\ninstance_events=%ld\n", done.reverted_hosts_size(),
+              done.failed_hosts_size(), updates);
+  const bool ok =
+      done.failed_hosts_size() == 0 && done.reverted_hosts_size() == static_cast<int>(hosts.size());
+  std::printf("result=%s\n", ok ? "succeeded" : "failed");
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rollout-bench: the measuring half of bench/rollout/run.sh"};
+  app.require_subcommand(1);
+  std::string brokers = "127.0.0.1:19092";
+  app.add_option("--brokers", brokers, "Kafka bootstrap servers");
+
+  auto* sim = app.add_subcommand("sim-agent", "answer the agent API for many hosts");
+  std::string sim_addr = "127.0.0.1:17999";
+  std::string token_file = "var/local/agent-token";
+  int work_ms = 0;
+  int threads = 32;
+  sim->add_option("--addr", sim_addr);
+  sim->add_option("--token-file", token_file);
+  sim->add_option("--work-ms", work_ms, "time each deploy / revert takes")
+      ->check(CLI::Range(0, 60000));
+  sim->add_option("--threads", threads)->check(CLI::Range(1, 512));
+
+  auto* rollout = app.add_subcommand("rollout", "request a deployment and measure it");
+  std::string api = "http://127.0.0.1:8080";
+  std::string admin_token_file = "var/local/admin-token";
+  std::string release;
+  std::string env = "production";
+  std::vector<int> pids;
+  int timeout_s = 600;
+  double settle_s = 1.0;
+  rollout->add_option("--api", api);
+  rollout->add_option("--token-file", admin_token_file);
+  rollout->add_option("--release", release)->required();
+  rollout->add_option("--env", env);
+  rollout->add_option("--pid", pids, "processes whose CPU time is measured");
+  rollout->add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
+  rollout->add_option("--settle", settle_s, "seconds to keep counting after the end");
+
+  auto* revert = app.add_subcommand("revert", "install two versions, revert, measure the revert");
+  std::string hosts_file;
+  std::string from_text;
+  std::string to_text;
+  int max_parallel = 10;
+  std::vector<std::string> restart = {"bin/restart.sh"};
+  std::vector<std::string> health = {"bin/sluice-demo-app", "healthcheck"};
+  revert->add_option("--hosts-file", hosts_file)->required();
+  revert->add_option("--from", from_text, "VERSION,URL,SHA256 installed first")->required();
+  revert->add_option("--to", to_text, "VERSION,URL,SHA256 installed second")->required();
+  revert->add_option("--max-parallel", max_parallel)->check(CLI::Range(1, 1000));
+  revert->add_option("--restart-command", restart);
+  revert->add_option("--health-command", health);
+  revert->add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*sim) return RunSimAgent(sim_addr, token_file, work_ms, threads);
+    if (*rollout) {
+      return RunRollout(brokers, api, admin_token_file, release, env, pids, timeout_s, settle_s);
+    }
+    return RunRevert(brokers, hosts_file, ParseVersion(from_text), ParseVersion(to_text),
+                     max_parallel, restart, health, timeout_s);
+  } catch (const std::exception& e) {
+    std::cerr << "rollout-bench: " << e.what() << "\n";
+    return 2;
+  }
+}
