@@ -41,10 +41,7 @@ std::string OwnerId() {
 // Keeps /readyz current.
 void Probe(pg::Database& db, lock::RedisClient& redis, eventbus::ConsumerComponent& consumer,
            core::Health& health) {
-  const bool pg_ok = db.Ping();
-  health.Set("postgres", pg_ok, pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
-  const bool consumer_ok = consumer.Consumer().Running();
-  health.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
+  eventbus::ReportConsumerHealth(db, consumer, health);
   // Without Redis no host lease can be taken: commands wait, nothing breaks.
   const bool redis_ok = redis.Ping();
   health.Set("redis", true, redis_ok ? "" : "Redis unavailable: hosts wait for their lease");

@@ -123,10 +123,7 @@ Config ParseConfig() {
 // Keeps /readyz current.
 void Probe(pg::Database& db, lock::RedisClient& redis, eventbus::ConsumerComponent& consumer,
            core::Health& health) {
-  const bool pg_ok = db.Ping();
-  health.Set("postgres", pg_ok, pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
-  const bool consumer_ok = consumer.Consumer().Running();
-  health.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
+  eventbus::ReportConsumerHealth(db, consumer, health);
   // Redis only delays rate-limited channels: reported, never fatal for readiness.
   const bool redis_ok = redis.Ping();
   health.Set("redis", true, redis_ok ? "" : "Redis unavailable: rate-limited channels wait");

@@ -64,4 +64,11 @@ ConsumerComponent::ConsumerComponent(std::string name, kafka::KafkaConfig config
     : name_(std::move(name)),
       consumer_(std::move(config), std::move(options), std::move(handler), dead_letters) {}
 
+void ReportConsumerHealth(pg::Database& db, ConsumerComponent& consumer, core::Health& health) {
+  const bool pg_ok = db.Ping();
+  health.Set("postgres", pg_ok, pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
+  const bool consumer_ok = consumer.Consumer().Running();
+  health.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
+}
+
 }  // namespace sluice::eventbus

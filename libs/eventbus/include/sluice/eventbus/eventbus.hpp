@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/kafka/consumer.hpp>
@@ -65,5 +66,9 @@ class ConsumerComponent final : public core::Component {
   std::string name_;
   kafka::Consumer consumer_;
 };
+
+// The readiness of a service that consumes into PostgreSQL: "postgres" (the pool answers) and
+// "kafka-consumer" (the consumer runs), each with a message saying what is wrong.
+void ReportConsumerHealth(pg::Database& db, ConsumerComponent& consumer, core::Health& health);
 
 }  // namespace sluice::eventbus
