@@ -195,11 +195,36 @@ class Parser {
   };
 
   Environment Env(const YAML::Node& node, const std::string& path, const std::string& name) {
-    CheckKeys(node, path, {"targets", "strategy", "policy", "service"});
+    CheckKeys(node, path, {"targets", "strategy", "policy", "service", "analysis", "rollback"});
     Environment env;
     env.name = name;
     host_nodes_.clear();
     env.targets = Targets(Required(node, path, "targets"), Child(path, "targets"));
+    // Before the strategy: its weight steps name analysis templates.
+    if (const auto a = node["analysis"]; a.IsDefined() && !a.IsNull()) {
+      auto parsed = analysis::ParseAnalysisSpec(a, Child(path, "analysis"));
+      if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) {
+        SpecError e;
+        e.origin = origin_;
+        e.line = issue->line;
+        e.column = issue->column;
+        e.path = issue->path;
+        e.message = issue->message;
+        throw Failure{std::move(e)};
+      }
+      env.analysis = std::get<analysis::AnalysisSpec>(std::move(parsed));
+    }
+    if (const auto r = node["rollback"]; r.IsDefined() && !r.IsNull()) {
+      const auto rpath = Child(path, "rollback");
+      CheckKeys(r, rpath, {"onCanaryFailure"});
+      if (const auto o = r["onCanaryFailure"]; o.IsDefined()) {
+        const auto opath = Child(rpath, "onCanaryFailure");
+        const auto v = Scalar(o, opath);
+        const auto parsed = analysis::ParseOnCanaryFailure(v);
+        if (!parsed) Fail(o, opath, "must be revert-batch or revert-all, got " + v);
+        env.on_canary_failure = *parsed;
+      }
+    }
     env.strategy = ParseStrategy(Required(node, path, "strategy"), Child(path, "strategy"), env);
     if (const auto p = node["policy"]; p.IsDefined() && !p.IsNull()) {
       env.policy = ParsePolicy(p, Child(path, "policy"));
@@ -331,7 +356,7 @@ class Parser {
     }
     switch (s.type) {
       case StrategyType::kCanary:
-        s.steps = Steps(Required(node, path, "steps"), Child(path, "steps"));
+        s.steps = Steps(Required(node, path, "steps"), Child(path, "steps"), env);
         break;
       case StrategyType::kRolling:
         s.batch_size = ParseQuantity(Required(node, path, "batchSize"), Child(path, "batchSize"));
@@ -345,7 +370,8 @@ class Parser {
     return s;
   }
 
-  std::vector<CanaryStep> Steps(const YAML::Node& node, const std::string& path) const {
+  std::vector<CanaryStep> Steps(const YAML::Node& node, const std::string& path,
+                                const Environment& env) const {
     if (!node.IsSequence() || node.size() == 0) Fail(node, path, "must be a non-empty list");
     std::vector<CanaryStep> steps;
     int last_weight = 0;
@@ -369,8 +395,25 @@ class Parser {
         if (const auto a = step["analysis"]; a.IsDefined()) {
           const auto apath = Child(spath, "analysis");
           const auto v = Scalar(a, apath);
-          if (v != "default" && v != "none") Fail(a, apath, "must be default or none, got " + v);
-          w.analysis = v == "default";
+          if (v.empty()) Fail(a, apath, "must name an analysis template, or none");
+          if (v != "none") {
+            const auto* templates = env.analysis ? &env.analysis->templates : nullptr;
+            if (templates == nullptr || templates->count(v) == 0) {
+              std::string defined;
+              if (templates != nullptr) {
+                for (const auto& [name, t] : *templates) {
+                  defined += (defined.empty() ? "" : ", ") + name;
+                }
+              }
+              Fail(a, apath,
+                   "step uses analysis template '" + v + "' but environments." + env.name +
+                       ".analysis.templates does not define it" +
+                       (defined.empty() ? std::string(" (there is no analysis section)")
+                                        : " (defined: " + defined + ")"));
+            }
+            w.analysis = true;
+            w.analysis_template = v;
+          }
         }
         steps.emplace_back(w);
       } else if (step["pause"].IsDefined()) {

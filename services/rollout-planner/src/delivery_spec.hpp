@@ -14,6 +14,9 @@
 #include <variant>
 #include <vector>
 
+#include "sluice/analysis/spec.hpp"
+#include "sluice/analysis/types.hpp"
+
 namespace sluice::rollout_planner {
 
 enum class StrategyType { kCanary, kRolling, kAllAtOnce, kBlueGreen };
@@ -49,7 +52,8 @@ struct Quantity {
 // for an operator's approve (or promote).
 struct WeightStep {
   int percent = 0;
-  bool analysis = false;  // `analysis: default` — judge the batch before going on
+  bool analysis = false;               // `analysis: <template>`: judge the batch before going on
+  std::string analysis_template = {};  // the template's name; "" for none
 };
 struct PauseStep {
   std::optional<std::chrono::milliseconds> duration;  // nullopt = until resumed
@@ -106,7 +110,10 @@ struct Environment {
   std::vector<HostGroup> targets;
   Strategy strategy;
   Policy policy;
-  std::optional<ServiceSpec> service;  // nullopt: the executor's configured default
+  std::optional<ServiceSpec> service;              // nullopt: the executor's configured default
+  std::optional<analysis::AnalysisSpec> analysis;  // `analysis:`: templates and bake watch
+  // `rollback.onCanaryFailure`: what a failed analysis of a canary batch reverts.
+  analysis::OnCanaryFailure on_canary_failure = analysis::OnCanaryFailure::kRevertBatch;
 
   // Every host of every group, in file order.
   std::vector<Host> AllHosts() const;

@@ -31,8 +31,18 @@ SpecError ParseErr(const std::string& yaml) {
   return std::get<SpecError>(r);
 }
 
+// An `analysis:` section defining the template `default`, placed after everything else so
+// the line numbers of the blocks before it stay put.
+const std::string kDefaultAnalysis =
+    "    analysis:\n"
+    "      templates:\n"
+    "        default:\n"
+    "          metrics: {error_rate: {query: 'sum(rate(errors[1m]))'}}\n"
+    "          rules: [{name: errors, failWhen: 'error_rate > 5%'}]\n";
+
 // A one-environment spec whose strategy block (indented by 6) is `strategy`.
-std::string WithStrategy(const std::string& strategy, const std::string& policy = "") {
+std::string WithStrategy(const std::string& strategy, const std::string& policy = "",
+                         const std::string& analysis = kDefaultAnalysis) {
   return "app: shop\n"
          "environments:\n"
          "  production:\n"
@@ -48,7 +58,7 @@ std::string WithStrategy(const std::string& strategy, const std::string& policy 
          "          - {name: g1, address: 10.0.1.1, agentEndpoint: 'http://10.0.1.1:7070', "
          "labels: {zone: a}}\n"
          "    strategy:\n" +
-         strategy + policy;
+         strategy + policy + analysis;
 }
 
 const std::string kCanary =
@@ -102,6 +112,29 @@ TEST(DeliverySpecTest, ParsesTheDemoSpec) {
   EXPECT_EQ(hosts[0].agent_endpoint, "https://10.20.0.11:7070");
   EXPECT_EQ(hosts[0].labels.at("zone"), "zone-a");
   EXPECT_EQ(hosts[0].group, "web");
+
+  // The production analysis: the seed rule over the demo app's metrics, a bake watch, and a
+  // judge template no step uses yet.
+  EXPECT_EQ(std::get<WeightStep>(s.steps[2]).analysis_template, "default");
+  EXPECT_EQ(std::get<WeightStep>(s.steps[0]).analysis_template, "");
+  ASSERT_TRUE(prod->analysis.has_value());
+  const auto* t = prod->analysis->FindTemplate("default");
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->rules.size(), 1u);
+  EXPECT_EQ(t->rules[0].fail_when, "error_rate > 5% OR p95_latency > 500ms");
+  EXPECT_EQ(t->rules[0].min_requests_metric, "requests");
+  EXPECT_NE(t->FindMetric("error_rate")->query.find("demo_http_requests_total"), std::string::npos);
+  EXPECT_NE(t->FindMetric("p95_latency")->query.find("demo_http_request_duration_seconds_bucket"),
+            std::string::npos);
+  ASSERT_TRUE(prod->analysis->bake_watch.has_value());
+  EXPECT_EQ(prod->analysis->bake_watch->template_name, "default");
+  EXPECT_EQ(prod->analysis->bake_watch->duration, minutes(5));
+  const auto* judge = prod->analysis->FindTemplate("canary-judge");
+  ASSERT_NE(judge, nullptr);
+  ASSERT_TRUE(judge->judge.has_value());
+  EXPECT_EQ(judge->judge->metrics.size(), 2u);
+  EXPECT_EQ(prod->on_canary_failure, analysis::OnCanaryFailure::kRevertBatch);
+  EXPECT_FALSE(staging->analysis.has_value());
   EXPECT_EQ(spec.FindEnvironment("dev"), nullptr);
 }
 
@@ -227,7 +260,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"bad env name", "app: shop\nenvironments:\n  Prod: {}\n", "environments.Prod",
        "environment names"},
       {"unknown env key", env + targets + canary + "    notify: {}\n", p + "notify",
-       "unknown key (known: targets, strategy, policy, service)"},
+       "unknown key (known: targets, strategy, policy, service, analysis, rollback)"},
       {"missing targets", env + canary, p + "targets", "is required"},
       {"missing strategy", env + targets, p + "strategy", "is required"},
       {"no groups", env + "    targets: {}\n" + canary, p + "targets", "at least one host group"},
@@ -294,8 +327,24 @@ std::vector<ErrorCase> ErrorCases() {
       {"no weight at all", steps("[{pause: 1m}]"), p + "strategy.steps", "no weight step found"},
       {"step after 100", steps("[{weight: 100%}, {pause: 1m}]"), p + "strategy.steps[1]",
        "no step may follow"},
-      {"bad analysis", steps("[{weight: 5%, analysis: strict}, {weight: 100%}]"),
-       p + "strategy.steps[0].analysis", "must be default or none, got strict"},
+      {"analysis template without an analysis section",
+       steps("[{weight: 5%, analysis: strict}, {weight: 100%}]"), p + "strategy.steps[0].analysis",
+       "step uses analysis template 'strict' but "
+       "environments.production.analysis.templates does not define it (there is no analysis "
+       "section)"},
+      {"analysis default without an analysis section",
+       steps("[{weight: 5%, analysis: default}, {weight: 100%}]"), p + "strategy.steps[0].analysis",
+       "step uses analysis template 'default' but environments.production.analysis.templates does "
+       "not define it"},
+      {"empty analysis", steps("[{weight: 5%, analysis: ''}, {weight: 100%}]"),
+       p + "strategy.steps[0].analysis", "must name an analysis template, or none"},
+      {"bad onCanaryFailure",
+       env + targets + canary + "    rollback: {onCanaryFailure: revert-some}\n",
+       p + "rollback.onCanaryFailure", "must be revert-batch or revert-all, got revert-some"},
+      {"unknown rollback key", env + targets + canary + "    rollback: {onFailure: revert-all}\n",
+       p + "rollback.onFailure", "unknown key (known: onCanaryFailure)"},
+      {"analysis error", env + targets + canary + "    analysis: {templates: {}}\n",
+       p + "analysis.templates", "must define at least one template"},
       {"bad pause", steps("[{pause: soon}, {weight: 100%}]"), p + "strategy.steps[0].pause",
        "positive duration"},
       {"zero pause", steps("[{pause: 0s}, {weight: 100%}]"), p + "strategy.steps[0].pause",
@@ -473,6 +522,75 @@ TEST(DeliverySpecTest, SyntaxErrorsNameTheLine) {
   EXPECT_EQ(e.path, "");
   EXPECT_NE(e.message.find("invalid YAML"), std::string::npos);
   EXPECT_EQ(e.ToString().rfind("spec.yaml:", 0), 0u);
+}
+
+TEST(DeliverySpecTest, StepsNameAnalysisTemplates) {
+  const auto spec =
+      ParseOk(WithStrategy("      type: canary\n"
+                           "      steps:\n"
+                           "        - {weight: 10%, analysis: strict}\n"
+                           "        - {weight: 50%, analysis: none}\n"
+                           "        - {weight: 100%, analysis: default}\n",
+                           "    rollback: {onCanaryFailure: revert-all}\n",
+                           kDefaultAnalysis + "        strict:\n"
+                                              "          metrics: {p95: {query: 'x'}}\n"
+                                              "          rules: [{name: p95, metric: p95, "
+                                              "max: 300ms}]\n"));
+  const auto& env = spec.environments.at(0);
+  const auto& s = env.strategy;
+  ASSERT_EQ(s.steps.size(), 3u);
+  EXPECT_TRUE(std::get<WeightStep>(s.steps[0]).analysis);
+  EXPECT_EQ(std::get<WeightStep>(s.steps[0]).analysis_template, "strict");
+  EXPECT_FALSE(std::get<WeightStep>(s.steps[1]).analysis);
+  EXPECT_EQ(std::get<WeightStep>(s.steps[1]).analysis_template, "");
+  EXPECT_TRUE(std::get<WeightStep>(s.steps[2]).analysis);
+  EXPECT_EQ(std::get<WeightStep>(s.steps[2]).analysis_template, "default");
+  ASSERT_TRUE(env.analysis.has_value());
+  EXPECT_EQ(env.analysis->templates.size(), 2u);
+  EXPECT_EQ(env.analysis->templates.at("strict").rules[0].fail_when, "p95 > 300ms");
+  EXPECT_EQ(env.on_canary_failure, analysis::OnCanaryFailure::kRevertAll);
+
+  // Without `rollback:` a failed canary batch reverts that batch only.
+  const auto plain = ParseOk(WithStrategy(kCanary));
+  EXPECT_EQ(plain.environments.at(0).on_canary_failure, analysis::OnCanaryFailure::kRevertBatch);
+  const auto explicit_batch =
+      ParseOk(WithStrategy(kCanary, "    rollback: {onCanaryFailure: revert-batch}\n"));
+  EXPECT_EQ(explicit_batch.environments.at(0).on_canary_failure,
+            analysis::OnCanaryFailure::kRevertBatch);
+}
+
+TEST(DeliverySpecTest, AnalysisErrorsNameFileLineAndPath) {
+  // The step names a template the analysis section lacks: the error points at the step.
+  auto e =
+      ParseErr(WithStrategy("      type: canary\n"
+                            "      steps:\n"
+                            "        - weight: 10%\n"
+                            "          analysis: strct\n"  // line 16
+                            "        - weight: 100%\n"));
+  EXPECT_EQ(e.ToString(),
+            "spec.yaml:16:21: environments.production.strategy.steps[0].analysis: step uses "
+            "analysis template 'strct' but environments.production.analysis.templates does not "
+            "define it (defined: default)");
+
+  // An error inside the analysis section keeps its own line, column and path, and the origin.
+  e = ParseErr(WithStrategy(kCanary, "",
+                            "    analysis:\n"                                         // 21
+                            "      templates:\n"                                      // 22
+                            "        default:\n"                                      // 23
+                            "          metrics: {error_rate: {query: 'x'}}\n"         // 24
+                            "          rules:\n"                                      // 25
+                            "            - name: seed\n"                              // 26
+                            "              failWhen: 'error_rat > 5% OR x > 1'\n"));  // 27
+  EXPECT_EQ(e.origin, "spec.yaml");
+  EXPECT_EQ(e.line, 27);
+  EXPECT_EQ(e.column, 25);
+  EXPECT_EQ(e.path, "environments.production.analysis.templates.default.rules[0].failWhen");
+  EXPECT_EQ(e.message, "unknown metric 'error_rat' in failWhen; the template defines error_rate");
+
+  e = ParseErr(WithStrategy(kCanary, "    rollback:\n      onCanaryFailure: [revert-all]\n"));
+  EXPECT_EQ(e.path, "environments.production.rollback.onCanaryFailure");
+  EXPECT_EQ(e.line, 22);
+  EXPECT_EQ(e.column, 24);
 }
 
 TEST(DeliverySpecTest, DuplicateEnvironmentIsAnError) {

@@ -1,0 +1,117 @@
+#pragma once
+
+// The `analysis:` section of one environment of a delivery spec: named templates of PromQL
+// metrics, threshold rules and an optional canary-versus-baseline judge, plus the bake watch
+// after full rollout. Parsing is pure; every error carries the 1-based line and column of the
+// offending node and its key path. The format is described in libs/analysis/README.md.
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "sluice/analysis/condition.hpp"
+#include "sluice/analysis/types.hpp"
+
+namespace sluice::analysis {
+
+// A named PromQL query; the text may hold {{placeholders}} (see render.hpp).
+struct MetricQuery {
+  std::string name;
+  std::string query;
+
+  bool operator==(const MetricQuery&) const = default;
+};
+
+struct ThresholdRule {
+  std::string name;
+  std::string fail_when;  // as written, or built from metric/max/min ("cpu > 0.9")
+  Condition condition;
+  Severity severity = Severity::kCritical;
+  Limits limits;
+  int min_samples = 1;  // usable series values needed per metric, else no data
+  std::optional<std::string> min_requests_metric;
+  double min_requests = 0;  // below (summed over the metric's series): inconclusive
+  NoData no_data = NoData::kInconclusive;
+
+  bool operator==(const ThresholdRule&) const = default;
+};
+
+struct JudgeMetric {
+  std::string name;
+  std::string query;           // canary series
+  std::string baseline_query;  // baseline series (derived from `query` when not written)
+  Direction direction = Direction::kIncrease;
+  double tolerance = 0.2;  // tolerated relative change of the mean (0.2 = 20%)
+  double weight = 1;
+  bool critical = false;  // failing it fails the judgment whatever the score
+  bool remove_outliers = false;
+
+  bool operator==(const JudgeMetric&) const = default;
+};
+
+struct JudgeSpec {
+  double confidence = 0.98;  // a difference is significant when p < 1 - confidence
+  double pass_score = 95, marginal_score = 75;
+  std::chrono::milliseconds lookback{120000}, step{5000};
+  std::vector<JudgeMetric> metrics;
+  Limits limits;
+
+  bool operator==(const JudgeSpec&) const = default;
+};
+
+struct Template {
+  std::string name;
+  std::vector<MetricQuery> metrics;  // in file order
+  std::vector<ThresholdRule> rules;  // in file order
+  std::optional<JudgeSpec> judge;
+
+  const MetricQuery* FindMetric(std::string_view metric) const;
+  bool operator==(const Template&) const = default;
+};
+
+struct BakeWatch {
+  std::string template_name;
+  std::chrono::milliseconds duration{0};
+
+  bool operator==(const BakeWatch&) const = default;
+};
+
+struct AnalysisSpec {
+  std::map<std::string, Template> templates;
+  std::optional<BakeWatch> bake_watch;
+
+  const Template* FindTemplate(std::string_view name) const;
+  bool operator==(const AnalysisSpec&) const = default;
+};
+
+// Where and what: line and column are 1-based (0 when unknown).
+struct SpecIssue {
+  int line = 0, column = 0;
+  std::string path;
+  std::string message;
+
+  std::string ToString() const;  // "12:7: <path>: <message>"
+};
+
+// `node` is the environment's `analysis` mapping; `path` names it in errors, e.g.
+// "environments.production.analysis".
+std::variant<AnalysisSpec, SpecIssue> ParseAnalysisSpec(const YAML::Node& node,
+                                                        const std::string& path);
+
+// Finds environments.<env>.analysis in a whole delivery spec text (what the metric-watcher
+// receives in AnalysisRequested.spec_yaml). An environment without an `analysis` section gives
+// an empty AnalysisSpec; invalid YAML or a missing environment gives a SpecIssue.
+std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_view spec_yaml,
+                                                                    std::string_view env);
+
+// The planner's duration grammar: a positive sum of <integer><unit>, units h, m, s, ms
+// ("5s", "2m", "500ms", "1h30m"), at most a year.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
+
+}  // namespace sluice::analysis

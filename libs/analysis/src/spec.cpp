@@ -1,0 +1,615 @@
+#include "sluice/analysis/spec.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <set>
+#include <utility>
+
+#include "sluice/analysis/render.hpp"
+
+namespace sluice::analysis {
+namespace {
+
+// Thrown inside the parser only; the entry points turn it into a SpecIssue value.
+struct Failure {
+  SpecIssue issue;
+};
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+bool IsIdentifier(std::string_view s) {  // what failWhen accepts as a NAME
+  if (s.empty() || s.size() > 128) return false;
+  if (!std::isalpha(static_cast<unsigned char>(s[0])) && s[0] != '_') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+  });
+}
+
+bool IsTemplateName(std::string_view s) {
+  if (s.empty() || s.size() > 63 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const std::vector<std::string> kLimitKeys = {"interval", "count", "failureLimit",
+                                             "consecutiveSuccessLimit", "inconclusiveLimit"};
+
+std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+class Parser {
+ public:
+  [[noreturn]] void Fail(const YAML::Node& node, const std::string& path,
+                         const std::string& message) const {
+    SpecIssue issue;
+    const auto mark = node.Mark();
+    issue.line = mark.line >= 0 ? mark.line + 1 : 0;
+    issue.column = mark.column >= 0 ? mark.column + 1 : 0;
+    issue.path = path;
+    issue.message = message;
+    throw Failure{std::move(issue)};
+  }
+
+  static std::string Child(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static std::string Index(const std::string& path, std::size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+  }
+
+  void RequireMap(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsMap()) Fail(node, path, "must be a mapping");
+  }
+
+  std::string KeyOf(const YAML::Node& key, const std::string& path) const {
+    if (!key.IsScalar()) Fail(key, path, "keys must be strings");
+    return key.Scalar();
+  }
+
+  void CheckKeys(const YAML::Node& node, const std::string& path,
+                 const std::vector<std::string>& known) const {
+    RequireMap(node, path);
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      const auto key = KeyOf(kv.first, path);
+      const auto key_path = Child(path, key);
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        Fail(kv.first, key_path, "unknown key (known: " + Join(known) + ")");
+      }
+      if (!seen.insert(key).second) Fail(kv.first, key_path, "duplicate key");
+    }
+  }
+
+  static bool Has(const YAML::Node& map, const std::string& key) {
+    const YAML::Node n = map[key];
+    return n.IsDefined() && !n.IsNull();
+  }
+
+  YAML::Node Required(const YAML::Node& map, const std::string& path,
+                      const std::string& key) const {
+    const YAML::Node n = map[key];
+    if (!n.IsDefined() || n.IsNull()) Fail(map, Child(path, key), "is required");
+    return n;
+  }
+
+  std::string Scalar(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar()) Fail(n, path, "must be a string");
+    return n.Scalar();
+  }
+
+  std::string NonEmpty(const YAML::Node& n, const std::string& path) const {
+    auto s = Scalar(n, path);
+    if (s.find_first_not_of(" \t\r\n") == std::string::npos) Fail(n, path, "must not be empty");
+    return s;
+  }
+
+  int Integer(const YAML::Node& n, const std::string& path, int min, int max) const {
+    const auto s = n.IsScalar() ? n.Scalar() : std::string();
+    bool ok = !s.empty() && s.size() <= 9;
+    for (char c : s) ok = ok && c >= '0' && c <= '9';
+    const long long v = ok ? std::stoll(s) : 0;
+    if (!ok || v < min || v > max) {
+      Fail(n, path,
+           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+               (n.IsScalar() ? ", got " + s : ""));
+    }
+    return static_cast<int>(v);
+  }
+
+  double Number(const YAML::Node& n, const std::string& path) const {
+    const auto s = n.IsScalar() ? n.Scalar() : std::string();
+    char* end = nullptr;
+    const double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v)) {
+      Fail(n, path, "must be a number" + (n.IsScalar() ? ", got " + s : ""));
+    }
+    return v;
+  }
+
+  // A threshold: a number with an optional unit, as in failWhen ("500ms", "5%", "0.9").
+  double Threshold(const YAML::Node& n, const std::string& path) const {
+    const auto v = n.IsScalar() ? ParseThreshold(n.Scalar()) : std::nullopt;
+    if (!v) {
+      Fail(n, path,
+           "must be a number with an optional unit (%, ms, s)" +
+               (n.IsScalar() ? ", got " + n.Scalar() : ""));
+    }
+    return *v;
+  }
+
+  // "20%" -> 0.2; a plain number is a fraction (0.2).
+  double Fraction(const YAML::Node& n, const std::string& path) const {
+    const auto s = n.IsScalar() ? n.Scalar() : std::string();
+    std::optional<double> v;
+    if (!s.empty() && s.back() == '%') {
+      v = ParseThreshold(s);
+    } else if (!s.empty()) {
+      char* end = nullptr;
+      const double d = std::strtod(s.c_str(), &end);
+      if (end == s.c_str() + s.size() && std::isfinite(d)) v = d;
+    }
+    if (!v || *v < 0) Fail(n, path, "must be a share like 20% (or 0.2), got " + s);
+    return *v;
+  }
+
+  bool Bool(const YAML::Node& n, const std::string& path) const {
+    if (n.IsScalar()) {
+      if (n.Scalar() == "true") return true;
+      if (n.Scalar() == "false") return false;
+    }
+    Fail(n, path, "must be true or false");
+  }
+
+  std::chrono::milliseconds Duration(const YAML::Node& n, const std::string& path) const {
+    const auto d = n.IsScalar() ? ParseDuration(n.Scalar()) : std::nullopt;
+    if (!d) {
+      Fail(n, path,
+           "must be a positive duration like 5s, 2m or 1h30m" +
+               (n.IsScalar() ? ", got " + n.Scalar() : ""));
+    }
+    return *d;
+  }
+
+  // Reads the limit keys present in `node` over `base`.
+  Limits ParseLimits(const YAML::Node& node, const std::string& path, Limits base) const {
+    if (const auto n = node["interval"]; n.IsDefined()) {
+      base.interval = Duration(n, Child(path, "interval"));
+    }
+    if (const auto n = node["count"]; n.IsDefined()) {
+      base.count = Integer(n, Child(path, "count"), 1, 100000);
+    }
+    if (const auto n = node["failureLimit"]; n.IsDefined()) {
+      base.failure_limit = Integer(n, Child(path, "failureLimit"), 0, 100000);
+    }
+    if (const auto n = node["consecutiveSuccessLimit"]; n.IsDefined()) {
+      base.consecutive_success_limit =
+          Integer(n, Child(path, "consecutiveSuccessLimit"), 0, 100000);
+    }
+    if (const auto n = node["inconclusiveLimit"]; n.IsDefined()) {
+      base.inconclusive_limit = Integer(n, Child(path, "inconclusiveLimit"), 0, 100000);
+    }
+    return base;
+  }
+
+  AnalysisSpec Spec(const YAML::Node& node, const std::string& path) const {
+    CheckKeys(node, path, {"templates", "bakeWatch"});
+    AnalysisSpec spec;
+    const auto tpath = Child(path, "templates");
+    const auto templates = Required(node, path, "templates");
+    RequireMap(templates, tpath);
+    if (templates.size() == 0) Fail(templates, tpath, "must define at least one template");
+    for (const auto& kv : templates) {
+      const auto name = KeyOf(kv.first, tpath);
+      const auto path_t = Child(tpath, name);
+      if (!IsTemplateName(name)) {
+        Fail(kv.first, path_t,
+             "template names are letters, digits, '-', '_' and '.', starting with a letter or "
+             "digit");
+      }
+      if (name == "none") {
+        Fail(kv.first, path_t, "'none' is reserved (a step's `analysis: none` means no analysis)");
+      }
+      if (spec.templates.count(name) != 0) Fail(kv.first, path_t, "duplicate template");
+      spec.templates.emplace(name, ParseTemplate(kv.second, path_t, name));
+    }
+    if (const auto b = node["bakeWatch"]; b.IsDefined() && !b.IsNull()) {
+      const auto bpath = Child(path, "bakeWatch");
+      CheckKeys(b, bpath, {"template", "duration"});
+      BakeWatch bw;
+      const auto t = Required(b, bpath, "template");
+      bw.template_name = Scalar(t, Child(bpath, "template"));
+      if (spec.templates.count(bw.template_name) == 0) {
+        Fail(t, Child(bpath, "template"),
+             "unknown template '" + bw.template_name + "'; " + tpath + " defines " +
+                 Join(Names(spec)));
+      }
+      bw.duration = Duration(Required(b, bpath, "duration"), Child(bpath, "duration"));
+      spec.bake_watch = bw;
+    }
+    return spec;
+  }
+
+  static std::vector<std::string> Names(const AnalysisSpec& spec) {
+    std::vector<std::string> out;
+    for (const auto& [name, t] : spec.templates) out.push_back(name);
+    return out;
+  }
+
+ private:
+  static std::vector<std::string> MetricNames(const Template& t) {
+    std::vector<std::string> out;
+    for (const auto& m : t.metrics) out.push_back(m.name);
+    return out;
+  }
+
+  void RequireMetric(const Template& t, const YAML::Node& n, const std::string& path,
+                     const std::string& metric, const std::string& where) const {
+    if (t.FindMetric(metric) != nullptr) return;
+    const auto names = MetricNames(t);
+    Fail(n, path,
+         "unknown metric '" + metric + "' in " + where + "; the template defines " +
+             (names.empty() ? std::string("no metrics") : Join(names)));
+  }
+
+  Template ParseTemplate(const YAML::Node& node, const std::string& path,
+                         const std::string& name) const {
+    CheckKeys(node, path, With({"metrics", "rules", "judge"}, kLimitKeys));
+    Template t;
+    t.name = name;
+    const Limits defaults = ParseLimits(node, path, Limits{});
+    if (const auto m = node["metrics"]; m.IsDefined() && !m.IsNull()) {
+      const auto mpath = Child(path, "metrics");
+      RequireMap(m, mpath);
+      for (const auto& kv : m) {
+        const auto metric = KeyOf(kv.first, mpath);
+        const auto path_m = Child(mpath, metric);
+        if (!IsIdentifier(metric) || Lower(metric) == "and" || Lower(metric) == "or") {
+          Fail(kv.first, path_m,
+               "metric names must be identifiers ([A-Za-z_][A-Za-z0-9_:]*, not AND/OR), got '" +
+                   metric + "'");
+        }
+        if (t.FindMetric(metric) != nullptr) Fail(kv.first, path_m, "duplicate metric");
+        CheckKeys(kv.second, path_m, {"query"});
+        t.metrics.push_back(
+            {metric, NonEmpty(Required(kv.second, path_m, "query"), Child(path_m, "query"))});
+      }
+    }
+    if (const auto r = node["rules"]; r.IsDefined() && !r.IsNull()) {
+      const auto rpath = Child(path, "rules");
+      if (!r.IsSequence()) Fail(r, rpath, "must be a list of rules");
+      std::set<std::string> names;
+      for (std::size_t i = 0; i < r.size(); ++i) {
+        auto rule = ParseRule(r[i], Index(rpath, i), t, defaults);
+        if (!names.insert(rule.name).second) {
+          Fail(r[i]["name"], Child(Index(rpath, i), "name"),
+               "duplicate rule name '" + rule.name + "'");
+        }
+        t.rules.push_back(std::move(rule));
+      }
+    }
+    if (const auto j = node["judge"]; j.IsDefined() && !j.IsNull()) {
+      t.judge = ParseJudge(j, Child(path, "judge"), defaults);
+    }
+    if (t.rules.empty() && !t.judge) {
+      Fail(node, path, "a template needs at least one rule under `rules` or a `judge`");
+    }
+    return t;
+  }
+
+  ThresholdRule ParseRule(const YAML::Node& node, const std::string& path, const Template& t,
+                          const Limits& defaults) const {
+    CheckKeys(node, path,
+              With({"name", "failWhen", "metric", "max", "min", "severity", "minRequests",
+                    "minSamples", "noData", "dryRun"},
+                   kLimitKeys));
+    ThresholdRule rule;
+    rule.name = NonEmpty(Required(node, path, "name"), Child(path, "name"));
+    const bool has_fail_when = Has(node, "failWhen");
+    const bool has_metric = Has(node, "metric");
+    if (has_fail_when == has_metric) {
+      Fail(node, path,
+           has_fail_when ? "write either failWhen or metric with max/min, not both"
+                         : "needs failWhen (e.g. \"error_rate > 5%\") or metric with max/min");
+    }
+    if (has_fail_when) {
+      if (Has(node, "max") || Has(node, "min")) {
+        Fail(Has(node, "max") ? node["max"] : node["min"],
+             Child(path, Has(node, "max") ? "max" : "min"), "max/min go with metric, not failWhen");
+      }
+      const auto fw = node["failWhen"];
+      const auto fpath = Child(path, "failWhen");
+      rule.fail_when = NonEmpty(fw, fpath);
+      ConditionError err;
+      auto cond = ParseCondition(rule.fail_when, &err);
+      if (!cond) {
+        Fail(fw, fpath,
+             err.message + " (at character " + std::to_string(err.offset + 1) + " of \"" +
+                 rule.fail_when + "\")");
+      }
+      for (const auto* c : cond->Comparisons()) RequireMetric(t, fw, fpath, c->metric, "failWhen");
+      rule.condition = std::move(*cond);
+    } else {
+      const auto m = node["metric"];
+      const auto mpath = Child(path, "metric");
+      const auto metric = Scalar(m, mpath);
+      RequireMetric(t, m, mpath, metric, "metric");
+      std::vector<std::string> parts;
+      if (const auto mx = node["max"]; mx.IsDefined()) {
+        Threshold(mx, Child(path, "max"));
+        parts.push_back(metric + " > " + mx.Scalar());
+      }
+      if (const auto mn = node["min"]; mn.IsDefined()) {
+        Threshold(mn, Child(path, "min"));
+        parts.push_back(metric + " < " + mn.Scalar());
+      }
+      if (parts.empty()) Fail(node, path, "metric needs max or min (or both)");
+      rule.fail_when = parts.size() == 1 ? parts[0] : parts[0] + " OR " + parts[1];
+      ConditionError err;
+      auto cond = ParseCondition(rule.fail_when, &err);
+      if (!cond) Fail(node, path, err.message);
+      rule.condition = std::move(*cond);
+    }
+    if (const auto n = node["severity"]; n.IsDefined()) {
+      const auto spath = Child(path, "severity");
+      const auto v = Scalar(n, spath);
+      if (v == "info") {
+        rule.severity = Severity::kInfo;
+      } else if (v == "warning") {
+        rule.severity = Severity::kWarning;
+      } else if (v == "critical") {
+        rule.severity = Severity::kCritical;
+      } else {
+        Fail(n, spath, "must be info, warning or critical, got " + v);
+      }
+    }
+    if (const auto n = node["minRequests"]; n.IsDefined()) {
+      const auto qpath = Child(path, "minRequests");
+      CheckKeys(n, qpath, {"metric", "min"});
+      const auto m = Required(n, qpath, "metric");
+      const auto metric = Scalar(m, Child(qpath, "metric"));
+      RequireMetric(t, m, Child(qpath, "metric"), metric, "minRequests");
+      rule.min_requests_metric = metric;
+      const auto min = Required(n, qpath, "min");
+      rule.min_requests = Number(min, Child(qpath, "min"));
+      if (rule.min_requests < 0) Fail(min, Child(qpath, "min"), "must not be negative");
+    }
+    if (const auto n = node["minSamples"]; n.IsDefined()) {
+      rule.min_samples = Integer(n, Child(path, "minSamples"), 1, 100000);
+    }
+    if (const auto n = node["noData"]; n.IsDefined()) {
+      const auto npath = Child(path, "noData");
+      const auto v = Scalar(n, npath);
+      if (v == "inconclusive") {
+        rule.no_data = NoData::kInconclusive;
+      } else if (v == "pass") {
+        rule.no_data = NoData::kPass;
+      } else if (v == "fail") {
+        rule.no_data = NoData::kFail;
+      } else {
+        Fail(n, npath, "must be inconclusive, pass or fail, got " + v);
+      }
+    }
+    rule.limits = ParseLimits(node, path, defaults);
+    if (const auto n = node["dryRun"]; n.IsDefined()) {
+      rule.limits.dry_run = Bool(n, Child(path, "dryRun"));
+    }
+    return rule;
+  }
+
+  JudgeSpec ParseJudge(const YAML::Node& node, const std::string& path,
+                       const Limits& defaults) const {
+    CheckKeys(node, path,
+              With({"confidence", "pass", "marginal", "lookback", "step", "metrics"}, kLimitKeys));
+    JudgeSpec j;
+    j.limits = ParseLimits(node, path, defaults);
+    if (const auto n = node["confidence"]; n.IsDefined()) {
+      j.confidence = Number(n, Child(path, "confidence"));
+      if (j.confidence < 0.5 || j.confidence >= 1) {
+        Fail(n, Child(path, "confidence"), "must be at least 0.5 and below 1, e.g. 0.98");
+      }
+    }
+    if (const auto n = node["pass"]; n.IsDefined()) {
+      j.pass_score = Number(n, Child(path, "pass"));
+      if (j.pass_score < 0 || j.pass_score > 100) {
+        Fail(n, Child(path, "pass"), "must be a score from 0 to 100");
+      }
+    }
+    if (const auto n = node["marginal"]; n.IsDefined()) {
+      j.marginal_score = Number(n, Child(path, "marginal"));
+      if (j.marginal_score < 0 || j.marginal_score > 100) {
+        Fail(n, Child(path, "marginal"), "must be a score from 0 to 100");
+      }
+    }
+    if (j.marginal_score > j.pass_score) {
+      Fail(node["marginal"].IsDefined() ? node["marginal"] : node, Child(path, "marginal"),
+           "must not exceed pass (the score from which the judgment is Successful)");
+    }
+    if (const auto n = node["lookback"]; n.IsDefined()) {
+      j.lookback = Duration(n, Child(path, "lookback"));
+    }
+    if (const auto n = node["step"]; n.IsDefined()) j.step = Duration(n, Child(path, "step"));
+    if (j.step > j.lookback) {
+      Fail(node["step"].IsDefined() ? node["step"] : node, Child(path, "step"),
+           "must not exceed lookback");
+    }
+    const auto mpath = Child(path, "metrics");
+    const auto metrics = Required(node, path, "metrics");
+    if (!metrics.IsSequence() || metrics.size() == 0) {
+      Fail(metrics, mpath, "must be a non-empty list of metrics");
+    }
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < metrics.size(); ++i) {
+      const auto item = metrics[i];
+      const auto ipath = Index(mpath, i);
+      CheckKeys(item, ipath,
+                {"name", "query", "baselineQuery", "direction", "tolerance", "weight", "critical",
+                 "removeOutliers"});
+      JudgeMetric m;
+      const auto name = Required(item, ipath, "name");
+      m.name = NonEmpty(name, Child(ipath, "name"));
+      if (!names.insert(m.name).second) {
+        Fail(name, Child(ipath, "name"), "duplicate judge metric '" + m.name + "'");
+      }
+      m.query = NonEmpty(Required(item, ipath, "query"), Child(ipath, "query"));
+      if (const auto n = item["baselineQuery"]; n.IsDefined()) {
+        m.baseline_query = NonEmpty(n, Child(ipath, "baselineQuery"));
+      } else {
+        m.baseline_query = DeriveBaselineQuery(m.query);
+      }
+      if (const auto n = item["direction"]; n.IsDefined()) {
+        const auto dpath = Child(ipath, "direction");
+        const auto v = Scalar(n, dpath);
+        if (v == "increase") {
+          m.direction = Direction::kIncrease;
+        } else if (v == "decrease") {
+          m.direction = Direction::kDecrease;
+        } else if (v == "either") {
+          m.direction = Direction::kEither;
+        } else {
+          Fail(n, dpath, "must be increase, decrease or either, got " + v);
+        }
+      }
+      if (const auto n = item["tolerance"]; n.IsDefined()) {
+        m.tolerance = Fraction(n, Child(ipath, "tolerance"));
+      }
+      if (const auto n = item["weight"]; n.IsDefined()) {
+        m.weight = Number(n, Child(ipath, "weight"));
+        if (m.weight <= 0) Fail(n, Child(ipath, "weight"), "must be positive");
+      }
+      if (const auto n = item["critical"]; n.IsDefined()) {
+        m.critical = Bool(n, Child(ipath, "critical"));
+      }
+      if (const auto n = item["removeOutliers"]; n.IsDefined()) {
+        m.remove_outliers = Bool(n, Child(ipath, "removeOutliers"));
+      }
+      j.metrics.push_back(std::move(m));
+    }
+    return j;
+  }
+};
+
+SpecIssue FromYamlException(const YAML::Exception& e, std::string path, std::string prefix) {
+  SpecIssue issue;
+  issue.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+  issue.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+  issue.path = std::move(path);
+  issue.message = std::move(prefix) + e.msg;
+  return issue;
+}
+
+}  // namespace
+
+const MetricQuery* Template::FindMetric(std::string_view metric) const {
+  for (const auto& m : metrics) {
+    if (m.name == metric) return &m;
+  }
+  return nullptr;
+}
+
+const Template* AnalysisSpec::FindTemplate(std::string_view name) const {
+  const auto it = templates.find(std::string(name));
+  return it == templates.end() ? nullptr : &it->second;
+}
+
+std::string SpecIssue::ToString() const {
+  std::string out;
+  if (line > 0) out += std::to_string(line) + ":" + std::to_string(column) + ": ";
+  if (!path.empty()) out += path + ": ";
+  return out + message;
+}
+
+std::variant<AnalysisSpec, SpecIssue> ParseAnalysisSpec(const YAML::Node& node,
+                                                        const std::string& path) {
+  try {
+    return Parser().Spec(node, path);
+  } catch (const Failure& f) {
+    return f.issue;
+  } catch (const YAML::Exception& e) {
+    return FromYamlException(e, path, "");
+  }
+}
+
+std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_view spec_yaml,
+                                                                    std::string_view env) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(spec_yaml));
+  } catch (const YAML::Exception& e) {
+    return FromYamlException(e, "", "invalid YAML: ");
+  }
+  const std::string env_name(env);
+  const std::string env_path = "environments." + env_name;
+  try {
+    if (!root.IsMap()) return SpecIssue{0, 0, "", "the delivery spec is not a mapping"};
+    const YAML::Node envs = root["environments"];
+    if (!envs.IsDefined() || !envs.IsMap()) {
+      return SpecIssue{0, 0, "environments", "the delivery spec has no environments mapping"};
+    }
+    const YAML::Node e = envs[env_name];
+    if (!e.IsDefined() || e.IsNull()) {
+      return SpecIssue{0, 0, env_path, "the delivery spec has no environment '" + env_name + "'"};
+    }
+    if (!e.IsMap()) {
+      const auto mark = e.Mark();
+      return SpecIssue{mark.line + 1, mark.column + 1, env_path, "must be a mapping"};
+    }
+    const YAML::Node a = e["analysis"];
+    if (!a.IsDefined() || a.IsNull()) return AnalysisSpec{};
+    return ParseAnalysisSpec(a, env_path + ".analysis");
+  } catch (const YAML::Exception& ex) {
+    return FromYamlException(ex, env_path, "");
+  }
+}
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::int64_t n = 0;
+    const auto start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      if (n > 1'000'000'000) return std::nullopt;
+      n = n * 10 + (s[i] - '0');
+      ++i;
+    }
+    if (i == start || i == s.size()) return std::nullopt;
+    std::int64_t unit = 0;
+    if (s.substr(i, 2) == "ms") {
+      unit = 1;
+      i += 2;
+    } else if (s[i] == 's') {
+      unit = 1000;
+      ++i;
+    } else if (s[i] == 'm') {
+      unit = 60'000;
+      ++i;
+    } else if (s[i] == 'h') {
+      unit = 3'600'000;
+      ++i;
+    } else {
+      return std::nullopt;
+    }
+    total += n * unit;
+    if (total > std::int64_t{366} * 24 * 3'600'000) return std::nullopt;  // a year at most
+  }
+  if (total <= 0) return std::nullopt;
+  return std::chrono::milliseconds(total);
+}
+
+}  // namespace sluice::analysis
