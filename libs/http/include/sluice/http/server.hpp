@@ -60,7 +60,7 @@ class Server : public core::Component {
   // /healthz (200 {"status":"ok"} while the process serves), /readyz (200 or 503 with the
   // Health report) and /metrics (Prometheus text format of the registry, which also receives
   // the server's request metrics). Call before Start.
-  void MountOps(core::Health& health, prometheus::Registry& registry);
+  void MountOps(core::Health& health, ::prometheus::Registry& registry);
 
   std::string_view Name() const override { return name_; }
   // Binds (std::runtime_error naming the address when that fails), then serves on a thread.
@@ -87,8 +87,8 @@ class Server : public core::Component {
   std::atomic<bool> loop_exited_{false};
   std::mutex mu_;  // Start/Stop
   bool started_ = false;
-  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
-  prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
+  ::prometheus::Family<::prometheus::Counter>* requests_ = nullptr;
+  ::prometheus::Family<::prometheus::Histogram>* latency_ = nullptr;
 };
 
 // The body as JSON; throws BadRequest (field "body", code malformed_json) when it is empty or

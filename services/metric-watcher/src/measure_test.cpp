@@ -1,0 +1,260 @@
+#include "measure.hpp"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <sluice/http/errors.hpp>
+
+#include "alerts.hpp"
+#include "retrospective.hpp"
+
+namespace sluice::watcher {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const core::SystemTime kT0 = core::SystemTime(std::chrono::seconds(1'700'000'000));
+
+// Answers queries from a table: (query, time) -> per-instance values; a query containing
+// "broken" fails.
+class FakeProvider final : public MetricProvider {
+ public:
+  std::function<std::map<std::string, double>(std::string_view, core::SystemTime)> instant;
+  std::vector<std::string> seen;
+
+  prom::QueryResult Query(std::string_view promql, core::SystemTime at) override {
+    seen.emplace_back(promql);
+    if (promql.find("broken") != std::string_view::npos) {
+      throw prom::QueryError("503 from Prometheus", true);
+    }
+    prom::QueryResult r;
+    for (const auto& [instance, value] : instant(promql, at)) {
+      prom::Series s;
+      if (!instance.empty()) s.labels["instance_name"] = instance;
+      s.points.push_back({at, value});
+      r.series.push_back(std::move(s));
+    }
+    return r;
+  }
+  prom::QueryResult QueryRange(std::string_view promql, core::SystemTime start,
+                               core::SystemTime end, std::chrono::milliseconds step) override {
+    seen.emplace_back(promql);
+    prom::QueryResult r;
+    r.type = prom::ResultType::kMatrix;
+    prom::Series s;
+    const bool canary = promql.find("canary") != std::string_view::npos;
+    int i = 0;
+    for (auto t = start; t <= end; t += step, ++i) {
+      // The canary is 10x slower than the baseline, with a little spread.
+      s.points.push_back({t, (canary ? 1.0 : 0.1) + 0.001 * (i % 7)});
+    }
+    r.series.push_back(std::move(s));
+    return r;
+  }
+};
+
+constexpr const char* kTemplate = R"(
+templates:
+  default:
+    interval: 5s
+    count: 3
+    metrics:
+      error_rate:
+        query: 'errors{app="{{app}}",instance_name=~"{{instances}}"}'
+      requests:
+        query: 'requests{app="{{app}}"}'
+      latency:
+        query: 'latency{app="{{app}}"}'
+    rules:
+      - name: seed
+        failWhen: "error_rate > 5% OR latency > 500ms"
+        minRequests: {metric: requests, min: 20}
+)";
+
+analysis::Template LoadTemplate(const char* text = kTemplate) {
+  auto parsed = analysis::ParseAnalysisSpec(YAML::Load(text), "analysis");
+  if (auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) {
+    ADD_FAILURE() << issue->ToString();
+    return {};
+  }
+  return std::get<analysis::AnalysisSpec>(parsed).templates.at("default");
+}
+
+analysis::Bindings Bindings() {
+  analysis::Bindings b;
+  b.app = "shop";
+  b.env = "production";
+  b.version = "2.0.0";
+  b.instances = {"web-1", "web-2"};
+  return b;
+}
+
+TEST(MeasureTest, MetricsOfRuleAreTheConditionsThenMinRequests) {
+  const auto t = LoadTemplate();
+  ASSERT_EQ(t.rules.size(), 1U);
+  EXPECT_EQ(MetricsOfRule(t, t.rules[0]),
+            (std::vector<std::string>{"error_rate", "latency", "requests"}));
+}
+
+TEST(MeasureTest, BreachNamesTheInstanceAndKeepsResolvedQueries) {
+  const auto t = LoadTemplate();
+  FakeProvider p;
+  p.instant = [](std::string_view q, core::SystemTime) -> std::map<std::string, double> {
+    if (q.find("errors") != std::string_view::npos) return {{"web-1", 0.01}, {"web-2", 0.31}};
+    if (q.find("requests") != std::string_view::npos) return {{"", 100}};
+    return {{"web-1", 0.1}, {"web-2", 0.2}};
+  };
+  const auto m = MeasureThreshold(p, t, t.rules[0], Bindings(), kT0);
+  EXPECT_EQ(m.result.verdict, analysis::Outcome::kFailed);
+  EXPECT_EQ(m.result.metric, "error_rate");
+  EXPECT_EQ(m.result.affected_instances, std::vector<std::string>{"web-2"});
+  EXPECT_EQ(m.queries.at("error_rate"), R"(errors{app="shop",instance_name=~"web-1|web-2"})");
+  const auto j = ToJson(m, kT0);
+  EXPECT_EQ(j["verdict"], "Failed");
+  EXPECT_EQ(j["values"]["error_rate"][1]["instance"], "web-2");
+}
+
+TEST(MeasureTest, QueryErrorIsAnErrorMeasurement) {
+  const char* text = R"(
+templates:
+  default:
+    metrics:
+      error_rate: {query: 'broken{app="{{app}}"}'}
+    rules:
+      - {name: seed, failWhen: "error_rate > 5%"}
+)";
+  const auto t = LoadTemplate(text);
+  FakeProvider p;
+  p.instant = [](std::string_view, core::SystemTime) { return std::map<std::string, double>{}; };
+  const auto m = MeasureThreshold(p, t, t.rules[0], Bindings(), kT0);
+  EXPECT_EQ(m.result.verdict, analysis::Outcome::kError);
+  EXPECT_TRUE(ValuesJson(m.values)["error_rate"].contains("error"));
+}
+
+TEST(MeasureTest, LowTrafficIsInconclusive) {
+  const auto t = LoadTemplate();
+  FakeProvider p;
+  p.instant = [](std::string_view q, core::SystemTime) -> std::map<std::string, double> {
+    if (q.find("requests") != std::string_view::npos) return {{"", 3}};
+    return {{"web-1", 0.5}};
+  };
+  EXPECT_EQ(MeasureThreshold(p, t, t.rules[0], Bindings(), kT0).result.verdict,
+            analysis::Outcome::kInconclusive);
+}
+
+TEST(MeasureTest, JudgeComparesCanaryWithBaseline) {
+  const char* text = R"(
+templates:
+  default:
+    metrics: {}
+    judge:
+      lookback: 2m
+      step: 5s
+      metrics:
+        - name: latency
+          query: 'latency{kind="canary",instance_name=~"{{instances}}"}'
+          baselineQuery: 'latency{kind="baseline",instance_name=~"{{baseline_instances}}"}'
+          direction: increase
+          tolerance: 20%
+          critical: true
+)";
+  const auto t = LoadTemplate(text);
+  ASSERT_TRUE(t.judge);
+  FakeProvider p;
+  const auto m = MeasureJudge(p, *t.judge, Bindings(), kT0 - 2min, kT0, 5s);
+  EXPECT_EQ(m.judgement.verdict, analysis::Outcome::kFailed);
+  EXPECT_EQ(m.queries.at("latency").second, R"(latency{kind="baseline",instance_name=~"^$"})");
+  EXPECT_EQ(ToJson(m, kT0)["metrics"][0]["name"], "latency");
+}
+
+json RetroBody() {
+  return {{"app", "shop"},
+          {"env", "production"},
+          {"template_yaml", kTemplate},
+          {"canary", {{"version", "2.0.0"}, {"instances", {"web-1", "web-2"}}}},
+          {"baseline", {{"version", "1.0.0"}}},
+          {"start", "2023-11-14T22:13:20Z"},
+          {"end", "2023-11-14T22:14:20Z"}};
+}
+
+TEST(RetrospectiveTest, ParsesAndNamesBadFields) {
+  const auto r = ParseRetrospectiveRequest(RetroBody());
+  EXPECT_EQ(r.bindings.version, "2.0.0");
+  EXPECT_EQ(r.bindings.baseline_version, "1.0.0");
+  EXPECT_EQ(r.tmpl.rules.size(), 1U);
+  auto field_of = [](json body) {
+    try {
+      ParseRetrospectiveRequest(body);
+    } catch (const http::ApiException& e) {
+      return std::to_string(e.Error().status) + " " + e.Error().field;
+    }
+    return std::string("no error");
+  };
+  auto b = RetroBody();
+  b.erase("app");
+  EXPECT_EQ(field_of(b), "400 app");
+  b = RetroBody();
+  b["start"] = "yesterday";
+  EXPECT_EQ(field_of(b), "400 start");
+  b = RetroBody();
+  b["end"] = "2023-11-14T22:00:00Z";
+  EXPECT_EQ(field_of(b), "422 end");
+  b = RetroBody();
+  b.erase("template_yaml");
+  EXPECT_EQ(field_of(b), "400 spec_yaml");
+  b = RetroBody();
+  b["template_yaml"] = "metrics: {a: {query: x}}\nrules: [{name: r, failWhen: 'b > 1'}]";
+  EXPECT_EQ(field_of(b), "422 template_yaml");
+  b = RetroBody();
+  b["canary"]["instances"] = "web-1";
+  EXPECT_EQ(field_of(b), "400 canary.instances");
+  b = RetroBody();
+  b["step"] = "1ms";
+  EXPECT_EQ(field_of(b), "422 step");
+}
+
+TEST(RetrospectiveTest, StepsThroughTheRangeUntilTheRuleFails) {
+  const auto r = ParseRetrospectiveRequest(RetroBody());
+  FakeProvider p;
+  const auto breach_at = r.start + 20s;
+  p.instant = [&](std::string_view q, core::SystemTime at) -> std::map<std::string, double> {
+    if (q.find("requests") != std::string_view::npos) return {{"", 100}};
+    if (q.find("errors") != std::string_view::npos) {
+      return {{"web-1", 0.01}, {"web-2", at >= breach_at ? 0.5 : 0.01}};
+    }
+    return {{"web-1", 0.1}};
+  };
+  const auto out = RunRetrospective(p, r);
+  EXPECT_EQ(out["outcome"], "Failed");
+  EXPECT_EQ(out["reason"], "threshold_breached");
+  const auto& ms = out["rules"][0]["measurements"];
+  ASSERT_EQ(ms.size(), 5U);  // 0s, 5s, 10s, 15s pass; 20s fails
+  EXPECT_EQ(ms[4]["verdict"], "Failed");
+  EXPECT_EQ(ms[4]["affected_instances"][0], "web-2");
+  EXPECT_EQ(ms[0]["verdict"], "Successful");
+}
+
+TEST(RetrospectiveTest, HealthyRangeSucceeds) {
+  const auto r = ParseRetrospectiveRequest(RetroBody());
+  FakeProvider p;
+  p.instant = [](std::string_view q, core::SystemTime) -> std::map<std::string, double> {
+    if (q.find("requests") != std::string_view::npos) return {{"", 100}};
+    return {{"web-1", 0.01}};
+  };
+  const auto out = RunRetrospective(p, r);
+  EXPECT_EQ(out["outcome"], "Successful");
+  EXPECT_EQ(out["rules"][0]["measurements"].size(), 13U);  // every 5s over one minute
+}
+
+TEST(DurationTest, Parses) {
+  EXPECT_EQ(ParseDuration("5s"), 5000ms);
+  EXPECT_EQ(ParseDuration("1m30s"), 90000ms);
+  EXPECT_EQ(ParseDuration("250ms"), 250ms);
+  EXPECT_EQ(ParseDuration("10"), 10000ms);
+  EXPECT_FALSE(ParseDuration("5x"));
+  EXPECT_FALSE(ParseDuration(""));
+}
+
+}  // namespace
+}  // namespace sluice::watcher

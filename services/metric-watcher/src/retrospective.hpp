@@ -1,0 +1,41 @@
+#pragma once
+
+// POST /v1/analyses: an analysis over a past time range, answered synchronously, by the same
+// measuring code as the live analysis (measure.hpp) and the same limits bookkeeping.
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sluice/analysis/analysis.hpp>
+#include <sluice/core/clock.hpp>
+#include <string>
+#include <string_view>
+
+#include "measure.hpp"
+
+namespace sluice::watcher {
+
+struct RetrospectiveRequest {
+  analysis::Template tmpl;
+  analysis::Bindings bindings;
+  core::SystemTime start{};
+  core::SystemTime end{};
+  std::optional<std::chrono::milliseconds> step;  // overrides rule intervals and judge step
+};
+
+inline constexpr int kMaxRetrospectiveSteps = 2000;
+
+// "250ms", "5s", "2m", "1h", sums ("1m30s"), or a bare number of seconds; nullopt otherwise.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
+
+// Reads the request body; throws http::ApiException: 400 invalid_field naming the field when a
+// field is missing or malformed, 422 unprocessable naming the field when the template or the
+// range cannot be used.
+RetrospectiveRequest ParseRetrospectiveRequest(const nlohmann::json& body);
+
+// Runs every threshold rule at each step of [start, end] (instant queries at that time, until
+// the rule is decided) and the judge over [start, end]; returns
+// {outcome, reason, rules: [{name, outcome, measurements: [...]}], judge}.
+nlohmann::json RunRetrospective(MetricProvider& provider, const RetrospectiveRequest& request);
+
+}  // namespace sluice::watcher

@@ -1,0 +1,63 @@
+#pragma once
+
+// The decisions of a live analysis run, as pure functions: which template applies, the limits
+// a rule is measured under, and when a run is decided (and why).
+
+#include <chrono>
+#include <optional>
+#include <sluice/analysis/analysis.hpp>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace sluice::watcher {
+
+inline constexpr std::string_view kServiceName = "metric-watcher";
+
+// AnalysisFailed.reason: named constants the rollback-agent and the notifier key on.
+inline constexpr std::string_view kReasonThresholdBreached = "threshold_breached";
+inline constexpr std::string_view kReasonJudgeFailed = "judge_failed";
+inline constexpr std::string_view kReasonInconclusiveLimit = "inconclusive_limit";
+inline constexpr std::string_view kReasonQueryError = "query_error";
+inline constexpr std::string_view kReasonTemplateMissing = "template_missing";
+
+// analyses.status besides the analysis::Outcome names: a run stopped by a rollback.
+inline constexpr std::string_view kStatusCancelled = "Cancelled";
+// The rule name under which the judge's progress is kept.
+inline constexpr std::string_view kJudgeRule = "judge";
+
+inline constexpr std::chrono::milliseconds kDefaultBakeDuration{std::chrono::minutes(5)};
+
+// The template of an analysis, from the deployment's delivery spec; or why there is none
+// (unparsable spec, no analysis section for the env, no template of that name).
+std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view spec_yaml,
+                                                              std::string_view env,
+                                                              const std::string& template_name);
+
+// The environment's bakeWatch section, when the spec has one.
+std::optional<analysis::BakeWatch> BakeWatchOf(std::string_view spec_yaml, std::string_view env);
+
+// A bake watch measures until its end: never decided Successful by count or by consecutive
+// successes. Otherwise the limits as written.
+analysis::Limits EffectiveLimits(analysis::Limits limits, bool bake_watch);
+
+struct RuleState {
+  std::string name;
+  bool judge = false;
+  analysis::Outcome outcome = analysis::Outcome::kPending;
+};
+
+struct Decision {
+  analysis::Outcome outcome = analysis::Outcome::kRunning;
+  std::string reason;              // empty when Successful
+  std::vector<std::string> rules;  // the rules whose outcome decided it (evidence)
+};
+
+// The run's outcome once decided; nullopt while it keeps measuring. A canary run is decided by
+// analysis::Combine (one failed rule decides at once). A bake watch fails as soon as a rule
+// does and passes only when its time is over (`bake_over`).
+std::optional<Decision> Decide(const std::vector<RuleState>& rules, bool bake_watch,
+                               bool bake_over);
+
+}  // namespace sluice::watcher

@@ -1,0 +1,97 @@
+#include "run.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice::watcher {
+namespace {
+
+using analysis::Outcome;
+
+constexpr const char* kSpec = R"(
+app: shop
+environments:
+  production:
+    analysis:
+      bakeWatch: {template: bake, duration: 10m}
+      templates:
+        default:
+          metrics:
+            error_rate: {query: 'errors{app="{{app}}"}'}
+          rules:
+            - {name: seed, failWhen: "error_rate > 5%"}
+        bake:
+          metrics:
+            error_rate: {query: 'errors{app="{{app}}"}'}
+          rules:
+            - {name: seed, failWhen: "error_rate > 5%"}
+)";
+
+TEST(ResolveTemplateTest, FindsTheNamedTemplate) {
+  auto r = ResolveTemplate(kSpec, "production", "default");
+  ASSERT_TRUE(std::holds_alternative<analysis::Template>(r)) << std::get<std::string>(r);
+  EXPECT_EQ(std::get<analysis::Template>(r).rules.size(), 1U);
+}
+
+TEST(ResolveTemplateTest, MissingTemplateOrEnvIsAnError) {
+  auto r = ResolveTemplate(kSpec, "production", "nope");
+  ASSERT_TRUE(std::holds_alternative<std::string>(r));
+  EXPECT_NE(std::get<std::string>(r).find("'nope'"), std::string::npos);
+  EXPECT_TRUE(std::holds_alternative<std::string>(ResolveTemplate(kSpec, "staging", "default")));
+  EXPECT_TRUE(std::holds_alternative<std::string>(ResolveTemplate("", "production", "default")));
+  EXPECT_TRUE(
+      std::holds_alternative<std::string>(ResolveTemplate("a: [", "production", "default")));
+}
+
+TEST(ResolveTemplateTest, BakeWatchOfTheEnvironment) {
+  const auto b = BakeWatchOf(kSpec, "production");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->template_name, "bake");
+  EXPECT_EQ(b->duration, std::chrono::minutes(10));
+}
+
+TEST(EffectiveLimitsTest, BakeWatchNeverPassesByCount) {
+  analysis::Limits l;
+  l.count = 3;
+  l.consecutive_success_limit = 2;
+  const auto bake = EffectiveLimits(l, true);
+  analysis::RuleProgress p;
+  for (int i = 0; i < 10; ++i) p = analysis::Advance(bake, p, Outcome::kSuccessful);
+  EXPECT_EQ(p.outcome, Outcome::kRunning);
+  EXPECT_EQ(EffectiveLimits(l, false), l);
+}
+
+TEST(DecideTest, CanaryDecidedByCombine) {
+  EXPECT_FALSE(
+      Decide({{"a", false, Outcome::kRunning}, {"b", false, Outcome::kSuccessful}}, false, false));
+  auto d = Decide({{"a", false, Outcome::kRunning}, {"b", false, Outcome::kFailed}}, false, false);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->outcome, Outcome::kFailed);
+  EXPECT_EQ(d->reason, kReasonThresholdBreached);
+  EXPECT_EQ(d->rules, std::vector<std::string>{"b"});
+  d = Decide({{"a", false, Outcome::kSuccessful}, {"judge", true, Outcome::kFailed}}, false, false);
+  EXPECT_EQ(d->reason, kReasonJudgeFailed);
+  d = Decide({{"a", false, Outcome::kInconclusive}, {"b", false, Outcome::kSuccessful}}, false,
+             false);
+  EXPECT_EQ(d->reason, kReasonInconclusiveLimit);
+  d = Decide({{"a", false, Outcome::kError}}, false, false);
+  EXPECT_EQ(d->reason, kReasonQueryError);
+  d = Decide({{"a", false, Outcome::kSuccessful}, {"b", false, Outcome::kSuccessful}}, false,
+             false);
+  EXPECT_EQ(d->outcome, Outcome::kSuccessful);
+  EXPECT_TRUE(d->reason.empty());
+  EXPECT_EQ(Decide({}, false, false)->outcome, Outcome::kSuccessful);
+}
+
+TEST(DecideTest, BakeWatchFailsAtOnceAndPassesOnlyAtTheEnd) {
+  EXPECT_FALSE(Decide({{"a", false, Outcome::kRunning}}, true, false));
+  const auto failed = Decide({{"a", false, Outcome::kFailed}}, true, false);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->outcome, Outcome::kFailed);
+  const auto over = Decide({{"a", false, Outcome::kRunning}}, true, true);
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->outcome, Outcome::kSuccessful);
+  EXPECT_FALSE(Decide({}, true, false));
+}
+
+}  // namespace
+}  // namespace sluice::watcher

@@ -1,0 +1,136 @@
+#pragma once
+
+// The metric-watcher's SQL: watched deployments, analysis runs with their rules' durable
+// schedule, measurements, and received alerts. Every function runs inside the caller's
+// transaction.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+#include <sluice/core/clock.hpp>
+#include <string>
+#include <vector>
+
+#include "alerts.hpp"
+
+namespace sluice::watcher {
+
+// ---- watched deployments -------------------------------------------------------------------
+
+// Creates the deployment row, or updates app/env/version/release (when given) and status.
+// `keep_status`: an existing row keeps its status (an AnalysisRequested seen before the
+// DeploymentPlanned it follows must not revive a finished deployment).
+void UpsertDeployment(pqxx::work& tx, const WatchedDeployment& d, std::uint64_t generation,
+                      bool keep_status, core::SystemTime now);
+// Sets the status; `active_until` only ever moves later. False when the deployment is unknown.
+bool SetDeploymentStatus(pqxx::work& tx, const std::string& deployment_id,
+                         const std::string& status, std::optional<core::SystemTime> active_until,
+                         core::SystemTime now);
+// Moves active_until later (never earlier); the status stays.
+void ExtendActiveUntil(pqxx::work& tx, const std::string& deployment_id,
+                       core::SystemTime active_until, core::SystemTime now);
+// Records a rollback: status rolling_back and the generation below which analyses are void.
+void MarkRolledBack(pqxx::work& tx, const std::string& deployment_id, std::uint64_t generation,
+                    core::SystemTime now);
+// The generation below which analyses of the deployment are cancelled (0: none).
+std::uint64_t CancelledGeneration(pqxx::work& tx, const std::string& deployment_id);
+// Deployments of app/env, or the one with this id.
+std::vector<WatchedDeployment> DeploymentsFor(pqxx::work& tx, const std::string& app,
+                                              const std::string& env,
+                                              const std::string& deployment_id);
+
+// ---- analyses --------------------------------------------------------------------------------
+
+struct AnalysisRow {
+  std::string id;
+  std::string deployment_id;
+  std::uint32_t batch_index = 0;
+  std::uint64_t generation = 0;
+  std::string app, env, version, baseline_version, release_id, template_name;
+  bool bake_watch = false;
+  std::vector<std::string> instances, baseline_instances;
+  std::string spec_yaml;
+  std::string status;
+  core::SystemTime started_at{};
+  std::optional<core::SystemTime> ends_at;
+  std::optional<core::SystemTime> next_due_at;
+  std::optional<core::SystemTime> finished_at;
+  std::string reason;
+  nlohmann::json evidence = nlohmann::json::array();
+};
+
+struct RuleRow {
+  std::string analysis_id;
+  std::string rule;
+  std::string kind;  // "threshold" or "judge"
+  nlohmann::json progress;
+  std::string outcome;
+  std::optional<core::SystemTime> next_due_at;
+};
+
+struct MeasurementRow {
+  std::int64_t id = 0;
+  std::string rule;
+  core::SystemTime taken_at{};
+  nlohmann::json queries;
+  nlohmann::json values;
+  std::string metric;
+  std::optional<double> observed;
+  std::optional<double> threshold;
+  std::string comparator;
+  std::vector<std::string> affected;
+  std::string verdict;
+  std::string message;
+};
+
+// False when an analysis with this id exists already.
+bool InsertAnalysis(pqxx::work& tx, const AnalysisRow& a);
+void InsertRule(pqxx::work& tx, const RuleRow& r);
+// The Running analysis due first (next_due_at <= now), locked FOR UPDATE SKIP LOCKED.
+std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now);
+std::optional<AnalysisRow> GetAnalysis(pqxx::work& tx, const std::string& id);
+std::vector<AnalysisRow> ListAnalyses(pqxx::work& tx,
+                                      const std::optional<std::string>& deployment_id, int limit);
+std::vector<RuleRow> LoadRules(pqxx::work& tx, const std::string& analysis_id);
+void UpdateRule(pqxx::work& tx, const RuleRow& r);
+void SetNextDue(pqxx::work& tx, const std::string& analysis_id,
+                std::optional<core::SystemTime> next_due_at);
+void FinishAnalysis(pqxx::work& tx, const std::string& analysis_id, const std::string& status,
+                    const std::string& reason, const nlohmann::json& evidence,
+                    core::SystemTime now);
+// Cancels the deployment's Running analyses of a generation below `generation` (all of them
+// when generation is 0), recording `reason`. Returns how many.
+int CancelAnalyses(pqxx::work& tx, const std::string& deployment_id, std::uint64_t generation,
+                   const std::string& reason, core::SystemTime now);
+int CountRunning(pqxx::work& tx);
+
+void InsertMeasurement(pqxx::work& tx, const std::string& analysis_id, const MeasurementRow& m);
+// Oldest first; `rule` empty = every rule; `limit` newest rows.
+std::vector<MeasurementRow> ListMeasurements(pqxx::work& tx, const std::string& analysis_id,
+                                             const std::string& rule, int limit);
+
+// ---- alerts ------------------------------------------------------------------------------
+
+struct AlertRow {
+  std::string fingerprint;
+  core::SystemTime starts_at{};
+  std::string alert_name;
+  std::string deployment_id;
+  std::string status;  // firing / resolved
+  nlohmann::json labels;
+  nlohmann::json annotations;
+  bool raised = false;
+  std::string alert_id;
+  std::string reason;
+};
+
+// Inserts the alert unless (fingerprint, starts_at) is known; true when inserted. A concurrent
+// insert of the same alert waits for the other transaction.
+bool InsertAlert(pqxx::work& tx, const AlertRow& a, core::SystemTime now);
+// The stored alert, locked FOR UPDATE.
+std::optional<AlertRow> LockAlert(pqxx::work& tx, const std::string& fingerprint,
+                                  core::SystemTime starts_at);
+void UpdateAlert(pqxx::work& tx, const AlertRow& a, core::SystemTime now);
+
+}  // namespace sluice::watcher
