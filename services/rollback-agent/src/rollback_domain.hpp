@@ -1,0 +1,234 @@
+#pragma once
+
+// The rollback-agent's pure core: its own projection of a deployment (built from the
+// planner's and the executor's events), the rollback decision, and the bookkeeping of a
+// revert's attempts. No I/O; time is passed in.
+
+#include <sluice/v1/envelope.pb.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace sluice::rollback {
+
+// Reasons a trigger is recorded without acting (named constants the API and logs key on).
+inline constexpr std::string_view kReasonAlreadyRolledBack = "already_rolled_back";
+inline constexpr std::string_view kReasonRollbackInProgress = "rollback_in_progress";
+inline constexpr std::string_view kReasonUnknownDeployment = "unknown_deployment";
+inline constexpr std::string_view kReasonStaleGeneration = "stale_generation";
+inline constexpr std::string_view kReasonNoStableRelease = "no_stable_release";
+inline constexpr std::string_view kReasonUnknownTargetRelease = "unknown_target_release";
+inline constexpr std::string_view kReasonFailedTargetRelease = "failed_target_release";
+inline constexpr std::string_view kReasonNothingDeployed = "nothing_deployed";
+inline constexpr std::string_view kReasonAlertResolved = "alert_resolved";
+inline constexpr std::string_view kReasonSuperseded = "superseded";
+// A concurrent trigger committed its rollback first (the unique row decided).
+inline constexpr std::string_view kReasonLostRace = "rollback_in_progress";
+// A newer holder of the deployment's Redis lease wrote first (its fencing token is higher).
+inline constexpr std::string_view kReasonLockSuperseded = "lock_superseded";
+
+// Trigger kinds, as RollbackStarted.trigger carries them.
+inline constexpr std::string_view kTriggerAnalysisFailed = "analysis_failed";
+inline constexpr std::string_view kTriggerAlert = "alert";
+inline constexpr std::string_view kTriggerOperator = "operator";
+
+enum class DeploymentState { kRunning, kPaused, kSucceeded, kFailed, kRollingBack, kRolledBack };
+std::string_view ToString(DeploymentState s);
+std::optional<DeploymentState> DeploymentStateFromString(std::string_view s);
+
+enum class BatchState { kPlanned, kRequested, kSucceeded, kFailed };
+std::string_view ToString(BatchState s);
+std::optional<BatchState> BatchStateFromString(std::string_view s);
+
+enum class OnCanaryFailure { kRevertBatch, kRevertAll };
+std::string_view ToString(OnCanaryFailure p);  // "revert-batch", "revert-all"
+// Empty or unknown text is the default, revert-batch.
+OnCanaryFailure OnCanaryFailureFromString(std::string_view s);
+
+// Whether this agent has rolled the deployment back: none yet, one under way, one finished.
+enum class RollbackPhase { kNone, kActive, kDone };
+std::string_view ToString(RollbackPhase p);
+
+enum class Scope { kBatches, kDeployment };
+std::string_view ToString(Scope s);  // "batches", "deployment"
+
+// How the deployment ends once the rollback has finished.
+enum class FinalStatus { kFailed, kRolledBack };
+std::string_view ToString(FinalStatus s);  // "failed", "rolled_back"
+
+struct BatchView {
+  std::uint32_t index = 0;
+  std::vector<std::string> hosts;
+  BatchState state = BatchState::kPlanned;
+};
+
+// The latest instance record of a host, as the executor reported it.
+struct HostView {
+  std::uint32_t batch = 0;
+  std::string version;
+  std::string status;  // "pending", "deploying", "succeeded", "failed", "reverting", "reverted"
+  std::string error;
+};
+
+// An earlier deployment of the same app and environment (for an operator's chosen target).
+struct EarlierRelease {
+  std::string release_id;
+  std::string version;
+  bool failed = false;  // that deployment failed or was rolled back: never a target
+};
+
+struct DeploymentView {
+  std::string id;
+  bool planned = false;  // DeploymentPlanned seen: until then the deployment is unknown
+  std::string app;
+  std::string env;
+  std::string release_id;
+  std::string version;
+  std::string stable_release_id;  // the stable release before this deployment
+  std::string stable_version;
+  OnCanaryFailure on_canary_failure = OnCanaryFailure::kRevertBatch;
+  DeploymentState status = DeploymentState::kRunning;
+  std::uint64_t generation = 0;  // the highest generation seen or issued
+  std::vector<BatchView> batches;
+  std::map<std::string, HostView> hosts;
+  bool succeeded_seen = false;  // DeploymentSucceeded
+  RollbackPhase rollback = RollbackPhase::kNone;
+  std::int64_t planned_at_ms = 0;
+  // Filled by the repository at decision time (not stored in the view).
+  std::vector<EarlierRelease> earlier_releases;
+  bool superseded = false;  // a newer deployment of the same app+env has been planned
+
+  // Every batch succeeded (and there is one), or DeploymentSucceeded was seen.
+  bool FullRollout() const;
+  // Hosts of the batches that were requested (so may run the new version), in batch order.
+  std::vector<std::string> DeployedHosts() const;
+};
+
+// Folds one event of the deployment into the view. Returns false when the event says nothing
+// the view keeps. `at_ms` is the event's time.
+bool ApplyEvent(DeploymentView& view, const ::sluice::v1::Envelope& envelope, std::int64_t at_ms);
+
+nlohmann::json ViewToJson(const DeploymentView& view);
+DeploymentView ViewFromJson(const nlohmann::json& j);
+
+// ---- triggers and the decision ------------------------------------------------------------
+
+struct AnalysisFailedTrigger {
+  std::string analysis_id;
+  std::uint32_t batch = 0;
+  bool bake_watch = false;
+  std::uint64_t generation = 0;                 // 0: not known
+  std::vector<std::string> affected_instances;  // union over the evidence
+};
+
+struct AlertTrigger {
+  std::string alert_id;
+  std::string alert_name;
+  std::vector<std::string> affected_instances;
+  bool resolved = false;
+};
+
+struct OperatorTrigger {
+  std::string actor;
+  std::string reason;
+  std::optional<std::string> target_release_id;
+  std::uint64_t generation = 0;  // the generation the operator saw; 0 = current
+};
+
+using Trigger = std::variant<AnalysisFailedTrigger, AlertTrigger, OperatorTrigger>;
+std::string_view TriggerKind(const Trigger& t);
+
+struct RollbackPlan {
+  Scope scope = Scope::kBatches;
+  std::vector<std::uint32_t> batches;  // the batches reverted, ascending
+  std::vector<std::string> hosts;      // the hosts reverted, in batch order
+  std::string target_version;
+  std::string target_release_id;
+  FinalStatus final_status = FinalStatus::kRolledBack;
+  std::uint64_t from_generation = 0;  // the dedupe key with the deployment id
+  std::uint64_t new_generation = 0;   // from_generation + 1: RollbackStarted.generation
+  std::string why;                    // one human line
+};
+
+struct RecordOnly {
+  std::string reason;  // one of the kReason* constants
+  std::string detail;  // one human line
+};
+
+struct Decision {
+  std::variant<RollbackPlan, RecordOnly> outcome;
+  bool Acts() const { return std::holds_alternative<RollbackPlan>(outcome); }
+  const RollbackPlan& Plan() const { return std::get<RollbackPlan>(outcome); }
+  const RecordOnly& Record() const { return std::get<RecordOnly>(outcome); }
+};
+
+// The decision for a trigger, with no side effects:
+// - automatic triggers (analysis failed, alert): nothing while a rollback runs or after one;
+//   a stale analysis generation, a resolved alert or a superseded deployment are recorded;
+//   in canary (not full rollout) revert-batch reverts only the batches whose hosts the
+//   evidence names (every deployed batch when none is named) and ends FAILED, revert-all
+//   reverts every deployed batch and ends ROLLED_BACK; after full rollout every deployed host
+//   goes back to the stable version and the deployment ends ROLLED_BACK.
+// - operator: any state but a running rollback; the stable version or a chosen earlier
+//   release of this app+env that did not fail; every deployed host not already on it;
+//   ROLLED_BACK.
+// Only hosts of requested batches are reverted, and only those not already on the target.
+Decision DecideRollback(const DeploymentView& deployment, const Trigger& trigger);
+Decision DecideRollback(const std::optional<DeploymentView>& deployment, const Trigger& trigger);
+
+// ---- revert attempts ----------------------------------------------------------------------
+
+struct RevertPolicy {
+  int max_attempts = 3;
+  std::chrono::milliseconds backoff{5000};  // before the second attempt; doubled after
+  std::chrono::milliseconds timeout{300000};
+};
+
+// A rollback's revert as the agent tracks it.
+struct RevertProgress {
+  int attempt = 1;                       // the attempt in flight
+  std::uint64_t attempt_generation = 0;  // generation of the attempt's RevertRequested
+  std::vector<std::string> hosts;        // every host of the rollback
+  std::vector<std::string> pending;      // hosts of the attempt in flight
+  std::vector<std::string> reverted;     // hosts reverted so far
+  std::vector<std::string> failed;       // hosts that failed their latest attempt
+};
+
+struct RevertNext {
+  enum class Kind { kRetry, kComplete };
+  Kind kind = Kind::kComplete;
+  RevertProgress progress;             // updated
+  std::chrono::milliseconds delay{0};  // kRetry: wait before the next RevertRequested
+  bool success = false;                // kComplete
+};
+
+// Folds a RevertCompleted of the attempt in flight. Hosts the answer names in neither list
+// count as failed. Failed hosts are retried (a new attempt, generation + 1) while attempts
+// remain, after backoff * 2^(attempt-1); otherwise the revert completes.
+RevertNext OnRevertResult(const RevertPolicy& policy, RevertProgress progress,
+                          const std::vector<std::string>& reverted,
+                          const std::vector<std::string>& failed);
+// The attempt in flight never answered: its pending hosts fail and the revert completes.
+RevertNext OnRevertTimeout(RevertProgress progress);
+
+// "demo-app production: v3 rolled back to v2 on 2 hosts after error_rate 0.31 > 0.05 (batch 2)"
+struct SummaryInput {
+  std::string app, env, from_version, target_version;
+  std::vector<std::string> reverted, failed;
+  std::vector<std::uint32_t> batches;  // 0-based; printed 1-based
+  Scope scope = Scope::kBatches;
+  std::string cause;  // "error_rate 0.31 > 0.05", "operator rollback by alice", ...
+};
+std::string Summary(const SummaryInput& in);
+
+// "error_rate 0.31 > 0.05" from an evidence (its message when it has no metric).
+std::string CauseOf(const ::sluice::v1::Evidence& evidence);
+
+}  // namespace sluice::rollback
