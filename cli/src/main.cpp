@@ -7,15 +7,20 @@
 //   sluice plan --release ID --env production
 //   sluice deploy --release ID --env production [--wait]
 //   sluice deployment list|get|watch|promote|pause|resume|abort|approve|rollback ...
+//   sluice deployment rollback ID [--to RELEASE_ID] [--reason ...]
+//   sluice analysis list --deployment ID | get ID;  sluice analyze -f request.json
+//   sluice incident list --deployment ID | get ID [--markdown] | chart ID -o file.svg
 // The API address comes from --api or SLUICE_API_URL (default http://127.0.0.1:8080); the token
 // from --token, SLUICE_TOKEN, or the file --token-file (default var/local/admin-token).
 #include <google/protobuf/util/json_util.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -259,6 +264,81 @@ int Command(const Global& g, const std::string& verb, const std::string& id,
   return 0;
 }
 
+// GET of a list, printed as a table (or as JSON with --raw).
+int List(const Global& g, const std::string& path,
+         const std::function<std::vector<std::string>(const json&)>& render) {
+  const auto a = Request(g, "GET", path);
+  if (a.status != 200) return PrintError(a);
+  if (g.raw) {
+    std::cout << a.body.dump() << "\n";
+    return 0;
+  }
+  for (const auto& line : render(a.body)) std::cout << line << "\n";
+  return 0;
+}
+
+std::string Query(const std::string& name, const std::string& value) {
+  std::string out = "?" + name + "=";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 0x0F]};
+    }
+  }
+  return out;
+}
+
+// The analysis' verdict per rule (or its JSON with --raw); exit 0 when it was Successful.
+int ShowAnalysis(const Global& g, const Answer& a) {
+  if (a.status != 200) return PrintError(a);
+  if (g.raw) {
+    std::cout << a.body.dump() << "\n";
+  } else {
+    for (const auto& line : sluice::cli::RenderAnalysisVerdict(a.body)) std::cout << line << "\n";
+  }
+  const std::string outcome = a.body.value("outcome", a.body.value("status", ""));
+  return sluice::cli::AnalysisExitCode(outcome);
+}
+
+int Analyze(const Global& g, const std::string& file) {
+  const std::string text = ReadFile(file);
+  const json request = json::parse(text, nullptr, false);
+  if (request.is_discarded() || !request.is_object()) {
+    std::cerr << file << ": not a JSON object\n";
+    return 1;
+  }
+  return ShowAnalysis(g, Request(g, "POST", "/v1/analyses", request.dump()));
+}
+
+int IncidentGet(const Global& g, const std::string& id, bool markdown) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (markdown) headers.emplace_back("Accept", "text/markdown");
+  const auto a = Request(g, "GET", "/v1/incidents/" + id, "", "application/json", headers);
+  if (a.status != 200) return PrintError(a);
+  if (markdown || a.body.is_discarded()) {
+    std::cout << a.raw;
+    if (!a.raw.empty() && a.raw.back() != '\n') std::cout << "\n";
+    return 0;
+  }
+  std::cout << a.body.dump(g.raw ? -1 : 2) << "\n";
+  return 0;
+}
+
+int IncidentChart(const Global& g, const std::string& id, const std::string& out_file) {
+  const auto a = Request(g, "GET", "/v1/incidents/" + id + "/chart.svg", "", "application/json",
+                         {{"Accept", "image/svg+xml"}});
+  if (a.status != 200) return PrintError(a);
+  std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + out_file);
+  out << a.raw;
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + out_file);
+  std::cout << "wrote " << out_file << " (" << a.raw.size() << " bytes)\n";
+  return 0;
+}
+
 std::chrono::milliseconds ParseDuration(const std::string& s) {
   std::size_t pos = 0;
   const long long n = std::stoll(s, &pos);
@@ -434,10 +514,39 @@ int main(int argc, char** argv) {
     cmd->add_option("--reason", c_reason, "why (recorded in the audit log and the event)");
     cmd->add_option("--generation", c_generation, "the generation you saw (default: current)");
     if (std::string(verb) == "rollback") {
-      cmd->add_option("--target-release", c_target, "roll back to this release id");
+      cmd->add_option("--to,--target-release", c_target,
+                      "roll back to this release id (default: the last stable release)");
     }
     verbs.emplace_back(verb, cmd);
   }
+
+  auto* analysis = app.add_subcommand("analysis", "the metric-watcher's analyses");
+  analysis->require_subcommand(1);
+  std::string an_deployment, an_id;
+  auto* alist = analysis->add_subcommand("list", "the analyses of a deployment");
+  alist->add_option("--deployment", an_deployment, "deployment id")->required();
+  auto* aget = analysis->add_subcommand(
+      "get", "one analysis: the verdict of each rule (exit 0 when Successful, 2 otherwise)");
+  aget->add_option("id", an_id, "analysis id")->required();
+  std::string analyze_file;
+  auto* analyze = app.add_subcommand(
+      "analyze",
+      "run an analysis over a past time range (POST /v1/analyses) and print the verdict of "
+      "each rule (exit 0 when Successful, 2 otherwise)");
+  analyze->add_option("-f,--file", analyze_file, "request JSON")->required();
+
+  auto* incident = app.add_subcommand("incident", "the rollback-agent's incident reports");
+  incident->require_subcommand(1);
+  std::string in_deployment, in_id, in_out;
+  bool in_markdown = false;
+  auto* ilist = incident->add_subcommand("list", "the incidents of a deployment");
+  ilist->add_option("--deployment", in_deployment, "deployment id")->required();
+  auto* iget = incident->add_subcommand("get", "one incident report (JSON, or Markdown)");
+  iget->add_option("id", in_id, "incident id")->required();
+  iget->add_flag("--markdown", in_markdown, "print the report as Markdown");
+  auto* ichart = incident->add_subcommand("chart", "save the incident's metric chart (SVG)");
+  ichart->add_option("id", in_id, "incident id")->required();
+  ichart->add_option("-o,--output", in_out, "file to write, e.g. incident.svg")->required();
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -480,6 +589,18 @@ int main(int argc, char** argv) {
     for (const auto& [verb, cmd] : verbs) {
       if (*cmd) return Command(g, verb, dep_id, c_reason, c_generation, c_target);
     }
+    if (*alist) {
+      return List(g, "/v1/analyses" + Query("deployment_id", an_deployment),
+                  sluice::cli::RenderAnalysisList);
+    }
+    if (*aget) return ShowAnalysis(g, Request(g, "GET", "/v1/analyses/" + an_id));
+    if (*analyze) return Analyze(g, analyze_file);
+    if (*ilist) {
+      return List(g, "/v1/incidents" + Query("deployment_id", in_deployment),
+                  sluice::cli::RenderIncidentList);
+    }
+    if (*iget) return IncidentGet(g, in_id, in_markdown);
+    if (*ichart) return IncidentChart(g, in_id, in_out);
   } catch (const std::exception& e) {
     std::cerr << "sluice: " << e.what() << "\n";
     return 1;

@@ -1,6 +1,7 @@
 #include "render.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace sluice::cli {
 namespace {
@@ -168,16 +169,11 @@ WatchView DescribeDeployment(const json& d) {
   return v;
 }
 
-std::vector<std::string> RenderDeploymentList(const json& list) {
-  const json items = list.contains("items") ? list["items"] : list.value("deployments", json());
+namespace {
+
+// Columns aligned on the widest cell, two blanks apart; the last column is not padded.
+std::vector<std::string> Table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::string> out;
-  if (!items.is_array()) return out;
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"ID", "APP", "ENV", "VERSION", "STATUS", "CREATED"});
-  for (const auto& d : items) {
-    rows.push_back({Str(d, "id"), Str(d, "app"), Str(d, "env"), Str(d, "version"), Str(d, "status"),
-                    Str(d, "created_at")});
-  }
   std::vector<std::size_t> widths(rows[0].size(), 0);
   for (const auto& r : rows) {
     for (std::size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], r[i].size());
@@ -191,5 +187,120 @@ std::vector<std::string> RenderDeploymentList(const json& list) {
   }
   return out;
 }
+
+// 97.5, 100, 66.7: one decimal at most; "-" when not a number.
+std::string Number(const json& v) {
+  if (!v.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", v.get<double>());
+  std::string s = buf;
+  if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0) s.resize(s.size() - 2);
+  return s;
+}
+
+std::string Plural(std::size_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+}  // namespace
+
+std::vector<std::string> RenderDeploymentList(const json& list) {
+  const json items = list.contains("items") ? list["items"] : list.value("deployments", json());
+  if (!items.is_array()) return {};
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"ID", "APP", "ENV", "VERSION", "STATUS", "CREATED"});
+  for (const auto& d : items) {
+    rows.push_back({Str(d, "id"), Str(d, "app"), Str(d, "env"), Str(d, "version"), Str(d, "status"),
+                    Str(d, "created_at")});
+  }
+  return Table(rows);
+}
+
+json ListItems(const json& list, const char* key) {
+  if (list.is_object()) {
+    if (list.contains(key) && list[key].is_array()) return list[key];
+    if (list.contains("items") && list["items"].is_array()) return list["items"];
+  }
+  return json::array();
+}
+
+std::vector<std::string> RenderAnalysisList(const json& list) {
+  const json items = ListItems(list, "analyses");
+  if (items.empty()) return {"no analyses"};
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"ID", "BATCH", "KIND", "TEMPLATE", "STATUS", "REASON", "STARTED"});
+  for (const auto& a : items) {
+    const auto batch = a.value("batch_index", json());
+    rows.push_back({Str(a, "id"), batch.is_number() ? std::to_string(batch.get<int>() + 1) : "",
+                    a.value("bake_watch", false) ? "bake" : "canary", Str(a, "template"),
+                    Str(a, "status"), Str(a, "reason"), Str(a, "started_at")});
+  }
+  return Table(rows);
+}
+
+std::vector<std::string> RenderIncidentList(const json& list) {
+  const json items = ListItems(list, "incidents");
+  if (items.empty()) return {"no incidents"};
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"ID", "APP", "ENV", "VERSION", "TRIGGER", "SCOPE", "RESULT", "CREATED"});
+  for (const auto& i : items) {
+    const bool failed = i.contains("success") && i["success"].is_boolean() && !i["success"];
+    rows.push_back({Str(i, "id"), Str(i, "app"), Str(i, "env"), Str(i, "version"),
+                    Str(i, "trigger"), Str(i, "scope"),
+                    failed ? "rollback failed" : Str(i, "final_status"), Str(i, "created_at")});
+  }
+  return Table(rows);
+}
+
+std::vector<std::string> RenderAnalysisVerdict(const json& analysis) {
+  std::vector<std::string> out;
+  // A retrospective answer has "outcome"; a stored analysis has "status".
+  std::string outcome = Str(analysis, "outcome");
+  if (outcome.empty()) outcome = Str(analysis, "status");
+  const std::string reason = Str(analysis, "reason");
+  out.push_back("analysis " + outcome + (reason.empty() ? "" : ": " + reason));
+  std::vector<std::vector<std::string>> rows;
+  const json rules = analysis.value("rules", json::array());
+  const json stored = analysis.value("measurements", json::array());
+  for (const auto& r : rules) {
+    const std::string name = Str(r, "name");
+    // The rule's measurements: inline (retrospective) or in the analysis' list (stored).
+    json measurements = r.value("measurements", json::array());
+    if (measurements.empty() && stored.is_array()) {
+      for (const auto& m : stored) {
+        if (Str(m, "rule") == name) measurements.push_back(m);
+      }
+    }
+    std::string message;
+    for (const auto& m : measurements) {
+      const std::string verdict = Str(m, "verdict");
+      if (verdict != "Successful" || message.empty()) message = Str(m, "message");
+      if (verdict == "Failed") break;
+    }
+    const std::string kind = Str(r, "kind");
+    if (kind == "judge") {
+      rows.push_back({"judge", Str(r, "outcome"),
+                      Plural(measurements.size(), "measurement", "measurements"), message});
+      continue;
+    }
+    rows.push_back({"rule " + name, Str(r, "outcome"),
+                    Plural(measurements.size(), "measurement", "measurements"), message});
+  }
+  const json judge = analysis.value("judge", json());
+  if (judge.is_object()) {
+    std::string score = "score " + Number(judge.value("score", json()));
+    const std::string why = Str(judge, "reason");
+    rows.push_back({"judge", Str(judge, "verdict"), score, why});
+  }
+  if (rows.empty()) return out;
+  for (auto& line : Table(rows)) {
+    // An empty last cell leaves the padding of the one before it.
+    line.erase(line.find_last_not_of(' ') + 1);
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+int AnalysisExitCode(std::string_view outcome) { return outcome == "Successful" ? 0 : 2; }
 
 }  // namespace sluice::cli

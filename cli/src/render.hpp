@@ -47,4 +47,26 @@ WatchView DescribeDeployment(const nlohmann::json& deployment);
 // A deployment list (the planner's {"items":[...]}), one line per deployment.
 std::vector<std::string> RenderDeploymentList(const nlohmann::json& list);
 
+// The items of a list answer: `key` ({"analyses":[...]}, {"incidents":[...]}), else "items";
+// an empty array when there is neither.
+nlohmann::json ListItems(const nlohmann::json& list, const char* key);
+
+// The metric-watcher's analyses of a deployment, a table: ID, BATCH (1-based), KIND (canary or
+// bake), TEMPLATE, STATUS, REASON, STARTED. "no analyses" when there is none.
+std::vector<std::string> RenderAnalysisList(const nlohmann::json& list);
+
+// The rollback-agent's incidents, a table: ID, APP, ENV, VERSION, TRIGGER, SCOPE, RESULT
+// (final_status, or "rollback failed"), CREATED. "no incidents" when there is none.
+std::vector<std::string> RenderIncidentList(const nlohmann::json& list);
+
+// The verdict of an analysis (POST /v1/analyses, or GET /v1/analyses/{id}): the outcome line,
+// then one line per rule with its outcome, measurement count and the message of its last
+// failing (else last) measurement, then the judge's verdict and score when there is one:
+//   analysis Failed: threshold_breached
+//   rule seed       Failed      3 measurements  error_rate 0.31 > 0.05 on sx-h2
+//   judge           Successful  score 100
+std::vector<std::string> RenderAnalysisVerdict(const nlohmann::json& analysis);
+// The exit code of `sluice analyze`: 0 when the outcome is Successful, 2 otherwise.
+int AnalysisExitCode(std::string_view outcome);
+
 }  // namespace sluice::cli

@@ -104,5 +104,75 @@ TEST(RenderDeploymentList, Table) {
   EXPECT_EQ(lines[1], "d1  shop  production  1.2.3    running  2024-05-01T10:00:00Z");
 }
 
+TEST(RenderAnalysisList, TableWithBatchFromOneAndKind) {
+  const auto lines = RenderAnalysisList(json::parse(R"({"analyses":[
+    {"id":"a1","batch_index":1,"template":"default","bake_watch":false,"status":"Failed",
+     "reason":"threshold_breached","started_at":"2024-05-01T10:00:00Z"},
+    {"id":"a2","batch_index":2,"template":"bake","bake_watch":true,"status":"Running",
+     "reason":"","started_at":"2024-05-01T10:05:00Z"}]})"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "ID  BATCH  KIND    TEMPLATE  STATUS   REASON              STARTED");
+  EXPECT_EQ(lines[1],
+            "a1  2      canary  default   Failed   threshold_breached  2024-05-01T10:00:00Z");
+  EXPECT_EQ(lines[2],
+            "a2  3      bake    bake      Running                      2024-05-01T10:05:00Z");
+  EXPECT_EQ(RenderAnalysisList(json::parse(R"({"analyses":[]})")),
+            std::vector<std::string>{"no analyses"});
+}
+
+TEST(RenderIncidentList, TableAndAFailedRollback) {
+  const auto lines = RenderIncidentList(json::parse(R"({"incidents":[
+    {"id":"i1","app":"shop","env":"production","version":"2.0.0","trigger":"analysis_failed",
+     "scope":"batches","success":true,"final_status":"failed","created_at":"2024-05-01T10:00:00Z"},
+    {"id":"i2","app":"shop","env":"production","version":"2.1.0","trigger":"alert",
+     "scope":"deployment","success":false,"final_status":"rolled_back",
+     "created_at":"2024-05-02T10:00:00Z"}]})"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0],
+            "ID  APP   ENV         VERSION  TRIGGER          SCOPE       RESULT           CREATED");
+  EXPECT_EQ(lines[1],
+            "i1  shop  production  2.0.0    analysis_failed  batches     failed           "
+            "2024-05-01T10:00:00Z");
+  EXPECT_EQ(lines[2],
+            "i2  shop  production  2.1.0    alert            deployment  rollback failed  "
+            "2024-05-02T10:00:00Z");
+  // {"items": [...]} is read too; nothing is said plainly.
+  EXPECT_EQ(RenderIncidentList(json::parse(R"({"items":[{"id":"i3"}]})")).size(), 2u);
+  EXPECT_EQ(RenderIncidentList(json::object()), std::vector<std::string>{"no incidents"});
+}
+
+TEST(RenderAnalysisVerdict, RetrospectiveRulesAndJudge) {
+  const auto lines = RenderAnalysisVerdict(json::parse(R"({
+    "outcome":"Failed","reason":"threshold_breached",
+    "rules":[
+      {"name":"seed","outcome":"Failed","measurements":[
+        {"verdict":"Successful","message":"error_rate 0.01 <= 0.05"},
+        {"verdict":"Failed","message":"error_rate 0.31 > 0.05 on sx-h2"},
+        {"verdict":"Successful","message":"error_rate 0.02 <= 0.05"}]},
+      {"name":"cpu","outcome":"Successful","measurements":[
+        {"verdict":"Successful","message":"cpu 0.2 <= 0.9"}]}],
+    "judge":{"verdict":"Successful","score":97.53,"reason":""}})"));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "analysis Failed: threshold_breached");
+  EXPECT_EQ(lines[1], "rule seed  Failed      3 measurements  error_rate 0.31 > 0.05 on sx-h2");
+  EXPECT_EQ(lines[2], "rule cpu   Successful  1 measurement   cpu 0.2 <= 0.9");
+  EXPECT_EQ(lines[3], "judge      Successful  score 97.5");
+  EXPECT_EQ(AnalysisExitCode("Successful"), 0);
+  for (const char* o : {"Failed", "Error", "Inconclusive", "Running", ""}) {
+    EXPECT_EQ(AnalysisExitCode(o), 2) << o;
+  }
+}
+
+TEST(RenderAnalysisVerdict, StoredAnalysisTakesMeasurementsFromItsList) {
+  const auto lines = RenderAnalysisVerdict(json::parse(R"({
+    "id":"a1","status":"Successful","reason":"",
+    "rules":[{"name":"seed","kind":"threshold","outcome":"Successful"}],
+    "measurements":[{"rule":"seed","verdict":"Successful","message":"error_rate 0 <= 0.05"},
+                    {"rule":"other","verdict":"Failed","message":"x"}]})"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "analysis Successful");
+  EXPECT_EQ(lines[1], "rule seed  Successful  1 measurement  error_rate 0 <= 0.05");
+}
+
 }  // namespace
 }  // namespace sluice::cli

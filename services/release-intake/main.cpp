@@ -42,6 +42,9 @@ struct Config {
   std::string planner_url;
   std::string executor_url;
   std::chrono::milliseconds upstream_timeout{};
+  std::string watcher_url;
+  std::string rollback_agent_url;
+  std::chrono::milliseconds analysis_timeout{};
 };
 
 std::string UpstreamUrl(core::EnvConfig& env, std::string_view key, std::string_view def) {
@@ -80,6 +83,9 @@ Config ParseConfig() {
   c.planner_url = UpstreamUrl(env, "SLUICE_PLANNER_URL", "http://127.0.0.1:8082");
   c.executor_url = UpstreamUrl(env, "SLUICE_EXECUTOR_URL", "http://127.0.0.1:8084");
   c.upstream_timeout = env.Duration("SLUICE_UPSTREAM_TIMEOUT", 3s);
+  c.watcher_url = UpstreamUrl(env, "SLUICE_WATCHER_URL", "http://127.0.0.1:8081");
+  c.rollback_agent_url = UpstreamUrl(env, "SLUICE_ROLLBACK_AGENT_URL", "http://127.0.0.1:8085");
+  c.analysis_timeout = env.Duration("SLUICE_ANALYSIS_TIMEOUT", 60s);
   env.RejectUnknown();
   return c;
 }
@@ -136,9 +142,16 @@ int main() {
     server_options.max_body_bytes = config.max_body_bytes;
     http::Server server("release-intake", server_options);
     server.MountOps(health, *registry);
-    release_intake::ReleaseIntakeApi api(
-        {db, clock, server}, {config.github_secret, /*retry_after_seconds=*/2, config.planner_url,
-                              config.executor_url, config.upstream_timeout});
+    release_intake::ApiOptions api_options;
+    api_options.github_secret = config.github_secret;
+    api_options.retry_after_seconds = 2;
+    api_options.planner_url = config.planner_url;
+    api_options.executor_url = config.executor_url;
+    api_options.upstream_timeout = config.upstream_timeout;
+    api_options.watcher_url = config.watcher_url;
+    api_options.rollback_agent_url = config.rollback_agent_url;
+    api_options.analysis_timeout = config.analysis_timeout;
+    release_intake::ReleaseIntakeApi api({db, clock, server}, api_options);
     api.Register();
     core::PeriodicTask probe("probe", 2s, [&] { Probe(db, relay.Relay(), health, pending); });
 

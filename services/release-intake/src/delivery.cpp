@@ -190,7 +190,8 @@ json DryRunJson(const DryRunInput& in) {
                {"hosts", std::move(hosts)},
                {"cumulative_hosts", b.cumulative_hosts},
                {"gates_before", std::move(gates)},
-               {"analysis", b.analysis},
+               {"analysis", !b.analysis_template.empty()},
+               {"analysis_template", b.analysis_template},
                {"max_parallel", b.max_parallel},
                {"failure_tolerance", b.failure_tolerance},
                {"host_timeout", FormatDuration(b.host_timeout)}};
@@ -285,6 +286,12 @@ std::optional<std::string> NormalizeBaseUrl(std::string_view url) {
   std::string out(url);
   while (out.back() == '/') out.pop_back();
   return out;
+}
+
+bool IsJsonMediaType(std::string_view content_type) {
+  const std::string media = MediaTypeOf(content_type);
+  return media == "application/json" ||
+         (media.size() > 5 && media.compare(media.size() - 5, 5, "+json") == 0);
 }
 
 std::string ForwardQuery(const std::multimap<std::string, std::string>& params,

@@ -111,6 +111,9 @@ std::optional<std::string> NormalizeBaseUrl(std::string_view url);
 std::string ForwardQuery(const std::multimap<std::string, std::string>& params,
                          const std::vector<std::string>& allowed);
 
+// application/json or any +json type (parameters and case ignored).
+bool IsJsonMediaType(std::string_view content_type);
+
 // Deployment ids in paths: UUIDs, or ids of 1-64 characters of [A-Za-z0-9-].
 bool IsValidDeploymentId(std::string_view id);
 

@@ -123,6 +123,67 @@ void ReleaseIntakeApi::RegisterDelivery() {
         [this](const auto& req, auto& res) { ProxyInstances(req, res); });
   s.Post(R"(/v1/deployments/([A-Za-z0-9-]{1,64}):([A-Za-z0-9_-]{1,32}))",
          [this](const auto& req, auto& res) { DeploymentCommand(req, res); });
+  RegisterAnalysesAndIncidents();
+}
+
+void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
+  auto& s = deps_.server;
+  constexpr const char* kId = "([A-Za-z0-9-]{1,64})";
+  const std::vector<std::string> list_params = {"deployment_id", "limit", "cursor"};
+  const std::string watcher = "metric-watcher";
+  const std::string agent = "rollback-agent";
+  const std::string watcher_down = "watcher_unavailable";
+  const std::string agent_down = "rollback_agent_unavailable";
+
+  // A retrospective analysis: the watcher measures a past range and answers with the verdicts.
+  s.Post("/v1/analyses", [=, this](const httplib::Request& req, httplib::Response& res) {
+    Authenticate(req, Role::kViewer);
+    http::ParseJsonBody(req);  // a malformed body is refused here, not by the watcher
+    auto call = UpstreamCall::Post("/v1/analyses", req.body);
+    call.timeout = options_.analysis_timeout;
+    Proxy(res, options_.watcher_url, call, watcher, watcher_down);
+  });
+  s.Get("/v1/analyses", [=, this](const httplib::Request& req, httplib::Response& res) {
+    Authenticate(req, Role::kViewer);
+    Proxy(res, options_.watcher_url,
+          UpstreamCall::Get("/v1/analyses" + ForwardQuery(req.params, list_params)), watcher,
+          watcher_down);
+  });
+  s.Get(std::string("/v1/analyses/") + kId, [=, this](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    Authenticate(req, Role::kViewer);
+    Proxy(res, options_.watcher_url,
+          UpstreamCall::Get("/v1/analyses/" + std::string(req.matches[1])), watcher, watcher_down);
+  });
+
+  s.Get("/v1/incidents", [=, this](const httplib::Request& req, httplib::Response& res) {
+    Authenticate(req, Role::kViewer);
+    Proxy(res, options_.rollback_agent_url,
+          UpstreamCall::Get("/v1/incidents" + ForwardQuery(req.params, list_params)), agent,
+          agent_down);
+  });
+  // JSON by default; Markdown with `Accept: text/markdown` or ?format=markdown.
+  s.Get(std::string("/v1/incidents/") + kId,
+        [=, this](const httplib::Request& req, httplib::Response& res) {
+          Authenticate(req, Role::kViewer);
+          auto call = UpstreamCall::Get("/v1/incidents/" + std::string(req.matches[1]) +
+                                        ForwardQuery(req.params, {"format"}));
+          if (req.has_header("Accept")) call.accept = req.get_header_value("Accept");
+          Proxy(res, options_.rollback_agent_url, call, agent, agent_down, /*any_media=*/true);
+        });
+  s.Get(std::string("/v1/incidents/") + kId + "/chart\\.svg", [=, this](const httplib::Request& req,
+                                                                        httplib::Response& res) {
+    Authenticate(req, Role::kViewer);
+    auto call = UpstreamCall::Get("/v1/incidents/" + std::string(req.matches[1]) + "/chart.svg");
+    call.accept = "image/svg+xml";
+    Proxy(res, options_.rollback_agent_url, call, agent, agent_down, /*any_media=*/true);
+  });
+  s.Get("/v1/rollbacks", [=, this](const httplib::Request& req, httplib::Response& res) {
+    Authenticate(req, Role::kViewer);
+    Proxy(res, options_.rollback_agent_url,
+          UpstreamCall::Get("/v1/rollbacks" + ForwardQuery(req.params, list_params)), agent,
+          agent_down);
+  });
 }
 
 // --- Delivery specs ---------------------------------------------------------------------------
@@ -438,7 +499,7 @@ void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::R
     return DeliveryRepository::FindDeploymentRequest(tx, id).has_value();
   });
   std::string warning;
-  const auto planner = Upstream(options_.planner_url, "/v1/deployments/" + id);
+  const auto planner = Upstream(options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id));
   if (!planner) {
     warning =
         "the rollout-planner could not be reached, so the command was accepted without "
@@ -490,11 +551,16 @@ void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::R
 // --- Proxies ----------------------------------------------------------------------------------
 
 std::optional<http::ClientResponse> ReleaseIntakeApi::Upstream(const std::string& base_url,
-                                                               const std::string& path) {
+                                                               const UpstreamCall& upstream) {
   http::ClientRequest call;
-  call.url = base_url + path;
-  call.timeout = options_.upstream_timeout;
-  call.headers.emplace_back("Accept", "application/json");
+  call.method = upstream.method;
+  call.url = base_url + upstream.path;
+  call.timeout = upstream.timeout.count() > 0 ? upstream.timeout : options_.upstream_timeout;
+  call.headers.emplace_back("Accept", upstream.accept);
+  if (!upstream.body.empty()) {
+    call.headers.emplace_back("Content-Type", "application/json");
+    call.body = upstream.body;
+  }
   const auto& trace = core::TraceScope::Current();
   if (trace.size() == 32) {
     call.headers.emplace_back("traceparent",
@@ -503,20 +569,28 @@ std::optional<http::ClientResponse> ReleaseIntakeApi::Upstream(const std::string
   try {
     return http::Send(call);
   } catch (const http::HttpError& e) {
-    core::Logger("api")->warn("GET {} failed: {}", http::RedactUrl(base_url), e.what());
+    core::Logger("api")->warn("{} {} failed: {}", upstream.method, http::RedactUrl(base_url),
+                              e.what());
     return std::nullopt;
   }
 }
 
 void ReleaseIntakeApi::Proxy(httplib::Response& res, const std::string& base_url,
-                             const std::string& path, const std::string& upstream_name,
-                             const std::string& unavailable_code) {
-  const auto answer = Upstream(base_url, path);
+                             const UpstreamCall& call, const std::string& upstream_name,
+                             const std::string& unavailable_code, bool any_media) {
+  const auto answer = Upstream(base_url, call);
   if (!answer) {
     throw http::ApiException({503, unavailable_code,
                               "the " + upstream_name + " at " + http::RedactUrl(base_url) +
                                   " cannot be reached; retry shortly",
                               "", options_.retry_after_seconds});
+  }
+  const std::string content_type = answer->Header("Content-Type").value_or("");
+  if (any_media && !IsJsonMediaType(content_type)) {
+    res.status = static_cast<int>(answer->status);
+    res.set_content(answer->body,
+                    content_type.empty() ? std::string("application/octet-stream") : content_type);
+    return;
   }
   const json parsed = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
@@ -531,19 +605,22 @@ void ReleaseIntakeApi::Proxy(httplib::Response& res, const std::string& base_url
 void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Response& res) {
   Authenticate(req, Role::kViewer);
   Proxy(res, options_.planner_url,
-        "/v1/deployments" + ForwardQuery(req.params, {"app", "env", "status", "limit", "cursor"}),
+        UpstreamCall::Get("/v1/deployments" +
+                          ForwardQuery(req.params, {"app", "env", "status", "limit", "cursor"})),
         "rollout-planner", "planner_unavailable");
 }
 
 void ReleaseIntakeApi::ProxyDeployment(const httplib::Request& req, httplib::Response& res) {
   Authenticate(req, Role::kViewer);
-  Proxy(res, options_.planner_url, "/v1/deployments/" + std::string(req.matches[1]),
-        "rollout-planner", "planner_unavailable");
+  Proxy(res, options_.planner_url,
+        UpstreamCall::Get("/v1/deployments/" + std::string(req.matches[1])), "rollout-planner",
+        "planner_unavailable");
 }
 
 void ReleaseIntakeApi::ProxyInstances(const httplib::Request& req, httplib::Response& res) {
   Authenticate(req, Role::kViewer);
-  Proxy(res, options_.executor_url, "/v1/deployments/" + std::string(req.matches[1]) + "/instances",
+  Proxy(res, options_.executor_url,
+        UpstreamCall::Get("/v1/deployments/" + std::string(req.matches[1]) + "/instances"),
         "executor", "executor_unavailable");
 }
 

@@ -29,6 +29,13 @@ environments:
         - approval: required
         - weight: 100%
       maxParallel: 2
+    analysis:
+      templates:
+        default:
+          metrics:
+            error_rate: {query: 'sum(rate(errors{app="{{app}}"}[1m]))'}
+          rules:
+            - {name: errors, failWhen: "error_rate > 5%"}
 )";
 
 template <typename T, typename V>
@@ -165,6 +172,7 @@ TEST(DryRunJson, ShowsTheBatchesThePlannerCuts) {
   EXPECT_EQ(b[1]["cumulative_hosts"], 2);
   EXPECT_EQ(b[1]["gates_before"], json::parse(R"([{"kind":"pause","duration":"2m"}])"));
   EXPECT_EQ(b[1]["analysis"], true);
+  EXPECT_EQ(b[1]["analysis_template"], "default");
   EXPECT_EQ(b[2]["gates_before"], json::parse(R"([{"kind":"approval"}])"));
   EXPECT_EQ(b[2]["hosts"].size(), 2u);
   EXPECT_EQ(b[2]["max_parallel"], 2);
@@ -215,6 +223,16 @@ TEST(ForwardQuery, OnlyAllowedParametersEncoded) {
   EXPECT_EQ(ForwardQuery(params, {"app", "env", "status", "limit"}),
             "?app=shop&env=prod%20env%26x%3D1&status=running");
   EXPECT_EQ(ForwardQuery({}, {"app"}), "");
+}
+
+TEST(IsJsonMediaType, JsonAndPlusJsonOnly) {
+  EXPECT_TRUE(IsJsonMediaType("application/json"));
+  EXPECT_TRUE(IsJsonMediaType("Application/JSON; charset=utf-8"));
+  EXPECT_TRUE(IsJsonMediaType("application/problem+json"));
+  EXPECT_FALSE(IsJsonMediaType("text/markdown; charset=utf-8"));
+  EXPECT_FALSE(IsJsonMediaType("image/svg+xml"));
+  EXPECT_FALSE(IsJsonMediaType("+json"));
+  EXPECT_FALSE(IsJsonMediaType(""));
 }
 
 TEST(DeploymentId, Shape) {

@@ -1,10 +1,11 @@
 #pragma once
 
 // release-intake's public HTTP API: releases, the GitHub webhook, API tokens, the audit log,
-// delivery specs, deployment requests, operator commands, and read-only proxies to the
-// rollout-planner and the executor. Plumbing only: it authenticates, parses, calls the pure
-// functions of release.hpp / delivery.hpp, and writes state + outbox events in one transaction
-// through the repositories. The delivery half lives in delivery_api.cpp.
+// delivery specs, deployment requests, operator commands, and proxies to the rollout-planner,
+// the executor, the metric-watcher (analyses) and the rollback-agent (incidents, rollbacks).
+// Plumbing only: it authenticates, parses, calls the pure functions of release.hpp / delivery.hpp,
+// and writes state + outbox events in one transaction through the repositories. The delivery half
+// lives in delivery_api.cpp.
 
 #include <chrono>
 #include <optional>
@@ -27,9 +28,35 @@ inline constexpr std::string_view kServiceName = "release-intake";
 struct ApiOptions {
   std::optional<std::string> github_secret;  // POST /v1/hooks/github is refused without one
   int retry_after_seconds = 2;               // on 503 when PostgreSQL or an upstream is down
-  std::string planner_url = "http://127.0.0.1:8082";   // rollout-planner's internal API
-  std::string executor_url = "http://127.0.0.1:8084";  // executor's internal API
-  std::chrono::milliseconds upstream_timeout{3000};    // per proxied / checking call
+  std::string planner_url = "http://127.0.0.1:8082";         // rollout-planner's internal API
+  std::string executor_url = "http://127.0.0.1:8084";        // executor's internal API
+  std::chrono::milliseconds upstream_timeout{3000};          // per proxied / checking call
+  std::string watcher_url = "http://127.0.0.1:8081";         // metric-watcher's API
+  std::string rollback_agent_url = "http://127.0.0.1:8085";  // rollback-agent's API
+  // POST /v1/analyses: a retrospective analysis is answered when it is done.
+  std::chrono::milliseconds analysis_timeout{60000};
+};
+
+// One call to an upstream service.
+struct UpstreamCall {
+  std::string method = "GET";
+  std::string path;  // with its query string
+  std::string body;  // sent as application/json when not empty
+  std::string accept = "application/json";
+  std::chrono::milliseconds timeout{0};  // 0: ApiOptions::upstream_timeout
+
+  static UpstreamCall Get(std::string path) {
+    UpstreamCall c;
+    c.path = std::move(path);
+    return c;
+  }
+  static UpstreamCall Post(std::string path, std::string body) {
+    UpstreamCall c;
+    c.method = "POST";
+    c.path = std::move(path);
+    c.body = std::move(body);
+    return c;
+  }
 };
 
 struct ApiDeps {
@@ -66,11 +93,17 @@ class ReleaseIntakeApi {
   void ProxyDeployments(const httplib::Request& req, httplib::Response& res);
   void ProxyDeployment(const httplib::Request& req, httplib::Response& res);
   void ProxyInstances(const httplib::Request& req, httplib::Response& res);
-  // GET base_url + path; nullopt when the upstream cannot be reached (logged).
+  // Analyses (metric-watcher), incidents and rollbacks (rollback-agent).
+  void RegisterAnalysesAndIncidents();
+  // base_url + call.path; nullopt when the upstream cannot be reached (logged).
   std::optional<http::ClientResponse> Upstream(const std::string& base_url,
-                                               const std::string& path);
-  void Proxy(httplib::Response& res, const std::string& base_url, const std::string& path,
-             const std::string& upstream_name, const std::string& unavailable_code);
+                                               const UpstreamCall& call);
+  // Answers with the upstream's status and body: JSON is passed on as JSON (anything else is
+  // 502), unless `any_media`: then the body goes through with the upstream's Content-Type.
+  // An unreachable upstream is 503 `unavailable_code` with Retry-After.
+  void Proxy(httplib::Response& res, const std::string& base_url, const UpstreamCall& call,
+             const std::string& upstream_name, const std::string& unavailable_code,
+             bool any_media = false);
 
   // Stores the release and its ReleaseCreated event in one transaction.
   InsertResult StoreRelease(pqxx::work& tx, const ReleaseInput& input, const std::string& source,

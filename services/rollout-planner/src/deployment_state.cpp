@@ -54,7 +54,7 @@ class Machine {
                               IgnoreReason::kNotAwaitingBatch)) {
       return Ignore(*r);
     }
-    if (Current().analysis) {
+    if (!Current().analysis_template.empty()) {
       Push(RequestAnalysis{d_.current_batch, d_.generation});
       d_.phase = Phase::kAnalysing;
       return Done();
@@ -182,7 +182,19 @@ class Machine {
   Transition On(const RollbackCompleted& in) {
     if (d_.status != Status::kRollingBack) return Ignore(IgnoreReason::kNotRollingBack);
     if (in.generation != d_.generation) return Ignore(IgnoreReason::kStaleGeneration);
+    // Whatever the outcome, the release is not a stable one any more.
+    Push(RevokeStable{});
     if (!in.success) return Fail(FailureReason::kRollbackFailed);
+    if (in.deployment_failed) {
+      // The canary batch was reverted and the hosts before it keep the stable version: the
+      // deployment failed (for the reason it failed with, when it had one already).
+      const FailureReason reason = d_.failure_reason.value_or(FailureReason::kAnalysisFailed);
+      d_.status = Status::kFailed;
+      d_.failure_reason = reason;
+      d_.finished_at = now_;
+      Push(Failed(d_.current_batch, reason));
+      return Done();
+    }
     d_.status = Status::kRolledBack;
     d_.failure_reason = FailureReason::kRolledBack;
     d_.finished_at = now_;
@@ -287,6 +299,9 @@ class Machine {
       d_.finished_at = now_;
       Push(MarkStable{});
       Push(MakeEmit(EventKind::kDeploymentSucceeded, d_.current_batch));
+      // The deployment stays succeeded while the bake watch runs; a breach is the
+      // rollback-agent's to act on (RollbackStarted is accepted on a finished deployment).
+      if (d_.bake_watch) Push(RequestBakeWatch{d_.current_batch, d_.generation, *d_.bake_watch});
       return;
     }
     ++d_.current_batch;

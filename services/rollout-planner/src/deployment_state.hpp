@@ -81,6 +81,15 @@ enum class IgnoreReason {
 };
 std::string_view ToString(IgnoreReason r);  // "finished", "stale_generation", ...
 
+// What the environment asks for once every batch is done: keep analysing the whole deployment
+// with `template_name` for `duration`. A breach is the rollback-agent's to act on.
+struct BakeWatchPlan {
+  std::string template_name;
+  std::chrono::milliseconds duration{0};
+
+  bool operator==(const BakeWatchPlan&) const = default;
+};
+
 struct Deployment {
   core::DeploymentId id;
   Status status = Status::kPending;
@@ -95,6 +104,8 @@ struct Deployment {
   std::optional<PauseReason> pause_reason;  // set while status is kPaused
   std::optional<FailureReason> failure_reason;
   bool rollback_started = false;  // once true, no batch is ever requested again
+  // Watch the release for a while after it reached 100% (the environment's analysis.bakeWatch).
+  std::optional<BakeWatchPlan> bake_watch;
   std::optional<core::SystemTime> started_at;
   std::optional<core::SystemTime> finished_at;
 
@@ -141,6 +152,9 @@ struct RollbackStarted {
 struct RollbackCompleted {
   core::Generation generation;
   bool success = true;
+  // RollbackCompleted.final_status FAILED (a batch reverted in canary): the deployment ends
+  // failed rather than rolled_back.
+  bool deployment_failed = false;
 };
 using Input =
     std::variant<Start, BatchSucceeded, BatchFailed, TimerFired, AnalysisPassed, AnalysisFailed,
@@ -178,6 +192,18 @@ struct SwitchTraffic {
 struct MarkStable {
   bool operator==(const MarkStable&) const = default;
 };
+// The deployment was rolled back (or its rollback failed): if its release is the stable one of
+// its app+env, the release that was stable before it becomes the stable one again.
+struct RevokeStable {
+  bool operator==(const RevokeStable&) const = default;
+};
+// AnalysisRequested for the bake period after 100%: every host, for `plan.duration`.
+struct RequestBakeWatch {
+  std::uint32_t last_batch = 0;
+  core::Generation generation;
+  BakeWatchPlan plan;
+  bool operator==(const RequestBakeWatch&) const = default;
+};
 enum class EventKind {
   kDeploymentPlanned,
   kDeploymentPaused,
@@ -196,7 +222,7 @@ struct Emit {
   bool operator==(const Emit&) const = default;
 };
 using Command = std::variant<RequestBatch, RequestAnalysis, ScheduleTimer, CancelTimer,
-                             SwitchTraffic, MarkStable, Emit>;
+                             SwitchTraffic, MarkStable, RevokeStable, RequestBakeWatch, Emit>;
 
 struct Transition {
   Deployment next;

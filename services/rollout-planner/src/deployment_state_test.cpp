@@ -27,7 +27,7 @@ Batch MakeBatch(std::uint32_t index, std::vector<Host> hosts, std::vector<Gate> 
   b.index = index;
   b.hosts = std::move(hosts);
   b.gates_before = std::move(gates);
-  b.analysis = analysis;
+  b.analysis_template = analysis ? "default" : "";
   b.max_parallel = 2;
   b.failure_tolerance = 1;
   b.host_timeout = minutes(5);
@@ -445,6 +445,8 @@ TEST(DeploymentStateTest, HappyPathCommandSequence) {
             if constexpr (std::is_same_v<T, ScheduleTimer>) log.push_back("timer");
             if constexpr (std::is_same_v<T, CancelTimer>) log.push_back("cancel");
             if constexpr (std::is_same_v<T, MarkStable>) log.push_back("stable");
+            if constexpr (std::is_same_v<T, RevokeStable>) log.push_back("revoke_stable");
+            if constexpr (std::is_same_v<T, RequestBakeWatch>) log.push_back("bake_watch");
             if constexpr (std::is_same_v<T, SwitchTraffic>) log.push_back("switch");
             if constexpr (std::is_same_v<T, Emit>) log.push_back(std::string(ToString(x.kind)));
           },
@@ -512,6 +514,104 @@ TEST(DeploymentStateTest, RollbackOfASucceededDeployment) {
   EXPECT_EQ(t.next.status, Status::kRolledBack);
   EXPECT_EQ(t.next.finished_at, kT0 + minutes(9));
   EXPECT_EQ(All<Emit>(t.commands).at(0).failure_reason, FailureReason::kRolledBack);
+  // The release is not the stable one any more.
+  EXPECT_EQ(All<RevokeStable>(t.commands).size(), 1u);
+}
+
+// Canary() with a bake watch after 100%.
+Deployment CanaryWithBake() {
+  auto d = Canary();
+  d.bake_watch = BakeWatchPlan{"bake", minutes(5)};
+  return d;
+}
+
+// Drives a canary through every batch; `last` is the transition of the last batch's success.
+Transition ToTheEnd(Deployment d) {
+  const auto g = Generation(1);
+  d = Drive(d, {Start{}, BatchSucceeded{0, g}});
+  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
+                BatchSucceeded{1, g}, AnalysisPassed{1, g}});
+  return Next(d, BatchSucceeded{2, g}, kT0 + minutes(8));
+}
+
+TEST(DeploymentStateTest, BakeWatchIsRequestedOnceEveryBatchIsDone) {
+  const auto t = ToTheEnd(CanaryWithBake());
+  ASSERT_FALSE(t.ignored);
+  // The deployment succeeded (and its release is stable) while the bake watch runs.
+  EXPECT_EQ(t.next.status, Status::kSucceeded);
+  ASSERT_EQ(t.commands.size(), 3u);
+  EXPECT_TRUE(std::holds_alternative<MarkStable>(t.commands[0]));
+  EXPECT_EQ(std::get<Emit>(t.commands[1]).kind, EventKind::kDeploymentSucceeded);
+  EXPECT_EQ(std::get<RequestBakeWatch>(t.commands[2]),
+            (RequestBakeWatch{2, Generation(1), BakeWatchPlan{"bake", minutes(5)}}));
+
+  // Without a bake watch in the environment: no request.
+  EXPECT_TRUE(All<RequestBakeWatch>(ToTheEnd(Canary()).commands).empty());
+
+  // Blue-green: after the traffic switch, not before.
+  auto bg = BlueGreen();
+  bg.bake_watch = BakeWatchPlan{"default", minutes(1)};
+  const auto g = Generation(1);
+  auto switching = Next(Drive(bg, {Start{}}), BatchSucceeded{0, g}, kT0);
+  EXPECT_TRUE(All<RequestBakeWatch>(switching.commands).empty());
+  const auto done = Next(switching.next, TrafficSwitched{g, true}, kT0);
+  EXPECT_EQ(All<RequestBakeWatch>(done.commands).size(), 1u);
+
+  // A failed deployment is not watched.
+  auto d = Drive(CanaryWithBake(), {Start{}});
+  EXPECT_TRUE(All<RequestBakeWatch>(Next(d, BatchFailed{0, g}, kT0).commands).empty());
+}
+
+TEST(DeploymentStateTest, BakeBreachRollsBackTheSucceededDeployment) {
+  const auto end = ToTheEnd(CanaryWithBake());
+  auto d = Drive(end.next, {RollbackStarted{Generation(2)}});
+  EXPECT_EQ(d.status, Status::kRollingBack);
+  const auto t = Next(d, RollbackCompleted{Generation(2), true, false}, kT0 + minutes(20));
+  EXPECT_EQ(t.next.status, Status::kRolledBack);
+  EXPECT_EQ(All<RevokeStable>(t.commands).size(), 1u);
+  EXPECT_TRUE(All<RequestBakeWatch>(t.commands).empty());
+}
+
+TEST(DeploymentStateTest, RollbackCompletedWithFinalStatusFailedEndsFailed) {
+  const auto g = Generation(1);
+  // The canary's analysis failed first: the reason stays analysis_failed.
+  auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g}});
+  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
+                BatchSucceeded{1, g}, AnalysisFailed{1, g}, RollbackStarted{Generation(2)}});
+  auto t = Next(d, RollbackCompleted{Generation(2), true, true}, kT0 + minutes(30));
+  ASSERT_FALSE(t.ignored);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kAnalysisFailed);
+  EXPECT_EQ(t.next.finished_at, kT0 + minutes(30));
+  ASSERT_EQ(All<Emit>(t.commands).size(), 1u);
+  EXPECT_EQ(All<Emit>(t.commands)[0].kind, EventKind::kDeploymentFailed);
+  EXPECT_EQ(All<Emit>(t.commands)[0].failure_reason, FailureReason::kAnalysisFailed);
+  EXPECT_EQ(All<Emit>(t.commands)[0].batch, 1u);
+  EXPECT_EQ(All<RevokeStable>(t.commands).size(), 1u);
+
+  // The rollback started before the planner heard of the failure: analysis_failed.
+  d = Drive(Canary(), {Start{}, RollbackStarted{Generation(2)}});
+  t = Next(d, RollbackCompleted{Generation(2), true, true}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kAnalysisFailed);
+
+  // A batch failure keeps its own reason.
+  d = Drive(Canary(), {Start{}, BatchFailed{0, g}, RollbackStarted{Generation(2)}});
+  t = Next(d, RollbackCompleted{Generation(2), true, true}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kBatchFailed);
+
+  // A failed rollback is rollback_failed whatever the final status says.
+  d = Drive(Canary(), {Start{}, RollbackStarted{Generation(2)}});
+  t = Next(d, RollbackCompleted{Generation(2), false, true}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kRollbackFailed);
+  EXPECT_EQ(All<RevokeStable>(t.commands).size(), 1u);
+
+  // Not rolling back: ignored, nothing revoked.
+  t = Next(Drive(Canary(), {Start{}}), RollbackCompleted{g, true, true}, kT0);
+  EXPECT_EQ(t.ignored, IgnoreReason::kNotRollingBack);
+  EXPECT_TRUE(t.commands.empty());
 }
 
 TEST(DeploymentStateTest, FailedRollbackCanBeRetriedButNeverGoesForward) {
@@ -612,7 +712,7 @@ Input RandomInput(std::mt19937& rng, const Deployment& d) {
     case 10:
       return RollbackStarted{Generation(d.generation.Value() + rng() % 3)};
     case 11:
-      return RollbackCompleted{gen(), rng() % 2 == 0};
+      return RollbackCompleted{gen(), rng() % 2 == 0, rng() % 2 == 0};
     default:
       return Op(rng() % 2 == 0 ? OperatorAction::kApprove : OperatorAction::kResume);
   }
@@ -624,6 +724,7 @@ TEST(DeploymentStateTest, InvariantsHoldOverRandomSequences) {
   for (std::uint32_t seed = 1; seed <= 3000; ++seed) {
     std::mt19937 rng(seed);
     Deployment d = seed % 5 == 0 ? BlueGreen() : Canary();
+    if (seed % 3 == 0) d.bake_watch = BakeWatchPlan{"default", minutes(5)};
     std::uint32_t expected_next_batch = 0;
     for (int i = 0; i < 60; ++i) {
       const auto in = RandomInput(rng, d);
@@ -656,7 +757,16 @@ TEST(DeploymentStateTest, InvariantsHoldOverRandomSequences) {
       if (t.next.status == Status::kSucceeded && d.status != Status::kSucceeded) {
         ++successes_seen;
         ASSERT_EQ(All<MarkStable>(t.commands).size(), 1u);
+        ASSERT_EQ(All<RequestBakeWatch>(t.commands).size(), d.bake_watch ? 1u : 0u);
+      } else {
+        // The bake watch starts only with the success.
+        ASSERT_TRUE(All<RequestBakeWatch>(t.commands).empty()) << "seed " << seed;
       }
+      // A rollback's end always revokes the release's stable record, and only its end does.
+      const bool rollback_ended = d.status == Status::kRollingBack && !t.ignored;
+      ASSERT_EQ(All<RevokeStable>(t.commands).size(),
+                rollback_ended && std::holds_alternative<RollbackCompleted>(in) ? 1u : 0u)
+          << "seed " << seed;
       if (t.next.rollback_started && !d.rollback_started) ++rollbacks_seen;
       d = t.next;
     }

@@ -38,6 +38,12 @@ Gate GateOf(const CanaryStep& step) {
   return Gate{Gate::Kind::kApproval, std::nullopt};
 }
 
+// The analysis template a weight step names ("" = none).
+std::string StepTemplate(const WeightStep& w) {
+  if (!w.analysis_template.empty()) return w.analysis_template;
+  return w.analysis ? "default" : "";
+}
+
 std::vector<Batch> Canary(const Strategy& s, const std::vector<Host>& ordered) {
   const std::size_t n = ordered.size();
   std::vector<Batch> batches;
@@ -51,8 +57,11 @@ std::vector<Batch> Canary(const Strategy& s, const std::vector<Host>& ordered) {
     }
     if (done == n) {
       // Every host is already covered: the step adds nobody. Its analysis still judges the
-      // hosts deployed last; its gates wait for a batch that will not come.
-      if (!batches.empty()) batches.back().analysis = batches.back().analysis || w->analysis;
+      // hosts deployed last (the later step's template wins: it speaks for the share reached);
+      // its gates wait for a batch that will not come.
+      if (!batches.empty() && !StepTemplate(*w).empty()) {
+        batches.back().analysis_template = StepTemplate(*w);
+      }
       continue;
     }
     std::uint32_t target = std::max(CeilPercent(w->percent, n), done + 1);
@@ -64,7 +73,7 @@ std::vector<Batch> Canary(const Strategy& s, const std::vector<Host>& ordered) {
     b.cumulative_hosts = target;
     b.gates_before = std::move(pending_gates);
     pending_gates.clear();
-    b.analysis = w->analysis;
+    b.analysis_template = StepTemplate(*w);
     done = target;
     batches.push_back(std::move(b));
   }

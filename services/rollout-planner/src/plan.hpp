@@ -31,7 +31,7 @@ struct Batch {
   std::vector<Host> hosts;             // only the hosts new in this batch
   std::uint32_t cumulative_hosts = 0;  // hosts on the new version once this batch is done
   std::vector<Gate> gates_before;      // waited for, in order, before the batch is requested
-  bool analysis = false;               // judge the batch before going on
+  std::string analysis_template;       // judge the batch with this template first; "" = none
   std::uint32_t max_parallel = 1;      // hosts deployed at once (>= 1, <= hosts.size())
   std::uint32_t failure_tolerance = 0;
   std::chrono::milliseconds host_timeout{0};

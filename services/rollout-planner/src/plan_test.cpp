@@ -88,9 +88,9 @@ TEST(PlanRolloutTest, CanaryDemoOverSixHosts) {
   EXPECT_TRUE(batches[0].gates_before.empty());
   EXPECT_EQ(batches[1].gates_before, (std::vector<Gate>{{Gate::Kind::kPause, minutes(2)}}));
   EXPECT_EQ(batches[2].gates_before, (std::vector<Gate>{{Gate::Kind::kApproval, std::nullopt}}));
-  EXPECT_FALSE(batches[0].analysis);
-  EXPECT_TRUE(batches[1].analysis);
-  EXPECT_FALSE(batches[2].analysis);
+  EXPECT_EQ(batches[0].analysis_template, "");
+  EXPECT_EQ(batches[1].analysis_template, "default");
+  EXPECT_EQ(batches[2].analysis_template, "");
   // Sorted by name.
   EXPECT_EQ(batches[0].hosts[0].name, "host-0000");
   EXPECT_EQ(batches[1].hosts[0].name, "host-0001");
@@ -106,7 +106,8 @@ TEST(PlanRolloutTest, OneHost) {
   ASSERT_EQ(batches.size(), 1u);
   EXPECT_EQ(batches[0].weight_percent, 5);
   EXPECT_TRUE(batches[0].gates_before.empty());  // gates before no batch are dropped
-  EXPECT_TRUE(batches[0].analysis);              // the 25% step's analysis still judges the host
+  EXPECT_EQ(batches[0].analysis_template,
+            "default");  // the 25% step's analysis still judges the host
 }
 
 TEST(PlanRolloutTest, TwoHostsWithFiveTwentyFiveHundred) {

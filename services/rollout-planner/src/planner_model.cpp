@@ -87,7 +87,7 @@ json BatchToJson(const Batch& b) {
       {"hosts", hosts},
       {"cumulative_hosts", b.cumulative_hosts},
       {"gates_before", gates},
-      {"analysis", b.analysis},
+      {"analysis_template", b.analysis_template},
       {"max_parallel", b.max_parallel},
       {"failure_tolerance", b.failure_tolerance},
       {"host_timeout_ms", b.host_timeout.count()},
@@ -100,7 +100,12 @@ Batch BatchFromJson(const json& j) {
   for (const auto& h : j.at("hosts")) b.hosts.push_back(HostFromJson(h));
   b.cumulative_hosts = j.at("cumulative_hosts").get<std::uint32_t>();
   for (const auto& g : j.at("gates_before")) b.gates_before.push_back(GateFromJson(g));
-  b.analysis = j.at("analysis").get<bool>();
+  if (j.contains("analysis_template")) {
+    b.analysis_template = j.at("analysis_template").get<std::string>();
+  } else {
+    // Written before steps named their template: `analysis` was a flag for "default".
+    b.analysis_template = j.at("analysis").get<bool>() ? "default" : "";
+  }
   b.max_parallel = j.at("max_parallel").get<std::uint32_t>();
   b.failure_tolerance = j.at("failure_tolerance").get<std::uint32_t>();
   b.host_timeout = std::chrono::milliseconds(j.at("host_timeout_ms").get<std::int64_t>());
@@ -119,6 +124,25 @@ events::v1::Envelope NewEvent(const DeploymentContext& ctx, const core::Clock& c
   e.set_deployment_id(ctx.deployment_id);
   e.set_release_id(ctx.release_id);
   return e;
+}
+
+// The fields every AnalysisRequested of the deployment shares.
+events::v1::AnalysisRequested* NewAnalysisRequest(const DeploymentContext& ctx, std::uint32_t batch,
+                                                  core::Generation generation,
+                                                  events::v1::Envelope& e) {
+  auto* p = e.mutable_analysis_requested();
+  p->set_analysis_id(core::NewUuid());
+  p->set_deployment_id(ctx.deployment_id);
+  p->set_batch_index(batch);
+  p->set_generation(generation.Value());
+  p->set_app(ctx.app);
+  p->set_env(ctx.env);
+  p->set_version(ctx.version);
+  p->set_baseline_version(ctx.stable_version);
+  p->set_release_id(ctx.release_id);
+  p->set_spec_version(ctx.spec_version);
+  p->set_spec_yaml(ctx.spec_yaml);
+  return p;
 }
 
 std::string_view FailureDetail(FailureReason r) {
@@ -143,6 +167,17 @@ std::string_view FailureDetail(FailureReason r) {
 
 }  // namespace
 
+// --- the environment's analysis and rollback policy ------------------------------------------
+
+std::optional<BakeWatchPlan> BakeWatchOf(const Environment& env) {
+  if (!env.analysis || !env.analysis->bake_watch) return std::nullopt;
+  return BakeWatchPlan{env.analysis->bake_watch->template_name, env.analysis->bake_watch->duration};
+}
+
+std::string OnCanaryFailureOf(const Environment& env) {
+  return std::string(analysis::ToString(env.on_canary_failure));
+}
+
 // --- the stored state ------------------------------------------------------------------------
 
 json DeploymentToJson(const Deployment& d) {
@@ -164,6 +199,9 @@ json DeploymentToJson(const Deployment& d) {
       {"rollback_started", d.rollback_started},
       {"started_at_ms", OptionalTime(d.started_at)},
       {"finished_at_ms", OptionalTime(d.finished_at)},
+      {"bake_watch", d.bake_watch ? json{{"template", d.bake_watch->template_name},
+                                         {"duration_ms", d.bake_watch->duration.count()}}
+                                  : json(nullptr)},
   };
 }
 
@@ -192,6 +230,12 @@ Deployment DeploymentFromJson(const json& j) {
   d.rollback_started = j.at("rollback_started").get<bool>();
   d.started_at = TimeFrom(j.at("started_at_ms"));
   d.finished_at = TimeFrom(j.at("finished_at_ms"));
+  if (j.contains("bake_watch") && !j.at("bake_watch").is_null()) {
+    const auto& b = j.at("bake_watch");
+    d.bake_watch =
+        BakeWatchPlan{b.at("template").get<std::string>(),
+                      std::chrono::milliseconds(b.at("duration_ms").get<std::int64_t>())};
+  }
   return d;
 }
 
@@ -316,7 +360,8 @@ json BatchesView(const Deployment& d) {
                    {"weight_percent", b.weight_percent},
                    {"hosts", hosts},
                    {"status", BatchStatus(d, b.index)},
-                   {"analysis", b.analysis},
+                   {"analysis", !b.analysis_template.empty()},
+                   {"analysis_template", b.analysis_template},
                    {"gates", gates}});
   }
   return out;
@@ -394,18 +439,24 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
   }
   if (const auto* c = std::get_if<RequestAnalysis>(&command)) {
     auto e = NewEvent(ctx, clock);
-    auto* p = e.mutable_analysis_requested();
-    p->set_analysis_id(core::NewUuid());
-    p->set_deployment_id(ctx.deployment_id);
-    p->set_batch_index(c->index);
-    p->set_generation(c->generation.Value());
-    p->set_template_name("default");
-    p->set_app(ctx.app);
-    p->set_env(ctx.env);
-    p->set_version(ctx.version);
-    p->set_baseline_version(ctx.stable_version);
+    auto* p = NewAnalysisRequest(ctx, c->index, c->generation, e);
     if (c->index < next.batches.size()) {
+      p->set_template_name(next.batches[c->index].analysis_template);
       for (const auto& h : next.batches[c->index].hosts) p->add_instances(h.name);
+    }
+    for (std::size_t i = c->index + 1; i < next.batches.size(); ++i) {
+      for (const auto& h : next.batches[i].hosts) p->add_baseline_instances(h.name);
+    }
+    return e;
+  }
+  if (const auto* c = std::get_if<RequestBakeWatch>(&command)) {
+    auto e = NewEvent(ctx, clock);
+    auto* p = NewAnalysisRequest(ctx, c->last_batch, c->generation, e);
+    p->set_template_name(c->plan.template_name);
+    p->set_bake_watch(true);
+    *p->mutable_duration() = ProtoDuration(c->plan.duration);
+    for (const auto& b : next.batches) {
+      for (const auto& h : b.hosts) p->add_instances(h.name);
     }
     return e;
   }
@@ -429,6 +480,8 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
       p->set_stable_release_id(ctx.stable_release_id);
       p->set_stable_version(ctx.stable_version);
       p->set_version(ctx.version);
+      p->set_on_canary_failure(ctx.on_canary_failure);
+      p->set_generation(next.generation.Value());
       break;
     }
     case EventKind::kDeploymentPaused: {
@@ -522,7 +575,10 @@ std::optional<MappedInput> InputFor(const events::v1::Envelope& e, core::Generat
     }
     case PC::kRollbackCompleted: {
       const auto& p = e.rollback_completed();
-      return MappedInput{RollbackCompleted{current, p.success()}, std::string(e.source())};
+      return MappedInput{
+          RollbackCompleted{current, p.success(),
+                            p.final_status() == events::v1::DEPLOYMENT_STATUS_FAILED},
+          std::string(e.source())};
     }
     case PC::kOperatorCommand: {
       const auto& p = e.operator_command();
@@ -599,7 +655,8 @@ std::string InputDetail(const Input& in) {
       return "generation " + std::to_string(i.generation.Value());
     }
     std::string operator()(const RollbackCompleted& i) const {
-      return std::string(i.success ? "succeeded" : "failed");
+      if (!i.success) return "failed";
+      return i.deployment_failed ? "succeeded, deployment failed" : "succeeded";
     }
   };
   return std::visit(Visitor{}, in);

@@ -20,6 +20,10 @@ namespace sluice::rollout_planner {
 
 inline constexpr std::string_view kServiceName = "rollout-planner";
 
+// DeploymentPlanned.on_canary_failure values.
+inline constexpr std::string_view kRevertBatch = "revert-batch";
+inline constexpr std::string_view kRevertAll = "revert-all";
+
 // Reasons of DeploymentFailed that the state machine does not produce: the deployment never
 // started.
 inline constexpr std::string_view kReasonConcurrentDeployment = "concurrent_deployment";
@@ -44,7 +48,18 @@ struct DeploymentContext {
   std::optional<ServiceSpec> service;
   std::string stable_release_id;  // of app+env when the deployment was requested; may be empty
   std::string stable_version;
+  std::uint64_t spec_version = 0;
+  std::string spec_yaml;  // the delivery spec text the deployment was planned with
+  // The environment's rollback.onCanaryFailure ("revert-batch" or "revert-all").
+  std::string on_canary_failure = std::string(kRevertBatch);
 };
+
+// --- the environment's analysis and rollback policy ------------------------------------------
+
+// analysis.bakeWatch of the environment, as the state machine keeps it (nullopt: none).
+std::optional<BakeWatchPlan> BakeWatchOf(const Environment& env);
+// rollback.onCanaryFailure of the environment: "revert-batch" (the default) or "revert-all".
+std::string OnCanaryFailureOf(const Environment& env);
 
 // --- the stored state ------------------------------------------------------------------------
 
@@ -88,7 +103,9 @@ events::v1::ServiceConfig ToServiceConfig(const ServiceSpec& s);
 
 // The event a command publishes, or nullopt for the commands with other effects (timers,
 // traffic switch, stable release). `next` is the deployment after the transition; the analysis
-// id of AnalysisRequested is a new UUID.
+// id of AnalysisRequested is a new UUID. AnalysisRequested carries the spec text, the judged
+// hosts (`instances`: the batch's; bake watch: every host) and the hosts still on the stable
+// version (`baseline_instances`: those of the batches after the judged one; bake watch: none).
 std::optional<events::v1::Envelope> EventFor(const Command& command, const DeploymentContext& ctx,
                                              const Deployment& next, const core::Clock& clock);
 

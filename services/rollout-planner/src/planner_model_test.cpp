@@ -4,6 +4,8 @@
 
 #include <sluice/core/testing/manual_clock.hpp>
 
+#include "plan.hpp"
+
 namespace sluice::rollout_planner {
 namespace {
 
@@ -35,7 +37,7 @@ std::vector<Batch> ThreeBatches() {
   b1.hosts = {MakeHost("h2", "b")};
   b1.cumulative_hosts = 2;
   b1.gates_before = {Gate{Gate::Kind::kPause, seconds(1)}};
-  b1.analysis = true;
+  b1.analysis_template = "default";
   b1.host_timeout = minutes(5);
   Batch b2;
   b2.index = 2;
@@ -70,6 +72,9 @@ DeploymentContext Context() {
   c.service = s;
   c.stable_release_id = "rel-0";
   c.stable_version = "1.3.9";
+  c.spec_version = 7;
+  c.spec_yaml = "app: shop\n";
+  c.on_canary_failure = "revert-all";
   return c;
 }
 
@@ -88,11 +93,26 @@ TEST(PlannerModelTest, DeploymentJsonRoundTripsEveryField) {
   d.rollback_started = true;
   d.started_at = kT0;
   d.finished_at = kT0 + minutes(3);
+  d.bake_watch = BakeWatchPlan{"bake", minutes(10)};
   const auto text = DeploymentToJson(d).dump();
   EXPECT_EQ(DeploymentFromJson(nlohmann::json::parse(text)), d);
 
   const Deployment fresh = NewDeployment(core::DeploymentId("d-2"), {});
   EXPECT_EQ(DeploymentFromJson(DeploymentToJson(fresh)), fresh);
+}
+
+TEST(PlannerModelTest, DeploymentJsonWrittenBeforeTemplatesStillReads) {
+  // Stored before steps named their analysis template and before the bake watch.
+  auto j = DeploymentToJson(NewDeployment(core::DeploymentId("d-1"), ThreeBatches()));
+  j.erase("bake_watch");
+  for (auto& b : j["batches"]) {
+    b["analysis"] = !b["analysis_template"].get<std::string>().empty();
+    b.erase("analysis_template");
+  }
+  const auto d = DeploymentFromJson(j);
+  EXPECT_EQ(d.batches[0].analysis_template, "");
+  EXPECT_EQ(d.batches[1].analysis_template, "default");
+  EXPECT_FALSE(d.bake_watch.has_value());
 }
 
 TEST(PlannerModelTest, DeploymentJsonRejectsUnknownNames) {
@@ -195,6 +215,8 @@ TEST(PlannerModelTest, StartPublishesPlannedThenTheFirstBatch) {
   EXPECT_EQ(p.stable_release_id(), "rel-0");
   EXPECT_EQ(p.stable_version(), "1.3.9");
   EXPECT_EQ(p.strategy(), events::v1::STRATEGY_CANARY);
+  EXPECT_EQ(p.on_canary_failure(), "revert-all");
+  EXPECT_EQ(p.generation(), 1u);
   ASSERT_EQ(p.batches_size(), 3);
   EXPECT_EQ(p.batches(2).weight_percent(), 100u);
   EXPECT_EQ(p.batches(2).targets_size(), 2);
@@ -255,8 +277,18 @@ TEST(PlannerModelTest, PausesAnalysesAndTheEndBecomeEvents) {
   EXPECT_EQ(a.batch_index(), 1u);
   EXPECT_EQ(a.version(), "1.4.0");
   EXPECT_EQ(a.baseline_version(), "1.3.9");
+  EXPECT_EQ(a.template_name(), "default");
+  EXPECT_EQ(a.release_id(), "rel-1");
+  EXPECT_EQ(a.spec_version(), 7u);
+  EXPECT_EQ(a.spec_yaml(), "app: shop\n");
+  EXPECT_EQ(a.app(), "shop");
+  EXPECT_EQ(a.env(), "production");
+  EXPECT_FALSE(a.bake_watch());
   ASSERT_EQ(a.instances_size(), 1);
   EXPECT_EQ(a.instances(0), "h2");
+  // The hosts of the batches not yet deployed still run the stable version.
+  EXPECT_EQ(std::vector<std::string>(a.baseline_instances().begin(), a.baseline_instances().end()),
+            (std::vector<std::string>{"h3", "h4"}));
 
   d = Next(t.next, AnalysisPassed{1, d.generation}, kT0).next;  // at the approval gate
   t = Next(d, Operator{OperatorAction::kApprove, "alice"}, kT0);
@@ -274,6 +306,132 @@ TEST(PlannerModelTest, PausesAnalysesAndTheEndBecomeEvents) {
   ASSERT_TRUE(ok && ok->has_deployment_succeeded());
   EXPECT_EQ(ok->deployment_succeeded().previous_stable_version(), "1.3.9");
   EXPECT_EQ(ok->deployment_succeeded().version(), "1.4.0");
+}
+
+TEST(PlannerModelTest, AnalysisRequestNamesTheStepTemplate) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  auto batches = ThreeBatches();
+  batches[1].analysis_template = "strict";
+  batches[1].gates_before.clear();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), batches);
+  d = Next(d, Start{}, kT0).next;
+  d = Next(d, BatchSucceeded{0, d.generation}, kT0).next;
+  const auto t = Next(d, BatchSucceeded{1, d.generation}, kT0);
+  ASSERT_EQ(t.commands.size(), 1u);
+  const auto e = EventFor(t.commands[0], ctx, t.next, clock);
+  ASSERT_TRUE(e && e->has_analysis_requested());
+  EXPECT_EQ(e->analysis_requested().template_name(), "strict");
+  EXPECT_EQ(e->deployment_id(), ctx.deployment_id);
+}
+
+TEST(PlannerModelTest, BakeWatchRequestCoversEveryHost) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches());
+  d.generation = core::Generation(4);
+  const RequestBakeWatch bake{2, core::Generation(4), BakeWatchPlan{"bake", minutes(5)}};
+  const auto e = EventFor(bake, ctx, d, clock);
+  ASSERT_TRUE(e && e->has_analysis_requested());
+  EXPECT_EQ(e->deployment_id(), ctx.deployment_id);
+  EXPECT_EQ(e->release_id(), "rel-1");
+  const auto& a = e->analysis_requested();
+  EXPECT_TRUE(core::IsUuid(a.analysis_id()));
+  EXPECT_TRUE(a.bake_watch());
+  EXPECT_EQ(a.duration().seconds(), 300);
+  EXPECT_EQ(a.template_name(), "bake");
+  EXPECT_EQ(a.batch_index(), 2u);
+  EXPECT_EQ(a.generation(), 4u);
+  EXPECT_EQ(a.spec_yaml(), "app: shop\n");
+  EXPECT_EQ(a.spec_version(), 7u);
+  EXPECT_EQ(a.baseline_version(), "1.3.9");
+  EXPECT_EQ(std::vector<std::string>(a.instances().begin(), a.instances().end()),
+            (std::vector<std::string>{"h1", "h2", "h3", "h4"}));
+  EXPECT_EQ(a.baseline_instances_size(), 0);
+
+  // Stable-record commands are not events.
+  EXPECT_FALSE(EventFor(RevokeStable{}, ctx, d, clock).has_value());
+}
+
+TEST(PlannerModelTest, RollbackCompletedEndsFailedOrRolledBackInTheEvent) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches());
+  d = Next(d, Start{}, kT0).next;
+  d = Next(d, RollbackStarted{core::Generation(2)}, kT0).next;
+  auto t = Next(d, RollbackCompleted{core::Generation(2), true, true}, kT0);
+  auto failed = EventFor(t.commands.back(), ctx, t.next, clock);
+  ASSERT_TRUE(failed && failed->has_deployment_failed());
+  EXPECT_EQ(failed->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_FAILED);
+  t = Next(d, RollbackCompleted{core::Generation(2), true, false}, kT0);
+  failed = EventFor(t.commands.back(), ctx, t.next, clock);
+  EXPECT_EQ(failed->deployment_failed().reason(), "rolled_back");
+  EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
+}
+
+constexpr const char* kPolicySpec = R"(app: shop
+environments:
+  production:
+    targets:
+      web:
+        hosts:
+          - {name: h1, address: 10.0.0.1, agentEndpoint: "http://10.0.0.1:7070"}
+          - {name: h2, address: 10.0.0.2, agentEndpoint: "http://10.0.0.2:7070"}
+          - {name: h3, address: 10.0.0.3, agentEndpoint: "http://10.0.0.3:7070"}
+    strategy:
+      type: canary
+      steps:
+        - weight: 33%
+          analysis: judge
+        - weight: 66%
+          analysis: none
+        - weight: 100%
+          analysis: default
+    analysis:
+      bakeWatch: {template: default, duration: 15m}
+      templates:
+        default:
+          metrics:
+            error_rate: {query: 'sum(rate(errors[1m]))'}
+          rules:
+            - {name: errors, failWhen: "error_rate > 5%"}
+        judge:
+          metrics:
+            error_rate: {query: 'sum(rate(errors[1m]))'}
+          rules:
+            - {name: errors, failWhen: "error_rate > 1%"}
+    rollback:
+      onCanaryFailure: revert-all
+  staging:
+    targets:
+      web:
+        hosts:
+          - {name: s1, address: 10.0.1.1, agentEndpoint: "http://10.0.1.1:7070"}
+    strategy:
+      type: all-at-once
+)";
+
+TEST(PlannerModelTest, EnvironmentPolicyAndStepTemplatesFromTheSpec) {
+  auto parsed = ParseDeliverySpec(kPolicySpec, "shop.yaml");
+  ASSERT_TRUE(std::holds_alternative<DeliverySpec>(parsed))
+      << std::get<SpecError>(parsed).ToString();
+  const auto& spec = std::get<DeliverySpec>(parsed);
+  const auto* prod = spec.FindEnvironment("production");
+  ASSERT_NE(prod, nullptr);
+  EXPECT_EQ(BakeWatchOf(*prod), (BakeWatchPlan{"default", minutes(15)}));
+  EXPECT_EQ(OnCanaryFailureOf(*prod), "revert-all");
+  const auto batches = PlanRollout(*prod, prod->AllHosts());
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0].analysis_template, "judge");
+  EXPECT_EQ(batches[1].analysis_template, "");
+  EXPECT_EQ(batches[2].analysis_template, "default");
+
+  // No analysis section: no bake watch; no rollback section: revert-batch.
+  const auto* staging = spec.FindEnvironment("staging");
+  ASSERT_NE(staging, nullptr);
+  EXPECT_FALSE(BakeWatchOf(*staging).has_value());
+  EXPECT_EQ(OnCanaryFailureOf(*staging), "revert-batch");
 }
 
 TEST(PlannerModelTest, FailuresCarryReasonAndStatus) {
@@ -341,6 +499,18 @@ TEST(PlannerModelTest, EventsMapToInputs) {
   ASSERT_TRUE(m);
   EXPECT_EQ(std::get<RollbackCompleted>(m->input).generation, gen);
   EXPECT_FALSE(std::get<RollbackCompleted>(m->input).success);
+  EXPECT_FALSE(std::get<RollbackCompleted>(m->input).deployment_failed);
+  for (const auto& [status, failed] : std::vector<std::pair<events::v1::DeploymentStatus, bool>>{
+           {events::v1::DEPLOYMENT_STATUS_FAILED, true},
+           {events::v1::DEPLOYMENT_STATUS_ROLLED_BACK, false},
+           {events::v1::DEPLOYMENT_STATUS_UNSPECIFIED, false}}) {
+    rc.mutable_rollback_completed()->set_success(true);
+    rc.mutable_rollback_completed()->set_final_status(status);
+    m = InputFor(rc, gen, &why);
+    ASSERT_TRUE(m);
+    EXPECT_TRUE(std::get<RollbackCompleted>(m->input).success);
+    EXPECT_EQ(std::get<RollbackCompleted>(m->input).deployment_failed, failed) << status;
+  }
 
   events::v1::Envelope bake;
   bake.mutable_analysis_failed()->set_bake_watch(true);

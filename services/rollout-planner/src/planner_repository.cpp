@@ -9,20 +9,23 @@ using nlohmann::json;
 #define SLUICE_TS(n) "to_timestamp($" #n "::bigint / 1000.0)"
 #define SLUICE_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
-constexpr const char* kDeploymentColumns =
-    "id, release_id, app, env, version, artifact::text, spec_version, strategy, "
-    "coalesce(service::text, ''), concurrency, state::text, requested_by, queued, "
-    "stable_release_id, stable_version_before, failure_reason, failure_detail, rollback_id, "
-    "slot_token, " SLUICE_MS("created_at");
+#define SLUICE_DEPLOYMENT_COLUMNS(spec_yaml)                                                \
+  "id, release_id, app, env, version, artifact::text, spec_version, strategy, "             \
+  "coalesce(service::text, ''), concurrency, state::text, requested_by, queued, "           \
+  "stable_release_id, stable_version_before, failure_reason, failure_detail, rollback_id, " \
+  "slot_token, " SLUICE_MS("created_at") ", on_canary_failure, " spec_yaml
+// A single deployment carries its spec text (AnalysisRequested sends it on); lists do not.
+constexpr const char* kDeploymentColumns = SLUICE_DEPLOYMENT_COLUMNS("spec_yaml");
+constexpr const char* kListColumns = SLUICE_DEPLOYMENT_COLUMNS("''::text");
 
 constexpr const char* kInsertDeploymentSql =
     "INSERT INTO deployments (id, release_id, app, env, version, artifact, spec_version, "
     "spec_yaml, strategy, service, concurrency, status, phase, state, batches, generation, "
     "current_batch, requested_by, queued, stable_release_id, stable_version_before, "
-    "failure_reason, failure_detail, created_at, updated_at) "
+    "failure_reason, failure_detail, created_at, updated_at, on_canary_failure) "
     "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb, "
-    "$15::jsonb, $16, $17, $18, $19, $20, $21, $22, $23, " SLUICE_TS(24) ", " SLUICE_TS(24) ") "
-    "ON CONFLICT (id) DO NOTHING";
+    "$15::jsonb, $16, $17, $18, $19, $20, $21, $22, $23, " SLUICE_TS(24) ", " SLUICE_TS(24) ", "
+    "$25) ON CONFLICT (id) DO NOTHING";
 
 constexpr const char* kSaveDeploymentSql =
     "UPDATE deployments SET status = $2, phase = $3, state = $4::jsonb, batches = $5::jsonb, "
@@ -60,6 +63,22 @@ constexpr const char* kUpsertStableSql =
     "deployment_id = excluded.deployment_id, updated_at = excluded.updated_at, "
     "live_group = CASE WHEN excluded.live_group <> '' THEN excluded.live_group "
     "ELSE stable_releases.live_group END";
+constexpr const char* kInsertStableHistorySql =
+    "INSERT INTO stable_release_history (app, env, release_id, version, artifact, deployment_id, "
+    "live_group, became_stable_at) SELECT app, env, release_id, version, artifact, deployment_id, "
+    "live_group, updated_at FROM stable_releases WHERE app = $1 AND env = $2";
+constexpr const char* kRevokeHistorySql =
+    "UPDATE stable_release_history SET revoked_at = " SLUICE_TS(
+        2) " WHERE deployment_id = $1 AND revoked_at IS NULL";
+constexpr const char* kStableDeploymentSql =
+    "SELECT deployment_id FROM stable_releases WHERE app = $1 AND env = $2 FOR UPDATE";
+constexpr const char* kRestoreStableSql =
+    "UPDATE stable_releases s SET release_id = h.release_id, version = h.version, "
+    "artifact = h.artifact, deployment_id = h.deployment_id, live_group = h.live_group, "
+    "updated_at = " SLUICE_TS(3) " FROM (SELECT * FROM stable_release_history "
+    "WHERE app = $1 AND env = $2 AND revoked_at IS NULL ORDER BY id DESC LIMIT 1) h "
+    "WHERE s.app = $1 AND s.env = $2";
+constexpr const char* kClearStableSql = "DELETE FROM stable_releases WHERE app = $1 AND env = $2";
 constexpr const char* kLoadStableSql =
     "SELECT app, env, release_id, version, artifact::text, deployment_id, " SLUICE_MS(
         "updated_at") ", live_group FROM stable_releases WHERE app = $1 AND env = $2";
@@ -100,7 +119,7 @@ DeploymentRow RowFrom(const pqxx::row& r) {
   c.env = r[3].as<std::string>();
   c.version = r[4].as<std::string>();
   c.artifact = ArtifactFromJson(json::parse(r[5].as<std::string>()));
-  row.spec_version = r[6].as<std::uint64_t>();
+  c.spec_version = r[6].as<std::uint64_t>();
   c.strategy = ParseStrategyType(r[7].as<std::string>()).value_or(StrategyType::kCanary);
   if (const auto service = r[8].as<std::string>(); !service.empty()) {
     c.service = ServiceFromJson(json::parse(service));
@@ -117,6 +136,8 @@ DeploymentRow RowFrom(const pqxx::row& r) {
   row.rollback_id = r[17].as<std::string>();
   if (!r[18].is_null()) row.slot_token = r[18].as<std::int64_t>();
   row.created_at = core::FromUnixMillis(r[19].as<std::int64_t>());
+  c.on_canary_failure = r[20].as<std::string>();
+  c.spec_yaml = r[21].as<std::string>();
   return row;
 }
 
@@ -146,20 +167,20 @@ events::v1::Artifact ArtifactFromJson(const json& j) {
 }
 
 bool PlannerRepository::InsertDeployment(pqxx::work& tx, const DeploymentRow& row,
-                                         const std::string& spec_yaml, core::SystemTime now) {
+                                         core::SystemTime now) {
   const auto& c = row.ctx;
   const auto state = DeploymentToJson(row.state);
   const std::optional<std::string> service =
       c.service ? std::optional<std::string>(ServiceToJson(*c.service).dump()) : std::nullopt;
   const auto r = tx.exec_params(
       kInsertDeploymentSql, c.deployment_id, c.release_id, c.app, c.env, c.version,
-      ArtifactToJson(c.artifact).dump(), static_cast<std::int64_t>(row.spec_version), spec_yaml,
+      ArtifactToJson(c.artifact).dump(), static_cast<std::int64_t>(c.spec_version), c.spec_yaml,
       std::string(ToString(c.strategy)), OrNull(service), std::string(ToString(row.concurrency)),
       std::string(ToString(row.state.status)), std::string(ToString(row.state.phase)), state.dump(),
       state.at("batches").dump(), static_cast<std::int64_t>(row.state.generation.Value()),
       static_cast<std::int64_t>(row.state.current_batch), row.requested_by, row.queued,
       c.stable_release_id, c.stable_version, FailureReasonOf(row), row.failure_detail,
-      core::ToUnixMillis(now));
+      core::ToUnixMillis(now), c.on_canary_failure);
   return r.affected_rows() == 1;
 }
 
@@ -236,6 +257,20 @@ void PlannerRepository::UpsertStable(pqxx::work& tx, const DeploymentContext& ct
   tx.exec_params(kUpsertStableSql, ctx.app, ctx.env, ctx.release_id, ctx.version,
                  ArtifactToJson(ctx.artifact).dump(), ctx.deployment_id, core::ToUnixMillis(now),
                  live_group);
+  tx.exec_params(kInsertStableHistorySql, ctx.app, ctx.env);
+}
+
+StableRevocation PlannerRepository::RevokeStable(pqxx::work& tx, const DeploymentContext& ctx,
+                                                 core::SystemTime now) {
+  tx.exec_params(kRevokeHistorySql, ctx.deployment_id, core::ToUnixMillis(now));
+  const auto current = tx.exec_params(kStableDeploymentSql, ctx.app, ctx.env);
+  if (current.empty() || current[0][0].as<std::string>() != ctx.deployment_id) return {};
+  if (tx.exec_params(kRestoreStableSql, ctx.app, ctx.env, core::ToUnixMillis(now))
+          .affected_rows() == 1) {
+    return {StableRevocation::Kind::kRestored, LoadStable(tx, ctx.app, ctx.env)};
+  }
+  tx.exec_params(kClearStableSql, ctx.app, ctx.env);
+  return {StableRevocation::Kind::kCleared, std::nullopt};
 }
 
 std::optional<StableRelease> PlannerRepository::LoadStable(pqxx::work& tx, const std::string& app,
@@ -272,7 +307,7 @@ std::vector<TimelineEntry> PlannerRepository::Timeline(pqxx::work& tx,
 
 std::vector<DeploymentRow> PlannerRepository::List(pqxx::work& tx, const DeploymentFilter& f) {
   const std::string sql =
-      std::string("SELECT ") + kDeploymentColumns +
+      std::string("SELECT ") + kListColumns +
       " FROM deployments WHERE ($1::text IS NULL OR app = $1) "
       "AND ($2::text IS NULL OR env = $2) AND ($3::text IS NULL OR status = $3) "
       "ORDER BY created_at DESC, id DESC LIMIT $4";

@@ -19,7 +19,6 @@ struct DeploymentRow {
   DeploymentContext ctx;
   Deployment state;
   ConcurrencyPolicy concurrency = ConcurrencyPolicy::kQueue;
-  std::uint64_t spec_version = 0;
   std::string requested_by;
   bool queued = false;
   std::string failure_reason;  // set with the status; also for deployments that never started
@@ -44,6 +43,16 @@ struct StableRelease {
   std::string deployment_id;
   core::SystemTime updated_at;
   std::string live_group;  // blue-green: the group serving traffic; empty when unknown
+};
+
+// What RevokeStable did to the stable record of the deployment's app+env.
+struct StableRevocation {
+  enum class Kind {
+    kNotStable,  // another release is stable: the record is untouched
+    kRestored,   // the release stable before the deployment is the stable one again
+    kCleared,    // no release was stable before it: the record is gone
+  } kind = Kind::kNotStable;
+  std::optional<StableRelease> restored;  // kRestored
 };
 
 struct TimelineEntry {
@@ -75,8 +84,7 @@ events::v1::Artifact ArtifactFromJson(const nlohmann::json& j);
 class PlannerRepository {
  public:
   // False when a deployment with this id exists already (nothing is written then).
-  static bool InsertDeployment(pqxx::work& tx, const DeploymentRow& row,
-                               const std::string& spec_yaml, core::SystemTime now);
+  static bool InsertDeployment(pqxx::work& tx, const DeploymentRow& row, core::SystemTime now);
   static std::optional<DeploymentRow> LoadDeployment(pqxx::work& tx, const std::string& id,
                                                      bool for_update);
   // Writes the state and its mirrored columns, queued, failure detail, rollback id, token.
@@ -99,8 +107,13 @@ class PlannerRepository {
   static std::optional<AppSpecRow> LoadAppSpec(pqxx::work& tx, const std::string& app);
 
   // `live_group`: the blue-green group now serving traffic; empty keeps the recorded one.
+  // Also appends the release to the stable history.
   static void UpsertStable(pqxx::work& tx, const DeploymentContext& ctx, core::SystemTime now,
                            const std::string& live_group = "");
+  // Revokes the deployment's release in the stable history; when it is the stable one of its
+  // app+env, the newest release not revoked becomes stable again (none: no stable release).
+  static StableRevocation RevokeStable(pqxx::work& tx, const DeploymentContext& ctx,
+                                       core::SystemTime now);
   static std::optional<StableRelease> LoadStable(pqxx::work& tx, const std::string& app,
                                                  const std::string& env);
 

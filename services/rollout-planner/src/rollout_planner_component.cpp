@@ -47,7 +47,8 @@ json Summary(const DeploymentRow& row) {
           {"batch_count", d.batches.size()},
           {"requested_by", row.requested_by},
           {"queued", row.queued},
-          {"spec_version", row.spec_version},
+          {"spec_version", row.ctx.spec_version},
+          {"on_canary_failure", row.ctx.on_canary_failure},
           {"created_at", core::FormatRfc3339(row.created_at)},
           {"started_at", TimeOrNull(d.started_at)},
           {"finished_at", TimeOrNull(d.finished_at)},
@@ -206,7 +207,8 @@ void Planner::OnDeploymentRequested(Scope& s, const Request& r, const std::strin
     c.stable_release_id = stable->release_id;
     c.stable_version = stable->version;
   }
-  row.spec_version = r.spec_version;
+  c.spec_version = r.spec_version;
+  c.spec_yaml = r.spec_yaml;
   row.requested_by = r.requested_by;
   row.created_at = now;
   row.state = NewDeployment(core::DeploymentId(r.deployment_id), {});
@@ -230,6 +232,7 @@ void Planner::OnDeploymentRequested(Scope& s, const Request& r, const std::strin
     } else {
       c.strategy = env->strategy.type;
       c.service = env->service;
+      c.on_canary_failure = OnCanaryFailureOf(*env);
       row.concurrency = env->policy.concurrency;
       try {
         // Blue-green goes to the group that is not serving traffic now.
@@ -240,6 +243,7 @@ void Planner::OnDeploymentRequested(Scope& s, const Request& r, const std::strin
         }
         row.state = NewDeployment(core::DeploymentId(r.deployment_id),
                                   PlanRollout(*env, env->AllHosts(), plan_options));
+        row.state.bake_watch = BakeWatchOf(*env);
       } catch (const PlanError& e) {
         reason = kReasonInvalidPlan;
         failure = e.what();
@@ -247,7 +251,7 @@ void Planner::OnDeploymentRequested(Scope& s, const Request& r, const std::strin
     }
   }
   row.queued = failure.empty();
-  if (!PlannerRepository::InsertDeployment(s.tx, row, r.spec_yaml, now)) return;
+  if (!PlannerRepository::InsertDeployment(s.tx, row, now)) return;
   Record(s, r.deployment_id,
          {now, "requested",
           "release " + r.release_id + " version " + c.version + ", spec version " +
@@ -427,6 +431,20 @@ void Planner::CarryOut(Scope& s, const DeploymentRow& row, const Deployment& nex
       live_group = next.batches.back().hosts.front().group;
     }
     PlannerRepository::UpsertStable(s.tx, row.ctx, deps_.clock.Now(), live_group);
+    return;
+  }
+  if (std::holds_alternative<RevokeStable>(c)) {
+    const auto now = deps_.clock.Now();
+    const auto revoked = PlannerRepository::RevokeStable(s.tx, row.ctx, now);
+    using Kind = StableRevocation::Kind;
+    if (revoked.kind == Kind::kNotStable) return;
+    const std::string detail =
+        revoked.kind == Kind::kRestored
+            ? "release " + revoked.restored->release_id + " (" + revoked.restored->version +
+                  ") is the stable release of " + row.ctx.app + " in " + row.ctx.env + " again"
+            : "no release of " + row.ctx.app + " in " + row.ctx.env + " is stable any more";
+    Record(s, id, {now, "stable_restored", detail, std::string(kServiceName), true, ""}, "");
+    Log()->info("deployment {} rolled back: {}", id, detail);
     return;
   }
   if (auto e = EventFor(c, row.ctx, next, deps_.clock)) eventbus::Publish(s.tx, std::move(*e));

@@ -215,6 +215,24 @@ std::string Spec(const std::string& app, int hosts, const std::string& strategy,
          "      health: {httpUrl: 'http://127.0.0.1:8000/healthz', timeout: 5s}\n";
 }
 
+// An environment's analysis section: a step template, a bake watch and the rollback policy.
+const std::string kAnalysis =
+    "    analysis:\n"
+    "      bakeWatch: {template: bake, duration: 10m}\n"
+    "      templates:\n"
+    "        strict:\n"
+    "          metrics:\n"
+    "            error_rate: {query: 'sum(rate(errors{app=\"{{app}}\"}[1m]))'}\n"
+    "          rules:\n"
+    "            - {name: errors, failWhen: 'error_rate > 1%'}\n"
+    "        bake:\n"
+    "          metrics:\n"
+    "            error_rate: {query: 'sum(rate(errors{app=\"{{app}}\"}[1m]))'}\n"
+    "          rules:\n"
+    "            - {name: errors, failWhen: 'error_rate > 5%'}\n"
+    "    rollback:\n"
+    "      onCanaryFailure: revert-all\n";
+
 const std::string kTwoBatches =
     "      type: canary\n"
     "      steps:\n"
@@ -368,6 +386,40 @@ class RolloutPlannerItest : public ::testing::Test {
       std::this_thread::sleep_for(100ms);
     }
     return body;
+  }
+
+  void RollbackStarted(const std::string& id, std::uint64_t generation) {
+    auto e = NewEvent(id, "rollback-agent");
+    auto* rs = e.mutable_rollback_started();
+    rs->set_rollback_id("rb-" + id.substr(0, 8) + "-" + std::to_string(generation));
+    rs->set_deployment_id(id);
+    rs->set_generation(generation);
+    rs->set_scope(events::v1::ROLLBACK_SCOPE_DEPLOYMENT);
+    rs->set_trigger("alert");
+    Produce(e);
+  }
+  void RollbackCompleted(const std::string& id, std::uint64_t generation,
+                         events::v1::DeploymentStatus final_status, bool success = true) {
+    auto e = NewEvent(id, "rollback-agent");
+    auto* rc = e.mutable_rollback_completed();
+    rc->set_rollback_id("rb-" + id.substr(0, 8) + "-" + std::to_string(generation));
+    rc->set_deployment_id(id);
+    rc->set_success(success);
+    rc->set_final_status(final_status);
+    Produce(e);
+  }
+
+  // Deploys `version` of `app` (one host, all at once) to success; returns the deployment id.
+  std::string DeploySucceeded(const std::string& app, const std::string& version) {
+    const auto id = Request(app, Spec(app, 1, "      type: all-at-once\n"), version);
+    EXPECT_TRUE(tap_->BatchRequested(id, 0)) << version;
+    BatchDone(id, 0, 1);
+    EXPECT_TRUE(tap_->WaitFor(id, PC::kDeploymentSucceeded)) << version << " did not succeed";
+    return id;
+  }
+
+  json Stable(const std::string& app, long* status) {
+    return Get("/v1/apps/" + app + "/environments/production/stable", status);
   }
 
   static bool HasTimeline(const json& d, const std::string& kind, const std::string& reason) {
@@ -694,6 +746,157 @@ TEST_F(RolloutPlannerItest, BlueGreenAlternatesBetweenTheGroups) {
   EXPECT_EQ(deploy("3.0.0"), "g1");
   EXPECT_EQ(switches.load(), 3);
   hook.Stop();
+}
+
+TEST_F(RolloutPlannerItest, PlannedAndAnalysisEventsCarryWhatTheWatcherAndAgentNeed) {
+  const auto app = App("analysis");
+  const auto spec = Spec(app, 3,
+                         "      type: canary\n"
+                         "      steps:\n"
+                         "        - weight: 33%\n"
+                         "          analysis: strict\n"
+                         "        - weight: 100%\n",
+                         kAnalysis);
+  const auto id = Request(app, spec, "4.0.0");
+  const auto planned = tap_->WaitFor(id, PC::kDeploymentPlanned);
+  ASSERT_TRUE(planned);
+  EXPECT_EQ(planned->deployment_planned().generation(), 1u);
+  EXPECT_EQ(planned->deployment_planned().on_canary_failure(), "revert-all");
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+  BatchDone(id, 0, 1);
+  const auto requested = tap_->WaitFor(id, PC::kAnalysisRequested);
+  ASSERT_TRUE(requested) << "no AnalysisRequested for " << id;
+  const auto& a = requested->analysis_requested();
+  EXPECT_EQ(a.deployment_id(), id);
+  EXPECT_EQ(a.release_id(), requested->release_id());
+  EXPECT_FALSE(a.release_id().empty());
+  EXPECT_EQ(a.spec_version(), 1u);
+  EXPECT_EQ(a.spec_yaml(), spec);
+  EXPECT_EQ(a.template_name(), "strict");
+  EXPECT_EQ(a.version(), "4.0.0");
+  EXPECT_EQ(a.generation(), 1u);
+  EXPECT_FALSE(a.bake_watch());
+  EXPECT_EQ(std::vector<std::string>(a.instances().begin(), a.instances().end()),
+            (std::vector<std::string>{"h1"}));
+  EXPECT_EQ(std::vector<std::string>(a.baseline_instances().begin(), a.baseline_instances().end()),
+            (std::vector<std::string>{"h2", "h3"}));
+  auto d = Get("/v1/deployments/" + id);
+  EXPECT_EQ(d["batches"][0]["analysis_template"], "strict");
+  EXPECT_EQ(d["batches"][0]["status"], "analysing");
+  EXPECT_EQ(d["on_canary_failure"], "revert-all");
+
+  // The analysis passes, the last batch succeeds: the deployment succeeded, and the bake watch
+  // over every host is requested in the same transaction.
+  auto passed = NewEvent(id, "metric-watcher");
+  auto* p = passed.mutable_analysis_passed();
+  p->set_analysis_id(a.analysis_id());
+  p->set_deployment_id(id);
+  p->set_batch_index(0);
+  p->set_generation(1);
+  p->set_outcome("Successful");
+  Produce(passed);
+  ASSERT_TRUE(tap_->BatchRequested(id, 1));
+  BatchDone(id, 1, 1);
+  ASSERT_TRUE(tap_->WaitFor(id, PC::kDeploymentSucceeded));
+  const auto bake = tap_->WaitFor(id, PC::kAnalysisRequested, 15s, 1);
+  ASSERT_TRUE(bake) << "no bake-watch AnalysisRequested for " << id;
+  const auto& b = bake->analysis_requested();
+  EXPECT_TRUE(b.bake_watch());
+  EXPECT_EQ(b.duration().seconds(), 600);
+  EXPECT_EQ(b.template_name(), "bake");
+  EXPECT_EQ(b.batch_index(), 1u);
+  EXPECT_EQ(b.spec_yaml(), spec);
+  EXPECT_NE(b.analysis_id(), a.analysis_id());
+  EXPECT_EQ(std::vector<std::string>(b.instances().begin(), b.instances().end()),
+            (std::vector<std::string>{"h1", "h2", "h3"}));
+  EXPECT_EQ(b.baseline_instances_size(), 0);
+  d = WaitForDeployment(id, [](const json& j) { return j["status"] == "succeeded"; });
+  EXPECT_EQ(d["status"], "succeeded");
+  long status = 0;
+  EXPECT_EQ(Stable(app, &status)["deployment_id"], id);
+}
+
+TEST_F(RolloutPlannerItest, RevertedCanaryEndsFailedWithItsReason) {
+  const auto app = App("revertbatch");
+  const auto id = Request(app, Spec(app, 2, kTwoBatches));
+  ASSERT_TRUE(tap_->BatchRequested(id, 0));
+  RollbackStarted(id, 2);
+  ASSERT_TRUE(WaitForDeployment(id, [](const json& j) {
+                return j["status"] == "rolling_back";
+              })["status"] == "rolling_back");
+  RollbackCompleted(id, 2, events::v1::DEPLOYMENT_STATUS_FAILED);
+  const auto failed = tap_->WaitFor(id, PC::kDeploymentFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_FAILED);
+  const auto d = WaitForDeployment(id, [](const json& j) { return j["status"] == "failed"; });
+  EXPECT_EQ(d["status"], "failed");
+  EXPECT_EQ(d["failure_reason"], "analysis_failed");
+  EXPECT_FALSE(d["finished_at"].is_null());
+  EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);
+
+  // A failed rollback: rollback_failed, whatever the final status says.
+  const auto other = Request(app, Spec(app, 2, kTwoBatches), "1.1.0");
+  ASSERT_TRUE(tap_->BatchRequested(other, 0));
+  RollbackStarted(other, 2);
+  RollbackCompleted(other, 2, events::v1::DEPLOYMENT_STATUS_FAILED, /*success=*/false);
+  const auto rb_failed = tap_->WaitFor(other, PC::kDeploymentFailed);
+  ASSERT_TRUE(rb_failed);
+  EXPECT_EQ(rb_failed->deployment_failed().reason(), "rollback_failed");
+}
+
+// A release that became stable and is then rolled back (a bake-watch breach) is not the stable
+// one any more: the release before it is, so the next deployment's baseline is a good release.
+TEST_F(RolloutPlannerItest, RollingBackTheStableReleaseRestoresTheOneBefore) {
+  const auto app = App("restore");
+  const auto first = DeploySucceeded(app, "1.0.0");
+  const auto second = DeploySucceeded(app, "2.0.0");
+  long status = 0;
+  auto stable = Stable(app, &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_EQ(stable["version"], "2.0.0");
+
+  RollbackStarted(second, 2);
+  RollbackCompleted(second, 2, events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
+  const auto rolled = tap_->WaitFor(second, PC::kDeploymentFailed);
+  ASSERT_TRUE(rolled);
+  EXPECT_EQ(rolled->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
+  const auto d =
+      WaitForDeployment(second, [](const json& j) { return j["status"] == "rolled_back"; });
+  EXPECT_TRUE(HasTimeline(d, "stable_restored", "")) << d.dump(2);
+  stable = Stable(app, &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(stable["version"], "1.0.0");
+  EXPECT_EQ(stable["deployment_id"], first);
+
+  // The next deployment's baseline is the restored release.
+  const auto third = Request(app, Spec(app, 1, "      type: all-at-once\n"), "3.0.0");
+  const auto planned = tap_->WaitFor(third, PC::kDeploymentPlanned);
+  ASSERT_TRUE(planned);
+  EXPECT_EQ(planned->deployment_planned().stable_version(), "1.0.0");
+  EXPECT_EQ(planned->deployment_planned().stable_release_id(), stable["release_id"]);
+  ASSERT_TRUE(tap_->BatchRequested(third, 0));
+  BatchDone(third, 0, 1);
+  ASSERT_TRUE(tap_->WaitFor(third, PC::kDeploymentSucceeded));
+  EXPECT_EQ(Stable(app, &status)["version"], "3.0.0");
+
+  // Rolling back a deployment that is not the stable one leaves the record alone.
+  RollbackStarted(second, 3);  // already rolled back: ignored
+  RollbackStarted(first, 2);
+  RollbackCompleted(first, 2, events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
+  ASSERT_TRUE(tap_->WaitFor(first, PC::kDeploymentFailed));
+  EXPECT_EQ(Stable(app, &status)["version"], "3.0.0");
+
+  // Rolling back the only release ever stable leaves no stable release.
+  const auto lone_app = App("lone");
+  const auto lone = DeploySucceeded(lone_app, "1.0.0");
+  ASSERT_EQ(Stable(lone_app, &status)["version"], "1.0.0");
+  RollbackStarted(lone, 2);
+  RollbackCompleted(lone, 2, events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
+  ASSERT_TRUE(tap_->WaitFor(lone, PC::kDeploymentFailed));
+  WaitForDeployment(lone, [](const json& j) { return j["status"] == "rolled_back"; });
+  Stable(lone_app, &status);
+  EXPECT_EQ(status, 404);
 }
 
 }  // namespace
