@@ -1,17 +1,21 @@
-// sluice-capture-server: stands in for Slack, DingTalk, WeCom and a generic webhook receiver so
-// the notifier's notices can be seen without any outside account. Checks every message the way
-// the real service does, answers like it, and writes each accepted one to
-// <dir>/<channel>-<n>.json.
+// sluice-capture-server: stands in for Slack, DingTalk, WeCom, a generic webhook receiver and
+// (with --smtp-addr) a mail relay, so the notifier's notices can be seen without any outside
+// account. Checks every message the way the real service does, answers like it, and writes each
+// accepted one to <dir>/<channel>-<n>.json (e-mails: <dir>/email-<n>.json, MIME decoded).
 //
 //   sluice-capture-server --addr 127.0.0.1:18090 --dir var/demo/captures
 //                         [--dingtalk-secret-file F] [--webhook-secret-file F]
+//                         [--smtp-addr 127.0.0.1:18025 [--smtp-user U --smtp-password-file F]]
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sluice/capture/capture.hpp>
+#include <sluice/capture/mime.hpp>
 #include <sluice/core/logging.hpp>
 #include <string>
+#include <tuple>
+#include <utility>
 
 namespace {
 
@@ -24,6 +28,26 @@ std::string ReadSecret(const std::string& path) {
   while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
   if (s.empty()) throw std::runtime_error(path + " is empty");
   return s;
+}
+
+// "host:port" -> {host, port}; throws naming the flag.
+std::pair<std::string, int> HostPort(const std::string& flag, const std::string& value) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw std::runtime_error(flag + " must be host:port, got '" + value + "'");
+  }
+  int port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(value.substr(colon + 1), &used);
+    if (used != value.size() - colon - 1) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port <= 0 || port > 65535) {
+    throw std::runtime_error(flag + ": bad port in '" + value + "' (1..65535)");
+  }
+  return {value.substr(0, colon), port};
 }
 
 }  // namespace
@@ -41,17 +65,37 @@ int main(int argc, char** argv) {
                  "file holding the DingTalk robot secret (signatures are then required)");
   app.add_option("--webhook-secret-file", webhook_secret_file,
                  "file holding the webhook HMAC key (X-Sluice-Signature is then required)");
+  std::string smtp_addr;
+  std::string smtp_user;
+  std::string smtp_password_file;
+  std::size_t smtp_max_bytes = 10 << 20;
+  app.add_option("--smtp-addr", smtp_addr,
+                 "host:port of an SMTP listener standing in for a mail relay (off when absent)");
+  app.add_option("--smtp-user", smtp_user,
+                 "with --smtp-password-file: the only credentials AUTH accepts (then required)");
+  app.add_option("--smtp-password-file", smtp_password_file, "file holding the SMTP password");
+  app.add_option("--smtp-max-bytes", smtp_max_bytes, "largest message accepted (552 beyond)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level)->check(CLI::IsMember({"debug", "info", "warn"}));
   CLI11_PARSE(app, argc, argv);
 
   sluice::capture::ServerOptions options;
-  const auto colon = addr.rfind(':');
   try {
-    if (colon == std::string::npos) throw std::runtime_error("--addr must be host:port");
-    options.host = addr.substr(0, colon);
-    options.port = std::stoi(addr.substr(colon + 1));
-    if (options.port <= 0 || options.port > 65535) throw std::runtime_error("bad port");
+    std::tie(options.host, options.port) = HostPort("--addr", addr);
     options.dir = dir;
+    if (!smtp_addr.empty()) {
+      sluice::capture::SmtpOptions smtp;
+      std::tie(smtp.host, smtp.port) = HostPort("--smtp-addr", smtp_addr);
+      smtp.max_message_bytes = smtp_max_bytes;
+      if (smtp_user.empty() != smtp_password_file.empty()) {
+        throw std::runtime_error("give both --smtp-user and --smtp-password-file, or neither");
+      }
+      smtp.username = smtp_user;
+      smtp.password = ReadSecret(smtp_password_file);
+      options.smtp = smtp;
+    } else if (!smtp_user.empty() || !smtp_password_file.empty()) {
+      throw std::runtime_error("--smtp-user / --smtp-password-file need --smtp-addr");
+    }
     options.dingtalk_secret = ReadSecret(dingtalk_secret_file);
     options.webhook_secret = ReadSecret(webhook_secret_file);
   } catch (const std::exception& e) {
@@ -68,7 +112,13 @@ int main(int argc, char** argv) {
   sluice::core::InitLogging("capture-server", log_level);
   const auto log = sluice::core::Logger("capture");
   options.on_request = [log](const sluice::capture::Request& r) {
-    if (r.accepted) {
+    if (r.channel == sluice::capture::Channel::kEmail) {
+      log->info("email from {} to {} \"{}\" accepted -> {}",
+                sluice::capture::DecodeHeaderWords(r.Header("from")),
+                sluice::capture::DecodeHeaderWords(r.Header("to")),
+                sluice::capture::DecodeHeaderWords(r.Header("subject")),
+                r.file.empty() ? "(memory)" : r.file);
+    } else if (r.accepted) {
       log->info("{} {} accepted -> {}", sluice::capture::ChannelName(r.channel), r.path,
                 r.file.empty() ? "(memory)" : r.file);
     } else {
@@ -83,6 +133,10 @@ int main(int argc, char** argv) {
         "wecom /wecom/cgi-bin/webhook/send, webhook /webhook/..., list /captures), "
         "writing to {}",
         options.host, server.Port(), dir);
+    if (options.smtp) {
+      log->info("smtp on {}:{} (no TLS; AUTH {}), writing email-<n>.json", options.smtp->host,
+                server.SmtpPort(), options.smtp->username.empty() ? "optional" : "required");
+    }
     int sig = 0;
     sigwait(&signals, &sig);
     log->info("stopping on signal {}", sig);

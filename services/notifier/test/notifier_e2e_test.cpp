@@ -1,11 +1,7 @@
 // notifier end to end: the real binary against the stack's Kafka, PostgreSQL and Redis, with
 // the capture server (sluice::capture, which checks payloads and signatures the way Slack,
-// DingTalk, WeCom and a webhook receiver do) and an SMTP server in this process.
-#include <arpa/inet.h>
+// DingTalk, WeCom and a webhook receiver do, and stands in for a mail relay) in this process.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -16,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <sluice/capture/capture.hpp>
+#include <sluice/capture/mime.hpp>
+#include <sluice/capture/smtp.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
@@ -47,114 +45,6 @@ std::vector<capture::Request> Of(const capture::CaptureServer& server, capture::
   }
   return out;
 }
-
-// A minimal SMTP server (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) that keeps the messages.
-class SmtpCapture {
- public:
-  SmtpCapture() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_, 8) != 0) {
-      throw std::runtime_error("smtp capture: cannot listen");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~SmtpCapture() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  int Port() const { return port_; }
-  struct Mail {
-    std::string auth;
-    std::string from;
-    std::vector<std::string> rcpt;
-    std::string data;
-  };
-  std::vector<Mail> Mails() {
-    std::lock_guard lock(mu_);
-    return mails_;
-  }
-
- private:
-  void Serve() {
-    while (true) {
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      Session(c);
-      ::close(c);
-    }
-  }
-  static void Send(int c, const std::string& s) { (void)!::write(c, s.data(), s.size()); }
-  static bool ReadLine(int c, std::string& buffer, std::string& line) {
-    while (true) {
-      const auto pos = buffer.find("\r\n");
-      if (pos != std::string::npos) {
-        line = buffer.substr(0, pos);
-        buffer.erase(0, pos + 2);
-        return true;
-      }
-      char tmp[4096];
-      const ssize_t n = ::read(c, tmp, sizeof tmp);
-      if (n <= 0) return false;
-      buffer.append(tmp, static_cast<std::size_t>(n));
-    }
-  }
-  void Session(int c) {
-    std::string buffer, line;
-    Mail mail;
-    Send(c, "220 capture ESMTP\r\n");
-    while (ReadLine(c, buffer, line)) {
-      const std::string upper = line.substr(0, 10);
-      if (line.rfind("EHLO", 0) == 0) {
-        Send(c, "250-capture\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n");
-      } else if (line.rfind("HELO", 0) == 0) {
-        Send(c, "250 capture\r\n");
-      } else if (line.rfind("AUTH PLAIN", 0) == 0) {
-        std::string b64 = line.size() > 11 ? line.substr(11) : "";
-        if (b64.empty()) {
-          Send(c, "334 \r\n");
-          if (!ReadLine(c, buffer, b64)) return;
-        }
-        mail.auth = b64;
-        Send(c, "235 2.7.0 accepted\r\n");
-      } else if (line.rfind("MAIL FROM:", 0) == 0) {
-        mail.from = line.substr(10);
-        Send(c, "250 ok\r\n");
-      } else if (line.rfind("RCPT TO:", 0) == 0) {
-        mail.rcpt.push_back(line.substr(8));
-        Send(c, "250 ok\r\n");
-      } else if (line == "DATA") {
-        Send(c, "354 go ahead\r\n");
-        std::string data;
-        while (ReadLine(c, buffer, line) && line != ".") data += line + "\r\n";
-        mail.data = data;
-        {
-          std::lock_guard lock(mu_);
-          mails_.push_back(mail);
-        }
-        Send(c, "250 queued\r\n");
-      } else if (line == "QUIT") {
-        Send(c, "221 bye\r\n");
-        return;
-      } else {
-        Send(c, "250 ok\r\n");
-      }
-    }
-  }
-  int fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<Mail> mails_;
-};
 
 http::ClientResponse Get(const std::string& url) {
   http::ClientRequest req;
@@ -207,7 +97,11 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
     return std::nullopt;
   };
   capture::CaptureServer receivers(receiver_options);
-  SmtpCapture smtp;
+  // The mail relay: only these credentials are accepted.
+  capture::SmtpOptions smtp_options;
+  smtp_options.username = "mailer";
+  smtp_options.password = "mail-password";
+  capture::SmtpServer smtp(smtp_options);
 
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("notifier-" + sfx);
   std::filesystem::create_directories(dir);
@@ -369,13 +263,21 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   // E-mail: one multipart/alternative message, authenticated.
   const auto mails = smtp.Mails();
   ASSERT_EQ(mails.size(), 1u);
-  EXPECT_EQ(mails[0].from, "<sluice@example.com>");
-  EXPECT_EQ(mails[0].rcpt, std::vector<std::string>{"<oncall@example.com>"});
-  EXPECT_EQ(mails[0].auth, Base64Encode(std::string("\0mailer\0mail-password", 21)));
+  EXPECT_EQ(mails[0].mail_from, "sluice@example.com");
+  EXPECT_EQ(mails[0].rcpt_to, std::vector<std::string>{"oncall@example.com"});
+  EXPECT_EQ(mails[0].auth_user, "mailer");
+  EXPECT_EQ(mails[0].auth_password, "mail-password");
   EXPECT_NE(mails[0].data.find("Content-Type: multipart/alternative"), std::string::npos);
   EXPECT_NE(mails[0].data.find("text/plain; charset=UTF-8"), std::string::npos);
   EXPECT_NE(mails[0].data.find("text/html; charset=UTF-8"), std::string::npos);
   EXPECT_NE(mails[0].data.find("X-Sluice-Event-Id: " + rollback.event_id()), std::string::npos);
+  // What a person reads, MIME decoded.
+  const auto parsed = capture::ParseEmail(mails[0].data);
+  EXPECT_EQ(parsed.subject.rfind("[Sluice][", 0), 0u) << parsed.subject;
+  EXPECT_NE(parsed.subject.find("Rolling back " + app), std::string::npos) << parsed.subject;
+  EXPECT_EQ(parsed.to, std::vector<std::string>{"oncall@example.com"});
+  EXPECT_NE(parsed.text.find(app), std::string::npos) << parsed.text;
+  EXPECT_NE(parsed.html.find(app), std::string::npos) << parsed.html;
 
   // The deliveries API records every attempt; the broken channel failed permanently at once.
   const auto resp = Get(base + "/v1/deliveries?event_id=" + rollback.event_id());

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,8 @@
 #include <regex>
 #include <stdexcept>
 #include <thread>
+
+#include "sluice/capture/mime.hpp"
 
 namespace sluice::capture {
 namespace {
@@ -136,7 +139,43 @@ std::optional<std::string> DingTalkMessageError(const json& j) {
   return std::nullopt;
 }
 
+// Writes `content` to a temporary file beside `path` and renames it into place, so a reader never
+// sees a half-written capture.
+void WriteAtomically(const std::filesystem::path& path, const std::string& content) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw std::runtime_error("cannot rename " + tmp + " to " + path.string());
+  }
+}
+
 }  // namespace
+
+std::string EmailCaptureJson(const SmtpMail& mail) {
+  const EmailMessage m = ParseEmail(mail.data);
+  const json j = {{"channel", "email"},
+                  {"from", m.from},
+                  {"to", m.to},
+                  {"cc", m.cc},
+                  {"subject", m.subject},
+                  {"text", m.text},
+                  {"html", m.html},
+                  {"raw_size", mail.data.size()},
+                  {"auth_user", mail.auth_user},
+                  {"envelope_from", mail.mail_from},
+                  {"envelope_to", mail.rcpt_to},
+                  {"message_id", m.Header("Message-ID")}};
+  // Mail bodies in other charsets are not valid UTF-8: replaced, never a throw.
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
 
 std::string_view ChannelName(Channel c) {
   switch (c) {
@@ -148,6 +187,8 @@ std::string_view ChannelName(Channel c) {
       return "wecom";
     case Channel::kWebhook:
       return "webhook";
+    case Channel::kEmail:
+      return "email";
   }
   return "webhook";
 }
@@ -266,6 +307,8 @@ struct CaptureServer::Impl {
 
   ServerOptions options;
   httplib::Server server;
+  std::unique_ptr<SmtpServer> smtp;
+  std::atomic<bool> listen_returned{false};
   int port = 0;
   std::thread thread;
   mutable std::mutex mu;
@@ -277,7 +320,7 @@ struct CaptureServer::Impl {
   void LoadExisting() {
     namespace fs = std::filesystem;
     fs::create_directories(options.dir);
-    const std::regex name(R"((slack|dingtalk|wecom|webhook)-([0-9]+)\.json)");
+    const std::regex name(R"((slack|dingtalk|wecom|webhook|email)-([0-9]+)\.json)");
     for (const auto& f : fs::directory_iterator(options.dir)) {
       std::smatch m;
       const std::string base = f.path().filename().string();
@@ -325,6 +368,9 @@ struct CaptureServer::Impl {
           case Channel::kWebhook:
             reply = CheckWebhook(r, options.webhook_secret);
             break;
+          case Channel::kEmail:  // not an HTTP route
+            reply = Text(404, "not found");
+            break;
         }
       }
     }
@@ -348,19 +394,43 @@ struct CaptureServer::Impl {
     const std::string channel(ChannelName(r.channel));
     Entry e;
     e.channel = channel;
-    e.n = ++last_n[channel];
+    e.n = last_n[channel] + 1;
     e.file = channel + "-" + std::to_string(e.n) + ".json";
     e.path = r.path;
     if (options.dir.empty()) {
       e.body = r.body;
     } else {
       const auto path = std::filesystem::path(options.dir) / e.file;
-      std::ofstream out(path);
       const auto j = json::parse(r.body, nullptr, false);
-      out << (j.is_discarded() ? r.body : j.dump(2)) << "\n";
+      WriteAtomically(path, (j.is_discarded() ? r.body : j.dump(2)) + "\n");
       r.file = path.string();
     }
+    last_n[channel] = e.n;
     entries.push_back(std::move(e));
+  }
+
+  // An accepted e-mail: captured like an HTTP message. Throws when it cannot be written (the
+  // client is then answered 451 and may retry).
+  void KeepMail(const SmtpMail& mail) {
+    Request r;
+    r.channel = Channel::kEmail;
+    r.path = "smtp";
+    r.headers = ParseEmail(mail.data).headers;
+    r.body = EmailCaptureJson(mail);
+    r.received_at = std::chrono::steady_clock::now();
+    r.status = 250;
+    r.answer = "250 2.0.0 Ok: queued";
+    r.accepted = true;
+    {
+      std::lock_guard lock(mu);
+      ++requests[Channel::kEmail];
+    }
+    Keep(r);
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(r);
+    }
+    if (options.on_request) options.on_request(r);
   }
 
   void List(httplib::Response& res) {
@@ -426,17 +496,31 @@ CaptureServer::CaptureServer(ServerOptions options) : impl_(std::make_unique<Imp
     throw std::runtime_error("capture server: cannot listen on " + s.options.host + ":" +
                              std::to_string(s.options.port));
   }
-  s.thread = std::thread([&s] { s.server.listen_after_bind(); });
+  if (s.options.smtp) {
+    s.smtp = std::make_unique<SmtpServer>(*s.options.smtp,
+                                          [&s](const SmtpMail& mail) { s.KeepMail(mail); });
+  }
+  s.thread = std::thread([&s] {
+    s.server.listen_after_bind();
+    s.listen_returned = true;
+  });
+  // httplib's stop() does nothing before the loop runs: a Stop() right after construction would
+  // otherwise leave the listening thread running forever.
+  while (!s.server.is_running() && !s.listen_returned)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 CaptureServer::~CaptureServer() { Stop(); }
 
 void CaptureServer::Stop() {
+  if (impl_->smtp) impl_->smtp->Stop();
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 int CaptureServer::Port() const { return impl_->port; }
+
+int CaptureServer::SmtpPort() const { return impl_->smtp ? impl_->smtp->Port() : 0; }
 
 std::string CaptureServer::Url(std::string_view path) const {
   return "http://" + impl_->options.host + ":" + std::to_string(impl_->port) + std::string(path);

@@ -1,10 +1,10 @@
 #pragma once
 
 // Stand-ins for the receivers the notifier talks to: Slack incoming webhooks, DingTalk custom
-// robots, WeCom group robots and generic webhooks. Each check reads a request the way the real
-// service does and answers the way it does (status, body, error codes), so a notice that would
-// be refused in production is refused here too. Used by sluice-capture-server (the demo), the
-// notifier's end-to-end test and its benchmark.
+// robots, WeCom group robots, generic webhooks and (sluice/capture/smtp.hpp) a mail relay. Each
+// check reads a request the way the real service does and answers the way it does (status, body,
+// error codes), so a notice that would be refused in production is refused here too. Used by
+// sluice-capture-server (the demo), the notifier's end-to-end test and its benchmark.
 
 #include <chrono>
 #include <cstdint>
@@ -16,12 +16,15 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/capture/smtp.hpp"
+
 namespace sluice::capture {
 
-enum class Channel { kSlack, kDingTalk, kWeCom, kWebhook };
-std::string_view ChannelName(Channel c);  // "slack", "dingtalk", "wecom", "webhook"
+enum class Channel { kSlack, kDingTalk, kWeCom, kWebhook, kEmail };
+std::string_view ChannelName(Channel c);  // "slack", "dingtalk", "wecom", "webhook", "email"
 
-// One request as received and what it was answered.
+// One request as received and what it was answered. An e-mail (channel kEmail) is recorded as
+// path "smtp", its top-level headers, body = EmailCaptureJson(mail), status 250.
 struct Request {
   Channel channel = Channel::kWebhook;
   std::string path;                            // without the query
@@ -73,12 +76,20 @@ std::string DingTalkSign(std::int64_t timestamp_ms, std::string_view secret);
 // "sha256=<lowercase hex HMAC-SHA256(secret, body)>".
 std::string WebhookSignature(std::string_view body, std::string_view secret);
 
+// What an accepted e-mail is captured as (pretty JSON): {"channel":"email", "from", "to":[...],
+// "cc":[...], "subject", "text", "html" (MIME decoded), "raw_size" (bytes of the message),
+// "auth_user", "envelope_from", "envelope_to":[...], "message_id"}.
+std::string EmailCaptureJson(const SmtpMail& mail);
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;     // 0: any free port
   std::string dir;  // accepted messages go to <dir>/<channel>-<n>.json; empty: kept in memory
   std::string dingtalk_secret;  // empty: DingTalk signatures are not required
   std::string webhook_secret;   // empty: webhook signatures are not required
+  // Set: an SMTP listener too (its own host and port); every accepted mail is captured as
+  // <dir>/email-<n>.json and listed like the other channels.
+  std::optional<SmtpOptions> smtp;
   // Consulted before the channel's check; a reply it returns is answered instead (tests use it
   // to simulate rate limits and broken channels). `index` counts the channel's earlier requests.
   std::function<std::optional<Reply>(const Request&, int index)> intercept;
@@ -91,6 +102,7 @@ struct ServerOptions {
 //   POST /dingtalk/robot/send?access_token=..     DingTalk custom robot
 //   POST /wecom/cgi-bin/webhook/send?key=..       WeCom group robot
 //   POST /webhook/...                             generic webhook
+//   smtp://<smtp host>:<smtp port>                mail relay (when ServerOptions::smtp is set)
 //   GET  /captures                                {"captures":[{channel, n, file, path}]}
 //   GET  /captures/<file>                         one captured message
 //   GET  /healthz
@@ -103,6 +115,7 @@ class CaptureServer {
   CaptureServer& operator=(const CaptureServer&) = delete;
 
   int Port() const;
+  int SmtpPort() const;  // 0 when there is no SMTP listener
   // "http://<host>:<port><path>"
   std::string Url(std::string_view path) const;
   std::vector<Request> Seen() const;  // every request, in arrival order
