@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make demo: the local stack and every service, six hosts (network namespaces on a private
 # bridge, or loopback ports where namespaces cannot be made) each running sluice-agent and the
-# demo application, two releases registered as CI would, v1 rolled out everywhere, then v2 in
-# canary batches 5% -> 25% -> 100% with pauses, and the notices it caused. Leaves it all running.
+# demo application, three releases registered as CI would, v1 rolled out everywhere, v2 in
+# canary batches 5% -> 25% -> 100% judged on live metrics batch by batch, then a bad v3 caught
+# in batch 2 and rolled back by itself, the incident report, and the notices it all caused.
+# Leaves it all running.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +24,7 @@ bash scripts/artifacts.sh serve
 stamp="$(date +%s)"
 v1="1.0.$stamp"
 v2="2.0.$stamp"
+v3="3.0.$stamp"
 release() {
   local v="$1" sha
   sha="$(bash scripts/artifacts.sh build "$v" 2>/dev/null)"
@@ -31,15 +34,19 @@ release() {
 }
 
 echo
-sl_log "1. The delivery spec of demo-app (hosts, canary steps, health check) is applied:"
-"$SLUICE" apply -f var/demo/demo-app.yaml
+sl_log "1. The delivery spec of demo-app (hosts, canary steps judged by the seed rule"
+sl_log "   error_rate > 5% OR p95_latency > 500ms, bake watch, rollback policy) is applied:"
+python3 scripts/spec-analysis.py var/demo/demo-app.yaml --app demo-app >var/demo/demo-app-analysed.yaml
+"$SLUICE" apply -f var/demo/demo-app-analysed.yaml
 
 echo
-sl_log "2. CI registers releases v$v1 and v$v2 (artifact URL + sha256):"
+sl_log "2. CI registers releases v$v1, v$v2 and v$v3 (artifact URL + sha256):"
 r1="$(release "$v1")"
 r2="$(release "$v2")"
+r3="$(release "$v3")"
 echo "   v$v1 -> release $r1"
 echo "   v$v2 -> release $r2"
+echo "   v$v3 -> release $r3"
 
 echo
 sl_log "3. What a deployment of v$v2 would do (dry run, nothing changes):"
@@ -50,11 +57,29 @@ sl_log "4. v$v1 to every host:"
 "$SLUICE" deploy --release "$r1" --env production --wait
 
 echo
-sl_log "5. v$v2 in canary batches, 5% -> 25% -> 100%, with a pause before each next batch:"
-"$SLUICE" deploy --release "$r2" --env production --wait
-
+sl_log "5. v$v2 in canary batches, 5% -> 25% -> 100%, each canary batch judged on live metrics:"
+d2="$("$SLUICE" --raw deploy --release "$r2" --env production | python3 -c 'import json,sys; print(json.load(sys.stdin)["deployment_id"])')"
+"$SLUICE" deployment watch "$d2" || true
 echo
-sl_log "6. What each host runs now (the agents' own answer):"
+sl_log "   The analyses of v$v2 (one per canary batch, then the bake watch after 100%):"
+"$SLUICE" analysis list --deployment "$d2" || true
+echo
+sl_log "6. v$v3: once batch 2 (host-2) runs it, host-2 starts failing half of its requests."
+d3="$("$SLUICE" --raw deploy --release "$r3" --env production | python3 -c 'import json,sys; print(json.load(sys.stdin)["deployment_id"])')"
+batch2_analysing() {
+  "$SLUICE" --raw deployment get "$d3" 2>/dev/null |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["batches"][1]["status"] == "analysing" else 1)'
+}
+sl_wait_until 120 "v$v3 batch 2 deployed and under analysis" batch2_analysing || sl_die "v$v3 never reached the analysis of batch 2; see var/log/"
+host2_app="$(python3 -c 'import json; print(json.load(open("var/demo/hosts.json"))[1]["app_addr"])')"
+curl -fsS -H 'Content-Type: application/json' -d '{"error_rate": 0.5}' "http://$host2_app/admin/faults" >/dev/null
+echo "   host-2 ($host2_app): error rate 50%"
+"$SLUICE" deployment watch "$d3" || true
+echo
+sl_log "   Why (the failed analysis, with its evidence):"
+"$SLUICE" analysis list --deployment "$d3" || true
+echo
+sl_log "7. What each host runs now (the agents' own answer): host-2 (batch 2) is back on v$v2, host-1 keeps v$v3 (revert-batch)"
 python3 - var/demo/hosts.json var/local/agent-token <<'PY'
 import json, sys, urllib.request
 hosts = json.load(open(sys.argv[1])); token = open(sys.argv[2]).read().strip()
@@ -63,11 +88,26 @@ for h in hosts:
     s = json.load(urllib.request.urlopen(req, timeout=5))
     print("   %-8s %-12s current %-14s previous %-14s %s" % (h["name"], h["address"], s.get("current"), s.get("previous") or "-", s.get("health_status")))
 PY
-
 echo
-sl_log "7. Notices the rollout caused (captured locally in var/demo/captures, one of each):"
+sl_log "8. The incident report of the rollback:"
+inc=""
+for _ in $(seq 1 40); do
+  inc="$("$SLUICE" --raw incident list --deployment "$d3" 2>/dev/null |
+    python3 -c 'import json,sys; l=json.load(sys.stdin)["incidents"]; print(l[0]["id"] if l else "")' 2>/dev/null || true)"
+  [[ -n "$inc" ]] && break
+  sleep 0.5
+done
+if [[ -n "$inc" ]]; then
+  "$SLUICE" incident get "$inc" --markdown | sed 's/^/   /'
+  "$SLUICE" incident chart "$inc" -o "var/demo/incident-$inc.svg" >/dev/null
+  echo "   chart: var/demo/incident-$inc.svg"
+else
+  echo "   no incident yet (var/log/rollback-agent.log says why)"
+fi
+echo
+sl_log "9. Notices it caused (captured locally in var/demo/captures, the latest of each):"
 sleep 2
-for ch in slack dingtalk wecom webhook; do
+for ch in slack dingtalk wecom webhook email; do
   f="$(ls -t var/demo/captures/"$ch"-*.json 2>/dev/null | head -n 1 || true)"
   if [[ -n "$f" ]]; then
     echo "   --- $f"
@@ -76,7 +116,6 @@ for ch in slack dingtalk wecom webhook; do
     echo "   --- no $ch notice captured yet (var/log/notifier.log says why)"
   fi
 done
-
 cat <<MSG
 
 Everything is still running:
@@ -87,5 +126,5 @@ Everything is still running:
   Prometheus http://127.0.0.1:19090  query: sum by (version) (rate(demo_http_requests_total[1m]))
   var/demo/captures/                            Slack / DingTalk / WeCom / webhook notices
   make down                                     stop everything
-Not built yet: automatic analysis (metric-watcher) and rollback (rollback-agent); see README.
+  $SLUICE incident list --deployment ID    incident reports of a deployment's rollbacks
 MSG

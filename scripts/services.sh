@@ -21,6 +21,8 @@ AGENT_TOKEN_FILE="$VAR/local/agent-token"
 API_ADDR="${SLUICE_HTTP_ADDR:-127.0.0.1:8080}"
 PLANNER_ADDR=127.0.0.1:8082
 EXECUTOR_ADDR=127.0.0.1:8084
+WATCHER_ADDR=127.0.0.1:8081
+ROLLBACK_ADDR=127.0.0.1:8085
 # The local broker also carries the test suite's traffic: a consumer group this stack has not
 # used yet starts at the end of the topics, not at their beginning (production keeps earliest).
 KAFKA_START="SLUICE_KAFKA_START_OFFSET=latest"
@@ -33,6 +35,8 @@ SERVICES=(
   "notifier services/notifier/notifier http://$NOTIFIER_ADDR/readyz"
   "rollout-planner services/rollout-planner/rollout-planner http://$PLANNER_ADDR/readyz"
   "executor services/executor/executor http://$EXECUTOR_ADDR/readyz"
+  "metric-watcher services/metric-watcher/metric-watcher http://$WATCHER_ADDR/readyz"
+  "rollback-agent services/rollback-agent/rollback-agent http://$ROLLBACK_ADDR/readyz"
   "release-intake services/release-intake/release-intake http://$API_ADDR/readyz"
 )
 
@@ -53,15 +57,20 @@ ensure_token() {
   # The local capture server checks the DingTalk signature and the webhook HMAC with these.
   ensure_secret_file "$VAR/local/demo-dingtalk-secret" SEC "demo DingTalk robot secret"
   ensure_secret_file "$VAR/local/demo-webhook-secret" whs_ "demo webhook secret"
+  ensure_secret_file "$VAR/local/demo-smtp-password" smtp_ "demo SMTP password"
 }
 
 # Command-line arguments of a service (most take none).
 args_for() {
   case "$1" in
     capture-server)
+      # Also the demo's mail relay (plain SMTP on 127.0.0.1:18025, as in demo-routes.yaml; AUTH
+      # with the demo SMTP user and the password in var/local/demo-smtp-password).
       echo "--addr $CAPTURE_ADDR --dir $VAR/demo/captures" \
         "--dingtalk-secret-file $VAR/local/demo-dingtalk-secret" \
-        "--webhook-secret-file $VAR/local/demo-webhook-secret"
+        "--webhook-secret-file $VAR/local/demo-webhook-secret" \
+        "--smtp-addr 127.0.0.1:18025 --smtp-user sluice-demo" \
+        "--smtp-password-file $VAR/local/demo-smtp-password"
       ;;
   esac
 }
@@ -70,7 +79,15 @@ env_for() {
   case "$1" in
     release-intake)
       echo "SLUICE_HTTP_ADDR=$API_ADDR SLUICE_ADMIN_TOKEN_FILE=$TOKEN_FILE" \
-        "SLUICE_PLANNER_URL=http://$PLANNER_ADDR SLUICE_EXECUTOR_URL=http://$EXECUTOR_ADDR"
+        "SLUICE_PLANNER_URL=http://$PLANNER_ADDR SLUICE_EXECUTOR_URL=http://$EXECUTOR_ADDR" \
+        "SLUICE_WATCHER_URL=http://$WATCHER_ADDR SLUICE_ROLLBACK_AGENT_URL=http://$ROLLBACK_ADDR"
+      ;;
+    metric-watcher)
+      # Alertmanager (scripts/stack.sh) presents the token of var/local/alert-token.
+      echo "SLUICE_HTTP_ADDR=$WATCHER_ADDR SLUICE_WATCHER_ALERT_TOKEN_FILE=$VAR/local/alert-token $KAFKA_START"
+      ;;
+    rollback-agent)
+      echo "SLUICE_HTTP_ADDR=$ROLLBACK_ADDR SLUICE_PUBLIC_URL=http://$API_ADDR $KAFKA_START"
       ;;
     rollout-planner)
       echo "SLUICE_HTTP_ADDR=$PLANNER_ADDR $KAFKA_START"
@@ -79,7 +96,8 @@ env_for() {
       echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $KAFKA_START"
       ;;
     notifier)
-      # Every notice of demo-app goes to the local capture server (var/demo/captures).
+      # Every notice of demo-app goes to the local capture server (var/demo/captures), e-mail
+      # included (its SMTP listener, see the capture-server arguments).
       local c="http://$CAPTURE_ADDR"
       echo "SLUICE_HTTP_ADDR=$NOTIFIER_ADDR $KAFKA_START" \
         "SLUICE_NOTIFIER_CONFIG=$ROOT/services/notifier/examples/demo-routes.yaml" \
@@ -88,7 +106,9 @@ env_for() {
         "SLUICE_DEMO_DINGTALK_SECRET_FILE=$VAR/local/demo-dingtalk-secret" \
         "SLUICE_DEMO_WECOM_URL=$c/wecom/cgi-bin/webhook/send?key=demo" \
         "SLUICE_DEMO_WEBHOOK_URL=$c/webhook/demo" \
-        "SLUICE_DEMO_WEBHOOK_SECRET_FILE=$VAR/local/demo-webhook-secret"
+        "SLUICE_DEMO_WEBHOOK_SECRET_FILE=$VAR/local/demo-webhook-secret" \
+        "SLUICE_DEMO_SMTP_USER=sluice-demo" \
+        "SLUICE_DEMO_SMTP_PASSWORD_FILE=$VAR/local/demo-smtp-password"
       ;;
   esac
 }

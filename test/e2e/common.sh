@@ -1,0 +1,189 @@
+# Shared by the end-to-end scripts (sourced): paths, the services this run starts, and the
+# helpers that ask the public API and the hosts' agents what is true.
+# shellcheck shell=bash
+# shellcheck source=scripts/lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
+SL_TAG=e2e
+cd "$SLUICE_ROOT"
+
+BUILD="${SLUICE_BUILD_DIR:-$SLUICE_ROOT/build/dev}"
+export SLUICE_BUILD_DIR="$BUILD"
+RUN_ID="e2e$(date +%s)$$"
+WORK="$SLUICE_ROOT/var/e2e/$RUN_ID"
+mkdir -p "$WORK/log" "$WORK/run"
+SLUICE_CLI="$BUILD/cli/sluice"
+
+fail() {
+  sl_warn "FAILED: $*"
+  for f in "$WORK"/log/*.log; do
+    [[ -f "$f" ]] || continue
+    echo "---- last lines of $f" >&2
+    tail -n 25 "$f" >&2
+  done
+  exit 1
+}
+
+[[ -f var/local/stack.env ]] || fail "the local stack is not up (run it through 'scripts/stack.sh with -- ...')"
+# shellcheck disable=SC1091
+source var/local/stack.env
+for b in services/rollout-planner/rollout-planner services/executor/executor \
+  services/release-intake/release-intake agent/sluice-agent tools/demo-app/sluice-demo-app cli/sluice; do
+  [[ -x "$BUILD/$b" ]] || fail "$BUILD/$b is not built"
+done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+API_PORT="$(free_port)"
+PLANNER_PORT="$(free_port)"
+EXECUTOR_PORT="$(free_port)"
+API="http://127.0.0.1:$API_PORT"
+PLANNER="http://127.0.0.1:$PLANNER_PORT"
+EXECUTOR="http://127.0.0.1:$EXECUTOR_PORT"
+WATCHER_PORT="$(free_port)"
+ROLLBACK_PORT="$(free_port)"
+WATCHER="http://127.0.0.1:$WATCHER_PORT"
+ROLLBACK="http://127.0.0.1:$ROLLBACK_PORT"
+# The Prometheus the analysis services read (rollback_e2e starts its own).
+E2E_PROMETHEUS_URL="${SLUICE_PROMETHEUS_URL:-http://127.0.0.1:19090}"
+ALERT_TOKEN_FILE="$WORK/alert-token"
+(umask 077 && echo "slam_e2e_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$ALERT_TOKEN_FILE")
+APP="e2e-app-$RUN_ID"
+ENV_NAME=production
+SCHEMA_SUFFIX="$(echo "$RUN_ID" | tr -cd 'a-z0-9')"
+export SLUICE_HOSTS_PREFIX=sx SLUICE_HOSTS_SUBNET=10.78.0 SLUICE_HOSTS_PORT_OFFSET=200
+export SLUICE_HOSTS_LOAD_RATE=2
+HOSTS_DIR="$SLUICE_ROOT/var/demo/$SLUICE_HOSTS_PREFIX"
+ADMIN_TOKEN_FILE="$WORK/admin-token"
+(umask 077 && echo "slc_e2e_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$ADMIN_TOKEN_FILE")
+AGENT_TOKEN_FILE="$SLUICE_ROOT/var/local/agent-token"
+
+# name -> pid of the services this test started
+declare -A PIDS=()
+
+# start_service NAME BINARY PORT KEY=VALUE...: a clean environment (services refuse unknown
+# SLUICE_* settings), the stack's addresses, this run's schema and consumer group.
+start_service() {
+  local name="$1" bin="$2" port="$3"
+  shift 3
+  env -i PATH="$PATH" HOME="${HOME:-/root}" \
+    SLUICE_KAFKA_BROKERS="$SLUICE_KAFKA_BROKERS" SLUICE_PG_DSN="$SLUICE_PG_DSN" \
+    SLUICE_REDIS_URL="$SLUICE_REDIS_URL" SLUICE_LOG_LEVEL=info \
+    SLUICE_HTTP_ADDR="127.0.0.1:$port" SLUICE_PG_SCHEMA="e2e_${SCHEMA_SUFFIX}_${name//-/_}" \
+    "$@" "$BUILD/$bin" >>"$WORK/log/$name.log" 2>&1 &
+  PIDS[$name]=$!
+  sl_wait_until 60 "$name ready" sl_http_ok "http://127.0.0.1:$port/readyz" ||
+    fail "$name did not become ready"
+}
+
+start_planner() {
+  start_service rollout-planner services/rollout-planner/rollout-planner "$PLANNER_PORT" \
+    SLUICE_KAFKA_GROUP="rollout-planner-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest
+}
+start_executor() {
+  start_service executor services/executor/executor "$EXECUTOR_PORT" \
+    SLUICE_KAFKA_GROUP="executor-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest \
+    SLUICE_EXECUTOR_AGENT_TOKEN_FILE="$AGENT_TOKEN_FILE"
+}
+start_intake() {
+  start_service release-intake services/release-intake/release-intake "$API_PORT" \
+    SLUICE_ADMIN_TOKEN_FILE="$ADMIN_TOKEN_FILE" SLUICE_PLANNER_URL="$PLANNER" \
+    SLUICE_EXECUTOR_URL="$EXECUTOR" SLUICE_WATCHER_URL="$WATCHER" \
+    SLUICE_ROLLBACK_AGENT_URL="$ROLLBACK"
+}
+start_watcher() {
+  start_service metric-watcher services/metric-watcher/metric-watcher "$WATCHER_PORT" \
+    SLUICE_KAFKA_GROUP="metric-watcher-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest \
+    SLUICE_PROMETHEUS_URL="$E2E_PROMETHEUS_URL" SLUICE_WATCHER_ALERT_TOKEN_FILE="$ALERT_TOKEN_FILE"
+}
+start_rollback_agent() {
+  start_service rollback-agent services/rollback-agent/rollback-agent "$ROLLBACK_PORT" \
+    SLUICE_KAFKA_GROUP="rollback-agent-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest \
+    SLUICE_PROMETHEUS_URL="$E2E_PROMETHEUS_URL" SLUICE_PUBLIC_URL="$API"
+}
+# Waits until the consumer group of `name` has its partitions (it starts at the topics' end).
+wait_assigned() {
+  sl_wait_until 30 "$1 partitions assigned" grep -q "consumer group $2 assigned" "$WORK/log/$1.log" ||
+    fail "$1 got no partitions"
+  sleep 1
+}
+kill9() {
+  local name="$1"
+  kill -KILL "${PIDS[$name]}" 2>/dev/null || true
+  wait "${PIDS[$name]}" 2>/dev/null || true
+  unset "PIDS[$name]"
+  sl_log "killed $name with SIGKILL"
+}
+
+cleanup() {
+  local rc=$?
+  for name in "${!PIDS[@]}"; do kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
+  for name in "${!PIDS[@]}"; do wait "${PIDS[$name]}" 2>/dev/null || true; done
+  bash scripts/artifacts.sh stop >/dev/null 2>&1 || true
+  bash scripts/hosts.sh down --purge >/dev/null 2>&1 || true
+  if ((rc == 0)); then rm -rf "$WORK"; else sl_warn "logs kept in $WORK/log"; fi
+}
+trap cleanup EXIT
+
+sluice() { "$SLUICE_CLI" --api "$API" --token-file "$ADMIN_TOKEN_FILE" "$@"; }
+api_get() { curl -fsS --max-time 5 -H "Authorization: Bearer $(cat "$ADMIN_TOKEN_FILE")" "$API$1"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# release VERSION [SHA [ARTIFACT_VERSION]]: registers a release of $APP and prints its id.
+release() {
+  local v="$1" sha="${2:-}" artifact="${3:-$1}"
+  [[ -n "$sha" ]] || sha="$(bash scripts/artifacts.sh sha256 "$v")"
+  sluice --raw release create --app "$APP" --tag "v$v-$RUN_ID" --version "$v" \
+    --artifact-url "$(bash scripts/artifacts.sh url "$artifact")" --sha256 "$sha" --created-by e2e |
+    json 'd["id"]'
+}
+# deploy RELEASE_ID: requests a deployment and prints its id.
+deploy() {
+  sluice --raw deploy --release "$1" --env "$ENV_NAME" | json 'd["deployment_id"]'
+}
+# wait_final DEPLOYMENT TIMEOUT_S: prints the final status.
+wait_final() {
+  local id="$1" deadline=$((SECONDS + $2)) status=""
+  while ((SECONDS < deadline)); do
+    status="$(api_get "/v1/deployments/$id" 2>/dev/null | json 'd["status"]' 2>/dev/null || true)"
+    case "$status" in succeeded | failed | aborted | rolled_back) echo "$status"; return 0 ;; esac
+    sleep 0.5
+  done
+  echo "timeout(last: ${status:-none})"
+}
+# The version each host's agent reports as current, "host-1=2.0.0 host-2=..." in host order.
+agent_versions() {
+  python3 - "$HOSTS_DIR/hosts.json" "$AGENT_TOKEN_FILE" <<'PY'
+import json, sys, urllib.request
+hosts = json.load(open(sys.argv[1])); token = open(sys.argv[2]).read().strip()
+out = []
+for h in hosts:
+    req = urllib.request.Request(h["agent_endpoint"] + "/v1/status", headers={"Authorization": "Bearer " + token})
+    out.append("%s=%s" % (h["name"], json.load(urllib.request.urlopen(req, timeout=5)).get("current", "")))
+print(" ".join(out))
+PY
+}
+expect_versions() {
+  local want="$1" got
+  got="$(agent_versions)"
+  [[ "$got" == "$want" ]] || fail "hosts run '$got', expected '$want'"
+}
+# The executor's newest record per host agrees with what the host runs.
+records_match_hosts() {
+  local id="$1"
+  api_get "/v1/deployments/$id/instances" >"$WORK/instances.json" || fail "no instances for $id"
+  python3 - "$WORK/instances.json" "$(agent_versions)" <<'PY' || fail "records do not match the hosts (see above)"
+import json, sys
+rows = json.load(open(sys.argv[1]))["instances"]
+actual = dict(kv.split("=") for kv in sys.argv[2].split())
+latest = {}
+for r in rows:
+    key = r["host"]
+    if key not in latest or (r["generation"], r["updated_at"]) >= (latest[key]["generation"], latest[key]["updated_at"]):
+        latest[key] = r
+bad = [f'{h}: record {r["status"]} {r["version"]}, host runs {actual.get(h)}' for h, r in latest.items()
+       if r["status"] == "succeeded" and r["version"] != actual.get(h)]
+if not latest or bad:
+    print("\n".join(bad) or "no records", file=sys.stderr); sys.exit(1)
+PY
+}
+restarts_of() { grep -c " $2\$" "$SLUICE_ROOT/var/hosts-$SLUICE_HOSTS_PREFIX/h$1/state/restarts.log" 2>/dev/null || true; }
+

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# End-to-end: canary batches judged on live metrics, and automatic rollback. Real hosts
+# (network namespaces, or loopback ports), the real services, Kafka, PostgreSQL, Redis, and a
+# Prometheus + Alertmanager of this run's own (scraping every second, alerting to this run's
+# metric-watcher). Run by ctest (label e2e) inside `scripts/stack.sh with`.
+#
+#   1. v1: every batch's analysis passes (threshold rules on error rate and p95 latency).
+#   2. v3 whose batch-2 host starts failing 50% of its requests: the batch-2 analysis fails
+#      with the evidence (host, resolved query, threshold, value); the rollback-agent reverts
+#      only batch 2 (onCanaryFailure: revert-batch); the deployment ends failed; an incident is
+#      written (JSON, Markdown, SVG chart). Two Alertmanager webhooks for the same breach, sent
+#      at once, and the real alert Prometheus fires through the real Alertmanager: exactly one
+#      rollback.
+#   3. v4 healthy to 100%, then a breach during the bake watch: every host back to the last
+#      stable release (v1), the deployment ends rolled_back, the stable record stays v1.
+#   4. v5 paused by an operator, rolled back by the operator while the rollback-agent is
+#      killed with SIGKILL and restarted: the rollback completes, once.
+set -euo pipefail
+# shellcheck source=test/e2e/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+for b in services/metric-watcher/metric-watcher services/rollback-agent/rollback-agent; do
+  [[ -x "$BUILD/$b" ]] || fail "$BUILD/$b is not built"
+done
+
+# ---- hosts and artifacts
+bash scripts/hosts.sh down --purge >/dev/null 2>&1 || true
+bash scripts/hosts.sh up 6 >"$WORK/log/hosts.log" 2>&1 || fail "hosts.sh up 6 failed: $(tail -n 5 "$WORK/log/hosts.log")"
+bash scripts/artifacts.sh serve >>"$WORK/log/hosts.log" 2>&1 || fail "artifacts server did not start"
+for v in 1.0.0 3.0.0 4.0.0 5.0.0; do
+  bash scripts/artifacts.sh build "$v" >/dev/null 2>>"$WORK/log/hosts.log" || fail "artifact $v not built"
+done
+
+# ---- this run's Prometheus and Alertmanager
+PROM_PORT="$(free_port)"
+AM_PORT="$(free_port)"
+E2E_PROMETHEUS_URL="http://127.0.0.1:$PROM_PORT"
+mkdir -p "$WORK/prom/data" "$WORK/prom/targets" "$WORK/am/data"
+python3 - "$HOSTS_DIR/hosts.json" "$APP" "$ENV_NAME" >"$WORK/prom/targets/hosts.json" <<'PY'
+import json, sys
+hosts = json.load(open(sys.argv[1]))
+print(json.dumps([{"targets": [h["app_addr"]],
+                   "labels": {"app": sys.argv[2], "env": sys.argv[3], "instance_name": h["name"]}}
+                  for h in hosts]))
+PY
+cat >"$WORK/prom/rules.yml" <<RULES
+groups:
+  - name: e2e
+    rules:
+      - alert: E2eHighErrorRate
+        expr: |
+          sum by (app, env, version, instance_name) (rate(demo_http_requests_total{app="$APP",code=~"5.."}[10s]))
+            / sum by (app, env, version, instance_name) (rate(demo_http_requests_total{app="$APP"}[10s])) > 0.05
+        for: 3s
+        labels: {severity: critical}
+        annotations:
+          summary: "5xx share {{ \$value }} on {{ \$labels.instance_name }}"
+          value: "{{ \$value }}"
+          threshold: "0.05"
+RULES
+cat >"$WORK/prom/prometheus.yml" <<CONF
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+alerting:
+  alertmanagers: [{static_configs: [{targets: ["127.0.0.1:$AM_PORT"]}]}]
+rule_files: ["$WORK/prom/rules.yml"]
+scrape_configs:
+  - job_name: e2e-hosts
+    file_sd_configs: [{files: ["$WORK/prom/targets/*.json"], refresh_interval: 1s}]
+CONF
+cat >"$WORK/am/alertmanager.yml" <<CONF
+route: {receiver: watcher, group_by: [alertname, app, env, instance_name], group_wait: 1s, group_interval: 2s, repeat_interval: 1h}
+receivers:
+  - name: watcher
+    webhook_configs:
+      - url: "$WATCHER/v1/alerts/alertmanager"
+        send_resolved: true
+        http_config: {authorization: {type: Bearer, credentials_file: "$ALERT_TOKEN_FILE"}}
+CONF
+/usr/bin/prometheus-alertmanager --config.file="$WORK/am/alertmanager.yml" --storage.path="$WORK/am/data" \
+  --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >>"$WORK/log/alertmanager.log" 2>&1 &
+PIDS[alertmanager]=$!
+/usr/bin/prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" >>"$WORK/log/prometheus.log" 2>&1 &
+PIDS[prometheus]=$!
+sl_wait_until 60 "prometheus ready" sl_http_ok "$E2E_PROMETHEUS_URL/-/ready" || fail "prometheus did not start"
+sl_wait_until 30 "alertmanager ready" sl_http_ok "http://127.0.0.1:$AM_PORT/-/ready" || fail "alertmanager did not start"
+
+# ---- the spec: batches 1 / 1 / 4, both canary batches judged, a bake watch, revert-batch
+python3 scripts/spec-analysis.py "$HOSTS_DIR/demo-app.yaml" --app "$APP" --window 10s \
+  --interval 2s --count 4 --inconclusive-limit 3 --bake 40s --pause 2s --health-timeout 5s \
+  --on-canary-failure revert-batch >"$WORK/spec.yaml" || fail "could not write the test's spec"
+grep -q "onCanaryFailure" "$WORK/spec.yaml" || fail "could not write the test's spec"
+
+start_planner
+start_executor
+start_watcher
+start_rollback_agent
+start_intake
+wait_assigned rollout-planner "rollout-planner-$RUN_ID"
+wait_assigned executor "executor-$RUN_ID"
+wait_assigned metric-watcher "metric-watcher-$RUN_ID"
+wait_assigned rollback-agent "rollback-agent-$RUN_ID"
+sluice apply -f "$WORK/spec.yaml" || fail "spec not applied"
+
+ALL6() { local v="$1"; echo "host-1=$v host-2=$v host-3=$v host-4=$v host-5=$v host-6=$v"; }
+# fault I JSON: changes how host-I's application answers (its admin API).
+fault() {
+  local addr
+  addr="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[int(sys.argv[2])-1]['app_addr'])" "$HOSTS_DIR/hosts.json" "$1")"
+  curl -fsS --max-time 3 -H 'Content-Type: application/json' -d "$2" "http://$addr/admin/faults" >/dev/null ||
+    fail "could not set faults on host-$1 ($addr)"
+}
+batch_status() {
+  api_get "/v1/deployments/$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['batches'][$2]['status'])" 2>/dev/null || true
+}
+batch_is() { [[ "$(batch_status "$1" "$2")" == "$3" ]]; }
+analyses_of() { curl -fsS --max-time 5 "$WATCHER/v1/analyses?deployment_id=$1"; }
+rollbacks_of() { curl -fsS --max-time 5 "$ROLLBACK/v1/rollbacks?deployment_id=$1"; }
+incident_ids_of() {
+  curl -fsS --max-time 5 "$ROLLBACK/v1/incidents?deployment_id=$1" |
+    python3 -c "import json,sys; print(' '.join(i['id'] for i in json.load(sys.stdin)['incidents']))"
+}
+
+# ---- 1. v1: every canary batch judged and passed
+sl_log "1. v1: each canary batch's analysis passes"
+r1="$(release 1.0.0)"
+d1="$(deploy "$r1")"
+[[ "$(wait_final "$d1" 150)" == succeeded ]] || fail "v1 deployment $d1 did not succeed"
+expect_versions "$(ALL6 1.0.0)"
+analyses_of "$d1" >"$WORK/a1.json" || fail "no analyses for $d1"
+python3 - "$WORK/a1.json" <<'PY' || fail "v1's analyses did not all pass (see above)"
+import json, sys
+rows = [a for a in json.load(open(sys.argv[1]))["analyses"] if not a.get("bake_watch")]
+assert len(rows) == 2, f"expected 2 batch analyses, got {len(rows)}: {rows}"
+assert all(a["status"] == "Successful" for a in rows), [a["status"] for a in rows]
+PY
+
+# ---- 2. bad v3: host-2 (batch 2) starts failing; batch 2 alone is reverted
+sl_log "2. v3 with a failing batch-2 host: caught in batch 2, that batch reverted"
+r3="$(release 3.0.0)"
+d3="$(deploy "$r3")"
+sl_wait_until 90 "v3 batch 2 deployed" batch_is "$d3" 1 analysing || fail "v3 batch 2 never reached its analysis"
+fault 2 '{"error_rate": 0.5}'
+breach_at=$SECONDS
+# Two webhooks for the same breach at once, as a flapping Alertmanager pair would send them.
+payload="$(python3 - "$APP" "$ENV_NAME" <<'PY'
+import json, sys
+print(json.dumps({"version": "4", "status": "firing", "receiver": "watcher", "groupKey": "e2e",
+  "alerts": [{"status": "firing", "fingerprint": "e2e0000000000001", "startsAt": "2026-01-01T00:00:00Z",
+    "labels": {"alertname": "E2eManual", "app": sys.argv[1], "env": sys.argv[2], "version": "3.0.0",
+               "instance_name": "host-2", "severity": "critical"},
+    "annotations": {"summary": "5xx share 0.5 on host-2", "value": "0.5", "threshold": "0.05"}}]}))
+PY
+)"
+curl_pids=()
+for _ in 1 2; do
+  curl -fsS --max-time 5 -H "Authorization: Bearer $(cat "$ALERT_TOKEN_FILE")" -H 'Content-Type: application/json' \
+    -d "$payload" "$WATCHER/v1/alerts/alertmanager" >/dev/null &
+  curl_pids+=($!)
+done
+wait "${curl_pids[@]}" || fail "the watcher refused an Alertmanager webhook"
+[[ "$(wait_final "$d3" 120)" == failed ]] || fail "v3 deployment $d3 did not end failed"
+sl_log "breach to final state: $((SECONDS - breach_at)) s"
+v="$(agent_versions)"
+[[ "$v" == "host-1=3.0.0 host-2=1.0.0 host-3=1.0.0 host-4=1.0.0 host-5=1.0.0 host-6=1.0.0" ]] ||
+  fail "after the v3 rollback hosts run: $v (only host-2, batch 2, should be back on 1.0.0)"
+records_match_hosts "$d3"
+analyses_of "$d3" >"$WORK/a3.json"
+python3 - "$WORK/a3.json" <<'PY' || fail "the failed analysis lacks its evidence (see above)"
+import json, sys
+rows = json.load(open(sys.argv[1]))["analyses"]
+failed = [a for a in rows if a["status"] == "Failed"]
+assert len(failed) == 1, [(a["batch_index"], a["status"]) for a in rows]
+a = failed[0]
+assert a["batch_index"] == 1, a["batch_index"]
+ev = a["evidence"][0]
+assert ev["affected_instances"] == ["host-2"], ev
+assert ev["threshold"] == 0.05 and ev["observed"] > 0.05, ev
+assert 'instance_name=~"host\\\\-2"' in ev["query"] or 'instance_name=~"host-2"' in ev["query"], ev["query"]
+PY
+rollbacks_of "$d3" >"$WORK/rb3.json"
+python3 - "$WORK/rb3.json" <<'PY' || fail "not exactly one rollback for v3 (see above)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["rollbacks"]) == 1, d["rollbacks"]
+assert len(d["triggers"]) >= 2, d["triggers"]   # the analysis and the alert webhooks
+PY
+inc="$(incident_ids_of "$d3")"
+[[ -n "$inc" && "$inc" != *" "* ]] || fail "expected one incident for $d3, got '$inc'"
+api_get "/v1/incidents/$inc" >"$WORK/inc3.json" || fail "incident $inc not served by the public API"
+curl -fsS "$ROLLBACK/v1/incidents/$inc?format=markdown" >"$WORK/inc3.md" || fail "no Markdown incident"
+curl -fsS "$ROLLBACK/v1/incidents/$inc/chart.svg" >"$WORK/inc3.svg" || fail "no incident chart"
+grep -q "host-2" "$WORK/inc3.md" || fail "the incident report does not name host-2"
+python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" "$WORK/inc3.svg" || fail "the chart is not well-formed SVG"
+# The real alert chain: Prometheus's rule fires, Alertmanager posts it, the watcher records it.
+sl_wait_until 60 "the alert on host-2 reached the watcher" bash -c \
+  "curl -fsS '$WATCHER/v1/alerts?app=$APP' | grep -q E2eHighErrorRate" ||
+  fail "the E2eHighErrorRate alert never reached the metric-watcher through Alertmanager"
+fault 2 '{"error_rate": 0}'
+
+# ---- 3. v4 to 100%, then a breach during the bake watch: everything back to v1
+sl_log "3. v4 succeeds, then breaches during its bake watch: every host back to 1.0.0"
+r4="$(release 4.0.0)"
+d4="$(deploy "$r4")"
+[[ "$(wait_final "$d4" 150)" == succeeded ]] || fail "v4 deployment $d4 did not succeed"
+expect_versions "$(ALL6 4.0.0)"
+fault 3 '{"error_rate": 0.6}'
+fault 5 '{"error_rate": 0.6}'
+sl_wait_until 90 "v4 rolled back" bash -c "[[ \$(curl -fsS '$PLANNER/v1/deployments/$d4' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])') == rolled_back ]]" ||
+  fail "v4 was not rolled back after its bake-watch breach"
+expect_versions "$(ALL6 1.0.0)"
+stable="$(curl -fsS "$PLANNER/v1/apps/$APP/environments/$ENV_NAME/stable" | json 'd["version"]')"
+[[ "$stable" == 1.0.0 ]] || fail "after the v4 rollback the stable release is '$stable', not 1.0.0"
+[[ -n "$(incident_ids_of "$d4")" ]] || fail "no incident for the v4 rollback"
+
+# ---- 4. operator rollback during a pause, rollback-agent killed and restarted meanwhile
+sl_log "4. v5 paused by an operator, rolled back by the operator; rollback-agent kill -9"
+r5="$(release 5.0.0)"
+d5="$(deploy "$r5")"
+sl_wait_until 60 "v5 batch 1 done" batch_is "$d5" 0 succeeded || fail "v5 batch 1 never succeeded"
+sluice deployment pause "$d5" --reason "e2e: hold" >/dev/null || fail "pause refused"
+kill9 rollback-agent
+sluice deployment rollback "$d5" --reason "e2e: operator rollback" >/dev/null || fail "rollback refused"
+sleep 1
+start_rollback_agent
+[[ "$(wait_final "$d5" 90)" == rolled_back ]] || fail "v5 was not rolled back by the operator"
+expect_versions "$(ALL6 1.0.0)"
+rollbacks_of "$d5" | python3 -c "import json,sys; d=json.load(sys.stdin); assert len(d['rollbacks'])==1, d" ||
+  fail "the operator rollback of v5 happened more than once"
+
+sl_log "passed: batches judged, batch 2 reverted alone, bake-watch breach rolled back, one rollback per incident, operator rollback across a kill -9"
