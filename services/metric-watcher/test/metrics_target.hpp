@@ -42,8 +42,8 @@ class MetricsTarget {
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("metrics target: cannot bind");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    const std::filesystem::path dir = sluice::testing::EnvOr(
-        "SLUICE_PROMETHEUS_TARGETS_DIR", SLUICE_DEFAULT_TARGETS_DIR);
+    const std::filesystem::path dir =
+        sluice::testing::EnvOr("SLUICE_PROMETHEUS_TARGETS_DIR", SLUICE_DEFAULT_TARGETS_DIR);
     if (!std::filesystem::is_directory(dir)) {
       throw std::runtime_error("Prometheus file_sd directory " + dir.string() +
                                " is missing: start the stack (bash scripts/stack.sh up) or set "
