@@ -52,6 +52,21 @@ std::uint64_t ReqGeneration(const json& body) {
   return it->get<std::uint64_t>();
 }
 
+// Optional; letters, digits and . _ : - only, at most 128 characters.
+std::string OptDeploymentId(const json& body) {
+  const auto id = OptString(body, "deployment_id", "");
+  if (!id) return "";
+  const bool ok = id->size() <= 128 && std::all_of(id->begin(), id->end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' ||
+                           c == '_' || c == ':' || c == '-';
+                  });
+  if (!ok) {
+    throw ValidationError("deployment_id",
+                          "must be at most 128 letters, digits, '.', '_', ':' or '-'");
+  }
+  return *id;
+}
+
 std::vector<std::string> OptArgv(const json& parent, std::string_view field,
                                  const std::string& path) {
   const auto it = parent.find(std::string(field));
@@ -183,7 +198,8 @@ json ToJson(const ServiceConfig& s) {
 
 DeployRequest ParseDeployRequest(const json& body) {
   if (!body.is_object()) throw ValidationError("body", "must be a JSON object");
-  RejectUnknown(body, "", {"version", "artifact_url", "sha256", "generation", "service"});
+  RejectUnknown(body, "",
+                {"version", "artifact_url", "sha256", "deployment_id", "generation", "service"});
   DeployRequest r;
   r.version = ReqString(body, "version", "");
   if (!IsValidVersion(r.version)) {
@@ -196,6 +212,7 @@ DeployRequest ParseDeployRequest(const json& body) {
   r.sha256 = ReqString(body, "sha256", "");
   if (!IsValidSha256(r.sha256)) throw ValidationError("sha256", "must be 64 hexadecimal digits");
   r.sha256 = Lower(r.sha256);
+  r.deployment_id = OptDeploymentId(body);
   r.generation = ReqGeneration(body);
   r.service = ParseServiceConfig(RequireObject(body, "service", ""), "service");
   return r;
@@ -203,12 +220,13 @@ DeployRequest ParseDeployRequest(const json& body) {
 
 RevertRequest ParseRevertRequest(const json& body) {
   if (!body.is_object()) throw ValidationError("body", "must be a JSON object");
-  RejectUnknown(body, "", {"version", "generation", "service"});
+  RejectUnknown(body, "", {"version", "deployment_id", "generation", "service"});
   RevertRequest r;
   r.version = ReqString(body, "version", "");
   if (!IsValidVersion(r.version)) {
     throw ValidationError("version", "must be a version such as 1.2.3 or 1.2.3-rc.1");
   }
+  r.deployment_id = OptDeploymentId(body);
   r.generation = ReqGeneration(body);
   if (const auto it = body.find("service"); it != body.end() && !it->is_null()) {
     r.service = ParseServiceConfig(*it, "service");
@@ -307,17 +325,18 @@ const InstalledVersion* AgentState::Find(std::string_view version) const {
 }
 
 json ToJson(const AgentState& s) {
+  json generations = json::array();
+  for (const auto& g : s.generations) {
+    generations.push_back({{"deployment_id", g.deployment_id}, {"generation", g.generation}});
+  }
   json installed = json::array();
   for (const auto& v : s.installed) {
     installed.push_back(
         {{"version", v.version}, {"sha256", v.sha256}, {"installed_at_ms", v.installed_at_ms}});
   }
-  json j = {{"current", s.current},
-            {"previous", s.previous},
-            {"installed", installed},
-            {"health", ToString(s.health)},
-            {"highest_generation", s.highest_generation},
-            {"last_operation", nullptr},
+  json j = {{"current", s.current},       {"previous", s.previous},
+            {"installed", installed},     {"health", ToString(s.health)},
+            {"generations", generations}, {"last_operation", nullptr},
             {"service", nullptr}};
   if (s.last_operation) j["last_operation"] = ToJson(*s.last_operation);
   if (s.service) j["service"] = ToJson(*s.service);
@@ -335,7 +354,15 @@ AgentState StateFromJson(const json& j) {
     }
     s.health = EnumFrom(j.at("health").get<std::string>(),
                         {HealthStatus::kUnknown, HealthStatus::kHealthy, HealthStatus::kUnhealthy});
-    s.highest_generation = j.at("highest_generation").get<std::uint64_t>();
+    if (const auto it = j.find("generations"); it != j.end()) {
+      for (const auto& g : *it) {
+        s.generations.push_back(
+            {g.at("deployment_id").get<std::string>(), g.at("generation").get<std::uint64_t>()});
+      }
+    } else if (const auto old = j.find("highest_generation"); old != j.end()) {
+      // A state written before generations were kept per deployment: host-wide.
+      s.generations.push_back({"", old->get<std::uint64_t>()});
+    }
     if (const auto& op = j.at("last_operation"); !op.is_null()) {
       s.last_operation = OperationFromJson(op);
     }
@@ -350,12 +377,39 @@ AgentState StateFromJson(const json& j) {
   }
 }
 
-bool IsStale(const AgentState& state, std::uint64_t generation) {
-  return generation < state.highest_generation;
+std::uint64_t AgentState::HighestGeneration(std::string_view deployment_id) const {
+  for (const auto& g : generations) {
+    if (g.deployment_id == deployment_id) return g.generation;
+  }
+  return 0;
 }
 
-void ObserveGeneration(AgentState& state, std::uint64_t generation) {
-  state.highest_generation = std::max(state.highest_generation, generation);
+std::uint64_t AgentState::HighestGeneration() const {
+  std::uint64_t highest = 0;
+  for (const auto& g : generations) highest = std::max(highest, g.generation);
+  return highest;
+}
+
+bool IsStale(const AgentState& state, std::string_view deployment_id, std::uint64_t generation) {
+  return generation < state.HighestGeneration(deployment_id);
+}
+
+void ObserveGeneration(AgentState& state, std::string_view deployment_id,
+                       std::uint64_t generation) {
+  auto& gens = state.generations;
+  const auto it = std::find_if(gens.begin(), gens.end(), [&](const DeploymentGeneration& g) {
+    return g.deployment_id == deployment_id;
+  });
+  DeploymentGeneration seen{std::string(deployment_id), generation};
+  if (it != gens.end()) {
+    seen.generation = std::max(it->generation, generation);
+    gens.erase(it);
+  }
+  gens.push_back(std::move(seen));
+  if (gens.size() > kGenerationsKept) {
+    gens.erase(gens.begin(),
+               gens.begin() + static_cast<std::ptrdiff_t>(gens.size() - kGenerationsKept));
+  }
 }
 
 PlanKind Plan(const AgentState& state, const DeployRequest& request) {

@@ -55,13 +55,15 @@ struct ServiceConfig {
 struct DeployRequest {
   std::string version;
   std::string artifact_url;
-  std::string sha256;  // 64 lowercase hex
+  std::string sha256;         // 64 lowercase hex
+  std::string deployment_id;  // empty: a command not tied to a deployment (fenced host-wide)
   std::uint64_t generation = 0;
   ServiceConfig service;
 };
 
 struct RevertRequest {
   std::string version;
+  std::string deployment_id;
   std::uint64_t generation = 0;
   std::optional<ServiceConfig> service;  // default: the one of the last deploy
 };
@@ -100,6 +102,15 @@ struct Operation {
   std::int64_t finished_at_ms = 0;
 };
 
+// The highest generation seen of one deployment.
+struct DeploymentGeneration {
+  std::string deployment_id;
+  std::uint64_t generation = 0;
+};
+
+// How many deployments' generations a host remembers (the least recently seen are forgotten).
+inline constexpr std::size_t kGenerationsKept = 256;
+
 struct InstalledVersion {
   std::string version;
   std::string sha256;
@@ -112,22 +123,29 @@ struct AgentState {
   std::string previous;                     // the version current pointed at before the last switch
   std::vector<InstalledVersion> installed;  // in install order, oldest first
   HealthStatus health = HealthStatus::kUnknown;
-  std::uint64_t highest_generation = 0;
+  // Generations count per deployment; most recently seen last, at most kGenerationsKept.
+  std::vector<DeploymentGeneration> generations;
   std::optional<Operation> last_operation;
   std::optional<ServiceConfig> service;  // of the last deploy; used by revert
 
   const InstalledVersion* Find(std::string_view version) const;
+  // The highest generation seen of `deployment_id`; 0 when never seen.
+  std::uint64_t HighestGeneration(std::string_view deployment_id) const;
+  // The highest over every remembered deployment (reported in the status).
+  std::uint64_t HighestGeneration() const;
 };
 
 nlohmann::json ToJson(const AgentState& s);
 // Throws std::runtime_error when the document is not a state written by ToJson.
 AgentState StateFromJson(const nlohmann::json& j);
 
-// The fencing rule: a command older than the highest generation seen is refused. A command
-// with the same generation is accepted again (the executor's retry of the same command).
-bool IsStale(const AgentState& state, std::uint64_t generation);
-// Remembers the generation of an accepted command.
-void ObserveGeneration(AgentState& state, std::uint64_t generation);
+// The fencing rule: a command older than the highest generation seen of its deployment is
+// refused (a forward batch after that deployment's rollback started). A command with the same
+// generation is accepted again (the executor's retry of the same command). Generations of other
+// deployments do not matter: each deployment counts from 1.
+bool IsStale(const AgentState& state, std::string_view deployment_id, std::uint64_t generation);
+// Remembers the generation of an accepted command of `deployment_id`.
+void ObserveGeneration(AgentState& state, std::string_view deployment_id, std::uint64_t generation);
 
 enum class PlanKind {
   kNoOp,             // the version is current and healthy

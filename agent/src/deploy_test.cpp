@@ -155,16 +155,62 @@ AgentState StateWith(std::vector<std::string> versions, std::string current, std
   return s;
 }
 
-TEST(Fencing, RefusesOnlyOlderGenerations) {
+TEST(Fencing, RefusesOnlyOlderGenerationsOfTheSameDeployment) {
   AgentState s;
-  EXPECT_FALSE(IsStale(s, 0));
-  ObserveGeneration(s, 5);
-  EXPECT_EQ(s.highest_generation, 5u);
-  EXPECT_TRUE(IsStale(s, 4));
-  EXPECT_FALSE(IsStale(s, 5));  // the same command, retried
-  EXPECT_FALSE(IsStale(s, 6));
-  ObserveGeneration(s, 3);  // never goes back
-  EXPECT_EQ(s.highest_generation, 5u);
+  EXPECT_FALSE(IsStale(s, "dep-a", 0));
+  ObserveGeneration(s, "dep-a", 5);
+  EXPECT_EQ(s.HighestGeneration("dep-a"), 5u);
+  EXPECT_TRUE(IsStale(s, "dep-a", 4));
+  EXPECT_FALSE(IsStale(s, "dep-a", 5));  // the same command, retried
+  EXPECT_FALSE(IsStale(s, "dep-a", 6));
+  ObserveGeneration(s, "dep-a", 3);  // never goes back
+  EXPECT_EQ(s.HighestGeneration("dep-a"), 5u);
+  // The next deployment counts from 1 again: dep-a's rollback does not fence it.
+  EXPECT_FALSE(IsStale(s, "dep-b", 1));
+  ObserveGeneration(s, "dep-b", 1);
+  EXPECT_EQ(s.HighestGeneration("dep-b"), 1u);
+  EXPECT_TRUE(IsStale(s, "dep-a", 4));
+  EXPECT_EQ(s.HighestGeneration(), 5u);
+}
+
+TEST(Fencing, RemembersABoundedNumberOfDeployments) {
+  AgentState s;
+  ObserveGeneration(s, "old", 9);
+  for (std::size_t i = 0; i < kGenerationsKept; ++i)
+    ObserveGeneration(s, "d" + std::to_string(i), 2);
+  EXPECT_EQ(s.generations.size(), kGenerationsKept);
+  EXPECT_EQ(s.HighestGeneration("old"), 0u);  // the least recently seen was forgotten
+  EXPECT_EQ(s.HighestGeneration("d0"), 2u);
+  ObserveGeneration(s, "d0", 3);  // seen again: moves to the back
+  EXPECT_EQ(s.generations.back().deployment_id, "d0");
+  EXPECT_EQ(s.generations.back().generation, 3u);
+}
+
+TEST(Fencing, ReadsAHostWideGenerationFromAnOldStateFile) {
+  auto j = ToJson(AgentState{});
+  j.erase("generations");
+  j["highest_generation"] = 4;
+  const auto s = StateFromJson(j);
+  EXPECT_TRUE(IsStale(s, "", 3));
+  EXPECT_FALSE(IsStale(s, "dep-new", 1));
+}
+
+TEST(Parse, DeploymentIdIsOptionalAndChecked) {
+  auto body = ValidDeploy();
+  EXPECT_EQ(ParseDeployRequest(body).deployment_id, "");
+  body["deployment_id"] = "0b5e6c1a-2f7d-4c1e-9a43-5d2f0e8b7c61";
+  EXPECT_EQ(ParseDeployRequest(body).deployment_id, "0b5e6c1a-2f7d-4c1e-9a43-5d2f0e8b7c61");
+  body["deployment_id"] = "bad id/../x";
+  try {
+    ParseDeployRequest(body);
+    FAIL() << "a bad deployment_id was accepted";
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.Field(), "deployment_id");
+  }
+  EXPECT_EQ(
+      ParseRevertRequest(json{{"version", "1.0.0"}, {"deployment_id", "d-1"}, {"generation", 2}})
+          .deployment_id,
+      "d-1");
 }
 
 TEST(Plan, DecidesWhatADeployHasToDo) {
@@ -228,7 +274,7 @@ TEST(RecordInstalled, ReinstallMovesToTheEnd) {
 TEST(State, RoundTripsThroughJson) {
   auto s = StateWith({"1.0.0", "2.0.0"}, "2.0.0", "1.0.0");
   s.health = HealthStatus::kUnhealthy;
-  s.highest_generation = 42;
+  ObserveGeneration(s, "dep-1", 42);
   s.last_operation = Operation{OperationKind::kRevert,
                                "1.0.0",
                                42,
@@ -244,7 +290,7 @@ TEST(State, RoundTripsThroughJson) {
   ASSERT_EQ(back.installed.size(), 2u);
   EXPECT_EQ(back.installed[1].installed_at_ms, 1001);
   EXPECT_EQ(back.health, HealthStatus::kUnhealthy);
-  EXPECT_EQ(back.highest_generation, 42u);
+  EXPECT_EQ(back.HighestGeneration("dep-1"), 42u);
   ASSERT_TRUE(back.last_operation.has_value());
   EXPECT_EQ(back.last_operation->kind, OperationKind::kRevert);
   EXPECT_EQ(back.last_operation->state, OperationState::kFailed);

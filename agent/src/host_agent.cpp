@@ -187,13 +187,15 @@ void HostAgent::Persist() {
   WriteFileAtomic(options_.root / kStateFile, ToJson(state_).dump(2) + "\n");
 }
 
-void HostAgent::Admit(std::uint64_t generation) {
-  if (IsStale(state_, generation)) {
+void HostAgent::Admit(const std::string& deployment_id, std::uint64_t generation) {
+  if (IsStale(state_, deployment_id, generation)) {
+    const std::string of = deployment_id.empty() ? "" : " of deployment " + deployment_id;
     throw Refused(409, std::string(kReasonStaleGeneration),
-                  "generation " + std::to_string(generation) + " is older than " +
-                      std::to_string(state_.highest_generation) + ", the highest seen");
+                  "generation " + std::to_string(generation) + of + " is older than " +
+                      std::to_string(state_.HighestGeneration(deployment_id)) +
+                      ", the highest seen");
   }
-  ObserveGeneration(state_, generation);
+  ObserveGeneration(state_, deployment_id, generation);
 }
 
 json HostAgent::Status() const {
@@ -211,7 +213,7 @@ json HostAgent::StatusLocked() const {
             {"previous", state_.previous.empty() ? json(nullptr) : json(state_.previous)},
             {"installed", installed},
             {"health_status", ToString(state_.health)},
-            {"highest_generation", state_.highest_generation},
+            {"highest_generation", state_.HighestGeneration()},
             {"last_operation", nullptr}};
   if (state_.last_operation) {
     const auto& o = *state_.last_operation;
@@ -258,7 +260,7 @@ OperationReport HostAgent::Deploy(const DeployRequest& request) {
   PlanKind plan;
   {
     std::lock_guard lock(mu_);
-    Admit(request.generation);
+    Admit(request.deployment_id, request.generation);
     plan = Plan(state_, request);
     if (plan == PlanKind::kSwitchOnly && !fs::is_directory(ReleaseDir(request.version))) {
       RecordRemoved(state_, request.version);
@@ -324,7 +326,7 @@ OperationReport HostAgent::Revert(const RevertRequest& request) {
   ServiceConfig service;
   {
     std::lock_guard lock(mu_);
-    Admit(request.generation);
+    Admit(request.deployment_id, request.generation);
     if (state_.Find(request.version) == nullptr || !fs::is_directory(ReleaseDir(request.version))) {
       Persist();
       throw Refused(404, std::string(kReasonNotInstalled),

@@ -83,8 +83,9 @@ class HostAgent {
     std::string reason;
     std::string message;
   };
-  void Admit(std::uint64_t generation);  // fencing; the state lock must be held
-  void Persist();                        // the state lock must be held
+  // Fencing per deployment; the state lock must be held.
+  void Admit(const std::string& deployment_id, std::uint64_t generation);
+  void Persist();  // the state lock must be held
   void Install(const DeployRequest& request);
   void SwitchCurrent(const std::string& version);
   Switched RestartAndCheck(const std::string& version, const ServiceConfig& service);

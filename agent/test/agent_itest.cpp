@@ -239,6 +239,30 @@ TEST_F(AgentTest, StaleGenerationsAreRefused) {
   EXPECT_EQ(Ok("GET", "/v1/status")["highest_generation"], 5);
 }
 
+TEST_F(AgentTest, GenerationsAreFencedPerDeployment) {
+  auto Of = [](json body, const std::string& deployment) {
+    body["deployment_id"] = deployment;
+    return body;
+  };
+  // dep-a: batch at generation 1, then its rollback at generation 2.
+  ASSERT_EQ(Ok("POST", "/v1/deploy", Of(DeployBody("1.0.0", 1), "dep-a"))["result"], "succeeded");
+  ASSERT_EQ(Ok("POST", "/v1/deploy", Of(DeployBody("2.0.0", 1), "dep-a"))["result"], "succeeded");
+  ASSERT_EQ(Ok("POST", "/v1/revert",
+               {{"version", "1.0.0"}, {"deployment_id", "dep-a"}, {"generation", 2}})["result"],
+            "succeeded");
+  // A late forward batch of dep-a is refused; the next deployment, counting from 1, is not.
+  EXPECT_EQ(Refusal("/v1/deploy", Of(DeployBody("2.0.0", 1), "dep-a")),
+            (std::pair<long, std::string>{409, "stale_generation"}));
+  EXPECT_EQ(Ok("POST", "/v1/deploy", Of(DeployBody("2.0.0", 1), "dep-b"))["result"], "succeeded");
+  EXPECT_EQ(CurrentTarget(), "releases/2.0.0");
+  // Remembered across a restart.
+  EXPECT_EQ(agent_->Terminate(), 0) << agent_->LogTail();
+  StartAgent();
+  EXPECT_EQ(
+      Refusal("/v1/revert", {{"version", "1.0.0"}, {"deployment_id", "dep-a"}, {"generation", 1}}),
+      (std::pair<long, std::string>{409, "stale_generation"}));
+}
+
 TEST_F(AgentTest, StateSurvivesARestart) {
   ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1))["result"], "succeeded");
   ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("2.0.0", 7))["result"], "succeeded");

@@ -53,7 +53,7 @@ std::string HealthField(const json& j) {
 
 }  // namespace
 
-json DeployBody(const ArtifactRef& artifact, core::Generation generation,
+json DeployBody(const ArtifactRef& artifact, const CommandFence& fence,
                 const AgentServiceSpec& service) {
   json health = {{"timeout", Millis(service.health.timeout)}};
   if (!service.health.http_url.empty()) health["http_url"] = service.health.http_url;
@@ -61,15 +61,18 @@ json DeployBody(const ArtifactRef& artifact, core::Generation generation,
   return {{"version", artifact.version},
           {"artifact_url", artifact.url},
           {"sha256", artifact.sha256},
-          {"generation", generation.Value()},
+          {"deployment_id", fence.deployment_id},
+          {"generation", fence.generation.Value()},
           {"service",
            {{"restart_command", service.restart_command},
             {"restart_timeout", Millis(service.restart_timeout)},
             {"health", health}}}};
 }
 
-json RevertBody(std::string_view version, core::Generation generation) {
-  return {{"version", version}, {"generation", generation.Value()}};
+json RevertBody(std::string_view version, const CommandFence& fence) {
+  return {{"version", version},
+          {"deployment_id", fence.deployment_id},
+          {"generation", fence.generation.Value()}};
 }
 
 HostOutcome AgentOutcome(long status, const std::string& body, std::string_view expected_version) {
@@ -244,14 +247,14 @@ HostOutcome AgentDriver::Post(const HostTarget& host, const std::string& path, c
 }
 
 HostOutcome AgentDriver::Deploy(const HostTarget& host, const ArtifactRef& artifact,
-                                core::Generation generation, Deadline deadline) {
-  return Post(host, "/v1/deploy", DeployBody(artifact, generation, config_.service),
-              artifact.version, deadline);
+                                const CommandFence& fence, Deadline deadline) {
+  return Post(host, "/v1/deploy", DeployBody(artifact, fence, config_.service), artifact.version,
+              deadline);
 }
 
 HostOutcome AgentDriver::Revert(const HostTarget& host, std::string version,
-                                core::Generation generation, Deadline deadline) {
-  return Post(host, "/v1/revert", RevertBody(version, generation), version, deadline);
+                                const CommandFence& fence, Deadline deadline) {
+  return Post(host, "/v1/revert", RevertBody(version, fence), version, deadline);
 }
 
 HostState AgentDriver::Status(const HostTarget& host, Deadline deadline) {

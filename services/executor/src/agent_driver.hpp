@@ -40,9 +40,9 @@ inline constexpr std::string_view kReasonTransport = "transport_error";
 inline constexpr std::string_view kReasonDeadlinePassed = "deadline_passed";
 
 // The request bodies (pure, for tests and logs).
-nlohmann::json DeployBody(const ArtifactRef& artifact, core::Generation generation,
+nlohmann::json DeployBody(const ArtifactRef& artifact, const CommandFence& fence,
                           const AgentServiceSpec& service);
-nlohmann::json RevertBody(std::string_view version, core::Generation generation);
+nlohmann::json RevertBody(std::string_view version, const CommandFence& fence);
 
 // Maps an agent answer to an outcome. `expected_version` is the version the host must report
 // as current after a 200.
@@ -54,9 +54,9 @@ class AgentDriver final : public TargetDriver {
  public:
   AgentDriver(AgentDriverConfig config, const core::Clock& clock);
 
-  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact,
-                     core::Generation generation, Deadline deadline) override;
-  HostOutcome Revert(const HostTarget& host, std::string version, core::Generation generation,
+  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact, const CommandFence& fence,
+                     Deadline deadline) override;
+  HostOutcome Revert(const HostTarget& host, std::string version, const CommandFence& fence,
                      Deadline deadline) override;
   HostState Status(const HostTarget& host, Deadline deadline) override;
 

@@ -148,7 +148,7 @@ class AgentDriverTest : public ::testing::Test {
   }
   Deadline In(std::chrono::milliseconds d) const { return clock_.Monotonic() + d; }
   HostOutcome Deploy(AgentDriver& driver) {
-    return driver.Deploy(host_, artifact_, core::Generation(7), In(5s));
+    return driver.Deploy(host_, artifact_, CommandFence{"dep-1", core::Generation(7)}, In(5s));
   }
 
   FakeAgent agent_;
@@ -173,6 +173,7 @@ TEST_F(AgentDriverTest, DeploySendsTheTokenAndTheCommand) {
       {"version", "2.0.0"},
       {"artifact_url", "http://artifacts.local/demo-2.0.0.tar.gz"},
       {"sha256", std::string(64, 'b')},
+      {"deployment_id", "dep-1"},
       {"generation", 7},
       {"service",
        {{"restart_command", {"systemctl", "restart", "demo"}},
@@ -183,13 +184,15 @@ TEST_F(AgentDriverTest, DeploySendsTheTokenAndTheCommand) {
 
 TEST_F(AgentDriverTest, RevertSendsVersionAndGeneration) {
   AgentDriver driver(Config(), clock_);
-  const auto outcome = driver.Revert(host_, "1.0.0", core::Generation(9), In(5s));
+  const auto outcome =
+      driver.Revert(host_, "1.0.0", CommandFence{"dep-1", core::Generation(9)}, In(5s));
   EXPECT_TRUE(outcome.Succeeded()) << outcome.message;
   EXPECT_EQ(outcome.version, "1.0.0");
   const auto requests = agent_.Requests();
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].path, "/v1/revert");
-  EXPECT_EQ(requests[0].body, (json{{"version", "1.0.0"}, {"generation", 9}}));
+  EXPECT_EQ(requests[0].body,
+            (json{{"version", "1.0.0"}, {"deployment_id", "dep-1"}, {"generation", 9}}));
 }
 
 TEST_F(AgentDriverTest, WrongTokenFailsWithoutRetry) {
@@ -250,7 +253,8 @@ TEST_F(AgentDriverTest, HangingAgentTimesOutAtTheDeadline) {
   agent_.SetMode(FakeAgent::Mode::kHang);
   AgentDriver driver(Config(), clock_);
   const auto start = std::chrono::steady_clock::now();
-  const auto outcome = driver.Deploy(host_, artifact_, core::Generation(7), In(300ms));
+  const auto outcome =
+      driver.Deploy(host_, artifact_, CommandFence{"dep-1", core::Generation(7)}, In(300ms));
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(outcome.kind, OutcomeKind::kTimedOut) << outcome.message;
   EXPECT_TRUE(outcome.retryable);
@@ -260,7 +264,8 @@ TEST_F(AgentDriverTest, HangingAgentTimesOutAtTheDeadline) {
 
 TEST_F(AgentDriverTest, PassedDeadlineMakesNoCall) {
   AgentDriver driver(Config(), clock_);
-  const auto outcome = driver.Deploy(host_, artifact_, core::Generation(7), In(0ms));
+  const auto outcome =
+      driver.Deploy(host_, artifact_, CommandFence{"dep-1", core::Generation(7)}, In(0ms));
   EXPECT_EQ(outcome.kind, OutcomeKind::kTimedOut);
   EXPECT_EQ(outcome.reason, kReasonDeadlinePassed);
   EXPECT_TRUE(agent_.Requests().empty());

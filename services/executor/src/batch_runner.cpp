@@ -176,11 +176,12 @@ class Worker {
 
   HostOutcome Call(const HostTarget& host) {
     const Deadline deadline = deps_.clock.Monotonic() + command_.policy.host_timeout;
+    const CommandFence fence{command_.deployment_id.Value(), command_.generation};
     try {
       if (command_.operation == BatchOperation::kRevert) {
-        return deps_.driver.Revert(host, command_.artifact.version, command_.generation, deadline);
+        return deps_.driver.Revert(host, command_.artifact.version, fence, deadline);
       }
-      return deps_.driver.Deploy(host, command_.artifact, command_.generation, deadline);
+      return deps_.driver.Deploy(host, command_.artifact, fence, deadline);
     } catch (const std::exception& e) {
       return HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonDriverError),
                                   e.what());

@@ -278,10 +278,11 @@ TEST_F(BatchRunnerTest, RevertCallsRevertWithTheTargetVersion) {
 TEST_F(BatchRunnerTest, DriverExceptionIsAFailedHost) {
   class Throwing final : public TargetDriver {
    public:
-    HostOutcome Deploy(const HostTarget&, const ArtifactRef&, core::Generation, Deadline) override {
+    HostOutcome Deploy(const HostTarget&, const ArtifactRef&, const CommandFence&,
+                       Deadline) override {
       throw std::runtime_error("boom");
     }
-    HostOutcome Revert(const HostTarget&, std::string, core::Generation, Deadline) override {
+    HostOutcome Revert(const HostTarget&, std::string, const CommandFence&, Deadline) override {
       throw std::runtime_error("boom");
     }
     HostState Status(const HostTarget&, Deadline) override { return {}; }

@@ -29,10 +29,11 @@ class FailingDriver final : public TargetDriver {
  public:
   FailingDriver(std::string reason, std::string message)
       : reason_(std::move(reason)), message_(std::move(message)) {}
-  HostOutcome Deploy(const HostTarget&, const ArtifactRef&, core::Generation, Deadline) override {
+  HostOutcome Deploy(const HostTarget&, const ArtifactRef&, const CommandFence&,
+                     Deadline) override {
     return HostOutcome::Failure(OutcomeKind::kFailed, false, reason_, message_);
   }
-  HostOutcome Revert(const HostTarget&, std::string, core::Generation, Deadline) override {
+  HostOutcome Revert(const HostTarget&, std::string, const CommandFence&, Deadline) override {
     return HostOutcome::Failure(OutcomeKind::kFailed, false, reason_, message_);
   }
   HostState Status(const HostTarget&, Deadline) override {
@@ -216,15 +217,15 @@ class LeasedDriver final : public TargetDriver {
  public:
   LeasedDriver(TargetDriver& inner, WorkerPool::ActiveRun& run) : inner_(inner), run_(run) {}
 
-  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact,
-                     core::Generation generation, Deadline deadline) override {
-    if (!Driven(host)) return NotDriven(host);
-    return inner_.Deploy(host, artifact, generation, deadline);
-  }
-  HostOutcome Revert(const HostTarget& host, std::string version, core::Generation generation,
+  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact, const CommandFence& fence,
                      Deadline deadline) override {
     if (!Driven(host)) return NotDriven(host);
-    return inner_.Revert(host, std::move(version), generation, deadline);
+    return inner_.Deploy(host, artifact, fence, deadline);
+  }
+  HostOutcome Revert(const HostTarget& host, std::string version, const CommandFence& fence,
+                     Deadline deadline) override {
+    if (!Driven(host)) return NotDriven(host);
+    return inner_.Revert(host, std::move(version), fence, deadline);
   }
   HostState Status(const HostTarget& host, Deadline deadline) override {
     return inner_.Status(host, deadline);

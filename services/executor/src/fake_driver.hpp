@@ -44,13 +44,13 @@ class FakeDriver final : public TargetDriver {
     on_call_ = std::move(f);
   }
 
-  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact,
-                     core::Generation generation, Deadline deadline) override {
-    return Run({"deploy", host.host, artifact.version, generation.Value(), deadline});
-  }
-  HostOutcome Revert(const HostTarget& host, std::string version, core::Generation generation,
+  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact, const CommandFence& fence,
                      Deadline deadline) override {
-    return Run({"revert", host.host, std::move(version), generation.Value(), deadline});
+    return Run({"deploy", host.host, artifact.version, fence.generation.Value(), deadline});
+  }
+  HostOutcome Revert(const HostTarget& host, std::string version, const CommandFence& fence,
+                     Deadline deadline) override {
+    return Run({"revert", host.host, std::move(version), fence.generation.Value(), deadline});
   }
   HostState Status(const HostTarget& host, Deadline deadline) override {
     std::lock_guard lock(mu_);

@@ -114,15 +114,15 @@ HostOutcome UnknownDriver(const HostTarget& host) {
 }  // namespace
 
 HostOutcome RoutingDriver::Deploy(const HostTarget& host, const ArtifactRef& artifact,
-                                  core::Generation generation, Deadline deadline) {
+                                  const CommandFence& fence, Deadline deadline) {
   TargetDriver* d = DriverFor(host.driver);
-  return d ? d->Deploy(host, artifact, generation, deadline) : UnknownDriver(host);
+  return d ? d->Deploy(host, artifact, fence, deadline) : UnknownDriver(host);
 }
 
 HostOutcome RoutingDriver::Revert(const HostTarget& host, std::string version,
-                                  core::Generation generation, Deadline deadline) {
+                                  const CommandFence& fence, Deadline deadline) {
   TargetDriver* d = DriverFor(host.driver);
-  return d ? d->Revert(host, std::move(version), generation, deadline) : UnknownDriver(host);
+  return d ? d->Revert(host, std::move(version), fence, deadline) : UnknownDriver(host);
 }
 
 HostState RoutingDriver::Status(const HostTarget& host, Deadline deadline) {

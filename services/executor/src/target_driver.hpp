@@ -84,16 +84,24 @@ struct HostState {
   std::string error;
 };
 
+// What fences a command on a host: generations count per deployment, so a host remembers the
+// highest generation of each deployment it has seen and refuses an older one of the same
+// deployment (a forward batch after that deployment's rollback started).
+struct CommandFence {
+  std::string deployment_id;
+  core::Generation generation{0};
+};
+
 class TargetDriver {
  public:
   virtual ~TargetDriver() = default;
   // Makes the host run `artifact` (idempotent: the version already current and healthy is a
-  // success without work). `generation` fences the command.
+  // success without work). `fence` fences the command.
   virtual HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact,
-                             core::Generation generation, Deadline deadline) = 0;
+                             const CommandFence& fence, Deadline deadline) = 0;
   // Switches the host back to an installed `version`.
-  virtual HostOutcome Revert(const HostTarget& host, std::string version,
-                             core::Generation generation, Deadline deadline) = 0;
+  virtual HostOutcome Revert(const HostTarget& host, std::string version, const CommandFence& fence,
+                             Deadline deadline) = 0;
   virtual HostState Status(const HostTarget& host, Deadline deadline) = 0;
 };
 
@@ -120,9 +128,9 @@ class RoutingDriver final : public TargetDriver {
  public:
   explicit RoutingDriver(const DriverRegistry& registry) : registry_(registry) {}
 
-  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact,
-                     core::Generation generation, Deadline deadline) override;
-  HostOutcome Revert(const HostTarget& host, std::string version, core::Generation generation,
+  HostOutcome Deploy(const HostTarget& host, const ArtifactRef& artifact, const CommandFence& fence,
+                     Deadline deadline) override;
+  HostOutcome Revert(const HostTarget& host, std::string version, const CommandFence& fence,
                      Deadline deadline) override;
   HostState Status(const HostTarget& host, Deadline deadline) override;
 

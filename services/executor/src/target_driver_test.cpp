@@ -57,9 +57,9 @@ TEST(RoutingDriverTest, SendsEachHostToTheDriverOfItsTypeCreatedOnce) {
   HostTarget a{"a", "10.0.0.1", "", {}, "agent"};
   HostTarget b{"b", "10.0.0.2", "", {}, "ssh"};
   const ArtifactRef art{"1.0.0", "http://x/a.tgz", ""};
-  EXPECT_TRUE(routing.Deploy(a, art, core::Generation(1), {}).Succeeded());
-  EXPECT_TRUE(routing.Revert(a, "0.9.0", core::Generation(2), {}).Succeeded());
-  EXPECT_TRUE(routing.Deploy(b, art, core::Generation(1), {}).Succeeded());
+  EXPECT_TRUE(routing.Deploy(a, art, CommandFence{"d", core::Generation(1)}, {}).Succeeded());
+  EXPECT_TRUE(routing.Revert(a, "0.9.0", CommandFence{"d", core::Generation(2)}, {}).Succeeded());
+  EXPECT_TRUE(routing.Deploy(b, art, CommandFence{"d", core::Generation(1)}, {}).Succeeded());
   EXPECT_EQ(agents_created, 1);
   ASSERT_NE(agent, nullptr);
   ASSERT_NE(ssh, nullptr);
@@ -71,7 +71,8 @@ TEST(RoutingDriverTest, UnknownTypeFailsWithoutRetry) {
   DriverRegistry registry;
   RoutingDriver routing(registry);
   HostTarget k{"k", "", "", {}, "kubernetes"};
-  const auto outcome = routing.Deploy(k, {"1.0.0", "", ""}, core::Generation(1), {});
+  const auto outcome =
+      routing.Deploy(k, {"1.0.0", "", ""}, CommandFence{"d", core::Generation(1)}, {});
   EXPECT_EQ(outcome.kind, OutcomeKind::kFailed);
   EXPECT_FALSE(outcome.retryable);
   EXPECT_EQ(outcome.reason, kReasonUnknownDriver);
