@@ -187,12 +187,14 @@ class Machine {
     if (!in.success) return Fail(FailureReason::kRollbackFailed);
     if (in.deployment_failed) {
       // The canary batch was reverted and the hosts before it keep the stable version: the
-      // deployment failed (for the reason it failed with, when it had one already).
+      // deployment failed (for the reason it failed with, when it had one already). When it had
+      // failed already, DeploymentFailed went out then; people are not told twice.
+      const bool announced = d_.failure_reason.has_value();
       const FailureReason reason = d_.failure_reason.value_or(FailureReason::kAnalysisFailed);
       d_.status = Status::kFailed;
       d_.failure_reason = reason;
       d_.finished_at = now_;
-      Push(Failed(d_.current_batch, reason));
+      if (!announced) Push(Failed(d_.current_batch, reason));
       return Done();
     }
     d_.status = Status::kRolledBack;
