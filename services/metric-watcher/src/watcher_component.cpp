@@ -801,6 +801,35 @@ json MeasurementJson(const MeasurementRow& m) {
           {"values", m.values}};
 }
 
+// ?limit=, 1 to 500, 100 when absent.
+int LimitParam(const httplib::Request& req) {
+  if (!req.has_param("limit")) return 100;
+  int limit = 0;
+  try {
+    limit = std::stoi(req.get_param_value("limit"));
+  } catch (const std::exception&) {
+    limit = 0;
+  }
+  if (limit < 1 || limit > 500) throw http::BadRequest("limit", "limit must be 1 to 500");
+  return limit;
+}
+
+json ListedAlertJson(const ListedAlert& l) {
+  const auto& a = l.alert;
+  return {{"fingerprint", a.fingerprint},
+          {"name", a.alert_name},
+          {"status", a.status},
+          {"starts_at", core::FormatRfc3339(a.starts_at)},
+          {"deployment_id", a.deployment_id},
+          {"raised", a.raised},
+          {"alert_id", a.alert_id},
+          {"reason", a.reason},
+          {"labels", a.labels},
+          {"annotations", a.annotations},
+          {"received_at", core::FormatRfc3339(l.received_at)},
+          {"updated_at", core::FormatRfc3339(l.updated_at)}};
+}
+
 }  // namespace
 
 void MountWatcherApi(http::Server& server, ApiDeps deps) {
@@ -826,6 +855,17 @@ void MountWatcherApi(http::Server& server, ApiDeps deps) {
                 http::WriteJson(res, 200, result);
               });
 
+  server.Get("/v1/alerts", [deps](const httplib::Request& req, httplib::Response& res) {
+    const std::string app = req.get_param_value("app");
+    const std::string deployment_id = req.get_param_value("deployment_id");
+    const int limit = LimitParam(req);
+    const auto rows = deps.db.WithTransaction(
+        [&](pqxx::work& tx) { return ListAlerts(tx, app, deployment_id, limit); });
+    json items = json::array();
+    for (const auto& l : rows) items.push_back(ListedAlertJson(l));
+    http::WriteJson(res, 200, {{"alerts", items}});
+  });
+
   server.Post("/v1/analyses", [deps](const httplib::Request& req, httplib::Response& res) {
     const auto request = ParseRetrospectiveRequest(http::ParseJsonBody(req));
     http::WriteJson(res, 200, RunRetrospective(deps.provider, request));
@@ -834,15 +874,7 @@ void MountWatcherApi(http::Server& server, ApiDeps deps) {
   server.Get("/v1/analyses", [deps](const httplib::Request& req, httplib::Response& res) {
     std::optional<std::string> deployment_id;
     if (req.has_param("deployment_id")) deployment_id = req.get_param_value("deployment_id");
-    int limit = 100;
-    if (req.has_param("limit")) {
-      try {
-        limit = std::stoi(req.get_param_value("limit"));
-      } catch (const std::exception&) {
-        limit = 0;
-      }
-      if (limit < 1 || limit > 500) throw http::BadRequest("limit", "limit must be 1 to 500");
-    }
+    const int limit = LimitParam(req);
     const auto rows = deps.db.WithTransaction(
         [&](pqxx::work& tx) { return ListAnalyses(tx, deployment_id, limit); });
     json items = json::array();

@@ -123,7 +123,8 @@ struct ApiDeps {
   std::string alert_token;  // Alertmanager's bearer token
 };
 
-// POST /v1/alerts/alertmanager, POST /v1/analyses (retrospective), GET /v1/analyses,
+// POST /v1/alerts/alertmanager, GET /v1/alerts (?app= &deployment_id= &limit=), POST
+// /v1/analyses (retrospective), GET /v1/analyses,
 // GET /v1/analyses/{id}.
 void MountWatcherApi(http::Server& server, ApiDeps deps);
 

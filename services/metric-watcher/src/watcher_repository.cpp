@@ -123,6 +123,13 @@ constexpr const char* kUpdateAlert =
     "  annotations = $7::jsonb, raised = $8, alert_id = $9, reason = $10, "
     "  updated_at = " SLUICE_TS("$11") " WHERE fingerprint = $1 AND starts_at = " SLUICE_TS("$2");
 
+constexpr const char* kListAlerts =
+    "SELECT fingerprint, " SLUICE_US("starts_at") ", alert_name, deployment_id, status, "
+    "  labels::text, annotations::text, raised, alert_id, reason, " SLUICE_US("received_at") ", "
+    "  " SLUICE_US("updated_at") " FROM alerts "
+    "WHERE ($1 = '' OR labels->>'app' = $1) AND ($2 = '' OR deployment_id = $2) "
+    "ORDER BY id DESC LIMIT $3";
+
 #undef SLUICE_TS
 #undef SLUICE_US
 
@@ -353,22 +360,40 @@ bool InsertAlert(pqxx::work& tx, const AlertRow& a, core::SystemTime now) {
   return !r.empty();
 }
 
+namespace {
+
+// Columns 0..9 of kLockAlert / kListAlerts.
+AlertRow AlertFromRow(const pqxx::row& row) {
+  AlertRow a;
+  a.fingerprint = row[0].as<std::string>();
+  a.starts_at = *TimeAt(row[1]);
+  a.alert_name = row[2].as<std::string>();
+  a.deployment_id = row[3].as<std::string>();
+  a.status = row[4].as<std::string>();
+  a.labels = json::parse(row[5].as<std::string>(), nullptr, false);
+  a.annotations = json::parse(row[6].as<std::string>(), nullptr, false);
+  a.raised = row[7].as<bool>();
+  a.alert_id = row[8].as<std::string>();
+  a.reason = row[9].as<std::string>();
+  return a;
+}
+
+}  // namespace
+
 std::optional<AlertRow> LockAlert(pqxx::work& tx, const std::string& fingerprint,
                                   core::SystemTime starts_at) {
   const auto r = tx.exec_params(kLockAlert, fingerprint, Micros(starts_at));
   if (r.empty()) return std::nullopt;
-  AlertRow a;
-  a.fingerprint = r[0][0].as<std::string>();
-  a.starts_at = *TimeAt(r[0][1]);
-  a.alert_name = r[0][2].as<std::string>();
-  a.deployment_id = r[0][3].as<std::string>();
-  a.status = r[0][4].as<std::string>();
-  a.labels = json::parse(r[0][5].as<std::string>(), nullptr, false);
-  a.annotations = json::parse(r[0][6].as<std::string>(), nullptr, false);
-  a.raised = r[0][7].as<bool>();
-  a.alert_id = r[0][8].as<std::string>();
-  a.reason = r[0][9].as<std::string>();
-  return a;
+  return AlertFromRow(r[0]);
+}
+
+std::vector<ListedAlert> ListAlerts(pqxx::work& tx, const std::string& app,
+                                    const std::string& deployment_id, int limit) {
+  std::vector<ListedAlert> out;
+  for (const auto& row : tx.exec_params(kListAlerts, app, deployment_id, limit)) {
+    out.push_back({AlertFromRow(row), *TimeAt(row[10]), *TimeAt(row[11])});
+  }
+  return out;
 }
 
 void UpdateAlert(pqxx::work& tx, const AlertRow& a, core::SystemTime now) {

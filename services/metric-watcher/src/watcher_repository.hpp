@@ -133,4 +133,16 @@ std::optional<AlertRow> LockAlert(pqxx::work& tx, const std::string& fingerprint
                                   core::SystemTime starts_at);
 void UpdateAlert(pqxx::work& tx, const AlertRow& a, core::SystemTime now);
 
+// A received alert as listed by GET /v1/alerts.
+struct ListedAlert {
+  AlertRow alert;
+  core::SystemTime received_at{};
+  core::SystemTime updated_at{};
+};
+
+// The newest `limit` alerts, optionally only those labelled app=`app` and/or matched to
+// `deployment_id` (an empty filter matches everything); newest first.
+std::vector<ListedAlert> ListAlerts(pqxx::work& tx, const std::string& app,
+                                    const std::string& deployment_id, int limit);
+
 }  // namespace sluice::watcher

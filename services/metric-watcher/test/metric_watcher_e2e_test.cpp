@@ -475,6 +475,22 @@ TEST_F(MetricWatcherE2eTest, AlertmanagerWebhookRaisesOncePerFiring) {
   EXPECT_EQ(json::parse(res.body)["error"]["field"], "alerts");
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(reader_->For(dep).size(), 1U);
+
+  // GET /v1/alerts lists what was received, newest first, filtered by app or deployment.
+  res = Call("GET", "/v1/alerts?deployment_id=" + dep, "");
+  ASSERT_EQ(res.status, 200) << res.body;
+  out = json::parse(res.body);
+  ASSERT_EQ(out["alerts"].size(), 1U) << res.body;
+  EXPECT_EQ(out["alerts"][0]["fingerprint"], "fp-" + sfx_);
+  EXPECT_EQ(out["alerts"][0]["name"], "HighErrorRate");
+  EXPECT_EQ(out["alerts"][0]["raised"], true);
+  EXPECT_EQ(out["alerts"][0]["alert_id"], a.alert_id());
+  res = Call("GET", "/v1/alerts?app=" + app_, "");
+  ASSERT_EQ(res.status, 200) << res.body;
+  out = json::parse(res.body);
+  ASSERT_EQ(out["alerts"].size(), 2U) << res.body;  // fp3 (own event) first, then fp
+  EXPECT_EQ(out["alerts"][0]["reason"], "own_event");
+  EXPECT_EQ(Call("GET", "/v1/alerts?limit=0", "").status, 400);
 }
 
 }  // namespace
