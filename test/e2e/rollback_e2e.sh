@@ -10,7 +10,8 @@
 #      only batch 2 (onCanaryFailure: revert-batch); the deployment ends failed; an incident is
 #      written (JSON, Markdown, SVG chart). Two Alertmanager webhooks for the same breach, sent
 #      at once, and the real alert Prometheus fires through the real Alertmanager: exactly one
-#      rollback.
+#      rollback. Each notice (analysis failed, rollback started / completed, incident) reaches
+#      Slack, DingTalk, WeCom, a webhook and e-mail (capture stand-ins) exactly once.
 #   3. v4 healthy to 100%, then a breach during the bake watch: every host back to the last
 #      stable release (v1), the deployment ends rolled_back, the stable record stays v1.
 #   4. v5 paused by an operator, rolled back by the operator while the rollback-agent is
@@ -85,6 +86,92 @@ PIDS[prometheus]=$!
 sl_wait_until 60 "prometheus ready" sl_http_ok "$E2E_PROMETHEUS_URL/-/ready" || fail "prometheus did not start"
 sl_wait_until 30 "alertmanager ready" sl_http_ok "http://127.0.0.1:$AM_PORT/-/ready" || fail "alertmanager did not start"
 
+# ---- the notifier, to this run's capture server (Slack, DingTalk, WeCom, webhook and SMTP
+# stand-ins that check each message as the real service does)
+CAPTURE_PORT="$(free_port)"
+SMTP_PORT="$(free_port)"
+CAPTURES="$WORK/captures"
+mkdir -p "$CAPTURES"
+for f in dingtalk-secret webhook-secret smtp-password; do
+  (umask 077 && echo "e2e_${f}_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/$f")
+done
+"$BUILD/tools/capture-server/sluice-capture-server" --addr "127.0.0.1:$CAPTURE_PORT" --dir "$CAPTURES" \
+  --dingtalk-secret-file "$WORK/dingtalk-secret" --webhook-secret-file "$WORK/webhook-secret" \
+  --smtp-addr "127.0.0.1:$SMTP_PORT" --smtp-user sluice-e2e --smtp-password-file "$WORK/smtp-password" \
+  >>"$WORK/log/capture-server.log" 2>&1 &
+PIDS[capture-server]=$!
+sl_wait_until 30 "capture server ready" sl_http_ok "http://127.0.0.1:$CAPTURE_PORT/captures" ||
+  fail "the capture server did not start"
+cat >"$WORK/notifier.yaml" <<CONF
+settings: {dedupe_window: 10m, max_attempts: 4, backoff_base: 1s, backoff_max: 5s}
+channels:
+  slack: {type: slack, url_env: SLUICE_E2E_SLACK_URL}
+  dingtalk: {type: dingtalk, url_env: SLUICE_E2E_DINGTALK_URL, secret_env: SLUICE_E2E_DINGTALK_SECRET, format: markdown}
+  wecom: {type: wecom, url_env: SLUICE_E2E_WECOM_URL, format: markdown}
+  webhook: {type: webhook, url_env: SLUICE_E2E_WEBHOOK_URL, secret_env: SLUICE_E2E_WEBHOOK_SECRET}
+  email:
+    type: email
+    smtp_url: smtp://127.0.0.1:$SMTP_PORT
+    starttls: false
+    from: "Sluice e2e <sluice@e2e.sluice.local>"
+    to: [oncall@e2e.sluice.local]
+    username_env: SLUICE_E2E_SMTP_USER
+    password_env: SLUICE_E2E_SMTP_PASSWORD
+routes:
+  - name: e2e
+    match: {apps: [$APP]}
+    channels: [slack, dingtalk, wecom, webhook, email]
+CONF
+start_notifier() {
+  local c="http://127.0.0.1:$CAPTURE_PORT"
+  start_service notifier services/notifier/notifier "$(free_port)" \
+    SLUICE_KAFKA_GROUP="notifier-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest \
+    SLUICE_NOTIFIER_CONFIG="$WORK/notifier.yaml" SLUICE_CONSOLE_URL="$API/console" \
+    SLUICE_E2E_SLACK_URL="$c/slack/services/T000/B000/e2e" \
+    SLUICE_E2E_DINGTALK_URL="$c/dingtalk/robot/send?access_token=e2e" \
+    SLUICE_E2E_DINGTALK_SECRET_FILE="$WORK/dingtalk-secret" \
+    SLUICE_E2E_WECOM_URL="$c/wecom/cgi-bin/webhook/send?key=e2e" \
+    SLUICE_E2E_WEBHOOK_URL="$c/webhook/e2e" SLUICE_E2E_WEBHOOK_SECRET_FILE="$WORK/webhook-secret" \
+    SLUICE_E2E_SMTP_USER=sluice-e2e SLUICE_E2E_SMTP_PASSWORD_FILE="$WORK/smtp-password"
+}
+# notices_of DEPLOYMENT KIND: checks that every channel got exactly one notice of that kind for
+# the deployment (the webhook's notification.kind names it; the other channels carry its title).
+notices_of() {
+  python3 - "$CAPTURES" "$1" "$2" <<'PY'
+import glob, json, os, sys, time
+root, dep, kind = sys.argv[1:4]
+deadline = time.time() + 30
+while True:
+    caps = {}
+    for f in glob.glob(os.path.join(root, "*.json")):
+        try:
+            caps[f] = json.load(open(f))
+        except ValueError:
+            continue  # being written
+    hooks = [c for f, c in caps.items() if os.path.basename(f).startswith("webhook-")
+             and c["notification"]["deployment_id"] == dep and c["notification"]["kind"] == kind]
+    problems = []
+    if len(hooks) != 1:
+        problems.append(f"webhook: {len(hooks)} {kind} notices")
+    else:
+        # DingTalk and WeCom speak Chinese by default: the title's emoji marks the kind.
+        mark = hooks[0]["title"].split()[0]
+        for ch in ("slack", "dingtalk", "wecom", "email"):
+            n = sum(1 for f, c in caps.items() if os.path.basename(f).startswith(ch + "-")
+                    and dep in json.dumps(c, ensure_ascii=False)
+                    and mark in json.dumps(c, ensure_ascii=False))
+            if n != 1:
+                problems.append(f"{ch}: {n} notices marked {mark} for {dep}")
+    if not problems:
+        print(hooks[0]["title"])
+        sys.exit(0)
+    if time.time() > deadline:
+        print("; ".join(problems), file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.5)
+PY
+}
+
 # ---- the spec: batches 1 / 1 / 4, both canary batches judged, a bake watch, revert-batch
 python3 scripts/spec-analysis.py "$HOSTS_DIR/demo-app.yaml" --app "$APP" --window 10s \
   --interval 2s --count 4 --inconclusive-limit 3 --bake 40s --pause 2s --health-timeout 5s \
@@ -95,11 +182,13 @@ start_planner
 start_executor
 start_watcher
 start_rollback_agent
+start_notifier
 start_intake
 wait_assigned rollout-planner "rollout-planner-$RUN_ID"
 wait_assigned executor "executor-$RUN_ID"
 wait_assigned metric-watcher "metric-watcher-$RUN_ID"
 wait_assigned rollback-agent "rollback-agent-$RUN_ID"
+wait_assigned notifier "notifier-$RUN_ID"
 sluice apply -f "$WORK/spec.yaml" || fail "spec not applied"
 
 ALL6() { local v="$1"; echo "host-1=$v host-2=$v host-3=$v host-4=$v host-5=$v host-6=$v"; }
@@ -116,9 +205,13 @@ batch_status() {
 batch_is() { [[ "$(batch_status "$1" "$2")" == "$3" ]]; }
 analyses_of() { curl -fsS --max-time 5 "$WATCHER/v1/analyses?deployment_id=$1"; }
 rollbacks_of() { curl -fsS --max-time 5 "$ROLLBACK/v1/rollbacks?deployment_id=$1"; }
+# Every rollback of the deployment succeeded (and there is at least one).
+rollback_succeeded() {
+  rollbacks_of "$1" | python3 -c "import json,sys; r=json.load(sys.stdin)['rollbacks']; sys.exit(0 if r and all(x['status'] == 'succeeded' for x in r) else 1)"
+}
 incident_ids_of() {
   curl -fsS --max-time 5 "$ROLLBACK/v1/incidents?deployment_id=$1" |
-    python3 -c "import json,sys; print(' '.join(i['id'] for i in json.load(sys.stdin)['incidents']))"
+    python3 -c "import json,sys; print(' '.join(i['incident_id'] for i in json.load(sys.stdin)['incidents']))"
 }
 
 # ---- 1. v1: every canary batch judged and passed
@@ -142,7 +235,14 @@ d3="$(deploy "$r3")"
 sl_wait_until 90 "v3 batch 2 deployed" batch_is "$d3" 1 analysing || fail "v3 batch 2 never reached its analysis"
 fault 2 '{"error_rate": 0.5}'
 breach_at=$SECONDS
-# Two webhooks for the same breach at once, as a flapping Alertmanager pair would send them.
+analysis_failed() {
+  analyses_of "$1" | python3 -c "import json,sys; sys.exit(0 if any(a['status'] == 'Failed' for a in json.load(sys.stdin)['analyses']) else 1)"
+}
+sl_wait_until 60 "v3 batch 2's analysis failed" analysis_failed "$d3" ||
+  fail "v3 batch 2's analysis did not fail within 60 s of the fault"
+sl_log "breach to a failed analysis: $((SECONDS - breach_at)) s"
+# Then two webhooks for the same breach at once, as a flapping Alertmanager pair would send
+# them: they join the rollback the failed analysis started, they do not start another.
 payload="$(python3 - "$APP" "$ENV_NAME" <<'PY'
 import json, sys
 print(json.dumps({"version": "4", "status": "firing", "receiver": "watcher", "groupKey": "e2e",
@@ -159,8 +259,12 @@ for _ in 1 2; do
   curl_pids+=($!)
 done
 wait "${curl_pids[@]}" || fail "the watcher refused an Alertmanager webhook"
-[[ "$(wait_final "$d3" 120)" == failed ]] || fail "v3 deployment $d3 did not end failed"
-sl_log "breach to final state: $((SECONDS - breach_at)) s"
+# The planner marks the deployment failed when the analysis fails; the rollback-agent then
+# reverts batch 2. Done when the rollback has succeeded and the deployment is failed again.
+sl_wait_until 120 "v3's rollback succeeded" rollback_succeeded "$d3" ||
+  fail "the rollback of v3 did not succeed within 120 s"
+[[ "$(wait_final "$d3" 60)" == failed ]] || fail "v3 deployment $d3 did not end failed"
+sl_log "breach to hosts reverted: $((SECONDS - breach_at)) s"
 v="$(agent_versions)"
 [[ "$v" == "host-1=3.0.0 host-2=1.0.0 host-3=1.0.0 host-4=1.0.0 host-5=1.0.0 host-6=1.0.0" ]] ||
   fail "after the v3 rollback hosts run: $v (only host-2, batch 2, should be back on 1.0.0)"
@@ -187,11 +291,21 @@ assert len(d["triggers"]) >= 2, d["triggers"]   # the analysis and the alert web
 PY
 inc="$(incident_ids_of "$d3")"
 [[ -n "$inc" && "$inc" != *" "* ]] || fail "expected one incident for $d3, got '$inc'"
+sl_wait_until 30 "incident $inc written" bash -c "curl -fsS '$ROLLBACK/v1/incidents/$inc' >/dev/null" ||
+  fail "incident $inc was not written within 30 s"
 api_get "/v1/incidents/$inc" >"$WORK/inc3.json" || fail "incident $inc not served by the public API"
 curl -fsS "$ROLLBACK/v1/incidents/$inc?format=markdown" >"$WORK/inc3.md" || fail "no Markdown incident"
 curl -fsS "$ROLLBACK/v1/incidents/$inc/chart.svg" >"$WORK/inc3.svg" || fail "no incident chart"
 grep -q "host-2" "$WORK/inc3.md" || fail "the incident report does not name host-2"
 python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" "$WORK/inc3.svg" || fail "the chart is not well-formed SVG"
+# People were told once per channel, however many triggers: the failed analysis, the
+# deployment failing, the rollback starting and ending, the incident report.
+for kind in analysis_failed deployment_failed rollback_started rollback_completed incident_reported; do
+  title="$(notices_of "$d3" "$kind")" || fail "notices of $kind for v3 are not one per channel (see above)"
+  sl_log "notified on every channel: $title"
+done
+grep -l "host-2" "$CAPTURES"/email-*.json >/dev/null || fail "no e-mail names host-2"
+
 # The real alert chain: Prometheus's rule fires, Alertmanager posts it, the watcher records it.
 sl_wait_until 60 "the alert on host-2 reached the watcher" bash -c \
   "curl -fsS '$WATCHER/v1/alerts?app=$APP' | grep -q E2eHighErrorRate" ||
