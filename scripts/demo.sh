@@ -91,9 +91,9 @@ PY
 echo
 sl_log "8. The incident report of the rollback:"
 inc=""
-for _ in $(seq 1 40); do
+for _ in $(seq 1 60); do
   inc="$("$SLUICE" --raw incident list --deployment "$d3" 2>/dev/null |
-    python3 -c 'import json,sys; l=json.load(sys.stdin)["incidents"]; print(l[0]["id"] if l else "")' 2>/dev/null || true)"
+    python3 -c 'import json,sys; l=[i for i in json.load(sys.stdin)["incidents"] if i["status"] == "written"]; print(l[0]["incident_id"] if l else "")' 2>/dev/null || true)"
   [[ -n "$inc" ]] && break
   sleep 0.5
 done

@@ -256,8 +256,10 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
       Fill(n.previous_version, p.target_version());
       if (p.success()) {
         n.hosts.assign(p.reverted_hosts().begin(), p.reverted_hosts().end());
+        n.detail = std::to_string(n.hosts.size()) + " host(s) back on " + p.target_version();
       } else {
         n.hosts.assign(p.failed_hosts().begin(), p.failed_hosts().end());
+        n.detail = std::to_string(n.hosts.size()) + " host(s) NOT back on " + p.target_version();
       }
       break;
     }
@@ -348,9 +350,11 @@ std::string FormatNumber(double v) {
     std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
   }
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
+  // For people: four significant digits (0.4648, 0.0001235), whole numbers from 1000 up.
+  if (std::fabs(v) >= 1000 && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.4g", v);
   }
   return buf;
 }

@@ -101,7 +101,8 @@ std::string Sparkline(const std::vector<double>& values, std::size_t max_points 
 // "a, b, c +2 more" showing at most `max_shown` hosts.
 std::string FormatHosts(const std::vector<std::string>& hosts, std::size_t max_shown = 5);
 
-// Shortest readable form: 0.05, 12, 1.5e+06; NaN and infinities as "nan", "inf", "-inf".
+// For people: whole numbers as such (12, 1500000), others to four significant digits (0.05,
+// 0.4648), rounded to a whole number from 1000 up; NaN and infinities as "nan", "inf", "-inf".
 std::string FormatNumber(double v);
 
 // The stored form of a notice (delivery rows keep it, so a restart can still render it).

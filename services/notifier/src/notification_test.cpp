@@ -140,10 +140,12 @@ TEST(NotificationTest, RollbackCompletedSuccessAndFailure) {
   EXPECT_EQ(n->severity, Severity::kWarning);
   EXPECT_EQ(n->hosts, std::vector<std::string>{"h1"});
   EXPECT_EQ(n->previous_version, "1.4.1");
+  EXPECT_EQ(n->detail, "1 host(s) back on 1.4.1");
   p->set_success(false);
   n = BuildNotification(e, Ctx(), kOptions);
   EXPECT_EQ(n->severity, Severity::kCritical);
   EXPECT_EQ(n->reason, "rollback_incomplete");
+  EXPECT_EQ(n->detail, "1 host(s) NOT back on 1.4.1");
   EXPECT_EQ(n->hosts, std::vector<std::string>{"h2"});
 }
 
@@ -229,7 +231,10 @@ TEST(NotificationTest, FormatHosts) {
 TEST(NotificationTest, FormatNumber) {
   EXPECT_EQ(FormatNumber(0.05), "0.05");
   EXPECT_EQ(FormatNumber(12), "12");
-  EXPECT_EQ(FormatNumber(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(FormatNumber(0.1 + 0.2), "0.3");
+  EXPECT_EQ(FormatNumber(0.4648112742682566), "0.4648");
+  EXPECT_EQ(FormatNumber(0.000123456), "0.0001235");
+  EXPECT_EQ(FormatNumber(12345.67), "12346");
   EXPECT_EQ(FormatNumber(1.5e6), "1500000");
   EXPECT_EQ(FormatNumber(std::nan("")), "nan");
   EXPECT_EQ(FormatNumber(-INFINITY), "-inf");
