@@ -9,20 +9,10 @@
 #include <utility>
 
 #include "sluice/analysis/render.hpp"
+#include "sluice/analysis/yaml_reader.hpp"
 
 namespace sluice::analysis {
 namespace {
-
-// Thrown inside the parser only; the entry points turn it into a SpecIssue value.
-struct Failure {
-  SpecIssue issue;
-};
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
 
 bool IsIdentifier(std::string_view s) {  // what failWhen accepts as a NAME
   if (s.empty() || s.size() > 128) return false;
@@ -52,83 +42,12 @@ std::vector<std::string> With(std::vector<std::string> a, const std::vector<std:
   return a;
 }
 
-class Parser {
+class Parser : public YamlReader {
  public:
-  [[noreturn]] void Fail(const YAML::Node& node, const std::string& path,
-                         const std::string& message) const {
-    SpecIssue issue;
-    const auto mark = node.Mark();
-    issue.line = mark.line >= 0 ? mark.line + 1 : 0;
-    issue.column = mark.column >= 0 ? mark.column + 1 : 0;
-    issue.path = path;
-    issue.message = message;
-    throw Failure{std::move(issue)};
-  }
-
-  static std::string Child(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-  static std::string Index(const std::string& path, std::size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-  }
-
-  void RequireMap(const YAML::Node& node, const std::string& path) const {
-    if (!node.IsMap()) Fail(node, path, "must be a mapping");
-  }
-
-  std::string KeyOf(const YAML::Node& key, const std::string& path) const {
-    if (!key.IsScalar()) Fail(key, path, "keys must be strings");
-    return key.Scalar();
-  }
-
-  void CheckKeys(const YAML::Node& node, const std::string& path,
-                 const std::vector<std::string>& known) const {
-    RequireMap(node, path);
-    std::set<std::string> seen;
-    for (const auto& kv : node) {
-      const auto key = KeyOf(kv.first, path);
-      const auto key_path = Child(path, key);
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        Fail(kv.first, key_path, "unknown key (known: " + Join(known) + ")");
-      }
-      if (!seen.insert(key).second) Fail(kv.first, key_path, "duplicate key");
-    }
-  }
-
-  static bool Has(const YAML::Node& map, const std::string& key) {
-    const YAML::Node n = map[key];
-    return n.IsDefined() && !n.IsNull();
-  }
-
-  YAML::Node Required(const YAML::Node& map, const std::string& path,
-                      const std::string& key) const {
-    const YAML::Node n = map[key];
-    if (!n.IsDefined() || n.IsNull()) Fail(map, Child(path, key), "is required");
-    return n;
-  }
-
-  std::string Scalar(const YAML::Node& n, const std::string& path) const {
-    if (!n.IsScalar()) Fail(n, path, "must be a string");
-    return n.Scalar();
-  }
-
   std::string NonEmpty(const YAML::Node& n, const std::string& path) const {
     auto s = Scalar(n, path);
     if (s.find_first_not_of(" \t\r\n") == std::string::npos) Fail(n, path, "must not be empty");
     return s;
-  }
-
-  int Integer(const YAML::Node& n, const std::string& path, int min, int max) const {
-    const auto s = n.IsScalar() ? n.Scalar() : std::string();
-    bool ok = !s.empty() && s.size() <= 9;
-    for (char c : s) ok = ok && c >= '0' && c <= '9';
-    const long long v = ok ? std::stoll(s) : 0;
-    if (!ok || v < min || v > max) {
-      Fail(n, path,
-           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-               (n.IsScalar() ? ", got " + s : ""));
-    }
-    return static_cast<int>(v);
   }
 
   double Number(const YAML::Node& n, const std::string& path) const {
@@ -165,24 +84,6 @@ class Parser {
     }
     if (!v || *v < 0) Fail(n, path, "must be a share like 20% (or 0.2), got " + s);
     return *v;
-  }
-
-  bool Bool(const YAML::Node& n, const std::string& path) const {
-    if (n.IsScalar()) {
-      if (n.Scalar() == "true") return true;
-      if (n.Scalar() == "false") return false;
-    }
-    Fail(n, path, "must be true or false");
-  }
-
-  std::chrono::milliseconds Duration(const YAML::Node& n, const std::string& path) const {
-    const auto d = n.IsScalar() ? ParseDuration(n.Scalar()) : std::nullopt;
-    if (!d) {
-      Fail(n, path,
-           "must be a positive duration like 5s, 2m or 1h30m" +
-               (n.IsScalar() ? ", got " + n.Scalar() : ""));
-    }
-    return *d;
   }
 
   // Reads the limit keys present in `node` over `base`.
@@ -365,17 +266,10 @@ class Parser {
       rule.condition = std::move(*cond);
     }
     if (const auto n = node["severity"]; n.IsDefined()) {
-      const auto spath = Child(path, "severity");
-      const auto v = Scalar(n, spath);
-      if (v == "info") {
-        rule.severity = Severity::kInfo;
-      } else if (v == "warning") {
-        rule.severity = Severity::kWarning;
-      } else if (v == "critical") {
-        rule.severity = Severity::kCritical;
-      } else {
-        Fail(n, spath, "must be info, warning or critical, got " + v);
-      }
+      rule.severity = OneOf<Severity>(n, Child(path, "severity"),
+                                      {{"info", Severity::kInfo},
+                                       {"warning", Severity::kWarning},
+                                       {"critical", Severity::kCritical}});
     }
     if (const auto n = node["minRequests"]; n.IsDefined()) {
       const auto qpath = Child(path, "minRequests");
@@ -392,17 +286,10 @@ class Parser {
       rule.min_samples = Integer(n, Child(path, "minSamples"), 1, 100000);
     }
     if (const auto n = node["noData"]; n.IsDefined()) {
-      const auto npath = Child(path, "noData");
-      const auto v = Scalar(n, npath);
-      if (v == "inconclusive") {
-        rule.no_data = NoData::kInconclusive;
-      } else if (v == "pass") {
-        rule.no_data = NoData::kPass;
-      } else if (v == "fail") {
-        rule.no_data = NoData::kFail;
-      } else {
-        Fail(n, npath, "must be inconclusive, pass or fail, got " + v);
-      }
+      rule.no_data = OneOf<NoData>(n, Child(path, "noData"),
+                                   {{"inconclusive", NoData::kInconclusive},
+                                    {"pass", NoData::kPass},
+                                    {"fail", NoData::kFail}});
     }
     rule.limits = ParseLimits(node, path, defaults);
     if (const auto n = node["dryRun"]; n.IsDefined()) {
@@ -472,17 +359,10 @@ class Parser {
         m.baseline_query = DeriveBaselineQuery(m.query);
       }
       if (const auto n = item["direction"]; n.IsDefined()) {
-        const auto dpath = Child(ipath, "direction");
-        const auto v = Scalar(n, dpath);
-        if (v == "increase") {
-          m.direction = Direction::kIncrease;
-        } else if (v == "decrease") {
-          m.direction = Direction::kDecrease;
-        } else if (v == "either") {
-          m.direction = Direction::kEither;
-        } else {
-          Fail(n, dpath, "must be increase, decrease or either, got " + v);
-        }
+        m.direction = OneOf<Direction>(n, Child(ipath, "direction"),
+                                       {{"increase", Direction::kIncrease},
+                                        {"decrease", Direction::kDecrease},
+                                        {"either", Direction::kEither}});
       }
       if (const auto n = item["tolerance"]; n.IsDefined()) {
         m.tolerance = Fraction(n, Child(ipath, "tolerance"));
@@ -502,15 +382,6 @@ class Parser {
     return j;
   }
 };
-
-SpecIssue FromYamlException(const YAML::Exception& e, std::string path, std::string prefix) {
-  SpecIssue issue;
-  issue.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
-  issue.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
-  issue.path = std::move(path);
-  issue.message = std::move(prefix) + e.msg;
-  return issue;
-}
 
 }  // namespace
 
@@ -537,10 +408,10 @@ std::variant<AnalysisSpec, SpecIssue> ParseAnalysisSpec(const YAML::Node& node,
                                                         const std::string& path) {
   try {
     return Parser().Spec(node, path);
-  } catch (const Failure& f) {
+  } catch (const YamlReader::Failure& f) {
     return f.issue;
   } catch (const YAML::Exception& e) {
-    return FromYamlException(e, path, "");
+    return IssueFromYamlException(e, path, "");
   }
 }
 
@@ -550,7 +421,7 @@ std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_
   try {
     root = YAML::Load(std::string(spec_yaml));
   } catch (const YAML::Exception& e) {
-    return FromYamlException(e, "", "invalid YAML: ");
+    return IssueFromYamlException(e, "", "invalid YAML: ");
   }
   const std::string env_name(env);
   const std::string env_path = "environments." + env_name;
@@ -572,7 +443,7 @@ std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_
     if (!a.IsDefined() || a.IsNull()) return AnalysisSpec{};
     return ParseAnalysisSpec(a, env_path + ".analysis");
   } catch (const YAML::Exception& ex) {
-    return FromYamlException(ex, env_path, "");
+    return IssueFromYamlException(ex, env_path, "");
   }
 }
 

@@ -8,13 +8,20 @@
 #include <set>
 #include <utility>
 
+#include "sluice/analysis/yaml_reader.hpp"
+
 namespace sluice::rollout_planner {
 namespace {
 
-// Thrown inside the parser only; ParseDeliverySpec turns it into a SpecError value.
-struct Failure {
-  SpecError error;
-};
+SpecError ErrorAt(std::string_view origin, analysis::SpecIssue issue) {
+  SpecError e;
+  e.origin = origin;
+  e.line = issue.line;
+  e.column = issue.column;
+  e.path = std::move(issue.path);
+  e.message = std::move(issue.message);
+  return e;
+}
 
 bool IsName(std::string_view s) {  // ^[a-z][a-z0-9-]{0,62}$
   if (s.empty() || s.size() > 63 || s[0] < 'a' || s[0] > 'z') return false;
@@ -52,103 +59,9 @@ bool IsHttpUrl(std::string_view s) {
   return host_start < s.size() && s[host_start] != '/';
 }
 
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
-
-class Parser {
+class Parser : public analysis::YamlReader {
  public:
-  explicit Parser(std::string_view origin) : origin_(origin) {}
-
-  [[noreturn]] void Fail(const YAML::Node& node, const std::string& path,
-                         const std::string& message) const {
-    SpecError e;
-    e.origin = origin_;
-    const auto mark = node.Mark();
-    e.line = mark.line >= 0 ? mark.line + 1 : 0;
-    e.column = mark.column >= 0 ? mark.column + 1 : 0;
-    e.path = path;
-    e.message = message;
-    throw Failure{std::move(e)};
-  }
-
-  void RequireMap(const YAML::Node& node, const std::string& path) const {
-    if (!node.IsMap()) Fail(node, path, "must be a mapping");
-  }
-
-  // Checks that `node` is a mapping whose keys are all in `known` and appear once.
-  void CheckKeys(const YAML::Node& node, const std::string& path,
-                 const std::vector<std::string>& known) const {
-    RequireMap(node, path);
-    std::set<std::string> seen;
-    for (const auto& kv : node) {
-      const auto key = KeyOf(kv.first, path);
-      const auto key_path = Child(path, key);
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        Fail(kv.first, key_path, "unknown key (known: " + Join(known) + ")");
-      }
-      if (!seen.insert(key).second) Fail(kv.first, key_path, "duplicate key");
-    }
-  }
-
-  std::string KeyOf(const YAML::Node& key, const std::string& path) const {
-    if (!key.IsScalar()) Fail(key, path, "keys must be strings");
-    return key.Scalar();
-  }
-
-  static std::string Child(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-  static std::string Index(const std::string& path, std::size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-  }
-
-  YAML::Node Required(const YAML::Node& map, const std::string& path,
-                      const std::string& key) const {
-    const YAML::Node n = map[key];
-    if (!n.IsDefined() || n.IsNull()) Fail(map, Child(path, key), "is required");
-    return n;
-  }
-
-  std::string Scalar(const YAML::Node& n, const std::string& path) const {
-    if (!n.IsScalar()) Fail(n, path, "must be a string");
-    return n.Scalar();
-  }
-
-  int Integer(const YAML::Node& n, const std::string& path, int min, int max) const {
-    long long v = 0;
-    const auto s = n.IsScalar() ? n.Scalar() : std::string();
-    bool ok = !s.empty() && s.size() <= 12;
-    for (char c : s) ok = ok && c >= '0' && c <= '9';
-    if (ok) v = std::stoll(s);
-    if (!ok || v < min || v > max) {
-      Fail(n, path,
-           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-               (n.IsScalar() ? ", got " + n.Scalar() : ""));
-    }
-    return static_cast<int>(v);
-  }
-
-  bool Bool(const YAML::Node& n, const std::string& path) const {
-    if (n.IsScalar()) {
-      const auto& s = n.Scalar();
-      if (s == "true") return true;
-      if (s == "false") return false;
-    }
-    Fail(n, path, "must be true or false");
-  }
-
-  std::chrono::milliseconds Duration(const YAML::Node& n, const std::string& path) const {
-    const auto d = n.IsScalar() ? ParseDuration(n.Scalar()) : std::nullopt;
-    if (!d) {
-      Fail(n, path,
-           "must be a positive duration like 30s, 2m or 1h30m" +
-               (n.IsScalar() ? ", got " + n.Scalar() : ""));
-    }
-    return *d;
-  }
+  Parser() : YamlReader(Options{.duration_example = "30s", .max_integer_digits = 12}) {}
 
   int Percent(const YAML::Node& n, const std::string& path) const {
     if (!n.IsScalar()) Fail(n, path, "must be a percentage from 1% to 100%");
@@ -203,15 +116,7 @@ class Parser {
     // Before the strategy: its weight steps name analysis templates.
     if (const auto a = node["analysis"]; a.IsDefined() && !a.IsNull()) {
       auto parsed = analysis::ParseAnalysisSpec(a, Child(path, "analysis"));
-      if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) {
-        SpecError e;
-        e.origin = origin_;
-        e.line = issue->line;
-        e.column = issue->column;
-        e.path = issue->path;
-        e.message = issue->message;
-        throw Failure{std::move(e)};
-      }
+      if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) throw Failure{*issue};
       env.analysis = std::get<analysis::AnalysisSpec>(std::move(parsed));
     }
     if (const auto r = node["rollback"]; r.IsDefined() && !r.IsNull()) {
@@ -526,31 +431,18 @@ class Parser {
       p.auto_deploy = Bool(n, Child(path, "autoDeploy"));
     }
     if (const auto n = node["approval"]; n.IsDefined()) {
-      const auto apath = Child(path, "approval");
-      const auto v = Scalar(n, apath);
-      if (v == "required") {
-        p.approval = ApprovalPolicy::kRequired;
-      } else if (v == "none") {
-        p.approval = ApprovalPolicy::kNone;
-      } else {
-        Fail(n, apath, "must be required or none, got " + v);
-      }
+      p.approval = OneOf<ApprovalPolicy>(
+          n, Child(path, "approval"),
+          {{"required", ApprovalPolicy::kRequired}, {"none", ApprovalPolicy::kNone}});
     }
     if (const auto n = node["concurrency"]; n.IsDefined()) {
-      const auto cpath = Child(path, "concurrency");
-      const auto v = Scalar(n, cpath);
-      if (v == "queue") {
-        p.concurrency = ConcurrencyPolicy::kQueue;
-      } else if (v == "reject") {
-        p.concurrency = ConcurrencyPolicy::kReject;
-      } else {
-        Fail(n, cpath, "must be queue or reject, got " + v);
-      }
+      p.concurrency = OneOf<ConcurrencyPolicy>(
+          n, Child(path, "concurrency"),
+          {{"queue", ConcurrencyPolicy::kQueue}, {"reject", ConcurrencyPolicy::kReject}});
     }
     return p;
   }
 
-  std::string origin_;
   std::vector<HostNode> host_nodes_;  // of the environment being parsed, for spreadBy checks
 };
 
@@ -609,61 +501,15 @@ std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    SpecError err;
-    err.origin = origin;
-    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
-    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
-    err.message = "invalid YAML: " + e.msg;
-    return err;
+    return ErrorAt(origin, analysis::IssueFromYamlException(e, "", "invalid YAML: "));
   }
   try {
-    return Parser(origin).Spec(root);
-  } catch (const Failure& f) {
-    return f.error;
+    return Parser().Spec(root);
+  } catch (const analysis::YamlReader::Failure& f) {
+    return ErrorAt(origin, f.issue);
   } catch (const YAML::Exception& e) {  // e.g. an alias the accessors cannot follow
-    SpecError err;
-    err.origin = origin;
-    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
-    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
-    err.message = e.msg;
-    return err;
+    return ErrorAt(origin, analysis::IssueFromYamlException(e, ""));
   }
-}
-
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::int64_t n = 0;
-    const auto start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (n > 1'000'000'000) return std::nullopt;
-      n = n * 10 + (s[i] - '0');
-      ++i;
-    }
-    if (i == start || i == s.size()) return std::nullopt;
-    std::int64_t unit = 0;
-    if (s.substr(i, 2) == "ms") {
-      unit = 1;
-      i += 2;
-    } else if (s[i] == 's') {
-      unit = 1000;
-      ++i;
-    } else if (s[i] == 'm') {
-      unit = 60'000;
-      ++i;
-    } else if (s[i] == 'h') {
-      unit = 3'600'000;
-      ++i;
-    } else {
-      return std::nullopt;
-    }
-    total += n * unit;
-    if (total > std::int64_t{366} * 24 * 3'600'000) return std::nullopt;  // a year at most
-  }
-  if (total <= 0) return std::nullopt;
-  return std::chrono::milliseconds(total);
 }
 
 std::optional<int> ParsePercent(std::string_view s) {

@@ -142,8 +142,9 @@ struct SpecError {
 std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
                                                         std::string_view origin);
 
-// "2m", "30s", "1h30m", "500ms": a positive sum of <integer><unit> with units h, m, s, ms.
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
+// "2m", "30s", "1h30m", "500ms": a positive sum of <integer><unit> with units h, m, s, ms
+// (the grammar the analysis section shares).
+using analysis::ParseDuration;
 // "25%" -> 25 (1..100 only).
 std::optional<int> ParsePercent(std::string_view s);
 

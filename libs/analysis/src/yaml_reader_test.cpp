@@ -1,0 +1,149 @@
+#include "sluice/analysis/yaml_reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::analysis {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+
+// Runs `read` and returns the issue it failed with; a read that does not fail is a test failure.
+SpecIssue FailureOf(const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const YamlReader::Failure& f) {
+    return f.issue;
+  }
+  ADD_FAILURE() << "the read did not fail";
+  return {};
+}
+
+// Line numbers below refer to this text (line 1 = "spec:").
+const YAML::Node kDoc = YAML::Load(R"(spec:
+  name: web
+  count: 7
+  big: 0000000007
+  flag: true
+  wait: 1h30m
+  list: [a, b]
+  empty:
+  nested: {x: 1}
+)");
+
+TEST(YamlReaderTest, ReadsScalarsOfEachKind) {
+  const YamlReader r;
+  const auto spec = kDoc["spec"];
+  EXPECT_EQ(r.Scalar(spec["name"], "spec.name"), "web");
+  EXPECT_EQ(r.Integer(spec["count"], "spec.count", 1, 10), 7);
+  EXPECT_TRUE(r.Bool(spec["flag"], "spec.flag"));
+  EXPECT_EQ(r.Duration(spec["wait"], "spec.wait"), minutes(90));
+  EXPECT_EQ(r.Required(spec, "spec", "name").Scalar(), "web");
+  EXPECT_TRUE(YamlReader::Has(spec, "name"));
+  EXPECT_FALSE(YamlReader::Has(spec, "empty"));
+  EXPECT_FALSE(YamlReader::Has(spec, "absent"));
+}
+
+TEST(YamlReaderTest, PathsAndLists) {
+  EXPECT_EQ(YamlReader::Child("", "app"), "app");
+  EXPECT_EQ(YamlReader::Child("a.b", "c"), "a.b.c");
+  EXPECT_EQ(YamlReader::Index("steps", 2), "steps[2]");
+  EXPECT_EQ(YamlReader::Join({"x", "y", "z"}), "x, y, z");
+  EXPECT_EQ(YamlReader::Join({}), "");
+}
+
+TEST(YamlReaderTest, FailuresNameLineColumnPathAndWhat) {
+  const YamlReader r;
+  const auto spec = kDoc["spec"];
+
+  auto issue = FailureOf([&] { r.Integer(spec["count"], "spec.count", 1, 5); });
+  EXPECT_EQ(issue.ToString(), "3:10: spec.count: must be an integer from 1 to 5, got 7");
+
+  issue = FailureOf([&] { r.Integer(spec["list"], "spec.list", 1, 5); });
+  EXPECT_EQ(issue.ToString(), "7:9: spec.list: must be an integer from 1 to 5");
+
+  issue = FailureOf([&] { r.Bool(spec["name"], "spec.name"); });
+  EXPECT_EQ(issue.ToString(), "2:9: spec.name: must be true or false");
+
+  issue = FailureOf([&] { r.Scalar(spec["nested"], "spec.nested"); });
+  EXPECT_EQ(issue.ToString(), "9:11: spec.nested: must be a string");
+
+  issue = FailureOf([&] { r.Duration(spec["name"], "spec.name"); });
+  EXPECT_EQ(issue.ToString(),
+            "2:9: spec.name: must be a positive duration like 5s, 2m or 1h30m, got web");
+
+  issue = FailureOf([&] { r.Required(spec, "spec", "empty"); });
+  EXPECT_EQ(issue.ToString(), "2:3: spec.empty: is required");
+
+  issue = FailureOf([&] { r.RequireMap(spec["list"], "spec.list"); });
+  EXPECT_EQ(issue.ToString(), "7:9: spec.list: must be a mapping");
+
+  issue = FailureOf([&] { r.CheckKeys(spec["nested"], "spec.nested", {"y", "z"}); });
+  EXPECT_EQ(issue.ToString(), "9:12: spec.nested.x: unknown key (known: y, z)");
+}
+
+TEST(YamlReaderTest, DuplicateAndNonScalarKeys) {
+  const YamlReader r;
+  const auto dup = YAML::Load("{a: 1, a: 2}");
+  auto issue = FailureOf([&] { r.CheckKeys(dup, "m", {"a"}); });
+  EXPECT_EQ(issue.path, "m.a");
+  EXPECT_EQ(issue.message, "duplicate key");
+
+  const auto complex = YAML::Load("? [k]\n: 1\n");
+  issue = FailureOf([&] { r.CheckKeys(complex, "m", {"a"}); });
+  EXPECT_EQ(issue.ToString(), "1:3: m: keys must be strings");
+}
+
+TEST(YamlReaderTest, OptionsWordAndBoundTheDialect) {
+  const YamlReader analysis_reader;
+  const YamlReader planner_reader(
+      YamlReader::Options{.duration_example = "30s", .max_integer_digits = 12});
+  const auto spec = kDoc["spec"];
+
+  // Ten characters: past the default digit bound, within the wider one.
+  auto issue = FailureOf([&] { analysis_reader.Integer(spec["big"], "spec.big", 1, 10); });
+  EXPECT_EQ(issue.message, "must be an integer from 1 to 10, got 0000000007");
+  EXPECT_EQ(planner_reader.Integer(spec["big"], "spec.big", 1, 10), 7);
+
+  issue = FailureOf([&] { planner_reader.Duration(spec["count"], "spec.count"); });
+  EXPECT_EQ(issue.message, "must be a positive duration like 30s, 2m or 1h30m, got 7");
+}
+
+TEST(YamlReaderTest, OneOfMapsSpellingsToValues) {
+  enum class Color { kRed, kGreen, kBlue };
+  const std::vector<std::pair<std::string, Color>> colors = {
+      {"red", Color::kRed}, {"green", Color::kGreen}, {"blue", Color::kBlue}};
+  const YamlReader r;
+  const auto doc = YAML::Load("{a: green, b: teal, c: [red]}");
+  EXPECT_EQ(r.OneOf(doc["a"], "a", colors), Color::kGreen);
+
+  auto issue = FailureOf([&] { r.OneOf(doc["b"], "b", colors); });
+  EXPECT_EQ(issue.ToString(), "1:15: b: must be red, green or blue, got teal");
+  issue = FailureOf([&] { r.OneOf(doc["c"], "c", colors); });
+  EXPECT_EQ(issue.message, "must be a string");
+
+  EXPECT_EQ(YamlReader::Alternatives({"x"}), "x");
+  EXPECT_EQ(YamlReader::Alternatives({"x", "y"}), "x or y");
+  EXPECT_EQ(YamlReader::Alternatives({"x", "y", "z"}), "x, y or z");
+}
+
+TEST(YamlReaderTest, YamlExceptionsBecomeIssues) {
+  try {
+    YAML::Load("a: [1, 2\nb: 3\n");
+    FAIL() << "the text should not parse";
+  } catch (const YAML::Exception& e) {
+    const auto issue = IssueFromYamlException(e, "", "invalid YAML: ");
+    EXPECT_GT(issue.line, 0);
+    EXPECT_GT(issue.column, 0);
+    EXPECT_EQ(issue.path, "");
+    EXPECT_EQ(issue.message, "invalid YAML: " + e.msg);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::analysis
