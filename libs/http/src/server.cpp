@@ -98,6 +98,7 @@ Server::Server(std::string name, ServerOptions options)
   const int threads = std::max(1, options_.threads);
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_.set_read_timeout(options_.read_timeout);
+  server_.set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout.count()));
   server_.set_payload_max_length(options_.max_body_bytes);
   // httplib sets SO_REUSEPORT by default, which would let a second server bind a port that is
   // already served; SO_REUSEADDR alone still allows a quick restart.

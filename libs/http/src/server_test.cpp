@@ -337,5 +337,34 @@ TEST(JsonHelpersTest, RequireStringRejectsEmpty) {
   EXPECT_EQ(OptionalString(json{{"a", nullptr}}, "a"), std::nullopt);
 }
 
+// An idle keep-alive connection (Prometheus scraping, a load generator) does not hold a
+// stopping server for httplib's default 5 s: it waits at most keep_alive_timeout (1 s).
+TEST(ServerStopTest, AnIdleKeepAliveConnectionDoesNotHoldTheStop) {
+  ServerOptions options;
+  options.addr = "127.0.0.1:0";
+  options.threads = 2;
+  Server server("stop-test", options);
+  server.Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    WriteJson(res, 200, {{"ok", true}});
+  });
+  server.Start();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(server.Port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request = "GET /x HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  char buf[512];
+  ASSERT_GT(::read(fd, buf, sizeof buf), 0);  // answered; the connection stays open, idle
+  const auto start = std::chrono::steady_clock::now();
+  server.Stop();
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_LT(took, std::chrono::milliseconds(3500)) << "the stop waited for the idle connection";
+}
+
 }  // namespace
 }  // namespace sluice::http

@@ -25,6 +25,10 @@ struct ServerOptions {
   size_t max_body_bytes = 1 << 20;
   int threads = 8;
   std::chrono::milliseconds read_timeout{10000};
+  // How long an idle keep-alive connection is kept. A stopping server waits for its idle
+  // connections to time out (httplib checks for stop only between requests), so this bounds
+  // the time a SIGTERM takes while Prometheus or a client holds a connection open.
+  std::chrono::seconds keep_alive_timeout{1};
 };
 
 using JsonHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
