@@ -67,7 +67,7 @@ Config ParseConfig() {
   }
   c.pg.dsn = env.String("SLUICE_PG_DSN", c.pg.dsn);
   c.pg.schema = env.String("SLUICE_PG_SCHEMA", "metric_watcher");
-  c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 6, 2, 64));
+  c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 8, 2, 64));
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
   kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
   c.kafka.client_id = "metric-watcher";
@@ -93,6 +93,13 @@ Config ParseConfig() {
   c.alert_token = *token;
   c.handler.alert_window = env.Duration("SLUICE_WATCHER_ALERT_WINDOW", 1h);
   c.analyzer.poll = env.Duration("SLUICE_WATCHER_POLL_INTERVAL", 200ms);
+  c.analyzer.workers = static_cast<int>(env.Int("SLUICE_WATCHER_WORKERS", 4, 1, 32));
+  if (c.analyzer.workers + 2 > c.pg.pool_size) {
+    throw core::ConfigError("SLUICE_WATCHER_WORKERS=" + std::to_string(c.analyzer.workers) +
+                            " needs SLUICE_PG_POOL_SIZE of at least " +
+                            std::to_string(c.analyzer.workers + 2) + " (it is " +
+                            std::to_string(c.pg.pool_size) + ")");
+  }
   c.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
   env.RejectUnknown();
   return c;

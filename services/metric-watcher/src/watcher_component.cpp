@@ -588,7 +588,7 @@ Analyzer::~Analyzer() { Stop(); }
 void Analyzer::Start() {
   std::lock_guard lock(mu_);
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { Run(); });
 }
 
 void Analyzer::Stop() {
@@ -597,7 +597,10 @@ void Analyzer::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
 }
 
 void Analyzer::Wake() {

@@ -89,10 +89,12 @@ struct AnalyzerDeps {
 struct AnalyzerOptions {
   std::chrono::milliseconds poll{200};
   int max_per_pass = 50;
+  // Threads measuring at once (each holds a database connection while it queries Prometheus).
+  int workers = 4;
 };
 
-// The worker: claims due analyses (FOR UPDATE SKIP LOCKED, so replicas share them), one
-// transaction each, until none is due; then waits for the poll interval or a Wake().
+// The workers: each claims due analyses (FOR UPDATE SKIP LOCKED, so workers and replicas share
+// them), one transaction each, until none is due; then waits for the poll interval or a Wake().
 class Analyzer final : public core::Component {
  public:
   Analyzer(AnalyzerDeps deps, AnalyzerOptions options);
@@ -112,7 +114,7 @@ class Analyzer final : public core::Component {
   std::condition_variable cv_;
   bool stop_ = false;
   bool wake_ = false;
-  std::thread thread_;  // last: stopped first
+  std::vector<std::thread> threads_;  // last: stopped first
 };
 
 struct ApiDeps {
