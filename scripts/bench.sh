@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench: runs the benchmarks against the local stack and writes their figures to
 # BENCHMARKS.md (with the machine they ran on). Bounded in count and time.
+#   SLUICE_BENCH_ONLY=analysis,notifier   runs only those (intake, notifier, rollout, analysis)
+#   SLUICE_BENCH_BUILD_DIR=build/x        builds there (configured RelWithDebInfo if new)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -9,39 +11,59 @@ cd "$SLUICE_ROOT"
 BUILD="${SLUICE_BENCH_BUILD_DIR:-build/release}"
 RELEASES="${SLUICE_BENCH_RELEASES:-3000}"
 CLIENTS="${SLUICE_BENCH_CLIENTS:-8}"
+ONLY="${SLUICE_BENCH_ONLY:-}"
+bench_wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
 
-sl_log "building the release preset (optimised) into $BUILD"
-cmake --preset release >/dev/null
-cmake --build "$BUILD" --target release-intake intake-bench sluice -j2
+if [[ $BUILD == build/release ]]; then
+  sl_log "configuring the release preset (optimised) into $BUILD"
+  cmake --preset release >/dev/null
+elif [[ ! -f $BUILD/build.ninja ]]; then
+  sl_log "configuring an optimised build into $BUILD"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON >/dev/null
+fi
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+mem="$(free -g | awk '/Mem:/ {print $2 " GiB"}')"
 
 started_stack=0
 if ! bash scripts/stack.sh status >/dev/null 2>&1; then
   bash scripts/stack.sh up
   started_stack=1
 fi
-# The benchmark runs its own optimised release-intake.
 was_running=0
-if bash scripts/services.sh status >/dev/null 2>&1; then
-  was_running=1
-  bash scripts/services.sh down
-fi
+services_touched=0
+# Stops the services scripts/services.sh runs (once); the EXIT trap starts them again.
+stop_services() {
+  if [[ $services_touched == 0 ]] && bash scripts/services.sh status >/dev/null 2>&1; then
+    was_running=1
+  fi
+  services_touched=1
+  SLUICE_BUILD_DIR="$BUILD" bash scripts/services.sh down
+}
 cleanup() {
-  SLUICE_BUILD_DIR="$BUILD" bash scripts/services.sh down || true
-  if [[ $was_running == 1 ]]; then bash scripts/services.sh up || true; fi
+  if [[ $services_touched == 1 ]]; then
+    SLUICE_BUILD_DIR="$BUILD" bash scripts/services.sh down || true
+    if [[ $was_running == 1 ]]; then bash scripts/services.sh up || true; fi
+  fi
   if [[ $started_stack == 1 ]]; then bash scripts/stack.sh down || true; fi
 }
 trap cleanup EXIT
-SLUICE_BUILD_DIR="$BUILD" bash scripts/services.sh up
 
-tmp="$(mktemp)"
-sl_log "intake: $RELEASES releases, $CLIENTS clients"
-"$BUILD/bench/intake-bench" --releases "$RELEASES" --clients "$CLIENTS" --max-seconds 180 \
-  --markdown "$tmp" | tee "$tmp.txt"
+# intake: releases accepted end to end through an optimised release-intake.
+bench_intake() {
+  sl_log "building release-intake and intake-bench into $BUILD"
+  cmake --build "$BUILD" --target release-intake intake-bench sluice -j2
+  # The benchmark runs its own optimised release-intake.
+  stop_services
+  SLUICE_BUILD_DIR="$BUILD" bash scripts/services.sh up
 
-cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-mem="$(free -g | awk '/Mem:/ {print $2 " GiB"}')"
-row="$(cat "$tmp")"
-python3 - "$row" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" <<'PY'
+  local tmp row
+  tmp="$(mktemp)"
+  sl_log "intake: $RELEASES releases, $CLIENTS clients"
+  "$BUILD/bench/intake-bench" --releases "$RELEASES" --clients "$CLIENTS" --max-seconds 180 \
+    --markdown "$tmp" | tee "$tmp.txt"
+
+  row="$(cat "$tmp")"
+  python3 - "$row" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" <<'PY'
 import re, sys
 row, cpu, cores, mem, day, commit = sys.argv[1:]
 path = "BENCHMARKS.md"
@@ -55,8 +77,9 @@ section = (f"{begin}\nMeasured {day} at {commit} on {cores} cores ({cpu}), {mem}
 text = re.sub(re.escape(begin) + ".*?" + re.escape(end), section, text, flags=re.S)
 open(path, "w").write(text)
 PY
-rm -f "$tmp" "$tmp.txt"
-sl_log "figures written to BENCHMARKS.md"
+  rm -f "$tmp" "$tmp.txt"
+  sl_log "figures written to BENCHMARKS.md"
+}
 
 # notifier: notices/s through the real notifier to the capture server, and the delay from a
 # RollbackStarted on Kafka to the Slack capture. Runs its own notifier (own schema and topic).
@@ -90,7 +113,6 @@ PY
   rm -f "$out"
   sl_log "notifier figures written to BENCHMARKS.md"
 }
-bench_notifier
 
 # rollout: Sluice vs Ansible on 50 namespace hosts, a 100-host revert and the control-plane
 # cost of a 2,000-host canary; bench/rollout/run.sh runs its own services and hosts and writes
@@ -100,7 +122,49 @@ bench_rollout() {
     sluice-agent sluice-demo-app -j2
   # Every planner and executor acts on every deployment event: the ones started above stop
   # for this benchmark (the EXIT trap starts what ran before again).
-  SLUICE_BUILD_DIR="$BUILD" bash scripts/services.sh down
+  stop_services
   SLUICE_BENCH_BUILD_DIR="$BUILD" bash bench/rollout/run.sh all
 }
-bench_rollout
+
+# analysis: breach -> AnalysisFailed through the real metric-watcher and a Prometheus of the
+# bench's own, 1,000 analyses at once (queries/s, CPU, RSS, schedule), and AnalysisFailed ->
+# rollback commanded through the real rollback-agent. Own schemas, topics and groups.
+bench_analysis() {
+  local out
+  cmake --build "$BUILD" --target metric-watcher rollback-agent analysis-bench -j2
+  out="$(mktemp)"
+  sl_log "analysis: breach latency, ${SLUICE_BENCH_ANALYSIS_MANY:-1000} analyses at once, rollbacks"
+  "$BUILD/bench/analysis-bench" --breach "${SLUICE_BENCH_ANALYSIS_BREACH:-20}" \
+    --many "${SLUICE_BENCH_ANALYSIS_MANY:-1000}" \
+    --many-interval "${SLUICE_BENCH_ANALYSIS_MANY_INTERVAL:-1s,5s}" --window 60 \
+    --rollbacks "${SLUICE_BENCH_ANALYSIS_ROLLBACKS:-50}" --max-seconds 180 \
+    --log-dir var/bench --markdown "$out" || sl_log "analysis-bench reported a failure (see above)"
+  python3 - "$out" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" \
+    "$(git rev-parse --short HEAD)" <<'PY'
+import re, sys
+out, cpu, cores, mem, day, commit = sys.argv[1:]
+body = open(out).read().strip()
+if not body:
+    print("analysis-bench wrote no figures; BENCHMARKS.md left as it was")
+    sys.exit(0)
+path = "BENCHMARKS.md"
+text = open(path).read()
+begin, end = "<!-- analysis:begin -->", "<!-- analysis:end -->"
+section = (f"{begin}\nMeasured {day} at {commit} on {cores} cores ({cpu}), {mem}; release build, "
+           "one metric-watcher, one rollback-agent, a Prometheus of the bench's own (scrape 1 s), "
+           "the local stack on the same machine.\n\n"
+           f"{body}\n{end}")
+if begin in text:
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
+else:
+    text = text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
+PY
+  rm -f "$out"
+  sl_log "analysis figures written to BENCHMARKS.md"
+}
+
+if bench_wanted intake; then bench_intake; fi
+if bench_wanted notifier; then bench_notifier; fi
+if bench_wanted rollout; then bench_rollout; fi
+if bench_wanted analysis; then bench_analysis; fi
