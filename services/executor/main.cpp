@@ -90,13 +90,14 @@ int main() {
     consumer_options.group_id = config.group_id;
     consumer_options.topics = config.topics;
     // The handler only records the command: the consumer never waits for a batch to run.
-    eventbus::ConsumerComponent consumer(
-        "consumer", config.kafka, consumer_options,
-        eventbus::TransactionalHandler(db, std::string(kServiceName),
-                                       [&](pqxx::work& tx, const events::v1::Envelope& e) {
-                                         AcceptCommand(tx, e, defaults, &metrics);
-                                       }),
-        producer);
+    eventbus::ConsumerComponent consumer("consumer", config.kafka, consumer_options,
+                                         eventbus::TransactionalHandler(
+                                             db, std::string(kServiceName),
+                                             [&](pqxx::work& tx, const events::v1::Envelope& e) {
+                                               AcceptCommand(tx, e, defaults, &metrics);
+                                             },
+                                             &IsCommand),
+                                         producer);
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;

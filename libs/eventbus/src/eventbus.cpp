@@ -33,13 +33,14 @@ pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
 }
 
 kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
-                                    EnvelopeHandler handler) {
-  return [&db, consumer = std::move(consumer_name),
-          handler = std::move(handler)](const kafka::ConsumedMessage& msg) {
+                                    EnvelopeHandler handler, EnvelopeFilter wanted) {
+  return [&db, consumer = std::move(consumer_name), handler = std::move(handler),
+          wanted = std::move(wanted)](const kafka::ConsumedMessage& msg) {
     std::string error;
     auto envelope = events::Parse(msg.value, &error);
     if (!envelope) throw kafka::PermanentError(error);
     if (auto invalid = events::Validate(*envelope)) throw kafka::PermanentError(*invalid);
+    if (wanted && !wanted(*envelope)) return;
     core::TraceScope trace(envelope->trace_id());
     db.WithTransaction([&](pqxx::work& tx) {
       if (!pg::RecordInbox(tx, consumer, envelope->event_id())) {

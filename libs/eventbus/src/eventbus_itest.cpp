@@ -115,6 +115,64 @@ TEST_F(EventbusItest, RedeliveredEventHasOneEffectAndPoisonIsDeadLettered) {
   EXPECT_EQ(consumer.DeadLettered(), 2u);
 }
 
+// Events the service does not act on are passed over without a transaction: no effect, no inbox
+// row; a poison event is still dead-lettered.
+TEST_F(EventbusItest, UnwantedEventsArePassedOverWithoutTransactionPoisonStillDeadLettered) {
+  const std::string topic = "itest.eventbus.filter." + st::RandomSuffix();
+  const std::string dlq = "itest.eventbus.filter.dlq." + st::RandomSuffix();
+  kafka::EnsureTopics(Kafka(), {topic, dlq}, 1, 1);
+  kafka::Producer producer(Kafka());
+
+  core::testing::ManualClock clock;
+  auto wanted = events::NewEnvelope("itest", clock);
+  wanted.set_release_id("rel-" + st::RandomSuffix());
+  wanted.mutable_release_created()->set_app("shop");
+  events::Finalize(wanted);
+  auto other = wanted;
+  other.set_event_id(core::NewUuid());
+  other.mutable_release_created()->set_app("other");
+
+  std::vector<kafka::OutgoingMessage> records = {
+      {topic, "k", other.SerializeAsString(), {}},
+      {topic, "k", std::string("\x0a\xff\xff not protobuf", 17), {}},
+      {topic, "k", wanted.SerializeAsString(), {}},
+      {topic, "k", other.SerializeAsString(), {}},  // redelivered: passed over again
+  };
+  producer.ProduceSync(records, 15s);
+
+  kafka::ConsumerOptions options;
+  options.group_id = "itest-eventbus-filter-" + st::RandomSuffix();
+  options.topics = {topic};
+  options.dead_letter_topic = dlq;
+  options.max_attempts = 2;
+  options.retry_backoff = 10ms;
+  std::atomic<int> calls{0};
+  kafka::Consumer consumer(
+      Kafka(), options,
+      TransactionalHandler(
+          *db_, "itest-filter",
+          [&](pqxx::work& tx, const events::v1::Envelope& e) {
+            ++calls;
+            tx.exec_params0("INSERT INTO effects (event_id) VALUES ($1)", e.event_id());
+          },
+          [](const events::v1::Envelope& e) { return e.release_created().app() == "shop"; }),
+      producer);
+  consumer.Start();
+  ASSERT_TRUE(WaitFor([&] { return consumer.Processed() + consumer.DeadLettered() >= 4; }, 60s))
+      << "processed " << consumer.Processed() << ", dead-lettered " << consumer.DeadLettered();
+  consumer.Stop();
+
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(Effects(wanted.event_id()), 1);
+  EXPECT_EQ(Effects(other.event_id()), 0);
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+  const auto inbox = db_->WithTransaction([&](pqxx::work& tx) {
+    return tx.exec1("SELECT count(*) FROM inbox WHERE consumer = 'itest-filter'")[0]
+        .as<long long>();
+  });
+  EXPECT_EQ(inbox, 1);  // the wanted event only
+}
+
 TEST_F(EventbusItest, OutboxRelayPublishesCommittedEventsOnlyWithCloudEventHeaders) {
   core::testing::ManualClock clock;
   auto committed = events::NewEnvelope("itest", clock);

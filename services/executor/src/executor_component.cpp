@@ -144,6 +144,10 @@ std::string_view ToString(Intake i) {
   return "ignored";
 }
 
+bool IsCommand(const events::v1::Envelope& envelope) {
+  return envelope.has_batch_requested() || envelope.has_revert_requested();
+}
+
 Intake AcceptCommand(pqxx::work& tx, const events::v1::Envelope& envelope,
                      const CommandDefaults& defaults, ExecutorMetrics* metrics) {
   const auto log = core::Logger("intake");

@@ -55,6 +55,9 @@ class ExecutorMetrics {
 enum class Intake { kAccepted, kDuplicate, kRefusedStale, kIgnored };
 std::string_view ToString(Intake i);
 
+// A BatchRequested or RevertRequested: the events the executor's consumer acts on.
+bool IsCommand(const events::v1::Envelope& envelope);
+
 // Inside the consumer's transaction (the inbox already holds the event id): a BatchRequested or
 // RevertRequested becomes an accepted command unless its generation is lower than the highest
 // the deployment has seen (then it is recorded as refused, reason stale_generation). Other

@@ -104,7 +104,26 @@ Planner::Planner(PlannerDeps deps, PlannerOptions options)
   }
 }
 
+bool Planner::Handles(const events::v1::Envelope& e) {
+  switch (e.payload_case()) {
+    case PC::kDeploymentRequested:
+    case PC::kReleaseCreated:
+    case PC::kAppSpecApplied:
+    case PC::kOperatorCommand:
+    case PC::kBatchSucceeded:
+    case PC::kBatchFailed:
+    case PC::kAnalysisPassed:
+    case PC::kAnalysisFailed:
+    case PC::kRollbackStarted:
+    case PC::kRollbackCompleted:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void Planner::Handle(pqxx::work& tx, const events::v1::Envelope& e) {
+  if (!Handles(e)) return;  // other events of the consumed topics are not the planner's
   Scope s{tx, {}};
   switch (e.payload_case()) {
     case PC::kDeploymentRequested: {
@@ -137,7 +156,7 @@ void Planner::Handle(pqxx::work& tx, const events::v1::Envelope& e) {
       OnInput(s, e);
       break;
     default:
-      return;  // other events of the consumed topics are not the planner's
+      return;
   }
   FillFreedSlots(s);
 }
@@ -642,7 +661,8 @@ RolloutPlannerService::RolloutPlannerService(ServiceOptions options, const core:
       "consumer", options_.kafka, co,
       eventbus::TransactionalHandler(
           db_, std::string(kServiceName),
-          [this](pqxx::work& tx, const events::v1::Envelope& e) { planner_->Handle(tx, e); }),
+          [this](pqxx::work& tx, const events::v1::Envelope& e) { planner_->Handle(tx, e); },
+          &Planner::Handles),
       *producer_);
   ticker_ = std::make_unique<core::PeriodicTask>("timers", options_.tick, [this] {
     try {

@@ -56,6 +56,9 @@ class Planner {
  public:
   Planner(PlannerDeps deps, PlannerOptions options);
 
+  // The events Handle acts on; the consumer passes over the rest of its topics (each host's
+  // record on the executor's topic, the watcher's measurements) without a transaction.
+  static bool Handles(const events::v1::Envelope& e);
   // Inside the consumer's transaction (the inbox already recorded the event id).
   void Handle(pqxx::work& tx, const events::v1::Envelope& e);
 

@@ -35,8 +35,14 @@ using EnvelopeHandler = std::function<void(pqxx::work&, const events::v1::Envelo
 // kafka::PermanentError (dead-lettered with the reason); a duplicate event id is skipped; the
 // handler runs under the event's trace id; database outages propagate (retried, then
 // dead-lettered by the consumer, which never stores the offset of an unhandled message).
+//
+// `wanted` (optional) says which valid events the handler acts on; the others are passed over
+// without a transaction or an inbox row (a redelivery is passed over again). A service that
+// consumes a busy topic for a few of its event types (the planner reads the executor's topic for
+// the batch results, not for each host's record) then pays nothing for the rest.
+using EnvelopeFilter = std::function<bool(const events::v1::Envelope&)>;
 kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
-                                    EnvelopeHandler handler);
+                                    EnvelopeHandler handler, EnvelopeFilter wanted = {});
 
 // The outbox relay as a lifecycle component.
 class OutboxRelayComponent final : public core::Component {
