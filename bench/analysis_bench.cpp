@@ -39,6 +39,7 @@
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/testing/process.hpp>
@@ -120,7 +121,7 @@ class MetricsTarget {
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("metrics target: cannot bind");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = sluice::http::testing::ServeInBackground(server_);
   }
   ~MetricsTarget() {
     server_.stop();

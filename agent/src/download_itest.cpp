@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 #include <random>
+#include <sluice/http/testing/serve.hpp>
 #include <sstream>
 #include <thread>
 
@@ -54,7 +55,7 @@ class DownloadTest : public ::testing::Test {
           });
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = http::testing::ServeInBackground(server_);
     std::random_device rd;
     dir_ = fs::temp_directory_path() / ("sluice-download-" + std::to_string(rd()));
     fs::create_directories(dir_);

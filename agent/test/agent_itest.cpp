@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
 #include <sstream>
 #include <thread>
@@ -66,7 +67,7 @@ class AgentTest : public ::testing::Test {
     });
     artifact_port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(artifact_port_, 0);
-    server_thread_ = std::thread([this] { server_.listen_after_bind(); });
+    server_thread_ = sluice::http::testing::ServeInBackground(server_);
 
     // A good release has a `healthy` file: the health command looks for it under current/.
     AddArtifact("1.0.0", {File("bin/app", "#!/bin/sh\necho v1\n", 0755), File("healthy", "")});

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
 #include <sstream>
 #include <thread>
@@ -94,8 +95,7 @@ class SluiceCliItest : public ::testing::Test {
       res.set_content(R"({"command_id":"c-1","deployment_id":"d-1"})", "application/json");
     });
     ASSERT_TRUE(server_.bind_to_port("127.0.0.1", port_));
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
+    thread_ = sluice::http::testing::ServeInBackground(server_);
     dir_ = std::filesystem::temp_directory_path() / ("sluice-cli-" + st::RandomSuffix());
     std::filesystem::create_directories(dir_);
   }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <sluice/http/testing/serve.hpp>
 #include <thread>
 
 namespace sluice::prometheus {
@@ -85,7 +86,7 @@ TEST(Client, RetriesServerErrorsThenSucceeds) {
         "application/json");
   });
   const int port = server.bind_to_any_port("127.0.0.1");
-  std::thread t([&] { server.listen_after_bind(); });
+  std::thread t = http::testing::ServeInBackground(server);
 
   Client c({.base_url = "http://127.0.0.1:" + std::to_string(port) + "/",
             .authorization = "Bearer t0k",

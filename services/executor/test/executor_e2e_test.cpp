@@ -17,6 +17,7 @@
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/testing/process.hpp>
@@ -173,7 +174,7 @@ class ExecutorE2eTest : public ::testing::Test {
     for (const char* v : {"1.0.0", "2.0.0"}) BuildArtifact(v);
     artifacts_.set_mount_point("/", (dir_ / "artifacts").string());
     artifact_port_ = artifacts_.bind_to_any_port("127.0.0.1");
-    artifact_thread_ = std::thread([this] { artifacts_.listen_after_bind(); });
+    artifact_thread_ = http::testing::ServeInBackground(artifacts_);
 
     for (int i = 1; i <= 3; ++i) {
       Agent a;

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
 #include <stdexcept>
 #include <string>
@@ -41,7 +42,7 @@ class MetricsTarget {
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("metrics target: cannot bind");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = sluice::http::testing::ServeInBackground(server_);
     const std::filesystem::path dir =
         sluice::testing::EnvOr("SLUICE_PROMETHEUS_TARGETS_DIR", SLUICE_DEFAULT_TARGETS_DIR);
     if (!std::filesystem::is_directory(dir)) {

@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
 #include <sstream>
 #include <thread>
@@ -108,8 +109,7 @@ class FakePlanner {
     if (!server_.bind_to_port("127.0.0.1", port)) {
       throw std::runtime_error("fake planner cannot bind port " + std::to_string(port));
     }
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
+    thread_ = http::testing::ServeInBackground(server_);
   }
   ~FakePlanner() {
     server_.stop();

@@ -17,6 +17,7 @@
 #include <pqxx/pqxx>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
 #include <thread>
 
@@ -61,8 +62,7 @@ class FakeUpstream {
     if (!server_.bind_to_port("127.0.0.1", port_)) {
       throw std::runtime_error("fake upstream cannot bind port " + std::to_string(port_));
     }
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
+    thread_ = http::testing::ServeInBackground(server_);
   }
   void Stop() {
     if (thread_.joinable()) {
