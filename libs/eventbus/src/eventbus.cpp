@@ -4,14 +4,29 @@
 
 namespace sluice::eventbus {
 
-void Publish(pqxx::work& tx, events::v1::Envelope envelope) {
+namespace {
+
+pg::OutboxMessage ToOutbox(events::v1::Envelope& envelope) {
   events::Finalize(envelope);
   pg::OutboxMessage message;
   message.topic = std::string(events::TopicFor(envelope));
   message.key = events::PartitionKey(envelope);
   message.headers = events::CloudEventHeaders(envelope);
   message.payload = envelope.SerializeAsString();
-  pg::AddToOutbox(tx, message);
+  return message;
+}
+
+}  // namespace
+
+void Publish(pqxx::work& tx, events::v1::Envelope envelope) {
+  pg::AddToOutbox(tx, ToOutbox(envelope));
+}
+
+void PublishAll(pqxx::work& tx, std::vector<events::v1::Envelope> envelopes) {
+  std::vector<pg::OutboxMessage> messages;
+  messages.reserve(envelopes.size());
+  for (auto& e : envelopes) messages.push_back(ToOutbox(e));
+  pg::AddAllToOutbox(tx, messages);
 }
 
 pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,

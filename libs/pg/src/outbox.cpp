@@ -13,10 +13,20 @@
 namespace sluice::pg {
 namespace {
 
+// The row and the relay's wake-up in one round trip (PostgreSQL folds the identical
+// notifications of one transaction into one, delivered at commit). current_schema() is the
+// service schema: the pooled connection's search_path.
 constexpr const char* kInsertSql =
-    "INSERT INTO outbox (topic, key, payload, headers) VALUES ($1, $2, $3, $4::jsonb)";
-// current_schema() is the service schema: the pooled connection's search_path.
-constexpr const char* kNotifySql = "SELECT pg_notify(current_schema() || '_outbox', '')";
+    "WITH added AS (INSERT INTO outbox (topic, key, payload, headers) "
+    "VALUES ($1, $2, $3, $4::jsonb) RETURNING id) "
+    "SELECT pg_notify(current_schema() || '_outbox', '') FROM added";
+// $1: a JSON array of {topic, key, payload (hex), headers}; ids follow the array's order.
+constexpr const char* kInsertAllSql =
+    "WITH added AS (INSERT INTO outbox (topic, key, payload, headers) "
+    "SELECT m.value->>'topic', m.value->>'key', decode(m.value->>'payload', 'hex'), "
+    "m.value->'headers' FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS m(value, n) "
+    "ORDER BY m.n RETURNING id) "
+    "SELECT pg_notify(current_schema() || '_outbox', '') FROM added LIMIT 1";
 constexpr const char* kRelayLockSql = "SELECT pg_try_advisory_xact_lock(hashtext($1))";
 constexpr const char* kSelectBatchSql =
     "SELECT id, topic, key, payload, headers::text, attempts FROM outbox "
@@ -46,10 +56,21 @@ std::string IdArray(const std::vector<int64_t>& ids) {
   return out + "}";
 }
 
-std::string HeadersJson(const std::vector<std::pair<std::string, std::string>>& headers) {
+nlohmann::json HeadersArray(const std::vector<std::pair<std::string, std::string>>& headers) {
   nlohmann::json array = nlohmann::json::array();
   for (const auto& [name, value] : headers) array.push_back({name, value});
-  return array.dump();
+  return array;
+}
+
+std::string Hex(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const unsigned char b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0xf]);
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> ParseHeaders(const std::string& json) {
@@ -71,8 +92,20 @@ class Wakeup final : public pqxx::notification_receiver {
 void AddToOutbox(pqxx::work& tx, const OutboxMessage& message) {
   tx.exec_params(kInsertSql, message.topic, message.key,
                  pqxx::binarystring(message.payload.data(), message.payload.size()),
-                 HeadersJson(message.headers));
-  tx.exec(kNotifySql);
+                 HeadersArray(message.headers).dump());
+}
+
+void AddAllToOutbox(pqxx::work& tx, const std::vector<OutboxMessage>& messages) {
+  if (messages.empty()) return;
+  if (messages.size() == 1) return AddToOutbox(tx, messages.front());
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& m : messages) {
+    rows.push_back({{"topic", m.topic},
+                    {"key", m.key},
+                    {"payload", Hex(m.payload)},
+                    {"headers", HeadersArray(m.headers)}});
+  }
+  tx.exec_params(kInsertAllSql, rows.dump());
 }
 
 int64_t DeletePublishedOutbox(pqxx::work& tx, core::SystemTime published_before) {

@@ -308,6 +308,31 @@ TEST_F(PgTest, PublishedRowsAndOldInboxRecordsArePruned) {
   EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return DeleteInboxBefore(tx, later); }), 1);
 }
 
+// Many messages in one statement: each row as given, in the order given.
+TEST_F(PgTest, AddAllToOutboxKeepsOrderBytesAndHeaders) {
+  ApplyMigrations(*db_, {});
+  const std::string binary("\x00\x01\xff\\x27 '\"\x00", 10);
+  db_->WithTransaction([&](pqxx::work& tx) {
+    AddAllToOutbox(tx, {{"sluice.a.v1", "k1", "first", {{"ce_id", "1"}}},
+                        {"sluice.b.v1", "k2", binary, {{"ce_id", "2"}, {"x", "\"q\""}}},
+                        {"sluice.a.v1", "k1", "third", {}}});
+  });
+  Recorder recorder;
+  OutboxRelay relay(*db_, std::ref(recorder));
+  EXPECT_EQ(relay.RelayOnce(), 3);
+  const auto rows = recorder.Rows();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_LT(rows[0].id, rows[1].id);
+  EXPECT_LT(rows[1].id, rows[2].id);
+  EXPECT_EQ(rows[0].message.payload, "first");
+  EXPECT_EQ(rows[1].message.topic, "sluice.b.v1");
+  EXPECT_EQ(rows[1].message.payload, binary);
+  const std::vector<std::pair<std::string, std::string>> headers = {{"ce_id", "2"}, {"x", "\"q\""}};
+  EXPECT_EQ(rows[1].message.headers, headers);
+  EXPECT_EQ(rows[2].message.payload, "third");
+  EXPECT_TRUE(rows[2].message.headers.empty());
+}
+
 TEST_F(PgTest, BackgroundRelayWakesOnNotify) {
   ApplyMigrations(*db_, {});
   Recorder recorder;

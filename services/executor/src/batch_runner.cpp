@@ -97,7 +97,9 @@ struct RunState {
   std::vector<std::optional<bool>> ok;  // guarded by mu: per host index, set when finished
   std::exception_ptr error;             // guarded by mu: first exception of a callback
 
-  std::mutex callback_mu;  // serialises on_host_result
+  std::mutex report_mu;
+  std::vector<HostResult> unreported;  // guarded by report_mu: waiting for on_host_results
+  bool reporting = false;              // guarded by report_mu: a worker is calling it
 };
 
 class Worker {
@@ -212,18 +214,38 @@ class Worker {
         if (state_.failures > command_.policy.failure_tolerance) state_.stop = true;
       }
     }
-    if (notify && hooks_.on_host_result) {
+    if (notify && hooks_.on_host_results) Report(result);
+    std::lock_guard lock(state_.mu);
+    state_.results.push_back(std::move(result));
+  }
+
+  // Hands a result to on_host_results. The worker that finds no call in progress makes the
+  // calls, each with every result reported meanwhile; the others go on with their next host.
+  void Report(HostResult result) {
+    std::vector<HostResult> group;
+    {
+      std::lock_guard lock(state_.report_mu);
+      state_.unreported.push_back(std::move(result));
+      if (state_.reporting) return;
+      state_.reporting = true;
+      group.swap(state_.unreported);
+    }
+    for (;;) {
       try {
-        std::lock_guard lock(state_.callback_mu);
-        hooks_.on_host_result(result);
+        hooks_.on_host_results(group);
       } catch (...) {
         std::lock_guard lock(state_.mu);
         if (!state_.error) state_.error = std::current_exception();
         state_.stop = true;
       }
+      group.clear();
+      std::lock_guard lock(state_.report_mu);
+      if (state_.unreported.empty()) {
+        state_.reporting = false;
+        return;
+      }
+      group.swap(state_.unreported);
     }
-    std::lock_guard lock(state_.mu);
-    state_.results.push_back(std::move(result));
   }
 
   const BatchRunnerDeps& deps_;

@@ -102,9 +102,12 @@ struct BatchHooks {
   // Before each driver call (attempt counts from 1, earlier runs included): the component
   // marks the record deploying / reverting.
   std::function<void(const HostTarget&, std::uint32_t attempt)> on_host_started;
-  // Once per host that finished in this run (not for records kept from an earlier run).
-  // Calls are serialised. An exception stops the batch and is rethrown by Run.
-  std::function<void(const HostResult&)> on_host_result;
+  // Every host that finished in this run (not the records kept from an earlier run) is handed
+  // over once, in a call with the other hosts that finished while the previous call ran (at
+  // least one), so that the component can record them in one transaction. Calls are
+  // serialised; the workers do not wait for them. An exception stops the batch and is rethrown
+  // by Run.
+  std::function<void(const std::vector<HostResult>&)> on_host_results;
   // True once a newer generation of the deployment has arrived: start no new host, make no
   // further retry.
   std::function<bool()> cancelled;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <sluice/core/testing/manual_clock.hpp>
 #include <stdexcept>
 
@@ -74,9 +75,10 @@ class BatchRunnerTest : public ::testing::Test {
       std::lock_guard lock(mu_);
       started_.push_back(h.host + "#" + std::to_string(attempt));
     };
-    hooks.on_host_result = [this](const HostResult& r) {
+    hooks.on_host_results = [this](const std::vector<HostResult>& group) {
+      EXPECT_FALSE(group.empty());
       std::lock_guard lock(mu_);
-      reported_.push_back(r);
+      reported_.insert(reported_.end(), group.begin(), group.end());
     };
     hooks.cancelled = [this] { return cancelled_.load(); };
     BatchRunner runner({driver_, clock_, sleeper_});
@@ -297,7 +299,9 @@ TEST_F(BatchRunnerTest, DriverExceptionIsAFailedHost) {
 
 TEST_F(BatchRunnerTest, CallbackErrorStopsTheBatchAndIsRethrown) {
   BatchHooks hooks;
-  hooks.on_host_result = [](const HostResult&) { throw std::runtime_error("db down"); };
+  hooks.on_host_results = [](const std::vector<HostResult>&) {
+    throw std::runtime_error("db down");
+  };
   BatchRunner runner({driver_, clock_, sleeper_});
   EXPECT_THROW(runner.Run(Command(3), hooks), std::runtime_error);
   EXPECT_EQ(driver_.Calls().size(), 1u);
@@ -312,6 +316,20 @@ TEST_F(BatchRunnerTest, RunsUpToMaxParallelHostsAtOnce) {
   EXPECT_EQ(result.succeeded_hosts.size(), 7u);
   EXPECT_EQ(driver_.MaxInFlight(), 3);
   EXPECT_EQ(reported_.size(), 7u);
+}
+
+// Results finishing while an earlier one is being recorded are handed over together; however
+// they are grouped, each host is reported exactly once.
+TEST_F(BatchRunnerTest, ParallelResultsAreEachReportedExactlyOnce) {
+  BatchPolicy policy;
+  policy.max_parallel = 4;
+  driver_.HoldUntilInFlight(4);
+  const auto result = Run(Command(12, policy));
+  EXPECT_EQ(result.status, BatchStatus::kSucceeded);
+  std::map<std::string, int> seen;
+  for (const auto& r : reported_) ++seen[r.host.host];
+  EXPECT_EQ(seen.size(), 12u);
+  for (const auto& [host, n] : seen) EXPECT_EQ(n, 1) << host;
 }
 
 TEST_F(BatchRunnerTest, ParallelBatchWithFailuresReportsEveryStartedHost) {

@@ -87,10 +87,13 @@ constexpr const char* kRelease = R"sql(
      SET lease_until = now() + $3::bigint * interval '1 millisecond', updated_at = now()
    WHERE id = $1 AND claim = $2 AND status = 'running')sql";
 
+// $1: a JSON object host -> token. Returns the hosts whose fence was raised.
 constexpr const char* kAdvanceFence = R"sql(
-  INSERT INTO executor_host_fences (host, token, updated_at) VALUES ($1, $2, now())
+  INSERT INTO executor_host_fences (host, token, updated_at)
+  SELECT f.key, f.value::bigint, now() FROM jsonb_each_text($1::jsonb) AS f
   ON CONFLICT (host) DO UPDATE SET token = EXCLUDED.token, updated_at = now()
-  WHERE executor_host_fences.token <= EXCLUDED.token)sql";
+  WHERE executor_host_fences.token <= EXCLUDED.token
+  RETURNING host)sql";
 
 std::string With(const char* statement, const std::string& columns) {
   std::string s(statement);
@@ -237,7 +240,19 @@ bool CommandRepository::Release(pqxx::work& tx, std::int64_t id, std::int64_t cl
 
 bool CommandRepository::AdvanceHostFence(pqxx::work& tx, const std::string& host,
                                          std::int64_t token) {
-  return tx.exec_params(kAdvanceFence, host, token).affected_rows() > 0;
+  return AdvanceHostFences(tx, {{host, token}}).contains(host);
+}
+
+std::set<std::string> CommandRepository::AdvanceHostFences(
+    pqxx::work& tx, const std::map<std::string, std::int64_t>& tokens) {
+  std::set<std::string> raised;
+  if (tokens.empty()) return raised;
+  nlohmann::json fences = nlohmann::json::object();
+  for (const auto& [host, token] : tokens) fences[host] = token;
+  for (const auto& row : tx.exec_params(kAdvanceFence, fences.dump())) {
+    raised.insert(row[0].as<std::string>());
+  }
+  return raised;
 }
 
 }  // namespace sluice::executor

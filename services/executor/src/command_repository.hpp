@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <pqxx/pqxx>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,10 @@ class CommandRepository {
   // Raises the host's fence to `token`; false when a holder with a higher token has written
   // already (this holder is stale and must write nothing).
   static bool AdvanceHostFence(pqxx::work& tx, const std::string& host, std::int64_t token);
+  // The same for many hosts in one statement (host -> token, a host once); returns the hosts
+  // whose fence was raised: the others have a newer holder.
+  static std::set<std::string> AdvanceHostFences(pqxx::work& tx,
+                                                 const std::map<std::string, std::int64_t>& tokens);
 };
 
 }  // namespace sluice::executor

@@ -1,5 +1,6 @@
 #include "executor_component.hpp"
 
+#include <map>
 #include <set>
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
@@ -250,11 +251,15 @@ class LeasedDriver final : public TargetDriver {
   WorkerPool::ActiveRun& run_;
 };
 
-void PublishInstance(pqxx::work& tx, const core::Clock& clock, const InstanceRecord& record) {
+events::v1::Envelope InstanceEnvelope(const core::Clock& clock, const InstanceRecord& record) {
   auto e = events::NewEnvelope(kServiceName, clock);
   e.set_deployment_id(record.deployment_id.Value());
   *e.mutable_instance_updated() = InstanceUpdate(record);
-  eventbus::Publish(tx, std::move(e));
+  return e;
+}
+
+void PublishInstance(pqxx::work& tx, const core::Clock& clock, const InstanceRecord& record) {
+  eventbus::Publish(tx, InstanceEnvelope(clock, record));
 }
 
 }  // namespace
@@ -527,33 +532,53 @@ void WorkerPool::Execute(const ClaimedCommand& claimed) {
         log->warn("host {}: start not recorded ({}); not driven in this run", host.host, e.what());
       }
     };
-    hooks.on_host_result = [&](const HostResult& result) {
-      const std::string& host = result.host.host;
-      if (result.outcome.reason == kReasonNotDriven || !EnsureHostLease(*run, host)) {
-        run->incomplete = true;
-        return;
-      }
-      std::int64_t token = 0;
-      {
+    // The hosts that finished while the previous group was written: one transaction records
+    // them all (and their InstanceDeploymentUpdated events), so a wide batch does not queue
+    // one transaction per host behind the command's row lock.
+    hooks.on_host_results = [&](const std::vector<HostResult>& results) {
+      std::vector<const HostResult*> driven;
+      std::map<std::string, std::int64_t> tokens;
+      for (const auto& result : results) {
+        const std::string& host = result.host.host;
+        if (result.outcome.reason == kReasonNotDriven || !EnsureHostLease(*run, host)) {
+          run->incomplete = true;
+          continue;
+        }
         std::lock_guard lock(run->mu);
-        token = run->leases.at(host).lease.token.Value();
+        tokens[host] = run->leases.at(host).lease.token.Value();
+        driven.push_back(&result);
       }
-      const auto record = ResultRecord(command, result, core::ToUnixMillis(deps_.clock.Now()));
+      if (driven.empty()) return;
+      const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+      std::vector<InstanceRecord> written;
+      std::vector<events::v1::Envelope> updates;
+      for (const HostResult* result : driven) {
+        written.push_back(ResultRecord(command, *result, now_ms));
+        updates.push_back(InstanceEnvelope(deps_.clock, written.back()));
+      }
       deps_.db.WithTransaction([&](pqxx::work& tx) {
         if (!CommandRepository::Holds(tx, command.id, run->claim)) {
           run->lost = true;
           throw ClaimLost("command " + std::to_string(command.id) + " was claimed again");
         }
-        if (!CommandRepository::AdvanceHostFence(tx, host, token)) {
-          throw ClaimLost("host " + host + ": a newer lease holder wrote first");
+        const auto raised = CommandRepository::AdvanceHostFences(tx, tokens);
+        for (const auto& [host, token] : tokens) {
+          if (!raised.contains(host)) {
+            throw ClaimLost("host " + host + ": a newer lease holder wrote first");
+          }
         }
-        InstanceRecordRepository::Upsert(tx, record);
-        PublishInstance(tx, deps_.clock, record);
+        InstanceRecordRepository::UpsertAll(tx, written);
+        eventbus::PublishAll(tx, std::move(updates));
       });
-      if (deps_.metrics != nullptr) deps_.metrics->HostOutcome(op, result.outcome.kind);
-      log->info("host {} {}: {}{}", host, ToString(record.status), ToString(result.outcome.kind),
-                record.error_message.empty() ? "" : " (" + record.error_message + ")");
-      ReleaseHostLease(*run, host);
+      for (std::size_t i = 0; i < driven.size(); ++i) {
+        const HostResult& result = *driven[i];
+        const InstanceRecord& record = written[i];
+        if (deps_.metrics != nullptr) deps_.metrics->HostOutcome(op, result.outcome.kind);
+        log->info("host {} {}: {}{}", record.host, ToString(record.status),
+                  ToString(result.outcome.kind),
+                  record.error_message.empty() ? "" : " (" + record.error_message + ")");
+        ReleaseHostLease(*run, record.host);
+      }
     };
 
     const BatchResult result = runner.Run(ToBatchCommand(command, options_.retry), hooks, prior);

@@ -1,18 +1,26 @@
 #include "instance_record_repository.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace sluice::executor {
 namespace {
 
 // A terminal row keeps its status: the update applies only while the stored row is in flight,
 // or when the new status is terminal too (a resumed command confirming its result).
+// The rows arrive as one JSON array (a statement per batch of hosts, not per host).
 constexpr const char* kUpsert = R"sql(
   INSERT INTO instance_deployment_records
     (deployment_id, batch_index, host, ip, status, deployed_at, health_status, error_message,
      version, generation, attempts, updated_at)
-  VALUES ($1, $2, $3, $4, $5,
-          CASE WHEN $6::bigint IS NULL THEN NULL
-               ELSE to_timestamp($6::bigint::double precision / 1000) END,
-          $7, $8, $9, $10, $11, to_timestamp($12::double precision / 1000))
+  SELECT r.deployment_id, r.batch_index, r.host, r.ip, r.status,
+         CASE WHEN r.deployed_at_ms IS NULL THEN NULL
+              ELSE to_timestamp(r.deployed_at_ms::double precision / 1000) END,
+         r.health_status, r.error_message, r.version, r.generation, r.attempts,
+         to_timestamp(r.updated_at_ms::double precision / 1000)
+    FROM jsonb_to_recordset($1::jsonb) AS r(
+         deployment_id text, batch_index integer, host text, ip text, status text,
+         deployed_at_ms bigint, health_status text, error_message text, version text,
+         generation bigint, attempts integer, updated_at_ms bigint)
   ON CONFLICT (deployment_id, host, generation) DO UPDATE SET
     batch_index = EXCLUDED.batch_index, ip = EXCLUDED.ip, status = EXCLUDED.status,
     deployed_at = EXCLUDED.deployed_at, health_status = EXCLUDED.health_status,
@@ -78,15 +86,29 @@ std::vector<InstanceRecord> FromResult(const pqxx::result& result) {
 }  // namespace
 
 bool InstanceRecordRepository::Upsert(pqxx::work& tx, const InstanceRecord& r) {
-  // libpqxx 6.4 sends a null for a plain null pointer, not for an empty std::optional.
-  const std::string deployed_at = r.deployed_at_ms ? std::to_string(*r.deployed_at_ms) : "";
-  const char* deployed_at_param = r.deployed_at_ms ? deployed_at.c_str() : nullptr;
-  const auto result = tx.exec_params(
-      kUpsert, r.deployment_id.Value(), r.batch_index.Value(), r.host, r.ip,
-      std::string(ToString(r.status)), deployed_at_param, std::string(ToString(r.health)),
-      r.error_message, r.version, static_cast<std::int64_t>(r.generation.Value()),
-      static_cast<std::int64_t>(r.attempts), r.updated_at_ms);
-  return result.affected_rows() > 0;
+  return UpsertAll(tx, {r}) > 0;
+}
+
+std::size_t InstanceRecordRepository::UpsertAll(pqxx::work& tx,
+                                                const std::vector<InstanceRecord>& records) {
+  if (records.empty()) return 0;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& r : records) {
+    rows.push_back({{"deployment_id", r.deployment_id.Value()},
+                    {"batch_index", r.batch_index.Value()},
+                    {"host", r.host},
+                    {"ip", r.ip},
+                    {"status", std::string(ToString(r.status))},
+                    {"deployed_at_ms", r.deployed_at_ms ? nlohmann::json(*r.deployed_at_ms)
+                                                        : nlohmann::json(nullptr)},
+                    {"health_status", std::string(ToString(r.health))},
+                    {"error_message", r.error_message},
+                    {"version", r.version},
+                    {"generation", r.generation.Value()},
+                    {"attempts", r.attempts},
+                    {"updated_at_ms", r.updated_at_ms}});
+  }
+  return static_cast<std::size_t>(tx.exec_params(kUpsert, rows.dump()).affected_rows());
 }
 
 std::optional<InstanceRecord> InstanceRecordRepository::Get(pqxx::work& tx,

@@ -21,6 +21,9 @@ class InstanceRecordRepository {
   // in-flight status: a late "deploying" write after the result changes nothing.
   // record.updated_at_ms is the write time.
   static bool Upsert(pqxx::work& tx, const InstanceRecord& record);
+  // The same for many rows in one statement (at most one per host of a deployment and
+  // generation); returns how many rows changed.
+  static std::size_t UpsertAll(pqxx::work& tx, const std::vector<InstanceRecord>& records);
 
   static std::optional<InstanceRecord> Get(pqxx::work& tx, const core::DeploymentId& deployment,
                                            const std::string& host, core::Generation generation);

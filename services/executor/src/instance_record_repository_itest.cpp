@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <set>
 #include <sluice/core/ids.hpp>
 #include <sluice/pg/pg.hpp>
 
+#include "command_repository.hpp"
 #include "executor_migrations.hpp"
 #include "instance_record_repository.hpp"
 
@@ -139,6 +142,40 @@ TEST_F(InstanceRecordRepositoryTest, UpdatesInFlightRowsButNeverReopensATerminal
   succeeded.deployed_at_ms = 1'700'000'000'999;
   EXPECT_TRUE(Upsert(succeeded));
   EXPECT_EQ(Get("dep-1", "web-1", 3)->status, InstanceStatus::kSucceeded);
+}
+
+// A group of results in one statement keeps the per-row rule: the terminal row is not reopened,
+// the others are written.
+TEST_F(InstanceRecordRepositoryTest, UpsertAllWritesEachRowByTheSameRule) {
+  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kSucceeded)));
+  auto a = Record("web-1", InstanceStatus::kDeploying);
+  auto b = Record("web-2", InstanceStatus::kFailed);
+  b.error_message = "agent answered 500";
+  auto c = Record("web-3", InstanceStatus::kSucceeded);
+  c.deployed_at_ms = 1'700'000'000'500;
+  const auto changed = db_->WithTransaction([&](pqxx::work& tx) {
+    return InstanceRecordRepository::UpsertAll(tx, {a, b, c});
+  });
+  EXPECT_EQ(changed, 2u);
+  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(Get("dep-1", "web-2", 3)->error_message, "agent answered 500");
+  EXPECT_EQ(Get("dep-1", "web-3", 3)->deployed_at_ms, c.deployed_at_ms);
+}
+
+// Host fences in one statement: only the hosts whose stored token is not higher are raised.
+TEST_F(InstanceRecordRepositoryTest, HostFencesRiseOnlyForTheNewestHolder) {
+  const auto raise = [&](const std::map<std::string, std::int64_t>& tokens) {
+    return db_->WithTransaction(
+        [&](pqxx::work& tx) { return CommandRepository::AdvanceHostFences(tx, tokens); });
+  };
+  EXPECT_EQ(raise({{"web-1", 5}, {"web-2", 7}}), (std::set<std::string>{"web-1", "web-2"}));
+  // web-1 by a stale holder (4 < 5), web-2 again by its holder, web-3 new.
+  EXPECT_EQ(raise({{"web-1", 4}, {"web-2", 7}, {"web-3", 1}}),
+            (std::set<std::string>{"web-2", "web-3"}));
+  EXPECT_FALSE(db_->WithTransaction(
+      [&](pqxx::work& tx) { return CommandRepository::AdvanceHostFence(tx, "web-1", 3); }));
+  EXPECT_TRUE(db_->WithTransaction(
+      [&](pqxx::work& tx) { return CommandRepository::AdvanceHostFence(tx, "web-1", 6); }));
 }
 
 TEST_F(InstanceRecordRepositoryTest, GenerationsKeepRowsOfTheirOwn) {

@@ -14,6 +14,7 @@
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/outbox.hpp>
 #include <string>
+#include <vector>
 
 namespace sluice::eventbus {
 
@@ -21,6 +22,8 @@ namespace sluice::eventbus {
 // topic, partition key and CloudEvents headers. It reaches Kafka when `tx` commits and the
 // relay runs; if `tx` rolls back, it never does.
 void Publish(pqxx::work& tx, events::v1::Envelope envelope);
+// The same for many envelopes in one statement, published in the order given.
+void PublishAll(pqxx::work& tx, std::vector<events::v1::Envelope> envelopes);
 
 // The outbox's publisher: sends a batch of rows through `producer` and waits for every delivery
 // report. Throws (so the rows stay pending) when any delivery fails.

@@ -28,6 +28,8 @@ struct OutboxMessage {
 // Inserts the message in the caller's transaction, so it commits (or not) with the state
 // change that caused it, and NOTIFYs channel "<schema>_outbox" to wake the relay at commit.
 void AddToOutbox(pqxx::work& tx, const OutboxMessage& message);
+// The same for many messages in one statement, published in the order given.
+void AddAllToOutbox(pqxx::work& tx, const std::vector<OutboxMessage>& messages);
 
 // Deletes rows published before `published_before` (the outbox is not an archive); returns
 // how many. Run it now and then, e.g. with a durable timer.
