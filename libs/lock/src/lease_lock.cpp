@@ -4,10 +4,14 @@
 namespace sluice::lock {
 namespace {
 
-// KEYS[1] lock key, KEYS[2] fence key; ARGV[1] owner, ARGV[2] ttl ms. The token is taken and
-// the key set in one step, so tokens follow acquisition order even across expiries.
+// KEYS[1] lock key, KEYS[2] fence key; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] the lowest
+// token to hand out minus one. The token is taken and the key set in one step, so tokens follow
+// acquisition order even across expiries.
 constexpr const char* kAcquireScript = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token .. ':' .. ARGV[1], 'PX', ARGV[2])
 return token
@@ -55,11 +59,13 @@ std::string LeaseLock::FenceKeyFor(std::string_view name) const {
 }
 
 std::optional<Lease> LeaseLock::TryAcquire(std::string_view name, std::string_view owner,
-                                           std::chrono::milliseconds ttl) {
+                                           std::chrono::milliseconds ttl,
+                                           core::FencingToken above) {
   CheckTtl(ttl);
   const auto started = clock_.Monotonic();
   const auto reply = redis_.Command({"EVAL", kAcquireScript, "2", KeyFor(name), FenceKeyFor(name),
-                                     std::string(owner), std::to_string(ttl.count())});
+                                     std::string(owner), std::to_string(ttl.count()),
+                                     std::to_string(above.Value())});
   CheckNotError(reply, "acquire");
   if (reply.type != RedisReply::Type::kInteger) return std::nullopt;  // held: nil
   return Lease{std::string(name), std::string(owner), core::FencingToken(reply.integer),

@@ -74,6 +74,26 @@ TEST_F(LockTest, TokenStrictlyIncreasesAcrossAcquisitions) {
   }
 }
 
+// After Redis lost its counters, a holder can ask for a token above the one stored with the
+// protected state; the counter never goes back down.
+TEST_F(LockTest, TokenAboveAFloorAndNeverBelowTheCounter) {
+  LeaseLock lock(*redis_, core::SystemClock::Instance(), prefix_);
+  auto lease = lock.TryAcquire("x", "a", 10s);
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_EQ(lease->token.Value(), 1);
+  // Held: no token at all, whatever the floor.
+  EXPECT_FALSE(lock.TryAcquire("x", "b", 10s, core::FencingToken(40)).has_value());
+  ASSERT_TRUE(lock.Release(*lease));
+  lease = lock.TryAcquire("x", "a", 10s, core::FencingToken(40));
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_EQ(lease->token.Value(), 41);
+  ASSERT_TRUE(lock.Release(*lease));
+  // A floor below the counter changes nothing.
+  lease = lock.TryAcquire("x", "a", 10s, core::FencingToken(7));
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_EQ(lease->token.Value(), 42);
+}
+
 TEST_F(LockTest, ReleaseByNonOwnerIsRefused) {
   LeaseLock lock(*redis_, core::SystemClock::Instance(), prefix_);
   const auto lease = lock.TryAcquire("x", "a", 10s);

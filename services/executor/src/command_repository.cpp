@@ -95,6 +95,9 @@ constexpr const char* kAdvanceFence = R"sql(
   WHERE executor_host_fences.token <= EXCLUDED.token
   RETURNING host)sql";
 
+constexpr const char* kHostFence = R"sql(
+  SELECT token FROM executor_host_fences WHERE host = $1)sql";
+
 std::string With(const char* statement, const std::string& columns) {
   std::string s(statement);
   s.replace(s.find("{}"), 2, columns);
@@ -241,6 +244,12 @@ bool CommandRepository::Release(pqxx::work& tx, std::int64_t id, std::int64_t cl
 bool CommandRepository::AdvanceHostFence(pqxx::work& tx, const std::string& host,
                                          std::int64_t token) {
   return AdvanceHostFences(tx, {{host, token}}).contains(host);
+}
+
+std::optional<std::int64_t> CommandRepository::HostFence(pqxx::work& tx, const std::string& host) {
+  const auto rows = tx.exec_params(kHostFence, host);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::int64_t>();
 }
 
 std::set<std::string> CommandRepository::AdvanceHostFences(

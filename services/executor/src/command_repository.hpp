@@ -81,6 +81,8 @@ class CommandRepository {
   // Raises the host's fence to `token`; false when a holder with a higher token has written
   // already (this holder is stale and must write nothing).
   static bool AdvanceHostFence(pqxx::work& tx, const std::string& host, std::int64_t token);
+  // The host's fence: the highest token that wrote for it.
+  static std::optional<std::int64_t> HostFence(pqxx::work& tx, const std::string& host);
   // The same for many hosts in one statement (host -> token, a host once); returns the hosts
   // whose fence was raised: the others have a newer holder.
   static std::set<std::string> AdvanceHostFences(pqxx::work& tx,

@@ -410,6 +410,21 @@ bool WorkerPool::EnsureHostLease(ActiveRun& run, const std::string& host) {
   return false;
 }
 
+bool WorkerPool::RetakeHostLease(ActiveRun& run, const std::string& host, std::int64_t above) {
+  ReleaseHostLease(run, host);
+  try {
+    auto lease =
+        locks_.TryAcquire(host, options_.owner, options_.host_lock_ttl, core::FencingToken(above));
+    if (!lease) return false;  // someone else took it in between: theirs now
+    std::lock_guard lock(run.mu);
+    run.leases[host] = HostLease{std::move(*lease), false};
+    return true;
+  } catch (const std::exception& e) {
+    core::Logger("worker")->warn("host {}: cannot take its lease again ({})", host, e.what());
+    return false;
+  }
+}
+
 void WorkerPool::ReleaseHostLease(ActiveRun& run, const std::string& host) {
   std::lock_guard lock(run.mu);
   const auto it = run.leases.find(host);
@@ -504,25 +519,38 @@ void WorkerPool::Execute(const ClaimedCommand& claimed) {
       // Must not throw: a host whose start cannot be recorded is simply not driven.
       try {
         if (!EnsureHostLease(*run, host.host)) return;
-        std::int64_t token = 0;
-        {
-          std::lock_guard lock(run->mu);
-          token = run->leases.at(host.host).lease.token.Value();
-        }
         const auto record =
             StartedRecord(command, host, attempt, core::ToUnixMillis(deps_.clock.Now()));
-        const bool written = deps_.db.WithTransaction([&](pqxx::work& tx) {
-          if (!CommandRepository::Holds(tx, command.id, run->claim)) {
-            run->lost = true;
-            return false;
+        std::int64_t token = 0;
+        for (bool retaken = false;; retaken = true) {
+          {
+            std::lock_guard lock(run->mu);
+            token = run->leases.at(host.host).lease.token.Value();
           }
-          if (!CommandRepository::AdvanceHostFence(tx, host.host, token)) return false;
-          InstanceRecordRepository::Upsert(tx, record);
-          return true;
-        });
-        if (!written) {
-          std::lock_guard lock(run->mu);
-          run->fenced.insert(host.host);
+          std::optional<std::int64_t> fence;  // the stored fence, when above this lease
+          const bool written = deps_.db.WithTransaction([&](pqxx::work& tx) {
+            if (!CommandRepository::Holds(tx, command.id, run->claim)) {
+              run->lost = true;
+              return false;
+            }
+            if (!CommandRepository::AdvanceHostFence(tx, host.host, token)) {
+              fence = CommandRepository::HostFence(tx, host.host);
+              return false;
+            }
+            InstanceRecordRepository::Upsert(tx, record);
+            return true;
+          });
+          if (written) return;
+          // This run holds the host's lease, yet a higher token wrote for the host: Redis lost
+          // its counters (a flush, a new instance, another lock prefix). Taking the lease again
+          // with a token above the stored one is what enough retries would reach; do it now.
+          if (retaken || run->lost || !fence || !RetakeHostLease(*run, host.host, *fence)) break;
+          log->warn("host {}: token {} is below the stored fence {}; lease taken again above it",
+                    host.host, token, *fence);
+        }
+        std::lock_guard lock(run->mu);
+        run->fenced.insert(host.host);
+        if (!run->lost) {
           log->warn("host {}: a newer lease holder wrote first (token {}); not driven", host.host,
                     token);
         }

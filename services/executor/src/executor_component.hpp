@@ -108,6 +108,9 @@ class WorkerPool final : public core::Component {
   // Waits until the host's lease is held by `run`; false when the run must stop instead.
   bool EnsureHostLease(ActiveRun& run, const std::string& host);
   void ReleaseHostLease(ActiveRun& run, const std::string& host);
+  // Releases the run's lease on `host` and takes it again with a token above `above`; false
+  // when another holder took it in between.
+  bool RetakeHostLease(ActiveRun& run, const std::string& host, std::int64_t above);
   bool Cancelled(ActiveRun& run);
   bool Stopping() const { return stopping_.load(); }
 

@@ -409,6 +409,33 @@ TEST_F(ExecutorE2eTest, BatchRunsOnEveryAgentAndSucceeds) {
   EXPECT_NE(metrics.find("sluice_executor_batch_duration_seconds_count"), std::string::npos);
 }
 
+// Redis lost its counters (here: the stored fences are far above anything this Redis handed
+// out): the executor takes each host's lease again above the stored fence instead of giving the
+// command back until its tokens climb there.
+TEST_F(ExecutorE2eTest, StoredFencesAboveRedisCountersDoNotHoldTheBatchUp) {
+  {
+    pqxx::connection conn(PgDsn());
+    pqxx::work tx(conn);
+    for (const auto& a : agents_) {
+      tx.exec_params0(
+          "INSERT INTO " + schema_ +
+              ".executor_host_fences (host, token, updated_at) VALUES ($1, 1000, now())",
+          a.name);
+    }
+    tx.commit();
+  }
+  const std::string d = core::NewUuid();
+  SendBatch(Batch(d, 0, 1, Artifact("1.0.0"), {0, 1, 2}));
+  const auto closing = AwaitClosing(d, 20s);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  pqxx::connection conn(PgDsn());
+  pqxx::work tx(conn);
+  EXPECT_EQ(
+      tx.exec1("SELECT count(*) FROM " + schema_ + ".executor_host_fences WHERE token > 1000")[0]
+          .as<int>(),
+      3);
+}
+
 TEST_F(ExecutorE2eTest, WrongChecksumFailsTheHostAndLeavesItUnchanged) {
   DeployAll("1.0.0");
   const std::string d = core::NewUuid();

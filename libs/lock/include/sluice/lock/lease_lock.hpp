@@ -28,9 +28,12 @@ class LeaseLock {
 
   // Atomically (one Lua script): if "<prefix><name>" is free, INCR "<prefix>fence:<name>"
   // and SET the key to "<token>:<owner>" with PX ttl. nullopt when someone holds it.
-  // Throws RedisUnavailable.
+  // The token is above `above`: after Redis lost its counters (a flush, a new instance), the
+  // holder that finds a higher token stored with the protected state asks for a token above it
+  // instead of being refused until the counter gets there. Throws RedisUnavailable.
   std::optional<Lease> TryAcquire(std::string_view name, std::string_view owner,
-                                  std::chrono::milliseconds ttl);
+                                  std::chrono::milliseconds ttl,
+                                  core::FencingToken above = core::FencingToken(0));
 
   // Extends the lease to ttl from now, only if this exact lease (owner and token) still
   // holds the key; updates lease.expires_at. False when it was lost.
