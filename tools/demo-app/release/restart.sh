@@ -30,12 +30,21 @@ app_pid() {
   fi
 }
 
+# True while process $1 runs. An exited process stays visible to kill -0 until its parent
+# reaps it, and the app's parent is whatever adopted it (init reaps on its own schedule): a
+# zombie (state Z) has stopped.
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  pstate="$(sed -n 's/^[^)]*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null)"
+  [ -n "$pstate" ] && [ "$pstate" != Z ]
+}
+
 old="$(app_pid)"
 if [ -n "$old" ]; then
   log "stopping pid $old"
   kill -TERM "$old" 2>/dev/null || true
   i=0
-  while kill -0 "$old" 2>/dev/null; do
+  while running "$old"; do
     i=$((i + 1))
     if [ "$i" -gt $((stop_wait * 10)) ]; then
       log "pid $old still alive after ${stop_wait}s; SIGKILL"
