@@ -225,7 +225,7 @@ start_services() {
     SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_PG_SCHEMA=bench_executor \
     SLUICE_KAFKA_GROUP="executor-$group" SLUICE_KAFKA_START_OFFSET=latest \
     SLUICE_EXECUTOR_AGENT_TOKEN_FILE="$AGENT_TOKEN_FILE" SLUICE_EXECUTOR_LOCK_PREFIX="bench:$RUN_ID:host:" \
-    SLUICE_EXECUTOR_MAX_PARALLEL="$REVERT_PARALLEL" SLUICE_PG_POOL_SIZE=24
+    SLUICE_EXECUTOR_REVERT_MAX_PARALLEL="$REVERT_PARALLEL" SLUICE_PG_POOL_SIZE=24
   EXECUTOR_PID="${SERVICE_PIDS[-1]}"
   start_service release-intake "$BUILD/services/release-intake/release-intake" "http://$API_ADDR" \
     SLUICE_HTTP_ADDR=$API_ADDR SLUICE_PG_SCHEMA=bench_release_intake \
@@ -603,7 +603,7 @@ if "scale_wall_s" in figs:
 if "revert_s" in figs:
     detail.append(f"- Revert: {figs.get('revert_hosts')} real sluice-agents (two namespace sets of 50) with "
                   f"3.0.0 installed and 4.0.0 current; the executor reverts {figs.get('revert_parallel')} hosts "
-                  "at once (SLUICE_EXECUTOR_MAX_PARALLEL); each revert switches the link, restarts the app "
+                  "at once (SLUICE_EXECUTOR_REVERT_MAX_PARALLEL, the default); each revert switches the link, restarts the app "
                   "and runs its health command.")
 
 begin, end = "<!-- rollout:begin -->", "<!-- rollout:end -->"

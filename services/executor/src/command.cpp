@@ -93,7 +93,7 @@ Command CommandFromRevertRequested(const events::v1::RevertRequested& e, std::st
   c.rollback_id = e.rollback_id();
   c.event_id = std::move(event_id);
   c.artifact.version = e.target_version();
-  c.policy.max_parallel = defaults.max_parallel;
+  c.policy.max_parallel = defaults.revert_max_parallel;
   c.policy.host_timeout = defaults.host_timeout;
   // A revert is a recovery: every host is tried, whatever fails on the others.
   c.policy.failure_tolerance = static_cast<std::uint32_t>(e.hosts_size());

@@ -66,6 +66,9 @@ struct Command {
 struct CommandDefaults {
   std::chrono::milliseconds host_timeout{300'000};
   std::uint32_t max_parallel = 1;
+  // Hosts of a revert driven at once: a revert puts back the stable version and should take
+  // seconds, not a host at a time.
+  std::uint32_t revert_max_parallel = 50;
   // Timeouts of a service block whose durations are zero (the agent's own defaults).
   std::chrono::milliseconds restart_timeout{60'000};
   std::chrono::milliseconds health_timeout{30'000};

@@ -101,6 +101,8 @@ TEST(CommandTest, RevertResolvesHostsFromTheLatestEarlierCommand) {
   r.add_hosts("web-1");  // named twice: once
   CommandDefaults d;
   d.host_timeout = 20s;
+  d.max_parallel = 2;
+  d.revert_max_parallel = 7;
   const Command c = CommandFromRevertRequested(r, "ev-3", {first, second}, d);
   EXPECT_EQ(c.operation, BatchOperation::kRevert);
   EXPECT_EQ(c.rollback_id, "rb-1");
@@ -117,6 +119,7 @@ TEST(CommandTest, RevertResolvesHostsFromTheLatestEarlierCommand) {
   EXPECT_NE(c.unresolved[0].message.find("never part of deployment d-1"), std::string::npos);
   EXPECT_EQ(c.policy.failure_tolerance, 4u);  // every host is tried
   EXPECT_EQ(c.policy.host_timeout, 20s);
+  EXPECT_EQ(c.policy.max_parallel, 7u);  // the revert width, not a batch's default
 }
 
 TEST(CommandTest, RevertWithoutAVersionResolvesNothing) {

@@ -100,6 +100,8 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   c.defaults.host_timeout = env.Duration("SLUICE_EXECUTOR_HOST_TIMEOUT", 5min);
   c.defaults.max_parallel =
       static_cast<std::uint32_t>(env.Int("SLUICE_EXECUTOR_MAX_PARALLEL", 1, 1, 1000));
+  c.defaults.revert_max_parallel =
+      static_cast<std::uint32_t>(env.Int("SLUICE_EXECUTOR_REVERT_MAX_PARALLEL", 50, 1, 1000));
   c.defaults.restart_timeout = env.Duration("SLUICE_EXECUTOR_RESTART_TIMEOUT", 60s);
   c.defaults.health_timeout = env.Duration("SLUICE_EXECUTOR_HEALTH_TIMEOUT", 30s);
   const auto restart = ParseArgv("SLUICE_EXECUTOR_RESTART_COMMAND",

@@ -25,6 +25,8 @@ TEST(ExecutorConfigTest, Defaults) {
   EXPECT_EQ(c.workers.lock_prefix, "sluice:host:");
   EXPECT_FALSE(c.workers.default_service.has_value());
   EXPECT_EQ(c.defaults.host_timeout, 5min);
+  EXPECT_EQ(c.defaults.max_parallel, 1u);
+  EXPECT_EQ(c.defaults.revert_max_parallel, 50u);
 }
 
 TEST(ExecutorConfigTest, DefaultServiceFromArgvs) {
