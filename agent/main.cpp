@@ -1,12 +1,14 @@
 // sluice-agent: wiring only. See README.md for the API, the layout on disk and config keys.
 #include <prometheus/registry.h>
 
+#include <filesystem>
 #include <iostream>
 #include <sluice/core/config.hpp>
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/http/server.hpp>
+#include <utility>
 
 #include "src/agent_api.hpp"
 #include "src/host_agent.hpp"
@@ -20,6 +22,9 @@ struct Config {
   std::string addr;
   std::string log_level;
   std::string token;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
   agent::HostAgentOptions host;
 };
 
@@ -54,6 +59,27 @@ Config ParseConfig() {
     throw core::ConfigError("SLUICE_AGENT_TOKEN is shorter than 16 characters; use a random token");
   }
   c.token = *token;
+  c.tls_cert_file = env.String("SLUICE_AGENT_TLS_CERT_FILE", "");
+  c.tls_key_file = env.String("SLUICE_AGENT_TLS_KEY_FILE", "");
+  c.tls_client_ca_file = env.String("SLUICE_AGENT_TLS_CLIENT_CA_FILE", "");
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    throw core::ConfigError(
+        "SLUICE_AGENT_TLS_CERT_FILE and SLUICE_AGENT_TLS_KEY_FILE go together: set both (HTTPS) "
+        "or neither (plain HTTP)");
+  }
+  if (!c.tls_client_ca_file.empty() && c.tls_cert_file.empty()) {
+    throw core::ConfigError(
+        "SLUICE_AGENT_TLS_CLIENT_CA_FILE needs SLUICE_AGENT_TLS_CERT_FILE and "
+        "SLUICE_AGENT_TLS_KEY_FILE: client certificates are checked over HTTPS only");
+  }
+  for (const auto& [key, file] :
+       {std::pair{"SLUICE_AGENT_TLS_CERT_FILE", c.tls_cert_file},
+        std::pair{"SLUICE_AGENT_TLS_KEY_FILE", c.tls_key_file},
+        std::pair{"SLUICE_AGENT_TLS_CLIENT_CA_FILE", c.tls_client_ca_file}}) {
+    if (!file.empty() && !std::filesystem::is_regular_file(file)) {
+      throw core::ConfigError(std::string(key) + "=" + file + ": no such file");
+    }
+  }
   env.RejectUnknown();
   return c;
 }
@@ -81,6 +107,9 @@ int main() {
     http::ServerOptions server_options;
     server_options.addr = config.addr;
     server_options.threads = 4;
+    server_options.tls_cert_file = config.tls_cert_file;
+    server_options.tls_key_file = config.tls_key_file;
+    server_options.tls_client_ca_file = config.tls_client_ca_file;
     http::Server server(std::string(agent::kServiceName), server_options);
     server.MountOps(health, *registry);
     agent::AgentApi api({host, server}, config.token);
@@ -88,8 +117,9 @@ int main() {
 
     core::Lifecycle lifecycle;
     lifecycle.Add(server);
-    log->info("sluice-agent listening on http://{} (root {})", config.addr,
-              config.host.root.string());
+    log->info("sluice-agent listening on {}://{} (root {}{})", server.Scheme(), config.addr,
+              config.host.root.string(),
+              config.tls_client_ca_file.empty() ? "" : ", client certificates required");
     const int sig = lifecycle.RunUntilSignal();
     log->info("stopped on signal {}", sig);
     return 0;

@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -175,6 +176,102 @@ class AgentTest : public ::testing::Test {
   std::map<std::string, int> requests_;           // guarded by mu_
   std::unique_ptr<sluice::testing::ChildProcess> agent_;
 };
+
+// A self-signed certificate and key (PEM) for `cn`, valid for 127.0.0.1.
+void SelfSigned(const fs::path& dir, const std::string& cn) {
+  fs::create_directories(dir);
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + cn +
+                          " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+                          (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() +
+                          " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// HTTPS with client certificates (SLUICE_AGENT_TLS_*): the executor's client settings get
+// through; no client certificate, an unknown server certificate or plain HTTP do not.
+TEST_F(AgentTest, ServesHttpsAndRequiresTheClientCertificate) {
+  SelfSigned(base_ / "server", "127.0.0.1");
+  SelfSigned(base_ / "client", "sluice-executor");
+  const fs::path tls_root = base_ / "tls-root";
+  fs::create_directories(tls_root);
+  const int port = sluice::testing::FreePort();
+  sluice::testing::ChildProcess agent(
+      {SLUICE_AGENT_BIN},
+      {{"SLUICE_AGENT_ADDR", "127.0.0.1:" + std::to_string(port)},
+       {"SLUICE_AGENT_ROOT", tls_root.string()},
+       {"SLUICE_AGENT_TOKEN", kToken},
+       {"SLUICE_AGENT_TLS_CERT_FILE", (base_ / "server/cert.pem").string()},
+       {"SLUICE_AGENT_TLS_KEY_FILE", (base_ / "server/key.pem").string()},
+       {"SLUICE_AGENT_TLS_CLIENT_CA_FILE", (base_ / "client/cert.pem").string()},
+       {"SLUICE_LOG_LEVEL", "debug"}},
+      std::string(SLUICE_TEST_LOG_DIR) + "/sluice-agent-tls-" + base_.filename().string() + ".log");
+  auto request = [&](const std::string& method, const std::string& path, const json& body) {
+    sluice::http::ClientRequest req;
+    req.method = method;
+    req.url = "https://127.0.0.1:" + std::to_string(port) + path;
+    req.timeout = std::chrono::seconds(30);
+    req.headers.push_back({"Authorization", "Bearer " + kToken});
+    req.ca_file = (base_ / "server/cert.pem").string();
+    req.client_cert_file = (base_ / "client/cert.pem").string();
+    req.client_key_file = (base_ / "client/key.pem").string();
+    if (!body.is_null()) {
+      req.headers.push_back({"Content-Type", "application/json"});
+      req.body = body.dump();
+    }
+    return req;
+  };
+  bool up = false;
+  for (int i = 0; i < 150 && !up; ++i) {
+    try {
+      up = sluice::http::Send(request("GET", "/healthz", nullptr)).status == 200;
+    } catch (const sluice::http::HttpError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(up) << "sluice-agent did not serve HTTPS:\n" << agent.LogTail();
+
+  const auto deployed = sluice::http::Send(request("POST", "/v1/deploy", DeployBody("1.0.0", 1)));
+  EXPECT_EQ(deployed.status, 200) << deployed.body;
+  const auto status = sluice::http::Send(request("GET", "/v1/status", nullptr));
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(json::parse(status.body)["current"], "1.0.0");
+
+  auto no_client_cert = request("GET", "/v1/status", nullptr);
+  no_client_cert.client_cert_file.clear();
+  no_client_cert.client_key_file.clear();
+  EXPECT_THROW(sluice::http::Send(no_client_cert), sluice::http::HttpError);
+  auto unknown_server = request("GET", "/v1/status", nullptr);
+  unknown_server.ca_file = (base_ / "client/cert.pem").string();  // not the server's issuer
+  EXPECT_THROW(sluice::http::Send(unknown_server), sluice::http::HttpError);
+  auto plain = request("GET", "/v1/status", nullptr);
+  plain.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/status";
+  bool plain_answered = false;
+  try {
+    plain_answered = sluice::http::Send(plain).status == 200;
+  } catch (const sluice::http::HttpError&) {
+  }
+  EXPECT_FALSE(plain_answered);
+}
+
+// A certificate without its key stops start-up with one line naming the keys.
+TEST_F(AgentTest, HalfATlsConfigurationStopsStartUp) {
+  SelfSigned(base_ / "server", "127.0.0.1");
+  sluice::testing::ChildProcess agent(
+      {SLUICE_AGENT_BIN},
+      {{"SLUICE_AGENT_ADDR", "127.0.0.1:" + std::to_string(sluice::testing::FreePort())},
+       {"SLUICE_AGENT_ROOT", (base_ / "half").string()},
+       {"SLUICE_AGENT_TOKEN", kToken},
+       {"SLUICE_AGENT_TLS_CERT_FILE", (base_ / "server/cert.pem").string()}},
+      std::string(SLUICE_TEST_LOG_DIR) + "/sluice-agent-half-tls-" + base_.filename().string() +
+          ".log");
+  for (int i = 0; i < 100 && agent.Running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(agent.Running());
+  EXPECT_NE(agent.LogTail().find("SLUICE_AGENT_TLS_CERT_FILE and SLUICE_AGENT_TLS_KEY_FILE"),
+            std::string::npos)
+      << agent.LogTail();
+}
 
 TEST_F(AgentTest, DeploysUpgradesAndRevertsWithoutDownloading) {
   auto r = Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1));

@@ -93,20 +93,50 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 
 }  // namespace
 
+namespace {
+
+std::unique_ptr<httplib::Server> MakeServer(const std::string& name, const ServerOptions& o) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
+    if (!o.tls_client_ca_file.empty()) {
+      throw std::runtime_error("the " + name +
+                               " server has a TLS client CA but no certificate and key: set "
+                               "both, or no client CA");
+    }
+    return std::make_unique<httplib::Server>();
+  }
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    throw std::runtime_error("the " + name +
+                             " server's TLS certificate and key go together: set both or neither");
+  }
+  auto server = std::make_unique<httplib::SSLServer>(
+      o.tls_cert_file.c_str(), o.tls_key_file.c_str(),
+      o.tls_client_ca_file.empty() ? nullptr : o.tls_client_ca_file.c_str());
+  if (!server->is_valid()) {
+    throw std::runtime_error(
+        "the " + name + " server cannot use TLS certificate " + o.tls_cert_file + " with key " +
+        o.tls_key_file +
+        (o.tls_client_ca_file.empty() ? "" : " and client CA " + o.tls_client_ca_file) +
+        ": check that the files exist, are PEM and belong together");
+  }
+  return server;
+}
+
+}  // namespace
+
 Server::Server(std::string name, ServerOptions options)
-    : name_(std::move(name)), options_(std::move(options)) {
+    : name_(std::move(name)), options_(std::move(options)), server_(MakeServer(name_, options_)) {
   const int threads = std::max(1, options_.threads);
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_.set_read_timeout(options_.read_timeout);
-  server_.set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout.count()));
-  server_.set_payload_max_length(options_.max_body_bytes);
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_read_timeout(options_.read_timeout);
+  server_->set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout.count()));
+  server_->set_payload_max_length(options_.max_body_bytes);
   // httplib sets SO_REUSEPORT by default, which would let a second server bind a port that is
   // already served; SO_REUSEADDR alone still allows a quick restart.
-  server_.set_socket_options([](socket_t sock) {
+  server_->set_socket_options([](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  server_.set_error_handler(httplib::Server::HandlerWithResponse(
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request& req, httplib::Response& res) {
         if (!res.has_header(kTraceHeader)) {
           // Not through a wrapped route: no route matched or httplib refused the request.
@@ -118,7 +148,7 @@ Server::Server(std::string name, ServerOptions options)
         return httplib::Server::HandlerResponse::Handled;
       }));
   // Routes added through Raw() are not wrapped; keep their failures in the same shape.
-  server_.set_exception_handler(
+  server_->set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         const std::string trace_id = TraceIdFrom(req);
         core::TraceScope scope(trace_id);
@@ -223,19 +253,19 @@ httplib::Server::HandlerWithContentReader Server::WrapWithBody(std::string metho
 }
 
 void Server::Get(const std::string& pattern, JsonHandler h) {
-  server_.Get(pattern, Wrap("GET", pattern, std::move(h)));
+  server_->Get(pattern, Wrap("GET", pattern, std::move(h)));
 }
 
 void Server::Post(const std::string& pattern, JsonHandler h) {
-  server_.Post(pattern, WrapWithBody("POST", pattern, std::move(h)));
+  server_->Post(pattern, WrapWithBody("POST", pattern, std::move(h)));
 }
 
 void Server::Put(const std::string& pattern, JsonHandler h) {
-  server_.Put(pattern, WrapWithBody("PUT", pattern, std::move(h)));
+  server_->Put(pattern, WrapWithBody("PUT", pattern, std::move(h)));
 }
 
 void Server::Delete(const std::string& pattern, JsonHandler h) {
-  server_.Delete(pattern, Wrap("DELETE", pattern, std::move(h)));
+  server_->Delete(pattern, Wrap("DELETE", pattern, std::move(h)));
 }
 
 void Server::MountOps(core::Health& health, prometheus::Registry& registry) {
@@ -272,8 +302,8 @@ void Server::Start() {
   errno = 0;
   int port = -1;
   if (hp->port == 0) {
-    port = server_.bind_to_any_port(hp->host);
-  } else if (server_.bind_to_port(hp->host, hp->port)) {
+    port = server_->bind_to_any_port(hp->host);
+  } else if (server_->bind_to_port(hp->host, hp->port)) {
     port = hp->port;
   }
   if (port <= 0) {
@@ -286,22 +316,22 @@ void Server::Start() {
   port_ = port;
   loop_exited_ = false;
   thread_ = std::thread([this] {
-    if (!server_.listen_after_bind()) {
+    if (!server_->listen_after_bind()) {
       core::Logger("http")->error("{} server stopped serving unexpectedly", name_);
     }
     loop_exited_ = true;
   });
   // httplib::Server::stop() is a no-op until the accept loop runs: wait for it, so that a
   // Stop right after Start cannot miss it.
-  while (!server_.is_running() && !loop_exited_) std::this_thread::yield();
+  while (!server_->is_running() && !loop_exited_) std::this_thread::yield();
   started_ = true;
-  core::Logger("http")->info("{} server listening on {}:{}", name_, hp->host, port);
+  core::Logger("http")->info("{} server listening on {}://{}:{}", name_, Scheme(), hp->host, port);
 }
 
 void Server::Stop() {
   std::lock_guard lock(mu_);
   if (!started_) return;
-  server_.stop();
+  server_->stop();
   if (thread_.joinable()) thread_.join();
   started_ = false;
   core::Logger("http")->info("{} server stopped", name_);

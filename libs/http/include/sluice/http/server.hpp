@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -29,6 +30,11 @@ struct ServerOptions {
   // connections to time out (httplib checks for stop only between requests), so this bounds
   // the time a SIGTERM takes while Prometheus or a client holds a connection open.
   std::chrono::seconds keep_alive_timeout{1};
+  // HTTPS when both are set (PEM files). With a client CA as well, only clients presenting a
+  // certificate it signed get through (mutual TLS).
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
+  std::string tls_client_ca_file{};
 };
 
 using JsonHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -54,7 +60,9 @@ class Server : public core::Component {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  httplib::Server& Raw() { return server_; }
+  httplib::Server& Raw() { return *server_; }
+  // "https" when the options name a certificate, else "http".
+  std::string_view Scheme() const { return options_.tls_cert_file.empty() ? "http" : "https"; }
 
   void Get(const std::string& pattern, JsonHandler h);
   void Post(const std::string& pattern, JsonHandler h);
@@ -85,7 +93,7 @@ class Server : public core::Component {
 
   std::string name_;
   ServerOptions options_;
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;  // an httplib::SSLServer with TLS
   std::atomic<int> port_{0};
   std::thread thread_;
   std::atomic<bool> loop_exited_{false};
