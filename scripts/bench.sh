@@ -48,6 +48,32 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# write_section NAME WHAT FILE: puts FILE's figures between <!-- NAME:begin --> and
+# <!-- NAME:end --> of BENCHMARKS.md (appended when the markers are missing), after a line
+# saying when, where and on what (WHAT) they were measured. An empty FILE changes nothing.
+write_section() {
+  python3 - "$1" "$2" "$3" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" \
+    "$(git rev-parse --short HEAD)" <<'PY'
+import re, sys
+name, what, body_file, cpu, cores, mem, day, commit = sys.argv[1:]
+body = open(body_file).read().strip()
+if not body:
+    print(f"the {name} benchmark wrote no figures; BENCHMARKS.md left as it was")
+    sys.exit(0)
+path = "BENCHMARKS.md"
+text = open(path).read()
+begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+section = (f"{begin}\nMeasured {day} at {commit} on {cores} cores ({cpu}), {mem}; {what}.\n\n"
+           f"{body}\n{end}")
+if begin in text:
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
+else:
+    text = text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
+print(f"{name} figures written to BENCHMARKS.md")
+PY
+}
+
 # intake: releases accepted end to end through an optimised release-intake.
 bench_intake() {
   sl_log "building release-intake and intake-bench into $BUILD"
@@ -62,23 +88,15 @@ bench_intake() {
   "$BUILD/bench/intake-bench" --releases "$RELEASES" --clients "$CLIENTS" --max-seconds 180 \
     --markdown "$tmp" | tee "$tmp.txt"
 
-  row="$(cat "$tmp")"
-  python3 - "$row" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" <<'PY'
-import re, sys
-row, cpu, cores, mem, day, commit = sys.argv[1:]
-path = "BENCHMARKS.md"
-text = open(path).read()
-begin, end = "<!-- intake:begin -->", "<!-- intake:end -->"
-section = (f"{begin}\nMeasured {day} at {commit} on {cores} cores ({cpu}), {mem}; release build, "
-           "one release-intake, the local stack on the same machine.\n\n"
-           "| releases | clients | accepted/s (HTTP 201) | end to end/s (on Kafka) | POST p50 ms | POST p99 ms "
-           "| POST→Kafka p50 ms | POST→Kafka p99 ms |\n|---|---|---|---|---|---|---|---|\n"
-           f"{row.strip()}\n{end}")
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), section, text, flags=re.S)
-open(path, "w").write(text)
-PY
-  rm -f "$tmp" "$tmp.txt"
-  sl_log "figures written to BENCHMARKS.md"
+  {
+    echo "| releases | clients | accepted/s (HTTP 201) | end to end/s (on Kafka) | POST p50 ms |" \
+      "POST p99 ms | POST→Kafka p50 ms | POST→Kafka p99 ms |"
+    echo "|---|---|---|---|---|---|---|---|"
+    cat "$tmp"
+  } >"$tmp.md"
+  write_section intake "release build, one release-intake, the local stack on the same machine" \
+    "$tmp.md"
+  rm -f "$tmp" "$tmp.txt" "$tmp.md"
 }
 
 # notifier: notices/s through the real notifier to the capture server, and the delay from a
@@ -91,27 +109,15 @@ bench_notifier() {
   sl_log "notifier: $events events x 4 channels; $latency RollbackStarted one at a time"
   "$BUILD/bench/notifier-bench" --events "$events" --latency-events "$latency" --max-seconds 240 \
     --log-dir var/bench --markdown "$out"
-  python3 - "$(cat "$out")" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" \
-    "$(git rev-parse --short HEAD)" <<'PY'
-import re, sys
-row, cpu, cores, mem, day, commit = sys.argv[1:]
-path = "BENCHMARKS.md"
-text = open(path).read()
-begin, end = "<!-- notifier:begin -->", "<!-- notifier:end -->"
-section = (f"{begin}\nMeasured {day} at {commit} on {cores} cores ({cpu}), {mem}; release build, "
-           "one notifier, the capture server in the bench process, the local stack on the same "
-           "machine.\n\n"
-           "| events | notices delivered | notices/s | events/s | latency events | sender poll "
-           "| Kafka→Slack p50 ms | Kafka→Slack p99 ms |\n|---|---|---|---|---|---|---|---|\n"
-           f"{row.strip()}\n{end}")
-if begin in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
-  rm -f "$out"
-  sl_log "notifier figures written to BENCHMARKS.md"
+  {
+    echo "| events | notices delivered | notices/s | events/s | latency events | sender poll |" \
+      "Kafka→Slack p50 ms | Kafka→Slack p99 ms |"
+    echo "|---|---|---|---|---|---|---|---|"
+    cat "$out"
+  } >"$out.md"
+  write_section notifier "release build, one notifier, the capture server in the bench process, \
+the local stack on the same machine" "$out.md"
+  rm -f "$out" "$out.md"
 }
 
 # rollout: Sluice vs Ansible on 50 namespace hosts, a 100-host revert and the control-plane
@@ -139,29 +145,9 @@ bench_analysis() {
     --many-interval "${SLUICE_BENCH_ANALYSIS_MANY_INTERVAL:-1s,5s}" --window 60 \
     --rollbacks "${SLUICE_BENCH_ANALYSIS_ROLLBACKS:-50}" --max-seconds 180 \
     --log-dir var/bench --markdown "$out" || sl_log "analysis-bench reported a failure (see above)"
-  python3 - "$out" "$cpu" "$(nproc)" "$mem" "$(date -u +%Y-%m-%d)" \
-    "$(git rev-parse --short HEAD)" <<'PY'
-import re, sys
-out, cpu, cores, mem, day, commit = sys.argv[1:]
-body = open(out).read().strip()
-if not body:
-    print("analysis-bench wrote no figures; BENCHMARKS.md left as it was")
-    sys.exit(0)
-path = "BENCHMARKS.md"
-text = open(path).read()
-begin, end = "<!-- analysis:begin -->", "<!-- analysis:end -->"
-section = (f"{begin}\nMeasured {day} at {commit} on {cores} cores ({cpu}), {mem}; release build, "
-           "one metric-watcher, one rollback-agent, a Prometheus of the bench's own (scrape 1 s), "
-           "the local stack on the same machine.\n\n"
-           f"{body}\n{end}")
-if begin in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
+  write_section analysis "release build, one metric-watcher, one rollback-agent, a Prometheus of \
+the bench's own (scrape 1 s), the local stack on the same machine" "$out"
   rm -f "$out"
-  sl_log "analysis figures written to BENCHMARKS.md"
 }
 
 if bench_wanted intake; then bench_intake; fi
