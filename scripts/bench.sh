@@ -144,6 +144,7 @@ bench_analysis() {
     --many "${SLUICE_BENCH_ANALYSIS_MANY:-1000}" \
     --many-interval "${SLUICE_BENCH_ANALYSIS_MANY_INTERVAL:-1s,5s}" --window 60 \
     --rollbacks "${SLUICE_BENCH_ANALYSIS_ROLLBACKS:-50}" --max-seconds 180 \
+    --watcher-workers "${SLUICE_BENCH_ANALYSIS_WORKERS:-4}" \
     --log-dir var/bench --markdown "$out" || sl_log "analysis-bench reported a failure (see above)"
   write_section analysis "release build, one metric-watcher, one rollback-agent, a Prometheus of \
 the bench's own (scrape 1 s), the local stack on the same machine" "$out"
