@@ -146,17 +146,9 @@ void Planner::Handle(pqxx::work& tx, const events::v1::Envelope& e) {
     case PC::kAppSpecApplied:
       OnAppSpecApplied(s, e);
       break;
-    case PC::kOperatorCommand:
-    case PC::kBatchSucceeded:
-    case PC::kBatchFailed:
-    case PC::kAnalysisPassed:
-    case PC::kAnalysisFailed:
-    case PC::kRollbackStarted:
-    case PC::kRollbackCompleted:
+    default:  // the state machine's inputs: the rest of what Handles accepts
       OnInput(s, e);
       break;
-    default:
-      return;
   }
   FillFreedSlots(s);
 }
