@@ -250,7 +250,16 @@ kafka_java_cmd() {
 kafka_format() {
   [[ -f "$KAFKA_DIR/data/meta.properties" ]] && return 0
   local cluster_id
-  cluster_id="$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+  # As Kafka's own Uuid.randomUuid: never an id that starts with "-", which
+  # StorageTool's argument parser reads as an option (1 run in 64 failed).
+  cluster_id="$(python3 -c '
+import base64, uuid
+while True:
+    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not cid.startswith("-"):
+        print(cid)
+        break
+')"
   sl_log "kafka: formatting storage in $KAFKA_DIR/data (cluster id $cluster_id)"
   # Static quorum (controller.quorum.voters), so no --standalone.
   kafka_java_cmd
@@ -595,7 +604,7 @@ with_stack() {
   write_env
   if ((${#started[@]} > 0)); then
     sl_log "starting ${started[*]} for this run"
-    for c in "${started[@]}"; do (up_one "$c") || rc=1; done
+    for c in "${started[@]}"; do (up_one "$c") || { rc=1; break; }; done
   fi
   if ((rc == 0)); then
     # shellcheck disable=SC1091
