@@ -20,6 +20,7 @@ using std::chrono::milliseconds;
 constexpr int kRecentValues = 20;
 constexpr std::string_view kReasonRolledBack = "rolled_back";
 constexpr std::string_view kReasonDeploymentEnded = "deployment_ended";
+constexpr std::string_view kReasonSuperseded = "superseded";
 
 v1::Severity ToProto(analysis::Severity s) {
   switch (s) {
@@ -182,6 +183,17 @@ bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const cor
               a.deployment_id, a.generation, cancelled);
     return false;
   }
+  // A bake watch that arrives after a newer deployment of the app+env was planned (the topics
+  // are read independently) would judge a release on its way out.
+  if (a.bake_watch && NewerDeploymentPlanned(tx, a.app, a.env, a.deployment_id)) {
+    a.status = kStatusCancelled;
+    a.reason = kReasonSuperseded;
+    a.finished_at = now;
+    InsertAnalysis(tx, a);
+    log->info("bake watch {} of deployment {} cancelled: a newer deployment of {} {} was planned",
+              a.id, a.deployment_id, a.app, a.env);
+    return false;
+  }
 
   auto resolved = ResolveTemplate(a.spec_yaml, a.env, a.template_name);
   if (const auto* error = std::get_if<std::string>(&resolved)) {
@@ -319,6 +331,14 @@ bool HandleEvent(pqxx::work& tx, const v1::Envelope& e, const HandlerOptions& op
       d.release_id = p.release_id().empty() ? e.release_id() : p.release_id();
       d.status = "running";
       UpsertDeployment(tx, d, p.generation(), /*keep_status=*/false, now);
+      // The newer release takes over the hosts: the older deployments' bake watches would
+      // judge a release on its way out (and fail on its vanishing series). Cancelled quietly.
+      for (const auto& cancelled : CancelSupersededBakeWatches(
+               tx, d.app, d.env, d.deployment_id, std::string(kReasonSuperseded), now)) {
+        core::Logger("handler")->info(
+            "bake watch {} cancelled: deployment {} of {} {} supersedes it", cancelled,
+            d.deployment_id, d.app, d.env);
+      }
       return false;
     }
     case v1::Envelope::kDeploymentSucceeded: {

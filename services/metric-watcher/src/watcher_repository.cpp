@@ -92,6 +92,17 @@ constexpr const char* kCancel =
     "  finished_at = " SLUICE_TS("$3")
     " WHERE deployment_id = $1 AND status = 'Running' AND ($2::bigint = 0 OR generation < $2::bigint)";
 
+constexpr const char* kCancelSuperseded =
+    "UPDATE analyses SET status = 'Cancelled', reason = $5, next_due_at = NULL, "
+    "  finished_at = " SLUICE_TS("$4")
+    " WHERE app = $1 AND env = $2 AND deployment_id <> $3 AND bake_watch AND status = 'Running' "
+    "RETURNING id";
+
+constexpr const char* kNewerDeploymentPlanned =
+    "SELECT EXISTS (SELECT 1 FROM watched_deployments n, watched_deployments d "
+    "  WHERE d.deployment_id = $3 AND n.app = $1 AND n.env = $2 "
+    "    AND n.deployment_id <> $3 AND n.started_at > d.started_at)";
+
 constexpr const char* kCountRunning = "SELECT count(*) FROM analyses WHERE status = 'Running'";
 
 constexpr const char* kInsertMeasurement =
@@ -317,6 +328,24 @@ int CancelAnalyses(pqxx::work& tx, const std::string& deployment_id, std::uint64
   const auto r = tx.exec_params(kCancel, deployment_id, static_cast<std::int64_t>(generation),
                                 Micros(now), reason);
   return static_cast<int>(r.affected_rows());
+}
+
+std::vector<std::string> CancelSupersededBakeWatches(pqxx::work& tx, const std::string& app,
+                                                     const std::string& env,
+                                                     const std::string& newer_deployment_id,
+                                                     const std::string& reason,
+                                                     core::SystemTime now) {
+  std::vector<std::string> ids;
+  for (const auto& r :
+       tx.exec_params(kCancelSuperseded, app, env, newer_deployment_id, Micros(now), reason)) {
+    ids.push_back(r[0].as<std::string>());
+  }
+  return ids;
+}
+
+bool NewerDeploymentPlanned(pqxx::work& tx, const std::string& app, const std::string& env,
+                            const std::string& deployment_id) {
+  return tx.exec_params1(kNewerDeploymentPlanned, app, env, deployment_id)[0].as<bool>();
 }
 
 int CountRunning(pqxx::work& tx) { return tx.exec(kCountRunning)[0][0].as<int>(); }

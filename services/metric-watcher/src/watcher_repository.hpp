@@ -103,6 +103,16 @@ void FinishAnalysis(pqxx::work& tx, const std::string& analysis_id, const std::s
 // when generation is 0), recording `reason`. Returns how many.
 int CancelAnalyses(pqxx::work& tx, const std::string& deployment_id, std::uint64_t generation,
                    const std::string& reason, core::SystemTime now);
+// Cancels the Running bake watches of the app+env's other deployments: a newer deployment was
+// planned, so they judge a release on its way out. Returns the ids cancelled.
+std::vector<std::string> CancelSupersededBakeWatches(pqxx::work& tx, const std::string& app,
+                                                     const std::string& env,
+                                                     const std::string& newer_deployment_id,
+                                                     const std::string& reason,
+                                                     core::SystemTime now);
+// Whether the watcher saw a deployment of the app+env planned after this one.
+bool NewerDeploymentPlanned(pqxx::work& tx, const std::string& app, const std::string& env,
+                            const std::string& deployment_id);
 int CountRunning(pqxx::work& tx);
 
 void InsertMeasurement(pqxx::work& tx, const std::string& analysis_id, const MeasurementRow& m);

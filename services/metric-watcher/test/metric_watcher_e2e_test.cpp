@@ -217,7 +217,8 @@ class MetricWatcherE2eTest : public ::testing::Test {
   // Produces AnalysisRequested; returns the analysis id.
   std::string Requested(const std::string& deployment_id, const std::vector<std::string>& hosts,
                         const std::string& template_name = "default", bool bake = false,
-                        std::uint64_t generation = 1) {
+                        std::uint64_t generation = 1,
+                        std::chrono::seconds bake_duration = std::chrono::seconds(0)) {
     auto e = events::NewEnvelope("rollout-planner", core::SystemClock::Instance());
     e.set_deployment_id(deployment_id);
     auto* r = e.mutable_analysis_requested();
@@ -234,6 +235,7 @@ class MetricWatcherE2eTest : public ::testing::Test {
     for (const auto& h : hosts) r->add_instances(h);
     r->add_baseline_instances(Host("stable"));
     r->set_bake_watch(bake);
+    if (bake_duration.count() > 0) r->mutable_duration()->set_seconds(bake_duration.count());
     r->set_spec_yaml(SpecYaml());
     r->set_release_id("rel-" + deployment_id);
     Produce(deployments_topic_, std::move(e));
@@ -393,6 +395,44 @@ TEST_F(MetricWatcherE2eTest, RollbackCancelsRunningAnalysisAndBakeWatchPasses) {
   ASSERT_TRUE(passed) << watcher_->LogTail();
   EXPECT_TRUE(passed->envelope.analysis_passed().bake_watch());
   EXPECT_EQ(passed->envelope.analysis_passed().analysis_id(), bake_id);
+}
+
+// Deploying a newer release during the bake watch of the older one: the older watch would
+// judge a release on its way out and fail on its vanishing series, so it is cancelled quietly;
+// a bake watch that arrives after a newer deployment was planned is cancelled at once.
+TEST_F(MetricWatcherE2eTest, NewerDeploymentCancelsTheOlderBakeWatch) {
+  const auto status_of = [&](const std::string& id) {
+    const auto res = Call("GET", "/v1/analyses/" + id);
+    return res.status == 200 ? json::parse(res.body) : json::object();
+  };
+  const std::string older = "dep-old-" + sfx_;
+  Planned(older, "2.0.0");
+  const std::string watch = Requested(older, {Host("ok")}, "", true, 1, 120s);
+  ASSERT_TRUE(
+      WaitFor([&] { return !status_of(watch).value("measurements", json::array()).empty(); }, 20s))
+      << watcher_->LogTail();
+  EXPECT_EQ(status_of(watch).value("status", ""), "Running");
+
+  const std::string newer = "dep-new-" + sfx_;
+  Planned(newer, "3.0.0");
+  ASSERT_TRUE(WaitFor([&] { return status_of(watch).value("status", "") == "Cancelled"; }, 20s))
+      << watcher_->LogTail();
+  EXPECT_EQ(status_of(watch).value("reason", ""), "superseded");
+
+  // The older deployment's late bake watch (its request read after the newer plan).
+  const std::string late = Requested(older, {Host("ok")}, "", true, 1, 120s);
+  ASSERT_TRUE(WaitFor([&] { return status_of(late).value("status", "") == "Cancelled"; }, 20s))
+      << watcher_->LogTail();
+  EXPECT_EQ(status_of(late).value("reason", ""), "superseded");
+
+  // The newer deployment's own bake watch runs.
+  const std::string own = Requested(newer, {Host("ok")}, "", true, 1, 120s);
+  ASSERT_TRUE(
+      WaitFor([&] { return !status_of(own).value("measurements", json::array()).empty(); }, 20s))
+      << watcher_->LogTail();
+  EXPECT_EQ(status_of(own).value("status", ""), "Running");
+  std::this_thread::sleep_for(2s);
+  EXPECT_TRUE(reader_->For(older).empty()) << "a superseded bake watch emits nothing";
 }
 
 json Webhook(const std::string& app, const std::string& fingerprint,
