@@ -77,6 +77,10 @@ constexpr const char* kHolds = R"sql(
   SELECT 1 FROM executor_commands
   WHERE id = $1 AND claim = $2 AND status = 'running'
   FOR UPDATE)sql";
+constexpr const char* kHoldsShared = R"sql(
+  SELECT 1 FROM executor_commands
+  WHERE id = $1 AND claim = $2 AND status = 'running'
+  FOR SHARE)sql";
 constexpr const char* kFinish = R"sql(
   UPDATE executor_commands
      SET status = 'done', result = $3, reason = $4, lease_until = NULL, finished_at = now(),
@@ -228,6 +232,10 @@ bool CommandRepository::Renew(pqxx::work& tx, std::int64_t id, std::int64_t clai
 
 bool CommandRepository::Holds(pqxx::work& tx, std::int64_t id, std::int64_t claim) {
   return !tx.exec_params(kHolds, id, claim).empty();
+}
+
+bool CommandRepository::HoldsShared(pqxx::work& tx, std::int64_t id, std::int64_t claim) {
+  return !tx.exec_params(kHoldsShared, id, claim).empty();
 }
 
 bool CommandRepository::Finish(pqxx::work& tx, std::int64_t id, std::int64_t claim,

@@ -529,7 +529,7 @@ void WorkerPool::Execute(const ClaimedCommand& claimed) {
           }
           std::optional<std::int64_t> fence;  // the stored fence, when above this lease
           const bool written = deps_.db.WithTransaction([&](pqxx::work& tx) {
-            if (!CommandRepository::Holds(tx, command.id, run->claim)) {
+            if (!CommandRepository::HoldsShared(tx, command.id, run->claim)) {
               run->lost = true;
               return false;
             }
@@ -561,8 +561,8 @@ void WorkerPool::Execute(const ClaimedCommand& claimed) {
       }
     };
     // The hosts that finished while the previous group was written: one transaction records
-    // them all (and their InstanceDeploymentUpdated events), so a wide batch does not queue
-    // one transaction per host behind the command's row lock.
+    // them all (and their InstanceDeploymentUpdated events), so a wide batch does not run one
+    // transaction (and one commit) per host.
     hooks.on_host_results = [&](const std::vector<HostResult>& results) {
       std::vector<const HostResult*> driven;
       std::map<std::string, std::int64_t> tokens;
@@ -585,7 +585,7 @@ void WorkerPool::Execute(const ClaimedCommand& claimed) {
         updates.push_back(InstanceEnvelope(deps_.clock, written.back()));
       }
       deps_.db.WithTransaction([&](pqxx::work& tx) {
-        if (!CommandRepository::Holds(tx, command.id, run->claim)) {
+        if (!CommandRepository::HoldsShared(tx, command.id, run->claim)) {
           run->lost = true;
           throw ClaimLost("command " + std::to_string(command.id) + " was claimed again");
         }

@@ -178,6 +178,51 @@ TEST_F(InstanceRecordRepositoryTest, HostFencesRiseOnlyForTheNewestHolder) {
       [&](pqxx::work& tx) { return CommandRepository::AdvanceHostFence(tx, "web-1", 6); }));
 }
 
+// The per-host writes of a run check the claim under a share lock: many of them at once do not
+// wait for each other, while taking the command again (an UPDATE of its row) waits for them.
+TEST_F(InstanceRecordRepositoryTest, ClaimCheckedSharedByManyWritersButNotByAClaimAgain) {
+  Command command;
+  command.deployment_id = core::DeploymentId("dep-share");
+  command.generation = core::Generation(1);
+  command.app = "web";
+  command.env = "production";
+  command.artifact.version = "2.0.0";
+  const auto id = db_->WithTransaction(
+      [&](pqxx::work& tx) { return CommandRepository::InsertAccepted(tx, command); });
+  ASSERT_TRUE(id.has_value());
+  const auto claimed = db_->WithTransaction(
+      [&](pqxx::work& tx) { return CommandRepository::ClaimNext(tx, "worker-a", 60s); });
+  ASSERT_TRUE(claimed.has_value());
+  const std::int64_t claim = claimed->claim;
+
+  const auto open = [&] {
+    auto conn = std::make_unique<pqxx::connection>(config_.dsn);
+    pqxx::nontransaction(*conn).exec("SET search_path TO " + conn->quote_name(config_.schema));
+    return conn;
+  };
+  auto first_conn = open();
+  auto second_conn = open();
+  pqxx::work first(*first_conn);
+  ASSERT_TRUE(CommandRepository::HoldsShared(first, *id, claim));
+  EXPECT_FALSE(CommandRepository::HoldsShared(first, *id, claim + 1)) << "another claim";
+  {
+    // A second writer gets its share at once (a 1 s lock timeout would fail it otherwise).
+    pqxx::work second(*second_conn);
+    second.exec("SET LOCAL lock_timeout = '1s'");
+    EXPECT_TRUE(CommandRepository::HoldsShared(second, *id, claim));
+    second.commit();
+  }
+  {
+    // Re-claiming writes the row: it has to wait for the share holder.
+    pqxx::work second(*second_conn);
+    second.exec("SET LOCAL lock_timeout = '300ms'");
+    EXPECT_THROW(CommandRepository::Renew(second, *id, claim, 60s), pqxx::sql_error);
+  }
+  first.commit();
+  EXPECT_TRUE(db_->WithTransaction(
+      [&](pqxx::work& tx) { return CommandRepository::Renew(tx, *id, claim, 60s); }));
+}
+
 TEST_F(InstanceRecordRepositoryTest, GenerationsKeepRowsOfTheirOwn) {
   ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kSucceeded, 3)));
   ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kReverting, 4)));
