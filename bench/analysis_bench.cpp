@@ -78,21 +78,6 @@ bool WaitUntil(F&& done, SteadyClock::time_point deadline,
   return done();
 }
 
-std::string UrlEscape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::optional<std::string> HttpGet(const std::string& url, std::chrono::milliseconds timeout = 5s) {
   sluice::http::ClientRequest req;
   req.url = url;
@@ -179,7 +164,7 @@ class OwnPrometheus {
 
   // The instant value of a PromQL expression with a single result, if any.
   std::optional<double> Value(const std::string& promql) const {
-    const auto body = HttpGet(Url() + "/api/v1/query?query=" + UrlEscape(promql));
+    const auto body = HttpGet(Url() + "/api/v1/query?query=" + sluice::http::UrlEncode(promql));
     if (!body) return std::nullopt;
     const auto j = json::parse(*body, nullptr, false);
     if (!j.is_object() || !j.contains("data") || j["data"]["result"].empty()) return std::nullopt;

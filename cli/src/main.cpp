@@ -278,16 +278,7 @@ int List(const Global& g, const std::string& path,
 }
 
 std::string Query(const std::string& name, const std::string& value) {
-  std::string out = "?" + name + "=";
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 0x0F]};
-    }
-  }
-  return out;
+  return "?" + name + "=" + sluice::http::UrlEncode(value);
 }
 
 // The analysis' verdict per rule (or its JSON with --raw); exit 0 when it was Successful.

@@ -116,6 +116,15 @@ TEST_F(ClientTest, UnsupportedSchemeIsNotRetryable) {
   }
 }
 
+TEST(UrlEncodeTest, KeepsOnlyUnreservedCharacters) {
+  EXPECT_EQ(UrlEncode("a b+/=~"), "a%20b%2B%2F%3D~");
+  EXPECT_EQ(UrlEncode("AZaz09-_.~"), "AZaz09-_.~");
+  EXPECT_EQ(UrlEncode("rate(x{app=\"web\"}[5m]) > 0.05"),
+            "rate%28x%7Bapp%3D%22web%22%7D%5B5m%5D%29%20%3E%200.05");
+  EXPECT_EQ(UrlEncode("\xe7\x81\xb0"), "%E7%81%B0");  // UTF-8 bytes one by one
+  EXPECT_EQ(UrlEncode(""), "");
+}
+
 TEST(RedactUrlTest, KeepsSchemeHostAndPortOnly) {
   EXPECT_EQ(RedactUrl("https://hooks.slack.com/services/T0/B0/XXXX"), "https://hooks.slack.com");
   EXPECT_EQ(RedactUrl("http://u:p@10.0.0.1:8080/x?y#z"), "http://10.0.0.1:8080");

@@ -13,23 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string PercentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() * 3);
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
-
 // Unix seconds with millisecond precision, as Prometheus accepts them.
 std::string UnixSeconds(core::SystemTime t) {
   const auto ms =
@@ -134,7 +117,7 @@ QueryResult Fetch(const ClientOptions& o, const std::string& path_and_query) {
 }  // namespace
 
 QueryResult Client::Query(std::string_view promql, std::optional<core::SystemTime> at) const {
-  std::string q = "/api/v1/query?query=" + PercentEncode(promql);
+  std::string q = "/api/v1/query?query=" + http::UrlEncode(promql);
   if (at) q += "&time=" + UnixSeconds(*at);
   return Fetch(options_, q);
 }
@@ -143,7 +126,7 @@ QueryResult Client::QueryRange(std::string_view promql, core::SystemTime start,
                                core::SystemTime end, std::chrono::milliseconds step) const {
   if (step.count() <= 0) throw QueryError("query_range: step must be positive", false);
   if (end < start) throw QueryError("query_range: end is before start", false);
-  const std::string q = "/api/v1/query_range?query=" + PercentEncode(promql) +
+  const std::string q = "/api/v1/query_range?query=" + http::UrlEncode(promql) +
                         "&start=" + UnixSeconds(start) + "&end=" + UnixSeconds(end) +
                         "&step=" + StepSeconds(step);
   return Fetch(options_, q);

@@ -86,8 +86,8 @@ class MetricsTarget {
     while (std::chrono::steady_clock::now() < deadline) {
       http::ClientRequest req;
       req.url = PrometheusUrl() + "/api/v1/query?query=" +
-                Escape("sluice_itest_error_ratio{app=\"" + app_ + "\",instance_name=\"" + instance +
-                       "\"}");
+                http::UrlEncode("sluice_itest_error_ratio{app=\"" + app_ + "\",instance_name=\"" +
+                                instance + "\"}");
       req.timeout = std::chrono::seconds(5);
       try {
         const auto res = http::Send(req);
@@ -104,21 +104,6 @@ class MetricsTarget {
   }
 
  private:
-  static std::string Escape(const std::string& s) {
-    static const char* kHex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
-        out += static_cast<char>(c);
-      } else {
-        out += '%';
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-    }
-    return out;
-  }
-
   std::string app_;
   httplib::Server server_;
   int port_ = 0;

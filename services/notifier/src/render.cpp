@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 
 #include <ctime>
+#include <sluice/http/client.hpp>
 #include <stdexcept>
 
 namespace sluice::notifier {
@@ -199,7 +200,7 @@ std::string DingTalkSignedUrl(std::string_view url, std::string_view secret,
   std::string out(url);
   out += url.find('?') == std::string_view::npos ? "?" : "&";
   out += "timestamp=" + std::to_string(timestamp_ms) +
-         "&sign=" + UrlEncode(DingTalkSignature(timestamp_ms, secret));
+         "&sign=" + http::UrlEncode(DingTalkSignature(timestamp_ms, secret));
   return out;
 }
 
@@ -406,22 +407,6 @@ std::string Base64Encode(std::string_view data) {
                                 reinterpret_cast<const unsigned char*>(data.data()),
                                 static_cast<int>(data.size()));
   out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::string UrlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
   return out;
 }
 

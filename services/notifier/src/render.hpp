@@ -97,7 +97,6 @@ std::string Rfc5322Date(core::SystemTime t);
 
 // Helpers shared with the tests.
 std::string Base64Encode(std::string_view data);
-std::string UrlEncode(std::string_view s);
 std::string HtmlEscape(std::string_view s);
 std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
 std::string HexEncode(std::string_view data);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <sluice/http/client.hpp>
 #include <stdexcept>
 
 namespace sluice::release_intake {
@@ -296,20 +297,7 @@ bool IsJsonMediaType(std::string_view content_type) {
 
 std::string ForwardQuery(const std::multimap<std::string, std::string>& params,
                          const std::vector<std::string>& allowed) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  auto encode = [](const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        out.push_back(static_cast<char>(c));
-      } else {
-        out.push_back('%');
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0x0F]);
-      }
-    }
-    return out;
-  };
+  const auto encode = [](const std::string& s) { return http::UrlEncode(s); };
   std::string q;
   for (const auto& name : allowed) {
     const auto [first, last] = params.equal_range(name);

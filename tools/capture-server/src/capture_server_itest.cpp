@@ -39,20 +39,6 @@ http::ClientResponse Get(const std::string& url) {
   return http::Send(req);
 }
 
-std::string UrlEncode(const std::string& s) {
-  std::string out;
-  char buf[4];
-  for (unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 class CaptureServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -82,12 +68,12 @@ TEST_F(CaptureServerTest, AnswersLikeTheRealServicesAndWritesAcceptedMessages) {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   r = Post(server.Url("/dingtalk/robot/send?access_token=t&timestamp=" + std::to_string(now) +
-                      "&sign=" + UrlEncode(DingTalkSign(now, "SECtest"))),
+                      "&sign=" + http::UrlEncode(DingTalkSign(now, "SECtest"))),
            ding);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(json::parse(r.body)["errcode"], 0) << r.body;
   r = Post(server.Url("/dingtalk/robot/send?access_token=t&timestamp=" + std::to_string(now) +
-                      "&sign=" + UrlEncode(DingTalkSign(now, "wrong"))),
+                      "&sign=" + http::UrlEncode(DingTalkSign(now, "wrong"))),
            ding);
   EXPECT_EQ(json::parse(r.body)["errcode"], 310000);
 

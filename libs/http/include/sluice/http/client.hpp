@@ -51,4 +51,8 @@ ClientResponse Send(const ClientRequest& req);
 // scheme://host[:port] of a URL, without user info, path or query (for log lines).
 std::string RedactUrl(std::string_view url);
 
+// Percent-encodes everything but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~): a
+// query parameter's or a form field's value, or a path segment.
+std::string UrlEncode(std::string_view s);
+
 }  // namespace sluice::http
