@@ -120,13 +120,14 @@ the local stack on the same machine" "$out.md"
   rm -f "$out" "$out.md"
 }
 
-# rollout: Sluice vs Ansible on 50 namespace hosts, a 100-host revert and the control-plane
-# cost of a 2,000-host canary; bench/rollout/run.sh runs its own services and hosts and writes
-# the section between the rollout markers of BENCHMARKS.md.
+# rollout: Sluice vs Ansible on 50 namespace hosts, a 100-host revert, breach -> every one of
+# 100 hosts back on the stable release, and the control-plane cost of a 2,000-host canary;
+# bench/rollout/run.sh runs its own services and hosts and writes the section between the
+# rollout markers of BENCHMARKS.md.
 bench_rollout() {
   cmake --build "$BUILD" --target rollout-bench rollout-planner executor release-intake sluice \
-    sluice-agent sluice-demo-app -j2
-  # Every planner and executor acts on every deployment event: the ones started above stop
+    sluice-agent sluice-demo-app sluice-demo-load metric-watcher rollback-agent -j2
+  # Every planner, executor and rollback-agent acts on every deployment event: the ones started above stop
   # for this benchmark (the EXIT trap starts what ran before again).
   stop_services
   SLUICE_BENCH_BUILD_DIR="$BUILD" bash bench/rollout/run.sh all

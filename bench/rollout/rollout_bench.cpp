@@ -17,6 +17,13 @@
 //       the RevertRequested the rollback-agent would send (newer generation, target V1, every
 //       host) and measures from its publication to RevertCompleted.
 //
+//   rollout-bench breach --deployment-id D --prometheus URL --query Q --threshold X
+//                        --apps-file app-addrs.txt [--fault JSON]
+//       Turns a fault on at every application (POST /admin/faults) and follows deployment D on
+//       Kafka to RollbackCompleted; then reads back (query_range, 100 ms steps) the first
+//       instant the rule's query showed the breach: the time from the breach being queryable
+//       to each event of the automatic rollback.
+//
 // Every subcommand prints its figures as `key=value` lines (the script parses them) and
 // exits 0 only when the measured operation succeeded.
 #include <httplib.h>
@@ -26,6 +33,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -488,6 +496,167 @@ int RunRevert(const std::string& brokers, const std::string& hosts_file, const V
   return ok ? 0 : 1;
 }
 
+// ---------------------------------------------------------------------------
+// breach
+// ---------------------------------------------------------------------------
+
+// The largest sample of an instant query, or nullopt when the query returns nothing.
+std::optional<double> QueryMax(const std::string& prometheus, const std::string& query) {
+  sluice::http::ClientRequest req;
+  req.method = "POST";
+  req.url = prometheus + "/api/v1/query";
+  req.body = "query=" + sluice::http::UrlEncode(query);
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  req.timeout = std::chrono::seconds(10);
+  const auto res = sluice::http::Send(req);
+  if (res.status != 200) {
+    throw std::runtime_error("prometheus answered " + std::to_string(res.status));
+  }
+  const json body = json::parse(res.body);  // the loop below must not outlive it
+  std::optional<double> best;
+  for (const auto& sample : body.at("data").at("result")) {
+    const double v = std::stod(sample.at("value").at(1).get<std::string>());
+    if (std::isfinite(v) && (!best || v > *best)) best = v;
+  }
+  return best;
+}
+
+// The first evaluation time (epoch seconds) at which the query is above `threshold`, from a
+// query_range over [start, end] at `step` seconds: when the breach became queryable, read
+// afterwards so that a loaded Prometheus answering slowly does not move it.
+std::optional<double> FirstAbove(const std::string& prometheus, const std::string& query,
+                                 double threshold, double start, double end, double step) {
+  sluice::http::ClientRequest req;
+  req.method = "POST";
+  req.url = prometheus + "/api/v1/query_range";
+  char range[160];
+  std::snprintf(range, sizeof range, "&start=%.3f&end=%.3f&step=%.3f", start, end, step);
+  req.body = "query=" + sluice::http::UrlEncode(query) + range;
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  req.timeout = std::chrono::seconds(30);
+  const auto res = sluice::http::Send(req);
+  if (res.status != 200) {
+    throw std::runtime_error("prometheus query_range answered " + std::to_string(res.status) +
+                             ": " + res.body);
+  }
+  const json body = json::parse(res.body);  // the loop below must not outlive it
+  std::optional<double> first;
+  for (const auto& series : body.at("data").at("result")) {
+    for (const auto& point : series.at("values")) {
+      const double at = point.at(0).get<double>();
+      const double v = std::stod(point.at(1).get<std::string>());
+      if (std::isfinite(v) && v > threshold) {
+        if (!first || at < *first) first = at;
+        break;
+      }
+    }
+  }
+  return first;
+}
+
+double EpochOf(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+// Turns the fault on at every application, then follows the deployment from the moment its
+// rule's query first shows the breach to RollbackCompleted: the whole automatic path
+// (metric-watcher, rollback-agent, rollout-planner, executor, agents) measured as one.
+int RunBreach(const std::string& brokers, const std::string& deployment_id,
+              const std::string& prometheus, const std::string& query, double threshold,
+              const std::string& apps_file, const std::string& fault, int timeout_s) {
+  std::vector<std::string> apps;
+  {
+    std::ifstream in(apps_file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line[0] != '#') apps.push_back(line);
+    }
+  }
+  if (apps.empty()) throw std::runtime_error("no application addresses in " + apps_file);
+  EventReader reader(brokers,
+                     {std::string(events::kTopicDeployments), std::string(events::kTopicExecutions),
+                      std::string(events::kTopicAnalyses), std::string(events::kTopicRollbacks)});
+  if (const auto before = QueryMax(prometheus, query); before && *before > threshold) {
+    throw std::runtime_error("the query already shows a breach (" + std::to_string(*before) +
+                             ") before the fault");
+  }
+
+  // The fault, at every application at once (a bad release misbehaves everywhere).
+  using WallClock = std::chrono::system_clock;
+  const auto t_fault = WallClock::now();
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(timeout_s);
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> fault_errors{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 16; ++w) {
+    workers.emplace_back([&] {
+      for (std::size_t i = next++; i < apps.size(); i = next++) {
+        sluice::http::ClientRequest req;
+        req.method = "POST";
+        req.url = "http://" + apps[i] + "/admin/faults";
+        req.body = fault;
+        req.headers = {{"Content-Type", "application/json"}};
+        try {
+          if (sluice::http::Send(req).status != 200) ++fault_errors;
+        } catch (const std::exception&) {
+          ++fault_errors;
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  const auto t_faulted = WallClock::now();
+  if (fault_errors > 0) {
+    throw std::runtime_error(std::to_string(fault_errors.load()) + " of " +
+                             std::to_string(apps.size()) + " applications refused the fault");
+  }
+
+  std::map<std::string, WallClock::time_point> first;  // event type -> first receipt
+  std::optional<v1::RollbackCompleted> completed;
+  int revert_completed_hosts = -1;
+  while (!completed && SteadyClock::now() < deadline) {
+    auto e = reader.Next(20);
+    if (!e || e->deployment_id() != deployment_id) continue;
+    const auto& type = e->type();
+    first.try_emplace(type.substr(type.rfind('.') + 1), WallClock::now());
+    if (e->has_revert_completed()) {
+      revert_completed_hosts = e->revert_completed().reverted_hosts_size();
+    }
+    if (e->has_rollback_completed()) completed = e->rollback_completed();
+  }
+  std::printf("applications=%zu\nfault_s=%.3f\nfault_at=%.3f\n", apps.size(),
+              std::chrono::duration<double>(t_faulted - t_fault).count(), EpochOf(t_fault));
+  for (const auto& [type, at] : first) std::printf("%s_at=%.3f\n", type.c_str(), EpochOf(at));
+  // Samples carry their scrape's start time: let the last scrape land before reading back.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double range_start = EpochOf(t_fault) - 1;
+  const double range_end = EpochOf(WallClock::now());
+  const auto visible = FirstAbove(prometheus, query, threshold, range_start, range_end, 0.1);
+  if (!visible) {
+    std::printf("result=not_visible\n");
+    std::cerr << "rollout-bench: no sample above " << threshold << " between " << std::fixed
+              << range_start << " and " << range_end << " for " << query << "\n";
+    return 1;
+  }
+  std::printf("fault_to_visible_ms=%.0f\n", (*visible - EpochOf(t_fault)) * 1000);
+  for (const auto& [type, at] : first) {
+    std::printf("visible_to_%s_ms=%.0f\n", type.c_str(), (EpochOf(at) - *visible) * 1000);
+  }
+  if (!completed) {
+    std::printf("result=timeout\n");
+    return 1;
+  }
+  std::printf("revert_completed_hosts=%d\n", revert_completed_hosts);
+  std::printf("rollback_reverted=%d\nrollback_failed=%d\n", completed->reverted_hosts_size(),
+              completed->failed_hosts_size());
+  std::printf("target_version=%s\n", completed->target_version().c_str());
+  // Every application's host back: the rollback covered the whole deployment.
+  const bool ok = completed->success() && completed->failed_hosts_size() == 0 &&
+                  completed->reverted_hosts_size() == static_cast<int>(apps.size());
+  std::printf("result=%s\n", ok ? "succeeded" : "failed");
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -538,11 +707,32 @@ int main(int argc, char** argv) {
   revert->add_option("--health-command", health);
   revert->add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
 
+  auto* breach = app.add_subcommand(
+      "breach", "turn a fault on at every application, measure breach -> RollbackCompleted");
+  std::string deployment_id;
+  std::string prometheus = "http://127.0.0.1:19090";
+  std::string query;
+  double threshold = 0.05;
+  std::string apps_file;
+  std::string fault = R"({"error_rate": 0.6})";
+  breach->add_option("--deployment-id", deployment_id)->required();
+  breach->add_option("--prometheus", prometheus);
+  breach->add_option("--query", query, "the rule's query; a sample above --threshold = breach")
+      ->required();
+  breach->add_option("--threshold", threshold);
+  breach->add_option("--apps-file", apps_file, "application addresses, one per line")->required();
+  breach->add_option("--fault", fault, "JSON for each application's POST /admin/faults");
+  breach->add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*sim) return RunSimAgent(sim_addr, token_file, work_ms, threads);
     if (*rollout) {
       return RunRollout(brokers, api, admin_token_file, release, env, pids, timeout_s, settle_s);
+    }
+    if (*breach) {
+      return RunBreach(brokers, deployment_id, prometheus, query, threshold, apps_file, fault,
+                       timeout_s);
     }
     return RunRevert(brokers, hosts_file, ParseVersion(from_text), ParseVersion(to_text),
                      max_parallel, restart, health, timeout_s);
