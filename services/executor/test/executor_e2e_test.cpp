@@ -3,14 +3,11 @@
 // tar.gz artifacts built here from a loopback artifact server.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <librdkafka/rdkafkacpp.h>
 #include <openssl/sha.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <sluice/core/clock.hpp>
@@ -20,7 +17,9 @@
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <sstream>
 #include <thread>
 
@@ -32,26 +31,14 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
+using st::KafkaBrokers;
+using st::PgDsn;
+using st::RedisUrl;
+using st::WaitFor;
 namespace fs = std::filesystem;
 namespace v1 = events::v1;
 
 constexpr const char* kToken = "e2e-agent-token-0123456789";
-
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
-std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
-
-template <typename F>
-bool WaitFor(F&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
 
 std::string Sha256Hex(const std::string& data) {
   unsigned char md[SHA256_DIGEST_LENGTH];
@@ -88,64 +75,6 @@ http::ClientResponse Get(const std::string& url, bool with_token = false) {
   return http::Send(req);
 }
 
-// Every event on sluice.executions.v1, read from the start by a fresh group.
-class ExecutionsReader {
- public:
-  ExecutionsReader() {
-    std::string err;
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    conf->set("bootstrap.servers", Brokers(), err);
-    conf->set("group.id", "itest-executor-reader-" + st::RandomSuffix(), err);
-    conf->set("auto.offset.reset", "earliest", err);
-    conf->set("enable.auto.commit", "false", err);
-    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-    if (!consumer_) throw std::runtime_error("consumer: " + err);
-    consumer_->subscribe({std::string(events::kTopicExecutions)});
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
-        if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-        std::string error;
-        auto e = events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()),
-                               &error);
-        if (!e) continue;
-        std::lock_guard lock(mu_);
-        seen_.push_back(std::move(*e));
-      }
-    });
-  }
-  ~ExecutionsReader() {
-    stop_ = true;
-    thread_.join();
-    consumer_->close();
-  }
-  std::vector<v1::Envelope> For(const std::string& deployment_id) {
-    std::lock_guard lock(mu_);
-    std::vector<v1::Envelope> out;
-    for (const auto& e : seen_) {
-      if (e.deployment_id() == deployment_id) out.push_back(e);
-    }
-    return out;
-  }
-  // The closing events (BatchSucceeded, BatchFailed, RevertCompleted) of a deployment.
-  std::vector<v1::Envelope> Closing(const std::string& deployment_id) {
-    std::vector<v1::Envelope> out;
-    for (auto& e : For(deployment_id)) {
-      if (e.has_batch_succeeded() || e.has_batch_failed() || e.has_revert_completed()) {
-        out.push_back(std::move(e));
-      }
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<v1::Envelope> seen_;
-  std::thread thread_;  // last
-};
-
 struct Agent {
   std::string name;
   fs::path root;
@@ -165,11 +94,12 @@ class ExecutorE2eTest : public ::testing::Test {
     fs::create_directories(dir_ / "artifacts");
     fs::create_directories(SLUICE_TEST_LOG_DIR);
 
-    kafka_.brokers = Brokers();
+    kafka_.brokers = KafkaBrokers();
     ASSERT_NO_THROW(kafka::EnsureTopics(
         kafka_, {deployments_topic_, rollbacks_topic_, std::string(events::kTopicExecutions)}))
-        << "Kafka at " << Brokers() << " is needed: bash scripts/stack.sh up";
-    reader_ = std::make_unique<ExecutionsReader>();
+        << "Kafka at " << KafkaBrokers() << " is needed: bash scripts/stack.sh up";
+    reader_ =
+        std::make_unique<st::EventReader>(KafkaBrokers(), std::string(events::kTopicExecutions));
 
     for (const char* v : {"1.0.0", "2.0.0"}) BuildArtifact(v);
     artifacts_.set_mount_point("/", (dir_ / "artifacts").string());
@@ -226,7 +156,7 @@ class ExecutorE2eTest : public ::testing::Test {
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_PG_SCHEMA", schema_},
-            {"SLUICE_KAFKA_BROKERS", Brokers()},
+            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_KAFKA_GROUP", "itest-executor-" + sfx_},
             {"SLUICE_EXECUTOR_TOPICS", deployments_topic_ + "," + rollbacks_topic_},
             {"SLUICE_REDIS_URL", RedisUrl()},
@@ -317,13 +247,24 @@ class ExecutorE2eTest : public ::testing::Test {
     Produce(deployments_topic_, std::move(e));
   }
 
+  // The closing events (BatchSucceeded, BatchFailed, RevertCompleted) of a deployment.
+  std::vector<v1::Envelope> Closing(const std::string& deployment_id) const {
+    std::vector<v1::Envelope> out;
+    for (auto& e : reader_->For(deployment_id)) {
+      if (e.has_batch_succeeded() || e.has_batch_failed() || e.has_revert_completed()) {
+        out.push_back(std::move(e));
+      }
+    }
+    return out;
+  }
+
   // The first closing event of the deployment, waiting up to `timeout`.
   v1::Envelope AwaitClosing(const std::string& deployment_id,
                             std::chrono::milliseconds timeout = 60s) {
     std::vector<v1::Envelope> closing;
     const bool got = WaitFor(
         [&] {
-          closing = reader_->Closing(deployment_id);
+          closing = Closing(deployment_id);
           return !closing.empty();
         },
         timeout);
@@ -360,7 +301,7 @@ class ExecutorE2eTest : public ::testing::Test {
   std::string rollbacks_topic_;
   fs::path dir_;
   kafka::KafkaConfig kafka_;
-  std::unique_ptr<ExecutionsReader> reader_;
+  std::unique_ptr<st::EventReader> reader_;
   std::map<std::string, std::string> sha_;
   httplib::Server artifacts_;
   int artifact_port_ = 0;
@@ -476,7 +417,7 @@ TEST_F(ExecutorE2eTest, StaleGenerationIsRefused) {
   EXPECT_EQ(refused["reason"], "stale_generation");
   EXPECT_EQ(refused["generation"], 1);
   std::this_thread::sleep_for(2s);
-  EXPECT_EQ(reader_->Closing(d).size(), 1u);
+  EXPECT_EQ(Closing(d).size(), 1u);
   EXPECT_FALSE(fs::exists(agents_[1].root / "restarts.txt"));
   EXPECT_NE(
       Get(Base() + "/metrics")
@@ -505,7 +446,7 @@ TEST_F(ExecutorE2eTest, RevertPutsHostsBackOnTheEarlierVersion) {
   std::vector<v1::Envelope> closing;
   ASSERT_TRUE(WaitFor(
       [&] {
-        closing = reader_->Closing(d);
+        closing = Closing(d);
         return closing.size() >= 2;
       },
       60s))
@@ -553,14 +494,14 @@ TEST_F(ExecutorE2eTest, KilledMidBatchFinishesAfterRestartWithoutRedeploying) {
       << executor_->LogTail();
   executor_->Kill();
   executor_.reset();
-  EXPECT_TRUE(reader_->Closing(d).empty());
+  EXPECT_TRUE(Closing(d).empty());
 
   StartExecutor();
   const auto closing = AwaitClosing(d, 90s);
   ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
   EXPECT_EQ(closing.batch_succeeded().hosts_size(), 3);
   std::this_thread::sleep_for(3s);  // time for a duplicate to show up
-  EXPECT_EQ(reader_->Closing(d).size(), 1u);
+  EXPECT_EQ(Closing(d).size(), 1u);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(CountLines(agents_[i].root / "restarts.txt"), 1) << "agent " << i;
     EXPECT_EQ(AgentStatus(i)["current"], "2.0.0");

@@ -3,11 +3,8 @@
 // the test sets; AnalysisRequested events go in on a test topic, AnalysisPassed /
 // AnalysisFailed / AlertRaised come out on sluice.analyses.v1.
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
 
-#include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <sluice/core/clock.hpp>
@@ -16,7 +13,9 @@
 #include <sluice/http/client.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <thread>
 
 #include "metrics_target.hpp"
@@ -27,77 +26,12 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
+using st::KafkaBrokers;
+using st::PgDsn;
+using st::WaitFor;
 namespace v1 = events::v1;
 
 constexpr const char* kAlertToken = "e2e-alert-token-0123456789";
-
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
-
-template <typename F>
-bool WaitFor(F&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
-// Every event on sluice.analyses.v1, read from the start by a fresh group, with the time it
-// was seen.
-class AnalysesReader {
- public:
-  struct Seen {
-    v1::Envelope envelope;
-    std::chrono::steady_clock::time_point at;
-  };
-  AnalysesReader() {
-    std::string err;
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    conf->set("bootstrap.servers", Brokers(), err);
-    conf->set("group.id", "itest-watcher-reader-" + st::RandomSuffix(), err);
-    conf->set("auto.offset.reset", "earliest", err);
-    conf->set("enable.auto.commit", "false", err);
-    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-    if (!consumer_) throw std::runtime_error("consumer: " + err);
-    consumer_->subscribe({std::string(events::kTopicAnalyses)});
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
-        if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-        std::string error;
-        auto e = events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()),
-                               &error);
-        if (!e) continue;
-        std::lock_guard lock(mu_);
-        seen_.push_back({std::move(*e), std::chrono::steady_clock::now()});
-      }
-    });
-  }
-  ~AnalysesReader() {
-    stop_ = true;
-    thread_.join();
-    consumer_->close();
-  }
-  std::vector<Seen> For(const std::string& deployment_id) {
-    std::lock_guard lock(mu_);
-    std::vector<Seen> out;
-    for (const auto& s : seen_) {
-      if (s.envelope.deployment_id() == deployment_id) out.push_back(s);
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<Seen> seen_;
-  std::thread thread_;  // last
-};
 
 class MetricWatcherE2eTest : public ::testing::Test {
  protected:
@@ -108,11 +42,12 @@ class MetricWatcherE2eTest : public ::testing::Test {
     deployments_topic_ = "itest.watcher.deployments." + sfx_;
     rollbacks_topic_ = "itest.watcher.rollbacks." + sfx_;
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
-    kafka_.brokers = Brokers();
+    kafka_.brokers = KafkaBrokers();
     ASSERT_NO_THROW(kafka::EnsureTopics(
         kafka_, {deployments_topic_, rollbacks_topic_, std::string(events::kTopicAnalyses)}))
-        << "Kafka at " << Brokers() << " is needed: bash scripts/stack.sh up";
-    reader_ = std::make_unique<AnalysesReader>();
+        << "Kafka at " << KafkaBrokers() << " is needed: bash scripts/stack.sh up";
+    reader_ =
+        std::make_unique<st::EventReader>(KafkaBrokers(), std::string(events::kTopicAnalyses));
 
     target_ = std::make_unique<testing::MetricsTarget>(app_);
     target_->Set(Host("ok"), 0.01);
@@ -127,7 +62,7 @@ class MetricWatcherE2eTest : public ::testing::Test {
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_PG_SCHEMA", schema_},
-            {"SLUICE_KAFKA_BROKERS", Brokers()},
+            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_KAFKA_GROUP", "itest-watcher-" + sfx_},
             {"SLUICE_WATCHER_TOPICS", deployments_topic_ + "," + rollbacks_topic_},
             {"SLUICE_PROMETHEUS_URL", testing::PrometheusUrl()},
@@ -243,21 +178,19 @@ class MetricWatcherE2eTest : public ::testing::Test {
   }
 
   // The first event of the deployment with the given payload.
-  std::optional<AnalysesReader::Seen> Await(const std::string& deployment_id,
-                                            v1::Envelope::PayloadCase payload,
-                                            std::chrono::milliseconds timeout) {
-    std::optional<AnalysesReader::Seen> found;
+  std::optional<st::SeenEvent> Await(const std::string& deployment_id,
+                                     v1::Envelope::PayloadCase payload,
+                                     std::chrono::milliseconds timeout) {
+    std::optional<st::SeenEvent> found;
     WaitFor(
         [&] {
-          for (auto& s : reader_->For(deployment_id)) {
-            if (s.envelope.payload_case() == payload) {
-              found = s;
-              return true;
-            }
-          }
-          return false;
+          auto seen = reader_->Seen([&](const v1::Envelope& e) {
+            return e.deployment_id() == deployment_id && e.payload_case() == payload;
+          });
+          if (!seen.empty()) found = std::move(seen.front());
+          return found.has_value();
         },
-        timeout);
+        timeout, 50ms);
     return found;
   }
 
@@ -275,7 +208,7 @@ class MetricWatcherE2eTest : public ::testing::Test {
 
   std::string sfx_, app_, schema_, deployments_topic_, rollbacks_topic_;
   kafka::KafkaConfig kafka_;
-  std::unique_ptr<AnalysesReader> reader_;
+  std::unique_ptr<st::EventReader> reader_;
   std::unique_ptr<testing::MetricsTarget> target_;
   int http_port_ = 0;
   std::unique_ptr<st::ChildProcess> watcher_;

@@ -16,15 +16,14 @@
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 namespace sluice::watcher::testing {
 
-inline std::string PrometheusUrl() {
-  return sluice::testing::EnvOr("SLUICE_PROMETHEUS_URL", "http://127.0.0.1:19090");
-}
+using sluice::testing::PrometheusUrl;
 
 class MetricsTarget {
  public:

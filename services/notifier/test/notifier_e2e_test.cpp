@@ -20,6 +20,7 @@
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <thread>
 
 #include "render.hpp"
@@ -31,12 +32,10 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
-
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
-std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
+using st::KafkaBrokers;
+using st::PgDsn;
+using st::RedisUrl;
+using st::WaitFor;
 
 std::vector<capture::Request> Of(const capture::CaptureServer& server, capture::Channel channel) {
   std::vector<capture::Request> out;
@@ -51,16 +50,6 @@ http::ClientResponse Get(const std::string& url) {
   req.url = url;
   req.timeout = 5s;
   return http::Send(req);
-}
-
-template <typename F>
-bool WaitFor(F&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
 }
 
 std::string Serialize(const events::v1::Envelope& e) {
@@ -131,9 +120,9 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   }
 
   kafka::KafkaConfig kafka_config;
-  kafka_config.brokers = Brokers();
+  kafka_config.brokers = KafkaBrokers();
   ASSERT_NO_THROW(kafka::EnsureTopics(kafka_config, {deployments_topic, rollbacks_topic}))
-      << "Kafka at " << Brokers() << " is needed: bash scripts/stack.sh up";
+      << "Kafka at " << KafkaBrokers() << " is needed: bash scripts/stack.sh up";
 
   const int port = st::FreePort();
   std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
@@ -142,7 +131,7 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
       {{"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
        {"SLUICE_PG_DSN", PgDsn()},
        {"SLUICE_PG_SCHEMA", schema},
-       {"SLUICE_KAFKA_BROKERS", Brokers()},
+       {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
        {"SLUICE_KAFKA_GROUP", "itest-notifier-" + sfx},
        {"SLUICE_NOTIFIER_TOPICS", deployments_topic + "," + rollbacks_topic},
        {"SLUICE_REDIS_URL", RedisUrl()},

@@ -12,6 +12,7 @@
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <thread>
 
 #include "notifier_component.hpp"
@@ -26,11 +27,8 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
-
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
+using st::PgDsn;
+using st::RedisUrl;
 
 class FakeChannel final : public Channel {
  public:

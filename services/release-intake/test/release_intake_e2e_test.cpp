@@ -2,7 +2,6 @@
 // stack (scripts/stack.sh), including outages of each.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,7 +13,9 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
+#include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <sstream>
 #include <thread>
 
@@ -26,60 +27,33 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
+using st::KafkaBrokers;
+using st::PgDsn;
+using st::WaitFor;
 
 const std::string kSha = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
 
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
-
-struct Seen {
-  std::string key;
-  std::map<std::string, std::string> headers;
-  events::v1::Envelope envelope;
-};
-
-// Every event on sluice.releases.v1 that `match` accepts, within `window`.
-std::vector<Seen> ReadEvents(const std::function<bool(const events::v1::Envelope&)>& match,
-                             std::chrono::milliseconds window, std::size_t stop_after = 0) {
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", Brokers(), err);
-  conf->set("group.id", "itest-" + st::RandomSuffix(), err);
-  conf->set("auto.offset.reset", "earliest", err);
-  conf->set("enable.auto.commit", "false", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!c) throw std::runtime_error("consumer: " + err);
-  c->subscribe({std::string(events::kTopicReleases)});
-  std::vector<Seen> out;
-  const auto deadline = std::chrono::steady_clock::now() + window;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::unique_ptr<RdKafka::Message> m(c->consume(200));
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    std::string error;
-    auto e =
-        events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()), &error);
-    if (!e || !match(*e)) continue;
-    Seen s;
-    s.key = m->key() != nullptr ? *m->key() : "";
-    if (auto* h = m->headers()) {
-      for (const auto& header : h->get_all()) {
-        s.headers[header.key()] =
-            std::string(static_cast<const char*>(header.value()), header.value_size());
-      }
-    }
-    s.envelope = *e;
-    out.push_back(std::move(s));
-    if (stop_after > 0 && out.size() >= stop_after) break;
-  }
-  c->close();
-  return out;
+// Every event on sluice.releases.v1 that `match` accepts: all those seen within `window`, or
+// the first `stop_after` of them as soon as that many are seen.
+std::vector<st::SeenEvent> ReadEvents(const std::function<bool(const events::v1::Envelope&)>& match,
+                                      std::chrono::milliseconds window,
+                                      std::size_t stop_after = 0) {
+  st::EventReader reader(KafkaBrokers(), std::string(events::kTopicReleases));
+  std::vector<st::SeenEvent> seen;
+  WaitFor(
+      [&] {
+        seen = reader.Seen(match);
+        return stop_after > 0 && seen.size() >= stop_after;
+      },
+      window, std::chrono::milliseconds(200));
+  if (stop_after > 0 && seen.size() > stop_after) seen.resize(stop_after);
+  return seen;
 }
 
 // Every ReleaseCreated for `release_id` on sluice.releases.v1 within `window`.
-std::vector<Seen> ReadReleaseEvents(const std::string& release_id, std::chrono::milliseconds window,
-                                    std::size_t stop_after = 0) {
+std::vector<st::SeenEvent> ReadReleaseEvents(const std::string& release_id,
+                                             std::chrono::milliseconds window,
+                                             std::size_t stop_after = 0) {
   return ReadEvents([&](const auto& e) { return e.release_id() == release_id; }, window,
                     stop_after);
 }
@@ -138,7 +112,7 @@ class ReleaseIntakeE2eTest : public ::testing::Test {
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
             {"SLUICE_PG_SCHEMA", schema_},
             {"SLUICE_PG_DSN", PgDsn()},
-            {"SLUICE_KAFKA_BROKERS", Brokers()},
+            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             {"SLUICE_GITHUB_WEBHOOK_SECRET", github_secret_},
             // Nothing listens there unless a test starts a FakePlanner.
@@ -479,7 +453,7 @@ TEST_F(ReleaseIntakeE2eTest, DeliverySpecIsVersionedAndInvalidSpecsNameTheLine) 
   seen = ReadEvents(match, 5s);
   ASSERT_EQ(seen.size(), 2u);
   // Keyed by event id, the two may sit in different partitions: order by version.
-  std::sort(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) {
+  std::sort(seen.begin(), seen.end(), [](const st::SeenEvent& a, const st::SeenEvent& b) {
     return a.envelope.app_spec_applied().spec_version() <
            b.envelope.app_spec_applied().spec_version();
   });

@@ -7,7 +7,6 @@
 // sluice.releases.v1 and keeps only the events of this run's deployment ids.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include <filesystem>
 #include <functional>
@@ -18,7 +17,9 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
+#include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <thread>
 
 namespace sluice::release_intake {
@@ -27,13 +28,11 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
+using st::KafkaBrokers;
+using st::PgDsn;
+using st::WaitFor;
 
 const std::string kSha = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
-
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
 
 // What an upstream stand-in was asked.
 struct Asked {
@@ -121,7 +120,7 @@ class ReleaseIntakeProxyItest : public ::testing::Test {
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
             {"SLUICE_PG_SCHEMA", schema_},
             {"SLUICE_PG_DSN", PgDsn()},
-            {"SLUICE_KAFKA_BROKERS", Brokers()},
+            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             // Nothing listens on these unless a test starts a FakeUpstream there.
             {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(planner_port_)},
@@ -336,32 +335,25 @@ TEST_F(ReleaseIntakeProxyItest, IncidentsPassMarkdownAndTheChartThrough) {
   EXPECT_EQ(unknown.status, 404);
 }
 
-// Every OperatorCommand of `deployment_id` on sluice.releases.v1 within `window`.
+// The OperatorCommands of `deployment_id` on sluice.releases.v1: the first `want` of them, or
+// all those seen within `window`.
 std::vector<events::v1::OperatorCommand> ReadCommands(const std::string& deployment_id,
                                                       std::size_t want,
                                                       std::chrono::milliseconds window) {
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", Brokers(), err);
-  conf->set("group.id", "itest-rip-" + st::RandomSuffix(), err);
-  conf->set("auto.offset.reset", "earliest", err);
-  conf->set("enable.auto.commit", "false", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!c) throw std::runtime_error("consumer: " + err);
-  c->subscribe({std::string(events::kTopicReleases)});
+  st::EventReader reader(KafkaBrokers(), std::string(events::kTopicReleases), "itest-rip-");
+  std::vector<st::SeenEvent> seen;
+  WaitFor(
+      [&] {
+        seen = reader.Seen([&](const events::v1::Envelope& e) {
+          return e.has_operator_command() && e.deployment_id() == deployment_id;
+        });
+        return seen.size() >= want;
+      },
+      window, std::chrono::milliseconds(200));
   std::vector<events::v1::OperatorCommand> out;
-  const auto deadline = std::chrono::steady_clock::now() + window;
-  while (std::chrono::steady_clock::now() < deadline && out.size() < want) {
-    std::unique_ptr<RdKafka::Message> m(c->consume(200));
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    std::string error;
-    auto e =
-        events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()), &error);
-    if (e && e->has_operator_command() && e->deployment_id() == deployment_id) {
-      out.push_back(e->operator_command());
-    }
+  for (const auto& s : seen) {
+    if (out.size() < want) out.push_back(s.envelope.operator_command());
   }
-  c->close();
   return out;
 }
 

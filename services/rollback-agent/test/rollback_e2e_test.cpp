@@ -3,21 +3,19 @@
 // own, and reads what the agent publishes on sluice.rollbacks.v1.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
 
-#include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <set>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <thread>
 
 namespace sluice::rollback {
@@ -28,24 +26,12 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
+using st::KafkaBrokers;
+using st::PgDsn;
+using st::PrometheusUrl;
+using st::RedisUrl;
+using st::WaitFor;
 namespace v1 = events::v1;
-
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
-std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
-std::string PrometheusUrl() { return st::EnvOr("SLUICE_PROMETHEUS_URL", "http://127.0.0.1:19090"); }
-
-template <typename F>
-bool WaitFor(F&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
 
 http::ClientResponse Get(const std::string& url,
                          std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -55,70 +41,6 @@ http::ClientResponse Get(const std::string& url,
   req.headers = std::move(headers);
   return http::Send(req);
 }
-
-// Every event on sluice.rollbacks.v1, read from the start by a fresh group.
-class RollbacksReader {
- public:
-  RollbacksReader() {
-    std::string err;
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    conf->set("bootstrap.servers", Brokers(), err);
-    conf->set("group.id", "itest-rollback-reader-" + st::RandomSuffix(), err);
-    conf->set("auto.offset.reset", "earliest", err);
-    conf->set("enable.auto.commit", "false", err);
-    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-    if (!consumer_) throw std::runtime_error("consumer: " + err);
-    consumer_->subscribe({std::string(events::kTopicRollbacks)});
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
-        if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-        std::string error;
-        auto e = events::Parse(std::string_view(static_cast<const char*>(m->payload()), m->len()),
-                               &error);
-        if (!e) continue;
-        std::lock_guard lock(mu_);
-        seen_.push_back(std::move(*e));
-      }
-    });
-  }
-  ~RollbacksReader() {
-    stop_ = true;
-    thread_.join();
-    consumer_->close();
-  }
-  std::vector<v1::Envelope> For(const std::string& deployment_id) {
-    std::lock_guard lock(mu_);
-    std::vector<v1::Envelope> out;
-    for (const auto& e : seen_) {
-      if (e.deployment_id() == deployment_id) out.push_back(e);
-    }
-    return out;
-  }
-  // Distinct events of a kind (the relay may publish an event twice after a crash; consumers
-  // de-duplicate on the event id).
-  int Count(const std::string& deployment_id, v1::Envelope::PayloadCase kind) {
-    std::set<std::string> ids;
-    for (const auto& e : For(deployment_id)) {
-      if (e.payload_case() == kind) ids.insert(e.event_id());
-    }
-    return static_cast<int>(ids.size());
-  }
-  std::optional<v1::Envelope> First(const std::string& deployment_id,
-                                    v1::Envelope::PayloadCase kind) {
-    for (auto& e : For(deployment_id)) {
-      if (e.payload_case() == kind) return e;
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<v1::Envelope> seen_;
-  std::thread thread_;  // last
-};
 
 class RollbackE2eTest : public ::testing::Test {
  protected:
@@ -131,12 +53,13 @@ class RollbackE2eTest : public ::testing::Test {
     releases_topic_ = "itest.rb.releases." + sfx_;
     deployment_ = "dep-" + sfx_;
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
-    kafka_.brokers = Brokers();
+    kafka_.brokers = KafkaBrokers();
     ASSERT_NO_THROW(
         kafka::EnsureTopics(kafka_, {deployments_topic_, executions_topic_, analyses_topic_,
                                      releases_topic_, std::string(events::kTopicRollbacks)}))
-        << "Kafka at " << Brokers() << " is needed: bash scripts/stack.sh up";
-    reader_ = std::make_unique<RollbacksReader>();
+        << "Kafka at " << KafkaBrokers() << " is needed: bash scripts/stack.sh up";
+    reader_ =
+        std::make_unique<st::EventReader>(KafkaBrokers(), std::string(events::kTopicRollbacks));
     producer_ = std::make_unique<kafka::Producer>(kafka_);
     http_port_ = st::FreePort();
     StartAgent();
@@ -165,7 +88,7 @@ class RollbackE2eTest : public ::testing::Test {
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_PG_SCHEMA", schema_},
-            {"SLUICE_KAFKA_BROKERS", Brokers()},
+            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_KAFKA_GROUP", "itest-rollback-" + sfx_},
             {"SLUICE_ROLLBACK_TOPICS", analyses_topic_ + "," + releases_topic_ + "," +
                                            deployments_topic_ + "," + executions_topic_},
@@ -311,7 +234,7 @@ class RollbackE2eTest : public ::testing::Test {
       releases_topic_, deployment_;
   int http_port_ = 0;
   kafka::KafkaConfig kafka_;
-  std::unique_ptr<RollbacksReader> reader_;
+  std::unique_ptr<st::EventReader> reader_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<st::ChildProcess> agent_;
 };

@@ -24,6 +24,7 @@
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
 #include <thread>
 
 #include "rollout_planner_component.hpp"
@@ -32,15 +33,12 @@ namespace sluice::rollout_planner {
 namespace {
 
 namespace st = sluice::testing;
+using st::KafkaBrokers;
+using st::PgDsn;
+using st::RedisUrl;
 using json = nlohmann::json;
 using PC = events::v1::Envelope::PayloadCase;
 using namespace std::chrono_literals;
-
-std::string PgDsn() {
-  return st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-}
-std::string Brokers() { return st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092"); }
-std::string RedisUrl() { return st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0"); }
 
 const std::vector<std::string>& ConsumedTopics() {
   static const std::vector<std::string> kTopics = {
@@ -52,7 +50,7 @@ const std::vector<std::string>& ConsumedTopics() {
 std::unique_ptr<RdKafka::Conf> ConsumerConf(const std::string& group) {
   std::string err;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", Brokers(), err);
+  conf->set("bootstrap.servers", KafkaBrokers(), err);
   conf->set("group.id", group, err);
   conf->set("enable.auto.commit", "false", err);
   return conf;
@@ -67,7 +65,7 @@ std::vector<RdKafka::TopicPartition*> EndOffsets(RdKafka::KafkaConsumer& c,
     std::string err;
     std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(&c, topic, nullptr, err));
     if (c.metadata(false, t.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR || raw == nullptr) {
-      throw std::runtime_error("no Kafka metadata for " + topic + " at " + Brokers() +
+      throw std::runtime_error("no Kafka metadata for " + topic + " at " + KafkaBrokers() +
                                " (is the stack up? bash scripts/stack.sh status)");
     }
     std::unique_ptr<RdKafka::Metadata> md(raw);
@@ -246,7 +244,7 @@ class RolloutPlannerItest : public ::testing::Test {
     schema_ = "itest_planner_" + suffix_;
     group_ = "itest-planner-" + suffix_;
     kafka::KafkaConfig kc;
-    kc.brokers = Brokers();
+    kc.brokers = KafkaBrokers();
     kafka::EnsureTopics(kc, events::AllTopics());
   }
   static void TearDownTestSuite() {
@@ -261,7 +259,7 @@ class RolloutPlannerItest : public ::testing::Test {
 
   void SetUp() override {
     kafka::KafkaConfig kc;
-    kc.brokers = Brokers();
+    kc.brokers = KafkaBrokers();
     producer_ = std::make_unique<kafka::Producer>(kc);
     tap_ = std::make_unique<Tap>();
     StartPlanner();
@@ -279,7 +277,7 @@ class RolloutPlannerItest : public ::testing::Test {
     o.http_addr = "127.0.0.1:0";
     o.pg.dsn = PgDsn();
     o.pg.schema = schema_;
-    o.kafka.brokers = Brokers();
+    o.kafka.brokers = KafkaBrokers();
     o.kafka.client_id = "itest-planner";
     o.group_id = group_;
     o.redis_url = RedisUrl();
