@@ -45,6 +45,7 @@ class EmailChannel final : public Channel {
     SmtpRequest req;
     req.url = spec_.smtp_url;
     req.starttls = spec_.starttls;
+    req.ca_file = spec_.ca_file;
     req.username = secrets_.username;
     req.password = secrets_.password;
     req.from = spec_.from;

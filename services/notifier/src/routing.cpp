@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 namespace sluice::notifier {
@@ -78,11 +79,27 @@ std::string SecretVar(const std::string& origin, const YAML::Node& n, std::strin
 
 ChannelSpec ParseChannel(const std::string& origin, const std::string& name,
                          const YAML::Node& node) {
-  RejectUnknownKeys(
-      origin, node, "channel '" + name + "'",
-      {"type", "language", "url_env", "secret_env", "format", "at_mobiles", "at_user_ids", "at_all",
-       "mentioned_list", "mentioned_mobile_list", "rate_limit_per_minute", "timeout", "smtp_url",
-       "starttls", "from", "to", "username_env", "password_env", "resolve_timeout"});
+  RejectUnknownKeys(origin, node, "channel '" + name + "'",
+                    {"type",
+                     "language",
+                     "url_env",
+                     "secret_env",
+                     "format",
+                     "at_mobiles",
+                     "at_user_ids",
+                     "at_all",
+                     "mentioned_list",
+                     "mentioned_mobile_list",
+                     "rate_limit_per_minute",
+                     "timeout",
+                     "smtp_url",
+                     "starttls",
+                     "ca_file",
+                     "from",
+                     "to",
+                     "username_env",
+                     "password_env",
+                     "resolve_timeout"});
   ChannelSpec c;
   c.name = name;
   if (!node["type"]) Fail(origin, node, "channel '" + name + "' has no type");
@@ -133,6 +150,13 @@ ChannelSpec ParseChannel(const std::string& origin, const std::string& name,
   if (const auto n = node["timeout"]) c.timeout = Duration(origin, n, "timeout");
   if (const auto n = node["smtp_url"]) c.smtp_url = Scalar(origin, n, "smtp_url");
   if (const auto n = node["starttls"]) c.starttls = Bool(origin, n, "starttls");
+  if (const auto n = node["ca_file"]) {
+    if (c.type != ChannelType::kEmail) Fail(origin, n, "ca_file applies only to an email channel");
+    c.ca_file = Scalar(origin, n, "ca_file");
+    if (!std::filesystem::is_regular_file(c.ca_file)) {
+      Fail(origin, n, "ca_file '" + c.ca_file + "' is not a readable file");
+    }
+  }
   if (const auto n = node["from"]) c.from = Scalar(origin, n, "from");
   if (const auto n = node["to"]) c.to = StringList(origin, n, "to");
   if (const auto n = node["resolve_timeout"]) {

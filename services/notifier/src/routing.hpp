@@ -61,6 +61,7 @@ struct ChannelSpec {
   // email
   std::string smtp_url;  // smtp://host:port or smtps://host:port
   bool starttls = true;  // require STARTTLS on smtp://
+  std::string ca_file;   // PEM CA bundle that signed the relay's certificate; "" = system store
   std::string from;
   std::vector<std::string> to;
   std::string username_env;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 namespace sluice::notifier {
 namespace {
 
@@ -127,10 +130,28 @@ TEST(RoutingTest, RoutesByAppEnvSeverityAndEvent) {
   EXPECT_TRUE(RouteNotification(ParseRoutingConfig("", "x"), n).empty());
 }
 
+TEST(RoutingTest, CaFileIsForEmailAndMustExist) {
+  const std::string mail =
+      "channels:\n  m:\n    type: email\n    smtp_url: smtp://relay:587\n    from: a@x\n"
+      "    to: [b@x]\n";
+  EXPECT_EQ(ErrorOf(mail + "    ca_file: /nonexistent/ca.pem\n"),
+            "notifier.yaml:7: ca_file '/nonexistent/ca.pem' is not a readable file");
+  const auto ca = std::filesystem::temp_directory_path() / "sluice-routing-test-ca.pem";
+  std::ofstream(ca) << "-----BEGIN CERTIFICATE-----\n";
+  EXPECT_EQ(ErrorOf("channels:\n  s:\n    type: slack\n    url_env: SLUICE_X\n"
+                    "    ca_file: " +
+                    ca.string() + "\n"),
+            "notifier.yaml:5: ca_file applies only to an email channel");
+  const auto c = ParseRoutingConfig(mail + "    ca_file: " + ca.string() + "\n", "notifier.yaml");
+  EXPECT_EQ(c.channels.at("m").ca_file, ca.string());
+  std::filesystem::remove(ca);
+  EXPECT_TRUE(ParseRoutingConfig(mail, "notifier.yaml").channels.at("m").ca_file.empty());
+}
+
 TEST(RoutingTest, UnknownKeysAreErrorsWithLineNumbers) {
   EXPECT_EQ(ErrorOf("channels:\n  s:\n    type: slack\n    url_env: SLUICE_X\n    colour: red\n"),
             "notifier.yaml:5: unknown key 'colour' in channel 's' (known: at_all, at_mobiles, "
-            "at_user_ids, format, from, language, mentioned_list, mentioned_mobile_list, "
+            "at_user_ids, ca_file, format, from, language, mentioned_list, mentioned_mobile_list, "
             "password_env, rate_limit_per_minute, resolve_timeout, secret_env, smtp_url, starttls, "
             "timeout, to, type, url_env, username_env)");
   EXPECT_EQ(ErrorOf("chanels: {}\n").rfind("notifier.yaml:1: unknown key 'chanels'", 0), 0u);

@@ -86,14 +86,23 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
     return std::nullopt;
   };
   capture::CaptureServer receivers(receiver_options);
-  // The mail relay: only these credentials are accepted.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("notifier-" + sfx);
+  std::filesystem::create_directories(dir);
+  // The mail relay, as on port 587: STARTTLS with a certificate of a private CA (self-signed
+  // here, handed to the notifier as ca_file) before AUTH; only these credentials are accepted.
+  const std::string relay_cert = (dir / "relay-cert.pem").string();
+  const std::string relay_key = (dir / "relay-key.pem").string();
+  ASSERT_EQ(st::Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+                      relay_key + " -out " + relay_cert + " >/dev/null 2>&1"),
+            0);
   capture::SmtpOptions smtp_options;
   smtp_options.username = "mailer";
   smtp_options.password = "mail-password";
+  smtp_options.tls_cert_file = relay_cert;
+  smtp_options.tls_key_file = relay_key;
+  smtp_options.require_tls = true;
   capture::SmtpServer smtp(smtp_options);
-
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("notifier-" + sfx);
-  std::filesystem::create_directories(dir);
   const std::string config_path = (dir / "notifier.yaml").string();
   {
     std::ofstream out(config_path);
@@ -105,7 +114,8 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
         << "secret_env: SLUICE_ITEST_DING_SECRET, at_mobiles: ['13800000000']}\n"
         << "  wecom-" << sfx << ": {type: wecom, url_env: SLUICE_ITEST_WECOM_URL}\n"
         << "  mail-" << sfx << ": {type: email, smtp_url: 'smtp://127.0.0.1:" << smtp.Port()
-        << "', starttls: false, from: 'Sluice <sluice@example.com>', to: [oncall@example.com], "
+        << "', starttls: true, ca_file: '" << relay_cert
+        << "', from: 'Sluice <sluice@example.com>', to: [oncall@example.com], "
         << "username_env: SLUICE_ITEST_SMTP_USER, password_env: SLUICE_ITEST_SMTP_PASSWORD}\n"
         << "  hook-" << sfx << ": {type: webhook, url_env: SLUICE_ITEST_HOOK_URL, "
         << "secret_env: SLUICE_ITEST_HOOK_SECRET}\n"
@@ -249,9 +259,10 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   EXPECT_EQ(hooks[0].Header("X-Sluice-Signature"), WebhookSignature(hooks[0].body, hook_secret));
   EXPECT_EQ(json::parse(hooks[0].body)["notification"]["event_id"], rollback.event_id());
 
-  // E-mail: one multipart/alternative message, authenticated.
+  // E-mail: one multipart/alternative message, over STARTTLS, authenticated.
   const auto mails = smtp.Mails();
   ASSERT_EQ(mails.size(), 1u);
+  EXPECT_TRUE(mails[0].tls);
   EXPECT_EQ(mails[0].mail_from, "sluice@example.com");
   EXPECT_EQ(mails[0].rcpt_to, std::vector<std::string>{"oncall@example.com"});
   EXPECT_EQ(mails[0].auth_user, "mailer");

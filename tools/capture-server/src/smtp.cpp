@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -84,6 +86,15 @@ void SmtpSession::Reset() {
   mail_.helo = helo;
   mail_.auth_user = user;
   mail_.auth_password = password;
+}
+
+void SmtpSession::TlsStarted() {
+  tls_active_ = true;
+  greeted_ = false;
+  authenticated_ = false;
+  state_ = State::kCommand;
+  mail_ = SmtpMail{};
+  Reset();
 }
 
 SmtpSession::Step SmtpSession::Error(std::string reply) {
@@ -188,6 +199,8 @@ SmtpSession::Step SmtpSession::Command(std::string_view line) {
   const std::string_view args =
       space == std::string_view::npos ? std::string_view() : Trim(line.substr(space + 1));
   const bool auth_required = !options_.username.empty() || !options_.password.empty();
+  const bool tls_offered = !options_.tls_cert_file.empty() && !options_.tls_key_file.empty();
+  const bool tls_missing = tls_offered && options_.require_tls && !tls_active_;
 
   if (verb == "EHLO" || verb == "HELO") {
     if (args.empty()) return Error("501 5.5.4 Syntax: " + verb + " hostname\r\n");
@@ -196,14 +209,15 @@ SmtpSession::Step SmtpSession::Command(std::string_view line) {
     mail_.helo = std::string(args);
     if (verb == "HELO") return {"250 " + options_.hostname + "\r\n", false, {}};
     return {"250-" + options_.hostname + " greets " + std::string(args) + "\r\n" + "250-SIZE " +
-                std::to_string(options_.max_message_bytes) + "\r\n" +
-                "250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n"
-                "250 PIPELINING\r\n",
+                std::to_string(options_.max_message_bytes) + "\r\n" + "250-8BITMIME\r\n" +
+                (tls_offered && !tls_active_ ? "250-STARTTLS\r\n" : "") +
+                "250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n",
             false,
             {}};
   }
   if (verb == "AUTH") {
     if (!greeted_) return Error("503 5.5.1 Error: send EHLO first\r\n");
+    if (tls_missing) return Error("530 5.7.0 Must issue a STARTTLS command first\r\n");
     if (authenticated_) return Error("503 5.5.1 Error: already authenticated\r\n");
     if (in_transaction_) return Error("503 5.5.1 Error: MAIL transaction in progress\r\n");
     if (args.empty()) return Error("501 5.5.4 Syntax: AUTH mechanism\r\n");
@@ -212,6 +226,7 @@ SmtpSession::Step SmtpSession::Command(std::string_view line) {
   if (verb == "MAIL") {
     if (!greeted_) return Error("503 5.5.1 Error: send HELO/EHLO first\r\n");
     if (in_transaction_) return Error("503 5.5.1 Error: nested MAIL command\r\n");
+    if (tls_missing) return Error("530 5.7.0 Must issue a STARTTLS command first\r\n");
     if (auth_required && !authenticated_) {
       return Error("530 5.7.0 Authentication required\r\n");
     }
@@ -228,6 +243,7 @@ SmtpSession::Step SmtpSession::Command(std::string_view line) {
     }
     in_transaction_ = true;
     mail_.mail_from = path->address;
+    mail_.tls = tls_active_;
     return {"250 2.1.0 Ok\r\n", false, {}};
   }
   if (verb == "RCPT") {
@@ -261,7 +277,13 @@ SmtpSession::Step SmtpSession::Command(std::string_view line) {
   if (verb == "HELP") {
     return {"214 2.0.0 EHLO HELO AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT\r\n", false, {}};
   }
-  if (verb == "STARTTLS") return Error("454 4.7.0 TLS not available\r\n");
+  if (verb == "STARTTLS") {
+    if (!tls_offered) return Error("454 4.7.0 TLS not available\r\n");
+    if (tls_active_) return Error("503 5.5.1 Error: TLS already active\r\n");
+    if (!args.empty()) return Error("501 5.5.4 Syntax: STARTTLS\r\n");
+    if (!greeted_) return Error("503 5.5.1 Error: send EHLO first\r\n");
+    return {"220 2.0.0 Ready to start TLS\r\n", false, {}, true};
+  }
   return Error("500 5.5.2 Error: command not recognized\r\n");
 }
 
@@ -284,6 +306,14 @@ struct SmtpServer::Impl {
   std::list<std::unique_ptr<Connection>> connections;
   std::vector<SmtpMail> mails;
 
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls{nullptr, &SSL_CTX_free};
+
+  // A connection's socket, TLS once STARTTLS went through.
+  struct Stream {
+    int fd = -1;
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl{nullptr, &SSL_free};
+  };
+
   static void Send(int fd, std::string_view s) {
     while (!s.empty()) {
       const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
@@ -291,6 +321,39 @@ struct SmtpServer::Impl {
       if (n <= 0) return;
       s.remove_prefix(static_cast<std::size_t>(n));
     }
+  }
+
+  static void Send(Stream& stream, std::string_view s) {
+    if (!stream.ssl) return Send(stream.fd, s);
+    while (!s.empty()) {
+      const int n = SSL_write(stream.ssl.get(), s.data(), static_cast<int>(s.size()));
+      if (n <= 0) return;
+      s.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  // Bytes read, 0 at the end of the stream, -1 on a timeout (SO_RCVTIMEO) or an error.
+  static ssize_t Receive(Stream& stream, char* buffer, std::size_t size) {
+    if (!stream.ssl) {
+      for (;;) {
+        const ssize_t n = ::recv(stream.fd, buffer, size, 0);
+        if (n < 0 && errno == EINTR) continue;
+        return n;
+      }
+    }
+    const int n = SSL_read(stream.ssl.get(), buffer, static_cast<int>(size));
+    return n > 0 ? n : (SSL_get_error(stream.ssl.get(), n) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
+  }
+
+  // The server side of the handshake on the connection; false when it failed.
+  bool StartTls(Stream& stream) {
+    stream.ssl.reset(SSL_new(tls.get()));
+    if (!stream.ssl || SSL_set_fd(stream.ssl.get(), stream.fd) != 1 ||
+        SSL_accept(stream.ssl.get()) != 1) {
+      ERR_clear_error();
+      return false;
+    }
+    return true;
   }
 
   // Joins and closes the finished connections. Called with `mu` held.
@@ -343,7 +406,9 @@ struct SmtpServer::Impl {
 
   void Session(int fd) {
     SmtpSession session(options);
-    Send(fd, session.Greeting());
+    Stream stream;
+    stream.fd = fd;
+    Send(stream, session.Greeting());
     std::string buffer;
     std::size_t scanned = 0;
     char chunk[8192];
@@ -351,17 +416,16 @@ struct SmtpServer::Impl {
       const auto nl = buffer.find('\n', scanned);
       if (nl == std::string::npos) {
         if (buffer.size() > kMaxLineBytes) {
-          Send(fd, "500 5.5.2 Line too long\r\n");
-          return;
+          Send(stream, "500 5.5.2 Line too long\r\n");
+          break;
         }
         scanned = buffer.size();
-        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-        if (n < 0 && errno == EINTR) continue;
+        const ssize_t n = Receive(stream, chunk, sizeof chunk);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          Send(fd, "421 4.4.2 " + options.hostname + " Error: timeout exceeded\r\n");
-          return;
+          Send(stream, "421 4.4.2 " + options.hostname + " Error: timeout exceeded\r\n");
+          break;
         }
-        if (n <= 0) return;
+        if (n <= 0) break;
         buffer.append(chunk, static_cast<std::size_t>(n));
         continue;
       }
@@ -379,9 +443,16 @@ struct SmtpServer::Impl {
           step.reply = "451 4.3.0 Error: " + std::string(e.what()) + "\r\n";
         }
       }
-      if (!step.reply.empty()) Send(fd, step.reply);
-      if (step.close) return;
+      if (!step.reply.empty()) Send(stream, step.reply);
+      if (step.close) break;
+      if (step.start_tls) {
+        // Whatever the client pipelined after STARTTLS was sent in the clear: dropped (RFC 3207).
+        buffer.clear();
+        if (!StartTls(stream)) break;
+        session.TlsStarted();
+      }
     }
+    if (stream.ssl) SSL_shutdown(stream.ssl.get());
   }
 };
 
@@ -389,6 +460,17 @@ SmtpServer::SmtpServer(SmtpOptions options, MailHandler on_mail) : impl_(std::ma
   Impl& s = *impl_;
   s.options = std::move(options);
   s.on_mail = std::move(on_mail);
+  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
+    s.tls.reset(SSL_CTX_new(TLS_server_method()));
+    if (!s.tls ||
+        SSL_CTX_use_certificate_chain_file(s.tls.get(), s.options.tls_cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(s.tls.get(), s.options.tls_key_file.c_str(),
+                                    SSL_FILETYPE_PEM) != 1) {
+      ERR_clear_error();
+      throw std::runtime_error("smtp: cannot load the TLS certificate " + s.options.tls_cert_file +
+                               " and key " + s.options.tls_key_file);
+    }
+  }
   s.listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s.listen_fd < 0) throw std::runtime_error("smtp: socket: " + std::string(strerror(errno)));
   const int one = 1;

@@ -63,6 +63,55 @@ TEST_F(SmtpSessionTest, AcceptsAMessageAndUnstuffsDots) {
   EXPECT_TRUE(quit.close);
 }
 
+// With a certificate: STARTTLS is offered and, with require_tls, needed before AUTH and MAIL;
+// after the handshake the client starts over with EHLO, and STARTTLS is not offered again.
+TEST(SmtpSessionTlsTest, OffersStartTlsAndStartsOverAfterTheHandshake) {
+  SmtpOptions options;
+  options.tls_cert_file = "cert.pem";  // the session only needs to know TLS is there
+  options.tls_key_file = "key.pem";
+  options.require_tls = true;
+  SmtpSession session(options);
+  const auto say = [&](std::string_view line) { return session.OnLine(line); };
+  EXPECT_EQ(Code(say("STARTTLS")), "503");  // EHLO first
+  const auto ehlo = say("EHLO client.example");
+  EXPECT_NE(ehlo.reply.find("250-STARTTLS\r\n"), std::string::npos) << ehlo.reply;
+  EXPECT_EQ(Code(say("AUTH PLAIN AG1haWxlcgBzZWNyZXQ=")), "530");
+  EXPECT_EQ(Code(say("MAIL FROM:<a@x>")), "530");
+  EXPECT_EQ(Code(say("STARTTLS now")), "501");
+  const auto start = say("STARTTLS");
+  EXPECT_EQ(Code(start), "220");
+  EXPECT_TRUE(start.start_tls);
+  EXPECT_FALSE(start.close);
+
+  session.TlsStarted();
+  EXPECT_EQ(Code(say("MAIL FROM:<a@x>")), "503");  // EHLO again first
+  const auto again = say("EHLO client.example");
+  EXPECT_EQ(again.reply.find("STARTTLS"), std::string::npos) << again.reply;
+  EXPECT_EQ(Code(say("STARTTLS")), "503");  // already active
+  EXPECT_EQ(Code(say("AUTH PLAIN AG1haWxlcgBzZWNyZXQ=")), "235");
+  EXPECT_EQ(Code(say("MAIL FROM:<a@x>")), "250");
+  EXPECT_EQ(Code(say("RCPT TO:<b@x>")), "250");
+  EXPECT_EQ(Code(say("DATA")), "354");
+  const auto done = say(".");
+  ASSERT_TRUE(done.mail);
+  EXPECT_TRUE(done.mail->tls);
+  EXPECT_EQ(done.mail->auth_user, "mailer");
+}
+
+TEST(SmtpSessionTlsTest, WithoutRequireTlsPlainMailIsAcceptedAndMarkedSo) {
+  SmtpOptions options;
+  options.tls_cert_file = "cert.pem";
+  options.tls_key_file = "key.pem";
+  SmtpSession session(options);
+  ASSERT_EQ(Code(session.OnLine("EHLO c")), "250");
+  EXPECT_EQ(Code(session.OnLine("MAIL FROM:<a@x>")), "250");
+  EXPECT_EQ(Code(session.OnLine("RCPT TO:<b@x>")), "250");
+  EXPECT_EQ(Code(session.OnLine("DATA")), "354");
+  const auto done = session.OnLine(".");
+  ASSERT_TRUE(done.mail);
+  EXPECT_FALSE(done.mail->tls);
+}
+
 TEST_F(SmtpSessionTest, AnswersUnknownAndOutOfOrderCommands) {
   EXPECT_EQ(Code(Say("MAIL FROM:<a@x>")), "503");  // no EHLO yet
   EXPECT_EQ(Code(Say("EHLO")), "501");

@@ -1,10 +1,11 @@
 #pragma once
 
 // A small SMTP server standing in for a mail relay: EHLO/HELO, AUTH PLAIN and LOGIN, MAIL, RCPT,
-// DATA (dot-unstuffed, size-limited), RSET, NOOP, VRFY, HELP, QUIT. No TLS: STARTTLS is answered
-// "454 TLS not available" and not advertised, so a client that requires TLS fails the way it
-// does against a relay without it. The protocol lives in SmtpSession (no I/O, unit-tested);
-// SmtpServer runs one session per connection, each on its own thread.
+// DATA (dot-unstuffed, size-limited), RSET, NOOP, VRFY, HELP, QUIT, and STARTTLS (RFC 3207) when
+// given a certificate. Without one, STARTTLS is answered "454 TLS not available" and not
+// advertised, so a client that requires TLS fails the way it does against a relay without it.
+// The protocol lives in SmtpSession (no I/O, unit-tested); SmtpServer runs one session per
+// connection, each on its own thread, and does the TLS handshake (OpenSSL).
 
 #include <cstddef>
 #include <functional>
@@ -28,6 +29,12 @@ struct SmtpOptions {
   // When empty, any credentials are accepted and AUTH is optional; the user is still recorded.
   std::string username;
   std::string password;
+  // PEM files: when both are set, EHLO offers STARTTLS and the connection is upgraded on it.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // With TLS offered: AUTH and MAIL before STARTTLS are refused (530), as a relay on port 587
+  // that requires encryption does.
+  bool require_tls = false;
 };
 
 // One accepted message.
@@ -38,6 +45,7 @@ struct SmtpMail {
   std::string mail_from;             // the reverse path without angle brackets
   std::vector<std::string> rcpt_to;  // forward paths without angle brackets
   std::string data;                  // the message, dot-unstuffed, CRLF line ends
+  bool tls = false;                  // sent after STARTTLS
 };
 
 // The protocol state of one connection. Feed it every line the client sends (without its line
@@ -50,12 +58,16 @@ class SmtpSession {
     std::string reply;             // empty while reading DATA lines
     bool close = false;            // close the connection after writing the reply
     std::optional<SmtpMail> mail;  // set when a message was accepted (reply is then 250)
+    bool start_tls = false;        // write the reply, then run the TLS handshake
   };
 
   std::string Greeting() const;  // "220 <hostname> ESMTP ..."
   Step OnLine(std::string_view line);
   // Reading the lines of a DATA section (or an AUTH continuation).
   bool InData() const { return state_ == State::kData; }
+  // The TLS handshake after STARTTLS succeeded: the session starts over (RFC 3207 4.2: EHLO
+  // and AUTH again), now encrypted.
+  void TlsStarted();
 
  private:
   enum class State { kCommand, kData, kAuthPlain, kAuthLoginUser, kAuthLoginPassword };
@@ -70,6 +82,7 @@ class SmtpSession {
   SmtpOptions options_;
   State state_ = State::kCommand;
   bool greeted_ = false;
+  bool tls_active_ = false;
   bool authenticated_ = false;
   bool in_transaction_ = false;
   bool data_too_big_ = false;
