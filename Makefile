@@ -5,6 +5,12 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
 JOBS ?= 2
+# Compiled objects are cached across clones (ccache, when installed; see CMakeLists.txt).
+export CCACHE_DIR ?= $(HOME)/.cache/sluice/ccache
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_MAXSIZE ?= 8G
+# Hits across clones in other folders (CI builds a fresh clone): debug info keeps the first path.
+export CCACHE_NOHASHDIR ?= 1
 CTEST := ctest --output-on-failure --no-tests=ignore
 STACK := bash scripts/stack.sh
 LINT_DIRS := $(wildcard libs services tools agent cli)

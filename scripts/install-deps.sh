@@ -32,7 +32,7 @@ BUILD_PACKAGES=(
   librdkafka-dev libpqxx-dev libhiredis-dev libspdlog-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libcurl4-openssl-dev nlohmann-json3-dev
   libyaml-cpp-dev prometheus-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
-  libgtest-dev libgmock-dev libarchive-dev
+  libgtest-dev libgmock-dev libarchive-dev ccache
 )
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
 TOOL_PACKAGES=(maven clang-format clang-tidy python3 curl openssl docker-compose iproute2 util-linux)
