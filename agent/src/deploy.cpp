@@ -338,6 +338,7 @@ json ToJson(const AgentState& s) {
             {"installed", installed},     {"health", ToString(s.health)},
             {"generations", generations}, {"last_operation", nullptr},
             {"service", nullptr}};
+  j["owner"] = s.owner;
   if (s.last_operation) j["last_operation"] = ToJson(*s.last_operation);
   if (s.service) j["service"] = ToJson(*s.service);
   return j;
@@ -363,6 +364,7 @@ AgentState StateFromJson(const json& j) {
       // A state written before generations were kept per deployment: host-wide.
       s.generations.push_back({"", old->get<std::uint64_t>()});
     }
+    if (const auto it = j.find("owner"); it != j.end()) s.owner = it->get<std::string>();
     if (const auto& op = j.at("last_operation"); !op.is_null()) {
       s.last_operation = OperationFromJson(op);
     }
@@ -388,6 +390,10 @@ std::uint64_t AgentState::HighestGeneration() const {
   std::uint64_t highest = 0;
   for (const auto& g : generations) highest = std::max(highest, g.generation);
   return highest;
+}
+
+bool OwnedByAnother(const AgentState& state, std::string_view deployment_id) {
+  return !deployment_id.empty() && !state.owner.empty() && state.owner != deployment_id;
 }
 
 bool IsStale(const AgentState& state, std::string_view deployment_id, std::uint64_t generation) {

@@ -17,6 +17,8 @@ namespace sluice::agent {
 
 // Reasons an operation was refused or failed; the executor keys on them.
 inline constexpr std::string_view kReasonStaleGeneration = "stale_generation";
+// A revert of a deployment other than the one that deployed the host last (a newer one owns it).
+inline constexpr std::string_view kReasonOwnedByNewerDeployment = "host_owned_by_newer_deployment";
 inline constexpr std::string_view kReasonVersionConflict = "version_conflict";
 inline constexpr std::string_view kReasonNotInstalled = "not_installed";
 inline constexpr std::string_view kReasonChecksumMismatch = "checksum_mismatch";
@@ -127,6 +129,9 @@ struct AgentState {
   std::vector<DeploymentGeneration> generations;
   std::optional<Operation> last_operation;
   std::optional<ServiceConfig> service;  // of the last deploy; used by revert
+  // The deployment whose deploy this host accepted last ("" before the first, or when the
+  // executor named none): only its revert may switch the host.
+  std::string owner;
 
   const InstalledVersion* Find(std::string_view version) const;
   // The highest generation seen of `deployment_id`; 0 when never seen.
@@ -144,6 +149,10 @@ AgentState StateFromJson(const nlohmann::json& j);
 // generation is accepted again (the executor's retry of the same command). Generations of other
 // deployments do not matter: each deployment counts from 1.
 bool IsStale(const AgentState& state, std::string_view deployment_id, std::uint64_t generation);
+// Host ownership: a revert of `deployment_id` is refused when another deployment deployed the
+// host after it (generations count per deployment, so they cannot say which is newer; the last
+// deploy accepted can). Unnamed deployments and hosts no named deploy has reached are not fenced.
+bool OwnedByAnother(const AgentState& state, std::string_view deployment_id);
 // Remembers the generation of an accepted command of `deployment_id`.
 void ObserveGeneration(AgentState& state, std::string_view deployment_id, std::uint64_t generation);
 

@@ -173,6 +173,22 @@ TEST(Fencing, RefusesOnlyOlderGenerationsOfTheSameDeployment) {
   EXPECT_EQ(s.HighestGeneration(), 5u);
 }
 
+TEST(Fencing, OnlyTheDeploymentThatDeployedTheHostLastMayRevertIt) {
+  AgentState s;
+  EXPECT_FALSE(OwnedByAnother(s, "dep-a"));  // no named deploy yet
+  s.owner = "dep-a";
+  EXPECT_FALSE(OwnedByAnother(s, "dep-a"));
+  EXPECT_FALSE(OwnedByAnother(s, ""));  // an executor that names no deployment is not fenced
+  s.owner = "dep-b";                    // dep-b deployed the host after dep-a
+  EXPECT_TRUE(OwnedByAnother(s, "dep-a"));
+  EXPECT_FALSE(OwnedByAnother(s, "dep-b"));
+  // Kept across a restart; a state file from before owners existed has none.
+  EXPECT_EQ(StateFromJson(json::parse(ToJson(s).dump())).owner, "dep-b");
+  auto j = ToJson(s);
+  j.erase("owner");
+  EXPECT_EQ(StateFromJson(j).owner, "");
+}
+
 TEST(Fencing, RemembersABoundedNumberOfDeployments) {
   AgentState s;
   ObserveGeneration(s, "old", 9);

@@ -274,6 +274,8 @@ OperationReport HostAgent::Deploy(const DeployRequest& request) {
     if (plan != PlanKind::kNoOp) {
       state_.last_operation = op;
     }
+    // Accepted (even when already current): this deployment owns the host from now on.
+    if (!request.deployment_id.empty()) state_.owner = request.deployment_id;
     Persist();
   }
   log->info("deploy {} generation {}: {}", request.version, request.generation, ToString(plan));
@@ -327,6 +329,12 @@ OperationReport HostAgent::Revert(const RevertRequest& request) {
   {
     std::lock_guard lock(mu_);
     Admit(request.deployment_id, request.generation);
+    if (OwnedByAnother(state_, request.deployment_id)) {
+      Persist();
+      throw Refused(409, std::string(kReasonOwnedByNewerDeployment),
+                    "deployment " + state_.owner + " deployed this host after deployment " +
+                        request.deployment_id + "; its revert is refused");
+    }
     if (state_.Find(request.version) == nullptr || !fs::is_directory(ReleaseDir(request.version))) {
       Persist();
       throw Refused(404, std::string(kReasonNotInstalled),

@@ -361,6 +361,31 @@ TEST_F(AgentTest, GenerationsAreFencedPerDeployment) {
       (std::pair<long, std::string>{409, "stale_generation"}));
 }
 
+// Issue 13: deployment A's revert must not switch a host that deployment B deployed after A.
+TEST_F(AgentTest, ARevertIsRefusedOnAHostANewerDeploymentDeployed) {
+  auto Of = [](json body, const std::string& deployment) {
+    body["deployment_id"] = deployment;
+    return body;
+  };
+  ASSERT_EQ(Ok("POST", "/v1/deploy", Of(DeployBody("1.0.0", 1), "dep-a"))["result"], "succeeded");
+  ASSERT_EQ(Ok("POST", "/v1/deploy", Of(DeployBody("2.0.0", 1), "dep-b"))["result"], "succeeded");
+  EXPECT_EQ(
+      Refusal("/v1/revert", {{"version", "1.0.0"}, {"deployment_id", "dep-a"}, {"generation", 2}}),
+      (std::pair<long, std::string>{409, "host_owned_by_newer_deployment"}));
+  EXPECT_EQ(CurrentTarget(), "releases/2.0.0");
+  EXPECT_EQ(Restarts(), "1.0.0\n2.0.0\n");
+  // Remembered across a restart; the owner's own revert goes ahead.
+  EXPECT_EQ(agent_->Terminate(), 0) << agent_->LogTail();
+  StartAgent();
+  EXPECT_EQ(
+      Refusal("/v1/revert", {{"version", "1.0.0"}, {"deployment_id", "dep-a"}, {"generation", 3}}),
+      (std::pair<long, std::string>{409, "host_owned_by_newer_deployment"}));
+  EXPECT_EQ(Ok("POST", "/v1/revert",
+               {{"version", "1.0.0"}, {"deployment_id", "dep-b"}, {"generation", 2}})["result"],
+            "succeeded");
+  EXPECT_EQ(CurrentTarget(), "releases/1.0.0");
+}
+
 TEST_F(AgentTest, StateSurvivesARestart) {
   ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("1.0.0", 1))["result"], "succeeded");
   ASSERT_EQ(Ok("POST", "/v1/deploy", DeployBody("2.0.0", 7))["result"], "succeeded");

@@ -41,6 +41,7 @@ Config ParseConfig() {
   s.planner.traffic_switch_timeout = env.Duration("SLUICE_PLANNER_TRAFFIC_SWITCH_TIMEOUT", 10s);
   s.planner.traffic_switch_attempts =
       static_cast<int>(env.Int("SLUICE_PLANNER_TRAFFIC_SWITCH_ATTEMPTS", 3, 1, 100));
+  s.planner.rollback_wait = env.Duration("SLUICE_PLANNER_ROLLBACK_WAIT", 10min);
   s.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
   try {
     pg::ValidateSchemaName(s.pg.schema);

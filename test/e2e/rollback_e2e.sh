@@ -259,8 +259,9 @@ for _ in 1 2; do
   curl_pids+=($!)
 done
 wait "${curl_pids[@]}" || fail "the watcher refused an Alertmanager webhook"
-# The planner marks the deployment failed when the analysis fails; the rollback-agent then
-# reverts batch 2. Done when the rollback has succeeded and the deployment is failed again.
+# The planner marks the deployment rolling_back when the analysis fails (it keeps its app+env
+# until the revert is done); the rollback-agent reverts batch 2. Done when the rollback has
+# succeeded and the deployment is failed.
 sl_wait_until 120 "v3's rollback succeeded" rollback_succeeded "$d3" ||
   fail "the rollback of v3 did not succeed within 120 s"
 [[ "$(wait_final "$d3" 60)" == failed ]] || fail "v3 deployment $d3 did not end failed"

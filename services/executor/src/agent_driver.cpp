@@ -15,10 +15,19 @@ std::string Millis(std::chrono::milliseconds d) { return std::to_string(d.count(
 
 // Codes that say the same command will fail the same way again.
 const std::set<std::string, std::less<>>& DefinitiveCodes() {
-  static const std::set<std::string, std::less<>> kCodes = {
-      "checksum_mismatch", "artifact_too_large", "unsafe_archive", "version_conflict",
-      "not_installed",     "install_failed",     "restart_failed", "health_check_failed",
-      "invalid_field",     "unauthorized",       "forbidden",      "not_found"};
+  static const std::set<std::string, std::less<>> kCodes = {"checksum_mismatch",
+                                                            "artifact_too_large",
+                                                            "unsafe_archive",
+                                                            "version_conflict",
+                                                            "not_installed",
+                                                            "install_failed",
+                                                            "restart_failed",
+                                                            "health_check_failed",
+                                                            "invalid_field",
+                                                            "unauthorized",
+                                                            "forbidden",
+                                                            "not_found",
+                                                            "host_owned_by_newer_deployment"};
   return kCodes;
 }
 // Codes of passing trouble: a download that broke off, an operation cut short.

@@ -34,6 +34,9 @@ struct UnresolvedHost {
 inline constexpr std::string_view kReasonUnknownHost = "unknown_host";
 inline constexpr std::string_view kReasonNoTargetVersion = "no_target_version";
 inline constexpr std::string_view kReasonNoServiceConfig = "no_service_config";
+// A revert on a host that another deployment deployed after the reverted one: the host is
+// left as it is (the newer deployment owns it), and the host counts as not reverted.
+inline constexpr std::string_view kReasonHostOwnedElsewhere = "host_owned_by_newer_deployment";
 
 // executor_commands.status.
 inline constexpr std::string_view kCommandAccepted = "accepted";

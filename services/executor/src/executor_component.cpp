@@ -212,6 +212,8 @@ struct WorkerPool::ActiveRun {
   std::mutex mu;
   std::map<std::string, HostLease> leases;  // guarded by mu
   std::set<std::string> fenced;             // guarded by mu: hosts not to drive in this run
+  // guarded by mu: hosts this revert must not touch, with the deployment that owns each now
+  std::map<std::string, std::string> owned_elsewhere;
   core::MonotonicTime next_cancel_check{};  // guarded by mu
 };
 
@@ -230,6 +232,12 @@ class LeasedDriver final : public TargetDriver {
   HostOutcome Revert(const HostTarget& host, std::string version, const CommandFence& fence,
                      Deadline deadline) override {
     if (!Driven(host)) return NotDriven(host);
+    if (auto owner = OwnedElsewhere(host)) {
+      return HostOutcome::Failure(OutcomeKind::kFailed, false,
+                                  std::string(kReasonHostOwnedElsewhere),
+                                  "host " + host.host + " was deployed by deployment " + *owner +
+                                      " after this one; its revert is refused");
+    }
     return inner_.Revert(host, std::move(version), fence, deadline);
   }
   HostState Status(const HostTarget& host, Deadline deadline) override {
@@ -241,6 +249,12 @@ class LeasedDriver final : public TargetDriver {
     std::lock_guard lock(run_.mu);
     const auto it = run_.leases.find(host.host);
     return it != run_.leases.end() && !it->second.lost && !run_.fenced.contains(host.host);
+  }
+  std::optional<std::string> OwnedElsewhere(const HostTarget& host) {
+    std::lock_guard lock(run_.mu);
+    const auto it = run_.owned_elsewhere.find(host.host);
+    if (it == run_.owned_elsewhere.end()) return std::nullopt;
+    return it->second;
   }
   static HostOutcome NotDriven(const HostTarget& host) {
     return HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonNotDriven),
@@ -536,6 +550,21 @@ void WorkerPool::Execute(const ClaimedCommand& claimed) {
             if (!CommandRepository::AdvanceHostFence(tx, host.host, token)) {
               fence = CommandRepository::HostFence(tx, host.host);
               return false;
+            }
+            if (op == BatchOperation::kRevert) {
+              // A revert never touches a host that another deployment deployed since: an older
+              // deployment's rollback must not switch a host under a newer one.
+              if (const auto owner = InstanceRecordRepository::RevertRefusedBy(
+                      tx, host.host, command.deployment_id)) {
+                log->warn("host {}: deployment {} deployed it after {}; revert refused", host.host,
+                          owner->Value(), command.deployment_id.Value());
+                std::lock_guard lock(run->mu);
+                run->owned_elsewhere[host.host] = owner->Value();
+                return true;
+              }
+            } else {
+              InstanceRecordRepository::ClaimHost(tx, host.host, command.deployment_id,
+                                                  command.generation, record.updated_at_ms);
             }
             InstanceRecordRepository::Upsert(tx, record);
             return true;

@@ -53,6 +53,15 @@ constexpr const char* kSelectInFlight = R"sql(
 constexpr const char* kHighestGeneration = R"sql(
   SELECT max(generation) FROM instance_deployment_records WHERE deployment_id = $1)sql";
 
+constexpr const char* kClaimHost = R"sql(
+  INSERT INTO executor_host_owners (host, deployment_id, generation, updated_at)
+  VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000))
+  ON CONFLICT (host) DO UPDATE SET
+    deployment_id = EXCLUDED.deployment_id, generation = EXCLUDED.generation,
+    updated_at = EXCLUDED.updated_at)sql";
+constexpr const char* kHostOwner = R"sql(
+  SELECT deployment_id FROM executor_host_owners WHERE host = $1)sql";
+
 std::string WithColumns(const char* statement) {
   std::string s(statement);
   s.replace(s.find("{}"), 2, kColumns);
@@ -142,6 +151,27 @@ std::optional<std::uint64_t> InstanceRecordRepository::HighestGeneration(
   const auto row = tx.exec_params1(kHighestGeneration, deployment.Value());
   if (row[0].is_null()) return std::nullopt;
   return row[0].as<std::uint64_t>();
+}
+
+void InstanceRecordRepository::ClaimHost(pqxx::work& tx, const std::string& host,
+                                         const core::DeploymentId& deployment,
+                                         core::Generation generation, std::int64_t now_ms) {
+  tx.exec_params0(kClaimHost, host, deployment.Value(),
+                  static_cast<std::int64_t>(generation.Value()), now_ms);
+}
+
+std::optional<core::DeploymentId> InstanceRecordRepository::HostOwner(pqxx::work& tx,
+                                                                      const std::string& host) {
+  const auto result = tx.exec_params(kHostOwner, host);
+  if (result.empty()) return std::nullopt;
+  return core::DeploymentId(result[0][0].as<std::string>());
+}
+
+std::optional<core::DeploymentId> InstanceRecordRepository::RevertRefusedBy(
+    pqxx::work& tx, const std::string& host, const core::DeploymentId& deployment) {
+  auto owner = HostOwner(tx, host);
+  if (!owner || *owner == deployment) return std::nullopt;
+  return owner;
 }
 
 }  // namespace sluice::executor

@@ -39,6 +39,18 @@ class InstanceRecordRepository {
   // The highest generation recorded for a deployment: a command with a lower one is stale.
   static std::optional<std::uint64_t> HighestGeneration(pqxx::work& tx,
                                                         const core::DeploymentId& deployment);
+
+  // Host ownership (executor_host_owners): a deploy that starts on a host makes its deployment
+  // the host's owner; a revert is allowed only on hosts its own deployment owns (or that no
+  // deployment does). Call under the host's lease, after its fence was raised.
+  static void ClaimHost(pqxx::work& tx, const std::string& host,
+                        const core::DeploymentId& deployment, core::Generation generation,
+                        std::int64_t now_ms);
+  static std::optional<core::DeploymentId> HostOwner(pqxx::work& tx, const std::string& host);
+  // The deployment that owns `host` when it is another than `deployment` (the revert must be
+  // refused there), nullopt when the revert may go ahead.
+  static std::optional<core::DeploymentId> RevertRefusedBy(pqxx::work& tx, const std::string& host,
+                                                           const core::DeploymentId& deployment);
 };
 
 }  // namespace sluice::executor

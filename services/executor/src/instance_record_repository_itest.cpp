@@ -286,6 +286,35 @@ TEST_F(InstanceRecordRepositoryTest, SchemaRefusesUnknownStatusAndDuplicateKeys)
                pqxx::unique_violation);
 }
 
+// A deploy that starts on a host makes its deployment the host's owner; a revert of another
+// deployment is refused there (issue 13: an older deployment's rollback under a newer one).
+TEST_F(InstanceRecordRepositoryTest, AHostBelongsToTheLastDeploymentThatDeployedIt) {
+  const core::DeploymentId a("dep-a");
+  const core::DeploymentId b("dep-b");
+  const auto refused_by = [&](const std::string& host, const core::DeploymentId& d) {
+    return db_->WithTransaction(
+        [&](pqxx::work& tx) { return InstanceRecordRepository::RevertRefusedBy(tx, host, d); });
+  };
+  const auto claim = [&](const std::string& host, const core::DeploymentId& d, std::uint64_t g) {
+    db_->WithTransaction([&](pqxx::work& tx) {
+      InstanceRecordRepository::ClaimHost(tx, host, d, core::Generation(g), 1'700'000'000'000);
+    });
+  };
+  // No deployment has deployed the host (a record from before the owners table): allowed.
+  EXPECT_EQ(refused_by("web-1", a), std::nullopt);
+  claim("web-1", a, 1);
+  claim("web-2", a, 1);
+  EXPECT_EQ(refused_by("web-1", a), std::nullopt);
+  // B's batch deploys web-1: A's revert (any generation) must leave web-1 alone, not web-2.
+  claim("web-1", b, 1);
+  EXPECT_EQ(refused_by("web-1", a), b);
+  EXPECT_EQ(refused_by("web-2", a), std::nullopt);
+  EXPECT_EQ(refused_by("web-1", b), std::nullopt);  // B may revert its own host
+  EXPECT_EQ(db_->WithTransaction(
+                [&](pqxx::work& tx) { return InstanceRecordRepository::HostOwner(tx, "web-1"); }),
+            b);
+}
+
 TEST_F(InstanceRecordRepositoryTest, MigrationsAreIdempotent) {
   EXPECT_EQ(pg::ApplyMigrations(*db_, generated::ExecutorMigrations()), 0);
 }

@@ -479,6 +479,56 @@ TEST_F(ExecutorE2eTest, RevertPutsHostsBackOnTheEarlierVersion) {
   EXPECT_EQ(failed, 1);
 }
 
+// Issue 13: deployment A's rollback must not switch a host that a newer deployment B has
+// deployed since (B started while A was failing). A's revert goes back on A's other hosts only.
+TEST_F(ExecutorE2eTest, RevertLeavesAHostThatANewerDeploymentDeployed) {
+  BuildArtifact("3.0.0");
+  DeployAll("1.0.0");
+  const std::string a = core::NewUuid();
+  SendBatch(Batch(a, 0, 1, Artifact("2.0.0"), {0, 1, 2}));
+  ASSERT_TRUE(AwaitClosing(a).has_batch_succeeded());
+  const std::string b = core::NewUuid();
+  SendBatch(Batch(b, 0, 1, Artifact("3.0.0"), {0}));
+  ASSERT_TRUE(AwaitClosing(b).has_batch_succeeded());
+  ASSERT_EQ(AgentStatus(0)["current"], "3.0.0");
+
+  auto e = events::NewEnvelope("rollback-agent", core::SystemClock::Instance());
+  e.set_deployment_id(a);
+  auto* r = e.mutable_revert_requested();
+  r->set_rollback_id("rb-a-" + sfx_);
+  r->set_deployment_id(a);
+  r->set_generation(2);
+  r->set_target_version("1.0.0");
+  for (const auto& agent : agents_) r->add_hosts(agent.name);
+  Produce(rollbacks_topic_, std::move(e));
+
+  std::vector<v1::Envelope> closing;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        closing = Closing(a);
+        return closing.size() >= 2;
+      },
+      60s))
+      << executor_->LogTail();
+  ASSERT_TRUE(closing[1].has_revert_completed()) << closing[1].DebugString();
+  const auto& rc = closing[1].revert_completed();
+  EXPECT_EQ(rc.reverted_hosts_size(), 2);
+  ASSERT_EQ(rc.failed_hosts_size(), 1);
+  EXPECT_EQ(rc.failed_hosts(0), agents_[0].name);
+  // B's host still runs B's version; A's other hosts are back on 1.0.0.
+  EXPECT_EQ(AgentStatus(0)["current"], "3.0.0");
+  EXPECT_EQ(AgentStatus(1)["current"], "1.0.0");
+  EXPECT_EQ(AgentStatus(2)["current"], "1.0.0");
+  bool refused = false;
+  for (const auto& rec : Instances(a)) {
+    if (rec["generation"] != 2 || rec["host"] != agents_[0].name) continue;
+    EXPECT_EQ(rec["status"], "failed");
+    refused = rec["error_message"].get<std::string>().find("host_owned_by_newer_deployment") !=
+              std::string::npos;
+  }
+  EXPECT_TRUE(refused) << Instances(a).dump(2);
+}
+
 TEST_F(ExecutorE2eTest, KilledMidBatchFinishesAfterRestartWithoutRedeploying) {
   const std::string d = core::NewUuid();
   SendBatch(Batch(d, 0, 1, Artifact("2.0.0"), {0, 1, 2}, /*restart_sleep=*/3));

@@ -85,7 +85,21 @@ class Machine {
                               IgnoreReason::kNotAwaitingAnalysis)) {
       return Ignore(*r);
     }
-    return Fail(FailureReason::kAnalysisFailed);
+    if (!d_.await_rollback) return Fail(FailureReason::kAnalysisFailed);
+    // The rollback-agent reverts this batch: the deployment keeps its app+env (rolling_back)
+    // until the revert is done, so no newer deployment starts on hosts still being reverted.
+    // People are told of the failure now; RollbackStarted need not have arrived.
+    CancelTimerIfAny();
+    d_.status = Status::kRollingBack;
+    d_.phase = Phase::kDone;
+    d_.failure_reason = FailureReason::kAnalysisFailed;
+    d_.operator_hold = false;
+    d_.pause_reason.reset();
+    d_.timer_key = RollbackWaitTimerKey(d_.generation);
+    d_.timer_due_at = now_ + *d_.await_rollback;
+    Push(ScheduleTimer{*d_.timer_key, *d_.timer_due_at});
+    Push(Failed(d_.current_batch, FailureReason::kAnalysisFailed));
+    return Done();
   }
 
   Transition On(const TrafficSwitched& in) {
@@ -100,6 +114,18 @@ class Machine {
 
   Transition On(const TimerFired& in) {
     if (d_.status == Status::kPending) return Ignore(IgnoreReason::kNotStarted);
+    if (d_.status == Status::kRollingBack) {
+      if (d_.rollback_started || d_.timer_key != in.key) {
+        return Ignore(IgnoreReason::kUnknownTimer);
+      }
+      // No rollback came (the rollback-agent found nothing to revert, or is not running): the
+      // failure announced at the analysis is final and the app+env is free again.
+      d_.timer_key.reset();
+      d_.timer_due_at.reset();
+      d_.status = Status::kFailed;
+      d_.finished_at = now_;
+      return Done();
+    }
     if (d_.phase != Phase::kAtGate || d_.timer_key != in.key) {
       return Ignore(IgnoreReason::kUnknownTimer);
     }
@@ -150,6 +176,14 @@ class Machine {
         return Done();
       case OperatorAction::kPromote:
         if (d_.phase == Phase::kAtGate) {
+          if (CurrentGate().kind == Gate::Kind::kApproval) {
+            // Promote skips waits, never approvals: only `approve` passes this gate. An
+            // operator hold is lifted as resume lifts it; the approval is still awaited.
+            if (!d_.operator_hold) return Ignore(IgnoreReason::kApprovalRequired);
+            d_.operator_hold = false;
+            d_.pause_reason = PauseReason::kApprovalRequired;
+            return Done();
+          }
           d_.operator_hold = false;
           PassGate(in.actor);
           return Done();
@@ -182,6 +216,7 @@ class Machine {
   Transition On(const RollbackCompleted& in) {
     if (d_.status != Status::kRollingBack) return Ignore(IgnoreReason::kNotRollingBack);
     if (in.generation != d_.generation) return Ignore(IgnoreReason::kStaleGeneration);
+    CancelTimerIfAny();  // the wait for RollbackStarted, when it never came before this
     // Whatever the outcome, the release is not a stable one any more.
     Push(RevokeStable{});
     if (!in.success) return Fail(FailureReason::kRollbackFailed);
@@ -337,6 +372,14 @@ Deployment NewDeployment(core::DeploymentId id, std::vector<Batch> batches) {
   return d;
 }
 
+std::string RollbackWaitTimerKey(core::Generation generation) {
+  return "rollback-wait/gen" + std::to_string(generation.Value());
+}
+
+bool HoldsSlot(Status s) {
+  return s == Status::kRunning || s == Status::kPaused || s == Status::kRollingBack;
+}
+
 std::string PauseTimerKey(std::uint32_t batch, std::uint32_t gate, core::Generation generation) {
   return "pause/b" + std::to_string(batch) + "/g" + std::to_string(gate) + "/gen" +
          std::to_string(generation.Value());
@@ -355,8 +398,16 @@ Transition Next(const Deployment& deployment, const Input& input, core::SystemTi
   // Gatekeeping by status, before any input-specific rule.
   if (deployment.status == Status::kRolledBack) return ignore(IgnoreReason::kFinished);
   if (deployment.status == Status::kRollingBack) {
-    if (is_rollback_started) return ignore(IgnoreReason::kAlreadyRollingBack);
-    if (!is_rollback_completed) return ignore(IgnoreReason::kRollingBack);
+    // A failed analysis waiting for its rollback takes the rollback's start or end, the timer
+    // that bounds the wait, and an abort (an operator gives up waiting).
+    const bool awaiting = !deployment.rollback_started;
+    const bool is_timer = std::holds_alternative<TimerFired>(input);
+    const auto* op = std::get_if<Operator>(&input);
+    const bool is_abort = op != nullptr && op->action == OperatorAction::kAbort;
+    if (is_rollback_started && !awaiting) return ignore(IgnoreReason::kAlreadyRollingBack);
+    if (!is_rollback_completed && !(awaiting && (is_rollback_started || is_timer || is_abort))) {
+      return ignore(IgnoreReason::kRollingBack);
+    }
   } else if (IsFinal(deployment.status) && !is_rollback_started) {
     // A finished deployment may still be rolled back (bake-period alert, operator); nothing
     // else moves it.

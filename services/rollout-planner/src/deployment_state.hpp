@@ -72,7 +72,9 @@ enum class IgnoreReason {
   kNotSwitchingTraffic,
   kUnknownTimer,  // not the timer the deployment waits for (cancelled or stale)
   kNoApprovalPending,
-  kApprovalRequired,  // resume cannot pass an approval gate: approve or promote
+  // An approval gate is passed only by `approve` (which release-intake accepts only from a user
+  // with the approver role): promote and resume do not pass it.
+  kApprovalRequired,
   kNotPaused,
   kAlreadyPaused,
   kNothingToPromote,
@@ -104,6 +106,12 @@ struct Deployment {
   std::optional<PauseReason> pause_reason;  // set while status is kPaused
   std::optional<FailureReason> failure_reason;
   bool rollback_started = false;  // once true, no batch is ever requested again
+  // Set when the rollback-agent reverts a failed canary analysis of this deployment (its
+  // app+env had a stable release other than this version when it started): an analysis failure
+  // then keeps the deployment active (rolling_back, holding its app+env) until the rollback
+  // completes, or until this long has passed with no RollbackStarted. Unset: an analysis
+  // failure is final at once.
+  std::optional<std::chrono::milliseconds> await_rollback;
   // Watch the release for a while after it reached 100% (the environment's analysis.bakeWatch).
   std::optional<BakeWatchPlan> bake_watch;
   std::optional<core::SystemTime> started_at;
@@ -232,9 +240,14 @@ struct Transition {
 
 // The key of the durable timer of a pause gate; unique per batch, gate and generation.
 std::string PauseTimerKey(std::uint32_t batch, std::uint32_t gate, core::Generation generation);
+// The key of the durable timer that bounds the wait for the rollback of a failed analysis.
+std::string RollbackWaitTimerKey(core::Generation generation);
 
 Transition Next(const Deployment& deployment, const Input& input, core::SystemTime now);
 
 bool IsFinal(Status s);  // succeeded, failed, rolled_back, aborted
+// Whether the deployment holds its app+env (the deployments_one_active index): running,
+// paused, rolling_back (which includes a failed analysis waiting for its rollback).
+bool HoldsSlot(Status s);
 
 }  // namespace sluice::rollout_planner

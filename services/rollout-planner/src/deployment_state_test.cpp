@@ -46,6 +46,14 @@ Deployment Canary() {
        MakeBatch(2, {H("c"), H("d")})});
 }
 
+// The same, where an analysis failure is reverted by the rollback-agent (the app+env had
+// another stable release when the deployment started).
+Deployment CanaryAwaitingRollback() {
+  auto d = Canary();
+  d.await_rollback = minutes(10);
+  return d;
+}
+
 Deployment BlueGreen() {
   auto b = MakeBatch(0, {H("g1"), H("g2")});
   b.traffic_switch_url = "https://lb/switch";
@@ -153,6 +161,19 @@ std::vector<NamedState> States() {
        [=] {
          return Drive(Canary(), {Start{}, BatchSucceeded{0, g1}, Op(OperatorAction::kPause)});
        }},
+      {"analysing_rollback_expected",
+       [=] {
+         auto d = Drive(CanaryAwaitingRollback(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove),
+                          Op(OperatorAction::kResume), BatchSucceeded{1, g1}});
+       }},
+      {"awaiting_rollback",
+       [=] {
+         auto d = Drive(CanaryAwaitingRollback(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(
+             d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
+                 BatchSucceeded{1, g1}, AnalysisFailed{1, g1}});
+       }},
   };
 }
 
@@ -225,7 +246,7 @@ const std::map<std::string, std::vector<std::string>>& Table() {
       {"approval_gate",
        {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
         "!not_awaiting_batch", "!unknown_timer", "!unknown_timer", "!not_awaiting_analysis",
-        "!not_awaiting_analysis", "!not_switching_traffic", "paused/at_gate", "paused/at_gate",
+        "!not_awaiting_analysis", "!not_switching_traffic", "!approval_required", "paused/at_gate",
         "!approval_required", "aborted/done", "paused/at_gate", "rolling_back/done",
         "!stale_generation", "!not_rolling_back"}},
       {"open_gate",
@@ -291,6 +312,19 @@ const std::map<std::string, std::vector<std::string>>& Table() {
         "!not_awaiting_analysis", "!not_switching_traffic", "paused/at_gate", "!already_paused",
         "paused/at_gate", "aborted/done", "!no_approval_pending", "rolling_back/done",
         "!stale_generation", "!not_rolling_back"}},
+      // As "analysing", but the failure keeps the app+env until the rollback is done.
+      {"analysing_rollback_expected",
+       {"!already_started", "!not_awaiting_batch", "!not_awaiting_batch", "!stale_generation",
+        "!not_awaiting_batch", "!unknown_timer", "!unknown_timer", "running/batch_in_flight",
+        "rolling_back/done", "!not_switching_traffic", "!nothing_to_promote", "paused/analysing",
+        "!not_paused", "aborted/done", "!no_approval_pending", "rolling_back/done",
+        "!stale_generation", "!not_rolling_back"}},
+      // Failed, waiting for RollbackStarted: only the rollback, its wait's timer and abort move it.
+      {"awaiting_rollback",
+       {"!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back", "!rolling_back",
+        "failed/done", "!unknown_timer", "!rolling_back", "!rolling_back", "!rolling_back",
+        "!rolling_back", "!rolling_back", "!rolling_back", "aborted/done", "!rolling_back",
+        "rolling_back/done", "!stale_generation", "rolled_back/done"}},
   };
   return kTable;
 }
@@ -341,6 +375,8 @@ TEST(DeploymentStateTest, StatesHaveTheirExpectedShape) {
       {"rolling_back", "rolling_back/done"},
       {"rolled_back", "rolled_back/done"},
       {"timed_gate_held", "paused/at_gate"},
+      {"analysing_rollback_expected", "running/analysing"},
+      {"awaiting_rollback", "rolling_back/done"},
   };
   for (const auto& s : States()) {
     const auto d = s.make();
@@ -654,6 +690,215 @@ TEST(DeploymentStateTest, ResumeAtAHeldApprovalGateStillWaitsForApproval) {
             IgnoreReason::kApprovalRequired);
 }
 
+// --- approval gates: only approve passes them ----------------------------------------------
+
+// policy.approval: required puts an approval gate before the first batch; an approval step puts
+// one between batches (after other gates, or alone).
+struct ApprovalGateCase {
+  const char* name;
+  std::function<Deployment()> reach;  // the deployment waiting at the approval gate
+};
+
+std::vector<ApprovalGateCase> ApprovalGates() {
+  const auto g1 = Generation(1);
+  return {
+      {"policy_before_first_batch",
+       [] {
+         return Drive(NewDeployment(core::DeploymentId("dep-p"),
+                                    {MakeBatch(0, {H("a")}, {kApproval}), MakeBatch(1, {H("b")})}),
+                      {Start{}});
+       }},
+      {"step_between_batches",
+       [=] {
+         return Drive(NewDeployment(core::DeploymentId("dep-s"),
+                                    {MakeBatch(0, {H("a")}), MakeBatch(1, {H("b")}, {kApproval})}),
+                      {Start{}, BatchSucceeded{0, g1}});
+       }},
+      {"step_after_a_timed_pause",
+       [=] {
+         auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
+         return Drive(d, {FireCurrentTimer(d)});
+       }},
+      {"step_reached_by_promoting_a_pause",
+       [=] {
+         return Drive(Canary(), {Start{}, BatchSucceeded{0, g1}, Op(OperatorAction::kPromote)});
+       }},
+      {"policy_and_step_together",
+       [] {
+         return Drive(NewDeployment(core::DeploymentId("dep-ps"),
+                                    {MakeBatch(0, {H("a")}, {kApproval, kApproval})}),
+                      {Start{}});
+       }},
+  };
+}
+
+bool AtApprovalGate(const Deployment& d) {
+  return d.phase == Phase::kAtGate && d.status == Status::kPaused &&
+         d.batches.at(d.current_batch).gates_before.at(d.gate_index).kind ==
+             Gate::Kind::kApproval &&
+         d.pause_reason.has_value();
+}
+
+TEST(DeploymentStateTest, NoOperatorVerbButApprovePassesAnApprovalGate) {
+  // promote and resume (the verbs that move a paused deployment on; the API has no skip or
+  // retry), alone or after the operator's own pause, in every order up to three verbs deep.
+  const std::vector<OperatorAction> verbs = {OperatorAction::kPromote, OperatorAction::kResume,
+                                             OperatorAction::kPause};
+  for (const auto& gate : ApprovalGates()) {
+    const Deployment at = gate.reach();
+    ASSERT_TRUE(AtApprovalGate(at)) << gate.name;
+    std::vector<std::vector<OperatorAction>> sequences;
+    for (auto a : verbs) {
+      sequences.push_back({a});
+      for (auto b : verbs) {
+        sequences.push_back({a, b});
+        for (auto c : verbs) sequences.push_back({a, b, c});
+      }
+    }
+    for (const auto& seq : sequences) {
+      Deployment d = at;
+      std::string trace = gate.name;
+      for (auto verb : seq) {
+        trace += std::string(" ") + std::string(ToString(verb));
+        const auto t = Next(d, Operator{verb, "deployer@example.com"}, kT0 + minutes(1));
+        EXPECT_TRUE(All<RequestBatch>(t.commands).empty()) << trace;
+        EXPECT_TRUE(All<Emit>(t.commands).empty() ||
+                    All<Emit>(t.commands).front().kind == EventKind::kDeploymentPaused)
+            << trace << ": no DeploymentResumed past an approval gate";
+        if ((verb == OperatorAction::kPromote || verb == OperatorAction::kResume) &&
+            !d.operator_hold) {
+          EXPECT_EQ(t.ignored, IgnoreReason::kApprovalRequired) << trace;
+        }
+        d = t.next;
+        ASSERT_TRUE(AtApprovalGate(d)) << trace;
+        EXPECT_EQ(d.gate_index, at.gate_index) << trace;
+        EXPECT_EQ(d.current_batch, at.current_batch) << trace;
+      }
+      // A timer cannot pass it either (an approval gate has none).
+      EXPECT_EQ(Next(d, TimerFired{PauseTimerKey(d.current_batch, d.gate_index, d.generation)}, kT0)
+                    .ignored,
+                IgnoreReason::kUnknownTimer)
+          << trace;
+      // Approve does (recorded by release-intake only for a user with the approver role).
+      const auto approved = Next(d, Op(OperatorAction::kApprove), kT0 + minutes(2));
+      ASSERT_FALSE(approved.ignored) << trace;
+      EXPECT_TRUE(approved.next.gate_index > at.gate_index ||
+                  approved.next.current_batch > at.current_batch || approved.next.operator_hold)
+          << trace;
+    }
+  }
+}
+
+TEST(DeploymentStateTest, PromoteStillSkipsPauseGates) {
+  auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
+  ASSERT_EQ(d.gate_index, 0u);  // the timed pause
+  auto t = Next(d, Op(OperatorAction::kPromote), kT0);
+  ASSERT_FALSE(t.ignored);
+  EXPECT_EQ(t.next.gate_index, 1u);  // at the approval, which promote does not pass
+  EXPECT_EQ(Next(t.next, Op(OperatorAction::kPromote), kT0).ignored,
+            IgnoreReason::kApprovalRequired);
+  d = Drive(t.next, {Op(OperatorAction::kApprove)});
+  EXPECT_EQ(d.gate_index, 2u);  // the open pause: promote passes it
+  t = Next(d, Op(OperatorAction::kPromote), kT0);
+  ASSERT_FALSE(t.ignored);
+  EXPECT_EQ(t.next.phase, Phase::kBatchInFlight);
+  EXPECT_EQ(All<RequestBatch>(t.commands).size(), 1u);
+}
+
+// --- a failed analysis keeps the app+env until its rollback is done ---------------------------
+
+Deployment AnalysingBatch1(Deployment d) {
+  const auto g = Generation(1);
+  d = Drive(d, {Start{}, BatchSucceeded{0, g}});
+  return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
+                   BatchSucceeded{1, g}});
+}
+
+TEST(DeploymentStateTest, AnalysisFailureAwaitingARollbackHoldsTheSlot) {
+  const auto d = AnalysingBatch1(CanaryAwaitingRollback());
+  auto t = Next(d, AnalysisFailed{1, Generation(1)}, kT0 + minutes(5));
+  ASSERT_FALSE(t.ignored);
+  EXPECT_EQ(t.next.status, Status::kRollingBack);
+  EXPECT_TRUE(HoldsSlot(t.next.status));
+  EXPECT_FALSE(t.next.rollback_started);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kAnalysisFailed);
+  EXPECT_FALSE(t.next.finished_at.has_value());
+  // People are told now; the wait for RollbackStarted is bounded by a durable timer.
+  ASSERT_EQ(All<Emit>(t.commands).size(), 1u);
+  EXPECT_EQ(All<Emit>(t.commands)[0].kind, EventKind::kDeploymentFailed);
+  EXPECT_EQ(All<Emit>(t.commands)[0].failure_reason, FailureReason::kAnalysisFailed);
+  EXPECT_EQ(All<ScheduleTimer>(t.commands),
+            (std::vector<ScheduleTimer>{
+                {RollbackWaitTimerKey(Generation(1)), kT0 + minutes(5) + minutes(10)}}));
+
+  // RollbackStarted: the rollback runs, still holding the slot; the wait's timer goes.
+  auto started = Next(t.next, RollbackStarted{Generation(2)}, kT0 + minutes(6));
+  ASSERT_FALSE(started.ignored);
+  EXPECT_EQ(started.next.status, Status::kRollingBack);
+  EXPECT_TRUE(started.next.rollback_started);
+  EXPECT_EQ(started.next.generation, Generation(2));
+  EXPECT_EQ(All<CancelTimer>(started.commands),
+            (std::vector<CancelTimer>{{RollbackWaitTimerKey(Generation(1))}}));
+  EXPECT_EQ(Next(started.next, TimerFired{RollbackWaitTimerKey(Generation(1))}, kT0).ignored,
+            IgnoreReason::kRollingBack);
+
+  // Its completion frees the slot: failed (revert-batch), told once.
+  auto done = Next(started.next, RollbackCompleted{Generation(2), true, true}, kT0 + minutes(7));
+  ASSERT_FALSE(done.ignored);
+  EXPECT_EQ(done.next.status, Status::kFailed);
+  EXPECT_FALSE(HoldsSlot(done.next.status));
+  EXPECT_TRUE(All<Emit>(done.commands).empty());
+  EXPECT_EQ(done.next.finished_at, kT0 + minutes(7));
+
+  // Or rolled_back (revert-all).
+  done = Next(started.next, RollbackCompleted{Generation(2), true, false}, kT0 + minutes(7));
+  EXPECT_EQ(done.next.status, Status::kRolledBack);
+}
+
+TEST(DeploymentStateTest, RollbackCompletedNeedNotFollowRollbackStarted) {
+  // The planner holds the slot on the analysis failure itself; should RollbackCompleted be the
+  // first word of the rollback it hears, it still ends the wait.
+  auto d = Drive(AnalysingBatch1(CanaryAwaitingRollback()), {AnalysisFailed{1, Generation(1)}});
+  auto t = Next(d, RollbackCompleted{d.generation, true, true}, kT0 + minutes(3));
+  ASSERT_FALSE(t.ignored);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(All<CancelTimer>(t.commands),
+            (std::vector<CancelTimer>{{RollbackWaitTimerKey(Generation(1))}}));
+}
+
+TEST(DeploymentStateTest, NoRollbackWithinTheWaitMakesTheFailureFinal) {
+  auto d = Drive(AnalysingBatch1(CanaryAwaitingRollback()), {AnalysisFailed{1, Generation(1)}});
+  // Nothing but the rollback, its timer or an abort moves it.
+  for (const Input& in :
+       std::vector<Input>{Start{}, Op(OperatorAction::kPromote), Op(OperatorAction::kResume),
+                          BatchSucceeded{1, Generation(1)}, TimerFired{"pause/b1/g0/gen1"}}) {
+    EXPECT_TRUE(Next(d, in, kT0).ignored.has_value());
+  }
+  auto t = Next(d, FireCurrentTimer(d), kT0 + minutes(20));
+  ASSERT_FALSE(t.ignored);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_EQ(t.next.failure_reason, FailureReason::kAnalysisFailed);
+  EXPECT_EQ(t.next.finished_at, kT0 + minutes(20));
+  EXPECT_FALSE(t.next.timer_key.has_value());
+  EXPECT_TRUE(All<Emit>(t.commands).empty());  // told at the analysis already
+  // An operator may give up waiting sooner.
+  t = Next(d, Op(OperatorAction::kAbort), kT0);
+  EXPECT_EQ(t.next.status, Status::kAborted);
+  EXPECT_EQ(All<CancelTimer>(t.commands).size(), 1u);
+}
+
+TEST(DeploymentStateTest, FailuresNoRollbackFollowsReleaseAtOnce) {
+  const auto g = Generation(1);
+  // No stable release to go back to (await_rollback unset): the analysis failure is final.
+  auto t = Next(AnalysingBatch1(Canary()), AnalysisFailed{1, g}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_FALSE(HoldsSlot(t.next.status));
+  // The rollback-agent does not revert a failed batch: final at once, rollback expected or not.
+  t = Next(Drive(CanaryAwaitingRollback(), {Start{}}), BatchFailed{0, g}, kT0);
+  EXPECT_EQ(t.next.status, Status::kFailed);
+  EXPECT_FALSE(HoldsSlot(t.next.status));
+}
+
 TEST(DeploymentStateTest, PauseTimerKeysDifferPerGeneration) {
   EXPECT_NE(PauseTimerKey(1, 0, Generation(1)), PauseTimerKey(1, 0, Generation(2)));
   EXPECT_NE(PauseTimerKey(1, 0, Generation(1)), PauseTimerKey(1, 1, Generation(1)));
@@ -726,6 +971,7 @@ TEST(DeploymentStateTest, InvariantsHoldOverRandomSequences) {
     std::mt19937 rng(seed);
     Deployment d = seed % 5 == 0 ? BlueGreen() : Canary();
     if (seed % 3 == 0) d.bake_watch = BakeWatchPlan{"default", minutes(5)};
+    if (seed % 2 == 0) d.await_rollback = minutes(10);
     std::uint32_t expected_next_batch = 0;
     for (int i = 0; i < 60; ++i) {
       const auto in = RandomInput(rng, d);
@@ -753,8 +999,21 @@ TEST(DeploymentStateTest, InvariantsHoldOverRandomSequences) {
       // A paused deployment always knows why.
       ASSERT_EQ(t.next.status == Status::kPaused, t.next.pause_reason.has_value())
           << "seed " << seed << " step " << i;
-      // A timer is held only while waiting at a timed pause gate.
-      ASSERT_TRUE(!t.next.timer_key || t.next.phase == Phase::kAtGate);
+      // A timer is held only while waiting at a timed pause gate, or for a rollback to start.
+      ASSERT_TRUE(!t.next.timer_key || t.next.phase == Phase::kAtGate ||
+                  (t.next.status == Status::kRollingBack && !t.next.rollback_started));
+      // An analysis failure that the rollback-agent reverts keeps the app+env.
+      if (std::holds_alternative<AnalysisFailed>(in) && !t.ignored && d.await_rollback) {
+        ASSERT_TRUE(HoldsSlot(t.next.status)) << "seed " << seed;
+      }
+      // A rollback (started or awaited) lets the app+env go only with its completion, or,
+      // before it started, with the wait's timer or an abort.
+      if (d.status == Status::kRollingBack && !HoldsSlot(t.next.status)) {
+        const bool completed = std::holds_alternative<RollbackCompleted>(in);
+        const bool gave_up = !d.rollback_started && (std::holds_alternative<TimerFired>(in) ||
+                                                     std::holds_alternative<Operator>(in));
+        ASSERT_TRUE(completed || gave_up) << "seed " << seed << " step " << i;
+      }
       if (t.next.status == Status::kSucceeded && d.status != Status::kSucceeded) {
         ++successes_seen;
         ASSERT_EQ(All<MarkStable>(t.commands).size(), 1u);
@@ -768,6 +1027,16 @@ TEST(DeploymentStateTest, InvariantsHoldOverRandomSequences) {
       ASSERT_EQ(All<RevokeStable>(t.commands).size(),
                 rollback_ended && std::holds_alternative<RollbackCompleted>(in) ? 1u : 0u)
           << "seed " << seed;
+      // An approval gate is passed only by approve.
+      const bool at_approval =
+          d.phase == Phase::kAtGate &&
+          d.batches.at(d.current_batch).gates_before.at(d.gate_index).kind == Gate::Kind::kApproval;
+      if (at_approval && !t.ignored &&
+          (t.next.gate_index != d.gate_index || t.next.current_batch != d.current_batch)) {
+        const auto* op = std::get_if<Operator>(&in);
+        ASSERT_TRUE(op != nullptr && op->action == OperatorAction::kApprove)
+            << "seed " << seed << " step " << i << ": " << ToString(t.next.phase);
+      }
       if (t.next.rollback_started && !d.rollback_started) ++rollbacks_seen;
       d = t.next;
     }

@@ -174,6 +174,12 @@ std::optional<BakeWatchPlan> BakeWatchOf(const Environment& env) {
   return BakeWatchPlan{env.analysis->bake_watch->template_name, env.analysis->bake_watch->duration};
 }
 
+std::optional<std::chrono::milliseconds> AwaitRollbackFor(const DeploymentContext& ctx,
+                                                          std::chrono::milliseconds wait) {
+  if (ctx.stable_version.empty() || ctx.stable_version == ctx.version) return std::nullopt;
+  return wait;
+}
+
 std::string OnCanaryFailureOf(const Environment& env) {
   return std::string(analysis::ToString(env.on_canary_failure));
 }
@@ -197,6 +203,7 @@ json DeploymentToJson(const Deployment& d) {
       {"pause_reason", d.pause_reason ? json(ToString(*d.pause_reason)) : json(nullptr)},
       {"failure_reason", d.failure_reason ? json(ToString(*d.failure_reason)) : json(nullptr)},
       {"rollback_started", d.rollback_started},
+      {"await_rollback_ms", d.await_rollback ? json(d.await_rollback->count()) : json(nullptr)},
       {"started_at_ms", OptionalTime(d.started_at)},
       {"finished_at_ms", OptionalTime(d.finished_at)},
       {"bake_watch", d.bake_watch ? json{{"template", d.bake_watch->template_name},
@@ -228,6 +235,11 @@ Deployment DeploymentFromJson(const json& j) {
     d.failure_reason = Required(ParseFailureReason(r), "failure reason", r);
   }
   d.rollback_started = j.at("rollback_started").get<bool>();
+  // Absent in the rows written before the wait for a rollback existed: an analysis failure of
+  // those is final at once, as it was.
+  if (j.contains("await_rollback_ms") && !j.at("await_rollback_ms").is_null()) {
+    d.await_rollback = std::chrono::milliseconds(j.at("await_rollback_ms").get<std::int64_t>());
+  }
   d.started_at = TimeFrom(j.at("started_at_ms"));
   d.finished_at = TimeFrom(j.at("finished_at_ms"));
   if (j.contains("bake_watch") && !j.at("bake_watch").is_null()) {

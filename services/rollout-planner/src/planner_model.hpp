@@ -34,6 +34,8 @@ inline constexpr std::string_view kReasonInvalidPlan = "invalid_plan";
 // Why an event about a deployment changed nothing, beside the state machine's IgnoreReason.
 inline constexpr std::string_view kIgnoredRollbackVerb = "rollback_is_for_rollback_agent";
 inline constexpr std::string_view kIgnoredUnknownVerb = "unknown_verb";
+// A rollback of a finished deployment whose app+env a newer deployment holds now.
+inline constexpr std::string_view kIgnoredNewerDeploymentActive = "newer_deployment_active";
 
 // The release-level facts of a deployment that the state machine does not carry but its
 // events do.
@@ -60,6 +62,12 @@ struct DeploymentContext {
 std::optional<BakeWatchPlan> BakeWatchOf(const Environment& env);
 // rollback.onCanaryFailure of the environment: "revert-batch" (the default) or "revert-all".
 std::string OnCanaryFailureOf(const Environment& env);
+
+// Deployment::await_rollback for a deployment about to start: `wait` when the rollback-agent
+// reverts a failed canary analysis of it (its app+env has a stable release, and not this
+// version: DecideRollback then has hosts to send back), nullopt when such a failure is final.
+std::optional<std::chrono::milliseconds> AwaitRollbackFor(const DeploymentContext& ctx,
+                                                          std::chrono::milliseconds wait);
 
 // --- the stored state ------------------------------------------------------------------------
 

@@ -94,6 +94,7 @@ TEST(PlannerModelTest, DeploymentJsonRoundTripsEveryField) {
   d.started_at = kT0;
   d.finished_at = kT0 + minutes(3);
   d.bake_watch = BakeWatchPlan{"bake", minutes(10)};
+  d.await_rollback = minutes(10);
   const auto text = DeploymentToJson(d).dump();
   EXPECT_EQ(DeploymentFromJson(nlohmann::json::parse(text)), d);
 
@@ -113,6 +114,23 @@ TEST(PlannerModelTest, DeploymentJsonWrittenBeforeTemplatesStillReads) {
   EXPECT_EQ(d.batches[0].analysis_template, "");
   EXPECT_EQ(d.batches[1].analysis_template, "default");
   EXPECT_FALSE(d.bake_watch.has_value());
+}
+
+TEST(PlannerModelTest, DeploymentJsonWrittenBeforeTheRollbackWaitStillReads) {
+  auto j = DeploymentToJson(NewDeployment(core::DeploymentId("d-1"), ThreeBatches()));
+  j.erase("await_rollback_ms");
+  EXPECT_FALSE(DeploymentFromJson(j).await_rollback.has_value());
+}
+
+TEST(PlannerModelTest, ARollbackIsAwaitedOnlyWhenThereIsAnotherStableRelease) {
+  auto ctx = Context();
+  ctx.version = "1.5.0";
+  ctx.stable_version = "1.4.0";
+  EXPECT_EQ(AwaitRollbackFor(ctx, minutes(10)), minutes(10));
+  ctx.stable_version = "";  // nothing to go back to: the rollback-agent records no_stable_release
+  EXPECT_EQ(AwaitRollbackFor(ctx, minutes(10)), std::nullopt);
+  ctx.stable_version = "1.5.0";  // already stable: no host to send back (nothing_deployed)
+  EXPECT_EQ(AwaitRollbackFor(ctx, minutes(10)), std::nullopt);
 }
 
 TEST(PlannerModelTest, DeploymentJsonRejectsUnknownNames) {
@@ -449,6 +467,20 @@ TEST(PlannerModelTest, FailuresCarryReasonAndStatus) {
   const auto aborted = EventFor(t.commands.back(), ctx, t.next, clock);
   EXPECT_EQ(aborted->deployment_failed().reason(), "aborted");
   EXPECT_EQ(aborted->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ABORTED);
+
+  // A failed analysis that the rollback-agent reverts: the deployment is rolling back.
+  Deployment awaiting = NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches());
+  awaiting.await_rollback = minutes(10);
+  awaiting = Next(awaiting, Start{}, kT0).next;
+  awaiting = Next(awaiting, BatchSucceeded{0, awaiting.generation}, kT0).next;
+  awaiting = Next(awaiting, Operator{OperatorAction::kPromote, "bob"}, kT0).next;
+  awaiting = Next(awaiting, BatchSucceeded{1, awaiting.generation}, kT0).next;
+  ASSERT_EQ(awaiting.phase, Phase::kAnalysing);
+  t = Next(awaiting, AnalysisFailed{1, awaiting.generation}, kT0);
+  const auto analysis = EventFor(t.commands.back(), ctx, t.next, clock);
+  ASSERT_TRUE(analysis && analysis->has_deployment_failed());
+  EXPECT_EQ(analysis->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(analysis->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLING_BACK);
 
   const auto never = NeverStartedFailure(ctx, kReasonConcurrentDeployment, "d-0 is active", clock);
   EXPECT_EQ(never.deployment_failed().reason(), "concurrent_deployment");

@@ -330,6 +330,7 @@ void Planner::TryStartNext(Scope& s, const std::string& app, const std::string& 
         row->ctx.stable_release_id = stable->release_id;
         row->ctx.stable_version = stable->version;
       }
+      row->state.await_rollback = AwaitRollbackFor(row->ctx, options_.rollback_wait);
       Apply(s, *row, Start{}, "", "");
     }
   }
@@ -376,6 +377,23 @@ void Planner::OnInput(Scope& s, const events::v1::Envelope& e) {
     return;
   }
   if (const auto* rs = std::get_if<RollbackStarted>(&mapped->input)) {
+    // A rollback of a finished deployment (bake watch, operator) makes it active again; when a
+    // newer deployment of its app+env holds the slot, it must not (the unique index would refuse
+    // it on every retry). The executor refuses the revert on hosts that newer one deployed.
+    if (IsFinal(row->state.status) && rs->generation > row->state.generation) {
+      const auto active = PlannerRepository::ActiveDeployment(s.tx, row->ctx.app, row->ctx.env);
+      if (active && *active != id) {
+        Record(s, id,
+               {deps_.clock.Now(), "rollback_started",
+                "rollback " + e.rollback_started().rollback_id() + ": deployment " + *active +
+                    " of " + row->ctx.app + " to " + row->ctx.env + " is active",
+                e.source(), false, std::string(kIgnoredNewerDeploymentActive)},
+               e.event_id());
+        Log()->warn("deployment {}: rollback {} not applied: deployment {} of {} {} holds the slot",
+                    id, e.rollback_started().rollback_id(), *active, row->ctx.app, row->ctx.env);
+        return;
+      }
+    }
     if (rs->generation > row->state.generation)
       row->rollback_id = e.rollback_started().rollback_id();
   }

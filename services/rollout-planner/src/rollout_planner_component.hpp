@@ -44,6 +44,9 @@ struct PlannerOptions {
   std::chrono::milliseconds traffic_switch_timeout{10000};
   int traffic_switch_attempts = 3;
   std::chrono::milliseconds traffic_switch_retry{2000};
+  // How long a deployment whose canary analysis failed keeps its app+env waiting for the
+  // rollback-agent's RollbackStarted; then the failure is final and the next deployment starts.
+  std::chrono::milliseconds rollback_wait{std::chrono::minutes(10)};
   // Only apps whose name starts with this are planned; the others' specs, releases and
   // requests are skipped (so are the events of their deployments, which then are unknown).
   // Empty: every app. Lets instances share a Kafka cluster without taking each other's work.

@@ -558,7 +558,13 @@ TEST_F(RolloutPlannerItest, ApprovalGateWaitsForApprove) {
   auto d = WaitForDeployment(
       id, [](const json& j) { return HasTimeline(j, "operator_resume", "approval_required"); });
   EXPECT_TRUE(HasTimeline(d, "operator_resume", "approval_required")) << d.dump(2);
+  // Nor can promote: release-intake lets a deployer promote, only an approver approve.
+  Command(id, events::v1::OperatorCommand::VERB_PROMOTE);
+  d = WaitForDeployment(
+      id, [](const json& j) { return HasTimeline(j, "operator_promote", "approval_required"); });
+  EXPECT_TRUE(HasTimeline(d, "operator_promote", "approval_required")) << d.dump(2);
   EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 0u);
+  EXPECT_EQ(tap_->Count(id, PC::kDeploymentResumed), 0u);
   EXPECT_EQ(d["batches"][0]["status"], "waiting");
 
   Command(id, events::v1::OperatorCommand::VERB_APPROVE);
@@ -841,6 +847,82 @@ TEST_F(RolloutPlannerItest, RevertedCanaryEndsFailedWithItsReason) {
   const auto rb_failed = tap_->WaitFor(other, PC::kDeploymentFailed);
   ASSERT_TRUE(rb_failed);
   EXPECT_EQ(rb_failed->deployment_failed().reason(), "rollback_failed");
+}
+
+// The race of issue 13: the next deployment is requested the instant the canary analysis of the
+// previous one fails. The failed one keeps its app+env until its rollback has completed, so the
+// next one waits and never deploys to a host the revert is still sending back.
+TEST_F(RolloutPlannerItest, NextDeploymentWaitsUntilTheFailedOnesRollbackCompleted) {
+  const auto app = App("revertrace");
+  DeploySucceeded(app, "1.0.0");  // a stable release: an analysis failure is reverted
+  const auto spec = Spec(app, 2,
+                         "      type: canary\n"
+                         "      steps:\n"
+                         "        - weight: 50%\n"
+                         "          analysis: strict\n"
+                         "        - weight: 100%\n",
+                         kAnalysis);
+  const auto a = Request(app, spec, "2.0.0");
+  ASSERT_TRUE(tap_->BatchRequested(a, 0));
+  BatchDone(a, 0, 1);
+  ASSERT_TRUE(tap_->WaitFor(a, PC::kAnalysisRequested));
+
+  auto failed = NewEvent(a, "metric-watcher");
+  auto* af = failed.mutable_analysis_failed();
+  af->set_deployment_id(a);
+  af->set_batch_index(0);
+  af->set_generation(1);
+  Produce(failed);
+  const auto b = Request(app, spec, "3.0.0");  // at once, no wait for the planner
+
+  const auto announced = tap_->WaitFor(a, PC::kDeploymentFailed);
+  ASSERT_TRUE(announced);
+  EXPECT_EQ(announced->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(announced->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLING_BACK);
+  auto da = WaitForDeployment(a, [](const json& j) { return j["status"] == "rolling_back"; });
+  EXPECT_EQ(da["status"], "rolling_back");
+  auto db = WaitForDeployment(b, [](const json& j) { return j["queued"] == true; });
+  EXPECT_EQ(db["status"], "pending");
+  EXPECT_EQ(db["queued"], true);
+
+  // The rollback starts (generation 2) and runs: the next deployment still waits.
+  RollbackStarted(a, 2);
+  da = WaitForDeployment(a, [](const json& j) { return HasTimeline(j, "rollback_started", ""); });
+  EXPECT_EQ(da["status"], "rolling_back");
+  EXPECT_EQ(da["generation"], 2);
+  std::this_thread::sleep_for(1s);  // a sweep of the queues has run meanwhile
+  EXPECT_EQ(tap_->Count(b, PC::kDeploymentPlanned), 0u);
+  EXPECT_EQ(tap_->Count(b, PC::kBatchRequested), 0u);
+  EXPECT_EQ(Get("/v1/deployments/" + b)["status"], "pending");
+
+  // Its completion frees the app+env: the next deployment starts, on the stable baseline.
+  RollbackCompleted(a, 2, events::v1::DEPLOYMENT_STATUS_FAILED);
+  const auto planned = tap_->WaitFor(b, PC::kDeploymentPlanned);
+  ASSERT_TRUE(planned);
+  EXPECT_EQ(planned->deployment_planned().stable_version(), "1.0.0");
+  ASSERT_TRUE(tap_->BatchRequested(b, 0));
+  da = WaitForDeployment(a, [](const json& j) { return j["status"] == "failed"; });
+  EXPECT_EQ(da["status"], "failed");
+  EXPECT_EQ(da["failure_reason"], "analysis_failed");
+  EXPECT_EQ(tap_->Count(a, PC::kDeploymentFailed), 1u);  // told once
+}
+
+// A rollback of a finished deployment (a bake-watch breach, an operator) while a newer
+// deployment holds the app+env is recorded and refused: the older one does not take the slot
+// back (no retries on the unique index, no dead letter), and the newer one goes on.
+TEST_F(RolloutPlannerItest, RollbackOfAFinishedDeploymentUnderANewerOneIsRefused) {
+  const auto app = App("lateroll");
+  const auto first = DeploySucceeded(app, "1.0.0");
+  const auto second = Request(app, Spec(app, 1, "      type: all-at-once\n"), "2.0.0");
+  ASSERT_TRUE(tap_->BatchRequested(second, 0));
+  RollbackStarted(first, 2);
+  const auto d = WaitForDeployment(first, [](const json& j) {
+    return HasTimeline(j, "rollback_started", "newer_deployment_active");
+  });
+  EXPECT_TRUE(HasTimeline(d, "rollback_started", "newer_deployment_active")) << d.dump(2);
+  EXPECT_EQ(d["status"], "succeeded");
+  BatchDone(second, 0, 1);
+  ASSERT_TRUE(tap_->WaitFor(second, PC::kDeploymentSucceeded));
 }
 
 // A release that became stable and is then rolled back (a bake-watch breach) is not the stable
