@@ -425,6 +425,14 @@ TEST_F(ReleaseIntakeE2eTest, DeliverySpecIsVersionedAndInvalidSpecsNameTheLine) 
   EXPECT_EQ(other_app.status, 422);
   EXPECT_EQ(ErrorField(other_app), "app");
   EXPECT_EQ(PutSpec(app, "<spec/>", admin_token_, "application/xml").status, 415);
+  // A valid spec with a ~1 MB comment (under the HTTP body limit): its event would be over
+  // Kafka's message size, so it is refused at the door, naming the limit; nothing is stored.
+  auto huge = PutSpec(app, text + "#" + std::string(1'040'000, 'x') + "\n", admin_token_);
+  ASSERT_EQ(huge.status, 413) << huge.body.substr(0, 300);
+  EXPECT_EQ(json::parse(huge.body)["error"]["code"], "spec_too_large");
+  EXPECT_EQ(ErrorField(huge), "spec");
+  const std::string huge_message = json::parse(huge.body)["error"]["message"];
+  EXPECT_NE(huge_message.find("262144 bytes"), std::string::npos) << huge_message;
 
   // Only approvers (and admins) apply specs.
   EXPECT_EQ(PutSpec(app, text + "# other\n", NewToken("deployer")).status, 403);
