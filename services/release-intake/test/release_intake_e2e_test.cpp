@@ -270,6 +270,12 @@ TEST_F(ReleaseIntakeE2eTest, ReleaseReachesPostgresAndKafkaExactlyOnce) {
   EXPECT_EQ(s.envelope.release_created().app(), app);
   EXPECT_EQ(s.envelope.release_created().artifact().sha256(), kSha);
   EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".outbox WHERE published_at IS NULL"), 0);
+  // The outbox's state is on /metrics, for alerts on a relay that stopped publishing.
+  const auto metrics = Call("GET", "/metrics", "", "").body;
+  for (const char* name : {"sluice_outbox_pending{", "sluice_outbox_oldest_pending_age_seconds{",
+                           "sluice_outbox_dead{", "sluice_outbox_dead_lettered_total{"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name;
+  }
 
   // The same version with another artifact is a conflict, and says why.
   auto other = Body(app, "v1.0.0");
