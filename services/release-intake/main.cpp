@@ -1,18 +1,16 @@
 // release-intake: wiring only. See README.md for endpoints, topics, tables and config keys.
-#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <condition_variable>
-#include <cstdint>
 #include <iostream>
-#include <map>
 #include <sluice/core/config.hpp>
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -93,27 +91,12 @@ Config ParseConfig() {
   return c;
 }
 
-// The outbox's state on /metrics: what waits, for how long, and what was dead-lettered.
-struct OutboxMetrics {
-  prometheus::Gauge& pending;
-  prometheus::Gauge& oldest_pending_age;
-  prometheus::Gauge& dead;
-  prometheus::Counter& dead_lettered;
-  std::uint64_t dead_lettered_seen = 0;
-};
-
 // Keeps /readyz and the outbox metrics current.
-void Probe(pg::Database& db, pg::OutboxRelay& relay, core::Health& health, OutboxMetrics& outbox) {
+void Probe(pg::Database& db, pg::OutboxRelay& relay, core::Health& health,
+           eventbus::OutboxMetrics& outbox) {
   const bool ok = db.Ping();
   health.Set("postgres", ok, ok ? "" : "PostgreSQL does not answer at the configured DSN");
-  const auto dead_lettered = relay.DeadLettered();
-  outbox.dead_lettered.Increment(static_cast<double>(dead_lettered - outbox.dead_lettered_seen));
-  outbox.dead_lettered_seen = dead_lettered;
-  if (!ok) return;
-  const auto stats = relay.Stats();
-  outbox.pending.Set(static_cast<double>(stats.pending));
-  outbox.oldest_pending_age.Set(stats.oldest_pending_age_seconds);
-  outbox.dead.Set(static_cast<double>(stats.dead));
+  if (ok) outbox.Update(relay);
 }
 
 }  // namespace
@@ -145,30 +128,7 @@ int main() {
     }
 
     auto registry = std::make_shared<prometheus::Registry>();
-    const std::map<std::string, std::string> labels = {{"service", "release-intake"}};
-    OutboxMetrics outbox{
-        prometheus::BuildGauge()
-            .Name("sluice_outbox_pending")
-            .Help("Events written to the outbox and not yet published to Kafka")
-            .Register(*registry)
-            .Add(labels),
-        prometheus::BuildGauge()
-            .Name("sluice_outbox_oldest_pending_age_seconds")
-            .Help("Age of the oldest event waiting in the outbox (0 when none): alert when it "
-                  "grows, the relay is not publishing")
-            .Register(*registry)
-            .Add(labels),
-        prometheus::BuildGauge()
-            .Name("sluice_outbox_dead")
-            .Help("Outbox events Kafka refused for good (dead_at set), kept for an operator")
-            .Register(*registry)
-            .Add(labels),
-        prometheus::BuildCounter()
-            .Name("sluice_outbox_dead_lettered_total")
-            .Help("Outbox events dead-lettered by this process (refused for good by Kafka)")
-            .Register(*registry)
-            .Add(labels),
-    };
+    eventbus::OutboxMetrics outbox(*registry, "release-intake");
     core::Health health;
     health.Set("postgres", true);
 
