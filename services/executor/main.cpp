@@ -11,6 +11,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -84,6 +85,7 @@ int main() {
 
     kafka::Producer producer(config.kafka);
     eventbus::OutboxRelayComponent relay(db, producer);
+    eventbus::OutboxMetrics outbox_metrics(*registry, std::string(kServiceName));
     WorkerPool workers({db, redis, clock, &metrics}, config.workers);
     const CommandDefaults defaults = config.defaults;
     kafka::ConsumerOptions consumer_options;
@@ -104,7 +106,10 @@ int main() {
     http::Server server("executor", server_options);
     server.MountOps(health, *registry);
     MountExecutorApi(server, db);
-    core::PeriodicTask probe("probe", 2s, [&] { Probe(db, redis, consumer, health); });
+    core::PeriodicTask probe("probe", 2s, [&] {
+      Probe(db, redis, consumer, health);
+      outbox_metrics.Update(relay.Relay());
+    });
 
     core::Lifecycle lifecycle;
     lifecycle.Add(relay);

@@ -9,6 +9,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -140,6 +141,7 @@ int main() {
 
     kafka::Producer producer(config.kafka);
     eventbus::OutboxRelayComponent relay(db, producer);
+    eventbus::OutboxMetrics outbox_metrics(*registry, std::string(kServiceName));
     Analyzer analyzer({db, provider, clock, &metrics}, config.analyzer);
 
     kafka::ConsumerOptions consumer_options;
@@ -170,6 +172,7 @@ int main() {
     MountWatcherApi(server, {db, provider, clock, &metrics, config.alert_token});
     core::PeriodicTask probe("probe", 2s, [&] {
       eventbus::ReportConsumerHealth(db, consumer, health);
+      outbox_metrics.Update(relay.Relay());
       try {
         metrics.SetRunning(db.WithTransaction([](pqxx::work& tx) { return CountRunning(tx); }));
       } catch (const std::exception&) {

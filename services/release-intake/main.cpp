@@ -10,6 +10,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -90,12 +91,12 @@ Config ParseConfig() {
   return c;
 }
 
-// Keeps /readyz and the outbox gauge current.
+// Keeps /readyz and the outbox metrics current.
 void Probe(pg::Database& db, pg::OutboxRelay& relay, core::Health& health,
-           prometheus::Gauge& pending) {
+           eventbus::OutboxMetrics& outbox) {
   const bool ok = db.Ping();
   health.Set("postgres", ok, ok ? "" : "PostgreSQL does not answer at the configured DSN");
-  if (ok) pending.Set(static_cast<double>(relay.Pending()));
+  if (ok) outbox.Update(relay);
 }
 
 }  // namespace
@@ -127,11 +128,7 @@ int main() {
     }
 
     auto registry = std::make_shared<prometheus::Registry>();
-    auto& pending = prometheus::BuildGauge()
-                        .Name("sluice_outbox_pending")
-                        .Help("Events written to the outbox and not yet published to Kafka")
-                        .Register(*registry)
-                        .Add({{"service", "release-intake"}});
+    eventbus::OutboxMetrics outbox(*registry, "release-intake");
     core::Health health;
     health.Set("postgres", true);
 
@@ -153,7 +150,7 @@ int main() {
     api_options.analysis_timeout = config.analysis_timeout;
     release_intake::ReleaseIntakeApi api({db, clock, server}, api_options);
     api.Register();
-    core::PeriodicTask probe("probe", 2s, [&] { Probe(db, relay.Relay(), health, pending); });
+    core::PeriodicTask probe("probe", 2s, [&] { Probe(db, relay.Relay(), health, outbox); });
 
     core::Lifecycle lifecycle;
     lifecycle.Add(relay);

@@ -11,6 +11,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -88,6 +89,7 @@ int main() {
     RollbackAgent agent({db, clock, &locks, *history, &metrics}, config.agent);
     kafka::Producer producer(config.kafka);
     eventbus::OutboxRelayComponent relay(db, producer);
+    eventbus::OutboxMetrics outbox_metrics(*registry, std::string(kServiceName));
     kafka::ConsumerOptions consumer_options;
     consumer_options.group_id = config.group_id;
     consumer_options.topics = config.topics;
@@ -109,7 +111,10 @@ int main() {
       agent.RunDue();
       agent.WriteIncidents();
     });
-    core::PeriodicTask probe("probe", 2s, [&] { Probe(db, redis, consumer, health); });
+    core::PeriodicTask probe("probe", 2s, [&] {
+      Probe(db, redis, consumer, health);
+      outbox_metrics.Update(relay.Relay());
+    });
 
     core::Lifecycle lifecycle;
     lifecycle.Add(relay);

@@ -1,3 +1,5 @@
+#include <openssl/evp.h>
+
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/pg/inbox.hpp>
@@ -16,6 +18,28 @@ pg::OutboxMessage ToOutbox(events::v1::Envelope& envelope) {
   return message;
 }
 
+// A header value as the dead-letter copy carries it: at most kMaxDeadLetterHeaderBytes.
+std::string Cut(std::string value) {
+  if (value.size() <= kMaxDeadLetterHeaderBytes) return value;
+  value.resize(kMaxDeadLetterHeaderBytes - 3);
+  return value + "...";
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("sha256 failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
 }  // namespace
 
 void Publish(pqxx::work& tx, events::v1::Envelope envelope) {
@@ -29,9 +53,33 @@ void PublishAll(pqxx::work& tx, std::vector<events::v1::Envelope> envelopes) {
   pg::AddAllToOutbox(tx, messages);
 }
 
+kafka::OutgoingMessage OutboxDeadLetter(const pg::OutboxRow& row, std::string_view reason,
+                                        std::string dead_letter_topic) {
+  kafka::OutgoingMessage m;
+  m.topic = std::move(dead_letter_topic);
+  m.key = row.message.key;
+  for (const auto& [name, value] : row.message.headers) m.headers.push_back({name, Cut(value)});
+  m.headers.push_back({std::string(kafka::kDlqReason), Cut(std::string(reason))});
+  m.headers.push_back({"dlq_source", "outbox"});
+  m.headers.push_back({std::string(kafka::kDlqOriginalTopic), Cut(row.message.topic)});
+  m.headers.push_back({"dlq_outbox_id", std::to_string(row.id)});
+  m.headers.push_back({"dlq_original_bytes", std::to_string(row.message.payload.size())});
+  m.headers.push_back({"dlq_original_sha256", Sha256Hex(row.message.payload)});
+  size_t bytes = m.key.size();
+  for (const auto& h : m.headers) bytes += h.key.size() + h.value.size();
+  if (bytes + row.message.payload.size() <= kMaxOutboxDeadLetterBytes) {
+    m.value = row.message.payload;
+  } else {
+    m.headers.push_back({"dlq_value_omitted", "true"});
+  }
+  return m;
+}
+
 pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
-                                         std::chrono::milliseconds timeout) {
-  return [&producer, timeout](const std::vector<pg::OutboxRow>& rows) {
+                                         std::chrono::milliseconds timeout,
+                                         std::string dead_letter_topic) {
+  return [&producer, timeout, dead_letter_topic = std::move(dead_letter_topic)](
+             const std::vector<pg::OutboxRow>& rows) {
     std::vector<kafka::OutgoingMessage> messages;
     messages.reserve(rows.size());
     for (const auto& row : rows) {
@@ -43,7 +91,40 @@ pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
       for (const auto& [k, v] : row.message.headers) m.headers.push_back({k, v});
       messages.push_back(std::move(m));
     }
-    producer.ProduceSync(messages, timeout);
+    const auto deliveries = producer.ProduceEach(messages, timeout);
+    std::vector<pg::OutboxResult> results(rows.size());
+    std::vector<size_t> refused;
+    std::vector<kafka::OutgoingMessage> copies;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto& d = deliveries[i];
+      if (d.status == kafka::Delivery::Status::kDelivered) continue;
+      results[i].error = d.error;
+      if (d.status == kafka::Delivery::Status::kFailed) {
+        results[i].outcome = pg::OutboxOutcome::kRetry;
+        continue;
+      }
+      refused.push_back(i);
+      copies.push_back(OutboxDeadLetter(rows[i], d.error, dead_letter_topic));
+    }
+    if (copies.empty()) return results;
+    const auto copied = producer.ProduceEach(copies, timeout);
+    for (size_t j = 0; j < refused.size(); ++j) {
+      auto& result = results[refused[j]];
+      if (copied[j].status == kafka::Delivery::Status::kFailed) {
+        // Dead-lettered only once the copy is safe: until then the row waits, like any failure.
+        result.outcome = pg::OutboxOutcome::kRetry;
+        result.error += "; its dead-letter copy to " + dead_letter_topic +
+                        " is not delivered yet: " + copied[j].error;
+        continue;
+      }
+      result.outcome = pg::OutboxOutcome::kRefused;
+      if (copied[j].status == kafka::Delivery::Status::kRejected) {
+        result.error += "; its dead-letter copy was refused too: " + copied[j].error;
+      } else {
+        result.error += "; a copy is on " + dead_letter_topic;
+      }
+    }
+    return results;
   };
 }
 

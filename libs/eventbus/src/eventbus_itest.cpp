@@ -3,6 +3,7 @@
 // carries on, and an event published through the outbox arrives with its CloudEvents headers.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/testing/manual_clock.hpp>
 #include <sluice/eventbus/eventbus.hpp>
@@ -234,6 +235,90 @@ TEST_F(EventbusItest, OutboxRelayPublishesCommittedEventsOnlyWithCloudEventHeade
   EXPECT_EQ(seen[0].HeaderValue("ce_specversion"), "1.0");
   EXPECT_EQ(seen[0].HeaderValue("ce_source"), "/sluice/itest");
   EXPECT_TRUE(seen[0].HeaderValue("ce_time").has_value());
+}
+
+// One event over the broker's size limit must not stop the outbox: it is dead-lettered (kept in
+// the table with dead_at and its reason, a copy without the value on the dead-letter topic), and
+// the rows after it, of its own key too, are published.
+TEST_F(EventbusItest, OversizedOutboxRowIsDeadLetteredAndLaterRowsArePublished) {
+  core::testing::ManualClock clock;
+  const std::string big_key = "rel-big-" + st::RandomSuffix();
+  const std::string other_key = "rel-other-" + st::RandomSuffix();
+  auto big = events::NewEnvelope("itest", clock);
+  big.set_release_id(big_key);
+  big.mutable_release_created()->set_app("big");
+  big.mutable_release_created()->set_repo(std::string(1'100'000, 'x'));  // > 1 MB
+  auto after_same_key = events::NewEnvelope("itest", clock);
+  after_same_key.set_release_id(big_key);
+  after_same_key.mutable_release_created()->set_app("after-same-key");
+  auto after_other_key = events::NewEnvelope("itest", clock);
+  after_other_key.set_release_id(other_key);
+  after_other_key.mutable_release_created()->set_app("after-other-key");
+  db_->WithTransaction([&](pqxx::work& tx) {
+    Publish(tx, big);
+    Publish(tx, after_same_key);
+    Publish(tx, after_other_key);
+    return 0;
+  });
+
+  kafka::Producer producer(Kafka());
+  pg::OutboxRelay relay(*db_, KafkaOutboxPublisher(producer, 15s));
+  int published = -1;
+  try {
+    published = relay.RelayOnce();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "the relay is stuck on the oversized row: " << e.what();
+  }
+  EXPECT_EQ(published, 2);
+  EXPECT_EQ(relay.Pending(), 0);
+  EXPECT_EQ(relay.RelayOnce(), 0);  // the dead row is not offered again
+  const auto dead = db_->WithTransaction([&](pqxx::work& tx) {
+    return tx.exec1(
+        "SELECT count(*), max(last_error), max(key) FROM outbox WHERE dead_at IS NOT NULL");
+  });
+  ASSERT_EQ(dead[0].as<int>(), 1);
+  EXPECT_NE(dead[1].as<std::string>().find("too large"), std::string::npos)
+      << dead[1].as<std::string>();
+  EXPECT_EQ(dead[2].as<std::string>(), big_key);
+
+  kafka::ConsumerOptions options;
+  options.group_id = "itest-outbox-dlq-" + st::RandomSuffix();
+  options.topics = {std::string(events::kTopicReleases), std::string(events::kTopicDeadLetter)};
+  std::vector<kafka::ConsumedMessage> releases;
+  std::vector<kafka::ConsumedMessage> dead_letters;
+  std::mutex mu;
+  kafka::Consumer consumer(
+      Kafka(), options,
+      [&](const kafka::ConsumedMessage& m) {
+        if (m.key != big_key && m.key != other_key) return;
+        std::lock_guard lock(mu);
+        (m.topic == events::kTopicDeadLetter ? dead_letters : releases).push_back(m);
+      },
+      producer);
+  consumer.Start();
+  WaitFor(
+      [&] {
+        std::lock_guard lock(mu);
+        return releases.size() >= 2 && !dead_letters.empty();
+      },
+      30s);
+  consumer.Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(releases.size(), 2u);
+  std::set<std::string> ids;
+  for (const auto& m : releases) ids.insert(m.HeaderValue("ce_id").value_or(""));
+  EXPECT_EQ(ids, (std::set<std::string>{after_same_key.event_id(), after_other_key.event_id()}));
+  ASSERT_EQ(dead_letters.size(), 1u);
+  const auto& copy = dead_letters[0];
+  EXPECT_EQ(copy.key, big_key);
+  EXPECT_EQ(copy.HeaderValue("ce_id"), big.event_id());
+  EXPECT_EQ(copy.HeaderValue("dlq_original_topic"), std::string(events::kTopicReleases));
+  EXPECT_EQ(copy.HeaderValue("dlq_source"), "outbox");
+  EXPECT_NE(copy.HeaderValue("dlq_reason").value_or("").find("too large"), std::string::npos);
+  EXPECT_EQ(copy.HeaderValue("dlq_value_omitted"), "true");
+  EXPECT_TRUE(copy.value.empty());
+  EXPECT_GT(std::stoll(copy.HeaderValue("dlq_original_bytes").value_or("0")), 1'000'000);
+  EXPECT_EQ(copy.HeaderValue("dlq_original_sha256").value_or("").size(), 64u);
 }
 
 }  // namespace

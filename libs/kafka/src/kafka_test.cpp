@@ -292,6 +292,41 @@ TEST_F(MockClusterTest, ProduceSyncDeliversHeadersAndKey) {
   EXPECT_THAT(got[0].headers, ElementsAre(Header{"ce_type", "x"}, Header{"ce_type", "y"}));
 }
 
+// One record Kafka will never take (over message.max.bytes) is reported on its own: the
+// messages around it are delivered.
+TEST_F(MockClusterTest, ProduceEachRejectsAnOversizedRecordAndDeliversTheOthers) {
+  const auto results = producer_.ProduceEach({{kTopic, "k", "a", {}},
+                                              {kTopic, "k", std::string(1'100'000, 'x'), {}},
+                                              {kTopic, "other", "b", {}}},
+                                             5s);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].status, Delivery::Status::kDelivered) << results[0].error;
+  EXPECT_EQ(results[1].status, Delivery::Status::kRejected);
+  EXPECT_NE(results[1].error.find("too large"), std::string::npos) << results[1].error;
+  EXPECT_NE(results[1].error.find(kTopic), std::string::npos) << results[1].error;
+  EXPECT_EQ(results[2].status, Delivery::Status::kDelivered) << results[2].error;
+  const auto got = ReadTopic(config_, kTopic, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].value, "a");
+  EXPECT_EQ(got[1].value, "b");
+}
+
+TEST(ProducerTest, ProduceEachToAnUnreachableBrokerFailsEachRetryablyWithinTheTimeout) {
+  KafkaConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.close_timeout = 100ms;
+  Producer producer(config);
+  const auto start = std::chrono::steady_clock::now();
+  const auto results = producer.ProduceEach(
+      {{"sluice.test.v1", "k", "v", {}}, {"sluice.test.v1", "j", "w", {}}}, 300ms);
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.status, Delivery::Status::kFailed);
+    EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
 TEST(ProducerTest, UnreachableBrokerThrowsRetryableWithinTheTimeout) {
   KafkaConfig config;
   config.brokers = "127.0.0.1:1";

@@ -20,11 +20,14 @@ struct Batch {
   size_t pending = 0;
   std::optional<RdKafka::ErrorCode> error;
   std::string error_where;
+  // ProduceEach only: each message's delivery report, by index (empty for ProduceSync).
+  std::vector<std::optional<RdKafka::ErrorCode>> each;
 };
 
 // Travels with each message as its opaque; freed by its delivery report.
 struct Opaque {
   std::shared_ptr<Batch> batch;
+  size_t index = 0;
 };
 
 std::string Where(const std::string& topic, int32_t partition, int64_t offset) {
@@ -47,6 +50,7 @@ class Producer::DeliveryReports : public RdKafka::DeliveryReportCb {
       batch.error = message.err();
       batch.error_where = Where(message.topic_name(), message.partition(), -1);
     }
+    if (opaque->index < batch.each.size()) batch.each[opaque->index] = message.err();
     --batch.pending;
     batch.cv.notify_all();
   }
@@ -148,6 +152,74 @@ void Producer::ProduceSync(const std::vector<OutgoingMessage>& messages,
                          " message(s) to " + Where(messages.front().topic, -1, -1) + " unconfirmed",
                      true);
   }
+}
+
+std::vector<Delivery> Producer::ProduceEach(const std::vector<OutgoingMessage>& messages,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<Delivery> out(messages.size());
+  if (messages.empty()) return out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto batch = std::make_shared<Batch>();
+  batch->each.resize(messages.size());
+  auto fail = [&](size_t i, const std::string& what, RdKafka::ErrorCode code) {
+    out[i].status =
+        internal::IsRecordRejection(code) ? Delivery::Status::kRejected : Delivery::Status::kFailed;
+    out[i].error = internal::ErrorFor(what, code).what();
+  };
+  std::vector<bool> queued(messages.size(), false);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const auto& m = messages[i];
+    std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
+    for (const auto& h : m.headers) headers->add(h.key, h.value);
+    auto opaque = std::make_unique<Opaque>(Opaque{batch, i});
+    {
+      std::lock_guard lock(batch->mu);
+      ++batch->pending;
+    }
+    while (true) {
+      const auto err = producer_->produce(
+          m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+          const_cast<char*>(m.value.data()), m.value.size(), m.key.empty() ? nullptr : m.key.data(),
+          m.key.size(), 0, headers.get(), opaque.get());
+      if (err == RdKafka::ERR_NO_ERROR) {
+        headers.release();
+        opaque.release();
+        queued[i] = true;
+        break;
+      }
+      if (err == RdKafka::ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      {
+        std::lock_guard lock(batch->mu);
+        --batch->pending;
+      }
+      fail(i, "kafka produce to " + Where(m.topic, -1, -1), err);
+      break;
+    }
+  }
+
+  std::unique_lock lock(batch->mu);
+  batch->cv.wait_until(lock, deadline, [&] { return batch->pending == 0; });
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (!queued[i]) continue;
+    const auto& report = batch->each[i];
+    if (!report) {
+      out[i].status = Delivery::Status::kFailed;
+      out[i].error = "kafka delivery to " + Where(messages[i].topic, -1, -1) + " timed out after " +
+                     std::to_string(timeout.count()) + " ms (it may still be delivered)";
+    } else if (*report == RdKafka::ERR__FATAL) {
+      std::string reason;
+      const auto fatal = producer_->fatal_error(reason);
+      out[i].status = Delivery::Status::kFailed;
+      out[i].error = "kafka delivery to " + Where(messages[i].topic, -1, -1) +
+                     " failed: producer fatal error " + RdKafka::err2str(fatal) + ": " + reason;
+    } else if (*report != RdKafka::ERR_NO_ERROR) {
+      fail(i, "kafka delivery to " + Where(messages[i].topic, -1, -1) + " failed", *report);
+    }
+  }
+  return out;
 }
 
 void Producer::Flush(std::chrono::milliseconds timeout) {

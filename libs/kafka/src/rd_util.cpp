@@ -44,6 +44,20 @@ bool IsRetryableCode(RdKafka::ErrorCode code) {
   }
 }
 
+bool IsRecordRejection(RdKafka::ErrorCode code) {
+  switch (code) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:     // over message.max.bytes (client or broker)
+    case RdKafka::ERR_INVALID_MSG:            // corrupt record
+    case RdKafka::ERR_INVALID_MSG_SIZE:       // negative or absurd size
+    case RdKafka::ERR_RECORD_LIST_TOO_LARGE:  // over the broker's segment size
+    case RdKafka::ERR_INVALID_RECORD:         // refused by the broker's record validation
+    case RdKafka::ERR_TOPIC_EXCEPTION:        // the topic name is invalid
+      return true;
+    default:
+      return false;
+  }
+}
+
 KafkaError ErrorFor(const std::string& what, RdKafka::ErrorCode code) {
   return KafkaError(
       what + ": " + RdKafka::err2str(code) + " (" + std::to_string(static_cast<int>(code)) + ")",

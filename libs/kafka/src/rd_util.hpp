@@ -15,6 +15,11 @@ namespace sluice::kafka::internal {
 // Whether an operation that failed with `code` can succeed when tried again later.
 bool IsRetryableCode(RdKafka::ErrorCode code);
 
+// Whether `code`, for a produced message, means Kafka refuses that record itself for good
+// (too large, invalid record, invalid topic name), as opposed to a state of the client, the
+// broker or the cluster that may change (unreachable, timed out, not authorized, fatal).
+bool IsRecordRejection(RdKafka::ErrorCode code);
+
 // A KafkaError for `code`, its retryability derived from the code.
 KafkaError ErrorFor(const std::string& what, RdKafka::ErrorCode code);
 

@@ -154,6 +154,14 @@ CREATE INDEX inbox_received_at_idx ON inbox (received_at);
 );
 CREATE INDEX timers_due_at_idx ON timers (due_at);
 )sql"},
+      // dead_at: refused for good by the broker (dead-lettered; kept until an operator acts).
+      // failed_at: the last attempt failed for this row alone; later rows of its key wait.
+      {4, "0004_outbox_dead_letters",
+       R"sql(ALTER TABLE outbox ADD COLUMN dead_at timestamptz, ADD COLUMN failed_at timestamptz;
+CREATE INDEX outbox_failed_key_idx ON outbox (key, id)
+  WHERE published_at IS NULL AND dead_at IS NULL AND failed_at IS NOT NULL;
+CREATE INDEX outbox_dead_idx ON outbox (id) WHERE dead_at IS NOT NULL;
+)sql"},
   };
   return kMigrations;
 }

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sluice/core/logging.hpp>
 #include <sluice/pg/outbox.hpp>
 #include <system_error>
@@ -28,18 +29,37 @@ constexpr const char* kInsertAllSql =
     "ORDER BY m.n RETURNING id) "
     "SELECT pg_notify(current_schema() || '_outbox', '') FROM added LIMIT 1";
 constexpr const char* kRelayLockSql = "SELECT pg_try_advisory_xact_lock(hashtext($1))";
+// Live rows in id order, except those behind an earlier live row of their key that failed on
+// its own (failed_at): they wait for it, while the rows of other keys go ahead.
 constexpr const char* kSelectBatchSql =
-    "SELECT id, topic, key, payload, headers::text, attempts FROM outbox "
-    "WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+    "SELECT id, topic, key, payload, headers::text, attempts FROM outbox o "
+    "WHERE published_at IS NULL AND dead_at IS NULL AND NOT EXISTS ("
+    "SELECT 1 FROM outbox f WHERE f.key = o.key AND f.id < o.id AND f.published_at IS NULL "
+    "AND f.dead_at IS NULL AND f.failed_at IS NOT NULL) "
+    "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
 constexpr const char* kMarkPublishedSql =
     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])";
 constexpr const char* kRecordFailureSql =
     "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
     "WHERE id = ANY($1::bigint[]) AND published_at IS NULL";
+// $1: a JSON array of {id, error}.
+constexpr const char* kMarkDeadSql =
+    "UPDATE outbox SET dead_at = now(), attempts = attempts + 1, last_error = r.error "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, error text) WHERE outbox.id = r.id";
+constexpr const char* kRecordRowFailuresSql =
+    "UPDATE outbox SET failed_at = now(), attempts = attempts + 1, last_error = r.error "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, error text) WHERE outbox.id = r.id";
 constexpr const char* kDeletePublishedSql =
     "DELETE FROM outbox WHERE published_at IS NOT NULL "
     "AND published_at < to_timestamp(0) + $1::bigint * interval '1 microsecond'";
-constexpr const char* kPendingSql = "SELECT count(*) FROM outbox WHERE published_at IS NULL";
+constexpr const char* kPendingSql =
+    "SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL";
+constexpr const char* kStatsSql =
+    "SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL), "
+    "COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE dead_at IS NULL)), 0)"
+    "::float8 FROM outbox WHERE published_at IS NULL";
+// Bound on the error text stored in last_error.
+constexpr size_t kMaxErrorChars = 2000;
 
 // Carries the publisher's exception out of WithTransaction, so the transaction rolls back.
 struct PublishFailed {
@@ -80,6 +100,42 @@ std::vector<std::pair<std::string, std::string>> ParseHeaders(const std::string&
   }
   return headers;
 }
+
+// An error as last_error can hold it: no NUL (text and jsonb refuse it), bounded.
+std::string StoredError(std::string error) {
+  std::replace(error.begin(), error.end(), '\0', ' ');
+  if (error.size() > kMaxErrorChars) error = error.substr(0, kMaxErrorChars) + "...";
+  return error;
+}
+
+std::string FailuresJson(const std::vector<std::pair<int64_t, std::string>>& failures) {
+  nlohmann::json array = nlohmann::json::array();
+  for (const auto& [id, error] : failures) array.push_back({{"id", id}, {"error", error}});
+  return array.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+size_t RowBytes(const OutboxMessage& m) {
+  size_t bytes = m.key.size() + m.payload.size();
+  for (const auto& [name, value] : m.headers) bytes += name.size() + value.size();
+  return bytes;
+}
+
+// Logged after the commit that recorded the row's fate.
+struct DeadRow {
+  int64_t id;
+  std::string topic;
+  std::string key;
+  size_t bytes;
+  std::string reason;
+};
+struct FailedRow {
+  int64_t id;
+  std::string key;
+  int attempts;
+  std::string reason;
+};
+
+bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
 class Wakeup final : public pqxx::notification_receiver {
  public:
@@ -137,9 +193,14 @@ OutboxRelay::~OutboxRelay() {
 
 int OutboxRelay::RelayOnce() {
   std::vector<int64_t> ids;
+  std::vector<DeadRow> dead;
+  std::vector<FailedRow> failed;
+  int published = 0;
   try {
-    return db_.WithTransaction([&](pqxx::work& tx) -> int {
+    published = db_.WithTransaction([&](pqxx::work& tx) -> int {
       ids.clear();
+      dead.clear();
+      failed.clear();
       if (options_.single_active_relay) {
         const auto locked = tx.exec_params1(kRelayLockSql, "sluice.pg.outbox:" + channel_);
         if (!locked[0].as<bool>()) return 0;
@@ -156,25 +217,94 @@ int OutboxRelay::RelayOnce() {
         ids.push_back(r.id);
         batch.push_back(std::move(r));
       }
+      std::vector<OutboxResult> results;
       try {
-        publish_(batch);
+        results = publish_(batch);
       } catch (const std::exception& e) {
         throw PublishFailed{std::current_exception(), e.what()};
       } catch (...) {
         throw PublishFailed{std::current_exception(), "unknown error"};
       }
-      tx.exec_params(kMarkPublishedSql, IdArray(ids));
-      return static_cast<int>(batch.size());
+      if (results.size() != batch.size()) {
+        throw std::logic_error("outbox publisher returned " + std::to_string(results.size()) +
+                               " results for " + std::to_string(batch.size()) + " rows");
+      }
+      // A key stays in order: once one of its rows is not published (and not dead), the rows
+      // of that key after it are not marked published either.
+      std::set<std::string> held_keys;
+      std::vector<int64_t> done;
+      std::vector<std::pair<int64_t, std::string>> dead_errors;
+      std::vector<std::pair<int64_t, std::string>> retry_errors;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& row = batch[i];
+        const auto& result = results[i];
+        switch (result.outcome) {
+          case OutboxOutcome::kPublished:
+            if (!held_keys.contains(row.message.key)) done.push_back(row.id);
+            break;
+          case OutboxOutcome::kRefused: {
+            const std::string reason = StoredError(result.error);
+            dead_errors.emplace_back(row.id, reason);
+            dead.push_back(
+                {row.id, row.message.topic, row.message.key, RowBytes(row.message), reason});
+            break;
+          }
+          case OutboxOutcome::kRetry: {
+            const std::string reason = StoredError(result.error);
+            retry_errors.emplace_back(row.id, reason);
+            failed.push_back({row.id, row.message.key, row.attempts + 1, reason});
+            held_keys.insert(row.message.key);
+            break;
+          }
+        }
+      }
+      if (!done.empty()) tx.exec_params(kMarkPublishedSql, IdArray(done));
+      if (!dead_errors.empty()) tx.exec_params(kMarkDeadSql, FailuresJson(dead_errors));
+      if (!retry_errors.empty()) tx.exec_params(kRecordRowFailuresSql, FailuresJson(retry_errors));
+      return static_cast<int>(done.size());
     });
-  } catch (const PublishFailed& failed) {
+  } catch (const PublishFailed& failed_batch) {
     try {
-      db_.WithTransaction(
-          [&](pqxx::work& tx) { tx.exec_params(kRecordFailureSql, IdArray(ids), failed.message); });
+      db_.WithTransaction([&](pqxx::work& tx) {
+        tx.exec_params(kRecordFailureSql, IdArray(ids), StoredError(failed_batch.message));
+      });
     } catch (const std::exception& e) {
       core::Logger("outbox")->warn("could not record the publish failure: {}", e.what());
     }
-    std::rethrow_exception(failed.error);
+    std::rethrow_exception(failed_batch.error);
   }
+
+  const auto log = core::Logger("outbox");
+  const std::string& schema = db_.Config().schema;
+  for (const auto& d : dead) {
+    log->error(
+        "outbox row {} (topic {}, key '{}', {} bytes) was refused for good and is dead-lettered: "
+        "{}. The rows behind it are published. The row stays in {}.outbox with dead_at set "
+        "(SELECT id, topic, key, last_error FROM {}.outbox WHERE dead_at IS NOT NULL); fix what "
+        "produced it (an event over the broker's message.max.bytes means an input limit is "
+        "missing) and delete the row, or clear dead_at to publish it again.",
+        d.id, d.topic, d.key, d.bytes, d.reason, schema, schema);
+  }
+  dead_lettered_ += dead.size();
+  for (const auto& f : failed) {
+    // Once, then at 2, 4, 8, ... attempts: a row that keeps failing does not flood the log.
+    if (IsPowerOfTwo(f.attempts)) {
+      log->warn(
+          "outbox row {} (key '{}') not published, attempt {}: {}; later rows of its key wait",
+          f.id, f.key, f.attempts, f.reason);
+    }
+  }
+  if (published == 0 && dead.empty() && !failed.empty()) {
+    throw OutboxStalled("no row of the batch could be published: " + failed.front().reason);
+  }
+  return published;
+}
+
+OutboxStats OutboxRelay::Stats() {
+  return db_.WithTransaction([](pqxx::work& tx) {
+    const auto row = tx.exec1(kStatsSql);
+    return OutboxStats{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<double>()};
+  });
 }
 
 int64_t OutboxRelay::Pending() {

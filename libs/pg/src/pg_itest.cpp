@@ -148,10 +148,11 @@ TEST_F(PgTest, ConcurrentApplyAppliesOnce) {
 
 class Recorder {
  public:
-  void operator()(const std::vector<OutboxRow>& batch) {
+  std::vector<OutboxResult> operator()(const std::vector<OutboxRow>& batch) {
     std::lock_guard lock(mu_);
     if (fail_) throw std::runtime_error("kafka is down");
     for (const auto& row : batch) rows_.push_back(row);
+    return std::vector<OutboxResult>(batch.size());
   }
   void SetFailing(bool fail) {
     std::lock_guard lock(mu_);
@@ -235,6 +236,7 @@ void RunConcurrentRelays(Database& db, bool single_active_relay) {
     std::this_thread::sleep_for(2ms);  // widen the window in which both relays hold rows
     std::lock_guard lock(mu);
     for (const auto& row : batch) ++published[row.id];
+    return std::vector<OutboxResult>(batch.size());
   };
   OutboxRelayOptions options;
   options.batch_size = 25;
@@ -382,6 +384,119 @@ TEST_F(PgTest, BackgroundRelayBacksOffWhileFailingAndCatchesUp) {
   relay.Stop();
   EXPECT_EQ(relay.Pending(), 0);
   EXPECT_EQ(recorder.Rows().size(), 5u);
+}
+
+// A publisher whose broker refuses some payloads for good and fails others for a while.
+class PickyPublisher {
+ public:
+  std::vector<OutboxResult> operator()(const std::vector<OutboxRow>& batch) {
+    std::lock_guard lock(mu_);
+    std::vector<OutboxResult> results;
+    offered_.emplace_back();
+    for (const auto& row : batch) {
+      offered_.back().push_back(row.message.payload);
+      if (row.message.payload.starts_with("huge")) {
+        results.push_back({OutboxOutcome::kRefused, "Broker: Message size too large"});
+      } else if (failing_.contains(row.message.payload)) {
+        results.push_back({OutboxOutcome::kRetry, "Broker: Leader not available"});
+      } else {
+        results.push_back({});
+        published_.push_back(row.message.payload);
+      }
+    }
+    return results;
+  }
+  void SetFailing(std::set<std::string> payloads) {
+    std::lock_guard lock(mu_);
+    failing_ = std::move(payloads);
+  }
+  // The payloads of each batch offered, and of each row published, in order.
+  std::vector<std::vector<std::string>> Offered() {
+    std::lock_guard lock(mu_);
+    return offered_;
+  }
+  std::vector<std::string> Published() {
+    std::lock_guard lock(mu_);
+    return published_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> failing_;
+  std::vector<std::vector<std::string>> offered_;
+  std::vector<std::string> published_;
+};
+
+TEST_F(PgTest, RefusedRowIsDeadLetteredAndTheRowsBehindItArePublished) {
+  ApplyMigrations(*db_, {});
+  db_->WithTransaction([](pqxx::work& tx) {
+    AddAllToOutbox(tx, {{"sluice.a.v1", "k1", "a1", {}},
+                        {"sluice.a.v1", "k2", "huge", {}},
+                        {"sluice.a.v1", "k2", "b2", {}},
+                        {"sluice.a.v1", "k3", "c1", {}}});
+  });
+  PickyPublisher publisher;
+  OutboxRelay relay(*db_, std::ref(publisher));
+  EXPECT_EQ(relay.RelayOnce(), 3);
+  EXPECT_EQ(publisher.Published(), (std::vector<std::string>{"a1", "b2", "c1"}));
+  EXPECT_EQ(relay.Pending(), 0);
+  EXPECT_EQ(relay.DeadLettered(), 1u);
+  const auto stats = relay.Stats();
+  EXPECT_EQ(stats.pending, 0);
+  EXPECT_EQ(stats.dead, 1);
+  EXPECT_EQ(stats.oldest_pending_age_seconds, 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL AND key = 'k2' "
+                     "AND payload = 'huge' AND last_error = 'Broker: Message size too large'"),
+            1);
+  // The dead row is never offered again.
+  EXPECT_EQ(relay.RelayOnce(), 0);
+  EXPECT_EQ(publisher.Offered().size(), 1u);
+}
+
+TEST_F(PgTest, RetryableFailureOfOneRowHoldsOnlyTheRowsOfItsKey) {
+  ApplyMigrations(*db_, {});
+  db_->WithTransaction([](pqxx::work& tx) {
+    AddAllToOutbox(tx, {{"sluice.a.v1", "k2", "b1", {}},
+                        {"sluice.a.v1", "k2", "b2", {}},
+                        {"sluice.a.v1", "k2", "b3", {}},
+                        {"sluice.a.v1", "k1", "a1", {}},
+                        {"sluice.a.v1", "k3", "c1", {}}});
+  });
+  PickyPublisher publisher;
+  publisher.SetFailing({"b1"});
+  OutboxRelayOptions options;
+  options.batch_size = 3;
+  OutboxRelay relay(*db_, std::ref(publisher), options);
+  // The first batch is all key k2: b1 fails, b2 and b3 (accepted by the broker) stay pending
+  // behind it; no row published, so the relay backs off.
+  EXPECT_THROW(relay.RelayOnce(), OutboxStalled);
+  EXPECT_EQ(relay.Pending(), 5);
+  EXPECT_EQ(QueryInt("SELECT attempts FROM outbox WHERE payload = 'b1'"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM outbox WHERE payload = 'b1' "
+                     "AND last_error = 'Broker: Leader not available'"),
+            1);
+  // Then only k2's failing row is offered with the other keys' rows, which are published.
+  EXPECT_EQ(relay.RelayOnce(), 2);
+  EXPECT_EQ(publisher.Offered().back(), (std::vector<std::string>{"b1", "a1", "c1"}));
+  EXPECT_EQ(relay.Pending(), 3);
+  EXPECT_GT(relay.Stats().oldest_pending_age_seconds, 0);
+  EXPECT_EQ(QueryInt("SELECT attempts FROM outbox WHERE payload = 'b1'"), 2);
+  EXPECT_EQ(relay.DeadLettered(), 0u);
+  // Once it passes, k2's rows follow in order.
+  publisher.SetFailing({});
+  EXPECT_EQ(relay.RelayOnce(), 1);
+  EXPECT_EQ(relay.RelayOnce(), 2);
+  EXPECT_EQ(relay.Pending(), 0);
+  const auto published = publisher.Published();
+  std::vector<std::string> k2;
+  for (const auto& p : published) {
+    if (p.starts_with("b")) k2.push_back(p);
+  }
+  // b2 and b3 were sent once before b1 got through (the broker took them): they are sent
+  // again after it, so the last copies a consumer sees are in order.
+  ASSERT_GE(k2.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(k2.end() - 3, k2.end()),
+            (std::vector<std::string>{"b1", "b2", "b3"}));
 }
 
 // --- inbox --------------------------------------------------------------------------------

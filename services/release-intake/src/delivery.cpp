@@ -85,6 +85,12 @@ std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view conte
                              "\"...\"} (got \"" +
                                  std::string(content_type) + "\")")};
   }
+  if (text.size() > kMaxSpecBytes) {
+    return SpecBodyError{SpecBodyError::Kind::kTooLarge,
+                         Err("spec", "the delivery spec is " + std::to_string(text.size()) +
+                                         " bytes; the limit is " + std::to_string(kMaxSpecBytes) +
+                                         " bytes (256 KiB)")};
+  }
   const bool blank =
       std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
   if (blank) return invalid("body", "the delivery spec is empty");

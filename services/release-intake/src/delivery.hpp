@@ -5,6 +5,7 @@
 // values: no I/O, no clock. The spec itself is parsed and planned by the rollout-planner's pure
 // code (delivery_spec.hpp, plan.hpp), so intake and planner never disagree about a spec.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,9 +25,15 @@ namespace sluice::release_intake {
 
 // The spec text of a PUT /v1/apps/{app} body: the raw body for application/yaml, text/yaml,
 // application/x-yaml and text/plain (and no Content-Type), the "spec" string of a JSON object
-// for application/json. 415 is the caller's answer to kUnsupportedMediaType.
+// for application/json. 415 is the caller's answer to kUnsupportedMediaType, 413 to kTooLarge
+// (a spec text over kMaxSpecBytes).
+//
+// The spec travels whole in the AppSpecApplied event (and in the planner's events), so it is
+// bounded far under the broker's message.max.bytes (1 MiB by default; librdkafka's own limit is
+// 1,000,000 bytes): one oversized event would otherwise be refused by Kafka.
+inline constexpr std::size_t kMaxSpecBytes = 256 * 1024;
 struct SpecBodyError {
-  enum class Kind { kUnsupportedMediaType, kInvalid } kind = Kind::kInvalid;
+  enum class Kind { kUnsupportedMediaType, kInvalid, kTooLarge } kind = Kind::kInvalid;
   FieldError error;
 };
 std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view content_type,

@@ -197,6 +197,9 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
     if (e->kind == SpecBodyError::Kind::kUnsupportedMediaType) {
       throw http::ApiException({415, "unsupported_media_type", e->error.message, e->error.field});
     }
+    if (e->kind == SpecBodyError::Kind::kTooLarge) {
+      throw http::ApiException({413, "spec_too_large", e->error.message, e->error.field});
+    }
     throw http::BadRequest(e->error.field, e->error.message);
   }
   const std::string& text = std::get<std::string>(body);

@@ -72,6 +72,25 @@ TEST(SpecTextFromBody, OtherMediaTypesAndBlankBodiesAreRefused) {
   EXPECT_EQ(Get<SpecBodyError>(blank).error.field, "body");
 }
 
+TEST(SpecTextFromBody, SpecOverTheLimitIsRefusedNamingIt) {
+  // A valid spec with a long comment: the event announcing it must stay far under the broker's
+  // message.max.bytes, so the limit is on the spec text, whichever way it was sent.
+  const std::string limit = std::to_string(256 * 1024);
+  const std::string spec = "app: shop\n#" + std::string(256 * 1024, 'x') + "\n";
+  for (const auto& [ct, body] : {std::pair<std::string, std::string>{"application/yaml", spec},
+                                 {"application/json", nlohmann::json{{"spec", spec}}.dump()}}) {
+    auto r = SpecTextFromBody(ct, body);
+    ASSERT_TRUE(std::holds_alternative<SpecBodyError>(r)) << ct;
+    const auto& e = std::get<SpecBodyError>(r);
+    EXPECT_NE(static_cast<int>(e.kind), static_cast<int>(SpecBodyError::Kind::kInvalid)) << ct;
+    EXPECT_EQ(e.error.field, "spec") << ct;
+    EXPECT_NE(e.error.message.find(limit + " bytes"), std::string::npos) << e.error.message;
+  }
+  const std::string at_limit = "app: shop\n#" + std::string(256 * 1024 - 12, 'x') + "\n";
+  ASSERT_EQ(at_limit.size(), 256u * 1024u);
+  EXPECT_TRUE(std::holds_alternative<std::string>(SpecTextFromBody("text/yaml", at_limit)));
+}
+
 TEST(Sha256Hex, IsTheHexDigest) {
   EXPECT_EQ(Sha256Hex("foo"), "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae");
 }

@@ -270,6 +270,12 @@ TEST_F(ReleaseIntakeE2eTest, ReleaseReachesPostgresAndKafkaExactlyOnce) {
   EXPECT_EQ(s.envelope.release_created().app(), app);
   EXPECT_EQ(s.envelope.release_created().artifact().sha256(), kSha);
   EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".outbox WHERE published_at IS NULL"), 0);
+  // The outbox's state is on /metrics, for alerts on a relay that stopped publishing.
+  const auto metrics = Call("GET", "/metrics", "", "").body;
+  for (const char* name : {"sluice_outbox_pending{", "sluice_outbox_oldest_pending_age_seconds{",
+                           "sluice_outbox_dead{", "sluice_outbox_dead_lettered_total{"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name;
+  }
 
   // The same version with another artifact is a conflict, and says why.
   auto other = Body(app, "v1.0.0");
@@ -425,6 +431,14 @@ TEST_F(ReleaseIntakeE2eTest, DeliverySpecIsVersionedAndInvalidSpecsNameTheLine) 
   EXPECT_EQ(other_app.status, 422);
   EXPECT_EQ(ErrorField(other_app), "app");
   EXPECT_EQ(PutSpec(app, "<spec/>", admin_token_, "application/xml").status, 415);
+  // A valid spec with a ~1 MB comment (under the HTTP body limit): its event would be over
+  // Kafka's message size, so it is refused at the door, naming the limit; nothing is stored.
+  auto huge = PutSpec(app, text + "#" + std::string(1'040'000, 'x') + "\n", admin_token_);
+  ASSERT_EQ(huge.status, 413) << huge.body.substr(0, 300);
+  EXPECT_EQ(json::parse(huge.body)["error"]["code"], "spec_too_large");
+  EXPECT_EQ(ErrorField(huge), "spec");
+  const std::string huge_message = json::parse(huge.body)["error"]["message"];
+  EXPECT_NE(huge_message.find("262144 bytes"), std::string::npos) << huge_message;
 
   // Only approvers (and admins) apply specs.
   EXPECT_EQ(PutSpec(app, text + "# other\n", NewToken("deployer")).status, 403);

@@ -663,6 +663,8 @@ RolloutPlannerService::RolloutPlannerService(ServiceOptions options, const core:
   planner_ = std::make_unique<Planner>(PlannerDeps{db_, lease_.get(), clock_, registry_.get()},
                                        options_.planner);
   relay_ = std::make_unique<eventbus::OutboxRelayComponent>(db_, *producer_);
+  outbox_metrics_ =
+      std::make_unique<eventbus::OutboxMetrics>(*registry_, std::string(kServiceName));
   kafka::ConsumerOptions co;
   co.group_id = options_.group_id;
   co.topics = {std::string(events::kTopicReleases), std::string(events::kTopicExecutions),
@@ -727,6 +729,7 @@ void RolloutPlannerService::Stop() { lifecycle_.StopAll(); }
 void RolloutPlannerService::Probe() {
   const bool pg_ok = db_.Ping();
   health_.Set("postgres", pg_ok, pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
+  if (pg_ok) outbox_metrics_->Update(relay_->Relay());
   const bool consumer_ok = consumer_->Consumer().Running();
   health_.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
   if (redis_) {

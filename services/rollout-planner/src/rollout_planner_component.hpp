@@ -16,6 +16,7 @@
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/config.hpp>
 #include <sluice/kafka/producer.hpp>
@@ -152,6 +153,7 @@ class RolloutPlannerService {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<eventbus::OutboxRelayComponent> relay_;
+  std::unique_ptr<eventbus::OutboxMetrics> outbox_metrics_;
   std::unique_ptr<eventbus::ConsumerComponent> consumer_;
   std::unique_ptr<core::PeriodicTask> ticker_;
   std::unique_ptr<core::PeriodicTask> switcher_;

@@ -14,6 +14,7 @@
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/outbox.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::eventbus {
@@ -25,10 +26,28 @@ void Publish(pqxx::work& tx, events::v1::Envelope envelope);
 // The same for many envelopes in one statement, published in the order given.
 void PublishAll(pqxx::work& tx, std::vector<events::v1::Envelope> envelopes);
 
-// The outbox's publisher: sends a batch of rows through `producer` and waits for every delivery
-// report. Throws (so the rows stay pending) when any delivery fails.
-pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
-                                         std::chrono::milliseconds timeout);
+// The outbox's publisher: sends a batch of rows through `producer`, waits for the delivery
+// reports (at most `timeout`) and reports each row: published; kRetry when its delivery failed
+// in a way that may pass (broker away, timed out, not authorized, fatal producer); kRefused when
+// Kafka refused the record itself for good (too large, invalid record), once a copy of it went
+// to `dead_letter_topic` (OutboxDeadLetter); while that copy cannot be delivered, kRetry.
+pg::OutboxPublisher KafkaOutboxPublisher(
+    kafka::Producer& producer, std::chrono::milliseconds timeout,
+    std::string dead_letter_topic = std::string(events::kTopicDeadLetter));
+
+// The most a dead-letter copy of an outbox row weighs: far under the broker's message.max.bytes
+// (1 MiB by default), so the copy of a row refused for its size is never refused in turn.
+inline constexpr size_t kMaxOutboxDeadLetterBytes = 256 * 1024;
+// A header value of the original longer than this is cut in the copy (with "...").
+inline constexpr size_t kMaxDeadLetterHeaderBytes = 1024;
+
+// The copy of a refused outbox row sent to the dead-letter topic: the row's key and headers
+// (values cut to kMaxDeadLetterHeaderBytes), plus dlq_reason (cut likewise), dlq_source=outbox,
+// dlq_original_topic, dlq_outbox_id, dlq_original_bytes and dlq_original_sha256 (of the value).
+// The value is the original's when the copy then fits in kMaxOutboxDeadLetterBytes; otherwise
+// it is empty and dlq_value_omitted=true (the row keeps it in the outbox table).
+kafka::OutgoingMessage OutboxDeadLetter(const pg::OutboxRow& row, std::string_view reason,
+                                        std::string dead_letter_topic);
 
 // What a service does with one event, inside the transaction that also records the event id in
 // its inbox and carries any events it publishes.

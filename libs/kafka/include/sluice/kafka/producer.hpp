@@ -5,6 +5,7 @@
 #include <sluice/kafka/config.hpp>
 #include <sluice/kafka/errors.hpp>
 #include <sluice/kafka/message.hpp>
+#include <string>
 #include <vector>
 
 namespace RdKafka {
@@ -12,6 +13,17 @@ class Producer;
 }  // namespace RdKafka
 
 namespace sluice::kafka {
+
+// What became of one message of Producer::ProduceEach.
+struct Delivery {
+  enum class Status {
+    kDelivered,
+    kFailed,    // not delivered; trying again later may work (broker away, timed out, ...)
+    kRejected,  // Kafka will never take this record as it is (too large, invalid record)
+  };
+  Status status = Status::kDelivered;
+  std::string error;  // why not delivered, naming the topic
+};
 
 // An idempotent producer (enable.idempotence=true, acks=all, linger.ms=5). Thread-safe: one
 // instance is meant to be shared by a whole process.
@@ -27,6 +39,14 @@ class Producer {
   // unreachable / timed out). After a timeout the undelivered messages stay queued and may
   // still be delivered later: callers that retry must tolerate duplicates (event ids).
   void ProduceSync(const std::vector<OutgoingMessage>& messages, std::chrono::milliseconds timeout);
+
+  // Produces all messages and waits for their delivery reports until `timeout`, and says for
+  // each message, in order, what became of it. One message's failure does not stop the others.
+  // kRejected: the client or the broker refused the record itself for good (message size too
+  // large, invalid record, invalid topic name); kFailed: anything else, including a timeout
+  // (the message may still be delivered later) and a fatal producer state.
+  std::vector<Delivery> ProduceEach(const std::vector<OutgoingMessage>& messages,
+                                    std::chrono::milliseconds timeout);
 
   // Waits until everything queued so far is delivered. Throws a retryable KafkaError when
   // `timeout` passes first.

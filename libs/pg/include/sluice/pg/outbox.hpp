@@ -9,6 +9,7 @@
 #include <mutex>
 #include <sluice/core/clock.hpp>
 #include <sluice/pg/database.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -41,10 +42,39 @@ struct OutboxRow {
   int attempts;
 };
 
-// Publishes a batch, in order; throws on failure (then nothing of the batch is marked
-// published and the whole batch is offered again later). It must be idempotent per row id:
-// a crash between publishing and committing the marking publishes the batch again.
-using OutboxPublisher = std::function<void(const std::vector<OutboxRow>&)>;
+// What became of one row offered to the publisher.
+enum class OutboxOutcome {
+  kPublished,  // the broker has it
+  kRetry,      // not published this time (broker unreachable, timed out, leader moving, ...)
+  kRefused,    // the broker will never take this row as it is (too large, invalid record): it
+               // is dead-lettered, and the rows behind it move on
+};
+
+struct OutboxResult {
+  OutboxOutcome outcome = OutboxOutcome::kPublished;
+  std::string error;  // why not published (kRetry, kRefused)
+};
+
+// Publishes a batch, in order, and reports one result per row, in the batch's order. A
+// publisher that throws fails the whole batch (nothing is marked published, the batch is
+// offered again later). It must be idempotent per row id: a crash between publishing and
+// committing the marking publishes the rows again. For a kRefused row it is the publisher's
+// job to keep a copy where operators look (the Kafka publisher sends one to the dead-letter
+// topic; when that copy cannot be sent yet it answers kRetry instead).
+using OutboxPublisher = std::function<std::vector<OutboxResult>(const std::vector<OutboxRow>&)>;
+
+// The outbox's state, for /metrics and alerts.
+struct OutboxStats {
+  int64_t pending = 0;  // rows waiting to be published
+  int64_t dead = 0;     // rows refused for good (dead_at set), kept until an operator acts
+  double oldest_pending_age_seconds = 0;  // age of the oldest waiting row (0 when none)
+};
+
+// Thrown by RelayOnce when the publisher reported every row of a batch as failed.
+class OutboxStalled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct OutboxRelayOptions {
   int batch_size = 200;
@@ -64,11 +94,19 @@ class OutboxRelay {
   OutboxRelay(const OutboxRelay&) = delete;
   OutboxRelay& operator=(const OutboxRelay&) = delete;
 
-  // One pass: in a transaction, SELECT the oldest unpublished rows FOR UPDATE SKIP LOCKED,
-  // publish them, mark published_at = now() and commit. When the publisher throws, the
-  // marking is rolled back, attempts / last_error are recorded in a separate transaction and
-  // the publisher's exception is rethrown. Returns the number of rows published (0 when
-  // another relay holds the schema's relay lock).
+  // One pass: in a transaction, SELECT the oldest live rows (unpublished, not dead) FOR UPDATE
+  // SKIP LOCKED, leaving out the rows of a key whose earlier row failed on its own (they wait
+  // behind it), publish them and commit the results:
+  //  - kPublished: published_at = now(), unless an earlier row of the same key in the batch was
+  //    not published; then it stays pending and is sent again after that row (a duplicate for
+  //    consumers, who de-duplicate by event id, rather than a key out of order);
+  //  - kRefused: dead_at = now(), last_error = the reason; logged at ERROR, counted in
+  //    DeadLettered(); the rows behind it, of its key too, move on;
+  //  - kRetry: attempts + 1, last_error, failed_at = now(); later rows of its key wait.
+  // When the publisher throws, nothing is marked, attempts / last_error of the whole batch are
+  // recorded in a separate transaction and the exception is rethrown; so is an OutboxStalled
+  // when every row of the batch failed (so Run backs off). Returns the number of rows
+  // published (0 when another relay holds the schema's relay lock).
   int RelayOnce();
 
   // Runs RelayOnce in a background thread until Stop: immediately again while batches are
@@ -78,8 +116,12 @@ class OutboxRelay {
   void Start();
   void Stop();
 
-  // Unpublished rows (for /metrics and tests).
+  // Live unpublished rows (for /metrics and tests); dead rows are not counted.
   int64_t Pending();
+  // Pending, dead and the age of the oldest pending row, in one query.
+  OutboxStats Stats();
+  // Rows this relay dead-lettered since it was made (for a counter).
+  uint64_t DeadLettered() const { return dead_lettered_.load(); }
 
  private:
   void Run();
@@ -94,7 +136,8 @@ class OutboxRelay {
   std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;  // guarded by mu_
-  int wake_read_ = -1;     // self-pipe: Stop interrupts the wait on the listener socket
+  std::atomic<uint64_t> dead_lettered_{0};
+  int wake_read_ = -1;  // self-pipe: Stop interrupts the wait on the listener socket
   int wake_write_ = -1;
   std::unique_ptr<pqxx::connection> listener_;  // only the relay thread touches it
   std::unique_ptr<pqxx::notification_receiver> receiver_;
