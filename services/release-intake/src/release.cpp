@@ -422,8 +422,9 @@ GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) 
         return std::to_string(it->get<std::int64_t>());
       return fallback;
     };
-    out.event_key = id_text(*repo, "id", r.repo.value_or(r.app)) + "/" +
-                    id_text(*rel, "id", "tag:" + tag) + "/" + action;
+    out.event_key = id_text(*repo, "id", r.repo.value_or(r.app));
+    out.event_key += "/" + id_text(*rel, "id", "tag:" + tag);
+    out.event_key += "/" + action;
     if (!IsValidAppName(r.app)) {
       return invalid("repository.name", "repository name '" + r.app + "' is not a valid app name");
     }
