@@ -14,6 +14,7 @@
 #include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
+#include <sluice/http/service_auth.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/lock/lease_lock.hpp>
@@ -54,8 +55,10 @@ void Probe(pg::Database& db, lock::RedisClient& redis, eventbus::ConsumerCompone
 int main() {
   core::Lifecycle::BlockTerminationSignals();
   RollbackConfig config;
+  std::string service_token;
   try {
     core::EnvConfig env;
+    service_token = http::ServiceTokenFromEnv(env);  // read first: the parser rejects unknown keys
     config = ParseRollbackConfig(env);
   } catch (const std::exception& e) {
     core::ExitOnConfigError(kServiceName, e);
@@ -104,6 +107,7 @@ int main() {
     server_options.addr = config.http_addr;
     http::Server server("rollback-agent", server_options);
     server.MountOps(health, *registry);
+    http::RequireServiceToken(server, service_token);
     MountRollbackApi(server, db);
     // Revert retries and timeouts live in rollback rows (due times), incidents in pending rows:
     // a restarted agent picks them up on its first pass.

@@ -3,6 +3,7 @@
 #include <sluice/core/config.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/http/service_auth.hpp>
 
 #include "src/rollout_planner_component.hpp"
 
@@ -22,6 +23,7 @@ Config ParseConfig() {
   Config c;
   auto& s = c.service;
   s.http_addr = env.HostPort("SLUICE_HTTP_ADDR", "127.0.0.1:8082");
+  s.service_token = http::ServiceTokenFromEnv(env);
   c.log_level = env.String("SLUICE_LOG_LEVEL", "info");
   if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
       c.log_level != "warn" && c.log_level != "error") {

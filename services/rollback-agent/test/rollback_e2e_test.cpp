@@ -39,6 +39,7 @@ http::ClientResponse Get(const std::string& url,
   req.url = url;
   req.timeout = 5s;
   req.headers = std::move(headers);
+  req.headers.emplace_back("Authorization", st::ServiceAuthorization());
   return http::Send(req);
 }
 
@@ -86,6 +87,7 @@ class RollbackE2eTest : public ::testing::Test {
         std::vector<std::string>{SLUICE_ROLLBACK_AGENT_BIN},
         std::map<std::string, std::string>{
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_PG_SCHEMA", schema_},
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},

@@ -7,6 +7,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/errors.hpp>
+#include <sluice/http/service_auth.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/pg/migrations.hpp>
 #include <sluice/pg/timers.hpp>
@@ -699,6 +700,7 @@ RolloutPlannerService::RolloutPlannerService(ServiceOptions options, const core:
   server_ = std::make_unique<http::Server>("rollout-planner", so);
   server_->MountOps(health_, *registry_);
   planner_->MountApi(*server_);
+  http::RequireServiceToken(*server_, options_.service_token);
   health_.Set("postgres", true);
 
   lifecycle_.Add(*relay_);
