@@ -157,7 +157,11 @@ kube_build() {
   else
     why="no build yet for this version key"
   fi
-  sl_log "building the local Kubernetes control plane (first run only, ~8 min on 2 cores; cached in $CACHE_ROOT)"
+  if [[ "$why" == "no build yet"* ]]; then
+    sl_log "building the local Kubernetes control plane (first run only, ~8 min on 2 cores; cached in $CACHE_ROOT)"
+  else
+    sl_log "rebuilding the local Kubernetes control plane (1 to 8 min on 2 cores, less when Go's build cache has the sources; cached in $CACHE_ROOT)"
+  fi
   sl_log "why: $why; key $KEY: Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, helm $HELM_VERSION; log $LOG_DIR/kube-build.log"
   local start=$SECONDS tmp="$CACHE_ROOT/$KEY/tmp" vp ldf="-s -w" date
   mkdir -p "$BIN"
