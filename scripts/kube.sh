@@ -129,11 +129,11 @@ kube_build() {
   built && return 0
   sl_have go || sl_die "go is missing (the control plane is built from source); run scripts/install-deps.sh"
   # Go 1.21+ fetches a newer toolchain itself when go.mod asks for one; older ones cannot.
-  local need have
+  local need gov
   need="$(awk '$1 == "go" { print $2; exit }' "$MODULE_DIR/go.mod")"
-  have="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
-  if [[ "$(printf '%s\n' "${have:-0}" 1.21 | sort -V | head -n1)" != 1.21 ]]; then
-    sl_die "go ${have:-?} is too old to build Kubernetes $K8S_VERSION (needs go $need; Go 1.21 or newer fetches it itself): install Go from https://go.dev/dl"
+  gov="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
+  if [[ "$(printf '%s\n' "${gov:-0}" 1.21 | sort -V | head -n1)" != 1.21 ]]; then
+    sl_die "go ${gov:-?} is too old to build Kubernetes $K8S_VERSION (needs go $need; Go 1.21 or newer fetches it itself): install Go from https://go.dev/dl"
   fi
   mkdir -p "$CACHE_ROOT" "$LOG_DIR"
   # One build per key at a time, also across clones.
