@@ -23,6 +23,10 @@ void ApplyStartOffset(KafkaConfig& config, const std::string& value) {
 
 void ApplyInstanceId(KafkaConfig& config, const std::string& configured,
                      const std::string& http_addr) {
+  if (configured == "none") {
+    config.instance_id.clear();
+    return;
+  }
   if (!configured.empty()) {
     const bool printable = std::all_of(configured.begin(), configured.end(), [](char c) {
       return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;

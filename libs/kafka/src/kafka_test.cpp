@@ -177,6 +177,9 @@ TEST(ApplyInstanceIdTest, ConfiguredIdElseHostAndHttpPortElseDynamic) {
   EXPECT_GT(config.instance_id.size(), std::string(":8084").size());
   ApplyInstanceId(config, "", "127.0.0.1:0");
   EXPECT_EQ(config.instance_id, "");
+  ApplyInstanceId(config, "executor-0", "127.0.0.1:8084");
+  ApplyInstanceId(config, "none", "127.0.0.1:8084");
+  EXPECT_EQ(config.instance_id, "");
   EXPECT_THROW(ApplyInstanceId(config, std::string(201, 'x'), "127.0.0.1:1"), core::ConfigError);
   EXPECT_THROW(ApplyInstanceId(config, "a\nb", "127.0.0.1:1"), core::ConfigError);
 }

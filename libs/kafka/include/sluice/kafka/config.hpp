@@ -38,8 +38,8 @@ void ApplyStartOffset(KafkaConfig& config, const std::string& value);
 // Sets `config.instance_id` from SLUICE_INSTANCE_ID (`configured`), or when that is empty
 // from what is stable across restarts and distinct between live replicas: the host name and
 // the port of the replica's HTTP address (two replicas on one host cannot listen on one port),
-// e.g. "host-1:8084". An address with port 0 (picked at start) gives no stable id: dynamic
-// membership. A configured id longer than 200 bytes or with control characters throws
+// e.g. "host-1:8084". "none", or an address with port 0 (picked at start, so not stable):
+// dynamic membership. A configured id longer than 200 bytes or with control characters throws
 // core::ConfigError.
 void ApplyInstanceId(KafkaConfig& config, const std::string& configured,
                      const std::string& http_addr);
