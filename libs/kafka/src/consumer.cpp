@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <sluice/core/config.hpp>
 #include <sluice/core/logging.hpp>
@@ -244,6 +245,7 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
     }
     if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
       Log()->info("consumer group {} revoked {}", group_, Describe(partitions));
+      owner_.DropDeferred(partitions);
       if (!consumer->assignment_lost()) {
         const auto cerr = consumer->commitSync();
         if (cerr != RdKafka::ERR_NO_ERROR && cerr != RdKafka::ERR__NO_OFFSET) {
@@ -262,6 +264,9 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
       return;
     }
     Log()->error("consumer group {} rebalance error: {}", group_, RdKafka::err2str(err));
+    std::vector<RdKafka::TopicPartition*> assigned;
+    if (consumer->assignment(assigned) == RdKafka::ERR_NO_ERROR) owner_.DropDeferred(assigned);
+    RdKafka::TopicPartition::destroy(assigned);
     consumer->unassign();
     CountAssigned(*consumer);
   }
@@ -365,8 +370,10 @@ void Consumer::Stop() {
 
 void Consumer::Run() {
   while (!stopping_.load()) {
+    RetryDue();
+    if (stopping_.load()) break;
     std::unique_ptr<RdKafka::Message> msg(
-        consumer_->consume(static_cast<int>(options_.poll_timeout.count())));
+        consumer_->consume(static_cast<int>(NextPollTimeout().count())));
     last_progress_ms_ = NowMs();
     if (!msg) continue;
     switch (msg->err()) {
@@ -391,48 +398,59 @@ void Consumer::Run() {
         break;
     }
   }
+  for (const auto& [key, d] : deferred_) {
+    Log()->info(
+        "consumer group {} {}: stopping while the message waits for attempt {}, offset "
+        "not stored",
+        options_.group_id, Coordinates(d.message), d.attempts + 1);
+  }
   CloseConsumer();
+  deferred_.clear();
   running_ = false;
 }
 
 void Consumer::Handle(const RdKafka::Message& raw) {
-  const ConsumedMessage message = Convert(raw);
+  ConsumedMessage message = Convert(raw);
+  if (deferred_.contains({message.topic, message.partition})) {
+    // Fetched before its partition was paused: the partition is sought back to the message
+    // after the deferred one when that one is done, so this one comes again, in order.
+    return;
+  }
+  Attempt(message, 1);
+}
+
+void Consumer::Attempt(const ConsumedMessage& message, int attempt) {
   core::TraceScope trace(TraceIdOf(message));
   std::string reason;
-  int attempt = 0;
-  while (true) {
-    ++attempt;
-    try {
-      handler_(message);
-      StoreOffset(message);
-      ++processed_;
-      return;
-    } catch (const PermanentError& e) {
-      reason = e.what();
-      Log()->error("consumer group {} {}: permanent failure, dead-lettering: {}", options_.group_id,
-                   Coordinates(message), reason);
-      break;
-    } catch (const std::exception& e) {
-      reason = e.what();
-    } catch (...) {
-      reason = "unknown exception";
-    }
-    if (attempt >= options_.max_attempts) {
-      Log()->error("consumer group {} {}: attempt {}/{} failed, dead-lettering: {}",
-                   options_.group_id, Coordinates(message), attempt, options_.max_attempts, reason);
-      break;
-    }
+  try {
+    handler_(message);
+    StoreOffset(message);
+    ++processed_;
+    return;
+  } catch (const PermanentError& e) {
+    reason = e.what();
+    Log()->error("consumer group {} {}: permanent failure, dead-lettering: {}", options_.group_id,
+                 Coordinates(message), reason);
+    attempt = -attempt;  // no retry
+  } catch (const std::exception& e) {
+    reason = e.what();
+  } catch (...) {
+    reason = "unknown exception";
+  }
+  if (attempt > 0 && attempt < options_.max_attempts) {
     const auto wait = RetryBackoff(options_, attempt);
     Log()->warn("consumer group {} {}: attempt {}/{} failed, retrying in {} ms: {}",
                 options_.group_id, Coordinates(message), attempt, options_.max_attempts,
                 wait.count(), reason);
     ++retries_;
-    if (!WaitUnlessStopping(wait)) {
-      Log()->info("consumer group {} {}: stopping during retry, offset not stored",
-                  options_.group_id, Coordinates(message));
-      return;
-    }
+    Defer(message, attempt, std::chrono::steady_clock::now() + wait);
+    return;
   }
+  if (attempt > 0) {
+    Log()->error("consumer group {} {}: attempt {}/{} failed, dead-lettering: {}",
+                 options_.group_id, Coordinates(message), attempt, options_.max_attempts, reason);
+  }
+  attempt = std::abs(attempt);
   switch (DeadLetter(message, attempt, reason)) {
     case DeadLetterOutcome::kDelivered:
       StoreOffset(message);
@@ -445,6 +463,92 @@ void Consumer::Handle(const RdKafka::Message& raw) {
     case DeadLetterOutcome::kStopping:
       break;
   }
+}
+
+namespace {
+
+std::unique_ptr<RdKafka::TopicPartition> PartitionOf(const ConsumedMessage& m, int64_t offset) {
+  return std::unique_ptr<RdKafka::TopicPartition>(
+      RdKafka::TopicPartition::create(m.topic, m.partition, offset));
+}
+
+}  // namespace
+
+void Consumer::Defer(const ConsumedMessage& message, int attempts,
+                     std::chrono::steady_clock::time_point due) {
+  auto tp = PartitionOf(message, message.offset);
+  std::vector<RdKafka::TopicPartition*> parts{tp.get()};
+  auto err = consumer_->pause(parts);
+  if (err == RdKafka::ERR_NO_ERROR) err = tp->err();
+  if (err != RdKafka::ERR_NO_ERROR) {
+    // Typically revoked meanwhile: its next owner starts from the committed offset.
+    Log()->warn(
+        "consumer group {} {}: cannot pause the partition for the retry ({}); "
+        "leaving the message to the partition's next fetch",
+        options_.group_id, Coordinates(message), RdKafka::err2str(err));
+  }
+  deferred_[{message.topic, message.partition}] = Deferred{message, attempts, due};
+}
+
+void Consumer::RetryDue() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = deferred_.begin(); it != deferred_.end() && !stopping_.load();) {
+    if (it->second.due > now) {
+      ++it;
+      continue;
+    }
+    const auto key = it->first;
+    Deferred d = std::move(it->second);
+    deferred_.erase(it);
+    in_hand_since_ms_ = NowMs();
+    Attempt(d.message, d.attempts + 1);
+    in_hand_since_ms_ = 0;
+    last_progress_ms_ = NowMs();
+    if (!deferred_.contains(key) && !stopping_.load()) Resume(d.message);
+    it = deferred_.upper_bound(key);
+  }
+}
+
+void Consumer::Resume(const ConsumedMessage& done) {
+  // Fetching goes on after the message just finished: messages of the partition fetched
+  // while it waited were dropped by the pause (and are refused by Handle meanwhile).
+  auto tp = PartitionOf(done, done.offset + 1);
+  const auto serr = consumer_->seek(*tp, 5000);
+  if (serr != RdKafka::ERR_NO_ERROR) {
+    Log()->warn("consumer group {} {}: seek after the retry failed: {}", options_.group_id,
+                Coordinates(done), RdKafka::err2str(serr));
+  }
+  std::vector<RdKafka::TopicPartition*> parts{tp.get()};
+  const auto err = consumer_->resume(parts);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    Log()->warn("consumer group {} {}: resume failed: {}", options_.group_id, Coordinates(done),
+                RdKafka::err2str(err));
+  }
+}
+
+void Consumer::DropDeferred(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  for (auto* tp : partitions) {
+    const auto it = deferred_.find({tp->topic(), tp->partition()});
+    if (it == deferred_.end()) continue;
+    Log()->info(
+        "consumer group {} {}: partition taken away while the message waits for attempt "
+        "{}; its next owner starts from the committed offset",
+        options_.group_id, Coordinates(it->second.message), it->second.attempts + 1);
+    // A paused partition stays paused in librdkafka across unassign / assign.
+    std::vector<RdKafka::TopicPartition*> one{tp};
+    consumer_->resume(one);
+    deferred_.erase(it);
+  }
+}
+
+std::chrono::milliseconds Consumer::NextPollTimeout() const {
+  auto timeout = options_.poll_timeout;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [key, d] : deferred_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d.due - now);
+    timeout = std::min(timeout, std::max(left, std::chrono::milliseconds(0)));
+  }
+  return timeout;
 }
 
 Consumer::DeadLetterOutcome Consumer::DeadLetter(const ConsumedMessage& message, int attempts,

@@ -313,6 +313,52 @@ TEST_F(KafkaIntegrationTest, ConsumerIsNotReadyUntilItsGroupAssignedItsPartition
   consumer.Stop();
 }
 
+TEST_F(KafkaIntegrationTest, AFailingMessageHoldsOnlyItsOwnPartition) {
+  const std::string topic = "sluice.itest-two." + suffix_ + ".v1";
+  EnsureTopics(config_, {topic}, 2, 1);
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", config_.brokers, err);
+  std::unique_ptr<RdKafka::Producer> raw(RdKafka::Producer::create(conf.get(), err));
+  const auto produce_to = [&](int partition, std::string value) {
+    ASSERT_EQ(raw->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY, value.data(),
+                           value.size(), nullptr, 0, 0, nullptr),
+              RdKafka::ERR_NO_ERROR);
+    ASSERT_EQ(raw->flush(10000), RdKafka::ERR_NO_ERROR);
+  };
+  auto options = Options(3);
+  options.topics = {topic};
+  options.retry_backoff = 2s;  // retried in line, this would hold partition 1 for 2 s + 4 s
+  std::atomic<int> poison_calls{0};
+  std::mutex mu;
+  std::vector<std::pair<std::string, int>> order;  // value, poison attempts made by then
+  Consumer consumer(
+      config_, options,
+      [&](const ConsumedMessage& m) {
+        if (m.value == "poison") {
+          ++poison_calls;
+          throw std::runtime_error("dependency down");
+        }
+        std::lock_guard lock(mu);
+        order.emplace_back(m.value, poison_calls.load());
+      },
+      *producer_);
+  produce_to(0, "poison");
+  produce_to(0, "p0-after");
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return poison_calls.load() >= 1; }, 30s));
+  produce_to(1, "p1-good");
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() >= 2; }, 30s));
+  consumer.Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0].first, "p1-good");
+  EXPECT_LT(order[0].second, 3) << "partition 1 waited for partition 0's failing message";
+  EXPECT_EQ(order[1], (std::pair<std::string, int>{"p0-after", 3}))
+      << "partition 0 keeps its order: after the poison's last attempt";
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+}
+
 // Whether kafka-consumer-child wrote a line for a record with this value.
 bool FileHasRecord(const std::string& path, const std::string& value) {
   std::ifstream in(path);

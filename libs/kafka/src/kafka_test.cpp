@@ -442,6 +442,62 @@ TEST_F(MockClusterTest, DeadLetterRefusedTwiceIsPassedOverNotRetriedForever) {
   EXPECT_EQ(Committed(config_, "test-group", kTopic), 2);
 }
 
+// Produces `value` to `partition` of `topic` (the Producer picks partitions by key).
+void ProduceTo(const KafkaConfig& config, const std::string& topic, int partition,
+               const std::string& value) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", config.brokers, err);
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(p) << err;
+  ASSERT_EQ(p->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                       const_cast<char*>(value.data()), value.size(), nullptr, 0, 0, nullptr),
+            RdKafka::ERR_NO_ERROR);
+  ASSERT_EQ(p->flush(5000), RdKafka::ERR_NO_ERROR);
+}
+
+TEST_F(MockClusterTest, OtherPartitionsGoOnWhileAFailingMessageWaitsForItsRetry) {
+  const std::string topic = "sluice.test-two.v1";
+  cluster_.CreateTopic(topic, 2);
+  auto options = Options(3);
+  options.topics = {topic};
+  options.retry_backoff = 1500ms;  // in-line retries would hold every partition 1.5 s + 3 s
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::map<std::string, int> poison_calls_when;  // value -> poison attempts made when handled
+  std::atomic<int> poison_calls{0};
+  std::atomic<uint64_t> dead_lettered_when_after{99};
+  Consumer* self = nullptr;
+  Consumer consumer(
+      config_, options,
+      [&](const ConsumedMessage& m) {
+        if (m.value == "poison") {
+          ++poison_calls;
+          throw std::runtime_error("dependency down");
+        }
+        std::lock_guard lock(mu);
+        order.push_back(m.value);
+        poison_calls_when[m.value] = poison_calls.load();
+        if (m.value == "p0-after") dead_lettered_when_after = self->DeadLettered();
+      },
+      producer_);
+  self = &consumer;
+  ProduceTo(config_, topic, 0, "poison");
+  ProduceTo(config_, topic, 0, "p0-after");
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return poison_calls.load() >= 1; }));
+  ProduceTo(config_, topic, 1, "p1-good");
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() == 2; }));
+  consumer.Stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(order, (std::vector<std::string>{"p1-good", "p0-after"}));
+  EXPECT_LT(poison_calls_when["p1-good"], 3) << "partition 1 waited for partition 0's poison";
+  EXPECT_EQ(dead_lettered_when_after.load(), 1u) << "partition 0 kept its order";
+  EXPECT_EQ(poison_calls.load(), 3);
+  EXPECT_EQ(consumer.Retries(), 2u);
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+}
+
 TEST_F(MockClusterTest, StatusSaysAssignedOnlyOnceTheGroupAssignedPartitions) {
   Consumer consumer(
       config_, Options(1), [](const ConsumedMessage&) {}, producer_);

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,11 +15,13 @@
 #include <sluice/kafka/producer.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace RdKafka {
 class KafkaConsumer;
 class Message;
+class TopicPartition;
 }  // namespace RdKafka
 
 namespace sluice::kafka {
@@ -139,8 +142,28 @@ class Consumer {
   class Rebalance;
   class Events;
 
+  // A message whose handler failed and that waits for its next attempt while its partition
+  // is paused (the other partitions go on). Poll thread only.
+  struct Deferred {
+    ConsumedMessage message;
+    int attempts = 0;  // made so far
+    std::chrono::steady_clock::time_point due;
+  };
+  using PartitionKey = std::pair<std::string, int32_t>;
+
   void Run();
   void Handle(const RdKafka::Message& raw);
+  // Attempt number `attempt` at `message`: stored when it succeeds; deferred when it failed
+  // and attempts are left; dead-lettered otherwise.
+  void Attempt(const ConsumedMessage& message, int attempt);
+  void Defer(const ConsumedMessage& message, int attempts,
+             std::chrono::steady_clock::time_point due);
+  void RetryDue();
+  // Unpauses the partition of `done`, fetching from the message after it.
+  void Resume(const ConsumedMessage& done);
+  // Forgets (and unpauses) the deferred messages of partitions taken away.
+  void DropDeferred(const std::vector<RdKafka::TopicPartition*>& partitions);
+  std::chrono::milliseconds NextPollTimeout() const;
   enum class DeadLetterOutcome { kDelivered, kDropped, kStopping };
   DeadLetterOutcome DeadLetter(const ConsumedMessage& message, int attempts,
                                const std::string& reason);
@@ -163,8 +186,9 @@ class Consumer {
   std::atomic<uint64_t> dead_letter_dropped_{0};
   std::atomic<bool> assigned_{false};
   std::atomic<int> partitions_{0};
-  std::atomic<int64_t> in_hand_since_ms_{0};  // system clock ms; 0 = polling
-  std::atomic<int64_t> last_progress_ms_{0};  // system clock ms
+  std::atomic<int64_t> in_hand_since_ms_{0};   // system clock ms; 0 = polling
+  std::atomic<int64_t> last_progress_ms_{0};   // system clock ms
+  std::map<PartitionKey, Deferred> deferred_;  // poll thread only
   std::mutex mu_;
   std::condition_variable stop_cv_;
 
