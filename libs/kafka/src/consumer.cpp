@@ -404,8 +404,8 @@ void Consumer::Run() {
         "not stored",
         options_.group_id, Coordinates(d.message), d.attempts + 1);
   }
+  deferred_.clear();  // before close(): its revoke has nothing left to forget
   CloseConsumer();
-  deferred_.clear();
   running_ = false;
 }
 
