@@ -115,7 +115,8 @@ std::optional<std::string> ConsumerNotReadyReason(const ConsumerStatus& status,
 
 // A consumer-group member that runs `handler` on one poll thread, one message at a time, with
 // at-least-once delivery: the offset is stored only after the handler returned or the message
-// was dead-lettered (and the dead-letter delivery confirmed).
+// was dead-lettered (and the dead-letter delivery confirmed, or refused for good even in its
+// minimal form). A message waiting for a retry pauses only its own partition.
 class Consumer {
  public:
   Consumer(KafkaConfig config, ConsumerOptions options, Handler handler, Producer& dead_letters);
