@@ -143,7 +143,7 @@ class ConsumerComponent::Metrics {
 };
 
 ConsumerComponent::ConsumerComponent(std::string name, kafka::KafkaConfig config,
-                                     kafka::ConsumerOptions options, kafka::Handler handler,
+                                     const kafka::ConsumerOptions& options, kafka::Handler handler,
                                      kafka::Producer& dead_letters,
                                      ::prometheus::Registry* registry)
     : name_(std::move(name)),

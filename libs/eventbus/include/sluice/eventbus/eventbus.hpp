@@ -75,9 +75,9 @@ class OutboxRelayComponent final : public core::Component {
 // refreshed by ReportConsumerHealth (the services' probe, every 2 s).
 class ConsumerComponent final : public core::Component {
  public:
-  ConsumerComponent(std::string name, kafka::KafkaConfig config, kafka::ConsumerOptions options,
-                    kafka::Handler handler, kafka::Producer& dead_letters,
-                    ::prometheus::Registry* registry = nullptr);
+  ConsumerComponent(std::string name, kafka::KafkaConfig config,
+                    const kafka::ConsumerOptions& options, kafka::Handler handler,
+                    kafka::Producer& dead_letters, ::prometheus::Registry* registry = nullptr);
   ~ConsumerComponent() override;
   std::string_view Name() const override { return name_; }
   void Start() override { consumer_.Start(); }

@@ -45,7 +45,7 @@ inline constexpr std::string_view kDefaultDeadLetterTopic = "sluice.deadletter.v
 
 // Default budget of a dead-letter record (key, value and headers): well under the broker's
 // 1 MB message.max.bytes, so the copy of any record fits the dead-letter topic.
-inline constexpr std::size_t kDefaultDeadLetterMaxBytes = 512 * 1024;
+inline constexpr std::size_t kDefaultDeadLetterMaxBytes = std::size_t{512} * 1024;
 // Bounds on the parts of a dead-letter record that are kept whatever the budget.
 inline constexpr std::size_t kDlqMaxReasonBytes = 4096;
 inline constexpr std::size_t kDlqMaxKeyBytes = 4096;
