@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <sluice/core/config.hpp>
 #include <sluice/core/logging.hpp>
@@ -410,18 +409,18 @@ void Consumer::Run() {
 }
 
 void Consumer::Handle(const RdKafka::Message& raw) {
-  ConsumedMessage message = Convert(raw);
-  if (deferred_.contains({message.topic, message.partition})) {
+  if (deferred_.contains({raw.topic_name(), raw.partition()})) {
     // Fetched before its partition was paused: the partition is sought back to the message
     // after the deferred one when that one is done, so this one comes again, in order.
     return;
   }
-  Attempt(message, 1);
+  Attempt(Convert(raw), 1);
 }
 
 void Consumer::Attempt(const ConsumedMessage& message, int attempt) {
   core::TraceScope trace(TraceIdOf(message));
   std::string reason;
+  bool permanent = false;
   try {
     handler_(message);
     StoreOffset(message);
@@ -431,13 +430,13 @@ void Consumer::Attempt(const ConsumedMessage& message, int attempt) {
     reason = e.what();
     Log()->error("consumer group {} {}: permanent failure, dead-lettering: {}", options_.group_id,
                  Coordinates(message), reason);
-    attempt = -attempt;  // no retry
+    permanent = true;
   } catch (const std::exception& e) {
     reason = e.what();
   } catch (...) {
     reason = "unknown exception";
   }
-  if (attempt > 0 && attempt < options_.max_attempts) {
+  if (!permanent && attempt < options_.max_attempts) {
     const auto wait = RetryBackoff(options_, attempt);
     Log()->warn("consumer group {} {}: attempt {}/{} failed, retrying in {} ms: {}",
                 options_.group_id, Coordinates(message), attempt, options_.max_attempts,
@@ -446,11 +445,10 @@ void Consumer::Attempt(const ConsumedMessage& message, int attempt) {
     Defer(message, attempt, std::chrono::steady_clock::now() + wait);
     return;
   }
-  if (attempt > 0) {
+  if (!permanent) {
     Log()->error("consumer group {} {}: attempt {}/{} failed, dead-lettering: {}",
                  options_.group_id, Coordinates(message), attempt, options_.max_attempts, reason);
   }
-  attempt = std::abs(attempt);
   switch (DeadLetter(message, attempt, reason)) {
     case DeadLetterOutcome::kDelivered:
       StoreOffset(message);
@@ -483,8 +481,8 @@ void Consumer::Defer(const ConsumedMessage& message, int attempts,
   if (err != RdKafka::ERR_NO_ERROR) {
     // Typically revoked meanwhile: its next owner starts from the committed offset.
     Log()->warn(
-        "consumer group {} {}: cannot pause the partition for the retry ({}); "
-        "leaving the message to the partition's next fetch",
+        "consumer group {} {}: cannot pause the partition for the retry ({}); its later "
+        "messages are passed over (and fetched again) until the retry is done",
         options_.group_id, Coordinates(message), RdKafka::err2str(err));
   }
   deferred_[{message.topic, message.partition}] = Deferred{message, attempts, due};
