@@ -102,7 +102,7 @@ int main() {
                                                AcceptCommand(tx, e, defaults, &metrics);
                                              },
                                              &IsCommand),
-                                         producer);
+                                         producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;

@@ -101,7 +101,7 @@ int main() {
         eventbus::TransactionalHandler(
             db, std::string(kServiceName),
             [&](pqxx::work& tx, const events::v1::Envelope& e) { agent.Handle(tx, e); }),
-        producer);
+        producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;
