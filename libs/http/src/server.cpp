@@ -337,17 +337,21 @@ void Server::Stop() {
   core::Logger("http")->info("{} server stopped", name_);
 }
 
-nlohmann::json ParseJsonBody(const httplib::Request& req) {
+nlohmann::json ParseJsonBody(const httplib::Request& req, const core::JsonLimits& limits) {
   if (req.body.empty()) {
     throw ApiException(
         ApiError{400, "malformed_json", "the request body is empty: send a JSON object", "body"});
   }
   try {
-    return nlohmann::json::parse(req.body);
-  } catch (const nlohmann::json::parse_error& e) {
+    return core::ParseStrictJson(req.body, limits);
+  } catch (const core::JsonInputError& e) {
+    if (!e.Path().empty()) throw ApiException(ApiError{400, "malformed_json", e.what(), e.Path()});
     throw ApiException(ApiError{
         400, "malformed_json",
-        "the request body is not valid JSON (at byte " + std::to_string(e.byte) + ")", "body"});
+        "the request body is not valid JSON" +
+            (e.Byte() > 0 ? " (at byte " + std::to_string(e.Byte()) + ")" : std::string()) + ": " +
+            e.what(),
+        "body"});
   }
 }
 

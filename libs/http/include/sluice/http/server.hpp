@@ -15,6 +15,7 @@
 #include <optional>
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
+#include <sluice/core/strict_json.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -103,9 +104,11 @@ class Server : public core::Component {
   ::prometheus::Family<::prometheus::Histogram>* latency_ = nullptr;
 };
 
-// The body as JSON; throws BadRequest (field "body", code malformed_json) when it is empty or
-// not JSON.
-nlohmann::json ParseJsonBody(const httplib::Request& req);
+// The body as JSON, parsed strictly (core::ParseStrictJson): throws ApiException 400
+// malformed_json when it is empty, not JSON or not UTF-8 (field "body"), nests deeper than
+// limits.max_depth, repeats a key in one object or holds a NUL in a string (field: the path of
+// the offending element, e.g. "alerts[3].labels.foo").
+nlohmann::json ParseJsonBody(const httplib::Request& req, const core::JsonLimits& limits = {});
 void WriteJson(httplib::Response& res, int status, const nlohmann::json& body);
 
 // Typed field readers; they throw BadRequest naming the field. A required string must be
