@@ -1,4 +1,6 @@
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <poll.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 
@@ -13,6 +15,9 @@
 #include <sluice/http/errors.hpp>
 #include <sluice/http/server.hpp>
 #include <stdexcept>
+#include <type_traits>
+
+#include "connection_gate.hpp"
 
 namespace sluice::http {
 namespace {
@@ -95,6 +100,70 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 
 namespace {
 
+// What the connection gate asks of our httplib server: serve one request on a connection.
+class Gated {
+ public:
+  virtual ~Gated() = default;
+  virtual void SetGate(detail::ConnectionGate* gate) = 0;
+  virtual bool ServeOne(detail::Connection& c, const detail::GateOptions& o) = 0;
+  virtual socket_t ListenSocket() const = 0;
+};
+
+// httplib's Server (or SSLServer) whose accepted sockets go to the gate instead of straight to
+// a worker; the gate calls back ServeOne, which runs httplib's request processing over a
+// stream with deadlines.
+template <class Base>
+class GatedServer final : public Base, public Gated {
+ public:
+  template <class... Args>
+  explicit GatedServer(Args&&... args) : Base(std::forward<Args>(args)...) {}
+
+  void SetGate(detail::ConnectionGate* gate) override { gate_ = gate; }
+  socket_t ListenSocket() const override { return this->svr_sock_; }
+
+  bool ServeOne(detail::Connection& c, const detail::GateOptions& o) override {
+    if constexpr (std::is_same_v<Base, httplib::SSLServer>) {
+      if (c.ssl == nullptr && !Handshake(c, o)) return false;
+    }
+    detail::ConnectionStream stream(c, o);
+    const bool close_connection = ++c.served >= this->keep_alive_max_count_;
+    bool connection_closed = false;
+    const bool ok = this->process_request(stream, close_connection, connection_closed,
+                                          [&](httplib::Request& req) { req.ssl = c.ssl; });
+    return ok && !close_connection && !connection_closed;
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    gate_->Admit(sock);
+    return true;
+  }
+
+  // The TLS handshake, within the head's deadline.
+  bool Handshake(detail::Connection& c, const detail::GateOptions& o) {
+    {
+      std::lock_guard lock(ssl_mu_);
+      c.ssl = SSL_new(this->ssl_context());
+    }
+    if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) return false;
+    for (;;) {
+      const int r = SSL_accept(c.ssl);
+      if (r == 1) return true;
+      const int err = SSL_get_error(c.ssl, r);
+      const short wait = err == SSL_ERROR_WANT_READ    ? POLLIN
+                         : err == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                       : 0;
+      if (wait == 0 || !detail::WaitFor(c.fd, wait, c.deadline, o.read_timeout)) {
+        ERR_clear_error();
+        return false;
+      }
+    }
+  }
+
+  detail::ConnectionGate* gate_ = nullptr;
+  std::mutex ssl_mu_;
+};
+
 std::unique_ptr<httplib::Server> MakeServer(const std::string& name, const ServerOptions& o) {
   if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
     if (!o.tls_client_ca_file.empty()) {
@@ -102,13 +171,13 @@ std::unique_ptr<httplib::Server> MakeServer(const std::string& name, const Serve
                                " server has a TLS client CA but no certificate and key: set "
                                "both, or no client CA");
     }
-    return std::make_unique<httplib::Server>();
+    return std::make_unique<GatedServer<httplib::Server>>();
   }
   if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
     throw std::runtime_error("the " + name +
                              " server's TLS certificate and key go together: set both or neither");
   }
-  auto server = std::make_unique<httplib::SSLServer>(
+  auto server = std::make_unique<GatedServer<httplib::SSLServer>>(
       o.tls_cert_file.c_str(), o.tls_key_file.c_str(),
       o.tls_client_ca_file.empty() ? nullptr : o.tls_client_ca_file.c_str());
   if (!server->is_valid()) {
@@ -125,8 +194,23 @@ std::unique_ptr<httplib::Server> MakeServer(const std::string& name, const Serve
 
 Server::Server(std::string name, ServerOptions options)
     : name_(std::move(name)), options_(std::move(options)), server_(MakeServer(name_, options_)) {
-  const int threads = std::max(1, options_.threads);
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  detail::GateOptions gate;
+  gate.threads = static_cast<std::size_t>(std::max(1, options_.threads));
+  gate.header_timeout = options_.header_timeout;
+  gate.body_timeout = options_.body_timeout;
+  gate.read_timeout = options_.read_timeout;
+  gate.keep_alive_timeout = options_.keep_alive_timeout;
+  gate.max_per_address = options_.max_connections_per_address;
+  gate.max_total = options_.max_connections;
+  gate.tls = !options_.tls_cert_file.empty();
+  Gated* gated = dynamic_cast<Gated*>(server_.get());
+  // httplib calls this once per listen and owns (and shuts down) what it returns.
+  server_->new_task_queue = [this, gated, gate] {
+    auto* queue = new detail::ConnectionGate(
+        gate, [gated, gate](detail::Connection& c) { return gated->ServeOne(c, gate); }, name_);
+    gated->SetGate(queue);
+    return queue;
+  };
   server_->set_read_timeout(options_.read_timeout);
   server_->set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout.count()));
   server_->set_payload_max_length(options_.max_body_bytes);
@@ -312,6 +396,12 @@ void Server::Start() {
                              (err != 0 ? std::string(" (") + std::strerror(err) + ")" : "") +
                              ": stop the process holding it or give the " + name_ +
                              " server another address");
+  }
+  // httplib listens with a backlog of 5: a burst of connections (a load balancer's, or many
+  // slow clients') would overflow it and every further connect would wait a second for its
+  // SYN to be sent again. Listening again on the bound socket raises the backlog.
+  if (const auto* gated = dynamic_cast<const Gated*>(server_.get())) {
+    ::listen(gated->ListenSocket(), SOMAXCONN);
   }
   port_ = port;
   loop_exited_ = false;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -385,6 +386,167 @@ TEST(ServerStopTest, AnIdleKeepAliveConnectionDoesNotHoldTheStop) {
   const auto took = std::chrono::steady_clock::now() - start;
   ::close(fd);
   EXPECT_LT(took, std::chrono::milliseconds(3500)) << "the stop waited for the idle connection";
+}
+
+// A raw loopback connection to `port`, for clients httplib's own client would not imitate.
+int ConnectTo(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const std::string& s) {
+  return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+}
+
+class SlowClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.addr = "127.0.0.1:0";
+    options.threads = 2;
+    options.header_timeout = std::chrono::milliseconds(3000);
+    options.body_timeout = std::chrono::milliseconds(500);
+    server_ = std::make_unique<Server>("slow-test", options);
+    server_->MountOps(health_, registry_);
+    server_->Post("/v1/echo", [](const httplib::Request& req, httplib::Response& res) {
+      WriteJson(res, 200, {{"bytes", req.body.size()}});
+    });
+    server_->Start();
+  }
+  void TearDown() override { server_->Stop(); }
+
+  // GET /healthz on a fresh connection; its round trip.
+  std::chrono::milliseconds Probe() {
+    ClientRequest req;
+    req.method = "GET";
+    req.url = "http://127.0.0.1:" + std::to_string(server_->Port()) + "/healthz";
+    req.timeout = std::chrono::milliseconds(2000);
+    const auto start = std::chrono::steady_clock::now();
+    const auto res = Send(req);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    EXPECT_EQ(res.status, 200);
+    return took;
+  }
+
+  core::Health health_;
+  prometheus::Registry registry_;
+  std::unique_ptr<Server> server_;
+};
+
+// Slow-loris: clients that send a request head a line at a time (or stop half-way) must not
+// take the workers. 100 such connections from the probe's own address, two workers: /healthz
+// still answers at once, every time.
+TEST_F(SlowClientTest, ProbesGetInWhileSlowClientsHoldTheirHeads) {
+  std::vector<int> slow;
+  for (int i = 0; i < 100; ++i) {
+    const int fd = ConnectTo(server_->Port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n"));
+    slow.push_back(fd);
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (const int fd : slow) ASSERT_TRUE(SendAll(fd, "X-Slow: " + std::to_string(round) + "\r\n"));
+    for (int i = 0; i < 3; ++i) EXPECT_LT(Probe(), std::chrono::milliseconds(100));
+  }
+  for (const int fd : slow) ::close(fd);
+}
+
+// A head not complete within header_timeout is cut, however steadily its lines arrive.
+TEST_F(SlowClientTest, AnUnfinishedHeadIsCutAfterTheHeaderTimeout) {
+  const int fd = ConnectTo(server_->Port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 6000), 1) << "the connection was not cut";
+  const auto took = std::chrono::steady_clock::now() - start;
+  char buf[256];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ::close(fd);
+  EXPECT_GE(took, std::chrono::milliseconds(2500));
+  EXPECT_LT(took, std::chrono::milliseconds(4500));
+  if (n > 0) {
+    EXPECT_THAT(std::string(buf, static_cast<size_t>(n)), HasSubstr("408"));
+  }
+}
+
+// A body trickling in a byte at a time, each byte well within the per-read timeout, is cut
+// once body_timeout has passed since the head.
+TEST_F(SlowClientTest, ASlowBodyIsCutAfterTheBodyTimeout) {
+  const int fd = ConnectTo(server_->Port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd,
+                      "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 1000\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  // One byte per 50 ms; the wait between bytes is also the watch for the server's answer.
+  for (int i = 0; i < 60 && !cut; ++i) {
+    if (!SendAll(fd, " ")) {
+      cut = true;
+      break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    cut = ::poll(&p, 1, 50) == 1;
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(cut) << "a 1000-byte body trickled for 3 s was not cut";
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  EXPECT_LT(Probe(), std::chrono::milliseconds(100));
+}
+
+// Past max_connections_per_address, further connections from that address are closed at once
+// with a 503; other work goes on.
+TEST(ConnectionLimitTest, ConnectionsPerAddressAreBounded) {
+  ServerOptions options;
+  options.addr = "127.0.0.1:0";
+  options.threads = 2;
+  options.max_connections_per_address = 4;
+  Server server("limit-test", options);
+  server.Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    WriteJson(res, 200, {{"ok", true}});
+  });
+  server.Start();
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(ConnectTo(server.Port()));
+    ASSERT_GE(held.back(), 0);
+    ASSERT_TRUE(SendAll(held.back(), "GET /x HTTP/1.1\r\n"));
+  }
+  const int extra = ConnectTo(server.Port());
+  ASSERT_GE(extra, 0);
+  char buf[256];
+  pollfd p{extra, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);
+  const ssize_t n = ::recv(extra, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_THAT(std::string(buf, static_cast<size_t>(n)), HasSubstr("503"));
+  ::close(extra);
+  // Finishing one head frees nothing until it is answered and closed; closing one frees a slot.
+  ::close(held.back());
+  held.pop_back();
+  ClientRequest req;
+  req.method = "GET";
+  req.url = "http://127.0.0.1:" + std::to_string(server.Port()) + "/x";
+  req.timeout = std::chrono::milliseconds(2000);
+  // The server notices the close asynchronously: ask until it has (or 2 s have passed).
+  ClientResponse res;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (res.status != 200 && std::chrono::steady_clock::now() < until) res = Send(req);
+  EXPECT_EQ(res.status, 200);
+  for (const int fd : held) ::close(fd);
+  server.Stop();
 }
 
 }  // namespace

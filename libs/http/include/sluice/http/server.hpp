@@ -31,6 +31,16 @@ struct ServerOptions {
   // connections to time out (httplib checks for stop only between requests), so this bounds
   // the time a SIGTERM takes while Prometheus or a client holds a connection open.
   std::chrono::seconds keep_alive_timeout{1};
+  // The whole request head (request line and headers) must arrive within header_timeout of the
+  // connection's first byte (or of its opening); the whole body within body_timeout of the
+  // head. read_timeout still bounds each single read. Until its head is complete a connection
+  // waits in one event loop, not on a worker: slow clients cannot take the workers.
+  std::chrono::milliseconds header_timeout{5000};
+  std::chrono::milliseconds body_timeout{30000};
+  // Open connections per client address and in all; past either, a new connection gets a 503
+  // and is closed at once. 0: no bound.
+  std::size_t max_connections_per_address = 128;
+  std::size_t max_connections = 1024;
   // HTTPS when both are set (PEM files). With a client CA as well, only clients presenting a
   // certificate it signed get through (mutual TLS).
   std::string tls_cert_file{};
