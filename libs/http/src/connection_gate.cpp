@@ -19,10 +19,6 @@
 namespace sluice::http::detail {
 namespace {
 
-// How much of a waiting connection's input is looked at for the end of its head. A head
-// longer than this goes to a worker as it is, and httplib refuses it (414 / 400).
-constexpr std::size_t kPeekBytes = 16 * 1024;
-
 // A response written by the gate itself, in the API's error shape.
 std::string CannedResponse(std::string_view status, std::string_view code,
                            std::string_view message) {
@@ -67,11 +63,11 @@ std::string PeerIp(int fd, int& port) {
   return host;
 }
 
+}  // namespace
+
 bool HeadComplete(std::string_view s) {
   return s.find("\r\n\r\n") != std::string_view::npos || s.find("\n\n") != std::string_view::npos;
 }
-
-}  // namespace
 
 bool WaitFor(int fd, short events, Clock::time_point deadline, std::chrono::milliseconds cap) {
   for (;;) {
@@ -321,7 +317,9 @@ void ConnectionGate::Close(std::unique_ptr<Connection> c) {
 void ConnectionGate::Check(std::unique_ptr<Connection>& c, std::uint32_t events, bool& ready,
                            bool& gone) {
   ready = gone = false;
-  if (!c->buffer.empty() || (c->ssl != nullptr && SSL_pending(c->ssl) > 0)) {
+  // (A TLS connection back from a worker may hold part of its head in `buffer`: only new
+  // bytes wake it.)
+  if (c->ssl != nullptr && SSL_pending(c->ssl) > 0) {
     ready = true;
     return;
   }
@@ -429,9 +427,9 @@ void ConnectionGate::Work() {
       ready_.pop_front();
     }
     for (;;) {
-      bool keep = false;
+      Served outcome = Served::kClose;
       try {
-        keep = serve_(*c);
+        outcome = serve_(*c);
       } catch (const std::exception& e) {
         core::Logger("http")->error("{} server: a connection failed: {}", name_, e.what());
       }
@@ -440,16 +438,19 @@ void ConnectionGate::Work() {
         std::lock_guard lock(mu_);
         stopping = stopping_;
       }
-      if (!keep || stopping) {
+      if (outcome == Served::kClose || stopping) {
         Close(std::move(c));
         break;
       }
-      if (!c->buffer.empty() || (c->ssl != nullptr && SSL_pending(c->ssl) > 0)) {
-        c->deadline = Clock::now() + options_.header_timeout;  // a pipelined request
-        continue;
+      if (outcome == Served::kKeep) {
+        if (!c->buffer.empty() || (c->ssl != nullptr && SSL_pending(c->ssl) > 0)) {
+          c->deadline = Clock::now() + options_.header_timeout;  // a pipelined request
+          continue;
+        }
+        c->idle = true;
+        c->deadline = Clock::now() + options_.keep_alive_timeout;
       }
-      c->idle = true;
-      c->deadline = Clock::now() + options_.keep_alive_timeout;
+      // kKeep or kWait: back to the waiting loop (kWait keeps the head's deadline).
       {
         std::lock_guard lock(mu_);
         incoming_.push_back(std::move(c));

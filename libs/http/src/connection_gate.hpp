@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,6 +47,7 @@ struct Connection {
   std::string ip;
   int port = 0;
   SSL* ssl = nullptr;
+  bool handshake_done = false;
   std::string buffer;
   std::size_t served = 0;
   bool idle = false;             // kept alive between requests, nothing received yet
@@ -82,9 +84,23 @@ class ConnectionStream : public httplib::Stream {
 // Waits for `events` on fd until `deadline` (or `cap`, whichever is first); true when ready.
 bool WaitFor(int fd, short events, Clock::time_point deadline, std::chrono::milliseconds cap);
 
-// Serves one request on a connection whose head has arrived; true when the connection may be
-// kept for another request.
-using ServeFn = std::function<bool(Connection&)>;
+// True when `s` holds a whole request head (up to its empty line).
+bool HeadComplete(std::string_view s);
+
+// How much of a waiting connection's input is looked at for the end of its head. A head
+// longer than this goes to a worker as it is, and httplib refuses it (414 / 400).
+inline constexpr std::size_t kPeekBytes = 16 * 1024;
+
+// What became of a connection handed to a worker.
+enum class Served {
+  kClose,  // done with it (or it failed)
+  kKeep,   // a request was served; keep the connection alive for the next one
+  kWait,   // not ready yet (TLS: the handshake or the head is still arriving): wait for more
+};
+
+// Serves one request on a connection whose head has arrived (with TLS: makes what progress the
+// bytes that arrived allow, and serves the request once its head is complete).
+using ServeFn = std::function<Served(Connection&)>;
 
 // The task queue httplib's accept loop hands accepted sockets to. enqueue() runs httplib's task
 // inline: the server's process_and_close_socket override calls Admit(), which only registers

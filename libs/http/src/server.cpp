@@ -105,7 +105,7 @@ class Gated {
  public:
   virtual ~Gated() = default;
   virtual void SetGate(detail::ConnectionGate* gate) = 0;
-  virtual bool ServeOne(detail::Connection& c, const detail::GateOptions& o) = 0;
+  virtual detail::Served ServeOne(detail::Connection& c, const detail::GateOptions& o) = 0;
   virtual socket_t ListenSocket() const = 0;
 };
 
@@ -121,16 +121,17 @@ class GatedServer final : public Base, public Gated {
   void SetGate(detail::ConnectionGate* gate) override { gate_ = gate; }
   socket_t ListenSocket() const override { return this->svr_sock_; }
 
-  bool ServeOne(detail::Connection& c, const detail::GateOptions& o) override {
+  detail::Served ServeOne(detail::Connection& c, const detail::GateOptions& o) override {
     if constexpr (std::is_same_v<Base, httplib::SSLServer>) {
-      if (c.ssl == nullptr && !Handshake(c, o)) return false;
+      if (const auto step = TlsProgress(c, o); step != detail::Served::kKeep) return step;
     }
     detail::ConnectionStream stream(c, o);
     const bool close_connection = ++c.served >= this->keep_alive_max_count_;
     bool connection_closed = false;
     const bool ok = this->process_request(stream, close_connection, connection_closed,
                                           [&](httplib::Request& req) { req.ssl = c.ssl; });
-    return ok && !close_connection && !connection_closed;
+    return ok && !close_connection && !connection_closed ? detail::Served::kKeep
+                                                         : detail::Served::kClose;
   }
 
  private:
@@ -139,25 +140,48 @@ class GatedServer final : public Base, public Gated {
     return true;
   }
 
-  // The TLS handshake, within the head's deadline.
-  bool Handshake(detail::Connection& c, const detail::GateOptions& o) {
-    {
-      std::lock_guard lock(ssl_mu_);
-      c.ssl = SSL_new(this->ssl_context());
+  // With TLS the gate cannot see the head: this worker moves the handshake on and decrypts what
+  // has arrived, without waiting for more; kWait hands the connection back to the gate until
+  // more bytes come (within the head's deadline, which the gate keeps). kKeep: the head is in.
+  detail::Served TlsProgress(detail::Connection& c, const detail::GateOptions& o) {
+    if (c.ssl == nullptr) {
+      {
+        std::lock_guard lock(ssl_mu_);
+        c.ssl = SSL_new(this->ssl_context());
+      }
+      if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) return detail::Served::kClose;
     }
-    if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) return false;
-    for (;;) {
+    while (!c.handshake_done) {
       const int r = SSL_accept(c.ssl);
-      if (r == 1) return true;
+      if (r == 1) {
+        c.handshake_done = true;
+        break;
+      }
       const int err = SSL_get_error(c.ssl, r);
-      const short wait = err == SSL_ERROR_WANT_READ    ? POLLIN
-                         : err == SSL_ERROR_WANT_WRITE ? POLLOUT
-                                                       : 0;
-      if (wait == 0 || !detail::WaitFor(c.fd, wait, c.deadline, o.read_timeout)) {
+      if (err == SSL_ERROR_WANT_READ) return detail::Served::kWait;
+      // The handshake's output filled the socket buffer: wait (briefly) for the peer to read.
+      if (err != SSL_ERROR_WANT_WRITE ||
+          !detail::WaitFor(c.fd, POLLOUT, c.deadline, o.write_timeout)) {
         ERR_clear_error();
-        return false;
+        return detail::Served::kClose;
       }
     }
+    char tmp[8192];
+    for (;;) {
+      const int n = SSL_read(c.ssl, tmp, sizeof tmp);
+      if (n > 0) {
+        c.buffer.append(tmp, static_cast<std::size_t>(n));
+        if (c.buffer.size() >= detail::kPeekBytes) break;
+        continue;
+      }
+      const int err = SSL_get_error(c.ssl, n);
+      if (err == SSL_ERROR_WANT_READ) break;
+      ERR_clear_error();
+      return detail::Served::kClose;  // closed or failed before a whole head arrived
+    }
+    return detail::HeadComplete(c.buffer) || c.buffer.size() >= detail::kPeekBytes
+               ? detail::Served::kKeep
+               : detail::Served::kWait;
   }
 
   detail::ConnectionGate* gate_ = nullptr;
