@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <sluice/core/logging.hpp>
@@ -37,7 +38,7 @@ const std::string& Busy() {
 
 const std::string& HeadTimeout() {
   static const std::string kTimeout = CannedResponse("408 Request Timeout", "request_timeout",
-                                                     "the request head did not arrive in time");
+                                                     "the request did not arrive in time");
   return kTimeout;
 }
 
@@ -65,8 +66,32 @@ std::string PeerIp(int fd, int& port) {
 
 }  // namespace
 
-bool HeadComplete(std::string_view s) {
-  return s.find("\r\n\r\n") != std::string_view::npos || s.find("\n\n") != std::string_view::npos;
+std::size_t BytesWanted(std::string_view s) {
+  const std::size_t crlf = s.find("\r\n\r\n");
+  const std::size_t lf = s.find("\n\n");
+  std::size_t end = std::string_view::npos;
+  if (crlf != std::string_view::npos) end = crlf + 4;
+  if (lf != std::string_view::npos) end = std::min(end, lf + 2);
+  if (end == std::string_view::npos) return 0;
+  std::string head(s.substr(0, end));
+  std::transform(head.begin(), head.end(), head.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (head.find("\ntransfer-encoding:") != std::string::npos ||
+      head.find("\nexpect:") != std::string::npos) {
+    return end;
+  }
+  const std::size_t at = head.find("\ncontent-length:");
+  if (at == std::string::npos) return end;
+  std::size_t i = at + 16;
+  while (i < head.size() && (head[i] == ' ' || head[i] == '\t')) ++i;
+  std::size_t length = 0;
+  std::size_t digits = 0;
+  for (; i < head.size() && head[i] >= '0' && head[i] <= '9' && digits < 12; ++i, ++digits) {
+    length = length * 10 + static_cast<std::size_t>(head[i] - '0');
+  }
+  // A malformed length is httplib's to refuse; a large body is read by the worker.
+  if (digits == 0 || end + length > kGateBytes) return end;
+  return end + length;
 }
 
 bool WaitFor(int fd, short events, Clock::time_point deadline, std::chrono::milliseconds cap) {
@@ -275,9 +300,10 @@ void ConnectionGate::Admit(int fd) {
   std::string ip = PeerIp(fd, port);
   {
     std::unique_lock lock(mu_);
-    const bool full =
-        stopping_ || (options_.max_total > 0 && total_ >= options_.max_total) ||
-        (options_.max_per_address > 0 && per_address_[ip] >= options_.max_per_address);
+    const auto it = per_address_.find(ip);
+    const bool full = stopping_ || (options_.max_total > 0 && total_ >= options_.max_total) ||
+                      (options_.max_per_address > 0 && it != per_address_.end() &&
+                       it->second >= options_.max_per_address);
     if (full) {
       lock.unlock();
       if (!options_.tls) SendBestEffort(fd, Busy());
@@ -334,9 +360,22 @@ void ConnectionGate::Check(std::unique_ptr<Connection>& c, std::uint32_t events,
     c->idle = false;
     c->deadline = Clock::now() + options_.header_timeout;
   }
-  // With TLS the head is encrypted: a worker reads it, still within header_timeout.
-  ready = options_.tls || static_cast<std::size_t>(n) >= kPeekBytes ||
-          HeadComplete(std::string_view(peek.data(), static_cast<std::size_t>(n)));
+  // With TLS the head is encrypted: a worker decrypts what came and decides.
+  if (options_.tls) {
+    ready = true;
+    return;
+  }
+  const std::size_t wanted =
+      BytesWanted(std::string_view(peek.data(), static_cast<std::size_t>(n)));
+  if (wanted == 0) {
+    ready = static_cast<std::size_t>(n) >= kPeekBytes;  // too long a head: httplib refuses it
+  } else if (wanted <= static_cast<std::size_t>(n)) {
+    ready = true;
+  } else if (wanted > kPeekBytes) {  // a body past the first look: look again, further
+    peek.resize(wanted);
+    const ssize_t m = ::recv(c->fd, peek.data(), peek.size(), MSG_PEEK | MSG_DONTWAIT);
+    ready = m > 0 && static_cast<std::size_t>(m) >= wanted;
+  }
   // A client that hung up before its head was complete will never complete it.
   if (!ready && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) gone = true;
 }

@@ -84,12 +84,19 @@ class ConnectionStream : public httplib::Stream {
 // Waits for `events` on fd until `deadline` (or `cap`, whichever is first); true when ready.
 bool WaitFor(int fd, short events, Clock::time_point deadline, std::chrono::milliseconds cap);
 
-// True when `s` holds a whole request head (up to its empty line).
-bool HeadComplete(std::string_view s);
-
 // How much of a waiting connection's input is looked at for the end of its head. A head
 // longer than this goes to a worker as it is, and httplib refuses it (414 / 400).
 inline constexpr std::size_t kPeekBytes = 16 * 1024;
+// A request whose head and body (by Content-Length) fit in this many bytes also waits in the
+// gate for its body; it stays below a TCP receive window, so the client is never stalled by
+// the unread bytes.
+inline constexpr std::size_t kGateBytes = 32 * 1024;
+
+// How many bytes of input the gate waits for before a worker takes the request: the head, plus
+// the body when its length is known and the whole request fits in kGateBytes (not with
+// Transfer-Encoding, nor with Expect: 100-continue, whose client waits for the server first).
+// 0 while the head is incomplete.
+std::size_t BytesWanted(std::string_view s);
 
 // What became of a connection handed to a worker.
 enum class Served {

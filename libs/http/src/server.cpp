@@ -167,21 +167,22 @@ class GatedServer final : public Base, public Gated {
       }
     }
     char tmp[8192];
-    for (;;) {
+    while (c.buffer.size() < detail::kPeekBytes + detail::kGateBytes) {
       const int n = SSL_read(c.ssl, tmp, sizeof tmp);
       if (n > 0) {
         c.buffer.append(tmp, static_cast<std::size_t>(n));
-        if (c.buffer.size() >= detail::kPeekBytes) break;
         continue;
       }
       const int err = SSL_get_error(c.ssl, n);
       if (err == SSL_ERROR_WANT_READ) break;
       ERR_clear_error();
-      return detail::Served::kClose;  // closed or failed before a whole head arrived
+      return detail::Served::kClose;  // closed or failed before the request arrived
     }
-    return detail::HeadComplete(c.buffer) || c.buffer.size() >= detail::kPeekBytes
-               ? detail::Served::kKeep
-               : detail::Served::kWait;
+    const std::size_t wanted = detail::BytesWanted(c.buffer);
+    if (wanted == 0) {  // head incomplete; too long a head goes to httplib, which refuses it
+      return c.buffer.size() >= detail::kPeekBytes ? detail::Served::kKeep : detail::Served::kWait;
+    }
+    return c.buffer.size() >= wanted ? detail::Served::kKeep : detail::Served::kWait;
   }
 
   detail::ConnectionGate* gate_ = nullptr;

@@ -14,6 +14,8 @@
 #include <sluice/http/errors.hpp>
 #include <sluice/http/server.hpp>
 
+#include "connection_gate.hpp"
+
 namespace sluice::http {
 namespace {
 
@@ -480,14 +482,14 @@ TEST_F(SlowClientTest, AnUnfinishedHeadIsCutAfterTheHeaderTimeout) {
   }
 }
 
-// A body trickling in a byte at a time, each byte well within the per-read timeout, is cut
-// once body_timeout has passed since the head.
+// A large body (read by a worker) trickling in a byte at a time, each byte well within the
+// per-read timeout, is cut once body_timeout has passed since the head.
 TEST_F(SlowClientTest, ASlowBodyIsCutAfterTheBodyTimeout) {
   const int fd = ConnectTo(server_->Port());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(SendAll(fd,
                       "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 1000\r\n\r\n"));
+                      "Content-Length: 100000\r\n\r\n"));
   const auto start = std::chrono::steady_clock::now();
   bool cut = false;
   // One byte per 50 ms; the wait between bytes is also the watch for the server's answer.
@@ -501,9 +503,52 @@ TEST_F(SlowClientTest, ASlowBodyIsCutAfterTheBodyTimeout) {
   }
   const auto took = std::chrono::steady_clock::now() - start;
   ::close(fd);
-  EXPECT_TRUE(cut) << "a 1000-byte body trickled for 3 s was not cut";
+  EXPECT_TRUE(cut) << "a body trickled for 3 s was not cut";
   EXPECT_LT(took, std::chrono::milliseconds(1500));
   EXPECT_LT(Probe(), std::chrono::milliseconds(100));
+}
+
+// Small bodies (the whole request within 32 KiB) wait in the gate too: clients that send a
+// head and then trickle or stall their body do not take the workers either.
+TEST_F(SlowClientTest, ProbesGetInWhileSmallBodiesStall) {
+  std::vector<int> slow;
+  for (int i = 0; i < 20; ++i) {
+    const int fd = ConnectTo(server_->Port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd,
+                        "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 100\r\n\r\n{\"a\":"));
+    slow.push_back(fd);
+  }
+  for (int i = 0; i < 5; ++i) EXPECT_LT(Probe(), std::chrono::milliseconds(100));
+  // A body that does complete is served.
+  ASSERT_TRUE(SendAll(slow[0], "\"" + std::string(93, 'x') + "\"}"));
+  // The response may come in more than one segment (head, then body).
+  std::string answer;
+  while (answer.find("\"bytes\":100") == std::string::npos) {
+    pollfd p{slow[0], POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) break;
+    char buf[512];
+    const ssize_t n = ::recv(slow[0], buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_THAT(answer, HasSubstr("\"bytes\":100"));
+  for (const int fd : slow) ::close(fd);
+}
+
+TEST(BytesWantedTest, HeadAndSmallBodies) {
+  EXPECT_EQ(detail::BytesWanted("GET / HTTP/1.1\r\nHost: t\r\n"), 0U);
+  EXPECT_EQ(detail::BytesWanted("GET / HTTP/1.1\r\nHost: t\r\n\r\n"), 27U);
+  EXPECT_EQ(detail::BytesWanted("GET / HTTP/1.1\nHost: t\n\n"), 24U);
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"), 49U);
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\ncontent-length:10\r\n\r\n"), 48U);
+  // Large, chunked, Expect: 100-continue: the head is enough.
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\nContent-Length: 40000\r\n\r\n"), 42U);
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 47U);
+  EXPECT_EQ(
+      detail::BytesWanted("POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"),
+      60U);
 }
 
 // Past max_connections_per_address, further connections from that address are closed at once

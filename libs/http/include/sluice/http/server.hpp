@@ -34,7 +34,9 @@ struct ServerOptions {
   // The whole request head (request line and headers) must arrive within header_timeout of the
   // connection's first byte (or of its opening); the whole body within body_timeout of the
   // head. read_timeout still bounds each single read. Until its head is complete a connection
-  // waits in one event loop, not on a worker: slow clients cannot take the workers.
+  // waits in one event loop, not on a worker: slow clients cannot take the workers. A request
+  // whose head and body together fit in 32 KiB waits there for its body as well (so the
+  // header_timeout covers both).
   std::chrono::milliseconds header_timeout{5000};
   std::chrono::milliseconds body_timeout{30000};
   // Open connections per client address and in all; past either, a new connection gets a 503
