@@ -25,11 +25,10 @@ namespace sluice::http {
 struct ServerOptions {
   std::string addr = "127.0.0.1:8080";  // host:port; port 0 picks a free port (tests)
   size_t max_body_bytes = 1 << 20;
-  int threads = 8;
+  int threads = 8;  // workers: they only take requests whose head has arrived
   std::chrono::milliseconds read_timeout{10000};
-  // How long an idle keep-alive connection is kept. A stopping server waits for its idle
-  // connections to time out (httplib checks for stop only between requests), so this bounds
-  // the time a SIGTERM takes while Prometheus or a client holds a connection open.
+  // How long an idle keep-alive connection is kept. It waits in the event loop, not on a worker,
+  // and a stopping server closes it at once.
   std::chrono::seconds keep_alive_timeout{1};
   // The whole request head (request line and headers) must arrive within header_timeout of the
   // connection's first byte (or of its opening); the whole body within body_timeout of the
