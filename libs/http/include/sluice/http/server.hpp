@@ -65,6 +65,10 @@ using JsonHandler = std::function<void(const httplib::Request&, httplib::Respons
 //    MountOps has named the registry.
 // Responses httplib produces itself (no route, unreadable request) get the same JSON error
 // shape.
+// Connections are accepted through a gate (src/connection_gate.hpp): a connection waits in one
+// epoll loop, without a thread, until its request head (and a body of up to 32 KiB) has
+// arrived, so slow clients cannot take the workers; see ServerOptions for the deadlines and
+// the per-address bound.
 class Server : public core::Component {
  public:
   Server(std::string name, ServerOptions options);
