@@ -417,12 +417,14 @@ std::variant<AnalysisSpec, SpecIssue> ParseAnalysisSpec(const YAML::Node& node,
 
 std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_view spec_yaml,
                                                                     std::string_view env) {
+  if (auto issue = CheckYamlText(spec_yaml)) return *issue;
   YAML::Node root;
   try {
     root = YAML::Load(std::string(spec_yaml));
   } catch (const YAML::Exception& e) {
     return IssueFromYamlException(e, "", "invalid YAML: ");
   }
+  if (auto issue = CheckYamlTree(root)) return *issue;
   const std::string env_name(env);
   const std::string env_path = "environments." + env_name;
   try {

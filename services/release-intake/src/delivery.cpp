@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <sluice/core/strict_json.hpp>
 #include <sluice/http/client.hpp>
 #include <stdexcept>
 
@@ -63,8 +64,13 @@ std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view conte
   };
   std::string text;
   if (media == "application/json") {
-    const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
+    json parsed;
+    try {
+      parsed = core::ParseStrictJson(body);
+    } catch (const core::JsonInputError& e) {
+      return invalid(e.Path().empty() ? "body" : e.Path(), e.what());
+    }
+    if (!parsed.is_object()) {
       return invalid("body", "a JSON body must be an object {\"spec\": \"<delivery spec YAML>\"}");
     }
     if (auto e = UnknownKey(parsed, {"spec"}))
