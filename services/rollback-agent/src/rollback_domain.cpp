@@ -191,6 +191,11 @@ std::string_view TriggerKind(const Trigger& t) {
                     t);
 }
 
+bool MayStartRollback(const Trigger& t) {
+  const auto* alert = std::get_if<AlertTrigger>(&t);
+  return alert == nullptr || !alert->resolved;
+}
+
 // ---- the projection -----------------------------------------------------------------------
 
 bool DeploymentView::FullRollout() const {
