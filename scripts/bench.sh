@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: runs the benchmarks against the local stack and writes their figures to
 # BENCHMARKS.md (with the machine they ran on). Bounded in count and time.
-#   SLUICE_BENCH_ONLY=analysis,notifier   runs only those (intake, notifier, rollout, analysis)
+#   SLUICE_BENCH_ONLY=analysis,notifier   runs only those (intake, notifier, rollout, analysis,
+#                                         consumer)
 #   SLUICE_BENCH_BUILD_DIR=build/x        builds there (configured RelWithDebInfo if new)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -152,7 +153,31 @@ the bench's own (scrape 1 s), the local stack on the same machine" "$out"
   rm -f "$out"
 }
 
+# consumer: kill -9 of a Kafka consumer -> first event handled by its restarted successor, as
+# a static group member (what the services run), against dynamic membership; and a clean stop
+# followed by another replica. Own topic and groups; the services keep running.
+bench_consumer() {
+  local out kills="${SLUICE_BENCH_CONSUMER_KILLS:-30}"
+  cmake --build "$BUILD" --target consumer-restart-bench kafka-consumer-child -j2
+  out="$(mktemp)"
+  sl_log "consumer: $kills kills as a static member, 3 as a dynamic one, 2 hand-overs each"
+  "$BUILD/bench/consumer-restart-bench" --kills "$kills" --dynamic-kills 3 --handovers 2 \
+    --max-seconds 300 --log-dir var/bench --markdown "$out.rows" ||
+    sl_log "consumer-restart-bench reported a failure (see above)"
+  {
+    echo "| how the consumer stopped | rounds | partitions | stop→first event p50 ms |" \
+      "max ms | stop→every partition p50 ms | max ms |"
+    echo "|---|---|---|---|---|---|---|"
+    cat "$out.rows" 2>/dev/null
+  } >"$out"
+  [[ -s $out.rows ]] || : >"$out"
+  write_section consumer "release build, kafka-consumer-child (sluice::kafka::Consumer, \
+session.timeout.ms 10 s) on a 3-partition topic, the local stack on the same machine" "$out"
+  rm -f "$out" "$out.rows"
+}
+
 if bench_wanted intake; then bench_intake; fi
 if bench_wanted notifier; then bench_notifier; fi
 if bench_wanted rollout; then bench_rollout; fi
 if bench_wanted analysis; then bench_analysis; fi
+if bench_wanted consumer; then bench_consumer; fi

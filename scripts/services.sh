@@ -18,6 +18,9 @@ VAR="${SLUICE_VAR_DIR:-$ROOT/var}"
 BUILD="${SLUICE_BUILD_DIR:-$ROOT/build/dev}"
 TOKEN_FILE="$VAR/local/admin-token"
 AGENT_TOKEN_FILE="$VAR/local/agent-token"
+# The token every internal API requires and release-intake sends them (SLUICE_SERVICE_TOKEN).
+SERVICE_TOKEN_FILE="$VAR/local/service-token"
+SVC="SLUICE_SERVICE_TOKEN_FILE=$SERVICE_TOKEN_FILE"
 API_ADDR="${SLUICE_HTTP_ADDR:-127.0.0.1:8080}"
 PLANNER_ADDR=127.0.0.1:8082
 EXECUTOR_ADDR=127.0.0.1:8084
@@ -52,6 +55,7 @@ ensure_secret_file() {
 
 ensure_token() {
   ensure_secret_file "$TOKEN_FILE" slc_ "local admin token"
+  ensure_secret_file "$SERVICE_TOKEN_FILE" svc_ "service token of the internal APIs"
   # The token every demo host's sluice-agent accepts; scripts/hosts.sh uses the same file.
   ensure_secret_file "$AGENT_TOKEN_FILE" sla_ "agent token"
   # The local capture server checks the DingTalk signature and the webhook HMAC with these.
@@ -78,28 +82,28 @@ args_for() {
 env_for() {
   case "$1" in
     release-intake)
-      echo "SLUICE_HTTP_ADDR=$API_ADDR SLUICE_ADMIN_TOKEN_FILE=$TOKEN_FILE" \
+      echo "SLUICE_HTTP_ADDR=$API_ADDR SLUICE_ADMIN_TOKEN_FILE=$TOKEN_FILE $SVC" \
         "SLUICE_PLANNER_URL=http://$PLANNER_ADDR SLUICE_EXECUTOR_URL=http://$EXECUTOR_ADDR" \
         "SLUICE_WATCHER_URL=http://$WATCHER_ADDR SLUICE_ROLLBACK_AGENT_URL=http://$ROLLBACK_ADDR"
       ;;
     metric-watcher)
       # Alertmanager (scripts/stack.sh) presents the token of var/local/alert-token.
-      echo "SLUICE_HTTP_ADDR=$WATCHER_ADDR SLUICE_WATCHER_ALERT_TOKEN_FILE=$VAR/local/alert-token $KAFKA_START"
+      echo "SLUICE_HTTP_ADDR=$WATCHER_ADDR SLUICE_WATCHER_ALERT_TOKEN_FILE=$VAR/local/alert-token $SVC $KAFKA_START"
       ;;
     rollback-agent)
-      echo "SLUICE_HTTP_ADDR=$ROLLBACK_ADDR SLUICE_PUBLIC_URL=http://$API_ADDR $KAFKA_START"
+      echo "SLUICE_HTTP_ADDR=$ROLLBACK_ADDR SLUICE_PUBLIC_URL=http://$API_ADDR $SVC $KAFKA_START"
       ;;
     rollout-planner)
-      echo "SLUICE_HTTP_ADDR=$PLANNER_ADDR $KAFKA_START"
+      echo "SLUICE_HTTP_ADDR=$PLANNER_ADDR $SVC $KAFKA_START"
       ;;
     executor)
-      echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $KAFKA_START"
+      echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $SVC $KAFKA_START"
       ;;
     notifier)
       # Every notice of demo-app goes to the local capture server (var/demo/captures), e-mail
       # included (its SMTP listener, see the capture-server arguments).
       local c="http://$CAPTURE_ADDR"
-      echo "SLUICE_HTTP_ADDR=$NOTIFIER_ADDR $KAFKA_START" \
+      echo "SLUICE_HTTP_ADDR=$NOTIFIER_ADDR $SVC $KAFKA_START" \
         "SLUICE_NOTIFIER_CONFIG=$ROOT/services/notifier/examples/demo-routes.yaml" \
         "SLUICE_DEMO_SLACK_URL=$c/slack/services/T000/B000/demo" \
         "SLUICE_DEMO_DINGTALK_URL=$c/dingtalk/robot/send?access_token=demo" \

@@ -60,6 +60,8 @@ TOOL="$BUILD/bench/rollout-bench"
 CLI="$BUILD/cli/sluice"
 AGENT_TOKEN_FILE="$SLUICE_ROOT/var/local/agent-token"
 ADMIN_TOKEN_FILE="$WORK/admin-token"
+# The token the internal APIs require and release-intake sends them (every service gets it).
+SERVICE_TOKEN_FILE="$WORK/service-token"
 API_ADDR=127.0.0.1:18180
 PLANNER_ADDR=127.0.0.1:18182
 EXECUTOR_ADDR=127.0.0.1:18184
@@ -160,6 +162,7 @@ preflight() {
   [[ -f var/local/stack.env ]] || sl_die "var/local/stack.env is missing (make stack-up)"
   [[ "$(id -u)" == 0 ]] || sl_die "network namespaces need root"
   [[ -s "$AGENT_TOKEN_FILE" ]] || (umask 077 && openssl rand -hex 24 >"$AGENT_TOKEN_FILE")
+  [[ -s "$SERVICE_TOKEN_FILE" ]] || (umask 077 && openssl rand -hex 24 >"$SERVICE_TOKEN_FILE")
   if [[ ! -s "$ADMIN_TOKEN_FILE" ]]; then
     (umask 077 && echo "slc_bench$(openssl rand -hex 20)" >"$ADMIN_TOKEN_FILE")
   fi
@@ -210,7 +213,7 @@ start_service() {
     # shellcheck disable=SC1091
     source var/local/stack.env
     set +a
-    exec env SLUICE_LOG_LEVEL=warn "$@" "$bin" >>"$log" 2>&1 </dev/null
+    exec env SLUICE_LOG_LEVEL=warn SLUICE_SERVICE_TOKEN_FILE="$SERVICE_TOKEN_FILE" "$@" "$bin" >>"$log" 2>&1 </dev/null
   ) &
   pid=$!
   SERVICE_PIDS+=("$pid")

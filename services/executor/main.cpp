@@ -14,6 +14,7 @@
 #include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
+#include <sluice/http/service_auth.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/lock/redis_client.hpp>
@@ -56,8 +57,10 @@ void Probe(pg::Database& db, lock::RedisClient& redis, eventbus::ConsumerCompone
 int main() {
   core::Lifecycle::BlockTerminationSignals();
   ExecutorConfig config;
+  std::string service_token;
   try {
     core::EnvConfig env;
+    service_token = http::ServiceTokenFromEnv(env);  // read first: the parser rejects unknown keys
     config = ParseExecutorConfig(env);
   } catch (const std::exception& e) {
     core::ExitOnConfigError(kServiceName, e);
@@ -102,12 +105,13 @@ int main() {
                                                AcceptCommand(tx, e, defaults, &metrics);
                                              },
                                              &IsCommand),
-                                         producer);
+                                         producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;
     http::Server server("executor", server_options);
     server.MountOps(health, *registry);
+    http::RequireServiceToken(server, service_token);
     MountExecutorApi(server, db);
     core::PeriodicTask probe("probe", 2s, [&] {
       Probe(db, redis, consumer, health);

@@ -12,6 +12,7 @@
 #include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
+#include <sluice/http/service_auth.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/pg/database.hpp>
@@ -34,6 +35,7 @@ using namespace std::chrono_literals;
 
 struct Config {
   std::string http_addr;
+  std::string service_token;  // SLUICE_SERVICE_TOKEN: every API call but the probes needs it
   std::string log_level;
   pg::PgConfig pg;
   kafka::KafkaConfig kafka;
@@ -60,6 +62,7 @@ Config ParseConfig() {
   core::EnvConfig env;
   Config c;
   c.http_addr = env.HostPort("SLUICE_HTTP_ADDR", "127.0.0.1:8081");
+  c.service_token = http::ServiceTokenFromEnv(env);
   c.log_level = env.String("SLUICE_LOG_LEVEL", "info");
   if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
       c.log_level != "warn" && c.log_level != "error") {
@@ -71,6 +74,7 @@ Config ParseConfig() {
   c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 8, 2, 64));
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
   kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(c.kafka, env.String("SLUICE_INSTANCE_ID", ""), c.http_addr);
   c.kafka.client_id = "metric-watcher";
   c.group_id = env.String("SLUICE_KAFKA_GROUP", "metric-watcher");
   c.topics =
@@ -163,12 +167,14 @@ int main() {
           record(m);
           if (scheduled) analyzer.Wake();
         },
-        producer);
+        producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;
     http::Server server("metric-watcher", server_options);
     server.MountOps(health, *registry);
+    // Alertmanager authenticates with its own token (SLUICE_WATCHER_ALERT_TOKEN), checked there.
+    http::RequireServiceToken(server, config.service_token, {std::string(kAlertmanagerPath)});
     MountWatcherApi(server, {db, provider, clock, &metrics, config.alert_token});
     core::PeriodicTask probe("probe", 2s, [&] {
       eventbus::ReportConsumerHealth(db, consumer, health);

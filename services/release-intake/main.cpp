@@ -13,6 +13,7 @@
 #include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
+#include <sluice/http/service_auth.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/pg/database.hpp>
@@ -39,6 +40,7 @@ struct Config {
   kafka::KafkaConfig kafka;
   std::optional<std::string> admin_token;
   std::optional<std::string> github_secret;
+  std::string service_token;  // sent to the internal APIs
   std::chrono::milliseconds startup_timeout{};
   std::string planner_url;
   std::string executor_url;
@@ -80,6 +82,7 @@ Config ParseConfig() {
     throw core::ConfigError("SLUICE_ADMIN_TOKEN is shorter than 24 characters; use a random token");
   }
   c.github_secret = env.Secret("SLUICE_GITHUB_WEBHOOK_SECRET");
+  c.service_token = http::ServiceTokenFromEnv(env);
   c.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
   c.planner_url = UpstreamUrl(env, "SLUICE_PLANNER_URL", "http://127.0.0.1:8082");
   c.executor_url = UpstreamUrl(env, "SLUICE_EXECUTOR_URL", "http://127.0.0.1:8084");
@@ -141,6 +144,7 @@ int main() {
     server.MountOps(health, *registry);
     release_intake::ApiOptions api_options;
     api_options.github_secret = config.github_secret;
+    api_options.service_token = config.service_token;
     api_options.retry_after_seconds = 2;
     api_options.planner_url = config.planner_url;
     api_options.executor_url = config.executor_url;

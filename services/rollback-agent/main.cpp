@@ -14,6 +14,7 @@
 #include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/server.hpp>
+#include <sluice/http/service_auth.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/lock/lease_lock.hpp>
@@ -58,8 +59,10 @@ void Probe(pg::Database& db, lock::RedisClient& redis, eventbus::ConsumerCompone
 int main() {
   core::Lifecycle::BlockTerminationSignals();
   RollbackConfig config;
+  std::string service_token;
   try {
     core::EnvConfig env;
+    service_token = http::ServiceTokenFromEnv(env);  // read first: the parser rejects unknown keys
     config = ParseRollbackConfig(env);
   } catch (const std::exception& e) {
     core::ExitOnConfigError(kServiceName, e);
@@ -104,12 +107,13 @@ int main() {
         eventbus::PreparedTransactionalHandler(
             db, std::string(kServiceName),
             [&](const events::v1::Envelope& e) { return handler.Prepare(e); }),
-        producer);
+        producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;
     http::Server server("rollback-agent", server_options);
     server.MountOps(health, *registry);
+    http::RequireServiceToken(server, service_token);
     MountRollbackApi(server, db);
     // Revert retries and timeouts live in rollback rows (due times), incidents in pending rows:
     // a restarted agent picks them up on its first pass.

@@ -3,6 +3,7 @@
 #include <sluice/core/config.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/http/service_auth.hpp>
 
 #include "src/rollout_planner_component.hpp"
 
@@ -22,6 +23,7 @@ Config ParseConfig() {
   Config c;
   auto& s = c.service;
   s.http_addr = env.HostPort("SLUICE_HTTP_ADDR", "127.0.0.1:8082");
+  s.service_token = http::ServiceTokenFromEnv(env);
   c.log_level = env.String("SLUICE_LOG_LEVEL", "info");
   if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
       c.log_level != "warn" && c.log_level != "error") {
@@ -33,6 +35,7 @@ Config ParseConfig() {
   s.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 6, 3, 64));
   s.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", s.kafka.brokers);
   kafka::ApplyStartOffset(s.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(s.kafka, env.String("SLUICE_INSTANCE_ID", ""), s.http_addr);
   s.kafka.client_id = std::string(kServiceName);
   s.group_id = env.String("SLUICE_KAFKA_GROUP", "rollout-planner");
   s.redis_url = env.String("SLUICE_REDIS_URL", s.redis_url);

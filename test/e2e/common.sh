@@ -52,6 +52,11 @@ SCHEMA_SUFFIX="$(echo "$RUN_ID" | tr -cd 'a-z0-9')"
 export SLUICE_HOSTS_PREFIX=sx SLUICE_HOSTS_SUBNET=10.78.0 SLUICE_HOSTS_PORT_OFFSET=200
 export SLUICE_HOSTS_LOAD_RATE=2
 HOSTS_DIR="$SLUICE_ROOT/var/demo/$SLUICE_HOSTS_PREFIX"
+# The token every internal API (planner, executor, watcher, rollback-agent, notifier) requires,
+# and release-intake sends; this script's own calls to those APIs send it as $SERVICE_AUTH.
+SERVICE_TOKEN_FILE="$WORK/service-token"
+(umask 077 && echo "svc_e2e_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$SERVICE_TOKEN_FILE")
+SERVICE_AUTH="Authorization: Bearer $(cat "$SERVICE_TOKEN_FILE")"
 ADMIN_TOKEN_FILE="$WORK/admin-token"
 (umask 077 && echo "slc_e2e_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$ADMIN_TOKEN_FILE")
 AGENT_TOKEN_FILE="$SLUICE_ROOT/var/local/agent-token"
@@ -68,6 +73,7 @@ start_service() {
     SLUICE_KAFKA_BROKERS="$SLUICE_KAFKA_BROKERS" SLUICE_PG_DSN="$SLUICE_PG_DSN" \
     SLUICE_REDIS_URL="$SLUICE_REDIS_URL" SLUICE_LOG_LEVEL=info \
     SLUICE_HTTP_ADDR="127.0.0.1:$port" SLUICE_PG_SCHEMA="e2e_${SCHEMA_SUFFIX}_${name//-/_}" \
+    SLUICE_SERVICE_TOKEN_FILE="$SERVICE_TOKEN_FILE" \
     "$@" "$BUILD/$bin" >>"$WORK/log/$name.log" 2>&1 &
   PIDS[$name]=$!
   sl_wait_until 60 "$name ready" sl_http_ok "http://127.0.0.1:$port/readyz" ||

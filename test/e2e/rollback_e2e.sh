@@ -203,14 +203,14 @@ batch_status() {
   api_get "/v1/deployments/$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['batches'][$2]['status'])" 2>/dev/null || true
 }
 batch_is() { [[ "$(batch_status "$1" "$2")" == "$3" ]]; }
-analyses_of() { curl -fsS --max-time 5 "$WATCHER/v1/analyses?deployment_id=$1"; }
-rollbacks_of() { curl -fsS --max-time 5 "$ROLLBACK/v1/rollbacks?deployment_id=$1"; }
+analyses_of() { curl -fsS -H "$SERVICE_AUTH" --max-time 5 "$WATCHER/v1/analyses?deployment_id=$1"; }
+rollbacks_of() { curl -fsS -H "$SERVICE_AUTH" --max-time 5 "$ROLLBACK/v1/rollbacks?deployment_id=$1"; }
 # Every rollback of the deployment succeeded (and there is at least one).
 rollback_succeeded() {
   rollbacks_of "$1" | python3 -c "import json,sys; r=json.load(sys.stdin)['rollbacks']; sys.exit(0 if r and all(x['status'] == 'succeeded' for x in r) else 1)"
 }
 incident_ids_of() {
-  curl -fsS --max-time 5 "$ROLLBACK/v1/incidents?deployment_id=$1" |
+  curl -fsS -H "$SERVICE_AUTH" --max-time 5 "$ROLLBACK/v1/incidents?deployment_id=$1" |
     python3 -c "import json,sys; print(' '.join(i['incident_id'] for i in json.load(sys.stdin)['incidents']))"
 }
 
@@ -292,11 +292,11 @@ assert len(d["triggers"]) >= 2, d["triggers"]   # the analysis and the alert web
 PY
 inc="$(incident_ids_of "$d3")"
 [[ -n "$inc" && "$inc" != *" "* ]] || fail "expected one incident for $d3, got '$inc'"
-sl_wait_until 30 "incident $inc written" bash -c "curl -fsS '$ROLLBACK/v1/incidents/$inc' >/dev/null" ||
+sl_wait_until 30 "incident $inc written" bash -c "curl -fsS -H '$SERVICE_AUTH' '$ROLLBACK/v1/incidents/$inc' >/dev/null" ||
   fail "incident $inc was not written within 30 s"
 api_get "/v1/incidents/$inc" >"$WORK/inc3.json" || fail "incident $inc not served by the public API"
-curl -fsS "$ROLLBACK/v1/incidents/$inc?format=markdown" >"$WORK/inc3.md" || fail "no Markdown incident"
-curl -fsS "$ROLLBACK/v1/incidents/$inc/chart.svg" >"$WORK/inc3.svg" || fail "no incident chart"
+curl -fsS -H "$SERVICE_AUTH" "$ROLLBACK/v1/incidents/$inc?format=markdown" >"$WORK/inc3.md" || fail "no Markdown incident"
+curl -fsS -H "$SERVICE_AUTH" "$ROLLBACK/v1/incidents/$inc/chart.svg" >"$WORK/inc3.svg" || fail "no incident chart"
 grep -q "host-2" "$WORK/inc3.md" || fail "the incident report does not name host-2"
 python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" "$WORK/inc3.svg" || fail "the chart is not well-formed SVG"
 # People were told once per channel, however many triggers: the failed analysis, the
@@ -309,7 +309,7 @@ grep -l "host-2" "$CAPTURES"/email-*.json >/dev/null || fail "no e-mail names ho
 
 # The real alert chain: Prometheus's rule fires, Alertmanager posts it, the watcher records it.
 sl_wait_until 60 "the alert on host-2 reached the watcher" bash -c \
-  "curl -fsS '$WATCHER/v1/alerts?app=$APP' | grep -q E2eHighErrorRate" ||
+  "curl -fsS -H '$SERVICE_AUTH' '$WATCHER/v1/alerts?app=$APP' | grep -q E2eHighErrorRate" ||
   fail "the E2eHighErrorRate alert never reached the metric-watcher through Alertmanager"
 fault 2 '{"error_rate": 0}'
 
@@ -321,10 +321,10 @@ d4="$(deploy "$r4")"
 expect_versions "$(ALL6 4.0.0)"
 fault 3 '{"error_rate": 0.6}'
 fault 5 '{"error_rate": 0.6}'
-sl_wait_until 90 "v4 rolled back" bash -c "[[ \$(curl -fsS '$PLANNER/v1/deployments/$d4' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])') == rolled_back ]]" ||
+sl_wait_until 90 "v4 rolled back" bash -c "[[ \$(curl -fsS -H '$SERVICE_AUTH' '$PLANNER/v1/deployments/$d4' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])') == rolled_back ]]" ||
   fail "v4 was not rolled back after its bake-watch breach"
 expect_versions "$(ALL6 1.0.0)"
-stable="$(curl -fsS "$PLANNER/v1/apps/$APP/environments/$ENV_NAME/stable" | json 'd["version"]')"
+stable="$(curl -fsS -H "$SERVICE_AUTH" "$PLANNER/v1/apps/$APP/environments/$ENV_NAME/stable" | json 'd["version"]')"
 [[ "$stable" == 1.0.0 ]] || fail "after the v4 rollback the stable release is '$stable', not 1.0.0"
 [[ -n "$(incident_ids_of "$d4")" ]] || fail "no incident for the v4 rollback"
 

@@ -59,7 +59,7 @@ assert all(b["status"] == "succeeded" for b in d["batches"]), d["batches"]
 PY
 expect_versions "$(ALL6 2.0.0)"
 records_match_hosts "$d2"
-stable="$(curl -fsS "$PLANNER/v1/apps/$APP/environments/$ENV_NAME/stable" | json 'd["version"]')"
+stable="$(curl -fsS -H "$SERVICE_AUTH" "$PLANNER/v1/apps/$APP/environments/$ENV_NAME/stable" | json 'd["version"]')"
 [[ "$stable" == 2.0.0 ]] || fail "the stable release of $APP/$ENV_NAME is '$stable', not 2.0.0"
 
 # ---- 2. a wrong sha256: refused by the agent, batch 1 fails, nothing changes on the host

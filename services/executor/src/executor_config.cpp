@@ -114,6 +114,7 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   c.pg.schema = env.String("SLUICE_PG_SCHEMA", "executor");
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
   kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(c.kafka, env.String("SLUICE_INSTANCE_ID", ""), c.http_addr);
   c.kafka.client_id = "executor";
   c.group_id = env.String("SLUICE_KAFKA_GROUP", "executor");
   c.topics =

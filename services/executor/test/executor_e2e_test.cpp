@@ -71,7 +71,9 @@ http::ClientResponse Get(const std::string& url, bool with_token = false) {
   http::ClientRequest req;
   req.url = url;
   req.timeout = 5s;
-  if (with_token) req.headers.emplace_back("Authorization", std::string("Bearer ") + kToken);
+  // The agents take the agent token; the executor's own API the service token.
+  req.headers.emplace_back(
+      "Authorization", with_token ? std::string("Bearer ") + kToken : st::ServiceAuthorization());
   return http::Send(req);
 }
 
@@ -154,6 +156,7 @@ class ExecutorE2eTest : public ::testing::Test {
         std::vector<std::string>{SLUICE_EXECUTOR_BIN},
         std::map<std::string, std::string>{
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_PG_SCHEMA", schema_},
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},

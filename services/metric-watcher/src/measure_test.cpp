@@ -211,7 +211,61 @@ TEST(RetrospectiveTest, ParsesAndNamesBadFields) {
   EXPECT_EQ(field_of(b), "400 canary.instances");
   b = RetroBody();
   b["step"] = "1ms";
-  EXPECT_EQ(field_of(b), "422 step");
+  EXPECT_EQ(field_of(b), "400 step");
+}
+
+TEST(RetrospectiveTest, RefusesRequestsOverTheCaps) {
+  auto message_of = [](json body) {
+    try {
+      ParseRetrospectiveRequest(body);
+    } catch (const http::ApiException& e) {
+      return std::to_string(e.Error().status) + " " + e.Error().field + ": " + e.Error().message;
+    }
+    return std::string("no error");
+  };
+  // The range: 8 days, with a step that keeps the measurements under their cap.
+  auto b = RetroBody();
+  b["start"] = "2023-11-01T00:00:00Z";
+  b["end"] = "2023-11-09T00:00:00Z";
+  b["step"] = "1h";
+  EXPECT_EQ(message_of(b).substr(0, 7), "400 end");
+  EXPECT_NE(message_of(b).find("168h"), std::string::npos);
+  b["end"] = "2023-11-07T00:00:00Z";  // 6 days, 145 steps: under every cap
+  EXPECT_EQ(message_of(b), "no error");
+  // Steps of one rule: 1 min at 100 ms is 601.
+  b = RetroBody();
+  b["step"] = "100ms";
+  EXPECT_EQ(message_of(b).substr(0, 8), "400 step");
+  EXPECT_NE(message_of(b).find("cap of 500 per rule"), std::string::npos);
+  // Rules: eleven copies of the one rule.
+  b = RetroBody();
+  std::string many = kTemplate;
+  const auto at = many.find("rules:");
+  ASSERT_NE(at, std::string::npos);
+  const auto rule_start = many.find("- name:", at);
+  const auto rule_end = many.find("\n", many.find("failWhen", rule_start));
+  const std::string rule = many.substr(rule_start, rule_end + 1 - rule_start);
+  std::string extra;
+  for (int i = 1; i <= 10; ++i) {
+    std::string copy = rule;
+    copy.replace(copy.find("name: ") + 6, 0, "r" + std::to_string(i));
+    extra += "      " + copy;
+  }
+  many.insert(rule_end + 1, extra);
+  b["template_yaml"] = many;
+  EXPECT_EQ(message_of(b).substr(0, 12), "400 template") << message_of(b);
+  // Measurements of all rules: ten rules of 201 steps each.
+  std::string ten = kTemplate;
+  std::string nine;
+  for (int i = 1; i <= 9; ++i) {
+    std::string copy = rule;
+    copy.replace(copy.find("name: ") + 6, 0, "r" + std::to_string(i));
+    nine += "      " + copy;
+  }
+  ten.insert(rule_end + 1, nine);
+  b["template_yaml"] = ten;
+  b["step"] = "300ms";
+  EXPECT_NE(message_of(b).find("cap of 2000 per request"), std::string::npos) << message_of(b);
 }
 
 TEST(RetrospectiveTest, StepsThroughTheRangeUntilTheRuleFails) {

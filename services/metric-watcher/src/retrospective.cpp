@@ -124,6 +124,48 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   return total;
 }
 
+void CheckRetrospectiveCaps(const RetrospectiveRequest& r) {
+  if (r.end - r.start > kMaxRetrospectiveRange) {
+    throw http::BadRequest("end", "the range from start to end is longer than " +
+                                      std::to_string(kMaxRetrospectiveRange.count()) +
+                                      "h, the cap of one retrospective analysis; analyse a "
+                                      "shorter range");
+  }
+  if (r.tmpl.rules.size() > kMaxRetrospectiveRules) {
+    throw http::BadRequest("template", "the template has " + std::to_string(r.tmpl.rules.size()) +
+                                           " rules; a retrospective analysis takes at most " +
+                                           std::to_string(kMaxRetrospectiveRules));
+  }
+  std::int64_t total = 0;
+  for (const auto& rule : r.tmpl.rules) {
+    const auto step = r.step.value_or(rule.limits.interval);
+    const std::int64_t steps = step.count() <= 0 ? INT64_MAX : (r.end - r.start) / step + 1;
+    if (steps > kMaxRetrospectiveSteps) {
+      throw http::BadRequest(
+          "step", "rule '" + rule.name + "' would take " +
+                      (step.count() <= 0 ? std::string("unbounded") : std::to_string(steps)) +
+                      " measurements over this range, more than the cap of " +
+                      std::to_string(kMaxRetrospectiveSteps) +
+                      " per rule; give a larger step or a shorter range");
+    }
+    total += steps;
+  }
+  if (total > kMaxRetrospectiveMeasurements) {
+    throw http::BadRequest("step", "the rules would take " + std::to_string(total) +
+                                       " measurements together, more than the cap of " +
+                                       std::to_string(kMaxRetrospectiveMeasurements) +
+                                       " per request; give a larger step or a shorter range");
+  }
+  if (r.tmpl.judge) {
+    const auto step = r.step.value_or(r.tmpl.judge->step);
+    if (step.count() <= 0 || (r.end - r.start) / step + 1 > kMaxRetrospectiveJudgePoints) {
+      throw http::BadRequest("step", "the judge would read more than " +
+                                         std::to_string(kMaxRetrospectiveJudgePoints) +
+                                         " points per series, the cap; give a larger step");
+    }
+  }
+}
+
 RetrospectiveRequest ParseRetrospectiveRequest(const json& body) {
   if (!body.is_object()) throw http::BadRequest("body", "the body must be a JSON object");
   RetrospectiveRequest r;
@@ -160,20 +202,7 @@ RetrospectiveRequest ParseRetrospectiveRequest(const json& body) {
     throw http::BadRequest("spec_yaml", "give spec_yaml (with template) or template_yaml");
   }
   if (r.end <= r.start) throw Unprocessable("end", "end must be after start");
-  for (const auto& rule : r.tmpl.rules) {
-    const auto step = r.step.value_or(rule.limits.interval);
-    if (step.count() <= 0 || (r.end - r.start) / step + 1 > kMaxRetrospectiveSteps) {
-      throw Unprocessable("step", "rule '" + rule.name + "' would take more than " +
-                                      std::to_string(kMaxRetrospectiveSteps) +
-                                      " measurements over this range; give a larger step");
-    }
-  }
-  if (r.tmpl.judge) {
-    const auto step = r.step.value_or(r.tmpl.judge->step);
-    if (step.count() <= 0 || (r.end - r.start) / step + 1 > 11000) {
-      throw Unprocessable("step", "the judge would read more than 11000 points per series");
-    }
-  }
+  CheckRetrospectiveCaps(r);
   return r;
 }
 

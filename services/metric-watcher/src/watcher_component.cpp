@@ -856,7 +856,7 @@ json ListedAlertJson(const ListedAlert& l) {
 }  // namespace
 
 void MountWatcherApi(http::Server& server, ApiDeps deps) {
-  server.Post("/v1/alerts/alertmanager",
+  server.Post(std::string(kAlertmanagerPath),
               [deps](const httplib::Request& req, httplib::Response& res) {
                 if (!TokenMatches(req.get_header_value("Authorization"), deps.alert_token)) {
                   throw http::Unauthorized("a valid Authorization: Bearer token is required");

@@ -18,6 +18,7 @@
 #include <sluice/http/server.hpp>
 #include <sluice/pg/database.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -124,6 +125,9 @@ struct ApiDeps {
   WatcherMetrics* metrics;
   std::string alert_token;  // Alertmanager's bearer token
 };
+
+// The Alertmanager receiver: authenticated by SLUICE_WATCHER_ALERT_TOKEN, not the service token.
+inline constexpr std::string_view kAlertmanagerPath = "/v1/alerts/alertmanager";
 
 // POST /v1/alerts/alertmanager, GET /v1/alerts (?app= &deployment_id= &limit=), POST
 // /v1/analyses (retrospective), GET /v1/analyses,

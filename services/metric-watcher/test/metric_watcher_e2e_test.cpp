@@ -60,6 +60,7 @@ class MetricWatcherE2eTest : public ::testing::Test {
         std::vector<std::string>{SLUICE_METRIC_WATCHER_BIN},
         std::map<std::string, std::string>{
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_PG_SCHEMA", schema_},
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
@@ -202,7 +203,12 @@ class MetricWatcherE2eTest : public ::testing::Test {
     req.body = body;
     req.timeout = 10s;
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-    if (token) req.headers.emplace_back("Authorization", std::string("Bearer ") + kAlertToken);
+    // Alertmanager's receiver takes the alert token; every other route the service token.
+    if (token) {
+      req.headers.emplace_back("Authorization", path.rfind("/v1/alerts/alertmanager", 0) == 0
+                                                    ? std::string("Bearer ") + kAlertToken
+                                                    : st::ServiceAuthorization());
+    }
     return http::Send(req);
   }
 
@@ -388,6 +394,50 @@ json Webhook(const std::string& app, const std::string& fingerprint,
              {"endsAt", "0001-01-01T00:00:00Z"},
              {"generatorURL", "http://prom/graph?g0.expr=error_ratio+%3E+0.05"},
              {"fingerprint", fingerprint}}}}};
+}
+
+// Every route but the probes and Alertmanager's receiver needs the service token, and a
+// retrospective analysis over a cap is refused before a query runs.
+TEST_F(MetricWatcherE2eTest, ApiNeedsTheServiceTokenAndRetrospectivesAreCapped) {
+  EXPECT_EQ(Call("GET", "/v1/alerts", "", false).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/analyses", "", false).status, 401);
+  http::ClientRequest with_alert_token;
+  with_alert_token.url = Base() + "/v1/alerts";
+  with_alert_token.headers.emplace_back("Authorization", std::string("Bearer ") + kAlertToken);
+  EXPECT_EQ(http::Send(with_alert_token).status, 401);  // the alert token opens only the receiver
+  EXPECT_EQ(Call("GET", "/v1/alerts", "").status, 200);
+  EXPECT_EQ(Call("GET", "/metrics", "", false).status, 200);
+
+  const std::string rule = "      - {name: r{n}, failWhen: 'errors > 1'}\n";
+  auto request = [&](int rules, const std::string& start, const std::string& end,
+                     const std::string& step) {
+    std::string yaml =
+        "templates:\n  default:\n    interval: 5s\n    metrics:\n"
+        "      errors: {query: 'vector(0)'}\n    rules:\n";
+    for (int i = 0; i < rules; ++i) {
+      std::string r = rule;
+      r.replace(r.find("{n}"), 3, std::to_string(i));
+      yaml += r;
+    }
+    return json{
+        {"app", app_}, {"template_yaml", yaml}, {"start", start}, {"end", end}, {"step", step}}
+        .dump();
+  };
+  const std::string t0 = "2026-01-01T00:00:00Z";
+  auto res = Call("POST", "/v1/analyses", request(1, t0, "2026-01-09T00:00:00Z", "1h"), false);
+  EXPECT_EQ(res.status, 401);  // refused before the body is looked at
+  res = Call("POST", "/v1/analyses", request(1, t0, "2026-01-09T00:00:00Z", "1h"));
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(json::parse(res.body)["error"]["field"], "end");
+  res = Call("POST", "/v1/analyses", request(11, t0, "2026-01-01T00:01:00Z", "1m"));
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(json::parse(res.body)["error"]["field"], "template");
+  res = Call("POST", "/v1/analyses", request(1, t0, "2026-01-01T01:00:00Z", "1s"));
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("cap of 500 per rule"), std::string::npos);
+  res = Call("POST", "/v1/analyses", request(10, t0, "2026-01-01T00:05:00Z", "1s"));
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("cap of 2000 per request"), std::string::npos);
 }
 
 TEST_F(MetricWatcherE2eTest, AlertmanagerWebhookRaisesOncePerFiring) {

@@ -49,6 +49,7 @@ http::ClientResponse Get(const std::string& url) {
   http::ClientRequest req;
   req.url = url;
   req.timeout = 5s;
+  req.headers.emplace_back("Authorization", st::ServiceAuthorization());
   return http::Send(req);
 }
 
@@ -139,6 +140,7 @@ TEST(NotifierE2eTest, RollbackReachesEveryChannelOnceWithRetriesAndSignatures) {
   st::ChildProcess service(
       {SLUICE_NOTIFIER_BIN},
       {{"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
+       {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
        {"SLUICE_PG_DSN", PgDsn()},
        {"SLUICE_PG_SCHEMA", schema},
        {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},

@@ -94,7 +94,23 @@ std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view conte
   const bool blank =
       std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
   if (blank) return invalid("body", "the delivery spec is empty");
+  if (auto e = CheckSpecBytes(text)) return SpecBodyError{SpecBodyError::Kind::kInvalid, *e};
   return text;
+}
+
+std::optional<FieldError> CheckSpecBytes(std::string_view text) {
+  // The first offending byte is named, whichever kind it is.
+  const auto nul = text.find('\0');
+  const auto bad = InvalidUtf8Offset(text.substr(0, nul));
+  if (!bad && nul != std::string_view::npos) {
+    return Err("body", "the delivery spec has a NUL byte at byte offset " + std::to_string(nul) +
+                           "; a spec is UTF-8 text without NUL bytes");
+  }
+  if (bad) {
+    return Err("body", "the delivery spec is not valid UTF-8 at byte offset " +
+                           std::to_string(*bad) + "; save it as UTF-8");
+  }
+  return std::nullopt;
 }
 
 std::string Sha256Hex(std::string_view text) {
@@ -259,6 +275,7 @@ std::variant<CommandInput, FieldError> ValidateCommand(Verb verb, const json& bo
       return Err("reason", "reason must be a string of at most 1000 characters");
     }
     c.reason = it->get<std::string>();
+    if (auto why = UnsafeTextReason(c.reason)) return Err("reason", "reason " + *why);
   }
   if (const auto it = body.find("generation"); it != body.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<std::int64_t>() < 0) {

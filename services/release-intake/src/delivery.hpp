@@ -39,6 +39,11 @@ struct SpecBodyError {
 std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view content_type,
                                                           std::string_view body);
 
+// The bytes a spec may hold: what is stored is exactly what was validated, so a NUL byte (which
+// would cut the stored text short) or a byte that is not UTF-8 (which PostgreSQL refuses) is
+// refused up front, naming its byte offset in the spec text. SpecTextFromBody applies it.
+std::optional<FieldError> CheckSpecBytes(std::string_view text);
+
 // The media type of a Content-Type header: lowercase, parameters and blanks removed.
 std::string MediaTypeOf(std::string_view content_type);
 

@@ -137,7 +137,8 @@ void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
 
   // A retrospective analysis: the watcher measures a past range and answers with the verdicts.
   s.Post("/v1/analyses", [=, this](const httplib::Request& req, httplib::Response& res) {
-    Authenticate(req, Role::kViewer);
+    // It makes the watcher run queries against Prometheus: deployers, not viewers.
+    Authenticate(req, Role::kDeployer);
     http::ParseJsonBody(req);  // a malformed body is refused here, not by the watcher
     auto call = UpstreamCall::Post("/v1/analyses", req.body);
     call.timeout = options_.analysis_timeout;
@@ -498,9 +499,10 @@ void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::R
   const auto& command = std::get<CommandInput>(validated);
 
   // The planner owns deployments; a request made here moments ago may not have reached it yet.
-  const bool requested_here = Db([&](pqxx::work& tx) {
-    return DeliveryRepository::FindDeploymentRequest(tx, id).has_value();
-  });
+  const auto request =
+      Db([&](pqxx::work& tx) { return DeliveryRepository::FindDeploymentRequest(tx, id); });
+  const bool requested_here = request.has_value();
+  if (*verb == Verb::kApprove && request) CheckSeparationOfDuties(*request, token.name);
   std::string warning;
   const auto planner = Upstream(options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id));
   if (!planner) {
@@ -551,6 +553,46 @@ void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::R
   http::WriteJson(res, 202, out);
 }
 
+// Whoever requested a deployment does not approve it too, unless the environment's policy says
+// `allowSelfApproval: true`. Checked here because this is where both facts are: the request row
+// (requested_by, and the spec version the deployment runs) and the approving token. Deployments
+// made by auto-deploy have no request row and no person who requested them.
+void ReleaseIntakeApi::CheckSeparationOfDuties(const StoredDeploymentRequest& request,
+                                               const std::string& approver) {
+  if (request.requested_by != approver) return;
+  const auto spec = Db([&](pqxx::work& tx) {
+    return DeliveryRepository::Spec(tx, request.app, request.spec_version);
+  });
+  bool allowed = false;
+  if (spec) {
+    auto parsed = rp::ParseDeliverySpec(spec->yaml, SpecOrigin(request.app));
+    if (const auto* s = std::get_if<rp::DeliverySpec>(&parsed)) {
+      const auto* env = s->FindEnvironment(request.env);
+      allowed = env != nullptr && env->policy.allow_self_approval;
+    }
+  }
+  if (!allowed) {
+    Db([&](pqxx::work& tx) {
+      ReleaseRepository::Audit(tx,
+                               {approver,
+                                "deployment.approve",
+                                request.deployment_id,
+                                "refused_self_approval",
+                                core::TraceScope::Current(),
+                                {{"requested_by", request.requested_by}}},
+                               core::ToUnixMillis(deps_.clock.Now()));
+    });
+    throw http::ApiException(
+        {403, "self_approval",
+         "token '" + approver + "' requested deployment " + request.deployment_id +
+             " and cannot approve it too: another approver must (or set "
+             "environments." +
+             request.env + ".policy.allowSelfApproval: true in the delivery spec of " +
+             request.app + ")",
+         "verb"});
+  }
+}
+
 // --- Proxies ----------------------------------------------------------------------------------
 
 std::optional<http::ClientResponse> ReleaseIntakeApi::Upstream(const std::string& base_url,
@@ -560,6 +602,10 @@ std::optional<http::ClientResponse> ReleaseIntakeApi::Upstream(const std::string
   call.url = base_url + upstream.path;
   call.timeout = upstream.timeout.count() > 0 ? upstream.timeout : options_.upstream_timeout;
   call.headers.emplace_back("Accept", upstream.accept);
+  // Every internal API requires the shared service token (http::RequireServiceToken).
+  if (!options_.service_token.empty()) {
+    call.headers.emplace_back("Authorization", "Bearer " + options_.service_token);
+  }
   if (!upstream.body.empty()) {
     call.headers.emplace_back("Content-Type", "application/json");
     call.body = upstream.body;

@@ -91,6 +91,38 @@ TEST(SpecTextFromBody, SpecOverTheLimitIsRefusedNamingIt) {
   EXPECT_TRUE(std::holds_alternative<std::string>(SpecTextFromBody("text/yaml", at_limit)));
 }
 
+// A NUL byte cut the stored spec short (libpqxx passes C strings) and a byte that is not UTF-8
+// made PostgreSQL fail the insert (500): both are refused, naming the byte offset.
+TEST(SpecTextFromBody, RefusesNulAndInvalidUtf8NamingTheOffset) {
+  const std::string nul =
+      std::string("app: shop\n# reviewed \0 by approver\n", 36) + "policy: {approval: required}\n";
+  for (const char* type : {"application/yaml", "text/plain"}) {
+    auto r = SpecTextFromBody(type, nul);
+    ASSERT_TRUE(std::holds_alternative<SpecBodyError>(r)) << type;
+    const auto& e = std::get<SpecBodyError>(r);
+    EXPECT_EQ(e.kind, SpecBodyError::Kind::kInvalid);
+    EXPECT_EQ(e.error.field, "body");
+    EXPECT_NE(e.error.message.find("NUL byte at byte offset 21"), std::string::npos)
+        << e.error.message;
+  }
+  // In a JSON body the NUL arrives escaped; the offset is in the spec text.
+  auto r = SpecTextFromBody("application/json", R"({"spec": "app: shop\n# x\u0000"})");
+  ASSERT_TRUE(std::holds_alternative<SpecBodyError>(r));
+  EXPECT_NE(std::get<SpecBodyError>(r).error.message.find("byte offset 13"), std::string::npos);
+  for (const std::string& bad :
+       {std::string("app: shop\n\xFF: x\n"), std::string("app: shop\n# \xFF comment\n"),
+        std::string("app: shop\nlabels: {a: \"\xFF\"}\n")}) {
+    auto e = CheckSpecBytes(bad);
+    ASSERT_TRUE(e.has_value()) << bad;
+    EXPECT_NE(e->message.find("not valid UTF-8 at byte offset"), std::string::npos);
+  }
+  EXPECT_NE(CheckSpecBytes("app: shop\n# \xFF\0")
+                .value_or(FieldError{})
+                .message.find("UTF-8 at byte offset 12"),
+            std::string::npos);  // the first offending byte, whichever kind
+  EXPECT_EQ(CheckSpecBytes("app: shop # caf\xC3\xA9\n"), std::nullopt);
+}
+
 TEST(Sha256Hex, IsTheHexDigest) {
   EXPECT_EQ(Sha256Hex("foo"), "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae");
 }
@@ -210,6 +242,12 @@ TEST(Verbs, ParseAndRoles) {
   EXPECT_EQ(RequiredRole(Verb::kResume), Role::kDeployer);
   EXPECT_EQ(RequiredRole(Verb::kApprove), Role::kApprover);
   EXPECT_EQ(RequiredRole(Verb::kRollback), Role::kApprover);
+}
+
+TEST(ValidateCommand, ReasonRefusesBidiControls) {
+  auto r = ValidateCommand(Verb::kApprove, {{"reason", "looks good \u202Edab"}});
+  ASSERT_TRUE(std::holds_alternative<FieldError>(r));
+  EXPECT_EQ(std::get<FieldError>(r).field, "reason");
 }
 
 TEST(ValidateCommand, OptionalFieldsChecked) {

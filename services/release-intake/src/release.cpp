@@ -7,8 +7,11 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <regex>
 #include <set>
+#include <sluice/core/clock.hpp>
 #include <stdexcept>
 
 namespace sluice::release_intake {
@@ -42,6 +45,42 @@ bool IsPrintable(std::string_view s) {
 
 FieldError Err(std::string field, std::string message) {
   return FieldError{std::move(field), std::move(message)};
+}
+
+// Decodes the UTF-8 sequence at s[i]: its code point and length, or length 0 when it is not
+// valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+struct CodePoint {
+  char32_t value = 0;
+  std::size_t length = 0;
+};
+CodePoint DecodeUtf8(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b0 = byte(i);
+  if (b0 < 0x80) return {b0, 1};
+  std::size_t n = 0;
+  char32_t cp = 0;
+  char32_t min = 0;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 2, cp = b0 & 0x1F, min = 0x80;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3, cp = b0 & 0x0F, min = 0x800;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return {};
+  }
+  if (i + n > s.size()) return {};
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return {};
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {};
+  return {cp, n};
+}
+
+bool IsBidiControl(char32_t c) {
+  return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069);
 }
 
 // Reads an optional string field; a present non-string is an error.
@@ -92,6 +131,34 @@ json ToJson(const Release& r) {
   j["commit"] = r.input.commit ? json(*r.input.commit) : json(nullptr);
   j["repo"] = r.input.repo ? json(*r.input.repo) : json(nullptr);
   return j;
+}
+
+std::optional<std::size_t> InvalidUtf8Offset(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto cp = DecodeUtf8(s, i);
+    if (cp.length == 0) return i;
+    i += cp.length;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> UnsafeTextReason(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto cp = DecodeUtf8(s, i);
+    const std::string at = " at byte offset " + std::to_string(i);
+    if (cp.length == 0) return "is not valid UTF-8" + at;
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(cp.value));
+    if (cp.value < 0x20 || cp.value == 0x7F || (cp.value >= 0x80 && cp.value <= 0x9F)) {
+      return std::string("has the control character ") + hex + at;
+    }
+    if (IsBidiControl(cp.value)) {
+      return std::string("has the bidirectional control character ") + hex + at +
+             ", which makes text display in another order than it is stored";
+    }
+    i += cp.length;
+  }
+  return std::nullopt;
 }
 
 bool IsValidAppName(std::string_view s) {
@@ -174,6 +241,13 @@ ValidationResult ValidateRelease(const json& body, std::string_view default_crea
                                "artifact_url, sha256, created_by, commit, repo, artifact_kind"));
     }
   }
+  // Every text field passes the one check for text shown to people, before its own rules.
+  for (const auto& [key, value] : body.items()) {
+    if (!value.is_string()) continue;
+    if (auto why = UnsafeTextReason(value.get_ref<const std::string&>())) {
+      return fail(Err(key, key + " " + *why));
+    }
+  }
   std::optional<std::string> app, tag, version, url, sha, created_by, commit, repo, kind;
   if (auto e = GetString(body, "app", true, app)) return fail(*e);
   if (!IsValidAppName(*app)) {
@@ -213,8 +287,11 @@ ValidationResult ValidateRelease(const json& body, std::string_view default_crea
   if (!digest) return fail(Err("sha256", "sha256 must be 64 hexadecimal characters"));
   if (auto e = GetString(body, "created_by", false, created_by)) return fail(*e);
   if (!created_by) created_by = std::string(default_created_by);
-  if (created_by->empty() || created_by->size() > 128 || !IsPrintable(*created_by)) {
+  if (created_by->empty() || created_by->size() > 128) {
     return fail(Err("created_by", "created_by must be 1-128 printable characters"));
+  }
+  if (auto why = UnsafeTextReason(*created_by)) {  // the default (a token name) too
+    return fail(Err("created_by", "created_by " + *why));
   }
   if (auto e = GetString(body, "commit", false, commit)) return fail(*e);
   if (commit) {
@@ -224,9 +301,10 @@ ValidationResult ValidateRelease(const json& body, std::string_view default_crea
     }
   }
   if (auto e = GetString(body, "repo", false, repo)) return fail(*e);
-  if (repo && (repo->empty() || repo->size() > 256 || !IsPrintable(*repo))) {
+  if (repo && (repo->empty() || repo->size() > 256)) {
     return fail(Err("repo", "repo must be 1-256 printable characters"));
   }
+
   result.release =
       ReleaseInput{*app, *tag, *version, *url, *digest, *artifact_kind, *created_by, commit, repo};
   return result;
@@ -330,6 +408,23 @@ GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) 
     if (repo->contains("full_name") && (*repo)["full_name"].is_string()) {
       r.repo = (*repo)["full_name"].get<std::string>();
     }
+    if (auto why = UnsafeTextReason(r.created_by)) {
+      return invalid("sender.login", "sender.login " + *why);
+    }
+    if (r.repo) {
+      if (auto why = UnsafeTextReason(*r.repo)) {
+        return invalid("repository.full_name", "repository.full_name " + *why);
+      }
+    }
+    const auto id_text = [](const json& obj, const char* id_field, const std::string& fallback) {
+      const auto it = obj.find(id_field);
+      if (it != obj.end() && it->is_number_integer())
+        return std::to_string(it->get<std::int64_t>());
+      return fallback;
+    };
+    out.event_key = id_text(*repo, "id", r.repo.value_or(r.app));
+    out.event_key += "/" + id_text(*rel, "id", "tag:" + tag);
+    out.event_key += "/" + action;
     if (!IsValidAppName(r.app)) {
       return invalid("repository.name", "repository name '" + r.app + "' is not a valid app name");
     }
@@ -393,6 +488,116 @@ std::string NewToken() {
   }
   if (bits > 0) out.push_back(kB64[(acc << (6 - bits)) & 0x3F]);
   return out;
+}
+
+std::optional<std::int64_t> ParseTokenDuration(std::string_view s) {
+  if (s.empty() || s.size() > 32) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::int64_t n = 0;
+    const std::size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 9) n = n * 10 + (s[i++] - '0');
+    if (i == start || i == s.size()) return std::nullopt;
+    std::int64_t unit = 0;
+    switch (s[i++]) {
+      case 'd':
+        unit = 24LL * 3600 * 1000;
+        break;
+      case 'h':
+        unit = 3600LL * 1000;
+        break;
+      case 'm':
+        unit = 60LL * 1000;
+        break;
+      case 's':
+        unit = 1000;
+        break;
+      default:
+        return std::nullopt;
+    }
+    total += n * unit;
+  }
+  return total;
+}
+
+std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s) {
+  static const std::regex re(
+      R"(^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$)");
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_match(s.begin(), s.end(), m, re)) return std::nullopt;
+  const auto num = [&](int k) { return std::stoi(m[k].str()); };
+  const int year = num(1), month = num(2), day = num(3), hour = num(4), minute = num(5),
+            second = num(6);
+  const std::chrono::year_month_day ymd{std::chrono::year(year),
+                                        std::chrono::month(static_cast<unsigned>(month)),
+                                        std::chrono::day(static_cast<unsigned>(day))};
+  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  std::int64_t ms = static_cast<std::int64_t>(std::chrono::sys_days(ymd).time_since_epoch() /
+                                              std::chrono::milliseconds(1));
+  ms += ((hour * 60LL + minute) * 60 + second) * 1000;
+  if (m[7].matched) {
+    std::string frac = m[7].str().substr(1) + "00";
+    ms += std::stoi(frac.substr(0, 3));
+  }
+  if (m[9].matched) {
+    const std::int64_t offset = (num(10) * 60LL + num(11)) * 60 * 1000;
+    ms += m[9].str() == "+" ? -offset : offset;
+  }
+  return ms;
+}
+
+std::variant<TokenRequest, FieldError> ValidateTokenRequest(const json& body, std::int64_t now_ms) {
+  if (!body.is_object()) return Err("body", "body must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (key != "name" && key != "role" && key != "expires_in" && key != "expires_at") {
+      return Err(key, "unknown field '" + key +
+                          "'; known fields: name, role, expires_in, "
+                          "expires_at");
+    }
+  }
+  std::optional<std::string> name, role, expires_in, expires_at;
+  if (auto e = GetString(body, "name", true, name)) return *e;
+  static const std::regex kName("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+  if (!std::regex_match(*name, kName)) {
+    return Err("name", "name must be 1-64 characters of letters, digits, . _ -");
+  }
+  if (auto e = GetString(body, "role", true, role)) return *e;
+  const auto parsed_role = ParseRole(*role);
+  if (!parsed_role) return Err("role", "role must be viewer, deployer, approver or admin");
+  TokenRequest out{*name, *parsed_role, std::nullopt};
+  if (auto e = GetString(body, "expires_in", false, expires_in)) return *e;
+  if (auto e = GetString(body, "expires_at", false, expires_at)) return *e;
+  if (expires_in && expires_at) return Err("expires_at", "give expires_in or expires_at, not both");
+  if (expires_in) {
+    const auto d = ParseTokenDuration(*expires_in);
+    if (!d || *d <= 0) {
+      return Err("expires_in", "expires_in must be a duration such as 12h, 30d or 1d12h");
+    }
+    if (*d > kMaxTokenLifetimeMs) return Err("expires_in", "expires_in is at most 3650d");
+    out.expires_at_ms = now_ms + *d;
+  } else if (expires_at) {
+    const auto at = ParseRfc3339Millis(*expires_at);
+    if (!at) {
+      return Err("expires_at", "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z");
+    }
+    if (*at <= now_ms) return Err("expires_at", "expires_at is in the past");
+    if (*at - now_ms > kMaxTokenLifetimeMs) {
+      return Err("expires_at", "expires_at is at most ten years ahead");
+    }
+    out.expires_at_ms = *at;
+  }
+  return out;
+}
+
+std::optional<std::string> TokenRefusal(const StoredToken& token, std::int64_t now_ms) {
+  if (token.revoked) return "API token '" + token.name + "' was revoked";
+  if (token.expires_at_ms && *token.expires_at_ms <= now_ms) {
+    return "API token '" + token.name + "' expired at " +
+           core::FormatRfc3339(core::FromUnixMillis(*token.expires_at_ms)) +
+           "; ask an admin for a new one";
+  }
+  return std::nullopt;
 }
 
 std::variant<PageRequest, FieldError> ParsePage(std::optional<std::string> limit,

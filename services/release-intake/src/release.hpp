@@ -56,6 +56,17 @@ struct ValidationResult {
 };
 ValidationResult ValidateRelease(const nlohmann::json& body, std::string_view default_created_by);
 
+// Text that is shown back to people (names, tags, who made a release, a repository, a reason):
+// valid UTF-8 without control characters (C0, DEL, C1) and without the bidirectional controls
+// that make text display in another order than it is stored (U+061C, U+200E, U+200F,
+// U+202A-U+202E, U+2066-U+2069). Returns what is wrong and at which byte offset, or nullopt.
+// One check for every such field, so a release cannot carry a "Trojan Source" name.
+std::optional<std::string> UnsafeTextReason(std::string_view s);
+
+// The byte offset of the first byte of `s` that does not continue valid UTF-8 (overlong forms,
+// surrogates and code points above U+10FFFF are invalid), or nullopt when it all is.
+std::optional<std::size_t> InvalidUtf8Offset(std::string_view s);
+
 bool IsValidAppName(std::string_view s);  // ^[a-z][a-z0-9-]{0,62}$
 bool IsSemverish(std::string_view s);     // 1.2.3, 1.2.3-rc.1, 1.2.3+build.5
 bool IsValidTag(std::string_view s);      // optional prefix ("v", "release-", "shop/v") + semver
@@ -80,6 +91,11 @@ struct GithubOutcome {
   std::optional<ReleaseInput> release;
   std::string reason;  // why ignored / invalid
   std::string field;   // for kInvalid
+  // For kRelease: which GitHub event this is, "<repository id>/<release id>/<action>" (ids, or
+  // the repository's full name and the tag when a payload lacks them). The HMAC covers the body
+  // but not X-GitHub-Delivery, so a signed body re-sent under a new delivery id is caught by
+  // this key, not by the delivery id.
+  std::string event_key;
 };
 GithubOutcome InterpretGithubEvent(std::string_view event, const nlohmann::json& payload);
 
@@ -90,6 +106,34 @@ std::optional<Role> ParseRole(std::string_view s);
 inline bool Allows(Role held, Role needed) {
   return static_cast<int>(held) >= static_cast<int>(needed);
 }
+
+// A POST /v1/tokens body: {name, role, expires_in?, expires_at?}. `expires_in` is a duration
+// ("30m", "12h", "90d", sums such as "1d12h"); `expires_at` an RFC 3339 time
+// ("2027-01-31T00:00:00Z", or with an offset). At most one of the two; the expiry must lie in the
+// future and at most kMaxTokenLifetime ahead. No expiry: the token is valid until revoked.
+struct TokenRequest {
+  std::string name;
+  Role role = Role::kViewer;
+  std::optional<std::int64_t> expires_at_ms;
+};
+inline constexpr std::int64_t kMaxTokenLifetimeMs = 3650LL * 24 * 3600 * 1000;  // ten years
+std::variant<TokenRequest, FieldError> ValidateTokenRequest(const nlohmann::json& body,
+                                                            std::int64_t now_ms);
+
+// "90d", "12h", "1d12h", "30m", "45s": milliseconds, or nullopt.
+std::optional<std::int64_t> ParseTokenDuration(std::string_view s);
+// RFC 3339 ("2027-01-31T10:00:00Z", "2027-01-31T10:00:00.5+02:00") as Unix milliseconds.
+std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s);
+
+// Whether a stored token may be used at `now_ms`, and if not, why (the 401 message).
+struct StoredToken {
+  std::string id;
+  std::string name;
+  Role role = Role::kViewer;
+  bool revoked = false;
+  std::optional<std::int64_t> expires_at_ms;
+};
+std::optional<std::string> TokenRefusal(const StoredToken& token, std::int64_t now_ms);
 
 // Hex SHA-256 of an API token, the form stored in api_tokens.token_hash.
 std::string HashToken(std::string_view token);

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <regex>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
@@ -46,6 +45,9 @@ void ReleaseIntakeApi::Register() {
         [this](const auto& req, auto& res) { GetRelease(req, res); });
   s.Post("/v1/hooks/github", [this](const auto& req, auto& res) { GithubHook(req, res); });
   s.Post("/v1/tokens", [this](const auto& req, auto& res) { CreateToken(req, res); });
+  s.Get("/v1/tokens", [this](const auto& req, auto& res) { ListTokens(req, res); });
+  s.Delete(R"(/v1/tokens/([A-Za-z0-9-]{1,64}))",
+           [this](const auto& req, auto& res) { RevokeToken(req, res); });
   s.Get("/v1/audit", [this](const auto& req, auto& res) { ListAudit(req, res); });
   RegisterDelivery();
 }
@@ -59,14 +61,20 @@ TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role nee
         "var/local/admin-token)");
   }
   const std::string hash = HashToken(std::string_view(header).substr(kBearer.size()));
-  auto token = Db([&](pqxx::work& tx) { return ReleaseRepository::FindToken(tx, hash); });
-  if (!token) throw http::Unauthorized("unknown or revoked API token");
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  auto token = Db([&](pqxx::work& tx) {
+    auto t = ReleaseRepository::FindToken(tx, hash);
+    if (t && !TokenRefusal(*t, now_ms)) ReleaseRepository::TouchToken(tx, t->id, now_ms);
+    return t;
+  });
+  if (!token) throw http::Unauthorized("unknown API token");
+  if (auto why = TokenRefusal(*token, now_ms)) throw http::Unauthorized(*why);
   if (!Allows(token->role, needed)) {
     throw http::Forbidden("token '" + token->name + "' has role " +
                           std::string(ToString(token->role)) + "; this call needs " +
                           std::string(ToString(needed)) + " or higher");
   }
-  return *token;
+  return TokenRecord{token->id, token->name, token->role};
 }
 
 InsertResult ReleaseIntakeApi::StoreRelease(pqxx::work& tx, const ReleaseInput& input,
@@ -187,6 +195,7 @@ void ReleaseIntakeApi::GithubHook(const httplib::Request& req, httplib::Response
   const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
   struct Result {
     bool replay = false;
+    std::string first_delivery;  // set when the release event was accepted before
     std::optional<InsertResult> insert;
   };
   auto result = Db([&](pqxx::work& tx) {
@@ -197,6 +206,10 @@ void ReleaseIntakeApi::GithubHook(const httplib::Request& req, httplib::Response
       return r;
     }
     if (outcome.kind == GithubOutcome::Kind::kRelease) {
+      if (!ReleaseRepository::RecordReleaseEvent(tx, outcome.event_key, delivery, now_ms,
+                                                 r.first_delivery)) {
+        return r;  // the same release event under a new delivery id: no second effect
+      }
       r.insert = StoreRelease(tx, *outcome.release, "github", outcome.release->created_by);
     }
     return r;
@@ -204,6 +217,11 @@ void ReleaseIntakeApi::GithubHook(const httplib::Request& req, httplib::Response
   if (result.replay) {
     throw http::Conflict("replayed_delivery",
                          "delivery " + delivery + " was already processed; replays are refused");
+  }
+  if (!result.first_delivery.empty()) {
+    throw http::Conflict("replayed_release_event",
+                         "release event " + outcome.event_key + " was already accepted (delivery " +
+                             result.first_delivery + "); a repeat has no effect");
   }
   if (!result.insert) {
     http::WriteJson(res, 202, {{"status", "ignored"}, {"reason", outcome.reason}});
@@ -221,40 +239,73 @@ void ReleaseIntakeApi::GithubHook(const httplib::Request& req, httplib::Response
 void ReleaseIntakeApi::CreateToken(const httplib::Request& req, httplib::Response& res) {
   const auto caller = Authenticate(req, Role::kAdmin);
   const json body = http::ParseJsonBody(req);
-  if (!body.is_object()) throw http::BadRequest("body", "body must be a JSON object");
-  for (const auto& [key, value] : body.items()) {
-    if (key != "name" && key != "role") {
-      throw http::BadRequest(key, "unknown field '" + key + "'; known fields: name, role");
-    }
-  }
-  const std::string name = http::RequireString(body, "name");
-  static const std::regex kName("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
-  if (!std::regex_match(name, kName)) {
-    throw http::BadRequest("name", "name must be 1-64 characters of letters, digits, . _ -");
-  }
-  const auto role = ParseRole(http::RequireString(body, "role"));
-  if (!role) throw http::BadRequest("role", "role must be viewer, deployer, approver or admin");
-  const std::string token = NewToken();
   const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
-  const bool created = Db([&](pqxx::work& tx) {
-    bool ok =
-        ReleaseRepository::CreateToken(tx, name, HashToken(token), *role, caller.name, now_ms);
-    ReleaseRepository::Audit(tx,
-                             {caller.name,
-                              "token.create",
-                              name,
-                              ok ? "created" : "conflict",
-                              core::TraceScope::Current(),
-                              {{"role", ToString(*role)}}},
-                             now_ms);
-    return ok;
+  auto validated = ValidateTokenRequest(body, now_ms);
+  if (const auto* e = std::get_if<FieldError>(&validated)) throw Invalid(*e);
+  const auto& request = std::get<TokenRequest>(validated);
+  const std::string token = NewToken();
+  const json expires = request.expires_at_ms ? json(*request.expires_at_ms) : json(nullptr);
+  const auto id = Db([&](pqxx::work& tx) {
+    auto created =
+        ReleaseRepository::CreateToken(tx, request, HashToken(token), caller.name, now_ms);
+    json detail = {{"role", ToString(request.role)}, {"expires_at_ms", expires}};
+    if (created) detail["token_id"] = *created;
+    ReleaseRepository::Audit(
+        tx,
+        {caller.name, "token.create", request.name, created ? "created" : "conflict",
+         core::TraceScope::Current(), detail},
+        now_ms);
+    return created;
   });
-  if (!created) throw http::Conflict("token_exists", "a token named '" + name + "' exists");
+  if (!id) {
+    throw http::Conflict("token_exists", "a token named '" + request.name +
+                                             "' exists (revoked tokens keep their names)");
+  }
   http::WriteJson(res, 201,
-                  {{"name", name},
-                   {"role", ToString(*role)},
+                  {{"id", *id},
+                   {"name", request.name},
+                   {"role", ToString(request.role)},
+                   {"expires_at_ms", expires},
                    {"token", token},
                    {"note", "store this token now; it is not shown again"}});
+}
+
+void ReleaseIntakeApi::ListTokens(const httplib::Request& req, httplib::Response& res) {
+  Authenticate(req, Role::kAdmin);
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  auto items = Db([&](pqxx::work& tx) { return ReleaseRepository::ListTokens(tx, now_ms); });
+  http::WriteJson(res, 200, {{"items", items}});
+}
+
+void ReleaseIntakeApi::RevokeToken(const httplib::Request& req, httplib::Response& res) {
+  const auto caller = Authenticate(req, Role::kAdmin);
+  const std::string id = req.matches[1];
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  std::string name;
+  const auto outcome = Db([&](pqxx::work& tx) {
+    auto o = ReleaseRepository::RevokeToken(tx, id, caller.name, now_ms, name);
+    if (o != ReleaseRepository::RevokeOutcome::kNotFound) {
+      ReleaseRepository::Audit(
+          tx,
+          {caller.name,
+           "token.revoke",
+           name,
+           o == ReleaseRepository::RevokeOutcome::kRevoked ? "revoked" : "already_revoked",
+           core::TraceScope::Current(),
+           {{"token_id", id}}},
+          now_ms);
+    }
+    return o;
+  });
+  if (outcome == ReleaseRepository::RevokeOutcome::kNotFound) {
+    throw http::NotFound("no API token with id " + id + "; list them with GET /v1/tokens");
+  }
+  http::WriteJson(
+      res, 200,
+      {{"id", id},
+       {"name", name},
+       {"revoked", true},
+       {"already_revoked", outcome == ReleaseRepository::RevokeOutcome::kAlreadyRevoked}});
 }
 
 void ReleaseIntakeApi::ListAudit(const httplib::Request& req, httplib::Response& res) {

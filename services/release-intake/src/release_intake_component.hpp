@@ -18,6 +18,7 @@
 #include <sluice/pg/database.hpp>
 #include <string>
 
+#include "delivery_repository.hpp"
 #include "release.hpp"
 #include "release_repository.hpp"
 
@@ -33,6 +34,8 @@ struct ApiOptions {
   std::chrono::milliseconds upstream_timeout{3000};          // per proxied / checking call
   std::string watcher_url = "http://127.0.0.1:8081";         // metric-watcher's API
   std::string rollback_agent_url = "http://127.0.0.1:8085";  // rollback-agent's API
+  // Sent as "Authorization: Bearer" on every call to an internal API (SLUICE_SERVICE_TOKEN).
+  std::string service_token;
   // POST /v1/analyses: a retrospective analysis is answered when it is done.
   std::chrono::milliseconds analysis_timeout{60000};
 };
@@ -80,6 +83,8 @@ class ReleaseIntakeApi {
   void ListReleases(const httplib::Request& req, httplib::Response& res);
   void GithubHook(const httplib::Request& req, httplib::Response& res);
   void CreateToken(const httplib::Request& req, httplib::Response& res);
+  void ListTokens(const httplib::Request& req, httplib::Response& res);
+  void RevokeToken(const httplib::Request& req, httplib::Response& res);
   void ListAudit(const httplib::Request& req, httplib::Response& res);
 
   // Delivery specs, deployments, operator commands, proxies (delivery_api.cpp).
@@ -93,6 +98,9 @@ class ReleaseIntakeApi {
   void ProxyDeployments(const httplib::Request& req, httplib::Response& res);
   void ProxyDeployment(const httplib::Request& req, httplib::Response& res);
   void ProxyInstances(const httplib::Request& req, httplib::Response& res);
+  // 403 self_approval when `approver` requested the deployment and its environment's policy
+  // does not allow self-approval.
+  void CheckSeparationOfDuties(const StoredDeploymentRequest& request, const std::string& approver);
   // Analyses (metric-watcher), incidents and rollbacks (rollback-agent).
   void RegisterAnalysesAndIncidents();
   // base_url + call.path; nullopt when the upstream cannot be reached (logged).

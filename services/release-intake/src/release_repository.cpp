@@ -24,17 +24,41 @@ constexpr const char* kList = R"sql(
   WHERE ($1::text IS NULL OR app = $1) AND ($2::bigint IS NULL OR seq < $2)
   ORDER BY seq DESC LIMIT $3)sql";
 
-constexpr const char* kFindToken =
-    "SELECT id, name, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL";
+constexpr const char* kFindToken = R"sql(
+  SELECT id, name, role, revoked_at IS NOT NULL,
+         (extract(epoch from expires_at) * 1000)::bigint
+  FROM api_tokens WHERE token_hash = $1)sql";
+constexpr const char* kTouchToken = R"sql(
+  UPDATE api_tokens SET last_used_at = to_timestamp($2::double precision / 1000)
+  WHERE id = $1 AND (last_used_at IS NULL OR
+                     last_used_at < to_timestamp($2::double precision / 1000) - interval '1 minute'))sql";
 constexpr const char* kUpsertToken = R"sql(
   INSERT INTO api_tokens (id, name, token_hash, role, created_at, created_by)
   VALUES ($1, $2, $3, $4, to_timestamp($5::double precision / 1000), $6)
   ON CONFLICT (name) DO UPDATE SET token_hash = EXCLUDED.token_hash, role = EXCLUDED.role,
-                                   revoked_at = NULL)sql";
+                                   revoked_at = NULL, revoked_by = NULL, expires_at = NULL)sql";
 constexpr const char* kCreateToken = R"sql(
-  INSERT INTO api_tokens (id, name, token_hash, role, created_at, created_by)
-  VALUES ($1, $2, $3, $4, to_timestamp($5::double precision / 1000), $6)
+  INSERT INTO api_tokens (id, name, token_hash, role, created_at, created_by, expires_at)
+  VALUES ($1, $2, $3, $4, to_timestamp($5::double precision / 1000), $6,
+          to_timestamp($7::double precision / 1000))
   ON CONFLICT (name) DO NOTHING)sql";
+constexpr const char* kListTokens = R"sql(
+  SELECT id, name, role, (extract(epoch from created_at) * 1000)::bigint, created_by,
+         (extract(epoch from expires_at) * 1000)::bigint,
+         (extract(epoch from last_used_at) * 1000)::bigint,
+         (extract(epoch from revoked_at) * 1000)::bigint, revoked_by
+  FROM api_tokens ORDER BY created_at, name)sql";
+constexpr const char* kLockToken =
+    "SELECT name, revoked_at IS NOT NULL FROM api_tokens WHERE id = $1 FOR UPDATE";
+constexpr const char* kRevokeToken = R"sql(
+  UPDATE api_tokens SET revoked_at = to_timestamp($2::double precision / 1000), revoked_by = $3
+  WHERE id = $1)sql";
+constexpr const char* kRecordReleaseEvent = R"sql(
+  INSERT INTO github_release_events (event_key, delivery_id, accepted_at)
+  VALUES ($1, $2, to_timestamp($3::double precision / 1000))
+  ON CONFLICT (event_key) DO NOTHING)sql";
+constexpr const char* kFirstReleaseEvent =
+    "SELECT delivery_id FROM github_release_events WHERE event_key = $1";
 constexpr const char* kInsertAudit = R"sql(
   INSERT INTO audit_log (at, actor, action, target, outcome, trace_id, detail)
   VALUES (to_timestamp($1::double precision / 1000), $2, $3, $4, $5, $6, $7::jsonb))sql";
@@ -118,13 +142,20 @@ std::vector<Release> ReleaseRepository::List(pqxx::work& tx, const std::optional
   return out;
 }
 
-std::optional<TokenRecord> ReleaseRepository::FindToken(pqxx::work& tx,
+std::optional<StoredToken> ReleaseRepository::FindToken(pqxx::work& tx,
                                                         const std::string& token_hash) {
   auto rows = tx.exec_params(kFindToken, token_hash);
   if (rows.empty()) return std::nullopt;
   auto role = ParseRole(rows[0][2].as<std::string>());
   if (!role) return std::nullopt;
-  return TokenRecord{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), *role};
+  StoredToken t{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), *role,
+                rows[0][3].as<bool>(), std::nullopt};
+  if (!rows[0][4].is_null()) t.expires_at_ms = rows[0][4].as<std::int64_t>();
+  return t;
+}
+
+void ReleaseRepository::TouchToken(pqxx::work& tx, const std::string& id, std::int64_t now_ms) {
+  tx.exec_params(kTouchToken, id, now_ms);
 }
 
 void ReleaseRepository::UpsertToken(pqxx::work& tx, const std::string& name,
@@ -134,12 +165,56 @@ void ReleaseRepository::UpsertToken(pqxx::work& tx, const std::string& name,
                  now_ms, created_by);
 }
 
-bool ReleaseRepository::CreateToken(pqxx::work& tx, const std::string& name,
-                                    const std::string& token_hash, Role role,
-                                    const std::string& created_by, std::int64_t now_ms) {
-  auto r = tx.exec_params(kCreateToken, core::NewUuid(), name, token_hash,
-                          std::string(ToString(role)), now_ms, created_by);
-  return r.affected_rows() == 1;
+std::optional<std::string> ReleaseRepository::CreateToken(pqxx::work& tx,
+                                                          const TokenRequest& request,
+                                                          const std::string& token_hash,
+                                                          const std::string& created_by,
+                                                          std::int64_t now_ms) {
+  const std::string id = core::NewUuid();
+  const std::optional<std::string> expires =
+      request.expires_at_ms ? std::optional<std::string>(std::to_string(*request.expires_at_ms))
+                            : std::nullopt;
+  auto r = tx.exec_params(kCreateToken, id, request.name, token_hash,
+                          std::string(ToString(request.role)), now_ms, created_by,
+                          NullableText(expires));
+  if (r.affected_rows() != 1) return std::nullopt;
+  return id;
+}
+
+std::vector<nlohmann::json> ReleaseRepository::ListTokens(pqxx::work& tx, std::int64_t now_ms) {
+  const auto opt_ms = [](const pqxx::field& f) {
+    return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.as<std::int64_t>());
+  };
+  std::vector<nlohmann::json> out;
+  for (const auto& row : tx.exec(kListTokens)) {
+    const bool expired = !row[5].is_null() && row[5].as<std::int64_t>() <= now_ms;
+    out.push_back({{"id", row[0].as<std::string>()},
+                   {"name", row[1].as<std::string>()},
+                   {"role", row[2].as<std::string>()},
+                   {"created_at_ms", row[3].as<std::int64_t>()},
+                   {"created_by", row[4].as<std::string>()},
+                   {"expires_at_ms", opt_ms(row[5])},
+                   {"last_used_at_ms", opt_ms(row[6])},
+                   {"revoked", !row[7].is_null()},
+                   {"revoked_at_ms", opt_ms(row[7])},
+                   {"revoked_by", row[8].is_null() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(row[8].as<std::string>())},
+                   {"expired", expired}});
+  }
+  return out;
+}
+
+ReleaseRepository::RevokeOutcome ReleaseRepository::RevokeToken(pqxx::work& tx,
+                                                                const std::string& id,
+                                                                const std::string& revoked_by,
+                                                                std::int64_t now_ms,
+                                                                std::string& name) {
+  auto rows = tx.exec_params(kLockToken, id);
+  if (rows.empty()) return RevokeOutcome::kNotFound;
+  name = rows[0][0].as<std::string>();
+  if (rows[0][1].as<bool>()) return RevokeOutcome::kAlreadyRevoked;
+  tx.exec_params(kRevokeToken, id, now_ms, revoked_by);
+  return RevokeOutcome::kRevoked;
 }
 
 void ReleaseRepository::Audit(pqxx::work& tx, const AuditEntry& e, std::int64_t now_ms) {
@@ -167,6 +242,17 @@ bool ReleaseRepository::RecordDelivery(pqxx::work& tx, const std::string& delive
                                        const std::string& event, const std::string& outcome,
                                        std::int64_t now_ms) {
   return tx.exec_params(kRecordDelivery, delivery_id, event, now_ms, outcome).affected_rows() == 1;
+}
+
+bool ReleaseRepository::RecordReleaseEvent(pqxx::work& tx, const std::string& event_key,
+                                           const std::string& delivery_id, std::int64_t now_ms,
+                                           std::string& first_delivery) {
+  if (tx.exec_params(kRecordReleaseEvent, event_key, delivery_id, now_ms).affected_rows() == 1) {
+    return true;
+  }
+  auto rows = tx.exec_params(kFirstReleaseEvent, event_key);
+  first_delivery = rows.empty() ? "" : rows[0][0].as<std::string>();
+  return false;
 }
 
 }  // namespace sluice::release_intake

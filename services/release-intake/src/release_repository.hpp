@@ -43,12 +43,26 @@ class ReleaseRepository {
   static std::vector<Release> List(pqxx::work& tx, const std::optional<std::string>& app,
                                    const PageRequest& page);
 
-  static std::optional<TokenRecord> FindToken(pqxx::work& tx, const std::string& token_hash);
-  // Creates or replaces the token called `name` (used for the bootstrap admin token).
+  // The token with that hash, revoked and expired ones included (the caller says why not).
+  static std::optional<StoredToken> FindToken(pqxx::work& tx, const std::string& token_hash);
+  // Records that the token was used (at most once a minute per token, to spare writes).
+  static void TouchToken(pqxx::work& tx, const std::string& id, std::int64_t now_ms);
+  // Creates or replaces the token called `name` (used for the bootstrap admin token): not
+  // revoked, no expiry.
   static void UpsertToken(pqxx::work& tx, const std::string& name, const std::string& token_hash,
                           Role role, const std::string& created_by, std::int64_t now_ms);
-  static bool CreateToken(pqxx::work& tx, const std::string& name, const std::string& token_hash,
-                          Role role, const std::string& created_by, std::int64_t now_ms);
+  // The new token's id, or nullopt when the name is taken (revoked tokens keep their names).
+  static std::optional<std::string> CreateToken(pqxx::work& tx, const TokenRequest& request,
+                                                const std::string& token_hash,
+                                                const std::string& created_by, std::int64_t now_ms);
+  // Every token, oldest first, without hashes: {id, name, role, created_at_ms, created_by,
+  // expires_at_ms, last_used_at_ms, revoked, revoked_at_ms, revoked_by, expired}.
+  static std::vector<nlohmann::json> ListTokens(pqxx::work& tx, std::int64_t now_ms);
+  enum class RevokeOutcome { kRevoked, kAlreadyRevoked, kNotFound };
+  // Revokes the token with that id; its name, for the audit log, through `name`.
+  static RevokeOutcome RevokeToken(pqxx::work& tx, const std::string& id,
+                                   const std::string& revoked_by, std::int64_t now_ms,
+                                   std::string& name);
 
   static void Audit(pqxx::work& tx, const AuditEntry& entry, std::int64_t now_ms);
   static std::vector<nlohmann::json> ListAudit(pqxx::work& tx, int limit);
@@ -57,6 +71,11 @@ class ReleaseRepository {
   static bool RecordDelivery(pqxx::work& tx, const std::string& delivery_id,
                              const std::string& event, const std::string& outcome,
                              std::int64_t now_ms);
+  // Records a GitHub release event (GithubOutcome::event_key) as accepted; false when it was
+  // accepted before, under any delivery id. `first_delivery` is then the delivery that was.
+  static bool RecordReleaseEvent(pqxx::work& tx, const std::string& event_key,
+                                 const std::string& delivery_id, std::int64_t now_ms,
+                                 std::string& first_delivery);
 };
 
 }  // namespace sluice::release_intake

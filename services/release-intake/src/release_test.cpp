@@ -184,6 +184,112 @@ TEST(GithubEventTest, IgnoredAndInvalid) {
   EXPECT_EQ(InterpretGithubEvent("release", p).field, "release.assets");
 }
 
+TEST(GithubEventTest, KeyedByRepositoryReleaseAndAction) {
+  auto p = GithubRelease();
+  EXPECT_EQ(InterpretGithubEvent("release", p).event_key, "acme/Shop_API/tag:v2.0.1/published");
+  p["repository"]["id"] = 42;
+  p["release"]["id"] = 7001;
+  EXPECT_EQ(InterpretGithubEvent("release", p).event_key, "42/7001/published");
+}
+
+TEST(GithubEventTest, BidiControlsInSenderOrRepositoryAreRefused) {
+  auto p = GithubRelease();
+  p["sender"]["login"] = "octo\u202Ecat";
+  auto out = InterpretGithubEvent("release", p);
+  EXPECT_EQ(out.kind, GithubOutcome::Kind::kInvalid);
+  EXPECT_EQ(out.field, "sender.login");
+  p = GithubRelease();
+  p["repository"]["full_name"] = "acme/\u2066Shop_API";
+  EXPECT_EQ(InterpretGithubEvent("release", p).field, "repository.full_name");
+}
+
+TEST(UnsafeTextTest, RefusesControlsBidiAndBadUtf8) {
+  EXPECT_EQ(UnsafeTextReason("ci-bot (Grace Hopper) \xC3\xA9\xE6\x97\xA5"), std::nullopt);
+  for (const std::string bidi : {"\u202A", "\u202B", "\u202C", "\u202D", "\u202E", "\u2066",
+                                 "\u2067", "\u2068", "\u2069", "\u200E", "\u200F", "\u061C"}) {
+    const auto why = UnsafeTextReason("ab" + bidi + "c");
+    ASSERT_TRUE(why.has_value()) << bidi;
+    EXPECT_NE(why->find("bidirectional"), std::string::npos) << *why;
+    EXPECT_NE(why->find("byte offset 2"), std::string::npos) << *why;
+  }
+  for (const std::string& control : {std::string("a\nb"), std::string("a\tb"), std::string("a\x7F"),
+                                     std::string("a\xC2\x85"), std::string("a\0b", 3)}) {
+    EXPECT_NE(UnsafeTextReason(control).value_or("").find("control character"), std::string::npos);
+  }
+  EXPECT_NE(UnsafeTextReason("ok\xFF").value_or("").find("not valid UTF-8 at byte offset 2"),
+            std::string::npos);
+}
+
+TEST(Utf8Test, FirstInvalidByte) {
+  EXPECT_EQ(InvalidUtf8Offset("plain \xE2\x80\xAE \xF0\x9F\x98\x80"), std::nullopt);
+  EXPECT_EQ(InvalidUtf8Offset("abc\xFF"), 3u);
+  EXPECT_EQ(InvalidUtf8Offset("a\xC0\xAF"), 1u);         // overlong '/'
+  EXPECT_EQ(InvalidUtf8Offset("ab\xED\xA0\x80"), 2u);    // a surrogate
+  EXPECT_EQ(InvalidUtf8Offset("\xF4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(InvalidUtf8Offset("x\xE2\x80"), 1u);         // cut short
+}
+
+TEST(ValidateReleaseTest, EveryTextFieldRefusesBidiAndControls) {
+  for (const char* field : {"created_by", "repo", "artifact_url", "tag", "version", "app"}) {
+    auto body = ValidBody();
+    body["repo"] = "acme/shop";
+    body[field] = body.value(field, std::string("x")) + "\u202E";
+    const auto e = ErrorOf(body);
+    EXPECT_EQ(e.field, field);
+    EXPECT_NE(e.message.find("bidirectional"), std::string::npos) << e.message;
+  }
+  auto body = ValidBody();
+  body["created_by"] = "ci\u0007";
+  EXPECT_NE(ErrorOf(body).message.find("control character U+0007"), std::string::npos);
+  // The default created_by (the token's name) is checked as well.
+  body = ValidBody();
+  body.erase("created_by");
+  EXPECT_EQ(ValidateRelease(body, "bad\u202Ename").error.value_or(FieldError{}).field,
+            "created_by");
+}
+
+TEST(TokenRequestTest, NameRoleAndOptionalExpiry) {
+  const std::int64_t now = 1'700'000'000'000;
+  auto ok = ValidateTokenRequest({{"name", "ci"}, {"role", "deployer"}}, now);
+  ASSERT_TRUE(std::holds_alternative<TokenRequest>(ok));
+  EXPECT_EQ(std::get<TokenRequest>(ok).expires_at_ms, std::nullopt);
+  ok = ValidateTokenRequest({{"name", "ci"}, {"role", "deployer"}, {"expires_in", "1d12h"}}, now);
+  EXPECT_EQ(std::get<TokenRequest>(ok).expires_at_ms, now + 36LL * 3600 * 1000);
+  ok = ValidateTokenRequest(
+      {{"name", "ci"}, {"role", "viewer"}, {"expires_at", "2024-01-01T01:00:00+01:00"}}, now);
+  EXPECT_EQ(std::get<TokenRequest>(ok).expires_at_ms, 1'704'067'200'000);
+  auto field_of = [&](const json& body) {
+    auto r = ValidateTokenRequest(body, now);
+    return std::holds_alternative<FieldError>(r) ? std::get<FieldError>(r).field : "none";
+  };
+  EXPECT_EQ(field_of({{"name", "ci"}, {"role", "root"}}), "role");
+  EXPECT_EQ(field_of({{"name", "c i"}, {"role", "viewer"}}), "name");
+  EXPECT_EQ(field_of({{"name", "ci"}, {"role", "viewer"}, {"scope", "x"}}), "scope");
+  EXPECT_EQ(field_of({{"name", "ci"}, {"role", "viewer"}, {"expires_in", "soon"}}), "expires_in");
+  EXPECT_EQ(field_of({{"name", "ci"}, {"role", "viewer"}, {"expires_in", "0h"}}), "expires_in");
+  EXPECT_EQ(field_of({{"name", "ci"}, {"role", "viewer"}, {"expires_in", "3651d"}}), "expires_in");
+  EXPECT_EQ(field_of({{"name", "ci"}, {"role", "viewer"}, {"expires_at", "2020-01-01T00:00:00Z"}}),
+            "expires_at");
+  EXPECT_EQ(field_of({{"name", "ci"}, {"role", "viewer"}, {"expires_at", "2030-02-30T00:00:00Z"}}),
+            "expires_at");
+  EXPECT_EQ(field_of({{"name", "ci"},
+                      {"role", "viewer"},
+                      {"expires_in", "1h"},
+                      {"expires_at", "2030-01-01T00:00:00Z"}}),
+            "expires_at");
+}
+
+TEST(TokenRefusalTest, RevokedAndExpiredTokensSayWhy) {
+  StoredToken t{"id", "ci", Role::kDeployer, false, std::nullopt};
+  EXPECT_EQ(TokenRefusal(t, 1000), std::nullopt);
+  t.expires_at_ms = 2000;
+  EXPECT_EQ(TokenRefusal(t, 1999), std::nullopt);
+  EXPECT_NE(TokenRefusal(t, 2000).value_or("").find("expired at 1970-01-01T00:00:02"),
+            std::string::npos);
+  t.revoked = true;
+  EXPECT_NE(TokenRefusal(t, 0).value_or("").find("revoked"), std::string::npos);
+}
+
 TEST(RoleTest, OrderedRights) {
   EXPECT_TRUE(Allows(Role::kAdmin, Role::kDeployer));
   EXPECT_TRUE(Allows(Role::kDeployer, Role::kDeployer));

@@ -115,6 +115,7 @@ class ReleaseIntakeE2eTest : public ::testing::Test {
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             {"SLUICE_GITHUB_WEBHOOK_SECRET", github_secret_},
+            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             // Nothing listens there unless a test starts a FakePlanner.
             {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(planner_port_)},
             {"SLUICE_EXECUTOR_URL", "http://127.0.0.1:" + std::to_string(executor_port_)},
@@ -387,7 +388,199 @@ TEST_F(ReleaseIntakeE2eTest, GithubWebhookVerifiesSignatureAndRefusesReplays) {
   auto replay = Call("POST", "/v1/hooks/github", body, "", headers(good_sig));
   EXPECT_EQ(replay.status, 409);
   EXPECT_EQ(ErrorCode(replay), "replayed_delivery");
+
+  // The HMAC does not cover X-GitHub-Delivery: the same signed body under a new delivery id is
+  // the same (repository, release, action), refused with no second effect.
+  auto new_id = headers(good_sig);
+  new_id[1].second = "d-" + st::RandomSuffix();
+  auto resent = Call("POST", "/v1/hooks/github", body, "", new_id);
+  EXPECT_EQ(resent.status, 409) << resent.body;
+  EXPECT_EQ(ErrorCode(resent), "replayed_release_event");
   EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".releases WHERE app = '" + app + "'"), 1);
+
+  // A sender whose login carries a bidirectional override is refused.
+  payload["sender"]["login"] = "octo\u202Ecat";
+  payload["release"]["tag_name"] = "v3.0.1";
+  const std::string bidi = payload.dump();
+  new_id = headers(GithubSignature(github_secret_, bidi));
+  new_id[1].second = "d-" + st::RandomSuffix();
+  auto refused = Call("POST", "/v1/hooks/github", bidi, "", new_id);
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_EQ(ErrorField(refused), "sender.login");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".releases WHERE app = '" + app + "'"), 1);
+}
+
+TEST_F(ReleaseIntakeE2eTest, ReleaseTextFieldsRefuseBidiAndControlCharacters) {
+  const auto app = NewApp();
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, std::string>>{{"created_by", "ci\u202Egnp.exe"},
+                                                        {"repo", "acme/\u2066shop"},
+                                                        {"created_by", "ci\nInjected: header"}}) {
+    auto body = Body(app, "v1.0.0");
+    body[field] = value;
+    auto r = Call("POST", "/v1/releases", body.dump(), admin_token_);
+    EXPECT_EQ(r.status, 400) << field << ": " << r.body;
+    EXPECT_EQ(ErrorField(r), field);
+    EXPECT_NE(r.body.find("byte offset"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".releases WHERE app = '" + app + "'"), 0);
+}
+
+TEST_F(ReleaseIntakeE2eTest, SpecIsStoredByteExactOrRefused) {
+  const auto app = NewApp();
+  const std::string text = DemoSpec(app);
+  const auto count = [&] {
+    return Scalar("SELECT count(*) FROM " + schema_ + ".app_specs WHERE app = '" + app + "'");
+  };
+  // A NUL byte in a comment once cut the stored text short, dropping what followed it.
+  const std::string comment("# reviewed \0 by approver\n", 25);
+  const std::string with_nul = text + comment + "# policy: {approval: required}\n";
+  ASSERT_NE(with_nul.find('\0'), std::string::npos);
+  auto nul = PutSpec(app, with_nul, admin_token_);
+  EXPECT_EQ(nul.status, 400) << nul.body;
+  EXPECT_EQ(ErrorField(nul), "body");
+  EXPECT_NE(nul.body.find("NUL byte at byte offset " + std::to_string(with_nul.find('\0'))),
+            std::string::npos)
+      << nul.body;
+  // 0xFF in a key, a comment, a label: 400 naming the offset (it was a 500 from PostgreSQL).
+  for (const std::string& bad : {text + "\xFF: 1\n", text + "# \xFF\n",
+                                 text.substr(0, text.find("zone: ")) + "zone: \xFF" +
+                                     text.substr(text.find("zone: ") + 6)}) {
+    auto r = PutSpec(app, bad, admin_token_);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("not valid UTF-8 at byte offset"), std::string::npos) << r.body;
+  }
+  // A second document and a tag were dropped by the parser: refused.
+  auto two = PutSpec(app, text + "---\napp: " + app + "\nenvironments: {}\n", admin_token_);
+  EXPECT_EQ(two.status, 422) << two.body;
+  EXPECT_NE(two.body.find("one YAML document"), std::string::npos) << two.body;
+  std::string tagged = text;
+  tagged.replace(tagged.find("approval: none"), 14, "approval: !!str none");
+  auto tag = PutSpec(app, tagged, admin_token_);
+  EXPECT_EQ(tag.status, 422) << tag.body;
+  EXPECT_NE(tag.body.find("YAML tags are not supported"), std::string::npos) << tag.body;
+  EXPECT_EQ(count(), 0);
+
+  // What is stored is the text that was validated, byte for byte.
+  auto ok = PutSpec(app, text, admin_token_);
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  auto stored = json::parse(Call("GET", "/v1/apps/" + app, "", admin_token_).body);
+  EXPECT_EQ(stored["yaml"], text);
+  EXPECT_EQ(stored["sha256"], json::parse(ok.body)["sha256"]);
+}
+
+TEST_F(ReleaseIntakeE2eTest, TokensAreListedRevokedAndExpire) {
+  const std::string name = "ci-" + st::RandomSuffix();
+  auto created =
+      Call("POST", "/v1/tokens",
+           json{{"name", name}, {"role", "deployer"}, {"expires_in", "30d"}}.dump(), admin_token_);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto token = json::parse(created.body);
+  const std::string id = token["id"];
+  EXPECT_TRUE(token["expires_at_ms"].is_number_integer());
+  const std::string secret = token["token"];
+  EXPECT_EQ(Call("GET", "/v1/releases", "", secret).status, 200);
+
+  // Admins list tokens without their secrets; nobody else does.
+  EXPECT_EQ(Call("GET", "/v1/tokens", "", secret).status, 403);
+  auto listed = Call("GET", "/v1/tokens", "", admin_token_);
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.body.find(secret), std::string::npos);
+  EXPECT_EQ(listed.body.find(HashToken(secret)), std::string::npos);
+  json mine;
+  const json items = json::parse(listed.body)["items"];
+  for (const auto& t : items) {
+    if (t["id"] == id) mine = t;
+  }
+  ASSERT_FALSE(mine.is_null()) << listed.body;
+  EXPECT_EQ(mine["name"], name);
+  EXPECT_EQ(mine["role"], "deployer");
+  EXPECT_EQ(mine["revoked"], false);
+  EXPECT_EQ(mine["expires_at_ms"], token["expires_at_ms"]);
+  EXPECT_TRUE(mine["last_used_at_ms"].is_number_integer());  // used above
+  EXPECT_FALSE(mine.contains("token"));
+
+  // Revoked: refused at once, saying so; revoking again changes nothing.
+  EXPECT_EQ(Call("DELETE", "/v1/tokens/" + id, "", secret).status, 403);
+  auto revoked = Call("DELETE", "/v1/tokens/" + id, "", admin_token_);
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(json::parse(revoked.body)["already_revoked"], false);
+  auto refused = Call("GET", "/v1/releases", "", secret);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_NE(refused.body.find("revoked"), std::string::npos) << refused.body;
+  EXPECT_EQ(
+      json::parse(Call("DELETE", "/v1/tokens/" + id, "", admin_token_).body)["already_revoked"],
+      true);
+  EXPECT_EQ(Call("DELETE", "/v1/tokens/" + std::string(36, 'f'), "", admin_token_).status, 404);
+
+  // Expired: refused, saying so. (The expiry is moved into the past rather than waited for.)
+  auto later = Call("POST", "/v1/tokens",
+                    json{{"name", name + "-x"}, {"role", "viewer"}, {"expires_in", "1h"}}.dump(),
+                    admin_token_);
+  ASSERT_EQ(later.status, 201) << later.body;
+  const std::string expiring = json::parse(later.body)["token"];
+  EXPECT_EQ(Call("GET", "/v1/releases", "", expiring).status, 200);
+  {
+    pqxx::connection conn(PgDsn());
+    pqxx::work tx(conn);
+    tx.exec0("UPDATE " + schema_ +
+             ".api_tokens SET expires_at = now() - interval '1 second' WHERE name = '" + name +
+             "-x'");
+    tx.commit();
+  }
+  auto expired = Call("GET", "/v1/releases", "", expiring);
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_NE(expired.body.find("expired at"), std::string::npos) << expired.body;
+  EXPECT_EQ(
+      Call("POST", "/v1/tokens",
+           json{{"name", name + "-y"}, {"role", "viewer"}, {"expires_at", "2001-01-01T00:00:00Z"}}
+               .dump(),
+           admin_token_)
+          .status,
+      400);
+
+  // The audit log has the creation and the revocation (once: the repeat is already_revoked).
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                   ".audit_log WHERE action = 'token.create' AND target = '" + name + "'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                   ".audit_log WHERE action = 'token.revoke' AND target = '" + name +
+                   "' AND outcome = 'revoked'"),
+            1);
+}
+
+TEST_F(ReleaseIntakeE2eTest, WhoRequestedADeploymentDoesNotApproveItUnlessThePolicyAllows) {
+  const auto app = NewApp();
+  const std::string release = AppWithRelease(app);
+  const std::string alice = NewToken("approver");
+  const std::string bob = NewToken("approver");
+  auto request = [&](const std::string& token) {
+    auto r = Call("POST", "/v1/deployments",
+                  json{{"release_id", release}, {"env", "production"}}.dump(), token);
+    if (r.status != 202) throw std::runtime_error("deployment: " + r.body);
+    return json::parse(r.body)["deployment_id"].get<std::string>();
+  };
+  const std::string first = request(alice);
+  auto self = Call("POST", "/v1/deployments/" + first + ":approve", "{}", alice);
+  EXPECT_EQ(self.status, 403) << self.body;
+  EXPECT_EQ(ErrorCode(self), "self_approval");
+  EXPECT_NE(self.body.find("allowSelfApproval"), std::string::npos);
+  auto other = Call("POST", "/v1/deployments/" + first + ":approve", "{}", bob);
+  EXPECT_EQ(other.status, 202) << other.body;  // the planner is not there: accepted, with a warning
+  EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                   ".audit_log WHERE action = 'deployment.approve' AND target = '" + first +
+                   "' AND outcome = 'refused_self_approval'"),
+            1);
+
+  // The spec may allow it explicitly, per environment.
+  std::string allowing = DemoSpec(app);
+  const auto at = allowing.find("      approval: none\n");
+  ASSERT_NE(at, std::string::npos);
+  allowing.insert(at, "      allowSelfApproval: true\n");
+  ASSERT_EQ(PutSpec(app, allowing, admin_token_).status, 201);
+  const std::string second = request(alice);
+  auto allowed = Call("POST", "/v1/deployments/" + second + ":approve", "{}", alice);
+  EXPECT_EQ(allowed.status, 202) << allowed.body;
 }
 
 TEST_F(ReleaseIntakeE2eTest, DeliverySpecIsVersionedAndInvalidSpecsNameTheLine) {

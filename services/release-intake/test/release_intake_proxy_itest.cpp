@@ -42,6 +42,7 @@ struct Asked {
   std::string accept;
   std::string content_type;
   std::string body;
+  std::string authorization;
 };
 
 // A local HTTP server standing in for an upstream; every request it routes is recorded
@@ -75,7 +76,8 @@ class FakeUpstream {
       {
         std::lock_guard lock(mu_);
         asked_.push_back({req.method, req.path, req.params, req.get_header_value("Accept"),
-                          req.get_header_value("Content-Type"), req.body});
+                          req.get_header_value("Content-Type"), req.body,
+                          req.get_header_value("Authorization")});
       }
       h(req, res);
     };
@@ -122,6 +124,7 @@ class ReleaseIntakeProxyItest : public ::testing::Test {
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
+            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             // Nothing listens on these unless a test starts a FakeUpstream there.
             {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(planner_port_)},
             {"SLUICE_WATCHER_URL", "http://127.0.0.1:" + std::to_string(watcher_port_)},
@@ -203,7 +206,8 @@ TEST_F(ReleaseIntakeProxyItest, UnreachableWatcherOrAgentIs503WithRetryAfter) {
   };
   for (const auto& [method, path, code] : calls) {
     const std::string body = method == "POST" ? R"({"template":{}})" : "";
-    auto r = Call(method, path, body, viewer_);
+    // Reads are for viewers; a retrospective analysis (queries run at the watcher) for deployers.
+    auto r = Call(method, path, body, method == "POST" ? deployer_ : viewer_);
     EXPECT_EQ(r.status, 503) << method << " " << path << ": " << r.body;
     EXPECT_EQ(ErrorCode(r), code) << path;
     EXPECT_EQ(r.Header("Retry-After").value_or(""), "2") << path;
@@ -236,7 +240,11 @@ TEST_F(ReleaseIntakeProxyItest, AnalysesGoToTheWatcherAndTheirAnswersComeBack) {
   watcher.Start();
 
   const json request = {{"app", "shop"}, {"template", {{"metrics", json::object()}}}};
-  auto posted = Call("POST", "/v1/analyses", request.dump(), viewer_);
+  // A viewer may read analyses but not make the watcher run queries.
+  auto as_viewer = Call("POST", "/v1/analyses", request.dump(), viewer_);
+  EXPECT_EQ(as_viewer.status, 403) << as_viewer.body;
+  EXPECT_EQ(watcher.Count(), 0u);
+  auto posted = Call("POST", "/v1/analyses", request.dump(), deployer_);
   ASSERT_EQ(posted.status, 200) << posted.body;
   EXPECT_EQ(json::parse(posted.body)["outcome"], "Failed");
   EXPECT_EQ(json::parse(posted.body)["echo"], request);
@@ -245,10 +253,12 @@ TEST_F(ReleaseIntakeProxyItest, AnalysesGoToTheWatcherAndTheirAnswersComeBack) {
   EXPECT_EQ(asked.path, "/v1/analyses");
   EXPECT_EQ(json::parse(asked.body), request);
   EXPECT_NE(asked.content_type.find("application/json"), std::string::npos);
+  // Internal APIs take the shared service token, never the caller's API token.
+  EXPECT_EQ(asked.authorization, st::ServiceAuthorization());
 
   // A body that is not JSON never reaches the watcher.
   const auto before = watcher.Count();
-  auto malformed = Call("POST", "/v1/analyses", "{not json", viewer_);
+  auto malformed = Call("POST", "/v1/analyses", "{not json", deployer_);
   EXPECT_EQ(malformed.status, 400) << malformed.body;
   EXPECT_EQ(watcher.Count(), before);
 
@@ -258,6 +268,7 @@ TEST_F(ReleaseIntakeProxyItest, AnalysesGoToTheWatcherAndTheirAnswersComeBack) {
   asked = watcher.Last();
   EXPECT_EQ(asked.path, "/v1/analyses");
   EXPECT_EQ(asked.params, (std::multimap<std::string, std::string>{{"deployment_id", "d-1"}}));
+  EXPECT_EQ(asked.authorization, st::ServiceAuthorization());
 
   auto one = Call("GET", "/v1/analyses/an-1", "", viewer_);
   ASSERT_EQ(one.status, 200) << one.body;

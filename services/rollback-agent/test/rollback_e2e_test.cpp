@@ -39,6 +39,7 @@ http::ClientResponse Get(const std::string& url,
   req.url = url;
   req.timeout = 5s;
   req.headers = std::move(headers);
+  req.headers.emplace_back("Authorization", st::ServiceAuthorization());
   return http::Send(req);
 }
 
@@ -86,6 +87,7 @@ class RollbackE2eTest : public ::testing::Test {
         std::vector<std::string>{SLUICE_ROLLBACK_AGENT_BIN},
         std::map<std::string, std::string>{
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             {"SLUICE_PG_DSN", PgDsn()},
             {"SLUICE_PG_SCHEMA", schema_},
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
@@ -270,7 +272,8 @@ TEST_F(RollbackE2eTest, BreachInBatchTwoRevertsOnlyThatBatchOnceAndWritesTheInci
   StartAgent();
   auto again = AnalysisFailed();
   Produce(analyses_topic_, {analysis, again});
-  // The killed member keeps its partitions until its session times out (45 s by default).
+  // The restarted agent rejoins under the same group.instance.id (same host and HTTP port), so
+  // it gets the killed member's partitions back at once instead of after the session timeout.
   ASSERT_TRUE(WaitFor([&] { return Count("rollback_triggers") == 4; }, 90s)) << agent_->LogTail();
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(Count("rollback_triggers"), 4);  // the redelivered one is not even recorded twice

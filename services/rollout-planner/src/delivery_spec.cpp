@@ -1,11 +1,13 @@
 #include "delivery_spec.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "sluice/analysis/yaml_reader.hpp"
@@ -21,6 +23,57 @@ SpecError ErrorAt(std::string_view origin, analysis::SpecIssue issue) {
   e.path = std::move(issue.path);
   e.message = std::move(issue.message);
   return e;
+}
+
+// Walks the YAML events (aliases are not expanded, so this is linear in the text) for what
+// YAML::Load would silently drop: a second document, and tags ("!!binary", "!custom"), which
+// this format gives no meaning.
+class ShapeCheck : public YAML::EventHandler {
+ public:
+  std::optional<analysis::SpecIssue> issue;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                const std::string&) override {
+    Tag(mark, tag);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Tag(mark, tag);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Tag(mark, tag);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  // "?" is an untagged plain node, "!" an untagged quoted scalar; anything else was written.
+  void Tag(const YAML::Mark& mark, const std::string& tag) {
+    if (issue || tag == "?" || tag == "!" || tag.empty()) return;
+    issue = analysis::SpecIssue{
+        mark.line + 1, mark.column + 1, "",
+        "YAML tags are not supported (found '" + tag.substr(0, 64) + "'); write the plain value"};
+  }
+};
+
+std::optional<analysis::SpecIssue> CheckShape(std::string_view yaml) {
+  std::istringstream in{std::string(yaml)};
+  YAML::Parser parser(in);
+  ShapeCheck check;
+  for (int documents = 0; parser.HandleNextDocument(check);) {
+    if (check.issue) return check.issue;
+    if (++documents > 1) {
+      return analysis::SpecIssue{0, 0, "",
+                                 "a delivery spec is one YAML document; remove the second "
+                                 "document (after '---') or apply it as a spec of its own"};
+    }
+  }
+  return check.issue;
 }
 
 bool IsName(std::string_view s) {  // ^[a-z][a-z0-9-]{0,62}$
@@ -425,7 +478,7 @@ class Parser : public analysis::YamlReader {
   }
 
   Policy ParsePolicy(const YAML::Node& node, const std::string& path) const {
-    CheckKeys(node, path, {"autoDeploy", "approval", "concurrency"});
+    CheckKeys(node, path, {"autoDeploy", "approval", "allowSelfApproval", "concurrency"});
     Policy p;
     if (const auto n = node["autoDeploy"]; n.IsDefined()) {
       p.auto_deploy = Bool(n, Child(path, "autoDeploy"));
@@ -434,6 +487,9 @@ class Parser : public analysis::YamlReader {
       p.approval = OneOf<ApprovalPolicy>(
           n, Child(path, "approval"),
           {{"required", ApprovalPolicy::kRequired}, {"none", ApprovalPolicy::kNone}});
+    }
+    if (const auto n = node["allowSelfApproval"]; n.IsDefined()) {
+      p.allow_self_approval = Bool(n, Child(path, "allowSelfApproval"));
     }
     if (const auto n = node["concurrency"]; n.IsDefined()) {
       p.concurrency = OneOf<ConcurrencyPolicy>(
@@ -499,6 +555,7 @@ std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
                                                         std::string_view origin) {
   YAML::Node root;
   try {
+    if (auto issue = CheckShape(yaml)) return ErrorAt(origin, std::move(*issue));
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
     return ErrorAt(origin, analysis::IssueFromYamlException(e, "", "invalid YAML: "));

@@ -90,6 +90,9 @@ std::string_view ToString(ConcurrencyPolicy c);  // "queue", "reject"
 struct Policy {
   bool auto_deploy = false;  // deploy on ReleaseCreated without a DeploymentRequested
   ApprovalPolicy approval = ApprovalPolicy::kNone;  // kRequired: approve before the first batch
+  // `allowSelfApproval`: whether whoever requested a deployment may also approve it (approval
+  // policy and approval steps alike). Off by default: two people, separation of duties.
+  bool allow_self_approval = false;
   ConcurrencyPolicy concurrency = ConcurrencyPolicy::kQueue;
 };
 

@@ -484,6 +484,35 @@ TEST(DeliverySpecTest, ParsesTheServiceBlockAndConcurrency) {
   EXPECT_EQ(ToString(ConcurrencyPolicy::kReject), "reject");
 }
 
+TEST(DeliverySpecTest, AllowSelfApprovalIsAnExplicitPolicy) {
+  EXPECT_FALSE(ParseOk(WithStrategy(kCanary)).environments.at(0).policy.allow_self_approval);
+  const auto allowed =
+      ParseOk(WithStrategy(kCanary, "    policy: {approval: required, allowSelfApproval: true}\n"));
+  EXPECT_TRUE(allowed.environments.at(0).policy.allow_self_approval);
+  const auto e = ParseErr(WithStrategy(kCanary, "    policy: {allowSelfApproval: maybe}\n"));
+  EXPECT_EQ(e.path, "environments.production.policy.allowSelfApproval");
+}
+
+// YAML::Load reads the first document and drops the rest, and resolves tags to nothing: a spec
+// with either would be another document than the one reviewed.
+TEST(DeliverySpecTest, RefusesASecondDocument) {
+  for (const std::string second : {"---\napp: other\n", "---\n", "--- {}\n"}) {
+    const auto e = ParseErr(WithStrategy(kCanary) + second);
+    EXPECT_NE(e.message.find("one YAML document"), std::string::npos) << e.ToString();
+  }
+  ParseOk("---\n" + WithStrategy(kCanary) + "...\n");  // markers around the one document
+}
+
+TEST(DeliverySpecTest, RefusesYamlTags) {
+  const auto e = ParseErr(WithStrategy(kCanary, "    policy: {approval: !!str required}\n"));
+  EXPECT_NE(e.message.find("YAML tags are not supported"), std::string::npos) << e.ToString();
+  EXPECT_EQ(e.line, 21);  // the policy line
+  EXPECT_GT(e.column, 0);
+  EXPECT_NE(ParseErr("app: !custom shop\n").message.find("'!custom'"), std::string::npos);
+  EXPECT_NE(ParseErr("!!map {app: shop}\n").message.find("tags"), std::string::npos);
+  ParseOk(WithStrategy(kCanary, "    policy: {approval: 'required'}\n"));  // quoting is no tag
+}
+
 TEST(DeliverySpecTest, ServiceErrorsNameTheLine) {
   const auto e = ParseErr(WithStrategy(kCanary,
                                        "    service:\n"

@@ -113,6 +113,9 @@ class Planner {
 
 struct ServiceOptions {
   std::string http_addr = "127.0.0.1:8082";
+  // Every API call but the probes must carry it as Bearer (http::RequireServiceToken); at least
+  // 24 characters.
+  std::string service_token;
   pg::PgConfig pg;
   kafka::KafkaConfig kafka;
   std::string group_id = "rollout-planner";

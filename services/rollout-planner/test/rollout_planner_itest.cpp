@@ -275,6 +275,7 @@ class RolloutPlannerItest : public ::testing::Test {
     CommitEndOffsets(group_);
     ServiceOptions o;
     o.http_addr = "127.0.0.1:0";
+    o.service_token = st::kServiceToken;
     o.pg.dsn = PgDsn();
     o.pg.schema = schema_;
     o.kafka.brokers = KafkaBrokers();
@@ -366,9 +367,11 @@ class RolloutPlannerItest : public ::testing::Test {
     Produce(e);
   }
 
-  json Get(const std::string& path, long* status = nullptr) {
+  json Get(const std::string& path, long* status = nullptr,
+           const std::string& authorization = st::ServiceAuthorization()) {
     http::ClientRequest req;
     req.url = "http://127.0.0.1:" + std::to_string(service_->Port()) + path;
+    if (!authorization.empty()) req.headers.emplace_back("Authorization", authorization);
     const auto res = http::Send(req);
     if (status != nullptr) *status = res.status;
     return json::parse(res.body);
@@ -505,6 +508,14 @@ TEST_F(RolloutPlannerItest, CanaryRunsBatchByBatchThroughATimedPauseToSuccess) {
   EXPECT_EQ(listed["deployments"][0]["id"], id);
   Get("/v1/deployments/" + core::NewUuid(), &status);
   EXPECT_EQ(status, 404);
+
+  // The internal API needs the service token (which Get sends); the probes do not.
+  Get("/v1/deployments/" + id, &status, "");
+  EXPECT_EQ(status, 401);
+  Get("/v1/deployments?app=" + app, &status, "Bearer not-the-service-token-0123456789");
+  EXPECT_EQ(status, 401);
+  Get("/readyz", &status, "");
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(RolloutPlannerItest, FailedBatchFailsTheDeployment) {

@@ -20,6 +20,11 @@ inline std::string PrometheusUrl() {
   return EnvOr("SLUICE_PROMETHEUS_URL", "http://127.0.0.1:19090");
 }
 
+// The service token the tests start every internal API with (SLUICE_SERVICE_TOKEN) and send
+// to it as "Authorization: Bearer"; release-intake sends it to the stand-ins of those APIs.
+inline constexpr const char* kServiceToken = "sluice-test-service-token-0123456789";
+inline std::string ServiceAuthorization() { return std::string("Bearer ") + kServiceToken; }
+
 // Calls `done` every `poll` until it returns true or `timeout` passes; the last call's answer.
 template <typename F>
 bool WaitFor(F&& done, std::chrono::milliseconds timeout,
