@@ -21,9 +21,12 @@
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
 
-#include "src/executor_component.hpp"
+#include "src/executor_api.hpp"
 #include "src/executor_config.hpp"
+#include "src/executor_handler.hpp"
+#include "src/executor_metrics.hpp"
 #include "src/executor_migrations.hpp"
+#include "src/executor_worker.hpp"
 
 namespace {
 

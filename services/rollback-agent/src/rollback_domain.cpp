@@ -191,6 +191,11 @@ std::string_view TriggerKind(const Trigger& t) {
                     t);
 }
 
+bool MayStartRollback(const Trigger& t) {
+  const auto* alert = std::get_if<AlertTrigger>(&t);
+  return alert == nullptr || !alert->resolved;
+}
+
 // ---- the projection -----------------------------------------------------------------------
 
 bool DeploymentView::FullRollout() const {
@@ -210,6 +215,47 @@ std::vector<std::string> DeploymentView::DeployedHosts() const {
   }
   return out;
 }
+
+namespace {
+
+// The executor's reports: a host's record, a finished revert.
+void ApplyExecutorEvent(DeploymentView& view, const v1::Envelope& e) {
+  using PC = v1::Envelope::PayloadCase;
+  switch (e.payload_case()) {
+    case PC::kInstanceUpdated: {
+      const auto& p = e.instance_updated();
+      auto& h = view.hosts[p.host()];
+      h.status = std::string(InstanceStatusText(p.status()));
+      if (!p.version().empty()) h.version = p.version();
+      h.error = p.error_message();
+      const bool revert =
+          p.status() == v1::INSTANCE_STATUS_REVERTING || p.status() == v1::INSTANCE_STATUS_REVERTED;
+      if (!revert) {
+        h.batch = p.batch_index();
+        auto& b = EnsureBatch(view, p.batch_index());
+        AddHost(b, p.host());
+        if (b.state == BatchState::kPlanned) b.state = BatchState::kRequested;
+      }
+      return;
+    }
+    case PC::kRevertCompleted: {
+      const auto& p = e.revert_completed();
+      for (const auto& host : p.reverted_hosts()) {
+        auto& h = view.hosts[host];
+        h.version = p.target_version();
+        h.status = "reverted";
+        h.error.clear();
+      }
+      for (const auto& host : p.failed_hosts()) view.hosts[host].status = "failed";
+      RaiseGeneration(view, p.generation());
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace
 
 bool ApplyEvent(DeploymentView& view, const v1::Envelope& e, std::int64_t at_ms) {
   using PC = v1::Envelope::PayloadCase;
@@ -255,34 +301,10 @@ bool ApplyEvent(DeploymentView& view, const v1::Envelope& e, std::int64_t at_ms)
       for (const auto& h : p.failed_hosts()) AddHost(b, h);
       return true;
     }
-    case PC::kInstanceUpdated: {
-      const auto& p = e.instance_updated();
-      auto& h = view.hosts[p.host()];
-      h.status = std::string(InstanceStatusText(p.status()));
-      if (!p.version().empty()) h.version = p.version();
-      h.error = p.error_message();
-      const bool revert =
-          p.status() == v1::INSTANCE_STATUS_REVERTING || p.status() == v1::INSTANCE_STATUS_REVERTED;
-      if (!revert) {
-        h.batch = p.batch_index();
-        auto& b = EnsureBatch(view, p.batch_index());
-        AddHost(b, p.host());
-        if (b.state == BatchState::kPlanned) b.state = BatchState::kRequested;
-      }
+    case PC::kInstanceUpdated:
+    case PC::kRevertCompleted:
+      ApplyExecutorEvent(view, e);
       return true;
-    }
-    case PC::kRevertCompleted: {
-      const auto& p = e.revert_completed();
-      for (const auto& host : p.reverted_hosts()) {
-        auto& h = view.hosts[host];
-        h.version = p.target_version();
-        h.status = "reverted";
-        h.error.clear();
-      }
-      for (const auto& host : p.failed_hosts()) view.hosts[host].status = "failed";
-      RaiseGeneration(view, p.generation());
-      return true;
-    }
     case PC::kDeploymentSucceeded:
       view.succeeded_seen = true;
       if (view.rollback == RollbackPhase::kNone) view.status = DeploymentState::kSucceeded;
@@ -452,6 +474,59 @@ Decision Automatic(const DeploymentView& d, const std::vector<std::string>& affe
 
 }  // namespace
 
+namespace {
+
+// An operator's rollback: every deployed host back to the stable release, or to the earlier
+// release the operator named.
+Decision DecideOperator(const DeploymentView& d, const OperatorTrigger& t) {
+  if (t.generation != 0 && t.generation < d.generation) {
+    return {Record(kReasonStaleGeneration,
+                   "the operator saw generation " + std::to_string(t.generation) +
+                       " but the deployment is at generation " + std::to_string(d.generation))};
+  }
+  RollbackPlan p = NewPlan(d);
+  if (t.target_release_id && !t.target_release_id->empty()) {
+    const auto& wanted = *t.target_release_id;
+    const auto it = std::find_if(d.earlier_releases.begin(), d.earlier_releases.end(),
+                                 [&](const EarlierRelease& r) { return r.release_id == wanted; });
+    if (wanted == d.release_id || it == d.earlier_releases.end()) {
+      return {Record(kReasonUnknownTargetRelease,
+                     "release " + wanted + " is not an earlier release of " + d.app + " " + d.env)};
+    }
+    if (it->failed) {
+      return {Record(kReasonFailedTargetRelease, "release " + wanted + " failed in " + d.env +
+                                                     "; it is never a rollback target")};
+    }
+    p.target_version = it->version;
+    p.target_release_id = it->release_id;
+  } else if (d.stable_version.empty()) {
+    return {Record(kReasonNoStableRelease,
+                   d.app + " " + d.env + " has no stable release to go back to")};
+  } else {
+    p.target_version = d.stable_version;
+    p.target_release_id = d.stable_release_id;
+  }
+  p.scope = Scope::kDeployment;
+  p.final_status = FinalStatus::kRolledBack;
+  for (const auto& b : d.batches) {
+    if (b.state != BatchState::kPlanned) p.batches.push_back(b.index);
+  }
+  p.hosts = NotOnTarget(d, d.DeployedHosts(), p.target_version);
+  if (p.hosts.empty()) {
+    if (d.rollback == RollbackPhase::kDone) {
+      return {Record(kReasonAlreadyRolledBack,
+                     "every deployed host of " + d.id + " already runs " + p.target_version)};
+    }
+    return {Record(kReasonNothingDeployed,
+                   "no host of deployment " + d.id + " needs to go back to " + p.target_version)};
+  }
+  p.why = "operator rollback by " + (t.actor.empty() ? "an operator" : t.actor) +
+          ": every deployed host back to " + p.target_version;
+  return {std::move(p)};
+}
+
+}  // namespace
+
 Decision DecideRollback(const DeploymentView& d, const Trigger& trigger) {
   if (!d.planned) {
     return {Record(kReasonUnknownDeployment, "deployment " + d.id + " is unknown to this agent")};
@@ -486,57 +561,7 @@ Decision DecideRollback(const DeploymentView& d, const Trigger& trigger) {
             }
             return Automatic(d, t.affected_instances, "alert " + t.alert_name);
           },
-          [&](const OperatorTrigger& t) -> Decision {
-            if (t.generation != 0 && t.generation < d.generation) {
-              return {Record(kReasonStaleGeneration, "the operator saw generation " +
-                                                         std::to_string(t.generation) +
-                                                         " but the deployment is at generation " +
-                                                         std::to_string(d.generation))};
-            }
-            RollbackPlan p = NewPlan(d);
-            if (t.target_release_id && !t.target_release_id->empty()) {
-              const auto& wanted = *t.target_release_id;
-              const auto it =
-                  std::find_if(d.earlier_releases.begin(), d.earlier_releases.end(),
-                               [&](const EarlierRelease& r) { return r.release_id == wanted; });
-              if (wanted == d.release_id || it == d.earlier_releases.end()) {
-                return {Record(
-                    kReasonUnknownTargetRelease,
-                    "release " + wanted + " is not an earlier release of " + d.app + " " + d.env)};
-              }
-              if (it->failed) {
-                return {Record(kReasonFailedTargetRelease, "release " + wanted + " failed in " +
-                                                               d.env +
-                                                               "; it is never a rollback target")};
-              }
-              p.target_version = it->version;
-              p.target_release_id = it->release_id;
-            } else if (d.stable_version.empty()) {
-              return {Record(kReasonNoStableRelease,
-                             d.app + " " + d.env + " has no stable release to go back to")};
-            } else {
-              p.target_version = d.stable_version;
-              p.target_release_id = d.stable_release_id;
-            }
-            p.scope = Scope::kDeployment;
-            p.final_status = FinalStatus::kRolledBack;
-            for (const auto& b : d.batches) {
-              if (b.state != BatchState::kPlanned) p.batches.push_back(b.index);
-            }
-            p.hosts = NotOnTarget(d, d.DeployedHosts(), p.target_version);
-            if (p.hosts.empty()) {
-              if (d.rollback == RollbackPhase::kDone) {
-                return {Record(kReasonAlreadyRolledBack, "every deployed host of " + d.id +
-                                                             " already runs " + p.target_version)};
-              }
-              return {Record(
-                  kReasonNothingDeployed,
-                  "no host of deployment " + d.id + " needs to go back to " + p.target_version)};
-            }
-            p.why = "operator rollback by " + (t.actor.empty() ? "an operator" : t.actor) +
-                    ": every deployed host back to " + p.target_version;
-            return {std::move(p)};
-          }},
+          [&](const OperatorTrigger& t) { return DecideOperator(d, t); }},
       trigger);
 }
 

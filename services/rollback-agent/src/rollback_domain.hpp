@@ -144,6 +144,9 @@ struct OperatorTrigger {
 
 using Trigger = std::variant<AnalysisFailedTrigger, AlertTrigger, OperatorTrigger>;
 std::string_view TriggerKind(const Trigger& t);
+// False when the trigger can never start a rollback, whatever the deployment (a resolved alert):
+// the handler then takes no lease for it.
+bool MayStartRollback(const Trigger& t);
 
 struct RollbackPlan {
   Scope scope = Scope::kBatches;

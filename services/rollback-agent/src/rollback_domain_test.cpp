@@ -454,6 +454,18 @@ TEST_F(DecideTest, TriggerKinds) {
   EXPECT_EQ(TriggerKind(Operator()), "operator");
 }
 
+// The handler takes the deployment's lease only for a trigger that may act.
+TEST_F(DecideTest, OnlyAResolvedAlertCanNeverStartARollback) {
+  Deploy(2, 2);
+  EXPECT_TRUE(MayStartRollback(Analysis({"h3"})));
+  EXPECT_TRUE(MayStartRollback(Alert({"h3"})));
+  EXPECT_TRUE(MayStartRollback(Operator()));
+  EXPECT_TRUE(DecideRollback(view_, Alert({"h3"})).Acts());
+  const Trigger resolved = Alert({"h3"}, true);
+  EXPECT_FALSE(MayStartRollback(resolved));
+  EXPECT_FALSE(DecideRollback(view_, resolved).Acts());
+}
+
 // ---- revert attempts ----------------------------------------------------------------------
 
 RevertProgress Progress() {

@@ -1,4 +1,4 @@
-#include "agent_driver.hpp"
+#include "adapters/agent_driver.hpp"
 
 #include <algorithm>
 #include <cctype>
