@@ -270,8 +270,8 @@ MetricJudgement Underpowered(MetricJudgement mj, const std::string& what, double
   mj.verdict = Outcome::kInconclusive;
   mj.needed = std::ceil(need);
   mj.reason = "too little data: " + Count(have) + " " + what + ", would need about " +
-              (std::isfinite(need) ? Count(std::ceil(need)) : std::string("more baseline too")) +
-              " to see a regression of twice the tolerance (" + detail + ").";
+              Count(std::ceil(need)) + " to see a regression of twice the tolerance (" + detail +
+              ").";
   return mj;
 }
 
@@ -469,30 +469,59 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
   mj.canary_mean = rc;
   mj.baseline_mean = rb;
   mj.mean_ratio = rb > 0 ? rc / rb : (rc > 0 ? std::numeric_limits<double>::infinity() : 1.0);
-  // Overdispersion: errors burstier than Poisson in the baseline's steps widen the test.
+  // Overdispersion. Given each step's errors of both sides together, the canary's count is
+  // binomial whatever the shared traffic and error waves do, so only burstiness of one side
+  // alone widens the test: the median squared Pearson residual of those per-step counts (around
+  // the rate ratio that fits most steps) over its chi-square(1) value 0.455 (a median, so a
+  // regression in a minority of steps does not count as noise). Needs aligned steps with a few
+  // errors each; else none is assumed.
   double phi = 1;
-  if (b.errors >= 10 && bs.size() >= 3) {
-    double chi2 = 0;
-    int df = -1;
-    for (const auto& s : bs) {
-      const double e = s.requests * rb;
-      if (e <= 0) continue;
-      chi2 += (s.errors - e) * (s.errors - e) / e;
-      ++df;
+  if (cs.size() == bs.size() && cs.size() >= 5) {
+    // The rate ratio that fits most steps best (least median of squares over a log grid), so
+    // that a burst or a late onset does not pass for noise.
+    double best = std::numeric_limits<double>::infinity(), info_at_best = 0;
+    std::size_t used = 0;
+    for (int g = -40; g <= 60; ++g) {
+      const double ratio = std::pow(10.0, g / 20.0);
+      std::vector<double> r2;
+      double info = 0;
+      for (std::size_t i = 0; i < cs.size(); ++i) {
+        const double x = cs[i].errors + bs[i].errors;
+        if (x <= 0 || cs[i].requests + bs[i].requests <= 0) continue;
+        const double share = ratio * cs[i].requests / (ratio * cs[i].requests + bs[i].requests);
+        const double v = x * share * (1 - share);
+        if (v <= 0) continue;
+        r2.push_back((cs[i].errors - x * share) * (cs[i].errors - x * share) / v);
+        info += v;
+      }
+      if (r2.size() < 5) continue;
+      const double med = Median(r2);
+      if (med < best) {
+        best = med;
+        info_at_best = info;
+        used = r2.size();
+      }
     }
-    if (df >= 2) phi = std::max(1.0, chi2 / df);
+    if (used >= 5 && info_at_best / static_cast<double>(used) >= 2) {
+      phi = std::max(1.0, best / 0.4549);
+    }
   }
   const double alpha = 1 - spec.confidence;
   const double tol = metric.tolerance;
   double p = RatioP(c.errors, c.requests, b.errors, b.requests, tol, phi);
   mj.p_value = p;
   bool burst = false;
+  double trimmed_effect = 0;
   if (p < alpha) {
+    // A burst can straddle two steps: at least two are set aside.
     const std::size_t k = std::max<std::size_t>(
-        1, static_cast<std::size_t>(kTrimShare * static_cast<double>(cs.size())));
+        2, static_cast<std::size_t>(std::ceil(kTrimShare * static_cast<double>(cs.size()))));
     const Step ct = total(cs, k), bt = total(bs, k);
     const double p_trimmed = RatioP(ct.errors, ct.requests, bt.errors, bt.requests, tol, phi);
     burst = p_trimmed >= alpha;
+    const double rct = ct.requests > 0 ? ct.errors / ct.requests : 0;
+    const double rbt = bt.requests > 0 ? bt.errors / bt.requests : 0;
+    trimmed_effect = rbt > 0 ? rct / rbt - 1 : (rct > 0 ? 1e9 : 0);
   }
   // Effect: the rate ratio minus 1, interval from the Wilson interval of the canary's share.
   const double x = c.errors + b.errors;
@@ -527,6 +556,14 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
                 ptext + " < " + Num(alpha) + ".";
     return mj;
   }
+  if (burst && trimmed_effect > tol) {
+    // Without the worst steps it is no longer significant, but not within tolerance either.
+    mj.verdict = Outcome::kInconclusive;
+    mj.reason =
+        "significant only with its worst steps, and beyond tolerance without them: " + rates +
+        ", " + effect + ", " + ptext + ".";
+    return mj;
+  }
   // Power: requests the canary needs for a rate of twice the tolerated one (at least 0.1
   // point above it) to be significant 80% of the time.
   const double rb_est = b.errors > 0 ? rb : 1 / b.requests;
@@ -535,20 +572,65 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
   const double zs = NormalQuantileUpper(alpha) + kPowerZ;
   const double denom =
       (p1 - p0) * (p1 - p0) / (zs * zs) - phi * (1 + tol) * (1 + tol) * rb_est / b.requests;
-  const double need = denom > 0 ? phi * p1 / denom : std::numeric_limits<double>::infinity();
+  // When the baseline itself is too small for that, the canary and baseline both would need
+  // about this many.
+  const double need =
+      denom > 0 ? phi * p1 / denom
+                : phi * zs * zs * (p1 + (1 + tol) * (1 + tol) * rb_est) / ((p1 - p0) * (p1 - p0));
   if (c.requests < need) {
     return Underpowered(std::move(mj), "canary requests", c.requests, need, rates + ", " + ptext);
   }
   mj.verdict = Outcome::kSuccessful;
   if (burst) {
     mj.reason =
-        "a short burst of errors set aside (without the worst 5% of steps it is not "
+        "a short burst of errors set aside (without the worst steps it is not "
         "significant): " +
         rates + ", " + effect + ", " + ptext + ".";
   } else {
     mj.reason = "error rate within tolerance: " + rates + ", " + effect + ", " + ptext + ".";
   }
   return mj;
+}
+
+// P(X > Y) + P(X = Y) / 2 for X uniform on [a1, b1] and Y on [a2, b2] (either may be a point).
+double ProbAbove(double a1, double b1, double a2, double b2) {
+  auto cdf_y = [&](double x) {
+    if (b2 <= a2) return x > a2 ? 1.0 : (x == a2 ? 0.5 : 0.0);
+    return std::clamp((x - a2) / (b2 - a2), 0.0, 1.0);
+  };
+  if (b1 <= a1) return cdf_y(a1);
+  constexpr int kSteps = 32;
+  double sum = 0;
+  for (int k = 0; k < kSteps; ++k) sum += cdf_y(a1 + (b1 - a1) * (k + 0.5) / kSteps);
+  return sum / kSteps;
+}
+
+// Mann–Whitney U of the canary's bucket counts against the baseline's latencies times `scale`,
+// observations spread evenly within their bucket (the +Inf bucket over [last, 2 last]).
+double MarginU(const std::vector<std::pair<double, double>>& canary,
+               const std::vector<std::pair<double, double>>& baseline, double scale) {
+  struct Part {
+    double lo, hi, count;
+  };
+  auto parts = [](const std::vector<std::pair<double, double>>& cum) {
+    std::vector<Part> out;
+    double prev_le = 0, prev_c = 0;
+    for (const auto& [le, c] : cum) {
+      const double hi = std::isfinite(le) ? le : 2 * prev_le;
+      const double lo = std::min(prev_le, hi);
+      if (c > prev_c) out.push_back({lo, hi, c - prev_c});
+      prev_le = std::isfinite(le) ? le : prev_le;
+      prev_c = c;
+    }
+    return out;
+  };
+  double u = 0;
+  for (const auto& c : parts(canary)) {
+    for (const auto& b : parts(baseline)) {
+      u += c.count * b.count * ProbAbove(c.lo, c.hi, b.lo * scale, b.hi * scale);
+    }
+  }
+  return u;
 }
 
 // Interpolated quantile of a cumulative histogram (le ascending, +Inf last).
@@ -573,7 +655,9 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
                                const SideSamples& canary_side, const SideSamples& baseline_side,
                                MetricJudgement mj) {
   mj.effect = mj.effect_low = mj.effect_high = std::nan("");
-  mj.test = "Mann-Whitney U on the grouped bucket counts (one-sided), effect from bucket quantiles";
+  mj.test =
+      "Mann-Whitney U of the bucket counts, one-sided against the baseline's latencies x (1 + "
+      "tolerance); effect from bucket quantiles";
   std::map<double, double> cm, bm;
   for (const auto& [le, c] : canary_side.buckets) {
     if (!std::isnan(le) && std::isfinite(c)) cm[le] = std::max(cm[le], c);
@@ -613,18 +697,10 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
     mj.reason = "the baseline observed no requests in the window: nothing to compare with.";
     return mj;
   }
-  // Grouped Mann–Whitney: every observation of a bucket ties with the others of it.
-  double u = 0, below_b = 0, prev_c = 0, prev_b = 0, tie_term = 0;
-  std::size_t occupied = 0;
+  std::size_t occupied = 0;  // buckets holding any observation of either side
   for (std::size_t i = 0; i < les.size(); ++i) {
-    const double ck = cc[i].second - prev_c, bk = bc[i].second - prev_b;
-    u += ck * (below_b + bk / 2);
-    below_b += bk;
-    const double t = ck + bk;
-    tie_term += t * t * t - t;
-    if (t > 0) ++occupied;
-    prev_c = cc[i].second;
-    prev_b = bc[i].second;
+    const double before = i == 0 ? 0 : cc[i - 1].second + bc[i - 1].second;
+    if (cc[i].second + bc[i].second > before) ++occupied;
   }
   if (occupied <= 1) {
     mj.reason =
@@ -632,12 +708,18 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
         "a shift inside it (use finer buckets or kind: mean).";
     return mj;
   }
+  // The tolerance as a margin: the canary against the baseline's latencies scaled by
+  // (1 + tolerance) (or 1 - tolerance), each bucket's observations spread evenly over it.
   const double n = nc + nb;
-  const double sigma =
-      std::sqrt(std::max(0.0, nc * nb / 12 * ((n + 1) - tie_term / (n * (n - 1)))));
+  const double sigma = std::sqrt(nc * nb * (n + 1) / 12);
   const double mu = nc * nb / 2;
-  const double p_up = sigma > 0 ? std::min(1.0, UpperTail((u - mu - 0.5) / sigma)) : 1.0;
-  const double p_down = sigma > 0 ? std::min(1.0, UpperTail((mu - u - 0.5) / sigma)) : 1.0;
+  const double tol = metric.tolerance;
+  const double p_up =
+      sigma > 0 ? std::min(1.0, UpperTail((MarginU(cc, bc, 1 + tol) - mu - 0.5) / sigma)) : 1.0;
+  const double p_down =
+      sigma > 0
+          ? std::min(1.0, UpperTail((mu - MarginU(cc, bc, std::max(0.0, 1 - tol)) - 0.5) / sigma))
+          : 1.0;
   // Effect: quantile ratios at the quartiles and the 90th percentile; their median.
   std::vector<double> ratios;
   for (double q : {0.25, 0.5, 0.75, 0.9}) {
@@ -657,7 +739,6 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
   const double alpha = 1 - spec.confidence;
   const bool either = metric.direction == Direction::kEither;
   const double alpha_side = either ? alpha / 2 : alpha;
-  const double tol = metric.tolerance;
   const bool effect_known = !std::isnan(mj.effect);
   const bool worse_up = effect_known && mj.effect > tol && p_up < alpha_side &&
                         metric.direction != Direction::kDecrease;

@@ -90,9 +90,10 @@ struct Judgement {
 //     Moses interval.
 //   kRatio: the canary's share of all errors given the requests (conditional binomial, exact
 //     without overdispersion, else normal with the baseline's per-step dispersion); a failure
-//     must hold with the canary's and the baseline's worst 5% of steps (at least one) set aside,
+//     must hold with the canary's and the baseline's worst 5% of steps (at least two) set aside,
 //     so a short burst does not fail a canary.
-//   kHistogram: Mann-Whitney U on the grouped bucket counts, effect = the median over the
+//   kHistogram: Mann-Whitney U of the bucket counts against the baseline latencies scaled by
+//     (1 + tolerance) (observations spread evenly in a bucket), effect = the median over the
 //     quartiles and the 90th percentile of canary/baseline quantile ratios (linear within a
 //     bucket); all observations of both sides in one bucket is Inconclusive (the buckets cannot
 //     tell).
