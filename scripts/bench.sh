@@ -162,7 +162,8 @@ bench_judge() {
   out="$(mktemp)"
   sl_log "judge: labelled canary scenarios, seeds ${SLUICE_BENCH_JUDGE_SEEDS:-11,12}"
   python3 bench/judge/judge_bench.py --metric-watcher "$BUILD/services/metric-watcher/metric-watcher" \
-    --seeds "${SLUICE_BENCH_JUDGE_SEEDS:-11,12}" --log-dir var/bench --markdown "$out.rows" ||
+    --seeds "${SLUICE_BENCH_JUDGE_SEEDS:-11,12}" --scale "${SLUICE_BENCH_JUDGE_SCALE:-3}" \
+    --log-dir var/bench --markdown "$out.rows" ||
     sl_log "judge-bench reported a failure (see above)"
   if [[ -s $out.rows ]]; then
     {

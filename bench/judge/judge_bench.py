@@ -15,7 +15,7 @@ A regression is "detectable" when an ideal test on the true (generating) paramet
 reach the judge's confidence with 95% power at the scenario's expected traffic; the label is
 computed from the scenario's parameters, never from the judge's answer.
 
-  judge_bench.py --metric-watcher BIN [--seeds 11,12] [--small] [--markdown FILE]
+  judge_bench.py --metric-watcher BIN [--seeds 11,12] [--scale N] [--small] [--markdown FILE]
 
 Everything it starts (Prometheus, metric-watcher) it stops; its schema it drops.
 """
@@ -198,7 +198,7 @@ class Scenario:
         return False
 
 
-def make_scenarios(seed, small):
+def make_scenarios(seed, small, scale=1):
     rng = random.Random(seed)
     out = []
 
@@ -217,7 +217,7 @@ def make_scenarios(seed, small):
         add("spike 30s", "good", "high", spike=rng.uniform(60, WINDOW - 60))
         add("canary silent", "silent", "medium", canary_silent=True)
         return out
-    for t in TRAFFIC:
+    for t in [t for t in TRAFFIC for _ in range(scale)]:
         for _ in range(16):
             add("healthy", "good", t)
         for _ in range(2):
@@ -425,6 +425,7 @@ def main():
     ap.add_argument("--metric-watcher", required=True)
     ap.add_argument("--seeds", default="11,12")
     ap.add_argument("--small", action="store_true", help="the few scenarios of the make-test part")
+    ap.add_argument("--scale", type=int, default=1, help="repeat the full set this often per seed")
     ap.add_argument("--markdown", default="")
     ap.add_argument("--details", default="", help="write every verdict with its evidence (JSON)")
     ap.add_argument("--log-dir", default="var/bench")
@@ -447,7 +448,7 @@ def main():
         om = os.path.join(tmp, "scenarios.om")
         scenarios = []
         for seed in seeds:
-            ss = make_scenarios(seed, args.small)
+            ss = make_scenarios(seed, args.small, args.scale)
             write_openmetrics(ss, t0, om, seed)
             scenarios.append((seed, ss))
         with open(om, "a") as out:

@@ -169,6 +169,7 @@ constexpr double kPowerZ = 0.8416;           // 80% power for the sample-size ch
 constexpr double kMinRateEffect = 0.001;     // a ratio alternative is at least 0.1 point above
 constexpr double kTrimShare = 0.05;          // steps set aside per side before a ratio fails
 constexpr std::size_t kMaxPairsSide = 1000;  // points per side for the Hodges–Lehmann pairs
+constexpr double kBodyLow = 0.1;             // histogram effects are read where 10%..90% lie below
 const double kPi = std::acos(-1.0);
 
 double UpperTail(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
@@ -472,19 +473,16 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
   // Overdispersion. Given each step's errors of both sides together, the canary's count is
   // binomial whatever the shared traffic and error waves do, so only burstiness of one side
   // alone widens the test: the median squared Pearson residual of those per-step counts (around
-  // the rate ratio that fits most steps) over its chi-square(1) value 0.455 (a median, so a
-  // regression in a minority of steps does not count as noise). Needs aligned steps with a few
-  // errors each; else none is assumed.
+  // the rate ratio that fits most steps) over its chi-square(1) value 0.455, then the mean over
+  // the steps that scale does not call outliers, so a burst or a late onset does not count as
+  // noise. Needs aligned steps with a few errors each; else none is assumed.
   double phi = 1;
   if (cs.size() == bs.size() && cs.size() >= 5) {
     // The rate ratio that fits most steps best (least median of squares over a log grid), so
     // that a burst or a late onset does not pass for noise.
-    double best = std::numeric_limits<double>::infinity(), info_at_best = 0;
-    std::size_t used = 0;
-    for (int g = -40; g <= 60; ++g) {
-      const double ratio = std::pow(10.0, g / 20.0);
+    auto residuals = [&](double ratio, double& info) {
       std::vector<double> r2;
-      double info = 0;
+      info = 0;
       for (std::size_t i = 0; i < cs.size(); ++i) {
         const double x = cs[i].errors + bs[i].errors;
         if (x <= 0 || cs[i].requests + bs[i].requests <= 0) continue;
@@ -494,16 +492,33 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
         r2.push_back((cs[i].errors - x * share) * (cs[i].errors - x * share) / v);
         info += v;
       }
+      return r2;
+    };
+    double best = std::numeric_limits<double>::infinity(), best_ratio = 1, info = 0;
+    for (int g = -40; g <= 60; ++g) {
+      const double ratio = std::pow(10.0, g / 20.0);
+      const auto r2 = residuals(ratio, info);
       if (r2.size() < 5) continue;
       const double med = Median(r2);
       if (med < best) {
         best = med;
-        info_at_best = info;
-        used = r2.size();
+        best_ratio = ratio;
       }
     }
-    if (used >= 5 && info_at_best / static_cast<double>(used) >= 2) {
-      phi = std::max(1.0, best / 0.4549);
+    const auto r2 = residuals(best_ratio, info);
+    if (r2.size() >= 5 && info / static_cast<double>(r2.size()) >= 2) {
+      // Reweighted: the steps within the 99% chi-square(1) bound of the first (median) scale,
+      // whose mean squared residual is 0.924 x the dispersion.
+      const double phi0 = std::max(1.0, Median(r2) / 0.4549);
+      double sum = 0;
+      int kept = 0;
+      for (double r : r2) {
+        if (r <= 6.635 * phi0) {
+          sum += r;
+          ++kept;
+        }
+      }
+      if (kept >= 5) phi = std::max(1.0, sum / kept / 0.924);
     }
   }
   const double alpha = 1 - spec.confidence;
@@ -592,48 +607,48 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
   return mj;
 }
 
-// P(X > Y) + P(X = Y) / 2 for X uniform on [a1, b1] and Y on [a2, b2] (either may be a point).
-double ProbAbove(double a1, double b1, double a2, double b2) {
-  auto cdf_y = [&](double x) {
-    if (b2 <= a2) return x > a2 ? 1.0 : (x == a2 ? 0.5 : 0.0);
-    return std::clamp((x - a2) / (b2 - a2), 0.0, 1.0);
-  };
-  if (b1 <= a1) return cdf_y(a1);
-  constexpr int kSteps = 32;
-  double sum = 0;
-  for (int k = 0; k < kSteps; ++k) sum += cdf_y(a1 + (b1 - a1) * (k + 0.5) / kSteps);
-  return sum / kSteps;
-}
-
-// Mann–Whitney U of the canary's bucket counts against the baseline's latencies times `scale`,
-// observations spread evenly within their bucket (the +Inf bucket over [last, 2 last]).
-double MarginU(const std::vector<std::pair<double, double>>& canary,
-               const std::vector<std::pair<double, double>>& baseline, double scale) {
-  struct Part {
-    double lo, hi, count;
-  };
-  auto parts = [](const std::vector<std::pair<double, double>>& cum) {
-    std::vector<Part> out;
-    double prev_le = 0, prev_c = 0;
-    for (const auto& [le, c] : cum) {
-      const double hi = std::isfinite(le) ? le : 2 * prev_le;
-      const double lo = std::min(prev_le, hi);
-      if (c > prev_c) out.push_back({lo, hi, c - prev_c});
-      prev_le = std::isfinite(le) ? le : prev_le;
-      prev_c = c;
-    }
-    return out;
-  };
-  double u = 0;
-  for (const auto& c : parts(canary)) {
-    for (const auto& b : parts(baseline)) {
-      u += c.count * b.count * ProbAbove(c.lo, c.hi, b.lo * scale, b.hi * scale);
-    }
+// Inside a bucket (lo, hi] with shares flo, fhi at its bounds, the share at x: with lo > 0 and
+// both shares strictly between 0 and 1, the probit of the share is taken as linear in log x
+// (exact for log-normal latency, and far closer than a straight line for skewed ones); else
+// linear.
+double ShareInside(double lo, double hi, double flo, double fhi, double x) {
+  if (hi <= lo) return fhi;
+  if (lo > 0 && flo > 0 && fhi < 1 && flo < fhi) {
+    const double zlo = -NormalQuantileUpper(flo), zhi = -NormalQuantileUpper(fhi);
+    const double t = (std::log(x) - std::log(lo)) / (std::log(hi) - std::log(lo));
+    return UpperTail(-(zlo + (zhi - zlo) * t));
   }
-  return u;
+  return flo + (fhi - flo) * (x - lo) / (hi - lo);
 }
 
-// Interpolated quantile of a cumulative histogram (le ascending, +Inf last).
+// The inverse: where inside (lo, hi] the share reaches f.
+double PointInside(double lo, double hi, double flo, double fhi, double f) {
+  if (hi <= lo || fhi <= flo) return hi;
+  if (lo > 0 && flo > 0 && fhi < 1) {
+    const double zlo = -NormalQuantileUpper(flo), zhi = -NormalQuantileUpper(fhi);
+    const double t = (-NormalQuantileUpper(f) - zlo) / (zhi - zlo);
+    return std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo)));
+  }
+  return lo + (hi - lo) * (f - flo) / (fhi - flo);
+}
+
+// The share of a cumulative histogram (le ascending, +Inf last) at or below x.
+double BucketCdf(const std::vector<std::pair<double, double>>& cum, double x) {
+  const double n = cum.back().second;
+  if (n <= 0) return 0;
+  double prev_le = 0, prev_c = 0;
+  for (const auto& [le, c] : cum) {
+    if (x <= le) {
+      if (!std::isfinite(le)) return prev_c / n;
+      return ShareInside(std::min(prev_le, le), le, prev_c / n, c / n, x);
+    }
+    prev_le = le;
+    prev_c = c;
+  }
+  return 1;
+}
+
+// The quantile q of a cumulative histogram (the +Inf bucket answers its lower bound).
 double BucketQuantile(const std::vector<std::pair<double, double>>& cum, double q) {
   const double n = cum.back().second;
   const double target = q * n;
@@ -641,8 +656,7 @@ double BucketQuantile(const std::vector<std::pair<double, double>>& cum, double 
   for (const auto& [le, c] : cum) {
     if (c >= target && c > prev_c) {
       if (!std::isfinite(le)) return prev_le;
-      const double lo = std::min(prev_le, le);
-      return lo + (le - lo) * (target - prev_c) / (c - prev_c);
+      return PointInside(std::min(prev_le, le), le, prev_c / n, c / n, q);
     }
     prev_le = std::isfinite(le) ? le : prev_le;
     prev_c = c;
@@ -656,8 +670,9 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
                                MetricJudgement mj) {
   mj.effect = mj.effect_low = mj.effect_high = std::nan("");
   mj.test =
-      "Mann-Whitney U of the bucket counts, one-sided against the baseline's latencies x (1 + "
-      "tolerance); effect from bucket quantiles";
+      "bucket counts at the shared bounds, one-sided against the baseline's latencies x (1 + "
+      "tolerance), Bonferroni over the bounds; effect = median scale between the sides' "
+      "quantiles at the bounds";
   std::map<double, double> cm, bm;
   for (const auto& [le, c] : canary_side.buckets) {
     if (!std::isnan(le) && std::isfinite(c)) cm[le] = std::max(cm[le], c);
@@ -708,30 +723,61 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
         "a shift inside it (use finer buckets or kind: mean).";
     return mj;
   }
-  // The tolerance as a margin: the canary against the baseline's latencies scaled by
-  // (1 + tolerance) (or 1 - tolerance), each bucket's observations spread evenly over it.
-  const double n = nc + nb;
-  const double sigma = std::sqrt(nc * nb * (n + 1) / 12);
-  const double mu = nc * nb / 2;
+  // Only the bucket bounds are measured; inside a bucket nothing is known. So the test and the
+  // effect are read at the bounds the two sides share (merged where one lacks a bucket).
+  // Test, at each informative bound le: is the canary's share at or below le smaller than the
+  // baseline's share below le / (1 + tolerance) (the baseline made slower by the tolerance,
+  // interpolated inside one of its buckets)? One-sided z per bound, the smallest p times the
+  // number of bounds (Bonferroni).
   const double tol = metric.tolerance;
-  const double p_up =
-      sigma > 0 ? std::min(1.0, UpperTail((MarginU(cc, bc, 1 + tol) - mu - 0.5) / sigma)) : 1.0;
-  const double p_down =
-      sigma > 0
-          ? std::min(1.0, UpperTail((mu - MarginU(cc, bc, std::max(0.0, 1 - tol)) - 0.5) / sigma))
-          : 1.0;
-  // Effect: quantile ratios at the quartiles and the 90th percentile; their median.
-  std::vector<double> ratios;
-  for (double q : {0.25, 0.5, 0.75, 0.9}) {
-    const double bq = BucketQuantile(bc, q), cq = BucketQuantile(cc, q);
-    if (bq > 0) ratios.push_back(cq / bq - 1);
-  }
+  auto bound_p = [&](double scale, bool slower) {
+    double best = 1;
+    int tested = 0;
+    for (std::size_t i = 0; i + 1 < les.size(); ++i) {
+      const double le = les[i];
+      const double fc = cc[i].second / nc, fb = BucketCdf(bc, le / scale);
+      if ((fc < 0.01 || fc > 0.99) && (fb < 0.01 || fb > 0.99)) continue;
+      const double fcs = (cc[i].second + 0.5) / (nc + 1), fbs = (fb * nb + 0.5) / (nb + 1);
+      const double sd = std::sqrt(fcs * (1 - fcs) / nc + fbs * (1 - fbs) / nb);
+      const double z = slower ? (fb - fc) / sd : (fc - fb) / sd;
+      best = std::min(best, UpperTail(z));
+      ++tested;
+    }
+    return tested > 0 ? std::min(1.0, best * tested) : 1.0;
+  };
+  const double p_up = bound_p(1 + tol, true);
+  const double p_down = bound_p(std::max(1e-9, 1 - tol), false);
+  // Effect: at each bound inside the body of the distributions (share between 10% and 90%,
+  // where a few percent of outliers move a quantile little; 1%..99% when no bound is there),
+  // the scale that maps one side's
+  // share there onto the other's quantile (le / Q_baseline(F_canary(le)) and
+  // Q_canary(F_baseline(le)) / le); the median of those, with their range.
+  auto scales = [&](double low) {
+    std::vector<double> out;
+    for (std::size_t i = 0; i + 1 < les.size(); ++i) {
+      const double le = les[i];
+      if (le <= 0) continue;
+      const double fc = cc[i].second / nc, fb = bc[i].second / nb;
+      if (fc >= low && fc <= 1 - low) {
+        const double qb = BucketQuantile(bc, fc);
+        if (qb > 0) out.push_back(le / qb - 1);
+      }
+      if (fb >= low && fb <= 1 - low) out.push_back(BucketQuantile(cc, fb) / le - 1);
+    }
+    return out;
+  };
+  std::vector<double> ratios = scales(kBodyLow);
+  if (ratios.empty()) ratios = scales(0.01);  // a narrow distribution: its tails then
   std::sort(ratios.begin(), ratios.end());
-  if (!ratios.empty()) {
-    mj.effect = Median(ratios);
-    mj.effect_low = ratios.front();
-    mj.effect_high = ratios.back();
+  if (ratios.empty()) {
+    mj.reason =
+        "no bucket bound splits the observations (nearly all of both sides in one bucket): the "
+        "buckets cannot tell a shift inside it (use finer buckets or kind: mean).";
+    return mj;
   }
+  mj.effect = Median(ratios);
+  mj.effect_low = ratios.front();
+  mj.effect_high = ratios.back();
   const double b50 = BucketQuantile(bc, 0.5), c50 = BucketQuantile(cc, 0.5);
   mj.canary_mean = c50;
   mj.baseline_mean = b50;
@@ -750,7 +796,7 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
   const std::string sizes = Count(nc) + " canary / " + Count(nb) + " baseline observations";
   const std::string effect = "median " + Num(c50) + " vs " + Num(b50) + ", quantile shift " +
                              EffectText(mj.effect, mj.effect_low, mj.effect_high) +
-                             " across p25-p90 (tolerance " + Percent(tol).substr(1) + ")";
+                             " across bucket bounds (tolerance " + Percent(tol).substr(1) + ")";
   const std::string ptext = "p=" + Num(mj.p_value);
   if (worse_up || worse_down) {
     mj.verdict = Outcome::kFailed;

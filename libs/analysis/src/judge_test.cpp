@@ -540,6 +540,32 @@ TEST(JudgePropertyTest, IntraBucketLatencyShiftIsCaught) {
   EXPECT_NE(j.metrics[0].reason.find("cannot tell"), std::string::npos);
 }
 
+TEST(JudgePropertyTest, MissingBucketsDoNotHideARegression) {
+  // The canary exposes no 0.1 and 0.5 buckets, so the sides share 0.05 and 0.25 only: median
+  // 69 ms -> 138 ms stays mostly inside the merged 0.05-0.25 bucket. Spreading each bucket's
+  // observations evenly over it would call that within tolerance; the shared bounds do not
+  // (0.07% of the canary under 0.05 s against 16% of the baseline).
+  auto without = [](std::vector<std::pair<double, double>> v) {
+    std::erase_if(v, [](const auto& b) { return b.first == 0.1 || b.first == 0.5; });
+    return v;
+  };
+  JudgeMetric h;
+  h.name = "latency";
+  h.kind = JudgeKind::kHistogram;
+  h.numerator = "latency_bucket";
+  h.tolerance = 0.2;
+  std::map<std::string, MetricSamples> samples;
+  samples["latency"].canary.buckets = without(LogNormalBuckets(17000, 0.138, 0.32));
+  samples["latency"].baseline.buckets = LogNormalBuckets(34000, 0.069, 0.32);
+  auto j = Judge(Spec({h}), samples);
+  EXPECT_EQ(j.verdict, Outcome::kFailed) << j.metrics[0].reason;
+  EXPECT_GT(j.metrics[0].effect, 0.2);
+  // The same distribution with the buckets missing: no failure.
+  samples["latency"].canary.buckets = without(LogNormalBuckets(17000, 0.069, 0.32));
+  j = Judge(Spec({h}), samples);
+  EXPECT_EQ(j.verdict, Outcome::kSuccessful) << j.metrics[0].reason;
+}
+
 TEST(JudgePropertyTest, LowTrafficIsInconclusive) {
   // 180 canary requests with 1 error against 360 with 2: the same rate, but far too few
   // requests to see a doubled tolerated rate.

@@ -92,11 +92,11 @@ struct Judgement {
 //     without overdispersion, else normal with the baseline's per-step dispersion); a failure
 //     must hold with the canary's and the baseline's worst 5% of steps (at least two) set aside,
 //     so a short burst does not fail a canary.
-//   kHistogram: Mann-Whitney U of the bucket counts against the baseline latencies scaled by
-//     (1 + tolerance) (observations spread evenly in a bucket), effect = the median over the
-//     quartiles and the 90th percentile of canary/baseline quantile ratios (linear within a
-//     bucket); all observations of both sides in one bucket is Inconclusive (the buckets cannot
-//     tell).
+//   kHistogram: read only at the bucket bounds both sides share: at each, a one-sided z test
+//     of the canary's share at or below the bound against the baseline's share below
+//     bound / (1 + tolerance) (interpolated in its bucket), Bonferroni over the bounds; effect
+//     = the median of the scales mapping one side's quantile at a bound onto the other's. No
+//     bound splitting the observations (all in one bucket) is Inconclusive.
 // Score = 100 * passing weight / decided weight; a failed critical metric fails the judgment;
 // otherwise score >= pass_score is Successful, >= marginal_score Inconclusive, below Failed.
 // No decided metric at all is Inconclusive.
