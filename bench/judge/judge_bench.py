@@ -3,7 +3,8 @@
 
 Generates seeded canary/baseline scenarios (healthy, drifts inside tolerance, error and
 latency regressions of several sizes, short spikes, late onsets, counter resets, missing
-buckets, a bad deployment just before the switch, canary and baseline silence) at low, medium
+buckets, a bad deployment just before the switch, a bimodal latency (fast and slow path),
+canary and baseline silence) at low, medium
 and high traffic; writes them as OpenMetrics with timestamps; loads them into a Prometheus of
 its own with `promtool tsdb create-blocks-from openmetrics`; starts the real metric-watcher
 against it (the local stack's Kafka and PostgreSQL, a schema and topics of its own); judges each
@@ -162,15 +163,23 @@ class Scenario:
     def canary_at(self, t):
         m = self.mods
         err, lat = self.err * m.get("err_x", 1.0) + m.get("err_plus", 0.0), m.get("lat_x", 1.0)
+        slow = m.get("slow_x", 1.0)
         onset = m.get("onset")
         if onset is not None and t < onset * WINDOW:
-            err, lat = self.err, 1.0
+            err, lat, slow = self.err, 1.0, 1.0
         spike = m.get("spike")
         if spike is not None and spike <= t < spike + 30:
             err, lat = 0.5, 5.0
         if t < 0 and m.get("bad_before"):
             err = 0.3
-        return min(err, 1.0), lat
+        return min(err, 1.0), lat, slow
+
+    def latency_parts(self, lat_x, slow_x):
+        """The latency distribution as log-normal parts (weight, median, sigma)."""
+        if self.mods.get("bimodal"):
+            return [(0.7, self.median * lat_x, self.sigma),
+                    (0.3, 5 * self.median * lat_x * slow_x, self.sigma)]
+        return [(1.0, self.median * lat_x, self.sigma)]
 
     def oracle(self):
         """Detectable by an ideal test on the true parameters (95% power at the confidence)."""
@@ -184,10 +193,12 @@ class Scenario:
             rb = self.err
             se = math.sqrt(rc / nc + (1 + ERR_TOL) ** 2 * rb / nb)
             return (rc - rb * (1 + ERR_TOL)) / se >= Z_ALPHA + Z_POWER
-        if "lat_x" in m:
-            k = m["lat_x"]
-            parts_c = [(1 - frac, self.median, self.sigma), (frac, self.median * k, self.sigma)]
-            ratios = sorted(mixture_quantile(q, parts_c) / mixture_quantile(q, [(1, self.median, self.sigma)])
+        if "lat_x" in m or "slow_x" in m:
+            parts_b = self.latency_parts(1.0, 1.0)
+            parts_c = ([(w * (1 - frac), md, sg) for w, md, sg in parts_b]
+                       + [(w * frac, md, sg) for w, md, sg in
+                          self.latency_parts(m.get("lat_x", 1.0), m.get("slow_x", 1.0))])
+            ratios = sorted(mixture_quantile(q, parts_c) / mixture_quantile(q, parts_b)
                             for q in (0.25, 0.5, 0.75, 0.9))
             effect = (ratios[1] + ratios[2]) / 2
             delta = math.log(effect) - math.log(1 + LAT_TOL)
@@ -236,6 +247,9 @@ def make_scenarios(seed, small, scale=1):
         for _ in range(2):
             add("late error x6", "bad", t, err_x=6.0, onset=0.6)
             add("late latency x2.5", "bad", t, lat_x=2.5, onset=0.6)
+        for _ in range(2):
+            add("bimodal healthy", "good", t, bimodal=True)
+            add("bimodal, slow path x2", "bad", t, bimodal=True, slow_x=2.0)
         add("counter reset", "good", t, reset=True)
         add("counter reset, error x6", "bad", t, err_x=6.0, reset=True)
         add("missing buckets", "good", t, missing=True)
@@ -288,17 +302,21 @@ def write_openmetrics(scenarios, t0, path, seed):
                     count, total = 0, 0.0
                 n = poisson(rng, s.rate * SCRAPE * f_t[i]) if t > -PRE else 0
                 if canary:
-                    er, lx = s.canary_at(t)
+                    er, lx, sx = s.canary_at(t)
                 else:
-                    er, lx = s.err, 1.0
+                    er, lx, sx = s.err, 1.0, 1.0
                 e = binomial(rng, n, min(1.0, er * e_t[i]))
                 ok += n - e
                 err += e
-                median = s.median * lx * l_t[i]
-                bc, _ = bucket_counts(rng, n, median, s.sigma)
-                cum = [x + y for x, y in zip(cum, bc)]
+                left = n
+                parts = s.latency_parts(lx * l_t[i], sx)
+                for j, (w, md, sg) in enumerate(parts):
+                    k = left if j == len(parts) - 1 else binomial(rng, n, w)
+                    left -= k
+                    bc, _ = bucket_counts(rng, k, md, sg)
+                    cum = [x + y for x, y in zip(cum, bc)]
+                    total += k * md * math.exp(sg ** 2 / 2)
                 count += n
-                total += n * median * math.exp(s.sigma ** 2 / 2)
                 ts = t0 + t
                 rows_req.append((ts, ok, err))
                 rows_hist.append((ts, list(cum), count, total))

@@ -169,7 +169,6 @@ constexpr double kPowerZ = 0.8416;           // 80% power for the sample-size ch
 constexpr double kMinRateEffect = 0.001;     // a ratio alternative is at least 0.1 point above
 constexpr double kTrimShare = 0.05;          // steps set aside per side before a ratio fails
 constexpr std::size_t kMaxPairsSide = 1000;  // points per side for the Hodges–Lehmann pairs
-constexpr double kBodyLow = 0.1;             // histogram effects are read where 10%..90% lie below
 const double kPi = std::acos(-1.0);
 
 double UpperTail(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
@@ -607,26 +606,32 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
   return mj;
 }
 
-// Inside a bucket (lo, hi] with shares flo, fhi at its bounds, the share at x: with lo > 0 and
-// both shares strictly between 0 and 1, the probit of the share is taken as linear in log x
-// (exact for log-normal latency, and far closer than a straight line for skewed ones); else
-// linear.
-double ShareInside(double lo, double hi, double flo, double fhi, double x) {
-  if (hi <= lo) return fhi;
-  if (lo > 0 && flo > 0 && fhi < 1 && flo < fhi) {
-    const double zlo = -NormalQuantileUpper(flo), zhi = -NormalQuantileUpper(fhi);
+// Inside a bucket (lo, hi] with shares flo, fhi at its bounds, of n observations in all: with
+// lo > 0 the probit of the share is taken as linear in log latency (exact for log-normal
+// latency, and far closer than a straight line for skewed ones), shares of 0 or 1 counted as
+// half an observation from the end; else linear.
+double ShareInside(double lo, double hi, double flo, double fhi, double n, double x) {
+  if (hi <= lo || fhi <= flo) return fhi;
+  if (lo > 0 && n > 1) {
+    const double e = 0.5 / n;
+    const double zlo = -NormalQuantileUpper(std::clamp(flo, e, 1 - e));
+    const double zhi = -NormalQuantileUpper(std::clamp(fhi, e, 1 - e));
     const double t = (std::log(x) - std::log(lo)) / (std::log(hi) - std::log(lo));
-    return UpperTail(-(zlo + (zhi - zlo) * t));
+    return std::clamp(UpperTail(-(zlo + (zhi - zlo) * t)), flo, fhi);
   }
   return flo + (fhi - flo) * (x - lo) / (hi - lo);
 }
 
 // The inverse: where inside (lo, hi] the share reaches f.
-double PointInside(double lo, double hi, double flo, double fhi, double f) {
+double PointInside(double lo, double hi, double flo, double fhi, double n, double f) {
   if (hi <= lo || fhi <= flo) return hi;
-  if (lo > 0 && flo > 0 && fhi < 1) {
-    const double zlo = -NormalQuantileUpper(flo), zhi = -NormalQuantileUpper(fhi);
-    const double t = (-NormalQuantileUpper(f) - zlo) / (zhi - zlo);
+  if (lo > 0 && n > 1) {
+    const double e = 0.5 / n;
+    const double zlo = -NormalQuantileUpper(std::clamp(flo, e, 1 - e));
+    const double zhi = -NormalQuantileUpper(std::clamp(fhi, e, 1 - e));
+    const double z = -NormalQuantileUpper(std::clamp(f, e, 1 - e));
+    if (zhi <= zlo) return hi;
+    const double t = std::clamp((z - zlo) / (zhi - zlo), 0.0, 1.0);
     return std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo)));
   }
   return lo + (hi - lo) * (f - flo) / (fhi - flo);
@@ -640,7 +645,7 @@ double BucketCdf(const std::vector<std::pair<double, double>>& cum, double x) {
   for (const auto& [le, c] : cum) {
     if (x <= le) {
       if (!std::isfinite(le)) return prev_c / n;
-      return ShareInside(std::min(prev_le, le), le, prev_c / n, c / n, x);
+      return ShareInside(std::min(prev_le, le), le, prev_c / n, c / n, n, x);
     }
     prev_le = le;
     prev_c = c;
@@ -656,7 +661,7 @@ double BucketQuantile(const std::vector<std::pair<double, double>>& cum, double 
   for (const auto& [le, c] : cum) {
     if (c >= target && c > prev_c) {
       if (!std::isfinite(le)) return prev_le;
-      return PointInside(std::min(prev_le, le), le, prev_c / n, c / n, q);
+      return PointInside(std::min(prev_le, le), le, prev_c / n, c / n, n, q);
     }
     prev_le = std::isfinite(le) ? le : prev_le;
     prev_c = c;
@@ -671,8 +676,8 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
   mj.effect = mj.effect_low = mj.effect_high = std::nan("");
   mj.test =
       "bucket counts at the shared bounds, one-sided against the baseline's latencies x (1 + "
-      "tolerance), Bonferroni over the bounds; effect = median scale between the sides' "
-      "quantiles at the bounds";
+      "tolerance), Bonferroni over the bounds; effect = median of the p25-p90 quantile "
+      "ratios";
   std::map<double, double> cm, bm;
   for (const auto& [le, c] : canary_side.buckets) {
     if (!std::isnan(le) && std::isfinite(c)) cm[le] = std::max(cm[le], c);
@@ -747,29 +752,21 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
   };
   const double p_up = bound_p(1 + tol, true);
   const double p_down = bound_p(std::max(1e-9, 1 - tol), false);
-  // Effect: at each bound inside the body of the distributions (share between 10% and 90%,
-  // where a few percent of outliers move a quantile little; 1%..99% when no bound is there),
-  // the scale that maps one side's
-  // share there onto the other's quantile (le / Q_baseline(F_canary(le)) and
-  // Q_canary(F_baseline(le)) / le); the median of those, with their range.
-  auto scales = [&](double low) {
-    std::vector<double> out;
-    for (std::size_t i = 0; i + 1 < les.size(); ++i) {
-      const double le = les[i];
-      if (le <= 0) continue;
-      const double fc = cc[i].second / nc, fb = bc[i].second / nb;
-      if (fc >= low && fc <= 1 - low) {
-        const double qb = BucketQuantile(bc, fc);
-        if (qb > 0) out.push_back(le / qb - 1);
-      }
-      if (fb >= low && fb <= 1 - low) out.push_back(BucketQuantile(cc, fb) / le - 1);
-    }
-    return out;
-  };
-  std::vector<double> ratios = scales(kBodyLow);
-  if (ratios.empty()) ratios = scales(0.01);  // a narrow distribution: its tails then
+  // Effect: the median of the canary/baseline quantile ratios at p25, p50, p75 and p90 (shares
+  // interpolated as above), with their range: a shift of the body, or of a slow path holding a
+  // quarter or more of the requests, counts; a burst in a few percent of them does not.
+  std::vector<double> ratios;
+  for (double q : {0.25, 0.5, 0.75, 0.9}) {
+    const double bq = BucketQuantile(bc, q), cq = BucketQuantile(cc, q);
+    if (bq > 0) ratios.push_back(cq / bq - 1);
+  }
   std::sort(ratios.begin(), ratios.end());
-  if (ratios.empty()) {
+  int informative = 0;  // bounds where either side's share is between 1% and 99%
+  for (std::size_t i = 0; i + 1 < les.size(); ++i) {
+    const double fc = cc[i].second / nc, fb = bc[i].second / nb;
+    if ((fc >= 0.01 && fc <= 0.99) || (fb >= 0.01 && fb <= 0.99)) ++informative;
+  }
+  if (ratios.empty() || informative == 0) {
     mj.reason =
         "no bucket bound splits the observations (nearly all of both sides in one bucket): the "
         "buckets cannot tell a shift inside it (use finer buckets or kind: mean).";
@@ -796,7 +793,7 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
   const std::string sizes = Count(nc) + " canary / " + Count(nb) + " baseline observations";
   const std::string effect = "median " + Num(c50) + " vs " + Num(b50) + ", quantile shift " +
                              EffectText(mj.effect, mj.effect_low, mj.effect_high) +
-                             " across bucket bounds (tolerance " + Percent(tol).substr(1) + ")";
+                             " across p25-p90 (tolerance " + Percent(tol).substr(1) + ")";
   const std::string ptext = "p=" + Num(mj.p_value);
   if (worse_up || worse_down) {
     mj.verdict = Outcome::kFailed;
