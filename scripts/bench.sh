@@ -160,9 +160,9 @@ bench_judge() {
   local out
   cmake --build "$BUILD" --target metric-watcher -j2
   out="$(mktemp)"
-  sl_log "judge: labelled canary scenarios, seeds ${SLUICE_BENCH_JUDGE_SEEDS:-11,12}"
+  sl_log "judge: labelled canary scenarios, seeds ${SLUICE_BENCH_JUDGE_SEEDS:-41,42}"
   python3 bench/judge/judge_bench.py --metric-watcher "$BUILD/services/metric-watcher/metric-watcher" \
-    --seeds "${SLUICE_BENCH_JUDGE_SEEDS:-11,12}" --scale "${SLUICE_BENCH_JUDGE_SCALE:-3}" \
+    --seeds "${SLUICE_BENCH_JUDGE_SEEDS:-41,42}" --scale "${SLUICE_BENCH_JUDGE_SCALE:-3}" \
     --log-dir var/bench --markdown "$out.rows" ||
     sl_log "judge-bench reported a failure (see above)"
   if [[ -s $out.rows ]]; then

@@ -594,6 +594,13 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
   if (c.requests < need) {
     return Underpowered(std::move(mj), "canary requests", c.requests, need, rates + ", " + ptext);
   }
+  if (!burst && beyond) {
+    // Worse than the tolerance by the estimate, without significance: the data cannot tell.
+    mj.verdict = Outcome::kInconclusive;
+    mj.reason = "not significant but the estimate is beyond tolerance: " + rates + ", " + effect +
+                ", " + ptext + ".";
+    return mj;
+  }
   mj.verdict = Outcome::kSuccessful;
   if (burst) {
     mj.reason =
