@@ -89,14 +89,14 @@ struct Judgement {
 //     size n (1 - r) / (1 + r)); effect = Hodges-Lehmann shift / |baseline median| with its
 //     Moses interval.
 //   kRatio: the canary's share of all errors given the requests (conditional binomial, exact
-//     without overdispersion, else normal with the baseline's per-step dispersion); a failure
-//     must hold with the canary's and the baseline's worst 5% of steps (at least two) set aside,
-//     so a short burst does not fail a canary.
+//     without overdispersion, else normal with the dispersion of the steps' shares around the
+//     ratio that fits most steps); a failure must hold with the canary's and the baseline's
+//     worst 5% of steps (at least two) set aside, so a short burst does not fail a canary.
 //   kHistogram: read only at the bucket bounds both sides share: at each, a one-sided z test
 //     of the canary's share at or below the bound against the baseline's share below
-//     bound / (1 + tolerance) (interpolated in its bucket), Bonferroni over the bounds; effect
-//     = the median of the scales mapping one side's quantile at a bound onto the other's. No
-//     bound splitting the observations (all in one bucket) is Inconclusive.
+//     bound / (1 + tolerance), Bonferroni over the bounds; shares between bounds interpolated
+//     with their probit linear in log latency; effect = the median of the p25/p50/p75/p90
+//     quantile ratios. No bound splitting the observations (all in one bucket) is Inconclusive.
 // Score = 100 * passing weight / decided weight; a failed critical metric fails the judgment;
 // otherwise score >= pass_score is Successful, >= marginal_score Inconclusive, below Failed.
 // No decided metric at all is Inconclusive.
