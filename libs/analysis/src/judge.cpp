@@ -990,6 +990,14 @@ Judgement Judge(const JudgeSpec& spec, const std::map<std::string, MetricSamples
     j.verdict = Outcome::kFailed;
     j.reason = score + " < marginal " + Num(spec.marginal_score);
   }
+  // The one line a person reads: the verdict's reason and the first metric behind it.
+  const Outcome behind = j.verdict == Outcome::kSuccessful ? Outcome::kPending : j.verdict;
+  for (const auto& mj : j.metrics) {
+    if (mj.verdict == behind) {
+      j.reason += "; " + mj.name + ": " + mj.reason;
+      break;
+    }
+  }
   return j;
 }
 

@@ -225,6 +225,10 @@ TEST(JudgeTest, FailedCriticalMetricFailsWhateverTheScore) {
   EXPECT_NEAR(j.score, 100.0 * 10 / 11, 1e-9);
   EXPECT_EQ(j.verdict, Outcome::kFailed);
   EXPECT_NE(j.reason.find("critical metric latency failed"), std::string::npos) << j.reason;
+  // The line read in Slack carries the failing metric's own reason.
+  EXPECT_NE(j.reason.find("; latency: significantly higher beyond tolerance: shift +83%"),
+            std::string::npos)
+      << j.reason;
   // Not critical: the score decides (90.9 < 95 but >= 75: Inconclusive).
   latency.critical = false;
   j = Judge(Spec({latency, other}), s);
@@ -250,7 +254,7 @@ TEST(JudgeTest, ScoreBands) {
                                      {"d", {kBase, kBase}}});
   EXPECT_DOUBLE_EQ(j.score, 75);
   EXPECT_EQ(j.verdict, Outcome::kInconclusive);
-  EXPECT_EQ(j.reason, "score 75 is marginal (>= 75, < pass 95)");
+  EXPECT_EQ(j.reason.rfind("score 75 is marginal (>= 75, < pass 95)", 0), 0u) << j.reason;
   // Two of four: 50 -> Failed.
   j = Judge(Spec(four), Samples{{"a", {kHigher, kBase}},
                                 {"b", {kHigher, kBase}},
