@@ -492,7 +492,8 @@ def main():
         if not wait_ok(prom + "/-/ready", 60):
             raise RuntimeError("Prometheus did not start")
         w_port = free_port()
-        env = dict(os.environ)
+        # The watcher refuses SLUICE_* settings it does not know (make bench sets its own).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
         env.update({
             "SLUICE_HTTP_ADDR": f"127.0.0.1:{w_port}",
             "SLUICE_PG_DSN": pg_dsn, "SLUICE_PG_SCHEMA": schema,
