@@ -511,7 +511,9 @@ bool StepAnalysis(pqxx::work& tx, const AnalysisRow& a, MetricProvider& provider
       if (judge && tmpl.judge) {
         const auto& spec = *tmpl.judge;
         limits = spec.limits;
-        const auto jm = MeasureJudge(provider, spec, bindings, now - spec.lookback, now, spec.step);
+        // Only data from after this batch's hosts switched (the analysis started then).
+        const auto jm = MeasureJudge(provider, spec, bindings,
+                                     std::max(now - spec.lookback, a.started_at), now, spec.step);
         verdict = jm.judgement.verdict;
         json queries = json::object();
         for (const auto& [name, q] : jm.queries) {
