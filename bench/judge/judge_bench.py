@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -448,7 +449,7 @@ def main():
     ap.add_argument("--details", default="", help="write every verdict with its evidence (JSON)")
     ap.add_argument("--log-dir", default="var/bench")
     ap.add_argument("--token", default=os.environ.get("SLUICE_BENCH_WATCHER_TOKEN", ""),
-                    help="bearer token for POST /v1/analyses, if the watcher wants one")
+                    help="the service token the bench's watcher is started with (random if empty)")
     ap.add_argument("--watcher-env", action="append", default=[], help="KEY=VALUE for the watcher")
     args = ap.parse_args()
     seeds = [int(x) for x in args.seeds.split(",") if x]
@@ -492,6 +493,8 @@ def main():
         if not wait_ok(prom + "/-/ready", 60):
             raise RuntimeError("Prometheus did not start")
         w_port = free_port()
+        # The watcher's API needs the suite's service token; the bench's watcher gets its own.
+        token = args.token or "judge-bench-service-token-" + secrets.token_hex(16)
         # The watcher refuses SLUICE_* settings it does not know (make bench sets its own).
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
         env.update({
@@ -502,6 +505,7 @@ def main():
             "SLUICE_WATCHER_TOPICS": f"bench.judge.deployments.{sfx},bench.judge.rollbacks.{sfx}",
             "SLUICE_PROMETHEUS_URL": prom,
             "SLUICE_WATCHER_ALERT_TOKEN": "judge-bench-alert-token-" + sfx,
+            "SLUICE_SERVICE_TOKEN": token,
             "SLUICE_LOG_LEVEL": "warn"})
         for kv in args.watcher_env:
             k, _, v = kv.partition("=")
@@ -521,7 +525,7 @@ def main():
         all_results = []
         for seed, ss in scenarios:
             t = time.time()
-            results = judge_all(base, ss, t0, args.token)
+            results = judge_all(base, ss, t0, token)
             tabulate(results, seed, args.markdown)
             all_results += results
             for r in results:
