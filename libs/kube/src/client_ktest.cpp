@@ -25,7 +25,7 @@ std::filesystem::path VarDir() {
 }
 
 Json DeploymentManifest(const std::string& name, int replicas, const std::string& image,
-                        Json extra_pod_labels = Json::object(), int deadline_s = 600) {
+                        const Json& extra_pod_labels = Json::object(), int deadline_s = 600) {
   Json labels = {{"app", name}};
   labels.update(extra_pod_labels);
   return {{"apiVersion", "apps/v1"},
@@ -67,7 +67,7 @@ class KubeClientKTest : public ::testing::Test {
     ListOptions pods;
     pods.label_selector = "app=" + name;
     for (;;) {
-      const RolloutStatus s =
+      RolloutStatus s =
           InterpretDeployment(admin_->Get(kDeployments, ns_, name), admin_->List(kPods, ns_, pods));
       if (done(s)) return s;
       if (std::chrono::steady_clock::now() > deadline) {
@@ -304,8 +304,8 @@ TEST_F(KubeClientKTest, StatefulSetPartitionRolloutProgressesBatchByBatch) {
   const auto wait = [&](std::int64_t want_updated) {
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     for (;;) {
-      const RolloutStatus s = InterpretStatefulSet(admin_->Get(kStatefulSets, ns_, "db"),
-                                                   admin_->List(kPods, ns_, pods));
+      RolloutStatus s = InterpretStatefulSet(admin_->Get(kStatefulSets, ns_, "db"),
+                                             admin_->List(kPods, ns_, pods));
       if (s.phase == RolloutPhase::kComplete && s.updated >= want_updated) return s;
       if (std::chrono::steady_clock::now() > deadline) {
         ADD_FAILURE() << "db: " << s.reason << ": " << s.message;

@@ -53,8 +53,8 @@ Client MakeClient(Script& s, int max_attempts = 4) {
   return Client(c, o);
 }
 
-auto Reply(long status, std::string body,
-           std::vector<std::pair<std::string, std::string>> headers = {}) {
+auto Reply(long status, const std::string& body,
+           const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   return [=](const http::ClientRequest&) { return Answer(status, body, headers); };
 }
 

@@ -10,11 +10,11 @@
 namespace sluice::kube {
 namespace {
 
-std::string Trim(std::string s) {
+std::string Trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
+  if (first == std::string_view::npos) return "";
   const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
+  return std::string(s.substr(first, last - first + 1));
 }
 
 std::optional<std::string> ReadFile(const std::filesystem::path& path) {

@@ -113,9 +113,9 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value) {
   return std::chrono::seconds(seconds);
 }
 
-ApiError::ApiError(ErrorKind kind, long http_status, std::string message, ApiStatus status,
+ApiError::ApiError(ErrorKind kind, long http_status, const std::string& message, ApiStatus status,
                    std::optional<std::chrono::seconds> retry_after, bool retryable)
-    : std::runtime_error(std::move(message)),
+    : std::runtime_error(message),
       kind_(kind),
       http_status_(http_status),
       status_(std::move(status)),
@@ -204,7 +204,7 @@ ApiError MakeApiError(const RequestInfo& req, long http_status, std::string_view
       break;
   }
   const bool retryable = kind == ErrorKind::kThrottled || kind == ErrorKind::kServerError;
-  return ApiError(kind, http_status, std::move(message), std::move(status), retry_after, retryable);
+  return ApiError(kind, http_status, message, std::move(status), retry_after, retryable);
 }
 
 ApiError MakeTransportError(const RequestInfo& req, const std::string& what, bool retryable) {

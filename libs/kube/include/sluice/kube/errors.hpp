@@ -55,7 +55,7 @@ struct RequestInfo {
 
 class ApiError : public std::runtime_error {
  public:
-  ApiError(ErrorKind kind, long http_status, std::string message, ApiStatus status,
+  ApiError(ErrorKind kind, long http_status, const std::string& message, ApiStatus status,
            std::optional<std::chrono::seconds> retry_after, bool retryable);
 
   ErrorKind Kind() const { return kind_; }
