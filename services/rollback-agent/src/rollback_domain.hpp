@@ -1,8 +1,8 @@
 #pragma once
 
 // The rollback-agent's pure core: the deployment as the shared projection folds it
-// (libs/projection), the rollback decision, and the bookkeeping of a
-// revert's attempts. No I/O; time is passed in.
+// (libs/projection), the rollback decision, and the bookkeeping of a revert's attempts. No I/O;
+// time is passed in.
 
 #include <sluice/v1/envelope.pb.h>
 
