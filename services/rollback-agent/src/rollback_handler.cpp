@@ -145,7 +145,7 @@ void RollbackHandler::Project(pqxx::work& tx, const v1::Envelope& e, std::int64_
                               std::int64_t now_ms) const {
   const std::string deployment_id = DeploymentIdOf(e);
   auto view = RollbackRepository::LockOrCreateDeployment(tx, deployment_id, now_ms);
-  ApplyEvent(view, e, at_ms);
+  projection::Apply(view, e, at_ms);
   RollbackRepository::SaveDeployment(tx, view, now_ms);
   if (e.has_instance_updated()) {
     RollbackRepository::AppendInstance(tx, deployment_id, DeployLogOf(e.instance_updated(), at_ms));
@@ -198,7 +198,7 @@ void RollbackHandler::OnTrigger(pqxx::work& tx, const v1::Envelope& e, const Tri
   PublishStarted(tx, deps_.clock, row, *view);
 
   view->rollback = RollbackPhase::kActive;
-  view->status = DeploymentState::kRollingBack;
+  view->status = projection::Status::kRollingBack;
   view->generation = std::max(view->generation, plan.new_generation);
   view->earlier_releases.clear();
   RollbackRepository::SaveDeployment(tx, *view, now_ms);

@@ -25,8 +25,8 @@ v1::DeploymentStatus FinalStatusProto(const RollbackRow& row, bool success) {
 void MarkDone(DeploymentView& view, const RollbackRow& row, bool success) {
   view.rollback = RollbackPhase::kDone;
   view.status = success && row.plan.final_status == FinalStatus::kRolledBack
-                    ? DeploymentState::kRolledBack
-                    : DeploymentState::kFailed;
+                    ? projection::Status::kRolledBack
+                    : projection::Status::kFailed;
   for (const auto& h : row.progress.reverted) {
     auto& host = view.hosts[h];
     host.version = row.plan.target_version;
