@@ -7,7 +7,7 @@
 //                     [--timeout-s 30]
 //
 // Exit status: 0 once every partition is read to the end it had at start; 1 on a Kafka error
-// or when the timeout passed first; 2 on bad arguments.
+// or when the timeout passed first; CLI11's usage status (non-zero) on bad arguments.
 #include <librdkafka/rdkafkacpp.h>
 
 #include <CLI/CLI.hpp>
@@ -17,12 +17,20 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sluice/events/envelope.hpp>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
 
 using nlohmann::json;
+
+[[noreturn]] void Fail(std::string_view what, std::string_view why) {
+  std::string message(what);
+  message.append(": ").append(why);
+  throw std::runtime_error(message);
+}
 
 std::unique_ptr<RdKafka::KafkaConsumer> MakeConsumer(const std::string& brokers) {
   std::string err;
@@ -35,11 +43,11 @@ std::unique_ptr<RdKafka::KafkaConsumer> MakeConsumer(const std::string& brokers)
   };
   for (const auto& [name, value] : settings) {
     if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
-      throw std::runtime_error(name + ": " + err);
+      Fail(name, err);
     }
   }
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!consumer) throw std::runtime_error("consumer: " + err);
+  if (!consumer) Fail("consumer", err);
   return consumer;
 }
 
@@ -77,16 +85,16 @@ int Run(const std::string& brokers, const std::vector<std::string>& topics, std:
   for (const auto& topic : topics) {
     std::string err;
     std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(consumer.get(), topic, nullptr, err));
-    if (!t) throw std::runtime_error("topic " + topic + ": " + err);
+    if (!t) Fail("topic " + topic, err);
     RdKafka::Metadata* raw = nullptr;
     if (const auto code = consumer->metadata(false, t.get(), &raw, 10000);
         code != RdKafka::ERR_NO_ERROR) {
-      throw std::runtime_error("metadata of " + topic + ": " + RdKafka::err2str(code));
+      Fail("metadata of " + topic, RdKafka::err2str(code));
     }
     std::unique_ptr<RdKafka::Metadata> md(raw);
     for (const auto* tm : *md->topics()) {
       if (tm->err() != RdKafka::ERR_NO_ERROR) {
-        throw std::runtime_error("topic " + topic + ": " + RdKafka::err2str(tm->err()));
+        Fail("topic " + topic, RdKafka::err2str(tm->err()));
       }
       for (const auto* pm : *tm->partitions()) {
         std::int64_t low = 0;
@@ -94,7 +102,7 @@ int Run(const std::string& brokers, const std::vector<std::string>& topics, std:
         if (const auto code =
                 consumer->query_watermark_offsets(topic, pm->id(), &low, &high, 10000);
             code != RdKafka::ERR_NO_ERROR) {
-          throw std::runtime_error("watermarks of " + topic + ": " + RdKafka::err2str(code));
+          Fail("watermarks of " + topic, RdKafka::err2str(code));
         }
         if (high > low) end[{topic, pm->id()}] = high;
         parts.push_back(RdKafka::TopicPartition::create(topic, pm->id(), since_ms));
@@ -103,7 +111,7 @@ int Run(const std::string& brokers, const std::vector<std::string>& topics, std:
   }
   // The first offset at or after since_ms (the end when there is none).
   if (const auto code = consumer->offsetsForTimes(parts, 10000); code != RdKafka::ERR_NO_ERROR) {
-    throw std::runtime_error(std::string("offsets for times: ") + RdKafka::err2str(code));
+    Fail("offsets for times", RdKafka::err2str(code));
   }
   for (auto* p : parts) {
     const auto key = std::make_pair(p->topic(), p->partition());
@@ -115,7 +123,7 @@ int Run(const std::string& brokers, const std::vector<std::string>& topics, std:
   }
   if (!assigned.empty()) {
     if (const auto code = consumer->assign(assigned); code != RdKafka::ERR_NO_ERROR) {
-      throw std::runtime_error(std::string("assign: ") + RdKafka::err2str(code));
+      Fail("assign", RdKafka::err2str(code));
     }
   }
   RdKafka::TopicPartition::destroy(parts);
