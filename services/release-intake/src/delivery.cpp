@@ -65,8 +65,11 @@ std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view conte
   std::string text;
   if (media == "application/json") {
     json parsed;
+    // A NUL inside the spec is reported below by CheckSpecBytes with its offset in the spec text.
+    core::JsonLimits limits;
+    limits.allow_nul = true;
     try {
-      parsed = core::ParseStrictJson(body);
+      parsed = core::ParseStrictJson(body, limits);
     } catch (const core::JsonInputError& e) {
       return invalid(e.Path().empty() ? "body" : e.Path(), e.what());
     }
@@ -100,7 +103,10 @@ std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view conte
   const bool blank =
       std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
   if (blank) return invalid("body", "the delivery spec is empty");
-  if (auto e = CheckSpecBytes(text)) return SpecBodyError{SpecBodyError::Kind::kInvalid, *e};
+  if (auto e = CheckSpecBytes(text)) {
+    if (media == "application/json") e->field = "spec";  // the offset is in the spec string
+    return SpecBodyError{SpecBodyError::Kind::kInvalid, *e};
+  }
   return text;
 }
 
