@@ -186,7 +186,7 @@ std::vector<std::string> Fields(const json& body) { return cli::RenderFields(bod
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
+  if (!in) throw std::runtime_error("cannot read " + path + ": check the path and its permissions");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -273,7 +273,8 @@ int Watch(const Global& g, const std::string& id, std::chrono::milliseconds time
     if (!problem.empty() && problem != last_problem) std::cerr << problem << std::endl;
     last_problem = problem;
     if (timeout.count() > 0 && Clock::now() - start > timeout) {
-      std::cerr << "watch: no final status within the timeout\n";
+      std::cerr << "watch: no final status within the timeout; 'sluice deployment get " << id
+                << "' shows where it is, 'sluice deployment watch " << id << "' follows it again\n";
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -360,7 +361,11 @@ int IncidentChart(const Global& g, const std::string& id, const std::string& out
                          {{"Accept", "image/svg+xml"}});
   if (a.status != 200) return PrintError(g, a);
   std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error("cannot write " + out_file);
+  if (!out) {
+    throw std::runtime_error("cannot write " + out_file +
+                             ": check the directory exists and is "
+                             "writable");
+  }
   out << a.raw;
   out.close();
   if (!out) throw std::runtime_error("cannot write " + out_file);
