@@ -19,11 +19,13 @@
 // Read commands print a table, or the API's JSON (-o json) or YAML (-o yaml).
 #include <google/protobuf/util/json_util.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -278,6 +280,61 @@ int Watch(const Global& g, const std::string& id, std::chrono::milliseconds time
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// `--watch`: reads `path` every `interval` and shows it again as -o asks. On a terminal the
+// screen is redrawn in place; otherwise a frame headed by "--- <UTC time>" is printed each time
+// the answer changed. `done` ends the watch with an exit code (a deployment that finished).
+int WatchFrames(const Global& g, const std::string& path, std::chrono::milliseconds interval,
+                const std::function<std::vector<std::string>(const json&)>& table,
+                const std::function<std::optional<int>(const json&)>& done) {
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  std::string last_frame, last_problem;
+  for (;;) {
+    std::string problem;
+    try {
+      const auto a = Request(g, "GET", path);
+      if (a.status == 200) {
+        std::ostringstream frame;
+        if (g.raw) {
+          frame << a.body.dump() << "\n";
+        } else if (g.format == cli::Format::kJson) {
+          frame << a.body.dump(2) << "\n";
+        } else if (g.format == cli::Format::kYaml) {
+          frame << cli::ToYaml(a.body);
+        } else {
+          for (const auto& line : table(a.body)) frame << line << "\n";
+        }
+        if (tty) {
+          std::cout << "\033[H\033[2J" << UtcNow() << "  every " << interval.count()
+                    << "ms, Ctrl-C stops\n\n"
+                    << frame.str() << std::flush;
+        } else if (frame.str() != last_frame) {
+          std::cout << "--- " << UtcNow() << "\n" << frame.str() << std::flush;
+        }
+        last_frame = frame.str();
+        if (const auto rc = done(a.body)) return *rc;
+      } else if (a.status == 401 || a.status == 403 || a.status == 404) {
+        return PrintError(g, a);
+      } else {
+        problem = "the API answered " + std::to_string(a.status) + "; retrying";
+      }
+    } catch (const sluice::http::HttpError& e) {
+      problem = std::string("the API cannot be reached (") + e.what() + "); retrying";
+    }
+    if (!problem.empty() && problem != last_problem) std::cerr << problem << std::endl;
+    last_problem = problem;
+    std::this_thread::sleep_for(interval);
   }
 }
 
@@ -617,9 +674,16 @@ int main(int argc, char** argv) {
   dlist->add_option("--env", dl_env, "only this environment");
   dlist->add_option("--status", dl_status, "only this status");
   dlist->add_option("--limit", dl_limit, "how many");
+  bool watch_flag = false;
+  std::string watch_interval = "2s";
+  dlist->add_flag("-w,--watch", watch_flag, "show the list again as it changes (Ctrl-C stops)");
+  dlist->add_option("--interval", watch_interval, "with --watch: how often to read, e.g. 2s");
   std::string dep_id;
-  auto* dget = deployment->add_subcommand("get", "show one deployment (JSON)");
+  auto* dget = deployment->add_subcommand("get", "show one deployment: batches and next command");
   dget->add_option("id", dep_id, "deployment id")->required();
+  dget->add_flag("-w,--watch", watch_flag,
+                 "show it again as it changes until it finishes (exit 0 on success, 2 otherwise)");
+  dget->add_option("--interval", watch_interval, "with --watch: how often to read, e.g. 2s");
   std::string w_timeout = "0s";
   auto* dwatch = deployment->add_subcommand(
       "watch", "follow a deployment until it finishes (exit 0 on success, 2 otherwise)");
@@ -840,9 +904,26 @@ int main(int argc, char** argv) {
       if (!dl_app.empty()) path += "&app=" + Enc(dl_app);
       if (!dl_env.empty()) path += "&env=" + Enc(dl_env);
       if (!dl_status.empty()) path += "&status=" + Enc(dl_status);
+      if (watch_flag) {
+        return WatchFrames(g, path, Duration(watch_interval, "--interval"),
+                           cli::RenderDeploymentList,
+                           [](const json&) { return std::optional<int>(); });
+      }
       return Show(g, path, cli::RenderDeploymentList);
     }
-    if (*dget) return Show(g, "/v1/deployments/" + Enc(dep_id), Fields);
+    if (*dget) {
+      const std::string path = "/v1/deployments/" + Enc(dep_id);
+      if (watch_flag) {
+        return WatchFrames(g, path, Duration(watch_interval, "--interval"),
+                           cli::RenderDeploymentView, [](const json& d) {
+                             const std::string status = d.value("status", "");
+                             return cli::IsFinalStatus(status)
+                                        ? std::optional<int>(cli::ExitCodeFor(status))
+                                        : std::nullopt;
+                           });
+      }
+      return Show(g, path, cli::RenderDeploymentView);
+    }
     if (*dinstances) {
       return Show(g, "/v1/deployments/" + Enc(dep_id) + "/instances",
                   Items({{"HOST", "host"},

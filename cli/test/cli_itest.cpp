@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -136,6 +137,25 @@ class SluiceCliItest : public ::testing::Test {
       res.set_content(json{{"app", "shop"}, {"version", std::stoi(v)}, {"yaml", yaml}}.dump(),
                       "application/json");
     });
+    // Running for the first two reads, then succeeded.
+    server_.Get("/v1/deployments/d-w",
+                [=, this](const httplib::Request& req, httplib::Response& res) {
+                  record(req);
+                  const bool done = ++watch_reads_ > 2;
+                  res.set_content(json{{"id", "d-w"},
+                                       {"app", "shop"},
+                                       {"version", "2.0.0"},
+                                       {"env", "prod"},
+                                       {"status", done ? "succeeded" : "running"},
+                                       {"batches",
+                                        {{{"index", 0},
+                                          {"weight_percent", 100},
+                                          {"hosts", {"web-1"}},
+                                          {"status", done ? "succeeded" : "waiting"},
+                                          {"gates", {{{"kind", "approval"}, {"passed", done}}}}}}}}
+                                      .dump(),
+                                  "application/json");
+                });
     server_.Get("/v1/deployments/down", [=](const httplib::Request& req, httplib::Response& res) {
       record(req);
       res.status = 503;
@@ -188,6 +208,7 @@ class SluiceCliItest : public ::testing::Test {
   std::thread thread_;
   std::mutex mu_;
   std::vector<Asked> asked_;
+  std::atomic<int> watch_reads_{0};
   std::filesystem::path dir_;
 };
 
@@ -434,6 +455,64 @@ TEST_F(SluiceCliItest, LocalCommandsNeedNoApi) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find(bad + ":11:19: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("must be 1%..100%"), std::string::npos) << r.out;
+}
+
+TEST_F(SluiceCliItest, DeploymentGetWatchPrintsAFramePerChangeUntilItFinishes) {
+  auto r = Sluice("deployment get d-w");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("next: sluice deployment approve d-w"), std::string::npos) << r.out;
+  watch_reads_ = 0;
+  // Not a terminal: one timestamped frame per change (the second read equals the first).
+  r = Sluice("deployment get d-w --watch --interval 50ms");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(watch_reads_.load(), 3);
+  std::size_t frames = 0;
+  for (auto pos = r.out.find("--- "); pos != std::string::npos; pos = r.out.find("--- ", pos + 4)) {
+    ++frames;
+  }
+  EXPECT_EQ(frames, 2u) << r.out;
+  EXPECT_NE(r.out.find("batch 1  100%  waiting  web-1  (waits for: approval)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("deployment d-w succeeded"), std::string::npos) << r.out;
+  EXPECT_EQ(Sluice("deployment get d-w --watch --interval soon").exit_code, 64);
+}
+
+// Output of a shell command (stderr included).
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST_F(SluiceCliItest, DeploymentGetWatchRedrawsInPlaceOnATerminal) {
+  if (Shell("command -v tmux").empty()) GTEST_SKIP() << "tmux is not installed";
+  const std::string session = "sluice-cli-" + st::RandomSuffix();
+  // A tmux server of the test's own (its socket in the test's directory), so no other tmux
+  // user is touched.
+  const std::string tmux = "tmux -S " + (dir_ / "tmux.sock").string() + " ";
+  const std::string cmd = "SLUICE_CONFIG=" + (dir_ / "config.yaml").string() + " " +
+                          std::string(SLUICE_CLI_BIN) + " deployment get d-w --watch --interval " +
+                          "200ms --api " + Api() + " --token t0k3n; echo EXIT=$?; sleep 60";
+  Shell(tmux + "new-session -d -s " + session + " -x 100 -y 30 \"" + cmd + "\"");
+  std::string pane;
+  for (int i = 0; i < 100 && pane.find("EXIT=") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pane = Shell(tmux + "capture-pane -p -t " + session);
+  }
+  Shell(tmux + "kill-server");
+  EXPECT_NE(pane.find("EXIT=0"), std::string::npos) << pane;
+  EXPECT_NE(pane.find("deployment d-w succeeded"), std::string::npos) << pane;
+  // Redrawn in place: the earlier frames were cleared, one header is on the screen.
+  EXPECT_EQ(pane.find("deployment d-w running"), std::string::npos) << pane;
+  EXPECT_EQ(pane.find("--- "), std::string::npos) << pane;
+  const auto header = pane.find("every 200ms, Ctrl-C stops");
+  EXPECT_NE(header, std::string::npos) << pane;
+  EXPECT_EQ(pane.find("every 200ms", header + 1), std::string::npos) << pane;
 }
 
 }  // namespace
