@@ -292,10 +292,11 @@ std::string UtcNow() {
   return buf;
 }
 
-// `--watch`: reads `path` every `interval` and shows it again as -o asks. On a terminal the
+// `--watch`: reads (`fetch`) every `interval` and shows it again as -o asks. On a terminal the
 // screen is redrawn in place; otherwise a frame headed by "--- <UTC time>" is printed each time
 // the answer changed. `done` ends the watch with an exit code (a deployment that finished).
-int WatchFrames(const Global& g, const std::string& path, std::chrono::milliseconds interval,
+int WatchFrames(const Global& g, const std::function<Answer()>& fetch,
+                std::chrono::milliseconds interval,
                 const std::function<std::vector<std::string>(const json&)>& table,
                 const std::function<std::optional<int>(const json&)>& done) {
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
@@ -303,7 +304,7 @@ int WatchFrames(const Global& g, const std::string& path, std::chrono::milliseco
   for (;;) {
     std::string problem;
     try {
-      const auto a = Request(g, "GET", path);
+      const auto a = fetch();
       if (a.status == 200) {
         std::ostringstream frame;
         if (g.raw) {
@@ -905,33 +906,42 @@ int main(int argc, char** argv) {
       if (!dl_env.empty()) path += "&env=" + Enc(dl_env);
       if (!dl_status.empty()) path += "&status=" + Enc(dl_status);
       if (watch_flag) {
-        return WatchFrames(g, path, Duration(watch_interval, "--interval"),
-                           cli::RenderDeploymentList,
-                           [](const json&) { return std::optional<int>(); });
+        return WatchFrames(
+            g, [&] { return Request(g, "GET", path); }, Duration(watch_interval, "--interval"),
+            cli::RenderDeploymentList, [](const json&) { return std::optional<int>(); });
       }
       return Show(g, path, cli::RenderDeploymentList);
     }
     if (*dget) {
       const std::string path = "/v1/deployments/" + Enc(dep_id);
+      // The table shows each host's version and health too (the executor's records; left out
+      // when it cannot be asked).
+      json instances;
+      const bool table = g.format == cli::Format::kTable && !g.raw;
+      auto fetch = [&] {
+        auto a = Request(g, "GET", path);
+        if (a.status == 200 && table) {
+          try {
+            const auto i = Request(g, "GET", path + "/instances");
+            instances = i.status == 200 ? i.body : json();
+          } catch (const sluice::http::HttpError&) {
+            instances = json();
+          }
+        }
+        return a;
+      };
+      auto view = [&](const json& d) { return cli::RenderDeploymentView(d, instances); };
       if (watch_flag) {
-        return WatchFrames(g, path, Duration(watch_interval, "--interval"),
-                           cli::RenderDeploymentView, [](const json& d) {
-                             const std::string status = d.value("status", "");
-                             return cli::IsFinalStatus(status)
-                                        ? std::optional<int>(cli::ExitCodeFor(status))
-                                        : std::nullopt;
-                           });
+        return WatchFrames(
+            g, fetch, Duration(watch_interval, "--interval"), view, [](const json& d) {
+              const std::string status = d.value("status", "");
+              return cli::IsFinalStatus(status) ? std::optional<int>(cli::ExitCodeFor(status))
+                                                : std::nullopt;
+            });
       }
-      return Show(g, path, cli::RenderDeploymentView);
-    }
-    if (*dinstances) {
-      return Show(g, "/v1/deployments/" + Enc(dep_id) + "/instances",
-                  Items({{"HOST", "host"},
-                         {"VERSION", "version"},
-                         {"STATE", "state"},
-                         {"HEALTH", "health"},
-                         {"UPDATED", "updated_at"}},
-                        "no instances"));
+      const auto a = fetch();
+      if (a.status != 200) return PrintError(g, a);
+      return Print(g, a.body, view);
     }
     if (*dwatch) return Watch(g, dep_id, Duration(w_timeout, "--timeout"));
     for (const auto& [verb, cmd] : verbs) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 namespace sluice::cli {
 namespace {
@@ -226,7 +227,7 @@ std::string NextCommand(const json& d) {
   return "";
 }
 
-std::vector<std::string> RenderDeploymentView(const json& d) {
+std::vector<std::string> RenderDeploymentView(const json& d, const json& instances) {
   std::vector<std::string> out{DescribeDeployment(d).status_line};
   std::string what = Str(d, "app") + " " + Str(d, "version") + " -> " + Str(d, "env");
   if (d.contains("generation") && d["generation"].is_number()) {
@@ -256,6 +257,27 @@ std::vector<std::string> RenderDeploymentView(const json& d) {
                       PadLeft(std::to_string(b.value("weight_percent", 0)) + "%", 4),
                       Str(b, "status"), tail});
     }
+    for (auto& line : Table(rows)) out.push_back(std::move(line));
+  }
+  const json records = ListItems(instances, "instances");
+  if (!records.empty()) {
+    std::vector<std::string> order;  // hosts in first-seen order, each with its latest record
+    std::map<std::string, json> latest;
+    for (const auto& r : records) {
+      const std::string host = Str(r, "host");
+      if (!latest.contains(host)) order.push_back(host);
+      latest[host] = r;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& host : order) {
+      const auto& r = latest[host];
+      auto cell = [&](const char* key) {
+        const std::string v = Str(r, key);
+        return v.empty() ? std::string("-") : v;
+      };
+      rows.push_back({"  " + host, cell("version"), cell("health_status"), cell("status")});
+    }
+    out.push_back("hosts:");
     for (auto& line : Table(rows)) out.push_back(std::move(line));
   }
   const std::string next = NextCommand(d);

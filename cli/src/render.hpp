@@ -50,8 +50,13 @@ WatchView DescribeDeployment(const nlohmann::json& deployment);
 //   shop 1.2.3 -> production, generation 2
 //   batch 1    5%  succeeded  web-1
 //   batch 2   25%  waiting    web-2  (waits for: approval) + analysis
+//   hosts:
+//     web-1  1.2.3  healthy  succeeded
 //   next: sluice deployment approve d-1
-std::vector<std::string> RenderDeploymentView(const nlohmann::json& deployment);
+// `instances` is the executor's answer ({"instances":[…]}, oldest generation first): each host's
+// latest record, with its version, health and state; left out when null or empty.
+std::vector<std::string> RenderDeploymentView(const nlohmann::json& deployment,
+                                              const nlohmann::json& instances = nullptr);
 // The command to type next for a deployment ("" when it is over): approve when a batch waits
 // for an approval, resume when paused or waiting on an open-ended pause, else promote or pause
 // while it runs.

@@ -193,6 +193,17 @@ TEST(RenderDeploymentView, BatchesGatesAndTheNextCommand) {
                 "batch 3  100%  pending    web-3, web-4  (waits for: pause until resumed)",
                 "next: sluice deployment approve d-1",
             }));
+  // The hosts: each one's latest record.
+  const json instances = json::parse(R"({"instances":[
+    {"host":"web-1","version":"1.2.2","health_status":"healthy","status":"succeeded"},
+    {"host":"web-2","version":"1.2.3","health_status":"","status":"deploying"},
+    {"host":"web-1","version":"1.2.3","health_status":"healthy","status":"succeeded"}]})");
+  const auto lines = RenderDeploymentView(d, instances);
+  ASSERT_EQ(lines.size(), 9u);
+  EXPECT_EQ(lines[5], "hosts:");
+  EXPECT_EQ(lines[6], "  web-1  1.2.3  healthy  succeeded");
+  EXPECT_EQ(lines[7], "  web-2  1.2.3  -        deploying");
+  EXPECT_EQ(lines[8], "next: sluice deployment approve d-1");
 }
 
 TEST(NextCommand, FollowsTheState) {

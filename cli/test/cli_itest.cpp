@@ -156,6 +156,9 @@ class SluiceCliItest : public ::testing::Test {
                                       .dump(),
                                   "application/json");
                 });
+    server_.Get("/v1/deployments/d-w/instances", reply(R"({"instances":[{"host":"web-1",
+      "ip":"10.0.0.1","batch_index":0,"generation":1,"status":"succeeded","version":"2.0.0",
+      "health_status":"healthy"}]})"));
     server_.Get("/v1/deployments/down", [=](const httplib::Request& req, httplib::Response& res) {
       record(req);
       res.status = 503;
@@ -461,6 +464,7 @@ TEST_F(SluiceCliItest, DeploymentGetWatchPrintsAFramePerChangeUntilItFinishes) {
   auto r = Sluice("deployment get d-w");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("next: sluice deployment approve d-w"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hosts:\n  web-1  2.0.0  healthy  succeeded\n"), std::string::npos) << r.out;
   watch_reads_ = 0;
   // Not a terminal: one timestamped frame per change (the second read equals the first).
   r = Sluice("deployment get d-w --watch --interval 50ms");
