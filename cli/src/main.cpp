@@ -916,21 +916,37 @@ int main(int argc, char** argv) {
       const std::string path = "/v1/deployments/" + Enc(dep_id);
       // The table shows each host's version and health too (the executor's records; left out
       // when it cannot be asked).
-      json instances;
+      // So does the latest analysis of the deployment, with its latest measurement.
+      json instances, latest_analysis;
       const bool table = g.format == cli::Format::kTable && !g.raw;
       auto fetch = [&] {
         auto a = Request(g, "GET", path);
         if (a.status == 200 && table) {
+          instances = latest_analysis = json();
           try {
             const auto i = Request(g, "GET", path + "/instances");
-            instances = i.status == 200 ? i.body : json();
+            if (i.status == 200) instances = i.body;
+            const auto analyses =
+                Request(g, "GET", "/v1/analyses" + Query("deployment_id", dep_id));
+            const json items = cli::ListItems(analyses.body, "analyses");
+            if (analyses.status == 200 && !items.empty()) {
+              // The latest: the one started last.
+              json latest = items[0];
+              for (const auto& item : items) {
+                if (item.value("started_at", "") >= latest.value("started_at", "")) latest = item;
+              }
+              const auto one = Request(g, "GET", "/v1/analyses/" + Enc(latest.value("id", "")));
+              if (one.status == 200) latest_analysis = one.body;
+            }
           } catch (const sluice::http::HttpError&) {
-            instances = json();
+            // The deployment is shown without them.
           }
         }
         return a;
       };
-      auto view = [&](const json& d) { return cli::RenderDeploymentView(d, instances); };
+      auto view = [&](const json& d) {
+        return cli::RenderDeploymentView(d, instances, latest_analysis);
+      };
       if (watch_flag) {
         return WatchFrames(
             g, fetch, Duration(watch_interval, "--interval"), view, [](const json& d) {

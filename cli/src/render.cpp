@@ -227,7 +227,27 @@ std::string NextCommand(const json& d) {
   return "";
 }
 
-std::vector<std::string> RenderDeploymentView(const json& d, const json& instances) {
+std::string RenderAnalysisLine(const json& a) {
+  std::string line = "analysis " + Str(a, "id");
+  const auto batch = a.value("batch_index", json());
+  if (batch.is_number_integer()) {
+    line += " (batch " + std::to_string(batch.get<long long>() + 1) + ", " +
+            (a.value("bake_watch", false) ? "bake" : "canary") + ")";
+  }
+  line += " " + Str(a, "status");
+  const json measurements = a.value("measurements", json::array());
+  if (measurements.is_array() && !measurements.empty()) {
+    const auto& m = measurements.back();
+    line += ": " + Str(m, "message");
+    if (!Str(m, "rule").empty()) line += " (rule " + Str(m, "rule") + ")";
+  } else if (!Str(a, "reason").empty()) {
+    line += ": " + Str(a, "reason");
+  }
+  return line;
+}
+
+std::vector<std::string> RenderDeploymentView(const json& d, const json& instances,
+                                              const json& analysis) {
   std::vector<std::string> out{DescribeDeployment(d).status_line};
   std::string what = Str(d, "app") + " " + Str(d, "version") + " -> " + Str(d, "env");
   if (d.contains("generation") && d["generation"].is_number()) {
@@ -280,6 +300,7 @@ std::vector<std::string> RenderDeploymentView(const json& d, const json& instanc
     out.push_back("hosts:");
     for (auto& line : Table(rows)) out.push_back(std::move(line));
   }
+  if (analysis.is_object()) out.push_back(RenderAnalysisLine(analysis));
   const std::string next = NextCommand(d);
   if (!next.empty()) out.push_back("next: " + next);
   return out;

@@ -55,8 +55,13 @@ WatchView DescribeDeployment(const nlohmann::json& deployment);
 //   next: sluice deployment approve d-1
 // `instances` is the executor's answer ({"instances":[…]}, oldest generation first): each host's
 // latest record, with its version, health and state; left out when null or empty.
+// `analysis` (GET /v1/analyses/{id}, the deployment's latest) adds its line before "next:".
 std::vector<std::string> RenderDeploymentView(const nlohmann::json& deployment,
-                                              const nlohmann::json& instances = nullptr);
+                                              const nlohmann::json& instances = nullptr,
+                                              const nlohmann::json& analysis = nullptr);
+// "analysis an-1 (batch 2, canary) Running: error_rate 0.01 <= 0.05 (rule seed)": the status
+// and the latest measurement.
+std::string RenderAnalysisLine(const nlohmann::json& analysis);
 // The command to type next for a deployment ("" when it is over): approve when a batch waits
 // for an approval, resume when paused or waiting on an open-ended pause, else promote or pause
 // while it runs.

@@ -204,6 +204,17 @@ TEST(RenderDeploymentView, BatchesGatesAndTheNextCommand) {
   EXPECT_EQ(lines[6], "  web-1  1.2.3  healthy  succeeded");
   EXPECT_EQ(lines[7], "  web-2  1.2.3  -        deploying");
   EXPECT_EQ(lines[8], "next: sluice deployment approve d-1");
+  // The latest analysis, before the next command.
+  const json analysis = json::parse(R"({"id":"an-2","batch_index":1,"bake_watch":false,
+    "status":"Running","measurements":[{"rule":"seed","message":"error_rate 0.02 <= 0.05"},
+    {"rule":"seed","message":"error_rate 0.01 <= 0.05"}]})");
+  const auto with = RenderDeploymentView(d, nullptr, analysis);
+  ASSERT_EQ(with.size(), 7u);
+  EXPECT_EQ(with[5],
+            "analysis an-2 (batch 2, canary) Running: error_rate 0.01 <= 0.05 (rule seed)");
+  EXPECT_EQ(RenderAnalysisLine(json::parse(R"({"id":"an-3","status":"Failed",
+    "reason":"threshold_breached"})")),
+            "analysis an-3 Failed: threshold_breached");
 }
 
 TEST(NextCommand, FollowsTheState) {
