@@ -10,7 +10,7 @@
 //   sluice deployment rollback ID [--to RELEASE_ID] [--reason ...]
 //   sluice analysis list --deployment ID | get ID;  sluice analyze -f request.json
 //   sluice incident list --deployment ID | get ID [--markdown] | chart ID -o file.svg
-//   sluice login --api-url URL --token T [--context NAME];  sluice context list|use|current
+//   sluice login --api-url URL --token T [--name NAME];  sluice context list|use|current
 //   sluice app list|get|history|diff;  sluice token create|list|revoke;  sluice audit
 //   sluice rollback list --deployment ID;  sluice lint -f app.yaml;  sluice version
 //   sluice completion bash|zsh|fish
