@@ -116,6 +116,60 @@ HostOutcome KubernetesWorkload::WaitRollout(const std::string& ns, const std::st
   }
 }
 
+HostOutcome KubernetesWorkload::WaitStatefulSet(const std::string& ns, const std::string& name,
+                                                const std::string& pod_selector,
+                                                Deadline deadline) {
+  kube::ListOptions pods;
+  pods.label_selector = pod_selector;
+  for (;;) {
+    const Json sts = client_.Get(kube::kStatefulSets, ns, name);
+    const Json pod_list = client_.List(kube::kPods, ns, pods);
+    const kube::RolloutStatus s = kube::InterpretStatefulSet(sts, pod_list);
+    if (s.phase == kube::RolloutPhase::kComplete) {
+      return HostOutcome::Success(std::string(), HostHealth::kHealthy);
+    }
+    if (clock_.Monotonic() >= deadline) {
+      std::string named;
+      for (const auto& p : s.pods_not_ready) {
+        named += (named.empty() ? "" : "; ") + p.name + ": " + p.why;
+      }
+      return HostOutcome::Failure(
+          OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
+          "statefulset " + ns + "/" + name + " still " + std::string(s.reason) +
+              " at the deadline: " + s.message +
+              (named.empty() ? std::string() : " (not ready: " + named + ")"));
+    }
+    options_.sleep(options_.poll_interval);
+  }
+}
+
+HostOutcome KubernetesWorkload::StatefulSetStep(const WorkloadRef& ref, const std::string& image,
+                                                double percent, const CommandFence& fence,
+                                                Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    const Json sts = client_.Get(kube::kStatefulSets, ref.ns, ref.name);
+    if (auto stale = CheckFence(sts, fence)) return *stale;
+    if (ContainerImage(sts, ref.container).empty()) {
+      throw std::invalid_argument("no container " + ref.container);
+    }
+    const std::int64_t replicas = Replicas(sts);
+    std::int64_t partition = PlanPartition(replicas, percent);
+    const bool same_release = ContainerImage(sts, ref.container) == image;
+    // Batches only ever lower the partition of one release; a new release starts from its own.
+    if (same_release && Partition(sts) < partition) partition = Partition(sts);
+    const Json ann = FenceAnnotations(fence, image);
+    if (!same_release || Partition(sts) != partition || !HasAnnotations(sts, ann) ||
+        sts.value(Json::json_pointer("/spec/updateStrategy/type"), std::string("RollingUpdate")) !=
+            "RollingUpdate") {
+      client_.Patch(kube::kStatefulSets, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                    PartitionPatch(ref.container, image, partition, ann));
+    }
+    HostOutcome waited = WaitStatefulSet(ref.ns, ref.name, SelectorString(sts), deadline);
+    if (!waited.Succeeded()) return waited;
+    return HostOutcome::Success(image);
+  });
+}
+
 HostOutcome KubernetesWorkload::CanaryStep(const WorkloadRef& ref, const std::string& image,
                                            double percent, const CommandFence& fence,
                                            Deadline deadline) {

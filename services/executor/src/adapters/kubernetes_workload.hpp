@@ -55,6 +55,14 @@ class KubernetesWorkload {
   HostOutcome Revert(const WorkloadRef& ref, RevertScope scope, const std::string& previous_image,
                      const CommandFence& fence, Deadline deadline);
 
+  // One batch of a StatefulSet (`ref.name`): the release in the template and the partition
+  // lowered to PlanPartition(replicas, percent) in one patch, never raised (a repeat or a late
+  // smaller batch leaves it), then waited for until the pods at or above it run the update and
+  // every pod is Ready. A StatefulSet has no progress deadline: `deadline` ends a stuck batch
+  // (kTimedOut naming the pods that are not ready).
+  HostOutcome StatefulSetStep(const WorkloadRef& ref, const std::string& image, double percent,
+                              const CommandFence& fence, Deadline deadline);
+
   // Polls the Deployment `name` until its rollout is complete (success), failed
   // (ProgressDeadlineExceeded: kFailed naming the pods that are not ready) or `deadline`
   // (kTimedOut, naming them too). `pod_selector` picks the pods to name.
@@ -62,6 +70,8 @@ class KubernetesWorkload {
                           const std::string& pod_selector, Deadline deadline);
 
  private:
+  HostOutcome WaitStatefulSet(const std::string& ns, const std::string& name,
+                              const std::string& pod_selector, Deadline deadline);
   HostOutcome Guarded(const WorkloadRef& ref, const std::function<HostOutcome()>& body);
 
   kube::Client& client_;

@@ -209,5 +209,49 @@ TEST_F(KubernetesWorkloadKTest, FullRevertPutsTheStableBackOnThePreviousImage) {
   EXPECT_EQ(ReadyImages("app=web,sluice.io/track!=canary"), std::vector<std::string>(4, kOld));
 }
 
+TEST_F(KubernetesWorkloadKTest, StatefulSetPartitionIsLoweredBatchByBatch) {
+  const Json labels = {{"app", "db"}};
+  client_->Create(
+      kube::kStatefulSets, ns_,
+      {{"apiVersion", "apps/v1"},
+       {"kind", "StatefulSet"},
+       {"metadata", {{"name", "db"}}},
+       {"spec",
+        {{"replicas", 4},
+         {"serviceName", "db"},
+         {"selector", {{"matchLabels", labels}}},
+         {"template",
+          {{"metadata", {{"labels", labels}}},
+           {"spec", {{"containers", Json::array({{{"name", "db"}, {"image", kOld}}})}}}}}}}});
+  const WorkloadRef db{ns_, "db", "db"};
+  // The first revision everywhere: a step of the image it already runs at 100%.
+  ASSERT_TRUE(workload_->StatefulSetStep(db, kOld, 100, Fence(1), Soon()).Succeeded());
+
+  const HostOutcome batch = workload_->StatefulSetStep(db, kNew, 25, Fence(2), Soon());
+  ASSERT_TRUE(batch.Succeeded()) << batch.message;
+  const Json sts = client_->Get(kube::kStatefulSets, ns_, "db");
+  EXPECT_EQ(Partition(sts), 3);
+  const auto pod_image = [&](int ordinal) {
+    return client_
+        ->Get(kube::kPods, ns_, "db-" + std::to_string(ordinal))["spec"]["containers"][0]["image"]
+        .get<std::string>();
+  };
+  EXPECT_EQ(pod_image(3), kNew);
+  EXPECT_EQ(pod_image(2), kOld);
+  EXPECT_EQ(pod_image(0), kOld);
+
+  // A repeat writes nothing.
+  writes_ = 0;
+  ASSERT_TRUE(workload_->StatefulSetStep(db, kNew, 25, Fence(2), Soon()).Succeeded());
+  EXPECT_EQ(writes_.load(), 0);
+
+  const HostOutcome all = workload_->StatefulSetStep(db, kNew, 100, Fence(2), Soon());
+  ASSERT_TRUE(all.Succeeded()) << all.message;
+  EXPECT_EQ(Partition(client_->Get(kube::kStatefulSets, ns_, "db")), 0);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(pod_image(i), kNew) << "db-" << i;
+  // A late batch of an older generation: hands off.
+  EXPECT_EQ(workload_->StatefulSetStep(db, kNew, 25, Fence(1), Soon()).kind, OutcomeKind::kStale);
+}
+
 }  // namespace
 }  // namespace sluice::executor::kube_workload

@@ -167,6 +167,23 @@ bool IsAsWanted(const Json& object, std::string_view container, std::string_view
   return HasAnnotations(object, annotations);
 }
 
+std::int64_t PlanPartition(std::int64_t replicas, double percent) {
+  return PlanCanaryReplicas(replicas, percent, /*surge=*/false).stable;
+}
+
+std::int64_t Partition(const Json& statefulset) {
+  return statefulset.value(Json::json_pointer("/spec/updateStrategy/rollingUpdate/partition"),
+                           std::int64_t{0});
+}
+
+Json PartitionPatch(std::string_view container, std::string_view image, std::int64_t partition,
+                    const Json& annotations) {
+  Json patch = WorkloadPatch(container, image, -1, annotations);
+  patch["spec"]["updateStrategy"] = {{"type", "RollingUpdate"},
+                                     {"rollingUpdate", {{"partition", partition}}}};
+  return patch;
+}
+
 std::string SelectorString(const Json& workload) {
   const Json match = workload.value(Json::json_pointer("/spec/selector/matchLabels"), Json());
   std::string out;

@@ -84,6 +84,17 @@ Json WorkloadPatch(std::string_view container, std::string_view image, std::int6
 bool IsAsWanted(const Json& object, std::string_view container, std::string_view image,
                 std::int64_t replicas, const Json& annotations);
 
+// A StatefulSet's RollingUpdate partition for a batch at `percent`: the pods with an ordinal at
+// or above it run the update, so the highest ceil(percent% x replicas) take the release (the
+// same share as a replica canary) and 100 gives 0. Throws as PlanCanaryReplicas.
+std::int64_t PlanPartition(std::int64_t replicas, double percent);
+// The partition a StatefulSet has (0 when unset).
+std::int64_t Partition(const Json& statefulset);
+// A strategic-merge patch of a StatefulSet: RollingUpdate with `partition`, the image of
+// `container` and the annotations.
+Json PartitionPatch(std::string_view container, std::string_view image, std::int64_t partition,
+                    const Json& annotations);
+
 // The selector of a workload as a label selector string ("app=web"), from matchLabels.
 std::string SelectorString(const Json& workload);
 

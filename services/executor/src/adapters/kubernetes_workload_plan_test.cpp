@@ -140,6 +140,27 @@ TEST(IsAsWanted, ComparesImageReplicasAndAnnotations) {
   EXPECT_TRUE(IsAsWanted(s, "app", "", -1, Json::object()));
 }
 
+TEST(PlanPartition, TheHighestOrdinalsTakeTheBatch) {
+  EXPECT_EQ(PlanPartition(4, 25), 3);
+  EXPECT_EQ(PlanPartition(4, 5), 3);
+  EXPECT_EQ(PlanPartition(4, 100), 0);
+  EXPECT_EQ(PlanPartition(100, 5), 95);
+  EXPECT_EQ(PlanPartition(100, 25), 75);
+  EXPECT_EQ(PlanPartition(100, 100), 0);
+  EXPECT_EQ(PlanPartition(4, 0), 4);
+}
+
+TEST(PartitionPatch, SetsTheStrategyThePartitionAndTheImage) {
+  EXPECT_EQ(PartitionPatch("db", "db:2", 3, Json::object()),
+            Json::parse(R"({"spec": {"updateStrategy": {"type": "RollingUpdate",
+                 "rollingUpdate": {"partition": 3}}, "template": {"spec": {"containers":
+                 [{"name": "db", "image": "db:2"}]}}}})"));
+  EXPECT_EQ(Partition(Json::parse(R"({"spec": {}})")), 0);
+  EXPECT_EQ(Partition(Json::parse(
+                R"({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 2}}}})")),
+            2);
+}
+
 TEST(SelectorString, JoinsMatchLabels) {
   EXPECT_EQ(SelectorString(Stable()), "app=web");
   const WorkloadRef ref{"shop", "web", "app"};
