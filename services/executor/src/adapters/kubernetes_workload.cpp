@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "command.hpp"
+
 namespace sluice::executor::kube_workload {
 
 namespace {
@@ -236,6 +238,15 @@ HostOutcome KubernetesWorkload::Revert(const WorkloadRef& ref, RevertScope scope
     if (auto stale = CheckFence(stable, fence)) return *stale;
     if (canary) {
       if (auto stale = CheckFence(*canary, fence)) return *stale;
+    }
+    for (const Json* object : {&stable, canary ? &*canary : nullptr}) {
+      if (object != nullptr && OwnedByAnother(*object, fence)) {
+        return HostOutcome::Failure(
+            OutcomeKind::kFailed, false, std::string(kReasonHostOwnedElsewhere),
+            "deployment " + Annotation(*object, kAnnotationDeploymentId) + " wrote " +
+                object->value(Json::json_pointer("/metadata/name"), std::string()) +
+                " after deployment " + fence.deployment_id + "; its revert is refused");
+      }
     }
     const std::int64_t total = TotalReplicas(stable, canary);
 

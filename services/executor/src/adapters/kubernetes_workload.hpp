@@ -51,7 +51,9 @@ class KubernetesWorkload {
                          const CommandFence& fence, Deadline deadline);
 
   // Batch: canary to zero, stable to its total. Full: the stable back on `previous_image`
-  // (needed for kFull only) with its total, waited for; the canary removed.
+  // (needed for kFull only) with its total, waited for; the canary removed. Refused
+  // (host_owned_by_newer_deployment) when another deployment wrote the stable or the canary
+  // last.
   HostOutcome Revert(const WorkloadRef& ref, RevertScope scope, const std::string& previous_image,
                      const CommandFence& fence, Deadline deadline);
 

@@ -195,6 +195,21 @@ TEST_F(KubernetesWorkloadKTest, BatchRevertScalesTheCanaryToZeroAndGivesTheStabl
   EXPECT_EQ(workload_->CanaryStep(ref_, kNew, 50, Fence(1), Soon()).kind, OutcomeKind::kStale);
 }
 
+TEST_F(KubernetesWorkloadKTest, ARevertOfAnOlderDeploymentLeavesTheNewerOnesWork) {
+  CreateStable();
+  ASSERT_TRUE(workload_->CanaryStep(ref_, kNew, 25, Fence(1), Soon()).Succeeded());
+  // Deployment d-2 takes the workload over with a step of its own.
+  const CommandFence other{"d-2", core::Generation{1}};
+  const HostOutcome step = workload_->CanaryStep(ref_, kNew, 50, other, Soon());
+  ASSERT_TRUE(step.Succeeded()) << step.message;
+  writes_ = 0;
+  const HostOutcome back = workload_->Revert(ref_, RevertScope::kBatch, "", Fence(2), Soon());
+  EXPECT_EQ(back.kind, OutcomeKind::kFailed) << back.message;
+  EXPECT_EQ(back.reason, "host_owned_by_newer_deployment");
+  EXPECT_EQ(writes_.load(), 0);
+  EXPECT_EQ(Get("web-canary")["spec"]["replicas"], 2);
+}
+
 TEST_F(KubernetesWorkloadKTest, FullRevertPutsTheStableBackOnThePreviousImage) {
   CreateStable();
   ASSERT_TRUE(workload_->CanaryStep(ref_, kNew, 25, Fence(1), Soon()).Succeeded());

@@ -87,6 +87,11 @@ FenceDecision DecideFence(const Json& object, const CommandFence& fence) {
   return seen > fence.generation.Value() ? FenceDecision::kStale : FenceDecision::kProceed;
 }
 
+bool OwnedByAnother(const Json& object, const CommandFence& fence) {
+  const std::string id = Annotation(object, kAnnotationDeploymentId);
+  return !id.empty() && id != fence.deployment_id;
+}
+
 Json FenceAnnotations(const CommandFence& fence, std::string_view release) {
   return {{std::string(kAnnotationDeploymentId), fence.deployment_id},
           {std::string(kAnnotationGeneration), std::to_string(fence.generation.Value())},

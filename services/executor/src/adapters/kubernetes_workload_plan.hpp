@@ -55,6 +55,11 @@ enum class FenceDecision {
   kStale,    // ours at a newer generation: a later command has been here; hands off
 };
 FenceDecision DecideFence(const Json& object, const CommandFence& fence);
+// Whether another deployment wrote `object` last (its deployment-id annotation names another):
+// as on sluice-agent, the last deployment to write a workload owns it, so a revert of an
+// older one is refused there (host_owned_by_newer_deployment) while a forward step of the
+// newer one proceeds.
+bool OwnedByAnother(const Json& object, const CommandFence& fence);
 
 // The annotations a write with `fence` and `release` leaves on an object.
 Json FenceAnnotations(const CommandFence& fence, std::string_view release);

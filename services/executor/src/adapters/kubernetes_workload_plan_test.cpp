@@ -86,6 +86,12 @@ TEST(DecideFence, NewerGenerationOfTheSameDeploymentIsHandsOff) {
   EXPECT_EQ(DecideFence(WithFence(Stable(), "d-1", "4x"), Fence(3)), FenceDecision::kProceed);
 }
 
+TEST(OwnedByAnother, TheLastDeploymentToWriteOwnsTheObject) {
+  EXPECT_FALSE(OwnedByAnother(Stable(), Fence(1)));
+  EXPECT_FALSE(OwnedByAnother(WithFence(Stable(), "d-1", "9"), Fence(1)));
+  EXPECT_TRUE(OwnedByAnother(WithFence(Stable(), "d-2", "1"), Fence(1)));
+}
+
 TEST(BuildCanary, CopiesTheStableWithTheTrackLabelTheImageAndTheFence) {
   const WorkloadRef ref{"shop", "web", "app"};
   const std::string image = "shop/web@" + kDigest;
