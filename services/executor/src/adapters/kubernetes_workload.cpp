@@ -48,6 +48,43 @@ std::optional<HostOutcome> CheckFence(const Json& object, const CommandFence& fe
           std::to_string(fence.generation.Value()) + ": hands off");
 }
 
+// "web-canary-abc: Pending: ...; web-canary-def: ..." for a message.
+std::string NamePods(const kube::RolloutStatus& s) {
+  std::string named;
+  for (const auto& p : s.pods_not_ready) {
+    if (!named.empty()) named += "; ";
+    named += p.name;
+    named += ": ";
+    named += p.why;
+  }
+  return named;
+}
+
+// "deployment shop/web: 1 of 3 updated replicas available (not ready: web-abc: ...)".
+std::string Describe(std::string_view kind, const std::string& ns, const std::string& name,
+                     const kube::RolloutStatus& s) {
+  std::string out(kind);
+  out += ' ';
+  out += ns;
+  out += '/';
+  out += name;
+  out += ": ";
+  out += s.message;
+  if (const std::string named = NamePods(s); !named.empty()) {
+    out += " (not ready: ";
+    out += named;
+    out += ')';
+  }
+  return out;
+}
+
+std::string AtDeadline(std::string what, const kube::RolloutStatus& s) {
+  what += "; still ";
+  what += s.reason;
+  what += " at the deadline";
+  return what;
+}
+
 // Fence annotations without the release (what the stable carries while it still runs the old
 // image).
 Json FenceOnly(const CommandFence& fence) {
@@ -100,19 +137,14 @@ HostOutcome KubernetesWorkload::WaitRollout(const std::string& ns, const std::st
     if (s.phase == kube::RolloutPhase::kComplete) {
       return HostOutcome::Success(std::string(), HostHealth::kHealthy);
     }
-    std::string named;
-    for (const auto& p : s.pods_not_ready) {
-      named += (named.empty() ? "" : "; ") + p.name + ": " + p.why;
-    }
-    const std::string what = "deployment " + ns + "/" + name + ": " + s.message +
-                             (named.empty() ? std::string() : " (not ready: " + named + ")");
+    const std::string what = Describe("deployment", ns, name, s);
     if (s.phase == kube::RolloutPhase::kFailed) {
       return HostOutcome::Failure(OutcomeKind::kFailed, false,
                                   std::string(reason::kProgressDeadline), what);
     }
     if (clock_.Monotonic() >= deadline) {
       return HostOutcome::Failure(OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
-                                  "still " + std::string(s.reason) + " at the deadline: " + what);
+                                  AtDeadline(what, s));
     }
     options_.sleep(options_.poll_interval);
   }
@@ -131,15 +163,8 @@ HostOutcome KubernetesWorkload::WaitStatefulSet(const std::string& ns, const std
       return HostOutcome::Success(std::string(), HostHealth::kHealthy);
     }
     if (clock_.Monotonic() >= deadline) {
-      std::string named;
-      for (const auto& p : s.pods_not_ready) {
-        named += (named.empty() ? "" : "; ") + p.name + ": " + p.why;
-      }
-      return HostOutcome::Failure(
-          OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
-          "statefulset " + ns + "/" + name + " still " + std::string(s.reason) +
-              " at the deadline: " + s.message +
-              (named.empty() ? std::string() : " (not ready: " + named + ")"));
+      return HostOutcome::Failure(OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
+                                  AtDeadline(Describe("statefulset", ns, name, s), s));
     }
     options_.sleep(options_.poll_interval);
   }

@@ -169,6 +169,23 @@ TEST_F(KubernetesWorkloadKTest, AStuckCanaryFailsNamingItsPod) {
   EXPECT_THAT(step.message, HasSubstr("no container started"));
 }
 
+TEST_F(KubernetesWorkloadKTest, TheCallersDeadlineEndsAWaitNamingThePods) {
+  CreateStable();
+  client_->Patch(
+      kube::kDeployments, ns_, "web", kube::PatchType::kStrategicMerge,
+      {{"spec",
+        {{"paused", true},
+         {"template", {{"metadata", {{"labels", {{"kwok-test/never-ready", "yes"}}}}}}}}}});
+  // The progress deadline (600 s) is far: the caller's ends the wait.
+  const HostOutcome step = workload_->CanaryStep(ref_, kNew, 25, Fence(1),
+                                                 core::SystemClock::Instance().Monotonic() + 3s);
+  ASSERT_EQ(step.kind, OutcomeKind::kTimedOut) << step.message;
+  EXPECT_EQ(step.reason, reason::kDeadline);
+  EXPECT_THAT(step.message, HasSubstr("deployment " + ns_ + "/web-canary"));
+  EXPECT_THAT(step.message, HasSubstr("not ready: web-canary-"));
+  EXPECT_THAT(step.message, HasSubstr("at the deadline"));
+}
+
 TEST_F(KubernetesWorkloadKTest, ANewerGenerationOnTheObjectMeansHandsOff) {
   CreateStable();
   ASSERT_TRUE(workload_->CanaryStep(ref_, kNew, 25, Fence(5), Soon()).Succeeded());
