@@ -110,6 +110,19 @@ class KubernetesWorkloadKTest : public ::testing::Test {
     return false;
   }
 
+  // An object's resourceVersion once two reads half a second apart agree.
+  std::string SettledVersion(const std::string& name) {
+    std::string last = Get(name)["metadata"]["resourceVersion"];
+    for (int i = 0; i < 20; ++i) {
+      std::this_thread::sleep_for(500ms);
+      std::string now = Get(name)["metadata"]["resourceVersion"];
+      if (now == last) return now;
+      last = std::move(now);
+    }
+    ADD_FAILURE() << name << " keeps changing";
+    return last;
+  }
+
   std::atomic<int> writes_{0};
   std::unique_ptr<kube::Client> client_;
   std::unique_ptr<KubernetesWorkload> workload_;
@@ -142,8 +155,10 @@ TEST_F(KubernetesWorkloadKTest, CanaryAt25PercentThenPromotedAt100) {
 TEST_F(KubernetesWorkloadKTest, ARepeatedStepWritesNothing) {
   CreateStable();
   ASSERT_TRUE(workload_->CanaryStep(ref_, kNew, 25, Fence(1), Soon()).Succeeded());
-  const std::string stable_rv = Get("web")["metadata"]["resourceVersion"];
-  const std::string canary_rv = Get("web-canary")["metadata"]["resourceVersion"];
+  // The controllers may still write status just after the rollout is complete (that moves
+  // resourceVersion too): take the versions once they hold still.
+  const std::string stable_rv = SettledVersion("web");
+  const std::string canary_rv = SettledVersion("web-canary");
   writes_ = 0;
   // As after a crash between the writes and the report: the same command again.
   const HostOutcome again = workload_->CanaryStep(ref_, kNew, 25, Fence(1), Soon());
