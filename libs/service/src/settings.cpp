@@ -1,7 +1,17 @@
+#include <unistd.h>
+
+#include <sluice/core/ids.hpp>
 #include <sluice/http/service_auth.hpp>
 #include <sluice/service/settings.hpp>
 
 namespace sluice::service {
+
+std::string OwnerId(std::string_view name) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] != '\0' ? std::string_view(host) : name) + ":" +
+         std::to_string(::getpid()) + ":" + core::NewUuid().substr(0, 8);
+}
 
 std::vector<std::string> SplitList(std::string_view s) {
   std::vector<std::string> out;

@@ -1,5 +1,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <sluice/service/settings.hpp>
 
@@ -122,6 +123,14 @@ TEST(ReadSettingsTest, FixedTopicsWithoutAKey) {
   shape.topics_key = "";
   EXPECT_EQ(Read({}, shape).topics, (std::vector<std::string>{"a.v1", "b.v1"}));
   EXPECT_THAT(ErrorOf({{"SLUICE_SVC_TOPICS", "x"}}, shape), HasSubstr("unknown setting"));
+}
+
+TEST(OwnerIdTest, HostPidAndARandomPart) {
+  const auto a = OwnerId("svc");
+  const auto b = OwnerId("svc");
+  EXPECT_NE(a, b);
+  EXPECT_THAT(a, HasSubstr(":" + std::to_string(::getpid()) + ":"));
+  EXPECT_EQ(a.size() - a.rfind(':') - 1, 8u);
 }
 
 TEST(SplitListTest, DropsEmptyItems) {

@@ -48,6 +48,10 @@ struct Settings {
 // call RejectUnknown: the service's own keys come next.
 Settings ReadSettings(core::EnvConfig& env, const Shape& shape);
 
+// This process as the owner of a lease: "<host>:<pid>:<8 random hex>" (`name` when the host has
+// no name). A restarted process is a new owner; its old leases expire.
+std::string OwnerId(std::string_view name);
+
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> SplitList(std::string_view s);
 
