@@ -6,6 +6,24 @@
 
 namespace sluice::service {
 
+std::string HttpUrl(core::EnvConfig& env, std::string_view key, std::string_view def,
+                    std::string_view hint) {
+  std::string url = env.String(key, def);
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    throw core::ConfigError(std::string(key) + "=" + url + ": " + std::string(hint));
+  }
+  return url;
+}
+
+prometheus::ClientOptions ReadPrometheus(core::EnvConfig& env) {
+  using namespace std::chrono_literals;
+  prometheus::ClientOptions o;
+  o.base_url = HttpUrl(env, "SLUICE_PROMETHEUS_URL", o.base_url);
+  o.authorization = env.Secret("SLUICE_PROMETHEUS_AUTHORIZATION").value_or("");
+  o.timeout = env.Duration("SLUICE_PROMETHEUS_TIMEOUT", 5s);
+  return o;
+}
+
 std::string OwnerId(std::string_view name) {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';

@@ -125,6 +125,28 @@ TEST(ReadSettingsTest, FixedTopicsWithoutAKey) {
   EXPECT_THAT(ErrorOf({{"SLUICE_SVC_TOPICS", "x"}}, shape), HasSubstr("unknown setting"));
 }
 
+TEST(ReadPrometheusTest, UrlAuthorizationAndTimeout) {
+  core::EnvConfig none(Env{});
+  const auto d = ReadPrometheus(none);
+  EXPECT_EQ(d.base_url, "http://127.0.0.1:19090");
+  EXPECT_EQ(d.authorization, "");
+  EXPECT_EQ(d.timeout, 5s);
+  core::EnvConfig set(Env{{"SLUICE_PROMETHEUS_URL", "https://p.example"},
+                          {"SLUICE_PROMETHEUS_AUTHORIZATION", "Bearer x"},
+                          {"SLUICE_PROMETHEUS_TIMEOUT", "2s"}});
+  const auto o = ReadPrometheus(set);
+  EXPECT_EQ(o.base_url, "https://p.example");
+  EXPECT_EQ(o.authorization, "Bearer x");
+  EXPECT_EQ(o.timeout, 2s);
+  core::EnvConfig bad(Env{{"SLUICE_PROMETHEUS_URL", "localhost:9090"}});
+  try {
+    ReadPrometheus(bad);
+    FAIL() << "no error";
+  } catch (const core::ConfigError& e) {
+    EXPECT_STREQ(e.what(), "SLUICE_PROMETHEUS_URL=localhost:9090: give an http:// or https:// URL");
+  }
+}
+
 TEST(OwnerIdTest, HostPidAndARandomPart) {
   const auto a = OwnerId("svc");
   const auto b = OwnerId("svc");
