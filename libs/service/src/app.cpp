@@ -82,6 +82,28 @@ eventbus::ConsumerComponent& App::Consume(kafka::Handler handler) {
   return *consumer_;
 }
 
+eventbus::ConsumerComponent& App::ConsumeEvents(eventbus::EnvelopeHandler handle,
+                                                eventbus::EnvelopeFilter wanted) {
+  return Consume(eventbus::TransactionalHandler(Database(), settings_.name, std::move(handle),
+                                                std::move(wanted)));
+}
+
+eventbus::ConsumerComponent& App::ConsumeAndWake(WakingHandler handle, std::function<void()> wake) {
+  // Set inside the event's transaction; read after it committed (both on the consumer's thread).
+  auto woken = std::make_shared<bool>(false);
+  auto record = eventbus::TransactionalHandler(
+      Database(), settings_.name,
+      [handle = std::move(handle), woken](pqxx::work& tx, const events::v1::Envelope& e) {
+        *woken = handle(tx, e);
+      });
+  return Consume(
+      [record = std::move(record), woken, wake = std::move(wake)](const kafka::ConsumedMessage& m) {
+        *woken = false;
+        record(m);
+        if (*woken) wake();
+      });
+}
+
 http::Server& App::Http(std::vector<std::string> open_paths) {
   if (server_ == nullptr) {
     http_options_.addr = settings_.http_addr;

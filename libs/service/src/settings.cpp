@@ -2,6 +2,7 @@
 
 #include <sluice/core/ids.hpp>
 #include <sluice/http/service_auth.hpp>
+#include <sluice/service/prometheus_settings.hpp>
 #include <sluice/service/settings.hpp>
 
 namespace sluice::service {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <sluice/service/prometheus_settings.hpp>
 #include <sluice/service/settings.hpp>
 
 namespace sluice::service {

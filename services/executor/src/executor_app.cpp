@@ -20,12 +20,11 @@ void Register(service::App& app, const ExecutorConfig& config) {
   options.owner = service::OwnerId(kServiceName);
   app.Start<WorkerPool>(WorkerPoolDeps{db, redis, app.Clock(), &metrics}, options);
   // The handler only records the command: the consumer never waits for a batch to run.
-  app.Consume(eventbus::TransactionalHandler(
-      db, std::string(kServiceName),
+  app.ConsumeEvents(
       [&metrics, defaults = config.defaults](pqxx::work& tx, const events::v1::Envelope& e) {
         AcceptCommand(tx, e, defaults, &metrics);
       },
-      &IsCommand));
+      &IsCommand);
   MountExecutorApi(app.Http(), db);
   app.Describe(fmt::format("{} worker(s), owner {}, topics {}", options.workers, options.owner,
                            fmt::join(config.shared.topics, ",")));

@@ -27,9 +27,8 @@ void Register(service::App& app, const RollbackConfig& config) {
   options.owner = service::OwnerId(kServiceName);
   auto& agent =
       app.Make<RollbackAgent>(AgentDeps{db, app.Clock(), &locks, history, &metrics}, options);
-  app.Consume(eventbus::TransactionalHandler(
-      db, std::string(kServiceName),
-      [&agent](pqxx::work& tx, const events::v1::Envelope& e) { agent.Handle(tx, e); }));
+  app.ConsumeEvents(
+      [&agent](pqxx::work& tx, const events::v1::Envelope& e) { agent.Handle(tx, e); });
   MountRollbackApi(app.Http(), db);
   // Revert retries and timeouts live in rollback rows (due times), incidents in pending rows:
   // a restarted agent picks them up on its first pass.

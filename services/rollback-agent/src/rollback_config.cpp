@@ -1,5 +1,7 @@
 #include "rollback_config.hpp"
 
+#include <sluice/service/prometheus_settings.hpp>
+
 namespace sluice::rollback {
 
 using namespace std::chrono_literals;

@@ -80,6 +80,14 @@ class App {
   // The consumer of settings.topics in settings.group_id, started in the order it is made;
   // /readyz reports PostgreSQL and its partition assignment (eventbus::ReportConsumerHealth).
   eventbus::ConsumerComponent& Consume(kafka::Handler handler);
+  // Consume with eventbus::TransactionalHandler: `handle` runs inside the event's transaction
+  // (the inbox has recorded the event id in it); `wanted` passes over the other events.
+  eventbus::ConsumerComponent& ConsumeEvents(eventbus::EnvelopeHandler handle,
+                                             eventbus::EnvelopeFilter wanted = {});
+  // ConsumeEvents for a handler that says whether it left work for a worker: `wake` runs once
+  // the event's transaction committed, so the worker starts now rather than at its next poll.
+  using WakingHandler = std::function<bool(pqxx::work&, const events::v1::Envelope&)>;
+  eventbus::ConsumerComponent& ConsumeAndWake(WakingHandler handle, std::function<void()> wake);
   // The HTTP server at settings.http_addr, started last: /healthz, /readyz, /metrics and, for an
   // internal API (settings.internal_api), every other path behind the service token except
   // `open_paths` (call Http() with them first).

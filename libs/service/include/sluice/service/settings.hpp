@@ -9,7 +9,6 @@
 #include <sluice/core/config.hpp>
 #include <sluice/kafka/config.hpp>
 #include <sluice/pg/database.hpp>
-#include <sluice/prometheus/client.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,11 +51,6 @@ Settings ReadSettings(core::EnvConfig& env, const Shape& shape);
 // An http:// or https:// URL from `key`; otherwise a ConfigError "<key>=<value>: <hint>".
 std::string HttpUrl(core::EnvConfig& env, std::string_view key, std::string_view def,
                     std::string_view hint = "give an http:// or https:// URL");
-
-// The Prometheus a service queries: SLUICE_PROMETHEUS_URL (http(s)),
-// SLUICE_PROMETHEUS_AUTHORIZATION[_FILE] (the Authorization header, never logged) and
-// SLUICE_PROMETHEUS_TIMEOUT (5s).
-prometheus::ClientOptions ReadPrometheus(core::EnvConfig& env);
 
 // This process as the owner of a lease: "<host>:<pid>:<8 random hex>" (`name` when the host has
 // no name). A restarted process is a new owner; its old leases expire.
