@@ -17,17 +17,17 @@ namespace sluice::service {
 
 // What a service has of the shared settings, and its defaults.
 struct Shape {
-  std::string_view name;       // "executor": Kafka client id, default group, metrics label
-  std::string_view http_addr;  // default of SLUICE_HTTP_ADDR
-  std::string_view pg_schema;  // default of SLUICE_PG_SCHEMA
-  int pg_pool_size = 4;        // default of SLUICE_PG_POOL_SIZE, and its range
+  std::string_view name{};       // "executor": Kafka client id, default group, metrics label
+  std::string_view http_addr{};  // default of SLUICE_HTTP_ADDR
+  std::string_view pg_schema{};  // default of SLUICE_PG_SCHEMA
+  int pg_pool_size = 4;          // default of SLUICE_PG_POOL_SIZE, and its range
   int pg_pool_min = 2;
   int pg_pool_max = 64;
-  bool consumer = true;         // SLUICE_KAFKA_GROUP, SLUICE_KAFKA_START_OFFSET, SLUICE_INSTANCE_ID
-  std::string_view topics_key;  // "SLUICE_EXECUTOR_TOPICS"; empty: the topics are not settable
-  std::string_view topics;      // its default, comma-separated
-  bool redis = false;           // SLUICE_REDIS_URL
-  bool internal_api = true;     // its HTTP API is called only with the service token
+  bool consumer = true;  // SLUICE_KAFKA_GROUP, SLUICE_KAFKA_START_OFFSET, SLUICE_INSTANCE_ID
+  std::string_view topics_key{};  // "SLUICE_EXECUTOR_TOPICS"; empty: the topics are not settable
+  std::string_view topics{};      // its default, comma-separated
+  bool redis = false;             // SLUICE_REDIS_URL
+  bool internal_api = true;       // its HTTP API is called only with the service token
 };
 
 struct Settings {
