@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <iostream>
 #include <sluice/http/service_auth.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -40,7 +41,9 @@ pg::Database& App::Database() {
 
 void App::EnsureTopics(const std::vector<std::string>& extra, std::string_view consequence) {
   auto topics = settings_.topics;
-  topics.insert(topics.end(), extra.begin(), extra.end());
+  for (const auto& t : extra) {
+    if (std::find(topics.begin(), topics.end(), t) == topics.end()) topics.push_back(t);
+  }
   try {
     kafka::EnsureTopics(settings_.kafka, topics);
   } catch (const std::exception& e) {
