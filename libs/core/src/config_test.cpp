@@ -195,13 +195,13 @@ TEST(EnvConfigTest, ReadsTheProcessEnvironment) {
 }
 
 TEST(LogLevelFromEnvTest, AcceptsTheFiveLevelsAndNamesTheKeyOtherwise) {
-  EnvConfig none(std::map<std::string, std::string>{});
+  EnvConfig none(Env{});
   EXPECT_EQ(LogLevelFromEnv(none), "info");
   for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
-    EnvConfig env({{"SLUICE_LOG_LEVEL", level}});
+    EnvConfig env(Env{{"SLUICE_LOG_LEVEL", level}});
     EXPECT_EQ(LogLevelFromEnv(env), level);
   }
-  EnvConfig bad({{"SLUICE_LOG_LEVEL", "verbose"}});
+  EnvConfig bad(Env{{"SLUICE_LOG_LEVEL", "verbose"}});
   try {
     LogLevelFromEnv(bad);
     FAIL() << "no error";
