@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sluice/service/config_testing.hpp>
+
 namespace sluice::executor {
 namespace {
 
@@ -9,10 +11,8 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "0123456789abcdef-token";
 
-ExecutorConfig Parse(std::map<std::string, std::string> env) {
-  env.emplace("SLUICE_SERVICE_TOKEN", "0123456789abcdef0123456789");
-  core::EnvConfig e(std::move(env));
-  return ParseExecutorConfig(e);
+ExecutorConfig Parse(service::testing::Env env) {
+  return service::testing::ParseWithToken(&ParseExecutorConfig, std::move(env));
 }
 
 TEST(ExecutorConfigTest, Defaults) {
@@ -51,13 +51,8 @@ TEST(ExecutorConfigTest, DefaultServiceFromArgvs) {
 }
 
 TEST(ExecutorConfigTest, BadValuesNameTheKey) {
-  auto message = [](std::map<std::string, std::string> env) {
-    try {
-      Parse(std::move(env));
-    } catch (const core::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+  auto message = [](service::testing::Env env) {
+    return service::testing::ConfigErrorOf(&ParseExecutorConfig, std::move(env));
   };
   EXPECT_NE(message({}).find("SLUICE_EXECUTOR_AGENT_TOKEN"), std::string::npos);
   EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", "short"}}).find("16"), std::string::npos);

@@ -3,28 +3,23 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sluice/service/config_testing.hpp>
+
 namespace sluice::watcher {
 namespace {
 
 using namespace std::chrono_literals;
-using Env = std::map<std::string, std::string>;
+using service::testing::Env;
 using ::testing::HasSubstr;
 
 constexpr const char* kAlertToken = "alertmanager-token-0123";
 
 WatcherConfig Parse(Env env) {
-  env.emplace("SLUICE_SERVICE_TOKEN", "0123456789abcdef0123456789");
-  core::EnvConfig e(std::move(env));
-  return ParseWatcherConfig(e);
+  return service::testing::ParseWithToken(&ParseWatcherConfig, std::move(env));
 }
 
 std::string ErrorOf(Env env) {
-  try {
-    Parse(std::move(env));
-  } catch (const core::ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return service::testing::ConfigErrorOf(&ParseWatcherConfig, std::move(env));
 }
 
 TEST(WatcherConfigTest, Defaults) {

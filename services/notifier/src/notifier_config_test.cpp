@@ -3,26 +3,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sluice/service/config_testing.hpp>
+
 namespace sluice::notifier {
 namespace {
 
 using namespace std::chrono_literals;
-using Env = std::map<std::string, std::string>;
+using service::testing::Env;
 using ::testing::HasSubstr;
 
 NotifierConfig Parse(Env env) {
-  env.emplace("SLUICE_SERVICE_TOKEN", "0123456789abcdef0123456789");
-  core::EnvConfig e(std::move(env));
-  return ParseNotifierConfig(e);
+  return service::testing::ParseWithToken(&ParseNotifierConfig, std::move(env));
 }
 
 std::string ErrorOf(Env env) {
-  try {
-    Parse(std::move(env));
-  } catch (const core::ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return service::testing::ConfigErrorOf(&ParseNotifierConfig, std::move(env));
 }
 
 constexpr const char* kRouting = R"(channels:

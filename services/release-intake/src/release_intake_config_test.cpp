@@ -3,28 +3,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sluice/service/config_testing.hpp>
+
 namespace sluice::release_intake {
 namespace {
 
 using namespace std::chrono_literals;
-using Env = std::map<std::string, std::string>;
+using service::testing::Env;
 using ::testing::HasSubstr;
 
-constexpr const char* kServiceToken = "0123456789abcdef0123456789";
-
 IntakeConfig Parse(Env env) {
-  env.emplace("SLUICE_SERVICE_TOKEN", kServiceToken);
-  core::EnvConfig e(std::move(env));
-  return ParseIntakeConfig(e);
+  return service::testing::ParseWithToken(&ParseIntakeConfig, std::move(env));
 }
 
 std::string ErrorOf(Env env) {
-  try {
-    Parse(std::move(env));
-  } catch (const core::ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return service::testing::ConfigErrorOf(&ParseIntakeConfig, std::move(env));
 }
 
 TEST(IntakeConfigTest, Defaults) {
@@ -38,7 +31,7 @@ TEST(IntakeConfigTest, Defaults) {
   EXPECT_EQ(c.max_body_bytes, 1u << 20);
   EXPECT_FALSE(c.admin_token.has_value());
   EXPECT_FALSE(c.api.github_secret.has_value());
-  EXPECT_EQ(c.api.service_token, kServiceToken);
+  EXPECT_EQ(c.api.service_token, service::testing::kTestServiceToken);
   EXPECT_EQ(c.api.planner_url, "http://127.0.0.1:8082");
   EXPECT_EQ(c.api.executor_url, "http://127.0.0.1:8084");
   EXPECT_EQ(c.api.watcher_url, "http://127.0.0.1:8081");

@@ -2,13 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sluice/service/config_testing.hpp>
+
 namespace sluice::rollback {
 namespace {
 
 using namespace std::chrono_literals;
 
 std::map<std::string, std::string> WithToken(std::map<std::string, std::string> env) {
-  env.emplace("SLUICE_SERVICE_TOKEN", "0123456789abcdef0123456789");
+  env.emplace("SLUICE_SERVICE_TOKEN", service::testing::kTestServiceToken);
   return env;
 }
 
