@@ -12,7 +12,7 @@
 //   app.EnsureTopics({...});                                   // best effort
 //   auto& redis = app.Redis("Redis unavailable: hosts wait");  // and on /readyz
 //   auto& pool = app.Start<WorkerPool>(deps, options);         // owned, started in order
-//   app.Consume(handler);                                      // the settings' group and topics
+//   app.ConsumeEvents(handle);                                 // the settings' group and topics
 //   MountExecutorApi(app.Http(), db);
 //
 // Then Main runs it: the parts with a start and a stop are started in the order they were made
@@ -154,8 +154,8 @@ class App {
 
 // The whole main(): signals blocked, `parse` (a core::ConfigError, or any exception, is one line
 // "<name>: configuration error: ..." and exit 2), logging at config.shared.log_level, an App
-// given to `wire`, run until a signal. Returns the process's exit status (0, or 1 when it
-// cannot start).
+// given to `wire`, run until a signal. The configuration outlives the App, so `wire` may keep
+// references into it. Returns the process's exit status (0, or 1 when it cannot start).
 template <class Config>
 int Main(std::string_view name, Config (*parse)(core::EnvConfig&),
          void (*wire)(App&, const Config&));
