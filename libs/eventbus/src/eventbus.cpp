@@ -133,7 +133,17 @@ pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
 
 kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
                                     EnvelopeHandler handler, EnvelopeFilter wanted) {
-  return [&db, consumer = std::move(consumer_name), handler = std::move(handler),
+  return PreparedTransactionalHandler(
+      db, std::move(consumer_name),
+      [handler = std::move(handler)](const events::v1::Envelope& envelope) -> TransactionStep {
+        return [&handler, &envelope](pqxx::work& tx) { handler(tx, envelope); };
+      },
+      std::move(wanted));
+}
+
+kafka::Handler PreparedTransactionalHandler(pg::Database& db, std::string consumer_name,
+                                            PreparingHandler prepare, EnvelopeFilter wanted) {
+  return [&db, consumer = std::move(consumer_name), prepare = std::move(prepare),
           wanted = std::move(wanted)](const kafka::ConsumedMessage& msg) {
     std::string error;
     auto envelope = events::Parse(msg.value, &error);
@@ -141,6 +151,7 @@ kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
     if (auto invalid = events::Validate(*envelope)) throw kafka::PermanentError(*invalid);
     if (wanted && !wanted(*envelope)) return;
     core::TraceScope trace(envelope->trace_id());
+    const TransactionStep step = prepare(*envelope);
     db.WithTransaction([&](pqxx::work& tx) {
       if (!pg::RecordInbox(tx, consumer, envelope->event_id())) {
         core::Logger("eventbus")
@@ -148,7 +159,7 @@ kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
                     envelope->type());
         return 0;
       }
-      handler(tx, *envelope);
+      if (step) step(tx);
       return 0;
     });
   };

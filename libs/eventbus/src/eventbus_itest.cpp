@@ -373,5 +373,45 @@ TEST_F(EventbusItest, ConsumerHealthWaitsForTheAssignmentAndExportsProgressMetri
   EXPECT_THAT(health.ReportJson(), ::testing::HasSubstr("the Kafka consumer stopped"));
 }
 
+// DESIGN.md invariant 9: the prepared part runs before the event's transaction opens (a pool of
+// one connection is free during it), the step runs inside it (beside the inbox row), and what the
+// step holds is dropped only after the commit; a duplicate is prepared, skipped and dropped.
+TEST_F(EventbusItest, PreparedHandlerPreparesOutsideTheTransactionAndDropsTheStepAfterIt) {
+  pg::PgConfig one = Pg(schema_);
+  one.pool_size = 1;
+  pg::Database narrow(one);
+  core::testing::ManualClock clock;
+  auto envelope = events::NewEnvelope("itest", clock);
+  envelope.set_release_id("rel-" + st::RandomSuffix());
+  envelope.mutable_release_created()->set_app("shop");
+  events::Finalize(envelope);
+  kafka::ConsumedMessage msg;
+  msg.value = envelope.SerializeAsString();
+
+  std::vector<std::string> order;
+  auto handler = PreparedTransactionalHandler(
+      narrow, "itest-prepared", [&](const events::v1::Envelope& e) -> TransactionStep {
+        // With a transaction open on the only connection, this would wait forever.
+        narrow.WithTransaction([](pqxx::work& tx) { tx.exec1("SELECT 1"); });
+        order.push_back("prepare");
+        std::shared_ptr<void> held(nullptr, [&](void*) {
+          const auto committed = db_->WithTransaction([&](pqxx::work& tx) {
+            return tx.exec1("SELECT count(*) FROM inbox WHERE consumer = 'itest-prepared'")[0]
+                .as<long long>();
+          });
+          order.push_back("dropped after " + std::to_string(committed) + " inbox row(s)");
+        });
+        return [&, held, id = e.event_id()](pqxx::work& tx) {
+          order.push_back("step");
+          tx.exec_params0("INSERT INTO effects (event_id) VALUES ($1)", id);
+        };
+      });
+  handler(msg);
+  handler(msg);  // redelivered
+  EXPECT_EQ(order, (std::vector<std::string>{"prepare", "step", "dropped after 1 inbox row(s)",
+                                             "prepare", "dropped after 1 inbox row(s)"}));
+  EXPECT_EQ(Effects(envelope.event_id()), 1);
+}
+
 }  // namespace
 }  // namespace sluice::eventbus

@@ -5,7 +5,10 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/service/app.hpp>
 
+#include "executor_api.hpp"
 #include "executor_config.hpp"
+#include "executor_handler.hpp"
+#include "executor_metrics.hpp"
 #include "executor_migrations.hpp"
 
 namespace sluice::executor {

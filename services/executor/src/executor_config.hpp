@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "command.hpp"
-#include "executor_component.hpp"
+#include "executor_handler.hpp"
+#include "executor_worker.hpp"
 
 namespace sluice::service {
 class App;

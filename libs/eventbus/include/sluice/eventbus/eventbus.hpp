@@ -70,6 +70,17 @@ using EnvelopeFilter = std::function<bool(const events::v1::Envelope&)>;
 kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
                                     EnvelopeHandler handler, EnvelopeFilter wanted = {});
 
+// The same for a handler that needs an outside system before it can write (DESIGN.md invariant
+// 9: no network I/O inside a database transaction). `prepare` runs first, under the event's
+// trace id and with no transaction open (a Redis lease wait goes here); it returns the step that
+// runs inside the event's transaction, beside its inbox row. The step is dropped once that
+// transaction has ended (committed, rolled back or skipped as a duplicate), so what it captured
+// (a lease) is given back after the commit. A retried event is prepared again.
+using TransactionStep = std::function<void(pqxx::work&)>;
+using PreparingHandler = std::function<TransactionStep(const events::v1::Envelope&)>;
+kafka::Handler PreparedTransactionalHandler(pg::Database& db, std::string consumer_name,
+                                            PreparingHandler prepare, EnvelopeFilter wanted = {});
+
 // The outbox relay as a lifecycle component.
 class OutboxRelayComponent final : public core::Component {
  public:
