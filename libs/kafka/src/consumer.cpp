@@ -245,6 +245,18 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
     if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
       Log()->info("consumer group {} revoked {}", group_, Describe(partitions));
       owner_.DropDeferred(partitions);
+      if (owner_.closed_.load()) {
+        // Called from close(): CloseConsumer committed synchronously just before. No commit and
+        // no assignment() query from inside close()'s rebalance callback: librdkafka can block
+        // on a group request there (a shutdown seen hanging past SIGTERM's grace period).
+        if (cooperative) {
+          Check(consumer->incremental_unassign(partitions), "incremental_unassign");
+        } else {
+          Check(consumer->unassign(), "unassign");
+        }
+        owner_.partitions_ = 0;
+        return;
+      }
       if (!consumer->assignment_lost()) {
         const auto cerr = consumer->commitSync();
         if (cerr != RdKafka::ERR_NO_ERROR && cerr != RdKafka::ERR__NO_OFFSET) {
