@@ -33,12 +33,7 @@ Config ParseConfig() {
   for (const auto key : core::SuiteWideKeys()) env.MarkKnown(key);
   Config c;
   c.addr = env.HostPort("SLUICE_AGENT_ADDR", "127.0.0.1:7070");
-  c.log_level = env.String("SLUICE_LOG_LEVEL", "info");
-  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
-      c.log_level != "warn" && c.log_level != "error") {
-    throw core::ConfigError("SLUICE_LOG_LEVEL=" + c.log_level +
-                            ": use trace, debug, info, warn or error");
-  }
+  c.log_level = core::LogLevelFromEnv(env);
   c.host.root = env.Required("SLUICE_AGENT_ROOT");
   if (!c.host.root.is_absolute()) {
     throw core::ConfigError("SLUICE_AGENT_ROOT=" + c.host.root.string() +

@@ -274,6 +274,15 @@ void EnvConfig::RejectUnknown() const {
   if (!problems.empty()) throw ConfigError(problems);
 }
 
+std::string LogLevelFromEnv(EnvConfig& env) {
+  std::string level = env.String("SLUICE_LOG_LEVEL", "info");
+  if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
+      level != "error") {
+    throw ConfigError("SLUICE_LOG_LEVEL=" + level + ": use trace, debug, info, warn or error");
+  }
+  return level;
+}
+
 void ExitOnConfigError(std::string_view service, const std::exception& e) {
   std::string what = e.what();
   std::replace(what.begin(), what.end(), '\n', ' ');

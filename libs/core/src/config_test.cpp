@@ -194,6 +194,22 @@ TEST(EnvConfigTest, ReadsTheProcessEnvironment) {
   EXPECT_EQ(c.String("SLUICE_SURELY_NOT_SET_ANYWHERE", "d"), "d");
 }
 
+TEST(LogLevelFromEnvTest, AcceptsTheFiveLevelsAndNamesTheKeyOtherwise) {
+  EnvConfig none(Env{});
+  EXPECT_EQ(LogLevelFromEnv(none), "info");
+  for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+    EnvConfig env(Env{{"SLUICE_LOG_LEVEL", level}});
+    EXPECT_EQ(LogLevelFromEnv(env), level);
+  }
+  EnvConfig bad(Env{{"SLUICE_LOG_LEVEL", "verbose"}});
+  try {
+    LogLevelFromEnv(bad);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "SLUICE_LOG_LEVEL=verbose: use trace, debug, info, warn or error");
+  }
+}
+
 TEST(ExitOnConfigErrorTest, PrintsOneLineAndExitsTwo) {
   EXPECT_EXIT(ExitOnConfigError("release-intake", ConfigError("SLUICE_X is bad\nreally")),
               ::testing::ExitedWithCode(2),

@@ -8,16 +8,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::string> ParseArgv(std::string_view key, const std::string& value) {
@@ -103,28 +93,16 @@ std::optional<AgentServiceSpec> ParseDefaultService(core::EnvConfig& env,
 
 ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   ExecutorConfig c;
-  c.http_addr = env.HostPort("SLUICE_HTTP_ADDR", "127.0.0.1:8084");
-  c.log_level = env.String("SLUICE_LOG_LEVEL", "info");
-  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
-      c.log_level != "warn" && c.log_level != "error") {
-    throw core::ConfigError("SLUICE_LOG_LEVEL=" + c.log_level +
-                            ": use trace, debug, info, warn or error");
-  }
-  c.pg.dsn = env.String("SLUICE_PG_DSN", c.pg.dsn);
-  c.pg.schema = env.String("SLUICE_PG_SCHEMA", "executor");
-  c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
-  kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
-  kafka::ApplyInstanceId(c.kafka, env.String("SLUICE_INSTANCE_ID", ""), c.http_addr);
-  c.kafka.client_id = "executor";
-  c.group_id = env.String("SLUICE_KAFKA_GROUP", "executor");
-  c.topics =
-      SplitList(env.String("SLUICE_EXECUTOR_TOPICS", "sluice.deployments.v1,sluice.rollbacks.v1"));
-  if (c.topics.empty()) throw core::ConfigError("SLUICE_EXECUTOR_TOPICS: give at least one topic");
-  c.redis_url = env.String("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0");
-
   auto& w = c.workers;
   w.workers = static_cast<int>(env.Int("SLUICE_EXECUTOR_WORKERS", 4, 1, 64));
-  c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", w.workers + 4, 2, 128));
+  c.shared = service::ReadSettings(env, {.name = kServiceName,
+                                         .http_addr = "127.0.0.1:8084",
+                                         .pg_schema = "executor",
+                                         .pg_pool_size = w.workers + 4,
+                                         .pg_pool_max = 128,
+                                         .topics_key = "SLUICE_EXECUTOR_TOPICS",
+                                         .topics = "sluice.deployments.v1,sluice.rollbacks.v1",
+                                         .redis = true});
   w.poll = env.Duration("SLUICE_EXECUTOR_POLL_INTERVAL", 500ms);
   w.command_lease = env.Duration("SLUICE_EXECUTOR_COMMAND_LEASE", 30s);
   w.host_lock_ttl = env.Duration("SLUICE_EXECUTOR_HOST_LOCK_TTL", 30s);
@@ -151,7 +129,6 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   c.defaults.health_timeout = env.Duration("SLUICE_EXECUTOR_HEALTH_TIMEOUT", 30s);
   w.default_service = ParseDefaultService(env, c.defaults);
   w.lock_prefix = env.String("SLUICE_EXECUTOR_LOCK_PREFIX", "sluice:host:");
-  c.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
   env.RejectUnknown();
   return c;
 }

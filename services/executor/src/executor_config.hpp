@@ -5,27 +5,24 @@
 
 #include <chrono>
 #include <sluice/core/config.hpp>
-#include <sluice/kafka/config.hpp>
-#include <sluice/pg/database.hpp>
+#include <sluice/service/settings.hpp>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "executor_handler.hpp"
 #include "executor_worker.hpp"
+
+namespace sluice::service {
+class App;
+}
 
 namespace sluice::executor {
 
 struct ExecutorConfig {
-  std::string http_addr;
-  std::string log_level;
-  pg::PgConfig pg;
-  kafka::KafkaConfig kafka;
-  std::string group_id;
-  std::vector<std::string> topics;
-  std::string redis_url;
+  service::Settings shared;  // SLUICE_HTTP_ADDR, SLUICE_PG_*, SLUICE_KAFKA_*, SLUICE_REDIS_URL, ...
   CommandDefaults defaults;
   WorkerPoolOptions workers;  // owner is filled at start-up
-  std::chrono::milliseconds startup_timeout{};
 };
 
 // An argv from one variable: a JSON array of strings (["bin/restart.sh", "--fast"]), or words
@@ -35,5 +32,9 @@ std::vector<std::string> ParseArgv(std::string_view key, const std::string& valu
 // Reads every setting; throws core::ConfigError (one line naming the key) when one is bad,
 // missing, or unknown.
 ExecutorConfig ParseExecutorConfig(core::EnvConfig& env);
+
+// The executor's parts on top of the standard ones: the command intake on the consumer, the
+// worker pool, the API (executor_app.cpp).
+void Register(service::App& app, const ExecutorConfig& config);
 
 }  // namespace sluice::executor

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sluice/service/config_testing.hpp>
+
 namespace sluice::executor {
 namespace {
 
@@ -9,18 +11,21 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "0123456789abcdef-token";
 
-ExecutorConfig Parse(std::map<std::string, std::string> env) {
-  core::EnvConfig e(std::move(env));
-  return ParseExecutorConfig(e);
+ExecutorConfig Parse(service::testing::Env env) {
+  return service::testing::ParseWithToken(&ParseExecutorConfig, std::move(env));
 }
 
 TEST(ExecutorConfigTest, Defaults) {
   const auto c = Parse({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}});
-  EXPECT_EQ(c.http_addr, "127.0.0.1:8084");
-  EXPECT_EQ(c.group_id, "executor");
-  EXPECT_EQ(c.pg.schema, "executor");
-  EXPECT_EQ(c.topics, (std::vector<std::string>{"sluice.deployments.v1", "sluice.rollbacks.v1"}));
+  EXPECT_EQ(c.shared.http_addr, "127.0.0.1:8084");
+  EXPECT_EQ(c.shared.group_id, "executor");
+  EXPECT_EQ(c.shared.pg.schema, "executor");
+  EXPECT_EQ(c.shared.topics,
+            (std::vector<std::string>{"sluice.deployments.v1", "sluice.rollbacks.v1"}));
   EXPECT_EQ(c.workers.workers, 4);
+  EXPECT_EQ(c.shared.pg.pool_size, 8);
+  EXPECT_EQ(c.shared.kafka.client_id, "executor");
+  EXPECT_EQ(c.shared.redis_url, "redis://127.0.0.1:16379/0");
   EXPECT_EQ(c.workers.agent.token, kToken);
   EXPECT_EQ(c.workers.lock_prefix, "sluice:host:");
   EXPECT_FALSE(c.workers.default_service.has_value());
@@ -36,6 +41,7 @@ TEST(ExecutorConfigTest, DefaultServiceFromArgvs) {
                         {"SLUICE_EXECUTOR_HEALTH_COMMAND", "/bin/check --quick"},
                         {"SLUICE_EXECUTOR_HEALTH_TIMEOUT", "5s"}});
   EXPECT_EQ(c.workers.workers, 2);
+  EXPECT_EQ(c.shared.pg.pool_size, 6);  // the workers' connections and four more
   ASSERT_TRUE(c.workers.default_service.has_value());
   EXPECT_EQ(c.workers.default_service->restart_command,
             (std::vector<std::string>{"bin/restart.sh", "--a b"}));
@@ -45,13 +51,8 @@ TEST(ExecutorConfigTest, DefaultServiceFromArgvs) {
 }
 
 TEST(ExecutorConfigTest, BadValuesNameTheKey) {
-  auto message = [](std::map<std::string, std::string> env) {
-    try {
-      Parse(std::move(env));
-    } catch (const core::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+  auto message = [](service::testing::Env env) {
+    return service::testing::ConfigErrorOf(&ParseExecutorConfig, std::move(env));
   };
   EXPECT_NE(message({}).find("SLUICE_EXECUTOR_AGENT_TOKEN"), std::string::npos);
   EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", "short"}}).find("16"), std::string::npos);
@@ -69,6 +70,13 @@ TEST(ExecutorConfigTest, BadValuesNameTheKey) {
             std::string::npos);
   EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}, {"SLUICE_EXECUTOR_WORKRS", "2"}})
                 .find("did you mean SLUICE_EXECUTOR_WORKERS"),
+            std::string::npos);
+  EXPECT_EQ(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}, {"SLUICE_LOG_LEVEL", "all"}}),
+            "SLUICE_LOG_LEVEL=all: use trace, debug, info, warn or error");
+  EXPECT_EQ(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}, {"SLUICE_EXECUTOR_TOPICS", ","}}),
+            "SLUICE_EXECUTOR_TOPICS: give at least one topic");
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}, {"SLUICE_PG_POOL_SIZE", "1"}})
+                .find("SLUICE_PG_POOL_SIZE"),
             std::string::npos);
 }
 

@@ -5,33 +5,33 @@
 
 #include <chrono>
 #include <sluice/core/config.hpp>
-#include <sluice/kafka/config.hpp>
-#include <sluice/pg/database.hpp>
+#include <sluice/service/settings.hpp>
 #include <string>
 #include <vector>
 
 #include "adapters/metric_history.hpp"
 #include "rollback_options.hpp"
 
+namespace sluice::service {
+class App;
+}
+
 namespace sluice::rollback {
 
 struct RollbackConfig {
-  std::string http_addr;
-  std::string log_level;
-  pg::PgConfig pg;
-  kafka::KafkaConfig kafka;
-  std::string group_id;
-  std::vector<std::string> topics;
-  std::string redis_url;
+  service::Settings shared;  // SLUICE_HTTP_ADDR, SLUICE_PG_*, SLUICE_KAFKA_*, SLUICE_REDIS_URL, ...
   std::string lock_prefix;
   PrometheusHistoryOptions prometheus;
   AgentOptions agent;  // owner is filled at start-up
   std::chrono::milliseconds poll{};
-  std::chrono::milliseconds startup_timeout{};
 };
 
 // Reads every setting; throws core::ConfigError (one line naming the key) when one is bad or
 // unknown.
 RollbackConfig ParseRollbackConfig(core::EnvConfig& env);
+
+// The rollback-agent's parts on top of the standard ones: the agent on the consumer, its worker
+// pass, the API (rollback_app.cpp).
+void Register(service::App& app, const RollbackConfig& config);
 
 }  // namespace sluice::rollback

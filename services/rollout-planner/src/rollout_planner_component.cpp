@@ -1,20 +1,11 @@
 #include "rollout_planner_component.hpp"
 
-#include <unistd.h>
-
 #include <cctype>
-#include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/errors.hpp>
-#include <sluice/http/service_auth.hpp>
-#include <sluice/kafka/admin.hpp>
-#include <sluice/pg/migrations.hpp>
 #include <sluice/pg/timers.hpp>
-
-namespace sluice::generated {
-const std::vector<sluice::pg::Migration>& RolloutPlannerMigrations();
-}
+#include <sluice/service/settings.hpp>
 
 namespace sluice::rollout_planner {
 namespace {
@@ -74,12 +65,6 @@ int LimitParam(const httplib::Request& req) {
   return limit;
 }
 
-std::string OwnerId() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return std::string(host) + "/" + std::to_string(getpid()) + "/" + core::NewUuid().substr(0, 8);
-}
-
 }  // namespace
 
 // The facts of a DeploymentRequested (or of the auto-deploy one a ReleaseCreated stands for).
@@ -96,7 +81,7 @@ struct Planner::Request {
 };
 
 Planner::Planner(PlannerDeps deps, PlannerOptions options)
-    : deps_(deps), options_(std::move(options)), owner_(OwnerId()) {
+    : deps_(deps), options_(std::move(options)), owner_(service::OwnerId(kServiceName)) {
   if (deps_.registry != nullptr) {
     inputs_ = &prometheus::BuildCounter()
                    .Name("sluice_planner_inputs_total")
@@ -648,94 +633,5 @@ void Planner::MountApi(http::Server& server) {
 }
 
 // --- the service -----------------------------------------------------------------------------
-
-RolloutPlannerService::RolloutPlannerService(ServiceOptions options, const core::Clock& clock)
-    : options_(std::move(options)),
-      clock_(clock),
-      db_(options_.pg),
-      registry_(std::make_shared<prometheus::Registry>()) {
-  if (!options_.redis_url.empty()) {
-    lock::RedisConfig rc;
-    rc.url = options_.redis_url;
-    redis_ = std::make_unique<lock::RedisClient>(rc);
-    lease_ = std::make_unique<lock::LeaseLock>(*redis_, clock_, options_.planner.lease_prefix);
-  }
-  producer_ = std::make_unique<kafka::Producer>(options_.kafka);
-  planner_ = std::make_unique<Planner>(PlannerDeps{db_, lease_.get(), clock_, registry_.get()},
-                                       options_.planner);
-  relay_ = std::make_unique<eventbus::OutboxRelayComponent>(db_, *producer_);
-  outbox_metrics_ =
-      std::make_unique<eventbus::OutboxMetrics>(*registry_, std::string(kServiceName));
-  kafka::ConsumerOptions co;
-  co.group_id = options_.group_id;
-  co.topics = {std::string(events::kTopicReleases), std::string(events::kTopicExecutions),
-               std::string(events::kTopicAnalyses), std::string(events::kTopicRollbacks)};
-  consumer_ = std::make_unique<eventbus::ConsumerComponent>(
-      "consumer", options_.kafka, co,
-      eventbus::TransactionalHandler(
-          db_, std::string(kServiceName),
-          [this](pqxx::work& tx, const events::v1::Envelope& e) { planner_->Handle(tx, e); },
-          &Planner::Handles),
-      *producer_, registry_.get());
-  ticker_ = std::make_unique<core::PeriodicTask>("timers", options_.tick, [this] {
-    try {
-      planner_->FireDueTimers();
-      planner_->StartStalledQueues();
-    } catch (const std::exception& e) {
-      Log()->warn("timer sweep failed (next round retries): {}", e.what());
-    }
-  });
-  switcher_ =
-      std::make_unique<core::PeriodicTask>("traffic-switch", options_.traffic_switch_poll, [this] {
-        try {
-          planner_->SwitchTrafficOnce();
-        } catch (const std::exception& e) {
-          Log()->warn("traffic switch pass failed (next round retries): {}", e.what());
-        }
-      });
-  probe_ =
-      std::make_unique<core::PeriodicTask>("probe", std::chrono::seconds(2), [this] { Probe(); });
-  http::ServerOptions so;
-  so.addr = options_.http_addr;
-  server_ = std::make_unique<http::Server>("rollout-planner", so);
-  server_->MountOps(health_, *registry_);
-  planner_->MountApi(*server_);
-  http::RequireServiceToken(*server_, options_.service_token);
-  health_.Set("postgres", true);
-
-  lifecycle_.Add(*relay_);
-  lifecycle_.Add(*consumer_);
-  lifecycle_.Add(*ticker_);
-  lifecycle_.Add(*switcher_);
-  lifecycle_.Add(*probe_);
-  lifecycle_.Add(*server_);
-}
-
-RolloutPlannerService::~RolloutPlannerService() { Stop(); }
-
-void RolloutPlannerService::Prepare() {
-  pg::ApplyMigrationsWithin(db_, generated::RolloutPlannerMigrations(), options_.startup_timeout);
-  if (!options_.ensure_topics) return;
-  try {
-    kafka::EnsureTopics(options_.kafka, events::AllTopics());
-  } catch (const std::exception& e) {
-    Log()->warn("could not ensure Kafka topics ({}); consuming starts when Kafka answers",
-                e.what());
-  }
-}
-
-void RolloutPlannerService::Start() { lifecycle_.StartAll(); }
-
-void RolloutPlannerService::Stop() { lifecycle_.StopAll(); }
-
-void RolloutPlannerService::Probe() {
-  eventbus::ReportConsumerHealth(db_, *consumer_, health_);
-  outbox_metrics_->Update(relay_->Relay());
-  if (redis_) {
-    // Redis only avoids duplicate work: reported, never fatal for readiness.
-    const bool redis_ok = redis_->Ping();
-    health_.Set("redis", true, redis_ok ? "" : "Redis unavailable: Postgres alone decides");
-  }
-}
 
 }  // namespace sluice::rollout_planner

@@ -2,26 +2,18 @@
 
 // The rollout-planner's plumbing: the event handler that feeds the state machine and carries
 // out its commands in the same transaction, the sweep that fires durable timers and starts
-// queued deployments, the traffic-switch worker, the read API, and the service that wires them
-// to Kafka, Postgres, Redis and HTTP.
+// queued deployments, the traffic-switch worker and the read API (rollout_planner_app.hpp wires
+// them into the service skeleton).
 
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
-#include <memory>
 #include <optional>
 #include <sluice/core/clock.hpp>
-#include <sluice/core/health.hpp>
-#include <sluice/core/lifecycle.hpp>
-#include <sluice/core/periodic_task.hpp>
 #include <sluice/eventbus/eventbus.hpp>
-#include <sluice/eventbus/outbox_metrics.hpp>
 #include <sluice/http/server.hpp>
-#include <sluice/kafka/config.hpp>
-#include <sluice/kafka/producer.hpp>
 #include <sluice/lock/lease_lock.hpp>
-#include <sluice/lock/redis_client.hpp>
 #include <sluice/pg/database.hpp>
 #include <string>
 #include <utility>
@@ -109,60 +101,6 @@ class Planner {
   PlannerOptions options_;
   std::string owner_;  // this process, in the lease value
   prometheus::Family<prometheus::Counter>* inputs_ = nullptr;
-};
-
-struct ServiceOptions {
-  std::string http_addr = "127.0.0.1:8082";
-  // Every API call but the probes must carry it as Bearer (http::RequireServiceToken); at least
-  // 24 characters.
-  std::string service_token;
-  pg::PgConfig pg;
-  kafka::KafkaConfig kafka;
-  std::string group_id = "rollout-planner";
-  std::string redis_url = "redis://127.0.0.1:16379/0";  // empty: no Redis
-  std::chrono::milliseconds tick{200};                  // timer sweep
-  std::chrono::milliseconds traffic_switch_poll{500};
-  std::chrono::milliseconds startup_timeout{60000};
-  bool ensure_topics = true;
-  PlannerOptions planner;
-};
-
-// The whole service: migrations, outbox relay, consumer, timer sweep, traffic-switch worker,
-// readiness probe and HTTP server, started in that order and stopped in reverse.
-class RolloutPlannerService {
- public:
-  RolloutPlannerService(ServiceOptions options, const core::Clock& clock);
-  ~RolloutPlannerService();
-
-  // Applies migrations (waiting for PostgreSQL up to startup_timeout) and creates the topics.
-  void Prepare();
-  void Start();  // Prepare() first
-  void Stop();
-  core::Lifecycle& Lifecycle() { return lifecycle_; }
-  int Port() const { return server_->Port(); }
-  Planner& GetPlanner() { return *planner_; }
-  pg::Database& Db() { return db_; }
-
- private:
-  void Probe();
-
-  ServiceOptions options_;
-  const core::Clock& clock_;
-  pg::Database db_;
-  std::shared_ptr<prometheus::Registry> registry_;
-  core::Health health_;
-  std::unique_ptr<lock::RedisClient> redis_;
-  std::unique_ptr<lock::LeaseLock> lease_;
-  std::unique_ptr<kafka::Producer> producer_;
-  std::unique_ptr<Planner> planner_;
-  std::unique_ptr<eventbus::OutboxRelayComponent> relay_;
-  std::unique_ptr<eventbus::OutboxMetrics> outbox_metrics_;
-  std::unique_ptr<eventbus::ConsumerComponent> consumer_;
-  std::unique_ptr<core::PeriodicTask> ticker_;
-  std::unique_ptr<core::PeriodicTask> switcher_;
-  std::unique_ptr<core::PeriodicTask> probe_;
-  std::unique_ptr<http::Server> server_;
-  core::Lifecycle lifecycle_;  // last: stops the components above before they go away
 };
 
 }  // namespace sluice::rollout_planner

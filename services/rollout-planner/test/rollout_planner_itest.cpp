@@ -27,7 +27,7 @@
 #include <sluice/testing/stack.hpp>
 #include <thread>
 
-#include "rollout_planner_component.hpp"
+#include "rollout_planner_app.hpp"
 
 namespace sluice::rollout_planner {
 namespace {
@@ -273,17 +273,19 @@ class RolloutPlannerItest : public ::testing::Test {
 
   void StartPlanner() {
     CommitEndOffsets(group_);
-    ServiceOptions o;
-    o.http_addr = "127.0.0.1:0";
-    o.service_token = st::kServiceToken;
-    o.pg.dsn = PgDsn();
-    o.pg.schema = schema_;
-    o.kafka.brokers = KafkaBrokers();
-    o.kafka.client_id = "itest-planner";
-    o.group_id = group_;
-    o.redis_url = RedisUrl();
+    PlannerConfig o;
+    o.shared.name = std::string(kServiceName);
+    o.shared.http_addr = "127.0.0.1:0";
+    o.shared.service_token = st::kServiceToken;
+    o.shared.pg.dsn = PgDsn();
+    o.shared.pg.schema = schema_;
+    o.shared.kafka.brokers = KafkaBrokers();
+    o.shared.kafka.client_id = "itest-planner";
+    o.shared.group_id = group_;
+    o.shared.topics = service::SplitList(kPlannerTopics);
+    o.shared.redis_url = RedisUrl();
+    o.shared.startup_timeout = 10s;
     o.tick = 100ms;
-    o.startup_timeout = 10s;
     o.ensure_topics = false;
     o.planner.app_prefix = "itp-" + suffix_;
     service_ = std::make_unique<RolloutPlannerService>(o, core::SystemClock::Instance());

@@ -70,6 +70,10 @@ class EnvConfig {
   std::set<std::string, std::less<>> known_;
 };
 
+// SLUICE_LOG_LEVEL: trace, debug, info (the default), warn or error; ConfigError naming the key
+// for anything else.
+std::string LogLevelFromEnv(EnvConfig& env);
+
 // Prints "<service>: configuration error: <what>" as one line to stderr and exits with status 2.
 // Keys every service accepts without reading them: the shared infrastructure's addresses
 // (SLUICE_KAFKA_BROKERS, SLUICE_PG_DSN, SLUICE_REDIS_URL, SLUICE_PROMETHEUS_URL,

@@ -1,0 +1,51 @@
+#include "release_intake_config.hpp"
+
+#include "delivery.hpp"
+
+namespace sluice::release_intake {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string UpstreamUrl(core::EnvConfig& env, std::string_view key, std::string_view def) {
+  const std::string raw = env.String(key, def);
+  auto url = NormalizeBaseUrl(raw);
+  if (!url) {
+    throw core::ConfigError(std::string(key) + "=" + raw + ": use an http(s) base URL such as " +
+                            std::string(def));
+  }
+  return *url;
+}
+
+}  // namespace
+
+IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
+  IntakeConfig c;
+  c.shared = service::ReadSettings(env, {.name = kServiceName,
+                                         .http_addr = "127.0.0.1:8080",
+                                         .pg_schema = "release_intake",
+                                         .pg_pool_size = 8,
+                                         .pg_pool_min = 1,
+                                         .consumer = false,
+                                         .internal_api = false});
+  c.max_body_bytes =
+      static_cast<std::size_t>(env.Int("SLUICE_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
+  c.admin_token = env.Secret("SLUICE_ADMIN_TOKEN");
+  if (c.admin_token && c.admin_token->size() < 24) {
+    throw core::ConfigError("SLUICE_ADMIN_TOKEN is shorter than 24 characters; use a random token");
+  }
+  auto& a = c.api;
+  a.github_secret = env.Secret("SLUICE_GITHUB_WEBHOOK_SECRET");
+  a.service_token = c.shared.service_token;
+  a.retry_after_seconds = 2;
+  a.planner_url = UpstreamUrl(env, "SLUICE_PLANNER_URL", "http://127.0.0.1:8082");
+  a.executor_url = UpstreamUrl(env, "SLUICE_EXECUTOR_URL", "http://127.0.0.1:8084");
+  a.upstream_timeout = env.Duration("SLUICE_UPSTREAM_TIMEOUT", 3s);
+  a.watcher_url = UpstreamUrl(env, "SLUICE_WATCHER_URL", "http://127.0.0.1:8081");
+  a.rollback_agent_url = UpstreamUrl(env, "SLUICE_ROLLBACK_AGENT_URL", "http://127.0.0.1:8085");
+  a.analysis_timeout = env.Duration("SLUICE_ANALYSIS_TIMEOUT", 60s);
+  env.RejectUnknown();
+  return c;
+}
+
+}  // namespace sluice::release_intake

@@ -1,0 +1,35 @@
+#pragma once
+
+// release-intake's configuration from SLUICE_* environment variables (strict: a bad value or an
+// unknown key is a core::ConfigError naming the key).
+
+#include <cstddef>
+#include <optional>
+#include <sluice/core/config.hpp>
+#include <sluice/service/settings.hpp>
+#include <string>
+
+#include "release_intake_component.hpp"
+
+namespace sluice::service {
+class App;
+}
+
+namespace sluice::release_intake {
+
+struct IntakeConfig {
+  service::Settings shared;  // SLUICE_HTTP_ADDR, SLUICE_PG_*, SLUICE_KAFKA_BROKERS, ...
+  std::size_t max_body_bytes = 0;
+  std::optional<std::string> admin_token;  // SLUICE_ADMIN_TOKEN[_FILE]: installed at start-up
+  ApiOptions api;  // the upstreams' URLs, the GitHub secret, the service token they are sent
+};
+
+// Reads every setting; throws core::ConfigError (one line naming the key) when one is bad or
+// unknown.
+IntakeConfig ParseIntakeConfig(core::EnvConfig& env);
+
+// release-intake's parts on top of the standard ones: the bootstrap admin token and the public
+// API (release_intake_app.cpp). It consumes nothing: its events leave through the outbox.
+void Register(service::App& app, const IntakeConfig& config);
+
+}  // namespace sluice::release_intake

@@ -1,0 +1,77 @@
+#include "release_intake_config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sluice/service/config_testing.hpp>
+
+namespace sluice::release_intake {
+namespace {
+
+using namespace std::chrono_literals;
+using service::testing::Env;
+using ::testing::HasSubstr;
+
+IntakeConfig Parse(Env env) {
+  return service::testing::ParseWithToken(&ParseIntakeConfig, std::move(env));
+}
+
+std::string ErrorOf(Env env) {
+  return service::testing::ConfigErrorOf(&ParseIntakeConfig, std::move(env));
+}
+
+TEST(IntakeConfigTest, Defaults) {
+  const auto c = Parse({});
+  EXPECT_EQ(c.shared.http_addr, "127.0.0.1:8080");
+  EXPECT_FALSE(c.shared.internal_api);  // the public API: its own tokens, not the service token
+  EXPECT_EQ(c.shared.pg.schema, "release_intake");
+  EXPECT_EQ(c.shared.pg.pool_size, 8);
+  EXPECT_EQ(c.shared.kafka.client_id, "release-intake");
+  EXPECT_TRUE(c.shared.topics.empty());
+  EXPECT_EQ(c.max_body_bytes, 1u << 20);
+  EXPECT_FALSE(c.admin_token.has_value());
+  EXPECT_FALSE(c.api.github_secret.has_value());
+  EXPECT_EQ(c.api.service_token, service::testing::kTestServiceToken);
+  EXPECT_EQ(c.api.planner_url, "http://127.0.0.1:8082");
+  EXPECT_EQ(c.api.executor_url, "http://127.0.0.1:8084");
+  EXPECT_EQ(c.api.watcher_url, "http://127.0.0.1:8081");
+  EXPECT_EQ(c.api.rollback_agent_url, "http://127.0.0.1:8085");
+  EXPECT_EQ(c.api.upstream_timeout, 3s);
+  EXPECT_EQ(c.api.analysis_timeout, 60s);
+}
+
+TEST(IntakeConfigTest, Overrides) {
+  const auto c = Parse({{"SLUICE_PG_POOL_SIZE", "1"},
+                        {"SLUICE_HTTP_MAX_BODY_BYTES", "4096"},
+                        {"SLUICE_ADMIN_TOKEN", "admin-token-0123456789abcd"},
+                        {"SLUICE_GITHUB_WEBHOOK_SECRET", "gh"},
+                        {"SLUICE_PLANNER_URL", "https://planner.internal:9000/"},
+                        {"SLUICE_UPSTREAM_TIMEOUT", "1s"}});
+  EXPECT_EQ(c.shared.pg.pool_size, 1);
+  EXPECT_EQ(c.max_body_bytes, 4096u);
+  EXPECT_EQ(c.admin_token, "admin-token-0123456789abcd");
+  EXPECT_EQ(c.api.github_secret, "gh");
+  EXPECT_THAT(c.api.planner_url, HasSubstr("https://planner.internal:9000"));
+  EXPECT_EQ(c.api.upstream_timeout, 1s);
+}
+
+TEST(IntakeConfigTest, BadValuesNameTheKey) {
+  EXPECT_EQ(ErrorOf({{"SLUICE_ADMIN_TOKEN", "short"}}),
+            "SLUICE_ADMIN_TOKEN is shorter than 24 characters; use a random token");
+  EXPECT_EQ(ErrorOf({{"SLUICE_EXECUTOR_URL", "executor:8084"}}),
+            "SLUICE_EXECUTOR_URL=executor:8084: use an http(s) base URL such as "
+            "http://127.0.0.1:8084");
+  EXPECT_THAT(ErrorOf({{"SLUICE_HTTP_MAX_BODY_BYTES", "10"}}),
+              HasSubstr("SLUICE_HTTP_MAX_BODY_BYTES"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_PG_POOL_SIZE", "0"}}), HasSubstr("SLUICE_PG_POOL_SIZE"));
+  EXPECT_EQ(ErrorOf({{"SLUICE_LOG_LEVEL", "x"}}),
+            "SLUICE_LOG_LEVEL=x: use trace, debug, info, warn or error");
+  // It consumes nothing: the consumer's keys are not its own.
+  EXPECT_THAT(ErrorOf({{"SLUICE_KAFKA_GROUP", "g"}}),
+              HasSubstr("unknown setting SLUICE_KAFKA_GROUP"));
+  EXPECT_EQ(ErrorOf({{"SLUICE_PLANER_URL", "http://x"}}),
+            "unknown setting SLUICE_PLANER_URL: did you mean SLUICE_PLANNER_URL?");
+}
+
+}  // namespace
+}  // namespace sluice::release_intake
