@@ -25,6 +25,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sluice/core/duration.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sstream>
@@ -331,13 +332,11 @@ int IncidentChart(const Global& g, const std::string& id, const std::string& out
 }
 
 std::chrono::milliseconds ParseDuration(const std::string& s) {
-  std::size_t pos = 0;
-  const long long n = std::stoll(s, &pos);
-  const std::string unit = s.substr(pos);
-  if (unit == "ms") return std::chrono::milliseconds(n);
-  if (unit == "s") return std::chrono::seconds(n);
-  if (unit == "m") return std::chrono::minutes(n);
-  throw std::invalid_argument("duration '" + s + "': use 500ms, 10s or 2m");
+  std::string why;
+  const auto d = sluice::core::ParseDuration(s, &why);
+  if (!d)
+    throw std::invalid_argument("duration '" + s + "' (" + why + "): use 500ms, 10s, 2m or 1h30m");
+  return *d;
 }
 
 // Reads events from the start of a topic with a throwaway consumer group and prints each as
@@ -452,7 +451,7 @@ int main(int argc, char** argv) {
   tail->add_option("--brokers", brokers, "Kafka bootstrap servers (SLUICE_KAFKA_BROKERS)");
   tail->add_option("--topic", topic, "topic");
   tail->add_option("--max", max, "stop after this many events (0: until the timeout)");
-  tail->add_option("--timeout", timeout, "give up after this long, e.g. 10s");
+  tail->add_option("--timeout", timeout, "give up after this long, e.g. 10s or 1h");
   tail->add_option("--match", match, "only events whose JSON contains this text");
 
   std::string spec_file, spec_app;

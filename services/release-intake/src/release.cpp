@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sluice/core/clock.hpp>
+#include <sluice/core/duration.hpp>
 #include <stdexcept>
 
 namespace sluice::release_intake {
@@ -490,37 +491,6 @@ std::string NewToken() {
   return out;
 }
 
-std::optional<std::int64_t> ParseTokenDuration(std::string_view s) {
-  if (s.empty() || s.size() > 32) return std::nullopt;
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::int64_t n = 0;
-    const std::size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 9) n = n * 10 + (s[i++] - '0');
-    if (i == start || i == s.size()) return std::nullopt;
-    std::int64_t unit = 0;
-    switch (s[i++]) {
-      case 'd':
-        unit = 24LL * 3600 * 1000;
-        break;
-      case 'h':
-        unit = 3600LL * 1000;
-        break;
-      case 'm':
-        unit = 60LL * 1000;
-        break;
-      case 's':
-        unit = 1000;
-        break;
-      default:
-        return std::nullopt;
-    }
-    total += n * unit;
-  }
-  return total;
-}
-
 std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s) {
   static const std::regex re(
       R"(^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$)");
@@ -570,12 +540,12 @@ std::variant<TokenRequest, FieldError> ValidateTokenRequest(const json& body, st
   if (auto e = GetString(body, "expires_at", false, expires_at)) return *e;
   if (expires_in && expires_at) return Err("expires_at", "give expires_in or expires_at, not both");
   if (expires_in) {
-    const auto d = ParseTokenDuration(*expires_in);
-    if (!d || *d <= 0) {
+    const auto d = core::ParseDuration(*expires_in);
+    if (!d || d->count() <= 0) {
       return Err("expires_in", "expires_in must be a duration such as 12h, 30d or 1d12h");
     }
-    if (*d > kMaxTokenLifetimeMs) return Err("expires_in", "expires_in is at most 3650d");
-    out.expires_at_ms = now_ms + *d;
+    if (d->count() > kMaxTokenLifetimeMs) return Err("expires_in", "expires_in is at most 3650d");
+    out.expires_at_ms = now_ms + d->count();
   } else if (expires_at) {
     const auto at = ParseRfc3339Millis(*expires_at);
     if (!at) {
