@@ -1,8 +1,6 @@
 #include "release.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -13,6 +11,7 @@
 #include <set>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/duration.hpp>
+#include <sluice/core/encoding.hpp>
 #include <stdexcept>
 
 namespace sluice::release_intake {
@@ -24,17 +23,6 @@ const std::regex& SemverRe() {
   static const std::regex re(
       R"(^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$)");
   return re;
-}
-
-std::string Hex(const unsigned char* data, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0x0F]);
-  }
-  return out;
 }
 
 bool IsPrintable(std::string_view s) {
@@ -317,14 +305,7 @@ bool SameArtifact(const ReleaseInput& a, const ReleaseInput& b) {
 }
 
 std::string GithubSignature(std::string_view secret, std::string_view body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-           reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
-           &len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return "sha256=" + Hex(mac, len);
+  return "sha256=" + core::HexEncode(core::HmacSha256(secret, body));
 }
 
 bool VerifyGithubSignature(std::string_view secret, std::string_view body,
@@ -461,34 +442,15 @@ std::optional<Role> ParseRole(std::string_view s) {
   return std::nullopt;
 }
 
-std::string HashToken(std::string_view token) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(token.data(), token.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  return Hex(digest, len);
-}
+std::string HashToken(std::string_view token) { return core::Sha256Hex(token); }
 
 std::string NewToken() {
   std::array<unsigned char, 32> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     throw std::runtime_error("OpenSSL RAND_bytes failed");
   }
-  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out = "slc_";
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char b : bytes) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kB64[(acc >> bits) & 0x3F]);
-    }
-  }
-  if (bits > 0) out.push_back(kB64[(acc << (6 - bits)) & 0x3F]);
-  return out;
+  return "slc_" + core::Base64UrlEncode(
+                      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s) {
