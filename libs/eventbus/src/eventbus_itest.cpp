@@ -9,6 +9,7 @@
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/pg/migrations.hpp>
+#include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <thread>
 
@@ -25,13 +26,6 @@ kafka::KafkaConfig Kafka() {
   return c;
 }
 
-pg::PgConfig Pg(const std::string& schema) {
-  pg::PgConfig c;
-  c.dsn = st::EnvOr("SLUICE_PG_DSN", c.dsn);
-  c.schema = schema;
-  return c;
-}
-
 template <typename Pred>
 bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -45,16 +39,12 @@ bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
 class EventbusItest : public ::testing::Test {
  protected:
   void SetUp() override {
-    schema_ = "itest_eb_" + st::RandomSuffix();
-    db_ = std::make_unique<pg::Database>(Pg(schema_));
+    const std::string down = schema_.Unreachable();
+    if (!down.empty()) FAIL() << down;
+    db_ = std::make_unique<pg::Database>(schema_.Config());
     pg::ApplyMigrations(*db_, {{1, "effects", "CREATE TABLE effects (event_id text NOT NULL);"}});
   }
-  void TearDown() override {
-    db_->WithTransaction([&](pqxx::work& tx) {
-      tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-      return 0;
-    });
-  }
+  void TearDown() override { db_.reset(); }
   long long Effects(const std::string& event_id) {
     return db_->WithTransaction([&](pqxx::work& tx) {
       return tx.exec_params1("SELECT count(*) FROM effects WHERE event_id = $1", event_id)[0]
@@ -62,7 +52,7 @@ class EventbusItest : public ::testing::Test {
     });
   }
 
-  std::string schema_;
+  st::PgSchema schema_{"eb"};  // dropped after db_ is gone
   std::unique_ptr<pg::Database> db_;
 };
 
