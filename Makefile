@@ -18,10 +18,10 @@ LINT_DIRS := $(wildcard libs services tools agent cli)
 need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run make $(2) first"; exit 1; }
 
 # The tiers of `make test`, cheapest first so a failure stops the run early.
-TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e
+TEST_TIERS := deps lint build tidy schema-check unit charts build-asan unit-asan integration e2e
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
-        integration e2e schema-check lint charts test up down demo bench
+        integration e2e schema-check lint tidy charts test up down demo bench
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -78,6 +78,12 @@ lint: ## clang-format check over the C++ sources
 	  clang-format --dry-run --Werror $$files; \
 	  echo "lint: $$(wc -w <<<"$$files") files clean"; \
 	fi
+
+# Incremental: a translation unit found clean is skipped until it, a header it includes,
+# .clang-tidy or clang-tidy changes (cache in ~/.cache/sluice/tidy; scripts/tidy.sh).
+tidy: ## clang-tidy (the checks of .clang-tidy) over the dev build's translation units
+	$(call need_build,build/dev,build)
+	SLUICE_TIDY_JOBS=$(JOBS) bash scripts/tidy.sh
 
 charts: ## helm lint + helm template every chart; validate compose/docker-compose.yml
 	bash scripts/check-charts.sh

@@ -103,7 +103,9 @@ Config ParseConfig() {
     ss << in.rdbuf();
     c.routing = ParseRoutingConfig(ss.str(), config_path);
   }
-  for (const auto& [name, spec] : c.routing.channels) {
+  for (const auto& channel : c.routing.channels) {
+    const std::string& name = channel.first;  // not a structured binding: the lambda captures it
+    const auto& spec = channel.second;
     ChannelSecrets s;
     auto read = [&](const std::string& key, bool required) {
       if (key.empty()) return std::string();

@@ -230,8 +230,9 @@ void EnvConfig::RejectUnknown() const {
     problems += "unknown setting " + key;
     std::string_view best;
     std::size_t best_distance = 0;
-    auto consider = [&](std::string_view k) {
-      const std::size_t d = EditDistance(key, k);
+    // Names the binding again: capturing a structured binding is C++20 that Clang 14 (tidy) lacks.
+    auto consider = [&, &unknown = key](std::string_view k) {
+      const std::size_t d = EditDistance(unknown, k);
       if (best.empty() || d < best_distance) {
         best = k;
         best_distance = d;

@@ -536,17 +536,19 @@ std::variant<PageRequest, FieldError> ParsePage(std::optional<std::string> limit
                                                 std::optional<std::string> cursor) {
   PageRequest page;
   if (limit) {
+    const std::string_view text = *limit;
     int v = 0;
-    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
-    if (ec != std::errc() || p != limit->data() + limit->size() || v < 1 || v > 200) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > 200) {
       return FieldError{"limit", "limit must be a whole number from 1 to 200"};
     }
     page.limit = v;
   }
   if (cursor) {
+    const std::string_view text = *cursor;
     std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), v);
-    if (ec != std::errc() || p != cursor->data() + cursor->size() || v < 0) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v < 0) {
       return FieldError{"cursor", "cursor must be the next_cursor value of a previous page"};
     }
     page.after_seq = v;
