@@ -74,7 +74,7 @@ TEST_F(EventbusItest, RedeliveredEventHasOneEffectAndPoisonIsDeadLettered) {
   std::vector<kafka::OutgoingMessage> records = {
       {topic, "k", envelope.SerializeAsString(), {}},
       {topic, "k", envelope.SerializeAsString(), {}},  // Kafka delivers it again
-      {topic, "k", std::string("\x0a\xff\xff not protobuf", 17), {}},
+      {topic, "k", std::string("\x0a\xff\xff not protobuf\0", 17), {}},
       {topic, "k", wrong_type.SerializeAsString(), {}},
       {topic, "k", envelope.SerializeAsString(), {}},  // and once more, after the poison
   };
@@ -125,7 +125,7 @@ TEST_F(EventbusItest, UnwantedEventsArePassedOverWithoutTransactionPoisonStillDe
 
   std::vector<kafka::OutgoingMessage> records = {
       {topic, "k", other.SerializeAsString(), {}},
-      {topic, "k", std::string("\x0a\xff\xff not protobuf", 17), {}},
+      {topic, "k", std::string("\x0a\xff\xff not protobuf\0", 17), {}},
       {topic, "k", wanted.SerializeAsString(), {}},
       {topic, "k", other.SerializeAsString(), {}},  // redelivered: passed over again
   };

@@ -156,7 +156,7 @@ TEST_F(PgTest, OutboxRelaysCommittedRowsExactlyOnceAndSkipsRolledBack) {
   }),
                std::runtime_error);
 
-  const std::string payload("\x00\x01\xff binary \x00", 13);
+  const std::string payload("\x00\x01\xff binary \x00\0", 13);  // NULs inside and at the end
   db_->WithTransaction([&](pqxx::work& tx) {
     AddToOutbox(tx, {"sluice.test.v1",
                      "deploy-1",
