@@ -2,9 +2,10 @@
 #   sluice_library(<name> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
 #     -> target sluice_<name>, alias sluice::<name>, public include dir ./include
 #   sluice_executable(<name> SOURCES ... [DEPS ...])
-#   sluice_test(<name> LABEL unit|integration|e2e SOURCES ... [DEPS ...] [TIMEOUT s])
+#   sluice_test(<name> LABEL unit|integration|e2e|kube SOURCES ... [DEPS ...] [TIMEOUT s])
 #     -> a GoogleTest binary registered with ctest and labelled, so `ctest -L unit`
-#        runs without any server.
+#        runs without any server. `kube` tests need the local Kubernetes control plane
+#        (scripts/kube.sh), not the stack: `make kube` runs them.
 
 set(SLUICE_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor)
 if(SLUICE_WERROR)
@@ -41,8 +42,8 @@ endfunction()
 
 function(sluice_test name)
   cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
-  if(NOT ARG_LABEL MATCHES "^(unit|integration|e2e)$")
-    message(FATAL_ERROR "sluice_test(${name}): LABEL must be unit, integration or e2e")
+  if(NOT ARG_LABEL MATCHES "^(unit|integration|e2e|kube)$")
+    message(FATAL_ERROR "sluice_test(${name}): LABEL must be unit, integration, e2e or kube")
   endif()
   if(SLUICE_UNIT_ONLY AND NOT ARG_LABEL STREQUAL "unit")
     return()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: runs the benchmarks against the local stack and writes their figures to
 # BENCHMARKS.md (with the machine they ran on). Bounded in count and time.
-#   SLUICE_BENCH_ONLY=analysis,notifier   runs only those (intake, notifier, rollout, analysis)
+#   SLUICE_BENCH_ONLY=analysis,notifier   runs only those (intake, notifier, rollout, analysis,
+#                                         consumer, judge)
 #   SLUICE_BENCH_BUILD_DIR=build/x        builds there (configured RelWithDebInfo if new)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -152,7 +153,59 @@ the bench's own (scrape 1 s), the local stack on the same machine" "$out"
   rm -f "$out"
 }
 
+# consumer: kill -9 of a Kafka consumer -> first event handled by its restarted successor, as
+# a static group member (what the services run), against dynamic membership; and a clean stop
+# followed by another replica. Own topic and groups; the services keep running.
+bench_consumer() {
+  local out kills="${SLUICE_BENCH_CONSUMER_KILLS:-30}"
+  cmake --build "$BUILD" --target consumer-restart-bench kafka-consumer-child -j2
+  out="$(mktemp)"
+  sl_log "consumer: $kills kills as a static member, 3 as a dynamic one, 2 hand-overs each"
+  "$BUILD/bench/consumer-restart-bench" --kills "$kills" --dynamic-kills 3 --handovers 2 \
+    --max-seconds 300 --log-dir var/bench --markdown "$out.rows" ||
+    sl_log "consumer-restart-bench reported a failure (see above)"
+  {
+    echo "| how the consumer stopped | rounds | partitions | stop→first event p50 ms |" \
+      "max ms | stop→every partition p50 ms | max ms |"
+    echo "|---|---|---|---|---|---|---|"
+    cat "$out.rows" 2>/dev/null
+  } >"$out"
+  [[ -s $out.rows ]] || : >"$out"
+  write_section consumer "release build, kafka-consumer-child (sluice::kafka::Consumer, \
+session.timeout.ms 10 s) on a 3-partition topic, the local stack on the same machine" "$out"
+  rm -f "$out" "$out.rows"
+}
+
+# judge: the judge and the seed's threshold rule on labelled canary scenarios (two seeds),
+# loaded into a Prometheus of the bench's own and judged through the real metric-watcher's
+# POST /v1/analyses (bench/judge/judge_bench.py). Own schema and topics.
+bench_judge() {
+  local out
+  cmake --build "$BUILD" --target metric-watcher -j2
+  out="$(mktemp)"
+  sl_log "judge: labelled canary scenarios, seeds ${SLUICE_BENCH_JUDGE_SEEDS:-41,42}"
+  python3 bench/judge/judge_bench.py --metric-watcher "$BUILD/services/metric-watcher/metric-watcher" \
+    --seeds "${SLUICE_BENCH_JUDGE_SEEDS:-41,42}" --scale "${SLUICE_BENCH_JUDGE_SCALE:-3}" \
+    --log-dir var/bench --markdown "$out.rows" ||
+    sl_log "judge-bench reported a failure (see above)"
+  if [[ -s $out.rows ]]; then
+    {
+      echo "Per template and traffic (low 0.3, medium 3, high 30 requests/s per instance; one"
+      echo "canary, two baseline instances; 10-minute window). A regression counts as detectable"
+      echo "when an ideal test on its true parameters reaches 99% confidence with 95% power;"
+      echo "caught = Failed, missed = Successful. Target: >= 95% caught, <= 1% false failures."
+      echo
+      cat "$out.rows"
+    } >"$out"
+  fi
+  write_section judge "release build, one metric-watcher, a Prometheus of the bench's own \
+(promtool tsdb create-blocks-from openmetrics), the local stack on the same machine" "$out"
+  rm -f "$out" "$out.rows"
+}
+
 if bench_wanted intake; then bench_intake; fi
 if bench_wanted notifier; then bench_notifier; fi
 if bench_wanted rollout; then bench_rollout; fi
 if bench_wanted analysis; then bench_analysis; fi
+if bench_wanted consumer; then bench_consumer; fi
+if bench_wanted judge; then bench_judge; fi

@@ -9,7 +9,10 @@
 #   bash scripts/stack.sh with -- CMD...          run CMD with the stack up; stop
 #                                                 afterwards only what it started
 #
-# Components: kafka postgres redis prometheus alertmanager (default: all).
+# Components: kafka postgres redis prometheus alertmanager (default: all), and kube: the local
+# Kubernetes control plane (scripts/kube.sh; built from source on first use, ~8 min). kube is
+# opt-in for now: SLUICE_STACK_KUBE=1 adds it to the default set (up, down, status, with), or
+# name it (stack.sh up kube).
 # Data var/stack/<name>/, logs var/log/<name>.log, pids var/run/<name>.pid, and the
 # addresses for clients in var/local/stack.env.
 #
@@ -47,6 +50,10 @@ PG_PASSWORD=sluice
 PG_DB=sluice
 
 ALL_COMPONENTS=(kafka postgres redis prometheus alertmanager)
+# Opt-in until a Sluice service uses it: the first start builds it from source.
+KUBE_SH="$ROOT/scripts/kube.sh"
+KUBE_PORT="${SLUICE_KUBE_PORT:-26443}"
+if [[ "${SLUICE_STACK_KUBE:-0}" == 1 ]]; then ALL_COMPONENTS+=(kube); fi
 
 usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
@@ -63,6 +70,7 @@ port_of() {
     redis) echo "$REDIS_PORT" ;;
     prometheus) echo "$PROMETHEUS_PORT" ;;
     alertmanager) echo "$ALERTMANAGER_PORT" ;;
+    kube) echo "$KUBE_PORT" ;;
   esac
 }
 
@@ -73,6 +81,7 @@ address_of() {
     redis) echo "redis://$HOST:$REDIS_PORT/0" ;;
     prometheus) echo "http://$HOST:$PROMETHEUS_PORT" ;;
     alertmanager) echo "http://$HOST:$ALERTMANAGER_PORT" ;;
+    kube) echo "https://$HOST:$KUBE_PORT" ;;
   esac
 }
 
@@ -85,10 +94,14 @@ cmd_marker_of() {
     redis) echo "redis-server" ;;
     prometheus) echo "prometheus" ;;
     alertmanager) echo "alertmanager" ;;
+    kube) echo "kube-apiserver" ;;
   esac
 }
 
-pidfile_of() { echo "$RUN_DIR/$1.pid"; }
+# kube is five processes (scripts/kube.sh); the apiserver's pid file stands for them here.
+pidfile_of() {
+  if [[ "$1" == kube ]]; then echo "$RUN_DIR/kube-apiserver.pid"; else echo "$RUN_DIR/$1.pid"; fi
+}
 logfile_of() { echo "$LOG_DIR/$1.log"; }
 
 # Prints the pid of our running instance of $1, or nothing.
@@ -109,6 +122,7 @@ is_ready() {
     redis) [[ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == "PONG" ]] ;;
     prometheus) sl_http_ok "http://$HOST:$PROMETHEUS_PORT/-/ready" ;;
     alertmanager) sl_http_ok "http://$HOST:$ALERTMANAGER_PORT/-/ready" ;;
+    kube) bash "$KUBE_SH" ready ;;
   esac
 }
 
@@ -496,6 +510,11 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
+# Kubernetes control plane (scripts/kube.sh does the work)
+# ---------------------------------------------------------------------------
+start_kube() { bash "$KUBE_SH" up; }
+
+# ---------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------
 write_env() {
@@ -508,10 +527,17 @@ export SLUICE_REDIS_URL=$(address_of redis)
 export SLUICE_PROMETHEUS_URL=$(address_of prometheus)
 export SLUICE_ALERTMANAGER_URL=$(address_of alertmanager)
 EOF
+  # Not the control plane's addresses (var/local/kube.env, var/local/kubeconfig): services
+  # source this file and refuse SLUICE_* settings they do not know.
 }
 
 up_one() {
   local name="$1" pid start=$SECONDS
+  # kube.sh up is idempotent per process: it restarts only what is down.
+  if [[ "$name" == kube ]]; then
+    start_kube
+    return
+  fi
   pid="$(running_pid "$name")"
   if [[ -n "$pid" ]]; then
     if wait_ready "$name" 30 >/dev/null 2>&1; then
@@ -533,6 +559,11 @@ up_one() {
 
 stop_one() {
   local name="$1" pidfile pid sig=TERM
+  # kube.sh down stops each of its processes that runs, newest first.
+  if [[ "$name" == kube ]]; then
+    bash "$KUBE_SH" down
+    return
+  fi
   pidfile="$(pidfile_of "$name")"
   pid="$(running_pid "$name")"
   if [[ -z "$pid" ]]; then
@@ -580,7 +611,8 @@ select_components() {
       pg | postgresql) echo postgres ;;
       am) echo alertmanager ;;
       prom) echo prometheus ;;
-      *) sl_die "unknown component '$c' (known: ${ALL_COMPONENTS[*]})" ;;
+      kube | k8s | kubernetes) echo kube ;;
+      *) sl_die "unknown component '$c' (known: kafka postgres redis prometheus alertmanager kube)" ;;
     esac
   done
 }

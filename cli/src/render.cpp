@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 namespace sluice::cli {
 namespace {
@@ -203,6 +204,107 @@ std::string Plural(std::size_t n, const char* one, const char* many) {
 }
 
 }  // namespace
+
+std::string NextCommand(const json& d) {
+  const std::string status = Str(d, "status");
+  const std::string id = Str(d, "id");
+  if (IsFinalStatus(status) || status == "rolling_back" || id.empty()) return "";
+  const json batches = d.value("batches", json::array());
+  if (batches.is_array()) {
+    for (const auto& b : batches) {
+      if (Str(b, "status") != "waiting") continue;
+      for (const auto& g : b.value("gates", json::array())) {
+        if (g.value("passed", false)) continue;
+        if (Str(g, "kind") == "approval") return "sluice deployment approve " + id;
+        if (Str(g, "kind") == "pause" && !g.value("duration_ms", json()).is_number()) {
+          return "sluice deployment resume " + id;
+        }
+      }
+    }
+  }
+  if (status == "paused") return "sluice deployment resume " + id;
+  if (status == "running") return "sluice deployment promote " + id + "  (or pause, abort)";
+  return "";
+}
+
+std::string RenderAnalysisLine(const json& a) {
+  std::string line = "analysis " + Str(a, "id");
+  const auto batch = a.value("batch_index", json());
+  if (batch.is_number_integer()) {
+    line += " (batch " + std::to_string(batch.get<long long>() + 1) + ", " +
+            (a.value("bake_watch", false) ? "bake" : "canary") + ")";
+  }
+  line += " " + Str(a, "status");
+  const json measurements = a.value("measurements", json::array());
+  if (measurements.is_array() && !measurements.empty()) {
+    const auto& m = measurements.back();
+    line += ": " + Str(m, "message");
+    if (!Str(m, "rule").empty()) line += " (rule " + Str(m, "rule") + ")";
+  } else if (!Str(a, "reason").empty()) {
+    line += ": " + Str(a, "reason");
+  }
+  return line;
+}
+
+std::vector<std::string> RenderDeploymentView(const json& d, const json& instances,
+                                              const json& analysis) {
+  std::vector<std::string> out{DescribeDeployment(d).status_line};
+  std::string what = Str(d, "app") + " " + Str(d, "version") + " -> " + Str(d, "env");
+  if (d.contains("generation") && d["generation"].is_number()) {
+    what += ", generation " + std::to_string(d["generation"].get<long long>());
+  }
+  out.push_back(what);
+  const json batches = d.value("batches", json::array());
+  if (batches.is_array() && !batches.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      const auto& b = batches[i];
+      std::string gates;
+      for (const auto& g : b.value("gates", json::array())) {
+        if (g.value("passed", false)) continue;
+        std::string gate = Str(g, "kind");
+        if (gate == "pause") {
+          gate = g.value("duration_ms", json()).is_number()
+                     ? "pause " + std::to_string(g["duration_ms"].get<long long>() / 1000) + "s"
+                     : "pause until resumed";
+        }
+        gates += (gates.empty() ? "" : ", ") + gate;
+      }
+      std::string tail = JoinHosts(b.value("hosts", json::array()));
+      if (!gates.empty()) tail += "  (waits for: " + gates + ")";
+      if (b.value("analysis", false)) tail += " + analysis";
+      rows.push_back({"batch " + std::to_string(i + 1),
+                      PadLeft(std::to_string(b.value("weight_percent", 0)) + "%", 4),
+                      Str(b, "status"), tail});
+    }
+    for (auto& line : Table(rows)) out.push_back(std::move(line));
+  }
+  const json records = ListItems(instances, "instances");
+  if (!records.empty()) {
+    std::vector<std::string> order;  // hosts in first-seen order, each with its latest record
+    std::map<std::string, json> latest;
+    for (const auto& r : records) {
+      const std::string host = Str(r, "host");
+      if (!latest.contains(host)) order.push_back(host);
+      latest[host] = r;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& host : order) {
+      const auto& r = latest[host];
+      auto cell = [&](const char* key) {
+        const std::string v = Str(r, key);
+        return v.empty() ? std::string("-") : v;
+      };
+      rows.push_back({"  " + host, cell("version"), cell("health_status"), cell("status")});
+    }
+    out.push_back("hosts:");
+    for (auto& line : Table(rows)) out.push_back(std::move(line));
+  }
+  if (analysis.is_object()) out.push_back(RenderAnalysisLine(analysis));
+  const std::string next = NextCommand(d);
+  if (!next.empty()) out.push_back("next: " + next);
+  return out;
+}
 
 std::vector<std::string> RenderDeploymentList(const json& list) {
   const json items = list.contains("items") ? list["items"] : list.value("deployments", json());

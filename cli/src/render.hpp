@@ -44,6 +44,29 @@ struct WatchView {
 };
 WatchView DescribeDeployment(const nlohmann::json& deployment);
 
+// A deployment as `deployment get` (and its --watch) shows it: the status line, one line per
+// batch (weight, state, hosts, gates still closed, analysis), then the command to type next:
+//   deployment d-1 paused (canary): approval required
+//   shop 1.2.3 -> production, generation 2
+//   batch 1    5%  succeeded  web-1
+//   batch 2   25%  waiting    web-2  (waits for: approval) + analysis
+//   hosts:
+//     web-1  1.2.3  healthy  succeeded
+//   next: sluice deployment approve d-1
+// `instances` is the executor's answer ({"instances":[…]}, oldest generation first): each host's
+// latest record, with its version, health and state; left out when null or empty.
+// `analysis` (GET /v1/analyses/{id}, the deployment's latest) adds its line before "next:".
+std::vector<std::string> RenderDeploymentView(const nlohmann::json& deployment,
+                                              const nlohmann::json& instances = nullptr,
+                                              const nlohmann::json& analysis = nullptr);
+// "analysis an-1 (batch 2, canary) Running: error_rate 0.01 <= 0.05 (rule seed)": the status
+// and the latest measurement.
+std::string RenderAnalysisLine(const nlohmann::json& analysis);
+// The command to type next for a deployment ("" when it is over): approve when a batch waits
+// for an approval, resume when paused or waiting on an open-ended pause, else promote or pause
+// while it runs.
+std::string NextCommand(const nlohmann::json& deployment);
+
 // A deployment list (the planner's {"items":[...]}), one line per deployment.
 std::vector<std::string> RenderDeploymentList(const nlohmann::json& list);
 

@@ -174,5 +174,63 @@ TEST(RenderAnalysisVerdict, StoredAnalysisTakesMeasurementsFromItsList) {
   EXPECT_EQ(lines[1], "rule seed  Successful  1 measurement  error_rate 0 <= 0.05");
 }
 
+TEST(RenderDeploymentView, BatchesGatesAndTheNextCommand) {
+  const json d = json::parse(R"({"id":"d-1","app":"shop","version":"1.2.3","env":"production",
+    "status":"running","phase":"canary","generation":2,"batches":[
+    {"index":0,"weight_percent":5,"hosts":["web-1"],"status":"succeeded","analysis":false,
+     "gates":[]},
+    {"index":1,"weight_percent":25,"hosts":["web-2"],"status":"waiting","analysis":true,
+     "gates":[{"kind":"pause","passed":true,"duration_ms":120000},
+              {"kind":"approval","passed":false}]},
+    {"index":2,"weight_percent":100,"hosts":["web-3","web-4"],"status":"pending",
+     "analysis":false,"gates":[{"kind":"pause","passed":false,"duration_ms":null}]}]})");
+  EXPECT_EQ(RenderDeploymentView(d),
+            (std::vector<std::string>{
+                "deployment d-1 running (canary)",
+                "shop 1.2.3 -> production, generation 2",
+                "batch 1    5%  succeeded  web-1",
+                "batch 2   25%  waiting    web-2  (waits for: approval) + analysis",
+                "batch 3  100%  pending    web-3, web-4  (waits for: pause until resumed)",
+                "next: sluice deployment approve d-1",
+            }));
+  // The hosts: each one's latest record.
+  const json instances = json::parse(R"({"instances":[
+    {"host":"web-1","version":"1.2.2","health_status":"healthy","status":"succeeded"},
+    {"host":"web-2","version":"1.2.3","health_status":"","status":"deploying"},
+    {"host":"web-1","version":"1.2.3","health_status":"healthy","status":"succeeded"}]})");
+  const auto lines = RenderDeploymentView(d, instances);
+  ASSERT_EQ(lines.size(), 9u);
+  EXPECT_EQ(lines[5], "hosts:");
+  EXPECT_EQ(lines[6], "  web-1  1.2.3  healthy  succeeded");
+  EXPECT_EQ(lines[7], "  web-2  1.2.3  -        deploying");
+  EXPECT_EQ(lines[8], "next: sluice deployment approve d-1");
+  // The latest analysis, before the next command.
+  const json analysis = json::parse(R"({"id":"an-2","batch_index":1,"bake_watch":false,
+    "status":"Running","measurements":[{"rule":"seed","message":"error_rate 0.02 <= 0.05"},
+    {"rule":"seed","message":"error_rate 0.01 <= 0.05"}]})");
+  const auto with = RenderDeploymentView(d, nullptr, analysis);
+  ASSERT_EQ(with.size(), 7u);
+  EXPECT_EQ(with[5],
+            "analysis an-2 (batch 2, canary) Running: error_rate 0.01 <= 0.05 (rule seed)");
+  EXPECT_EQ(RenderAnalysisLine(json::parse(R"({"id":"an-3","status":"Failed",
+    "reason":"threshold_breached"})")),
+            "analysis an-3 Failed: threshold_breached");
+}
+
+TEST(NextCommand, FollowsTheState) {
+  json d = {{"id", "d-1"}, {"status", "paused"}};
+  EXPECT_EQ(NextCommand(d), "sluice deployment resume d-1");
+  d["status"] = "running";
+  d["batches"] = json::parse(R"([{"status":"waiting","gates":[{"kind":"pause","passed":false,
+    "duration_ms":null}]}])");
+  EXPECT_EQ(NextCommand(d), "sluice deployment resume d-1");
+  d["batches"] = json::array();
+  EXPECT_EQ(NextCommand(d), "sluice deployment promote d-1  (or pause, abort)");
+  for (const char* s : {"succeeded", "failed", "rolled_back", "aborted", "rolling_back"}) {
+    d["status"] = s;
+    EXPECT_EQ(NextCommand(d), "") << s;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::cli

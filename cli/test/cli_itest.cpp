@@ -1,9 +1,11 @@
-// The sluice binary against a local stand-in for the public API: what each analysis, incident and
-// rollback command asks the API for, what it prints and how it exits.
+// The sluice binary against a local stand-in for the public API: what each command asks the API
+// for, what it prints and how it exits; contexts in a config file of the test's own.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +96,75 @@ class SluiceCliItest : public ::testing::Test {
       res.status = 202;
       res.set_content(R"({"command_id":"c-1","deployment_id":"d-1"})", "application/json");
     });
+    auto reply = [=](const char* body, int status = 200) {
+      return [=](const httplib::Request& req, httplib::Response& res) {
+        record(req);
+        if (req.get_header_value("Authorization") != "Bearer t0k3n") {
+          res.status = 401;
+          res.set_content(R"({"error":{"code":"unauthorized","message":"unknown API token"}})",
+                          "application/json");
+          return;
+        }
+        res.status = status;
+        res.set_content(body, "application/json");
+      };
+    };
+    server_.Get("/v1/releases", reply(R"({"items":[{"id":"r-1","app":"shop","version":"1.2.3",
+      "tag":"v1.2.3","created_by":"ci","created_at":"2024-05-01T10:00:00Z"}]})"));
+    server_.Get("/v1/deployments", reply(R"({"items":[{"id":"d-1","app":"shop","env":"prod",
+      "version":"1.2.3","status":"running","generation":2}]})"));
+    server_.Post("/v1/tokens", reply(R"({"id":"t-9","name":"ci","role":"deployer",
+      "expires_at_ms":0,"token":"sk-secret"})",
+                                     201));
+    server_.Get("/v1/tokens", reply(R"({"items":[{"id":"t-9","name":"ci","role":"deployer",
+      "created_by":"local-admin","created_at_ms":1700000000000,"expires_at_ms":0,
+      "last_used_at_ms":0,"revoked":false}]})"));
+    server_.Delete("/v1/tokens/t-9", reply(R"({"id":"t-9","name":"ci","revoked":true,
+      "already_revoked":false})"));
+    server_.Get("/v1/audit", reply(R"({"items":[{"id":1,"at_ms":1700000000000,
+      "actor":"local-admin","action":"token.create","target":"ci","outcome":"created"}]})"));
+    server_.Get("/v1/rollbacks", reply(R"({"deployment_id":"d-1","rollbacks":[{"rollback_id":
+      "rb-1","scope":"deployment","target_version":"1.2.2","trigger":"alert",
+      "final_status":"succeeded"}],"triggers":[]})"));
+    server_.Get("/v1/apps", reply(R"({"items":[{"app":"shop","version":2,"sha256":"ab",
+      "applied_by":"ci","applied_at_ms":1700000000000}]})"));
+    server_.Get("/v1/apps/shop/versions", reply(R"({"app":"shop","items":[{"app":"shop",
+      "version":2},{"app":"shop","version":1}]})"));
+    server_.Get("/v1/apps/shop", [=](const httplib::Request& req, httplib::Response& res) {
+      record(req);
+      const std::string v = req.has_param("version") ? req.get_param_value("version") : "2";
+      const std::string yaml = v == "1" ? "app: shop\nweight: 5%\n" : "app: shop\nweight: 10%\n";
+      res.set_content(json{{"app", "shop"}, {"version", std::stoi(v)}, {"yaml", yaml}}.dump(),
+                      "application/json");
+    });
+    // Running for the first two reads, then succeeded.
+    server_.Get("/v1/deployments/d-w",
+                [=, this](const httplib::Request& req, httplib::Response& res) {
+                  record(req);
+                  const bool done = ++watch_reads_ > 2;
+                  res.set_content(json{{"id", "d-w"},
+                                       {"app", "shop"},
+                                       {"version", "2.0.0"},
+                                       {"env", "prod"},
+                                       {"status", done ? "succeeded" : "running"},
+                                       {"batches",
+                                        {{{"index", 0},
+                                          {"weight_percent", 100},
+                                          {"hosts", {"web-1"}},
+                                          {"status", done ? "succeeded" : "waiting"},
+                                          {"gates", {{{"kind", "approval"}, {"passed", done}}}}}}}}
+                                      .dump(),
+                                  "application/json");
+                });
+    server_.Get("/v1/deployments/d-w/instances", reply(R"({"instances":[{"host":"web-1",
+      "ip":"10.0.0.1","batch_index":0,"generation":1,"status":"succeeded","version":"2.0.0",
+      "health_status":"healthy"}]})"));
+    server_.Get("/v1/deployments/down", [=](const httplib::Request& req, httplib::Response& res) {
+      record(req);
+      res.status = 503;
+      res.set_content(R"({"error":{"code":"unavailable","message":"rollout-planner is down"}})",
+                      "application/json");
+    });
     ASSERT_TRUE(server_.bind_to_port("127.0.0.1", port_));
     thread_ = sluice::http::testing::ServeInBackground(server_);
     dir_ = std::filesystem::temp_directory_path() / ("sluice-cli-" + st::RandomSuffix());
@@ -105,10 +176,19 @@ class SluiceCliItest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  std::string Api() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // With the stand-in's URL and token as flags (given after the subcommand: they are global).
   CliRun Sluice(const std::string& args) {
-    const std::string cmd = std::string(SLUICE_CLI_BIN) +
-                            " --api http://127.0.0.1:" + std::to_string(port_) + " --token t0k3n " +
-                            args + " 2>&1";
+    return Bare(args + " --api " + Api() + " --token t0k3n");
+  }
+
+  // Only `args`; the config file is the test's own and SLUICE_* variables are cleared.
+  CliRun Bare(const std::string& args, const std::string& env = "") {
+    const std::string cmd =
+        "env -u SLUICE_API_URL -u SLUICE_TOKEN -u SLUICE_CONTEXT "
+        "SLUICE_CONFIG=" +
+        (dir_ / "config.yaml").string() + " " + env + " " + SLUICE_CLI_BIN + " " + args + " 2>&1";
     CliRun r;
     FILE* p = popen(cmd.c_str(), "r");
     if (p == nullptr) return r;
@@ -131,6 +211,7 @@ class SluiceCliItest : public ::testing::Test {
   std::thread thread_;
   std::mutex mu_;
   std::vector<Asked> asked_;
+  std::atomic<int> watch_reads_{0};
   std::filesystem::path dir_;
 };
 
@@ -147,7 +228,7 @@ TEST_F(SluiceCliItest, IncidentCommands) {
   EXPECT_EQ(r.out, "# Incident inc-1\n\nRolled back.\n");
   EXPECT_EQ(Last().accept, "text/markdown");
 
-  r = Sluice("incident get inc-1");
+  r = Sluice("incident get inc-1 -o json");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["summary"], "rolled back");
 
@@ -161,7 +242,7 @@ TEST_F(SluiceCliItest, IncidentCommands) {
   EXPECT_NE(r.out.find("wrote " + svg), std::string::npos) << r.out;
 
   r = Sluice("incident get missing");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);  // not found
   EXPECT_NE(r.out.find("error 404 not_found: no incident missing"), std::string::npos) << r.out;
 }
 
@@ -201,6 +282,241 @@ TEST_F(SluiceCliItest, RollbackToARelease) {
   r = Sluice("deployment rollback d-1");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_FALSE(json::parse(Last().body).contains("target_release_id"));
+}
+
+TEST_F(SluiceCliItest, ReadsPrintTableJsonOrYaml) {
+  auto r = Sluice("deployment list");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("d-1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('{'), std::string::npos) << r.out;  // a table, not JSON
+
+  r = Sluice("deployment list -o json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["items"][0]["status"], "running");
+
+  r = Sluice("release list -o yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("items:\n  - app: shop\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n    id: r-1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("version: 1.2.3"), std::string::npos) << r.out;
+
+  r = Sluice("release list");
+  EXPECT_NE(r.out.find("ID   APP   VERSION  TAG     CREATED-BY  CREATED"), std::string::npos)
+      << r.out;
+
+  r = Sluice("deployment list -o xml");
+  EXPECT_EQ(r.exit_code, 64) << r.out;
+}
+
+TEST_F(SluiceCliItest, QueryParametersAreUrlEncoded) {
+  auto r = Sluice("deployment list --app 'a b&c=d' --env 'x#y' --status running");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().params,
+            (std::multimap<std::string, std::string>{
+                {"app", "a b&c=d"}, {"env", "x#y"}, {"limit", "20"}, {"status", "running"}}));
+  r = Sluice("release list --app 'x&limit=1'");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().params,
+            (std::multimap<std::string, std::string>{{"app", "x&limit=1"}, {"limit", "20"}}));
+}
+
+TEST_F(SluiceCliItest, LoginWritesAPrivateContextTheNextCommandsUse) {
+  const auto config = dir_ / "config.yaml";
+  auto r = Bare("login --api-url " + Api() + " --token wrong");
+  EXPECT_EQ(r.exit_code, 4) << r.out;  // refused: nothing saved
+  EXPECT_FALSE(std::filesystem::exists(config));
+  EXPECT_NE(r.out.find("hint: log in with"), std::string::npos) << r.out;
+
+  r = Bare("login --api-url " + Api() + " --token t0k3n --name stand-in");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  struct stat st {};
+  ASSERT_EQ(::stat(config.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+
+  // No flags: the current context's URL and token.
+  r = Bare("release list -o json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().authorization, "Bearer t0k3n");
+
+  r = Bare("context current");
+  EXPECT_NE(r.out.find("stand-in (API " + Api() + ", from context stand-in)"), std::string::npos)
+      << r.out;
+  r = Bare("context list");
+  EXPECT_NE(r.out.find("* stand-in"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("t0k3n"), std::string::npos) << r.out;  // the token is not shown
+
+  // The environment beats the context, a flag beats the environment.
+  r = Bare("release list", "SLUICE_TOKEN=from-env");
+  EXPECT_EQ(r.exit_code, 4) << r.out;
+  EXPECT_EQ(Last().authorization, "Bearer from-env");
+  r = Bare("release list --token t0k3n", "SLUICE_TOKEN=from-env");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+
+  r = Bare("login --api-url http://127.0.0.1:1 --token t0k3n --name other");
+  EXPECT_EQ(r.exit_code, 5) << r.out;  // unreachable
+  r = Bare("context use nope");
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  r = Bare("release list --context nope");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("sluice login --context nope"), std::string::npos) << r.out;
+}
+
+TEST_F(SluiceCliItest, ExitCodes) {
+  EXPECT_EQ(Sluice("release list").exit_code, 0);
+  EXPECT_EQ(Sluice("incident get missing").exit_code, 3);
+  EXPECT_EQ(Bare("release list --api " + Api() + " --token bad").exit_code, 4);
+  auto r = Sluice("deployment get down");
+  EXPECT_EQ(r.exit_code, 5) << r.out;
+  EXPECT_NE(r.out.find("hint: a service behind the API is down"), std::string::npos) << r.out;
+  r = Bare("release list --api http://127.0.0.1:1 --token t");
+  EXPECT_EQ(r.exit_code, 5) << r.out;
+  EXPECT_NE(r.out.find("is release-intake running?"), std::string::npos) << r.out;
+  EXPECT_EQ(Sluice("no-such-command").exit_code, 64);
+  EXPECT_EQ(Sluice("deployment watch d-1 --timeout 10").exit_code, 64);
+  EXPECT_EQ(Sluice("token create --name x --role viewer --expires-in 3w").exit_code, 64);
+}
+
+TEST_F(SluiceCliItest, TokenAuditRollbackCommands) {
+  auto r = Sluice("token create --name ci --role deployer --expires-in 1d12h");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("sk-secret"), std::string::npos) << r.out;
+  EXPECT_EQ(json::parse(Last().body),
+            (json{{"name", "ci"}, {"role", "deployer"}, {"expires_in", "1d12h"}}));
+  r = Sluice("token list");
+  EXPECT_NE(r.out.find("t-9  ci    deployer  local-admin  -"), std::string::npos) << r.out;
+  r = Sluice("token revoke t-9");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().method, "DELETE");
+  EXPECT_NE(r.out.find("token ci (t-9) revoked"), std::string::npos) << r.out;
+  r = Sluice("audit --limit 5");
+  EXPECT_NE(r.out.find("2023-11-14T22:13:20Z  local-admin  token.create  ci"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(Last().params, (std::multimap<std::string, std::string>{{"limit", "5"}}));
+  r = Sluice("rollback list --deployment d-1");
+  EXPECT_NE(r.out.find("rb-1      deployment  1.2.2   alert    succeeded"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(SluiceCliItest, AppCommandsAndTheDiffOfTwoVersions) {
+  auto r = Sluice("app list");
+  EXPECT_NE(r.out.find("shop  2        ci"), std::string::npos) << r.out;
+  r = Sluice("app history shop -o json");
+  EXPECT_EQ(json::parse(r.out)["items"].size(), 2u);
+  r = Sluice("app get shop --version 1");
+  EXPECT_NE(r.out.find("weight: 5%"), std::string::npos) << r.out;
+  EXPECT_EQ(Last().params, (std::multimap<std::string, std::string>{{"version", "1"}}));
+  r = Sluice("app diff shop");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "--- shop.yaml@1\n+++ shop.yaml@2\n@@ -1,2 +1,2 @@\n app: shop\n-weight: 5%\n"
+            "+weight: 10%\n");
+}
+
+TEST_F(SluiceCliItest, LocalCommandsNeedNoApi) {
+  auto r = Bare("version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("sluice ", 0), 0u) << r.out;
+
+  // The completion names every command of the binary.
+  r = Bare("completion bash");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* c : {"'sluice deployment approve'", "'sluice token revoke'",
+                        "'sluice context use'", "'sluice app diff'", "--api-url"}) {
+    EXPECT_NE(r.out.find(c), std::string::npos) << c;
+  }
+  const auto script = (dir_ / "c.bash").string();
+  std::ofstream(script) << r.out;
+  r = Bare("completion fish");
+  EXPECT_NE(r.out.find("-a 'rollback'"), std::string::npos) << r.out;
+  EXPECT_EQ(Bare("completion tcsh").exit_code, 64);
+  // bash itself completes with it.
+  const std::string bash = "bash -c 'source " + script +
+                           "; COMP_WORDS=(sluice deployment ap); COMP_CWORD=2; _sluice_complete; "
+                           "echo \"${COMPREPLY[*]}\"' 2>&1";
+  FILE* p = popen(bash.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[256] = {};
+  const auto n = fread(buf, 1, sizeof(buf) - 1, p);
+  pclose(p);
+  EXPECT_EQ(std::string(buf, n), "approve\n");
+
+  const auto good = (dir_ / "good.yaml").string();
+  const auto bad = (dir_ / "bad.yaml").string();
+  const std::string spec =
+      "app: shop\nenvironments:\n  prod:\n    targets:\n      web:\n        hosts:\n"
+      "          - {name: web-1, address: 10.0.0.1, agentEndpoint: \"http://10.0.0.1:7070\"}\n"
+      "    strategy:\n      type: canary\n      steps:\n        - weight: 50%\n"
+      "        - weight: 100%\n";
+  std::ofstream(good) << spec;
+  r = Bare("lint -f " + good);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find(good + ": valid (app shop, 1 environment)"), std::string::npos) << r.out;
+  std::string broken = spec;
+  broken.replace(broken.find("50%"), 3, "250%");
+  std::ofstream(bad) << broken;
+  r = Bare("lint -f " + bad);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find(bad + ":11:19: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("must be 1%..100%"), std::string::npos) << r.out;
+}
+
+TEST_F(SluiceCliItest, DeploymentGetWatchPrintsAFramePerChangeUntilItFinishes) {
+  auto r = Sluice("deployment get d-w");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("next: sluice deployment approve d-w"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hosts:\n  web-1  2.0.0  healthy  succeeded\n"), std::string::npos) << r.out;
+  watch_reads_ = 0;
+  // Not a terminal: one timestamped frame per change (the second read equals the first).
+  r = Sluice("deployment get d-w --watch --interval 50ms");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(watch_reads_.load(), 3);
+  std::size_t frames = 0;
+  for (auto pos = r.out.find("--- "); pos != std::string::npos; pos = r.out.find("--- ", pos + 4)) {
+    ++frames;
+  }
+  EXPECT_EQ(frames, 2u) << r.out;
+  EXPECT_NE(r.out.find("batch 1  100%  waiting  web-1  (waits for: approval)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("deployment d-w succeeded"), std::string::npos) << r.out;
+  EXPECT_EQ(Sluice("deployment get d-w --watch --interval soon").exit_code, 64);
+}
+
+// Output of a shell command (stderr included).
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST_F(SluiceCliItest, DeploymentGetWatchRedrawsInPlaceOnATerminal) {
+  if (Shell("command -v tmux").empty()) GTEST_SKIP() << "tmux is not installed";
+  const std::string session = "sluice-cli-" + st::RandomSuffix();
+  // A tmux server of the test's own (its socket in the test's directory), so no other tmux
+  // user is touched.
+  const std::string tmux = "tmux -S " + (dir_ / "tmux.sock").string() + " ";
+  const std::string cmd = "SLUICE_CONFIG=" + (dir_ / "config.yaml").string() + " " +
+                          std::string(SLUICE_CLI_BIN) + " deployment get d-w --watch --interval " +
+                          "200ms --api " + Api() + " --token t0k3n; echo EXIT=$?; sleep 60";
+  Shell(tmux + "new-session -d -s " + session + " -x 100 -y 30 \"" + cmd + "\"");
+  std::string pane;
+  for (int i = 0; i < 100 && pane.find("EXIT=") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pane = Shell(tmux + "capture-pane -p -t " + session);
+  }
+  Shell(tmux + "kill-server");
+  EXPECT_NE(pane.find("EXIT=0"), std::string::npos) << pane;
+  EXPECT_NE(pane.find("deployment d-w succeeded"), std::string::npos) << pane;
+  // Redrawn in place: the earlier frames were cleared, one header is on the screen.
+  EXPECT_EQ(pane.find("deployment d-w running"), std::string::npos) << pane;
+  EXPECT_EQ(pane.find("--- "), std::string::npos) << pane;
+  const auto header = pane.find("every 200ms, Ctrl-C stops");
+  EXPECT_NE(header, std::string::npos) << pane;
+  EXPECT_EQ(pane.find("every 200ms", header + 1), std::string::npos) << pane;
 }
 
 }  // namespace

@@ -21,9 +21,12 @@
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
 
-#include "src/executor_component.hpp"
+#include "src/executor_api.hpp"
 #include "src/executor_config.hpp"
+#include "src/executor_handler.hpp"
+#include "src/executor_metrics.hpp"
 #include "src/executor_migrations.hpp"
+#include "src/executor_worker.hpp"
 
 namespace {
 
@@ -102,7 +105,7 @@ int main() {
                                                AcceptCommand(tx, e, defaults, &metrics);
                                              },
                                              &IsCommand),
-                                         producer);
+                                         producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;

@@ -74,6 +74,7 @@ Config ParseConfig() {
   c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 8, 2, 64));
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
   kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(c.kafka, env.String("SLUICE_INSTANCE_ID", ""), c.http_addr);
   c.kafka.client_id = "metric-watcher";
   c.group_id = env.String("SLUICE_KAFKA_GROUP", "metric-watcher");
   c.topics =
@@ -166,7 +167,7 @@ int main() {
           record(m);
           if (scheduled) analyzer.Wake();
         },
-        producer);
+        producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;

@@ -81,6 +81,7 @@ Config ParseConfig() {
   c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 4, 2, 64));
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
   kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(c.kafka, env.String("SLUICE_INSTANCE_ID", ""), c.http_addr);
   c.kafka.client_id = "notifier";
   c.group_id = env.String("SLUICE_KAFKA_GROUP", "notifier");
   c.topics = SplitList(env.String(
@@ -208,7 +209,7 @@ int main() {
           record(m);
           if (recorded) sender.Wake();
         },
-        producer);
+        producer, registry.get());
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;
     http::Server server("notifier", server_options);

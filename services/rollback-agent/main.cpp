@@ -22,8 +22,12 @@
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
 
-#include "src/rollback_component.hpp"
+#include "src/adapters/metric_history.hpp"
+#include "src/rollback_api.hpp"
 #include "src/rollback_config.hpp"
+#include "src/rollback_handler.hpp"
+#include "src/rollback_metrics.hpp"
+#include "src/rollback_worker.hpp"
 
 namespace sluice::generated {
 const std::vector<sluice::pg::Migration>& RollbackMigrations();
@@ -89,7 +93,9 @@ int main() {
     core::Health health;
     health.Set("postgres", true);
 
-    RollbackAgent agent({db, clock, &locks, *history, &metrics}, config.agent);
+    const AgentDeps deps{db, clock, &locks, *history, &metrics};
+    RollbackHandler handler(deps, config.agent);
+    RollbackWorker rollback_worker(deps, config.agent);
     kafka::Producer producer(config.kafka);
     eventbus::OutboxRelayComponent relay(db, producer);
     eventbus::OutboxMetrics outbox_metrics(*registry, std::string(kServiceName));
@@ -98,10 +104,10 @@ int main() {
     consumer_options.topics = config.topics;
     eventbus::ConsumerComponent consumer(
         "consumer", config.kafka, consumer_options,
-        eventbus::TransactionalHandler(
+        eventbus::PreparedTransactionalHandler(
             db, std::string(kServiceName),
-            [&](pqxx::work& tx, const events::v1::Envelope& e) { agent.Handle(tx, e); }),
-        producer);
+            [&](const events::v1::Envelope& e) { return handler.Prepare(e); }),
+        producer, registry.get());
 
     http::ServerOptions server_options;
     server_options.addr = config.http_addr;
@@ -112,8 +118,8 @@ int main() {
     // Revert retries and timeouts live in rollback rows (due times), incidents in pending rows:
     // a restarted agent picks them up on its first pass.
     core::PeriodicTask worker("worker", config.poll, [&] {
-      agent.RunDue();
-      agent.WriteIncidents();
+      rollback_worker.RunDue();
+      rollback_worker.WriteIncidents();
     });
     core::PeriodicTask probe("probe", 2s, [&] {
       Probe(db, redis, consumer, health);

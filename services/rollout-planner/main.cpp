@@ -35,6 +35,7 @@ Config ParseConfig() {
   s.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 6, 3, 64));
   s.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", s.kafka.brokers);
   kafka::ApplyStartOffset(s.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(s.kafka, env.String("SLUICE_INSTANCE_ID", ""), s.http_addr);
   s.kafka.client_id = std::string(kServiceName);
   s.group_id = env.String("SLUICE_KAFKA_GROUP", "rollout-planner");
   s.redis_url = env.String("SLUICE_REDIS_URL", s.redis_url);

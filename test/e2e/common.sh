@@ -105,6 +105,32 @@ start_rollback_agent() {
     SLUICE_KAFKA_GROUP="rollback-agent-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest \
     SLUICE_PROMETHEUS_URL="$E2E_PROMETHEUS_URL" SLUICE_PUBLIC_URL="$API"
 }
+# start_own_prometheus: a Prometheus of this run's own, scraping this run's hosts every second
+# (app, env and instance_name labels as the analysis templates expect), for the watcher and
+# the rollback-agent (E2E_PROMETHEUS_URL). Needs the hosts (scripts/hosts.sh up).
+start_own_prometheus() {
+  local port
+  port="$(free_port)"
+  E2E_PROMETHEUS_URL="http://127.0.0.1:$port"
+  mkdir -p "$WORK/prom/data" "$WORK/prom/targets"
+  python3 - "$HOSTS_DIR/hosts.json" "$APP" "$ENV_NAME" >"$WORK/prom/targets/hosts.json" <<'PY'
+import json, sys
+hosts = json.load(open(sys.argv[1]))
+print(json.dumps([{"targets": [h["app_addr"]],
+                   "labels": {"app": sys.argv[2], "env": sys.argv[3], "instance_name": h["name"]}}
+                  for h in hosts]))
+PY
+  cat >"$WORK/prom/prometheus.yml" <<CONF
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: e2e-hosts
+    file_sd_configs: [{files: ["$WORK/prom/targets/*.json"], refresh_interval: 1s}]
+CONF
+  /usr/bin/prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
+    --web.listen-address="127.0.0.1:$port" >>"$WORK/log/prometheus.log" 2>&1 &
+  PIDS[prometheus]=$!
+  sl_wait_until 60 "prometheus ready" sl_http_ok "$E2E_PROMETHEUS_URL/-/ready" || fail "prometheus did not start"
+}
 # Waits until the consumer group of `name` has its partitions (it starts at the topics' end).
 wait_assigned() {
   sl_wait_until 30 "$1 partitions assigned" grep -q "consumer group $2 assigned" "$WORK/log/$1.log" ||
@@ -190,6 +216,15 @@ bad = [f'{h}: record {r["status"]} {r["version"]}, host runs {actual.get(h)}' fo
 if not latest or bad:
     print("\n".join(bad) or "no records", file=sys.stderr); sys.exit(1)
 PY
+}
+# topic_dump SINCE_MS TOPIC...: the records of the topics from that time on (Unix ms), one JSON
+# line each (tools/topic-dump: topic, offset, timestamp_ms, key, headers, type, deployment_id).
+topic_dump() {
+  local since="$1" args=()
+  shift
+  for t in "$@"; do args+=(--topic "$t"); done
+  "$BUILD/tools/topic-dump/sluice-topic-dump" --brokers "$SLUICE_KAFKA_BROKERS" --since-ms "$since" \
+    --timeout-s 60 "${args[@]}"
 }
 restarts_of() { grep -c " $2\$" "$SLUICE_ROOT/var/hosts-$SLUICE_HOSTS_PREFIX/h$1/state/restarts.log" 2>/dev/null || true; }
 

@@ -345,25 +345,79 @@ class Parser : public YamlReader {
       const auto item = metrics[i];
       const auto ipath = Index(mpath, i);
       CheckKeys(item, ipath,
-                {"name", "query", "baselineQuery", "direction", "tolerance", "weight", "critical",
-                 "removeOutliers"});
+                {"name", "kind", "query", "baselineQuery", "errors", "requests", "buckets", "sum",
+                 "count", "direction", "tolerance", "weight", "critical", "removeOutliers"});
       JudgeMetric m;
       const auto name = Required(item, ipath, "name");
       m.name = NonEmpty(name, Child(ipath, "name"));
       if (!names.insert(m.name).second) {
         Fail(name, Child(ipath, "name"), "duplicate judge metric '" + m.name + "'");
       }
-      m.query = NonEmpty(Required(item, ipath, "query"), Child(ipath, "query"));
-      if (const auto n = item["baselineQuery"]; n.IsDefined()) {
-        m.baseline_query = NonEmpty(n, Child(ipath, "baselineQuery"));
+      if (const auto n = item["kind"]; n.IsDefined()) {
+        m.kind = OneOf<JudgeKind>(n, Child(ipath, "kind"),
+                                  {{"query", JudgeKind::kQuery},
+                                   {"gauge", JudgeKind::kGauge},
+                                   {"ratio", JudgeKind::kRatio},
+                                   {"histogram", JudgeKind::kHistogram},
+                                   {"mean", JudgeKind::kMean}});
+      }
+      // Each kind takes its own query keys and no other's.
+      std::vector<std::string> wanted, refused;
+      switch (m.kind) {
+        case JudgeKind::kQuery:
+        case JudgeKind::kGauge:
+          wanted = {"query"};
+          refused = {"errors", "requests", "buckets", "sum", "count"};
+          break;
+        case JudgeKind::kRatio:
+          wanted = {"errors", "requests"};
+          refused = {"query", "baselineQuery", "buckets", "sum", "count"};
+          break;
+        case JudgeKind::kHistogram:
+          wanted = {"buckets"};
+          refused = {"query", "baselineQuery", "errors", "requests", "sum", "count"};
+          break;
+        case JudgeKind::kMean:
+          wanted = {"sum", "count"};
+          refused = {"query", "baselineQuery", "errors", "requests", "buckets"};
+          break;
+      }
+      for (const auto& key : refused) {
+        if (const auto n = item[key]; n.IsDefined()) {
+          Fail(n, Child(ipath, key),
+               "not a key of a judge metric of kind " + std::string(ToString(m.kind)) +
+                   " (it takes " + wanted.front() +
+                   (wanted.size() > 1 ? " and " + wanted.back() : std::string()) + ")");
+        }
+      }
+      std::vector<std::string> given;
+      for (const auto& key : wanted) {
+        given.push_back(NonEmpty(Required(item, ipath, key), Child(ipath, key)));
+      }
+      if (m.kind == JudgeKind::kQuery || m.kind == JudgeKind::kGauge) {
+        m.query = given[0];
+        if (const auto n = item["baselineQuery"]; n.IsDefined()) {
+          m.baseline_query = NonEmpty(n, Child(ipath, "baselineQuery"));
+        } else {
+          m.baseline_query = DeriveBaselineQuery(m.query);
+        }
       } else {
-        m.baseline_query = DeriveBaselineQuery(m.query);
+        m.numerator = given[0];
+        m.baseline_numerator = DeriveBaselineQuery(m.numerator);
+        if (given.size() > 1) {
+          m.denominator = given[1];
+          m.baseline_denominator = DeriveBaselineQuery(m.denominator);
+        }
       }
       if (const auto n = item["direction"]; n.IsDefined()) {
         m.direction = OneOf<Direction>(n, Child(ipath, "direction"),
                                        {{"increase", Direction::kIncrease},
                                         {"decrease", Direction::kDecrease},
                                         {"either", Direction::kEither}});
+      }
+      if (m.kind == JudgeKind::kRatio && m.direction != Direction::kIncrease) {
+        Fail(item["direction"], Child(ipath, "direction"),
+             "a ratio (errors / requests) is judged on increase");
       }
       if (const auto n = item["tolerance"]; n.IsDefined()) {
         m.tolerance = Fraction(n, Child(ipath, "tolerance"));
@@ -385,6 +439,22 @@ class Parser : public YamlReader {
 };
 
 }  // namespace
+
+std::string_view ToString(JudgeKind kind) {
+  switch (kind) {
+    case JudgeKind::kQuery:
+      return "query";
+    case JudgeKind::kGauge:
+      return "gauge";
+    case JudgeKind::kRatio:
+      return "ratio";
+    case JudgeKind::kHistogram:
+      return "histogram";
+    case JudgeKind::kMean:
+      return "mean";
+  }
+  return "query";
+}
 
 const MetricQuery* Template::FindMetric(std::string_view metric) const {
   for (const auto& m : metrics) {
@@ -418,12 +488,14 @@ std::variant<AnalysisSpec, SpecIssue> ParseAnalysisSpec(const YAML::Node& node,
 
 std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_view spec_yaml,
                                                                     std::string_view env) {
+  if (auto issue = CheckYamlText(spec_yaml)) return *issue;
   YAML::Node root;
   try {
     root = YAML::Load(std::string(spec_yaml));
   } catch (const YAML::Exception& e) {
     return IssueFromYamlException(e, "", "invalid YAML: ");
   }
+  if (auto issue = CheckYamlTree(root)) return *issue;
   const std::string env_name(env);
   const std::string env_path = "environments." + env_name;
   try {

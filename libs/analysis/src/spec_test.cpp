@@ -282,6 +282,66 @@ TEST(AnalysisSpecTest, EveryErrorNamesLineColumnAndPath) {
   }
 }
 
+TEST(AnalysisSpecTest, JudgeMetricKinds) {
+  const std::string yaml = R"(analysis:
+  templates:
+    t:
+      judge:
+        step: 30s
+        metrics:
+          - name: errors
+            kind: ratio
+            errors: 'req_total{code=~"5..",instance_name=~"{{instances}}"}'
+            requests: 'req_total{instance_name=~"{{instances}}"}'
+            tolerance: 50%
+          - name: latency
+            kind: histogram
+            buckets: 'lat_bucket{version="{{version}}"}'
+          - name: mean_latency
+            kind: mean
+            sum: 'lat_sum{version="{{version}}"}'
+            count: 'lat_count{version="{{version}}"}'
+          - name: memory
+            kind: gauge
+            query: 'mem{instance_name=~"{{instances}}"}'
+)";
+  const auto spec = ParseOk(yaml);
+  const auto& m = spec.FindTemplate("t")->judge->metrics;
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].kind, JudgeKind::kRatio);
+  EXPECT_EQ(m[0].numerator, R"(req_total{code=~"5..",instance_name=~"{{instances}}"})");
+  EXPECT_EQ(m[0].baseline_denominator, R"(req_total{instance_name=~"{{baseline_instances}}"})");
+  EXPECT_EQ(m[1].kind, JudgeKind::kHistogram);
+  EXPECT_EQ(m[1].baseline_numerator, R"(lat_bucket{version="{{baseline_version}}"})");
+  EXPECT_EQ(m[2].kind, JudgeKind::kMean);
+  EXPECT_EQ(m[2].denominator, R"(lat_count{version="{{version}}"})");
+  EXPECT_EQ(m[3].kind, JudgeKind::kGauge);
+  EXPECT_EQ(m[3].baseline_query, R"(mem{instance_name=~"{{baseline_instances}}"})");
+
+  auto err = [&](const std::string& from, const std::string& to) {
+    const auto pos = yaml.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    std::string y = yaml;
+    y.replace(pos, from.size(), to);
+    return ParseErr(y);
+  };
+  const std::string p = std::string(kPath) + ".templates.t.judge.metrics";
+  auto e = err("kind: ratio", "kind: rate");
+  EXPECT_EQ(e.path, p + "[0].kind");
+  EXPECT_NE(e.message.find("must be query, gauge, ratio, histogram or mean"), std::string::npos)
+      << e.ToString();
+  e = err("            requests: 'req_total{instance_name=~\"{{instances}}\"}'\n", "");
+  EXPECT_EQ(e.path, p + "[0].requests");
+  EXPECT_NE(e.message.find("is required"), std::string::npos) << e.ToString();
+  e = err("kind: histogram", "kind: ratio");
+  EXPECT_EQ(e.path, p + "[1].buckets");
+  EXPECT_NE(e.message.find("not a key of a judge metric of kind ratio"), std::string::npos)
+      << e.ToString();
+  e = err("tolerance: 50%", "tolerance: 50%\n            direction: decrease");
+  EXPECT_EQ(e.path, p + "[0].direction");
+  EXPECT_NE(e.message.find("judged on increase"), std::string::npos) << e.ToString();
+}
+
 TEST(AnalysisSpecTest, FailWhenErrorSaysWhereInTheText) {
   const auto e =
       ParseErr(Replace("error_rate > 5% OR p95_latency", "error_rate > 5% OR p95_latency >"));

@@ -1,7 +1,11 @@
 #include "sluice/analysis/yaml_reader.hpp"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <set>
+#include <vector>
 
 namespace sluice::analysis {
 
@@ -10,8 +14,113 @@ SpecIssue IssueFromYamlException(const YAML::Exception& e, std::string path, std
   issue.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
   issue.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
   issue.path = std::move(path);
-  issue.message = std::move(prefix) + e.msg;
+  // yaml-cpp 0.7 words its depth guard's error "bad file".
+  issue.message = std::move(prefix) + (dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr
+                                           ? "mappings and sequences nest too deeply"
+                                           : e.msg);
   return issue;
+}
+
+namespace {
+
+// The length of the UTF-8 sequence at s[i], or 0 when it is not well-formed (overlong forms,
+// surrogates and code points above U+10FFFF included).
+std::size_t Utf8Length(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::optional<SpecIssue> CheckYamlText(std::string_view text) {
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = Utf8Length(text, i);
+    if (n == 0 || text[i] == '\0') {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[i]));
+      return SpecIssue{line, column, "",
+                       std::string(n == 0 ? "the text is not valid UTF-8: byte " : "byte ") + hex +
+                           " at offset " + std::to_string(i) +
+                           (n == 0 ? "" : " is a NUL character, which YAML does not allow")};
+    }
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += n;
+  }
+  return std::nullopt;
+}
+
+std::optional<SpecIssue> CheckYamlTree(const YAML::Node& root, const YamlLimits& limits) {
+  struct Item {
+    YAML::Node node;
+    std::size_t depth;
+    std::string path;
+  };
+  std::vector<Item> stack;
+  stack.push_back({root, root.IsMap() || root.IsSequence() ? 1U : 0U, ""});
+  std::size_t visited = 0;
+  const auto at = [](const YAML::Node& n, std::string path, std::string message) {
+    const auto mark = n.Mark();
+    return SpecIssue{mark.line >= 0 ? mark.line + 1 : 0, mark.column >= 0 ? mark.column + 1 : 0,
+                     std::move(path), std::move(message)};
+  };
+  while (!stack.empty()) {
+    Item item = std::move(stack.back());
+    stack.pop_back();
+    if (++visited > limits.max_nodes) {
+      return at(item.node, item.path,
+                "the document expands to more than " + std::to_string(limits.max_nodes) +
+                    " nodes (through aliases?)");
+    }
+    if (item.depth > limits.max_depth) {
+      return at(item.node, item.path,
+                "mappings and sequences nest deeper than " + std::to_string(limits.max_depth) +
+                    " levels");
+    }
+    const auto depth_of = [&](const YAML::Node& child) {
+      return item.depth + (child.IsMap() || child.IsSequence() ? 1 : 0);
+    };
+    if (item.node.IsMap()) {
+      for (const auto& kv : item.node) {
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+        stack.push_back({kv.first, depth_of(kv.first), YamlReader::Child(item.path, key)});
+        stack.push_back({kv.second, depth_of(kv.second), YamlReader::Child(item.path, key)});
+      }
+    } else if (item.node.IsSequence()) {
+      std::size_t i = 0;
+      for (const auto& child : item.node) {
+        stack.push_back({child, depth_of(child), YamlReader::Index(item.path, i++)});
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 void YamlReader::Fail(const YAML::Node& node, const std::string& path,

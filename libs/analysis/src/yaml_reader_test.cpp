@@ -147,3 +147,54 @@ TEST(YamlReaderTest, YamlExceptionsBecomeIssues) {
 
 }  // namespace
 }  // namespace sluice::analysis
+
+namespace sluice::analysis {
+namespace {
+
+TEST(YamlLimitsTest, TextMustBeUtf8WithoutNul) {
+  EXPECT_FALSE(CheckYamlText("a: 回滚 # ok\nb: [1, 2]\n"));
+  const auto bad = CheckYamlText("a: 1\n# com\xffment\n");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->line, 2);
+  EXPECT_EQ(bad->column, 6);
+  EXPECT_NE(bad->message.find("byte 0xFF at offset 10"), std::string::npos) << bad->message;
+  EXPECT_TRUE(CheckYamlText("k\xc3: 1"));                 // truncated sequence
+  EXPECT_TRUE(CheckYamlText("k: \xc0\xaf"));              // overlong '/'
+  EXPECT_TRUE(CheckYamlText("k: \xed\xa0\x80"));          // a surrogate
+  EXPECT_TRUE(CheckYamlText(std::string("k: a\0b", 6)));  // NUL
+}
+
+TEST(YamlLimitsTest, DeepNestingIsRefusedWithoutCrashing) {
+  // yaml-cpp bounds its own recursion; a flow sequence 20,000 deep is an error, not a crash.
+  const std::string flow = "a: " + std::string(20000, '[') + std::string(20000, ']') + "\n";
+  EXPECT_THROW(YAML::Load(flow), YAML::Exception);
+  try {
+    YAML::Load(flow);
+  } catch (const YAML::Exception& e) {
+    EXPECT_EQ(IssueFromYamlException(e, "").message, "mappings and sequences nest too deeply");
+  }
+  // Deeper than our bound but within yaml-cpp's: refused by the tree check, path named.
+  const auto node = YAML::Load("a: " + std::string(100, '[') + std::string(100, ']'));
+  const auto issue = CheckYamlTree(node);
+  ASSERT_TRUE(issue);
+  EXPECT_EQ(issue->path.rfind("a[0][0]", 0), 0U) << issue->path;
+  EXPECT_NE(issue->message.find("deeper than 64"), std::string::npos);
+  EXPECT_FALSE(CheckYamlTree(YAML::Load("a: " + std::string(63, '[') + std::string(63, ']'))));
+  EXPECT_TRUE(CheckYamlTree(YAML::Load("a: " + std::string(64, '[') + std::string(64, ']'))));
+}
+
+TEST(YamlLimitsTest, AliasExpansionIsBounded) {
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    const char prev = static_cast<char>(c - 1);
+    laughs += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" +
+              prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+              ", *" + prev + "]\n";
+  }
+  const auto issue = CheckYamlTree(YAML::Load(laughs));
+  ASSERT_TRUE(issue);
+  EXPECT_NE(issue->message.find("more than 100000 nodes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::analysis

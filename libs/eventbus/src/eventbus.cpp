@@ -1,3 +1,7 @@
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <sluice/core/encoding.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
@@ -114,7 +118,17 @@ pg::OutboxPublisher KafkaOutboxPublisher(kafka::Producer& producer,
 
 kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
                                     EnvelopeHandler handler, EnvelopeFilter wanted) {
-  return [&db, consumer = std::move(consumer_name), handler = std::move(handler),
+  return PreparedTransactionalHandler(
+      db, std::move(consumer_name),
+      [handler = std::move(handler)](const events::v1::Envelope& envelope) -> TransactionStep {
+        return [&handler, &envelope](pqxx::work& tx) { handler(tx, envelope); };
+      },
+      std::move(wanted));
+}
+
+kafka::Handler PreparedTransactionalHandler(pg::Database& db, std::string consumer_name,
+                                            PreparingHandler prepare, EnvelopeFilter wanted) {
+  return [&db, consumer = std::move(consumer_name), prepare = std::move(prepare),
           wanted = std::move(wanted)](const kafka::ConsumedMessage& msg) {
     std::string error;
     auto envelope = events::Parse(msg.value, &error);
@@ -122,6 +136,7 @@ kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
     if (auto invalid = events::Validate(*envelope)) throw kafka::PermanentError(*invalid);
     if (wanted && !wanted(*envelope)) return;
     core::TraceScope trace(envelope->trace_id());
+    const TransactionStep step = prepare(*envelope);
     db.WithTransaction([&](pqxx::work& tx) {
       if (!pg::RecordInbox(tx, consumer, envelope->event_id())) {
         core::Logger("eventbus")
@@ -129,7 +144,7 @@ kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
                     envelope->type());
         return 0;
       }
-      handler(tx, *envelope);
+      if (step) step(tx);
       return 0;
     });
   };
@@ -139,17 +154,95 @@ OutboxRelayComponent::OutboxRelayComponent(pg::Database& db, kafka::Producer& pr
                                            pg::OutboxRelayOptions options)
     : relay_(db, KafkaOutboxPublisher(producer, std::chrono::seconds(10)), options) {}
 
+class ConsumerComponent::Metrics {
+ public:
+  Metrics(::prometheus::Registry& registry, const std::string& group)
+      : partitions_(::prometheus::BuildGauge()
+                        .Name("sluice_consumer_assigned_partitions")
+                        .Help("Partitions assigned to this Kafka consumer now")
+                        .Register(registry)
+                        .Add({{"group", group}})),
+        in_hand_(::prometheus::BuildGauge()
+                     .Name("sluice_consumer_message_in_hand_seconds")
+                     .Help("How long the message in hand (handler, retries, dead-lettering) has "
+                           "held the consumer; 0 while it polls")
+                     .Register(registry)
+                     .Add({{"group", group}})),
+        last_progress_(::prometheus::BuildGauge()
+                           .Name("sluice_consumer_last_progress_timestamp_seconds")
+                           .Help("When the consumer's poll loop was last free (a message "
+                                 "finished or a poll returned), Unix time")
+                           .Register(registry)
+                           .Add({{"group", group}})),
+        messages_(::prometheus::BuildCounter()
+                      .Name("sluice_consumer_messages_total")
+                      .Help("Messages the consumer finished, by outcome: processed, "
+                            "dead_lettered, dead_letter_dropped (the dead-letter topic refused "
+                            "even the minimal copy)")
+                      .Register(registry)),
+        processed_(messages_.Add({{"group", group}, {"outcome", "processed"}})),
+        dead_lettered_(messages_.Add({{"group", group}, {"outcome", "dead_lettered"}})),
+        dropped_(messages_.Add({{"group", group}, {"outcome", "dead_letter_dropped"}})),
+        retries_(::prometheus::BuildCounter()
+                     .Name("sluice_consumer_retries_total")
+                     .Help("Handler attempts that failed and were retried")
+                     .Register(registry)
+                     .Add({{"group", group}})) {}
+
+  void Refresh(const kafka::Consumer& consumer) {
+    using Seconds = std::chrono::duration<double>;
+    const auto status = consumer.Status();
+    const auto now = std::chrono::system_clock::now();
+    partitions_.Set(status.partitions);
+    in_hand_.Set(status.in_hand_since ? Seconds(now - *status.in_hand_since).count() : 0.0);
+    last_progress_.Set(Seconds(status.last_progress.time_since_epoch()).count());
+    Advance(processed_, consumer.Processed());
+    Advance(dead_lettered_, consumer.DeadLettered());
+    Advance(dropped_, consumer.DeadLetterDropped());
+    Advance(retries_, consumer.Retries());
+  }
+
+ private:
+  static void Advance(::prometheus::Counter& counter, uint64_t total) {
+    const double delta = static_cast<double>(total) - counter.Value();
+    if (delta > 0) counter.Increment(delta);
+  }
+
+  ::prometheus::Gauge& partitions_;
+  ::prometheus::Gauge& in_hand_;
+  ::prometheus::Gauge& last_progress_;
+  ::prometheus::Family<::prometheus::Counter>& messages_;
+  ::prometheus::Counter& processed_;
+  ::prometheus::Counter& dead_lettered_;
+  ::prometheus::Counter& dropped_;
+  ::prometheus::Counter& retries_;
+};
+
 ConsumerComponent::ConsumerComponent(std::string name, kafka::KafkaConfig config,
-                                     kafka::ConsumerOptions options, kafka::Handler handler,
-                                     kafka::Producer& dead_letters)
+                                     const kafka::ConsumerOptions& options, kafka::Handler handler,
+                                     kafka::Producer& dead_letters,
+                                     ::prometheus::Registry* registry)
     : name_(std::move(name)),
-      consumer_(std::move(config), std::move(options), std::move(handler), dead_letters) {}
+      consumer_(std::move(config), options, std::move(handler), dead_letters) {
+  if (registry != nullptr) metrics_ = std::make_unique<Metrics>(*registry, options.group_id);
+}
+
+ConsumerComponent::~ConsumerComponent() = default;
+
+void ConsumerComponent::RefreshMetrics() {
+  if (metrics_) metrics_->Refresh(consumer_);
+}
 
 void ReportConsumerHealth(pg::Database& db, ConsumerComponent& consumer, core::Health& health) {
   const bool pg_ok = db.Ping();
   health.Set("postgres", pg_ok, pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
-  const bool consumer_ok = consumer.Consumer().Running();
-  health.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
+  consumer.RefreshMetrics();
+  const auto status = consumer.Consumer().Status();
+  const auto not_ready = kafka::ConsumerNotReadyReason(status, std::chrono::system_clock::now(),
+                                                       kConsumerStalledAfter);
+  std::string detail = not_ready.value_or("");
+  if (!not_ready) detail = std::to_string(status.partitions) + " partition(s) assigned";
+  health.Set("kafka-consumer", !not_ready, std::move(detail));
 }
 
 }  // namespace sluice::eventbus

@@ -1,7 +1,10 @@
 // The consuming half of DESIGN.md's invariants against the real Kafka and PostgreSQL: a
 // redelivered event has one effect (inbox), a poison event is dead-lettered and the consumer
 // carries on, and an event published through the outbox arrives with its CloudEvents headers.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <set>
 #include <sluice/core/ids.hpp>
@@ -309,6 +312,95 @@ TEST_F(EventbusItest, OversizedOutboxRowIsDeadLetteredAndLaterRowsArePublished) 
   EXPECT_TRUE(copy.value.empty());
   EXPECT_GT(std::stoll(copy.HeaderValue("dlq_original_bytes").value_or("0")), 1'000'000);
   EXPECT_EQ(copy.HeaderValue("dlq_original_sha256").value_or("").size(), 64u);
+}
+
+// The readiness every consuming service reports: not ready until the group has assigned the
+// consumer its partitions, and the consumer's metrics exported in the service's registry.
+TEST_F(EventbusItest, ConsumerHealthWaitsForTheAssignmentAndExportsProgressMetrics) {
+  const std::string topic = "itest.eventbus.health." + st::RandomSuffix();
+  kafka::EnsureTopics(Kafka(), {topic}, 2, 1);
+  kafka::Producer producer(Kafka());
+  kafka::ConsumerOptions options;
+  options.group_id = "itest-eventbus-health-" + st::RandomSuffix();
+  options.topics = {topic};
+  options.dead_letter_topic = topic;
+  prometheus::Registry registry;
+  std::atomic<int> handled{0};
+  ConsumerComponent consumer(
+      "consumer", Kafka(), options, [&](const kafka::ConsumedMessage&) { ++handled; }, producer,
+      &registry);
+  core::Health health;
+  ReportConsumerHealth(*db_, consumer, health);
+  EXPECT_FALSE(health.Ready());
+  consumer.Start();
+  ReportConsumerHealth(*db_, consumer, health);
+  EXPECT_FALSE(health.Ready()) << health.ReportJson();
+  EXPECT_THAT(health.ReportJson(), ::testing::HasSubstr("no partition assignment"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        ReportConsumerHealth(*db_, consumer, health);
+        return health.Ready();
+      },
+      30s))
+      << health.ReportJson();
+  EXPECT_THAT(health.ReportJson(), ::testing::HasSubstr("2 partition(s) assigned"));
+
+  producer.ProduceSync({{topic, "k", "v", {}}}, 15s);
+  ASSERT_TRUE(WaitFor([&] { return handled.load() == 1; }, 30s));
+  ASSERT_TRUE(WaitFor([&] { return consumer.Consumer().Processed() == 1; }, 10s));
+  ReportConsumerHealth(*db_, consumer, health);
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  const std::string group = "group=\"" + options.group_id + "\"";
+  EXPECT_THAT(text, ::testing::HasSubstr("sluice_consumer_assigned_partitions{" + group + "} 2"));
+  EXPECT_THAT(text,
+              ::testing::HasSubstr("sluice_consumer_message_in_hand_seconds{" + group + "} 0"));
+  EXPECT_THAT(
+      text, ::testing::HasSubstr("sluice_consumer_last_progress_timestamp_seconds{" + group + "}"));
+  EXPECT_THAT(text, ::testing::HasSubstr("sluice_consumer_messages_total{" + group +
+                                         ",outcome=\"processed\"} 1"));
+  consumer.Stop();
+  ReportConsumerHealth(*db_, consumer, health);
+  EXPECT_THAT(health.ReportJson(), ::testing::HasSubstr("the Kafka consumer stopped"));
+}
+
+// DESIGN.md invariant 9: the prepared part runs before the event's transaction opens (a pool of
+// one connection is free during it), the step runs inside it (beside the inbox row), and what the
+// step holds is dropped only after the commit; a duplicate is prepared, skipped and dropped.
+TEST_F(EventbusItest, PreparedHandlerPreparesOutsideTheTransactionAndDropsTheStepAfterIt) {
+  pg::PgConfig one = Pg(schema_);
+  one.pool_size = 1;
+  pg::Database narrow(one);
+  core::testing::ManualClock clock;
+  auto envelope = events::NewEnvelope("itest", clock);
+  envelope.set_release_id("rel-" + st::RandomSuffix());
+  envelope.mutable_release_created()->set_app("shop");
+  events::Finalize(envelope);
+  kafka::ConsumedMessage msg;
+  msg.value = envelope.SerializeAsString();
+
+  std::vector<std::string> order;
+  auto handler = PreparedTransactionalHandler(
+      narrow, "itest-prepared", [&](const events::v1::Envelope& e) -> TransactionStep {
+        // With a transaction open on the only connection, this would wait forever.
+        narrow.WithTransaction([](pqxx::work& tx) { tx.exec1("SELECT 1"); });
+        order.push_back("prepare");
+        std::shared_ptr<void> held(nullptr, [&](void*) {
+          const auto committed = db_->WithTransaction([&](pqxx::work& tx) {
+            return tx.exec1("SELECT count(*) FROM inbox WHERE consumer = 'itest-prepared'")[0]
+                .as<long long>();
+          });
+          order.push_back("dropped after " + std::to_string(committed) + " inbox row(s)");
+        });
+        return [&, held, id = e.event_id()](pqxx::work& tx) {
+          order.push_back("step");
+          tx.exec_params0("INSERT INTO effects (event_id) VALUES ($1)", id);
+        };
+      });
+  handler(msg);
+  handler(msg);  // redelivered
+  EXPECT_EQ(order, (std::vector<std::string>{"prepare", "step", "dropped after 1 inbox row(s)",
+                                             "prepare", "dropped after 1 inbox row(s)"}));
+  EXPECT_EQ(Effects(envelope.event_id()), 1);
 }
 
 }  // namespace

@@ -101,5 +101,16 @@ TEST(EnvelopeTest, CloudEventHeaders) {
   EXPECT_EQ(h["traceparent"].substr(0, 3), "00-");
 }
 
+// Protobuf bounds its own recursion (CodedInputStream's default limit, 100): an event whose
+// unknown field 1000 opens 20,000 nested groups is refused, not a stack overflow.
+TEST(EnvelopeTest, ParseRefusesDeeplyNestedInput) {
+  // Tag of field 1000, wire type 3 (start group) = (1000 << 3) | 3 = 8003 = varint 0xC3 0x3E.
+  std::string deep;
+  for (int i = 0; i < 20000; ++i) deep += "\xC3\x3E";
+  std::string error;
+  EXPECT_FALSE(Parse(deep, &error));
+  EXPECT_NE(error.find("protobuf parse failed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::events

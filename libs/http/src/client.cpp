@@ -158,11 +158,26 @@ ClientResponse Send(const ClientRequest& req) {
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // any encoding curl can decode
-  if (!req.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, req.ca_file.c_str());
-  if (!req.client_cert_file.empty()) {
+  // curl copies a blob (CURL_BLOB_COPY), so the request may go out of scope after the call.
+  const auto set_blob = [c](CURLoption option, const std::string& pem) {
+    curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(c, option, &blob);
+  };
+  if (!req.ca_pem.empty()) {
+    set_blob(CURLOPT_CAINFO_BLOB, req.ca_pem);
+  } else if (!req.ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, req.ca_file.c_str());
+  }
+  if (!req.client_cert_pem.empty()) {
+    set_blob(CURLOPT_SSLCERT_BLOB, req.client_cert_pem);
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+  } else if (!req.client_cert_file.empty()) {
     curl_easy_setopt(c, CURLOPT_SSLCERT, req.client_cert_file.c_str());
   }
-  if (!req.client_key_file.empty()) {
+  if (!req.client_key_pem.empty()) {
+    set_blob(CURLOPT_SSLKEY_BLOB, req.client_key_pem);
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  } else if (!req.client_key_file.empty()) {
     curl_easy_setopt(c, CURLOPT_SSLKEY, req.client_key_file.c_str());
   }
 

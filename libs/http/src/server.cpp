@@ -1,4 +1,6 @@
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <poll.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 
@@ -13,6 +15,9 @@
 #include <sluice/http/errors.hpp>
 #include <sluice/http/server.hpp>
 #include <stdexcept>
+#include <type_traits>
+
+#include "connection_gate.hpp"
 
 namespace sluice::http {
 namespace {
@@ -95,6 +100,95 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 
 namespace {
 
+// What the connection gate asks of our httplib server: serve one request on a connection.
+class Gated {
+ public:
+  virtual ~Gated() = default;
+  virtual void SetGate(detail::ConnectionGate* gate) = 0;
+  virtual detail::Served ServeOne(detail::Connection& c, const detail::GateOptions& o) = 0;
+  virtual socket_t ListenSocket() const = 0;
+};
+
+// httplib's Server (or SSLServer) whose accepted sockets go to the gate instead of straight to
+// a worker; the gate calls back ServeOne, which runs httplib's request processing over a
+// stream with deadlines.
+template <class Base>
+class GatedServer final : public Base, public Gated {
+ public:
+  template <class... Args>
+  explicit GatedServer(Args&&... args) : Base(std::forward<Args>(args)...) {}
+
+  void SetGate(detail::ConnectionGate* gate) override { gate_ = gate; }
+  socket_t ListenSocket() const override { return this->svr_sock_; }
+
+  detail::Served ServeOne(detail::Connection& c, const detail::GateOptions& o) override {
+    if constexpr (std::is_same_v<Base, httplib::SSLServer>) {
+      if (const auto step = TlsProgress(c, o); step != detail::Served::kKeep) return step;
+    }
+    detail::ConnectionStream stream(c, o);
+    const bool close_connection = ++c.served >= this->keep_alive_max_count_;
+    bool connection_closed = false;
+    const bool ok = this->process_request(stream, close_connection, connection_closed,
+                                          [&](httplib::Request& req) { req.ssl = c.ssl; });
+    return ok && !close_connection && !connection_closed ? detail::Served::kKeep
+                                                         : detail::Served::kClose;
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    gate_->Admit(sock);
+    return true;
+  }
+
+  // With TLS the gate cannot see the head: this worker moves the handshake on and decrypts what
+  // has arrived, without waiting for more; kWait hands the connection back to the gate until
+  // more bytes come (within the head's deadline, which the gate keeps). kKeep: the head is in.
+  detail::Served TlsProgress(detail::Connection& c, const detail::GateOptions& o) {
+    if (c.ssl == nullptr) {
+      {
+        std::lock_guard lock(ssl_mu_);
+        c.ssl = SSL_new(this->ssl_context());
+      }
+      if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) return detail::Served::kClose;
+    }
+    while (!c.handshake_done) {
+      const int r = SSL_accept(c.ssl);
+      if (r == 1) {
+        c.handshake_done = true;
+        break;
+      }
+      const int err = SSL_get_error(c.ssl, r);
+      if (err == SSL_ERROR_WANT_READ) return detail::Served::kWait;
+      // The handshake's output filled the socket buffer: wait (briefly) for the peer to read.
+      if (err != SSL_ERROR_WANT_WRITE ||
+          !detail::WaitFor(c.fd, POLLOUT, c.deadline, o.write_timeout)) {
+        ERR_clear_error();
+        return detail::Served::kClose;
+      }
+    }
+    char tmp[8192];
+    while (c.buffer.size() < detail::kPeekBytes + detail::kGateBytes) {
+      const int n = SSL_read(c.ssl, tmp, sizeof tmp);
+      if (n > 0) {
+        c.buffer.append(tmp, static_cast<std::size_t>(n));
+        continue;
+      }
+      const int err = SSL_get_error(c.ssl, n);
+      if (err == SSL_ERROR_WANT_READ) break;
+      ERR_clear_error();
+      return detail::Served::kClose;  // closed or failed before the request arrived
+    }
+    const std::size_t wanted = detail::BytesWanted(c.buffer);
+    if (wanted == 0) {  // head incomplete; too long a head goes to httplib, which refuses it
+      return c.buffer.size() >= detail::kPeekBytes ? detail::Served::kKeep : detail::Served::kWait;
+    }
+    return c.buffer.size() >= wanted ? detail::Served::kKeep : detail::Served::kWait;
+  }
+
+  detail::ConnectionGate* gate_ = nullptr;
+  std::mutex ssl_mu_;
+};
+
 std::unique_ptr<httplib::Server> MakeServer(const std::string& name, const ServerOptions& o) {
   if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
     if (!o.tls_client_ca_file.empty()) {
@@ -102,13 +196,13 @@ std::unique_ptr<httplib::Server> MakeServer(const std::string& name, const Serve
                                " server has a TLS client CA but no certificate and key: set "
                                "both, or no client CA");
     }
-    return std::make_unique<httplib::Server>();
+    return std::make_unique<GatedServer<httplib::Server>>();
   }
   if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
     throw std::runtime_error("the " + name +
                              " server's TLS certificate and key go together: set both or neither");
   }
-  auto server = std::make_unique<httplib::SSLServer>(
+  auto server = std::make_unique<GatedServer<httplib::SSLServer>>(
       o.tls_cert_file.c_str(), o.tls_key_file.c_str(),
       o.tls_client_ca_file.empty() ? nullptr : o.tls_client_ca_file.c_str());
   if (!server->is_valid()) {
@@ -125,8 +219,23 @@ std::unique_ptr<httplib::Server> MakeServer(const std::string& name, const Serve
 
 Server::Server(std::string name, ServerOptions options)
     : name_(std::move(name)), options_(std::move(options)), server_(MakeServer(name_, options_)) {
-  const int threads = std::max(1, options_.threads);
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  detail::GateOptions gate;
+  gate.threads = static_cast<std::size_t>(std::max(1, options_.threads));
+  gate.header_timeout = options_.header_timeout;
+  gate.body_timeout = options_.body_timeout;
+  gate.read_timeout = options_.read_timeout;
+  gate.keep_alive_timeout = options_.keep_alive_timeout;
+  gate.max_per_address = options_.max_connections_per_address;
+  gate.max_total = options_.max_connections;
+  gate.tls = !options_.tls_cert_file.empty();
+  Gated* gated = dynamic_cast<Gated*>(server_.get());
+  // httplib calls this once per listen and owns (and shuts down) what it returns.
+  server_->new_task_queue = [this, gated, gate] {
+    auto* queue = new detail::ConnectionGate(
+        gate, [gated, gate](detail::Connection& c) { return gated->ServeOne(c, gate); }, name_);
+    gated->SetGate(queue);
+    return queue;
+  };
   server_->set_read_timeout(options_.read_timeout);
   server_->set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout.count()));
   server_->set_payload_max_length(options_.max_body_bytes);
@@ -313,6 +422,12 @@ void Server::Start() {
                              ": stop the process holding it or give the " + name_ +
                              " server another address");
   }
+  // httplib listens with a backlog of 5: a burst of connections (a load balancer's, or many
+  // slow clients') would overflow it and every further connect would wait a second for its
+  // SYN to be sent again. Listening again on the bound socket raises the backlog.
+  if (const auto* gated = dynamic_cast<const Gated*>(server_.get())) {
+    ::listen(gated->ListenSocket(), SOMAXCONN);
+  }
   port_ = port;
   loop_exited_ = false;
   thread_ = std::thread([this] {
@@ -337,17 +452,21 @@ void Server::Stop() {
   core::Logger("http")->info("{} server stopped", name_);
 }
 
-nlohmann::json ParseJsonBody(const httplib::Request& req) {
+nlohmann::json ParseJsonBody(const httplib::Request& req, const core::JsonLimits& limits) {
   if (req.body.empty()) {
     throw ApiException(
         ApiError{400, "malformed_json", "the request body is empty: send a JSON object", "body"});
   }
   try {
-    return nlohmann::json::parse(req.body);
-  } catch (const nlohmann::json::parse_error& e) {
+    return core::ParseStrictJson(req.body, limits);
+  } catch (const core::JsonInputError& e) {
+    if (!e.Path().empty()) throw ApiException(ApiError{400, "malformed_json", e.what(), e.Path()});
     throw ApiException(ApiError{
         400, "malformed_json",
-        "the request body is not valid JSON (at byte " + std::to_string(e.byte) + ")", "body"});
+        "the request body is not valid JSON" +
+            (e.Byte() > 0 ? " (at byte " + std::to_string(e.Byte()) + ")" : std::string()) + ": " +
+            e.what(),
+        "body"});
   }
 }
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <sluice/http/client.hpp>
 #include <sluice/http/errors.hpp>
 #include <sluice/http/server.hpp>
+
+#include "connection_gate.hpp"
 
 namespace sluice::http {
 namespace {
@@ -142,6 +145,27 @@ TEST_F(ServerTest, MalformedJsonIs400WithFieldBody) {
   r = Call("POST", "/v1/releases", "");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Error(r).at("field"), "body");
+}
+
+TEST_F(ServerTest, StrictBodyErrorsNameTheField) {
+  // Deeply nested, a key given twice, a NUL: each a 400 naming the element, never a crash or
+  // a 500 from the database later.
+  auto r = Call("POST", "/v1/releases",
+                R"({"tag":"v1","note":)" + std::string(400, '[') + std::string(400, ']') + "}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("code"), "malformed_json");
+  EXPECT_THAT(Error(r).at("field").get<std::string>(), testing::StartsWith("note[0][0]"));
+  r = Call("POST", "/v1/releases", R"({"tag":"v1","tag":"v2"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("field"), "tag");
+  EXPECT_THAT(Error(r).at("message").get<std::string>(), HasSubstr("given twice"));
+  r = Call("POST", "/v1/releases", R"({"tag":"v1","note":"a\u0000b"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("field"), "note");
+  r = Call("POST", "/v1/releases", "{\"tag\":\"v1\xff\"}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Error(r).at("field"), "body");
+  EXPECT_THAT(Error(r).at("message").get<std::string>(), HasSubstr("UTF-8"));
 }
 
 TEST_F(ServerTest, JsonTypeErrorInHandlerIs400MalformedJson) {
@@ -364,6 +388,259 @@ TEST(ServerStopTest, AnIdleKeepAliveConnectionDoesNotHoldTheStop) {
   const auto took = std::chrono::steady_clock::now() - start;
   ::close(fd);
   EXPECT_LT(took, std::chrono::milliseconds(3500)) << "the stop waited for the idle connection";
+}
+
+// A raw loopback connection to `port`, for clients httplib's own client would not imitate.
+int ConnectTo(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const std::string& s) {
+  return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+}
+
+class SlowClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.addr = "127.0.0.1:0";
+    options.threads = 2;
+    options.header_timeout = std::chrono::milliseconds(3000);
+    options.body_timeout = std::chrono::milliseconds(500);
+    server_ = std::make_unique<Server>("slow-test", options);
+    server_->MountOps(health_, registry_);
+    server_->Post("/v1/echo", [](const httplib::Request& req, httplib::Response& res) {
+      WriteJson(res, 200, {{"bytes", req.body.size()}});
+    });
+    server_->Start();
+  }
+  void TearDown() override { server_->Stop(); }
+
+  // GET /healthz on a fresh connection; its round trip.
+  std::chrono::milliseconds Probe() {
+    ClientRequest req;
+    req.method = "GET";
+    req.url = "http://127.0.0.1:" + std::to_string(server_->Port()) + "/healthz";
+    req.timeout = std::chrono::milliseconds(2000);
+    const auto start = std::chrono::steady_clock::now();
+    const auto res = Send(req);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    EXPECT_EQ(res.status, 200);
+    return took;
+  }
+
+  core::Health health_;
+  prometheus::Registry registry_;
+  std::unique_ptr<Server> server_;
+};
+
+// Slow-loris: clients that send a request head a line at a time (or stop half-way) must not
+// take the workers. 100 such connections from the probe's own address, two workers: /healthz
+// still answers at once, every time.
+TEST_F(SlowClientTest, ProbesGetInWhileSlowClientsHoldTheirHeads) {
+  std::vector<int> slow;
+  for (int i = 0; i < 100; ++i) {
+    const int fd = ConnectTo(server_->Port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n"));
+    slow.push_back(fd);
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (const int fd : slow) ASSERT_TRUE(SendAll(fd, "X-Slow: " + std::to_string(round) + "\r\n"));
+    for (int i = 0; i < 3; ++i) EXPECT_LT(Probe(), std::chrono::milliseconds(100));
+  }
+  for (const int fd : slow) ::close(fd);
+}
+
+// A head not complete within header_timeout is cut, however steadily its lines arrive.
+TEST_F(SlowClientTest, AnUnfinishedHeadIsCutAfterTheHeaderTimeout) {
+  const int fd = ConnectTo(server_->Port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 6000), 1) << "the connection was not cut";
+  const auto took = std::chrono::steady_clock::now() - start;
+  char buf[256];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ::close(fd);
+  EXPECT_GE(took, std::chrono::milliseconds(2500));
+  EXPECT_LT(took, std::chrono::milliseconds(4500));
+  if (n > 0) {
+    EXPECT_THAT(std::string(buf, static_cast<size_t>(n)), HasSubstr("408"));
+  }
+}
+
+// A large body (read by a worker) trickling in a byte at a time, each byte well within the
+// per-read timeout, is cut once body_timeout has passed since the head.
+TEST_F(SlowClientTest, ASlowBodyIsCutAfterTheBodyTimeout) {
+  const int fd = ConnectTo(server_->Port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd,
+                      "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 100000\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  // One byte per 50 ms; the wait between bytes is also the watch for the server's answer.
+  for (int i = 0; i < 60 && !cut; ++i) {
+    if (!SendAll(fd, " ")) {
+      cut = true;
+      break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    cut = ::poll(&p, 1, 50) == 1;
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(cut) << "a body trickled for 3 s was not cut";
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  EXPECT_LT(Probe(), std::chrono::milliseconds(100));
+}
+
+// Small bodies (the whole request within 32 KiB) wait in the gate too: clients that send a
+// head and then trickle or stall their body do not take the workers either.
+TEST_F(SlowClientTest, ProbesGetInWhileSmallBodiesStall) {
+  std::vector<int> slow;
+  for (int i = 0; i < 20; ++i) {
+    const int fd = ConnectTo(server_->Port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd,
+                        "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 100\r\n\r\n{\"a\":"));
+    slow.push_back(fd);
+  }
+  for (int i = 0; i < 5; ++i) EXPECT_LT(Probe(), std::chrono::milliseconds(100));
+  // A body that does complete is served.
+  ASSERT_TRUE(SendAll(slow[0], "\"" + std::string(93, 'x') + "\"}"));
+  // The response may come in more than one segment (head, then body).
+  std::string answer;
+  while (answer.find("\"bytes\":100") == std::string::npos) {
+    pollfd p{slow[0], POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) break;
+    char buf[512];
+    const ssize_t n = ::recv(slow[0], buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_THAT(answer, HasSubstr("\"bytes\":100"));
+  for (const int fd : slow) ::close(fd);
+}
+
+TEST(BytesWantedTest, HeadAndSmallBodies) {
+  EXPECT_EQ(detail::BytesWanted("GET / HTTP/1.1\r\nHost: t\r\n"), 0U);
+  EXPECT_EQ(detail::BytesWanted("GET / HTTP/1.1\r\nHost: t\r\n\r\n"), 27U);
+  EXPECT_EQ(detail::BytesWanted("GET / HTTP/1.1\nHost: t\n\n"), 24U);
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"), 49U);
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\ncontent-length:10\r\n\r\n"), 48U);
+  // Large, chunked, Expect: 100-continue: the head is enough.
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\nContent-Length: 40000\r\n\r\n"), 42U);
+  EXPECT_EQ(detail::BytesWanted("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 47U);
+  EXPECT_EQ(
+      detail::BytesWanted("POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"),
+      60U);
+}
+
+// Past max_connections_per_address, further connections from that address are closed at once
+// with a 503; other work goes on.
+TEST(ConnectionLimitTest, ConnectionsPerAddressAreBounded) {
+  ServerOptions options;
+  options.addr = "127.0.0.1:0";
+  options.threads = 2;
+  options.max_connections_per_address = 4;
+  Server server("limit-test", options);
+  server.Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    WriteJson(res, 200, {{"ok", true}});
+  });
+  server.Start();
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(ConnectTo(server.Port()));
+    ASSERT_GE(held.back(), 0);
+    ASSERT_TRUE(SendAll(held.back(), "GET /x HTTP/1.1\r\n"));
+  }
+  const int extra = ConnectTo(server.Port());
+  ASSERT_GE(extra, 0);
+  char buf[256];
+  pollfd p{extra, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);
+  const ssize_t n = ::recv(extra, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_THAT(std::string(buf, static_cast<size_t>(n)), HasSubstr("503"));
+  ::close(extra);
+  // Finishing one head frees nothing until it is answered and closed; closing one frees a slot.
+  ::close(held.back());
+  held.pop_back();
+  ClientRequest req;
+  req.method = "GET";
+  req.url = "http://127.0.0.1:" + std::to_string(server.Port()) + "/x";
+  req.timeout = std::chrono::milliseconds(2000);
+  // The server notices the close asynchronously: ask until it has (or 2 s have passed).
+  ClientResponse res;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (res.status != 200 && std::chrono::steady_clock::now() < until) res = Send(req);
+  EXPECT_EQ(res.status, 200);
+  for (const int fd : held) ::close(fd);
+  server.Stop();
+}
+
+// The same over TLS, where the head is encrypted: clients stuck in the handshake (half a
+// ClientHello, or nothing at all) wait in the gate too, and /healthz over HTTPS still answers.
+TEST(TlsSlowClientTest, ProbesGetInWhileHandshakesStall) {
+  const std::string dir = ::testing::TempDir() + "/sluice-http-tls-" + std::to_string(::getpid());
+  const std::string cmd = "mkdir -p " + dir +
+                          " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+                          " -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+                          " -keyout " +
+                          dir + "/key.pem -out " + dir + "/cert.pem >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  ServerOptions options;
+  options.addr = "127.0.0.1:0";
+  options.threads = 2;
+  options.header_timeout = std::chrono::milliseconds(3000);
+  options.tls_cert_file = dir + "/cert.pem";
+  options.tls_key_file = dir + "/key.pem";
+  Server server("tls-slow-test", options);
+  core::Health health;
+  prometheus::Registry registry;
+  server.MountOps(health, registry);
+  server.Start();
+  std::vector<int> slow;
+  for (int i = 0; i < 60; ++i) {
+    const int fd = ConnectTo(server.Port());
+    ASSERT_GE(fd, 0);
+    // A TLS record header announcing a 512-byte handshake message, then one byte of it.
+    if (i % 2 == 0) {
+      ASSERT_TRUE(SendAll(fd, std::string("\x16\x03\x01\x02\x00\x01", 6)));
+    }
+    slow.push_back(fd);
+  }
+  ClientRequest req;
+  req.method = "GET";
+  req.url = "https://127.0.0.1:" + std::to_string(server.Port()) + "/healthz";
+  req.ca_file = options.tls_cert_file;
+  req.timeout = std::chrono::milliseconds(2000);
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto res = Send(req);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(res.status, 200);
+    // A fresh TLS handshake each time: more than a plain round trip, far less than a stall.
+    EXPECT_LT(took, std::chrono::milliseconds(250));
+  }
+  for (const int fd : slow) ::close(fd);
+  server.Stop();
+  EXPECT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
 }
 
 }  // namespace

@@ -1,3 +1,8 @@
+#include <openssl/sha.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
 #include <sluice/core/config.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/kafka/config.hpp>
@@ -14,6 +19,37 @@ void ApplyStartOffset(KafkaConfig& config, const std::string& value) {
                             ": use earliest or latest (where a new consumer group starts reading)");
   }
   config.consumer_start = value;
+}
+
+void ApplyInstanceId(KafkaConfig& config, const std::string& configured,
+                     const std::string& http_addr) {
+  if (configured == "none") {
+    config.instance_id.clear();
+    return;
+  }
+  if (!configured.empty()) {
+    const bool printable = std::all_of(configured.begin(), configured.end(), [](char c) {
+      return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+    });
+    if (configured.size() > 200 || !printable) {
+      throw core::ConfigError(
+          "SLUICE_INSTANCE_ID: use at most 200 printable characters (a stable name per replica, "
+          "e.g. the pod name)");
+    }
+    config.instance_id = configured;
+    return;
+  }
+  const auto hp = core::ParseHostPort(http_addr);
+  if (!hp || hp->port == 0) {
+    config.instance_id.clear();
+    return;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+    config.instance_id.clear();
+    return;
+  }
+  config.instance_id = std::string(host) + ":" + std::to_string(hp->port);
 }
 
 namespace {
@@ -51,6 +87,12 @@ std::string TraceIdOf(const ConsumedMessage& m) {
   return tp->substr(3, 32);
 }
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string Coordinates(const ConsumedMessage& m) {
   return m.topic + "[" + std::to_string(m.partition) + "]@" + std::to_string(m.offset);
 }
@@ -72,23 +114,119 @@ std::chrono::milliseconds RetryBackoff(const ConsumerOptions& options, int attem
   return std::min(wait, kMaxRetryBackoff);
 }
 
+namespace {
+
+// What one header costs in a record beside its key and value (lengths as varints, generous).
+constexpr std::size_t kHeaderOverhead = 8;
+// Room kept for the dlq_value_* and dlq_headers_truncated headers added after the cut
+// (20 digits for a size or count, 64 hex digits for the digest, "true").
+constexpr std::size_t kDigestHeadersSize = 4 * kHeaderOverhead + kDlqValueSize.size() + 20 +
+                                           kDlqValueSha256.size() + 64 + kDlqValueTruncated.size() +
+                                           4 + kDlqHeadersTruncated.size() + 20;
+
+std::size_t HeaderSize(const Header& h) { return h.key.size() + h.value.size() + kHeaderOverhead; }
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::size_t{2} * SHA256_DIGEST_LENGTH);
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+std::string Cut(std::string_view s, std::size_t max) { return std::string(s.substr(0, max)); }
+
+}  // namespace
+
+std::size_t RecordSize(const OutgoingMessage& message) {
+  std::size_t size = message.key.size() + message.value.size();
+  for (const auto& h : message.headers) size += HeaderSize(h);
+  return size;
+}
+
 OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const ConsumerOptions& options,
                                   int attempts, std::string_view reason) {
-  OutgoingMessage out{options.dead_letter_topic, message.key, message.value, message.headers};
-  out.headers.push_back({std::string(kDlqReason), std::string(reason)});
-  out.headers.push_back({std::string(kDlqOriginalTopic), message.topic});
-  out.headers.push_back({std::string(kDlqOriginalPartition), std::to_string(message.partition)});
-  out.headers.push_back({std::string(kDlqOriginalOffset), std::to_string(message.offset)});
-  out.headers.push_back({std::string(kDlqConsumerGroup), options.group_id});
-  out.headers.push_back({std::string(kDlqAttempts), std::to_string(attempts)});
+  return DeadLetterMessage(message, options, attempts, reason, options.dead_letter_max_bytes);
+}
+
+OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const ConsumerOptions& options,
+                                  int attempts, std::string_view reason, std::size_t max_bytes) {
+  std::vector<Header> dlq{{std::string(kDlqReason), Cut(reason, kDlqMaxReasonBytes)},
+                          {std::string(kDlqOriginalTopic), message.topic},
+                          {std::string(kDlqOriginalPartition), std::to_string(message.partition)},
+                          {std::string(kDlqOriginalOffset), std::to_string(message.offset)},
+                          {std::string(kDlqConsumerGroup), options.group_id},
+                          {std::string(kDlqAttempts), std::to_string(attempts)}};
+  OutgoingMessage out{options.dead_letter_topic, Cut(message.key, kDlqMaxKeyBytes), message.value,
+                      message.headers};
+  out.headers.insert(out.headers.end(), dlq.begin(), dlq.end());
+  if (out.key.size() == message.key.size() && RecordSize(out) <= max_bytes) return out;
+
+  // Too big (or a key to cut): the value goes first, then the original headers if need be.
+  out.value.clear();
+  std::size_t fixed = out.key.size() + kDigestHeadersSize;
+  for (const auto& h : dlq) fixed += HeaderSize(h);
+  const std::size_t budget = max_bytes > fixed ? max_bytes - fixed : 0;
+  std::size_t originals = 0;
+  for (const auto& h : message.headers) originals += HeaderSize(h);
+  out.headers.clear();
+  std::size_t headers_cut = 0;
+  if (originals <= budget) {
+    out.headers = message.headers;
+  } else {
+    std::size_t used = 0;
+    for (const auto& h : message.headers) {
+      Header kept{Cut(h.key, kDlqMaxHeaderValueBytes), Cut(h.value, kDlqMaxHeaderValueBytes)};
+      if (used + HeaderSize(kept) > budget) {
+        ++headers_cut;
+        continue;
+      }
+      if (kept.key.size() != h.key.size() || kept.value.size() != h.value.size()) ++headers_cut;
+      used += HeaderSize(kept);
+      out.headers.push_back(std::move(kept));
+    }
+    originals = used;
+  }
+  out.headers.insert(out.headers.end(), dlq.begin(), dlq.end());
+  const std::size_t room = budget - originals;
+  out.value = Cut(message.value, room);
+  const bool value_cut = out.value.size() < message.value.size();
+  if (value_cut) {
+    out.headers.push_back({std::string(kDlqValueSize), std::to_string(message.value.size())});
+    out.headers.push_back({std::string(kDlqValueSha256), Sha256Hex(message.value)});
+    out.headers.push_back({std::string(kDlqValueTruncated), "true"});
+  }
+  if (headers_cut > 0) {
+    out.headers.push_back({std::string(kDlqHeadersTruncated), std::to_string(headers_cut)});
+  }
   return out;
+}
+
+std::optional<std::string> ConsumerNotReadyReason(const ConsumerStatus& status,
+                                                  ConsumerStatus::TimePoint now,
+                                                  std::chrono::milliseconds stalled_after) {
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  if (!status.running) return "the Kafka consumer stopped";
+  if (!status.assigned) return "the Kafka consumer has no partition assignment yet";
+  if (status.in_hand_since && now - *status.in_hand_since > stalled_after) {
+    return "the Kafka consumer has been on one message for " +
+           std::to_string(duration_cast<seconds>(now - *status.in_hand_since).count()) +
+           " s: every partition it owns waits";
+  }
+  return std::nullopt;
 }
 
 // Commits the stored offsets of partitions that are taken away, so the next owner starts
 // where this member stopped rather than at the last auto-commit.
 class Consumer::Rebalance : public RdKafka::RebalanceCb {
  public:
-  explicit Rebalance(std::string group) : group_(std::move(group)) {}
+  Rebalance(std::string group, Consumer& owner) : group_(std::move(group)), owner_(owner) {}
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -100,10 +238,25 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
       } else {
         Check(consumer->assign(partitions), "assign");
       }
+      CountAssigned(*consumer);
+      owner_.assigned_ = true;
       return;
     }
     if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
       Log()->info("consumer group {} revoked {}", group_, Describe(partitions));
+      owner_.DropDeferred(partitions);
+      if (owner_.closed_.load()) {
+        // Called from close(): CloseConsumer committed synchronously just before. No commit and
+        // no assignment() query from inside close()'s rebalance callback: librdkafka can block
+        // on a group request there (a shutdown seen hanging past SIGTERM's grace period).
+        if (cooperative) {
+          Check(consumer->incremental_unassign(partitions), "incremental_unassign");
+        } else {
+          Check(consumer->unassign(), "unassign");
+        }
+        owner_.partitions_ = 0;
+        return;
+      }
       if (!consumer->assignment_lost()) {
         const auto cerr = consumer->commitSync();
         if (cerr != RdKafka::ERR_NO_ERROR && cerr != RdKafka::ERR__NO_OFFSET) {
@@ -118,10 +271,15 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
       } else {
         Check(consumer->unassign(), "unassign");
       }
+      CountAssigned(*consumer);
       return;
     }
     Log()->error("consumer group {} rebalance error: {}", group_, RdKafka::err2str(err));
+    std::vector<RdKafka::TopicPartition*> assigned;
+    if (consumer->assignment(assigned) == RdKafka::ERR_NO_ERROR) owner_.DropDeferred(assigned);
+    RdKafka::TopicPartition::destroy(assigned);
     consumer->unassign();
+    CountAssigned(*consumer);
   }
 
  private:
@@ -136,7 +294,16 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
     }
   }
 
+  void CountAssigned(RdKafka::KafkaConsumer& consumer) {
+    std::vector<RdKafka::TopicPartition*> now;
+    if (consumer.assignment(now) == RdKafka::ERR_NO_ERROR) {
+      owner_.partitions_ = static_cast<int>(now.size());
+    }
+    RdKafka::TopicPartition::destroy(now);
+  }
+
   std::string group_;
+  Consumer& owner_;
 };
 
 class Consumer::Events : public internal::LogEvents {
@@ -150,7 +317,7 @@ Consumer::Consumer(KafkaConfig config, ConsumerOptions options, Handler handler,
       options_(std::move(options)),
       handler_(std::move(handler)),
       dead_letters_(dead_letters),
-      rebalance_(std::make_unique<Rebalance>(options_.group_id)),
+      rebalance_(std::make_unique<Rebalance>(options_.group_id, *this)),
       events_(std::make_unique<Events>()) {
   if (options_.group_id.empty()) throw std::invalid_argument("kafka consumer: group_id is empty");
   if (options_.topics.empty()) throw std::invalid_argument("kafka consumer: no topics");
@@ -162,10 +329,17 @@ Consumer::Consumer(KafkaConfig config, ConsumerOptions options, Handler handler,
   }
   if (!handler_) throw std::invalid_argument("kafka consumer: no handler");
 
-  auto conf = internal::MakeConf(config_, {{"auto.offset.reset", config_.consumer_start}},
-                                 {{"group.id", options_.group_id},
-                                  {"enable.auto.commit", "true"},
-                                  {"enable.auto.offset.store", "false"}});
+  std::map<std::string, std::string> defaults{
+      {"auto.offset.reset", config_.consumer_start},
+      {"session.timeout.ms", std::to_string(config_.session_timeout.count())},
+      // librdkafka wants heartbeats well inside the session: a third of it, at most 3 s.
+      {"heartbeat.interval.ms",
+       std::to_string(std::min<int64_t>(3000, config_.session_timeout.count() / 3))}};
+  std::map<std::string, std::string> fixed{{"group.id", options_.group_id},
+                                           {"enable.auto.commit", "true"},
+                                           {"enable.auto.offset.store", "false"}};
+  if (!config_.instance_id.empty()) fixed["group.instance.id"] = config_.instance_id;
+  auto conf = internal::MakeConf(config_, defaults, fixed);
   std::string err;
   if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(rebalance_.get()), err) !=
           RdKafka::Conf::CONF_OK ||
@@ -185,7 +359,10 @@ void Consumer::Start() {
   const auto err = consumer_->subscribe(options_.topics);
   if (err != RdKafka::ERR_NO_ERROR) throw internal::ErrorFor("kafka subscribe", err);
   running_ = true;
-  Log()->info("consumer group {} started", options_.group_id);
+  last_progress_ms_ = NowMs();
+  Log()->info("consumer group {} started ({})", options_.group_id,
+              config_.instance_id.empty() ? std::string("dynamic membership")
+                                          : "static member " + config_.instance_id);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -204,12 +381,18 @@ void Consumer::Stop() {
 
 void Consumer::Run() {
   while (!stopping_.load()) {
+    RetryDue();
+    if (stopping_.load()) break;
     std::unique_ptr<RdKafka::Message> msg(
-        consumer_->consume(static_cast<int>(options_.poll_timeout.count())));
+        consumer_->consume(static_cast<int>(NextPollTimeout().count())));
+    last_progress_ms_ = NowMs();
     if (!msg) continue;
     switch (msg->err()) {
       case RdKafka::ERR_NO_ERROR:
+        in_hand_since_ms_ = last_progress_ms_.load();
         Handle(*msg);
+        in_hand_since_ms_ = 0;
+        last_progress_ms_ = NowMs();
         break;
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
@@ -226,62 +409,193 @@ void Consumer::Run() {
         break;
     }
   }
+  for (const auto& [key, d] : deferred_) {
+    Log()->info(
+        "consumer group {} {}: stopping while the message waits for attempt {}, offset "
+        "not stored",
+        options_.group_id, Coordinates(d.message), d.attempts + 1);
+  }
+  deferred_.clear();  // before close(): its revoke has nothing left to forget
   CloseConsumer();
   running_ = false;
 }
 
 void Consumer::Handle(const RdKafka::Message& raw) {
-  const ConsumedMessage message = Convert(raw);
+  if (deferred_.contains({raw.topic_name(), raw.partition()})) {
+    // Fetched before its partition was paused: the partition is sought back to the message
+    // after the deferred one when that one is done, so this one comes again, in order.
+    return;
+  }
+  Attempt(Convert(raw), 1);
+}
+
+void Consumer::Attempt(const ConsumedMessage& message, int attempt) {
   core::TraceScope trace(TraceIdOf(message));
   std::string reason;
-  int attempt = 0;
-  while (true) {
-    ++attempt;
-    try {
-      handler_(message);
-      StoreOffset(message);
-      ++processed_;
-      return;
-    } catch (const PermanentError& e) {
-      reason = e.what();
-      Log()->error("consumer group {} {}: permanent failure, dead-lettering: {}", options_.group_id,
-                   Coordinates(message), reason);
-      break;
-    } catch (const std::exception& e) {
-      reason = e.what();
-    } catch (...) {
-      reason = "unknown exception";
-    }
-    if (attempt >= options_.max_attempts) {
-      Log()->error("consumer group {} {}: attempt {}/{} failed, dead-lettering: {}",
-                   options_.group_id, Coordinates(message), attempt, options_.max_attempts, reason);
-      break;
-    }
+  bool permanent = false;
+  try {
+    handler_(message);
+    StoreOffset(message);
+    ++processed_;
+    return;
+  } catch (const PermanentError& e) {
+    reason = e.what();
+    Log()->error("consumer group {} {}: permanent failure, dead-lettering: {}", options_.group_id,
+                 Coordinates(message), reason);
+    permanent = true;
+  } catch (const std::exception& e) {
+    reason = e.what();
+  } catch (...) {
+    reason = "unknown exception";
+  }
+  if (!permanent && attempt < options_.max_attempts) {
     const auto wait = RetryBackoff(options_, attempt);
     Log()->warn("consumer group {} {}: attempt {}/{} failed, retrying in {} ms: {}",
                 options_.group_id, Coordinates(message), attempt, options_.max_attempts,
                 wait.count(), reason);
     ++retries_;
-    if (!WaitUnlessStopping(wait)) {
-      Log()->info("consumer group {} {}: stopping during retry, offset not stored",
-                  options_.group_id, Coordinates(message));
-      return;
-    }
+    Defer(message, attempt, std::chrono::steady_clock::now() + wait);
+    return;
   }
-  if (DeadLetter(message, attempt, reason)) {
-    StoreOffset(message);
-    ++dead_lettered_;
+  if (!permanent) {
+    Log()->error("consumer group {} {}: attempt {}/{} failed, dead-lettering: {}",
+                 options_.group_id, Coordinates(message), attempt, options_.max_attempts, reason);
+  }
+  switch (DeadLetter(message, attempt, reason)) {
+    case DeadLetterOutcome::kDelivered:
+      StoreOffset(message);
+      ++dead_lettered_;
+      break;
+    case DeadLetterOutcome::kDropped:
+      StoreOffset(message);
+      ++dead_letter_dropped_;
+      break;
+    case DeadLetterOutcome::kStopping:
+      break;
   }
 }
 
-bool Consumer::DeadLetter(const ConsumedMessage& message, int attempts, const std::string& reason) {
-  const OutgoingMessage out = DeadLetterMessage(message, options_, attempts, reason);
+namespace {
+
+std::unique_ptr<RdKafka::TopicPartition> PartitionOf(const ConsumedMessage& m, int64_t offset) {
+  return std::unique_ptr<RdKafka::TopicPartition>(
+      RdKafka::TopicPartition::create(m.topic, m.partition, offset));
+}
+
+}  // namespace
+
+void Consumer::Defer(const ConsumedMessage& message, int attempts,
+                     std::chrono::steady_clock::time_point due) {
+  auto tp = PartitionOf(message, message.offset);
+  std::vector<RdKafka::TopicPartition*> parts{tp.get()};
+  auto err = consumer_->pause(parts);
+  if (err == RdKafka::ERR_NO_ERROR) err = tp->err();
+  if (err != RdKafka::ERR_NO_ERROR) {
+    // Typically revoked meanwhile: its next owner starts from the committed offset.
+    Log()->warn(
+        "consumer group {} {}: cannot pause the partition for the retry ({}); its later "
+        "messages are passed over (and fetched again) until the retry is done",
+        options_.group_id, Coordinates(message), RdKafka::err2str(err));
+  }
+  deferred_[{message.topic, message.partition}] = Deferred{message, attempts, due};
+}
+
+void Consumer::RetryDue() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = deferred_.begin(); it != deferred_.end() && !stopping_.load();) {
+    if (it->second.due > now) {
+      ++it;
+      continue;
+    }
+    const auto key = it->first;
+    Deferred d = std::move(it->second);
+    deferred_.erase(it);
+    in_hand_since_ms_ = NowMs();
+    Attempt(d.message, d.attempts + 1);
+    in_hand_since_ms_ = 0;
+    last_progress_ms_ = NowMs();
+    if (!deferred_.contains(key) && !stopping_.load()) Resume(d.message);
+    it = deferred_.upper_bound(key);
+  }
+}
+
+void Consumer::Resume(const ConsumedMessage& done) {
+  // Fetching goes on after the message just finished: messages of the partition fetched
+  // while it waited were dropped by the pause (and are refused by Handle meanwhile).
+  auto tp = PartitionOf(done, done.offset + 1);
+  const auto serr = consumer_->seek(*tp, 5000);
+  if (serr != RdKafka::ERR_NO_ERROR) {
+    Log()->warn("consumer group {} {}: seek after the retry failed: {}", options_.group_id,
+                Coordinates(done), RdKafka::err2str(serr));
+  }
+  std::vector<RdKafka::TopicPartition*> parts{tp.get()};
+  const auto err = consumer_->resume(parts);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    Log()->warn("consumer group {} {}: resume failed: {}", options_.group_id, Coordinates(done),
+                RdKafka::err2str(err));
+  }
+}
+
+void Consumer::DropDeferred(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  for (auto* tp : partitions) {
+    const auto it = deferred_.find({tp->topic(), tp->partition()});
+    if (it == deferred_.end()) continue;
+    Log()->info(
+        "consumer group {} {}: partition taken away while the message waits for attempt "
+        "{}; its next owner starts from the committed offset",
+        options_.group_id, Coordinates(it->second.message), it->second.attempts + 1);
+    // A paused partition stays paused in librdkafka across unassign / assign.
+    std::vector<RdKafka::TopicPartition*> one{tp};
+    consumer_->resume(one);
+    deferred_.erase(it);
+  }
+}
+
+std::chrono::milliseconds Consumer::NextPollTimeout() const {
+  auto timeout = options_.poll_timeout;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [key, d] : deferred_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d.due - now);
+    timeout = std::min(timeout, std::max(left, std::chrono::milliseconds(0)));
+  }
+  return timeout;
+}
+
+Consumer::DeadLetterOutcome Consumer::DeadLetter(const ConsumedMessage& message, int attempts,
+                                                 const std::string& reason) {
+  OutgoingMessage out = DeadLetterMessage(message, options_, attempts, reason);
+  bool minimal = false;
   for (int failures = 1;; ++failures) {
     try {
       dead_letters_.ProduceSync({out}, options_.dead_letter_timeout);
-      Log()->warn("consumer group {} {}: dead-lettered to {} after {} attempt(s)",
-                  options_.group_id, Coordinates(message), out.topic, attempts);
-      return true;
+      Log()->warn("consumer group {} {}: dead-lettered to {} after {} attempt(s){}",
+                  options_.group_id, Coordinates(message), out.topic, attempts,
+                  minimal ? " (minimal copy: no value, no original headers)" : "");
+      return DeadLetterOutcome::kDelivered;
+    } catch (const KafkaError& e) {
+      if (!e.IsRetryable()) {
+        // Retrying cannot help (too large, not authorized, bad topic): send the smallest copy
+        // once, and if even that is refused pass the message over rather than wedge every
+        // partition of this consumer behind it.
+        if (!minimal) {
+          Log()->error(
+              "consumer group {} {}: dead-letter produce to {} refused ({}); sending the minimal "
+              "copy",
+              options_.group_id, Coordinates(message), out.topic, e.what());
+          out = DeadLetterMessage(message, options_, attempts, reason, 0);
+          minimal = true;
+          --failures;
+          continue;
+        }
+        Log()->error(
+            "consumer group {} {}: dead-letter produce to {} refused again ({}); message passed "
+            "over WITHOUT a dead-letter copy (key {} bytes, value {} bytes, sha256 {}): {}",
+            options_.group_id, Coordinates(message), out.topic, e.what(), message.key.size(),
+            message.value.size(), Sha256Hex(message.value), Cut(reason, kDlqMaxReasonBytes));
+        return DeadLetterOutcome::kDropped;
+      }
+      Log()->error("consumer group {} {}: dead-letter produce to {} failed (try {}): {}",
+                   options_.group_id, Coordinates(message), out.topic, failures, e.what());
     } catch (const std::exception& e) {
       Log()->error("consumer group {} {}: dead-letter produce to {} failed (try {}): {}",
                    options_.group_id, Coordinates(message), out.topic, failures, e.what());
@@ -289,9 +603,22 @@ bool Consumer::DeadLetter(const ConsumedMessage& message, int attempts, const st
     if (!WaitUnlessStopping(RetryBackoff(options_, failures))) {
       Log()->info("consumer group {} {}: stopping before dead-lettering, offset not stored",
                   options_.group_id, Coordinates(message));
-      return false;
+      return DeadLetterOutcome::kStopping;
     }
   }
+}
+
+ConsumerStatus Consumer::Status() const {
+  const auto at = [](int64_t ms) {
+    return ConsumerStatus::TimePoint(std::chrono::milliseconds(ms));
+  };
+  ConsumerStatus s;
+  s.running = running_.load();
+  s.assigned = assigned_.load();
+  s.partitions = partitions_.load();
+  if (const int64_t since = in_hand_since_ms_.load(); since != 0) s.in_hand_since = at(since);
+  s.last_progress = at(last_progress_ms_.load());
+  return s;
 }
 
 void Consumer::StoreOffset(const ConsumedMessage& message) {

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sluice/core/ids.hpp>
 #include <sluice/kafka/kafka.hpp>
+#include <sluice/testing/process.hpp>
 #include <thread>
 
 namespace sluice::kafka {
@@ -252,6 +254,151 @@ TEST_F(KafkaIntegrationTest, PoisonMessageIsDeadLetteredAndTheNextOneProcessed) 
   EXPECT_EQ(dlq[0].HeaderValue("dlq_original_offset"), "1");
   EXPECT_EQ(dlq[0].HeaderValue("dlq_consumer_group"), group_);
   EXPECT_EQ(dlq[0].HeaderValue("dlq_attempts"), "3");
+}
+
+TEST_F(KafkaIntegrationTest, OversizedRecordIsDeadLetteredCutWithItsDigestAndTheNextOneProcessed) {
+  // A record close to the broker's 1 MB limit (written by a producer allowed bigger messages):
+  // its whole copy plus the dlq_* headers would be refused by the dead-letter producer.
+  KafkaConfig big = config_;
+  big.extra["message.max.bytes"] = "2000000";
+  Producer big_producer(big);
+  const std::string huge(1'040'000, 'x');
+  big_producer.ProduceSync({{topic_, "dep-1", huge, {{"ce_id", "id-huge"}}}}, 20s);
+  ProduceValues({"ok-after"});
+
+  Seen seen;
+  Consumer consumer(
+      config_, Options(3),
+      [&](const ConsumedMessage& m) {
+        if (m.value.size() > 1000) throw PermanentError("record too large to handle");
+        seen.Add(m);
+      },
+      *producer_);
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() >= 1; }, 30s))
+      << "the consumer is wedged behind the oversized record";
+  consumer.Stop();
+  EXPECT_EQ(seen.Values(), (std::vector<std::string>{"ok-after"}));
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+  EXPECT_EQ(consumer.DeadLetterDropped(), 0u);
+
+  const auto dlq = ReadTopic(config_, dead_letters_, 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "dep-1");
+  EXPECT_GT(dlq[0].value.size(), 0u);
+  EXPECT_LE(dlq[0].value.size(), kDefaultDeadLetterMaxBytes);
+  EXPECT_EQ(dlq[0].value, huge.substr(0, dlq[0].value.size()));
+  EXPECT_EQ(dlq[0].HeaderValue("ce_id"), "id-huge");
+  EXPECT_EQ(dlq[0].HeaderValue(kDlqReason), "record too large to handle");
+  EXPECT_EQ(dlq[0].HeaderValue(kDlqOriginalOffset), "0");
+  EXPECT_EQ(dlq[0].HeaderValue(kDlqValueSize), "1040000");
+  EXPECT_EQ(dlq[0].HeaderValue(kDlqValueSha256),
+            "8fa63d2cd688e4eebbb053ca4be2c42de54dc029898b8179dde38877e5c2a3ee");
+  EXPECT_EQ(dlq[0].HeaderValue(kDlqValueTruncated), "true");
+}
+
+TEST_F(KafkaIntegrationTest, ConsumerIsNotReadyUntilItsGroupAssignedItsPartitions) {
+  Consumer consumer(
+      config_, Options(), [](const ConsumedMessage&) {}, *producer_);
+  const auto now = [] { return std::chrono::system_clock::now(); };
+  EXPECT_THAT(ConsumerNotReadyReason(consumer.Status(), now(), 120s).value_or(""),
+              ::testing::HasSubstr("stopped"));
+  consumer.Start();
+  // Joining takes a coordinator lookup and a JoinGroup / SyncGroup round: not done yet.
+  EXPECT_THAT(ConsumerNotReadyReason(consumer.Status(), now(), 120s).value_or(""),
+              ::testing::HasSubstr("no partition assignment"));
+  ASSERT_TRUE(Eventually([&] { return consumer.Status().assigned; }, 30s));
+  EXPECT_EQ(consumer.Status().partitions, 1);
+  EXPECT_EQ(ConsumerNotReadyReason(consumer.Status(), now(), 120s), std::nullopt);
+  consumer.Stop();
+}
+
+TEST_F(KafkaIntegrationTest, AFailingMessageHoldsOnlyItsOwnPartition) {
+  const std::string topic = "sluice.itest-two." + suffix_ + ".v1";
+  EnsureTopics(config_, {topic}, 2, 1);
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", config_.brokers, err);
+  std::unique_ptr<RdKafka::Producer> raw(RdKafka::Producer::create(conf.get(), err));
+  const auto produce_to = [&](int partition, std::string value) {
+    ASSERT_EQ(raw->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY, value.data(),
+                           value.size(), nullptr, 0, 0, nullptr),
+              RdKafka::ERR_NO_ERROR);
+    ASSERT_EQ(raw->flush(10000), RdKafka::ERR_NO_ERROR);
+  };
+  auto options = Options(3);
+  options.topics = {topic};
+  options.retry_backoff = 2s;  // retried in line, this would hold partition 1 for 2 s + 4 s
+  std::atomic<int> poison_calls{0};
+  std::mutex mu;
+  std::vector<std::pair<std::string, int>> order;  // value, poison attempts made by then
+  Consumer consumer(
+      config_, options,
+      [&](const ConsumedMessage& m) {
+        if (m.value == "poison") {
+          ++poison_calls;
+          throw std::runtime_error("dependency down");
+        }
+        std::lock_guard lock(mu);
+        order.emplace_back(m.value, poison_calls.load());
+      },
+      *producer_);
+  produce_to(0, "poison");
+  produce_to(0, "p0-after");
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return poison_calls.load() >= 1; }, 30s));
+  produce_to(1, "p1-good");
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() >= 2; }, 30s));
+  consumer.Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0].first, "p1-good");
+  EXPECT_LT(order[0].second, 3) << "partition 1 waited for partition 0's failing message";
+  EXPECT_EQ(order[1], (std::pair<std::string, int>{"p0-after", 3}))
+      << "partition 0 keeps its order: after the poison's last attempt";
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+}
+
+// Whether kafka-consumer-child wrote a line for a record with this value.
+bool FileHasRecord(const std::string& path, const std::string& value) {
+  std::ifstream in(path);
+  std::string line;
+  const std::string tail = " " + value;
+  while (std::getline(in, line)) {
+    if (line.size() >= tail.size() &&
+        line.compare(line.size() - tail.size(), tail.size(), tail) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(KafkaIntegrationTest, StaticMemberKilledAndRestartedHandlesTheNextEventWithinFiveSeconds) {
+  const std::string out = "/tmp/sluice-kafka-itest-" + suffix_ + ".out";
+  const std::string id = "itest-replica-" + suffix_;
+  const auto start = [&] {
+    return std::make_unique<sluice::testing::ChildProcess>(
+        std::vector<std::string>{SLUICE_KAFKA_CONSUMER_CHILD, config_.brokers, topic_, group_, id,
+                                 out},
+        std::map<std::string, std::string>{}, out + ".log");
+  };
+  auto child = start();
+  ProduceValues({"before-crash"});
+  ASSERT_TRUE(Eventually([&] { return FileHasRecord(out, "before-crash"); }, 60s))
+      << child->LogTail();
+  child->Kill();  // SIGKILL: no commit, no LeaveGroup; the member stays in the group
+  const auto killed = std::chrono::steady_clock::now();
+  child = start();
+  ProduceValues({"after-crash"});
+  ASSERT_TRUE(Eventually([&] { return FileHasRecord(out, "after-crash"); }, 60s))
+      << child->LogTail();
+  const auto took = std::chrono::steady_clock::now() - killed;
+  EXPECT_LT(took, 5s) << "kill -9 to the first event handled by the restarted replica took "
+                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
+  EXPECT_EQ(child->Terminate(), 0) << child->LogTail();
+  std::remove(out.c_str());
+  std::remove((out + ".log").c_str());
 }
 
 std::vector<std::string> Range(int from, int to) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <sluice/core/config.hpp>
 #include <sluice/kafka/kafka.hpp>
 #include <sluice/kafka/testing/mock_cluster.hpp>
 #include <thread>
@@ -63,6 +64,124 @@ TEST(DeadLetterMessageTest, KeepsTheRecordAndAddsTheDlqHeaders) {
                   Header{"dlq_original_topic", "sluice.release.v1"},
                   Header{"dlq_original_partition", "2"}, Header{"dlq_original_offset", "41"},
                   Header{"dlq_consumer_group", "rollout-planner"}, Header{"dlq_attempts", "5"}));
+}
+
+ConsumedMessage Big(std::size_t value_bytes) {
+  ConsumedMessage m;
+  m.topic = "sluice.release.v1";
+  m.partition = 1;
+  m.offset = 7;
+  m.key = "dep-1";
+  m.value = std::string(value_bytes, 'v');
+  m.headers = {{"ce_id", "e1"}, {"ce_type", "sluice.v1.ReleaseCreated"}};
+  return m;
+}
+
+TEST(DeadLetterMessageTest, OversizedValueIsCutToTheBudgetWithSizeAndDigest) {
+  ConsumerOptions options;
+  options.group_id = "rollout-planner";
+  const auto m = Big(1'040'000);
+  const auto out = DeadLetterMessage(m, options, 1, "too big to handle");
+  EXPECT_LE(RecordSize(out), kDefaultDeadLetterMaxBytes);
+  EXPECT_GT(out.value.size(), kDefaultDeadLetterMaxBytes - 1024);  // a prefix, not nothing
+  EXPECT_EQ(out.value, m.value.substr(0, out.value.size()));
+  EXPECT_EQ(out.key, "dep-1");
+  ConsumedMessage got;
+  got.headers = out.headers;
+  EXPECT_EQ(got.HeaderValue("ce_id"), "e1");
+  EXPECT_EQ(got.HeaderValue("ce_type"), "sluice.v1.ReleaseCreated");
+  EXPECT_EQ(got.HeaderValue(kDlqReason), "too big to handle");
+  EXPECT_EQ(got.HeaderValue(kDlqOriginalOffset), "7");
+  EXPECT_EQ(got.HeaderValue(kDlqValueSize), "1040000");
+  // sha256 of 1,040,000 'v' bytes (python3 -c "import
+  // hashlib;print(hashlib.sha256(b'v'*1040000).hexdigest())")
+  EXPECT_EQ(got.HeaderValue(kDlqValueSha256),
+            "85fda744e093a71dd148928364f64b7d49a8381c25ce13389e0f7f45aa5923ae");
+  EXPECT_EQ(got.HeaderValue(kDlqValueTruncated), "true");
+  EXPECT_EQ(got.HeaderValue(kDlqHeadersTruncated), std::nullopt);
+}
+
+TEST(DeadLetterMessageTest, RecordWithinTheBudgetIsCopiedWhole) {
+  ConsumerOptions options;
+  options.dead_letter_max_bytes = 2000;
+  const auto out = DeadLetterMessage(Big(1000), options, 1, "r");
+  EXPECT_EQ(out.value.size(), 1000u);
+  ConsumedMessage got;
+  got.headers = out.headers;
+  EXPECT_EQ(got.HeaderValue(kDlqValueTruncated), std::nullopt);
+  EXPECT_EQ(got.HeaderValue(kDlqValueSize), std::nullopt);
+}
+
+TEST(DeadLetterMessageTest, HugeHeadersReasonAndKeyAreBounded) {
+  ConsumerOptions options;
+  options.dead_letter_max_bytes = 64 * 1024;
+  auto m = Big(10);
+  m.key = std::string(100'000, 'k');
+  for (int i = 0; i < 200; ++i)
+    m.headers.push_back({"h" + std::to_string(i), std::string(5000, 'x')});
+  const auto out = DeadLetterMessage(m, options, 3, std::string(1'000'000, 'r'));
+  EXPECT_LE(RecordSize(out), options.dead_letter_max_bytes);
+  EXPECT_EQ(out.key.size(), kDlqMaxKeyBytes);
+  ConsumedMessage got;
+  got.headers = out.headers;
+  EXPECT_EQ(got.HeaderValue(kDlqReason)->size(), kDlqMaxReasonBytes);
+  EXPECT_EQ(got.HeaderValue("ce_id"), "e1");
+  EXPECT_EQ(got.HeaderValue("h0")->size(), kDlqMaxHeaderValueBytes);
+  EXPECT_EQ(got.HeaderValue("h199"), std::nullopt);  // dropped: no room left
+  EXPECT_EQ(got.HeaderValue(kDlqHeadersTruncated), "200");
+  EXPECT_EQ(out.value, m.value);  // the small value fits in what the headers leave
+  EXPECT_EQ(got.HeaderValue(kDlqValueTruncated), std::nullopt);
+  EXPECT_EQ(got.HeaderValue(kDlqAttempts), "3");
+}
+
+TEST(DeadLetterMessageTest, MinimalCopyKeepsCoordinatesReasonAndDigestOnly) {
+  ConsumerOptions options;
+  options.group_id = "g";
+  const auto out = DeadLetterMessage(Big(1'040'000), options, 1, "refused", 0);
+  EXPECT_TRUE(out.value.empty());
+  EXPECT_LT(RecordSize(out), 1024u);
+  ConsumedMessage got;
+  got.headers = out.headers;
+  EXPECT_EQ(got.HeaderValue("ce_id"), std::nullopt);
+  EXPECT_EQ(got.HeaderValue(kDlqHeadersTruncated), "2");
+  EXPECT_EQ(got.HeaderValue(kDlqOriginalTopic), "sluice.release.v1");
+  EXPECT_EQ(got.HeaderValue(kDlqOriginalPartition), "1");
+  EXPECT_EQ(got.HeaderValue(kDlqConsumerGroup), "g");
+  EXPECT_EQ(got.HeaderValue(kDlqValueSize), "1040000");
+  EXPECT_EQ(got.HeaderValue(kDlqValueTruncated), "true");
+}
+
+TEST(ConsumerNotReadyReasonTest, NotReadyUntilAssignedAndWhenStuckOnOneMessage) {
+  const ConsumerStatus::TimePoint now{std::chrono::seconds(1'000'000)};
+  ConsumerStatus s;
+  s.running = true;
+  EXPECT_THAT(ConsumerNotReadyReason(s, now, 120s).value_or(""),
+              ::testing::HasSubstr("no partition assignment"));
+  s.assigned = true;
+  EXPECT_EQ(ConsumerNotReadyReason(s, now, 120s), std::nullopt);
+  s.in_hand_since = now - 120s;
+  EXPECT_EQ(ConsumerNotReadyReason(s, now, 120s), std::nullopt);
+  s.in_hand_since = now - 121s;
+  EXPECT_THAT(ConsumerNotReadyReason(s, now, 120s).value_or(""),
+              ::testing::HasSubstr("one message for 121 s"));
+  s.running = false;
+  EXPECT_THAT(ConsumerNotReadyReason(s, now, 120s).value_or(""), ::testing::HasSubstr("stopped"));
+}
+
+TEST(ApplyInstanceIdTest, ConfiguredIdElseHostAndHttpPortElseDynamic) {
+  KafkaConfig config;
+  ApplyInstanceId(config, "executor-0", "0.0.0.0:8084");
+  EXPECT_EQ(config.instance_id, "executor-0");
+  ApplyInstanceId(config, "", "0.0.0.0:8084");
+  EXPECT_THAT(config.instance_id, ::testing::EndsWith(":8084"));
+  EXPECT_GT(config.instance_id.size(), std::string(":8084").size());
+  ApplyInstanceId(config, "", "127.0.0.1:0");
+  EXPECT_EQ(config.instance_id, "");
+  ApplyInstanceId(config, "executor-0", "127.0.0.1:8084");
+  ApplyInstanceId(config, "none", "127.0.0.1:8084");
+  EXPECT_EQ(config.instance_id, "");
+  EXPECT_THROW(ApplyInstanceId(config, std::string(201, 'x'), "127.0.0.1:1"), core::ConfigError);
+  EXPECT_THROW(ApplyInstanceId(config, "a\nb", "127.0.0.1:1"), core::ConfigError);
 }
 
 TEST(ErrorTest, RetryabilityFollowsTheErrorCode) {
@@ -281,6 +400,115 @@ TEST_F(MockClusterTest, PermanentErrorIsDeadLetteredWithoutRetry) {
   ASSERT_EQ(dlq.size(), 1u);
   EXPECT_EQ(dlq[0].HeaderValue("dlq_reason"), "unknown schema version 9");
   EXPECT_EQ(dlq[0].HeaderValue("dlq_attempts"), "1");
+}
+
+TEST_F(MockClusterTest, RefusedDeadLetterFallsBackToTheMinimalCopy) {
+  Produce({"bad", "fine"});
+  Consumer consumer(
+      config_, Options(1),
+      [&](const ConsumedMessage& m) {
+        if (m.value == "bad") throw PermanentError("bad record");
+      },
+      producer_);
+  cluster_.FailNextProduceRequests({RdKafka::ERR_MSG_SIZE_TOO_LARGE});
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() == 1; }));
+  consumer.Stop();
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+  EXPECT_EQ(consumer.DeadLetterDropped(), 0u);
+  const auto dlq = ReadTopic(config_, kDeadLetters, 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, "");
+  EXPECT_EQ(dlq[0].HeaderValue(kDlqValueSize), "3");
+  EXPECT_EQ(dlq[0].HeaderValue(kDlqReason), "bad record");
+  EXPECT_EQ(Committed(config_, "test-group", kTopic), 2);
+}
+
+TEST_F(MockClusterTest, DeadLetterRefusedTwiceIsPassedOverNotRetriedForever) {
+  Produce({"bad", "fine"});
+  Consumer consumer(
+      config_, Options(1),
+      [&](const ConsumedMessage& m) {
+        if (m.value == "bad") throw PermanentError("bad record");
+      },
+      producer_);
+  cluster_.FailNextProduceRequests(
+      {RdKafka::ERR_MSG_SIZE_TOO_LARGE, RdKafka::ERR_MSG_SIZE_TOO_LARGE});
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() == 1; }));
+  consumer.Stop();
+  EXPECT_EQ(consumer.DeadLettered(), 0u);
+  EXPECT_EQ(consumer.DeadLetterDropped(), 1u);
+  EXPECT_EQ(Committed(config_, "test-group", kTopic), 2);
+}
+
+// Produces `value` to `partition` of `topic` (the Producer picks partitions by key).
+void ProduceTo(const KafkaConfig& config, const std::string& topic, int partition,
+               const std::string& value) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", config.brokers, err);
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(p) << err;
+  ASSERT_EQ(p->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                       const_cast<char*>(value.data()), value.size(), nullptr, 0, 0, nullptr),
+            RdKafka::ERR_NO_ERROR);
+  ASSERT_EQ(p->flush(5000), RdKafka::ERR_NO_ERROR);
+}
+
+TEST_F(MockClusterTest, OtherPartitionsGoOnWhileAFailingMessageWaitsForItsRetry) {
+  const std::string topic = "sluice.test-two.v1";
+  cluster_.CreateTopic(topic, 2);
+  auto options = Options(3);
+  options.topics = {topic};
+  options.retry_backoff = 1500ms;  // in-line retries would hold every partition 1.5 s + 3 s
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::map<std::string, int> poison_calls_when;  // value -> poison attempts made when handled
+  std::atomic<int> poison_calls{0};
+  std::atomic<uint64_t> dead_lettered_when_after{99};
+  Consumer* self = nullptr;
+  Consumer consumer(
+      config_, options,
+      [&](const ConsumedMessage& m) {
+        if (m.value == "poison") {
+          ++poison_calls;
+          throw std::runtime_error("dependency down");
+        }
+        std::lock_guard lock(mu);
+        order.push_back(m.value);
+        poison_calls_when[m.value] = poison_calls.load();
+        if (m.value == "p0-after") dead_lettered_when_after = self->DeadLettered();
+      },
+      producer_);
+  self = &consumer;
+  ProduceTo(config_, topic, 0, "poison");
+  ProduceTo(config_, topic, 0, "p0-after");
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return poison_calls.load() >= 1; }));
+  ProduceTo(config_, topic, 1, "p1-good");
+  ASSERT_TRUE(Eventually([&] { return consumer.Processed() == 2; }));
+  consumer.Stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(order, (std::vector<std::string>{"p1-good", "p0-after"}));
+  EXPECT_LT(poison_calls_when["p1-good"], 3) << "partition 1 waited for partition 0's poison";
+  EXPECT_EQ(dead_lettered_when_after.load(), 1u) << "partition 0 kept its order";
+  EXPECT_EQ(poison_calls.load(), 3);
+  EXPECT_EQ(consumer.Retries(), 2u);
+  EXPECT_EQ(consumer.DeadLettered(), 1u);
+}
+
+TEST_F(MockClusterTest, StatusSaysAssignedOnlyOnceTheGroupAssignedPartitions) {
+  Consumer consumer(
+      config_, Options(1), [](const ConsumedMessage&) {}, producer_);
+  EXPECT_FALSE(consumer.Status().assigned);
+  EXPECT_FALSE(consumer.Status().running);
+  consumer.Start();
+  ASSERT_TRUE(Eventually([&] { return consumer.Status().assigned; }));
+  EXPECT_EQ(consumer.Status().partitions, 1);
+  EXPECT_TRUE(consumer.Status().running);
+  EXPECT_FALSE(consumer.Status().in_hand_since.has_value());
+  consumer.Stop();
 }
 
 TEST_F(MockClusterTest, ProduceSyncDeliversHeadersAndKey) {

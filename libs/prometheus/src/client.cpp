@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <sluice/core/strict_json.hpp>
 #include <thread>
 
 #include "sluice/http/client.hpp"
@@ -133,8 +134,13 @@ QueryResult Client::QueryRange(std::string_view promql, core::SystemTime start,
 }
 
 QueryResult ParseQueryResponse(std::string_view body) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
+  json doc;
+  try {
+    doc = core::ParseStrictJson(body);
+  } catch (const core::JsonInputError&) {
+    doc = nullptr;
+  }
+  if (!doc.is_object()) {
     throw QueryError("unreadable answer: not a JSON object", false);
   }
   const std::string status = doc.value("status", "");

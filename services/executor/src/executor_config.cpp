@@ -42,6 +42,65 @@ std::vector<std::string> ParseArgv(std::string_view key, const std::string& valu
   return out;
 }
 
+namespace {
+
+// The agents' bearer token, default port and TLS files.
+void ParseAgentAccess(core::EnvConfig& env, AgentDriverConfig& agent) {
+  const auto token = env.Secret("SLUICE_EXECUTOR_AGENT_TOKEN");
+  if (!token || token->size() < 16) {
+    throw core::ConfigError(
+        "SLUICE_EXECUTOR_AGENT_TOKEN is not set or shorter than 16 characters: set it, or "
+        "SLUICE_EXECUTOR_AGENT_TOKEN_FILE, to the agents' bearer token");
+  }
+  agent.token = *token;
+  agent.default_port = static_cast<int>(env.Int("SLUICE_EXECUTOR_AGENT_PORT", 7070, 1, 65535));
+  agent.ca_file = env.String("SLUICE_EXECUTOR_AGENT_CA_FILE", "");
+  agent.client_cert_file = env.String("SLUICE_EXECUTOR_AGENT_CLIENT_CERT_FILE", "");
+  agent.client_key_file = env.String("SLUICE_EXECUTOR_AGENT_CLIENT_KEY_FILE", "");
+  if (agent.client_cert_file.empty() != agent.client_key_file.empty()) {
+    throw core::ConfigError(
+        "SLUICE_EXECUTOR_AGENT_CLIENT_CERT_FILE and SLUICE_EXECUTOR_AGENT_CLIENT_KEY_FILE go "
+        "together: set both or neither");
+  }
+}
+
+// The service block sent when a BatchRequested carries none: a restart command and its health
+// check, both or neither.
+std::optional<AgentServiceSpec> ParseDefaultService(core::EnvConfig& env,
+                                                    const CommandDefaults& defaults) {
+  const auto restart = ParseArgv("SLUICE_EXECUTOR_RESTART_COMMAND",
+                                 env.String("SLUICE_EXECUTOR_RESTART_COMMAND", ""));
+  const std::string health_url = env.String("SLUICE_EXECUTOR_HEALTH_URL", "");
+  const auto health_command =
+      ParseArgv("SLUICE_EXECUTOR_HEALTH_COMMAND", env.String("SLUICE_EXECUTOR_HEALTH_COMMAND", ""));
+  if (!health_url.empty() && !health_command.empty()) {
+    throw core::ConfigError(
+        "SLUICE_EXECUTOR_HEALTH_URL and SLUICE_EXECUTOR_HEALTH_COMMAND: set one, not both");
+  }
+  if (!restart.empty()) {
+    if (health_url.empty() && health_command.empty()) {
+      throw core::ConfigError(
+          "SLUICE_EXECUTOR_RESTART_COMMAND needs a health check: set SLUICE_EXECUTOR_HEALTH_URL "
+          "or SLUICE_EXECUTOR_HEALTH_COMMAND");
+    }
+    AgentServiceSpec s;
+    s.restart_command = restart;
+    s.restart_timeout = defaults.restart_timeout;
+    s.health.http_url = health_url;
+    s.health.command = health_command;
+    s.health.timeout = defaults.health_timeout;
+    return s;
+  }
+  if (!health_url.empty() || !health_command.empty()) {
+    throw core::ConfigError(
+        "SLUICE_EXECUTOR_HEALTH_URL / SLUICE_EXECUTOR_HEALTH_COMMAND without "
+        "SLUICE_EXECUTOR_RESTART_COMMAND: set the restart command too, or neither");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   ExecutorConfig c;
   c.http_addr = env.HostPort("SLUICE_HTTP_ADDR", "127.0.0.1:8084");
@@ -55,6 +114,7 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   c.pg.schema = env.String("SLUICE_PG_SCHEMA", "executor");
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
   kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(c.kafka, env.String("SLUICE_INSTANCE_ID", ""), c.http_addr);
   c.kafka.client_id = "executor";
   c.group_id = env.String("SLUICE_KAFKA_GROUP", "executor");
   c.topics =
@@ -80,22 +140,7 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   w.retry.initial_backoff = env.Duration("SLUICE_EXECUTOR_RETRY_BACKOFF", 1s);
   w.retry.max_backoff = env.Duration("SLUICE_EXECUTOR_RETRY_MAX_BACKOFF", 30s);
 
-  const auto token = env.Secret("SLUICE_EXECUTOR_AGENT_TOKEN");
-  if (!token || token->size() < 16) {
-    throw core::ConfigError(
-        "SLUICE_EXECUTOR_AGENT_TOKEN is not set or shorter than 16 characters: set it, or "
-        "SLUICE_EXECUTOR_AGENT_TOKEN_FILE, to the agents' bearer token");
-  }
-  w.agent.token = *token;
-  w.agent.default_port = static_cast<int>(env.Int("SLUICE_EXECUTOR_AGENT_PORT", 7070, 1, 65535));
-  w.agent.ca_file = env.String("SLUICE_EXECUTOR_AGENT_CA_FILE", "");
-  w.agent.client_cert_file = env.String("SLUICE_EXECUTOR_AGENT_CLIENT_CERT_FILE", "");
-  w.agent.client_key_file = env.String("SLUICE_EXECUTOR_AGENT_CLIENT_KEY_FILE", "");
-  if (w.agent.client_cert_file.empty() != w.agent.client_key_file.empty()) {
-    throw core::ConfigError(
-        "SLUICE_EXECUTOR_AGENT_CLIENT_CERT_FILE and SLUICE_EXECUTOR_AGENT_CLIENT_KEY_FILE go "
-        "together: set both or neither");
-  }
+  ParseAgentAccess(env, w.agent);
 
   c.defaults.host_timeout = env.Duration("SLUICE_EXECUTOR_HOST_TIMEOUT", 5min);
   c.defaults.max_parallel =
@@ -104,33 +149,7 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
       static_cast<std::uint32_t>(env.Int("SLUICE_EXECUTOR_REVERT_MAX_PARALLEL", 50, 1, 1000));
   c.defaults.restart_timeout = env.Duration("SLUICE_EXECUTOR_RESTART_TIMEOUT", 60s);
   c.defaults.health_timeout = env.Duration("SLUICE_EXECUTOR_HEALTH_TIMEOUT", 30s);
-  const auto restart = ParseArgv("SLUICE_EXECUTOR_RESTART_COMMAND",
-                                 env.String("SLUICE_EXECUTOR_RESTART_COMMAND", ""));
-  const std::string health_url = env.String("SLUICE_EXECUTOR_HEALTH_URL", "");
-  const auto health_command =
-      ParseArgv("SLUICE_EXECUTOR_HEALTH_COMMAND", env.String("SLUICE_EXECUTOR_HEALTH_COMMAND", ""));
-  if (!health_url.empty() && !health_command.empty()) {
-    throw core::ConfigError(
-        "SLUICE_EXECUTOR_HEALTH_URL and SLUICE_EXECUTOR_HEALTH_COMMAND: set one, not both");
-  }
-  if (!restart.empty()) {
-    if (health_url.empty() && health_command.empty()) {
-      throw core::ConfigError(
-          "SLUICE_EXECUTOR_RESTART_COMMAND needs a health check: set SLUICE_EXECUTOR_HEALTH_URL "
-          "or SLUICE_EXECUTOR_HEALTH_COMMAND");
-    }
-    AgentServiceSpec s;
-    s.restart_command = restart;
-    s.restart_timeout = c.defaults.restart_timeout;
-    s.health.http_url = health_url;
-    s.health.command = health_command;
-    s.health.timeout = c.defaults.health_timeout;
-    w.default_service = s;
-  } else if (!health_url.empty() || !health_command.empty()) {
-    throw core::ConfigError(
-        "SLUICE_EXECUTOR_HEALTH_URL / SLUICE_EXECUTOR_HEALTH_COMMAND without "
-        "SLUICE_EXECUTOR_RESTART_COMMAND: set the restart command too, or neither");
-  }
+  w.default_service = ParseDefaultService(env, c.defaults);
   w.lock_prefix = env.String("SLUICE_EXECUTOR_LOCK_PREFIX", "sluice:host:");
   c.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
   env.RejectUnknown();

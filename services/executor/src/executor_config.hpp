@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "command.hpp"
-#include "executor_component.hpp"
+#include "executor_worker.hpp"
 
 namespace sluice::executor {
 

@@ -12,23 +12,67 @@ namespace {
 
 using nlohmann::json;
 
-std::map<std::string, std::string> StringMap(const json& j) {
+bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// Labels or annotations: an object of strings (null values dropped). Anything else is refused
+// rather than printed with dump(), which recursed over arbitrarily nested input.
+std::map<std::string, std::string> StringMap(const json& body, const char* key,
+                                             const std::string& field) {
   std::map<std::string, std::string> out;
-  if (!j.is_object()) return out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) {
-      out[k] = v.get<std::string>();
-    } else if (!v.is_null()) {
-      out[k] = v.dump();
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return out;
+  if (!it->is_object()) throw PayloadError(field, field + " must be an object of strings");
+  for (const auto& [k, v] : it->items()) {
+    const std::string at = field + "." + (HasNul(k) ? "<key with NUL>" : k);
+    if (HasNul(k)) throw PayloadError(at, field + " has a name holding a NUL character");
+    if (v.is_null()) continue;
+    if (!v.is_string()) throw PayloadError(at, at + " must be a string, not " + v.type_name());
+    if (HasNul(v.get_ref<const std::string&>())) {
+      throw PayloadError(at, at + " holds a NUL character (\\u0000)");
     }
+    out[k] = v.get<std::string>();
   }
   return out;
 }
 
-std::string StringField(const json& j, const char* key) {
+std::string StringField(const json& j, const char* key, const std::string& field = "") {
   const auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return "";
-  return it->get<std::string>();
+  const auto& s = it->get_ref<const std::string&>();
+  if (HasNul(s)) {
+    const std::string at = field.empty() ? key : field + "." + key;
+    throw PayloadError(at, at + " holds a NUL character (\\u0000)");
+  }
+  return s;
+}
+
+Alert ParseAlert(const json& a, const std::string& field, const AlertPayload& p,
+                 const std::map<std::string, std::string>& common_labels,
+                 const std::map<std::string, std::string>& common_annotations) {
+  if (!a.is_object()) throw PayloadError(field, field + " must be an object");
+  Alert alert;
+  alert.labels = common_labels;
+  for (auto& [k, v] : StringMap(a, "labels", field + ".labels")) alert.labels[k] = v;
+  alert.annotations = common_annotations;
+  for (auto& [k, v] : StringMap(a, "annotations", field + ".annotations")) {
+    alert.annotations[k] = v;
+  }
+  alert.status = StringField(a, "status", field);
+  if (alert.status.empty()) alert.status = p.status.empty() ? "firing" : p.status;
+  if (alert.status != "firing" && alert.status != "resolved") {
+    throw PayloadError(field + ".status", field + ".status must be firing or resolved");
+  }
+  const std::string starts = StringField(a, "startsAt", field);
+  if (starts.empty()) {
+    throw PayloadError(field + ".startsAt", field + ".startsAt is missing (RFC 3339 expected)");
+  }
+  const auto at = ParseRfc3339(starts);
+  if (!at) throw PayloadError(field + ".startsAt", field + ".startsAt is not an RFC 3339 time");
+  alert.starts_at = *at;
+  alert.generator_url = StringField(a, "generatorURL", field);
+  alert.fingerprint = StringField(a, "fingerprint", field);
+  if (alert.fingerprint.empty()) alert.fingerprint = LabelsFingerprint(alert.labels);
+  return alert;
 }
 
 std::optional<double> Number(const std::map<std::string, std::string>& m, const char* key) {
@@ -161,37 +205,15 @@ AlertPayload ParseAlertmanagerPayload(const json& body) {
     throw PayloadError("alerts", "alerts is missing: an Alertmanager webhook carries an array");
   }
   if (!alerts->is_array()) throw PayloadError("alerts", "alerts must be an array");
-  const auto common_labels = StringMap(body.value("commonLabels", json::object()));
-  const auto common_annotations = StringMap(body.value("commonAnnotations", json::object()));
+  const auto common_labels = StringMap(body, "commonLabels", "commonLabels");
+  const auto common_annotations = StringMap(body, "commonAnnotations", "commonAnnotations");
   for (std::size_t i = 0; i < alerts->size(); ++i) {
-    const json& a = (*alerts)[i];
     const std::string field = "alerts[" + std::to_string(i) + "]";
-    if (!a.is_object()) throw PayloadError(field, field + " must be an object");
-    Alert alert;
-    alert.labels = common_labels;
-    for (auto& [k, v] : StringMap(a.value("labels", json::object()))) alert.labels[k] = v;
-    alert.annotations = common_annotations;
-    for (auto& [k, v] : StringMap(a.value("annotations", json::object()))) {
-      alert.annotations[k] = v;
+    try {
+      p.alerts.push_back(ParseAlert((*alerts)[i], field, p, common_labels, common_annotations));
+    } catch (const PayloadError& e) {
+      p.rejected.push_back(RejectedAlert{i, e.Field(), e.what()});
     }
-    alert.status = StringField(a, "status");
-    if (alert.status.empty()) alert.status = p.status.empty() ? "firing" : p.status;
-    if (alert.status != "firing" && alert.status != "resolved") {
-      throw PayloadError(field + ".status", field + ".status must be firing or resolved");
-    }
-    const std::string starts = StringField(a, "startsAt");
-    if (starts.empty()) {
-      throw PayloadError(field + ".startsAt", field + ".startsAt is missing (RFC 3339 expected)");
-    }
-    const auto at = ParseRfc3339(starts);
-    if (!at) {
-      throw PayloadError(field + ".startsAt", field + ".startsAt is not an RFC 3339 time");
-    }
-    alert.starts_at = *at;
-    alert.generator_url = StringField(a, "generatorURL");
-    alert.fingerprint = StringField(a, "fingerprint");
-    if (alert.fingerprint.empty()) alert.fingerprint = LabelsFingerprint(alert.labels);
-    p.alerts.push_back(std::move(alert));
   }
   return p;
 }

@@ -43,16 +43,30 @@ struct Alert {
   std::string fingerprint;  // Alertmanager's, else derived from the sorted labels
 };
 
+// An alert of the batch that was left out: its index in `alerts`, the field at fault
+// ("alerts[3].labels.foo") and why.
+struct RejectedAlert {
+  std::size_t index = 0;
+  std::string field;
+  std::string reason;
+};
+
 struct AlertPayload {
   std::string version;
   std::string status;
   std::string receiver;
   std::vector<Alert> alerts;
+  std::vector<RejectedAlert> rejected;
 };
 
 // Reads an Alertmanager webhook body. Unknown fields are ignored; common labels and
-// annotations are merged under each alert's own. Throws PayloadError naming the field when
-// `alerts` is missing or not an array, or an alert is not an object / has a bad startsAt.
+// annotations are merged under each alert's own. Labels and annotations are strings (null
+// ones are dropped); no string may hold a NUL (PostgreSQL cannot store it).
+// An alert that is not an object, has a bad status or startsAt, a label or annotation that is
+// not a string, or a NUL anywhere is left out and listed in `rejected`; the others are kept.
+// Throws PayloadError naming the field when the batch itself is unusable: not an object,
+// `alerts` missing or not an array, or a bad common label or annotation (which every alert
+// would carry).
 AlertPayload ParseAlertmanagerPayload(const nlohmann::json& body);
 
 // RFC 3339 ("2026-11-25T10:00:00.123456789Z", "...+08:00"); nullopt when malformed.

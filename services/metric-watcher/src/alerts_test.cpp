@@ -1,5 +1,6 @@
 #include "alerts.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -57,13 +58,50 @@ TEST(AlertPayloadTest, MissingAlertsNamesTheField) {
 }
 
 TEST(AlertPayloadTest, BadStartsAtNamesTheAlert) {
+  const auto p = ParseAlertmanagerPayload(
+      json::parse(R"({"alerts":[{"labels":{"a":"b"},"startsAt":"yesterday"}]})"));
+  EXPECT_TRUE(p.alerts.empty());
+  ASSERT_EQ(p.rejected.size(), 1U);
+  EXPECT_EQ(p.rejected[0].index, 0U);
+  EXPECT_EQ(p.rejected[0].field, "alerts[0].startsAt");
+}
+
+// One bad alert is left out and reported; the rest of the batch is kept.
+TEST(AlertPayloadTest, BadAlertIsRejectedAndTheOthersKept) {
+  const std::string good = R"({"labels":{"app":"shop"},"startsAt":"2026-01-01T00:00:00Z"})";
+  const json body =
+      json::parse(R"({"alerts":[)" + good +
+                  R"(,{"labels":{"app":"shop","foo":[[["x"]]]},"startsAt":"2026-01-01T00:00:00Z"},
+           {"labels":{"app":"shop"},"annotations":{"n":3},"startsAt":"2026-01-01T00:00:00Z"},
+           {"labels":{"app":"shop","bad":"a\u0000b"},"startsAt":"2026-01-01T00:00:00Z"},
+           {"labels":{"app":"shop"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"\u0000"},
+           {"labels":"x","startsAt":"2026-01-01T00:00:00Z"},
+           7,)" + good +
+                  "]}");
+  const auto p = ParseAlertmanagerPayload(body);
+  ASSERT_EQ(p.alerts.size(), 2U);
+  ASSERT_EQ(p.rejected.size(), 6U);
+  EXPECT_EQ(p.rejected[0].index, 1U);
+  EXPECT_EQ(p.rejected[0].field, "alerts[1].labels.foo");
+  EXPECT_THAT(p.rejected[0].reason, ::testing::HasSubstr("must be a string, not array"));
+  EXPECT_EQ(p.rejected[1].field, "alerts[2].annotations.n");
+  EXPECT_EQ(p.rejected[2].field, "alerts[3].labels.bad");
+  EXPECT_THAT(p.rejected[2].reason, ::testing::HasSubstr("NUL"));
+  EXPECT_EQ(p.rejected[3].field, "alerts[4].fingerprint");
+  EXPECT_EQ(p.rejected[4].field, "alerts[5].labels");
+  EXPECT_EQ(p.rejected[5].field, "alerts[6]");
+}
+
+TEST(AlertPayloadTest, BadCommonLabelRefusesTheBatch) {
   try {
-    ParseAlertmanagerPayload(
-        json::parse(R"({"alerts":[{"labels":{"a":"b"},"startsAt":"yesterday"}]})"));
+    ParseAlertmanagerPayload(json::parse(
+        R"({"commonLabels":{"app":{"x":1}},"alerts":[{"startsAt":"2026-01-01T00:00:00Z"}]})"));
     FAIL() << "expected PayloadError";
   } catch (const PayloadError& e) {
-    EXPECT_EQ(e.Field(), "alerts[0].startsAt");
+    EXPECT_EQ(e.Field(), "commonLabels.app");
   }
+  EXPECT_THROW(ParseAlertmanagerPayload(json::parse(R"({"receiver":"a\u0000","alerts":[]})")),
+               PayloadError);
 }
 
 TEST(AlertPayloadTest, FingerprintDerivedFromLabelsWhenAbsent) {

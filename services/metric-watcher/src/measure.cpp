@@ -10,16 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<double> Samples(const prom::QueryResult& r) {
-  std::vector<double> out;
-  for (const auto& s : r.series) {
-    for (const auto& p : s.points) {
-      if (std::isfinite(p.value)) out.push_back(p.value);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
@@ -80,18 +70,138 @@ std::string BaselineQueryOf(const analysis::JudgeMetric& metric) {
   return analysis::DeriveBaselineQuery(metric.query);
 }
 
+namespace {
+
+// The longest range of a range selector or subquery in a PromQL text ("[1m]", "[5m:30s]"), or 0.
+std::chrono::milliseconds LongestRange(std::string_view promql) {
+  std::chrono::milliseconds longest{0};
+  for (std::size_t i = promql.find('['); i != std::string_view::npos; i = promql.find('[', i + 1)) {
+    const auto close = promql.find_first_of(":]", i + 1);
+    if (close == std::string_view::npos) break;
+    if (const auto d = analysis::ParseDuration(promql.substr(i + 1, close - i - 1))) {
+      longest = std::max(longest, *d);
+    }
+  }
+  return longest;
+}
+
+std::string Seconds(std::chrono::milliseconds d) {
+  return std::to_string(std::max<std::int64_t>(1, d.count() / 1000)) + "s";
+}
+
+// Each series' values in time order.
+std::vector<std::vector<double>> SeriesValues(const prom::QueryResult& r) {
+  std::vector<std::vector<double>> out;
+  for (const auto& s : r.series) {
+    out.emplace_back();
+    for (const auto& p : s.points) out.back().push_back(p.value);
+  }
+  return out;
+}
+
+// The sum over series at each timestamp.
+std::map<core::SystemTime, double> ByTime(const prom::QueryResult& r) {
+  std::map<core::SystemTime, double> out;
+  for (const auto& s : r.series) {
+    for (const auto& p : s.points) {
+      if (std::isfinite(p.value)) out[p.at] += p.value;
+    }
+  }
+  return out;
+}
+
+// Per-step counter increases of numerator and denominator, aligned on the denominator's steps
+// (a numerator without a point at a step, e.g. no error series yet, counts 0 there).
+void StepCounts(MetricProvider& provider, const std::string& numerator,
+                const std::string& denominator, core::SystemTime start, core::SystemTime end,
+                std::chrono::milliseconds step, analysis::SideSamples& side,
+                std::pair<std::string, std::string>& shown) {
+  const std::string num = "sum(increase(" + numerator + "[" + Seconds(step) + "]))";
+  const std::string den = "sum(increase(" + denominator + "[" + Seconds(step) + "]))";
+  shown = {num, den};
+  if (start > end) return;
+  const auto n = ByTime(provider.QueryRange(num, start, end, step));
+  const auto d = ByTime(provider.QueryRange(den, start, end, step));
+  for (const auto& [at, v] : d) {
+    const auto it = n.find(at);
+    side.numerator.push_back(it == n.end() ? 0.0 : it->second);
+    side.denominator.push_back(v);
+  }
+}
+
+std::string BucketsQuery(const std::string& selector, std::chrono::milliseconds window) {
+  return "sum by (le) (increase(" + selector + "[" + Seconds(window) + "]))";
+}
+
+std::vector<std::pair<double, double>> Buckets(const prom::QueryResult& r) {
+  std::vector<std::pair<double, double>> out;
+  for (const auto& s : r.series) {
+    const auto le = s.labels.find("le");
+    if (le == s.labels.end() || s.points.empty()) continue;
+    try {
+      out.emplace_back(std::stod(le->second), s.points.back().value);
+    } catch (const std::exception&) {
+      continue;  // not a bucket bound
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 JudgeMeasurement MeasureJudge(MetricProvider& provider, const analysis::JudgeSpec& spec,
                               const analysis::Bindings& bindings, core::SystemTime start,
                               core::SystemTime end, std::chrono::milliseconds step) {
   JudgeMeasurement m;
-  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> samples;
+  std::map<std::string, analysis::MetricSamples> samples;
+  if (step.count() <= 0) step = spec.step;
   for (const auto& metric : spec.metrics) {
-    const std::string canary = analysis::Render(metric.query, bindings);
-    const std::string baseline = analysis::Render(BaselineQueryOf(metric), bindings);
-    m.queries[metric.name] = {canary, baseline};
+    auto& sample = samples[metric.name];
+    auto& shown = m.queries[metric.name];
     try {
-      samples[metric.name] = {Samples(provider.QueryRange(canary, start, end, step)),
-                              Samples(provider.QueryRange(baseline, start, end, step))};
+      switch (metric.kind) {
+        case analysis::JudgeKind::kQuery:
+        case analysis::JudgeKind::kGauge: {
+          const std::string canary = analysis::Render(metric.query, bindings);
+          const std::string baseline = analysis::Render(BaselineQueryOf(metric), bindings);
+          shown = {canary, baseline};
+          // Points a rate window apart share no data: the step is at least the query's longest
+          // range, and the first point's window starts at `start` (after the hosts switched).
+          const auto window = LongestRange(canary);
+          const auto every = std::max(step, window);
+          const auto first = start + window;
+          if (first > end) break;
+          sample.canary.series = SeriesValues(provider.QueryRange(canary, first, end, every));
+          sample.baseline.series = SeriesValues(provider.QueryRange(baseline, first, end, every));
+          break;
+        }
+        case analysis::JudgeKind::kRatio:
+        case analysis::JudgeKind::kMean: {
+          // Counter increases over back-to-back steps, the first starting at `start`.
+          std::pair<std::string, std::string> c, b;
+          StepCounts(provider, analysis::Render(metric.numerator, bindings),
+                     analysis::Render(metric.denominator, bindings), start + step, end, step,
+                     sample.canary, c);
+          StepCounts(provider, analysis::Render(metric.baseline_numerator, bindings),
+                     analysis::Render(metric.baseline_denominator, bindings), start + step, end,
+                     step, sample.baseline, b);
+          shown = {c.first + " / " + c.second, b.first + " / " + b.second};
+          break;
+        }
+        case analysis::JudgeKind::kHistogram: {
+          // Each bucket's increase over the whole window [start, end].
+          const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(end - start);
+          const std::string canary =
+              BucketsQuery(analysis::Render(metric.numerator, bindings), window);
+          const std::string baseline =
+              BucketsQuery(analysis::Render(metric.baseline_numerator, bindings), window);
+          shown = {canary, baseline};
+          if (window.count() < 1000) break;
+          sample.canary.buckets = Buckets(provider.Query(canary, end));
+          sample.baseline.buckets = Buckets(provider.Query(baseline, end));
+          break;
+        }
+      }
     } catch (const prom::QueryError& e) {
       m.error = metric.name + ": " + e.what();
       m.judgement.verdict = analysis::Outcome::kError;
@@ -146,6 +256,14 @@ json ToJson(const analysis::Judgement& j) {
                        {"hl_shift", Finite(mj.hl_shift)},
                        {"canary_n", mj.canary_n},
                        {"baseline_n", mj.baseline_n},
+                       {"kind", mj.kind},
+                       {"test", mj.test},
+                       {"effect", Finite(mj.effect)},
+                       {"effect_interval", {Finite(mj.effect_low), Finite(mj.effect_high)}},
+                       {"canary_count", Finite(mj.canary_count)},
+                       {"baseline_count", Finite(mj.baseline_count)},
+                       {"needed", Finite(mj.needed)},
+                       {"lag1", Finite(mj.lag1)},
                        {"reason", mj.reason}});
   }
   return {{"verdict", std::string(analysis::ToString(j.verdict))},

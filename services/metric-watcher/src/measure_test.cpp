@@ -168,6 +168,105 @@ templates:
   EXPECT_EQ(ToJson(m, kT0)["metrics"][0]["name"], "latency");
 }
 
+// Records every range query (text, start, step) and answers counters: requests 100 per step,
+// errors 1 per step (canary 10), buckets for the histogram.
+class RecordingProvider final : public MetricProvider {
+ public:
+  struct Range {
+    std::string query;
+    core::SystemTime start;
+    std::chrono::milliseconds step;
+  };
+  std::vector<Range> ranges;
+  std::vector<std::string> instants;
+
+  prom::QueryResult Query(std::string_view promql, core::SystemTime at) override {
+    instants.emplace_back(promql);
+    prom::QueryResult r;
+    const bool canary = promql.find("baseline") == std::string_view::npos;
+    for (const auto& [le, c] : std::vector<std::pair<std::string, double>>{
+             {"0.1", canary ? 100.0 : 900.0}, {"0.25", 950}, {"+Inf", 1000}}) {
+      prom::Series s;
+      s.labels["le"] = le;
+      s.points.push_back({at, c});
+      r.series.push_back(std::move(s));
+    }
+    return r;
+  }
+  prom::QueryResult QueryRange(std::string_view promql, core::SystemTime start,
+                               core::SystemTime end, std::chrono::milliseconds step) override {
+    ranges.push_back({std::string(promql), start, step});
+    prom::QueryResult r;
+    prom::Series s;
+    const bool errors = promql.find("5..") != std::string_view::npos;
+    const bool canary = promql.find("baseline") == std::string_view::npos;
+    for (auto t = start; t <= end; t += step) {
+      s.points.push_back({t, errors ? (canary ? 10.0 : 1.0) : 100.0});
+    }
+    r.series.push_back(std::move(s));
+    return r;
+  }
+};
+
+TEST(MeasureTest, JudgeWindowsDoNotOverlapAndStartAfterTheSwitch) {
+  const char* text = R"(
+templates:
+  default:
+    metrics: {}
+    judge:
+      lookback: 10m
+      step: 30s
+      metrics:
+        - name: errors
+          kind: ratio
+          errors: 'req{code=~"5..",i=~"{{instances}}"}'
+          requests: 'req{i=~"{{instances}}"}'
+          tolerance: 50%
+        - name: rate
+          query: 'rate(x{i=~"{{instances}}"}[1m])'
+          baselineQuery: 'rate(x{i=~"{{baseline_instances}}",k="baseline"}[1m])'
+        - name: latency
+          kind: histogram
+          buckets: 'lat_bucket{i=~"{{instances}}"}'
+)";
+  const auto t = LoadTemplate(text);
+  ASSERT_TRUE(t.judge);
+  RecordingProvider p;
+  auto b = Bindings();
+  b.baseline_instances = {"baseline-1"};
+  const auto start = kT0 - 10min;
+  const auto m = MeasureJudge(p, *t.judge, b, start, kT0, 30s);
+  // Counters: increases over back-to-back 30 s steps, the first ending 30 s after the start.
+  ASSERT_GE(p.ranges.size(), 6u);
+  EXPECT_EQ(p.ranges[0].query, R"(sum(increase(req{code=~"5..",i=~"web-1|web-2"}[30s])))");
+  EXPECT_EQ(p.ranges[0].start, start + 30s);
+  EXPECT_EQ(p.ranges[0].step, 30s);
+  // A 1m rate sampled every 30 s would share half its data between points: every minute, the
+  // first a whole window after the start.
+  EXPECT_EQ(p.ranges[4].query, R"(rate(x{i=~"web-1|web-2"}[1m]))");
+  EXPECT_EQ(p.ranges[4].start, start + 1min);
+  EXPECT_EQ(p.ranges[4].step, 1min);
+  // The histogram: each bucket's increase over exactly the window.
+  ASSERT_EQ(p.instants.size(), 2u);
+  EXPECT_EQ(p.instants[0], R"(sum by (le) (increase(lat_bucket{i=~"web-1|web-2"}[600s])))");
+  // 10 errors per 100 requests against 1: failed on the counts; the buckets: failed too.
+  ASSERT_EQ(m.judgement.metrics.size(), 3u);
+  EXPECT_EQ(m.judgement.metrics[0].verdict, analysis::Outcome::kFailed)
+      << m.judgement.metrics[0].reason;
+  EXPECT_DOUBLE_EQ(m.judgement.metrics[0].canary_count, 2000);
+  EXPECT_EQ(m.judgement.metrics[2].verdict, analysis::Outcome::kFailed)
+      << m.judgement.metrics[2].reason;
+  const auto j = ToJson(m, kT0);
+  EXPECT_EQ(j["metrics"][0]["kind"], "ratio");
+  EXPECT_TRUE(j["metrics"][0]["p_value"].is_number());
+  EXPECT_TRUE(j["metrics"][0]["effect_interval"].is_array());
+  EXPECT_NE(j["metrics"][0]["test"].get<std::string>().find("rate-ratio"), std::string::npos);
+  // Too soon after the switch for a whole rate window: no points, Inconclusive.
+  RecordingProvider early;
+  const auto soon = MeasureJudge(early, *t.judge, b, kT0 - 40s, kT0, 30s);
+  EXPECT_EQ(soon.judgement.metrics[1].verdict, analysis::Outcome::kInconclusive);
+}
+
 json RetroBody() {
   return {{"app", "shop"},
           {"env", "production"},

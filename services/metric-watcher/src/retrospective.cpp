@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
+#include <sluice/analysis/yaml_reader.hpp>
 #include <sluice/core/duration.hpp>
 #include <sluice/http/errors.hpp>
 #include <sluice/http/server.hpp>
@@ -55,11 +57,17 @@ core::SystemTime RequireTime(const json& body, const char* field) {
 }
 
 analysis::Template TemplateFromYaml(const std::string& text, const std::string& name) {
+  if (const auto issue = analysis::CheckYamlText(text)) {
+    throw Unprocessable("template_yaml", "template_yaml: " + issue->ToString());
+  }
   YAML::Node node;
   try {
     node = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw Unprocessable("template_yaml", std::string("template_yaml is not YAML: ") + e.what());
+  }
+  if (const auto issue = analysis::CheckYamlTree(node)) {
+    throw Unprocessable("template_yaml", "template_yaml: " + issue->ToString());
   }
   if (!node.IsMap()) throw Unprocessable("template_yaml", "template_yaml must be a mapping");
   // Either an environment's whole `analysis` mapping, or one template.

@@ -511,7 +511,9 @@ bool StepAnalysis(pqxx::work& tx, const AnalysisRow& a, MetricProvider& provider
       if (judge && tmpl.judge) {
         const auto& spec = *tmpl.judge;
         limits = spec.limits;
-        const auto jm = MeasureJudge(provider, spec, bindings, now - spec.lookback, now, spec.step);
+        // Only data from after this batch's hosts switched (the analysis started then).
+        const auto jm = MeasureJudge(provider, spec, bindings,
+                                     std::max(now - spec.lookback, a.started_at), now, spec.step);
         verdict = jm.judgement.verdict;
         json queries = json::object();
         for (const auto& [name, q] : jm.queries) {
@@ -856,27 +858,41 @@ json ListedAlertJson(const ListedAlert& l) {
 }  // namespace
 
 void MountWatcherApi(http::Server& server, ApiDeps deps) {
-  server.Post(std::string(kAlertmanagerPath),
-              [deps](const httplib::Request& req, httplib::Response& res) {
-                if (!TokenMatches(req.get_header_value("Authorization"), deps.alert_token)) {
-                  throw http::Unauthorized("a valid Authorization: Bearer token is required");
-                }
-                const auto body = http::ParseJsonBody(req);
-                AlertPayload payload;
-                try {
-                  payload = ParseAlertmanagerPayload(body);
-                } catch (const PayloadError& e) {
-                  throw http::BadRequest(e.Field(), e.what());
-                }
-                const json result = deps.db.WithTransaction(
-                    [&](pqxx::work& tx) { return ReceiveAlerts(tx, payload, deps.clock); });
-                if (deps.metrics != nullptr) {
-                  for (const char* r : {"raised", "recorded", "ignored"}) {
-                    for (int i = 0; i < result.at(r).get<int>(); ++i) deps.metrics->CountAlert(r);
-                  }
-                }
-                http::WriteJson(res, 200, result);
-              });
+  server.Post(
+      std::string(kAlertmanagerPath), [deps](const httplib::Request& req, httplib::Response& res) {
+        if (!TokenMatches(req.get_header_value("Authorization"), deps.alert_token)) {
+          throw http::Unauthorized("a valid Authorization: Bearer token is required");
+        }
+        // NULs are sorted out per alert (one bad alert must not lose the batch).
+        core::JsonLimits limits;
+        limits.allow_nul = true;
+        const auto body = http::ParseJsonBody(req, limits);
+        AlertPayload payload;
+        try {
+          payload = ParseAlertmanagerPayload(body);
+        } catch (const PayloadError& e) {
+          throw http::BadRequest(e.Field(), e.what());
+        }
+        if (payload.alerts.empty() && !payload.rejected.empty()) {
+          const auto& first = payload.rejected.front();
+          throw http::BadRequest(first.field, first.reason);
+        }
+        json result = deps.db.WithTransaction(
+            [&](pqxx::work& tx) { return ReceiveAlerts(tx, payload, deps.clock); });
+        json rejected = json::array();
+        for (const auto& r : payload.rejected) {
+          core::Logger("alerts")->warn("alert {} of an Alertmanager batch rejected: {}", r.index,
+                                       r.reason);
+          rejected.push_back({{"index", r.index}, {"field", r.field}, {"reason", r.reason}});
+        }
+        result["rejected"] = std::move(rejected);
+        if (deps.metrics != nullptr) {
+          for (const char* r : {"raised", "recorded", "ignored"}) {
+            for (int i = 0; i < result.at(r).get<int>(); ++i) deps.metrics->CountAlert(r);
+          }
+        }
+        http::WriteJson(res, 200, result);
+      });
 
   server.Get("/v1/alerts", [deps](const httplib::Request& req, httplib::Response& res) {
     const std::string app = req.get_param_value("app");

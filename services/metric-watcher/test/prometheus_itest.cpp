@@ -152,5 +152,38 @@ TEST_F(PrometheusITest, BadPromQLIsAnErrorMeasurementNotAPass) {
   EXPECT_EQ(out["reason"], "query_error");
 }
 
+// The Alertmanager receiver through HTTP, with input that used to crash the process (a label
+// nested 20,000 deep: SIGSEGV in dump()) or fail the batch with a 500 (a NUL in one label):
+// each is a 400 naming the field, and the server keeps serving. (Refused before the database.)
+TEST_F(PrometheusITest, AlertReceiverRefusesDeepAndNulLabelsByName) {
+  const auto post = [&](const std::string& body) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = "http://127.0.0.1:" + std::to_string(server_->Port()) + "/v1/alerts/alertmanager";
+    req.headers = {{"Content-Type", "application/json"},
+                   {"Authorization", "Bearer itest-token-0123456789"}};
+    req.body = body;
+    return http::Send(req);
+  };
+  const std::string starts = R"("startsAt":"2026-01-01T00:00:00Z")";
+  auto r = post(R"({"alerts":[{"labels":{"app":"a","foo":)" + std::string(20000, '[') +
+                std::string(20000, ']') + "}," + starts + "}]}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(
+      json::parse(r.body)["error"]["field"].get<std::string>().rfind("alerts[0].labels.foo[0]", 0),
+      0U)
+      << r.body;
+  r = post(R"({"alerts":[{"labels":{"app":"a","bad":"x\u0000y"},)" + starts + "}]}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["field"], "alerts[0].labels.bad") << r.body;
+  r = post(R"({"alerts":[{"labels":{"app":"a","n":[1]},)" + starts + "}]}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["field"], "alerts[0].labels.n") << r.body;
+  // Still serving.
+  http::ClientRequest get;
+  get.url = "http://127.0.0.1:" + std::to_string(server_->Port()) + "/v1/alerts/alertmanager";
+  EXPECT_NE(http::Send(get).status, 0);
+}
+
 }  // namespace
 }  // namespace sluice::watcher

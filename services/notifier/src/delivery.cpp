@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <sluice/core/strict_json.hpp>
 
 #include "render.hpp"
 
@@ -18,7 +19,12 @@ Outcome ErrcodeOutcome(ChannelType type, long status, std::string_view body) {
     return {Kind::kRetry, std::nullopt, "HTTP " + std::to_string(status)};
   }
   if (status != 200) return {Kind::kPermanent, std::nullopt, "HTTP " + std::to_string(status)};
-  const auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j;
+  try {
+    j = core::ParseStrictJson(body);
+  } catch (const core::JsonInputError&) {
+    j = nullptr;
+  }
   if (!j.is_object() || !j.contains("errcode") || !j["errcode"].is_number_integer()) {
     return {Kind::kRetry, std::nullopt, "unreadable answer: " + Snippet(body)};
   }

@@ -108,6 +108,12 @@ std::optional<Severity> ParseSeverity(std::string_view name) {
   return std::nullopt;
 }
 
+DeploymentContext ContextOf(const projection::Deployment& d) {
+  DeploymentContext c{d.app, d.env, d.release_id, d.version, d.stable_version};
+  Fill(c.stable_version, d.rollback_target_version);
+  return c;
+}
+
 std::optional<DeploymentContext> UpdateContext(const v1::Envelope& e,
                                                const DeploymentContext& current) {
   DeploymentContext c = current;

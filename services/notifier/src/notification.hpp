@@ -7,6 +7,7 @@
 #include <optional>
 #include <sluice/core/clock.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/projection/deployment.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +39,9 @@ enum class Severity { kInfo, kWarning, kCritical };
 std::string_view SeverityName(Severity s);  // "info", "warning", "critical"
 std::optional<Severity> ParseSeverity(std::string_view name);
 
-// What the notifier remembers about a deployment from earlier events: most events carry only
-// the deployment id, while a notice names the app, env and versions.
+// What a notice names about its deployment: most events carry only the deployment id, so the
+// names come from the stored projection of the deployment (libs/projection), with the event's
+// own fields on top.
 struct DeploymentContext {
   std::string app;
   std::string env;
@@ -49,8 +51,12 @@ struct DeploymentContext {
   bool operator==(const DeploymentContext&) const = default;
 };
 
-// The context after `envelope` (fields the event carries win, the others are kept). nullopt
-// when the event says nothing about its deployment's context.
+// The context of the stored projection: a rollback's target is the version a notice calls
+// the previous one.
+DeploymentContext ContextOf(const projection::Deployment& deployment);
+
+// The context with the fields `envelope` carries on top (they win, the others are kept), for
+// the one notice of that event; nullopt when the event carries none.
 std::optional<DeploymentContext> UpdateContext(const events::v1::Envelope& envelope,
                                                const DeploymentContext& current);
 

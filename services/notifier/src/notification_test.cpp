@@ -210,6 +210,32 @@ TEST(NotificationTest, UpdateContextMergesFields) {
   EXPECT_FALSE(UpdateContext(other, Ctx()));
 }
 
+TEST(NotificationTest, ContextComesFromTheStoredProjection) {
+  projection::Deployment d;
+  auto planned = Base("ev-p", "dep-1");
+  auto* p = planned.mutable_deployment_planned();
+  p->set_deployment_id("dep-1");
+  p->set_release_id("rel-1");
+  p->set_app("payments");
+  p->set_env("prod");
+  p->set_version("1.5.0");
+  p->set_stable_version("1.4.2");
+  ASSERT_TRUE(projection::Apply(d, planned, 0));
+  EXPECT_EQ(ContextOf(d), Ctx());
+  // An operator's rollback to an earlier release: later notices call its target the previous.
+  auto started = Base("ev-r", "dep-1");
+  started.mutable_rollback_started()->set_target_version("1.3.0");
+  ASSERT_TRUE(projection::Apply(d, started, 0));
+  auto ctx = Ctx();
+  ctx.stable_version = "1.3.0";
+  EXPECT_EQ(ContextOf(d), ctx);
+  // A batch outcome names nothing new.
+  auto batch = Base("ev-b", "dep-1");
+  batch.mutable_batch_succeeded();
+  ASSERT_TRUE(projection::Apply(d, batch, 0));
+  EXPECT_EQ(ContextOf(d), ctx);
+}
+
 TEST(NotificationTest, Sparkline) {
   EXPECT_EQ(Sparkline({}), "");
   EXPECT_EQ(Sparkline({1, 2, 3, 4, 5, 6, 7, 8}), "▁▂▃▄▅▆▇█");

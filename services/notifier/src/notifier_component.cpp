@@ -36,15 +36,24 @@ void PublishResult(pqxx::work& tx, const core::Clock& clock, const DeliveryRow& 
   eventbus::Publish(tx, std::move(e));
 }
 
+// The event's time (the receipt's when it carries none), for the projection.
+std::int64_t OccurredMs(const events::v1::Envelope& e, core::SystemTime now) {
+  if (!e.has_occurred_at()) return core::ToUnixMillis(now);
+  return e.occurred_at().seconds() * 1000 + e.occurred_at().nanos() / 1000000;
+}
+
 }  // namespace
 
 int RecordEvent(pqxx::work& tx, const events::v1::Envelope& envelope, const RoutingConfig& routing,
                 const BuildOptions& build, core::SystemTime now) {
   const std::string& deployment_id = envelope.deployment_id();
-  const DeploymentContext context = LoadContext(tx, deployment_id);
-  if (const auto updated = UpdateContext(envelope, context);
-      updated && !deployment_id.empty() && *updated != context) {
-    SaveContext(tx, deployment_id, *updated, now);
+  auto deployment = LoadDeployment(tx, deployment_id);
+  const DeploymentContext context = ContextOf(deployment);
+  const auto before = projection::ToJson(deployment);
+  if (!deployment_id.empty() &&
+      projection::Apply(deployment, envelope, OccurredMs(envelope, now)) &&
+      projection::ToJson(deployment) != before) {
+    SaveDeployment(tx, deployment_id, deployment, now);
   }
   const auto notification = BuildNotification(envelope, context, build);
   if (!notification) return 0;

@@ -3,18 +3,14 @@
 namespace sluice::notifier {
 namespace {
 
-constexpr const char* kLoadContext = R"sql(
-  SELECT app, env, release_id, version, stable_version FROM deployment_context
-  WHERE deployment_id = $1)sql";
+constexpr const char* kLoadDeployment = R"sql(
+  SELECT view FROM deployment_projection WHERE deployment_id = $1)sql";
 
-constexpr const char* kSaveContext = R"sql(
-  INSERT INTO deployment_context (deployment_id, app, env, release_id, version, stable_version,
-                                  updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::double precision / 1000))
+constexpr const char* kSaveDeployment = R"sql(
+  INSERT INTO deployment_projection (deployment_id, view, updated_at)
+  VALUES ($1, $2::jsonb, to_timestamp($3::double precision / 1000))
   ON CONFLICT (deployment_id) DO UPDATE SET
-    app = EXCLUDED.app, env = EXCLUDED.env, release_id = EXCLUDED.release_id,
-    version = EXCLUDED.version, stable_version = EXCLUDED.stable_version,
-    updated_at = EXCLUDED.updated_at)sql";
+    view = EXCLUDED.view, updated_at = EXCLUDED.updated_at)sql";
 
 constexpr const char* kRecentIncident = R"sql(
   SELECT 1 FROM deliveries
@@ -94,23 +90,17 @@ DeliveryRow ReadRow(const pqxx::row& r) {
 
 }  // namespace
 
-DeploymentContext LoadContext(pqxx::work& tx, const std::string& deployment_id) {
-  DeploymentContext c;
-  if (deployment_id.empty()) return c;
-  const auto rows = tx.exec_params(kLoadContext, deployment_id);
-  if (rows.empty()) return c;
-  c.app = rows[0][0].as<std::string>();
-  c.env = rows[0][1].as<std::string>();
-  c.release_id = rows[0][2].as<std::string>();
-  c.version = rows[0][3].as<std::string>();
-  c.stable_version = rows[0][4].as<std::string>();
-  return c;
+projection::Deployment LoadDeployment(pqxx::work& tx, const std::string& deployment_id) {
+  if (deployment_id.empty()) return {};
+  const auto rows = tx.exec_params(kLoadDeployment, deployment_id);
+  if (rows.empty()) return {};
+  return projection::FromJson(nlohmann::json::parse(rows[0][0].as<std::string>()));
 }
 
-void SaveContext(pqxx::work& tx, const std::string& deployment_id, const DeploymentContext& c,
-                 core::SystemTime now) {
-  tx.exec_params0(kSaveContext, deployment_id, c.app, c.env, c.release_id, c.version,
-                  c.stable_version, core::ToUnixMillis(now));
+void SaveDeployment(pqxx::work& tx, const std::string& deployment_id,
+                    const projection::Deployment& d, core::SystemTime now) {
+  tx.exec_params0(kSaveDeployment, deployment_id, projection::ToJson(d).dump(),
+                  core::ToUnixMillis(now));
 }
 
 bool RecentIncidentDelivery(pqxx::work& tx, const std::string& incident_key,

@@ -39,9 +39,10 @@ struct DeliveryRow {
   nlohmann::json notification;
 };
 
-DeploymentContext LoadContext(pqxx::work& tx, const std::string& deployment_id);
-void SaveContext(pqxx::work& tx, const std::string& deployment_id, const DeploymentContext& c,
-                 core::SystemTime now);
+// The stored projection of a deployment (an empty one for an unknown or empty id).
+projection::Deployment LoadDeployment(pqxx::work& tx, const std::string& deployment_id);
+void SaveDeployment(pqxx::work& tx, const std::string& deployment_id,
+                    const projection::Deployment& d, core::SystemTime now);
 
 // True when a delivery for the same incident, route and channel that was not itself suppressed
 // was created after `since` (suppressed notices do not extend the window: a long incident is

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 #include <sluice/core/encoding.hpp>
+#include <sluice/core/strict_json.hpp>
 #include <sluice/http/client.hpp>
 #include <stdexcept>
 
@@ -62,8 +63,16 @@ std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view conte
   };
   std::string text;
   if (media == "application/json") {
-    const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
+    json parsed;
+    // A NUL inside the spec is reported below by CheckSpecBytes with its offset in the spec text.
+    core::JsonLimits limits;
+    limits.allow_nul = true;
+    try {
+      parsed = core::ParseStrictJson(body, limits);
+    } catch (const core::JsonInputError& e) {
+      return invalid(e.Path().empty() ? "body" : e.Path(), e.what());
+    }
+    if (!parsed.is_object()) {
       return invalid("body", "a JSON body must be an object {\"spec\": \"<delivery spec YAML>\"}");
     }
     if (auto e = UnknownKey(parsed, {"spec"}))
@@ -93,7 +102,10 @@ std::variant<std::string, SpecBodyError> SpecTextFromBody(std::string_view conte
   const bool blank =
       std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
   if (blank) return invalid("body", "the delivery spec is empty");
-  if (auto e = CheckSpecBytes(text)) return SpecBodyError{SpecBodyError::Kind::kInvalid, *e};
+  if (auto e = CheckSpecBytes(text)) {
+    if (media == "application/json") e->field = "spec";  // the offset is in the spec string
+    return SpecBodyError{SpecBodyError::Kind::kInvalid, *e};
+  }
   return text;
 }
 

@@ -62,6 +62,11 @@ TEST(SpecTextFromBody, JsonCarriesTheSpecString) {
   EXPECT_EQ(Get<SpecBodyError>(not_string).error.field, "spec");
   auto malformed = SpecTextFromBody("application/json", "{");
   EXPECT_EQ(Get<SpecBodyError>(malformed).error.field, "body");
+  // Parsed strictly: a key given twice (the last used to win) and a NUL are named.
+  auto twice = SpecTextFromBody("application/json", R"({"spec": "app: a\n", "spec": "app: b\n"})");
+  EXPECT_EQ(Get<SpecBodyError>(twice).error.field, "spec");
+  auto nul = SpecTextFromBody("application/json", R"({"spec": "app: a\u0000"})");
+  EXPECT_EQ(Get<SpecBodyError>(nul).error.field, "spec");
 }
 
 TEST(SpecTextFromBody, OtherMediaTypesAndBlankBodiesAreRefused) {

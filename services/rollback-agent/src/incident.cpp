@@ -294,8 +294,9 @@ Incident IncidentFromJson(const json& j) {
 
 // ---- Markdown -----------------------------------------------------------------------------
 
-std::string RenderMarkdown(const Incident& in) {
-  std::ostringstream md;
+namespace {
+
+void WriteOverview(std::ostringstream& md, const Incident& in) {
   md << "# Incident " << in.id << "\n\n";
   md << "## Summary\n\n" << in.summary << "\n\n";
   md << "| | |\n|---|---|\n";
@@ -315,36 +316,33 @@ std::string RenderMarkdown(const Incident& in) {
      << Cell(in.final_status) << " |\n";
   md << "| Started | " << Rfc3339(in.started_at_ms) << " |\n";
   md << "| Completed | " << Rfc3339(in.completed_at_ms) << " |\n\n";
+}
 
+void WriteTrigger(std::ostringstream& md, const Incident& in) {
   md << "## Trigger\n\n";
   md << "Trigger: **" << Cell(in.trigger) << "**";
   if (!in.trigger_actor.empty()) md << " (" << Cell(in.trigger_actor) << ")";
   md << "\n\n";
   if (in.evidence.empty()) {
     md << "No metric evidence.\n\n";
-  } else {
-    md << "| Metric | Observed | Threshold | Severity | Affected instances |\n";
-    md << "|---|---|---|---|---|\n";
-    for (const auto& e : in.evidence) {
-      md << "| " << Cell(e.metric) << " | " << Num(e.observed) << " | " << Cell(e.comparator) << " "
-         << Num(e.threshold) << " | " << Cell(e.severity) << " | "
-         << Cell(Join(e.affected_instances, ", ")) << " |\n";
-    }
-    md << "\n";
-    for (const auto& e : in.evidence) {
-      if (!e.message.empty()) md << "- " << e.message << "\n";
-      if (!e.query.empty()) md << "\n```promql\n" << e.query << "\n```\n";
-    }
-    md << "\n";
+    return;
   }
-
-  md << "## Timeline\n\n| Time (UTC) | Event | Actor | Detail |\n|---|---|---|---|\n";
-  for (const auto& t : in.timeline) {
-    md << "| " << Rfc3339(t.at_ms) << " | " << Cell(t.kind) << " | " << Cell(t.actor) << " | "
-       << Cell(t.detail) << " |\n";
+  md << "| Metric | Observed | Threshold | Severity | Affected instances |\n";
+  md << "|---|---|---|---|---|\n";
+  for (const auto& e : in.evidence) {
+    md << "| " << Cell(e.metric) << " | " << Num(e.observed) << " | " << Cell(e.comparator) << " "
+       << Num(e.threshold) << " | " << Cell(e.severity) << " | "
+       << Cell(Join(e.affected_instances, ", ")) << " |\n";
   }
   md << "\n";
+  for (const auto& e : in.evidence) {
+    if (!e.message.empty()) md << "- " << e.message << "\n";
+    if (!e.query.empty()) md << "\n```promql\n" << e.query << "\n```\n";
+  }
+  md << "\n";
+}
 
+void WriteSnapshot(std::ostringstream& md, const Incident& in) {
   md << "## Metric snapshot\n\n";
   if (!in.snapshot.available) {
     md << "snapshot unavailable: " << in.snapshot.unavailable_reason << "\n\n";
@@ -366,7 +364,9 @@ std::string RenderMarkdown(const Incident& in) {
     md << "\n";
   }
   md << "Chart: " << in.chart_url << "\n\n";
+}
 
+void WriteLogs(std::ostringstream& md, const Incident& in) {
   md << "## Deploy log\n\n| Time (UTC) | Host | Batch | Status | Version | Error |\n"
         "|---|---|---|---|---|---|\n";
   for (const auto& d : in.deploy_log) {
@@ -382,19 +382,78 @@ std::string RenderMarkdown(const Incident& in) {
   if (!in.failed_hosts.empty()) {
     md << "\nNot reverted: " << Join(in.failed_hosts, ", ") << "\n";
   }
+}
+
+}  // namespace
+
+std::string RenderMarkdown(const Incident& in) {
+  std::ostringstream md;
+  WriteOverview(md, in);
+  WriteTrigger(md, in);
+  md << "## Timeline\n\n| Time (UTC) | Event | Actor | Detail |\n|---|---|---|---|\n";
+  for (const auto& t : in.timeline) {
+    md << "| " << Rfc3339(t.at_ms) << " | " << Cell(t.kind) << " | " << Cell(t.actor) << " | "
+       << Cell(t.detail) << " |\n";
+  }
+  md << "\n";
+  WriteSnapshot(md, in);
+  WriteLogs(md, in);
   return md.str();
 }
 
 // ---- SVG ----------------------------------------------------------------------------------
 
-std::string RenderChartSvg(const Incident& in, int width, int height) {
-  static const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
-                                  "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
-  const double left = 60, right = 20, top = 36, bottom = 44;
-  const double pw = width - left - right;
-  const double ph = height - top - bottom;
+namespace {
+
+std::string F(double v) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(1);
+  os << v;
+  return os.str();
+}
+
+// The plot area and the ranges it shows: time over every finite point, values from zero (or
+// below) through the threshold with 10% headroom.
+struct ChartFrame {
+  double left = 60, right = 20, top = 36, bottom = 44;
+  double pw = 0, ph = 0;
+  std::int64_t t0 = 0, t1 = 0;
+  double lo = 0, hi = 1;
+
+  ChartFrame(const Snapshot& s, int width, int height)
+      : pw(width - left - right), ph(height - top - bottom), t0(s.start_ms), t1(s.end_ms) {
+    double min = std::numeric_limits<double>::infinity(), max = -min;
+    for (const auto& x : s.series) {
+      for (const auto& p : x.points) {
+        if (!std::isfinite(p.value)) continue;
+        min = std::min(min, p.value);
+        max = std::max(max, p.value);
+        if (t0 == 0 || p.at_ms < t0) t0 = p.at_ms;
+        t1 = std::max(t1, p.at_ms);
+      }
+    }
+    if (s.threshold && std::isfinite(*s.threshold)) {
+      min = std::min(min, *s.threshold);
+      max = std::max(max, *s.threshold);
+    }
+    if (std::isfinite(min)) {
+      lo = min;
+      hi = max;
+    }
+    lo = std::min(lo, 0.0);
+    if (hi <= lo) hi = lo + 1;
+    hi += (hi - lo) * 0.1;
+    if (t1 <= t0) t1 = t0 + 1000;
+  }
+  double X(std::int64_t t) const {
+    return left + pw * static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
+  }
+  double Y(double v) const { return top + ph * (1.0 - (v - lo) / (hi - lo)); }
+};
+
+void WriteHeader(std::ostringstream& svg, const Incident& in, int width, int height) {
   const Snapshot& s = in.snapshot;
-  std::ostringstream svg;
   svg << R"(<?xml version="1.0" encoding="UTF-8"?>)"
       << "\n";
   svg << R"(<svg xmlns="http://www.w3.org/2000/svg" width=")" << width << R"(" height=")" << height
@@ -409,92 +468,62 @@ std::string RenderChartSvg(const Incident& in, int width, int height) {
                             in.version + " → " + in.target_version + ")";
   svg << R"(<text class="title" x=")" << width / 2
       << R"(" y="20" text-anchor="middle" font-size="14">)" << XmlEscape(title) << "</text>\n";
+}
 
-  // Ranges over every finite point (and the threshold).
-  std::int64_t t0 = s.start_ms, t1 = s.end_ms;
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const auto& x : s.series) {
-    for (const auto& p : x.points) {
-      if (!std::isfinite(p.value)) continue;
-      lo = std::min(lo, p.value);
-      hi = std::max(hi, p.value);
-      if (t0 == 0 || p.at_ms < t0) t0 = p.at_ms;
-      t1 = std::max(t1, p.at_ms);
-    }
-  }
-  if (s.threshold && std::isfinite(*s.threshold)) {
-    lo = std::min(lo, *s.threshold);
-    hi = std::max(hi, *s.threshold);
-  }
-  if (!std::isfinite(lo)) {
-    lo = 0;
-    hi = 1;
-  }
-  lo = std::min(lo, 0.0);
-  if (hi <= lo) hi = lo + 1;
-  hi += (hi - lo) * 0.1;
-  if (t1 <= t0) t1 = t0 + 1000;
-  auto X = [&](std::int64_t t) {
-    return left + pw * static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
-  };
-  auto Y = [&](double v) { return top + ph * (1.0 - (v - lo) / (hi - lo)); };
-  auto F = [](double v) {
-    std::ostringstream os;
-    os.setf(std::ios::fixed);
-    os.precision(1);
-    os << v;
-    return os.str();
-  };
-
-  // Axes, ticks and labels.
+// Axes, ticks and labels.
+void WriteAxes(std::ostringstream& svg, const ChartFrame& f, const Snapshot& s, int height) {
   svg << R"(<g class="axes" stroke="#333333" stroke-width="1">)";
-  svg << R"(<line x1=")" << F(left) << R"(" y1=")" << F(top) << R"(" x2=")" << F(left)
-      << R"(" y2=")" << F(top + ph) << R"("/>)";
-  svg << R"(<line x1=")" << F(left) << R"(" y1=")" << F(top + ph) << R"(" x2=")" << F(left + pw)
-      << R"(" y2=")" << F(top + ph) << R"("/>)";
+  svg << R"(<line x1=")" << F(f.left) << R"(" y1=")" << F(f.top) << R"(" x2=")" << F(f.left)
+      << R"(" y2=")" << F(f.top + f.ph) << R"("/>)";
+  svg << R"(<line x1=")" << F(f.left) << R"(" y1=")" << F(f.top + f.ph) << R"(" x2=")"
+      << F(f.left + f.pw) << R"(" y2=")" << F(f.top + f.ph) << R"("/>)";
   svg << "</g>\n";
   for (int i = 0; i <= 4; ++i) {
-    const double v = lo + (hi - lo) * i / 4.0;
-    svg << R"(<text class="y-tick" x=")" << F(left - 6) << R"(" y=")" << F(Y(v) + 4)
+    const double v = f.lo + (f.hi - f.lo) * i / 4.0;
+    svg << R"(<text class="y-tick" x=")" << F(f.left - 6) << R"(" y=")" << F(f.Y(v) + 4)
         << R"(" text-anchor="end">)" << XmlEscape(Num(v)) << "</text>\n";
-    const std::int64_t t = t0 + (t1 - t0) * i / 4;
-    svg << R"(<text class="x-tick" x=")" << F(X(t)) << R"(" y=")" << F(top + ph + 16)
+    const std::int64_t t = f.t0 + (f.t1 - f.t0) * i / 4;
+    svg << R"(<text class="x-tick" x=")" << F(f.X(t)) << R"(" y=")" << F(f.top + f.ph + 16)
         << R"(" text-anchor="middle">)" << ClockTime(t) << "</text>\n";
   }
-  svg << R"(<text class="x-label" x=")" << F(left + pw / 2) << R"(" y=")" << height - 6
+  svg << R"(<text class="x-label" x=")" << F(f.left + f.pw / 2) << R"(" y=")" << height - 6
       << R"(" text-anchor="middle">time (UTC)</text>)"
       << "\n";
-  svg << R"(<text class="y-label" x="14" y=")" << F(top + ph / 2)
-      << R"(" text-anchor="middle" transform="rotate(-90 14 )" << F(top + ph / 2) << ")\">"
+  svg << R"(<text class="y-label" x="14" y=")" << F(f.top + f.ph / 2)
+      << R"(" text-anchor="middle" transform="rotate(-90 14 )" << F(f.top + f.ph / 2) << ")\">"
       << XmlEscape(s.metric.empty() ? std::string("value") : s.metric) << "</text>\n";
+}
 
-  // Batch starts.
+// Batch starts, the threshold, and the note when the snapshot is unavailable.
+void WriteMarks(std::ostringstream& svg, const ChartFrame& f, const Incident& in) {
+  const Snapshot& s = in.snapshot;
   for (const auto& m : in.batch_starts) {
-    if (m.at_ms < t0 || m.at_ms > t1) continue;
-    svg << R"(<line class="batch-start" x1=")" << F(X(m.at_ms)) << R"(" y1=")" << F(top)
-        << R"(" x2=")" << F(X(m.at_ms)) << R"(" y2=")" << F(top + ph)
+    if (m.at_ms < f.t0 || m.at_ms > f.t1) continue;
+    svg << R"(<line class="batch-start" x1=")" << F(f.X(m.at_ms)) << R"(" y1=")" << F(f.top)
+        << R"(" x2=")" << F(f.X(m.at_ms)) << R"(" y2=")" << F(f.top + f.ph)
         << R"(" stroke="#888888" stroke-width="1"/>)";
-    svg << R"(<text class="batch-label" x=")" << F(X(m.at_ms) + 3) << R"(" y=")" << F(top + 10)
+    svg << R"(<text class="batch-label" x=")" << F(f.X(m.at_ms) + 3) << R"(" y=")" << F(f.top + 10)
         << R"(" fill="#555555">batch )" << m.batch + 1 << "</text>\n";
   }
-
-  // Threshold.
   if (s.threshold && std::isfinite(*s.threshold)) {
-    svg << R"(<line class="threshold" x1=")" << F(left) << R"(" y1=")" << F(Y(*s.threshold))
-        << R"(" x2=")" << F(left + pw) << R"(" y2=")" << F(Y(*s.threshold))
+    svg << R"(<line class="threshold" x1=")" << F(f.left) << R"(" y1=")" << F(f.Y(*s.threshold))
+        << R"(" x2=")" << F(f.left + f.pw) << R"(" y2=")" << F(f.Y(*s.threshold))
         << R"(" stroke="#d62728" stroke-width="1" stroke-dasharray="6,4"/>)";
-    svg << R"(<text class="threshold-label" x=")" << F(left + pw - 4) << R"(" y=")"
-        << F(Y(*s.threshold) - 4) << R"(" text-anchor="end" fill="#d62728">threshold )"
+    svg << R"(<text class="threshold-label" x=")" << F(f.left + f.pw - 4) << R"(" y=")"
+        << F(f.Y(*s.threshold) - 4) << R"(" text-anchor="end" fill="#d62728">threshold )"
         << XmlEscape(Num(*s.threshold)) << "</text>\n";
   }
-
   if (!s.available) {
-    svg << R"(<text class="unavailable" x=")" << F(left + pw / 2) << R"(" y=")" << F(top + ph / 2)
-        << R"(" text-anchor="middle" fill="#999999">)"
+    svg << R"(<text class="unavailable" x=")" << F(f.left + f.pw / 2) << R"(" y=")"
+        << F(f.top + f.ph / 2) << R"(" text-anchor="middle" fill="#999999">)"
         << XmlEscape("snapshot unavailable: " + s.unavailable_reason) << "</text>\n";
   }
+}
 
-  // Series: one polyline per run of finite points.
+// Series: one polyline per run of finite points, and a legend line each.
+void WriteSeries(std::ostringstream& svg, const ChartFrame& f, const Snapshot& s) {
+  static const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                  "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
   std::size_t color = 0;
   for (const auto& x : s.series) {
     const char* stroke = kColors[color++ % (sizeof kColors / sizeof kColors[0])];
@@ -513,13 +542,24 @@ std::string RenderChartSvg(const Incident& in, int width, int height) {
         continue;
       }
       if (!pts.empty()) pts += ' ';
-      pts += F(X(p.at_ms)) + "," + F(Y(p.value));
+      pts += F(f.X(p.at_ms)) + "," + F(f.Y(p.value));
     }
     flush();
-    svg << R"(<text class="legend" x=")" << F(left + 6) << R"(" y=")"
-        << F(top + 12 + 12 * static_cast<double>(color)) << R"(" fill=")" << stroke << R"(">)"
+    svg << R"(<text class="legend" x=")" << F(f.left + 6) << R"(" y=")"
+        << F(f.top + 12 + 12 * static_cast<double>(color)) << R"(" fill=")" << stroke << R"(">)"
         << XmlEscape(SeriesName(x)) << "</text>\n";
   }
+}
+
+}  // namespace
+
+std::string RenderChartSvg(const Incident& in, int width, int height) {
+  const ChartFrame frame(in.snapshot, width, height);
+  std::ostringstream svg;
+  WriteHeader(svg, in, width, height);
+  WriteAxes(svg, frame, in.snapshot, height);
+  WriteMarks(svg, frame, in);
+  WriteSeries(svg, frame, in.snapshot);
   svg << "</svg>\n";
   return svg.str();
 }

@@ -37,6 +37,7 @@ RollbackConfig ParseRollbackConfig(core::EnvConfig& env) {
   c.pg.pool_size = static_cast<int>(env.Int("SLUICE_PG_POOL_SIZE", 6, 2, 64));
   c.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", c.kafka.brokers);
   kafka::ApplyStartOffset(c.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
+  kafka::ApplyInstanceId(c.kafka, env.String("SLUICE_INSTANCE_ID", ""), c.http_addr);
   c.kafka.client_id = "rollback-agent";
   c.group_id = env.String("SLUICE_KAFKA_GROUP", "rollback-agent");
   c.topics = SplitList(env.String(

@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "rollback_component.hpp"
+#include "adapters/metric_history.hpp"
+#include "rollback_options.hpp"
 
 namespace sluice::rollback {
 

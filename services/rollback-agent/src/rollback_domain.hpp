@@ -1,8 +1,8 @@
 #pragma once
 
-// The rollback-agent's pure core: its own projection of a deployment (built from the
-// planner's and the executor's events), the rollback decision, and the bookkeeping of a
-// revert's attempts. No I/O; time is passed in.
+// The rollback-agent's pure core: the deployment as the shared projection folds it
+// (libs/projection), the rollback decision, and the bookkeeping of a revert's attempts. No I/O;
+// time is passed in.
 
 #include <sluice/v1/envelope.pb.h>
 
@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sluice/projection/deployment.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -39,22 +40,11 @@ inline constexpr std::string_view kTriggerAnalysisFailed = "analysis_failed";
 inline constexpr std::string_view kTriggerAlert = "alert";
 inline constexpr std::string_view kTriggerOperator = "operator";
 
-enum class DeploymentState { kRunning, kPaused, kSucceeded, kFailed, kRollingBack, kRolledBack };
-std::string_view ToString(DeploymentState s);
-std::optional<DeploymentState> DeploymentStateFromString(std::string_view s);
-
-enum class BatchState { kPlanned, kRequested, kSucceeded, kFailed };
-std::string_view ToString(BatchState s);
-std::optional<BatchState> BatchStateFromString(std::string_view s);
-
-enum class OnCanaryFailure { kRevertBatch, kRevertAll };
-std::string_view ToString(OnCanaryFailure p);  // "revert-batch", "revert-all"
-// Empty or unknown text is the default, revert-batch.
-OnCanaryFailure OnCanaryFailureFromString(std::string_view s);
-
-// Whether this agent has rolled the deployment back: none yet, one under way, one finished.
-enum class RollbackPhase { kNone, kActive, kDone };
-std::string_view ToString(RollbackPhase p);
+// The deployment's facts come from the shared projection (libs/projection).
+using projection::BatchState;
+using projection::OnCanaryFailure;
+using projection::OnCanaryFailureFromString;
+using projection::RollbackPhase;
 
 enum class Scope { kBatches, kDeployment };
 std::string_view ToString(Scope s);  // "batches", "deployment"
@@ -63,20 +53,6 @@ std::string_view ToString(Scope s);  // "batches", "deployment"
 enum class FinalStatus { kFailed, kRolledBack };
 std::string_view ToString(FinalStatus s);  // "failed", "rolled_back"
 
-struct BatchView {
-  std::uint32_t index = 0;
-  std::vector<std::string> hosts;
-  BatchState state = BatchState::kPlanned;
-};
-
-// The latest instance record of a host, as the executor reported it.
-struct HostView {
-  std::uint32_t batch = 0;
-  std::string version;
-  std::string status;  // "pending", "deploying", "succeeded", "failed", "reverting", "reverted"
-  std::string error;
-};
-
 // An earlier deployment of the same app and environment (for an operator's chosen target).
 struct EarlierRelease {
   std::string release_id;
@@ -84,39 +60,12 @@ struct EarlierRelease {
   bool failed = false;  // that deployment failed or was rolled back: never a target
 };
 
-struct DeploymentView {
-  std::string id;
-  bool planned = false;  // DeploymentPlanned seen: until then the deployment is unknown
-  std::string app;
-  std::string env;
-  std::string release_id;
-  std::string version;
-  std::string stable_release_id;  // the stable release before this deployment
-  std::string stable_version;
-  OnCanaryFailure on_canary_failure = OnCanaryFailure::kRevertBatch;
-  DeploymentState status = DeploymentState::kRunning;
-  std::uint64_t generation = 0;  // the highest generation seen or issued
-  std::vector<BatchView> batches;
-  std::map<std::string, HostView> hosts;
-  bool succeeded_seen = false;  // DeploymentSucceeded
-  RollbackPhase rollback = RollbackPhase::kNone;
-  std::int64_t planned_at_ms = 0;
-  // Filled by the repository at decision time (not stored in the view).
+// The shared projection of the deployment (stored in rollback_deployments as its JSON), with
+// what the repository adds at decision time.
+struct DeploymentView : projection::Deployment {
   std::vector<EarlierRelease> earlier_releases;
   bool superseded = false;  // a newer deployment of the same app+env has been planned
-
-  // Every batch succeeded (and there is one), or DeploymentSucceeded was seen.
-  bool FullRollout() const;
-  // Hosts of the batches that were requested (so may run the new version), in batch order.
-  std::vector<std::string> DeployedHosts() const;
 };
-
-// Folds one event of the deployment into the view. Returns false when the event says nothing
-// the view keeps. `at_ms` is the event's time.
-bool ApplyEvent(DeploymentView& view, const ::sluice::v1::Envelope& envelope, std::int64_t at_ms);
-
-nlohmann::json ViewToJson(const DeploymentView& view);
-DeploymentView ViewFromJson(const nlohmann::json& j);
 
 // ---- triggers and the decision ------------------------------------------------------------
 
@@ -144,6 +93,9 @@ struct OperatorTrigger {
 
 using Trigger = std::variant<AnalysisFailedTrigger, AlertTrigger, OperatorTrigger>;
 std::string_view TriggerKind(const Trigger& t);
+// False when the trigger can never start a rollback, whatever the deployment (a resolved alert):
+// the handler then takes no lease for it.
+bool MayStartRollback(const Trigger& t);
 
 struct RollbackPlan {
   Scope scope = Scope::kBatches;

@@ -94,7 +94,7 @@ class Events {
 
 class DecideTest : public ::testing::Test {
  protected:
-  void Apply(const v1::Envelope& e) { ASSERT_TRUE(ApplyEvent(view_, e, events_.Now())); }
+  void Apply(const v1::Envelope& e) { ASSERT_TRUE(projection::Apply(view_, e, events_.Now())); }
   // Batches [0, n) requested and deployed with v3; `succeeded` of them succeeded.
   void Deploy(int n, int succeeded, const std::string& stable = "v2",
               const std::string& policy = "") {
@@ -163,8 +163,8 @@ TEST_F(DecideTest, ProjectionFollowsThePlannerAndTheExecutor) {
 TEST_F(DecideTest, ProjectionSurvivesJson) {
   Deploy(2, 1, "v2", "revert-all");
   view_.rollback = RollbackPhase::kDone;
-  const auto back = ViewFromJson(ViewToJson(view_));
-  EXPECT_EQ(ViewToJson(back), ViewToJson(view_));
+  const auto back = projection::FromJson(projection::ToJson(view_));
+  EXPECT_EQ(projection::ToJson(back), projection::ToJson(view_));
   EXPECT_EQ(back.on_canary_failure, OnCanaryFailure::kRevertAll);
   EXPECT_EQ(back.rollback, RollbackPhase::kDone);
   EXPECT_EQ(back.batches[1].hosts, (std::vector<std::string>{"h3", "h4"}));
@@ -174,7 +174,7 @@ TEST_F(DecideTest, DeploymentSucceededMeansFullRollout) {
   Deploy(1, 1);
   Apply(events_.DeploymentSucceeded());
   EXPECT_TRUE(view_.FullRollout());
-  EXPECT_EQ(view_.status, DeploymentState::kSucceeded);
+  EXPECT_EQ(view_.status, projection::Status::kSucceeded);
 }
 
 TEST_F(DecideTest, RevertCompletedPutsHostsOnTheTarget) {
@@ -195,7 +195,7 @@ TEST_F(DecideTest, RevertCompletedPutsHostsOnTheTarget) {
 TEST_F(DecideTest, UnrelatedEventsAreNotKept) {
   auto e = events_.New();
   e.mutable_analysis_passed()->set_deployment_id("d1");
-  EXPECT_FALSE(ApplyEvent(view_, e, 0));
+  EXPECT_FALSE(projection::Apply(view_, e, 0));
 }
 
 // ---- canary, revert-batch -----------------------------------------------------------------
@@ -369,7 +369,7 @@ TEST_F(DecideTest, FailedDeploymentWithoutRollbackStillRollsBack) {
   // The planner fails the deployment on the same analysis; the hosts still run v3.
   Deploy(2, 2);
   Apply(events_.DeploymentFailed());
-  EXPECT_EQ(view_.status, DeploymentState::kFailed);
+  EXPECT_EQ(view_.status, projection::Status::kFailed);
   const auto d = DecideRollback(view_, Analysis({"h3"}));
   ASSERT_TRUE(d.Acts());
   EXPECT_THAT(d.Plan().hosts, ElementsAre("h3", "h4"));
@@ -392,7 +392,7 @@ TEST_F(DecideTest, OperatorRollbackDuringAPause) {
   auto e = events_.New();
   e.mutable_deployment_paused()->set_deployment_id("d1");
   Apply(e);
-  EXPECT_EQ(view_.status, DeploymentState::kPaused);
+  EXPECT_EQ(view_.status, projection::Status::kPaused);
   const auto d = DecideRollback(view_, Operator());
   ASSERT_TRUE(d.Acts());
   EXPECT_THAT(d.Plan().hosts, ElementsAre("h1", "h2"));
@@ -452,6 +452,18 @@ TEST_F(DecideTest, TriggerKinds) {
   EXPECT_EQ(TriggerKind(Analysis({})), "analysis_failed");
   EXPECT_EQ(TriggerKind(Alert()), "alert");
   EXPECT_EQ(TriggerKind(Operator()), "operator");
+}
+
+// The handler takes the deployment's lease only for a trigger that may act.
+TEST_F(DecideTest, OnlyAResolvedAlertCanNeverStartARollback) {
+  Deploy(2, 2);
+  EXPECT_TRUE(MayStartRollback(Analysis({"h3"})));
+  EXPECT_TRUE(MayStartRollback(Alert({"h3"})));
+  EXPECT_TRUE(MayStartRollback(Operator()));
+  EXPECT_TRUE(DecideRollback(view_, Alert({"h3"})).Acts());
+  const Trigger resolved = Alert({"h3"}, true);
+  EXPECT_FALSE(MayStartRollback(resolved));
+  EXPECT_FALSE(DecideRollback(view_, resolved).Acts());
 }
 
 // ---- revert attempts ----------------------------------------------------------------------

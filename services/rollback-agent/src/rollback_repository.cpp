@@ -184,7 +184,9 @@ std::optional<DeploymentView> RollbackRepository::LockDeployment(pqxx::work& tx,
                                                                  const std::string& id) {
   const auto r = tx.exec_params(kLockDeployment, id);
   if (r.empty()) return std::nullopt;
-  auto view = ViewFromJson(json::parse(r[0][0].as<std::string>()));
+  DeploymentView view;
+  static_cast<projection::Deployment&>(view) =
+      projection::FromJson(json::parse(r[0][0].as<std::string>()));
   view.id = id;
   return view;
 }
@@ -193,14 +195,15 @@ DeploymentView RollbackRepository::LockOrCreateDeployment(pqxx::work& tx, const 
                                                           std::int64_t now_ms) {
   DeploymentView empty;
   empty.id = id;
-  tx.exec_params(kCreateDeployment, id, ViewToJson(empty).dump(), now_ms);
+  tx.exec_params(kCreateDeployment, id, projection::ToJson(empty).dump(), now_ms);
   return *LockDeployment(tx, id);
 }
 
 void RollbackRepository::SaveDeployment(pqxx::work& tx, const DeploymentView& v,
                                         std::int64_t now_ms) {
   tx.exec_params(kSaveDeployment, v.id, v.app, v.env, v.release_id, v.version, v.planned,
-                 v.planned_at_ms, std::string(ToString(v.status)), ViewToJson(v).dump(), now_ms);
+                 v.planned_at_ms, std::string(ToString(v.status)), projection::ToJson(v).dump(),
+                 now_ms);
 }
 
 std::vector<EarlierRelease> RollbackRepository::EarlierReleases(pqxx::work& tx,

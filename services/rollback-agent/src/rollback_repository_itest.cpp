@@ -16,8 +16,9 @@
 #include <sluice/pg/migrations.hpp>
 #include <thread>
 
-#include "rollback_component.hpp"
+#include "rollback_handler.hpp"
 #include "rollback_repository.hpp"
+#include "rollback_worker.hpp"
 
 namespace sluice::generated {
 const std::vector<sluice::pg::Migration>& RollbackMigrations();
@@ -67,6 +68,23 @@ class FakeHistory final : public MetricHistory {
   std::string fail;
 };
 
+// The agent's rooms as main.cpp wires them: the handler behind the consumer, the worker.
+struct TestAgent {
+  RollbackHandler handler;
+  RollbackWorker worker;
+
+  // One event as the consumer hands it over: prepared with no transaction open, then its step
+  // in a transaction of its own.
+  void Consume(pg::Database& db, const v1::Envelope& e) const {
+    const auto step = handler.Prepare(e);
+    db.WithTransaction([&](pqxx::work& tx) {
+      if (step) step(tx);
+    });
+  }
+  int RunDue() { return worker.RunDue(); }
+  int WriteIncidents() { return worker.WriteIncidents(); }
+};
+
 class RollbackItest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -98,9 +116,10 @@ class RollbackItest : public ::testing::Test {
     }
   }
 
-  RollbackAgent Agent(AgentOptions options = {}) {
+  TestAgent Agent(AgentOptions options = {}) {
     options.lock_wait = 200ms;
-    return RollbackAgent({*db_, clock_, locks_.get(), history_, nullptr}, options);
+    const AgentDeps deps{*db_, clock_, locks_.get(), history_, nullptr};
+    return TestAgent{RollbackHandler(deps, options), RollbackWorker(deps, options)};
   }
 
   v1::Envelope New(const std::string& source = "rollout-planner") {
@@ -110,13 +129,13 @@ class RollbackItest : public ::testing::Test {
     return e;
   }
 
-  void Handle(RollbackAgent& agent, v1::Envelope e) {
+  void Handle(TestAgent& agent, v1::Envelope e) {
     events::Finalize(e);
-    db_->WithTransaction([&](pqxx::work& tx) { agent.Handle(tx, e); });
+    agent.Consume(*db_, e);
   }
 
   // A 3-batch deployment of v3 over stable v2, batches 1 and 2 deployed.
-  void FeedDeployment(RollbackAgent& agent) {
+  void FeedDeployment(TestAgent& agent) {
     auto planned = New();
     auto* p = planned.mutable_deployment_planned();
     p->set_deployment_id(deployment_);
@@ -311,7 +330,7 @@ TEST_F(RollbackItest, ConcurrentTriggersMakeExactlyOneRollback) {
   for (const auto& t : triggers) {
     threads.emplace_back([&, t] {
       sync.arrive_and_wait();
-      db_->WithTransaction([&](pqxx::work& tx) { agent.Handle(tx, t); });
+      agent.Consume(*db_, t);
     });
   }
   for (auto& t : threads) t.join();
@@ -334,6 +353,42 @@ TEST_F(RollbackItest, ConcurrentTriggersMakeExactlyOneRollback) {
     }
   }
   EXPECT_EQ(acted, 1);
+}
+
+// DESIGN.md invariant 9: a trigger waits for its deployment's Redis lease with no transaction
+// open, so the wait holds no pooled connection; once the lease is had, the rollback is written
+// in the transaction with the lease's fencing token.
+TEST_F(RollbackItest, TheLeaseWaitHoldsNoTransaction) {
+  // The real clock: the wait runs out after lock_wait, also where the lease is never had.
+  AgentOptions options;
+  options.lock_wait = 3s;
+  const AgentDeps deps{*db_, core::SystemClock::Instance(), locks_.get(), history_, nullptr};
+  TestAgent agent{RollbackHandler(deps, options), RollbackWorker(deps, options)};
+  FeedDeployment(agent);
+  // Another replica holds the deployment's lease.
+  auto other = locks_->TryAcquire(deployment_, "other-replica", 30s);
+  ASSERT_TRUE(other);
+  pg::PgConfig one = db_->Config();
+  one.pool_size = 1;
+  pg::Database narrow(one);
+  auto trigger = AnalysisFailed();
+  events::Finalize(trigger);
+  std::thread consumer([&] { agent.Consume(narrow, trigger); });
+  std::this_thread::sleep_for(500ms);  // the consumer is waiting for the lease by now
+  // The pool's only connection is free while the trigger waits.
+  const auto before = std::chrono::steady_clock::now();
+  narrow.WithTransaction([](pqxx::work& tx) { tx.exec1("SELECT 1"); });
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
+  EXPECT_TRUE(Outbox().empty());
+  ASSERT_TRUE(locks_->Release(*other));
+  consumer.join();
+  const auto rollbacks = db_->WithTransaction(
+      [&](pqxx::work& tx) { return RollbackRepository::ListRollbacks(tx, deployment_); });
+  ASSERT_EQ(rollbacks.size(), 1u);
+  EXPECT_GT(rollbacks[0].fence_token, other->token.Value());
+  const auto later = locks_->TryAcquire(deployment_, "later", 1s);
+  ASSERT_TRUE(later) << "the lease is given back after the commit";
+  EXPECT_EQ(later->token.Value(), rollbacks[0].fence_token + 1);
 }
 
 TEST_F(RollbackItest, RevertRetriesThenCompletesAndWritesTheIncident) {

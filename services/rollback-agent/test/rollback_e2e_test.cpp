@@ -272,7 +272,8 @@ TEST_F(RollbackE2eTest, BreachInBatchTwoRevertsOnlyThatBatchOnceAndWritesTheInci
   StartAgent();
   auto again = AnalysisFailed();
   Produce(analyses_topic_, {analysis, again});
-  // The killed member keeps its partitions until its session times out (45 s by default).
+  // The restarted agent rejoins under the same group.instance.id (same host and HTTP port), so
+  // it gets the killed member's partitions back at once instead of after the session timeout.
   ASSERT_TRUE(WaitFor([&] { return Count("rollback_triggers") == 4; }, 90s)) << agent_->LogTail();
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(Count("rollback_triggers"), 4);  // the redelivered one is not even recorded twice

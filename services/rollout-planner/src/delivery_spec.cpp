@@ -553,6 +553,7 @@ std::string SpecError::ToString() const {
 
 std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
                                                         std::string_view origin) {
+  if (auto issue = analysis::CheckYamlText(yaml)) return ErrorAt(origin, *issue);
   YAML::Node root;
   try {
     if (auto issue = CheckShape(yaml)) return ErrorAt(origin, std::move(*issue));
@@ -560,6 +561,7 @@ std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
   } catch (const YAML::Exception& e) {
     return ErrorAt(origin, analysis::IssueFromYamlException(e, "", "invalid YAML: "));
   }
+  if (auto issue = analysis::CheckYamlTree(root)) return ErrorAt(origin, *issue);
   try {
     return Parser().Spec(root);
   } catch (const analysis::YamlReader::Failure& f) {

@@ -666,5 +666,19 @@ TEST(StrategyTypeTest, RoundTrips) {
   EXPECT_EQ(ParseStrategyType("Canary"), std::nullopt);
 }
 
+// A byte that is not UTF-8 (in a key, a comment or a value) and nesting past the bound are spec
+// errors with a position, not failures further down (PostgreSQL refuses such text).
+TEST(DeliverySpecTest, RefusesInvalidUtf8AndDeepNesting) {
+  auto e = ParseErr("app: shop\n# note \xff\nenvironments: {}\n");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_NE(e.message.find("0xFF"), std::string::npos) << e.message;
+  e = ParseErr("app: shop\nenvironments:\n  k\xff: 1\n");
+  EXPECT_EQ(e.line, 3);
+  e = ParseErr("app: " + std::string(20000, '[') + std::string(20000, ']') + "\n");
+  EXPECT_NE(e.message.find("nest"), std::string::npos) << e.message;
+  e = ParseErr("app: shop\nx: " + std::string(80, '[') + std::string(80, ']') + "\n");
+  EXPECT_NE(e.message.find("deeper than 64"), std::string::npos) << e.message;
+}
+
 }  // namespace
 }  // namespace sluice::rollout_planner

@@ -678,7 +678,7 @@ RolloutPlannerService::RolloutPlannerService(ServiceOptions options, const core:
           db_, std::string(kServiceName),
           [this](pqxx::work& tx, const events::v1::Envelope& e) { planner_->Handle(tx, e); },
           &Planner::Handles),
-      *producer_);
+      *producer_, registry_.get());
   ticker_ = std::make_unique<core::PeriodicTask>("timers", options_.tick, [this] {
     try {
       planner_->FireDueTimers();
@@ -731,11 +731,8 @@ void RolloutPlannerService::Start() { lifecycle_.StartAll(); }
 void RolloutPlannerService::Stop() { lifecycle_.StopAll(); }
 
 void RolloutPlannerService::Probe() {
-  const bool pg_ok = db_.Ping();
-  health_.Set("postgres", pg_ok, pg_ok ? "" : "PostgreSQL does not answer at the configured DSN");
-  if (pg_ok) outbox_metrics_->Update(relay_->Relay());
-  const bool consumer_ok = consumer_->Consumer().Running();
-  health_.Set("kafka-consumer", consumer_ok, consumer_ok ? "" : "the Kafka consumer stopped");
+  eventbus::ReportConsumerHealth(db_, *consumer_, health_);
+  outbox_metrics_->Update(relay_->Relay());
   if (redis_) {
     // Redis only avoids duplicate work: reported, never fatal for readiness.
     const bool redis_ok = redis_->Ping();

@@ -42,4 +42,11 @@ void MockCluster::CreateTopic(const std::string& topic, int partitions) {
   }
 }
 
+void MockCluster::FailNextProduceRequests(const std::vector<int>& errors) {
+  std::vector<rd_kafka_resp_err_t> codes;
+  codes.reserve(errors.size());
+  for (int e : errors) codes.push_back(static_cast<rd_kafka_resp_err_t>(e));
+  rd_kafka_mock_push_request_errors_array(cluster_, /*Produce*/ 0, codes.size(), codes.data());
+}
+
 }  // namespace sluice::kafka::testing

@@ -42,10 +42,25 @@ struct ThresholdRule {
   bool operator==(const ThresholdRule&) const = default;
 };
 
+// What a judge metric measures and so how it is judged (see libs/analysis/README.md):
+//   kQuery      any PromQL series (the default); sampled once per non-overlapping window
+//   kGauge      a level (memory, queue depth); sampled once per step, as written
+//   kRatio      errors / requests from two counters, judged on the counts (rate-ratio test)
+//   kHistogram  a latency histogram's _bucket counters, judged on the bucket counts
+//   kMean       mean latency from a histogram's _sum / _count counters, per step
+enum class JudgeKind { kQuery, kGauge, kRatio, kHistogram, kMean };
+
+std::string_view ToString(JudgeKind kind);
+
 struct JudgeMetric {
   std::string name;
-  std::string query;           // canary series
+  JudgeKind kind = JudgeKind::kQuery;
+  std::string query;           // canary series (kQuery, kGauge)
   std::string baseline_query;  // baseline series (derived from `query` when not written)
+  // Counter selectors (no range, no function): kRatio errors / requests, kHistogram buckets
+  // (numerator only), kMean sum / count. The baseline ones are derived like baseline_query.
+  std::string numerator, denominator;
+  std::string baseline_numerator, baseline_denominator;
   Direction direction = Direction::kIncrease;
   double tolerance = 0.2;  // tolerated relative change of the mean (0.2 = 20%)
   double weight = 1;

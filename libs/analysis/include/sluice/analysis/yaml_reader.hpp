@@ -11,7 +11,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,24 @@ namespace sluice::analysis {
 // SpecIssue at `path`; the message is `prefix` followed by yaml-cpp's text.
 SpecIssue IssueFromYamlException(const YAML::Exception& e, std::string path,
                                  std::string prefix = "");
+
+// What YAML from outside the process may be. yaml-cpp bounds its own recursion while it
+// parses (it refuses a few hundred levels, as DeepRecursion), but a YAML document
+// is also walked by our readers and may expand through aliases; and a byte that is not UTF-8,
+// or a NUL, would only be refused later, by PostgreSQL, as a 500.
+struct YamlLimits {
+  std::size_t max_depth = 64;       // mappings and sequences nested deeper are refused
+  std::size_t max_nodes = 100'000;  // nodes visited, aliases expanded (a "billion laughs")
+};
+
+// Before parsing: an issue naming line, column and byte offset of the first byte that is not
+// UTF-8 or is NUL; nullopt when the text is clean.
+std::optional<SpecIssue> CheckYamlText(std::string_view text);
+
+// After parsing: an issue at the first node nested deeper than limits.max_depth, or when the
+// document expands to more than limits.max_nodes nodes; nullopt when within bounds. Walks with
+// an explicit stack, never recursively.
+std::optional<SpecIssue> CheckYamlTree(const YAML::Node& root, const YamlLimits& limits = {});
 
 class YamlReader {
  public:

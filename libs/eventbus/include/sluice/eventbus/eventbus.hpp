@@ -17,6 +17,10 @@
 #include <string_view>
 #include <vector>
 
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace sluice::eventbus {
 
 // Finalizes the envelope (type from payload) and adds it to the outbox inside `tx`, with its
@@ -66,6 +70,17 @@ using EnvelopeFilter = std::function<bool(const events::v1::Envelope&)>;
 kafka::Handler TransactionalHandler(pg::Database& db, std::string consumer_name,
                                     EnvelopeHandler handler, EnvelopeFilter wanted = {});
 
+// The same for a handler that needs an outside system before it can write (DESIGN.md invariant
+// 9: no network I/O inside a database transaction). `prepare` runs first, under the event's
+// trace id and with no transaction open (a Redis lease wait goes here); it returns the step that
+// runs inside the event's transaction, beside its inbox row. The step is dropped once that
+// transaction has ended (committed, rolled back or skipped as a duplicate), so what it captured
+// (a lease) is given back after the commit. A retried event is prepared again.
+using TransactionStep = std::function<void(pqxx::work&)>;
+using PreparingHandler = std::function<TransactionStep(const events::v1::Envelope&)>;
+kafka::Handler PreparedTransactionalHandler(pg::Database& db, std::string consumer_name,
+                                            PreparingHandler prepare, EnvelopeFilter wanted = {});
+
 // The outbox relay as a lifecycle component.
 class OutboxRelayComponent final : public core::Component {
  public:
@@ -80,23 +95,41 @@ class OutboxRelayComponent final : public core::Component {
   pg::OutboxRelay relay_;
 };
 
-// A Kafka consumer as a lifecycle component.
+// A Kafka consumer as a lifecycle component. With a registry, it exports (label `group`):
+//   sluice_consumer_assigned_partitions           partitions assigned now
+//   sluice_consumer_message_in_hand_seconds       how long the message in hand has held the
+//                                                 consumer (0 while polling)
+//   sluice_consumer_last_progress_timestamp_seconds  when the poll loop was last free
+//   sluice_consumer_messages_total{outcome}       processed, dead_lettered, dead_letter_dropped
+//   sluice_consumer_retries_total                 handler retries
+// refreshed by ReportConsumerHealth (the services' probe, every 2 s).
 class ConsumerComponent final : public core::Component {
  public:
-  ConsumerComponent(std::string name, kafka::KafkaConfig config, kafka::ConsumerOptions options,
-                    kafka::Handler handler, kafka::Producer& dead_letters);
+  ConsumerComponent(std::string name, kafka::KafkaConfig config,
+                    const kafka::ConsumerOptions& options, kafka::Handler handler,
+                    kafka::Producer& dead_letters, ::prometheus::Registry* registry = nullptr);
+  ~ConsumerComponent() override;
   std::string_view Name() const override { return name_; }
   void Start() override { consumer_.Start(); }
   void Stop() override { consumer_.Stop(); }
   kafka::Consumer& Consumer() { return consumer_; }
+  // Copies the consumer's counters and status into the metrics (no-op without a registry).
+  void RefreshMetrics();
 
  private:
+  class Metrics;
   std::string name_;
   kafka::Consumer consumer_;
+  std::unique_ptr<Metrics> metrics_;
 };
 
+// How long one message may hold a consumer before /readyz says so.
+inline constexpr std::chrono::seconds kConsumerStalledAfter{120};
+
 // The readiness of a service that consumes into PostgreSQL: "postgres" (the pool answers) and
-// "kafka-consumer" (the consumer runs), each with a message saying what is wrong.
+// "kafka-consumer" (kafka::ConsumerNotReadyReason: the consumer runs, has had its partition
+// assignment since it started, and no message has held it for kConsumerStalledAfter), each
+// with a message saying what is wrong. Also refreshes the consumer's metrics.
 void ReportConsumerHealth(pg::Database& db, ConsumerComponent& consumer, core::Health& health);
 
 }  // namespace sluice::eventbus

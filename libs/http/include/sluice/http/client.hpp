@@ -21,6 +21,11 @@ struct ClientRequest {
   std::string ca_file;
   std::string client_cert_file;
   std::string client_key_file;
+  // The same as PEM text in memory (a kubeconfig's *-data fields); a non-empty one takes
+  // precedence over its file. The key never touches the disk.
+  std::string ca_pem;
+  std::string client_cert_pem;
+  std::string client_key_pem;
   size_t max_response_bytes = 16 << 20;  // a larger response fails (not retryable)
 };
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
+#include <sluice/core/strict_json.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -24,12 +25,23 @@ namespace sluice::http {
 struct ServerOptions {
   std::string addr = "127.0.0.1:8080";  // host:port; port 0 picks a free port (tests)
   size_t max_body_bytes = 1 << 20;
-  int threads = 8;
+  int threads = 8;  // workers: they only take requests whose head has arrived
   std::chrono::milliseconds read_timeout{10000};
-  // How long an idle keep-alive connection is kept. A stopping server waits for its idle
-  // connections to time out (httplib checks for stop only between requests), so this bounds
-  // the time a SIGTERM takes while Prometheus or a client holds a connection open.
+  // How long an idle keep-alive connection is kept. It waits in the event loop, not on a worker,
+  // and a stopping server closes it at once.
   std::chrono::seconds keep_alive_timeout{1};
+  // The whole request head (request line and headers) must arrive within header_timeout of the
+  // connection's first byte (or of its opening); the whole body within body_timeout of the
+  // head. read_timeout still bounds each single read. Until its head is complete a connection
+  // waits in one event loop, not on a worker: slow clients cannot take the workers. A request
+  // whose head and body together fit in 32 KiB waits there for its body as well (so the
+  // header_timeout covers both).
+  std::chrono::milliseconds header_timeout{5000};
+  std::chrono::milliseconds body_timeout{30000};
+  // Open connections per client address and in all; past either, a new connection gets a 503
+  // and is closed at once. 0: no bound.
+  std::size_t max_connections_per_address = 128;
+  std::size_t max_connections = 1024;
   // HTTPS when both are set (PEM files). With a client CA as well, only clients presenting a
   // certificate it signed get through (mutual TLS).
   std::string tls_cert_file{};
@@ -53,6 +65,10 @@ using JsonHandler = std::function<void(const httplib::Request&, httplib::Respons
 //    MountOps has named the registry.
 // Responses httplib produces itself (no route, unreadable request) get the same JSON error
 // shape.
+// Connections are accepted through a gate (src/connection_gate.hpp): a connection waits in one
+// epoll loop, without a thread, until its request head (and a body of up to 32 KiB) has
+// arrived, so slow clients cannot take the workers; see ServerOptions for the deadlines and
+// the per-address bound.
 class Server : public core::Component {
  public:
   Server(std::string name, ServerOptions options);
@@ -103,9 +119,11 @@ class Server : public core::Component {
   ::prometheus::Family<::prometheus::Histogram>* latency_ = nullptr;
 };
 
-// The body as JSON; throws BadRequest (field "body", code malformed_json) when it is empty or
-// not JSON.
-nlohmann::json ParseJsonBody(const httplib::Request& req);
+// The body as JSON, parsed strictly (core::ParseStrictJson): throws ApiException 400
+// malformed_json when it is empty, not JSON or not UTF-8 (field "body"), nests deeper than
+// limits.max_depth, repeats a key in one object or holds a NUL in a string (field: the path of
+// the offending element, e.g. "alerts[3].labels.foo").
+nlohmann::json ParseJsonBody(const httplib::Request& req, const core::JsonLimits& limits = {});
 void WriteJson(httplib::Response& res, int status, const nlohmann::json& body);
 
 // Typed field readers; they throw BadRequest naming the field. A required string must be

@@ -2,6 +2,7 @@
 
 #include <sluice/kafka/config.hpp>
 #include <string>
+#include <vector>
 
 struct rd_kafka_s;
 struct rd_kafka_mock_cluster_s;
@@ -22,6 +23,9 @@ class MockCluster {
   // A client config pointing at this cluster.
   KafkaConfig Config() const;
   void CreateTopic(const std::string& topic, int partitions = 1);
+  // The next Produce requests the cluster receives fail with these broker error codes, one
+  // per request, in order (e.g. RdKafka::ERR_MSG_SIZE_TOO_LARGE).
+  void FailNextProduceRequests(const std::vector<int>& errors);
 
  private:
   rd_kafka_s* handle_ = nullptr;

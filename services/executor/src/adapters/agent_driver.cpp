@@ -1,9 +1,10 @@
-#include "agent_driver.hpp"
+#include "adapters/agent_driver.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <optional>
 #include <set>
+#include <sluice/core/strict_json.hpp>
 #include <sluice/http/client.hpp>
 
 namespace sluice::executor {
@@ -43,10 +44,14 @@ bool Contains(std::string_view haystack, std::string_view needle) {
   return it != haystack.end();
 }
 
+// An agent's answer, parsed with the same bounds as a request (depth, duplicate keys, NUL): the
+// executor stores parts of it.
 std::optional<json> ParseJson(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
+  try {
+    return core::ParseStrictJson(body);
+  } catch (const core::JsonInputError&) {
+    return std::nullopt;
+  }
 }
 
 std::string StringField(const json& j, const char* key) {

@@ -8,7 +8,7 @@
 #include <sluice/http/server.hpp>
 #include <thread>
 
-#include "agent_driver.hpp"
+#include "adapters/agent_driver.hpp"
 
 namespace sluice::executor {
 namespace {

@@ -1,0 +1,309 @@
+#include "adapters/kubernetes_workload.hpp"
+
+#include <optional>
+#include <sluice/kube/rollout_status.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "command.hpp"
+
+namespace sluice::executor::kube_workload {
+
+namespace {
+
+std::string CanaryName(const WorkloadRef& ref) { return ref.name + std::string(kCanarySuffix); }
+
+// The stable's pods without the canary's (the canary's template carries the track label).
+std::string StableSelector(const Json& stable) {
+  std::string s = SelectorString(stable);
+  if (!s.empty()) s += ',';
+  return s + std::string(kTrackLabel) + "!=" + std::string(kTrackCanary);
+}
+
+std::int64_t Replicas(const Json& workload) {
+  return workload.value(Json::json_pointer("/spec/replicas"), std::int64_t{1});
+}
+
+// The stable's replica count before the canary took any: the canary remembers it.
+std::int64_t TotalReplicas(const Json& stable, const std::optional<Json>& canary) {
+  if (canary) {
+    const std::string v = Annotation(*canary, kAnnotationTotalReplicas);
+    try {
+      size_t used = 0;
+      const long long n = std::stoll(v, &used);
+      if (used == v.size() && n >= 0) return n;
+    } catch (const std::exception&) {
+    }
+  }
+  return Replicas(stable);
+}
+
+std::optional<HostOutcome> CheckFence(const Json& object, const CommandFence& fence) {
+  if (DecideFence(object, fence) != FenceDecision::kStale) return std::nullopt;
+  return HostOutcome::Failure(
+      OutcomeKind::kStale, false, std::string(reason::kStaleGeneration),
+      "deployment " + object.value(Json::json_pointer("/metadata/name"), std::string()) +
+          " carries generation " + Annotation(object, kAnnotationGeneration) + " of deployment " +
+          fence.deployment_id + ", newer than this command's " +
+          std::to_string(fence.generation.Value()) + ": hands off");
+}
+
+// "web-canary-abc: Pending: ...; web-canary-def: ..." for a message.
+std::string NamePods(const kube::RolloutStatus& s) {
+  std::string named;
+  for (const auto& p : s.pods_not_ready) {
+    if (!named.empty()) named += "; ";
+    named += p.name;
+    named += ": ";
+    named += p.why;
+  }
+  return named;
+}
+
+// "deployment shop/web: 1 of 3 updated replicas available (not ready: web-abc: ...)".
+std::string Describe(std::string_view kind, const std::string& ns, const std::string& name,
+                     const kube::RolloutStatus& s) {
+  std::string out(kind);
+  out += ' ';
+  out += ns;
+  out += '/';
+  out += name;
+  out += ": ";
+  out += s.message;
+  if (const std::string named = NamePods(s); !named.empty()) {
+    out += " (not ready: ";
+    out += named;
+    out += ')';
+  }
+  return out;
+}
+
+std::string AtDeadline(std::string what, const kube::RolloutStatus& s) {
+  what += "; still ";
+  what += s.reason;
+  what += " at the deadline";
+  return what;
+}
+
+// Fence annotations without the release (what the stable carries while it still runs the old
+// image).
+Json FenceOnly(const CommandFence& fence) {
+  Json a = FenceAnnotations(fence, "");
+  a.erase(std::string(kAnnotationRelease));
+  return a;
+}
+
+}  // namespace
+
+KubernetesWorkload::KubernetesWorkload(kube::Client& client, const core::Clock& clock,
+                                       WorkloadOptions options)
+    : client_(client), clock_(clock), options_(std::move(options)) {
+  if (!options_.sleep) {
+    options_.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  }
+}
+
+HostOutcome KubernetesWorkload::Guarded(const WorkloadRef& ref,
+                                        const std::function<HostOutcome()>& body) {
+  try {
+    return body();
+  } catch (const kube::ApiError& e) {
+    if (e.Kind() == kube::ErrorKind::kNotFound) {
+      return HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(reason::kNotFound),
+                                  e.what());
+    }
+    if (e.Kind() == kube::ErrorKind::kTransport) {
+      return HostOutcome::Failure(OutcomeKind::kUnreachable, e.IsRetryable(),
+                                  std::string(reason::kApi), e.what());
+    }
+    // A conflict means someone wrote between our read and our write: the repeat re-reads.
+    return HostOutcome::Failure(OutcomeKind::kFailed,
+                                e.IsRetryable() || e.Kind() == kube::ErrorKind::kConflict,
+                                std::string(reason::kApi), e.what());
+  } catch (const std::invalid_argument& e) {
+    return HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(reason::kInvalid),
+                                ref.ns + "/" + ref.name + ": " + e.what());
+  }
+}
+
+HostOutcome KubernetesWorkload::WaitRollout(const std::string& ns, const std::string& name,
+                                            const std::string& pod_selector, Deadline deadline) {
+  kube::ListOptions pods;
+  pods.label_selector = pod_selector;
+  for (;;) {
+    const Json deployment = client_.Get(kube::kDeployments, ns, name);
+    Json pod_list = client_.List(kube::kPods, ns, pods);
+    const kube::RolloutStatus s = kube::InterpretDeployment(deployment, pod_list);
+    if (s.phase == kube::RolloutPhase::kComplete) {
+      return HostOutcome::Success(std::string(), HostHealth::kHealthy);
+    }
+    const std::string what = Describe("deployment", ns, name, s);
+    if (s.phase == kube::RolloutPhase::kFailed) {
+      return HostOutcome::Failure(OutcomeKind::kFailed, false,
+                                  std::string(reason::kProgressDeadline), what);
+    }
+    if (clock_.Monotonic() >= deadline) {
+      return HostOutcome::Failure(OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
+                                  AtDeadline(what, s));
+    }
+    options_.sleep(options_.poll_interval);
+  }
+}
+
+HostOutcome KubernetesWorkload::WaitStatefulSet(const std::string& ns, const std::string& name,
+                                                const std::string& pod_selector,
+                                                Deadline deadline) {
+  kube::ListOptions pods;
+  pods.label_selector = pod_selector;
+  for (;;) {
+    const Json sts = client_.Get(kube::kStatefulSets, ns, name);
+    const Json pod_list = client_.List(kube::kPods, ns, pods);
+    const kube::RolloutStatus s = kube::InterpretStatefulSet(sts, pod_list);
+    if (s.phase == kube::RolloutPhase::kComplete) {
+      return HostOutcome::Success(std::string(), HostHealth::kHealthy);
+    }
+    if (clock_.Monotonic() >= deadline) {
+      return HostOutcome::Failure(OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
+                                  AtDeadline(Describe("statefulset", ns, name, s), s));
+    }
+    options_.sleep(options_.poll_interval);
+  }
+}
+
+HostOutcome KubernetesWorkload::StatefulSetStep(const WorkloadRef& ref, const std::string& image,
+                                                double percent, const CommandFence& fence,
+                                                Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    const Json sts = client_.Get(kube::kStatefulSets, ref.ns, ref.name);
+    if (auto stale = CheckFence(sts, fence)) return *stale;
+    if (ContainerImage(sts, ref.container).empty()) {
+      throw std::invalid_argument("no container " + ref.container);
+    }
+    const std::int64_t replicas = Replicas(sts);
+    std::int64_t partition = PlanPartition(replicas, percent);
+    const bool same_release = ContainerImage(sts, ref.container) == image;
+    // Batches only ever lower the partition of one release; a new release starts from its own.
+    if (same_release && Partition(sts) < partition) partition = Partition(sts);
+    const Json ann = FenceAnnotations(fence, image);
+    if (!same_release || Partition(sts) != partition || !HasAnnotations(sts, ann) ||
+        sts.value(Json::json_pointer("/spec/updateStrategy/type"), std::string("RollingUpdate")) !=
+            "RollingUpdate") {
+      client_.Patch(kube::kStatefulSets, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                    PartitionPatch(ref.container, image, partition, ann));
+    }
+    HostOutcome waited = WaitStatefulSet(ref.ns, ref.name, SelectorString(sts), deadline);
+    if (!waited.Succeeded()) return waited;
+    return HostOutcome::Success(image);
+  });
+}
+
+HostOutcome KubernetesWorkload::CanaryStep(const WorkloadRef& ref, const std::string& image,
+                                           double percent, const CommandFence& fence,
+                                           Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    const Json stable = client_.Get(kube::kDeployments, ref.ns, ref.name);
+    const std::optional<Json> canary =
+        client_.GetIfExists(kube::kDeployments, ref.ns, CanaryName(ref));
+    if (auto stale = CheckFence(stable, fence)) return *stale;
+    if (canary) {
+      if (auto stale = CheckFence(*canary, fence)) return *stale;
+    }
+    if (ContainerImage(stable, ref.container).empty()) {
+      throw std::invalid_argument("no container " + ref.container);
+    }
+    const std::int64_t total = TotalReplicas(stable, canary);
+
+    if (percent >= 100.0) {
+      const Json ann = FenceAnnotations(fence, image);
+      if (!IsAsWanted(stable, ref.container, image, total, ann)) {
+        client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                      WorkloadPatch(ref.container, image, total, ann));
+      }
+      HostOutcome waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
+      if (!waited.Succeeded()) return waited;
+      if (canary) client_.DeleteIfExists(kube::kDeployments, ref.ns, CanaryName(ref));
+      return HostOutcome::Success(image);
+    }
+
+    const ReplicaSplit split = PlanCanaryReplicas(total, percent, options_.surge);
+    if (!canary) {
+      client_.Create(kube::kDeployments, ref.ns,
+                     BuildCanary(stable, ref, image, split.canary, total, fence, image));
+    } else {
+      Json ann = FenceAnnotations(fence, image);
+      ann[std::string(kAnnotationTotalReplicas)] = std::to_string(total);
+      if (!IsAsWanted(*canary, ref.container, image, split.canary, ann)) {
+        client_.Patch(kube::kDeployments, ref.ns, CanaryName(ref), kube::PatchType::kStrategicMerge,
+                      WorkloadPatch(ref.container, image, split.canary, ann));
+      }
+    }
+    const Json stable_ann = FenceOnly(fence);
+    if (!IsAsWanted(stable, ref.container, "", split.stable, stable_ann)) {
+      client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                    WorkloadPatch(ref.container, "", split.stable, stable_ann));
+    }
+    HostOutcome waited = WaitRollout(
+        ref.ns, CanaryName(ref),
+        SelectorString(stable) + "," + std::string(kTrackLabel) + "=" + std::string(kTrackCanary),
+        deadline);
+    if (!waited.Succeeded()) return waited;
+    waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
+    if (!waited.Succeeded()) return waited;
+    return HostOutcome::Success(image);
+  });
+}
+
+HostOutcome KubernetesWorkload::Revert(const WorkloadRef& ref, RevertScope scope,
+                                       const std::string& previous_image, const CommandFence& fence,
+                                       Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    const Json stable = client_.Get(kube::kDeployments, ref.ns, ref.name);
+    const std::optional<Json> canary =
+        client_.GetIfExists(kube::kDeployments, ref.ns, CanaryName(ref));
+    if (auto stale = CheckFence(stable, fence)) return *stale;
+    if (canary) {
+      if (auto stale = CheckFence(*canary, fence)) return *stale;
+    }
+    for (const Json* object : {&stable, canary ? &*canary : nullptr}) {
+      if (object != nullptr && OwnedByAnother(*object, fence)) {
+        return HostOutcome::Failure(
+            OutcomeKind::kFailed, false, std::string(kReasonHostOwnedElsewhere),
+            "deployment " + Annotation(*object, kAnnotationDeploymentId) + " wrote " +
+                object->value(Json::json_pointer("/metadata/name"), std::string()) +
+                " after deployment " + fence.deployment_id + "; its revert is refused");
+      }
+    }
+    const std::int64_t total = TotalReplicas(stable, canary);
+
+    if (scope == RevertScope::kBatch) {
+      if (canary) {
+        const Json ann = FenceOnly(fence);
+        if (!IsAsWanted(*canary, ref.container, "", 0, ann)) {
+          client_.Patch(kube::kDeployments, ref.ns, CanaryName(ref),
+                        kube::PatchType::kStrategicMerge, WorkloadPatch(ref.container, "", 0, ann));
+        }
+      }
+      const Json ann = FenceOnly(fence);
+      if (!IsAsWanted(stable, ref.container, "", total, ann)) {
+        client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                      WorkloadPatch(ref.container, "", total, ann));
+      }
+      HostOutcome waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
+      if (!waited.Succeeded()) return waited;
+      return HostOutcome::Success(ContainerImage(stable, ref.container));
+    }
+
+    if (previous_image.empty()) throw std::invalid_argument("full revert without a previous image");
+    const Json ann = FenceAnnotations(fence, previous_image);
+    if (!IsAsWanted(stable, ref.container, previous_image, total, ann)) {
+      client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                    WorkloadPatch(ref.container, previous_image, total, ann));
+    }
+    HostOutcome waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
+    if (!waited.Succeeded()) return waited;
+    if (canary) client_.DeleteIfExists(kube::kDeployments, ref.ns, CanaryName(ref));
+    return HostOutcome::Success(previous_image);
+  });
+}
+
+}  // namespace sluice::executor::kube_workload

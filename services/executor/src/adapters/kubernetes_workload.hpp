@@ -1,0 +1,84 @@
+#pragma once
+
+// The workload operations the `kubernetes` TargetDriver is made of: a replica canary of a
+// Deployment (a `<name>-canary` Deployment taking a share of the stable's replicas), its
+// promotion at 100%, its revert (batch or full), and the wait for a rollout, all fenced by
+// annotations on the objects and idempotent (a repeat reads first and writes nothing that is
+// already as wanted). Blocking; thread-safe as far as the client is (each call reads afresh).
+
+#include <chrono>
+#include <functional>
+#include <sluice/core/clock.hpp>
+#include <sluice/kube/client.hpp>
+#include <string>
+
+#include "adapters/kubernetes_workload_plan.hpp"
+#include "target_driver.hpp"
+
+namespace sluice::executor::kube_workload {
+
+struct WorkloadOptions {
+  // Canary pods come on top of the stable's (more capacity for the step) instead of the stable
+  // giving up as many.
+  bool surge = false;
+  std::chrono::milliseconds poll_interval{500};
+  std::function<void(std::chrono::milliseconds)> sleep;  // default: std::this_thread::sleep_for
+};
+
+enum class RevertScope {
+  kBatch,  // the canary scaled to zero, the stable given its replicas back
+  kFull,   // the stable patched back to the previous image and waited for; the canary removed
+};
+
+// Outcome reasons (HostOutcome.reason).
+namespace reason {
+inline constexpr std::string_view kNotFound = "workload_not_found";
+inline constexpr std::string_view kInvalid = "invalid_workload";
+inline constexpr std::string_view kStaleGeneration = "stale_generation";
+inline constexpr std::string_view kProgressDeadline = "progress_deadline_exceeded";
+inline constexpr std::string_view kDeadline = "deadline";
+inline constexpr std::string_view kApi = "kubernetes_api";
+}  // namespace reason
+
+class KubernetesWorkload {
+ public:
+  KubernetesWorkload(kube::Client& client, const core::Clock& clock, WorkloadOptions options = {});
+
+  // One canary step: the canary runs `image` on ceil(percent% x total) replicas and the stable
+  // gives up as many (unless surge); at 100 the stable is patched to `image` with all its
+  // replicas, waited for, and the canary removed. Waits for what it changed, until `deadline`.
+  HostOutcome CanaryStep(const WorkloadRef& ref, const std::string& image, double percent,
+                         const CommandFence& fence, Deadline deadline);
+
+  // Batch: canary to zero, stable to its total. Full: the stable back on `previous_image`
+  // (needed for kFull only) with its total, waited for; the canary removed. Refused
+  // (host_owned_by_newer_deployment) when another deployment wrote the stable or the canary
+  // last.
+  HostOutcome Revert(const WorkloadRef& ref, RevertScope scope, const std::string& previous_image,
+                     const CommandFence& fence, Deadline deadline);
+
+  // One batch of a StatefulSet (`ref.name`): the release in the template and the partition
+  // lowered to PlanPartition(replicas, percent) in one patch, never raised (a repeat or a late
+  // smaller batch leaves it), then waited for until the pods at or above it run the update and
+  // every pod is Ready. A StatefulSet has no progress deadline: `deadline` ends a stuck batch
+  // (kTimedOut naming the pods that are not ready).
+  HostOutcome StatefulSetStep(const WorkloadRef& ref, const std::string& image, double percent,
+                              const CommandFence& fence, Deadline deadline);
+
+  // Polls the Deployment `name` until its rollout is complete (success), failed
+  // (ProgressDeadlineExceeded: kFailed naming the pods that are not ready) or `deadline`
+  // (kTimedOut, naming them too). `pod_selector` picks the pods to name.
+  HostOutcome WaitRollout(const std::string& ns, const std::string& name,
+                          const std::string& pod_selector, Deadline deadline);
+
+ private:
+  HostOutcome WaitStatefulSet(const std::string& ns, const std::string& name,
+                              const std::string& pod_selector, Deadline deadline);
+  HostOutcome Guarded(const WorkloadRef& ref, const std::function<HostOutcome()>& body);
+
+  kube::Client& client_;
+  const core::Clock& clock_;
+  WorkloadOptions options_;
+};
+
+}  // namespace sluice::executor::kube_workload
