@@ -367,7 +367,7 @@ TEST_F(EventbusItest, ConsumerHealthWaitsForTheAssignmentAndExportsProgressMetri
 // one connection is free during it), the step runs inside it (beside the inbox row), and what the
 // step holds is dropped only after the commit; a duplicate is prepared, skipped and dropped.
 TEST_F(EventbusItest, PreparedHandlerPreparesOutsideTheTransactionAndDropsTheStepAfterIt) {
-  pg::PgConfig one = Pg(schema_);
+  pg::PgConfig one = schema_.Config();
   one.pool_size = 1;
   pg::Database narrow(one);
   core::testing::ManualClock clock;
