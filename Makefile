@@ -19,10 +19,11 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 
 # The tiers of `make test`, cheapest first so a failure stops the run early.
 # kube last: its first run builds the Kubernetes control plane from source (~8 min, cached).
+# `make tidy` (clang-tidy, incremental) is not a tier yet: a cold run takes ~15 min on 2 cores.
 TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e kube
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
-        integration e2e schema-check lint charts test up down demo bench kube kube-up kube-down \
+        integration e2e schema-check lint tidy charts test up down demo bench kube kube-up kube-down \
         kube-status
 
 help: ## List the targets
@@ -96,6 +97,12 @@ lint: ## clang-format check over the C++ sources
 	  clang-format --dry-run --Werror $$files; \
 	  echo "lint: $$(wc -w <<<"$$files") files clean"; \
 	fi
+
+# Incremental: a translation unit found clean is skipped until it, a header it includes,
+# .clang-tidy or clang-tidy changes (cache in ~/.cache/sluice/tidy; scripts/tidy.sh).
+tidy: ## clang-tidy (the checks of .clang-tidy) over the dev build's translation units
+	$(call need_build,build/dev,build)
+	SLUICE_TIDY_JOBS=$(JOBS) bash scripts/tidy.sh
 
 charts: ## helm lint + helm template every chart; validate compose/docker-compose.yml
 	bash scripts/check-charts.sh

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <regex>
 #include <set>
+#include <sluice/core/duration.hpp>
 
 namespace sluice::agent {
 namespace {
@@ -147,16 +148,7 @@ std::optional<std::chrono::milliseconds> ParseDuration(const json& j) {
     return milliseconds(static_cast<std::int64_t>(v * 1000));
   }
   if (!j.is_string()) return std::nullopt;
-  const auto s = j.get<std::string>();
-  static const std::regex kRe(R"(^([0-9]{1,9})(ms|s|m|h)$)");
-  std::smatch m;
-  if (!std::regex_match(s, m, kRe)) return std::nullopt;
-  const std::int64_t n = std::stoll(m[1].str());
-  const std::string unit = m[2].str();
-  if (unit == "ms") return milliseconds(n);
-  if (unit == "s") return milliseconds(n * 1000);
-  if (unit == "m") return milliseconds(n * 60'000);
-  return milliseconds(n * 3'600'000);
+  return core::ParseDuration(j.get<std::string>());
 }
 
 ServiceConfig ParseServiceConfig(const json& j, const std::string& path) {

@@ -81,7 +81,8 @@ nlohmann::json ToJson(const ServiceConfig& s);
 bool IsValidVersion(std::string_view s);
 bool IsValidSha256(std::string_view s);  // 64 hex digits, either case
 bool IsHttpUrl(std::string_view s);      // http:// or https:// with a host, no whitespace
-// "250ms", "5s", "2m", "1h" or a number of seconds. Empty optional when malformed.
+// A duration string in core::ParseDuration's grammar ("250ms", "5s", "1m30s") or a number of
+// seconds up to a day. Empty optional when malformed.
 std::optional<std::chrono::milliseconds> ParseDuration(const nlohmann::json& j);
 
 enum class HealthStatus { kUnknown, kHealthy, kUnhealthy };

@@ -139,6 +139,7 @@ TEST(Validators, UrlsAndDurations) {
   EXPECT_FALSE(IsHttpUrl("HTTP2://x"));
   EXPECT_EQ(ParseDuration(json("250ms")), 250ms);
   EXPECT_EQ(ParseDuration(json("2m")), 120s);
+  EXPECT_EQ(ParseDuration(json("1m30s")), 90s);
   EXPECT_EQ(ParseDuration(json(5)), 5s);
   EXPECT_EQ(ParseDuration(json(1.5)), 1500ms);
   EXPECT_FALSE(ParseDuration(json("5")).has_value());

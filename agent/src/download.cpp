@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <sluice/core/encoding.hpp>
 #include <system_error>
 
 #include "deploy.hpp"
@@ -27,13 +28,7 @@ class Sha256 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx_, md, &len);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 0xf]);
-    }
-    return out;
+    return core::HexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
   }
 
  private:

@@ -1,11 +1,11 @@
 // Downloads from an HTTP server on 127.0.0.1 inside the test.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <openssl/sha.h>
 
 #include <atomic>
 #include <fstream>
 #include <random>
+#include <sluice/core/encoding.hpp>
 #include <sluice/http/testing/serve.hpp>
 #include <sstream>
 #include <thread>
@@ -17,18 +17,6 @@ namespace sluice::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Hex(const std::string& data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : md) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
-}
 
 class DownloadTest : public ::testing::Test {
  protected:
@@ -69,7 +57,7 @@ class DownloadTest : public ::testing::Test {
     DownloadOptions o;
     o.url = "http://127.0.0.1:" + std::to_string(port_) + path;
     o.part_path = dir_ / "artifact.part";
-    o.expected_sha256 = Hex(payload_);
+    o.expected_sha256 = core::Sha256Hex(payload_);
     o.max_bytes = 1 << 20;
     o.timeout = std::chrono::seconds(20);
     return o;
@@ -98,7 +86,7 @@ TEST_F(DownloadTest, FetchesAndVerifies) {
   EXPECT_EQ(r.bytes, payload_.size());
   EXPECT_EQ(r.resumed_from, 0u);
   EXPECT_EQ(ReadPart(), payload_);
-  EXPECT_EQ(Sha256File(dir_ / "artifact.part"), Hex(payload_));
+  EXPECT_EQ(Sha256File(dir_ / "artifact.part"), core::Sha256Hex(payload_));
 }
 
 TEST_F(DownloadTest, ResumesAPartialFile) {

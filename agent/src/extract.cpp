@@ -42,7 +42,7 @@ std::optional<fs::path> SafeRelativePath(std::string_view entry_path) {
   if (entry_path.empty() || entry_path.front() == '/') return std::nullopt;
   fs::path out;
   for (const auto& part : fs::path(entry_path)) {
-    const auto s = part.native();
+    const auto& s = part.native();
     if (s.empty() || s == ".") continue;
     if (s == "..") return std::nullopt;
     out /= part;

@@ -2,7 +2,6 @@
 // 127.0.0.1, serving .tar.gz files built here) and checks what lands on disk.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <openssl/sha.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -11,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sluice/core/encoding.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
@@ -33,18 +33,6 @@ std::string ReadFile(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : md) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
 }
 
 class AgentTest : public ::testing::Test {
@@ -110,7 +98,7 @@ class AgentTest : public ::testing::Test {
   }
   std::string ShaOf(const std::string& version) {
     std::lock_guard lock(mu_);
-    return Sha256Hex(artifacts_.at("app-" + version + ".tar.gz"));
+    return sluice::core::Sha256Hex(artifacts_.at("app-" + version + ".tar.gz"));
   }
   int Requests(const std::string& version) {
     std::lock_guard lock(mu_);

@@ -281,11 +281,13 @@ int RunSimAgent(const std::string& addr, const std::string& token_file, int work
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   if (!server.bind_to_port(host, port)) {
+    g_server = nullptr;  // the signal handler must not reach a server that is gone
     std::cerr << "rollout-bench sim-agent: cannot listen on " << addr << "\n";
     return 2;
   }
   std::cerr << "rollout-bench sim-agent: listening on " << addr << "\n";
   server.listen_after_bind();
+  g_server = nullptr;
   std::cerr << "rollout-bench sim-agent: stopped after " << calls.load() << " calls\n";
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <ctime>
+#include <sluice/core/duration.hpp>
 #include <sstream>
 
 namespace sluice::cli {
@@ -142,47 +143,11 @@ std::vector<std::string> RenderFields(const json& object) {
 }
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  constexpr std::int64_t kMax = std::int64_t{3660} * 24 * 3'600'000;  // ten years and a bit
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const std::size_t start = i;
-    std::int64_t n = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      n = n * 10 + (s[i] - '0');
-      if (n > kMax) return std::nullopt;
-      ++i;
-    }
-    if (i == start || i == s.size()) return std::nullopt;
-    std::int64_t unit = 0;
-    if (s.substr(i, 2) == "ms") {
-      unit = 1;
-      i += 2;
-    } else {
-      switch (s[i]) {
-        case 's':
-          unit = 1000;
-          break;
-        case 'm':
-          unit = 60'000;
-          break;
-        case 'h':
-          unit = 3'600'000;
-          break;
-        case 'd':
-          unit = 86'400'000;
-          break;
-        default:
-          return std::nullopt;
-      }
-      ++i;
-    }
-    if (n > kMax / unit) return std::nullopt;
-    total += n * unit;
-    if (total > kMax) return std::nullopt;
-  }
-  return std::chrono::milliseconds(total);
+  // The one grammar of Sluice (core::ParseDuration), capped at ten years and a bit.
+  constexpr std::chrono::milliseconds kMax{std::int64_t{3660} * 24 * 3'600'000};
+  const auto d = core::ParseDuration(s);
+  if (!d || *d > kMax) return std::nullopt;
+  return d;
 }
 
 int ExitCodeForHttpStatus(long status) {

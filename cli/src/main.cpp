@@ -32,6 +32,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sluice/core/duration.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sstream>
@@ -641,7 +642,7 @@ int main(int argc, char** argv) {
   tail->add_option("--brokers", brokers, "Kafka bootstrap servers (SLUICE_KAFKA_BROKERS)");
   tail->add_option("--topic", topic, "topic");
   tail->add_option("--max", max, "stop after this many events (0: until the timeout)");
-  tail->add_option("--timeout", timeout, "give up after this long, e.g. 10s");
+  tail->add_option("--timeout", timeout, "give up after this long, e.g. 10s or 1h");
   tail->add_option("--match", match, "only events whose JSON contains this text");
 
   std::string spec_file, spec_app;

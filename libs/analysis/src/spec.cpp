@@ -10,6 +10,7 @@
 
 #include "sluice/analysis/render.hpp"
 #include "sluice/analysis/yaml_reader.hpp"
+#include "sluice/core/duration.hpp"
 
 namespace sluice::analysis {
 namespace {
@@ -520,39 +521,11 @@ std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_
 }
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::int64_t n = 0;
-    const auto start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (n > 1'000'000'000) return std::nullopt;
-      n = n * 10 + (s[i] - '0');
-      ++i;
-    }
-    if (i == start || i == s.size()) return std::nullopt;
-    std::int64_t unit = 0;
-    if (s.substr(i, 2) == "ms") {
-      unit = 1;
-      i += 2;
-    } else if (s[i] == 's') {
-      unit = 1000;
-      ++i;
-    } else if (s[i] == 'm') {
-      unit = 60'000;
-      ++i;
-    } else if (s[i] == 'h') {
-      unit = 3'600'000;
-      ++i;
-    } else {
-      return std::nullopt;
-    }
-    total += n * unit;
-    if (total > std::int64_t{366} * 24 * 3'600'000) return std::nullopt;  // a year at most
-  }
-  if (total <= 0) return std::nullopt;
-  return std::chrono::milliseconds(total);
+  // Specs keep to h, m, s and ms: days are refused so a spec reads the same to every tool.
+  if (s.find('d') != std::string_view::npos) return std::nullopt;
+  const auto d = core::ParseDuration(s);
+  if (!d || d->count() <= 0 || *d > std::chrono::hours(366 * 24)) return std::nullopt;  // a year
+  return d;
 }
 
 }  // namespace sluice::analysis

@@ -87,12 +87,14 @@ TEST(EnvConfigTest, DurationParsesUnitsAndSums) {
                   {"SLUICE_M", "2m"},
                   {"SLUICE_H", "1h"},
                   {"SLUICE_SUM", "1m30s"},
+                  {"SLUICE_D", "1d"},
                   {"SLUICE_ZERO", "0s"}});
   EXPECT_EQ(c.Duration("SLUICE_MS", milliseconds(1)), milliseconds(250));
   EXPECT_EQ(c.Duration("SLUICE_S", milliseconds(1)), milliseconds(5000));
   EXPECT_EQ(c.Duration("SLUICE_M", milliseconds(1)), milliseconds(120000));
   EXPECT_EQ(c.Duration("SLUICE_H", milliseconds(1)), milliseconds(3600000));
   EXPECT_EQ(c.Duration("SLUICE_SUM", milliseconds(1)), milliseconds(90000));
+  EXPECT_EQ(c.Duration("SLUICE_D", milliseconds(1)), milliseconds(86'400'000));
   EXPECT_EQ(c.Duration("SLUICE_ZERO", milliseconds(1)), milliseconds(0));
   EXPECT_EQ(c.Duration("SLUICE_UNSET", milliseconds(7)), milliseconds(7));
 }
@@ -100,7 +102,7 @@ TEST(EnvConfigTest, DurationParsesUnitsAndSums) {
 TEST(EnvConfigTest, DurationRejectsBareNumbersAndBadUnits) {
   EnvConfig c(Env{{"SLUICE_BARE", "5"},
                   {"SLUICE_NEG", "-5s"},
-                  {"SLUICE_UNIT", "5d"},
+                  {"SLUICE_UNIT", "5w"},
                   {"SLUICE_MIN", "5min"},
                   {"SLUICE_FRAC", "1.5s"},
                   {"SLUICE_HUGE", "99999999999999h"}});

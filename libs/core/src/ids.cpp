@@ -1,13 +1,12 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <sluice/core/encoding.hpp>
 #include <sluice/core/ids.hpp>
 #include <stdexcept>
 
 namespace sluice::core {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
 
 template <std::size_t N>
 std::array<unsigned char, N> RandomBytes() {
@@ -24,28 +23,19 @@ std::string NewUuid() {
   auto b = RandomBytes<16>();
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
-  std::string out;
-  out.reserve(36);
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
-  }
+  std::string out = HexEncode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  for (const int dash : {8, 13, 18, 23}) out.insert(static_cast<std::size_t>(dash), 1, '-');
   return out;
 }
 
 std::string NewTraceId() {
   for (;;) {
     auto b = RandomBytes<16>();
-    std::string out;
-    out.reserve(32);
     bool zero = true;
-    for (unsigned char c : b) {
-      zero = zero && c == 0;
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0x0F]);
+    for (const unsigned char c : b) zero = zero && c == 0;
+    if (!zero) {
+      return HexEncode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
     }
-    if (!zero) return out;
   }
 }
 

@@ -1,8 +1,8 @@
-#include <openssl/evp.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <sluice/core/encoding.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/pg/inbox.hpp>
@@ -26,21 +26,6 @@ std::string Cut(std::string value) {
   if (value.size() <= kMaxDeadLetterHeaderBytes) return value;
   value.resize(kMaxDeadLetterHeaderBytes - 3);
   return value + "...";
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("sha256 failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xf]);
-  }
-  return out;
 }
 
 }  // namespace
@@ -67,7 +52,7 @@ kafka::OutgoingMessage OutboxDeadLetter(const pg::OutboxRow& row, std::string_vi
   m.headers.push_back({std::string(kafka::kDlqOriginalTopic), Cut(row.message.topic)});
   m.headers.push_back({"dlq_outbox_id", std::to_string(row.id)});
   m.headers.push_back({"dlq_original_bytes", std::to_string(row.message.payload.size())});
-  m.headers.push_back({"dlq_original_sha256", Sha256Hex(row.message.payload)});
+  m.headers.push_back({"dlq_original_sha256", core::Sha256Hex(row.message.payload)});
   size_t bytes = m.key.size();
   for (const auto& h : m.headers) bytes += h.key.size() + h.value.size();
   if (bytes + row.message.payload.size() <= kMaxOutboxDeadLetterBytes) {

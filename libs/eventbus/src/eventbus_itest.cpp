@@ -12,6 +12,7 @@
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/pg/migrations.hpp>
+#include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <thread>
 
@@ -28,13 +29,6 @@ kafka::KafkaConfig Kafka() {
   return c;
 }
 
-pg::PgConfig Pg(const std::string& schema) {
-  pg::PgConfig c;
-  c.dsn = st::EnvOr("SLUICE_PG_DSN", c.dsn);
-  c.schema = schema;
-  return c;
-}
-
 template <typename Pred>
 bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -48,16 +42,12 @@ bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
 class EventbusItest : public ::testing::Test {
  protected:
   void SetUp() override {
-    schema_ = "itest_eb_" + st::RandomSuffix();
-    db_ = std::make_unique<pg::Database>(Pg(schema_));
+    const std::string down = schema_.Unreachable();
+    if (!down.empty()) FAIL() << down;
+    db_ = std::make_unique<pg::Database>(schema_.Config());
     pg::ApplyMigrations(*db_, {{1, "effects", "CREATE TABLE effects (event_id text NOT NULL);"}});
   }
-  void TearDown() override {
-    db_->WithTransaction([&](pqxx::work& tx) {
-      tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-      return 0;
-    });
-  }
+  void TearDown() override { db_.reset(); }
   long long Effects(const std::string& event_id) {
     return db_->WithTransaction([&](pqxx::work& tx) {
       return tx.exec_params1("SELECT count(*) FROM effects WHERE event_id = $1", event_id)[0]
@@ -65,7 +55,7 @@ class EventbusItest : public ::testing::Test {
     });
   }
 
-  std::string schema_;
+  st::PgSchema schema_{"eb"};  // dropped after db_ is gone
   std::unique_ptr<pg::Database> db_;
 };
 
@@ -87,7 +77,7 @@ TEST_F(EventbusItest, RedeliveredEventHasOneEffectAndPoisonIsDeadLettered) {
   std::vector<kafka::OutgoingMessage> records = {
       {topic, "k", envelope.SerializeAsString(), {}},
       {topic, "k", envelope.SerializeAsString(), {}},  // Kafka delivers it again
-      {topic, "k", std::string("\x0a\xff\xff not protobuf", 17), {}},
+      {topic, "k", std::string("\x0a\xff\xff not protobuf\0", 17), {}},
       {topic, "k", wrong_type.SerializeAsString(), {}},
       {topic, "k", envelope.SerializeAsString(), {}},  // and once more, after the poison
   };
@@ -138,7 +128,7 @@ TEST_F(EventbusItest, UnwantedEventsArePassedOverWithoutTransactionPoisonStillDe
 
   std::vector<kafka::OutgoingMessage> records = {
       {topic, "k", other.SerializeAsString(), {}},
-      {topic, "k", std::string("\x0a\xff\xff not protobuf", 17), {}},
+      {topic, "k", std::string("\x0a\xff\xff not protobuf\0", 17), {}},
       {topic, "k", wanted.SerializeAsString(), {}},
       {topic, "k", other.SerializeAsString(), {}},  // redelivered: passed over again
   };
@@ -377,7 +367,7 @@ TEST_F(EventbusItest, ConsumerHealthWaitsForTheAssignmentAndExportsProgressMetri
 // one connection is free during it), the step runs inside it (beside the inbox row), and what the
 // step holds is dropped only after the commit; a duplicate is prepared, skipped and dropped.
 TEST_F(EventbusItest, PreparedHandlerPreparesOutsideTheTransactionAndDropsTheStepAfterIt) {
-  pg::PgConfig one = Pg(schema_);
+  pg::PgConfig one = schema_.Config();
   one.pool_size = 1;
   pg::Database narrow(one);
   core::testing::ManualClock clock;

@@ -93,7 +93,7 @@ std::optional<std::string> ClientResponse::Header(std::string_view name) const {
 }
 
 HttpError::HttpError(std::string msg, bool retryable)
-    : std::runtime_error(std::move(msg)), retryable_(retryable) {}
+    : std::runtime_error(msg), retryable_(retryable) {}
 
 std::string RedactUrl(std::string_view url) {
   const auto scheme_end = url.find("://");

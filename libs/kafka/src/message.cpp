@@ -4,7 +4,7 @@
 namespace sluice::kafka {
 
 KafkaError::KafkaError(std::string msg, bool retryable)
-    : std::runtime_error(std::move(msg)), retryable_(retryable) {}
+    : std::runtime_error(msg), retryable_(retryable) {}
 
 std::optional<std::string> ConsumedMessage::HeaderValue(std::string_view key) const {
   for (auto it = headers.rbegin(); it != headers.rend(); ++it) {

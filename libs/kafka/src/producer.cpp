@@ -117,8 +117,8 @@ void Producer::ProduceSync(const std::vector<OutgoingMessage>& messages,
           const_cast<char*>(m.value.data()), m.value.size(), m.key.empty() ? nullptr : m.key.data(),
           m.key.size(), 0, headers.get(), opaque.get());
       if (err == RdKafka::ERR_NO_ERROR) {
-        headers.release();  // owned by librdkafka now
-        opaque.release();   // freed by the delivery report
+        static_cast<void>(headers.release());  // owned by librdkafka now
+        static_cast<void>(opaque.release());   // freed by the delivery report
         break;
       }
       if (err == RdKafka::ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
@@ -182,8 +182,8 @@ std::vector<Delivery> Producer::ProduceEach(const std::vector<OutgoingMessage>& 
           const_cast<char*>(m.value.data()), m.value.size(), m.key.empty() ? nullptr : m.key.data(),
           m.key.size(), 0, headers.get(), opaque.get());
       if (err == RdKafka::ERR_NO_ERROR) {
-        headers.release();
-        opaque.release();
+        static_cast<void>(headers.release());  // as above
+        static_cast<void>(opaque.release());
         queued[i] = true;
         break;
       }

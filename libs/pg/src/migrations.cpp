@@ -1,8 +1,7 @@
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
+#include <sluice/core/encoding.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
@@ -65,21 +64,7 @@ int ApplyComponent(pqxx::connection& conn, std::string_view component,
 
 }  // namespace
 
-std::string MigrationChecksum(std::string_view sql) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(sql.data(), sql.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("sha256 failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xf]);
-  }
-  return out;
-}
+std::string MigrationChecksum(std::string_view sql) { return core::Sha256Hex(sql); }
 
 std::vector<Migration> PlanMigrations(std::string_view component,
                                       const std::vector<Migration>& wanted,

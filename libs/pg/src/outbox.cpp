@@ -7,6 +7,7 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sluice/core/encoding.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/pg/outbox.hpp>
 #include <system_error>
@@ -82,17 +83,6 @@ nlohmann::json HeadersArray(const std::vector<std::pair<std::string, std::string
   return array;
 }
 
-std::string Hex(const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
-  }
-  return out;
-}
-
 std::vector<std::pair<std::string, std::string>> ParseHeaders(const std::string& json) {
   std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& item : nlohmann::json::parse(json)) {
@@ -158,7 +148,7 @@ void AddAllToOutbox(pqxx::work& tx, const std::vector<OutboxMessage>& messages) 
   for (const auto& m : messages) {
     rows.push_back({{"topic", m.topic},
                     {"key", m.key},
-                    {"payload", Hex(m.payload)},
+                    {"payload", core::HexEncode(m.payload)},
                     {"headers", HeadersArray(m.headers)}});
   }
   tx.exec_params(kInsertAllSql, rows.dump());

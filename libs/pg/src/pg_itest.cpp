@@ -10,6 +10,7 @@
 #include <set>
 #include <sluice/core/ids.hpp>
 #include <sluice/pg/pg.hpp>
+#include <sluice/testing/pg_schema.hpp>
 #include <thread>
 
 namespace sluice::pg {
@@ -17,40 +18,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string PgDsn() {
-  const char* env = std::getenv("SLUICE_PG_DSN");
-  return env && *env ? env : "postgresql://sluice:sluice@127.0.0.1:15432/sluice";
-}
-
-std::string RandomSuffix() {
-  std::string id = core::NewUuid();
-  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
-  return id.substr(0, 12);
-}
-
 class PgTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    config_.dsn = PgDsn();
-    config_.schema = "itest_" + RandomSuffix();
-    try {
-      pqxx::connection probe(DsnWithConnectTimeout(config_.dsn, 3s));
-    } catch (const std::exception& e) {
-      FAIL() << "PostgreSQL is not reachable at SLUICE_PG_DSN (" << config_.dsn
-             << "); start it with `bash scripts/stack.sh up`: " << e.what();
-    }
+    const std::string down = schema_.Unreachable();
+    if (!down.empty()) FAIL() << down;
+    config_ = schema_.Config();
     db_ = std::make_unique<Database>(config_);
   }
 
-  void TearDown() override {
-    db_.reset();
-    try {
-      pqxx::connection conn(config_.dsn);
-      pqxx::nontransaction tx(conn);
-      tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(config_.schema) + " CASCADE");
-    } catch (const std::exception&) {
-    }
-  }
+  void TearDown() override { db_.reset(); }
 
   // A direct connection with the test schema on its search_path.
   std::unique_ptr<pqxx::connection> Direct() { return OpenConnection(config_); }
@@ -67,6 +44,7 @@ class PgTest : public ::testing::Test {
     });
   }
 
+  sluice::testing::PgSchema schema_{"pg"};  // dropped after everything below is gone
   PgConfig config_;
   std::unique_ptr<Database> db_;
 };
@@ -178,7 +156,7 @@ TEST_F(PgTest, OutboxRelaysCommittedRowsExactlyOnceAndSkipsRolledBack) {
   }),
                std::runtime_error);
 
-  const std::string payload("\x00\x01\xff binary \x00", 13);
+  const std::string payload("\x00\x01\xff binary \x00\0", 13);  // NULs inside and at the end
   db_->WithTransaction([&](pqxx::work& tx) {
     AddToOutbox(tx, {"sluice.test.v1",
                      "deploy-1",

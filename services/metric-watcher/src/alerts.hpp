@@ -27,7 +27,7 @@ inline constexpr std::string_view kReasonMissingLabels = "missing_app_env_labels
 class PayloadError : public std::runtime_error {
  public:
   PayloadError(std::string field, std::string message)
-      : std::runtime_error(std::move(message)), field_(std::move(field)) {}
+      : std::runtime_error(message), field_(std::move(field)) {}
   const std::string& Field() const { return field_; }
 
  private:

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <sluice/analysis/yaml_reader.hpp>
+#include <sluice/core/duration.hpp>
 #include <sluice/http/errors.hpp>
 #include <sluice/http/server.hpp>
 
@@ -94,41 +95,9 @@ analysis::Template TemplateFromYaml(const std::string& text, const std::string& 
 }  // namespace
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  bool bare = true;
-  for (char c : s) bare = bare && (std::isdigit(static_cast<unsigned char>(c)) != 0);
-  if (bare) return std::chrono::milliseconds(std::stoll(std::string(s)) * 1000);
-  std::chrono::milliseconds total{0};
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t j = i;
-    while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) ++j;
-    if (j == i) return std::nullopt;
-    double n = 0;
-    try {
-      n = std::stod(std::string(s.substr(i, j - i)));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-    std::size_t k = j;
-    while (k < s.size() && std::isalpha(static_cast<unsigned char>(s[k]))) ++k;
-    const std::string_view unit = s.substr(j, k - j);
-    double ms = 0;
-    if (unit == "ms") {
-      ms = n;
-    } else if (unit == "s") {
-      ms = n * 1000;
-    } else if (unit == "m") {
-      ms = n * 60000;
-    } else if (unit == "h") {
-      ms = n * 3600000;
-    } else {
-      return std::nullopt;
-    }
-    total += std::chrono::milliseconds(static_cast<std::int64_t>(ms));
-    i = k;
-  }
-  return total;
+  // A bare number is seconds, as Prometheus reads a `step`.
+  const bool bare = !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  return core::ParseDuration(bare ? std::string(s) + "s" : std::string(s));
 }
 
 void CheckRetrospectiveCaps(const RetrospectiveRequest& r) {

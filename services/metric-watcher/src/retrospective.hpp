@@ -31,7 +31,7 @@ inline constexpr int kMaxRetrospectiveMeasurements = 2000;  // of all rules toge
 inline constexpr std::chrono::hours kMaxRetrospectiveRange{7 * 24};  // end - start
 inline constexpr int kMaxRetrospectiveJudgePoints = 11000;           // points per judged series
 
-// "250ms", "5s", "2m", "1h", sums ("1m30s"), or a bare number of seconds; nullopt otherwise.
+// A `step`: core::ParseDuration's grammar ("250ms", "5s", "1m30s") or a bare number of seconds.
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
 
 // Reads the request body; throws http::ApiException: 400 invalid_field naming the field when a

@@ -1,9 +1,7 @@
 #include "render.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <ctime>
+#include <sluice/core/encoding.hpp>
 #include <sluice/http/client.hpp>
 #include <stdexcept>
 
@@ -399,62 +397,6 @@ std::string Rfc5322Date(core::SystemTime t) {
                 tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
                 tm.tm_sec);
   return buf;
-}
-
-std::string Base64Encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string HmacSha256(std::string_view key, std::string_view message) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(message.data()), message.size(), out,
-           &len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
-
-std::string HexEncode(std::string_view data) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : data) {
-    out += kHex[c >> 4];
-    out += kHex[c & 0xF];
-  }
-  return out;
 }
 
 }  // namespace sluice::notifier

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <sluice/core/encoding.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,10 +96,10 @@ std::string RenderEmail(const Notification& n, const RenderedText& text,
 // "Tue, 14 Nov 2023 22:13:20 +0000"
 std::string Rfc5322Date(core::SystemTime t);
 
-// Helpers shared with the tests.
-std::string Base64Encode(std::string_view data);
-std::string HtmlEscape(std::string_view s);
-std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
-std::string HexEncode(std::string_view data);
+// Encodings and digests: one copy in libs/core.
+using core::Base64Encode;
+using core::HexEncode;
+using core::HmacSha256;
+using core::HtmlEscape;
 
 }  // namespace sluice::notifier

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <sluice/core/duration.hpp>
 
 namespace sluice::notifier {
 namespace {
@@ -51,7 +52,7 @@ std::vector<std::string> StringList(const std::string& origin, const YAML::Node&
 
 std::chrono::milliseconds Duration(const std::string& origin, const YAML::Node& n,
                                    std::string_view what) {
-  const auto d = ParseDuration(Scalar(origin, n, what));
+  const auto d = core::ParseDuration(Scalar(origin, n, what));
   if (!d) Fail(origin, n, std::string(what) + " must be a duration like 30s, 5m or 1m30s");
   return *d;
 }
@@ -269,38 +270,6 @@ std::optional<ChannelType> ParseChannelType(std::string_view name) {
     if (ChannelTypeName(t) == name) return t;
   }
   return std::nullopt;
-}
-
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  std::chrono::milliseconds total{0};
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (s[i] < '0' || s[i] > '9') return std::nullopt;
-    std::int64_t value = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      value = value * 10 + (s[i] - '0');
-      if (value > 1'000'000'000) return std::nullopt;
-      ++i;
-    }
-    const auto rest = s.substr(i);
-    if (rest.rfind("ms", 0) == 0) {
-      total += std::chrono::milliseconds(value);
-      i += 2;
-    } else if (rest.rfind("s", 0) == 0) {
-      total += std::chrono::seconds(value);
-      i += 1;
-    } else if (rest.rfind("m", 0) == 0) {
-      total += std::chrono::minutes(value);
-      i += 1;
-    } else if (rest.rfind("h", 0) == 0) {
-      total += std::chrono::hours(value);
-      i += 1;
-    } else {
-      return std::nullopt;
-    }
-  }
-  return total;
 }
 
 RoutingConfig ParseRoutingConfig(std::string_view yaml, const std::string& origin) {

@@ -101,9 +101,6 @@ class RoutingConfigError : public std::runtime_error {
 // starting with SLUICE_: RoutingConfigError with the line number.
 RoutingConfig ParseRoutingConfig(std::string_view yaml, const std::string& origin);
 
-// "250ms", "5s", "2m", "1h", "1m30s"; nullopt when malformed.
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
-
 struct RouteTarget {
   std::string route;
   std::string channel;

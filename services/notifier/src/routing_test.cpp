@@ -250,20 +250,6 @@ TEST(RoutingTest, AlertmanagerChannel) {
             0u);
 }
 
-TEST(RoutingTest, ParseDuration) {
-  using namespace std::chrono_literals;
-  EXPECT_EQ(ParseDuration("250ms"), 250ms);
-  EXPECT_EQ(ParseDuration("5s"), 5s);
-  EXPECT_EQ(ParseDuration("2m"), 2min);
-  EXPECT_EQ(ParseDuration("1h"), 1h);
-  EXPECT_EQ(ParseDuration("1m30s"), 90s);
-  EXPECT_FALSE(ParseDuration("5"));
-  EXPECT_FALSE(ParseDuration(""));
-  EXPECT_FALSE(ParseDuration("s"));
-  EXPECT_FALSE(ParseDuration("5d"));
-  EXPECT_FALSE(ParseDuration("-5s"));
-}
-
 TEST(RoutingTest, ChannelTypeNames) {
   for (auto t : {ChannelType::kSlack, ChannelType::kDingTalk, ChannelType::kWeCom,
                  ChannelType::kEmail, ChannelType::kWebhook, ChannelType::kAlertmanager}) {

@@ -2,7 +2,7 @@
 
 #include <curl/curl.h>
 
-#include <cstring>
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -18,7 +18,7 @@ std::size_t Read(char* buffer, std::size_t size, std::size_t nitems, void* userp
   auto* up = static_cast<Upload*>(userp);
   const std::size_t room = size * nitems;
   const std::size_t n = std::min(room, up->data->size() - up->offset);
-  std::memcpy(buffer, up->data->data() + up->offset, n);
+  std::copy_n(up->data->data() + up->offset, n, buffer);  // bytes, not a C string
   up->offset += n;
   return n;
 }

@@ -26,7 +26,7 @@ struct SmtpRequest {
 class SmtpError : public std::runtime_error {
  public:
   SmtpError(std::string msg, bool retryable, long code)
-      : std::runtime_error(std::move(msg)), retryable_(retryable), code_(code) {}
+      : std::runtime_error(msg), retryable_(retryable), code_(code) {}
   bool IsRetryable() const { return retryable_; }
   long Code() const { return code_; }
 

@@ -11,6 +11,7 @@
 #include <sluice/lock/redis_client.hpp>
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
+#include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
 #include <thread>
@@ -27,7 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
-using st::PgDsn;
 using st::RedisUrl;
 
 class FakeChannel final : public Channel {
@@ -56,14 +56,10 @@ class SenderItest : public ::testing::Test {
  protected:
   void SetUp() override {
     sfx_ = st::RandomSuffix();
-    schema_ = "itest_notifier_sender_" + sfx_;
-    db_ = std::make_unique<pg::Database>(pg::PgConfig{PgDsn(), schema_, 2});
-    try {
-      pg::ApplyMigrations(*db_, generated::NotifierMigrations());
-    } catch (const std::exception& e) {
-      FAIL() << "PostgreSQL is needed at " << PgDsn()
-             << " (bash scripts/stack.sh up): " << e.what();
-    }
+    const std::string down = schema_.Unreachable();
+    if (!down.empty()) FAIL() << down;
+    db_ = std::make_unique<pg::Database>(schema_.Config(2));
+    pg::ApplyMigrations(*db_, generated::NotifierMigrations());
     lock::RedisConfig rc;
     rc.url = RedisUrl();
     redis_ = std::make_unique<lock::RedisClient>(rc);
@@ -75,13 +71,6 @@ class SenderItest : public ::testing::Test {
   }
   void TearDown() override {
     db_.reset();
-    try {
-      pqxx::connection conn(PgDsn());
-      pqxx::work tx(conn);
-      tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-      tx.commit();
-    } catch (const std::exception&) {
-    }
     if (redis_) {
       const auto keys = redis_->Command({"KEYS", Prefix() + "*"});
       for (const auto& k : keys.elements) redis_->Command({"DEL", k.str});
@@ -139,7 +128,7 @@ class SenderItest : public ::testing::Test {
   }
 
   std::string sfx_;
-  std::string schema_;
+  st::PgSchema schema_{"notifier_sender"};  // dropped after db_ is gone
   core::testing::ManualClock clock_;
   std::unique_ptr<pg::Database> db_;
   std::unique_ptr<lock::RedisClient> redis_;

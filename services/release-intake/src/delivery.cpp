@@ -1,10 +1,9 @@
 #include "delivery.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <sluice/core/encoding.hpp>
 #include <sluice/core/strict_json.hpp>
 #include <sluice/http/client.hpp>
 #include <stdexcept>
@@ -125,21 +124,7 @@ std::optional<FieldError> CheckSpecBytes(std::string_view text) {
   return std::nullopt;
 }
 
-std::string Sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0x0F]);
-  }
-  return out;
-}
+std::string Sha256Hex(std::string_view text) { return core::Sha256Hex(text); }
 
 std::string SpecOrigin(std::string_view app) { return std::string(app) + ".yaml"; }
 

@@ -100,7 +100,7 @@ TEST(SpecTextFromBody, SpecOverTheLimitIsRefusedNamingIt) {
 // made PostgreSQL fail the insert (500): both are refused, naming the byte offset.
 TEST(SpecTextFromBody, RefusesNulAndInvalidUtf8NamingTheOffset) {
   const std::string nul =
-      std::string("app: shop\n# reviewed \0 by approver\n", 36) + "policy: {approval: required}\n";
+      std::string("app: shop\n# reviewed \0 by approver\n", 35) + "policy: {approval: required}\n";
   for (const char* type : {"application/yaml", "text/plain"}) {
     auto r = SpecTextFromBody(type, nul);
     ASSERT_TRUE(std::holds_alternative<SpecBodyError>(r)) << type;

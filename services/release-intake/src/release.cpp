@@ -1,8 +1,6 @@
 #include "release.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -12,6 +10,8 @@
 #include <regex>
 #include <set>
 #include <sluice/core/clock.hpp>
+#include <sluice/core/duration.hpp>
+#include <sluice/core/encoding.hpp>
 #include <stdexcept>
 
 namespace sluice::release_intake {
@@ -23,17 +23,6 @@ const std::regex& SemverRe() {
   static const std::regex re(
       R"(^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$)");
   return re;
-}
-
-std::string Hex(const unsigned char* data, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0x0F]);
-  }
-  return out;
 }
 
 bool IsPrintable(std::string_view s) {
@@ -316,14 +305,7 @@ bool SameArtifact(const ReleaseInput& a, const ReleaseInput& b) {
 }
 
 std::string GithubSignature(std::string_view secret, std::string_view body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-           reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
-           &len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return "sha256=" + Hex(mac, len);
+  return "sha256=" + core::HexEncode(core::HmacSha256(secret, body));
 }
 
 bool VerifyGithubSignature(std::string_view secret, std::string_view body,
@@ -460,65 +442,15 @@ std::optional<Role> ParseRole(std::string_view s) {
   return std::nullopt;
 }
 
-std::string HashToken(std::string_view token) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(token.data(), token.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  return Hex(digest, len);
-}
+std::string HashToken(std::string_view token) { return core::Sha256Hex(token); }
 
 std::string NewToken() {
   std::array<unsigned char, 32> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     throw std::runtime_error("OpenSSL RAND_bytes failed");
   }
-  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out = "slc_";
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char b : bytes) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kB64[(acc >> bits) & 0x3F]);
-    }
-  }
-  if (bits > 0) out.push_back(kB64[(acc << (6 - bits)) & 0x3F]);
-  return out;
-}
-
-std::optional<std::int64_t> ParseTokenDuration(std::string_view s) {
-  if (s.empty() || s.size() > 32) return std::nullopt;
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::int64_t n = 0;
-    const std::size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 9) n = n * 10 + (s[i++] - '0');
-    if (i == start || i == s.size()) return std::nullopt;
-    std::int64_t unit = 0;
-    switch (s[i++]) {
-      case 'd':
-        unit = 24LL * 3600 * 1000;
-        break;
-      case 'h':
-        unit = 3600LL * 1000;
-        break;
-      case 'm':
-        unit = 60LL * 1000;
-        break;
-      case 's':
-        unit = 1000;
-        break;
-      default:
-        return std::nullopt;
-    }
-    total += n * unit;
-  }
-  return total;
+  return "slc_" + core::Base64UrlEncode(
+                      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s) {
@@ -570,12 +502,12 @@ std::variant<TokenRequest, FieldError> ValidateTokenRequest(const json& body, st
   if (auto e = GetString(body, "expires_at", false, expires_at)) return *e;
   if (expires_in && expires_at) return Err("expires_at", "give expires_in or expires_at, not both");
   if (expires_in) {
-    const auto d = ParseTokenDuration(*expires_in);
-    if (!d || *d <= 0) {
+    const auto d = core::ParseDuration(*expires_in);
+    if (!d || d->count() <= 0) {
       return Err("expires_in", "expires_in must be a duration such as 12h, 30d or 1d12h");
     }
-    if (*d > kMaxTokenLifetimeMs) return Err("expires_in", "expires_in is at most 3650d");
-    out.expires_at_ms = now_ms + *d;
+    if (d->count() > kMaxTokenLifetimeMs) return Err("expires_in", "expires_in is at most 3650d");
+    out.expires_at_ms = now_ms + d->count();
   } else if (expires_at) {
     const auto at = ParseRfc3339Millis(*expires_at);
     if (!at) {
@@ -604,17 +536,19 @@ std::variant<PageRequest, FieldError> ParsePage(std::optional<std::string> limit
                                                 std::optional<std::string> cursor) {
   PageRequest page;
   if (limit) {
+    const std::string_view text = *limit;
     int v = 0;
-    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
-    if (ec != std::errc() || p != limit->data() + limit->size() || v < 1 || v > 200) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > 200) {
       return FieldError{"limit", "limit must be a whole number from 1 to 200"};
     }
     page.limit = v;
   }
   if (cursor) {
+    const std::string_view text = *cursor;
     std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), v);
-    if (ec != std::errc() || p != cursor->data() + cursor->size() || v < 0) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v < 0) {
       return FieldError{"cursor", "cursor must be the next_cursor value of a previous page"};
     }
     page.after_seq = v;

@@ -120,8 +120,6 @@ inline constexpr std::int64_t kMaxTokenLifetimeMs = 3650LL * 24 * 3600 * 1000;  
 std::variant<TokenRequest, FieldError> ValidateTokenRequest(const nlohmann::json& body,
                                                             std::int64_t now_ms);
 
-// "90d", "12h", "1d12h", "30m", "45s": milliseconds, or nullopt.
-std::optional<std::int64_t> ParseTokenDuration(std::string_view s);
 // RFC 3339 ("2027-01-31T10:00:00Z", "2027-01-31T10:00:00.5+02:00") as Unix milliseconds.
 std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s);
 

@@ -13,11 +13,11 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/event_reader.hpp>
+#include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
 #include <thread>
@@ -29,7 +29,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace st = sluice::testing;
 using st::KafkaBrokers;
-using st::PgDsn;
 using st::WaitFor;
 
 const std::string kSha = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
@@ -109,7 +108,7 @@ void Json(httplib::Response& res, int status, const json& body) {
 class ReleaseIntakeProxyItest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    schema_ = "itest_rip_" + st::RandomSuffix();
+    schema_ = std::make_unique<st::PgSchema>("rip");
     port_ = st::FreePort();
     planner_port_ = st::FreePort();
     watcher_port_ = st::FreePort();
@@ -120,8 +119,8 @@ class ReleaseIntakeProxyItest : public ::testing::Test {
         std::vector<std::string>{SLUICE_RELEASE_INTAKE_BIN},
         std::map<std::string, std::string>{
             {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
-            {"SLUICE_PG_SCHEMA", schema_},
-            {"SLUICE_PG_DSN", PgDsn()},
+            {"SLUICE_PG_SCHEMA", schema_->Name()},
+            {"SLUICE_PG_DSN", schema_->Dsn()},
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
@@ -130,7 +129,7 @@ class ReleaseIntakeProxyItest : public ::testing::Test {
             {"SLUICE_WATCHER_URL", "http://127.0.0.1:" + std::to_string(watcher_port_)},
             {"SLUICE_ROLLBACK_AGENT_URL", "http://127.0.0.1:" + std::to_string(agent_port_)},
             {"SLUICE_LOG_LEVEL", "info"}},
-        std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_ + ".log");
+        std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
     ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s))
         << "release-intake did not become ready (is PostgreSQL up? bash scripts/stack.sh "
            "status); log:\n"
@@ -144,10 +143,7 @@ class ReleaseIntakeProxyItest : public ::testing::Test {
       EXPECT_EQ(service_->Terminate(), 0) << service_->LogTail();
     }
     service_.reset();
-    pqxx::connection conn(PgDsn());
-    pqxx::work tx(conn);
-    tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    tx.commit();
+    schema_.reset();
   }
 
   static std::string Url(const std::string& path) {
@@ -182,7 +178,7 @@ class ReleaseIntakeProxyItest : public ::testing::Test {
   }
 
   static inline std::unique_ptr<st::ChildProcess> service_;
-  static inline std::string schema_;
+  static inline std::unique_ptr<st::PgSchema> schema_;
   static inline int port_ = 0;
   static inline int planner_port_ = 0;
   static inline int watcher_port_ = 0;

@@ -498,7 +498,9 @@ int Planner::StartStalledQueues() {
   const auto stalled = deps_.db.WithTransaction(
       [&](pqxx::work& tx) { return PlannerRepository::StalledQueues(tx, 20); });
   int started = 0;
-  for (const auto& [app, env] : stalled) {
+  for (const auto& queue : stalled) {
+    const std::string& app = queue.first;  // not a structured binding: the lambda captures it
+    const std::string& env = queue.second;
     deps_.db.WithTransaction([&](pqxx::work& tx) {
       Scope s{tx, {}};
       TryStartNext(s, app, env);

@@ -14,7 +14,6 @@
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 #include <set>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
@@ -23,6 +22,7 @@
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
 #include <thread>
@@ -34,7 +34,6 @@ namespace {
 
 namespace st = sluice::testing;
 using st::KafkaBrokers;
-using st::PgDsn;
 using st::RedisUrl;
 using json = nlohmann::json;
 using PC = events::v1::Envelope::PayloadCase;
@@ -241,21 +240,13 @@ class RolloutPlannerItest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     suffix_ = st::RandomSuffix();
-    schema_ = "itest_planner_" + suffix_;
+    schema_ = std::make_unique<st::PgSchema>("planner");
     group_ = "itest-planner-" + suffix_;
     kafka::KafkaConfig kc;
     kc.brokers = KafkaBrokers();
     kafka::EnsureTopics(kc, events::AllTopics());
   }
-  static void TearDownTestSuite() {
-    try {
-      pqxx::connection c(PgDsn());
-      pqxx::work tx(c);
-      tx.exec0("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-      tx.commit();
-    } catch (const std::exception&) {
-    }
-  }
+  static void TearDownTestSuite() { schema_.reset(); }
 
   void SetUp() override {
     kafka::KafkaConfig kc;
@@ -277,8 +268,8 @@ class RolloutPlannerItest : public ::testing::Test {
     o.shared.name = std::string(kServiceName);
     o.shared.http_addr = "127.0.0.1:0";
     o.shared.service_token = st::kServiceToken;
-    o.shared.pg.dsn = PgDsn();
-    o.shared.pg.schema = schema_;
+    o.shared.pg.dsn = schema_->Dsn();
+    o.shared.pg.schema = schema_->Name();
     o.shared.kafka.brokers = KafkaBrokers();
     o.shared.kafka.client_id = "itest-planner";
     o.shared.group_id = group_;
@@ -436,7 +427,7 @@ class RolloutPlannerItest : public ::testing::Test {
   }
 
   static inline std::string suffix_;
-  static inline std::string schema_;
+  static inline std::unique_ptr<st::PgSchema> schema_;
   static inline std::string group_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<Tap> tap_;

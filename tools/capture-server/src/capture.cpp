@@ -1,8 +1,6 @@
 #include "sluice/capture/capture.hpp"
 
 #include <httplib.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sluice/core/encoding.hpp>
 #include <stdexcept>
 #include <thread>
 
@@ -27,17 +26,6 @@ std::string Lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-std::string Hmac(std::string_view key, std::string_view message) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(message.data()), message.size(), out,
-           &len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 Reply Text(int status, std::string body, bool accepted = false) {
@@ -199,23 +187,12 @@ std::string Request::Header(std::string_view name) const {
 }
 
 std::string DingTalkSign(std::int64_t timestamp_ms, std::string_view secret) {
-  const std::string mac = Hmac(secret, std::to_string(timestamp_ms) + "\n" + std::string(secret));
-  std::string out(4 * ((mac.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(mac.data()),
-                                static_cast<int>(mac.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
+  return core::Base64Encode(
+      core::HmacSha256(secret, std::to_string(timestamp_ms) + "\n" + std::string(secret)));
 }
 
 std::string WebhookSignature(std::string_view body, std::string_view secret) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned char c : Hmac(secret, body)) {
-    out += kHex[c >> 4];
-    out += kHex[c & 0xF];
-  }
-  return out;
+  return "sha256=" + core::HexEncode(core::HmacSha256(secret, body));
 }
 
 Reply CheckSlack(std::string_view body) {

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -145,7 +146,7 @@ std::string CurlSendMail(int port, const std::string& user, const std::string& p
   auto read = +[](char* buf, std::size_t size, std::size_t n, void* p) -> std::size_t {
     auto* u = static_cast<Upload*>(p);
     const std::size_t len = std::min(size * n, u->data->size() - u->offset);
-    std::memcpy(buf, u->data->data() + u->offset, len);
+    std::copy_n(u->data->data() + u->offset, len, buf);  // bytes, not a C string
     u->offset += len;
     return len;
   };

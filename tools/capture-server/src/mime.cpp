@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <sluice/core/encoding.hpp>
 
 namespace sluice::capture {
 namespace {
@@ -221,22 +222,15 @@ std::optional<Word> EncodedWord(std::string_view in, std::size_t pos) {
 std::string EmailMessage::Header(std::string_view name) const { return Get(headers, Lower(name)); }
 
 std::string DecodeBase64(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned int acc = 0;
-  int bits = 0;
+  // Mail bodies wrap base64 in lines: keep the alphabet up to the first '=', decode that.
+  std::string clean;
+  clean.reserve(in.size());
   for (const char c : in) {
     if (c == '=') break;
-    const int v = Base64Value(c);
-    if (v < 0) continue;  // line breaks, whitespace, stray characters
-    acc = (acc << 6) | static_cast<unsigned int>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
+    if (Base64Value(c) >= 0) clean += c;
   }
-  return out;
+  if (clean.size() % 4 == 1) clean.pop_back();  // a dangling sixth of a byte
+  return core::Base64Decode(clean).value_or("");
 }
 
 std::string DecodeQuotedPrintable(std::string_view in) {

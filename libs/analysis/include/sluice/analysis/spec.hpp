@@ -125,8 +125,8 @@ std::variant<AnalysisSpec, SpecIssue> ParseAnalysisSpec(const YAML::Node& node,
 std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_view spec_yaml,
                                                                     std::string_view env);
 
-// The planner's duration grammar: a positive sum of <integer><unit>, units h, m, s, ms
-// ("5s", "2m", "500ms", "1h30m"), at most a year.
+// A spec's duration: core::ParseDuration's grammar (sluice/core/duration.hpp) without the day
+// unit, positive and at most a year ("5s", "2m", "500ms", "1h30m").
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
 
 }  // namespace sluice::analysis

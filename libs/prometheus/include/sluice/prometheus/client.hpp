@@ -51,7 +51,7 @@ struct QueryResult {
 class QueryError : public std::runtime_error {
  public:
   QueryError(std::string message, bool retryable)
-      : std::runtime_error(std::move(message)), retryable_(retryable) {}
+      : std::runtime_error(message), retryable_(retryable) {}
   bool IsRetryable() const { return retryable_; }
 
  private:

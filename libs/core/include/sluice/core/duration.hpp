@@ -1,0 +1,21 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice::core {
+
+// The one duration grammar of Sluice (specs, env config, routing config, tokens, the agent, the
+// CLI): a sum of `<integer><unit>` terms, units d, h, m, s and ms, as in "500ms", "30s", "2m",
+// "1h30m" or "1d12h". No sign, spaces, fractions or bare numbers; the total must fit in
+// milliseconds. Zero ("0s") is a duration: callers that need a positive one, a cap, or fewer
+// units check that themselves.
+//
+// On failure returns nullopt and, when `error` is given, sets it to why: "empty", "negative",
+// "no number", "missing unit", "unknown unit" or "too large".
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
+                                                       std::string* error = nullptr);
+
+}  // namespace sluice::core
