@@ -375,7 +375,16 @@ spawn() {
   pidfile="$(pidfile_of "$name")"
   printf '\n==== %s starting %s ====\n' "$(date -u +%FT%TZ)" "$name" >>"$log"
   setsid "$@" >>"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
+  local pid=$! i
+  echo "$pid" >"$pidfile"
+  # Until the forked shell has exec'd, /proc shows this script's command line, and running_pid
+  # (which matches the binary's path) would take a starting process for a dead one: on a loaded
+  # machine wait_ready then stopped a healthy etcd. Wait for the exec (at most 5 s).
+  for ((i = 0; i < 100; i++)); do
+    [[ "$(sl_pid_cmdline "$pid")" == *"$1 "* ]] && break
+    sl_pid_alive "$pid" || break
+    sleep 0.05
+  done
 }
 
 start_failed() {
