@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Validates the deployment descriptors: `helm lint` and `helm template` for every
-# chart under charts/, and `docker-compose config -q` for compose/docker-compose.yml.
+# Validates the deployment descriptors without a cluster:
+# - the generated parts of the charts are up to date (scripts/charts.py all --check: the shared
+#   templates synced, values.schema.json and the README values tables made from values.yaml);
+# - `helm lint --strict` and `helm template` for every chart under charts/ (the umbrella
+#   charts/sluice after `helm dependency update`, with each of its values-*.yaml);
+# - test/helm/render_checks.py: wiring by release name, probes, PDBs, spread, NetworkPolicies,
+#   Ingresses, Secrets only by reference, the schemas refusing bad values, and the rendered
+#   alert rules through `promtool check rules` and `promtool test rules`;
+# - `docker-compose config -q` for compose/docker-compose.yml.
 #
-# helm is built once from the Go module proxy into ~/.cache/sluice/tools/helm-<version>
-# (outside the checkout, so fresh clones share it; SLUICE_TOOLS_DIR moves it;
-# SLUICE_HELM_VERSION, default v3.16.4); a helm already on PATH is used as is.
+# helm: the one scripts/kube.sh builds (v3.19) when it is built; otherwise built once from the
+# Go module proxy into ~/.cache/sluice/tools/helm-<version> (outside the checkout, so fresh
+# clones share it; SLUICE_TOOLS_DIR moves it; SLUICE_HELM_VERSION, default v3.16.4); else a
+# helm already on PATH.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -16,7 +24,11 @@ HELM_VERSION="${SLUICE_HELM_VERSION:-v3.16.4}"
 TOOLS_DIR="${SLUICE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/tools/helm-$HELM_VERSION}"
 
 find_helm() {
-  if [[ -x "$TOOLS_DIR/helm" ]]; then
+  local kube_bin
+  kube_bin="$(bash scripts/kube.sh bin 2>/dev/null || true)"
+  if [[ -n "$kube_bin" && -x "$kube_bin/helm" && -f "$kube_bin/.complete" ]]; then
+    echo "$kube_bin/helm"
+  elif [[ -x "$TOOLS_DIR/helm" ]]; then
     echo "$TOOLS_DIR/helm"
   elif sl_have helm; then
     command -v helm
@@ -42,6 +54,20 @@ failed=0
 charts=0
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
+
+if python3 scripts/charts.py all --check; then
+  sl_log "charts/: shared templates, schemas and values tables up to date"
+else
+  sl_warn "generated chart files are out of date: run python3 scripts/charts.py all"
+  failed=$((failed + 1))
+fi
+# The umbrella's dependencies: the service charts, packaged from file:// (no network).
+if [[ -f charts/sluice/Chart.yaml ]] && ! "$HELM" dependency update charts/sluice >"$out/deps.log" 2>&1; then
+  cat "$out/deps.log" >&2
+  sl_warn "charts/sluice: helm dependency update failed"
+  failed=$((failed + 1))
+fi
+
 for chart in charts/*/; do
   [[ -f "$chart/Chart.yaml" ]] || continue
   chart="${chart%/}"
@@ -60,7 +86,28 @@ for chart in charts/*/; do
     continue
   fi
   sl_log "$chart: lint + template ok ($(grep -c '^kind:' "$out/$name.yaml") objects)"
+  for values in "$chart"/values-*.yaml; do
+    [[ -f "$values" ]] || continue
+    if ! "$HELM" lint --strict "$chart" -f "$values" >"$out/$name.lint" 2>&1 ||
+      ! "$HELM" template "$name" "$chart" -f "$values" >"$out/$name.yaml" 2>"$out/$name.err"; then
+      cat "$out/$name.lint" "$out/$name.err" >&2 2>/dev/null || true
+      sl_warn "$values: helm lint or template failed"
+      failed=$((failed + 1))
+      continue
+    fi
+    sl_log "$values: lint + template ok ($(grep -c '^kind:' "$out/$name.yaml") objects)"
+  done
 done
+
+if [[ -f charts/sluice/Chart.yaml ]]; then
+  if python3 test/helm/render_checks.py "$HELM" >"$out/render.log" 2>&1; then
+    sl_log "test/helm/render_checks.py: $(tail -n 1 "$out/render.log")"
+  else
+    grep -v '^ok ' "$out/render.log" >&2
+    sl_warn "test/helm/render_checks.py failed"
+    failed=$((failed + 1))
+  fi
+fi
 
 if [[ -f compose/docker-compose.yml ]]; then
   if ! sl_have docker-compose; then

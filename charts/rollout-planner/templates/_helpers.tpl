@@ -1,15 +1,19 @@
+{{/* Generated from charts/_shared/templates by scripts/charts.py sync: edit it there. */}}
 {{/* Chart name, truncated to the 63 characters Kubernetes allows. */}}
 {{- define "rollout-planner.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Fully qualified app name. */}}
+{{/*
+Fully qualified app name. Under the umbrella chart (global.sluice.umbrella) always
+<release>-<chart>, so the services find each other by release name whatever it is.
+*/}}
 {{- define "rollout-planner.fullname" -}}
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
+{{- if and (contains $name .Release.Name) (not .Values.global.sluice.umbrella) }}
 {{- .Release.Name | trunc 63 | trimSuffix "-" }}
 {{- else }}
 {{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
@@ -30,7 +34,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 helm.sh/chart: {{ include "rollout-planner.chart" . }}
 {{ include "rollout-planner.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/component: api
+app.kubernetes.io/component: {{ include "rollout-planner.component" . }}
 app.kubernetes.io/part-of: sluice
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
@@ -43,6 +47,83 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The Secret with this service's own keys: secret.existingSecret, else the suite's
+global.sluice.existingSecret, else the release's full name. */}}
 {{- define "rollout-planner.secretName" -}}
-{{- default (include "rollout-planner.fullname" .) .Values.secret.name }}
+{{- .Values.secret.existingSecret | default .Values.global.sluice.existingSecret | default (include "rollout-planner.fullname" .) }}
+{{- end }}
+
+{{/* registry/repository@digest, or registry/repository:tag (tag defaults to the chart's appVersion). */}}
+{{- define "rollout-planner.image" -}}
+{{- $g := .Values.global.sluice.image }}
+{{- $repo := .Values.image.repository }}
+{{- with (.Values.image.registry | default $g.registry) }}
+{{- $repo = printf "%s/%s" . $repo }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (.Values.image.tag | default $g.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Does this service use dependency $.dep (kafka, postgres, redis, prometheus)? */}}
+{{- define "rollout-planner.uses" -}}
+{{- if has .dep (include "rollout-planner.dependencies" .ctx | splitList " ") }}true{{ end }}
+{{- end }}
+
+{{/* The plain settings: config (values may use templates: {{ .Release.Name }}), the
+listen address from containerPort, then the suite's addresses from global.sluice. */}}
+{{- define "rollout-planner.config" -}}
+{{- $g := .Values.global.sluice }}
+{{- $c := dict "SLUICE_HTTP_ADDR" (printf "0.0.0.0:%v" .Values.containerPort) }}
+{{- range $k, $v := .Values.config }}
+{{- $_ := set $c $k (tpl (toString $v) $) }}
+{{- end }}
+{{- if and $g.kafka.brokers (include "rollout-planner.uses" (dict "dep" "kafka" "ctx" .)) }}
+{{- $_ := set $c "SLUICE_KAFKA_BROKERS" $g.kafka.brokers }}
+{{- end }}
+{{- if and $g.redis.url (include "rollout-planner.uses" (dict "dep" "redis" "ctx" .)) }}
+{{- $_ := set $c "SLUICE_REDIS_URL" $g.redis.url }}
+{{- end }}
+{{- if and $g.prometheus.url (include "rollout-planner.uses" (dict "dep" "prometheus" "ctx" .)) }}
+{{- $_ := set $c "SLUICE_PROMETHEUS_URL" $g.prometheus.url }}
+{{- end }}
+{{- toYaml $c }}
+{{- end }}
+
+{{/* Environment from Secrets shared by the suite: the service token, the PostgreSQL DSN
+and, when global.sluice names them, Redis's URL and Prometheus's Authorization header. */}}
+{{- define "rollout-planner.commonEnv" -}}
+{{- $g := .Values.global.sluice }}
+# The token every internal API requires and release-intake sends (one Secret for the suite).
+- name: SLUICE_SERVICE_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.serviceToken.existingSecret | default $g.serviceToken.existingSecret | default "sluice-service-token" }}
+      key: {{ .Values.serviceToken.key | default $g.serviceToken.key | default "token" }}
+- name: SLUICE_PG_DSN
+  valueFrom:
+    secretKeyRef:
+      {{- if $g.postgres.existingSecret }}
+      name: {{ $g.postgres.existingSecret }}
+      key: {{ $g.postgres.dsnKey | default "pg-dsn" }}
+      {{- else }}
+      name: {{ include "rollout-planner.secretName" . }}
+      key: {{ .Values.secret.pgDsnKey }}
+      {{- end }}
+{{- if and $g.redis.existingSecret (include "rollout-planner.uses" (dict "dep" "redis" "ctx" .)) }}
+- name: SLUICE_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $g.redis.existingSecret }}
+      key: {{ $g.redis.urlKey | default "redis-url" }}
+{{- end }}
+{{- if and $g.prometheus.existingSecret (include "rollout-planner.uses" (dict "dep" "prometheus" "ctx" .)) }}
+- name: SLUICE_PROMETHEUS_AUTHORIZATION
+  valueFrom:
+    secretKeyRef:
+      name: {{ $g.prometheus.existingSecret }}
+      key: {{ $g.prometheus.authorizationKey | default "prometheus-authorization" }}
+{{- end }}
 {{- end }}
