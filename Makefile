@@ -18,13 +18,14 @@ LINT_DIRS := $(wildcard libs services tools agent cli)
 need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run make $(2) first"; exit 1; }
 
 # The tiers of `make test`, cheapest first so a failure stops the run early.
-# kube last: its first run builds the Kubernetes control plane from source (~8 min, cached).
+# kube after e2e: its first run builds the Kubernetes control plane from source (~8 min, cached);
+# helm reuses it; restore runs its own PostgreSQL.
 # `make tidy` (clang-tidy, incremental) is not a tier yet: a cold run takes ~15 min on 2 cores.
-TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e kube
+TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e kube helm restore
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
         integration e2e schema-check lint tidy charts test up down demo bench kube kube-up kube-down \
-        kube-status
+        kube-status helm restore
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -87,6 +88,17 @@ kube: ## Test the local Kubernetes control plane and the code that talks to it (
 	$(call need_build,build/dev,build)
 	bash scripts/kube.sh with -- bash -c 'rc=0; bash test/kube/control_plane_test.sh || rc=1; \
 	  $(CTEST) --test-dir build/dev -L kube -j1 || rc=1; exit $$rc'
+
+# The umbrella chart on the local control plane: install --wait, server-side dry-run of every
+# rendered object, upgrade rolls a new ReplicaSet, uninstall leaves nothing (test/helm/).
+helm: ## helm install / upgrade / uninstall of charts/sluice on the local Kubernetes control plane
+	bash scripts/kube.sh with -- bash test/helm/umbrella_test.sh
+
+# Its own PostgreSQL (Debian's binaries, its own port and data dir; never the stack's): base
+# backup, WAL archive, destroy, restore, count, migrate (test/restore/).
+restore: ## Backup and restore test: PITR from a base backup and archived WAL, no committed transition lost
+	$(call need_build,build/dev,build)
+	bash test/restore/restore_test.sh
 
 schema-check: ## Check that the event schemas changed only additively
 	bash scripts/schema-check.sh
