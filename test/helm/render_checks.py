@@ -148,6 +148,14 @@ def main():
             check(f"{name}: the executor's egress: DNS, Kafka, PostgreSQL, Redis, agents, Kubernetes API",
                   ports == [53, 443, 5432, 6379, 6443, 7070, 9092], ports)
             if name == "values-prod.yaml":
+                cron = by_kind.get("CronJob", [])
+                arch = next((cm for cm in by_kind["ConfigMap"] if cm["metadata"]["name"] == f"{RELEASE}-postgres-archiving"), None)
+                timeout = re.search(r"archive_timeout = (\d+)s", arch["data"]["archiving.conf"]) if arch else None
+                check(f"{name}: a base-backup CronJob and the WAL archiving settings (archive_timeout <= 60s)",
+                      [c["metadata"]["name"] for c in cron] == [f"{RELEASE}-postgres-base-backup"]
+                      and timeout is not None and int(timeout.group(1)) <= 60
+                      and "pg_basebackup" in cron[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0],
+                      arch)
                 rules_docs = by_kind["PrometheusRule"]
                 check(f"{name}: an HPA for release-intake only (the consumers scale by partitions)",
                       [h["spec"]["scaleTargetRef"]["name"] for h in by_kind.get("HorizontalPodAutoscaler", [])]

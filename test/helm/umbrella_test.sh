@@ -10,7 +10,7 @@
 #   - `helm install --wait` of values-prod.yaml under a release name that is not "sluice":
 #     the six Deployments Available, their pods Ready and spread over the three zones, the
 #     URLs between the services naming Services that exist, PDB / NetworkPolicy /
-#     ServiceMonitor / PrometheusRule / HPA / Ingress created;
+#     ServiceMonitor / PrometheusRule / HPA / Ingress / base-backup CronJob created;
 #   - `helm upgrade --wait` with one changed value (the planner's log level) rolls that
 #     Deployment through a new ReplicaSet and leaves the other five on theirs;
 #   - `helm uninstall --wait` leaves nothing behind in the namespace (every namespaced
@@ -139,6 +139,8 @@ expect "the pods reference the images of the local registry" 18 \
 for kind in poddisruptionbudget networkpolicy servicemonitor prometheusrule; do
   expect "a $kind per service" 6 "$(k get "$kind" -l app.kubernetes.io/instance="$REL" -o name | wc -l)"
 done
+expect "the base-backup CronJob and the WAL archiving ConfigMap" "$REL-postgres-base-backup $REL-postgres-archiving" \
+  "$(k get cronjob -o jsonpath='{.items[*].metadata.name}') $(k get configmap "$REL-postgres-archiving" -o jsonpath='{.metadata.name}')"
 expect "an HPA for release-intake" "$REL-release-intake" "$(k get hpa -o jsonpath='{.items[*].spec.scaleTargetRef.name}')"
 expect "Ingresses for the public API and the GitHub webhook" "$REL-release-intake-api $REL-release-intake-webhook" \
   "$(k get ingress -o jsonpath='{.items[*].metadata.name}')"

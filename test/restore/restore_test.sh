@@ -196,11 +196,16 @@ run_services() {
 sl_log "PostgreSQL 15 on 127.0.0.1:$PORT, data $DATA, archive $ARCH"
 as_pg "$PG_BIN/initdb" -D "$DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 \
   --locale=C.UTF-8 >>"$LOG" 2>&1 || sl_die "initdb failed (log $LOG)"
-# The archiving settings of docs/operations.md (archive_timeout shortened for the test).
+# The archiving settings the umbrella chart documents (backup.archiving in
+# charts/sluice/values.yaml), the archive directory moved here; archive_timeout shortened.
+archive_command="$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["backup"]["archiving"]["archiveCommand"])' charts/sluice/values.yaml)"
+restore_command="$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["backup"]["archiving"]["restoreCommand"])' charts/sluice/values.yaml)"
+[[ "$archive_command" == *" /wal-archive/"* && "$restore_command" == *" /wal-archive/"* ]] ||
+  sl_die "charts/sluice/values.yaml: backup.archiving commands do not name /wal-archive/"
 cat >>"$DATA/postgresql.conf" <<EOF
 wal_level = replica
 archive_mode = on
-archive_command = 'test ! -f $ARCH/%f && cp %p $ARCH/%f.tmp && mv $ARCH/%f.tmp $ARCH/%f'
+archive_command = '${archive_command//\/wal-archive/$ARCH}'
 archive_timeout = ${ARCHIVE_TIMEOUT}s
 max_wal_senders = 4
 log_min_messages = warning
@@ -281,7 +286,7 @@ t0=$SECONDS
 install -d -o postgres -g postgres -m 0700 "$DATA"
 cp -a "$BACKUP/." "$DATA/"
 cat >>"$DATA/postgresql.conf" <<EOF
-restore_command = 'cp $ARCH/%f %p'
+restore_command = '${restore_command//\/wal-archive/$ARCH}'
 recovery_target_timeline = 'latest'
 archive_mode = off
 EOF
