@@ -118,7 +118,7 @@ def main():
             envnames = [e["name"] for e in env]
             if len(envnames) != len(set(envnames)):
                 problems.append(f"{n}: duplicate env {envnames}")
-            if not c["image"].startswith(("127.0.0.1:5000/sluice/", "registry.example.com/sluice/", "sluice/")):
+            if not c["image"].startswith(("127.0.0.1:15000/sluice/", "registry.example.com/sluice/", "sluice/")):
                 problems.append(f"{n}: image {c['image']}")
         check(f"{name}: startup/liveness/readiness probes, no literal secrets, no duplicate env", not problems, "\n".join(problems))
         expected_secrets = {"sluice", "sluice-service-token"} | ({"sluice-redis"} if name == "values-prod.yaml" else set())
@@ -165,9 +165,9 @@ def main():
 
     # A digest pins the image; the global registry prefixes it.
     digest = "sha256:" + "ab" * 32
-    rc, out, err = render(helm, "--set", f"executor.image.digest={digest}", "--set", "global.sluice.image.registry=127.0.0.1:5000")
+    rc, out, err = render(helm, "--set", f"executor.image.digest={digest}", "--set", "global.sluice.image.registry=127.0.0.1:15000")
     imgs = [env_of(d)[1]["image"] for d in docs(out) if d["kind"] == "Deployment"] if rc == 0 else []
-    check("image.digest pins the image (registry/repository@sha256)", f"127.0.0.1:5000/sluice/executor@{digest}" in imgs, imgs or err)
+    check("image.digest pins the image (registry/repository@sha256)", f"127.0.0.1:15000/sluice/executor@{digest}" in imgs, imgs or err)
 
     # The schemas refuse.
     refused = {

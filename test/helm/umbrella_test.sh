@@ -17,8 +17,9 @@
 #     resource type listed, the test's own Secrets and what Kubernetes puts in every
 #     namespace excepted).
 # Prints one line per check and "N passed, M failed"; exits 1 if any failed.
-# SLUICE_IMAGE_REGISTRY (default 127.0.0.1:5000, `make images`' local registry) and
-# SLUICE_IMAGE_TAG (default dev) name the images.
+# The images: by digest from var/images/digests.txt when `make images` wrote it
+# (SLUICE_IMAGE_DIGESTS), else SLUICE_IMAGE_REGISTRY (default 127.0.0.1:15000, the local
+# registry of `make images`) and SLUICE_IMAGE_TAG (default dev).
 set -uo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -38,11 +39,23 @@ HELM="$BIN/helm"
 
 NS="sluice-helm-test-$(date +%s)-$$"
 REL=canary
-REGISTRY="${SLUICE_IMAGE_REGISTRY:-127.0.0.1:5000}"
+REGISTRY="${SLUICE_IMAGE_REGISTRY:-127.0.0.1:15000}"
 TAG="${SLUICE_IMAGE_TAG:-dev}"
 SERVICES=(release-intake rollout-planner executor metric-watcher rollback-agent notifier)
 CHART=charts/sluice
 VALUES=(-f "$CHART/values-prod.yaml" --set "global.sluice.image.registry=$REGISTRY" --set "global.sluice.image.tag=$TAG")
+# The digests `make images` pushed (lines registry/sluice/<service>@sha256:...), when there are:
+# each service then pinned by digest, as a release would.
+DIGESTS="${SLUICE_IMAGE_DIGESTS:-${SLUICE_VAR_DIR:-$SLUICE_ROOT/var}/images/digests.txt}"
+pinned=0
+if [[ -s "$DIGESTS" ]]; then
+  for s in "${SERVICES[@]}"; do
+    line="$(grep -E "/sluice/$s@sha256:[0-9a-f]{64}$" "$DIGESTS" | tail -n 1)"
+    [[ -n "$line" ]] || continue
+    VALUES+=(--set "$s.image.registry=${line%%/sluice/*}" --set "$s.image.digest=${line##*@}")
+    pinned=$((pinned + 1))
+  done
+fi
 passed=0
 failed=0
 start=$SECONDS
@@ -134,8 +147,13 @@ pods >"$tmp/pods"
 expect "18 pods Ready on the KWOK nodes" 18 "$(awk '$2 ~ /^kwok-node-/ && $3 == "True"' "$tmp/pods" | wc -l)"
 expect "each service's 3 replicas on 3 different nodes (one per zone: topology spread)" 6 \
   "$(awk '{ print $1, $2 }' "$tmp/pods" | sort -u | awk '{ n[$1]++ } END { for (s in n) if (n[s] == 3) c++; print c + 0 }')"
-expect "the pods reference the images of the local registry" 18 \
-  "$(awk -v p="$REGISTRY/sluice/" -v t=":$TAG" 'index($4, p) == 1 && substr($4, length($4) - length(t) + 1) == t' "$tmp/pods" | wc -l)"
+if ((pinned == 6)); then
+  expect "the pods reference the images by the digests of $DIGESTS" 18 \
+    "$(awk 'NR == FNR { want[$1] = 1; next } ($4 in want)' "$DIGESTS" "$tmp/pods" | wc -l)"
+else
+  expect "the pods reference the images of the local registry ($REGISTRY, tag $TAG; no $DIGESTS)" 18 \
+    "$(awk -v p="$REGISTRY/sluice/" -v t=":$TAG" 'index($4, p) == 1 && substr($4, length($4) - length(t) + 1) == t' "$tmp/pods" | wc -l)"
+fi
 for kind in poddisruptionbudget networkpolicy servicemonitor prometheusrule; do
   expect "a $kind per service" 6 "$(k get "$kind" -l app.kubernetes.io/instance="$REL" -o name | wc -l)"
 done
