@@ -35,7 +35,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libarchive-dev ccache
 )
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
-TOOL_PACKAGES=(maven clang-format clang-tidy python3 curl openssl docker-compose iproute2 util-linux tmux)
+TOOL_PACKAGES=(maven clang-format clang-tidy python3 python3-yaml curl openssl docker-compose iproute2 util-linux tmux)
 # Optional: the Ansible half of the rollout benchmark (bench/rollout/run.sh says so and skips
 # it when they are missing); a failure to install them is a warning, not an error.
 OPTIONAL_PACKAGES=(ansible openssh-server openssh-client)
