@@ -11,6 +11,7 @@
 #     the six Deployments Available, their pods Ready and spread over the three zones, the
 #     URLs between the services naming Services that exist, PDB / NetworkPolicy /
 #     ServiceMonitor / PrometheusRule / HPA / Ingress / base-backup CronJob created;
+#   - a second release beside it (values-dev.yaml) wires to its own services;
 #   - `helm upgrade --wait` with one changed value (the planner's log level) rolls that
 #     Deployment through a new ReplicaSet and leaves the other five on theirs;
 #   - `helm uninstall --wait` leaves nothing behind in the namespace (every namespaced
@@ -176,8 +177,18 @@ wiring() {
 }
 check "release-intake's planner and executor URLs name Services of this release" wiring
 
+# ---- a second release beside it (values-dev.yaml): its own names, its own wiring
+check "a second release \"second\" installs beside it in the same namespace (values-dev.yaml)" \
+  "$HELM" install second "$CHART" -n "$NS" -f "$CHART/values-dev.yaml" --wait --timeout 3m
+expect "... its release-intake calls its own planner and executor" \
+  "http://second-rollout-planner:8082 http://second-executor:8084" \
+  "$(k get configmap second-release-intake -o jsonpath='{.data.SLUICE_PLANNER_URL} {.data.SLUICE_EXECUTOR_URL}')"
+expect "... its six Deployments at one replica each, the first release's untouched" "6 6" \
+  "$(k get deploy -l app.kubernetes.io/instance=second -o jsonpath='{range .items[*]}{.status.availableReplicas}{"\n"}{end}' | grep -c '^1$') $(k get deploy -l app.kubernetes.io/instance="$REL" -o jsonpath='{range .items[*]}{.status.availableReplicas}{"\n"}{end}' | grep -c '^3$')"
+check "... and uninstalls on its own" "$HELM" uninstall second -n "$NS" --wait --timeout 2m
+
 # ---- upgrade with one changed value: that Deployment rolls through a new ReplicaSet
-rs_of() { k get rs -l "app.kubernetes.io/name=$1" -o jsonpath='{range .items[*]}{.metadata.name}={.status.replicas}{" "}{end}'; }
+rs_of() { k get rs -l "app.kubernetes.io/name=$1,app.kubernetes.io/instance=$REL" -o jsonpath='{range .items[*]}{.metadata.name}={.status.replicas}{" "}{end}'; }
 declare -A before
 for s in "${SERVICES[@]}"; do before[$s]="$(rs_of "$s")"; done
 t0=$SECONDS

@@ -154,11 +154,12 @@ resume_writer() { rm -f "$BASE/pause"; }
 # run_services LABEL: starts the six against the test database, waits for each one's
 # "schema ... ready (N migration(s) applied)" line, stops them; prints "service N" lines.
 run_services() {
-  local label="$1" s port=28080 logf deadline line
+  local label="$1" s port logf deadline line
   SVC_PIDS=()
   for s in "${SERVICES[@]}"; do
     logf="$BASE/$s.$label.log"
-    port=$((port + 1))
+    # A free port (a bind clash would stop a service before it migrates).
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     # Only the keys each service knows (an unknown SLUICE_* key stops start-up).
     local own=()
     case "$s" in
