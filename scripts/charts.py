@@ -211,7 +211,7 @@ def docs(w):
         rows = value_docs(os.path.join(d, "values.yaml"))
         table = [BEGIN, "", "| Key | Default | Description |", "|---|---|---|"]
         for key, desc, value in rows:
-            cell = desc.replace("|", "\\|")
+            cell = desc.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
             table.append(f"| `{key}` | {fmt_value(value)} | {cell} |")
         table += ["", END]
         block = "\n".join(table)
