@@ -14,7 +14,9 @@
 #   3. a writer commits state transitions, each one transaction updating a deployment's state
 #      and appending its history row (the shape of the planner's state), and logs each id once
 #      COMMIT returned;
-#   4. pg_basebackup while it writes;
+#   4. base backups while it writes, by the script of the umbrella chart's CronJob
+#      (charts/sluice/templates/backup.yaml: pg_basebackup, pg_verifybackup, keep the last
+#      KEEP), run twice with KEEP=1: one backup is left, the newer;
 #   5. the writer goes on, then pauses: archive_timeout alone (no pg_switch_wal) archives the
 #      segment holding the last commits; C = the commits so far;
 #   6. the writer goes on for a moment (commits after the last archived segment: the RPO
@@ -50,11 +52,11 @@ sl_port_open "$PORT" && sl_die "port $PORT is in use ($(sl_port_owner "$PORT"));
 BASE="$(mktemp -d /var/tmp/sluice-restore.XXXXXX)"
 DATA="$BASE/data"
 ARCH="$BASE/wal-archive"
-BACKUP="$BASE/base-backup"
+BACKUPS="$BASE/backups"
 SOCK="$BASE/run"
 LOG="$BASE/postgres.log"
 chmod 755 "$BASE"
-install -d -o postgres -g postgres -m 0700 "$DATA" "$ARCH" "$BACKUP"
+install -d -o postgres -g postgres -m 0700 "$DATA" "$ARCH" "$BACKUPS"
 install -d -o postgres -g postgres -m 0755 "$SOCK"
 passed=0
 failed=0
@@ -242,13 +244,37 @@ writer "$COMMITTED" &
 WRITER_PID=$!
 sleep 2
 
-# ---- base backup while the writer commits
+# ---- base backups while the writer commits: the CronJob's own script, its volume here
+cronjob_script="$(python3 - charts/sluice/templates/backup.yaml <<'PY'
+import re, sys, textwrap
+lines = open(sys.argv[1]).read().split("\n")
+i = next(n for n, l in enumerate(lines) if re.match(r"^\s*args:\s*$", l))
+indent = len(lines[i + 1]) - len(lines[i + 1].lstrip())
+assert lines[i + 1].strip() == "- |", lines[i + 1]
+body = []
+for l in lines[i + 2:]:
+    if l.strip() and len(l) - len(l.lstrip()) <= indent:
+        break
+    body.append(l)
+print(textwrap.dedent("\n".join(body)).strip())
+PY
+)"
+[[ "$cronjob_script" == *pg_basebackup* ]] || sl_die "no base-backup script in charts/sluice/templates/backup.yaml"
+base_backup() {
+  as_pg env PATH="$PG_BIN:$PATH" PGHOST="$SOCK" PGPORT="$PORT" PGUSER=postgres KEEP=1 \
+    bash -euo pipefail -c "${cronjob_script//\/backups/$BACKUPS}" >>"$BASE/backup.log" 2>&1
+}
 t0=$SECONDS
-if as_pg "$PG_BIN/pg_basebackup" -h "$SOCK" -p "$PORT" -U postgres -D "$BACKUP" -X none -c fast \
-  >>"$LOG" 2>&1; then
-  ok "pg_basebackup while transitions commit ($(du -sh "$BACKUP" | cut -f1), $((SECONDS - t0))s; WAL from the archive)"
+if base_backup && sleep 1 && base_backup; then
+  BACKUP="$(ls -1d "$BACKUPS"/base-* 2>/dev/null)"
+  if [[ "$(wc -l <<<"$BACKUP")" == 1 && -f "$BACKUP/backup_manifest" ]]; then
+    ok "the CronJob's script, twice while transitions commit: verified (pg_verifybackup), one kept of KEEP=1 ($(du -sh "$BACKUP" | cut -f1), $((SECONDS - t0))s)"
+  else
+    not_ok "the CronJob's script keeps one verified backup" "$(ls -l "$BACKUPS")"
+  fi
 else
-  not_ok "pg_basebackup" "$(tail -n 5 "$LOG")"
+  not_ok "the CronJob's script (pg_basebackup, pg_verifybackup)" "$(tail -n 8 "$BASE/backup.log")"
+  BACKUP="$(ls -1d "$BACKUPS"/base-* 2>/dev/null | tail -n 1)"
 fi
 at_backup="$(wc -l <"$COMMITTED")"
 sleep 4
