@@ -62,7 +62,7 @@ else
   failed=$((failed + 1))
 fi
 # The umbrella's dependencies: the service charts, packaged from file:// (no network).
-if [[ -f charts/sluice/Chart.yaml ]] && ! "$HELM" dependency update charts/sluice >"$out/deps.log" 2>&1; then
+if [[ -f charts/sluice/Chart.yaml ]] && ! "$HELM" dependency update --skip-refresh charts/sluice >"$out/deps.log" 2>&1; then
   cat "$out/deps.log" >&2
   sl_warn "charts/sluice: helm dependency update failed"
   failed=$((failed + 1))

@@ -112,7 +112,7 @@ k create secret generic sluice --from-literal=pg-dsn=postgresql://sluice:pw@post
 k create secret generic sluice-service-token --from-literal=token="$(openssl rand -hex 24)" >/dev/null
 k create secret generic sluice-redis --from-literal=redis-url=redis://:pw@redis:6379/0 >/dev/null
 k label secret sluice sluice-service-token sluice-redis sluice.dev/test-fixture=true >/dev/null
-check "helm dependency update charts/sluice (file:// charts, no network)" "$HELM" dependency update "$CHART"
+check "helm dependency update charts/sluice (file:// charts, no network)" "$HELM" dependency update --skip-refresh "$CHART"
 
 # ---- every rendered object, each values file, accepted by the API server
 for values in values.yaml values-dev.yaml values-staging.yaml values-prod.yaml; do
