@@ -116,7 +116,7 @@ tidy: ## clang-tidy (the checks of .clang-tidy) over the dev build's translation
 	$(call need_build,build/dev,build)
 	SLUICE_TIDY_JOBS=$(JOBS) bash scripts/tidy.sh
 
-charts: ## helm lint + helm template every chart; validate compose/docker-compose.yml
+charts: ## helm lint + template every chart and values file, schemas, render checks, promtool on the alerts; compose config
 	bash scripts/check-charts.sh
 
 test: ## Everything CI runs, fastest tiers first
