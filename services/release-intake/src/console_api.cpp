@@ -1,6 +1,7 @@
 // The console's half of release-intake's API: the web console's static assets under /console,
 // the OpenAPI document, who the caller is (/v1/whoami), signed links (POST /v1/links) and the
 // read authorization that lets a signed link open a page without an API token.
+#include <algorithm>
 #include <regex>
 #include <sluice/core/duration.hpp>
 #include <sluice/core/logging.hpp>
