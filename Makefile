@@ -21,11 +21,11 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 # kube after e2e: its first run builds the Kubernetes control plane from source (~8 min, cached);
 # helm reuses it; restore runs its own PostgreSQL.
 # `make tidy` (clang-tidy, incremental) is not a tier yet: a cold run takes ~15 min on 2 cores.
-TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e kube helm restore
+TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e console kube helm restore
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
         integration e2e schema-check lint tidy charts test up down demo bench kube kube-up kube-down \
-        kube-status helm restore
+        kube-status helm restore console
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -76,6 +76,12 @@ integration: ## Run the integration tests against the local stack
 e2e: ## Run the end-to-end tests against the local stack
 	$(call need_build,build/dev,build)
 	$(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1
+
+# The web console in Debian's headless chromium (playwright-core) and the OpenAPI conformance
+# test of the public API, against services of their own on the local stack (test/console/).
+console: ## Test the web console in headless chromium and the API against its OpenAPI document
+	$(call need_build,build/dev,build)
+	$(STACK) with -- $(CTEST) --test-dir build/dev -L console -j1
 
 # Only the analysis + rollback scenarios on real hosts (test/e2e/rollback_e2e.sh); `make e2e`
 # runs them too.

@@ -65,6 +65,22 @@ endfunction()
 # Embeds the SQL files of a migrations folder into a generated .cpp that defines
 #   const std::vector<sluice::pg::Migration>& <function>();
 # so a service binary carries its schema and needs no files at run time.
+# Embeds every file under dir (recursively) into target as generated::function(), a list of
+# {relative path, bytes} (cmake/EmbedFiles.cmake): static assets served without a path on disk.
+function(sluice_embed_files target function dir)
+  file(GLOB_RECURSE files CONFIGURE_DEPENDS ${dir}/*)
+  list(SORT files)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${function}_files.cpp)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DFUNCTION=${function} -DBASE=${dir} "-DFILES=${files}"
+            -P ${PROJECT_SOURCE_DIR}/cmake/EmbedFiles.cmake
+    DEPENDS ${files} ${PROJECT_SOURCE_DIR}/cmake/EmbedFiles.cmake
+    COMMENT "Embedding ${dir} for ${target}"
+    VERBATIM)
+  target_sources(${target} PRIVATE ${out})
+endfunction()
+
 function(sluice_embed_migrations target function dir)
   file(GLOB sql_files CONFIGURE_DEPENDS ${dir}/*.sql)
   list(SORT sql_files)

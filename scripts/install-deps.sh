@@ -35,7 +35,8 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libarchive-dev ccache
 )
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
-TOOL_PACKAGES=(maven clang-format clang-tidy python3 python3-yaml curl openssl docker-compose iproute2 util-linux tmux)
+TOOL_PACKAGES=(maven clang-format clang-tidy python3 python3-yaml python3-jsonschema curl openssl docker-compose
+  iproute2 util-linux tmux chromium)
 # Optional: the Ansible half of the rollout benchmark (bench/rollout/run.sh says so and skips
 # it when they are missing); a failure to install them is a warning, not an error.
 OPTIONAL_PACKAGES=(ansible openssh-server openssh-client)
@@ -61,6 +62,12 @@ sl_have java || installed default-jre-headless || missing+=(default-jre-headless
 # toolchain outside dpkg counts. kubectl is built with the control plane: Debian's
 # kubernetes-client is 1.20, too far from the 1.34 API server.
 sl_have go || installed golang-go || missing+=(golang-go)
+# Node.js runs the console's browser tests (playwright-core drives Debian's chromium); a node
+# outside dpkg (e.g. NodeSource's, which bundles npm) counts.
+if ! sl_have node || ! sl_have npm; then
+  installed nodejs || missing+=(nodejs)
+  sl_have npm || installed npm || missing+=(npm)
+fi
 
 if ((${#missing[@]} > 0)); then
   sl_log "installing ${#missing[@]} packages: ${missing[*]}"
@@ -144,6 +151,22 @@ for pidfile in /run/postgresql/*.pid; do
     "${SUDO[@]}" kill -INT "$pid" || true
   fi
 done
+
+# playwright-core for the console's browser tests (make console), from the npm registry at the
+# version tools/console-test/package-lock.json pins; npm's cache lives in ~/.cache/sluice/npm.
+# Skipped while node_modules matches the lock file.
+CONSOLE_TEST="$SLUICE_ROOT/tools/console-test"
+lock_sum="$(sha256sum "$CONSOLE_TEST/package-lock.json" | cut -d' ' -f1)"
+if [[ "$(cat "$CONSOLE_TEST/node_modules/.sluice-lock-sha256" 2>/dev/null || true)" != "$lock_sum" ]]; then
+  sl_log "npm ci in tools/console-test (playwright-core)"
+  log="$(mktemp /tmp/sluice-npm.XXXXXX.log)"
+  if ! (cd "$CONSOLE_TEST" && npm ci --no-audit --no-fund --cache "${HOME:-/root}/.cache/sluice/npm" >"$log" 2>&1); then
+    tail -n 20 "$log" >&2
+    sl_die "npm ci failed in tools/console-test (log $log)"
+  fi
+  echo "$lock_sum" >"$CONSOLE_TEST/node_modules/.sluice-lock-sha256"
+  rm -f "$log"
+fi
 
 if ((FETCH_KAFKA)); then
   "$SLUICE_ROOT/scripts/stack.sh" fetch-kafka

@@ -21,6 +21,7 @@ AGENT_TOKEN_FILE="$VAR/local/agent-token"
 # The token every internal API requires and release-intake sends them (SLUICE_SERVICE_TOKEN).
 SERVICE_TOKEN_FILE="$VAR/local/service-token"
 SVC="SLUICE_SERVICE_TOKEN_FILE=$SERVICE_TOKEN_FILE"
+LINK_KEYS_FILE="$VAR/local/link-keys"
 API_ADDR="${SLUICE_HTTP_ADDR:-127.0.0.1:8080}"
 PLANNER_ADDR=127.0.0.1:8082
 EXECUTOR_ADDR=127.0.0.1:8084
@@ -58,6 +59,9 @@ ensure_token() {
   ensure_secret_file "$SERVICE_TOKEN_FILE" svc_ "service token of the internal APIs"
   # The token every demo host's sluice-agent accepts; scripts/hosts.sh uses the same file.
   ensure_secret_file "$AGENT_TOKEN_FILE" sla_ "agent token"
+  # The key release-intake and the notifier sign and check the notices' links with
+  # (SLUICE_LINK_KEYS: "id:secret"; rotate by putting a new key first).
+  ensure_secret_file "$LINK_KEYS_FILE" local: "link signing key"
   # The local capture server checks the DingTalk signature and the webhook HMAC with these.
   ensure_secret_file "$VAR/local/demo-dingtalk-secret" SEC "demo DingTalk robot secret"
   ensure_secret_file "$VAR/local/demo-webhook-secret" whs_ "demo webhook secret"
@@ -83,6 +87,7 @@ env_for() {
   case "$1" in
     release-intake)
       echo "SLUICE_HTTP_ADDR=$API_ADDR SLUICE_ADMIN_TOKEN_FILE=$TOKEN_FILE $SVC" \
+        "SLUICE_LINK_KEYS_FILE=$LINK_KEYS_FILE" \
         "SLUICE_PLANNER_URL=http://$PLANNER_ADDR SLUICE_EXECUTOR_URL=http://$EXECUTOR_ADDR" \
         "SLUICE_WATCHER_URL=http://$WATCHER_ADDR SLUICE_ROLLBACK_AGENT_URL=http://$ROLLBACK_ADDR"
       ;;
@@ -103,7 +108,7 @@ env_for() {
       # Every notice of demo-app goes to the local capture server (var/demo/captures), e-mail
       # included (its SMTP listener, see the capture-server arguments).
       local c="http://$CAPTURE_ADDR"
-      echo "SLUICE_HTTP_ADDR=$NOTIFIER_ADDR $SVC $KAFKA_START" \
+      echo "SLUICE_HTTP_ADDR=$NOTIFIER_ADDR $SVC $KAFKA_START SLUICE_LINK_KEYS_FILE=$LINK_KEYS_FILE" \
         "SLUICE_NOTIFIER_CONFIG=$ROOT/services/notifier/examples/demo-routes.yaml" \
         "SLUICE_DEMO_SLACK_URL=$c/slack/services/T000/B000/demo" \
         "SLUICE_DEMO_DINGTALK_URL=$c/dingtalk/robot/send?access_token=demo" \

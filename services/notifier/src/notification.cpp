@@ -308,6 +308,19 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
     while (!base.empty() && base.back() == '/') base.pop_back();
     n.console_url = base + "/deployments/" + n.deployment_id;
   }
+  if (!options.link_keys.empty()) {
+    // Signed: a chat or mail reader has no API token. The expiry counts from the event's time,
+    // so the same event always yields the same links.
+    const auto expires =
+        std::chrono::duration_cast<std::chrono::seconds>(n.occurred_at.time_since_epoch()).count() +
+        options.link_ttl.count();
+    const auto& key = options.link_keys.front();
+    for (auto* url : {&n.console_url, &n.report_url, &n.chart_url}) {
+      if (!url->empty() && url->find('?') == std::string::npos) {
+        *url = core::SignUrl(key, *url, expires);
+      }
+    }
+  }
   return n;
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sluice/core/clock.hpp>
+#include <sluice/core/signed_link.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/projection/deployment.hpp>
 #include <string>
@@ -93,6 +94,11 @@ struct Notification {
 
 struct BuildOptions {
   std::string console_base_url = "http://127.0.0.1:8080/console";
+  // SLUICE_LINK_KEYS (the same keys as release-intake's): when set, the console, report and
+  // chart links are signed (core/signed_link.hpp) with the first key and open without an API
+  // token until the event's time + link_ttl (SLUICE_LINK_TTL).
+  std::vector<core::LinkKey> link_keys{};
+  std::chrono::seconds link_ttl{std::chrono::hours(24 * 7)};
 };
 
 // The notice for an event, or nullopt for an event no person needs to hear about.

@@ -167,6 +167,36 @@ TEST(NotificationTest, IncidentReported) {
   EXPECT_EQ(n->incident_key, "incident_reported:dep-1:inc-1");
 }
 
+TEST(NotificationTest, LinksAreSignedWhenLinkKeysAreSet) {
+  auto e = Base("ev-7", "dep-1");
+  auto* p = e.mutable_incident_reported();
+  p->set_incident_id("inc-1");
+  p->set_report_url("http://127.0.0.1:8080/v1/incidents/inc-1");
+  p->set_chart_url("http://127.0.0.1:8080/v1/incidents/inc-1/chart.svg");
+  const core::LinkKey key{"k1", std::string(32, 's')};
+  BuildOptions options = kOptions;
+  options.link_keys = {key};
+  options.link_ttl = std::chrono::hours(24);
+  const auto n = BuildNotification(e, Ctx(), options);
+  ASSERT_TRUE(n);
+  // The event's time (1 700 000 000 s) + the TTL; the same event always gives the same links.
+  const std::int64_t exp = 1'700'000'000 + 86'400;
+  EXPECT_EQ(n->console_url,
+            core::SignUrl(key, "https://sluice.example.com/console/deployments/dep-1", exp));
+  EXPECT_EQ(n->report_url, core::SignUrl(key, "http://127.0.0.1:8080/v1/incidents/inc-1", exp));
+  EXPECT_EQ(n->chart_url,
+            core::SignUrl(key, "http://127.0.0.1:8080/v1/incidents/inc-1/chart.svg", exp));
+  const auto chart = core::ParseLinkTarget(n->chart_url.substr(n->chart_url.find("/v1/")));
+  EXPECT_EQ(chart.path, "/v1/incidents/inc-1/chart.svg");
+  EXPECT_EQ(core::VerifyLink({key}, chart.path, chart.params, exp - 1, 86'400).verdict,
+            core::LinkVerdict::kOk);
+  EXPECT_EQ(core::VerifyLink({key}, chart.path, chart.params, exp, 86'400).verdict,
+            core::LinkVerdict::kExpired);
+  // Without keys the links stay as they are.
+  EXPECT_EQ(BuildNotification(e, Ctx(), kOptions)->chart_url,
+            "http://127.0.0.1:8080/v1/incidents/inc-1/chart.svg");
+}
+
 TEST(NotificationTest, DeploymentSucceededAndFailed) {
   auto e = Base("ev-8", "dep-1");
   auto* s = e.mutable_deployment_succeeded();

@@ -41,6 +41,16 @@ NotifierConfig ParseNotifierConfig(core::EnvConfig& env) {
                       "sluice.rollbacks.v1",
             .redis = true});
   c.build.console_base_url = env.String("SLUICE_CONSOLE_URL", c.build.console_base_url);
+  if (auto keys = env.Secret("SLUICE_LINK_KEYS")) {
+    try {
+      c.build.link_keys = core::ParseLinkKeys(*keys);
+    } catch (const std::invalid_argument& e) {
+      throw core::ConfigError(std::string("SLUICE_LINK_KEYS: ") + e.what());
+    }
+  }
+  const auto ttl = env.Duration("SLUICE_LINK_TTL", std::chrono::hours(24 * 7));
+  if (ttl < 1s) throw core::ConfigError("SLUICE_LINK_TTL must be at least 1s");
+  c.build.link_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
   const std::string template_dir = env.String("SLUICE_NOTIFIER_TEMPLATE_DIR", "");
   c.poll = env.Duration("SLUICE_NOTIFIER_POLL_INTERVAL", 500ms);
   const std::string config_path = env.String("SLUICE_NOTIFIER_CONFIG", "");

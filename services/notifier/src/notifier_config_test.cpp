@@ -45,6 +45,18 @@ TEST(NotifierConfigTest, Defaults) {
   EXPECT_TRUE(c.secrets.empty());
 }
 
+TEST(NotifierConfigTest, LinkKeysAndTtl) {
+  EXPECT_TRUE(Parse({}).build.link_keys.empty());
+  EXPECT_EQ(Parse({}).build.link_ttl, std::chrono::hours(24 * 7));
+  const auto c =
+      Parse({{"SLUICE_LINK_KEYS", "k1:" + std::string(32, 'x')}, {"SLUICE_LINK_TTL", "2d"}});
+  ASSERT_EQ(c.build.link_keys.size(), 1U);
+  EXPECT_EQ(c.build.link_keys[0].id, "k1");
+  EXPECT_EQ(c.build.link_ttl, std::chrono::hours(48));
+  EXPECT_THAT(ErrorOf({{"SLUICE_LINK_KEYS", "k1"}}), HasSubstr("SLUICE_LINK_KEYS: link key 1"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_LINK_TTL", "0s"}}), HasSubstr("SLUICE_LINK_TTL"));
+}
+
 TEST(NotifierConfigTest, BadValuesNameTheKey) {
   EXPECT_EQ(ErrorOf({{"SLUICE_NOTIFIER_CONFIG", "/nonexistent/routes.yaml"}}),
             "SLUICE_NOTIFIER_CONFIG=/nonexistent/routes.yaml: cannot read the file; give the path "

@@ -144,8 +144,16 @@ void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
     call.timeout = options_.analysis_timeout;
     Proxy(res, options_.watcher_url, call, watcher, watcher_down);
   });
+  // A signed console link of one deployment opens its lists (deployment_id given).
+  const auto deployment_link = [](const httplib::Request& req) {
+    std::vector<std::string> paths;
+    if (req.has_param("deployment_id")) {
+      paths.push_back("/console/deployments/" + req.get_param_value("deployment_id"));
+    }
+    return paths;
+  };
   s.Get("/v1/analyses", [=, this](const httplib::Request& req, httplib::Response& res) {
-    Authenticate(req, Role::kViewer);
+    AuthorizeRead(req, deployment_link(req));
     Proxy(res, options_.watcher_url,
           UpstreamCall::Get("/v1/analyses" + ForwardQuery(req.params, list_params)), watcher,
           watcher_down);
@@ -158,7 +166,7 @@ void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
   });
 
   s.Get("/v1/incidents", [=, this](const httplib::Request& req, httplib::Response& res) {
-    Authenticate(req, Role::kViewer);
+    AuthorizeRead(req, deployment_link(req));
     Proxy(res, options_.rollback_agent_url,
           UpstreamCall::Get("/v1/incidents" + ForwardQuery(req.params, list_params)), agent,
           agent_down);
@@ -166,7 +174,7 @@ void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
   // JSON by default; Markdown with `Accept: text/markdown` or ?format=markdown.
   s.Get(std::string("/v1/incidents/") + kId,
         [=, this](const httplib::Request& req, httplib::Response& res) {
-          Authenticate(req, Role::kViewer);
+          AuthorizeRead(req, {"/v1/incidents/" + std::string(req.matches[1])});
           auto call = UpstreamCall::Get("/v1/incidents/" + std::string(req.matches[1]) +
                                         ForwardQuery(req.params, {"format"}));
           if (req.has_header("Accept")) call.accept = req.get_header_value("Accept");
@@ -174,13 +182,13 @@ void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
         });
   s.Get(std::string("/v1/incidents/") + kId + "/chart\\.svg", [=, this](const httplib::Request& req,
                                                                         httplib::Response& res) {
-    Authenticate(req, Role::kViewer);
+    AuthorizeRead(req, {"/v1/incidents/" + std::string(req.matches[1]) + "/chart.svg"});
     auto call = UpstreamCall::Get("/v1/incidents/" + std::string(req.matches[1]) + "/chart.svg");
     call.accept = "image/svg+xml";
     Proxy(res, options_.rollback_agent_url, call, agent, agent_down, /*any_media=*/true);
   });
   s.Get("/v1/rollbacks", [=, this](const httplib::Request& req, httplib::Response& res) {
-    Authenticate(req, Role::kViewer);
+    AuthorizeRead(req, deployment_link(req));
     Proxy(res, options_.rollback_agent_url,
           UpstreamCall::Get("/v1/rollbacks" + ForwardQuery(req.params, list_params)), agent,
           agent_down);
@@ -660,14 +668,14 @@ void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Re
 }
 
 void ReleaseIntakeApi::ProxyDeployment(const httplib::Request& req, httplib::Response& res) {
-  Authenticate(req, Role::kViewer);
+  AuthorizeRead(req, {"/console/deployments/" + std::string(req.matches[1])});
   Proxy(res, options_.planner_url,
         UpstreamCall::Get("/v1/deployments/" + std::string(req.matches[1])), "rollout-planner",
         "planner_unavailable");
 }
 
 void ReleaseIntakeApi::ProxyInstances(const httplib::Request& req, httplib::Response& res) {
-  Authenticate(req, Role::kViewer);
+  AuthorizeRead(req, {"/console/deployments/" + std::string(req.matches[1])});
   Proxy(res, options_.executor_url,
         UpstreamCall::Get("/v1/deployments/" + std::string(req.matches[1]) + "/instances"),
         "executor", "executor_unavailable");

@@ -50,6 +50,7 @@ void ReleaseIntakeApi::Register() {
            [this](const auto& req, auto& res) { RevokeToken(req, res); });
   s.Get("/v1/audit", [this](const auto& req, auto& res) { ListAudit(req, res); });
   RegisterDelivery();
+  RegisterConsole();
 }
 
 TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {

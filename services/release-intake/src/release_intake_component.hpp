@@ -11,6 +11,7 @@
 #include <optional>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/core/signed_link.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/errors.hpp>
@@ -38,6 +39,10 @@ struct ApiOptions {
   std::string service_token;
   // POST /v1/analyses: a retrospective analysis is answered when it is done.
   std::chrono::milliseconds analysis_timeout{60000};
+  // Signed links (SLUICE_LINK_KEYS): the first key signs, every key verifies. None: signed
+  // links are refused and POST /v1/links answers 422 links_disabled.
+  std::vector<core::LinkKey> link_keys;
+  std::chrono::seconds link_max_lifetime{std::chrono::hours(24 * 30)};  // SLUICE_LINK_MAX_TTL
 };
 
 // One call to an upstream service.
@@ -75,6 +80,14 @@ class ReleaseIntakeApi {
 
  private:
   TokenRecord Authenticate(const httplib::Request& req, Role needed);
+  // A read a viewer may make, or a signed link may open without a token: with an
+  // Authorization header, Authenticate(viewer); without one, a signed link whose path is one
+  // of `link_paths`, carried in the request's own query (exp, kid, sig: the chart and report
+  // URLs of the notices) or in the X-Sluice-Link header ("<path>?exp=&kid=&sig=": the console
+  // opened from a signed link). 401 naming why a link is refused (expired, wrong page, ...).
+  void AuthorizeRead(const httplib::Request& req, const std::vector<std::string>& link_paths);
+  void RegisterConsole();  // /console, /v1/openapi.json, /v1/whoami, /v1/links
+  void CreateLink(const httplib::Request& req, httplib::Response& res);
   template <typename F>
   auto Db(F&& f);
 

@@ -44,6 +44,16 @@ IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
   a.watcher_url = UpstreamUrl(env, "SLUICE_WATCHER_URL", "http://127.0.0.1:8081");
   a.rollback_agent_url = UpstreamUrl(env, "SLUICE_ROLLBACK_AGENT_URL", "http://127.0.0.1:8085");
   a.analysis_timeout = env.Duration("SLUICE_ANALYSIS_TIMEOUT", 60s);
+  if (auto keys = env.Secret("SLUICE_LINK_KEYS")) {
+    try {
+      a.link_keys = core::ParseLinkKeys(*keys);
+    } catch (const std::invalid_argument& e) {
+      throw core::ConfigError(std::string("SLUICE_LINK_KEYS: ") + e.what());
+    }
+  }
+  const auto ttl = env.Duration("SLUICE_LINK_MAX_TTL", std::chrono::hours(24 * 30));
+  if (ttl < 1s) throw core::ConfigError("SLUICE_LINK_MAX_TTL must be at least 1s");
+  a.link_max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(ttl);
   env.RejectUnknown();
   return c;
 }

@@ -73,5 +73,19 @@ TEST(IntakeConfigTest, BadValuesNameTheKey) {
             "unknown setting SLUICE_PLANER_URL: did you mean SLUICE_PLANNER_URL?");
 }
 
+TEST(IntakeConfigTest, LinkKeys) {
+  EXPECT_TRUE(Parse({}).api.link_keys.empty());
+  EXPECT_EQ(Parse({}).api.link_max_lifetime, std::chrono::hours(24 * 30));
+  const auto c =
+      Parse({{"SLUICE_LINK_KEYS", "k2:" + std::string(32, 'b') + ",k1:" + std::string(40, 'a')},
+             {"SLUICE_LINK_MAX_TTL", "7d"}});
+  ASSERT_EQ(c.api.link_keys.size(), 2U);
+  EXPECT_EQ(c.api.link_keys[0].id, "k2");
+  EXPECT_EQ(c.api.link_max_lifetime, std::chrono::hours(24 * 7));
+  EXPECT_THAT(ErrorOf({{"SLUICE_LINK_KEYS", "k1:short"}}),
+              HasSubstr("SLUICE_LINK_KEYS: link key 1 ('k1'): the secret has 5 bytes"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_LINK_MAX_TTL", "0s"}}), HasSubstr("SLUICE_LINK_MAX_TTL"));
+}
+
 }  // namespace
 }  // namespace sluice::release_intake

@@ -1,0 +1,387 @@
+// The Sluice web console: a single-page app over the public API (no build step, no framework).
+// Signed in with an API token (kept in sessionStorage: gone when the tab closes), or opened
+// from a signed link of one deployment (read-only, until the link expires). Every call goes to
+// the same origin; the server's CSP allows no inline script or style.
+
+const ROLES = ["viewer", "deployer", "approver", "admin"];
+// The role each operator command needs (the API decides; this only disables the buttons).
+const VERBS = [
+  { verb: "approve", role: "approver", label: "Approve" },
+  { verb: "promote", role: "deployer", label: "Promote" },
+  { verb: "pause", role: "deployer", label: "Pause" },
+  { verb: "resume", role: "deployer", label: "Resume" },
+  { verb: "abort", role: "deployer", label: "Abort", danger: true },
+  { verb: "rollback", role: "approver", label: "Roll back", danger: true },
+];
+const REFRESH_MS = 3000;
+const TOKEN_KEY = "sluice.token";
+const LINK_KEY = "sluice.link";
+
+const main = document.getElementById("main");
+let session = null; // {kind: "token", name, role} | {kind: "link", path, expires}
+let timer = null;
+
+// ---- small DOM helpers (text only: nothing from the API is parsed as HTML)
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+const status = (s) => h("span", { class: `status ${s ?? ""}`, dataset: { status: s ?? "" } }, s ?? "—");
+const link = (href, text) => h("a", { href, "data-nav": true }, text);
+const when = (t) => (t ? new Date(t).toLocaleString() : "—");
+function table(headers, rows, attrs = {}) {
+  return h("table", attrs, h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, "nothing yet"))));
+}
+function message(kind, text) {
+  return h("div", { class: `message ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+// ---- the API
+class ApiError extends Error {
+  constructor(status, code, text) {
+    super(text);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(path, { method = "GET", body, accept } = {}) {
+  const headers = { Accept: accept ?? "application/json" };
+  if (session?.kind === "token") headers.Authorization = `Bearer ${sessionStorage.getItem(TOKEN_KEY)}`;
+  if (session?.kind === "link") headers["X-Sluice-Link"] = sessionStorage.getItem(LINK_KEY);
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "omit", cache: "no-store" });
+  const type = res.headers.get("Content-Type") ?? "";
+  if (!res.ok) {
+    let code = "http_" + res.status;
+    let text = `${res.status} ${res.statusText}`;
+    if (type.startsWith("application/json")) {
+      const e = (await res.json()).error ?? {};
+      code = e.code ?? code;
+      text = e.message ?? text;
+    }
+    throw new ApiError(res.status, code, text);
+  }
+  if (type.startsWith("application/json")) return res.json();
+  if (type.startsWith("image/")) return res.blob();
+  return res.text();
+}
+
+const can = (role) => session?.kind === "token" && ROLES.indexOf(session.role) >= ROLES.indexOf(role);
+
+// ---- sign-in
+async function signIn(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+  session = { kind: "token" };
+  try {
+    const me = await api("/v1/whoami");
+    session = { kind: "token", name: me.name, role: me.role };
+    return null;
+  } catch (e) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    session = null;
+    return e.status === 401 || e.status === 403 ? `Sign-in refused: ${e.message}` : `Sign-in failed: ${e.message}`;
+  }
+}
+
+function loginPage(error) {
+  const input = h("input", { type: "password", id: "token", name: "token", autocomplete: "off",
+    placeholder: "slc_…", required: true });
+  const form = h("form", { class: "card login", id: "login",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const err = await signIn(input.value.trim());
+      if (err) return render(loginPage(err));
+      route();
+    } },
+  h("h1", {}, "Sign in to Sluice"),
+  h("label", { for: "token" }, "API token"), input,
+  h("p", { class: "muted" }, "The token stays in this tab (sessionStorage) and is sent only to this server. " +
+    "Ask an admin for one: sluice token create NAME --role viewer."),
+  error ? message("error", error) : null,
+  h("button", { class: "primary", type: "submit" }, "Sign in"));
+  return form;
+}
+
+// ---- pages
+function render(...nodes) {
+  main.replaceChildren(...nodes);
+}
+function every(fn) {
+  clearInterval(timer);
+  timer = setInterval(() => { if (!document.hidden) fn(); }, REFRESH_MS);
+  return fn();
+}
+
+async function deploymentsPage(params) {
+  const form = h("form", { class: "filters", id: "filters" },
+    h("input", { name: "app", placeholder: "app", value: params.get("app") ?? "" }),
+    h("input", { name: "env", placeholder: "environment", value: params.get("env") ?? "" }),
+    h("select", { name: "status" }, ["", "pending", "running", "paused", "succeeded", "failed",
+      "rolling_back", "rolled_back", "aborted"].map((s) =>
+      h("option", { value: s, selected: s === (params.get("status") ?? "") }, s || "any status"))),
+    h("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+    navigate(`/console/deployments${q.size ? "?" + q : ""}`);
+  });
+  const live = h("span", { class: "live", id: "live" });
+  const holder = h("div");
+  render(h("h1", {}, "Deployments", live), form, holder);
+  const q = new URLSearchParams();
+  for (const k of ["app", "env", "status"]) if (params.get(k)) q.set(k, params.get(k));
+  await every(async () => {
+    try {
+      const body = await api(`/v1/deployments?${q}`);
+      const rows = (body.deployments ?? []).map((d) => h("tr", { dataset: { id: d.id } },
+        h("td", {}, link(`/console/deployments/${encodeURIComponent(d.id)}`, d.id.slice(0, 8))),
+        h("td", {}, link(`/console/releases?app=${encodeURIComponent(d.app)}`, d.app)),
+        h("td", {}, d.env), h("td", {}, d.version), h("td", {}, status(d.status)),
+        h("td", {}, `${Math.min(d.current_batch + 1, d.batch_count)} / ${d.batch_count}`),
+        h("td", {}, d.requested_by || "auto"), h("td", {}, when(d.created_at))));
+      holder.replaceChildren(table(["id", "app", "env", "version", "status", "batch", "by", "created"], rows,
+        { id: "deployments" }));
+      live.textContent = `live · updated ${new Date().toLocaleTimeString()}`;
+    } catch (e) {
+      holder.replaceChildren(message("error", e.message));
+    }
+  });
+}
+
+function actionBar(d, onDone) {
+  const out = h("div", { id: "action-result" });
+  const buttons = VERBS.map(({ verb, role, label, danger }) => {
+    const allowed = can(role);
+    const why = session?.kind === "link" ? "read-only: opened from a signed link"
+      : allowed ? `${label} ${d.app} ${d.version}` : `needs the ${role} role (you are ${session?.role})`;
+    return h("button", { class: danger ? "danger" : "", id: `do-${verb}`, disabled: !allowed, title: why,
+      onclick: async () => {
+        if (!confirm(`${label} deployment ${d.id.slice(0, 8)} of ${d.app} to version ${d.version} in ${d.env}?`)) return;
+        try {
+          const r = await api(`/v1/deployments/${encodeURIComponent(d.id)}:${verb}`, { method: "POST",
+            body: { reason: `from the console by ${session.name}` } });
+          out.replaceChildren(message("ok", `${label}: accepted (command ${r.command_id})${r.warning ? " — " + r.warning : ""}`));
+          onDone();
+        } catch (e) {
+          out.replaceChildren(message("error", `${label} refused: ${e.message}`));
+        }
+      } }, label);
+  });
+  return h("div", {}, h("div", { class: "actions", id: "actions" }, buttons), out);
+}
+
+function gatesText(b) {
+  return (b.gates ?? []).map((g) => `${g.kind}${g.duration_ms ? " " + g.duration_ms / 1000 + "s" : ""}${g.passed ? " ✓" : ""}`).join(", ");
+}
+
+function evidenceText(ev) {
+  if (!ev || (typeof ev === "object" && Object.keys(ev).length === 0)) return "";
+  if (typeof ev === "string") return ev;
+  const parts = [];
+  if (ev.rule) parts.push(`rule ${ev.rule}`);
+  if (ev.metric) parts.push(ev.metric);
+  if (ev.observed !== undefined) parts.push(`observed ${ev.observed}`);
+  if (ev.threshold !== undefined) parts.push(`threshold ${ev.comparator ?? ""} ${ev.threshold}`);
+  return parts.length ? parts.join(" · ") : JSON.stringify(ev);
+}
+
+async function deploymentPage(id) {
+  const holder = h("div");
+  render(holder);
+  let actionsShownFor = null;
+  const actions = h("div");
+  const load = async () => {
+    let d;
+    try {
+      d = await api(`/v1/deployments/${encodeURIComponent(id)}`);
+    } catch (e) {
+      holder.replaceChildren(h("h1", {}, "Deployment ", id), message("error", e.message));
+      return;
+    }
+    const [inst, analyses, incidents] = await Promise.all([
+      api(`/v1/deployments/${encodeURIComponent(id)}/instances`).catch((e) => ({ error: e })),
+      api(`/v1/analyses?deployment_id=${encodeURIComponent(id)}`).catch((e) => ({ error: e })),
+      api(`/v1/incidents?deployment_id=${encodeURIComponent(id)}`).catch((e) => ({ error: e })),
+    ]);
+    const key = `${d.status}/${d.version}`;
+    if (actionsShownFor !== key) {
+      actions.replaceChildren(actionBar(d, load));
+      actionsShownFor = key;
+    }
+    const batchRows = (d.batches ?? []).map((b) => h("tr", { dataset: { batch: b.index } },
+      h("td", {}, b.index + 1), h("td", {}, `${b.weight_percent}%`), h("td", { class: "hosts" }, b.hosts.join(", ")),
+      h("td", {}, gatesText(b) || "—"), h("td", {}, b.analysis ? b.analysis_template : "—"), h("td", {}, status(b.status))));
+    const instRows = inst.error ? [] : (inst.instances ?? []).map((r) => h("tr", {},
+      h("td", {}, r.host), h("td", {}, r.batch_index + 1), h("td", {}, r.version), h("td", {}, status(r.status)),
+      h("td", {}, r.health_status), h("td", {}, when(r.deployed_at)), h("td", {}, r.error_message || "")));
+    const anaRows = analyses.error ? [] : (analyses.analyses ?? []).map((a) => h("tr", {},
+      h("td", {}, a.batch_index + 1), h("td", {}, a.template), h("td", {}, status(a.status)),
+      h("td", {}, a.reason || ""), h("td", { class: "evidence" }, evidenceText(a.evidence)), h("td", {}, when(a.finished_at ?? a.started_at))));
+    const incRows = incidents.error ? [] : (incidents.incidents ?? []).map((i) => h("tr", {},
+      h("td", {}, link(`/console/incidents/${encodeURIComponent(i.incident_id)}`, i.incident_id.slice(0, 8))),
+      h("td", {}, status(i.status)), h("td", {}, i.summary), h("td", {}, when(i.created_at))));
+    holder.replaceChildren(
+      h("h1", {}, `${d.app} ${d.version} → ${d.env} `, status(d.status), h("span", { class: "live" }, `live · ${new Date().toLocaleTimeString()}`)),
+      h("div", { class: "card facts", id: "facts" },
+        ...[["deployment", d.id], ["phase", d.phase], ["strategy", d.strategy],
+          ["batch", `${Math.min(d.current_batch + 1, d.batch_count)} of ${d.batch_count}`],
+          ["requested by", d.requested_by || "auto-deploy"], ["spec version", d.spec_version],
+          ["stable before", d.stable_version_before || "—"], ["started", when(d.started_at)],
+          ["finished", when(d.finished_at)], ["pause reason", d.pause_reason ?? "—"],
+          ["failure", d.failure_reason ? `${d.failure_reason}${d.failure_detail ? ": " + d.failure_detail : ""}` : "—"]]
+          .map(([k, v]) => h("div", {}, h("span", {}, k), v))),
+      actions,
+      h("h2", {}, "Batches"),
+      table(["#", "weight", "hosts", "gates before", "analysis", "status"], batchRows, { id: "batches" }),
+      h("h2", {}, "Hosts and pods"),
+      inst.error?.status === 404 ? h("p", { class: "muted", id: "instances" }, "No host or pod has been touched yet.")
+        : inst.error ? message("error", inst.error.message) : table(["host", "batch", "version", "status", "health", "deployed", "error"], instRows, { id: "instances" }),
+      h("h2", {}, "Analysis"),
+      analyses.error ? message("error", analyses.error.message) : table(["batch", "template", "verdict", "reason", "evidence", "at"], anaRows, { id: "analyses" }),
+      h("h2", {}, "Incidents"),
+      incidents.error ? message("error", incidents.error.message) : table(["incident", "status", "summary", "created"], incRows, { id: "incidents" }),
+      h("h2", {}, "Timeline"),
+      h("ol", { class: "timeline", id: "timeline" }, (d.timeline ?? []).map((t) => h("li", {},
+        h("span", { class: "muted" }, when(t.at)), " ", h("strong", {}, t.kind), t.actor ? ` by ${t.actor}` : "",
+        t.detail ? ` — ${typeof t.detail === "string" ? t.detail : JSON.stringify(t.detail)}` : "",
+        t.applied === false ? ` (ignored: ${t.ignored_reason})` : ""))));
+  };
+  await every(load);
+}
+
+async function releasesPage(params) {
+  const app = params.get("app") ?? "";
+  const form = h("form", { class: "filters" }, h("input", { name: "app", placeholder: "app", value: app }),
+    h("input", { name: "tag", placeholder: "tag contains", value: params.get("tag") ?? "" }),
+    h("button", { type: "submit" }, "Show"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+    navigate(`/console/releases${q.size ? "?" + q : ""}`);
+  });
+  const holder = h("div");
+  render(h("h1", {}, app ? `Releases of ${app}` : "Releases"), form, holder);
+  try {
+    const body = await api(`/v1/releases?limit=100${app ? "&app=" + encodeURIComponent(app) : ""}`);
+    const tag = params.get("tag") ?? "";
+    const rows = (body.items ?? body.releases ?? []).filter((r) => !tag || (r.tag ?? "").includes(tag)).map((r) => h("tr", {},
+      h("td", {}, r.app), h("td", {}, r.version), h("td", {}, r.tag), h("td", {}, r.created_by),
+      h("td", {}, (r.sha256 ?? "").slice(0, 12)), h("td", {}, when(r.created_at ?? r.created_at_ms))));
+    holder.replaceChildren(table(["app", "version", "tag", "by", "sha256", "created"], rows, { id: "releases" }));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
+async function incidentsPage(params) {
+  const dep = params.get("deployment_id") ?? "";
+  const holder = h("div");
+  render(h("h1", {}, "Incidents"), holder);
+  try {
+    const body = await api(`/v1/incidents${dep ? "?deployment_id=" + encodeURIComponent(dep) : ""}`);
+    holder.replaceChildren(table(["incident", "deployment", "status", "summary", "created"], (body.incidents ?? []).map((i) => h("tr", {},
+      h("td", {}, link(`/console/incidents/${encodeURIComponent(i.incident_id)}`, i.incident_id.slice(0, 8))),
+      h("td", {}, link(`/console/deployments/${encodeURIComponent(i.deployment_id)}`, i.deployment_id.slice(0, 8))),
+      h("td", {}, status(i.status)), h("td", {}, i.summary), h("td", {}, when(i.created_at))))));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
+async function incidentPage(id) {
+  const holder = h("div");
+  render(h("h1", {}, "Incident ", id), holder);
+  try {
+    const [report, chart] = await Promise.all([
+      api(`/v1/incidents/${encodeURIComponent(id)}?format=markdown`, { accept: "text/markdown" }),
+      api(`/v1/incidents/${encodeURIComponent(id)}/chart.svg`, { accept: "image/svg+xml" }).catch(() => null),
+    ]);
+    holder.replaceChildren(
+      chart ? h("img", { class: "chart", alt: "metric chart", src: URL.createObjectURL(chart) }) : null,
+      h("h2", {}, "Report"), h("pre", { class: "report", id: "report" }, report));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
+// ---- routing (history API: the notices' /console/deployments/<id> links land here)
+function navigate(href) {
+  history.pushState(null, "", href);
+  route();
+}
+
+async function route() {
+  clearInterval(timer);
+  const url = new URL(location.href);
+  const parts = url.pathname.replace(/^\/console\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  document.getElementById("who").textContent = session?.kind === "token" ? `${session.name} · ${session.role}` : "";
+  const out = document.getElementById("logout");
+  out.hidden = !session;
+  out.textContent = session?.kind === "link" ? "Sign in with a token" : "Sign out";
+  if (!session) return render(loginPage(null));
+  if (session.kind === "link") {
+    // A signed link opens its own page only.
+    const own = session.path.replace(/^\/console\/?/, "").split("/");
+    if (parts.join("/") !== own.join("/")) return render(message("error", "This signed link opens one deployment only; sign in with an API token for the rest."));
+  }
+  const [section, id] = parts;
+  if (!section || section === "deployments") return id ? deploymentPage(id) : deploymentsPage(url.searchParams);
+  if (section === "releases") return releasesPage(url.searchParams);
+  if (section === "apps" && id) return releasesPage(new URLSearchParams({ app: id }));
+  if (section === "incidents") return id ? incidentPage(id) : incidentsPage(url.searchParams);
+  render(message("error", `No console page at ${url.pathname}`), link("/console/deployments", "Deployments"));
+}
+
+async function start() {
+  document.addEventListener("click", (ev) => {
+    const a = ev.target.closest("a[data-nav]");
+    if (!a || ev.metaKey || ev.ctrlKey || ev.shiftKey || a.origin !== location.origin) return;
+    ev.preventDefault();
+    navigate(a.pathname + a.search);
+  });
+  window.addEventListener("popstate", route);
+  document.getElementById("logout").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(LINK_KEY);
+    session = null;
+    document.getElementById("banner").hidden = true;
+    navigate("/console/");
+  });
+  const url = new URL(location.href);
+  const banner = document.getElementById("banner");
+  if (url.searchParams.has("sig")) {
+    // Opened from a signed link: keep it for this tab's API calls, drop it from the address bar.
+    const exp = Number(url.searchParams.get("exp"));
+    sessionStorage.setItem(LINK_KEY, url.pathname + url.search);
+    sessionStorage.removeItem(TOKEN_KEY);
+    history.replaceState(null, "", url.pathname);
+    session = { kind: "link", path: url.pathname, expires: exp };
+  } else if (sessionStorage.getItem(TOKEN_KEY)) {
+    const err = await signIn(sessionStorage.getItem(TOKEN_KEY));
+    if (err) { session = null; render(loginPage(err)); return; }
+  } else if (sessionStorage.getItem(LINK_KEY)) {
+    const saved = new URL(sessionStorage.getItem(LINK_KEY), location.origin);
+    session = { kind: "link", path: saved.pathname, expires: Number(saved.searchParams.get("exp")) };
+  }
+  if (session?.kind === "link") {
+    banner.hidden = false;
+    banner.id = "banner";
+    banner.textContent = `Opened from a signed link: read-only, until ${new Date(session.expires * 1000).toLocaleString()}. Sign in with an API token to act.`;
+  }
+  route();
+}
+
+start();

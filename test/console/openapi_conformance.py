@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""OpenAPI conformance of release-intake's public API, against the running server.
+
+  openapi_conformance.py            (environment: SLUICE_TEST_API, SLUICE_TEST_ADMIN_TOKEN,
+                                     SLUICE_TEST_LINK_KEY "kid:secret", SLUICE_TEST_GITHUB_SECRET,
+                                     SLUICE_TEST_APP, SLUICE_TEST_SPEC (a spec file of that app),
+                                     SLUICE_REPO_ROOT)
+
+1. GET /v1/openapi.json; every schema in it is a valid JSON Schema (2020-12).
+2. Every route release-intake registers in its source (services/release-intake/src/*.cpp) is a
+   documented path and method: an undocumented route fails the test.
+3. Every documented operation is called (a table of calls below, plus a call without a token for
+   every operation that needs one); each answer's status must be one the document lists for
+   that operation, its media type one it lists, and a JSON body must validate against the
+   listed schema. A documented operation no call reached fails the test.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+from jsonschema import Draft202012Validator
+
+API = os.environ["SLUICE_TEST_API"].rstrip("/")
+ADMIN = os.environ["SLUICE_TEST_ADMIN_TOKEN"]
+LINK_KID, LINK_SECRET = os.environ["SLUICE_TEST_LINK_KEY"].split(":", 1)
+GITHUB_SECRET = os.environ["SLUICE_TEST_GITHUB_SECRET"]
+APP = os.environ["SLUICE_TEST_APP"]
+SPEC = open(os.environ["SLUICE_TEST_SPEC"], encoding="utf-8").read()
+ROOT = os.environ["SLUICE_REPO_ROOT"]
+# A base URI for the document (never fetched: it is in the registry / store).
+DOC_URN = "https://sluice.invalid/openapi.json"
+
+failures = []
+exercised = set()  # (METHOD, template)
+
+
+def fail(msg):
+    failures.append(msg)
+    print("  FAIL " + msg, flush=True)
+
+
+def request(method, path, token=None, body=None, raw=None, content_type=None, headers=None):
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = "Bearer " + token
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    elif raw is not None:
+        data = raw if isinstance(raw, bytes) else raw.encode()
+        if content_type:
+            h["Content-Type"] = content_type
+    req = urllib.request.Request(API + path, data=data, method=method, headers=h)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=30) as res:
+            return res.status, dict(res.headers), res.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+# ---- the document
+status, _, raw_doc = request("GET", "/v1/openapi.json")
+if status != 200:
+    sys.exit(f"GET /v1/openapi.json answered {status}")
+DOC = json.loads(raw_doc)
+assert DOC["openapi"].startswith("3.1"), DOC["openapi"]
+try:  # jsonschema >= 4.18 resolves references through `referencing`
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    _registry = Registry().with_resource(DOC_URN, Resource.from_contents(DOC, default_specification=DRAFT202012))
+
+    def validator_for(ref):
+        return Draft202012Validator({"$ref": ref}, registry=_registry)
+except ImportError:  # Debian 12's python3-jsonschema (4.10)
+    from jsonschema import RefResolver
+
+    _resolver = RefResolver(DOC_URN, DOC, store={DOC_URN: DOC})
+
+    def validator_for(ref):
+        return Draft202012Validator({"$ref": ref}, resolver=_resolver)
+for name, schema in DOC["components"]["schemas"].items():
+    Draft202012Validator.check_schema(schema)
+
+
+def pointer(*parts):
+    return "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def template_regex(template):
+    return re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+TEMPLATES = sorted(DOC["paths"], key=lambda t: (t.count("{"), -len(t)))
+
+
+def template_of(path):
+    for t in TEMPLATES:  # literal paths before templated ones
+        if template_regex(t).match(path):
+            return t
+    return None
+
+
+def check(method, path, status, headers, body, want=None):
+    """The answer conforms to the document; `want` (a status or a set) is what this call meant."""
+    path_only = path.split("?")[0]
+    template = template_of(path_only)
+    label = f"{method} {path} -> {status}"
+    if template is None or method.lower() not in DOC["paths"][template]:
+        fail(f"{label}: no documented operation")
+        return None
+    exercised.add((method, template))
+    op = DOC["paths"][template][method.lower()]
+    if want is not None and status not in (want if isinstance(want, (set, tuple)) else {want}):
+        fail(f"{label}: expected {want}; body {body[:300]!r}")
+    if str(status) not in op["responses"]:
+        fail(f"{label}: status not documented (documented: {sorted(op['responses'])}); body {body[:300]!r}")
+        return None
+    documented = op["responses"][str(status)]
+    content = documented.get("content")
+    media = (headers.get("Content-Type") or "").split(";")[0].strip()
+    if not content:
+        return body
+    if media not in content:
+        fail(f"{label}: media type {media!r} not documented ({sorted(content)})")
+        return body
+    if media == "application/json":
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            fail(f"{label}: body is not JSON")
+            return None
+        ref = f"{DOC_URN}#/" + pointer("paths", template, method.lower(), "responses", str(status), "content", media, "schema")
+        validator = validator_for(ref)
+        errors = sorted(validator.iter_errors(parsed), key=lambda e: list(e.path))
+        for e in errors[:3]:
+            fail(f"{label}: {'/'.join(map(str, e.path)) or '(root)'}: {e.message[:200]}")
+        return parsed
+    return body
+
+
+def call(method, path, want=None, **kw):
+    status, headers, body = request(method, path, **kw)
+    parsed = check(method, path, status, headers, body, want)
+    return status, headers, parsed
+
+
+# ---- 2. every registered route is documented
+def source_routes():
+    routes = []
+    for name in sorted(os.listdir(os.path.join(ROOT, "services/release-intake/src"))):
+        if not name.endswith(".cpp") or name.endswith("_test.cpp"):
+            continue
+        text = open(os.path.join(ROOT, "services/release-intake/src", name), encoding="utf-8").read()
+        consts = {m.group(1): m.group(2) for m in re.finditer(r'constexpr const char\* (k\w+) = R"\((.*?)\)";', text)}
+        consts.update({m.group(1): m.group(2) for m in re.finditer(r'constexpr const char\* (k\w+) = "(.*?)";', text)})
+        for m in re.finditer(r"\bs\.(?:Raw\(\)\.)?(Get|Post|Put|Delete)\(", text):
+            # The first argument: string literals, std::string(...) and constants joined by '+'.
+            rest = text[m.end():]
+            depth, i, in_raw = 0, 0, False
+            while i < len(rest):
+                if rest.startswith('R"(', i):
+                    i = rest.index(')"', i) + 2
+                    continue
+                if rest[i] == '"':
+                    i = rest.index('"', i + 1) + 1
+                    continue
+                if rest[i] == "(":
+                    depth += 1
+                elif rest[i] == ")":
+                    depth -= 1
+                elif rest[i] == "," and depth == 0:
+                    break
+                i += 1
+            expr = rest[:i]
+            pattern = ""
+            for tok in re.finditer(r'R"\((.*?)\)"|"((?:[^"\\]|\\.)*)"|\b(k\w+)\b', expr, re.S):
+                if tok.group(1) is not None:
+                    pattern += tok.group(1)
+                elif tok.group(2) is not None:
+                    pattern += tok.group(2).encode().decode("unicode_escape")
+                else:
+                    pattern += consts[tok.group(3)]
+            routes.append((m.group(1).upper(), pattern, name))
+    return routes
+
+
+def sample(template):
+    return re.sub(r"\{[^}]+\}", "abc-1", template)
+
+
+routes = source_routes()
+print(f"{len(routes)} routes registered in the source, {sum(len(v) for v in DOC['paths'].values())} documented operations")
+if len(routes) < 25:
+    fail(f"only {len(routes)} routes found in the source: the scan is broken")
+for method, pattern, where in routes:
+    rx = re.compile(pattern)
+    if not any(method.lower() in ops and rx.fullmatch(sample(t)) for t, ops in DOC["paths"].items()):
+        fail(f"undocumented route {method} {pattern} ({where})")
+for t, ops in DOC["paths"].items():
+    for method in ops:
+        if t in ("/healthz", "/readyz", "/metrics"):
+            continue  # mounted by libs/http (Server::MountOps)
+        if not any(m == method.upper() and re.fullmatch(p, sample(t)) for m, p, _ in routes):
+            fail(f"documented {method.upper()} {t} matches no route in the source")
+
+# ---- 3. calls
+suffix = uuid.uuid4().hex[:8]
+
+
+def token(role):
+    s, _, b = call("POST", "/v1/tokens", 201, token=ADMIN, body={"name": f"conf-{role}-{suffix}", "role": role, "expires_in": "1h"})
+    return b["token"], b["id"]
+
+
+print("ops and console")
+call("GET", "/healthz", 200)
+call("GET", "/readyz", 200)
+call("GET", "/metrics", 200)
+call("GET", "/v1/openapi.json", 200)
+s, h, _ = call("GET", "/", 302)
+if h.get("Location") != "/console/":
+    fail(f"GET / redirects to {h.get('Location')}")
+for path in ("/console", "/console/releases", "/console/deployments/abc-1", "/console/assets/app.js", "/console/assets/style.css"):
+    s, h, body = call("GET", path, 200)
+    for header in ("Content-Security-Policy", "ETag", "Cache-Control", "X-Content-Type-Options"):
+        if header not in h:
+            fail(f"GET {path}: no {header}")
+    s2, _, _ = call("GET", path, 304, headers={"If-None-Match": h.get("ETag", "")})
+call("GET", "/console/assets/missing.js", 404)
+
+print("tokens and who")
+viewer, viewer_id = token("viewer")
+deployer, _ = token("deployer")
+approver, _ = token("approver")
+call("POST", "/v1/tokens", 409, token=ADMIN, body={"name": f"conf-viewer-{suffix}", "role": "viewer"})
+call("POST", "/v1/tokens", 403, token=viewer, body={"name": "x", "role": "viewer"})
+call("POST", "/v1/tokens", 400, token=ADMIN, body={"name": "x", "role": "emperor"})
+call("POST", "/v1/tokens", 415, token=ADMIN, raw="name=x", content_type="application/x-www-form-urlencoded")
+call("GET", "/v1/tokens", 200, token=ADMIN)
+s, _, who = call("GET", "/v1/whoami", 200, token=viewer)
+if who and who.get("role") != "viewer":
+    fail(f"whoami says {who}")
+call("GET", "/v1/whoami", 401, token="not-a-token")
+
+print("releases")
+sha = hashlib.sha256(suffix.encode()).hexdigest()
+rel = {"app": APP, "tag": f"v1.0.{int(time.time())}", "artifact_url": "http://127.0.0.1:1/a.tgz", "sha256": sha}
+s, _, release = call("POST", "/v1/releases", 201, token=deployer, body=rel)
+call("POST", "/v1/releases", 200, token=deployer, body=rel)
+call("POST", "/v1/releases", 409, token=deployer, body={**rel, "sha256": "0" * 64})
+call("POST", "/v1/releases", 400, token=deployer, body={**rel, "surprise": 1})
+call("POST", "/v1/releases", 403, token=viewer, body=rel)
+call("POST", "/v1/releases", 413, token=deployer, raw=b'{"a":"' + b"x" * (2 << 20) + b'"}', content_type="application/json")
+call("GET", f"/v1/releases?app={APP}&limit=5", 200, token=viewer)
+call("GET", "/v1/releases?limit=0", 400, token=viewer)
+call("GET", f"/v1/releases/{release['id']}", 200, token=viewer)
+call("GET", "/v1/releases/no-such-release", 404, token=viewer)
+
+print("github hook")
+ping = json.dumps({"zen": "conformance"}).encode()
+sig = "sha256=" + hmac.new(GITHUB_SECRET.encode(), ping, hashlib.sha256).hexdigest()
+gh = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": f"conf-{suffix}", "X-Hub-Signature-256": sig}
+call("POST", "/v1/hooks/github", 202, raw=ping, content_type="application/json", headers=gh)
+call("POST", "/v1/hooks/github", 401, raw=ping, content_type="application/json", headers={**gh, "X-Hub-Signature-256": "sha256=" + "0" * 64})
+
+print("apps")
+call("PUT", f"/v1/apps/{APP}", {200, 201}, token=approver, raw=SPEC, content_type="application/yaml")
+call("PUT", f"/v1/apps/{APP}", 200, token=approver, raw=SPEC, content_type="application/yaml")
+call("PUT", f"/v1/apps/{APP}", 422, token=approver, raw="app: " + APP + "\nenvironments: 3\n", content_type="application/yaml")
+call("PUT", f"/v1/apps/{APP}", 403, token=deployer, raw=SPEC, content_type="application/yaml")
+call("GET", "/v1/apps", 200, token=viewer)
+call("GET", f"/v1/apps/{APP}", 200, token=viewer)
+call("GET", f"/v1/apps/{APP}?version=x", 400, token=viewer)
+call("GET", "/v1/apps/no-such-app", 404, token=viewer)
+call("GET", f"/v1/apps/{APP}/versions", 200, token=viewer)
+
+print("deployments")
+env = "production"
+call("POST", "/v1/deployments?dry_run=true", 200, token=deployer, body={"release_id": release["id"], "env": env})
+call("POST", "/v1/deployments", 422, token=deployer, body={"release_id": release["id"], "env": "nowhere"})
+s, _, dep = call("POST", "/v1/deployments", 202, token=deployer, body={"release_id": release["id"], "env": env},
+                 headers={"Idempotency-Key": f"conf-{suffix}"})
+call("POST", "/v1/deployments", 409, token=deployer, body={"release_id": release["id"], "env": env, "spec_version": 1},
+     headers={"Idempotency-Key": f"conf-{suffix}"})
+dep_id = dep["deployment_id"]
+deadline = time.time() + 30
+while time.time() < deadline:
+    s, _, _ = request("GET", f"/v1/deployments/{dep_id}", token=viewer)
+    if s == 200:
+        break
+    time.sleep(0.5)
+call("GET", f"/v1/deployments/{dep_id}", 200, token=viewer)
+call("GET", f"/v1/deployments?app={APP}&status=running", 200, token=viewer)
+call("GET", "/v1/deployments/no-such-deployment", 404, token=viewer)
+call("GET", f"/v1/deployments/{dep_id}/instances", {200, 404}, token=viewer)
+call("POST", f"/v1/deployments/{dep_id}:pause", 403, token=viewer, body={})
+call("POST", f"/v1/deployments/{dep_id}:approve", 403, token=deployer, body={})
+for verb, who_tok in (("pause", deployer), ("resume", deployer), ("promote", deployer), ("approve", approver),
+                      ("abort", deployer), ("rollback", approver)):
+    call("POST", f"/v1/deployments/{dep_id}:{verb}", 202, token=who_tok, body={"reason": "conformance"})
+call("POST", f"/v1/deployments/{dep_id}:pause", 400, token=deployer, body={"reason": 5})
+
+print("analyses, incidents, rollbacks")
+call("GET", f"/v1/analyses?deployment_id={dep_id}", 200, token=viewer)
+call("GET", "/v1/analyses/no-such-analysis", 404, token=viewer)
+call("POST", "/v1/analyses", {400, 422}, token=deployer, body={"nonsense": True})
+call("POST", "/v1/analyses", 400, token=deployer, raw="{", content_type="application/json")
+call("GET", f"/v1/incidents?deployment_id={dep_id}", 200, token=viewer)
+call("GET", "/v1/incidents/no-such-incident", 404, token=viewer)
+call("GET", "/v1/incidents/no-such-incident/chart.svg", 404, token=viewer)
+call("GET", f"/v1/rollbacks?deployment_id={dep_id}", 200, token=viewer)
+
+print("signed links")
+s, _, made = call("POST", "/v1/links", 201, token=deployer, body={"path": f"/console/deployments/{dep_id}", "expires_in": "10m"})
+call("POST", "/v1/links", 400, token=deployer, body={"path": "/v1/tokens"})
+call("POST", "/v1/links", 400, token=deployer, body={"path": f"/console/deployments/{dep_id}", "expires_in": "400d"})
+call("POST", "/v1/links", 403, token=viewer, body={"path": f"/console/deployments/{dep_id}"})
+link_header = {"X-Sluice-Link": made["url"]}
+call("GET", f"/v1/deployments/{dep_id}", 200, headers=link_header)
+call("GET", f"/v1/analyses?deployment_id={dep_id}", 200, headers=link_header)
+call("GET", f"/v1/incidents?deployment_id={dep_id}", 200, headers=link_header)
+call("GET", f"/v1/rollbacks?deployment_id={dep_id}", 200, headers=link_header)
+call("GET", f"/v1/deployments/{dep_id}/instances", {200, 404}, headers=link_header)
+call("GET", "/v1/deployments/another-one", 401, headers=link_header)
+call("GET", "/v1/analyses", 401, headers=link_header)
+call("GET", f"/v1/releases?app={APP}", 401, headers=link_header)
+
+
+def signed(path, exp):
+    mac = hmac.new(LINK_SECRET.encode(), f"sluice-link-v1\n{path}\n{exp}".encode(), hashlib.sha256).digest()
+    return f"{path}?exp={exp}&kid={LINK_KID}&sig={base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+if made["url"] != signed(made["path"], made["expires_at_ms"] // 1000):
+    fail(f"POST /v1/links signed {made['url']}, the documented scheme gives {signed(made['path'], made['expires_at_ms'] // 1000)}")
+s, _, err = call("GET", f"/v1/deployments/{dep_id}", 401, headers={"X-Sluice-Link": signed(f"/console/deployments/{dep_id}", int(time.time()) - 5)})
+if err and "expired" not in err["error"]["message"]:
+    fail(f"an expired link's 401 does not say so: {err}")
+call("GET", signed("/v1/incidents/no-such-incident/chart.svg", int(time.time()) + 60), 404)
+call("GET", signed("/v1/incidents/no-such-incident", int(time.time()) + 60), 404)
+call("GET", signed("/v1/incidents/no-such-incident", int(time.time()) - 1), 401)
+call("GET", signed("/v1/incidents/other", int(time.time()) + 60).replace("/other", "/no-such-incident"), 401)
+
+print("audit and revocation")
+call("GET", "/v1/audit?limit=20", 200, token=ADMIN)
+call("GET", "/v1/audit", 403, token=approver)
+call("DELETE", f"/v1/tokens/{viewer_id}", 200, token=ADMIN)
+call("DELETE", "/v1/tokens/no-such-token", 404, token=ADMIN)
+call("GET", "/v1/whoami", 401, token=viewer)
+
+print("every operation that needs a token refuses a call without one")
+for t, ops in DOC["paths"].items():
+    for method, op in ops.items():
+        if op.get("security"):
+            call(method.upper(), sample(t), 401)
+
+missing = sorted(f"{m.upper()} {t}" for t, ops in DOC["paths"].items() for m in ops if (m.upper(), t) not in exercised)
+for m in missing:
+    fail(f"documented operation never called: {m}")
+print(f"{len(exercised)} operations exercised, {len(failures)} failures")
+sys.exit(1 if failures else 0)

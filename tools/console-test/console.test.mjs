@@ -1,0 +1,240 @@
+// Browser tests of the Sluice web console: Debian's headless chromium driven by playwright-core,
+// against a release-intake (and the services behind it) that test/console/console_test.sh
+// started. Every check is a named case; the run prints each with its time and fails at the end
+// if any failed.
+import { createHmac } from "node:crypto";
+import { readFileSync, mkdirSync, copyFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const API = process.env.SLUICE_TEST_API.replace(/\/$/, "");
+const ADMIN = process.env.SLUICE_TEST_ADMIN_TOKEN;
+const [LINK_KID, LINK_SECRET] = [process.env.SLUICE_TEST_LINK_KEY.split(":")[0],
+  process.env.SLUICE_TEST_LINK_KEY.split(":").slice(1).join(":")];
+const APP = process.env.SLUICE_TEST_APP;
+const SPEC = readFileSync(process.env.SLUICE_TEST_SPEC, "utf8");
+const SHOTS = process.env.SLUICE_CONSOLE_SHOTS;
+const README_SHOT = process.env.SLUICE_CONSOLE_README_SHOT === "1";
+const REPO = new URL("../..", import.meta.url).pathname;
+const WAIT = 20000;
+
+async function api(method, path, token, body, contentType) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = contentType ?? "application/json";
+  const res = await fetch(API + path, { method, headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json, text };
+}
+async function must(method, path, token, body, contentType) {
+  const r = await api(method, path, token, body, contentType);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+  return r.json;
+}
+function signed(path, exp) {
+  const sig = createHmac("sha256", LINK_SECRET).update(`sluice-link-v1\n${path}\n${exp}`).digest("base64url");
+  return `${path}?exp=${exp}&kid=${LINK_KID}&sig=${sig}`;
+}
+
+// ---- data, all through the API
+const suffix = Math.random().toString(16).slice(2, 8);
+const tokens = {};
+for (const role of ["viewer", "deployer", "approver"]) {
+  tokens[role] = (await must("POST", "/v1/tokens", ADMIN, { name: `console-${role}-${suffix}`, role, expires_in: "1h" })).token;
+}
+await must("PUT", `/v1/apps/${APP}`, tokens.approver, SPEC, "application/yaml");
+const release = await must("POST", "/v1/releases", tokens.deployer, { app: APP, tag: `v2.4.0-${suffix}`, version: "2.4.0",
+  artifact_url: "http://127.0.0.1:1/shop-2.4.0.tgz", sha256: createHmac("sha256", "x").update(suffix).digest("hex") });
+// Requested by the approver: the same approver approving it is self-approval (refused).
+const requested = await must("POST", "/v1/deployments", tokens.approver, { release_id: release.id, env: "production" });
+const DEP = requested.deployment_id;
+let deployment = null;
+for (const deadline = Date.now() + WAIT; Date.now() < deadline;) {
+  const r = await api("GET", `/v1/deployments/${DEP}`, ADMIN);
+  if (r.status === 200) { deployment = r.json; break; }
+  await new Promise((ok) => setTimeout(ok, 300));
+}
+if (!deployment) throw new Error(`deployment ${DEP} never reached the planner`);
+console.log(`deployment ${DEP}: ${deployment.status}/${deployment.phase}, ${deployment.batches.length} batches`);
+
+// ---- the browser
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+const results = [];
+const consoleErrors = [];
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error" && !/401|403|404/.test(m.text())) consoleErrors.push(`${page.url()}: ${m.text()}`); });
+  page.on("dialog", (d) => d.accept());
+  return page;
+}
+async function signIn(page, token) {
+  await page.goto(`${API}/console/`);
+  await page.fill("#token", token);
+  await page.click("#login button[type=submit]");
+}
+async function check(name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true, ms: Date.now() - t });
+    console.log(`  ok   ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false, ms: Date.now() - t });
+    console.log(`  FAIL ${name} (${Date.now() - t} ms): ${e.message.split("\n").slice(0, 6).join("\n       ")}`);
+  }
+}
+function expect(cond, what) { if (!cond) throw new Error(what); }
+async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+await check("the console is served with its content types, caching headers and CSP", async () => {
+  for (const [path, type] of [["/console/", "text/html"], ["/console/deployments/x", "text/html"],
+    ["/console/assets/app.js", "text/javascript"], ["/console/assets/style.css", "text/css"]]) {
+    const res = await fetch(API + path);
+    expect(res.status === 200, `${path}: ${res.status}`);
+    expect((res.headers.get("content-type") ?? "").startsWith(type), `${path}: ${res.headers.get("content-type")}`);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp.includes("script-src 'self'") && !csp.includes("unsafe"), `${path}: CSP ${csp}`);
+    expect(res.headers.get("cache-control") === "no-cache" && res.headers.get("etag"), `${path}: caching headers`);
+    expect(res.headers.get("referrer-policy") === "no-referrer", `${path}: Referrer-Policy`);
+    const again = await fetch(API + path, { headers: { "If-None-Match": res.headers.get("etag") } });
+    expect(again.status === 304, `${path}: If-None-Match gave ${again.status}`);
+  }
+});
+
+await check("an invalid token shows a clear error", async () => {
+  const page = await newPage();
+  await signIn(page, "slc_not_a_real_token");
+  await page.getByText("Sign-in refused: unknown API token").waitFor();
+  expect(await page.locator("#token").isVisible(), "the sign-in form is gone");
+  expect(await page.evaluate(() => sessionStorage.getItem("sluice.token")) === null, "the bad token was kept");
+  await shot(page, "login-refused");
+  await page.context().close();
+});
+
+await check("the list renders the deployment created through the API (live)", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.locator(`#deployments tr[data-id="${DEP}"]`).waitFor();
+  const row = await page.locator(`#deployments tr[data-id="${DEP}"]`).innerText();
+  expect(row.includes(APP) && row.includes("2.4.0") && row.includes("production"), `row: ${row}`);
+  expect(await page.locator("#who").innerText() === `console-viewer-${suffix} · viewer`, "who");
+  // Live: a deployment requested after the page loaded shows up without a reload.
+  const second = await must("POST", "/v1/deployments", tokens.deployer, { release_id: release.id, env: "production" });
+  await page.locator(`#deployments tr[data-id="${second.deployment_id}"]`).waitFor({ timeout: WAIT });
+  await shot(page, "deployments");
+  await page.context().close();
+});
+
+await check("a notice's console link lands on the deployment; the detail shows batches, hosts, timeline", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  // The notifier links to <SLUICE_CONSOLE_URL>/deployments/<id>.
+  await page.goto(`${API}/console/deployments/${DEP}`);
+  await page.locator("#batches tbody tr[data-batch]").first().waitFor();
+  const rows = await page.locator("#batches tbody tr[data-batch]").count();
+  expect(rows === deployment.batches.length && rows >= 2, `${rows} batch rows, the API has ${deployment.batches.length}`);
+  const first = await page.locator("#batches tbody tr[data-batch='0']").innerText();
+  expect(first.includes("web-1") && first.includes("approval"), `batch 1: ${first}`);
+  expect((await page.locator("#timeline li").count()) >= 1, "no timeline");
+  expect((await page.locator("#facts").innerText()).includes(DEP), "facts");
+  await page.context().close();
+});
+
+await check("a viewer's approve button is disabled, and the API refuses a viewer's approve (403)", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/deployments/${DEP}`);
+  await page.locator("#do-approve").waitFor();
+  for (const verb of ["approve", "pause", "abort", "rollback"]) {
+    expect(await page.locator(`#do-${verb}`).isDisabled(), `${verb} is enabled for a viewer`);
+  }
+  expect((await page.locator("#do-approve").getAttribute("title")).includes("needs the approver role"), "no reason given");
+  // The button is only a hint: the same call made from the page with the viewer's token is refused.
+  const status = await page.evaluate(async ([dep]) => (await fetch(`/v1/deployments/${dep}:approve`, { method: "POST",
+    headers: { Authorization: `Bearer ${sessionStorage.getItem("sluice.token")}`, "Content-Type": "application/json" }, body: "{}" })).status, [DEP]);
+  expect(status === 403, `a viewer's approve answered ${status}`);
+  await page.context().close();
+});
+
+await check("self-approval is refused as the API refuses it", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.approver);
+  await page.goto(`${API}/console/deployments/${DEP}`);
+  await page.locator("#do-approve:enabled").waitFor();
+  await page.click("#do-approve");
+  const msg = await page.locator("#action-result .message.error").innerText();
+  expect(/Approve refused: .*request/i.test(msg), `message: ${msg}`);
+  await page.context().close();
+});
+
+await check("an operator's pause is accepted and shows on the deployment", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.deployer);
+  await page.goto(`${API}/console/deployments/${DEP}`);
+  await page.locator("#do-pause:enabled").waitFor();
+  expect(await page.locator("#do-approve").isDisabled(), "a deployer may not approve");
+  await page.click("#do-pause");
+  await page.locator("#action-result .message.ok").getByText("Pause: accepted").waitFor();
+  // The planner applies it: the timeline records the operator's pause.
+  await page.locator("#timeline li", { hasText: /pause/i }).first().waitFor({ timeout: WAIT });
+  await shot(page, "deployment");
+  if (README_SHOT) copyFileSync(`${SHOTS}/deployment.png`, `${REPO}/docs/console.png`);
+  await page.context().close();
+});
+
+await check("releases of an app", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/releases?app=${APP}`);
+  await page.locator("#releases tbody tr", { hasText: "2.4.0" }).waitFor();
+  await page.context().close();
+});
+
+await check("a signed link opens the deployment without a token, read-only", async () => {
+  const made = await must("POST", "/v1/links", tokens.deployer, { path: `/console/deployments/${DEP}`, expires_in: "15m" });
+  const page = await newPage();
+  await page.goto(API + made.url);
+  await page.locator("#batches tbody tr[data-batch]").first().waitFor();
+  expect((await page.locator("#banner").innerText()).includes("signed link"), "no read-only banner");
+  expect(await page.locator("#do-pause").isDisabled(), "actions enabled under a link");
+  expect(!page.url().includes("sig="), "the signature stays in the address bar");
+  expect(await page.evaluate(() => sessionStorage.getItem("sluice.token")) === null, "a token appeared");
+  await shot(page, "signed-link");
+  await page.context().close();
+});
+
+await check("an expired signed link is refused with the reason", async () => {
+  const page = await newPage();
+  await page.goto(API + signed(`/console/deployments/${DEP}`, Math.floor(Date.now() / 1000) - 60));
+  await page.locator(".message.error", { hasText: "signed link expired at" }).waitFor();
+  expect((await page.locator("#batches").count()) === 0, "the deployment rendered");
+  await page.context().close();
+});
+
+await check("a signed link opens nothing but its own page", async () => {
+  const page = await newPage();
+  await page.goto(API + signed(`/console/deployments/${DEP}`, Math.floor(Date.now() / 1000) + 600));
+  await page.locator("#batches").waitFor();
+  const status = await page.evaluate(async () => (await fetch("/v1/releases", {
+    headers: { "X-Sluice-Link": sessionStorage.getItem("sluice.link") } })).status);
+  expect(status === 401, `a link read /v1/releases: ${status}`);
+  await page.context().close();
+});
+
+await check("no script errors on any page", async () => {
+  expect(consoleErrors.length === 0, consoleErrors.join("\n"));
+});
+
+await browser.close();
+const failed = results.filter((r) => !r.ok);
+console.log(`${results.length - failed.length}/${results.length} browser checks passed`);
+process.exit(failed.length ? 1 : 0);
