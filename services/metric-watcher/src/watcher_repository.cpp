@@ -68,9 +68,16 @@ constexpr const char* kInsertRule =
     "INSERT INTO analysis_rules (analysis_id, rule, kind, progress, outcome, next_due_at) "
     "VALUES ($1, $2, $3, $4::jsonb, $5, " SLUICE_TS("$6") ")";
 
+// The claim moves next_due_at to the lease's end (a claimer that dies leaves the analysis due
+// again then) and raises the claim token the result's write is guarded by.
 constexpr const char* kClaimDue =
-    " FROM analyses WHERE status = 'Running' AND next_due_at <= " SLUICE_TS(
-        "$1") " ORDER BY next_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+    "UPDATE analyses SET next_due_at = " SLUICE_TS("$2") ", claim_token = claim_token + 1 "
+    "WHERE id = (SELECT id FROM analyses WHERE status = 'Running' AND next_due_at <= " SLUICE_TS(
+        "$1") " ORDER BY next_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING ";
+
+constexpr const char* kLockClaimed =
+    "SELECT 1 FROM analyses WHERE id = $1 AND claim_token = $2 AND status = 'Running' "
+    "FOR UPDATE";
 
 constexpr const char* kLoadRules =
     "SELECT analysis_id, rule, kind, progress::text, outcome, " SLUICE_US(
@@ -268,10 +275,18 @@ void InsertRule(pqxx::work& tx, const RuleRow& r) {
                  Nullable(due));
 }
 
-std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now) {
-  const auto r = tx.exec_params(std::string("SELECT ") + kAnalysisColumns + kClaimDue, Micros(now));
+std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now,
+                                            std::chrono::milliseconds lease) {
+  const auto r = tx.exec_params(std::string(kClaimDue) + kAnalysisColumns + ", claim_token",
+                                Micros(now), Micros(now + lease));
   if (r.empty()) return std::nullopt;
-  return ReadAnalysis(r[0]);
+  auto a = ReadAnalysis(r[0]);
+  a.claim_token = r[0][21].as<std::uint64_t>();
+  return a;
+}
+
+bool LockClaimed(pqxx::work& tx, const std::string& analysis_id, std::uint64_t claim_token) {
+  return !tx.exec_params(kLockClaimed, analysis_id, static_cast<std::int64_t>(claim_token)).empty();
 }
 
 std::optional<AnalysisRow> GetAnalysis(pqxx::work& tx, const std::string& id) {

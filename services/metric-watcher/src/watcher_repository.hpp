@@ -4,6 +4,7 @@
 // schedule, measurements, and received alerts. Every function runs inside the caller's
 // transaction.
 
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -58,6 +59,7 @@ struct AnalysisRow {
   std::optional<core::SystemTime> finished_at;
   std::string reason;
   nlohmann::json evidence = nlohmann::json::array();
+  std::uint64_t claim_token = 0;  // set by ClaimDueAnalysis only
 };
 
 struct RuleRow {
@@ -87,8 +89,14 @@ struct MeasurementRow {
 // False when an analysis with this id exists already.
 bool InsertAnalysis(pqxx::work& tx, const AnalysisRow& a);
 void InsertRule(pqxx::work& tx, const RuleRow& r);
-// The Running analysis due first (next_due_at <= now), locked FOR UPDATE SKIP LOCKED.
-std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now);
+// Claims the Running analysis due first (next_due_at <= now; FOR UPDATE SKIP LOCKED, so
+// workers and replicas share them): its next_due_at moves to now + lease and its claim token
+// rises (returned in claim_token). Commit at once: nothing stays locked while it is measured.
+std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now,
+                                            std::chrono::milliseconds lease);
+// Locks the claimed analysis FOR UPDATE when it is still Running under this claim token; false
+// when it was cancelled, finished or claimed again since (a stale claimer writes nothing).
+bool LockClaimed(pqxx::work& tx, const std::string& analysis_id, std::uint64_t claim_token);
 std::optional<AnalysisRow> GetAnalysis(pqxx::work& tx, const std::string& id);
 std::vector<AnalysisRow> ListAnalyses(pqxx::work& tx,
                                       const std::optional<std::string>& deployment_id, int limit);
