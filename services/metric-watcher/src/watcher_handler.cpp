@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/projection/deployment.hpp>
 
 #include "analysis_events.hpp"
 #include "analysis_template.hpp"
+#include "deployment_repository.hpp"
 #include "evidence.hpp"
 #include "measure.hpp"
 #include "run.hpp"
@@ -22,29 +24,55 @@ constexpr std::string_view kReasonRolledBack = "rolled_back";
 constexpr std::string_view kReasonDeploymentEnded = "deployment_ended";
 constexpr std::string_view kReasonSuperseded = "superseded";
 
-std::string StatusName(v1::DeploymentStatus s) {
-  switch (s) {
-    case v1::DEPLOYMENT_STATUS_PENDING:
-      return "pending";
-    case v1::DEPLOYMENT_STATUS_RUNNING:
-      return "running";
-    case v1::DEPLOYMENT_STATUS_PAUSED:
-      return "paused";
-    case v1::DEPLOYMENT_STATUS_SUCCEEDED:
-      return "succeeded";
-    case v1::DEPLOYMENT_STATUS_ROLLING_BACK:
-      return "rolling_back";
-    case v1::DEPLOYMENT_STATUS_ROLLED_BACK:
-      return "rolled_back";
-    case v1::DEPLOYMENT_STATUS_ABORTED:
-      return "aborted";
-    default:
-      return "failed";
-  }
-}
-
 milliseconds ToMillis(const google::protobuf::Duration& d) {
   return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
+// The deployment an event is about: the payload's id where it names one, else the envelope's.
+std::string DeploymentIdOf(const v1::Envelope& e) {
+  std::string id;
+  switch (e.payload_case()) {
+    case v1::Envelope::kAnalysisRequested:
+      id = e.analysis_requested().deployment_id();
+      break;
+    case v1::Envelope::kDeploymentPlanned:
+      id = e.deployment_planned().deployment_id();
+      break;
+    case v1::Envelope::kDeploymentSucceeded:
+      id = e.deployment_succeeded().deployment_id();
+      break;
+    case v1::Envelope::kDeploymentFailed:
+      id = e.deployment_failed().deployment_id();
+      break;
+    case v1::Envelope::kRollbackStarted:
+      id = e.rollback_started().deployment_id();
+      break;
+    case v1::Envelope::kRollbackCompleted:
+      id = e.rollback_completed().deployment_id();
+      break;
+    default:
+      break;
+  }
+  return id.empty() ? e.deployment_id() : id;
+}
+
+// The event's time (the receipt's when it carries none), for the projection.
+std::int64_t OccurredMs(const v1::Envelope& e, core::SystemTime now) {
+  if (!e.has_occurred_at()) return core::ToUnixMillis(now);
+  return e.occurred_at().seconds() * 1000 + e.occurred_at().nanos() / 1000000;
+}
+
+// Folds the event into the deployment's shared projection, stored when it changed.
+projection::Deployment Project(pqxx::work& tx, const v1::Envelope& e, const std::string& id,
+                               core::SystemTime now) {
+  const auto stored = LockDeployment(tx, id);
+  projection::Deployment d = stored.value_or(projection::Deployment{});
+  if (d.id.empty()) d.id = id;
+  const auto before = projection::ToJson(d);
+  const bool kept = projection::Apply(d, e, OccurredMs(e, now));
+  d.id = id;  // the row's key, whatever the payload said
+  if (kept && (!stored || projection::ToJson(d) != before)) SaveDeployment(tx, d, now);
+  return d;
 }
 
 // The name the judge's progress is kept under, away from any threshold rule's name.
@@ -81,9 +109,8 @@ AnalysisRow AnalysisOf(const v1::Envelope& envelope, core::SystemTime now) {
 
 // Records the analysis as cancelled when it arrives void: its generation was rolled back, or
 // (a bake watch) a newer deployment of the app+env was planned. True when it was.
-bool CancelIfVoid(pqxx::work& tx, AnalysisRow& a, core::SystemTime now) {
+bool CancelIfVoid(pqxx::work& tx, AnalysisRow& a, std::uint64_t cancelled, core::SystemTime now) {
   const auto log = core::Logger("handler");
-  const std::uint64_t cancelled = CancelledGeneration(tx, a.deployment_id);
   if (cancelled > 0 && a.generation < cancelled) {
     a.status = kStatusCancelled;
     a.reason = kReasonRolledBack;
@@ -146,15 +173,13 @@ bool Schedule(pqxx::work& tx, AnalysisRow& a, const analysis::Template& tmpl,
 bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const core::Clock& clock) {
   const auto now = clock.Now();
   AnalysisRow a = AnalysisOf(envelope, now);
-  WatchedDeployment d{a.deployment_id, a.app,     a.env, a.version,
-                      a.release_id,    "running", now,   std::nullopt};
-  UpsertDeployment(tx, d, a.generation, /*keep_status=*/true, now);
+  const auto d = Project(tx, envelope, a.deployment_id, now);
 
   std::optional<analysis::BakeWatch> bake;
   if (a.bake_watch) bake = BakeWatchSettingsOf(a);
   if (a.template_name.empty() && bake) a.template_name = bake->template_name;
   if (a.template_name.empty()) a.template_name = "default";
-  if (CancelIfVoid(tx, a, now)) return false;
+  if (CancelIfVoid(tx, a, d.rollback_generation, now)) return false;
 
   auto resolved = TemplateOf(a);
   if (const auto* error = std::get_if<std::string>(&resolved)) {
@@ -171,42 +196,19 @@ bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const cor
   return Schedule(tx, a, std::get<analysis::Template>(resolved), now);
 }
 
-void OnPlanned(pqxx::work& tx, const v1::Envelope& e, core::SystemTime now) {
-  const auto& p = e.deployment_planned();
-  WatchedDeployment d;
-  d.deployment_id = p.deployment_id().empty() ? e.deployment_id() : p.deployment_id();
-  d.app = p.app();
-  d.env = p.env();
-  d.version = p.version();
-  d.release_id = p.release_id().empty() ? e.release_id() : p.release_id();
-  d.status = "running";
-  UpsertDeployment(tx, d, p.generation(), /*keep_status=*/false, now);
-  // The newer release takes over the hosts: the older deployments' bake watches would
-  // judge a release on its way out (and fail on its vanishing series). Cancelled quietly.
-  for (const auto& cancelled : CancelSupersededBakeWatches(tx, d.app, d.env, d.deployment_id,
-                                                           std::string(kReasonSuperseded), now)) {
+// The newer release takes over the hosts: the older deployments' bake watches would judge a
+// release on its way out (and fail on its vanishing series). Cancelled quietly.
+void OnPlanned(pqxx::work& tx, const projection::Deployment& d, core::SystemTime now) {
+  for (const auto& cancelled :
+       CancelSupersededBakeWatches(tx, d.app, d.env, d.id, std::string(kReasonSuperseded), now)) {
     core::Logger("handler")->info("bake watch {} cancelled: deployment {} of {} {} supersedes it",
-                                  cancelled, d.deployment_id, d.app, d.env);
+                                  cancelled, d.id, d.app, d.env);
   }
 }
 
-// DeploymentSucceeded / DeploymentFailed: the status, and alerts keep matching for the window
-// (the rollback-agent records those that come after a rollback and acts on a breach it has not
-// handled).
-void OnEnded(pqxx::work& tx, const v1::Envelope& e, const std::string& dep, const std::string& app,
-             const std::string& env, const std::string& version, const std::string& status,
-             const HandlerOptions& options, core::SystemTime now) {
-  if (!SetDeploymentStatus(tx, dep, status, now + options.alert_window, now)) {
-    WatchedDeployment d{dep, app, env, version, e.release_id(), status, now, std::nullopt};
-    UpsertDeployment(tx, d, 0, false, now);
-    SetDeploymentStatus(tx, dep, status, now + options.alert_window, now);
-  }
-}
-
-void OnRollbackStarted(pqxx::work& tx, const v1::Envelope& e, core::SystemTime now) {
+void OnRollbackStarted(pqxx::work& tx, const v1::Envelope& e, const std::string& dep,
+                       core::SystemTime now) {
   const auto& p = e.rollback_started();
-  const std::string dep = p.deployment_id().empty() ? e.deployment_id() : p.deployment_id();
-  MarkRolledBack(tx, dep, p.generation(), now);
   const int n = CancelAnalyses(tx, dep, p.generation(), std::string(kReasonRolledBack), now);
   if (n > 0) {
     core::Logger("handler")->info(
@@ -220,48 +222,32 @@ void OnRollbackStarted(pqxx::work& tx, const v1::Envelope& e, core::SystemTime n
 bool HandleEvent(pqxx::work& tx, const v1::Envelope& e, const HandlerOptions& options,
                  const core::Clock& clock) {
   const auto now = clock.Now();
-  const std::string& id = e.deployment_id();
-  auto or_envelope = [&](const std::string& dep) { return dep.empty() ? id : dep; };
-  switch (e.payload_case()) {
-    case v1::Envelope::kAnalysisRequested:
-      return OnAnalysisRequested(tx, e, clock);
-    case v1::Envelope::kDeploymentPlanned:
-      OnPlanned(tx, e, now);
-      return false;
-    case v1::Envelope::kDeploymentSucceeded: {
-      const auto& p = e.deployment_succeeded();
-      OnEnded(tx, e, or_envelope(p.deployment_id()), p.app(), p.env(), p.version(), "succeeded",
-              options, now);
-      return false;
-    }
-    case v1::Envelope::kDeploymentFailed: {
-      const auto& p = e.deployment_failed();
-      const std::string dep = or_envelope(p.deployment_id());
-      OnEnded(tx, e, dep, p.app(), p.env(), p.version(), StatusName(p.status()), options, now);
-      CancelAnalyses(tx, dep, 0, std::string(kReasonDeploymentEnded), now);
-      return false;
-    }
-    case v1::Envelope::kDeploymentPaused:
-      SetDeploymentStatus(tx, id, "paused", std::nullopt, now);
-      return false;
-    case v1::Envelope::kDeploymentResumed:
-      SetDeploymentStatus(tx, id, "running", std::nullopt, now);
-      return false;
-    case v1::Envelope::kRollbackStarted:
-      OnRollbackStarted(tx, e, now);
-      return false;
-    case v1::Envelope::kRollbackCompleted: {
-      const auto& p = e.rollback_completed();
-      SetDeploymentStatus(tx, or_envelope(p.deployment_id()),
-                          p.final_status() == v1::DEPLOYMENT_STATUS_UNSPECIFIED
-                              ? std::string("rolled_back")
-                              : StatusName(p.final_status()),
-                          std::nullopt, now);
-      return false;
-    }
-    default:
-      return false;  // other events of the topics: nothing to do
+  if (e.payload_case() == v1::Envelope::kAnalysisRequested) {
+    return OnAnalysisRequested(tx, e, clock);
   }
+  const std::string dep = DeploymentIdOf(e);
+  if (dep.empty()) return false;
+  const auto d = Project(tx, e, dep, now);
+  switch (e.payload_case()) {
+    case v1::Envelope::kDeploymentPlanned:
+      OnPlanned(tx, d, now);
+      break;
+    case v1::Envelope::kDeploymentSucceeded:
+      // Alerts keep matching for the window after the end (the rollback-agent records those
+      // that come after a rollback and acts on a breach it has not handled).
+      ExtendActiveUntil(tx, dep, now + options.alert_window, now);
+      break;
+    case v1::Envelope::kDeploymentFailed:
+      ExtendActiveUntil(tx, dep, now + options.alert_window, now);
+      CancelAnalyses(tx, dep, 0, std::string(kReasonDeploymentEnded), now);
+      break;
+    case v1::Envelope::kRollbackStarted:
+      OnRollbackStarted(tx, e, dep, now);
+      break;
+    default:
+      break;  // the projection is all the other events change
+  }
+  return false;
 }
 
 }  // namespace sluice::watcher

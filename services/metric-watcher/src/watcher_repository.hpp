@@ -1,6 +1,6 @@
 #pragma once
 
-// The metric-watcher's SQL: watched deployments, analysis runs with their rules' durable
+// The metric-watcher's SQL: analysis runs with their rules' durable
 // schedule, measurements, and received alerts. Every function runs inside the caller's
 // transaction.
 
@@ -16,30 +16,6 @@
 #include "alerts.hpp"
 
 namespace sluice::watcher {
-
-// ---- watched deployments -------------------------------------------------------------------
-
-// Creates the deployment row, or updates app/env/version/release (when given) and status.
-// `keep_status`: an existing row keeps its status (an AnalysisRequested seen before the
-// DeploymentPlanned it follows must not revive a finished deployment).
-void UpsertDeployment(pqxx::work& tx, const WatchedDeployment& d, std::uint64_t generation,
-                      bool keep_status, core::SystemTime now);
-// Sets the status; `active_until` only ever moves later. False when the deployment is unknown.
-bool SetDeploymentStatus(pqxx::work& tx, const std::string& deployment_id,
-                         const std::string& status, std::optional<core::SystemTime> active_until,
-                         core::SystemTime now);
-// Moves active_until later (never earlier); the status stays.
-void ExtendActiveUntil(pqxx::work& tx, const std::string& deployment_id,
-                       core::SystemTime active_until, core::SystemTime now);
-// Records a rollback: status rolling_back and the generation below which analyses are void.
-void MarkRolledBack(pqxx::work& tx, const std::string& deployment_id, std::uint64_t generation,
-                    core::SystemTime now);
-// The generation below which analyses of the deployment are cancelled (0: none).
-std::uint64_t CancelledGeneration(pqxx::work& tx, const std::string& deployment_id);
-// Deployments of app/env, or the one with this id.
-std::vector<WatchedDeployment> DeploymentsFor(pqxx::work& tx, const std::string& app,
-                                              const std::string& env,
-                                              const std::string& deployment_id);
 
 // ---- analyses --------------------------------------------------------------------------------
 
@@ -118,9 +94,6 @@ std::vector<std::string> CancelSupersededBakeWatches(pqxx::work& tx, const std::
                                                      const std::string& newer_deployment_id,
                                                      const std::string& reason,
                                                      core::SystemTime now);
-// Whether the watcher saw a deployment of the app+env planned after this one.
-bool NewerDeploymentPlanned(pqxx::work& tx, const std::string& app, const std::string& env,
-                            const std::string& deployment_id);
 int CountRunning(pqxx::work& tx);
 
 void InsertMeasurement(pqxx::work& tx, const std::string& analysis_id, const MeasurementRow& m);

@@ -6,6 +6,7 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/errors.hpp>
 
+#include "deployment_repository.hpp"
 #include "run.hpp"
 #include "watcher_repository.hpp"
 
