@@ -57,6 +57,8 @@ namespace st = sluice::testing;
 namespace v1 = sluice::events::v1;
 
 constexpr const char* kAlertToken = "bench-alert-token-0123456789";
+// The internal APIs' token every service on the skeleton requires (SLUICE_SERVICE_TOKEN).
+constexpr const char* kServiceToken = "bench-service-token-0123456789abcdef";
 constexpr double kHealthy = 0.01;
 constexpr double kBreach = 0.4;
 
@@ -456,6 +458,7 @@ class OwnRollbackAgent {
             {"SLUICE_ROLLBACK_LOCK_PREFIX", "bench:" + name + ":" + o.sfx + ":"},
             {"SLUICE_PROMETHEUS_URL", prometheus_url},
             {"SLUICE_PUBLIC_URL", base_},
+            {"SLUICE_SERVICE_TOKEN", kServiceToken},
             {"SLUICE_LOG_LEVEL", "warn"}},
         o.log_dir + "/analysis-bench-" + name + "-" + o.sfx + ".log");
   }
@@ -1031,6 +1034,7 @@ int main(int argc, char** argv) {
                               {"SLUICE_WATCHER_TOPICS", deployments_topic + "," + rollbacks_topic},
                               {"SLUICE_PROMETHEUS_URL", prometheus.Url()},
                               {"SLUICE_WATCHER_ALERT_TOKEN", kAlertToken},
+                              {"SLUICE_SERVICE_TOKEN", kServiceToken},
                               {"SLUICE_WATCHER_POLL_INTERVAL", o.watcher_poll},
                               {"SLUICE_WATCHER_WORKERS", std::to_string(o.watcher_workers)},
                               {"SLUICE_PG_POOL_SIZE", std::to_string(o.watcher_workers + 4)},

@@ -186,6 +186,7 @@ bool ApplyOthers(Deployment& d, const v1::Envelope& e) {
         d.status = Status::kRollingBack;
       }
       if (!p.target_version().empty()) d.rollback_target_version = p.target_version();
+      d.rollback_generation = std::max(d.rollback_generation, p.generation());
       RaiseGeneration(d, p.generation());
       Fill(d.app, p.app());
       Fill(d.env, p.env());
@@ -345,6 +346,7 @@ json ToJson(const Deployment& d) {
           {"succeeded_seen", d.succeeded_seen},
           {"rollback", ToString(d.rollback)},
           {"rollback_target_version", d.rollback_target_version},
+          {"rollback_generation", d.rollback_generation},
           {"planned_at_ms", d.planned_at_ms}};
 }
 
@@ -377,6 +379,7 @@ Deployment FromJson(const json& j) {
                : phase == "done" ? RollbackPhase::kDone
                                  : RollbackPhase::kNone;
   d.rollback_target_version = j.value("rollback_target_version", "");
+  d.rollback_generation = j.value("rollback_generation", std::uint64_t{0});
   d.planned_at_ms = j.value("planned_at_ms", std::int64_t{0});
   return d;
 }

@@ -120,6 +120,24 @@ TEST_F(ProjectionTest, RollbackOutranksTheLifecycle) {
   EXPECT_EQ(d_.rollback, RollbackPhase::kDone);
 }
 
+// The generation a rollback started at only rises: a retried or redelivered RollbackStarted of an
+// older generation does not lower the line below which work is void, nor do later events.
+TEST_F(ProjectionTest, TheRollbackGenerationIsTheHighestStarted) {
+  ApplyAll({Planned(), Requested(0, 1)});
+  EXPECT_EQ(d_.rollback_generation, 0u);
+  auto second = New();
+  second.mutable_rollback_started()->set_generation(3);
+  auto first = New();
+  first.mutable_rollback_started()->set_generation(2);
+  auto reverted = New();
+  reverted.mutable_revert_completed()->set_generation(5);
+  ApplyAll({second, first, reverted});
+  EXPECT_EQ(d_.rollback_generation, 3u);
+  EXPECT_EQ(d_.generation, 5u);
+  EXPECT_EQ(FromJson(ToJson(d_)).rollback_generation, 3u);
+  EXPECT_EQ(FromJson(nlohmann::json::object()).rollback_generation, 0u);
+}
+
 TEST_F(ProjectionTest, ExecutorReportsTrackEachHost) {
   ApplyAll({Planned()});
   auto up = New();

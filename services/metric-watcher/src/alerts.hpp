@@ -75,14 +75,14 @@ std::optional<core::SystemTime> ParseRfc3339(std::string_view s);
 // A stable fingerprint of a label set (16 hex digits), for alerts that carry none.
 std::string LabelsFingerprint(const std::map<std::string, std::string>& labels);
 
-// A deployment as the watcher tracks it (watched_deployments).
+// A deployment as the alert matcher sees it (from the shared projection, deployment_projection).
 struct WatchedDeployment {
   std::string deployment_id;
   std::string app;
   std::string env;
   std::string version;
   std::string release_id;
-  std::string status;  // pending running paused succeeded failed rolling_back rolled_back aborted
+  std::string status;  // running paused succeeded failed rolling_back rolled_back (projection)
   core::SystemTime started_at{};
   std::optional<core::SystemTime> active_until;
 };

@@ -5,7 +5,13 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/service/app.hpp>
 
+#include "adapters/prometheus_provider.hpp"
+#include "watcher_api.hpp"
 #include "watcher_config.hpp"
+#include "watcher_handler.hpp"
+#include "watcher_metrics.hpp"
+#include "watcher_repository.hpp"
+#include "watcher_worker.hpp"
 
 namespace sluice::generated {
 const std::vector<sluice::pg::Migration>& MetricWatcherMigrations();

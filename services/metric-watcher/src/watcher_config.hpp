@@ -11,7 +11,8 @@
 #include <string>
 
 #include "run.hpp"
-#include "watcher_component.hpp"
+#include "watcher_handler.hpp"
+#include "watcher_worker.hpp"
 
 namespace sluice::service {
 class App;

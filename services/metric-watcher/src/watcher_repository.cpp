@@ -9,47 +9,6 @@ using nlohmann::json;
 #define SLUICE_TS(n) "to_timestamp(" n "::double precision / 1000000)"
 #define SLUICE_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
-constexpr const char* kUpsertDeployment =
-    "INSERT INTO watched_deployments (deployment_id, app, env, version, release_id, status, "
-    "  generation, started_at, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, " SLUICE_TS("$8") ", " SLUICE_TS("$8") ") "
-    "ON CONFLICT (deployment_id) DO UPDATE SET "
-    "  app = COALESCE(NULLIF(EXCLUDED.app, ''), watched_deployments.app), "
-    "  env = COALESCE(NULLIF(EXCLUDED.env, ''), watched_deployments.env), "
-    "  version = COALESCE(NULLIF(EXCLUDED.version, ''), watched_deployments.version), "
-    "  release_id = COALESCE(NULLIF(EXCLUDED.release_id, ''), watched_deployments.release_id), "
-    "  status = CASE WHEN $9 THEN watched_deployments.status ELSE EXCLUDED.status END, "
-    "  generation = GREATEST(watched_deployments.generation, EXCLUDED.generation), "
-    "  updated_at = EXCLUDED.updated_at";
-
-constexpr const char* kSetDeploymentStatus =
-    "UPDATE watched_deployments SET status = $2, "
-    "  active_until = CASE WHEN $3::bigint IS NULL THEN active_until "
-    "    ELSE GREATEST(active_until, " SLUICE_TS("$3") ") END, "
-    "  updated_at = " SLUICE_TS("$4") " WHERE deployment_id = $1";
-
-constexpr const char* kExtendActiveUntil =
-    "UPDATE watched_deployments SET active_until = GREATEST(active_until, " SLUICE_TS("$2") "), "
-    "  updated_at = " SLUICE_TS("$3") " WHERE deployment_id = $1";
-
-constexpr const char* kMarkRolledBack =
-    "INSERT INTO watched_deployments (deployment_id, status, generation, cancelled_generation, "
-    "  started_at, updated_at) "
-    "VALUES ($1, 'rolling_back', $2, $2, " SLUICE_TS("$3") ", " SLUICE_TS("$3") ") "
-    "ON CONFLICT (deployment_id) DO UPDATE SET status = 'rolling_back', "
-    "  generation = GREATEST(watched_deployments.generation, EXCLUDED.generation), "
-    "  cancelled_generation = GREATEST(watched_deployments.cancelled_generation, $2), "
-    "  updated_at = EXCLUDED.updated_at";
-
-constexpr const char* kCancelledGeneration =
-    "SELECT cancelled_generation FROM watched_deployments WHERE deployment_id = $1";
-
-constexpr const char* kDeploymentsFor =
-    "SELECT deployment_id, app, env, version, release_id, status, " SLUICE_US("started_at") ", "
-    SLUICE_US("active_until") " FROM watched_deployments "
-    "WHERE ($3 <> '' AND deployment_id = $3) OR ($3 = '' AND app = $1 AND env = $2) "
-    "ORDER BY started_at DESC LIMIT 50";
-
 constexpr const char* kAnalysisColumns =
     "id, deployment_id, batch_index, generation, app, env, version, baseline_version, "
     "release_id, template_name, bake_watch, instances::text, baseline_instances::text, "
@@ -68,9 +27,16 @@ constexpr const char* kInsertRule =
     "INSERT INTO analysis_rules (analysis_id, rule, kind, progress, outcome, next_due_at) "
     "VALUES ($1, $2, $3, $4::jsonb, $5, " SLUICE_TS("$6") ")";
 
+// The claim moves next_due_at to the lease's end (a claimer that dies leaves the analysis due
+// again then) and raises the claim token the result's write is guarded by.
 constexpr const char* kClaimDue =
-    " FROM analyses WHERE status = 'Running' AND next_due_at <= " SLUICE_TS(
-        "$1") " ORDER BY next_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+    "UPDATE analyses SET next_due_at = " SLUICE_TS("$2") ", claim_token = claim_token + 1 "
+    "WHERE id = (SELECT id FROM analyses WHERE status = 'Running' AND next_due_at <= " SLUICE_TS(
+        "$1") " ORDER BY next_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING ";
+
+constexpr const char* kLockClaimed =
+    "SELECT 1 FROM analyses WHERE id = $1 AND claim_token = $2 AND status = 'Running' "
+    "FOR UPDATE";
 
 constexpr const char* kLoadRules =
     "SELECT analysis_id, rule, kind, progress::text, outcome, " SLUICE_US(
@@ -97,11 +63,6 @@ constexpr const char* kCancelSuperseded =
     "  finished_at = " SLUICE_TS("$4")
     " WHERE app = $1 AND env = $2 AND deployment_id <> $3 AND bake_watch AND status = 'Running' "
     "RETURNING id";
-
-constexpr const char* kNewerDeploymentPlanned =
-    "SELECT EXISTS (SELECT 1 FROM watched_deployments n, watched_deployments d "
-    "  WHERE d.deployment_id = $3 AND n.app = $1 AND n.env = $2 "
-    "    AND n.deployment_id <> $3 AND n.started_at > d.started_at)";
 
 constexpr const char* kCountRunning = "SELECT count(*) FROM analyses WHERE status = 'Running'";
 
@@ -199,56 +160,6 @@ AnalysisRow ReadAnalysis(const pqxx::row& r) {
 
 }  // namespace
 
-void UpsertDeployment(pqxx::work& tx, const WatchedDeployment& d, std::uint64_t generation,
-                      bool keep_status, core::SystemTime now) {
-  tx.exec_params(kUpsertDeployment, d.deployment_id, d.app, d.env, d.version, d.release_id,
-                 d.status, static_cast<std::int64_t>(generation), Micros(now), keep_status);
-}
-
-bool SetDeploymentStatus(pqxx::work& tx, const std::string& deployment_id,
-                         const std::string& status, std::optional<core::SystemTime> active_until,
-                         core::SystemTime now) {
-  const auto until = MicrosOpt(active_until);
-  const auto r =
-      tx.exec_params(kSetDeploymentStatus, deployment_id, status, Nullable(until), Micros(now));
-  return r.affected_rows() > 0;
-}
-
-void ExtendActiveUntil(pqxx::work& tx, const std::string& deployment_id,
-                       core::SystemTime active_until, core::SystemTime now) {
-  tx.exec_params(kExtendActiveUntil, deployment_id, Micros(active_until), Micros(now));
-}
-
-void MarkRolledBack(pqxx::work& tx, const std::string& deployment_id, std::uint64_t generation,
-                    core::SystemTime now) {
-  tx.exec_params(kMarkRolledBack, deployment_id, static_cast<std::int64_t>(generation),
-                 Micros(now));
-}
-
-std::uint64_t CancelledGeneration(pqxx::work& tx, const std::string& deployment_id) {
-  const auto r = tx.exec_params(kCancelledGeneration, deployment_id);
-  return r.empty() ? 0 : r[0][0].as<std::uint64_t>();
-}
-
-std::vector<WatchedDeployment> DeploymentsFor(pqxx::work& tx, const std::string& app,
-                                              const std::string& env,
-                                              const std::string& deployment_id) {
-  std::vector<WatchedDeployment> out;
-  for (const auto& r : tx.exec_params(kDeploymentsFor, app, env, deployment_id)) {
-    WatchedDeployment d;
-    d.deployment_id = r[0].as<std::string>();
-    d.app = r[1].as<std::string>();
-    d.env = r[2].as<std::string>();
-    d.version = r[3].as<std::string>();
-    d.release_id = r[4].as<std::string>();
-    d.status = r[5].as<std::string>();
-    d.started_at = *TimeAt(r[6]);
-    d.active_until = TimeAt(r[7]);
-    out.push_back(std::move(d));
-  }
-  return out;
-}
-
 bool InsertAnalysis(pqxx::work& tx, const AnalysisRow& a) {
   const auto ends = MicrosOpt(a.ends_at);
   const auto due = MicrosOpt(a.next_due_at);
@@ -268,10 +179,18 @@ void InsertRule(pqxx::work& tx, const RuleRow& r) {
                  Nullable(due));
 }
 
-std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now) {
-  const auto r = tx.exec_params(std::string("SELECT ") + kAnalysisColumns + kClaimDue, Micros(now));
+std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now,
+                                            std::chrono::milliseconds lease) {
+  const auto r = tx.exec_params(std::string(kClaimDue) + kAnalysisColumns + ", claim_token",
+                                Micros(now), Micros(now + lease));
   if (r.empty()) return std::nullopt;
-  return ReadAnalysis(r[0]);
+  auto a = ReadAnalysis(r[0]);
+  a.claim_token = r[0][21].as<std::uint64_t>();
+  return a;
+}
+
+bool LockClaimed(pqxx::work& tx, const std::string& analysis_id, std::uint64_t claim_token) {
+  return !tx.exec_params(kLockClaimed, analysis_id, static_cast<std::int64_t>(claim_token)).empty();
 }
 
 std::optional<AnalysisRow> GetAnalysis(pqxx::work& tx, const std::string& id) {
@@ -341,11 +260,6 @@ std::vector<std::string> CancelSupersededBakeWatches(pqxx::work& tx, const std::
     ids.push_back(r[0].as<std::string>());
   }
   return ids;
-}
-
-bool NewerDeploymentPlanned(pqxx::work& tx, const std::string& app, const std::string& env,
-                            const std::string& deployment_id) {
-  return tx.exec_params1(kNewerDeploymentPlanned, app, env, deployment_id)[0].as<bool>();
 }
 
 int CountRunning(pqxx::work& tx) { return tx.exec(kCountRunning)[0][0].as<int>(); }

@@ -1,9 +1,10 @@
 #pragma once
 
-// The metric-watcher's SQL: watched deployments, analysis runs with their rules' durable
+// The metric-watcher's SQL: analysis runs with their rules' durable
 // schedule, measurements, and received alerts. Every function runs inside the caller's
 // transaction.
 
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -15,30 +16,6 @@
 #include "alerts.hpp"
 
 namespace sluice::watcher {
-
-// ---- watched deployments -------------------------------------------------------------------
-
-// Creates the deployment row, or updates app/env/version/release (when given) and status.
-// `keep_status`: an existing row keeps its status (an AnalysisRequested seen before the
-// DeploymentPlanned it follows must not revive a finished deployment).
-void UpsertDeployment(pqxx::work& tx, const WatchedDeployment& d, std::uint64_t generation,
-                      bool keep_status, core::SystemTime now);
-// Sets the status; `active_until` only ever moves later. False when the deployment is unknown.
-bool SetDeploymentStatus(pqxx::work& tx, const std::string& deployment_id,
-                         const std::string& status, std::optional<core::SystemTime> active_until,
-                         core::SystemTime now);
-// Moves active_until later (never earlier); the status stays.
-void ExtendActiveUntil(pqxx::work& tx, const std::string& deployment_id,
-                       core::SystemTime active_until, core::SystemTime now);
-// Records a rollback: status rolling_back and the generation below which analyses are void.
-void MarkRolledBack(pqxx::work& tx, const std::string& deployment_id, std::uint64_t generation,
-                    core::SystemTime now);
-// The generation below which analyses of the deployment are cancelled (0: none).
-std::uint64_t CancelledGeneration(pqxx::work& tx, const std::string& deployment_id);
-// Deployments of app/env, or the one with this id.
-std::vector<WatchedDeployment> DeploymentsFor(pqxx::work& tx, const std::string& app,
-                                              const std::string& env,
-                                              const std::string& deployment_id);
 
 // ---- analyses --------------------------------------------------------------------------------
 
@@ -58,6 +35,7 @@ struct AnalysisRow {
   std::optional<core::SystemTime> finished_at;
   std::string reason;
   nlohmann::json evidence = nlohmann::json::array();
+  std::uint64_t claim_token = 0;  // set by ClaimDueAnalysis only
 };
 
 struct RuleRow {
@@ -87,8 +65,14 @@ struct MeasurementRow {
 // False when an analysis with this id exists already.
 bool InsertAnalysis(pqxx::work& tx, const AnalysisRow& a);
 void InsertRule(pqxx::work& tx, const RuleRow& r);
-// The Running analysis due first (next_due_at <= now), locked FOR UPDATE SKIP LOCKED.
-std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now);
+// Claims the Running analysis due first (next_due_at <= now; FOR UPDATE SKIP LOCKED, so
+// workers and replicas share them): its next_due_at moves to now + lease and its claim token
+// rises (returned in claim_token). Commit at once: nothing stays locked while it is measured.
+std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now,
+                                            std::chrono::milliseconds lease);
+// Locks the claimed analysis FOR UPDATE when it is still Running under this claim token; false
+// when it was cancelled, finished or claimed again since (a stale claimer writes nothing).
+bool LockClaimed(pqxx::work& tx, const std::string& analysis_id, std::uint64_t claim_token);
 std::optional<AnalysisRow> GetAnalysis(pqxx::work& tx, const std::string& id);
 std::vector<AnalysisRow> ListAnalyses(pqxx::work& tx,
                                       const std::optional<std::string>& deployment_id, int limit);
@@ -110,9 +94,6 @@ std::vector<std::string> CancelSupersededBakeWatches(pqxx::work& tx, const std::
                                                      const std::string& newer_deployment_id,
                                                      const std::string& reason,
                                                      core::SystemTime now);
-// Whether the watcher saw a deployment of the app+env planned after this one.
-bool NewerDeploymentPlanned(pqxx::work& tx, const std::string& app, const std::string& env,
-                            const std::string& deployment_id);
 int CountRunning(pqxx::work& tx);
 
 void InsertMeasurement(pqxx::work& tx, const std::string& analysis_id, const MeasurementRow& m);

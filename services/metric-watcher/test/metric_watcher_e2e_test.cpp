@@ -448,9 +448,9 @@ TEST_F(MetricWatcherE2eTest, AlertmanagerWebhookRaisesOncePerFiring) {
       [&] {
         pqxx::connection conn(PgDsn());
         pqxx::work tx(conn);
-        return !tx.exec_params(
-                      "SELECT 1 FROM " + schema_ + ".watched_deployments WHERE deployment_id = $1",
-                      dep)
+        return !tx.exec_params("SELECT 1 FROM " + schema_ +
+                                   ".deployment_projection WHERE deployment_id = $1",
+                               dep)
                     .empty();
       },
       20s));

@@ -12,8 +12,9 @@
 #include <sluice/testing/process.hpp>
 #include <thread>
 
+#include "adapters/prometheus_provider.hpp"
 #include "metrics_target.hpp"
-#include "watcher_component.hpp"
+#include "watcher_api.hpp"
 
 namespace sluice::watcher {
 namespace {

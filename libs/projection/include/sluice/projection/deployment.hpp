@@ -65,6 +65,9 @@ struct Deployment {
   bool succeeded_seen = false;  // DeploymentSucceeded
   RollbackPhase rollback = RollbackPhase::kNone;
   std::string rollback_target_version;  // RollbackStarted.target_version (empty: none)
+  // The highest generation a rollback started at (0: none): work of a lower generation (an
+  // analysis, a batch) belongs to what was rolled back.
+  std::uint64_t rollback_generation = 0;
   std::int64_t planned_at_ms = 0;
 
   // Every batch succeeded (and there is one), or DeploymentSucceeded was seen.

@@ -1,0 +1,152 @@
+// The handler's deployment bookkeeping on the shared projection (libs/projection) against the
+// stack's PostgreSQL: alerts match what the projection says, a rolled-back generation's late
+// analysis is cancelled, and the rows of the old watched_deployments copy move over.
+#include <gtest/gtest.h>
+
+#include <sluice/core/testing/manual_clock.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/pg/migrations.hpp>
+#include <sluice/testing/pg_schema.hpp>
+
+#include "adapters/alertmanager_receiver.hpp"
+#include "deployment_repository.hpp"
+#include "watcher_handler.hpp"
+#include "watcher_repository.hpp"
+
+namespace sluice::generated {
+const std::vector<sluice::pg::Migration>& MetricWatcherMigrations();
+}
+
+namespace sluice::watcher {
+namespace {
+
+using namespace std::chrono_literals;
+namespace v1 = ::sluice::v1;
+
+class HandlerITest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(schema_.Unreachable(), "");
+    db_ = std::make_unique<pg::Database>(schema_.Config(2));
+  }
+  void Migrate() { pg::ApplyMigrations(*db_, generated::MetricWatcherMigrations()); }
+
+  v1::Envelope New() {
+    auto e = events::NewEnvelope("rollout-planner", clock_);
+    e.set_deployment_id("dep-1");
+    clock_.Advance(1s);
+    return e;
+  }
+  bool Handle(const v1::Envelope& e) {
+    HandlerOptions options;
+    options.alert_window = 10min;
+    return db_->WithTransaction(
+        [&](pqxx::work& tx) { return HandleEvent(tx, e, options, clock_); });
+  }
+  void Plan() {
+    auto e = New();
+    auto* p = e.mutable_deployment_planned();
+    p->set_deployment_id("dep-1");
+    p->set_app("shop");
+    p->set_env("production");
+    p->set_version("2.0.0");
+    p->set_release_id("rel-2");
+    p->set_generation(1);
+    Handle(e);
+  }
+  // A firing alert about shop/production, received now: the deployment it was raised for ("").
+  std::string Fire(const std::string& fingerprint) {
+    AlertPayload payload;
+    watcher::Alert a;
+    a.status = "firing";
+    a.labels = {{"alertname", "HighErrors"}, {"app", "shop"}, {"env", "production"}};
+    a.starts_at = clock_.Now();
+    a.fingerprint = fingerprint;
+    payload.alerts.push_back(a);
+    const auto out =
+        db_->WithTransaction([&](pqxx::work& tx) { return ReceiveAlerts(tx, payload, clock_); });
+    return out.at("alerts").at(0).at("deployment_id").get<std::string>();
+  }
+
+  testing::PgSchema schema_{"watcher_handler"};
+  core::testing::ManualClock clock_;
+  std::unique_ptr<pg::Database> db_;
+};
+
+TEST_F(HandlerITest, AlertsMatchWhileRunningAndForTheWindowAfterTheEnd) {
+  Migrate();
+  Plan();
+  EXPECT_EQ(Fire("f1"), "dep-1");
+  auto failed = New();
+  failed.mutable_deployment_failed()->set_deployment_id("dep-1");
+  failed.mutable_deployment_failed()->set_status(v1::DEPLOYMENT_STATUS_FAILED);
+  Handle(failed);
+  // A late Paused / Resumed does not reopen the failed deployment (the projection keeps it).
+  auto paused = New();
+  paused.mutable_deployment_paused();
+  auto resumed = New();
+  resumed.mutable_deployment_resumed();
+  Handle(paused);
+  Handle(resumed);
+  EXPECT_EQ(Fire("f2"), "dep-1");  // within the alert window
+  clock_.Advance(11min);
+  EXPECT_EQ(Fire("f3"), "") << "the failed deployment matched after its alert window";
+  const auto seen = db_->WithTransaction(
+      [&](pqxx::work& tx) { return DeploymentsFor(tx, "shop", "production", ""); });
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].status, "failed");
+  EXPECT_EQ(seen[0].release_id, "rel-2");
+}
+
+TEST_F(HandlerITest, AnAnalysisOfARolledBackGenerationIsCancelledOnArrival) {
+  Migrate();
+  Plan();
+  auto rollback = New();
+  rollback.mutable_rollback_started()->set_deployment_id("dep-1");
+  rollback.mutable_rollback_started()->set_generation(3);
+  Handle(rollback);
+  auto late = New();
+  auto* r = late.mutable_analysis_requested();
+  r->set_analysis_id("an-late");
+  r->set_deployment_id("dep-1");
+  r->set_generation(2);
+  r->set_app("shop");
+  r->set_env("production");
+  EXPECT_FALSE(Handle(late));
+  const auto a = db_->WithTransaction([&](pqxx::work& tx) { return GetAnalysis(tx, "an-late"); });
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->status, "Cancelled");
+  EXPECT_EQ(a->reason, "rolled_back");
+}
+
+// Migration 0003 moves the watched_deployments rows into deployment_projection and drops the
+// old table: an alert still matches the deployment the old copy knew.
+TEST_F(HandlerITest, TheOldCopysRowsMoveOver) {
+  const auto& all = generated::MetricWatcherMigrations();
+  std::vector<pg::Migration> before;
+  for (const auto& m : all) {
+    if (m.version < 3) before.push_back(m);
+  }
+  ASSERT_EQ(before.size(), 2u);
+  pg::ApplyMigrations(*db_, before);
+  db_->WithTransaction([&](pqxx::work& tx) {
+    tx.exec0(
+        "INSERT INTO watched_deployments (deployment_id, app, env, version, release_id, status, "
+        "generation, cancelled_generation, started_at, updated_at) VALUES ('dep-old', 'shop', "
+        "'production', '1.0.0', 'rel-1', 'running', 2, 0, now(), now())");
+  });
+  Migrate();
+  const auto seen = db_->WithTransaction(
+      [&](pqxx::work& tx) { return DeploymentsFor(tx, "shop", "production", ""); });
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].deployment_id, "dep-old");
+  EXPECT_EQ(seen[0].version, "1.0.0");
+  EXPECT_EQ(seen[0].status, "running");
+  const bool dropped = db_->WithTransaction([](pqxx::work& tx) {
+    return tx.exec1("SELECT to_regclass('watched_deployments') IS NULL")[0].as<bool>();
+  });
+  EXPECT_TRUE(dropped);
+}
+
+}  // namespace
+}  // namespace sluice::watcher
