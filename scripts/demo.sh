@@ -36,7 +36,7 @@ release() {
 echo
 sl_log "1. The delivery spec of demo-app (hosts, canary steps judged by the seed rule"
 sl_log "   error_rate > 5% OR p95_latency > 500ms, bake watch, rollback policy) is applied:"
-python3 scripts/spec-analysis.py var/demo/demo-app.yaml --app demo-app >var/demo/demo-app-analysed.yaml
+python3 scripts/spec-analysis.py var/demo/demo-app.yaml --app demo-app --window 20s >var/demo/demo-app-analysed.yaml
 "$SLUICE" apply -f var/demo/demo-app-analysed.yaml
 
 echo

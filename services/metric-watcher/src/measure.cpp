@@ -27,6 +27,27 @@ std::vector<std::string> MetricsOfRule(const analysis::Template& tmpl,
   return out;
 }
 
+std::chrono::milliseconds LongestRange(std::string_view promql) {
+  std::chrono::milliseconds longest{0};
+  for (std::size_t i = promql.find('['); i != std::string_view::npos; i = promql.find('[', i + 1)) {
+    const auto close = promql.find_first_of(":]", i + 1);
+    if (close == std::string_view::npos) break;
+    if (const auto d = analysis::ParseDuration(promql.substr(i + 1, close - i - 1))) {
+      longest = std::max(longest, *d);
+    }
+  }
+  return longest;
+}
+
+std::chrono::milliseconds RuleWindow(const analysis::Template& tmpl,
+                                     const analysis::ThresholdRule& rule) {
+  std::chrono::milliseconds longest{0};
+  for (const auto& name : MetricsOfRule(tmpl, rule)) {
+    longest = std::max(longest, LongestRange(tmpl.FindMetric(name)->query));
+  }
+  return longest;
+}
+
 std::string InstanceOf(const std::map<std::string, std::string>& labels) {
   for (const char* name : {"instance_name", "instance", "host"}) {
     const auto it = labels.find(name);
@@ -71,19 +92,6 @@ std::string BaselineQueryOf(const analysis::JudgeMetric& metric) {
 }
 
 namespace {
-
-// The longest range of a range selector or subquery in a PromQL text ("[1m]", "[5m:30s]"), or 0.
-std::chrono::milliseconds LongestRange(std::string_view promql) {
-  std::chrono::milliseconds longest{0};
-  for (std::size_t i = promql.find('['); i != std::string_view::npos; i = promql.find('[', i + 1)) {
-    const auto close = promql.find_first_of(":]", i + 1);
-    if (close == std::string_view::npos) break;
-    if (const auto d = analysis::ParseDuration(promql.substr(i + 1, close - i - 1))) {
-      longest = std::max(longest, *d);
-    }
-  }
-  return longest;
-}
 
 std::string Seconds(std::chrono::milliseconds d) {
   return std::to_string(std::max<std::int64_t>(1, d.count() / 1000)) + "s";

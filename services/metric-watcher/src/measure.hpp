@@ -36,6 +36,15 @@ class MetricProvider {
 std::vector<std::string> MetricsOfRule(const analysis::Template& tmpl,
                                        const analysis::ThresholdRule& rule);
 
+// The longest range window ("[1m]", "[5m:30s]") of the queries of the metrics a threshold rule
+// reads, or 0. A measurement taken sooner than this after a batch's hosts switched would still
+// count data from before the switch, so the rule's first measurement waits this long.
+std::chrono::milliseconds RuleWindow(const analysis::Template& tmpl,
+                                     const analysis::ThresholdRule& rule);
+
+// The longest range of a range selector or subquery in a PromQL text, or 0.
+std::chrono::milliseconds LongestRange(std::string_view promql);
+
 // The instance a series stands for: label instance_name, else instance, else host, else "".
 std::string InstanceOf(const std::map<std::string, std::string>& labels);
 

@@ -400,6 +400,78 @@ TEST(RetrospectiveTest, HealthyRangeSucceeds) {
   EXPECT_EQ(out["rules"][0]["measurements"].size(), 13U);  // every 5s over one minute
 }
 
+constexpr const char* kWindowedTemplate = R"(
+templates:
+  default:
+    interval: 5s
+    count: 3
+    metrics:
+      error_rate:
+        query: 'sum(rate(errors{app="{{app}}"}[1m])) / sum(rate(requests{app="{{app}}"}[30s]))'
+      p95:
+        query: 'histogram_quantile(0.95, sum by (le) (rate(latency_bucket[20s])))'
+      level:
+        query: 'max_over_time(queue_depth[5m:30s])'
+    rules:
+      - {name: errors, failWhen: "error_rate > 5%"}
+      - {name: latency, failWhen: "p95 > 500ms"}
+      - {name: queue, failWhen: "level > 100"}
+)";
+
+TEST(MeasureTest, RuleWindowIsTheLongestRangeOfTheMetricsTheRuleReads) {
+  const auto t = LoadTemplate(kWindowedTemplate);
+  ASSERT_EQ(t.rules.size(), 3U);
+  EXPECT_EQ(RuleWindow(t, t.rules[0]), 60s);                           // [1m] beats [30s]
+  EXPECT_EQ(RuleWindow(t, t.rules[1]), 20s);                           // only p95's window
+  EXPECT_EQ(RuleWindow(t, t.rules[2]), 300s);                          // a subquery's range
+  EXPECT_EQ(RuleWindow(LoadTemplate(), LoadTemplate().rules[0]), 0s);  // instant selectors only
+}
+
+TEST(RetrospectiveTest, TheFirstMeasurementWaitsUntilTheRateWindowIsAfterTheStart) {
+  auto body = RetroBody();
+  body["template_yaml"] = R"(
+templates:
+  default:
+    interval: 5s
+    metrics:
+      error_rate: {query: 'sum(rate(errors{app="{{app}}"}[20s]))'}
+    rules:
+      - {name: seed, failWhen: "error_rate > 5%"}
+)";
+  const auto r = ParseRetrospectiveRequest(body);
+  FakeProvider p;
+  std::vector<core::SystemTime> asked;
+  // Before the switch (and for a window after it) the old release's errors are still counted.
+  p.instant = [&](std::string_view, core::SystemTime at) -> std::map<std::string, double> {
+    asked.push_back(at);
+    return {{"web-1", at < r.start + 20s ? 0.5 : 0.01}};
+  };
+  const auto out = RunRetrospective(p, r);
+  EXPECT_EQ(out["outcome"], "Successful") << out.dump();
+  ASSERT_FALSE(asked.empty());
+  EXPECT_EQ(asked.front(), r.start + 20s);
+}
+
+TEST(RetrospectiveTest, ARangeShorterThanTheRateWindowIsInconclusive) {
+  auto body = RetroBody();
+  body["template_yaml"] = R"(
+templates:
+  default:
+    metrics:
+      error_rate: {query: 'sum(rate(errors{app="{{app}}"}[5m]))'}
+    rules:
+      - {name: seed, failWhen: "error_rate > 5%"}
+)";
+  const auto r = ParseRetrospectiveRequest(body);
+  FakeProvider p;
+  p.instant = [](std::string_view, core::SystemTime) -> std::map<std::string, double> {
+    return {{"web-1", 0.01}};
+  };
+  const auto out = RunRetrospective(p, r);
+  EXPECT_EQ(out["rules"][0]["outcome"], "Inconclusive") << out.dump();
+  EXPECT_TRUE(out["rules"][0]["measurements"].empty());
+}
+
 TEST(DurationTest, Parses) {
   EXPECT_EQ(ParseDuration("5s"), 5000ms);
   EXPECT_EQ(ParseDuration("1m30s"), 90000ms);

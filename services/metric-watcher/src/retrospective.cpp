@@ -187,12 +187,16 @@ json RunRetrospective(MetricProvider& provider, const RetrospectiveRequest& requ
   json rules = json::array();
   for (const auto& rule : request.tmpl.rules) {
     const auto step = request.step.value_or(rule.limits.interval);
+    // Only windows that hold nothing from before `start` (the switch): the first measurement is
+    // a rate window after it, as in a live analysis.
+    const auto first = request.start + RuleWindow(request.tmpl, rule);
     analysis::Limits limits = rule.limits;
     // The whole range is evaluated: every step counts, until the rule is decided.
-    limits.count = static_cast<int>((request.end - request.start) / step) + 1;
+    limits.count = std::max(0, static_cast<int>((request.end - first) / step) + 1);
     analysis::RuleProgress progress;
     json measurements = json::array();
-    for (auto at = request.start; at <= request.end; at += step) {
+    if (first > request.end) progress.outcome = Outcome::kInconclusive;
+    for (auto at = first; at <= request.end; at += step) {
       const auto m = MeasureThreshold(provider, request.tmpl, rule, request.bindings, at);
       measurements.push_back(ToJson(m, at));
       progress = analysis::Advance(limits, progress, m.result.verdict);

@@ -151,7 +151,11 @@ void FailTemplateMissing(pqxx::work& tx, const core::Clock& clock, AnalysisRow& 
   }
 }
 
-// Inserts the Running analysis and its rules, all due now. False when it existed already.
+// Inserts the Running analysis and its rules. False when it existed already. A threshold rule's
+// first measurement is due once its rate window holds only data from after the batch's hosts
+// switched (they had switched when the analysis was requested): measured sooner, a window of
+// `rate(...[1m])` would still count the minute before, e.g. a bad release's errors under the
+// same version label. The judge bounds its own queries to the time since the analysis started.
 bool Schedule(pqxx::work& tx, AnalysisRow& a, const analysis::Template& tmpl,
               core::SystemTime now) {
   a.status = analysis::ToString(Outcome::kRunning);
@@ -159,7 +163,8 @@ bool Schedule(pqxx::work& tx, AnalysisRow& a, const analysis::Template& tmpl,
   if (!InsertAnalysis(tx, a)) return false;
   const json pending = ProgressJson({});
   for (const auto& rule : tmpl.rules) {
-    InsertRule(tx, {a.id, rule.name, "threshold", pending, "Pending", now});
+    InsertRule(tx,
+               {a.id, rule.name, "threshold", pending, "Pending", now + RuleWindow(tmpl, rule)});
   }
   const bool judge = tmpl.judge && !a.bake_watch;
   if (judge) InsertRule(tx, {a.id, JudgeRuleName(tmpl), "judge", pending, "Pending", now});
