@@ -65,7 +65,7 @@ struct HostTarget {
   std::string agent_endpoint;  // base URL of sluice-agent, e.g. http://10.0.0.5:7070
   std::map<std::string, std::string> labels;
   std::string driver = std::string(kDriverAgent);
-  std::optional<KubernetesTarget> kubernetes;  // set when driver is "kubernetes"
+  std::optional<KubernetesTarget> kubernetes{};  // set when driver is "kubernetes"
 };
 
 // The artifact a host is asked to run (sluice.v1.Artifact).
@@ -73,7 +73,7 @@ struct ArtifactRef {
   std::string version;
   std::string url;     // an image reference for kind "image"
   std::string sha256;  // an image's digest for kind "image"
-  std::string kind;    // "tarball", "image", "model"; empty when the event left it unspecified
+  std::string kind{};  // "tarball", "image", "model"; empty when the event left it unspecified
 };
 inline constexpr std::string_view kArtifactImage = "image";
 
