@@ -119,8 +119,9 @@ Command CommandFromBatchRequested(const events::v1::BatchRequested& e, std::stri
   c.event_id = std::move(event_id);
   c.app = e.app();
   c.env = e.env();
-  c.artifact = {e.artifact().version(), e.artifact().url(), e.artifact().sha256(),
-                ArtifactKindName(e.artifact().kind())};
+  c.artifact = {e.artifact().version(), e.artifact().url(),
+                e.artifact().sha256(),  ArtifactKindName(e.artifact().kind()),
+                e.artifact().image(),   e.artifact().image_digest()};
   for (const auto& t : e.targets()) c.targets.push_back(TargetFromProto(t, e.weight_percent()));
   if (e.has_service()) c.service = ServiceFromProto(e.service(), defaults);
   c.policy.max_parallel = e.max_parallel() > 0 ? e.max_parallel() : defaults.max_parallel;
@@ -232,11 +233,16 @@ BatchCommand ToBatchCommand(const Command& command, const RetryPolicy& retry) {
 json ArtifactToJson(const ArtifactRef& a) {
   json j = {{"version", a.version}, {"url", a.url}, {"sha256", a.sha256}};
   if (!a.kind.empty()) j["kind"] = a.kind;
+  if (!a.image.empty()) {
+    j["image"] = a.image;
+    j["image_digest"] = a.image_digest;
+  }
   return j;
 }
 
 ArtifactRef ArtifactFromJson(const json& j) {
-  return {StringOr(j, "version"), StringOr(j, "url"), StringOr(j, "sha256"), StringOr(j, "kind")};
+  return {StringOr(j, "version"), StringOr(j, "url"),   StringOr(j, "sha256"),
+          StringOr(j, "kind"),    StringOr(j, "image"), StringOr(j, "image_digest")};
 }
 
 json KubernetesToJson(const KubernetesTarget& k) {

@@ -74,6 +74,9 @@ struct ArtifactRef {
   std::string url;     // an image reference for kind "image"
   std::string sha256;  // an image's digest for kind "image"
   std::string kind{};  // "tarball", "image", "model"; empty when the event left it unspecified
+  // A tarball release that Kubernetes targets take too: their image and its digest.
+  std::string image{};
+  std::string image_digest{};
 };
 inline constexpr std::string_view kArtifactImage = "image";
 

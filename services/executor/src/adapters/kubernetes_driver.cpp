@@ -45,6 +45,14 @@ HostOutcome Reported(HostOutcome o, const std::string& version) {
 
 }  // namespace
 
+std::string ImageOf(const ArtifactRef& artifact) {
+  if (artifact.kind == kArtifactImage || (artifact.kind.empty() && artifact.image.empty())) {
+    return kw::ReleaseImage(artifact.url, artifact.sha256);
+  }
+  if (artifact.image.empty()) return {};
+  return kw::ReleaseImage(artifact.image, artifact.image_digest);
+}
+
 KubernetesDriver::KubernetesDriver(KubernetesDriverConfig config, const core::Clock& clock)
     : config_(std::move(config)), clock_(clock) {
   if (config_.client.identity == "sluice") config_.client.identity = "executor";
@@ -81,11 +89,6 @@ HostOutcome KubernetesDriver::Deploy(const HostTarget& host, const ArtifactRef& 
                   "target " + host.host + ": cluster \"" + k.cluster +
                       "\" is not configured; known: " + KnownClusters());
   }
-  if (!artifact.kind.empty() && artifact.kind != kArtifactImage) {
-    return Refuse(kube_reason::kNotAnImage, "target " + host.host + ": the release is a " +
-                                                artifact.kind +
-                                                ", a Kubernetes target runs images");
-  }
   if (k.weight_percent == 0 || k.weight_percent > 100) {
     return Refuse(kube_reason::kNoWeight,
                   "target " + host.host + ": the batch carries no weight_percent in 1..100 (got " +
@@ -93,9 +96,14 @@ HostOutcome KubernetesDriver::Deploy(const HostTarget& host, const ArtifactRef& 
   }
   std::string image;
   try {
-    image = kw::ReleaseImage(artifact.url, artifact.sha256);
+    image = ImageOf(artifact);
   } catch (const std::invalid_argument& e) {
     return Refuse(kw::reason::kInvalid, "target " + host.host + ": " + e.what());
+  }
+  if (image.empty()) {
+    return Refuse(kube_reason::kNotAnImage,
+                  "target " + host.host + ": the release is a " + artifact.kind +
+                      " with no image for Kubernetes targets (Artifact.image)");
   }
   const double percent = k.weight_percent;
   const kw::WorkloadRef ref = RefOf(k);

@@ -83,6 +83,11 @@ class KubernetesDriver final : public TargetDriver {
   std::map<std::string, Cluster, std::less<>> clients_;  // guarded by mu_
 };
 
+// The image a Kubernetes target runs, by digest: an image release's url @ sha256, or a tarball
+// release's image @ image_digest; empty when the release has no image. Throws
+// std::invalid_argument for a malformed digest.
+std::string ImageOf(const ArtifactRef& artifact);
+
 // The rollout a target uses: its own, else replica canary for a Deployment and partition for a
 // StatefulSet.
 std::string_view EffectiveRollout(const KubernetesTarget& k);

@@ -34,7 +34,7 @@ namespace kw = kube_workload;
 const std::string kOld = "example.com/web:1";
 const std::string kDigest = "sha256:" + std::string(64, 'b');
 const std::string kNew = "example.com/web@" + kDigest;
-const ArtifactRef kRelease{"2.0.0", "example.com/web:2.0.0", kDigest, "image"};
+const ArtifactRef kRelease{"2.0.0", "example.com/web:2.0.0", kDigest, "image", "", ""};
 
 std::filesystem::path VarDir() {
   if (const auto v = kube::ProcessEnv("SLUICE_VAR_DIR"); v && !v->empty()) return *v;
