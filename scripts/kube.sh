@@ -13,6 +13,8 @@
 #                                         only the processes it started
 #   bash scripts/kube.sh kubectl ARGS...  the built kubectl with the admin kubeconfig
 #   bash scripts/kube.sh helm ARGS...     the built helm with the admin kubeconfig
+#   bash scripts/kube.sh crds             install the Gateway API CRDs (standard channel) into
+#                                         the running control plane; `up` does it too
 #
 # Binaries: ~/.cache/sluice/kube/<version-key>/bin (SLUICE_KUBE_CACHE_DIR), keyed by a hash of
 # tools/kube/go.mod + go.sum, the KWOK and helm versions and the Go version, so a change
@@ -52,6 +54,10 @@ SERVICE_IP=10.0.0.1
 
 KWOK_VERSION="${SLUICE_KUBE_KWOK_VERSION:-v0.7.0}"
 HELM_VERSION="${SLUICE_KUBE_HELM_VERSION:-v3.19.0}"
+# The Gateway API CRDs (HTTPRoute for traffic-weighted canaries): the standard channel's files
+# of the sigs.k8s.io/gateway-api Go module, fetched through the Go module proxy into Go's module
+# cache (~/.cache/sluice/go/mod).
+GATEWAY_API_VERSION="${SLUICE_KUBE_GATEWAY_API_VERSION:-v1.3.0}"
 CACHE_ROOT="${SLUICE_KUBE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/kube}"
 GO_CACHE_ROOT="${SLUICE_GO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/go}"
 # Bumped when the way the binaries are built changes (flags, the list), to force a rebuild.
@@ -504,6 +510,25 @@ stop_component() {
   sl_log "$c: stopped (pid $pid)"
 }
 
+# The Gateway API CRDs, standard channel. Idempotent: the module is downloaded once (cached),
+# applying the same CRDs again changes nothing.
+gateway_crds() {
+  local dir
+  dir="$(cd /tmp && go_env go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')" ||
+    sl_die "fetching sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION through the Go module proxy failed"
+  [[ -d "$dir/config/crd/standard" ]] || sl_die "no config/crd/standard in sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION ($dir)"
+  kubectl_admin apply --server-side --force-conflicts --field-manager=sluice-kube-sh \
+    -f "$dir/config/crd/standard" >/dev/null
+  # Established (kubectl wait fails on a CRD whose status is not written yet).
+  local deadline=$((SECONDS + 60))
+  until [[ "$(kubectl_admin get crd httproutes.gateway.networking.k8s.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" == True ]]; do
+    ((SECONDS < deadline)) || sl_die "the HTTPRoute CRD is not Established after 60s"
+    sleep 0.2
+  done
+}
+
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # up [COMPONENT...]: starts what is not running, in order; prints the time to ready.
@@ -554,6 +579,7 @@ kube_up() {
       fi
       sleep 0.2
     done
+    gateway_crds
   fi
   local t1="$EPOCHREALTIME"
   if ((${#to_start[@]} == 0)); then
@@ -645,6 +671,10 @@ main() {
       cat "$VAR/local/kube.env"
       ;;
     with) kube_with "$@" ;;
+    crds)
+      built && kubectl_admin get --raw /readyz >/dev/null 2>&1 || sl_die "the control plane is not up: run bash scripts/kube.sh up"
+      gateway_crds && sl_log "Gateway API $GATEWAY_API_VERSION CRDs (standard channel) installed"
+      ;;
     kubectl | helm)
       built || sl_die "not built yet: run bash scripts/kube.sh up"
       KUBECONFIG="$ADMIN_KUBECONFIG" exec "$BIN/$cmd" "$@"

@@ -20,13 +20,58 @@ std::chrono::milliseconds OrDefault(const google::protobuf::Duration& d,
   return ms.count() > 0 ? ms : fallback;
 }
 
-HostTarget TargetFromProto(const events::v1::Target& t) {
+std::string RolloutName(events::v1::KubernetesRollout r) {
+  switch (r) {
+    case events::v1::KUBERNETES_ROLLOUT_REPLICA_CANARY:
+      return std::string(kRolloutReplicaCanary);
+    case events::v1::KUBERNETES_ROLLOUT_PARTITION:
+      return std::string(kRolloutPartition);
+    case events::v1::KUBERNETES_ROLLOUT_ROLLING:
+      return std::string(kRolloutRolling);
+    case events::v1::KUBERNETES_ROLLOUT_BLUE_GREEN:
+      return std::string(kRolloutBlueGreen);
+    default:
+      return "";
+  }
+}
+
+std::string ArtifactKindName(events::v1::ArtifactKind k) {
+  switch (k) {
+    case events::v1::ARTIFACT_KIND_TARBALL:
+      return "tarball";
+    case events::v1::ARTIFACT_KIND_IMAGE:
+      return std::string(kArtifactImage);
+    case events::v1::ARTIFACT_KIND_MODEL:
+      return "model";
+    default:
+      return "";
+  }
+}
+
+HostTarget TargetFromProto(const events::v1::Target& t, std::uint32_t weight_percent) {
   HostTarget h;
   h.host = t.host();
   h.address = t.address();
   h.agent_endpoint = t.agent_endpoint();
   for (const auto& [k, v] : t.labels()) h.labels.emplace(k, v);
   h.driver = t.driver().empty() ? std::string(kDriverAgent) : t.driver();
+  if (h.driver == kDriverKubernetes || t.has_kubernetes()) {
+    const auto& w = t.kubernetes();
+    KubernetesTarget k;
+    k.cluster = w.cluster();
+    k.ns = w.namespace_();
+    if (!w.kind().empty()) k.kind = w.kind();
+    k.name = w.name();
+    k.container = w.container();
+    k.rollout = RolloutName(w.rollout());
+    k.surge = w.surge();
+    k.route = w.traffic().route();
+    k.stable_service = w.traffic().stable_service();
+    k.canary_service = w.traffic().canary_service();
+    k.service = w.service();
+    k.weight_percent = weight_percent;
+    h.kubernetes = std::move(k);
+  }
   return h;
 }
 
@@ -74,8 +119,10 @@ Command CommandFromBatchRequested(const events::v1::BatchRequested& e, std::stri
   c.event_id = std::move(event_id);
   c.app = e.app();
   c.env = e.env();
-  c.artifact = {e.artifact().version(), e.artifact().url(), e.artifact().sha256()};
-  for (const auto& t : e.targets()) c.targets.push_back(TargetFromProto(t));
+  c.artifact = {e.artifact().version(), e.artifact().url(),
+                e.artifact().sha256(),  ArtifactKindName(e.artifact().kind()),
+                e.artifact().image(),   e.artifact().image_digest()};
+  for (const auto& t : e.targets()) c.targets.push_back(TargetFromProto(t, e.weight_percent()));
   if (e.has_service()) c.service = ServiceFromProto(e.service(), defaults);
   c.policy.max_parallel = e.max_parallel() > 0 ? e.max_parallel() : defaults.max_parallel;
   c.policy.failure_tolerance = e.failure_tolerance();
@@ -96,8 +143,28 @@ Command CommandFromRevertRequested(const events::v1::RevertRequested& e, std::st
   c.policy.max_parallel = defaults.revert_max_parallel;
   c.policy.host_timeout = defaults.host_timeout;
   // A revert is a recovery: every host is tried, whatever fails on the others.
-  c.policy.failure_tolerance = static_cast<std::uint32_t>(e.hosts_size());
+  c.policy.failure_tolerance =
+      static_cast<std::uint32_t>(e.hosts_size() + e.kubernetes_targets_size());
   std::set<std::string> seen;
+  // Kubernetes workloads come with their target (and the share to fall back to); the batch each
+  // was last driven in is the one of its record.
+  for (const auto& t : e.kubernetes_targets()) {
+    if (!seen.insert(t.host()).second) continue;
+    HostTarget target = TargetFromProto(t, e.weight_percent());
+    target.driver = std::string(kDriverKubernetes);
+    std::uint32_t batch = 0;
+    for (auto it = earlier.rbegin(); it != earlier.rend(); ++it) {
+      if (it->deployment_id != c.deployment_id) continue;
+      const bool named = std::any_of(it->targets.begin(), it->targets.end(),
+                                     [&](const HostTarget& h) { return h.host == t.host(); });
+      if (!named) continue;
+      const auto b = it->host_batches.find(t.host());
+      batch = b != it->host_batches.end() ? b->second : it->batch_index.Value();
+      break;
+    }
+    c.targets.push_back(std::move(target));
+    c.host_batches[t.host()] = batch;
+  }
   for (const auto& host : e.hosts()) {
     if (!seen.insert(host).second) continue;
     if (e.target_version().empty()) {
@@ -164,11 +231,54 @@ BatchCommand ToBatchCommand(const Command& command, const RetryPolicy& retry) {
 }
 
 json ArtifactToJson(const ArtifactRef& a) {
-  return {{"version", a.version}, {"url", a.url}, {"sha256", a.sha256}};
+  json j = {{"version", a.version}, {"url", a.url}, {"sha256", a.sha256}};
+  if (!a.kind.empty()) j["kind"] = a.kind;
+  if (!a.image.empty()) {
+    j["image"] = a.image;
+    j["image_digest"] = a.image_digest;
+  }
+  return j;
 }
 
 ArtifactRef ArtifactFromJson(const json& j) {
-  return {StringOr(j, "version"), StringOr(j, "url"), StringOr(j, "sha256")};
+  return {StringOr(j, "version"), StringOr(j, "url"),   StringOr(j, "sha256"),
+          StringOr(j, "kind"),    StringOr(j, "image"), StringOr(j, "image_digest")};
+}
+
+json KubernetesToJson(const KubernetesTarget& k) {
+  json j = {{"cluster", k.cluster},     {"namespace", k.ns},
+            {"kind", k.kind},           {"name", k.name},
+            {"container", k.container}, {"rollout", k.rollout},
+            {"surge", k.surge},         {"weight_percent", k.weight_percent}};
+  if (!k.route.empty()) {
+    j["traffic"] = {{"route", k.route},
+                    {"stable_service", k.stable_service},
+                    {"canary_service", k.canary_service}};
+  }
+  if (!k.service.empty()) j["service"] = k.service;
+  return j;
+}
+
+KubernetesTarget KubernetesFromJson(const json& j) {
+  KubernetesTarget k;
+  k.cluster = StringOr(j, "cluster");
+  k.ns = StringOr(j, "namespace");
+  k.kind = StringOr(j, "kind");
+  if (k.kind.empty()) k.kind = "Deployment";
+  k.name = StringOr(j, "name");
+  k.container = StringOr(j, "container");
+  k.rollout = StringOr(j, "rollout");
+  const auto surge = j.find("surge");
+  k.surge = surge != j.end() && surge->is_boolean() && surge->get<bool>();
+  k.weight_percent =
+      static_cast<std::uint32_t>(std::clamp<std::int64_t>(IntOr(j, "weight_percent", 0), 0, 100));
+  if (const auto t = j.find("traffic"); t != j.end() && t->is_object()) {
+    k.route = StringOr(*t, "route");
+    k.stable_service = StringOr(*t, "stable_service");
+    k.canary_service = StringOr(*t, "canary_service");
+  }
+  k.service = StringOr(j, "service");
+  return k;
 }
 
 json TargetsToJson(const std::vector<HostTarget>& targets,
@@ -180,6 +290,7 @@ json TargetsToJson(const std::vector<HostTarget>& targets,
               {"agent_endpoint", t.agent_endpoint},
               {"labels", t.labels},
               {"driver", t.driver}};
+    if (t.kubernetes) j["kubernetes"] = KubernetesToJson(*t.kubernetes);
     if (const auto it = host_batches.find(t.host); it != host_batches.end()) {
       j["batch_index"] = it->second;
     }
@@ -203,6 +314,9 @@ void TargetsFromJson(const json& j, std::vector<HostTarget>& targets,
     }
     t.driver = StringOr(v, "driver");
     if (t.driver.empty()) t.driver = std::string(kDriverAgent);
+    if (const auto k = v.find("kubernetes"); k != v.end() && k->is_object()) {
+      t.kubernetes = KubernetesFromJson(*k);
+    }
     if (const auto b = IntOr(v, "batch_index", -1); b >= 0) {
       host_batches[t.host] = static_cast<std::uint32_t>(b);
     }

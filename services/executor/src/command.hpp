@@ -81,9 +81,10 @@ struct CommandDefaults {
 Command CommandFromBatchRequested(const events::v1::BatchRequested& e, std::string event_id,
                                   const CommandDefaults& defaults);
 
-// RevertRequested → revert command. Each host is resolved to its target in the most recent of
-// `earlier` (the deployment's commands, in id order) that names it; a host no earlier command
-// names, or every host when the event carries no target version, is unresolved.
+// RevertRequested → revert command. Its kubernetes_targets are taken as they come, each with
+// the event's weight_percent (the share to fall back to). Each other host is resolved to its target
+// in the most recent of `earlier` (the deployment's commands, in id order) that names it; a host no
+// earlier command names, or every host when the event carries no target version, is unresolved.
 Command CommandFromRevertRequested(const events::v1::RevertRequested& e, std::string event_id,
                                    const std::vector<Command>& earlier,
                                    const CommandDefaults& defaults);
@@ -107,6 +108,9 @@ BatchCommand ToBatchCommand(const Command& command, const RetryPolicy& retry);
 // JSON forms of the executor_commands columns (and of the read API).
 nlohmann::json ArtifactToJson(const ArtifactRef& a);
 ArtifactRef ArtifactFromJson(const nlohmann::json& j);
+// A Kubernetes target's "kubernetes" object in a stored target.
+nlohmann::json KubernetesToJson(const KubernetesTarget& k);
+KubernetesTarget KubernetesFromJson(const nlohmann::json& j);
 // Targets with their "batch_index" when host_batches names them.
 nlohmann::json TargetsToJson(const std::vector<HostTarget>& targets,
                              const std::map<std::string, std::uint32_t>& host_batches);

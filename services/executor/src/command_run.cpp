@@ -4,6 +4,7 @@
 #include <sluice/eventbus/eventbus.hpp>
 
 #include "adapters/agent_driver.hpp"
+#include "adapters/kubernetes_driver.hpp"
 #include "command_repository.hpp"
 #include "executor_handler.hpp"
 #include "executor_worker.hpp"
@@ -164,6 +165,11 @@ std::map<std::string, InstanceRecord> CommandRun::PriorRecords() const {
 }
 
 void CommandRun::RegisterDrivers(DriverRegistry& registry) const {
+  // Kubernetes targets need no service block: the workload's own controllers restart and
+  // health-check its pods.
+  registry.Register(std::string(kDriverKubernetes), [this] {
+    return std::make_unique<KubernetesDriver>(options_.kubernetes, deps_.clock);
+  });
   const auto service = ServiceFor(command_, options_.default_service);
   if (service || command_.operation == BatchOperation::kRevert) {
     AgentDriverConfig config = options_.agent;

@@ -60,6 +60,81 @@ TEST(CommandTest, BatchRequestedBecomesADeployCommand) {
   EXPECT_EQ(c.service->health.timeout, 30s);  // zero: the default
 }
 
+// A mixed batch: a VM host through the agent and a Kubernetes Deployment with a traffic split.
+events::v1::BatchRequested MixedBatch() {
+  auto b = Batch();
+  b.set_weight_percent(25);
+  b.mutable_artifact()->set_kind(events::v1::ARTIFACT_KIND_IMAGE);
+  b.mutable_artifact()->set_url("registry.local/shop/web:1.2.0");
+  b.mutable_artifact()->set_sha256("sha256:" + std::string(64, 'c'));
+  auto* t = b.add_targets();
+  t->set_host("shop-web");
+  t->set_driver("kubernetes");
+  auto* k = t->mutable_kubernetes();
+  k->set_cluster("local");
+  k->set_namespace_("shop");
+  k->set_kind("Deployment");
+  k->set_name("web");
+  k->set_container("app");
+  k->set_rollout(events::v1::KUBERNETES_ROLLOUT_REPLICA_CANARY);
+  k->set_surge(true);
+  k->mutable_traffic()->set_route("web");
+  k->mutable_traffic()->set_stable_service("web-stable");
+  k->mutable_traffic()->set_canary_service("web-canary");
+  return b;
+}
+
+TEST(CommandTest, AKubernetesTargetCarriesItsWorkloadAndTheBatchsShare) {
+  const Command c = CommandFromBatchRequested(MixedBatch(), "ev-1", {});
+  ASSERT_EQ(c.targets.size(), 3u);
+  EXPECT_FALSE(c.targets[0].kubernetes.has_value());
+  const HostTarget& t = c.targets[2];
+  EXPECT_EQ(t.driver, "kubernetes");
+  ASSERT_TRUE(t.kubernetes.has_value());
+  EXPECT_EQ(t.kubernetes->cluster, "local");
+  EXPECT_EQ(t.kubernetes->ns, "shop");
+  EXPECT_EQ(t.kubernetes->name, "web");
+  EXPECT_EQ(t.kubernetes->container, "app");
+  EXPECT_EQ(t.kubernetes->rollout, "replica_canary");
+  EXPECT_TRUE(t.kubernetes->surge);
+  EXPECT_EQ(t.kubernetes->route, "web");
+  EXPECT_EQ(t.kubernetes->canary_service, "web-canary");
+  EXPECT_EQ(t.kubernetes->weight_percent, 25u);
+  EXPECT_EQ(c.artifact.kind, "image");
+  EXPECT_EQ(c.artifact.sha256, "sha256:" + std::string(64, 'c'));
+
+  // Stored and read back (a restarted executor runs what was accepted).
+  std::vector<HostTarget> back;
+  std::map<std::string, std::uint32_t> batches;
+  TargetsFromJson(TargetsToJson(c.targets, {}), back, batches);
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[2].kubernetes, t.kubernetes);
+  EXPECT_FALSE(back[1].kubernetes.has_value());
+  EXPECT_EQ(ArtifactFromJson(ArtifactToJson(c.artifact)).kind, "image");
+}
+
+TEST(CommandTest, ARevertTakesItsKubernetesTargetsWithTheShareToFallBackTo) {
+  const Command batch = CommandFromBatchRequested(MixedBatch(), "ev-1", {});
+  events::v1::RevertRequested r;
+  r.set_rollback_id("rb-1");
+  r.set_deployment_id("d-1");
+  r.set_generation(6);
+  r.set_target_version("1.1.0");
+  r.add_hosts("web-1");
+  r.add_hosts("shop-web");
+  r.set_weight_percent(10);
+  *r.add_kubernetes_targets() = MixedBatch().targets(2);
+  const Command c = CommandFromRevertRequested(r, "ev-2", {batch}, {});
+  ASSERT_EQ(c.targets.size(), 2u);  // the workload once, though named twice
+  EXPECT_EQ(c.targets[0].host, "shop-web");
+  ASSERT_TRUE(c.targets[0].kubernetes.has_value());
+  EXPECT_EQ(c.targets[0].kubernetes->weight_percent, 10u);
+  EXPECT_EQ(c.targets[1].host, "web-1");
+  EXPECT_EQ(c.host_batches.at("shop-web"), 2u);
+  EXPECT_TRUE(c.unresolved.empty());
+  EXPECT_EQ(c.policy.failure_tolerance, 3u);
+}
+
 TEST(CommandTest, ZeroFieldsTakeTheDefaults) {
   auto b = Batch();
   b.clear_host_timeout();

@@ -32,6 +32,46 @@ std::vector<std::string> ParseArgv(std::string_view key, const std::string& valu
   return out;
 }
 
+std::vector<KubeClusterConfig> ParseKubeClusters(std::string_view key, const std::string& value) {
+  std::vector<KubeClusterConfig> out;
+  if (value.empty()) return out;
+  const std::string k(key);
+  const auto j = nlohmann::json::parse(value, nullptr, false);
+  if (!j.is_object()) {
+    throw core::ConfigError(
+        k + ": not a JSON object; give e.g. " +
+        R"({"local": {"kubeconfig": "/etc/sluice/kubeconfig", "context": "ci"}, "here": "in-cluster"})");
+  }
+  for (const auto& [name, v] : j.items()) {
+    KubeClusterConfig c;
+    c.name = name;
+    if (name.empty()) throw core::ConfigError(k + ": a cluster name is empty");
+    if (v.is_string() && v.get<std::string>() == "in-cluster") {
+      c.in_cluster = true;
+    } else if (v.is_object()) {
+      for (const auto& [field, fv] : v.items()) {
+        if (field != "kubeconfig" && field != "context") {
+          throw core::ConfigError(k + ": cluster " + name + ": unknown key \"" + field +
+                                  "\" (kubeconfig, context)");
+        }
+        if (!fv.is_string()) {
+          throw core::ConfigError(k + ": cluster " + name + ": " + field + " must be a string");
+        }
+      }
+      c.kubeconfig = v.value("kubeconfig", "");
+      c.context = v.value("context", "");
+      if (c.kubeconfig.empty()) {
+        throw core::ConfigError(k + ": cluster " + name + ": give a kubeconfig path");
+      }
+    } else {
+      throw core::ConfigError(k + ": cluster " + name +
+                              R"(: give "in-cluster" or {"kubeconfig": path, "context": name})");
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 namespace {
 
 // The agents' bearer token, default port and TLS files.
@@ -129,6 +169,16 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   c.defaults.health_timeout = env.Duration("SLUICE_EXECUTOR_HEALTH_TIMEOUT", 30s);
   w.default_service = ParseDefaultService(env, c.defaults);
   w.lock_prefix = env.String("SLUICE_EXECUTOR_LOCK_PREFIX", "sluice:host:");
+  c.kube_clusters = ParseKubeClusters("SLUICE_EXECUTOR_KUBE_CLUSTERS",
+                                      env.String("SLUICE_EXECUTOR_KUBE_CLUSTERS", ""));
+  w.kubernetes.workload.poll_interval =
+      env.Duration("SLUICE_EXECUTOR_KUBE_POLL_INTERVAL", std::chrono::milliseconds(500));
+  try {
+    // Read now: a cluster that cannot be reached with what is configured stops the start.
+    w.kubernetes.clusters = LoadClusters(c.kube_clusters);
+  } catch (const std::exception& e) {
+    throw core::ConfigError("SLUICE_EXECUTOR_KUBE_CLUSTERS: " + std::string(e.what()));
+  }
   env.RejectUnknown();
   return c;
 }

@@ -80,5 +80,45 @@ TEST(ExecutorConfigTest, BadValuesNameTheKey) {
             std::string::npos);
 }
 
+TEST(ExecutorConfigTest, KubeClustersByName) {
+  const auto clusters = ParseKubeClusters(
+      "K", R"({"local": {"kubeconfig": "var/local/kubeconfig-executor", "context": "sluice"},
+               "here": "in-cluster"})");
+  ASSERT_EQ(clusters.size(), 2u);
+  EXPECT_EQ(clusters[0], (KubeClusterConfig{"here", true, "", ""}));
+  EXPECT_EQ(clusters[1],
+            (KubeClusterConfig{"local", false, "var/local/kubeconfig-executor", "sluice"}));
+  EXPECT_TRUE(ParseKubeClusters("K", "").empty());
+}
+
+TEST(ExecutorConfigTest, ABadKubeClusterIsOneLineNamingIt) {
+  auto error = [](const std::string& v) {
+    try {
+      ParseKubeClusters("SLUICE_EXECUTOR_KUBE_CLUSTERS", v);
+    } catch (const core::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("[1]").find("SLUICE_EXECUTOR_KUBE_CLUSTERS: not a JSON object"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"a": "elsewhere"})").find("cluster a: give \"in-cluster\""),
+            std::string::npos);
+  EXPECT_NE(error(R"({"a": {"context": "x"}})").find("cluster a: give a kubeconfig path"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"a": {"kubeconfig": "k", "contxt": "x"}})").find("unknown key \"contxt\""),
+            std::string::npos);
+  // Credentials are loaded at start-up: a missing file stops it, naming the cluster and file.
+  const std::string missing = service::testing::ConfigErrorOf(
+      &ParseExecutorConfig, {{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+                             {"SLUICE_EXECUTOR_KUBE_CLUSTERS",
+                              R"({"prod": {"kubeconfig": "/nonexistent/kubeconfig"}})"}});
+  EXPECT_NE(missing.find("SLUICE_EXECUTOR_KUBE_CLUSTERS: kubernetes cluster prod: "),
+            std::string::npos)
+      << missing;
+  EXPECT_NE(missing.find("/nonexistent/kubeconfig"), std::string::npos) << missing;
+  EXPECT_EQ(missing.find('\n'), std::string::npos) << missing;
+}
+
 }  // namespace
 }  // namespace sluice::executor

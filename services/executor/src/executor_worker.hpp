@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "adapters/agent_driver.hpp"
+#include "adapters/kubernetes_driver.hpp"
 #include "command.hpp"
 #include "command_repository.hpp"
 #include "command_run.hpp"
@@ -47,6 +48,9 @@ struct WorkerPoolOptions {
   std::string lock_prefix = "sluice:host:";
   // Token, TLS files and default port of every agent; its `service` is unused (see below).
   AgentDriverConfig agent;
+  // The clusters Kubernetes targets name (credentials loaded at start-up) and the workload
+  // operations' options.
+  KubernetesDriverConfig kubernetes;
   // The service block sent when a BatchRequested carries none; nullopt: such a batch fails
   // with no_service_config.
   std::optional<AgentServiceSpec> default_service;

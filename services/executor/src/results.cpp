@@ -167,6 +167,11 @@ bool FillClosingEvent(const Command& command, const BatchResult& result,
     p->set_batch_index(command.batch_index.Value());
     p->set_generation(generation);
     for (const auto& h : result.succeeded_hosts) p->add_hosts(h);
+    // A Kubernetes target's pods of the release, after the targets: what analysis selects.
+    for (const auto& r : result.results) {
+      if (!r.outcome.Succeeded()) continue;
+      for (const auto& pod : r.outcome.instances) p->add_hosts(pod);
+    }
     return true;
   }
   auto* p = envelope.mutable_batch_failed();

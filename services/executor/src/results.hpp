@@ -45,10 +45,11 @@ struct Completion {
 Completion CompletionOf(const BatchResult& result, bool has_unresolved);
 
 // Sets the closing event's payload on `envelope` (deployment id, correlation): BatchSucceeded
-// {hosts} or BatchFailed {failed_hosts, reason} for a deploy; RevertCompleted {reverted_hosts,
-// failed_hosts (unresolved and not started included), target_version, rollback_id} for a
-// revert. Returns false (nothing to publish) when the command was cancelled by a newer
-// generation: whoever issued that one no longer waits for this result.
+// {hosts: the targets, then the instances (pods) the succeeded ones reported} or BatchFailed
+// {failed_hosts, reason} for a deploy; RevertCompleted {reverted_hosts, failed_hosts (unresolved
+// and not started included), target_version, rollback_id} for a revert. Returns false (nothing to
+// publish) when the command was cancelled by a newer generation: whoever issued that one no longer
+// waits for this result.
 bool FillClosingEvent(const Command& command, const BatchResult& result,
                       events::v1::Envelope& envelope);
 

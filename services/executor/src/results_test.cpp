@@ -88,6 +88,23 @@ TEST(ResultsTest, SucceededBatchPublishesBatchSucceeded) {
   EXPECT_EQ(CompletionOf(r, false).result, kResultSucceeded);
 }
 
+TEST(ResultsTest, AKubernetesTargetsPodsFollowTheTargetsInBatchSucceeded) {
+  BatchResult r;
+  r.status = BatchStatus::kSucceeded;
+  r.succeeded_hosts = {"vm-1", "shop-web"};
+  r.results.push_back(Result("vm-1", HostOutcome::Success("2.0.0")));
+  HostOutcome k = HostOutcome::Success("2.0.0");
+  k.instances = {"web-canary-7d9f-abcde", "web-canary-7d9f-fghij"};
+  r.results.push_back(Result("shop-web", k));
+  events::v1::Envelope e;
+  ASSERT_TRUE(FillClosingEvent(Deploy(), r, e));
+  ASSERT_TRUE(e.has_batch_succeeded());
+  const auto& hosts = e.batch_succeeded().hosts();
+  EXPECT_EQ(std::vector<std::string>(hosts.begin(), hosts.end()),
+            (std::vector<std::string>{"vm-1", "shop-web", "web-canary-7d9f-abcde",
+                                      "web-canary-7d9f-fghij"}));
+}
+
 TEST(ResultsTest, FailedBatchNamesHostsAndTheSharedReason) {
   BatchResult r;
   r.status = BatchStatus::kFailed;

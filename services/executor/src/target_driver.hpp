@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
 #include <string>
@@ -26,21 +27,58 @@ inline constexpr std::string_view kDriverAgent = "agent";
 inline constexpr std::string_view kDriverSsh = "ssh";
 inline constexpr std::string_view kDriverKubernetes = "kubernetes";
 
-// One host of a batch (sluice.v1.Target).
+// How a Kubernetes workload takes a release (sluice.v1.KubernetesRollout), as stored.
+inline constexpr std::string_view kRolloutReplicaCanary = "replica_canary";
+inline constexpr std::string_view kRolloutPartition = "partition";
+inline constexpr std::string_view kRolloutRolling = "rolling";
+inline constexpr std::string_view kRolloutBlueGreen = "blue_green";
+
+// A Kubernetes workload a command drives (sluice.v1.KubernetesWorkload) and the share of it the
+// command moves the release to.
+struct KubernetesTarget {
+  std::string cluster;  // a cluster the executor's configuration names
+  std::string ns;
+  std::string kind = "Deployment";  // or "StatefulSet"
+  std::string name;
+  std::string container;
+  std::string rollout;  // kRollout*; empty: replica canary for a Deployment, partition for a
+                        // StatefulSet
+  bool surge = false;
+  // Gateway API traffic split (all three or none): the HTTPRoute's backend weights follow the
+  // share.
+  std::string route;
+  std::string stable_service;
+  std::string canary_service;
+  std::string service;  // blue-green: the Service whose selector is switched
+  // Deploy: the release's cumulative share after this batch (BatchRequested.weight_percent).
+  // Revert: the share the release falls back to (RevertRequested.weight_percent); 0 = none of
+  // it (the canary gone and, once promoted, the stable back on the previous image).
+  std::uint32_t weight_percent = 0;
+
+  bool operator==(const KubernetesTarget&) const = default;
+};
+
+// One host of a batch (sluice.v1.Target); for a Kubernetes target, `host` is the target's name.
 struct HostTarget {
   std::string host;
   std::string address;         // IP or DNS name
   std::string agent_endpoint;  // base URL of sluice-agent, e.g. http://10.0.0.5:7070
   std::map<std::string, std::string> labels;
   std::string driver = std::string(kDriverAgent);
+  std::optional<KubernetesTarget> kubernetes{};  // set when driver is "kubernetes"
 };
 
 // The artifact a host is asked to run (sluice.v1.Artifact).
 struct ArtifactRef {
   std::string version;
-  std::string url;
-  std::string sha256;
+  std::string url;     // an image reference for kind "image"
+  std::string sha256;  // an image's digest for kind "image"
+  std::string kind{};  // "tarball", "image", "model"; empty when the event left it unspecified
+  // A tarball release that Kubernetes targets take too: their image and its digest.
+  std::string image{};
+  std::string image_digest{};
 };
+inline constexpr std::string_view kArtifactImage = "image";
 
 enum class HostHealth { kUnknown, kHealthy, kUnhealthy };
 std::string_view ToString(HostHealth h);
@@ -65,6 +103,10 @@ struct HostOutcome {
   std::string message;     // for people: logs and InstanceDeploymentRecord.error_message
   std::string version;     // what the host reports as current, when known
   HostHealth health = HostHealth::kUnknown;
+  // The instances the release runs on after the call, when they are not the host itself: a
+  // Kubernetes target's pods of the release (BatchSucceeded.hosts lists them after the target,
+  // for the metric-watcher's {{instances}}).
+  std::vector<std::string> instances;
 
   bool Succeeded() const { return kind == OutcomeKind::kSucceeded; }
 

@@ -17,6 +17,8 @@
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/kube/client.hpp>
+#include <sluice/kube/rollout_status.hpp>
 #include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
@@ -150,27 +152,42 @@ class ExecutorE2eTest : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
+  // The local control plane's admin kubeconfig (scripts/kube.sh): the executor's cluster
+  // "local" in every test; the Kubernetes tests create their workloads with it.
+  static fs::path Kubeconfig() {
+    const auto var = std::getenv("SLUICE_VAR_DIR");
+    return fs::path(var != nullptr && *var != '\0' ? var : SLUICE_SOURCE_DIR "/var") / "local" /
+           "kubeconfig";
+  }
+
   void StartExecutor() {
     http_port_ = st::FreePort();
+    std::map<std::string, std::string> kube_env;
+    if (fs::exists(Kubeconfig())) {
+      kube_env["SLUICE_EXECUTOR_KUBE_CLUSTERS"] =
+          json{{"local", {{"kubeconfig", Kubeconfig().string()}}}}.dump();
+      kube_env["SLUICE_EXECUTOR_KUBE_POLL_INTERVAL"] = "200ms";
+    }
+    std::map<std::string, std::string> env{
+        {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+        {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
+        {"SLUICE_PG_DSN", PgDsn()},
+        {"SLUICE_PG_SCHEMA", schema_},
+        {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
+        {"SLUICE_KAFKA_GROUP", "itest-executor-" + sfx_},
+        {"SLUICE_EXECUTOR_TOPICS", deployments_topic_ + "," + rollbacks_topic_},
+        {"SLUICE_REDIS_URL", RedisUrl()},
+        {"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+        {"SLUICE_EXECUTOR_WORKERS", "2"},
+        {"SLUICE_EXECUTOR_POLL_INTERVAL", "100ms"},
+        {"SLUICE_EXECUTOR_COMMAND_LEASE", "3s"},
+        {"SLUICE_EXECUTOR_HOST_LOCK_TTL", "3s"},
+        {"SLUICE_EXECUTOR_RETRY_BACKOFF", "200ms"},
+        {"SLUICE_EXECUTOR_CANCEL_CHECK", "200ms"},
+        {"SLUICE_LOG_LEVEL", "info"}};
+    env.insert(kube_env.begin(), kube_env.end());
     executor_ = std::make_unique<st::ChildProcess>(
-        std::vector<std::string>{SLUICE_EXECUTOR_BIN},
-        std::map<std::string, std::string>{
-            {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
-            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
-            {"SLUICE_PG_DSN", PgDsn()},
-            {"SLUICE_PG_SCHEMA", schema_},
-            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
-            {"SLUICE_KAFKA_GROUP", "itest-executor-" + sfx_},
-            {"SLUICE_EXECUTOR_TOPICS", deployments_topic_ + "," + rollbacks_topic_},
-            {"SLUICE_REDIS_URL", RedisUrl()},
-            {"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
-            {"SLUICE_EXECUTOR_WORKERS", "2"},
-            {"SLUICE_EXECUTOR_POLL_INTERVAL", "100ms"},
-            {"SLUICE_EXECUTOR_COMMAND_LEASE", "3s"},
-            {"SLUICE_EXECUTOR_HOST_LOCK_TTL", "3s"},
-            {"SLUICE_EXECUTOR_RETRY_BACKOFF", "200ms"},
-            {"SLUICE_EXECUTOR_CANCEL_CHECK", "200ms"},
-            {"SLUICE_LOG_LEVEL", "info"}},
+        std::vector<std::string>{SLUICE_EXECUTOR_BIN}, std::move(env),
         std::string(SLUICE_TEST_LOG_DIR) + "/executor-e2e-" + sfx_ + ".log");
     ASSERT_TRUE(st::WaitForHttpOk(Base() + "/readyz", 60s))
         << "executor did not become ready; log:\n"
@@ -565,6 +582,175 @@ TEST_F(ExecutorE2eTest, KilledMidBatchFinishesAfterRestartWithoutRedeploying) {
   const auto commands = json::parse(Get(Base() + "/v1/deployments/" + d + "/commands").body);
   EXPECT_EQ(commands["commands"][0]["claims"], 2);  // taken again after the crash
   EXPECT_EQ(commands["commands"][0]["result"], "succeeded");
+}
+
+// One release to VM hosts and a Kubernetes Deployment together (issue 15): the agents take the
+// tarball, the Deployment a canary of the image by digest; a revert takes both back.
+class MixedE2eTest : public ExecutorE2eTest {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(Kubeconfig())) {
+      GTEST_FAIL() << Kubeconfig() << " is missing: the local control plane is not up (make kube)";
+    }
+    ExecutorE2eTest::SetUp();
+    if (HasFatalFailure()) return;
+    kube_ = std::make_unique<kube::Client>(kube::LoadKubeconfig(Kubeconfig()));
+    ns_ = "executor-e2e-" + sfx_;
+    for (char& c : ns_) {
+      if (c == '_') c = '-';
+    }
+    kube_->Create(kube::kNamespaces, "", {{"metadata", {{"name", ns_}}}});
+  }
+  void TearDown() override {
+    if (kube_ && !ns_.empty()) kube_->DeleteIfExists(kube::kNamespaces, "", ns_);
+    ExecutorE2eTest::TearDown();
+  }
+
+  // 4 replicas of kOld, Ready; pods Ready `ready_delay` after they are bound (KWOK).
+  void CreateWeb(const std::string& ready_delay = "0s") {
+    const json labels = {{"app", "web"}};
+    kube_->Create(
+        kube::kDeployments, ns_,
+        {{"apiVersion", "apps/v1"},
+         {"kind", "Deployment"},
+         {"metadata", {{"name", "web"}, {"labels", labels}}},
+         {"spec",
+          {{"replicas", 4},
+           {"selector", {{"matchLabels", labels}}},
+           {"template",
+            {{"metadata",
+              {{"labels", labels}, {"annotations", {{"kwok-test/ready-delay", ready_delay}}}}},
+             {"spec", {{"containers", json::array({{{"name", "app"}, {"image", kOld}}})}}}}}}}});
+    ASSERT_TRUE(
+        WaitFor([&] { return Web().value("/status/readyReplicas"_json_pointer, 0) == 4; }, 90s));
+  }
+  json Web(const std::string& name = "web") { return kube_->Get(kube::kDeployments, ns_, name); }
+
+  v1::Target KubeTarget(std::uint32_t) const {
+    v1::Target t;
+    t.set_host(Target());
+    t.set_driver("kubernetes");
+    auto* k = t.mutable_kubernetes();
+    k->set_cluster("local");
+    k->set_namespace_(ns_);
+    k->set_kind("Deployment");
+    k->set_name("web");
+    k->set_container("app");
+    k->set_rollout(v1::KUBERNETES_ROLLOUT_REPLICA_CANARY);
+    return t;
+  }
+  std::string Target() const { return "web-" + sfx_; }
+
+  // Agents 0 and 1 and the Deployment, at `weight`%.
+  v1::BatchRequested MixedBatch(const std::string& d, std::uint32_t weight) const {
+    v1::Artifact a = Artifact("2.0.0");
+    a.set_image("example.com/web:2.0.0");
+    a.set_image_digest(kDigest);
+    v1::BatchRequested b = Batch(d, 0, 1, a, {0, 1});
+    *b.add_targets() = KubeTarget(weight);
+    b.set_weight_percent(weight);
+    return b;
+  }
+
+  static inline const std::string kOld = "example.com/web:1.0.0";
+  static inline const std::string kDigest = "sha256:" + std::string(64, 'd');
+  std::unique_ptr<kube::Client> kube_;
+  std::string ns_;
+};
+
+TEST_F(MixedE2eTest, OneBatchReachesAgentsAndADeploymentAndOneRevertTakesBothBack) {
+  CreateWeb();
+  DeployAll("1.0.0");
+  const std::string d = core::NewUuid();
+  SendBatch(MixedBatch(d, 50));
+  const auto closing = AwaitClosing(d, 120s);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  std::vector<std::string> hosts(closing.batch_succeeded().hosts().begin(),
+                                 closing.batch_succeeded().hosts().end());
+  // The two agents, the target, then its canary pods (what {{instances}} selects).
+  ASSERT_EQ(hosts.size(), 5u) << closing.DebugString();
+  EXPECT_EQ(hosts[0], agents_[0].name);
+  EXPECT_EQ(hosts[1], agents_[1].name);
+  EXPECT_EQ(hosts[2], Target());
+  EXPECT_EQ(hosts[3].rfind("web-canary-", 0), 0u) << hosts[3];
+  EXPECT_EQ(hosts[4].rfind("web-canary-", 0), 0u) << hosts[4];
+  EXPECT_EQ(AgentStatus(0)["current"], "2.0.0");
+  EXPECT_EQ(AgentStatus(2)["current"], "1.0.0");  // not in this batch
+  EXPECT_EQ(Web("web-canary")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "example.com/web@" + kDigest);
+  EXPECT_EQ(Web()["spec"]["replicas"], 2);
+  // One record per target (the pods come and go; the target is what is driven and fenced).
+  const auto records = Instances(d);
+  ASSERT_EQ(records.size(), 3u) << records.dump();
+  for (const auto& r : records) EXPECT_EQ(r["status"], "succeeded") << r.dump();
+
+  // The whole deployment back: the agents to 1.0.0, the Deployment to none of the release.
+  auto e = events::NewEnvelope("rollback-agent", core::SystemClock::Instance());
+  e.set_deployment_id(d);
+  auto* r = e.mutable_revert_requested();
+  r->set_rollback_id("rb-" + sfx_);
+  r->set_deployment_id(d);
+  r->set_generation(2);
+  r->set_target_version("1.0.0");
+  r->add_hosts(agents_[0].name);
+  r->add_hosts(agents_[1].name);
+  r->add_hosts(Target());
+  *r->add_kubernetes_targets() = KubeTarget(0);
+  r->set_weight_percent(0);
+  Produce(rollbacks_topic_, std::move(e));
+  std::vector<v1::Envelope> all;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        all = Closing(d);
+        return all.size() >= 2;
+      },
+      120s))
+      << executor_->LogTail();
+  ASSERT_TRUE(all[1].has_revert_completed()) << all[1].DebugString();
+  EXPECT_EQ(all[1].revert_completed().reverted_hosts_size(), 3) << all[1].DebugString();
+  EXPECT_EQ(all[1].revert_completed().failed_hosts_size(), 0) << all[1].DebugString();
+  EXPECT_EQ(AgentStatus(0)["current"], "1.0.0");
+  EXPECT_EQ(AgentStatus(1)["current"], "1.0.0");
+  EXPECT_EQ(Web("web-canary")["spec"]["replicas"], 0);
+  const json web = Web();
+  EXPECT_EQ(web["spec"]["replicas"], 4);
+  EXPECT_EQ(web["spec"]["template"]["spec"]["containers"][0]["image"], kOld);
+}
+
+// The executor killed (-9) while the canary's pods are not Ready yet: the restarted executor
+// claims the command again, finds its writes on the objects and waits the rollout out; the spec
+// of neither Deployment is written again (metadata.generation unchanged).
+TEST_F(MixedE2eTest, KilledMidRolloutIsResumedWithoutRewritingTheWorkload) {
+  CreateWeb("10s");
+  const std::string d = core::NewUuid();
+  v1::BatchRequested b = MixedBatch(d, 50);
+  b.clear_targets();
+  *b.add_targets() = KubeTarget(50);
+  SendBatch(b);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto canary = kube_->GetIfExists(kube::kDeployments, ns_, "web-canary");
+        return canary && Web()["spec"]["replicas"] == 2;
+      },
+      60s))
+      << executor_->LogTail();
+  executor_->Kill();
+  executor_.reset();
+  ASSERT_LT(Web("web-canary").value("/status/readyReplicas"_json_pointer, 0), 2)
+      << "the canary was Ready before the kill: nothing was mid-rollout";
+  EXPECT_TRUE(Closing(d).empty());
+  const auto stable_gen = Web()["metadata"]["generation"];
+  const auto canary_gen = Web("web-canary")["metadata"]["generation"];
+
+  StartExecutor();
+  const auto closing = AwaitClosing(d, 120s);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  EXPECT_EQ(closing.batch_succeeded().hosts_size(), 3);  // the target and its two canary pods
+  EXPECT_EQ(Web()["metadata"]["generation"], stable_gen);
+  EXPECT_EQ(Web("web-canary")["metadata"]["generation"], canary_gen);
+  EXPECT_EQ(Web("web-canary")["status"]["readyReplicas"], 2);
+  const auto commands = json::parse(Get(Base() + "/v1/deployments/" + d + "/commands").body);
+  EXPECT_EQ(commands["commands"][0]["claims"], 2);  // taken again after the crash
 }
 
 }  // namespace

@@ -93,6 +93,21 @@ Json FenceOnly(const CommandFence& fence) {
   return a;
 }
 
+// The fence annotations of a write that replaces the image: plus the image before, when it
+// changes (a repeat, the image already in place, leaves the recorded one alone).
+Json WithPrevious(const Json& workload, const WorkloadRef& ref, const std::string& image,
+                  Json ann) {
+  const std::string before = ContainerImage(workload, ref.container);
+  if (!before.empty() && before != image) ann[std::string(kAnnotationPreviousImage)] = before;
+  return ann;
+}
+
+std::string GreenName(const WorkloadRef& ref) { return ref.name + std::string(kGreenSuffix); }
+
+std::string TrackSelector(const Json& stable, std::string_view track) {
+  return SelectorString(stable) + "," + std::string(kTrackLabel) + "=" + std::string(track);
+}
+
 }  // namespace
 
 KubernetesWorkload::KubernetesWorkload(kube::Client& client, const core::Clock& clock,
@@ -188,12 +203,17 @@ HostOutcome KubernetesWorkload::StatefulSetStep(const WorkloadRef& ref, const st
     if (!same_release || Partition(sts) != partition || !HasAnnotations(sts, ann) ||
         sts.value(Json::json_pointer("/spec/updateStrategy/type"), std::string("RollingUpdate")) !=
             "RollingUpdate") {
-      client_.Patch(kube::kStatefulSets, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
-                    PartitionPatch(ref.container, image, partition, ann));
+      client_.Patch(
+          kube::kStatefulSets, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+          PartitionPatch(ref.container, image, partition, WithPrevious(sts, ref, image, ann)));
     }
     HostOutcome waited = WaitStatefulSet(ref.ns, ref.name, SelectorString(sts), deadline);
     if (!waited.Succeeded()) return waited;
-    return HostOutcome::Success(image);
+    HostOutcome done = HostOutcome::Success(image);
+    const Json now = client_.Get(kube::kStatefulSets, ref.ns, ref.name);
+    done.instances = Pods(ref.ns, SelectorString(sts),
+                          now.value(Json::json_pointer("/status/updateRevision"), std::string()));
+    return done;
   });
 }
 
@@ -216,13 +236,16 @@ HostOutcome KubernetesWorkload::CanaryStep(const WorkloadRef& ref, const std::st
     if (percent >= 100.0) {
       const Json ann = FenceAnnotations(fence, image);
       if (!IsAsWanted(stable, ref.container, image, total, ann)) {
-        client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
-                      WorkloadPatch(ref.container, image, total, ann));
+        client_.Patch(
+            kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+            WorkloadPatch(ref.container, image, total, WithPrevious(stable, ref, image, ann)));
       }
       HostOutcome waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
       if (!waited.Succeeded()) return waited;
       if (canary) client_.DeleteIfExists(kube::kDeployments, ref.ns, CanaryName(ref));
-      return HostOutcome::Success(image);
+      HostOutcome done = HostOutcome::Success(image);
+      done.instances = Pods(ref.ns, StableSelector(stable));
+      return done;
     }
 
     const ReplicaSplit split = PlanCanaryReplicas(total, percent, options_.surge);
@@ -249,7 +272,10 @@ HostOutcome KubernetesWorkload::CanaryStep(const WorkloadRef& ref, const std::st
     if (!waited.Succeeded()) return waited;
     waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
     if (!waited.Succeeded()) return waited;
-    return HostOutcome::Success(image);
+    HostOutcome done = HostOutcome::Success(image);
+    done.instances = Pods(ref.ns, SelectorString(stable) + "," + std::string(kTrackLabel) + "=" +
+                                      std::string(kTrackCanary));
+    return done;
   });
 }
 
@@ -303,6 +329,163 @@ HostOutcome KubernetesWorkload::Revert(const WorkloadRef& ref, RevertScope scope
     if (!waited.Succeeded()) return waited;
     if (canary) client_.DeleteIfExists(kube::kDeployments, ref.ns, CanaryName(ref));
     return HostOutcome::Success(previous_image);
+  });
+}
+
+std::vector<std::string> KubernetesWorkload::Pods(const std::string& ns,
+                                                  const std::string& selector,
+                                                  const std::string& revision) {
+  kube::ListOptions lo;
+  lo.label_selector = selector;
+  return PodNames(client_.List(kube::kPods, ns, lo), revision);
+}
+
+HostOutcome KubernetesWorkload::RollingStep(const WorkloadRef& ref, const std::string& image,
+                                            const CommandFence& fence, Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    const Json d = client_.Get(kube::kDeployments, ref.ns, ref.name);
+    if (auto stale = CheckFence(d, fence)) return *stale;
+    if (ContainerImage(d, ref.container).empty()) {
+      throw std::invalid_argument("no container " + ref.container);
+    }
+    const Json ann = FenceAnnotations(fence, image);
+    if (!IsAsWanted(d, ref.container, image, -1, ann)) {
+      client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                    WorkloadPatch(ref.container, image, -1, WithPrevious(d, ref, image, ann)));
+    }
+    HostOutcome waited = WaitRollout(ref.ns, ref.name, SelectorString(d), deadline);
+    if (!waited.Succeeded()) return waited;
+    HostOutcome done = HostOutcome::Success(image);
+    done.instances = Pods(ref.ns, SelectorString(d));
+    return done;
+  });
+}
+
+HostOutcome KubernetesWorkload::BlueGreenStep(const WorkloadRef& ref, const std::string& service,
+                                              const std::string& image, double percent,
+                                              const CommandFence& fence, Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    if (service.empty()) throw std::invalid_argument("blue-green without a service");
+    const Json stable = client_.Get(kube::kDeployments, ref.ns, ref.name);
+    const std::optional<Json> green =
+        client_.GetIfExists(kube::kDeployments, ref.ns, GreenName(ref));
+    if (auto stale = CheckFence(stable, fence)) return *stale;
+    if (green) {
+      if (auto stale = CheckFence(*green, fence)) return *stale;
+    }
+    const std::int64_t total = TotalReplicas(stable, green);
+    const Json match = stable.value(Json::json_pointer("/spec/selector/matchLabels"), Json());
+    Json green_selector = match;
+    green_selector[std::string(kTrackLabel)] = kTrackGreen;
+
+    if (percent >= 100.0 && ContainerImage(stable, ref.container) == image &&
+        HasAnnotations(stable, FenceAnnotations(fence, image)) && !green) {
+      // Promoted already (a repeat): the stable serves the release.
+      HostOutcome done = HostOutcome::Success(image);
+      done.instances = Pods(ref.ns, StableSelector(stable));
+      return done;
+    }
+    // The green Deployment, ready before it takes any traffic.
+    if (!green) {
+      client_.Create(kube::kDeployments, ref.ns,
+                     BuildTrackCopy(stable, ref, kGreenSuffix, kTrackGreen, image, total, total,
+                                    fence, image));
+    } else {
+      Json ann = FenceAnnotations(fence, image);
+      ann[std::string(kAnnotationTotalReplicas)] = std::to_string(total);
+      if (!IsAsWanted(*green, ref.container, image, total, ann)) {
+        client_.Patch(kube::kDeployments, ref.ns, GreenName(ref), kube::PatchType::kStrategicMerge,
+                      WorkloadPatch(ref.container, image, total, ann));
+      }
+    }
+    HostOutcome waited =
+        WaitRollout(ref.ns, GreenName(ref), TrackSelector(stable, kTrackGreen), deadline);
+    if (!waited.Succeeded()) return waited;
+    // The switch: the Service selects the green pods only.
+    client_.UpdateWithRetry(kube::kServices, ref.ns, service, [&](Json& svc) {
+      const Json before = svc.value(Json::json_pointer("/spec/selector"), Json::object());
+      if (before == green_selector) return false;
+      svc["metadata"]["annotations"][std::string(kAnnotationSelectorBefore)] = before.dump();
+      svc["spec"]["selector"] = green_selector;
+      return true;
+    });
+    if (percent < 100.0) {
+      HostOutcome done = HostOutcome::Success(image);
+      done.instances = Pods(ref.ns, TrackSelector(stable, kTrackGreen));
+      return done;
+    }
+    // Promotion: the stable takes the release behind the green's back, then the Service goes
+    // back to it and the green Deployment goes away.
+    const Json ann = FenceAnnotations(fence, image);
+    if (!IsAsWanted(stable, ref.container, image, total, ann)) {
+      client_.Patch(
+          kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+          WorkloadPatch(ref.container, image, total, WithPrevious(stable, ref, image, ann)));
+    }
+    waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
+    if (!waited.Succeeded()) return waited;
+    client_.UpdateWithRetry(kube::kServices, ref.ns, service, [&](Json& svc) {
+      if (svc.value(Json::json_pointer("/spec/selector"), Json::object()) == match) return false;
+      svc["spec"]["selector"] = match;
+      return true;
+    });
+    client_.DeleteIfExists(kube::kDeployments, ref.ns, GreenName(ref));
+    HostOutcome done = HostOutcome::Success(image);
+    done.instances = Pods(ref.ns, StableSelector(stable));
+    return done;
+  });
+}
+
+HostOutcome KubernetesWorkload::BlueGreenRevert(const WorkloadRef& ref, const std::string& service,
+                                                const CommandFence& fence, Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    const Json stable = client_.Get(kube::kDeployments, ref.ns, ref.name);
+    if (auto stale = CheckFence(stable, fence)) return *stale;
+    const Json match = stable.value(Json::json_pointer("/spec/selector/matchLabels"), Json());
+    if (!service.empty()) {
+      client_.UpdateWithRetry(kube::kServices, ref.ns, service, [&](Json& svc) {
+        Json before = match;
+        const std::string kept = Annotation(svc, kAnnotationSelectorBefore);
+        if (!kept.empty()) {
+          Json parsed = Json::parse(kept, nullptr, false);
+          if (parsed.is_object()) before = std::move(parsed);
+        }
+        if (svc.value(Json::json_pointer("/spec/selector"), Json::object()) == before) return false;
+        svc["spec"]["selector"] = before;
+        return true;
+      });
+    }
+    client_.DeleteIfExists(kube::kDeployments, ref.ns, GreenName(ref));
+    const std::string previous = Annotation(stable, kAnnotationPreviousImage);
+    const bool promoted =
+        Annotation(stable, kAnnotationDeploymentId) == fence.deployment_id &&
+        Annotation(stable, kAnnotationRelease) == ContainerImage(stable, ref.container) &&
+        !previous.empty();
+    if (!promoted) return HostOutcome::Success(ContainerImage(stable, ref.container));
+    return Revert(ref, RevertScope::kFull, previous, fence, deadline);
+  });
+}
+
+HostOutcome KubernetesWorkload::SetTraffic(const std::string& ns, const std::string& route,
+                                           const std::string& stable_service,
+                                           const std::string& canary_service, double percent,
+                                           const CommandFence& fence) {
+  return Guarded({ns, route, ""}, [&]() -> HostOutcome {
+    const std::int64_t weight = RouteCanaryWeight(percent);
+    std::optional<HostOutcome> stale;
+    client_.UpdateWithRetry(kube::kHttpRoutes, ns, route, [&](Json& r) {
+      stale = CheckFence(r, fence);
+      if (stale) return false;
+      const Json ann = FenceOnly(fence);
+      bool changed = SetRouteWeights(r, stable_service, canary_service, weight);
+      if (!HasAnnotations(r, ann)) {
+        for (const auto& [k, v] : ann.items()) r["metadata"]["annotations"][k] = v;
+        changed = true;
+      }
+      return changed;
+    });
+    if (stale) return *stale;
+    return HostOutcome::Success(std::to_string(weight));
   });
 }
 

@@ -11,6 +11,7 @@
 #include <sluice/core/clock.hpp>
 #include <sluice/kube/client.hpp>
 #include <string>
+#include <vector>
 
 #include "adapters/kubernetes_workload_plan.hpp"
 #include "target_driver.hpp"
@@ -64,6 +65,36 @@ class KubernetesWorkload {
   // (kTimedOut naming the pods that are not ready).
   HostOutcome StatefulSetStep(const WorkloadRef& ref, const std::string& image, double percent,
                               const CommandFence& fence, Deadline deadline);
+
+  // The Deployment's own RollingUpdate: `image` patched into the template (the image before
+  // kept in sluice.io/previous-image), waited for like any rollout. Idempotent.
+  HostOutcome RollingStep(const WorkloadRef& ref, const std::string& image,
+                          const CommandFence& fence, Deadline deadline);
+
+  // Blue-green: `<name>-green` (the stable's spec, track green, `image`, all the stable's
+  // replicas) created and waited for, then `service`'s selector switched to the green pods (its
+  // selector before kept in an annotation). At 100 the stable takes `image` too, is waited for,
+  // the Service goes back to its own selector and the green Deployment is removed.
+  HostOutcome BlueGreenStep(const WorkloadRef& ref, const std::string& service,
+                            const std::string& image, double percent, const CommandFence& fence,
+                            Deadline deadline);
+  // The Service back on its selector before the switch, the green Deployment removed; once the
+  // stable took the release, it goes back to its previous image and is waited for.
+  HostOutcome BlueGreenRevert(const WorkloadRef& ref, const std::string& service,
+                              const CommandFence& fence, Deadline deadline);
+
+  // Gateway API: the HTTPRoute `route`'s backend weights set to the canary's share at `percent`
+  // (read, changed, written with the resourceVersion read; a conflict re-reads and retries).
+  // Writes nothing when the weights are already so; refuses (kStale) a route that carries a
+  // newer generation of the deployment.
+  HostOutcome SetTraffic(const std::string& ns, const std::string& route,
+                         const std::string& stable_service, const std::string& canary_service,
+                         double percent, const CommandFence& fence);
+
+  // The pods of `selector` that are not being deleted, sorted (with `revision`: only those of
+  // that controller revision).
+  std::vector<std::string> Pods(const std::string& ns, const std::string& selector,
+                                const std::string& revision = "");
 
   // Polls the Deployment `name` until its rollout is complete (success), failed
   // (ProgressDeadlineExceeded: kFailed naming the pods that are not ready) or `deadline`

@@ -1,5 +1,6 @@
 #include "adapters/kubernetes_workload_plan.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -119,6 +120,13 @@ std::string ContainerImage(const Json& workload, std::string_view container) {
 Json BuildCanary(const Json& stable, const WorkloadRef& ref, std::string_view image,
                  std::int64_t replicas, std::int64_t total, const CommandFence& fence,
                  std::string_view release) {
+  return BuildTrackCopy(stable, ref, kCanarySuffix, kTrackCanary, image, replicas, total, fence,
+                        release);
+}
+
+Json BuildTrackCopy(const Json& stable, const WorkloadRef& ref, std::string_view suffix,
+                    std::string_view track, std::string_view image, std::int64_t replicas,
+                    std::int64_t total, const CommandFence& fence, std::string_view release) {
   const Json spec = stable.value("spec", Json::object());
   const Json match = spec.value(Json::json_pointer("/selector/matchLabels"), Json());
   if (!match.is_object() || match.empty()) {
@@ -131,19 +139,19 @@ Json BuildCanary(const Json& stable, const WorkloadRef& ref, std::string_view im
   canary_spec.erase("paused");
   canary_spec["replicas"] = replicas;
   canary_spec["selector"] = {{"matchLabels", match}};
-  canary_spec["selector"]["matchLabels"][std::string(kTrackLabel)] = kTrackCanary;
-  canary_spec["template"]["metadata"]["labels"][std::string(kTrackLabel)] = kTrackCanary;
+  canary_spec["selector"]["matchLabels"][std::string(kTrackLabel)] = track;
+  canary_spec["template"]["metadata"]["labels"][std::string(kTrackLabel)] = track;
   for (auto& c : canary_spec["template"]["spec"]["containers"]) {
     if (c.value("name", "") == ref.container) c["image"] = image;
   }
   Json labels = stable.value(Json::json_pointer("/metadata/labels"), Json::object());
-  labels[std::string(kTrackLabel)] = kTrackCanary;
+  labels[std::string(kTrackLabel)] = track;
   Json annotations = FenceAnnotations(fence, release);
   annotations[std::string(kAnnotationTotalReplicas)] = std::to_string(total);
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
           {"metadata",
-           {{"name", ref.name + std::string(kCanarySuffix)},
+           {{"name", ref.name + std::string(suffix)},
             {"namespace", ref.ns},
             {"labels", labels},
             {"annotations", annotations}}},
@@ -198,6 +206,91 @@ std::string SelectorString(const Json& workload) {
     out += key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
   }
   return out;
+}
+
+std::int64_t RouteCanaryWeight(double percent) {
+  if (!(percent >= 0.0 && percent <= 100.0)) {
+    throw std::invalid_argument("canary percent outside [0, 100]");
+  }
+  if (percent <= 0.0) return 0;
+  return std::clamp<std::int64_t>(std::llround(percent), 1, 100);
+}
+
+namespace {
+
+bool Names(const Json& backend, std::string_view service) {
+  return backend.is_object() && backend.value("name", "") == service &&
+         backend.value("kind", "Service") == "Service";
+}
+
+bool SetWeight(Json& backend, std::int64_t weight) {
+  if (backend.value("weight", std::int64_t{1}) == weight && backend.contains("weight")) {
+    return false;
+  }
+  backend["weight"] = weight;
+  return true;
+}
+
+}  // namespace
+
+bool SetRouteWeights(Json& route, std::string_view stable_service, std::string_view canary_service,
+                     std::int64_t canary_weight) {
+  Json* rules = route.contains("spec") ? &route["spec"]["rules"] : nullptr;
+  bool found = false;
+  bool changed = false;
+  if (rules != nullptr && rules->is_array()) {
+    for (auto& rule : *rules) {
+      if (!rule.contains("backendRefs") || !rule["backendRefs"].is_array()) continue;
+      Json& refs = rule["backendRefs"];
+      const auto stable = std::find_if(refs.begin(), refs.end(),
+                                       [&](const Json& b) { return Names(b, stable_service); });
+      if (stable == refs.end()) continue;
+      found = true;
+      changed |= SetWeight(*stable, 100 - canary_weight);
+      const Json stable_copy = *stable;
+      const auto canary = std::find_if(refs.begin(), refs.end(),
+                                       [&](const Json& b) { return Names(b, canary_service); });
+      if (canary != refs.end()) {
+        changed |= SetWeight(*canary, canary_weight);
+      } else {
+        Json added = {{"name", std::string(canary_service)}, {"weight", canary_weight}};
+        if (stable_copy.contains("port")) added["port"] = stable_copy["port"];
+        refs.push_back(std::move(added));
+        changed = true;
+      }
+    }
+  }
+  if (!found) {
+    throw std::invalid_argument("httproute " +
+                                route.value(Json::json_pointer("/metadata/name"), std::string()) +
+                                " has no rule sending to service " + std::string(stable_service));
+  }
+  return changed;
+}
+
+std::int64_t CanaryWeight(const Json& route, std::string_view canary_service) {
+  const Json rules = route.value(Json::json_pointer("/spec/rules"), Json::array());
+  for (const auto& rule : rules) {
+    for (const auto& b : rule.value("backendRefs", Json::array())) {
+      if (Names(b, canary_service)) return b.value("weight", std::int64_t{1});
+    }
+  }
+  return 0;
+}
+
+std::vector<std::string> PodNames(const Json& pod_list, std::string_view revision) {
+  std::vector<std::string> names;
+  for (const auto& pod : pod_list.value("items", Json::array())) {
+    if (pod.contains(Json::json_pointer("/metadata/deletionTimestamp"))) continue;
+    if (!revision.empty() &&
+        pod.value(Json::json_pointer("/metadata/labels/controller-revision-hash"), std::string()) !=
+            revision) {
+      continue;
+    }
+    names.push_back(pod.value(Json::json_pointer("/metadata/name"), std::string()));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace sluice::executor::kube_workload

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "target_driver.hpp"
 
@@ -26,6 +27,14 @@ inline constexpr std::string_view kAnnotationTotalReplicas = "sluice.io/total-re
 inline constexpr std::string_view kTrackLabel = "sluice.io/track";
 inline constexpr std::string_view kTrackCanary = "canary";
 inline constexpr std::string_view kCanarySuffix = "-canary";
+// Blue-green: the second Deployment and its pods' track.
+inline constexpr std::string_view kGreenSuffix = "-green";
+inline constexpr std::string_view kTrackGreen = "green";
+// On a workload whose image a release replaced: the image before (what a full revert puts
+// back).
+inline constexpr std::string_view kAnnotationPreviousImage = "sluice.io/previous-image";
+// On a blue-green Service: its selector before the switch (JSON), put back on revert.
+inline constexpr std::string_view kAnnotationSelectorBefore = "sluice.io/selector-before";
 
 // A Deployment and the container of it that runs the release.
 struct WorkloadRef {
@@ -79,6 +88,11 @@ Json BuildCanary(const Json& stable, const WorkloadRef& ref, std::string_view im
                  std::int64_t replicas, std::int64_t total, const CommandFence& fence,
                  std::string_view release);
 
+// The same with another suffix and track (blue-green's `<name>-green`, track green).
+Json BuildTrackCopy(const Json& stable, const WorkloadRef& ref, std::string_view suffix,
+                    std::string_view track, std::string_view image, std::int64_t replicas,
+                    std::int64_t total, const CommandFence& fence, std::string_view release);
+
 // A strategic-merge patch of a Deployment: the image of `container` (when not empty), the
 // replicas (when >= 0) and the annotations (when not empty).
 Json WorkloadPatch(std::string_view container, std::string_view image, std::int64_t replicas,
@@ -102,5 +116,21 @@ Json PartitionPatch(std::string_view container, std::string_view image, std::int
 
 // The selector of a workload as a label selector string ("app=web"), from matchLabels.
 std::string SelectorString(const Json& workload);
+
+// The canary's traffic weight (of 100) at `percent`: rounded, at least 1 for any share above
+// zero. Throws as PlanCanaryReplicas.
+std::int64_t RouteCanaryWeight(double percent);
+// Sets an HTTPRoute's backend weights in place: in every rule that sends to `stable_service`,
+// the stable gets 100 - canary_weight and `canary_service` canary_weight (its backendRef added
+// after the stable's, same port, when the rule has none). Returns whether anything changed.
+// Throws std::invalid_argument when no rule sends to `stable_service`.
+bool SetRouteWeights(Json& route, std::string_view stable_service, std::string_view canary_service,
+                     std::int64_t canary_weight);
+// The canary's weight in a route (0 when absent).
+std::int64_t CanaryWeight(const Json& route, std::string_view canary_service);
+
+// The names of the pods of a List that are not being deleted, sorted; with `revision`, only
+// those whose controller-revision-hash label is it (a StatefulSet's updated pods).
+std::vector<std::string> PodNames(const Json& pod_list, std::string_view revision = "");
 
 }  // namespace sluice::executor::kube_workload

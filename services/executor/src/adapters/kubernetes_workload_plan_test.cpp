@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <stdexcept>
 
 namespace sluice::executor::kube_workload {
@@ -172,6 +173,76 @@ TEST(SelectorString, JoinsMatchLabels) {
   const WorkloadRef ref{"shop", "web", "app"};
   EXPECT_EQ(SelectorString(BuildCanary(Stable(), ref, "x:1", 1, 4, Fence(1), "x:1")),
             "app=web,sluice.io/track=canary");
+}
+
+}  // namespace
+}  // namespace sluice::executor::kube_workload
+
+namespace sluice::executor::kube_workload {
+namespace {
+
+Json Recorded(const std::string& path) {
+  std::ifstream in(path);
+  return Json::parse(in);
+}
+
+// An HTTPRoute as the API returns it (defaults filled: kind Service, weight 1), two rules of
+// which the first sends to the stable Service.
+Json Route() { return Recorded(std::string(SLUICE_EXECUTOR_TESTDATA) + "/httproute.json"); }
+
+TEST(RouteWeights, TheCanaryJoinsTheStablesRuleWithItsShare) {
+  Json route = Route();
+  EXPECT_TRUE(SetRouteWeights(route, "web-stable", "web-canary", RouteCanaryWeight(5)));
+  const Json& refs = route["spec"]["rules"][0]["backendRefs"];
+  ASSERT_EQ(refs.size(), 2u);
+  EXPECT_EQ(refs[0]["name"], "web-stable");
+  EXPECT_EQ(refs[0]["weight"], 95);
+  EXPECT_EQ(refs[1]["name"], "web-canary");
+  EXPECT_EQ(refs[1]["weight"], 5);
+  EXPECT_EQ(refs[1]["port"], 80);  // the stable's port
+  // The other rule is not the stable's: left alone.
+  EXPECT_EQ(route["spec"]["rules"][1]["backendRefs"].size(), 1u);
+  EXPECT_EQ(CanaryWeight(route, "web-canary"), 5);
+  // The same weights again: nothing to write.
+  EXPECT_FALSE(SetRouteWeights(route, "web-stable", "web-canary", 5));
+  EXPECT_TRUE(SetRouteWeights(route, "web-stable", "web-canary", 0));
+  EXPECT_EQ(route["spec"]["rules"][0]["backendRefs"][0]["weight"], 100);
+  EXPECT_EQ(CanaryWeight(route, "web-canary"), 0);
+}
+
+TEST(RouteWeights, ARouteWithoutTheStableServiceIsRefused) {
+  Json route = Route();
+  EXPECT_THROW(SetRouteWeights(route, "nope", "web-canary", 5), std::invalid_argument);
+  EXPECT_EQ(route, Route());
+}
+
+TEST(RouteWeights, TheShareIsRoundedAndNeverZeroAboveZero) {
+  EXPECT_EQ(RouteCanaryWeight(0), 0);
+  EXPECT_EQ(RouteCanaryWeight(0.2), 1);
+  EXPECT_EQ(RouteCanaryWeight(12.5), 13);
+  EXPECT_EQ(RouteCanaryWeight(100), 100);
+  EXPECT_THROW(RouteCanaryWeight(101), std::invalid_argument);
+}
+
+TEST(PodNames, OnlyTheUpdatedRevisionsPodsWhenAsked) {
+  const Json pods =
+      Recorded(std::string(SLUICE_KUBE_TESTDATA) + "/pods_statefulset_progressing.json");
+  EXPECT_EQ(PodNames(pods), (std::vector<std::string>{"db-0", "db-1", "db-2"}));
+  EXPECT_EQ(PodNames(pods, "db-69bcdf975d"), std::vector<std::string>{"db-2"});
+  Json deleting = pods;
+  deleting["items"][0]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  EXPECT_EQ(PodNames(deleting), (std::vector<std::string>{"db-1", "db-2"}));
+}
+
+TEST(BuildTrackCopy, BlueGreensCopyCarriesItsTrackAndAllReplicas) {
+  const Json green = BuildTrackCopy(Stable(), {"shop", "web", "app"}, kGreenSuffix, kTrackGreen,
+                                    "shop/web@" + kDigest, 4, 4, Fence(3), "r");
+  EXPECT_EQ(green["metadata"]["name"], "web-green");
+  EXPECT_EQ(green["spec"]["replicas"], 4);
+  EXPECT_EQ(green["spec"]["selector"]["matchLabels"]["sluice.io/track"], "green");
+  EXPECT_EQ(green["spec"]["template"]["metadata"]["labels"]["sluice.io/track"], "green");
+  EXPECT_EQ(ContainerImage(green, "app"), "shop/web@" + kDigest);
+  EXPECT_EQ(ContainerImage(green, "sidecar"), "envoy:1");
 }
 
 }  // namespace
