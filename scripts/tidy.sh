@@ -14,7 +14,8 @@
 #       The cost of a cold run is then that of the change, not of the tree.
 #
 # SLUICE_TIDY_BUILD (default build/dev: needs its compile_commands.json and generated headers,
-# i.e. `make build` first), SLUICE_TIDY_JOBS (default 2). Exits 1 with the findings when any.
+# i.e. `make build` first), SLUICE_TIDY_JOBS (default 2), SLUICE_TIDY_LIST=1 (print the TUs a
+# run would check, check none). Exits 1 with the findings when any.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -110,6 +111,10 @@ if changed and ".clang-tidy" not in changed:
     units = [u for u in units if touched(u)]
 # Production code first: its findings matter most and come sooner.
 units.sort(key=lambda u: is_test(os.path.relpath(u[0], root)))
+if os.environ.get("SLUICE_TIDY_LIST"):  # which TUs a run would check, and nothing else
+    for path, _ in units:
+        print(os.path.relpath(path, root))
+    sys.exit(0)
 if wanted and len(units) < len(wanted):
     missing = wanted - seen
     sys.exit("tidy: not in %s/compile_commands.json: %s" % (build, " ".join(sorted(missing))))
