@@ -13,7 +13,7 @@ export CCACHE_MAXSIZE ?= 8G
 export CCACHE_NOHASHDIR ?= 1
 CTEST := ctest --output-on-failure --no-tests=ignore
 STACK := bash scripts/stack.sh
-LINT_DIRS := $(wildcard libs services tools agent cli)
+LINT_DIRS := $(wildcard libs services tools agent cli e2e)
 # $(call need_build,DIR,TARGET): fail with a hint when DIR has not been configured.
 need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run make $(2) first"; exit 1; }
 
@@ -24,8 +24,8 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e console kube helm restore
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
-        integration e2e schema-check lint tidy charts test up down demo bench kube kube-up kube-down \
-        kube-status helm restore console
+        integration e2e schema-check lint tidy tidy-changed charts test up down demo bench kube kube-up \
+        kube-down kube-status helm restore console
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -121,6 +121,12 @@ lint: ## clang-format check over the C++ sources
 tidy: ## clang-tidy (the checks of .clang-tidy) over the dev build's translation units
 	$(call need_build,build/dev,build)
 	SLUICE_TIDY_JOBS=$(JOBS) bash scripts/tidy.sh
+
+# Only the translation units whose source or included headers differ from TIDY_BASE (default:
+# the merge base with main), with the same cache: a cold run costs what the change touches.
+tidy-changed: ## clang-tidy over the translation units a change touches (since TIDY_BASE, default: merge base with main)
+	$(call need_build,build/dev,build)
+	SLUICE_TIDY_JOBS=$(JOBS) bash scripts/tidy.sh --changed $(TIDY_BASE)
 
 charts: ## helm lint + template every chart and values file, schemas, render checks, promtool on the alerts; compose config
 	bash scripts/check-charts.sh

@@ -7,9 +7,15 @@
 # re-checks every TU that includes it. Test TUs are checked without the static analyzer.
 #
 #   bash scripts/tidy.sh [FILE...]      (default: every TU of build/dev outside build/)
+#   bash scripts/tidy.sh --changed [BASE]
+#       only the TUs whose source, or a header they include (ninja's dependency log of the
+#       build), differs from BASE (default: the merge base with main) in the working tree:
+#       committed, staged, unstaged or untracked. Everything when .clang-tidy itself changed.
+#       The cost of a cold run is then that of the change, not of the tree.
 #
 # SLUICE_TIDY_BUILD (default build/dev: needs its compile_commands.json and generated headers,
-# i.e. `make build` first), SLUICE_TIDY_JOBS (default 2). Exits 1 with the findings when any.
+# i.e. `make build` first), SLUICE_TIDY_JOBS (default 2), SLUICE_TIDY_LIST=1 (print the TUs a
+# run would check, check none). Exits 1 with the findings when any.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -30,12 +36,30 @@ TIDY_ARGS=(--quiet "--warnings-as-errors=*" --extra-arg=-Wno-unknown-warning-opt
   -p "$BUILD")
 SALT="$("$TIDY" --version | sha256sum | cut -c1-64) $(sha256sum .clang-tidy | cut -c1-64) ${TIDY_ARGS[*]}"
 
+CHANGED=""
+if [[ ${1:-} == --changed ]]; then
+  shift
+  base="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  if [[ -z $base ]]; then
+    base="$(git merge-base HEAD main 2>/dev/null || git merge-base HEAD origin/main 2>/dev/null ||
+      git rev-parse HEAD)"
+  fi
+  CHANGED="$( {
+    git diff --name-only "$base" --
+    git ls-files --others --exclude-standard
+  } | sort -u)"
+  sl_log "--changed since ${base:0:10}: $(printf '%s\n' "$CHANGED" | grep -c . || true) file(s) differ"
+  [[ -n $CHANGED ]] || { sl_log "nothing changed"; exit 0; }
+  export SLUICE_TIDY_CHANGED="$CHANGED"
+fi
+
 export SLUICE_ROOT BUILD CACHE TIDY SALT
 export TIDY_ARGS_STR="${TIDY_ARGS[*]}"
 start=$SECONDS
 set +e
 python3 - "$@" <<'PY'
-import concurrent.futures, hashlib, json, os, shlex, subprocess, sys, time
+import concurrent.futures, hashlib, json, os, resource, shlex, subprocess, sys, time
 
 root, build, cache = os.environ["SLUICE_ROOT"], os.environ["BUILD"], os.environ["CACHE"]
 tidy, salt = os.environ["TIDY"], os.environ["SALT"]
@@ -63,8 +87,34 @@ for e in entries:
         continue
     seen.add(path)
     units.append((path, e))
+# --changed: keep the TUs that are, or include, a changed file (ninja's deps log lists every
+# header each object was built with; a TU not built yet is kept).
+changed = [c for c in os.environ.get("SLUICE_TIDY_CHANGED", "").split("\n") if c]
+if changed and ".clang-tidy" not in changed:
+    changed_abs = {os.path.realpath(os.path.join(root, c)) for c in changed}
+    deps, current = {}, None
+    out = subprocess.run(["ninja", "-C", build, "-t", "deps"], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        if line and not line[0].isspace():
+            current = os.path.realpath(os.path.join(build, line.split(":")[0]))
+            deps[current] = set()
+        elif line.strip() and current:
+            deps[current].add(os.path.realpath(os.path.join(build, line.strip())))
+    def touched(unit):
+        path, e = unit
+        if path in changed_abs:
+            return True
+        args = e["arguments"] if "arguments" in e else shlex.split(e["command"])
+        obj = e.get("output") or (args[args.index("-o") + 1] if "-o" in args else "")
+        obj = os.path.realpath(os.path.join(e["directory"], obj))
+        return obj not in deps or bool(deps[obj] & changed_abs)
+    units = [u for u in units if touched(u)]
 # Production code first: its findings matter most and come sooner.
 units.sort(key=lambda u: is_test(os.path.relpath(u[0], root)))
+if os.environ.get("SLUICE_TIDY_LIST"):  # which TUs a run would check, and nothing else
+    for path, _ in units:
+        print(os.path.relpath(path, root))
+    sys.exit(0)
 if wanted and len(units) < len(wanted):
     missing = wanted - seen
     sys.exit("tidy: not in %s/compile_commands.json: %s" % (build, " ".join(sorted(missing))))
@@ -117,8 +167,10 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         if text:
             failed.append(rel)
             print(text, flush=True)
-print("tidy: %d translation units: %d cached, %d checked clean, %d with findings"
-      % (len(units), counts["cached"], counts["clean"], counts["findings"]))
+cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("tidy: %d translation units: %d cached, %d checked clean, %d with findings; %.0f CPU-s"
+      % (len(units), counts["cached"], counts["clean"], counts["findings"],
+         cpu.ru_utime + cpu.ru_stime))
 if failed:
     print("tidy: findings in " + " ".join(failed))
     sys.exit(1)

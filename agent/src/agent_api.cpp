@@ -14,12 +14,22 @@ std::string Digest(std::string_view s) {
   return std::string(reinterpret_cast<const char*>(md), sizeof md);
 }
 
-nlohmann::json Body(const httplib::Request& req) { return http::ParseJsonBody(req); }
+// The body, checked against the bounds of every JSON input (depth, a key given twice, NUL,
+// UTF-8) before the contract's parser reads it.
+std::string_view Body(const httplib::Request& req) {
+  (void)http::ParseJsonBody(req);
+  return req.body;
+}
+
+void WriteMessage(httplib::Response& res, const google::protobuf::Message& m) {
+  res.status = 200;
+  res.set_content(agentapi::ToWireJson(m), "application/json");
+}
 
 template <typename F>
 void Guarded(httplib::Response& res, F&& f) {
   try {
-    http::WriteJson(res, 200, f());
+    WriteMessage(res, f());
   } catch (const ValidationError& e) {
     throw http::BadRequest(e.Field(), e.what());
   } catch (const Refused& e) {
@@ -55,7 +65,7 @@ void AgentApi::Register() {
   });
   deps_.server.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
     Authenticate(req);
-    http::WriteJson(res, 200, deps_.agent.Status());
+    WriteMessage(res, deps_.agent.Status());
   });
 }
 

@@ -15,49 +15,16 @@ std::string Join(const std::string& path, std::string_view field) {
   return path.empty() ? std::string(field) : path + "." + std::string(field);
 }
 
-void RejectUnknown(const json& j, const std::string& path, const std::set<std::string>& known) {
-  for (const auto& [key, value] : j.items()) {
-    if (!known.contains(key)) throw ValidationError(Join(path, key), "unknown field");
-  }
-}
+namespace v1 = agentapi::v1;
 
-const json& RequireObject(const json& parent, std::string_view field, const std::string& path) {
-  const auto it = parent.find(std::string(field));
-  if (it == parent.end() || it->is_null()) {
-    throw ValidationError(Join(path, field), "is required");
-  }
-  if (!it->is_object()) throw ValidationError(Join(path, field), "must be an object");
-  return *it;
-}
-
-std::optional<std::string> OptString(const json& parent, std::string_view field,
-                                     const std::string& path) {
-  const auto it = parent.find(std::string(field));
-  if (it == parent.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) throw ValidationError(Join(path, field), "must be a string");
-  return it->get<std::string>();
-}
-
-std::string ReqString(const json& parent, std::string_view field, const std::string& path) {
-  auto s = OptString(parent, field, path);
-  if (!s || s->empty()) throw ValidationError(Join(path, field), "is required");
-  return *s;
-}
-
-std::uint64_t ReqGeneration(const json& body) {
-  const auto it = body.find("generation");
-  if (it == body.end() || it->is_null()) throw ValidationError("generation", "is required");
-  if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<std::int64_t>() < 0)) {
-    throw ValidationError("generation", "must be a non-negative integer");
-  }
-  return it->get<std::uint64_t>();
+std::string Required(const std::string& value, std::string_view field) {
+  if (value.empty()) throw ValidationError(std::string(field), "is required");
+  return value;
 }
 
 // Optional; letters, digits and . _ : - only, at most 128 characters.
-std::string OptDeploymentId(const json& body) {
-  const auto id = OptString(body, "deployment_id", "");
-  if (!id) return "";
-  const bool ok = id->size() <= 128 && std::all_of(id->begin(), id->end(), [](char c) {
+std::string CheckDeploymentId(const std::string& id) {
+  const bool ok = id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
                     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' ||
                            c == '_' || c == ':' || c == '-';
                   });
@@ -65,22 +32,15 @@ std::string OptDeploymentId(const json& body) {
     throw ValidationError("deployment_id",
                           "must be at most 128 letters, digits, '.', '_', ':' or '-'");
   }
-  return *id;
+  return id;
 }
 
-std::vector<std::string> OptArgv(const json& parent, std::string_view field,
-                                 const std::string& path) {
-  const auto it = parent.find(std::string(field));
-  if (it == parent.end() || it->is_null()) return {};
-  const std::string name = Join(path, field);
-  if (!it->is_array()) throw ValidationError(name, "must be an array of strings");
-  if (it->size() > 64) throw ValidationError(name, "has more than 64 arguments");
-  std::vector<std::string> argv;
-  for (const auto& a : *it) {
-    if (!a.is_string()) throw ValidationError(name, "must be an array of strings");
-    auto s = a.get<std::string>();
-    if (s.find('\0') != std::string::npos) throw ValidationError(name, "contains a NUL byte");
-    argv.push_back(std::move(s));
+std::vector<std::string> CheckArgv(const google::protobuf::RepeatedPtrField<std::string>& args,
+                                   const std::string& name) {
+  if (args.size() > 64) throw ValidationError(name, "has more than 64 arguments");
+  std::vector<std::string> argv(args.begin(), args.end());
+  for (const auto& a : argv) {
+    if (a.find('\0') != std::string::npos) throw ValidationError(name, "contains a NUL byte");
   }
   if (!argv.empty() && argv.front().empty()) {
     throw ValidationError(name, "the program (first element) is empty");
@@ -88,17 +48,30 @@ std::vector<std::string> OptArgv(const json& parent, std::string_view field,
   return argv;
 }
 
-std::chrono::milliseconds OptDuration(const json& parent, std::string_view field,
-                                      const std::string& path, std::chrono::milliseconds def,
-                                      std::chrono::milliseconds max) {
-  const auto it = parent.find(std::string(field));
-  if (it == parent.end() || it->is_null()) return def;
-  const auto d = ParseDuration(*it);
-  const std::string name = Join(path, field);
+std::chrono::milliseconds CheckDuration(bool present, const google::protobuf::Value& v,
+                                        const std::string& name, std::chrono::milliseconds def,
+                                        std::chrono::milliseconds max) {
+  if (!present || v.kind_case() == google::protobuf::Value::kNullValue) return def;
+  const auto d = ParseDuration(v);
   if (!d) throw ValidationError(name, "must be a duration such as \"30s\" or a number of seconds");
   if (d->count() <= 0) throw ValidationError(name, "must be positive");
   if (*d > max) throw ValidationError(name, "is longer than " + std::to_string(max.count()) + "ms");
   return *d;
+}
+
+std::string CheckVersion(const std::string& version) {
+  Required(version, "version");
+  if (!IsValidVersion(version)) {
+    throw ValidationError("version", "must be a version such as 1.2.3 or 1.2.3-rc.1");
+  }
+  return version;
+}
+
+template <typename M>
+M ParseBody(std::string_view body) {
+  M m;
+  if (const auto e = agentapi::FromWireJson(body, m)) throw ValidationError(e->field, e->message);
+  return m;
 }
 
 std::string Lower(std::string s) {
@@ -135,95 +108,96 @@ bool IsHttpUrl(std::string_view s) {
                       [](unsigned char c) { return std::isspace(c) != 0 || std::iscntrl(c) != 0; });
 }
 
-std::optional<std::chrono::milliseconds> ParseDuration(const json& j) {
+std::optional<std::chrono::milliseconds> ParseDuration(const google::protobuf::Value& v) {
   using std::chrono::milliseconds;
-  if (j.is_number_unsigned() || j.is_number_integer()) {
-    const auto v = j.get<std::int64_t>();
-    if (v < 0 || v > 86'400) return std::nullopt;
-    return milliseconds(v * 1000);
+  if (v.kind_case() == google::protobuf::Value::kNumberValue) {
+    const double n = v.number_value();
+    if (!(n >= 0 && n <= 86'400)) return std::nullopt;
+    return milliseconds(static_cast<std::int64_t>(n * 1000));
   }
-  if (j.is_number_float()) {
-    const double v = j.get<double>();
-    if (!(v >= 0 && v <= 86'400)) return std::nullopt;
-    return milliseconds(static_cast<std::int64_t>(v * 1000));
-  }
-  if (!j.is_string()) return std::nullopt;
-  return core::ParseDuration(j.get<std::string>());
+  if (v.kind_case() != google::protobuf::Value::kStringValue) return std::nullopt;
+  return core::ParseDuration(v.string_value());
 }
 
-ServiceConfig ParseServiceConfig(const json& j, const std::string& path) {
+ServiceConfig FromWire(const v1::ServiceConfig& m, const std::string& path) {
   using namespace std::chrono_literals;
-  if (!j.is_object()) throw ValidationError(path, "must be an object");
-  RejectUnknown(j, path, {"restart_command", "restart_timeout", "health"});
   ServiceConfig s;
-  s.restart_command = OptArgv(j, "restart_command", path);
-  if (s.restart_command.empty())
+  s.restart_command = CheckArgv(m.restart_command(), Join(path, "restart_command"));
+  if (s.restart_command.empty()) {
     throw ValidationError(Join(path, "restart_command"), "is required");
-  s.restart_timeout = OptDuration(j, "restart_timeout", path, 60s, 1h);
+  }
+  s.restart_timeout = CheckDuration(m.has_restart_timeout(), m.restart_timeout(),
+                                    Join(path, "restart_timeout"), 60s, 1h);
   const std::string hpath = Join(path, "health");
-  const json& h = RequireObject(j, "health", path);
-  RejectUnknown(h, hpath, {"http_url", "command", "timeout", "interval"});
-  if (auto url = OptString(h, "http_url", hpath)) {
-    if (!IsHttpUrl(*url)) {
+  if (!m.has_health()) throw ValidationError(hpath, "is required");
+  const v1::HealthCheck& h = m.health();
+  if (h.has_http_url()) {
+    if (!IsHttpUrl(h.http_url())) {
       throw ValidationError(Join(hpath, "http_url"), "must be an http:// or https:// URL");
     }
-    s.health.http_url = *url;
+    s.health.http_url = h.http_url();
   }
-  s.health.command = OptArgv(h, "command", hpath);
+  s.health.command = CheckArgv(h.command(), Join(hpath, "command"));
   if (s.health.http_url.empty() == s.health.command.empty()) {
     throw ValidationError(hpath, "needs exactly one of http_url and command");
   }
-  s.health.timeout = OptDuration(h, "timeout", hpath, 30s, 1h);
-  s.health.interval = OptDuration(h, "interval", hpath, 500ms, 1min);
+  s.health.timeout = CheckDuration(h.has_timeout(), h.timeout(), Join(hpath, "timeout"), 30s, 1h);
+  s.health.interval =
+      CheckDuration(h.has_interval(), h.interval(), Join(hpath, "interval"), 500ms, 1min);
   return s;
 }
 
-json ToJson(const ServiceConfig& s) {
-  json health = {{"timeout", std::to_string(s.health.timeout.count()) + "ms"},
-                 {"interval", std::to_string(s.health.interval.count()) + "ms"}};
-  if (!s.health.http_url.empty()) health["http_url"] = s.health.http_url;
-  if (!s.health.command.empty()) health["command"] = s.health.command;
-  return {{"restart_command", s.restart_command},
-          {"restart_timeout", std::to_string(s.restart_timeout.count()) + "ms"},
-          {"health", health}};
+v1::ServiceConfig ToWire(const ServiceConfig& s) {
+  const auto millis = [](std::chrono::milliseconds d) {
+    google::protobuf::Value v;
+    v.set_string_value(std::to_string(d.count()) + "ms");
+    return v;
+  };
+  v1::ServiceConfig m;
+  m.mutable_restart_command()->Add(s.restart_command.begin(), s.restart_command.end());
+  *m.mutable_restart_timeout() = millis(s.restart_timeout);
+  auto& h = *m.mutable_health();
+  if (!s.health.http_url.empty()) h.set_http_url(s.health.http_url);
+  h.mutable_command()->Add(s.health.command.begin(), s.health.command.end());
+  *h.mutable_timeout() = millis(s.health.timeout);
+  *h.mutable_interval() = millis(s.health.interval);
+  return m;
 }
 
-DeployRequest ParseDeployRequest(const json& body) {
-  if (!body.is_object()) throw ValidationError("body", "must be a JSON object");
-  RejectUnknown(body, "",
-                {"version", "artifact_url", "sha256", "deployment_id", "generation", "service"});
+DeployRequest FromWire(const v1::DeployRequest& m) {
   DeployRequest r;
-  r.version = ReqString(body, "version", "");
-  if (!IsValidVersion(r.version)) {
-    throw ValidationError("version", "must be a version such as 1.2.3 or 1.2.3-rc.1");
-  }
-  r.artifact_url = ReqString(body, "artifact_url", "");
+  r.version = CheckVersion(m.version());
+  r.artifact_url = Required(m.artifact_url(), "artifact_url");
   if (!IsHttpUrl(r.artifact_url)) {
     throw ValidationError("artifact_url", "must be an http:// or https:// URL");
   }
-  r.sha256 = ReqString(body, "sha256", "");
+  r.sha256 = Required(m.sha256(), "sha256");
   if (!IsValidSha256(r.sha256)) throw ValidationError("sha256", "must be 64 hexadecimal digits");
   r.sha256 = Lower(r.sha256);
-  r.deployment_id = OptDeploymentId(body);
-  r.generation = ReqGeneration(body);
-  r.service = ParseServiceConfig(RequireObject(body, "service", ""), "service");
+  r.deployment_id = CheckDeploymentId(m.deployment_id());
+  if (!m.has_generation()) throw ValidationError("generation", "is required");
+  r.generation = m.generation();
+  if (!m.has_service()) throw ValidationError("service", "is required");
+  r.service = FromWire(m.service(), "service");
   return r;
 }
 
-RevertRequest ParseRevertRequest(const json& body) {
-  if (!body.is_object()) throw ValidationError("body", "must be a JSON object");
-  RejectUnknown(body, "", {"version", "deployment_id", "generation", "service"});
+RevertRequest FromWire(const v1::RevertRequest& m) {
   RevertRequest r;
-  r.version = ReqString(body, "version", "");
-  if (!IsValidVersion(r.version)) {
-    throw ValidationError("version", "must be a version such as 1.2.3 or 1.2.3-rc.1");
-  }
-  r.deployment_id = OptDeploymentId(body);
-  r.generation = ReqGeneration(body);
-  if (const auto it = body.find("service"); it != body.end() && !it->is_null()) {
-    r.service = ParseServiceConfig(*it, "service");
-  }
+  r.version = CheckVersion(m.version());
+  r.deployment_id = CheckDeploymentId(m.deployment_id());
+  if (!m.has_generation()) throw ValidationError("generation", "is required");
+  r.generation = m.generation();
+  if (m.has_service()) r.service = FromWire(m.service(), "service");
   return r;
+}
+
+DeployRequest ParseDeployRequest(std::string_view body) {
+  return FromWire(ParseBody<v1::DeployRequest>(body));
+}
+
+RevertRequest ParseRevertRequest(std::string_view body) {
+  return FromWire(ParseBody<v1::RevertRequest>(body));
 }
 
 std::string_view ToString(HealthStatus h) {
@@ -332,7 +306,7 @@ json ToJson(const AgentState& s) {
             {"service", nullptr}};
   j["owner"] = s.owner;
   if (s.last_operation) j["last_operation"] = ToJson(*s.last_operation);
-  if (s.service) j["service"] = ToJson(*s.service);
+  if (s.service) j["service"] = json::parse(agentapi::ToWireJson(ToWire(*s.service)));
   return j;
 }
 
@@ -361,7 +335,7 @@ AgentState StateFromJson(const json& j) {
       s.last_operation = OperationFromJson(op);
     }
     if (const auto& svc = j.at("service"); !svc.is_null()) {
-      s.service = ParseServiceConfig(svc, "service");
+      s.service = FromWire(ParseBody<v1::ServiceConfig>(svc.dump()), "service");
     }
     return s;
   } catch (const json::exception& e) {
@@ -369,6 +343,41 @@ AgentState StateFromJson(const json& j) {
   } catch (const ValidationError& e) {
     throw std::runtime_error("malformed state: " + e.Field() + " " + e.what());
   }
+}
+
+v1::Status StatusMessage(const AgentState& state) {
+  v1::Status s;
+  if (!state.current.empty()) s.set_current(state.current);
+  if (!state.previous.empty()) s.set_previous(state.previous);
+  for (const auto& v : state.installed) {
+    auto& out = *s.add_installed();
+    out.set_version(v.version);
+    out.set_sha256(v.sha256);
+    out.set_installed_at_ms(v.installed_at_ms);
+  }
+  s.set_health_status(std::string(ToString(state.health)));
+  s.set_highest_generation(state.HighestGeneration());
+  if (state.last_operation) {
+    const auto& o = *state.last_operation;
+    auto& out = *s.mutable_last_operation();
+    out.set_kind(std::string(ToString(o.kind)));
+    out.set_version(o.version);
+    out.set_generation(o.generation);
+    out.set_state(std::string(ToString(o.state)));
+    out.set_reason(o.reason);
+    out.set_message(o.message);
+    out.set_started_at_ms(o.started_at_ms);
+    out.set_finished_at_ms(o.finished_at_ms);
+  }
+  return s;
+}
+
+v1::OperationReport ReportMessage(const AgentState& state) {
+  v1::OperationReport report;
+  if (state.last_operation) report.set_result(std::string(ToString(state.last_operation->state)));
+  *report.mutable_status() = StatusMessage(state);
+  *report.mutable_operation() = report.status().last_operation();
+  return report;
 }
 
 std::uint64_t AgentState::HighestGeneration(std::string_view deployment_id) const {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sluice/agentapi/wire.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -70,12 +71,16 @@ struct RevertRequest {
   std::optional<ServiceConfig> service;  // default: the one of the last deploy
 };
 
-// Parse and validate a body; unknown fields are errors. Throw ValidationError naming the field
-// with its JSON path ("service.health.timeout").
-DeployRequest ParseDeployRequest(const nlohmann::json& body);
-RevertRequest ParseRevertRequest(const nlohmann::json& body);
-ServiceConfig ParseServiceConfig(const nlohmann::json& j, const std::string& path);
-nlohmann::json ToJson(const ServiceConfig& s);
+// Parse and validate a body (the wire form of schemas/sluice/agent/v1/agent.proto; unknown
+// fields are ignored). Throw ValidationError naming the field with its JSON path
+// ("service.health.timeout").
+DeployRequest ParseDeployRequest(std::string_view body);
+RevertRequest ParseRevertRequest(std::string_view body);
+// Validate the parsed messages.
+DeployRequest FromWire(const agentapi::v1::DeployRequest& m);
+RevertRequest FromWire(const agentapi::v1::RevertRequest& m);
+ServiceConfig FromWire(const agentapi::v1::ServiceConfig& m, const std::string& path);
+agentapi::v1::ServiceConfig ToWire(const ServiceConfig& s);
 
 // 1.2.3, v1.2.3, 1.2, 1.2.3-rc.1, 1.2.3+build.5; at most 128 characters. Safe as a directory name.
 bool IsValidVersion(std::string_view s);
@@ -83,7 +88,7 @@ bool IsValidSha256(std::string_view s);  // 64 hex digits, either case
 bool IsHttpUrl(std::string_view s);      // http:// or https:// with a host, no whitespace
 // A duration string in core::ParseDuration's grammar ("250ms", "5s", "1m30s") or a number of
 // seconds up to a day. Empty optional when malformed.
-std::optional<std::chrono::milliseconds> ParseDuration(const nlohmann::json& j);
+std::optional<std::chrono::milliseconds> ParseDuration(const google::protobuf::Value& v);
 
 enum class HealthStatus { kUnknown, kHealthy, kUnhealthy };
 std::string_view ToString(HealthStatus h);
@@ -144,6 +149,11 @@ struct AgentState {
 nlohmann::json ToJson(const AgentState& s);
 // Throws std::runtime_error when the document is not a state written by ToJson.
 AgentState StateFromJson(const nlohmann::json& j);
+
+// The answers of the HTTP API (sluice.agent.v1): the status of the host, and the report of the
+// operation that just finished (its state is the report's result).
+agentapi::v1::Status StatusMessage(const AgentState& s);
+agentapi::v1::OperationReport ReportMessage(const AgentState& s);
 
 // The fencing rule: a command older than the highest generation seen of its deployment is
 // refused (a forward batch after that deployment's rollback started). A command with the same

@@ -198,36 +198,12 @@ void HostAgent::Admit(const std::string& deployment_id, std::uint64_t generation
   ObserveGeneration(state_, deployment_id, generation);
 }
 
-json HostAgent::Status() const {
+agentapi::v1::Status HostAgent::Status() const {
   std::lock_guard lock(mu_);
   return StatusLocked();
 }
 
-json HostAgent::StatusLocked() const {
-  json installed = json::array();
-  for (const auto& v : state_.installed) {
-    installed.push_back(
-        {{"version", v.version}, {"sha256", v.sha256}, {"installed_at_ms", v.installed_at_ms}});
-  }
-  json j = {{"current", state_.current.empty() ? json(nullptr) : json(state_.current)},
-            {"previous", state_.previous.empty() ? json(nullptr) : json(state_.previous)},
-            {"installed", installed},
-            {"health_status", ToString(state_.health)},
-            {"highest_generation", state_.HighestGeneration()},
-            {"last_operation", nullptr}};
-  if (state_.last_operation) {
-    const auto& o = *state_.last_operation;
-    j["last_operation"] = {{"kind", ToString(o.kind)},
-                           {"version", o.version},
-                           {"generation", o.generation},
-                           {"state", ToString(o.state)},
-                           {"reason", o.reason},
-                           {"message", o.message},
-                           {"started_at_ms", o.started_at_ms},
-                           {"finished_at_ms", o.finished_at_ms}};
-  }
-  return j;
-}
+agentapi::v1::Status HostAgent::StatusLocked() const { return StatusMessage(state_); }
 
 OperationReport HostAgent::Finish(Operation op, OperationState state, std::string reason,
                                   std::string message) {
@@ -238,9 +214,7 @@ OperationReport HostAgent::Finish(Operation op, OperationState state, std::strin
   op.finished_at_ms = NowMs();
   state_.last_operation = op;
   Persist();
-  json report = StatusLocked();
-  return json{
-      {"result", ToString(state)}, {"operation", report["last_operation"]}, {"status", report}};
+  return ReportMessage(state_);
 }
 
 OperationReport HostAgent::Deploy(const DeployRequest& request) {

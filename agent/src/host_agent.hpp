@@ -40,9 +40,9 @@ class Refused : public std::runtime_error {
   std::string code_;
 };
 
-// Result of a command that ran: {"result": "succeeded"|"failed"|"unchanged",
-// "operation": {...}, "status": {...}}.
-using OperationReport = nlohmann::json;
+// Result of a command that ran: result "succeeded" | "failed" | "unchanged", the operation and
+// the status after it (sluice.agent.v1.OperationReport).
+using OperationReport = agentapi::v1::OperationReport;
 
 struct CommandResult {
   bool started = false;
@@ -75,7 +75,7 @@ class HostAgent {
   // executor decides what to do, the agent does not revert by itself).
   OperationReport Deploy(const DeployRequest& request);
   OperationReport Revert(const RevertRequest& request);
-  nlohmann::json Status() const;
+  agentapi::v1::Status Status() const;
 
  private:
   struct Switched {
@@ -95,7 +95,7 @@ class HostAgent {
                          std::string message);
   void PruneReleases();
   std::filesystem::path ReleaseDir(const std::string& version) const;
-  nlohmann::json StatusLocked() const;
+  agentapi::v1::Status StatusLocked() const;
   std::int64_t NowMs() const { return core::ToUnixMillis(clock_.Now()); }
 
   const core::Clock& clock_;

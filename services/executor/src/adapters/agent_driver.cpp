@@ -10,10 +10,6 @@
 namespace sluice::executor {
 namespace {
 
-using json = nlohmann::json;
-
-std::string Millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
-
 // Codes that say the same command will fail the same way again.
 const std::set<std::string, std::less<>>& DefinitiveCodes() {
   static const std::set<std::string, std::less<>> kCodes = {"checksum_mismatch",
@@ -44,109 +40,124 @@ bool Contains(std::string_view haystack, std::string_view needle) {
   return it != haystack.end();
 }
 
-// An agent's answer, parsed with the same bounds as a request (depth, duplicate keys, NUL): the
-// executor stores parts of it.
-std::optional<json> ParseJson(const std::string& body) {
+namespace v1 = agentapi::v1;
+
+// An agent's answer: first held to the same bounds as a request (depth, duplicate keys, NUL),
+// since the executor stores parts of it, then read as the contract's message.
+template <typename M>
+std::optional<M> ParseAnswer(const std::string& body) {
   try {
-    return core::ParseStrictJson(body);
+    if (!core::ParseStrictJson(body).is_object()) return std::nullopt;
   } catch (const core::JsonInputError&) {
     return std::nullopt;
   }
-}
-
-std::string StringField(const json& j, const char* key) {
-  const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  M m;
+  if (agentapi::FromWireJson(body, m)) return std::nullopt;
+  return m;
 }
 
 // The agent reports "health_status"; older answers (and the test fakes) say "health".
-std::string HealthField(const json& j) {
-  std::string h = StringField(j, "health_status");
-  return h.empty() ? StringField(j, "health") : h;
+std::string HealthField(const v1::Status& s) {
+  return s.health_status().empty() ? s.health() : s.health_status();
+}
+
+google::protobuf::Value Millis(std::chrono::milliseconds d) {
+  google::protobuf::Value v;
+  v.set_string_value(std::to_string(d.count()) + "ms");
+  return v;
 }
 
 }  // namespace
 
-json DeployBody(const ArtifactRef& artifact, const CommandFence& fence,
-                const AgentServiceSpec& service) {
-  json health = {{"timeout", Millis(service.health.timeout)}};
-  if (!service.health.http_url.empty()) health["http_url"] = service.health.http_url;
-  if (!service.health.command.empty()) health["command"] = service.health.command;
-  return {{"version", artifact.version},
-          {"artifact_url", artifact.url},
-          {"sha256", artifact.sha256},
-          {"deployment_id", fence.deployment_id},
-          {"generation", fence.generation.Value()},
-          {"service",
-           {{"restart_command", service.restart_command},
-            {"restart_timeout", Millis(service.restart_timeout)},
-            {"health", health}}}};
+v1::DeployRequest DeployBody(const ArtifactRef& artifact, const CommandFence& fence,
+                             const AgentServiceSpec& service) {
+  v1::DeployRequest r;
+  r.set_version(artifact.version);
+  r.set_artifact_url(artifact.url);
+  r.set_sha256(artifact.sha256);
+  r.set_deployment_id(fence.deployment_id);
+  r.set_generation(fence.generation.Value());
+  auto& svc = *r.mutable_service();
+  svc.mutable_restart_command()->Add(service.restart_command.begin(),
+                                     service.restart_command.end());
+  *svc.mutable_restart_timeout() = Millis(service.restart_timeout);
+  auto& health = *svc.mutable_health();
+  if (!service.health.http_url.empty()) health.set_http_url(service.health.http_url);
+  health.mutable_command()->Add(service.health.command.begin(), service.health.command.end());
+  *health.mutable_timeout() = Millis(service.health.timeout);
+  return r;
 }
 
-json RevertBody(std::string_view version, const CommandFence& fence) {
-  return {{"version", version},
-          {"deployment_id", fence.deployment_id},
-          {"generation", fence.generation.Value()}};
+v1::RevertRequest RevertBody(std::string_view version, const CommandFence& fence) {
+  v1::RevertRequest r;
+  r.set_version(std::string(version));
+  r.set_deployment_id(fence.deployment_id);
+  r.set_generation(fence.generation.Value());
+  return r;
 }
+
+namespace {
+
+HostOutcome ReportOutcome(const v1::OperationReport& report, std::string_view expected_version) {
+  // sluice-agent answers {"result", "operation", "status": {current, health_status, ...}}; a flat
+  // {current, health} is accepted too (read as a Status by the caller).
+  const v1::Status& state = report.status();
+  const std::string& current = state.current();
+  const HostHealth health = ParseHostHealth(HealthField(state));
+  if (report.result() == "failed") {
+    // Switched, but the restart or the health check failed: the agent does not revert.
+    std::string reason = report.operation().reason();
+    const std::string& message = report.operation().message();
+    if (reason.empty()) reason = std::string(kAgentHealthCheckFailed);
+    auto o = HostOutcome::Failure(
+        reason == kAgentHealthCheckFailed ? OutcomeKind::kUnhealthy : OutcomeKind::kFailed, false,
+        reason, "version " + current + " is current but " + (message.empty() ? reason : message));
+    o.version = current;
+    o.health = health == HostHealth::kUnknown ? HostHealth::kUnhealthy : health;
+    return o;
+  }
+  if (current != expected_version) {
+    auto o = HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonVersionMismatch),
+                                  "agent reports current version \"" + current + "\", expected \"" +
+                                      std::string(expected_version) + "\"");
+    o.version = current;
+    o.health = health;
+    return o;
+  }
+  if (health == HostHealth::kUnhealthy) {
+    auto o =
+        HostOutcome::Failure(OutcomeKind::kUnhealthy, false, std::string(kAgentHealthCheckFailed),
+                             "version " + current + " is current but unhealthy");
+    o.version = current;
+    o.health = health;
+    return o;
+  }
+  return HostOutcome::Success(current, health);
+}
+
+}  // namespace
 
 HostOutcome AgentOutcome(long status, const std::string& body, std::string_view expected_version) {
-  const auto parsed = ParseJson(body);
   if (status == 200) {
-    if (!parsed || !parsed->is_object()) {
+    auto report = ParseAnswer<v1::OperationReport>(body);
+    if (report && !report->has_status()) {
+      auto flat = ParseAnswer<v1::Status>(body);
+      if (flat) *report->mutable_status() = std::move(*flat);
+    }
+    if (!report) {
       return HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonBadResponse),
-                                  "agent answered 200 with a body that is not a JSON object");
+                                  "agent answered 200 with a body that is not an agent report");
     }
-    // sluice-agent answers {"result", "operation", "status": {current, health_status, ...}};
-    // a flat {current, health} is accepted too.
-    const auto status_it = parsed->find("status");
-    const json& state = status_it != parsed->end() && status_it->is_object() ? *status_it : *parsed;
-    const std::string current = StringField(state, "current");
-    const HostHealth health = ParseHostHealth(HealthField(state));
-    if (StringField(*parsed, "result") == "failed") {
-      // Switched, but the restart or the health check failed: the agent does not revert.
-      std::string reason;
-      std::string message;
-      if (const auto op = parsed->find("operation"); op != parsed->end() && op->is_object()) {
-        reason = StringField(*op, "reason");
-        message = StringField(*op, "message");
-      }
-      if (reason.empty()) reason = std::string(kAgentHealthCheckFailed);
-      auto o = HostOutcome::Failure(
-          reason == kAgentHealthCheckFailed ? OutcomeKind::kUnhealthy : OutcomeKind::kFailed, false,
-          reason, "version " + current + " is current but " + (message.empty() ? reason : message));
-      o.version = current;
-      o.health = health == HostHealth::kUnknown ? HostHealth::kUnhealthy : health;
-      return o;
-    }
-    if (current != expected_version) {
-      auto o =
-          HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonVersionMismatch),
-                               "agent reports current version \"" + current + "\", expected \"" +
-                                   std::string(expected_version) + "\"");
-      o.version = current;
-      o.health = health;
-      return o;
-    }
-    if (health == HostHealth::kUnhealthy) {
-      auto o =
-          HostOutcome::Failure(OutcomeKind::kUnhealthy, false, std::string(kAgentHealthCheckFailed),
-                               "version " + current + " is current but unhealthy");
-      o.version = current;
-      o.health = health;
-      return o;
-    }
-    return HostOutcome::Success(current, health);
+    return ReportOutcome(*report, expected_version);
   }
 
   std::string code;
   std::string message;
-  if (parsed && parsed->is_object()) {
-    if (const auto it = parsed->find("error"); it != parsed->end() && it->is_object()) {
-      code = StringField(*it, "code");
-      message = StringField(*it, "message");
-      if (const std::string field = StringField(*it, "field"); !field.empty()) {
-        message += " (field " + field + ")";
-      }
+  if (const auto parsed = ParseAnswer<v1::ErrorResponse>(body)) {
+    code = parsed->error().code();
+    message = parsed->error().message();
+    if (const std::string& field = parsed->error().field(); !field.empty()) {
+      message += " (field " + field + ")";
     }
   }
   const std::string text = "agent answered " + std::to_string(status) +
@@ -167,29 +178,18 @@ HostOutcome AgentOutcome(long status, const std::string& body, std::string_view 
 
 HostState AgentStatus(long status, const std::string& body) {
   HostState s;
-  const auto parsed = ParseJson(body);
-  if (status != 200 || !parsed || !parsed->is_object()) {
+  const auto parsed = status == 200 ? ParseAnswer<v1::Status>(body) : std::nullopt;
+  if (!parsed) {
     s.error = "agent status answered " + std::to_string(status) +
-              (parsed ? "" : " with a body that is not JSON");
+              (status == 200 ? " with a body that is not an agent status" : "");
     return s;
   }
-  const json& j = *parsed;
   s.reachable = true;
-  s.current = StringField(j, "current");
-  s.previous = StringField(j, "previous");
-  s.health = ParseHostHealth(HealthField(j));
-  if (const auto it = j.find("highest_generation"); it != j.end() && it->is_number_unsigned()) {
-    s.highest_generation = it->get<std::uint64_t>();
-  }
-  if (const auto it = j.find("installed"); it != j.end() && it->is_array()) {
-    for (const auto& v : *it) {
-      if (v.is_string()) {
-        s.installed.push_back(v.get<std::string>());
-      } else if (v.is_object()) {
-        s.installed.push_back(StringField(v, "version"));
-      }
-    }
-  }
+  s.current = parsed->current();
+  s.previous = parsed->previous();
+  s.health = ParseHostHealth(HealthField(*parsed));
+  s.highest_generation = parsed->highest_generation();
+  for (const auto& v : parsed->installed()) s.installed.push_back(v.version());
   return s;
 }
 
@@ -242,7 +242,8 @@ HostOutcome FromTransportError(const http::HttpError& e) {
 
 }  // namespace
 
-HostOutcome AgentDriver::Post(const HostTarget& host, const std::string& path, const json& body,
+HostOutcome AgentDriver::Post(const HostTarget& host, const std::string& path,
+                              const google::protobuf::Message& body,
                               std::string_view expected_version, Deadline deadline) {
   const auto left = Remaining(clock_, deadline);
   if (!left) {
@@ -251,7 +252,7 @@ HostOutcome AgentDriver::Post(const HostTarget& host, const std::string& path, c
   }
   auto req = Request(config_, "POST", BaseUrl(host) + path, *left);
   req.headers.emplace_back("Content-Type", "application/json");
-  req.body = body.dump();
+  req.body = agentapi::ToWireJson(body);
   try {
     const auto res = http::Send(req);
     return AgentOutcome(res.status, res.body, expected_version);

@@ -1,14 +1,15 @@
 #pragma once
 
-// TargetDriver over sluice-agent's HTTP API:
-//   POST /v1/deploy  {version, artifact_url, sha256, generation, service}
-//   POST /v1/revert  {version, generation}
-//   GET  /v1/status  → {current, previous, installed[], health, highest_generation, ...}
-// authenticated with `Authorization: Bearer <token>`. Errors come back as
+// TargetDriver over sluice-agent's HTTP API, the contract of schemas/sluice/agent/v1/agent.proto
+// (bodies built and read as its messages, libs/agentapi's wire JSON):
+//   POST /v1/deploy  DeployRequest  → OperationReport
+//   POST /v1/revert  RevertRequest  → OperationReport
+//   GET  /v1/status                 → Status
+// authenticated with `Authorization: Bearer <token>`. Errors come back as ErrorResponse
 // {"error":{"code","message","field"}}; the code decides the outcome (AgentOutcome below).
 
 #include <chrono>
-#include <nlohmann/json.hpp>
+#include <sluice/agentapi/wire.hpp>
 #include <sluice/core/clock.hpp>
 #include <string>
 #include <string_view>
@@ -40,9 +41,9 @@ inline constexpr std::string_view kReasonTransport = "transport_error";
 inline constexpr std::string_view kReasonDeadlinePassed = "deadline_passed";
 
 // The request bodies (pure, for tests and logs).
-nlohmann::json DeployBody(const ArtifactRef& artifact, const CommandFence& fence,
-                          const AgentServiceSpec& service);
-nlohmann::json RevertBody(std::string_view version, const CommandFence& fence);
+agentapi::v1::DeployRequest DeployBody(const ArtifactRef& artifact, const CommandFence& fence,
+                                       const AgentServiceSpec& service);
+agentapi::v1::RevertRequest RevertBody(std::string_view version, const CommandFence& fence);
 
 // Maps an agent answer to an outcome. `expected_version` is the version the host must report
 // as current after a 200.
@@ -64,8 +65,9 @@ class AgentDriver final : public TargetDriver {
   std::string BaseUrl(const HostTarget& host) const;
 
  private:
-  HostOutcome Post(const HostTarget& host, const std::string& path, const nlohmann::json& body,
-                   std::string_view expected_version, Deadline deadline);
+  HostOutcome Post(const HostTarget& host, const std::string& path,
+                   const google::protobuf::Message& body, std::string_view expected_version,
+                   Deadline deadline);
 
   const AgentDriverConfig config_;
   const core::Clock& clock_;

@@ -169,16 +169,18 @@ TEST_F(AgentDriverTest, DeploySendsTheTokenAndTheCommand) {
   EXPECT_EQ(requests[0].method, "POST");
   EXPECT_EQ(requests[0].path, "/v1/deploy");
   EXPECT_EQ(requests[0].authorization, std::string("Bearer ") + kToken);
-  const json expected = {
-      {"version", "2.0.0"},
-      {"artifact_url", "http://artifacts.local/demo-2.0.0.tar.gz"},
-      {"sha256", std::string(64, 'b')},
-      {"deployment_id", "dep-1"},
-      {"generation", 7},
-      {"service",
-       {{"restart_command", {"systemctl", "restart", "demo"}},
-        {"restart_timeout", "20000ms"},
-        {"health", {{"http_url", "http://127.0.0.1:8080/healthz"}, {"timeout", "5000ms"}}}}}};
+  const json expected = {{"version", "2.0.0"},
+                         {"artifact_url", "http://artifacts.local/demo-2.0.0.tar.gz"},
+                         {"sha256", std::string(64, 'b')},
+                         {"deployment_id", "dep-1"},
+                         {"generation", 7},
+                         {"service",
+                          {{"restart_command", {"systemctl", "restart", "demo"}},
+                           {"restart_timeout", "20000ms"},
+                           {"health",
+                            {{"http_url", "http://127.0.0.1:8080/healthz"},
+                             {"command", json::array()},
+                             {"timeout", "5000ms"}}}}}};
   EXPECT_EQ(requests[0].body, expected);
 }
 

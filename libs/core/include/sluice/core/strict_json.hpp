@@ -30,7 +30,7 @@ struct JsonLimits {
 class JsonInputError : public std::runtime_error {
  public:
   JsonInputError(std::string path, std::size_t byte, std::string message)
-      : std::runtime_error(std::move(message)), path_(std::move(path)), byte_(byte) {}
+      : std::runtime_error(message), path_(std::move(path)), byte_(byte) {}
   const std::string& Path() const { return path_; }
   // 1-based position in the input where the problem was noticed.
   std::size_t Byte() const { return byte_; }
