@@ -101,6 +101,7 @@ inline constexpr std::array kReasons{
     Names<v1::Reason>{v1::REASON_NOTHING_DEPLOYED, "nothing_deployed"},
     Names<v1::Reason>{v1::REASON_ALERT_RESOLVED, "alert_resolved"},
     Names<v1::Reason>{v1::REASON_LOCK_SUPERSEDED, "lock_superseded"},
+    Names<v1::Reason>{v1::REASON_ROLLBACK_INCOMPLETE, "rollback_incomplete"},
 };
 
 inline constexpr std::array kAnalysisOutcomes{
