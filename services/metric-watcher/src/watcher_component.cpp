@@ -5,6 +5,7 @@
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/http/errors.hpp>
 
 #include "retrospective.hpp"
@@ -18,9 +19,10 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr int kRecentValues = 20;
-constexpr std::string_view kReasonRolledBack = "rolled_back";
-constexpr std::string_view kReasonDeploymentEnded = "deployment_ended";
-constexpr std::string_view kReasonSuperseded = "superseded";
+constexpr std::string_view kReasonRolledBack = events::Name(events::v1::REASON_ROLLED_BACK);
+constexpr std::string_view kReasonDeploymentEnded =
+    events::Name(events::v1::REASON_DEPLOYMENT_ENDED);
+constexpr std::string_view kReasonSuperseded = events::Name(events::v1::REASON_SUPERSEDED);
 
 v1::Severity ToProto(analysis::Severity s) {
   switch (s) {
@@ -111,13 +113,13 @@ void PublishFailed(pqxx::work& tx, const core::Clock& clock, const AnalysisRow& 
   p->set_generation(a.generation);
   p->set_release_id(a.release_id);
   for (const auto& ev : evidence) *p->add_evidence() = ev;
-  p->set_reason(reason);
+  events::SetReason(*p, events::ParseReason(reason));
   p->set_bake_watch(a.bake_watch);
   p->set_app(a.app);
   p->set_env(a.env);
   p->set_version(a.version);
   p->set_template_name(a.template_name);
-  p->set_outcome(std::string(analysis::ToString(outcome)));
+  events::SetOutcome(*p, analysis::ToProto(outcome));
   eventbus::Publish(tx, std::move(e));
 }
 
@@ -132,7 +134,7 @@ void PublishPassed(pqxx::work& tx, const core::Clock& clock, const AnalysisRow& 
   p->set_batch_index(a.batch_index);
   p->set_generation(a.generation);
   for (const auto& ev : measurements) *p->add_measurements() = ev;
-  p->set_outcome(std::string(analysis::ToString(Outcome::kSuccessful)));
+  events::SetOutcome(*p, analysis::ToProto(Outcome::kSuccessful));
   p->set_bake_watch(a.bake_watch);
   p->set_template_name(a.template_name);
   eventbus::Publish(tx, std::move(e));
