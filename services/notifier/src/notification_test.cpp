@@ -78,6 +78,27 @@ TEST(NotificationTest, PausedForApprovalIsWarningOtherPausesInfo) {
   EXPECT_EQ(n->severity, Severity::kInfo);
 }
 
+// The enum alone decides (a producer that leaves the deprecated string empty), and a producer
+// of the release before (the string alone) reads the same.
+TEST(NotificationTest, PausedReasonIsReadFromTheEnumElseTheStringOfAnOlderProducer) {
+  auto e = Base("ev-3", "dep-1");
+  e.mutable_deployment_paused()->set_reason_code(v1::REASON_APPROVAL_REQUIRED);
+  auto n = BuildNotification(e, Ctx(), kOptions);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->severity, Severity::kWarning);
+  EXPECT_EQ(n->reason, "approval_required");
+
+  auto old = Base("ev-3", "dep-1");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  old.mutable_deployment_paused()->set_reason("approval_required");
+#pragma GCC diagnostic pop
+  n = BuildNotification(old, Ctx(), kOptions);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->severity, Severity::kWarning);
+  EXPECT_EQ(n->reason, "approval_required");
+}
+
 TEST(NotificationTest, AnalysisFailedTakesTheMostSevereEvidence) {
   auto e = Base("ev-4", "dep-1");
   auto* p = e.mutable_analysis_failed();
