@@ -39,6 +39,7 @@
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -401,7 +402,7 @@ void AddCanary(CanaryEvents& out, const std::string& id, const std::string& app,
   p->set_version(version);
   p->set_stable_release_id("rel-" + stable_version + "-" + id);
   p->set_stable_version(stable_version);
-  p->set_on_canary_failure("revert-batch");
+  sluice::events::SetPolicy(*p, sluice::v1::CANARY_FAILURE_POLICY_REVERT_BATCH);
   p->set_generation(1);
   p->set_strategy(v1::STRATEGY_CANARY);
   for (std::size_t b = 0; b < batches.size(); ++b) {
@@ -679,7 +680,8 @@ BreachResult RunBreach(WatcherRun& run, TopicTail& analyses, RollbackChain* chai
             },
             SteadyClock::now() + 30s, 20ms);
         std::lock_guard lock(mu);
-        if (!failed || failed->envelope.analysis_failed().reason() != "threshold_breached") {
+        if (!failed || sluice::events::ReasonOf(failed->envelope.analysis_failed()) !=
+                           sluice::v1::REASON_THRESHOLD_BREACHED) {
           ++result.failed_wrong;
           return;
         }
@@ -894,8 +896,8 @@ RollbackResult RunRollbacks(Bench& bench, const std::string& rollback_bin,
     a->set_deployment_id(ids[static_cast<std::size_t>(d)]);
     a->set_batch_index(0);
     a->set_generation(1);
-    a->set_reason("threshold_breached");
-    a->set_outcome("Failed");
+    sluice::events::SetReason(*a, sluice::v1::REASON_THRESHOLD_BREACHED);
+    sluice::events::SetOutcome(*a, sluice::v1::ANALYSIS_OUTCOME_FAILED);
     a->set_app(app + "-" + std::to_string(d));
     a->set_env("production");
     a->set_version("v3");

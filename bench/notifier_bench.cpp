@@ -25,6 +25,7 @@
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/testing/process.hpp>
@@ -59,7 +60,7 @@ std::string RollbackStarted(const std::string& app) {
   for (const char* h : {"web-1", "web-2", "web-3"}) p->add_hosts(h);
   p->set_target_version("1.4.2");
   p->set_from_version("1.5.0");
-  p->set_trigger("analysis_failed");
+  sluice::events::SetTrigger(*p, sluice::events::v1::ROLLBACK_TRIGGER_ANALYSIS_FAILED);
   p->set_app(app);
   p->set_env("prod");
   auto* ev = p->mutable_evidence();

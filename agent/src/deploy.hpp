@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sluice/agentapi/wire.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -17,19 +18,30 @@
 namespace sluice::agent {
 
 // Reasons an operation was refused or failed; the executor keys on them.
-inline constexpr std::string_view kReasonStaleGeneration = "stale_generation";
+inline constexpr std::string_view kReasonStaleGeneration =
+    events::Name(events::v1::REASON_STALE_GENERATION);
 // A revert of a deployment other than the one that deployed the host last (a newer one owns it).
-inline constexpr std::string_view kReasonOwnedByNewerDeployment = "host_owned_by_newer_deployment";
-inline constexpr std::string_view kReasonVersionConflict = "version_conflict";
-inline constexpr std::string_view kReasonNotInstalled = "not_installed";
-inline constexpr std::string_view kReasonChecksumMismatch = "checksum_mismatch";
-inline constexpr std::string_view kReasonArtifactTooLarge = "artifact_too_large";
-inline constexpr std::string_view kReasonDownloadFailed = "download_failed";
-inline constexpr std::string_view kReasonUnsafeArchive = "unsafe_archive";
-inline constexpr std::string_view kReasonInstallFailed = "install_failed";
-inline constexpr std::string_view kReasonRestartFailed = "restart_failed";
-inline constexpr std::string_view kReasonHealthCheckFailed = "health_check_failed";
-inline constexpr std::string_view kReasonInterrupted = "interrupted";
+inline constexpr std::string_view kReasonOwnedByNewerDeployment =
+    events::Name(events::v1::REASON_HOST_OWNED_BY_NEWER_DEPLOYMENT);
+inline constexpr std::string_view kReasonVersionConflict =
+    events::Name(events::v1::REASON_VERSION_CONFLICT);
+inline constexpr std::string_view kReasonNotInstalled =
+    events::Name(events::v1::REASON_NOT_INSTALLED);
+inline constexpr std::string_view kReasonChecksumMismatch =
+    events::Name(events::v1::REASON_CHECKSUM_MISMATCH);
+inline constexpr std::string_view kReasonArtifactTooLarge =
+    events::Name(events::v1::REASON_ARTIFACT_TOO_LARGE);
+inline constexpr std::string_view kReasonDownloadFailed =
+    events::Name(events::v1::REASON_DOWNLOAD_FAILED);
+inline constexpr std::string_view kReasonUnsafeArchive =
+    events::Name(events::v1::REASON_UNSAFE_ARCHIVE);
+inline constexpr std::string_view kReasonInstallFailed =
+    events::Name(events::v1::REASON_INSTALL_FAILED);
+inline constexpr std::string_view kReasonRestartFailed =
+    events::Name(events::v1::REASON_RESTART_FAILED);
+inline constexpr std::string_view kReasonHealthCheckFailed =
+    events::Name(events::v1::REASON_HEALTH_CHECK_FAILED);
+inline constexpr std::string_view kReasonInterrupted = events::Name(events::v1::REASON_INTERRUPTED);
 
 // A request field that is missing or wrong.
 class ValidationError : public std::runtime_error {

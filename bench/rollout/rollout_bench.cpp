@@ -47,6 +47,7 @@
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/http/client.hpp>
 #include <sstream>
 #include <string>
@@ -333,7 +334,8 @@ int RunRollout(const std::string& brokers, const std::string& api, const std::st
     if (e->has_deployment_succeeded()) succeeded = true;
     if (e->has_deployment_failed()) {
       succeeded = false;
-      detail = e->deployment_failed().reason() + ": " + e->deployment_failed().detail();
+      detail = sluice::events::ReasonText(e->deployment_failed()) + ": " +
+               e->deployment_failed().detail();
     }
   }
   const double wall = SecondsSince(t0);
@@ -461,7 +463,9 @@ int RunRevert(const std::string& brokers, const std::string& hosts_file, const V
     const double secs = SecondsSince(t0);
     if (!closing || !closing->has_batch_succeeded()) {
       std::cerr << "rollout-bench: installing " << v.version << " did not succeed: "
-                << (closing ? closing->batch_failed().reason() : std::string("timeout")) << "\n";
+                << (closing ? sluice::events::ReasonText(closing->batch_failed())
+                            : std::string("timeout"))
+                << "\n";
       return -1.0;
     }
     std::printf("install_%s_s=%.3f\n", v.version.c_str(), secs);

@@ -34,6 +34,7 @@
 #include <optional>
 #include <sluice/core/duration.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/http/client.hpp>
 #include <sstream>
 #include <thread>
@@ -696,7 +697,10 @@ int main(int argc, char** argv) {
   std::string c_reason, c_target;
   long long c_generation = 0;
   std::vector<std::pair<std::string, CLI::App*>> verbs;
-  for (const char* verb : {"promote", "pause", "resume", "abort", "approve", "rollback"}) {
+  using V = sluice::v1::OperatorCommand;
+  for (const auto value : {V::VERB_PROMOTE, V::VERB_PAUSE, V::VERB_RESUME, V::VERB_ABORT,
+                           V::VERB_APPROVE, V::VERB_ROLLBACK}) {
+    const std::string verb(sluice::events::Name(value));
     auto* cmd = deployment->add_subcommand(verb, std::string(verb) + " a deployment");
     cmd->add_option("id", dep_id, "deployment id")->required();
     cmd->add_option("--reason", c_reason, "why (recorded in the audit log and the event)");

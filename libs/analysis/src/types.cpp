@@ -2,28 +2,30 @@
 
 namespace sluice::analysis {
 
-std::string_view ToString(Outcome outcome) {
+v1::AnalysisOutcome ToProto(Outcome outcome) {
   switch (outcome) {
     case Outcome::kPending:
-      return "Pending";
+      return v1::ANALYSIS_OUTCOME_PENDING;
     case Outcome::kRunning:
-      return "Running";
+      return v1::ANALYSIS_OUTCOME_RUNNING;
     case Outcome::kSuccessful:
-      return "Successful";
+      return v1::ANALYSIS_OUTCOME_SUCCESSFUL;
     case Outcome::kFailed:
-      return "Failed";
+      return v1::ANALYSIS_OUTCOME_FAILED;
     case Outcome::kError:
-      return "Error";
+      return v1::ANALYSIS_OUTCOME_ERROR;
     case Outcome::kInconclusive:
-      return "Inconclusive";
+      return v1::ANALYSIS_OUTCOME_INCONCLUSIVE;
   }
-  return "Error";
+  return v1::ANALYSIS_OUTCOME_ERROR;
 }
+
+std::string_view ToString(Outcome outcome) { return events::Name(ToProto(outcome)); }
 
 std::optional<Outcome> ParseOutcome(std::string_view s) {
   for (auto o : {Outcome::kPending, Outcome::kRunning, Outcome::kSuccessful, Outcome::kFailed,
                  Outcome::kError, Outcome::kInconclusive}) {
-    if (ToString(o) == s) return o;
+    if (ToProto(o) == events::ParseAnalysisOutcome(s)) return o;
   }
   return std::nullopt;
 }
@@ -69,14 +71,22 @@ std::string_view ToString(Severity severity) {
   return "critical";
 }
 
-std::string_view ToString(OnCanaryFailure value) {
-  return value == OnCanaryFailure::kRevertAll ? "revert-all" : "revert-batch";
+v1::CanaryFailurePolicy ToProto(OnCanaryFailure value) {
+  return value == OnCanaryFailure::kRevertAll ? v1::CANARY_FAILURE_POLICY_REVERT_ALL
+                                              : v1::CANARY_FAILURE_POLICY_REVERT_BATCH;
 }
 
+std::string_view ToString(OnCanaryFailure value) { return events::Name(ToProto(value)); }
+
 std::optional<OnCanaryFailure> ParseOnCanaryFailure(std::string_view s) {
-  if (s == "revert-batch") return OnCanaryFailure::kRevertBatch;
-  if (s == "revert-all") return OnCanaryFailure::kRevertAll;
-  return std::nullopt;
+  switch (events::ParseCanaryFailurePolicy(s)) {
+    case v1::CANARY_FAILURE_POLICY_REVERT_BATCH:
+      return OnCanaryFailure::kRevertBatch;
+    case v1::CANARY_FAILURE_POLICY_REVERT_ALL:
+      return OnCanaryFailure::kRevertAll;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace sluice::analysis

@@ -1,6 +1,7 @@
 #include "sluice/projection/deployment.hpp"
 
 #include <algorithm>
+#include <sluice/events/vocabulary.hpp>
 
 namespace sluice::projection {
 namespace {
@@ -41,25 +42,6 @@ bool IsFinished(Status s) {
   return s == Status::kSucceeded || s == Status::kFailed || s == Status::kRolledBack;
 }
 
-std::string_view InstanceStatusText(v1::InstanceStatus s) {
-  switch (s) {
-    case v1::INSTANCE_STATUS_PENDING:
-      return "pending";
-    case v1::INSTANCE_STATUS_DEPLOYING:
-      return "deploying";
-    case v1::INSTANCE_STATUS_SUCCEEDED:
-      return "succeeded";
-    case v1::INSTANCE_STATUS_FAILED:
-      return "failed";
-    case v1::INSTANCE_STATUS_REVERTING:
-      return "reverting";
-    case v1::INSTANCE_STATUS_REVERTED:
-      return "reverted";
-    default:
-      return "unknown";
-  }
-}
-
 void ApplyPlanned(Deployment& d, const v1::DeploymentPlanned& p, std::int64_t at_ms) {
   d.id = p.deployment_id();
   d.planned = true;
@@ -69,7 +51,7 @@ void ApplyPlanned(Deployment& d, const v1::DeploymentPlanned& p, std::int64_t at
   d.version = p.version();
   d.stable_release_id = p.stable_release_id();
   d.stable_version = p.stable_version();
-  d.on_canary_failure = OnCanaryFailureFromString(p.on_canary_failure());
+  d.on_canary_failure = CanaryFailurePolicyOf(p);
   d.planned_at_ms = at_ms;
   RaiseGeneration(d, p.generation());
   for (const auto& pb : p.batches()) {
@@ -80,7 +62,8 @@ void ApplyPlanned(Deployment& d, const v1::DeploymentPlanned& p, std::int64_t at
 
 void ApplyInstance(Deployment& d, const v1::InstanceDeploymentUpdated& p) {
   auto& h = d.hosts[p.host()];
-  h.status = std::string(InstanceStatusText(p.status()));
+  const auto status = events::Name(p.status());
+  h.status = status.empty() ? "unknown" : std::string(status);
   if (!p.version().empty()) h.version = p.version();
   h.error = p.error_message();
   const bool revert =
@@ -260,12 +243,18 @@ std::optional<BatchState> BatchStateFromString(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view ToString(OnCanaryFailure p) {
-  return p == OnCanaryFailure::kRevertAll ? "revert-all" : "revert-batch";
+namespace {
+v1::CanaryFailurePolicy OrRevertBatch(v1::CanaryFailurePolicy p) {
+  return p == v1::CANARY_FAILURE_POLICY_UNSPECIFIED ? v1::CANARY_FAILURE_POLICY_REVERT_BATCH : p;
+}
+}  // namespace
+
+v1::CanaryFailurePolicy CanaryFailurePolicyOf(const v1::DeploymentPlanned& p) {
+  return OrRevertBatch(events::PolicyOf(p));
 }
 
-OnCanaryFailure OnCanaryFailureFromString(std::string_view s) {
-  return s == "revert-all" ? OnCanaryFailure::kRevertAll : OnCanaryFailure::kRevertBatch;
+v1::CanaryFailurePolicy CanaryFailurePolicyFromString(std::string_view s) {
+  return OrRevertBatch(events::ParseCanaryFailurePolicy(s));
 }
 
 std::string_view ToString(RollbackPhase p) {
@@ -338,7 +327,7 @@ json ToJson(const Deployment& d) {
           {"version", d.version},
           {"stable_release_id", d.stable_release_id},
           {"stable_version", d.stable_version},
-          {"on_canary_failure", ToString(d.on_canary_failure)},
+          {"on_canary_failure", events::Name(d.on_canary_failure)},
           {"status", ToString(d.status)},
           {"generation", d.generation},
           {"batches", batches},
@@ -360,7 +349,7 @@ Deployment FromJson(const json& j) {
   d.version = j.value("version", "");
   d.stable_release_id = j.value("stable_release_id", "");
   d.stable_version = j.value("stable_version", "");
-  d.on_canary_failure = OnCanaryFailureFromString(j.value("on_canary_failure", ""));
+  d.on_canary_failure = CanaryFailurePolicyFromString(j.value("on_canary_failure", ""));
   d.status = StatusFromString(j.value("status", "running")).value_or(Status::kRunning);
   d.generation = j.value("generation", std::uint64_t{0});
   for (const auto& b : j.value("batches", json::array())) {

@@ -4,6 +4,7 @@
 
 #include <sluice/core/testing/manual_clock.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 
 namespace sluice::projection {
 namespace {
@@ -29,7 +30,7 @@ class ProjectionTest : public ::testing::Test {
     p->set_version("v3");
     p->set_stable_release_id("r2");
     p->set_stable_version("v2");
-    p->set_on_canary_failure("revert-all");
+    events::SetPolicy(*p, v1::CANARY_FAILURE_POLICY_REVERT_ALL);
     p->set_generation(1);
     for (std::uint32_t b = 0; b < 2; ++b) {
       auto* pb = p->add_batches();
@@ -61,7 +62,7 @@ TEST_F(ProjectionTest, PlanAndBatchesMakeTheDeployment) {
   EXPECT_TRUE(d_.planned);
   EXPECT_EQ(d_.app, "demo-app");
   EXPECT_EQ(d_.stable_version, "v2");
-  EXPECT_EQ(d_.on_canary_failure, OnCanaryFailure::kRevertAll);
+  EXPECT_EQ(d_.on_canary_failure, v1::CANARY_FAILURE_POLICY_REVERT_ALL);
   ASSERT_EQ(d_.batches.size(), 2u);
   EXPECT_EQ(d_.batches[0].state, BatchState::kRequested);
   EXPECT_EQ(d_.batches[1].state, BatchState::kPlanned);

@@ -78,7 +78,7 @@ namespace {
 bool IsCancelled(const BatchHooks& hooks) { return hooks.cancelled && hooks.cancelled(); }
 
 HostOutcome OutcomeFromRecord(const InstanceRecord& record) {
-  if (record.status == InstanceStatus::kFailed) {
+  if (record.status == events::v1::INSTANCE_STATUS_FAILED) {
     return HostOutcome::Failure(OutcomeKind::kFailed, false, std::string(kReasonRecordedFailure),
                                 record.error_message);
   }

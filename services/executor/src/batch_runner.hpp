@@ -13,6 +13,7 @@
 #include <map>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,11 +69,16 @@ enum class BatchStatus {
 std::string_view ToString(BatchStatus s);
 
 // BatchResult.reason: named so the planner and the notifier can key on them.
-inline constexpr std::string_view kReasonHostFailures = "host_failures_exceeded_tolerance";
-inline constexpr std::string_view kReasonCancelled = "superseded_by_newer_generation";
-inline constexpr std::string_view kReasonStaleGeneration = "stale_generation";
-inline constexpr std::string_view kReasonDriverError = "driver_error";
-inline constexpr std::string_view kReasonRecordedFailure = "recorded_failure";
+inline constexpr std::string_view kReasonHostFailures =
+    events::Name(events::v1::REASON_HOST_FAILURES_EXCEEDED_TOLERANCE);
+inline constexpr std::string_view kReasonCancelled =
+    events::Name(events::v1::REASON_SUPERSEDED_BY_NEWER_GENERATION);
+inline constexpr std::string_view kReasonStaleGeneration =
+    events::Name(events::v1::REASON_STALE_GENERATION);
+inline constexpr std::string_view kReasonDriverError =
+    events::Name(events::v1::REASON_DRIVER_ERROR);
+inline constexpr std::string_view kReasonRecordedFailure =
+    events::Name(events::v1::REASON_RECORDED_FAILURE);
 
 struct BatchResult {
   BatchStatus status = BatchStatus::kSucceeded;

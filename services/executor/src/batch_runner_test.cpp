@@ -370,22 +370,23 @@ HostState Actual(std::string current, HostHealth health, bool reachable = true) 
 }
 
 TEST(ResumeDecisionTest, TerminalRecordsAreKept) {
-  for (auto st : {InstanceStatus::kSucceeded, InstanceStatus::kFailed, InstanceStatus::kReverted}) {
+  for (auto st : {events::v1::INSTANCE_STATUS_SUCCEEDED, events::v1::INSTANCE_STATUS_FAILED,
+                  events::v1::INSTANCE_STATUS_REVERTED}) {
     EXPECT_EQ(ResumeDecision(Record("h", st), Actual("1.0.0", HostHealth::kUnhealthy)),
               ResumeAction::kKeepRecord);
   }
 }
 
 TEST(ResumeDecisionTest, HostAlreadyOnTargetAndHealthyIsRecordedWithoutRedeploy) {
-  for (auto st :
-       {InstanceStatus::kPending, InstanceStatus::kDeploying, InstanceStatus::kReverting}) {
+  for (auto st : {events::v1::INSTANCE_STATUS_PENDING, events::v1::INSTANCE_STATUS_DEPLOYING,
+                  events::v1::INSTANCE_STATUS_REVERTING}) {
     EXPECT_EQ(ResumeDecision(Record("h", st), Actual("2.0.0", HostHealth::kHealthy)),
               ResumeAction::kRecordSuccess);
   }
 }
 
 TEST(ResumeDecisionTest, AnythingElseIsRedeployed) {
-  const auto deploying = Record("h", InstanceStatus::kDeploying);
+  const auto deploying = Record("h", events::v1::INSTANCE_STATUS_DEPLOYING);
   EXPECT_EQ(ResumeDecision(deploying, Actual("1.0.0", HostHealth::kHealthy)),
             ResumeAction::kRedeploy);
   EXPECT_EQ(ResumeDecision(deploying, Actual("2.0.0", HostHealth::kUnhealthy)),
@@ -401,12 +402,12 @@ TEST(ResumeDecisionTest, AnythingElseIsRedeployed) {
 
 TEST_F(BatchRunnerTest, ResumesFromRecordsAskingHostsForTheirState) {
   std::map<std::string, InstanceRecord> prior;
-  prior["h1"] = Record("h1", InstanceStatus::kSucceeded);
+  prior["h1"] = Record("h1", events::v1::INSTANCE_STATUS_SUCCEEDED);
   prior["h1"].deployed_at_ms = 1'700'000'000'500;
   prior["h1"].health = HostHealth::kHealthy;
-  prior["h2"] = Record("h2", InstanceStatus::kDeploying, 1);
-  prior["h3"] = Record("h3", InstanceStatus::kDeploying, 2);
-  prior["h4"] = Record("h4", InstanceStatus::kFailed, 3);
+  prior["h2"] = Record("h2", events::v1::INSTANCE_STATUS_DEPLOYING, 1);
+  prior["h3"] = Record("h3", events::v1::INSTANCE_STATUS_DEPLOYING, 2);
+  prior["h4"] = Record("h4", events::v1::INSTANCE_STATUS_FAILED, 3);
   prior["h4"].error_message = "checksum mismatch";
   driver_.SetStatus("h2", Actual("2.0.0", HostHealth::kHealthy));
   driver_.SetStatus("h3", Actual("1.0.0", HostHealth::kHealthy));
@@ -450,13 +451,14 @@ TEST_F(BatchRunnerTest, ResumesFromRecordsAskingHostsForTheirState) {
 }
 
 TEST(InstanceStatusTest, RoundTripsAndKnowsTerminalStates) {
-  for (auto s : {InstanceStatus::kPending, InstanceStatus::kDeploying, InstanceStatus::kSucceeded,
-                 InstanceStatus::kFailed, InstanceStatus::kReverting, InstanceStatus::kReverted}) {
-    EXPECT_EQ(ParseInstanceStatus(ToString(s)), s);
+  for (auto s : {events::v1::INSTANCE_STATUS_PENDING, events::v1::INSTANCE_STATUS_DEPLOYING,
+                 events::v1::INSTANCE_STATUS_SUCCEEDED, events::v1::INSTANCE_STATUS_FAILED,
+                 events::v1::INSTANCE_STATUS_REVERTING, events::v1::INSTANCE_STATUS_REVERTED}) {
+    EXPECT_EQ(ParseInstanceStatus(events::Name(s)), s);
   }
   EXPECT_THROW(ParseInstanceStatus("done"), std::invalid_argument);
-  EXPECT_TRUE(IsTerminal(InstanceStatus::kFailed));
-  EXPECT_FALSE(IsTerminal(InstanceStatus::kReverting));
+  EXPECT_TRUE(IsTerminal(events::v1::INSTANCE_STATUS_FAILED));
+  EXPECT_FALSE(IsTerminal(events::v1::INSTANCE_STATUS_REVERTING));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <optional>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,12 +32,16 @@ struct UnresolvedHost {
 };
 
 // UnresolvedHost.reason and the reasons of hosts failed without a driver call.
-inline constexpr std::string_view kReasonUnknownHost = "unknown_host";
-inline constexpr std::string_view kReasonNoTargetVersion = "no_target_version";
-inline constexpr std::string_view kReasonNoServiceConfig = "no_service_config";
+inline constexpr std::string_view kReasonUnknownHost =
+    events::Name(events::v1::REASON_UNKNOWN_HOST);
+inline constexpr std::string_view kReasonNoTargetVersion =
+    events::Name(events::v1::REASON_NO_TARGET_VERSION);
+inline constexpr std::string_view kReasonNoServiceConfig =
+    events::Name(events::v1::REASON_NO_SERVICE_CONFIG);
 // A revert on a host that another deployment deployed after the reverted one: the host is
 // left as it is (the newer deployment owns it), and the host counts as not reverted.
-inline constexpr std::string_view kReasonHostOwnedElsewhere = "host_owned_by_newer_deployment";
+inline constexpr std::string_view kReasonHostOwnedElsewhere =
+    events::Name(events::v1::REASON_HOST_OWNED_BY_NEWER_DEPLOYMENT);
 
 // executor_commands.status.
 inline constexpr std::string_view kCommandAccepted = "accepted";
@@ -44,7 +49,8 @@ inline constexpr std::string_view kCommandRunning = "running";
 inline constexpr std::string_view kCommandDone = "done";
 inline constexpr std::string_view kCommandRefused = "refused";
 // executor_commands.reason of a refused command.
-inline constexpr std::string_view kRefusedStaleGeneration = "stale_generation";
+inline constexpr std::string_view kRefusedStaleGeneration =
+    events::Name(events::v1::REASON_STALE_GENERATION);
 
 struct Command {
   std::int64_t id = 0;  // executor_commands.id; 0 before it is stored

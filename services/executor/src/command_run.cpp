@@ -2,6 +2,7 @@
 
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/events/vocabulary.hpp>
 
 #include "adapters/agent_driver.hpp"
 #include "adapters/kubernetes_driver.hpp"
@@ -18,7 +19,7 @@ using namespace std::chrono_literals;
 
 // The reason of a host this run did not drive (its lease could not be had, or a newer holder
 // wrote first): the host is left for the next claim of the command, nothing is recorded.
-constexpr std::string_view kReasonNotDriven = "not_driven";
+constexpr std::string_view kReasonNotDriven = events::Name(events::v1::REASON_NOT_DRIVEN);
 
 // A claim lost to another worker: the write is abandoned.
 class ClaimLost : public std::runtime_error {
@@ -299,7 +300,7 @@ void CommandRun::OnHostResults(const std::vector<HostResult>& results) {
     const InstanceRecord& record = written[i];
     if (deps_.metrics != nullptr)
       deps_.metrics->HostOutcome(command_.operation, result.outcome.kind);
-    log->info("host {} {}: {}{}", record.host, ToString(record.status),
+    log->info("host {} {}: {}{}", record.host, events::Name(record.status),
               ToString(result.outcome.kind),
               record.error_message.empty() ? "" : " (" + record.error_message + ")");
     deps_.control.ReleaseHostLease(run_, record.host);

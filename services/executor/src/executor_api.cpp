@@ -24,7 +24,7 @@ json RecordJson(const InstanceRecord& r) {
           {"ip", r.ip},
           {"batch_index", r.batch_index.Value()},
           {"generation", r.generation.Value()},
-          {"status", ToString(r.status)},
+          {"status", events::Name(r.status)},
           {"version", r.version},
           {"health_status", ToString(r.health)},
           {"deployed_at", OrNull(Rfc3339(r.deployed_at_ms))},

@@ -4,35 +4,17 @@
 
 namespace sluice::executor {
 
-std::string_view ToString(InstanceStatus s) {
-  switch (s) {
-    case InstanceStatus::kPending:
-      return "pending";
-    case InstanceStatus::kDeploying:
-      return "deploying";
-    case InstanceStatus::kSucceeded:
-      return "succeeded";
-    case InstanceStatus::kFailed:
-      return "failed";
-    case InstanceStatus::kReverting:
-      return "reverting";
-    case InstanceStatus::kReverted:
-      return "reverted";
-  }
-  return "pending";
-}
-
 InstanceStatus ParseInstanceStatus(std::string_view s) {
-  for (auto v : {InstanceStatus::kPending, InstanceStatus::kDeploying, InstanceStatus::kSucceeded,
-                 InstanceStatus::kFailed, InstanceStatus::kReverting, InstanceStatus::kReverted}) {
-    if (ToString(v) == s) return v;
+  const auto status = events::ParseInstanceStatus(s);
+  if (status == events::v1::INSTANCE_STATUS_UNSPECIFIED) {
+    throw std::invalid_argument("unknown instance status \"" + std::string(s) + "\"");
   }
-  throw std::invalid_argument("unknown instance status \"" + std::string(s) + "\"");
+  return status;
 }
 
 bool IsTerminal(InstanceStatus s) {
-  return s == InstanceStatus::kSucceeded || s == InstanceStatus::kFailed ||
-         s == InstanceStatus::kReverted;
+  return s == events::v1::INSTANCE_STATUS_SUCCEEDED || s == events::v1::INSTANCE_STATUS_FAILED ||
+         s == events::v1::INSTANCE_STATUS_REVERTED;
 }
 
 }  // namespace sluice::executor

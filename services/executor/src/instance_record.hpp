@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <sluice/core/ids.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 
@@ -13,10 +14,9 @@
 
 namespace sluice::executor {
 
-// Mirrors sluice.v1.InstanceStatus.
-enum class InstanceStatus { kPending, kDeploying, kSucceeded, kFailed, kReverting, kReverted };
-std::string_view ToString(InstanceStatus s);
-// Throws std::invalid_argument for anything but the ToString spellings.
+// sluice.v1.InstanceStatus; its text (instance_deployments.status, the API) is events::Name.
+using InstanceStatus = events::v1::InstanceStatus;
+// Throws std::invalid_argument for anything but the events::Name spellings.
 InstanceStatus ParseInstanceStatus(std::string_view s);
 // Succeeded, failed and reverted: the host's part of the command is over.
 bool IsTerminal(InstanceStatus s);
@@ -26,7 +26,7 @@ struct InstanceRecord {
   core::BatchIndex batch_index{0};
   std::string host;
   std::string ip;
-  InstanceStatus status = InstanceStatus::kPending;
+  InstanceStatus status = events::v1::INSTANCE_STATUS_PENDING;
   std::optional<std::int64_t> deployed_at_ms;  // when the host reported success
   HostHealth health = HostHealth::kUnknown;
   std::string error_message;

@@ -107,7 +107,7 @@ std::size_t InstanceRecordRepository::UpsertAll(pqxx::work& tx,
                     {"batch_index", r.batch_index.Value()},
                     {"host", r.host},
                     {"ip", r.ip},
-                    {"status", std::string(ToString(r.status))},
+                    {"status", std::string(events::Name(r.status))},
                     {"deployed_at_ms", r.deployed_at_ms ? nlohmann::json(*r.deployed_at_ms)
                                                         : nlohmann::json(nullptr)},
                     {"health_status", std::string(ToString(r.health))},

@@ -86,7 +86,7 @@ InstanceRecord Record(const std::string& host, InstanceStatus status, std::uint6
 }
 
 TEST_F(InstanceRecordRepositoryTest, StoresAndReadsBackEveryField) {
-  auto r = Record("web-1", InstanceStatus::kSucceeded);
+  auto r = Record("web-1", events::v1::INSTANCE_STATUS_SUCCEEDED);
   r.deployed_at_ms = 1'700'000'000'123;
   r.health = HostHealth::kHealthy;
   r.error_message = "none";
@@ -99,7 +99,7 @@ TEST_F(InstanceRecordRepositoryTest, StoresAndReadsBackEveryField) {
   EXPECT_EQ(got->batch_index, r.batch_index);
   EXPECT_EQ(got->host, "web-1");
   EXPECT_EQ(got->ip, "10.0.0.9");
-  EXPECT_EQ(got->status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(got->status, events::v1::INSTANCE_STATUS_SUCCEEDED);
   EXPECT_EQ(got->deployed_at_ms, std::optional<std::int64_t>(1'700'000'000'123));
   EXPECT_EQ(got->health, HostHealth::kHealthy);
   EXPECT_EQ(got->error_message, "none");
@@ -113,7 +113,7 @@ TEST_F(InstanceRecordRepositoryTest, StoresAndReadsBackEveryField) {
 }
 
 TEST_F(InstanceRecordRepositoryTest, NullDeployedAtStaysNull) {
-  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kDeploying)));
+  ASSERT_TRUE(Upsert(Record("web-1", events::v1::INSTANCE_STATUS_DEPLOYING)));
   const auto got = Get("dep-1", "web-1", 3);
   ASSERT_TRUE(got.has_value());
   EXPECT_FALSE(got->deployed_at_ms.has_value());
@@ -121,43 +121,43 @@ TEST_F(InstanceRecordRepositoryTest, NullDeployedAtStaysNull) {
 }
 
 TEST_F(InstanceRecordRepositoryTest, UpdatesInFlightRowsButNeverReopensATerminalOne) {
-  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kPending)));
-  auto deploying = Record("web-1", InstanceStatus::kDeploying);
+  ASSERT_TRUE(Upsert(Record("web-1", events::v1::INSTANCE_STATUS_PENDING)));
+  auto deploying = Record("web-1", events::v1::INSTANCE_STATUS_DEPLOYING);
   deploying.attempts = 2;
   ASSERT_TRUE(Upsert(deploying));
   EXPECT_EQ(Get("dep-1", "web-1", 3)->attempts, 2u);
 
-  auto failed = Record("web-1", InstanceStatus::kFailed);
+  auto failed = Record("web-1", events::v1::INSTANCE_STATUS_FAILED);
   failed.error_message = "health check failed";
   ASSERT_TRUE(Upsert(failed));
 
   // A late in-flight write after the result changes nothing.
-  EXPECT_FALSE(Upsert(Record("web-1", InstanceStatus::kDeploying)));
+  EXPECT_FALSE(Upsert(Record("web-1", events::v1::INSTANCE_STATUS_DEPLOYING)));
   const auto got = Get("dep-1", "web-1", 3);
-  EXPECT_EQ(got->status, InstanceStatus::kFailed);
+  EXPECT_EQ(got->status, events::v1::INSTANCE_STATUS_FAILED);
   EXPECT_EQ(got->error_message, "health check failed");
 
   // A terminal write over a terminal row applies (a resumed command confirming its result).
-  auto succeeded = Record("web-1", InstanceStatus::kSucceeded);
+  auto succeeded = Record("web-1", events::v1::INSTANCE_STATUS_SUCCEEDED);
   succeeded.deployed_at_ms = 1'700'000'000'999;
   EXPECT_TRUE(Upsert(succeeded));
-  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, events::v1::INSTANCE_STATUS_SUCCEEDED);
 }
 
 // A group of results in one statement keeps the per-row rule: the terminal row is not reopened,
 // the others are written.
 TEST_F(InstanceRecordRepositoryTest, UpsertAllWritesEachRowByTheSameRule) {
-  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kSucceeded)));
-  auto a = Record("web-1", InstanceStatus::kDeploying);
-  auto b = Record("web-2", InstanceStatus::kFailed);
+  ASSERT_TRUE(Upsert(Record("web-1", events::v1::INSTANCE_STATUS_SUCCEEDED)));
+  auto a = Record("web-1", events::v1::INSTANCE_STATUS_DEPLOYING);
+  auto b = Record("web-2", events::v1::INSTANCE_STATUS_FAILED);
   b.error_message = "agent answered 500";
-  auto c = Record("web-3", InstanceStatus::kSucceeded);
+  auto c = Record("web-3", events::v1::INSTANCE_STATUS_SUCCEEDED);
   c.deployed_at_ms = 1'700'000'000'500;
   const auto changed = db_->WithTransaction([&](pqxx::work& tx) {
     return InstanceRecordRepository::UpsertAll(tx, {a, b, c});
   });
   EXPECT_EQ(changed, 2u);
-  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, events::v1::INSTANCE_STATUS_SUCCEEDED);
   EXPECT_EQ(Get("dep-1", "web-2", 3)->error_message, "agent answered 500");
   EXPECT_EQ(Get("dep-1", "web-3", 3)->deployed_at_ms, c.deployed_at_ms);
 }
@@ -224,10 +224,10 @@ TEST_F(InstanceRecordRepositoryTest, ClaimCheckedSharedByManyWritersButNotByACla
 }
 
 TEST_F(InstanceRecordRepositoryTest, GenerationsKeepRowsOfTheirOwn) {
-  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kSucceeded, 3)));
-  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kReverting, 4)));
-  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, InstanceStatus::kSucceeded);
-  EXPECT_EQ(Get("dep-1", "web-1", 4)->status, InstanceStatus::kReverting);
+  ASSERT_TRUE(Upsert(Record("web-1", events::v1::INSTANCE_STATUS_SUCCEEDED, 3)));
+  ASSERT_TRUE(Upsert(Record("web-1", events::v1::INSTANCE_STATUS_REVERTING, 4)));
+  EXPECT_EQ(Get("dep-1", "web-1", 3)->status, events::v1::INSTANCE_STATUS_SUCCEEDED);
+  EXPECT_EQ(Get("dep-1", "web-1", 4)->status, events::v1::INSTANCE_STATUS_REVERTING);
   const auto highest = db_->WithTransaction([](pqxx::work& tx) {
     return InstanceRecordRepository::HighestGeneration(tx, core::DeploymentId("dep-1"));
   });
@@ -239,13 +239,13 @@ TEST_F(InstanceRecordRepositoryTest, GenerationsKeepRowsOfTheirOwn) {
 }
 
 TEST_F(InstanceRecordRepositoryTest, ListsBatchDeploymentAndInFlightRows) {
-  ASSERT_TRUE(Upsert(Record("web-2", InstanceStatus::kDeploying, 3, 1)));
-  ASSERT_TRUE(Upsert(Record("web-1", InstanceStatus::kSucceeded, 3, 1)));
-  ASSERT_TRUE(Upsert(Record("web-3", InstanceStatus::kPending, 3, 2)));
-  auto older = Record("web-4", InstanceStatus::kReverting, 4, 0);
+  ASSERT_TRUE(Upsert(Record("web-2", events::v1::INSTANCE_STATUS_DEPLOYING, 3, 1)));
+  ASSERT_TRUE(Upsert(Record("web-1", events::v1::INSTANCE_STATUS_SUCCEEDED, 3, 1)));
+  ASSERT_TRUE(Upsert(Record("web-3", events::v1::INSTANCE_STATUS_PENDING, 3, 2)));
+  auto older = Record("web-4", events::v1::INSTANCE_STATUS_REVERTING, 4, 0);
   older.updated_at_ms = 1'600'000'000'000;
   ASSERT_TRUE(Upsert(older));
-  auto other = Record("db-1", InstanceStatus::kFailed, 1, 0);
+  auto other = Record("db-1", events::v1::INSTANCE_STATUS_FAILED, 1, 0);
   other.deployment_id = core::DeploymentId("dep-2");
   ASSERT_TRUE(Upsert(other));
 

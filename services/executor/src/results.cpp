@@ -7,24 +7,6 @@
 namespace sluice::executor {
 namespace {
 
-events::v1::InstanceStatus ProtoStatus(InstanceStatus s) {
-  switch (s) {
-    case InstanceStatus::kPending:
-      return events::v1::INSTANCE_STATUS_PENDING;
-    case InstanceStatus::kDeploying:
-      return events::v1::INSTANCE_STATUS_DEPLOYING;
-    case InstanceStatus::kSucceeded:
-      return events::v1::INSTANCE_STATUS_SUCCEEDED;
-    case InstanceStatus::kFailed:
-      return events::v1::INSTANCE_STATUS_FAILED;
-    case InstanceStatus::kReverting:
-      return events::v1::INSTANCE_STATUS_REVERTING;
-    case InstanceStatus::kReverted:
-      return events::v1::INSTANCE_STATUS_REVERTED;
-  }
-  return events::v1::INSTANCE_STATUS_UNSPECIFIED;
-}
-
 events::v1::HealthStatus ProtoHealth(HostHealth h) {
   switch (h) {
     case HostHealth::kHealthy:
@@ -76,8 +58,8 @@ std::uint32_t BatchIndexFor(const Command& command, const std::string& host) {
 InstanceRecord StartedRecord(const Command& command, const HostTarget& host, std::uint32_t attempt,
                              std::int64_t now_ms) {
   InstanceRecord r = BaseRecord(command, host.host, host.address, now_ms);
-  r.status = command.operation == BatchOperation::kRevert ? InstanceStatus::kReverting
-                                                          : InstanceStatus::kDeploying;
+  r.status = command.operation == BatchOperation::kRevert ? events::v1::INSTANCE_STATUS_REVERTING
+                                                          : events::v1::INSTANCE_STATUS_DEPLOYING;
   r.attempts = attempt;
   return r;
 }
@@ -87,11 +69,11 @@ InstanceRecord ResultRecord(const Command& command, const HostResult& result, st
   r.attempts = result.attempts;
   r.health = result.outcome.health;
   if (result.outcome.Succeeded()) {
-    r.status = command.operation == BatchOperation::kRevert ? InstanceStatus::kReverted
-                                                            : InstanceStatus::kSucceeded;
+    r.status = command.operation == BatchOperation::kRevert ? events::v1::INSTANCE_STATUS_REVERTED
+                                                            : events::v1::INSTANCE_STATUS_SUCCEEDED;
     r.deployed_at_ms = core::ToUnixMillis(result.finished_at);
   } else {
-    r.status = InstanceStatus::kFailed;
+    r.status = events::v1::INSTANCE_STATUS_FAILED;
     const std::string reason = result.outcome.reason.empty()
                                    ? std::string(ToString(result.outcome.kind))
                                    : result.outcome.reason;
@@ -104,7 +86,7 @@ InstanceRecord ResultRecord(const Command& command, const HostResult& result, st
 InstanceRecord UnresolvedRecord(const Command& command, const UnresolvedHost& host,
                                 std::int64_t now_ms) {
   InstanceRecord r = BaseRecord(command, host.host, "", now_ms);
-  r.status = InstanceStatus::kFailed;
+  r.status = events::v1::INSTANCE_STATUS_FAILED;
   r.error_message = host.reason + ": " + host.message;
   return r;
 }
@@ -115,7 +97,7 @@ events::v1::InstanceDeploymentUpdated InstanceUpdate(const InstanceRecord& recor
   u.set_batch_index(record.batch_index.Value());
   u.set_host(record.host);
   u.set_ip(record.ip);
-  u.set_status(ProtoStatus(record.status));
+  u.set_status(record.status);
   if (record.deployed_at_ms) {
     *u.mutable_deployed_at() =
         google::protobuf::util::TimeUtil::MillisecondsToTimestamp(*record.deployed_at_ms);
@@ -180,7 +162,7 @@ bool FillClosingEvent(const Command& command, const BatchResult& result,
   p->set_generation(generation);
   for (const auto& h : result.failed_hosts) p->add_failed_hosts(h);
   for (const auto& h : command.unresolved) p->add_failed_hosts(h.host);
-  p->set_reason(c.reason);
+  events::SetReason(*p, c.reason);
   return true;
 }
 

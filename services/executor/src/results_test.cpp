@@ -34,7 +34,7 @@ HostResult Result(const std::string& host, HostOutcome outcome, std::uint32_t at
 TEST(ResultsTest, StartedRecordIsInFlight) {
   Command c = Deploy();
   auto r = StartedRecord(c, c.targets[0], 2, 1000);
-  EXPECT_EQ(r.status, InstanceStatus::kDeploying);
+  EXPECT_EQ(r.status, events::v1::INSTANCE_STATUS_DEPLOYING);
   EXPECT_EQ(r.attempts, 2u);
   EXPECT_EQ(r.version, "2.0.0");
   EXPECT_EQ(r.batch_index.Value(), 1u);
@@ -42,14 +42,14 @@ TEST(ResultsTest, StartedRecordIsInFlight) {
   c.operation = BatchOperation::kRevert;
   c.host_batches["web-1"] = 4;
   r = StartedRecord(c, c.targets[0], 1, 1000);
-  EXPECT_EQ(r.status, InstanceStatus::kReverting);
+  EXPECT_EQ(r.status, events::v1::INSTANCE_STATUS_REVERTING);
   EXPECT_EQ(r.batch_index.Value(), 4u);  // the host's earlier batch
 }
 
 TEST(ResultsTest, ResultRecordCarriesOutcome) {
   const Command c = Deploy();
   auto ok = ResultRecord(c, Result("web-1", HostOutcome::Success("2.0.0")), 5);
-  EXPECT_EQ(ok.status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(ok.status, events::v1::INSTANCE_STATUS_SUCCEEDED);
   EXPECT_EQ(ok.deployed_at_ms, 1'700'000'000'000);
   EXPECT_EQ(ok.health, HostHealth::kHealthy);
   EXPECT_TRUE(ok.error_message.empty());
@@ -60,7 +60,7 @@ TEST(ResultsTest, ResultRecordCarriesOutcome) {
              HostOutcome::Failure(OutcomeKind::kFailed, false, "checksum_mismatch", "sha differs"),
              3),
       5);
-  EXPECT_EQ(bad.status, InstanceStatus::kFailed);
+  EXPECT_EQ(bad.status, events::v1::INSTANCE_STATUS_FAILED);
   EXPECT_FALSE(bad.deployed_at_ms.has_value());
   EXPECT_EQ(bad.error_message, "checksum_mismatch: sha differs");
   EXPECT_EQ(bad.attempts, 3u);
@@ -116,7 +116,8 @@ TEST(ResultsTest, FailedBatchNamesHostsAndTheSharedReason) {
   ASSERT_TRUE(FillClosingEvent(Deploy(), r, e));
   ASSERT_TRUE(e.has_batch_failed());
   EXPECT_EQ(e.batch_failed().failed_hosts(0), "web-2");
-  EXPECT_EQ(e.batch_failed().reason(), "checksum_mismatch");
+  EXPECT_EQ(e.batch_failed().reason_code(), events::v1::REASON_CHECKSUM_MISMATCH);
+  EXPECT_EQ(events::ReasonText(e.batch_failed()), "checksum_mismatch");
 
   r.results.push_back(
       Result("web-3", HostOutcome::Failure(OutcomeKind::kTimedOut, true, "timed_out", "slow")));
@@ -131,7 +132,7 @@ TEST(ResultsTest, CancelledBatchPublishesNothingAndStaleFails) {
   EXPECT_EQ(CompletionOf(r, false).result, kResultCancelled);
   r.status = BatchStatus::kStale;
   ASSERT_TRUE(FillClosingEvent(Deploy(), r, e));
-  EXPECT_EQ(e.batch_failed().reason(), "stale_generation");
+  EXPECT_EQ(e.batch_failed().reason_code(), events::v1::REASON_STALE_GENERATION);
 }
 
 TEST(ResultsTest, RevertCompletedCountsUnresolvedAsFailed) {
@@ -156,7 +157,7 @@ TEST(ResultsTest, RevertCompletedCountsUnresolvedAsFailed) {
   EXPECT_EQ(CompletionOf(r, true).result, kResultFailed);
 
   const auto u = UnresolvedRecord(c, c.unresolved[0], 7);
-  EXPECT_EQ(u.status, InstanceStatus::kFailed);
+  EXPECT_EQ(u.status, events::v1::INSTANCE_STATUS_FAILED);
   EXPECT_EQ(u.error_message, "unknown_host: never seen");
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -186,6 +187,7 @@ class RoutingDriver final : public TargetDriver {
 };
 
 // The reason of a host whose driver type is not registered.
-inline constexpr std::string_view kReasonUnknownDriver = "unknown_driver";
+inline constexpr std::string_view kReasonUnknownDriver =
+    events::Name(events::v1::REASON_UNKNOWN_DRIVER);
 
 }  // namespace sluice::executor

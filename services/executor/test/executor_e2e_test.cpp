@@ -13,6 +13,7 @@
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/admin.hpp>
@@ -405,7 +406,7 @@ TEST_F(ExecutorE2eTest, WrongChecksumFailsTheHostAndLeavesItUnchanged) {
   ASSERT_TRUE(closing.has_batch_failed()) << closing.DebugString();
   ASSERT_EQ(closing.batch_failed().failed_hosts_size(), 1);
   EXPECT_EQ(closing.batch_failed().failed_hosts(0), agents_[1].name);
-  EXPECT_EQ(closing.batch_failed().reason(), "checksum_mismatch");
+  EXPECT_EQ(closing.batch_failed().reason_code(), events::v1::REASON_CHECKSUM_MISMATCH);
 
   const auto instances = Instances(d);
   ASSERT_EQ(instances.size(), 1u);

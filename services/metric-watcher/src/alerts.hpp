@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sluice/core/clock.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -18,10 +19,12 @@
 namespace sluice::watcher {
 
 // Why an alert was not raised (alerts.reason) and the webhook's result counters.
-inline constexpr std::string_view kReasonNoActiveDeployment = "no_active_deployment";
-inline constexpr std::string_view kReasonOwnEvent = "own_event";
-inline constexpr std::string_view kReasonResolved = "resolved";
-inline constexpr std::string_view kReasonMissingLabels = "missing_app_env_labels";
+inline constexpr std::string_view kReasonNoActiveDeployment =
+    events::Name(events::v1::REASON_NO_ACTIVE_DEPLOYMENT);
+inline constexpr std::string_view kReasonOwnEvent = events::Name(events::v1::REASON_OWN_EVENT);
+inline constexpr std::string_view kReasonResolved = events::Name(events::v1::REASON_RESOLVED);
+inline constexpr std::string_view kReasonMissingLabels =
+    events::Name(events::v1::REASON_MISSING_APP_ENV_LABELS);
 
 // A payload the receiver cannot use; `field` names the offending JSON field.
 class PayloadError : public std::runtime_error {

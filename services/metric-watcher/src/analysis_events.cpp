@@ -2,6 +2,7 @@
 
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 
 #include "run.hpp"
 
@@ -21,13 +22,13 @@ void PublishFailed(pqxx::work& tx, const core::Clock& clock, const AnalysisRow& 
   p->set_generation(a.generation);
   p->set_release_id(a.release_id);
   for (const auto& ev : evidence) *p->add_evidence() = ev;
-  p->set_reason(reason);
+  events::SetReason(*p, events::ParseReason(reason));
   p->set_bake_watch(a.bake_watch);
   p->set_app(a.app);
   p->set_env(a.env);
   p->set_version(a.version);
   p->set_template_name(a.template_name);
-  p->set_outcome(std::string(analysis::ToString(outcome)));
+  events::SetOutcome(*p, analysis::ToProto(outcome));
   eventbus::Publish(tx, std::move(e));
 }
 
@@ -42,7 +43,7 @@ void PublishPassed(pqxx::work& tx, const core::Clock& clock, const AnalysisRow& 
   p->set_batch_index(a.batch_index);
   p->set_generation(a.generation);
   for (const auto& ev : measurements) *p->add_measurements() = ev;
-  p->set_outcome(std::string(analysis::ToString(Outcome::kSuccessful)));
+  events::SetOutcome(*p, analysis::ToProto(Outcome::kSuccessful));
   p->set_bake_watch(a.bake_watch);
   p->set_template_name(a.template_name);
   eventbus::Publish(tx, std::move(e));

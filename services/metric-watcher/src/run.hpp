@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <sluice/analysis/analysis.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -16,11 +17,15 @@ namespace sluice::watcher {
 inline constexpr std::string_view kServiceName = "metric-watcher";
 
 // AnalysisFailed.reason: named constants the rollback-agent and the notifier key on.
-inline constexpr std::string_view kReasonThresholdBreached = "threshold_breached";
-inline constexpr std::string_view kReasonJudgeFailed = "judge_failed";
-inline constexpr std::string_view kReasonInconclusiveLimit = "inconclusive_limit";
-inline constexpr std::string_view kReasonQueryError = "query_error";
-inline constexpr std::string_view kReasonTemplateMissing = "template_missing";
+inline constexpr std::string_view kReasonThresholdBreached =
+    events::Name(events::v1::REASON_THRESHOLD_BREACHED);
+inline constexpr std::string_view kReasonJudgeFailed =
+    events::Name(events::v1::REASON_JUDGE_FAILED);
+inline constexpr std::string_view kReasonInconclusiveLimit =
+    events::Name(events::v1::REASON_INCONCLUSIVE_LIMIT);
+inline constexpr std::string_view kReasonQueryError = events::Name(events::v1::REASON_QUERY_ERROR);
+inline constexpr std::string_view kReasonTemplateMissing =
+    events::Name(events::v1::REASON_TEMPLATE_MISSING);
 
 // analyses.status besides the analysis::Outcome names: a run stopped by a rollback.
 inline constexpr std::string_view kStatusCancelled = "Cancelled";

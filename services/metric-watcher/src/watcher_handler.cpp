@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/projection/deployment.hpp>
 
 #include "analysis_events.hpp"
@@ -20,9 +21,10 @@ using analysis::Outcome;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-constexpr std::string_view kReasonRolledBack = "rolled_back";
-constexpr std::string_view kReasonDeploymentEnded = "deployment_ended";
-constexpr std::string_view kReasonSuperseded = "superseded";
+constexpr std::string_view kReasonRolledBack = events::Name(events::v1::REASON_ROLLED_BACK);
+constexpr std::string_view kReasonDeploymentEnded =
+    events::Name(events::v1::REASON_DEPLOYMENT_ENDED);
+constexpr std::string_view kReasonSuperseded = events::Name(events::v1::REASON_SUPERSEDED);
 
 milliseconds ToMillis(const google::protobuf::Duration& d) {
   return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);

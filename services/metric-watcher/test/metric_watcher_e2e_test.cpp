@@ -241,8 +241,8 @@ TEST_F(MetricWatcherE2eTest, BreachFailsWithinAnIntervalHealthyPassesMissingTemp
   EXPECT_LT(failed->at - requested_at, 2s + 1500ms);
   const auto& f = failed->envelope.analysis_failed();
   EXPECT_EQ(f.analysis_id(), bad_id);
-  EXPECT_EQ(f.outcome(), "Failed");
-  EXPECT_EQ(f.reason(), "threshold_breached");
+  EXPECT_EQ(f.outcome_code(), v1::ANALYSIS_OUTCOME_FAILED);
+  EXPECT_EQ(f.reason_code(), v1::REASON_THRESHOLD_BREACHED);
   EXPECT_EQ(f.app(), app_);
   EXPECT_EQ(f.env(), "production");
   EXPECT_EQ(f.version(), "2.0.0");
@@ -266,13 +266,13 @@ TEST_F(MetricWatcherE2eTest, BreachFailsWithinAnIntervalHealthyPassesMissingTemp
   const auto passed = Await(good, v1::Envelope::kAnalysisPassed, 30s);
   ASSERT_TRUE(passed) << watcher_->LogTail();
   EXPECT_EQ(passed->envelope.analysis_passed().analysis_id(), good_id);
-  EXPECT_EQ(passed->envelope.analysis_passed().outcome(), "Successful");
+  EXPECT_EQ(passed->envelope.analysis_passed().outcome_code(), v1::ANALYSIS_OUTCOME_SUCCESSFUL);
   EXPECT_TRUE(reader_->For(good).size() == 1) << "a healthy analysis emits exactly one event";
 
   const auto missing = Await(none, v1::Envelope::kAnalysisFailed, 30s);
   ASSERT_TRUE(missing);
-  EXPECT_EQ(missing->envelope.analysis_failed().outcome(), "Error");
-  EXPECT_EQ(missing->envelope.analysis_failed().reason(), "template_missing");
+  EXPECT_EQ(missing->envelope.analysis_failed().outcome_code(), v1::ANALYSIS_OUTCOME_ERROR);
+  EXPECT_EQ(missing->envelope.analysis_failed().reason_code(), v1::REASON_TEMPLATE_MISSING);
 
   // The records behind them.
   auto res = Call("GET", "/v1/analyses?deployment_id=" + bad);

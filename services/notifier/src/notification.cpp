@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <sluice/events/vocabulary.hpp>
 
 namespace sluice::notifier {
 namespace {
@@ -214,8 +215,9 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
     case v1::Envelope::kDeploymentPaused: {
       const auto& p = e.deployment_paused();
       n.kind = EventKind::kDeploymentPaused;
-      n.reason = p.reason();
-      n.severity = p.reason() == "approval_required" ? Severity::kWarning : Severity::kInfo;
+      n.reason = events::ReasonText(p);
+      n.severity = events::ReasonOf(p) == v1::REASON_APPROVAL_REQUIRED ? Severity::kWarning
+                                                                       : Severity::kInfo;
       Fill(n.deployment_id, p.deployment_id());
       n.batch = p.batch_index();
       break;
@@ -223,7 +225,7 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
     case v1::Envelope::kAnalysisFailed: {
       const auto& p = e.analysis_failed();
       n.kind = EventKind::kAnalysisFailed;
-      n.reason = p.reason();
+      n.reason = events::ReasonText(p);
       Fill(n.deployment_id, p.deployment_id());
       Fill(n.release_id, p.release_id());
       n.batch = p.batch_index();
@@ -245,7 +247,7 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
       const auto& p = e.rollback_started();
       n.kind = EventKind::kRollbackStarted;
       n.severity = Severity::kCritical;
-      n.reason = p.trigger();
+      n.reason = events::TriggerText(p);
       Fill(n.deployment_id, p.deployment_id());
       n.hosts.assign(p.hosts().begin(), p.hosts().end());
       if (p.batches_size() > 0) n.batch = p.batches(0);
@@ -257,7 +259,8 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
       const auto& p = e.rollback_completed();
       n.kind = EventKind::kRollbackCompleted;
       n.severity = p.success() ? Severity::kWarning : Severity::kCritical;
-      n.reason = p.success() ? "rolled_back" : "rollback_incomplete";
+      n.reason =
+          events::Name(p.success() ? v1::REASON_ROLLED_BACK : v1::REASON_ROLLBACK_INCOMPLETE);
       Fill(n.deployment_id, p.deployment_id());
       Fill(n.previous_version, p.target_version());
       if (p.success()) {
@@ -295,7 +298,7 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
       const auto& p = e.deployment_failed();
       n.kind = EventKind::kDeploymentFailed;
       n.severity = Severity::kCritical;
-      n.reason = p.reason();
+      n.reason = events::ReasonText(p);
       n.detail = p.detail();
       Fill(n.deployment_id, p.deployment_id());
       break;

@@ -66,16 +66,37 @@ TEST(NotificationTest, BatchSucceededUsesContext) {
 
 TEST(NotificationTest, PausedForApprovalIsWarningOtherPausesInfo) {
   auto e = Base("ev-3", "dep-1");
-  e.mutable_deployment_paused()->set_reason("approval_required");
+  events::SetReason(*e.mutable_deployment_paused(), v1::REASON_APPROVAL_REQUIRED);
   e.mutable_deployment_paused()->set_batch_index(1);
   auto n = BuildNotification(e, Ctx(), kOptions);
   ASSERT_TRUE(n);
   EXPECT_EQ(n->kind, EventKind::kDeploymentPaused);
   EXPECT_EQ(n->severity, Severity::kWarning);
   EXPECT_EQ(n->reason, "approval_required");
-  e.mutable_deployment_paused()->set_reason("pause_step");
+  events::SetReason(*e.mutable_deployment_paused(), v1::REASON_PAUSE_STEP);
   n = BuildNotification(e, Ctx(), kOptions);
   EXPECT_EQ(n->severity, Severity::kInfo);
+}
+
+// The enum alone decides (a producer that leaves the deprecated string empty), and a producer
+// of the release before (the string alone) reads the same.
+TEST(NotificationTest, PausedReasonIsReadFromTheEnumElseTheStringOfAnOlderProducer) {
+  auto e = Base("ev-3", "dep-1");
+  e.mutable_deployment_paused()->set_reason_code(v1::REASON_APPROVAL_REQUIRED);
+  auto n = BuildNotification(e, Ctx(), kOptions);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->severity, Severity::kWarning);
+  EXPECT_EQ(n->reason, "approval_required");
+
+  auto old = Base("ev-3", "dep-1");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  old.mutable_deployment_paused()->set_reason("approval_required");
+#pragma GCC diagnostic pop
+  n = BuildNotification(old, Ctx(), kOptions);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->severity, Severity::kWarning);
+  EXPECT_EQ(n->reason, "approval_required");
 }
 
 TEST(NotificationTest, AnalysisFailedTakesTheMostSevereEvidence) {
@@ -83,7 +104,7 @@ TEST(NotificationTest, AnalysisFailedTakesTheMostSevereEvidence) {
   auto* p = e.mutable_analysis_failed();
   p->set_deployment_id("dep-1");
   p->set_batch_index(1);
-  p->set_reason("threshold_breached");
+  events::SetReason(*p, v1::REASON_THRESHOLD_BREACHED);
   auto* mild = p->add_evidence();
   mild->set_metric("cpu");
   mild->set_severity(v1::SEVERITY_WARNING);
@@ -104,7 +125,7 @@ TEST(NotificationTest, AnalysisFailedTakesTheMostSevereEvidence) {
 
 TEST(NotificationTest, AnalysisFailedWithoutEvidenceIsCritical) {
   auto e = Base("ev-4b", "dep-1");
-  e.mutable_analysis_failed()->set_reason("inconclusive_limit");
+  events::SetReason(*e.mutable_analysis_failed(), v1::REASON_INCONCLUSIVE_LIMIT);
   const auto n = BuildNotification(e, Ctx(), kOptions);
   ASSERT_TRUE(n);
   EXPECT_EQ(n->severity, Severity::kCritical);
@@ -209,7 +230,7 @@ TEST(NotificationTest, DeploymentSucceededAndFailed) {
   EXPECT_EQ(n->previous_version, "1.4.2");
 
   auto f = Base("ev-9", "dep-1");
-  f.mutable_deployment_failed()->set_reason("batch_failed");
+  events::SetReason(*f.mutable_deployment_failed(), v1::REASON_BATCH_FAILED);
   f.mutable_deployment_failed()->set_detail("2 of 3 hosts failed");
   n = BuildNotification(f, Ctx(), kOptions);
   ASSERT_TRUE(n);

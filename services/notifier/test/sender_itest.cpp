@@ -122,7 +122,7 @@ class SenderItest : public ::testing::Test {
     auto* p = e.mutable_analysis_failed();
     p->set_deployment_id("dep-" + sfx_);
     p->set_batch_index(1);
-    p->set_reason("threshold_breached");
+    events::SetReason(*p, v1::REASON_THRESHOLD_BREACHED);
     *p->add_evidence() = test::ErrorRateEvidence();
     return e;
   }

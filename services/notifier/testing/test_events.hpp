@@ -5,6 +5,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 
 namespace sluice::notifier::test {
@@ -58,7 +59,7 @@ inline v1::Envelope RollbackStarted(const std::string& event_id, const std::stri
     p->add_hosts(h);
   }
   p->set_target_version("1.4.2");
-  p->set_trigger("analysis_failed");
+  events::SetTrigger(*p, v1::ROLLBACK_TRIGGER_ANALYSIS_FAILED);
   *p->mutable_evidence() = ErrorRateEvidence();
   p->set_app(app);
   p->set_env(env);

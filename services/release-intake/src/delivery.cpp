@@ -232,34 +232,16 @@ json DryRunJson(const DryRunInput& in) {
           {"batches", std::move(batches)}};
 }
 
-std::string_view ToString(Verb verb) {
-  switch (verb) {
-    case Verb::kPromote:
-      return "promote";
-    case Verb::kPause:
-      return "pause";
-    case Verb::kResume:
-      return "resume";
-    case Verb::kAbort:
-      return "abort";
-    case Verb::kApprove:
-      return "approve";
-    case Verb::kRollback:
-      return "rollback";
-  }
-  return "promote";
-}
-
 std::optional<Verb> ParseVerb(std::string_view s) {
-  for (Verb v : {Verb::kPromote, Verb::kPause, Verb::kResume, Verb::kAbort, Verb::kApprove,
-                 Verb::kRollback}) {
-    if (ToString(v) == s) return v;
-  }
-  return std::nullopt;
+  const Verb verb = events::ParseVerb(s);
+  if (verb == events::v1::OperatorCommand::VERB_UNSPECIFIED) return std::nullopt;
+  return verb;
 }
 
 Role RequiredRole(Verb verb) {
-  return verb == Verb::kApprove || verb == Verb::kRollback ? Role::kApprover : Role::kDeployer;
+  return verb == OperatorCommand::VERB_APPROVE || verb == OperatorCommand::VERB_ROLLBACK
+             ? Role::kApprover
+             : Role::kDeployer;
 }
 
 std::variant<CommandInput, FieldError> ValidateCommand(Verb verb, const json& body) {
@@ -281,7 +263,7 @@ std::variant<CommandInput, FieldError> ValidateCommand(Verb verb, const json& bo
     c.generation = it->get<std::uint64_t>();
   }
   if (const auto it = body.find("target_release_id"); it != body.end() && !it->is_null()) {
-    if (verb != Verb::kRollback) {
+    if (verb != OperatorCommand::VERB_ROLLBACK) {
       return Err("target_release_id", "target_release_id is only for rollback");
     }
     if (!it->is_string() || it->get<std::string>().empty() || it->get<std::string>().size() > 64) {

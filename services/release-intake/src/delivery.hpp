@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -97,8 +98,10 @@ nlohmann::json DryRunJson(const DryRunInput& input);
 
 // --- Operator commands ----------------------------------------------------------------------
 
-enum class Verb { kPromote, kPause, kResume, kAbort, kApprove, kRollback };
-std::string_view ToString(Verb verb);
+// sluice.v1.OperatorCommand.Verb; the <verb> of the path is its text (events::Name).
+using OperatorCommand = events::v1::OperatorCommand;
+using Verb = OperatorCommand::Verb;
+// nullopt for anything but the text of a verb.
 std::optional<Verb> ParseVerb(std::string_view s);
 // pause, resume, abort, promote: deployer; approve, rollback: approver.
 Role RequiredRole(Verb verb);

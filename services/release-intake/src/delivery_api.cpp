@@ -73,24 +73,6 @@ void RunRaw(const httplib::Request& req, httplib::Response& res,
   res.set_header("X-Trace-Id", trace_id);
 }
 
-v1::OperatorCommand::Verb ToProto(Verb verb) {
-  switch (verb) {
-    case Verb::kPromote:
-      return v1::OperatorCommand::VERB_PROMOTE;
-    case Verb::kPause:
-      return v1::OperatorCommand::VERB_PAUSE;
-    case Verb::kResume:
-      return v1::OperatorCommand::VERB_RESUME;
-    case Verb::kAbort:
-      return v1::OperatorCommand::VERB_ABORT;
-    case Verb::kApprove:
-      return v1::OperatorCommand::VERB_APPROVE;
-    case Verb::kRollback:
-      return v1::OperatorCommand::VERB_ROLLBACK;
-  }
-  return v1::OperatorCommand::VERB_UNSPECIFIED;
-}
-
 std::optional<std::int64_t> ParseVersionParam(const httplib::Request& req) {
   if (!req.has_param("version")) return std::nullopt;
   const std::string v = req.get_param_value("version");
@@ -510,7 +492,8 @@ void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::R
   const auto request =
       Db([&](pqxx::work& tx) { return DeliveryRepository::FindDeploymentRequest(tx, id); });
   const bool requested_here = request.has_value();
-  if (*verb == Verb::kApprove && request) CheckSeparationOfDuties(*request, token.name);
+  if (*verb == OperatorCommand::VERB_APPROVE && request)
+    CheckSeparationOfDuties(*request, token.name);
   std::string warning;
   const auto planner = Upstream(options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id));
   if (!planner) {
@@ -538,7 +521,7 @@ void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::R
     e.set_deployment_id(id);
     auto* oc = e.mutable_operator_command();
     oc->set_deployment_id(id);
-    oc->set_verb(ToProto(*verb));
+    oc->set_verb(*verb);
     oc->set_actor(token.name);
     oc->set_reason(command.reason);
     oc->set_generation(command.generation);
@@ -550,13 +533,14 @@ void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::R
     if (command.target_release_id) detail["target_release_id"] = *command.target_release_id;
     if (!warning.empty()) detail["warning"] = warning;
     ReleaseRepository::Audit(tx,
-                             {token.name, "deployment." + std::string(ToString(*verb)), id,
+                             {token.name, "deployment." + std::string(events::Name(*verb)), id,
                               "accepted", core::TraceScope::Current(), detail},
                              now_ms);
     return event_id;
   });
-  json out = {
-      {"command_id", command_id}, {"deployment_id", id}, {"verb", std::string(ToString(*verb))}};
+  json out = {{"command_id", command_id},
+              {"deployment_id", id},
+              {"verb", std::string(events::Name(*verb))}};
   if (!warning.empty()) out["warning"] = warning;
   http::WriteJson(res, 202, out);
 }

@@ -237,38 +237,45 @@ TEST(DryRunJson, ShowsTheBatchesThePlannerCuts) {
 TEST(Verbs, ParseAndRoles) {
   for (const char* v : {"promote", "pause", "resume", "abort", "approve", "rollback"}) {
     ASSERT_TRUE(ParseVerb(v).has_value()) << v;
-    EXPECT_EQ(ToString(*ParseVerb(v)), v);
+    EXPECT_EQ(events::Name(*ParseVerb(v)), v);
   }
   EXPECT_FALSE(ParseVerb("restart").has_value());
   EXPECT_FALSE(ParseVerb("PAUSE").has_value());
-  EXPECT_EQ(RequiredRole(Verb::kPause), Role::kDeployer);
-  EXPECT_EQ(RequiredRole(Verb::kPromote), Role::kDeployer);
-  EXPECT_EQ(RequiredRole(Verb::kAbort), Role::kDeployer);
-  EXPECT_EQ(RequiredRole(Verb::kResume), Role::kDeployer);
-  EXPECT_EQ(RequiredRole(Verb::kApprove), Role::kApprover);
-  EXPECT_EQ(RequiredRole(Verb::kRollback), Role::kApprover);
+  EXPECT_EQ(RequiredRole(OperatorCommand::VERB_PAUSE), Role::kDeployer);
+  EXPECT_EQ(RequiredRole(OperatorCommand::VERB_PROMOTE), Role::kDeployer);
+  EXPECT_EQ(RequiredRole(OperatorCommand::VERB_ABORT), Role::kDeployer);
+  EXPECT_EQ(RequiredRole(OperatorCommand::VERB_RESUME), Role::kDeployer);
+  EXPECT_EQ(RequiredRole(OperatorCommand::VERB_APPROVE), Role::kApprover);
+  EXPECT_EQ(RequiredRole(OperatorCommand::VERB_ROLLBACK), Role::kApprover);
 }
 
 TEST(ValidateCommand, ReasonRefusesBidiControls) {
-  auto r = ValidateCommand(Verb::kApprove, {{"reason", "looks good \u202Edab"}});
+  auto r = ValidateCommand(OperatorCommand::VERB_APPROVE, {{"reason", "looks good \u202Edab"}});
   ASSERT_TRUE(std::holds_alternative<FieldError>(r));
   EXPECT_EQ(std::get<FieldError>(r).field, "reason");
 }
 
 TEST(ValidateCommand, OptionalFieldsChecked) {
-  EXPECT_EQ(Get<CommandInput>(ValidateCommand(Verb::kPause, json())).generation, 0u);
+  EXPECT_EQ(Get<CommandInput>(ValidateCommand(OperatorCommand::VERB_PAUSE, json())).generation, 0u);
   auto c = Get<CommandInput>(ValidateCommand(
-      Verb::kRollback,
+      OperatorCommand::VERB_ROLLBACK,
       json{{"reason", "errors up"}, {"generation", 3}, {"target_release_id", "r0"}}));
   EXPECT_EQ(c.reason, "errors up");
   EXPECT_EQ(c.generation, 3u);
   EXPECT_EQ(c.target_release_id, "r0");
-  EXPECT_EQ(Get<FieldError>(ValidateCommand(Verb::kPause, json{{"target_release_id", "r0"}})).field,
+  EXPECT_EQ(Get<FieldError>(
+                ValidateCommand(OperatorCommand::VERB_PAUSE, json{{"target_release_id", "r0"}}))
+                .field,
             "target_release_id");
-  EXPECT_EQ(Get<FieldError>(ValidateCommand(Verb::kPause, json{{"generation", -1}})).field,
-            "generation");
-  EXPECT_EQ(Get<FieldError>(ValidateCommand(Verb::kPause, json{{"reasn", "x"}})).field, "reasn");
-  EXPECT_EQ(Get<FieldError>(ValidateCommand(Verb::kPause, json{{"reason", 5}})).field, "reason");
+  EXPECT_EQ(
+      Get<FieldError>(ValidateCommand(OperatorCommand::VERB_PAUSE, json{{"generation", -1}})).field,
+      "generation");
+  EXPECT_EQ(
+      Get<FieldError>(ValidateCommand(OperatorCommand::VERB_PAUSE, json{{"reasn", "x"}})).field,
+      "reasn");
+  EXPECT_EQ(
+      Get<FieldError>(ValidateCommand(OperatorCommand::VERB_PAUSE, json{{"reason", 5}})).field,
+      "reason");
 }
 
 TEST(NormalizeBaseUrl, HttpOnlyWithoutTrailingSlash) {

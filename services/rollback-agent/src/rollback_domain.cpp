@@ -128,7 +128,7 @@ Decision Automatic(const DeploymentView& d, const std::vector<std::string>& affe
     p.batches = deployed;
     p.final_status = FinalStatus::kRolledBack;
     p.why = std::string(what) + " after full rollout: every host back to " + d.stable_version;
-  } else if (d.on_canary_failure == OnCanaryFailure::kRevertAll) {
+  } else if (d.on_canary_failure == v1::CANARY_FAILURE_POLICY_REVERT_ALL) {
     p.scope = Scope::kBatches;
     p.batches = deployed;
     p.final_status = FinalStatus::kRolledBack;

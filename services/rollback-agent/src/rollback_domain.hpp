@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/projection/deployment.hpp>
 #include <string>
 #include <string_view>
@@ -20,30 +21,41 @@
 namespace sluice::rollback {
 
 // Reasons a trigger is recorded without acting (named constants the API and logs key on).
-inline constexpr std::string_view kReasonAlreadyRolledBack = "already_rolled_back";
-inline constexpr std::string_view kReasonRollbackInProgress = "rollback_in_progress";
-inline constexpr std::string_view kReasonUnknownDeployment = "unknown_deployment";
-inline constexpr std::string_view kReasonStaleGeneration = "stale_generation";
-inline constexpr std::string_view kReasonNoStableRelease = "no_stable_release";
-inline constexpr std::string_view kReasonUnknownTargetRelease = "unknown_target_release";
-inline constexpr std::string_view kReasonFailedTargetRelease = "failed_target_release";
-inline constexpr std::string_view kReasonNothingDeployed = "nothing_deployed";
-inline constexpr std::string_view kReasonAlertResolved = "alert_resolved";
-inline constexpr std::string_view kReasonSuperseded = "superseded";
+inline constexpr std::string_view kReasonAlreadyRolledBack =
+    events::Name(events::v1::REASON_ALREADY_ROLLED_BACK);
+inline constexpr std::string_view kReasonRollbackInProgress =
+    events::Name(events::v1::REASON_ROLLBACK_IN_PROGRESS);
+inline constexpr std::string_view kReasonUnknownDeployment =
+    events::Name(events::v1::REASON_UNKNOWN_DEPLOYMENT);
+inline constexpr std::string_view kReasonStaleGeneration =
+    events::Name(events::v1::REASON_STALE_GENERATION);
+inline constexpr std::string_view kReasonNoStableRelease =
+    events::Name(events::v1::REASON_NO_STABLE_RELEASE);
+inline constexpr std::string_view kReasonUnknownTargetRelease =
+    events::Name(events::v1::REASON_UNKNOWN_TARGET_RELEASE);
+inline constexpr std::string_view kReasonFailedTargetRelease =
+    events::Name(events::v1::REASON_FAILED_TARGET_RELEASE);
+inline constexpr std::string_view kReasonNothingDeployed =
+    events::Name(events::v1::REASON_NOTHING_DEPLOYED);
+inline constexpr std::string_view kReasonAlertResolved =
+    events::Name(events::v1::REASON_ALERT_RESOLVED);
+inline constexpr std::string_view kReasonSuperseded = events::Name(events::v1::REASON_SUPERSEDED);
 // A concurrent trigger committed its rollback first (the unique row decided).
-inline constexpr std::string_view kReasonLostRace = "rollback_in_progress";
+inline constexpr std::string_view kReasonLostRace =
+    events::Name(events::v1::REASON_ROLLBACK_IN_PROGRESS);
 // A newer holder of the deployment's Redis lease wrote first (its fencing token is higher).
-inline constexpr std::string_view kReasonLockSuperseded = "lock_superseded";
+inline constexpr std::string_view kReasonLockSuperseded =
+    events::Name(events::v1::REASON_LOCK_SUPERSEDED);
 
-// Trigger kinds, as RollbackStarted.trigger carries them.
-inline constexpr std::string_view kTriggerAnalysisFailed = "analysis_failed";
-inline constexpr std::string_view kTriggerAlert = "alert";
-inline constexpr std::string_view kTriggerOperator = "operator";
+// Trigger kinds (rollbacks.trigger_kind), the text of RollbackStarted.trigger_code.
+inline constexpr std::string_view kTriggerAnalysisFailed =
+    events::Name(events::v1::ROLLBACK_TRIGGER_ANALYSIS_FAILED);
+inline constexpr std::string_view kTriggerAlert = events::Name(events::v1::ROLLBACK_TRIGGER_ALERT);
+inline constexpr std::string_view kTriggerOperator =
+    events::Name(events::v1::ROLLBACK_TRIGGER_OPERATOR);
 
 // The deployment's facts come from the shared projection (libs/projection).
 using projection::BatchState;
-using projection::OnCanaryFailure;
-using projection::OnCanaryFailureFromString;
 using projection::RollbackPhase;
 
 enum class Scope { kBatches, kDeployment };

@@ -33,7 +33,7 @@ class Events {
     p->set_version("v3");
     p->set_stable_release_id(stable.empty() ? "" : "r2");
     p->set_stable_version(stable);
-    p->set_on_canary_failure(policy);
+    events::SetPolicy(*p, events::ParseCanaryFailurePolicy(policy));
     p->set_generation(1);
     for (std::uint32_t b = 0; b < 3; ++b) {
       auto* pb = p->add_batches();
@@ -165,7 +165,7 @@ TEST_F(DecideTest, ProjectionSurvivesJson) {
   view_.rollback = RollbackPhase::kDone;
   const auto back = projection::FromJson(projection::ToJson(view_));
   EXPECT_EQ(projection::ToJson(back), projection::ToJson(view_));
-  EXPECT_EQ(back.on_canary_failure, OnCanaryFailure::kRevertAll);
+  EXPECT_EQ(back.on_canary_failure, v1::CANARY_FAILURE_POLICY_REVERT_ALL);
   EXPECT_EQ(back.rollback, RollbackPhase::kDone);
   EXPECT_EQ(back.batches[1].hosts, (std::vector<std::string>{"h3", "h4"}));
 }

@@ -11,6 +11,7 @@
 #include <sluice/core/ids.hpp>
 #include <sluice/core/testing/manual_clock.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/lock/lease_lock.hpp>
 #include <sluice/lock/redis_client.hpp>
 #include <sluice/pg/migrations.hpp>
@@ -407,7 +408,7 @@ TEST_F(RollbackItest, RevertRetriesThenCompletesAndWritesTheIncident) {
   EXPECT_EQ(started.scope(), v1::ROLLBACK_SCOPE_BATCHES);
   EXPECT_THAT(started.batches(), ElementsAre(1u));
   EXPECT_THAT(started.hosts(), ElementsAre("h3", "h4"));
-  EXPECT_EQ(started.trigger(), "analysis_failed");
+  EXPECT_EQ(started.trigger_code(), v1::ROLLBACK_TRIGGER_ANALYSIS_FAILED);
   EXPECT_EQ(started.from_version(), "v3");
   ASSERT_TRUE(out[1].has_revert_requested());
   EXPECT_THAT(out[1].revert_requested().hosts(), ElementsAre("h3", "h4"));
@@ -535,7 +536,7 @@ TEST_F(RollbackItest, OperatorRollbackToAnEarlierRelease) {
   Handle(agent, cmd);
   const auto out = Outbox();
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].rollback_started().trigger(), "operator");
+  EXPECT_EQ(out[0].rollback_started().trigger_code(), v1::ROLLBACK_TRIGGER_OPERATOR);
   EXPECT_EQ(out[0].rollback_started().scope(), v1::ROLLBACK_SCOPE_DEPLOYMENT);
   EXPECT_EQ(out[1].revert_requested().target_version(), "v1");
   EXPECT_THAT(out[1].revert_requested().hosts(), ElementsAre("h1", "h2", "h3", "h4"));

@@ -72,7 +72,7 @@ void PublishStarted(pqxx::work& tx, const core::Clock& clock, const RollbackRow&
   for (auto b : plan.batches) s->add_batches(b);
   for (const auto& h : plan.hosts) s->add_hosts(h);
   s->set_target_version(plan.target_version);
-  s->set_trigger(row.trigger_kind);
+  events::SetTrigger(*s, events::ParseRollbackTrigger(row.trigger_kind));
   if (!row.evidence.empty()) *s->mutable_evidence() = EvidenceFromJson(row.evidence.at(0));
   s->set_app(view.app);
   s->set_env(view.env);

@@ -20,11 +20,14 @@ std::string Join(const google::protobuf::RepeatedPtrField<std::string>& hosts) {
 
 std::string Batch(std::uint32_t index) { return "batch " + std::to_string(index + 1); }
 
+std::string OutcomeOrFailed(const v1::AnalysisFailed& p) {
+  const std::string outcome = events::OutcomeText(p);
+  return outcome.empty() ? "Failed" : outcome;
+}
+
 std::string VerbText(v1::OperatorCommand::Verb v) {
-  std::string name = v1::OperatorCommand::Verb_Name(v);
-  if (name.rfind("VERB_", 0) == 0) name = name.substr(5);
-  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-  return name;
+  const auto name = events::Name(v);
+  return name.empty() ? "unspecified" : std::string(name);
 }
 
 // The planner's events: the plan, the batches and analyses it asks for, its verdicts.
@@ -34,7 +37,7 @@ std::optional<std::string> PlannerDetail(const v1::Envelope& e) {
       const auto& p = e.deployment_planned();
       return p.version() + " planned in " + std::to_string(p.batches_size()) + " batches (stable " +
              (p.stable_version().empty() ? "none" : p.stable_version()) + ", on canary failure " +
-             std::string(ToString(OnCanaryFailureFromString(p.on_canary_failure()))) + ")";
+             std::string(events::Name(projection::CanaryFailurePolicyOf(p))) + ")";
     }
     case PC::kBatchRequested: {
       const auto& p = e.batch_requested();
@@ -51,10 +54,10 @@ std::optional<std::string> PlannerDetail(const v1::Envelope& e) {
     case PC::kDeploymentSucceeded:
       return "deployment succeeded";
     case PC::kDeploymentFailed:
-      return "deployment failed (" + e.deployment_failed().reason() + ")";
+      return "deployment failed (" + events::ReasonText(e.deployment_failed()) + ")";
     case PC::kDeploymentPaused:
       return "paused at " + Batch(e.deployment_paused().batch_index()) + " (" +
-             e.deployment_paused().reason() + ")";
+             events::ReasonText(e.deployment_paused()) + ")";
     case PC::kDeploymentResumed:
       return "resumed by " + e.deployment_resumed().actor();
     default:
@@ -76,15 +79,14 @@ std::optional<std::string> ResultDetail(const v1::Envelope& e) {
     case PC::kBatchSucceeded:
       return Batch(e.batch_succeeded().batch_index()) + " succeeded";
     case PC::kBatchFailed:
-      return Batch(e.batch_failed().batch_index()) + " failed (" + e.batch_failed().reason() +
-             "): " + Join(e.batch_failed().failed_hosts());
+      return Batch(e.batch_failed().batch_index()) + " failed (" +
+             events::ReasonText(e.batch_failed()) + "): " + Join(e.batch_failed().failed_hosts());
     case PC::kAnalysisPassed:
       return Batch(e.analysis_passed().batch_index()) + " analysis passed";
     case PC::kAnalysisFailed: {
       const auto& p = e.analysis_failed();
       std::string s = (p.bake_watch() ? std::string("bake watch") : Batch(p.batch_index())) +
-                      " analysis " + (p.outcome().empty() ? "Failed" : p.outcome()) + " (" +
-                      p.reason() + ")";
+                      " analysis " + OutcomeOrFailed(p) + " (" + events::ReasonText(p) + ")";
       if (p.evidence_size() > 0) s += ": " + CauseOf(p.evidence(0));
       return s;
     }
@@ -114,7 +116,7 @@ std::string RollbackDetail(const v1::Envelope& e) {
     }
     case PC::kRollbackStarted: {
       const auto& p = e.rollback_started();
-      return "rollback " + p.rollback_id() + " (" + p.trigger() + ", generation " +
+      return "rollback " + p.rollback_id() + " (" + events::TriggerText(p) + ", generation " +
              std::to_string(p.generation()) + ") to " + p.target_version() + ": " + Join(p.hosts());
     }
     case PC::kRevertRequested: {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <sluice/core/testing/manual_clock.hpp>
+#include <sluice/events/vocabulary.hpp>
 
 namespace sluice::rollback {
 namespace {
@@ -38,7 +39,7 @@ TEST(TimelineTest, OneLinePerEventWithOneBasedBatches) {
 
   auto failed = New("executor");
   failed.mutable_batch_failed()->set_batch_index(0);
-  failed.mutable_batch_failed()->set_reason("health_check_failed");
+  events::SetReason(*failed.mutable_batch_failed(), "health_check_failed");
   failed.mutable_batch_failed()->add_failed_hosts("h1");
   EXPECT_EQ(TimelineDetail(failed), "batch 1 failed (health_check_failed): h1");
 

@@ -10,6 +10,7 @@
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
@@ -141,7 +142,7 @@ class RollbackE2eTest : public ::testing::Test {
     p->set_version("v3");
     p->set_stable_release_id("rel-v2-" + sfx_);
     p->set_stable_version("v2");
-    p->set_on_canary_failure("revert-batch");
+    events::SetPolicy(*p, v1::CANARY_FAILURE_POLICY_REVERT_BATCH);
     p->set_generation(1);
     p->set_strategy(v1::STRATEGY_CANARY);
     for (std::uint32_t b = 0; b < 3; ++b) {
@@ -195,8 +196,8 @@ class RollbackE2eTest : public ::testing::Test {
     a->set_deployment_id(deployment_);
     a->set_batch_index(1);
     a->set_generation(1);
-    a->set_reason("threshold_breached");
-    a->set_outcome("Failed");
+    events::SetReason(*a, v1::REASON_THRESHOLD_BREACHED);
+    events::SetOutcome(*a, v1::ANALYSIS_OUTCOME_FAILED);
     a->set_app("demo-app-" + sfx_);
     a->set_env("production");
     a->set_version("v3");
@@ -287,7 +288,7 @@ TEST_F(RollbackE2eTest, BreachInBatchTwoRevertsOnlyThatBatchOnceAndWritesTheInci
   EXPECT_THAT(s.batches(), ElementsAre(1u));
   EXPECT_THAT(s.hosts(), ElementsAre(Host(3), Host(4)));
   EXPECT_EQ(s.target_version(), "v2");
-  EXPECT_EQ(s.trigger(), "analysis_failed");
+  EXPECT_EQ(s.trigger_code(), v1::ROLLBACK_TRIGGER_ANALYSIS_FAILED);
   EXPECT_EQ(s.from_version(), "v3");
   const auto revert = *reader_->First(deployment_, PC::kRevertRequested);
   const auto& r = revert.revert_requested();
@@ -386,7 +387,7 @@ TEST_F(RollbackE2eTest, OperatorRollbackDuringAPauseRevertsEveryDeployedHost) {
   auto paused = New("rollout-planner");
   paused.mutable_deployment_paused()->set_deployment_id(deployment_);
   paused.mutable_deployment_paused()->set_batch_index(1);
-  paused.mutable_deployment_paused()->set_reason("pause_step");
+  events::SetReason(*paused.mutable_deployment_paused(), v1::REASON_PAUSE_STEP);
   Produce(deployments_topic_, {paused});
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -405,7 +406,7 @@ TEST_F(RollbackE2eTest, OperatorRollbackDuringAPauseRevertsEveryDeployedHost) {
   ASSERT_TRUE(WaitFor([&] { return reader_->Count(deployment_, PC::kRevertRequested) == 1; }, 30s))
       << agent_->LogTail();
   const auto s = reader_->First(deployment_, PC::kRollbackStarted)->rollback_started();
-  EXPECT_EQ(s.trigger(), "operator");
+  EXPECT_EQ(s.trigger_code(), v1::ROLLBACK_TRIGGER_OPERATOR);
   EXPECT_EQ(s.scope(), v1::ROLLBACK_SCOPE_DEPLOYMENT);
   const auto r = reader_->First(deployment_, PC::kRevertRequested)->revert_requested();
   EXPECT_THAT(r.hosts(), ElementsAre(Host(1), Host(2), Host(3), Host(4)));

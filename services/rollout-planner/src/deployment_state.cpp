@@ -136,19 +136,19 @@ class Machine {
   }
 
   Transition On(const Operator& in) {
-    if (in.action == OperatorAction::kAbort) {
+    if (in.action == OperatorCommand::VERB_ABORT) {
       return Fail(FailureReason::kAborted);
     }
     if (d_.status == Status::kPending) return Ignore(IgnoreReason::kNotStarted);
     switch (in.action) {
-      case OperatorAction::kPause:
+      case OperatorCommand::VERB_PAUSE:
         if (d_.operator_hold) return Ignore(IgnoreReason::kAlreadyPaused);
         d_.operator_hold = true;
         d_.status = Status::kPaused;
         d_.pause_reason = PauseReason::kOperator;
         Push(Paused(d_.current_batch, PauseReason::kOperator));
         return Done();
-      case OperatorAction::kResume:
+      case OperatorCommand::VERB_RESUME:
         if (d_.operator_hold) {
           d_.operator_hold = false;
           if (d_.phase == Phase::kAtGate) {
@@ -168,13 +168,13 @@ class Machine {
         }
         PassGate(in.actor);
         return Done();
-      case OperatorAction::kApprove:
+      case OperatorCommand::VERB_APPROVE:
         if (d_.phase != Phase::kAtGate || CurrentGate().kind != Gate::Kind::kApproval) {
           return Ignore(IgnoreReason::kNoApprovalPending);
         }
         PassGate(in.actor);
         return Done();
-      case OperatorAction::kPromote:
+      case OperatorCommand::VERB_PROMOTE:
         if (d_.phase == Phase::kAtGate) {
           if (CurrentGate().kind == Gate::Kind::kApproval) {
             // Promote skips waits, never approvals: only `approve` passes this gate. An
@@ -194,7 +194,7 @@ class Machine {
           return Done();
         }
         return Ignore(IgnoreReason::kNothingToPromote);
-      case OperatorAction::kAbort:
+      default:  // abort is handled above; InputFor maps no other verb
         break;
     }
     return Ignore(IgnoreReason::kFinished);
@@ -403,7 +403,7 @@ Transition Next(const Deployment& deployment, const Input& input, core::SystemTi
     const bool awaiting = !deployment.rollback_started;
     const bool is_timer = std::holds_alternative<TimerFired>(input);
     const auto* op = std::get_if<Operator>(&input);
-    const bool is_abort = op != nullptr && op->action == OperatorAction::kAbort;
+    const bool is_abort = op != nullptr && op->action == OperatorCommand::VERB_ABORT;
     if (is_rollback_started && !awaiting) return ignore(IgnoreReason::kAlreadyRollingBack);
     if (!is_rollback_completed && !(awaiting && (is_rollback_started || is_timer || is_abort))) {
       return ignore(IgnoreReason::kRollingBack);
@@ -463,36 +463,46 @@ std::string_view ToString(Phase p) {
   return "unknown";
 }
 
-std::string_view ToString(PauseReason r) {
+events::v1::Reason ToProto(PauseReason r) {
   switch (r) {
     case PauseReason::kPauseStep:
-      return "pause_step";
+      return events::v1::REASON_PAUSE_STEP;
     case PauseReason::kApprovalRequired:
-      return "approval_required";
+      return events::v1::REASON_APPROVAL_REQUIRED;
     case PauseReason::kOperator:
-      return "operator";
+      return events::v1::REASON_OPERATOR;
   }
-  return "unknown";
+  return events::v1::REASON_UNSPECIFIED;
+}
+
+std::string_view ToString(PauseReason r) {
+  const auto text = events::Name(ToProto(r));
+  return text.empty() ? "unknown" : text;
+}
+
+events::v1::Reason ToProto(FailureReason r) {
+  switch (r) {
+    case FailureReason::kBatchFailed:
+      return events::v1::REASON_BATCH_FAILED;
+    case FailureReason::kAnalysisFailed:
+      return events::v1::REASON_ANALYSIS_FAILED;
+    case FailureReason::kTrafficSwitchFailed:
+      return events::v1::REASON_TRAFFIC_SWITCH_FAILED;
+    case FailureReason::kAborted:
+      return events::v1::REASON_ABORTED;
+    case FailureReason::kNoTargets:
+      return events::v1::REASON_NO_TARGETS;
+    case FailureReason::kRolledBack:
+      return events::v1::REASON_ROLLED_BACK;
+    case FailureReason::kRollbackFailed:
+      return events::v1::REASON_ROLLBACK_FAILED;
+  }
+  return events::v1::REASON_UNSPECIFIED;
 }
 
 std::string_view ToString(FailureReason r) {
-  switch (r) {
-    case FailureReason::kBatchFailed:
-      return "batch_failed";
-    case FailureReason::kAnalysisFailed:
-      return "analysis_failed";
-    case FailureReason::kTrafficSwitchFailed:
-      return "traffic_switch_failed";
-    case FailureReason::kAborted:
-      return "aborted";
-    case FailureReason::kNoTargets:
-      return "no_targets";
-    case FailureReason::kRolledBack:
-      return "rolled_back";
-    case FailureReason::kRollbackFailed:
-      return "rollback_failed";
-  }
-  return "unknown";
+  const auto text = events::Name(ToProto(r));
+  return text.empty() ? "unknown" : text;
 }
 
 std::string_view ToString(IgnoreReason r) {
@@ -506,7 +516,7 @@ std::string_view ToString(IgnoreReason r) {
     case IgnoreReason::kNotStarted:
       return "not_started";
     case IgnoreReason::kStaleGeneration:
-      return "stale_generation";
+      return events::Name(events::v1::REASON_STALE_GENERATION);
     case IgnoreReason::kWrongBatch:
       return "wrong_batch";
     case IgnoreReason::kNotAwaitingBatch:
@@ -520,7 +530,7 @@ std::string_view ToString(IgnoreReason r) {
     case IgnoreReason::kNoApprovalPending:
       return "no_approval_pending";
     case IgnoreReason::kApprovalRequired:
-      return "approval_required";
+      return events::Name(events::v1::REASON_APPROVAL_REQUIRED);
     case IgnoreReason::kNotPaused:
       return "not_paused";
     case IgnoreReason::kAlreadyPaused:
@@ -531,22 +541,6 @@ std::string_view ToString(IgnoreReason r) {
       return "not_rolling_back";
     case IgnoreReason::kAlreadyRollingBack:
       return "already_rolling_back";
-  }
-  return "unknown";
-}
-
-std::string_view ToString(OperatorAction a) {
-  switch (a) {
-    case OperatorAction::kPromote:
-      return "promote";
-    case OperatorAction::kPause:
-      return "pause";
-    case OperatorAction::kResume:
-      return "resume";
-    case OperatorAction::kAbort:
-      return "abort";
-    case OperatorAction::kApprove:
-      return "approve";
   }
   return "unknown";
 }

@@ -16,6 +16,7 @@
 #include "plan.hpp"
 #include "sluice/core/clock.hpp"
 #include "sluice/core/ids.hpp"
+#include "sluice/events/vocabulary.hpp"
 
 namespace sluice::rollout_planner {
 
@@ -45,7 +46,9 @@ std::string_view ToString(Phase p);
 
 // Why a deployment paused (DeploymentPaused.reason).
 enum class PauseReason { kPauseStep, kApprovalRequired, kOperator };
-std::string_view ToString(PauseReason r);  // "pause_step", "approval_required", "operator"
+// The schema's value; its text (events::Name) is "pause_step", "approval_required", "operator".
+events::v1::Reason ToProto(PauseReason r);
+std::string_view ToString(PauseReason r);
 
 // Why a deployment ended without success (DeploymentFailed.reason).
 enum class FailureReason {
@@ -57,7 +60,9 @@ enum class FailureReason {
   kRolledBack,
   kRollbackFailed,
 };
-std::string_view ToString(FailureReason r);  // "batch_failed", "analysis_failed", ...
+// The schema's value; its text (events::Name) is "batch_failed", "analysis_failed", ...
+events::v1::Reason ToProto(FailureReason r);
+std::string_view ToString(FailureReason r);
 
 // Why an input changed nothing.
 enum class IgnoreReason {
@@ -148,10 +153,12 @@ struct TrafficSwitched {
   core::Generation generation;
   bool success = true;
 };
-enum class OperatorAction { kPromote, kPause, kResume, kAbort, kApprove };
-std::string_view ToString(OperatorAction a);
+// sluice.v1.OperatorCommand.Verb (text: events::Name). The planner acts on promote, pause,
+// resume, abort and approve; rollback is the rollback-agent's (InputFor never maps it).
+using OperatorCommand = events::v1::OperatorCommand;
+using OperatorAction = OperatorCommand::Verb;
 struct Operator {
-  OperatorAction action = OperatorAction::kPromote;
+  OperatorAction action = OperatorCommand::VERB_PROMOTE;
   std::string actor;
 };
 struct RollbackStarted {

@@ -107,27 +107,27 @@ std::vector<NamedState> States() {
       {"open_gate",
        [=] {
          auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
-         return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove)});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE)});
        }},
       {"b1_in_flight",
        [=] {
          auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
-         return Drive(
-             d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume)});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                          Op(OperatorCommand::VERB_RESUME)});
        }},
       {"analysing",
        [=] {
          auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
-         return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove),
-                          Op(OperatorAction::kResume), BatchSucceeded{1, g1}});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                          Op(OperatorCommand::VERB_RESUME), BatchSucceeded{1, g1}});
        }},
       {"held_in_flight",
        [] {
-         return Drive(Canary(), {Start{}, Op(OperatorAction::kPause)});
+         return Drive(Canary(), {Start{}, Op(OperatorCommand::VERB_PAUSE)});
        }},
       {"held",
        [=] {
-         return Drive(Canary(), {Start{}, Op(OperatorAction::kPause), BatchSucceeded{0, g1}});
+         return Drive(Canary(), {Start{}, Op(OperatorCommand::VERB_PAUSE), BatchSucceeded{0, g1}});
        }},
       {"switching",
        [=] {
@@ -136,9 +136,9 @@ std::vector<NamedState> States() {
       {"succeeded",
        [=] {
          auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g1}});
-         return Drive(
-             d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
-                 BatchSucceeded{1, g1}, AnalysisPassed{1, g1}, BatchSucceeded{2, g1}});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                          Op(OperatorCommand::VERB_RESUME), BatchSucceeded{1, g1},
+                          AnalysisPassed{1, g1}, BatchSucceeded{2, g1}});
        }},
       {"failed",
        [=] {
@@ -146,7 +146,7 @@ std::vector<NamedState> States() {
        }},
       {"aborted",
        [] {
-         return Drive(Canary(), {Start{}, Op(OperatorAction::kAbort)});
+         return Drive(Canary(), {Start{}, Op(OperatorCommand::VERB_ABORT)});
        }},
       {"rolling_back",
        [] {
@@ -159,20 +159,20 @@ std::vector<NamedState> States() {
        }},
       {"timed_gate_held",
        [=] {
-         return Drive(Canary(), {Start{}, BatchSucceeded{0, g1}, Op(OperatorAction::kPause)});
+         return Drive(Canary(), {Start{}, BatchSucceeded{0, g1}, Op(OperatorCommand::VERB_PAUSE)});
        }},
       {"analysing_rollback_expected",
        [=] {
          auto d = Drive(CanaryAwaitingRollback(), {Start{}, BatchSucceeded{0, g1}});
-         return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove),
-                          Op(OperatorAction::kResume), BatchSucceeded{1, g1}});
+         return Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                          Op(OperatorCommand::VERB_RESUME), BatchSucceeded{1, g1}});
        }},
       {"awaiting_rollback",
        [=] {
          auto d = Drive(CanaryAwaitingRollback(), {Start{}, BatchSucceeded{0, g1}});
          return Drive(
-             d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
-                 BatchSucceeded{1, g1}, AnalysisFailed{1, g1}});
+             d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                 Op(OperatorCommand::VERB_RESUME), BatchSucceeded{1, g1}, AnalysisFailed{1, g1}});
        }},
   };
 }
@@ -193,11 +193,11 @@ std::vector<Input> Columns(const Deployment& d) {
       AnalysisPassed{b, g},                        // 7
       AnalysisFailed{b, g},                        // 8
       TrafficSwitched{g, true},                    // 9
-      Op(OperatorAction::kPromote),                // 10
-      Op(OperatorAction::kPause),                  // 11
-      Op(OperatorAction::kResume),                 // 12
-      Op(OperatorAction::kAbort),                  // 13
-      Op(OperatorAction::kApprove),                // 14
+      Op(OperatorCommand::VERB_PROMOTE),           // 10
+      Op(OperatorCommand::VERB_PAUSE),             // 11
+      Op(OperatorCommand::VERB_RESUME),            // 12
+      Op(OperatorCommand::VERB_ABORT),             // 13
+      Op(OperatorCommand::VERB_APPROVE),           // 14
       RollbackStarted{Generation(g.Value() + 1)},  // 15
       RollbackStarted{g},                          // 16
       RollbackCompleted{g, true},                  // 17
@@ -437,7 +437,7 @@ TEST(DeploymentStateTest, TimedPauseSchedulesADurableTimer) {
 
 TEST(DeploymentStateTest, PromoteOrResumeCancelsThePendingTimer) {
   const auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
-  for (auto action : {OperatorAction::kPromote, OperatorAction::kResume}) {
+  for (auto action : {OperatorCommand::VERB_PROMOTE, OperatorCommand::VERB_RESUME}) {
     const auto t = Next(d, Op(action), kT0);
     ASSERT_FALSE(t.ignored);
     EXPECT_EQ(All<CancelTimer>(t.commands), (std::vector<CancelTimer>{{*d.timer_key}}));
@@ -451,7 +451,7 @@ TEST(DeploymentStateTest, PromoteOrResumeCancelsThePendingTimer) {
 
 TEST(DeploymentStateTest, AbortAndRollbackCancelThePendingTimer) {
   const auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
-  const auto aborted = Next(d, Op(OperatorAction::kAbort), kT0 + minutes(1));
+  const auto aborted = Next(d, Op(OperatorCommand::VERB_ABORT), kT0 + minutes(1));
   EXPECT_EQ(All<CancelTimer>(aborted.commands).size(), 1u);
   EXPECT_EQ(aborted.next.failure_reason, FailureReason::kAborted);
   EXPECT_EQ(aborted.next.finished_at, kT0 + minutes(1));
@@ -494,8 +494,8 @@ TEST(DeploymentStateTest, HappyPathCommandSequence) {
   step(Start{}, kT0);
   step(BatchSucceeded{0, g}, kT0 + minutes(1));
   step(TimerFired{PauseTimerKey(1, 0, g)}, kT0 + minutes(3));
-  step(Op(OperatorAction::kApprove), kT0 + minutes(4));
-  step(Op(OperatorAction::kResume), kT0 + minutes(5));
+  step(Op(OperatorCommand::VERB_APPROVE), kT0 + minutes(4));
+  step(Op(OperatorCommand::VERB_RESUME), kT0 + minutes(5));
   step(BatchSucceeded{1, g}, kT0 + minutes(6));
   step(AnalysisPassed{1, g}, kT0 + minutes(7));
   step(BatchSucceeded{2, g}, kT0 + minutes(8));
@@ -515,8 +515,8 @@ TEST(DeploymentStateTest, FailuresNameTheirReason) {
   EXPECT_EQ(All<Emit>(t.commands).at(0).failure_reason, FailureReason::kBatchFailed);
 
   auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g}});
-  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
-                BatchSucceeded{1, g}});
+  d = Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                Op(OperatorCommand::VERB_RESUME), BatchSucceeded{1, g}});
   t = Next(d, AnalysisFailed{1, g}, kT0);
   EXPECT_EQ(t.next.failure_reason, FailureReason::kAnalysisFailed);
   EXPECT_EQ(Next(d, AnalysisPassed{0, g}, kT0).ignored, IgnoreReason::kWrongBatch);
@@ -565,8 +565,8 @@ Deployment CanaryWithBake() {
 Transition ToTheEnd(Deployment d) {
   const auto g = Generation(1);
   d = Drive(d, {Start{}, BatchSucceeded{0, g}});
-  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
-                BatchSucceeded{1, g}, AnalysisPassed{1, g}});
+  d = Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                Op(OperatorCommand::VERB_RESUME), BatchSucceeded{1, g}, AnalysisPassed{1, g}});
   return Next(d, BatchSucceeded{2, g}, kT0 + minutes(8));
 }
 
@@ -612,8 +612,9 @@ TEST(DeploymentStateTest, RollbackCompletedWithFinalStatusFailedEndsFailed) {
   const auto g = Generation(1);
   // The canary's analysis failed first: the reason stays analysis_failed.
   auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, g}});
-  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
-                BatchSucceeded{1, g}, AnalysisFailed{1, g}, RollbackStarted{Generation(2)}});
+  d = Drive(
+      d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE), Op(OperatorCommand::VERB_RESUME),
+          BatchSucceeded{1, g}, AnalysisFailed{1, g}, RollbackStarted{Generation(2)}});
   auto t = Next(d, RollbackCompleted{Generation(2), true, true}, kT0 + minutes(30));
   ASSERT_FALSE(t.ignored);
   EXPECT_EQ(t.next.status, Status::kFailed);
@@ -664,7 +665,7 @@ TEST(DeploymentStateTest, FailedRollbackCanBeRetriedButNeverGoesForward) {
 TEST(DeploymentStateTest, OperatorPauseHoldsAtTheNextBatchBoundary) {
   const auto g = Generation(1);
   auto d = Drive(Canary(), {Start{}});
-  auto t = Next(d, Op(OperatorAction::kPause), kT0);
+  auto t = Next(d, Op(OperatorCommand::VERB_PAUSE), kT0);
   EXPECT_EQ(All<Emit>(t.commands).at(0).pause_reason, PauseReason::kOperator);
   EXPECT_TRUE(t.next.operator_hold);
   // The batch in flight still finishes; the next one waits.
@@ -673,20 +674,20 @@ TEST(DeploymentStateTest, OperatorPauseHoldsAtTheNextBatchBoundary) {
   EXPECT_EQ(t.next.phase, Phase::kHeld);
   EXPECT_EQ(t.next.current_batch, 1u);
   // Resume: the first gate of batch 1 (the timed pause) starts now.
-  t = Next(t.next, Op(OperatorAction::kResume), kT0 + minutes(10));
+  t = Next(t.next, Op(OperatorCommand::VERB_RESUME), kT0 + minutes(10));
   EXPECT_EQ(All<ScheduleTimer>(t.commands),
             (std::vector<ScheduleTimer>{{PauseTimerKey(1, 0, g), kT0 + minutes(12)}}));
 }
 
 TEST(DeploymentStateTest, ResumeAtAHeldApprovalGateStillWaitsForApproval) {
   auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
-  d = Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kPause)});
+  d = Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_PAUSE)});
   ASSERT_EQ(d.phase, Phase::kAtGate);
-  auto t = Next(d, Op(OperatorAction::kResume), kT0);
+  auto t = Next(d, Op(OperatorCommand::VERB_RESUME), kT0);
   ASSERT_FALSE(t.ignored);
   EXPECT_FALSE(t.next.operator_hold);
   EXPECT_EQ(t.next.pause_reason, PauseReason::kApprovalRequired);
-  EXPECT_EQ(Next(t.next, Op(OperatorAction::kResume), kT0).ignored,
+  EXPECT_EQ(Next(t.next, Op(OperatorCommand::VERB_RESUME), kT0).ignored,
             IgnoreReason::kApprovalRequired);
 }
 
@@ -721,7 +722,8 @@ std::vector<ApprovalGateCase> ApprovalGates() {
        }},
       {"step_reached_by_promoting_a_pause",
        [=] {
-         return Drive(Canary(), {Start{}, BatchSucceeded{0, g1}, Op(OperatorAction::kPromote)});
+         return Drive(Canary(),
+                      {Start{}, BatchSucceeded{0, g1}, Op(OperatorCommand::VERB_PROMOTE)});
        }},
       {"policy_and_step_together",
        [] {
@@ -742,8 +744,8 @@ bool AtApprovalGate(const Deployment& d) {
 TEST(DeploymentStateTest, NoOperatorVerbButApprovePassesAnApprovalGate) {
   // promote and resume (the verbs that move a paused deployment on; the API has no skip or
   // retry), alone or after the operator's own pause, in every order up to three verbs deep.
-  const std::vector<OperatorAction> verbs = {OperatorAction::kPromote, OperatorAction::kResume,
-                                             OperatorAction::kPause};
+  const std::vector<OperatorAction> verbs = {
+      OperatorCommand::VERB_PROMOTE, OperatorCommand::VERB_RESUME, OperatorCommand::VERB_PAUSE};
   for (const auto& gate : ApprovalGates()) {
     const Deployment at = gate.reach();
     ASSERT_TRUE(AtApprovalGate(at)) << gate.name;
@@ -759,13 +761,13 @@ TEST(DeploymentStateTest, NoOperatorVerbButApprovePassesAnApprovalGate) {
       Deployment d = at;
       std::string trace = gate.name;
       for (auto verb : seq) {
-        trace += std::string(" ") + std::string(ToString(verb));
+        trace += std::string(" ") + std::string(events::Name(verb));
         const auto t = Next(d, Operator{verb, "deployer@example.com"}, kT0 + minutes(1));
         EXPECT_TRUE(All<RequestBatch>(t.commands).empty()) << trace;
         EXPECT_TRUE(All<Emit>(t.commands).empty() ||
                     All<Emit>(t.commands).front().kind == EventKind::kDeploymentPaused)
             << trace << ": no DeploymentResumed past an approval gate";
-        if ((verb == OperatorAction::kPromote || verb == OperatorAction::kResume) &&
+        if ((verb == OperatorCommand::VERB_PROMOTE || verb == OperatorCommand::VERB_RESUME) &&
             !d.operator_hold) {
           EXPECT_EQ(t.ignored, IgnoreReason::kApprovalRequired) << trace;
         }
@@ -780,7 +782,7 @@ TEST(DeploymentStateTest, NoOperatorVerbButApprovePassesAnApprovalGate) {
                 IgnoreReason::kUnknownTimer)
           << trace;
       // Approve does (recorded by release-intake only for a user with the approver role).
-      const auto approved = Next(d, Op(OperatorAction::kApprove), kT0 + minutes(2));
+      const auto approved = Next(d, Op(OperatorCommand::VERB_APPROVE), kT0 + minutes(2));
       ASSERT_FALSE(approved.ignored) << trace;
       EXPECT_TRUE(approved.next.gate_index > at.gate_index ||
                   approved.next.current_batch > at.current_batch || approved.next.operator_hold)
@@ -792,14 +794,14 @@ TEST(DeploymentStateTest, NoOperatorVerbButApprovePassesAnApprovalGate) {
 TEST(DeploymentStateTest, PromoteStillSkipsPauseGates) {
   auto d = Drive(Canary(), {Start{}, BatchSucceeded{0, Generation(1)}});
   ASSERT_EQ(d.gate_index, 0u);  // the timed pause
-  auto t = Next(d, Op(OperatorAction::kPromote), kT0);
+  auto t = Next(d, Op(OperatorCommand::VERB_PROMOTE), kT0);
   ASSERT_FALSE(t.ignored);
   EXPECT_EQ(t.next.gate_index, 1u);  // at the approval, which promote does not pass
-  EXPECT_EQ(Next(t.next, Op(OperatorAction::kPromote), kT0).ignored,
+  EXPECT_EQ(Next(t.next, Op(OperatorCommand::VERB_PROMOTE), kT0).ignored,
             IgnoreReason::kApprovalRequired);
-  d = Drive(t.next, {Op(OperatorAction::kApprove)});
+  d = Drive(t.next, {Op(OperatorCommand::VERB_APPROVE)});
   EXPECT_EQ(d.gate_index, 2u);  // the open pause: promote passes it
-  t = Next(d, Op(OperatorAction::kPromote), kT0);
+  t = Next(d, Op(OperatorCommand::VERB_PROMOTE), kT0);
   ASSERT_FALSE(t.ignored);
   EXPECT_EQ(t.next.phase, Phase::kBatchInFlight);
   EXPECT_EQ(All<RequestBatch>(t.commands).size(), 1u);
@@ -810,8 +812,8 @@ TEST(DeploymentStateTest, PromoteStillSkipsPauseGates) {
 Deployment AnalysingBatch1(Deployment d) {
   const auto g = Generation(1);
   d = Drive(d, {Start{}, BatchSucceeded{0, g}});
-  return Drive(d, {FireCurrentTimer(d), Op(OperatorAction::kApprove), Op(OperatorAction::kResume),
-                   BatchSucceeded{1, g}});
+  return Drive(d, {FireCurrentTimer(d), Op(OperatorCommand::VERB_APPROVE),
+                   Op(OperatorCommand::VERB_RESUME), BatchSucceeded{1, g}});
 }
 
 TEST(DeploymentStateTest, AnalysisFailureAwaitingARollbackHoldsTheSlot) {
@@ -869,9 +871,9 @@ TEST(DeploymentStateTest, RollbackCompletedNeedNotFollowRollbackStarted) {
 TEST(DeploymentStateTest, NoRollbackWithinTheWaitMakesTheFailureFinal) {
   auto d = Drive(AnalysingBatch1(CanaryAwaitingRollback()), {AnalysisFailed{1, Generation(1)}});
   // Nothing but the rollback, its timer or an abort moves it.
-  for (const Input& in :
-       std::vector<Input>{Start{}, Op(OperatorAction::kPromote), Op(OperatorAction::kResume),
-                          BatchSucceeded{1, Generation(1)}, TimerFired{"pause/b1/g0/gen1"}}) {
+  for (const Input& in : std::vector<Input>{
+           Start{}, Op(OperatorCommand::VERB_PROMOTE), Op(OperatorCommand::VERB_RESUME),
+           BatchSucceeded{1, Generation(1)}, TimerFired{"pause/b1/g0/gen1"}}) {
     EXPECT_TRUE(Next(d, in, kT0).ignored.has_value());
   }
   auto t = Next(d, FireCurrentTimer(d), kT0 + minutes(20));
@@ -882,7 +884,7 @@ TEST(DeploymentStateTest, NoRollbackWithinTheWaitMakesTheFailureFinal) {
   EXPECT_FALSE(t.next.timer_key.has_value());
   EXPECT_TRUE(All<Emit>(t.commands).empty());  // told at the analysis already
   // An operator may give up waiting sooner.
-  t = Next(d, Op(OperatorAction::kAbort), kT0);
+  t = Next(d, Op(OperatorCommand::VERB_ABORT), kT0);
   EXPECT_EQ(t.next.status, Status::kAborted);
   EXPECT_EQ(All<CancelTimer>(t.commands).size(), 1u);
 }
@@ -915,7 +917,7 @@ TEST(DeploymentStateTest, ReasonNamesAreStable) {
   EXPECT_EQ(ToString(FailureReason::kRolledBack), "rolled_back");
   EXPECT_EQ(ToString(Status::kRollingBack), "rolling_back");
   EXPECT_EQ(ToString(IgnoreReason::kStaleGeneration), "stale_generation");
-  EXPECT_EQ(ToString(OperatorAction::kApprove), "approve");
+  EXPECT_EQ(events::Name(OperatorCommand::VERB_APPROVE), "approve");
   EXPECT_EQ(ToString(EventKind::kDeploymentSucceeded), "deployment_succeeded");
 }
 
@@ -960,7 +962,7 @@ Input RandomInput(std::mt19937& rng, const Deployment& d) {
     case 11:
       return RollbackCompleted{gen(), rng() % 2 == 0, rng() % 2 == 0};
     default:
-      return Op(rng() % 2 == 0 ? OperatorAction::kApprove : OperatorAction::kResume);
+      return Op(rng() % 2 == 0 ? OperatorCommand::VERB_APPROVE : OperatorCommand::VERB_RESUME);
   }
 }
 
@@ -1034,7 +1036,7 @@ TEST(DeploymentStateTest, InvariantsHoldOverRandomSequences) {
       if (at_approval && !t.ignored &&
           (t.next.gate_index != d.gate_index || t.next.current_batch != d.current_batch)) {
         const auto* op = std::get_if<Operator>(&in);
-        ASSERT_TRUE(op != nullptr && op->action == OperatorAction::kApprove)
+        ASSERT_TRUE(op != nullptr && op->action == OperatorCommand::VERB_APPROVE)
             << "seed " << seed << " step " << i << ": " << ToString(t.next.phase);
       }
       if (t.next.rollback_started && !d.rollback_started) ++rollbacks_seen;

@@ -181,7 +181,7 @@ std::optional<std::chrono::milliseconds> AwaitRollbackFor(const DeploymentContex
 }
 
 std::string OnCanaryFailureOf(const Environment& env) {
-  return std::string(analysis::ToString(env.on_canary_failure));
+  return std::string(events::Name(analysis::ToProto(env.on_canary_failure)));
 }
 
 // --- the stored state ------------------------------------------------------------------------
@@ -492,7 +492,7 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
       p->set_stable_release_id(ctx.stable_release_id);
       p->set_stable_version(ctx.stable_version);
       p->set_version(ctx.version);
-      p->set_on_canary_failure(ctx.on_canary_failure);
+      events::SetPolicy(*p, events::ParseCanaryFailurePolicy(ctx.on_canary_failure));
       p->set_generation(next.generation.Value());
       break;
     }
@@ -500,7 +500,7 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
       auto* p = e.mutable_deployment_paused();
       p->set_deployment_id(ctx.deployment_id);
       p->set_batch_index(emit->batch);
-      p->set_reason(std::string(ToString(emit->pause_reason.value_or(PauseReason::kOperator))));
+      events::SetReason(*p, ToProto(emit->pause_reason.value_or(PauseReason::kOperator)));
       if (emit->pause_duration) *p->mutable_duration() = ProtoDuration(*emit->pause_duration);
       break;
     }
@@ -527,7 +527,7 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
       p->set_app(ctx.app);
       p->set_env(ctx.env);
       p->set_version(ctx.version);
-      p->set_reason(std::string(ToString(reason)));
+      events::SetReason(*p, ToProto(reason));
       p->set_detail(std::string(FailureDetail(reason)) + " (batch " + std::to_string(emit->batch) +
                     ")");
       p->set_status(ToProto(next.status));
@@ -545,7 +545,7 @@ events::v1::Envelope NeverStartedFailure(const DeploymentContext& ctx, std::stri
   p->set_app(ctx.app);
   p->set_env(ctx.env);
   p->set_version(ctx.version);
-  p->set_reason(std::string(reason));
+  events::SetReason(*p, events::ParseReason(reason));
   p->set_detail(std::string(detail));
   p->set_status(events::v1::DEPLOYMENT_STATUS_FAILED);
   return e;
@@ -594,22 +594,13 @@ std::optional<MappedInput> InputFor(const events::v1::Envelope& e, core::Generat
     }
     case PC::kOperatorCommand: {
       const auto& p = e.operator_command();
-      OperatorAction action;
-      switch (p.verb()) {
+      const OperatorAction action = p.verb();
+      switch (action) {
         case events::v1::OperatorCommand::VERB_PROMOTE:
-          action = OperatorAction::kPromote;
-          break;
         case events::v1::OperatorCommand::VERB_PAUSE:
-          action = OperatorAction::kPause;
-          break;
         case events::v1::OperatorCommand::VERB_RESUME:
-          action = OperatorAction::kResume;
-          break;
         case events::v1::OperatorCommand::VERB_ABORT:
-          action = OperatorAction::kAbort;
-          break;
         case events::v1::OperatorCommand::VERB_APPROVE:
-          action = OperatorAction::kApprove;
           break;
         case events::v1::OperatorCommand::VERB_ROLLBACK:
           if (ignore_reason) *ignore_reason = std::string(kIgnoredRollbackVerb);
@@ -639,7 +630,7 @@ std::string InputKind(const Input& in) {
     std::string operator()(const AnalysisFailed&) const { return "analysis_failed"; }
     std::string operator()(const TrafficSwitched&) const { return "traffic_switched"; }
     std::string operator()(const Operator& o) const {
-      return "operator_" + std::string(ToString(o.action));
+      return "operator_" + std::string(events::Name(o.action));
     }
     std::string operator()(const RollbackStarted&) const { return "rollback_started"; }
     std::string operator()(const RollbackCompleted&) const { return "rollback_completed"; }

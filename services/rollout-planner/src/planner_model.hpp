@@ -9,6 +9,7 @@
 #include <optional>
 #include <sluice/core/clock.hpp>
 #include <sluice/events/envelope.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,16 +21,22 @@ namespace sluice::rollout_planner {
 
 inline constexpr std::string_view kServiceName = "rollout-planner";
 
-// DeploymentPlanned.on_canary_failure values.
-inline constexpr std::string_view kRevertBatch = "revert-batch";
-inline constexpr std::string_view kRevertAll = "revert-all";
+// DeploymentPlanned.canary_failure_policy texts (deployments.on_canary_failure).
+inline constexpr std::string_view kRevertBatch =
+    events::Name(events::v1::CANARY_FAILURE_POLICY_REVERT_BATCH);
+inline constexpr std::string_view kRevertAll =
+    events::Name(events::v1::CANARY_FAILURE_POLICY_REVERT_ALL);
 
 // Reasons of DeploymentFailed that the state machine does not produce: the deployment never
 // started.
-inline constexpr std::string_view kReasonConcurrentDeployment = "concurrent_deployment";
-inline constexpr std::string_view kReasonInvalidSpec = "invalid_spec";
-inline constexpr std::string_view kReasonUnknownEnvironment = "unknown_environment";
-inline constexpr std::string_view kReasonInvalidPlan = "invalid_plan";
+inline constexpr std::string_view kReasonConcurrentDeployment =
+    events::Name(events::v1::REASON_CONCURRENT_DEPLOYMENT);
+inline constexpr std::string_view kReasonInvalidSpec =
+    events::Name(events::v1::REASON_INVALID_SPEC);
+inline constexpr std::string_view kReasonUnknownEnvironment =
+    events::Name(events::v1::REASON_UNKNOWN_ENVIRONMENT);
+inline constexpr std::string_view kReasonInvalidPlan =
+    events::Name(events::v1::REASON_INVALID_PLAN);
 
 // Why an event about a deployment changed nothing, beside the state machine's IgnoreReason.
 inline constexpr std::string_view kIgnoredRollbackVerb = "rollback_is_for_rollback_agent";

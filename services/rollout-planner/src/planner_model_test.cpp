@@ -233,7 +233,7 @@ TEST(PlannerModelTest, StartPublishesPlannedThenTheFirstBatch) {
   EXPECT_EQ(p.stable_release_id(), "rel-0");
   EXPECT_EQ(p.stable_version(), "1.3.9");
   EXPECT_EQ(p.strategy(), events::v1::STRATEGY_CANARY);
-  EXPECT_EQ(p.on_canary_failure(), "revert-all");
+  EXPECT_EQ(p.canary_failure_policy(), events::v1::CANARY_FAILURE_POLICY_REVERT_ALL);
   EXPECT_EQ(p.generation(), 1u);
   ASSERT_EQ(p.batches_size(), 3);
   EXPECT_EQ(p.batches(2).weight_percent(), 100u);
@@ -281,7 +281,7 @@ TEST(PlannerModelTest, PausesAnalysesAndTheEndBecomeEvents) {
   EXPECT_FALSE(EventFor(t.commands[0], ctx, t.next, clock).has_value());
   const auto paused = EventFor(t.commands[1], ctx, t.next, clock);
   ASSERT_TRUE(paused && paused->has_deployment_paused());
-  EXPECT_EQ(paused->deployment_paused().reason(), "pause_step");
+  EXPECT_EQ(paused->deployment_paused().reason_code(), events::v1::REASON_PAUSE_STEP);
   EXPECT_EQ(paused->deployment_paused().batch_index(), 1u);
   EXPECT_EQ(paused->deployment_paused().duration().seconds(), 1);
 
@@ -309,7 +309,7 @@ TEST(PlannerModelTest, PausesAnalysesAndTheEndBecomeEvents) {
             (std::vector<std::string>{"h3", "h4"}));
 
   d = Next(t.next, AnalysisPassed{1, d.generation}, kT0).next;  // at the approval gate
-  t = Next(d, Operator{OperatorAction::kApprove, "alice"}, kT0);
+  t = Next(d, Operator{OperatorCommand::VERB_APPROVE, "alice"}, kT0);
   const auto resumed = EventFor(t.commands[0], ctx, t.next, clock);
   ASSERT_TRUE(resumed && resumed->has_deployment_resumed());
   EXPECT_EQ(resumed->deployment_resumed().actor(), "alice");
@@ -380,11 +380,11 @@ TEST(PlannerModelTest, RollbackCompletedEndsFailedOrRolledBackInTheEvent) {
   auto t = Next(d, RollbackCompleted{core::Generation(2), true, true}, kT0);
   auto failed = EventFor(t.commands.back(), ctx, t.next, clock);
   ASSERT_TRUE(failed && failed->has_deployment_failed());
-  EXPECT_EQ(failed->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(failed->deployment_failed().reason_code(), events::v1::REASON_ANALYSIS_FAILED);
   EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_FAILED);
   t = Next(d, RollbackCompleted{core::Generation(2), true, false}, kT0);
   failed = EventFor(t.commands.back(), ctx, t.next, clock);
-  EXPECT_EQ(failed->deployment_failed().reason(), "rolled_back");
+  EXPECT_EQ(failed->deployment_failed().reason_code(), events::v1::REASON_ROLLED_BACK);
   EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
 }
 
@@ -460,12 +460,12 @@ TEST(PlannerModelTest, FailuresCarryReasonAndStatus) {
   auto t = Next(d, BatchFailed{0, d.generation}, kT0);
   const auto failed = EventFor(t.commands.back(), ctx, t.next, clock);
   ASSERT_TRUE(failed && failed->has_deployment_failed());
-  EXPECT_EQ(failed->deployment_failed().reason(), "batch_failed");
+  EXPECT_EQ(failed->deployment_failed().reason_code(), events::v1::REASON_BATCH_FAILED);
   EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_FAILED);
 
-  t = Next(d, Operator{OperatorAction::kAbort, "bob"}, kT0);
+  t = Next(d, Operator{OperatorCommand::VERB_ABORT, "bob"}, kT0);
   const auto aborted = EventFor(t.commands.back(), ctx, t.next, clock);
-  EXPECT_EQ(aborted->deployment_failed().reason(), "aborted");
+  EXPECT_EQ(aborted->deployment_failed().reason_code(), events::v1::REASON_ABORTED);
   EXPECT_EQ(aborted->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ABORTED);
 
   // A failed analysis that the rollback-agent reverts: the deployment is rolling back.
@@ -473,17 +473,17 @@ TEST(PlannerModelTest, FailuresCarryReasonAndStatus) {
   awaiting.await_rollback = minutes(10);
   awaiting = Next(awaiting, Start{}, kT0).next;
   awaiting = Next(awaiting, BatchSucceeded{0, awaiting.generation}, kT0).next;
-  awaiting = Next(awaiting, Operator{OperatorAction::kPromote, "bob"}, kT0).next;
+  awaiting = Next(awaiting, Operator{OperatorCommand::VERB_PROMOTE, "bob"}, kT0).next;
   awaiting = Next(awaiting, BatchSucceeded{1, awaiting.generation}, kT0).next;
   ASSERT_EQ(awaiting.phase, Phase::kAnalysing);
   t = Next(awaiting, AnalysisFailed{1, awaiting.generation}, kT0);
   const auto analysis = EventFor(t.commands.back(), ctx, t.next, clock);
   ASSERT_TRUE(analysis && analysis->has_deployment_failed());
-  EXPECT_EQ(analysis->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(analysis->deployment_failed().reason_code(), events::v1::REASON_ANALYSIS_FAILED);
   EXPECT_EQ(analysis->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLING_BACK);
 
   const auto never = NeverStartedFailure(ctx, kReasonConcurrentDeployment, "d-0 is active", clock);
-  EXPECT_EQ(never.deployment_failed().reason(), "concurrent_deployment");
+  EXPECT_EQ(never.deployment_failed().reason_code(), events::v1::REASON_CONCURRENT_DEPLOYMENT);
   EXPECT_EQ(never.deployment_failed().detail(), "d-0 is active");
   EXPECT_EQ(never.deployment_id(), ctx.deployment_id);
 }
@@ -504,11 +504,11 @@ TEST(PlannerModelTest, EventsMapToInputs) {
   const core::Generation gen(2);
   auto m = InputFor(Operator(events::v1::OperatorCommand::VERB_PAUSE, 0), gen, &why);
   ASSERT_TRUE(m);
-  EXPECT_EQ(std::get<rollout_planner::Operator>(m->input).action, OperatorAction::kPause);
+  EXPECT_EQ(std::get<rollout_planner::Operator>(m->input).action, OperatorCommand::VERB_PAUSE);
   EXPECT_EQ(m->actor, "alice");
   m = InputFor(Operator(events::v1::OperatorCommand::VERB_APPROVE, 2), gen, &why);
   ASSERT_TRUE(m);
-  EXPECT_EQ(std::get<rollout_planner::Operator>(m->input).action, OperatorAction::kApprove);
+  EXPECT_EQ(std::get<rollout_planner::Operator>(m->input).action, OperatorCommand::VERB_APPROVE);
 
   EXPECT_FALSE(InputFor(Operator(events::v1::OperatorCommand::VERB_RESUME, 1), gen, &why));
   EXPECT_EQ(why, "stale_generation");
@@ -558,7 +558,8 @@ TEST(PlannerModelTest, EventsMapToInputs) {
 }
 
 TEST(PlannerModelTest, TimelineWording) {
-  EXPECT_EQ(InputKind(rollout_planner::Operator{OperatorAction::kResume, "a"}), "operator_resume");
+  EXPECT_EQ(InputKind(rollout_planner::Operator{OperatorCommand::VERB_RESUME, "a"}),
+            "operator_resume");
   EXPECT_EQ(InputKind(TimerFired{"k"}), "timer_fired");
   EXPECT_EQ(InputDetail(BatchFailed{2, core::Generation(3)}), "batch 2, generation 3");
   EXPECT_EQ(InputDetail(RollbackCompleted{core::Generation(3), false}), "failed");

@@ -344,7 +344,7 @@ class RolloutPlannerItest : public ::testing::Test {
       p->set_batch_index(index);
       p->set_generation(generation);
       p->add_failed_hosts("h1");
-      p->set_reason("health_check_failed");
+      events::SetReason(*p, "health_check_failed");
     }
     Produce(e);
   }
@@ -389,7 +389,7 @@ class RolloutPlannerItest : public ::testing::Test {
     rs->set_deployment_id(id);
     rs->set_generation(generation);
     rs->set_scope(events::v1::ROLLBACK_SCOPE_DEPLOYMENT);
-    rs->set_trigger("alert");
+    events::SetTrigger(*rs, events::v1::ROLLBACK_TRIGGER_ALERT);
     Produce(e);
   }
   void RollbackCompleted(const std::string& id, std::uint64_t generation,
@@ -465,7 +465,7 @@ TEST_F(RolloutPlannerItest, CanaryRunsBatchByBatchThroughATimedPauseToSuccess) {
   BatchDone(id, 0, 1);
   const auto paused = tap_->WaitFor(id, PC::kDeploymentPaused);
   ASSERT_TRUE(paused);
-  EXPECT_EQ(paused->deployment_paused().reason(), "pause_step");
+  EXPECT_EQ(paused->deployment_paused().reason_code(), events::v1::REASON_PAUSE_STEP);
   EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);  // the pause holds batch 1 back
   auto running = Get("/v1/deployments/" + id);
   EXPECT_EQ(running["status"], "paused");
@@ -518,7 +518,7 @@ TEST_F(RolloutPlannerItest, FailedBatchFailsTheDeployment) {
   BatchDone(id, 0, 1, /*ok=*/false);
   const auto failed = tap_->WaitFor(id, PC::kDeploymentFailed);
   ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->deployment_failed().reason(), "batch_failed");
+  EXPECT_EQ(failed->deployment_failed().reason_code(), events::v1::REASON_BATCH_FAILED);
   const auto d = WaitForDeployment(id, [](const json& j) { return j["status"] == "failed"; });
   EXPECT_EQ(d["failure_reason"], "batch_failed");
   EXPECT_EQ(d["batches"][0]["status"], "failed");
@@ -532,7 +532,7 @@ TEST_F(RolloutPlannerItest, OperatorPauseHoldsTheNextBatchUntilResume) {
   Command(id, events::v1::OperatorCommand::VERB_PAUSE);
   const auto paused = tap_->WaitFor(id, PC::kDeploymentPaused);
   ASSERT_TRUE(paused);
-  EXPECT_EQ(paused->deployment_paused().reason(), "operator");
+  EXPECT_EQ(paused->deployment_paused().reason_code(), events::v1::REASON_OPERATOR);
   BatchDone(id, 0, 1);
   // A command with a generation the deployment does not have is refused and recorded.
   Command(id, events::v1::OperatorCommand::VERB_RESUME, 7);
@@ -557,7 +557,7 @@ TEST_F(RolloutPlannerItest, ApprovalGateWaitsForApprove) {
   const auto id = Request(app, Spec(app, 2, kTwoBatches, "    policy: {approval: required}\n"));
   const auto paused = tap_->WaitFor(id, PC::kDeploymentPaused);
   ASSERT_TRUE(paused);
-  EXPECT_EQ(paused->deployment_paused().reason(), "approval_required");
+  EXPECT_EQ(paused->deployment_paused().reason_code(), events::v1::REASON_APPROVAL_REQUIRED);
   Command(id, events::v1::OperatorCommand::VERB_RESUME);  // cannot pass an approval gate
   auto d = WaitForDeployment(
       id, [](const json& j) { return HasTimeline(j, "operator_resume", "approval_required"); });
@@ -591,7 +591,7 @@ TEST_F(RolloutPlannerItest, SecondDeploymentQueuesUntilTheFirstFinishesAndReject
               "1.2.0");
   const auto rejected = tap_->WaitFor(third, PC::kDeploymentFailed);
   ASSERT_TRUE(rejected);
-  EXPECT_EQ(rejected->deployment_failed().reason(), "concurrent_deployment");
+  EXPECT_EQ(rejected->deployment_failed().reason_code(), events::v1::REASON_CONCURRENT_DEPLOYMENT);
   EXPECT_NE(rejected->deployment_failed().detail().find(first), std::string::npos)
       << rejected->deployment_failed().detail();
   EXPECT_EQ(tap_->Count(second, PC::kDeploymentPlanned), 0u);
@@ -619,7 +619,7 @@ TEST_F(RolloutPlannerItest, RollbackStartedFencesALateBatchSucceeded) {
   rs->set_deployment_id(id);
   rs->set_generation(2);
   rs->set_scope(events::v1::ROLLBACK_SCOPE_BATCHES);
-  rs->set_trigger("operator");
+  events::SetTrigger(*rs, events::v1::ROLLBACK_TRIGGER_OPERATOR);
   Produce(e);
   BatchDone(id, 0, 1);  // late: the deployment is rolling back
   auto d = WaitForDeployment(
@@ -640,7 +640,7 @@ TEST_F(RolloutPlannerItest, RollbackStartedFencesALateBatchSucceeded) {
   Produce(done);
   const auto failed = tap_->WaitFor(id, PC::kDeploymentFailed);
   ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->deployment_failed().reason(), "rolled_back");
+  EXPECT_EQ(failed->deployment_failed().reason_code(), events::v1::REASON_ROLLED_BACK);
   EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLED_BACK);
   EXPECT_EQ(tap_->Count(id, PC::kBatchRequested), 1u);
 }
@@ -769,7 +769,8 @@ TEST_F(RolloutPlannerItest, PlannedAndAnalysisEventsCarryWhatTheWatcherAndAgentN
   const auto planned = tap_->WaitFor(id, PC::kDeploymentPlanned);
   ASSERT_TRUE(planned);
   EXPECT_EQ(planned->deployment_planned().generation(), 1u);
-  EXPECT_EQ(planned->deployment_planned().on_canary_failure(), "revert-all");
+  EXPECT_EQ(planned->deployment_planned().canary_failure_policy(),
+            events::v1::CANARY_FAILURE_POLICY_REVERT_ALL);
   ASSERT_TRUE(tap_->BatchRequested(id, 0));
   BatchDone(id, 0, 1);
   const auto requested = tap_->WaitFor(id, PC::kAnalysisRequested);
@@ -801,7 +802,7 @@ TEST_F(RolloutPlannerItest, PlannedAndAnalysisEventsCarryWhatTheWatcherAndAgentN
   p->set_deployment_id(id);
   p->set_batch_index(0);
   p->set_generation(1);
-  p->set_outcome("Successful");
+  events::SetOutcome(*p, events::v1::ANALYSIS_OUTCOME_SUCCESSFUL);
   Produce(passed);
   ASSERT_TRUE(tap_->BatchRequested(id, 1));
   BatchDone(id, 1, 1);
@@ -835,7 +836,7 @@ TEST_F(RolloutPlannerItest, RevertedCanaryEndsFailedWithItsReason) {
   RollbackCompleted(id, 2, events::v1::DEPLOYMENT_STATUS_FAILED);
   const auto failed = tap_->WaitFor(id, PC::kDeploymentFailed);
   ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(failed->deployment_failed().reason_code(), events::v1::REASON_ANALYSIS_FAILED);
   EXPECT_EQ(failed->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_FAILED);
   const auto d = WaitForDeployment(id, [](const json& j) { return j["status"] == "failed"; });
   EXPECT_EQ(d["status"], "failed");
@@ -850,7 +851,7 @@ TEST_F(RolloutPlannerItest, RevertedCanaryEndsFailedWithItsReason) {
   RollbackCompleted(other, 2, events::v1::DEPLOYMENT_STATUS_FAILED, /*success=*/false);
   const auto rb_failed = tap_->WaitFor(other, PC::kDeploymentFailed);
   ASSERT_TRUE(rb_failed);
-  EXPECT_EQ(rb_failed->deployment_failed().reason(), "rollback_failed");
+  EXPECT_EQ(rb_failed->deployment_failed().reason_code(), events::v1::REASON_ROLLBACK_FAILED);
 }
 
 // The race of issue 13: the next deployment is requested the instant the canary analysis of the
@@ -881,7 +882,7 @@ TEST_F(RolloutPlannerItest, NextDeploymentWaitsUntilTheFailedOnesRollbackComplet
 
   const auto announced = tap_->WaitFor(a, PC::kDeploymentFailed);
   ASSERT_TRUE(announced);
-  EXPECT_EQ(announced->deployment_failed().reason(), "analysis_failed");
+  EXPECT_EQ(announced->deployment_failed().reason_code(), events::v1::REASON_ANALYSIS_FAILED);
   EXPECT_EQ(announced->deployment_failed().status(), events::v1::DEPLOYMENT_STATUS_ROLLING_BACK);
   auto da = WaitForDeployment(a, [](const json& j) { return j["status"] == "rolling_back"; });
   EXPECT_EQ(da["status"], "rolling_back");

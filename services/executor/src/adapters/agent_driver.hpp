@@ -11,6 +11,7 @@
 #include <chrono>
 #include <sluice/agentapi/wire.hpp>
 #include <sluice/core/clock.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,13 +33,19 @@ struct AgentDriverConfig {
 };
 
 // Agent error codes the executor keys on (the agent's kReason* constants).
-inline constexpr std::string_view kAgentStaleGeneration = "stale_generation";
-inline constexpr std::string_view kAgentHealthCheckFailed = "health_check_failed";
+inline constexpr std::string_view kAgentStaleGeneration =
+    events::Name(events::v1::REASON_STALE_GENERATION);
+inline constexpr std::string_view kAgentHealthCheckFailed =
+    events::Name(events::v1::REASON_HEALTH_CHECK_FAILED);
 // Outcome reasons of the driver itself.
-inline constexpr std::string_view kReasonVersionMismatch = "version_mismatch";
-inline constexpr std::string_view kReasonBadResponse = "bad_response";
-inline constexpr std::string_view kReasonTransport = "transport_error";
-inline constexpr std::string_view kReasonDeadlinePassed = "deadline_passed";
+inline constexpr std::string_view kReasonVersionMismatch =
+    events::Name(events::v1::REASON_VERSION_MISMATCH);
+inline constexpr std::string_view kReasonBadResponse =
+    events::Name(events::v1::REASON_BAD_RESPONSE);
+inline constexpr std::string_view kReasonTransport =
+    events::Name(events::v1::REASON_TRANSPORT_ERROR);
+inline constexpr std::string_view kReasonDeadlinePassed =
+    events::Name(events::v1::REASON_DEADLINE_PASSED);
 
 // The request bodies (pure, for tests and logs).
 agentapi::v1::DeployRequest DeployBody(const ArtifactRef& artifact, const CommandFence& fence,

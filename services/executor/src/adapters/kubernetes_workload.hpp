@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <sluice/core/clock.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/kube/client.hpp>
 #include <string>
 #include <vector>
@@ -33,12 +34,14 @@ enum class RevertScope {
 
 // Outcome reasons (HostOutcome.reason).
 namespace reason {
-inline constexpr std::string_view kNotFound = "workload_not_found";
-inline constexpr std::string_view kInvalid = "invalid_workload";
-inline constexpr std::string_view kStaleGeneration = "stale_generation";
-inline constexpr std::string_view kProgressDeadline = "progress_deadline_exceeded";
-inline constexpr std::string_view kDeadline = "deadline";
-inline constexpr std::string_view kApi = "kubernetes_api";
+inline constexpr std::string_view kNotFound = events::Name(events::v1::REASON_WORKLOAD_NOT_FOUND);
+inline constexpr std::string_view kInvalid = events::Name(events::v1::REASON_INVALID_WORKLOAD);
+inline constexpr std::string_view kStaleGeneration =
+    events::Name(events::v1::REASON_STALE_GENERATION);
+inline constexpr std::string_view kProgressDeadline =
+    events::Name(events::v1::REASON_PROGRESS_DEADLINE_EXCEEDED);
+inline constexpr std::string_view kDeadline = events::Name(events::v1::REASON_DEADLINE);
+inline constexpr std::string_view kApi = events::Name(events::v1::REASON_KUBERNETES_API);
 }  // namespace reason
 
 class KubernetesWorkload {

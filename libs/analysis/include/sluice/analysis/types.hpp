@@ -4,13 +4,16 @@
 
 #include <chrono>
 #include <optional>
+#include <sluice/events/vocabulary.hpp>
 #include <string_view>
 
 namespace sluice::analysis {
 
 // The state of an analysis run, of one of its rules or of one measurement.
 enum class Outcome { kPending, kRunning, kSuccessful, kFailed, kError, kInconclusive };
-// "Pending", "Running", "Successful", "Failed", "Error", "Inconclusive".
+// The schema's value (sluice.v1.AnalysisOutcome) and its text (events::Name): "Pending",
+// "Running", "Successful", "Failed", "Error", "Inconclusive".
+v1::AnalysisOutcome ToProto(Outcome outcome);
 std::string_view ToString(Outcome outcome);
 std::optional<Outcome> ParseOutcome(std::string_view s);
 // kSuccessful, kFailed, kError and kInconclusive are final.
@@ -41,7 +44,8 @@ struct Limits {
 
 // What the deployment does when an analysis of a canary batch fails.
 enum class OnCanaryFailure { kRevertBatch, kRevertAll };
-std::string_view ToString(OnCanaryFailure value);  // "revert-batch", "revert-all"
+v1::CanaryFailurePolicy ToProto(OnCanaryFailure value);
+std::string_view ToString(OnCanaryFailure value);  // "revert-batch", "revert-all" (events::Name)
 std::optional<OnCanaryFailure> ParseOnCanaryFailure(std::string_view s);
 
 }  // namespace sluice::analysis

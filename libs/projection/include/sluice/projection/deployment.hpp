@@ -6,6 +6,7 @@
 // the event's time is passed in.
 
 #include <sluice/v1/envelope.pb.h>
+#include <sluice/v1/vocabulary.pb.h>
 
 #include <cstdint>
 #include <map>
@@ -25,10 +26,11 @@ enum class BatchState { kPlanned, kRequested, kSucceeded, kFailed };
 std::string_view ToString(BatchState s);
 std::optional<BatchState> BatchStateFromString(std::string_view s);
 
-enum class OnCanaryFailure { kRevertBatch, kRevertAll };
-std::string_view ToString(OnCanaryFailure p);  // "revert-batch", "revert-all"
-// Empty or unknown text is the default, revert-batch.
-OnCanaryFailure OnCanaryFailureFromString(std::string_view s);
+// The canary-failure policy of a DeploymentPlanned (the enum, else an older producer's
+// string) or of its stored text (events::Name): unspecified, empty or unknown is the default,
+// revert-batch.
+v1::CanaryFailurePolicy CanaryFailurePolicyOf(const v1::DeploymentPlanned& p);
+v1::CanaryFailurePolicy CanaryFailurePolicyFromString(std::string_view s);
 
 // Whether the deployment has been rolled back: none yet, one under way, one finished.
 enum class RollbackPhase { kNone, kActive, kDone };
@@ -57,7 +59,7 @@ struct Deployment {
   std::string version;
   std::string stable_release_id;  // the stable release before this deployment
   std::string stable_version;
-  OnCanaryFailure on_canary_failure = OnCanaryFailure::kRevertBatch;
+  v1::CanaryFailurePolicy on_canary_failure = v1::CANARY_FAILURE_POLICY_REVERT_BATCH;
   Status status = Status::kRunning;
   std::uint64_t generation = 0;  // the highest generation seen or issued
   std::vector<Batch> batches;
