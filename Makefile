@@ -20,11 +20,13 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 # The tiers of `make test`, cheapest first so a failure stops the run early.
 # kube last: its first run builds the Kubernetes control plane from source (~8 min, cached).
 # `make tidy` (clang-tidy, incremental) is not a tier yet: a cold run takes ~15 min on 2 cores.
-TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e kube
+# compose last: its first run builds every image (~20 min on 2 cores; BuildKit and ccache keep
+# them under ~/.cache/sluice, so later runs take minutes).
+TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e kube compose
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
         integration e2e schema-check lint tidy charts test up down demo bench kube kube-up kube-down \
-        kube-status
+        kube-status images compose compose-up compose-down docker-up docker-down
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -125,3 +127,23 @@ demo: deps build ## Run the demo on a fresh machine; leaves the stack up (make d
 
 bench: deps ## Run the benchmarks and write their figures to BENCHMARKS.md
 	bash scripts/bench.sh
+
+docker-up: ## Start the project's Docker engine (dockerd, own data root under ~/.cache/sluice)
+	@bash scripts/docker.sh up
+
+docker-down: ## Stop the Docker engine scripts/docker.sh started
+	@bash scripts/docker.sh down
+
+images: ## Build every image (one Dockerfile) and push them to the local registry; prints digests
+	bash scripts/images.sh build
+	bash scripts/images.sh push
+
+compose-up: ## The whole suite in docker-compose (compose/docker-compose.yml; builds missing images)
+	bash scripts/compose.sh up full
+
+compose-down: ## Stop the compose stack and remove its containers, networks and volumes
+	bash scripts/compose.sh down
+
+# The engine is stopped afterwards if this tier started it.
+compose: ## Images checked, the suite up in docker-compose, canary, rollback, notices, a kill mid-rollout
+	bash scripts/docker.sh with -- bash test/compose/compose_e2e.sh
