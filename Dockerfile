@@ -199,7 +199,7 @@ FROM runtime AS host
 COPY --from=build /out/host/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
-    apt-get install -y -q --no-install-recommends $(cat /tmp/packages) procps
+    apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
 # The demo application's binary rides along (/usr/local/lib/sluice) for `make compose-up` to pack
 # releases from; the agent installs releases from their artifacts, never from here.
 COPY --from=build /out/host/bin/sluice-agent /out/host/bin/sluice-demo-load /usr/local/bin/

@@ -31,14 +31,17 @@ for name in release-intake rollout-planner executor metric-watcher rollback-agen
     echo "== uid $(id -u)"
     for t in gcc g++ cc c++ make cmake ninja; do command -v "$t" && echo "build tool $t"; done; true')"
   grep -q '^== /' <<<"$out" || fail "$img: no binary found"
-  grep -E 'not found|ldd failed' <<<"$out" | sed "s|^|$img: |" | while read -r l; do echo "FAIL: $l" >&2; done
-  grep -qE 'not found|ldd failed' <<<"$out" && fails=$((fails + 1))
-  grep -q '^build tool' <<<"$out" && fail "$img has build tools: $(grep '^build tool' <<<"$out" | tr '\n' ' ')"
+  if grep -qE 'not found|ldd failed' <<<"$out"; then
+    fail "$img: libraries missing: $(grep -E '^== /|not found|ldd failed' <<<"$out" | tr '\n' ' ')"
+  fi
+  if grep -q '^build tool' <<<"$out"; then
+    fail "$img has build tools: $(grep '^build tool' <<<"$out" | tr '\n' ' ')"
+  fi
   # readelf outside: DT_NEEDED of each binary appears in its ldd output; stripped.
   cid="$("$DOCKER" create "$img")"
   for b in $(grep '^== /' <<<"$out" | cut -c4-); do
     "$DOCKER" cp "$cid:$b" "$tmp/bin" >/dev/null
-    readelf -S "$tmp/bin" | grep -q '\.symtab' && fail "$img: $b is not stripped"
+    if readelf -S "$tmp/bin" | grep -q '\.symtab'; then fail "$img: $b is not stripped"; fi
     for lib in $(readelf -d "$tmp/bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
       awk -v b="== $b" '$0 == b { on = 1; next } /^== / { on = 0 } on' <<<"$out" | grep -q "^[[:space:]]*$lib => /" ||
         fail "$img: $b needs $lib, not resolved in the image"
