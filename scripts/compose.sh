@@ -67,8 +67,9 @@ up() {
   }
   local deadline=$((SECONDS + 300)) exited
   until all_healthy; do
-    # A container that exited (and is not being restarted) will not become healthy: say so now.
-    exited="$("$DOCKER" ps -a --filter "label=com.docker.compose.project=$PROJECT" --filter status=exited --format '{{.Names}}')"
+    # A container that exited, or crashes and restarts, while its dependencies are healthy will
+    # not become healthy: say so now.
+    exited="$("$DOCKER" ps -a --filter "label=com.docker.compose.project=$PROJECT" --filter status=exited --filter status=restarting --format '{{.Names}}')"
     if [[ -n "$exited" ]] || ((SECONDS >= deadline)); then
       unhealthy_report
       for n in $exited; do
