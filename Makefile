@@ -20,8 +20,9 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 # The tiers of `make test`, cheapest first so a failure stops the run early.
 # kube last: its first run builds the Kubernetes control plane from source (~8 min, cached).
 # `make tidy` (clang-tidy, incremental) is not a tier yet: a cold run takes ~15 min on 2 cores.
-# compose last: its first run builds every image (~20 min on 2 cores; BuildKit and ccache keep
-# them under ~/.cache/sluice, so later runs take minutes).
+# compose last: its first run makes the base image and builds every image (the C++ build stage
+# ~15 min on two idle cores, 47 min measured on a shared, loaded machine; infrastructure images
+# ~6 min). BuildKit layers and ccache stay under ~/.cache/sluice: then ~4 min in all.
 TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e kube compose
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
