@@ -61,15 +61,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache 
  && useradd --system --uid 10001 --gid sluice --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
  && install -d -o 10001 -g 10001 /var/lib/sluice
 COPY docker/healthcheck.sh /usr/local/bin/sluice-healthcheck
-ARG VERSION=dev
-ARG REVISION=unknown
-ARG CREATED=1970-01-01T00:00:00Z
 LABEL org.opencontainers.image.vendor="Sluice" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://github.com/sluice/sluice" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.base.name="debian:bookworm-slim"
 WORKDIR /var/lib/sluice
 ENV SLUICE_LOG_LEVEL=info
@@ -90,6 +82,13 @@ ENV SLUICE_HTTP_ADDR=0.0.0.0:8080
 EXPOSE 8080
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["sluice-healthcheck", "8080", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/release-intake"]
 
 FROM runtime AS metric-watcher
@@ -104,6 +103,13 @@ ENV SLUICE_HTTP_ADDR=0.0.0.0:8081
 EXPOSE 8081
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["sluice-healthcheck", "8081", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/metric-watcher"]
 
 FROM runtime AS rollout-planner
@@ -118,6 +124,13 @@ ENV SLUICE_HTTP_ADDR=0.0.0.0:8082
 EXPOSE 8082
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["sluice-healthcheck", "8082", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/rollout-planner"]
 
 FROM runtime AS notifier
@@ -132,6 +145,13 @@ ENV SLUICE_HTTP_ADDR=0.0.0.0:8083
 EXPOSE 8083
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["sluice-healthcheck", "8083", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/notifier"]
 
 FROM runtime AS executor
@@ -146,6 +166,13 @@ ENV SLUICE_HTTP_ADDR=0.0.0.0:8084
 EXPOSE 8084
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["sluice-healthcheck", "8084", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/executor"]
 
 FROM runtime AS rollback-agent
@@ -160,6 +187,13 @@ ENV SLUICE_HTTP_ADDR=0.0.0.0:8085
 EXPOSE 8085
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["sluice-healthcheck", "8085", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/rollback-agent"]
 
 # ---- the capture server (notices of the demo) --------------------------------------------------
@@ -175,6 +209,13 @@ RUN install -d -o 10001 -g 10001 /var/lib/sluice/captures
 EXPOSE 18093 18025
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["sluice-healthcheck", "18093", "/captures"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice-capture-server"]
 CMD ["--addr", "0.0.0.0:18093", "--dir", "/var/lib/sluice/captures"]
 
@@ -192,6 +233,13 @@ ENV SLUICE_AGENT_ADDR=0.0.0.0:7070 SLUICE_AGENT_ROOT=/var/lib/sluice/agent
 EXPOSE 7070
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 CMD ["sluice-healthcheck", "7070", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice-agent"]
 
 # ---- a demo host: sluice-agent plus the libraries the demo application's releases load --------
@@ -212,6 +260,13 @@ ENV SLUICE_AGENT_ADDR=0.0.0.0:7070 SLUICE_AGENT_ROOT=/var/lib/sluice/agent \
 EXPOSE 7070 8000
 USER 10001:10001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 CMD ["sluice-healthcheck", "7070", "/readyz"]
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice-agent"]
 
 # ---- the CLI (last: the default target) ---------------------------------------------------------
@@ -225,5 +280,12 @@ LABEL org.opencontainers.image.title="sluice/sluice" \
       org.opencontainers.image.description="The sluice command line"
 USER 10001:10001
 HEALTHCHECK NONE
+# Last, so a new commit rebuilds no layer but this one.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice"]
 CMD ["--help"]

@@ -32,6 +32,8 @@ MOTO_VERSION=5.2.6
 REGISTRY="127.0.0.1:${SLUICE_REGISTRY_PORT:-15000}"
 VERSION="$(sed -n 's/^project(sluice VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
 REVISION="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+# The commit's time, not the build's: the same commit gives the same labels.
+CREATED="$(git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)"
 TAG="${SLUICE_IMAGE_TAG:-$VERSION-$REVISION}"
 mkdir -p "$OUT"
 
@@ -68,7 +70,7 @@ build_one() {
   fi
   sl_log "building sluice/$name:$TAG (log $log)"
   if ! nice "$DOCKER" build --network host --progress plain --target "$name" -f "$file" \
-    --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" \
+    --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" --build-arg "CREATED=$CREATED" \
     --build-arg "JOBS=${JOBS:-2}" \
     -t "sluice/$name:dev" -t "sluice/$name:$TAG" "$ctx" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
