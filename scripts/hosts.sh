@@ -142,6 +142,13 @@ setup_bridge() {
   fi
   ip addr replace "$SUBNET.1/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
+  # dockerd (scripts/docker.sh) sets FORWARD's policy to DROP and loads br_netfilter, so frames
+  # between two hosts on this bridge pass through that chain: accept what crosses the bridge.
+  if command -v iptables >/dev/null 2>&1 && iptables -S FORWARD >/dev/null 2>&1; then
+    iptables -C FORWARD -i "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I FORWARD -i "$BRIDGE" -j ACCEPT
+    iptables -C FORWARD -o "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I FORWARD -o "$BRIDGE" -j ACCEPT
+    record forward "$BRIDGE"
+  fi
 }
 
 setup_netns_host() {
@@ -440,6 +447,10 @@ cmd_down() {
         veth) link_exists "$name" && ip link del "$name" ;;
         netns) netns_exists "$name" && ip netns del "$name" ;;
         bridge) link_exists "$name" && ip link del "$name" ;;
+        forward)
+          iptables -D FORWARD -i "$name" -j ACCEPT 2>/dev/null || true
+          iptables -D FORWARD -o "$name" -j ACCEPT 2>/dev/null || true
+          ;;
       esac
       sl_log "removed $kind $name"
     done

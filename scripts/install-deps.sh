@@ -37,6 +37,9 @@ BUILD_PACKAGES=(
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
 TOOL_PACKAGES=(maven clang-format clang-tidy python3 python3-yaml python3-jsonschema curl openssl docker-compose
   iproute2 util-linux tmux chromium)
+# The images, the compose stack and the local registry (scripts/docker.sh runs dockerd itself,
+# no systemd; debootstrap makes the debian:bookworm-slim base image from the Debian mirror).
+CONTAINER_PACKAGES=(docker.io debootstrap docker-registry binutils)
 # Optional: the Ansible half of the rollout benchmark (bench/rollout/run.sh says so and skips
 # it when they are missing); a failure to install them is a warning, not an error.
 OPTIONAL_PACKAGES=(ansible openssh-server openssh-client)
@@ -52,7 +55,7 @@ installed() {
 }
 
 missing=()
-for pkg in "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}" "${TOOL_PACKAGES[@]}"; do
+for pkg in "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" "${CONTAINER_PACKAGES[@]}"; do
   installed "$pkg" || missing+=("$pkg")
 done
 # A JDK 17 may already be there without Debian's default-jre-headless.
