@@ -8,8 +8,8 @@ std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view s
                                                               std::string_view env,
                                                               const std::string& template_name) {
   if (spec_yaml.empty()) return std::string("the request carries no delivery spec");
-  auto parsed = analysis::ParseAnalysisFromDeliverySpec(spec_yaml, env);
-  if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) {
+  auto parsed = spec::ParseAnalysisFromDeliverySpec(spec_yaml, env);
+  if (const auto* issue = std::get_if<spec::SpecIssue>(&parsed)) {
     std::string where = issue->path;
     if (issue->line > 0) {
       where += " (line " + std::to_string(issue->line) + ", column " +
@@ -28,7 +28,7 @@ std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view s
 }
 
 std::optional<analysis::BakeWatch> BakeWatchOf(std::string_view spec_yaml, std::string_view env) {
-  auto parsed = analysis::ParseAnalysisFromDeliverySpec(spec_yaml, env);
+  auto parsed = spec::ParseAnalysisFromDeliverySpec(spec_yaml, env);
   if (const auto* spec = std::get_if<analysis::AnalysisSpec>(&parsed)) return spec->bake_watch;
   return std::nullopt;
 }

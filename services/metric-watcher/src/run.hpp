@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <sluice/analysis/analysis.hpp>
+#include <sluice/spec/analysis_spec.hpp>
 #include <string>
 #include <string_view>
 #include <variant>

@@ -15,7 +15,6 @@ namespace sluice::release_intake {
 namespace {
 
 using nlohmann::json;
-namespace rp = ::sluice::rollout_planner;
 
 http::ApiException Unprocessable(std::string field, std::string message) {
   return http::ApiException({422, "unprocessable", std::move(message), std::move(field)});
@@ -29,8 +28,8 @@ json SpecVersionJson(const AppSpecVersion& s, bool with_yaml) {
             {"applied_at_ms", s.applied_at_ms}};
   if (with_yaml) {
     j["yaml"] = s.yaml;
-    auto parsed = rp::ParseDeliverySpec(s.yaml, SpecOrigin(s.app));
-    if (const auto* spec = std::get_if<rp::DeliverySpec>(&parsed)) {
+    auto parsed = spec::ParseDeliverySpec(s.yaml, SpecOrigin(s.app));
+    if (const auto* spec = std::get_if<spec::DeliverySpec>(&parsed)) {
       j["environments"] = EnvironmentNames(*spec);
     }
   }
@@ -211,12 +210,12 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
         now_ms);
   };
 
-  auto parsed = rp::ParseDeliverySpec(text, SpecOrigin(app));
+  auto parsed = spec::ParseDeliverySpec(text, SpecOrigin(app));
   std::optional<json> refusal;
-  if (const auto* e = std::get_if<rp::SpecError>(&parsed)) {
+  if (const auto* e = std::get_if<spec::SpecError>(&parsed)) {
     refusal = SpecErrorBody(*e);
-  } else if (std::get<rp::DeliverySpec>(parsed).app != app) {
-    const std::string spec_app = std::get<rp::DeliverySpec>(parsed).app;
+  } else if (std::get<spec::DeliverySpec>(parsed).app != app) {
+    const std::string spec_app = std::get<spec::DeliverySpec>(parsed).app;
     refusal = json{{"error",
                     {{"code", "invalid_spec"},
                      {"message", SpecOrigin(app) + ": app: the spec is for app '" + spec_app +
@@ -230,7 +229,7 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
     http::WriteJson(res, 422, *refusal);
     return;
   }
-  const auto& spec = std::get<rp::DeliverySpec>(parsed);
+  const auto& spec = std::get<spec::DeliverySpec>(parsed);
   const std::string sha = Sha256Hex(text);
   struct Outcome {
     std::int64_t version = 0;
@@ -400,15 +399,15 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
         throw Unprocessable("app", "app '" + app + "' has no delivery spec; " + apply_hint);
       }
     }
-    auto parsed = rp::ParseDeliverySpec(spec->yaml, SpecOrigin(app));
-    if (const auto* e = std::get_if<rp::SpecError>(&parsed)) {
+    auto parsed = spec::ParseDeliverySpec(spec->yaml, SpecOrigin(app));
+    if (const auto* e = std::get_if<spec::SpecError>(&parsed)) {
       throw http::ApiException({422, "invalid_spec",
                                 "delivery spec version " + std::to_string(spec->version) +
                                     " no longer passes validation (" + e->ToString() +
                                     "); apply a corrected spec",
                                 "spec_version"});
     }
-    const auto& delivery_spec = std::get<rp::DeliverySpec>(parsed);
+    const auto& delivery_spec = std::get<spec::DeliverySpec>(parsed);
     const auto* env = delivery_spec.FindEnvironment(request.env);
     if (env == nullptr) {
       throw Unprocessable(
@@ -419,8 +418,8 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
     if (dry_run) {
       DryRunInput in{app, request.env, release->id, release->input.version, spec->version, env, {}};
       try {
-        in.batches = rp::PlanRollout(*env, env->AllHosts());
-      } catch (const rp::PlanError& e) {
+        in.batches = spec::PlanRollout(*env, env->AllHosts());
+      } catch (const spec::PlanError& e) {
         throw Unprocessable(
             "env", std::string("cannot plan environment '") + request.env + "': " + e.what());
       }
@@ -565,8 +564,8 @@ void ReleaseIntakeApi::CheckSeparationOfDuties(const StoredDeploymentRequest& re
   });
   bool allowed = false;
   if (spec) {
-    auto parsed = rp::ParseDeliverySpec(spec->yaml, SpecOrigin(request.app));
-    if (const auto* s = std::get_if<rp::DeliverySpec>(&parsed)) {
+    auto parsed = spec::ParseDeliverySpec(spec->yaml, SpecOrigin(request.app));
+    if (const auto* s = std::get_if<spec::DeliverySpec>(&parsed)) {
       const auto* env = s->FindEnvironment(request.env);
       allowed = env != nullptr && env->policy.allow_self_approval;
     }

@@ -13,7 +13,6 @@
 #include <string_view>
 #include <vector>
 
-#include "delivery_spec.hpp"
 #include "deployment_state.hpp"
 
 namespace sluice::rollout_planner {

@@ -4,8 +4,6 @@
 
 #include <sluice/core/testing/manual_clock.hpp>
 
-#include "plan.hpp"
-
 namespace sluice::rollout_planner {
 namespace {
 

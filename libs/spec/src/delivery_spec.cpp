@@ -1,4 +1,4 @@
-#include "delivery_spec.hpp"
+#include "sluice/spec/delivery_spec.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -10,12 +10,12 @@
 #include <sstream>
 #include <utility>
 
-#include "sluice/analysis/yaml_reader.hpp"
+#include "sluice/spec/yaml_reader.hpp"
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
-SpecError ErrorAt(std::string_view origin, analysis::SpecIssue issue) {
+SpecError ErrorAt(std::string_view origin, SpecIssue issue) {
   SpecError e;
   e.origin = origin;
   e.line = issue.line;
@@ -30,7 +30,7 @@ SpecError ErrorAt(std::string_view origin, analysis::SpecIssue issue) {
 // this format gives no meaning.
 class ShapeCheck : public YAML::EventHandler {
  public:
-  std::optional<analysis::SpecIssue> issue;
+  std::optional<SpecIssue> issue;
 
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
@@ -55,22 +55,22 @@ class ShapeCheck : public YAML::EventHandler {
   // "?" is an untagged plain node, "!" an untagged quoted scalar; anything else was written.
   void Tag(const YAML::Mark& mark, const std::string& tag) {
     if (issue || tag == "?" || tag == "!" || tag.empty()) return;
-    issue = analysis::SpecIssue{
+    issue = SpecIssue{
         mark.line + 1, mark.column + 1, "",
         "YAML tags are not supported (found '" + tag.substr(0, 64) + "'); write the plain value"};
   }
 };
 
-std::optional<analysis::SpecIssue> CheckShape(std::string_view yaml) {
+std::optional<SpecIssue> CheckShape(std::string_view yaml) {
   std::istringstream in{std::string(yaml)};
   YAML::Parser parser(in);
   ShapeCheck check;
   for (int documents = 0; parser.HandleNextDocument(check);) {
     if (check.issue) return check.issue;
     if (++documents > 1) {
-      return analysis::SpecIssue{0, 0, "",
-                                 "a delivery spec is one YAML document; remove the second "
-                                 "document (after '---') or apply it as a spec of its own"};
+      return SpecIssue{0, 0, "",
+                       "a delivery spec is one YAML document; remove the second "
+                       "document (after '---') or apply it as a spec of its own"};
     }
   }
   return check.issue;
@@ -112,7 +112,7 @@ bool IsHttpUrl(std::string_view s) {
   return host_start < s.size() && s[host_start] != '/';
 }
 
-class Parser : public analysis::YamlReader {
+class Parser : public YamlReader {
  public:
   Parser() : YamlReader(Options{.duration_example = "30s", .max_integer_digits = 12}) {}
 
@@ -168,8 +168,8 @@ class Parser : public analysis::YamlReader {
     env.targets = Targets(Required(node, path, "targets"), Child(path, "targets"));
     // Before the strategy: its weight steps name analysis templates.
     if (const auto a = node["analysis"]; a.IsDefined() && !a.IsNull()) {
-      auto parsed = analysis::ParseAnalysisSpec(a, Child(path, "analysis"));
-      if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) throw Failure{*issue};
+      auto parsed = ParseAnalysisSpec(a, Child(path, "analysis"));
+      if (const auto* issue = std::get_if<SpecIssue>(&parsed)) throw Failure{*issue};
       env.analysis = std::get<analysis::AnalysisSpec>(std::move(parsed));
     }
     if (const auto r = node["rollback"]; r.IsDefined() && !r.IsNull()) {
@@ -553,21 +553,21 @@ std::string SpecError::ToString() const {
 
 std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
                                                         std::string_view origin) {
-  if (auto issue = analysis::CheckYamlText(yaml)) return ErrorAt(origin, *issue);
+  if (auto issue = CheckYamlText(yaml)) return ErrorAt(origin, *issue);
   YAML::Node root;
   try {
     if (auto issue = CheckShape(yaml)) return ErrorAt(origin, std::move(*issue));
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return ErrorAt(origin, analysis::IssueFromYamlException(e, "", "invalid YAML: "));
+    return ErrorAt(origin, IssueFromYamlException(e, "", "invalid YAML: "));
   }
-  if (auto issue = analysis::CheckYamlTree(root)) return ErrorAt(origin, *issue);
+  if (auto issue = CheckYamlTree(root)) return ErrorAt(origin, *issue);
   try {
     return Parser().Spec(root);
-  } catch (const analysis::YamlReader::Failure& f) {
+  } catch (const YamlReader::Failure& f) {
     return ErrorAt(origin, f.issue);
   } catch (const YAML::Exception& e) {  // e.g. an alias the accessors cannot follow
-    return ErrorAt(origin, analysis::IssueFromYamlException(e, ""));
+    return ErrorAt(origin, IssueFromYamlException(e, ""));
   }
 }
 
@@ -582,4 +582,4 @@ std::optional<int> ParsePercent(std::string_view s) {
   return v;
 }
 
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

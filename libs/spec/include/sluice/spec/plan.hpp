@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "delivery_spec.hpp"
+#include "sluice/spec/delivery_spec.hpp"
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 
 // A wait before a batch starts: a pause (timed, or until resumed) or an operator approval.
 struct Gate {
@@ -68,4 +68,4 @@ std::vector<Batch> PlanRollout(const Environment& env, std::vector<Host> hosts,
 // The order hosts are deployed in: sorted by name, then interleaved across `spread_by` values.
 std::vector<Host> OrderHosts(std::vector<Host> hosts, const std::optional<std::string>& spread_by);
 
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

@@ -3,7 +3,8 @@
 // The delivery spec of one application: a YAML file naming its environments, the hosts of each
 // and how a release is rolled out to them. Parsing is pure (text in, value or error out); every
 // error names the file, line, column and the path of the offending key. The format is
-// described in services/rollout-planner/README.md.
+// described in services/rollout-planner/README.md. The planner, release-intake and the CLI read
+// it through this library; events carry its typed form (sluice/spec/convert.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -17,7 +18,7 @@
 #include "sluice/analysis/spec.hpp"
 #include "sluice/analysis/types.hpp"
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 
 enum class StrategyType { kCanary, kRolling, kAllAtOnce, kBlueGreen };
 std::string_view ToString(StrategyType type);  // "canary", "rolling", "all-at-once", "blue-green"
@@ -151,4 +152,4 @@ using analysis::ParseDuration;
 // "25%" -> 25 (1..100 only).
 std::optional<int> ParsePercent(std::string_view s);
 
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

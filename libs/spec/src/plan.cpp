@@ -1,11 +1,11 @@
-#include "plan.hpp"
+#include "sluice/spec/plan.hpp"
 
 #include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
 std::uint32_t CeilPercent(int percent, std::size_t n) {
@@ -192,4 +192,4 @@ std::vector<Batch> PlanRollout(const Environment& env, std::vector<Host> hosts,
   return batches;
 }
 
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

@@ -1,4 +1,4 @@
-#include "delivery_spec.hpp"
+#include "sluice/spec/delivery_spec.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 extern const char* const kDemoAppSpec;
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
 using std::chrono::milliseconds;
@@ -681,4 +681,4 @@ TEST(DeliverySpecTest, RefusesInvalidUtf8AndDeepNesting) {
 }
 
 }  // namespace
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

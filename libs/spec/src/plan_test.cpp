@@ -1,4 +1,4 @@
-#include "plan.hpp"
+#include "sluice/spec/plan.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
 using std::chrono::minutes;
@@ -363,4 +363,4 @@ TEST(PlanRolloutTest, DuplicateHostNamesAreRefused) {
 }
 
 }  // namespace
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec
