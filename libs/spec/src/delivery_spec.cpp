@@ -100,6 +100,26 @@ bool IsLabelKey(std::string_view s) {  // Kubernetes-like: [A-Za-z0-9._/-], 1..6
   });
 }
 
+bool IsDnsLabel(std::string_view s) {  // RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool IsDnsSubdomain(std::string_view s) {  // RFC 1123 labels joined by '.', <= 253
+  if (s.empty() || s.size() > 253) return false;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? dot : dot - start))) {
+      return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 bool HasSpace(std::string_view s) {
   return std::any_of(s.begin(), s.end(),
                      [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
@@ -161,11 +181,19 @@ class Parser : public YamlReader {
   };
 
   Environment Env(const YAML::Node& node, const std::string& path, const std::string& name) {
-    CheckKeys(node, path, {"targets", "strategy", "policy", "service", "analysis", "rollback"});
+    CheckKeys(node, path,
+              {"targets", "kubernetes", "strategy", "policy", "service", "analysis", "rollback"});
     Environment env;
     env.name = name;
     host_nodes_.clear();
-    env.targets = Targets(Required(node, path, "targets"), Child(path, "targets"));
+    if (!Has(node, "targets") && !Has(node, "kubernetes")) {
+      Fail(node, Child(path, "targets"),
+           "is required (VM host groups), unless kubernetes names workloads; both may be given");
+    }
+    if (Has(node, "targets")) env.targets = Targets(node["targets"], Child(path, "targets"));
+    if (Has(node, "kubernetes")) {
+      env.kubernetes = Kubernetes(node["kubernetes"], Child(path, "kubernetes"), env.AllHosts());
+    }
     // Before the strategy: its weight steps name analysis templates.
     if (const auto a = node["analysis"]; a.IsDefined() && !a.IsNull()) {
       auto parsed = ParseAnalysisSpec(a, Child(path, "analysis"));
@@ -225,6 +253,103 @@ class Parser : public YamlReader {
       groups.push_back(std::move(group));
     }
     return groups;
+  }
+
+  // `kubernetes:` a non-empty list of workloads; names unique and distinct from the VM hosts'.
+  std::vector<KubernetesTarget> Kubernetes(const YAML::Node& node, const std::string& path,
+                                           const std::vector<Host>& hosts) const {
+    if (!node.IsSequence() || node.size() == 0) {
+      Fail(node, path, "must be a non-empty list of Kubernetes workloads");
+    }
+    std::set<std::string> names;
+    for (const auto& h : hosts) names.insert(h.name);
+    std::vector<KubernetesTarget> out;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const auto ipath = Index(path, i);
+      auto t = ParseKubernetesTarget(node[i], ipath);
+      if (!names.insert(t.name).second) {
+        Fail(node[i]["name"], Child(ipath, "name"),
+             "'" + t.name + "' names another target or host of this environment");
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  std::string DnsName(const YAML::Node& map, const std::string& path, const std::string& key,
+                      bool subdomain) const {
+    const auto n = Required(map, path, key);
+    const auto kpath = Child(path, key);
+    auto v = Scalar(n, kpath);
+    if (subdomain ? !IsDnsSubdomain(v) : !IsDnsLabel(v)) {
+      Fail(n, kpath,
+           std::string("must be a Kubernetes name (") +
+               (subdomain ? "lower-case DNS subdomain" : "lower-case DNS label, at most 63") +
+               "), got '" + v + "'");
+    }
+    return v;
+  }
+
+  KubernetesTarget ParseKubernetesTarget(const YAML::Node& node, const std::string& path) const {
+    CheckKeys(node, path,
+              {"name", "cluster", "namespace", "kind", "workload", "container", "rollout", "surge",
+               "traffic", "service"});
+    KubernetesTarget t;
+    t.name = DnsName(node, path, "name", false);
+    const auto cluster = Required(node, path, "cluster");
+    t.cluster = Scalar(cluster, Child(path, "cluster"));
+    if (t.cluster.empty() || HasSpace(t.cluster)) {
+      Fail(cluster, Child(path, "cluster"),
+           "must name a cluster credential (a kubeconfig context or in-cluster)");
+    }
+    t.ns = DnsName(node, path, "namespace", false);
+    t.kind = OneOf<KubernetesKind>(Required(node, path, "kind"), Child(path, "kind"),
+                                   {{"Deployment", KubernetesKind::kDeployment},
+                                    {"StatefulSet", KubernetesKind::kStatefulSet}});
+    t.workload = DnsName(node, path, "workload", true);
+    t.container = DnsName(node, path, "container", false);
+    const bool deployment = t.kind == KubernetesKind::kDeployment;
+    t.rollout = deployment ? KubernetesRollout::kReplicaCanary : KubernetesRollout::kPartition;
+    const auto rpath = Child(path, "rollout");
+    if (const auto r = node["rollout"]; r.IsDefined() && !r.IsNull()) {
+      t.rollout = OneOf<KubernetesRollout>(r, rpath,
+                                           {{"replica-canary", KubernetesRollout::kReplicaCanary},
+                                            {"partition", KubernetesRollout::kPartition},
+                                            {"rolling", KubernetesRollout::kRolling},
+                                            {"blue-green", KubernetesRollout::kBlueGreen}});
+      const bool needs_deployment = t.rollout == KubernetesRollout::kReplicaCanary ||
+                                    t.rollout == KubernetesRollout::kBlueGreen;
+      if (needs_deployment && !deployment) {
+        Fail(r, rpath, std::string(ToString(t.rollout)) + " needs kind Deployment");
+      }
+      if (t.rollout == KubernetesRollout::kPartition && deployment) {
+        Fail(r, rpath, "partition needs kind StatefulSet");
+      }
+    }
+    const bool canary = t.rollout == KubernetesRollout::kReplicaCanary;
+    if (const auto s = node["surge"]; s.IsDefined() && !s.IsNull()) {
+      t.surge = Bool(s, Child(path, "surge"));
+      if (t.surge && !canary) Fail(s, Child(path, "surge"), "only a replica-canary surges");
+    }
+    if (const auto tr = node["traffic"]; tr.IsDefined() && !tr.IsNull()) {
+      const auto tpath = Child(path, "traffic");
+      if (!canary) Fail(tr, tpath, "only a replica-canary splits traffic");
+      CheckKeys(tr, tpath, {"httpRoute", "stableService", "canaryService"});
+      HttpRouteTraffic traffic;
+      traffic.http_route = DnsName(tr, tpath, "httpRoute", true);
+      traffic.stable_service = DnsName(tr, tpath, "stableService", false);
+      traffic.canary_service = DnsName(tr, tpath, "canaryService", false);
+      if (traffic.stable_service == traffic.canary_service) {
+        Fail(tr["canaryService"], Child(tpath, "canaryService"), "must differ from stableService");
+      }
+      t.traffic = std::move(traffic);
+    }
+    if (t.rollout == KubernetesRollout::kBlueGreen) {
+      t.service = DnsName(node, path, "service", false);
+    } else if (const auto s = node["service"]; s.IsDefined()) {
+      Fail(s, Child(path, "service"), "only a blue-green rollout switches a Service");
+    }
+    return t;
   }
 
   Host ParseHost(const YAML::Node& node, const std::string& path) const {
@@ -520,6 +645,24 @@ std::string_view ToString(StrategyType type) {
 
 std::string_view ToString(ConcurrencyPolicy c) {
   return c == ConcurrencyPolicy::kReject ? "reject" : "queue";
+}
+
+std::string_view ToString(KubernetesKind kind) {
+  return kind == KubernetesKind::kStatefulSet ? "StatefulSet" : "Deployment";
+}
+
+std::string_view ToString(KubernetesRollout rollout) {
+  switch (rollout) {
+    case KubernetesRollout::kReplicaCanary:
+      return "replica-canary";
+    case KubernetesRollout::kPartition:
+      return "partition";
+    case KubernetesRollout::kRolling:
+      return "rolling";
+    case KubernetesRollout::kBlueGreen:
+      return "blue-green";
+  }
+  return "replica-canary";
 }
 
 std::optional<StrategyType> ParseStrategyType(std::string_view s) {
