@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "sluice/spec/analysis_spec.hpp"
+
 namespace sluice::spec {
 namespace {
 
@@ -336,9 +338,14 @@ v1::KubernetesWorkload ToProto(const KubernetesTarget& t) {
   return p;
 }
 
-namespace {
+Spec::KubernetesTarget ToProtoTarget(const KubernetesTarget& t) {
+  Spec::KubernetesTarget p;
+  p.set_name(t.name);
+  *p.mutable_workload() = ToProto(t);
+  return p;
+}
 
-KubernetesTarget Typed(const Spec::KubernetesTarget& p) {
+KubernetesTarget FromProto(const Spec::KubernetesTarget& p) {
   KubernetesTarget t;
   const auto& w = p.workload();
   t.name = p.name();
@@ -377,6 +384,8 @@ KubernetesTarget Typed(const Spec::KubernetesTarget& p) {
   t.service = w.service();
   return t;
 }
+
+namespace {
 
 Spec::Quantity Proto(const Quantity& q) {
   Spec::Quantity p;
@@ -511,11 +520,7 @@ Spec::Environment ToProto(const Environment& env) {
       ph->mutable_labels()->insert(h.labels.begin(), h.labels.end());
     }
   }
-  for (const auto& k : env.kubernetes) {
-    auto* pk = p.add_kubernetes();
-    pk->set_name(k.name);
-    *pk->mutable_workload() = ToProto(k);
-  }
+  for (const auto& k : env.kubernetes) *p.add_kubernetes() = ToProtoTarget(k);
   *p.mutable_strategy() = Proto(env.strategy);
   auto* policy = p.mutable_policy();
   policy->set_auto_deploy(env.policy.auto_deploy);
@@ -556,7 +561,7 @@ Environment FromProto(const Spec::Environment& p) {
     }
     env.targets.push_back(std::move(g));
   }
-  for (const auto& pk : p.kubernetes()) env.kubernetes.push_back(Typed(pk));
+  for (const auto& pk : p.kubernetes()) env.kubernetes.push_back(FromProto(pk));
   env.strategy = Typed(p.strategy());
   env.policy.auto_deploy = p.policy().auto_deploy();
   env.policy.approval =
@@ -597,6 +602,16 @@ Environment FromProto(const Spec::Environment& p) {
       Malformed("onCanaryFailure " + std::to_string(p.on_canary_failure()));
   }
   return env;
+}
+
+std::optional<Tmpl> ResolvedTemplateOf(std::string_view yaml, std::string_view env,
+                                       std::string_view name) {
+  auto parsed = ParseAnalysisFromDeliverySpec(yaml, env);
+  const auto* spec = std::get_if<analysis::AnalysisSpec>(&parsed);
+  if (spec == nullptr) return std::nullopt;
+  const auto* t = spec->FindTemplate(name);
+  if (t == nullptr) return std::nullopt;
+  return ToProto(*t);
 }
 
 Spec ToProto(const DeliverySpec& spec) {

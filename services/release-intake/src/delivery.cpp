@@ -215,6 +215,16 @@ json DryRunJson(const DryRunInput& in) {
                {"failure_tolerance", b.failure_tolerance},
                {"host_timeout", FormatDuration(b.host_timeout)}};
     if (b.traffic_switch_url) jb["traffic_switch_url"] = *b.traffic_switch_url;
+    if (!b.kubernetes.empty()) {  // each moves to weight_percent with the batch
+      json workloads = json::array();
+      for (const auto& k : b.kubernetes) {
+        workloads.push_back({{"name", k.name},
+                             {"kind", spec::ToString(k.kind)},
+                             {"workload", k.workload},
+                             {"rollout", spec::ToString(k.rollout)}});
+      }
+      jb["kubernetes"] = std::move(workloads);
+    }
     batches.push_back(std::move(jb));
   }
   const std::size_t total = in.batches.empty() ? 0 : in.batches.back().cumulative_hosts;

@@ -6,6 +6,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/http/errors.hpp>
+#include <sluice/spec/convert.hpp>
 
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
@@ -248,7 +249,8 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
     auto* applied = e.mutable_app_spec_applied();
     applied->set_app(app);
     applied->set_spec_version(static_cast<std::uint64_t>(version));
-    applied->set_spec_yaml(text);
+    applied->set_spec_yaml(text);  // deprecated: for one release, beside the resolved form
+    *applied->mutable_spec() = spec::ToProto(spec);
     applied->set_sha256(sha);
     applied->set_applied_by(token.name);
     eventbus::Publish(tx, std::move(e));
@@ -444,7 +446,8 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
     dr->set_env(request.env);
     dr->set_requested_by(token.name);
     dr->set_spec_version(static_cast<std::uint64_t>(spec->version));
-    dr->set_spec_yaml(spec->yaml);
+    dr->set_spec_yaml(spec->yaml);  // deprecated: for one release, beside the resolved form
+    *dr->mutable_spec() = spec::ToProto(delivery_spec);
     dr->set_version(release->input.version);
     auto* artifact = dr->mutable_artifact();
     artifact->set_version(release->input.version);

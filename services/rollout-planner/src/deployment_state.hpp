@@ -158,6 +158,7 @@ struct Start {};
 struct BatchSucceeded {
   std::uint32_t batch = 0;
   core::Generation generation;
+  std::vector<std::string> hosts = {};  // as the executor reported them (VM hosts, Kubernetes pods)
 };
 struct BatchFailed {
   std::uint32_t batch = 0;
@@ -211,6 +212,7 @@ struct RequestBatch {
 struct RequestAnalysis {
   std::uint32_t index = 0;
   core::Generation generation;
+  std::vector<std::string> reported_hosts = {};  // BatchSucceeded.hosts of the batch (see EventFor)
   bool operator==(const RequestAnalysis&) const = default;
 };
 struct ScheduleTimer {

@@ -6,7 +6,9 @@
 // wrote (an unknown enum value, a condition without its comparison): a malformed event, never
 // a spec error, which intake reported when it parsed the text.
 
+#include <optional>
 #include <sluice/events/envelope.hpp>
+#include <string_view>
 
 #include "sluice/analysis/spec.hpp"
 #include "sluice/spec/delivery_spec.hpp"
@@ -24,5 +26,15 @@ analysis::Template FromProto(const events::v1::AnalysisTemplate& t);
 
 // The Target.kubernetes of a spec's Kubernetes target (sluice.v1.KubernetesWorkload).
 events::v1::KubernetesWorkload ToProto(const KubernetesTarget& t);
+// A target with its name, as DeliverySpec.Environment.kubernetes lists it.
+events::v1::DeliverySpec::KubernetesTarget ToProtoTarget(const KubernetesTarget& t);
+KubernetesTarget FromProto(const events::v1::DeliverySpec::KubernetesTarget& t);
+
+// The template `name` of environment `env` of a spec text, resolved: what release-intake and
+// the planner together put in AnalysisRequested.resolved_template. For tests and tools that
+// stand in for them; nullopt when the text does not parse or has no such template.
+std::optional<events::v1::AnalysisTemplate> ResolvedTemplateOf(std::string_view yaml,
+                                                               std::string_view env,
+                                                               std::string_view name);
 
 }  // namespace sluice::spec
