@@ -1,8 +1,35 @@
 #include "run.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
+#include <sluice/events/envelope.hpp>
+#include <sluice/spec/convert.hpp>
+#include <stdexcept>
+
 namespace sluice::watcher {
 
 using analysis::Outcome;
+
+std::variant<analysis::Template, std::string> TemplateFromRequest(
+    const std::string& resolved, std::string_view env, const std::string& template_name) {
+  const std::string name = template_name.empty() ? "default" : template_name;
+  if (resolved.empty()) {
+    return "analysis template '" + name + "' is not defined for environment '" + std::string(env) +
+           "'";
+  }
+  events::v1::AnalysisTemplate t;
+  if (!google::protobuf::util::JsonStringToMessage(resolved, &t).ok()) {
+    return std::string("the stored resolved template is unreadable");
+  }
+  if (t.name() != name) {
+    return "the request resolved template '" + t.name() + "', not '" + name + "'";
+  }
+  try {
+    return spec::FromProto(t);
+  } catch (const std::invalid_argument& e) {
+    return std::string(e.what());
+  }
+}
 
 std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view spec_yaml,
                                                               std::string_view env,

@@ -1,5 +1,7 @@
 #include "watcher_component.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <cmath>
 #include <sluice/core/ids.hpp>
@@ -164,13 +166,17 @@ bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const cor
   a.instances.assign(r.instances().begin(), r.instances().end());
   a.baseline_instances.assign(r.baseline_instances().begin(), r.baseline_instances().end());
   a.spec_yaml = r.spec_yaml();
+  // The template comes resolved in the request (the planner names the bake watch's template
+  // and duration there too); the spec text is kept, never parsed.
+  if (r.has_resolved_template() &&
+      !google::protobuf::util::MessageToJsonString(r.resolved_template(), &a.resolved_template)
+           .ok()) {
+    a.resolved_template.clear();  // then reported as template_missing below
+  }
   a.started_at = now;
   const auto log = core::Logger("handler");
 
-  std::optional<analysis::BakeWatch> bake;
-  if (a.bake_watch) bake = BakeWatchOf(a.spec_yaml, a.env);
   a.template_name = r.template_name();
-  if (a.template_name.empty() && bake) a.template_name = bake->template_name;
   if (a.template_name.empty()) a.template_name = "default";
 
   const std::uint64_t cancelled = CancelledGeneration(tx, a.deployment_id);
@@ -195,7 +201,7 @@ bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const cor
     return false;
   }
 
-  auto resolved = ResolveTemplate(a.spec_yaml, a.env, a.template_name);
+  auto resolved = TemplateFromRequest(a.resolved_template, a.env, a.template_name);
   if (const auto* error = std::get_if<std::string>(&resolved)) {
     v1::Evidence ev;
     ev.set_metric(a.template_name);
@@ -214,7 +220,6 @@ bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const cor
   const auto& tmpl = std::get<analysis::Template>(resolved);
   if (a.bake_watch) {
     milliseconds duration = ToMillis(r.duration());
-    if (duration.count() <= 0) duration = bake ? bake->duration : kDefaultBakeDuration;
     if (duration.count() <= 0) duration = kDefaultBakeDuration;
     a.ends_at = now + duration;
     ExtendActiveUntil(tx, a.deployment_id, *a.ends_at, now);
@@ -473,7 +478,7 @@ bool StepAnalysis(pqxx::work& tx, const AnalysisRow& a, MetricProvider& provider
                   const core::Clock& clock, WatcherMetrics* metrics) {
   const auto now = clock.Now();
   const auto log = core::Logger("analyzer");
-  auto resolved = ResolveTemplate(a.spec_yaml, a.env, a.template_name);
+  auto resolved = TemplateFromRequest(a.resolved_template, a.env, a.template_name);
   if (const auto* error = std::get_if<std::string>(&resolved)) {
     v1::Evidence ev;
     ev.set_metric(a.template_name);

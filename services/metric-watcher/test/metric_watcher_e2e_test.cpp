@@ -13,6 +13,7 @@
 #include <sluice/http/client.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/spec/convert.hpp>
 #include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
@@ -173,6 +174,11 @@ class MetricWatcherE2eTest : public ::testing::Test {
     r->set_bake_watch(bake);
     if (bake_duration.count() > 0) r->mutable_duration()->set_seconds(bake_duration.count());
     r->set_spec_yaml(SpecYaml());
+    // As the planner sends it: the template resolved at intake.
+    if (auto t = spec::ResolvedTemplateOf(SpecYaml(), "production",
+                                          template_name.empty() ? "default" : template_name)) {
+      *r->mutable_resolved_template() = *t;
+    }
     r->set_release_id("rel-" + deployment_id);
     Produce(deployments_topic_, std::move(e));
     return id;
