@@ -1,5 +1,7 @@
 #include "sluice/projection/deployment.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 
 namespace sluice::projection {
@@ -28,6 +30,21 @@ void AddHost(Batch& batch, const std::string& host) {
   if (std::find(batch.hosts.begin(), batch.hosts.end(), host) == batch.hosts.end()) {
     batch.hosts.push_back(host);
   }
+}
+
+// Remembers the Kubernetes targets of a plan or a batch request.
+void NoteKubernetes(Deployment& d, const v1::Target& t) {
+  if (t.driver() == "kubernetes" && t.has_kubernetes()) d.kubernetes[t.host()] = t.kubernetes();
+}
+
+// Whether a host a batch event reports belongs in the batch: any host while the plan is unseen
+// or the deployment has no Kubernetes target; else only the planned ones (the rest are the pods
+// reported for its Kubernetes targets).
+bool IsTargetHost(const Deployment& d, const std::string& host) {
+  if (!d.planned || d.kubernetes.empty()) return true;
+  return std::any_of(d.batches.begin(), d.batches.end(), [&](const Batch& b) {
+    return std::find(b.hosts.begin(), b.hosts.end(), host) != b.hosts.end();
+  });
 }
 
 void RaiseGeneration(Deployment& d, std::uint64_t g) { d.generation = std::max(d.generation, g); }
@@ -74,7 +91,10 @@ void ApplyPlanned(Deployment& d, const v1::DeploymentPlanned& p, std::int64_t at
   RaiseGeneration(d, p.generation());
   for (const auto& pb : p.batches()) {
     auto& b = EnsureBatch(d, pb.index());
-    for (const auto& t : pb.targets()) AddHost(b, t.host());
+    for (const auto& t : pb.targets()) {
+      AddHost(b, t.host());
+      NoteKubernetes(d, t);
+    }
   }
 }
 
@@ -110,7 +130,10 @@ bool ApplyBatchEvent(Deployment& d, const v1::Envelope& e) {
       const auto& p = e.batch_requested();
       auto& b = EnsureBatch(d, p.batch_index());
       if (b.state == BatchState::kPlanned) b.state = BatchState::kRequested;
-      for (const auto& t : p.targets()) AddHost(b, t.host());
+      for (const auto& t : p.targets()) {
+        AddHost(b, t.host());
+        NoteKubernetes(d, t);
+      }
       RaiseGeneration(d, p.generation());
       Fill(d.app, p.app());
       Fill(d.env, p.env());
@@ -121,14 +144,18 @@ bool ApplyBatchEvent(Deployment& d, const v1::Envelope& e) {
       const auto& p = e.batch_succeeded();
       auto& b = EnsureBatch(d, p.batch_index());
       b.state = BatchState::kSucceeded;
-      for (const auto& h : p.hosts()) AddHost(b, h);
+      for (const auto& h : p.hosts()) {
+        if (IsTargetHost(d, h)) AddHost(b, h);
+      }
       return true;
     }
     case PC::kBatchFailed: {
       const auto& p = e.batch_failed();
       auto& b = EnsureBatch(d, p.batch_index());
       b.state = BatchState::kFailed;
-      for (const auto& h : p.failed_hosts()) AddHost(b, h);
+      for (const auto& h : p.failed_hosts()) {
+        if (IsTargetHost(d, h)) AddHost(b, h);
+      }
       return true;
     }
     default:
@@ -297,6 +324,20 @@ std::vector<std::string> Deployment::DeployedHosts() const {
   return out;
 }
 
+std::vector<v1::Target> Deployment::KubernetesTargets(const std::vector<std::string>& names) const {
+  std::vector<v1::Target> out;
+  for (const auto& name : names) {
+    const auto it = kubernetes.find(name);
+    if (it == kubernetes.end()) continue;
+    v1::Target t;
+    t.set_host(name);
+    t.set_driver("kubernetes");
+    *t.mutable_kubernetes() = it->second;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 bool Apply(Deployment& d, const v1::Envelope& e, std::int64_t at_ms) {
   bool kept = false;
   switch (e.payload_case()) {
@@ -329,7 +370,15 @@ json ToJson(const Deployment& d) {
     hosts[name] = {
         {"batch", h.batch}, {"version", h.version}, {"status", h.status}, {"error", h.error}};
   }
+  json kubernetes = json::object();
+  for (const auto& [name, w] : d.kubernetes) {
+    std::string text;
+    if (google::protobuf::util::MessageToJsonString(w, &text).ok()) {
+      kubernetes[name] = json::parse(text);
+    }
+  }
   return {{"id", d.id},
+          {"kubernetes", kubernetes},
           {"planned", d.planned},
           {"app", d.app},
           {"env", d.env},
@@ -378,6 +427,13 @@ Deployment FromJson(const json& j) {
                                  : RollbackPhase::kNone;
   d.rollback_target_version = j.value("rollback_target_version", "");
   d.planned_at_ms = j.value("planned_at_ms", std::int64_t{0});
+  const json kubernetes = j.value("kubernetes", json::object());
+  for (const auto& [name, w] : kubernetes.items()) {
+    v1::KubernetesWorkload workload;
+    if (google::protobuf::util::JsonStringToMessage(w.dump(), &workload).ok()) {
+      d.kubernetes[name] = std::move(workload);
+    }
+  }
   return d;
 }
 

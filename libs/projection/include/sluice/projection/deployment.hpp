@@ -66,11 +66,18 @@ struct Deployment {
   RollbackPhase rollback = RollbackPhase::kNone;
   std::string rollback_target_version;  // RollbackStarted.target_version (empty: none)
   std::int64_t planned_at_ms = 0;
+  // The Kubernetes targets the planner listed (driver "kubernetes"), by name; each is in every
+  // batch's `hosts` by that name. The pods a batch event reports for them are instances, not
+  // targets: they are not added to a planned deployment's batches.
+  std::map<std::string, ::sluice::v1::KubernetesWorkload> kubernetes;
 
   // Every batch succeeded (and there is one), or DeploymentSucceeded was seen.
   bool FullRollout() const;
   // Hosts of the batches that were requested (so may run the new version), in batch order.
   std::vector<std::string> DeployedHosts() const;
+  // The Kubernetes targets among `hosts`, in that order, as RevertRequested.kubernetes_targets
+  // names them (driver "kubernetes", `host` = the name, `kubernetes` = the workload).
+  std::vector<::sluice::v1::Target> KubernetesTargets(const std::vector<std::string>& hosts) const;
 };
 
 // Folds one event of the deployment in. Returns false when the event says nothing the
