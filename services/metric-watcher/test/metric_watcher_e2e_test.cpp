@@ -335,7 +335,9 @@ TEST_F(MetricWatcherE2eTest, RollbackCancelsRunningAnalysisAndBakeWatchPasses) {
   // Bake watch: measured until its 3s are over, then passed with bake_watch set.
   const std::string baked = "dep-bake-" + sfx_;
   Planned(baked, "2.0.0");
-  const std::string bake_id = Requested(baked, {Host("ok")}, "", true);
+  // As the planner sends a bake watch: the spec's bakeWatch template and duration (the watcher
+  // takes them from the request; it no longer reads spec_yaml).
+  const std::string bake_id = Requested(baked, {Host("ok")}, "default", true, 1, 3s);
   const auto passed = Await(baked, v1::Envelope::kAnalysisPassed, 30s);
   ASSERT_TRUE(passed) << watcher_->LogTail();
   EXPECT_TRUE(passed->envelope.analysis_passed().bake_watch());
