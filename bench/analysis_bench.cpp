@@ -556,8 +556,8 @@ struct WatcherRun {
     r->set_baseline_version("1.0.0");
     r->add_instances(instance);
     r->set_spec_yaml(spec);
-    if (auto t =
-            spec::ResolvedTemplateOf(spec, "production", "bench")) {  // as the planner sends it
+    if (auto t = sluice::spec::ResolvedTemplateOf(spec, "production",
+                                                  "bench")) {  // as the planner sends it
       *r->mutable_resolved_template() = *t;
     }
     r->set_release_id("rel-2.0.0-" + deployment_id);
