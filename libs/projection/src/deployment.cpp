@@ -91,6 +91,7 @@ void ApplyPlanned(Deployment& d, const v1::DeploymentPlanned& p, std::int64_t at
   RaiseGeneration(d, p.generation());
   for (const auto& pb : p.batches()) {
     auto& b = EnsureBatch(d, pb.index());
+    b.weight_percent = pb.weight_percent();
     for (const auto& t : pb.targets()) {
       AddHost(b, t.host());
       NoteKubernetes(d, t);
@@ -338,6 +339,14 @@ std::vector<v1::Target> Deployment::KubernetesTargets(const std::vector<std::str
   return out;
 }
 
+std::uint32_t Deployment::WeightBefore(std::uint32_t index) const {
+  std::uint32_t weight = 0;
+  for (const auto& b : batches) {
+    if (b.index < index) weight = std::max(weight, b.weight_percent);
+  }
+  return weight;
+}
+
 bool Apply(Deployment& d, const v1::Envelope& e, std::int64_t at_ms) {
   bool kept = false;
   switch (e.payload_case()) {
@@ -363,7 +372,10 @@ bool Apply(Deployment& d, const v1::Envelope& e, std::int64_t at_ms) {
 json ToJson(const Deployment& d) {
   json batches = json::array();
   for (const auto& b : d.batches) {
-    batches.push_back({{"index", b.index}, {"hosts", b.hosts}, {"state", ToString(b.state)}});
+    batches.push_back({{"index", b.index},
+                       {"hosts", b.hosts},
+                       {"state", ToString(b.state)},
+                       {"weight_percent", b.weight_percent}});
   }
   json hosts = json::object();
   for (const auto& [name, h] : d.hosts) {
@@ -413,7 +425,8 @@ Deployment FromJson(const json& j) {
   for (const auto& b : j.value("batches", json::array())) {
     d.batches.push_back(
         Batch{b.at("index").get<std::uint32_t>(), b.at("hosts").get<std::vector<std::string>>(),
-              BatchStateFromString(b.value("state", "planned")).value_or(BatchState::kPlanned)});
+              BatchStateFromString(b.value("state", "planned")).value_or(BatchState::kPlanned),
+              b.value("weight_percent", 0u)});
   }
   const json hosts = j.value("hosts", json::object());
   for (const auto& [name, h] : hosts.items()) {

@@ -180,6 +180,16 @@ TEST_F(ProjectionTest, KubernetesTargetsAreKeptAndTheirPodsAreNoTargets) {
   EXPECT_EQ(ToJson(back), ToJson(d_));
 }
 
+TEST_F(ProjectionTest, PlannedWeightsGiveTheShareBeforeABatch) {
+  auto planned = Planned();
+  planned.mutable_deployment_planned()->mutable_batches(0)->set_weight_percent(25);
+  planned.mutable_deployment_planned()->mutable_batches(1)->set_weight_percent(100);
+  ApplyAll({planned});
+  EXPECT_EQ(d_.WeightBefore(0), 0u);
+  EXPECT_EQ(d_.WeightBefore(1), 25u);
+  EXPECT_EQ(FromJson(ToJson(d_)).WeightBefore(1), 25u);
+}
+
 TEST_F(ProjectionTest, WithoutKubernetesTargetsReportedHostsJoinTheBatchAsBefore) {
   auto ok = New();
   auto* s = ok.mutable_batch_succeeded();

@@ -162,6 +162,7 @@ class RollbackItest : public ::testing::Test {
       pb->set_index(b);
       pb->add_targets()->set_host("h" + std::to_string(2 * b + 1));
       pb->add_targets()->set_host("h" + std::to_string(2 * b + 2));
+      pb->set_weight_percent(b == 2 ? 100 : 25 * (b + 1));
       if (kubernetes) add_k8s(pb->add_targets());
     }
     Handle(agent, planned);
@@ -420,6 +421,8 @@ TEST_F(RollbackItest, RevertNamesTheKubernetesTargetsWithTheirWorkloads) {
   EXPECT_EQ(r.kubernetes_targets(0).driver(), "kubernetes");
   EXPECT_EQ(r.kubernetes_targets(0).kubernetes().name(), "web");
   EXPECT_EQ(r.kubernetes_targets(0).kubernetes().namespace_(), "shop");
+  // Batch 1 (50%) is reverted: the Deployment falls back to batch 0's share.
+  EXPECT_EQ(r.weight_percent(), 25u);
 }
 
 TEST_F(RollbackItest, RevertRetriesThenCompletesAndWritesTheIncident) {

@@ -95,6 +95,11 @@ void SendRevert(pqxx::work& tx, const core::Clock& clock, const RollbackRow& row
   for (auto& t : view.KubernetesTargets(row.progress.pending)) {
     *r->add_kubernetes_targets() = std::move(t);
   }
+  // Batch scope: Kubernetes targets fall back to the share before the first reverted batch.
+  if (row.plan.scope == Scope::kBatches && !row.plan.batches.empty() &&
+      r->kubernetes_targets_size() > 0) {
+    r->set_weight_percent(view.WeightBefore(row.plan.batches.front()));
+  }
   PublishAndRecord(tx, std::move(e), core::ToUnixMillis(clock.Now()));
 }
 

@@ -38,6 +38,7 @@ struct Batch {
   std::uint32_t index = 0;
   std::vector<std::string> hosts;
   BatchState state = BatchState::kPlanned;
+  std::uint32_t weight_percent = 0;  // DeploymentPlanned's cumulative share after the batch
 };
 
 // The latest instance record of a host, as the executor reported it.
@@ -78,6 +79,8 @@ struct Deployment {
   // The Kubernetes targets among `hosts`, in that order, as RevertRequested.kubernetes_targets
   // names them (driver "kubernetes", `host` = the name, `kubernetes` = the workload).
   std::vector<::sluice::v1::Target> KubernetesTargets(const std::vector<std::string>& hosts) const;
+  // The cumulative share before batch `index`: that of the batch before it (0 for the first).
+  std::uint32_t WeightBefore(std::uint32_t index) const;
 };
 
 // Folds one event of the deployment in. Returns false when the event says nothing the
