@@ -44,6 +44,7 @@
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/spec/convert.hpp>
 #include <sluice/testing/process.hpp>
 #include <sstream>
 #include <thread>
@@ -559,6 +560,10 @@ struct WatcherRun {
     r->set_baseline_version("1.0.0");
     r->add_instances(instance);
     r->set_spec_yaml(spec);
+    if (auto t = sluice::spec::ResolvedTemplateOf(spec, "production",
+                                                  "bench")) {  // as the planner sends it
+      *r->mutable_resolved_template() = *t;
+    }
     r->set_release_id("rel-2.0.0-" + deployment_id);
     return e;
   }

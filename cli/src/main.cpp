@@ -36,12 +36,12 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/events/vocabulary.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/spec/delivery_spec.hpp>
 #include <sstream>
 #include <thread>
 
 #include "completion.hpp"
 #include "config.hpp"
-#include "delivery_spec.hpp"
 #include "format.hpp"
 #include "render.hpp"
 
@@ -534,18 +534,18 @@ int ContextList(const Global& g, const cli::Config& config) {
   });
 }
 
-// Validates a delivery spec with the rollout-planner's own parser, without the API.
+// Validates a delivery spec with the parser intake uses (libs/spec), without the API.
 int Lint(const std::string& file) {
   const std::string text = ReadFile(file);
-  const auto parsed = sluice::rollout_planner::ParseDeliverySpec(text, file);
-  if (const auto* err = std::get_if<sluice::rollout_planner::SpecError>(&parsed)) {
+  const auto parsed = sluice::spec::ParseDeliverySpec(text, file);
+  if (const auto* err = std::get_if<sluice::spec::SpecError>(&parsed)) {
     const json error = {{"message", err->ToString()},
                         {"line", err->line > 0 ? json(err->line) : json()},
                         {"column", err->column > 0 ? json(err->column) : json()}};
     for (const auto& line : cli::RenderSpecError(error, "", file, text)) std::cerr << line << "\n";
     return cli::kExitError;
   }
-  const auto& spec = std::get<sluice::rollout_planner::DeliverySpec>(parsed);
+  const auto& spec = std::get<sluice::spec::DeliverySpec>(parsed);
   std::cout << file << ": valid (app " << spec.app << ", " << spec.environments.size()
             << " environment" << (spec.environments.size() == 1 ? "" : "s") << ")\n";
   return 0;

@@ -1,5 +1,7 @@
 #include "sluice/projection/deployment.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <sluice/events/vocabulary.hpp>
 
@@ -31,6 +33,21 @@ void AddHost(Batch& batch, const std::string& host) {
   }
 }
 
+// Remembers the Kubernetes targets of a plan or a batch request.
+void NoteKubernetes(Deployment& d, const v1::Target& t) {
+  if (t.driver() == "kubernetes" && t.has_kubernetes()) d.kubernetes[t.host()] = t.kubernetes();
+}
+
+// Whether a host a batch event reports belongs in the batch: any host while the plan is unseen
+// or the deployment has no Kubernetes target; else only the planned ones (the rest are the pods
+// reported for its Kubernetes targets).
+bool IsTargetHost(const Deployment& d, const std::string& host) {
+  if (!d.planned || d.kubernetes.empty()) return true;
+  return std::any_of(d.batches.begin(), d.batches.end(), [&](const Batch& b) {
+    return std::find(b.hosts.begin(), b.hosts.end(), host) != b.hosts.end();
+  });
+}
+
 void RaiseGeneration(Deployment& d, std::uint64_t g) { d.generation = std::max(d.generation, g); }
 
 // A release fact only DeploymentPlanned sets outright: other events fill it while empty.
@@ -56,7 +73,11 @@ void ApplyPlanned(Deployment& d, const v1::DeploymentPlanned& p, std::int64_t at
   RaiseGeneration(d, p.generation());
   for (const auto& pb : p.batches()) {
     auto& b = EnsureBatch(d, pb.index());
-    for (const auto& t : pb.targets()) AddHost(b, t.host());
+    b.weight_percent = pb.weight_percent();
+    for (const auto& t : pb.targets()) {
+      AddHost(b, t.host());
+      NoteKubernetes(d, t);
+    }
   }
 }
 
@@ -93,7 +114,10 @@ bool ApplyBatchEvent(Deployment& d, const v1::Envelope& e) {
       const auto& p = e.batch_requested();
       auto& b = EnsureBatch(d, p.batch_index());
       if (b.state == BatchState::kPlanned) b.state = BatchState::kRequested;
-      for (const auto& t : p.targets()) AddHost(b, t.host());
+      for (const auto& t : p.targets()) {
+        AddHost(b, t.host());
+        NoteKubernetes(d, t);
+      }
       RaiseGeneration(d, p.generation());
       Fill(d.app, p.app());
       Fill(d.env, p.env());
@@ -104,14 +128,18 @@ bool ApplyBatchEvent(Deployment& d, const v1::Envelope& e) {
       const auto& p = e.batch_succeeded();
       auto& b = EnsureBatch(d, p.batch_index());
       b.state = BatchState::kSucceeded;
-      for (const auto& h : p.hosts()) AddHost(b, h);
+      for (const auto& h : p.hosts()) {
+        if (IsTargetHost(d, h)) AddHost(b, h);
+      }
       return true;
     }
     case PC::kBatchFailed: {
       const auto& p = e.batch_failed();
       auto& b = EnsureBatch(d, p.batch_index());
       b.state = BatchState::kFailed;
-      for (const auto& h : p.failed_hosts()) AddHost(b, h);
+      for (const auto& h : p.failed_hosts()) {
+        if (IsTargetHost(d, h)) AddHost(b, h);
+      }
       return true;
     }
     default:
@@ -287,6 +315,28 @@ std::vector<std::string> Deployment::DeployedHosts() const {
   return out;
 }
 
+std::vector<v1::Target> Deployment::KubernetesTargets(const std::vector<std::string>& names) const {
+  std::vector<v1::Target> out;
+  for (const auto& name : names) {
+    const auto it = kubernetes.find(name);
+    if (it == kubernetes.end()) continue;
+    v1::Target t;
+    t.set_host(name);
+    t.set_driver("kubernetes");
+    *t.mutable_kubernetes() = it->second;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::uint32_t Deployment::WeightBefore(std::uint32_t index) const {
+  std::uint32_t weight = 0;
+  for (const auto& b : batches) {
+    if (b.index < index) weight = std::max(weight, b.weight_percent);
+  }
+  return weight;
+}
+
 bool Apply(Deployment& d, const v1::Envelope& e, std::int64_t at_ms) {
   bool kept = false;
   switch (e.payload_case()) {
@@ -312,14 +362,25 @@ bool Apply(Deployment& d, const v1::Envelope& e, std::int64_t at_ms) {
 json ToJson(const Deployment& d) {
   json batches = json::array();
   for (const auto& b : d.batches) {
-    batches.push_back({{"index", b.index}, {"hosts", b.hosts}, {"state", ToString(b.state)}});
+    batches.push_back({{"index", b.index},
+                       {"hosts", b.hosts},
+                       {"state", ToString(b.state)},
+                       {"weight_percent", b.weight_percent}});
   }
   json hosts = json::object();
   for (const auto& [name, h] : d.hosts) {
     hosts[name] = {
         {"batch", h.batch}, {"version", h.version}, {"status", h.status}, {"error", h.error}};
   }
+  json kubernetes = json::object();
+  for (const auto& [name, w] : d.kubernetes) {
+    std::string text;
+    if (google::protobuf::util::MessageToJsonString(w, &text).ok()) {
+      kubernetes[name] = json::parse(text);
+    }
+  }
   return {{"id", d.id},
+          {"kubernetes", kubernetes},
           {"planned", d.planned},
           {"app", d.app},
           {"env", d.env},
@@ -355,7 +416,8 @@ Deployment FromJson(const json& j) {
   for (const auto& b : j.value("batches", json::array())) {
     d.batches.push_back(
         Batch{b.at("index").get<std::uint32_t>(), b.at("hosts").get<std::vector<std::string>>(),
-              BatchStateFromString(b.value("state", "planned")).value_or(BatchState::kPlanned)});
+              BatchStateFromString(b.value("state", "planned")).value_or(BatchState::kPlanned),
+              b.value("weight_percent", 0u)});
   }
   const json hosts = j.value("hosts", json::object());
   for (const auto& [name, h] : hosts.items()) {
@@ -370,6 +432,13 @@ Deployment FromJson(const json& j) {
   d.rollback_target_version = j.value("rollback_target_version", "");
   d.rollback_generation = j.value("rollback_generation", std::uint64_t{0});
   d.planned_at_ms = j.value("planned_at_ms", std::int64_t{0});
+  const json kubernetes = j.value("kubernetes", json::object());
+  for (const auto& [name, w] : kubernetes.items()) {
+    v1::KubernetesWorkload workload;
+    if (google::protobuf::util::JsonStringToMessage(w.dump(), &workload).ok()) {
+      d.kubernetes[name] = std::move(workload);
+    }
+  }
   return d;
 }
 

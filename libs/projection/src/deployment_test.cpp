@@ -170,5 +170,54 @@ TEST_F(ProjectionTest, JsonRoundTripsAndUnrelatedEventsAreNotKept) {
   EXPECT_FALSE(Apply(d_, passed, 0));
 }
 
+TEST_F(ProjectionTest, KubernetesTargetsAreKeptAndTheirPodsAreNoTargets) {
+  auto planned = Planned();
+  for (auto& pb : *planned.mutable_deployment_planned()->mutable_batches()) {
+    auto* t = pb.add_targets();
+    t->set_host("web-k8s");
+    t->set_driver("kubernetes");
+    t->mutable_kubernetes()->set_name("web");
+    t->mutable_kubernetes()->set_namespace_("shop");
+    t->mutable_kubernetes()->set_rollout(v1::KUBERNETES_ROLLOUT_REPLICA_CANARY);
+  }
+  auto ok = New();
+  auto* s = ok.mutable_batch_succeeded();
+  s->set_deployment_id("d1");
+  s->set_batch_index(0);
+  s->add_hosts("h1");
+  s->add_hosts("web-canary-5d8f-x2k9q");  // a pod the executor reports
+  ApplyAll({planned, Requested(0, 1), ok});
+  EXPECT_EQ(d_.DeployedHosts(), (std::vector<std::string>{"h1", "web-k8s"}));
+  const auto targets = d_.KubernetesTargets({"h1", "web-k8s"});
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].host(), "web-k8s");
+  EXPECT_EQ(targets[0].driver(), "kubernetes");
+  EXPECT_EQ(targets[0].kubernetes().name(), "web");
+  // The stored form keeps them.
+  const auto back = FromJson(ToJson(d_));
+  EXPECT_EQ(back.KubernetesTargets({"web-k8s"}).at(0).kubernetes().namespace_(), "shop");
+  EXPECT_EQ(ToJson(back), ToJson(d_));
+}
+
+TEST_F(ProjectionTest, PlannedWeightsGiveTheShareBeforeABatch) {
+  auto planned = Planned();
+  planned.mutable_deployment_planned()->mutable_batches(0)->set_weight_percent(25);
+  planned.mutable_deployment_planned()->mutable_batches(1)->set_weight_percent(100);
+  ApplyAll({planned});
+  EXPECT_EQ(d_.WeightBefore(0), 0u);
+  EXPECT_EQ(d_.WeightBefore(1), 25u);
+  EXPECT_EQ(FromJson(ToJson(d_)).WeightBefore(1), 25u);
+}
+
+TEST_F(ProjectionTest, WithoutKubernetesTargetsReportedHostsJoinTheBatchAsBefore) {
+  auto ok = New();
+  auto* s = ok.mutable_batch_succeeded();
+  s->set_batch_index(0);
+  s->add_hosts("h9");
+  ApplyAll({Planned(), Requested(0, 1), ok});
+  EXPECT_EQ(d_.DeployedHosts(), (std::vector<std::string>{"h1", "h9"}));
+  EXPECT_TRUE(d_.KubernetesTargets({"h1", "h9"}).empty());
+}
+
 }  // namespace
 }  // namespace sluice::projection

@@ -5,11 +5,7 @@
 namespace sluice::watcher {
 
 std::variant<analysis::Template, std::string> TemplateOf(const AnalysisRow& a) {
-  return ResolveTemplate(a.spec_yaml, a.env, a.template_name);
-}
-
-std::optional<analysis::BakeWatch> BakeWatchSettingsOf(const AnalysisRow& a) {
-  return BakeWatchOf(a.spec_yaml, a.env);
+  return TemplateFromRequest(a.resolved_template, a.env, a.template_name);
 }
 
 }  // namespace sluice::watcher

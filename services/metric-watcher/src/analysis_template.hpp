@@ -1,7 +1,8 @@
 #pragma once
 
-// Where an analysis's template and bake watch come from. The one place that knows: today the
-// delivery spec's YAML the AnalysisRequested carried (stored in analyses.spec_yaml).
+// Where an analysis's template comes from. The one place that knows: the template release-intake
+// resolved and the planner passed on in AnalysisRequested.resolved_template (stored in
+// analyses.resolved_template); the spec text is kept for people, never parsed here.
 
 #include <optional>
 #include <sluice/analysis/analysis.hpp>
@@ -14,8 +15,5 @@ namespace sluice::watcher {
 
 // The analysis's resolved template, or why there is none.
 std::variant<analysis::Template, std::string> TemplateOf(const AnalysisRow& a);
-
-// The environment's bake watch settings, when the deployment has them.
-std::optional<analysis::BakeWatch> BakeWatchSettingsOf(const AnalysisRow& a);
 
 }  // namespace sluice::watcher

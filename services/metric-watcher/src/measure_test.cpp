@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <sluice/http/errors.hpp>
+#include <sluice/spec/analysis_spec.hpp>
 
 #include "alerts.hpp"
 #include "retrospective.hpp"
@@ -73,8 +74,8 @@ templates:
 )";
 
 analysis::Template LoadTemplate(const char* text = kTemplate) {
-  auto parsed = analysis::ParseAnalysisSpec(YAML::Load(text), "analysis");
-  if (auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) {
+  auto parsed = spec::ParseAnalysisSpec(YAML::Load(text), "analysis");
+  if (auto* issue = std::get_if<spec::SpecIssue>(&parsed)) {
     ADD_FAILURE() << issue->ToString();
     return {};
   }

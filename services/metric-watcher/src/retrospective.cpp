@@ -3,10 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
-#include <sluice/analysis/yaml_reader.hpp>
 #include <sluice/core/duration.hpp>
 #include <sluice/http/errors.hpp>
 #include <sluice/http/server.hpp>
+#include <sluice/spec/yaml_reader.hpp>
 
 #include "alerts.hpp"
 #include "run.hpp"
@@ -57,7 +57,7 @@ core::SystemTime RequireTime(const json& body, const char* field) {
 }
 
 analysis::Template TemplateFromYaml(const std::string& text, const std::string& name) {
-  if (const auto issue = analysis::CheckYamlText(text)) {
+  if (const auto issue = spec::CheckYamlText(text)) {
     throw Unprocessable("template_yaml", "template_yaml: " + issue->ToString());
   }
   YAML::Node node;
@@ -66,7 +66,7 @@ analysis::Template TemplateFromYaml(const std::string& text, const std::string& 
   } catch (const YAML::Exception& e) {
     throw Unprocessable("template_yaml", std::string("template_yaml is not YAML: ") + e.what());
   }
-  if (const auto issue = analysis::CheckYamlTree(node)) {
+  if (const auto issue = spec::CheckYamlTree(node)) {
     throw Unprocessable("template_yaml", "template_yaml: " + issue->ToString());
   }
   if (!node.IsMap()) throw Unprocessable("template_yaml", "template_yaml must be a mapping");
@@ -79,8 +79,8 @@ analysis::Template TemplateFromYaml(const std::string& text, const std::string& 
   } else {
     analysis_node["templates"][tmpl_name] = node;
   }
-  auto parsed = analysis::ParseAnalysisSpec(analysis_node, "template_yaml");
-  if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) {
+  auto parsed = spec::ParseAnalysisSpec(analysis_node, "template_yaml");
+  if (const auto* issue = std::get_if<spec::SpecIssue>(&parsed)) {
     throw Unprocessable("template_yaml", issue->path + ": " + issue->message);
   }
   auto& spec = std::get<analysis::AnalysisSpec>(parsed);

@@ -1,15 +1,42 @@
 #include "run.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
+#include <sluice/events/envelope.hpp>
+#include <sluice/spec/convert.hpp>
+#include <stdexcept>
+
 namespace sluice::watcher {
 
 using analysis::Outcome;
+
+std::variant<analysis::Template, std::string> TemplateFromRequest(
+    const std::string& resolved, std::string_view env, const std::string& template_name) {
+  const std::string name = template_name.empty() ? "default" : template_name;
+  if (resolved.empty()) {
+    return "analysis template '" + name + "' is not defined for environment '" + std::string(env) +
+           "'";
+  }
+  events::v1::AnalysisTemplate t;
+  if (!google::protobuf::util::JsonStringToMessage(resolved, &t).ok()) {
+    return std::string("the stored resolved template is unreadable");
+  }
+  if (t.name() != name) {
+    return "the request resolved template '" + t.name() + "', not '" + name + "'";
+  }
+  try {
+    return spec::FromProto(t);
+  } catch (const std::invalid_argument& e) {
+    return std::string(e.what());
+  }
+}
 
 std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view spec_yaml,
                                                               std::string_view env,
                                                               const std::string& template_name) {
   if (spec_yaml.empty()) return std::string("the request carries no delivery spec");
-  auto parsed = analysis::ParseAnalysisFromDeliverySpec(spec_yaml, env);
-  if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) {
+  auto parsed = spec::ParseAnalysisFromDeliverySpec(spec_yaml, env);
+  if (const auto* issue = std::get_if<spec::SpecIssue>(&parsed)) {
     std::string where = issue->path;
     if (issue->line > 0) {
       where += " (line " + std::to_string(issue->line) + ", column " +
@@ -28,7 +55,7 @@ std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view s
 }
 
 std::optional<analysis::BakeWatch> BakeWatchOf(std::string_view spec_yaml, std::string_view env) {
-  auto parsed = analysis::ParseAnalysisFromDeliverySpec(spec_yaml, env);
+  auto parsed = spec::ParseAnalysisFromDeliverySpec(spec_yaml, env);
   if (const auto* spec = std::get_if<analysis::AnalysisSpec>(&parsed)) return spec->bake_watch;
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <sluice/analysis/analysis.hpp>
 #include <sluice/events/vocabulary.hpp>
+#include <sluice/spec/analysis_spec.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -34,13 +35,20 @@ inline constexpr std::string_view kJudgeRule = "judge";
 
 inline constexpr std::chrono::milliseconds kDefaultBakeDuration{std::chrono::minutes(5)};
 
-// The template of an analysis, from the deployment's delivery spec; or why there is none
-// (unparsable spec, no analysis section for the env, no template of that name).
+// The template of an analysis: AnalysisRequested.resolved_template as stored (its JSON
+// mapping; release-intake resolved it, the planner passed it on); or why there is none (the
+// environment has no template of that name, or the request carried none).
+std::variant<analysis::Template, std::string> TemplateFromRequest(const std::string& resolved,
+                                                                  std::string_view env,
+                                                                  const std::string& template_name);
+
+// The template of a delivery spec text a person posts to the retrospective API; or why there
+// is none (unparsable spec, no analysis section for the env, no template of that name).
 std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view spec_yaml,
                                                               std::string_view env,
                                                               const std::string& template_name);
 
-// The environment's bakeWatch section, when the spec has one.
+// The environment's bakeWatch section, when the spec text has one (the retrospective API).
 std::optional<analysis::BakeWatch> BakeWatchOf(std::string_view spec_yaml, std::string_view env);
 
 // A bake watch measures until its end: never decided Successful by count or by consecutive

@@ -1,6 +1,9 @@
 #include "run.hpp"
 
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+
+#include <sluice/spec/convert.hpp>
 
 namespace sluice::watcher {
 namespace {
@@ -40,6 +43,38 @@ TEST(ResolveTemplateTest, MissingTemplateOrEnvIsAnError) {
   EXPECT_TRUE(std::holds_alternative<std::string>(ResolveTemplate("", "production", "default")));
   EXPECT_TRUE(
       std::holds_alternative<std::string>(ResolveTemplate("a: [", "production", "default")));
+}
+
+std::string ResolvedJson(const std::string& name) {
+  const auto t = spec::ResolvedTemplateOf(kSpec, "production", name);
+  EXPECT_TRUE(t.has_value()) << name;
+  std::string text;
+  EXPECT_TRUE(
+      google::protobuf::util::MessageToJsonString(t.value_or(events::v1::AnalysisTemplate{}), &text)
+          .ok());
+  return text;
+}
+
+TEST(TemplateFromRequestTest, TakesTheResolvedTemplateAsSent) {
+  const auto direct = ResolveTemplate(kSpec, "production", "bake");
+  ASSERT_TRUE(std::holds_alternative<analysis::Template>(direct));
+  const auto r = TemplateFromRequest(ResolvedJson("bake"), "production", "bake");
+  ASSERT_TRUE(std::holds_alternative<analysis::Template>(r)) << std::get<std::string>(r);
+  EXPECT_EQ(std::get<analysis::Template>(r), std::get<analysis::Template>(direct));
+  // "" names the default template.
+  EXPECT_TRUE(std::holds_alternative<analysis::Template>(
+      TemplateFromRequest(ResolvedJson("default"), "production", "")));
+}
+
+TEST(TemplateFromRequestTest, NoneOrAnotherOrAnUnreadableOneIsAnError) {
+  const auto none = TemplateFromRequest("", "production", "strict");
+  ASSERT_TRUE(std::holds_alternative<std::string>(none));
+  EXPECT_EQ(std::get<std::string>(none),
+            "analysis template 'strict' is not defined for environment 'production'");
+  EXPECT_TRUE(std::holds_alternative<std::string>(
+      TemplateFromRequest(ResolvedJson("bake"), "production", "default")));
+  EXPECT_TRUE(
+      std::holds_alternative<std::string>(TemplateFromRequest("{nope", "production", "default")));
 }
 
 TEST(ResolveTemplateTest, BakeWatchOfTheEnvironment) {

@@ -1,5 +1,7 @@
 #include "watcher_handler.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
@@ -104,6 +106,13 @@ AnalysisRow AnalysisOf(const v1::Envelope& envelope, core::SystemTime now) {
   a.instances.assign(r.instances().begin(), r.instances().end());
   a.baseline_instances.assign(r.baseline_instances().begin(), r.baseline_instances().end());
   a.spec_yaml = r.spec_yaml();
+  // The template comes resolved in the request (the planner names the bake watch's template
+  // and duration there too); the spec text is kept, never parsed.
+  if (r.has_resolved_template() &&
+      !google::protobuf::util::MessageToJsonString(r.resolved_template(), &a.resolved_template)
+           .ok()) {
+    a.resolved_template.clear();  // then reported as template_missing
+  }
   a.started_at = now;
   a.template_name = r.template_name();
   return a;
@@ -182,9 +191,6 @@ bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const cor
   AnalysisRow a = AnalysisOf(envelope, now);
   const auto d = Project(tx, envelope, a.deployment_id, now);
 
-  std::optional<analysis::BakeWatch> bake;
-  if (a.bake_watch) bake = BakeWatchSettingsOf(a);
-  if (a.template_name.empty() && bake) a.template_name = bake->template_name;
   if (a.template_name.empty()) a.template_name = "default";
   if (CancelIfVoid(tx, a, d.rollback_generation, now)) return false;
 
@@ -195,7 +201,6 @@ bool OnAnalysisRequested(pqxx::work& tx, const v1::Envelope& envelope, const cor
   }
   if (a.bake_watch) {
     milliseconds duration = ToMillis(envelope.analysis_requested().duration());
-    if (duration.count() <= 0) duration = bake ? bake->duration : kDefaultBakeDuration;
     if (duration.count() <= 0) duration = kDefaultBakeDuration;
     a.ends_at = now + duration;
     ExtendActiveUntil(tx, a.deployment_id, *a.ends_at, now);

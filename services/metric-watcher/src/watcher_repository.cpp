@@ -13,15 +13,16 @@ constexpr const char* kAnalysisColumns =
     "id, deployment_id, batch_index, generation, app, env, version, baseline_version, "
     "release_id, template_name, bake_watch, instances::text, baseline_instances::text, "
     "spec_yaml, status, " SLUICE_US("started_at") ", " SLUICE_US("ends_at") ", " SLUICE_US(
-        "next_due_at") ", " SLUICE_US("finished_at") ", reason, evidence::text";
+        "next_due_at") ", " SLUICE_US("finished_at") ", reason, evidence::text, resolved_template";
 
 constexpr const char* kInsertAnalysis =
     "INSERT INTO analyses (id, deployment_id, batch_index, generation, app, env, version, "
     "  baseline_version, release_id, template_name, bake_watch, instances, baseline_instances, "
-    "  spec_yaml, status, started_at, ends_at, next_due_at, finished_at, reason, evidence) "
+    "  spec_yaml, status, started_at, ends_at, next_due_at, finished_at, reason, evidence, "
+    "  resolved_template) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14, "
     "$15, " SLUICE_TS("$16") ", " SLUICE_TS("$17") ", " SLUICE_TS("$18") ", " SLUICE_TS(
-        "$19") ", $20, $21::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id";
+        "$19") ", $20, $21::jsonb, $22) ON CONFLICT (id) DO NOTHING RETURNING id";
 
 constexpr const char* kInsertRule =
     "INSERT INTO analysis_rules (analysis_id, rule, kind, progress, outcome, next_due_at) "
@@ -148,6 +149,7 @@ AnalysisRow ReadAnalysis(const pqxx::row& r) {
   a.instances = StringList(r[11].as<std::string>());
   a.baseline_instances = StringList(r[12].as<std::string>());
   a.spec_yaml = r[13].as<std::string>();
+  a.resolved_template = r[21].as<std::string>();
   a.status = r[14].as<std::string>();
   a.started_at = *TimeAt(r[15]);
   a.ends_at = TimeAt(r[16]);
@@ -169,7 +171,8 @@ bool InsertAnalysis(pqxx::work& tx, const AnalysisRow& a) {
       static_cast<std::int64_t>(a.generation), a.app, a.env, a.version, a.baseline_version,
       a.release_id, a.template_name, a.bake_watch, json(a.instances).dump(),
       json(a.baseline_instances).dump(), a.spec_yaml, a.status, Micros(a.started_at),
-      Nullable(ends), Nullable(due), Nullable(finished), a.reason, a.evidence.dump());
+      Nullable(ends), Nullable(due), Nullable(finished), a.reason, a.evidence.dump(),
+      a.resolved_template);
   return !r.empty();
 }
 

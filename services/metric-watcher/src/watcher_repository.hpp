@@ -27,7 +27,9 @@ struct AnalysisRow {
   std::string app, env, version, baseline_version, release_id, template_name;
   bool bake_watch = false;
   std::vector<std::string> instances, baseline_instances;
-  std::string spec_yaml;
+  std::string spec_yaml;  // deprecated in AnalysisRequested: kept for people, never parsed
+  // AnalysisRequested.resolved_template in its JSON mapping ('' when the request had none).
+  std::string resolved_template;
   std::string status;
   core::SystemTime started_at{};
   std::optional<core::SystemTime> ends_at;

@@ -13,6 +13,7 @@
 #include <sluice/http/client.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/spec/convert.hpp>
 #include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
@@ -173,6 +174,11 @@ class MetricWatcherE2eTest : public ::testing::Test {
     r->set_bake_watch(bake);
     if (bake_duration.count() > 0) r->mutable_duration()->set_seconds(bake_duration.count());
     r->set_spec_yaml(SpecYaml());
+    // As the planner sends it: the template resolved at intake.
+    if (auto t = spec::ResolvedTemplateOf(SpecYaml(), "production",
+                                          template_name.empty() ? "default" : template_name)) {
+      *r->mutable_resolved_template() = *t;
+    }
     r->set_release_id("rel-" + deployment_id);
     Produce(deployments_topic_, std::move(e));
     return id;
@@ -329,7 +335,9 @@ TEST_F(MetricWatcherE2eTest, RollbackCancelsRunningAnalysisAndBakeWatchPasses) {
   // Bake watch: measured until its 3s are over, then passed with bake_watch set.
   const std::string baked = "dep-bake-" + sfx_;
   Planned(baked, "2.0.0");
-  const std::string bake_id = Requested(baked, {Host("ok")}, "", true);
+  // As the planner sends a bake watch: the spec's bakeWatch template and duration (the watcher
+  // takes them from the request; it no longer reads spec_yaml).
+  const std::string bake_id = Requested(baked, {Host("ok")}, "default", true, 1, 3s);
   const auto passed = Await(baked, v1::Envelope::kAnalysisPassed, 30s);
   ASSERT_TRUE(passed) << watcher_->LogTail();
   EXPECT_TRUE(passed->envelope.analysis_passed().bake_watch());

@@ -12,7 +12,6 @@ namespace sluice::release_intake {
 namespace {
 
 using nlohmann::json;
-namespace rp = ::sluice::rollout_planner;
 
 FieldError Err(std::string field, std::string message) {
   return FieldError{std::move(field), std::move(message)};
@@ -37,8 +36,8 @@ std::optional<FieldError> UnknownKey(const json& body, const std::vector<std::st
   return std::nullopt;
 }
 
-json GateJson(const rp::Gate& g) {
-  if (g.kind == rp::Gate::Kind::kApproval) return {{"kind", "approval"}};
+json GateJson(const spec::Gate& g) {
+  if (g.kind == spec::Gate::Kind::kApproval) return {{"kind", "approval"}};
   json j = {{"kind", "pause"}};
   j["duration"] = g.duration ? json(FormatDuration(*g.duration)) : json(nullptr);
   return j;
@@ -128,14 +127,14 @@ std::string Sha256Hex(std::string_view text) { return core::Sha256Hex(text); }
 
 std::string SpecOrigin(std::string_view app) { return std::string(app) + ".yaml"; }
 
-json SpecErrorBody(const rp::SpecError& e) {
+json SpecErrorBody(const spec::SpecError& e) {
   json error = {{"code", "invalid_spec"}, {"message", e.ToString()}, {"field", e.path}};
   error["line"] = e.line > 0 ? json(e.line) : json(nullptr);
   error["column"] = e.column > 0 ? json(e.column) : json(nullptr);
   return {{"error", std::move(error)}};
 }
 
-std::vector<std::string> EnvironmentNames(const rp::DeliverySpec& spec) {
+std::vector<std::string> EnvironmentNames(const spec::DeliverySpec& spec) {
   std::vector<std::string> out;
   out.reserve(spec.environments.size());
   for (const auto& e : spec.environments) out.push_back(e.name);
@@ -216,6 +215,16 @@ json DryRunJson(const DryRunInput& in) {
                {"failure_tolerance", b.failure_tolerance},
                {"host_timeout", FormatDuration(b.host_timeout)}};
     if (b.traffic_switch_url) jb["traffic_switch_url"] = *b.traffic_switch_url;
+    if (!b.kubernetes.empty()) {  // each moves to weight_percent with the batch
+      json workloads = json::array();
+      for (const auto& k : b.kubernetes) {
+        workloads.push_back({{"name", k.name},
+                             {"kind", spec::ToString(k.kind)},
+                             {"workload", k.workload},
+                             {"rollout", spec::ToString(k.rollout)}});
+      }
+      jb["kubernetes"] = std::move(workloads);
+    }
     batches.push_back(std::move(jb));
   }
   const std::size_t total = in.batches.empty() ? 0 : in.batches.back().cumulative_hosts;
@@ -226,7 +235,7 @@ json DryRunJson(const DryRunInput& in) {
           {"version", in.version},
           {"spec_version", in.spec_version},
           {"strategy", in.environment != nullptr
-                           ? std::string(rp::ToString(in.environment->strategy.type))
+                           ? std::string(spec::ToString(in.environment->strategy.type))
                            : std::string()},
           {"total_hosts", total},
           {"batches", std::move(batches)}};

@@ -11,13 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sluice/events/vocabulary.hpp>
+#include <sluice/spec/delivery_spec.hpp>
+#include <sluice/spec/plan.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
-#include "delivery_spec.hpp"
-#include "plan.hpp"
 #include "release.hpp"
 
 namespace sluice::release_intake {
@@ -57,10 +57,10 @@ std::string SpecOrigin(std::string_view app);
 // The 422 body for a spec that does not parse:
 // {"error":{"code":"invalid_spec","message":"<app>.yaml:12:7: <path>: <what>","field":<path>,
 //           "line":12,"column":7}}
-nlohmann::json SpecErrorBody(const rollout_planner::SpecError& e);
+nlohmann::json SpecErrorBody(const spec::SpecError& e);
 
 // The environment names of a spec, in file order.
-std::vector<std::string> EnvironmentNames(const rollout_planner::DeliverySpec& spec);
+std::vector<std::string> EnvironmentNames(const spec::DeliverySpec& spec);
 
 // --- Deployment requests --------------------------------------------------------------------
 
@@ -91,8 +91,8 @@ struct DryRunInput {
   std::string release_id;
   std::string version;
   std::int64_t spec_version = 0;
-  const rollout_planner::Environment* environment = nullptr;
-  std::vector<rollout_planner::Batch> batches;
+  const spec::Environment* environment = nullptr;
+  std::vector<spec::Batch> batches;
 };
 nlohmann::json DryRunJson(const DryRunInput& input);
 

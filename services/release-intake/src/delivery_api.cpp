@@ -6,6 +6,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/http/errors.hpp>
+#include <sluice/spec/convert.hpp>
 
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
@@ -15,7 +16,6 @@ namespace sluice::release_intake {
 namespace {
 
 using nlohmann::json;
-namespace rp = ::sluice::rollout_planner;
 
 http::ApiException Unprocessable(std::string field, std::string message) {
   return http::ApiException({422, "unprocessable", std::move(message), std::move(field)});
@@ -29,8 +29,8 @@ json SpecVersionJson(const AppSpecVersion& s, bool with_yaml) {
             {"applied_at_ms", s.applied_at_ms}};
   if (with_yaml) {
     j["yaml"] = s.yaml;
-    auto parsed = rp::ParseDeliverySpec(s.yaml, SpecOrigin(s.app));
-    if (const auto* spec = std::get_if<rp::DeliverySpec>(&parsed)) {
+    auto parsed = spec::ParseDeliverySpec(s.yaml, SpecOrigin(s.app));
+    if (const auto* spec = std::get_if<spec::DeliverySpec>(&parsed)) {
       j["environments"] = EnvironmentNames(*spec);
     }
   }
@@ -201,12 +201,12 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
         now_ms);
   };
 
-  auto parsed = rp::ParseDeliverySpec(text, SpecOrigin(app));
+  auto parsed = spec::ParseDeliverySpec(text, SpecOrigin(app));
   std::optional<json> refusal;
-  if (const auto* e = std::get_if<rp::SpecError>(&parsed)) {
+  if (const auto* e = std::get_if<spec::SpecError>(&parsed)) {
     refusal = SpecErrorBody(*e);
-  } else if (std::get<rp::DeliverySpec>(parsed).app != app) {
-    const std::string spec_app = std::get<rp::DeliverySpec>(parsed).app;
+  } else if (std::get<spec::DeliverySpec>(parsed).app != app) {
+    const std::string spec_app = std::get<spec::DeliverySpec>(parsed).app;
     refusal = json{{"error",
                     {{"code", "invalid_spec"},
                      {"message", SpecOrigin(app) + ": app: the spec is for app '" + spec_app +
@@ -220,7 +220,7 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
     http::WriteJson(res, 422, *refusal);
     return;
   }
-  const auto& spec = std::get<rp::DeliverySpec>(parsed);
+  const auto& spec = std::get<spec::DeliverySpec>(parsed);
   const std::string sha = Sha256Hex(text);
   struct Outcome {
     std::int64_t version = 0;
@@ -239,7 +239,8 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
     auto* applied = e.mutable_app_spec_applied();
     applied->set_app(app);
     applied->set_spec_version(static_cast<std::uint64_t>(version));
-    applied->set_spec_yaml(text);
+    applied->set_spec_yaml(text);  // deprecated: for one release, beside the resolved form
+    *applied->mutable_spec() = spec::ToProto(spec);
     applied->set_sha256(sha);
     applied->set_applied_by(token.name);
     eventbus::Publish(tx, std::move(e));
@@ -390,15 +391,15 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
         throw Unprocessable("app", "app '" + app + "' has no delivery spec; " + apply_hint);
       }
     }
-    auto parsed = rp::ParseDeliverySpec(spec->yaml, SpecOrigin(app));
-    if (const auto* e = std::get_if<rp::SpecError>(&parsed)) {
+    auto parsed = spec::ParseDeliverySpec(spec->yaml, SpecOrigin(app));
+    if (const auto* e = std::get_if<spec::SpecError>(&parsed)) {
       throw http::ApiException({422, "invalid_spec",
                                 "delivery spec version " + std::to_string(spec->version) +
                                     " no longer passes validation (" + e->ToString() +
                                     "); apply a corrected spec",
                                 "spec_version"});
     }
-    const auto& delivery_spec = std::get<rp::DeliverySpec>(parsed);
+    const auto& delivery_spec = std::get<spec::DeliverySpec>(parsed);
     const auto* env = delivery_spec.FindEnvironment(request.env);
     if (env == nullptr) {
       throw Unprocessable(
@@ -409,8 +410,8 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
     if (dry_run) {
       DryRunInput in{app, request.env, release->id, release->input.version, spec->version, env, {}};
       try {
-        in.batches = rp::PlanRollout(*env, env->AllHosts());
-      } catch (const rp::PlanError& e) {
+        in.batches = spec::PlanRollout(*env, env->AllHosts());
+      } catch (const spec::PlanError& e) {
         throw Unprocessable(
             "env", std::string("cannot plan environment '") + request.env + "': " + e.what());
       }
@@ -435,7 +436,8 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
     dr->set_env(request.env);
     dr->set_requested_by(token.name);
     dr->set_spec_version(static_cast<std::uint64_t>(spec->version));
-    dr->set_spec_yaml(spec->yaml);
+    dr->set_spec_yaml(spec->yaml);  // deprecated: for one release, beside the resolved form
+    *dr->mutable_spec() = spec::ToProto(delivery_spec);
     dr->set_version(release->input.version);
     auto* artifact = dr->mutable_artifact();
     artifact->set_version(release->input.version);
@@ -557,8 +559,8 @@ void ReleaseIntakeApi::CheckSeparationOfDuties(const StoredDeploymentRequest& re
   });
   bool allowed = false;
   if (spec) {
-    auto parsed = rp::ParseDeliverySpec(spec->yaml, SpecOrigin(request.app));
-    if (const auto* s = std::get_if<rp::DeliverySpec>(&parsed)) {
+    auto parsed = spec::ParseDeliverySpec(spec->yaml, SpecOrigin(request.app));
+    if (const auto* s = std::get_if<spec::DeliverySpec>(&parsed)) {
       const auto* env = s->FindEnvironment(request.env);
       allowed = env != nullptr && env->policy.allow_self_approval;
     }

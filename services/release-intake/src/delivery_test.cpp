@@ -6,7 +6,6 @@ namespace sluice::release_intake {
 namespace {
 
 using nlohmann::json;
-namespace rp = ::sluice::rollout_planner;
 using namespace std::chrono_literals;
 
 constexpr const char* kSpec = R"(app: shop
@@ -135,8 +134,8 @@ TEST(Sha256Hex, IsTheHexDigest) {
 TEST(SpecErrorBody, CarriesOriginLineColumnAndPath) {
   const std::string bad =
       std::string(kSpec).replace(std::string(kSpec).find("weight: 50%"), 11, "weight: 150%");
-  auto parsed = rp::ParseDeliverySpec(bad, SpecOrigin("shop"));
-  const auto& e = Get<rp::SpecError>(parsed);
+  auto parsed = spec::ParseDeliverySpec(bad, SpecOrigin("shop"));
+  const auto& e = Get<spec::SpecError>(parsed);
   const json body = SpecErrorBody(e);
   EXPECT_EQ(body["error"]["code"], "invalid_spec");
   EXPECT_EQ(body["error"]["field"], "environments.production.strategy.steps[2].weight");
@@ -201,17 +200,17 @@ TEST(FormatDuration, ShortestSpellingThatParsesBack) {
   EXPECT_EQ(FormatDuration(500ms), "500ms");
   EXPECT_EQ(FormatDuration(0ms), "0s");
   for (std::chrono::milliseconds d : {120000ms, 90000ms, 3723004ms}) {
-    EXPECT_EQ(rp::ParseDuration(FormatDuration(d)), d);
+    EXPECT_EQ(spec::ParseDuration(FormatDuration(d)), d);
   }
 }
 
 TEST(DryRunJson, ShowsTheBatchesThePlannerCuts) {
-  auto parsed = rp::ParseDeliverySpec(kSpec, "shop.yaml");
-  const auto& spec = Get<rp::DeliverySpec>(parsed);
+  auto parsed = spec::ParseDeliverySpec(kSpec, "shop.yaml");
+  const auto& spec = Get<spec::DeliverySpec>(parsed);
   const auto* env = spec.FindEnvironment("production");
   ASSERT_NE(env, nullptr);
   DryRunInput in{
-      "shop", "production", "r1", "1.2.3", 4, env, rp::PlanRollout(*env, env->AllHosts())};
+      "shop", "production", "r1", "1.2.3", 4, env, spec::PlanRollout(*env, env->AllHosts())};
   const json j = DryRunJson(in);
   EXPECT_EQ(j["dry_run"], true);
   EXPECT_EQ(j["strategy"], "canary");

@@ -666,6 +666,7 @@ TEST_F(ReleaseIntakeE2eTest, DeliverySpecIsVersionedAndInvalidSpecsNameTheLine) 
   });
   EXPECT_EQ(seen[0].envelope.app_spec_applied().spec_version(), 1u);
   EXPECT_EQ(seen[0].envelope.app_spec_applied().spec_yaml(), text);
+  EXPECT_EQ(seen[0].envelope.app_spec_applied().spec().app(), app);  // parsed once, here
   EXPECT_EQ(seen[1].envelope.app_spec_applied().spec_version(), 2u);
   EXPECT_EQ(seen[1].envelope.app_spec_applied().sha256(), json::parse(second.body)["sha256"]);
   EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
@@ -751,6 +752,8 @@ TEST_F(ReleaseIntakeE2eTest, DeploymentRequestIsOneEventAndHonoursTheIdempotency
   EXPECT_EQ(dr.env(), "production");
   EXPECT_EQ(dr.spec_version(), 1u);
   EXPECT_EQ(dr.spec_yaml(), DemoSpec(app));
+  EXPECT_EQ(dr.spec().app(), app);  // the resolved form the planner plans from
+  EXPECT_GT(dr.spec().environments_size(), 0);
   EXPECT_EQ(dr.version(), "1.4.2");
   EXPECT_EQ(dr.artifact().sha256(), kSha);
   EXPECT_EQ(dr.artifact().url(), "https://artifacts.example.com/" + app + "/v1.4.2.tar.gz");

@@ -136,7 +136,18 @@ class RollbackItest : public ::testing::Test {
   }
 
   // A 3-batch deployment of v3 over stable v2, batches 1 and 2 deployed.
-  void FeedDeployment(TestAgent& agent) {
+  // With `kubernetes`, every batch also lists the Deployment web-k8s (driver "kubernetes"), as
+  // the planner does for an environment with Kubernetes targets, and the executor reports a
+  // canary pod of it in each BatchSucceeded.
+  void FeedDeployment(TestAgent& agent, bool kubernetes = false) {
+    const auto add_k8s = [&](v1::Target* t) {
+      t->set_host("web-k8s");
+      t->set_driver("kubernetes");
+      t->mutable_kubernetes()->set_namespace_("shop");
+      t->mutable_kubernetes()->set_kind("Deployment");
+      t->mutable_kubernetes()->set_name("web");
+      t->mutable_kubernetes()->set_rollout(v1::KUBERNETES_ROLLOUT_REPLICA_CANARY);
+    };
     auto planned = New();
     auto* p = planned.mutable_deployment_planned();
     p->set_deployment_id(deployment_);
@@ -152,6 +163,8 @@ class RollbackItest : public ::testing::Test {
       pb->set_index(b);
       pb->add_targets()->set_host("h" + std::to_string(2 * b + 1));
       pb->add_targets()->set_host("h" + std::to_string(2 * b + 2));
+      pb->set_weight_percent(b == 2 ? 100 : 25 * (b + 1));
+      if (kubernetes) add_k8s(pb->add_targets());
     }
     Handle(agent, planned);
     for (std::uint32_t b = 0; b < 2; ++b) {
@@ -163,6 +176,7 @@ class RollbackItest : public ::testing::Test {
       for (int i = 1; i <= 2; ++i) {
         r->add_targets()->set_host("h" + std::to_string(2 * b + i));
       }
+      if (kubernetes) add_k8s(r->add_targets());
       Handle(agent, req);
       for (int i = 1; i <= 2; ++i) {
         auto inst = New("executor");
@@ -177,6 +191,7 @@ class RollbackItest : public ::testing::Test {
       auto ok = New("executor");
       ok.mutable_batch_succeeded()->set_deployment_id(deployment_);
       ok.mutable_batch_succeeded()->set_batch_index(b);
+      if (kubernetes) ok.mutable_batch_succeeded()->add_hosts("web-canary-5d8f-x2k9q");
       ok.mutable_batch_succeeded()->set_generation(1);
       Handle(agent, ok);
     }
@@ -390,6 +405,25 @@ TEST_F(RollbackItest, TheLeaseWaitHoldsNoTransaction) {
   const auto later = locks_->TryAcquire(deployment_, "later", 1s);
   ASSERT_TRUE(later) << "the lease is given back after the commit";
   EXPECT_EQ(later->token.Value(), rollbacks[0].fence_token + 1);
+}
+
+TEST_F(RollbackItest, RevertNamesTheKubernetesTargetsWithTheirWorkloads) {
+  auto agent = Agent(AgentOptions{});
+  FeedDeployment(agent, /*kubernetes=*/true);
+  Handle(agent, AnalysisFailed());
+  const auto out = Outbox();
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_TRUE(out[1].has_revert_requested());
+  const auto& r = out[1].revert_requested();
+  // The batch's hosts and the Deployment by name; the pod the executor reported is no target.
+  EXPECT_THAT(r.hosts(), ElementsAre("h3", "h4", "web-k8s"));
+  ASSERT_EQ(r.kubernetes_targets_size(), 1);
+  EXPECT_EQ(r.kubernetes_targets(0).host(), "web-k8s");
+  EXPECT_EQ(r.kubernetes_targets(0).driver(), "kubernetes");
+  EXPECT_EQ(r.kubernetes_targets(0).kubernetes().name(), "web");
+  EXPECT_EQ(r.kubernetes_targets(0).kubernetes().namespace_(), "shop");
+  // Batch 1 (50%) is reverted: the Deployment falls back to batch 0's share.
+  EXPECT_EQ(r.weight_percent(), 25u);
 }
 
 TEST_F(RollbackItest, RevertRetriesThenCompletesAndWritesTheIncident) {

@@ -78,10 +78,11 @@ void PublishStarted(pqxx::work& tx, const core::Clock& clock, const RollbackRow&
   s->set_env(view.env);
   s->set_from_version(view.version);
   PublishAndRecord(tx, std::move(started), core::ToUnixMillis(clock.Now()));
-  SendRevert(tx, clock, row);
+  SendRevert(tx, clock, row, view);
 }
 
-void SendRevert(pqxx::work& tx, const core::Clock& clock, const RollbackRow& row) {
+void SendRevert(pqxx::work& tx, const core::Clock& clock, const RollbackRow& row,
+                const DeploymentView& view) {
   auto e = events::NewEnvelope(kServiceName, clock);
   e.set_deployment_id(row.deployment_id);
   auto* r = e.mutable_revert_requested();
@@ -91,6 +92,14 @@ void SendRevert(pqxx::work& tx, const core::Clock& clock, const RollbackRow& row
   r->set_target_version(row.plan.target_version);
   r->set_target_release_id(row.plan.target_release_id);
   for (const auto& h : row.progress.pending) r->add_hosts(h);
+  for (auto& t : view.KubernetesTargets(row.progress.pending)) {
+    *r->add_kubernetes_targets() = std::move(t);
+  }
+  // Batch scope: Kubernetes targets fall back to the share before the first reverted batch.
+  if (row.plan.scope == Scope::kBatches && !row.plan.batches.empty() &&
+      r->kubernetes_targets_size() > 0) {
+    r->set_weight_percent(view.WeightBefore(row.plan.batches.front()));
+  }
   PublishAndRecord(tx, std::move(e), core::ToUnixMillis(clock.Now()));
 }
 

@@ -26,8 +26,11 @@ void PublishAndRecord(pqxx::work& tx, ::sluice::v1::Envelope e, std::int64_t now
 void PublishStarted(pqxx::work& tx, const core::Clock& clock, const RollbackRow& row,
                     const DeploymentView& view);
 
-// A RevertRequested for the attempt in flight (its pending hosts and generation).
-void SendRevert(pqxx::work& tx, const core::Clock& clock, const RollbackRow& row);
+// A RevertRequested for the attempt in flight (its pending hosts and generation); the pending
+// hosts that are Kubernetes targets of the deployment (`view`, from DeploymentPlanned) are also
+// in kubernetes_targets, with their workloads.
+void SendRevert(pqxx::work& tx, const core::Clock& clock, const RollbackRow& row,
+                const DeploymentView& view);
 
 // Marks the rollback succeeded or failed, updates the deployment's view, publishes
 // RollbackCompleted and creates the pending incident the worker then writes.

@@ -72,7 +72,7 @@ void RollbackWorker::RetryRevert(pqxx::work& tx, RollbackRow& row, std::int64_t 
   auto view = RollbackRepository::LockOrCreateDeployment(tx, row.deployment_id, now_ms);
   view.generation = std::max(view.generation, row.progress.attempt_generation);
   RollbackRepository::SaveDeployment(tx, view, now_ms);
-  SendRevert(tx, deps_.clock, row);
+  SendRevert(tx, deps_.clock, row, view);
   core::Logger("worker")->info("rollback {}: attempt {} for {} host(s) (generation {})",
                                row.rollback_id, row.progress.attempt, row.progress.pending.size(),
                                row.progress.attempt_generation);

@@ -55,7 +55,7 @@ class Machine {
       return Ignore(*r);
     }
     if (!Current().analysis_template.empty()) {
-      Push(RequestAnalysis{d_.current_batch, d_.generation});
+      Push(RequestAnalysis{d_.current_batch, d_.generation, in.hosts});
       d_.phase = Phase::kAnalysing;
       return Done();
     }

@@ -13,12 +13,42 @@
 #include <variant>
 #include <vector>
 
-#include "plan.hpp"
 #include "sluice/core/clock.hpp"
 #include "sluice/core/ids.hpp"
 #include "sluice/events/vocabulary.hpp"
+#include "sluice/spec/delivery_spec.hpp"
+#include "sluice/spec/plan.hpp"
 
 namespace sluice::rollout_planner {
+
+// The delivery spec and the batches it implies (libs/spec), by the names the planner uses.
+using spec::ApprovalPolicy;
+using spec::ApprovalStep;
+using spec::Batch;
+using spec::CanaryStep;
+using spec::ConcurrencyPolicy;
+using spec::DeliverySpec;
+using spec::Environment;
+using spec::Gate;
+using spec::Host;
+using spec::HostGroup;
+using spec::ParseDeliverySpec;
+using spec::ParseDuration;
+using spec::ParsePercent;
+using spec::ParseStrategyType;
+using spec::PauseStep;
+using spec::PlanError;
+using spec::PlanOptions;
+using spec::PlanRollout;
+using spec::Policy;
+using spec::Quantity;
+using spec::ServiceSpec;
+using spec::SpecError;
+using spec::Strategy;
+using spec::StrategyType;
+using spec::ToString;
+using spec::TrafficSwitch;
+using spec::WeightStep;
 
 enum class Status {
   kPending,
@@ -133,6 +163,7 @@ struct Start {};
 struct BatchSucceeded {
   std::uint32_t batch = 0;
   core::Generation generation;
+  std::vector<std::string> hosts = {};  // as the executor reported them (VM hosts, Kubernetes pods)
 };
 struct BatchFailed {
   std::uint32_t batch = 0;
@@ -188,6 +219,7 @@ struct RequestBatch {
 struct RequestAnalysis {
   std::uint32_t index = 0;
   core::Generation generation;
+  std::vector<std::string> reported_hosts = {};  // BatchSucceeded.hosts of the batch (see EventFor)
   bool operator==(const RequestAnalysis&) const = default;
 };
 struct ScheduleTimer {

@@ -1,10 +1,13 @@
 #include "planner_model.hpp"
 
+#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <openssl/sha.h>
 
 #include <array>
 #include <cstdio>
+#include <set>
+#include <sluice/spec/convert.hpp>
 #include <stdexcept>
 
 namespace sluice::rollout_planner {
@@ -61,6 +64,22 @@ Host HostFromJson(const json& j) {
   return h;
 }
 
+// A Kubernetes target as the JSON mapping of its sluice.v1 form.
+json KubernetesToJson(const spec::KubernetesTarget& t) {
+  std::string text;
+  if (!google::protobuf::util::MessageToJsonString(spec::ToProtoTarget(t), &text).ok()) {
+    throw std::invalid_argument("Kubernetes target '" + t.name + "' does not map to JSON");
+  }
+  return json::parse(text);
+}
+spec::KubernetesTarget KubernetesFromJson(const json& j) {
+  events::v1::DeliverySpec::KubernetesTarget p;
+  if (!google::protobuf::util::JsonStringToMessage(j.dump(), &p).ok()) {
+    throw std::invalid_argument("stored deployment: unreadable Kubernetes target");
+  }
+  return spec::FromProto(p);
+}
+
 json GateToJson(const Gate& g) {
   return {{"kind", g.kind == Gate::Kind::kApproval ? "approval" : "pause"},
           {"duration_ms", OptionalMillis(g.duration)}};
@@ -81,8 +100,11 @@ json BatchToJson(const Batch& b) {
   for (const auto& h : b.hosts) hosts.push_back(HostToJson(h));
   json gates = json::array();
   for (const auto& g : b.gates_before) gates.push_back(GateToJson(g));
+  json kubernetes = json::array();
+  for (const auto& k : b.kubernetes) kubernetes.push_back(KubernetesToJson(k));
   return {
       {"index", b.index},
+      {"kubernetes", kubernetes},
       {"weight_percent", b.weight_percent},
       {"hosts", hosts},
       {"cumulative_hosts", b.cumulative_hosts},
@@ -98,6 +120,9 @@ Batch BatchFromJson(const json& j) {
   b.index = j.at("index").get<std::uint32_t>();
   b.weight_percent = j.at("weight_percent").get<int>();
   for (const auto& h : j.at("hosts")) b.hosts.push_back(HostFromJson(h));
+  if (j.contains("kubernetes")) {  // absent in deployments stored before Kubernetes targets
+    for (const auto& k : j.at("kubernetes")) b.kubernetes.push_back(KubernetesFromJson(k));
+  }
   b.cumulative_hosts = j.at("cumulative_hosts").get<std::uint32_t>();
   for (const auto& g : j.at("gates_before")) b.gates_before.push_back(GateFromJson(g));
   if (j.contains("analysis_template")) {
@@ -141,8 +166,15 @@ events::v1::AnalysisRequested* NewAnalysisRequest(const DeploymentContext& ctx, 
   p->set_baseline_version(ctx.stable_version);
   p->set_release_id(ctx.release_id);
   p->set_spec_version(ctx.spec_version);
-  p->set_spec_yaml(ctx.spec_yaml);
+  p->set_spec_yaml(ctx.spec_yaml);  // deprecated: for one release
   return p;
+}
+
+void SetTemplate(const DeploymentContext& ctx, const std::string& name,
+                 events::v1::AnalysisRequested& p) {
+  if (const auto* t = ResolvedTemplate(ctx, name.empty() ? "default" : name)) {
+    *p.mutable_resolved_template() = *t;
+  }
 }
 
 std::string_view FailureDetail(FailureReason r) {
@@ -421,6 +453,42 @@ events::v1::Target ToTarget(const Host& h) {
   return t;
 }
 
+events::v1::Target ToTarget(const spec::KubernetesTarget& k) {
+  events::v1::Target t;
+  t.set_host(k.name);
+  t.set_driver("kubernetes");
+  *t.mutable_kubernetes() = spec::ToProto(k);
+  return t;
+}
+
+std::vector<std::string> AnalysisInstances(const Deployment& d, std::uint32_t index,
+                                           const std::vector<std::string>& reported) {
+  std::vector<std::string> out;
+  std::set<std::string> known;  // VM hosts and Kubernetes target names of the deployment
+  for (const auto& b : d.batches) {
+    for (const auto& h : b.hosts) known.insert(h.name);
+    for (const auto& k : b.kubernetes) known.insert(k.name);
+  }
+  std::set<std::string> seen;
+  if (index < d.batches.size()) {
+    for (const auto& h : d.batches[index].hosts) {
+      if (seen.insert(h.name).second) out.push_back(h.name);
+    }
+  }
+  for (const auto& h : reported) {
+    if (known.count(h) == 0 && seen.insert(h).second) out.push_back(h);
+  }
+  return out;
+}
+
+const events::v1::AnalysisTemplate* ResolvedTemplate(const DeploymentContext& ctx,
+                                                     std::string_view name) {
+  for (const auto& t : ctx.env_spec.analysis().templates()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
 events::v1::ServiceConfig ToServiceConfig(const ServiceSpec& s) {
   events::v1::ServiceConfig c;
   for (const auto& a : s.restart_command) c.add_restart_command(a);
@@ -441,6 +509,11 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
     p->set_generation(c->generation.Value());
     *p->mutable_artifact() = ctx.artifact;
     for (const auto& h : c->hosts) *p->add_targets() = ToTarget(h);
+    if (c->index < next.batches.size()) {
+      const auto& batch = next.batches[c->index];
+      for (const auto& k : batch.kubernetes) *p->add_targets() = ToTarget(k);
+      p->set_weight_percent(static_cast<std::uint32_t>(batch.weight_percent));
+    }
     p->set_max_parallel(c->max_parallel);
     p->set_failure_tolerance(c->failure_tolerance);
     *p->mutable_host_timeout() = ProtoDuration(c->host_timeout);
@@ -454,7 +527,10 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
     auto* p = NewAnalysisRequest(ctx, c->index, c->generation, e);
     if (c->index < next.batches.size()) {
       p->set_template_name(next.batches[c->index].analysis_template);
-      for (const auto& h : next.batches[c->index].hosts) p->add_instances(h.name);
+      SetTemplate(ctx, p->template_name(), *p);
+    }
+    for (auto& i : AnalysisInstances(next, c->index, c->reported_hosts)) {
+      p->add_instances(std::move(i));
     }
     for (std::size_t i = c->index + 1; i < next.batches.size(); ++i) {
       for (const auto& h : next.batches[i].hosts) p->add_baseline_instances(h.name);
@@ -465,6 +541,7 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
     auto e = NewEvent(ctx, clock);
     auto* p = NewAnalysisRequest(ctx, c->last_batch, c->generation, e);
     p->set_template_name(c->plan.template_name);
+    SetTemplate(ctx, p->template_name(), *p);
     p->set_bake_watch(true);
     *p->mutable_duration() = ProtoDuration(c->plan.duration);
     for (const auto& b : next.batches) {
@@ -488,6 +565,7 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
         pb->set_index(b.index);
         pb->set_weight_percent(static_cast<std::uint32_t>(b.weight_percent));
         for (const auto& h : b.hosts) *pb->add_targets() = ToTarget(h);
+        for (const auto& k : b.kubernetes) *pb->add_targets() = ToTarget(k);
       }
       p->set_stable_release_id(ctx.stable_release_id);
       p->set_stable_version(ctx.stable_version);
@@ -557,7 +635,9 @@ std::optional<MappedInput> InputFor(const events::v1::Envelope& e, core::Generat
   switch (e.payload_case()) {
     case PC::kBatchSucceeded: {
       const auto& p = e.batch_succeeded();
-      return MappedInput{BatchSucceeded{p.batch_index(), core::Generation(p.generation())},
+      return MappedInput{BatchSucceeded{p.batch_index(),
+                                        core::Generation(p.generation()),
+                                        {p.hosts().begin(), p.hosts().end()}},
                          std::string(e.source())};
     }
     case PC::kBatchFailed: {

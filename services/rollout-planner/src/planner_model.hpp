@@ -14,7 +14,6 @@
 #include <string_view>
 #include <vector>
 
-#include "delivery_spec.hpp"
 #include "deployment_state.hpp"
 
 namespace sluice::rollout_planner {
@@ -58,7 +57,10 @@ struct DeploymentContext {
   std::string stable_release_id;  // of app+env when the deployment was requested; may be empty
   std::string stable_version;
   std::uint64_t spec_version = 0;
-  std::string spec_yaml;  // the delivery spec text the deployment was planned with
+  std::string spec_yaml;  // the delivery spec text (deprecated in events; passed on, never read)
+  // The environment as release-intake resolved it (DeploymentRequested.spec): the analysis
+  // templates AnalysisRequested carries, the Kubernetes targets.
+  events::v1::DeliverySpec::Environment env_spec;
   // The environment's rollback.onCanaryFailure ("revert-batch" or "revert-all").
   std::string on_canary_failure = std::string(kRevertBatch);
 };
@@ -114,13 +116,29 @@ std::string TimerRowKey(std::string_view deployment_id, std::string_view state_k
 // --- events ----------------------------------------------------------------------------------
 
 events::v1::Target ToTarget(const Host& h);  // driver "agent"
+// driver "kubernetes", `host` = the target's name, `kubernetes` = its workload.
+events::v1::Target ToTarget(const spec::KubernetesTarget& t);
+
+// The instances the analysis of batch `index` judges: the batch's VM hosts (as planned), then
+// each host the executor reported in the batch's BatchSucceeded that is neither a VM host of
+// the deployment nor the name of one of its Kubernetes targets: the canary pods the executor
+// names for its Kubernetes targets. In that order, each once.
+std::vector<std::string> AnalysisInstances(const Deployment& d, std::uint32_t index,
+                                           const std::vector<std::string>& reported);
+
+// The template `name` of the deployment's environment, as resolved at intake; nullptr when the
+// environment has no such template.
+const events::v1::AnalysisTemplate* ResolvedTemplate(const DeploymentContext& ctx,
+                                                     std::string_view name);
 events::v1::ServiceConfig ToServiceConfig(const ServiceSpec& s);
 
 // The event a command publishes, or nullopt for the commands with other effects (timers,
 // traffic switch, stable release). `next` is the deployment after the transition; the analysis
-// id of AnalysisRequested is a new UUID. AnalysisRequested carries the spec text, the judged
-// hosts (`instances`: the batch's; bake watch: every host) and the hosts still on the stable
-// version (`baseline_instances`: those of the batches after the judged one; bake watch: none).
+// id of AnalysisRequested is a new UUID. AnalysisRequested carries the resolved template (and,
+// for one release, the spec text), the judged instances (AnalysisInstances; bake watch: every
+// VM host) and the hosts still on the stable version (`baseline_instances`: those of the
+// batches after the judged one; bake watch: none). BatchRequested and DeploymentPlanned list
+// every Kubernetes target in every batch, with the batch's cumulative weight.
 std::optional<events::v1::Envelope> EventFor(const Command& command, const DeploymentContext& ctx,
                                              const Deployment& next, const core::Clock& clock);
 

@@ -4,8 +4,6 @@
 
 #include <sluice/core/testing/manual_clock.hpp>
 
-#include "plan.hpp"
-
 namespace sluice::rollout_planner {
 namespace {
 
@@ -563,6 +561,141 @@ TEST(PlannerModelTest, TimelineWording) {
   EXPECT_EQ(InputKind(TimerFired{"k"}), "timer_fired");
   EXPECT_EQ(InputDetail(BatchFailed{2, core::Generation(3)}), "batch 2, generation 3");
   EXPECT_EQ(InputDetail(RollbackCompleted{core::Generation(3), false}), "failed");
+}
+
+// --- Kubernetes targets beside VM hosts ---------------------------------------------------
+
+spec::KubernetesTarget WebDeployment() {
+  spec::KubernetesTarget t;
+  t.name = "web-k8s";
+  t.cluster = "in-cluster";
+  t.ns = "shop";
+  t.workload = "web";
+  t.container = "app";
+  t.traffic = spec::HttpRouteTraffic{"web", "web-stable", "web-canary"};
+  return t;
+}
+
+// ThreeBatches with the Deployment web-k8s in every batch.
+std::vector<Batch> MixedBatches() {
+  auto batches = ThreeBatches();
+  for (auto& b : batches) b.kubernetes = {WebDeployment()};
+  return batches;
+}
+
+TEST(PlannerModelTest, KubernetesTargetsAreInEveryBatchRequestedAtTheBatchWeight) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), MixedBatches());
+  auto t = Next(d, Start{}, kT0);
+  std::optional<events::v1::Envelope> planned, requested;
+  for (const auto& c : t.commands) {
+    auto e = EventFor(c, ctx, t.next, clock);
+    if (e && e->has_deployment_planned()) planned = e;
+    if (e && e->has_batch_requested()) requested = e;
+  }
+  ASSERT_TRUE(requested.has_value());
+  const auto& b = requested->batch_requested();
+  EXPECT_EQ(b.weight_percent(), 25u);
+  ASSERT_EQ(b.targets_size(), 2);
+  EXPECT_EQ(b.targets(0).host(), "h1");
+  EXPECT_EQ(b.targets(0).driver(), "agent");
+  EXPECT_EQ(b.targets(1).host(), "web-k8s");
+  EXPECT_EQ(b.targets(1).driver(), "kubernetes");
+  EXPECT_EQ(b.targets(1).kubernetes().name(), "web");
+  EXPECT_EQ(b.targets(1).kubernetes().namespace_(), "shop");
+  EXPECT_EQ(b.targets(1).kubernetes().kind(), "Deployment");
+  EXPECT_EQ(b.targets(1).kubernetes().rollout(), events::v1::KUBERNETES_ROLLOUT_REPLICA_CANARY);
+  EXPECT_EQ(b.targets(1).kubernetes().traffic().canary_service(), "web-canary");
+
+  // DeploymentPlanned names the workload in every batch (the rollback-agent's scope).
+  ASSERT_TRUE(planned.has_value());
+  const auto& p = planned->deployment_planned();
+  ASSERT_EQ(p.batches_size(), 3);
+  for (const auto& pb : p.batches()) {
+    ASSERT_GE(pb.targets_size(), 2);
+    EXPECT_EQ(pb.targets(pb.targets_size() - 1).driver(), "kubernetes");
+  }
+  EXPECT_EQ(p.batches(2).weight_percent(), 100u);
+
+  // The stored state keeps them.
+  EXPECT_EQ(DeploymentFromJson(DeploymentToJson(t.next)), t.next);
+}
+
+TEST(PlannerModelTest, VmBatchesCarryTheirCumulativeWeightToo) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  auto t = Next(NewDeployment(core::DeploymentId(ctx.deployment_id), ThreeBatches()), Start{}, kT0);
+  bool seen = false;
+  for (const auto& c : t.commands) {
+    auto e = EventFor(c, ctx, t.next, clock);
+    if (!e || !e->has_batch_requested()) continue;
+    seen = true;
+    EXPECT_EQ(e->batch_requested().weight_percent(), 25u);
+    EXPECT_EQ(e->batch_requested().targets_size(), 1);
+  }
+  EXPECT_TRUE(seen);
+}
+
+TEST(PlannerModelTest, AnalysisInstancesAddTheReportedPodsToTheBatchHosts) {
+  const Deployment d = NewDeployment(core::DeploymentId("d-1"), MixedBatches());
+  // The executor reports the VM host and the canary pods of its Kubernetes target (and, from
+  // some drivers, the target's own name): VM hosts come from the plan, the target name is no
+  // instance, a pod named twice counts once, a VM host of another batch is not this batch's.
+  const std::vector<std::string> reported = {
+      "web-canary-7f9c-abcde", "h2", "web-k8s", "web-canary-7f9c-fghij",
+      "web-canary-7f9c-abcde", "h3"};
+  EXPECT_EQ(AnalysisInstances(d, 1, reported),
+            (std::vector<std::string>{"h2", "web-canary-7f9c-abcde", "web-canary-7f9c-fghij"}));
+  // VM hosts only, nothing reported: the batch's hosts, as before.
+  EXPECT_EQ(AnalysisInstances(NewDeployment(core::DeploymentId("d-2"), ThreeBatches()), 2, {}),
+            (std::vector<std::string>{"h3", "h4"}));
+  // Kubernetes targets only: the pods.
+  Batch only;
+  only.weight_percent = 50;
+  only.kubernetes = {WebDeployment()};
+  EXPECT_EQ(AnalysisInstances(NewDeployment(core::DeploymentId("d-3"), {only}), 0,
+                              {"web-canary-1", "web-canary-2"}),
+            (std::vector<std::string>{"web-canary-1", "web-canary-2"}));
+}
+
+TEST(PlannerModelTest, TheAnalysisRequestCarriesTheReportedPodsAndTheResolvedTemplate) {
+  core::testing::ManualClock clock(kT0);
+  auto ctx = Context();
+  auto* tmpl = ctx.env_spec.mutable_analysis()->add_templates();
+  tmpl->set_name("default");
+  tmpl->add_metrics()->set_name("error_rate");
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), MixedBatches());
+  d = Next(d, Start{}, kT0).next;
+  auto t = Next(d, BatchSucceeded{0, d.generation, {"h1", "web-canary-a"}}, kT0);
+  d = Next(t.next, TimerFired{*t.next.timer_key}, kT0 + seconds(1)).next;
+  t = Next(d, BatchSucceeded{1, d.generation, {"h2", "web-canary-a", "web-canary-b"}}, kT0);
+  ASSERT_EQ(t.commands.size(), 1u);
+  const auto e = EventFor(t.commands[0], ctx, t.next, clock);
+  ASSERT_TRUE(e && e->has_analysis_requested());
+  const auto& a = e->analysis_requested();
+  EXPECT_EQ(std::vector<std::string>(a.instances().begin(), a.instances().end()),
+            (std::vector<std::string>{"h2", "web-canary-a", "web-canary-b"}));
+  EXPECT_EQ(a.resolved_template().name(), "default");
+  EXPECT_EQ(a.resolved_template().metrics(0).name(), "error_rate");
+
+  // An environment without that template: no resolved template (the watcher reports it).
+  const auto bare = EventFor(t.commands[0], Context(), t.next, clock);
+  EXPECT_FALSE(bare->analysis_requested().has_resolved_template());
+}
+
+TEST(PlannerModelTest, InputForKeepsTheReportedHosts) {
+  events::v1::Envelope e;
+  auto* p = e.mutable_batch_succeeded();
+  p->set_batch_index(1);
+  p->set_generation(2);
+  p->add_hosts("h2");
+  p->add_hosts("web-canary-a");
+  const auto in = InputFor(e, core::Generation(2), nullptr);
+  ASSERT_TRUE(in.has_value());
+  const auto* ok = std::get_if<BatchSucceeded>(&in->input);
+  ASSERT_NE(ok, nullptr);
+  EXPECT_EQ(ok->hosts, (std::vector<std::string>{"h2", "web-canary-a"}));
 }
 
 }  // namespace

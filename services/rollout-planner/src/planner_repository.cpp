@@ -1,5 +1,7 @@
 #include "planner_repository.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 namespace sluice::rollout_planner {
 namespace {
 
@@ -9,23 +11,24 @@ using nlohmann::json;
 #define SLUICE_TS(n) "to_timestamp($" #n "::bigint / 1000.0)"
 #define SLUICE_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
-#define SLUICE_DEPLOYMENT_COLUMNS(spec_yaml)                                                \
+#define SLUICE_DEPLOYMENT_COLUMNS(spec_yaml, env_spec)                                      \
   "id, release_id, app, env, version, artifact::text, spec_version, strategy, "             \
   "coalesce(service::text, ''), concurrency, state::text, requested_by, queued, "           \
   "stable_release_id, stable_version_before, failure_reason, failure_detail, rollback_id, " \
-  "slot_token, " SLUICE_MS("created_at") ", on_canary_failure, " spec_yaml
-// A single deployment carries its spec text (AnalysisRequested sends it on); lists do not.
-constexpr const char* kDeploymentColumns = SLUICE_DEPLOYMENT_COLUMNS("spec_yaml");
-constexpr const char* kListColumns = SLUICE_DEPLOYMENT_COLUMNS("''::text");
+  "slot_token, " SLUICE_MS("created_at") ", on_canary_failure, " spec_yaml ", " env_spec
+// A single deployment carries its spec text and resolved environment (AnalysisRequested sends
+// them on); lists do not.
+constexpr const char* kDeploymentColumns = SLUICE_DEPLOYMENT_COLUMNS("spec_yaml", "env_spec");
+constexpr const char* kListColumns = SLUICE_DEPLOYMENT_COLUMNS("''::text", "''::text");
 
 constexpr const char* kInsertDeploymentSql =
     "INSERT INTO deployments (id, release_id, app, env, version, artifact, spec_version, "
     "spec_yaml, strategy, service, concurrency, status, phase, state, batches, generation, "
     "current_batch, requested_by, queued, stable_release_id, stable_version_before, "
-    "failure_reason, failure_detail, created_at, updated_at, on_canary_failure) "
+    "failure_reason, failure_detail, created_at, updated_at, on_canary_failure, env_spec) "
     "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb, "
     "$15::jsonb, $16, $17, $18, $19, $20, $21, $22, $23, " SLUICE_TS(24) ", " SLUICE_TS(24) ", "
-    "$25) ON CONFLICT (id) DO NOTHING";
+    "$25, $26) ON CONFLICT (id) DO NOTHING";
 
 constexpr const char* kSaveDeploymentSql =
     "UPDATE deployments SET status = $2, phase = $3, state = $4::jsonb, batches = $5::jsonb, "
@@ -47,13 +50,13 @@ constexpr const char* kStalledQueuesSql =
     "AND a.status IN ('running', 'paused', 'rolling_back')) LIMIT $1";
 
 constexpr const char* kUpsertAppSpecSql =
-    "INSERT INTO app_specs (app, spec_version, spec_yaml, sha256, applied_by, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, " SLUICE_TS(6) ") "
+    "INSERT INTO app_specs (app, spec_version, spec_yaml, sha256, applied_by, updated_at, spec) "
+    "VALUES ($1, $2, $3, $4, $5, " SLUICE_TS(6) ", $7) "
     "ON CONFLICT (app) DO UPDATE SET spec_version = excluded.spec_version, "
-    "spec_yaml = excluded.spec_yaml, sha256 = excluded.sha256, applied_by = excluded.applied_by, "
+    "spec = excluded.spec, spec_yaml = excluded.spec_yaml, sha256 = excluded.sha256, applied_by = excluded.applied_by, "
     "updated_at = excluded.updated_at WHERE app_specs.spec_version < excluded.spec_version";
 constexpr const char* kLoadAppSpecSql =
-    "SELECT app, spec_version, spec_yaml FROM app_specs WHERE app = $1";
+    "SELECT app, spec_version, spec_yaml, spec FROM app_specs WHERE app = $1";
 
 constexpr const char* kUpsertStableSql =
     "INSERT INTO stable_releases (app, env, release_id, version, artifact, deployment_id, "
@@ -110,6 +113,26 @@ std::optional<std::string> MillisText(const std::optional<core::SystemTime>& t) 
   return std::to_string(core::ToUnixMillis(*t));
 }
 
+std::string SpecToJson(const google::protobuf::Message& m) {
+  std::string text;
+  if (!google::protobuf::util::MessageToJsonString(m, &text).ok()) {
+    throw std::runtime_error("the resolved spec does not map to JSON");
+  }
+  return text;
+}
+
+// '' (a row stored before the column) reads as an empty environment: no templates.
+events::v1::DeliverySpec::Environment EnvSpecFromJson(const std::string& text) {
+  events::v1::DeliverySpec::Environment env;
+  if (!text.empty() && !google::protobuf::util::JsonStringToMessage(text, &env).ok()) {
+    throw std::runtime_error("stored deployment: unreadable env_spec");
+  }
+  return env;
+}
+std::string EnvSpecToJson(const events::v1::DeliverySpec::Environment& env) {
+  return SpecToJson(env);
+}
+
 DeploymentRow RowFrom(const pqxx::row& r) {
   DeploymentRow row;
   auto& c = row.ctx;
@@ -138,6 +161,7 @@ DeploymentRow RowFrom(const pqxx::row& r) {
   row.created_at = core::FromUnixMillis(r[19].as<std::int64_t>());
   c.on_canary_failure = r[20].as<std::string>();
   c.spec_yaml = r[21].as<std::string>();
+  c.env_spec = EnvSpecFromJson(r[22].as<std::string>());
   return row;
 }
 
@@ -180,7 +204,7 @@ bool PlannerRepository::InsertDeployment(pqxx::work& tx, const DeploymentRow& ro
       state.at("batches").dump(), static_cast<std::int64_t>(row.state.generation.Value()),
       static_cast<std::int64_t>(row.state.current_batch), row.requested_by, row.queued,
       c.stable_release_id, c.stable_version, FailureReasonOf(row), row.failure_detail,
-      core::ToUnixMillis(now), c.on_canary_failure);
+      core::ToUnixMillis(now), c.on_canary_failure, EnvSpecToJson(c.env_spec));
   return r.affected_rows() == 1;
 }
 
@@ -238,18 +262,24 @@ std::vector<std::pair<std::string, std::string>> PlannerRepository::StalledQueue
 
 bool PlannerRepository::UpsertAppSpec(pqxx::work& tx, const std::string& app,
                                       std::uint64_t spec_version, const std::string& spec_yaml,
-                                      const std::string& sha256, const std::string& applied_by,
-                                      core::SystemTime now) {
+                                      const std::string& sha256,
+                                      const events::v1::DeliverySpec& spec,
+                                      const std::string& applied_by, core::SystemTime now) {
   return tx.exec_params(kUpsertAppSpecSql, app, static_cast<std::int64_t>(spec_version), spec_yaml,
-                        sha256, applied_by, core::ToUnixMillis(now))
+                        sha256, applied_by, core::ToUnixMillis(now), SpecToJson(spec))
              .affected_rows() == 1;
 }
 
 std::optional<AppSpecRow> PlannerRepository::LoadAppSpec(pqxx::work& tx, const std::string& app) {
   const auto r = tx.exec_params(kLoadAppSpecSql, app);
   if (r.empty()) return std::nullopt;
-  return AppSpecRow{r[0][0].as<std::string>(), r[0][1].as<std::uint64_t>(),
-                    r[0][2].as<std::string>()};
+  AppSpecRow row{r[0][0].as<std::string>(), r[0][1].as<std::uint64_t>(), r[0][2].as<std::string>(),
+                 std::nullopt};
+  if (const auto text = r[0][3].as<std::string>(); !text.empty()) {
+    events::v1::DeliverySpec spec;
+    if (google::protobuf::util::JsonStringToMessage(text, &spec).ok()) row.spec = std::move(spec);
+  }
+  return row;
 }
 
 void PlannerRepository::UpsertStable(pqxx::work& tx, const DeploymentContext& ctx,

@@ -32,6 +32,8 @@ struct AppSpecRow {
   std::string app;
   std::uint64_t spec_version = 0;
   std::string spec_yaml;
+  // As release-intake resolved it; nullopt for a row stored before the planner kept it.
+  std::optional<events::v1::DeliverySpec> spec;
 };
 
 struct StableRelease {
@@ -103,7 +105,8 @@ class PlannerRepository {
   // Keeps the highest spec_version; false when a newer or equal one is stored.
   static bool UpsertAppSpec(pqxx::work& tx, const std::string& app, std::uint64_t spec_version,
                             const std::string& spec_yaml, const std::string& sha256,
-                            const std::string& applied_by, core::SystemTime now);
+                            const events::v1::DeliverySpec& spec, const std::string& applied_by,
+                            core::SystemTime now);
   static std::optional<AppSpecRow> LoadAppSpec(pqxx::work& tx, const std::string& app);
 
   // `live_group`: the blue-green group now serving traffic; empty keeps the recorded one.

@@ -6,6 +6,8 @@
 #include <sluice/http/errors.hpp>
 #include <sluice/pg/timers.hpp>
 #include <sluice/service/settings.hpp>
+#include <sluice/spec/convert.hpp>
+#include <stdexcept>
 
 namespace sluice::rollout_planner {
 namespace {
@@ -75,10 +77,31 @@ struct Planner::Request {
   std::string env;
   std::string requested_by;
   std::uint64_t spec_version = 0;
-  std::string spec_yaml;
+  std::string spec_yaml;  // passed on (deprecated in events), never parsed here
+  // As release-intake parsed and validated it; nullopt when the request carries none.
+  std::optional<events::v1::DeliverySpec> spec;
   std::string version;
   events::v1::Artifact artifact;
 };
+
+namespace {
+
+// The typed spec of a request, or why there is none.
+std::variant<DeliverySpec, std::string> TypedSpec(
+    const std::optional<events::v1::DeliverySpec>& p) {
+  if (!p) {
+    return std::string(
+        "the request carries no resolved delivery spec (sent by an older release-intake); "
+        "request the deployment again");
+  }
+  try {
+    return spec::FromProto(*p);
+  } catch (const std::invalid_argument& e) {
+    return std::string(e.what());
+  }
+}
+
+}  // namespace
 
 Planner::Planner(PlannerDeps deps, PlannerOptions options)
     : deps_(deps), options_(std::move(options)), owner_(service::OwnerId(kServiceName)) {
@@ -121,6 +144,7 @@ void Planner::Handle(pqxx::work& tx, const events::v1::Envelope& e) {
                 p.requested_by(),
                 p.spec_version(),
                 p.spec_yaml(),
+                p.has_spec() ? std::optional(p.spec()) : std::nullopt,
                 p.version(),
                 p.artifact()};
       OnDeploymentRequested(s, r, e.event_id());
@@ -144,7 +168,7 @@ void Planner::OnAppSpecApplied(Scope& s, const events::v1::Envelope& e) {
   if (!Mine(p.app())) return;
   const bool stored =
       PlannerRepository::UpsertAppSpec(s.tx, p.app(), p.spec_version(), p.spec_yaml(), p.sha256(),
-                                       p.applied_by(), deps_.clock.Now());
+                                       p.spec(), p.applied_by(), deps_.clock.Now());
   Log()->info("spec version {} of {} {}", p.spec_version(), p.app(),
               stored ? "stored as the latest" : "ignored: a newer version is stored");
 }
@@ -158,10 +182,12 @@ void Planner::OnReleaseCreated(Scope& s, const events::v1::Envelope& e) {
                 p.app());
     return;
   }
-  auto parsed = ParseDeliverySpec(spec_row->spec_yaml, p.app() + ".yaml");
-  if (const auto* err = std::get_if<SpecError>(&parsed)) {
-    Log()->warn("release {} of {}: stored spec version {} does not parse ({}), no auto-deploy",
-                p.release_id(), p.app(), spec_row->spec_version, err->ToString());
+  auto parsed = TypedSpec(spec_row->spec);
+  if (const auto* err = std::get_if<std::string>(&parsed)) {
+    Log()->warn(
+        "release {} of {}: stored spec version {} has no usable resolved form ({}), "
+        "no auto-deploy",
+        p.release_id(), p.app(), spec_row->spec_version, *err);
     return;
   }
   const auto& spec = std::get<DeliverySpec>(parsed);
@@ -174,6 +200,7 @@ void Planner::OnReleaseCreated(Scope& s, const events::v1::Envelope& e) {
               "auto-deploy",
               spec_row->spec_version,
               spec_row->spec_yaml,
+              spec_row->spec,
               p.version(),
               p.artifact()};
     OnDeploymentRequested(s, r, e.event_id());
@@ -212,10 +239,10 @@ void Planner::OnDeploymentRequested(Scope& s, const Request& r, const std::strin
 
   std::string failure;
   std::string_view reason;
-  auto parsed = ParseDeliverySpec(r.spec_yaml, r.app + ".yaml");
-  if (const auto* err = std::get_if<SpecError>(&parsed)) {
+  auto parsed = TypedSpec(r.spec);
+  if (const auto* err = std::get_if<std::string>(&parsed)) {
     reason = kReasonInvalidSpec;
-    failure = err->ToString();
+    failure = *err;
   } else {
     const auto& spec = std::get<DeliverySpec>(parsed);
     const Environment* env = spec.FindEnvironment(r.env);
@@ -227,6 +254,7 @@ void Planner::OnDeploymentRequested(Scope& s, const Request& r, const std::strin
       failure = "the spec of " + r.app + " (version " + std::to_string(r.spec_version) +
                 ") has no environment '" + r.env + "'";
     } else {
+      c.env_spec = spec::ToProto(*env);
       c.strategy = env->strategy.type;
       c.service = env->service;
       c.on_canary_failure = OnCanaryFailureOf(*env);

@@ -22,6 +22,7 @@
 #include <sluice/http/server.hpp>
 #include <sluice/kafka/admin.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/spec/convert.hpp>
 #include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
@@ -38,6 +39,17 @@ using st::RedisUrl;
 using json = nlohmann::json;
 using PC = events::v1::Envelope::PayloadCase;
 using namespace std::chrono_literals;
+
+// What release-intake sends beside the text: the spec parsed, validated and resolved (the test
+// stands in for intake, the one place that parses it).
+events::v1::DeliverySpec Resolved(const std::string& yaml) {
+  auto parsed = spec::ParseDeliverySpec(yaml, "itest.yaml");
+  if (const auto* e = std::get_if<spec::SpecError>(&parsed)) {
+    ADD_FAILURE() << "intake would refuse this spec: " << e->ToString();
+    return {};
+  }
+  return spec::ToProto(std::get<spec::DeliverySpec>(parsed));
+}
 
 const std::vector<std::string>& ConsumedTopics() {
   static const std::vector<std::string> kTopics = {
@@ -321,6 +333,7 @@ class RolloutPlannerItest : public ::testing::Test {
     p->set_requested_by("itest");
     p->set_spec_version(1);
     p->set_spec_yaml(spec);
+    *p->mutable_spec() = Resolved(spec);
     p->set_version(version);
     p->mutable_artifact()->set_version(version);
     p->mutable_artifact()->set_url("http://127.0.0.1:1/" + app + "-" + version + ".tar.gz");
@@ -673,6 +686,7 @@ TEST_F(RolloutPlannerItest, AutoDeployMakesOneDeploymentPerReleaseAndEnvironment
   a->set_app(app);
   a->set_spec_version(3);
   a->set_spec_yaml(spec);
+  *a->mutable_spec() = Resolved(spec);
   a->set_applied_by("itest");
   const std::string release_id = core::NewUuid();
   const auto id = AutoDeployDeploymentId(release_id, "production");
@@ -782,6 +796,8 @@ TEST_F(RolloutPlannerItest, PlannedAndAnalysisEventsCarryWhatTheWatcherAndAgentN
   EXPECT_EQ(a.spec_version(), 1u);
   EXPECT_EQ(a.spec_yaml(), spec);
   EXPECT_EQ(a.template_name(), "strict");
+  EXPECT_EQ(a.resolved_template().name(), "strict");  // resolved at intake, passed on
+  EXPECT_GT(a.resolved_template().rules_size(), 0);
   EXPECT_EQ(a.version(), "4.0.0");
   EXPECT_EQ(a.generation(), 1u);
   EXPECT_FALSE(a.bake_watch());
@@ -815,6 +831,7 @@ TEST_F(RolloutPlannerItest, PlannedAndAnalysisEventsCarryWhatTheWatcherAndAgentN
   EXPECT_EQ(b.template_name(), "bake");
   EXPECT_EQ(b.batch_index(), 1u);
   EXPECT_EQ(b.spec_yaml(), spec);
+  EXPECT_EQ(b.resolved_template().name(), "bake");
   EXPECT_NE(b.analysis_id(), a.analysis_id());
   EXPECT_EQ(std::vector<std::string>(b.instances().begin(), b.instances().end()),
             (std::vector<std::string>{"h1", "h2", "h3"}));

@@ -1,18 +1,17 @@
 #pragma once
 
-// The `analysis:` section of one environment of a delivery spec: named templates of PromQL
-// metrics, threshold rules and an optional canary-versus-baseline judge, plus the bake watch
-// after full rollout. Parsing is pure; every error carries the 1-based line and column of the
-// offending node and its key path. The format is described in libs/analysis/README.md.
-
-#include <yaml-cpp/yaml.h>
+// The typed form of the `analysis:` section of one environment of a delivery spec: named
+// templates of PromQL metrics, threshold rules and an optional canary-versus-baseline judge,
+// plus the bake watch after full rollout, with every default applied. The engine judges these;
+// the YAML is read (once, at intake) by libs/spec (sluice/spec/analysis_spec.hpp), and they
+// travel between services as sluice.v1.AnalysisTemplate (sluice/spec/convert.hpp). The format
+// is described in libs/analysis/README.md.
 
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "sluice/analysis/condition.hpp"
@@ -104,26 +103,6 @@ struct AnalysisSpec {
   const Template* FindTemplate(std::string_view name) const;
   bool operator==(const AnalysisSpec&) const = default;
 };
-
-// Where and what: line and column are 1-based (0 when unknown).
-struct SpecIssue {
-  int line = 0, column = 0;
-  std::string path;
-  std::string message;
-
-  std::string ToString() const;  // "12:7: <path>: <message>"
-};
-
-// `node` is the environment's `analysis` mapping; `path` names it in errors, e.g.
-// "environments.production.analysis".
-std::variant<AnalysisSpec, SpecIssue> ParseAnalysisSpec(const YAML::Node& node,
-                                                        const std::string& path);
-
-// Finds environments.<env>.analysis in a whole delivery spec text (what the metric-watcher
-// receives in AnalysisRequested.spec_yaml). An environment without an `analysis` section gives
-// an empty AnalysisSpec; invalid YAML or a missing environment gives a SpecIssue.
-std::variant<AnalysisSpec, SpecIssue> ParseAnalysisFromDeliverySpec(std::string_view spec_yaml,
-                                                                    std::string_view env);
 
 // A spec's duration: core::ParseDuration's grammar (sluice/core/duration.hpp) without the day
 // unit, positive and at most a year ("5s", "2m", "500ms", "1h30m").

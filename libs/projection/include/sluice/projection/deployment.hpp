@@ -40,6 +40,7 @@ struct Batch {
   std::uint32_t index = 0;
   std::vector<std::string> hosts;
   BatchState state = BatchState::kPlanned;
+  std::uint32_t weight_percent = 0;  // DeploymentPlanned's cumulative share after the batch
 };
 
 // The latest instance record of a host, as the executor reported it.
@@ -71,11 +72,20 @@ struct Deployment {
   // analysis, a batch) belongs to what was rolled back.
   std::uint64_t rollback_generation = 0;
   std::int64_t planned_at_ms = 0;
+  // The Kubernetes targets the planner listed (driver "kubernetes"), by name; each is in every
+  // batch's `hosts` by that name. The pods a batch event reports for them are instances, not
+  // targets: they are not added to a planned deployment's batches.
+  std::map<std::string, ::sluice::v1::KubernetesWorkload> kubernetes;
 
   // Every batch succeeded (and there is one), or DeploymentSucceeded was seen.
   bool FullRollout() const;
   // Hosts of the batches that were requested (so may run the new version), in batch order.
   std::vector<std::string> DeployedHosts() const;
+  // The Kubernetes targets among `hosts`, in that order, as RevertRequested.kubernetes_targets
+  // names them (driver "kubernetes", `host` = the name, `kubernetes` = the workload).
+  std::vector<::sluice::v1::Target> KubernetesTargets(const std::vector<std::string>& hosts) const;
+  // The cumulative share before batch `index`: that of the batch before it (0 for the first).
+  std::uint32_t WeightBefore(std::uint32_t index) const;
 };
 
 // Folds one event of the deployment in. Returns false when the event says nothing the

@@ -1,11 +1,11 @@
-#include "plan.hpp"
+#include "sluice/spec/plan.hpp"
 
 #include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
 std::uint32_t CeilPercent(int percent, std::size_t n) {
@@ -44,7 +44,8 @@ std::string StepTemplate(const WeightStep& w) {
   return w.analysis ? "default" : "";
 }
 
-std::vector<Batch> Canary(const Strategy& s, const std::vector<Host>& ordered) {
+std::vector<Batch> Canary(const Strategy& s, const std::vector<Host>& ordered,
+                          bool has_kubernetes) {
   const std::size_t n = ordered.size();
   std::vector<Batch> batches;
   std::vector<Gate> pending_gates;
@@ -55,7 +56,7 @@ std::vector<Batch> Canary(const Strategy& s, const std::vector<Host>& ordered) {
       pending_gates.push_back(GateOf(step));
       continue;
     }
-    if (done == n) {
+    if (done == n && !has_kubernetes) {
       // Every host is already covered: the step adds nobody. Its analysis still judges the
       // hosts deployed last (the later step's template wins: it speaks for the share reached);
       // its gates wait for a batch that will not come.
@@ -64,7 +65,8 @@ std::vector<Batch> Canary(const Strategy& s, const std::vector<Host>& ordered) {
       }
       continue;
     }
-    std::uint32_t target = std::max(CeilPercent(w->percent, n), done + 1);
+    // With Kubernetes targets a step past the last VM host still moves the workloads' share.
+    std::uint32_t target = done == n ? done : std::max(CeilPercent(w->percent, n), done + 1);
     target = std::min<std::uint32_t>(target, static_cast<std::uint32_t>(n));
     Batch b;
     b.index = static_cast<std::uint32_t>(batches.size());
@@ -95,6 +97,60 @@ std::vector<Batch> FixedSize(std::size_t size, const std::vector<Host>& ordered)
     batches.push_back(std::move(b));
   }
   return batches;
+}
+
+// Kubernetes targets only: one batch per `percent` step of the share (100 when percent is 0).
+std::vector<Batch> SharesOnly(int percent) {
+  std::vector<Batch> batches;
+  for (int share = percent <= 0 ? 100 : std::min(100, percent);;
+       share = std::min(100, share + percent)) {
+    Batch b;
+    b.index = static_cast<std::uint32_t>(batches.size());
+    b.weight_percent = share;
+    batches.push_back(std::move(b));
+    if (share == 100) break;
+  }
+  return batches;
+}
+
+// The batches of the VM hosts (at least one) by the strategy.
+std::vector<Batch> HostBatches(const Strategy& s, std::vector<Host> hosts,
+                               const PlanOptions& options, bool has_kubernetes) {
+  switch (s.type) {
+    case StrategyType::kCanary:
+      return Canary(s, OrderHosts(std::move(hosts), s.spread_by), has_kubernetes);
+    case StrategyType::kRolling: {
+      const auto ordered = OrderHosts(std::move(hosts), s.spread_by);
+      std::size_t size = 1;
+      if (s.batch_size) {
+        size = s.batch_size->percent ? CeilPercent(s.batch_size->value, ordered.size())
+                                     : static_cast<std::size_t>(s.batch_size->value);
+      }
+      return FixedSize(size, ordered);
+    }
+    case StrategyType::kAllAtOnce: {
+      const auto ordered = OrderHosts(std::move(hosts), std::nullopt);
+      return FixedSize(ordered.size(), ordered);
+    }
+    case StrategyType::kBlueGreen: {
+      if (s.groups.size() != 2) throw PlanError("blue-green needs exactly two groups");
+      const std::string live = options.live_group.value_or(s.groups[0]);
+      if (live != s.groups[0] && live != s.groups[1]) {
+        throw PlanError("live group '" + live + "' is not one of the blue-green groups");
+      }
+      const std::string idle = live == s.groups[0] ? s.groups[1] : s.groups[0];
+      std::vector<Host> idle_hosts;
+      for (auto& h : hosts) {
+        if (h.group == idle) idle_hosts.push_back(std::move(h));
+      }
+      if (idle_hosts.empty()) throw PlanError("blue-green group '" + idle + "' has no hosts");
+      const auto ordered = OrderHosts(std::move(idle_hosts), std::nullopt);
+      auto batches = FixedSize(ordered.size(), ordered);
+      if (s.traffic_switch) batches.front().traffic_switch_url = s.traffic_switch->url;
+      return batches;
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -141,50 +197,25 @@ std::vector<Batch> PlanRollout(const Environment& env, std::vector<Host> hosts,
   for (const auto& h : hosts) {
     if (!names.insert(h.name).second) throw PlanError("host '" + h.name + "' is listed twice");
   }
-  if (hosts.empty()) return {};
+  const bool has_kubernetes = !env.kubernetes.empty();
+  if (hosts.empty() && !has_kubernetes) return {};
   const Strategy& s = env.strategy;
 
   std::vector<Batch> batches;
-  switch (s.type) {
-    case StrategyType::kCanary:
-      batches = Canary(s, OrderHosts(std::move(hosts), s.spread_by));
-      break;
-    case StrategyType::kRolling: {
-      const auto ordered = OrderHosts(std::move(hosts), s.spread_by);
-      std::size_t size = 1;
-      if (s.batch_size) {
-        size = s.batch_size->percent ? CeilPercent(s.batch_size->value, ordered.size())
-                                     : static_cast<std::size_t>(s.batch_size->value);
-      }
-      batches = FixedSize(size, ordered);
-      break;
-    }
-    case StrategyType::kAllAtOnce: {
-      const auto ordered = OrderHosts(std::move(hosts), std::nullopt);
-      batches = FixedSize(ordered.size(), ordered);
-      break;
-    }
-    case StrategyType::kBlueGreen: {
-      if (s.groups.size() != 2) throw PlanError("blue-green needs exactly two groups");
-      const std::string live = options.live_group.value_or(s.groups[0]);
-      if (live != s.groups[0] && live != s.groups[1]) {
-        throw PlanError("live group '" + live + "' is not one of the blue-green groups");
-      }
-      const std::string idle = live == s.groups[0] ? s.groups[1] : s.groups[0];
-      std::vector<Host> idle_hosts;
-      for (auto& h : hosts) {
-        if (h.group == idle) idle_hosts.push_back(std::move(h));
-      }
-      if (idle_hosts.empty()) throw PlanError("blue-green group '" + idle + "' has no hosts");
-      const auto ordered = OrderHosts(std::move(idle_hosts), std::nullopt);
-      batches = FixedSize(ordered.size(), ordered);
-      if (s.traffic_switch) batches.front().traffic_switch_url = s.traffic_switch->url;
-      break;
-    }
+  if (!hosts.empty()) {
+    batches = HostBatches(s, std::move(hosts), options, has_kubernetes);
+  } else if (s.type == StrategyType::kCanary) {
+    batches = Canary(s, {}, true);
+  } else {  // Kubernetes targets only
+    const bool by_share = s.type == StrategyType::kRolling && s.batch_size && s.batch_size->percent;
+    batches = SharesOnly(by_share ? s.batch_size->value : 0);
   }
 
   const std::size_t total = batches.empty() ? 0 : batches.back().cumulative_hosts;
-  for (auto& b : batches) ApplyLimits(s, total, b);
+  for (auto& b : batches) {
+    ApplyLimits(s, total, b);
+    b.kubernetes = env.kubernetes;
+  }
   if (env.policy.approval == ApprovalPolicy::kRequired && !batches.empty()) {
     auto& gates = batches.front().gates_before;
     gates.insert(gates.begin(), Gate{Gate::Kind::kApproval, std::nullopt});
@@ -192,4 +223,4 @@ std::vector<Batch> PlanRollout(const Environment& env, std::vector<Host> hosts,
   return batches;
 }
 
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

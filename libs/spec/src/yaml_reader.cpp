@@ -1,4 +1,4 @@
-#include "sluice/analysis/yaml_reader.hpp"
+#include "sluice/spec/yaml_reader.hpp"
 
 #include <yaml-cpp/depthguard.h>
 
@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-namespace sluice::analysis {
+namespace sluice::spec {
 
 SpecIssue IssueFromYamlException(const YAML::Exception& e, std::string path, std::string prefix) {
   SpecIssue issue;
@@ -219,7 +219,7 @@ bool YamlReader::Bool(const YAML::Node& n, const std::string& path) const {
 }
 
 std::chrono::milliseconds YamlReader::Duration(const YAML::Node& n, const std::string& path) const {
-  const auto d = n.IsScalar() ? ParseDuration(n.Scalar()) : std::nullopt;
+  const auto d = n.IsScalar() ? analysis::ParseDuration(n.Scalar()) : std::nullopt;
   if (!d) {
     Fail(n, path,
          "must be a positive duration like " + options_.duration_example + ", 2m or 1h30m" +
@@ -228,4 +228,4 @@ std::chrono::milliseconds YamlReader::Duration(const YAML::Node& n, const std::s
   return *d;
 }
 
-}  // namespace sluice::analysis
+}  // namespace sluice::spec

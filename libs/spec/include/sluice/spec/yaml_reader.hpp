@@ -17,9 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/analysis/spec.hpp"  // SpecIssue, ParseDuration
+#include "sluice/analysis/spec.hpp"       // ParseDuration
+#include "sluice/spec/analysis_spec.hpp"  // SpecIssue
 
-namespace sluice::analysis {
+namespace sluice::spec {
 
 // An error of the YAML layer itself (syntax, an alias the accessors cannot follow) as a
 // SpecIssue at `path`; the message is `prefix` followed by yaml-cpp's text.
@@ -88,7 +89,7 @@ class YamlReader {
   // Decimal digits only (no sign), from min to max.
   int Integer(const YAML::Node& n, const std::string& path, int min, int max) const;
   bool Bool(const YAML::Node& n, const std::string& path) const;
-  // ParseDuration's grammar (spec.hpp).
+  // analysis::ParseDuration's grammar (sluice/analysis/spec.hpp).
   std::chrono::milliseconds Duration(const YAML::Node& n, const std::string& path) const;
   // One of the spellings in `choices`, as its value; otherwise fails with
   // "must be a, b or c, got <text>".
@@ -108,4 +109,4 @@ class YamlReader {
   Options options_;
 };
 
-}  // namespace sluice::analysis
+}  // namespace sluice::spec

@@ -1,11 +1,13 @@
-#include "sluice/analysis/spec.hpp"
+#include "sluice/spec/analysis_spec.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace sluice::analysis {
+namespace sluice::spec {
 namespace {
+
+using namespace ::sluice::analysis;  // NOLINT(google-build-using-namespace)
 
 using std::chrono::milliseconds;
 using std::chrono::minutes;
@@ -403,4 +405,4 @@ TEST(ParseDurationTest, SameGrammarAsThePlanner) {
 }
 
 }  // namespace
-}  // namespace sluice::analysis
+}  // namespace sluice::spec

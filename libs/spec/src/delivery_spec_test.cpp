@@ -1,4 +1,4 @@
-#include "delivery_spec.hpp"
+#include "sluice/spec/delivery_spec.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 extern const char* const kDemoAppSpec;
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
 using std::chrono::milliseconds;
@@ -260,7 +260,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"bad env name", "app: shop\nenvironments:\n  Prod: {}\n", "environments.Prod",
        "environment names"},
       {"unknown env key", env + targets + canary + "    notify: {}\n", p + "notify",
-       "unknown key (known: targets, strategy, policy, service, analysis, rollback)"},
+       "unknown key (known: targets, kubernetes, strategy, policy, service, analysis, rollback)"},
       {"missing targets", env + canary, p + "targets", "is required"},
       {"missing strategy", env + targets, p + "strategy", "is required"},
       {"no groups", env + "    targets: {}\n" + canary, p + "targets", "at least one host group"},
@@ -681,4 +681,4 @@ TEST(DeliverySpecTest, RefusesInvalidUtf8AndDeepNesting) {
 }
 
 }  // namespace
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

@@ -1,4 +1,4 @@
-#include "plan.hpp"
+#include "sluice/spec/plan.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
 using std::chrono::minutes;
@@ -362,5 +362,91 @@ TEST(PlanRolloutTest, DuplicateHostNamesAreRefused) {
   EXPECT_THROW(PlanRollout(CanaryEnv(Weights({100})), hosts), PlanError);
 }
 
+// --- Kubernetes targets beside VM hosts ---------------------------------------------------
+
+KubernetesTarget Deployment(const std::string& name) {
+  KubernetesTarget t;
+  t.name = name;
+  t.cluster = "in-cluster";
+  t.ns = "shop";
+  t.workload = name;
+  t.container = "app";
+  return t;
+}
+
+std::vector<int> WeightsOf(const std::vector<Batch>& batches) {
+  std::vector<int> out;
+  for (const auto& b : batches) out.push_back(b.weight_percent);
+  return out;
+}
+
+TEST(PlanKubernetesTest, SixHostsAndADeploymentAt25And50And100) {
+  auto env = CanaryEnv(Weights({25, 50, 100}));
+  env.kubernetes = {Deployment("web-k8s")};
+  const auto hosts = MakeHosts(6);
+  const auto batches = PlanRollout(env, hosts);
+  EXPECT_EQ(Sizes(batches), (std::vector<std::size_t>{2, 1, 3}));  // ceil(25% x 6) = 2, 3, 6
+  EXPECT_EQ(WeightsOf(batches), (std::vector<int>{25, 50, 100}));
+  ExpectPartition(batches, hosts);
+  for (const auto& b : batches) {
+    ASSERT_EQ(b.kubernetes.size(), 1u);  // the workload is in every batch
+    EXPECT_EQ(b.kubernetes[0], env.kubernetes[0]);
+  }
+}
+
+TEST(PlanKubernetesTest, AStepPastTheLastHostStillMovesTheWorkloads) {
+  auto env = CanaryEnv(Weights({10, 50, 100}));
+  const auto hosts = MakeHosts(1);
+  // VM hosts only: one host covers the first step; the others add nobody and are dropped.
+  EXPECT_EQ(WeightsOf(PlanRollout(env, hosts)), (std::vector<int>{10}));
+  env.kubernetes = {Deployment("web-k8s")};
+  const auto batches = PlanRollout(env, hosts);
+  EXPECT_EQ(Sizes(batches), (std::vector<std::size_t>{1, 0, 0}));
+  EXPECT_EQ(WeightsOf(batches), (std::vector<int>{10, 50, 100}));
+  for (const auto& b : batches) {
+    EXPECT_EQ(b.cumulative_hosts, 1u);
+    EXPECT_EQ(b.max_parallel, 1u);
+  }
+}
+
+TEST(PlanKubernetesTest, KubernetesTargetsOnly) {
+  auto canary = CanaryEnv({WeightStep{25, false}, PauseStep{minutes(1)}, WeightStep{100, false}});
+  canary.kubernetes = {Deployment("a"), Deployment("b")};
+  const auto batches = PlanRollout(canary, {});
+  EXPECT_EQ(Sizes(batches), (std::vector<std::size_t>{0, 0}));
+  EXPECT_EQ(WeightsOf(batches), (std::vector<int>{25, 100}));
+  ASSERT_EQ(batches[1].gates_before.size(), 1u);  // the pause still waits before 100%
+  EXPECT_EQ(batches[1].kubernetes.size(), 2u);
+
+  Environment rolling;
+  rolling.strategy.type = StrategyType::kRolling;
+  rolling.strategy.batch_size = Quantity{30, true};
+  rolling.kubernetes = {Deployment("a")};
+  EXPECT_EQ(WeightsOf(PlanRollout(rolling, {})), (std::vector<int>{30, 60, 90, 100}));
+  rolling.strategy.batch_size = Quantity{2, false};
+  EXPECT_EQ(WeightsOf(PlanRollout(rolling, {})), (std::vector<int>{100}));
+
+  Environment all;
+  all.strategy.type = StrategyType::kAllAtOnce;
+  all.policy.approval = ApprovalPolicy::kRequired;
+  all.kubernetes = {Deployment("a")};
+  const auto one = PlanRollout(all, {});
+  EXPECT_EQ(WeightsOf(one), (std::vector<int>{100}));
+  ASSERT_EQ(one[0].gates_before.size(), 1u);
+  EXPECT_EQ(one[0].gates_before[0].kind, Gate::Kind::kApproval);
+
+  EXPECT_TRUE(PlanRollout(Environment{}, {}).empty());  // nothing at all: no batch
+}
+
+TEST(PlanKubernetesTest, RollingSharesFollowTheHosts) {
+  Environment env;
+  env.strategy.type = StrategyType::kRolling;
+  env.strategy.batch_size = Quantity{2, false};
+  env.kubernetes = {Deployment("a")};
+  const auto batches = PlanRollout(env, MakeHosts(5));
+  EXPECT_EQ(Sizes(batches), (std::vector<std::size_t>{2, 2, 1}));
+  EXPECT_EQ(WeightsOf(batches), (std::vector<int>{40, 80, 100}));
+}
+
 }  // namespace
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

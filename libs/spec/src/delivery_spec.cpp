@@ -1,4 +1,4 @@
-#include "delivery_spec.hpp"
+#include "sluice/spec/delivery_spec.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -10,12 +10,12 @@
 #include <sstream>
 #include <utility>
 
-#include "sluice/analysis/yaml_reader.hpp"
+#include "sluice/spec/yaml_reader.hpp"
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 namespace {
 
-SpecError ErrorAt(std::string_view origin, analysis::SpecIssue issue) {
+SpecError ErrorAt(std::string_view origin, SpecIssue issue) {
   SpecError e;
   e.origin = origin;
   e.line = issue.line;
@@ -30,7 +30,7 @@ SpecError ErrorAt(std::string_view origin, analysis::SpecIssue issue) {
 // this format gives no meaning.
 class ShapeCheck : public YAML::EventHandler {
  public:
-  std::optional<analysis::SpecIssue> issue;
+  std::optional<SpecIssue> issue;
 
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
@@ -55,22 +55,22 @@ class ShapeCheck : public YAML::EventHandler {
   // "?" is an untagged plain node, "!" an untagged quoted scalar; anything else was written.
   void Tag(const YAML::Mark& mark, const std::string& tag) {
     if (issue || tag == "?" || tag == "!" || tag.empty()) return;
-    issue = analysis::SpecIssue{
+    issue = SpecIssue{
         mark.line + 1, mark.column + 1, "",
         "YAML tags are not supported (found '" + tag.substr(0, 64) + "'); write the plain value"};
   }
 };
 
-std::optional<analysis::SpecIssue> CheckShape(std::string_view yaml) {
+std::optional<SpecIssue> CheckShape(std::string_view yaml) {
   std::istringstream in{std::string(yaml)};
   YAML::Parser parser(in);
   ShapeCheck check;
   for (int documents = 0; parser.HandleNextDocument(check);) {
     if (check.issue) return check.issue;
     if (++documents > 1) {
-      return analysis::SpecIssue{0, 0, "",
-                                 "a delivery spec is one YAML document; remove the second "
-                                 "document (after '---') or apply it as a spec of its own"};
+      return SpecIssue{0, 0, "",
+                       "a delivery spec is one YAML document; remove the second "
+                       "document (after '---') or apply it as a spec of its own"};
     }
   }
   return check.issue;
@@ -100,6 +100,26 @@ bool IsLabelKey(std::string_view s) {  // Kubernetes-like: [A-Za-z0-9._/-], 1..6
   });
 }
 
+bool IsDnsLabel(std::string_view s) {  // RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool IsDnsSubdomain(std::string_view s) {  // RFC 1123 labels joined by '.', <= 253
+  if (s.empty() || s.size() > 253) return false;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? dot : dot - start))) {
+      return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 bool HasSpace(std::string_view s) {
   return std::any_of(s.begin(), s.end(),
                      [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
@@ -112,7 +132,7 @@ bool IsHttpUrl(std::string_view s) {
   return host_start < s.size() && s[host_start] != '/';
 }
 
-class Parser : public analysis::YamlReader {
+class Parser : public YamlReader {
  public:
   Parser() : YamlReader(Options{.duration_example = "30s", .max_integer_digits = 12}) {}
 
@@ -161,15 +181,23 @@ class Parser : public analysis::YamlReader {
   };
 
   Environment Env(const YAML::Node& node, const std::string& path, const std::string& name) {
-    CheckKeys(node, path, {"targets", "strategy", "policy", "service", "analysis", "rollback"});
+    CheckKeys(node, path,
+              {"targets", "kubernetes", "strategy", "policy", "service", "analysis", "rollback"});
     Environment env;
     env.name = name;
     host_nodes_.clear();
-    env.targets = Targets(Required(node, path, "targets"), Child(path, "targets"));
+    if (!Has(node, "targets") && !Has(node, "kubernetes")) {
+      Fail(node, Child(path, "targets"),
+           "is required (VM host groups), unless kubernetes names workloads; both may be given");
+    }
+    if (Has(node, "targets")) env.targets = Targets(node["targets"], Child(path, "targets"));
+    if (Has(node, "kubernetes")) {
+      env.kubernetes = Kubernetes(node["kubernetes"], Child(path, "kubernetes"), env.AllHosts());
+    }
     // Before the strategy: its weight steps name analysis templates.
     if (const auto a = node["analysis"]; a.IsDefined() && !a.IsNull()) {
-      auto parsed = analysis::ParseAnalysisSpec(a, Child(path, "analysis"));
-      if (const auto* issue = std::get_if<analysis::SpecIssue>(&parsed)) throw Failure{*issue};
+      auto parsed = ParseAnalysisSpec(a, Child(path, "analysis"));
+      if (const auto* issue = std::get_if<SpecIssue>(&parsed)) throw Failure{*issue};
       env.analysis = std::get<analysis::AnalysisSpec>(std::move(parsed));
     }
     if (const auto r = node["rollback"]; r.IsDefined() && !r.IsNull()) {
@@ -225,6 +253,103 @@ class Parser : public analysis::YamlReader {
       groups.push_back(std::move(group));
     }
     return groups;
+  }
+
+  // `kubernetes:` a non-empty list of workloads; names unique and distinct from the VM hosts'.
+  std::vector<KubernetesTarget> Kubernetes(const YAML::Node& node, const std::string& path,
+                                           const std::vector<Host>& hosts) const {
+    if (!node.IsSequence() || node.size() == 0) {
+      Fail(node, path, "must be a non-empty list of Kubernetes workloads");
+    }
+    std::set<std::string> names;
+    for (const auto& h : hosts) names.insert(h.name);
+    std::vector<KubernetesTarget> out;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const auto ipath = Index(path, i);
+      auto t = ParseKubernetesTarget(node[i], ipath);
+      if (!names.insert(t.name).second) {
+        Fail(node[i]["name"], Child(ipath, "name"),
+             "'" + t.name + "' names another target or host of this environment");
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  std::string DnsName(const YAML::Node& map, const std::string& path, const std::string& key,
+                      bool subdomain) const {
+    const auto n = Required(map, path, key);
+    const auto kpath = Child(path, key);
+    auto v = Scalar(n, kpath);
+    if (subdomain ? !IsDnsSubdomain(v) : !IsDnsLabel(v)) {
+      Fail(n, kpath,
+           std::string("must be a Kubernetes name (") +
+               (subdomain ? "lower-case DNS subdomain" : "lower-case DNS label, at most 63") +
+               "), got '" + v + "'");
+    }
+    return v;
+  }
+
+  KubernetesTarget ParseKubernetesTarget(const YAML::Node& node, const std::string& path) const {
+    CheckKeys(node, path,
+              {"name", "cluster", "namespace", "kind", "workload", "container", "rollout", "surge",
+               "traffic", "service"});
+    KubernetesTarget t;
+    t.name = DnsName(node, path, "name", false);
+    const auto cluster = Required(node, path, "cluster");
+    t.cluster = Scalar(cluster, Child(path, "cluster"));
+    if (t.cluster.empty() || HasSpace(t.cluster)) {
+      Fail(cluster, Child(path, "cluster"),
+           "must name a cluster credential (a kubeconfig context or in-cluster)");
+    }
+    t.ns = DnsName(node, path, "namespace", false);
+    t.kind = OneOf<KubernetesKind>(Required(node, path, "kind"), Child(path, "kind"),
+                                   {{"Deployment", KubernetesKind::kDeployment},
+                                    {"StatefulSet", KubernetesKind::kStatefulSet}});
+    t.workload = DnsName(node, path, "workload", true);
+    t.container = DnsName(node, path, "container", false);
+    const bool deployment = t.kind == KubernetesKind::kDeployment;
+    t.rollout = deployment ? KubernetesRollout::kReplicaCanary : KubernetesRollout::kPartition;
+    const auto rpath = Child(path, "rollout");
+    if (const auto r = node["rollout"]; r.IsDefined() && !r.IsNull()) {
+      t.rollout = OneOf<KubernetesRollout>(r, rpath,
+                                           {{"replica-canary", KubernetesRollout::kReplicaCanary},
+                                            {"partition", KubernetesRollout::kPartition},
+                                            {"rolling", KubernetesRollout::kRolling},
+                                            {"blue-green", KubernetesRollout::kBlueGreen}});
+      const bool needs_deployment = t.rollout == KubernetesRollout::kReplicaCanary ||
+                                    t.rollout == KubernetesRollout::kBlueGreen;
+      if (needs_deployment && !deployment) {
+        Fail(r, rpath, std::string(ToString(t.rollout)) + " needs kind Deployment");
+      }
+      if (t.rollout == KubernetesRollout::kPartition && deployment) {
+        Fail(r, rpath, "partition needs kind StatefulSet");
+      }
+    }
+    const bool canary = t.rollout == KubernetesRollout::kReplicaCanary;
+    if (const auto s = node["surge"]; s.IsDefined() && !s.IsNull()) {
+      t.surge = Bool(s, Child(path, "surge"));
+      if (t.surge && !canary) Fail(s, Child(path, "surge"), "only a replica-canary surges");
+    }
+    if (const auto tr = node["traffic"]; tr.IsDefined() && !tr.IsNull()) {
+      const auto tpath = Child(path, "traffic");
+      if (!canary) Fail(tr, tpath, "only a replica-canary splits traffic");
+      CheckKeys(tr, tpath, {"httpRoute", "stableService", "canaryService"});
+      HttpRouteTraffic traffic;
+      traffic.http_route = DnsName(tr, tpath, "httpRoute", true);
+      traffic.stable_service = DnsName(tr, tpath, "stableService", false);
+      traffic.canary_service = DnsName(tr, tpath, "canaryService", false);
+      if (traffic.stable_service == traffic.canary_service) {
+        Fail(tr["canaryService"], Child(tpath, "canaryService"), "must differ from stableService");
+      }
+      t.traffic = std::move(traffic);
+    }
+    if (t.rollout == KubernetesRollout::kBlueGreen) {
+      t.service = DnsName(node, path, "service", false);
+    } else if (const auto s = node["service"]; s.IsDefined()) {
+      Fail(s, Child(path, "service"), "only a blue-green rollout switches a Service");
+    }
+    return t;
   }
 
   Host ParseHost(const YAML::Node& node, const std::string& path) const {
@@ -522,6 +647,24 @@ std::string_view ToString(ConcurrencyPolicy c) {
   return c == ConcurrencyPolicy::kReject ? "reject" : "queue";
 }
 
+std::string_view ToString(KubernetesKind kind) {
+  return kind == KubernetesKind::kStatefulSet ? "StatefulSet" : "Deployment";
+}
+
+std::string_view ToString(KubernetesRollout rollout) {
+  switch (rollout) {
+    case KubernetesRollout::kReplicaCanary:
+      return "replica-canary";
+    case KubernetesRollout::kPartition:
+      return "partition";
+    case KubernetesRollout::kRolling:
+      return "rolling";
+    case KubernetesRollout::kBlueGreen:
+      return "blue-green";
+  }
+  return "replica-canary";
+}
+
 std::optional<StrategyType> ParseStrategyType(std::string_view s) {
   for (auto t : {StrategyType::kCanary, StrategyType::kRolling, StrategyType::kAllAtOnce,
                  StrategyType::kBlueGreen}) {
@@ -553,21 +696,21 @@ std::string SpecError::ToString() const {
 
 std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
                                                         std::string_view origin) {
-  if (auto issue = analysis::CheckYamlText(yaml)) return ErrorAt(origin, *issue);
+  if (auto issue = CheckYamlText(yaml)) return ErrorAt(origin, *issue);
   YAML::Node root;
   try {
     if (auto issue = CheckShape(yaml)) return ErrorAt(origin, std::move(*issue));
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return ErrorAt(origin, analysis::IssueFromYamlException(e, "", "invalid YAML: "));
+    return ErrorAt(origin, IssueFromYamlException(e, "", "invalid YAML: "));
   }
-  if (auto issue = analysis::CheckYamlTree(root)) return ErrorAt(origin, *issue);
+  if (auto issue = CheckYamlTree(root)) return ErrorAt(origin, *issue);
   try {
     return Parser().Spec(root);
-  } catch (const analysis::YamlReader::Failure& f) {
+  } catch (const YamlReader::Failure& f) {
     return ErrorAt(origin, f.issue);
   } catch (const YAML::Exception& e) {  // e.g. an alias the accessors cannot follow
-    return ErrorAt(origin, analysis::IssueFromYamlException(e, ""));
+    return ErrorAt(origin, IssueFromYamlException(e, ""));
   }
 }
 
@@ -582,4 +725,4 @@ std::optional<int> ParsePercent(std::string_view s) {
   return v;
 }
 
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec

@@ -1,4 +1,4 @@
-#include "sluice/analysis/yaml_reader.hpp"
+#include "sluice/spec/yaml_reader.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,8 +7,10 @@
 #include <utility>
 #include <vector>
 
-namespace sluice::analysis {
+namespace sluice::spec {
 namespace {
+
+using namespace ::sluice::analysis;  // NOLINT(google-build-using-namespace)
 
 using std::chrono::milliseconds;
 using std::chrono::minutes;
@@ -146,10 +148,12 @@ TEST(YamlReaderTest, YamlExceptionsBecomeIssues) {
 }
 
 }  // namespace
-}  // namespace sluice::analysis
+}  // namespace sluice::spec
 
-namespace sluice::analysis {
+namespace sluice::spec {
 namespace {
+
+using namespace ::sluice::analysis;  // NOLINT(google-build-using-namespace)
 
 TEST(YamlLimitsTest, TextMustBeUtf8WithoutNul) {
   EXPECT_FALSE(CheckYamlText("a: 回滚 # ok\nb: [1, 2]\n"));
@@ -197,4 +201,4 @@ TEST(YamlLimitsTest, AliasExpansionIsBounded) {
 }
 
 }  // namespace
-}  // namespace sluice::analysis
+}  // namespace sluice::spec

@@ -3,7 +3,8 @@
 // The delivery spec of one application: a YAML file naming its environments, the hosts of each
 // and how a release is rolled out to them. Parsing is pure (text in, value or error out); every
 // error names the file, line, column and the path of the offending key. The format is
-// described in services/rollout-planner/README.md.
+// described in services/rollout-planner/README.md. The planner, release-intake and the CLI read
+// it through this library; events carry its typed form (sluice/spec/convert.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -17,7 +18,7 @@
 #include "sluice/analysis/spec.hpp"
 #include "sluice/analysis/types.hpp"
 
-namespace sluice::rollout_planner {
+namespace sluice::spec {
 
 enum class StrategyType { kCanary, kRolling, kAllAtOnce, kBlueGreen };
 std::string_view ToString(StrategyType type);  // "canary", "rolling", "all-at-once", "blue-green"
@@ -37,6 +38,48 @@ struct Host {
 struct HostGroup {
   std::string name;
   std::vector<Host> hosts;
+
+  bool operator==(const HostGroup&) const = default;
+};
+
+// One Kubernetes workload of an environment (`kubernetes:`, beside the VM host groups).
+enum class KubernetesKind { kDeployment, kStatefulSet };
+std::string_view ToString(KubernetesKind kind);  // "Deployment", "StatefulSet"
+
+// How the workload takes a release, batch by batch (sluice.v1.KubernetesRollout).
+enum class KubernetesRollout {
+  kReplicaCanary,  // Deployment: a <workload>-canary Deployment takes the batch's share
+  kPartition,      // StatefulSet: rollingUpdate.partition lowered batch by batch
+  kRolling,        // the workload's own rolling update, at the first batch
+  kBlueGreen,      // Deployment: a second Deployment; `service`'s selector switched when ready
+};
+// "replica-canary", "partition", "rolling", "blue-green".
+std::string_view ToString(KubernetesRollout rollout);
+
+// Gateway API: the HTTPRoute's backend weights between the two Services follow the share.
+struct HttpRouteTraffic {
+  std::string http_route;
+  std::string stable_service;
+  std::string canary_service;
+
+  bool operator==(const HttpRouteTraffic&) const = default;
+};
+
+struct KubernetesTarget {
+  std::string name;     // the target's name in the spec: unique in the environment, and
+                        // distinct from its VM host names (BatchRequested names it as a host)
+  std::string cluster;  // a credential the executor knows (kubeconfig context or "in-cluster")
+  std::string ns;       // `namespace`
+  KubernetesKind kind = KubernetesKind::kDeployment;
+  std::string workload;   // the Deployment's or StatefulSet's name
+  std::string container;  // the container whose image a release sets
+  // Default: replica-canary for a Deployment, partition for a StatefulSet.
+  KubernetesRollout rollout = KubernetesRollout::kReplicaCanary;
+  bool surge = false;                       // replica-canary: the stable keeps all its replicas
+  std::optional<HttpRouteTraffic> traffic;  // replica-canary only
+  std::string service;                      // blue-green only (required there)
+
+  bool operator==(const KubernetesTarget&) const = default;
 };
 
 // A count of hosts, either absolute ("3") or a share of the hosts ("25%").
@@ -54,15 +97,23 @@ struct WeightStep {
   int percent = 0;
   bool analysis = false;               // `analysis: <template>`: judge the batch before going on
   std::string analysis_template = {};  // the template's name; "" for none
+
+  bool operator==(const WeightStep&) const = default;
 };
 struct PauseStep {
   std::optional<std::chrono::milliseconds> duration;  // nullopt = until resumed
+
+  bool operator==(const PauseStep&) const = default;
 };
-struct ApprovalStep {};
+struct ApprovalStep {
+  bool operator==(const ApprovalStep&) const = default;
+};
 using CanaryStep = std::variant<WeightStep, PauseStep, ApprovalStep>;
 
 struct TrafficSwitch {
   std::string url;  // called after the idle group is healthy, to move traffic onto it
+
+  bool operator==(const TrafficSwitch&) const = default;
 };
 
 struct Strategy {
@@ -76,6 +127,8 @@ struct Strategy {
   std::chrono::milliseconds host_timeout = std::chrono::minutes(5);
   int failure_tolerance = 0;             // host failures a batch survives; one more fails it
   std::optional<std::string> spread_by;  // label whose values each batch mixes
+
+  bool operator==(const Strategy&) const = default;
 };
 
 enum class ApprovalPolicy { kNone, kRequired };
@@ -94,6 +147,8 @@ struct Policy {
   // policy and approval steps alike). Off by default: two people, separation of duties.
   bool allow_self_approval = false;
   ConcurrencyPolicy concurrency = ConcurrencyPolicy::kQueue;
+
+  bool operator==(const Policy&) const = default;
 };
 
 // How the agent restarts and health-checks the service once a release is unpacked
@@ -110,7 +165,8 @@ struct ServiceSpec {
 
 struct Environment {
   std::string name;
-  std::vector<HostGroup> targets;
+  std::vector<HostGroup> targets;            // VM host groups (`targets:`), in file order
+  std::vector<KubernetesTarget> kubernetes;  // `kubernetes:`, in file order
   Strategy strategy;
   Policy policy;
   std::optional<ServiceSpec> service;              // nullopt: the executor's configured default
@@ -120,6 +176,7 @@ struct Environment {
 
   // Every host of every group, in file order.
   std::vector<Host> AllHosts() const;
+  bool operator==(const Environment&) const = default;
 };
 
 struct DeliverySpec {
@@ -127,6 +184,7 @@ struct DeliverySpec {
   std::vector<Environment> environments;  // in file order
 
   const Environment* FindEnvironment(std::string_view name) const;
+  bool operator==(const DeliverySpec&) const = default;
 };
 
 // What is wrong with a spec and where. ToString() gives
@@ -151,4 +209,4 @@ using analysis::ParseDuration;
 // "25%" -> 25 (1..100 only).
 std::optional<int> ParsePercent(std::string_view s);
 
-}  // namespace sluice::rollout_planner
+}  // namespace sluice::spec
