@@ -9,6 +9,7 @@
 #include <sluice/core/testing/manual_clock.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/pg/migrations.hpp>
+#include <sluice/spec/convert.hpp>
 #include <sluice/testing/pg_schema.hpp>
 #include <thread>
 
@@ -82,11 +83,16 @@ class AnalyzerITest : public ::testing::Test {
     r->set_version("2.0.0");
     r->add_instances("h1");
     r->set_template_name("default");
-    r->set_spec_yaml(
+    const std::string spec =
         "app: shop\nenvironments:\n  production:\n    analysis:\n      templates:\n"
         "        default:\n          interval: 1s\n          count: 3\n          metrics:\n"
         "            error_rate: {query: 'errors{instance=\"h1\"}'}\n          rules:\n"
-        "            - {name: errors, failWhen: error_rate > 5%}\n");
+        "            - {name: errors, failWhen: error_rate > 5%}\n";
+    r->set_spec_yaml(spec);
+    // As the planner sends it: the template resolved at intake.
+    auto t = spec::ResolvedTemplateOf(spec, "production", "default");
+    ASSERT_TRUE(t.has_value());
+    *r->mutable_resolved_template() = *t;
     const bool due = db_->WithTransaction(
         [&](pqxx::work& tx) { return HandleEvent(tx, e, HandlerOptions{}, clock_); });
     ASSERT_TRUE(due);

@@ -6,6 +6,7 @@
 #include <sluice/core/testing/manual_clock.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/pg/migrations.hpp>
+#include <sluice/spec/convert.hpp>
 #include <sluice/testing/pg_schema.hpp>
 
 #include "adapters/alertmanager_receiver.hpp"
@@ -117,6 +118,43 @@ TEST_F(HandlerITest, AnAnalysisOfARolledBackGenerationIsCancelledOnArrival) {
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->status, "Cancelled");
   EXPECT_EQ(a->reason, "rolled_back");
+}
+
+// A threshold rule is first measured once its rate window holds only data from after the
+// batch's hosts switched (they had when the analysis was requested); an instant query at once.
+TEST_F(HandlerITest, AWindowedRuleIsFirstDueOneRateWindowAfterTheRequest) {
+  Migrate();
+  Plan();
+  const std::string spec =
+      "app: shop\nenvironments:\n  production:\n    analysis:\n      templates:\n"
+      "        default:\n          interval: 5s\n          count: 3\n          metrics:\n"
+      "            errors: {query: 'sum(rate(errors_total{instance=\"h1\"}[30s]))'}\n"
+      "            depth: {query: 'queue_depth{instance=\"h1\"}'}\n"
+      "          rules:\n"
+      "            - {name: error_rate, failWhen: errors > 1}\n"
+      "            - {name: queue, failWhen: depth > 100}\n";
+  auto e = New();
+  auto* r = e.mutable_analysis_requested();
+  r->set_analysis_id("an-window");
+  r->set_deployment_id("dep-1");
+  r->set_generation(1);
+  r->set_app("shop");
+  r->set_env("production");
+  r->set_template_name("default");
+  auto t = spec::ResolvedTemplateOf(spec, "production", "default");
+  ASSERT_TRUE(t.has_value());
+  *r->mutable_resolved_template() = *t;
+  const auto requested = clock_.Now();
+  ASSERT_TRUE(Handle(e));
+  const auto rules =
+      db_->WithTransaction([&](pqxx::work& tx) { return LoadRules(tx, "an-window"); });
+  ASSERT_EQ(rules.size(), 2u);
+  for (const auto& rule : rules) {
+    ASSERT_TRUE(rule.next_due_at.has_value()) << rule.rule;
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::seconds>(*rule.next_due_at - requested);
+    EXPECT_EQ(wait, rule.rule == "error_rate" ? 30s : 0s) << rule.rule;
+  }
 }
 
 // Migration 0003 moves the watched_deployments rows into deployment_projection and drops the
