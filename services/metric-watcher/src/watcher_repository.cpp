@@ -188,7 +188,7 @@ std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now
                                 Micros(now), Micros(now + lease));
   if (r.empty()) return std::nullopt;
   auto a = ReadAnalysis(r[0]);
-  a.claim_token = r[0][21].as<std::uint64_t>();
+  a.claim_token = r[0][22].as<std::uint64_t>();  // after the 22 analysis columns
   return a;
 }
 

@@ -137,7 +137,9 @@ TEST_F(PrometheusITest, BadPromQLIsAnErrorMeasurementNotAPass) {
                      {"template_yaml",
                       "metrics:\n  error_rate:\n    query: 'sum(rate(x[1m]'\n"
                       "rules:\n  - {name: r, failWhen: error_rate > 1}\n"},
-                     {"start", core::FormatRfc3339(now - 1s)},
+                     // Longer than the query's [1m] window: the first measurement is a window
+                     // after the start (a shorter range would be Inconclusive, never queried).
+                     {"start", core::FormatRfc3339(now - 65s)},
                      {"end", core::FormatRfc3339(now)},
                      {"step", "1s"}};
   http::ClientRequest req;
