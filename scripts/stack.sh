@@ -454,7 +454,7 @@ groups:
         expr: |
           sum by (app, env, version, instance_name) (rate(demo_http_requests_total{code=~"5.."}[30s]))
             / sum by (app, env, version, instance_name) (rate(demo_http_requests_total[30s])) > 0.05
-        for: 10s
+        for: 30s  # after the demo analysis's first measurement (one 20s rate window after the switch)
         labels:
           severity: critical
         annotations:

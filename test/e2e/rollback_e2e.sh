@@ -52,7 +52,7 @@ groups:
         expr: |
           sum by (app, env, version, instance_name) (rate(demo_http_requests_total{app="$APP",code=~"5.."}[10s]))
             / sum by (app, env, version, instance_name) (rate(demo_http_requests_total{app="$APP"}[10s])) > 0.05
-        for: 3s
+        for: 15s  # after the analysis's first measurement (one 10s rate window after the switch), so step 2 sees the analysis fail first
         labels: {severity: critical}
         annotations:
           summary: "5xx share {{ \$value }} on {{ \$labels.instance_name }}"
