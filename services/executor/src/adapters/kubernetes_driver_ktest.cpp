@@ -392,6 +392,18 @@ TEST_F(KubernetesDriverKTest, AStatefulSetReportsItsUpdatedPods) {
          {"template",
           {{"metadata", {{"labels", labels}}},
            {"spec", {{"containers", Json::array({{{"name", "db"}, {"image", kOld}}})}}}}}}}});
+  // As a stable StatefulSet is: every pod Ready on one revision. (Patched before the controller's
+  // first sync, the new template would be its current revision too, and every pod "updated".)
+  const auto settled = [&] {
+    const Json st = admin_->Get(kube::kStatefulSets, ns_, "db").value("status", Json::object());
+    return st.value("readyReplicas", 0) == 4 && !st.value("currentRevision", "").empty() &&
+           st.value("currentRevision", "") == st.value("updateRevision", "");
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!settled() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(settled()) << "the StatefulSet never settled";
   HostTarget t = Target("", 50);
   t.kubernetes->kind = "StatefulSet";
   t.kubernetes->name = "db";
