@@ -10,7 +10,8 @@ using namespace std::chrono_literals;
 std::map<std::string, ChannelSecrets> ReadChannelSecrets(core::EnvConfig& env,
                                                          const RoutingConfig& routing) {
   std::map<std::string, ChannelSecrets> out;
-  for (const auto& [name, spec] : routing.channels) {
+  for (const auto& [channel, spec] : routing.channels) {
+    const std::string& name = channel;  // a structured binding cannot be captured (before C++20)
     ChannelSecrets s;
     auto read = [&](const std::string& key, bool required) {
       if (key.empty()) return std::string();
