@@ -21,7 +21,7 @@ json FromYaml(const YAML::Node& n) {
     return a;
   }
   if (n.IsNull()) return nullptr;
-  const std::string s = n.Scalar();
+  const std::string& s = n.Scalar();
   if (n.Tag() == "!") return s;  // quoted: a string
   const json parsed = json::parse(s, nullptr, false);
   return parsed.is_discarded() ? json(s) : parsed;
