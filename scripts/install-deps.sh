@@ -38,8 +38,9 @@ SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools pro
 TOOL_PACKAGES=(maven clang-format clang-tidy python3 python3-yaml python3-jsonschema curl openssl docker-compose
   iproute2 util-linux tmux chromium)
 # The images, the compose stack and the local registry (scripts/docker.sh runs dockerd itself,
-# no systemd; debootstrap makes the debian:bookworm-slim base image from the Debian mirror).
-CONTAINER_PACKAGES=(docker.io debootstrap docker-registry binutils)
+# no systemd; debootstrap makes the debian:bookworm-slim base image from the Debian mirror;
+# pip downloads the artifact store's wheels for its image).
+CONTAINER_PACKAGES=(docker.io debootstrap docker-registry binutils python3-pip)
 # Optional: the Ansible half of the rollout benchmark (bench/rollout/run.sh says so and skips
 # it when they are missing); a failure to install them is a warning, not an error.
 OPTIONAL_PACKAGES=(ansible openssh-server openssh-client)
