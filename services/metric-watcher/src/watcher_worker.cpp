@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <sluice/core/logging.hpp>
+#include <sluice/service/poll_loop.hpp>
 
 #include "analysis_step.hpp"
 #include "watcher_repository.hpp"
@@ -87,26 +88,8 @@ int Analyzer::RunOnce() {
 }
 
 void Analyzer::Run() {
-  const auto log = core::Logger("analyzer");
-  bool failing = false;
-  std::unique_lock lock(mu_);
-  while (!stop_) {
-    wake_ = false;
-    lock.unlock();
-    int handled = 0;
-    try {
-      handled = RunOnce();
-      if (failing) log->info("analyzer recovered");
-      failing = false;
-    } catch (const std::exception& e) {
-      if (!failing) log->error("analyzer pass failed (will retry): {}", e.what());
-      failing = true;
-    }
-    lock.lock();
-    if (handled < options_.max_per_pass || failing) {
-      cv_.wait_for(lock, options_.poll, [this] { return stop_ || wake_; });
-    }
-  }
+  service::RunPollLoop("analyzer", {mu_, cv_, stop_, wake_}, options_.poll, options_.max_per_pass,
+                       [this] { return RunOnce(); });
 }
 
 }  // namespace sluice::watcher

@@ -4,6 +4,7 @@
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/http/errors.hpp>
+#include <sluice/service/poll_loop.hpp>
 
 #include "notifier_repository.hpp"
 
@@ -111,26 +112,8 @@ void Sender::Stop() {
 }
 
 void Sender::Run() {
-  const auto log = core::Logger("sender");
-  bool failing = false;
-  std::unique_lock lock(mu_);
-  while (!stop_) {
-    wake_ = false;
-    lock.unlock();
-    int handled = 0;
-    try {
-      handled = SendOnce();
-      if (failing) log->info("sender recovered");
-      failing = false;
-    } catch (const std::exception& e) {
-      if (!failing) log->error("sender pass failed (will retry): {}", e.what());
-      failing = true;
-    }
-    lock.lock();
-    if (handled < options_.batch_size || failing) {
-      cv_.wait_for(lock, options_.poll, [this] { return stop_ || wake_; });
-    }
-  }
+  service::RunPollLoop("sender", {mu_, cv_, stop_, wake_}, options_.poll, options_.batch_size,
+                       [this] { return SendOnce(); });
 }
 
 void Sender::Wake() {
