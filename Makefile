@@ -77,9 +77,11 @@ integration: ## Run the integration tests against the local stack
 	$(call need_build,build/dev,build)
 	$(STACK) with -- $(CTEST) --test-dir build/dev -L integration -j1
 
-e2e: ## Run the end-to-end tests against the local stack
+# The mixed VM + Kubernetes scenarios need the control plane too (kube.sh builds it once, then
+# starts it in seconds); both wrappers stop afterwards only what they started.
+e2e: ## Run the end-to-end tests against the local stack and the local Kubernetes control plane
 	$(call need_build,build/dev,build)
-	$(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1
+	bash scripts/kube.sh with -- $(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1
 
 # The web console in Debian's headless chromium (playwright-core) and the OpenAPI conformance
 # test of the public API, against services of their own on the local stack (test/console/).
