@@ -54,7 +54,7 @@ start_own_prometheus
 sed -e "s/^app: .*/app: $APP/" -e 's/pause: 3s/pause: 1s/' "$HOSTS_DIR/demo-app.yaml" >"$WORK/spec-v1.yaml"
 grep -q "app: $APP" "$WORK/spec-v1.yaml" || fail "could not write the test's spec"
 python3 scripts/spec-analysis.py "$HOSTS_DIR/demo-app.yaml" --app "$APP" --window 10s \
-  --interval 2s --count 5 --inconclusive-limit 3 --bake 5s --pause 1s --health-timeout 5s \
+  --interval 2s --count 5 --inconclusive-limit 3 --bake 14s --pause 1s --health-timeout 5s \
   --on-canary-failure revert-batch >"$WORK/spec.yaml" || fail "could not write the test's spec"
 grep -q "onCanaryFailure" "$WORK/spec.yaml" || fail "could not write the test's spec"
 

@@ -62,4 +62,20 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text, st
   return std::chrono::milliseconds(total);
 }
 
+std::string FormatDuration(std::chrono::milliseconds d) {
+  if (d.count() < 0) return "-" + FormatDuration(-d);
+  if (d.count() == 0) return "0s";
+  static constexpr std::pair<std::int64_t, const char*> kUnits[] = {
+      {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+  std::string out;
+  auto left = static_cast<std::int64_t>(d.count());
+  for (const auto& [size, unit] : kUnits) {
+    if (left >= size) {
+      out += std::to_string(left / size) + unit;
+      left %= size;
+    }
+  }
+  return out;
+}
+
 }  // namespace sluice::core

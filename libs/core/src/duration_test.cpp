@@ -60,5 +60,18 @@ TEST(ParseDurationTest, ErrorIsOptional) {
   EXPECT_EQ(ParseDuration("9223372036854775807ms"), milliseconds(9223372036854775807));
 }
 
+TEST(FormatDurationTest, LargestUnitsFirstAndRoundTrips) {
+  EXPECT_EQ(FormatDuration(milliseconds(0)), "0s");
+  EXPECT_EQ(FormatDuration(milliseconds(500)), "500ms");
+  EXPECT_EQ(FormatDuration(milliseconds(20000)), "20s");
+  EXPECT_EQ(FormatDuration(milliseconds(90000)), "1m30s");
+  EXPECT_EQ(FormatDuration(milliseconds(60500)), "1m500ms");
+  EXPECT_EQ(FormatDuration(milliseconds(129600000)), "1d12h");
+  EXPECT_EQ(FormatDuration(milliseconds(-1500)), "-1s500ms");
+  for (const auto ms : {1LL, 999LL, 1000LL, 61001LL, 3600000LL, 90061001LL}) {
+    EXPECT_EQ(ParseDuration(FormatDuration(milliseconds(ms))), milliseconds(ms)) << ms;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::core

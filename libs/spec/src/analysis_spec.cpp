@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sluice/analysis/render.hpp"
+#include "sluice/analysis/window.hpp"
 #include "sluice/core/duration.hpp"
 #include "sluice/spec/yaml_reader.hpp"
 
@@ -143,10 +144,32 @@ class Parser : public YamlReader {
              "unknown template '" + bw.template_name + "'; " + tpath + " defines " +
                  Join(Names(spec)));
       }
-      bw.duration = Duration(Required(b, bpath, "duration"), Child(bpath, "duration"));
+      const auto d = Required(b, bpath, "duration");
+      bw.duration = Duration(d, Child(bpath, "duration"));
+      CheckBakeMeasures(spec.templates.at(bw.template_name), bw, d, Child(bpath, "duration"));
       spec.bake_watch = bw;
     }
     return spec;
+  }
+
+  // A threshold rule is first measured one rate window after the watch starts (the window
+  // must hold only data from after it) and the watch ends at its duration, exclusive: a watch
+  // shorter than a rule's window plus one interval could end before that rule measured
+  // anything.
+  void CheckBakeMeasures(const Template& t, const BakeWatch& bw, const YAML::Node& node,
+                         const std::string& path) const {
+    for (const auto& rule : t.rules) {
+      const auto window = analysis::RuleWindow(t, rule);
+      const auto needed = window + rule.limits.interval;
+      if (window.count() == 0 || bw.duration >= needed) continue;
+      Fail(node, path,
+           "is " + core::FormatDuration(bw.duration) + ", too short to measure rule '" + rule.name +
+               "' of template '" + t.name + "': its first measurement is due " +
+               core::FormatDuration(window) + " (its query's rate window) after the watch " +
+               "starts and then every " + core::FormatDuration(rule.limits.interval) +
+               "; make the watch at least " + core::FormatDuration(needed) +
+               " or shorten the rule's query range");
+    }
   }
 
   static std::vector<std::string> Names(const AnalysisSpec& spec) {

@@ -265,6 +265,12 @@ TEST(AnalysisSpecTest, EveryErrorNamesLineColumnAndPath) {
        "quick"},
       {"bake watch without duration", Replace(", duration: 5m}", "}"), 2, 14,
        std::string(kPath) + ".bakeWatch.duration", "is required"},
+      {"bake watch shorter than a rule's rate window",
+       Replace(", duration: 5m}", ", duration: 45s}"), 2, 44,
+       std::string(kPath) + ".bakeWatch.duration",
+       "is 45s, too short to measure rule 'cpu' of template 'default': its first measurement is "
+       "due 1m (its query's rate window) after the watch starts and then every 5s; make the "
+       "watch at least 1m5s"},
       {"reserved template name", Replace("    quick:", "    none:"), 53, 5,
        std::string(kPath) + ".templates.none", "'none' is reserved"},
       {"template without rules or judge",

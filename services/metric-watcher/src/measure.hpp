@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sluice/analysis/analysis.hpp>
+#include <sluice/analysis/window.hpp>
 #include <sluice/core/clock.hpp>
 // Before sluice/prometheus: server.hpp names prometheus-cpp's `prometheus::` from inside
 // namespace sluice, where sluice::prometheus would otherwise be found first.
@@ -33,17 +34,11 @@ class MetricProvider {
 };
 
 // The template's metrics a threshold rule names in failWhen, then its minRequests metric.
-std::vector<std::string> MetricsOfRule(const analysis::Template& tmpl,
-                                       const analysis::ThresholdRule& rule);
-
-// The longest range window ("[1m]", "[5m:30s]") of the queries of the metrics a threshold rule
-// reads, or 0. A measurement taken sooner than this after a batch's hosts switched would still
-// count data from before the switch, so the rule's first measurement waits this long.
-std::chrono::milliseconds RuleWindow(const analysis::Template& tmpl,
-                                     const analysis::ThresholdRule& rule);
-
-// The longest range of a range selector or subquery in a PromQL text, or 0.
-std::chrono::milliseconds LongestRange(std::string_view promql);
+// The rate windows of a rule's queries (libs/analysis: the spec parser checks bake watches by
+// them).
+using analysis::LongestRange;
+using analysis::MetricsOfRule;
+using analysis::RuleWindow;
 
 // The instance a series stands for: label instance_name, else instance, else host, else "".
 std::string InstanceOf(const std::map<std::string, std::string>& labels);

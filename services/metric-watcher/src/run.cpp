@@ -78,6 +78,16 @@ std::optional<Decision> Decide(const std::vector<RuleState>& rules, bool bake_wa
     if (combined == Outcome::kSuccessful || combined == Outcome::kRunning ||
         combined == Outcome::kPending) {
       if (!bake_over) return std::nullopt;
+      // A rule still Pending when the watch ends never measured anything (its first
+      // measurement was due after the end): the watch cannot vouch for the release.
+      std::vector<std::string> unmeasured;
+      for (const auto& r : rules) {
+        if (r.outcome == Outcome::kPending) unmeasured.push_back(r.name);
+      }
+      if (!unmeasured.empty()) {
+        return Decision{Outcome::kInconclusive, std::string(kReasonNothingMeasured),
+                        std::move(unmeasured)};
+      }
       combined = Outcome::kSuccessful;
     }
   } else if (combined == Outcome::kRunning || combined == Outcome::kPending) {

@@ -25,6 +25,8 @@ inline constexpr std::string_view kReasonJudgeFailed =
 inline constexpr std::string_view kReasonInconclusiveLimit =
     events::Name(events::v1::REASON_INCONCLUSIVE_LIMIT);
 inline constexpr std::string_view kReasonQueryError = events::Name(events::v1::REASON_QUERY_ERROR);
+inline constexpr std::string_view kReasonNothingMeasured =
+    events::Name(events::v1::REASON_NOTHING_MEASURED);
 inline constexpr std::string_view kReasonTemplateMissing =
     events::Name(events::v1::REASON_TEMPLATE_MISSING);
 

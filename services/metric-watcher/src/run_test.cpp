@@ -128,5 +128,15 @@ TEST(DecideTest, BakeWatchFailsAtOnceAndPassesOnlyAtTheEnd) {
   EXPECT_FALSE(Decide({}, true, false));
 }
 
+TEST(DecideTest, BakeWatchOverWithARuleNeverMeasuredIsInconclusive) {
+  EXPECT_FALSE(Decide({{"a", false, Outcome::kPending}}, true, false));
+  const auto over =
+      Decide({{"a", false, Outcome::kRunning}, {"b", false, Outcome::kPending}}, true, true);
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->outcome, Outcome::kInconclusive);
+  EXPECT_EQ(over->reason, kReasonNothingMeasured);
+  EXPECT_EQ(over->rules, std::vector<std::string>{"b"});
+}
+
 }  // namespace
 }  // namespace sluice::watcher

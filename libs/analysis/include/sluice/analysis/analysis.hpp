@@ -9,3 +9,4 @@
 #include "sluice/analysis/spec.hpp"       // IWYU pragma: export
 #include "sluice/analysis/threshold.hpp"  // IWYU pragma: export
 #include "sluice/analysis/types.hpp"      // IWYU pragma: export
+#include "sluice/analysis/window.hpp"     // IWYU pragma: export

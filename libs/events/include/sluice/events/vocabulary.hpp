@@ -92,6 +92,7 @@ inline constexpr std::array kReasons{
     Names<v1::Reason>{v1::REASON_OWN_EVENT, "own_event"},
     Names<v1::Reason>{v1::REASON_RESOLVED, "resolved"},
     Names<v1::Reason>{v1::REASON_MISSING_APP_ENV_LABELS, "missing_app_env_labels"},
+    Names<v1::Reason>{v1::REASON_NOTHING_MEASURED, "nothing_measured"},
     Names<v1::Reason>{v1::REASON_ALREADY_ROLLED_BACK, "already_rolled_back"},
     Names<v1::Reason>{v1::REASON_ROLLBACK_IN_PROGRESS, "rollback_in_progress"},
     Names<v1::Reason>{v1::REASON_UNKNOWN_DEPLOYMENT, "unknown_deployment"},
