@@ -6,7 +6,7 @@
 //   sluice apply -f demo-app.yaml
 //   sluice plan --release ID --env production
 //   sluice deploy --release ID --env production [--wait]
-//   sluice deployment list|get|watch|promote|pause|resume|abort|approve|rollback ...
+//   sluice deployment list|get|watch|retry|promote|pause|resume|abort|approve|rollback ...
 //   sluice deployment rollback ID [--to RELEASE_ID] [--reason ...]
 //   sluice analysis list --deployment ID | get ID;  sluice analyze -f request.json
 //   sluice incident list --deployment ID | get ID [--markdown] | chart ID -o file.svg
@@ -360,6 +360,24 @@ int Deploy(const Global& g, const std::string& release, const std::string& env, 
   return wait ? Watch(g, id, timeout) : 0;
 }
 
+// A new deployment of a failed, aborted or rolled-back one's release, environment and spec
+// version, under the idempotency key RetryKey(id).
+int Retry(const Global& g, const std::string& id, bool wait, std::chrono::milliseconds timeout) {
+  const auto d = Request(g, "GET", "/v1/deployments/" + sluice::http::UrlEncode(id));
+  if (d.status != 200) return PrintError(g, d);
+  if (const auto refusal = cli::RetryRefusal(d.body)) {
+    std::cerr << "error: " << *refusal << "\n";
+    return 1;
+  }
+  if (!g.raw) {
+    std::cout << "retrying deployment " << id << " (" << d.body.value("status", "")
+              << "): " << d.body.value("app", "") << " " << d.body.value("version", "") << " -> "
+              << d.body.value("env", "") << "\n";
+  }
+  return Deploy(g, d.body.value("release_id", ""), d.body.value("env", ""),
+                d.body.value("spec_version", 0), cli::RetryKey(id), wait, timeout);
+}
+
 int Command(const Global& g, const std::string& verb, const std::string& id,
             const std::string& reason, long long generation, const std::string& target) {
   json body = json::object();
@@ -692,6 +710,14 @@ int main(int argc, char** argv) {
       "watch", "follow a deployment until it finishes (exit 0 on success, 2 otherwise)");
   dwatch->add_option("id", dep_id, "deployment id")->required();
   dwatch->add_option("--timeout", w_timeout, "give up after this long (0s: never)");
+  auto* dretry = deployment->add_subcommand(
+      "retry",
+      "deploy a failed, aborted or rolled-back deployment's release again: a new deployment of the "
+      "same release, environment and spec version (run twice, it deploys once)");
+  dretry->add_option("id", dep_id, "deployment id")->required();
+  dretry->add_flag("--wait", d_wait,
+                   "watch until the new deployment finishes (exit 0 on success, 2 otherwise)");
+  dretry->add_option("--timeout", d_timeout, "with --wait: give up after this long (0s: never)");
   auto* dinstances = deployment->add_subcommand("instances", "show the hosts of a deployment");
   dinstances->add_option("id", dep_id, "deployment id")->required();
   std::string c_reason, c_target;
@@ -905,6 +931,7 @@ int main(int argc, char** argv) {
       return Deploy(g, d_release, d_env, d_spec_version, d_key, d_wait,
                     Duration(d_timeout, "--timeout"));
     }
+    if (*dretry) return Retry(g, dep_id, d_wait, Duration(d_timeout, "--timeout"));
     if (*dlist) {
       std::string path = "/v1/deployments?limit=" + std::to_string(dl_limit);
       if (!dl_app.empty()) path += "&app=" + Enc(dl_app);

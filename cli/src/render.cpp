@@ -208,7 +208,11 @@ std::string Plural(std::size_t n, const char* one, const char* many) {
 std::string NextCommand(const json& d) {
   const std::string status = Str(d, "status");
   const std::string id = Str(d, "id");
-  if (IsFinalStatus(status) || status == "rolling_back" || id.empty()) return "";
+  if (id.empty()) return "";
+  if (status == "failed" || status == "aborted" || status == "rolled_back") {
+    return "sluice deployment retry " + id + "  (the same release again, as a new deployment)";
+  }
+  if (IsFinalStatus(status) || status == "rolling_back") return "";
   const json batches = d.value("batches", json::array());
   if (batches.is_array()) {
     for (const auto& b : batches) {
@@ -225,6 +229,26 @@ std::string NextCommand(const json& d) {
   if (status == "paused") return "sluice deployment resume " + id;
   if (status == "running") return "sluice deployment promote " + id + "  (or pause, abort)";
   return "";
+}
+
+std::optional<std::string> RetryRefusal(const json& d) {
+  const std::string status = Str(d, "status");
+  const std::string id = Str(d, "id");
+  if (status == "failed" || status == "aborted" || status == "rolled_back") return std::nullopt;
+  if (status == "succeeded") {
+    return "deployment " + id + " succeeded: there is nothing to retry; to deploy its release " +
+           "again, run 'sluice deploy --release " + Str(d, "release_id") + " --env " +
+           Str(d, "env") + "'";
+  }
+  if (status.empty()) return "deployment " + id + " has no status yet; try again in a moment";
+  return "deployment " + id + " is " + status +
+         ": only a failed, aborted or rolled-back deployment can be retried; follow it with "
+         "'sluice deployment watch " +
+         id + "' or stop it with 'sluice deployment abort " + id + "'";
+}
+
+std::string RetryKey(std::string_view deployment_id) {
+  return "retry-" + std::string(deployment_id);
 }
 
 std::string RenderAnalysisLine(const json& a) {

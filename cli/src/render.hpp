@@ -62,10 +62,17 @@ std::vector<std::string> RenderDeploymentView(const nlohmann::json& deployment,
 // "analysis an-1 (batch 2, canary) Running: error_rate 0.01 <= 0.05 (rule seed)": the status
 // and the latest measurement.
 std::string RenderAnalysisLine(const nlohmann::json& analysis);
-// The command to type next for a deployment ("" when it is over): approve when a batch waits
-// for an approval, resume when paused or waiting on an open-ended pause, else promote or pause
-// while it runs.
+// The command to type next for a deployment: approve when a batch waits for an approval, resume
+// when paused or waiting on an open-ended pause, else promote or pause while it runs; retry once
+// it failed, was aborted or rolled back; "" when it succeeded or is rolling back.
 std::string NextCommand(const nlohmann::json& deployment);
+
+// `deployment retry`: why a deployment cannot be retried (it is still going, or it succeeded),
+// with what to type instead; nullopt when it can (failed, aborted or rolled back). A retry is a
+// new deployment of the same release, environment and spec version, sent with the idempotency
+// key RetryKey(id), so a retry that is run twice (a lost answer, a second terminal) deploys once.
+std::optional<std::string> RetryRefusal(const nlohmann::json& deployment);
+std::string RetryKey(std::string_view deployment_id);
 
 // A deployment list (the planner's {"items":[...]}), one line per deployment.
 std::vector<std::string> RenderDeploymentList(const nlohmann::json& list);

@@ -226,10 +226,38 @@ TEST(NextCommand, FollowsTheState) {
   EXPECT_EQ(NextCommand(d), "sluice deployment resume d-1");
   d["batches"] = json::array();
   EXPECT_EQ(NextCommand(d), "sluice deployment promote d-1  (or pause, abort)");
-  for (const char* s : {"succeeded", "failed", "rolled_back", "aborted", "rolling_back"}) {
+  for (const char* s : {"succeeded", "rolling_back"}) {
     d["status"] = s;
     EXPECT_EQ(NextCommand(d), "") << s;
   }
+  for (const char* s : {"failed", "rolled_back", "aborted"}) {
+    d["status"] = s;
+    EXPECT_EQ(NextCommand(d),
+              "sluice deployment retry d-1  (the same release again, as a new deployment)")
+        << s;
+  }
+}
+
+TEST(RetryRefusal, OnlyADeploymentThatEndedWithoutSuccessIsRetried) {
+  json d = {{"id", "d-1"}, {"release_id", "r-1"}, {"env", "prod"}};
+  for (const char* s : {"failed", "aborted", "rolled_back"}) {
+    d["status"] = s;
+    EXPECT_EQ(RetryRefusal(d), std::nullopt) << s;
+  }
+  d["status"] = "succeeded";
+  EXPECT_EQ(RetryRefusal(d),
+            "deployment d-1 succeeded: there is nothing to retry; to deploy its release again, run "
+            "'sluice deploy --release r-1 --env prod'");
+  for (const char* s : {"requested", "running", "paused", "rolling_back"}) {
+    d["status"] = s;
+    const auto refusal = RetryRefusal(d);
+    ASSERT_TRUE(refusal) << s;
+    EXPECT_NE(refusal->find("is " + std::string(s) + ": only a failed, aborted or rolled-back"),
+              std::string::npos)
+        << *refusal;
+    EXPECT_NE(refusal->find("'sluice deployment watch d-1'"), std::string::npos) << *refusal;
+  }
+  EXPECT_EQ(RetryKey("d-1"), "retry-d-1");
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ struct Asked {
   std::string accept;
   std::string authorization;
   std::string body;
+  std::string idempotency_key;
 };
 
 struct CliRun {
@@ -42,7 +43,8 @@ class SluiceCliItest : public ::testing::Test {
     auto record = [this](const httplib::Request& req) {
       std::lock_guard lock(mu_);
       asked_.push_back({req.method, req.path, req.params, req.get_header_value("Accept"),
-                        req.get_header_value("Authorization"), req.body});
+                        req.get_header_value("Authorization"), req.body,
+                        req.get_header_value("Idempotency-Key")});
     };
     server_.Get("/v1/incidents", [=](const httplib::Request& req, httplib::Response& res) {
       record(req);
@@ -156,6 +158,13 @@ class SluiceCliItest : public ::testing::Test {
                                       .dump(),
                                   "application/json");
                 });
+    server_.Get("/v1/deployments/d-f", reply(R"({"id":"d-f","app":"shop","env":"prod",
+      "version":"2.0.0","release_id":"r-2","spec_version":3,"status":"rolled_back"})"));
+    server_.Get("/v1/deployments/d-r", reply(R"({"id":"d-r","app":"shop","env":"prod",
+      "version":"2.0.0","release_id":"r-2","spec_version":3,"status":"running"})"));
+    server_.Post("/v1/deployments", reply(R"({"deployment_id":"d-9","app":"shop",
+      "version":"2.0.0","env":"prod","spec_version":3,"status":"requested"})",
+                                          202));
     server_.Get("/v1/deployments/d-w/instances", reply(R"({"instances":[{"host":"web-1",
       "ip":"10.0.0.1","batch_index":0,"generation":1,"status":"succeeded","version":"2.0.0",
       "health_status":"healthy"}]})"));
@@ -479,6 +488,28 @@ TEST_F(SluiceCliItest, DeploymentGetWatchPrintsAFramePerChangeUntilItFinishes) {
       << r.out;
   EXPECT_NE(r.out.find("deployment d-w succeeded"), std::string::npos) << r.out;
   EXPECT_EQ(Sluice("deployment get d-w --watch --interval soon").exit_code, 64);
+}
+
+TEST_F(SluiceCliItest, DeploymentRetryRedeploysTheSameReleaseOnceUnderOneKey) {
+  auto r = Sluice("deployment retry d-f");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("retrying deployment d-f (rolled_back): shop 2.0.0 -> prod"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("deployment d-9 requested"), std::string::npos) << r.out;
+  auto asked = Last();
+  EXPECT_EQ(asked.method, "POST");
+  EXPECT_EQ(asked.path, "/v1/deployments");
+  EXPECT_EQ(json::parse(asked.body),
+            (json{{"release_id", "r-2"}, {"env", "prod"}, {"spec_version", 3}}));
+  EXPECT_EQ(asked.idempotency_key, "retry-d-f");
+  // Still running: refused with what to do instead, and nothing is posted.
+  r = Sluice("deployment retry d-r");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("deployment d-r is running: only a failed, aborted or rolled-back"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(Last().method, "GET");
 }
 
 // Output of a shell command (stderr included).
