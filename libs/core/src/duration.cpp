@@ -66,7 +66,7 @@ std::string FormatDuration(std::chrono::milliseconds d) {
   if (d.count() < 0) return "-" + FormatDuration(-d);
   if (d.count() == 0) return "0s";
   static constexpr std::pair<std::int64_t, const char*> kUnits[] = {
-      {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+      {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
   std::string out;
   auto left = static_cast<std::int64_t>(d.count());
   for (const auto& [size, unit] : kUnits) {

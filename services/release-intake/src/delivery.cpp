@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <sluice/core/duration.hpp>
 #include <sluice/core/encoding.hpp>
 #include <sluice/core/strict_json.hpp>
 #include <sluice/http/client.hpp>
@@ -39,7 +40,7 @@ std::optional<FieldError> UnknownKey(const json& body, const std::vector<std::st
 json GateJson(const spec::Gate& g) {
   if (g.kind == spec::Gate::Kind::kApproval) return {{"kind", "approval"}};
   json j = {{"kind", "pause"}};
-  j["duration"] = g.duration ? json(FormatDuration(*g.duration)) : json(nullptr);
+  j["duration"] = g.duration ? json(core::FormatDuration(*g.duration)) : json(nullptr);
   return j;
 }
 
@@ -180,23 +181,6 @@ bool IsValidIdempotencyKey(std::string_view key) {
   return std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7F; });
 }
 
-std::string FormatDuration(std::chrono::milliseconds d) {
-  std::int64_t ms = d.count();
-  if (ms <= 0) return "0s";
-  std::string out;
-  const std::int64_t h = ms / 3'600'000;
-  ms %= 3'600'000;
-  const std::int64_t m = ms / 60'000;
-  ms %= 60'000;
-  const std::int64_t s = ms / 1000;
-  ms %= 1000;
-  if (h > 0) out += std::to_string(h) + "h";
-  if (m > 0) out += std::to_string(m) + "m";
-  if (s > 0) out += std::to_string(s) + "s";
-  if (ms > 0) out += std::to_string(ms) + "ms";
-  return out;
-}
-
 json DryRunJson(const DryRunInput& in) {
   json batches = json::array();
   for (const auto& b : in.batches) {
@@ -213,7 +197,7 @@ json DryRunJson(const DryRunInput& in) {
                {"analysis_template", b.analysis_template},
                {"max_parallel", b.max_parallel},
                {"failure_tolerance", b.failure_tolerance},
-               {"host_timeout", FormatDuration(b.host_timeout)}};
+               {"host_timeout", core::FormatDuration(b.host_timeout)}};
     if (b.traffic_switch_url) jb["traffic_switch_url"] = *b.traffic_switch_url;
     if (!b.kubernetes.empty()) {  // each moves to weight_percent with the batch
       json workloads = json::array();

@@ -79,9 +79,6 @@ std::string RequestFingerprint(const DeploymentRequest& request);
 // Idempotency-Key: 1-200 printable ASCII characters.
 bool IsValidIdempotencyKey(std::string_view key);
 
-// "2m", "1h30m", "1m30s", "500ms": the shortest spelling ParseDuration reads back.
-std::string FormatDuration(std::chrono::milliseconds d);
-
 // The body of a dry run (POST /v1/deployments?dry_run=true): the batches `PlanRollout` cuts.
 // Batch "index" counts from 0, as in BatchRequested; a gate is {"kind":"pause","duration":"2m"}
 // (duration null: until resumed) or {"kind":"approval"}.

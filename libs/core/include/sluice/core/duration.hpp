@@ -18,9 +18,10 @@ namespace sluice::core {
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
                                                        std::string* error = nullptr);
 
-// A duration in that grammar, largest units first, zero terms left out: "1h30m", "20s",
-// "1m500ms", "0s". ParseDuration(FormatDuration(d)) == d for every d >= 0; negative durations
-// are written as their absolute value after a '-' (for messages only).
+// A duration in that grammar, shortest spelling without the day unit (which the spec grammar,
+// analysis::ParseDuration, does not have), zero terms left out: "1h30m", "36h", "20s", "1m500ms",
+// "0s". ParseDuration(FormatDuration(d)) == d for every d >= 0; a negative duration is written
+// as its absolute value after a '-' (for messages only).
 std::string FormatDuration(std::chrono::milliseconds d);
 
 }  // namespace sluice::core
