@@ -11,7 +11,11 @@
 #      deployment finishes, every host runs v4;
 # then the stack down (containers, networks and volumes). The engine is stopped afterwards if
 # this test started it (scripts/docker.sh with). Timings in var/compose/timings.txt.
-# SLUICE_COMPOSE_NO_BUILD=1 skips the image build (the images as they are).
+# SLUICE_COMPOSE_NO_BUILD=1 skips the image build (the images as they are). SLUICE_IMAGES_FROM:
+# where the Sluice images' binaries come from (scripts/images.sh build --from): `make compose`
+# passes build/dev, the dev build the earlier tiers of `make test` built and tested, so the tree
+# is not compiled again for the images (stripped debug binaries: images for tests, not for
+# shipping); `source` compiles them in the Dockerfile's build stage as `make images` does.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh
@@ -91,8 +95,9 @@ wait_final() {
 # ---- images, checked; the stack up
 lap start
 # SLUICE_COMPOSE_NO_BUILD=1 takes the images as they are (when `make images` just ran).
-[[ "${SLUICE_COMPOSE_NO_BUILD:-0}" == 1 ]] || bash scripts/images.sh build
+[[ "${SLUICE_COMPOSE_NO_BUILD:-0}" == 1 ]] || bash scripts/images.sh build --from "${SLUICE_IMAGES_FROM:-source}"
 lap "images built"
+sl_log "the Sluice images hold: $("$DOCKER" image inspect -f '{{index .Config.Labels "sluice.binaries"}} binaries {{index .Config.Labels "sluice.binaries.from"}}' "sluice/release-intake:$SLUICE_IMAGE_TAG")"
 bash test/compose/images_test.sh
 lap "images checked"
 bash scripts/compose.sh down >/dev/null 2>&1 || true
