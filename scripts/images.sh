@@ -80,6 +80,11 @@ PREBUILT="$OUT/prebuilt"
 stage_prebuilt() {
   local dir="$1" type start=$SECONDS
   [[ -f "$dir/CMakeCache.txt" ]] || sl_die "--from $dir: not a CMake build directory (make build makes build/dev)"
+  # The binaries and their package lists hold in the images only when the host is what the
+  # images are: Debian bookworm.
+  # shellcheck disable=SC1091
+  [[ "$(. /etc/os-release && echo "${ID:-}-${VERSION_CODENAME:-}")" == debian-bookworm ]] ||
+    sl_die "--from $dir: this host is not Debian bookworm like the images; build them from source (--from source)"
   type="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$dir/CMakeCache.txt")"
   # Up to date: nothing to do (the build tier of `make test` built them); else the current tree.
   nice cmake --build "$dir" -j"${JOBS:-2}" --target $(docker/stage-binaries.sh targets) >"$OUT/prebuilt-build.log" 2>&1 || {
