@@ -12,7 +12,18 @@
 # debian:bookworm-slim (made by `scripts/docker.sh base-image` with debootstrap) and installs
 # exactly the packages holding the shared libraries its binaries load (docker/runtime-packages.sh,
 # from ldd), runs as uid 10001 under tini, stripped binaries, OCI labels and a HEALTHCHECK.
+#
+# Where the binaries come from (the labels sluice.binaries and sluice.binaries.from say):
+#   SLUICE_BINARIES=source (default): the stage `build` compiles the tree (Release), with the
+#     repository as the context. What `make images` builds and pushes.
+#   SLUICE_BINARIES=prebuilt: the stage `binaries-prebuilt` copies binaries built outside, from a
+#     context staged by `scripts/images.sh build --from DIR` (var/images/prebuilt: out/<image>/
+#     {bin,packages} by docker/stage-binaries.sh, and docker/healthcheck.sh). The compose tier of
+#     `make test` builds its images so from build/dev, the binaries its earlier tiers built and
+#     tested, instead of compiling the tree a third time: images for tests, not for shipping.
+# BuildKit builds only the stage chosen; the runtime stages and their apt layers are the same.
 ARG BASE=debian:bookworm-slim
+ARG SLUICE_BINARIES=source
 
 # ---- build: the whole tree, once ---------------------------------------------------------------
 FROM ${BASE} AS build
@@ -31,23 +42,19 @@ ARG JOBS=2
 RUN --mount=type=cache,target=/ccache,id=sluice-ccache \
     export CCACHE_DIR=/ccache CCACHE_BASEDIR=/src CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=4G \
  && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_WERROR=OFF >/dev/null \
- && nice cmake --build /build -j"${JOBS}" --target \
-      release-intake rollout-planner executor metric-watcher rollback-agent notifier \
-      sluice-agent sluice sluice-capture-server sluice-demo-app sluice-demo-load \
+ && nice cmake --build /build -j"${JOBS}" --target $(docker/stage-binaries.sh targets) \
  && { ccache -s | grep -Ei 'hits|misses'; true; }
 # /out/<name>/bin: the stripped binaries of each image; /out/<name>/packages: their libraries'
 # Debian packages.
-RUN set -e; \
-    inst() { name="$1"; shift; mkdir -p "/out/$name/bin"; \
-      for f in "$@"; do install -m 0755 "$(find /build -type f -name "$f" -perm -u+x | head -n1)" "/out/$name/bin/$f"; done; \
-      strip --strip-unneeded "/out/$name"/bin/*; \
-      docker/runtime-packages.sh "/out/$name"/bin/* >"/out/$name/packages"; \
-      echo "$name: $(tr '\n' ' ' <"/out/$name/packages")"; }; \
-    for s in release-intake rollout-planner executor metric-watcher rollback-agent notifier; do inst "$s" "$s"; done; \
-    inst sluice-agent sluice-agent; \
-    inst sluice sluice; \
-    inst capture-server sluice-capture-server; \
-    inst host sluice-agent sluice-demo-app sluice-demo-load
+RUN docker/stage-binaries.sh /build /out
+
+# ---- the binaries of the final stages: /out/<name>/{bin,packages} -----------------------------
+FROM build AS binaries-source
+
+FROM scratch AS binaries-prebuilt
+COPY out/ /out/
+
+FROM binaries-${SLUICE_BINARIES} AS binaries
 
 # ---- runtime: what every image shares -----------------------------------------------------------
 FROM ${BASE} AS runtime
@@ -71,11 +78,11 @@ STOPSIGNAL SIGTERM
 # while the list stays the same), then its binaries.
 # ---- the six services --------------------------------------------------------------------------
 FROM runtime AS release-intake
-COPY --from=build /out/release-intake/packages /tmp/packages
+COPY --from=binaries /out/release-intake/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/release-intake/bin/ /usr/local/bin/
+COPY --from=binaries /out/release-intake/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/release-intake" \
       org.opencontainers.image.description="Sluice release-intake: public API, releases, deployments, GitHub webhook"
 ENV SLUICE_HTTP_ADDR=0.0.0.0:8080
@@ -86,17 +93,21 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/release-intake"]
 
 FROM runtime AS metric-watcher
-COPY --from=build /out/metric-watcher/packages /tmp/packages
+COPY --from=binaries /out/metric-watcher/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/metric-watcher/bin/ /usr/local/bin/
+COPY --from=binaries /out/metric-watcher/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/metric-watcher" \
       org.opencontainers.image.description="Sluice metric-watcher: canary analysis on Prometheus metrics"
 ENV SLUICE_HTTP_ADDR=0.0.0.0:8081
@@ -107,17 +118,21 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/metric-watcher"]
 
 FROM runtime AS rollout-planner
-COPY --from=build /out/rollout-planner/packages /tmp/packages
+COPY --from=binaries /out/rollout-planner/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/rollout-planner/bin/ /usr/local/bin/
+COPY --from=binaries /out/rollout-planner/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/rollout-planner" \
       org.opencontainers.image.description="Sluice rollout-planner: delivery specs to batch plans"
 ENV SLUICE_HTTP_ADDR=0.0.0.0:8082
@@ -128,17 +143,21 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/rollout-planner"]
 
 FROM runtime AS notifier
-COPY --from=build /out/notifier/packages /tmp/packages
+COPY --from=binaries /out/notifier/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/notifier/bin/ /usr/local/bin/
+COPY --from=binaries /out/notifier/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/notifier" \
       org.opencontainers.image.description="Sluice notifier: Slack / DingTalk / WeCom / webhook / e-mail notices"
 ENV SLUICE_HTTP_ADDR=0.0.0.0:8083
@@ -149,17 +168,21 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/notifier"]
 
 FROM runtime AS executor
-COPY --from=build /out/executor/packages /tmp/packages
+COPY --from=binaries /out/executor/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/executor/bin/ /usr/local/bin/
+COPY --from=binaries /out/executor/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/executor" \
       org.opencontainers.image.description="Sluice executor: drives batches on hosts (sluice-agent) and Kubernetes"
 ENV SLUICE_HTTP_ADDR=0.0.0.0:8084
@@ -170,17 +193,21 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/executor"]
 
 FROM runtime AS rollback-agent
-COPY --from=build /out/rollback-agent/packages /tmp/packages
+COPY --from=binaries /out/rollback-agent/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/rollback-agent/bin/ /usr/local/bin/
+COPY --from=binaries /out/rollback-agent/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/rollback-agent" \
       org.opencontainers.image.description="Sluice rollback-agent: rollbacks and incident reports"
 ENV SLUICE_HTTP_ADDR=0.0.0.0:8085
@@ -191,18 +218,22 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/rollback-agent"]
 
 # ---- the capture server (notices of the demo) --------------------------------------------------
 FROM runtime AS capture-server
-COPY --from=build /out/capture-server/packages /tmp/packages
+COPY --from=binaries /out/capture-server/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/capture-server/bin/ /usr/local/bin/
+COPY --from=binaries /out/capture-server/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/capture-server" \
       org.opencontainers.image.description="Sluice capture server: records Slack / DingTalk / WeCom / webhook / SMTP notices"
 RUN install -d -o 10001 -g 10001 /var/lib/sluice/captures
@@ -213,19 +244,23 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice-capture-server"]
 CMD ["--addr", "0.0.0.0:18093", "--dir", "/var/lib/sluice/captures"]
 
 # ---- sluice-agent (for hosts: usually installed as a package; this image runs it in a container)
 FROM runtime AS sluice-agent
-COPY --from=build /out/sluice-agent/packages /tmp/packages
+COPY --from=binaries /out/sluice-agent/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/sluice-agent/bin/ /usr/local/bin/
+COPY --from=binaries /out/sluice-agent/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/sluice-agent" \
       org.opencontainers.image.description="sluice-agent: downloads, verifies, installs, switches and health-checks releases on a host"
 RUN install -d -o 10001 -g 10001 /var/lib/sluice/agent
@@ -237,21 +272,25 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice-agent"]
 
 # ---- a demo host: sluice-agent plus the libraries the demo application's releases load --------
 FROM runtime AS host
-COPY --from=build /out/host/packages /tmp/packages
+COPY --from=binaries /out/host/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
 # The demo application's binary rides along (/usr/local/lib/sluice) for `make compose-up` to pack
 # releases from; the agent installs releases from their artifacts, never from here.
-COPY --from=build /out/host/bin/sluice-agent /out/host/bin/sluice-demo-load /usr/local/bin/
-COPY --from=build /out/host/bin/sluice-demo-app /usr/local/lib/sluice/sluice-demo-app
+COPY --from=binaries /out/host/bin/sluice-agent /out/host/bin/sluice-demo-load /usr/local/bin/
+COPY --from=binaries /out/host/bin/sluice-demo-app /usr/local/lib/sluice/sluice-demo-app
 LABEL org.opencontainers.image.title="sluice/host" \
       org.opencontainers.image.description="A demo host: sluice-agent and the runtime of the demo application"
 RUN install -d -o 10001 -g 10001 /var/lib/sluice/agent /var/lib/sluice/state
@@ -264,18 +303,22 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 CMD ["slui
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice-agent"]
 
 # ---- the CLI (last: the default target) ---------------------------------------------------------
 FROM runtime AS sluice
-COPY --from=build /out/sluice/packages /tmp/packages
+COPY --from=binaries /out/sluice/packages /tmp/packages
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
     apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
-COPY --from=build /out/sluice/bin/ /usr/local/bin/
+COPY --from=binaries /out/sluice/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/sluice" \
       org.opencontainers.image.description="The sluice command line"
 USER 10001:10001
@@ -284,8 +327,12 @@ HEALTHCHECK NONE
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+ARG SLUICE_BINARIES
+ARG BINARIES_FROM=""
 LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      sluice.binaries="${SLUICE_BINARIES}" \
+      sluice.binaries.from="${BINARIES_FROM}"
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sluice"]
 CMD ["--help"]

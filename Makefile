@@ -21,14 +21,19 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 # kube after e2e: its first run builds the Kubernetes control plane from source (~8 min, cached);
 # helm reuses it; restore runs its own PostgreSQL.
 # `make tidy` (clang-tidy, incremental) is not a tier yet: a cold run takes ~15 min on 2 cores.
-# compose last: its first run makes the base image and builds every image (the C++ build stage
-# ~15 min on two idle cores, 47 min measured on a shared, loaded machine; infrastructure images
-# ~6 min). BuildKit layers and ccache stay under ~/.cache/sluice: then ~4 min in all.
+# compose last: its images hold the binaries of build/dev, which the build tier compiled and the
+# tiers before tested (scripts/images.sh build --from build/dev), so the tree is compiled once for
+# the dev build and once for asan, never a third time in the Dockerfile's Release build stage
+# (~15 min on two idle cores, 47 min measured on a loaded machine). Its first run makes the base
+# image and every image (4.5 min measured; the whole tier 9.4 min cold, 5 min warm); cached
+# under ~/.cache/sluice afterwards.
+# The source build of the images: `make images`, and .ci/run after `make test` when its BuildKit
+# cache is warm. Times per tier: docs/operations.md ("How long make test takes").
 TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e console kube helm restore compose
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
         integration e2e schema-check lint tidy tidy-changed charts test up down demo bench kube kube-up \
-        kube-down kube-status helm restore console images compose compose-up compose-down docker-up \
+        kube-down kube-status helm restore console images images-check compose compose-up compose-down docker-up \
         docker-down
 
 help: ## List the targets
@@ -162,8 +167,8 @@ docker-up: ## Start the project's Docker engine (dockerd, own data root under ~/
 docker-down: ## Stop the Docker engine scripts/docker.sh started
 	@bash scripts/docker.sh down
 
-images: ## Build every image (one Dockerfile) and push them to the local registry; prints digests
-	bash scripts/images.sh build
+images: ## Build every image from source (one Dockerfile) and push them to the local registry; prints digests
+	bash scripts/images.sh build --from source
 	bash scripts/images.sh push
 
 compose-up: ## The whole suite in docker-compose (compose/docker-compose.yml; builds missing images)
@@ -172,6 +177,14 @@ compose-up: ## The whole suite in docker-compose (compose/docker-compose.yml; bu
 compose-down: ## Stop the compose stack and remove its containers, networks and volumes
 	bash scripts/compose.sh down
 
-# The engine is stopped afterwards if this tier started it.
-compose: ## Images checked, the suite up in docker-compose, canary, rollback, notices, a kill mid-rollout
-	bash scripts/docker.sh with -- bash test/compose/compose_e2e.sh
+# The engine is stopped afterwards if this tier started it. The images hold build/dev's binaries
+# (SLUICE_IMAGES_FROM=source: compiled in the Dockerfile's build stage instead).
+SLUICE_IMAGES_FROM ?= build/dev
+compose: ## Images (from build/dev's tested binaries) checked, the suite up in docker-compose, canary, rollback, notices, a kill mid-rollout
+	$(if $(filter source,$(SLUICE_IMAGES_FROM)),,$(call need_build,$(SLUICE_IMAGES_FROM),build))
+	SLUICE_IMAGES_FROM=$(SLUICE_IMAGES_FROM) bash scripts/docker.sh with -- bash test/compose/compose_e2e.sh
+
+# The images from source (the Dockerfile's build stage, as `make images`) and checked, no push:
+# .ci/run runs it after `make test` when the BuildKit cache is warm.
+images-check: ## Build every image from source (Release build stage) and check them (test/compose/images_test.sh)
+	bash scripts/docker.sh with -- bash -c 'bash scripts/images.sh build --from source && bash test/compose/images_test.sh'

@@ -100,6 +100,7 @@ RULES = {
     "ingress.*.paths": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^/"}},
     "ingress.*.pathType": {"enum": ["Prefix", "Exact", "ImplementationSpecific"]},
     "ingress.*.tls": {"type": "array", "items": {"type": "object"}},
+    "links.key": {"type": "string", "pattern": r"^[-._a-zA-Z0-9]*$"},
     # Other charts' globals may sit beside global.sluice.
     "global": {"additionalProperties": True},
 }

@@ -2,17 +2,28 @@
 # The container images of Sluice (Dockerfile) and of the compose stack's infrastructure
 # (docker/infra/Dockerfile), built with the project's own engine (scripts/docker.sh).
 #
-#   bash scripts/images.sh build [NAME...]   build (default: all), tagged sluice/NAME:dev and
-#                                            sluice/NAME:$VERSION
+#   bash scripts/images.sh build [--from DIR|source] [NAME...]
+#                                            build (default: all), tagged sluice/NAME:dev and
+#                                            sluice/NAME:$VERSION-$REVISION. The binaries:
+#                                            `source` (default) compiles the tree in the
+#                                            Dockerfile's build stage (Release); --from DIR takes
+#                                            them from the CMake build DIR on this host (built
+#                                            first if stale; e.g. build/dev, which the compose
+#                                            tier of `make test` uses: no second compile; debug
+#                                            binaries, stripped: for tests, not for shipping).
+#                                            SLUICE_IMAGES_FROM sets the default of --from.
 #   bash scripts/images.sh push              start the local registry (127.0.0.1:15000), push every
-#                                            image, print NAME@sha256:DIGEST (also written to
+#                                            image (only images built from source: it refuses
+#                                            prebuilt ones), print NAME@sha256:DIGEST (also written to
 #                                            var/images/digests.txt, and as Helm values
 #                                            `images.<name>.{repository,digest}` in
 #                                            var/images/digests.yaml, for the charts)
 #   bash scripts/images.sh list              the image names
 #
 # Builds run under nice with JOBS (default 2) compiler jobs; BuildKit keeps ccache in a cache
-# mount, so only a changed source recompiles. Timings go to var/images/timings.txt.
+# mount, so only a changed source recompiles. Timings go to var/images/timings.txt. A build from
+# source leaves $CACHE/images-source.ok (.ci/run builds the images from source again after
+# `make test` when it is there: the BuildKit cache is warm).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -62,35 +73,89 @@ stage_infra_context() {
   echo "$ctx"
 }
 
+# The context of the Dockerfile's prebuilt stage, from the CMake build $1: out/<image>/{bin,
+# packages} (docker/stage-binaries.sh: stripped copies, their packages) and docker/healthcheck.sh.
+# A context of its own, not the repository's: the build stage's `COPY . .` never sees it.
+PREBUILT="$OUT/prebuilt"
+stage_prebuilt() {
+  local dir="$1" type start=$SECONDS
+  [[ -f "$dir/CMakeCache.txt" ]] || sl_die "--from $dir: not a CMake build directory (make build makes build/dev)"
+  # The binaries and their package lists hold in the images only when the host is what the
+  # images are: Debian bookworm.
+  # shellcheck disable=SC1091
+  [[ "$(. /etc/os-release && echo "${ID:-}-${VERSION_CODENAME:-}")" == debian-bookworm ]] ||
+    sl_die "--from $dir: this host is not Debian bookworm like the images; build them from source (--from source)"
+  type="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$dir/CMakeCache.txt")"
+  # Up to date: nothing to do (the build tier of `make test` built them); else the current tree.
+  nice cmake --build "$dir" -j"${JOBS:-2}" --target $(docker/stage-binaries.sh targets) >"$OUT/prebuilt-build.log" 2>&1 || {
+    tail -n 30 "$OUT/prebuilt-build.log" >&2
+    sl_die "building the images' binaries in $dir failed (log $OUT/prebuilt-build.log)"
+  }
+  rm -rf "$PREBUILT.partial"
+  mkdir -p "$PREBUILT.partial/docker"
+  docker/stage-binaries.sh "$dir" "$PREBUILT.partial/out" >"$OUT/prebuilt-stage.log" ||
+    sl_die "staging the binaries of $dir failed (log $OUT/prebuilt-stage.log)"
+  cp docker/healthcheck.sh "$PREBUILT.partial/docker/"
+  rm -rf "$PREBUILT" && mv "$PREBUILT.partial" "$PREBUILT"
+  BINARIES_FROM="$(realpath --relative-to="$SLUICE_ROOT" "$dir") (${type:-no build type}, stripped), built on the host: for tests, not for shipping"
+  sl_log "binaries from $dir (${type:-no build type} build of this tree, stripped copies) staged in $((SECONDS - start))s"
+}
+
 build_one() {
-  local name="$1" start=$SECONDS ctx=. file=Dockerfile log="$OUT/build-$1.log"
+  local name="$1" start=$SECONDS ctx=. file=Dockerfile log="$OUT/build-$1.log" args=()
   if is_infra "$name"; then
     ctx="$(stage_infra_context)"
     file="$ctx/Dockerfile"
+  elif [[ "$FROM" != source ]]; then
+    ctx="$PREBUILT"
+    args=(--build-arg SLUICE_BINARIES=prebuilt --build-arg "BINARIES_FROM=$BINARIES_FROM")
   fi
   sl_log "building sluice/$name:$TAG (log $log)"
   if ! nice "$DOCKER" build --network host --progress plain --target "$name" -f "$file" \
     --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" --build-arg "CREATED=$CREATED" \
-    --build-arg "JOBS=${JOBS:-2}" \
+    --build-arg "JOBS=${JOBS:-2}" "${args[@]}" \
     -t "sluice/$name:dev" -t "sluice/$name:$TAG" "$ctx" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     sl_die "building $name failed (log $log)"
   fi
-  printf '%s %s %ss\n' "$(date -u +%FT%TZ)" "$name" "$((SECONDS - start))" >>"$OUT/timings.txt"
+  printf '%s %s %ss %s\n' "$(date -u +%FT%TZ)" "$name" "$((SECONDS - start))" \
+    "$(is_infra "$name" && echo infra || echo "binaries:$FROM")" >>"$OUT/timings.txt"
   sl_log "sluice/$name:$TAG built in $((SECONDS - start))s"
 }
 
 case "${1:-}" in
   build)
     shift
+    FROM="${SLUICE_IMAGES_FROM:-source}"
+    if [[ "${1:-}" == --from ]]; then
+      (($# >= 2)) || sl_die "--from needs a build directory or 'source'"
+      FROM="$2"
+      shift 2
+    fi
     bash scripts/docker.sh up
     names=("$@")
     ((${#names[@]})) || names=("${APP_IMAGES[@]}" "${INFRA_IMAGES[@]}")
     start=$SECONDS
+    apps=0
+    for n in "${names[@]}"; do is_infra "$n" || apps=1; done
+    if [[ "$FROM" != source ]] && ((apps)); then
+      stage_prebuilt "$FROM"
+      sl_log "the Sluice images hold the binaries of $BINARIES_FROM"
+    elif ((apps)); then
+      sl_log "the Sluice images hold binaries compiled from source in the Dockerfile's build stage (Release)"
+    fi
     for n in "${names[@]}"; do build_one "$n"; done
+    # The BuildKit cache now holds the source build (see .ci/run).
+    if [[ "$FROM" == source ]] && ((apps)); then date -u +%FT%TZ >"$CACHE/images-source.ok"; fi
     sl_log "${#names[@]} image(s) built in $((SECONDS - start))s"
     ;;
   push)
+    for n in "${APP_IMAGES[@]}"; do
+      from="$("$DOCKER" image inspect -f '{{index .Config.Labels "sluice.binaries"}}' "sluice/$n:$TAG" 2>/dev/null)" ||
+        sl_die "sluice/$n:$TAG is not built (bash scripts/images.sh build)"
+      [[ "$from" == source ]] ||
+        sl_die "sluice/$n:$TAG holds prebuilt binaries ($from), not for shipping: bash scripts/images.sh build --from source"
+    done
     bash scripts/docker.sh registry-up
     : >"$OUT/digests.txt.partial"
     printf '# Generated by scripts/images.sh push: the images in the local registry, by digest.\nimages:\n' \

@@ -6,12 +6,19 @@
 #      batch judged on live metrics): succeeded, every host's agent runs v2;
 #   2. a bad v3 (its artifact fails half of the requests): batch 1 fails its analysis, the
 #      deployment is rolled back, host-1 runs v2 again;
-#   3. notices of it all captured by the capture server (Slack, webhook, e-mail ...);
+#   3. notices of it all captured by the capture server (Slack, webhook, e-mail ...), their console
+#      links signed; signed links (SLUICE_LINK_KEYS of compose/.env) open without a token: one
+#      from POST /v1/links and one from a notice, while a tampered one and one for another
+#      deployment are refused;
 #   4. v4 while the executor container is killed (SIGKILL) mid-rollout and started again: the
 #      deployment finishes, every host runs v4;
 # then the stack down (containers, networks and volumes). The engine is stopped afterwards if
 # this test started it (scripts/docker.sh with). Timings in var/compose/timings.txt.
-# SLUICE_COMPOSE_NO_BUILD=1 skips the image build (the images as they are).
+# SLUICE_COMPOSE_NO_BUILD=1 skips the image build (the images as they are). SLUICE_IMAGES_FROM:
+# where the Sluice images' binaries come from (scripts/images.sh build --from): `make compose`
+# passes build/dev, the dev build the earlier tiers of `make test` built and tested, so the tree
+# is not compiled again for the images (stripped debug binaries: images for tests, not for
+# shipping); `source` compiles them in the Dockerfile's build stage as `make images` does.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh
@@ -91,8 +98,9 @@ wait_final() {
 # ---- images, checked; the stack up
 lap start
 # SLUICE_COMPOSE_NO_BUILD=1 takes the images as they are (when `make images` just ran).
-[[ "${SLUICE_COMPOSE_NO_BUILD:-0}" == 1 ]] || bash scripts/images.sh build
+[[ "${SLUICE_COMPOSE_NO_BUILD:-0}" == 1 ]] || bash scripts/images.sh build --from "${SLUICE_IMAGES_FROM:-source}"
 lap "images built"
+sl_log "the Sluice images hold: $("$DOCKER" image inspect -f '{{index .Config.Labels "sluice.binaries"}} binaries {{index .Config.Labels "sluice.binaries.from"}}' "sluice/release-intake:$SLUICE_IMAGE_TAG")"
 bash test/compose/images_test.sh
 lap "images checked"
 bash scripts/compose.sh down >/dev/null 2>&1 || true
@@ -169,6 +177,47 @@ import collections, json, sys
 c = collections.Counter(x["channel"] for x in json.load(sys.stdin)["captures"])
 print("   captured:", ", ".join("%s %d" % kv for kv in sorted(c.items())))'
 lap "notices"
+
+# ---- 3b. signed links: from POST /v1/links and from the notices, opened without a token
+sl_log "3b. signed links open the deployment without a token; tampered or misused ones do not"
+link_status() {  # link_status URL_PATH LINK: the HTTP status of GET URL_PATH with X-Sluice-Link: LINK
+  curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H "X-Sluice-Link: $2" "$API$1"
+}
+made="$(curl -fsS --max-time 5 -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+  --data "{\"path\": \"/console/deployments/$d2\", \"expires_in\": \"10m\"}" "$API/v1/links")" ||
+  fail "POST /v1/links did not sign a link (SLUICE_LINK_KEYS not passed to release-intake?)"
+link="$(json 'd["url"]' <<<"$made")"
+[[ "$(json 'd["kid"]' <<<"$made")" == "${SLUICE_LINK_KEYS%%:*}" ]] || fail "the link is not signed with the first key: $made"
+[[ "$(link_status "/v1/deployments/$d2" "$link")" == 200 ]] || fail "the signed link $link does not open deployment $d2"
+api_get "/v1/deployments/$d2" >/dev/null
+[[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "$API/v1/deployments/$d2")" == 401 ]] ||
+  fail "deployment $d2 opens without a token or a link"
+[[ "$(link_status "/v1/deployments/$d3" "$link")" == 401 ]] || fail "the link for $d2 opens deployment $d3"
+# The signature's first character changed (the last one may carry only padding bits).
+sig="${link##*sig=}"
+bad="${link%%sig=*}sig=$([[ "${sig:0:1}" == A ]] && echo B || echo A)${sig:1}"
+[[ "$(link_status "/v1/deployments/$d2" "$bad")" == 401 ]] || fail "a tampered signature opens deployment $d2"
+# The notifier signs its notices' console links with the same keys (SLUICE_LINK_KEYS there too).
+notice_link="$(python3 - "$CAPTURES" <<'PY'
+import json, re, sys, urllib.request
+base = sys.argv[1]
+files = [c["file"] for c in json.load(urllib.request.urlopen(base, timeout=5))["captures"]]
+for f in sorted(files, key=lambda f: not f.startswith("webhook")):
+    text = urllib.request.urlopen(base + "/" + f, timeout=5).read().decode("utf-8", "replace")
+    text = text.replace("\\u0026", "&").replace("&amp;", "&")
+    m = re.search(r"/console/deployments/[A-Za-z0-9-]+\?exp=[0-9]+&kid=[a-z0-9_-]+&sig=[A-Za-z0-9_-]+", text)
+    if m:
+        print(m.group(0))
+        break
+PY
+)"
+[[ -n "$notice_link" ]] || fail "no signed console link in the captured notices (SLUICE_LINK_KEYS not passed to the notifier?)"
+notice_dep="${notice_link#/console/deployments/}"
+notice_dep="${notice_dep%%\?*}"
+[[ "$(link_status "/v1/deployments/$notice_dep" "$notice_link")" == 200 ]] ||
+  fail "the signed link of a notice ($notice_link) does not open its deployment"
+echo "   signed links: POST /v1/links and a notice's console link open; tampered and misused ones refused"
+lap "signed links"
 
 # ---- 4. the executor container killed mid-rollout and started again
 sl_log "4. v$v4 while the executor container is killed (SIGKILL) and started again"

@@ -4,7 +4,8 @@
 #     and each DT_NEEDED entry (readelf, outside) is among them: a new dependency that the
 #     runtime stage lacks fails here;
 #   - the binaries are stripped (no .symtab), the image runs as uid 10001, has no compiler,
-#     make or cmake, has the OCI labels, a HEALTHCHECK and tini as PID 1;
+#     make or cmake, has the OCI labels, a HEALTHCHECK and tini as PID 1, and says where its
+#     binaries come from (label sluice.binaries: source, or prebuilt with sluice.binaries.from);
 #   - SIGTERM stops a service at once (docker stop of the capture server within 5 s).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -50,14 +51,19 @@ for name in release-intake rollout-planner executor metric-watcher rollback-agen
   done
   "$DOCKER" rm "$cid" >/dev/null
   # Configuration: user, labels, health check, init.
-  cfg="$("$DOCKER" image inspect -f '{{.Config.User}}|{{index .Config.Labels "org.opencontainers.image.title"}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{index .Config.Labels "org.opencontainers.image.revision"}}|{{if .Config.Healthcheck}}{{index .Config.Healthcheck.Test 0}}{{end}}|{{index .Config.Entrypoint 0}}' "$img")"
-  IFS='|' read -r user title version revision health init <<<"$cfg"
+  cfg="$("$DOCKER" image inspect -f '{{.Config.User}}|{{index .Config.Labels "org.opencontainers.image.title"}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{index .Config.Labels "org.opencontainers.image.revision"}}|{{if .Config.Healthcheck}}{{index .Config.Healthcheck.Test 0}}{{end}}|{{index .Config.Entrypoint 0}}|{{index .Config.Labels "sluice.binaries"}}|{{index .Config.Labels "sluice.binaries.from"}}' "$img")"
+  IFS='|' read -r user title version revision health init binaries from <<<"$cfg"
   [[ "$user" == 10001:10001 ]] || fail "$img runs as '$user', not 10001:10001"
   [[ "$title" == "sluice/$name" && -n "$version" && -n "$revision" ]] || fail "$img: OCI labels missing ($cfg)"
   [[ "$name" == sluice || "$health" == CMD ]] || fail "$img has no HEALTHCHECK"
   [[ "$init" == /usr/bin/tini ]] || fail "$img does not start under tini ($init)"
   grep -q '^== uid 10001$' <<<"$out" || fail "$img: processes do not run as uid 10001"
-  echo "ok   $img ($(grep -c '^== /' <<<"$out") binaries)"
+  case "$binaries" in
+    source) ;;
+    prebuilt) [[ -n "$from" ]] || fail "$img: prebuilt binaries, but no sluice.binaries.from label" ;;
+    *) fail "$img: label sluice.binaries is '$binaries', not source or prebuilt" ;;
+  esac
+  echo "ok   $img ($(grep -c '^== /' <<<"$out") binaries, $binaries${from:+: $from})"
 done
 
 # SIGTERM stops a service at once.

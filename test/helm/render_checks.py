@@ -121,6 +121,16 @@ def main():
             if not c["image"].startswith(("127.0.0.1:15000/sluice/", "registry.example.com/sluice/", "sluice/")):
                 problems.append(f"{n}: image {c['image']}")
         check(f"{name}: startup/liveness/readiness probes, no literal secrets, no duplicate env", not problems, "\n".join(problems))
+        # Signed links: release-intake and the notifier read the same keys (optional: links off
+        # while absent), from the suite's Secret under the umbrella.
+        links = {}
+        for d in deps:
+            for e in env_of(d)[0]:
+                if e["name"] == "SLUICE_LINK_KEYS":
+                    links[d["metadata"]["name"][len(RELEASE) + 1:]] = e.get("valueFrom", {}).get("secretKeyRef")
+        want_ref = {"name": "sluice", "key": "link-keys", "optional": True}
+        check(f"{name}: release-intake and the notifier read SLUICE_LINK_KEYS from one Secret (optional)",
+              links == {"release-intake": want_ref, "notifier": want_ref}, links)
         expected_secrets = {"sluice", "sluice-service-token"} | ({"sluice-redis"} if name == "values-prod.yaml" else set())
         check(f"{name}: secrets come from the existing Secrets named in values", secret_names == expected_secrets,
               f"{sorted(secret_names)} != {sorted(expected_secrets)}")
@@ -169,6 +179,16 @@ def main():
     imgs = [env_of(d)[1]["image"] for d in docs(out) if d["kind"] == "Deployment"] if rc == 0 else []
     check("image.digest pins the image (registry/repository@sha256)", f"127.0.0.1:15000/sluice/executor@{digest}" in imgs, imgs or err)
 
+    # Standalone, the link keys come from links.existingSecret, else sluice-link-keys.
+    for svc in ("release-intake", "notifier"):
+        refs = []
+        for args in ([], ["--set", "links.existingSecret=my-links", "--set", "links.key=k"]):
+            rc, out, err = render(helm, *args, chart=os.path.join(ROOT, "charts", svc), release=svc)
+            refs += [e["valueFrom"]["secretKeyRef"] for d in (docs(out) if rc == 0 else []) if d["kind"] == "Deployment"
+                     for e in env_of(d)[0] if e["name"] == "SLUICE_LINK_KEYS"]
+        check(f"{svc}: SLUICE_LINK_KEYS from sluice-link-keys, or links.existingSecret / links.key",
+              [(r["name"], r["key"]) for r in refs] == [("sluice-link-keys", "link-keys"), ("my-links", "k")], refs)
+
     # The schemas refuse.
     refused = {
         "an unknown top-level key": ["--set", "executor.replicas=3"],
@@ -179,6 +199,7 @@ def main():
         "a percent-less string PDB": ["--set", "executor.podDisruptionBudget.maxUnavailable=half"],
         "an egress rule without ports' shape": ["--set", "executor.networkPolicy.egress.kafka.ports[0].proto=TCP"],
         "umbrella off (names would not match the wiring)": ["--set", "global.sluice.umbrella=false"],
+        "a link-keys key that is no Secret key": ["--set", "notifier.links.key=a/b"],
     }
     for what, args in refused.items():
         rc, out, err = render(helm, *args)

@@ -28,6 +28,13 @@ checksum/routing: {{ include (print $.Template.BasePath "/routing-configmap.yaml
 {{- end }}
 {{- end }}
 {{- define "notifier.env" -}}
+# Signed links: optional, so a missing Secret or key leaves them off.
+- name: SLUICE_LINK_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.links.existingSecret | default .Values.global.sluice.existingSecret | default "sluice-link-keys" }}
+      key: {{ .Values.links.key | default "link-keys" }}
+      optional: true
 {{- if .Values.routing }}
 - name: SLUICE_NOTIFIER_CONFIG
   value: /etc/sluice/notifier/routes.yaml

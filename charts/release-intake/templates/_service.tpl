@@ -6,6 +6,13 @@
 {{- define "release-intake.volumes" -}}{{- end }}
 {{- define "release-intake.volumeMounts" -}}{{- end }}
 {{- define "release-intake.env" -}}
+# Signed links: optional, so a missing Secret or key leaves them off.
+- name: SLUICE_LINK_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.links.existingSecret | default .Values.global.sluice.existingSecret | default "sluice-link-keys" }}
+      key: {{ .Values.links.key | default "link-keys" }}
+      optional: true
 - name: SLUICE_ADMIN_TOKEN
   valueFrom:
     secretKeyRef:
