@@ -11,7 +11,7 @@
 #
 # helm: the one scripts/kube.sh builds (v3.19) when it is built; otherwise built once from the
 # Go module proxy into ~/.cache/sluice/tools/helm-<version> (outside the checkout, so fresh
-# clones share it; SLUICE_TOOLS_DIR moves it; SLUICE_HELM_VERSION, default v3.16.4); else a
+# clones share it; SLUICE_TOOLS_DIR moves it; SLUICE_HELM_VERSION, default v3.19.0); else a
 # helm already on PATH.
 set -euo pipefail
 
@@ -20,7 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SL_TAG=charts
 cd "$SLUICE_ROOT"
 
-HELM_VERSION="${SLUICE_HELM_VERSION:-v3.16.4}"
+HELM_VERSION="${SLUICE_HELM_VERSION:-v3.19.0}"  # kube.sh's version: its build then reuses the Go build cache
 TOOLS_DIR="${SLUICE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/tools/helm-$HELM_VERSION}"
 
 find_helm() {
