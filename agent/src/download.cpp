@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sluice/core/encoding.hpp>
 #include <system_error>
 
@@ -105,6 +106,45 @@ struct CurlCloser {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
 };
 
+// scheme://host[:port] of a URL: what a message may name (no path, query or credentials in
+// them).
+std::string OriginOf(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  const auto host_end = url.find_first_of("/?#", scheme_end + 3);
+  return url.substr(0, host_end);
+}
+
+void SetOptions(CURL* c, const DownloadOptions& opts, Transfer& t, char* errbuf) {
+  curl_easy_setopt(c, CURLOPT_URL, opts.url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnData);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "sluice-agent");
+  if (t.existing > 0) {
+    curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(t.existing));
+  }
+}
+
+// Why the transfer failed (curl's error or the HTTP status), or nothing. A 416 on a resumed
+// download is not a failure: the range starts at or past the end, so the file may already be
+// complete; the checksum decides.
+std::optional<std::string> TransferError(const Transfer& t, CURLcode rc, long status,
+                                         const char* errbuf) {
+  if (t.existing > 0 && status == 416) return std::nullopt;
+  if (rc != CURLE_OK && !(status >= 400 && rc == CURLE_WRITE_ERROR)) {
+    return std::string(errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc));
+  }
+  if (status < 200 || status >= 300) return "HTTP status " + std::to_string(status);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string Sha256File(const fs::path& p) {
@@ -116,12 +156,7 @@ std::string Sha256File(const fs::path& p) {
 }
 
 DownloadResult Download(const DownloadOptions& opts) {
-  const std::string where = "GET " + [&] {
-    // scheme://host[:port] only.
-    const auto scheme_end = opts.url.find("://");
-    const auto host_end = opts.url.find_first_of("/?#", scheme_end + 3);
-    return opts.url.substr(0, host_end);
-  }();
+  const std::string where = "GET " + OriginOf(opts.url);
 
   File f(std::fopen(opts.part_path.c_str(), "a+b"));
   if (!f) {
@@ -157,21 +192,7 @@ DownloadResult Download(const DownloadOptions& opts) {
     t.max_bytes = opts.max_bytes;
     errbuf[0] = 0;
     CURL* c = curl.get();
-    curl_easy_setopt(c, CURLOPT_URL, opts.url.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.timeout.count()));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.connect_timeout.count()));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnData);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "sluice-agent");
-    if (t.existing > 0) {
-      curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(t.existing));
-    }
+    SetOptions(c, opts, t, errbuf);
     rc = curl_easy_perform(c);
     status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -197,14 +218,8 @@ DownloadResult Download(const DownloadOptions& opts) {
   if (t.write_error) {
     throw discard(kReasonDownloadFailed, "cannot write " + opts.part_path.string());
   }
-  if (t.existing > 0 && status == 416) {
-    // The range starts at or past the end: the file may already be complete; the checksum
-    // decides below.
-  } else if (rc != CURLE_OK && !(status >= 400 && rc == CURLE_WRITE_ERROR)) {
-    throw DownloadFailed(kReasonDownloadFailed,
-                         where + ": " + (errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc)));
-  } else if (status < 200 || status >= 300) {
-    throw DownloadFailed(kReasonDownloadFailed, where + ": HTTP status " + std::to_string(status));
+  if (const auto error = TransferError(t, rc, status, errbuf)) {
+    throw DownloadFailed(kReasonDownloadFailed, where + ": " + *error);
   }
   const std::string got = sha.HexDigest();
   if (got != opts.expected_sha256 && status == 416) {

@@ -275,23 +275,111 @@ MetricJudgement Underpowered(MetricJudgement mj, const std::string& what, double
   return mj;
 }
 
+// The finite points of each side (outliers removed when the metric says so), and the
+// baseline's series apart for its autocorrelation.
+struct PointSamples {
+  std::vector<double> canary, baseline;
+  std::vector<std::vector<double>> baseline_series;
+};
+
+PointSamples CollectPoints(const SideSamples& canary_side, const SideSamples& baseline_side,
+                           bool remove_outliers) {
+  PointSamples out;
+  for (const auto& s : canary_side.series) {
+    for (double v : Finite(s)) out.canary.push_back(v);
+  }
+  for (const auto& s : baseline_side.series) {
+    out.baseline_series.push_back(Finite(s));
+    for (double v : out.baseline_series.back()) out.baseline.push_back(v);
+  }
+  if (remove_outliers) {
+    out.canary = RemoveOutliers(std::move(out.canary));
+    out.baseline = RemoveOutliers(std::move(out.baseline));
+  }
+  return out;
+}
+
+// Dependence: the baseline's lag-1 autocorrelation r shrinks both samples to their effective
+// sizes n (1 - r) / (1 + r) (an AR(1) approximation). Negative r is taken as none.
+struct EffectiveSizes {
+  double r = 0, inflation = 1, n1 = 0, n2 = 0, n1e = 1, n2e = 1;
+};
+
+EffectiveSizes EffectiveSizesOf(const PointSamples& pts) {
+  EffectiveSizes e;
+  e.r = std::clamp(pts.baseline.size() >= 8 ? Lag1Autocorrelation(pts.baseline_series) : 0.0, 0.0,
+                   0.95);
+  e.inflation = (1 + e.r) / (1 - e.r);
+  e.n1 = static_cast<double>(pts.canary.size());
+  e.n2 = static_cast<double>(pts.baseline.size());
+  e.n1e = std::max(1.0, e.n1 / e.inflation);
+  e.n2e = std::max(1.0, e.n2 / e.inflation);
+  return e;
+}
+
+// Effect: Hodges–Lehmann shift relative to the baseline median (`scale`), with the Moses
+// interval at this confidence; sets hl_shift, effect, effect_low and effect_high.
+void PointsEffect(const PointSamples& pts, double inflation, double scale, double alpha,
+                  MetricJudgement& mj) {
+  const auto tc = Thin(pts.canary, kMaxPairsSide), tb = Thin(pts.baseline, kMaxPairsSide);
+  std::vector<double> diffs;
+  diffs.reserve(tc.size() * tb.size());
+  for (double c : tc) {
+    for (double b : tb) diffs.push_back(c - b);
+  }
+  std::sort(diffs.begin(), diffs.end());
+  const double hl = Median(diffs);
+  mj.hl_shift = hl;
+  mj.effect = hl / scale;
+  const double m1 = static_cast<double>(tc.size()), m2 = static_cast<double>(tb.size());
+  const double m1e = std::max(1.0, m1 / inflation), m2e = std::max(1.0, m2 / inflation);
+  const double sd = m1 * m2 * std::sqrt((m1e + m2e + 1) / (12 * m1e * m2e));
+  const double k = std::floor(m1 * m2 / 2 - NormalQuantileUpper(alpha / 2) * sd);
+  if (k >= 0 && k < static_cast<double>(diffs.size())) {
+    const auto ki = static_cast<std::size_t>(k);
+    mj.effect_low = diffs[ki] / scale;
+    mj.effect_high = diffs[diffs.size() - 1 - ki] / scale;
+  }
+}
+
+// Power: points needed per side to see a shift of twice the tolerance (a margin's worth beyond
+// it) with a rank test (efficiency 3/pi against a t-test) at this confidence.
+double PointsNeeded(const std::vector<double>& baseline, double margin, double alpha_side,
+                    double inflation) {
+  const double sigma = 1.4826 * MedianAbsDeviation(baseline);
+  const double zs = NormalQuantileUpper(alpha_side) + kPowerZ;
+  const double need =
+      margin > 0 ? inflation * (kPi / 3) * 2 * zs * zs * sigma * sigma / (margin * margin) : 0;
+  return std::max(need, 4 * inflation);
+}
+
+// Neither significantly worse nor underpowered: within tolerance, better than it in a
+// direction not judged, or beyond it without significance (the data cannot tell).
+MetricJudgement PointsVerdict(const JudgeMetric& metric, MetricJudgement mj,
+                              const std::string& figures) {
+  mj.verdict = Outcome::kSuccessful;
+  const bool beyond = (mj.effect > metric.tolerance && metric.direction != Direction::kDecrease) ||
+                      (mj.effect < -metric.tolerance && metric.direction != Direction::kIncrease);
+  if (beyond) {
+    mj.verdict = Outcome::kInconclusive;
+    mj.reason = "not significant but the estimate is beyond tolerance: " + figures + ".";
+    return mj;
+  }
+  const bool other_way = (mj.effect > metric.tolerance || mj.effect < -metric.tolerance);
+  mj.reason = std::string(other_way ? "a change that is not worse for a metric judged on " +
+                                          std::string(ToString(metric.direction)) + ": "
+                                    : "within tolerance: ") +
+              figures + ".";
+  return mj;
+}
+
 // kQuery, kGauge, kMean: ranks of the points with the tolerance as a margin.
 MetricJudgement JudgePoints(const JudgeSpec& spec, const JudgeMetric& metric,
                             const SideSamples& canary_side, const SideSamples& baseline_side,
                             MetricJudgement mj) {
-  std::vector<double> canary, baseline;
-  std::vector<std::vector<double>> baseline_series;
-  for (const auto& s : canary_side.series) {
-    for (double v : Finite(s)) canary.push_back(v);
-  }
-  for (const auto& s : baseline_side.series) {
-    baseline_series.push_back(Finite(s));
-    for (double v : baseline_series.back()) baseline.push_back(v);
-  }
-  if (metric.remove_outliers) {
-    canary = RemoveOutliers(std::move(canary));
-    baseline = RemoveOutliers(std::move(baseline));
-  }
+  const PointSamples pts = CollectPoints(canary_side, baseline_side, metric.remove_outliers);
+  const auto& canary = pts.canary;
+  const auto& baseline = pts.baseline;
   mj.canary_n = canary.size();
   mj.baseline_n = baseline.size();
   mj.canary_mean = Mean(canary);
@@ -309,14 +397,9 @@ MetricJudgement JudgePoints(const JudgeSpec& spec, const JudgeMetric& metric,
                             : mj.canary_mean - mj.baseline_mean;
   mj.mean_ratio = 1 + change;
 
-  // Dependence: the baseline's lag-1 autocorrelation r shrinks both samples to their effective
-  // sizes n (1 - r) / (1 + r) (an AR(1) approximation). Negative r is taken as none.
-  const double r =
-      std::clamp(baseline.size() >= 8 ? Lag1Autocorrelation(baseline_series) : 0.0, 0.0, 0.95);
+  const EffectiveSizes es = EffectiveSizesOf(pts);
+  const double r = es.r, n1 = es.n1, n2 = es.n2;
   mj.lag1 = r;
-  const double inflation = (1 + r) / (1 - r);
-  const double n1 = static_cast<double>(canary.size()), n2 = static_cast<double>(baseline.size());
-  const double n1e = std::max(1.0, n1 / inflation), n2e = std::max(1.0, n2 / inflation);
 
   const double med_b = Median(baseline);
   const double scale = med_b != 0 ? std::fabs(med_b) : 1.0;  // effects relative to this
@@ -326,32 +409,10 @@ MetricJudgement JudgePoints(const JudgeSpec& spec, const JudgeMetric& metric,
   const double alpha_side = either ? alpha / 2 : alpha;
 
   const double p_up =
-      OneSidedP(RankAgainstShifted(canary, baseline, margin, n1e, n2e), n1, n2, true);
+      OneSidedP(RankAgainstShifted(canary, baseline, margin, es.n1e, es.n2e), n1, n2, true);
   const double p_down =
-      OneSidedP(RankAgainstShifted(canary, baseline, -margin, n1e, n2e), n1, n2, false);
-
-  // Effect: Hodges–Lehmann shift relative to the baseline median, with the Moses interval.
-  const auto tc = Thin(canary, kMaxPairsSide), tb = Thin(baseline, kMaxPairsSide);
-  std::vector<double> diffs;
-  diffs.reserve(tc.size() * tb.size());
-  for (double c : tc) {
-    for (double b : tb) diffs.push_back(c - b);
-  }
-  std::sort(diffs.begin(), diffs.end());
-  const double hl = Median(diffs);
-  mj.hl_shift = hl;
-  mj.effect = hl / scale;
-  {
-    const double m1 = static_cast<double>(tc.size()), m2 = static_cast<double>(tb.size());
-    const double m1e = std::max(1.0, m1 / inflation), m2e = std::max(1.0, m2 / inflation);
-    const double sd = m1 * m2 * std::sqrt((m1e + m2e + 1) / (12 * m1e * m2e));
-    const double k = std::floor(m1 * m2 / 2 - NormalQuantileUpper(alpha / 2) * sd);
-    if (k >= 0 && k < static_cast<double>(diffs.size())) {
-      const auto ki = static_cast<std::size_t>(k);
-      mj.effect_low = diffs[ki] / scale;
-      mj.effect_high = diffs[diffs.size() - 1 - ki] / scale;
-    }
-  }
+      OneSidedP(RankAgainstShifted(canary, baseline, -margin, es.n1e, es.n2e), n1, n2, false);
+  PointsEffect(pts, es.inflation, scale, alpha, mj);
 
   const bool worse_up =
       mj.effect > metric.tolerance && p_up < alpha_side && metric.direction != Direction::kDecrease;
@@ -364,8 +425,9 @@ MetricJudgement JudgePoints(const JudgeSpec& spec, const JudgeMetric& metric,
             std::string(metric.direction == Direction::kDecrease ? "minus" : "plus") +
             " the tolerance" +
             (r > 0 ? ", variance corrected for lag-1 autocorrelation " + Num(r) : std::string());
-  const std::string sizes = Count(n1) + " canary / " + Count(n2) + " baseline points" +
-                            (r > 0 ? " (effective " + Count(n1e) + " / " + Count(n2e) + ")" : "");
+  const std::string sizes =
+      Count(n1) + " canary / " + Count(n2) + " baseline points" +
+      (r > 0 ? " (effective " + Count(es.n1e) + " / " + Count(es.n2e) + ")" : "");
   const std::string effect = "shift " + EffectText(mj.effect, mj.effect_low, mj.effect_high) +
                              " of the baseline median " + Num(med_b) + " (tolerance " +
                              Percent(metric.tolerance).substr(1) + ")";
@@ -377,34 +439,13 @@ MetricJudgement JudgePoints(const JudgeSpec& spec, const JudgeMetric& metric,
                 ".";
     return mj;
   }
-  // Power: points needed per side to see a shift of twice the tolerance (a margin's worth
-  // beyond it) with a rank test (efficiency 3/pi against a t-test) at this confidence.
-  const double sigma = 1.4826 * MedianAbsDeviation(baseline);
-  const double zs = NormalQuantileUpper(alpha_side) + kPowerZ;
-  const double need =
-      margin > 0 ? inflation * (kPi / 3) * 2 * zs * zs * sigma * sigma / (margin * margin) : 0;
-  const double need_points = std::max(need, 4 * inflation);
+  const double need_points = PointsNeeded(baseline, margin, alpha_side, es.inflation);
   if (n1 < need_points) {
     return Underpowered(std::move(mj),
                         "canary points" + std::string(r > 0 ? " (autocorrelated)" : ""), n1,
                         need_points, effect + ", " + p);
   }
-  mj.verdict = Outcome::kSuccessful;
-  const bool beyond = (mj.effect > metric.tolerance && metric.direction != Direction::kDecrease) ||
-                      (mj.effect < -metric.tolerance && metric.direction != Direction::kIncrease);
-  if (beyond) {
-    // An effect beyond the tolerance without significance: the data cannot tell.
-    mj.verdict = Outcome::kInconclusive;
-    mj.reason = "not significant but the estimate is beyond tolerance: " + effect + ", " + p +
-                ", " + sizes + ".";
-    return mj;
-  }
-  const bool other_way = (mj.effect > metric.tolerance || mj.effect < -metric.tolerance);
-  mj.reason = std::string(other_way ? "a change that is not worse for a metric judged on " +
-                                          std::string(ToString(metric.direction)) + ": "
-                                    : "within tolerance: ") +
-              effect + ", " + p + ", " + sizes + ".";
-  return mj;
+  return PointsVerdict(metric, std::move(mj), effect + ", " + p + ", " + sizes);
 }
 
 // The canary's share of all errors, given the requests, against the share it would have at
@@ -418,36 +459,173 @@ double RatioP(double xc, double nc, double xb, double nb, double tolerance, doub
   return std::min(1.0, UpperTail(z));
 }
 
+// kRatio's steps: one per aligned sample, errors clamped to [0, requests].
+struct RatioStep {
+  double errors, requests;
+};
+
+std::vector<RatioStep> RatioSteps(const SideSamples& s) {
+  std::vector<RatioStep> out;
+  const std::size_t n = std::min(s.numerator.size(), s.denominator.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    double req = std::isfinite(s.denominator[i]) ? std::max(0.0, s.denominator[i]) : 0;
+    double err = std::isfinite(s.numerator[i]) ? std::max(0.0, s.numerator[i]) : 0;
+    out.push_back({std::min(err, req), req});
+  }
+  return out;
+}
+
+// The sum of the steps without the `skip` ones with the most errors.
+RatioStep RatioTotal(const std::vector<RatioStep>& v, std::size_t skip) {
+  std::vector<RatioStep> sorted = v;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const RatioStep& a, const RatioStep& b) { return a.errors > b.errors; });
+  RatioStep t{0, 0};
+  for (std::size_t i = std::min(skip, sorted.size()); i < sorted.size(); ++i) {
+    t.errors += sorted[i].errors;
+    t.requests += sorted[i].requests;
+  }
+  return t;
+}
+
+// Squared Pearson residuals of the canary's per-step error counts given both sides' errors,
+// around the rate ratio `ratio`; `info` gets their summed variance.
+std::vector<double> RatioResiduals(const std::vector<RatioStep>& cs,
+                                   const std::vector<RatioStep>& bs, double ratio, double& info) {
+  std::vector<double> r2;
+  info = 0;
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    const double x = cs[i].errors + bs[i].errors;
+    if (x <= 0 || cs[i].requests + bs[i].requests <= 0) continue;
+    const double share = ratio * cs[i].requests / (ratio * cs[i].requests + bs[i].requests);
+    const double v = x * share * (1 - share);
+    if (v <= 0) continue;
+    r2.push_back((cs[i].errors - x * share) * (cs[i].errors - x * share) / v);
+    info += v;
+  }
+  return r2;
+}
+
+// Overdispersion. Given each step's errors of both sides together, the canary's count is
+// binomial whatever the shared traffic and error waves do, so only burstiness of one side
+// alone widens the test: the median squared Pearson residual of those per-step counts (around
+// the rate ratio that fits most steps) over its chi-square(1) value 0.455, then the mean over
+// the steps that scale does not call outliers, so a burst or a late onset does not count as
+// noise. Needs aligned steps with a few errors each; else none is assumed (1).
+double RatioDispersion(const std::vector<RatioStep>& cs, const std::vector<RatioStep>& bs) {
+  double phi = 1;
+  if (cs.size() != bs.size() || cs.size() < 5) return phi;
+  // The rate ratio that fits most steps best (least median of squares over a log grid), so
+  // that a burst or a late onset does not pass for noise.
+  double best = std::numeric_limits<double>::infinity(), best_ratio = 1, info = 0;
+  for (int g = -40; g <= 60; ++g) {
+    const double ratio = std::pow(10.0, g / 20.0);
+    const auto r2 = RatioResiduals(cs, bs, ratio, info);
+    if (r2.size() < 5) continue;
+    const double med = Median(r2);
+    if (med < best) {
+      best = med;
+      best_ratio = ratio;
+    }
+  }
+  const auto r2 = RatioResiduals(cs, bs, best_ratio, info);
+  if (r2.size() >= 5 && info / static_cast<double>(r2.size()) >= 2) {
+    // Reweighted: the steps within the 99% chi-square(1) bound of the first (median) scale,
+    // whose mean squared residual is 0.924 x the dispersion.
+    const double phi0 = std::max(1.0, Median(r2) / 0.4549);
+    double sum = 0;
+    int kept = 0;
+    for (double r : r2) {
+      if (r <= 6.635 * phi0) {
+        sum += r;
+        ++kept;
+      }
+    }
+    if (kept >= 5) phi = std::max(1.0, sum / kept / 0.924);
+  }
+  return phi;
+}
+
+// Whether a significant result is a burst: without the worst steps (at least two: a burst can
+// straddle two steps) it is no longer significant; and the rate ratio minus 1 without them.
+struct RatioBurst {
+  bool burst = false;
+  double trimmed_effect = 0;
+};
+
+RatioBurst RatioBurstCheck(const std::vector<RatioStep>& cs, const std::vector<RatioStep>& bs,
+                           double tol, double phi, double alpha) {
+  RatioBurst out;
+  const std::size_t k = std::max<std::size_t>(
+      2, static_cast<std::size_t>(std::ceil(kTrimShare * static_cast<double>(cs.size()))));
+  const RatioStep ct = RatioTotal(cs, k), bt = RatioTotal(bs, k);
+  const double p_trimmed = RatioP(ct.errors, ct.requests, bt.errors, bt.requests, tol, phi);
+  out.burst = p_trimmed >= alpha;
+  const double rct = ct.requests > 0 ? ct.errors / ct.requests : 0;
+  const double rbt = bt.requests > 0 ? bt.errors / bt.requests : 0;
+  out.trimmed_effect = rbt > 0 ? rct / rbt - 1 : (rct > 0 ? 1e9 : 0);
+  return out;
+}
+
+// The effect's interval: from the Wilson interval of the canary's share of the errors.
+void RatioEffectInterval(const RatioStep& c, const RatioStep& b, double phi, double alpha,
+                         MetricJudgement& mj) {
+  const double x = c.errors + b.errors;
+  if (x <= 0) return;
+  const double z = NormalQuantileUpper(alpha / 2);
+  const double share = c.errors / x;
+  const double z2 = z * z * phi;
+  const double centre = (share + z2 / (2 * x)) / (1 + z2 / x);
+  const double half =
+      std::sqrt(z2 * share * (1 - share) / x + z2 * z2 / (4 * x * x)) / (1 + z2 / x);
+  auto ratio = [&](double s) {
+    if (s >= 1) return std::numeric_limits<double>::infinity();
+    return s / (1 - s) * b.requests / c.requests - 1;
+  };
+  mj.effect_low = ratio(std::max(0.0, centre - half));
+  mj.effect_high = ratio(std::min(1.0, centre + half));
+}
+
+// Power: requests the canary needs for a rate of twice the tolerated one (at least 0.1 point
+// above it) to be significant 80% of the time.
+double RatioRequestsNeeded(const RatioStep& b, double rb, double tol, double phi, double alpha) {
+  const double rb_est = b.errors > 0 ? rb : 1 / b.requests;
+  const double p0 = rb_est * (1 + tol);
+  const double p1 = std::max(2 * p0, p0 + kMinRateEffect);
+  const double zs = NormalQuantileUpper(alpha) + kPowerZ;
+  const double denom =
+      (p1 - p0) * (p1 - p0) / (zs * zs) - phi * (1 + tol) * (1 + tol) * rb_est / b.requests;
+  // When the baseline itself is too small for that, the canary and baseline both would need
+  // about this many.
+  return denom > 0
+             ? phi * p1 / denom
+             : phi * zs * zs * (p1 + (1 + tol) * (1 + tol) * rb_est) / ((p1 - p0) * (p1 - p0));
+}
+
+// The rates, the effect and the p-value as a verdict's reason names them.
+struct RatioText {
+  std::string rates, effect, ptext;
+};
+
+RatioText RatioTexts(const RatioStep& c, const RatioStep& b, const MetricJudgement& mj, double tol,
+                     double p, double phi) {
+  const double rc = mj.canary_mean, rb = mj.baseline_mean;
+  std::string rates = "canary " + Rate(rc) + " (" + Count(c.errors) + "/" + Count(c.requests) +
+                      ") vs baseline " + Rate(rb) + " (" + Count(b.errors) + "/" +
+                      Count(b.requests) + ")";
+  std::string effect = (rb > 0 ? "ratio " + EffectText(mj.effect, mj.effect_low, mj.effect_high)
+                               : std::string("baseline without errors")) +
+                       " (tolerance " + Percent(tol).substr(1) + ")";
+  std::string ptext = "p=" + Num(p) + (phi > 1 ? " (dispersion " + Num(phi) + ")" : std::string());
+  return {std::move(rates), std::move(effect), std::move(ptext)};
+}
+
 // kRatio: errors / requests judged on the counts.
 MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
                            const SideSamples& canary_side, const SideSamples& baseline_side,
                            MetricJudgement mj) {
-  struct Step {
-    double errors, requests;
-  };
-  auto steps_of = [](const SideSamples& s) {
-    std::vector<Step> out;
-    const std::size_t n = std::min(s.numerator.size(), s.denominator.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      double req = std::isfinite(s.denominator[i]) ? std::max(0.0, s.denominator[i]) : 0;
-      double err = std::isfinite(s.numerator[i]) ? std::max(0.0, s.numerator[i]) : 0;
-      out.push_back({std::min(err, req), req});
-    }
-    return out;
-  };
-  const auto cs = steps_of(canary_side), bs = steps_of(baseline_side);
-  auto total = [](const std::vector<Step>& v, std::size_t skip) {
-    std::vector<Step> sorted = v;
-    std::sort(sorted.begin(), sorted.end(),
-              [](const Step& a, const Step& b) { return a.errors > b.errors; });
-    Step t{0, 0};
-    for (std::size_t i = std::min(skip, sorted.size()); i < sorted.size(); ++i) {
-      t.errors += sorted[i].errors;
-      t.requests += sorted[i].requests;
-    }
-    return t;
-  };
-  const Step c = total(cs, 0), b = total(bs, 0);
+  const auto cs = RatioSteps(canary_side), bs = RatioSteps(baseline_side);
+  const RatioStep c = RatioTotal(cs, 0), b = RatioTotal(bs, 0);
   mj.canary_n = cs.size();
   mj.baseline_n = bs.size();
   mj.canary_count = c.requests;
@@ -469,100 +647,17 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
   mj.canary_mean = rc;
   mj.baseline_mean = rb;
   mj.mean_ratio = rb > 0 ? rc / rb : (rc > 0 ? std::numeric_limits<double>::infinity() : 1.0);
-  // Overdispersion. Given each step's errors of both sides together, the canary's count is
-  // binomial whatever the shared traffic and error waves do, so only burstiness of one side
-  // alone widens the test: the median squared Pearson residual of those per-step counts (around
-  // the rate ratio that fits most steps) over its chi-square(1) value 0.455, then the mean over
-  // the steps that scale does not call outliers, so a burst or a late onset does not count as
-  // noise. Needs aligned steps with a few errors each; else none is assumed.
-  double phi = 1;
-  if (cs.size() == bs.size() && cs.size() >= 5) {
-    // The rate ratio that fits most steps best (least median of squares over a log grid), so
-    // that a burst or a late onset does not pass for noise.
-    auto residuals = [&](double ratio, double& info) {
-      std::vector<double> r2;
-      info = 0;
-      for (std::size_t i = 0; i < cs.size(); ++i) {
-        const double x = cs[i].errors + bs[i].errors;
-        if (x <= 0 || cs[i].requests + bs[i].requests <= 0) continue;
-        const double share = ratio * cs[i].requests / (ratio * cs[i].requests + bs[i].requests);
-        const double v = x * share * (1 - share);
-        if (v <= 0) continue;
-        r2.push_back((cs[i].errors - x * share) * (cs[i].errors - x * share) / v);
-        info += v;
-      }
-      return r2;
-    };
-    double best = std::numeric_limits<double>::infinity(), best_ratio = 1, info = 0;
-    for (int g = -40; g <= 60; ++g) {
-      const double ratio = std::pow(10.0, g / 20.0);
-      const auto r2 = residuals(ratio, info);
-      if (r2.size() < 5) continue;
-      const double med = Median(r2);
-      if (med < best) {
-        best = med;
-        best_ratio = ratio;
-      }
-    }
-    const auto r2 = residuals(best_ratio, info);
-    if (r2.size() >= 5 && info / static_cast<double>(r2.size()) >= 2) {
-      // Reweighted: the steps within the 99% chi-square(1) bound of the first (median) scale,
-      // whose mean squared residual is 0.924 x the dispersion.
-      const double phi0 = std::max(1.0, Median(r2) / 0.4549);
-      double sum = 0;
-      int kept = 0;
-      for (double r : r2) {
-        if (r <= 6.635 * phi0) {
-          sum += r;
-          ++kept;
-        }
-      }
-      if (kept >= 5) phi = std::max(1.0, sum / kept / 0.924);
-    }
-  }
+  const double phi = RatioDispersion(cs, bs);
   const double alpha = 1 - spec.confidence;
   const double tol = metric.tolerance;
-  double p = RatioP(c.errors, c.requests, b.errors, b.requests, tol, phi);
+  const double p = RatioP(c.errors, c.requests, b.errors, b.requests, tol, phi);
   mj.p_value = p;
-  bool burst = false;
-  double trimmed_effect = 0;
-  if (p < alpha) {
-    // A burst can straddle two steps: at least two are set aside.
-    const std::size_t k = std::max<std::size_t>(
-        2, static_cast<std::size_t>(std::ceil(kTrimShare * static_cast<double>(cs.size()))));
-    const Step ct = total(cs, k), bt = total(bs, k);
-    const double p_trimmed = RatioP(ct.errors, ct.requests, bt.errors, bt.requests, tol, phi);
-    burst = p_trimmed >= alpha;
-    const double rct = ct.requests > 0 ? ct.errors / ct.requests : 0;
-    const double rbt = bt.requests > 0 ? bt.errors / bt.requests : 0;
-    trimmed_effect = rbt > 0 ? rct / rbt - 1 : (rct > 0 ? 1e9 : 0);
-  }
-  // Effect: the rate ratio minus 1, interval from the Wilson interval of the canary's share.
-  const double x = c.errors + b.errors;
+  const RatioBurst trimmed = p < alpha ? RatioBurstCheck(cs, bs, tol, phi, alpha) : RatioBurst{};
+  const bool burst = trimmed.burst;
+  // Effect: the rate ratio minus 1.
   if (rb > 0) mj.effect = rc / rb - 1;
-  if (x > 0) {
-    const double z = NormalQuantileUpper(alpha / 2);
-    const double share = c.errors / x;
-    const double z2 = z * z * phi;
-    const double centre = (share + z2 / (2 * x)) / (1 + z2 / x);
-    const double half =
-        std::sqrt(z2 * share * (1 - share) / x + z2 * z2 / (4 * x * x)) / (1 + z2 / x);
-    auto ratio = [&](double s) {
-      if (s >= 1) return std::numeric_limits<double>::infinity();
-      return s / (1 - s) * b.requests / c.requests - 1;
-    };
-    mj.effect_low = ratio(std::max(0.0, centre - half));
-    mj.effect_high = ratio(std::min(1.0, centre + half));
-  }
-  const std::string rates = "canary " + Rate(rc) + " (" + Count(c.errors) + "/" +
-                            Count(c.requests) + ") vs baseline " + Rate(rb) + " (" +
-                            Count(b.errors) + "/" + Count(b.requests) + ")";
-  const std::string effect =
-      (rb > 0 ? "ratio " + EffectText(mj.effect, mj.effect_low, mj.effect_high)
-              : std::string("baseline without errors")) +
-      " (tolerance " + Percent(tol).substr(1) + ")";
-  const std::string ptext =
-      "p=" + Num(p) + (phi > 1 ? " (dispersion " + Num(phi) + ")" : std::string());
+  RatioEffectInterval(c, b, phi, alpha, mj);
+  const auto [rates, effect, ptext] = RatioTexts(c, b, mj, tol, p, phi);
   const bool beyond = rb > 0 ? mj.effect > tol : rc > 0;
   if (p < alpha && !burst && beyond) {
     mj.verdict = Outcome::kFailed;
@@ -570,7 +665,7 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
                 ptext + " < " + Num(alpha) + ".";
     return mj;
   }
-  if (burst && trimmed_effect > tol) {
+  if (burst && trimmed.trimmed_effect > tol) {
     // Without the worst steps it is no longer significant, but not within tolerance either.
     mj.verdict = Outcome::kInconclusive;
     mj.reason =
@@ -578,19 +673,7 @@ MetricJudgement JudgeRatio(const JudgeSpec& spec, const JudgeMetric& metric,
         ", " + effect + ", " + ptext + ".";
     return mj;
   }
-  // Power: requests the canary needs for a rate of twice the tolerated one (at least 0.1
-  // point above it) to be significant 80% of the time.
-  const double rb_est = b.errors > 0 ? rb : 1 / b.requests;
-  const double p0 = rb_est * (1 + tol);
-  const double p1 = std::max(2 * p0, p0 + kMinRateEffect);
-  const double zs = NormalQuantileUpper(alpha) + kPowerZ;
-  const double denom =
-      (p1 - p0) * (p1 - p0) / (zs * zs) - phi * (1 + tol) * (1 + tol) * rb_est / b.requests;
-  // When the baseline itself is too small for that, the canary and baseline both would need
-  // about this many.
-  const double need =
-      denom > 0 ? phi * p1 / denom
-                : phi * zs * zs * (p1 + (1 + tol) * (1 + tol) * rb_est) / ((p1 - p0) * (p1 - p0));
+  const double need = RatioRequestsNeeded(b, rb, tol, phi, alpha);
   if (c.requests < need) {
     return Underpowered(std::move(mj), "canary requests", c.requests, need, rates + ", " + ptext);
   }
@@ -676,6 +759,128 @@ double BucketQuantile(const std::vector<std::pair<double, double>>& cum, double 
   return prev_le;
 }
 
+// The two histograms at the bucket bounds both sides have (+Inf last), cumulative; buckets
+// missing on either side are merged into the next one both have.
+struct SharedHistograms {
+  std::vector<double> les;
+  std::vector<std::pair<double, double>> cc, bc;  // (le, cumulative count) of canary, baseline
+  double nc = 0, nb = 0;                          // the totals
+  std::string unusable;                           // why they cannot be compared; else empty
+};
+
+SharedHistograms ShareBuckets(const SideSamples& canary_side, const SideSamples& baseline_side) {
+  SharedHistograms h;
+  std::map<double, double> cm, bm;
+  for (const auto& [le, c] : canary_side.buckets) {
+    if (!std::isnan(le) && std::isfinite(c)) cm[le] = std::max(cm[le], c);
+  }
+  for (const auto& [le, c] : baseline_side.buckets) {
+    if (!std::isnan(le) && std::isfinite(c)) bm[le] = std::max(bm[le], c);
+  }
+  for (const auto& [le, c] : cm) {
+    if (bm.count(le) != 0) h.les.push_back(le);
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  if (h.les.empty() || h.les.back() != inf) {
+    h.unusable = cm.empty() ? "the canary has no histogram buckets in the window (silent)."
+                 : bm.empty()
+                     ? "the baseline has no histogram buckets in the window (silent)."
+                     : "no common +Inf bucket between canary and baseline: cannot compare.";
+    return h;
+  }
+  double run_c = 0, run_b = 0;
+  for (double le : h.les) {
+    run_c = std::max(run_c, std::max(0.0, cm[le]));  // cumulative counts never fall
+    run_b = std::max(run_b, std::max(0.0, bm[le]));
+    h.cc.emplace_back(le, run_c);
+    h.bc.emplace_back(le, run_b);
+  }
+  h.nc = run_c;
+  h.nb = run_b;
+  return h;
+}
+
+// Buckets holding any observation of either side.
+std::size_t OccupiedBuckets(const SharedHistograms& h) {
+  std::size_t occupied = 0;
+  for (std::size_t i = 0; i < h.les.size(); ++i) {
+    const double before = i == 0 ? 0 : h.cc[i - 1].second + h.bc[i - 1].second;
+    if (h.cc[i].second + h.bc[i].second > before) ++occupied;
+  }
+  return occupied;
+}
+
+// Only the bucket bounds are measured; inside a bucket nothing is known. So the test and the
+// effect are read at the bounds the two sides share (merged where one lacks a bucket).
+// Test, at each informative bound le: is the canary's share at or below le smaller than the
+// baseline's share below le / scale (the baseline made slower by the tolerance, interpolated
+// inside one of its buckets)? One-sided z per bound, the smallest p times the number of bounds
+// (Bonferroni).
+double BoundP(const SharedHistograms& h, double scale, bool slower) {
+  const double nc = h.nc, nb = h.nb;
+  double best = 1;
+  int tested = 0;
+  for (std::size_t i = 0; i + 1 < h.les.size(); ++i) {
+    const double le = h.les[i];
+    const double fc = h.cc[i].second / nc, fb = BucketCdf(h.bc, le / scale);
+    if ((fc < 0.01 || fc > 0.99) && (fb < 0.01 || fb > 0.99)) continue;
+    const double fcs = (h.cc[i].second + 0.5) / (nc + 1), fbs = (fb * nb + 0.5) / (nb + 1);
+    const double sd = std::sqrt(fcs * (1 - fcs) / nc + fbs * (1 - fbs) / nb);
+    const double z = slower ? (fb - fc) / sd : (fc - fb) / sd;
+    best = std::min(best, UpperTail(z));
+    ++tested;
+  }
+  return tested > 0 ? std::min(1.0, best * tested) : 1.0;
+}
+
+// The canary/baseline quantile ratios minus 1 at p25, p50, p75 and p90 (shares interpolated as
+// above), sorted: a shift of the body, or of a slow path holding a quarter or more of the
+// requests, counts; a burst in a few percent of them does not.
+std::vector<double> QuantileRatios(const SharedHistograms& h) {
+  std::vector<double> ratios;
+  for (double q : {0.25, 0.5, 0.75, 0.9}) {
+    const double bq = BucketQuantile(h.bc, q), cq = BucketQuantile(h.cc, q);
+    if (bq > 0) ratios.push_back(cq / bq - 1);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  return ratios;
+}
+
+// Bounds where either side's share is between 1% and 99%.
+int InformativeBounds(const SharedHistograms& h) {
+  int informative = 0;
+  for (std::size_t i = 0; i + 1 < h.les.size(); ++i) {
+    const double fc = h.cc[i].second / h.nc, fb = h.bc[i].second / h.nb;
+    if ((fc >= 0.01 && fc <= 0.99) || (fb >= 0.01 && fb <= 0.99)) ++informative;
+  }
+  return informative;
+}
+
+// Power: observations for a shift of twice the tolerance, from the baseline's log spread (at
+// least 20).
+double ObservationsNeeded(const SharedHistograms& h, double tol, double alpha_side) {
+  const double q25 = BucketQuantile(h.bc, 0.25), q75 = BucketQuantile(h.bc, 0.75);
+  const double sigma_log = q25 > 0 && q75 > q25 ? (std::log(q75) - std::log(q25)) / 1.349 : 0.5;
+  const double delta = std::log(1 + 2 * tol) - std::log(1 + tol);
+  const double zs = NormalQuantileUpper(alpha_side) + kPowerZ;
+  const double need =
+      delta > 0 ? (kPi / 3) * 2 * zs * zs * sigma_log * sigma_log / (delta * delta) : 0;
+  return std::max(need, 20.0);
+}
+
+// Why two shared histograms cannot show a shift, or empty.
+std::string HistogramUnjudgeable(const SharedHistograms& h) {
+  if (h.nc < 0.5) return "the canary observed no requests in the window: nothing to judge.";
+  if (h.nb < 0.5) {
+    return "the baseline observed no requests in the window: nothing to compare with.";
+  }
+  if (OccupiedBuckets(h) <= 1) {
+    return "every observation of both sides fell in one bucket: the buckets cannot tell "
+           "a shift inside it (use finer buckets or kind: mean).";
+  }
+  return "";
+}
+
 // kHistogram: the two distributions of bucket counts.
 MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
                                const SideSamples& canary_side, const SideSamples& baseline_side,
@@ -685,95 +890,24 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
       "bucket counts at the shared bounds, one-sided against the baseline's latencies x (1 + "
       "tolerance), Bonferroni over the bounds; effect = median of the p25-p90 quantile "
       "ratios";
-  std::map<double, double> cm, bm;
-  for (const auto& [le, c] : canary_side.buckets) {
-    if (!std::isnan(le) && std::isfinite(c)) cm[le] = std::max(cm[le], c);
-  }
-  for (const auto& [le, c] : baseline_side.buckets) {
-    if (!std::isnan(le) && std::isfinite(c)) bm[le] = std::max(bm[le], c);
-  }
-  // Buckets missing on either side are merged into the next one both have.
-  std::vector<double> les;
-  for (const auto& [le, c] : cm) {
-    if (bm.count(le) != 0) les.push_back(le);
-  }
-  const double inf = std::numeric_limits<double>::infinity();
-  if (les.empty() || les.back() != inf) {
-    mj.reason = cm.empty()   ? "the canary has no histogram buckets in the window (silent)."
-                : bm.empty() ? "the baseline has no histogram buckets in the window (silent)."
-                             : "no common +Inf bucket between canary and baseline: cannot compare.";
+  const SharedHistograms h = ShareBuckets(canary_side, baseline_side);
+  if (!h.unusable.empty()) {
+    mj.reason = h.unusable;
     return mj;
   }
-  std::vector<std::pair<double, double>> cc, bc;
-  double run_c = 0, run_b = 0;
-  for (double le : les) {
-    run_c = std::max(run_c, std::max(0.0, cm[le]));  // cumulative counts never fall
-    run_b = std::max(run_b, std::max(0.0, bm[le]));
-    cc.emplace_back(le, run_c);
-    bc.emplace_back(le, run_b);
-  }
-  const double nc = run_c, nb = run_b;
+  const double nc = h.nc, nb = h.nb;
   mj.canary_count = nc;
   mj.baseline_count = nb;
-  mj.canary_n = mj.baseline_n = les.size();
-  if (nc < 0.5) {
-    mj.reason = "the canary observed no requests in the window: nothing to judge.";
+  mj.canary_n = mj.baseline_n = h.les.size();
+  if (auto why = HistogramUnjudgeable(h); !why.empty()) {
+    mj.reason = std::move(why);
     return mj;
   }
-  if (nb < 0.5) {
-    mj.reason = "the baseline observed no requests in the window: nothing to compare with.";
-    return mj;
-  }
-  std::size_t occupied = 0;  // buckets holding any observation of either side
-  for (std::size_t i = 0; i < les.size(); ++i) {
-    const double before = i == 0 ? 0 : cc[i - 1].second + bc[i - 1].second;
-    if (cc[i].second + bc[i].second > before) ++occupied;
-  }
-  if (occupied <= 1) {
-    mj.reason =
-        "every observation of both sides fell in one bucket: the buckets cannot tell "
-        "a shift inside it (use finer buckets or kind: mean).";
-    return mj;
-  }
-  // Only the bucket bounds are measured; inside a bucket nothing is known. So the test and the
-  // effect are read at the bounds the two sides share (merged where one lacks a bucket).
-  // Test, at each informative bound le: is the canary's share at or below le smaller than the
-  // baseline's share below le / (1 + tolerance) (the baseline made slower by the tolerance,
-  // interpolated inside one of its buckets)? One-sided z per bound, the smallest p times the
-  // number of bounds (Bonferroni).
   const double tol = metric.tolerance;
-  auto bound_p = [&](double scale, bool slower) {
-    double best = 1;
-    int tested = 0;
-    for (std::size_t i = 0; i + 1 < les.size(); ++i) {
-      const double le = les[i];
-      const double fc = cc[i].second / nc, fb = BucketCdf(bc, le / scale);
-      if ((fc < 0.01 || fc > 0.99) && (fb < 0.01 || fb > 0.99)) continue;
-      const double fcs = (cc[i].second + 0.5) / (nc + 1), fbs = (fb * nb + 0.5) / (nb + 1);
-      const double sd = std::sqrt(fcs * (1 - fcs) / nc + fbs * (1 - fbs) / nb);
-      const double z = slower ? (fb - fc) / sd : (fc - fb) / sd;
-      best = std::min(best, UpperTail(z));
-      ++tested;
-    }
-    return tested > 0 ? std::min(1.0, best * tested) : 1.0;
-  };
-  const double p_up = bound_p(1 + tol, true);
-  const double p_down = bound_p(std::max(1e-9, 1 - tol), false);
-  // Effect: the median of the canary/baseline quantile ratios at p25, p50, p75 and p90 (shares
-  // interpolated as above), with their range: a shift of the body, or of a slow path holding a
-  // quarter or more of the requests, counts; a burst in a few percent of them does not.
-  std::vector<double> ratios;
-  for (double q : {0.25, 0.5, 0.75, 0.9}) {
-    const double bq = BucketQuantile(bc, q), cq = BucketQuantile(cc, q);
-    if (bq > 0) ratios.push_back(cq / bq - 1);
-  }
-  std::sort(ratios.begin(), ratios.end());
-  int informative = 0;  // bounds where either side's share is between 1% and 99%
-  for (std::size_t i = 0; i + 1 < les.size(); ++i) {
-    const double fc = cc[i].second / nc, fb = bc[i].second / nb;
-    if ((fc >= 0.01 && fc <= 0.99) || (fb >= 0.01 && fb <= 0.99)) ++informative;
-  }
-  if (ratios.empty() || informative == 0) {
+  const double p_up = BoundP(h, 1 + tol, true);
+  const double p_down = BoundP(h, std::max(1e-9, 1 - tol), false);
+  const std::vector<double> ratios = QuantileRatios(h);
+  if (ratios.empty() || InformativeBounds(h) == 0) {
     mj.reason =
         "no bucket bound splits the observations (nearly all of both sides in one bucket): the "
         "buckets cannot tell a shift inside it (use finer buckets or kind: mean).";
@@ -782,7 +916,7 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
   mj.effect = Median(ratios);
   mj.effect_low = ratios.front();
   mj.effect_high = ratios.back();
-  const double b50 = BucketQuantile(bc, 0.5), c50 = BucketQuantile(cc, 0.5);
+  const double b50 = BucketQuantile(h.bc, 0.5), c50 = BucketQuantile(h.cc, 0.5);
   mj.canary_mean = c50;
   mj.baseline_mean = b50;
   mj.mean_ratio = b50 > 0 ? c50 / b50 : 1;
@@ -809,16 +943,9 @@ MetricJudgement JudgeHistogram(const JudgeSpec& spec, const JudgeMetric& metric,
                 sizes + ".";
     return mj;
   }
-  // Power: observations for a shift of twice the tolerance, from the baseline's log spread.
-  const double q25 = BucketQuantile(bc, 0.25), q75 = BucketQuantile(bc, 0.75);
-  const double sigma_log = q25 > 0 && q75 > q25 ? (std::log(q75) - std::log(q25)) / 1.349 : 0.5;
-  const double delta = std::log(1 + 2 * tol) - std::log(1 + tol);
-  const double zs = NormalQuantileUpper(alpha_side) + kPowerZ;
-  const double need =
-      delta > 0 ? (kPi / 3) * 2 * zs * zs * sigma_log * sigma_log / (delta * delta) : 0;
-  if (nc < std::max(need, 20.0)) {
-    return Underpowered(std::move(mj), "canary requests", nc, std::max(need, 20.0),
-                        effect + ", " + ptext);
+  const double need = ObservationsNeeded(h, tol, alpha_side);
+  if (nc < need) {
+    return Underpowered(std::move(mj), "canary requests", nc, need, effect + ", " + ptext);
   }
   const bool beyond =
       effect_known && ((mj.effect > tol && metric.direction != Direction::kDecrease) ||

@@ -113,6 +113,89 @@ std::string Describe(const ComparisonResult& r, int min_samples) {
   return out;
 }
 
+// A failed or missing query makes the measurement an error, whatever the rest says: true when
+// one did (m then says which).
+bool QueryFailed(const ThresholdRule& rule, const std::vector<const Comparison*>& comparisons,
+                 const std::map<std::string, MetricResult>& results, Measurement& m) {
+  std::vector<std::string> needed;
+  for (const auto* c : comparisons) needed.push_back(c->metric);
+  if (rule.min_requests_metric) needed.push_back(*rule.min_requests_metric);
+  for (const auto& name : needed) {
+    const auto it = results.find(name);
+    if (it == results.end()) {
+      m.verdict = Outcome::kError;
+      m.metric = name;
+      m.message = "no result for metric " + name;
+      return true;
+    }
+    if (!it->second.ok) {
+      m.verdict = Outcome::kError;
+      m.metric = name;
+      m.message = "query of " + name + " failed: " + it->second.error;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Fewer requests than the rule's minRequests make the measurement Inconclusive: true when so.
+bool TooFewRequests(const ThresholdRule& rule, const std::map<std::string, MetricResult>& results,
+                    Measurement& m) {
+  if (!rule.min_requests_metric) return false;
+  double requests = 0;
+  for (const auto& s : results.at(*rule.min_requests_metric).series) {
+    if (std::isfinite(s.value)) requests += s.value;
+  }
+  if (requests >= rule.min_requests) return false;
+  m.verdict = Outcome::kInconclusive;
+  m.metric = *rule.min_requests_metric;
+  m.observed = requests;
+  m.threshold = rule.min_requests;
+  m.comparator = "<";
+  m.message = "only " + Num(requests) + " requests (" + *rule.min_requests_metric + "), need " +
+              Num(rule.min_requests);
+  return true;
+}
+
+// Failed: the first breaching comparison, and the instances of every breaching one.
+void ReportBreach(const std::vector<const ComparisonResult*>& breaching, Measurement& m) {
+  m.verdict = Outcome::kFailed;
+  const auto& first = *breaching.front();
+  m.metric = first.comparison->metric;
+  m.threshold = first.comparison->threshold;
+  m.comparator = first.comparison->op;
+  m.observed = first.observed;
+  std::set<std::string> affected;
+  for (const auto* r : breaching) affected.insert(r->instances.begin(), r->instances.end());
+  m.affected_instances.assign(affected.begin(), affected.end());
+}
+
+// No data: the first comparison that lacked data, and the verdict the rule's noData gives.
+void ReportNoData(const ThresholdRule& rule, const std::vector<const Comparison*>& comparisons,
+                  const std::map<const Comparison*, ComparisonResult>& leaves, Measurement& m) {
+  for (const auto* c : comparisons) {
+    const auto& r = leaves.at(c);
+    if (r.truth == Truth::kNoData) {
+      m.metric = c->metric;
+      m.threshold = c->threshold;
+      m.comparator = c->op;
+      m.observed = NAN;
+      break;
+    }
+  }
+  switch (rule.no_data) {
+    case NoData::kInconclusive:
+      m.verdict = Outcome::kInconclusive;
+      break;
+    case NoData::kPass:
+      m.verdict = Outcome::kSuccessful;
+      break;
+    case NoData::kFail:
+      m.verdict = Outcome::kFailed;
+      break;
+  }
+}
+
 }  // namespace
 
 Measurement EvaluateThreshold(const ThresholdRule& rule,
@@ -124,43 +207,8 @@ Measurement EvaluateThreshold(const ThresholdRule& rule,
     m.threshold = comparisons.front()->threshold;
     m.comparator = comparisons.front()->op;
   }
-
-  // A failed or missing query makes the measurement an error, whatever the rest says.
-  std::vector<std::string> needed;
-  for (const auto* c : comparisons) needed.push_back(c->metric);
-  if (rule.min_requests_metric) needed.push_back(*rule.min_requests_metric);
-  for (const auto& name : needed) {
-    const auto it = results.find(name);
-    if (it == results.end()) {
-      m.verdict = Outcome::kError;
-      m.metric = name;
-      m.message = "no result for metric " + name;
-      return m;
-    }
-    if (!it->second.ok) {
-      m.verdict = Outcome::kError;
-      m.metric = name;
-      m.message = "query of " + name + " failed: " + it->second.error;
-      return m;
-    }
-  }
-
-  if (rule.min_requests_metric) {
-    double requests = 0;
-    for (const auto& s : results.at(*rule.min_requests_metric).series) {
-      if (std::isfinite(s.value)) requests += s.value;
-    }
-    if (requests < rule.min_requests) {
-      m.verdict = Outcome::kInconclusive;
-      m.metric = *rule.min_requests_metric;
-      m.observed = requests;
-      m.threshold = rule.min_requests;
-      m.comparator = "<";
-      m.message = "only " + Num(requests) + " requests (" + *rule.min_requests_metric + "), need " +
-                  Num(rule.min_requests);
-      return m;
-    }
-  }
+  if (QueryFailed(rule, comparisons, results, m)) return m;
+  if (TooFewRequests(rule, results, m)) return m;
 
   std::map<const Comparison*, ComparisonResult> leaves;
   for (const auto* c : comparisons) {
@@ -175,51 +223,19 @@ Measurement EvaluateThreshold(const ThresholdRule& rule,
   }
 
   switch (truth) {
-    case Truth::kBreach: {
-      m.verdict = Outcome::kFailed;
-      const auto& first = *breaching.front();
-      m.metric = first.comparison->metric;
-      m.threshold = first.comparison->threshold;
-      m.comparator = first.comparison->op;
-      m.observed = first.observed;
-      std::set<std::string> affected;
-      for (const auto* r : breaching) affected.insert(r->instances.begin(), r->instances.end());
-      m.affected_instances.assign(affected.begin(), affected.end());
+    case Truth::kBreach:
+      ReportBreach(breaching, m);
       m.message = details;
       break;
-    }
-    case Truth::kClear: {
+    case Truth::kClear:
       m.verdict = Outcome::kSuccessful;
       if (!comparisons.empty()) m.observed = leaves.at(comparisons.front()).observed;
       m.message = details;
       break;
-    }
-    case Truth::kNoData: {
-      // Report the first comparison that lacked data.
-      for (const auto* c : comparisons) {
-        const auto& r = leaves.at(c);
-        if (r.truth == Truth::kNoData) {
-          m.metric = c->metric;
-          m.threshold = c->threshold;
-          m.comparator = c->op;
-          m.observed = NAN;
-          break;
-        }
-      }
-      switch (rule.no_data) {
-        case NoData::kInconclusive:
-          m.verdict = Outcome::kInconclusive;
-          break;
-        case NoData::kPass:
-          m.verdict = Outcome::kSuccessful;
-          break;
-        case NoData::kFail:
-          m.verdict = Outcome::kFailed;
-          break;
-      }
+    case Truth::kNoData:
+      ReportNoData(rule, comparisons, leaves, m);
       m.message = "no data (noData: " + std::string(ToString(rule.no_data)) + "): " + details;
       break;
-    }
   }
   return m;
 }

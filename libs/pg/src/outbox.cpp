@@ -127,6 +127,109 @@ struct FailedRow {
 
 bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
+// The selected rows as the publisher sees them; their ids into `ids` (for a failure record).
+std::vector<OutboxRow> ToOutboxRows(const pqxx::result& rows, std::vector<int64_t>& ids) {
+  std::vector<OutboxRow> batch;
+  batch.reserve(rows.size());
+  for (const auto& row : rows) {
+    OutboxRow r{row[0].as<int64_t>(),
+                {row[1].as<std::string>(), row[2].as<std::string>(),
+                 pqxx::binarystring(row[3]).str(), ParseHeaders(row[4].as<std::string>())},
+                row[5].as<int>()};
+    ids.push_back(r.id);
+    batch.push_back(std::move(r));
+  }
+  return batch;
+}
+
+// The publisher's results, one per row; whatever it throws becomes PublishFailed (the whole
+// batch failed: recorded in a transaction of its own, then rethrown).
+std::vector<OutboxResult> PublishBatch(const OutboxPublisher& publish,
+                                       const std::vector<OutboxRow>& batch) {
+  std::vector<OutboxResult> results;
+  try {
+    results = publish(batch);
+  } catch (const std::exception& e) {
+    throw PublishFailed{std::current_exception(), e.what()};
+  } catch (...) {
+    throw PublishFailed{std::current_exception(), "unknown error"};
+  }
+  if (results.size() != batch.size()) {
+    throw std::logic_error("outbox publisher returned " + std::to_string(results.size()) +
+                           " results for " + std::to_string(batch.size()) + " rows");
+  }
+  return results;
+}
+
+// What the relay writes back for one batch.
+struct BatchFate {
+  std::vector<int64_t> done;
+  std::vector<std::pair<int64_t, std::string>> dead_errors;
+  std::vector<std::pair<int64_t, std::string>> retry_errors;
+};
+
+// A key stays in order: once one of its rows is not published (and not dead), the rows of that
+// key after it are not marked published either.
+BatchFate SortResults(const std::vector<OutboxRow>& batch, const std::vector<OutboxResult>& results,
+                      std::vector<DeadRow>& dead, std::vector<FailedRow>& failed) {
+  BatchFate fate;
+  std::set<std::string> held_keys;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto& row = batch[i];
+    const auto& result = results[i];
+    switch (result.outcome) {
+      case OutboxOutcome::kPublished:
+        if (!held_keys.contains(row.message.key)) fate.done.push_back(row.id);
+        break;
+      case OutboxOutcome::kRefused: {
+        const std::string reason = StoredError(result.error);
+        fate.dead_errors.emplace_back(row.id, reason);
+        dead.push_back({row.id, row.message.topic, row.message.key, RowBytes(row.message), reason});
+        break;
+      }
+      case OutboxOutcome::kRetry: {
+        const std::string reason = StoredError(result.error);
+        fate.retry_errors.emplace_back(row.id, reason);
+        failed.push_back({row.id, row.message.key, row.attempts + 1, reason});
+        held_keys.insert(row.message.key);
+        break;
+      }
+    }
+  }
+  return fate;
+}
+
+void WriteFate(pqxx::work& tx, const BatchFate& fate) {
+  if (!fate.done.empty()) tx.exec_params(kMarkPublishedSql, IdArray(fate.done));
+  if (!fate.dead_errors.empty()) tx.exec_params(kMarkDeadSql, FailuresJson(fate.dead_errors));
+  if (!fate.retry_errors.empty()) {
+    tx.exec_params(kRecordRowFailuresSql, FailuresJson(fate.retry_errors));
+  }
+}
+
+// After the commit: each dead-lettered row, and the failing ones once, then at 2, 4, 8, ...
+// attempts, so a row that keeps failing does not flood the log.
+void LogFates(const std::vector<DeadRow>& dead, const std::vector<FailedRow>& failed,
+              const std::string& schema) {
+  const auto log = core::Logger("outbox");
+  for (const auto& d : dead) {
+    log->error(
+        "outbox row {} (topic {}, key '{}', {} bytes) was refused for good and is dead-lettered: "
+        "{}. The rows behind it are published. The row stays in {}.outbox with dead_at set "
+        "(SELECT id, topic, key, last_error FROM {}.outbox WHERE dead_at IS NOT NULL); fix what "
+        "produced it (an event over the broker's message.max.bytes means an input limit is "
+        "missing) and delete the row, or clear dead_at to publish it again.",
+        d.id, d.topic, d.key, d.bytes, d.reason, schema, schema);
+  }
+  for (const auto& f : failed) {
+    if (IsPowerOfTwo(f.attempts)) {
+      log->warn(
+          "outbox row {} (key '{}') not published, attempt {}: {}; later rows of its key wait",
+          f.id, f.key, f.attempts, f.reason);
+    }
+  }
+}
+
 class Wakeup final : public pqxx::notification_receiver {
  public:
   using pqxx::notification_receiver::notification_receiver;
@@ -197,61 +300,11 @@ int OutboxRelay::RelayOnce() {
       }
       const auto rows = tx.exec_params(kSelectBatchSql, options_.batch_size);
       if (rows.empty()) return 0;
-      std::vector<OutboxRow> batch;
-      batch.reserve(rows.size());
-      for (const auto& row : rows) {
-        OutboxRow r{row[0].as<int64_t>(),
-                    {row[1].as<std::string>(), row[2].as<std::string>(),
-                     pqxx::binarystring(row[3]).str(), ParseHeaders(row[4].as<std::string>())},
-                    row[5].as<int>()};
-        ids.push_back(r.id);
-        batch.push_back(std::move(r));
-      }
-      std::vector<OutboxResult> results;
-      try {
-        results = publish_(batch);
-      } catch (const std::exception& e) {
-        throw PublishFailed{std::current_exception(), e.what()};
-      } catch (...) {
-        throw PublishFailed{std::current_exception(), "unknown error"};
-      }
-      if (results.size() != batch.size()) {
-        throw std::logic_error("outbox publisher returned " + std::to_string(results.size()) +
-                               " results for " + std::to_string(batch.size()) + " rows");
-      }
-      // A key stays in order: once one of its rows is not published (and not dead), the rows
-      // of that key after it are not marked published either.
-      std::set<std::string> held_keys;
-      std::vector<int64_t> done;
-      std::vector<std::pair<int64_t, std::string>> dead_errors;
-      std::vector<std::pair<int64_t, std::string>> retry_errors;
-      for (size_t i = 0; i < batch.size(); ++i) {
-        const auto& row = batch[i];
-        const auto& result = results[i];
-        switch (result.outcome) {
-          case OutboxOutcome::kPublished:
-            if (!held_keys.contains(row.message.key)) done.push_back(row.id);
-            break;
-          case OutboxOutcome::kRefused: {
-            const std::string reason = StoredError(result.error);
-            dead_errors.emplace_back(row.id, reason);
-            dead.push_back(
-                {row.id, row.message.topic, row.message.key, RowBytes(row.message), reason});
-            break;
-          }
-          case OutboxOutcome::kRetry: {
-            const std::string reason = StoredError(result.error);
-            retry_errors.emplace_back(row.id, reason);
-            failed.push_back({row.id, row.message.key, row.attempts + 1, reason});
-            held_keys.insert(row.message.key);
-            break;
-          }
-        }
-      }
-      if (!done.empty()) tx.exec_params(kMarkPublishedSql, IdArray(done));
-      if (!dead_errors.empty()) tx.exec_params(kMarkDeadSql, FailuresJson(dead_errors));
-      if (!retry_errors.empty()) tx.exec_params(kRecordRowFailuresSql, FailuresJson(retry_errors));
-      return static_cast<int>(done.size());
+      const std::vector<OutboxRow> batch = ToOutboxRows(rows, ids);
+      const std::vector<OutboxResult> results = PublishBatch(publish_, batch);
+      const BatchFate fate = SortResults(batch, results, dead, failed);
+      WriteFate(tx, fate);
+      return static_cast<int>(fate.done.size());
     });
   } catch (const PublishFailed& failed_batch) {
     try {
@@ -263,27 +316,8 @@ int OutboxRelay::RelayOnce() {
     }
     std::rethrow_exception(failed_batch.error);
   }
-
-  const auto log = core::Logger("outbox");
-  const std::string& schema = db_.Config().schema;
-  for (const auto& d : dead) {
-    log->error(
-        "outbox row {} (topic {}, key '{}', {} bytes) was refused for good and is dead-lettered: "
-        "{}. The rows behind it are published. The row stays in {}.outbox with dead_at set "
-        "(SELECT id, topic, key, last_error FROM {}.outbox WHERE dead_at IS NOT NULL); fix what "
-        "produced it (an event over the broker's message.max.bytes means an input limit is "
-        "missing) and delete the row, or clear dead_at to publish it again.",
-        d.id, d.topic, d.key, d.bytes, d.reason, schema, schema);
-  }
+  LogFates(dead, failed, db_.Config().schema);
   dead_lettered_ += dead.size();
-  for (const auto& f : failed) {
-    // Once, then at 2, 4, 8, ... attempts: a row that keeps failing does not flood the log.
-    if (IsPowerOfTwo(f.attempts)) {
-      log->warn(
-          "outbox row {} (key '{}') not published, attempt {}: {}; later rows of its key wait",
-          f.id, f.key, f.attempts, f.reason);
-    }
-  }
   if (published == 0 && dead.empty() && !failed.empty()) {
     throw OutboxStalled("no row of the batch could be published: " + failed.front().reason);
   }

@@ -177,135 +177,147 @@ std::optional<DeploymentContext> UpdateContext(const v1::Envelope& e,
   }
 }
 
-std::optional<Notification> BuildNotification(const v1::Envelope& e,
-                                              const DeploymentContext& context,
-                                              const BuildOptions& options) {
-  // The event's own fields are applied on top of the remembered context.
-  const DeploymentContext ctx = UpdateContext(e, context).value_or(context);
-  Notification n;
-  n.event_id = e.event_id();
-  n.occurred_at = OccurredAt(e);
-  n.app = ctx.app;
-  n.env = ctx.env;
-  n.release_id = ctx.release_id;
-  n.version = ctx.version;
-  n.previous_version = ctx.stable_version;
-  n.deployment_id = e.deployment_id();
+namespace {
 
-  switch (e.payload_case()) {
-    case v1::Envelope::kDeploymentPlanned: {
-      const auto& p = e.deployment_planned();
-      n.kind = EventKind::kDeploymentStarted;
-      n.severity = Severity::kInfo;
-      Fill(n.deployment_id, p.deployment_id());
-      for (const auto& b : p.batches()) {
-        for (const auto& t : b.targets()) n.hosts.push_back(t.host());
-      }
-      break;
-    }
-    case v1::Envelope::kBatchSucceeded: {
-      const auto& p = e.batch_succeeded();
-      n.kind = EventKind::kBatchSucceeded;
-      n.severity = Severity::kInfo;
-      Fill(n.deployment_id, p.deployment_id());
-      n.batch = p.batch_index();
-      n.hosts.assign(p.hosts().begin(), p.hosts().end());
-      break;
-    }
-    case v1::Envelope::kDeploymentPaused: {
-      const auto& p = e.deployment_paused();
-      n.kind = EventKind::kDeploymentPaused;
-      n.reason = events::ReasonText(p);
-      n.severity = events::ReasonOf(p) == v1::REASON_APPROVAL_REQUIRED ? Severity::kWarning
-                                                                       : Severity::kInfo;
-      Fill(n.deployment_id, p.deployment_id());
-      n.batch = p.batch_index();
-      break;
-    }
-    case v1::Envelope::kAnalysisFailed: {
-      const auto& p = e.analysis_failed();
-      n.kind = EventKind::kAnalysisFailed;
-      n.reason = events::ReasonText(p);
-      Fill(n.deployment_id, p.deployment_id());
-      Fill(n.release_id, p.release_id());
-      n.batch = p.batch_index();
-      n.severity = Severity::kCritical;
-      if (p.evidence_size() > 0) {
-        // The evidence that tells most: the most severe one, first of equals.
-        int best = 0;
-        for (int i = 1; i < p.evidence_size(); ++i) {
-          if (p.evidence(i).severity() > p.evidence(best).severity()) best = i;
-        }
-        ApplyEvidence(p.evidence(best), n);
-        n.severity = FromProto(p.evidence(best).severity(), Severity::kCritical);
-      }
-      n.incident_key = "analysis_failed:" + n.deployment_id + ":" + std::to_string(*n.batch) + ":" +
-                       n.metric + (p.bake_watch() ? ":bake" : "");
-      break;
-    }
-    case v1::Envelope::kRollbackStarted: {
-      const auto& p = e.rollback_started();
-      n.kind = EventKind::kRollbackStarted;
-      n.severity = Severity::kCritical;
-      n.reason = events::TriggerText(p);
-      Fill(n.deployment_id, p.deployment_id());
-      n.hosts.assign(p.hosts().begin(), p.hosts().end());
-      if (p.batches_size() > 0) n.batch = p.batches(0);
-      if (p.has_evidence()) ApplyEvidence(p.evidence(), n);
-      n.incident_key = "rollback_started:" + n.deployment_id + ":" + p.rollback_id();
-      break;
-    }
-    case v1::Envelope::kRollbackCompleted: {
-      const auto& p = e.rollback_completed();
-      n.kind = EventKind::kRollbackCompleted;
-      n.severity = p.success() ? Severity::kWarning : Severity::kCritical;
-      n.reason =
-          events::Name(p.success() ? v1::REASON_ROLLED_BACK : v1::REASON_ROLLBACK_INCOMPLETE);
-      Fill(n.deployment_id, p.deployment_id());
-      Fill(n.previous_version, p.target_version());
-      if (p.success()) {
-        n.hosts.assign(p.reverted_hosts().begin(), p.reverted_hosts().end());
-        n.detail = std::to_string(n.hosts.size()) + " host(s) back on " + p.target_version();
-      } else {
-        n.hosts.assign(p.failed_hosts().begin(), p.failed_hosts().end());
-        n.detail = std::to_string(n.hosts.size()) + " host(s) NOT back on " + p.target_version();
-      }
-      break;
-    }
-    case v1::Envelope::kIncidentReported: {
-      const auto& p = e.incident_reported();
-      n.kind = EventKind::kIncidentReported;
-      n.detail = p.summary();
-      n.report_url = p.report_url();
-      n.chart_url = p.chart_url();
-      Fill(n.deployment_id, p.deployment_id());
-      n.severity = Severity::kCritical;
-      if (p.has_evidence()) {
-        ApplyEvidence(p.evidence(), n);
-        n.severity = FromProto(p.evidence().severity(), Severity::kCritical);
-      }
-      n.incident_key = "incident_reported:" + n.deployment_id + ":" + p.incident_id();
-      break;
-    }
-    case v1::Envelope::kDeploymentSucceeded: {
-      const auto& p = e.deployment_succeeded();
-      n.kind = EventKind::kDeploymentSucceeded;
-      n.severity = Severity::kInfo;
-      Fill(n.deployment_id, p.deployment_id());
-      break;
-    }
-    case v1::Envelope::kDeploymentFailed: {
-      const auto& p = e.deployment_failed();
-      n.kind = EventKind::kDeploymentFailed;
-      n.severity = Severity::kCritical;
-      n.reason = events::ReasonText(p);
-      n.detail = p.detail();
-      Fill(n.deployment_id, p.deployment_id());
-      break;
-    }
-    default:
-      return std::nullopt;
+// Each event's own part of a notification: its kind, severity, reason, hosts and evidence.
+
+void FromDeploymentPlanned(const v1::DeploymentPlanned& p, Notification& n) {
+  n.kind = EventKind::kDeploymentStarted;
+  n.severity = Severity::kInfo;
+  Fill(n.deployment_id, p.deployment_id());
+  for (const auto& b : p.batches()) {
+    for (const auto& t : b.targets()) n.hosts.push_back(t.host());
   }
+}
+
+void FromBatchSucceeded(const v1::BatchSucceeded& p, Notification& n) {
+  n.kind = EventKind::kBatchSucceeded;
+  n.severity = Severity::kInfo;
+  Fill(n.deployment_id, p.deployment_id());
+  n.batch = p.batch_index();
+  n.hosts.assign(p.hosts().begin(), p.hosts().end());
+}
+
+void FromDeploymentPaused(const v1::DeploymentPaused& p, Notification& n) {
+  n.kind = EventKind::kDeploymentPaused;
+  n.reason = events::ReasonText(p);
+  n.severity =
+      events::ReasonOf(p) == v1::REASON_APPROVAL_REQUIRED ? Severity::kWarning : Severity::kInfo;
+  Fill(n.deployment_id, p.deployment_id());
+  n.batch = p.batch_index();
+}
+
+void FromAnalysisFailed(const v1::AnalysisFailed& p, Notification& n) {
+  n.kind = EventKind::kAnalysisFailed;
+  n.reason = events::ReasonText(p);
+  Fill(n.deployment_id, p.deployment_id());
+  Fill(n.release_id, p.release_id());
+  n.batch = p.batch_index();
+  n.severity = Severity::kCritical;
+  if (p.evidence_size() > 0) {
+    // The evidence that tells most: the most severe one, first of equals.
+    int best = 0;
+    for (int i = 1; i < p.evidence_size(); ++i) {
+      if (p.evidence(i).severity() > p.evidence(best).severity()) best = i;
+    }
+    ApplyEvidence(p.evidence(best), n);
+    n.severity = FromProto(p.evidence(best).severity(), Severity::kCritical);
+  }
+  n.incident_key = "analysis_failed:" + n.deployment_id + ":" + std::to_string(*n.batch) + ":" +
+                   n.metric + (p.bake_watch() ? ":bake" : "");
+}
+
+void FromRollbackStarted(const v1::RollbackStarted& p, Notification& n) {
+  n.kind = EventKind::kRollbackStarted;
+  n.severity = Severity::kCritical;
+  n.reason = events::TriggerText(p);
+  Fill(n.deployment_id, p.deployment_id());
+  n.hosts.assign(p.hosts().begin(), p.hosts().end());
+  if (p.batches_size() > 0) n.batch = p.batches(0);
+  if (p.has_evidence()) ApplyEvidence(p.evidence(), n);
+  n.incident_key = "rollback_started:" + n.deployment_id + ":" + p.rollback_id();
+}
+
+void FromRollbackCompleted(const v1::RollbackCompleted& p, Notification& n) {
+  n.kind = EventKind::kRollbackCompleted;
+  n.severity = p.success() ? Severity::kWarning : Severity::kCritical;
+  n.reason = events::Name(p.success() ? v1::REASON_ROLLED_BACK : v1::REASON_ROLLBACK_INCOMPLETE);
+  Fill(n.deployment_id, p.deployment_id());
+  Fill(n.previous_version, p.target_version());
+  if (p.success()) {
+    n.hosts.assign(p.reverted_hosts().begin(), p.reverted_hosts().end());
+    n.detail = std::to_string(n.hosts.size()) + " host(s) back on " + p.target_version();
+  } else {
+    n.hosts.assign(p.failed_hosts().begin(), p.failed_hosts().end());
+    n.detail = std::to_string(n.hosts.size()) + " host(s) NOT back on " + p.target_version();
+  }
+}
+
+void FromIncidentReported(const v1::IncidentReported& p, Notification& n) {
+  n.kind = EventKind::kIncidentReported;
+  n.detail = p.summary();
+  n.report_url = p.report_url();
+  n.chart_url = p.chart_url();
+  Fill(n.deployment_id, p.deployment_id());
+  n.severity = Severity::kCritical;
+  if (p.has_evidence()) {
+    ApplyEvidence(p.evidence(), n);
+    n.severity = FromProto(p.evidence().severity(), Severity::kCritical);
+  }
+  n.incident_key = "incident_reported:" + n.deployment_id + ":" + p.incident_id();
+}
+
+void FromDeploymentSucceeded(const v1::DeploymentSucceeded& p, Notification& n) {
+  n.kind = EventKind::kDeploymentSucceeded;
+  n.severity = Severity::kInfo;
+  Fill(n.deployment_id, p.deployment_id());
+}
+
+void FromDeploymentFailed(const v1::DeploymentFailed& p, Notification& n) {
+  n.kind = EventKind::kDeploymentFailed;
+  n.severity = Severity::kCritical;
+  n.reason = events::ReasonText(p);
+  n.detail = p.detail();
+  Fill(n.deployment_id, p.deployment_id());
+}
+
+// The event's own part; false for an event the notifier does not announce.
+bool FromEvent(const v1::Envelope& e, Notification& n) {
+  switch (e.payload_case()) {
+    case v1::Envelope::kDeploymentPlanned:
+      FromDeploymentPlanned(e.deployment_planned(), n);
+      return true;
+    case v1::Envelope::kBatchSucceeded:
+      FromBatchSucceeded(e.batch_succeeded(), n);
+      return true;
+    case v1::Envelope::kDeploymentPaused:
+      FromDeploymentPaused(e.deployment_paused(), n);
+      return true;
+    case v1::Envelope::kAnalysisFailed:
+      FromAnalysisFailed(e.analysis_failed(), n);
+      return true;
+    case v1::Envelope::kRollbackStarted:
+      FromRollbackStarted(e.rollback_started(), n);
+      return true;
+    case v1::Envelope::kRollbackCompleted:
+      FromRollbackCompleted(e.rollback_completed(), n);
+      return true;
+    case v1::Envelope::kIncidentReported:
+      FromIncidentReported(e.incident_reported(), n);
+      return true;
+    case v1::Envelope::kDeploymentSucceeded:
+      FromDeploymentSucceeded(e.deployment_succeeded(), n);
+      return true;
+    case v1::Envelope::kDeploymentFailed:
+      FromDeploymentFailed(e.deployment_failed(), n);
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The console link of the deployment, and every link signed when link keys are set.
+void AddLinks(const BuildOptions& options, Notification& n) {
   if (!n.deployment_id.empty()) {
     std::string base = options.console_base_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
@@ -324,6 +336,26 @@ std::optional<Notification> BuildNotification(const v1::Envelope& e,
       }
     }
   }
+}
+
+}  // namespace
+
+std::optional<Notification> BuildNotification(const v1::Envelope& e,
+                                              const DeploymentContext& context,
+                                              const BuildOptions& options) {
+  // The event's own fields are applied on top of the remembered context.
+  const DeploymentContext ctx = UpdateContext(e, context).value_or(context);
+  Notification n;
+  n.event_id = e.event_id();
+  n.occurred_at = OccurredAt(e);
+  n.app = ctx.app;
+  n.env = ctx.env;
+  n.release_id = ctx.release_id;
+  n.version = ctx.version;
+  n.previous_version = ctx.stable_version;
+  n.deployment_id = e.deployment_id();
+  if (!FromEvent(e, n)) return std::nullopt;
+  AddLinks(options, n);
   return n;
 }
 

@@ -78,6 +78,104 @@ std::string SecretVar(const std::string& origin, const YAML::Node& n, std::strin
   return v;
 }
 
+// type (required) and the defaults that follow from it: DingTalk and WeCom speak Chinese and
+// are rate-limited to 20 messages a minute (their own limit) unless told otherwise.
+void ParseTypeAndDefaults(const std::string& origin, const std::string& name,
+                          const YAML::Node& node, ChannelSpec& c) {
+  if (!node["type"]) Fail(origin, node, "channel '" + name + "' has no type");
+  const auto type = ParseChannelType(Scalar(origin, node["type"], "type"));
+  if (!type) {
+    Fail(origin, node["type"],
+         "channel '" + name +
+             "': unknown type (use slack, dingtalk, wecom, email, webhook or alertmanager)");
+  }
+  c.type = *type;
+  const bool chinese_default = c.type == ChannelType::kDingTalk || c.type == ChannelType::kWeCom;
+  c.language = chinese_default ? Language::kZh : Language::kEn;
+  c.rate_limit_per_minute = chinese_default ? 20 : 0;
+}
+
+// format: DingTalk markdown or actionCard, WeCom markdown or text; no other channel has one.
+void ParseChannelFormat(const std::string& origin, const YAML::Node& n, ChannelSpec& c) {
+  const auto f = Scalar(origin, n, "format");
+  if (c.type == ChannelType::kDingTalk && (f == "markdown" || f == "actionCard")) {
+    c.dingtalk_format = f == "markdown" ? DingTalkFormat::kMarkdown : DingTalkFormat::kActionCard;
+  } else if (c.type == ChannelType::kWeCom && (f == "markdown" || f == "text")) {
+    c.wecom_format = f == "markdown" ? WeComFormat::kMarkdown : WeComFormat::kText;
+  } else {
+    Fail(origin, n,
+         "format '" + f + "' does not apply to a " + std::string(ChannelTypeName(c.type)) +
+             " channel (dingtalk: markdown or actionCard; wecom: markdown or text)");
+  }
+}
+
+// Who a message mentions, in DingTalk's words (at_*) or WeCom's (mentioned_*).
+void ParseMentions(const std::string& origin, const YAML::Node& node, ChannelSpec& c) {
+  if (const auto n = node["at_mobiles"]) c.mentions.mobiles = StringList(origin, n, "at_mobiles");
+  if (const auto n = node["mentioned_mobile_list"]) {
+    c.mentions.mobiles = StringList(origin, n, "mentioned_mobile_list");
+  }
+  if (const auto n = node["at_user_ids"])
+    c.mentions.user_ids = StringList(origin, n, "at_user_ids");
+  if (const auto n = node["mentioned_list"]) {
+    c.mentions.user_ids = StringList(origin, n, "mentioned_list");
+  }
+  if (const auto n = node["at_all"]) c.mentions.all = Bool(origin, n, "at_all");
+}
+
+// An email channel's server, TLS and addresses.
+void ParseEmailKeys(const std::string& origin, const YAML::Node& node, ChannelSpec& c) {
+  if (const auto n = node["smtp_url"]) c.smtp_url = Scalar(origin, n, "smtp_url");
+  if (const auto n = node["starttls"]) c.starttls = Bool(origin, n, "starttls");
+  if (const auto n = node["ca_file"]) {
+    if (c.type != ChannelType::kEmail) Fail(origin, n, "ca_file applies only to an email channel");
+    c.ca_file = Scalar(origin, n, "ca_file");
+    if (!std::filesystem::is_regular_file(c.ca_file)) {
+      Fail(origin, n, "ca_file '" + c.ca_file + "' is not a readable file");
+    }
+  }
+  if (const auto n = node["from"]) c.from = Scalar(origin, n, "from");
+  if (const auto n = node["to"]) c.to = StringList(origin, n, "to");
+}
+
+// An alertmanager channel's resolve_timeout, and the suite-wide Alertmanager address unless the
+// channel names its own variable.
+void ParseAlertmanagerKeys(const std::string& origin, const YAML::Node& node, ChannelSpec& c) {
+  if (const auto n = node["resolve_timeout"]) {
+    if (c.type != ChannelType::kAlertmanager) {
+      Fail(origin, n, "resolve_timeout applies only to an alertmanager channel");
+    }
+    c.resolve_timeout = Duration(origin, n, "resolve_timeout");
+    if (c.resolve_timeout < std::chrono::seconds(1)) {
+      Fail(origin, n, "resolve_timeout must be at least 1s");
+    }
+  }
+  if (c.type == ChannelType::kAlertmanager && c.url_env.empty()) {
+    c.url_env = std::string(kAlertmanagerUrlEnv);
+  }
+}
+
+// What each type needs: an email channel its server and addresses, every other one url_env.
+void CheckChannelComplete(const std::string& origin, const std::string& name,
+                          const YAML::Node& node, const ChannelSpec& c) {
+  if (c.type == ChannelType::kEmail) {
+    if (c.smtp_url.rfind("smtp://", 0) != 0 && c.smtp_url.rfind("smtps://", 0) != 0) {
+      Fail(origin, node,
+           "email channel '" + name + "' needs smtp_url: smtp://host:port or smtps://host:port");
+    }
+    if (c.from.empty() || c.to.empty()) {
+      Fail(origin, node, "email channel '" + name + "' needs from and a non-empty to list");
+    }
+    if (c.username_env.empty() != c.password_env.empty()) {
+      Fail(origin, node,
+           "email channel '" + name + "': give both username_env and password_env, or neither");
+    }
+  } else if (c.url_env.empty()) {
+    Fail(origin, node,
+         "channel '" + name + "' needs url_env (the variable holding its webhook URL)");
+  }
+}
+
 ChannelSpec ParseChannel(const std::string& origin, const std::string& name,
                          const YAML::Node& node) {
   RejectUnknownKeys(origin, node, "channel '" + name + "'",
@@ -103,17 +201,7 @@ ChannelSpec ParseChannel(const std::string& origin, const std::string& name,
                      "resolve_timeout"});
   ChannelSpec c;
   c.name = name;
-  if (!node["type"]) Fail(origin, node, "channel '" + name + "' has no type");
-  const auto type = ParseChannelType(Scalar(origin, node["type"], "type"));
-  if (!type) {
-    Fail(origin, node["type"],
-         "channel '" + name +
-             "': unknown type (use slack, dingtalk, wecom, email, webhook or alertmanager)");
-  }
-  c.type = *type;
-  const bool chinese_default = c.type == ChannelType::kDingTalk || c.type == ChannelType::kWeCom;
-  c.language = chinese_default ? Language::kZh : Language::kEn;
-  c.rate_limit_per_minute = chinese_default ? 20 : 0;
+  ParseTypeAndDefaults(origin, name, node, c);
   if (const auto n = node["language"]) {
     const auto l = ParseLanguage(Scalar(origin, n, "language"));
     if (!l) Fail(origin, n, "language must be en or zh");
@@ -123,73 +211,15 @@ ChannelSpec ParseChannel(const std::string& origin, const std::string& name,
   if (const auto n = node["secret_env"]) c.secret_env = SecretVar(origin, n, "secret_env");
   if (const auto n = node["username_env"]) c.username_env = SecretVar(origin, n, "username_env");
   if (const auto n = node["password_env"]) c.password_env = SecretVar(origin, n, "password_env");
-  if (const auto n = node["format"]) {
-    const auto f = Scalar(origin, n, "format");
-    if (c.type == ChannelType::kDingTalk && (f == "markdown" || f == "actionCard")) {
-      c.dingtalk_format = f == "markdown" ? DingTalkFormat::kMarkdown : DingTalkFormat::kActionCard;
-    } else if (c.type == ChannelType::kWeCom && (f == "markdown" || f == "text")) {
-      c.wecom_format = f == "markdown" ? WeComFormat::kMarkdown : WeComFormat::kText;
-    } else {
-      Fail(origin, n,
-           "format '" + f + "' does not apply to a " + std::string(ChannelTypeName(c.type)) +
-               " channel (dingtalk: markdown or actionCard; wecom: markdown or text)");
-    }
-  }
-  if (const auto n = node["at_mobiles"]) c.mentions.mobiles = StringList(origin, n, "at_mobiles");
-  if (const auto n = node["mentioned_mobile_list"]) {
-    c.mentions.mobiles = StringList(origin, n, "mentioned_mobile_list");
-  }
-  if (const auto n = node["at_user_ids"])
-    c.mentions.user_ids = StringList(origin, n, "at_user_ids");
-  if (const auto n = node["mentioned_list"]) {
-    c.mentions.user_ids = StringList(origin, n, "mentioned_list");
-  }
-  if (const auto n = node["at_all"]) c.mentions.all = Bool(origin, n, "at_all");
+  if (const auto n = node["format"]) ParseChannelFormat(origin, n, c);
+  ParseMentions(origin, node, c);
   if (const auto n = node["rate_limit_per_minute"]) {
     c.rate_limit_per_minute = Int(origin, n, "rate_limit_per_minute", 0, 100000);
   }
   if (const auto n = node["timeout"]) c.timeout = Duration(origin, n, "timeout");
-  if (const auto n = node["smtp_url"]) c.smtp_url = Scalar(origin, n, "smtp_url");
-  if (const auto n = node["starttls"]) c.starttls = Bool(origin, n, "starttls");
-  if (const auto n = node["ca_file"]) {
-    if (c.type != ChannelType::kEmail) Fail(origin, n, "ca_file applies only to an email channel");
-    c.ca_file = Scalar(origin, n, "ca_file");
-    if (!std::filesystem::is_regular_file(c.ca_file)) {
-      Fail(origin, n, "ca_file '" + c.ca_file + "' is not a readable file");
-    }
-  }
-  if (const auto n = node["from"]) c.from = Scalar(origin, n, "from");
-  if (const auto n = node["to"]) c.to = StringList(origin, n, "to");
-  if (const auto n = node["resolve_timeout"]) {
-    if (c.type != ChannelType::kAlertmanager) {
-      Fail(origin, n, "resolve_timeout applies only to an alertmanager channel");
-    }
-    c.resolve_timeout = Duration(origin, n, "resolve_timeout");
-    if (c.resolve_timeout < std::chrono::seconds(1)) {
-      Fail(origin, n, "resolve_timeout must be at least 1s");
-    }
-  }
-  // The suite-wide Alertmanager address unless the channel names its own variable.
-  if (c.type == ChannelType::kAlertmanager && c.url_env.empty()) {
-    c.url_env = std::string(kAlertmanagerUrlEnv);
-  }
-
-  if (c.type == ChannelType::kEmail) {
-    if (c.smtp_url.rfind("smtp://", 0) != 0 && c.smtp_url.rfind("smtps://", 0) != 0) {
-      Fail(origin, node,
-           "email channel '" + name + "' needs smtp_url: smtp://host:port or smtps://host:port");
-    }
-    if (c.from.empty() || c.to.empty()) {
-      Fail(origin, node, "email channel '" + name + "' needs from and a non-empty to list");
-    }
-    if (c.username_env.empty() != c.password_env.empty()) {
-      Fail(origin, node,
-           "email channel '" + name + "': give both username_env and password_env, or neither");
-    }
-  } else if (c.url_env.empty()) {
-    Fail(origin, node,
-         "channel '" + name + "' needs url_env (the variable holding its webhook URL)");
-  }
+  ParseEmailKeys(origin, node, c);
+  ParseAlertmanagerKeys(origin, node, c);
+  CheckChannelComplete(origin, name, node, c);
   return c;
 }
 

@@ -297,172 +297,225 @@ void ReleaseIntakeApi::ListApps(const httplib::Request& req, httplib::Response& 
 
 // --- Deployment requests ----------------------------------------------------------------------
 
+namespace {
+
+// ?dry_run=true|false|1|0 (default false).
+bool DryRunParam(const httplib::Request& req) {
+  if (!req.has_param("dry_run")) return false;
+  const std::string v = req.get_param_value("dry_run");
+  if (v != "true" && v != "false" && v != "1" && v != "0") {
+    throw http::BadRequest("dry_run", "dry_run must be true or false");
+  }
+  return v == "true" || v == "1";
+}
+
+// The request's Idempotency-Key (none for a dry run, which stores nothing).
+std::optional<std::string> IdempotencyKeyOf(const httplib::Request& req, bool dry_run) {
+  if (!req.has_header("Idempotency-Key") || dry_run) return std::nullopt;
+  std::string key = req.get_header_value("Idempotency-Key");
+  if (!IsValidIdempotencyKey(key)) {
+    throw http::BadRequest("Idempotency-Key",
+                           "Idempotency-Key must be 1-200 printable characters without spaces");
+  }
+  return key;
+}
+
+// The answer to POST /v1/deployments.
+struct DeploymentOutcome {
+  int status = 202;
+  json body;
+};
+
+// Who asks, when, and how the request is recognised again.
+struct DeploymentAsk {
+  const DeploymentRequest& request;
+  const std::string& actor;
+  const std::optional<std::string>& key;
+  const std::string& fingerprint;
+  std::int64_t now_ms;
+};
+
+// The answer to a request whose Idempotency-Key was used before: the stored deployment again
+// for the same request, 409 for another.
+DeploymentOutcome Replay(pqxx::work& tx, const DeploymentAsk& ask,
+                         const StoredDeploymentRequest& stored) {
+  const bool same = stored.request_sha256 == ask.fingerprint;
+  const std::string& key = *ask.key;
+  ReleaseRepository::Audit(tx,
+                           {ask.actor,
+                            "deployment.request",
+                            stored.app + "/" + stored.env,
+                            same ? "replayed" : "key_conflict",
+                            core::TraceScope::Current(),
+                            {{"deployment_id", stored.deployment_id}, {"idempotency_key", key}}},
+                           ask.now_ms);
+  if (!same) {
+    return DeploymentOutcome{
+        409,
+        {{"error",
+          {{"code", "idempotency_key_reused"},
+           {"message", "Idempotency-Key '" + key + "' was used for another request (deployment " +
+                           stored.deployment_id + "); use a new key"},
+           {"field", "Idempotency-Key"}}}}};
+  }
+  return DeploymentOutcome{202,
+                           {{"deployment_id", stored.deployment_id},
+                            {"status", "requested"},
+                            {"app", stored.app},
+                            {"env", stored.env},
+                            {"release_id", stored.release_id},
+                            {"spec_version", stored.spec_version},
+                            {"replayed", true}}};
+}
+
+// The spec version the request names, or the app's latest; 422 when there is none.
+AppSpecVersion RequestedSpec(pqxx::work& tx, const std::string& app,
+                             const std::optional<std::int64_t>& version) {
+  const std::string apply_hint = "apply a delivery spec first: sluice apply -f " + app + ".yaml";
+  if (!version) {
+    auto latest = DeliveryRepository::LatestSpec(tx, app);
+    if (!latest) {
+      throw Unprocessable("app", "app '" + app + "' has no delivery spec; " + apply_hint);
+    }
+    return std::move(*latest);
+  }
+  auto spec = DeliveryRepository::Spec(tx, app, *version);
+  if (spec) return std::move(*spec);
+  const auto latest = DeliveryRepository::LatestSpec(tx, app);
+  if (!latest) {
+    throw Unprocessable("spec_version", "app '" + app + "' has no delivery spec; " + apply_hint);
+  }
+  throw Unprocessable("spec_version", "app '" + app + "' has no delivery spec version " +
+                                          std::to_string(*version) + " (versions 1.." +
+                                          std::to_string(latest->version) + ")");
+}
+
+// The stored spec parsed again (validation may have grown stricter since it was applied).
+spec::DeliverySpec ParseStoredSpec(const AppSpecVersion& spec, const std::string& app) {
+  auto parsed = spec::ParseDeliverySpec(spec.yaml, SpecOrigin(app));
+  if (const auto* e = std::get_if<spec::SpecError>(&parsed)) {
+    throw http::ApiException({422, "invalid_spec",
+                              "delivery spec version " + std::to_string(spec.version) +
+                                  " no longer passes validation (" + e->ToString() +
+                                  "); apply a corrected spec",
+                              "spec_version"});
+  }
+  return std::get<spec::DeliverySpec>(std::move(parsed));
+}
+
+// ?dry_run: the batches the deployment would have, nothing stored.
+DeploymentOutcome DryRun(const Release& release, const std::string& env_name,
+                         std::int64_t spec_version, const spec::Environment& env) {
+  DryRunInput in{release.input.app, env_name, release.id, release.input.version,
+                 spec_version,      &env,     {}};
+  try {
+    in.batches = spec::PlanRollout(env, env.AllHosts());
+  } catch (const spec::PlanError& e) {
+    throw Unprocessable("env",
+                        std::string("cannot plan environment '") + env_name + "': " + e.what());
+  }
+  return DeploymentOutcome{200, DryRunJson(in)};
+}
+
+// The DeploymentRequested the planner acts on: the release, its artifact and the resolved spec.
+events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& stored,
+                                              const Release& release, const AppSpecVersion& spec,
+                                              const spec::DeliverySpec& delivery_spec,
+                                              const core::Clock& clock) {
+  auto e = events::NewEnvelope(kServiceName, clock);
+  e.set_deployment_id(stored.deployment_id);
+  e.set_release_id(release.id);
+  auto* dr = e.mutable_deployment_requested();
+  dr->set_deployment_id(stored.deployment_id);
+  dr->set_release_id(release.id);
+  dr->set_app(stored.app);
+  dr->set_env(stored.env);
+  dr->set_requested_by(stored.requested_by);
+  dr->set_spec_version(static_cast<std::uint64_t>(spec.version));
+  dr->set_spec_yaml(spec.yaml);  // deprecated: for one release, beside the resolved form
+  *dr->mutable_spec() = spec::ToProto(delivery_spec);
+  dr->set_version(release.input.version);
+  auto* artifact = dr->mutable_artifact();
+  artifact->set_version(release.input.version);
+  artifact->set_url(release.input.artifact_url);
+  artifact->set_sha256(release.input.sha256);
+  artifact->set_kind(ToProto(release.input.artifact_kind));
+  return e;
+}
+
+// POST /v1/deployments inside its transaction: a replay for a known Idempotency-Key; else the
+// release, its app's spec and the environment checked, then a dry run's plan, or the stored
+// request with its DeploymentRequested (outbox) and audit row.
+DeploymentOutcome RequestDeployment(pqxx::work& tx, const DeploymentAsk& ask, bool dry_run,
+                                    const core::Clock& clock) {
+  const auto& request = ask.request;
+  if (ask.key) {
+    if (auto stored = DeliveryRepository::FindByIdempotencyKey(tx, *ask.key)) {
+      return Replay(tx, ask, *stored);
+    }
+  }
+  const auto release = ReleaseRepository::Get(tx, request.release_id);
+  if (!release) {
+    throw Unprocessable("release_id", "no release with id '" + request.release_id +
+                                          "'; list releases with 'sluice release list'");
+  }
+  const std::string& app = release->input.app;
+  const AppSpecVersion spec = RequestedSpec(tx, app, request.spec_version);
+  const spec::DeliverySpec delivery_spec = ParseStoredSpec(spec, app);
+  const auto* env = delivery_spec.FindEnvironment(request.env);
+  if (env == nullptr) {
+    throw Unprocessable(
+        "env", "environment '" + request.env + "' is not in the delivery spec of app '" + app +
+                   "' (version " + std::to_string(spec.version) +
+                   "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
+  }
+  if (dry_run) return DryRun(*release, request.env, spec.version, *env);
+
+  StoredDeploymentRequest stored{core::NewUuid(), release->id, app,        request.env,
+                                 spec.version,    ask.actor,   ask.now_ms, ask.fingerprint};
+  if (!DeliveryRepository::InsertDeploymentRequest(tx, stored, ask.key)) {
+    // The same key was committed by a concurrent request meanwhile.
+    auto other = DeliveryRepository::FindByIdempotencyKey(tx, *ask.key);
+    if (!other) throw std::runtime_error("idempotency key conflict without a stored request");
+    return Replay(tx, ask, *other);
+  }
+  eventbus::Publish(tx, DeploymentRequestedEvent(stored, *release, spec, delivery_spec, clock));
+  json detail = {{"deployment_id", stored.deployment_id},
+                 {"release_id", release->id},
+                 {"version", release->input.version},
+                 {"spec_version", spec.version}};
+  if (ask.key) detail["idempotency_key"] = *ask.key;
+  ReleaseRepository::Audit(tx,
+                           {ask.actor, "deployment.request", app + "/" + request.env, "requested",
+                            core::TraceScope::Current(), detail},
+                           ask.now_ms);
+  return DeploymentOutcome{202,
+                           {{"deployment_id", stored.deployment_id},
+                            {"status", "requested"},
+                            {"app", app},
+                            {"env", request.env},
+                            {"release_id", release->id},
+                            {"version", release->input.version},
+                            {"spec_version", spec.version}}};
+}
+
+}  // namespace
+
 void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Response& res) {
   const auto token = Authenticate(req, Role::kDeployer);
-  bool dry_run = false;
-  if (req.has_param("dry_run")) {
-    const std::string v = req.get_param_value("dry_run");
-    if (v != "true" && v != "false" && v != "1" && v != "0") {
-      throw http::BadRequest("dry_run", "dry_run must be true or false");
-    }
-    dry_run = v == "true" || v == "1";
-  }
+  const bool dry_run = DryRunParam(req);
   const json body = http::ParseJsonBody(req);
   auto validated = ValidateDeploymentRequest(body);
   if (const auto* e = std::get_if<FieldError>(&validated)) {
     throw http::BadRequest(e->field, e->message);
   }
   const auto& request = std::get<DeploymentRequest>(validated);
-  std::optional<std::string> key;
-  if (req.has_header("Idempotency-Key") && !dry_run) {
-    key = req.get_header_value("Idempotency-Key");
-    if (!IsValidIdempotencyKey(*key)) {
-      throw http::BadRequest("Idempotency-Key",
-                             "Idempotency-Key must be 1-200 printable characters without spaces");
-    }
-  }
+  const std::optional<std::string> key = IdempotencyKeyOf(req, dry_run);
   const std::string fingerprint = RequestFingerprint(request);
-  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
-
-  struct Outcome {
-    int status = 202;
-    json body;
-  };
-  // The answer to a request whose Idempotency-Key was used before.
-  auto replay = [&](pqxx::work& tx, const StoredDeploymentRequest& stored) {
-    const bool same = stored.request_sha256 == fingerprint;
-    ReleaseRepository::Audit(tx,
-                             {token.name,
-                              "deployment.request",
-                              stored.app + "/" + stored.env,
-                              same ? "replayed" : "key_conflict",
-                              core::TraceScope::Current(),
-                              {{"deployment_id", stored.deployment_id}, {"idempotency_key", *key}}},
-                             now_ms);
-    if (!same) {
-      return Outcome{409,
-                     {{"error",
-                       {{"code", "idempotency_key_reused"},
-                        {"message", "Idempotency-Key '" + *key +
-                                        "' was used for another request (deployment " +
-                                        stored.deployment_id + "); use a new key"},
-                        {"field", "Idempotency-Key"}}}}};
-    }
-    return Outcome{202,
-                   {{"deployment_id", stored.deployment_id},
-                    {"status", "requested"},
-                    {"app", stored.app},
-                    {"env", stored.env},
-                    {"release_id", stored.release_id},
-                    {"spec_version", stored.spec_version},
-                    {"replayed", true}}};
-  };
-
-  const auto outcome = Db([&](pqxx::work& tx) -> Outcome {
-    if (key) {
-      if (auto stored = DeliveryRepository::FindByIdempotencyKey(tx, *key)) {
-        return replay(tx, *stored);
-      }
-    }
-    const auto release = ReleaseRepository::Get(tx, request.release_id);
-    if (!release) {
-      throw Unprocessable("release_id", "no release with id '" + request.release_id +
-                                            "'; list releases with 'sluice release list'");
-    }
-    const std::string& app = release->input.app;
-    const std::string apply_hint = "apply a delivery spec first: sluice apply -f " + app + ".yaml";
-    std::optional<AppSpecVersion> spec;
-    if (request.spec_version) {
-      spec = DeliveryRepository::Spec(tx, app, *request.spec_version);
-      if (!spec) {
-        const auto latest = DeliveryRepository::LatestSpec(tx, app);
-        if (!latest) {
-          throw Unprocessable("spec_version",
-                              "app '" + app + "' has no delivery spec; " + apply_hint);
-        }
-        throw Unprocessable("spec_version", "app '" + app + "' has no delivery spec version " +
-                                                std::to_string(*request.spec_version) +
-                                                " (versions 1.." + std::to_string(latest->version) +
-                                                ")");
-      }
-    } else {
-      spec = DeliveryRepository::LatestSpec(tx, app);
-      if (!spec) {
-        throw Unprocessable("app", "app '" + app + "' has no delivery spec; " + apply_hint);
-      }
-    }
-    auto parsed = spec::ParseDeliverySpec(spec->yaml, SpecOrigin(app));
-    if (const auto* e = std::get_if<spec::SpecError>(&parsed)) {
-      throw http::ApiException({422, "invalid_spec",
-                                "delivery spec version " + std::to_string(spec->version) +
-                                    " no longer passes validation (" + e->ToString() +
-                                    "); apply a corrected spec",
-                                "spec_version"});
-    }
-    const auto& delivery_spec = std::get<spec::DeliverySpec>(parsed);
-    const auto* env = delivery_spec.FindEnvironment(request.env);
-    if (env == nullptr) {
-      throw Unprocessable(
-          "env", "environment '" + request.env + "' is not in the delivery spec of app '" + app +
-                     "' (version " + std::to_string(spec->version) +
-                     "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
-    }
-    if (dry_run) {
-      DryRunInput in{app, request.env, release->id, release->input.version, spec->version, env, {}};
-      try {
-        in.batches = spec::PlanRollout(*env, env->AllHosts());
-      } catch (const spec::PlanError& e) {
-        throw Unprocessable(
-            "env", std::string("cannot plan environment '") + request.env + "': " + e.what());
-      }
-      return Outcome{200, DryRunJson(in)};
-    }
-
-    StoredDeploymentRequest stored{core::NewUuid(), release->id, app,    request.env,
-                                   spec->version,   token.name,  now_ms, fingerprint};
-    if (!DeliveryRepository::InsertDeploymentRequest(tx, stored, key)) {
-      // The same key was committed by a concurrent request meanwhile.
-      auto other = DeliveryRepository::FindByIdempotencyKey(tx, *key);
-      if (!other) throw std::runtime_error("idempotency key conflict without a stored request");
-      return replay(tx, *other);
-    }
-    auto e = events::NewEnvelope(kServiceName, deps_.clock);
-    e.set_deployment_id(stored.deployment_id);
-    e.set_release_id(release->id);
-    auto* dr = e.mutable_deployment_requested();
-    dr->set_deployment_id(stored.deployment_id);
-    dr->set_release_id(release->id);
-    dr->set_app(app);
-    dr->set_env(request.env);
-    dr->set_requested_by(token.name);
-    dr->set_spec_version(static_cast<std::uint64_t>(spec->version));
-    dr->set_spec_yaml(spec->yaml);  // deprecated: for one release, beside the resolved form
-    *dr->mutable_spec() = spec::ToProto(delivery_spec);
-    dr->set_version(release->input.version);
-    auto* artifact = dr->mutable_artifact();
-    artifact->set_version(release->input.version);
-    artifact->set_url(release->input.artifact_url);
-    artifact->set_sha256(release->input.sha256);
-    artifact->set_kind(ToProto(release->input.artifact_kind));
-    eventbus::Publish(tx, std::move(e));
-    json detail = {{"deployment_id", stored.deployment_id},
-                   {"release_id", release->id},
-                   {"version", release->input.version},
-                   {"spec_version", spec->version}};
-    if (key) detail["idempotency_key"] = *key;
-    ReleaseRepository::Audit(tx,
-                             {token.name, "deployment.request", app + "/" + request.env,
-                              "requested", core::TraceScope::Current(), detail},
-                             now_ms);
-    return Outcome{202,
-                   {{"deployment_id", stored.deployment_id},
-                    {"status", "requested"},
-                    {"app", app},
-                    {"env", request.env},
-                    {"release_id", release->id},
-                    {"version", release->input.version},
-                    {"spec_version", spec->version}}};
-  });
+  const DeploymentAsk ask{request, token.name, key, fingerprint,
+                          core::ToUnixMillis(deps_.clock.Now())};
+  const auto outcome =
+      Db([&](pqxx::work& tx) { return RequestDeployment(tx, ask, dry_run, deps_.clock); });
   if (outcome.status == 202 && outcome.body.contains("deployment_id")) {
     res.set_header("Location",
                    "/v1/deployments/" + outcome.body["deployment_id"].get<std::string>());

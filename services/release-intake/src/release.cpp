@@ -213,6 +213,59 @@ std::optional<std::string> NormalizeSha256(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// Only known fields; then the text checks.
+std::optional<FieldError> CheckFieldsAndText(const json& body) {
+  static const std::set<std::string> kKnown = {"app",          "tag",    "version",
+                                               "artifact_url", "sha256", "created_by",
+                                               "commit",       "repo",   "artifact_kind"};
+  for (const auto& [key, value] : body.items()) {
+    if (!kKnown.contains(key)) {
+      return Err(key, "unknown field '" + key +
+                          "'; known fields: app, tag, version, "
+                          "artifact_url, sha256, created_by, commit, repo, artifact_kind");
+    }
+  }
+  // Every text field passes the one check for text shown to people, before its own rules.
+  for (const auto& [key, value] : body.items()) {
+    if (!value.is_string()) continue;
+    if (auto why = UnsafeTextReason(value.get_ref<const std::string&>())) {
+      return Err(key, key + " " + *why);
+    }
+  }
+  return std::nullopt;
+}
+
+// created_by (default: the caller's token name), commit and repo.
+std::optional<FieldError> GetProvenance(const json& body, std::string_view default_created_by,
+                                        std::optional<std::string>& created_by,
+                                        std::optional<std::string>& commit,
+                                        std::optional<std::string>& repo) {
+  if (auto e = GetString(body, "created_by", false, created_by)) return e;
+  if (!created_by) created_by = std::string(default_created_by);
+  if (created_by->empty() || created_by->size() > 128) {
+    return Err("created_by", "created_by must be 1-128 printable characters");
+  }
+  if (auto why = UnsafeTextReason(*created_by)) {  // the default (a token name) too
+    return Err("created_by", "created_by " + *why);
+  }
+  if (auto e = GetString(body, "commit", false, commit)) return e;
+  if (commit) {
+    static const std::regex sha_re("^[0-9a-f]{7,64}$");
+    if (!std::regex_match(*commit, sha_re)) {
+      return Err("commit", "commit must be a lowercase hex git object id (7-64 chars)");
+    }
+  }
+  if (auto e = GetString(body, "repo", false, repo)) return e;
+  if (repo && (repo->empty() || repo->size() > 256)) {
+    return Err("repo", "repo must be 1-256 printable characters");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 ValidationResult ValidateRelease(const json& body, std::string_view default_created_by) {
   ValidationResult result;
   auto fail = [&](FieldError e) {
@@ -220,23 +273,7 @@ ValidationResult ValidateRelease(const json& body, std::string_view default_crea
     return result;
   };
   if (!body.is_object()) return fail(Err("body", "body must be a JSON object"));
-  static const std::set<std::string> kKnown = {"app",          "tag",    "version",
-                                               "artifact_url", "sha256", "created_by",
-                                               "commit",       "repo",   "artifact_kind"};
-  for (const auto& [key, value] : body.items()) {
-    if (!kKnown.contains(key)) {
-      return fail(Err(key, "unknown field '" + key +
-                               "'; known fields: app, tag, version, "
-                               "artifact_url, sha256, created_by, commit, repo, artifact_kind"));
-    }
-  }
-  // Every text field passes the one check for text shown to people, before its own rules.
-  for (const auto& [key, value] : body.items()) {
-    if (!value.is_string()) continue;
-    if (auto why = UnsafeTextReason(value.get_ref<const std::string&>())) {
-      return fail(Err(key, key + " " + *why));
-    }
-  }
+  if (auto e = CheckFieldsAndText(body)) return fail(*e);
   std::optional<std::string> app, tag, version, url, sha, created_by, commit, repo, kind;
   if (auto e = GetString(body, "app", true, app)) return fail(*e);
   if (!IsValidAppName(*app)) {
@@ -274,26 +311,7 @@ ValidationResult ValidateRelease(const json& body, std::string_view default_crea
   if (auto e = GetString(body, "sha256", true, sha)) return fail(*e);
   auto digest = NormalizeSha256(*sha);
   if (!digest) return fail(Err("sha256", "sha256 must be 64 hexadecimal characters"));
-  if (auto e = GetString(body, "created_by", false, created_by)) return fail(*e);
-  if (!created_by) created_by = std::string(default_created_by);
-  if (created_by->empty() || created_by->size() > 128) {
-    return fail(Err("created_by", "created_by must be 1-128 printable characters"));
-  }
-  if (auto why = UnsafeTextReason(*created_by)) {  // the default (a token name) too
-    return fail(Err("created_by", "created_by " + *why));
-  }
-  if (auto e = GetString(body, "commit", false, commit)) return fail(*e);
-  if (commit) {
-    static const std::regex sha_re("^[0-9a-f]{7,64}$");
-    if (!std::regex_match(*commit, sha_re)) {
-      return fail(Err("commit", "commit must be a lowercase hex git object id (7-64 chars)"));
-    }
-  }
-  if (auto e = GetString(body, "repo", false, repo)) return fail(*e);
-  if (repo && (repo->empty() || repo->size() > 256)) {
-    return fail(Err("repo", "repo must be 1-256 printable characters"));
-  }
-
+  if (auto e = GetProvenance(body, default_created_by, created_by, commit, repo)) return fail(*e);
   result.release =
       ReleaseInput{*app, *tag, *version, *url, *digest, *artifact_kind, *created_by, commit, repo};
   return result;
@@ -316,29 +334,106 @@ bool VerifyGithubSignature(std::string_view secret, std::string_view body,
   return CRYPTO_memcmp(expected.data(), signature_header.data(), expected.size()) == 0;
 }
 
+namespace {
+
+GithubOutcome Invalid(GithubOutcome out, std::string field, std::string reason) {
+  out.kind = GithubOutcome::Kind::kInvalid;
+  out.field = std::move(field);
+  out.reason = std::move(reason);
+  return out;
+}
+
+// The app a repository's name stands for: lower case, '_' and '.' as '-'.
+std::string AppFromRepoName(std::string app) {
+  for (auto& c : app) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : app) {
+    if (c == '_' || c == '.') c = '-';
+  }
+  return app;
+}
+
+// The release an archive asset (.tar.gz, .tgz) of a published GitHub release stands for, with
+// the event key of the delivery; or why it is refused.
+GithubOutcome ReleaseFromAsset(const json& payload, const json& rel, const json& repo,
+                               const json& asset, const std::string& name, const std::string& app,
+                               const std::string& tag, const std::string& action) {
+  GithubOutcome out;
+  const std::string digest = asset.contains("digest") && asset["digest"].is_string()
+                                 ? asset["digest"].get<std::string>()
+                                 : "";
+  auto sha = NormalizeSha256(digest);
+  if (!sha) {
+    return Invalid(std::move(out), "release.assets[].digest",
+                   "asset '" + name + "' has no sha256 digest (\"sha256:<64 hex>\")");
+  }
+  ReleaseInput r;
+  r.app = app;
+  r.tag = tag;
+  r.version = VersionFromTag(tag);
+  r.artifact_url = asset.value("browser_download_url", "");
+  r.sha256 = *sha;
+  r.artifact_kind = ArtifactKind::kTarball;
+  r.created_by = payload.contains("sender") && payload["sender"].is_object()
+                     ? "github:" + payload["sender"].value("login", "unknown")
+                     : "github";
+  if (rel.contains("target_commitish") && rel["target_commitish"].is_string()) {
+    const std::string c = rel["target_commitish"];
+    static const std::regex sha_re("^[0-9a-f]{7,64}$");
+    if (std::regex_match(c, sha_re)) r.commit = c;
+  }
+  if (repo.contains("full_name") && repo["full_name"].is_string()) {
+    r.repo = repo["full_name"].get<std::string>();
+  }
+  if (auto why = UnsafeTextReason(r.created_by)) {
+    return Invalid(std::move(out), "sender.login", "sender.login " + *why);
+  }
+  if (r.repo) {
+    if (auto why = UnsafeTextReason(*r.repo)) {
+      return Invalid(std::move(out), "repository.full_name", "repository.full_name " + *why);
+    }
+  }
+  const auto id_text = [](const json& obj, const char* id_field, const std::string& fallback) {
+    const auto it = obj.find(id_field);
+    if (it != obj.end() && it->is_number_integer()) return std::to_string(it->get<std::int64_t>());
+    return fallback;
+  };
+  out.event_key = id_text(repo, "id", r.repo.value_or(r.app));
+  out.event_key += "/" + id_text(rel, "id", "tag:" + tag);
+  out.event_key += "/" + action;
+  if (!IsValidAppName(r.app)) {
+    return Invalid(std::move(out), "repository.name",
+                   "repository name '" + r.app + "' is not a valid app name");
+  }
+  if (!IsValidArtifactUrl(r.artifact_url, r.artifact_kind)) {
+    return Invalid(std::move(out), "release.assets[].browser_download_url",
+                   "asset URL is not http(s)");
+  }
+  out.kind = GithubOutcome::Kind::kRelease;
+  out.release = std::move(r);
+  return out;
+}
+
+}  // namespace
+
 GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) {
   GithubOutcome out;
-  auto invalid = [&](std::string field, std::string reason) {
-    out.kind = GithubOutcome::Kind::kInvalid;
-    out.field = std::move(field);
-    out.reason = std::move(reason);
-    return out;
-  };
   if (event != "release") {
     out.reason = "event '" + std::string(event) + "' does not create releases";
     return out;
   }
-  if (!payload.is_object()) return invalid("body", "payload must be a JSON object");
+  if (!payload.is_object()) return Invalid(std::move(out), "body", "payload must be a JSON object");
   const std::string action = payload.value("action", "");
   if (action != "published") {
     out.reason = "release action '" + action + "' is not 'published'";
     return out;
   }
   const auto rel = payload.find("release");
-  if (rel == payload.end() || !rel->is_object()) return invalid("release", "release is missing");
+  if (rel == payload.end() || !rel->is_object()) {
+    return Invalid(std::move(out), "release", "release is missing");
+  }
   const auto repo = payload.find("repository");
   if (repo == payload.end() || !repo->is_object() || !repo->contains("name")) {
-    return invalid("repository.name", "repository.name is missing");
+    return Invalid(std::move(out), "repository.name", "repository.name is missing");
   }
   if (rel->value("draft", false) || rel->value("prerelease", false) == true) {
     // Pre-releases are still releases; drafts never are.
@@ -347,77 +442,24 @@ GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) 
       return out;
     }
   }
-  std::string app = repo->value("name", "");
-  for (auto& c : app) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (auto& c : app) {
-    if (c == '_' || c == '.') c = '-';
-  }
+  const std::string app = AppFromRepoName(repo->value("name", ""));
   const std::string tag = rel->value("tag_name", "");
   if (!IsValidTag(tag)) {
-    return invalid("release.tag_name", "tag '" + tag + "' is not a semantic version tag");
+    return Invalid(std::move(out), "release.tag_name",
+                   "tag '" + tag + "' is not a semantic version tag");
   }
   const auto assets = rel->find("assets");
   if (assets == rel->end() || !assets->is_array() || assets->empty()) {
-    return invalid("release.assets", "release has no assets; attach the artifact (.tar.gz)");
+    return Invalid(std::move(out), "release.assets",
+                   "release has no assets; attach the artifact (.tar.gz)");
   }
   for (const auto& asset : *assets) {
     const std::string name = asset.value("name", "");
     const bool archive = name.ends_with(".tar.gz") || name.ends_with(".tgz");
     if (!archive) continue;
-    const std::string digest = asset.contains("digest") && asset["digest"].is_string()
-                                   ? asset["digest"].get<std::string>()
-                                   : "";
-    auto sha = NormalizeSha256(digest);
-    if (!sha) {
-      return invalid("release.assets[].digest",
-                     "asset '" + name + "' has no sha256 digest (\"sha256:<64 hex>\")");
-    }
-    ReleaseInput r;
-    r.app = app;
-    r.tag = tag;
-    r.version = VersionFromTag(tag);
-    r.artifact_url = asset.value("browser_download_url", "");
-    r.sha256 = *sha;
-    r.artifact_kind = ArtifactKind::kTarball;
-    r.created_by = payload.contains("sender") && payload["sender"].is_object()
-                       ? "github:" + payload["sender"].value("login", "unknown")
-                       : "github";
-    if (rel->contains("target_commitish") && (*rel)["target_commitish"].is_string()) {
-      const std::string c = (*rel)["target_commitish"];
-      static const std::regex sha_re("^[0-9a-f]{7,64}$");
-      if (std::regex_match(c, sha_re)) r.commit = c;
-    }
-    if (repo->contains("full_name") && (*repo)["full_name"].is_string()) {
-      r.repo = (*repo)["full_name"].get<std::string>();
-    }
-    if (auto why = UnsafeTextReason(r.created_by)) {
-      return invalid("sender.login", "sender.login " + *why);
-    }
-    if (r.repo) {
-      if (auto why = UnsafeTextReason(*r.repo)) {
-        return invalid("repository.full_name", "repository.full_name " + *why);
-      }
-    }
-    const auto id_text = [](const json& obj, const char* id_field, const std::string& fallback) {
-      const auto it = obj.find(id_field);
-      if (it != obj.end() && it->is_number_integer())
-        return std::to_string(it->get<std::int64_t>());
-      return fallback;
-    };
-    out.event_key = id_text(*repo, "id", r.repo.value_or(r.app));
-    out.event_key += "/" + id_text(*rel, "id", "tag:" + tag);
-    out.event_key += "/" + action;
-    if (!IsValidAppName(r.app)) {
-      return invalid("repository.name", "repository name '" + r.app + "' is not a valid app name");
-    }
-    if (!IsValidArtifactUrl(r.artifact_url, r.artifact_kind)) {
-      return invalid("release.assets[].browser_download_url", "asset URL is not http(s)");
-    }
-    out.kind = GithubOutcome::Kind::kRelease;
-    out.release = std::move(r);
-    return out;
+    return ReleaseFromAsset(payload, *rel, *repo, asset, name, app, tag, action);
   }
-  return invalid("release.assets", "no .tar.gz or .tgz asset in the release");
+  return Invalid(std::move(out), "release.assets", "no .tar.gz or .tgz asset in the release");
 }
 
 std::string_view ToString(Role role) {

@@ -499,94 +499,117 @@ events::v1::ServiceConfig ToServiceConfig(const ServiceSpec& s) {
   return c;
 }
 
-std::optional<events::v1::Envelope> EventFor(const Command& command, const DeploymentContext& ctx,
-                                             const Deployment& next, const core::Clock& clock) {
-  if (const auto* c = std::get_if<RequestBatch>(&command)) {
-    auto e = NewEvent(ctx, clock);
-    auto* p = e.mutable_batch_requested();
-    p->set_deployment_id(ctx.deployment_id);
-    p->set_batch_index(c->index);
-    p->set_generation(c->generation.Value());
-    *p->mutable_artifact() = ctx.artifact;
-    for (const auto& h : c->hosts) *p->add_targets() = ToTarget(h);
-    if (c->index < next.batches.size()) {
-      const auto& batch = next.batches[c->index];
-      for (const auto& k : batch.kubernetes) *p->add_targets() = ToTarget(k);
-      p->set_weight_percent(static_cast<std::uint32_t>(batch.weight_percent));
-    }
-    p->set_max_parallel(c->max_parallel);
-    p->set_failure_tolerance(c->failure_tolerance);
-    *p->mutable_host_timeout() = ProtoDuration(c->host_timeout);
-    p->set_app(ctx.app);
-    p->set_env(ctx.env);
-    if (ctx.service) *p->mutable_service() = ToServiceConfig(*ctx.service);
-    return e;
-  }
-  if (const auto* c = std::get_if<RequestAnalysis>(&command)) {
-    auto e = NewEvent(ctx, clock);
-    auto* p = NewAnalysisRequest(ctx, c->index, c->generation, e);
-    if (c->index < next.batches.size()) {
-      p->set_template_name(next.batches[c->index].analysis_template);
-      SetTemplate(ctx, p->template_name(), *p);
-    }
-    for (auto& i : AnalysisInstances(next, c->index, c->reported_hosts)) {
-      p->add_instances(std::move(i));
-    }
-    for (std::size_t i = c->index + 1; i < next.batches.size(); ++i) {
-      for (const auto& h : next.batches[i].hosts) p->add_baseline_instances(h.name);
-    }
-    return e;
-  }
-  if (const auto* c = std::get_if<RequestBakeWatch>(&command)) {
-    auto e = NewEvent(ctx, clock);
-    auto* p = NewAnalysisRequest(ctx, c->last_batch, c->generation, e);
-    p->set_template_name(c->plan.template_name);
-    SetTemplate(ctx, p->template_name(), *p);
-    p->set_bake_watch(true);
-    *p->mutable_duration() = ProtoDuration(c->plan.duration);
-    for (const auto& b : next.batches) {
-      for (const auto& h : b.hosts) p->add_instances(h.name);
-    }
-    return e;
-  }
-  const auto* emit = std::get_if<Emit>(&command);
-  if (emit == nullptr) return std::nullopt;
+namespace {
+
+// The event of each command the state machine gives (EventFor).
+
+events::v1::Envelope BatchRequestedFor(const RequestBatch& c, const DeploymentContext& ctx,
+                                       const Deployment& next, const core::Clock& clock) {
   auto e = NewEvent(ctx, clock);
-  switch (emit->kind) {
-    case EventKind::kDeploymentPlanned: {
-      auto* p = e.mutable_deployment_planned();
-      p->set_deployment_id(ctx.deployment_id);
-      p->set_release_id(ctx.release_id);
-      p->set_app(ctx.app);
-      p->set_env(ctx.env);
-      p->set_strategy(ToProto(ctx.strategy));
-      for (const auto& b : next.batches) {
-        auto* pb = p->add_batches();
-        pb->set_index(b.index);
-        pb->set_weight_percent(static_cast<std::uint32_t>(b.weight_percent));
-        for (const auto& h : b.hosts) *pb->add_targets() = ToTarget(h);
-        for (const auto& k : b.kubernetes) *pb->add_targets() = ToTarget(k);
-      }
-      p->set_stable_release_id(ctx.stable_release_id);
-      p->set_stable_version(ctx.stable_version);
-      p->set_version(ctx.version);
-      events::SetPolicy(*p, events::ParseCanaryFailurePolicy(ctx.on_canary_failure));
-      p->set_generation(next.generation.Value());
+  auto* p = e.mutable_batch_requested();
+  p->set_deployment_id(ctx.deployment_id);
+  p->set_batch_index(c.index);
+  p->set_generation(c.generation.Value());
+  *p->mutable_artifact() = ctx.artifact;
+  for (const auto& h : c.hosts) *p->add_targets() = ToTarget(h);
+  if (c.index < next.batches.size()) {
+    const auto& batch = next.batches[c.index];
+    for (const auto& k : batch.kubernetes) *p->add_targets() = ToTarget(k);
+    p->set_weight_percent(static_cast<std::uint32_t>(batch.weight_percent));
+  }
+  p->set_max_parallel(c.max_parallel);
+  p->set_failure_tolerance(c.failure_tolerance);
+  *p->mutable_host_timeout() = ProtoDuration(c.host_timeout);
+  p->set_app(ctx.app);
+  p->set_env(ctx.env);
+  if (ctx.service) *p->mutable_service() = ToServiceConfig(*ctx.service);
+  return e;
+}
+
+events::v1::Envelope AnalysisRequestedFor(const RequestAnalysis& c, const DeploymentContext& ctx,
+                                          const Deployment& next, const core::Clock& clock) {
+  auto e = NewEvent(ctx, clock);
+  auto* p = NewAnalysisRequest(ctx, c.index, c.generation, e);
+  if (c.index < next.batches.size()) {
+    p->set_template_name(next.batches[c.index].analysis_template);
+    SetTemplate(ctx, p->template_name(), *p);
+  }
+  for (auto& i : AnalysisInstances(next, c.index, c.reported_hosts)) {
+    p->add_instances(std::move(i));
+  }
+  for (std::size_t i = c.index + 1; i < next.batches.size(); ++i) {
+    for (const auto& h : next.batches[i].hosts) p->add_baseline_instances(h.name);
+  }
+  return e;
+}
+
+events::v1::Envelope BakeWatchRequestedFor(const RequestBakeWatch& c, const DeploymentContext& ctx,
+                                           const Deployment& next, const core::Clock& clock) {
+  auto e = NewEvent(ctx, clock);
+  auto* p = NewAnalysisRequest(ctx, c.last_batch, c.generation, e);
+  p->set_template_name(c.plan.template_name);
+  SetTemplate(ctx, p->template_name(), *p);
+  p->set_bake_watch(true);
+  *p->mutable_duration() = ProtoDuration(c.plan.duration);
+  for (const auto& b : next.batches) {
+    for (const auto& h : b.hosts) p->add_instances(h.name);
+  }
+  return e;
+}
+
+void FillDeploymentPlanned(const DeploymentContext& ctx, const Deployment& next,
+                           events::v1::DeploymentPlanned& p) {
+  p.set_deployment_id(ctx.deployment_id);
+  p.set_release_id(ctx.release_id);
+  p.set_app(ctx.app);
+  p.set_env(ctx.env);
+  p.set_strategy(ToProto(ctx.strategy));
+  for (const auto& b : next.batches) {
+    auto* pb = p.add_batches();
+    pb->set_index(b.index);
+    pb->set_weight_percent(static_cast<std::uint32_t>(b.weight_percent));
+    for (const auto& h : b.hosts) *pb->add_targets() = ToTarget(h);
+    for (const auto& k : b.kubernetes) *pb->add_targets() = ToTarget(k);
+  }
+  p.set_stable_release_id(ctx.stable_release_id);
+  p.set_stable_version(ctx.stable_version);
+  p.set_version(ctx.version);
+  events::SetPolicy(p, events::ParseCanaryFailurePolicy(ctx.on_canary_failure));
+  p.set_generation(next.generation.Value());
+}
+
+void FillDeploymentFailed(const Emit& emit, const DeploymentContext& ctx, const Deployment& next,
+                          events::v1::DeploymentFailed& p) {
+  const auto reason = emit.failure_reason.value_or(FailureReason::kBatchFailed);
+  p.set_deployment_id(ctx.deployment_id);
+  p.set_app(ctx.app);
+  p.set_env(ctx.env);
+  p.set_version(ctx.version);
+  events::SetReason(p, ToProto(reason));
+  p.set_detail(std::string(FailureDetail(reason)) + " (batch " + std::to_string(emit.batch) + ")");
+  p.set_status(ToProto(next.status));
+}
+
+events::v1::Envelope EmittedEvent(const Emit& emit, const DeploymentContext& ctx,
+                                  const Deployment& next, const core::Clock& clock) {
+  auto e = NewEvent(ctx, clock);
+  switch (emit.kind) {
+    case EventKind::kDeploymentPlanned:
+      FillDeploymentPlanned(ctx, next, *e.mutable_deployment_planned());
       break;
-    }
     case EventKind::kDeploymentPaused: {
       auto* p = e.mutable_deployment_paused();
       p->set_deployment_id(ctx.deployment_id);
-      p->set_batch_index(emit->batch);
-      events::SetReason(*p, ToProto(emit->pause_reason.value_or(PauseReason::kOperator)));
-      if (emit->pause_duration) *p->mutable_duration() = ProtoDuration(*emit->pause_duration);
+      p->set_batch_index(emit.batch);
+      events::SetReason(*p, ToProto(emit.pause_reason.value_or(PauseReason::kOperator)));
+      if (emit.pause_duration) *p->mutable_duration() = ProtoDuration(*emit.pause_duration);
       break;
     }
     case EventKind::kDeploymentResumed: {
       auto* p = e.mutable_deployment_resumed();
       p->set_deployment_id(ctx.deployment_id);
-      p->set_batch_index(emit->batch);
-      p->set_actor(emit->actor.empty() ? std::string(kServiceName) : emit->actor);
+      p->set_batch_index(emit.batch);
+      p->set_actor(emit.actor.empty() ? std::string(kServiceName) : emit.actor);
       break;
     }
     case EventKind::kDeploymentSucceeded: {
@@ -598,21 +621,28 @@ std::optional<events::v1::Envelope> EventFor(const Command& command, const Deplo
       p->set_previous_stable_version(ctx.stable_version);
       break;
     }
-    case EventKind::kDeploymentFailed: {
-      auto* p = e.mutable_deployment_failed();
-      const auto reason = emit->failure_reason.value_or(FailureReason::kBatchFailed);
-      p->set_deployment_id(ctx.deployment_id);
-      p->set_app(ctx.app);
-      p->set_env(ctx.env);
-      p->set_version(ctx.version);
-      events::SetReason(*p, ToProto(reason));
-      p->set_detail(std::string(FailureDetail(reason)) + " (batch " + std::to_string(emit->batch) +
-                    ")");
-      p->set_status(ToProto(next.status));
+    case EventKind::kDeploymentFailed:
+      FillDeploymentFailed(emit, ctx, next, *e.mutable_deployment_failed());
       break;
-    }
   }
   return e;
+}
+
+}  // namespace
+
+std::optional<events::v1::Envelope> EventFor(const Command& command, const DeploymentContext& ctx,
+                                             const Deployment& next, const core::Clock& clock) {
+  if (const auto* c = std::get_if<RequestBatch>(&command)) {
+    return BatchRequestedFor(*c, ctx, next, clock);
+  }
+  if (const auto* c = std::get_if<RequestAnalysis>(&command)) {
+    return AnalysisRequestedFor(*c, ctx, next, clock);
+  }
+  if (const auto* c = std::get_if<RequestBakeWatch>(&command)) {
+    return BakeWatchRequestedFor(*c, ctx, next, clock);
+  }
+  if (const auto* emit = std::get_if<Emit>(&command)) return EmittedEvent(*emit, ctx, next, clock);
+  return std::nullopt;
 }
 
 events::v1::Envelope NeverStartedFailure(const DeploymentContext& ctx, std::string_view reason,

@@ -4,6 +4,8 @@
 #include <sluice/events/envelope.hpp>
 #include <sluice/lock/lease_lock.hpp>
 
+#include "planner_api.hpp"
+
 namespace sluice::generated {
 const std::vector<sluice::pg::Migration>& RolloutPlannerMigrations();
 }
@@ -40,7 +42,7 @@ Planner& AddPlanner(service::App& app, const PlannerConfig& config) {
                                     e.what());
     }
   });
-  planner.MountApi(app.Http());
+  MountPlannerApi(app.Http(), db);
   return planner;
 }
 

@@ -1,9 +1,14 @@
 #pragma once
 
-// The rollout-planner's plumbing: the event handler that feeds the state machine and carries
-// out its commands in the same transaction, the sweep that fires durable timers and starts
-// queued deployments, the traffic-switch worker and the read API (rollout_planner_app.hpp wires
-// them into the service skeleton).
+// The rollout-planner's Planner: its dependencies, options and the state one deployment's
+// transaction carries. The work is split by role, each in its own file:
+//   planner_handler.cpp      events in (Handle): requests, releases, specs, state-machine inputs
+//   planner_transitions.cpp  a transition carried out: commands, row, timeline, outbox
+//   planner_slots.cpp        one active deployment per app+env: starting the next queued one
+//   planner_worker.cpp       scheduled work: due timers, stalled queues, traffic switches
+//   planner_api.{hpp,cpp}    the read API (GET /v1/deployments ...)
+//   adapters/traffic_switch_hook.{hpp,cpp}  the POST to a blue-green traffic-switch hook
+// rollout_planner_app.cpp wires them into the service skeleton.
 
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
@@ -12,16 +17,19 @@
 #include <optional>
 #include <sluice/core/clock.hpp>
 #include <sluice/eventbus/eventbus.hpp>
-#include <sluice/http/server.hpp>
 #include <sluice/lock/lease_lock.hpp>
 #include <sluice/pg/database.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "planner_repository.hpp"
 
 namespace sluice::rollout_planner {
+
+// pg timers of this kind fire a pause's TimerFired.
+inline constexpr std::string_view kTimerKindPause = "pause";
 
 struct PlannerDeps {
   pg::Database& db;
@@ -66,11 +74,13 @@ class Planner {
   // Calls the due traffic-switch hooks (outside any transaction) and feeds the outcome back.
   int SwitchTrafficOnce();
 
-  // GET /v1/deployments, /v1/deployments/{id}, /v1/apps/{app}/environments/{env}/stable.
-  void MountApi(http::Server& server);
-
  private:
   struct Request;
+  // Why a requested deployment cannot start: a DeploymentFailed reason and its detail.
+  struct NeverStarted {
+    std::string_view reason;
+    std::string detail;
+  };
   // What a transaction collects to do before it ends: app+env slots freed by a deployment
   // reaching a final status.
   struct Scope {
@@ -82,6 +92,19 @@ class Planner {
   void OnReleaseCreated(Scope& s, const events::v1::Envelope& e);
   void OnAppSpecApplied(Scope& s, const events::v1::Envelope& e);
   void OnInput(Scope& s, const events::v1::Envelope& e);
+
+  // The steps of OnDeploymentRequested.
+  DeploymentRow NewDeploymentRow(Scope& s, const Request& r) const;
+  std::optional<NeverStarted> PlanFromSpec(Scope& s, const Request& r, DeploymentRow& row) const;
+  void RecordRequested(Scope& s, const Request& r, const DeploymentRow& row,
+                       const std::string& event_id);
+  std::optional<NeverStarted> RejectedByConcurrency(Scope& s, const DeploymentRow& row) const;
+
+  // The steps of OnInput: an input the state machine cannot take, and the rollback fences.
+  void RecordUnmapped(Scope& s, const std::string& id, const events::v1::Envelope& e,
+                      const std::string& why);
+  bool RollbackRefused(Scope& s, DeploymentRow& row, const events::v1::Envelope& e,
+                       const RollbackStarted& rs);
 
   // Runs the state machine on the row, carries out the commands, saves, records the timeline.
   void Apply(Scope& s, DeploymentRow& row, const Input& in, const std::string& actor,
@@ -96,6 +119,14 @@ class Planner {
   bool Mine(const std::string& app) const { return app.rfind(options_.app_prefix, 0) == 0; }
   void Record(Scope& s, const std::string& deployment_id, TimelineEntry entry,
               const std::string& event_id);
+  void RecordStableRevoked(Scope& s, const DeploymentRow& row);
+
+  // The steps of SwitchTrafficOnce, around the hook's call (made with no transaction open).
+  struct SwitchTarget {
+    std::string app, env, version;
+  };
+  SwitchTarget LoadSwitchTarget(const TrafficSwitchRow& sw);
+  void FinishTrafficSwitch(const TrafficSwitchRow& sw, bool success, const std::string& error);
 
   PlannerDeps deps_;
   PlannerOptions options_;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <sluice/core/clock.hpp>
+#include <sluice/events/vocabulary.hpp>
 #include <sluice/kube/client.hpp>
 #include <sluice/kube/credentials.hpp>
 #include <string>
@@ -46,13 +47,16 @@ struct KubernetesDriverConfig {
 std::map<std::string, kube::Credentials, std::less<>> LoadClusters(
     const std::vector<KubeClusterConfig>& clusters, const kube::EnvLookup& env = kube::ProcessEnv);
 
-// HostOutcome reasons of the driver's own refusals.
+// HostOutcome reasons of the driver's own refusals (sluice.v1.Reason, text from libs/events).
 namespace kube_reason {
-inline constexpr std::string_view kNoWorkload = "no_kubernetes_workload";
-inline constexpr std::string_view kUnknownCluster = "unknown_cluster";
-inline constexpr std::string_view kNotAnImage = "artifact_not_image";
-inline constexpr std::string_view kNoWeight = "no_weight_percent";
-inline constexpr std::string_view kUnsupported = "unsupported_rollout";
+inline constexpr std::string_view kNoWorkload =
+    events::Name(events::v1::REASON_NO_KUBERNETES_WORKLOAD);
+inline constexpr std::string_view kUnknownCluster =
+    events::Name(events::v1::REASON_UNKNOWN_CLUSTER);
+inline constexpr std::string_view kNotAnImage = events::Name(events::v1::REASON_ARTIFACT_NOT_IMAGE);
+inline constexpr std::string_view kNoWeight = events::Name(events::v1::REASON_NO_WEIGHT_PERCENT);
+inline constexpr std::string_view kUnsupported =
+    events::Name(events::v1::REASON_UNSUPPORTED_ROLLOUT);
 }  // namespace kube_reason
 
 class KubernetesDriver final : public TargetDriver {

@@ -13,6 +13,24 @@ using ::testing::HasSubstr;
 
 const std::string kDigest = "sha256:" + std::string(64, 'c');
 
+// The driver's refusals are sluice.v1.Reason values: consumers key on the enum, and the text
+// on the wire (records, BatchFailed) stays what it was.
+TEST(KubernetesReasons, AreVocabularyValuesWithTheirText) {
+  const std::pair<std::string_view, events::v1::Reason> kReasons[] = {
+      {kube_reason::kNoWorkload, events::v1::REASON_NO_KUBERNETES_WORKLOAD},
+      {kube_reason::kUnknownCluster, events::v1::REASON_UNKNOWN_CLUSTER},
+      {kube_reason::kNotAnImage, events::v1::REASON_ARTIFACT_NOT_IMAGE},
+      {kube_reason::kNoWeight, events::v1::REASON_NO_WEIGHT_PERCENT},
+      {kube_reason::kUnsupported, events::v1::REASON_UNSUPPORTED_ROLLOUT},
+  };
+  for (const auto& [text, reason] : kReasons) EXPECT_EQ(events::ParseReason(text), reason) << text;
+  EXPECT_EQ(kube_reason::kNoWorkload, "no_kubernetes_workload");
+  EXPECT_EQ(kube_reason::kUnknownCluster, "unknown_cluster");
+  EXPECT_EQ(kube_reason::kNotAnImage, "artifact_not_image");
+  EXPECT_EQ(kube_reason::kNoWeight, "no_weight_percent");
+  EXPECT_EQ(kube_reason::kUnsupported, "unsupported_rollout");
+}
+
 TEST(KubernetesImageOf, AnImageReleaseRunsByDigest) {
   EXPECT_EQ(ImageOf({"2.0.0", "registry.local/shop/web:2.0.0", kDigest, "image", "", ""}),
             "registry.local/shop/web@" + kDigest);
