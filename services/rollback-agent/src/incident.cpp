@@ -131,7 +131,9 @@ json SnapshotToJson(const Snapshot& s) {
     for (const auto& p : x.points) {
       points.push_back({p.at_ms, std::isfinite(p.value) ? json(p.value) : json(nullptr)});
     }
-    series.push_back({{"labels", x.labels}, {"points", points}});
+    series.push_back({{"labels", x.labels},
+                      {"points", points},
+                      {"role", x.role == SeriesRole::kBaseline ? "baseline" : "canary"}});
   }
   return {{"available", s.available},
           {"unavailable_reason", s.unavailable_reason},
@@ -142,7 +144,9 @@ json SnapshotToJson(const Snapshot& s) {
           {"end_ms", s.end_ms},
           {"step_ms", s.step_ms},
           {"threshold", s.threshold ? json(*s.threshold) : json(nullptr)},
-          {"series", series}};
+          {"series", series},
+          {"baseline_query", s.baseline_query},
+          {"baseline_unavailable_reason", s.baseline_unavailable_reason}};
 }
 
 Snapshot SnapshotFromJson(const json& j) {
@@ -165,8 +169,11 @@ Snapshot SnapshotFromJson(const json& j) {
           {p.at(0).get<std::int64_t>(),
            p.at(1).is_number() ? p.at(1).get<double>() : std::numeric_limits<double>::quiet_NaN()});
     }
+    series.role = x.value("role", "") == "baseline" ? SeriesRole::kBaseline : SeriesRole::kCanary;
     s.series.push_back(std::move(series));
   }
+  s.baseline_query = j.value("baseline_query", "");
+  s.baseline_unavailable_reason = j.value("baseline_unavailable_reason", "");
   return s;
 }
 
@@ -351,6 +358,13 @@ void WriteSnapshot(std::ostringstream& md, const Incident& in) {
        << Rfc3339(in.snapshot.end_ms) << ", step " << in.snapshot.step_ms / 1000 << "s";
     if (in.snapshot.threshold) md << ", threshold " << Num(*in.snapshot.threshold);
     md << ".\n\n";
+    if (!in.snapshot.baseline_query.empty()) {
+      md << "Baseline (the hosts still on the stable version): `" << in.snapshot.baseline_query
+         << "`.\n\n";
+    }
+    if (!in.snapshot.baseline_unavailable_reason.empty()) {
+      md << "No baseline series: " << in.snapshot.baseline_unavailable_reason << ".\n\n";
+    }
     md << "| Series | Points | Last values |\n|---|---|---|\n";
     for (const auto& s : in.snapshot.series) {
       std::vector<std::string> last;
@@ -358,8 +372,8 @@ void WriteSnapshot(std::ostringstream& md, const Incident& in) {
       for (std::size_t i = from; i < s.points.size(); ++i) {
         last.push_back(ClockTime(s.points[i].at_ms) + " " + Num(s.points[i].value));
       }
-      md << "| " << Cell(SeriesName(s)) << " | " << s.points.size() << " | "
-         << Cell(Join(last, "; ")) << " |\n";
+      md << "| " << Cell(SeriesName(s)) << (s.role == SeriesRole::kBaseline ? " (baseline)" : "")
+         << " | " << s.points.size() << " | " << Cell(Join(last, "; ")) << " |\n";
     }
     md << "\n";
   }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::rollback {
@@ -45,9 +46,14 @@ struct SnapshotPoint {
   double value = 0;
 };
 
+// Whose series: the canary's (the evidence's query, the hosts on the new version) or the
+// baseline's (the same query over the hosts still on the stable version).
+enum class SeriesRole { kCanary, kBaseline };
+
 struct SnapshotSeries {
   std::map<std::string, std::string> labels;
   std::vector<SnapshotPoint> points;
+  SeriesRole role = SeriesRole::kCanary;  // stored as "role"; a report without it: canary
 };
 
 // The trigger's metric from before the deployment through the rollback (query_range).
@@ -58,7 +64,11 @@ struct Snapshot {
   std::string query;
   std::int64_t start_ms = 0, end_ms = 0, step_ms = 0;
   std::optional<double> threshold;
-  std::vector<SnapshotSeries> series;
+  std::vector<SnapshotSeries> series;  // the canary's, then the baseline's
+  // The query of the baseline's series (BaselineQueryOf in evidence.hpp), and why there are
+  // none when it could not be derived or answered (empty when they were had).
+  std::string baseline_query;
+  std::string baseline_unavailable_reason;
 };
 
 struct BatchMark {
