@@ -106,10 +106,18 @@ Incident IncidentFromJson(const nlohmann::json& j);
 // Deploy log, Result.
 std::string RenderMarkdown(const Incident& incident);
 
-// A self-contained SVG (width x height): the snapshot's series as polylines, the threshold as a
-// dashed line, a vertical line at each batch start, axis labels and the title. When the
-// snapshot is unavailable the chart says so.
-std::string RenderChartSvg(const Incident& incident, int width = 800, int height = 320);
+// A self-contained SVG (width x height), made to be read at a glance at the sizes chat and
+// mail clients show (800x400, 600x300): the time window from shortly before the first batch
+// start to shortly after the rollback (else the last timeline event), not the whole lookback;
+// the canary's series (thick, orange) and the baseline's (thin, blue) as polylines with a
+// legend; the threshold as a dashed line; a vertical marker at each batch start and at the
+// rollback, their labels on as many rows as keep them apart; axes with round ticks and the
+// title. When the snapshot is unavailable the chart says so (the markers are still drawn).
+std::string RenderChartSvg(const Incident& incident, int width = 800, int height = 400);
+
+// The chart's estimate of a text's width in pixels: 0.6 em per character (code point), on the
+// wide side for sans-serif fonts, so boxes laid out apart by it stay apart when rendered.
+double EstimateTextWidth(std::string_view text, double font_size);
 
 // The query_range step for [start, end]: whole seconds, at least 1 s, at most 300 points.
 std::chrono::milliseconds ChooseStep(std::int64_t start_ms, std::int64_t end_ms);
