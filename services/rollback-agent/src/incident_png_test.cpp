@@ -21,7 +21,7 @@
 #include "incident.hpp"
 #include "testdata/chart_examples.hpp"
 
-extern char** environ;  // NOLINT(readability-redundant-declaration): posix_spawnp's env
+extern char** environ;  // what posix_spawnp hands rsvg-convert
 
 namespace sluice::rollback {
 namespace {
