@@ -507,7 +507,7 @@ struct Marker {
   bool rollback = false;
   std::uint32_t batch = 0;  // 0-based
   double x = 0;             // of the line
-  bool labelled = true;     // false: a batch whose label is that of the run it ends
+  bool labelled = true;     // false: a batch named by the label of the run it belongs to
   std::string text;
   double x0 = 0, x1 = 0;    // of the label's box
   bool end_anchor = false;  // the label ends at the line (its left) instead of starting there
