@@ -695,11 +695,16 @@ void PlaceMarkerLabels(ChartLayout& l) {
   }
 }
 
-// Names of the first three series, then how many more.
-std::string HostList(const Snapshot& s, SeriesRole role) {
+bool Shown(const ChartLayout& l, const SnapshotSeries& x) {
+  return std::any_of(x.points.begin(), x.points.end(),
+                     [&](const SnapshotPoint& p) { return Visible(l, p); });
+}
+
+// Names of the first three series with a point in the window, then how many more.
+std::string HostList(const ChartLayout& l, const Snapshot& s, SeriesRole role) {
   std::vector<std::string> names;
   for (const auto& x : s.series) {
-    if (x.role == role) names.push_back(SeriesName(x));
+    if (x.role == role && Shown(l, x)) names.push_back(SeriesName(x));
   }
   std::string out;
   for (std::size_t i = 0; i < names.size() && i < 3; ++i) out += (i ? ", " : "") + names[i];
@@ -707,23 +712,17 @@ std::string HostList(const Snapshot& s, SeriesRole role) {
   return out;
 }
 
-bool HasRole(const Snapshot& s, SeriesRole role) {
-  return std::any_of(s.series.begin(), s.series.end(),
-                     [&](const SnapshotSeries& x) { return x.role == role; });
-}
-
 // The legend, left to right under the axis, wrapped into rows.
 void LayoutLegend(ChartLayout& l, const Incident& in) {
   const Snapshot& s = in.snapshot;
-  if (HasRole(s, SeriesRole::kCanary)) {
+  if (const auto hosts = HostList(l, s, SeriesRole::kCanary); !hosts.empty()) {
     const std::string version = in.version.empty() ? "" : " " + in.version;
-    l.legend.push_back({"canary" + version + ": " + HostList(s, SeriesRole::kCanary),
-                        "legend canary", kCanaryColor, 3, ""});
+    l.legend.push_back({"canary" + version + ": " + hosts, "legend canary", kCanaryColor, 3, ""});
   }
-  if (HasRole(s, SeriesRole::kBaseline)) {
+  if (const auto hosts = HostList(l, s, SeriesRole::kBaseline); !hosts.empty()) {
     const std::string stable = in.target_version.empty() ? "" : " " + in.target_version;
-    l.legend.push_back({"baseline" + stable + ": " + HostList(s, SeriesRole::kBaseline),
-                        "legend baseline", kBaselineColor, 2, ""});
+    l.legend.push_back(
+        {"baseline" + stable + ": " + hosts, "legend baseline", kBaselineColor, 2, ""});
   }
   if (s.threshold && std::isfinite(*s.threshold)) {
     l.legend.push_back(

@@ -429,6 +429,17 @@ TEST(IncidentChartTest, CanaryAndBaselineAreSeparateSeriesWithALegend) {
   EXPECT_LT(svg.find("series baseline"), svg.find("series canary"));
 }
 
+// A series with no point in the window (a host gone before the deployment) is not drawn and
+// not counted in the legend.
+TEST(IncidentChartTest, LegendNamesOnlySeriesDrawnInTheWindow) {
+  auto in = testdata::CanaryFailure();
+  in.snapshot.series.push_back(testdata::MakeSeries("h9", SeriesRole::kCanary, -300'000, -200'000,
+                                                    [](std::int64_t) { return 0.5; }));
+  const auto svg = RenderChartSvg(in);
+  EXPECT_EQ(WithClass(Elements(svg, "polyline"), "series canary").size(), 4u);
+  EXPECT_THAT(TextsOf(svg, "legend canary"), ElementsAre("canary v3: h1, h2, h3, +1"));
+}
+
 TEST(IncidentChartTest, SeriesOfAReportWithoutRolesAreTheCanary) {
   auto j = IncidentToJson(testdata::CanaryFailure());
   for (auto& series : j["snapshot"]["series"]) series.erase("role");
