@@ -35,8 +35,9 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libarchive-dev ccache
 )
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
+# librsvg2-bin: rsvg-convert renders the incident charts to PNG in rollback-agent's unit tests.
 TOOL_PACKAGES=(maven clang-format clang-tidy python3 python3-yaml python3-jsonschema curl openssl docker-compose
-  iproute2 util-linux tmux chromium)
+  iproute2 util-linux tmux chromium librsvg2-bin)
 # The images, the compose stack and the local registry (scripts/docker.sh runs dockerd itself,
 # no systemd; debootstrap makes the debian:bookworm-slim base image from the Debian mirror;
 # pip downloads the artifact store's wheels for its image).

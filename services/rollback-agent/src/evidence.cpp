@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <sluice/analysis/render.hpp>
 
 namespace sluice::rollback {
 namespace {
@@ -92,6 +94,92 @@ EvidenceView EvidenceViewOf(const json& e) {
   v.affected_instances = e.value("affected_instances", std::vector<std::string>{});
   v.message = e.value("message", "");
   return v;
+}
+
+namespace {
+
+// A PromQL double-quoted string's value: `\\` is a backslash, `\"` a quote.
+std::string Unquote(std::string_view literal) {
+  std::string out;
+  for (std::size_t i = 0; i < literal.size(); ++i) {
+    if (literal[i] == '\\' && i + 1 < literal.size()) ++i;
+    out += literal[i];
+  }
+  return out;
+}
+
+// The alternatives of a regex (its value, not the literal): split at each '|' that no
+// backslash escapes.
+std::vector<std::string> Alternatives(std::string_view regex) {
+  std::vector<std::string> out(1);
+  for (std::size_t i = 0; i < regex.size(); ++i) {
+    if (regex[i] == '\\' && i + 1 < regex.size()) {
+      out.back() += regex.substr(i, 2);
+      ++i;
+    } else if (regex[i] == '|') {
+      out.emplace_back();
+    } else {
+      out.back() += regex[i];
+    }
+  }
+  return out;
+}
+
+// The end of the PromQL string literal starting after the quote at `open`, or npos.
+std::size_t LiteralEnd(std::string_view q, std::size_t open) {
+  for (std::size_t i = open + 1; i < q.size(); ++i) {
+    if (q[i] == '\\') {
+      ++i;
+    } else if (q[i] == '"') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+BaselineQuery BaselineQueryOf(std::string_view query, const BaselineHosts& hosts) {
+  if (hosts.baseline.empty()) return {"", "no host was still on the stable version"};
+  std::set<std::string> canary;
+  for (const auto& h : hosts.canary) canary.insert(Unquote(analysis::RegexEscapeForPromQL(h)));
+  const std::string baseline = analysis::InstancesRegex(hosts.baseline);
+  const std::string version = "=\"" + hosts.version + "\"";
+  std::string out;
+  bool retargeted = false, versioned = false;
+  std::size_t pos = 0;
+  while (pos < query.size()) {
+    const bool regex = query.compare(pos, 3, "=~\"") == 0;
+    if (!regex && !hosts.version.empty() && query.compare(pos, version.size(), version) == 0 &&
+        (pos == 0 || (query[pos - 1] != '!' && query[pos - 1] != '='))) {
+      out += "=\"" + hosts.baseline_version + "\"";
+      versioned = true;
+      pos += version.size();
+      continue;
+    }
+    if (!regex) {
+      out += query[pos++];
+      continue;
+    }
+    const std::size_t end = LiteralEnd(query, pos + 2);
+    if (end == std::string_view::npos) break;
+    const auto literal = query.substr(pos + 3, end - pos - 3);
+    const auto alts = Alternatives(Unquote(literal));
+    const bool all_canary =
+        !canary.empty() &&
+        std::all_of(alts.begin(), alts.end(), [&](const auto& a) { return canary.count(a) > 0; });
+    out += "=~\"";
+    out += all_canary ? baseline : std::string(literal);
+    out += '"';
+    retargeted = retargeted || all_canary;
+    pos = end + 1;
+  }
+  if (pos < query.size()) out += query.substr(pos);
+  if (!retargeted) return {"", "the query selects no canary host by name"};
+  if (versioned && hosts.baseline_version.empty()) {
+    return {"", "the query names the version and the stable version is not known"};
+  }
+  return {out, ""};
 }
 
 }  // namespace sluice::rollback

@@ -63,5 +63,57 @@ TEST(EvidenceTest, AffectedInstancesAreUnitedInOrder) {
   EXPECT_THAT(AffectedOf(all), ElementsAre("h3", "h4", "h5"));
 }
 
+BaselineHosts Hosts() {
+  BaselineHosts h;
+  h.canary = {"h1", "h2", "h3", "h4"};
+  h.baseline = {"h5", "web.6"};
+  h.version = "v3";
+  h.baseline_version = "v2";
+  return h;
+}
+
+// The demo template's error rate as the watcher rendered it for batch 2.
+constexpr const char* kCanaryQuery =
+    R"((sum by (instance_name) (rate(req{app="demo",version="v3",code=~"5..",instance_name=~"h3|h4"}[30s]))) / sum by (instance_name) (rate(req{app="demo",version="v3",instance_name=~"h3|h4"}[30s])))";
+
+TEST(BaselineQueryTest, SelectsTheStableHostsAndVersionInsteadOfTheCanary) {
+  const auto b = BaselineQueryOf(kCanaryQuery, Hosts());
+  EXPECT_EQ(b.reason, "");
+  EXPECT_EQ(
+      b.query,
+      R"((sum by (instance_name) (rate(req{app="demo",version="v2",code=~"5..",instance_name=~"h5|web\\.6"}[30s]))) / sum by (instance_name) (rate(req{app="demo",version="v2",instance_name=~"h5|web\\.6"}[30s])))");
+}
+
+TEST(BaselineQueryTest, MatchesCanaryNamesAsTheWatcherEscapedThem) {
+  auto hosts = Hosts();
+  hosts.canary = {"web.1", "a|b"};
+  const auto b = BaselineQueryOf(R"(up{instance_name=~"web\\.1|a\\|b"})", hosts);
+  EXPECT_EQ(b.query, R"(up{instance_name=~"h5|web\\.6"})");
+}
+
+TEST(BaselineQueryTest, LeavesOtherMatchersAlone) {
+  // A regex naming a host outside the canary is not the canary's selector.
+  const auto b = BaselineQueryOf(
+      R"(x{instance_name=~"h3|other",job=~"a|b",host=~"h4",env!="v3",v=="v3"})", Hosts());
+  EXPECT_EQ(b.query,
+            R"(x{instance_name=~"h3|other",job=~"a|b",host=~"h5|web\\.6",env!="v3",v=="v3"})");
+}
+
+TEST(BaselineQueryTest, SaysWhyWhenThereIsNone) {
+  EXPECT_EQ(BaselineQueryOf(R"(sum(rate(errors{app="demo"}[30s])))", Hosts()).reason,
+            "the query selects no canary host by name");
+  auto hosts = Hosts();
+  hosts.baseline.clear();  // full rollout: every host runs the new version
+  EXPECT_EQ(BaselineQueryOf(kCanaryQuery, hosts).reason, "no host was still on the stable version");
+  hosts = Hosts();
+  hosts.baseline_version.clear();
+  const auto b = BaselineQueryOf(kCanaryQuery, hosts);
+  EXPECT_EQ(b.query, "");
+  EXPECT_EQ(b.reason, "the query names the version and the stable version is not known");
+  // An unclosed literal: what follows is not read as matchers.
+  EXPECT_EQ(BaselineQueryOf(R"(x{instance_name=~"h3)", Hosts()).reason,
+            "the query selects no canary host by name");
+}
+
 }  // namespace
 }  // namespace sluice::rollback

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::rollback {
@@ -45,9 +46,14 @@ struct SnapshotPoint {
   double value = 0;
 };
 
+// Whose series: the canary's (the evidence's query, the hosts on the new version) or the
+// baseline's (the same query over the hosts still on the stable version).
+enum class SeriesRole { kCanary, kBaseline };
+
 struct SnapshotSeries {
   std::map<std::string, std::string> labels;
   std::vector<SnapshotPoint> points;
+  SeriesRole role = SeriesRole::kCanary;  // stored as "role"; a report without it: canary
 };
 
 // The trigger's metric from before the deployment through the rollback (query_range).
@@ -58,7 +64,11 @@ struct Snapshot {
   std::string query;
   std::int64_t start_ms = 0, end_ms = 0, step_ms = 0;
   std::optional<double> threshold;
-  std::vector<SnapshotSeries> series;
+  std::vector<SnapshotSeries> series;  // the canary's, then the baseline's
+  // The query of the baseline's series (BaselineQueryOf in evidence.hpp), and why there are
+  // none when it could not be derived or answered (empty when they were had).
+  std::string baseline_query;
+  std::string baseline_unavailable_reason;
 };
 
 struct BatchMark {
@@ -96,10 +106,18 @@ Incident IncidentFromJson(const nlohmann::json& j);
 // Deploy log, Result.
 std::string RenderMarkdown(const Incident& incident);
 
-// A self-contained SVG (width x height): the snapshot's series as polylines, the threshold as a
-// dashed line, a vertical line at each batch start, axis labels and the title. When the
-// snapshot is unavailable the chart says so.
-std::string RenderChartSvg(const Incident& incident, int width = 800, int height = 320);
+// A self-contained SVG (width x height), made to be read at a glance at the sizes chat and
+// mail clients show (800x400, 600x300): the time window from shortly before the first batch
+// start to shortly after the rollback (else the last timeline event), not the whole lookback;
+// the canary's series (thick, orange) and the baseline's (thin, blue) as polylines with a
+// legend; the threshold as a dashed line; a vertical marker at each batch start and at the
+// rollback, their labels on as many rows as keep them apart; axes with round ticks and the
+// title. When the snapshot is unavailable the chart says so (the markers are still drawn).
+std::string RenderChartSvg(const Incident& incident, int width = 800, int height = 400);
+
+// The chart's estimate of a text's width in pixels: 0.6 em per character (code point), on the
+// wide side for sans-serif fonts, so boxes laid out apart by it stay apart when rendered.
+double EstimateTextWidth(std::string_view text, double font_size);
 
 // The query_range step for [start, end]: whole seconds, at least 1 s, at most 300 points.
 std::chrono::milliseconds ChooseStep(std::int64_t start_ms, std::int64_t end_ms);

@@ -535,6 +535,34 @@ TEST_F(RollbackItest, RevertThatNeverAnswersFailsAndIsReported) {
   EXPECT_THAT(RenderMarkdown(incident), HasSubstr("snapshot unavailable: Prometheus answered 503"));
 }
 
+// The evidence's query selects the canary hosts by name: the snapshot also holds the same
+// query over the hosts still on the stable version (batch 3: h5, h6), drawn as the baseline.
+TEST_F(RollbackItest, IncidentSnapshotHoldsTheBaselineSeries) {
+  AgentOptions options;
+  options.revert.timeout = 60s;
+  auto agent = Agent(options);
+  FeedDeployment(agent);
+  auto failed = AnalysisFailed();
+  failed.mutable_analysis_failed()->mutable_evidence(0)->set_query(
+      R"(sum by (instance_name) (rate(errors{version="v3",instance_name=~"h3|h4"}[30s])))");
+  Handle(agent, failed);
+  clock_.Advance(61s);
+  EXPECT_EQ(agent.RunDue(), 1);
+  EXPECT_EQ(agent.WriteIncidents(), 1);
+  ASSERT_EQ(history_.queries.size(), 2u);
+  EXPECT_EQ(history_.queries[1],
+            R"(sum by (instance_name) (rate(errors{version="v2",instance_name=~"h5|h6"}[30s])))");
+  const auto incidents = db_->WithTransaction(
+      [&](pqxx::work& tx) { return RollbackRepository::ListIncidents(tx, deployment_); });
+  ASSERT_EQ(incidents.size(), 1u);
+  const auto incident = IncidentFromJson(*incidents[0].report);
+  ASSERT_EQ(incident.snapshot.series.size(), 2u);
+  EXPECT_EQ(incident.snapshot.series[0].role, SeriesRole::kCanary);
+  EXPECT_EQ(incident.snapshot.series[1].role, SeriesRole::kBaseline);
+  EXPECT_EQ(incident.snapshot.baseline_query, history_.queries[1]);
+  EXPECT_THAT(RenderChartSvg(incident), HasSubstr("class=\"series baseline\""));
+}
+
 TEST_F(RollbackItest, UnknownDeploymentIsRecordedWithTheReason) {
   auto agent = Agent();
   Handle(agent, Alert());

@@ -201,6 +201,42 @@ void RollbackWorker::TakeSnapshot(Incident& in, const RollbackRow& row, const De
     snap.available = false;
     snap.unavailable_reason = e.what();
     core::Logger("incident")->warn("incident {}: snapshot unavailable: {}", in.id, e.what());
+    return;
+  }
+  TakeBaseline(in, view);
+}
+
+// The same query over the hosts still on the stable version, drawn beside the canary's; the
+// snapshot stands without it.
+void RollbackWorker::TakeBaseline(Incident& in, const DeploymentView& view) {
+  Snapshot& snap = in.snapshot;
+  BaselineHosts hosts;
+  hosts.canary = view.DeployedHosts();
+  for (const auto& b : view.batches) {
+    if (b.state != projection::BatchState::kPlanned) continue;
+    for (const auto& h : b.hosts) {
+      // A Kubernetes target is in every batch: its stable pods are not hosts by name.
+      if (view.kubernetes.count(h) == 0) hosts.baseline.push_back(h);
+    }
+  }
+  hosts.version = view.version;
+  hosts.baseline_version = view.stable_version;
+  const auto baseline = BaselineQueryOf(snap.query, hosts);
+  if (baseline.query.empty()) {
+    snap.baseline_unavailable_reason = baseline.reason;
+    return;
+  }
+  snap.baseline_query = baseline.query;
+  try {
+    auto series = deps_.history.QueryRange(snap.baseline_query, snap.start_ms, snap.end_ms,
+                                           std::chrono::milliseconds(snap.step_ms));
+    for (auto& x : series) {
+      x.role = SeriesRole::kBaseline;
+      snap.series.push_back(std::move(x));
+    }
+  } catch (const std::exception& e) {
+    snap.baseline_unavailable_reason = e.what();
+    core::Logger("incident")->warn("incident {}: baseline series unavailable: {}", in.id, e.what());
   }
 }
 

@@ -38,6 +38,7 @@ class RollbackWorker {
   // Queries the trigger's metric over the incident (network I/O: call it with no transaction).
   void TakeSnapshot(Incident& in, const RollbackRow& row, const DeploymentView& view,
                     std::int64_t now_ms);
+  void TakeBaseline(Incident& in, const DeploymentView& view);
   bool Publish(const Incident& in, const Gathered& gathered);
 
   AgentDeps deps_;

@@ -360,7 +360,8 @@ TEST_F(RollbackE2eTest, BreachInBatchTwoRevertsOnlyThatBatchOnceAndWritesTheInci
   ASSERT_EQ(svg.status, 200) << svg.body;
   EXPECT_THAT(svg.Header("Content-Type").value_or(""), HasSubstr("image/svg+xml"));
   EXPECT_THAT(svg.body, HasSubstr("<svg"));
-  EXPECT_THAT(svg.body, HasSubstr("class=\"series\""));
+  EXPECT_THAT(svg.body, HasSubstr("class=\"series canary\""));
+  EXPECT_THAT(svg.body, HasSubstr("class=\"rollback\""));
   EXPECT_THAT(svg.body, HasSubstr("class=\"threshold\""));
   EXPECT_THAT(svg.body, HasSubstr("class=\"batch-start\""));
 
