@@ -444,6 +444,8 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
     artifact->set_url(release->input.artifact_url);
     artifact->set_sha256(release->input.sha256);
     artifact->set_kind(ToProto(release->input.artifact_kind));
+    if (release->input.image) artifact->set_image(*release->input.image);
+    if (release->input.image_digest) artifact->set_image_digest(*release->input.image_digest);
     eventbus::Publish(tx, std::move(e));
     json detail = {{"deployment_id", stored.deployment_id},
                    {"release_id", release->id},
