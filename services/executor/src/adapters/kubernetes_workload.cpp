@@ -275,6 +275,7 @@ HostOutcome KubernetesWorkload::CanaryStep(const WorkloadRef& ref, const std::st
     HostOutcome done = HostOutcome::Success(image);
     done.instances = Pods(ref.ns, SelectorString(stable) + "," + std::string(kTrackLabel) + "=" +
                                       std::string(kTrackCanary));
+    done.baseline_instances = Pods(ref.ns, StableSelector(stable));
     return done;
   });
 }
