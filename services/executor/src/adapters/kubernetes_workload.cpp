@@ -98,7 +98,11 @@ Json FenceOnly(const CommandFence& fence) {
 Json WithPrevious(const Json& workload, const WorkloadRef& ref, const std::string& image,
                   Json ann) {
   const std::string before = ContainerImage(workload, ref.container);
-  if (!before.empty() && before != image) ann[std::string(kAnnotationPreviousImage)] = before;
+  if (!before.empty() && before != image) {
+    ann[std::string(kAnnotationPreviousImage)] = before;
+    ann[std::string(kAnnotationPreviousImageBy)] =
+        ann.value(std::string(kAnnotationDeploymentId), "");
+  }
   return ann;
 }
 
