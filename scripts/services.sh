@@ -102,7 +102,12 @@ env_for() {
       echo "SLUICE_HTTP_ADDR=$PLANNER_ADDR $SVC $KAFKA_START"
       ;;
     executor)
-      echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $SVC $KAFKA_START"
+      # Kubernetes targets of cluster "local": the control plane of scripts/kube.sh, when it
+      # has been set up (its admin kubeconfig; make demo's Deployment).
+      local kube=""
+      [[ -f "$VAR/local/kubeconfig" ]] &&
+        kube="SLUICE_EXECUTOR_KUBE_CLUSTERS={\"local\":{\"kubeconfig\":\"$VAR/local/kubeconfig\"}}"
+      echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $SVC $KAFKA_START $kube"
       ;;
     notifier)
       # Every notice of demo-app goes to the local capture server (var/demo/captures), e-mail

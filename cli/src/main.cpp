@@ -630,7 +630,8 @@ int main(int argc, char** argv) {
   auto* release = app.add_subcommand("release", "create, list and show releases");
   release->require_subcommand(1);
   json create_body = json::object();
-  std::string r_app, r_tag, r_version, r_url, r_sha, r_by, r_commit, r_repo, r_kind;
+  std::string r_app, r_tag, r_version, r_url, r_sha, r_by, r_commit, r_repo, r_kind, r_image,
+      r_image_digest;
   auto* create = release->add_subcommand("create", "register a release (as CI does)");
   create->add_option("--app", r_app, "application name")->required();
   create->add_option("--tag", r_tag, "git tag, e.g. v1.2.3")->required();
@@ -641,6 +642,9 @@ int main(int argc, char** argv) {
   create->add_option("--commit", r_commit, "git commit");
   create->add_option("--repo", r_repo, "repository");
   create->add_option("--kind", r_kind, "tarball | image | model");
+  create->add_option("--image", r_image,
+                     "the image Kubernetes targets run (a tarball release that also goes to them)");
+  create->add_option("--image-digest", r_image_digest, "that image's digest, sha256:<hex>");
   std::string l_app;
   int l_limit = 20;
   auto* list = release->add_subcommand("list", "list releases, newest first");
@@ -907,6 +911,8 @@ int main(int argc, char** argv) {
       if (!r_commit.empty()) body["commit"] = r_commit;
       if (!r_repo.empty()) body["repo"] = r_repo;
       if (!r_kind.empty()) body["artifact_kind"] = r_kind;
+      if (!r_image.empty()) body["image"] = r_image;
+      if (!r_image_digest.empty()) body["image_digest"] = r_image_digest;
       return Call(g, "POST", "/v1/releases", body);
     }
     if (*list) {

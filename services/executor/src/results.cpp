@@ -153,6 +153,7 @@ bool FillClosingEvent(const Command& command, const BatchResult& result,
     for (const auto& r : result.results) {
       if (!r.outcome.Succeeded()) continue;
       for (const auto& pod : r.outcome.instances) p->add_hosts(pod);
+      for (const auto& pod : r.outcome.baseline_instances) p->add_baseline_hosts(pod);
     }
     return true;
   }

@@ -103,6 +103,27 @@ TEST(ResultsTest, AKubernetesTargetsPodsFollowTheTargetsInBatchSucceeded) {
   EXPECT_EQ(std::vector<std::string>(hosts.begin(), hosts.end()),
             (std::vector<std::string>{"vm-1", "shop-web", "web-canary-7d9f-abcde",
                                       "web-canary-7d9f-fghij"}));
+  EXPECT_EQ(e.batch_succeeded().baseline_hosts_size(), 0);
+}
+
+// The stable pods beside the canary go apart, as the analysis's baseline.
+TEST(ResultsTest, AKubernetesTargetsStablePodsAreTheBaselineOfBatchSucceeded) {
+  BatchResult r;
+  r.status = BatchStatus::kSucceeded;
+  r.succeeded_hosts = {"shop-web"};
+  HostOutcome k = HostOutcome::Success("2.0.0");
+  k.instances = {"web-canary-7d9f-abcde"};
+  k.baseline_instances = {"web-5c8b-aaaaa", "web-5c8b-bbbbb", "web-5c8b-ccccc"};
+  r.results.push_back(Result("shop-web", k));
+  events::v1::Envelope e;
+  ASSERT_TRUE(FillClosingEvent(Deploy(), r, e));
+  ASSERT_TRUE(e.has_batch_succeeded());
+  const auto& hosts = e.batch_succeeded().hosts();
+  EXPECT_EQ(std::vector<std::string>(hosts.begin(), hosts.end()),
+            (std::vector<std::string>{"shop-web", "web-canary-7d9f-abcde"}));
+  const auto& baseline = e.batch_succeeded().baseline_hosts();
+  EXPECT_EQ(std::vector<std::string>(baseline.begin(), baseline.end()),
+            (std::vector<std::string>{"web-5c8b-aaaaa", "web-5c8b-bbbbb", "web-5c8b-ccccc"}));
 }
 
 TEST(ResultsTest, FailedBatchNamesHostsAndTheSharedReason) {

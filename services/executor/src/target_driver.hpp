@@ -108,6 +108,9 @@ struct HostOutcome {
   // Kubernetes target's pods of the release (BatchSucceeded.hosts lists them after the target,
   // for the metric-watcher's {{instances}}).
   std::vector<std::string> instances;
+  // The pods still on the release before, beside those (a replica canary's stable pods):
+  // BatchSucceeded.baseline_hosts, the analysis's {{baseline_instances}}.
+  std::vector<std::string> baseline_instances;
 
   bool Succeeded() const { return kind == OutcomeKind::kSucceeded; }
 

@@ -440,6 +440,8 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
   artifact->set_url(release.input.artifact_url);
   artifact->set_sha256(release.input.sha256);
   artifact->set_kind(ToProto(release.input.artifact_kind));
+  if (release.input.image) artifact->set_image(*release.input.image);
+  if (release.input.image_digest) artifact->set_image_digest(*release.input.image_digest);
   return e;
 }
 

@@ -119,6 +119,8 @@ json ToJson(const Release& r) {
             {"source", r.source}};
   j["commit"] = r.input.commit ? json(*r.input.commit) : json(nullptr);
   j["repo"] = r.input.repo ? json(*r.input.repo) : json(nullptr);
+  if (r.input.image) j["image"] = *r.input.image;
+  if (r.input.image_digest) j["image_digest"] = *r.input.image_digest;
   return j;
 }
 
@@ -194,6 +196,12 @@ bool IsValidArtifactUrl(std::string_view s, ArtifactKind kind) {
   return kind == ArtifactKind::kImage && std::regex_match(s.begin(), s.end(), image);
 }
 
+bool IsValidImageReference(std::string_view s) {
+  static const std::regex image(
+      R"(^[a-z0-9.-]+(:[0-9]{1,5})?/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$)");
+  return !s.empty() && s.size() <= 512 && std::regex_match(s.begin(), s.end(), image);
+}
+
 std::optional<std::string> NormalizeSha256(std::string_view s) {
   if (s.rfind("sha256:", 0) == 0) s.remove_prefix(7);
   if (s.size() != 64) return std::nullopt;
@@ -217,14 +225,15 @@ namespace {
 
 // Only known fields; then the text checks.
 std::optional<FieldError> CheckFieldsAndText(const json& body) {
-  static const std::set<std::string> kKnown = {"app",          "tag",    "version",
-                                               "artifact_url", "sha256", "created_by",
-                                               "commit",       "repo",   "artifact_kind"};
+  static const std::set<std::string> kKnown = {
+      "app",    "tag",  "version",       "artifact_url", "sha256",      "created_by",
+      "commit", "repo", "artifact_kind", "image",        "image_digest"};
   for (const auto& [key, value] : body.items()) {
     if (!kKnown.contains(key)) {
       return Err(key, "unknown field '" + key +
                           "'; known fields: app, tag, version, "
-                          "artifact_url, sha256, created_by, commit, repo, artifact_kind");
+                          "artifact_url, sha256, created_by, commit, repo, artifact_kind, "
+                          "image, image_digest");
     }
   }
   // Every text field passes the one check for text shown to people, before its own rules.
@@ -233,6 +242,35 @@ std::optional<FieldError> CheckFieldsAndText(const json& body) {
     if (auto why = UnsafeTextReason(value.get_ref<const std::string&>())) {
       return Err(key, key + " " + *why);
     }
+  }
+  return std::nullopt;
+}
+
+// image and image_digest: the image a tarball or model release's Kubernetes targets run.
+std::optional<FieldError> GetImage(const json& body, ArtifactKind artifact_kind,
+                                   std::optional<std::string>& image,
+                                   std::optional<std::string>& image_digest) {
+  if (auto e = GetString(body, "image", false, image)) return e;
+  if (auto e = GetString(body, "image_digest", false, image_digest)) return e;
+  if (image) {
+    if (artifact_kind == ArtifactKind::kImage) {
+      return Err("image",
+                 "image is for a tarball or model release that also goes to Kubernetes "
+                 "targets; a release of artifact_kind image names its image in artifact_url");
+    }
+    if (!IsValidImageReference(*image)) {
+      return Err("image",
+                 "image must be an image reference such as registry.example/app:1.4.2 "
+                 "(at most 512 characters)");
+    }
+  }
+  if (image_digest) {
+    if (!image) return Err("image_digest", "image_digest needs image");
+    auto hex = NormalizeSha256(*image_digest);
+    if (!hex || image_digest->rfind("sha256:", 0) != 0) {
+      return Err("image_digest", "image_digest must be sha256:<64 hexadecimal characters>");
+    }
+    image_digest = "sha256:" + *hex;
   }
   return std::nullopt;
 }
@@ -312,14 +350,17 @@ ValidationResult ValidateRelease(const json& body, std::string_view default_crea
   auto digest = NormalizeSha256(*sha);
   if (!digest) return fail(Err("sha256", "sha256 must be 64 hexadecimal characters"));
   if (auto e = GetProvenance(body, default_created_by, created_by, commit, repo)) return fail(*e);
-  result.release =
-      ReleaseInput{*app, *tag, *version, *url, *digest, *artifact_kind, *created_by, commit, repo};
+  std::optional<std::string> image, image_digest;
+  if (auto e = GetImage(body, *artifact_kind, image, image_digest)) return fail(*e);
+  result.release = ReleaseInput{*app,        *tag,   *version, *url,  *digest,     *artifact_kind,
+                                *created_by, commit, repo,     image, image_digest};
   return result;
 }
 
 bool SameArtifact(const ReleaseInput& a, const ReleaseInput& b) {
   return a.app == b.app && a.version == b.version && a.sha256 == b.sha256 &&
-         a.artifact_url == b.artifact_url && a.artifact_kind == b.artifact_kind;
+         a.artifact_url == b.artifact_url && a.artifact_kind == b.artifact_kind &&
+         a.image == b.image && a.image_digest == b.image_digest;
 }
 
 std::string GithubSignature(std::string_view secret, std::string_view body) {

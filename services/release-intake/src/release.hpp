@@ -28,6 +28,10 @@ struct ReleaseInput {
   std::string created_by;
   std::optional<std::string> commit;
   std::optional<std::string> repo;
+  // A tarball release that also goes to Kubernetes targets: the image they run (a reference,
+  // and optionally its digest "sha256:<64 hex>", then deployed by digest).
+  std::optional<std::string> image;
+  std::optional<std::string> image_digest;
 };
 
 // A stored release.
@@ -71,6 +75,7 @@ bool IsValidAppName(std::string_view s);  // ^[a-z][a-z0-9-]{0,62}$
 bool IsSemverish(std::string_view s);     // 1.2.3, 1.2.3-rc.1, 1.2.3+build.5
 bool IsValidTag(std::string_view s);      // optional prefix ("v", "release-", "shop/v") + semver
 bool IsValidArtifactUrl(std::string_view s, ArtifactKind kind);
+bool IsValidImageReference(std::string_view s);                  // registry/repo[:tag][@sha256:...]
 std::optional<std::string> NormalizeSha256(std::string_view s);  // accepts "sha256:" prefix
 std::string VersionFromTag(std::string_view tag);                // "v1.2.3" -> "1.2.3"
 

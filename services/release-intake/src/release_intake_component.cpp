@@ -102,6 +102,8 @@ InsertResult ReleaseIntakeApi::StoreRelease(pqxx::work& tx, const ReleaseInput& 
       rc->mutable_artifact()->set_url(input.artifact_url);
       rc->mutable_artifact()->set_sha256(input.sha256);
       rc->mutable_artifact()->set_kind(ToProto(input.artifact_kind));
+      if (input.image) rc->mutable_artifact()->set_image(*input.image);
+      if (input.image_digest) rc->mutable_artifact()->set_image_digest(*input.image_digest);
       rc->set_created_by(input.created_by);
       *rc->mutable_created_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(now_ms);
       if (input.commit) rc->set_commit(*input.commit);

@@ -7,14 +7,15 @@ namespace {
 
 constexpr const char* kInsertRelease = R"sql(
   INSERT INTO releases (id, app, tag, version, artifact_url, sha256, artifact_kind, commit_sha,
-                        repo, created_by, created_at, source)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::double precision / 1000), $12)
+                        repo, created_by, created_at, source, image, image_digest)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::double precision / 1000), $12,
+          $13, $14)
   ON CONFLICT (app, version) DO NOTHING
   RETURNING seq)sql";
 
 constexpr const char* kReleaseColumns = R"sql(
   id, app, tag, version, artifact_url, sha256, artifact_kind, commit_sha, repo, created_by,
-  (extract(epoch from created_at) * 1000)::bigint, source, seq)sql";
+  (extract(epoch from created_at) * 1000)::bigint, source, seq, image, image_digest)sql";
 
 constexpr const char* kSelectByAppVersion =
     "SELECT {} FROM releases WHERE app = $1 AND version = $2";
@@ -97,6 +98,8 @@ Release FromRow(const pqxx::row& row) {
   r.created_at_ms = row[10].as<std::int64_t>();
   r.source = row[11].as<std::string>();
   r.seq = row[12].as<std::int64_t>();
+  if (!row[13].is_null()) r.input.image = row[13].as<std::string>();
+  if (!row[14].is_null()) r.input.image_digest = row[14].as<std::string>();
   return r;
 }
 
@@ -108,7 +111,8 @@ InsertResult ReleaseRepository::Insert(pqxx::work& tx, const ReleaseInput& input
   const std::string kind(ToString(input.artifact_kind));
   auto inserted = tx.exec_params(kInsertRelease, id, input.app, input.tag, input.version,
                                  input.artifact_url, input.sha256, kind, NullableText(input.commit),
-                                 NullableText(input.repo), input.created_by, now_ms, source);
+                                 NullableText(input.repo), input.created_by, now_ms, source,
+                                 NullableText(input.image), NullableText(input.image_digest));
   if (!inserted.empty()) {
     Release r{id, input, now_ms, source, inserted[0][0].as<std::int64_t>()};
     return {InsertOutcome::kCreated, std::move(r)};

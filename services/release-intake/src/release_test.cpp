@@ -36,6 +36,36 @@ TEST(ValidateReleaseTest, AcceptsAndNormalises) {
   EXPECT_EQ(r.release->commit, "abc1234");
 }
 
+// A tarball release for VM hosts and Kubernetes targets together names the image they run.
+TEST(ValidateReleaseTest, ATarballReleaseMayNameTheImageOfItsKubernetesTargets) {
+  auto body = ValidBody();
+  body["image"] = "registry.example:5000/shop/web:1.4.2";
+  body["image_digest"] = "sha256:" + std::string(64, 'B');
+  auto r = ValidateRelease(body, "token-name");
+  ASSERT_TRUE(r.release.has_value()) << r.error->message;
+  EXPECT_EQ(r.release->image, "registry.example:5000/shop/web:1.4.2");
+  EXPECT_EQ(r.release->image_digest, "sha256:" + std::string(64, 'b'));
+  EXPECT_EQ(ToJson(Release{"id", *r.release, 0, "api", 1})["image"],
+            "registry.example:5000/shop/web:1.4.2");
+  EXPECT_FALSE(ToJson(Release{"id", *ValidateRelease(ValidBody(), "t").release, 0, "api", 1})
+                   .contains("image"));
+
+  auto other = *r.release;
+  other.image = "registry.example:5000/shop/web:1.4.3";
+  EXPECT_FALSE(SameArtifact(*r.release, other));  // another image is another artifact
+
+  const auto with = [](json patch) {
+    auto b = ValidBody();
+    b.merge_patch(patch);
+    return ErrorOf(b).field;
+  };
+  EXPECT_EQ(with({{"image", "not an image"}}), "image");
+  EXPECT_EQ(with({{"image", "registry.example/web:1"}, {"artifact_kind", "image"}}), "image");
+  EXPECT_EQ(with({{"image_digest", "sha256:" + std::string(64, 'a')}}), "image_digest");
+  EXPECT_EQ(with({{"image", "registry.example/web:1"}, {"image_digest", std::string(64, 'a')}}),
+            "image_digest");
+}
+
 TEST(ValidateReleaseTest, DefaultsCreatedByToTheCaller) {
   auto body = ValidBody();
   body.erase("created_by");

@@ -164,6 +164,7 @@ struct BatchSucceeded {
   std::uint32_t batch = 0;
   core::Generation generation;
   std::vector<std::string> hosts = {};  // as the executor reported them (VM hosts, Kubernetes pods)
+  std::vector<std::string> baseline_hosts = {};  // the stable pods beside a canary
 };
 struct BatchFailed {
   std::uint32_t batch = 0;
@@ -220,6 +221,7 @@ struct RequestAnalysis {
   std::uint32_t index = 0;
   core::Generation generation;
   std::vector<std::string> reported_hosts = {};  // BatchSucceeded.hosts of the batch (see EventFor)
+  std::vector<std::string> reported_baseline = {};  // BatchSucceeded.baseline_hosts
   bool operator==(const RequestAnalysis&) const = default;
 };
 struct ScheduleTimer {

@@ -540,6 +540,8 @@ events::v1::Envelope AnalysisRequestedFor(const RequestAnalysis& c, const Deploy
   for (std::size_t i = c.index + 1; i < next.batches.size(); ++i) {
     for (const auto& h : next.batches[i].hosts) p->add_baseline_instances(h.name);
   }
+  // The stable pods beside a Kubernetes target's canary, as the executor reported them.
+  for (const auto& pod : c.reported_baseline) p->add_baseline_instances(pod);
   return e;
 }
 
@@ -667,7 +669,8 @@ std::optional<MappedInput> InputFor(const events::v1::Envelope& e, core::Generat
       const auto& p = e.batch_succeeded();
       return MappedInput{BatchSucceeded{p.batch_index(),
                                         core::Generation(p.generation()),
-                                        {p.hosts().begin(), p.hosts().end()}},
+                                        {p.hosts().begin(), p.hosts().end()},
+                                        {p.baseline_hosts().begin(), p.baseline_hosts().end()}},
                          std::string(e.source())};
     }
     case PC::kBatchFailed: {

@@ -324,6 +324,29 @@ TEST(PlannerModelTest, PausesAnalysesAndTheEndBecomeEvents) {
   EXPECT_EQ(ok->deployment_succeeded().version(), "1.4.0");
 }
 
+// A Kubernetes target's stable pods, reported beside its canary's, join the baseline after the
+// VM hosts of the later batches.
+TEST(PlannerModelTest, AnalysisBaselineHasTheStablePodsTheExecutorReported) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  auto batches = ThreeBatches();
+  batches[1].gates_before.clear();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), batches);
+  d = Next(d, Start{}, kT0).next;
+  d = Next(d, BatchSucceeded{0, d.generation}, kT0).next;
+  const auto t = Next(
+      d, BatchSucceeded{1, d.generation, {"h2", "web-canary-x1"}, {"web-s1", "web-s2", "web-s3"}},
+      kT0);
+  ASSERT_EQ(t.commands.size(), 1u);
+  const auto e = EventFor(t.commands[0], ctx, t.next, clock);
+  ASSERT_TRUE(e && e->has_analysis_requested());
+  const auto& a = e->analysis_requested();
+  EXPECT_EQ(std::vector<std::string>(a.instances().begin(), a.instances().end()),
+            (std::vector<std::string>{"h2", "web-canary-x1"}));
+  EXPECT_EQ(std::vector<std::string>(a.baseline_instances().begin(), a.baseline_instances().end()),
+            (std::vector<std::string>{"h3", "h4", "web-s1", "web-s2", "web-s3"}));
+}
+
 TEST(PlannerModelTest, AnalysisRequestNamesTheStepTemplate) {
   core::testing::ManualClock clock(kT0);
   const auto ctx = Context();
@@ -517,11 +540,15 @@ TEST(PlannerModelTest, EventsMapToInputs) {
   auto* bs = e.mutable_batch_succeeded();
   bs->set_batch_index(1);
   bs->set_generation(2);
+  bs->add_hosts("web-canary-x1");
+  bs->add_baseline_hosts("web-s1");
   m = InputFor(e, gen, &why);
   ASSERT_TRUE(m);
   const auto& in = std::get<BatchSucceeded>(m->input);
   EXPECT_EQ(in.batch, 1u);
   EXPECT_EQ(in.generation, gen);
+  EXPECT_EQ(in.hosts, std::vector<std::string>{"web-canary-x1"});
+  EXPECT_EQ(in.baseline_hosts, std::vector<std::string>{"web-s1"});
 
   events::v1::Envelope rc;
   rc.mutable_rollback_completed()->set_success(false);

@@ -173,10 +173,14 @@ std::string FailureReasonOf(const DeploymentRow& row) {
 }  // namespace
 
 json ArtifactToJson(const events::v1::Artifact& a) {
-  return {{"version", a.version()},
-          {"url", a.url()},
-          {"sha256", a.sha256()},
-          {"kind", static_cast<int>(a.kind())}};
+  json j = {{"version", a.version()},
+            {"url", a.url()},
+            {"sha256", a.sha256()},
+            {"kind", static_cast<int>(a.kind())}};
+  // The image of a tarball release's Kubernetes targets (absent for VM-only releases).
+  if (!a.image().empty()) j["image"] = a.image();
+  if (!a.image_digest().empty()) j["image_digest"] = a.image_digest();
+  return j;
 }
 
 events::v1::Artifact ArtifactFromJson(const json& j) {
@@ -187,6 +191,8 @@ events::v1::Artifact ArtifactFromJson(const json& j) {
   const int kind = j.value("kind", 0);
   if (events::v1::ArtifactKind_IsValid(kind))
     a.set_kind(static_cast<events::v1::ArtifactKind>(kind));
+  a.set_image(j.value("image", ""));
+  a.set_image_digest(j.value("image_digest", ""));
   return a;
 }
 

@@ -179,9 +179,11 @@ HostOutcome KubernetesDriver::Revert(const HostTarget& host, std::string version
     const std::string current = kw::ContainerImage(object, k.container);
     const std::string previous = kw::Annotation(object, kw::kAnnotationPreviousImage);
     // The release was written into the workload itself by this deployment (promoted, rolled,
-    // partitioned): a full revert puts the image before back.
+    // partitioned): a full revert puts the image before back. Not when an earlier deployment
+    // wrote it: this one's canary steps only fenced the stable (sluice.io/deployment-id).
     const bool holds_release =
         kw::Annotation(object, kw::kAnnotationDeploymentId) == fence.deployment_id &&
+        kw::Annotation(object, kw::kAnnotationPreviousImageBy) == fence.deployment_id &&
         kw::Annotation(object, kw::kAnnotationRelease) == current && !previous.empty() &&
         previous != current;
 

@@ -98,7 +98,11 @@ Json FenceOnly(const CommandFence& fence) {
 Json WithPrevious(const Json& workload, const WorkloadRef& ref, const std::string& image,
                   Json ann) {
   const std::string before = ContainerImage(workload, ref.container);
-  if (!before.empty() && before != image) ann[std::string(kAnnotationPreviousImage)] = before;
+  if (!before.empty() && before != image) {
+    ann[std::string(kAnnotationPreviousImage)] = before;
+    ann[std::string(kAnnotationPreviousImageBy)] =
+        ann.value(std::string(kAnnotationDeploymentId), "");
+  }
   return ann;
 }
 
@@ -275,6 +279,7 @@ HostOutcome KubernetesWorkload::CanaryStep(const WorkloadRef& ref, const std::st
     HostOutcome done = HostOutcome::Success(image);
     done.instances = Pods(ref.ns, SelectorString(stable) + "," + std::string(kTrackLabel) + "=" +
                                       std::string(kTrackCanary));
+    done.baseline_instances = Pods(ref.ns, StableSelector(stable));
     return done;
   });
 }

@@ -141,6 +141,8 @@ TEST_F(KubernetesWorkloadKTest, CanaryAt25PercentThenPromotedAt100) {
   EXPECT_EQ(Get("web")["spec"]["replicas"], 3);
   EXPECT_EQ(ReadyImages("app=web,sluice.io/track=canary"), std::vector<std::string>{kNew});
   EXPECT_EQ(ReadyImages("app=web,sluice.io/track!=canary"), std::vector<std::string>(3, kOld));
+  EXPECT_EQ(step.instances.size(), 1u);
+  EXPECT_EQ(step.baseline_instances.size(), 3u);  // the stable pods beside the canary
 
   const HostOutcome full = workload_->CanaryStep(ref_, kNew, 100, Fence(1), Soon());
   ASSERT_TRUE(full.Succeeded()) << full.message;
@@ -150,6 +152,7 @@ TEST_F(KubernetesWorkloadKTest, CanaryAt25PercentThenPromotedAt100) {
   EXPECT_EQ(stable["metadata"]["annotations"]["sluice.io/release"], kNew);
   EXPECT_TRUE(GoneSoon("web-canary"));
   EXPECT_EQ(ReadyImages("app=web,sluice.io/track!=canary"), std::vector<std::string>(4, kNew));
+  EXPECT_TRUE(full.baseline_instances.empty());  // promoted: no stable pods of the release before
 }
 
 TEST_F(KubernetesWorkloadKTest, ARepeatedStepWritesNothing) {

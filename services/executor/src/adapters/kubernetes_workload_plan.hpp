@@ -33,6 +33,10 @@ inline constexpr std::string_view kTrackGreen = "green";
 // On a workload whose image a release replaced: the image before (what a full revert puts
 // back).
 inline constexpr std::string_view kAnnotationPreviousImage = "sluice.io/previous-image";
+// ... and the deployment whose write replaced it: a later deployment's steps rewrite
+// sluice.io/deployment-id (the fence) on the stable without writing the image, so only this
+// names the deployment a full revert of the image belongs to.
+inline constexpr std::string_view kAnnotationPreviousImageBy = "sluice.io/previous-image-by";
 // On a blue-green Service: its selector before the switch (JSON), put back on revert.
 inline constexpr std::string_view kAnnotationSelectorBefore = "sluice.io/selector-before";
 
