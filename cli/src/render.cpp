@@ -109,6 +109,16 @@ std::vector<std::string> RenderPlan(const json& plan) {
     const auto n = b.value("hosts", json::array()).size();
     r.count = std::to_string(n) + (n == 1 ? " host" : " hosts");
     r.hosts = JoinHosts(b.value("hosts", json::array()));
+    // Kubernetes targets move to the batch's weight: "Deployment web (replica-canary)".
+    const json workloads = b.value("kubernetes", json::array());
+    for (const auto& k : workloads) {
+      r.hosts += (r.hosts.empty() ? "" : ", ") + Str(k, "kind") + " " + Str(k, "workload") + " (" +
+                 Str(k, "rollout") + ")";
+    }
+    if (!workloads.empty()) {
+      r.count += " + " + std::to_string(workloads.size()) +
+                 (workloads.size() == 1 ? " workload" : " workloads");
+    }
     std::string gates;
     for (const auto& g : b.value("gates_before", json::array())) {
       gates += (gates.empty() ? "" : ", ") + RenderGate(g);

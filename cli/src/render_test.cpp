@@ -51,6 +51,24 @@ TEST(RenderPlan, OneAlignedLinePerBatch) {
             "batch 3  100%  2 hosts   web-3, web-4   (gates: approval, pause until resumed)");
 }
 
+TEST(RenderPlan, KubernetesTargetsBesideTheHosts) {
+  const json plan = json::parse(R"({"batches":[
+    {"index":0,"weight_percent":5,"hosts":[{"name":"web-1"}],"gates_before":[],"analysis":true,
+     "kubernetes":[{"name":"web","kind":"Deployment","workload":"demo-app",
+                    "rollout":"replica-canary"}]},
+    {"index":1,"weight_percent":100,"hosts":[],"gates_before":[],"analysis":false,
+     "kubernetes":[{"name":"web","kind":"Deployment","workload":"demo-app",
+                    "rollout":"replica-canary"}]}]})");
+  const auto lines = RenderPlan(plan);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0],
+            "batch 1    5%  1 host + 1 workload    web-1, Deployment demo-app (replica-canary)   "
+            "(gates: none) + analysis");
+  EXPECT_EQ(lines[1],
+            "batch 2  100%  0 hosts + 1 workload   Deployment demo-app (replica-canary)          "
+            "(gates: none)");
+}
+
 TEST(FinalStatus, SucceededIsZeroOthersTwo) {
   for (const char* s : {"succeeded", "failed", "rolled_back", "aborted"}) {
     EXPECT_TRUE(IsFinalStatus(s)) << s;
