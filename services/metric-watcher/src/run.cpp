@@ -54,12 +54,6 @@ std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view s
   return it->second;
 }
 
-std::optional<analysis::BakeWatch> BakeWatchOf(std::string_view spec_yaml, std::string_view env) {
-  auto parsed = spec::ParseAnalysisFromDeliverySpec(spec_yaml, env);
-  if (const auto* spec = std::get_if<analysis::AnalysisSpec>(&parsed)) return spec->bake_watch;
-  return std::nullopt;
-}
-
 analysis::Limits EffectiveLimits(analysis::Limits limits, bool bake_watch) {
   if (bake_watch) {
     limits.count = 0;  // until the watch ends

@@ -50,9 +50,6 @@ std::variant<analysis::Template, std::string> ResolveTemplate(std::string_view s
                                                               std::string_view env,
                                                               const std::string& template_name);
 
-// The environment's bakeWatch section, when the spec text has one (the retrospective API).
-std::optional<analysis::BakeWatch> BakeWatchOf(std::string_view spec_yaml, std::string_view env);
-
 // A bake watch measures until its end: never decided Successful by count or by consecutive
 // successes. Otherwise the limits as written.
 analysis::Limits EffectiveLimits(analysis::Limits limits, bool bake_watch);

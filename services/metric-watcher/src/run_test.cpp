@@ -77,13 +77,6 @@ TEST(TemplateFromRequestTest, NoneOrAnotherOrAnUnreadableOneIsAnError) {
       std::holds_alternative<std::string>(TemplateFromRequest("{nope", "production", "default")));
 }
 
-TEST(ResolveTemplateTest, BakeWatchOfTheEnvironment) {
-  const auto b = BakeWatchOf(kSpec, "production");
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->template_name, "bake");
-  EXPECT_EQ(b->duration, std::chrono::minutes(10));
-}
-
 TEST(EffectiveLimitsTest, BakeWatchNeverPassesByCount) {
   analysis::Limits l;
   l.count = 3;
