@@ -28,10 +28,11 @@ TEST_F(MixedRollback, AGoodReleaseGoesToPodsAndHostsABadOneIsRolledBackOnBoth) {
       .Spec({{"timeout: 20s}", "timeout: 5s}"}})
       .SpecKubernetes()
       // Both canary batches judged by "error_rate > 5% OR p95_latency > 500ms" over
-      // instance_name=~"{{instances}}" (the hosts and the pods of the batch), then a bake watch;
-      // a canary failure reverts the whole deployment.
+      // instance_name=~"{{instances}}" (the hosts and the pods of the batch), then a bake watch
+      // (at least the 20s window plus one 5s interval, or intake refuses the spec); a canary
+      // failure reverts the whole deployment.
       .SpecAnalysis(
-          "--window 20s --interval 5s --count 4 --inconclusive-limit 3 --bake 10s --pause 2s "
+          "--window 20s --interval 5s --count 4 --inconclusive-limit 3 --bake 25s --pause 2s "
           "--on-canary-failure revert-all")
       .HostsScraped()
       .PodsScraped({"3.0.0"})  // the pods of 3.0.0 fail half their requests
