@@ -14,11 +14,6 @@ namespace {
 
 using PC = events::v1::Envelope::PayloadCase;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto log = core::Logger("planner");
-  return log;
-}
-
 }  // namespace
 
 // The facts of a DeploymentRequested (or of the auto-deploy one a ReleaseCreated stands for).

@@ -6,14 +6,6 @@
 #include "rollout_planner_component.hpp"
 
 namespace sluice::rollout_planner {
-namespace {
-
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto log = core::Logger("planner");
-  return log;
-}
-
-}  // namespace
 
 void Planner::TryStartNext(Scope& s, const std::string& app, const std::string& env) {
   if (const auto active = PlannerRepository::ActiveDeployment(s.tx, app, env)) return;

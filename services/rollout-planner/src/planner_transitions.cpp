@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto log = core::Logger("planner");
-  return log;
-}
-
 }  // namespace
 
 void Planner::Apply(Scope& s, DeploymentRow& row, const Input& in, const std::string& actor,

@@ -13,11 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto log = core::Logger("planner");
-  return log;
-}
-
 }  // namespace
 
 int Planner::FireDueTimers() {

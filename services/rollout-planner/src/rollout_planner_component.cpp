@@ -4,6 +4,11 @@
 
 namespace sluice::rollout_planner {
 
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto log = core::Logger("planner");
+  return log;
+}
+
 Planner::Planner(PlannerDeps deps, PlannerOptions options)
     : deps_(deps), options_(std::move(options)), owner_(service::OwnerId(kServiceName)) {
   if (deps_.registry != nullptr) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <optional>
 #include <sluice/core/clock.hpp>
+#include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/lock/lease_lock.hpp>
 #include <sluice/pg/database.hpp>
@@ -27,6 +28,9 @@
 #include "planner_repository.hpp"
 
 namespace sluice::rollout_planner {
+
+// The planner's logger ("planner"), shared by the files of its roles.
+std::shared_ptr<spdlog::logger> Log();
 
 // pg timers of this kind fire a pause's TimerFired.
 inline constexpr std::string_view kTimerKindPause = "pause";
