@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/config.hpp>
@@ -481,6 +482,17 @@ std::string RequireString(const nlohmann::json& body, std::string_view field) {
   if (!v) throw BadRequest(std::string(field), std::string(field) + " is required");
   if (v->empty()) throw BadRequest(std::string(field), std::string(field) + " must not be empty");
   return *v;
+}
+
+int LimitParam(const httplib::Request& req, int fallback, int max) {
+  if (!req.has_param("limit")) return fallback;
+  const std::string text = req.get_param_value("limit");
+  int limit = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+  if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > max) {
+    throw BadRequest("limit", "limit must be 1 to " + std::to_string(max));
+  }
+  return limit;
 }
 
 std::optional<std::string> OptionalString(const nlohmann::json& body, std::string_view field) {

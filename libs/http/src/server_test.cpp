@@ -643,5 +643,26 @@ TEST(TlsSlowClientTest, ProbesGetInWhileHandshakesStall) {
   EXPECT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
 }
 
+TEST(LimitParamTest, FallbackWholeNumbersInRangeOrANamedError) {
+  httplib::Request req;
+  EXPECT_EQ(LimitParam(req, 50), 50);
+  req.params.emplace("limit", "20");
+  EXPECT_EQ(LimitParam(req, 50), 20);
+  for (const char* bad : {"0", "501", "-3", "10abc", "", "ten", " 7"}) {
+    httplib::Request r;
+    r.params.emplace("limit", bad);
+    try {
+      LimitParam(r, 50);
+      ADD_FAILURE() << "accepted limit=" << bad;
+    } catch (const ApiException& e) {
+      EXPECT_EQ(e.Error().field, "limit") << bad;
+      EXPECT_EQ(e.Error().message, "limit must be 1 to 500") << bad;
+    }
+  }
+  httplib::Request small;
+  small.params.emplace("limit", "11");
+  EXPECT_THROW(LimitParam(small, 5, 10), ApiException);
+}
+
 }  // namespace
 }  // namespace sluice::http

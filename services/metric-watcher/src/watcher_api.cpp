@@ -51,19 +51,6 @@ json MeasurementJson(const MeasurementRow& m) {
           {"values", m.values}};
 }
 
-// ?limit=, 1 to 500, 100 when absent.
-int LimitParam(const httplib::Request& req) {
-  if (!req.has_param("limit")) return 100;
-  int limit = 0;
-  try {
-    limit = std::stoi(req.get_param_value("limit"));
-  } catch (const std::exception&) {
-    limit = 0;
-  }
-  if (limit < 1 || limit > 500) throw http::BadRequest("limit", "limit must be 1 to 500");
-  return limit;
-}
-
 json ListedAlertJson(const ListedAlert& l) {
   const auto& a = l.alert;
   return {{"fingerprint", a.fingerprint},
@@ -110,7 +97,7 @@ void MountWatcherApi(http::Server& server, ApiDeps deps) {
   server.Get("/v1/alerts", [deps](const httplib::Request& req, httplib::Response& res) {
     const std::string app = req.get_param_value("app");
     const std::string deployment_id = req.get_param_value("deployment_id");
-    const int limit = LimitParam(req);
+    const int limit = http::LimitParam(req, 100);
     const auto rows = deps.db.WithTransaction(
         [&](pqxx::work& tx) { return ListAlerts(tx, app, deployment_id, limit); });
     json items = json::array();
@@ -126,7 +113,7 @@ void MountWatcherApi(http::Server& server, ApiDeps deps) {
   server.Get("/v1/analyses", [deps](const httplib::Request& req, httplib::Response& res) {
     std::optional<std::string> deployment_id;
     if (req.has_param("deployment_id")) deployment_id = req.get_param_value("deployment_id");
-    const int limit = LimitParam(req);
+    const int limit = http::LimitParam(req, 100);
     const auto rows = deps.db.WithTransaction(
         [&](pqxx::work& tx) { return ListAnalyses(tx, deployment_id, limit); });
     json items = json::array();

@@ -218,7 +218,6 @@ void MountDeliveriesApi(http::Server& server, pg::Database& db) {
   server.Get("/v1/deliveries", [&db](const httplib::Request& req, httplib::Response& res) {
     std::optional<std::string> event_id;
     std::optional<std::string> status;
-    int limit = 100;
     if (req.has_param("event_id")) event_id = req.get_param_value("event_id");
     if (req.has_param("status")) {
       status = req.get_param_value("status");
@@ -227,14 +226,7 @@ void MountDeliveriesApi(http::Server& server, pg::Database& db) {
         throw http::BadRequest("status", "status must be pending, delivered, failed or suppressed");
       }
     }
-    if (req.has_param("limit")) {
-      try {
-        limit = std::stoi(req.get_param_value("limit"));
-      } catch (const std::exception&) {
-        limit = 0;
-      }
-      if (limit < 1 || limit > 500) throw http::BadRequest("limit", "limit must be 1 to 500");
-    }
+    const int limit = http::LimitParam(req, 100);
     const auto rows = db.WithTransaction(
         [&](pqxx::work& tx) { return ListDeliveries(tx, event_id, status, limit); });
     nlohmann::json items = nlohmann::json::array();

@@ -48,18 +48,6 @@ json Summary(const DeploymentRow& row) {
           {"pause_reason", d.pause_reason ? json(ToString(*d.pause_reason)) : json(nullptr)}};
 }
 
-int LimitParam(const httplib::Request& req) {
-  if (!req.has_param("limit")) return 50;
-  int limit = 0;
-  try {
-    limit = std::stoi(req.get_param_value("limit"));
-  } catch (const std::exception&) {
-    limit = 0;
-  }
-  if (limit < 1 || limit > 500) throw http::BadRequest("limit", "limit must be 1 to 500");
-  return limit;
-}
-
 }  // namespace
 
 void MountPlannerApi(http::Server& server, pg::Database& db) {
@@ -75,7 +63,7 @@ void MountPlannerApi(http::Server& server, pg::Database& db) {
                                "rolling_back, rolled_back or aborted");
       }
     }
-    f.limit = LimitParam(req);
+    f.limit = http::LimitParam(req, 50);
     const auto rows =
         db.WithTransaction([&](pqxx::work& tx) { return PlannerRepository::List(tx, f); });
     json items = json::array();

@@ -131,4 +131,8 @@ void WriteJson(httplib::Response& res, int status, const nlohmann::json& body);
 std::string RequireString(const nlohmann::json& body, std::string_view field);
 std::optional<std::string> OptionalString(const nlohmann::json& body, std::string_view field);
 
+// The `limit` query parameter of a list: `fallback` when absent, else a whole number from 1 to
+// `max` (digits only); anything else throws BadRequest naming "limit".
+int LimitParam(const httplib::Request& req, int fallback, int max = 500);
+
 }  // namespace sluice::http
