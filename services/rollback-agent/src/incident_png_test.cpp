@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "incident.hpp"
-#include "testdata/chart_examples.hpp"
+#include "chart_examples.hpp"
 
 extern char** environ;  // what posix_spawnp hands rsvg-convert
 
