@@ -296,10 +296,23 @@ void AddRetry(Commands& commands, CLI::App* deployment) {
   });
 }
 
-void AddInstances(Commands& /*commands*/, CLI::App* deployment) {
+// The executor's records of the deployment's hosts (every generation, oldest first).
+void AddInstances(Commands& commands, CLI::App* deployment) {
   auto id = std::make_shared<std::string>();
   auto* instances = deployment->add_subcommand("instances", "show the hosts of a deployment");
   instances->add_option("id", *id, "deployment id")->required();
+  commands.On(instances, [id](Invocation& in) {
+    return Show(in.g, "/v1/deployments/" + Enc(*id) + "/instances",
+                Items({{"HOST", "host"},
+                       {"IP", "ip"},
+                       {"BATCH", "batch_index"},
+                       {"GENERATION", "generation"},
+                       {"STATUS", "status"},
+                       {"VERSION", "version"},
+                       {"HEALTH", "health_status"},
+                       {"UPDATED", "updated_at"}},
+                      "no instances", "instances"));
+  });
 }
 
 // promote, pause, resume, abort, approve and rollback: an operator command each.
