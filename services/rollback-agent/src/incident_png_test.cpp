@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "incident.hpp"
 #include "chart_examples.hpp"
+#include "incident.hpp"
 
 extern char** environ;  // what posix_spawnp hands rsvg-convert
 
