@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Renders the example incident charts (rollback-agent's src/testdata/chart_examples.hpp) to PNG
+# Renders the example incident charts (rollback-agent's testing/chart_examples.hpp) to PNG
 # at the sizes chat and mail clients show, into docs/incident-charts/ for review. The PNGs are
 # those the unit test rollback_chart_png_test makes and checks; this only points it at docs/.
 #

@@ -317,6 +317,25 @@ TEST_F(SluiceCliItest, ReadsPrintTableJsonOrYaml) {
   EXPECT_EQ(r.exit_code, 64) << r.out;
 }
 
+// `deployment instances`: the executor's records of the deployment's hosts, one line each.
+TEST_F(SluiceCliItest, DeploymentInstancesListsTheExecutorsRecords) {
+  auto r = Sluice("deployment instances d-w");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("HOST   IP        BATCH  GENERATION  STATUS     VERSION  HEALTH   UPDATED"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("web-1  10.0.0.1  0      1           succeeded  2.0.0    healthy  -"),
+            std::string::npos)
+      << r.out;
+
+  r = Sluice("deployment instances d-w -o json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["instances"][0]["ip"], "10.0.0.1");
+
+  r = Sluice("deployment instances nope");
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+}
+
 TEST_F(SluiceCliItest, QueryParametersAreUrlEncoded) {
   auto r = Sluice("deployment list --app 'a b&c=d' --env 'x#y' --status running");
   EXPECT_EQ(r.exit_code, 0) << r.out;

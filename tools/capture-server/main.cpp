@@ -50,89 +50,86 @@ std::pair<std::string, int> HostPort(const std::string& flag, const std::string&
   return {value.substr(0, colon), port};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"sluice-capture-server: local stand-in for Slack, DingTalk, WeCom and webhooks"};
+// The command line as given.
+struct Flags {
   std::string addr = "127.0.0.1:18090";
   std::string dir = "var/demo/captures";
   std::string dingtalk_secret_file;
   std::string webhook_secret_file;
   std::string log_level = "info";
-  app.add_option("--addr", addr, "host:port to listen on");
-  app.add_option("--dir", dir, "where accepted messages are written");
-  app.add_option("--dingtalk-secret-file", dingtalk_secret_file,
-                 "file holding the DingTalk robot secret (signatures are then required)");
-  app.add_option("--webhook-secret-file", webhook_secret_file,
-                 "file holding the webhook HMAC key (X-Sluice-Signature is then required)");
   std::string smtp_addr;
   std::string smtp_user;
   std::string smtp_password_file;
   std::size_t smtp_max_bytes = 10 << 20;
-  app.add_option("--smtp-addr", smtp_addr,
+};
+
+void AddFlags(CLI::App& app, Flags& f) {
+  app.add_option("--addr", f.addr, "host:port to listen on");
+  app.add_option("--dir", f.dir, "where accepted messages are written");
+  app.add_option("--dingtalk-secret-file", f.dingtalk_secret_file,
+                 "file holding the DingTalk robot secret (signatures are then required)");
+  app.add_option("--webhook-secret-file", f.webhook_secret_file,
+                 "file holding the webhook HMAC key (X-Sluice-Signature is then required)");
+  app.add_option("--smtp-addr", f.smtp_addr,
                  "host:port of an SMTP listener standing in for a mail relay (off when absent)");
-  app.add_option("--smtp-user", smtp_user,
+  app.add_option("--smtp-user", f.smtp_user,
                  "with --smtp-password-file: the only credentials AUTH accepts (then required)");
-  app.add_option("--smtp-password-file", smtp_password_file, "file holding the SMTP password");
-  app.add_option("--smtp-max-bytes", smtp_max_bytes, "largest message accepted (552 beyond)")
+  app.add_option("--smtp-password-file", f.smtp_password_file, "file holding the SMTP password");
+  app.add_option("--smtp-max-bytes", f.smtp_max_bytes, "largest message accepted (552 beyond)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--log-level", log_level)->check(CLI::IsMember({"debug", "info", "warn"}));
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--log-level", f.log_level)->check(CLI::IsMember({"debug", "info", "warn"}));
+}
 
+// The server's options from the flags; throws naming the flag that is wrong.
+sluice::capture::ServerOptions Options(const Flags& f) {
   sluice::capture::ServerOptions options;
-  try {
-    std::tie(options.host, options.port) = HostPort("--addr", addr);
-    options.dir = dir;
-    if (!smtp_addr.empty()) {
-      sluice::capture::SmtpOptions smtp;
-      std::tie(smtp.host, smtp.port) = HostPort("--smtp-addr", smtp_addr);
-      smtp.max_message_bytes = smtp_max_bytes;
-      if (smtp_user.empty() != smtp_password_file.empty()) {
-        throw std::runtime_error("give both --smtp-user and --smtp-password-file, or neither");
-      }
-      smtp.username = smtp_user;
-      smtp.password = ReadSecret(smtp_password_file);
-      options.smtp = smtp;
-    } else if (!smtp_user.empty() || !smtp_password_file.empty()) {
-      throw std::runtime_error("--smtp-user / --smtp-password-file need --smtp-addr");
+  std::tie(options.host, options.port) = HostPort("--addr", f.addr);
+  options.dir = f.dir;
+  if (!f.smtp_addr.empty()) {
+    sluice::capture::SmtpOptions smtp;
+    std::tie(smtp.host, smtp.port) = HostPort("--smtp-addr", f.smtp_addr);
+    smtp.max_message_bytes = f.smtp_max_bytes;
+    if (f.smtp_user.empty() != f.smtp_password_file.empty()) {
+      throw std::runtime_error("give both --smtp-user and --smtp-password-file, or neither");
     }
-    options.dingtalk_secret = ReadSecret(dingtalk_secret_file);
-    options.webhook_secret = ReadSecret(webhook_secret_file);
-  } catch (const std::exception& e) {
-    std::cerr << "sluice-capture-server: " << e.what() << "\n";
-    return 2;
+    smtp.username = f.smtp_user;
+    smtp.password = ReadSecret(f.smtp_password_file);
+    options.smtp = smtp;
+  } else if (!f.smtp_user.empty() || !f.smtp_password_file.empty()) {
+    throw std::runtime_error("--smtp-user / --smtp-password-file need --smtp-addr");
   }
+  options.dingtalk_secret = ReadSecret(f.dingtalk_secret_file);
+  options.webhook_secret = ReadSecret(f.webhook_secret_file);
+  return options;
+}
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+// One log line per message: accepted (and where it was written) or refused (and why).
+void LogRequest(const std::shared_ptr<spdlog::logger>& log, const sluice::capture::Request& r) {
+  if (r.channel == sluice::capture::Channel::kEmail) {
+    log->info("email from {} to {} \"{}\" accepted -> {}",
+              sluice::capture::DecodeHeaderWords(r.Header("from")),
+              sluice::capture::DecodeHeaderWords(r.Header("to")),
+              sluice::capture::DecodeHeaderWords(r.Header("subject")),
+              r.file.empty() ? "(memory)" : r.file);
+  } else if (r.accepted) {
+    log->info("{} {} accepted -> {}", sluice::capture::ChannelName(r.channel), r.path,
+              r.file.empty() ? "(memory)" : r.file);
+  } else {
+    log->warn("{} {} refused: {} {}", sluice::capture::ChannelName(r.channel), r.path, r.status,
+              r.answer);
+  }
+}
 
-  sluice::core::InitLogging("capture-server", log_level);
-  const auto log = sluice::core::Logger("capture");
-  options.on_request = [log](const sluice::capture::Request& r) {
-    if (r.channel == sluice::capture::Channel::kEmail) {
-      log->info("email from {} to {} \"{}\" accepted -> {}",
-                sluice::capture::DecodeHeaderWords(r.Header("from")),
-                sluice::capture::DecodeHeaderWords(r.Header("to")),
-                sluice::capture::DecodeHeaderWords(r.Header("subject")),
-                r.file.empty() ? "(memory)" : r.file);
-    } else if (r.accepted) {
-      log->info("{} {} accepted -> {}", sluice::capture::ChannelName(r.channel), r.path,
-                r.file.empty() ? "(memory)" : r.file);
-    } else {
-      log->warn("{} {} refused: {} {}", sluice::capture::ChannelName(r.channel), r.path, r.status,
-                r.answer);
-    }
-  };
+// Serves until one of `signals` arrives; exit code 1 when the server cannot start.
+int Serve(const sluice::capture::ServerOptions& options, const sigset_t& signals,
+          const std::shared_ptr<spdlog::logger>& log) {
   try {
     sluice::capture::CaptureServer server(options);
     log->info(
         "capture server on http://{}:{} (slack /slack/..., dingtalk /dingtalk/robot/send, "
         "wecom /wecom/cgi-bin/webhook/send, webhook /webhook/..., list /captures), "
         "writing to {}",
-        options.host, server.Port(), dir);
+        options.host, server.Port(), options.dir);
     if (options.smtp) {
       log->info("smtp on {}:{} (no TLS; AUTH {}), writing email-<n>.json", options.smtp->host,
                 server.SmtpPort(), options.smtp->username.empty() ? "optional" : "required");
@@ -147,4 +144,32 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice-capture-server: local stand-in for Slack, DingTalk, WeCom and webhooks"};
+  Flags flags;
+  AddFlags(app, flags);
+  CLI11_PARSE(app, argc, argv);
+
+  sluice::capture::ServerOptions options;
+  try {
+    options = Options(flags);
+  } catch (const std::exception& e) {
+    std::cerr << "sluice-capture-server: " << e.what() << "\n";
+    return 2;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  sluice::core::InitLogging("capture-server", flags.log_level);
+  const auto log = sluice::core::Logger("capture");
+  options.on_request = [log](const sluice::capture::Request& r) { LogRequest(log, r); };
+  return Serve(options, signals, log);
 }

@@ -83,6 +83,73 @@ struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
+// The request's headers, and "Expect:" unless it sets one: no "Expect: 100-continue" round trip
+// (and its one-second wait on servers without it).
+std::unique_ptr<curl_slist, SlistDeleter> HeaderList(const ClientRequest& req) {
+  curl_slist* raw_headers = nullptr;
+  bool has_expect = false;
+  for (const auto& [k, v] : req.headers) {
+    has_expect = has_expect || EqualsIgnoreCase(k, "Expect");
+    raw_headers = curl_slist_append(raw_headers, (k + ": " + v).c_str());
+  }
+  if (!has_expect) raw_headers = curl_slist_append(raw_headers, "Expect:");
+  return std::unique_ptr<curl_slist, SlistDeleter>(raw_headers);
+}
+
+// The CA and the client certificate and key, each from PEM text or else from a file.
+void SetTls(CURL* c, const ClientRequest& req) {
+  // curl copies a blob (CURL_BLOB_COPY), so the request may go out of scope after the call.
+  const auto set_blob = [c](CURLoption option, const std::string& pem) {
+    curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(c, option, &blob);
+  };
+  if (!req.ca_pem.empty()) {
+    set_blob(CURLOPT_CAINFO_BLOB, req.ca_pem);
+  } else if (!req.ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, req.ca_file.c_str());
+  }
+  if (!req.client_cert_pem.empty()) {
+    set_blob(CURLOPT_SSLCERT_BLOB, req.client_cert_pem);
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+  } else if (!req.client_cert_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLCERT, req.client_cert_file.c_str());
+  }
+  if (!req.client_key_pem.empty()) {
+    set_blob(CURLOPT_SSLKEY_BLOB, req.client_key_pem);
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  } else if (!req.client_key_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLKEY, req.client_key_file.c_str());
+  }
+}
+
+// The method, and the body for the methods that carry one (curl reads it from `req`).
+void SetMethod(CURL* c, const ClientRequest& req) {
+  if (req.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (req.method != "GET" || !req.body.empty()) {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+    }
+  }
+}
+
+// The HttpError for a failed transfer, naming the method and the URL without credentials.
+[[noreturn]] void ThrowTransferError(const ClientRequest& req, CURLcode rc,
+                                     const Transfer& transfer, const char* error_buffer) {
+  const std::string where = req.method + " " + RedactUrl(req.url);
+  if (transfer.too_large) {
+    throw HttpError(
+        where + ": response larger than " + std::to_string(req.max_response_bytes) + " bytes",
+        false);
+  }
+  const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  // curl's messages may quote the URL; keep only what cannot carry a secret.
+  const bool mentions_url = detail.find("://") != std::string::npos;
+  throw HttpError(where + ": " + (mentions_url ? curl_easy_strerror(rc) : detail), IsRetryable(rc));
+}
+
 }  // namespace
 
 std::optional<std::string> ClientResponse::Header(std::string_view name) const {
@@ -134,16 +201,7 @@ ClientResponse Send(const ClientRequest& req) {
   Transfer transfer;
   transfer.max_bytes = req.max_response_bytes;
   char error_buffer[CURL_ERROR_SIZE] = {0};
-
-  curl_slist* raw_headers = nullptr;
-  bool has_expect = false;
-  for (const auto& [k, v] : req.headers) {
-    has_expect = has_expect || EqualsIgnoreCase(k, "Expect");
-    raw_headers = curl_slist_append(raw_headers, (k + ": " + v).c_str());
-  }
-  // No "Expect: 100-continue" round trip (and its one-second wait on servers without it).
-  if (!has_expect) raw_headers = curl_slist_append(raw_headers, "Expect:");
-  std::unique_ptr<curl_slist, SlistDeleter> headers(raw_headers);
+  const auto headers = HeaderList(req);
 
   const long timeout_ms = static_cast<long>(std::max<int64_t>(1, req.timeout.count()));
   curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
@@ -158,53 +216,11 @@ ClientResponse Send(const ClientRequest& req) {
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // any encoding curl can decode
-  // curl copies a blob (CURL_BLOB_COPY), so the request may go out of scope after the call.
-  const auto set_blob = [c](CURLoption option, const std::string& pem) {
-    curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(c, option, &blob);
-  };
-  if (!req.ca_pem.empty()) {
-    set_blob(CURLOPT_CAINFO_BLOB, req.ca_pem);
-  } else if (!req.ca_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_CAINFO, req.ca_file.c_str());
-  }
-  if (!req.client_cert_pem.empty()) {
-    set_blob(CURLOPT_SSLCERT_BLOB, req.client_cert_pem);
-    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-  } else if (!req.client_cert_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_SSLCERT, req.client_cert_file.c_str());
-  }
-  if (!req.client_key_pem.empty()) {
-    set_blob(CURLOPT_SSLKEY_BLOB, req.client_key_pem);
-    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-  } else if (!req.client_key_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_SSLKEY, req.client_key_file.c_str());
-  }
-
-  if (req.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (req.method != "GET" || !req.body.empty()) {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
-    }
-  }
+  SetTls(c, req);
+  SetMethod(c, req);
 
   const CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    const std::string where = req.method + " " + RedactUrl(req.url);
-    if (transfer.too_large) {
-      throw HttpError(
-          where + ": response larger than " + std::to_string(req.max_response_bytes) + " bytes",
-          false);
-    }
-    const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-    // curl's messages may quote the URL; keep only what cannot carry a secret.
-    const bool mentions_url = detail.find("://") != std::string::npos;
-    throw HttpError(where + ": " + (mentions_url ? curl_easy_strerror(rc) : detail),
-                    IsRetryable(rc));
-  }
+  if (rc != CURLE_OK) ThrowTransferError(req, rc, transfer, error_buffer);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   return std::move(transfer.response);
 }

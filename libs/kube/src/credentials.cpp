@@ -128,6 +128,81 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
+namespace {
+
+// The cluster's server (an https:// URL, without trailing slashes) and CA into `c`.
+void ReadCluster(const Kubeconfig& kc, const std::string& cluster_name, const std::string& ctx_key,
+                 Credentials& c) {
+  const YAML::Node cluster = kc.Entry("clusters", "cluster", cluster_name, ctx_key + ".cluster");
+  const std::string cl_key = "clusters[" + cluster_name + "].cluster";
+  c.server = kc.String(cluster, "server", cl_key);
+  if (c.server.empty()) kc.Fail(cl_key + ".server", "missing");
+  if (c.server.rfind("https://", 0) != 0) {
+    kc.Fail(cl_key + ".server",
+            "'" + c.server + "' is not an https:// URL (Sluice talks TLS only)");
+  }
+  while (c.server.size() > 8 && c.server.back() == '/') c.server.pop_back();
+  if (const YAML::Node v = cluster["insecure-skip-tls-verify"];
+      v && v.IsScalar() && v.as<std::string>() == "true") {
+    kc.Fail(cl_key + ".insecure-skip-tls-verify",
+            "not supported: give the cluster's CA (certificate-authority or "
+            "certificate-authority-data)");
+  }
+  for (const char* unsupported : {"tls-server-name", "proxy-url"}) {
+    if (cluster[unsupported]) kc.Fail(cl_key + "." + unsupported, "not supported");
+  }
+  c.ca_pem = kc.Data(cluster, "certificate-authority-data", cl_key);
+  if (c.ca_pem.empty()) c.ca_file = kc.Path(cluster, "certificate-authority", cl_key);
+}
+
+// Fails on the ways of authenticating Sluice does not support: plugins that run commands and
+// basic authentication.
+void RefuseUnsupportedAuth(const Kubeconfig& kc, const YAML::Node& user, const std::string& u_key) {
+  if (user["exec"]) {
+    kc.Fail(u_key + ".exec",
+            "exec credential plugins are not supported (Sluice runs no commands for credentials): "
+            "use a service-account token (token or tokenFile) or a client certificate");
+  }
+  if (user["auth-provider"]) {
+    kc.Fail(u_key + ".auth-provider",
+            "auth-provider plugins are not supported: use a service-account token (token or "
+            "tokenFile) or a client certificate");
+  }
+  if (user["username"] || user["password"]) {
+    kc.Fail(u_key + (user["username"] ? ".username" : ".password"),
+            "basic authentication is not supported: use a token or a client certificate");
+  }
+}
+
+// The user's token or client certificate and key into `c`; exactly one way to authenticate.
+void ReadUser(const Kubeconfig& kc, const std::string& user_name, const std::string& ctx_key,
+              Credentials& c) {
+  const YAML::Node user = kc.Entry("users", "user", user_name, ctx_key + ".user");
+  const std::string u_key = "users[" + user_name + "].user";
+  RefuseUnsupportedAuth(kc, user, u_key);
+  c.token = kc.String(user, "token", u_key);
+  if (c.token.empty()) c.token_file = kc.Path(user, "tokenFile", u_key);
+  c.client_cert_pem = kc.Data(user, "client-certificate-data", u_key);
+  if (c.client_cert_pem.empty()) c.client_cert_file = kc.Path(user, "client-certificate", u_key);
+  c.client_key_pem = kc.Data(user, "client-key-data", u_key);
+  if (c.client_key_pem.empty()) c.client_key_file = kc.Path(user, "client-key", u_key);
+
+  const bool has_cert = !c.client_cert_pem.empty() || !c.client_cert_file.empty();
+  const bool has_key = !c.client_key_pem.empty() || !c.client_key_file.empty();
+  if (has_cert != has_key) {
+    kc.Fail(u_key + (has_cert ? ".client-key" : ".client-certificate"),
+            "missing: a client certificate needs its key (client-certificate[-data] and "
+            "client-key[-data] together)");
+  }
+  if (!has_cert && c.token.empty() && c.token_file.empty()) {
+    kc.Fail(
+        u_key,
+        "no credential: set token, tokenFile, or client-certificate[-data] with client-key[-data]");
+  }
+}
+
+}  // namespace
+
 Credentials ParseKubeconfig(std::string_view yaml, const std::string& path,
                             const std::string& context) {
   const Kubeconfig kc(yaml, path);
@@ -154,63 +229,8 @@ Credentials ParseKubeconfig(std::string_view yaml, const std::string& path,
   if (const std::string ns = kc.String(ctx, "namespace", ctx_key); !ns.empty()) {
     c.default_namespace = ns;
   }
-
-  const YAML::Node cluster = kc.Entry("clusters", "cluster", cluster_name, ctx_key + ".cluster");
-  const std::string cl_key = "clusters[" + cluster_name + "].cluster";
-  c.server = kc.String(cluster, "server", cl_key);
-  if (c.server.empty()) kc.Fail(cl_key + ".server", "missing");
-  if (c.server.rfind("https://", 0) != 0) {
-    kc.Fail(cl_key + ".server",
-            "'" + c.server + "' is not an https:// URL (Sluice talks TLS only)");
-  }
-  while (c.server.size() > 8 && c.server.back() == '/') c.server.pop_back();
-  if (const YAML::Node v = cluster["insecure-skip-tls-verify"];
-      v && v.IsScalar() && v.as<std::string>() == "true") {
-    kc.Fail(cl_key + ".insecure-skip-tls-verify",
-            "not supported: give the cluster's CA (certificate-authority or "
-            "certificate-authority-data)");
-  }
-  for (const char* unsupported : {"tls-server-name", "proxy-url"}) {
-    if (cluster[unsupported]) kc.Fail(cl_key + "." + unsupported, "not supported");
-  }
-  c.ca_pem = kc.Data(cluster, "certificate-authority-data", cl_key);
-  if (c.ca_pem.empty()) c.ca_file = kc.Path(cluster, "certificate-authority", cl_key);
-
-  const YAML::Node user = kc.Entry("users", "user", user_name, ctx_key + ".user");
-  const std::string u_key = "users[" + user_name + "].user";
-  if (user["exec"]) {
-    kc.Fail(u_key + ".exec",
-            "exec credential plugins are not supported (Sluice runs no commands for credentials): "
-            "use a service-account token (token or tokenFile) or a client certificate");
-  }
-  if (user["auth-provider"]) {
-    kc.Fail(u_key + ".auth-provider",
-            "auth-provider plugins are not supported: use a service-account token (token or "
-            "tokenFile) or a client certificate");
-  }
-  if (user["username"] || user["password"]) {
-    kc.Fail(u_key + (user["username"] ? ".username" : ".password"),
-            "basic authentication is not supported: use a token or a client certificate");
-  }
-  c.token = kc.String(user, "token", u_key);
-  if (c.token.empty()) c.token_file = kc.Path(user, "tokenFile", u_key);
-  c.client_cert_pem = kc.Data(user, "client-certificate-data", u_key);
-  if (c.client_cert_pem.empty()) c.client_cert_file = kc.Path(user, "client-certificate", u_key);
-  c.client_key_pem = kc.Data(user, "client-key-data", u_key);
-  if (c.client_key_pem.empty()) c.client_key_file = kc.Path(user, "client-key", u_key);
-
-  const bool has_cert = !c.client_cert_pem.empty() || !c.client_cert_file.empty();
-  const bool has_key = !c.client_key_pem.empty() || !c.client_key_file.empty();
-  if (has_cert != has_key) {
-    kc.Fail(u_key + (has_cert ? ".client-key" : ".client-certificate"),
-            "missing: a client certificate needs its key (client-certificate[-data] and "
-            "client-key[-data] together)");
-  }
-  if (!has_cert && c.token.empty() && c.token_file.empty()) {
-    kc.Fail(
-        u_key,
-        "no credential: set token, tokenFile, or client-certificate[-data] with client-key[-data]");
-  }
+  ReadCluster(kc, cluster_name, ctx_key, c);
+  ReadUser(kc, user_name, ctx_key, c);
   return c;
 }
 

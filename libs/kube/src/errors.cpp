@@ -122,63 +122,54 @@ ApiError::ApiError(ErrorKind kind, long http_status, const std::string& message,
       retry_after_(retry_after),
       retryable_(retryable) {}
 
-ApiError MakeApiError(const RequestInfo& req, long http_status, std::string_view body,
-                      const std::optional<std::string>& retry_after_header) {
-  ApiStatus status = ParseStatus(body).value_or(ApiStatus{});
-  if (status.message.empty() && !body.empty() && body.size() <= 512 &&
-      body.find('{') == std::string_view::npos) {
-    status.message = std::string(body);  // a proxy's plain-text answer
-  }
+namespace {
+
+// Retry-After (seconds) when the header holds one, else the Status' details.retryAfterSeconds.
+std::optional<std::chrono::seconds> RetryAfter(const std::optional<std::string>& header,
+                                               const ApiStatus& status) {
   std::optional<std::chrono::seconds> retry_after;
-  if (retry_after_header) retry_after = ParseRetryAfter(*retry_after_header);
+  if (header) retry_after = ParseRetryAfter(*header);
   if (!retry_after && status.retry_after_seconds) {
     retry_after = std::chrono::seconds(*status.retry_after_seconds);
   }
+  return retry_after;
+}
 
-  ErrorKind kind = ErrorKind::kBadRequest;
-  if (http_status == 401) {
-    kind = ErrorKind::kUnauthorized;
-  } else if (http_status == 403) {
-    kind = ErrorKind::kForbidden;
-  } else if (http_status == 404) {
-    kind = ErrorKind::kNotFound;
-  } else if (http_status == 409) {
-    kind = status.reason == "AlreadyExists" ? ErrorKind::kAlreadyExists : ErrorKind::kConflict;
-  } else if (http_status == 410) {
-    kind = ErrorKind::kGone;
-  } else if (http_status == 422) {
-    kind = ErrorKind::kInvalid;
-  } else if (http_status == 429) {
-    kind = ErrorKind::kThrottled;
-  } else if (http_status >= 500) {
-    kind = ErrorKind::kServerError;
+ErrorKind KindFor(long http_status, const ApiStatus& status) {
+  if (http_status == 401) return ErrorKind::kUnauthorized;
+  if (http_status == 403) return ErrorKind::kForbidden;
+  if (http_status == 404) return ErrorKind::kNotFound;
+  if (http_status == 409) {
+    return status.reason == "AlreadyExists" ? ErrorKind::kAlreadyExists : ErrorKind::kConflict;
   }
+  if (http_status == 410) return ErrorKind::kGone;
+  if (http_status == 422) return ErrorKind::kInvalid;
+  if (http_status == 429) return ErrorKind::kThrottled;
+  if (http_status >= 500) return ErrorKind::kServerError;
+  return ErrorKind::kBadRequest;
+}
 
+// What was refused, why, and what to do: one line naming the request.
+std::string ErrorMessage(const RequestInfo& req, ErrorKind kind, long http_status,
+                         const ApiStatus& status, std::optional<std::chrono::seconds> retry_after) {
   const std::string what = Describe(req);
   const std::string api = status.message.empty() ? "" : ": " + status.message;
   const std::string code = " (" + std::to_string(http_status) + ")";
   std::string message;
   switch (kind) {
     case ErrorKind::kUnauthorized:
-      message = req.identity + ": " + req.server + " refused the credentials" + code + " on " +
-                what +
-                ": the token is wrong or expired, or the client certificate is not signed by "
-                "the cluster's CA";
-      break;
+      return req.identity + ": " + req.server + " refused the credentials" + code + " on " + what +
+             ": the token is wrong or expired, or the client certificate is not signed by "
+             "the cluster's CA";
     case ErrorKind::kForbidden:
-      message = ForbiddenMessage(req, status);
-      break;
+      return ForbiddenMessage(req, status);
     case ErrorKind::kNotFound:
-      message = what + ": not found" + code + api;
-      break;
+      return what + ": not found" + code + api;
     case ErrorKind::kConflict:
-      message =
-          what + ": conflict" + code + api + " (re-read the object and apply the change again)";
-      break;
+      return what + ": conflict" + code + api + " (re-read the object and apply the change again)";
     case ErrorKind::kAlreadyExists:
-      message = what + ": already exists" + code + api;
-      break;
-    case ErrorKind::kInvalid: {
+      return what + ": already exists" + code + api;
+    case ErrorKind::kInvalid:
       message = what + ": refused as invalid" + code + api;
       if (!status.causes.empty()) {
         message += "; causes:";
@@ -187,22 +178,34 @@ ApiError MakeApiError(const RequestInfo& req, long http_status, std::string_view
         }
         message.pop_back();
       }
-      break;
-    }
+      return message;
     case ErrorKind::kGone:
-      message = what + ": resourceVersion expired" + code + api;
-      break;
+      return what + ": resourceVersion expired" + code + api;
     case ErrorKind::kThrottled:
     case ErrorKind::kServerError:
       message =
           what + ": " + (kind == ErrorKind::kThrottled ? "throttled" : "server error") + code + api;
       if (retry_after) message += " (retry after " + std::to_string(retry_after->count()) + "s)";
-      break;
+      return message;
     case ErrorKind::kBadRequest:
     case ErrorKind::kTransport:
-      message = what + ": refused" + code + api;
       break;
   }
+  return what + ": refused" + code + api;
+}
+
+}  // namespace
+
+ApiError MakeApiError(const RequestInfo& req, long http_status, std::string_view body,
+                      const std::optional<std::string>& retry_after_header) {
+  ApiStatus status = ParseStatus(body).value_or(ApiStatus{});
+  if (status.message.empty() && !body.empty() && body.size() <= 512 &&
+      body.find('{') == std::string_view::npos) {
+    status.message = std::string(body);  // a proxy's plain-text answer
+  }
+  const auto retry_after = RetryAfter(retry_after_header, status);
+  const ErrorKind kind = KindFor(http_status, status);
+  const std::string message = ErrorMessage(req, kind, http_status, status, retry_after);
   const bool retryable = kind == ErrorKind::kThrottled || kind == ErrorKind::kServerError;
   return ApiError(kind, http_status, message, std::move(status), retry_after, retryable);
 }

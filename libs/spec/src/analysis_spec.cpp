@@ -255,43 +255,66 @@ class Parser : public YamlReader {
                          : "needs failWhen (e.g. \"error_rate > 5%\") or metric with max/min");
     }
     if (has_fail_when) {
-      if (Has(node, "max") || Has(node, "min")) {
-        Fail(Has(node, "max") ? node["max"] : node["min"],
-             Child(path, Has(node, "max") ? "max" : "min"), "max/min go with metric, not failWhen");
-      }
-      const auto fw = node["failWhen"];
-      const auto fpath = Child(path, "failWhen");
-      rule.fail_when = NonEmpty(fw, fpath);
-      ConditionError err;
-      auto cond = ParseCondition(rule.fail_when, &err);
-      if (!cond) {
-        Fail(fw, fpath,
-             err.message + " (at character " + std::to_string(err.offset + 1) + " of \"" +
-                 rule.fail_when + "\")");
-      }
-      for (const auto* c : cond->Comparisons()) RequireMetric(t, fw, fpath, c->metric, "failWhen");
-      rule.condition = std::move(*cond);
+      ParseFailWhen(node, path, t, rule);
     } else {
-      const auto m = node["metric"];
-      const auto mpath = Child(path, "metric");
-      const auto metric = Scalar(m, mpath);
-      RequireMetric(t, m, mpath, metric, "metric");
-      std::vector<std::string> parts;
-      if (const auto mx = node["max"]; mx.IsDefined()) {
-        Threshold(mx, Child(path, "max"));
-        parts.push_back(metric + " > " + mx.Scalar());
-      }
-      if (const auto mn = node["min"]; mn.IsDefined()) {
-        Threshold(mn, Child(path, "min"));
-        parts.push_back(metric + " < " + mn.Scalar());
-      }
-      if (parts.empty()) Fail(node, path, "metric needs max or min (or both)");
-      rule.fail_when = parts.size() == 1 ? parts[0] : parts[0] + " OR " + parts[1];
-      ConditionError err;
-      auto cond = ParseCondition(rule.fail_when, &err);
-      if (!cond) Fail(node, path, err.message);
-      rule.condition = std::move(*cond);
+      ParseBounds(node, path, t, rule);
     }
+    ParseRuleOptions(node, path, t, rule);
+    rule.limits = ParseLimits(node, path, defaults);
+    if (const auto n = node["dryRun"]; n.IsDefined()) {
+      rule.limits.dry_run = Bool(n, Child(path, "dryRun"));
+    }
+    return rule;
+  }
+
+  // `failWhen: "error_rate > 5%"`: a condition over the template's metrics.
+  void ParseFailWhen(const YAML::Node& node, const std::string& path, const Template& t,
+                     ThresholdRule& rule) const {
+    if (Has(node, "max") || Has(node, "min")) {
+      Fail(Has(node, "max") ? node["max"] : node["min"],
+           Child(path, Has(node, "max") ? "max" : "min"), "max/min go with metric, not failWhen");
+    }
+    const auto fw = node["failWhen"];
+    const auto fpath = Child(path, "failWhen");
+    rule.fail_when = NonEmpty(fw, fpath);
+    ConditionError err;
+    auto cond = ParseCondition(rule.fail_when, &err);
+    if (!cond) {
+      Fail(fw, fpath,
+           err.message + " (at character " + std::to_string(err.offset + 1) + " of \"" +
+               rule.fail_when + "\")");
+    }
+    for (const auto* c : cond->Comparisons()) RequireMetric(t, fw, fpath, c->metric, "failWhen");
+    rule.condition = std::move(*cond);
+  }
+
+  // `metric` with `max` and/or `min`: the condition they make.
+  void ParseBounds(const YAML::Node& node, const std::string& path, const Template& t,
+                   ThresholdRule& rule) const {
+    const auto m = node["metric"];
+    const auto mpath = Child(path, "metric");
+    const auto metric = Scalar(m, mpath);
+    RequireMetric(t, m, mpath, metric, "metric");
+    std::vector<std::string> parts;
+    if (const auto mx = node["max"]; mx.IsDefined()) {
+      Threshold(mx, Child(path, "max"));
+      parts.push_back(metric + " > " + mx.Scalar());
+    }
+    if (const auto mn = node["min"]; mn.IsDefined()) {
+      Threshold(mn, Child(path, "min"));
+      parts.push_back(metric + " < " + mn.Scalar());
+    }
+    if (parts.empty()) Fail(node, path, "metric needs max or min (or both)");
+    rule.fail_when = parts.size() == 1 ? parts[0] : parts[0] + " OR " + parts[1];
+    ConditionError err;
+    auto cond = ParseCondition(rule.fail_when, &err);
+    if (!cond) Fail(node, path, err.message);
+    rule.condition = std::move(*cond);
+  }
+
+  // severity, minRequests, minSamples and noData.
+  void ParseRuleOptions(const YAML::Node& node, const std::string& path, const Template& t,
+                        ThresholdRule& rule) const {
     if (const auto n = node["severity"]; n.IsDefined()) {
       rule.severity = OneOf<Severity>(n, Child(path, "severity"),
                                       {{"info", Severity::kInfo},
@@ -318,11 +341,6 @@ class Parser : public YamlReader {
                                     {"pass", NoData::kPass},
                                     {"fail", NoData::kFail}});
     }
-    rule.limits = ParseLimits(node, path, defaults);
-    if (const auto n = node["dryRun"]; n.IsDefined()) {
-      rule.limits.dry_run = Bool(n, Child(path, "dryRun"));
-    }
-    return rule;
   }
 
   JudgeSpec ParseJudge(const YAML::Node& node, const std::string& path,
@@ -331,6 +349,21 @@ class Parser : public YamlReader {
               With({"confidence", "pass", "marginal", "lookback", "step", "metrics"}, kLimitKeys));
     JudgeSpec j;
     j.limits = ParseLimits(node, path, defaults);
+    ParseJudgeSettings(node, path, j);
+    const auto mpath = Child(path, "metrics");
+    const auto metrics = Required(node, path, "metrics");
+    if (!metrics.IsSequence() || metrics.size() == 0) {
+      Fail(metrics, mpath, "must be a non-empty list of metrics");
+    }
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < metrics.size(); ++i) {
+      j.metrics.push_back(ParseJudgeMetric(metrics[i], Index(mpath, i), names));
+    }
+    return j;
+  }
+
+  // confidence, the pass and marginal scores, lookback and step.
+  void ParseJudgeSettings(const YAML::Node& node, const std::string& path, JudgeSpec& j) const {
     if (const auto n = node["confidence"]; n.IsDefined()) {
       j.confidence = Number(n, Child(path, "confidence"));
       if (j.confidence < 0.5 || j.confidence >= 1) {
@@ -361,106 +394,110 @@ class Parser : public YamlReader {
       Fail(node["step"].IsDefined() ? node["step"] : node, Child(path, "step"),
            "must not exceed lookback");
     }
-    const auto mpath = Child(path, "metrics");
-    const auto metrics = Required(node, path, "metrics");
-    if (!metrics.IsSequence() || metrics.size() == 0) {
-      Fail(metrics, mpath, "must be a non-empty list of metrics");
+  }
+
+  // One metric of the judge; `names` holds the names of the ones before it.
+  JudgeMetric ParseJudgeMetric(const YAML::Node& item, const std::string& ipath,
+                               std::set<std::string>& names) const {
+    CheckKeys(item, ipath,
+              {"name", "kind", "query", "baselineQuery", "errors", "requests", "buckets", "sum",
+               "count", "direction", "tolerance", "weight", "critical", "removeOutliers"});
+    JudgeMetric m;
+    const auto name = Required(item, ipath, "name");
+    m.name = NonEmpty(name, Child(ipath, "name"));
+    if (!names.insert(m.name).second) {
+      Fail(name, Child(ipath, "name"), "duplicate judge metric '" + m.name + "'");
     }
-    std::set<std::string> names;
-    for (std::size_t i = 0; i < metrics.size(); ++i) {
-      const auto item = metrics[i];
-      const auto ipath = Index(mpath, i);
-      CheckKeys(item, ipath,
-                {"name", "kind", "query", "baselineQuery", "errors", "requests", "buckets", "sum",
-                 "count", "direction", "tolerance", "weight", "critical", "removeOutliers"});
-      JudgeMetric m;
-      const auto name = Required(item, ipath, "name");
-      m.name = NonEmpty(name, Child(ipath, "name"));
-      if (!names.insert(m.name).second) {
-        Fail(name, Child(ipath, "name"), "duplicate judge metric '" + m.name + "'");
+    if (const auto n = item["kind"]; n.IsDefined()) {
+      m.kind = OneOf<JudgeKind>(n, Child(ipath, "kind"),
+                                {{"query", JudgeKind::kQuery},
+                                 {"gauge", JudgeKind::kGauge},
+                                 {"ratio", JudgeKind::kRatio},
+                                 {"histogram", JudgeKind::kHistogram},
+                                 {"mean", JudgeKind::kMean}});
+    }
+    ParseJudgeQueries(item, ipath, m);
+    ParseJudgeMetricOptions(item, ipath, m);
+    return m;
+  }
+
+  // The query keys of the metric's kind (each kind takes its own and no other's).
+  void ParseJudgeQueries(const YAML::Node& item, const std::string& ipath, JudgeMetric& m) const {
+    std::vector<std::string> wanted, refused;
+    switch (m.kind) {
+      case JudgeKind::kQuery:
+      case JudgeKind::kGauge:
+        wanted = {"query"};
+        refused = {"errors", "requests", "buckets", "sum", "count"};
+        break;
+      case JudgeKind::kRatio:
+        wanted = {"errors", "requests"};
+        refused = {"query", "baselineQuery", "buckets", "sum", "count"};
+        break;
+      case JudgeKind::kHistogram:
+        wanted = {"buckets"};
+        refused = {"query", "baselineQuery", "errors", "requests", "sum", "count"};
+        break;
+      case JudgeKind::kMean:
+        wanted = {"sum", "count"};
+        refused = {"query", "baselineQuery", "errors", "requests", "buckets"};
+        break;
+    }
+    for (const auto& key : refused) {
+      if (const auto n = item[key]; n.IsDefined()) {
+        Fail(n, Child(ipath, key),
+             "not a key of a judge metric of kind " + std::string(ToString(m.kind)) +
+                 " (it takes " + wanted.front() +
+                 (wanted.size() > 1 ? " and " + wanted.back() : std::string()) + ")");
       }
-      if (const auto n = item["kind"]; n.IsDefined()) {
-        m.kind = OneOf<JudgeKind>(n, Child(ipath, "kind"),
-                                  {{"query", JudgeKind::kQuery},
-                                   {"gauge", JudgeKind::kGauge},
-                                   {"ratio", JudgeKind::kRatio},
-                                   {"histogram", JudgeKind::kHistogram},
-                                   {"mean", JudgeKind::kMean}});
-      }
-      // Each kind takes its own query keys and no other's.
-      std::vector<std::string> wanted, refused;
-      switch (m.kind) {
-        case JudgeKind::kQuery:
-        case JudgeKind::kGauge:
-          wanted = {"query"};
-          refused = {"errors", "requests", "buckets", "sum", "count"};
-          break;
-        case JudgeKind::kRatio:
-          wanted = {"errors", "requests"};
-          refused = {"query", "baselineQuery", "buckets", "sum", "count"};
-          break;
-        case JudgeKind::kHistogram:
-          wanted = {"buckets"};
-          refused = {"query", "baselineQuery", "errors", "requests", "sum", "count"};
-          break;
-        case JudgeKind::kMean:
-          wanted = {"sum", "count"};
-          refused = {"query", "baselineQuery", "errors", "requests", "buckets"};
-          break;
-      }
-      for (const auto& key : refused) {
-        if (const auto n = item[key]; n.IsDefined()) {
-          Fail(n, Child(ipath, key),
-               "not a key of a judge metric of kind " + std::string(ToString(m.kind)) +
-                   " (it takes " + wanted.front() +
-                   (wanted.size() > 1 ? " and " + wanted.back() : std::string()) + ")");
-        }
-      }
-      std::vector<std::string> given;
-      for (const auto& key : wanted) {
-        given.push_back(NonEmpty(Required(item, ipath, key), Child(ipath, key)));
-      }
-      if (m.kind == JudgeKind::kQuery || m.kind == JudgeKind::kGauge) {
-        m.query = given[0];
-        if (const auto n = item["baselineQuery"]; n.IsDefined()) {
-          m.baseline_query = NonEmpty(n, Child(ipath, "baselineQuery"));
-        } else {
-          m.baseline_query = DeriveBaselineQuery(m.query);
-        }
+    }
+    std::vector<std::string> given;
+    for (const auto& key : wanted) {
+      given.push_back(NonEmpty(Required(item, ipath, key), Child(ipath, key)));
+    }
+    if (m.kind == JudgeKind::kQuery || m.kind == JudgeKind::kGauge) {
+      m.query = given[0];
+      if (const auto n = item["baselineQuery"]; n.IsDefined()) {
+        m.baseline_query = NonEmpty(n, Child(ipath, "baselineQuery"));
       } else {
-        m.numerator = given[0];
-        m.baseline_numerator = DeriveBaselineQuery(m.numerator);
-        if (given.size() > 1) {
-          m.denominator = given[1];
-          m.baseline_denominator = DeriveBaselineQuery(m.denominator);
-        }
+        m.baseline_query = DeriveBaselineQuery(m.query);
       }
-      if (const auto n = item["direction"]; n.IsDefined()) {
-        m.direction = OneOf<Direction>(n, Child(ipath, "direction"),
-                                       {{"increase", Direction::kIncrease},
-                                        {"decrease", Direction::kDecrease},
-                                        {"either", Direction::kEither}});
+    } else {
+      m.numerator = given[0];
+      m.baseline_numerator = DeriveBaselineQuery(m.numerator);
+      if (given.size() > 1) {
+        m.denominator = given[1];
+        m.baseline_denominator = DeriveBaselineQuery(m.denominator);
       }
-      if (m.kind == JudgeKind::kRatio && m.direction != Direction::kIncrease) {
-        Fail(item["direction"], Child(ipath, "direction"),
-             "a ratio (errors / requests) is judged on increase");
-      }
-      if (const auto n = item["tolerance"]; n.IsDefined()) {
-        m.tolerance = Fraction(n, Child(ipath, "tolerance"));
-      }
-      if (const auto n = item["weight"]; n.IsDefined()) {
-        m.weight = Number(n, Child(ipath, "weight"));
-        if (m.weight <= 0) Fail(n, Child(ipath, "weight"), "must be positive");
-      }
-      if (const auto n = item["critical"]; n.IsDefined()) {
-        m.critical = Bool(n, Child(ipath, "critical"));
-      }
-      if (const auto n = item["removeOutliers"]; n.IsDefined()) {
-        m.remove_outliers = Bool(n, Child(ipath, "removeOutliers"));
-      }
-      j.metrics.push_back(std::move(m));
     }
-    return j;
+  }
+
+  // direction, tolerance, weight, critical and removeOutliers.
+  void ParseJudgeMetricOptions(const YAML::Node& item, const std::string& ipath,
+                               JudgeMetric& m) const {
+    if (const auto n = item["direction"]; n.IsDefined()) {
+      m.direction = OneOf<Direction>(n, Child(ipath, "direction"),
+                                     {{"increase", Direction::kIncrease},
+                                      {"decrease", Direction::kDecrease},
+                                      {"either", Direction::kEither}});
+    }
+    if (m.kind == JudgeKind::kRatio && m.direction != Direction::kIncrease) {
+      Fail(item["direction"], Child(ipath, "direction"),
+           "a ratio (errors / requests) is judged on increase");
+    }
+    if (const auto n = item["tolerance"]; n.IsDefined()) {
+      m.tolerance = Fraction(n, Child(ipath, "tolerance"));
+    }
+    if (const auto n = item["weight"]; n.IsDefined()) {
+      m.weight = Number(n, Child(ipath, "weight"));
+      if (m.weight <= 0) Fail(n, Child(ipath, "weight"), "must be positive");
+    }
+    if (const auto n = item["critical"]; n.IsDefined()) {
+      m.critical = Bool(n, Child(ipath, "critical"));
+    }
+    if (const auto n = item["removeOutliers"]; n.IsDefined()) {
+      m.remove_outliers = Bool(n, Child(ipath, "removeOutliers"));
+    }
   }
 };
 

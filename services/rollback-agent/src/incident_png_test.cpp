@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "chart_examples.hpp"
 #include "incident.hpp"
-#include "testdata/chart_examples.hpp"
 
 extern char** environ;  // what posix_spawnp hands rsvg-convert
 

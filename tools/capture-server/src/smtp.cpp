@@ -193,80 +193,103 @@ SmtpSession::Step SmtpSession::Auth(std::string_view args) {
   return Error("504 5.5.4 Unrecognized authentication type\r\n");
 }
 
+bool SmtpSession::TlsOffered() const {
+  return !options_.tls_cert_file.empty() && !options_.tls_key_file.empty();
+}
+
+bool SmtpSession::TlsMissing() const {
+  return TlsOffered() && options_.require_tls && !tls_active_;
+}
+
+SmtpSession::Step SmtpSession::Hello(const std::string& verb, std::string_view args) {
+  if (args.empty()) return Error("501 5.5.4 Syntax: " + verb + " hostname\r\n");
+  greeted_ = true;
+  Reset();
+  mail_.helo = std::string(args);
+  if (verb == "HELO") return {"250 " + options_.hostname + "\r\n", false, {}};
+  return {"250-" + options_.hostname + " greets " + std::string(args) + "\r\n" + "250-SIZE " +
+              std::to_string(options_.max_message_bytes) + "\r\n" + "250-8BITMIME\r\n" +
+              (TlsOffered() && !tls_active_ ? "250-STARTTLS\r\n" : "") +
+              "250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n",
+          false,
+          {}};
+}
+
+SmtpSession::Step SmtpSession::AuthCommand(std::string_view args) {
+  if (!greeted_) return Error("503 5.5.1 Error: send EHLO first\r\n");
+  if (TlsMissing()) return Error("530 5.7.0 Must issue a STARTTLS command first\r\n");
+  if (authenticated_) return Error("503 5.5.1 Error: already authenticated\r\n");
+  if (in_transaction_) return Error("503 5.5.1 Error: MAIL transaction in progress\r\n");
+  if (args.empty()) return Error("501 5.5.4 Syntax: AUTH mechanism\r\n");
+  return Auth(args);
+}
+
+SmtpSession::Step SmtpSession::Mail(std::string_view args) {
+  const bool auth_required = !options_.username.empty() || !options_.password.empty();
+  if (!greeted_) return Error("503 5.5.1 Error: send HELO/EHLO first\r\n");
+  if (in_transaction_) return Error("503 5.5.1 Error: nested MAIL command\r\n");
+  if (TlsMissing()) return Error("530 5.7.0 Must issue a STARTTLS command first\r\n");
+  if (auth_required && !authenticated_) {
+    return Error("530 5.7.0 Authentication required\r\n");
+  }
+  if (!StartsWithNoCase(args, "FROM:")) return Error("501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+  const auto path = ParsePath(args.substr(5));
+  if (!path) return Error("501 5.1.7 Bad sender address syntax\r\n");
+  const std::string params = Upper(path->params);
+  const auto size_at = params.find("SIZE=");
+  if (size_at != std::string::npos) {
+    const auto declared = std::strtoull(params.c_str() + size_at + 5, nullptr, 10);
+    if (declared > options_.max_message_bytes) {
+      return Error("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+    }
+  }
+  in_transaction_ = true;
+  mail_.mail_from = path->address;
+  mail_.tls = tls_active_;
+  return {"250 2.1.0 Ok\r\n", false, {}};
+}
+
+SmtpSession::Step SmtpSession::Rcpt(std::string_view args) {
+  if (!in_transaction_) return Error("503 5.5.1 Error: need MAIL command\r\n");
+  if (!StartsWithNoCase(args, "TO:")) return Error("501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+  const auto path = ParsePath(args.substr(3));
+  if (!path || path->address.empty()) {
+    return Error("501 5.1.3 Bad recipient address syntax\r\n");
+  }
+  if (mail_.rcpt_to.size() >= options_.max_recipients) {
+    return Error("452 4.5.3 Error: too many recipients\r\n");
+  }
+  mail_.rcpt_to.push_back(path->address);
+  return {"250 2.1.5 Ok\r\n", false, {}};
+}
+
+SmtpSession::Step SmtpSession::DataCommand(std::string_view args) {
+  if (!args.empty()) return Error("501 5.5.4 Syntax: DATA\r\n");
+  if (mail_.rcpt_to.empty()) return Error("503 5.5.1 Error: need RCPT command\r\n");
+  state_ = State::kData;
+  data_too_big_ = false;
+  mail_.data.clear();
+  return {"354 End data with <CR><LF>.<CR><LF>\r\n", false, {}};
+}
+
+SmtpSession::Step SmtpSession::StartTls(std::string_view args) {
+  if (!TlsOffered()) return Error("454 4.7.0 TLS not available\r\n");
+  if (tls_active_) return Error("503 5.5.1 Error: TLS already active\r\n");
+  if (!args.empty()) return Error("501 5.5.4 Syntax: STARTTLS\r\n");
+  if (!greeted_) return Error("503 5.5.1 Error: send EHLO first\r\n");
+  return {"220 2.0.0 Ready to start TLS\r\n", false, {}, true};
+}
+
 SmtpSession::Step SmtpSession::Command(std::string_view line) {
   const auto space = line.find(' ');
   const std::string verb = Upper(line.substr(0, space));
   const std::string_view args =
       space == std::string_view::npos ? std::string_view() : Trim(line.substr(space + 1));
-  const bool auth_required = !options_.username.empty() || !options_.password.empty();
-  const bool tls_offered = !options_.tls_cert_file.empty() && !options_.tls_key_file.empty();
-  const bool tls_missing = tls_offered && options_.require_tls && !tls_active_;
-
-  if (verb == "EHLO" || verb == "HELO") {
-    if (args.empty()) return Error("501 5.5.4 Syntax: " + verb + " hostname\r\n");
-    greeted_ = true;
-    Reset();
-    mail_.helo = std::string(args);
-    if (verb == "HELO") return {"250 " + options_.hostname + "\r\n", false, {}};
-    return {"250-" + options_.hostname + " greets " + std::string(args) + "\r\n" + "250-SIZE " +
-                std::to_string(options_.max_message_bytes) + "\r\n" + "250-8BITMIME\r\n" +
-                (tls_offered && !tls_active_ ? "250-STARTTLS\r\n" : "") +
-                "250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n",
-            false,
-            {}};
-  }
-  if (verb == "AUTH") {
-    if (!greeted_) return Error("503 5.5.1 Error: send EHLO first\r\n");
-    if (tls_missing) return Error("530 5.7.0 Must issue a STARTTLS command first\r\n");
-    if (authenticated_) return Error("503 5.5.1 Error: already authenticated\r\n");
-    if (in_transaction_) return Error("503 5.5.1 Error: MAIL transaction in progress\r\n");
-    if (args.empty()) return Error("501 5.5.4 Syntax: AUTH mechanism\r\n");
-    return Auth(args);
-  }
-  if (verb == "MAIL") {
-    if (!greeted_) return Error("503 5.5.1 Error: send HELO/EHLO first\r\n");
-    if (in_transaction_) return Error("503 5.5.1 Error: nested MAIL command\r\n");
-    if (tls_missing) return Error("530 5.7.0 Must issue a STARTTLS command first\r\n");
-    if (auth_required && !authenticated_) {
-      return Error("530 5.7.0 Authentication required\r\n");
-    }
-    if (!StartsWithNoCase(args, "FROM:")) return Error("501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
-    const auto path = ParsePath(args.substr(5));
-    if (!path) return Error("501 5.1.7 Bad sender address syntax\r\n");
-    const std::string params = Upper(path->params);
-    const auto size_at = params.find("SIZE=");
-    if (size_at != std::string::npos) {
-      const auto declared = std::strtoull(params.c_str() + size_at + 5, nullptr, 10);
-      if (declared > options_.max_message_bytes) {
-        return Error("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
-      }
-    }
-    in_transaction_ = true;
-    mail_.mail_from = path->address;
-    mail_.tls = tls_active_;
-    return {"250 2.1.0 Ok\r\n", false, {}};
-  }
-  if (verb == "RCPT") {
-    if (!in_transaction_) return Error("503 5.5.1 Error: need MAIL command\r\n");
-    if (!StartsWithNoCase(args, "TO:")) return Error("501 5.5.4 Syntax: RCPT TO:<address>\r\n");
-    const auto path = ParsePath(args.substr(3));
-    if (!path || path->address.empty()) {
-      return Error("501 5.1.3 Bad recipient address syntax\r\n");
-    }
-    if (mail_.rcpt_to.size() >= options_.max_recipients) {
-      return Error("452 4.5.3 Error: too many recipients\r\n");
-    }
-    mail_.rcpt_to.push_back(path->address);
-    return {"250 2.1.5 Ok\r\n", false, {}};
-  }
-  if (verb == "DATA") {
-    if (!args.empty()) return Error("501 5.5.4 Syntax: DATA\r\n");
-    if (mail_.rcpt_to.empty()) return Error("503 5.5.1 Error: need RCPT command\r\n");
-    state_ = State::kData;
-    data_too_big_ = false;
-    mail_.data.clear();
-    return {"354 End data with <CR><LF>.<CR><LF>\r\n", false, {}};
-  }
+  if (verb == "EHLO" || verb == "HELO") return Hello(verb, args);
+  if (verb == "AUTH") return AuthCommand(args);
+  if (verb == "MAIL") return Mail(args);
+  if (verb == "RCPT") return Rcpt(args);
+  if (verb == "DATA") return DataCommand(args);
   if (verb == "RSET") {
     Reset();
     return {"250 2.0.0 Ok\r\n", false, {}};
@@ -277,13 +300,7 @@ SmtpSession::Step SmtpSession::Command(std::string_view line) {
   if (verb == "HELP") {
     return {"214 2.0.0 EHLO HELO AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT\r\n", false, {}};
   }
-  if (verb == "STARTTLS") {
-    if (!tls_offered) return Error("454 4.7.0 TLS not available\r\n");
-    if (tls_active_) return Error("503 5.5.1 Error: TLS already active\r\n");
-    if (!args.empty()) return Error("501 5.5.4 Syntax: STARTTLS\r\n");
-    if (!greeted_) return Error("503 5.5.1 Error: send EHLO first\r\n");
-    return {"220 2.0.0 Ready to start TLS\r\n", false, {}, true};
-  }
+  if (verb == "STARTTLS") return StartTls(args);
   return Error("500 5.5.2 Error: command not recognized\r\n");
 }
 

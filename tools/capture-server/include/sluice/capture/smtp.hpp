@@ -72,12 +72,23 @@ class SmtpSession {
  private:
   enum class State { kCommand, kData, kAuthPlain, kAuthLoginUser, kAuthLoginPassword };
 
+  // One command line, and one function per command that takes arguments.
   Step Command(std::string_view line);
+  Step Hello(const std::string& verb, std::string_view args);  // EHLO, HELO
+  Step AuthCommand(std::string_view args);
+  Step Mail(std::string_view args);
+  Step Rcpt(std::string_view args);
+  Step DataCommand(std::string_view args);
+  Step StartTls(std::string_view args);
   Step Data(std::string_view line);
   Step Auth(std::string_view args);
   Step FinishAuth(const std::string& user, const std::string& password);
   Step Error(std::string reply);
   void Reset();
+  // STARTTLS is offered (a certificate and key are set); it is missing when required but not
+  // started yet.
+  bool TlsOffered() const;
+  bool TlsMissing() const;
 
   SmtpOptions options_;
   State state_ = State::kCommand;
