@@ -10,6 +10,7 @@
 
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
+#include "intake_actions.hpp"
 #include "release_intake_component.hpp"
 
 namespace sluice::release_intake {
@@ -330,6 +331,7 @@ struct DeploymentOutcome {
 struct DeploymentAsk {
   const DeploymentRequest& request;
   const std::string& actor;
+  const std::string& transport;  // "api", "kafka"
   const std::optional<std::string>& key;
   const std::string& fingerprint;
   std::int64_t now_ms;
@@ -347,7 +349,9 @@ DeploymentOutcome Replay(pqxx::work& tx, const DeploymentAsk& ask,
                             stored.app + "/" + stored.env,
                             same ? "replayed" : "key_conflict",
                             core::TraceScope::Current(),
-                            {{"deployment_id", stored.deployment_id}, {"idempotency_key", key}}},
+                            {{"deployment_id", stored.deployment_id},
+                             {"idempotency_key", key},
+                             {"transport", ask.transport}}},
                            ask.now_ms);
   if (!same) {
     return DeploymentOutcome{
@@ -448,8 +452,8 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
 // POST /v1/deployments inside its transaction: a replay for a known Idempotency-Key; else the
 // release, its app's spec and the environment checked, then a dry run's plan, or the stored
 // request with its DeploymentRequested (outbox) and audit row.
-DeploymentOutcome RequestDeployment(pqxx::work& tx, const DeploymentAsk& ask, bool dry_run,
-                                    const core::Clock& clock) {
+DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, bool dry_run,
+                                      const core::Clock& clock) {
   const auto& request = ask.request;
   if (ask.key) {
     if (auto stored = DeliveryRepository::FindByIdempotencyKey(tx, *ask.key)) {
@@ -485,7 +489,8 @@ DeploymentOutcome RequestDeployment(pqxx::work& tx, const DeploymentAsk& ask, bo
   json detail = {{"deployment_id", stored.deployment_id},
                  {"release_id", release->id},
                  {"version", release->input.version},
-                 {"spec_version", spec.version}};
+                 {"spec_version", spec.version},
+                 {"transport", ask.transport}};
   if (ask.key) detail["idempotency_key"] = *ask.key;
   ReleaseRepository::Audit(tx,
                            {ask.actor, "deployment.request", app + "/" + request.env, "requested",
@@ -503,26 +508,40 @@ DeploymentOutcome RequestDeployment(pqxx::work& tx, const DeploymentAsk& ask, bo
 
 }  // namespace
 
-void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Response& res) {
-  const auto token = Authenticate(req, Role::kDeployer);
-  const bool dry_run = DryRunParam(req);
-  const json body = http::ParseJsonBody(req);
+DeploymentRequest ValidatedDeployment(const json& body) {
   auto validated = ValidateDeploymentRequest(body);
   if (const auto* e = std::get_if<FieldError>(&validated)) {
     throw http::BadRequest(e->field, e->message);
   }
-  const auto& request = std::get<DeploymentRequest>(validated);
-  const std::optional<std::string> key = IdempotencyKeyOf(req, dry_run);
+  return std::get<DeploymentRequest>(std::move(validated));
+}
+
+Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
+                         const std::optional<std::string>& idempotency_key, bool dry_run,
+                         const Caller& caller, const core::Clock& clock) {
   const std::string fingerprint = RequestFingerprint(request);
-  const DeploymentAsk ask{request, token.name, key, fingerprint,
-                          core::ToUnixMillis(deps_.clock.Now())};
-  const auto outcome =
-      Db([&](pqxx::work& tx) { return RequestDeployment(tx, ask, dry_run, deps_.clock); });
-  if (outcome.status == 202 && outcome.body.contains("deployment_id")) {
-    res.set_header("Location",
-                   "/v1/deployments/" + outcome.body["deployment_id"].get<std::string>());
+  const DeploymentAsk ask{request,         caller.name, caller.transport,
+                          idempotency_key, fingerprint, core::ToUnixMillis(clock.Now())};
+  auto outcome = RequestDeploymentIn(tx, ask, dry_run, clock);
+  Answer answer{outcome.status, std::move(outcome.body), ""};
+  if (answer.status == 202 && answer.body.contains("deployment_id")) {
+    answer.location = "/v1/deployments/" + answer.body["deployment_id"].get<std::string>();
   }
-  http::WriteJson(res, outcome.status, outcome.body);
+  return answer;
+}
+
+void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Response& res) {
+  const auto token = Authenticate(req, Role::kDeployer);
+  const bool dry_run = DryRunParam(req);
+  const json body = http::ParseJsonBody(req);
+  const DeploymentRequest request = ValidatedDeployment(body);
+  const std::optional<std::string> key = IdempotencyKeyOf(req, dry_run);
+  const Caller caller{token.name, "api"};
+  const auto answer = Db([&](pqxx::work& tx) {
+    return RequestDeployment(tx, request, key, dry_run, caller, deps_.clock);
+  });
+  if (!answer.location.empty()) res.set_header("Location", answer.location);
+  http::WriteJson(res, answer.status, answer.body);
 }
 
 // --- Operator commands ------------------------------------------------------------------------

@@ -126,10 +126,6 @@ class ReleaseIntakeApi {
              const std::string& upstream_name, const std::string& unavailable_code,
              bool any_media = false);
 
-  // Stores the release and its ReleaseCreated event in one transaction.
-  InsertResult StoreRelease(pqxx::work& tx, const ReleaseInput& input, const std::string& source,
-                            const std::string& actor);
-
   ApiDeps deps_;
   ApiOptions options_;
 };
