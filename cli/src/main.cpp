@@ -43,6 +43,7 @@
 #include "completion.hpp"
 #include "config.hpp"
 #include "format.hpp"
+#include "publish.hpp"
 #include "render.hpp"
 
 namespace {
@@ -832,6 +833,7 @@ int main(int argc, char** argv) {
   auto* rb_list = rollback->add_subcommand("list", "the rollbacks and triggers of a deployment");
   rb_list->add_option("--deployment", rb_deployment, "deployment id")->required();
 
+  cli::PublishCommand publish(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -893,6 +895,7 @@ int main(int argc, char** argv) {
     g.api = settings.api;
     g.token = settings.token;
     g.token_file = settings.token_file.empty() ? g.token_file : settings.token_file;
+    if (publish.Chosen()) return publish.Run(Token(g));
     if (*ctx_current) {
       if (settings.context.empty()) {
         std::cout << "no context (API " << g.api << ", from " << settings.api_from
