@@ -27,8 +27,25 @@ void Register(service::App& app, const IntakeConfig& config) {
   server_options.max_body_bytes = config.max_body_bytes;
   app.SetHttpOptions(server_options);
   app.Make<ReleaseIntakeApi>(ApiDeps{db, app.Clock(), app.Http()}, config.api).Register();
-  // Kafka producers' submissions: the same requests, answered on the results topic.
-  app.Consume(IntakeHandler(db, app.Clock(), config.results_topic));
+  // Kafka producers' submissions: the same requests, answered on the results topic. Not
+  // App::Consume: the HTTP API goes on taking releases into the outbox while Kafka is away, so
+  // the consumer's state is on /readyz without making the service unready (as Redis is).
+  kafka::ConsumerOptions options;
+  options.group_id = config.shared.group_id;
+  options.topics = config.shared.topics;
+  app.Relay();  // made (and so destroyed) before the consumer, which publishes through it
+  auto& consumer = app.Start<eventbus::ConsumerComponent>(
+      "intake-consumer", config.shared.kafka, options,
+      IntakeHandler(db, app.Clock(), config.results_topic), app.Producer(), &app.Registry());
+  app.OnProbe([&consumer, &health = app.Health()] {
+    consumer.RefreshMetrics();
+    const auto status = consumer.Consumer().Status();
+    const auto not_ready = kafka::ConsumerNotReadyReason(
+        status, std::chrono::system_clock::now(), eventbus::kConsumerStalledAfter);
+    health.Set("kafka-intake", true,
+               not_ready ? "the inbound topic is not consumed: " + *not_ready
+                         : std::to_string(status.partitions) + " partition(s) assigned");
+  });
 }
 
 }  // namespace sluice::release_intake

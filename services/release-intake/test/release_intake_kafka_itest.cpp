@@ -106,9 +106,23 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
             {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
             {"SLUICE_LOG_LEVEL", "info"}},
         std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
-    // Ready once its consumer has its partitions of the inbound topic (which it created).
     ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s))
         << "release-intake did not become ready; log:\n"
+        << service_->LogTail();
+    // Its consumer has its partitions of the inbound topic (which it created): shown on
+    // /readyz, which does not wait for it.
+    ASSERT_TRUE(WaitFor(
+        [] {
+          http::ClientRequest req;
+          req.url = Url("/readyz");
+          req.timeout = 5s;
+          try {
+            return http::Send(req).body.find("partition(s) assigned") != std::string::npos;
+          } catch (const http::HttpError&) {
+            return false;
+          }
+        },
+        60s))
         << service_->LogTail();
     producer_ = std::make_unique<kafka::Producer>(Config("itest-producer"));
     results_ = std::make_unique<RawReader>(results_topic_, *producer_);
