@@ -60,4 +60,20 @@ Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
                          const std::optional<std::string>& idempotency_key, bool dry_run,
                          const Caller& caller, const core::Clock& clock);
 
+// POST /v1/deployments/{id}:{verb}: the verb (404 unknown_verb), the role it needs
+// (RequiredRole), the validated body (400 naming the field); what the planner answered for the
+// deployment, asked before the transaction (no network I/O inside one); then, inside `tx`: 403
+// self_approval (audited), 404 when neither the planner nor this service knows the deployment,
+// 422 for an unknown target release, else the OperatorCommand event and audit row (202, with a
+// warning when the planner could not tell).
+Verb CommandVerb(const std::string& name);
+CommandInput ValidatedCommand(Verb verb, const nlohmann::json& body);
+struct PlannerCheck {
+  std::optional<int>
+      status;  // the planner's status for GET /v1/deployments/{id}; none: unreachable
+};
+Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
+                    const CommandInput& command, const PlannerCheck& planner, const Caller& caller,
+                    const core::Clock& clock);
+
 }  // namespace sluice::release_intake

@@ -89,7 +89,7 @@ Role RoleFor(const Submission& s) {
 // A refusal (an http::ApiException below 500) undoes whatever the attempt wrote and is the
 // answer; a 5xx or any other failure propagates (the record is retried).
 std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::string& authorization,
-                           const core::Clock& clock) {
+                           const PlannerCheck& planner, const core::Clock& clock) {
   const auto now_ms = core::ToUnixMillis(clock.Now());
   const BearerLookup lookup = LookupBearer(tx, authorization, now_ms);
   tx.exec("SAVEPOINT intake_request");
@@ -114,7 +114,16 @@ std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::strin
         answer = RequestDeployment(tx, request, key, /*dry_run=*/false, caller, clock);
         break;
       }
-      case SubmissionKind::kCommand:
+      case SubmissionKind::kCommand: {
+        const Verb verb = CommandVerb(s.verb);
+        if (!IsValidDeploymentId(s.deployment_id)) {
+          throw http::BadRequest("deployment_id",
+                                 "deployment_id must be 1-64 characters of A-Z, a-z, 0-9 and '-'");
+        }
+        const CommandInput command = ValidatedCommand(verb, s.body);
+        answer = IssueCommand(tx, s.deployment_id, verb, command, planner, caller, clock);
+        break;
+      }
       case SubmissionKind::kAlert:
         throw http::ApiException(
             {422, "unsupported_kind",
@@ -136,8 +145,9 @@ std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::strin
 
 }  // namespace
 
-eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const core::Clock& clock,
-                                   const std::string& results_topic) {
+eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const IntakeDeps& deps) {
+  const core::Clock& clock = deps.clock;
+  const std::string& results_topic = deps.results_topic;
   const auto content_type = message.HeaderValue(kContentTypeHeader);
   const auto header_id = message.HeaderValue(kSubmissionIdHeader);
   Decoded decoded = DecodeSubmission(
@@ -155,12 +165,18 @@ eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const 
                       pqxx::work& tx) { AnswerFirst(tx, result, encoding, results_topic, clock); };
   } else {
     auto submission = std::get<Submission>(std::move(decoded.result));
+    // An operator command is checked at the planner first, outside the transaction.
+    PlannerCheck planner;
+    if (submission.kind == SubmissionKind::kCommand && deps.planner &&
+        IsValidDeploymentId(submission.deployment_id)) {
+      planner = deps.planner(submission.deployment_id);
+    }
     record.id = submission.id;
     record.kind = std::string(ToString(submission.kind));
     record.step = [s = std::move(submission),
-                   authorization = message.HeaderValue(kAuthorizationHeader).value_or(""), encoding,
-                   &clock, results_topic](pqxx::work& tx) {
-      const auto [status, body] = Carry(tx, s, authorization, clock);
+                   authorization = message.HeaderValue(kAuthorizationHeader).value_or(""), planner,
+                   encoding, &clock, results_topic](pqxx::work& tx) {
+      const auto [status, body] = Carry(tx, s, authorization, planner, clock);
       const auto result = MakeResult(s.id, ToString(s.kind), status, body);
       core::Logger("intake")->info(
           "submission {} ({}) {}: {}", s.id, ToString(s.kind),
@@ -174,13 +190,10 @@ eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const 
   return record;
 }
 
-kafka::Handler IntakeHandler(pg::Database& db, const core::Clock& clock,
-                             std::string results_topic) {
+kafka::Handler IntakeHandler(pg::Database& db, IntakeDeps deps) {
   return eventbus::InboxRecordHandler(
       db, std::string(kIntakeConsumer),
-      [&clock, results_topic = std::move(results_topic)](const kafka::ConsumedMessage& m) {
-        return IntakeRecord(m, clock, results_topic);
-      });
+      [deps = std::move(deps)](const kafka::ConsumedMessage& m) { return IntakeRecord(m, deps); });
 }
 
 }  // namespace sluice::release_intake

@@ -7,22 +7,33 @@
 // is answered again with the stored answer; a malformed one is dead-lettered (and answered
 // when its id is readable).
 
+#include <functional>
 #include <sluice/core/clock.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/kafka/consumer.hpp>
 #include <sluice/pg/database.hpp>
 #include <string>
 
+#include "intake_actions.hpp"
+
 namespace sluice::release_intake {
 
 // The inbox consumer name of the inbound topic.
 inline constexpr std::string_view kIntakeConsumer = "release-intake.intake";
 
-// What one record of the inbound topic does (decoded; the steps run in its transaction).
-eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const core::Clock& clock,
-                                   const std::string& results_topic);
+struct IntakeDeps {
+  const core::Clock& clock;
+  std::string results_topic;
+  // An operator command's check at the rollout-planner (ReleaseIntakeApi::CheckAtPlanner),
+  // made before the record's transaction; empty: the planner is taken as unreachable.
+  std::function<PlannerCheck(const std::string& deployment_id)> planner;
+};
+
+// What one record of the inbound topic does (decoded, an operator command checked at the
+// planner; the steps run in its transaction).
+eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const IntakeDeps& deps);
 
 // The kafka::Handler of the inbound topic.
-kafka::Handler IntakeHandler(pg::Database& db, const core::Clock& clock, std::string results_topic);
+kafka::Handler IntakeHandler(pg::Database& db, IntakeDeps deps);
 
 }  // namespace sluice::release_intake

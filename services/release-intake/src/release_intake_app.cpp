@@ -26,7 +26,8 @@ void Register(service::App& app, const IntakeConfig& config) {
   http::ServerOptions server_options;
   server_options.max_body_bytes = config.max_body_bytes;
   app.SetHttpOptions(server_options);
-  app.Make<ReleaseIntakeApi>(ApiDeps{db, app.Clock(), app.Http()}, config.api).Register();
+  auto& api = app.Make<ReleaseIntakeApi>(ApiDeps{db, app.Clock(), app.Http()}, config.api);
+  api.Register();
   // Kafka producers' submissions: the same requests, answered on the results topic. Not
   // App::Consume: the HTTP API goes on taking releases into the outbox while Kafka is away, so
   // the consumer's state is on /readyz without making the service unready (as Redis is).
@@ -36,12 +37,14 @@ void Register(service::App& app, const IntakeConfig& config) {
   app.Relay();  // made (and so destroyed) before the consumer, which publishes through it
   auto& consumer = app.Start<eventbus::ConsumerComponent>(
       "intake-consumer", config.shared.kafka, options,
-      IntakeHandler(db, app.Clock(), config.results_topic), app.Producer(), &app.Registry());
+      IntakeHandler(db, {app.Clock(), config.results_topic,
+                         [&api](const std::string& id) { return api.CheckAtPlanner(id); }}),
+      app.Producer(), &app.Registry());
   app.OnProbe([&consumer, &health = app.Health()] {
     consumer.RefreshMetrics();
     const auto status = consumer.Consumer().Status();
-    const auto not_ready = kafka::ConsumerNotReadyReason(
-        status, std::chrono::system_clock::now(), eventbus::kConsumerStalledAfter);
+    const auto not_ready = kafka::ConsumerNotReadyReason(status, std::chrono::system_clock::now(),
+                                                         eventbus::kConsumerStalledAfter);
     health.Set("kafka-intake", true,
                not_ready ? "the inbound topic is not consumed: " + *not_ready
                          : std::to_string(status.partitions) + " partition(s) assigned");

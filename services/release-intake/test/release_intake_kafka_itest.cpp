@@ -130,6 +130,7 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
     releases_ = std::make_unique<st::EventReader>(KafkaBrokers(), "sluice.releases.v1");
     viewer_ = NewToken("viewer");
     deployer_ = NewToken("deployer");
+    approver_ = NewToken("approver");
   }
   static void TearDownTestSuite() {
     results_.reset();
@@ -240,6 +241,7 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
   static inline std::string admin_token_;
   static inline std::string viewer_;
   static inline std::string deployer_;
+  static inline std::string approver_;
 };
 
 TEST_F(ReleaseIntakeKafkaItest, ReleaseSubmittedOverKafkaIsCreatedAndAnswered) {
@@ -474,6 +476,74 @@ TEST_F(ReleaseIntakeKafkaItest, DeploymentRequestedOverKafkaOnceForItsIdempotenc
   EXPECT_EQ(d[0]["error"]["field"], "env");
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(releases_->Count(deployment_id, events::v1::Envelope::kDeploymentRequested), 1);
+}
+
+// Operator commands over Kafka: the verb's role, separation of duties and the OperatorCommand
+// event, as POST /v1/deployments/{id}:{verb} (the planner is not running: accepted with a
+// warning, as the API does).
+TEST_F(ReleaseIntakeKafkaItest, OperatorCommandsOverKafkaKeepTheVerbsRoles) {
+  const auto app = NewApp();
+  auto spec = Call("PUT", "/v1/apps/" + app, DemoSpec(app), admin_token_, "application/yaml");
+  ASSERT_EQ(spec.status, 201) << spec.body;
+  const json release = {{"app", app},
+                        {"tag", "v3.0.0"},
+                        {"artifact_url", "https://artifacts.example.com/" + app + ".tgz"},
+                        {"sha256", kSha}};
+  auto r = Call("POST", "/v1/releases", release.dump(), deployer_);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string release_id = json::parse(r.body)["id"];
+  // The approver requests the deployment, so it may not approve it too.
+  const auto requested = NewId();
+  Produce(app,
+          json{{"submission_id", requested},
+               {"deployment", {{"release_id", release_id}, {"env", "staging"}}}}
+              .dump(),
+          approver_, "application/json");
+  const auto a = Answers(requested);
+  ASSERT_EQ(a.size(), 1u) << service_->LogTail();
+  ASSERT_EQ(a[0]["http_status"], 202) << a[0].dump();
+  const std::string deployment_id = a[0]["deployment_id"];
+
+  const auto command = [&](const std::string& verb, const std::string& token) {
+    const auto id = NewId();
+    Produce(app,
+            json{{"submission_id", id},
+                 {"command", {{"deployment_id", deployment_id}, {"verb", verb}, {"reason", "it"}}}}
+                .dump(),
+            token, "application/json");
+    const auto got = Answers(id);
+    if (got.size() != 1) throw std::runtime_error("no answer to " + verb);
+    return got[0];
+  };
+  const auto pause = command("pause", deployer_);
+  EXPECT_EQ(pause["outcome"], "accepted") << pause.dump();
+  EXPECT_EQ(pause["kind"], "command");
+  EXPECT_EQ(pause["http_status"], 202);
+  EXPECT_EQ(pause["deployment_id"], deployment_id);
+  EXPECT_EQ(pause["body"]["verb"], "pause");
+  EXPECT_NE(pause["body"]["warning"].get<std::string>().find("could not be reached"),
+            std::string::npos);
+  ASSERT_TRUE(WaitFor(
+      [&] { return releases_->Count(deployment_id, events::v1::Envelope::kOperatorCommand) == 1; },
+      30s));
+  const auto command_event =
+      releases_->First(deployment_id, events::v1::Envelope::kOperatorCommand);
+  ASSERT_TRUE(command_event);
+  EXPECT_EQ(command_event->operator_command().reason(), "it");
+  EXPECT_EQ(command_event->event_id(), pause["body"]["command_id"]);
+
+  const auto deployer_approves = command("approve", deployer_);
+  EXPECT_EQ(deployer_approves["http_status"], 403) << deployer_approves.dump();
+  EXPECT_NE(deployer_approves["error"]["message"].get<std::string>().find("has role deployer"),
+            std::string::npos);
+  const auto self = command("approve", approver_);
+  EXPECT_EQ(self["http_status"], 403) << self.dump();
+  EXPECT_EQ(self["error"]["code"], "self_approval");
+  const auto unknown = command("explode", approver_);
+  EXPECT_EQ(unknown["http_status"], 404);
+  EXPECT_EQ(unknown["error"]["code"], "unknown_verb");
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(releases_->Count(deployment_id, events::v1::Envelope::kOperatorCommand), 1);
 }
 
 }  // namespace
