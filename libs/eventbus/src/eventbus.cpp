@@ -3,6 +3,7 @@
 #include <prometheus/registry.h>
 
 #include <sluice/core/encoding.hpp>
+#include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/pg/inbox.hpp>
@@ -26,6 +27,22 @@ std::string Cut(std::string value) {
   if (value.size() <= kMaxDeadLetterHeaderBytes) return value;
   value.resize(kMaxDeadLetterHeaderBytes - 3);
   return value + "...";
+}
+
+// One transaction: the inbox row of `id` and `step`, or `duplicate` when `consumer` has seen
+// `id` before.
+void RunOnce(pg::Database& db, const std::string& consumer, const std::string& id,
+             const std::string& kind, const TransactionStep& step,
+             const TransactionStep& duplicate) {
+  db.WithTransaction([&](pqxx::work& tx) {
+    if (!pg::RecordInbox(tx, consumer, id)) {
+      core::Logger("eventbus")->debug("{} skips duplicate event {} ({})", consumer, id, kind);
+      if (duplicate) duplicate(tx);
+      return 0;
+    }
+    if (step) step(tx);
+    return 0;
+  });
 }
 
 }  // namespace
@@ -137,16 +154,19 @@ kafka::Handler PreparedTransactionalHandler(pg::Database& db, std::string consum
     if (wanted && !wanted(*envelope)) return;
     core::TraceScope trace(envelope->trace_id());
     const TransactionStep step = prepare(*envelope);
-    db.WithTransaction([&](pqxx::work& tx) {
-      if (!pg::RecordInbox(tx, consumer, envelope->event_id())) {
-        core::Logger("eventbus")
-            ->debug("{} skips duplicate event {} ({})", consumer, envelope->event_id(),
-                    envelope->type());
-        return 0;
-      }
-      if (step) step(tx);
-      return 0;
-    });
+    RunOnce(db, consumer, envelope->event_id(), envelope->type(), step, {});
+  };
+}
+
+kafka::Handler InboxRecordHandler(pg::Database& db, std::string consumer_name,
+                                  RecordDecoder decode) {
+  return [&db, consumer = std::move(consumer_name),
+          decode = std::move(decode)](const kafka::ConsumedMessage& msg) {
+    const InboxRecord record = decode(msg);
+    if (record.id.empty()) throw kafka::PermanentError("the record carries no id");
+    core::TraceScope trace(record.trace_id.empty() ? core::NewTraceId() : record.trace_id);
+    RunOnce(db, consumer, record.id, record.kind, record.step, record.duplicate);
+    if (record.dead_letter_reason) throw kafka::PermanentError(*record.dead_letter_reason);
   };
 }
 

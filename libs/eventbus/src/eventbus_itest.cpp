@@ -403,5 +403,49 @@ TEST_F(EventbusItest, PreparedHandlerPreparesOutsideTheTransactionAndDropsTheSte
   EXPECT_EQ(Effects(envelope.event_id()), 1);
 }
 
+// Records that are not envelopes (a public inbound topic): the id the decoder names goes into
+// the inbox with the step; a redelivery runs the duplicate step instead; a dead-letter reason is
+// thrown only once the transaction committed; a record without an id is refused.
+TEST_F(EventbusItest, InboxRecordHandlerRunsTheStepOnceThenTheDuplicateStep) {
+  const std::string id = "sub-" + st::RandomSuffix();
+  const auto insert = [](std::string value) {
+    return [value = std::move(value)](pqxx::work& tx) {
+      tx.exec_params("INSERT INTO effects (event_id) VALUES ($1)", value);
+    };
+  };
+  auto handler = InboxRecordHandler(*db_, "itest-records", [&](const kafka::ConsumedMessage& m) {
+    if (m.value == "garbage") throw kafka::PermanentError("cannot read it");
+    InboxRecord r;
+    r.id = m.value == "no id" ? "" : id + (m.value == "malformed" ? "-m" : "");
+    r.kind = "test";
+    r.step = insert(r.id);
+    r.duplicate = insert("dup:" + r.id);
+    if (m.value == "malformed") r.dead_letter_reason = "malformed but answered";
+    return r;
+  });
+  kafka::ConsumedMessage m;
+  m.value = "submission";
+  handler(m);
+  handler(m);  // redelivered
+  handler(m);
+  EXPECT_EQ(Effects(id), 1);
+  EXPECT_EQ(Effects("dup:" + id), 2);
+
+  m.value = "malformed";
+  try {
+    handler(m);
+    FAIL() << "a record with a dead-letter reason must be dead-lettered";
+  } catch (const kafka::PermanentError& e) {
+    EXPECT_STREQ(e.what(), "malformed but answered");
+  }
+  EXPECT_EQ(Effects(id + "-m"), 1) << "its step committed before it was dead-lettered";
+
+  m.value = "garbage";
+  EXPECT_THROW(handler(m), kafka::PermanentError);
+  m.value = "no id";
+  EXPECT_THROW(handler(m), kafka::PermanentError);
+  EXPECT_EQ(Effects(""), 0);
+}
+
 }  // namespace
 }  // namespace sluice::eventbus

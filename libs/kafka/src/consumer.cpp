@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <sluice/core/config.hpp>
 #include <sluice/core/logging.hpp>
@@ -149,6 +150,26 @@ std::size_t RecordSize(const OutgoingMessage& message) {
   return size;
 }
 
+namespace {
+
+// A record's headers with the value of every credential header (kRedactedHeaders) replaced:
+// a dead-letter copy is read by operators, not by whoever may use the producer's token.
+std::vector<Header> Redacted(const std::vector<Header>& headers) {
+  std::vector<Header> out = headers;
+  for (auto& h : out) {
+    for (const auto name : kRedactedHeaders) {
+      const bool same = h.key.size() == name.size() &&
+                        std::equal(h.key.begin(), h.key.end(), name.begin(), [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) == b;
+                        });
+      if (same) h.value = "[redacted]";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const ConsumerOptions& options,
                                   int attempts, std::string_view reason) {
   return DeadLetterMessage(message, options, attempts, reason, options.dead_letter_max_bytes);
@@ -156,6 +177,7 @@ OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const Consumer
 
 OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const ConsumerOptions& options,
                                   int attempts, std::string_view reason, std::size_t max_bytes) {
+  const std::vector<Header> headers = Redacted(message.headers);
   std::vector<Header> dlq{{std::string(kDlqReason), Cut(reason, kDlqMaxReasonBytes)},
                           {std::string(kDlqOriginalTopic), message.topic},
                           {std::string(kDlqOriginalPartition), std::to_string(message.partition)},
@@ -163,7 +185,7 @@ OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const Consumer
                           {std::string(kDlqConsumerGroup), options.group_id},
                           {std::string(kDlqAttempts), std::to_string(attempts)}};
   OutgoingMessage out{options.dead_letter_topic, Cut(message.key, kDlqMaxKeyBytes), message.value,
-                      message.headers};
+                      headers};
   out.headers.insert(out.headers.end(), dlq.begin(), dlq.end());
   if (out.key.size() == message.key.size() && RecordSize(out) <= max_bytes) return out;
 
@@ -173,14 +195,14 @@ OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const Consumer
   for (const auto& h : dlq) fixed += HeaderSize(h);
   const std::size_t budget = max_bytes > fixed ? max_bytes - fixed : 0;
   std::size_t originals = 0;
-  for (const auto& h : message.headers) originals += HeaderSize(h);
+  for (const auto& h : headers) originals += HeaderSize(h);
   out.headers.clear();
   std::size_t headers_cut = 0;
   if (originals <= budget) {
-    out.headers = message.headers;
+    out.headers = headers;
   } else {
     std::size_t used = 0;
-    for (const auto& h : message.headers) {
+    for (const auto& h : headers) {
       Header kept{Cut(h.key, kDlqMaxHeaderValueBytes), Cut(h.value, kDlqMaxHeaderValueBytes)};
       if (used + HeaderSize(kept) > budget) {
         ++headers_cut;

@@ -66,6 +66,24 @@ TEST(DeadLetterMessageTest, KeepsTheRecordAndAddsTheDlqHeaders) {
                   Header{"dlq_consumer_group", "rollout-planner"}, Header{"dlq_attempts", "5"}));
 }
 
+// A producer's API token (sluice.intake.v1 records carry one) never reaches the dead letters.
+TEST(DeadLetterMessageTest, CredentialHeadersAreRedacted) {
+  ConsumedMessage m;
+  m.topic = "sluice.intake.v1";
+  m.key = "shop";
+  m.value = "not a submission";
+  m.headers = {{"Authorization", "Bearer slc_secret"},
+               {"content-type", "application/json"},
+               {"proxy-authorization", "Basic c2VjcmV0"}};
+  const auto out = DeadLetterMessage(m, ConsumerOptions{}, 1, "malformed");
+  EXPECT_EQ(out.headers.at(0), (Header{"Authorization", "[redacted]"}));
+  EXPECT_EQ(out.headers.at(1), (Header{"content-type", "application/json"}));
+  EXPECT_EQ(out.headers.at(2), (Header{"proxy-authorization", "[redacted]"}));
+  // Also when the record is cut to fit a small budget.
+  const auto small = DeadLetterMessage(m, ConsumerOptions{}, 1, "malformed", 300);
+  for (const auto& h : small.headers) EXPECT_EQ(h.value.find("slc_secret"), std::string::npos);
+}
+
 ConsumedMessage Big(std::size_t value_bytes) {
   ConsumedMessage m;
   m.topic = "sluice.release.v1";

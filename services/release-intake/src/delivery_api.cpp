@@ -10,6 +10,7 @@
 
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
+#include "intake_actions.hpp"
 #include "release_intake_component.hpp"
 
 namespace sluice::release_intake {
@@ -330,6 +331,7 @@ struct DeploymentOutcome {
 struct DeploymentAsk {
   const DeploymentRequest& request;
   const std::string& actor;
+  const std::string& transport;  // "api", "kafka"
   const std::optional<std::string>& key;
   const std::string& fingerprint;
   std::int64_t now_ms;
@@ -347,7 +349,9 @@ DeploymentOutcome Replay(pqxx::work& tx, const DeploymentAsk& ask,
                             stored.app + "/" + stored.env,
                             same ? "replayed" : "key_conflict",
                             core::TraceScope::Current(),
-                            {{"deployment_id", stored.deployment_id}, {"idempotency_key", key}}},
+                            {{"deployment_id", stored.deployment_id},
+                             {"idempotency_key", key},
+                             {"transport", ask.transport}}},
                            ask.now_ms);
   if (!same) {
     return DeploymentOutcome{
@@ -448,8 +452,8 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
 // POST /v1/deployments inside its transaction: a replay for a known Idempotency-Key; else the
 // release, its app's spec and the environment checked, then a dry run's plan, or the stored
 // request with its DeploymentRequested (outbox) and audit row.
-DeploymentOutcome RequestDeployment(pqxx::work& tx, const DeploymentAsk& ask, bool dry_run,
-                                    const core::Clock& clock) {
+DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, bool dry_run,
+                                      const core::Clock& clock) {
   const auto& request = ask.request;
   if (ask.key) {
     if (auto stored = DeliveryRepository::FindByIdempotencyKey(tx, *ask.key)) {
@@ -485,7 +489,8 @@ DeploymentOutcome RequestDeployment(pqxx::work& tx, const DeploymentAsk& ask, bo
   json detail = {{"deployment_id", stored.deployment_id},
                  {"release_id", release->id},
                  {"version", release->input.version},
-                 {"spec_version", spec.version}};
+                 {"spec_version", spec.version},
+                 {"transport", ask.transport}};
   if (ask.key) detail["idempotency_key"] = *ask.key;
   ReleaseRepository::Audit(tx,
                            {ask.actor, "deployment.request", app + "/" + request.env, "requested",
@@ -503,143 +508,172 @@ DeploymentOutcome RequestDeployment(pqxx::work& tx, const DeploymentAsk& ask, bo
 
 }  // namespace
 
-void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Response& res) {
-  const auto token = Authenticate(req, Role::kDeployer);
-  const bool dry_run = DryRunParam(req);
-  const json body = http::ParseJsonBody(req);
+DeploymentRequest ValidatedDeployment(const json& body) {
   auto validated = ValidateDeploymentRequest(body);
   if (const auto* e = std::get_if<FieldError>(&validated)) {
     throw http::BadRequest(e->field, e->message);
   }
-  const auto& request = std::get<DeploymentRequest>(validated);
-  const std::optional<std::string> key = IdempotencyKeyOf(req, dry_run);
+  return std::get<DeploymentRequest>(std::move(validated));
+}
+
+Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
+                         const std::optional<std::string>& idempotency_key, bool dry_run,
+                         const Caller& caller, const core::Clock& clock) {
   const std::string fingerprint = RequestFingerprint(request);
-  const DeploymentAsk ask{request, token.name, key, fingerprint,
-                          core::ToUnixMillis(deps_.clock.Now())};
-  const auto outcome =
-      Db([&](pqxx::work& tx) { return RequestDeployment(tx, ask, dry_run, deps_.clock); });
-  if (outcome.status == 202 && outcome.body.contains("deployment_id")) {
-    res.set_header("Location",
-                   "/v1/deployments/" + outcome.body["deployment_id"].get<std::string>());
+  const DeploymentAsk ask{request,         caller.name, caller.transport,
+                          idempotency_key, fingerprint, core::ToUnixMillis(clock.Now())};
+  auto outcome = RequestDeploymentIn(tx, ask, dry_run, clock);
+  Answer answer{outcome.status, std::move(outcome.body), ""};
+  if (answer.status == 202 && answer.body.contains("deployment_id")) {
+    answer.location = "/v1/deployments/" + answer.body["deployment_id"].get<std::string>();
   }
-  http::WriteJson(res, outcome.status, outcome.body);
+  return answer;
+}
+
+void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Response& res) {
+  const auto token = Authenticate(req, Role::kDeployer);
+  const bool dry_run = DryRunParam(req);
+  const json body = http::ParseJsonBody(req);
+  const DeploymentRequest request = ValidatedDeployment(body);
+  const std::optional<std::string> key = IdempotencyKeyOf(req, dry_run);
+  const Caller caller{token.name, "api"};
+  const auto answer = Db([&](pqxx::work& tx) {
+    return RequestDeployment(tx, request, key, dry_run, caller, deps_.clock);
+  });
+  if (!answer.location.empty()) res.set_header("Location", answer.location);
+  http::WriteJson(res, answer.status, answer.body);
 }
 
 // --- Operator commands ------------------------------------------------------------------------
 
-void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::Response& res) {
-  const std::string id = req.matches[1];
-  const std::string verb_name = req.matches[2];
-  const auto verb = ParseVerb(verb_name);
+Verb CommandVerb(const std::string& name) {
+  const auto verb = ParseVerb(name);
   if (!verb) {
     throw http::ApiException({404, "unknown_verb",
-                              "unknown deployment command '" + verb_name +
+                              "unknown deployment command '" + name +
                                   "'; use promote, pause, resume, abort, approve or rollback",
                               "verb"});
   }
-  const auto token = Authenticate(req, RequiredRole(*verb));
-  const json body = req.body.empty() ? json() : http::ParseJsonBody(req);
-  auto validated = ValidateCommand(*verb, body);
+  return *verb;
+}
+
+CommandInput ValidatedCommand(Verb verb, const json& body) {
+  auto validated = ValidateCommand(verb, body);
   if (const auto* e = std::get_if<FieldError>(&validated)) {
     throw http::BadRequest(e->field, e->message);
   }
-  const auto& command = std::get<CommandInput>(validated);
-
-  // The planner owns deployments; a request made here moments ago may not have reached it yet.
-  const auto request =
-      Db([&](pqxx::work& tx) { return DeliveryRepository::FindDeploymentRequest(tx, id); });
-  const bool requested_here = request.has_value();
-  if (*verb == OperatorCommand::VERB_APPROVE && request)
-    CheckSeparationOfDuties(*request, token.name);
-  std::string warning;
-  const auto planner = Upstream(options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id));
-  if (!planner) {
-    warning =
-        "the rollout-planner could not be reached, so the command was accepted without "
-        "checking that deployment " +
-        id + " exists";
-  } else if (planner->status == 404 && !requested_here) {
-    throw http::NotFound("no deployment with id " + id);
-  } else if (planner->status != 200 && planner->status != 404) {
-    warning = "the rollout-planner answered " + std::to_string(planner->status) +
-              ", so the command was accepted without checking that deployment " + id + " exists";
-  }
-  if (command.target_release_id) {
-    const auto target =
-        Db([&](pqxx::work& tx) { return ReleaseRepository::Get(tx, *command.target_release_id); });
-    if (!target) {
-      throw Unprocessable("target_release_id",
-                          "no release with id '" + *command.target_release_id + "'");
-    }
-  }
-  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
-  const std::string command_id = Db([&](pqxx::work& tx) {
-    auto e = events::NewEnvelope(kServiceName, deps_.clock);
-    e.set_deployment_id(id);
-    auto* oc = e.mutable_operator_command();
-    oc->set_deployment_id(id);
-    oc->set_verb(*verb);
-    oc->set_actor(token.name);
-    oc->set_reason(command.reason);
-    oc->set_generation(command.generation);
-    if (command.target_release_id) oc->set_target_release_id(*command.target_release_id);
-    const std::string event_id = e.event_id();
-    eventbus::Publish(tx, std::move(e));
-    json detail = {
-        {"command_id", event_id}, {"reason", command.reason}, {"generation", command.generation}};
-    if (command.target_release_id) detail["target_release_id"] = *command.target_release_id;
-    if (!warning.empty()) detail["warning"] = warning;
-    ReleaseRepository::Audit(tx,
-                             {token.name, "deployment." + std::string(events::Name(*verb)), id,
-                              "accepted", core::TraceScope::Current(), detail},
-                             now_ms);
-    return event_id;
-  });
-  json out = {{"command_id", command_id},
-              {"deployment_id", id},
-              {"verb", std::string(events::Name(*verb))}};
-  if (!warning.empty()) out["warning"] = warning;
-  http::WriteJson(res, 202, out);
+  return std::get<CommandInput>(std::move(validated));
 }
+
+PlannerCheck ReleaseIntakeApi::CheckAtPlanner(const std::string& deployment_id) {
+  const auto planner =
+      Upstream(options_.planner_url, UpstreamCall::Get("/v1/deployments/" + deployment_id));
+  return planner ? PlannerCheck{static_cast<int>(planner->status)} : PlannerCheck{};
+}
+
+namespace {
 
 // Whoever requested a deployment does not approve it too, unless the environment's policy says
 // `allowSelfApproval: true`. Checked here because this is where both facts are: the request row
 // (requested_by, and the spec version the deployment runs) and the approving token. Deployments
-// made by auto-deploy have no request row and no person who requested them.
-void ReleaseIntakeApi::CheckSeparationOfDuties(const StoredDeploymentRequest& request,
-                                               const std::string& approver) {
-  if (request.requested_by != approver) return;
-  const auto spec = Db([&](pqxx::work& tx) {
-    return DeliveryRepository::Spec(tx, request.app, request.spec_version);
-  });
-  bool allowed = false;
+// made by auto-deploy have no request row and no person who requested them. The refusal is
+// audited (and the audit row kept: it is an answer, not an exception).
+std::optional<Answer> SelfApprovalRefusal(pqxx::work& tx, const StoredDeploymentRequest& request,
+                                          const Caller& approver, std::int64_t now_ms) {
+  if (request.requested_by != approver.name) return std::nullopt;
+  const auto spec = DeliveryRepository::Spec(tx, request.app, request.spec_version);
   if (spec) {
     auto parsed = spec::ParseDeliverySpec(spec->yaml, SpecOrigin(request.app));
     if (const auto* s = std::get_if<spec::DeliverySpec>(&parsed)) {
       const auto* env = s->FindEnvironment(request.env);
-      allowed = env != nullptr && env->policy.allow_self_approval;
+      if (env != nullptr && env->policy.allow_self_approval) return std::nullopt;
     }
   }
-  if (!allowed) {
-    Db([&](pqxx::work& tx) {
-      ReleaseRepository::Audit(tx,
-                               {approver,
-                                "deployment.approve",
-                                request.deployment_id,
-                                "refused_self_approval",
-                                core::TraceScope::Current(),
-                                {{"requested_by", request.requested_by}}},
-                               core::ToUnixMillis(deps_.clock.Now()));
-    });
-    throw http::ApiException(
-        {403, "self_approval",
-         "token '" + approver + "' requested deployment " + request.deployment_id +
-             " and cannot approve it too: another approver must (or set "
-             "environments." +
-             request.env + ".policy.allowSelfApproval: true in the delivery spec of " +
-             request.app + ")",
-         "verb"});
+  ReleaseRepository::Audit(
+      tx,
+      {approver.name,
+       "deployment.approve",
+       request.deployment_id,
+       "refused_self_approval",
+       core::TraceScope::Current(),
+       {{"requested_by", request.requested_by}, {"transport", approver.transport}}},
+      now_ms);
+  const std::string message =
+      "token '" + approver.name + "' requested deployment " + request.deployment_id +
+      " and cannot approve it too: another approver must (or set environments." + request.env +
+      ".policy.allowSelfApproval: true in the delivery spec of " + request.app + ")";
+  return Answer{
+      403, {{"error", {{"code", "self_approval"}, {"message", message}, {"field", "verb"}}}}, ""};
+}
+
+}  // namespace
+
+Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
+                    const CommandInput& command, const PlannerCheck& planner, const Caller& caller,
+                    const core::Clock& clock) {
+  const auto now_ms = core::ToUnixMillis(clock.Now());
+  // The planner owns deployments; a request made here moments ago may not have reached it yet.
+  const auto request = DeliveryRepository::FindDeploymentRequest(tx, deployment_id);
+  if (verb == OperatorCommand::VERB_APPROVE && request) {
+    if (auto refusal = SelfApprovalRefusal(tx, *request, caller, now_ms)) return *refusal;
   }
+  std::string warning;
+  if (!planner.status) {
+    warning =
+        "the rollout-planner could not be reached, so the command was accepted without "
+        "checking that deployment " +
+        deployment_id + " exists";
+  } else if (*planner.status == 404 && !request) {
+    throw http::NotFound("no deployment with id " + deployment_id);
+  } else if (*planner.status != 200 && *planner.status != 404) {
+    warning = "the rollout-planner answered " + std::to_string(*planner.status) +
+              ", so the command was accepted without checking that deployment " + deployment_id +
+              " exists";
+  }
+  if (command.target_release_id && !ReleaseRepository::Get(tx, *command.target_release_id)) {
+    throw Unprocessable("target_release_id",
+                        "no release with id '" + *command.target_release_id + "'");
+  }
+  auto e = events::NewEnvelope(kServiceName, clock);
+  e.set_deployment_id(deployment_id);
+  auto* oc = e.mutable_operator_command();
+  oc->set_deployment_id(deployment_id);
+  oc->set_verb(verb);
+  oc->set_actor(caller.name);
+  oc->set_reason(command.reason);
+  oc->set_generation(command.generation);
+  if (command.target_release_id) oc->set_target_release_id(*command.target_release_id);
+  const std::string command_id = e.event_id();
+  eventbus::Publish(tx, std::move(e));
+  json detail = {{"command_id", command_id},
+                 {"reason", command.reason},
+                 {"generation", command.generation},
+                 {"transport", caller.transport}};
+  if (command.target_release_id) detail["target_release_id"] = *command.target_release_id;
+  if (!warning.empty()) detail["warning"] = warning;
+  ReleaseRepository::Audit(tx,
+                           {caller.name, "deployment." + std::string(events::Name(verb)),
+                            deployment_id, "accepted", core::TraceScope::Current(), detail},
+                           now_ms);
+  json out = {{"command_id", command_id},
+              {"deployment_id", deployment_id},
+              {"verb", std::string(events::Name(verb))}};
+  if (!warning.empty()) out["warning"] = warning;
+  return {202, std::move(out), ""};
+}
+
+void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const Verb verb = CommandVerb(req.matches[2]);
+  const auto token = Authenticate(req, RequiredRole(verb));
+  const json body = req.body.empty() ? json() : http::ParseJsonBody(req);
+  const CommandInput command = ValidatedCommand(verb, body);
+  const PlannerCheck planner = CheckAtPlanner(id);  // no network I/O inside a transaction
+  const Caller caller{token.name, "api"};
+  const auto answer = Db([&](pqxx::work& tx) {
+    return IssueCommand(tx, id, verb, command, planner, caller, deps_.clock);
+  });
+  http::WriteJson(res, answer.status, answer.body);
 }
 
 // --- Proxies ----------------------------------------------------------------------------------

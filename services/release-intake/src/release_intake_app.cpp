@@ -1,9 +1,10 @@
 // release-intake on the service skeleton: the public API over its tables and the outbox; the
-// bootstrap admin token.
+// bootstrap admin token; the consumer of the public inbound topic.
 #include <sluice/core/logging.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/service/app.hpp>
 
+#include "intake_consumer.hpp"
 #include "release_intake_config.hpp"
 
 namespace sluice::generated {
@@ -19,11 +20,35 @@ void Register(service::App& app, const IntakeConfig& config) {
     core::Logger("main")->info("bootstrap admin token 'local-admin' is installed");
   }
   // Not fatal: releases are accepted into the outbox and published once Kafka is back.
-  app.EnsureTopics(events::AllTopics(), "events wait in the outbox until Kafka answers");
+  auto topics = events::AllTopics();
+  topics.push_back(config.results_topic);  // and the inbound topics (the settings')
+  app.EnsureTopics(topics, "events wait in the outbox until Kafka answers");
   http::ServerOptions server_options;
   server_options.max_body_bytes = config.max_body_bytes;
   app.SetHttpOptions(server_options);
-  app.Make<ReleaseIntakeApi>(ApiDeps{db, app.Clock(), app.Http()}, config.api).Register();
+  auto& api = app.Make<ReleaseIntakeApi>(ApiDeps{db, app.Clock(), app.Http()}, config.api);
+  api.Register();
+  // Kafka producers' submissions: the same requests, answered on the results topic. Not
+  // App::Consume: the HTTP API goes on taking releases into the outbox while Kafka is away, so
+  // the consumer's state is on /readyz without making the service unready (as Redis is).
+  kafka::ConsumerOptions options;
+  options.group_id = config.shared.group_id;
+  options.topics = config.shared.topics;
+  app.Relay();  // made (and so destroyed) before the consumer, which publishes through it
+  auto& consumer = app.Start<eventbus::ConsumerComponent>(
+      "intake-consumer", config.shared.kafka, options,
+      IntakeHandler(db, {app.Clock(), config.results_topic,
+                         [&api](const std::string& id) { return api.CheckAtPlanner(id); }}),
+      app.Producer(), &app.Registry());
+  app.OnProbe([&consumer, &health = app.Health()] {
+    consumer.RefreshMetrics();
+    const auto status = consumer.Consumer().Status();
+    const auto not_ready = kafka::ConsumerNotReadyReason(status, std::chrono::system_clock::now(),
+                                                         eventbus::kConsumerStalledAfter);
+    health.Set("kafka-intake", true,
+               not_ready ? "the inbound topic is not consumed: " + *not_ready
+                         : std::to_string(status.partitions) + " partition(s) assigned");
+  });
 }
 
 }  // namespace sluice::release_intake

@@ -7,6 +7,8 @@
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/http/errors.hpp>
 
+#include "intake_actions.hpp"
+
 namespace sluice::release_intake {
 namespace {
 
@@ -53,21 +55,25 @@ void ReleaseIntakeApi::Register() {
   RegisterConsole();
 }
 
-TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {
-  const std::string header = req.get_header_value("Authorization");
+BearerLookup LookupBearer(pqxx::work& tx, std::string_view authorization, std::int64_t now_ms) {
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.rfind(kBearer, 0) != 0 || header.size() == kBearer.size()) {
+  BearerLookup out;
+  if (authorization.rfind(kBearer, 0) != 0 || authorization.size() == kBearer.size()) return out;
+  out.present = true;
+  out.token = ReleaseRepository::FindToken(tx, HashToken(authorization.substr(kBearer.size())));
+  if (out.token && !TokenRefusal(*out.token, now_ms)) {
+    ReleaseRepository::TouchToken(tx, out.token->id, now_ms);
+  }
+  return out;
+}
+
+TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_ms) {
+  if (!lookup.present) {
     throw http::Unauthorized(
         "missing 'Authorization: Bearer <token>' header (a local admin token is in "
         "var/local/admin-token)");
   }
-  const std::string hash = HashToken(std::string_view(header).substr(kBearer.size()));
-  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
-  auto token = Db([&](pqxx::work& tx) {
-    auto t = ReleaseRepository::FindToken(tx, hash);
-    if (t && !TokenRefusal(*t, now_ms)) ReleaseRepository::TouchToken(tx, t->id, now_ms);
-    return t;
-  });
+  const auto& token = lookup.token;
   if (!token) throw http::Unauthorized("unknown API token");
   if (auto why = TokenRefusal(*token, now_ms)) throw http::Unauthorized(*why);
   if (!Allows(token->role, needed)) {
@@ -78,9 +84,16 @@ TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role nee
   return TokenRecord{token->id, token->name, token->role};
 }
 
-InsertResult ReleaseIntakeApi::StoreRelease(pqxx::work& tx, const ReleaseInput& input,
-                                            const std::string& source, const std::string& actor) {
+TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {
+  const std::string header = req.get_header_value("Authorization");
   const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  const auto lookup = Db([&](pqxx::work& tx) { return LookupBearer(tx, header, now_ms); });
+  return Authorize(lookup, needed, now_ms);
+}
+
+InsertResult StoreRelease(pqxx::work& tx, const ReleaseInput& input, const std::string& source,
+                          const std::string& actor, const core::Clock& clock) {
+  const auto now_ms = core::ToUnixMillis(clock.Now());
   auto result = ReleaseRepository::Insert(tx, input, core::NewUuid(), now_ms, source);
   AuditEntry audit{actor,
                    "release.create",
@@ -91,7 +104,7 @@ InsertResult ReleaseIntakeApi::StoreRelease(pqxx::work& tx, const ReleaseInput& 
   switch (result.outcome) {
     case InsertOutcome::kCreated: {
       audit.outcome = "created";
-      auto e = events::NewEnvelope(kServiceName, deps_.clock);
+      auto e = events::NewEnvelope(kServiceName, clock);
       e.set_release_id(result.release.id);
       auto* rc = e.mutable_release_created();
       rc->set_release_id(result.release.id);
@@ -123,28 +136,41 @@ InsertResult ReleaseIntakeApi::StoreRelease(pqxx::work& tx, const ReleaseInput& 
   return result;
 }
 
+ReleaseInput ValidatedRelease(const json& body, const TokenRecord& token) {
+  auto validated = ValidateRelease(body, token.name);
+  if (validated.error) throw Invalid(*validated.error);
+  return std::move(*validated.release);
+}
+
+Answer ReleaseAnswer(const InsertResult& result) {
+  switch (result.outcome) {
+    case InsertOutcome::kCreated:
+      return {201, ToJson(result.release), "/v1/releases/" + result.release.id};
+    case InsertOutcome::kExisting:
+      return {200, ToJson(result.release), ""};
+    case InsertOutcome::kConflict:
+      break;
+  }
+  const auto& stored = result.release.input;
+  return {409,
+          {{"error",
+            {{"code", "release_exists"},
+             {"message", "release " + stored.app + "@" + stored.version +
+                             " already exists with sha256 " + stored.sha256 +
+                             "; a version's artifact never changes: publish a new version"},
+             {"field", ""}}}},
+          ""};
+}
+
 void ReleaseIntakeApi::CreateRelease(const httplib::Request& req, httplib::Response& res) {
   const auto token = Authenticate(req, Role::kDeployer);
   const json body = http::ParseJsonBody(req);
-  auto validated = ValidateRelease(body, token.name);
-  if (validated.error) throw Invalid(*validated.error);
+  const ReleaseInput input = ValidatedRelease(body, token);
   const auto result =
-      Db([&](pqxx::work& tx) { return StoreRelease(tx, *validated.release, "api", token.name); });
-  switch (result.outcome) {
-    case InsertOutcome::kCreated:
-      res.set_header("Location", "/v1/releases/" + result.release.id);
-      http::WriteJson(res, 201, ToJson(result.release));
-      return;
-    case InsertOutcome::kExisting:
-      http::WriteJson(res, 200, ToJson(result.release));
-      return;
-    case InsertOutcome::kConflict:
-      throw http::Conflict("release_exists",
-                           "release " + result.release.input.app + "@" +
-                               result.release.input.version + " already exists with sha256 " +
-                               result.release.input.sha256 +
-                               "; a version's artifact never changes: publish a new version");
-  }
+      Db([&](pqxx::work& tx) { return StoreRelease(tx, input, "api", token.name, deps_.clock); });
+  const Answer answer = ReleaseAnswer(result);
+  if (!answer.location.empty()) res.set_header("Location", answer.location);
+  http::WriteJson(res, answer.status, answer.body);
 }
 
 void ReleaseIntakeApi::GetRelease(const httplib::Request& req, httplib::Response& res) {
@@ -213,7 +239,8 @@ void ReleaseIntakeApi::GithubHook(const httplib::Request& req, httplib::Response
                                                  r.first_delivery)) {
         return r;  // the same release event under a new delivery id: no second effect
       }
-      r.insert = StoreRelease(tx, *outcome.release, "github", outcome.release->created_by);
+      r.insert =
+          StoreRelease(tx, *outcome.release, "github", outcome.release->created_by, deps_.clock);
     }
     return r;
   });

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "delivery_repository.hpp"
+#include "intake_actions.hpp"
 #include "release.hpp"
 #include "release_repository.hpp"
 
@@ -77,6 +78,9 @@ class ReleaseIntakeApi {
  public:
   ReleaseIntakeApi(ApiDeps deps, ApiOptions options);
   void Register();  // adds the routes to the server
+  // What the rollout-planner answers for GET /v1/deployments/{id} (an operator command's check,
+  // for both transports); no status when it cannot be reached.
+  PlannerCheck CheckAtPlanner(const std::string& deployment_id);
 
  private:
   TokenRecord Authenticate(const httplib::Request& req, Role needed);
@@ -111,9 +115,6 @@ class ReleaseIntakeApi {
   void ProxyDeployments(const httplib::Request& req, httplib::Response& res);
   void ProxyDeployment(const httplib::Request& req, httplib::Response& res);
   void ProxyInstances(const httplib::Request& req, httplib::Response& res);
-  // 403 self_approval when `approver` requested the deployment and its environment's policy
-  // does not allow self-approval.
-  void CheckSeparationOfDuties(const StoredDeploymentRequest& request, const std::string& approver);
   // Analyses (metric-watcher), incidents and rollbacks (rollback-agent).
   void RegisterAnalysesAndIncidents();
   // base_url + call.path; nullopt when the upstream cannot be reached (logged).
@@ -125,10 +126,6 @@ class ReleaseIntakeApi {
   void Proxy(httplib::Response& res, const std::string& base_url, const UpstreamCall& call,
              const std::string& upstream_name, const std::string& unavailable_code,
              bool any_media = false);
-
-  // Stores the release and its ReleaseCreated event in one transaction.
-  InsertResult StoreRelease(pqxx::work& tx, const ReleaseInput& input, const std::string& source,
-                            const std::string& actor);
 
   ApiDeps deps_;
   ApiOptions options_;

@@ -1,6 +1,7 @@
 #include "release_intake_config.hpp"
 
 #include "delivery.hpp"
+#include "intake.hpp"
 
 namespace sluice::release_intake {
 namespace {
@@ -26,8 +27,11 @@ IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
                                          .pg_schema = "release_intake",
                                          .pg_pool_size = 8,
                                          .pg_pool_min = 1,
-                                         .consumer = false,
+                                         .consumer = true,
+                                         .topics_key = "SLUICE_INTAKE_TOPICS",
+                                         .topics = kIntakeTopic,
                                          .internal_api = false});
+  c.results_topic = env.String("SLUICE_INTAKE_RESULTS_TOPIC", kIntakeResultsTopic);
   c.max_body_bytes =
       static_cast<std::size_t>(env.Int("SLUICE_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
   c.admin_token = env.Secret("SLUICE_ADMIN_TOKEN");

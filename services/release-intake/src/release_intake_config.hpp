@@ -21,6 +21,9 @@ struct IntakeConfig {
   service::Settings shared;  // SLUICE_HTTP_ADDR, SLUICE_PG_*, SLUICE_KAFKA_BROKERS, ...
   std::size_t max_body_bytes = 0;
   std::optional<std::string> admin_token;  // SLUICE_ADMIN_TOKEN[_FILE]: installed at start-up
+  // The answers to the submissions of the inbound topics (SLUICE_INTAKE_TOPICS, default
+  // sluice.intake.v1): SLUICE_INTAKE_RESULTS_TOPIC, default sluice.intake.results.v1.
+  std::string results_topic;
   ApiOptions api;  // the upstreams' URLs, the GitHub secret, the service token they are sent
 };
 
@@ -29,7 +32,8 @@ struct IntakeConfig {
 IntakeConfig ParseIntakeConfig(core::EnvConfig& env);
 
 // release-intake's parts on top of the standard ones: the bootstrap admin token and the public
-// API (release_intake_app.cpp). It consumes nothing: its events leave through the outbox.
+// API (release_intake_app.cpp), and the consumer of the public inbound topic (Kafka producers'
+// submissions, intake_consumer.hpp). Its events leave through the outbox.
 void Register(service::App& app, const IntakeConfig& config);
 
 }  // namespace sluice::release_intake

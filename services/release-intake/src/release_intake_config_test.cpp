@@ -27,7 +27,10 @@ TEST(IntakeConfigTest, Defaults) {
   EXPECT_EQ(c.shared.pg.schema, "release_intake");
   EXPECT_EQ(c.shared.pg.pool_size, 8);
   EXPECT_EQ(c.shared.kafka.client_id, "release-intake");
-  EXPECT_TRUE(c.shared.topics.empty());
+  // It consumes the public inbound topic, answering on the results topic.
+  EXPECT_EQ(c.shared.topics, std::vector<std::string>{"sluice.intake.v1"});
+  EXPECT_EQ(c.shared.group_id, "release-intake");
+  EXPECT_EQ(c.results_topic, "sluice.intake.results.v1");
   EXPECT_EQ(c.max_body_bytes, 1u << 20);
   EXPECT_FALSE(c.admin_token.has_value());
   EXPECT_FALSE(c.api.github_secret.has_value());
@@ -53,6 +56,12 @@ TEST(IntakeConfigTest, Overrides) {
   EXPECT_EQ(c.api.github_secret, "gh");
   EXPECT_THAT(c.api.planner_url, HasSubstr("https://planner.internal:9000"));
   EXPECT_EQ(c.api.upstream_timeout, 1s);
+  const auto k = Parse({{"SLUICE_INTAKE_TOPICS", "a.intake,b.intake"},
+                        {"SLUICE_INTAKE_RESULTS_TOPIC", "a.results"},
+                        {"SLUICE_KAFKA_GROUP", "intake-2"}});
+  EXPECT_EQ(k.shared.topics, (std::vector<std::string>{"a.intake", "b.intake"}));
+  EXPECT_EQ(k.results_topic, "a.results");
+  EXPECT_EQ(k.shared.group_id, "intake-2");
 }
 
 TEST(IntakeConfigTest, BadValuesNameTheKey) {
@@ -66,9 +75,7 @@ TEST(IntakeConfigTest, BadValuesNameTheKey) {
   EXPECT_THAT(ErrorOf({{"SLUICE_PG_POOL_SIZE", "0"}}), HasSubstr("SLUICE_PG_POOL_SIZE"));
   EXPECT_EQ(ErrorOf({{"SLUICE_LOG_LEVEL", "x"}}),
             "SLUICE_LOG_LEVEL=x: use trace, debug, info, warn or error");
-  // It consumes nothing: the consumer's keys are not its own.
-  EXPECT_THAT(ErrorOf({{"SLUICE_KAFKA_GROUP", "g"}}),
-              HasSubstr("unknown setting SLUICE_KAFKA_GROUP"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_INTAKE_TOPICS", ","}}), HasSubstr("SLUICE_INTAKE_TOPICS"));
   EXPECT_EQ(ErrorOf({{"SLUICE_PLANER_URL", "http://x"}}),
             "unknown setting SLUICE_PLANER_URL: did you mean SLUICE_PLANNER_URL?");
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/events/envelope.hpp>
@@ -80,6 +81,25 @@ using TransactionStep = std::function<void(pqxx::work&)>;
 using PreparingHandler = std::function<TransactionStep(const events::v1::Envelope&)>;
 kafka::Handler PreparedTransactionalHandler(pg::Database& db, std::string consumer_name,
                                             PreparingHandler prepare, EnvelopeFilter wanted = {});
+
+// The same guarantees for a topic whose records are not Sluice envelopes (release-intake's
+// public inbound topic, sluice.intake.v1): `decode` reads a record into an InboxRecord, or
+// throws kafka::PermanentError when it has no usable id (dead-lettered with that reason). The
+// record's id goes into the inbox in the transaction that runs `step`; a redelivery with a
+// recorded id runs `duplicate` instead (e.g. to answer again), in a transaction of its own. When
+// `dead_letter_reason` is set, the record is dead-lettered with it once that transaction has
+// committed (a malformed record that still carries an id: answered, then dead-lettered).
+struct InboxRecord {
+  std::string id;        // the inbox key
+  std::string trace_id;  // empty: a new one
+  std::string kind;      // for the log
+  TransactionStep step;
+  TransactionStep duplicate;  // optional
+  std::optional<std::string> dead_letter_reason;
+};
+using RecordDecoder = std::function<InboxRecord(const kafka::ConsumedMessage&)>;
+kafka::Handler InboxRecordHandler(pg::Database& db, std::string consumer_name,
+                                  RecordDecoder decode);
 
 // The outbox relay as a lifecycle component.
 class OutboxRelayComponent final : public core::Component {

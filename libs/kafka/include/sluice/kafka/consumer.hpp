@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -41,6 +42,11 @@ inline constexpr std::string_view kDlqValueSha256 = "dlq_value_sha256";
 inline constexpr std::string_view kDlqValueTruncated = "dlq_value_truncated";
 inline constexpr std::string_view kDlqHeadersTruncated = "dlq_headers_truncated";
 
+// Headers (lowercase; matched without regard to case) whose values a dead-letter copy never
+// carries: "[redacted]" instead (a producer's API token on sluice.intake.v1).
+inline constexpr std::array<std::string_view, 2> kRedactedHeaders = {"authorization",
+                                                                     "proxy-authorization"};
+
 inline constexpr std::string_view kDefaultDeadLetterTopic = "sluice.deadletter.v1";
 
 // Default budget of a dead-letter record (key, value and headers): well under the broker's
@@ -76,13 +82,13 @@ inline constexpr std::chrono::milliseconds kMaxRetryBackoff{5000};
 std::chrono::milliseconds RetryBackoff(const ConsumerOptions& options, int attempt);
 
 // The record sent to the dead-letter topic for `message`: same key, value and headers, plus
-// the dlq_* headers, within `max_bytes` (key + value + header keys and values, plus a few
-// bytes per header). When the copy does not fit, the value is cut to what the budget leaves
-// (possibly nothing) and dlq_value_size / dlq_value_sha256 / dlq_value_truncated describe the
-// original; if the key and headers alone do not fit, original header values are cut to
-// kDlqMaxHeaderValueBytes and the last ones dropped (dlq_headers_truncated counts them). The
-// reason and key are always cut to kDlqMaxReasonBytes / kDlqMaxKeyBytes. With max_bytes 0,
-// the minimal copy: coordinates, reason and digest only.
+// the dlq_* headers (credential headers redacted: kRedactedHeaders), within `max_bytes` (key +
+// value + header keys and values, plus a few bytes per header). When the copy does not fit, the
+// value is cut to what the budget leaves (possibly nothing) and dlq_value_size / dlq_value_sha256 /
+// dlq_value_truncated describe the original; if the key and headers alone do not fit, original
+// header values are cut to kDlqMaxHeaderValueBytes and the last ones dropped (dlq_headers_truncated
+// counts them). The reason and key are always cut to kDlqMaxReasonBytes / kDlqMaxKeyBytes. With
+// max_bytes 0, the minimal copy: coordinates, reason and digest only.
 OutgoingMessage DeadLetterMessage(const ConsumedMessage& message, const ConsumerOptions& options,
                                   int attempts, std::string_view reason, std::size_t max_bytes);
 // The same within options.dead_letter_max_bytes.

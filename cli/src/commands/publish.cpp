@@ -1,0 +1,16 @@
+// sluice publish release …: the CLI as a Kafka producer of the public inbound topic
+// (publish.hpp, docs/kafka-producers.md).
+#include "../publish.hpp"
+
+#include <memory>
+
+#include "../commands.hpp"
+
+namespace sluice::cli {
+
+void AddPublishCommands(Commands& commands) {
+  auto publish = std::make_shared<PublishCommand>(commands.root());
+  commands.On(publish->Release(), [publish](Invocation& in) { return publish->Run(Token(in.g)); });
+}
+
+}  // namespace sluice::cli

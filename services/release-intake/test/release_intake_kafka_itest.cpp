@@ -1,0 +1,550 @@
+// Kafka producers as clients: records produced on the inbound topic are carried out by the real
+// release-intake binary against the real PostgreSQL and Kafka of the local stack, and answered
+// on the results topic.
+//
+// Isolation: its own Postgres schema and port; inbound and results topics, consumer groups and
+// app names of its own (random suffixes). The dead-letter topic is the shared one: its records
+// are told apart by dlq_original_topic.
+#include <gtest/gtest.h>
+#include <sluice/v1/intake.pb.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sluice/events/envelope.hpp>
+#include <sluice/http/client.hpp>
+#include <sluice/kafka/consumer.hpp>
+#include <sluice/kafka/producer.hpp>
+#include <sluice/testing/event_reader.hpp>
+#include <sluice/testing/pg_schema.hpp>
+#include <sluice/testing/process.hpp>
+#include <sluice/testing/stack.hpp>
+#include <sstream>
+
+namespace sluice::release_intake {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace st = sluice::testing;
+using st::KafkaBrokers;
+using st::WaitFor;
+
+const std::string kSha = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+
+kafka::KafkaConfig Config(const std::string& client) {
+  kafka::KafkaConfig c;
+  c.brokers = KafkaBrokers();
+  c.client_id = client;
+  return c;
+}
+
+// Every record of a topic from its start, read by a consumer group of its own.
+class RawReader {
+ public:
+  RawReader(const std::string& topic, kafka::Producer& dead_letters)
+      : consumer_(
+            Config("itest-raw"), Options(topic),
+            [this](const kafka::ConsumedMessage& m) {
+              std::lock_guard lock(mu_);
+              seen_.push_back(m);
+            },
+            dead_letters) {
+    consumer_.Start();
+  }
+  ~RawReader() { consumer_.Stop(); }
+
+  std::vector<kafka::ConsumedMessage> Matching(
+      const std::function<bool(const kafka::ConsumedMessage&)>& match) const {
+    std::lock_guard lock(mu_);
+    std::vector<kafka::ConsumedMessage> out;
+    for (const auto& m : seen_) {
+      if (match(m)) out.push_back(m);
+    }
+    return out;
+  }
+  std::vector<kafka::ConsumedMessage> Keyed(const std::string& key) const {
+    return Matching([&](const kafka::ConsumedMessage& m) { return m.key == key; });
+  }
+
+ private:
+  static kafka::ConsumerOptions Options(const std::string& topic) {
+    kafka::ConsumerOptions o;
+    o.group_id = "itest-raw-" + st::RandomSuffix();
+    o.topics = {topic};
+    return o;
+  }
+  mutable std::mutex mu_;
+  std::vector<kafka::ConsumedMessage> seen_;
+  kafka::Consumer consumer_;  // last: its thread uses the rest
+};
+
+class ReleaseIntakeKafkaItest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    schema_ = std::make_unique<st::PgSchema>("rik");
+    const std::string suffix = st::RandomSuffix();
+    intake_topic_ = "itest.intake." + suffix;
+    results_topic_ = "itest.intake.results." + suffix;
+    port_ = st::FreePort();
+    admin_token_ = "itest-admin-" + st::RandomSuffix(24);
+    std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
+    service_ = std::make_unique<st::ChildProcess>(
+        std::vector<std::string>{SLUICE_RELEASE_INTAKE_BIN},
+        std::map<std::string, std::string>{
+            {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
+            {"SLUICE_PG_SCHEMA", schema_->Name()},
+            {"SLUICE_PG_DSN", schema_->Dsn()},
+            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
+            {"SLUICE_KAFKA_GROUP", "itest-intake-" + suffix},
+            {"SLUICE_INTAKE_TOPICS", intake_topic_},
+            {"SLUICE_INTAKE_RESULTS_TOPIC", results_topic_},
+            {"SLUICE_ADMIN_TOKEN", admin_token_},
+            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
+            {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
+            {"SLUICE_LOG_LEVEL", "info"}},
+        std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
+    ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s))
+        << "release-intake did not become ready; log:\n"
+        << service_->LogTail();
+    // Its consumer has its partitions of the inbound topic (which it created): shown on
+    // /readyz, which does not wait for it.
+    ASSERT_TRUE(WaitFor(
+        [] {
+          http::ClientRequest req;
+          req.url = Url("/readyz");
+          req.timeout = 5s;
+          try {
+            return http::Send(req).body.find("partition(s) assigned") != std::string::npos;
+          } catch (const http::HttpError&) {
+            return false;
+          }
+        },
+        60s))
+        << service_->LogTail();
+    producer_ = std::make_unique<kafka::Producer>(Config("itest-producer"));
+    results_ = std::make_unique<RawReader>(results_topic_, *producer_);
+    dead_letters_ = std::make_unique<RawReader>("sluice.deadletter.v1", *producer_);
+    releases_ = std::make_unique<st::EventReader>(KafkaBrokers(), "sluice.releases.v1");
+    viewer_ = NewToken("viewer");
+    deployer_ = NewToken("deployer");
+    approver_ = NewToken("approver");
+  }
+  static void TearDownTestSuite() {
+    results_.reset();
+    dead_letters_.reset();
+    releases_.reset();
+    producer_.reset();
+    if (service_) {
+      EXPECT_EQ(service_->Terminate(), 0) << service_->LogTail();
+    }
+    service_.reset();
+    schema_.reset();
+  }
+
+  static std::string Url(const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  static http::ClientResponse Call(const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string& token,
+                                   const std::string& content_type = "application/json") {
+    http::ClientRequest req;
+    req.method = method;
+    req.url = Url(path);
+    req.body = body;
+    req.timeout = 10s;
+    if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
+    if (!body.empty()) req.headers.emplace_back("Content-Type", content_type);
+    return http::Send(req);
+  }
+
+  static std::string NewToken(const std::string& role) {
+    auto r =
+        Call("POST", "/v1/tokens",
+             json{{"name", role + "-" + st::RandomSuffix()}, {"role", role}}.dump(), admin_token_);
+    if (r.status != 201) throw std::runtime_error("token: " + r.body);
+    return json::parse(r.body)["token"];
+  }
+
+  static std::string NewApp() { return "kapp-" + st::RandomSuffix(); }
+  static std::string NewId() { return "sub-" + st::RandomSuffix(16); }
+
+  // Produces one record on the inbound topic, keyed by `app`.
+  static void Produce(const std::string& app, const std::string& value, const std::string& token,
+                      const std::string& content_type, std::vector<kafka::Header> extra = {}) {
+    kafka::OutgoingMessage m{intake_topic_, app, value, std::move(extra)};
+    if (!token.empty()) m.headers.push_back({"authorization", "Bearer " + token});
+    if (!content_type.empty()) m.headers.push_back({"content-type", content_type});
+    producer_->ProduceSync({m}, 10s);
+  }
+
+  static v1::IntakeSubmission Release(const std::string& id, const std::string& app,
+                                      const std::string& tag) {
+    v1::IntakeSubmission s;
+    s.set_submission_id(id);
+    auto* r = s.mutable_release();
+    r->set_app(app);
+    r->set_tag(tag);
+    r->set_artifact_url("https://artifacts.example.com/" + app + "-" + tag + ".tar.gz");
+    r->set_sha256(kSha);
+    return s;
+  }
+
+  // The answers to submission `id` once `n` have arrived (protobuf or JSON, each as JSON).
+  static std::vector<json> Answers(const std::string& id, std::size_t n = 1,
+                                   std::chrono::milliseconds timeout = 30s) {
+    std::vector<kafka::ConsumedMessage> got;
+    WaitFor([&] { return (got = results_->Keyed(id)).size() >= n; }, timeout);
+    std::vector<json> out;
+    for (const auto& m : got) {
+      if (m.HeaderValue("content-type") == "application/json") {
+        out.push_back(json::parse(m.value));
+        continue;
+      }
+      v1::IntakeResult r;
+      if (!r.ParseFromString(m.value)) throw std::runtime_error("an answer is not IntakeResult");
+      json j = {{"submission_id", r.submission_id()},
+                {"outcome", r.outcome() == v1::INTAKE_OUTCOME_ACCEPTED ? "accepted" : "refused"},
+                {"kind", r.kind()},
+                {"http_status", r.http_status()},
+                {"release_id", r.release_id()},
+                {"deployment_id", r.deployment_id()},
+                {"body", json::parse(r.body_json())}};
+      if (r.has_error()) {
+        j["error"] = {{"code", r.error().code()},
+                      {"message", r.error().message()},
+                      {"field", r.error().field()}};
+      }
+      out.push_back(j);
+    }
+    return out;
+  }
+
+  static std::vector<st::SeenEvent> ReleasesOf(const std::string& app) {
+    return releases_->Seen([&](const events::v1::Envelope& e) {
+      return e.has_release_created() && e.release_created().app() == app;
+    });
+  }
+
+  static inline std::unique_ptr<st::ChildProcess> service_;
+  static inline std::unique_ptr<st::PgSchema> schema_;
+  static inline std::unique_ptr<kafka::Producer> producer_;
+  static inline std::unique_ptr<RawReader> results_;
+  static inline std::unique_ptr<RawReader> dead_letters_;
+  static inline std::unique_ptr<st::EventReader> releases_;
+  static inline std::string intake_topic_;
+  static inline std::string results_topic_;
+  static inline int port_ = 0;
+  static inline std::string admin_token_;
+  static inline std::string viewer_;
+  static inline std::string deployer_;
+  static inline std::string approver_;
+};
+
+TEST_F(ReleaseIntakeKafkaItest, ReleaseSubmittedOverKafkaIsCreatedAndAnswered) {
+  const auto app = NewApp();
+  const auto id = NewId();
+  Produce(app, Release(id, app, "v1.2.3").SerializeAsString(), deployer_, "");
+  const auto answers = Answers(id);
+  ASSERT_EQ(answers.size(), 1u) << service_->LogTail();
+  const auto& a = answers[0];
+  EXPECT_EQ(a["outcome"], "accepted") << a.dump();
+  EXPECT_EQ(a["kind"], "release");
+  EXPECT_EQ(a["http_status"], 201);
+  const std::string release_id = a["release_id"];
+  ASSERT_FALSE(release_id.empty());
+  EXPECT_EQ(a["body"]["version"], "1.2.3");
+  EXPECT_EQ(a["body"]["source"], "kafka");
+
+  ASSERT_TRUE(WaitFor([&] { return !ReleasesOf(app).empty(); }, 30s));
+  EXPECT_EQ(ReleasesOf(app)[0].envelope.release_created().release_id(), release_id);
+  // The same release, as the HTTP API shows it.
+  auto got = Call("GET", "/v1/releases/" + release_id, "", viewer_);
+  ASSERT_EQ(got.status, 200) << got.body;
+  // The audit log names the token and the transport.
+  auto audit = Call("GET", "/v1/audit?limit=200", "", admin_token_);
+  ASSERT_EQ(audit.status, 200);
+  bool found = false;
+  const json items = json::parse(audit.body)["items"];
+  for (const auto& e : items) {
+    if (e.value("target", "") == app + "@1.2.3") {
+      found = true;
+      EXPECT_EQ(e["detail"]["source"], "kafka") << e.dump();
+      EXPECT_EQ(e["actor"].get<std::string>().rfind("deployer-", 0), 0u) << e.dump();
+    }
+  }
+  EXPECT_TRUE(found) << audit.body;
+}
+
+TEST_F(ReleaseIntakeKafkaItest, RetriedRecordHasOneEffectAndTheSameAnswer) {
+  const auto app = NewApp();
+  const auto id = NewId();
+  const json doc = {{"submission_id", id},
+                    {"release",
+                     {{"app", app},
+                      {"tag", "v2.0.0"},
+                      {"artifact_url", "https://artifacts.example.com/" + app + ".tgz"},
+                      {"sha256", kSha}}}};
+  Produce(app, doc.dump(), deployer_, "application/json");
+  Produce(app, doc.dump(), deployer_, "application/json");
+  const auto answers = Answers(id, 2);
+  ASSERT_EQ(answers.size(), 2u) << service_->LogTail();
+  EXPECT_EQ(answers[0], answers[1]);
+  EXPECT_EQ(answers[0]["outcome"], "accepted");
+  EXPECT_EQ(answers[0]["http_status"], 201);
+
+  ASSERT_TRUE(WaitFor([&] { return !ReleasesOf(app).empty(); }, 30s));
+  std::this_thread::sleep_for(1s);  // a second ReleaseCreated would be on its way by now
+  EXPECT_EQ(ReleasesOf(app).size(), 1u);
+  auto list = Call("GET", "/v1/releases?app=" + app, "", viewer_);
+  EXPECT_EQ(json::parse(list.body)["items"].size(), 1u);
+}
+
+TEST_F(ReleaseIntakeKafkaItest, PoisonRecordIsDeadLetteredAndRefused) {
+  const auto app = NewApp();
+  const auto id = NewId();
+  Produce(app, "{this is not json", deployer_, "application/json", {{"submission-id", id}});
+  const auto answers = Answers(id);
+  ASSERT_EQ(answers.size(), 1u) << service_->LogTail();
+  EXPECT_EQ(answers[0]["outcome"], "refused");
+  EXPECT_EQ(answers[0]["http_status"], 400);
+  EXPECT_EQ(answers[0]["error"]["code"], "malformed_record");
+  EXPECT_NE(answers[0]["error"]["message"].get<std::string>().find("not valid JSON"),
+            std::string::npos);
+
+  std::vector<kafka::ConsumedMessage> dead;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        dead = dead_letters_->Matching([&](const kafka::ConsumedMessage& m) {
+          return m.HeaderValue("dlq_original_topic") == intake_topic_ &&
+                 m.HeaderValue("submission-id") == id;
+        });
+        return !dead.empty();
+      },
+      30s));
+  EXPECT_NE(dead[0].HeaderValue("dlq_reason").value_or("").find("not valid JSON"),
+            std::string::npos);
+  // The producer's token does not travel to the dead letters.
+  EXPECT_EQ(dead[0].HeaderValue("authorization"), "[redacted]");
+
+  // A record with no readable id: dead-lettered, nothing to answer.
+  Produce(app, "\xff\xfe garbage", deployer_, "", {{"itest-marker", id}});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return !dead_letters_
+                    ->Matching([&](const kafka::ConsumedMessage& m) {
+                      return m.HeaderValue("itest-marker") == id;
+                    })
+                    .empty();
+      },
+      30s));
+}
+
+TEST_F(ReleaseIntakeKafkaItest, RefusedSubmissionNamesTheFieldAsTheApiDoes) {
+  const auto app = NewApp();
+  const auto id = NewId();
+  auto s = Release(id, app, "not-a-version");
+  Produce(app, s.SerializeAsString(), deployer_, "application/protobuf");
+  const auto answers = Answers(id);
+  ASSERT_EQ(answers.size(), 1u) << service_->LogTail();
+  EXPECT_EQ(answers[0]["outcome"], "refused");
+  EXPECT_EQ(answers[0]["http_status"], 400);
+  EXPECT_EQ(answers[0]["error"]["field"], "tag");
+  // The same error body a person gets from POST /v1/releases.
+  const json body = {
+      {"app", app},
+      {"tag", "not-a-version"},
+      {"artifact_url", "https://artifacts.example.com/" + app + "-not-a-version.tar.gz"},
+      {"sha256", kSha}};
+  auto http = Call("POST", "/v1/releases", body.dump(), deployer_);
+  EXPECT_EQ(http.status, 400);
+  EXPECT_EQ(json::parse(http.body), answers[0]["body"]);
+  EXPECT_TRUE(ReleasesOf(app).empty());
+}
+
+TEST_F(ReleaseIntakeKafkaItest, TokenWithoutTheRoleIsRefused) {
+  const auto app = NewApp();
+  const auto viewer_id = NewId();
+  Produce(app, Release(viewer_id, app, "v1.0.0").SerializeAsString(), viewer_, "");
+  const auto none_id = NewId();
+  Produce(app, Release(none_id, app, "v1.0.0").SerializeAsString(), "", "");
+  const auto unknown_id = NewId();
+  Produce(app, Release(unknown_id, app, "v1.0.0").SerializeAsString(), "slc_not-a-token", "");
+
+  auto viewer = Answers(viewer_id);
+  ASSERT_EQ(viewer.size(), 1u) << service_->LogTail();
+  EXPECT_EQ(viewer[0]["outcome"], "refused");
+  EXPECT_EQ(viewer[0]["http_status"], 403);
+  EXPECT_NE(viewer[0]["error"]["message"].get<std::string>().find("has role viewer"),
+            std::string::npos);
+  auto none = Answers(none_id);
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0]["http_status"], 401);
+  auto unknown = Answers(unknown_id);
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0]["http_status"], 401);
+  EXPECT_EQ(unknown[0]["error"]["message"], "unknown API token");
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(ReleasesOf(app).empty());
+}
+
+// The demo application's delivery spec, renamed to `app`, its hosts on loopback.
+std::string DemoSpec(const std::string& app) {
+  std::ifstream in(std::string(SLUICE_REPO_ROOT) +
+                   "/services/rollout-planner/examples/demo-app.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  const auto at = text.find("app: demo-app");
+  if (at == std::string::npos) throw std::runtime_error("demo-app.yaml has no 'app: demo-app'");
+  text.replace(at, 13, "app: " + app);
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"10.20.0.", "127.0.20."},
+                                 {"10.10.0.", "127.0.10."},
+                                 {"https://", "http://"}}) {
+    for (auto p = text.find(from); p != std::string::npos; p = text.find(from, p + to.size())) {
+      text.replace(p, from.size(), to);
+    }
+  }
+  return text;
+}
+
+TEST_F(ReleaseIntakeKafkaItest, DeploymentRequestedOverKafkaOnceForItsIdempotencyKey) {
+  const auto app = NewApp();
+  auto spec = Call("PUT", "/v1/apps/" + app, DemoSpec(app), admin_token_, "application/yaml");
+  ASSERT_EQ(spec.status, 201) << spec.body;
+  const auto release_id_sub = NewId();
+  Produce(app, Release(release_id_sub, app, "v1.4.2").SerializeAsString(), deployer_, "");
+  const auto released = Answers(release_id_sub);
+  ASSERT_EQ(released.size(), 1u) << service_->LogTail();
+  const std::string release_id = released[0]["release_id"];
+
+  const auto key = "ci-build-" + st::RandomSuffix();
+  const auto ask = [&](const std::string& id, const std::string& env) {
+    v1::IntakeSubmission s;
+    s.set_submission_id(id);
+    s.mutable_deployment()->set_release_id(release_id);
+    s.mutable_deployment()->set_env(env);
+    s.mutable_deployment()->set_idempotency_key(key);
+    Produce(app, s.SerializeAsString(), deployer_, "");
+  };
+  const auto first = NewId();
+  ask(first, "staging");
+  const auto a = Answers(first);
+  ASSERT_EQ(a.size(), 1u) << service_->LogTail();
+  EXPECT_EQ(a[0]["outcome"], "accepted") << a[0].dump();
+  EXPECT_EQ(a[0]["kind"], "deployment");
+  EXPECT_EQ(a[0]["http_status"], 202);
+  EXPECT_EQ(a[0]["release_id"], release_id);
+  const std::string deployment_id = a[0]["deployment_id"];
+  ASSERT_FALSE(deployment_id.empty());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return releases_->Count(deployment_id, events::v1::Envelope::kDeploymentRequested) == 1;
+      },
+      30s));
+
+  // Another submission with the same idempotency key (a producer that rebuilt its record): the
+  // same deployment, replayed, no second DeploymentRequested.
+  const auto second = NewId();
+  ask(second, "staging");
+  const auto b = Answers(second);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0]["deployment_id"], deployment_id);
+  EXPECT_EQ(b[0]["body"]["replayed"], true);
+  // The same key for another request: refused as the HTTP API refuses it.
+  const auto third = NewId();
+  ask(third, "production");
+  const auto c = Answers(third);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]["http_status"], 409);
+  EXPECT_EQ(c[0]["error"]["code"], "idempotency_key_reused");
+  // An environment the spec does not have: 422 naming env.
+  const auto fourth = NewId();
+  {
+    v1::IntakeSubmission s;
+    s.set_submission_id(fourth);
+    s.mutable_deployment()->set_release_id(release_id);
+    s.mutable_deployment()->set_env("moon");
+    Produce(app, s.SerializeAsString(), deployer_, "");
+  }
+  const auto d = Answers(fourth);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0]["http_status"], 422);
+  EXPECT_EQ(d[0]["error"]["field"], "env");
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(releases_->Count(deployment_id, events::v1::Envelope::kDeploymentRequested), 1);
+}
+
+// Operator commands over Kafka: the verb's role, separation of duties and the OperatorCommand
+// event, as POST /v1/deployments/{id}:{verb} (the planner is not running: accepted with a
+// warning, as the API does).
+TEST_F(ReleaseIntakeKafkaItest, OperatorCommandsOverKafkaKeepTheVerbsRoles) {
+  const auto app = NewApp();
+  auto spec = Call("PUT", "/v1/apps/" + app, DemoSpec(app), admin_token_, "application/yaml");
+  ASSERT_EQ(spec.status, 201) << spec.body;
+  const json release = {{"app", app},
+                        {"tag", "v3.0.0"},
+                        {"artifact_url", "https://artifacts.example.com/" + app + ".tgz"},
+                        {"sha256", kSha}};
+  auto r = Call("POST", "/v1/releases", release.dump(), deployer_);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string release_id = json::parse(r.body)["id"];
+  // The approver requests the deployment, so it may not approve it too.
+  const auto requested = NewId();
+  Produce(app,
+          json{{"submission_id", requested},
+               {"deployment", {{"release_id", release_id}, {"env", "staging"}}}}
+              .dump(),
+          approver_, "application/json");
+  const auto a = Answers(requested);
+  ASSERT_EQ(a.size(), 1u) << service_->LogTail();
+  ASSERT_EQ(a[0]["http_status"], 202) << a[0].dump();
+  const std::string deployment_id = a[0]["deployment_id"];
+
+  const auto command = [&](const std::string& verb, const std::string& token) {
+    const auto id = NewId();
+    Produce(app,
+            json{{"submission_id", id},
+                 {"command", {{"deployment_id", deployment_id}, {"verb", verb}, {"reason", "it"}}}}
+                .dump(),
+            token, "application/json");
+    const auto got = Answers(id);
+    if (got.size() != 1) throw std::runtime_error("no answer to " + verb);
+    return got[0];
+  };
+  const auto pause = command("pause", deployer_);
+  EXPECT_EQ(pause["outcome"], "accepted") << pause.dump();
+  EXPECT_EQ(pause["kind"], "command");
+  EXPECT_EQ(pause["http_status"], 202);
+  EXPECT_EQ(pause["deployment_id"], deployment_id);
+  EXPECT_EQ(pause["body"]["verb"], "pause");
+  EXPECT_NE(pause["body"]["warning"].get<std::string>().find("could not be reached"),
+            std::string::npos);
+  ASSERT_TRUE(WaitFor(
+      [&] { return releases_->Count(deployment_id, events::v1::Envelope::kOperatorCommand) == 1; },
+      30s));
+  const auto command_event =
+      releases_->First(deployment_id, events::v1::Envelope::kOperatorCommand);
+  ASSERT_TRUE(command_event);
+  EXPECT_EQ(command_event->operator_command().reason(), "it");
+  EXPECT_EQ(command_event->event_id(), pause["body"]["command_id"]);
+
+  const auto deployer_approves = command("approve", deployer_);
+  EXPECT_EQ(deployer_approves["http_status"], 403) << deployer_approves.dump();
+  EXPECT_NE(deployer_approves["error"]["message"].get<std::string>().find("has role deployer"),
+            std::string::npos);
+  const auto self = command("approve", approver_);
+  EXPECT_EQ(self["http_status"], 403) << self.dump();
+  EXPECT_EQ(self["error"]["code"], "self_approval");
+  const auto unknown = command("explode", approver_);
+  EXPECT_EQ(unknown["http_status"], 404);
+  EXPECT_EQ(unknown["error"]["code"], "unknown_verb");
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(releases_->Count(deployment_id, events::v1::Envelope::kOperatorCommand), 1);
+}
+
+}  // namespace
+}  // namespace sluice::release_intake
