@@ -20,6 +20,7 @@
 
 #include "adapters/kubernetes_driver.hpp"
 #include "adapters/kubernetes_workload_plan.hpp"
+#include "results.hpp"
 
 namespace sluice::executor {
 namespace {
@@ -302,6 +303,51 @@ TEST_F(KubernetesDriverKTest, AStuckRolloutFailsTheTargetNamingThePodAndWhy) {
   EXPECT_EQ(step.reason, kw::reason::kProgressDeadline);
   EXPECT_THAT(step.message, HasSubstr("not ready: web-canary-"));
   EXPECT_THAT(step.message, HasSubstr("no container started"));
+}
+
+TEST_F(KubernetesDriverKTest, AStuckRolloutFailsTheBatchNamingThePodsAndWhatToDo) {
+  CreateStable(/*deadline_s=*/5);
+  // The canary copies the stable's template: a nodeSelector no node matches keeps its pods
+  // Pending, Unschedulable (the real scheduler says so), until the progress deadline.
+  admin_->Patch(
+      kube::kDeployments, ns_, "web", kube::PatchType::kStrategicMerge,
+      {{"spec",
+        {{"paused", true},
+         {"template", {{"spec", {{"nodeSelector", {{"sluice-test/no-such", "node"}}}}}}}}}});
+  const HostTarget target = Target("", 50);
+  const HostOutcome step = driver_->Deploy(target, kRelease, Fence(1), Soon());
+  ASSERT_EQ(step.kind, OutcomeKind::kFailed) << step.message;
+  EXPECT_EQ(step.reason, kw::reason::kProgressDeadline);
+  const std::vector<std::string> pods = PodNames("app=web,sluice.io/track=canary");
+  ASSERT_EQ(pods.size(), 2U);
+  EXPECT_THAT(step.message, HasSubstr("what to do: " + pods[0] + ", " + pods[1] +
+                                      " (Unschedulable): no node takes the pod"));
+  EXPECT_THAT(step.message, HasSubstr("kubectl -n " + ns_ + " describe pod " + pods[0]));
+
+  // What the executor publishes for it: the target, then its pods, each with why.
+  Command command;
+  command.deployment_id = core::DeploymentId("d-1");
+  command.batch_index = core::BatchIndex(1);
+  command.generation = core::Generation(1);
+  command.targets = {target};
+  BatchResult result;
+  result.status = BatchStatus::kFailed;
+  result.results = {HostResult{target, step, 1, {}, false}};
+  result.failed_hosts = {target.host};
+  events::v1::Envelope e;
+  ASSERT_TRUE(FillClosingEvent(command, result, e));
+  ASSERT_TRUE(e.has_batch_failed());
+  const auto& failed = e.batch_failed();
+  EXPECT_THAT(failed.failed_hosts(), ElementsAre(target.host, pods[0], pods[1]));
+  EXPECT_EQ(failed.reason_code(), events::v1::REASON_PROGRESS_DEADLINE_EXCEEDED);
+  ASSERT_EQ(failed.pods_not_ready_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(failed.pods_not_ready(i).target(), target.host);
+    EXPECT_EQ(failed.pods_not_ready(i).name(), pods[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(failed.pods_not_ready(i).phase(), "Pending");
+    EXPECT_EQ(failed.pods_not_ready(i).reason(), "Unschedulable");
+    EXPECT_THAT(failed.pods_not_ready(i).detail(), HasSubstr("node(s) didn't match"));
+  }
 }
 
 TEST_F(KubernetesDriverKTest, AnIdentityWithoutRightsGetsTheRbacRuleToAdd) {

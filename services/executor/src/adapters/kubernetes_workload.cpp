@@ -1,5 +1,6 @@
 #include "adapters/kubernetes_workload.hpp"
 
+#include <map>
 #include <optional>
 #include <sluice/kube/rollout_status.hpp>
 #include <stdexcept>
@@ -76,6 +77,57 @@ std::string Describe(std::string_view kind, const std::string& ns, const std::st
     out += ')';
   }
   return out;
+}
+
+// What an SRE does about one kind of reason a pod is not ready.
+std::string_view AdviceFor(std::string_view reason) {
+  if (reason == "ImagePullBackOff" || reason == "ErrImagePull" || reason == "InvalidImageName") {
+    return "the image cannot be pulled: check the release's image reference and digest, and the "
+           "namespace's pull secret";
+  }
+  if (reason == "Unschedulable" || reason == "NotScheduled") {
+    return "no node takes the pod: compare its nodeSelector, affinity, tolerations and resource "
+           "requests with the nodes, or add capacity";
+  }
+  if (reason == "CrashLoopBackOff" || reason == "Error" || reason == "OOMKilled") {
+    return "the container exits: read its logs (kubectl logs --previous) and the release's "
+           "configuration";
+  }
+  if (reason == "ContainersNotReady") {
+    return "the readiness probe fails: read the container's logs and check its probe";
+  }
+  return "";
+}
+
+// "; what to do: web-abc, web-def (Unschedulable): no node takes the pod: ...; kubectl -n shop
+// describe pod web-abc." once per reason, its first three pods named.
+std::string WhatToDo(const std::string& ns, const kube::RolloutStatus& s) {
+  if (s.pods_not_ready.empty()) return "";
+  std::map<std::string, std::vector<std::string>> by_reason;
+  for (const auto& p : s.pods_not_ready) by_reason[p.reason].push_back(p.name);
+  std::string out = "; what to do:";
+  for (const auto& [reason, pods] : by_reason) {
+    out += ' ';
+    for (std::size_t i = 0; i < pods.size() && i < 3; ++i) out += (i > 0 ? ", " : "") + pods[i];
+    if (pods.size() > 3) out += " and " + std::to_string(pods.size() - 3) + " more";
+    out += " (" + reason + "): ";
+    const std::string_view advice = AdviceFor(reason);
+    if (!advice.empty()) out += std::string(advice) + "; ";
+    out += "kubectl -n " + ns + " describe pod " + pods.front() + ".";
+  }
+  return out;
+}
+
+// A wait given up: the pods that are not ready, named in the message with what to do, and
+// carried one by one (BatchFailed.pods_not_ready).
+HostOutcome Stuck(OutcomeKind kind, bool retryable, std::string_view why, std::string what,
+                  const std::string& ns, const kube::RolloutStatus& s) {
+  HostOutcome o =
+      HostOutcome::Failure(kind, retryable, std::string(why), std::move(what) + WhatToDo(ns, s));
+  for (const auto& p : s.pods_not_ready) {
+    o.pods_not_ready.push_back({p.name, p.phase, p.reason, p.why});
+  }
+  return o;
 }
 
 std::string AtDeadline(std::string what, const kube::RolloutStatus& s) {
@@ -158,12 +210,10 @@ HostOutcome KubernetesWorkload::WaitRollout(const std::string& ns, const std::st
     }
     const std::string what = Describe("deployment", ns, name, s);
     if (s.phase == kube::RolloutPhase::kFailed) {
-      return HostOutcome::Failure(OutcomeKind::kFailed, false,
-                                  std::string(reason::kProgressDeadline), what);
+      return Stuck(OutcomeKind::kFailed, false, reason::kProgressDeadline, what, ns, s);
     }
     if (clock_.Monotonic() >= deadline) {
-      return HostOutcome::Failure(OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
-                                  AtDeadline(what, s));
+      return Stuck(OutcomeKind::kTimedOut, true, reason::kDeadline, AtDeadline(what, s), ns, s);
     }
     options_.sleep(options_.poll_interval);
   }
@@ -182,8 +232,8 @@ HostOutcome KubernetesWorkload::WaitStatefulSet(const std::string& ns, const std
       return HostOutcome::Success(std::string(), HostHealth::kHealthy);
     }
     if (clock_.Monotonic() >= deadline) {
-      return HostOutcome::Failure(OutcomeKind::kTimedOut, true, std::string(reason::kDeadline),
-                                  AtDeadline(Describe("statefulset", ns, name, s), s));
+      return Stuck(OutcomeKind::kTimedOut, true, reason::kDeadline,
+                   AtDeadline(Describe("statefulset", ns, name, s), s), ns, s);
     }
     options_.sleep(options_.poll_interval);
   }
