@@ -378,6 +378,39 @@ TEST_F(KubernetesDriverKTest, AFullRevertPutsThePreviousImageBackAndWaits) {
   EXPECT_EQ(stable["status"]["readyReplicas"], 4);
 }
 
+TEST_F(KubernetesDriverKTest, ABatchRevertAfterThePromotionPutsTheReleaseBackToItsShare) {
+  CreateStable();
+  ASSERT_TRUE(driver_->Deploy(Target("", 25), kRelease, Fence(1), Soon()).Succeeded());
+  ASSERT_TRUE(driver_->Deploy(Target("", 100), kRelease, Fence(1), Soon()).Succeeded());
+  ASSERT_FALSE(admin_->GetIfExists(kube::kDeployments, ns_, "web-canary"));
+  ASSERT_EQ(kw::ContainerImage(Get("web"), "app"), kNew);
+  // Batch scope of the last batch (25 -> 100): the release falls back to the 25% it had before
+  // it, like the VM hosts of that batch going back while the earlier batches' keep it.
+  const HostOutcome back = driver_->Revert(Target("", 25), "1.0.0", Fence(2), Soon());
+  ASSERT_TRUE(back.Succeeded()) << back.message;
+  EXPECT_EQ(back.version, "1.0.0");
+  const Json stable = Get("web");
+  EXPECT_EQ(kw::ContainerImage(stable, "app"), kOld);
+  EXPECT_EQ(stable["spec"]["replicas"], 3);
+  EXPECT_EQ(stable["status"]["updatedReplicas"], 3);
+  EXPECT_EQ(stable["status"]["readyReplicas"], 3);
+  const Json canary = Get("web-canary");
+  EXPECT_EQ(kw::ContainerImage(canary, "app"), kNew);
+  EXPECT_EQ(canary["spec"]["replicas"], 1);
+  EXPECT_EQ(canary["status"]["readyReplicas"], 1);
+  EXPECT_EQ(PodNames("app=web,sluice.io/track=canary").size(), 1U);
+
+  // A repeat (the executor restarted mid-revert) writes nothing.
+  const int writes = writes_.load();
+  ASSERT_TRUE(driver_->Revert(Target("", 25), "1.0.0", Fence(2), Soon()).Succeeded());
+  EXPECT_EQ(writes_.load(), writes);
+  // The whole deployment after it: no trace of the release.
+  ASSERT_TRUE(driver_->Revert(Target("", 0), "1.0.0", Fence(3), Soon()).Succeeded());
+  EXPECT_TRUE(GoneSoon("web-canary") || Get("web-canary")["spec"]["replicas"] == 0);
+  EXPECT_EQ(kw::ContainerImage(Get("web"), "app"), kOld);
+  EXPECT_EQ(Get("web")["spec"]["replicas"], 4);
+}
+
 TEST_F(KubernetesDriverKTest, RollingUsesTheDeploymentsOwnUpdateAndRevertsIt) {
   CreateStable();
   const HostOutcome step = driver_->Deploy(Target("rolling", 25), kRelease, Fence(1), Soon());

@@ -387,6 +387,32 @@ HostOutcome KubernetesWorkload::Revert(const WorkloadRef& ref, RevertScope scope
   });
 }
 
+HostOutcome KubernetesWorkload::StableBack(const WorkloadRef& ref,
+                                           const std::string& previous_image,
+                                           const CommandFence& fence, Deadline deadline) {
+  return Guarded(ref, [&]() -> HostOutcome {
+    if (previous_image.empty()) throw std::invalid_argument("no previous image to go back to");
+    const Json stable = client_.Get(kube::kDeployments, ref.ns, ref.name);
+    if (auto stale = CheckFence(stable, fence)) return *stale;
+    if (OwnedByAnother(stable, fence)) {
+      return HostOutcome::Failure(
+          OutcomeKind::kFailed, false, std::string(kReasonHostOwnedElsewhere),
+          "deployment " + Annotation(stable, kAnnotationDeploymentId) + " wrote " + ref.name +
+              " after deployment " + fence.deployment_id + "; its revert is refused");
+    }
+    const Json ann = FenceAnnotations(fence, previous_image);
+    if (!IsAsWanted(stable, ref.container, previous_image, -1, ann)) {
+      client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                    WorkloadPatch(ref.container, previous_image, -1, ann));
+    }
+    HostOutcome waited = WaitRollout(ref.ns, ref.name, StableSelector(stable), deadline);
+    if (!waited.Succeeded()) return waited;
+    HostOutcome done = HostOutcome::Success(previous_image);
+    done.instances = Pods(ref.ns, StableSelector(stable));
+    return done;
+  });
+}
+
 std::vector<std::string> KubernetesWorkload::Pods(const std::string& ns,
                                                   const std::string& selector,
                                                   const std::string& revision) {

@@ -61,6 +61,12 @@ class KubernetesWorkload {
   HostOutcome Revert(const WorkloadRef& ref, RevertScope scope, const std::string& previous_image,
                      const CommandFence& fence, Deadline deadline);
 
+  // The stable Deployment alone back on `previous_image`, its replica count kept (a canary
+  // beside it keeps the release's share), fenced with the previous image as its release, and
+  // waited for. Idempotent; refused like Revert when another deployment wrote it last.
+  HostOutcome StableBack(const WorkloadRef& ref, const std::string& previous_image,
+                         const CommandFence& fence, Deadline deadline);
+
   // One batch of a StatefulSet (`ref.name`): the release in the template and the partition
   // lowered to PlanPartition(replicas, percent) in one patch, never raised (a repeat or a late
   // smaller batch leaves it), then waited for until the pods at or above it run the update and
