@@ -214,6 +214,15 @@ def main():
         md.append(f"Wall time Sluice / Argo Rollouts: {s['wall_s'] / g['wall_s']:.2f} "
                   f"(without the pauses: {s['working_s'] / g['working_s']:.2f}); "
                   f"RSS per active rollout Sluice / Argo: {s['rss_mib'] / g['rss_mib']:.2f}.")
+    md.append("")
+    md.append(f"Same steps (5 / 25 / 100%, two pauses of {a.pause} s, no analysis), one rollout at "
+              "a time, KWOK pods (no container runs). Control-plane CPU: kube-apiserver, etcd, "
+              "controller-manager, scheduler and KWOK over the rollout, polling included. "
+              "Sluice's controller is the driver in kube-canary-bench (the executor adds its "
+              "Kafka / PostgreSQL clients); it polls every 500 ms where Argo watches, and its "
+              "promotion rolls the stable Deployment onto the release (all its pods replaced, "
+              "the canary deleted) where Argo scales the canary ReplicaSet up and the stable "
+              "one down (default maxSurge 25%).")
     print("\n".join(md))
     if a.markdown:
         with open(a.markdown, "w") as f:

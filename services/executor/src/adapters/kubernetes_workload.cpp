@@ -203,19 +203,24 @@ HostOutcome KubernetesWorkload::WaitRollout(const std::string& ns, const std::st
   pods.label_selector = pod_selector;
   for (;;) {
     const Json deployment = client_.Get(kube::kDeployments, ns, name);
-    Json pod_list = client_.List(kube::kPods, ns, pods);
-    const kube::RolloutStatus s = kube::InterpretDeployment(deployment, pod_list);
+    kube::RolloutStatus s = kube::InterpretDeployment(deployment);
     if (s.phase == kube::RolloutPhase::kComplete) {
       return HostOutcome::Success(std::string(), HostHealth::kHealthy);
     }
+    const bool giving_up = s.phase == kube::RolloutPhase::kFailed || clock_.Monotonic() >= deadline;
+    if (!giving_up) {
+      // The pods are listed only to name them when giving up: reading every pod of the
+      // selector on each poll was most of the driver's own CPU in make bench's 100-replica
+      // canary (1.40 s of it; 0.31 s without).
+      options_.sleep(options_.poll_interval);
+      continue;
+    }
+    s = kube::InterpretDeployment(deployment, client_.List(kube::kPods, ns, pods));
     const std::string what = Describe("deployment", ns, name, s);
     if (s.phase == kube::RolloutPhase::kFailed) {
       return Stuck(OutcomeKind::kFailed, false, reason::kProgressDeadline, what, ns, s);
     }
-    if (clock_.Monotonic() >= deadline) {
-      return Stuck(OutcomeKind::kTimedOut, true, reason::kDeadline, AtDeadline(what, s), ns, s);
-    }
-    options_.sleep(options_.poll_interval);
+    return Stuck(OutcomeKind::kTimedOut, true, reason::kDeadline, AtDeadline(what, s), ns, s);
   }
 }
 
@@ -226,12 +231,12 @@ HostOutcome KubernetesWorkload::WaitStatefulSet(const std::string& ns, const std
   pods.label_selector = pod_selector;
   for (;;) {
     const Json sts = client_.Get(kube::kStatefulSets, ns, name);
-    const Json pod_list = client_.List(kube::kPods, ns, pods);
-    const kube::RolloutStatus s = kube::InterpretStatefulSet(sts, pod_list);
+    kube::RolloutStatus s = kube::InterpretStatefulSet(sts);
     if (s.phase == kube::RolloutPhase::kComplete) {
       return HostOutcome::Success(std::string(), HostHealth::kHealthy);
     }
     if (clock_.Monotonic() >= deadline) {
+      s = kube::InterpretStatefulSet(sts, client_.List(kube::kPods, ns, pods));
       return Stuck(OutcomeKind::kTimedOut, true, reason::kDeadline,
                    AtDeadline(Describe("statefulset", ns, name, s), s), ns, s);
     }
