@@ -138,10 +138,12 @@ HostOutcome RevertInPlace(kw::KubernetesWorkload& w, const RevertCall& c, const 
   }
   if (!held.promoted) return HostOutcome::Success(c.version);
   if (EffectiveRollout(k) == kRolloutPartition) {
-    return Reported(w.StatefulSetStep(RefOf(k), held.previous, 100, c.fence, c.deadline),
-                    c.version);
+    return Reported(
+        w.StatefulSetStep(RefOf(k), held.previous, 100, c.fence, c.deadline, /*reverting=*/true),
+        c.version);
   }
-  return Reported(w.RollingStep(RefOf(k), held.previous, c.fence, c.deadline), c.version);
+  return Reported(w.RollingStep(RefOf(k), held.previous, c.fence, c.deadline, /*reverting=*/true),
+                  c.version);
 }
 
 }  // namespace

@@ -425,6 +425,12 @@ TEST_F(KubernetesDriverKTest, RollingUsesTheDeploymentsOwnUpdateAndRevertsIt) {
   const HostOutcome back = driver_->Revert(Target("rolling", 0), "1.0.0", Fence(2), Soon());
   ASSERT_TRUE(back.Succeeded()) << back.message;
   EXPECT_EQ(kw::ContainerImage(Get("web"), "app"), kOld);
+  // The same revert again (the executor restarted before recording it): nothing to write, and
+  // above all not the release back.
+  writes_ = 0;
+  ASSERT_TRUE(driver_->Revert(Target("rolling", 0), "1.0.0", Fence(2), Soon()).Succeeded());
+  EXPECT_EQ(writes_.load(), 0);
+  EXPECT_EQ(kw::ContainerImage(Get("web"), "app"), kOld);
 }
 
 TEST_F(KubernetesDriverKTest, BlueGreenSwitchesTheServiceOnceTheNewPodsAreReady) {
@@ -491,6 +497,16 @@ TEST_F(KubernetesDriverKTest, AStatefulSetReportsItsUpdatedPods) {
   ASSERT_TRUE(step.Succeeded()) << step.message;
   EXPECT_THAT(step.instances, ElementsAre("db-2", "db-3"));
   EXPECT_EQ(kw::Partition(admin_->Get(kube::kStatefulSets, ns_, "db")), 2);
+  // Reverted (any scope: a partition cannot give back a share), then the same revert again
+  // (the executor restarted before recording it): the image before stays, nothing written.
+  t.kubernetes->weight_percent = 0;
+  const HostOutcome back = driver_->Revert(t, "1.0.0", Fence(2), Soon());
+  ASSERT_TRUE(back.Succeeded()) << back.message;
+  EXPECT_EQ(kw::ContainerImage(admin_->Get(kube::kStatefulSets, ns_, "db"), "db"), kOld);
+  writes_ = 0;
+  ASSERT_TRUE(driver_->Revert(t, "1.0.0", Fence(2), Soon()).Succeeded());
+  EXPECT_EQ(writes_.load(), 0);
+  EXPECT_EQ(kw::ContainerImage(admin_->Get(kube::kStatefulSets, ns_, "db"), "db"), kOld);
 }
 
 // The executor killed (-9) while it waits for a canary: the next run reads the objects, finds

@@ -246,7 +246,7 @@ HostOutcome KubernetesWorkload::WaitStatefulSet(const std::string& ns, const std
 
 HostOutcome KubernetesWorkload::StatefulSetStep(const WorkloadRef& ref, const std::string& image,
                                                 double percent, const CommandFence& fence,
-                                                Deadline deadline) {
+                                                Deadline deadline, bool reverting) {
   return Guarded(ref, [&]() -> HostOutcome {
     const Json sts = client_.Get(kube::kStatefulSets, ref.ns, ref.name);
     if (auto stale = CheckFence(sts, fence)) return *stale;
@@ -262,9 +262,9 @@ HostOutcome KubernetesWorkload::StatefulSetStep(const WorkloadRef& ref, const st
     if (!same_release || Partition(sts) != partition || !HasAnnotations(sts, ann) ||
         sts.value(Json::json_pointer("/spec/updateStrategy/type"), std::string("RollingUpdate")) !=
             "RollingUpdate") {
-      client_.Patch(
-          kube::kStatefulSets, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
-          PartitionPatch(ref.container, image, partition, WithPrevious(sts, ref, image, ann)));
+      client_.Patch(kube::kStatefulSets, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
+                    PartitionPatch(ref.container, image, partition,
+                                   reverting ? ann : WithPrevious(sts, ref, image, ann)));
     }
     HostOutcome waited = WaitStatefulSet(ref.ns, ref.name, SelectorString(sts), deadline);
     if (!waited.Succeeded()) return waited;
@@ -427,7 +427,8 @@ std::vector<std::string> KubernetesWorkload::Pods(const std::string& ns,
 }
 
 HostOutcome KubernetesWorkload::RollingStep(const WorkloadRef& ref, const std::string& image,
-                                            const CommandFence& fence, Deadline deadline) {
+                                            const CommandFence& fence, Deadline deadline,
+                                            bool reverting) {
   return Guarded(ref, [&]() -> HostOutcome {
     const Json d = client_.Get(kube::kDeployments, ref.ns, ref.name);
     if (auto stale = CheckFence(d, fence)) return *stale;
@@ -437,7 +438,8 @@ HostOutcome KubernetesWorkload::RollingStep(const WorkloadRef& ref, const std::s
     const Json ann = FenceAnnotations(fence, image);
     if (!IsAsWanted(d, ref.container, image, -1, ann)) {
       client_.Patch(kube::kDeployments, ref.ns, ref.name, kube::PatchType::kStrategicMerge,
-                    WorkloadPatch(ref.container, image, -1, WithPrevious(d, ref, image, ann)));
+                    WorkloadPatch(ref.container, image, -1,
+                                  reverting ? ann : WithPrevious(d, ref, image, ann)));
     }
     HostOutcome waited = WaitRollout(ref.ns, ref.name, SelectorString(d), deadline);
     if (!waited.Succeeded()) return waited;

@@ -72,13 +72,18 @@ class KubernetesWorkload {
   // smaller batch leaves it), then waited for until the pods at or above it run the update and
   // every pod is Ready. A StatefulSet has no progress deadline: `deadline` ends a stuck batch
   // (kTimedOut naming the pods that are not ready).
+  // `reverting`: `image` is the one before the release; sluice.io/previous-image is left as the
+  // release's write recorded it, so the workload no longer reads as holding the release and a
+  // repeated revert writes nothing (recording the release as "previous" would make a repeat
+  // put the release back).
   HostOutcome StatefulSetStep(const WorkloadRef& ref, const std::string& image, double percent,
-                              const CommandFence& fence, Deadline deadline);
+                              const CommandFence& fence, Deadline deadline, bool reverting = false);
 
   // The Deployment's own RollingUpdate: `image` patched into the template (the image before
-  // kept in sluice.io/previous-image), waited for like any rollout. Idempotent.
+  // kept in sluice.io/previous-image, unless `reverting`: see StatefulSetStep), waited for like
+  // any rollout. Idempotent.
   HostOutcome RollingStep(const WorkloadRef& ref, const std::string& image,
-                          const CommandFence& fence, Deadline deadline);
+                          const CommandFence& fence, Deadline deadline, bool reverting = false);
 
   // Blue-green: `<name>-green` (the stable's spec, track green, `image`, all the stable's
   // replicas) created and waited for, then `service`'s selector switched to the green pods (its
