@@ -2,7 +2,7 @@
 # make bench: runs the benchmarks against the local stack and writes their figures to
 # BENCHMARKS.md (with the machine they ran on). Bounded in count and time.
 #   SLUICE_BENCH_ONLY=analysis,notifier   runs only those (intake, notifier, rollout, analysis,
-#                                         consumer, judge)
+#                                         consumer, judge, kube)
 #   SLUICE_BENCH_BUILD_DIR=build/x        builds there (configured RelWithDebInfo if new)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -26,7 +26,12 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 mem="$(free -g | awk '/Mem:/ {print $2 " GiB"}')"
 
 started_stack=0
-if ! bash scripts/stack.sh status >/dev/null 2>&1; then
+# The kube part needs only the local control plane (scripts/kube.sh), not the stack.
+needs_stack=0
+for part in intake notifier rollout analysis consumer judge; do
+  if bench_wanted "$part"; then needs_stack=1; fi
+done
+if [[ $needs_stack == 1 ]] && ! bash scripts/stack.sh status >/dev/null 2>&1; then
   bash scripts/stack.sh up
   started_stack=1
 fi
@@ -203,9 +208,40 @@ bench_judge() {
   rm -f "$out" "$out.rows"
 }
 
+# kube: a 3-batch canary (5 / 25 / 100%, equal pauses, no analysis) of a 100-replica KWOK
+# Deployment in the local control plane through the executor's kubernetes driver, and the same
+# canary as an Argo Rollouts Rollout through its controller built from the Go module proxy
+# (tools/kube/argo-rollouts.sh): wall times, control-plane CPU per replica, RSS per rollout.
+bench_kube() {
+  local out argo crds kube_env="var/local/kube.env"
+  [[ -f $kube_env ]] || bash scripts/kube.sh env >/dev/null
+  # shellcheck disable=SC1090
+  source "$kube_env"
+  cmake --build "$BUILD" --target kube-canary-bench -j2
+  out="$(mktemp)"
+  local argo_args=()
+  sl_log "kube: building Argo Rollouts' controller (cached after the first time)"
+  if argo="$(nice -n 19 bash tools/kube/argo-rollouts.sh build)" &&
+    crds="$(bash tools/kube/argo-rollouts.sh crds)"; then
+    argo_args=(--argo-controller "$argo" --argo-crds "$crds")
+  else
+    sl_log "kube: Argo Rollouts' controller could not be built (see above); Sluice alone"
+  fi
+  sl_log "kube: ${SLUICE_BENCH_KUBE_REPLICAS:-100} replicas, pauses of ${SLUICE_BENCH_KUBE_PAUSE:-10} s"
+  python3 bench/kube/run.py --kubeconfig "$SLUICE_KUBECONFIG" --kubectl "$SLUICE_KUBE_BIN/kubectl" \
+    --run-dir "${SLUICE_KUBE_RUN_DIR:-$(dirname "$SLUICE_KUBECONFIG")/../run}" \
+    --sluice-bench "$BUILD/bench/kube-canary-bench" "${argo_args[@]}" \
+    --replicas "${SLUICE_BENCH_KUBE_REPLICAS:-100}" --pause "${SLUICE_BENCH_KUBE_PAUSE:-10}" \
+    --log-dir var/bench --markdown "$out" || sl_log "kube bench reported a failure (see above)"
+  write_section kube "$(basename "$BUILD") build, the local control plane (kube-apiserver, \
+etcd, controller-manager, scheduler built from source, KWOK nodes) on the same machine" "$out"
+  rm -f "$out"
+}
+
 if bench_wanted intake; then bench_intake; fi
 if bench_wanted notifier; then bench_notifier; fi
 if bench_wanted rollout; then bench_rollout; fi
 if bench_wanted analysis; then bench_analysis; fi
 if bench_wanted consumer; then bench_consumer; fi
 if bench_wanted judge; then bench_judge; fi
+if bench_wanted kube; then bench_kube; fi

@@ -71,7 +71,10 @@ std::vector<PodNotReady> NotReady(const json& pods) {
   for (const auto& pod : items) {
     if (!Field(Field(pod, "metadata"), "deletionTimestamp").is_null()) continue;  // going away
     std::string why = PodNotReadyReason(pod);
-    if (!why.empty()) out.push_back({Str(Field(pod, "metadata"), "name"), std::move(why)});
+    if (why.empty()) continue;
+    const std::string phase = Str(Field(pod, "status"), "phase");
+    out.push_back({Str(Field(pod, "metadata"), "name"), std::move(why),
+                   phase.empty() ? "Pending" : phase, PodNotReadyCode(pod)});
   }
   std::sort(out.begin(), out.end(),
             [](const PodNotReady& a, const PodNotReady& b) { return a.name < b.name; });
@@ -131,6 +134,37 @@ std::string PodNotReadyReason(const json& pod) {
   why = (phase.empty() ? std::string("Pending") : phase) + ": ";
   why += node.empty() ? "not scheduled yet" : "scheduled on " + node + ", no container started";
   return why;
+}
+
+std::string PodNotReadyCode(const json& pod) {
+  const json& status = Field(pod, "status");
+  const std::string phase = Str(status, "phase");
+  if (phase == "Failed" || phase == "Succeeded") {
+    const std::string r = Str(status, "reason");
+    return r.empty() ? phase : r;
+  }
+  for (const char* key : {"initContainerStatuses", "containerStatuses"}) {
+    const json& list = Field(status, key);
+    if (!list.is_array()) continue;
+    for (const auto& cs : list) {
+      const json& state = Field(cs, "state");
+      const json& done = Field(state, "terminated");
+      if (key[0] == 'i' && done.is_object() && Int(done, "exitCode", -1) == 0) continue;
+      for (const char* s : {"waiting", "terminated"}) {
+        if (const std::string r = Str(Field(state, s), "reason"); !r.empty()) return r;
+      }
+      if (Field(state, "running").is_object() && Field(cs, "ready") == false && key[0] != 'i') {
+        return "ContainersNotReady";
+      }
+    }
+  }
+  for (const char* type : {"PodScheduled", "Ready"}) {
+    const json* c = Condition(status, type);
+    if (c != nullptr && Str(*c, "status") == "False" && !Str(*c, "reason").empty()) {
+      return Str(*c, "reason");
+    }
+  }
+  return Str(Field(pod, "spec"), "nodeName").empty() ? "NotScheduled" : "NotStarted";
 }
 
 std::vector<PodNotReady> PodsNotReady(const json& pods) { return NotReady(pods); }

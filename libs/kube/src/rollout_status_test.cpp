@@ -181,6 +181,19 @@ TEST(PodReasons, ContainerStatesConditionsAndPhases) {
   const auto list = PodsNotReady(json::array({unschedulable, ready, terminating, crash}));
   EXPECT_THAT(list, ElementsAre(Field(&PodNotReady::name, "p-crash"),
                                 Field(&PodNotReady::name, "p-unsched")));
+  EXPECT_EQ(list[0].phase, "Running");
+  EXPECT_EQ(list[1].phase, "Pending");
+
+  // The one word of each: the container's, past a finished init container; the condition's.
+  EXPECT_EQ(PodNotReadyCode(pull), "ImagePullBackOff");
+  EXPECT_EQ(PodNotReadyCode(crash), "Error");
+  EXPECT_EQ(PodNotReadyCode(probe), "ContainersNotReady");
+  EXPECT_EQ(PodNotReadyCode(evicted), "Evicted");
+  json refused = unschedulable;
+  refused["spec"].erase("nodeName");
+  refused["status"]["conditions"][0]["reason"] = "Unschedulable";
+  EXPECT_EQ(PodNotReadyCode(refused), "Unschedulable");
+  EXPECT_EQ(PodNotReadyCode(PodWithStatus("p-new", {{"phase", "Pending"}})), "NotStarted");
 }
 
 }  // namespace

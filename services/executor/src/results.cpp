@@ -163,6 +163,20 @@ bool FillClosingEvent(const Command& command, const BatchResult& result,
   p->set_generation(generation);
   for (const auto& h : result.failed_hosts) p->add_failed_hosts(h);
   for (const auto& h : command.unresolved) p->add_failed_hosts(h.host);
+  // A Kubernetes target's pods that did not become Ready, after the targets (as BatchSucceeded
+  // lists the pods of the release), and one by one with why.
+  for (const auto& r : result.results) {
+    if (r.outcome.Succeeded()) continue;
+    for (const auto& pod : r.outcome.pods_not_ready) {
+      p->add_failed_hosts(pod.name);
+      auto* q = p->add_pods_not_ready();
+      q->set_target(r.host.host);
+      q->set_name(pod.name);
+      q->set_phase(pod.phase);
+      q->set_reason(pod.reason);
+      q->set_detail(pod.detail);
+    }
+  }
   events::SetReason(*p, c.reason);
   return true;
 }

@@ -145,6 +145,30 @@ TEST(ResultsTest, FailedBatchNamesHostsAndTheSharedReason) {
   EXPECT_EQ(CompletionOf(r, false).reason, kReasonHostFailures);  // reasons differ
 }
 
+TEST(ResultsTest, AStuckKubernetesTargetsPodsFollowTheTargetsInBatchFailed) {
+  BatchResult r;
+  r.status = BatchStatus::kFailed;
+  HostOutcome stuck = HostOutcome::Failure(OutcomeKind::kFailed, false,
+                                           "progress_deadline_exceeded", "deployment shop/web");
+  stuck.pods_not_ready = {{"web-canary-7f-aaaaa", "Pending", "Unschedulable", "0/3 nodes fit"},
+                          {"web-canary-7f-bbbbb", "Pending", "ImagePullBackOff", "back-off"}};
+  r.results = {Result("shop-web", stuck)};
+  r.failed_hosts = {"shop-web"};
+  events::v1::Envelope e;
+  ASSERT_TRUE(FillClosingEvent(Deploy(), r, e));
+  ASSERT_TRUE(e.has_batch_failed());
+  const auto& p = e.batch_failed();
+  EXPECT_EQ(std::vector<std::string>(p.failed_hosts().begin(), p.failed_hosts().end()),
+            (std::vector<std::string>{"shop-web", "web-canary-7f-aaaaa", "web-canary-7f-bbbbb"}));
+  ASSERT_EQ(p.pods_not_ready_size(), 2);
+  EXPECT_EQ(p.pods_not_ready(0).target(), "shop-web");
+  EXPECT_EQ(p.pods_not_ready(0).name(), "web-canary-7f-aaaaa");
+  EXPECT_EQ(p.pods_not_ready(0).phase(), "Pending");
+  EXPECT_EQ(p.pods_not_ready(0).reason(), "Unschedulable");
+  EXPECT_EQ(p.pods_not_ready(0).detail(), "0/3 nodes fit");
+  EXPECT_EQ(p.pods_not_ready(1).reason(), "ImagePullBackOff");
+}
+
 TEST(ResultsTest, CancelledBatchPublishesNothingAndStaleFails) {
   BatchResult r;
   r.status = BatchStatus::kCancelled;

@@ -97,6 +97,16 @@ enum class OutcomeKind {
 };
 std::string_view ToString(OutcomeKind k);
 
+// A pod a Kubernetes rollout waited for in vain (BatchFailed.pods_not_ready).
+struct PodNotReady {
+  std::string name;
+  std::string phase;   // Pending, Running, ...
+  std::string reason;  // one word: ImagePullBackOff, Unschedulable, ...
+  std::string detail;  // the API's words
+
+  bool operator==(const PodNotReady&) const = default;
+};
+
 struct HostOutcome {
   OutcomeKind kind = OutcomeKind::kFailed;
   bool retryable = false;  // trying the same command again may help
@@ -111,6 +121,8 @@ struct HostOutcome {
   // The pods still on the release before, beside those (a replica canary's stable pods):
   // BatchSucceeded.baseline_hosts, the analysis's {{baseline_instances}}.
   std::vector<std::string> baseline_instances;
+  // A failed Kubernetes rollout: the target's pods that did not become Ready.
+  std::vector<PodNotReady> pods_not_ready;
 
   bool Succeeded() const { return kind == OutcomeKind::kSucceeded; }
 

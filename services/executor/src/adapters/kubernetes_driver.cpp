@@ -1,5 +1,6 @@
 #include "adapters/kubernetes_driver.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "command.hpp"
@@ -41,6 +42,108 @@ bool HasTraffic(const KubernetesTarget& k) { return !k.route.empty(); }
 HostOutcome Reported(HostOutcome o, const std::string& version) {
   if (o.Succeeded()) o.version = version;
   return o;
+}
+
+// One Revert call: the target, the share the release falls back to (0: none of it), the
+// version the records get, the command's fence and deadline.
+struct RevertCall {
+  const KubernetesTarget& k;
+  double percent;
+  const std::string& version;
+  const CommandFence& fence;
+  Deadline deadline;
+};
+
+// What the workload object itself holds of the release.
+struct HeldRelease {
+  std::string current;   // the image it runs
+  std::string previous;  // the image before this deployment wrote the release into it
+  // This deployment wrote the release into the workload itself (promoted, rolled,
+  // partitioned). Not when an earlier deployment wrote it: this one's canary steps only fenced
+  // the stable (sluice.io/deployment-id).
+  bool promoted = false;
+};
+
+HeldRelease HeldBy(const kw::Json& object, const std::string& container,
+                   const CommandFence& fence) {
+  HeldRelease h;
+  h.current = kw::ContainerImage(object, container);
+  h.previous = kw::Annotation(object, kw::kAnnotationPreviousImage);
+  h.promoted = kw::Annotation(object, kw::kAnnotationDeploymentId) == fence.deployment_id &&
+               kw::Annotation(object, kw::kAnnotationPreviousImageBy) == fence.deployment_id &&
+               kw::Annotation(object, kw::kAnnotationRelease) == h.current && !h.previous.empty() &&
+               h.previous != h.current;
+  return h;
+}
+
+// Batch scope after the promotion: the release goes back to its share on a canary beside the
+// stable (as if the batches after that share had not run), then the stable goes back to the
+// image before. In this order a repeat after a crash finds either the stable still holding the
+// release (both steps again, the first writing nothing) or the canary of this deployment (the
+// lowering path, writing nothing).
+HostOutcome RestoreShare(kw::KubernetesWorkload& w, const RevertCall& c, const HeldRelease& held) {
+  const KubernetesTarget& k = c.k;
+  HostOutcome step = w.CanaryStep(RefOf(k), held.current, c.percent, c.fence, c.deadline);
+  if (!step.Succeeded()) return step;
+  if (HasTraffic(k)) {
+    HostOutcome t =
+        w.SetTraffic(k.ns, k.route, k.stable_service, k.canary_service, c.percent, c.fence);
+    if (!t.Succeeded()) return t;
+  }
+  return Reported(w.StableBack(RefOf(k), held.previous, c.fence, c.deadline), c.version);
+}
+
+// A replica canary: above zero the canary lowered to the share (put back beside the stable
+// when the release was promoted); zero: the canary to zero and, once promoted, the stable back
+// on the image before.
+HostOutcome RevertCanary(kw::KubernetesWorkload& w, kube::Client& client, const RevertCall& c,
+                         const HeldRelease& held) {
+  const KubernetesTarget& k = c.k;
+  const kw::WorkloadRef ref = RefOf(k);
+  if (c.percent > 0 && c.percent < 100 && held.promoted) return RestoreShare(w, c, held);
+  if (HasTraffic(k)) {
+    HostOutcome t =
+        w.SetTraffic(k.ns, k.route, k.stable_service, k.canary_service, c.percent, c.fence);
+    if (!t.Succeeded()) return t;
+  }
+  if (c.percent > 0) {
+    const auto canary =
+        client.GetIfExists(kube::kDeployments, k.ns, k.name + std::string(kw::kCanarySuffix));
+    const std::string canary_image =
+        canary ? kw::ContainerImage(*canary, k.container) : std::string();
+    if (canary_image.empty() ||
+        kw::Annotation(*canary, kw::kAnnotationDeploymentId) != c.fence.deployment_id) {
+      // No canary of this deployment to lower: nothing of the release to take back here.
+      return HostOutcome::Success(c.version);
+    }
+    return Reported(w.CanaryStep(ref, canary_image, c.percent, c.fence, c.deadline), c.version);
+  }
+  if (held.promoted) {
+    return Reported(w.Revert(ref, kw::RevertScope::kFull, held.previous, c.fence, c.deadline),
+                    c.version);
+  }
+  return Reported(w.Revert(ref, kw::RevertScope::kBatch, "", c.fence, c.deadline), c.version);
+}
+
+// Rolling and partition: the workload's pods cannot give back a share, so any revert puts the
+// image before back on all of them.
+HostOutcome RevertInPlace(kw::KubernetesWorkload& w, const RevertCall& c, const kw::Json& object,
+                          const HeldRelease& held) {
+  const KubernetesTarget& k = c.k;
+  if (kw::OwnedByAnother(object, c.fence)) {
+    return HostOutcome::Failure(
+        OutcomeKind::kFailed, false, std::string(kReasonHostOwnedElsewhere),
+        "deployment " + kw::Annotation(object, kw::kAnnotationDeploymentId) + " wrote " + k.name +
+            " after deployment " + c.fence.deployment_id + "; its revert is refused");
+  }
+  if (!held.promoted) return HostOutcome::Success(c.version);
+  if (EffectiveRollout(k) == kRolloutPartition) {
+    return Reported(
+        w.StatefulSetStep(RefOf(k), held.previous, 100, c.fence, c.deadline, /*reverting=*/true),
+        c.version);
+  }
+  return Reported(w.RollingStep(RefOf(k), held.previous, c.fence, c.deadline, /*reverting=*/true),
+                  c.version);
 }
 
 }  // namespace
@@ -163,67 +266,22 @@ HostOutcome KubernetesDriver::Revert(const HostTarget& host, std::string version
                   "target " + host.host + ": cluster \"" + k.cluster +
                       "\" is not configured; known: " + KnownClusters());
   }
-  const kw::WorkloadRef ref = RefOf(k);
   kw::KubernetesWorkload& w = *cluster->workload;
-  kube::Client& client = *cluster->client;
-  const double percent = std::min<std::uint32_t>(k.weight_percent, 100);
+  const RevertCall call{k, static_cast<double>(std::min<std::uint32_t>(k.weight_percent, 100)),
+                        version, fence, deadline};
   const std::string_view rollout = EffectiveRollout(k);
-  const kube::Resource& resource =
-      k.kind == "StatefulSet" ? kube::kStatefulSets : kube::kDeployments;
-
   try {
     if (rollout == kRolloutBlueGreen) {
-      return Reported(w.BlueGreenRevert(ref, k.service, fence, deadline), version);
+      return Reported(w.BlueGreenRevert(RefOf(k), k.service, fence, deadline), version);
     }
-    const kw::Json object = client.Get(resource, k.ns, k.name);
-    const std::string current = kw::ContainerImage(object, k.container);
-    const std::string previous = kw::Annotation(object, kw::kAnnotationPreviousImage);
-    // The release was written into the workload itself by this deployment (promoted, rolled,
-    // partitioned): a full revert puts the image before back. Not when an earlier deployment
-    // wrote it: this one's canary steps only fenced the stable (sluice.io/deployment-id).
-    const bool holds_release =
-        kw::Annotation(object, kw::kAnnotationDeploymentId) == fence.deployment_id &&
-        kw::Annotation(object, kw::kAnnotationPreviousImageBy) == fence.deployment_id &&
-        kw::Annotation(object, kw::kAnnotationRelease) == current && !previous.empty() &&
-        previous != current;
-
+    const kw::Json object = cluster->client->Get(
+        k.kind == "StatefulSet" ? kube::kStatefulSets : kube::kDeployments, k.ns, k.name);
+    const HeldRelease held = HeldBy(object, k.container, fence);
     if (rollout == kRolloutReplicaCanary) {
-      if (HasTraffic(k)) {
-        HostOutcome t =
-            w.SetTraffic(k.ns, k.route, k.stable_service, k.canary_service, percent, fence);
-        if (!t.Succeeded()) return t;
-      }
-      if (percent > 0) {
-        const auto canary =
-            client.GetIfExists(kube::kDeployments, k.ns, k.name + std::string(kw::kCanarySuffix));
-        const std::string canary_image =
-            canary ? kw::ContainerImage(*canary, k.container) : std::string();
-        if (canary_image.empty() ||
-            kw::Annotation(*canary, kw::kAnnotationDeploymentId) != fence.deployment_id) {
-          // No canary of this deployment to lower: nothing of the release to take back here.
-          return HostOutcome::Success(version);
-        }
-        return Reported(w.CanaryStep(ref, canary_image, percent, fence, deadline), version);
-      }
-      if (holds_release) {
-        return Reported(w.Revert(ref, kw::RevertScope::kFull, previous, fence, deadline), version);
-      }
-      return Reported(w.Revert(ref, kw::RevertScope::kBatch, "", fence, deadline), version);
+      return RevertCanary(w, *cluster->client, call, held);
     }
-    // Rolling and partition: the workload's pods cannot give back a share, so any revert puts
-    // the image before back on all of them.
-    if (kw::OwnedByAnother(object, fence)) {
-      return HostOutcome::Failure(
-          OutcomeKind::kFailed, false, std::string(kReasonHostOwnedElsewhere),
-          "deployment " + kw::Annotation(object, kw::kAnnotationDeploymentId) + " wrote " + k.name +
-              " after deployment " + fence.deployment_id + "; its revert is refused");
-    }
-    if (!holds_release) return HostOutcome::Success(version);
-    if (rollout == kRolloutPartition) {
-      return Reported(w.StatefulSetStep(ref, previous, 100, fence, deadline), version);
-    }
-    if (rollout == kRolloutRolling) {
-      return Reported(w.RollingStep(ref, previous, fence, deadline), version);
+    if (rollout == kRolloutPartition || rollout == kRolloutRolling) {
+      return RevertInPlace(w, call, object, held);
     }
   } catch (const kube::ApiError& e) {
     return HostOutcome::Failure(

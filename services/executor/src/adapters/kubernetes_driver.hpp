@@ -4,10 +4,12 @@
 // command's share of the release by the workload operations (kubernetes_workload.hpp), on the
 // cluster its `cluster` names. Deploy: replica canary (optionally with Gateway API HTTPRoute
 // weights), StatefulSet partition, the Deployment's own RollingUpdate, or blue-green. Revert:
-// the share the revert names (above zero: the canary lowered to it; zero: no trace of the
-// release, i.e. the canary to zero and, once the release was promoted, the workload back on its
-// previous image). Each call reads the objects afresh and writes only what differs, so a
-// repeat after an executor crash resumes without a second write.
+// the share the revert names (above zero, batch scope: the canary lowered to it, or, once the
+// release was promoted, a canary of the release put back at that share beside the stable, which
+// goes back to its previous image; zero: no trace of the release, i.e. the canary to zero and,
+// once promoted, the workload back on its previous image). Each call reads the objects afresh
+// and writes only what differs, so a repeat after an executor crash resumes without a second
+// write.
 
 #include <map>
 #include <memory>

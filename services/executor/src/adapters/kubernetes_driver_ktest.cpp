@@ -20,6 +20,7 @@
 
 #include "adapters/kubernetes_driver.hpp"
 #include "adapters/kubernetes_workload_plan.hpp"
+#include "results.hpp"
 
 namespace sluice::executor {
 namespace {
@@ -304,6 +305,51 @@ TEST_F(KubernetesDriverKTest, AStuckRolloutFailsTheTargetNamingThePodAndWhy) {
   EXPECT_THAT(step.message, HasSubstr("no container started"));
 }
 
+TEST_F(KubernetesDriverKTest, AStuckRolloutFailsTheBatchNamingThePodsAndWhatToDo) {
+  CreateStable(/*deadline_s=*/5);
+  // The canary copies the stable's template: a nodeSelector no node matches keeps its pods
+  // Pending, Unschedulable (the real scheduler says so), until the progress deadline.
+  admin_->Patch(
+      kube::kDeployments, ns_, "web", kube::PatchType::kStrategicMerge,
+      {{"spec",
+        {{"paused", true},
+         {"template", {{"spec", {{"nodeSelector", {{"sluice-test/no-such", "node"}}}}}}}}}});
+  const HostTarget target = Target("", 50);
+  const HostOutcome step = driver_->Deploy(target, kRelease, Fence(1), Soon());
+  ASSERT_EQ(step.kind, OutcomeKind::kFailed) << step.message;
+  EXPECT_EQ(step.reason, kw::reason::kProgressDeadline);
+  const std::vector<std::string> pods = PodNames("app=web,sluice.io/track=canary");
+  ASSERT_EQ(pods.size(), 2U);
+  EXPECT_THAT(step.message, HasSubstr("what to do: " + pods[0] + ", " + pods[1] +
+                                      " (Unschedulable): no node takes the pod"));
+  EXPECT_THAT(step.message, HasSubstr("kubectl -n " + ns_ + " describe pod " + pods[0]));
+
+  // What the executor publishes for it: the target, then its pods, each with why.
+  Command command;
+  command.deployment_id = core::DeploymentId("d-1");
+  command.batch_index = core::BatchIndex(1);
+  command.generation = core::Generation(1);
+  command.targets = {target};
+  BatchResult result;
+  result.status = BatchStatus::kFailed;
+  result.results = {HostResult{target, step, 1, {}, false}};
+  result.failed_hosts = {target.host};
+  events::v1::Envelope e;
+  ASSERT_TRUE(FillClosingEvent(command, result, e));
+  ASSERT_TRUE(e.has_batch_failed());
+  const auto& failed = e.batch_failed();
+  EXPECT_THAT(failed.failed_hosts(), ElementsAre(target.host, pods[0], pods[1]));
+  EXPECT_EQ(failed.reason_code(), events::v1::REASON_PROGRESS_DEADLINE_EXCEEDED);
+  ASSERT_EQ(failed.pods_not_ready_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(failed.pods_not_ready(i).target(), target.host);
+    EXPECT_EQ(failed.pods_not_ready(i).name(), pods[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(failed.pods_not_ready(i).phase(), "Pending");
+    EXPECT_EQ(failed.pods_not_ready(i).reason(), "Unschedulable");
+    EXPECT_THAT(failed.pods_not_ready(i).detail(), HasSubstr("node(s) didn't match"));
+  }
+}
+
 TEST_F(KubernetesDriverKTest, AnIdentityWithoutRightsGetsTheRbacRuleToAdd) {
   CreateStable();
   auto denied = MakeDriver(VarDir() / "local" / "kubeconfig-sluice-test");
@@ -332,6 +378,39 @@ TEST_F(KubernetesDriverKTest, AFullRevertPutsThePreviousImageBackAndWaits) {
   EXPECT_EQ(stable["status"]["readyReplicas"], 4);
 }
 
+TEST_F(KubernetesDriverKTest, ABatchRevertAfterThePromotionPutsTheReleaseBackToItsShare) {
+  CreateStable();
+  ASSERT_TRUE(driver_->Deploy(Target("", 25), kRelease, Fence(1), Soon()).Succeeded());
+  ASSERT_TRUE(driver_->Deploy(Target("", 100), kRelease, Fence(1), Soon()).Succeeded());
+  ASSERT_FALSE(admin_->GetIfExists(kube::kDeployments, ns_, "web-canary"));
+  ASSERT_EQ(kw::ContainerImage(Get("web"), "app"), kNew);
+  // Batch scope of the last batch (25 -> 100): the release falls back to the 25% it had before
+  // it, like the VM hosts of that batch going back while the earlier batches' keep it.
+  const HostOutcome back = driver_->Revert(Target("", 25), "1.0.0", Fence(2), Soon());
+  ASSERT_TRUE(back.Succeeded()) << back.message;
+  EXPECT_EQ(back.version, "1.0.0");
+  const Json stable = Get("web");
+  EXPECT_EQ(kw::ContainerImage(stable, "app"), kOld);
+  EXPECT_EQ(stable["spec"]["replicas"], 3);
+  EXPECT_EQ(stable["status"]["updatedReplicas"], 3);
+  EXPECT_EQ(stable["status"]["readyReplicas"], 3);
+  const Json canary = Get("web-canary");
+  EXPECT_EQ(kw::ContainerImage(canary, "app"), kNew);
+  EXPECT_EQ(canary["spec"]["replicas"], 1);
+  EXPECT_EQ(canary["status"]["readyReplicas"], 1);
+  EXPECT_EQ(PodNames("app=web,sluice.io/track=canary").size(), 1U);
+
+  // A repeat (the executor restarted mid-revert) writes nothing.
+  const int writes = writes_.load();
+  ASSERT_TRUE(driver_->Revert(Target("", 25), "1.0.0", Fence(2), Soon()).Succeeded());
+  EXPECT_EQ(writes_.load(), writes);
+  // The whole deployment after it: no trace of the release.
+  ASSERT_TRUE(driver_->Revert(Target("", 0), "1.0.0", Fence(3), Soon()).Succeeded());
+  EXPECT_TRUE(GoneSoon("web-canary") || Get("web-canary")["spec"]["replicas"] == 0);
+  EXPECT_EQ(kw::ContainerImage(Get("web"), "app"), kOld);
+  EXPECT_EQ(Get("web")["spec"]["replicas"], 4);
+}
+
 TEST_F(KubernetesDriverKTest, RollingUsesTheDeploymentsOwnUpdateAndRevertsIt) {
   CreateStable();
   const HostOutcome step = driver_->Deploy(Target("rolling", 25), kRelease, Fence(1), Soon());
@@ -345,6 +424,12 @@ TEST_F(KubernetesDriverKTest, RollingUsesTheDeploymentsOwnUpdateAndRevertsIt) {
   EXPECT_EQ(writes_.load(), 0);
   const HostOutcome back = driver_->Revert(Target("rolling", 0), "1.0.0", Fence(2), Soon());
   ASSERT_TRUE(back.Succeeded()) << back.message;
+  EXPECT_EQ(kw::ContainerImage(Get("web"), "app"), kOld);
+  // The same revert again (the executor restarted before recording it): nothing to write, and
+  // above all not the release back.
+  writes_ = 0;
+  ASSERT_TRUE(driver_->Revert(Target("rolling", 0), "1.0.0", Fence(2), Soon()).Succeeded());
+  EXPECT_EQ(writes_.load(), 0);
   EXPECT_EQ(kw::ContainerImage(Get("web"), "app"), kOld);
 }
 
@@ -412,6 +497,16 @@ TEST_F(KubernetesDriverKTest, AStatefulSetReportsItsUpdatedPods) {
   ASSERT_TRUE(step.Succeeded()) << step.message;
   EXPECT_THAT(step.instances, ElementsAre("db-2", "db-3"));
   EXPECT_EQ(kw::Partition(admin_->Get(kube::kStatefulSets, ns_, "db")), 2);
+  // Reverted (any scope: a partition cannot give back a share), then the same revert again
+  // (the executor restarted before recording it): the image before stays, nothing written.
+  t.kubernetes->weight_percent = 0;
+  const HostOutcome back = driver_->Revert(t, "1.0.0", Fence(2), Soon());
+  ASSERT_TRUE(back.Succeeded()) << back.message;
+  EXPECT_EQ(kw::ContainerImage(admin_->Get(kube::kStatefulSets, ns_, "db"), "db"), kOld);
+  writes_ = 0;
+  ASSERT_TRUE(driver_->Revert(t, "1.0.0", Fence(2), Soon()).Succeeded());
+  EXPECT_EQ(writes_.load(), 0);
+  EXPECT_EQ(kw::ContainerImage(admin_->Get(kube::kStatefulSets, ns_, "db"), "db"), kOld);
 }
 
 // The executor killed (-9) while it waits for a canary: the next run reads the objects, finds

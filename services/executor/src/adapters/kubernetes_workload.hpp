@@ -61,18 +61,29 @@ class KubernetesWorkload {
   HostOutcome Revert(const WorkloadRef& ref, RevertScope scope, const std::string& previous_image,
                      const CommandFence& fence, Deadline deadline);
 
+  // The stable Deployment alone back on `previous_image`, its replica count kept (a canary
+  // beside it keeps the release's share), fenced with the previous image as its release, and
+  // waited for. Idempotent; refused like Revert when another deployment wrote it last.
+  HostOutcome StableBack(const WorkloadRef& ref, const std::string& previous_image,
+                         const CommandFence& fence, Deadline deadline);
+
   // One batch of a StatefulSet (`ref.name`): the release in the template and the partition
   // lowered to PlanPartition(replicas, percent) in one patch, never raised (a repeat or a late
   // smaller batch leaves it), then waited for until the pods at or above it run the update and
   // every pod is Ready. A StatefulSet has no progress deadline: `deadline` ends a stuck batch
   // (kTimedOut naming the pods that are not ready).
+  // `reverting`: `image` is the one before the release; sluice.io/previous-image is left as the
+  // release's write recorded it, so the workload no longer reads as holding the release and a
+  // repeated revert writes nothing (recording the release as "previous" would make a repeat
+  // put the release back).
   HostOutcome StatefulSetStep(const WorkloadRef& ref, const std::string& image, double percent,
-                              const CommandFence& fence, Deadline deadline);
+                              const CommandFence& fence, Deadline deadline, bool reverting = false);
 
   // The Deployment's own RollingUpdate: `image` patched into the template (the image before
-  // kept in sluice.io/previous-image), waited for like any rollout. Idempotent.
+  // kept in sluice.io/previous-image, unless `reverting`: see StatefulSetStep), waited for like
+  // any rollout. Idempotent.
   HostOutcome RollingStep(const WorkloadRef& ref, const std::string& image,
-                          const CommandFence& fence, Deadline deadline);
+                          const CommandFence& fence, Deadline deadline, bool reverting = false);
 
   // Blue-green: `<name>-green` (the stable's spec, track green, `image`, all the stable's
   // replicas) created and waited for, then `service`'s selector switched to the green pods (its

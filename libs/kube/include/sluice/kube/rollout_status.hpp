@@ -37,6 +37,8 @@ inline constexpr std::string_view kOnDelete = "OnDeleteStrategy";
 struct PodNotReady {
   std::string name;
   std::string why;
+  std::string phase;   // status.phase ("Pending" when the API gave none)
+  std::string reason;  // one word: ImagePullBackOff, Unschedulable, ContainersNotReady, ...
 };
 
 struct RolloutStatus {
@@ -58,6 +60,10 @@ struct RolloutStatus {
 std::vector<PodNotReady> PodsNotReady(const nlohmann::json& pods);
 // One pod's reason, empty when it is Ready.
 std::string PodNotReadyReason(const nlohmann::json& pod);
+// The one word of it (PodNotReady.reason): a container's waiting / terminated reason, the
+// PodScheduled or Ready condition's, the pod's own; "NotScheduled" / "NotStarted" when the API
+// says nothing yet.
+std::string PodNotReadyCode(const nlohmann::json& pod);
 
 // A Deployment, as `kubectl rollout status` judges it. `pods` (a PodList of the Deployment's
 // selector, or null) names the pods that are not ready when the rollout is not complete.
