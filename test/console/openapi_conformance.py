@@ -258,6 +258,34 @@ if who and who.get("role") != "viewer":
     fail(f"whoami says {who}")
 call("GET", "/v1/whoami", 401, token="not-a-token")
 
+print("console sessions")
+s, h, sess = call("POST", "/v1/sessions", 201, token=deployer)
+set_cookie = h.get("Set-Cookie", "")
+for attr in ("sluice_session=sls_", "Path=/", "HttpOnly", "SameSite=Strict", "Max-Age="):
+    if attr not in set_cookie:
+        fail(f"POST /v1/sessions: Set-Cookie {set_cookie!r} lacks {attr}")
+jar = {"Cookie": set_cookie.split(";")[0]}
+csrf = {**jar, "X-CSRF-Token": (sess or {}).get("csrf_token", "")}
+s, _, current = call("GET", "/v1/sessions/current", 200, headers=jar)
+if current and (current.get("name") != f"conf-deployer-{suffix}" or current.get("csrf_token") != sess["csrf_token"]):
+    fail(f"GET /v1/sessions/current: {current}")
+s, _, who = call("GET", "/v1/whoami", 200, headers=jar)
+if who and who.get("role") != "deployer":
+    fail(f"whoami by session cookie says {who}")
+s, _, err = call("POST", "/v1/links", 403, headers=jar, body={"path": "/console/deployments/x-1"})
+if err and err["error"].get("code") != "csrf":
+    fail(f"a change without the CSRF token: {err}")
+call("POST", "/v1/links", 403, headers={**jar, "X-CSRF-Token": "forged"}, body={"path": "/console/deployments/x-1"})
+call("POST", "/v1/links", 201, headers=csrf, body={"path": "/console/deployments/x-1"})
+call("POST", "/v1/tokens", 403, headers=csrf, body={"name": "x", "role": "viewer"})  # a deployer's session
+call("POST", "/v1/sessions", 401, headers=jar)  # a session does not make another: a token does
+call("POST", "/v1/sessions", 400, token=viewer, body={"remember": True})
+call("GET", "/v1/sessions/current", 401, headers={"Cookie": "sluice_session=sls_" + "A" * 43})
+call("DELETE", "/v1/sessions/current", 403, headers=jar)
+call("DELETE", "/v1/sessions/current", 204, headers=csrf)
+call("GET", "/v1/sessions/current", 401, headers=jar)
+call("GET", "/v1/whoami", 401, headers=jar)
+
 print("releases")
 sha = hashlib.sha256(suffix.encode()).hexdigest()
 rel = {"app": APP, "tag": f"v1.0.{int(time.time())}", "artifact_url": "http://127.0.0.1:1/a.tgz", "sha256": sha}

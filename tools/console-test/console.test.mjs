@@ -158,10 +158,42 @@ await check("a viewer's approve button is disabled, and the API refuses a viewer
     expect(await page.locator(`#do-${verb}`).isDisabled(), `${verb} is enabled for a viewer`);
   }
   expect((await page.locator("#do-approve").getAttribute("title")).includes("needs the approver role"), "no reason given");
-  // The button is only a hint: the same call made from the page with the viewer's token is refused.
-  const status = await page.evaluate(async ([dep]) => (await fetch(`/v1/deployments/${dep}:approve`, { method: "POST",
-    headers: { Authorization: `Bearer ${sessionStorage.getItem("sluice.token")}`, "Content-Type": "application/json" }, body: "{}" })).status, [DEP]);
-  expect(status === 403, `a viewer's approve answered ${status}`);
+  // The button is only a hint: the same call made from the page with the viewer's session (its
+  // cookie and its CSRF token) is refused for the role.
+  const answer = await page.evaluate(async ([dep]) => {
+    const me = await (await fetch("/v1/sessions/current")).json();
+    const res = await fetch(`/v1/deployments/${dep}:approve`, { method: "POST",
+      headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" }, body: "{}" });
+    return [res.status, (await res.json()).error?.code];
+  }, [DEP]);
+  expect(answer[0] === 403 && answer[1] === "forbidden", `a viewer's approve answered ${answer}`);
+  await page.context().close();
+});
+
+await check("sign-in makes an HttpOnly SameSite=Strict session; a forged POST is refused; sign-out ends it", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.approver);
+  await page.locator("#deployments").waitFor();
+  const cookie = (await page.context().cookies()).find((c) => c.name === "sluice_session");
+  expect(cookie && cookie.httpOnly && cookie.sameSite === "Strict", `cookie: ${JSON.stringify(cookie)}`);
+  expect(!(await page.evaluate(() => document.cookie)).includes("sluice_session"), "the script can read the cookie");
+  const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+  expect(!stored.includes(tokens.approver) && !stored.includes("slc_"), `the token is stored in the browser: ${stored}`);
+  // A POST with the cookie but without the session's CSRF token (what a forged form or a script
+  // that only rides the cookie would send) is refused, whatever the role.
+  const forged = await page.evaluate(async ([dep]) => {
+    const res = await fetch(`/v1/deployments/${dep}:approve`, { method: "POST",
+      headers: { "Content-Type": "application/json" }, body: "{}" });
+    return [res.status, (await res.json()).error?.code];
+  }, [DEP]);
+  expect(forged[0] === 403 && forged[1] === "csrf", `a POST without the CSRF token answered ${forged}`);
+  // A reload stays signed in (the cookie), with the CSRF token fetched again.
+  await page.reload();
+  await page.locator("#who", { hasText: `console-approver-${suffix}` }).waitFor();
+  await page.click("#logout");
+  await page.locator("#token").waitFor();
+  const after = await fetch(API + "/v1/whoami", { headers: { Cookie: `sluice_session=${cookie.value}` } });
+  expect(after.status === 401, `the signed-out session's cookie still answers ${after.status}`);
   await page.context().close();
 });
 

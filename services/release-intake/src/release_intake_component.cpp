@@ -53,7 +53,19 @@ void ReleaseIntakeApi::Register() {
   RegisterConsole();
 }
 
+void RequireRole(const std::string& token_name, Role has, Role needed) {
+  if (!Allows(has, needed)) {
+    throw http::Forbidden("token '" + token_name + "' has role " + std::string(ToString(has)) +
+                          "; this call needs " + std::string(ToString(needed)) + " or higher");
+  }
+}
+
 TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {
+  if (!req.has_header("Authorization")) {
+    if (auto id = SessionIdFromCookie(req.get_header_value("Cookie"))) {
+      return AuthenticateSession(req, *id, needed);
+    }
+  }
   const std::string header = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (header.rfind(kBearer, 0) != 0 || header.size() == kBearer.size()) {
@@ -70,11 +82,7 @@ TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role nee
   });
   if (!token) throw http::Unauthorized("unknown API token");
   if (auto why = TokenRefusal(*token, now_ms)) throw http::Unauthorized(*why);
-  if (!Allows(token->role, needed)) {
-    throw http::Forbidden("token '" + token->name + "' has role " +
-                          std::string(ToString(token->role)) + "; this call needs " +
-                          std::string(ToString(needed)) + " or higher");
-  }
+  RequireRole(token->name, token->role, needed);
   return TokenRecord{token->id, token->name, token->role};
 }
 

@@ -19,6 +19,7 @@
 #include <sluice/pg/database.hpp>
 #include <string>
 
+#include "console_session.hpp"
 #include "delivery_repository.hpp"
 #include "release.hpp"
 #include "release_repository.hpp"
@@ -43,6 +44,7 @@ struct ApiOptions {
   // links are refused and POST /v1/links answers 422 links_disabled.
   std::vector<core::LinkKey> link_keys;
   std::chrono::seconds link_max_lifetime{std::chrono::hours(24 * 30)};  // SLUICE_LINK_MAX_TTL
+  SessionOptions sessions;  // console sessions (console_session.hpp)
 };
 
 // One call to an upstream service.
@@ -79,7 +81,11 @@ class ReleaseIntakeApi {
   void Register();  // adds the routes to the server
 
  private:
+  // The caller: by "Authorization: Bearer <token>", or without that header by the console's
+  // session cookie (and, for a mutation, its X-CSRF-Token). 401 / 403 with the reason.
   TokenRecord Authenticate(const httplib::Request& req, Role needed);
+  TokenRecord AuthenticateSession(const httplib::Request& req, const std::string& session_id,
+                                  Role needed);
   // A read a viewer may make, or a signed link may open without a token: with an
   // Authorization header, Authenticate(viewer); without one, a signed link whose path is one
   // of `link_paths`, carried in the request's own query (exp, kid, sig: the chart and report
@@ -88,6 +94,10 @@ class ReleaseIntakeApi {
   void AuthorizeRead(const httplib::Request& req, const std::vector<std::string>& link_paths);
   void RegisterConsole();  // /console, /v1/openapi.json, /v1/whoami, /v1/links
   void CreateLink(const httplib::Request& req, httplib::Response& res);
+  // POST /v1/sessions, GET and DELETE /v1/sessions/current (console_session.hpp).
+  void CreateSession(const httplib::Request& req, httplib::Response& res);
+  void GetSession(const httplib::Request& req, httplib::Response& res);
+  void DeleteSession(const httplib::Request& req, httplib::Response& res);
   template <typename F>
   auto Db(F&& f);
 
@@ -135,6 +145,9 @@ class ReleaseIntakeApi {
 };
 
 v1::ArtifactKind ToProto(ArtifactKind kind);
+
+// 403 naming the token, its role and the role the call needs, unless `has` allows `needed`.
+void RequireRole(const std::string& token_name, Role has, Role needed);
 
 // Runs f in a transaction; PostgreSQL being unreachable becomes 503 with Retry-After.
 template <typename F>

@@ -1,7 +1,9 @@
 // The Sluice web console: a single-page app over the public API (no build step, no framework).
-// Signed in with an API token (kept in sessionStorage: gone when the tab closes), or opened
-// from a signed link of one deployment (read-only, until the link expires). Every call goes to
-// the same origin; the server's CSP allows no inline script or style.
+// Signed in with an API token, exchanged at once for a session cookie this script cannot read
+// (HttpOnly, SameSite=Strict; the token itself is not kept), with a CSRF token held in memory
+// and sent on every change; or opened from a signed link of one deployment (read-only, until the
+// link expires). Every call goes to the same origin; the server's CSP allows no inline script or
+// style.
 
 const ROLES = ["viewer", "deployer", "approver", "admin"];
 // The role each operator command needs (the API decides; this only disables the buttons).
@@ -14,11 +16,10 @@ const VERBS = [
   { verb: "rollback", role: "approver", label: "Roll back", danger: true },
 ];
 const REFRESH_MS = 3000;
-const TOKEN_KEY = "sluice.token";
 const LINK_KEY = "sluice.link";
 
 const main = document.getElementById("main");
-let session = null; // {kind: "token", name, role} | {kind: "link", path, expires}
+let session = null; // {kind: "token", name, role, csrf} | {kind: "link", path, expires}
 let timer = null;
 
 // ---- small DOM helpers (text only: nothing from the API is parsed as HTML)
@@ -56,13 +57,15 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { method = "GET", body, accept } = {}) {
+// `token`: only for signing in (POST /v1/sessions); afterwards the session cookie authenticates.
+async function api(path, { method = "GET", body, accept, token } = {}) {
   const headers = { Accept: accept ?? "application/json" };
-  if (session?.kind === "token") headers.Authorization = `Bearer ${sessionStorage.getItem(TOKEN_KEY)}`;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (session?.kind === "token" && method !== "GET") headers["X-CSRF-Token"] = session.csrf;
   if (session?.kind === "link") headers["X-Sluice-Link"] = sessionStorage.getItem(LINK_KEY);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "omit", cache: "no-store" });
+    credentials: session?.kind === "link" ? "omit" : "same-origin", cache: "no-store" });
   const type = res.headers.get("Content-Type") ?? "";
   if (!res.ok) {
     let code = "http_" + res.status;
@@ -71,6 +74,13 @@ async function api(path, { method = "GET", body, accept } = {}) {
       const e = (await res.json()).error ?? {};
       code = e.code ?? code;
       text = e.message ?? text;
+    }
+    if (res.status === 401 && session?.kind === "token" && !token) {
+      // The session ended under the page (idle, revoked token, signed out elsewhere).
+      session = null;
+      clearInterval(timer);
+      document.getElementById("who").textContent = "";
+      render(loginPage(`Signed out: ${text}`));
     }
     throw new ApiError(res.status, code, text);
   }
@@ -83,16 +93,27 @@ const can = (role) => session?.kind === "token" && ROLES.indexOf(session.role) >
 
 // ---- sign-in
 async function signIn(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
-  session = { kind: "token" };
+  session = null;
   try {
-    const me = await api("/v1/whoami");
-    session = { kind: "token", name: me.name, role: me.role };
+    const me = await api("/v1/sessions", { method: "POST", token });
+    session = { kind: "token", name: me.name, role: me.role, csrf: me.csrf_token };
+    sessionStorage.removeItem(LINK_KEY);
     return null;
   } catch (e) {
-    sessionStorage.removeItem(TOKEN_KEY);
     session = null;
     return e.status === 401 || e.status === 403 ? `Sign-in refused: ${e.message}` : `Sign-in failed: ${e.message}`;
+  }
+}
+
+// The session cookie of an earlier sign-in, if it is still good: who, and the CSRF token.
+async function resumeSession() {
+  try {
+    const me = await api("/v1/sessions/current");
+    session = { kind: "token", name: me.name, role: me.role, csrf: me.csrf_token };
+    return true;
+  } catch {
+    session = null;
+    return false;
   }
 }
 
@@ -108,7 +129,7 @@ function loginPage(error) {
     } },
   h("h1", {}, "Sign in to Sluice"),
   h("label", { for: "token" }, "API token"), input,
-  h("p", { class: "muted" }, "The token stays in this tab (sessionStorage) and is sent only to this server. " +
+  h("p", { class: "muted" }, "The token is sent once, to this server, for a session cookie; it is not stored in the browser. " +
     "Ask an admin for one: sluice token create NAME --role viewer."),
   error ? message("error", error) : null,
   h("button", { class: "primary", type: "submit" }, "Sign in"));
@@ -353,8 +374,8 @@ async function start() {
     navigate(a.pathname + a.search);
   });
   window.addEventListener("popstate", route);
-  document.getElementById("logout").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
+  document.getElementById("logout").addEventListener("click", async () => {
+    if (session?.kind === "token") await api("/v1/sessions/current", { method: "DELETE" }).catch(() => null);
     sessionStorage.removeItem(LINK_KEY);
     session = null;
     document.getElementById("banner").hidden = true;
@@ -366,12 +387,10 @@ async function start() {
     // Opened from a signed link: keep it for this tab's API calls, drop it from the address bar.
     const exp = Number(url.searchParams.get("exp"));
     sessionStorage.setItem(LINK_KEY, url.pathname + url.search);
-    sessionStorage.removeItem(TOKEN_KEY);
     history.replaceState(null, "", url.pathname);
     session = { kind: "link", path: url.pathname, expires: exp };
-  } else if (sessionStorage.getItem(TOKEN_KEY)) {
-    const err = await signIn(sessionStorage.getItem(TOKEN_KEY));
-    if (err) { session = null; render(loginPage(err)); return; }
+  } else if (await resumeSession()) {
+    // signed in by the session cookie of an earlier sign-in (a reload, a new tab)
   } else if (sessionStorage.getItem(LINK_KEY)) {
     const saved = new URL(sessionStorage.getItem(LINK_KEY), location.origin);
     session = { kind: "link", path: saved.pathname, expires: Number(saved.searchParams.get("exp")) };
