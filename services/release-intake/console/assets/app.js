@@ -184,11 +184,11 @@ async function deploymentsPage(params) {
 
 function actionBar(d, onDone) {
   const out = h("div", { id: "action-result" });
-  const buttons = VERBS.map(({ verb, role, label, danger }) => {
-    const allowed = can(role);
-    const why = session?.kind === "link" ? "read-only: opened from a signed link"
-      : allowed ? `${label} ${d.app} ${d.version}` : `needs the ${role} role (you are ${session?.role})`;
-    return h("button", { class: danger ? "danger" : "", id: `do-${verb}`, disabled: !allowed, title: why,
+  // Only the actions the caller's role allows are shown; the rest are named with the role they need.
+  const allowed = VERBS.filter(({ role }) => can(role));
+  const denied = VERBS.filter(({ role }) => !can(role));
+  const buttons = allowed.map(({ verb, label, danger }) =>
+    h("button", { class: danger ? "danger" : "", id: `do-${verb}`, title: `${label} ${d.app} ${d.version}`,
       onclick: async () => {
         if (!confirm(`${label} deployment ${d.id.slice(0, 8)} of ${d.app} to version ${d.version} in ${d.env}?`)) return;
         try {
@@ -199,9 +199,12 @@ function actionBar(d, onDone) {
         } catch (e) {
           out.replaceChildren(message("error", `${label} refused: ${e.message}`));
         }
-      } }, label);
-  });
-  return h("div", {}, h("div", { class: "actions", id: "actions" }, buttons), out);
+      } }, label));
+  const note = session?.kind === "link" ? "Read-only: opened from a signed link. Sign in with an API token to act."
+    : denied.length === 0 ? null
+    : `${denied.map((v) => v.label).join(", ")}: ${[...new Set(denied.map((v) => v.role))].map((r) => `needs the ${r} role`).join(" or ")} (you are ${session?.role}).`;
+  return h("div", {}, h("div", { class: "actions", id: "actions" }, buttons,
+    note ? h("p", { class: "muted", id: "actions-note" }, note) : null), out);
 }
 
 function gatesText(b) {
