@@ -198,6 +198,26 @@ await check("sign-in makes an HttpOnly SameSite=Strict session; a forged POST is
   await page.context().close();
 });
 
+await check("approvals: the deployment at its approval gate is listed; a viewer gets no approve button", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/approvals`);
+  const row = page.locator(`#approvals tr[data-id="${DEP}"]`);
+  await row.waitFor();
+  expect((await row.innerText()).includes(`console-approver-${suffix}`), "the requester is not shown");
+  expect((await row.locator("button").count()) === 0, "a viewer sees an approve button");
+  await page.context().close();
+  // The approver who requested it gets the button, and the API's answer (self-approval) shows.
+  const own = await newPage();
+  await signIn(own, tokens.approver);
+  await own.goto(`${API}/console/approvals`);
+  await own.click(`#approvals button[data-approve="${DEP}"]`);
+  const msg = await own.locator("#action-result .message.error").innerText();
+  expect(/Approve refused: .*request/i.test(msg), `message: ${msg}`);
+  await shot(own, "approvals");
+  await own.context().close();
+});
+
 await check("self-approval is refused as the API refuses it", async () => {
   const page = await newPage();
   await signIn(page, tokens.approver);
@@ -263,6 +283,39 @@ await check("a signed link opens nothing but its own page", async () => {
     headers: { "X-Sluice-Link": sessionStorage.getItem("sluice.link") } })).status);
   expect(status === 401, `a link read /v1/releases: ${status}`);
   await page.context().close();
+});
+
+await check("an app's spec versions and the diff between the latest two", async () => {
+  await must("PUT", `/v1/apps/${APP}`, tokens.approver, SPEC + `# second version ${suffix}\n`, "application/yaml");
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/apps`);
+  await page.click(`#apps tr[data-app="${APP}"] a`);
+  await page.locator("#diff").waitFor();
+  expect((await page.locator("#versions tbody tr").count()) >= 2, "fewer than two versions listed");
+  const added = await page.locator("#diff .add").allInnerTexts();
+  expect(added.length === 1 && added[0].includes(`# second version ${suffix}`), `added lines: ${JSON.stringify(added)}`);
+  expect((await page.locator("#diff .del").count()) === 0, "lines shown as removed");
+  expect((await page.locator("#diff-summary").innerText()) === "1 line(s) changed", "summary");
+  await shot(page, "app-spec-diff");
+  await page.context().close();
+});
+
+await check("the audit log: an admin filters it; anyone else is told it needs the admin role", async () => {
+  const page = await newPage();
+  await signIn(page, ADMIN);
+  await page.goto(`${API}/console/audit?action=session.create`);
+  await page.locator("#audit tbody tr").first().waitFor();
+  const actions = await page.locator("#audit tbody tr td:nth-child(3)").allInnerTexts();
+  expect(actions.length > 0 && actions.every((a) => a === "session.create"), `actions: ${actions.slice(0, 5)}`);
+  expect((await page.locator("#audit").innerText()).includes(`console-viewer-${suffix}`), "the viewer's sign-in is not audited");
+  await shot(page, "audit");
+  await page.context().close();
+  const viewer = await newPage();
+  await signIn(viewer, tokens.viewer);
+  await viewer.goto(`${API}/console/audit`);
+  await viewer.locator(".message.error", { hasText: "needs the admin role" }).waitFor();
+  await viewer.context().close();
 });
 
 await check("no script errors on any page", async () => {

@@ -341,6 +341,143 @@ async function incidentPage(id) {
   }
 }
 
+// Deployments held at an approval gate (pause_reason approval_required), live; the approve
+// button is there for an approver, the API still refuses self-approval where the policy says so.
+async function approvalsPage() {
+  const holder = h("div");
+  const out = h("div", { id: "action-result" });
+  render(h("h1", {}, "Waiting for approval"), out, holder);
+  return every(async () => {
+    try {
+      const body = await api("/v1/deployments?status=paused&limit=200");
+      const waiting = (body.deployments ?? []).filter((d) => d.pause_reason === "approval_required");
+      holder.replaceChildren(table(["deployment", "app", "env", "version", "batch", "requested by", "since", ""],
+        waiting.map((d) => h("tr", { dataset: { id: d.id } },
+          h("td", {}, link(`/console/deployments/${encodeURIComponent(d.id)}`, d.id.slice(0, 8))),
+          h("td", {}, d.app), h("td", {}, d.env), h("td", {}, d.version),
+          h("td", {}, `${Math.min(d.current_batch + 1, d.batch_count)} / ${d.batch_count}`),
+          h("td", {}, d.requested_by ?? "—"), h("td", {}, when(d.started_at ?? d.created_at)),
+          h("td", {}, can("approver") ? h("button", { class: "primary", "data-approve": d.id,
+            onclick: async () => {
+              if (!confirm(`Approve deployment ${d.id.slice(0, 8)} of ${d.app} to version ${d.version} in ${d.env}?`)) return;
+              try {
+                const r = await api(`/v1/deployments/${encodeURIComponent(d.id)}:approve`, { method: "POST",
+                  body: { reason: `from the console by ${session.name}` } });
+                out.replaceChildren(message("ok", `Approve: accepted (command ${r.command_id})`));
+              } catch (e) {
+                out.replaceChildren(message("error", `Approve refused: ${e.message}`));
+              }
+            } }, "Approve") : h("span", { class: "muted" }, "needs the approver role")))),
+        { id: "approvals" }));
+    } catch (e) {
+      holder.replaceChildren(message("error", e.message));
+    }
+  });
+}
+
+// The audit log (the API allows it to admins only).
+async function auditPage(params) {
+  const actor = params.get("actor") ?? "";
+  const action = params.get("action") ?? "";
+  const form = h("form", { class: "filters" },
+    h("input", { name: "actor", placeholder: "actor", value: actor }),
+    h("input", { name: "action", placeholder: "action, e.g. deployment.approve", value: action }),
+    h("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+    navigate(`/console/audit${q.size ? "?" + q : ""}`);
+  });
+  const holder = h("div");
+  render(h("h1", {}, "Audit log"), form, holder);
+  if (!can("admin")) return holder.replaceChildren(message("error", `The audit log needs the admin role (you are ${session?.role ?? "not signed in"}).`));
+  try {
+    const body = await api("/v1/audit?limit=200");
+    const rows = (body.items ?? []).filter((e) => (!actor || e.actor.includes(actor)) &&
+      (!action || e.action.includes(action))).map((e) => h("tr", {},
+      h("td", {}, when(e.at_ms)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target),
+      h("td", {}, status(e.outcome)), h("td", { class: "evidence" }, JSON.stringify(e.detail ?? {}))));
+    holder.replaceChildren(table(["at", "actor", "action", "target", "outcome", "detail"], rows, { id: "audit" }));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
+async function appsPage() {
+  const holder = h("div");
+  render(h("h1", {}, "Apps"), holder);
+  try {
+    const body = await api("/v1/apps");
+    holder.replaceChildren(table(["app", "spec version", "environments", "applied by", "applied"],
+      (body.items ?? []).map((a) => h("tr", { dataset: { app: a.app } },
+        h("td", {}, link(`/console/apps/${encodeURIComponent(a.app)}`, a.app)), h("td", {}, a.version),
+        h("td", {}, (a.environments ?? []).join(", ")), h("td", {}, a.applied_by), h("td", {}, when(a.applied_at_ms)))),
+      { id: "apps" }));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
+// A line diff (longest common subsequence): [{op: " " | "-" | "+", line}].
+function diffLines(a, b) {
+  const x = a.split("\n");
+  const y = b.split("\n");
+  const n = x.length;
+  const m = y.length;
+  if (n * m > 4_000_000) return [{ op: "-", line: `(${n} lines)` }, { op: "+", line: `(${m} lines): too large to compare here` }];
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--)
+    lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (x[i] === y[j]) { out.push({ op: " ", line: x[i] }); i++; j++; }
+    else if (lcs[i + 1][j] >= lcs[i][j + 1]) out.push({ op: "-", line: x[i++] });
+    else out.push({ op: "+", line: y[j++] });
+  }
+  while (i < n) out.push({ op: "-", line: x[i++] });
+  while (j < m) out.push({ op: "+", line: y[j++] });
+  return out;
+}
+
+// One app: its spec versions, and the diff between two of them (default: the latest two).
+async function appPage(app, params) {
+  const holder = h("div");
+  render(h("h1", {}, "App ", app), h("p", {}, link(`/console/releases?app=${encodeURIComponent(app)}`, "Releases"), " · ",
+    link(`/console/deployments?app=${encodeURIComponent(app)}`, "Deployments")), holder);
+  try {
+    const body = await api(`/v1/apps/${encodeURIComponent(app)}/versions`);
+    const versions = body.items ?? [];
+    if (!versions.length) return holder.replaceChildren(message("error", `No delivery spec applied for ${app}`));
+    const newest = versions[0].version;
+    const to = Number(params.get("to") ?? newest);
+    const from = Number(params.get("from") ?? (versions.find((v) => v.version < to)?.version ?? to));
+    const pick = (name, value) => h("select", { name }, versions.map((v) =>
+      h("option", { value: v.version, selected: v.version === value }, `v${v.version} · ${v.applied_by} · ${when(v.applied_at_ms)}`)));
+    const form = h("form", { class: "filters", id: "diff-form" }, "Compare", pick("from", from), "with", pick("to", to),
+      h("button", { type: "submit" }, "Show diff"));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const q = new URLSearchParams([...new FormData(form)]);
+      navigate(`/console/apps/${encodeURIComponent(app)}?${q}`);
+    });
+    const [a, b] = await Promise.all([from, to].map((v) => api(`/v1/apps/${encodeURIComponent(app)}?version=${v}`)));
+    const lines = diffLines(a.yaml ?? "", b.yaml ?? "");
+    const changed = lines.filter((l) => l.op !== " ").length;
+    holder.replaceChildren(
+      table(["version", "sha256", "applied by", "applied"], versions.map((v) => h("tr", {},
+        h("td", {}, `v${v.version}`), h("td", {}, (v.sha256 ?? "").slice(0, 12)),
+        h("td", {}, v.applied_by), h("td", {}, when(v.applied_at_ms)))), { id: "versions" }),
+      h("h2", {}, `Spec v${from} → v${to}`), form,
+      h("p", { class: "muted", id: "diff-summary" }, from === to ? "the same version" : `${changed} line(s) changed`),
+      h("pre", { class: "diff", id: "diff" }, lines.map((l) =>
+        h("span", { class: l.op === "+" ? "add" : l.op === "-" ? "del" : "same" }, `${l.op} ${l.line}\n`))));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
 // ---- routing (history API: the notices' /console/deployments/<id> links land here)
 function navigate(href) {
   history.pushState(null, "", href);
@@ -364,7 +501,9 @@ async function route() {
   const [section, id] = parts;
   if (!section || section === "deployments") return id ? deploymentPage(id) : deploymentsPage(url.searchParams);
   if (section === "releases") return releasesPage(url.searchParams);
-  if (section === "apps" && id) return releasesPage(new URLSearchParams({ app: id }));
+  if (section === "apps") return id ? appPage(id, url.searchParams) : appsPage();
+  if (section === "approvals") return approvalsPage();
+  if (section === "audit") return auditPage(url.searchParams);
   if (section === "incidents") return id ? incidentPage(id) : incidentsPage(url.searchParams);
   render(message("error", `No console page at ${url.pathname}`), link("/console/deployments", "Deployments"));
 }
