@@ -23,6 +23,7 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -344,6 +345,28 @@ for verb, who_tok in (("pause", deployer), ("resume", deployer), ("promote", dep
     call("POST", f"/v1/deployments/{dep_id}:{verb}", 202, token=who_tok, body={"reason": "conformance"})
 call("POST", f"/v1/deployments/{dep_id}:pause", 400, token=deployer, body={"reason": 5})
 
+print("server-sent events")
+call("GET", "/v1/events", 400, token=viewer)
+call("GET", "/v1/events?deployment=no%20such", 400, token=viewer)
+call("GET", "/v1/events?deployment=no-such-deployment", 404, token=viewer)
+deadline = time.time() + 30
+while time.time() < deadline:  # the abort above is applied asynchronously
+    s, _, body = request("GET", f"/v1/deployments/{dep_id}", token=viewer)
+    if s == 200 and json.loads(body).get("status") == "aborted":
+        break
+    time.sleep(0.5)
+# A finished deployment: the snapshot, then the end, then the stream closes.
+s, h, stream = call("GET", f"/v1/events?deployment={dep_id}", 200, token=viewer)
+text = stream.decode() if isinstance(stream, bytes) else str(stream)
+if not (h.get("Content-Type", "").startswith("text/event-stream") and "event: snapshot\n" in text
+        and 'event: end\ndata: {"status":"aborted"}' in text):
+    fail(f"GET /v1/events of an aborted deployment: {h.get('Content-Type')} {text[:300]!r}")
+# Resumed after the first transition: the rest of the timeline as transitions, no snapshot.
+s, h, stream = call("GET", f"/v1/events?deployment={dep_id}", 200, token=viewer, headers={"Last-Event-ID": "1"})
+text = stream.decode() if isinstance(stream, bytes) else str(stream)
+if "event: snapshot" in text or "id: 2\nevent: transition\n" not in text:
+    fail(f"GET /v1/events with Last-Event-ID 1: {text[:300]!r}")
+
 print("analyses, incidents, rollbacks")
 call("GET", f"/v1/analyses?deployment_id={dep_id}", 200, token=viewer)
 call("GET", "/v1/analyses/no-such-analysis", 404, token=viewer)
@@ -365,6 +388,8 @@ call("GET", f"/v1/analyses?deployment_id={dep_id}", 200, headers=link_header)
 call("GET", f"/v1/incidents?deployment_id={dep_id}", 200, headers=link_header)
 call("GET", f"/v1/rollbacks?deployment_id={dep_id}", 200, headers=link_header)
 call("GET", f"/v1/deployments/{dep_id}/instances", {200, 404}, headers=link_header)
+call("GET", f"/v1/events?deployment={dep_id}&link={urllib.parse.quote(made['url'], safe='')}", 200)
+call("GET", f"/v1/events?deployment=another-one&link={urllib.parse.quote(made['url'], safe='')}", 401)
 call("GET", "/v1/deployments/another-one", 401, headers=link_header)
 call("GET", "/v1/analyses", 401, headers=link_header)
 call("GET", f"/v1/releases?app={APP}", 401, headers=link_header)

@@ -245,6 +245,37 @@ await check("an operator's pause is accepted and shows on the deployment", async
   await page.context().close();
 });
 
+await check("GET /v1/events streams the deployment's transitions as server-sent events", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.deployer);
+  await page.goto(`${API}/console/deployments/${DEP}`);
+  await page.locator("#live", { hasText: "live (server-sent events)" }).waitFor();
+  // In the page (its session cookie): once the stream's snapshot is in, resume the deployment;
+  // the resume must arrive as a transition event on the open stream.
+  const seen = await page.evaluate(async ([dep]) => {
+    const me = await (await fetch("/v1/sessions/current")).json();
+    return new Promise((resolve, reject) => {
+      const es = new EventSource(`/v1/events?deployment=${dep}`);
+      const kinds = [];
+      es.addEventListener("snapshot", async () => {
+        kinds.push("snapshot");
+        await fetch(`/v1/deployments/${dep}:resume`, { method: "POST",
+          headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" }, body: JSON.stringify({ reason: "events check" }) });
+      });
+      es.addEventListener("transition", (e) => {
+        const t = JSON.parse(e.data);
+        kinds.push(`${t.kind}#${e.lastEventId}`);
+        if (/resume/.test(t.kind)) { es.close(); resolve(kinds); }
+      });
+      setTimeout(() => { es.close(); reject(new Error(`no resume transition within 15 s: ${kinds}`)); }, 15000);
+    });
+  }, [DEP]);
+  expect(seen[0] === "snapshot" && /resume#\d+$/.test(seen.at(-1)), `events: ${seen}`);
+  // The page itself followed: its timeline shows the resume without a reload.
+  await page.locator("#timeline li", { hasText: /resume/i }).first().waitFor({ timeout: WAIT });
+  await page.context().close();
+});
+
 await check("releases of an app", async () => {
   const page = await newPage();
   await signIn(page, tokens.viewer);

@@ -191,6 +191,9 @@ void ReleaseIntakeApi::AuthorizeRead(const httplib::Request& req,
   core::ParsedLink link;
   if (req.has_header(std::string(kLinkHeader))) {
     link = core::ParseLinkTarget(req.get_header_value(std::string(kLinkHeader)));
+  } else if (req.has_param("link")) {
+    // The same, for a client that cannot set headers (the browser's EventSource).
+    link = core::ParseLinkTarget(req.get_param_value("link"));
   } else {
     link.path = req.path;
     for (const char* name : {"exp", "kid", "sig"}) {

@@ -51,6 +51,7 @@ void ReleaseIntakeApi::Register() {
   s.Get("/v1/audit", [this](const auto& req, auto& res) { ListAudit(req, res); });
   RegisterDelivery();
   RegisterConsole();
+  RegisterEvents();
 }
 
 void RequireRole(const std::string& token_name, Role has, Role needed) {

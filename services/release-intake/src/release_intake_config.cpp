@@ -79,6 +79,14 @@ IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
   if (ttl < 1s) throw core::ConfigError("SLUICE_LINK_MAX_TTL must be at least 1s");
   a.link_max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(ttl);
   ParseSessionOptions(env, a.sessions);
+  a.events.max_streams = static_cast<int>(env.Int("SLUICE_EVENTS_MAX_STREAMS", 8, 0, 256));
+  a.events.poll = env.Duration("SLUICE_EVENTS_POLL", 1s);
+  if (a.events.poll < 100ms || a.events.poll > 30s) {
+    throw core::ConfigError("SLUICE_EVENTS_POLL must be from 100ms to 30s");
+  }
+  const auto age = env.Duration("SLUICE_EVENTS_MAX_AGE", 10min);
+  if (age < 10s) throw core::ConfigError("SLUICE_EVENTS_MAX_AGE must be at least 10s");
+  a.events.max_age = std::chrono::duration_cast<std::chrono::seconds>(age);
   env.RejectUnknown();
   return c;
 }

@@ -21,6 +21,7 @@ const LINK_KEY = "sluice.link";
 const main = document.getElementById("main");
 let session = null; // {kind: "token", name, role, csrf} | {kind: "link", path, expires}
 let timer = null;
+let stream = null; // the deployment page's EventSource (GET /v1/events)
 
 // ---- small DOM helpers (text only: nothing from the API is parsed as HTML)
 function h(tag, attrs = {}, ...children) {
@@ -222,6 +223,17 @@ function evidenceText(ev) {
   return parts.length ? parts.join(" · ") : JSON.stringify(ev);
 }
 
+// The deployment's changes as server-sent events: each one reloads the page's data at once (the
+// 3 s refresh still runs for what changes without a transition: pod health, measurements).
+function followEvents(id, load) {
+  const q = new URLSearchParams({ deployment: id });
+  if (session?.kind === "link") q.set("link", sessionStorage.getItem(LINK_KEY));
+  stream = new EventSource(`/v1/events?${q}`);
+  for (const name of ["transition", "deployment"]) stream.addEventListener(name, () => load());
+  stream.addEventListener("end", () => { stream?.close(); load(); });
+}
+const liveText = () => (stream?.readyState === EventSource.OPEN ? "live (server-sent events)" : "refreshed every 3 s");
+
 async function deploymentPage(id) {
   const holder = h("div");
   render(holder);
@@ -258,7 +270,7 @@ async function deploymentPage(id) {
       h("td", {}, link(`/console/incidents/${encodeURIComponent(i.incident_id)}`, i.incident_id.slice(0, 8))),
       h("td", {}, status(i.status)), h("td", {}, i.summary), h("td", {}, when(i.created_at))));
     holder.replaceChildren(
-      h("h1", {}, `${d.app} ${d.version} → ${d.env} `, status(d.status), h("span", { class: "live" }, `live · ${new Date().toLocaleTimeString()}`)),
+      h("h1", {}, `${d.app} ${d.version} → ${d.env} `, status(d.status), h("span", { class: "live", id: "live" }, `${liveText()} · ${new Date().toLocaleTimeString()}`)),
       h("div", { class: "card facts", id: "facts" },
         ...[["deployment", d.id], ["phase", d.phase], ["strategy", d.strategy],
           ["batch", `${Math.min(d.current_batch + 1, d.batch_count)} of ${d.batch_count}`],
@@ -283,6 +295,7 @@ async function deploymentPage(id) {
         t.detail ? ` — ${typeof t.detail === "string" ? t.detail : JSON.stringify(t.detail)}` : "",
         t.applied === false ? ` (ignored: ${t.ignored_reason})` : ""))));
   };
+  followEvents(id, load);
   await every(load);
 }
 
@@ -486,6 +499,8 @@ function navigate(href) {
 
 async function route() {
   clearInterval(timer);
+  stream?.close();
+  stream = null;
   const url = new URL(location.href);
   const parts = url.pathname.replace(/^\/console\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   document.getElementById("who").textContent = session?.kind === "token" ? `${session.name} · ${session.role}` : "";
