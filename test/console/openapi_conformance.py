@@ -23,6 +23,7 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -258,6 +259,34 @@ if who and who.get("role") != "viewer":
     fail(f"whoami says {who}")
 call("GET", "/v1/whoami", 401, token="not-a-token")
 
+print("console sessions")
+s, h, sess = call("POST", "/v1/sessions", 201, token=deployer)
+set_cookie = h.get("Set-Cookie", "")
+for attr in ("sluice_session=sls_", "Path=/", "HttpOnly", "SameSite=Strict", "Max-Age="):
+    if attr not in set_cookie:
+        fail(f"POST /v1/sessions: Set-Cookie {set_cookie!r} lacks {attr}")
+jar = {"Cookie": set_cookie.split(";")[0]}
+csrf = {**jar, "X-CSRF-Token": (sess or {}).get("csrf_token", "")}
+s, _, current = call("GET", "/v1/sessions/current", 200, headers=jar)
+if current and (current.get("name") != f"conf-deployer-{suffix}" or current.get("csrf_token") != sess["csrf_token"]):
+    fail(f"GET /v1/sessions/current: {current}")
+s, _, who = call("GET", "/v1/whoami", 200, headers=jar)
+if who and who.get("role") != "deployer":
+    fail(f"whoami by session cookie says {who}")
+s, _, err = call("POST", "/v1/links", 403, headers=jar, body={"path": "/console/deployments/x-1"})
+if err and err["error"].get("code") != "csrf":
+    fail(f"a change without the CSRF token: {err}")
+call("POST", "/v1/links", 403, headers={**jar, "X-CSRF-Token": "forged"}, body={"path": "/console/deployments/x-1"})
+call("POST", "/v1/links", 201, headers=csrf, body={"path": "/console/deployments/x-1"})
+call("POST", "/v1/tokens", 403, headers=csrf, body={"name": "x", "role": "viewer"})  # a deployer's session
+call("POST", "/v1/sessions", 401, headers=jar)  # a session does not make another: a token does
+call("POST", "/v1/sessions", 400, token=viewer, body={"remember": True})
+call("GET", "/v1/sessions/current", 401, headers={"Cookie": "sluice_session=sls_" + "A" * 43})
+call("DELETE", "/v1/sessions/current", 403, headers=jar)
+call("DELETE", "/v1/sessions/current", 204, headers=csrf)
+call("GET", "/v1/sessions/current", 401, headers=jar)
+call("GET", "/v1/whoami", 401, headers=jar)
+
 print("releases")
 sha = hashlib.sha256(suffix.encode()).hexdigest()
 rel = {"app": APP, "tag": f"v1.0.{int(time.time())}", "artifact_url": "http://127.0.0.1:1/a.tgz", "sha256": sha}
@@ -316,6 +345,28 @@ for verb, who_tok in (("pause", deployer), ("resume", deployer), ("promote", dep
     call("POST", f"/v1/deployments/{dep_id}:{verb}", 202, token=who_tok, body={"reason": "conformance"})
 call("POST", f"/v1/deployments/{dep_id}:pause", 400, token=deployer, body={"reason": 5})
 
+print("server-sent events")
+call("GET", "/v1/events", 400, token=viewer)
+call("GET", "/v1/events?deployment=no%20such", 400, token=viewer)
+call("GET", "/v1/events?deployment=no-such-deployment", 404, token=viewer)
+deadline = time.time() + 30
+while time.time() < deadline:  # the abort above is applied asynchronously
+    s, _, body = request("GET", f"/v1/deployments/{dep_id}", token=viewer)
+    if s == 200 and json.loads(body).get("status") == "aborted":
+        break
+    time.sleep(0.5)
+# A finished deployment: the snapshot, then the end, then the stream closes.
+s, h, stream = call("GET", f"/v1/events?deployment={dep_id}", 200, token=viewer)
+text = stream.decode() if isinstance(stream, bytes) else str(stream)
+if not (h.get("Content-Type", "").startswith("text/event-stream") and "event: snapshot\n" in text
+        and 'event: end\ndata: {"status":"aborted"}' in text):
+    fail(f"GET /v1/events of an aborted deployment: {h.get('Content-Type')} {text[:300]!r}")
+# Resumed after the first transition: the rest of the timeline as transitions, no snapshot.
+s, h, stream = call("GET", f"/v1/events?deployment={dep_id}", 200, token=viewer, headers={"Last-Event-ID": "1"})
+text = stream.decode() if isinstance(stream, bytes) else str(stream)
+if "event: snapshot" in text or "id: 2\nevent: transition\n" not in text:
+    fail(f"GET /v1/events with Last-Event-ID 1: {text[:300]!r}")
+
 print("analyses, incidents, rollbacks")
 call("GET", f"/v1/analyses?deployment_id={dep_id}", 200, token=viewer)
 call("GET", "/v1/analyses/no-such-analysis", 404, token=viewer)
@@ -337,6 +388,8 @@ call("GET", f"/v1/analyses?deployment_id={dep_id}", 200, headers=link_header)
 call("GET", f"/v1/incidents?deployment_id={dep_id}", 200, headers=link_header)
 call("GET", f"/v1/rollbacks?deployment_id={dep_id}", 200, headers=link_header)
 call("GET", f"/v1/deployments/{dep_id}/instances", {200, 404}, headers=link_header)
+call("GET", f"/v1/events?deployment={dep_id}&link={urllib.parse.quote(made['url'], safe='')}", 200)
+call("GET", f"/v1/events?deployment=another-one&link={urllib.parse.quote(made['url'], safe='')}", 401)
 call("GET", "/v1/deployments/another-one", 401, headers=link_header)
 call("GET", "/v1/analyses", 401, headers=link_header)
 call("GET", f"/v1/releases?app={APP}", 401, headers=link_header)

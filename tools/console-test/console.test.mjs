@@ -77,6 +77,8 @@ async function signIn(page, token) {
   await page.goto(`${API}/console/`);
   await page.fill("#token", token);
   await page.click("#login button[type=submit]");
+  // Signed in (the session cookie is set: a navigation may follow) or refused.
+  await page.locator("#who:not(:empty), #login .message.error").first().waitFor();
 }
 async function check(name, fn) {
   const t = Date.now();
@@ -149,20 +151,71 @@ await check("a notice's console link lands on the deployment; the detail shows b
   await page.context().close();
 });
 
-await check("a viewer's approve button is disabled, and the API refuses a viewer's approve (403)", async () => {
+await check("a viewer sees no action buttons, and the API refuses a viewer's approve (403)", async () => {
   const page = await newPage();
   await signIn(page, tokens.viewer);
   await page.goto(`${API}/console/deployments/${DEP}`);
-  await page.locator("#do-approve").waitFor();
-  for (const verb of ["approve", "pause", "abort", "rollback"]) {
-    expect(await page.locator(`#do-${verb}`).isDisabled(), `${verb} is enabled for a viewer`);
-  }
-  expect((await page.locator("#do-approve").getAttribute("title")).includes("needs the approver role"), "no reason given");
-  // The button is only a hint: the same call made from the page with the viewer's token is refused.
-  const status = await page.evaluate(async ([dep]) => (await fetch(`/v1/deployments/${dep}:approve`, { method: "POST",
-    headers: { Authorization: `Bearer ${sessionStorage.getItem("sluice.token")}`, "Content-Type": "application/json" }, body: "{}" })).status, [DEP]);
-  expect(status === 403, `a viewer's approve answered ${status}`);
+  await page.locator("#actions-note").waitFor();
+  expect((await page.locator("#actions button").count()) === 0, "a viewer sees action buttons");
+  const note = await page.locator("#actions-note").innerText();
+  expect(note.includes("needs the approver role") && note.includes("you are viewer"), `note: ${note}`);
+  // The button is only a hint: the same call made from the page with the viewer's session (its
+  // cookie and its CSRF token) is refused for the role.
+  const answer = await page.evaluate(async ([dep]) => {
+    const me = await (await fetch("/v1/sessions/current")).json();
+    const res = await fetch(`/v1/deployments/${dep}:approve`, { method: "POST",
+      headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" }, body: "{}" });
+    return [res.status, (await res.json()).error?.code];
+  }, [DEP]);
+  expect(answer[0] === 403 && answer[1] === "forbidden", `a viewer's approve answered ${answer}`);
   await page.context().close();
+});
+
+await check("sign-in makes an HttpOnly SameSite=Strict session; a forged POST is refused; sign-out ends it", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.approver);
+  await page.locator("#deployments").waitFor();
+  const cookie = (await page.context().cookies()).find((c) => c.name === "sluice_session");
+  expect(cookie && cookie.httpOnly && cookie.sameSite === "Strict", `cookie: ${JSON.stringify(cookie)}`);
+  expect(!(await page.evaluate(() => document.cookie)).includes("sluice_session"), "the script can read the cookie");
+  const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+  expect(!stored.includes(tokens.approver) && !stored.includes("slc_"), `the token is stored in the browser: ${stored}`);
+  // A POST with the cookie but without the session's CSRF token (what a forged form or a script
+  // that only rides the cookie would send) is refused, whatever the role.
+  const forged = await page.evaluate(async ([dep]) => {
+    const res = await fetch(`/v1/deployments/${dep}:approve`, { method: "POST",
+      headers: { "Content-Type": "application/json" }, body: "{}" });
+    return [res.status, (await res.json()).error?.code];
+  }, [DEP]);
+  expect(forged[0] === 403 && forged[1] === "csrf", `a POST without the CSRF token answered ${forged}`);
+  // A reload stays signed in (the cookie), with the CSRF token fetched again.
+  await page.reload();
+  await page.locator("#who", { hasText: `console-approver-${suffix}` }).waitFor();
+  await page.click("#logout");
+  await page.locator("#token").waitFor();
+  const after = await fetch(API + "/v1/whoami", { headers: { Cookie: `sluice_session=${cookie.value}` } });
+  expect(after.status === 401, `the signed-out session's cookie still answers ${after.status}`);
+  await page.context().close();
+});
+
+await check("approvals: the deployment at its approval gate is listed; a viewer gets no approve button", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/approvals`);
+  const row = page.locator(`#approvals tr[data-id="${DEP}"]`);
+  await row.waitFor();
+  expect((await row.innerText()).includes(`console-approver-${suffix}`), "the requester is not shown");
+  expect((await row.locator("button").count()) === 0, "a viewer sees an approve button");
+  await page.context().close();
+  // The approver who requested it gets the button, and the API's answer (self-approval) shows.
+  const own = await newPage();
+  await signIn(own, tokens.approver);
+  await own.goto(`${API}/console/approvals`);
+  await own.click(`#approvals button[data-approve="${DEP}"]`);
+  const msg = await own.locator("#action-result .message.error").innerText();
+  expect(/Approve refused: .*request/i.test(msg), `message: ${msg}`);
+  await shot(own, "approvals");
+  await own.context().close();
 });
 
 await check("self-approval is refused as the API refuses it", async () => {
@@ -181,13 +234,45 @@ await check("an operator's pause is accepted and shows on the deployment", async
   await signIn(page, tokens.deployer);
   await page.goto(`${API}/console/deployments/${DEP}`);
   await page.locator("#do-pause:enabled").waitFor();
-  expect(await page.locator("#do-approve").isDisabled(), "a deployer may not approve");
+  expect((await page.locator("#do-approve").count()) === 0, "a deployer sees an approve button");
+  expect((await page.locator("#actions-note").innerText()).includes("Approve, Roll back: needs the approver role"), "no note on approve");
   await page.click("#do-pause");
   await page.locator("#action-result .message.ok").getByText("Pause: accepted").waitFor();
   // The planner applies it: the timeline records the operator's pause.
   await page.locator("#timeline li", { hasText: /pause/i }).first().waitFor({ timeout: WAIT });
   await shot(page, "deployment");
   if (README_SHOT) copyFileSync(`${SHOTS}/deployment.png`, `${REPO}/docs/console.png`);
+  await page.context().close();
+});
+
+await check("GET /v1/events streams the deployment's transitions as server-sent events", async () => {
+  const page = await newPage();
+  await signIn(page, tokens.deployer);
+  await page.goto(`${API}/console/deployments/${DEP}`);
+  await page.locator("#live", { hasText: "live (server-sent events)" }).waitFor();
+  // In the page (its session cookie): once the stream's snapshot is in, resume the deployment;
+  // the resume must arrive as a transition event on the open stream.
+  const seen = await page.evaluate(async ([dep]) => {
+    const me = await (await fetch("/v1/sessions/current")).json();
+    return new Promise((resolve, reject) => {
+      const es = new EventSource(`/v1/events?deployment=${dep}`);
+      const kinds = [];
+      es.addEventListener("snapshot", async () => {
+        kinds.push("snapshot");
+        await fetch(`/v1/deployments/${dep}:resume`, { method: "POST",
+          headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" }, body: JSON.stringify({ reason: "events check" }) });
+      });
+      es.addEventListener("transition", (e) => {
+        const t = JSON.parse(e.data);
+        kinds.push(`${t.kind}#${e.lastEventId}`);
+        if (/resume/.test(t.kind)) { es.close(); resolve(kinds); }
+      });
+      setTimeout(() => { es.close(); reject(new Error(`no resume transition within 15 s: ${kinds}`)); }, 15000);
+    });
+  }, [DEP]);
+  expect(seen[0] === "snapshot" && /resume#\d+$/.test(seen.at(-1)), `events: ${seen}`);
+  // The page itself followed: its timeline shows the resume without a reload.
+  await page.locator("#timeline li", { hasText: /resume/i }).first().waitFor({ timeout: WAIT });
   await page.context().close();
 });
 
@@ -205,7 +290,8 @@ await check("a signed link opens the deployment without a token, read-only", asy
   await page.goto(API + made.url);
   await page.locator("#batches tbody tr[data-batch]").first().waitFor();
   expect((await page.locator("#banner").innerText()).includes("signed link"), "no read-only banner");
-  expect(await page.locator("#do-pause").isDisabled(), "actions enabled under a link");
+  expect((await page.locator("#actions button").count()) === 0, "action buttons under a link");
+  expect((await page.locator("#actions-note").innerText()).includes("signed link"), "no read-only note");
   expect(!page.url().includes("sig="), "the signature stays in the address bar");
   expect(await page.evaluate(() => sessionStorage.getItem("sluice.token")) === null, "a token appeared");
   await shot(page, "signed-link");
@@ -228,6 +314,39 @@ await check("a signed link opens nothing but its own page", async () => {
     headers: { "X-Sluice-Link": sessionStorage.getItem("sluice.link") } })).status);
   expect(status === 401, `a link read /v1/releases: ${status}`);
   await page.context().close();
+});
+
+await check("an app's spec versions and the diff between the latest two", async () => {
+  await must("PUT", `/v1/apps/${APP}`, tokens.approver, SPEC + `# second version ${suffix}\n`, "application/yaml");
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/apps`);
+  await page.click(`#apps tr[data-app="${APP}"] a`);
+  await page.locator("#diff").waitFor();
+  expect((await page.locator("#versions tbody tr").count()) >= 2, "fewer than two versions listed");
+  const added = await page.locator("#diff .add").allInnerTexts();
+  expect(added.length === 1 && added[0].includes(`# second version ${suffix}`), `added lines: ${JSON.stringify(added)}`);
+  expect((await page.locator("#diff .del").count()) === 0, "lines shown as removed");
+  expect((await page.locator("#diff-summary").innerText()) === "1 line(s) changed", "summary");
+  await shot(page, "app-spec-diff");
+  await page.context().close();
+});
+
+await check("the audit log: an admin filters it; anyone else is told it needs the admin role", async () => {
+  const page = await newPage();
+  await signIn(page, ADMIN);
+  await page.goto(`${API}/console/audit?action=session.create`);
+  await page.locator("#audit tbody tr").first().waitFor();
+  const actions = await page.locator("#audit tbody tr td:nth-child(3)").allInnerTexts();
+  expect(actions.length > 0 && actions.every((a) => a === "session.create"), `actions: ${actions.slice(0, 5)}`);
+  expect((await page.locator("#audit").innerText()).includes(`console-viewer-${suffix}`), "the viewer's sign-in is not audited");
+  await shot(page, "audit");
+  await page.context().close();
+  const viewer = await newPage();
+  await signIn(viewer, tokens.viewer);
+  await viewer.goto(`${API}/console/audit`);
+  await viewer.locator(".message.error", { hasText: "needs the admin role" }).waitFor();
+  await viewer.context().close();
 });
 
 await check("no script errors on any page", async () => {

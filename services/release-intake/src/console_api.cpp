@@ -8,6 +8,7 @@
 #include <sluice/http/errors.hpp>
 
 #include "console.hpp"
+#include "console_session_repository.hpp"
 #include "release_intake_component.hpp"
 
 namespace sluice::generated {
@@ -62,6 +63,123 @@ void ReleaseIntakeApi::RegisterConsole() {
     http::WriteJson(res, 200, {{"name", token.name}, {"role", ToString(token.role)}});
   });
   s.Post("/v1/links", [this](const auto& req, auto& res) { CreateLink(req, res); });
+  s.Post("/v1/sessions", [this](const auto& req, auto& res) { CreateSession(req, res); });
+  s.Get("/v1/sessions/current", [this](const auto& req, auto& res) { GetSession(req, res); });
+  s.Delete("/v1/sessions/current", [this](const auto& req, auto& res) { DeleteSession(req, res); });
+}
+
+TokenRecord ReleaseIntakeApi::AuthenticateSession(const httplib::Request& req,
+                                                  const std::string& session_id, Role needed) {
+  const std::string hash = HashToken(session_id);
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  const auto found = Db([&](pqxx::work& tx) {
+    auto f = SessionRepository::Find(tx, hash);
+    if (f && !SessionRefusal(f->session, now_ms, options_.sessions.idle_timeout) &&
+        !TokenRefusal(f->token, now_ms)) {
+      SessionRepository::Touch(tx, hash, now_ms);
+    }
+    return f;
+  });
+  if (!found) {
+    throw http::Unauthorized(
+        "the console session has ended (signed out, or unknown here); sign in again with an API "
+        "token");
+  }
+  if (auto why = SessionRefusal(found->session, now_ms, options_.sessions.idle_timeout)) {
+    throw http::Unauthorized(*why);
+  }
+  if (auto why = TokenRefusal(found->token, now_ms)) {
+    throw http::Unauthorized("the console session's " + *why);
+  }
+  if (NeedsCsrf(req.method) &&
+      !CsrfMatches(req.get_header_value(std::string(kCsrfHeader)), found->session.csrf_token)) {
+    throw http::ApiException({403, "csrf",
+                              "a change made with the console's session cookie must carry the "
+                              "session's CSRF token in " +
+                                  std::string(kCsrfHeader) +
+                                  " (GET /v1/sessions/current has it); refused",
+                              std::string(kCsrfHeader)});
+  }
+  RequireRole(found->token.name, found->token.role, needed);
+  return TokenRecord{found->token.id, found->token.name, found->token.role};
+}
+
+void ReleaseIntakeApi::CreateSession(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_header("Authorization")) {
+    throw http::Unauthorized(
+        "POST /v1/sessions signs in with an API token: send 'Authorization: Bearer <token>'");
+  }
+  if (!req.body.empty()) {
+    const json body = http::ParseJsonBody(req);
+    for (const auto& [k, v] : body.items()) throw http::BadRequest(k, "unknown field '" + k + "'");
+  }
+  const auto token = Authenticate(req, Role::kViewer);
+  const auto& opts = options_.sessions;
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  const auto expires_ms =
+      now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(opts.max_lifetime).count();
+  const std::string id = NewSessionId();
+  const std::string csrf = NewCsrfToken();
+  Db([&](pqxx::work& tx) {
+    SessionRepository::Create(
+        tx, HashToken(id), token.id, csrf, now_ms, expires_ms,
+        std::chrono::duration_cast<std::chrono::milliseconds>(opts.idle_timeout).count());
+    ReleaseRepository::Audit(tx,
+                             {token.name,
+                              "session.create",
+                              "console",
+                              "created",
+                              core::TraceScope::Current(),
+                              {{"expires_at_ms", expires_ms}}},
+                             now_ms);
+    return 0;
+  });
+  res.set_header(
+      "Set-Cookie",
+      SessionCookie(id, opts.max_lifetime,
+                    CookieSecure(opts.secure, req.get_header_value("X-Forwarded-Proto"))));
+  res.set_header("Cache-Control", "no-store");
+  http::WriteJson(res, 201,
+                  {{"name", token.name},
+                   {"role", ToString(token.role)},
+                   {"csrf_token", csrf},
+                   {"idle_timeout_s", opts.idle_timeout.count()},
+                   {"expires_at_ms", expires_ms}});
+}
+
+void ReleaseIntakeApi::GetSession(const httplib::Request& req, httplib::Response& res) {
+  const auto id = SessionIdFromCookie(req.get_header_value("Cookie"));
+  if (!id) throw http::Unauthorized("no console session: sign in with POST /v1/sessions");
+  const auto token = AuthenticateSession(req, *id, Role::kViewer);
+  const auto found =
+      Db([&](pqxx::work& tx) { return SessionRepository::Find(tx, HashToken(*id)); });
+  if (!found) throw http::Unauthorized("the console session has ended; sign in again");
+  res.set_header("Cache-Control", "no-store");
+  http::WriteJson(res, 200,
+                  {{"name", token.name},
+                   {"role", ToString(token.role)},
+                   {"csrf_token", found->session.csrf_token},
+                   {"idle_timeout_s", options_.sessions.idle_timeout.count()},
+                   {"expires_at_ms", found->session.expires_at_ms}});
+}
+
+void ReleaseIntakeApi::DeleteSession(const httplib::Request& req, httplib::Response& res) {
+  const auto id = SessionIdFromCookie(req.get_header_value("Cookie"));
+  if (!id) throw http::Unauthorized("no console session to end (no sluice_session cookie)");
+  const auto token = AuthenticateSession(req, *id, Role::kViewer);
+  Db([&](pqxx::work& tx) {
+    SessionRepository::Delete(tx, HashToken(*id));
+    ReleaseRepository::Audit(tx,
+                             {token.name, "session.delete", "console", "deleted",
+                              core::TraceScope::Current(), json::object()},
+                             core::ToUnixMillis(deps_.clock.Now()));
+    return 0;
+  });
+  res.set_header("Set-Cookie",
+                 SessionCookie("", std::chrono::seconds(0),
+                               CookieSecure(options_.sessions.secure,
+                                            req.get_header_value("X-Forwarded-Proto"))));
+  res.status = 204;
 }
 
 void ReleaseIntakeApi::AuthorizeRead(const httplib::Request& req,
@@ -73,6 +191,9 @@ void ReleaseIntakeApi::AuthorizeRead(const httplib::Request& req,
   core::ParsedLink link;
   if (req.has_header(std::string(kLinkHeader))) {
     link = core::ParseLinkTarget(req.get_header_value(std::string(kLinkHeader)));
+  } else if (req.has_param("link")) {
+    // The same, for a client that cannot set headers (the browser's EventSource).
+    link = core::ParseLinkTarget(req.get_param_value("link"));
   } else {
     link.path = req.path;
     for (const char* name : {"exp", "kid", "sig"}) {

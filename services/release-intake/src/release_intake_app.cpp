@@ -25,6 +25,8 @@ void Register(service::App& app, const IntakeConfig& config) {
   app.EnsureTopics(topics, "events wait in the outbox until Kafka answers");
   http::ServerOptions server_options;
   server_options.max_body_bytes = config.max_body_bytes;
+  // Each open event stream (GET /v1/events) holds a worker: one more per allowed stream.
+  server_options.threads += config.api.events.max_streams;
   app.SetHttpOptions(server_options);
   auto& api = app.Make<ReleaseIntakeApi>(ApiDeps{db, app.Clock(), app.Http()}, config.api);
   api.Register();

@@ -53,6 +53,14 @@ void ReleaseIntakeApi::Register() {
   s.Get("/v1/audit", [this](const auto& req, auto& res) { ListAudit(req, res); });
   RegisterDelivery();
   RegisterConsole();
+  RegisterEvents();
+}
+
+void RequireRole(const std::string& token_name, Role has, Role needed) {
+  if (!Allows(has, needed)) {
+    throw http::Forbidden("token '" + token_name + "' has role " + std::string(ToString(has)) +
+                          "; this call needs " + std::string(ToString(needed)) + " or higher");
+  }
 }
 
 BearerLookup LookupBearer(pqxx::work& tx, std::string_view authorization, std::int64_t now_ms) {
@@ -76,15 +84,16 @@ TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_
   const auto& token = lookup.token;
   if (!token) throw http::Unauthorized("unknown API token");
   if (auto why = TokenRefusal(*token, now_ms)) throw http::Unauthorized(*why);
-  if (!Allows(token->role, needed)) {
-    throw http::Forbidden("token '" + token->name + "' has role " +
-                          std::string(ToString(token->role)) + "; this call needs " +
-                          std::string(ToString(needed)) + " or higher");
-  }
+  RequireRole(token->name, token->role, needed);
   return TokenRecord{token->id, token->name, token->role};
 }
 
 TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {
+  if (!req.has_header("Authorization")) {
+    if (auto id = SessionIdFromCookie(req.get_header_value("Cookie"))) {
+      return AuthenticateSession(req, *id, needed);
+    }
+  }
   const std::string header = req.get_header_value("Authorization");
   const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
   const auto lookup = Db([&](pqxx::work& tx) { return LookupBearer(tx, header, now_ms); });

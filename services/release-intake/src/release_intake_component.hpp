@@ -7,7 +7,9 @@
 // and writes state + outbox events in one transaction through the repositories. The delivery half
 // lives in delivery_api.cpp.
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/logging.hpp>
@@ -19,6 +21,7 @@
 #include <sluice/pg/database.hpp>
 #include <string>
 
+#include "console_session.hpp"
 #include "delivery_repository.hpp"
 #include "intake_actions.hpp"
 #include "release.hpp"
@@ -44,6 +47,12 @@ struct ApiOptions {
   // links are refused and POST /v1/links answers 422 links_disabled.
   std::vector<core::LinkKey> link_keys;
   std::chrono::seconds link_max_lifetime{std::chrono::hours(24 * 30)};  // SLUICE_LINK_MAX_TTL
+  SessionOptions sessions;  // console sessions (console_session.hpp)
+  struct Events {
+    int max_streams = 8;                                     // SLUICE_EVENTS_MAX_STREAMS
+    std::chrono::milliseconds poll{1000};                    // SLUICE_EVENTS_POLL
+    std::chrono::seconds max_age{std::chrono::minutes(10)};  // SLUICE_EVENTS_MAX_AGE
+  } events;                                                  // GET /v1/events (events_api.cpp)
 };
 
 // One call to an upstream service.
@@ -83,15 +92,30 @@ class ReleaseIntakeApi {
   PlannerCheck CheckAtPlanner(const std::string& deployment_id);
 
  private:
+  // The caller: by "Authorization: Bearer <token>", or without that header by the console's
+  // session cookie (and, for a mutation, its X-CSRF-Token). 401 / 403 with the reason.
   TokenRecord Authenticate(const httplib::Request& req, Role needed);
+  TokenRecord AuthenticateSession(const httplib::Request& req, const std::string& session_id,
+                                  Role needed);
   // A read a viewer may make, or a signed link may open without a token: with an
   // Authorization header, Authenticate(viewer); without one, a signed link whose path is one
   // of `link_paths`, carried in the request's own query (exp, kid, sig: the chart and report
-  // URLs of the notices) or in the X-Sluice-Link header ("<path>?exp=&kid=&sig=": the console
-  // opened from a signed link). 401 naming why a link is refused (expired, wrong page, ...).
+  // URLs of the notices), in the X-Sluice-Link header ("<path>?exp=&kid=&sig=": the console
+  // opened from a signed link) or, in the same form, in the query parameter `link` (the
+  // console's EventSource, which cannot set headers). 401 naming why a link is refused (expired,
+  // wrong page, ...).
   void AuthorizeRead(const httplib::Request& req, const std::vector<std::string>& link_paths);
   void RegisterConsole();  // /console, /v1/openapi.json, /v1/whoami, /v1/links
   void CreateLink(const httplib::Request& req, httplib::Response& res);
+  // POST /v1/sessions, GET and DELETE /v1/sessions/current (console_session.hpp).
+  void CreateSession(const httplib::Request& req, httplib::Response& res);
+  void GetSession(const httplib::Request& req, httplib::Response& res);
+  void DeleteSession(const httplib::Request& req, httplib::Response& res);
+  // GET /v1/events?deployment= (server-sent events, events_api.cpp).
+  void RegisterEvents();
+  void StreamEvents(const httplib::Request& req, httplib::Response& res);
+  // The planner's view of a deployment. strict: 404 / 502 / 503 as ApiException; else nullopt.
+  std::optional<nlohmann::json> ReadDeployment(const std::string& id, bool strict);
   template <typename F>
   auto Db(F&& f);
 
@@ -129,9 +153,13 @@ class ReleaseIntakeApi {
 
   ApiDeps deps_;
   ApiOptions options_;
+  std::shared_ptr<std::atomic<int>> streams_open_ = std::make_shared<std::atomic<int>>(0);
 };
 
 v1::ArtifactKind ToProto(ArtifactKind kind);
+
+// 403 naming the token, its role and the role the call needs, unless `has` allows `needed`.
+void RequireRole(const std::string& token_name, Role has, Role needed);
 
 // Runs f in a transaction; PostgreSQL being unreachable becomes 503 with Retry-After.
 template <typename F>

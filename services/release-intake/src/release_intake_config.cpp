@@ -1,5 +1,7 @@
 #include "release_intake_config.hpp"
 
+#include <sluice/core/duration.hpp>
+
 #include "delivery.hpp"
 #include "intake.hpp"
 
@@ -16,6 +18,28 @@ std::string UpstreamUrl(core::EnvConfig& env, std::string_view key, std::string_
                             std::string(def));
   }
   return *url;
+}
+
+void ParseSessionOptions(core::EnvConfig& env, SessionOptions& o) {
+  const auto idle = env.Duration("SLUICE_SESSION_IDLE", 30min);
+  const auto max = env.Duration("SLUICE_SESSION_MAX", 12h);
+  if (idle < 1min) throw core::ConfigError("SLUICE_SESSION_IDLE must be at least 1m");
+  if (max < idle) {
+    throw core::ConfigError("SLUICE_SESSION_MAX must be at least SLUICE_SESSION_IDLE (" +
+                            core::FormatDuration(idle) + ")");
+  }
+  o.idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(idle);
+  o.max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(max);
+  const std::string secure = env.String("SLUICE_SESSION_SECURE", "auto");
+  if (secure == "auto") {
+    o.secure = SessionOptions::Secure::kAuto;
+  } else if (secure == "always") {
+    o.secure = SessionOptions::Secure::kAlways;
+  } else if (secure == "never") {
+    o.secure = SessionOptions::Secure::kNever;
+  } else {
+    throw core::ConfigError("SLUICE_SESSION_SECURE=" + secure + ": use auto, always or never");
+  }
 }
 
 }  // namespace
@@ -58,6 +82,15 @@ IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
   const auto ttl = env.Duration("SLUICE_LINK_MAX_TTL", std::chrono::hours(24 * 30));
   if (ttl < 1s) throw core::ConfigError("SLUICE_LINK_MAX_TTL must be at least 1s");
   a.link_max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(ttl);
+  ParseSessionOptions(env, a.sessions);
+  a.events.max_streams = static_cast<int>(env.Int("SLUICE_EVENTS_MAX_STREAMS", 8, 0, 256));
+  a.events.poll = env.Duration("SLUICE_EVENTS_POLL", 1s);
+  if (a.events.poll < 100ms || a.events.poll > 30s) {
+    throw core::ConfigError("SLUICE_EVENTS_POLL must be from 100ms to 30s");
+  }
+  const auto age = env.Duration("SLUICE_EVENTS_MAX_AGE", 10min);
+  if (age < 10s) throw core::ConfigError("SLUICE_EVENTS_MAX_AGE must be at least 10s");
+  a.events.max_age = std::chrono::duration_cast<std::chrono::seconds>(age);
   env.RejectUnknown();
   return c;
 }

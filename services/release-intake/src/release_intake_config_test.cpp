@@ -94,5 +94,24 @@ TEST(IntakeConfigTest, LinkKeys) {
   EXPECT_THAT(ErrorOf({{"SLUICE_LINK_MAX_TTL", "0s"}}), HasSubstr("SLUICE_LINK_MAX_TTL"));
 }
 
+TEST(IntakeConfigTest, ConsoleSessions) {
+  const auto d = Parse({}).api.sessions;
+  EXPECT_EQ(d.idle_timeout, std::chrono::minutes(30));
+  EXPECT_EQ(d.max_lifetime, std::chrono::hours(12));
+  EXPECT_EQ(d.secure, SessionOptions::Secure::kAuto);
+  const auto c = Parse({{"SLUICE_SESSION_IDLE", "10m"},
+                        {"SLUICE_SESSION_MAX", "1h"},
+                        {"SLUICE_SESSION_SECURE", "always"}})
+                     .api.sessions;
+  EXPECT_EQ(c.idle_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c.max_lifetime, std::chrono::hours(1));
+  EXPECT_EQ(c.secure, SessionOptions::Secure::kAlways);
+  EXPECT_THAT(ErrorOf({{"SLUICE_SESSION_IDLE", "10s"}}), HasSubstr("SLUICE_SESSION_IDLE"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_SESSION_IDLE", "13h"}}),
+              HasSubstr("SLUICE_SESSION_MAX must be at least SLUICE_SESSION_IDLE (13h)"));
+  EXPECT_EQ(ErrorOf({{"SLUICE_SESSION_SECURE", "yes"}}),
+            "SLUICE_SESSION_SECURE=yes: use auto, always or never");
+}
+
 }  // namespace
 }  // namespace sluice::release_intake

@@ -1,7 +1,9 @@
 // The Sluice web console: a single-page app over the public API (no build step, no framework).
-// Signed in with an API token (kept in sessionStorage: gone when the tab closes), or opened
-// from a signed link of one deployment (read-only, until the link expires). Every call goes to
-// the same origin; the server's CSP allows no inline script or style.
+// Signed in with an API token, exchanged at once for a session cookie this script cannot read
+// (HttpOnly, SameSite=Strict; the token itself is not kept), with a CSRF token held in memory
+// and sent on every change; or opened from a signed link of one deployment (read-only, until the
+// link expires). Every call goes to the same origin; the server's CSP allows no inline script or
+// style.
 
 const ROLES = ["viewer", "deployer", "approver", "admin"];
 // The role each operator command needs (the API decides; this only disables the buttons).
@@ -14,12 +16,12 @@ const VERBS = [
   { verb: "rollback", role: "approver", label: "Roll back", danger: true },
 ];
 const REFRESH_MS = 3000;
-const TOKEN_KEY = "sluice.token";
 const LINK_KEY = "sluice.link";
 
 const main = document.getElementById("main");
-let session = null; // {kind: "token", name, role} | {kind: "link", path, expires}
+let session = null; // {kind: "token", name, role, csrf} | {kind: "link", path, expires}
 let timer = null;
+let stream = null; // the deployment page's EventSource (GET /v1/events)
 
 // ---- small DOM helpers (text only: nothing from the API is parsed as HTML)
 function h(tag, attrs = {}, ...children) {
@@ -56,13 +58,15 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { method = "GET", body, accept } = {}) {
+// `token`: only for signing in (POST /v1/sessions); afterwards the session cookie authenticates.
+async function api(path, { method = "GET", body, accept, token } = {}) {
   const headers = { Accept: accept ?? "application/json" };
-  if (session?.kind === "token") headers.Authorization = `Bearer ${sessionStorage.getItem(TOKEN_KEY)}`;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (session?.kind === "token" && method !== "GET") headers["X-CSRF-Token"] = session.csrf;
   if (session?.kind === "link") headers["X-Sluice-Link"] = sessionStorage.getItem(LINK_KEY);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "omit", cache: "no-store" });
+    credentials: session?.kind === "link" ? "omit" : "same-origin", cache: "no-store" });
   const type = res.headers.get("Content-Type") ?? "";
   if (!res.ok) {
     let code = "http_" + res.status;
@@ -71,6 +75,13 @@ async function api(path, { method = "GET", body, accept } = {}) {
       const e = (await res.json()).error ?? {};
       code = e.code ?? code;
       text = e.message ?? text;
+    }
+    if (res.status === 401 && session?.kind === "token" && !token) {
+      // The session ended under the page (idle, revoked token, signed out elsewhere).
+      session = null;
+      clearInterval(timer);
+      document.getElementById("who").textContent = "";
+      render(loginPage(`Signed out: ${text}`));
     }
     throw new ApiError(res.status, code, text);
   }
@@ -83,16 +94,27 @@ const can = (role) => session?.kind === "token" && ROLES.indexOf(session.role) >
 
 // ---- sign-in
 async function signIn(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
-  session = { kind: "token" };
+  session = null;
   try {
-    const me = await api("/v1/whoami");
-    session = { kind: "token", name: me.name, role: me.role };
+    const me = await api("/v1/sessions", { method: "POST", token });
+    session = { kind: "token", name: me.name, role: me.role, csrf: me.csrf_token };
+    sessionStorage.removeItem(LINK_KEY);
     return null;
   } catch (e) {
-    sessionStorage.removeItem(TOKEN_KEY);
     session = null;
     return e.status === 401 || e.status === 403 ? `Sign-in refused: ${e.message}` : `Sign-in failed: ${e.message}`;
+  }
+}
+
+// The session cookie of an earlier sign-in, if it is still good: who, and the CSRF token.
+async function resumeSession() {
+  try {
+    const me = await api("/v1/sessions/current");
+    session = { kind: "token", name: me.name, role: me.role, csrf: me.csrf_token };
+    return true;
+  } catch {
+    session = null;
+    return false;
   }
 }
 
@@ -108,7 +130,7 @@ function loginPage(error) {
     } },
   h("h1", {}, "Sign in to Sluice"),
   h("label", { for: "token" }, "API token"), input,
-  h("p", { class: "muted" }, "The token stays in this tab (sessionStorage) and is sent only to this server. " +
+  h("p", { class: "muted" }, "The token is sent once, to this server, for a session cookie; it is not stored in the browser. " +
     "Ask an admin for one: sluice token create NAME --role viewer."),
   error ? message("error", error) : null,
   h("button", { class: "primary", type: "submit" }, "Sign in"));
@@ -163,11 +185,11 @@ async function deploymentsPage(params) {
 
 function actionBar(d, onDone) {
   const out = h("div", { id: "action-result" });
-  const buttons = VERBS.map(({ verb, role, label, danger }) => {
-    const allowed = can(role);
-    const why = session?.kind === "link" ? "read-only: opened from a signed link"
-      : allowed ? `${label} ${d.app} ${d.version}` : `needs the ${role} role (you are ${session?.role})`;
-    return h("button", { class: danger ? "danger" : "", id: `do-${verb}`, disabled: !allowed, title: why,
+  // Only the actions the caller's role allows are shown; the rest are named with the role they need.
+  const allowed = VERBS.filter(({ role }) => can(role));
+  const denied = VERBS.filter(({ role }) => !can(role));
+  const buttons = allowed.map(({ verb, label, danger }) =>
+    h("button", { class: danger ? "danger" : "", id: `do-${verb}`, title: `${label} ${d.app} ${d.version}`,
       onclick: async () => {
         if (!confirm(`${label} deployment ${d.id.slice(0, 8)} of ${d.app} to version ${d.version} in ${d.env}?`)) return;
         try {
@@ -178,9 +200,12 @@ function actionBar(d, onDone) {
         } catch (e) {
           out.replaceChildren(message("error", `${label} refused: ${e.message}`));
         }
-      } }, label);
-  });
-  return h("div", {}, h("div", { class: "actions", id: "actions" }, buttons), out);
+      } }, label));
+  const note = session?.kind === "link" ? "Read-only: opened from a signed link. Sign in with an API token to act."
+    : denied.length === 0 ? null
+    : `${denied.map((v) => v.label).join(", ")}: ${[...new Set(denied.map((v) => v.role))].map((r) => `needs the ${r} role`).join(" or ")} (you are ${session?.role}).`;
+  return h("div", {}, h("div", { class: "actions", id: "actions" }, buttons,
+    note ? h("p", { class: "muted", id: "actions-note" }, note) : null), out);
 }
 
 function gatesText(b) {
@@ -197,6 +222,17 @@ function evidenceText(ev) {
   if (ev.threshold !== undefined) parts.push(`threshold ${ev.comparator ?? ""} ${ev.threshold}`);
   return parts.length ? parts.join(" · ") : JSON.stringify(ev);
 }
+
+// The deployment's changes as server-sent events: each one reloads the page's data at once (the
+// 3 s refresh still runs for what changes without a transition: pod health, measurements).
+function followEvents(id, load) {
+  const q = new URLSearchParams({ deployment: id });
+  if (session?.kind === "link") q.set("link", sessionStorage.getItem(LINK_KEY));
+  stream = new EventSource(`/v1/events?${q}`);
+  for (const name of ["transition", "deployment"]) stream.addEventListener(name, () => load());
+  stream.addEventListener("end", () => { stream?.close(); load(); });
+}
+const liveText = () => (stream?.readyState === EventSource.OPEN ? "live (server-sent events)" : "refreshed every 3 s");
 
 async function deploymentPage(id) {
   const holder = h("div");
@@ -234,7 +270,7 @@ async function deploymentPage(id) {
       h("td", {}, link(`/console/incidents/${encodeURIComponent(i.incident_id)}`, i.incident_id.slice(0, 8))),
       h("td", {}, status(i.status)), h("td", {}, i.summary), h("td", {}, when(i.created_at))));
     holder.replaceChildren(
-      h("h1", {}, `${d.app} ${d.version} → ${d.env} `, status(d.status), h("span", { class: "live" }, `live · ${new Date().toLocaleTimeString()}`)),
+      h("h1", {}, `${d.app} ${d.version} → ${d.env} `, status(d.status), h("span", { class: "live", id: "live" }, `${liveText()} · ${new Date().toLocaleTimeString()}`)),
       h("div", { class: "card facts", id: "facts" },
         ...[["deployment", d.id], ["phase", d.phase], ["strategy", d.strategy],
           ["batch", `${Math.min(d.current_batch + 1, d.batch_count)} of ${d.batch_count}`],
@@ -259,6 +295,7 @@ async function deploymentPage(id) {
         t.detail ? ` — ${typeof t.detail === "string" ? t.detail : JSON.stringify(t.detail)}` : "",
         t.applied === false ? ` (ignored: ${t.ignored_reason})` : ""))));
   };
+  followEvents(id, load);
   await every(load);
 }
 
@@ -317,6 +354,143 @@ async function incidentPage(id) {
   }
 }
 
+// Deployments held at an approval gate (pause_reason approval_required), live; the approve
+// button is there for an approver, the API still refuses self-approval where the policy says so.
+async function approvalsPage() {
+  const holder = h("div");
+  const out = h("div", { id: "action-result" });
+  render(h("h1", {}, "Waiting for approval"), out, holder);
+  return every(async () => {
+    try {
+      const body = await api("/v1/deployments?status=paused&limit=200");
+      const waiting = (body.deployments ?? []).filter((d) => d.pause_reason === "approval_required");
+      holder.replaceChildren(table(["deployment", "app", "env", "version", "batch", "requested by", "since", ""],
+        waiting.map((d) => h("tr", { dataset: { id: d.id } },
+          h("td", {}, link(`/console/deployments/${encodeURIComponent(d.id)}`, d.id.slice(0, 8))),
+          h("td", {}, d.app), h("td", {}, d.env), h("td", {}, d.version),
+          h("td", {}, `${Math.min(d.current_batch + 1, d.batch_count)} / ${d.batch_count}`),
+          h("td", {}, d.requested_by ?? "—"), h("td", {}, when(d.started_at ?? d.created_at)),
+          h("td", {}, can("approver") ? h("button", { class: "primary", "data-approve": d.id,
+            onclick: async () => {
+              if (!confirm(`Approve deployment ${d.id.slice(0, 8)} of ${d.app} to version ${d.version} in ${d.env}?`)) return;
+              try {
+                const r = await api(`/v1/deployments/${encodeURIComponent(d.id)}:approve`, { method: "POST",
+                  body: { reason: `from the console by ${session.name}` } });
+                out.replaceChildren(message("ok", `Approve: accepted (command ${r.command_id})`));
+              } catch (e) {
+                out.replaceChildren(message("error", `Approve refused: ${e.message}`));
+              }
+            } }, "Approve") : h("span", { class: "muted" }, "needs the approver role")))),
+        { id: "approvals" }));
+    } catch (e) {
+      holder.replaceChildren(message("error", e.message));
+    }
+  });
+}
+
+// The audit log (the API allows it to admins only).
+async function auditPage(params) {
+  const actor = params.get("actor") ?? "";
+  const action = params.get("action") ?? "";
+  const form = h("form", { class: "filters" },
+    h("input", { name: "actor", placeholder: "actor", value: actor }),
+    h("input", { name: "action", placeholder: "action, e.g. deployment.approve", value: action }),
+    h("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+    navigate(`/console/audit${q.size ? "?" + q : ""}`);
+  });
+  const holder = h("div");
+  render(h("h1", {}, "Audit log"), form, holder);
+  if (!can("admin")) return holder.replaceChildren(message("error", `The audit log needs the admin role (you are ${session?.role ?? "not signed in"}).`));
+  try {
+    const body = await api("/v1/audit?limit=200");
+    const rows = (body.items ?? []).filter((e) => (!actor || e.actor.includes(actor)) &&
+      (!action || e.action.includes(action))).map((e) => h("tr", {},
+      h("td", {}, when(e.at_ms)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target),
+      h("td", {}, status(e.outcome)), h("td", { class: "evidence" }, JSON.stringify(e.detail ?? {}))));
+    holder.replaceChildren(table(["at", "actor", "action", "target", "outcome", "detail"], rows, { id: "audit" }));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
+async function appsPage() {
+  const holder = h("div");
+  render(h("h1", {}, "Apps"), holder);
+  try {
+    const body = await api("/v1/apps");
+    holder.replaceChildren(table(["app", "spec version", "environments", "applied by", "applied"],
+      (body.items ?? []).map((a) => h("tr", { dataset: { app: a.app } },
+        h("td", {}, link(`/console/apps/${encodeURIComponent(a.app)}`, a.app)), h("td", {}, a.version),
+        h("td", {}, (a.environments ?? []).join(", ")), h("td", {}, a.applied_by), h("td", {}, when(a.applied_at_ms)))),
+      { id: "apps" }));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
+// A line diff (longest common subsequence): [{op: " " | "-" | "+", line}].
+function diffLines(a, b) {
+  const x = a.split("\n");
+  const y = b.split("\n");
+  const n = x.length;
+  const m = y.length;
+  if (n * m > 4_000_000) return [{ op: "-", line: `(${n} lines)` }, { op: "+", line: `(${m} lines): too large to compare here` }];
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--)
+    lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (x[i] === y[j]) { out.push({ op: " ", line: x[i] }); i++; j++; }
+    else if (lcs[i + 1][j] >= lcs[i][j + 1]) out.push({ op: "-", line: x[i++] });
+    else out.push({ op: "+", line: y[j++] });
+  }
+  while (i < n) out.push({ op: "-", line: x[i++] });
+  while (j < m) out.push({ op: "+", line: y[j++] });
+  return out;
+}
+
+// One app: its spec versions, and the diff between two of them (default: the latest two).
+async function appPage(app, params) {
+  const holder = h("div");
+  render(h("h1", {}, "App ", app), h("p", {}, link(`/console/releases?app=${encodeURIComponent(app)}`, "Releases"), " · ",
+    link(`/console/deployments?app=${encodeURIComponent(app)}`, "Deployments")), holder);
+  try {
+    const body = await api(`/v1/apps/${encodeURIComponent(app)}/versions`);
+    const versions = body.items ?? [];
+    if (!versions.length) return holder.replaceChildren(message("error", `No delivery spec applied for ${app}`));
+    const newest = versions[0].version;
+    const to = Number(params.get("to") ?? newest);
+    const from = Number(params.get("from") ?? (versions.find((v) => v.version < to)?.version ?? to));
+    const pick = (name, value) => h("select", { name }, versions.map((v) =>
+      h("option", { value: v.version, selected: v.version === value }, `v${v.version} · ${v.applied_by} · ${when(v.applied_at_ms)}`)));
+    const form = h("form", { class: "filters", id: "diff-form" }, "Compare", pick("from", from), "with", pick("to", to),
+      h("button", { type: "submit" }, "Show diff"));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const q = new URLSearchParams([...new FormData(form)]);
+      navigate(`/console/apps/${encodeURIComponent(app)}?${q}`);
+    });
+    const [a, b] = await Promise.all([from, to].map((v) => api(`/v1/apps/${encodeURIComponent(app)}?version=${v}`)));
+    const lines = diffLines(a.yaml ?? "", b.yaml ?? "");
+    const changed = lines.filter((l) => l.op !== " ").length;
+    holder.replaceChildren(
+      table(["version", "sha256", "applied by", "applied"], versions.map((v) => h("tr", {},
+        h("td", {}, `v${v.version}`), h("td", {}, (v.sha256 ?? "").slice(0, 12)),
+        h("td", {}, v.applied_by), h("td", {}, when(v.applied_at_ms)))), { id: "versions" }),
+      h("h2", {}, `Spec v${from} → v${to}`), form,
+      h("p", { class: "muted", id: "diff-summary" }, from === to ? "the same version" : `${changed} line(s) changed`),
+      h("pre", { class: "diff", id: "diff" }, lines.map((l) =>
+        h("span", { class: l.op === "+" ? "add" : l.op === "-" ? "del" : "same" }, `${l.op} ${l.line}\n`))));
+  } catch (e) {
+    holder.replaceChildren(message("error", e.message));
+  }
+}
+
 // ---- routing (history API: the notices' /console/deployments/<id> links land here)
 function navigate(href) {
   history.pushState(null, "", href);
@@ -325,6 +499,8 @@ function navigate(href) {
 
 async function route() {
   clearInterval(timer);
+  stream?.close();
+  stream = null;
   const url = new URL(location.href);
   const parts = url.pathname.replace(/^\/console\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   document.getElementById("who").textContent = session?.kind === "token" ? `${session.name} · ${session.role}` : "";
@@ -340,7 +516,9 @@ async function route() {
   const [section, id] = parts;
   if (!section || section === "deployments") return id ? deploymentPage(id) : deploymentsPage(url.searchParams);
   if (section === "releases") return releasesPage(url.searchParams);
-  if (section === "apps" && id) return releasesPage(new URLSearchParams({ app: id }));
+  if (section === "apps") return id ? appPage(id, url.searchParams) : appsPage();
+  if (section === "approvals") return approvalsPage();
+  if (section === "audit") return auditPage(url.searchParams);
   if (section === "incidents") return id ? incidentPage(id) : incidentsPage(url.searchParams);
   render(message("error", `No console page at ${url.pathname}`), link("/console/deployments", "Deployments"));
 }
@@ -353,8 +531,8 @@ async function start() {
     navigate(a.pathname + a.search);
   });
   window.addEventListener("popstate", route);
-  document.getElementById("logout").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
+  document.getElementById("logout").addEventListener("click", async () => {
+    if (session?.kind === "token") await api("/v1/sessions/current", { method: "DELETE" }).catch(() => null);
     sessionStorage.removeItem(LINK_KEY);
     session = null;
     document.getElementById("banner").hidden = true;
@@ -366,12 +544,10 @@ async function start() {
     // Opened from a signed link: keep it for this tab's API calls, drop it from the address bar.
     const exp = Number(url.searchParams.get("exp"));
     sessionStorage.setItem(LINK_KEY, url.pathname + url.search);
-    sessionStorage.removeItem(TOKEN_KEY);
     history.replaceState(null, "", url.pathname);
     session = { kind: "link", path: url.pathname, expires: exp };
-  } else if (sessionStorage.getItem(TOKEN_KEY)) {
-    const err = await signIn(sessionStorage.getItem(TOKEN_KEY));
-    if (err) { session = null; render(loginPage(err)); return; }
+  } else if (await resumeSession()) {
+    // signed in by the session cookie of an earlier sign-in (a reload, a new tab)
   } else if (sessionStorage.getItem(LINK_KEY)) {
     const saved = new URL(sessionStorage.getItem(LINK_KEY), location.origin);
     session = { kind: "link", path: saved.pathname, expires: Number(saved.searchParams.get("exp")) };
