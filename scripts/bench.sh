@@ -185,12 +185,12 @@ session.timeout.ms 10 s) on a 3-partition topic, the local stack on the same mac
 # loaded into a Prometheus of the bench's own and judged through the real metric-watcher's
 # POST /v1/analyses (bench/judge/judge_bench.py). Own schema and topics.
 bench_judge() {
-  local out
+  local out seeds="${SLUICE_BENCH_JUDGE_SEEDS:-41,42}" scale="${SLUICE_BENCH_JUDGE_SCALE:-3}"
   cmake --build "$BUILD" --target metric-watcher -j2
   out="$(mktemp)"
-  sl_log "judge: labelled canary scenarios, seeds ${SLUICE_BENCH_JUDGE_SEEDS:-41,42}"
+  sl_log "judge: labelled canary scenarios, seeds $seeds"
   python3 bench/judge/judge_bench.py --metric-watcher "$BUILD/services/metric-watcher/metric-watcher" \
-    --seeds "${SLUICE_BENCH_JUDGE_SEEDS:-41,42}" --scale "${SLUICE_BENCH_JUDGE_SCALE:-3}" \
+    --seeds "$seeds" --scale "$scale" \
     --log-dir var/bench --markdown "$out.rows" ||
     sl_log "judge-bench reported a failure (see above)"
   if [[ -s $out.rows ]]; then
@@ -204,7 +204,8 @@ bench_judge() {
     } >"$out"
   fi
   write_section judge "release build, one metric-watcher, a Prometheus of the bench's own \
-(promtool tsdb create-blocks-from openmetrics), the local stack on the same machine" "$out"
+(promtool tsdb create-blocks-from openmetrics), the local stack on the same machine; seeds \
+${seeds//,/, }, scale $scale (SLUICE_BENCH_JUDGE_SEEDS, SLUICE_BENCH_JUDGE_SCALE)" "$out"
   rm -f "$out" "$out.rows"
 }
 

@@ -434,6 +434,28 @@ def tabulate(results, seed, markdown):
     return results
 
 
+def target_misses(results, seed):
+    """The judge's target on one seed's full set: >= 95% of detectable regressions caught,
+    <= 1% false failures, and never Successful when the data cannot tell (a regression, detectable
+    or not, passed; silence passed). The reasons it is missed, none when met."""
+    bad = [r for r in results if r["s"].label == "bad" and r["s"].detectable]
+    good = [r for r in results if r["s"].label == "good"]
+    caught = sum(r["judge"] == "Failed" for r in bad)
+    false_failures = sum(r["judge"] == "Failed" for r in good)
+    passed_bad = sum(r["judge"] == "Successful" for r in results if r["s"].label == "bad")
+    passed_silent = sum(r["judge"] == "Successful" for r in results if r["s"].label == "silent")
+    misses = []
+    if bad and caught < 0.95 * len(bad):
+        misses.append(f"caught {caught}/{len(bad)} detectable regressions (< 95%)")
+    if good and false_failures > 0.01 * len(good):
+        misses.append(f"{false_failures}/{len(good)} false failures (> 1%)")
+    if passed_bad:
+        misses.append(f"{passed_bad} regression(s) passed")
+    if passed_silent:
+        misses.append(f"{passed_silent} silent canary(ies) passed")
+    return [f"seed {seed}: {m}" for m in misses]
+
+
 HEADER = ("| seed | template | traffic | detectable regressions caught | missed (passed) | "
           "inconclusive | false failures (good) | good inconclusive | not detectable: verdicts | "
           "silent passed |\n|---|---|---|---|---|---|---|---|---|---|")
@@ -527,6 +549,14 @@ def main():
             t = time.time()
             results = judge_all(base, ss, t0, token)
             tabulate(results, seed, args.markdown)
+            if not args.small:
+                misses = target_misses(results, seed)
+                for miss in misses:
+                    print(f"judge-bench: target missed: {miss}", file=sys.stderr)
+                    status = 1
+                if not misses:
+                    print(f"judge-bench: seed {seed}: target met (>= 95% caught, <= 1% false "
+                          "failures, nothing passed that the data could not tell)", file=sys.stderr)
             all_results += results
             for r in results:
                 details.append({"scenario": r["s"].sid, "kind": r["s"].kind, "label": r["s"].label,

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace sluice::executor {
 namespace {
@@ -150,10 +151,17 @@ bool FillClosingEvent(const Command& command, const BatchResult& result,
     p->set_generation(generation);
     for (const auto& h : result.succeeded_hosts) p->add_hosts(h);
     // A Kubernetes target's pods of the release, after the targets: what analysis selects.
+    // The batch switched when its last host did (a resumed host's recorded success counts).
+    std::optional<core::SystemTime> switched;
     for (const auto& r : result.results) {
       if (!r.outcome.Succeeded()) continue;
       for (const auto& pod : r.outcome.instances) p->add_hosts(pod);
       for (const auto& pod : r.outcome.baseline_instances) p->add_baseline_hosts(pod);
+      if (!switched || r.finished_at > *switched) switched = r.finished_at;
+    }
+    if (switched) {
+      *p->mutable_switched_at() =
+          google::protobuf::util::TimeUtil::MillisecondsToTimestamp(core::ToUnixMillis(*switched));
     }
     return true;
   }

@@ -88,6 +88,31 @@ TEST(ResultsTest, SucceededBatchPublishesBatchSucceeded) {
   EXPECT_EQ(CompletionOf(r, false).result, kResultSucceeded);
 }
 
+// An analysis of the batch reads data from when its last host switched on: the latest success.
+TEST(ResultsTest, BatchSucceededSaysWhenTheLastHostSwitched) {
+  BatchResult r;
+  r.status = BatchStatus::kSucceeded;
+  r.succeeded_hosts = {"web-1", "web-2", "web-3"};
+  r.results.push_back(Result("web-1", HostOutcome::Success("2.0.0")));
+  r.results.push_back(Result("web-2", HostOutcome::Success("2.0.0")));
+  r.results.back().finished_at = core::FromUnixMillis(1'700'000'042'500);
+  r.results.push_back(Result("web-3", HostOutcome::Success("2.0.0")));
+  r.results.back().finished_at = core::FromUnixMillis(1'700'000'030'000);
+  r.results.back().resumed = true;  // its recorded success, from an earlier run
+  events::v1::Envelope e;
+  ASSERT_TRUE(FillClosingEvent(Deploy(), r, e));
+  ASSERT_TRUE(e.batch_succeeded().has_switched_at());
+  EXPECT_EQ(e.batch_succeeded().switched_at().seconds(), 1'700'000'042);
+  EXPECT_EQ(e.batch_succeeded().switched_at().nanos(), 500'000'000);
+
+  BatchResult none;  // no host result to say when: left unset
+  none.status = BatchStatus::kSucceeded;
+  none.succeeded_hosts = {"web-1"};
+  events::v1::Envelope unset;
+  ASSERT_TRUE(FillClosingEvent(Deploy(), none, unset));
+  EXPECT_FALSE(unset.batch_succeeded().has_switched_at());
+}
+
 TEST(ResultsTest, AKubernetesTargetsPodsFollowTheTargetsInBatchSucceeded) {
   BatchResult r;
   r.status = BatchStatus::kSucceeded;

@@ -27,12 +27,12 @@ analysis::Bindings BindingsOf(const AnalysisRow& a) {
   return b;
 }
 
-// The judge over this batch's data only (the analysis started when its hosts switched).
+// The judge over this batch's data only: the lookback, never before the batch's hosts switched.
 Outcome MeasureJudgeInto(MeasurementRow& m, MetricProvider& provider,
                          const analysis::JudgeSpec& spec, const AnalysisRow& a,
                          core::SystemTime now) {
   const auto jm = MeasureJudge(provider, spec, BindingsOf(a),
-                               std::max(now - spec.lookback, a.started_at), now, spec.step);
+                               std::max(now - spec.lookback, DataFrom(a)), now, spec.step);
   json queries = json::object();
   for (const auto& [name, q] : jm.queries) {
     queries[name] = {{"canary", q.first}, {"baseline", q.second}};
@@ -113,7 +113,7 @@ const analysis::ThresholdRule* FindRule(const analysis::Template& tmpl, const Ru
 // The decided run: its evidence, the final status, and the event, all in `tx`.
 void Finish(pqxx::work& tx, const AnalysisRow& a, const StepResult& step, const Decision& decision,
             const core::Clock& clock) {
-  const milliseconds window = std::chrono::duration_cast<milliseconds>(step.now - a.started_at);
+  const milliseconds window = std::chrono::duration_cast<milliseconds>(step.now - DataFrom(a));
   std::vector<v1::Evidence> evidence;
   const bool passed = decision.outcome == Outcome::kSuccessful;
   for (const auto& row : step.rules) {

@@ -139,9 +139,10 @@ JudgeMeasurement MeasureJudge(MetricProvider& provider, const analysis::JudgeSpe
           const std::string canary = analysis::Render(metric.query, bindings);
           const std::string baseline = analysis::Render(BaselineQueryOf(metric), bindings);
           shown = {canary, baseline};
-          // Points a rate window apart share no data: the step is at least the query's longest
-          // range, and the first point's window starts at `start` (after the hosts switched).
-          const auto window = LongestRange(canary);
+          // Points a rate window apart share no data: the step is at least how far back the
+          // query reads (ranges, subqueries, offsets), and the first point's window starts at
+          // `start` (after the hosts switched).
+          const auto window = Reach(canary);
           const auto every = std::max(step, window);
           const auto first = start + window;
           if (first > end) break;

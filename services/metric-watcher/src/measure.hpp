@@ -33,11 +33,12 @@ class MetricProvider {
                                        core::SystemTime end, std::chrono::milliseconds step) = 0;
 };
 
-// The template's metrics a threshold rule names in failWhen, then its minRequests metric.
-// The rate windows of a rule's queries (libs/analysis: the spec parser checks bake watches by
-// them).
-using analysis::LongestRange;
+// The template's metrics a threshold rule names in failWhen, then its minRequests metric; how
+// far back a query reads (its ranges, subqueries and offsets); the longest of a rule's queries
+// (libs/analysis/window.hpp: the spec parser checks bake watches by it too).
+using analysis::JudgeWindow;
 using analysis::MetricsOfRule;
+using analysis::Reach;
 using analysis::RuleWindow;
 
 // The instance a series stands for: label instance_name, else instance, else host, else "".

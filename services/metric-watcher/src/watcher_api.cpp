@@ -31,6 +31,7 @@ json AnalysisJson(const AnalysisRow& a) {
           {"status", a.status},
           {"reason", a.reason},
           {"started_at", core::FormatRfc3339(a.started_at)},
+          {"switched_at", OptTime(a.switched_at)},
           {"ends_at", OptTime(a.ends_at)},
           {"next_due_at", OptTime(a.next_due_at)},
           {"finished_at", OptTime(a.finished_at)},

@@ -1,6 +1,7 @@
 #include "watcher_handler.hpp"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <sluice/core/ids.hpp>
@@ -114,6 +115,10 @@ AnalysisRow AnalysisOf(const v1::Envelope& envelope, core::SystemTime now) {
     a.resolved_template.clear();  // then reported as template_missing
   }
   a.started_at = now;
+  if (r.has_switched_at()) {
+    a.switched_at = core::FromUnixMillis(
+        google::protobuf::util::TimeUtil::TimestampToMilliseconds(r.switched_at()));
+  }
   a.template_name = r.template_name();
   return a;
 }
@@ -162,23 +167,27 @@ void FailTemplateMissing(pqxx::work& tx, const core::Clock& clock, AnalysisRow& 
   }
 }
 
-// Inserts the Running analysis and its rules. False when it existed already. A threshold rule's
-// first measurement is due once its rate window holds only data from after the batch's hosts
-// switched (they had switched when the analysis was requested): measured sooner, a window of
-// `rate(...[1m])` would still count the minute before, e.g. a bad release's errors under the
-// same version label. The judge bounds its own queries to the time since the analysis started.
+// Inserts the Running analysis and its rules. False when it existed already. A threshold rule
+// stays Pending until everything its queries read is from after the batch's last host switched
+// (DataFrom): measured sooner, `rate(...[1m])` would still count the minute before, e.g. a bad
+// release's errors under the same version label. The judge bounds its own queries to the time
+// since the switch, and is first due when each of its metrics has a whole first window.
 bool Schedule(pqxx::work& tx, AnalysisRow& a, const analysis::Template& tmpl,
               core::SystemTime now) {
   a.status = analysis::ToString(Outcome::kRunning);
   a.next_due_at = now;
   if (!InsertAnalysis(tx, a)) return false;
   const json pending = ProgressJson({});
+  const auto from = DataFrom(a);
   for (const auto& rule : tmpl.rules) {
-    InsertRule(tx,
-               {a.id, rule.name, "threshold", pending, "Pending", now + RuleWindow(tmpl, rule)});
+    InsertRule(tx, {a.id, rule.name, "threshold", pending, "Pending",
+                    std::max(now, from + RuleWindow(tmpl, rule))});
   }
   const bool judge = tmpl.judge && !a.bake_watch;
-  if (judge) InsertRule(tx, {a.id, JudgeRuleName(tmpl), "judge", pending, "Pending", now});
+  if (judge) {
+    InsertRule(tx, {a.id, JudgeRuleName(tmpl), "judge", pending, "Pending",
+                    std::max(now, from + JudgeWindow(*tmpl.judge))});
+  }
   core::Logger("handler")->info(
       "analysis {} of deployment {} batch {} scheduled: template {}, {} rule(s){}{}", a.id,
       a.deployment_id, a.batch_index, a.template_name, tmpl.rules.size(), judge ? " + judge" : "",

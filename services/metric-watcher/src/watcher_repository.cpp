@@ -13,16 +13,16 @@ constexpr const char* kAnalysisColumns =
     "id, deployment_id, batch_index, generation, app, env, version, baseline_version, "
     "release_id, template_name, bake_watch, instances::text, baseline_instances::text, "
     "spec_yaml, status, " SLUICE_US("started_at") ", " SLUICE_US("ends_at") ", " SLUICE_US(
-        "next_due_at") ", " SLUICE_US("finished_at") ", reason, evidence::text, resolved_template";
+        "next_due_at") ", " SLUICE_US("finished_at") ", reason, evidence::text, resolved_template, " SLUICE_US("switched_at");
 
 constexpr const char* kInsertAnalysis =
     "INSERT INTO analyses (id, deployment_id, batch_index, generation, app, env, version, "
     "  baseline_version, release_id, template_name, bake_watch, instances, baseline_instances, "
     "  spec_yaml, status, started_at, ends_at, next_due_at, finished_at, reason, evidence, "
-    "  resolved_template) "
+    "  resolved_template, switched_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14, "
     "$15, " SLUICE_TS("$16") ", " SLUICE_TS("$17") ", " SLUICE_TS("$18") ", " SLUICE_TS(
-        "$19") ", $20, $21::jsonb, $22) ON CONFLICT (id) DO NOTHING RETURNING id";
+        "$19") ", $20, $21::jsonb, $22, " SLUICE_TS("$23") ") ON CONFLICT (id) DO NOTHING RETURNING id";
 
 constexpr const char* kInsertRule =
     "INSERT INTO analysis_rules (analysis_id, rule, kind, progress, outcome, next_due_at) "
@@ -157,6 +157,7 @@ AnalysisRow ReadAnalysis(const pqxx::row& r) {
   a.finished_at = TimeAt(r[18]);
   a.reason = r[19].as<std::string>();
   a.evidence = json::parse(r[20].as<std::string>(), nullptr, false);
+  a.switched_at = TimeAt(r[22]);
   return a;
 }
 
@@ -166,13 +167,14 @@ bool InsertAnalysis(pqxx::work& tx, const AnalysisRow& a) {
   const auto ends = MicrosOpt(a.ends_at);
   const auto due = MicrosOpt(a.next_due_at);
   const auto finished = MicrosOpt(a.finished_at);
+  const auto switched = MicrosOpt(a.switched_at);
   const auto r = tx.exec_params(
       kInsertAnalysis, a.id, a.deployment_id, static_cast<std::int64_t>(a.batch_index),
       static_cast<std::int64_t>(a.generation), a.app, a.env, a.version, a.baseline_version,
       a.release_id, a.template_name, a.bake_watch, json(a.instances).dump(),
       json(a.baseline_instances).dump(), a.spec_yaml, a.status, Micros(a.started_at),
       Nullable(ends), Nullable(due), Nullable(finished), a.reason, a.evidence.dump(),
-      a.resolved_template);
+      a.resolved_template, Nullable(switched));
   return !r.empty();
 }
 
@@ -188,7 +190,7 @@ std::optional<AnalysisRow> ClaimDueAnalysis(pqxx::work& tx, core::SystemTime now
                                 Micros(now), Micros(now + lease));
   if (r.empty()) return std::nullopt;
   auto a = ReadAnalysis(r[0]);
-  a.claim_token = r[0][22].as<std::uint64_t>();  // after the 22 analysis columns
+  a.claim_token = r[0][23].as<std::uint64_t>();  // after the 23 analysis columns
   return a;
 }
 

@@ -31,7 +31,9 @@ struct AnalysisRow {
   // AnalysisRequested.resolved_template in its JSON mapping ('' when the request had none).
   std::string resolved_template;
   std::string status;
-  core::SystemTime started_at{};
+  core::SystemTime started_at{};  // when the request arrived
+  // When the batch's last host switched (AnalysisRequested.switched_at), if the request said.
+  std::optional<core::SystemTime> switched_at;
   std::optional<core::SystemTime> ends_at;
   std::optional<core::SystemTime> next_due_at;
   std::optional<core::SystemTime> finished_at;
@@ -63,6 +65,13 @@ struct MeasurementRow {
   std::string verdict;
   std::string message;
 };
+
+// The earliest time an analysis reads data from: when the batch's last host switched, as the
+// executor recorded it; without that (a bake watch, an older planner) when the request arrived,
+// which is after the switch.
+inline core::SystemTime DataFrom(const AnalysisRow& a) {
+  return a.switched_at.value_or(a.started_at);
+}
 
 // False when an analysis with this id exists already.
 bool InsertAnalysis(pqxx::work& tx, const AnalysisRow& a);

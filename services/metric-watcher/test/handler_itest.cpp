@@ -3,6 +3,7 @@
 // analysis is cancelled, and the rows of the old watched_deployments copy move over.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sluice/core/testing/manual_clock.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/pg/migrations.hpp>
@@ -10,6 +11,7 @@
 #include <sluice/testing/pg_schema.hpp>
 
 #include "adapters/alertmanager_receiver.hpp"
+#include "analysis_step.hpp"
 #include "deployment_repository.hpp"
 #include "watcher_handler.hpp"
 #include "watcher_repository.hpp"
@@ -154,6 +156,82 @@ TEST_F(HandlerITest, AWindowedRuleIsFirstDueOneRateWindowAfterTheRequest) {
     const auto wait =
         std::chrono::duration_cast<std::chrono::seconds>(*rule.next_due_at - requested);
     EXPECT_EQ(wait, rule.rule == "error_rate" ? 30s : 0s) << rule.rule;
+  }
+}
+
+// Records the start of every range query.
+class RecordingProvider final : public MetricProvider {
+ public:
+  prom::QueryResult Query(std::string_view, core::SystemTime) override { return {}; }
+  prom::QueryResult QueryRange(std::string_view, core::SystemTime start, core::SystemTime,
+                               std::chrono::milliseconds) override {
+    starts.push_back(start);
+    return {};
+  }
+  std::vector<core::SystemTime> starts;
+};
+
+// The request says when the batch's last host switched (the executor's records): the rules wait
+// from then, not from the request's arrival, and the judge reads from then on.
+TEST_F(HandlerITest, TheAnalysisReadsFromWhenTheBatchSwitched) {
+  Migrate();
+  Plan();
+  const std::string spec =
+      "app: shop\nenvironments:\n  production:\n    analysis:\n      templates:\n"
+      "        default:\n          interval: 5s\n          count: 3\n          metrics:\n"
+      "            errors: {query: 'sum(rate(errors_total{instance=\"h1\"}[30s]))'}\n"
+      "            fast: {query: 'sum(rate(errors_total{instance=\"h1\"}[5s]))'}\n"
+      "          rules:\n"
+      "            - {name: error_rate, failWhen: errors > 1}\n"
+      "            - {name: quick, failWhen: fast > 1}\n"
+      "          judge:\n"
+      "            step: 30s\n"
+      "            lookback: 10m\n"
+      "            metrics:\n"
+      "              - {name: errs, kind: ratio, errors: 'e{i=\"{{instances}}\"}',"
+      " requests: 'r{i=\"{{instances}}\"}'}\n";
+  auto e = New();
+  auto* r = e.mutable_analysis_requested();
+  r->set_analysis_id("an-switched");
+  r->set_deployment_id("dep-1");
+  r->set_generation(1);
+  r->set_app("shop");
+  r->set_env("production");
+  r->set_template_name("default");
+  auto t = spec::ResolvedTemplateOf(spec, "production", "default");
+  ASSERT_TRUE(t.has_value());
+  *r->mutable_resolved_template() = *t;
+  const auto requested = clock_.Now();
+  const auto switched = requested - 20s;  // the executor's record: before the request
+  r->mutable_switched_at()->set_seconds(core::ToUnixMillis(switched) / 1000);
+  r->mutable_switched_at()->set_nanos(static_cast<int>(core::ToUnixMillis(switched) % 1000) *
+                                      1'000'000);
+  ASSERT_TRUE(Handle(e));
+
+  auto a = db_->WithTransaction([&](pqxx::work& tx) { return GetAnalysis(tx, "an-switched"); });
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(a->switched_at.has_value());
+  EXPECT_EQ(core::ToUnixMillis(*a->switched_at), core::ToUnixMillis(switched));
+  EXPECT_EQ(core::ToUnixMillis(DataFrom(*a)), core::ToUnixMillis(switched));
+  auto rules = db_->WithTransaction([&](pqxx::work& tx) { return LoadRules(tx, "an-switched"); });
+  ASSERT_EQ(rules.size(), 3u);
+  std::map<std::string, std::chrono::seconds> wait;
+  for (const auto& rule : rules) {
+    ASSERT_TRUE(rule.next_due_at.has_value()) << rule.rule;
+    wait[rule.rule] =
+        std::chrono::duration_cast<std::chrono::seconds>(*rule.next_due_at - requested);
+  }
+  EXPECT_EQ(wait["error_rate"], 10s);  // [30s] fits after the switch 10 s after the request
+  EXPECT_EQ(wait["quick"], 0s);        // [5s] fits already
+  EXPECT_EQ(wait[std::string(kJudgeRule)], 10s);  // its first 30 s step fits 10 s after it
+
+  // The judge's counter steps start at the switch: the first step ends 30 s after it.
+  RecordingProvider provider;
+  const auto step = MeasureStep(*a, rules, provider, requested + 40s, nullptr);
+  ASSERT_EQ(step.template_error, "");
+  ASSERT_FALSE(provider.starts.empty());
+  for (const auto& start : provider.starts) {
+    EXPECT_EQ(core::ToUnixMillis(start), core::ToUnixMillis(switched + 30s));
   }
 }
 

@@ -55,7 +55,8 @@ class Machine {
       return Ignore(*r);
     }
     if (!Current().analysis_template.empty()) {
-      Push(RequestAnalysis{d_.current_batch, d_.generation, in.hosts, in.baseline_hosts});
+      Push(RequestAnalysis{d_.current_batch, d_.generation, in.hosts, in.baseline_hosts,
+                           in.switched_at});
       d_.phase = Phase::kAnalysing;
       return Done();
     }

@@ -164,7 +164,8 @@ struct BatchSucceeded {
   std::uint32_t batch = 0;
   core::Generation generation;
   std::vector<std::string> hosts = {};  // as the executor reported them (VM hosts, Kubernetes pods)
-  std::vector<std::string> baseline_hosts = {};  // the stable pods beside a canary
+  std::vector<std::string> baseline_hosts = {};      // the stable pods beside a canary
+  std::optional<core::SystemTime> switched_at = {};  // when the last host switched
 };
 struct BatchFailed {
   std::uint32_t batch = 0;
@@ -221,7 +222,8 @@ struct RequestAnalysis {
   std::uint32_t index = 0;
   core::Generation generation;
   std::vector<std::string> reported_hosts = {};  // BatchSucceeded.hosts of the batch (see EventFor)
-  std::vector<std::string> reported_baseline = {};  // BatchSucceeded.baseline_hosts
+  std::vector<std::string> reported_baseline = {};   // BatchSucceeded.baseline_hosts
+  std::optional<core::SystemTime> switched_at = {};  // BatchSucceeded.switched_at
   bool operator==(const RequestAnalysis&) const = default;
 };
 struct ScheduleTimer {

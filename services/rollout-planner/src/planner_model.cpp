@@ -542,6 +542,11 @@ events::v1::Envelope AnalysisRequestedFor(const RequestAnalysis& c, const Deploy
   }
   // The stable pods beside a Kubernetes target's canary, as the executor reported them.
   for (const auto& pod : c.reported_baseline) p->add_baseline_instances(pod);
+  // The analysis reads no data from before the batch's last host switched.
+  if (c.switched_at) {
+    *p->mutable_switched_at() =
+        TimeUtil::MillisecondsToTimestamp(core::ToUnixMillis(*c.switched_at));
+  }
   return e;
 }
 
@@ -667,10 +672,15 @@ std::optional<MappedInput> InputFor(const events::v1::Envelope& e, core::Generat
   switch (e.payload_case()) {
     case PC::kBatchSucceeded: {
       const auto& p = e.batch_succeeded();
+      std::optional<core::SystemTime> switched;
+      if (p.has_switched_at()) {
+        switched = core::FromUnixMillis(TimeUtil::TimestampToMilliseconds(p.switched_at()));
+      }
       return MappedInput{BatchSucceeded{p.batch_index(),
                                         core::Generation(p.generation()),
                                         {p.hosts().begin(), p.hosts().end()},
-                                        {p.baseline_hosts().begin(), p.baseline_hosts().end()}},
+                                        {p.baseline_hosts().begin(), p.baseline_hosts().end()},
+                                        switched},
                          std::string(e.source())};
     }
     case PC::kBatchFailed: {

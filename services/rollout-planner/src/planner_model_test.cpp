@@ -347,6 +347,40 @@ TEST(PlannerModelTest, AnalysisBaselineHasTheStablePodsTheExecutorReported) {
             (std::vector<std::string>{"h3", "h4", "web-s1", "web-s2", "web-s3"}));
 }
 
+// The executor says when the batch's last host switched; the analysis reads no data before.
+TEST(PlannerModelTest, AnalysisRequestCarriesWhenTheBatchSwitched) {
+  core::testing::ManualClock clock(kT0);
+  const auto ctx = Context();
+  auto batches = ThreeBatches();
+  batches[1].gates_before.clear();
+  Deployment d = NewDeployment(core::DeploymentId(ctx.deployment_id), batches);
+  d = Next(d, Start{}, kT0).next;
+  d = Next(d, BatchSucceeded{0, d.generation}, kT0).next;
+  events::v1::Envelope succeeded;
+  auto* p = succeeded.mutable_batch_succeeded();
+  p->set_batch_index(1);
+  p->set_generation(d.generation.Value());
+  p->add_hosts("h2");
+  p->mutable_switched_at()->set_seconds(1'700'000'042);
+  p->mutable_switched_at()->set_nanos(250'000'000);
+  std::string why;
+  const auto in = InputFor(succeeded, d.generation, &why);
+  ASSERT_TRUE(in.has_value()) << why;
+  const auto t = Next(d, in->input, kT0);
+  ASSERT_EQ(t.commands.size(), 1u);
+  const auto e = EventFor(t.commands[0], ctx, t.next, clock);
+  ASSERT_TRUE(e && e->has_analysis_requested());
+  ASSERT_TRUE(e->analysis_requested().has_switched_at());
+  EXPECT_EQ(e->analysis_requested().switched_at().seconds(), 1'700'000'042);
+  EXPECT_EQ(e->analysis_requested().switched_at().nanos(), 250'000'000);
+
+  // An older executor says nothing: neither does the request.
+  const auto old = Next(d, BatchSucceeded{1, d.generation}, kT0);
+  const auto unset = EventFor(old.commands[0], ctx, old.next, clock);
+  ASSERT_TRUE(unset && unset->has_analysis_requested());
+  EXPECT_FALSE(unset->analysis_requested().has_switched_at());
+}
+
 TEST(PlannerModelTest, AnalysisRequestNamesTheStepTemplate) {
   core::testing::ManualClock clock(kT0);
   const auto ctx = Context();
