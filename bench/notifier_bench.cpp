@@ -40,6 +40,9 @@ using namespace std::chrono_literals;
 namespace st = sluice::testing;
 namespace capture = sluice::capture;
 
+// The internal APIs' token every service on the skeleton requires (SLUICE_SERVICE_TOKEN).
+constexpr const char* kServiceToken = "bench-service-token-0123456789abcdef";
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -185,6 +188,7 @@ std::map<std::string, std::string> NotifierEnv(const Options& o, const Names& n,
           {"SLUICE_REDIS_URL", o.redis_url},
           {"SLUICE_NOTIFIER_CONFIG", config_path},
           {"SLUICE_NOTIFIER_POLL_INTERVAL", o.poll},
+          {"SLUICE_SERVICE_TOKEN", kServiceToken},
           {"SLUICE_LOG_LEVEL", "warn"},
           {"SLUICE_BENCH_SLACK_URL", receivers.Url("/slack/services/T0/B0/bench")},
           {"SLUICE_BENCH_DING_URL", receivers.Url("/dingtalk/robot/send?access_token=bench")},
