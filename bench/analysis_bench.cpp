@@ -83,10 +83,14 @@ bool WaitUntil(F&& done, SteadyClock::time_point deadline,
   return done();
 }
 
-std::optional<std::string> HttpGet(const std::string& url, std::chrono::milliseconds timeout = 5s) {
+// The body of a 200 answer to GET `url`; with `bearer`, sent as the Authorization (the internal
+// APIs require the service token).
+std::optional<std::string> HttpGet(const std::string& url, std::chrono::milliseconds timeout = 5s,
+                                   const std::string& bearer = "") {
   sluice::http::ClientRequest req;
   req.url = url;
   req.timeout = timeout;
+  if (!bearer.empty()) req.headers = {{"Authorization", "Bearer " + bearer}};
   try {
     auto res = sluice::http::Send(req);
     if (res.status != 200) return std::nullopt;
@@ -569,7 +573,7 @@ struct WatcherRun {
   }
 
   int Measurements(const std::string& analysis_id) {
-    const auto body = HttpGet(base + "/v1/analyses/" + analysis_id);
+    const auto body = HttpGet(base + "/v1/analyses/" + analysis_id, 5s, kServiceToken);
     if (!body) return 0;
     const auto j = json::parse(*body, nullptr, false);
     if (!j.is_object() || !j.contains("measurements")) return 0;
