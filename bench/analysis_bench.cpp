@@ -83,10 +83,14 @@ bool WaitUntil(F&& done, SteadyClock::time_point deadline,
   return done();
 }
 
-std::optional<std::string> HttpGet(const std::string& url, std::chrono::milliseconds timeout = 5s) {
+// The body of a 200 answer to GET `url`; with `bearer`, sent as the Authorization (the internal
+// APIs require the service token).
+std::optional<std::string> HttpGet(const std::string& url, std::chrono::milliseconds timeout = 5s,
+                                   const std::string& bearer = "") {
   sluice::http::ClientRequest req;
   req.url = url;
   req.timeout = timeout;
+  if (!bearer.empty()) req.headers = {{"Authorization", "Bearer " + bearer}};
   try {
     auto res = sluice::http::Send(req);
     if (res.status != 200) return std::nullopt;
@@ -569,7 +573,7 @@ struct WatcherRun {
   }
 
   int Measurements(const std::string& analysis_id) {
-    const auto body = HttpGet(base + "/v1/analyses/" + analysis_id);
+    const auto body = HttpGet(base + "/v1/analyses/" + analysis_id, 5s, kServiceToken);
     if (!body) return 0;
     const auto j = json::parse(*body, nullptr, false);
     if (!j.is_object() || !j.contains("measurements")) return 0;
@@ -594,22 +598,132 @@ struct RollbackChain {
   std::string executions_topic;
 };
 
+// The breach part's names: analysis i is of app `<app>-i` and watches instance `<app>-hi`.
+struct BreachApps {
+  std::string app;
+  std::string App(int i) const { return app + "-" + std::to_string(i); }
+  std::string Instance(int i) const { return app + "-h" + std::to_string(i); }
+};
+
+// The analyses breached at once: [start, end).
+struct BreachGroup {
+  int start = 0;
+  int end = 0;
+  std::vector<std::string> deployments;
+  std::vector<std::string> analysis_ids;
+  std::vector<v1::Envelope> requests;
+  CanaryEvents canaries;
+};
+
+BreachGroup MakeGroup(WatcherRun& run, const BreachApps& apps, int start, int end) {
+  BreachGroup g;
+  g.start = start;
+  g.end = end;
+  for (int i = start; i < end; ++i) {
+    const std::string d = "dep-bb-" + std::to_string(i) + "-" + run.bench.Opts().sfx;
+    g.deployments.push_back(d);
+    g.analysis_ids.push_back(sluice::core::NewUuid());
+    AddCanary(g.canaries, d, apps.App(i), "2.0.0", "1.0.0",
+              {{apps.Instance(i)}, {apps.Instance(i) + "-next"}});
+    g.requests.push_back(run.Requested(apps.App(i), d, g.analysis_ids.back(), apps.Instance(i),
+                                       WatcherSpec(apps.App(i), "1s", 600)));
+  }
+  return g;
+}
+
+// The agent starts at the end of its topics; what it missed while joining its group is
+// produced again (the same event ids: its inbox keeps one). False (said why) when it has not
+// learnt the group's deployments after three tries.
+bool TeachChain(WatcherRun& run, const RollbackChain& chain, const BreachGroup& g) {
+  run.bench.Produce(chain.executions_topic, g.canaries.executions);
+  int tries = 1;
+  while (!chain.agent.WaitKnown(g.end, g.end, 10s)) {
+    if (++tries > 3) {
+      std::cerr << "analysis-bench: the rollback-agent did not learn the deployments; log "
+                << chain.agent.Process().LogPath() << "\n";
+      return false;
+    }
+    run.bench.Produce(run.deployments_topic, g.canaries.deployments);
+    run.bench.Produce(chain.executions_topic, g.canaries.executions);
+  }
+  return true;
+}
+
+// What one breached analysis showed.
+struct BreachSeen {
+  bool measured = false;                      // it took its healthy measurements first
+  SteadyClock::time_point t0;                 // the breach
+  std::optional<SteadyClock::time_point> t1;  // the bench's own query first saw it
+  std::optional<TopicTail::Seen> failed;      // AnalysisFailed
+  std::optional<TopicTail::Seen> revert;      // RevertRequested (with a chain)
+};
+
+// Lets analysis `i` (of `deployment`) take two healthy measurements, breaches its instance
+// after `delay_ms` and waits (30 s at most) for what follows.
+BreachSeen BreachOne(WatcherRun& run, TopicTail& analyses, RollbackChain* chain,
+                     const BreachApps& apps, int i, const std::string& deployment,
+                     const std::string& analysis_id, int delay_ms) {
+  BreachSeen s;
+  const std::string instance = apps.Instance(i);
+  // Healthy for a couple of measurements first.
+  if (!WaitUntil([&] { return run.Measurements(analysis_id) >= 2; }, SteadyClock::now() + 30s,
+                 100ms)) {
+    return s;
+  }
+  s.measured = true;
+  // Out of step with the scrape and the analysis schedule.
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  s.t0 = SteadyClock::now();
+  run.target.Set(apps.App(i), instance, kBreach);
+  const auto query = "sluice_bench_error_ratio{instance_name=\"" + instance + "\"}";
+  WaitUntil(
+      [&] {
+        if (!s.t1 && run.prometheus.Value(query) == kBreach) s.t1 = SteadyClock::now();
+        if (!s.failed) s.failed = analyses.First(deployment, v1::Envelope::kAnalysisFailed);
+        if (chain != nullptr && !s.revert) {
+          s.revert = chain->rollbacks.First(deployment, v1::Envelope::kRevertRequested);
+        }
+        return s.failed.has_value() && (chain == nullptr || s.revert.has_value());
+      },
+      SteadyClock::now() + 30s, 20ms);
+  return s;
+}
+
+void Tally(const BreachSeen& s, bool chained, BreachResult& result) {
+  if (!s.measured || !s.failed ||
+      sluice::events::ReasonOf(s.failed->envelope.analysis_failed()) !=
+          sluice::v1::REASON_THRESHOLD_BREACHED) {
+    ++result.failed_wrong;
+    return;
+  }
+  result.breach_to_failed_ms.push_back(Ms(s.failed->at - s.t0));
+  if (s.t1) {
+    result.breach_to_queryable_ms.push_back(Ms(*s.t1 - s.t0));
+    result.queryable_to_failed_ms.push_back(Ms(s.failed->at - *s.t1));
+  }
+  if (!chained) return;
+  if (!s.revert) {
+    ++result.revert_missing;
+    return;
+  }
+  result.breach_to_revert_ms.push_back(Ms(s.revert->at - s.t0));
+  if (s.t1) result.queryable_to_revert_ms.push_back(Ms(s.revert->at - *s.t1));
+}
+
 // Each breached analysis belongs to a 2-batch canary deployment of its own app (batch 0: the
 // breached instance), which the rollback-agent of `chain` (if any) knows as the planner and
 // the executor announce it; the breach is then followed through to the RevertRequested.
 BreachResult RunBreach(WatcherRun& run, TopicTail& analyses, RollbackChain* chain, int n,
                        int parallel, SteadyClock::time_point deadline) {
   BreachResult result;
-  const std::string app = "bb" + run.bench.Opts().sfx;
-  auto app_of = [&](int i) { return app + "-" + std::to_string(i); };
-  auto instance_of = [&](int i) { return app + "-h" + std::to_string(i); };
+  const BreachApps apps{"bb" + run.bench.Opts().sfx};
   std::mutex mu;
   std::mt19937 rng(std::random_device{}());
-  for (int i = 0; i < n; ++i) run.target.Set(app_of(i), instance_of(i), kHealthy);
+  for (int i = 0; i < n; ++i) run.target.Set(apps.App(i), apps.Instance(i), kHealthy);
   if (!WaitUntil(
           [&] {
             return run.prometheus.Value("sluice_bench_error_ratio{instance_name=\"" +
-                                        instance_of(n - 1) + "\"}") == kHealthy;
+                                        apps.Instance(n - 1) + "\"}") == kHealthy;
           },
           SteadyClock::now() + 30s, 200ms)) {
     std::cerr << "analysis-bench: Prometheus did not scrape the bench target\n";
@@ -618,90 +732,24 @@ BreachResult RunBreach(WatcherRun& run, TopicTail& analyses, RollbackChain* chai
   }
   for (int start = 0; start < n && SteadyClock::now() < deadline; start += parallel) {
     const int end = std::min(n, start + parallel);
-    std::vector<std::string> deployments;
-    std::vector<std::string> analysis_ids;
-    std::vector<v1::Envelope> requests;
-    CanaryEvents canaries;
-    for (int i = start; i < end; ++i) {
-      const std::string d = "dep-bb-" + std::to_string(i) + "-" + run.bench.Opts().sfx;
-      deployments.push_back(d);
-      analysis_ids.push_back(sluice::core::NewUuid());
-      AddCanary(canaries, d, app_of(i), "2.0.0", "1.0.0",
-                {{instance_of(i)}, {instance_of(i) + "-next"}});
-      requests.push_back(run.Requested(app_of(i), d, analysis_ids.back(), instance_of(i),
-                                       WatcherSpec(app_of(i), "1s", 600)));
+    BreachGroup g = MakeGroup(run, apps, start, end);
+    run.bench.Produce(run.deployments_topic, g.canaries.deployments);
+    if (chain != nullptr && !TeachChain(run, *chain, g)) {
+      result.revert_missing += end - start;
+      chain = nullptr;
     }
-    const auto executions = canaries.executions;
-    run.bench.Produce(run.deployments_topic, canaries.deployments);
-    if (chain != nullptr) {
-      // The agent starts at the end of its topics; what it missed while joining its group is
-      // produced again (the same event ids: its inbox keeps one).
-      run.bench.Produce(chain->executions_topic, executions);
-      int tries = 1;
-      while (!chain->agent.WaitKnown(end, end, 10s)) {
-        if (++tries > 3) {
-          std::cerr << "analysis-bench: the rollback-agent did not learn the deployments; log "
-                    << chain->agent.Process().LogPath() << "\n";
-          result.revert_missing += end - start;
-          chain = nullptr;
-          break;
-        }
-        run.bench.Produce(run.deployments_topic, canaries.deployments);
-        run.bench.Produce(chain->executions_topic, executions);
-      }
-    }
-    run.bench.Produce(run.deployments_topic, std::move(requests));
+    run.bench.Produce(run.deployments_topic, std::move(g.requests));
     std::vector<int> delays;
     for (int i = start; i < end; ++i)
       delays.push_back(std::uniform_int_distribution<int>(0, 999)(rng));
     std::vector<std::thread> threads;
     for (int i = start; i < end; ++i) {
       threads.emplace_back([&, i] {
-        const std::size_t k = static_cast<std::size_t>(i - start);
-        const std::string instance = instance_of(i);
-        // Healthy for a couple of measurements first.
-        if (!WaitUntil([&] { return run.Measurements(analysis_ids[k]) >= 2; },
-                       SteadyClock::now() + 30s, 100ms)) {
-          std::lock_guard lock(mu);
-          ++result.failed_wrong;
-          return;
-        }
-        // Out of step with the scrape and the analysis schedule.
-        std::this_thread::sleep_for(std::chrono::milliseconds(delays[k]));
-        const auto t0 = SteadyClock::now();
-        run.target.Set(app_of(i), instance, kBreach);
-        std::optional<SteadyClock::time_point> t1;
-        const auto query = "sluice_bench_error_ratio{instance_name=\"" + instance + "\"}";
-        std::optional<TopicTail::Seen> failed;
-        std::optional<TopicTail::Seen> revert;
-        WaitUntil(
-            [&] {
-              if (!t1 && run.prometheus.Value(query) == kBreach) t1 = SteadyClock::now();
-              if (!failed) failed = analyses.First(deployments[k], v1::Envelope::kAnalysisFailed);
-              if (chain != nullptr && !revert) {
-                revert = chain->rollbacks.First(deployments[k], v1::Envelope::kRevertRequested);
-              }
-              return failed.has_value() && (chain == nullptr || revert.has_value());
-            },
-            SteadyClock::now() + 30s, 20ms);
+        const auto k = static_cast<std::size_t>(i - start);
+        const auto seen = BreachOne(run, analyses, chain, apps, i, g.deployments[k],
+                                    g.analysis_ids[k], delays[k]);
         std::lock_guard lock(mu);
-        if (!failed || sluice::events::ReasonOf(failed->envelope.analysis_failed()) !=
-                           sluice::v1::REASON_THRESHOLD_BREACHED) {
-          ++result.failed_wrong;
-          return;
-        }
-        result.breach_to_failed_ms.push_back(Ms(failed->at - t0));
-        if (t1) {
-          result.breach_to_queryable_ms.push_back(Ms(*t1 - t0));
-          result.queryable_to_failed_ms.push_back(Ms(failed->at - *t1));
-        }
-        if (chain == nullptr) return;
-        if (!revert) {
-          ++result.revert_missing;
-          return;
-        }
-        result.breach_to_revert_ms.push_back(Ms(revert->at - t0));
-        if (t1) result.queryable_to_revert_ms.push_back(Ms(revert->at - *t1));
+        Tally(seen, chain != nullptr, result);
       });
     }
     for (auto& t : threads) t.join();
@@ -728,23 +776,9 @@ struct ManyResult {
   std::string error;
 };
 
-ManyResult RunMany(WatcherRun& run, int n, const std::string& interval, int interval_ms,
-                   int window_s) {
-  ManyResult r;
-  r.analyses = n;
-  r.interval = interval;
-  const std::string app = "bm" + std::to_string(interval_ms / 1000) + run.bench.Opts().sfx;
-  const std::string spec = WatcherSpec(app, interval, 100000);
-  for (int i = 0; i < n; ++i) run.target.Set(app, app + "-h" + std::to_string(i), kHealthy);
-  if (!WaitUntil(
-          [&] {
-            return run.prometheus.Value("count(sluice_bench_error_ratio{app=\"" + app + "\"})") ==
-                   static_cast<double>(n);
-          },
-          SteadyClock::now() + 30s, 200ms)) {
-    r.error = "Prometheus did not scrape the bench target";
-    return r;
-  }
+// Requests `n` analyses of `app` (instance i: `<app>-hi`); returns their deployments.
+std::vector<std::string> StartAnalyses(WatcherRun& run, const std::string& app,
+                                       const std::string& spec, int n) {
   std::vector<std::string> deployments;
   std::vector<v1::Envelope> requests;
   for (int i = 0; i < n; ++i) {
@@ -754,72 +788,73 @@ ManyResult RunMany(WatcherRun& run, int n, const std::string& interval, int inte
   }
   run.Planned(app, deployments);
   run.bench.Produce(run.deployments_topic, std::move(requests));
-  // Every analysis running and measured at least once, then a few intervals to settle.
-  const std::string measured = "SELECT count(DISTINCT m.analysis_id) FROM " + run.schema +
-                               ".measurements m JOIN " + run.schema +
-                               ".analyses a ON a.id = m.analysis_id WHERE a.app = '" + app + "'";
-  if (!WaitUntil([&] { return run.bench.Scalar(measured) >= n; }, SteadyClock::now() + 90s,
-                 500ms)) {
-    r.error = "only " + std::to_string(run.bench.Scalar(measured)) + " of " + std::to_string(n) +
-              " analyses measured within 90 s";
-    return r;
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(3 * interval_ms));
+  return deployments;
+}
 
-  const auto metrics_before = HttpGet(run.base + "/metrics").value_or("");
-  const auto proc_before = ReadProc(run.watcher.Pid());
-  const auto prom_before = ReadProc(run.prometheus.Process().Pid());
-  const auto db_start = run.bench.Scalar("SELECT (extract(epoch FROM now()) * 1000)::bigint");
-  const auto start = SteadyClock::now();
-  std::this_thread::sleep_for(std::chrono::seconds(window_s));
-  const auto metrics_after = HttpGet(run.base + "/metrics").value_or("");
-  const auto proc_after = ReadProc(run.watcher.Pid());
-  const auto prom_after = ReadProc(run.prometheus.Process().Pid());
-  const auto db_end = run.bench.Scalar("SELECT (extract(epoch FROM now()) * 1000)::bigint");
-  r.window_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
+// The counters read at either end of the window.
+struct WindowEdge {
+  std::string metrics;  // the watcher's /metrics
+  ProcStat watcher;
+  ProcStat prometheus;
+  std::int64_t db_ms = 0;  // PostgreSQL's clock
+};
 
-  const double queries = MetricSum(metrics_after, "sluice_watcher_query_seconds_count") -
-                         MetricSum(metrics_before, "sluice_watcher_query_seconds_count");
-  const double measured_count = MetricSum(metrics_after, "sluice_watcher_measurements_total") -
-                                MetricSum(metrics_before, "sluice_watcher_measurements_total");
+WindowEdge ReadEdge(WatcherRun& run) {
+  WindowEdge e;
+  e.metrics = HttpGet(run.base + "/metrics").value_or("");
+  e.watcher = ReadProc(run.watcher.Pid());
+  e.prometheus = ReadProc(run.prometheus.Process().Pid());
+  e.db_ms = run.bench.Scalar("SELECT (extract(epoch FROM now()) * 1000)::bigint");
+  return e;
+}
+
+// The watcher's rates and resources over the window [before, after].
+void FillRates(const WindowEdge& before, const WindowEdge& after, int n, int interval_ms,
+               ManyResult& r) {
+  const double queries = MetricSum(after.metrics, "sluice_watcher_query_seconds_count") -
+                         MetricSum(before.metrics, "sluice_watcher_query_seconds_count");
+  const double measured_count = MetricSum(after.metrics, "sluice_watcher_measurements_total") -
+                                MetricSum(before.metrics, "sluice_watcher_measurements_total");
   r.queries_per_s = queries / r.window_s;
   r.measurements_per_s = measured_count / r.window_s;
   r.expected_per_s = n * 1000.0 / interval_ms;
-  r.cpu_percent = 100.0 * (proc_after.cpu_seconds - proc_before.cpu_seconds) / r.window_s;
+  r.cpu_percent = 100.0 * (after.watcher.cpu_seconds - before.watcher.cpu_seconds) / r.window_s;
   r.prometheus_cpu_percent =
-      100.0 * (prom_after.cpu_seconds - prom_before.cpu_seconds) / r.window_s;
-  r.rss_mib = proc_after.rss_kib / 1024;
-  r.hwm_mib = proc_after.hwm_kib / 1024;
+      100.0 * (after.prometheus.cpu_seconds - before.prometheus.cpu_seconds) / r.window_s;
+  r.rss_mib = after.watcher.rss_kib / 1024;
+  r.hwm_mib = after.watcher.hwm_kib / 1024;
+}
 
-  // The measured interval between consecutive measurements of each analysis in the window.
-  try {
-    pqxx::connection conn(run.bench.Opts().pg_dsn);
-    pqxx::work tx(conn);
-    const auto rows = tx.exec(
-        "SELECT extract(epoch FROM taken_at - prev) * 1000 FROM (SELECT m.taken_at, "
-        "lag(m.taken_at) OVER (PARTITION BY m.analysis_id ORDER BY m.id) AS prev FROM " +
-        run.schema + ".measurements m JOIN " + run.schema +
-        ".analyses a ON a.id = m.analysis_id WHERE a.app = " + tx.quote(app) +
-        " AND m.taken_at >= to_timestamp(" + std::to_string(db_start) +
-        " / 1000.0) AND m.taken_at <= to_timestamp(" + std::to_string(db_end) +
-        " / 1000.0)) s WHERE prev IS NOT NULL");
-    std::vector<double> gaps;
-    int late = 0;
-    for (const auto& row : rows) {
-      const double g = row[0].as<double>();
-      gaps.push_back(g);
-      if (g > interval_ms + 500) ++late;
-    }
-    r.interval_p50_ms = Percentile(gaps, 0.5);
-    r.interval_p99_ms = Percentile(gaps, 0.99);
-    r.interval_max_ms = Percentile(gaps, 1.0);
-    r.late_share = gaps.empty() ? 0 : static_cast<double>(late) / static_cast<double>(gaps.size());
-  } catch (const std::exception& e) {
-    r.error = std::string("reading the measurements: ") + e.what();
-    return r;
+// The measured interval between consecutive measurements of each analysis of `app` in the
+// window; throws when the measurements cannot be read.
+void FillIntervals(WatcherRun& run, const std::string& app, int interval_ms,
+                   const WindowEdge& before, const WindowEdge& after, ManyResult& r) {
+  pqxx::connection conn(run.bench.Opts().pg_dsn);
+  pqxx::work tx(conn);
+  const auto rows = tx.exec(
+      "SELECT extract(epoch FROM taken_at - prev) * 1000 FROM (SELECT m.taken_at, "
+      "lag(m.taken_at) OVER (PARTITION BY m.analysis_id ORDER BY m.id) AS prev FROM " +
+      run.schema + ".measurements m JOIN " + run.schema +
+      ".analyses a ON a.id = m.analysis_id WHERE a.app = " + tx.quote(app) +
+      " AND m.taken_at >= to_timestamp(" + std::to_string(before.db_ms) +
+      " / 1000.0) AND m.taken_at <= to_timestamp(" + std::to_string(after.db_ms) +
+      " / 1000.0)) s WHERE prev IS NOT NULL");
+  std::vector<double> gaps;
+  int late = 0;
+  for (const auto& row : rows) {
+    const double g = row[0].as<double>();
+    gaps.push_back(g);
+    if (g > interval_ms + 500) ++late;
   }
-  r.ok = true;
-  // Cancel them (a rollback of generation 2 each), so a following run measures alone.
+  r.interval_p50_ms = Percentile(gaps, 0.5);
+  r.interval_p99_ms = Percentile(gaps, 0.99);
+  r.interval_max_ms = Percentile(gaps, 1.0);
+  r.late_share = gaps.empty() ? 0 : static_cast<double>(late) / static_cast<double>(gaps.size());
+}
+
+// Cancels the analyses (a rollback of generation 2 each), so a following run measures alone.
+void CancelAnalyses(WatcherRun& run, const std::string& app,
+                    const std::vector<std::string>& deployments) {
   std::vector<v1::Envelope> cancels;
   for (const auto& d : deployments) {
     auto e = Bench::New("rollback-agent", d);
@@ -836,6 +871,51 @@ ManyResult RunMany(WatcherRun& run, int n, const std::string& interval, int inte
     std::fprintf(stderr, "analysis-bench: %lld analyses still running after their cancellation\n",
                  static_cast<long long>(run.bench.Scalar(running)));
   }
+}
+
+ManyResult RunMany(WatcherRun& run, int n, const std::string& interval, int interval_ms,
+                   int window_s) {
+  ManyResult r;
+  r.analyses = n;
+  r.interval = interval;
+  const std::string app = "bm" + std::to_string(interval_ms / 1000) + run.bench.Opts().sfx;
+  for (int i = 0; i < n; ++i) run.target.Set(app, app + "-h" + std::to_string(i), kHealthy);
+  if (!WaitUntil(
+          [&] {
+            return run.prometheus.Value("count(sluice_bench_error_ratio{app=\"" + app + "\"})") ==
+                   static_cast<double>(n);
+          },
+          SteadyClock::now() + 30s, 200ms)) {
+    r.error = "Prometheus did not scrape the bench target";
+    return r;
+  }
+  const auto deployments = StartAnalyses(run, app, WatcherSpec(app, interval, 100000), n);
+  // Every analysis running and measured at least once, then a few intervals to settle.
+  const std::string measured = "SELECT count(DISTINCT m.analysis_id) FROM " + run.schema +
+                               ".measurements m JOIN " + run.schema +
+                               ".analyses a ON a.id = m.analysis_id WHERE a.app = '" + app + "'";
+  if (!WaitUntil([&] { return run.bench.Scalar(measured) >= n; }, SteadyClock::now() + 90s,
+                 500ms)) {
+    r.error = "only " + std::to_string(run.bench.Scalar(measured)) + " of " + std::to_string(n) +
+              " analyses measured within 90 s";
+    return r;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(3 * interval_ms));
+
+  const auto before = ReadEdge(run);
+  const auto start = SteadyClock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(window_s));
+  const auto after = ReadEdge(run);
+  r.window_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  FillRates(before, after, n, interval_ms, r);
+  try {
+    FillIntervals(run, app, interval_ms, before, after, r);
+  } catch (const std::exception& e) {
+    r.error = std::string("reading the measurements: ") + e.what();
+    return r;
+  }
+  r.ok = true;
+  CancelAnalyses(run, app, deployments);
   return r;
 }
 
@@ -849,107 +929,132 @@ struct RollbackResult {
   std::string error;
 };
 
+// Part 3's topics and names (all of its own, but sluice.rollbacks.v1).
+struct RollbackNames {
+  explicit RollbackNames(const std::string& sfx)
+      : deployments_topic("bench.rb.deployments." + sfx),
+        executions_topic("bench.rb.executions." + sfx),
+        analyses_topic("bench.rb.analyses." + sfx),
+        releases_topic("bench.rb.releases." + sfx),
+        app("br" + sfx) {}
+
+  std::string deployments_topic;
+  std::string executions_topic;
+  std::string analyses_topic;
+  std::string releases_topic;
+  std::string app;
+
+  std::string Host(int d, int h) const {
+    return app + "-d" + std::to_string(d) + "-h" + std::to_string(h);
+  }
+};
+
+// N 2-batch canaries of v3 (stable v2): batch 0 requested and its two hosts on v3, announced
+// on the part's topics; returns their ids. One more deployment than measured: the first
+// trigger warms the agent up and is not counted.
+std::vector<std::string> AnnounceCanaries(Bench& bench, const RollbackNames& names, int n) {
+  std::vector<std::string> ids;
+  CanaryEvents canaries;
+  for (int d = 0; d <= n; ++d) {
+    ids.push_back("dep-br-" + std::to_string(d) + "-" + bench.Opts().sfx);
+    AddCanary(canaries, ids.back(), names.app + "-" + std::to_string(d), "v3", "v2",
+              {{names.Host(d, 1), names.Host(d, 2)}, {names.Host(d, 3), names.Host(d, 4)}});
+  }
+  bench.Produce(names.deployments_topic, std::move(canaries.deployments));
+  bench.Produce(names.executions_topic, std::move(canaries.executions));
+  return ids;
+}
+
+// The metric-watcher's AnalysisFailed for deployment `d` (`id`), naming a host of batch 0.
+v1::Envelope AnalysisFailedOf(const RollbackNames& names, const std::string& id, int d) {
+  auto e = Bench::New("metric-watcher", id);
+  auto* a = e.mutable_analysis_failed();
+  a->set_analysis_id(sluice::core::NewUuid());
+  a->set_deployment_id(id);
+  a->set_batch_index(0);
+  a->set_generation(1);
+  sluice::events::SetReason(*a, sluice::v1::REASON_THRESHOLD_BREACHED);
+  sluice::events::SetOutcome(*a, sluice::v1::ANALYSIS_OUTCOME_FAILED);
+  a->set_app(names.app + "-" + std::to_string(d));
+  a->set_env("production");
+  a->set_version("v3");
+  auto* ev = a->add_evidence();
+  ev->set_metric("error_rate");
+  ev->set_query("up");
+  ev->set_threshold(0.05);
+  ev->set_observed(0.31);
+  ev->set_comparator(">");
+  ev->set_severity(v1::SEVERITY_CRITICAL);
+  ev->add_affected_instances(names.Host(d, 1));
+  return e;
+}
+
+// Produces deployment `d`'s AnalysisFailed and notes (in `r`) when its RevertRequested and
+// RollbackStarted appear; the first deployment's is the warm-up.
+void TriggerOne(Bench& bench, const RollbackNames& names, TopicTail& rollbacks,
+                const std::string& id, int d, RollbackResult& r) {
+  const auto e = AnalysisFailedOf(names, id, d);
+  const auto t0 = SteadyClock::now();
+  bench.Produce(names.analyses_topic, {e});
+  std::optional<TopicTail::Seen> revert;
+  std::optional<TopicTail::Seen> started;
+  WaitUntil(
+      [&] {
+        if (!revert) revert = rollbacks.First(id, v1::Envelope::kRevertRequested);
+        if (!started) started = rollbacks.First(id, v1::Envelope::kRollbackStarted);
+        return revert && started;
+      },
+      SteadyClock::now() + 30s);
+  if (!revert || !started) {
+    ++r.missing;
+    return;
+  }
+  if (d == 0) {
+    r.warmup_ms = Ms(revert->at - t0);
+    return;
+  }
+  r.to_revert_ms.push_back(Ms(revert->at - t0));
+  r.to_started_ms.push_back(Ms(started->at - t0));
+}
+
 RollbackResult RunRollbacks(Bench& bench, const std::string& rollback_bin,
                             const std::string& prometheus_url, int n,
                             SteadyClock::time_point deadline) {
   RollbackResult r;
   const auto& o = bench.Opts();
-  const std::string deployments_topic = "bench.rb.deployments." + o.sfx;
-  const std::string executions_topic = "bench.rb.executions." + o.sfx;
-  const std::string analyses_topic = "bench.rb.analyses." + o.sfx;
-  const std::string releases_topic = "bench.rb.releases." + o.sfx;
-  const std::string app = "br" + o.sfx;
-  sluice::kafka::EnsureTopics(bench.Kafka(),
-                              {deployments_topic, executions_topic, analyses_topic, releases_topic,
-                               std::string(sluice::events::kTopicRollbacks)});
+  const RollbackNames names(o.sfx);
+  sluice::kafka::EnsureTopics(
+      bench.Kafka(), {names.deployments_topic, names.executions_topic, names.analyses_topic,
+                      names.releases_topic, std::string(sluice::events::kTopicRollbacks)});
   TopicTail rollbacks(o.brokers, std::string(sluice::events::kTopicRollbacks));
-  OwnRollbackAgent agent(bench, rollback_bin, prometheus_url,
-                         {analyses_topic, releases_topic, deployments_topic, executions_topic},
-                         "rollback", "earliest");
+  OwnRollbackAgent agent(
+      bench, rollback_bin, prometheus_url,
+      {names.analyses_topic, names.releases_topic, names.deployments_topic, names.executions_topic},
+      "rollback", "earliest");
   if (!agent.WaitReady()) {
     r.error = "the rollback-agent did not become ready; log " + agent.Process().LogPath();
     std::cerr << agent.Process().LogTail();
     return r;
   }
-  auto host = [&](int d, int h) {
-    return app + "-d" + std::to_string(d) + "-h" + std::to_string(h);
-  };
-  // N 2-batch canaries of v3 (stable v2): batch 0 requested and its two hosts on v3.
-  std::vector<std::string> ids;
-  CanaryEvents canaries;
-  // One more deployment than measured: the first trigger warms the agent up and is not counted.
-  for (int d = 0; d <= n; ++d) {
-    ids.push_back("dep-br-" + std::to_string(d) + "-" + o.sfx);
-    AddCanary(canaries, ids.back(), app + "-" + std::to_string(d), "v3", "v2",
-              {{host(d, 1), host(d, 2)}, {host(d, 3), host(d, 4)}});
-  }
-  bench.Produce(deployments_topic, std::move(canaries.deployments));
-  bench.Produce(executions_topic, std::move(canaries.executions));
+  const auto ids = AnnounceCanaries(bench, names, n);
   if (!agent.WaitKnown(n + 1, 2 * (n + 1))) {
     r.error = "the rollback-agent did not learn the deployments within 60 s; log " +
               agent.Process().LogPath();
     return r;
   }
-
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> gap_ms(0, 250);
   for (int d = 0; d <= n && SteadyClock::now() < deadline; ++d) {
     std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms(rng)));
-    auto e = Bench::New("metric-watcher", ids[static_cast<std::size_t>(d)]);
-    auto* a = e.mutable_analysis_failed();
-    a->set_analysis_id(sluice::core::NewUuid());
-    a->set_deployment_id(ids[static_cast<std::size_t>(d)]);
-    a->set_batch_index(0);
-    a->set_generation(1);
-    sluice::events::SetReason(*a, sluice::v1::REASON_THRESHOLD_BREACHED);
-    sluice::events::SetOutcome(*a, sluice::v1::ANALYSIS_OUTCOME_FAILED);
-    a->set_app(app + "-" + std::to_string(d));
-    a->set_env("production");
-    a->set_version("v3");
-    auto* ev = a->add_evidence();
-    ev->set_metric("error_rate");
-    ev->set_query("up");
-    ev->set_threshold(0.05);
-    ev->set_observed(0.31);
-    ev->set_comparator(">");
-    ev->set_severity(v1::SEVERITY_CRITICAL);
-    ev->add_affected_instances(host(d, 1));
-    const auto t0 = SteadyClock::now();
-    bench.Produce(analyses_topic, {e});
-    std::optional<TopicTail::Seen> revert;
-    std::optional<TopicTail::Seen> started;
-    WaitUntil(
-        [&] {
-          const auto& id = ids[static_cast<std::size_t>(d)];
-          if (!revert) revert = rollbacks.First(id, v1::Envelope::kRevertRequested);
-          if (!started) started = rollbacks.First(id, v1::Envelope::kRollbackStarted);
-          return revert && started;
-        },
-        SteadyClock::now() + 30s);
-    if (!revert || !started) {
-      ++r.missing;
-      continue;
-    }
-    if (d == 0) {
-      r.warmup_ms = Ms(revert->at - t0);
-      continue;
-    }
-    r.to_revert_ms.push_back(Ms(revert->at - t0));
-    r.to_started_ms.push_back(Ms(started->at - t0));
+    TriggerOne(bench, names, rollbacks, ids[static_cast<std::size_t>(d)], d, r);
   }
   return r;
 }
 
-}  // namespace
+// ---- the command line and the report ------------------------------------------------------
 
-int main(int argc, char** argv) {
-  CLI::App cli{"analysis-bench"};
+struct Flags {
   Options o;
-  o.brokers = st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092");
-  o.pg_dsn = st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
-  o.redis_url = st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0");
-  o.log_dir = "var/bench";
-  o.watcher_poll = "200ms";
   std::string watcher_bin = SLUICE_METRIC_WATCHER_BIN;
   std::string rollback_bin = SLUICE_ROLLBACK_AGENT_BIN;
   std::string parts = "breach,many,rollback";
@@ -961,8 +1066,21 @@ int main(int argc, char** argv) {
   int window = 60;
   int rollbacks = 50;
   int max_seconds = 180;
-  cli.add_option("--metric-watcher-bin", watcher_bin);
-  cli.add_option("--rollback-agent-bin", rollback_bin);
+
+  bool Wanted(const std::string& p) const {
+    return ("," + parts + ",").find("," + p + ",") != std::string::npos;
+  }
+};
+
+void AddFlags(CLI::App& cli, Flags& f) {
+  Options& o = f.o;
+  o.brokers = st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092");
+  o.pg_dsn = st::EnvOr("SLUICE_PG_DSN", "postgresql://sluice:sluice@127.0.0.1:15432/sluice");
+  o.redis_url = st::EnvOr("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0");
+  o.log_dir = "var/bench";
+  o.watcher_poll = "200ms";
+  cli.add_option("--metric-watcher-bin", f.watcher_bin);
+  cli.add_option("--rollback-agent-bin", f.rollback_bin);
   cli.add_option("--brokers", o.brokers);
   cli.add_option("--pg-dsn", o.pg_dsn);
   cli.add_option("--redis-url", o.redis_url);
@@ -970,273 +1088,340 @@ int main(int argc, char** argv) {
   cli.add_option("--watcher-poll", o.watcher_poll, "SLUICE_WATCHER_POLL_INTERVAL");
   cli.add_option("--watcher-workers", o.watcher_workers, "SLUICE_WATCHER_WORKERS")
       ->check(CLI::Range(1, 32));
-  cli.add_option("--parts", parts, "comma-separated: breach, many, rollback");
-  cli.add_option("--breach", breach, "analyses breached one after another (part 1)")
+  cli.add_option("--parts", f.parts, "comma-separated: breach, many, rollback");
+  cli.add_option("--breach", f.breach, "analyses breached one after another (part 1)")
       ->check(CLI::Range(1, 1000));
-  cli.add_option("--breach-parallel", breach_parallel, "analyses breached at once (part 1)")
+  cli.add_option("--breach-parallel", f.breach_parallel, "analyses breached at once (part 1)")
       ->check(CLI::Range(1, 50));
-  cli.add_option("--many", many, "analyses running at once (part 2)")->check(CLI::Range(1, 5000));
-  cli.add_option("--many-interval", many_interval, "their interval, or several: 1s or 1s,5s");
-  cli.add_option("--window", window, "seconds measured in part 2")->check(CLI::Range(5, 170));
-  cli.add_option("--rollbacks", rollbacks, "deployments rolled back (part 3)")
+  cli.add_option("--many", f.many, "analyses running at once (part 2)")->check(CLI::Range(1, 5000));
+  cli.add_option("--many-interval", f.many_interval, "their interval, or several: 1s or 1s,5s");
+  cli.add_option("--window", f.window, "seconds measured in part 2")->check(CLI::Range(5, 170));
+  cli.add_option("--rollbacks", f.rollbacks, "deployments rolled back (part 3)")
       ->check(CLI::Range(1, 1000));
-  cli.add_option("--max-seconds", max_seconds, "bound of parts 1 and 3 each")
+  cli.add_option("--max-seconds", f.max_seconds, "bound of parts 1 and 3 each")
       ->check(CLI::Range(10, 180));
-  cli.add_option("--markdown", markdown, "write the results as Markdown tables");
-  CLI11_PARSE(cli, argc, argv);
-  std::vector<std::pair<std::string, int>> many_intervals;  // as written, in ms
+  cli.add_option("--markdown", f.markdown, "write the results as Markdown tables");
+}
+
+using Intervals = std::vector<std::pair<std::string, int>>;  // as written, in ms
+
+// "1s" or "1s,5s": whole seconds from 1 to 60; nullopt when the text is not that.
+std::optional<Intervals> ParseIntervals(const std::string& text) {
+  Intervals intervals;
   try {
-    std::istringstream list(many_interval);
+    std::istringstream list(text);
     std::string item;
     while (std::getline(list, item, ',')) {
       if (item.size() < 2 || item.back() != 's') throw std::invalid_argument(item);
       const int seconds = std::stoi(item.substr(0, item.size() - 1));
       if (seconds < 1 || seconds > 60) throw std::invalid_argument(item);
-      many_intervals.emplace_back(item, seconds * 1000);
+      intervals.emplace_back(item, seconds * 1000);
     }
-    if (many_intervals.empty()) throw std::invalid_argument("");
+    if (intervals.empty()) throw std::invalid_argument("");
   } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return intervals;
+}
+
+// The Markdown tables' rows and notes, and the exit code, as the parts add to them.
+struct Report {
+  std::ostringstream md;
+  std::ostringstream notes;
+  int status = 0;
+};
+
+// ---- part 1: breach -> AnalysisFailed (-> RevertRequested) --------------------------------
+
+void ReportBreachToFailed(const Flags& f, const BreachResult& r, Report& report) {
+  const auto& a = r.breach_to_failed_ms;
+  const auto& b = r.queryable_to_failed_ms;
+  std::printf(
+      "breach -> AnalysisFailed:             p50 %.0f ms  p99 %.0f ms  max %.0f ms over %zu "
+      "(%d missing or wrong)\n",
+      Percentile(a, 0.5), Percentile(a, 0.99), Percentile(a, 1.0), a.size(), r.failed_wrong);
+  std::printf(
+      "breach queryable -> AnalysisFailed:   p50 %.0f ms  p99 %.0f ms  max %.0f ms over %zu\n",
+      Percentile(b, 0.5), Percentile(b, 0.99), Percentile(b, 1.0), b.size());
+  std::printf("breach -> queryable (scrape):       p50 %.0f ms  p99 %.0f ms\n",
+              Percentile(r.breach_to_queryable_ms, 0.5),
+              Percentile(r.breach_to_queryable_ms, 0.99));
+  std::fflush(stdout);
+  if (r.failed_wrong > 0 || a.empty()) report.status = 1;
+  char row[640];
+  const double p99 = Percentile(a, 0.99);
+  std::snprintf(row, sizeof(row),
+                "| Breach → AnalysisFailed on Kafka, %zu analyses, interval 1 s | p50 %.0f ms, "
+                "p99 %.0f ms, max %.0f ms | (scrape included) p99 ≤ 2 intervals (2000 ms) | "
+                "**%s** |\n",
+                a.size(), Percentile(a, 0.5), p99, Percentile(a, 1.0),
+                (!a.empty() && r.failed_wrong == 0 && p99 <= 2000) ? "met" : "not met");
+  report.md << row;
+  std::snprintf(row, sizeof(row),
+                "| Breach queryable in Prometheus → AnalysisFailed | p50 %.0f ms, p99 %.0f ms, "
+                "max %.0f ms | issue 4: p99 ≤ 1 s + 1 interval (2000 ms) | **%s** |\n",
+                Percentile(b, 0.5), Percentile(b, 0.99), Percentile(b, 1.0),
+                (!b.empty() && Percentile(b, 0.99) <= 2000) ? "met" : "not met");
+  report.md << row;
+  std::snprintf(row, sizeof(row),
+                "- Breach: the bench flips the instance's gauge at a random moment after the "
+                "analysis took 2 healthy measurements; Prometheus (scrape 1 s) shows it after "
+                "p50 %.0f ms / p99 %.0f ms; %d at once; watcher poll %s; %d missing or with "
+                "another reason.\n",
+                Percentile(r.breach_to_queryable_ms, 0.5),
+                Percentile(r.breach_to_queryable_ms, 0.99), f.breach_parallel,
+                f.o.watcher_poll.c_str(), r.failed_wrong);
+  report.notes << row;
+}
+
+void ReportBreachToRevert(const BreachResult& r, bool chained, Report& report) {
+  const auto& c = r.queryable_to_revert_ms;
+  std::printf(
+      "breach queryable -> RevertRequested:  p50 %.0f ms  p99 %.0f ms  max %.0f ms over %zu "
+      "(%d missing)\n",
+      Percentile(c, 0.5), Percentile(c, 0.99), Percentile(c, 1.0), c.size(), r.revert_missing);
+  std::fflush(stdout);
+  if (!chained || r.revert_missing > 0 || c.empty()) report.status = 1;
+  char row[640];
+  std::snprintf(
+      row, sizeof(row),
+      "| Breach queryable in Prometheus → RevertRequested on Kafka (watcher → "
+      "rollback-agent) | p50 %.0f ms, p99 %.0f ms, max %.0f ms; from the breach: "
+      "p50 %.0f ms, p99 %.0f ms | issue 5: p99 ≤ 1 s + 1 interval (2000 ms) | "
+      "**%s** |\n",
+      Percentile(c, 0.5), Percentile(c, 0.99), Percentile(c, 1.0),
+      Percentile(r.breach_to_revert_ms, 0.5), Percentile(r.breach_to_revert_ms, 0.99),
+      (!c.empty() && r.revert_missing == 0 && Percentile(c, 0.99) <= 2000) ? "met" : "not met");
+  report.md << row;
+}
+
+// Part 1, with the rollback-agent behind the watcher: it reads the watcher's AnalysisFailed on
+// the shared analyses topic (from its end) and the deployments as the planner and the executor
+// would announce them on the bench's topics.
+void BreachPart(const Flags& f, WatcherRun& run, TopicTail& analyses, Report& report) {
+  const Options& o = f.o;
+  std::printf("breach: %d analyses (interval 1s, %d at once), watcher poll %s\n", f.breach,
+              f.breach_parallel, o.watcher_poll.c_str());
+  std::fflush(stdout);
+  const std::string chain_executions = "bench.chain.executions." + o.sfx;
+  const std::string chain_releases = "bench.chain.releases." + o.sfx;
+  sluice::kafka::EnsureTopics(run.bench.Kafka(), {chain_executions, chain_releases,
+                                                  std::string(sluice::events::kTopicRollbacks)});
+  TopicTail chain_tail(o.brokers, std::string(sluice::events::kTopicRollbacks));
+  OwnRollbackAgent chain_agent(run.bench, f.rollback_bin, run.prometheus.Url(),
+                               {std::string(sluice::events::kTopicAnalyses), chain_releases,
+                                run.deployments_topic, chain_executions},
+                               "chain", "latest");
+  RollbackChain chain{chain_agent, chain_tail, chain_executions};
+  const bool chained = chain_agent.WaitReady();
+  if (!chained) {
+    std::cerr << "analysis-bench: the rollback-agent did not become ready; breach measured "
+                 "without it\n"
+              << chain_agent.Process().LogTail();
+  }
+  const auto r = RunBreach(run, analyses, chained ? &chain : nullptr, f.breach, f.breach_parallel,
+                           SteadyClock::now() + std::chrono::seconds(f.max_seconds));
+  ReportBreachToFailed(f, r, report);
+  ReportBreachToRevert(r, chained, report);
+}
+
+// ---- part 2: many analyses at once --------------------------------------------------------
+
+void ReportMany(const Flags& f, const ManyResult& r, int interval_ms, Report& report) {
+  std::printf(
+      "many: %.0f queries/s (%.0f measurements/s, %.0f expected), watcher CPU %.0f %% "
+      "(Prometheus %.0f %%), RSS %ld MiB (peak %ld MiB)\n",
+      r.queries_per_s, r.measurements_per_s, r.expected_per_s, r.cpu_percent,
+      r.prometheus_cpu_percent, r.rss_mib, r.hwm_mib);
+  std::printf(
+      "many: measured interval p50 %.0f ms  p99 %.0f ms  max %.0f ms (configured %d ms); "
+      "%.1f %% later than +500 ms\n",
+      r.interval_p50_ms, r.interval_p99_ms, r.interval_max_ms, interval_ms, 100 * r.late_share);
+  std::fflush(stdout);
+  char row[640];
+  const bool kept = r.interval_p99_ms <= 1.5 * interval_ms;
+  std::snprintf(
+      row, sizeof(row),
+      "| %d analyses at once, interval %s, %.0f s window, %d watcher workers | %.0f "
+      "queries/s "
+      "(%.0f expected), watcher CPU %.0f %%, RSS %ld MiB (peak %ld MiB); measured interval "
+      "p50 %.0f ms, p99 %.0f ms | on schedule: interval p99 ≤ 1.5 × configured | **%s** |\n",
+      r.analyses, r.interval.c_str(), r.window_s, f.o.watcher_workers, r.queries_per_s,
+      r.expected_per_s, r.cpu_percent, r.rss_mib, r.hwm_mib, r.interval_p50_ms, r.interval_p99_ms,
+      kept ? "met" : "not met");
+  report.md << row;
+  std::snprintf(row, sizeof(row),
+                "- Many, interval %s: CPU of the watcher (and of the bench's Prometheus, "
+                "%.0f %%) from "
+                "`/proc/<pid>/stat` over the window, of 200 %% (2 cores); queries/s from "
+                "`sluice_watcher_query_seconds_count`; intervals between consecutive "
+                "`measurements.taken_at` of each analysis in the window, max %.0f ms, %.1f "
+                "%% longer than interval + 500 ms.\n",
+                r.interval.c_str(), r.prometheus_cpu_percent, r.interval_max_ms,
+                100 * r.late_share);
+  report.notes << row;
+}
+
+void ManyPart(const Flags& f, WatcherRun& run, const std::string& interval, int interval_ms,
+              Report& report) {
+  std::printf("many: %d analyses at once, interval %s, window %d s\n", f.many, interval.c_str(),
+              f.window);
+  std::fflush(stdout);
+  const auto r = RunMany(run, f.many, interval, interval_ms, f.window);
+  if (!r.ok) {
+    std::printf("many: not measured: %s\n", r.error.c_str());
+    report.md << "| " << f.many << " analyses at once | not measured: " << r.error << " | | |\n";
+    report.status = 1;
+    return;
+  }
+  ReportMany(f, r, interval_ms, report);
+}
+
+// ---- parts 1 and 2: the metric-watcher of the bench's own ---------------------------------
+
+std::map<std::string, std::string> WatcherEnv(const Options& o, int port, const std::string& schema,
+                                              const std::string& deployments_topic,
+                                              const std::string& rollbacks_topic,
+                                              const std::string& prometheus_url) {
+  return {{"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
+          {"SLUICE_PG_DSN", o.pg_dsn},
+          {"SLUICE_PG_SCHEMA", schema},
+          {"SLUICE_KAFKA_BROKERS", o.brokers},
+          {"SLUICE_KAFKA_GROUP", "bench-watcher-" + o.sfx},
+          {"SLUICE_KAFKA_START_OFFSET", "latest"},
+          {"SLUICE_WATCHER_TOPICS", deployments_topic + "," + rollbacks_topic},
+          {"SLUICE_PROMETHEUS_URL", prometheus_url},
+          {"SLUICE_WATCHER_ALERT_TOKEN", kAlertToken},
+          {"SLUICE_SERVICE_TOKEN", kServiceToken},
+          {"SLUICE_WATCHER_POLL_INTERVAL", o.watcher_poll},
+          {"SLUICE_WATCHER_WORKERS", std::to_string(o.watcher_workers)},
+          {"SLUICE_PG_POOL_SIZE", std::to_string(o.watcher_workers + 4)},
+          {"SLUICE_LOG_LEVEL", "warn"}};
+}
+
+// Starts Prometheus, the metrics target and the metric-watcher, runs parts 1 and 2 (as
+// wanted) and stops them; 2 when they could not be started (the bench then stops), else 0.
+int WatcherParts(const Flags& f, const Intervals& many_intervals, Bench& bench, Report& report) {
+  const Options& o = f.o;
+  const std::string schema = "bench_watcher_" + o.sfx;
+  const std::string deployments_topic = "bench.watcher.deployments." + o.sfx;
+  const std::string rollbacks_topic = "bench.watcher.rollbacks." + o.sfx;
+  try {
+    sluice::kafka::EnsureTopics(bench.Kafka(), {deployments_topic, rollbacks_topic,
+                                                std::string(sluice::events::kTopicAnalyses)});
+  } catch (const std::exception& e) {
+    std::cerr << "analysis-bench: Kafka at " << o.brokers << " is needed: " << e.what() << "\n";
+    return 2;
+  }
+  MetricsTarget target;
+  OwnPrometheus prometheus(target.Port(), o.log_dir, o.sfx);
+  if (!st::WaitForHttpOk(prometheus.Url() + "/-/ready", 60s)) {
+    std::cerr << "analysis-bench: Prometheus did not start\n" << prometheus.Process().LogTail();
+    return 2;
+  }
+  TopicTail analyses(o.brokers, std::string(sluice::events::kTopicAnalyses));
+  const int port = st::FreePort();
+  st::ChildProcess watcher(
+      {f.watcher_bin},
+      WatcherEnv(o, port, schema, deployments_topic, rollbacks_topic, prometheus.Url()),
+      o.log_dir + "/analysis-bench-metric-watcher-" + o.sfx + ".log");
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  // With a latest start offset, the group must hold its partitions before the first event.
+  if (!st::WaitForHttpOk(base + "/readyz", 60s)) {
+    std::cerr << "analysis-bench: the metric-watcher did not become ready\n" << watcher.LogTail();
+    watcher.Terminate();
+    bench.DropSchema(schema);
+    return 2;
+  }
+  WatcherRun run{bench,           target, prometheus, watcher, base, deployments_topic,
+                 rollbacks_topic, schema};
+  if (f.Wanted("breach")) BreachPart(f, run, analyses, report);
+  for (const auto& [interval, interval_ms] : many_intervals) {
+    if (!f.Wanted("many")) break;
+    ManyPart(f, run, interval, interval_ms, report);
+  }
+  const int exit_code = watcher.Terminate(30s);
+  if (exit_code != 0) {
+    std::cerr << "analysis-bench: the metric-watcher exited with " << exit_code << "\n";
+  }
+  bench.DropSchema(schema);
+  return 0;
+}
+
+// ---- part 3: AnalysisFailed -> rollback commanded -----------------------------------------
+
+void ReportRollbacks(const RollbackResult& r, Report& report) {
+  const auto& a = r.to_revert_ms;
+  std::printf(
+      "AnalysisFailed -> RevertRequested:   p50 %.1f ms  p99 %.1f ms  max %.1f ms over %zu "
+      "(%d missing)\n",
+      Percentile(a, 0.5), Percentile(a, 0.99), Percentile(a, 1.0), a.size(), r.missing);
+  std::printf(
+      "AnalysisFailed -> RollbackStarted:   p50 %.1f ms  p99 %.1f ms (first trigger, not "
+      "counted: %.1f ms)\n",
+      Percentile(r.to_started_ms, 0.5), Percentile(r.to_started_ms, 0.99), r.warmup_ms);
+  if (r.missing > 0 || a.empty()) report.status = 1;
+  char row[512];
+  std::snprintf(row, sizeof(row),
+                "| AnalysisFailed produced → RevertRequested on Kafka, %zu deployments in "
+                "canary | p50 %.1f ms, p99 %.1f ms, max %.1f ms (RollbackStarted p50 %.1f "
+                "ms, p99 %.1f ms); %d missing | — | |\n",
+                a.size(), Percentile(a, 0.5), Percentile(a, 0.99), Percentile(a, 1.0),
+                Percentile(r.to_started_ms, 0.5), Percentile(r.to_started_ms, 0.99), r.missing);
+  report.md << row;
+  std::snprintf(row, sizeof(row),
+                "- Rollback: one AnalysisFailed at a time (random gap 0–250 ms), naming a "
+                "host of batch 0; revert-batch policy; the first trigger after the agent "
+                "started (%.1f ms) is a warm-up, not counted.\n",
+                r.warmup_ms);
+  report.notes << row;
+}
+
+void RollbackPart(const Flags& f, Bench& bench, Report& report) {
+  std::printf("rollback: %d deployments in canary, one AnalysisFailed each\n", f.rollbacks);
+  std::fflush(stdout);
+  RollbackResult r;
+  try {
+    r = RunRollbacks(bench, f.rollback_bin, "http://127.0.0.1:19090", f.rollbacks,
+                     SteadyClock::now() + std::chrono::seconds(f.max_seconds));
+  } catch (const std::exception& e) {
+    r.error = e.what();
+  }
+  if (!r.error.empty()) {
+    std::printf("rollback: not measured: %s\n", r.error.c_str());
+    report.md << "| AnalysisFailed → rollback commanded | not measured: " << r.error << " | | |\n";
+    report.status = 1;
+    return;
+  }
+  ReportRollbacks(r, report);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"analysis-bench"};
+  Flags f;
+  AddFlags(cli, f);
+  CLI11_PARSE(cli, argc, argv);
+  const auto many_intervals = ParseIntervals(f.many_interval);
+  if (!many_intervals) {
     std::cerr << "analysis-bench: --many-interval takes whole seconds (1s to 60s), comma "
                  "separated, like 1s or 1s,5s\n";
     return 2;
   }
-  auto wanted = [&](const std::string& p) {
-    return ("," + parts + ",").find("," + p + ",") != std::string::npos;
-  };
 
-  o.sfx = st::RandomSuffix();
-  std::filesystem::create_directories(o.log_dir);
-  Bench bench(o);
-  int status = 0;
-  std::ostringstream md;
-  md << "| benchmark | measured | target | |\n|---|---|---|---|\n";
-  std::ostringstream notes;
-
-  if (wanted("breach") || wanted("many")) {
-    const std::string schema = "bench_watcher_" + o.sfx;
-    const std::string deployments_topic = "bench.watcher.deployments." + o.sfx;
-    const std::string rollbacks_topic = "bench.watcher.rollbacks." + o.sfx;
-    try {
-      sluice::kafka::EnsureTopics(bench.Kafka(), {deployments_topic, rollbacks_topic,
-                                                  std::string(sluice::events::kTopicAnalyses)});
-    } catch (const std::exception& e) {
-      std::cerr << "analysis-bench: Kafka at " << o.brokers << " is needed: " << e.what() << "\n";
-      return 2;
-    }
-    MetricsTarget target;
-    OwnPrometheus prometheus(target.Port(), o.log_dir, o.sfx);
-    if (!st::WaitForHttpOk(prometheus.Url() + "/-/ready", 60s)) {
-      std::cerr << "analysis-bench: Prometheus did not start\n" << prometheus.Process().LogTail();
-      return 2;
-    }
-    TopicTail analyses(o.brokers, std::string(sluice::events::kTopicAnalyses));
-    const int port = st::FreePort();
-    st::ChildProcess watcher({watcher_bin},
-                             {{"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
-                              {"SLUICE_PG_DSN", o.pg_dsn},
-                              {"SLUICE_PG_SCHEMA", schema},
-                              {"SLUICE_KAFKA_BROKERS", o.brokers},
-                              {"SLUICE_KAFKA_GROUP", "bench-watcher-" + o.sfx},
-                              {"SLUICE_KAFKA_START_OFFSET", "latest"},
-                              {"SLUICE_WATCHER_TOPICS", deployments_topic + "," + rollbacks_topic},
-                              {"SLUICE_PROMETHEUS_URL", prometheus.Url()},
-                              {"SLUICE_WATCHER_ALERT_TOKEN", kAlertToken},
-                              {"SLUICE_SERVICE_TOKEN", kServiceToken},
-                              {"SLUICE_WATCHER_POLL_INTERVAL", o.watcher_poll},
-                              {"SLUICE_WATCHER_WORKERS", std::to_string(o.watcher_workers)},
-                              {"SLUICE_PG_POOL_SIZE", std::to_string(o.watcher_workers + 4)},
-                              {"SLUICE_LOG_LEVEL", "warn"}},
-                             o.log_dir + "/analysis-bench-metric-watcher-" + o.sfx + ".log");
-    const std::string base = "http://127.0.0.1:" + std::to_string(port);
-    // With a latest start offset, the group must hold its partitions before the first event.
-    if (!st::WaitForHttpOk(base + "/readyz", 60s)) {
-      std::cerr << "analysis-bench: the metric-watcher did not become ready\n" << watcher.LogTail();
-      watcher.Terminate();
-      bench.DropSchema(schema);
-      return 2;
-    }
-    WatcherRun run{bench,           target, prometheus, watcher, base, deployments_topic,
-                   rollbacks_topic, schema};
-
-    if (wanted("breach")) {
-      std::printf("breach: %d analyses (interval 1s, %d at once), watcher poll %s\n", breach,
-                  breach_parallel, o.watcher_poll.c_str());
-      std::fflush(stdout);
-      // The rollback-agent behind the watcher: it reads the watcher's AnalysisFailed on the
-      // shared analyses topic (from its end) and the deployments as the planner and the
-      // executor would announce them on the bench's topics.
-      const std::string chain_executions = "bench.chain.executions." + o.sfx;
-      const std::string chain_releases = "bench.chain.releases." + o.sfx;
-      sluice::kafka::EnsureTopics(bench.Kafka(), {chain_executions, chain_releases,
-                                                  std::string(sluice::events::kTopicRollbacks)});
-      TopicTail chain_tail(o.brokers, std::string(sluice::events::kTopicRollbacks));
-      OwnRollbackAgent chain_agent(bench, rollback_bin, prometheus.Url(),
-                                   {std::string(sluice::events::kTopicAnalyses), chain_releases,
-                                    deployments_topic, chain_executions},
-                                   "chain", "latest");
-      RollbackChain chain{chain_agent, chain_tail, chain_executions};
-      const bool chained = chain_agent.WaitReady();
-      if (!chained) {
-        std::cerr << "analysis-bench: the rollback-agent did not become ready; breach measured "
-                     "without it\n"
-                  << chain_agent.Process().LogTail();
-      }
-      const auto r = RunBreach(run, analyses, chained ? &chain : nullptr, breach, breach_parallel,
-                               SteadyClock::now() + std::chrono::seconds(max_seconds));
-      const auto& a = r.breach_to_failed_ms;
-      const auto& b = r.queryable_to_failed_ms;
-      std::printf(
-          "breach -> AnalysisFailed:             p50 %.0f ms  p99 %.0f ms  max %.0f ms over %zu "
-          "(%d missing or wrong)\n",
-          Percentile(a, 0.5), Percentile(a, 0.99), Percentile(a, 1.0), a.size(), r.failed_wrong);
-      std::printf(
-          "breach queryable -> AnalysisFailed:   p50 %.0f ms  p99 %.0f ms  max %.0f ms over %zu\n",
-          Percentile(b, 0.5), Percentile(b, 0.99), Percentile(b, 1.0), b.size());
-      std::printf("breach -> queryable (scrape):       p50 %.0f ms  p99 %.0f ms\n",
-                  Percentile(r.breach_to_queryable_ms, 0.5),
-                  Percentile(r.breach_to_queryable_ms, 0.99));
-      std::fflush(stdout);
-      if (r.failed_wrong > 0 || a.empty()) status = 1;
-      char row[640];
-      const double p99 = Percentile(a, 0.99);
-      std::snprintf(row, sizeof(row),
-                    "| Breach → AnalysisFailed on Kafka, %zu analyses, interval 1 s | p50 %.0f ms, "
-                    "p99 %.0f ms, max %.0f ms | (scrape included) p99 ≤ 2 intervals (2000 ms) | "
-                    "**%s** |\n",
-                    a.size(), Percentile(a, 0.5), p99, Percentile(a, 1.0),
-                    (!a.empty() && r.failed_wrong == 0 && p99 <= 2000) ? "met" : "not met");
-      md << row;
-      std::snprintf(row, sizeof(row),
-                    "| Breach queryable in Prometheus → AnalysisFailed | p50 %.0f ms, p99 %.0f ms, "
-                    "max %.0f ms | issue 4: p99 ≤ 1 s + 1 interval (2000 ms) | **%s** |\n",
-                    Percentile(b, 0.5), Percentile(b, 0.99), Percentile(b, 1.0),
-                    (!b.empty() && Percentile(b, 0.99) <= 2000) ? "met" : "not met");
-      md << row;
-      std::snprintf(row, sizeof(row),
-                    "- Breach: the bench flips the instance's gauge at a random moment after the "
-                    "analysis took 2 healthy measurements; Prometheus (scrape 1 s) shows it after "
-                    "p50 %.0f ms / p99 %.0f ms; %d at once; watcher poll %s; %d missing or with "
-                    "another reason.\n",
-                    Percentile(r.breach_to_queryable_ms, 0.5),
-                    Percentile(r.breach_to_queryable_ms, 0.99), breach_parallel,
-                    o.watcher_poll.c_str(), r.failed_wrong);
-      notes << row;
-      const auto& c = r.queryable_to_revert_ms;
-      std::printf(
-          "breach queryable -> RevertRequested:  p50 %.0f ms  p99 %.0f ms  max %.0f ms over %zu "
-          "(%d missing)\n",
-          Percentile(c, 0.5), Percentile(c, 0.99), Percentile(c, 1.0), c.size(), r.revert_missing);
-      std::fflush(stdout);
-      if (!chained || r.revert_missing > 0 || c.empty()) status = 1;
-      std::snprintf(
-          row, sizeof(row),
-          "| Breach queryable in Prometheus → RevertRequested on Kafka (watcher → "
-          "rollback-agent) | p50 %.0f ms, p99 %.0f ms, max %.0f ms; from the breach: "
-          "p50 %.0f ms, p99 %.0f ms | issue 5: p99 ≤ 1 s + 1 interval (2000 ms) | "
-          "**%s** |\n",
-          Percentile(c, 0.5), Percentile(c, 0.99), Percentile(c, 1.0),
-          Percentile(r.breach_to_revert_ms, 0.5), Percentile(r.breach_to_revert_ms, 0.99),
-          (!c.empty() && r.revert_missing == 0 && Percentile(c, 0.99) <= 2000) ? "met" : "not met");
-      md << row;
-    }
-    for (const auto& [many_interval_name, many_interval_ms] : many_intervals) {
-      if (!wanted("many")) break;
-      std::printf("many: %d analyses at once, interval %s, window %d s\n", many,
-                  many_interval_name.c_str(), window);
-      std::fflush(stdout);
-      const auto r = RunMany(run, many, many_interval_name, many_interval_ms, window);
-      if (!r.ok) {
-        std::printf("many: not measured: %s\n", r.error.c_str());
-        md << "| " << many << " analyses at once | not measured: " << r.error << " | | |\n";
-        status = 1;
-      } else {
-        std::printf(
-            "many: %.0f queries/s (%.0f measurements/s, %.0f expected), watcher CPU %.0f %% "
-            "(Prometheus %.0f %%), RSS %ld MiB (peak %ld MiB)\n",
-            r.queries_per_s, r.measurements_per_s, r.expected_per_s, r.cpu_percent,
-            r.prometheus_cpu_percent, r.rss_mib, r.hwm_mib);
-        std::printf(
-            "many: measured interval p50 %.0f ms  p99 %.0f ms  max %.0f ms (configured %d ms); "
-            "%.1f %% later than +500 ms\n",
-            r.interval_p50_ms, r.interval_p99_ms, r.interval_max_ms, many_interval_ms,
-            100 * r.late_share);
-        std::fflush(stdout);
-        char row[640];
-        const bool kept = r.interval_p99_ms <= 1.5 * many_interval_ms;
-        std::snprintf(
-            row, sizeof(row),
-            "| %d analyses at once, interval %s, %.0f s window, %d watcher workers | %.0f "
-            "queries/s "
-            "(%.0f expected), watcher CPU %.0f %%, RSS %ld MiB (peak %ld MiB); measured interval "
-            "p50 %.0f ms, p99 %.0f ms | on schedule: interval p99 ≤ 1.5 × configured | **%s** |\n",
-            r.analyses, r.interval.c_str(), r.window_s, o.watcher_workers, r.queries_per_s,
-            r.expected_per_s, r.cpu_percent, r.rss_mib, r.hwm_mib, r.interval_p50_ms,
-            r.interval_p99_ms, kept ? "met" : "not met");
-        md << row;
-        std::snprintf(row, sizeof(row),
-                      "- Many, interval %s: CPU of the watcher (and of the bench's Prometheus, "
-                      "%.0f %%) from "
-                      "`/proc/<pid>/stat` over the window, of 200 %% (2 cores); queries/s from "
-                      "`sluice_watcher_query_seconds_count`; intervals between consecutive "
-                      "`measurements.taken_at` of each analysis in the window, max %.0f ms, %.1f "
-                      "%% longer than interval + 500 ms.\n",
-                      r.interval.c_str(), r.prometheus_cpu_percent, r.interval_max_ms,
-                      100 * r.late_share);
-        notes << row;
-      }
-    }
-    const int exit_code = watcher.Terminate(30s);
-    if (exit_code != 0) {
-      std::cerr << "analysis-bench: the metric-watcher exited with " << exit_code << "\n";
-    }
-    bench.DropSchema(schema);
+  f.o.sfx = st::RandomSuffix();
+  std::filesystem::create_directories(f.o.log_dir);
+  Bench bench(f.o);
+  Report report;
+  report.md << "| benchmark | measured | target | |\n|---|---|---|---|\n";
+  if (f.Wanted("breach") || f.Wanted("many")) {
+    if (WatcherParts(f, *many_intervals, bench, report) != 0) return 2;
   }
-
-  if (wanted("rollback")) {
-    std::printf("rollback: %d deployments in canary, one AnalysisFailed each\n", rollbacks);
-    std::fflush(stdout);
-    RollbackResult r;
-    try {
-      r = RunRollbacks(bench, rollback_bin, "http://127.0.0.1:19090", rollbacks,
-                       SteadyClock::now() + std::chrono::seconds(max_seconds));
-    } catch (const std::exception& e) {
-      r.error = e.what();
-    }
-    if (!r.error.empty()) {
-      std::printf("rollback: not measured: %s\n", r.error.c_str());
-      md << "| AnalysisFailed → rollback commanded | not measured: " << r.error << " | | |\n";
-      status = 1;
-    } else {
-      const auto& a = r.to_revert_ms;
-      std::printf(
-          "AnalysisFailed -> RevertRequested:   p50 %.1f ms  p99 %.1f ms  max %.1f ms over %zu "
-          "(%d missing)\n",
-          Percentile(a, 0.5), Percentile(a, 0.99), Percentile(a, 1.0), a.size(), r.missing);
-      std::printf(
-          "AnalysisFailed -> RollbackStarted:   p50 %.1f ms  p99 %.1f ms (first trigger, not "
-          "counted: %.1f ms)\n",
-          Percentile(r.to_started_ms, 0.5), Percentile(r.to_started_ms, 0.99), r.warmup_ms);
-      if (r.missing > 0 || a.empty()) status = 1;
-      char row[512];
-      std::snprintf(row, sizeof(row),
-                    "| AnalysisFailed produced → RevertRequested on Kafka, %zu deployments in "
-                    "canary | p50 %.1f ms, p99 %.1f ms, max %.1f ms (RollbackStarted p50 %.1f "
-                    "ms, p99 %.1f ms); %d missing | — | |\n",
-                    a.size(), Percentile(a, 0.5), Percentile(a, 0.99), Percentile(a, 1.0),
-                    Percentile(r.to_started_ms, 0.5), Percentile(r.to_started_ms, 0.99), r.missing);
-      md << row;
-      std::snprintf(row, sizeof(row),
-                    "- Rollback: one AnalysisFailed at a time (random gap 0–250 ms), naming a "
-                    "host of batch 0; revert-batch policy; the first trigger after the agent "
-                    "started (%.1f ms) is a warm-up, not counted.\n",
-                    r.warmup_ms);
-      notes << row;
-    }
+  if (f.Wanted("rollback")) RollbackPart(f, bench, report);
+  if (!f.markdown.empty()) {
+    std::ofstream out(f.markdown);
+    out << report.md.str() << "\n" << report.notes.str();
   }
-
-  if (!markdown.empty()) {
-    std::ofstream out(markdown);
-    out << md.str() << "\n" << notes.str();
-  }
-  return status;
+  return report.status;
 }

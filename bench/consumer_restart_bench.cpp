@@ -121,121 +121,141 @@ struct Result {
   std::vector<double> first_ms, all_ms;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"consumer-restart-bench"};
+struct Options {
   std::string brokers = st::EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092");
   std::string child_bin = SLUICE_KAFKA_CONSUMER_CHILD;
   std::string markdown, log_dir = "var/bench";
   int kills = 30, dynamic_kills = 3, handovers = 2, partitions = 3, max_seconds = 300;
-  app.add_option("--brokers", brokers);
-  app.add_option("--child-bin", child_bin);
-  app.add_option("--kills", kills, "kills as a static member")->check(CLI::Range(1, 1000));
-  app.add_option("--dynamic-kills", dynamic_kills, "kills as a dynamic member (comparison)")
+};
+
+void AddFlags(CLI::App& app, Options& o) {
+  app.add_option("--brokers", o.brokers);
+  app.add_option("--child-bin", o.child_bin);
+  app.add_option("--kills", o.kills, "kills as a static member")->check(CLI::Range(1, 1000));
+  app.add_option("--dynamic-kills", o.dynamic_kills, "kills as a dynamic member (comparison)")
       ->check(CLI::Range(0, 100));
-  app.add_option("--handovers", handovers,
+  app.add_option("--handovers", o.handovers,
                  "clean stops (SIGTERM) followed by a replica with another id, per membership")
       ->check(CLI::Range(0, 100));
-  app.add_option("--partitions", partitions)->check(CLI::Range(1, 64));
-  app.add_option("--max-seconds", max_seconds)->check(CLI::Range(10, 3600));
-  app.add_option("--markdown", markdown, "append the results as Markdown table rows");
-  app.add_option("--log-dir", log_dir, "where the children's output and logs go");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--partitions", o.partitions)->check(CLI::Range(1, 64));
+  app.add_option("--max-seconds", o.max_seconds)->check(CLI::Range(10, 3600));
+  app.add_option("--markdown", o.markdown, "append the results as Markdown table rows");
+  app.add_option("--log-dir", o.log_dir, "where the children's output and logs go");
+}
 
-  const auto deadline = SteadyClock::now() + std::chrono::seconds(max_seconds);
-  const std::string suffix = sluice::core::NewUuid().substr(0, 8);
-  const std::string topic = "sluice.bench-restart." + suffix + ".v1";
-  sluice::kafka::KafkaConfig kafka;
-  kafka.brokers = brokers;
-  sluice::kafka::EnsureTopics(kafka, {topic}, partitions, 1);
-  std::filesystem::create_directories(log_dir);
-  RawProducer producer(brokers);
+// What every run shares: the options, the topic of this bench and its producer.
+struct Bench {
+  const Options& o;
+  SteadyClock::time_point deadline;
+  std::string suffix;
+  std::string topic;
+  RawProducer& producer;
+};
 
-  std::vector<Result> results;
-  bool failed = false;
-  // kill: SIGKILL and restart with the same instance id; handover: SIGTERM (a clean stop) and
-  // start a replica with another id, as a scale-down or a node drain does.
-  const auto run = [&](const std::string& membership, const std::string& instance_id, int n,
-                       bool handover) {
-    Result r{membership + (handover ? "-handover" : ""), 0, {}, {}};
-    const std::string name = r.membership;
-    const std::string group = "sluice-bench-restart-" + name + "-" + suffix;
-    const std::string out = log_dir + "/consumer-restart-" + name + "-" + suffix + ".out";
-    const std::string log = out + ".log";
-    std::remove(out.c_str());
-    Handled handled(out);
-    const auto start = [&](const std::string& id) {
-      return std::make_unique<st::ChildProcess>(
-          std::vector<std::string>{child_bin, brokers, topic, group, id, out},
-          std::map<std::string, std::string>{}, log);
-    };
-    // Waits until every value is handled; false when the run's deadline passes first.
-    const auto wait_all = [&](const std::vector<std::string>& values,
-                              SteadyClock::time_point until) {
-      while (SteadyClock::now() < until) {
-        handled.Poll();
-        if (std::all_of(values.begin(), values.end(),
-                        [&](const std::string& v) { return handled.When(v).has_value(); })) {
-          return true;
-        }
-        std::this_thread::sleep_for(2ms);
-      }
-      return false;
-    };
-    const auto send_round = [&](const std::string& tag) {
-      std::vector<std::string> values;
-      for (int p = 0; p < partitions; ++p) {
-        values.push_back(tag + "-p" + std::to_string(p));
-        producer.Send(topic, p, values.back());
-      }
-      producer.Flush();
-      return values;
-    };
-    auto child = start(instance_id);
-    if (!wait_all(send_round(name + "-warm"), std::min(deadline, SteadyClock::now() + 60s))) {
-      std::cerr << name << ": the first consumer never handled the warm-up records (log " << log
-                << ")\n";
-      failed = true;
-      return r;
+// One run's consumer group, the children's output file and what they have handled.
+struct Run {
+  Run(const Bench& b, const std::string& run_name)
+      : bench(b),
+        name(run_name),
+        group("sluice-bench-restart-" + name + "-" + b.suffix),
+        out(b.o.log_dir + "/consumer-restart-" + name + "-" + b.suffix + ".out"),
+        log(out + ".log"),
+        handled(out) {}
+
+  const Bench& bench;
+  std::string name;
+  std::string group;
+  std::string out;
+  std::string log;
+  Handled handled;
+};
+
+std::unique_ptr<st::ChildProcess> StartChild(const Run& run, const std::string& id) {
+  const Bench& b = run.bench;
+  return std::make_unique<st::ChildProcess>(
+      std::vector<std::string>{b.o.child_bin, b.o.brokers, b.topic, run.group, id, run.out},
+      std::map<std::string, std::string>{}, run.log);
+}
+
+// Waits until every value is handled; false when `until` passes first.
+bool WaitAll(Run& run, const std::vector<std::string>& values, SteadyClock::time_point until) {
+  while (SteadyClock::now() < until) {
+    run.handled.Poll();
+    if (std::all_of(values.begin(), values.end(),
+                    [&](const std::string& v) { return run.handled.When(v).has_value(); })) {
+      return true;
     }
-    for (int k = 0; k < n && SteadyClock::now() < deadline; ++k) {
-      const auto killed = SteadyClock::now();
-      if (handover) {
-        child->Terminate();
-        child = start(instance_id == "-" ? "-" : instance_id + "-" + std::to_string(k));
-      } else {
-        child->Kill();
-        child = start(instance_id);
-      }
-      const auto values = send_round(name + "-k" + std::to_string(k));
-      if (!wait_all(values, std::min(deadline, killed + 120s))) {
-        std::cerr << name << ": kill " << k << ": records not handled within the limit\n";
-        failed = true;
-        break;
-      }
-      SteadyClock::time_point first = SteadyClock::time_point::max(), last{};
-      for (const auto& v : values) {
-        first = std::min(first, *handled.When(v));
-        last = std::max(last, *handled.When(v));
-      }
-      r.first_ms.push_back(Ms(first - killed));
-      r.all_ms.push_back(Ms(last - killed));
-      ++r.kills;
-      std::cout << name << " round " << k + 1 << "/" << n << ": first " << Ms(first - killed)
-                << " ms, every partition " << Ms(last - killed) << " ms" << std::endl;
-    }
-    child->Terminate();
-    return r;
-  };
-
-  results.push_back(run("static", "bench-replica-" + suffix, kills, false));
-  if (dynamic_kills > 0 && !failed) results.push_back(run("dynamic", "-", dynamic_kills, false));
-  if (handovers > 0 && !failed) {
-    results.push_back(run("static", "bench-replica-" + suffix + "-h", handovers, true));
+    std::this_thread::sleep_for(2ms);
   }
-  if (handovers > 0 && !failed) results.push_back(run("dynamic", "-", handovers, true));
+  return false;
+}
 
+// Produces one record tagged `tag` to every partition; returns their values.
+std::vector<std::string> SendRound(const Run& run, const std::string& tag) {
+  const Bench& b = run.bench;
+  std::vector<std::string> values;
+  for (int p = 0; p < b.o.partitions; ++p) {
+    values.push_back(tag + "-p" + std::to_string(p));
+    b.producer.Send(b.topic, p, values.back());
+  }
+  b.producer.Flush();
+  return values;
+}
+
+// Notes kill -> first of `values` handled and kill -> all of them handled.
+void Record(const Run& run, const std::vector<std::string>& values, SteadyClock::time_point killed,
+            int k, int n, Result& r) {
+  SteadyClock::time_point first = SteadyClock::time_point::max(), last{};
+  for (const auto& v : values) {
+    first = std::min(first, *run.handled.When(v));
+    last = std::max(last, *run.handled.When(v));
+  }
+  r.first_ms.push_back(Ms(first - killed));
+  r.all_ms.push_back(Ms(last - killed));
+  ++r.kills;
+  std::cout << run.name << " round " << k + 1 << "/" << n << ": first " << Ms(first - killed)
+            << " ms, every partition " << Ms(last - killed) << " ms" << std::endl;
+}
+
+// kill: SIGKILL and restart with the same instance id; handover: SIGTERM (a clean stop) and
+// start a replica with another id, as a scale-down or a node drain does. Sets `failed` when the
+// records are not handled in time.
+Result RunMembership(const Bench& b, const std::string& membership, const std::string& instance_id,
+                     int n, bool handover, bool& failed) {
+  Result r{membership + (handover ? "-handover" : ""), 0, {}, {}};
+  Run run(b, r.membership);
+  std::remove(run.out.c_str());
+  const std::string& name = run.name;
+  auto child = StartChild(run, instance_id);
+  if (!WaitAll(run, SendRound(run, name + "-warm"),
+               std::min(b.deadline, SteadyClock::now() + 60s))) {
+    std::cerr << name << ": the first consumer never handled the warm-up records (log " << run.log
+              << ")\n";
+    failed = true;
+    return r;
+  }
+  for (int k = 0; k < n && SteadyClock::now() < b.deadline; ++k) {
+    const auto killed = SteadyClock::now();
+    if (handover) {
+      child->Terminate();
+      child = StartChild(run, instance_id == "-" ? "-" : instance_id + "-" + std::to_string(k));
+    } else {
+      child->Kill();
+      child = StartChild(run, instance_id);
+    }
+    const auto values = SendRound(run, name + "-k" + std::to_string(k));
+    if (!WaitAll(run, values, std::min(b.deadline, killed + 120s))) {
+      std::cerr << name << ": kill " << k << ": records not handled within the limit\n";
+      failed = true;
+      break;
+    }
+    Record(run, values, killed, k, n, r);
+  }
+  child->Terminate();
+  return r;
+}
+
+void PrintResults(const std::vector<Result>& results, int partitions) {
   for (const auto& r : results) {
     if (r.kills == 0) continue;
     std::printf(
@@ -244,17 +264,54 @@ int main(int argc, char** argv) {
         r.membership.c_str(), r.kills, partitions, Percentile(r.first_ms, 0.5),
         Percentile(r.first_ms, 1.0), Percentile(r.all_ms, 0.5), Percentile(r.all_ms, 1.0));
   }
-  if (!markdown.empty()) {
-    std::ofstream md(markdown, std::ios::app);
-    for (const auto& r : results) {
-      if (r.kills == 0) continue;
-      char row[256];
-      std::snprintf(row, sizeof row, "| %s | %d | %d | %.0f | %.0f | %.0f | %.0f |\n",
-                    Describe(r.membership).c_str(), r.kills, partitions,
-                    Percentile(r.first_ms, 0.5), Percentile(r.first_ms, 1.0),
-                    Percentile(r.all_ms, 0.5), Percentile(r.all_ms, 1.0));
-      md << row;
-    }
+}
+
+void AppendMarkdown(const std::string& path, const std::vector<Result>& results, int partitions) {
+  std::ofstream md(path, std::ios::app);
+  for (const auto& r : results) {
+    if (r.kills == 0) continue;
+    char row[256];
+    std::snprintf(row, sizeof row, "| %s | %d | %d | %.0f | %.0f | %.0f | %.0f |\n",
+                  Describe(r.membership).c_str(), r.kills, partitions, Percentile(r.first_ms, 0.5),
+                  Percentile(r.first_ms, 1.0), Percentile(r.all_ms, 0.5),
+                  Percentile(r.all_ms, 1.0));
+    md << row;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"consumer-restart-bench"};
+  Options o;
+  AddFlags(app, o);
+  CLI11_PARSE(app, argc, argv);
+
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(o.max_seconds);
+  const std::string suffix = sluice::core::NewUuid().substr(0, 8);
+  const std::string topic = "sluice.bench-restart." + suffix + ".v1";
+  sluice::kafka::KafkaConfig kafka;
+  kafka.brokers = o.brokers;
+  sluice::kafka::EnsureTopics(kafka, {topic}, o.partitions, 1);
+  std::filesystem::create_directories(o.log_dir);
+  RawProducer producer(o.brokers);
+  const Bench b{o, deadline, suffix, topic, producer};
+
+  std::vector<Result> results;
+  bool failed = false;
+  results.push_back(RunMembership(b, "static", "bench-replica-" + suffix, o.kills, false, failed));
+  if (o.dynamic_kills > 0 && !failed) {
+    results.push_back(RunMembership(b, "dynamic", "-", o.dynamic_kills, false, failed));
+  }
+  if (o.handovers > 0 && !failed) {
+    results.push_back(
+        RunMembership(b, "static", "bench-replica-" + suffix + "-h", o.handovers, true, failed));
+  }
+  if (o.handovers > 0 && !failed) {
+    results.push_back(RunMembership(b, "dynamic", "-", o.handovers, true, failed));
+  }
+
+  PrintResults(results, o.partitions);
+  if (!o.markdown.empty()) AppendMarkdown(o.markdown, results, o.partitions);
   return failed ? 1 : 0;
 }

@@ -190,93 +190,111 @@ void OnSignal(int) {
   if (g_server != nullptr) g_server->stop();
 }
 
+// The simulated agents' state, shared by the server's threads.
+struct SimAgents {
+  std::string token;
+  int work_ms = 0;
+  std::mutex mu;
+  std::map<std::string, SimHost> hosts;
+  std::atomic<long> calls{0};
+};
+
+bool Authorized(const SimAgents& sim, const httplib::Request& req, httplib::Response& res) {
+  if (req.get_header_value("Authorization") == "Bearer " + sim.token) return true;
+  res.status = 401;
+  res.set_content(R"({"error":{"code":"unauthorized","message":"bad token"}})", "application/json");
+  return false;
+}
+
+json StatusJson(const SimHost& h) {
+  return json{{"current", h.current},
+              {"previous", h.previous},
+              {"health_status", h.current.empty() ? "unknown" : "healthy"},
+              {"highest_generation", h.highest_generation}};
+}
+
+// POST /h/<host>/v1/deploy or /revert: succeeds at once (after --work-ms) unless the generation
+// is stale or, for a revert, the version is not the one kept.
+void Operate(SimAgents& sim, const httplib::Request& req, httplib::Response& res, bool revert) {
+  ++sim.calls;
+  if (!Authorized(sim, req, res)) return;
+  const json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.contains("version") || !body.contains("generation")) {
+    res.status = 400;
+    res.set_content(R"({"error":{"code":"invalid_field","message":"version, generation"}})",
+                    "application/json");
+    return;
+  }
+  if (sim.work_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sim.work_ms));
+  const std::string version = body["version"].get<std::string>();
+  const auto generation = body["generation"].get<std::uint64_t>();
+  std::lock_guard lock(sim.mu);
+  SimHost& h = sim.hosts[req.matches[1].str()];
+  if (generation < h.highest_generation) {
+    res.status = 409;
+    res.set_content(R"({"error":{"code":"stale_generation","message":"older generation"}})",
+                    "application/json");
+    return;
+  }
+  h.highest_generation = generation;
+  std::string result = "unchanged";
+  if (h.current != version) {
+    if (revert && h.previous != version) {
+      res.status = 404;
+      res.set_content(R"({"error":{"code":"not_installed","message":"not kept"}})",
+                      "application/json");
+      return;
+    }
+    h.previous = h.current;
+    h.current = version;
+    result = "succeeded";
+  }
+  const json answer = {
+      {"result", result},
+      {"operation",
+       {{"kind", revert ? "revert" : "deploy"}, {"version", version}, {"state", "succeeded"}}},
+      {"status", StatusJson(h)}};
+  res.set_content(answer.dump(), "application/json");
+}
+
+void AddSimRoutes(httplib::Server& server, SimAgents& sim) {
+  server.Post(R"(/h/([^/]+)/v1/deploy)",
+              [&sim](const httplib::Request& req, httplib::Response& res) {
+                Operate(sim, req, res, false);
+              });
+  server.Post(R"(/h/([^/]+)/v1/revert)",
+              [&sim](const httplib::Request& req, httplib::Response& res) {
+                Operate(sim, req, res, true);
+              });
+  server.Get(
+      R"(/h/([^/]+)/v1/status)", [&sim](const httplib::Request& req, httplib::Response& res) {
+        ++sim.calls;
+        if (!Authorized(sim, req, res)) return;
+        std::lock_guard lock(sim.mu);
+        res.set_content(StatusJson(sim.hosts[req.matches[1].str()]).dump(), "application/json");
+      });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server.Get("/stats", [&sim](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(sim.mu);
+    res.set_content(json{{"hosts", sim.hosts.size()}, {"calls", sim.calls.load()}}.dump(),
+                    "application/json");
+  });
+}
+
 int RunSimAgent(const std::string& addr, const std::string& token_file, int work_ms, int threads) {
-  const std::string token = ReadToken(token_file);
+  SimAgents sim;
+  sim.token = ReadToken(token_file);
+  sim.work_ms = work_ms;
   const auto colon = addr.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("--addr must be HOST:PORT");
   const std::string host = addr.substr(0, colon);
   const int port = std::stoi(addr.substr(colon + 1));
 
-  std::mutex mu;
-  std::map<std::string, SimHost> hosts;
-  std::atomic<long> calls{0};
   httplib::Server server;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-
-  const auto authorized = [&token](const httplib::Request& req, httplib::Response& res) {
-    if (req.get_header_value("Authorization") == "Bearer " + token) return true;
-    res.status = 401;
-    res.set_content(R"({"error":{"code":"unauthorized","message":"bad token"}})",
-                    "application/json");
-    return false;
-  };
-  const auto status_json = [](const SimHost& h) {
-    return json{{"current", h.current},
-                {"previous", h.previous},
-                {"health_status", h.current.empty() ? "unknown" : "healthy"},
-                {"highest_generation", h.highest_generation}};
-  };
-  const auto operate = [&](const httplib::Request& req, httplib::Response& res, bool revert) {
-    ++calls;
-    if (!authorized(req, res)) return;
-    const json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("version") || !body.contains("generation")) {
-      res.status = 400;
-      res.set_content(R"({"error":{"code":"invalid_field","message":"version, generation"}})",
-                      "application/json");
-      return;
-    }
-    if (work_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(work_ms));
-    const std::string version = body["version"].get<std::string>();
-    const auto generation = body["generation"].get<std::uint64_t>();
-    std::lock_guard lock(mu);
-    SimHost& h = hosts[req.matches[1].str()];
-    if (generation < h.highest_generation) {
-      res.status = 409;
-      res.set_content(R"({"error":{"code":"stale_generation","message":"older generation"}})",
-                      "application/json");
-      return;
-    }
-    h.highest_generation = generation;
-    std::string result = "unchanged";
-    if (h.current != version) {
-      if (revert && h.previous != version) {
-        res.status = 404;
-        res.set_content(R"({"error":{"code":"not_installed","message":"not kept"}})",
-                        "application/json");
-        return;
-      }
-      h.previous = h.current;
-      h.current = version;
-      result = "succeeded";
-    }
-    const json answer = {
-        {"result", result},
-        {"operation",
-         {{"kind", revert ? "revert" : "deploy"}, {"version", version}, {"state", "succeeded"}}},
-        {"status", status_json(h)}};
-    res.set_content(answer.dump(), "application/json");
-  };
-  server.Post(R"(/h/([^/]+)/v1/deploy)", [&](const httplib::Request& req, httplib::Response& res) {
-    operate(req, res, false);
-  });
-  server.Post(R"(/h/([^/]+)/v1/revert)", [&](const httplib::Request& req, httplib::Response& res) {
-    operate(req, res, true);
-  });
-  server.Get(R"(/h/([^/]+)/v1/status)", [&](const httplib::Request& req, httplib::Response& res) {
-    ++calls;
-    if (!authorized(req, res)) return;
-    std::lock_guard lock(mu);
-    res.set_content(status_json(hosts[req.matches[1].str()]).dump(), "application/json");
-  });
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
-  });
-  server.Get("/stats", [&](const httplib::Request&, httplib::Response& res) {
-    std::lock_guard lock(mu);
-    res.set_content(json{{"hosts", hosts.size()}, {"calls", calls.load()}}.dump(),
-                    "application/json");
-  });
+  AddSimRoutes(server, sim);
 
   g_server = &server;
   std::signal(SIGTERM, OnSignal);
@@ -289,7 +307,7 @@ int RunSimAgent(const std::string& addr, const std::string& token_file, int work
   std::cerr << "rollout-bench sim-agent: listening on " << addr << "\n";
   server.listen_after_bind();
   g_server = nullptr;
-  std::cerr << "rollout-bench sim-agent: stopped after " << calls.load() << " calls\n";
+  std::cerr << "rollout-bench sim-agent: stopped after " << sim.calls.load() << " calls\n";
   return 0;
 }
 
@@ -420,72 +438,98 @@ std::optional<v1::Envelope> WaitClosing(EventReader& reader, const std::string& 
   return std::nullopt;
 }
 
-int RunRevert(const std::string& brokers, const std::string& hosts_file, const Version& from,
-              const Version& to, int max_parallel, const std::vector<std::string>& restart,
-              const std::vector<std::string>& health, int timeout_s) {
-  const auto hosts = ReadHosts(hosts_file);
-  const std::string deployment_id = sluice::core::NewUuid();
-  EventReader reader(brokers, {std::string(events::kTopicExecutions)});
-  EventWriter writer(brokers);
-  std::printf("hosts=%zu\ndeployment_id=%s\n", hosts.size(), deployment_id.c_str());
+// What a revert run installs and how: the hosts, their service commands and the limits.
+struct RevertPlan {
+  std::string deployment_id;
+  std::vector<Host> hosts;
+  int max_parallel = 10;
+  std::vector<std::string> restart;
+  std::vector<std::string> health;
+  int timeout_s = 600;
+};
 
-  const auto install = [&](std::uint32_t batch, const Version& v) {
-    auto e = NewEvent(deployment_id);
-    auto* b = e.mutable_batch_requested();
-    b->set_deployment_id(deployment_id);
-    b->set_batch_index(batch);
-    b->set_generation(1);
-    b->set_app("bench-revert");
-    b->set_env("bench");
-    b->set_max_parallel(static_cast<std::uint32_t>(max_parallel));
-    b->mutable_host_timeout()->set_seconds(120);
-    auto* a = b->mutable_artifact();
-    a->set_version(v.version);
-    a->set_url(v.url);
-    a->set_sha256(v.sha256);
-    a->set_kind(v1::ARTIFACT_KIND_TARBALL);
-    for (const auto& h : hosts) {
-      auto* t = b->add_targets();
-      t->set_host(h.name);
-      t->set_address(h.address);
-      t->set_agent_endpoint(h.endpoint);
-      t->set_driver("agent");
-    }
-    auto* s = b->mutable_service();
-    for (const auto& arg : restart) s->add_restart_command(arg);
-    for (const auto& arg : health) s->add_health_command(arg);
-    s->mutable_restart_timeout()->set_seconds(30);
-    s->mutable_health_timeout()->set_seconds(20);
-    const auto t0 = SteadyClock::now();
-    writer.Publish(e);
-    long updates = 0;
-    const auto closing = WaitClosing(reader, deployment_id, timeout_s, &updates);
-    const double secs = SecondsSince(t0);
-    if (!closing || !closing->has_batch_succeeded()) {
-      std::cerr << "rollout-bench: installing " << v.version << " did not succeed: "
-                << (closing ? sluice::events::ReasonText(closing->batch_failed())
-                            : std::string("timeout"))
-                << "\n";
-      return -1.0;
-    }
-    std::printf("install_%s_s=%.3f\n", v.version.c_str(), secs);
-    return secs;
-  };
-  if (install(0, from) < 0 || install(1, to) < 0) return 1;
+// The BatchRequested that installs `v` on every host as batch `batch`.
+v1::Envelope InstallRequest(const RevertPlan& plan, std::uint32_t batch, const Version& v) {
+  auto e = NewEvent(plan.deployment_id);
+  auto* b = e.mutable_batch_requested();
+  b->set_deployment_id(plan.deployment_id);
+  b->set_batch_index(batch);
+  b->set_generation(1);
+  b->set_app("bench-revert");
+  b->set_env("bench");
+  b->set_max_parallel(static_cast<std::uint32_t>(plan.max_parallel));
+  b->mutable_host_timeout()->set_seconds(120);
+  auto* a = b->mutable_artifact();
+  a->set_version(v.version);
+  a->set_url(v.url);
+  a->set_sha256(v.sha256);
+  a->set_kind(v1::ARTIFACT_KIND_TARBALL);
+  for (const auto& h : plan.hosts) {
+    auto* t = b->add_targets();
+    t->set_host(h.name);
+    t->set_address(h.address);
+    t->set_agent_endpoint(h.endpoint);
+    t->set_driver("agent");
+  }
+  auto* s = b->mutable_service();
+  for (const auto& arg : plan.restart) s->add_restart_command(arg);
+  for (const auto& arg : plan.health) s->add_health_command(arg);
+  s->mutable_restart_timeout()->set_seconds(30);
+  s->mutable_health_timeout()->set_seconds(20);
+  return e;
+}
 
-  // The rollback-agent's RevertRequested: a new rollback, the next generation, every host of
-  // the deployment back to the version before.
-  auto e = NewEvent(deployment_id);
-  auto* r = e.mutable_revert_requested();
-  r->set_rollback_id(sluice::core::NewUuid());
-  r->set_deployment_id(deployment_id);
-  r->set_generation(2);
-  r->set_target_version(from.version);
-  for (const auto& h : hosts) r->add_hosts(h.name);
+// Installs `v` on every host through the executor; the seconds it took, or -1 (said why) when
+// the batch did not succeed.
+double Install(EventReader& reader, EventWriter& writer, const RevertPlan& plan,
+               std::uint32_t batch, const Version& v) {
+  const auto e = InstallRequest(plan, batch, v);
   const auto t0 = SteadyClock::now();
   writer.Publish(e);
   long updates = 0;
-  const auto closing = WaitClosing(reader, deployment_id, timeout_s, &updates);
+  const auto closing = WaitClosing(reader, plan.deployment_id, plan.timeout_s, &updates);
+  const double secs = SecondsSince(t0);
+  if (!closing || !closing->has_batch_succeeded()) {
+    std::cerr << "rollout-bench: installing " << v.version << " did not succeed: "
+              << (closing ? sluice::events::ReasonText(closing->batch_failed())
+                          : std::string("timeout"))
+              << "\n";
+    return -1.0;
+  }
+  std::printf("install_%s_s=%.3f\n", v.version.c_str(), secs);
+  return secs;
+}
+
+// The rollback-agent's RevertRequested: a new rollback, the next generation, every host of
+// the deployment back to the version before.
+v1::Envelope RevertRequest(const RevertPlan& plan, const Version& from) {
+  auto e = NewEvent(plan.deployment_id);
+  auto* r = e.mutable_revert_requested();
+  r->set_rollback_id(sluice::core::NewUuid());
+  r->set_deployment_id(plan.deployment_id);
+  r->set_generation(2);
+  r->set_target_version(from.version);
+  for (const auto& h : plan.hosts) r->add_hosts(h.name);
+  return e;
+}
+
+int RunRevert(const std::string& brokers, const std::string& hosts_file, const Version& from,
+              const Version& to, int max_parallel, const std::vector<std::string>& restart,
+              const std::vector<std::string>& health, int timeout_s) {
+  const RevertPlan plan{
+      sluice::core::NewUuid(), ReadHosts(hosts_file), max_parallel, restart, health, timeout_s};
+  EventReader reader(brokers, {std::string(events::kTopicExecutions)});
+  EventWriter writer(brokers);
+  std::printf("hosts=%zu\ndeployment_id=%s\n", plan.hosts.size(), plan.deployment_id.c_str());
+  if (Install(reader, writer, plan, 0, from) < 0 || Install(reader, writer, plan, 1, to) < 0) {
+    return 1;
+  }
+
+  const auto e = RevertRequest(plan, from);
+  const auto t0 = SteadyClock::now();
+  writer.Publish(e);
+  long updates = 0;
+  const auto closing = WaitClosing(reader, plan.deployment_id, timeout_s, &updates);
   const double secs = SecondsSince(t0);
   if (!closing || !closing->has_revert_completed()) {
     std::printf("result=timeout\n");
@@ -495,8 +539,8 @@ int RunRevert(const std::string& brokers, const std::string& hosts_file, const V
   std::printf("revert_s=%.3f\n", secs);
   std::printf("reverted=%d\nfailed=%d\ninstance_events=%ld\n", done.reverted_hosts_size(),
               done.failed_hosts_size(), updates);
-  const bool ok =
-      done.failed_hosts_size() == 0 && done.reverted_hosts_size() == static_cast<int>(hosts.size());
+  const bool ok = done.failed_hosts_size() == 0 &&
+                  done.reverted_hosts_size() == static_cast<int>(plan.hosts.size());
   std::printf("result=%s\n", ok ? "succeeded" : "failed");
   std::fflush(stdout);
   return ok ? 0 : 1;
@@ -564,32 +608,20 @@ double EpochOf(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-// Turns the fault on at every application, then follows the deployment from the moment its
-// rule's query first shows the breach to RollbackCompleted: the whole automatic path
-// (metric-watcher, rollback-agent, rollout-planner, executor, agents) measured as one.
-int RunBreach(const std::string& brokers, const std::string& deployment_id,
-              const std::string& prometheus, const std::string& query, double threshold,
-              const std::string& apps_file, const std::string& fault, int timeout_s) {
+// The application addresses of `path`, one per line ('#' starts a comment line).
+std::vector<std::string> ReadApps(const std::string& path) {
   std::vector<std::string> apps;
-  {
-    std::ifstream in(apps_file);
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line[0] != '#') apps.push_back(line);
-    }
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line[0] != '#') apps.push_back(line);
   }
-  if (apps.empty()) throw std::runtime_error("no application addresses in " + apps_file);
-  EventReader reader(brokers,
-                     {std::string(events::kTopicDeployments), std::string(events::kTopicExecutions),
-                      std::string(events::kTopicAnalyses), std::string(events::kTopicRollbacks)});
-  if (const auto before = QueryMax(prometheus, query); before && *before > threshold) {
-    throw std::runtime_error("the query already shows a breach (" + std::to_string(*before) +
-                             ") before the fault");
-  }
+  if (apps.empty()) throw std::runtime_error("no application addresses in " + path);
+  return apps;
+}
 
-  // The fault, at every application at once (a bad release misbehaves everywhere).
-  using WallClock = std::chrono::system_clock;
-  const auto t_fault = WallClock::now();
-  const auto deadline = SteadyClock::now() + std::chrono::seconds(timeout_s);
+// Turns the fault on at every application at once (a bad release misbehaves everywhere), 16 at
+// a time; throws when any refuses it.
+void InjectFault(const std::vector<std::string>& apps, const std::string& fault) {
   std::atomic<std::size_t> next{0};
   std::atomic<int> fault_errors{0};
   std::vector<std::thread> workers;
@@ -610,28 +642,81 @@ int RunBreach(const std::string& brokers, const std::string& deployment_id,
     });
   }
   for (auto& t : workers) t.join();
-  const auto t_faulted = WallClock::now();
   if (fault_errors > 0) {
     throw std::runtime_error(std::to_string(fault_errors.load()) + " of " +
                              std::to_string(apps.size()) + " applications refused the fault");
   }
+}
 
+using WallClock = std::chrono::system_clock;
+
+// What following the deployment to RollbackCompleted saw.
+struct Followed {
   std::map<std::string, WallClock::time_point> first;  // event type -> first receipt
   std::optional<v1::RollbackCompleted> completed;
   int revert_completed_hosts = -1;
-  while (!completed && SteadyClock::now() < deadline) {
+};
+
+Followed FollowToRollback(EventReader& reader, const std::string& deployment_id,
+                          SteadyClock::time_point deadline) {
+  Followed f;
+  while (!f.completed && SteadyClock::now() < deadline) {
     auto e = reader.Next(20);
     if (!e || e->deployment_id() != deployment_id) continue;
     const auto& type = e->type();
-    first.try_emplace(type.substr(type.rfind('.') + 1), WallClock::now());
+    f.first.try_emplace(type.substr(type.rfind('.') + 1), WallClock::now());
     if (e->has_revert_completed()) {
-      revert_completed_hosts = e->revert_completed().reverted_hosts_size();
+      f.revert_completed_hosts = e->revert_completed().reverted_hosts_size();
     }
-    if (e->has_rollback_completed()) completed = e->rollback_completed();
+    if (e->has_rollback_completed()) f.completed = e->rollback_completed();
   }
+  return f;
+}
+
+// Prints the rollback's outcome; the exit code (0 when every application's host is back: the
+// rollback covered the whole deployment).
+int ReportRollback(const Followed& f, std::size_t apps) {
+  if (!f.completed) {
+    std::printf("result=timeout\n");
+    return 1;
+  }
+  const auto& completed = *f.completed;
+  std::printf("revert_completed_hosts=%d\n", f.revert_completed_hosts);
+  std::printf("rollback_reverted=%d\nrollback_failed=%d\n", completed.reverted_hosts_size(),
+              completed.failed_hosts_size());
+  std::printf("target_version=%s\n", completed.target_version().c_str());
+  const bool ok = completed.success() && completed.failed_hosts_size() == 0 &&
+                  completed.reverted_hosts_size() == static_cast<int>(apps);
+  std::printf("result=%s\n", ok ? "succeeded" : "failed");
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+// Turns the fault on at every application, then follows the deployment from the moment its
+// rule's query first shows the breach to RollbackCompleted: the whole automatic path
+// (metric-watcher, rollback-agent, rollout-planner, executor, agents) measured as one.
+int RunBreach(const std::string& brokers, const std::string& deployment_id,
+              const std::string& prometheus, const std::string& query, double threshold,
+              const std::string& apps_file, const std::string& fault, int timeout_s) {
+  const auto apps = ReadApps(apps_file);
+  EventReader reader(brokers,
+                     {std::string(events::kTopicDeployments), std::string(events::kTopicExecutions),
+                      std::string(events::kTopicAnalyses), std::string(events::kTopicRollbacks)});
+  if (const auto before = QueryMax(prometheus, query); before && *before > threshold) {
+    throw std::runtime_error("the query already shows a breach (" + std::to_string(*before) +
+                             ") before the fault");
+  }
+
+  const auto t_fault = WallClock::now();
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(timeout_s);
+  InjectFault(apps, fault);
+  const auto t_faulted = WallClock::now();
+  const auto followed = FollowToRollback(reader, deployment_id, deadline);
   std::printf("applications=%zu\nfault_s=%.3f\nfault_at=%.3f\n", apps.size(),
               std::chrono::duration<double>(t_faulted - t_fault).count(), EpochOf(t_fault));
-  for (const auto& [type, at] : first) std::printf("%s_at=%.3f\n", type.c_str(), EpochOf(at));
+  for (const auto& [type, at] : followed.first) {
+    std::printf("%s_at=%.3f\n", type.c_str(), EpochOf(at));
+  }
   // Samples carry their scrape's start time: let the last scrape land before reading back.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const double range_start = EpochOf(t_fault) - 1;
@@ -644,23 +729,95 @@ int RunBreach(const std::string& brokers, const std::string& deployment_id,
     return 1;
   }
   std::printf("fault_to_visible_ms=%.0f\n", (*visible - EpochOf(t_fault)) * 1000);
-  for (const auto& [type, at] : first) {
+  for (const auto& [type, at] : followed.first) {
     std::printf("visible_to_%s_ms=%.0f\n", type.c_str(), (EpochOf(at) - *visible) * 1000);
   }
-  if (!completed) {
-    std::printf("result=timeout\n");
-    return 1;
-  }
-  std::printf("revert_completed_hosts=%d\n", revert_completed_hosts);
-  std::printf("rollback_reverted=%d\nrollback_failed=%d\n", completed->reverted_hosts_size(),
-              completed->failed_hosts_size());
-  std::printf("target_version=%s\n", completed->target_version().c_str());
-  // Every application's host back: the rollback covered the whole deployment.
-  const bool ok = completed->success() && completed->failed_hosts_size() == 0 &&
-                  completed->reverted_hosts_size() == static_cast<int>(apps.size());
-  std::printf("result=%s\n", ok ? "succeeded" : "failed");
-  std::fflush(stdout);
-  return ok ? 0 : 1;
+  return ReportRollback(followed, apps.size());
+}
+
+struct SimAgentFlags {
+  std::string addr = "127.0.0.1:17999";
+  std::string token_file = "var/local/agent-token";
+  int work_ms = 0;
+  int threads = 32;
+};
+
+CLI::App* AddSimAgent(CLI::App& app, SimAgentFlags& f) {
+  auto* sim = app.add_subcommand("sim-agent", "answer the agent API for many hosts");
+  sim->add_option("--addr", f.addr);
+  sim->add_option("--token-file", f.token_file);
+  sim->add_option("--work-ms", f.work_ms, "time each deploy / revert takes")
+      ->check(CLI::Range(0, 60000));
+  sim->add_option("--threads", f.threads)->check(CLI::Range(1, 512));
+  return sim;
+}
+
+struct RolloutFlags {
+  std::string api = "http://127.0.0.1:8080";
+  std::string token_file = "var/local/admin-token";
+  std::string release;
+  std::string env = "production";
+  std::vector<int> pids;
+  int timeout_s = 600;
+  double settle_s = 1.0;
+};
+
+CLI::App* AddRollout(CLI::App& app, RolloutFlags& f) {
+  auto* rollout = app.add_subcommand("rollout", "request a deployment and measure it");
+  rollout->add_option("--api", f.api);
+  rollout->add_option("--token-file", f.token_file);
+  rollout->add_option("--release", f.release)->required();
+  rollout->add_option("--env", f.env);
+  rollout->add_option("--pid", f.pids, "processes whose CPU time is measured");
+  rollout->add_option("--timeout", f.timeout_s)->check(CLI::Range(1, 3600));
+  rollout->add_option("--settle", f.settle_s, "seconds to keep counting after the end");
+  return rollout;
+}
+
+struct RevertFlags {
+  std::string hosts_file;
+  std::string from;
+  std::string to;
+  int max_parallel = 10;
+  std::vector<std::string> restart = {"bin/restart.sh"};
+  std::vector<std::string> health = {"bin/sluice-demo-app", "healthcheck"};
+  int timeout_s = 600;
+};
+
+CLI::App* AddRevert(CLI::App& app, RevertFlags& f) {
+  auto* revert = app.add_subcommand("revert", "install two versions, revert, measure the revert");
+  revert->add_option("--hosts-file", f.hosts_file)->required();
+  revert->add_option("--from", f.from, "VERSION,URL,SHA256 installed first")->required();
+  revert->add_option("--to", f.to, "VERSION,URL,SHA256 installed second")->required();
+  revert->add_option("--max-parallel", f.max_parallel)->check(CLI::Range(1, 1000));
+  revert->add_option("--restart-command", f.restart);
+  revert->add_option("--health-command", f.health);
+  revert->add_option("--timeout", f.timeout_s)->check(CLI::Range(1, 3600));
+  return revert;
+}
+
+struct BreachFlags {
+  std::string deployment_id;
+  std::string prometheus = "http://127.0.0.1:19090";
+  std::string query;
+  double threshold = 0.05;
+  std::string apps_file;
+  std::string fault = R"({"error_rate": 0.6})";
+  int timeout_s = 600;
+};
+
+CLI::App* AddBreach(CLI::App& app, BreachFlags& f) {
+  auto* breach = app.add_subcommand(
+      "breach", "turn a fault on at every application, measure breach -> RollbackCompleted");
+  breach->add_option("--deployment-id", f.deployment_id)->required();
+  breach->add_option("--prometheus", f.prometheus);
+  breach->add_option("--query", f.query, "the rule's query; a sample above --threshold = breach")
+      ->required();
+  breach->add_option("--threshold", f.threshold);
+  breach->add_option("--apps-file", f.apps_file, "application addresses, one per line")->required();
+  breach->add_option("--fault", f.fault, "JSON for each application's POST /admin/faults");
+  breach->add_option("--timeout", f.timeout_s)->check(CLI::Range(1, 3600));
+  return breach;
 }
 
 }  // namespace
@@ -670,78 +827,28 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string brokers = "127.0.0.1:19092";
   app.add_option("--brokers", brokers, "Kafka bootstrap servers");
-
-  auto* sim = app.add_subcommand("sim-agent", "answer the agent API for many hosts");
-  std::string sim_addr = "127.0.0.1:17999";
-  std::string token_file = "var/local/agent-token";
-  int work_ms = 0;
-  int threads = 32;
-  sim->add_option("--addr", sim_addr);
-  sim->add_option("--token-file", token_file);
-  sim->add_option("--work-ms", work_ms, "time each deploy / revert takes")
-      ->check(CLI::Range(0, 60000));
-  sim->add_option("--threads", threads)->check(CLI::Range(1, 512));
-
-  auto* rollout = app.add_subcommand("rollout", "request a deployment and measure it");
-  std::string api = "http://127.0.0.1:8080";
-  std::string admin_token_file = "var/local/admin-token";
-  std::string release;
-  std::string env = "production";
-  std::vector<int> pids;
-  int timeout_s = 600;
-  double settle_s = 1.0;
-  rollout->add_option("--api", api);
-  rollout->add_option("--token-file", admin_token_file);
-  rollout->add_option("--release", release)->required();
-  rollout->add_option("--env", env);
-  rollout->add_option("--pid", pids, "processes whose CPU time is measured");
-  rollout->add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
-  rollout->add_option("--settle", settle_s, "seconds to keep counting after the end");
-
-  auto* revert = app.add_subcommand("revert", "install two versions, revert, measure the revert");
-  std::string hosts_file;
-  std::string from_text;
-  std::string to_text;
-  int max_parallel = 10;
-  std::vector<std::string> restart = {"bin/restart.sh"};
-  std::vector<std::string> health = {"bin/sluice-demo-app", "healthcheck"};
-  revert->add_option("--hosts-file", hosts_file)->required();
-  revert->add_option("--from", from_text, "VERSION,URL,SHA256 installed first")->required();
-  revert->add_option("--to", to_text, "VERSION,URL,SHA256 installed second")->required();
-  revert->add_option("--max-parallel", max_parallel)->check(CLI::Range(1, 1000));
-  revert->add_option("--restart-command", restart);
-  revert->add_option("--health-command", health);
-  revert->add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
-
-  auto* breach = app.add_subcommand(
-      "breach", "turn a fault on at every application, measure breach -> RollbackCompleted");
-  std::string deployment_id;
-  std::string prometheus = "http://127.0.0.1:19090";
-  std::string query;
-  double threshold = 0.05;
-  std::string apps_file;
-  std::string fault = R"({"error_rate": 0.6})";
-  breach->add_option("--deployment-id", deployment_id)->required();
-  breach->add_option("--prometheus", prometheus);
-  breach->add_option("--query", query, "the rule's query; a sample above --threshold = breach")
-      ->required();
-  breach->add_option("--threshold", threshold);
-  breach->add_option("--apps-file", apps_file, "application addresses, one per line")->required();
-  breach->add_option("--fault", fault, "JSON for each application's POST /admin/faults");
-  breach->add_option("--timeout", timeout_s)->check(CLI::Range(1, 3600));
-
+  SimAgentFlags sim;
+  RolloutFlags rollout;
+  RevertFlags revert;
+  BreachFlags breach;
+  const auto* sim_cmd = AddSimAgent(app, sim);
+  const auto* rollout_cmd = AddRollout(app, rollout);
+  AddRevert(app, revert);
+  const auto* breach_cmd = AddBreach(app, breach);
   CLI11_PARSE(app, argc, argv);
+
   try {
-    if (*sim) return RunSimAgent(sim_addr, token_file, work_ms, threads);
-    if (*rollout) {
-      return RunRollout(brokers, api, admin_token_file, release, env, pids, timeout_s, settle_s);
+    if (*sim_cmd) return RunSimAgent(sim.addr, sim.token_file, sim.work_ms, sim.threads);
+    if (*rollout_cmd) {
+      return RunRollout(brokers, rollout.api, rollout.token_file, rollout.release, rollout.env,
+                        rollout.pids, rollout.timeout_s, rollout.settle_s);
     }
-    if (*breach) {
-      return RunBreach(brokers, deployment_id, prometheus, query, threshold, apps_file, fault,
-                       timeout_s);
+    if (*breach_cmd) {
+      return RunBreach(brokers, breach.deployment_id, breach.prometheus, breach.query,
+                       breach.threshold, breach.apps_file, breach.fault, breach.timeout_s);
     }
-    return RunRevert(brokers, hosts_file, ParseVersion(from_text), ParseVersion(to_text),
-                     max_parallel, restart, health, timeout_s);
+    return RunRevert(brokers, revert.hosts_file, ParseVersion(revert.from), ParseVersion(revert.to),
+                     revert.max_parallel, revert.restart, revert.health, revert.timeout_s);
   } catch (const std::exception& e) {
     std::cerr << "rollout-bench: " << e.what() << "\n";
     return 2;
