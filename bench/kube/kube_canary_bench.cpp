@@ -42,6 +42,20 @@ Json Deployment(int replicas, const std::string& image) {
               {"spec", {{"containers", Json::array({{{"name", "app"}, {"image", image}}})}}}}}}}};
 }
 
+// The bench Deployment as the driver's target, in cluster "local".
+HostTarget BenchTarget(const std::string& ns) {
+  HostTarget target;
+  target.host = "bench";
+  target.driver = std::string(kDriverKubernetes);
+  target.kubernetes = KubernetesTarget{};
+  target.kubernetes->cluster = "local";
+  target.kubernetes->ns = ns;
+  target.kubernetes->kind = "Deployment";
+  target.kubernetes->name = "bench";
+  target.kubernetes->container = "app";
+  return target;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,15 +93,7 @@ int main(int argc, char** argv) {
     if (!ready.Succeeded())
       throw std::runtime_error("the Deployment is not ready: " + ready.message);
 
-    HostTarget target;
-    target.host = "bench";
-    target.driver = std::string(kDriverKubernetes);
-    target.kubernetes = KubernetesTarget{};
-    target.kubernetes->cluster = "local";
-    target.kubernetes->ns = ns;
-    target.kubernetes->kind = "Deployment";
-    target.kubernetes->name = "bench";
-    target.kubernetes->container = "app";
+    HostTarget target = BenchTarget(ns);
     const std::string digest = "sha256:" + std::string(64, 'c');
     const ArtifactRef release{"2.0.0", "example.com/bench:2.0.0", digest, "image", "", ""};
 
