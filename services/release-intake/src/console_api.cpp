@@ -68,8 +68,8 @@ void ReleaseIntakeApi::RegisterConsole() {
   s.Delete("/v1/sessions/current", [this](const auto& req, auto& res) { DeleteSession(req, res); });
 }
 
-TokenRecord ReleaseIntakeApi::AuthenticateSession(const httplib::Request& req,
-                                                  const std::string& session_id, Role needed) {
+SessionWithToken ReleaseIntakeApi::AuthenticateSession(const httplib::Request& req,
+                                                       const std::string& session_id, Role needed) {
   const std::string hash = HashToken(session_id);
   const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
   const auto found = Db([&](pqxx::work& tx) {
@@ -101,7 +101,7 @@ TokenRecord ReleaseIntakeApi::AuthenticateSession(const httplib::Request& req,
                               std::string(kCsrfHeader)});
   }
   RequireRole(found->token.name, found->token.role, needed);
-  return TokenRecord{found->token.id, found->token.name, found->token.role};
+  return *found;
 }
 
 void ReleaseIntakeApi::CreateSession(const httplib::Request& req, httplib::Response& res) {
@@ -150,23 +150,20 @@ void ReleaseIntakeApi::CreateSession(const httplib::Request& req, httplib::Respo
 void ReleaseIntakeApi::GetSession(const httplib::Request& req, httplib::Response& res) {
   const auto id = SessionIdFromCookie(req.get_header_value("Cookie"));
   if (!id) throw http::Unauthorized("no console session: sign in with POST /v1/sessions");
-  const auto token = AuthenticateSession(req, *id, Role::kViewer);
-  const auto found =
-      Db([&](pqxx::work& tx) { return SessionRepository::Find(tx, HashToken(*id)); });
-  if (!found) throw http::Unauthorized("the console session has ended; sign in again");
+  const auto found = AuthenticateSession(req, *id, Role::kViewer);
   res.set_header("Cache-Control", "no-store");
   http::WriteJson(res, 200,
-                  {{"name", token.name},
-                   {"role", ToString(token.role)},
-                   {"csrf_token", found->session.csrf_token},
+                  {{"name", found.token.name},
+                   {"role", ToString(found.token.role)},
+                   {"csrf_token", found.session.csrf_token},
                    {"idle_timeout_s", options_.sessions.idle_timeout.count()},
-                   {"expires_at_ms", found->session.expires_at_ms}});
+                   {"expires_at_ms", found.session.expires_at_ms}});
 }
 
 void ReleaseIntakeApi::DeleteSession(const httplib::Request& req, httplib::Response& res) {
   const auto id = SessionIdFromCookie(req.get_header_value("Cookie"));
   if (!id) throw http::Unauthorized("no console session to end (no sluice_session cookie)");
-  const auto token = AuthenticateSession(req, *id, Role::kViewer);
+  const auto token = AuthenticateSession(req, *id, Role::kViewer).token;
   Db([&](pqxx::work& tx) {
     SessionRepository::Delete(tx, HashToken(*id));
     ReleaseRepository::Audit(tx,

@@ -91,7 +91,8 @@ TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_
 TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {
   if (!req.has_header("Authorization")) {
     if (auto id = SessionIdFromCookie(req.get_header_value("Cookie"))) {
-      return AuthenticateSession(req, *id, needed);
+      const auto token = AuthenticateSession(req, *id, needed).token;
+      return TokenRecord{token.id, token.name, token.role};
     }
   }
   const std::string header = req.get_header_value("Authorization");

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "console_session.hpp"
+#include "console_session_repository.hpp"
 #include "delivery_repository.hpp"
 #include "intake_actions.hpp"
 #include "release.hpp"
@@ -95,8 +96,10 @@ class ReleaseIntakeApi {
   // The caller: by "Authorization: Bearer <token>", or without that header by the console's
   // session cookie (and, for a mutation, its X-CSRF-Token). 401 / 403 with the reason.
   TokenRecord Authenticate(const httplib::Request& req, Role needed);
-  TokenRecord AuthenticateSession(const httplib::Request& req, const std::string& session_id,
-                                  Role needed);
+  // The checked session (its token, CSRF token and times), for the cookie path and the
+  // /v1/sessions/current routes.
+  SessionWithToken AuthenticateSession(const httplib::Request& req, const std::string& session_id,
+                                       Role needed);
   // A read a viewer may make, or a signed link may open without a token: with an
   // Authorization header, Authenticate(viewer); without one, a signed link whose path is one
   // of `link_paths`, carried in the request's own query (exp, kid, sig: the chart and report
