@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <sluice/core/clock.hpp>
+#include <sluice/core/duration.hpp>
 
 namespace sluice::cli {
 namespace {
@@ -157,6 +159,9 @@ WatchView DescribeDeployment(const json& d) {
   if (!phase.empty() && phase != status) v.status_line += " (" + phase + ")";
   if (status == "paused" && !Str(d, "pause_reason").empty()) {
     v.status_line += ": " + Str(d, "pause_reason");
+    if (const auto countdown = PauseCountdown(d, std::nullopt); !countdown.empty()) {
+      v.status_line += ", " + countdown;
+    }
   } else if (!Str(d, "failure_reason").empty()) {
     v.status_line += ": " + Str(d, "failure_reason");
   }
@@ -280,9 +285,27 @@ std::string RenderAnalysisLine(const json& a) {
   return line;
 }
 
-std::vector<std::string> RenderDeploymentView(const json& d, const json& instances,
-                                              const json& analysis) {
-  std::vector<std::string> out{DescribeDeployment(d).status_line};
+std::string PauseCountdown(const json& d,
+                           std::optional<std::chrono::system_clock::time_point> now) {
+  const auto at = core::ParseRfc3339(Str(d, "resumes_at"));
+  if (!at) return "";
+  const std::string clock = core::FormatRfc3339(*at).substr(11, 8) + "Z";
+  if (!now) return "resumes at " + clock;
+  const auto left = std::chrono::ceil<std::chrono::seconds>(*at - *now);
+  if (left <= std::chrono::seconds(0)) return "resumes now (due " + clock + ")";
+  return "resumes in " + core::FormatDuration(left) + " at " + clock;
+}
+
+std::vector<std::string> RenderDeploymentView(
+    const json& d, const json& instances, const json& analysis,
+    std::optional<std::chrono::system_clock::time_point> now) {
+  std::string status_line = DescribeDeployment(d).status_line;
+  if (now && Str(d, "status") == "paused") {
+    if (const auto plain = PauseCountdown(d, std::nullopt); !plain.empty()) {
+      status_line.replace(status_line.size() - plain.size(), plain.size(), PauseCountdown(d, now));
+    }
+  }
+  std::vector<std::string> out{status_line};
   std::string what = Str(d, "app") + " " + Str(d, "version") + " -> " + Str(d, "env");
   if (d.contains("generation") && d["generation"].is_number()) {
     what += ", generation " + std::to_string(d["generation"].get<long long>());

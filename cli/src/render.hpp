@@ -3,6 +3,7 @@
 // How the sluice CLI shows API answers: pure functions from JSON to lines of text, so that
 // what a person reads is unit-tested.
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -56,9 +57,16 @@ WatchView DescribeDeployment(const nlohmann::json& deployment);
 // `instances` is the executor's answer ({"instances":[…]}, oldest generation first): each host's
 // latest record, with its version, health and state; left out when null or empty.
 // `analysis` (GET /v1/analyses/{id}, the deployment's latest) adds its line before "next:".
-std::vector<std::string> RenderDeploymentView(const nlohmann::json& deployment,
-                                              const nlohmann::json& instances = nullptr,
-                                              const nlohmann::json& analysis = nullptr);
+// With `now`, a timed pause shows its countdown on the status line ("..., resumes in 1m30s at
+// 10:02:00Z"); without it only the time ("resumes at ...").
+std::vector<std::string> RenderDeploymentView(
+    const nlohmann::json& deployment, const nlohmann::json& instances = nullptr,
+    const nlohmann::json& analysis = nullptr,
+    std::optional<std::chrono::system_clock::time_point> now = std::nullopt);
+// When a timed pause passes by itself (the API's `resumes_at`): "resumes at 10:02:00Z", or with
+// `now` "resumes in 1m30s at 10:02:00Z" ("resumes now" once due); "" when it does not wait on one.
+std::string PauseCountdown(const nlohmann::json& deployment,
+                           std::optional<std::chrono::system_clock::time_point> now);
 // "analysis an-1 (batch 2, canary) Running: error_rate 0.01 <= 0.05 (rule seed)": the status
 // and the latest measurement.
 std::string RenderAnalysisLine(const nlohmann::json& analysis);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sluice/core/clock.hpp>
+
 namespace sluice::cli {
 namespace {
 
@@ -233,6 +235,27 @@ TEST(RenderDeploymentView, BatchesGatesAndTheNextCommand) {
   EXPECT_EQ(RenderAnalysisLine(json::parse(R"({"id":"an-3","status":"Failed",
     "reason":"threshold_breached"})")),
             "analysis an-3 Failed: threshold_breached");
+}
+
+TEST(RenderDeploymentView, ATimedPauseCountsDown) {
+  const json d = json::parse(R"({"id":"d-1","app":"shop","version":"1.2.3","env":"production",
+    "status":"paused","phase":"at_gate","pause_reason":"pause_step",
+    "resumes_at":"2026-12-07T10:02:00.000Z","batches":[]})");
+  const auto at = [](const char* t) { return *core::ParseRfc3339(t); };
+  EXPECT_EQ(RenderDeploymentView(d, nullptr, nullptr, at("2026-12-07T10:00:29.400Z")).at(0),
+            "deployment d-1 paused (at_gate): pause_step, resumes in 1m31s at 10:02:00Z");
+  EXPECT_EQ(RenderDeploymentView(d, nullptr, nullptr, at("2026-12-07T10:03:00Z")).at(0),
+            "deployment d-1 paused (at_gate): pause_step, resumes now (due 10:02:00Z)");
+  // Without a clock (and in watch's plain lines, printed when they change): the time only.
+  EXPECT_EQ(DescribeDeployment(d).status_line,
+            "deployment d-1 paused (at_gate): pause_step, resumes at 10:02:00Z");
+  // An approval, or an operator's pause, has no end.
+  json held = d;
+  held["pause_reason"] = "operator";
+  held["resumes_at"] = nullptr;
+  EXPECT_EQ(RenderDeploymentView(held, nullptr, nullptr, at("2026-12-07T10:00:00Z")).at(0),
+            "deployment d-1 paused (at_gate): operator");
+  EXPECT_EQ(PauseCountdown(held, std::nullopt), "");
 }
 
 TEST(NextCommand, FollowsTheState) {

@@ -349,6 +349,37 @@ await check("the audit log: an admin filters it; anyone else is told it needs th
   await viewer.context().close();
 });
 
+await check("a timed pause counts down on the deployment page", async () => {
+  // The same spec under another app whose first step is a 10-minute pause: the deployment waits
+  // there at once, and the planner says when it resumes by itself.
+  const app = `${APP}-wait`;
+  const spec = SPEC.replace(`app: ${APP}`, `app: ${app}`).replace("- approval: required", "- pause: 10m");
+  await must("PUT", `/v1/apps/${app}`, tokens.approver, spec, "application/yaml");
+  const rel = await must("POST", "/v1/releases", tokens.deployer, { app, tag: `v2.5.0-${suffix}`, version: "2.5.0",
+    artifact_url: "http://127.0.0.1:1/shop-2.5.0.tgz", sha256: createHmac("sha256", "y").update(suffix).digest("hex") });
+  const dep = (await must("POST", "/v1/deployments", tokens.deployer, { release_id: rel.id, env: "production" })).deployment_id;
+  let d = null;
+  for (const deadline = Date.now() + WAIT; Date.now() < deadline && !d?.resumes_at;) {
+    d = (await api("GET", `/v1/deployments/${dep}`, tokens.viewer)).json;
+    if (!d?.resumes_at) await new Promise((ok) => setTimeout(ok, 300));
+  }
+  expect(d?.pause_reason === "pause_step" && d?.resumes_at, `the API: ${JSON.stringify(d)?.slice(0, 300)}`);
+  const left = Date.parse(d.resumes_at) - Date.now();
+  expect(left > 9 * 60000 && left <= 10 * 60000, `resumes_at ${d.resumes_at} is not 10 minutes after the pause began`);
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/deployments/${encodeURIComponent(dep)}`);
+  const countdown = page.locator("#countdown");
+  await countdown.waitFor();
+  const first = await countdown.innerText();
+  expect(/^resumes in (9m\d+s|10m0s)$/.test(first), `countdown: ${first}`);
+  await page.waitForTimeout(2100);
+  const later = await countdown.innerText();
+  expect(later !== first && /^resumes in 9m\d+s$/.test(later), `the countdown did not tick: ${first} then ${later}`);
+  await page.context().close();
+  await must("POST", `/v1/deployments/${dep}:abort`, tokens.deployer, {});
+});
+
 await check("no script errors on any page", async () => {
   expect(consoleErrors.length === 0, consoleErrors.join("\n"));
 });

@@ -171,7 +171,9 @@ int GetDeployment(const Global& g, const std::string& id, bool watch,
     }
     return a;
   };
-  auto view = [&](const json& d) { return RenderDeploymentView(d, instances, latest_analysis); };
+  auto view = [&](const json& d) {
+    return RenderDeploymentView(d, instances, latest_analysis, std::chrono::system_clock::now());
+  };
   if (watch) {
     return WatchFrames(g, fetch, interval, view, [](const json& d) {
       const std::string status = d.value("status", "");

@@ -476,6 +476,14 @@ events::v1::Reason ToProto(PauseReason r) {
   return events::v1::REASON_UNSPECIFIED;
 }
 
+std::optional<core::SystemTime> PauseEndsAt(const Deployment& d) {
+  if (d.status != Status::kPaused || d.phase != Phase::kAtGate || d.operator_hold ||
+      d.pause_reason != PauseReason::kPauseStep || !d.timer_key) {
+    return std::nullopt;
+  }
+  return d.timer_due_at;
+}
+
 std::string_view ToString(PauseReason r) {
   const auto text = events::Name(ToProto(r));
   return text.empty() ? "unknown" : text;

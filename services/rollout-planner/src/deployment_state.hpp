@@ -155,6 +155,11 @@ struct Deployment {
   bool operator==(const Deployment&) const = default;
 };
 
+// When a timed pause step passes by itself: the deployment waits at a pause step with a duration
+// and no operator holds it. nullopt otherwise (running, an approval, an open-ended pause, an
+// operator's pause, or the rollback timer).
+std::optional<core::SystemTime> PauseEndsAt(const Deployment& d);
+
 // A new deployment over a plan.
 Deployment NewDeployment(core::DeploymentId id, std::vector<Batch> batches);
 

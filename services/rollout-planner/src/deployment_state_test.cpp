@@ -424,9 +424,12 @@ TEST(DeploymentStateTest, TimedPauseSchedulesADurableTimer) {
   EXPECT_EQ(t.next.timer_key, key);
   EXPECT_EQ(t.next.timer_due_at, now + minutes(2));
   EXPECT_EQ(t.next.pause_reason, PauseReason::kPauseStep);
+  EXPECT_EQ(PauseEndsAt(t.next), now + minutes(2));
+  EXPECT_EQ(PauseEndsAt(d), std::nullopt);  // running
 
   // The timer fires: resumed, then the approval gate pauses again (no timer).
   const auto fired = Next(t.next, TimerFired{key}, now + minutes(2));
+  EXPECT_EQ(PauseEndsAt(fired.next), std::nullopt);  // an approval has no end
   ASSERT_EQ(fired.commands.size(), 2u);
   EXPECT_EQ(std::get<Emit>(fired.commands[0]).kind, EventKind::kDeploymentResumed);
   const auto approval = std::get<Emit>(fired.commands[1]);
@@ -677,6 +680,10 @@ TEST(DeploymentStateTest, OperatorPauseHoldsAtTheNextBatchBoundary) {
   t = Next(t.next, Op(OperatorCommand::VERB_RESUME), kT0 + minutes(10));
   EXPECT_EQ(All<ScheduleTimer>(t.commands),
             (std::vector<ScheduleTimer>{{PauseTimerKey(1, 0, g), kT0 + minutes(12)}}));
+  EXPECT_EQ(PauseEndsAt(t.next), kT0 + minutes(12));
+  // Paused by an operator at the timed gate: it no longer ends by itself.
+  t = Next(t.next, Op(OperatorCommand::VERB_PAUSE), kT0 + minutes(11));
+  EXPECT_EQ(PauseEndsAt(t.next), std::nullopt);
 }
 
 TEST(DeploymentStateTest, ResumeAtAHeldApprovalGateStillWaitsForApproval) {

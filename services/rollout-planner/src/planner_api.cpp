@@ -45,7 +45,8 @@ json Summary(const DeploymentRow& row) {
                              : row.failure_reason.empty() ? json(nullptr)
                                                           : json(row.failure_reason)},
           {"failure_detail", row.failure_detail.empty() ? json(nullptr) : json(row.failure_detail)},
-          {"pause_reason", d.pause_reason ? json(ToString(*d.pause_reason)) : json(nullptr)}};
+          {"pause_reason", d.pause_reason ? json(ToString(*d.pause_reason)) : json(nullptr)},
+          {"resumes_at", TimeOrNull(PauseEndsAt(d))}};
 }
 
 }  // namespace

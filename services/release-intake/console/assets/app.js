@@ -141,6 +141,24 @@ function loginPage(error) {
 function render(...nodes) {
   main.replaceChildren(...nodes);
 }
+// A timed pause step's countdown to the planner's resumes_at; every [data-resumes-at] element
+// ticks once a second on its own, between the page's refreshes.
+function countdownText(at) {
+  const left = Math.ceil((Date.parse(at) - Date.now()) / 1000);
+  if (!(left > 0)) return "resumes now";
+  const m = Math.floor(left / 60), s = left % 60;
+  return `resumes in ${m ? `${m}m` : ""}${s}s`;
+}
+setInterval(() => {
+  for (const el of document.querySelectorAll("[data-resumes-at]")) el.textContent = countdownText(el.dataset.resumesAt);
+}, 1000);
+function pauseFact(d) {
+  if (!d.pause_reason) return "—";
+  if (!d.resumes_at) return d.pause_reason;
+  return [`${d.pause_reason} · `, h("span", { id: "countdown", title: `at ${new Date(d.resumes_at).toLocaleTimeString()}`,
+    dataset: { resumesAt: d.resumes_at } }, countdownText(d.resumes_at))];
+}
+
 function every(fn) {
   clearInterval(timer);
   timer = setInterval(() => { if (!document.hidden) fn(); }, REFRESH_MS);
@@ -276,7 +294,7 @@ async function deploymentPage(id) {
           ["batch", `${Math.min(d.current_batch + 1, d.batch_count)} of ${d.batch_count}`],
           ["requested by", d.requested_by || "auto-deploy"], ["spec version", d.spec_version],
           ["stable before", d.stable_version_before || "—"], ["started", when(d.started_at)],
-          ["finished", when(d.finished_at)], ["pause reason", d.pause_reason ?? "—"],
+          ["finished", when(d.finished_at)], ["pause reason", pauseFact(d)],
           ["failure", d.failure_reason ? `${d.failure_reason}${d.failure_detail ? ": " + d.failure_detail : ""}` : "—"]]
           .map(([k, v]) => h("div", {}, h("span", {}, k), v))),
       actions,
