@@ -5,6 +5,7 @@
 #include <map>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/duration.hpp>
+#include <sluice/core/rfc3339.hpp>
 
 namespace sluice::cli {
 namespace {

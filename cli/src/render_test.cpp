@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <sluice/core/clock.hpp>
+#include <sluice/core/rfc3339.hpp>
 
 namespace sluice::cli {
 namespace {

@@ -3,9 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <optional>
-#include <string>
-#include <string_view>
 
 namespace sluice::core {
 
@@ -37,9 +34,5 @@ inline SystemTime FromUnixMillis(std::int64_t ms) {
 
 // RFC 3339 with milliseconds in UTC, e.g. 2026-11-25T10:00:00.123Z.
 std::string FormatRfc3339(SystemTime t);
-// The inverse for what Sluice writes and what RFC 3339 readers expect of a UTC time:
-// "2026-11-25T10:00:00Z", with an optional fraction (milliseconds kept, finer digits dropped) and
-// "Z" or an offset ("+08:00"). nullopt for anything else, out-of-range fields included.
-std::optional<SystemTime> ParseRfc3339(std::string_view text);
 
 }  // namespace sluice::core

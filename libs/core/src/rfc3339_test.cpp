@@ -1,18 +1,18 @@
 #include <gtest/gtest.h>
 
-#include <sluice/core/clock.hpp>
+#include <sluice/core/rfc3339.hpp>
 
 namespace sluice::core {
 namespace {
 
-TEST(ClockTest, ParseRfc3339ReadsWhatFormatRfc3339Writes) {
+TEST(Rfc3339Test, ParseRfc3339ReadsWhatFormatRfc3339Writes) {
   for (const std::int64_t ms : {0LL, 1764064800123LL, 951782400000LL, 4102444799999LL}) {
     const auto t = FromUnixMillis(ms);
     EXPECT_EQ(ParseRfc3339(FormatRfc3339(t)), t) << FormatRfc3339(t);
   }
 }
 
-TEST(ClockTest, ParseRfc3339ReadsFractionsAndOffsets) {
+TEST(Rfc3339Test, ParseRfc3339ReadsFractionsAndOffsets) {
   const auto base = FromUnixMillis(1764064800000);  // 2025-11-25T10:00:00Z
   EXPECT_EQ(ParseRfc3339("2025-11-25T10:00:00Z"), base);
   EXPECT_EQ(ParseRfc3339("2025-11-25t10:00:00z"), base);
@@ -23,7 +23,7 @@ TEST(ClockTest, ParseRfc3339ReadsFractionsAndOffsets) {
   EXPECT_EQ(ParseRfc3339("2024-02-29T00:00:00Z"), FromUnixMillis(1709164800000));
 }
 
-TEST(ClockTest, ParseRfc3339RefusesWhatIsNotOne) {
+TEST(Rfc3339Test, ParseRfc3339RefusesWhatIsNotOne) {
   for (const char* bad : {"", "2025-11-25", "2025-11-25T10:00:00", "2025-11-25 10:00:00Z",
                           "2025-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2025-11-31T00:00:00Z",
                           "2025-11-25T24:00:00Z", "2025-11-25T10:60:00Z", "2025-11-25T10:00:00.Z",
