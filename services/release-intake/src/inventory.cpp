@@ -382,4 +382,25 @@ std::variant<spec::Environment, InventoryGroupError> ResolveInventories(
   return out;
 }
 
+json InventoriesJson(const spec::Environment& env) {
+  json out = json::array();
+  for (const auto& g : env.targets) {
+    if (!g.inventory) continue;
+    json hosts = json::array();
+    for (const auto& h : g.hosts) {
+      json jh = {{"name", h.name}, {"address", h.address}};
+      if (h.port != 0) jh["port"] = h.port;
+      hosts.push_back(std::move(jh));
+    }
+    out.push_back({{"group", g.name},
+                   {"source", DescribeSource(*g.inventory)},
+                   {"inventory_group", g.inventory->group},
+                   {"sha256", g.inventory->sha256},
+                   {"hosts", std::move(hosts)},
+                   {"removed_hosts", g.inventory->removed_hosts},
+                   {"added_hosts", g.inventory->added_hosts}});
+  }
+  return out;
+}
+
 }  // namespace sluice::release_intake

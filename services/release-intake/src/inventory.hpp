@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,5 +99,10 @@ struct InventoryGroupError {
 std::variant<spec::Environment, InventoryGroupError> ResolveInventories(
     const spec::Environment& env, const InventoryTextReader& read, const InventoryLimits& limits,
     const PreviousInventoryHosts& previous);
+
+// The inventory groups of a resolved environment, as the API shows them in a deployment's answer
+// and dry run: [{"group", "source", "inventory_group", "sha256", "hosts": [{"name", "address",
+// "port"}], "removed_hosts", "added_hosts"}]; empty when no group reads an inventory.
+nlohmann::json InventoriesJson(const spec::Environment& env);
 
 }  // namespace sluice::release_intake

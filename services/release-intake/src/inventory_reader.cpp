@@ -15,32 +15,32 @@ InventoryError Unreachable(const spec::InventorySource& source, const std::strin
                         "inventory " + DescribeSource(source) + ": " + what};
 }
 
-// `path` resolved (links, '..') when it is a regular file below `root`; else why not.
-std::variant<fs::path, std::string> Contained(const std::string& path, const std::string& root) {
+// A file's text, or why it was not read (`why` not empty).
+struct FileRead {
+  std::string text;
+  std::string why;
+};
+
+// At most `max_bytes` + 1 bytes of `path` when, resolved (links, '..'), it is a regular file
+// below `root`.
+FileRead ReadBelow(const std::string& path, const std::string& root, std::size_t max_bytes) {
   std::error_code ec;
   const fs::path real_root = fs::canonical(root, ec);
-  if (ec) return "the inventory directory " + root + " (SLUICE_INVENTORY_DIR) does not exist";
+  if (ec) return {"", "the inventory directory " + root + " (SLUICE_INVENTORY_DIR) does not exist"};
   const fs::path real = fs::canonical(path, ec);
-  if (ec) return "cannot be read (" + ec.message() + ")";
+  if (ec) return {"", "cannot be read (" + ec.message() + ")"};
   const auto rel = real.lexically_relative(real_root);
   if (rel.empty() || *rel.begin() == "..") {
-    return "is not below the inventory directory " + real_root.string() + " (SLUICE_INVENTORY_DIR)";
+    return {"", "is not below the inventory directory " + real_root.string() +
+                    " (SLUICE_INVENTORY_DIR)"};
   }
-  if (!fs::is_regular_file(real, ec)) return "is not a regular file";
-  return real;
-}
-
-// At most `max_bytes` + 1 bytes of a file below `root`.
-std::variant<std::string, std::string> ReadBelow(const std::string& path, const std::string& root,
-                                                 std::size_t max_bytes) {
-  auto where = Contained(path, root);
-  if (auto* why = std::get_if<std::string>(&where)) return *why;
-  std::ifstream in(std::get<fs::path>(where), std::ios::binary);
-  if (!in) return std::string("cannot be opened");
+  if (!fs::is_regular_file(real, ec)) return {"", "is not a regular file"};
+  std::ifstream in(real, std::ios::binary);
+  if (!in) return {"", "cannot be opened"};
   std::string text(max_bytes + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
-  return std::variant<std::string, std::string>(std::in_place_index<0>, std::move(text));
+  return {std::move(text), ""};
 }
 
 }  // namespace
@@ -54,10 +54,9 @@ std::variant<std::string, InventoryError> ReadInventoryText(const spec::Inventor
   };
   if (!source.file.empty()) {
     auto read = ReadBelow(source.file, limits.file_root, limits.max_bytes);
-    if (read.index() == 1) return Unreachable(source, std::get<1>(read));
-    auto& text = std::get<0>(read);
-    if (text.size() > limits.max_bytes) return too_large();
-    return std::move(text);
+    if (!read.why.empty()) return Unreachable(source, read.why);
+    if (read.text.size() > limits.max_bytes) return too_large();
+    return std::move(read.text);
   }
   http::ClientRequest req;
   req.url = source.url;
@@ -66,10 +65,10 @@ std::variant<std::string, InventoryError> ReadInventoryText(const spec::Inventor
   req.headers.emplace_back("Accept", "application/json");
   if (!source.token_file.empty()) {
     auto token = ReadBelow(source.token_file, limits.file_root, 8192);
-    if (token.index() == 1) {
-      return Unreachable(source, "token file " + source.token_file + " " + std::get<1>(token));
+    if (!token.why.empty()) {
+      return Unreachable(source, "token file " + source.token_file + " " + token.why);
     }
-    std::string t = std::get<0>(token);
+    std::string t = std::move(token.text);
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
     if (t.empty() || t.size() > 8192 ||
         t.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
