@@ -302,8 +302,16 @@ std::string_view ToString(InventoryProblem p) {
       return "too_many_hosts";
     case InventoryProblem::kBadHost:
       return "bad_host";
+    case InventoryProblem::kNotAllowed:
+      return "not_allowed";
   }
   return "bad_json";
+}
+
+bool InventoryUrlAllowed(std::string_view url, const std::vector<std::string>& prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) {
+    return !p.empty() && p.back() == '/' && url.substr(0, p.size()) == p;
+  });
 }
 
 std::string DescribeSource(const spec::InventorySource& source) {

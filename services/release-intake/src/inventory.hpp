@@ -37,7 +37,14 @@ struct InventoryLimits {
   // Inventory files and URL token files are read only below this directory (symbolic links and
   // '..' resolved first): a spec cannot make release-intake read, or send away, any other file.
   std::string file_root = "/etc/sluice/inventories";
+  // Inventory URLs must start with one of these (each an http(s) URL ending in '/'); none: URL
+  // inventories are refused. A spec cannot make release-intake call any other address.
+  std::vector<std::string> url_prefixes;
 };
+
+// Whether `url` starts with one of `prefixes` (each ends in '/', so a host name cannot be
+// extended: "https://cmdb.example/" does not allow "https://cmdb.example.evil/").
+bool InventoryUrlAllowed(std::string_view url, const std::vector<std::string>& prefixes);
 
 // What can be wrong, each a closed code the API answers with (HTTP 422, code `inventory_<code>`).
 enum class InventoryProblem {
@@ -48,6 +55,7 @@ enum class InventoryProblem {
   kEmptyGroup,    // the group (children included) has no host
   kTooManyHosts,  // over max_hosts
   kBadHost,       // a host's name, ansible_host, ansible_port or agent endpoint is unusable
+  kNotAllowed,    // a URL outside SLUICE_INVENTORY_URLS
 };
 std::string_view ToString(InventoryProblem p);  // "unreachable", "too_large", ...
 

@@ -58,6 +58,12 @@ std::variant<std::string, InventoryError> ReadInventoryText(const spec::Inventor
     if (read.text.size() > limits.max_bytes) return too_large();
     return std::move(read.text);
   }
+  if (!InventoryUrlAllowed(source.url, limits.url_prefixes)) {
+    return InventoryError{InventoryProblem::kNotAllowed,
+                          "inventory " + DescribeSource(source) +
+                              ": is not below a URL that SLUICE_INVENTORY_URLS allows" +
+                              (limits.url_prefixes.empty() ? " (it lists none)" : "")};
+  }
   http::ClientRequest req;
   req.url = source.url;
   req.timeout = std::chrono::milliseconds(limits.timeout_ms);

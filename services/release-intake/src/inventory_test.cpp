@@ -194,6 +194,19 @@ TEST(InventoryTest, HostileSizesAreBounded) {
   EXPECT_EQ(labels.hosts.at(0).labels, (std::map<std::string, std::string>{{"ok", "y"}}));
 }
 
+TEST(InventoryTest, UrlsMustStartWithAnAllowedPrefix) {
+  const std::vector<std::string> allowed = {"https://cmdb.example/ansible/",
+                                            "http://10.0.0.5:8000/"};
+  EXPECT_TRUE(InventoryUrlAllowed("https://cmdb.example/ansible/inventory?env=prod", allowed));
+  EXPECT_TRUE(InventoryUrlAllowed("http://10.0.0.5:8000/inv", allowed));
+  EXPECT_FALSE(InventoryUrlAllowed("https://cmdb.example/other", allowed));
+  EXPECT_FALSE(InventoryUrlAllowed("https://cmdb.example.evil/ansible/", allowed));
+  EXPECT_FALSE(InventoryUrlAllowed("https://cmdb.example@evil/ansible/", allowed));
+  EXPECT_FALSE(InventoryUrlAllowed("http://10.0.0.5:80001/inv", allowed));
+  EXPECT_FALSE(InventoryUrlAllowed("https://cmdb.example/ansible/inv", {}));
+  EXPECT_FALSE(InventoryUrlAllowed("https://cmdb.example/x", {"https://cmdb.example"}));
+}
+
 spec::Environment InventoryEnv() {
   spec::Environment env;
   env.name = "production";

@@ -57,6 +57,23 @@ void ParseInventoryOptions(core::EnvConfig& env, InventoryLimits& l) {
       "SLUICE_INVENTORY_MAX_BYTES", static_cast<std::int64_t>(l.max_bytes), 1024, 64 << 20));
   l.max_hosts = static_cast<std::size_t>(
       env.Int("SLUICE_INVENTORY_MAX_HOSTS", static_cast<std::int64_t>(l.max_hosts), 1, 100000));
+  const std::string urls = env.String("SLUICE_INVENTORY_URLS", "");
+  for (std::size_t start = 0; start < urls.size();) {
+    auto end = urls.find(',', start);
+    if (end == std::string::npos) end = urls.size();
+    std::string prefix = urls.substr(start, end - start);
+    start = end + 1;
+    if (prefix.empty()) continue;
+    const bool http = prefix.rfind("http://", 0) == 0 || prefix.rfind("https://", 0) == 0;
+    const auto host = prefix.find("//") + 2;
+    if (!http || prefix.back() != '/' || prefix.find('/', host) == host ||
+        prefix.find_first_of(" @?#") != std::string::npos) {
+      throw core::ConfigError("SLUICE_INVENTORY_URLS: '" + prefix +
+                              "' must be an http(s) URL ending in '/', e.g. "
+                              "https://cmdb.example/ansible/");
+    }
+    l.url_prefixes.push_back(std::move(prefix));
+  }
 }
 
 }  // namespace

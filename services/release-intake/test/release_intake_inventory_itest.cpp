@@ -122,6 +122,7 @@ class ReleaseIntakeInventoryItest : public ::testing::Test {
             {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             {"SLUICE_INVENTORY_DIR", dir_.string()},
             {"SLUICE_INVENTORY_TIMEOUT", "1s"},
+            {"SLUICE_INVENTORY_URLS", "http://127.0.0.1:" + std::to_string(inventory_port_) + "/"},
             {"SLUICE_LOG_LEVEL", "info"}},
         std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
     ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s))
@@ -324,6 +325,8 @@ TEST_F(ReleaseIntakeInventoryItest, AnInventoryThatCannotBeUsedIsRefusedNamingIt
        "no answer"},
       {"outside the directory", [] {}, url, "/etc/passwd", "staging", "inventory_unreachable",
        "is not below the inventory directory"},
+      {"url not allowed", [] {}, "http://localhost:" + std::to_string(inventory_port_) + "/inv",
+       good_file, "production", "inventory_not_allowed", "SLUICE_INVENTORY_URLS"},
       {"broken file", [] {}, url, (dir_ / "broken.json").string(), "staging", "inventory_bad_json",
        "is not JSON"},
   };
