@@ -463,4 +463,28 @@ std::vector<std::string> RenderAnalysisVerdict(const json& analysis) {
 
 int AnalysisExitCode(std::string_view outcome) { return outcome == "Successful" ? 0 : 2; }
 
+std::vector<std::string> RenderInventories(const json& answer) {
+  std::vector<std::string> out;
+  const auto names = [](const json& list) {
+    std::string s;
+    for (const auto& n : list)
+      s += (s.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : "");
+    return s;
+  };
+  for (const auto& i : answer.value("inventories", json::array())) {
+    const auto n = i.value("hosts", json::array()).size();
+    out.push_back("inventory " + Str(i, "group") + ": " + Str(i, "source") + ", group " +
+                  Str(i, "inventory_group") + ", " + std::to_string(n) +
+                  (n == 1 ? " host" : " hosts"));
+    const json removed = i.value("removed_hosts", json::array());
+    const json added = i.value("added_hosts", json::array());
+    if (removed.empty() && added.empty()) continue;
+    std::string change = "  ";
+    if (!removed.empty()) change += "gone since the last deployment: " + names(removed);
+    if (!added.empty()) change += std::string(removed.empty() ? "" : "; ") + "new: " + names(added);
+    out.push_back(change);
+  }
+  return out;
+}
+
 }  // namespace sluice::cli

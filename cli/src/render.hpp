@@ -32,6 +32,12 @@ std::string RenderGate(const nlohmann::json& gate);
 //   batch 2   25%  1 host   web-2                       (gates: pause 2m) + analysis
 std::vector<std::string> RenderPlan(const nlohmann::json& plan);
 
+// The inventory host groups of a dry run or a deployment request's answer, one line each, then
+// one per group whose hosts changed since the previous request:
+//   inventory web: url https://cmdb.example/inv, group web, 3 hosts
+//     gone since the last deployment: web-2; new: web-4
+std::vector<std::string> RenderInventories(const nlohmann::json& answer);
+
 // Deployment statuses after which nothing more happens.
 bool IsFinalStatus(std::string_view status);
 // The exit code of `watch` / `deploy --wait` for a final status: 0 succeeded, 2 otherwise.

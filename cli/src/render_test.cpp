@@ -53,6 +53,21 @@ TEST(RenderPlan, OneAlignedLinePerBatch) {
             "batch 3  100%  2 hosts   web-3, web-4   (gates: approval, pause until resumed)");
 }
 
+TEST(RenderInventories, SourceCountAndWhatChanged) {
+  const json answer = json::parse(R"({"inventories":[
+    {"group":"web","source":"url https://cmdb.example/inv","inventory_group":"webservers",
+     "hosts":[{"name":"w1"},{"name":"w3"},{"name":"w4"}],"removed_hosts":["w2"],
+     "added_hosts":["w4"]},
+    {"group":"db","source":"file /etc/sluice/inventories/db.json","inventory_group":"db",
+     "hosts":[{"name":"d1"}],"removed_hosts":[],"added_hosts":[]}]})");
+  const auto lines = RenderInventories(answer);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "inventory web: url https://cmdb.example/inv, group webservers, 3 hosts");
+  EXPECT_EQ(lines[1], "  gone since the last deployment: w2; new: w4");
+  EXPECT_EQ(lines[2], "inventory db: file /etc/sluice/inventories/db.json, group db, 1 host");
+  EXPECT_TRUE(RenderInventories(json::parse(R"({"batches":[]})")).empty());
+}
+
 TEST(RenderPlan, KubernetesTargetsBesideTheHosts) {
   const json plan = json::parse(R"({"batches":[
     {"index":0,"weight_percent":5,"hosts":[{"name":"web-1"}],"gates_before":[],"analysis":true,

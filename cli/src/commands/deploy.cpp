@@ -34,6 +34,7 @@ int Plan(const Global& g, const std::string& release, const std::string& env, in
             << " (" << p.value("strategy", "") << ", spec version " << p.value("spec_version", 0)
             << ", " << p.value("total_hosts", 0) << " hosts)\n";
   for (const auto& line : RenderPlan(p)) std::cout << line << "\n";
+  for (const auto& line : RenderInventories(p)) std::cout << line << "\n";
   return 0;
 }
 
@@ -94,6 +95,7 @@ int Deploy(const Global& g, const std::string& release, const std::string& env, 
     std::cout << "deployment " << id << " requested: " << a.body.value("app", "") << " "
               << a.body.value("version", "") << " -> " << a.body.value("env", "")
               << " (spec version " << a.body.value("spec_version", 0) << ")\n";
+    for (const auto& line : RenderInventories(a.body)) std::cout << line << "\n";
   }
   return wait ? Watch(g, id, timeout) : 0;
 }

@@ -450,6 +450,7 @@ Spec::StrategySpec Proto(const Strategy& s) {
   p.set_failure_tolerance(s.failure_tolerance);
   p.set_has_spread_by(s.spread_by.has_value());
   p.set_spread_by(s.spread_by.value_or(""));
+  if (s.failure_tolerance_percent) p.set_failure_tolerance_percent(*s.failure_tolerance_percent);
   return p;
 }
 Strategy Typed(const Spec::StrategySpec& p) {
@@ -482,6 +483,9 @@ Strategy Typed(const Spec::StrategySpec& p) {
   s.host_timeout = Millis(p.host_timeout());
   s.failure_tolerance = p.failure_tolerance();
   if (p.has_spread_by()) s.spread_by = p.spread_by();
+  if (p.has_failure_tolerance_percent()) {
+    s.failure_tolerance_percent = p.failure_tolerance_percent();
+  }
   return s;
 }
 
@@ -504,6 +508,31 @@ ServiceSpec Typed(const v1::ServiceConfig& p) {
   return s;
 }
 
+Spec::InventorySource ProtoInventory(const InventorySource& i) {
+  Spec::InventorySource p;
+  p.set_file(i.file);
+  p.set_url(i.url);
+  p.set_group(i.group);
+  p.set_token_file(i.token_file);
+  p.set_agent_endpoint(i.agent_endpoint);
+  p.set_sha256(i.sha256);
+  for (const auto& h : i.removed_hosts) p.add_removed_hosts(h);
+  for (const auto& h : i.added_hosts) p.add_added_hosts(h);
+  return p;
+}
+InventorySource TypedInventory(const Spec::InventorySource& p) {
+  InventorySource i;
+  i.file = p.file();
+  i.url = p.url();
+  i.group = p.group();
+  i.token_file = p.token_file();
+  i.agent_endpoint = p.agent_endpoint();
+  i.sha256 = p.sha256();
+  i.removed_hosts.assign(p.removed_hosts().begin(), p.removed_hosts().end());
+  i.added_hosts.assign(p.added_hosts().begin(), p.added_hosts().end());
+  return i;
+}
+
 }  // namespace
 
 Spec::Environment ToProto(const Environment& env) {
@@ -518,7 +547,9 @@ Spec::Environment ToProto(const Environment& env) {
       ph->set_address(h.address);
       ph->set_agent_endpoint(h.agent_endpoint);
       ph->mutable_labels()->insert(h.labels.begin(), h.labels.end());
+      ph->set_port(static_cast<std::uint32_t>(h.port));
     }
+    if (g.inventory) *pg->mutable_inventory() = ProtoInventory(*g.inventory);
   }
   for (const auto& k : env.kubernetes) *p.add_kubernetes() = ToProtoTarget(k);
   *p.mutable_strategy() = Proto(env.strategy);
@@ -557,8 +588,10 @@ Environment FromProto(const Spec::Environment& p) {
       h.agent_endpoint = ph.agent_endpoint();
       h.labels.insert(ph.labels().begin(), ph.labels().end());
       h.group = g.name;
+      h.port = static_cast<int>(ph.port());
       g.hosts.push_back(std::move(h));
     }
+    if (pg.has_inventory()) g.inventory = TypedInventory(pg.inventory());
     env.targets.push_back(std::move(g));
   }
   for (const auto& pk : p.kubernetes()) env.kubernetes.push_back(FromProto(pk));

@@ -218,7 +218,82 @@ class Parser : public YamlReader {
     if (const auto s = node["service"]; s.IsDefined() && !s.IsNull()) {
       env.service = ParseService(s, Child(path, "service"));
     }
+    CheckInventoryPolicy(node, path, env);
     return env;
+  }
+
+  // --- Inventories and failure tolerance (issue 19) -----------------------------------------
+
+  // `inventory: {file | url, group, tokenFile, agentEndpoint}` in place of `hosts:`.
+  InventorySource Inventory(const YAML::Node& group, const std::string& gpath) const {
+    if (Has(group, "hosts")) {
+      Fail(group["hosts"], Child(gpath, "hosts"),
+           "a host group lists its hosts or names an inventory, not both");
+    }
+    const auto node = group["inventory"];
+    const auto path = Child(gpath, "inventory");
+    RequireMap(node, path);
+    CheckKeys(node, path, {"file", "url", "group", "tokenFile", "agentEndpoint"});
+    InventorySource inv;
+    if (Has(node, "file") == Has(node, "url")) {
+      Fail(node, path, "needs exactly one of file (a path) or url (http:// or https://)");
+    }
+    if (Has(node, "file")) {
+      inv.file = Scalar(node["file"], Child(path, "file"));
+      if (inv.file.empty() || inv.file.front() != '/' || inv.file.size() > 4096 ||
+          inv.file.find('\0') != std::string::npos) {
+        Fail(node["file"], Child(path, "file"), "must be an absolute path");
+      }
+      if (Has(node, "tokenFile")) {
+        Fail(node["tokenFile"], Child(path, "tokenFile"), "only an inventory url sends a token");
+      }
+    } else {
+      inv.url = Scalar(node["url"], Child(path, "url"));
+      if (!IsHttpUrl(inv.url) || inv.url.size() > 2048) {
+        Fail(node["url"], Child(path, "url"), "must be an http:// or https:// URL");
+      }
+      if (Has(node, "tokenFile")) {
+        inv.token_file = Scalar(node["tokenFile"], Child(path, "tokenFile"));
+        if (inv.token_file.empty() || inv.token_file.front() != '/') {
+          Fail(node["tokenFile"], Child(path, "tokenFile"), "must be an absolute path");
+        }
+      }
+    }
+    const auto g = Required(node, path, "group");
+    inv.group = Scalar(g, Child(path, "group"));
+    if (inv.group.empty() || inv.group.size() > 255 || HasSpace(inv.group)) {
+      Fail(g, Child(path, "group"), "must name a group of the inventory");
+    }
+    const auto ae = Required(node, path, "agentEndpoint");
+    inv.agent_endpoint = Scalar(ae, Child(path, "agentEndpoint"));
+    if (!IsHttpUrl(inv.agent_endpoint) && inv.agent_endpoint.rfind("http://{address}", 0) != 0 &&
+        inv.agent_endpoint.rfind("https://{address}", 0) != 0) {
+      Fail(ae, Child(path, "agentEndpoint"),
+           "must be an http:// or https:// URL, e.g. http://{address}:7070");
+    }
+    return inv;
+  }
+
+  // A count ("3") or Ansible's max_fail_percentage ("20%", 0%..100%).
+  void FailureTolerance(const YAML::Node& n, const std::string& path, Strategy& s) const {
+    if (n.IsScalar() && !n.Scalar().empty() && n.Scalar().back() == '%') {
+      const std::string& v = n.Scalar();
+      const auto p = v == "0%" ? std::optional<int>(0) : ParsePercent(v);
+      if (!p) Fail(n, path, "must be a host count like 2 or a share from 0% to 100%, got " + v);
+      s.failure_tolerance_percent = *p;
+      return;
+    }
+    s.failure_tolerance = Integer(n, path, 0, 1000000);
+  }
+
+  // autoDeploy starts a deployment in the planner, which reads no inventory: refused together.
+  void CheckInventoryPolicy(const YAML::Node& node, const std::string& path,
+                            const Environment& env) const {
+    if (env.policy.auto_deploy && HasInventory(env)) {
+      Fail(node["policy"]["autoDeploy"], Child(Child(path, "policy"), "autoDeploy"),
+           "an environment with an inventory host group cannot auto-deploy: its hosts are read "
+           "when a deployment is requested (POST /v1/deployments)");
+    }
   }
 
   std::vector<HostGroup> Targets(const YAML::Node& node, const std::string& path) {
@@ -233,7 +308,12 @@ class Parser : public YamlReader {
       const auto gpath = Child(path, group.name);
       if (!IsName(group.name)) Fail(kv.first, gpath, "group names must match [a-z][a-z0-9-]{0,62}");
       if (!group_names.insert(group.name).second) Fail(kv.first, gpath, "duplicate host group");
-      CheckKeys(kv.second, gpath, {"hosts"});
+      CheckKeys(kv.second, gpath, {"hosts", "inventory"});
+      if (Has(kv.second, "inventory")) {
+        group.inventory = Inventory(kv.second, gpath);
+        groups.push_back(std::move(group));
+        continue;
+      }
       const auto hosts = Required(kv.second, gpath, "hosts");
       const auto hpath = Child(gpath, "hosts");
       if (!hosts.IsSequence() || hosts.size() == 0) {
@@ -423,7 +503,7 @@ class Parser : public YamlReader {
       s.host_timeout = Duration(n, Child(path, "hostTimeout"));
     }
     if (const auto n = node["failureTolerance"]; n.IsDefined()) {
-      s.failure_tolerance = Integer(n, Child(path, "failureTolerance"), 0, 1000000);
+      FailureTolerance(n, Child(path, "failureTolerance"), s);
     }
     if (const auto n = node["spreadBy"]; n.IsDefined()) {
       const auto spath = Child(path, "spreadBy");
@@ -712,6 +792,17 @@ std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
   } catch (const YAML::Exception& e) {  // e.g. an alias the accessors cannot follow
     return ErrorAt(origin, IssueFromYamlException(e, ""));
   }
+}
+
+std::uint32_t FailureToleranceOf(const Strategy& s, std::size_t targets) {
+  if (!s.failure_tolerance_percent) return static_cast<std::uint32_t>(s.failure_tolerance);
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(*s.failure_tolerance_percent) *
+                                    targets / 100);
+}
+
+bool HasInventory(const Environment& env) {
+  return std::any_of(env.targets.begin(), env.targets.end(),
+                     [](const HostGroup& g) { return g.inventory.has_value(); });
 }
 
 std::optional<int> ParsePercent(std::string_view s) {

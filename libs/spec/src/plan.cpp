@@ -29,7 +29,9 @@ void ApplyLimits(const Strategy& s, std::size_t total_hosts, Batch& b) {
     mp = std::min(mp, u);
   }
   b.max_parallel = static_cast<std::uint32_t>(std::max<std::size_t>(1, mp));
-  b.failure_tolerance = static_cast<std::uint32_t>(s.failure_tolerance);
+  // A percentage is of this batch's targets (its VM hosts and the Kubernetes targets every
+  // batch carries), as Ansible's max_fail_percentage is of each serial batch.
+  b.failure_tolerance = FailureToleranceOf(s, b.hosts.size() + b.kubernetes.size());
   b.host_timeout = s.host_timeout;
 }
 
@@ -213,8 +215,8 @@ std::vector<Batch> PlanRollout(const Environment& env, std::vector<Host> hosts,
 
   const std::size_t total = batches.empty() ? 0 : batches.back().cumulative_hosts;
   for (auto& b : batches) {
-    ApplyLimits(s, total, b);
     b.kubernetes = env.kubernetes;
+    ApplyLimits(s, total, b);
   }
   if (env.policy.approval == ApprovalPolicy::kRequired && !batches.empty()) {
     auto& gates = batches.front().gates_before;

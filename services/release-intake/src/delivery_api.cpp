@@ -11,6 +11,8 @@
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
 #include "intake_actions.hpp"
+#include "inventory_reader.hpp"
+#include "inventory_repository.hpp"
 #include "release_intake_component.hpp"
 
 namespace sluice::release_intake {
@@ -418,7 +420,31 @@ DeploymentOutcome DryRun(const Release& release, const std::string& env_name,
     throw Unprocessable("env",
                         std::string("cannot plan environment '") + env_name + "': " + e.what());
   }
-  return DeploymentOutcome{200, DryRunJson(in)};
+  auto body = DryRunJson(in);
+  if (spec::HasInventory(env)) body["inventories"] = InventoriesJson(env);
+  return DeploymentOutcome{200, std::move(body)};
+}
+
+// The environment to deploy: as the spec lists it, or with its inventory groups' hosts as read
+// before this transaction for this spec version.
+const spec::Environment& EnvironmentToDeploy(const spec::Environment& env,
+                                             std::int64_t spec_version,
+                                             const RequestInventories* inventories) {
+  if (!spec::HasInventory(env)) return env;
+  if (inventories == nullptr) {
+    throw http::ApiException(
+        {422, "inventory_not_read",
+         "environment '" + env.name +
+             "' reads host groups from an inventory, which is read for requests over the HTTP "
+             "API only; request it with POST /v1/deployments",
+         "env"});
+  }
+  if (inventories->spec_version != spec_version || inventories->environment.name != env.name) {
+    throw http::ApiException({409, "spec_changed",
+                              "the delivery spec changed while its inventory was read; retry",
+                              "spec_version"});
+  }
+  return inventories->environment;
 }
 
 // The DeploymentRequested the planner acts on: the release, its artifact and the resolved spec.
@@ -453,7 +479,8 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
 // release, its app's spec and the environment checked, then a dry run's plan, or the stored
 // request with its DeploymentRequested (outbox) and audit row.
 DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, bool dry_run,
-                                      const core::Clock& clock) {
+                                      const core::Clock& clock,
+                                      const RequestInventories* inventories) {
   const auto& request = ask.request;
   if (ask.key) {
     if (auto stored = DeliveryRepository::FindByIdempotencyKey(tx, *ask.key)) {
@@ -475,7 +502,8 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                    "' (version " + std::to_string(spec.version) +
                    "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
   }
-  if (dry_run) return DryRun(*release, request.env, spec.version, *env);
+  const spec::Environment& deployed = EnvironmentToDeploy(*env, spec.version, inventories);
+  if (dry_run) return DryRun(*release, request.env, spec.version, deployed);
 
   StoredDeploymentRequest stored{core::NewUuid(), release->id, app,        request.env,
                                  spec.version,    ask.actor,   ask.now_ms, ask.fingerprint};
@@ -485,25 +513,52 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
     if (!other) throw std::runtime_error("idempotency key conflict without a stored request");
     return Replay(tx, ask, *other);
   }
-  eventbus::Publish(tx, DeploymentRequestedEvent(stored, *release, spec, delivery_spec, clock));
+  const bool has_inventory = spec::HasInventory(deployed);
+  spec::DeliverySpec resolved = delivery_spec;
+  if (has_inventory) {
+    for (auto& e : resolved.environments) {
+      if (e.name == deployed.name) e = deployed;
+    }
+    InventoryRepository::Record(tx, stored.deployment_id, app, deployed, ask.now_ms);
+  }
+  eventbus::Publish(tx, DeploymentRequestedEvent(stored, *release, spec, resolved, clock));
   json detail = {{"deployment_id", stored.deployment_id},
                  {"release_id", release->id},
                  {"version", release->input.version},
                  {"spec_version", spec.version},
                  {"transport", ask.transport}};
   if (ask.key) detail["idempotency_key"] = *ask.key;
+  const json inventories_json = has_inventory ? InventoriesJson(deployed) : json();
+  if (has_inventory) {
+    json changes = json::array();
+    for (const auto& i : inventories_json) {
+      changes.push_back({{"group", i["group"]},
+                         {"source", i["source"]},
+                         {"sha256", i["sha256"]},
+                         {"hosts", i["hosts"].size()},
+                         {"removed_hosts", i["removed_hosts"]},
+                         {"added_hosts", i["added_hosts"]}});
+      if (!i["removed_hosts"].empty()) {
+        core::Logger("api")->warn("deployment {} of {}/{}: hosts gone from inventory group {}: {}",
+                                  stored.deployment_id, app, request.env,
+                                  i["group"].get<std::string>(), i["removed_hosts"].dump());
+      }
+    }
+    detail["inventories"] = std::move(changes);
+  }
   ReleaseRepository::Audit(tx,
                            {ask.actor, "deployment.request", app + "/" + request.env, "requested",
                             core::TraceScope::Current(), detail},
                            ask.now_ms);
-  return DeploymentOutcome{202,
-                           {{"deployment_id", stored.deployment_id},
-                            {"status", "requested"},
-                            {"app", app},
-                            {"env", request.env},
-                            {"release_id", release->id},
-                            {"version", release->input.version},
-                            {"spec_version", spec.version}}};
+  json body = {{"deployment_id", stored.deployment_id},
+               {"status", "requested"},
+               {"app", app},
+               {"env", request.env},
+               {"release_id", release->id},
+               {"version", release->input.version},
+               {"spec_version", spec.version}};
+  if (has_inventory) body["inventories"] = inventories_json;
+  return DeploymentOutcome{202, std::move(body)};
 }
 
 }  // namespace
@@ -518,11 +573,12 @@ DeploymentRequest ValidatedDeployment(const json& body) {
 
 Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
                          const std::optional<std::string>& idempotency_key, bool dry_run,
-                         const Caller& caller, const core::Clock& clock) {
+                         const Caller& caller, const core::Clock& clock,
+                         const RequestInventories* inventories) {
   const std::string fingerprint = RequestFingerprint(request);
   const DeploymentAsk ask{request,         caller.name, caller.transport,
                           idempotency_key, fingerprint, core::ToUnixMillis(clock.Now())};
-  auto outcome = RequestDeploymentIn(tx, ask, dry_run, clock);
+  auto outcome = RequestDeploymentIn(tx, ask, dry_run, clock, inventories);
   Answer answer{outcome.status, std::move(outcome.body), ""};
   if (answer.status == 202 && answer.body.contains("deployment_id")) {
     answer.location = "/v1/deployments/" + answer.body["deployment_id"].get<std::string>();
@@ -537,11 +593,50 @@ void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Re
   const DeploymentRequest request = ValidatedDeployment(body);
   const std::optional<std::string> key = IdempotencyKeyOf(req, dry_run);
   const Caller caller{token.name, "api"};
+  const auto inventories = ReadRequestInventories(request, key);
   const auto answer = Db([&](pqxx::work& tx) {
-    return RequestDeployment(tx, request, key, dry_run, caller, deps_.clock);
+    return RequestDeployment(tx, request, key, dry_run, caller, deps_.clock,
+                             inventories ? &*inventories : nullptr);
   });
   if (!answer.location.empty()) res.set_header("Location", answer.location);
   http::WriteJson(res, answer.status, answer.body);
+}
+
+// The request's environment with its inventory groups read, when it has any (nullopt else, or
+// when the Idempotency-Key replays a stored request, or the release, spec or environment is
+// missing: RequestDeployment answers those). The spec is looked up in one transaction, the
+// inventories read with none open (file and network I/O), their hosts compared with those of
+// the previous request of the app and environment.
+std::optional<RequestInventories> ReleaseIntakeApi::ReadRequestInventories(
+    const DeploymentRequest& request, const std::optional<std::string>& key) {
+  struct Wanted {
+    std::int64_t spec_version = 0;
+    spec::Environment env;
+    PreviousInventoryHosts previous;
+  };
+  const auto wanted = Db([&](pqxx::work& tx) -> std::optional<Wanted> {
+    if (key && DeliveryRepository::FindByIdempotencyKey(tx, *key)) return std::nullopt;
+    const auto release = ReleaseRepository::Get(tx, request.release_id);
+    if (!release) return std::nullopt;
+    const std::string& app = release->input.app;
+    const AppSpecVersion spec = RequestedSpec(tx, app, request.spec_version);
+    auto parsed = spec::ParseDeliverySpec(spec.yaml, SpecOrigin(app));
+    const auto* delivery_spec = std::get_if<spec::DeliverySpec>(&parsed);
+    if (delivery_spec == nullptr) return std::nullopt;
+    const auto* env = delivery_spec->FindEnvironment(request.env);
+    if (env == nullptr || !spec::HasInventory(*env)) return std::nullopt;
+    return Wanted{spec.version, *env, InventoryRepository::Previous(tx, app, request.env)};
+  });
+  if (!wanted) return std::nullopt;
+  auto resolved =
+      ResolveInventories(wanted->env, ReadInventoryText, options_.inventory, wanted->previous);
+  if (auto* e = std::get_if<InventoryGroupError>(&resolved)) {
+    throw http::ApiException(
+        {422, "inventory_" + std::string(ToString(e->error.problem)),
+         "host group '" + e->group + "' of environment '" + request.env + "': " + e->error.message,
+         "env"});
+  }
+  return RequestInventories{wanted->spec_version, std::get<spec::Environment>(std::move(resolved))};
 }
 
 // --- Operator commands ------------------------------------------------------------------------

@@ -56,9 +56,17 @@ Answer ReleaseAnswer(const InsertResult& result);
 // `tx`, the replay of a known idempotency key, or the release, spec and environment checked
 // (422) and the request stored with its DeploymentRequested event and audit row (202).
 DeploymentRequest ValidatedDeployment(const nlohmann::json& body);
+// The environment of a request with its inventory groups' hosts read (ReadRequestInventories),
+// for the spec version it was read from. An environment with an inventory group is refused
+// (422 inventory_not_read) without one: the Kafka path reads no inventory.
+struct RequestInventories {
+  std::int64_t spec_version = 0;
+  spec::Environment environment;
+};
 Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
                          const std::optional<std::string>& idempotency_key, bool dry_run,
-                         const Caller& caller, const core::Clock& clock);
+                         const Caller& caller, const core::Clock& clock,
+                         const RequestInventories* inventories = nullptr);
 
 // POST /v1/deployments/{id}:{verb}: the verb (404 unknown_verb), the role it needs
 // (RequiredRole), the validated body (400 naming the field); what the planner answered for the

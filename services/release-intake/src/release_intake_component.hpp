@@ -25,6 +25,7 @@
 #include "console_session_repository.hpp"
 #include "delivery_repository.hpp"
 #include "intake_actions.hpp"
+#include "inventory.hpp"
 #include "release.hpp"
 #include "release_repository.hpp"
 
@@ -54,6 +55,8 @@ struct ApiOptions {
     std::chrono::milliseconds poll{1000};                    // SLUICE_EVENTS_POLL
     std::chrono::seconds max_age{std::chrono::minutes(10)};  // SLUICE_EVENTS_MAX_AGE
   } events;                                                  // GET /v1/events (events_api.cpp)
+  // Inventory host groups (SLUICE_INVENTORY_DIR, _TIMEOUT, _MAX_BYTES, _MAX_HOSTS).
+  InventoryLimits inventory;
 };
 
 // One call to an upstream service.
@@ -138,6 +141,9 @@ class ReleaseIntakeApi {
   void ListAppVersions(const httplib::Request& req, httplib::Response& res);
   void ListApps(const httplib::Request& req, httplib::Response& res);
   void CreateDeployment(const httplib::Request& req, httplib::Response& res);
+  // POST /v1/deployments: the inventory groups read before its transaction (delivery_api.cpp).
+  std::optional<RequestInventories> ReadRequestInventories(const DeploymentRequest& request,
+                                                           const std::optional<std::string>& key);
   void DeploymentCommand(const httplib::Request& req, httplib::Response& res);
   void ProxyDeployments(const httplib::Request& req, httplib::Response& res);
   void ProxyDeployment(const httplib::Request& req, httplib::Response& res);

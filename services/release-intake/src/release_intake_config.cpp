@@ -42,6 +42,40 @@ void ParseSessionOptions(core::EnvConfig& env, SessionOptions& o) {
   }
 }
 
+// Inventory host groups: where their files may be, how long and how much is read.
+void ParseInventoryOptions(core::EnvConfig& env, InventoryLimits& l) {
+  l.file_root = env.String("SLUICE_INVENTORY_DIR", l.file_root);
+  if (l.file_root.empty() || l.file_root.front() != '/') {
+    throw core::ConfigError("SLUICE_INVENTORY_DIR=" + l.file_root + ": use an absolute path");
+  }
+  const auto timeout = env.Duration("SLUICE_INVENTORY_TIMEOUT", 5s);
+  if (timeout < 100ms || timeout > 60s) {
+    throw core::ConfigError("SLUICE_INVENTORY_TIMEOUT must be from 100ms to 60s");
+  }
+  l.timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+  l.max_bytes = static_cast<std::size_t>(env.Int(
+      "SLUICE_INVENTORY_MAX_BYTES", static_cast<std::int64_t>(l.max_bytes), 1024, 64 << 20));
+  l.max_hosts = static_cast<std::size_t>(
+      env.Int("SLUICE_INVENTORY_MAX_HOSTS", static_cast<std::int64_t>(l.max_hosts), 1, 100000));
+  const std::string urls = env.String("SLUICE_INVENTORY_URLS", "");
+  for (std::size_t start = 0; start < urls.size();) {
+    auto end = urls.find(',', start);
+    if (end == std::string::npos) end = urls.size();
+    std::string prefix = urls.substr(start, end - start);
+    start = end + 1;
+    if (prefix.empty()) continue;
+    const bool http = prefix.rfind("http://", 0) == 0 || prefix.rfind("https://", 0) == 0;
+    const auto host = prefix.find("//") + 2;
+    if (!http || prefix.back() != '/' || prefix.find('/', host) == host ||
+        prefix.find_first_of(" @?#") != std::string::npos) {
+      throw core::ConfigError("SLUICE_INVENTORY_URLS: '" + prefix +
+                              "' must be an http(s) URL ending in '/', e.g. "
+                              "https://cmdb.example/ansible/");
+    }
+    l.url_prefixes.push_back(std::move(prefix));
+  }
+}
+
 }  // namespace
 
 IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
@@ -91,6 +125,7 @@ IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
   const auto age = env.Duration("SLUICE_EVENTS_MAX_AGE", 10min);
   if (age < 10s) throw core::ConfigError("SLUICE_EVENTS_MAX_AGE must be at least 10s");
   a.events.max_age = std::chrono::duration_cast<std::chrono::seconds>(age);
+  ParseInventoryOptions(env, a.inventory);
   env.RejectUnknown();
   return c;
 }

@@ -113,5 +113,33 @@ TEST(IntakeConfigTest, ConsoleSessions) {
             "SLUICE_SESSION_SECURE=yes: use auto, always or never");
 }
 
+TEST(IntakeConfigTest, Inventories) {
+  const auto d = Parse({}).api.inventory;
+  EXPECT_EQ(d.file_root, "/etc/sluice/inventories");
+  EXPECT_EQ(d.timeout_ms, 5000);
+  EXPECT_EQ(d.max_bytes, 4u << 20);
+  EXPECT_EQ(d.max_hosts, 5000u);
+  EXPECT_TRUE(d.url_prefixes.empty());  // no URL inventory unless listed
+  const auto c =
+      Parse({{"SLUICE_INVENTORY_DIR", "/srv/inv"},
+             {"SLUICE_INVENTORY_TIMEOUT", "2s"},
+             {"SLUICE_INVENTORY_MAX_BYTES", "65536"},
+             {"SLUICE_INVENTORY_MAX_HOSTS", "10"},
+             {"SLUICE_INVENTORY_URLS", "https://cmdb.example/ansible/,http://10.0.0.5/"}})
+          .api.inventory;
+  EXPECT_EQ(c.file_root, "/srv/inv");
+  EXPECT_EQ(c.timeout_ms, 2000);
+  EXPECT_EQ(c.max_bytes, 65536u);
+  EXPECT_EQ(c.max_hosts, 10u);
+  EXPECT_EQ(c.url_prefixes,
+            (std::vector<std::string>{"https://cmdb.example/ansible/", "http://10.0.0.5/"}));
+  EXPECT_THAT(ErrorOf({{"SLUICE_INVENTORY_DIR", "inv"}}), HasSubstr("SLUICE_INVENTORY_DIR"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_INVENTORY_TIMEOUT", "2m"}}), HasSubstr("SLUICE_INVENTORY_TIMEOUT"));
+  for (const char* bad : {"https://cmdb.example", "ftp://x/", "https:///", "https://u@x/"}) {
+    EXPECT_THAT(ErrorOf({{"SLUICE_INVENTORY_URLS", bad}}), HasSubstr("SLUICE_INVENTORY_URLS"))
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::release_intake

@@ -31,13 +31,35 @@ struct Host {
   std::string agent_endpoint;
   std::map<std::string, std::string> labels;
   std::string group;
+  int port = 0;  // an inventory host's ansible_port; 0 = not given
 
   bool operator==(const Host&) const = default;
 };
 
+// Where a host group's hosts come from when the spec does not list them (`inventory:`): an
+// Ansible JSON inventory (a file, or a URL), read by release-intake at each deployment request.
+struct InventorySource {
+  std::string file;        // an absolute path on release-intake's host; or
+  std::string url;         // an http:// or https:// URL (exactly one of the two)
+  std::string group;       // the inventory group whose hosts (children included) are taken
+  std::string token_file;  // url only: a file whose text is sent as "Authorization: Bearer"
+  // The agent's URL of each host: "{address}" (and "{port}") replaced by the host's
+  // ansible_host (ansible_port); a host's `sluice_agent_endpoint` hostvar takes precedence.
+  std::string agent_endpoint;
+  // Set by release-intake when it reads the inventory for a deployment request (empty in a
+  // parsed spec): the document's sha256, and the hosts gone from / new in the group since the
+  // previous request of the same app and environment.
+  std::string sha256;
+  std::vector<std::string> removed_hosts;
+  std::vector<std::string> added_hosts;
+
+  bool operator==(const InventorySource&) const = default;
+};
+
 struct HostGroup {
   std::string name;
-  std::vector<Host> hosts;
+  std::vector<Host> hosts;  // an inventory group: empty in the spec, filled at request time
+  std::optional<InventorySource> inventory;
 
   bool operator==(const HostGroup&) const = default;
 };
@@ -127,6 +149,10 @@ struct Strategy {
   std::chrono::milliseconds host_timeout = std::chrono::minutes(5);
   int failure_tolerance = 0;             // host failures a batch survives; one more fails it
   std::optional<std::string> spread_by;  // label whose values each batch mixes
+  // `failureTolerance: 20%` (0%..100%), Ansible's max_fail_percentage: a batch fails when its
+  // failed targets exceed this share of its targets. Resolved per batch by PlanRollout
+  // (FailureToleranceOf); set, it replaces `failure_tolerance` (which stays 0).
+  std::optional<int> failure_tolerance_percent;
 
   bool operator==(const Strategy&) const = default;
 };
@@ -208,5 +234,13 @@ std::variant<DeliverySpec, SpecError> ParseDeliverySpec(std::string_view yaml,
 using analysis::ParseDuration;
 // "25%" -> 25 (1..100 only).
 std::optional<int> ParsePercent(std::string_view s);
+
+// The host failures a batch of `targets` targets survives: the count, or for a percentage
+// floor(percent x targets / 100) — Ansible's max_fail_percentage, where the play stops only
+// when the failures exceed the percentage (50% of 4 tolerates 2 failures; 49% tolerates 1).
+std::uint32_t FailureToleranceOf(const Strategy& s, std::size_t targets);
+
+// Whether any host group of `env` reads its hosts from an inventory.
+bool HasInventory(const Environment& env);
 
 }  // namespace sluice::spec
