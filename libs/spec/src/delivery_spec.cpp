@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -171,6 +172,7 @@ class Parser : public YamlReader {
       if (!seen.insert(name).second) Fail(kv.first, path, "duplicate environment");
       spec.environments.push_back(Env(kv.second, path, name));
     }
+    CheckPromotions(spec);
     return spec;
   }
 
@@ -182,7 +184,8 @@ class Parser : public YamlReader {
 
   Environment Env(const YAML::Node& node, const std::string& path, const std::string& name) {
     CheckKeys(node, path,
-              {"targets", "kubernetes", "strategy", "policy", "service", "analysis", "rollback"});
+              {"targets", "kubernetes", "strategy", "policy", "service", "analysis", "rollback",
+               "promotion"});
     Environment env;
     env.name = name;
     host_nodes_.clear();
@@ -218,6 +221,7 @@ class Parser : public YamlReader {
     if (const auto s = node["service"]; s.IsDefined() && !s.IsNull()) {
       env.service = ParseService(s, Child(path, "service"));
     }
+    ParsePromotion(node, path, env);
     return env;
   }
 
@@ -624,7 +628,81 @@ class Parser : public YamlReader {
     return p;
   }
 
+  // --- Promotion chain (`promotion:`) ---------------------------------------------------------
+
+  // `promotion: manual|auto` (from the environment before it in the file) or
+  // `promotion: {from: <env>, mode: manual|auto}`. Checked against the other environments by
+  // CheckPromotions once all are read.
+  void ParsePromotion(const YAML::Node& env_node, const std::string& env_path, Environment& env) {
+    const auto node = env_node["promotion"];
+    if (!node.IsDefined() || node.IsNull()) return;
+    const auto path = Child(env_path, "promotion");
+    const std::vector<std::pair<std::string, PromotionMode>> modes = {
+        {"manual", PromotionMode::kManual}, {"auto", PromotionMode::kAuto}};
+    Promotion p;
+    if (node.IsScalar()) {
+      p.mode = OneOf<PromotionMode>(node, path, modes);
+    } else {
+      CheckKeys(node, path, {"from", "mode"});
+      if (const auto f = node["from"]; f.IsDefined() && !f.IsNull()) {
+        p.from = Scalar(f, Child(path, "from"));
+      }
+      if (const auto m = node["mode"]; m.IsDefined()) p.mode = OneOf(m, Child(path, "mode"), modes);
+    }
+    if (env.policy.auto_deploy) {
+      Fail(node, path,
+           "cannot be combined with policy.autoDeploy: true, which deploys every new release at "
+           "once and so skips the promotion gate; use promotion: auto");
+    }
+    promotion_nodes_.emplace_back(env.name, HostNode{node, path});
+    env.promotion = std::move(p);
+  }
+
+  // Fills a missing `from` with the environment before it in the file; every `from` names
+  // another environment of the spec and the chain has no loop.
+  void CheckPromotions(DeliverySpec& spec) const {
+    for (const auto& [name, where] : promotion_nodes_) {
+      auto it = std::find_if(spec.environments.begin(), spec.environments.end(),
+                             [&](const Environment& e) { return e.name == name; });
+      auto& p = *it->promotion;
+      const auto from_path = Child(where.path, "from");
+      if (p.from.empty()) {
+        if (it == spec.environments.begin()) {
+          Fail(where.node, where.path,
+               "the first environment has none before it to be promoted from; name one with "
+               "from: <environment>, or remove promotion");
+        }
+        p.from = std::prev(it)->name;
+      }
+      const auto node =
+          where.node.IsMap() && where.node["from"].IsDefined() ? where.node["from"] : where.node;
+      if (p.from == name) Fail(node, from_path, "an environment cannot be promoted from itself");
+      if (spec.FindEnvironment(p.from) == nullptr) {
+        std::vector<std::string> names;
+        for (const auto& e : spec.environments) names.push_back(e.name);
+        Fail(node, from_path,
+             "names no environment of this spec ('" + p.from + "'); known: " + Join(names));
+      }
+    }
+    for (const auto& [name, where] : promotion_nodes_) {
+      std::vector<std::string> chain = {name};
+      const Environment* e = spec.FindEnvironment(name);
+      while (e != nullptr && e->promotion) {
+        const std::string next = e->promotion->from;
+        const bool loops = std::find(chain.begin(), chain.end(), next) != chain.end();
+        chain.push_back(next);
+        if (loops) {
+          std::string text;
+          for (const auto& c : chain) text += (text.empty() ? "" : " <- ") + c;
+          Fail(where.node, Child(where.path, "from"), "the promotion chain loops: " + text);
+        }
+        e = spec.FindEnvironment(next);
+      }
+    }
+  }
+
   std::vector<HostNode> host_nodes_;  // of the environment being parsed, for spreadBy checks
+  std::vector<std::pair<std::string, HostNode>> promotion_nodes_;  // env name, its `promotion`
 };
 
 }  // namespace
@@ -684,6 +762,18 @@ const Environment* DeliverySpec::FindEnvironment(std::string_view name) const {
     if (e.name == name) return &e;
   }
   return nullptr;
+}
+
+std::vector<const Environment*> DeliverySpec::PromotionsFrom(std::string_view name) const {
+  std::vector<const Environment*> out;
+  for (const auto& e : environments) {
+    if (e.promotion && e.promotion->from == name) out.push_back(&e);
+  }
+  return out;
+}
+
+std::string_view ToString(PromotionMode mode) {
+  return mode == PromotionMode::kAuto ? "auto" : "manual";
 }
 
 std::string SpecError::ToString() const {
