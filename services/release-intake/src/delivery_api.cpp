@@ -10,6 +10,7 @@
 
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
+#include "environment_repository.hpp"
 #include "intake_actions.hpp"
 #include "release_intake_component.hpp"
 
@@ -107,6 +108,7 @@ void ReleaseIntakeApi::RegisterDelivery() {
   s.Post(R"(/v1/deployments/([A-Za-z0-9-]{1,64}):([A-Za-z0-9_-]{1,32}))",
          [this](const auto& req, auto& res) { DeploymentCommand(req, res); });
   RegisterAnalysesAndIncidents();
+  RegisterEnvironments();
 }
 
 void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
@@ -449,6 +451,25 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
   return e;
 }
 
+// Whether the release may go into the environment now (promotion.hpp): its freeze, and its
+// newest deployment in the environment it is promoted from.
+std::optional<GateRefusal> PromotionGate(pqxx::work& tx, const Release& release,
+                                         const std::string& env_name,
+                                         const spec::Environment& env) {
+  GateInput gate{release.input.app,
+                 env_name,
+                 release.id,
+                 release.input.version,
+                 &env,
+                 {},
+                 EnvironmentRepository::Freeze(tx, release.input.app, env_name)};
+  if (env.promotion) {
+    gate.previous =
+        EnvironmentRepository::ReleaseIn(tx, release.input.app, env.promotion->from, release.id);
+  }
+  return CheckGate(gate);
+}
+
 // POST /v1/deployments inside its transaction: a replay for a known Idempotency-Key; else the
 // release, its app's spec and the environment checked, then a dry run's plan, or the stored
 // request with its DeploymentRequested (outbox) and audit row.
@@ -475,7 +496,23 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                    "' (version " + std::to_string(spec.version) +
                    "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
   }
-  if (dry_run) return DryRun(*release, request.env, spec.version, *env);
+  const auto refusal = PromotionGate(tx, *release, request.env, *env);
+  if (dry_run) {
+    auto plan = DryRun(*release, request.env, spec.version, *env);
+    // The plan says why the release may not go yet (nothing is stored or audited).
+    if (refusal) plan.body["blocked"] = GateRefusalBody(*refusal)["error"];
+    return plan;
+  }
+  if (refusal) {
+    json detail = refusal->detail;
+    detail["release_id"] = release->id;
+    detail["transport"] = ask.transport;
+    ReleaseRepository::Audit(tx,
+                             {ask.actor, "deployment.request", app + "/" + request.env,
+                              "refused_" + refusal->code, core::TraceScope::Current(), detail},
+                             ask.now_ms);
+    return DeploymentOutcome{409, GateRefusalBody(*refusal)};
+  }
 
   StoredDeploymentRequest stored{core::NewUuid(), release->id, app,        request.env,
                                  spec.version,    ask.actor,   ask.now_ms, ask.fingerprint};
