@@ -94,11 +94,6 @@ EnvDeploymentUpdate Ids(const std::string& deployment_id, const std::string& app
 
 }  // namespace
 
-std::vector<std::string> PromotionTopics() {
-  return {std::string(events::kTopicDeployments), std::string(events::kTopicAnalyses),
-          std::string(events::kTopicRollbacks)};
-}
-
 bool IsPromotionEvent(const events::v1::Envelope& e) {
   switch (e.payload_case()) {
     case events::v1::Envelope::kDeploymentPlanned:

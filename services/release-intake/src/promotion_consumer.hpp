@@ -19,8 +19,6 @@ namespace sluice::release_intake {
 
 inline constexpr std::string_view kPromotionConsumer = "release-intake-promotion";
 
-// The topics it reads.
-std::vector<std::string> PromotionTopics();
 // The events it acts on (the others are passed over without a transaction).
 bool IsPromotionEvent(const events::v1::Envelope& e);
 // One event, inside its inbox transaction.

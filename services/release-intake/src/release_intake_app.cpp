@@ -1,5 +1,6 @@
 // release-intake on the service skeleton: the public API over its tables and the outbox; the
 // bootstrap admin token; the consumer of the public inbound topic.
+#include <algorithm>
 #include <sluice/core/logging.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/service/app.hpp>
@@ -23,6 +24,9 @@ void Register(service::App& app, const IntakeConfig& config) {
   // Not fatal: releases are accepted into the outbox and published once Kafka is back.
   auto topics = events::AllTopics();
   topics.push_back(config.results_topic);  // and the inbound topics (the settings')
+  for (const auto& t : config.promotion_topics) {
+    if (std::find(topics.begin(), topics.end(), t) == topics.end()) topics.push_back(t);
+  }
   app.EnsureTopics(topics, "events wait in the outbox until Kafka answers");
   http::ServerOptions server_options;
   server_options.max_body_bytes = config.max_body_bytes;
@@ -47,7 +51,7 @@ void Register(service::App& app, const IntakeConfig& config) {
   // deployment, for the promotion gate and `promotion: auto` (promotion_consumer.hpp).
   kafka::ConsumerOptions promotion_options;
   promotion_options.group_id = config.shared.group_id + "-promotion";
-  promotion_options.topics = PromotionTopics();
+  promotion_options.topics = config.promotion_topics;
   auto& promotions = app.Start<eventbus::ConsumerComponent>(
       "promotion-consumer", config.shared.kafka, promotion_options,
       eventbus::TransactionalHandler(
