@@ -17,9 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kEnvPath =
-    R"(/v1/apps/([a-z][a-z0-9-]{0,62})/environments/([a-z][a-z0-9-]{0,62})/freeze)";
-
 json FreezeJson(const EnvFreeze& f) {
   return {{"reason", f.reason}, {"frozen_by", f.frozen_by}, {"frozen_at_ms", f.frozen_at_ms}};
 }
@@ -48,8 +45,10 @@ void ReleaseIntakeApi::RegisterEnvironments() {
   auto& s = deps_.server;
   s.Get(R"(/v1/apps/([a-z][a-z0-9-]{0,62})/environments)",
         [this](const auto& req, auto& res) { ListEnvironments(req, res); });
-  s.Put(kEnvPath, [this](const auto& req, auto& res) { FreezeEnvironment(req, res, true); });
-  s.Delete(kEnvPath, [this](const auto& req, auto& res) { FreezeEnvironment(req, res, false); });
+  s.Put(R"(/v1/apps/([a-z][a-z0-9-]{0,62})/environments/([a-z][a-z0-9-]{0,62})/freeze)",
+        [this](const auto& req, auto& res) { FreezeEnvironment(req, res, true); });
+  s.Delete(R"(/v1/apps/([a-z][a-z0-9-]{0,62})/environments/([a-z][a-z0-9-]{0,62})/freeze)",
+           [this](const auto& req, auto& res) { FreezeEnvironment(req, res, false); });
 }
 
 void ReleaseIntakeApi::ListEnvironments(const httplib::Request& req, httplib::Response& res) {
