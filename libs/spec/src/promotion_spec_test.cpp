@@ -99,3 +99,53 @@ TEST(PromotionSpecTest, MistakesAreNamedWithTheirPath) {
 
 }  // namespace
 }  // namespace sluice::spec
+
+namespace sluice::spec {
+namespace {
+
+TEST(WindowSpecTest, WindowsAreDaysATimeRangeAndAZone) {
+  const auto s = Ok(Spec(Env("prod",
+                             "    windows:\n"
+                             "      - {days: [mon-fri], start: '09:00', end: '17:30', "
+                             "timeZone: Europe/Berlin}\n"
+                             "      - {days: [fri-mon], start: '22:00', end: '02:00'}\n")));
+  const auto& w = s.environments[0].windows;
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], (DeploymentWindow{{1, 2, 3, 4, 5}, 540, 1050, "Europe/Berlin"}));
+  EXPECT_EQ(w[1], (DeploymentWindow{{0, 1, 5, 6}, 1320, 120, "UTC"}));
+  EXPECT_TRUE(Ok(Spec(Env("dev"))).environments[0].windows.empty());
+}
+
+TEST(WindowSpecTest, MistakesAreNamedWithTheirPath) {
+  struct Case {
+    std::string windows;
+    std::string path;
+    std::string message;
+  };
+  const std::string p = "environments.prod.windows";
+  const std::vector<Case> cases = {
+      {"    windows: []\n", p, "non-empty list"},
+      {"    windows: [{days: [mon], start: '9:00', end: '17:00'}]\n", p + "[0].start", "HH:MM"},
+      {"    windows: [{days: [mon], start: '09:00', end: '24:00'}]\n", p + "[0].end", "HH:MM"},
+      {"    windows: [{days: [mon], start: '09:00', end: '09:00'}]\n", p + "[0].end",
+       "must differ from start"},
+      {"    windows: [{days: [monday], start: '09:00', end: '10:00'}]\n", p + "[0].days[0]",
+       "must be a day"},
+      {"    windows: [{days: [mon, mon-tue], start: '09:00', end: '10:00'}]\n", p + "[0].days[1]",
+       "names mon twice"},
+      {"    windows: [{days: [], start: '09:00', end: '10:00'}]\n", p + "[0].days", "non-empty"},
+      {"    windows: [{start: '09:00', end: '10:00'}]\n", p + "[0].days", "is required"},
+      {"    windows: [{days: [mon], start: '09:00', end: '10:00', timeZone: '../etc/passwd'}]\n",
+       p + "[0].timeZone", "tz database name"},
+      {"    windows: [{days: [mon], start: '09:00', end: '10:00', tz: UTC}]\n", p + "[0].tz",
+       "unknown key"},
+  };
+  for (const auto& c : cases) {
+    const auto e = Err(Spec(Env("prod", c.windows)));
+    EXPECT_EQ(e.path, c.path) << c.windows;
+    EXPECT_NE(e.message.find(c.message), std::string::npos) << e.message;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::spec

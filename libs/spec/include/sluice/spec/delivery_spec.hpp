@@ -180,6 +180,18 @@ struct Promotion {
   bool operator==(const Promotion&) const = default;
 };
 
+// `windows:` of an environment: when deployments into it may start. Each window is a time range
+// on some days of the week in a time zone of the system tz database (`timeZone`, default UTC);
+// `end` before `start` runs past midnight (into the next day). Empty: any time.
+struct DeploymentWindow {
+  std::vector<int> days;  // 0 = Sunday ... 6 = Saturday, ascending, at least one
+  int start_minute = 0;   // minutes after local midnight, 0..1439 ("09:00" = 540)
+  int end_minute = 0;     // 0..1439; not equal to start_minute
+  std::string time_zone = "UTC";
+
+  bool operator==(const DeploymentWindow&) const = default;
+};
+
 struct Environment {
   std::string name;
   std::vector<HostGroup> targets;            // VM host groups (`targets:`), in file order
@@ -190,7 +202,8 @@ struct Environment {
   std::optional<analysis::AnalysisSpec> analysis;  // `analysis:`: templates and bake watch
   // `rollback.onCanaryFailure`: what a failed analysis of a canary batch reverts.
   analysis::OnCanaryFailure on_canary_failure = analysis::OnCanaryFailure::kRevertBatch;
-  std::optional<Promotion> promotion;  // `promotion:`; nullopt: no promotion gate
+  std::optional<Promotion> promotion;     // `promotion:`; nullopt: no promotion gate
+  std::vector<DeploymentWindow> windows;  // `windows:`; empty: deployments start any time
 
   // Every host of every group, in file order.
   std::vector<Host> AllHosts() const;
