@@ -13,6 +13,7 @@
 #include "environment_repository.hpp"
 #include "intake_actions.hpp"
 #include "release_intake_component.hpp"
+#include "time_zone.hpp"
 
 namespace sluice::release_intake {
 namespace {
@@ -84,6 +85,26 @@ std::optional<std::int64_t> ParseVersionParam(const httplib::Request& req) {
     throw http::BadRequest("version", "version must be a whole number from 1");
   }
   return n;
+}
+
+// A deployment window's `timeZone` the system tz database does not have: the 422 body naming it
+// (the spec parser checks only its shape, having no files to read).
+std::optional<json> UnknownTimeZone(const spec::DeliverySpec& spec) {
+  for (const auto& env : spec.environments) {
+    for (std::size_t i = 0; i < env.windows.size(); ++i) {
+      const auto& zone = env.windows[i].time_zone;
+      if (TimeZone::Cached(zone)) continue;
+      const std::string path =
+          "environments." + env.name + ".windows[" + std::to_string(i) + "].timeZone";
+      return json{{"error",
+                   {{"code", "invalid_spec"},
+                    {"message", SpecOrigin(spec.app) + ": " + path + ": '" + zone +
+                                    "' is not a time zone of the system tz database "
+                                    "(/usr/share/zoneinfo); use a name such as Europe/Berlin"},
+                    {"field", path}}}};
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -218,6 +239,7 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
                      {"line", nullptr},
                      {"column", nullptr}}}};
   }
+  if (!refusal) refusal = UnknownTimeZone(std::get<spec::DeliverySpec>(parsed));
   if (refusal) {
     Db([&](pqxx::work& tx) { audit(tx, "invalid", {{"error", (*refusal)["error"]["message"]}}); });
     http::WriteJson(res, 422, *refusal);
@@ -454,8 +476,8 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
 // Whether the release may go into the environment now (promotion.hpp): its freeze, and its
 // newest deployment in the environment it is promoted from.
 std::optional<GateRefusal> PromotionGate(pqxx::work& tx, const Release& release,
-                                         const std::string& env_name,
-                                         const spec::Environment& env) {
+                                         const std::string& env_name, const spec::Environment& env,
+                                         std::int64_t now_ms) {
   GateInput gate{release.input.app,
                  env_name,
                  release.id,
@@ -467,6 +489,9 @@ std::optional<GateRefusal> PromotionGate(pqxx::work& tx, const Release& release,
     gate.previous =
         EnvironmentRepository::ReleaseIn(tx, release.input.app, env.promotion->from, release.id);
   }
+  const auto zones = ZonesOf(env.windows);
+  gate.zones = &zones;
+  gate.now_ms = now_ms;
   return CheckGate(gate);
 }
 
@@ -496,7 +521,7 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                    "' (version " + std::to_string(spec.version) +
                    "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
   }
-  const auto refusal = PromotionGate(tx, *release, request.env, *env);
+  const auto refusal = PromotionGate(tx, *release, request.env, *env, ask.now_ms);
   if (dry_run) {
     auto plan = DryRun(*release, request.env, spec.version, *env);
     // The plan says why the release may not go yet (nothing is stored or audited).

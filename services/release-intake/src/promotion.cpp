@@ -1,8 +1,14 @@
 #include "promotion.hpp"
 
+#include <sluice/core/clock.hpp>
+
 namespace sluice::release_intake {
 
 using nlohmann::json;
+
+// The two halves of CheckGate, below it.
+std::optional<GateRefusal> CheckPromotion(const GateInput& in);
+std::optional<GateRefusal> CheckWindowsOf(const GateInput& in);
 
 namespace {
 
@@ -31,7 +37,13 @@ std::optional<GateRefusal> CheckGate(const GateInput& in) {
                         {"frozen_at_ms", f.frozen_at_ms}},
                        "sluice env unfreeze " + in.app + " " + in.env};
   }
-  if (in.environment == nullptr || !in.environment->promotion) return std::nullopt;
+  if (in.environment == nullptr) return std::nullopt;
+  if (auto refusal = CheckPromotion(in)) return refusal;
+  return CheckWindowsOf(in);
+}
+
+std::optional<GateRefusal> CheckPromotion(const GateInput& in) {
+  if (!in.environment->promotion) return std::nullopt;
   const std::string& from = in.environment->promotion->from;
   json detail = {{"env", in.env}, {"requires", from}, {"release_id", in.release_id}};
   const std::string what = ReleaseText(in);
@@ -63,6 +75,32 @@ std::optional<GateRefusal> CheckGate(const GateInput& in) {
                          "' takes it once it passed there; follow it with 'sluice deployment get " +
                          last.deployment_id + " --watch'",
                      detail, "sluice deployment get " + last.deployment_id + " --watch"};
+}
+
+std::optional<GateRefusal> CheckWindowsOf(const GateInput& in) {
+  const auto& windows = in.environment->windows;
+  if (windows.empty() || in.zones == nullptr) return std::nullopt;
+  const WindowState state = CheckWindows(windows, *in.zones, in.now_ms);
+  if (state.open) return std::nullopt;
+  json described = json::array();
+  std::string text;
+  for (const auto& w : windows) {
+    described.push_back(DescribeWindow(w));
+    text += (text.empty() ? "" : "; ") + DescribeWindow(w);
+  }
+  json detail = {{"env", in.env}, {"windows", described}, {"next_open_ms", nullptr}};
+  std::string when = "no window opens in the coming week";
+  if (state.next_open_ms) {
+    const std::string utc =
+        core::FormatRfc3339(core::SystemTime(std::chrono::milliseconds(*state.next_open_ms)));
+    detail["next_open_ms"] = *state.next_open_ms;
+    detail["next_open"] = utc;
+    when = "the next opens at " + utc + " (" + state.next_open_local + "): request it again then";
+  }
+  return GateRefusal{"outside_window",
+                     "deployments into '" + in.env + "' of app '" + in.app +
+                         "' start only inside its windows (" + text + "); " + when,
+                     detail, ""};
 }
 
 json GateRefusalBody(const GateRefusal& r) {

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "time_zone.hpp"
+
 namespace sluice::release_intake {
 
 // One deployment of a release into an environment, as release-intake learns of it from the
@@ -55,11 +57,17 @@ struct GateInput {
   // The release's deployments in environment->promotion->from, newest first (empty: none).
   std::vector<EnvDeployment> previous;
   std::optional<EnvFreeze> freeze;  // the target environment's freeze, when it is frozen
+  // The environment's `windows:`: judged at now_ms in these zones (by name; a zone missing from
+  // the map never opens). Without zones the windows are not judged.
+  std::int64_t now_ms = 0;
+  const std::map<std::string, TimeZone>* zones = nullptr;
 };
 
 // Why a release may not go yet. `code`: environment_frozen, promotion_required (never deployed
 // in the environment before), promotion_pending (deployed there, not passed yet),
-// promotion_failed (its newest deployment there failed; the newest decides). `detail` carries the
+// promotion_failed (its newest deployment there failed; the newest decides), outside_window
+// (no deployment window of the environment is open now; detail.next_open_ms says when one
+// opens: request it again then). `detail` carries the
 // facts (the environment to pass first, the deployment seen there, who froze, ...) for the audit
 // log and the error body; `next` the command to run, when there is one.
 struct GateRefusal {

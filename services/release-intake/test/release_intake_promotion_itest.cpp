@@ -337,5 +337,38 @@ TEST_F(ReleaseIntakePromotionItest, AFrozenEnvironmentRefusesDeploymentsUntilAnA
             "refused_environment_frozen");
 }
 
+TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentIsRefusedNamingTheNextOpening) {
+  const std::string app = "papp-" + st::RandomSuffix();
+  // The window opens the day after tomorrow (UTC), so it is closed now whatever the time.
+  const auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const std::chrono::weekday later{day + std::chrono::days(2)};
+  static const char* const kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  const std::string window = "    windows: [{days: [" + std::string(kDays[later.c_encoding()]) +
+                             "], start: '10:00', end: '12:00', timeZone: UTC}]\n";
+  const std::string release = AppWithRelease(app, EnvYaml("prod", window));
+  ASSERT_FALSE(release.empty());
+  const auto r = Deploy(release, "prod");
+  ASSERT_EQ(r.status, 409) << r.body;
+  const auto error = json::parse(r.body)["error"];
+  EXPECT_EQ(error["code"], "outside_window");
+  const std::int64_t opens =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          (day + std::chrono::days(2) + std::chrono::hours(10)).time_since_epoch())
+          .count();
+  EXPECT_EQ(error["detail"]["next_open_ms"], opens) << r.body;
+  EXPECT_EQ(Blocked(release, "prod"), "outside_window/");
+  EXPECT_EQ(Audit("deployment.request", app + "/prod").at(0)["outcome"], "refused_outside_window");
+
+  // A zone the system tz database does not have is refused when the spec is applied.
+  const auto bad = Call("PUT", "/v1/apps/" + app,
+                        "app: " + app + "\nenvironments:\n" +
+                            EnvYaml("prod",
+                                    "    windows: [{days: [mon], start: '10:00', end: '12:00', "
+                                    "timeZone: Mars/Olympus}]\n"),
+                        admin_token_, "application/yaml");
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_EQ(json::parse(bad.body)["error"]["field"], "environments.prod.windows[0].timeZone");
+}
+
 }  // namespace
 }  // namespace sluice::release_intake
