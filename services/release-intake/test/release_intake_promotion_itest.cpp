@@ -6,6 +6,7 @@
 //
 // Isolation: its own Postgres schema, port, consumer groups, topics and app names.
 #include <gtest/gtest.h>
+#include <sluice/v1/intake.pb.h>
 
 #include <filesystem>
 #include <map>
@@ -52,6 +53,7 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
     const std::string suffix = st::RandomSuffix();
     deployments_topic_ = "itest.deployments." + suffix;
     analyses_topic_ = "itest.analyses." + suffix;
+    intake_topic_ = "itest.intake." + suffix;
     port_ = st::FreePort();
     admin_token_ = "itest-admin-" + st::RandomSuffix(24);
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
@@ -63,7 +65,7 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
             {"SLUICE_PG_DSN", schema_->Dsn()},
             {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
             {"SLUICE_KAFKA_GROUP", "itest-promotion-" + suffix},
-            {"SLUICE_INTAKE_TOPICS", "itest.intake." + suffix},
+            {"SLUICE_INTAKE_TOPICS", intake_topic_},
             {"SLUICE_INTAKE_RESULTS_TOPIC", "itest.intake.results." + suffix},
             {"SLUICE_PROMOTION_TOPICS", deployments_topic_ + "," + analyses_topic_},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
@@ -210,6 +212,7 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
   static inline core::SystemClock clock_;
   static inline std::string deployments_topic_;
   static inline std::string analyses_topic_;
+  static inline std::string intake_topic_;
   static inline int port_ = 0;
   static inline std::string admin_token_;
   static inline std::string deployer_;
@@ -259,6 +262,28 @@ TEST_F(ReleaseIntakePromotionItest, AReleaseGoesOnOnlyAfterItPassedTheEnvironmen
       << blocked;
   r = Deploy(release, "staging");
   EXPECT_EQ(r.status, 202) << r.body;
+}
+
+TEST_F(ReleaseIntakePromotionItest, TheKafkaIntakePathPassesTheSameGate) {
+  const std::string app = "papp-" + st::RandomSuffix();
+  const std::string release =
+      AppWithRelease(app, EnvYaml("dev", "") + EnvYaml("staging", "    promotion: manual\n"));
+  ASSERT_FALSE(release.empty());
+  v1::IntakeSubmission s;
+  s.set_submission_id("sub-" + st::RandomSuffix(16));
+  s.mutable_deployment()->set_release_id(release);
+  s.mutable_deployment()->set_env("staging");
+  kafka::OutgoingMessage m{intake_topic_, app, s.SerializeAsString(), {}};
+  m.headers.push_back({"authorization", "Bearer " + deployer_});
+  producer_->ProduceSync({m}, 10s);
+  std::vector<json> refused;
+  EXPECT_TRUE(WaitFor(
+      [&] { return !(refused = Audit("deployment.request", app + "/staging")).empty(); }, 30s))
+      << service_->LogTail();
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0]["outcome"], "refused_promotion_required");
+  EXPECT_EQ(refused[0]["detail"]["transport"], "kafka");
+  EXPECT_EQ(refused[0]["detail"]["requires"], "dev");
 }
 
 TEST_F(ReleaseIntakePromotionItest, AutoPromotionIsRequestedOnceBySluiceItself) {
