@@ -19,8 +19,8 @@ std::vector<std::string> EnvironmentTable(const json& b) {
   for (const auto& e : b.value("items", json::array())) {
     json row = {{"name", Text(e, "name")}, {"promotion", "any release"}, {"frozen", "-"}};
     if (e.contains("promotion") && e["promotion"].is_object()) {
-      row["promotion"] = "after " + Text(e["promotion"], "from") + " (" +
-                         Text(e["promotion"], "mode") + ")";
+      row["promotion"] =
+          "after " + Text(e["promotion"], "from") + " (" + Text(e["promotion"], "mode") + ")";
     }
     if (e.contains("frozen") && e["frozen"].is_object()) {
       row["frozen"] = "by " + Text(e["frozen"], "frozen_by") + ": " + Text(e["frozen"], "reason");
