@@ -79,9 +79,10 @@ STOPSIGNAL SIGTERM
 # ---- the six services --------------------------------------------------------------------------
 FROM runtime AS release-intake
 COPY --from=binaries /out/release-intake/packages /tmp/packages
+# tzdata: the time zones of deployment windows (/usr/share/zoneinfo), read at run time.
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked,id=sluice-apt-cache \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked,id=sluice-apt-lists \
-    apt-get install -y -q --no-install-recommends $(cat /tmp/packages)
+    apt-get install -y -q --no-install-recommends $(cat /tmp/packages) tzdata
 COPY --from=binaries /out/release-intake/bin/ /usr/local/bin/
 LABEL org.opencontainers.image.title="sluice/release-intake" \
       org.opencontainers.image.description="Sluice release-intake: public API, releases, deployments, GitHub webhook"

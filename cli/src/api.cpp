@@ -102,6 +102,9 @@ int PrintError(const Global& g, long status, const json& body, const std::string
       std::cerr << " (field: " << e["field"].get<std::string>() << ")";
     }
     std::cerr << "\n";
+    if (e.contains("next") && e["next"].is_string()) {
+      std::cerr << "next: " << e["next"].get<std::string>() << "\n";
+    }
   } else {
     std::cerr << "error " << status << ": " << raw << "\n";
   }

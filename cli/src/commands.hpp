@@ -82,6 +82,7 @@ void AddLocalCommands(Commands& commands);     // version, completion, lint
 void AddAppCommands(Commands& commands);       // app
 void AddAdminCommands(Commands& commands);     // token, audit
 void AddRollbackCommands(Commands& commands);  // rollback
+void AddEnvCommands(Commands& commands);       // env
 void AddPublishCommands(Commands& commands);   // publish (a Kafka producer)
 
 }  // namespace sluice::cli

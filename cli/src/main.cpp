@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   sluice::cli::AddAppCommands(commands);
   sluice::cli::AddAdminCommands(commands);
   sluice::cli::AddRollbackCommands(commands);
+  sluice::cli::AddEnvCommands(commands);
   sluice::cli::AddPublishCommands(commands);
   return commands.Run(argc, argv);
 }

@@ -130,6 +130,19 @@ class SluiceCliItest : public ::testing::Test {
       "final_status":"succeeded"}],"triggers":[]})"));
     server_.Get("/v1/apps", reply(R"({"items":[{"app":"shop","version":2,"sha256":"ab",
       "applied_by":"ci","applied_at_ms":1700000000000}]})"));
+    server_.Get("/v1/apps/shop/environments",
+                reply(R"({"app":"shop","items":[{"name":"staging","promotion":null,"frozen":null},
+                  {"name":"prod","promotion":{"from":"staging","mode":"manual"},
+                   "frozen":{"reason":"quarter-end","frozen_by":"ops","frozen_at_ms":1}}]})"));
+    server_.Put("/v1/apps/shop/environments/prod/freeze",
+                reply(R"({"app":"shop","env":"prod","frozen":{"reason":"quarter-end",
+                  "frozen_by":"ops","frozen_at_ms":1}})"));
+    server_.Delete("/v1/apps/shop/environments/prod/freeze",
+                   reply(R"({"app":"shop","env":"prod","frozen":null})"));
+    server_.Delete("/v1/apps/shop/environments/qa/freeze",
+                   reply(R"({"error":{"code":"promotion_required","message":"not yet",
+                     "next":"sluice deploy --release r-1 --env staging"}})",
+                         409));
     server_.Get("/v1/apps/shop/versions", reply(R"({"app":"shop","items":[{"app":"shop",
       "version":2},{"app":"shop","version":1}]})"));
     server_.Get("/v1/apps/shop", [=](const httplib::Request& req, httplib::Response& res) {
@@ -291,6 +304,27 @@ TEST_F(SluiceCliItest, RollbackToARelease) {
   r = Sluice("deployment rollback d-1");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_FALSE(json::parse(Last().body).contains("target_release_id"));
+}
+
+TEST_F(SluiceCliItest, EnvCommandsListFreezeAndUnfreeze) {
+  auto r = Sluice("env list shop");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("after staging (manual)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("by ops: quarter-end"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("any release"), std::string::npos) << r.out;
+  r = Sluice("env freeze shop prod --reason quarter-end");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().method, "PUT");
+  EXPECT_EQ(json::parse(Last().body)["reason"], "quarter-end");
+  r = Sluice("env unfreeze shop prod");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().method, "DELETE");
+  EXPECT_NE(Sluice("env freeze shop prod").exit_code, 0);  // --reason is required
+  // A refusal prints the command to run next.
+  r = Sluice("env unfreeze shop qa");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("next: sluice deploy --release r-1 --env staging"), std::string::npos)
+      << r.out;
 }
 
 TEST_F(SluiceCliItest, ReadsPrintTableJsonOrYaml) {

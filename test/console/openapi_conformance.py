@@ -318,6 +318,20 @@ call("GET", f"/v1/apps/{APP}", 200, token=viewer)
 call("GET", f"/v1/apps/{APP}?version=x", 400, token=viewer)
 call("GET", "/v1/apps/no-such-app", 404, token=viewer)
 call("GET", f"/v1/apps/{APP}/versions", 200, token=viewer)
+call("GET", f"/v1/apps/{APP}/environments", 200, token=viewer)
+call("GET", "/v1/apps/no-such-app/environments", 404, token=viewer)
+
+print("environments: freeze")
+freeze = f"/v1/apps/{APP}/environments/production/freeze"
+call("PUT", freeze, 403, token=approver, body={"reason": "conformance"})
+call("PUT", freeze, 400, token=ADMIN, body={})
+call("PUT", f"/v1/apps/{APP}/environments/nowhere/freeze", 404, token=ADMIN, body={"reason": "conformance"})
+call("PUT", freeze, 200, token=ADMIN, body={"reason": "conformance"})
+call("POST", "/v1/deployments", 409, token=deployer, body={"release_id": release["id"], "env": "production"})
+call("POST", "/v1/deployments?dry_run=true", 200, token=deployer, body={"release_id": release["id"], "env": "production"})
+call("DELETE", freeze, 403, token=deployer)
+call("DELETE", f"/v1/apps/{APP}/environments/nowhere/freeze", 404, token=ADMIN)
+call("DELETE", freeze, 200, token=ADMIN)
 
 print("deployments")
 env = "production"

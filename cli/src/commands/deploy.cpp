@@ -35,6 +35,15 @@ int Plan(const Global& g, const std::string& release, const std::string& env, in
             << ", " << p.value("total_hosts", 0) << " hosts)\n";
   for (const auto& line : RenderPlan(p)) std::cout << line << "\n";
   for (const auto& line : RenderInventories(p)) std::cout << line << "\n";
+  // Why the release may not go yet (the promotion gate, a freeze); `sluice deploy` would be
+  // refused with the same reason.
+  if (p.contains("blocked") && p["blocked"].is_object()) {
+    const auto& b = p["blocked"];
+    std::cout << "blocked: " << b.value("code", "") << ": " << b.value("message", "") << "\n";
+    if (b.contains("next") && b["next"].is_string()) {
+      std::cout << "next: " << b["next"].get<std::string>() << "\n";
+    }
+  }
   return 0;
 }
 

@@ -41,9 +41,10 @@ int DaysInMonth(int y, int m) {
 std::optional<SystemTime> ParseRfc3339(std::string_view text) {
   const int year = Digits(text, 0, 4), month = Digits(text, 5, 2), day = Digits(text, 8, 2);
   const int hour = Digits(text, 11, 2), minute = Digits(text, 14, 2), second = Digits(text, 17, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 ||
-      minute > 59 || second < 0 || second > 59 || !At(text, 4, '-') || !At(text, 7, '-') ||
-      !At(text, 10, 'T') || !At(text, 13, ':') || !At(text, 16, ':') ||
+  // The clock counts nanoseconds in 64 bits: years outside 1678-2261 do not fit.
+  if (year < 1678 || year > 2261 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+      minute < 0 || minute > 59 || second < 0 || second > 59 || !At(text, 4, '-') ||
+      !At(text, 7, '-') || !At(text, 10, 'T') || !At(text, 13, ':') || !At(text, 16, ':') ||
       day > DaysInMonth(year, month)) {
     return std::nullopt;
   }

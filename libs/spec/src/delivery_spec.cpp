@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -171,6 +172,7 @@ class Parser : public YamlReader {
       if (!seen.insert(name).second) Fail(kv.first, path, "duplicate environment");
       spec.environments.push_back(Env(kv.second, path, name));
     }
+    CheckPromotions(spec);
     return spec;
   }
 
@@ -182,7 +184,8 @@ class Parser : public YamlReader {
 
   Environment Env(const YAML::Node& node, const std::string& path, const std::string& name) {
     CheckKeys(node, path,
-              {"targets", "kubernetes", "strategy", "policy", "service", "analysis", "rollback"});
+              {"targets", "kubernetes", "strategy", "policy", "service", "analysis", "rollback",
+               "promotion", "windows"});
     Environment env;
     env.name = name;
     host_nodes_.clear();
@@ -219,6 +222,8 @@ class Parser : public YamlReader {
       env.service = ParseService(s, Child(path, "service"));
     }
     CheckInventoryPolicy(node, path, env);
+    ParsePromotion(node, path, env);
+    ParseWindows(node, path, env);
     return env;
   }
 
@@ -704,7 +709,179 @@ class Parser : public YamlReader {
     return p;
   }
 
+  // --- Promotion chain (`promotion:`) ---------------------------------------------------------
+
+  // `promotion: manual|auto` (from the environment before it in the file) or
+  // `promotion: {from: <env>, mode: manual|auto}`. Checked against the other environments by
+  // CheckPromotions once all are read.
+  void ParsePromotion(const YAML::Node& env_node, const std::string& env_path, Environment& env) {
+    const auto node = env_node["promotion"];
+    if (!node.IsDefined() || node.IsNull()) return;
+    const auto path = Child(env_path, "promotion");
+    const std::vector<std::pair<std::string, PromotionMode>> modes = {
+        {"manual", PromotionMode::kManual}, {"auto", PromotionMode::kAuto}};
+    Promotion p;
+    if (node.IsScalar()) {
+      p.mode = OneOf<PromotionMode>(node, path, modes);
+    } else {
+      CheckKeys(node, path, {"from", "mode"});
+      if (const auto f = node["from"]; f.IsDefined() && !f.IsNull()) {
+        p.from = Scalar(f, Child(path, "from"));
+      }
+      if (const auto m = node["mode"]; m.IsDefined()) p.mode = OneOf(m, Child(path, "mode"), modes);
+    }
+    if (env.policy.auto_deploy) {
+      Fail(node, path,
+           "cannot be combined with policy.autoDeploy: true, which deploys every new release at "
+           "once and so skips the promotion gate; use promotion: auto");
+    }
+    promotion_nodes_.emplace_back(env.name, HostNode{node, path});
+    env.promotion = std::move(p);
+  }
+
+  // Fills a missing `from` with the environment before it in the file; every `from` names
+  // another environment of the spec and the chain has no loop.
+  void CheckPromotions(DeliverySpec& spec) const {
+    for (const auto& [name, where] : promotion_nodes_) {
+      auto it = std::find_if(spec.environments.begin(), spec.environments.end(),
+                             [&](const Environment& e) { return e.name == name; });
+      auto& p = *it->promotion;
+      const auto from_path = Child(where.path, "from");
+      if (p.from.empty()) {
+        if (it == spec.environments.begin()) {
+          Fail(where.node, where.path,
+               "the first environment has none before it to be promoted from; name one with "
+               "from: <environment>, or remove promotion");
+        }
+        p.from = std::prev(it)->name;
+      }
+      const auto node =
+          where.node.IsMap() && where.node["from"].IsDefined() ? where.node["from"] : where.node;
+      if (p.from == name) Fail(node, from_path, "an environment cannot be promoted from itself");
+      if (spec.FindEnvironment(p.from) == nullptr) {
+        std::vector<std::string> names;
+        for (const auto& e : spec.environments) names.push_back(e.name);
+        Fail(node, from_path,
+             "names no environment of this spec ('" + p.from + "'); known: " + Join(names));
+      }
+    }
+    for (const auto& [name, where] : promotion_nodes_) {
+      std::vector<std::string> chain = {name};
+      const Environment* e = spec.FindEnvironment(name);
+      while (e != nullptr && e->promotion) {
+        const std::string next = e->promotion->from;
+        const bool loops = std::find(chain.begin(), chain.end(), next) != chain.end();
+        chain.push_back(next);
+        if (loops) {
+          std::string text;
+          for (const auto& c : chain) text += (text.empty() ? "" : " <- ") + c;
+          Fail(where.node, Child(where.path, "from"), "the promotion chain loops: " + text);
+        }
+        e = spec.FindEnvironment(next);
+      }
+    }
+  }
+
+  // --- Deployment windows (`windows:`) ----------------------------------------------------------
+
+  // "HH:MM", 00:00..23:59, as minutes after midnight.
+  int ClockTime(const YAML::Node& n, const std::string& path) const {
+    const auto v = Scalar(n, path);
+    const bool shape = v.size() == 5 && v[2] == ':' &&
+                       std::isdigit(static_cast<unsigned char>(v[0])) &&
+                       std::isdigit(static_cast<unsigned char>(v[1])) &&
+                       std::isdigit(static_cast<unsigned char>(v[3])) &&
+                       std::isdigit(static_cast<unsigned char>(v[4]));
+    const int h = shape ? (v[0] - '0') * 10 + (v[1] - '0') : 99;
+    const int m = shape ? (v[3] - '0') * 10 + (v[4] - '0') : 99;
+    if (h > 23 || m > 59)
+      Fail(n, path, "must be a time of day HH:MM (00:00-23:59), got '" + v + "'");
+    return h * 60 + m;
+  }
+
+  // `days: [mon, tue]`, or a range `[mon-fri]`; each day once.
+  std::vector<int> Days(const YAML::Node& n, const std::string& path) const {
+    static const std::vector<std::string> kNames = {"sun", "mon", "tue", "wed",
+                                                    "thu", "fri", "sat"};
+    auto index = [&](const YAML::Node& item, const std::string& ipath, const std::string& name) {
+      const auto it = std::find(kNames.begin(), kNames.end(), name);
+      if (it == kNames.end()) {
+        Fail(item, ipath,
+             "must be a day (" + Join(kNames) + ") or a range like mon-fri, got '" + name + "'");
+      }
+      return static_cast<int>(it - kNames.begin());
+    };
+    if (!n.IsSequence() || n.size() == 0) {
+      Fail(n, path, "must be a non-empty list of days, e.g. [mon-fri] or [sat, sun]");
+    }
+    std::set<int> days;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const auto ipath = Index(path, i);
+      const auto v = Scalar(n[i], ipath);
+      const auto dash = v.find('-');
+      std::vector<int> these;
+      if (dash == std::string::npos) {
+        these.push_back(index(n[i], ipath, v));
+      } else {
+        const int a = index(n[i], ipath, v.substr(0, dash));
+        const int b = index(n[i], ipath, v.substr(dash + 1));
+        for (int d = a;; d = (d + 1) % 7) {
+          these.push_back(d);
+          if (d == b) break;
+        }
+      }
+      for (int d : these) {
+        if (!days.insert(d).second) Fail(n[i], ipath, "names " + kNames[d] + " twice");
+      }
+    }
+    return {days.begin(), days.end()};
+  }
+
+  void ParseWindows(const YAML::Node& env_node, const std::string& env_path,
+                    Environment& env) const {
+    const auto node = env_node["windows"];
+    if (!node.IsDefined() || node.IsNull()) return;
+    const auto path = Child(env_path, "windows");
+    if (!node.IsSequence() || node.size() == 0) {
+      Fail(node, path, "must be a non-empty list of windows ({days, start, end, timeZone})");
+    }
+    if (node.size() > 32) Fail(node, path, "at most 32 windows");
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const auto wpath = Index(path, i);
+      CheckKeys(node[i], wpath, {"days", "start", "end", "timeZone"});
+      DeploymentWindow w;
+      w.days = Days(Required(node[i], wpath, "days"), Child(wpath, "days"));
+      w.start_minute = ClockTime(Required(node[i], wpath, "start"), Child(wpath, "start"));
+      w.end_minute = ClockTime(Required(node[i], wpath, "end"), Child(wpath, "end"));
+      if (w.start_minute == w.end_minute) {
+        Fail(node[i]["end"], Child(wpath, "end"), "must differ from start (a window of no time)");
+      }
+      if (const auto tz = node[i]["timeZone"]; tz.IsDefined()) {
+        const auto tpath = Child(wpath, "timeZone");
+        w.time_zone = Scalar(tz, tpath);
+        if (!IsZoneName(w.time_zone)) {
+          Fail(
+              tz, tpath,
+              "must be a tz database name such as Europe/Berlin or UTC, got '" + w.time_zone + "'");
+        }
+      }
+      env.windows.push_back(std::move(w));
+    }
+  }
+
+  // The shape of a tz database name ("Area/Location", "UTC", "Etc/GMT+5"): no "..", no leading
+  // "/", letters, digits and _ + - only (release-intake loads the zone when the spec is applied).
+  static bool IsZoneName(const std::string& s) {
+    if (s.empty() || s.size() > 64 || s.front() == '/' || s.back() == '/') return false;
+    if (s.find("..") != std::string::npos || s.find("//") != std::string::npos) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '+' ||
+             c == '-';
+    });
+  }
+
   std::vector<HostNode> host_nodes_;  // of the environment being parsed, for spreadBy checks
+  std::vector<std::pair<std::string, HostNode>> promotion_nodes_;  // env name, its `promotion`
 };
 
 }  // namespace
@@ -764,6 +941,18 @@ const Environment* DeliverySpec::FindEnvironment(std::string_view name) const {
     if (e.name == name) return &e;
   }
   return nullptr;
+}
+
+std::vector<const Environment*> DeliverySpec::PromotionsFrom(std::string_view name) const {
+  std::vector<const Environment*> out;
+  for (const auto& e : environments) {
+    if (e.promotion && e.promotion->from == name) out.push_back(&e);
+  }
+  return out;
+}
+
+std::string_view ToString(PromotionMode mode) {
+  return mode == PromotionMode::kAuto ? "auto" : "manual";
 }
 
 std::string SpecError::ToString() const {

@@ -260,7 +260,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"bad env name", "app: shop\nenvironments:\n  Prod: {}\n", "environments.Prod",
        "environment names"},
       {"unknown env key", env + targets + canary + "    notify: {}\n", p + "notify",
-       "unknown key (known: targets, kubernetes, strategy, policy, service, analysis, rollback)"},
+       "unknown key (known: targets, kubernetes, strategy, policy, service, analysis, rollback,"},
       {"missing targets", env + canary, p + "targets", "is required"},
       {"missing strategy", env + targets, p + "strategy", "is required"},
       {"no groups", env + "    targets: {}\n" + canary, p + "targets", "at least one host group"},

@@ -10,10 +10,12 @@
 
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
+#include "environment_repository.hpp"
 #include "intake_actions.hpp"
 #include "inventory_reader.hpp"
 #include "inventory_repository.hpp"
 #include "release_intake_component.hpp"
+#include "time_zone.hpp"
 
 namespace sluice::release_intake {
 namespace {
@@ -87,6 +89,26 @@ std::optional<std::int64_t> ParseVersionParam(const httplib::Request& req) {
   return n;
 }
 
+// A deployment window's `timeZone` the system tz database does not have: the 422 body naming it
+// (the spec parser checks only its shape, having no files to read).
+std::optional<json> UnknownTimeZone(const spec::DeliverySpec& spec) {
+  for (const auto& env : spec.environments) {
+    for (std::size_t i = 0; i < env.windows.size(); ++i) {
+      const auto& zone = env.windows[i].time_zone;
+      if (TimeZone::Cached(zone)) continue;
+      const std::string path =
+          "environments." + env.name + ".windows[" + std::to_string(i) + "].timeZone";
+      return json{{"error",
+                   {{"code", "invalid_spec"},
+                    {"message", SpecOrigin(spec.app) + ": " + path + ": '" + zone +
+                                    "' is not a time zone of the system tz database "
+                                    "(/usr/share/zoneinfo); use a name such as Europe/Berlin"},
+                    {"field", path}}}};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void ReleaseIntakeApi::RegisterDelivery() {
@@ -109,6 +131,7 @@ void ReleaseIntakeApi::RegisterDelivery() {
   s.Post(R"(/v1/deployments/([A-Za-z0-9-]{1,64}):([A-Za-z0-9_-]{1,32}))",
          [this](const auto& req, auto& res) { DeploymentCommand(req, res); });
   RegisterAnalysesAndIncidents();
+  RegisterEnvironments();
 }
 
 void ReleaseIntakeApi::RegisterAnalysesAndIncidents() {
@@ -218,6 +241,7 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
                      {"line", nullptr},
                      {"column", nullptr}}}};
   }
+  if (!refusal) refusal = UnknownTimeZone(std::get<spec::DeliverySpec>(parsed));
   if (refusal) {
     Db([&](pqxx::work& tx) { audit(tx, "invalid", {{"error", (*refusal)["error"]["message"]}}); });
     http::WriteJson(res, 422, *refusal);
@@ -475,6 +499,28 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
   return e;
 }
 
+// Whether the release may go into the environment now (promotion.hpp): its freeze, and its
+// newest deployment in the environment it is promoted from.
+std::optional<GateRefusal> PromotionGate(pqxx::work& tx, const Release& release,
+                                         const std::string& env_name, const spec::Environment& env,
+                                         std::int64_t now_ms) {
+  GateInput gate{release.input.app,
+                 env_name,
+                 release.id,
+                 release.input.version,
+                 &env,
+                 {},
+                 EnvironmentRepository::Freeze(tx, release.input.app, env_name)};
+  if (env.promotion) {
+    gate.previous =
+        EnvironmentRepository::ReleaseIn(tx, release.input.app, env.promotion->from, release.id);
+  }
+  const auto zones = ZonesOf(env.windows);
+  gate.zones = &zones;
+  gate.now_ms = now_ms;
+  return CheckGate(gate);
+}
+
 // POST /v1/deployments inside its transaction: a replay for a known Idempotency-Key; else the
 // release, its app's spec and the environment checked, then a dry run's plan, or the stored
 // request with its DeploymentRequested (outbox) and audit row.
@@ -503,7 +549,23 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                    "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
   }
   const spec::Environment& deployed = EnvironmentToDeploy(*env, spec.version, inventories);
-  if (dry_run) return DryRun(*release, request.env, spec.version, deployed);
+  const auto refusal = PromotionGate(tx, *release, request.env, *env, ask.now_ms);
+  if (dry_run) {
+    auto plan = DryRun(*release, request.env, spec.version, deployed);
+    // The plan says why the release may not go yet (nothing is stored or audited).
+    if (refusal) plan.body["blocked"] = GateRefusalBody(*refusal)["error"];
+    return plan;
+  }
+  if (refusal) {
+    json detail = refusal->detail;
+    detail["release_id"] = release->id;
+    detail["transport"] = ask.transport;
+    ReleaseRepository::Audit(tx,
+                             {ask.actor, "deployment.request", app + "/" + request.env,
+                              "refused_" + refusal->code, core::TraceScope::Current(), detail},
+                             ask.now_ms);
+    return DeploymentOutcome{409, GateRefusalBody(*refusal)};
+  }
 
   StoredDeploymentRequest stored{core::NewUuid(), release->id, app,        request.env,
                                  spec.version,    ask.actor,   ask.now_ms, ask.fingerprint};

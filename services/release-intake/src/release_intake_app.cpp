@@ -1,10 +1,12 @@
 // release-intake on the service skeleton: the public API over its tables and the outbox; the
 // bootstrap admin token; the consumer of the public inbound topic.
+#include <algorithm>
 #include <sluice/core/logging.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/service/app.hpp>
 
 #include "intake_consumer.hpp"
+#include "promotion_consumer.hpp"
 #include "release_intake_config.hpp"
 
 namespace sluice::generated {
@@ -22,6 +24,9 @@ void Register(service::App& app, const IntakeConfig& config) {
   // Not fatal: releases are accepted into the outbox and published once Kafka is back.
   auto topics = events::AllTopics();
   topics.push_back(config.results_topic);  // and the inbound topics (the settings')
+  for (const auto& t : config.promotion_topics) {
+    if (std::find(topics.begin(), topics.end(), t) == topics.end()) topics.push_back(t);
+  }
   app.EnsureTopics(topics, "events wait in the outbox until Kafka answers");
   http::ServerOptions server_options;
   server_options.max_body_bytes = config.max_body_bytes;
@@ -42,6 +47,29 @@ void Register(service::App& app, const IntakeConfig& config) {
       IntakeHandler(db, {app.Clock(), config.results_topic,
                          [&api](const std::string& id) { return api.CheckAtPlanner(id); }}),
       app.Producer(), &app.Registry());
+  // The planner's, the watcher's and the rollback-agent's events: what became of each
+  // deployment, for the promotion gate and `promotion: auto` (promotion_consumer.hpp).
+  kafka::ConsumerOptions promotion_options;
+  promotion_options.group_id = config.shared.group_id + "-promotion";
+  promotion_options.topics = config.promotion_topics;
+  auto& promotions = app.Start<eventbus::ConsumerComponent>(
+      "promotion-consumer", config.shared.kafka, promotion_options,
+      eventbus::TransactionalHandler(
+          db, std::string(kPromotionConsumer),
+          [&clock = app.Clock()](pqxx::work& tx, const events::v1::Envelope& e) {
+            HandlePromotionEvent(tx, e, clock);
+          },
+          IsPromotionEvent),
+      app.Producer(), &app.Registry());
+  app.OnProbe([&promotions, &health = app.Health()] {
+    promotions.RefreshMetrics();
+    const auto status = promotions.Consumer().Status();
+    const auto not_ready = kafka::ConsumerNotReadyReason(status, std::chrono::system_clock::now(),
+                                                         eventbus::kConsumerStalledAfter);
+    health.Set("kafka-promotion", true,
+               not_ready ? "deployment outcomes are not consumed (promotions wait): " + *not_ready
+                         : std::to_string(status.partitions) + " partition(s) assigned");
+  });
   app.OnProbe([&consumer, &health = app.Health()] {
     consumer.RefreshMetrics();
     const auto status = consumer.Consumer().Status();

@@ -148,6 +148,10 @@ class ReleaseIntakeApi {
   void ProxyDeployments(const httplib::Request& req, httplib::Response& res);
   void ProxyDeployment(const httplib::Request& req, httplib::Response& res);
   void ProxyInstances(const httplib::Request& req, httplib::Response& res);
+  // Environments: the promotion chain and the freeze switch (environments_api.cpp).
+  void RegisterEnvironments();
+  void ListEnvironments(const httplib::Request& req, httplib::Response& res);
+  void FreezeEnvironment(const httplib::Request& req, httplib::Response& res, bool freeze);
   // Analyses (metric-watcher), incidents and rollbacks (rollback-agent).
   void RegisterAnalysesAndIncidents();
   // base_url + call.path; nullopt when the upstream cannot be reached (logged).

@@ -76,6 +76,21 @@ void ParseInventoryOptions(core::EnvConfig& env, InventoryLimits& l) {
   }
 }
 
+std::vector<std::string> PromotionTopicsFrom(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const auto end = std::min(list.find(',', start), list.size());
+    std::string item = list.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  if (out.empty()) throw core::ConfigError("SLUICE_PROMOTION_TOPICS: give at least one topic");
+  return out;
+}
+
 }  // namespace
 
 IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
@@ -90,6 +105,8 @@ IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
                                          .topics = kIntakeTopic,
                                          .internal_api = false});
   c.results_topic = env.String("SLUICE_INTAKE_RESULTS_TOPIC", kIntakeResultsTopic);
+  c.promotion_topics = PromotionTopicsFrom(env.String(
+      "SLUICE_PROMOTION_TOPICS", "sluice.deployments.v1,sluice.analyses.v1,sluice.rollbacks.v1"));
   c.max_body_bytes =
       static_cast<std::size_t>(env.Int("SLUICE_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
   c.admin_token = env.Secret("SLUICE_ADMIN_TOKEN");

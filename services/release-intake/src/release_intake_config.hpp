@@ -8,6 +8,7 @@
 #include <sluice/core/config.hpp>
 #include <sluice/service/settings.hpp>
 #include <string>
+#include <vector>
 
 #include "release_intake_component.hpp"
 
@@ -24,6 +25,10 @@ struct IntakeConfig {
   // The answers to the submissions of the inbound topics (SLUICE_INTAKE_TOPICS, default
   // sluice.intake.v1): SLUICE_INTAKE_RESULTS_TOPIC, default sluice.intake.results.v1.
   std::string results_topic;
+  // The planner's, watcher's and rollback-agent's topics read for the promotion gate
+  // (SLUICE_PROMOTION_TOPICS, comma-separated; default: sluice.deployments.v1,
+  // sluice.analyses.v1, sluice.rollbacks.v1).
+  std::vector<std::string> promotion_topics;
   ApiOptions api;  // the upstreams' URLs, the GitHub secret, the service token they are sent
 };
 

@@ -189,6 +189,35 @@ struct ServiceSpec {
   bool operator==(const ServiceSpec&) const = default;
 };
 
+// `promotion:` of an environment: a release goes into it only after it succeeded in `from`
+// (and passed `from`'s bake watch, when `from` has one). Absent: the environment takes any
+// release (no gate). `promotion: manual` / `promotion: auto` name the environment before it in
+// the file; `promotion: {from: staging, mode: auto}` names another one.
+enum class PromotionMode {
+  kManual,  // a person requests the deployment (POST /v1/deployments, `sluice deploy`)
+  kAuto,    // release-intake requests it itself once the release passed `from`
+};
+std::string_view ToString(PromotionMode mode);  // "manual", "auto"
+
+struct Promotion {
+  std::string from;  // the environment the release must pass first
+  PromotionMode mode = PromotionMode::kManual;
+
+  bool operator==(const Promotion&) const = default;
+};
+
+// `windows:` of an environment: when deployments into it may start. Each window is a time range
+// on some days of the week in a time zone of the system tz database (`timeZone`, default UTC);
+// `end` before `start` runs past midnight (into the next day). Empty: any time.
+struct DeploymentWindow {
+  std::vector<int> days;  // 0 = Sunday ... 6 = Saturday, ascending, at least one
+  int start_minute = 0;   // minutes after local midnight, 0..1439 ("09:00" = 540)
+  int end_minute = 0;     // 0..1439; not equal to start_minute
+  std::string time_zone = "UTC";
+
+  bool operator==(const DeploymentWindow&) const = default;
+};
+
 struct Environment {
   std::string name;
   std::vector<HostGroup> targets;            // VM host groups (`targets:`), in file order
@@ -199,6 +228,8 @@ struct Environment {
   std::optional<analysis::AnalysisSpec> analysis;  // `analysis:`: templates and bake watch
   // `rollback.onCanaryFailure`: what a failed analysis of a canary batch reverts.
   analysis::OnCanaryFailure on_canary_failure = analysis::OnCanaryFailure::kRevertBatch;
+  std::optional<Promotion> promotion;     // `promotion:`; nullopt: no promotion gate
+  std::vector<DeploymentWindow> windows;  // `windows:`; empty: deployments start any time
 
   // Every host of every group, in file order.
   std::vector<Host> AllHosts() const;
@@ -210,6 +241,8 @@ struct DeliverySpec {
   std::vector<Environment> environments;  // in file order
 
   const Environment* FindEnvironment(std::string_view name) const;
+  // The environments whose `promotion.from` is `name`, in file order.
+  std::vector<const Environment*> PromotionsFrom(std::string_view name) const;
   bool operator==(const DeliverySpec&) const = default;
 };
 

@@ -1,0 +1,102 @@
+#pragma once
+
+// Environments and promotion: whether a release may go into an environment now. Pure: the
+// caller reads what is needed (the release's deployments in the environment it is promoted
+// from, the environment's freeze) inside its transaction and passes it in; nothing here does
+// I/O or reads a clock.
+//
+// A release goes into an environment with `promotion:` (delivery_spec.hpp) only once it passed
+// `promotion.from`: a deployment of it there succeeded and, when that deployment had a bake
+// watch, the bake passed too; and never while the environment is frozen (an admin's switch,
+// PUT /v1/apps/{app}/environments/{env}/freeze). Every refusal names what to do next.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sluice/spec/delivery_spec.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "time_zone.hpp"
+
+namespace sluice::release_intake {
+
+// One deployment of a release into an environment, as release-intake learns of it from the
+// rollout-planner's and the metric-watcher's events (the env_deployments table).
+struct EnvDeployment {
+  std::string deployment_id;
+  std::string app;
+  std::string env;
+  std::string release_id;
+  bool succeeded = false;      // DeploymentSucceeded
+  bool failed = false;         // DeploymentFailed, a failed bake watch, a rollback
+  bool bake_expected = false;  // the environment had a bake watch when it succeeded
+  bool bake_passed = false;    // AnalysisPassed of the bake watch
+
+  // Succeeded, not failed since, and past its bake watch when it had one.
+  bool Passed() const { return succeeded && !failed && (!bake_expected || bake_passed); }
+  bool operator==(const EnvDeployment&) const = default;
+};
+
+// The freeze switch of one environment.
+struct EnvFreeze {
+  std::string app;
+  std::string env;
+  std::string reason;
+  std::string frozen_by;
+  std::int64_t frozen_at_ms = 0;
+};
+
+struct GateInput {
+  std::string app;
+  std::string env;
+  std::string release_id;
+  std::string version;
+  const spec::Environment* environment = nullptr;  // the target environment (required)
+  // The release's deployments in environment->promotion->from, newest first (empty: none).
+  std::vector<EnvDeployment> previous;
+  std::optional<EnvFreeze> freeze;  // the target environment's freeze, when it is frozen
+  // The environment's `windows:`: judged at now_ms in these zones (by name; a zone missing from
+  // the map never opens). Without zones the windows are not judged.
+  std::int64_t now_ms = 0;
+  const std::map<std::string, TimeZone>* zones = nullptr;
+};
+
+// Why a release may not go yet. `code`: environment_frozen, promotion_required (never deployed
+// in the environment before), promotion_pending (deployed there, not passed yet),
+// promotion_failed (its newest deployment there failed; the newest decides), outside_window
+// (no deployment window of the environment is open now; detail.next_open_ms says when one
+// opens: request it again then). `detail` carries the
+// facts (the environment to pass first, the deployment seen there, who froze, ...) for the audit
+// log and the error body; `next` the command to run, when there is one.
+struct GateRefusal {
+  std::string code;
+  std::string message;
+  nlohmann::json detail;
+  std::string next;
+};
+
+std::optional<GateRefusal> CheckGate(const GateInput& in);
+
+// The error body of a refusal: {"error": {code, message, field: "env", detail, next}}.
+nlohmann::json GateRefusalBody(const GateRefusal& refusal);
+
+// The environments a release that just passed `env` is deployed into by release-intake itself
+// (`promotion: auto` from `env`), in file order.
+std::vector<std::string> AutoPromotionsFrom(const spec::DeliverySpec& spec, std::string_view env);
+
+// The Idempotency-Key of a deployment release-intake requests itself for a promotion: the same
+// for every redelivery of the event that triggered it, so it is requested once.
+std::string AutoPromotionKey(std::string_view release_id, std::string_view env);
+
+// The actor of those requests in the audit log and DeploymentRequested.requested_by.
+inline constexpr std::string_view kPromotionActor = "sluice:promotion";
+
+// A freeze request body: {"reason": "<1-500 characters>"}; the error names the field.
+struct FreezeInput {
+  std::string reason;
+};
+std::optional<FreezeInput> ValidateFreeze(const nlohmann::json& body, std::string& error);
+
+}  // namespace sluice::release_intake
