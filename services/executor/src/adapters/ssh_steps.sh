@@ -131,10 +131,12 @@ read_service() {
   printf '%s\0' "$RESTART_TIMEOUT" "$HEALTH_TIMEOUT" "$HEALTH_URL" >"$SD/service.tmp"
 }
 
+# Makes the service just read the one kept for later reverts (after the fence let it in).
 keep_service() {
   [ "$SERVICE_KEPT" = 1 ] && return 0
   mv -f "$SD/restart.args.tmp" "$SD/restart.args" && mv -f "$SD/health.args.tmp" "$SD/health.args" &&
     mv -f "$SD/service.tmp" "$SD/service" || refuse install_failed "cannot keep the service in $SD"
+  SERVICE_KEPT=1
 }
 
 # run_args FILE TIMEOUT: runs the NUL-separated argv in FILE, without a shell, in the release.
@@ -145,25 +147,19 @@ run_args() {
 }
 
 health_ok() {
-  if [ -s "$SD/health.args.use" ]; then
-    run_args "$SD/health.args.use" "$1" </dev/null
+  if [ -s "$SD/health.args" ]; then
+    run_args "$SD/health.args" "$1" </dev/null
   else
-    url=$(tr '\0' '\n' <"$SD/service.use" | sed -n 3p)
+    url=$(tr '\0' '\n' <"$SD/service" | sed -n 3p)
     curl -fsS -o /dev/null --max-time "$1" "$url" </dev/null >&2 2>&1
   fi
 }
 
 restart_and_check() {
-  if [ "$SERVICE_KEPT" = 1 ]; then
-    cp "$SD/restart.args" "$SD/restart.args.use" && cp "$SD/health.args" "$SD/health.args.use" &&
-      cp "$SD/service" "$SD/service.use"
-  else
-    cp "$SD/restart.args.tmp" "$SD/restart.args.use" && cp "$SD/health.args.tmp" "$SD/health.args.use" &&
-      cp "$SD/service.tmp" "$SD/service.use"
-  fi || refuse install_failed "cannot read the service in $SD"
-  rt=$(tr '\0' '\n' <"$SD/service.use" | sed -n 1p)
-  ht=$(tr '\0' '\n' <"$SD/service.use" | sed -n 2p)
-  if ! run_args "$SD/restart.args.use" "$rt" </dev/null; then
+  keep_service
+  rt=$(tr '\0' '\n' <"$SD/service" | sed -n 1p)
+  ht=$(tr '\0' '\n' <"$SD/service" | sed -n 2p)
+  if ! run_args "$SD/restart.args" "$rt" </dev/null; then
     ST_HEALTH=unhealthy
     save_state
     refuse restart_failed "version $VERSION is current but the restart command failed"
