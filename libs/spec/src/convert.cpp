@@ -518,6 +518,10 @@ Spec::Environment ToProto(const Environment& env) {
       ph->set_address(h.address);
       ph->set_agent_endpoint(h.agent_endpoint);
       ph->mutable_labels()->insert(h.labels.begin(), h.labels.end());
+      if (h.ssh) {
+        ph->mutable_ssh()->set_user(h.ssh->user);
+        ph->mutable_ssh()->set_port(h.ssh->port);
+      }
     }
   }
   for (const auto& k : env.kubernetes) *p.add_kubernetes() = ToProtoTarget(k);
@@ -556,6 +560,7 @@ Environment FromProto(const Spec::Environment& p) {
       h.address = ph.address();
       h.agent_endpoint = ph.agent_endpoint();
       h.labels.insert(ph.labels().begin(), ph.labels().end());
+      if (ph.has_ssh()) h.ssh = SshAccess{ph.ssh().user(), ph.ssh().port()};
       h.group = g.name;
       g.hosts.push_back(std::move(h));
     }
