@@ -200,6 +200,7 @@ SshDriver::RunResult SshDriver::Run(const HostTarget& host, const std::vector<st
   int port = 0;
   std::string command;
   try {
+    ValidateAddress(host.address);
     user = SshUserFor(host, config_);
     port = SshPortFor(host, config_);
     command = RemoteCommandLine(args);

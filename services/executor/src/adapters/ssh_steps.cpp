@@ -139,6 +139,18 @@ void ValidateDeploymentId(std::string_view id) {
   }
 }
 
+void ValidateAddress(std::string_view address) {
+  const bool ok = !address.empty() && address.size() <= 253 && address.front() != '-' &&
+                  AllOf(address, [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' ||
+                           c == ':' || c == '-' || c == '_' || c == '%';
+                  });
+  if (!ok) {
+    throw SshArgumentError("address",
+                           "must be an IP address or DNS name, got '" + std::string(address) + "'");
+  }
+}
+
 std::vector<std::string> StatusArgs(const SshHostLayout& layout) {
   ValidateRoot(layout.release_root);
   return {"status", layout.release_root};

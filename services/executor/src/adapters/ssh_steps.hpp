@@ -57,6 +57,9 @@ void ValidateVersion(std::string_view version);
 void ValidateArtifactUrl(std::string_view url);
 void ValidateSha256(std::string_view sha256);
 void ValidateDeploymentId(std::string_view id);
+// A host address libssh takes as a host name only: letters, digits, '.', ':', '-', '_', '%'
+// (no '@' that would set a user, no leading '-'), at most 253 characters.
+void ValidateAddress(std::string_view address);
 
 // The script's arguments (see ssh_steps.sh), validated. A revert without a service uses the
 // one the host kept from its last deploy.

@@ -193,6 +193,15 @@ TEST(DeployArgsTest, RefusesBadUrlChecksumRootAndDeployment) {
                SshArgumentError);
 }
 
+TEST(ValidateAddressTest, OnlyHostNamesAndAddresses) {
+  for (const std::string a : {"10.0.0.1", "web-1.example.com", "fe80::1%eth0", "::1"}) {
+    EXPECT_NO_THROW(ValidateAddress(a)) << a;
+  }
+  for (const std::string a : {"", "root@10.0.0.1", "-oProxyCommand=id", "a b", "a/b", "$(id)"}) {
+    EXPECT_THROW(ValidateAddress(a), SshArgumentError) << a;
+  }
+}
+
 TEST(RevertArgsTest, WithoutServiceTheHostUsesItsOwn) {
   EXPECT_EQ(RevertArgs(Layout(), "1.0.0", {"dep", core::Generation(4)}, std::nullopt),
             (std::vector<std::string>{"revert", "/srv/app", "3", "1.0.0", "dep", "4", "0", "0", "",
