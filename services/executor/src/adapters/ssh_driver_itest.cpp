@@ -1,20 +1,9 @@
-// SshDriver against a real Debian sshd on 127.0.0.1 (a free port, its own host key, an
-// authorized_keys with a key made here, run as the current user), with the artifacts served by
-// a loopback HTTP server. The release roots are temporary directories; the sshd is killed by
-// its PID at the end.
-#include <arpa/inet.h>
-#include <fcntl.h>
+// SshDriver against a real Debian sshd on 127.0.0.1 (testing/loopback_sshd.hpp), with the artifacts
+// served by a loopback HTTP server. The release roots are temporary directories; the sshd is killed
+// by its PID at the end.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <pwd.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -23,8 +12,7 @@
 #include <thread>
 
 #include "adapters/ssh_driver.hpp"
-
-extern char** environ;
+#include "loopback_sshd.hpp"
 
 namespace sluice::executor {
 namespace {
@@ -62,29 +50,6 @@ std::string Sha256Hex(const std::string& data) {
   return out;
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool Accepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
 // "SHA256:..." of a public key file, as ssh-keygen prints it.
 std::string KeygenFingerprint(const fs::path& pub, const fs::path& out) {
   const std::string cmd = "ssh-keygen -E sha256 -lf " + pub.string() + " > " + out.string();
@@ -102,47 +67,11 @@ class SshDriverTest : public ::testing::Test {
     char tmpl[] = "/tmp/sluice-ssh-itest-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    Shell("ssh-keygen -q -t ed25519 -N '' -f " + (dir_ / "host_key").string());
-    Shell("ssh-keygen -q -t ed25519 -N '' -f " + (dir_ / "client_key").string());
+    ASSERT_NO_THROW(sshd_ = std::make_unique<testing::LoopbackSshd>(dir_ / "sshd"));
+    port_ = sshd_->Port();
     Shell("ssh-keygen -q -t ed25519 -N '' -f " + (dir_ / "other_host_key").string());
-    fs::copy_file(dir_ / "client_key.pub", dir_ / "authorized_keys");
-    fingerprint_ = KeygenFingerprint(dir_ / "host_key.pub", dir_ / "fp.txt");
+    fingerprint_ = KeygenFingerprint(dir_ / "sshd" / "host_key.pub", dir_ / "fp.txt");
     ASSERT_TRUE(fingerprint_.starts_with("SHA256:")) << fingerprint_;
-
-    const std::string user = getpwuid(getuid())->pw_name;
-    port_ = FreePort();
-    std::ostringstream cfg;
-    cfg << "Port " << port_ << "\nListenAddress 127.0.0.1\nHostKey " << (dir_ / "host_key").string()
-        << "\nPidFile " << (dir_ / "sshd.pid").string() << "\nAuthorizedKeysFile "
-        << (dir_ / "authorized_keys").string()
-        << "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-           "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-           "PermitRootLogin prohibit-password\nAllowUsers "
-        << user << "\nLogLevel ERROR\n";
-    Write(dir_ / "sshd_config", cfg.str());
-    // Debian's sshd run as root wants its privilege separation directory (systemd makes it).
-    if (getuid() == 0) mkdir("/run/sshd", 0755);
-
-    const std::string config = (dir_ / "sshd_config").string();
-    const std::string log = (dir_ / "sshd.log").string();
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> argv = {"/usr/sbin/sshd", "-D", "-e", "-f", config};
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    ASSERT_EQ(posix_spawn(&sshd_pid_, argv[0].c_str(), &fa, nullptr, cargv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    for (int i = 0; i < 100 && !Accepts(port_); ++i) std::this_thread::sleep_for(100ms);
-    ASSERT_TRUE(Accepts(port_)) << "sshd did not start: " << Read(log);
-
-    std::istringstream pub(Read(dir_ / "host_key.pub"));
-    std::string type;
-    std::string key;
-    pub >> type >> key;
-    Write(dir_ / "known_hosts",
-          "[127.0.0.1]:" + std::to_string(port_) + " " + type + " " + key + "\n");
 
     fs::create_directories(dir_ / "www");
     server_ = std::make_unique<httplib::Server>();
@@ -155,10 +84,7 @@ class SshDriverTest : public ::testing::Test {
     if (server_) server_->stop();
     if (http_thread_.joinable()) http_thread_.join();
     server_.reset();
-    if (sshd_pid_ > 0) {
-      kill(sshd_pid_, SIGTERM);
-      waitpid(sshd_pid_, nullptr, 0);
-    }
+    sshd_.reset();  // killed by its PID
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
@@ -182,10 +108,10 @@ class SshDriverTest : public ::testing::Test {
 
   SshDriverConfig Config(std::optional<AgentServiceSpec> service = std::nullopt) const {
     SshDriverConfig c;
-    c.user = getpwuid(getuid())->pw_name;
+    c.user = sshd_->User();
     c.port = port_;
-    c.key_file = (dir_ / "client_key").string();
-    c.known_hosts_file = (dir_ / "known_hosts").string();
+    c.key_file = sshd_->ClientKey().string();
+    c.known_hosts_file = sshd_->KnownHosts().string();
     c.layout = {root_.string(), 2};
     if (!service) {
       service = AgentServiceSpec{};
@@ -207,7 +133,7 @@ class SshDriverTest : public ::testing::Test {
   static inline fs::path dir_;
   static inline int port_ = 0;
   static inline int http_port_ = 0;
-  static inline pid_t sshd_pid_ = -1;
+  static inline std::unique_ptr<testing::LoopbackSshd> sshd_;
   static inline std::string fingerprint_;
   static inline std::unique_ptr<httplib::Server> server_;
   static inline std::thread http_thread_;
@@ -343,7 +269,7 @@ TEST_F(SshDriverTest, UnknownOrChangedHostKeyIsAHardFailureNamingTheFingerprint)
   SshDriver tofu(cfg, core::SystemClock::Instance());
   o = tofu.Deploy(Host(), Artifact("1.0.0"), {"d", core::Generation(1)}, Soon());
   ASSERT_TRUE(o.Succeeded()) << o.reason << ": " << o.message;
-  std::istringstream host_pub(Read(dir_ / "host_key.pub"));
+  std::istringstream host_pub(Read(dir_ / "sshd" / "host_key.pub"));
   std::string host_key;
   host_pub >> type >> host_key;
   EXPECT_NE(Read(cfg.known_hosts_file).find(host_key), std::string::npos);
