@@ -309,7 +309,8 @@ HostOutcome SshDriver::Deploy(const HostTarget& host, const ArtifactRef& artifac
   }
   std::vector<std::string> args;
   try {
-    args = DeployArgs(config_.layout, artifact, fence, *config_.service);
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_.Monotonic());
+    args = DeployArgs(config_.layout, artifact, fence, *config_.service, left);
   } catch (const SshArgumentError& e) {
     return Fail(OutcomeKind::kFailed, false, kReasonInvalidField, e.what());
   }

@@ -157,7 +157,8 @@ std::vector<std::string> StatusArgs(const SshHostLayout& layout) {
 }
 
 std::vector<std::string> DeployArgs(const SshHostLayout& layout, const ArtifactRef& artifact,
-                                    const CommandFence& fence, const AgentServiceSpec& service) {
+                                    const CommandFence& fence, const AgentServiceSpec& service,
+                                    std::chrono::milliseconds download_timeout) {
   ValidateRoot(layout.release_root);
   ValidateVersion(artifact.version);
   ValidateArtifactUrl(artifact.url);
@@ -172,7 +173,8 @@ std::vector<std::string> DeployArgs(const SshHostLayout& layout, const ArtifactR
                                    artifact.url,
                                    sha,
                                    FenceId(fence),
-                                   std::to_string(fence.generation.Value())};
+                                   std::to_string(fence.generation.Value()),
+                                   Seconds(download_timeout)};
   AppendService(args, service);
   return args;
 }

@@ -12,6 +12,7 @@
 // URL http(s) without blanks or controls, a checksum 64 hex digits, a release root an absolute
 // path of plain characters.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -64,8 +65,11 @@ void ValidateAddress(std::string_view address);
 // The script's arguments (see ssh_steps.sh), validated. A revert without a service uses the
 // one the host kept from its last deploy.
 std::vector<std::string> StatusArgs(const SshHostLayout& layout);
+// `download_timeout`: the download's bound on the host (the time left before the call's
+// deadline), whole seconds, at least 1.
 std::vector<std::string> DeployArgs(const SshHostLayout& layout, const ArtifactRef& artifact,
-                                    const CommandFence& fence, const AgentServiceSpec& service);
+                                    const CommandFence& fence, const AgentServiceSpec& service,
+                                    std::chrono::milliseconds download_timeout);
 std::vector<std::string> RevertArgs(const SshHostLayout& layout, std::string_view version,
                                     const CommandFence& fence,
                                     const std::optional<AgentServiceSpec>& service);

@@ -7,7 +7,7 @@
 # and curl or wget on the host.
 #
 #   status  ROOT
-#   deploy  ROOT KEEP VERSION URL SHA256 DEPLOYMENT GENERATION SERVICE...
+#   deploy  ROOT KEEP VERSION URL SHA256 DEPLOYMENT GENERATION DOWNLOAD_TIMEOUT_S SERVICE...
 #   revert  ROOT KEEP VERSION DEPLOYMENT GENERATION SERVICE...
 # SERVICE: RESTART_TIMEOUT_S HEALTH_TIMEOUT_S HEALTH_URL N_RESTART RESTART_ARG... N_HEALTH
 # HEALTH_ARG... (N_RESTART 0 on a revert: the service of the last deploy, kept on the host).
@@ -196,9 +196,9 @@ download() {
   f=$SD/tmp/artifact.$$
   rm -f "$f"
   if command -v curl >/dev/null 2>&1; then
-    curl -fsSL --proto =http,https --max-time 600 -o "$f" "$URL" </dev/null >&2 2>&1
+    curl -fsSL --proto =http,https --max-time "$DOWNLOAD_TIMEOUT" -o "$f" "$URL" </dev/null >&2 2>&1
   else
-    wget -q -O "$f" "$URL" </dev/null >&2 2>&1
+    wget -q -T "$DOWNLOAD_TIMEOUT" -O "$f" "$URL" </dev/null >&2 2>&1
   fi || {
     rm -f "$f"
     finish failed download_failed "cannot download $URL" retryable
@@ -259,8 +259,8 @@ prune() {
 }
 
 op_deploy() {
-  KEEP=$1 VERSION=$2 URL=$3 SHA=$4 DEP=$5 GEN=$6
-  shift 6
+  KEEP=$1 VERSION=$2 URL=$3 SHA=$4 DEP=$5 GEN=$6 DOWNLOAD_TIMEOUT=$7
+  shift 7
   lock
   load_state
   CURRENT=$(current_version)

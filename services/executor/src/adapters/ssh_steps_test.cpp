@@ -120,8 +120,8 @@ ArtifactRef Artifact(std::string version = "1.2.3") {
 TEST(DeployArgsTest, FixedLayoutWithServiceArgvVerbatim) {
   const auto restart = Hostile();
   const std::vector<std::string> health = {"/bin/check", "$(reboot)", "-v"};
-  const auto args =
-      DeployArgs(Layout(), Artifact(), {"dep-1", core::Generation(7)}, Service(restart, health));
+  const auto args = DeployArgs(Layout(), Artifact(), {"dep-1", core::Generation(7)},
+                               Service(restart, health), 90'500ms);
   std::vector<std::string> expected = {
       "deploy",
       "/srv/app",
@@ -131,6 +131,7 @@ TEST(DeployArgsTest, FixedLayoutWithServiceArgvVerbatim) {
       "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
       "dep-1",
       "7",
+      "91",  // the download's bound: the time left, rounded up
       "2",
       "30",
       "",
@@ -148,7 +149,7 @@ TEST(DeployArgsTest, FixedLayoutWithServiceArgvVerbatim) {
 
 TEST(DeployArgsTest, UnnamedDeploymentIsTilde) {
   const auto args = DeployArgs(Layout(), Artifact(), {"", core::Generation(1)},
-                               Service({"/bin/restart"}, {"/bin/true"}));
+                               Service({"/bin/restart"}, {"/bin/true"}), 60s);
   EXPECT_EQ(args[6], "~");
 }
 
@@ -157,7 +158,7 @@ TEST(DeployArgsTest, RefusesHostileVersions) {
        {"1.0;id", "1.0 2", "$(id)", "../1.0", "-1.0", "1.0\n", "`id`", "1.0/x", "", "1.0'"}) {
     try {
       DeployArgs(Layout(), Artifact(v), {"d", core::Generation(1)},
-                 Service({"/bin/restart"}, {"/bin/true"}));
+                 Service({"/bin/restart"}, {"/bin/true"}), 60s);
       ADD_FAILURE() << "accepted version " << v;
     } catch (const SshArgumentError& e) {
       EXPECT_EQ(e.Field(), "version");
@@ -169,27 +170,27 @@ TEST(DeployArgsTest, RefusesBadUrlChecksumRootAndDeployment) {
   const auto service = Service({"/bin/restart"}, {"/bin/true"});
   auto a = Artifact();
   a.url = "https://x/a b.tar.gz";
-  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service), SshArgumentError);
+  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service, 60s), SshArgumentError);
   a.url = "file:///etc/passwd";
-  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service), SshArgumentError);
+  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service, 60s), SshArgumentError);
   a.url = "-o/tmp/x";
-  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service), SshArgumentError);
+  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service, 60s), SshArgumentError);
   a = Artifact();
   a.sha256 = "abc";
-  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service), SshArgumentError);
+  EXPECT_THROW(DeployArgs(Layout(), a, {"d", core::Generation(1)}, service, 60s), SshArgumentError);
   for (const std::string root :
        {"relative", "/srv/../etc", "/srv/a b", "/srv/$(id)", "/", "/a//b", "/srv/./x"}) {
-    EXPECT_THROW(DeployArgs({root, 3}, Artifact(), {"d", core::Generation(1)}, service),
+    EXPECT_THROW(DeployArgs({root, 3}, Artifact(), {"d", core::Generation(1)}, service, 60s),
                  SshArgumentError)
         << root;
   }
-  EXPECT_THROW(DeployArgs(Layout(), Artifact(), {"d;id", core::Generation(1)}, service),
+  EXPECT_THROW(DeployArgs(Layout(), Artifact(), {"d;id", core::Generation(1)}, service, 60s),
                SshArgumentError);
   EXPECT_THROW(
-      DeployArgs(Layout(), Artifact(), {"d", core::Generation(1)}, Service({}, {"/bin/true"})),
+      DeployArgs(Layout(), Artifact(), {"d", core::Generation(1)}, Service({}, {"/bin/true"}), 60s),
       SshArgumentError);
   EXPECT_THROW(DeployArgs(Layout(), Artifact(), {"d", core::Generation(1)},
-                          Service({"/bin/r", std::string("a\0b", 3)}, {"/bin/true"})),
+                          Service({"/bin/r", std::string("a\0b", 3)}, {"/bin/true"}), 60s),
                SshArgumentError);
 }
 
