@@ -16,6 +16,7 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
+pkg_check_modules(LIBSSH REQUIRED IMPORTED_TARGET libssh)
 
 # Debian's cpp-httplib is compiled: httplib.h holds declarations, libcpp-httplib.so the code.
 # No CMake package ships with it, so the target is made here.

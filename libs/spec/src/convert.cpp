@@ -548,6 +548,10 @@ Spec::Environment ToProto(const Environment& env) {
       ph->set_agent_endpoint(h.agent_endpoint);
       ph->mutable_labels()->insert(h.labels.begin(), h.labels.end());
       ph->set_port(static_cast<std::uint32_t>(h.port));
+      if (h.ssh) {
+        ph->mutable_ssh()->set_user(h.ssh->user);
+        ph->mutable_ssh()->set_port(h.ssh->port);
+      }
     }
     if (g.inventory) *pg->mutable_inventory() = ProtoInventory(*g.inventory);
   }
@@ -587,6 +591,7 @@ Environment FromProto(const Spec::Environment& p) {
       h.address = ph.address();
       h.agent_endpoint = ph.agent_endpoint();
       h.labels.insert(ph.labels().begin(), ph.labels().end());
+      if (ph.has_ssh()) h.ssh = SshAccess{ph.ssh().user(), ph.ssh().port()};
       h.group = g.name;
       h.port = static_cast<int>(ph.port());
       g.hosts.push_back(std::move(h));

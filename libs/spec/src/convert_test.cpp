@@ -117,5 +117,19 @@ TEST(ConvertTest, AMessageNoSpecWroteIsRefused) {
   EXPECT_THROW(FromProto(t), std::invalid_argument);  // AND without children
 }
 
+TEST(ConvertTest, SshHostsRoundTrip) {
+  const auto parsed = ParseOk(
+      "app: shop\nenvironments:\n  production:\n    targets:\n      web:\n        hosts:\n"
+      "          - {name: a1, address: 10.0.0.1, ssh: {user: deploy, port: 2222}}\n"
+      "          - {name: a2, address: 10.0.0.2, ssh: {}}\n"
+      "          - {name: a3, address: 10.0.0.3, agentEndpoint: 'http://10.0.0.3:7070'}\n"
+      "    strategy:\n      type: canary\n      steps: [{weight: 100%}]\n");
+  const auto back = OverTheWire(parsed);
+  EXPECT_EQ(back, parsed);
+  const auto& hosts = back.environments.at(0).targets.at(0).hosts;
+  ASSERT_TRUE(hosts.at(1).ssh.has_value());
+  EXPECT_FALSE(hosts.at(2).ssh.has_value());
+}
+
 }  // namespace
 }  // namespace sluice::spec

@@ -437,8 +437,41 @@ class Parser : public YamlReader {
     return t;
   }
 
+  // A host's `ssh:` block ({user, port}, both optional): an agentless host, no agentEndpoint.
+  std::optional<SshAccess> ParseSshAccess(const YAML::Node& host, const std::string& path) const {
+    const auto node = host["ssh"];
+    if (!node.IsDefined()) return std::nullopt;
+    const auto spath = Child(path, "ssh");
+    if (const auto e = host["agentEndpoint"]; e.IsDefined()) {
+      Fail(e, Child(path, "agentEndpoint"), "an ssh host has no agent: give ssh or agentEndpoint");
+    }
+    SshAccess a;
+    if (node.IsNull()) return a;
+    RequireMap(node, spath);
+    CheckKeys(node, spath, {"user", "port"});
+    if (const auto u = node["user"]; u.IsDefined()) {
+      a.user = Scalar(u, Child(spath, "user"));
+      const bool ok = !a.user.empty() && a.user.size() <= 32 &&
+                      (std::islower(static_cast<unsigned char>(a.user[0])) || a.user[0] == '_') &&
+                      std::all_of(a.user.begin(), a.user.end(), [](char c) {
+                        return std::islower(static_cast<unsigned char>(c)) ||
+                               std::isdigit(static_cast<unsigned char>(c)) || c == '_' ||
+                               c == '.' || c == '-';
+                      });
+      if (!ok) {
+        Fail(
+            u, Child(spath, "user"),
+            "must be a user name (lowercase letters, digits, '_', '.', '-'), got '" + a.user + "'");
+      }
+    }
+    if (const auto p = node["port"]; p.IsDefined()) {
+      a.port = static_cast<int>(Integer(p, Child(spath, "port"), 1, 65535));
+    }
+    return a;
+  }
+
   Host ParseHost(const YAML::Node& node, const std::string& path) const {
-    CheckKeys(node, path, {"name", "address", "agentEndpoint", "labels"});
+    CheckKeys(node, path, {"name", "address", "agentEndpoint", "labels", "ssh"});
     Host h;
     const auto name = Required(node, path, "name");
     h.name = Scalar(name, Child(path, "name"));
@@ -450,11 +483,14 @@ class Parser : public YamlReader {
     if (h.address.empty() || HasSpace(h.address) || h.address.find('/') != std::string::npos) {
       Fail(address, Child(path, "address"), "must be an IP address or DNS name");
     }
-    const auto endpoint = Required(node, path, "agentEndpoint");
-    h.agent_endpoint = Scalar(endpoint, Child(path, "agentEndpoint"));
-    if (!IsHttpUrl(h.agent_endpoint)) {
-      Fail(endpoint, Child(path, "agentEndpoint"),
-           "must be an http:// or https:// URL, got '" + h.agent_endpoint + "'");
+    h.ssh = ParseSshAccess(node, path);
+    if (!h.ssh) {
+      const auto endpoint = Required(node, path, "agentEndpoint");
+      h.agent_endpoint = Scalar(endpoint, Child(path, "agentEndpoint"));
+      if (!IsHttpUrl(h.agent_endpoint)) {
+        Fail(endpoint, Child(path, "agentEndpoint"),
+             "must be an http:// or https:// URL, got '" + h.agent_endpoint + "'");
+      }
     }
     if (const auto labels = node["labels"]; labels.IsDefined() && !labels.IsNull()) {
       const auto lpath = Child(path, "labels");

@@ -680,5 +680,47 @@ TEST(DeliverySpecTest, RefusesInvalidUtf8AndDeepNesting) {
   EXPECT_NE(e.message.find("deeper than 64"), std::string::npos) << e.message;
 }
 
+// Agentless hosts: an `ssh:` block instead of agentEndpoint.
+std::string SshHostSpec(const std::string& fields) {
+  return "app: shop\nenvironments:\n  production:\n    targets:\n      web:\n        hosts:\n"
+         "          - {" +
+         fields + "}\n    strategy:\n      type: canary\n      steps: [{weight: 100%}]\n";
+}
+
+TEST(DeliverySpecTest, SshHostsNeedNoAgentEndpoint) {
+  const auto spec =
+      ParseOk(SshHostSpec("name: a1, address: 10.0.0.1, ssh: {user: deploy, port: 2222}"));
+  ASSERT_EQ(spec.environments.size(), 1u);
+  const auto& h = spec.environments[0].targets[0].hosts[0];
+  ASSERT_TRUE(h.ssh.has_value());
+  EXPECT_EQ(h.ssh->user, "deploy");
+  EXPECT_EQ(h.ssh->port, 2222);
+  EXPECT_TRUE(h.agent_endpoint.empty());
+
+  const auto plain = ParseOk(SshHostSpec("name: a2, address: 10.0.0.2, ssh: {}"));
+  ASSERT_TRUE(plain.environments[0].targets[0].hosts[0].ssh.has_value());
+  EXPECT_EQ(plain.environments[0].targets[0].hosts[0].ssh->port, 0);
+  // An agent host stays an agent host.
+  const auto agent = ParseOk(SshHostSpec("name: a3, address: x, agentEndpoint: 'http://x:7070'"));
+  EXPECT_FALSE(agent.environments[0].targets[0].hosts[0].ssh.has_value());
+}
+
+TEST(DeliverySpecTest, BadSshBlocksNameTheField) {
+  const std::string p = "environments.production.targets.web.hosts[0].";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"name: a1, address: x, ssh: {user: 'a;b'}", p + "ssh.user"},
+      {"name: a1, address: x, ssh: {user: Root}", p + "ssh.user"},
+      {"name: a1, address: x, ssh: {port: 0}", p + "ssh.port"},
+      {"name: a1, address: x, ssh: {port: 70000}", p + "ssh.port"},
+      {"name: a1, address: x, ssh: {key: /root/.ssh/id}", p + "ssh.key"},
+      {"name: a1, address: x, ssh: [a]", p + "ssh"},
+      {"name: a1, address: x, agentEndpoint: 'http://x', ssh: {}", p + "agentEndpoint"},
+  };
+  for (const auto& [fields, path] : cases) {
+    const auto e = ParseErr(SshHostSpec(fields));
+    EXPECT_EQ(e.path, path) << fields << ": " << e.ToString();
+  }
+}
+
 }  // namespace
 }  // namespace sluice::spec

@@ -6,6 +6,7 @@
 
 #include "adapters/agent_driver.hpp"
 #include "adapters/kubernetes_driver.hpp"
+#include "adapters/ssh_driver.hpp"
 #include "command_repository.hpp"
 #include "executor_handler.hpp"
 #include "executor_worker.hpp"
@@ -172,6 +173,11 @@ void CommandRun::RegisterDrivers(DriverRegistry& registry) const {
     return std::make_unique<KubernetesDriver>(options_.kubernetes, deps_.clock);
   });
   const auto service = ServiceFor(command_, options_.default_service);
+  // Agentless hosts: the same service block; a revert without one uses the host's own.
+  SshDriverConfig ssh = options_.ssh;
+  ssh.service = service;
+  registry.Register(std::string(kDriverSsh),
+                    [ssh, this] { return std::make_unique<SshDriver>(ssh, deps_.clock); });
   if (service || command_.operation == BatchOperation::kRevert) {
     AgentDriverConfig config = options_.agent;
     if (service) config.service = *service;

@@ -1,5 +1,7 @@
 #include "executor_config.hpp"
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -94,6 +96,51 @@ void ParseAgentAccess(core::EnvConfig& env, AgentDriverConfig& agent) {
   }
 }
 
+// The ssh driver (adapters/ssh_driver.hpp): off until a known_hosts file is given. Files are
+// checked now, so a wrong path stops the start instead of failing every ssh host later.
+void ParseSshAccess(core::EnvConfig& env, SshDriverConfig& ssh) {
+  ssh.known_hosts_file = env.String("SLUICE_EXECUTOR_SSH_KNOWN_HOSTS", "");
+  ssh.key_file = env.String("SLUICE_EXECUTOR_SSH_KEY_FILE", "");
+  ssh.user = env.String("SLUICE_EXECUTOR_SSH_USER", "sluice");
+  ssh.port = static_cast<int>(env.Int("SLUICE_EXECUTOR_SSH_PORT", 22, 1, 65535));
+  ssh.trust_on_first_use = env.Bool("SLUICE_EXECUTOR_SSH_TRUST_ON_FIRST_USE", false);
+  ssh.layout.release_root = env.String("SLUICE_EXECUTOR_SSH_RELEASE_ROOT", "/opt/sluice/app");
+  ssh.layout.keep = static_cast<std::uint32_t>(env.Int("SLUICE_EXECUTOR_SSH_KEEP", 3, 1, 100));
+  ssh.max_sessions_per_host =
+      static_cast<int>(env.Int("SLUICE_EXECUTOR_SSH_MAX_SESSIONS_PER_HOST", 2, 1, 16));
+  ssh.keepalive = env.Duration("SLUICE_EXECUTOR_SSH_KEEPALIVE", 15s);
+  ssh.connect_timeout = env.Duration("SLUICE_EXECUTOR_SSH_CONNECT_TIMEOUT", 10s);
+  if (ssh.keepalive < 1s) throw core::ConfigError("SLUICE_EXECUTOR_SSH_KEEPALIVE: at least 1s");
+  if (ssh.connect_timeout < 1s) {
+    throw core::ConfigError("SLUICE_EXECUTOR_SSH_CONNECT_TIMEOUT: at least 1s");
+  }
+  try {
+    ValidateRoot(ssh.layout.release_root);
+  } catch (const SshArgumentError& e) {
+    throw core::ConfigError("SLUICE_EXECUTOR_SSH_RELEASE_ROOT: " + std::string(e.what()));
+  }
+  if (ssh.user.empty()) throw core::ConfigError("SLUICE_EXECUTOR_SSH_USER: must not be empty");
+  ssh.limiter = std::make_shared<SshHostLimiter>(ssh.max_sessions_per_host);
+  if (ssh.known_hosts_file.empty()) {
+    if (!ssh.key_file.empty() || ssh.trust_on_first_use) {
+      throw core::ConfigError(
+          "SLUICE_EXECUTOR_SSH_KNOWN_HOSTS is not set: the ssh driver needs the operator's "
+          "known_hosts file");
+    }
+    return;
+  }
+  // Trust on first use writes new keys into the file.
+  const int mode = ssh.trust_on_first_use ? R_OK | W_OK : R_OK;
+  if (access(ssh.known_hosts_file.c_str(), mode) != 0) {
+    throw core::ConfigError("SLUICE_EXECUTOR_SSH_KNOWN_HOSTS: cannot " +
+                            std::string(ssh.trust_on_first_use ? "read and write " : "read ") +
+                            ssh.known_hosts_file);
+  }
+  if (!ssh.key_file.empty() && access(ssh.key_file.c_str(), R_OK) != 0) {
+    throw core::ConfigError("SLUICE_EXECUTOR_SSH_KEY_FILE: cannot read " + ssh.key_file);
+  }
+}
+
 // The service block sent when a BatchRequested carries none: a restart command and its health
 // check, both or neither.
 std::optional<AgentServiceSpec> ParseDefaultService(core::EnvConfig& env,
@@ -159,6 +206,7 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   w.retry.max_backoff = env.Duration("SLUICE_EXECUTOR_RETRY_MAX_BACKOFF", 30s);
 
   ParseAgentAccess(env, w.agent);
+  ParseSshAccess(env, w.ssh);
 
   c.defaults.host_timeout = env.Duration("SLUICE_EXECUTOR_HOST_TIMEOUT", 5min);
   c.defaults.max_parallel =

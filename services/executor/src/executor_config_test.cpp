@@ -120,5 +120,37 @@ TEST(ExecutorConfigTest, ABadKubeClusterIsOneLineNamingIt) {
   EXPECT_EQ(missing.find('\n'), std::string::npos) << missing;
 }
 
+TEST(ExecutorConfigTest, SshDriverIsOffWithoutKnownHosts) {
+  const auto c = Parse({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}});
+  EXPECT_FALSE(c.workers.ssh.Configured());
+  EXPECT_EQ(c.workers.ssh.user, "sluice");
+  EXPECT_EQ(c.workers.ssh.port, 22);
+  EXPECT_EQ(c.workers.ssh.layout.release_root, "/opt/sluice/app");
+  EXPECT_EQ(c.workers.ssh.layout.keep, 3u);
+  EXPECT_FALSE(c.workers.ssh.trust_on_first_use);
+  ASSERT_NE(c.workers.ssh.limiter, nullptr);
+}
+
+TEST(ExecutorConfigTest, BadSshSettingsNameTheKey) {
+  auto message = [](service::testing::Env env) {
+    env.emplace("SLUICE_EXECUTOR_AGENT_TOKEN", kToken);
+    return service::testing::ConfigErrorOf(&ParseExecutorConfig, std::move(env));
+  };
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_SSH_RELEASE_ROOT", "srv/app"}})
+                .find("SLUICE_EXECUTOR_SSH_RELEASE_ROOT"),
+            std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_SSH_RELEASE_ROOT", "/srv/$(id)"}})
+                .find("SLUICE_EXECUTOR_SSH_RELEASE_ROOT"),
+            std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_SSH_KEY_FILE", "/etc/sluice/id_ed25519"}})
+                .find("SLUICE_EXECUTOR_SSH_KNOWN_HOSTS is not set"),
+            std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_SSH_TRUST_ON_FIRST_USE", "true"}})
+                .find("SLUICE_EXECUTOR_SSH_KNOWN_HOSTS"),
+            std::string::npos);
+  EXPECT_NE(message({{"SLUICE_EXECUTOR_SSH_PORT", "0"}}).find("SLUICE_EXECUTOR_SSH_PORT"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::executor

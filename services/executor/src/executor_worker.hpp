@@ -23,6 +23,7 @@
 
 #include "adapters/agent_driver.hpp"
 #include "adapters/kubernetes_driver.hpp"
+#include "adapters/ssh_driver.hpp"
 #include "command.hpp"
 #include "command_repository.hpp"
 #include "command_run.hpp"
@@ -48,6 +49,9 @@ struct WorkerPoolOptions {
   std::string lock_prefix = "sluice:host:";
   // Token, TLS files and default port of every agent; its `service` is unused (see below).
   AgentDriverConfig agent;
+  // Key, known_hosts, user, port and release root of agentless (ssh) hosts; its `service` is
+  // set per command.
+  SshDriverConfig ssh;
   // The clusters Kubernetes targets name (credentials loaded at start-up) and the workload
   // operations' options.
   KubernetesDriverConfig kubernetes;

@@ -26,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "loopback_sshd.hpp"
 #include "tar_builder.hpp"
 
 namespace sluice::executor {
@@ -187,6 +188,7 @@ class ExecutorE2eTest : public ::testing::Test {
         {"SLUICE_EXECUTOR_CANCEL_CHECK", "200ms"},
         {"SLUICE_LOG_LEVEL", "info"}};
     env.insert(kube_env.begin(), kube_env.end());
+    env.insert(extra_env_.begin(), extra_env_.end());
     executor_ = std::make_unique<st::ChildProcess>(
         std::vector<std::string>{SLUICE_EXECUTOR_BIN}, std::move(env),
         std::string(SLUICE_TEST_LOG_DIR) + "/executor-e2e-" + sfx_ + ".log");
@@ -330,6 +332,7 @@ class ExecutorE2eTest : public ::testing::Test {
   std::vector<Agent> agents_;
   int http_port_ = 0;
   std::unique_ptr<st::ChildProcess> executor_;
+  std::map<std::string, std::string> extra_env_;  // set by a subclass before SetUp
 };
 
 TEST_F(ExecutorE2eTest, BatchRunsOnEveryAgentAndSucceeds) {
@@ -583,6 +586,111 @@ TEST_F(ExecutorE2eTest, KilledMidBatchFinishesAfterRestartWithoutRedeploying) {
   const auto commands = json::parse(Get(Base() + "/v1/deployments/" + d + "/commands").body);
   EXPECT_EQ(commands["commands"][0]["claims"], 2);  // taken again after the crash
   EXPECT_EQ(commands["commands"][0]["result"], "succeeded");
+}
+
+// An agentless host beside the agents (issue 19): a real sshd on loopback, the executor's ssh
+// driver configured with its known_hosts and key, the same service block.
+class SshE2eTest : public ExecutorE2eTest {
+ protected:
+  void SetUp() override {
+    ssh_dir_ = fs::temp_directory_path() / ("executor-e2e-ssh-" + st::RandomSuffix());
+    sshd_ = std::make_unique<testing::LoopbackSshd>(ssh_dir_ / "sshd");
+    extra_env_ = {{"SLUICE_EXECUTOR_SSH_KNOWN_HOSTS", sshd_->KnownHosts().string()},
+                  {"SLUICE_EXECUTOR_SSH_KEY_FILE", sshd_->ClientKey().string()},
+                  {"SLUICE_EXECUTOR_SSH_USER", sshd_->User()},
+                  {"SLUICE_EXECUTOR_SSH_RELEASE_ROOT", (ssh_dir_ / "app").string()}};
+    ExecutorE2eTest::SetUp();
+  }
+  void TearDown() override {
+    ExecutorE2eTest::TearDown();
+    sshd_.reset();
+    if (!HasFailure()) fs::remove_all(ssh_dir_);
+  }
+
+  v1::BatchRequested WithSshHost(v1::BatchRequested b) const {
+    auto* t = b.add_targets();
+    t->set_host("ssh-" + sfx_);
+    t->set_address("127.0.0.1");
+    t->set_driver("ssh");
+    (*t->mutable_labels())["sluice.io/ssh-port"] = std::to_string(sshd_->Port());
+    return b;
+  }
+  std::string SshCurrent() const {
+    std::error_code ec;
+    return fs::read_symlink(ssh_dir_ / "app" / "current", ec).string();
+  }
+  int SshRestarts() const { return CountLines(ssh_dir_ / "app" / "restarts.txt"); }
+
+  fs::path ssh_dir_;
+  std::unique_ptr<testing::LoopbackSshd> sshd_;
+};
+
+TEST_F(SshE2eTest, OneBatchReachesAgentsAndAnSshHost) {
+  const std::string d = core::NewUuid();
+  SendBatch(WithSshHost(Batch(d, 0, 1, Artifact("1.0.0"), {0, 1})));
+  const auto closing = AwaitClosing(d);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  EXPECT_EQ(closing.batch_succeeded().hosts_size(), 3);
+  EXPECT_EQ(SshCurrent(), "releases/1.0.0");
+  EXPECT_EQ(SshRestarts(), 1);
+  const auto instances = Instances(d);
+  ASSERT_EQ(instances.size(), 3u) << instances.dump(2);
+  for (const auto& r : instances) EXPECT_EQ(r["status"], "succeeded") << r.dump();
+
+  // A second deployment, then its revert.
+  const std::string d2 = core::NewUuid();
+  SendBatch(WithSshHost(Batch(d2, 0, 1, Artifact("2.0.0"), {0})));
+  ASSERT_TRUE(AwaitClosing(d2).has_batch_succeeded());
+  EXPECT_EQ(SshCurrent(), "releases/2.0.0");
+
+  // The revert takes the ssh host back like the agents.
+  auto e = events::NewEnvelope("rollback-agent", core::SystemClock::Instance());
+  e.set_deployment_id(d2);
+  auto* r = e.mutable_revert_requested();
+  r->set_deployment_id(d2);
+  r->set_generation(2);
+  r->set_target_version("1.0.0");
+  r->set_rollback_id(core::NewUuid());
+  r->add_hosts("ssh-" + sfx_);
+  r->add_hosts(agents_[0].name);
+  Produce(rollbacks_topic_, std::move(e));
+  bool reverted = WaitFor(
+      [&] {
+        for (const auto& c : Closing(d2)) {
+          if (c.has_revert_completed()) return true;
+        }
+        return false;
+      },
+      60s);
+  ASSERT_TRUE(reverted) << executor_->LogTail(8000);
+  for (const auto& c : Closing(d2)) {
+    if (c.has_revert_completed()) {
+      EXPECT_EQ(c.revert_completed().failed_hosts_size(), 0) << c.DebugString();
+    }
+  }
+  EXPECT_EQ(SshCurrent(), "releases/1.0.0");
+}
+
+TEST_F(SshE2eTest, KilledMidBatchFinishesAfterRestart) {
+  const std::string d = core::NewUuid();
+  SendBatch(WithSshHost(Batch(d, 0, 1, Artifact("2.0.0"), {0}, /*restart_sleep=*/3)));
+  ASSERT_TRUE(WaitFor([&] { return SshRestarts() >= 1; }, 60s)) << executor_->LogTail();
+  executor_->Kill();
+  executor_.reset();
+  EXPECT_TRUE(Closing(d).empty());
+
+  StartExecutor();
+  const auto closing = AwaitClosing(d, 90s);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  std::this_thread::sleep_for(3s);  // time for a duplicate to show up
+  EXPECT_EQ(Closing(d).size(), 1u);
+  EXPECT_EQ(SshCurrent(), "releases/2.0.0");
+  // The restarted executor found the host on the version and healthy, or deployed again (a
+  // no-op switch with one more restart): never a second download.
+  EXPECT_LE(SshRestarts(), 2);
+  const auto instances = Instances(d);
+  ASSERT_EQ(instances.size(), 2u);
+  for (const auto& r : instances) EXPECT_EQ(r["status"], "succeeded") << r.dump();
 }
 
 // One release to VM hosts and a Kubernetes Deployment together (issue 15): the agents take the

@@ -48,11 +48,13 @@ std::optional<core::SystemTime> TimeFrom(const json& j) {
 }
 
 json HostToJson(const Host& h) {
-  return {{"name", h.name},
-          {"address", h.address},
-          {"agent_endpoint", h.agent_endpoint},
-          {"labels", h.labels},
-          {"group", h.group}};
+  json j = {{"name", h.name},
+            {"address", h.address},
+            {"agent_endpoint", h.agent_endpoint},
+            {"labels", h.labels},
+            {"group", h.group}};
+  if (h.ssh) j["ssh"] = {{"user", h.ssh->user}, {"port", h.ssh->port}};
+  return j;
 }
 Host HostFromJson(const json& j) {
   Host h;
@@ -61,6 +63,9 @@ Host HostFromJson(const json& j) {
   h.agent_endpoint = j.at("agent_endpoint").get<std::string>();
   h.labels = j.at("labels").get<std::map<std::string, std::string>>();
   h.group = j.at("group").get<std::string>();
+  if (const auto it = j.find("ssh"); it != j.end()) {  // absent in rows written before
+    h.ssh = spec::SshAccess{it->value("user", ""), it->value("port", 0)};
+  }
   return h;
 }
 
@@ -450,6 +455,12 @@ events::v1::Target ToTarget(const Host& h) {
   t.set_agent_endpoint(h.agent_endpoint);
   for (const auto& [k, v] : h.labels) (*t.mutable_labels())[k] = v;
   t.set_driver("agent");
+  if (h.ssh) {
+    // The executor's ssh driver reads the host's user and port from these labels.
+    t.set_driver("ssh");
+    if (!h.ssh->user.empty()) (*t.mutable_labels())["sluice.io/ssh-user"] = h.ssh->user;
+    if (h.ssh->port != 0) (*t.mutable_labels())["sluice.io/ssh-port"] = std::to_string(h.ssh->port);
+  }
   return t;
 }
 

@@ -759,5 +759,27 @@ TEST(PlannerModelTest, InputForKeepsTheReportedHosts) {
   EXPECT_EQ(ok->hosts, (std::vector<std::string>{"h2", "web-canary-a"}));
 }
 
+TEST(PlannerModelTest, AnSshHostBecomesAnSshTarget) {
+  Host h = MakeHost("h1", "a");
+  EXPECT_EQ(ToTarget(h).driver(), "agent");
+  h.agent_endpoint.clear();
+  h.ssh = spec::SshAccess{"deploy", 2222};
+  const auto t = ToTarget(h);
+  EXPECT_EQ(t.driver(), "ssh");
+  EXPECT_EQ(t.address(), h.address);
+  EXPECT_EQ(t.labels().at("sluice.io/ssh-user"), "deploy");
+  EXPECT_EQ(t.labels().at("sluice.io/ssh-port"), "2222");
+  EXPECT_EQ(t.labels().at("zone"), "a");
+  h.ssh = spec::SshAccess{};
+  EXPECT_EQ(ToTarget(h).labels().count("sluice.io/ssh-user"), 0u);
+
+  // Kept in the stored deployment, so later batches stay ssh targets.
+  auto batches = ThreeBatches();
+  batches[0].hosts[0].ssh = spec::SshAccess{"deploy", 2222};
+  const Deployment d = NewDeployment(core::DeploymentId("d-ssh"), batches);
+  const auto back = DeploymentFromJson(nlohmann::json::parse(DeploymentToJson(d).dump()));
+  EXPECT_EQ(back, d);
+}
+
 }  // namespace
 }  // namespace sluice::rollout_planner

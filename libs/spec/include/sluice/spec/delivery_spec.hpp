@@ -24,14 +24,24 @@ enum class StrategyType { kCanary, kRolling, kAllAtOnce, kBlueGreen };
 std::string_view ToString(StrategyType type);  // "canary", "rolling", "all-at-once", "blue-green"
 std::optional<StrategyType> ParseStrategyType(std::string_view s);
 
+// An agentless host reached over SSH (the executor's ssh driver); empty / 0: the executor's
+// configured user and port.
+struct SshAccess {
+  std::string user;
+  int port = 0;
+
+  bool operator==(const SshAccess&) const = default;
+};
+
 // One host the release goes to. `group` is the host group (key under `targets`) it belongs to.
 struct Host {
   std::string name;
   std::string address;
-  std::string agent_endpoint;
+  std::string agent_endpoint;  // empty for an ssh host
   std::map<std::string, std::string> labels;
   std::string group;
   int port = 0;  // an inventory host's ansible_port; 0 = not given
+  std::optional<SshAccess> ssh{};  // set: no agent, the host is driven over SSH
 
   bool operator==(const Host&) const = default;
 };
