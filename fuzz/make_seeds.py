@@ -293,8 +293,9 @@ def agent_extract():
     sparse.size = 512
     hdr = bytearray(sparse.tobuf(tarfile.GNU_FORMAT))
     put("agent_extract", "sparse_gnu", bytes(hdr) + b"s" * 512 + b"\x00" * 1024)
-    put("agent_extract", "pax_sparse", tar_bytes([(
-        pax_sparse_info("sparse1", 1 << 40), b"x" * 16)], fmt=tarfile.PAX_FORMAT))
+    # PAX sparse 1.0: a 1 TiB file of 16 bytes; and a small declared size whose map lies.
+    put("agent_extract", "pax_sparse_huge", pax_sparse("big", 1 << 40, (1 << 40) - 16, b"x" * 16))
+    put("agent_extract", "pax_sparse_lying_map", pax_sparse("big", 100, (1 << 40) - 16, b"x" * 16))
     put("agent_extract", "gzip_bomb", gzip.compress(tar_bytes([
         entry("zeros", data=b"\x00" * (4 << 20))]), mtime=0))
     inner = gzip.compress(tar_bytes([entry("inner.bin", data=b"\x00" * 65536)]), mtime=0)
@@ -307,12 +308,14 @@ def agent_extract():
         entry("d/x", data=b"x")]))
 
 
-def pax_sparse_info(name, real_size):
-    info = tarfile.TarInfo(name)
-    info.size = 16
+def pax_sparse(name, realsize, offset, data):
+    sparse_map = ("1\n%d\n%d\n" % (offset, len(data))).encode()
+    payload = sparse_map + b"\0" * (512 - len(sparse_map)) + data
+    info = tarfile.TarInfo("GNUSparseFile.0/" + name)
+    info.size = len(payload)
     info.pax_headers = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
-                        "GNU.sparse.name": name, "GNU.sparse.realsize": str(real_size)}
-    return info
+                        "GNU.sparse.name": name, "GNU.sparse.realsize": str(realsize)}
+    return tar_bytes([(info, payload)], fmt=tarfile.PAX_FORMAT)
 
 
 def main():
