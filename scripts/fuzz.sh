@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
   dirs=("$build/corpus/$t" "fuzz/corpus/$t" "fuzz/crashes/$t")
   rc=0
   # The first directory receives what is new; the sandbox of agent_extract lives in /dev/shm.
-  nice "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout="$timeout_s" \
+  UBSAN_OPTIONS=print_stacktrace=1 nice "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout="$timeout_s" \
     -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" -max_len=262144 \
     -print_final_stats=1 -artifact_prefix="$build/findings/$t/" \
     "${dirs[@]}" >"$log" 2>&1 || rc=$?
