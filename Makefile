@@ -13,7 +13,7 @@ export CCACHE_MAXSIZE ?= 8G
 export CCACHE_NOHASHDIR ?= 1
 CTEST := ctest --output-on-failure --no-tests=ignore
 STACK := bash scripts/stack.sh
-LINT_DIRS := $(wildcard libs services tools agent cli e2e)
+LINT_DIRS := $(wildcard libs services tools agent cli e2e fuzz)
 # $(call need_build,DIR,TARGET): fail with a hint when DIR has not been configured.
 need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run make $(2) first"; exit 1; }
 
@@ -29,10 +29,12 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 # under ~/.cache/sluice afterwards.
 # The source build of the images: `make images`, and .ci/run after `make test` when its BuildKit
 # cache is warm. Times per tier: docs/operations.md ("How long make test takes").
-TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan integration e2e console kube helm restore compose
+# fuzz-smoke: every libFuzzer target of fuzz/ for FUZZ_SMOKE_SECONDS (its own clang build,
+# build/fuzz; `make fuzz` runs them longer).
+TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan fuzz-smoke integration e2e console kube helm restore compose
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
-        integration e2e schema-check lint tidy tidy-changed charts test up down demo bench kube kube-up \
+        integration e2e schema-check lint fuzz fuzz-smoke tidy tidy-changed charts test up down demo bench kube kube-up \
         kube-down kube-status helm restore console images images-check compose compose-up compose-down docker-up \
         docker-down
 
@@ -76,6 +78,17 @@ unit-asan: ## Run the unit tests under the sanitizers (asan build)
 	$(call need_build,build/asan,build-asan)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(CTEST) --test-dir build/asan -L unit -j$(JOBS)
+
+# libFuzzer (clang, ASan + UBSan; build/fuzz): one target per parser of outside input, seeds in
+# fuzz/corpus, every input that once failed in fuzz/crashes (replayed by the unit tests
+# fuzz_replay_* of the gcc builds too). scripts/fuzz.sh says how to keep a finding.
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 10
+fuzz: ## Fuzz every parser for FUZZ_SECONDS each (default 300; FUZZ_MERGE=1 keeps new coverage in fuzz/corpus)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_TARGETS)
+
+fuzz-smoke: ## Fuzz every parser for FUZZ_SMOKE_SECONDS each (default 10): the tier of make test
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh
 
 # `stack.sh with` starts what is down and stops afterwards only what it started.
 integration: ## Run the integration tests against the local stack

@@ -27,12 +27,14 @@ done
 
 export DEBIAN_FRONTEND=noninteractive
 
+# clang + libclang-rt-14-dev (libFuzzer): the fuzz build (make fuzz, fuzz/).
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config make
   librdkafka-dev libpqxx-dev libhiredis-dev libspdlog-dev libfmt-dev
   libprotobuf-dev protobuf-compiler libcurl4-openssl-dev nlohmann-json3-dev
   libyaml-cpp-dev prometheus-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libarchive-dev libssh-dev ccache
+  clang libclang-rt-14-dev
 )
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
 # librsvg2-bin: rsvg-convert renders the incident charts to PNG in rollback-agent's unit tests.

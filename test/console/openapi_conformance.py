@@ -13,6 +13,8 @@
    every operation that needs one); each answer's status must be one the document lists for
    that operation, its media type one it lists, and a JSON body must validate against the
    listed schema. A documented operation no call reached fails the test.
+4. The route sweep: every operation that takes a bearer token answers 401 to bad tokens and 403
+   to a token of each role below its x-sluice-role, in the documented Error shape.
 """
 import base64
 import hashlib
@@ -436,6 +438,36 @@ for t, ops in DOC["paths"].items():
     for method, op in ops.items():
         if op.get("security"):
             call(method.upper(), sample(t), 401)
+
+# The route sweep: every operation that takes a bearer token refuses a token that is not one
+# (401) and a token of each role below its x-sluice-role (403), before it reads the body or the
+# path's object, with the documented Error shape (check() validates it against the document).
+print("every operation refuses a bad token and every role below the one it needs")
+ROLES = ["viewer", "deployer", "approver", "admin"]
+sweep_tokens = {}
+for role in ROLES[:-1]:
+    _, _, made = call("POST", "/v1/tokens", 201, token=ADMIN,
+                      body={"name": f"sweep-{role}-{suffix}", "role": role, "expires_in": "1h"})
+    sweep_tokens[role] = made["token"]
+bad_tokens = ["slc_" + "A" * 43, "not-a-token", "slc_", "Bearer", "x" * 5000]
+swept = 0
+for t, ops in DOC["paths"].items():
+    for method, op in ops.items():
+        if not any("bearer" in req for req in op.get("security") or []):
+            continue
+        needed = op.get("x-sluice-role")
+        if needed not in ROLES:
+            fail(f"{method.upper()} {t}: x-sluice-role {needed!r} is not one of {ROLES}")
+            continue
+        body = {} if method in ("post", "put") else None
+        for bad in bad_tokens:
+            call(method.upper(), sample(t), 401, token=bad, body=body)
+        for role in ROLES[:ROLES.index(needed)]:
+            call(method.upper(), sample(t), 403, token=sweep_tokens[role], body=body)
+        swept += 1
+print(f"{swept} operations swept with {len(bad_tokens)} bad tokens and every role below theirs")
+if swept < 25:
+    fail(f"only {swept} operations swept: the document lost its bearer security or x-sluice-role")
 
 missing = sorted(f"{m.upper()} {t}" for t, ops in DOC["paths"].items() for m in ops if (m.upper(), t) not in exercised)
 for m in missing:

@@ -1,5 +1,7 @@
 #include <google/protobuf/util/time_util.h>
 
+#include <chrono>
+#include <cstdint>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/events/envelope.hpp>
@@ -94,6 +96,25 @@ std::string PartitionKey(const v1::Envelope& envelope) {
   return envelope.event_id();
 }
 
+namespace {
+
+// Consumers turn occurred_at into a core::SystemTime (nanoseconds in 64 bits: about the years
+// 1678-2262) and into milliseconds: a time outside, or nanos outside [0, 1e9), would overflow
+// there, so the envelope is refused here, before any handler (found by fuzz/envelope).
+std::optional<std::string> OccurredAtOutOfRange(const google::protobuf::Timestamp& at) {
+  constexpr std::int64_t kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(core::SystemTime::duration::max()).count() -
+      1;
+  if (at.nanos() < 0 || at.nanos() > 999'999'999 || at.seconds() > kMaxSeconds ||
+      at.seconds() < -kMaxSeconds) {
+    return "envelope.occurred_at " + std::to_string(at.seconds()) + "s " +
+           std::to_string(at.nanos()) + "ns is out of range (years 1678-2262)";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> Validate(const v1::Envelope& envelope) {
   if (envelope.event_id().empty()) return "envelope.event_id is empty";
   if (envelope.payload_case() == PC::PAYLOAD_NOT_SET) return "envelope has no payload";
@@ -105,6 +126,7 @@ std::optional<std::string> Validate(const v1::Envelope& envelope) {
            " is not supported (expected 1)";
   }
   if (!envelope.has_occurred_at()) return "envelope.occurred_at is missing";
+  if (auto bad = OccurredAtOutOfRange(envelope.occurred_at())) return bad;
   if (envelope.source().empty()) return "envelope.source is empty";
   return std::nullopt;
 }

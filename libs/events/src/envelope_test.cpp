@@ -76,6 +76,26 @@ TEST(EnvelopeTest, ValidateNamesWhatIsWrong) {
   EXPECT_NE(Validate(bad)->find("event_id"), std::string::npos);
 }
 
+// occurred_at becomes a SystemTime (nanoseconds in 64 bits) in the consumers: a time the clock
+// cannot hold is refused before any handler (found by fuzz/envelope: year 2298 overflowed).
+TEST(EnvelopeTest, ValidateRefusesAnOccurredAtTheClockCannotHold) {
+  auto e = MakeReleaseCreated();
+  auto bad = e;
+  bad.mutable_occurred_at()->set_seconds(10'369'934'592);  // 2298-08-..
+  ASSERT_TRUE(Validate(bad));
+  EXPECT_NE(Validate(bad)->find("occurred_at"), std::string::npos);
+  bad.mutable_occurred_at()->set_seconds(-62'135'596'800);  // 0001-01-01
+  EXPECT_TRUE(Validate(bad));
+  bad = e;
+  bad.mutable_occurred_at()->set_nanos(-1);
+  EXPECT_TRUE(Validate(bad));
+  bad.mutable_occurred_at()->set_nanos(1'000'000'000);
+  EXPECT_TRUE(Validate(bad));
+  bad.mutable_occurred_at()->set_seconds(7'258'118'400);  // 2200-01-01: the clock holds it
+  bad.mutable_occurred_at()->set_nanos(999'999'999);
+  EXPECT_EQ(Validate(bad), std::nullopt);
+}
+
 TEST(EnvelopeTest, ParseRejectsGarbage) {
   std::string error;
   EXPECT_FALSE(Parse("\xff\xff\xff\xff", &error).has_value());

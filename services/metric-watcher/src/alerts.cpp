@@ -169,6 +169,12 @@ std::optional<core::SystemTime> ParseRfc3339(std::string_view s) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   const std::time_t t = ::timegm(&tm);
+  // The clock counts nanoseconds in 64 bits (about 1678-2262): a time outside is refused here,
+  // where converting it would overflow. The margin covers the offset (at most 99:99).
+  constexpr std::int64_t kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(core::SystemTime::duration::max()).count() -
+      2 * 24 * 3600;
+  if (t > kMaxSeconds || t < -kMaxSeconds) return std::nullopt;
   auto out = core::SystemTime(std::chrono::seconds(t) - std::chrono::minutes(offset_minutes));
   out += std::chrono::duration_cast<core::SystemTime::duration>(std::chrono::nanoseconds(nanos));
   return out;

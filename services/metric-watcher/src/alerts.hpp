@@ -72,7 +72,8 @@ struct AlertPayload {
 // would carry).
 AlertPayload ParseAlertmanagerPayload(const nlohmann::json& body);
 
-// RFC 3339 ("2026-11-25T10:00:00.123456789Z", "...+08:00"); nullopt when malformed.
+// RFC 3339 ("2026-11-25T10:00:00.123456789Z", "...+08:00"); nullopt when malformed or outside
+// what the clock holds (nanoseconds in 64 bits: about the years 1678-2262).
 std::optional<core::SystemTime> ParseRfc3339(std::string_view s);
 
 // A stable fingerprint of a label set (16 hex digits), for alerts that carry none.

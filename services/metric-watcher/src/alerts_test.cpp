@@ -116,6 +116,21 @@ TEST(AlertPayloadTest, FingerprintDerivedFromLabelsWhenAbsent) {
   EXPECT_EQ(p.alerts[0].status, "firing");
 }
 
+// A system_clock time point counts nanoseconds in 64 bits: about 1678-2262. A year outside
+// (valid RFC 3339) is refused, not overflowed into some other time (found by fuzz/alertmanager).
+TEST(Rfc3339Test, RefusesTimesOutsideTheClocksRange) {
+  EXPECT_FALSE(ParseRfc3339("1013-01-01T00:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339("0000-01-01T00:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:59.999999999-23:59"));
+  EXPECT_FALSE(ParseRfc3339("2263-01-01T00:00:00Z"));
+  EXPECT_EQ(core::FormatRfc3339(*ParseRfc3339("1700-01-01T00:00:00Z")), "1700-01-01T00:00:00.000Z");
+  EXPECT_EQ(core::FormatRfc3339(*ParseRfc3339("2200-01-01T00:00:00Z")), "2200-01-01T00:00:00.000Z");
+  const auto p = ParseAlertmanagerPayload(
+      json::parse(R"({"alerts":[{"startsAt":"1013-01-01T00:00:00Z","labels":{"app":"a"}}]})"));
+  ASSERT_EQ(p.rejected.size(), 1U);
+  EXPECT_EQ(p.rejected[0].field, "alerts[0].startsAt");
+}
+
 TEST(Rfc3339Test, ParsesOffsetsAndFractions) {
   EXPECT_EQ(core::ToUnixMillis(*ParseRfc3339("1970-01-01T00:00:01Z")), 1000);
   EXPECT_EQ(core::ToUnixMillis(*ParseRfc3339("1970-01-01T08:00:01.5+08:00")), 1500);

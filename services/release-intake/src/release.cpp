@@ -463,7 +463,10 @@ GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) 
     return out;
   }
   if (!payload.is_object()) return Invalid(std::move(out), "body", "payload must be a JSON object");
-  const std::string action = payload.value("action", "");
+  // json::value() throws when the key holds another type: a non-string action is no action.
+  const auto action_it = payload.find("action");
+  const std::string action =
+      action_it != payload.end() && action_it->is_string() ? action_it->get<std::string>() : "";
   if (action != "published") {
     out.reason = "release action '" + action + "' is not 'published'";
     return out;

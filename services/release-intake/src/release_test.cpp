@@ -182,6 +182,16 @@ json GithubRelease() {
                                      {"digest", "sha256:" + kSha}}})}}}};
 }
 
+// A non-string "action" threw nlohmann's type_error out of the webhook (a 500; found by
+// fuzz/github_webhook): it is no action, so the event is ignored.
+TEST(GithubEventTest, ANonStringActionIsIgnoredNotThrown) {
+  auto p = GithubRelease();
+  p["action"] = {{"x", 1}};
+  EXPECT_EQ(InterpretGithubEvent("release", p).kind, GithubOutcome::Kind::kIgnored);
+  p["action"] = 7;
+  EXPECT_EQ(InterpretGithubEvent("release", p).kind, GithubOutcome::Kind::kIgnored);
+}
+
 TEST(GithubEventTest, PublishedReleaseWithDigestBecomesARelease) {
   auto out = InterpretGithubEvent("release", GithubRelease());
   ASSERT_EQ(out.kind, GithubOutcome::Kind::kRelease) << out.reason;
