@@ -40,7 +40,7 @@ struct Host {
   std::string agent_endpoint;  // empty for an ssh host
   std::map<std::string, std::string> labels;
   std::string group;
-  int port = 0;  // an inventory host's ansible_port; 0 = not given
+  int port = 0;                    // an inventory host's ansible_port; 0 = not given
   std::optional<SshAccess> ssh{};  // set: no agent, the host is driven over SSH
 
   bool operator==(const Host&) const = default;
