@@ -52,6 +52,15 @@ std::size_t Utf8Length(std::string_view s, std::size_t i) {
   return n;
 }
 
+bool IsUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = Utf8Length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<SpecIssue> CheckYamlText(std::string_view text) {
@@ -103,6 +112,14 @@ std::optional<SpecIssue> CheckYamlTree(const YAML::Node& root, const YamlLimits&
       return at(item.node, item.path,
                 "mappings and sequences nest deeper than " + std::to_string(limits.max_depth) +
                     " levels");
+    }
+    // The text is UTF-8 (CheckYamlText), but yaml-cpp decodes the escapes "\N" and "\_" of a
+    // double-quoted string to the single bytes 0x85 and 0xA0: a value that is no longer UTF-8
+    // would break every message, event and JSON answer that quotes it.
+    if (item.node.IsScalar() && !IsUtf8(item.node.Scalar())) {
+      return at(item.node, item.path,
+                "this string is not valid UTF-8 once its escapes are read (\\N and \\_ are not "
+                "supported): write the character itself");
     }
     const auto depth_of = [&](const YAML::Node& child) {
       return item.depth + (child.IsMap() || child.IsSequence() ? 1 : 0);

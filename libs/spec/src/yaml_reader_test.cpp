@@ -147,6 +147,19 @@ TEST(YamlReaderTest, YamlExceptionsBecomeIssues) {
   }
 }
 
+TEST(YamlLimitsTest, EscapesThatDecodeToNonUtf8AreRefused) {
+  // yaml-cpp reads "\N" (U+0085) and "\_" (U+00A0) as the single bytes 0x85 and 0xA0.
+  for (const char* text : {"a:\n  b: \"x\\Ny\"\n", "a:\n  b: \"x\\_y\"\n"}) {
+    const auto issue = CheckYamlTree(YAML::Load(text));
+    ASSERT_TRUE(issue) << text;
+    EXPECT_EQ(issue->path, "a.b");
+    EXPECT_EQ(issue->line, 2);
+    EXPECT_NE(issue->message.find("not valid UTF-8"), std::string::npos);
+  }
+  // Other escapes decode to UTF-8 and pass.
+  EXPECT_FALSE(CheckYamlTree(YAML::Load("a: \"\\u00e9 \\x41 \\L \\t\"\n")));
+}
+
 }  // namespace
 }  // namespace sluice::spec
 
