@@ -778,9 +778,10 @@ class Parser : public YamlReader {
   // Fills a missing `from` with the environment before it in the file; every `from` names
   // another environment of the spec and the chain has no loop.
   void CheckPromotions(DeliverySpec& spec) const {
-    for (const auto& [name, where] : promotion_nodes_) {
+    for (const auto& [env_name, where] : promotion_nodes_) {
+      const std::string& name = env_name;  // a lambda may not capture a structured binding
       auto it = std::find_if(spec.environments.begin(), spec.environments.end(),
-                             [&](const Environment& e) { return e.name == name; });
+                             [&name](const Environment& e) { return e.name == name; });
       auto& p = *it->promotion;
       const auto from_path = Child(where.path, "from");
       if (p.from.empty()) {

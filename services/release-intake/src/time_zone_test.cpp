@@ -125,7 +125,8 @@ TEST(TimeZoneTest, ATzifFileIsRead) {
   be32(7200);
   b += '\1';
   b += '\0';
-  b += std::string("CET", 4);
+  b += "CET";
+  b += '\0';
   const auto z = TimeZone::FromTzif("X/Y", b);
   ASSERT_TRUE(z);
   EXPECT_EQ(z->OffsetAt(999999999), hours(1));

@@ -118,7 +118,7 @@ ArtifactRef Artifact(std::string version = "1.2.3") {
 }
 
 TEST(DeployArgsTest, FixedLayoutWithServiceArgvVerbatim) {
-  const auto restart = Hostile();
+  const auto& restart = Hostile();
   const std::vector<std::string> health = {"/bin/check", "$(reboot)", "-v"};
   const auto args = DeployArgs(Layout(), Artifact(), {"dep-1", core::Generation(7)},
                                Service(restart, health), 90'500ms);
