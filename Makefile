@@ -17,24 +17,26 @@ LINT_DIRS := $(wildcard libs services tools agent cli e2e fuzz)
 # $(call need_build,DIR,TARGET): fail with a hint when DIR has not been configured.
 need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run make $(2) first"; exit 1; }
 
-# The tiers of `make test`, cheapest first so a failure stops the run early.
-# kube after e2e: its first run builds the Kubernetes control plane from source (~8 min, cached);
-# helm reuses it; restore runs its own PostgreSQL.
-# `make tidy` (clang-tidy, incremental) is not a tier yet: a cold run takes ~15 min on 2 cores.
-# compose last: its images hold the binaries of build/dev, which the build tier compiled and the
+# The tiers of `make test`, cheapest first so a failure stops the run early, except where the
+# order saves time on a fresh machine:
+# prebuild starts the slow first builds later tiers need (the Kubernetes control plane from
+# source, ~8-10 min; the clang fuzz build, 6-8 min) in the background at nice 19 (no-ops when
+# cached, scripts/prebuild.sh). They then use the CPU the wait-bound tiers leave idle:
+# integration, console, restore, compose (its first run makes the base image and every image)
+# and e2e. fuzz-smoke, kube, charts and helm come after them and wait on the same locks
+# (kube.sh build, fuzz.sh), never building twice; `test` waits for the background job and
+# ends it if a tier fails. restore runs its own PostgreSQL.
+# compose: its images hold the binaries of build/dev, which the build tier compiled and the
 # tiers before tested (scripts/images.sh build --from build/dev), so the tree is compiled once for
 # the dev build and once for asan, never a third time in the Dockerfile's Release build stage
-# (~15 min on two idle cores, 47 min measured on a loaded machine). Its first run makes the base
-# image and every image (4.5 min measured; the whole tier 9.4 min cold, 5 min warm); cached
-# under ~/.cache/sluice afterwards.
+# (~15 min on two idle cores, 47 min measured on a loaded machine); cached under ~/.cache/sluice.
 # The source build of the images: `make images`, and .ci/run after `make test` when its BuildKit
-# cache is warm. Times per tier: docs/operations.md ("How long make test takes").
-# fuzz-smoke: every libFuzzer target of fuzz/ for FUZZ_SMOKE_SECONDS (its own clang build,
-# build/fuzz; `make fuzz` runs them longer).
-TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan fuzz-smoke integration e2e console kube helm restore compose
+# cache is warm. `make tidy` (clang-tidy, incremental) is not a tier: a cold run takes ~15 min.
+# Times per tier: docs/operations.md ("How long make test takes").
+TEST_TIERS := deps lint build schema-check unit prebuild build-asan unit-asan integration console restore compose e2e fuzz-smoke kube charts helm
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
-        integration e2e schema-check lint fuzz fuzz-smoke tidy tidy-changed charts test up down demo bench kube kube-up \
+        integration e2e schema-check lint fuzz fuzz-smoke prebuild tidy tidy-changed charts test up down demo bench kube kube-up \
         kube-down kube-status helm restore console images images-check compose compose-up compose-down docker-up \
         docker-down
 
@@ -156,11 +158,16 @@ charts: ## helm lint + template every chart and values file, schemas, render che
 	bash scripts/check-charts.sh
 
 test: ## Everything CI runs, fastest tiers first
-	@for tier in $(TEST_TIERS); do \
+	@trap 'bash scripts/prebuild.sh stop' EXIT; \
+	for tier in $(TEST_TIERS); do \
 	  echo "==== tier: $$tier ===="; \
 	  $(MAKE) $$tier || { echo "==== tier $$tier FAILED ===="; exit 1; }; \
 	done; \
+	bash scripts/prebuild.sh wait; \
 	echo "==== all tiers passed: $(TEST_TIERS) ===="
+
+prebuild: ## Start the slow first builds (Kubernetes control plane, fuzz build) in the background at nice 19
+	bash scripts/prebuild.sh start
 
 up: deps build ## Start the stack and every Sluice service locally (background)
 	bash scripts/up.sh

@@ -4,6 +4,7 @@
 #
 #   scripts/fuzz.sh [target...]        default: every target of fuzz/targets/
 #   FUZZ_SECONDS=60                    time per target (one process each: the machine is shared)
+#   FUZZ_BUILD_ONLY=1                  build, run nothing
 #   FUZZ_MERGE=1                       afterwards, merge what the run found into the checked-in
 #                                      corpus (fuzz/corpus/<target>, minimised: -merge=1)
 #
@@ -31,10 +32,22 @@ if [[ ${#targets[@]} -eq 0 ]]; then
   for f in fuzz/targets/*.cpp; do targets+=("$(basename "$f" .cpp)"); done
 fi
 
+# One build at a time in build/fuzz: `make test` may have started it in the background
+# (scripts/prebuild.sh); then this waits for it and finds it done.
 start=$(date +%s)
+mkdir -p "$build"
+exec 9>"$build/.build.lock"
+if ! flock -n 9; then
+  echo "fuzz: waiting for the fuzz build already running (scripts/prebuild.sh?)"
+  flock 9
+fi
 cmake --preset fuzz >/dev/null
 nice cmake --build "$build" -j"${JOBS:-2}" --target sluice_fuzzers
+exec 9>&-
 echo "fuzz: build $(($(date +%s) - start)) s"
+if [[ "${FUZZ_BUILD_ONLY:-0}" == 1 ]]; then
+  exit 0
+fi
 
 failed=()
 for t in "${targets[@]}"; do
