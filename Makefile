@@ -99,9 +99,13 @@ integration: ## Run the integration tests against the local stack
 
 # The mixed VM + Kubernetes scenarios need the control plane too (kube.sh builds it once, then
 # starts it in seconds); both wrappers stop afterwards only what they started.
+# Afterwards every configured secret (and every credential shape Sluice issues) is looked for in
+# the logs the run wrote (test/e2e/secrets_in_logs.py); a hit fails the tier.
 e2e: ## Run the end-to-end tests against the local stack and the local Kubernetes control plane
 	$(call need_build,build/dev,build)
-	bash scripts/kube.sh with -- $(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1
+	@mkdir -p var/run && touch var/run/e2e-started
+	rc=0; bash scripts/kube.sh with -- $(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1 || rc=1; \
+	  python3 test/e2e/secrets_in_logs.py --since var/run/e2e-started || rc=1; exit $$rc
 
 # The web console in Debian's headless chromium (playwright-core) and the OpenAPI conformance
 # test of the public API, against services of their own on the local stack (test/console/).
