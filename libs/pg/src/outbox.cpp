@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sluice/core/encoding.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/pg/outbox.hpp>
+#include <sluice/pg/retention.hpp>
 #include <system_error>
 
 namespace sluice::pg {
@@ -50,9 +52,12 @@ constexpr const char* kMarkDeadSql =
 constexpr const char* kRecordRowFailuresSql =
     "UPDATE outbox SET failed_at = now(), attempts = attempts + 1, last_error = r.error "
     "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, error text) WHERE outbox.id = r.id";
+// At most $2 rows a call (retention.hpp). Dead and unpublished rows are never deleted.
 constexpr const char* kDeletePublishedSql =
-    "DELETE FROM outbox WHERE published_at IS NOT NULL "
-    "AND published_at < to_timestamp(0) + $1::bigint * interval '1 microsecond'";
+    "DELETE FROM outbox WHERE id = ANY(ARRAY("
+    "SELECT id FROM outbox WHERE published_at IS NOT NULL "
+    "AND published_at < to_timestamp(0) + $1::bigint * interval '1 microsecond' "
+    "ORDER BY id LIMIT $2))";
 constexpr const char* kPendingSql =
     "SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL";
 constexpr const char* kStatsSql =
@@ -258,10 +263,14 @@ void AddAllToOutbox(pqxx::work& tx, const std::vector<OutboxMessage>& messages) 
 }
 
 int64_t DeletePublishedOutbox(pqxx::work& tx, core::SystemTime published_before) {
+  return DeletePublishedOutbox(tx, published_before, std::numeric_limits<int64_t>::max());
+}
+
+int64_t DeletePublishedOutbox(pqxx::work& tx, core::SystemTime published_before, int64_t limit) {
   const auto micros =
       std::chrono::duration_cast<std::chrono::microseconds>(published_before.time_since_epoch())
           .count();
-  return static_cast<int64_t>(tx.exec_params(kDeletePublishedSql, micros).affected_rows());
+  return static_cast<int64_t>(tx.exec_params(kDeletePublishedSql, micros, limit).affected_rows());
 }
 
 OutboxRelay::OutboxRelay(Database& db, OutboxPublisher publish, OutboxRelayOptions options)

@@ -10,6 +10,7 @@
 #include <set>
 #include <sluice/core/ids.hpp>
 #include <sluice/pg/pg.hpp>
+#include <sluice/pg/retention.hpp>
 #include <sluice/testing/pg_schema.hpp>
 #include <thread>
 
@@ -286,6 +287,41 @@ TEST_F(PgTest, PublishedRowsAndOldInboxRecordsArePruned) {
   EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return DeleteInboxBefore(tx, earlier); }),
             0);
   EXPECT_EQ(db_->WithTransaction([&](pqxx::work& tx) { return DeleteInboxBefore(tx, later); }), 1);
+}
+
+// Housekeeping: what is past its retention goes in batches; unpublished and dead outbox rows,
+// and what is younger, stay.
+TEST_F(PgTest, PurgeExpiredDeletesInBatchesAndKeepsWhatIsYoungOrUndelivered) {
+  ApplyMigrations(*db_, {});
+  AddMessages(7);
+  Recorder recorder;
+  OutboxRelay relay(*db_, std::ref(recorder));
+  ASSERT_EQ(relay.RelayOnce(), 7);
+  AddMessages(2);  // unpublished
+  db_->WithTransaction([](pqxx::work& tx) {
+    tx.exec(
+        "UPDATE outbox SET published_at = now() - interval '2 days' "
+        "WHERE published_at IS NOT NULL AND id IN (SELECT id FROM outbox "
+        "WHERE published_at IS NOT NULL ORDER BY id LIMIT 6)");
+    tx.exec(
+        "UPDATE outbox SET dead_at = now() - interval '30 days', "
+        "created_at = now() - interval '30 days' WHERE id = (SELECT max(id) FROM outbox)");
+    for (int i = 0; i < 12; ++i) RecordInbox(tx, "c", "old-" + std::to_string(i));
+    tx.exec("UPDATE inbox SET received_at = now() - interval '15 days'");
+    for (int i = 0; i < 3; ++i) RecordInbox(tx, "c", "new-" + std::to_string(i));
+  });
+  RetentionOptions options;  // inbox 14 days, published outbox rows 1 day
+  const auto tables = LibraryRetention(options);
+  ASSERT_EQ(tables.size(), 2U);
+  const auto deleted = PurgeExpired(*db_, std::chrono::system_clock::now(), tables, 5);
+  EXPECT_EQ(deleted, (std::vector<int64_t>{6, 12}));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM inbox"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM inbox WHERE event_id LIKE 'new-%'"), 3);
+  // A second round finds nothing.
+  EXPECT_EQ(PurgeExpired(*db_, std::chrono::system_clock::now(), tables, 5),
+            (std::vector<int64_t>{0, 0}));
 }
 
 // Many messages in one statement: each row as given, in the order given.

@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
 #include <algorithm>
@@ -124,6 +125,19 @@ core::PeriodicTask& App::Every(std::string name, std::chrono::milliseconds inter
   return Start<core::PeriodicTask>(std::move(name), interval, std::move(task));
 }
 
+void App::Retain(std::string table, std::chrono::milliseconds keep, pg::PurgeFn purge) {
+  retained_.push_back({std::move(table), keep, std::move(purge)});
+}
+
+std::vector<std::pair<std::string, int64_t>> App::Housekeep() {
+  auto tables = pg::LibraryRetention(settings_.retention);
+  tables.insert(tables.end(), retained_.begin(), retained_.end());
+  const auto counts = pg::PurgeExpired(Database(), clock_.Now(), tables, settings_.retention.batch);
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (size_t i = 0; i < tables.size(); ++i) out.emplace_back(tables[i].name, counts[i]);
+  return out;
+}
+
 void App::Probe() {
   if (consumer_ != nullptr) {
     eventbus::ReportConsumerHealth(*db_, *consumer_, health_);
@@ -139,15 +153,42 @@ void App::Probe() {
   for (const auto& check : probes_) check();
 }
 
+// Every settings.housekeeping_interval: Housekeep(), the rows deleted counted per table and
+// said in one log line; a failure is logged and retried at the next round.
+core::PeriodicTask& App::MakeHousekeeping() {
+  auto& deleted = ::prometheus::BuildCounter()
+                      .Name("sluice_housekeeping_deleted_rows_total")
+                      .Help("Rows the housekeeping deleted past their retention, per table")
+                      .Register(*registry_);
+  return Make<core::PeriodicTask>(
+      "housekeeping", settings_.housekeeping_interval, [this, &deleted] {
+        const auto log = core::Logger("housekeeping");
+        try {
+          std::string said;
+          for (const auto& [table, n] : Housekeep()) {
+            if (n == 0) continue;
+            deleted.Add({{"table", table}}).Increment(static_cast<double>(n));
+            said += fmt::format("{}{} {}", said.empty() ? "" : ", ", n, table);
+          }
+          if (!said.empty()) log->info("deleted rows past their retention: {}", said);
+        } catch (const std::exception& e) {
+          log->warn("housekeeping failed ({}); the rows stay until the next round in {} s",
+                    e.what(), settings_.housekeeping_interval.count() / 1000);
+        }
+      });
+}
+
 void App::Assemble() {
   if (lifecycle_) return;
   if (db_ != nullptr) Relay();
   Http();
   auto& probe = Make<core::PeriodicTask>("probe", 2s, [this] { Probe(); });
+  auto* housekeeping = db_ != nullptr ? &MakeHousekeeping() : nullptr;
   lifecycle_ = std::make_unique<core::Lifecycle>();
   if (relay_ != nullptr) lifecycle_->Add(*relay_);
   for (auto* part : parts_) lifecycle_->Add(*part);
   lifecycle_->Add(probe);
+  if (housekeeping != nullptr) lifecycle_->Add(*housekeeping);
   lifecycle_->Add(*server_);
 }
 

@@ -44,6 +44,34 @@ std::vector<std::string> SplitList(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// The inbox must outlive any redelivery: a consumer group whose offsets expired (Kafka's
+// offsets.retention.minutes, 7 days by default) starts again at the oldest event the topic
+// keeps (retention.ms, 7 days by default), and only the inbox tells those events apart.
+void ReadRetention(core::EnvConfig& env, Settings& s) {
+  using namespace std::chrono_literals;
+  auto at_least = [&](std::string_view key, std::chrono::milliseconds def,
+                      std::chrono::milliseconds min, std::string_view why) {
+    const auto v = env.Duration(key, def);
+    if (v < min) {
+      throw core::ConfigError(std::string(key) + "=" + env.String(key, "") + ": " +
+                              std::string(why));
+    }
+    return v;
+  };
+  s.retention.inbox = at_least("SLUICE_INBOX_RETENTION", s.retention.inbox, 24h,
+                               "give at least 1d, and more than the consumed topics' retention.ms "
+                               "and Kafka's offsets.retention.minutes (both 7d by default)");
+  s.retention.outbox_published =
+      at_least("SLUICE_OUTBOX_RETENTION", s.retention.outbox_published, 1min,
+               "give at least 1m (published rows are kept only for inspection)");
+  s.housekeeping_interval = at_least("SLUICE_HOUSEKEEPING_INTERVAL", s.housekeeping_interval, 1s,
+                                     "give at least 1s, e.g. 10m");
+}
+
+}  // namespace
+
 Settings ReadSettings(core::EnvConfig& env, const Shape& shape) {
   using namespace std::chrono_literals;
   Settings s;
@@ -78,6 +106,7 @@ Settings ReadSettings(core::EnvConfig& env, const Shape& shape) {
   }
   if (shape.redis) s.redis_url = env.String("SLUICE_REDIS_URL", "redis://127.0.0.1:16379/0");
   s.startup_timeout = env.Duration("SLUICE_STARTUP_TIMEOUT", 60s);
+  ReadRetention(env, s);
   return s;
 }
 

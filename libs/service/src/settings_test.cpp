@@ -59,6 +59,28 @@ TEST(ReadSettingsTest, Defaults) {
   EXPECT_EQ(s.topics, (std::vector<std::string>{"a.v1", "b.v1"}));
   EXPECT_EQ(s.redis_url, "redis://127.0.0.1:16379/0");
   EXPECT_EQ(s.startup_timeout, 60s);
+  EXPECT_EQ(s.retention.inbox, 14 * 24h);
+  EXPECT_EQ(s.retention.outbox_published, 24h);
+  EXPECT_EQ(s.housekeeping_interval, 10min);
+}
+
+TEST(ReadSettingsTest, Housekeeping) {
+  const auto s = Read({{"SLUICE_INBOX_RETENTION", "30d"},
+                       {"SLUICE_OUTBOX_RETENTION", "2h"},
+                       {"SLUICE_HOUSEKEEPING_INTERVAL", "1m"}});
+  EXPECT_EQ(s.retention.inbox, 30 * 24h);
+  EXPECT_EQ(s.retention.outbox_published, 2h);
+  EXPECT_EQ(s.housekeeping_interval, 1min);
+  // An inbox shorter than a day would forget events Kafka can still redeliver.
+  EXPECT_EQ(ErrorOf({{"SLUICE_INBOX_RETENTION", "12h"}}),
+            "SLUICE_INBOX_RETENTION=12h: give at least 1d, and more than the consumed topics' "
+            "retention.ms and Kafka's offsets.retention.minutes (both 7d by default)");
+  EXPECT_THAT(ErrorOf({{"SLUICE_OUTBOX_RETENTION", "10s"}}),
+              HasSubstr("SLUICE_OUTBOX_RETENTION=10s"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_HOUSEKEEPING_INTERVAL", "0s"}}),
+              HasSubstr("SLUICE_HOUSEKEEPING_INTERVAL=0s"));
+  EXPECT_THAT(ErrorOf({{"SLUICE_HOUSEKEEPING_INTERVAL", "often"}}),
+              HasSubstr("SLUICE_HOUSEKEEPING_INTERVAL"));
 }
 
 TEST(ReadSettingsTest, Overrides) {

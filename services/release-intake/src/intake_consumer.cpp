@@ -196,4 +196,13 @@ kafka::Handler IntakeHandler(pg::Database& db, IntakeDeps deps) {
       [deps = std::move(deps)](const kafka::ConsumedMessage& m) { return IntakeRecord(m, deps); });
 }
 
+int64_t DeleteIntakeAnswersBefore(pqxx::work& tx, core::SystemTime before, int64_t limit) {
+  return static_cast<int64_t>(
+      tx.exec_params("DELETE FROM intake_answers WHERE submission_id = ANY(ARRAY("
+                     "SELECT submission_id FROM intake_answers "
+                     "WHERE answered_at < to_timestamp($1::double precision / 1000) LIMIT $2))",
+                     core::ToUnixMillis(before), limit)
+          .affected_rows());
+}
+
 }  // namespace sluice::release_intake

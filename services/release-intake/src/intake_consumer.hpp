@@ -36,4 +36,9 @@ eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const 
 // The kafka::Handler of the inbound topic.
 kafka::Handler IntakeHandler(pg::Database& db, IntakeDeps deps);
 
+// Housekeeping (service::App::Retain): forgets at most `limit` answers given before `before`.
+// Kept as long as the inbox records, so a retried submission is answered the same while it is
+// still known as a duplicate.
+int64_t DeleteIntakeAnswersBefore(pqxx::work& tx, core::SystemTime before, int64_t limit);
+
 }  // namespace sluice::release_intake

@@ -47,6 +47,7 @@ void Register(service::App& app, const IntakeConfig& config) {
       IntakeHandler(db, {app.Clock(), config.results_topic,
                          [&api](const std::string& id) { return api.CheckAtPlanner(id); }}),
       app.Producer(), &app.Registry());
+  app.Retain("intake_answers", config.shared.retention.inbox, &DeleteIntakeAnswersBefore);
   // The planner's, the watcher's and the rollback-agent's events: what became of each
   // deployment, for the promotion gate and `promotion: auto` (promotion_consumer.hpp).
   kafka::ConsumerOptions promotion_options;

@@ -17,6 +17,7 @@
 #include <sluice/http/client.hpp>
 #include <sluice/kafka/consumer.hpp>
 #include <sluice/kafka/producer.hpp>
+#include <sluice/pg/database.hpp>
 #include <sluice/testing/event_reader.hpp>
 #include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
@@ -104,6 +105,7 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
+            {"SLUICE_HOUSEKEEPING_INTERVAL", "1s"},
             {"SLUICE_LOG_LEVEL", "info"}},
         std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
     ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s))
@@ -301,6 +303,54 @@ TEST_F(ReleaseIntakeKafkaItest, RetriedRecordHasOneEffectAndTheSameAnswer) {
   EXPECT_EQ(ReleasesOf(app).size(), 1u);
   auto list = Call("GET", "/v1/releases?app=" + app, "", viewer_);
   EXPECT_EQ(json::parse(list.body)["items"].size(), 1u);
+}
+
+// The housekeeping of every service (service::App, SLUICE_HOUSEKEEPING_INTERVAL=1s here):
+// answers and inbox records past SLUICE_INBOX_RETENTION (14 days) and published outbox rows
+// past SLUICE_OUTBOX_RETENTION (1 day) go; what is younger stays, and a retried submission is
+// still answered the same.
+TEST_F(ReleaseIntakeKafkaItest, HousekeepingForgetsOnlyWhatIsPastItsRetention) {
+  const auto app = NewApp();
+  const auto id = NewId();
+  Produce(app, Release(id, app, "v1.0.0").SerializeAsString(), deployer_, "");
+  ASSERT_EQ(Answers(id).size(), 1u) << service_->LogTail();
+  pg::Database db(schema_->Config(1));
+  const std::string old = "old-" + st::RandomSuffix();
+  db.WithTransaction([&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO intake_answers (submission_id, content_type, result, answered_at) "
+        "VALUES ($1, 'application/json', '{}', now() - interval '15 days')",
+        old);
+    tx.exec_params(
+        "INSERT INTO inbox (consumer, event_id, received_at) "
+        "VALUES ('itest', $1, now() - interval '15 days')",
+        old);
+    tx.exec_params(
+        "INSERT INTO outbox (topic, key, payload, published_at) "
+        "VALUES ('itest.v1', $1, '\\x00', now() - interval '2 days')",
+        old);
+  });
+  auto count = [&](const std::string& sql, const std::string& arg) {
+    return db.WithTransaction(
+        [&](pqxx::work& tx) { return tx.exec_params1(sql, arg)[0].as<int64_t>(); });
+  };
+  const auto gone = WaitFor(
+      [&] {
+        return count("SELECT count(*) FROM intake_answers WHERE submission_id = $1", old) == 0 &&
+               count("SELECT count(*) FROM inbox WHERE event_id = $1", old) == 0 &&
+               count("SELECT count(*) FROM outbox WHERE key = $1", old) == 0;
+      },
+      15s);
+  EXPECT_TRUE(gone) << service_->LogTail();
+  EXPECT_EQ(count("SELECT count(*) FROM intake_answers WHERE submission_id = $1", id), 1);
+  const auto metrics = Call("GET", "/metrics", "", "").body;
+  EXPECT_NE(metrics.find("sluice_housekeeping_deleted_rows_total{table=\"intake_answers\"}"),
+            std::string::npos);
+  // Still a duplicate, still answered the same.
+  Produce(app, Release(id, app, "v1.0.0").SerializeAsString(), deployer_, "");
+  const auto answers = Answers(id, 2);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0], answers[1]);
 }
 
 TEST_F(ReleaseIntakeKafkaItest, PoisonRecordIsDeadLetteredAndRefused) {

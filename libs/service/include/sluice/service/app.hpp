@@ -19,7 +19,8 @@
 // (the outbox relay first, the readiness probe and the HTTP server last) and, on SIGTERM or
 // SIGINT, stopped in reverse; everything the App made is destroyed in reverse order of making
 // (as Redpanda's application.h does with its deferred stops), so a part that calls into another
-// is always made after it. A failure while starting is logged ("<name> cannot start: ...",
+// is always made after it. A service with a database also runs its housekeeping (Retain) every
+// SLUICE_HOUSEKEEPING_INTERVAL. A failure while starting is logged ("<name> cannot start: ...",
 // exit 1) after the parts already started are stopped.
 
 #include <chrono>
@@ -38,6 +39,7 @@
 #include <sluice/lock/redis_client.hpp>
 #include <sluice/pg/database.hpp>
 #include <sluice/pg/migrations.hpp>
+#include <sluice/pg/retention.hpp>
 #include <sluice/service/settings.hpp>
 #include <string>
 #include <type_traits>
@@ -114,6 +116,11 @@ class App {
   // Runs `task` every `interval` on a thread of its own, started in the order it is added.
   core::PeriodicTask& Every(std::string name, std::chrono::milliseconds interval,
                             std::function<void()> task);
+  // A table of the service's own that housekeeping purges with the library's (outbox, inbox)
+  // every settings.housekeeping_interval: rows older than `keep`, in batches (pg/retention.hpp).
+  void Retain(std::string table, std::chrono::milliseconds keep, pg::PurgeFn purge);
+  // One round of housekeeping now (the periodic task runs this): {table, rows deleted}.
+  std::vector<std::pair<std::string, int64_t>> Housekeep();
   // More for the readiness probe to do (every 2 s, after the standard checks).
   void OnProbe(std::function<void()> check) { probes_.push_back(std::move(check)); }
   // Said in the start-up log line after "<name> listening on http://<addr>".
@@ -130,6 +137,7 @@ class App {
 
  private:
   void Probe();
+  core::PeriodicTask& MakeHousekeeping();
   void Assemble();
 
   Settings settings_;
@@ -148,6 +156,7 @@ class App {
   http::ServerOptions http_options_;
   http::Server* server_ = nullptr;
   std::vector<std::function<void()>> probes_;
+  std::vector<pg::RetainedTable> retained_;
   std::string details_;
   std::unique_ptr<core::Lifecycle> lifecycle_;
 };

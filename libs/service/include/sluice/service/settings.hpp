@@ -2,13 +2,14 @@
 
 // The settings every Sluice service reads the same way: its HTTP address, the service token, the
 // log level, PostgreSQL, Kafka (and, for a consumer, its group, start offset, static member id
-// and topics), Redis and the start-up timeout. A service's own Parse reads these with
-// ReadSettings, then its own keys, then calls env.RejectUnknown().
+// and topics), Redis, the start-up timeout and the housekeeping of the delivery tables. A service's
+// own Parse reads these with ReadSettings, then its own keys, then calls env.RejectUnknown().
 
 #include <chrono>
 #include <sluice/core/config.hpp>
 #include <sluice/kafka/config.hpp>
 #include <sluice/pg/database.hpp>
+#include <sluice/pg/retention.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,10 @@ struct Settings {
   std::vector<std::string> topics;  // consumers only: the topics consumed
   std::string redis_url;            // empty: the service uses no Redis
   std::chrono::milliseconds startup_timeout{60000};
+  // Housekeeping (pg/retention.hpp): SLUICE_INBOX_RETENTION, SLUICE_OUTBOX_RETENTION, every
+  // SLUICE_HOUSEKEEPING_INTERVAL.
+  pg::RetentionOptions retention;
+  std::chrono::milliseconds housekeeping_interval{std::chrono::minutes(10)};
 };
 
 // Reads the shared keys of `shape` (each bad value a core::ConfigError naming its key). Does not
