@@ -186,6 +186,19 @@ WatchView DescribeDeployment(const json& d) {
   return v;
 }
 
+std::string TransitionLine(const json& t) {
+  std::string at = Str(t, "at");
+  if (at.size() >= 19 && at[10] == 'T') at = at.substr(11, 8);  // the time of day, UTC
+  std::string line = at + "  " + Str(t, "kind") + ":";
+  if (const std::string detail = Str(t, "detail"); !detail.empty()) line += " " + detail;
+  if (const std::string actor = Str(t, "actor"); !actor.empty()) line += " (by " + actor + ")";
+  if (t.contains("applied") && t["applied"].is_boolean() && !t["applied"].get<bool>()) {
+    line += " ignored";
+    if (const std::string why = Str(t, "ignored_reason"); !why.empty()) line += ": " + why;
+  }
+  return line;
+}
+
 namespace {
 
 // Columns aligned on the widest cell, two blanks apart; the last column is not padded.

@@ -51,6 +51,12 @@ struct WatchView {
 };
 WatchView DescribeDeployment(const nlohmann::json& deployment);
 
+// One timeline entry of a deployment (a `transition` of GET /v1/events) as `deployment watch`
+// prints it as it happens:
+//   09:40:01  batch_completed: batch 1 of 3 succeeded (by planner)
+//   09:40:07  resume: (by alice) ignored: not paused
+std::string TransitionLine(const nlohmann::json& entry);
+
 // A deployment as `deployment get` (and its --watch) shows it: the status line, one line per
 // batch (weight, state, hosts, gates still closed, analysis), then the command to type next:
 //   deployment d-1 paused (canary): approval required

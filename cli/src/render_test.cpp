@@ -99,6 +99,17 @@ TEST(FinalStatus, SucceededIsZeroOthersTwo) {
   EXPECT_EQ(ExitCodeFor("aborted"), 2);
 }
 
+TEST(TransitionLine, TimeKindDetailActorAndWhatWasIgnored) {
+  EXPECT_EQ(TransitionLine(json::parse(R"({"at":"2026-12-07T09:40:01.250Z",
+    "kind":"batch_completed","detail":"batch 1 of 3 succeeded","actor":"planner","applied":true,
+    "status":"running"})")),
+            "09:40:01  batch_completed: batch 1 of 3 succeeded (by planner)");
+  EXPECT_EQ(TransitionLine(json::parse(R"({"at":"2026-12-07T09:40:07Z","kind":"resume",
+    "detail":"","actor":"alice","applied":false,"ignored_reason":"not paused"})")),
+            "09:40:07  resume: (by alice) ignored: not paused");
+  EXPECT_EQ(TransitionLine(json::parse(R"({"at":"soon","kind":"k"})")), "soon  k:");
+}
+
 TEST(DescribeDeployment, ShowsTheBatchInProgress) {
   json d = json::parse(R"({"id":"d1","status":"running","phase":"canary","batches":[
     {"index":0,"weight_percent":5,"hosts":["web-1"],"status":"succeeded"},

@@ -171,6 +171,49 @@ class SluiceCliItest : public ::testing::Test {
                                       .dump(),
                                   "application/json");
                 });
+    // d-s's event stream: the first opening gives a snapshot and a transition and closes (as
+    // the server does at SLUICE_EVENTS_MAX_AGE); the next, after Last-Event-ID 2, gives the
+    // rollback and the end.
+    server_.Get("/v1/events", [=, this](const httplib::Request& req, httplib::Response& res) {
+      record(req);
+      if (req.get_param_value("deployment") != "d-s") {
+        res.status = 404;
+        res.set_content(R"({"error":{"code":"not_found","message":"no deployment"}})",
+                        "application/json");
+        return;
+      }
+      const std::string last = req.get_header_value("Last-Event-ID");
+      {
+        std::lock_guard lock(mu_);
+        stream_resumed_after_.push_back(last);
+      }
+      std::string body;
+      if (last.empty()) {
+        body =
+            "id: 1\nevent: snapshot\ndata: {\"id\":\"d-s\",\"status\":\"running\","
+            "\"phase\":\"canary\",\"batches\":[{\"weight_percent\":25,\"hosts\":[\"web-1\"],"
+            "\"status\":\"analysing\"}],\"timeline\":[{}]}\n\n"
+            ": keep-alive\n\n"
+            "id: 2\nevent: transition\ndata: {\"at\":\"2026-12-07T09:40:01Z\",\"kind\":"
+            "\"analysis_failed\",\"detail\":\"error rate 7% > 5%\",\"actor\":\"metric-watcher\","
+            "\"applied\":true,\"id\":\"d-s\",\"status\":\"rolling_back\"}\n\n";
+      } else {
+        body =
+            "id: 3\nevent: transition\ndata: {\"at\":\"2026-12-07T09:40:09Z\",\"kind\":"
+            "\"rollback_completed\",\"detail\":\"batch 1 back on 1.0.0\",\"actor\":\"planner\","
+            "\"applied\":true,\"id\":\"d-s\",\"status\":\"rolled_back\"}\n\n"
+            "event: end\ndata: {\"status\":\"rolled_back\"}\n\n";
+      }
+      res.set_chunked_content_provider(
+          "text/event-stream", [body, sent = false](size_t, httplib::DataSink& sink) mutable {
+            if (sent) {
+              sink.done();
+              return true;
+            }
+            sent = true;
+            return sink.write(body.data(), body.size());
+          });
+    });
     server_.Get("/v1/deployments/d-f", reply(R"({"id":"d-f","app":"shop","env":"prod",
       "version":"2.0.0","release_id":"r-2","spec_version":3,"status":"rolled_back"})"));
     server_.Get("/v1/deployments/d-r", reply(R"({"id":"d-r","app":"shop","env":"prod",
@@ -234,6 +277,7 @@ class SluiceCliItest : public ::testing::Test {
   std::mutex mu_;
   std::vector<Asked> asked_;
   std::atomic<int> watch_reads_{0};
+  std::vector<std::string> stream_resumed_after_;  // Last-Event-ID of each opening (mu_)
   std::filesystem::path dir_;
 };
 
@@ -541,6 +585,28 @@ TEST_F(SluiceCliItest, DeploymentGetWatchPrintsAFramePerChangeUntilItFinishes) {
       << r.out;
   EXPECT_NE(r.out.find("deployment d-w succeeded"), std::string::npos) << r.out;
   EXPECT_EQ(Sluice("deployment get d-w --watch --interval soon").exit_code, 64);
+}
+
+TEST_F(SluiceCliItest, DeploymentWatchFollowsTheEventStreamAndResumesAfterItsLastEvent) {
+  const auto r = Sluice("deployment watch d-s --timeout 30s");
+  EXPECT_EQ(r.exit_code, 2) << r.out;  // rolled back
+  EXPECT_EQ(r.out,
+            "deployment d-s running (canary)\n"
+            "batch 1/1 25% analysing: web-1\n"
+            "  09:40:01  analysis_failed: error rate 7% > 5% (by metric-watcher)\n"
+            "deployment d-s rolling_back\n"
+            "  09:40:09  rollback_completed: batch 1 back on 1.0.0 (by planner)\n"
+            "deployment d-s rolled_back\n");
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(stream_resumed_after_, (std::vector<std::string>{"", "2"}));
+}
+
+TEST_F(SluiceCliItest, DeploymentWatchReadsEverySecondWhereThereIsNoEventStream) {
+  watch_reads_ = 0;
+  const auto r = Sluice("deployment watch d-w --timeout 30s");  // no stream: 404, yet d-w exists
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(watch_reads_.load(), 3);  // the existence check, then two reads
+  EXPECT_NE(r.out.find("deployment d-w succeeded"), std::string::npos) << r.out;
 }
 
 TEST_F(SluiceCliItest, DeploymentRetryRedeploysTheSameReleaseOnceUnderOneKey) {

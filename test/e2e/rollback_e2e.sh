@@ -238,6 +238,9 @@ PY
 sl_log "2. v3 with a failing batch-2 host: caught in batch 2, that batch reverted"
 r3="$(release 3.0.0)"
 d3="$(deploy "$r3")"
+# A person following it: `sluice deployment watch` on the event stream (GET /v1/events).
+sluice deployment watch "$d3" --timeout 300s >"$WORK/log/watch-v3.log" 2>&1 &
+PIDS[watch_v3]=$!
 sl_wait_until 90 "v3 batch 2 deployed" batch_is "$d3" 1 analysing || fail "v3 batch 2 never reached its analysis"
 fault 2 '{"error_rate": 0.5}'
 breach_at=$SECONDS
@@ -271,6 +274,17 @@ wait "${curl_pids[@]}" || fail "the watcher refused an Alertmanager webhook"
 sl_wait_until 120 "v3's rollback succeeded" rollback_succeeded "$d3" ||
   fail "the rollback of v3 did not succeed within 120 s"
 [[ "$(wait_final "$d3" 60)" == failed ]] || fail "v3 deployment $d3 did not end failed"
+watch_rc=0
+wait "${PIDS[watch_v3]}" || watch_rc=$?
+unset 'PIDS[watch_v3]'
+# The watch printed the transitions as they came (only the stream gives them) and the final
+# status, and exited 2 (not succeeded).
+((watch_rc == 2)) || fail "sluice deployment watch exited $watch_rc, not 2 (log $WORK/log/watch-v3.log)"
+grep -q "^deployment $d3 failed" "$WORK/log/watch-v3.log" ||
+  fail "sluice deployment watch did not show the failed status (log $WORK/log/watch-v3.log)"
+transitions="$(grep -cE '^  [0-9]{2}:[0-9]{2}:[0-9]{2}  ' "$WORK/log/watch-v3.log" || true)"
+((transitions >= 3)) || fail "sluice deployment watch printed $transitions transitions (log $WORK/log/watch-v3.log)"
+sl_log "sluice deployment watch followed v3 on its event stream: $transitions transitions, exit 2"
 sl_log "breach to hosts reverted: $((SECONDS - breach_at)) s"
 v="$(agent_versions)"
 [[ "$v" == "host-1=3.0.0 host-2=1.0.0 host-3=1.0.0 host-4=1.0.0 host-5=1.0.0 host-6=1.0.0" ]] ||

@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <sluice/events/vocabulary.hpp>
 #include <sluice/http/client.hpp>
-#include <thread>
 
 #include "../commands.hpp"
 #include "../render.hpp"
+#include "../watch.hpp"
 
 namespace sluice::cli {
 namespace {
@@ -45,48 +45,6 @@ int Plan(const Global& g, const std::string& release, const std::string& env, in
     }
   }
   return 0;
-}
-
-// Polls the deployment every second, printing what changed, until a final status.
-int Watch(const Global& g, const std::string& id, std::chrono::milliseconds timeout) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  WatchView last;
-  std::string last_problem;
-  for (;;) {
-    std::string problem;
-    try {
-      const auto a = Request(g, "GET", "/v1/deployments/" + id);
-      if (a.status == 200 && a.body.is_object()) {
-        const auto view = DescribeDeployment(a.body);
-        if (view.status_line != last.status_line) std::cout << view.status_line << std::endl;
-        if (!view.batch_line.empty() && view.batch_line != last.batch_line) {
-          std::cout << view.batch_line << std::endl;
-        }
-        last = view;
-        const std::string status = a.body.value("status", "");
-        if (IsFinalStatus(status)) return ExitCodeFor(status);
-      } else if (a.status == 404) {
-        // A deployment just requested reaches the planner within moments.
-        if (Clock::now() - start > std::chrono::seconds(60)) return PrintError(g, a);
-        problem = "waiting for the rollout-planner to pick up deployment " + id;
-      } else if (a.status == 401 || a.status == 403) {
-        return PrintError(g, a);
-      } else {
-        problem = "the API answered " + std::to_string(a.status) + "; retrying";
-      }
-    } catch (const sluice::http::HttpError& e) {
-      problem = std::string("the API cannot be reached (") + e.what() + "); retrying";
-    }
-    if (!problem.empty() && problem != last_problem) std::cerr << problem << std::endl;
-    last_problem = problem;
-    if (timeout.count() > 0 && Clock::now() - start > timeout) {
-      std::cerr << "watch: no final status within the timeout; 'sluice deployment get " << id
-                << "' shows where it is, 'sluice deployment watch " << id << "' follows it again\n";
-      return 1;
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
 }
 
 int Deploy(const Global& g, const std::string& release, const std::string& env, int spec_version,

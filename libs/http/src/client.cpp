@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sluice/http/client.hpp>
+#include <sluice/http/stream.hpp>
+#include <string_view>
 
 namespace sluice::http {
 namespace {
@@ -50,11 +54,20 @@ struct Transfer {
   ClientResponse response;
   size_t max_bytes = 0;
   bool too_large = false;
+  // SendStreaming: a 2xx body goes here, chunk by chunk, instead of into response.body.
+  const std::function<bool(std::string_view)>* on_data = nullptr;
+  long status = 0;       // from the status line, known before the body
+  bool stopped = false;  // on_data said stop
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t len = size * n;
+  if (t->on_data != nullptr && t->status >= 200 && t->status < 300) {
+    if ((*t->on_data)(std::string_view(data, len))) return len;
+    t->stopped = true;
+    return 0;  // aborts the transfer
+  }
   if (t->response.body.size() + len > t->max_bytes) {
     t->too_large = true;
     return 0;  // aborts the transfer
@@ -69,6 +82,10 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   const std::string_view line(data, len);
   if (line.rfind("HTTP/", 0) == 0) {
     t->response.headers.clear();  // a new response (after 100 Continue or a redirect)
+    // "HTTP/1.1 200 OK": the status, for OnBody.
+    if (const auto sp = line.find(' '); sp != std::string_view::npos) {
+      t->status = std::strtol(std::string(line.substr(sp + 1, 3)).c_str(), nullptr, 10);
+    }
   } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
     t->response.headers.emplace_back(std::string(Trim(line.substr(0, colon))),
                                      std::string(Trim(line.substr(colon + 1))));
@@ -192,13 +209,15 @@ std::string UrlEncode(std::string_view s) {
   return out;
 }
 
-ClientResponse Send(const ClientRequest& req) {
+namespace {
+
+// One exchange into `transfer` (Send, SendStreaming).
+void Perform(const ClientRequest& req, Transfer& transfer) {
   InitCurlOnce();
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) throw HttpError("curl_easy_init failed", false);
   CURL* c = curl.get();
 
-  Transfer transfer;
   transfer.max_bytes = req.max_response_bytes;
   char error_buffer[CURL_ERROR_SIZE] = {0};
   const auto headers = HeaderList(req);
@@ -220,8 +239,25 @@ ClientResponse Send(const ClientRequest& req) {
   SetMethod(c, req);
 
   const CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) ThrowTransferError(req, rc, transfer, error_buffer);
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && transfer.stopped)) {
+    ThrowTransferError(req, rc, transfer, error_buffer);
+  }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &transfer.response.status);
+}
+
+}  // namespace
+
+ClientResponse Send(const ClientRequest& req) {
+  Transfer transfer;
+  Perform(req, transfer);
+  return std::move(transfer.response);
+}
+
+ClientResponse SendStreaming(const ClientRequest& req,
+                             const std::function<bool(std::string_view)>& on_data) {
+  Transfer transfer;
+  transfer.on_data = &on_data;
+  Perform(req, transfer);
   return std::move(transfer.response);
 }
 

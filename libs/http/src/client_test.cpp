@@ -4,6 +4,7 @@
 
 #include <sluice/http/client.hpp>
 #include <sluice/http/server.hpp>
+#include <sluice/http/stream.hpp>
 
 namespace sluice::http {
 namespace {
@@ -32,6 +33,18 @@ class ClientTest : public ::testing::Test {
     });
     server_->Raw().Get("/big", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(64 * 1024, 'x'), "text/plain");
+    });
+    // Five chunks "0\n".."4\n", each written on its own, then the end.
+    server_->Raw().Get("/chunks", [](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider("text/event-stream",
+                                       [n = 0](size_t, httplib::DataSink& sink) mutable {
+                                         if (n == 5) {
+                                           sink.done();
+                                           return true;
+                                         }
+                                         const std::string s = std::to_string(n++) + "\n";
+                                         return sink.write(s.data(), s.size());
+                                       });
     });
     server_->Start();
     base_ = "http://127.0.0.1:" + std::to_string(server_->Port());
@@ -64,6 +77,40 @@ TEST_F(ClientTest, PutWithEmptyBody) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("X-Method"), "PUT");
   EXPECT_EQ(r.body, "");
+}
+
+TEST_F(ClientTest, StreamedBodyArrivesInPiecesAndIsNotKept) {
+  ClientRequest req;
+  req.url = base_ + "/chunks";
+  req.max_response_bytes = 4;  // bounds what is kept, not what is streamed
+  std::string seen;
+  const auto r = SendStreaming(req, [&](std::string_view chunk) {
+    seen.append(chunk);
+    return true;
+  });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(seen, "0\n1\n2\n3\n4\n");
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.Header("Content-Type"), "text/event-stream");
+}
+
+TEST_F(ClientTest, StreamStopsWhenTheReaderSaysSoWithoutAnError) {
+  ClientRequest req;
+  req.url = base_ + "/chunks";
+  int calls = 0;
+  const auto r = SendStreaming(req, [&](std::string_view) { return ++calls < 2; });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(ClientTest, StreamOfAnErrorStatusKeepsItsBody) {
+  ClientRequest req;
+  req.url = base_ + "/status/404";
+  bool called = false;
+  const auto r = SendStreaming(req, [&](std::string_view) { return called = true; });
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "status body");
+  EXPECT_FALSE(called);
 }
 
 TEST_F(ClientTest, ErrorStatusesAreResponsesNotExceptions) {
