@@ -143,6 +143,7 @@ sl_log "conformance: $((SECONDS - t1)) s"
 t2=$SECONDS
 sl_log "2. the console in chromium"
 env "${common_env[@]}" SLUICE_TEST_APP="$SHOP_APP" SLUICE_TEST_SPEC="$WORK/console.yaml" \
+  SLUICE_TEST_WATCHER_PG_DSN="$SLUICE_PG_DSN" SLUICE_TEST_WATCHER_SCHEMA="con_${SCHEMA_SUFFIX}_metric_watcher" \
   SLUICE_CONSOLE_SHOTS="$SHOTS" SLUICE_CONSOLE_README_SHOT="${SLUICE_CONSOLE_README_SHOT:-0}" \
   node tools/console-test/console.test.mjs || rc=1
 sl_log "browser: $((SECONDS - t2)) s"

@@ -3,6 +3,7 @@
 // started. Every check is a named case; the run prints each with its time and fails at the end
 // if any failed.
 import { createHmac } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { readFileSync, mkdirSync, copyFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -378,6 +379,57 @@ await check("a timed pause counts down on the deployment page", async () => {
   expect(later !== first && /^resumes in 9m\d+s$/.test(later), `the countdown did not tick: ${first} then ${later}`);
   await page.context().close();
   await must("POST", `/v1/deployments/${dep}:abort`, tokens.deployer, {});
+});
+
+// An analysis as the metric-watcher stores it (its own schema of this run): the deployment held
+// at its approval gate never reaches one, so this one is written into the watcher's tables, and
+// the page reads it back through release-intake and the watcher's API as any other.
+function seedAnalysis(id) {
+  const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
+  const start = Date.now() - 5 * 60000;
+  const values = [0.01, 0.012, 0.03, 0.09, 0.12];
+  const rows = values.map((v, i) => {
+    const at = new Date(start + i * 60000).toISOString();
+    const verdict = v > 0.05 ? "Failed" : "Successful";
+    const per = JSON.stringify({ error_rate: [{ instance: "web-1", value: v }, { instance: "web-2", value: v / 4 }] });
+    return `(${q(id)}, 'errors', ${q(at)}, '{"error_rate":"sum(rate(http_errors_total[1m]))"}', ${q(per)}, 'error_rate', ${v}, 0.05, '>', ${q(verdict)}, ${q(`error_rate ${v}`)})`;
+  });
+  const sql = `SET search_path TO ${process.env.SLUICE_TEST_WATCHER_SCHEMA};
+INSERT INTO analyses (id, deployment_id, batch_index, app, env, version, baseline_version, template_name, status, started_at, finished_at, reason)
+  VALUES (${q(id)}, ${q(DEP)}, 0, ${q(APP)}, 'production', '2.4.0', '2.3.0', 'error-rate', 'Failed', ${q(new Date(start).toISOString())}, now(), 'error_rate 0.12 > 0.05 on web-1');
+INSERT INTO measurements (analysis_id, rule, taken_at, queries, "values", metric, observed, threshold, comparator, verdict, message) VALUES
+  ${rows.join(",\n  ")};`;
+  execFileSync("psql", [process.env.SLUICE_TEST_WATCHER_PG_DSN, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]);
+}
+
+await check("a batch's analysis is drawn: measurements over time, each canary, the threshold, the verdict and its reason", async () => {
+  seedAnalysis(`an-${suffix}`);
+  const page = await newPage();
+  await signIn(page, tokens.viewer);
+  await page.goto(`${API}/console/deployments/${DEP}`);
+  const chart = page.locator(`#analysis-charts svg.analysis-chart[data-rule="errors"]`);
+  await chart.waitFor();
+  expect(await chart.getAttribute("data-verdict") === "Failed", `verdict ${await chart.getAttribute("data-verdict")}`);
+  expect(await chart.locator("circle.measurement").count() === 5, "not one dot per measurement");
+  expect(await chart.locator("path.instance").count() === 2, "not one line per canary instance");
+  const verdict = await chart.locator("text.verdict").textContent();
+  expect(verdict === "Failed: error_rate 0.12 > 0.05 on web-1", `verdict text: ${verdict}`);
+  // The threshold between the passing dots (below it) and the failing ones (above it).
+  const ty = Number(await chart.locator("line.threshold").getAttribute("y1"));
+  const dots = await chart.locator("circle.measurement").evaluateAll((cs) => cs.map((c) => [Number(c.getAttribute("cy")), c.getAttribute("fill")]));
+  expect(dots.slice(0, 3).every(([cy]) => cy > ty) && dots.slice(3).every(([cy]) => cy < ty), `dots ${JSON.stringify(dots)} vs threshold at ${ty}`);
+  expect(dots[0][1] !== dots[4][1], "a passing and a failing measurement look the same");
+  // No label overlaps another.
+  const boxes = await chart.locator("text").evaluateAll((ts) => ts.map((t) => { const b = t.getBBox(); return [b.x, b.y, b.width, b.height, t.textContent]; }));
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i], boxes[j]];
+      const apart = a[0] + a[2] <= b[0] || b[0] + b[2] <= a[0] || a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1];
+      expect(apart, `labels "${a[4]}" and "${b[4]}" overlap`);
+    }
+  }
+  await shot(page, "analysis");
+  await page.context().close();
 });
 
 await check("no script errors on any page", async () => {

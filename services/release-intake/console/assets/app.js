@@ -241,6 +241,97 @@ function evidenceText(ev) {
   return parts.length ? parts.join(" · ") : JSON.stringify(ev);
 }
 
+// ---- Analysis charts (the incident chart's rules: the window of the measurements, the canary
+// instances and the value judged as separate series, the threshold, the verdict and its reason
+// above the plot where no label can collide with a line).
+const SVG_NS = "http://www.w3.org/2000/svg";
+const VERDICT_COLOUR = { Successful: "#137a3a", Failed: "#b42318", Inconclusive: "#b54708", Error: "#b54708" };
+const INSTANCE_COLOURS = ["#7a9cc6", "#9ab8a0", "#c6a27a", "#a58bc2", "#8cb7c2", "#c28ba9"];
+const MAX_CHARTED_ANALYSES = 6;
+
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  for (const c of children) el.append(c);
+  return el;
+}
+
+const shortNumber = (v) => (Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.001) ? v.toExponential(1) : String(+v.toPrecision(3)));
+const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
+
+// The measurements of one rule of one analysis as a chart: x = time, y = the metric. Each canary
+// instance a thin line, the value the rule judged a bold line with a dot per measurement in its
+// verdict's colour, the threshold dashed and labelled at the left margin.
+function ruleChart(analysis, rule, ms) {
+  const W = 560, H = 210, L = 62, R = 14, T = 48, B = 26;
+  const metric = ms.find((m) => m.metric)?.metric ?? "";
+  const points = ms.map((m) => ({ t: Date.parse(m.taken_at), v: m.observed, verdict: m.verdict, threshold: m.threshold }));
+  const instances = new Map();
+  for (const m of ms) {
+    for (const s of m.values?.[metric] ?? []) {
+      if (!Number.isFinite(s.value)) continue;
+      if (!instances.has(s.instance)) instances.set(s.instance, []);
+      instances.get(s.instance).push({ t: Date.parse(m.taken_at), v: s.value });
+    }
+  }
+  const threshold = points.map((p) => p.threshold).filter(Number.isFinite).at(-1);
+  const ys = [...points.map((p) => p.v), ...[...instances.values()].flat().map((p) => p.v), threshold].filter(Number.isFinite);
+  let lo = Math.min(0, ...ys), hi = Math.max(...ys, lo + 1e-9);
+  hi += (hi - lo) * 0.15;
+  const ts = points.map((p) => p.t);
+  const t0 = Math.min(...ts), t1 = Math.max(...ts, t0 + 1000);
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+  const path = (ps) => ps.filter((p) => Number.isFinite(p.v)).map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" ");
+  const last = points.at(-1);
+  const verdict = analysis.status === "Running" ? (last?.verdict ?? "Running") : analysis.status;
+  const comparator = ms.find((m) => m.comparator)?.comparator ?? "";
+  const g = svg("svg", { class: "analysis-chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+    "aria-label": `${rule} ${metric}: ${verdict}`, "data-rule": rule, "data-verdict": verdict });
+  g.append(svg("rect", { x: 0, y: 0, width: W, height: H, fill: "#fff" }));
+  g.append(svg("text", { x: 8, y: 16, "font-size": 13, "font-weight": 600, fill: "#1d2430" },
+    `${rule} · ${metric}${Number.isFinite(threshold) ? ` ${comparator} ${shortNumber(threshold)} fails` : ""}`));
+  g.append(svg("text", { x: 8, y: 34, "font-size": 12, fill: VERDICT_COLOUR[verdict] ?? "#175cd3", class: "verdict" },
+    `${verdict}${analysis.reason ? ": " + analysis.reason : ""}`));
+  for (const v of [lo, (lo + hi) / 2, hi]) {
+    g.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#eef0f3" }));
+    g.append(svg("text", { x: L - 6, y: y(v) + 4, "font-size": 10, "text-anchor": "end", fill: "#6b7280" }, shortNumber(v)));
+  }
+  g.append(svg("text", { x: L, y: H - 8, "font-size": 10, fill: "#6b7280" }, clock(t0)));
+  g.append(svg("text", { x: W - R, y: H - 8, "font-size": 10, "text-anchor": "end", fill: "#6b7280" }, `${clock(t1)} UTC`));
+  [...instances.entries()].forEach(([name, ps], i) => g.append(svg("path", { d: path(ps), fill: "none",
+    stroke: INSTANCE_COLOURS[i % INSTANCE_COLOURS.length], "stroke-width": 1.2, class: "instance", "data-instance": name },
+  svg("title", {}, `canary ${name}`))));
+  if (Number.isFinite(threshold)) {
+    g.append(svg("line", { x1: L, x2: W - R, y1: y(threshold), y2: y(threshold), stroke: "#b42318",
+      "stroke-dasharray": "5 4", class: "threshold" }, svg("title", {}, `threshold ${comparator} ${threshold}`)));
+  }
+  g.append(svg("path", { d: path(points), fill: "none", stroke: "#1d2430", "stroke-width": 2, class: "judged" }));
+  for (const p of points.filter((q) => Number.isFinite(q.v))) {
+    g.append(svg("circle", { cx: x(p.t), cy: y(p.v), r: 3.2, fill: VERDICT_COLOUR[p.verdict] ?? "#175cd3", class: "measurement" },
+      svg("title", {}, `${clock(p.t)} ${metric} ${p.v}: ${p.verdict}`)));
+  }
+  return g;
+}
+
+// Each analysis of the deployment (the latest few, oldest first; the list comes newest first),
+// its rules charted side by side.
+async function analysisCharts(analyses) {
+  const latest = analyses.slice(0, MAX_CHARTED_ANALYSES).reverse();
+  const details = await Promise.all(latest.map((a) => api(`/v1/analyses/${encodeURIComponent(a.id)}`).catch(() => null)));
+  return h("div", { id: "analysis-charts" }, ...details.filter((d) => d && (d.measurements ?? []).length).map((d) => {
+    const byRule = new Map();
+    for (const m of d.measurements) {
+      if (!byRule.has(m.rule)) byRule.set(m.rule, []);
+      byRule.get(m.rule).push(m);
+    }
+    return h("div", { class: "card analysis", dataset: { analysis: d.id } },
+      h("h3", {}, `batch ${d.batch_index + 1}${d.bake_watch ? " (bake watch)" : ""} · ${d.template} `, status(d.status.toLowerCase()),
+        h("span", { class: "muted" }, ` ${d.version}${d.baseline_version ? " against " + d.baseline_version : ""}`)),
+      h("div", { class: "charts" }, ...[...byRule].map(([rule, ms]) => ruleChart(d, rule, ms))));
+  }));
+}
+
 // The deployment's changes as server-sent events: each one reloads the page's data at once (the
 // 3 s refresh still runs for what changes without a transition: pod health, measurements).
 function followEvents(id, load) {
@@ -284,6 +375,7 @@ async function deploymentPage(id) {
     const anaRows = analyses.error ? [] : (analyses.analyses ?? []).map((a) => h("tr", {},
       h("td", {}, a.batch_index + 1), h("td", {}, a.template), h("td", {}, status(a.status)),
       h("td", {}, a.reason || ""), h("td", { class: "evidence" }, evidenceText(a.evidence)), h("td", {}, when(a.finished_at ?? a.started_at))));
+    const charts = analyses.error ? null : await analysisCharts(analyses.analyses ?? []);
     const incRows = incidents.error ? [] : (incidents.incidents ?? []).map((i) => h("tr", {},
       h("td", {}, link(`/console/incidents/${encodeURIComponent(i.incident_id)}`, i.incident_id.slice(0, 8))),
       h("td", {}, status(i.status)), h("td", {}, i.summary), h("td", {}, when(i.created_at))));
@@ -305,6 +397,7 @@ async function deploymentPage(id) {
         : inst.error ? message("error", inst.error.message) : table(["host", "batch", "version", "status", "health", "deployed", "error"], instRows, { id: "instances" }),
       h("h2", {}, "Analysis"),
       analyses.error ? message("error", analyses.error.message) : table(["batch", "template", "verdict", "reason", "evidence", "at"], anaRows, { id: "analyses" }),
+      charts,
       h("h2", {}, "Incidents"),
       incidents.error ? message("error", incidents.error.message) : table(["incident", "status", "summary", "created"], incRows, { id: "incidents" }),
       h("h2", {}, "Timeline"),
