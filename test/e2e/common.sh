@@ -11,6 +11,7 @@ export SLUICE_BUILD_DIR="$BUILD"
 RUN_ID="e2e$(date +%s)$$"
 WORK="$SLUICE_ROOT/var/e2e/$RUN_ID"
 mkdir -p "$WORK/log" "$WORK/run"
+touch "$WORK/started"  # test/e2e/secrets_in_logs.py reads the logs written since
 SLUICE_CLI="$BUILD/cli/sluice"
 
 fail() {
@@ -151,7 +152,12 @@ cleanup() {
   for name in "${!PIDS[@]}"; do wait "${PIDS[$name]}" 2>/dev/null || true; done
   bash scripts/artifacts.sh stop >/dev/null 2>&1 || true
   bash scripts/hosts.sh down --purge >/dev/null 2>&1 || true
+  # Before the logs go: no configured secret (this run's tokens included) in any of them.
+  if ((rc == 0)) && ! python3 test/e2e/secrets_in_logs.py --since "$WORK/started" --root "$SLUICE_ROOT"; then
+    rc=1
+  fi
   if ((rc == 0)); then rm -rf "$WORK"; else sl_warn "logs kept in $WORK/log"; fi
+  exit "$rc"
 }
 trap cleanup EXIT
 
