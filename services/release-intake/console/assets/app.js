@@ -299,6 +299,8 @@ function ruleChart(analysis, rule, ms) {
   }
   g.append(svg("text", { x: L, y: H - 8, "font-size": 10, fill: "#6b7280" }, clock(t0)));
   g.append(svg("text", { x: W - R, y: H - 8, "font-size": 10, "text-anchor": "end", fill: "#6b7280" }, `${clock(t1)} UTC`));
+  g.append(svg("text", { x: (L + W - R) / 2, y: H - 8, "font-size": 10, "text-anchor": "middle", fill: "#6b7280", class: "legend" },
+    "bold: judged · thin: each canary · dashed: threshold"));
   [...instances.entries()].forEach(([name, ps], i) => g.append(svg("path", { d: path(ps), fill: "none",
     stroke: INSTANCE_COLOURS[i % INSTANCE_COLOURS.length], "stroke-width": 1.2, class: "instance", "data-instance": name },
   svg("title", {}, `canary ${name}`))));
