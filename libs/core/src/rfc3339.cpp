@@ -41,22 +41,23 @@ int DaysInMonth(int y, int m) {
 std::optional<SystemTime> ParseRfc3339(std::string_view text) {
   const int year = Digits(text, 0, 4), month = Digits(text, 5, 2), day = Digits(text, 8, 2);
   const int hour = Digits(text, 11, 2), minute = Digits(text, 14, 2), second = Digits(text, 17, 2);
-  // The clock counts nanoseconds in 64 bits: years outside 1678-2261 do not fit.
+  // The clock counts nanoseconds in 64 bits: years outside 1678-2261 do not fit. Second 60 is a
+  // leap second (read as the next minute's first).
   if (year < 1678 || year > 2261 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
-      minute < 0 || minute > 59 || second < 0 || second > 59 || !At(text, 4, '-') ||
-      !At(text, 7, '-') || !At(text, 10, 'T') || !At(text, 13, ':') || !At(text, 16, ':') ||
-      day > DaysInMonth(year, month)) {
+      minute < 0 || minute > 59 || second < 0 || second > 60 || !At(text, 4, '-') ||
+      !At(text, 7, '-') || !(At(text, 10, 'T') || At(text, 10, ' ')) || !At(text, 13, ':') ||
+      !At(text, 16, ':') || day > DaysInMonth(year, month)) {
     return std::nullopt;
   }
   std::size_t pos = 19;
-  int millis = 0;
+  std::int64_t nanos = 0;
   if (At(text, pos, '.')) {
     std::size_t digits = 0;
     for (++pos; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos, ++digits) {
-      if (digits < 3) millis = millis * 10 + (text[pos] - '0');
+      if (digits < 9) nanos = nanos * 10 + (text[pos] - '0');
     }
     if (digits == 0) return std::nullopt;
-    for (; digits < 3; ++digits) millis *= 10;
+    for (; digits < 9; ++digits) nanos *= 10;
   }
   int offset_minutes = 0;
   if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
@@ -72,7 +73,8 @@ std::optional<SystemTime> ParseRfc3339(std::string_view text) {
   if (pos != text.size()) return std::nullopt;
   const std::int64_t secs = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
                             second - static_cast<std::int64_t>(offset_minutes) * 60;
-  return FromUnixMillis(secs * 1000 + millis);
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
+      std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos)));
 }
 
 }  // namespace sluice::core

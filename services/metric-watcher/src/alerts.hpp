@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sluice/core/clock.hpp>
+#include <sluice/core/rfc3339.hpp>
 #include <sluice/events/vocabulary.hpp>
 #include <stdexcept>
 #include <string>
@@ -72,9 +73,8 @@ struct AlertPayload {
 // would carry).
 AlertPayload ParseAlertmanagerPayload(const nlohmann::json& body);
 
-// RFC 3339 ("2026-11-25T10:00:00.123456789Z", "...+08:00"); nullopt when malformed or outside
-// what the clock holds (nanoseconds in 64 bits: about the years 1678-2262).
-std::optional<core::SystemTime> ParseRfc3339(std::string_view s);
+// RFC 3339 ("2026-11-25T10:00:00.123456789Z", "...+08:00"): the one reader of the project.
+using core::ParseRfc3339;
 
 // A stable fingerprint of a label set (16 hex digits), for alerts that carry none.
 std::string LabelsFingerprint(const std::map<std::string, std::string>& labels);

@@ -12,6 +12,7 @@
 #include <sluice/core/clock.hpp>
 #include <sluice/core/duration.hpp>
 #include <sluice/core/encoding.hpp>
+#include <sluice/core/rfc3339.hpp>
 #include <stdexcept>
 
 namespace sluice::release_intake {
@@ -540,29 +541,9 @@ std::string NewToken() {
 }
 
 std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s) {
-  static const std::regex re(
-      R"(^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$)");
-  std::match_results<std::string_view::const_iterator> m;
-  if (!std::regex_match(s.begin(), s.end(), m, re)) return std::nullopt;
-  const auto num = [&](int k) { return std::stoi(m[k].str()); };
-  const int year = num(1), month = num(2), day = num(3), hour = num(4), minute = num(5),
-            second = num(6);
-  const std::chrono::year_month_day ymd{std::chrono::year(year),
-                                        std::chrono::month(static_cast<unsigned>(month)),
-                                        std::chrono::day(static_cast<unsigned>(day))};
-  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  std::int64_t ms = static_cast<std::int64_t>(std::chrono::sys_days(ymd).time_since_epoch() /
-                                              std::chrono::milliseconds(1));
-  ms += ((hour * 60LL + minute) * 60 + second) * 1000;
-  if (m[7].matched) {
-    std::string frac = m[7].str().substr(1) + "00";
-    ms += std::stoi(frac.substr(0, 3));
-  }
-  if (m[9].matched) {
-    const std::int64_t offset = (num(10) * 60LL + num(11)) * 60 * 1000;
-    ms += m[9].str() == "+" ? -offset : offset;
-  }
-  return ms;
+  const auto t = core::ParseRfc3339(s);
+  if (!t) return std::nullopt;
+  return core::ToUnixMillis(*t);
 }
 
 std::variant<TokenRequest, FieldError> ValidateTokenRequest(const json& body, std::int64_t now_ms) {
