@@ -7,6 +7,7 @@
 // are told apart by dlq_original_topic.
 #include <gtest/gtest.h>
 #include <sluice/v1/intake.pb.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -351,6 +352,41 @@ TEST_F(ReleaseIntakeKafkaItest, HousekeepingForgetsOnlyWhatIsPastItsRetention) {
   const auto answers = Answers(id, 2);
   ASSERT_EQ(answers.size(), 2u);
   EXPECT_EQ(answers[0], answers[1]);
+}
+
+// `sluice publish release`: the CLI as a producer, against this release-intake and broker.
+TEST_F(ReleaseIntakeKafkaItest, SluicePublishReleaseIsAnsweredAsAnyProducerIs) {
+  const auto app = NewApp();
+  const auto id = NewId();
+  auto publish = [&](const std::string& token, const std::string& submission) {
+    const std::string cmd = std::string(SLUICE_CLI_BIN) + " publish release --app " + app +
+                            " --tag v4.1.0 --artifact-url https://artifacts.example.com/" + app +
+                            ".tgz --sha256 " + std::string(kSha) + " --brokers " + KafkaBrokers() +
+                            " --topic " + intake_topic_ + " --results-topic " + results_topic_ +
+                            " --id " + submission + " --timeout 30s --token " + token + " 2>&1";
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return std::make_pair(-1, out);
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  };
+  const auto [code, out] = publish(deployer_, id);
+  EXPECT_EQ(code, 0) << out << service_->LogTail();
+  EXPECT_NE(out.find("submitted " + id), std::string::npos) << out;
+  EXPECT_NE(out.find("accepted (201): " + app + " v4.1.0"), std::string::npos) << out;
+  // The same id again: the same answer, one release.
+  const auto [again, out_again] = publish(deployer_, id);
+  EXPECT_EQ(again, 0) << out_again;
+  EXPECT_EQ(out_again.substr(out_again.find("release ")), out.substr(out.find("release ")));
+  ASSERT_TRUE(WaitFor([&] { return !ReleasesOf(app).empty(); }, 30s));
+  EXPECT_EQ(ReleasesOf(app).size(), 1u);
+  // A viewer may not submit (a submission of its own): refused as the API refuses it, exit 4.
+  const auto [refused, out_refused] = publish(viewer_, NewId());
+  EXPECT_EQ(refused, 4) << out_refused;
+  EXPECT_NE(out_refused.find("refused (403"), std::string::npos) << out_refused;
 }
 
 TEST_F(ReleaseIntakeKafkaItest, PoisonRecordIsDeadLetteredAndRefused) {
