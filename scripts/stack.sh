@@ -332,6 +332,8 @@ kafka_auth() {
     for p in $(kafka_principals); do cat "$VAR/local/kafka-$p.password"; done
   } | sha256sum | cut -d' ' -f1)"
   [[ "$(cat "$marker" 2>/dev/null)" == "$sum" ]] && return 0
+  java --list-modules 2>/dev/null | grep -q '^jdk.compiler@' ||
+    sl_die "kafka: applying $KAFKA_ACLS needs a JDK (java with jdk.compiler), not a JRE; run scripts/install-deps.sh"
   sl_log "kafka: applying $KAFKA_ACLS (SCRAM users and ACLs)"
   kafka_java_cmd
   "${KAFKA_JAVA[@]}" "$ROOT/tools/kafka/SluiceKafkaAuth.java" "$HOST:$KAFKA_PORT" "$KAFKA_ACLS" \
