@@ -306,7 +306,7 @@ kafka_credentials() {
         -subj "/CN=localhost" 2>/dev/null
       printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tls/broker.ext"
       openssl x509 -req -in "$tls/broker.csr" -CA "$KAFKA_CA" -CAkey "$tls/ca.key" \
-        -CAcreateserial -days 825 -sha256 -extfile "$tls/broker.ext" -out "$tls/broker.crt" 2>/dev/null
+        -CAserial "$tls/ca.srl" -CAcreateserial -days 825 -sha256 -extfile "$tls/broker.ext" -out "$tls/broker.crt" 2>/dev/null
       # Kafka's PEM key store: an encrypted PKCS#8 key, then the certificate chain.
       # (PBE-SHA1-3DES: the JDK has no SecretKeyFactory for PBES2, so Kafka cannot read AES ones)
       openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in "$tls/broker.key" \
