@@ -71,6 +71,9 @@ RULES = {
     "image.repository": {"type": "string", "minLength": 1},
     "image.pullPolicy": {"enum": ["", "Always", "IfNotPresent", "Never"]},
     "global.sluice.image.pullPolicy": {"enum": ["", "Always", "IfNotPresent", "Never"]},
+    "global.sluice.kafka.securityProtocol": {
+        "enum": ["", "plaintext", "ssl", "sasl_plaintext", "sasl_ssl"]},
+    "global.sluice.kafka.saslMechanism": {"enum": ["", "SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]},
     "image.digest": {"type": "string", "pattern": r"^(sha256:[a-f0-9]{64})?$"},
     "imagePullSecrets": {"type": "array", "items": {"type": "object"}},
     "global.sluice.imagePullSecrets": {"type": "array", "items": {"type": "object"}},

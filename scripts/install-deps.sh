@@ -62,8 +62,12 @@ missing=()
 for pkg in "${BUILD_PACKAGES[@]}" "${SERVER_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" "${CONTAINER_PACKAGES[@]}"; do
   installed "$pkg" || missing+=("$pkg")
 done
-# A JDK 17 may already be there without Debian's default-jre-headless.
-sl_have java || installed default-jre-headless || missing+=(default-jre-headless)
+# A JDK 17 may already be there without Debian's default-jdk-headless. A JDK, not a JRE:
+# scripts/stack.sh runs tools/kafka/SluiceKafkaAuth.java as a single-file program (the broker's
+# SCRAM users and ACLs), which needs the jdk.compiler module.
+if ! sl_have java || ! java --list-modules 2>/dev/null | grep -q '^jdk.compiler@'; then
+  installed default-jdk-headless || missing+=(default-jdk-headless)
+fi
 # Go builds helm (make charts) and the local Kubernetes control plane (scripts/kube.sh, which
 # needs Go 1.21 or newer: Debian 12's golang-go is 1.19, so install Go from go.dev/dl there); a
 # toolchain outside dpkg counts. kubectl is built with the control plane: Debian's

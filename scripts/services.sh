@@ -7,7 +7,8 @@
 #
 # Binaries from build/dev (SLUICE_BUILD_DIR), logs var/log/<service>.log, pids
 # var/run/<service>.pid. The local admin API token is var/local/admin-token (mode 0600),
-# created on first start.
+# created on first start. Each service connects to Kafka's SASL_SSL listener as its own
+# principal when the stack has one (kafka_env_for), to the PLAINTEXT one otherwise.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -66,6 +67,18 @@ ensure_token() {
   ensure_secret_file "$VAR/local/demo-dingtalk-secret" SEC "demo DingTalk robot secret"
   ensure_secret_file "$VAR/local/demo-webhook-secret" whs_ "demo webhook secret"
   ensure_secret_file "$VAR/local/demo-smtp-password" smtp_ "demo SMTP password"
+}
+
+# How service $1 connects to Kafka: when the stack has its SASL_SSL listener (stack.env's
+# SLUICE_KAFKA_SASL_BROKERS, scripts/stack.sh) and $1 is a principal of scripts/kafka-acls.conf
+# (its password file exists), there as itself, with exactly the rights the table gives it;
+# otherwise nothing (the PLAINTEXT address of stack.env). Reads the sourced stack.env.
+kafka_env_for() {
+  local password="$VAR/local/kafka-$1.password"
+  [[ -n "${SLUICE_KAFKA_SASL_BROKERS:-}" && -f "$password" ]] || return 0
+  echo "SLUICE_KAFKA_BROKERS=$SLUICE_KAFKA_SASL_BROKERS SLUICE_KAFKA_SECURITY_PROTOCOL=sasl_ssl" \
+    "SLUICE_KAFKA_SASL_MECHANISM=SCRAM-SHA-512 SLUICE_KAFKA_SASL_USERNAME=$1" \
+    "SLUICE_KAFKA_SASL_PASSWORD_FILE=$password SLUICE_KAFKA_SSL_CA_LOCATION=$SLUICE_KAFKA_SASL_CA"
 }
 
 # Command-line arguments of a service (most take none).
@@ -150,7 +163,7 @@ start_one() {
     # shellcheck disable=SC1091
     source "$VAR/local/stack.env"
     set +a
-    exec env $(env_for "$name") "$bin" $(args_for "$name") >>"$VAR/log/$name.log" 2>&1
+    exec env $(kafka_env_for "$name") $(env_for "$name") "$bin" $(args_for "$name") >>"$VAR/log/$name.log" 2>&1
   ) &
   echo $! >"$pidfile"
   if ! sl_wait_until 60 "$name at $url" sl_http_ok "$url"; then

@@ -6,6 +6,12 @@
         --app shop --tag v1.4.2 --artifact-url https://artifacts.example.com/shop-1.4.2.tgz \
         --sha256 <64 hex>
 
+On the local stack's SASL_SSL listener, as the `ci` principal (docs/kafka-producers.md):
+
+    source var/local/stack.env   # SLUICE_KAFKA_SASL_BROKERS, SLUICE_KAFKA_SASL_CA
+    SLUICE_KAFKA_PRINCIPAL=ci SLUICE_KAFKA_PASSWORD_FILE=var/local/kafka-ci.password \
+    SLUICE_TOKEN=$(cat var/local/admin-token) python3 docs/examples/intake_producer.py ...
+
 Exit status: 0 accepted, 1 refused, 2 no answer in time.
 """
 import argparse
@@ -31,10 +37,21 @@ def main():
     p.add_argument("--timeout", type=float, default=30.0)
     args = p.parse_args()
     token = os.environ["SLUICE_TOKEN"]
+    config = {"bootstrap.servers": args.brokers}
+    principal = os.environ.get("SLUICE_KAFKA_PRINCIPAL")
+    if principal:
+        # SCRAM-SHA-512 over TLS; the password from its file, never from the command line.
+        with open(os.environ["SLUICE_KAFKA_PASSWORD_FILE"]) as f:
+            password = f.read().strip()
+        config.update({"bootstrap.servers": os.environ.get("SLUICE_KAFKA_SASL_BROKERS", args.brokers),
+                       "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                       "sasl.username": principal, "sasl.password": password,
+                       "ssl.ca.location": os.environ["SLUICE_KAFKA_SASL_CA"]})
 
     # Read the answers produced from now on: every partition of the results topic at its end.
-    answers = Consumer({"bootstrap.servers": args.brokers, "group.id": "intake-example-" + args.id,
-                        "enable.auto.commit": False})
+    # A principal may use only groups named after it (ci-*): prefix the group with it.
+    group = (principal + "-" if principal else "") + "intake-example-" + args.id
+    answers = Consumer({**config, "group.id": group, "enable.auto.commit": False})
     partitions = answers.list_topics(args.results_topic, timeout=10).topics[args.results_topic].partitions
     answers.assign([TopicPartition(args.results_topic, n,
                                    answers.get_watermark_offsets(TopicPartition(args.results_topic, n),
@@ -44,7 +61,7 @@ def main():
     submission = {"submission_id": args.id,
                   "release": {"app": args.app, "tag": args.tag,
                               "artifact_url": args.artifact_url, "sha256": args.sha256}}
-    producer = Producer({"bootstrap.servers": args.brokers, "enable.idempotence": True})
+    producer = Producer({**config, "enable.idempotence": True})
     producer.produce(args.topic, key=args.app, value=json.dumps(submission),
                      headers={"authorization": "Bearer " + token,
                               "content-type": "application/json",

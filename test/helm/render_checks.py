@@ -189,8 +189,48 @@ def main():
         check(f"{svc}: SLUICE_LINK_KEYS from sluice-link-keys, or links.existingSecret / links.key",
               [(r["name"], r["key"]) for r in refs] == [("sluice-link-keys", "link-keys"), ("my-links", "k")], refs)
 
+    # Kafka SASL: each service as its own principal, the password a mounted Secret file (never
+    # an environment value), the CA a mounted file; nothing of it while plaintext.
+    rc, out, err = render(helm, "--set", "global.sluice.kafka.securityProtocol=sasl_ssl",
+                          "--set", "global.sluice.kafka.saslExistingSecret=sluice-kafka",
+                          "--set", "global.sluice.kafka.caExistingSecret=sluice-kafka-ca",
+                          "--set", "executor.kafka.saslUsername=exec-principal")
+    sasl = {}
+    for d in (docs(out) if rc == 0 else []):
+        if d["kind"] != "Deployment":
+            continue
+        env, c = env_of(d)
+        vols = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
+        mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+        sasl[d["metadata"]["name"].removeprefix(f"{RELEASE}-")] = (
+            {e["name"]: e.get("value") for e in env if e["name"].startswith("SLUICE_KAFKA_")},
+            vols.get("kafka-sasl", {}).get("secret"), vols.get("kafka-ca", {}).get("secret"), mounts)
+    want_users = {s: s for s in ("release-intake", "rollout-planner", "metric-watcher", "notifier", "rollback-agent")}
+    want_users["executor"] = "exec-principal"
+    check("sasl_ssl: every service its own principal, the password and CA as mounted Secret files",
+          set(sasl) == set(want_users) and all(
+              e.get("SLUICE_KAFKA_SECURITY_PROTOCOL") == "sasl_ssl"
+              and e.get("SLUICE_KAFKA_SASL_USERNAME") == want_users[s]
+              and e.get("SLUICE_KAFKA_SASL_MECHANISM") == "SCRAM-SHA-512"
+              and e.get("SLUICE_KAFKA_SASL_PASSWORD_FILE") == "/etc/sluice/kafka-sasl/password"
+              and e.get("SLUICE_KAFKA_SSL_CA_LOCATION") == "/etc/sluice/kafka-ca/ca.pem"
+              and "SLUICE_KAFKA_SASL_PASSWORD" not in e
+              and sv == {"secretName": "sluice-kafka", "defaultMode": 0o440,
+                         "items": [{"key": want_users[s], "path": "password"}]}
+              and cv["secretName"] == "sluice-kafka-ca"
+              and m.get("kafka-sasl") == "/etc/sluice/kafka-sasl" and m.get("kafka-ca") == "/etc/sluice/kafka-ca"
+              for s, (e, sv, cv, m) in sasl.items()), sasl or err)
+    rc, out, err = render(helm, "--set", "global.sluice.kafka.securityProtocol=sasl_ssl")
+    check("sasl_ssl without global.sluice.kafka.saslExistingSecret is refused, naming it",
+          rc != 0 and "saslExistingSecret" in err, err)
+    rc, out, err = render(helm)
+    plain = [e["name"] for d in (docs(out) if rc == 0 else []) if d["kind"] == "Deployment"
+             for e in env_of(d)[0] if e["name"].startswith(("SLUICE_KAFKA_SECURITY", "SLUICE_KAFKA_SASL"))]
+    check("plaintext (the default): no Kafka security settings", rc == 0 and not plain, plain or err)
+
     # The schemas refuse.
     refused = {
+        "an unknown Kafka security protocol": ["--set", "global.sluice.kafka.securityProtocol=SASL-SSL"],
         "an unknown top-level key": ["--set", "executor.replicas=3"],
         "an unknown config key": ["--set", "notifier.config.LOG_LEVEL=debug"],
         "a malformed digest": ["--set", "executor.image.digest=sha256:xyz"],

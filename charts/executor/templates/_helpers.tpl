@@ -92,6 +92,73 @@ listen address from containerPort, then the suite's addresses from global.sluice
 {{- toYaml $c }}
 {{- end }}
 
+{{/* How this service authenticates to Kafka (global.sluice.kafka.securityProtocol; libs/kafka
+README "Security"): "plaintext" (none), or the protocol with, for sasl_*, the principal
+(kafka.saslUsername, default the chart's name) and its password mounted from a Secret, never
+an environment value, and for ssl / sasl_ssl the brokers' CA when a Secret holds it. */}}
+{{- define "executor.kafkaProtocol" -}}
+{{- if include "executor.uses" (dict "dep" "kafka" "ctx" .) }}
+{{- .Values.global.sluice.kafka.securityProtocol | default "plaintext" }}
+{{- else }}plaintext{{- end }}
+{{- end }}
+{{- define "executor.kafkaCa" -}}
+{{- $p := include "executor.kafkaProtocol" . }}
+{{- if and .Values.global.sluice.kafka.caExistingSecret (or (eq $p "ssl") (eq $p "sasl_ssl")) }}true{{ end }}
+{{- end }}
+{{- define "executor.kafkaEnv" -}}
+{{- $k := .Values.global.sluice.kafka }}
+{{- $p := include "executor.kafkaProtocol" . }}
+{{- if ne $p "plaintext" }}
+- name: SLUICE_KAFKA_SECURITY_PROTOCOL
+  value: {{ $p | quote }}
+{{- end }}
+{{- if hasPrefix "sasl_" $p }}
+- name: SLUICE_KAFKA_SASL_MECHANISM
+  value: {{ $k.saslMechanism | default "SCRAM-SHA-512" | quote }}
+- name: SLUICE_KAFKA_SASL_USERNAME
+  value: {{ .Values.kafka.saslUsername | default .Chart.Name | quote }}
+- name: SLUICE_KAFKA_SASL_PASSWORD_FILE
+  value: /etc/sluice/kafka-sasl/password
+{{- end }}
+{{- if include "executor.kafkaCa" . }}
+- name: SLUICE_KAFKA_SSL_CA_LOCATION
+  value: /etc/sluice/kafka-ca/ca.pem
+{{- end }}
+{{- end }}
+{{- define "executor.kafkaVolumes" -}}
+{{- $k := .Values.global.sluice.kafka }}
+{{- if hasPrefix "sasl_" (include "executor.kafkaProtocol" .) }}
+- name: kafka-sasl
+  secret:
+    secretName: {{ required "global.sluice.kafka.saslExistingSecret: name the Secret with the services' Kafka passwords" $k.saslExistingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.kafka.saslUsername | default .Chart.Name }}
+        path: password
+{{- end }}
+{{- if include "executor.kafkaCa" . }}
+- name: kafka-ca
+  secret:
+    secretName: {{ $k.caExistingSecret }}
+    defaultMode: 0444
+    items:
+      - key: {{ $k.caKey | default "ca.pem" }}
+        path: ca.pem
+{{- end }}
+{{- end }}
+{{- define "executor.kafkaVolumeMounts" -}}
+{{- if hasPrefix "sasl_" (include "executor.kafkaProtocol" .) }}
+- name: kafka-sasl
+  mountPath: /etc/sluice/kafka-sasl
+  readOnly: true
+{{- end }}
+{{- if include "executor.kafkaCa" . }}
+- name: kafka-ca
+  mountPath: /etc/sluice/kafka-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+
 {{/* Environment from Secrets shared by the suite: the service token, the PostgreSQL DSN
 and, when global.sluice names them, Redis's URL and Prometheus's Authorization header. */}}
 {{- define "executor.commonEnv" -}}
@@ -126,4 +193,5 @@ and, when global.sluice names them, Redis's URL and Prometheus's Authorization h
       name: {{ $g.prometheus.existingSecret }}
       key: {{ $g.prometheus.authorizationKey | default "prometheus-authorization" }}
 {{- end }}
+{{- include "executor.kafkaEnv" . }}
 {{- end }}

@@ -214,8 +214,11 @@ const std::vector<std::string_view>& SuiteWideKeys() {
   // The addresses of the shared infrastructure: one environment (a ConfigMap, the local
   // stack's stack.env) commonly gives them to every service, used or not.
   static const std::vector<std::string_view> kKeys = {
-      "SLUICE_KAFKA_BROKERS",  "SLUICE_PG_DSN",           "SLUICE_REDIS_URL",
-      "SLUICE_PROMETHEUS_URL", "SLUICE_ALERTMANAGER_URL", "SLUICE_LOG_LEVEL"};
+      "SLUICE_KAFKA_BROKERS", "SLUICE_PG_DSN", "SLUICE_REDIS_URL", "SLUICE_PROMETHEUS_URL",
+      "SLUICE_ALERTMANAGER_URL", "SLUICE_LOG_LEVEL",
+      // The local stack's SASL_SSL listener and its CA: scripts/services.sh turns them into a
+      // service's SLUICE_KAFKA_* security settings; a service given them as they are ignores them.
+      "SLUICE_KAFKA_SASL_BROKERS", "SLUICE_KAFKA_SASL_CA"};
   return kKeys;
 }
 

@@ -227,7 +227,9 @@ namespace {
 TEST(EnvConfigSuiteWideTest, SharedAddressesAreAcceptedUnreadButTyposAreNot) {
   EnvConfig c(Env{{"SLUICE_PROMETHEUS_URL", "http://p"},
                   {"SLUICE_ALERTMANAGER_URL", "http://a"},
-                  {"SLUICE_REDIS_URL", "redis://r"}});
+                  {"SLUICE_REDIS_URL", "redis://r"},
+                  {"SLUICE_KAFKA_SASL_BROKERS", "127.0.0.1:19095"},
+                  {"SLUICE_KAFKA_SASL_CA", "/var/local/kafka-ca.pem"}});
   EXPECT_NO_THROW(c.RejectUnknown());
   EnvConfig typo(Env{{"SLUICE_PROMETHEUS_URI", "http://p"}});
   EXPECT_THAT(

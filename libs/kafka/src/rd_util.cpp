@@ -85,6 +85,7 @@ std::unique_ptr<RdKafka::Conf> MakeConf(const KafkaConfig& config,
   for (const auto& [name, value] : config.extra) {
     if (!fixed.contains(name)) Set(*conf, name, value);
   }
+  for (const auto& [name, value] : SecurityProperties(config.security)) Set(*conf, name, value);
   for (const auto& [name, value] : fixed) Set(*conf, name, value);
   return conf;
 }

@@ -24,8 +24,8 @@ bool IsRecordRejection(RdKafka::ErrorCode code);
 KafkaError ErrorFor(const std::string& what, RdKafka::ErrorCode code);
 
 // A global configuration: bootstrap servers, client id, `defaults` (a role's preferences),
-// config.extra, then `fixed` (the properties a role cannot do without). An unknown property
-// or bad value throws a non-retryable KafkaError naming it.
+// config.extra, config.security (SecurityProperties), then `fixed` (the properties a role cannot do
+// without). An unknown property or bad value throws a non-retryable KafkaError naming it.
 std::unique_ptr<RdKafka::Conf> MakeConf(const KafkaConfig& config,
                                         const std::map<std::string, std::string>& defaults,
                                         const std::map<std::string, std::string>& fixed);

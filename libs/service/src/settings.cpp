@@ -91,6 +91,7 @@ Settings ReadSettings(core::EnvConfig& env, const Shape& shape) {
       env.Int("SLUICE_PG_POOL_SIZE", shape.pg_pool_size, shape.pg_pool_min, shape.pg_pool_max));
   s.kafka.brokers = env.String("SLUICE_KAFKA_BROKERS", s.kafka.brokers);
   s.kafka.client_id = s.name;
+  s.kafka.security = kafka::ReadSecurity(env);
   if (shape.consumer) {
     kafka::ApplyStartOffset(s.kafka, env.String("SLUICE_KAFKA_START_OFFSET", "earliest"));
     kafka::ApplyInstanceId(s.kafka, env.String("SLUICE_INSTANCE_ID", ""), s.http_addr);

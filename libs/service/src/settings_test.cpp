@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <sluice/service/prometheus_settings.hpp>
 #include <sluice/service/settings.hpp>
 
@@ -139,6 +140,22 @@ TEST(ReadSettingsTest, AServiceThatDoesNotConsumeRefusesTheConsumerKeys) {
   EXPECT_FALSE(s.internal_api);
   EXPECT_THAT(ErrorOf({{"SLUICE_KAFKA_GROUP", "g"}}, shape), HasSubstr("SLUICE_KAFKA_GROUP"));
   EXPECT_THAT(ErrorOf({{"SLUICE_INSTANCE_ID", "x"}}, shape), HasSubstr("SLUICE_INSTANCE_ID"));
+}
+
+TEST(ReadSettingsTest, KafkaSecuritySettingsReachEveryClientOfTheService) {
+  const std::string password_file = ::testing::TempDir() + "sluice-settings-kafka-password";
+  std::ofstream(password_file, std::ios::trunc) << "pw-from-file\n";
+  const auto s = Read({{"SLUICE_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"},
+                       {"SLUICE_KAFKA_SASL_USERNAME", "svc"},
+                       {"SLUICE_KAFKA_SASL_PASSWORD_FILE", password_file}});
+  EXPECT_EQ(s.kafka.security.protocol, "sasl_plaintext");
+  EXPECT_EQ(s.kafka.security.sasl_username, "svc");
+  EXPECT_EQ(s.kafka.security.sasl_password, "pw-from-file");
+  // A bad combination stops the service at start-up with one line naming the setting.
+  EXPECT_THAT(ErrorOf({{"SLUICE_KAFKA_SECURITY_PROTOCOL", "sasl_ssl"},
+                       {"SLUICE_KAFKA_SASL_USERNAME", "svc"}}),
+              HasSubstr("needs SLUICE_KAFKA_SASL_PASSWORD_FILE"));
+  EXPECT_EQ(Read({}).kafka.security.protocol, "plaintext");
 }
 
 TEST(ReadSettingsTest, FixedTopicsWithoutAKey) {

@@ -77,7 +77,8 @@ std::string LogLevelFromEnv(EnvConfig& env);
 // Prints "<service>: configuration error: <what>" as one line to stderr and exits with status 2.
 // Keys every service accepts without reading them: the shared infrastructure's addresses
 // (SLUICE_KAFKA_BROKERS, SLUICE_PG_DSN, SLUICE_REDIS_URL, SLUICE_PROMETHEUS_URL,
-// SLUICE_ALERTMANAGER_URL, SLUICE_LOG_LEVEL), so one environment can serve the whole suite.
+// SLUICE_ALERTMANAGER_URL, SLUICE_LOG_LEVEL, and the local stack's SLUICE_KAFKA_SASL_BROKERS and
+// SLUICE_KAFKA_SASL_CA), so one environment can serve the whole suite.
 const std::vector<std::string_view>& SuiteWideKeys();
 
 [[noreturn]] void ExitOnConfigError(std::string_view service, const std::exception& e);

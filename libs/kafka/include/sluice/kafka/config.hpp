@@ -4,13 +4,32 @@
 #include <map>
 #include <string>
 
+namespace sluice::core {
+class EnvConfig;
+}
+
 namespace sluice::kafka {
+
+// How the clients authenticate to the brokers and check them (librdkafka security.protocol,
+// sasl.*, ssl.ca.location). The default, plaintext, is the local stack's 19092 listener.
+struct KafkaSecurity {
+  std::string protocol = "plaintext";  // plaintext, ssl, sasl_plaintext or sasl_ssl
+  std::string sasl_mechanism;          // sasl_*: SCRAM-SHA-512 (default), SCRAM-SHA-256, PLAIN
+  std::string sasl_username;           // sasl_*: the principal (User:<name>)
+  std::string sasl_password;           // sasl_*: never logged, read from a file only
+  std::string ssl_ca_location;         // ssl, sasl_ssl: PEM file of the CA; empty: system CAs
+
+  bool Sasl() const { return protocol.rfind("sasl_", 0) == 0; }
+  bool Tls() const { return protocol == "ssl" || protocol == "sasl_ssl"; }
+};
 
 // Where the brokers are and how the clients identify themselves. The defaults point at the
 // local stack.
 struct KafkaConfig {
   std::string brokers = "127.0.0.1:19092";
   std::string client_id = "sluice";
+  // Authentication and TLS; applied after `extra`, so `extra` cannot weaken them.
+  KafkaSecurity security;
   // Raw librdkafka properties applied to every client made from this config (e.g.
   // "session.timeout.ms"). The delivery invariants (idempotence, acks=all, manual offset
   // store) are set after these and cannot be switched off here.
@@ -43,5 +62,21 @@ void ApplyStartOffset(KafkaConfig& config, const std::string& value);
 // core::ConfigError.
 void ApplyInstanceId(KafkaConfig& config, const std::string& configured,
                      const std::string& http_addr);
+
+// Reads the security settings, each bad value or combination a core::ConfigError naming the key:
+//   SLUICE_KAFKA_SECURITY_PROTOCOL   plaintext (default), ssl, sasl_plaintext, sasl_ssl
+//   SLUICE_KAFKA_SASL_MECHANISM      SCRAM-SHA-512 (default), SCRAM-SHA-256, PLAIN
+//   SLUICE_KAFKA_SASL_USERNAME       required with sasl_*
+//   SLUICE_KAFKA_SASL_PASSWORD_FILE  required with sasl_*: a readable, non-empty file; the
+//                                    password in the plain SLUICE_KAFKA_SASL_PASSWORD is refused
+//                                    (it would show in the environment of the process)
+//   SLUICE_KAFKA_SSL_CA_LOCATION     ssl / sasl_ssl only: a readable PEM file
+// SASL settings with a protocol that is not sasl_*, or a CA with one that has no TLS, are
+// refused rather than ignored. The password is never part of an error message.
+KafkaSecurity ReadSecurity(core::EnvConfig& env);
+
+// The librdkafka properties for `security` (security.protocol, sasl.mechanism, sasl.username,
+// sasl.password, ssl.ca.location), only those that apply.
+std::map<std::string, std::string> SecurityProperties(const KafkaSecurity& security);
 
 }  // namespace sluice::kafka
