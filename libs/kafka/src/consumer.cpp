@@ -255,6 +255,7 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       Log()->info("consumer group {} assigned {}", group_, Describe(partitions));
+      if (owner_.config_.consumer_start == "latest") PinLatest(*consumer, partitions);
       if (cooperative) {
         Check(consumer->incremental_assign(partitions), "incremental_assign");
       } else {
@@ -305,6 +306,43 @@ class Consumer::Rebalance : public RdKafka::RebalanceCb {
   }
 
  private:
+  // "latest" means where the group first started, not wherever the end is at each assignment: a
+  // partition that has no committed offset yet gets its current end committed before it is
+  // read, so the next owner (after a kill -9, a session timeout or a rebalance, before this one
+  // committed anything) starts there too instead of passing over what was produced in between.
+  void PinLatest(RdKafka::KafkaConsumer& consumer,
+                 const std::vector<RdKafka::TopicPartition*>& partitions) {
+    std::vector<RdKafka::TopicPartition*> asked;
+    for (const auto* p : partitions) {
+      asked.push_back(RdKafka::TopicPartition::create(p->topic(), p->partition()));
+    }
+    std::vector<RdKafka::TopicPartition*> pin;
+    if (consumer.committed(asked, kPinTimeoutMs) == RdKafka::ERR_NO_ERROR) {
+      for (auto* p : asked) {
+        if (p->err() != RdKafka::ERR_NO_ERROR || p->offset() >= 0) continue;
+        int64_t low = 0, high = 0;
+        if (consumer.query_watermark_offsets(p->topic(), p->partition(), &low, &high,
+                                             kPinTimeoutMs) == RdKafka::ERR_NO_ERROR) {
+          pin.push_back(RdKafka::TopicPartition::create(p->topic(), p->partition(), high));
+        }
+      }
+    }
+    if (!pin.empty()) {
+      const auto cerr = consumer.commitSync(pin);
+      if (cerr == RdKafka::ERR_NO_ERROR) {
+        Log()->info("consumer group {} starts at the end of {} (pinned: latest)", group_,
+                    Describe(pin));
+      } else {
+        Log()->warn("consumer group {} could not pin its start on {}: {}", group_, Describe(pin),
+                    RdKafka::err2str(cerr));
+      }
+    }
+    RdKafka::TopicPartition::destroy(asked);
+    RdKafka::TopicPartition::destroy(pin);
+  }
+
+  static constexpr int kPinTimeoutMs = 5000;
+
   void Check(RdKafka::Error* error, const char* what) {
     if (error == nullptr) return;
     Log()->error("consumer group {} {} failed: {}", group_, what, error->str());
