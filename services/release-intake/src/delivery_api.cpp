@@ -987,10 +987,18 @@ void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Re
 }
 
 void ReleaseIntakeApi::ProxyDeployment(const httplib::Request& req, httplib::Response& res) {
-  AuthorizeRead(req, {"/console/deployments/" + std::string(req.matches[1])});
-  Proxy(res, options_.planner_url,
-        UpstreamCall::Get("/v1/deployments/" + std::string(req.matches[1])), "rollout-planner",
+  const std::string id = req.matches[1];
+  AuthorizeRead(req, {"/console/deployments/" + id});
+  Proxy(res, options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id), "rollout-planner",
         "planner_unavailable");
+  // An admin's override of the promotion gate is part of the deployment's record.
+  if (res.status != 200) return;
+  const auto override = Db([&](pqxx::work& tx) { return GrantRepository::OverrideOf(tx, id); });
+  if (!override) return;
+  json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return;
+  body["gate_override"] = OverrideJson(*override);
+  http::WriteJson(res, 200, body);
 }
 
 void ReleaseIntakeApi::ProxyInstances(const httplib::Request& req, httplib::Response& res) {
