@@ -3,6 +3,7 @@
 namespace sluice::release_intake {
 namespace {
 
+constexpr const char* kLockToken = "SELECT name FROM api_tokens WHERE id = $1 FOR UPDATE";
 constexpr const char* kGrantsOf =
     "SELECT env, role FROM api_token_grants WHERE token_id = $1 ORDER BY env";
 constexpr const char* kAllGrants =
@@ -28,6 +29,12 @@ constexpr const char* kOverrideOf = R"sql(
 std::optional<Role> RoleOf(const pqxx::field& f) { return ParseRole(f.as<std::string>()); }
 
 }  // namespace
+
+std::optional<std::string> GrantRepository::LockToken(pqxx::work& tx, const std::string& token_id) {
+  const auto rows = tx.exec_params(kLockToken, token_id);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
 
 EnvGrants GrantRepository::Of(pqxx::work& tx, const std::string& token_id) {
   EnvGrants out;

@@ -23,6 +23,8 @@ struct GateOverride {
 
 class GrantRepository {
  public:
+  // The name of the token with that id, locked until `tx` ends; nullopt for an unknown id.
+  static std::optional<std::string> LockToken(pqxx::work& tx, const std::string& token_id);
   // The grants of one token.
   static EnvGrants Of(pqxx::work& tx, const std::string& token_id);
   // The grants of every token that has one, by token id.

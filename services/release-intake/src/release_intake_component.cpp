@@ -405,9 +405,9 @@ void ReleaseIntakeApi::GrantRole(const httplib::Request& req, httplib::Response&
     EnvGrants after;
   };
   const auto outcome = Db([&](pqxx::work& tx) -> std::optional<Outcome> {
-    const auto rows = tx.exec_params("SELECT name FROM api_tokens WHERE id = $1 FOR UPDATE", id);
-    if (rows.empty()) return std::nullopt;
-    Outcome o{rows[0][0].as<std::string>(), std::nullopt, {}};
+    auto name = GrantRepository::LockToken(tx, id);
+    if (!name) return std::nullopt;
+    Outcome o{std::move(*name), std::nullopt, {}};
     o.before = role ? GrantRepository::Set(tx, id, env, *role, caller.name, now_ms)
                     : GrantRepository::Remove(tx, id, env);
     o.after = GrantRepository::Of(tx, id);
