@@ -11,7 +11,8 @@
 //   sluice analysis list --deployment ID | get ID;  sluice analyze -f request.json
 //   sluice incident list --deployment ID | get ID [--markdown] | chart ID -o file.svg
 //   sluice login --api-url URL --token T [--name NAME];  sluice context list|use|current
-//   sluice app list|get|history|diff;  sluice token create|list|revoke;  sluice audit
+//   sluice app list|get|history|diff;  sluice token create|list|revoke|grant|ungrant;
+//   sluice audit
 //   sluice rollback list --deployment ID;  sluice lint -f app.yaml;  sluice version
 //   sluice completion bash|zsh|fish
 // Settings: flags > environment (SLUICE_API_URL, SLUICE_TOKEN, SLUICE_CONTEXT) > the context

@@ -123,6 +123,12 @@ class SluiceCliItest : public ::testing::Test {
       "last_used_at_ms":0,"revoked":false}]})"));
     server_.Delete("/v1/tokens/t-9", reply(R"({"id":"t-9","name":"ci","revoked":true,
       "already_revoked":false})"));
+    server_.Put("/v1/tokens/t-9/environments/production",
+                reply(R"({"id":"t-9","name":"ci","env":"production","role":"deployer",
+      "previous_role":null,"environments":{"production":"deployer","staging":"deployer"}})"));
+    server_.Delete("/v1/tokens/t-9/environments/production",
+                   reply(R"({"id":"t-9","name":"ci","env":"production","role":null,
+      "previous_role":"deployer","environments":{"staging":"deployer"}})"));
     server_.Get("/v1/audit", reply(R"({"items":[{"id":1,"at_ms":1700000000000,
       "actor":"local-admin","action":"token.create","target":"ci","outcome":"created"}]})"));
     server_.Get("/v1/rollbacks", reply(R"({"deployment_id":"d-1","rollbacks":[{"rollback_id":
@@ -490,6 +496,28 @@ TEST_F(SluiceCliItest, TokenAuditRollbackCommands) {
             (json{{"name", "ci"}, {"role", "deployer"}, {"expires_in", "1d12h"}}));
   r = Sluice("token list");
   EXPECT_NE(r.out.find("t-9  ci    deployer  local-admin  -"), std::string::npos) << r.out;
+  // Roles per environment: at creation, then granted and removed by the token's name.
+  r = Sluice("token create --name ci --env staging=deployer --env qa=approver");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(
+      json::parse(Last().body),
+      (json{{"name", "ci"}, {"environments", {{"staging", "deployer"}, {"qa", "approver"}}}}));
+  EXPECT_EQ(Sluice("token create --name ci").exit_code, 64);
+  EXPECT_EQ(Sluice("token create --name ci --env staging").exit_code, 64);
+  r = Sluice("token grant ci --env production=deployer");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().method, "PUT");
+  EXPECT_EQ(Last().path, "/v1/tokens/t-9/environments/production");
+  EXPECT_EQ(json::parse(Last().body), (json{{"role", "deployer"}}));
+  EXPECT_NE(r.out.find("token ci is deployer in production"), std::string::npos) << r.out;
+  r = Sluice("token ungrant t-9 --env production");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().method, "DELETE");
+  EXPECT_EQ(Last().path, "/v1/tokens/t-9/environments/production");
+  EXPECT_EQ(Sluice("token grant nobody --env production=deployer").exit_code, 3);
+  r = Sluice("deploy --release r-1 --env prod --override 'INC-7 hotfix'");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json::parse(Last().body)["override"], (json{{"reason", "INC-7 hotfix"}}));
   r = Sluice("token revoke t-9");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(Last().method, "DELETE");

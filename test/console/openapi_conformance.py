@@ -256,6 +256,17 @@ call("POST", "/v1/tokens", 403, token=viewer, body={"name": "x", "role": "viewer
 call("POST", "/v1/tokens", 400, token=ADMIN, body={"name": "x", "role": "emperor"})
 call("POST", "/v1/tokens", 415, token=ADMIN, raw="name=x", content_type="application/x-www-form-urlencoded")
 call("GET", "/v1/tokens", 200, token=ADMIN)
+# Roles per environment: a token that deploys to staging only, and its grants managed by admins.
+s, _, staging_only = call("POST", "/v1/tokens", 201, token=ADMIN,
+                          body={"name": f"conf-staging-{suffix}", "environments": {"staging": "deployer"}, "expires_in": "1h"})
+grant = f"/v1/tokens/{staging_only['id']}/environments/qa"
+call("PUT", grant, 403, token=deployer, body={"role": "deployer"})
+call("PUT", grant, 400, token=ADMIN, body={"role": "emperor"})
+call("PUT", "/v1/tokens/no-such-token/environments/qa", 404, token=ADMIN, body={"role": "viewer"})
+call("PUT", grant, 200, token=ADMIN, body={"role": "approver"})
+call("DELETE", grant, 403, token=approver)
+call("DELETE", grant, 200, token=ADMIN)
+call("DELETE", "/v1/tokens/no-such-token/environments/qa", 404, token=ADMIN)
 s, _, who = call("GET", "/v1/whoami", 200, token=viewer)
 if who and who.get("role") != "viewer":
     fail(f"whoami says {who}")
@@ -339,6 +350,11 @@ print("deployments")
 env = "production"
 call("POST", "/v1/deployments?dry_run=true", 200, token=deployer, body={"release_id": release["id"], "env": env})
 call("POST", "/v1/deployments", 422, token=deployer, body={"release_id": release["id"], "env": "nowhere"})
+s, _, err = call("POST", "/v1/deployments", 403, token=staging_only["token"], body={"release_id": release["id"], "env": env})
+if err and err["error"].get("code") != "forbidden_in_environment":
+    fail(f"a staging deployer deploying to {env}: {err}")
+call("POST", "/v1/deployments", 403, token=deployer,
+     body={"release_id": release["id"], "env": env, "override": {"reason": "conformance"}})
 s, _, dep = call("POST", "/v1/deployments", 202, token=deployer, body={"release_id": release["id"], "env": env},
                  headers={"Idempotency-Key": f"conf-{suffix}"})
 call("POST", "/v1/deployments", 409, token=deployer, body={"release_id": release["id"], "env": env, "spec_version": 1},

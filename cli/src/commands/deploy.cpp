@@ -48,12 +48,13 @@ int Plan(const Global& g, const std::string& release, const std::string& env, in
 }
 
 int Deploy(const Global& g, const std::string& release, const std::string& env, int spec_version,
-           const std::string& key, bool wait, std::chrono::milliseconds timeout) {
+           const std::string& key, bool wait, std::chrono::milliseconds timeout,
+           const std::string& override_reason = "") {
   std::vector<std::pair<std::string, std::string>> headers;
   if (!key.empty()) headers.emplace_back("Idempotency-Key", key);
-  const auto a =
-      Request(g, "POST", "/v1/deployments", DeploymentBody(release, env, spec_version).dump(),
-              "application/json", headers);
+  json body = DeploymentBody(release, env, spec_version);
+  if (!override_reason.empty()) body["override"] = {{"reason", override_reason}};
+  const auto a = Request(g, "POST", "/v1/deployments", body.dump(), "application/json", headers);
   if (a.status != 202) return PrintError(g, a);
   const std::string id = a.body.value("deployment_id", "");
   if (g.raw) {
@@ -62,6 +63,11 @@ int Deploy(const Global& g, const std::string& release, const std::string& env, 
     std::cout << "deployment " << id << " requested: " << a.body.value("app", "") << " "
               << a.body.value("version", "") << " -> " << a.body.value("env", "")
               << " (spec version " << a.body.value("spec_version", 0) << ")\n";
+    if (a.body.contains("override") && a.body["override"]["overridden"].is_string()) {
+      std::cout << "the promotion gate was overridden ("
+                << a.body["override"]["overridden"].get<std::string>()
+                << "); recorded in the audit log with the reason\n";
+    }
     for (const auto& line : RenderInventories(a.body)) std::cout << line << "\n";
   }
   return wait ? Watch(g, id, timeout) : 0;
@@ -158,6 +164,7 @@ struct DeployOptions {
   std::string release, env, key, timeout = "0s";
   int spec_version = 0;
   bool wait = false;
+  std::string override_reason;  // --override "<reason>": an admin past the promotion gate
 };
 
 void AddPlan(Commands& commands) {
@@ -181,9 +188,12 @@ void AddDeploy(Commands& commands) {
   deploy->add_flag("--wait", o->wait,
                    "watch until the deployment finishes (exit 0 on success, 2 otherwise)");
   deploy->add_option("--timeout", o->timeout, "with --wait: give up after this long (0s: never)");
+  deploy->add_option("--override", o->override_reason,
+                     "REASON: deploy past the promotion gate or a freeze (admins of the "
+                     "environment only; audited with the reason)");
   commands.On(deploy, [o](Invocation& in) {
     return Deploy(in.g, o->release, o->env, o->spec_version, o->key, o->wait,
-                  Duration(o->timeout, "--timeout"));
+                  Duration(o->timeout, "--timeout"), o->override_reason);
   });
 }
 

@@ -31,8 +31,8 @@ ApiException Unavailable(std::string message, int retry_after_seconds) {
 }
 
 void WriteError(httplib::Response& res, const ApiError& e) {
-  const nlohmann::json body = {
-      {"error", {{"code", e.code}, {"message", e.message}, {"field", e.field}}}};
+  nlohmann::json body = {{"error", {{"code", e.code}, {"message", e.message}, {"field", e.field}}}};
+  if (!e.detail.is_null()) body["error"]["detail"] = e.detail;
   res.status = e.status;
   if (e.retry_after_seconds > 0) {
     res.set_header("Retry-After", std::to_string(e.retry_after_seconds));

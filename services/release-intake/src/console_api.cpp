@@ -60,7 +60,10 @@ void ReleaseIntakeApi::RegisterConsole() {
   });
   s.Get("/v1/whoami", [this](const httplib::Request& req, httplib::Response& res) {
     const auto token = Authenticate(req, Role::kViewer);
-    http::WriteJson(res, 200, {{"name", token.name}, {"role", ToString(token.role)}});
+    http::WriteJson(res, 200,
+                    {{"name", token.name},
+                     {"role", ToString(token.role)},
+                     {"environments", GrantsJson(token.environments)}});
   });
   s.Post("/v1/links", [this](const auto& req, auto& res) { CreateLink(req, res); });
   s.Post("/v1/sessions", [this](const auto& req, auto& res) { CreateSession(req, res); });

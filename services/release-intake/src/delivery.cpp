@@ -144,7 +144,7 @@ std::vector<std::string> EnvironmentNames(const spec::DeliverySpec& spec) {
 
 std::variant<DeploymentRequest, FieldError> ValidateDeploymentRequest(const json& body) {
   if (!body.is_object()) return Err("body", "body must be a JSON object");
-  if (auto e = UnknownKey(body, {"release_id", "env", "spec_version"})) return *e;
+  if (auto e = UnknownKey(body, {"release_id", "env", "spec_version", "override"})) return *e;
   DeploymentRequest r;
   const auto rid = body.find("release_id");
   if (rid == body.end() || rid->is_null()) return Err("release_id", "release_id is required");
@@ -167,12 +167,31 @@ std::variant<DeploymentRequest, FieldError> ValidateDeploymentRequest(const json
     }
     r.spec_version = sv->get<std::int64_t>();
   }
+  const auto ov = body.find("override");
+  if (ov != body.end() && !ov->is_null()) {
+    const std::string shape = "override must be {\"reason\": \"<why the gate is overridden>\"}";
+    if (!ov->is_object()) return Err("override", shape);
+    if (auto e = UnknownKey(*ov, {"reason"})) return FieldError{"override." + e->field, e->message};
+    const auto reason = ov->find("reason");
+    if (reason == ov->end() || !reason->is_string() || reason->get<std::string>().empty() ||
+        reason->get<std::string>().size() > 1000) {
+      return Err("override.reason",
+                 "override.reason is required: 1-1000 characters saying why the gate is "
+                 "overridden (it goes into the audit log)");
+    }
+    if (auto why = UnsafeTextReason(reason->get<std::string>())) {
+      return Err("override.reason", "override.reason " + *why);
+    }
+    r.override_reason = reason->get<std::string>();
+  }
   return r;
 }
 
 std::string RequestFingerprint(const DeploymentRequest& request) {
   json j = {{"release_id", request.release_id}, {"env", request.env}};
   j["spec_version"] = request.spec_version ? json(*request.spec_version) : json(nullptr);
+  // Only when given, so the fingerprints of requests without one stay what they were.
+  if (request.override_reason) j["override_reason"] = *request.override_reason;
   return Sha256Hex(j.dump());  // nlohmann orders object keys: the dump is canonical
 }
 

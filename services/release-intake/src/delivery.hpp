@@ -64,11 +64,14 @@ std::vector<std::string> EnvironmentNames(const spec::DeliverySpec& spec);
 
 // --- Deployment requests --------------------------------------------------------------------
 
-// A POST /v1/deployments body after validation.
+// A POST /v1/deployments body after validation. `override`: {"reason": "<1-1000 characters>"},
+// an admin's override of the promotion gate (an admin of the environment deploys past a
+// promotion_*, environment_frozen or outside_window refusal; anyone else is refused with 403).
 struct DeploymentRequest {
   std::string release_id;
   std::string env;
-  std::optional<std::int64_t> spec_version;  // nullopt: the app's latest
+  std::optional<std::int64_t> spec_version;         // nullopt: the app's latest
+  std::optional<std::string> override_reason = {};  // the override's reason, when it has one
 };
 std::variant<DeploymentRequest, FieldError> ValidateDeploymentRequest(const nlohmann::json& body);
 

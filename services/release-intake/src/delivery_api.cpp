@@ -11,6 +11,7 @@
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
 #include "environment_repository.hpp"
+#include "grant_repository.hpp"
 #include "intake_actions.hpp"
 #include "inventory_reader.hpp"
 #include "inventory_repository.hpp"
@@ -361,7 +362,45 @@ struct DeploymentAsk {
   const std::optional<std::string>& key;
   const std::string& fingerprint;
   std::int64_t now_ms;
+  const Caller& caller;  // its roles
 };
+
+// An override of the gate by a caller who is not an admin of the environment: 403
+// override_not_allowed, audited (outside a dry run) as deployment.request refused_override.
+std::optional<DeploymentOutcome> OverrideRefusal(pqxx::work& tx, const DeploymentAsk& ask,
+                                                 const std::string& app, bool dry_run) {
+  const auto& request = ask.request;
+  if (!request.override_reason) return std::nullopt;
+  auto refusal = CheckRoleIn(ask.caller.name, ask.caller.role, ask.caller.environments, request.env,
+                             Role::kAdmin, "override the promotion gate");
+  if (!refusal) return std::nullopt;
+  if (!dry_run) {
+    json detail = refusal->detail;
+    detail["override_reason"] = *request.override_reason;
+    detail["release_id"] = request.release_id;
+    detail["transport"] = ask.transport;
+    ReleaseRepository::Audit(tx,
+                             {ask.actor, "deployment.request", app + "/" + request.env,
+                              "refused_override", core::TraceScope::Current(), detail},
+                             ask.now_ms);
+  }
+  return DeploymentOutcome{
+      403,
+      {{"error",
+        {{"code", "override_not_allowed"},
+         {"message", "only an admin of '" + request.env +
+                         "' overrides the promotion gate: " + refusal->message},
+         {"field", "override"},
+         {"detail", refusal->detail}}}}};
+}
+
+// An override as answers, audit rows and the proxied deployment show it: {reason, overridden
+// (the refusal's code, null when the gate let the release go anyway), refusal (its error)}.
+json OverrideJson(const GateOverride& o) {
+  return {{"reason", o.reason},
+          {"overridden", o.overridden.empty() ? json(nullptr) : json(o.overridden)},
+          {"refusal", o.detail}};
+}
 
 // The answer to a request whose Idempotency-Key was used before: the stored deployment again
 // for the same request, 409 for another.
@@ -528,6 +567,7 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                                       const core::Clock& clock,
                                       const RequestInventories* inventories) {
   const auto& request = ask.request;
+  RequireRoleIn(ask.caller, request.env, Role::kDeployer, "deploy");
   if (ask.key) {
     if (auto stored = DeliveryRepository::FindByIdempotencyKey(tx, *ask.key)) {
       return Replay(tx, ask, *stored);
@@ -549,14 +589,22 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                    "); known environments: " + JoinNames(EnvironmentNames(delivery_spec)));
   }
   const spec::Environment& deployed = EnvironmentToDeploy(*env, spec.version, inventories);
+  if (auto refused = OverrideRefusal(tx, ask, app, dry_run)) return *refused;
   const auto refusal = PromotionGate(tx, *release, request.env, *env, ask.now_ms);
+  // An admin of the environment deploys past the gate with an override and its reason.
+  std::optional<GateOverride> override;
+  if (request.override_reason) {
+    override = GateOverride{*request.override_reason, refusal ? refusal->code : "",
+                            refusal ? GateRefusalBody(*refusal)["error"] : json(nullptr)};
+  }
   if (dry_run) {
     auto plan = DryRun(*release, request.env, spec.version, deployed);
     // The plan says why the release may not go yet (nothing is stored or audited).
     if (refusal) plan.body["blocked"] = GateRefusalBody(*refusal)["error"];
+    if (override) plan.body["override"] = OverrideJson(*override);
     return plan;
   }
-  if (refusal) {
+  if (refusal && !override) {
     json detail = refusal->detail;
     detail["release_id"] = release->id;
     detail["transport"] = ask.transport;
@@ -590,6 +638,20 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                  {"spec_version", spec.version},
                  {"transport", ask.transport}};
   if (ask.key) detail["idempotency_key"] = *ask.key;
+  if (override) {
+    // On the deployment's record, and as an audit row of its own beside deployment.request.
+    GrantRepository::RecordOverride(tx, stored.deployment_id, *override);
+    detail["override"] = OverrideJson(*override);
+    json why = {{"deployment_id", stored.deployment_id}, {"release_id", release->id},
+                {"version", release->input.version},     {"reason", override->reason},
+                {"refusal", override->detail},           {"transport", ask.transport}};
+    ReleaseRepository::Audit(
+        tx,
+        {ask.actor, "deployment.override", app + "/" + request.env,
+         override->overridden.empty() ? "not_needed" : "overrode_" + override->overridden,
+         core::TraceScope::Current(), why},
+        ask.now_ms);
+  }
   const json inventories_json = has_inventory ? InventoriesJson(deployed) : json();
   if (has_inventory) {
     json changes = json::array();
@@ -620,6 +682,7 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                {"version", release->input.version},
                {"spec_version", spec.version}};
   if (has_inventory) body["inventories"] = inventories_json;
+  if (override) body["override"] = OverrideJson(*override);
   return DeploymentOutcome{202, std::move(body)};
 }
 
@@ -639,7 +702,8 @@ Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
                          const RequestInventories* inventories) {
   const std::string fingerprint = RequestFingerprint(request);
   const DeploymentAsk ask{request,         caller.name, caller.transport,
-                          idempotency_key, fingerprint, core::ToUnixMillis(clock.Now())};
+                          idempotency_key, fingerprint, core::ToUnixMillis(clock.Now()),
+                          caller};
   auto outcome = RequestDeploymentIn(tx, ask, dry_run, clock, inventories);
   Answer answer{outcome.status, std::move(outcome.body), ""};
   if (answer.status == 202 && answer.body.contains("deployment_id")) {
@@ -649,12 +713,14 @@ Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
 }
 
 void ReleaseIntakeApi::CreateDeployment(const httplib::Request& req, httplib::Response& res) {
-  const auto token = Authenticate(req, Role::kDeployer);
+  // A deployer of any environment gets this far; the one it asks for decides.
+  const auto token = Authenticate(req, Role::kDeployer, /*any_environment=*/true);
   const bool dry_run = DryRunParam(req);
   const json body = http::ParseJsonBody(req);
   const DeploymentRequest request = ValidatedDeployment(body);
   const std::optional<std::string> key = IdempotencyKeyOf(req, dry_run);
-  const Caller caller{token.name, "api"};
+  const Caller caller = CallerOf(token, "api");
+  RequireRoleIn(caller, request.env, Role::kDeployer, "deploy");  // before reading inventories
   const auto inventories = ReadRequestInventories(request, key);
   const auto answer = Db([&](pqxx::work& tx) {
     return RequestDeployment(tx, request, key, dry_run, caller, deps_.clock,
@@ -725,7 +791,15 @@ CommandInput ValidatedCommand(Verb verb, const json& body) {
 PlannerCheck ReleaseIntakeApi::CheckAtPlanner(const std::string& deployment_id) {
   const auto planner =
       Upstream(options_.planner_url, UpstreamCall::Get("/v1/deployments/" + deployment_id));
-  return planner ? PlannerCheck{static_cast<int>(planner->status)} : PlannerCheck{};
+  if (!planner) return PlannerCheck{};
+  PlannerCheck check{static_cast<int>(planner->status), std::nullopt};
+  if (planner->status == 200) {
+    const json body = json::parse(planner->body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_object() && body.contains("env") && body["env"].is_string()) {
+      check.env = body["env"].get<std::string>();
+    }
+  }
+  return check;
 }
 
 namespace {
@@ -771,6 +845,18 @@ Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
   const auto now_ms = core::ToUnixMillis(clock.Now());
   // The planner owns deployments; a request made here moments ago may not have reached it yet.
   const auto request = DeliveryRepository::FindDeploymentRequest(tx, deployment_id);
+  // The caller's role where the deployment runs decides.
+  std::optional<std::string> env = request ? std::optional(request->env) : std::nullopt;
+  if (!env) {
+    if (const auto seen = EnvironmentRepository::Find(tx, deployment_id)) env = seen->env;
+  }
+  if (!env) env = planner.env;
+  const std::string what = std::string(events::Name(verb)) + " deployments";
+  if (env) {
+    RequireRoleIn(caller, *env, RequiredRole(verb), what);
+  } else {
+    RequireRole(caller.name, caller.role, RequiredRole(verb));
+  }
   if (verb == OperatorCommand::VERB_APPROVE && request) {
     if (auto refusal = SelfApprovalRefusal(tx, *request, caller, now_ms)) return *refusal;
   }
@@ -822,11 +908,12 @@ Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
 void ReleaseIntakeApi::DeploymentCommand(const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   const Verb verb = CommandVerb(req.matches[2]);
-  const auto token = Authenticate(req, RequiredRole(verb));
+  // The role in the deployment's environment decides (IssueCommand).
+  const auto token = Authenticate(req, RequiredRole(verb), /*any_environment=*/true);
   const json body = req.body.empty() ? json() : http::ParseJsonBody(req);
   const CommandInput command = ValidatedCommand(verb, body);
   const PlannerCheck planner = CheckAtPlanner(id);  // no network I/O inside a transaction
-  const Caller caller{token.name, "api"};
+  const Caller caller = CallerOf(token, "api");
   const auto answer = Db([&](pqxx::work& tx) {
     return IssueCommand(tx, id, verb, command, planner, caller, deps_.clock);
   });
@@ -900,10 +987,18 @@ void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Re
 }
 
 void ReleaseIntakeApi::ProxyDeployment(const httplib::Request& req, httplib::Response& res) {
-  AuthorizeRead(req, {"/console/deployments/" + std::string(req.matches[1])});
-  Proxy(res, options_.planner_url,
-        UpstreamCall::Get("/v1/deployments/" + std::string(req.matches[1])), "rollout-planner",
+  const std::string id = req.matches[1];
+  AuthorizeRead(req, {"/console/deployments/" + id});
+  Proxy(res, options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id), "rollout-planner",
         "planner_unavailable");
+  // An admin's override of the promotion gate is part of the deployment's record.
+  if (res.status != 200) return;
+  const auto override = Db([&](pqxx::work& tx) { return GrantRepository::OverrideOf(tx, id); });
+  if (!override) return;
+  json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return;
+  body["gate_override"] = OverrideJson(*override);
+  http::WriteJson(res, 200, body);
 }
 
 void ReleaseIntakeApi::ProxyInstances(const httplib::Request& req, httplib::Response& res) {

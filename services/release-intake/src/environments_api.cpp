@@ -76,9 +76,11 @@ void ReleaseIntakeApi::ListEnvironments(const httplib::Request& req, httplib::Re
 
 void ReleaseIntakeApi::FreezeEnvironment(const httplib::Request& req, httplib::Response& res,
                                          bool freeze) {
-  const auto token = Authenticate(req, Role::kAdmin);
+  // An admin of the environment (globally, or by a grant there).
+  const auto token = Authenticate(req, Role::kAdmin, /*any_environment=*/true);
   const std::string app = req.matches[1];
   const std::string env = req.matches[2];
+  RequireRoleIn(CallerOf(token, "api"), env, Role::kAdmin, freeze ? "freeze" : "unfreeze");
   std::optional<FreezeInput> input;
   if (freeze) {
     std::string error;

@@ -27,11 +27,20 @@ struct Answer {
 };
 
 // Who asks (the token's name) and over which transport ("api", "kafka"): the audit log's actor
-// and its "transport".
+// and its "transport"; and the token's roles, global and per environment, which every call into
+// an environment checks (RequireRoleIn). release-intake's own requests (promotion: auto) are
+// made as admin.
 struct Caller {
   std::string name;
   std::string transport;
+  Role role = Role::kViewer;
+  EnvGrants environments = {};
 };
+Caller CallerOf(const TokenRecord& token, std::string transport);
+
+// 403 forbidden_in_environment (field "env", detail {env, role, needed, token, granted}) unless
+// the caller holds `needed` or higher in `env` (CheckRoleIn); `what` names the call ("deploy").
+void RequireRoleIn(const Caller& caller, std::string_view env, Role needed, std::string_view what);
 
 // The token an "Authorization: Bearer <token>" value names, looked up in `tx` (and marked as
 // used when it may be used).
@@ -41,8 +50,11 @@ struct BearerLookup {
 };
 BearerLookup LookupBearer(pqxx::work& tx, std::string_view authorization, std::int64_t now_ms);
 // The caller of a looked-up token, or the http::ApiException the HTTP API answers: 401 (no,
-// unknown, expired or revoked token), 403 (a role below `needed`).
-TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_ms);
+// unknown, expired or revoked token), 403 (a role below `needed`). A call into an environment
+// not known yet (`any_environment`) passes with `needed` in any environment (HighestRole), and
+// checks the one it targets with RequireRoleIn once it knows it.
+TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_ms,
+                      bool any_environment = false);
 
 // POST /v1/releases: the validated release (400 naming the field otherwise), then stored with
 // its ReleaseCreated event and audit row (source: the transport); 201 created, 200 the same
@@ -71,14 +83,17 @@ Answer RequestDeployment(pqxx::work& tx, const DeploymentRequest& request,
 // POST /v1/deployments/{id}:{verb}: the verb (404 unknown_verb), the role it needs
 // (RequiredRole), the validated body (400 naming the field); what the planner answered for the
 // deployment, asked before the transaction (no network I/O inside one); then, inside `tx`: 403
-// self_approval (audited), 404 when neither the planner nor this service knows the deployment,
-// 422 for an unknown target release, else the OperatorCommand event and audit row (202, with a
-// warning when the planner could not tell).
+// forbidden_in_environment when the caller's role in the deployment's environment (the request
+// made here, else what the planner's and watcher's events said, else the planner's answer; the
+// global role when none knows) is below the verb's, 403 self_approval (audited), 404 when neither
+// the planner nor this service knows the deployment, 422 for an unknown target release, else the
+// OperatorCommand event and audit row (202, with a warning when the planner could not tell).
 Verb CommandVerb(const std::string& name);
 CommandInput ValidatedCommand(Verb verb, const nlohmann::json& body);
 struct PlannerCheck {
   std::optional<int>
       status;  // the planner's status for GET /v1/deployments/{id}; none: unreachable
+  std::optional<std::string> env = {};  // the deployment's environment, when the planner said
 };
 Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
                     const CommandInput& command, const PlannerCheck& planner, const Caller& caller,

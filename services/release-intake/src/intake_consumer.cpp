@@ -94,8 +94,10 @@ std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::strin
   const BearerLookup lookup = LookupBearer(tx, authorization, now_ms);
   tx.exec("SAVEPOINT intake_request");
   try {
-    const TokenRecord token = Authorize(lookup, RoleFor(s), now_ms);
-    const Caller caller{token.name, "kafka"};
+    // Deployments and commands go into an environment: the role there decides (as over HTTP).
+    const TokenRecord token =
+        Authorize(lookup, RoleFor(s), now_ms, s.kind != SubmissionKind::kRelease);
+    const Caller caller = CallerOf(token, "kafka");
     Answer answer;
     switch (s.kind) {
       case SubmissionKind::kRelease: {
@@ -137,9 +139,10 @@ std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::strin
     const auto& error = e.Error();
     if (error.status >= 500) throw;
     tx.exec("ROLLBACK TO SAVEPOINT intake_request");
-    return {
-        error.status,
-        {{"error", {{"code", error.code}, {"message", error.message}, {"field", error.field}}}}};
+    json body = {
+        {"error", {{"code", error.code}, {"message", error.message}, {"field", error.field}}}};
+    if (!error.detail.is_null()) body["error"]["detail"] = error.detail;
+    return {error.status, std::move(body)};
   }
 }
 

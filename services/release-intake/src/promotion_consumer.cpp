@@ -49,7 +49,8 @@ void Promote(pqxx::work& tx, const EnvDeployment& d, const core::Clock& clock) {
   if (spec == nullptr) return;
   const auto now_ms = core::ToUnixMillis(clock.Now());
   for (const auto& env : AutoPromotionsFrom(*spec, d.env)) {
-    const Caller caller{std::string(kPromotionActor), "promotion"};
+    // release-intake itself, bound by the gate but by no token's role.
+    const Caller caller{std::string(kPromotionActor), "promotion", Role::kAdmin, {}};
     const DeploymentRequest request{d.release_id, env, stored->version};
     json detail = {{"release_id", d.release_id},
                    {"from", d.env},

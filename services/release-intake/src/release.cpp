@@ -549,10 +549,11 @@ std::optional<std::int64_t> ParseRfc3339Millis(std::string_view s) {
 std::variant<TokenRequest, FieldError> ValidateTokenRequest(const json& body, std::int64_t now_ms) {
   if (!body.is_object()) return Err("body", "body must be a JSON object");
   for (const auto& [key, value] : body.items()) {
-    if (key != "name" && key != "role" && key != "expires_in" && key != "expires_at") {
+    if (key != "name" && key != "role" && key != "expires_in" && key != "expires_at" &&
+        key != "environments") {
       return Err(key, "unknown field '" + key +
                           "'; known fields: name, role, expires_in, "
-                          "expires_at");
+                          "expires_at, environments");
     }
   }
   std::optional<std::string> name, role, expires_in, expires_at;
@@ -561,10 +562,18 @@ std::variant<TokenRequest, FieldError> ValidateTokenRequest(const json& body, st
   if (!std::regex_match(*name, kName)) {
     return Err("name", "name must be 1-64 characters of letters, digits, . _ -");
   }
-  if (auto e = GetString(body, "role", true, role)) return *e;
-  const auto parsed_role = ParseRole(*role);
+  EnvGrants grants;
+  const auto envs = body.find("environments");
+  if (envs != body.end()) {
+    auto parsed = ParseGrants(*envs, "environments");
+    if (const auto* e = std::get_if<FieldError>(&parsed)) return *e;
+    grants = std::get<EnvGrants>(std::move(parsed));
+  }
+  // With grants, the global role may be left out: viewer everywhere else.
+  if (auto e = GetString(body, "role", grants.empty(), role)) return *e;
+  const auto parsed_role = role ? ParseRole(*role) : std::optional<Role>(Role::kViewer);
   if (!parsed_role) return Err("role", "role must be viewer, deployer, approver or admin");
-  TokenRequest out{*name, *parsed_role, std::nullopt};
+  TokenRequest out{*name, *parsed_role, std::nullopt, std::move(grants)};
   if (auto e = GetString(body, "expires_in", false, expires_in)) return *e;
   if (auto e = GetString(body, "expires_at", false, expires_at)) return *e;
   if (expires_in && expires_at) return Err("expires_at", "give expires_in or expires_at, not both");

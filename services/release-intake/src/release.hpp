@@ -4,6 +4,7 @@
 // may do what. Pure functions over plain values: no I/O, no clock.
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -112,14 +113,50 @@ inline bool Allows(Role held, Role needed) {
   return static_cast<int>(held) >= static_cast<int>(needed);
 }
 
+// Roles per environment ("grants"): a token holds its global `role` everywhere, except in the
+// environments its grants name, where it holds the granted role instead (higher or lower). An
+// environment is named as in delivery specs (`production`), for every app. So a token created
+// with {"role": "viewer", "environments": {"staging": "deployer"}} deploys to staging and only
+// looks at production; {"role": "deployer", "environments": {"production": "viewer"}} deploys
+// anywhere but production.
+using EnvGrants = std::map<std::string, Role, std::less<>>;
+inline constexpr std::size_t kMaxGrantsPerToken = 64;
+
+// The role a token holds in environment `env`.
+Role RoleIn(Role global, const EnvGrants& grants, std::string_view env);
+// The highest role a token holds in any environment: what a call that targets an environment
+// checks before it knows which (RoleIn decides once it does).
+Role HighestRole(Role global, const EnvGrants& grants);
+// An "environments" object of a token request: {"<env>": "<role>"}, at most kMaxGrantsPerToken
+// environment names (^[a-z][a-z0-9-]{0,62}$); the error names "<field>.<env>".
+std::variant<EnvGrants, FieldError> ParseGrants(const nlohmann::json& value,
+                                                const std::string& field);
+// A grant's body (PUT /v1/tokens/{id}/environments/{env}): {"role": "<role>"}.
+std::variant<Role, FieldError> ParseGrantBody(const nlohmann::json& body);
+nlohmann::json GrantsJson(const EnvGrants& grants);  // {"<env>": "<role>"}
+
+// A refusal for a call into an environment (403 forbidden_in_environment) when the token's role
+// there is below `needed`: the message names the token, the environment, its role there and the
+// role needed; `what` says what was asked ("deploy", "approve", ...).
+struct EnvRoleRefusal {
+  std::string message;
+  nlohmann::json detail;  // {env, role, needed, token}
+};
+std::optional<EnvRoleRefusal> CheckRoleIn(const std::string& token_name, Role global,
+                                          const EnvGrants& grants, std::string_view env,
+                                          Role needed, std::string_view what);
+
 // A POST /v1/tokens body: {name, role, expires_in?, expires_at?}. `expires_in` is a duration
 // ("30m", "12h", "90d", sums such as "1d12h"); `expires_at` an RFC 3339 time
 // ("2027-01-31T00:00:00Z", or with an offset). At most one of the two; the expiry must lie in the
 // future and at most kMaxTokenLifetime ahead. No expiry: the token is valid until revoked.
+// `environments` (optional): the token's grants, {"<env>": "<role>"} (EnvGrants). With
+// `environments`, `role` may be left out: viewer.
 struct TokenRequest {
   std::string name;
   Role role = Role::kViewer;
   std::optional<std::int64_t> expires_at_ms;
+  EnvGrants environments = {};
 };
 inline constexpr std::int64_t kMaxTokenLifetimeMs = 3650LL * 24 * 3600 * 1000;  // ten years
 std::variant<TokenRequest, FieldError> ValidateTokenRequest(const nlohmann::json& body,
@@ -135,6 +172,7 @@ struct StoredToken {
   Role role = Role::kViewer;
   bool revoked = false;
   std::optional<std::int64_t> expires_at_ms;
+  EnvGrants environments = {};  // its grants
 };
 std::optional<std::string> TokenRefusal(const StoredToken& token, std::int64_t now_ms);
 

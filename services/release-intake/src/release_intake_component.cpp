@@ -7,6 +7,7 @@
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/http/errors.hpp>
 
+#include "grant_repository.hpp"
 #include "intake_actions.hpp"
 
 namespace sluice::release_intake {
@@ -50,6 +51,10 @@ void ReleaseIntakeApi::Register() {
   s.Get("/v1/tokens", [this](const auto& req, auto& res) { ListTokens(req, res); });
   s.Delete(R"(/v1/tokens/([A-Za-z0-9-]{1,64}))",
            [this](const auto& req, auto& res) { RevokeToken(req, res); });
+  s.Put(R"(/v1/tokens/([A-Za-z0-9-]{1,64})/environments/([a-z][a-z0-9-]{0,62}))",
+        [this](const auto& req, auto& res) { GrantRole(req, res, true); });
+  s.Delete(R"(/v1/tokens/([A-Za-z0-9-]{1,64})/environments/([a-z][a-z0-9-]{0,62}))",
+           [this](const auto& req, auto& res) { GrantRole(req, res, false); });
   s.Get("/v1/audit", [this](const auto& req, auto& res) { ListAudit(req, res); });
   RegisterDelivery();
   RegisterConsole();
@@ -75,7 +80,20 @@ BearerLookup LookupBearer(pqxx::work& tx, std::string_view authorization, std::i
   return out;
 }
 
-TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_ms) {
+Caller CallerOf(const TokenRecord& token, std::string transport) {
+  return Caller{token.name, std::move(transport), token.role, token.environments};
+}
+
+void RequireRoleIn(const Caller& caller, std::string_view env, Role needed, std::string_view what) {
+  auto refusal = CheckRoleIn(caller.name, caller.role, caller.environments, env, needed, what);
+  if (!refusal) return;
+  http::ApiError error{403, "forbidden_in_environment", std::move(refusal->message), "env"};
+  error.detail = std::move(refusal->detail);
+  throw http::ApiException(std::move(error));
+}
+
+TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_ms,
+                      bool any_environment) {
   if (!lookup.present) {
     throw http::Unauthorized(
         "missing 'Authorization: Bearer <token>' header (a local admin token is in "
@@ -84,21 +102,27 @@ TokenRecord Authorize(const BearerLookup& lookup, Role needed, std::int64_t now_
   const auto& token = lookup.token;
   if (!token) throw http::Unauthorized("unknown API token");
   if (auto why = TokenRefusal(*token, now_ms)) throw http::Unauthorized(*why);
-  RequireRole(token->name, token->role, needed);
-  return TokenRecord{token->id, token->name, token->role};
+  RequireRole(token->name,
+              any_environment ? HighestRole(token->role, token->environments) : token->role,
+              needed);
+  return TokenRecord{token->id, token->name, token->role, token->environments};
 }
 
-TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed) {
+TokenRecord ReleaseIntakeApi::Authenticate(const httplib::Request& req, Role needed,
+                                           bool any_environment) {
   if (!req.has_header("Authorization")) {
     if (auto id = SessionIdFromCookie(req.get_header_value("Cookie"))) {
-      const auto token = AuthenticateSession(req, *id, needed).token;
-      return TokenRecord{token.id, token.name, token.role};
+      const auto token = AuthenticateSession(req, *id, Role::kViewer).token;
+      const auto grants = Db([&](pqxx::work& tx) { return GrantRepository::Of(tx, token.id); });
+      RequireRole(token.name, any_environment ? HighestRole(token.role, grants) : token.role,
+                  needed);
+      return TokenRecord{token.id, token.name, token.role, grants};
     }
   }
   const std::string header = req.get_header_value("Authorization");
   const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
   const auto lookup = Db([&](pqxx::work& tx) { return LookupBearer(tx, header, now_ms); });
-  return Authorize(lookup, needed, now_ms);
+  return Authorize(lookup, needed, now_ms, any_environment);
 }
 
 InsertResult StoreRelease(pqxx::work& tx, const ReleaseInput& input, const std::string& source,
@@ -288,7 +312,14 @@ void ReleaseIntakeApi::CreateToken(const httplib::Request& req, httplib::Respons
   const auto id = Db([&](pqxx::work& tx) {
     auto created =
         ReleaseRepository::CreateToken(tx, request, HashToken(token), caller.name, now_ms);
-    json detail = {{"role", ToString(request.role)}, {"expires_at_ms", expires}};
+    if (created) {
+      for (const auto& [env, role] : request.environments) {
+        GrantRepository::Set(tx, *created, env, role, caller.name, now_ms);
+      }
+    }
+    json detail = {{"role", ToString(request.role)},
+                   {"expires_at_ms", expires},
+                   {"environments", GrantsJson(request.environments)}};
     if (created) detail["token_id"] = *created;
     ReleaseRepository::Audit(
         tx,
@@ -305,6 +336,7 @@ void ReleaseIntakeApi::CreateToken(const httplib::Request& req, httplib::Respons
                   {{"id", *id},
                    {"name", request.name},
                    {"role", ToString(request.role)},
+                   {"environments", GrantsJson(request.environments)},
                    {"expires_at_ms", expires},
                    {"token", token},
                    {"note", "store this token now; it is not shown again"}});
@@ -313,7 +345,15 @@ void ReleaseIntakeApi::CreateToken(const httplib::Request& req, httplib::Respons
 void ReleaseIntakeApi::ListTokens(const httplib::Request& req, httplib::Response& res) {
   Authenticate(req, Role::kAdmin);
   const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
-  auto items = Db([&](pqxx::work& tx) { return ReleaseRepository::ListTokens(tx, now_ms); });
+  auto items = Db([&](pqxx::work& tx) {
+    auto tokens = ReleaseRepository::ListTokens(tx, now_ms);
+    const auto grants = GrantRepository::All(tx);
+    for (auto& t : tokens) {
+      const auto it = grants.find(t["id"].get<std::string>());
+      t["environments"] = GrantsJson(it == grants.end() ? EnvGrants{} : it->second);
+    }
+    return tokens;
+  });
   http::WriteJson(res, 200, {{"items", items}});
 }
 
@@ -346,6 +386,60 @@ void ReleaseIntakeApi::RevokeToken(const httplib::Request& req, httplib::Respons
        {"name", name},
        {"revoked", true},
        {"already_revoked", outcome == ReleaseRepository::RevokeOutcome::kAlreadyRevoked}});
+}
+
+void ReleaseIntakeApi::GrantRole(const httplib::Request& req, httplib::Response& res, bool grant) {
+  const auto caller = Authenticate(req, Role::kAdmin);
+  const std::string id = req.matches[1];
+  const std::string env = req.matches[2];
+  std::optional<Role> role;
+  if (grant) {
+    auto parsed = ParseGrantBody(http::ParseJsonBody(req));
+    if (const auto* e = std::get_if<FieldError>(&parsed)) throw Invalid(*e);
+    role = std::get<Role>(parsed);
+  }
+  const auto now_ms = core::ToUnixMillis(deps_.clock.Now());
+  struct Outcome {
+    std::string name;
+    std::optional<Role> before;
+    EnvGrants after;
+  };
+  const auto outcome = Db([&](pqxx::work& tx) -> std::optional<Outcome> {
+    auto name = GrantRepository::LockToken(tx, id);
+    if (!name) return std::nullopt;
+    Outcome o{std::move(*name), std::nullopt, {}};
+    o.before = role ? GrantRepository::Set(tx, id, env, *role, caller.name, now_ms)
+                    : GrantRepository::Remove(tx, id, env);
+    o.after = GrantRepository::Of(tx, id);
+    if (o.after.size() > kMaxGrantsPerToken) {
+      throw http::BadRequest("env", "a token has grants in at most " +
+                                        std::to_string(kMaxGrantsPerToken) + " environments");
+    }
+    const auto text = [](const std::optional<Role>& r) {
+      return r ? json(ToString(*r)) : json(nullptr);
+    };
+    ReleaseRepository::Audit(
+        tx,
+        {caller.name,
+         grant ? "token.grant" : "token.ungrant",
+         o.name + "/" + env,
+         grant ? (o.before ? "replaced" : "granted") : (o.before ? "removed" : "unchanged"),
+         core::TraceScope::Current(),
+         {{"token_id", id}, {"env", env}, {"role", text(role)}, {"previous_role", text(o.before)}}},
+        now_ms);
+    return o;
+  });
+  if (!outcome) {
+    throw http::NotFound("no API token with id " + id + "; list them with GET /v1/tokens");
+  }
+  http::WriteJson(
+      res, 200,
+      {{"id", id},
+       {"name", outcome->name},
+       {"env", env},
+       {"role", role ? json(ToString(*role)) : json(nullptr)},
+       {"previous_role", outcome->before ? json(ToString(*outcome->before)) : json(nullptr)},
+       {"environments", GrantsJson(outcome->after)}});
 }
 
 void ReleaseIntakeApi::ListAudit(const httplib::Request& req, httplib::Response& res) {

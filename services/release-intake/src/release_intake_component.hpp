@@ -98,7 +98,8 @@ class ReleaseIntakeApi {
  private:
   // The caller: by "Authorization: Bearer <token>", or without that header by the console's
   // session cookie (and, for a mutation, its X-CSRF-Token). 401 / 403 with the reason.
-  TokenRecord Authenticate(const httplib::Request& req, Role needed);
+  // `any_environment`: a call into an environment it does not know yet (Authorize).
+  TokenRecord Authenticate(const httplib::Request& req, Role needed, bool any_environment = false);
   // The checked session (its token, CSRF token and times), for the cookie path and the
   // /v1/sessions/current routes.
   SessionWithToken AuthenticateSession(const httplib::Request& req, const std::string& session_id,
@@ -132,6 +133,9 @@ class ReleaseIntakeApi {
   void CreateToken(const httplib::Request& req, httplib::Response& res);
   void ListTokens(const httplib::Request& req, httplib::Response& res);
   void RevokeToken(const httplib::Request& req, httplib::Response& res);
+  // PUT (grant: true) / DELETE /v1/tokens/{id}/environments/{env}: a token's role in one
+  // environment, set or removed (admin; audited as token.grant / token.ungrant).
+  void GrantRole(const httplib::Request& req, httplib::Response& res, bool grant);
   void ListAudit(const httplib::Request& req, httplib::Response& res);
 
   // Delivery specs, deployments, operator commands, proxies (delivery_api.cpp).

@@ -2,6 +2,8 @@
 
 #include <sluice/core/ids.hpp>
 
+#include "grant_repository.hpp"
+
 namespace sluice::release_intake {
 namespace {
 
@@ -155,6 +157,7 @@ std::optional<StoredToken> ReleaseRepository::FindToken(pqxx::work& tx,
   StoredToken t{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), *role,
                 rows[0][3].as<bool>(), std::nullopt};
   if (!rows[0][4].is_null()) t.expires_at_ms = rows[0][4].as<std::int64_t>();
+  t.environments = GrantRepository::Of(tx, t.id);
   return t;
 }
 

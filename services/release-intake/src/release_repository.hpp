@@ -15,6 +15,7 @@ struct TokenRecord {
   std::string id;
   std::string name;
   Role role = Role::kViewer;
+  EnvGrants environments = {};  // its roles per environment (RoleIn)
 };
 
 struct AuditEntry {
@@ -43,7 +44,8 @@ class ReleaseRepository {
   static std::vector<Release> List(pqxx::work& tx, const std::optional<std::string>& app,
                                    const PageRequest& page);
 
-  // The token with that hash, revoked and expired ones included (the caller says why not).
+  // The token with that hash (with its grants), revoked and expired ones included (the caller
+  // says why not).
   static std::optional<StoredToken> FindToken(pqxx::work& tx, const std::string& token_hash);
   // Records that the token was used (at most once a minute per token, to spare writes).
   static void TouchToken(pqxx::work& tx, const std::string& id, std::int64_t now_ms);

@@ -143,6 +143,23 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
     return json::parse(r.body).value("id", "");
   }
 
+  // A token created with `body` (name added): {id, token}.
+  static std::pair<std::string, std::string> NewTokenWith(json body) {
+    body["name"] = "grant-" + st::RandomSuffix();
+    const auto r = Call("POST", "/v1/tokens", body.dump(), admin_token_);
+    if (r.status != 201) throw std::runtime_error("token: " + r.body);
+    const auto j = json::parse(r.body);
+    return {j["id"], j["token"]};
+  }
+  static http::ClientResponse DeployAs(const std::string& token, const std::string& release,
+                                       const std::string& env, const json& extra = json::object(),
+                                       bool dry_run = false) {
+    json body = {{"release_id", release}, {"env", env}};
+    body.update(extra);
+    return Call("POST", std::string("/v1/deployments") + (dry_run ? "?dry_run=true" : ""),
+                body.dump(), token);
+  }
+
   static http::ClientResponse Deploy(const std::string& release, const std::string& env,
                                      bool dry_run = false) {
     return Call("POST", std::string("/v1/deployments") + (dry_run ? "?dry_run=true" : ""),
@@ -393,6 +410,205 @@ TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentIsRefusedNamingT
                         admin_token_, "application/yaml");
   EXPECT_EQ(bad.status, 422) << bad.body;
   EXPECT_EQ(json::parse(bad.body)["error"]["field"], "environments.prod.windows[0].timeZone");
+}
+
+// Roles per environment: a deployer of staging is a viewer of production unless granted more,
+// over HTTP and over the Kafka intake topic; the refusal names the environment and the role.
+TEST_F(ReleaseIntakePromotionItest, AStagingDeployerIsAViewerOfProductionUnlessGrantedMore) {
+  const std::string app = "papp-" + st::RandomSuffix();
+  const std::string release =
+      AppWithRelease(app, EnvYaml("staging", "") + EnvYaml("production", ""));
+  ASSERT_FALSE(release.empty());
+  const auto [id, ci] =
+      NewTokenWith({{"role", "viewer"}, {"environments", {{"staging", "deployer"}}}});
+
+  auto r = DeployAs(ci, release, "staging");
+  EXPECT_EQ(r.status, 202) << r.body;
+  r = DeployAs(ci, release, "production");
+  ASSERT_EQ(r.status, 403) << r.body;
+  auto error = json::parse(r.body)["error"];
+  EXPECT_EQ(error["code"], "forbidden_in_environment");
+  EXPECT_EQ(error["field"], "env");
+  EXPECT_EQ(error["detail"]["env"], "production");
+  EXPECT_EQ(error["detail"]["role"], "viewer");
+  EXPECT_EQ(error["detail"]["needed"], "deployer");
+  EXPECT_NE(error["message"].get<std::string>().find("environment 'production'"),
+            std::string::npos);
+  EXPECT_EQ(DeployAs(ci, release, "production", json::object(), /*dry_run=*/true).status, 403);
+  // Its global role still decides elsewhere: a viewer registers no release.
+  EXPECT_EQ(Call("POST", "/v1/releases",
+                 json{{"app", app},
+                      {"tag", "v1.0.1"},
+                      {"artifact_url", "https://artifacts.example.com/" + app + ".tar.gz"},
+                      {"sha256", kSha}}
+                     .dump(),
+                 ci)
+                .status,
+            403);
+  EXPECT_EQ(Call("GET", "/v1/whoami", "", ci).status, 200);
+  EXPECT_EQ(json::parse(Call("GET", "/v1/whoami", "", ci).body)["environments"]["staging"],
+            "deployer");
+
+  // The same over the Kafka intake topic.
+  v1::IntakeSubmission s;
+  const std::string submission = "sub-" + st::RandomSuffix(16);
+  s.set_submission_id(submission);
+  s.mutable_deployment()->set_release_id(release);
+  s.mutable_deployment()->set_env("production");
+  kafka::OutgoingMessage m{intake_topic_, app, s.SerializeAsString(), {}};
+  m.headers.push_back({"authorization", "Bearer " + ci});
+  producer_->ProduceSync({m}, 10s);
+  pqxx::connection conn(schema_->Dsn());
+  std::string answer;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        pqxx::work tx(conn);
+        const auto rows = tx.exec_params("SELECT result::text FROM " + schema_->Name() +
+                                             ".intake_answers WHERE submission_id = $1",
+                                         submission);
+        if (!rows.empty()) answer = rows[0][0].as<std::string>();
+        return !rows.empty();
+      },
+      30s))
+      << service_->LogTail();
+  EXPECT_NE(answer.find("forbidden_in_environment"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("403"), std::string::npos) << answer;
+  EXPECT_EQ(Audit("deployment.request", app + "/production").size(), 0u);
+
+  // An admin grants production: it deploys there; the grant is listed and audited; removed, the
+  // token is a viewer there again. Only an admin grants.
+  const std::string grant = "/v1/tokens/" + id + "/environments/production";
+  EXPECT_EQ(Call("PUT", grant, json{{"role", "deployer"}}.dump(), deployer_).status, 403);
+  EXPECT_EQ(Call("PUT", grant, json{{"role", "owner"}}.dump(), admin_token_).status, 400);
+  r = Call("PUT", grant, json{{"role", "deployer"}}.dump(), admin_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["environments"],
+            (json{{"production", "deployer"}, {"staging", "deployer"}}));
+  r = DeployAs(ci, release, "production");
+  EXPECT_EQ(r.status, 202) << r.body;
+  const auto tokens = json::parse(Call("GET", "/v1/tokens", "", admin_token_).body);
+  bool listed = false;
+  for (const auto& t : tokens["items"]) {
+    if (t["id"] == id) listed = t["environments"]["production"] == "deployer";
+  }
+  EXPECT_TRUE(listed) << tokens.dump();
+  EXPECT_EQ(Call("DELETE", grant, "", admin_token_).status, 200);
+  EXPECT_EQ(DeployAs(ci, release, "production").status, 403);
+  const json audit = json::parse(Call("GET", "/v1/audit?limit=200", "", admin_token_).body);
+  int grants = 0;
+  for (const auto& item : audit["items"]) {
+    if (item["detail"].value("token_id", "") == id &&
+        (item["action"] == "token.grant" || item["action"] == "token.ungrant")) {
+      ++grants;
+    }
+  }
+  EXPECT_EQ(grants, 2) << audit.dump();
+}
+
+// An approver grant in one environment approves there and nowhere else.
+TEST_F(ReleaseIntakePromotionItest, AnApproverGrantApprovesInItsEnvironmentOnly) {
+  const std::string app = "papp-" + st::RandomSuffix();
+  const std::string release =
+      AppWithRelease(app, EnvYaml("staging", "") + EnvYaml("production", ""));
+  ASSERT_FALSE(release.empty());
+  const auto [id, ops] =
+      NewTokenWith({{"role", "deployer"}, {"environments", {{"production", "approver"}}}});
+  auto staging = Deploy(release, "staging");
+  auto production = Deploy(release, "production");
+  ASSERT_EQ(staging.status, 202) << staging.body;
+  ASSERT_EQ(production.status, 202) << production.body;
+  const std::string in_staging = json::parse(staging.body)["deployment_id"];
+  const std::string in_production = json::parse(production.body)["deployment_id"];
+
+  auto r = Call("POST", "/v1/deployments/" + in_production + ":approve", "", ops);
+  EXPECT_EQ(r.status, 202) << r.body;
+  r = Call("POST", "/v1/deployments/" + in_staging + ":approve", "", ops);
+  ASSERT_EQ(r.status, 403) << r.body;
+  const auto error = json::parse(r.body)["error"];
+  EXPECT_EQ(error["code"], "forbidden_in_environment");
+  EXPECT_EQ(error["detail"]["env"], "staging");
+  EXPECT_EQ(error["detail"]["role"], "deployer");
+  EXPECT_EQ(error["detail"]["needed"], "approver");
+  // Its global deployer role still pauses in staging.
+  EXPECT_EQ(Call("POST", "/v1/deployments/" + in_staging + ":pause", "", ops).status, 202);
+  EXPECT_EQ(Audit("deployment.approve", in_production).size(), 1u);
+  EXPECT_EQ(Audit("deployment.approve", in_staging).size(), 0u);
+}
+
+// An admin deploys past the gate only with an override and a reason, which land in the audit
+// log and on the deployment's record; anyone else is refused, and without an override the gate
+// holds for admins too.
+TEST_F(ReleaseIntakePromotionItest, AnAdminOverridesTheGateWithAReasonAndItIsAudited) {
+  const std::string app = "papp-" + st::RandomSuffix();
+  const std::string release = AppWithRelease(
+      app, EnvYaml("staging", "") + EnvYaml("production", "    promotion: {from: staging}\n"));
+  ASSERT_FALSE(release.empty());
+  const json over = {{"override", {{"reason", "INC-7: the fix must ship now"}}}};
+
+  // Without an override the gate holds for an admin too.
+  EXPECT_EQ(DeployAs(admin_token_, release, "production").status, 409);
+  // A deployer's override is refused (403, audited), and so is an approver's.
+  auto r = DeployAs(deployer_, release, "production", over);
+  ASSERT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "override_not_allowed");
+  EXPECT_EQ(json::parse(r.body)["error"]["detail"]["needed"], "admin");
+  EXPECT_EQ(DeployAs(NewToken("approver"), release, "production", over).status, 403);
+  // An override without a reason is no override.
+  EXPECT_EQ(DeployAs(admin_token_, release, "production", {{"override", json::object()}}).status,
+            400);
+  // The dry run says what it would override.
+  r = DeployAs(admin_token_, release, "production", over, /*dry_run=*/true);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["override"]["overridden"], "promotion_required");
+
+  r = DeployAs(admin_token_, release, "production", over);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto body = json::parse(r.body);
+  EXPECT_EQ(body["override"]["overridden"], "promotion_required");
+  EXPECT_EQ(body["override"]["reason"], "INC-7: the fix must ship now");
+  const std::string deployment = body["deployment_id"];
+
+  const auto overrides = Audit("deployment.override", app + "/production");
+  ASSERT_EQ(overrides.size(), 1u);
+  EXPECT_EQ(overrides[0]["actor"], "local-admin");
+  EXPECT_EQ(overrides[0]["outcome"], "overrode_promotion_required");
+  EXPECT_EQ(overrides[0]["detail"]["reason"], "INC-7: the fix must ship now");
+  EXPECT_EQ(overrides[0]["detail"]["deployment_id"], deployment);
+  EXPECT_EQ(overrides[0]["detail"]["refusal"]["detail"]["requires"], "staging");
+  std::vector<std::string> outcomes;
+  for (const auto& a : Audit("deployment.request", app + "/production")) {
+    outcomes.push_back(a["outcome"]);
+  }
+  // Newest first: the request, the two refused overrides, the admin's refusal without one.
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"requested", "refused_override", "refused_override",
+                                                "refused_promotion_required"}));
+  pqxx::connection conn(schema_->Dsn());
+  pqxx::work tx(conn);
+  const auto row = tx.exec_params1("SELECT override_reason, overridden FROM " + schema_->Name() +
+                                       ".deployment_requests WHERE deployment_id = $1",
+                                   deployment);
+  EXPECT_EQ(row[0].as<std::string>(), "INC-7: the fix must ship now");
+  EXPECT_EQ(row[1].as<std::string>(), "promotion_required");
+  tx.commit();
+
+  // A frozen environment: an admin of production by grant overrides it too.
+  const std::string freeze = "/v1/apps/" + app + "/environments/production/freeze";
+  ASSERT_EQ(Call("PUT", freeze, json{{"reason", "audit week"}}.dump(), admin_token_).status, 200);
+  const auto [id, prod_admin] =
+      NewTokenWith({{"role", "deployer"}, {"environments", {{"production", "admin"}}}});
+  EXPECT_EQ(DeployAs(prod_admin, release, "production").status, 409);
+  r = DeployAs(prod_admin, release, "production", {{"override", {{"reason", "INC-8"}}}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(json::parse(r.body)["override"]["overridden"], "environment_frozen");
+  EXPECT_EQ(Audit("deployment.override", app + "/production").at(0)["outcome"],
+            "overrode_environment_frozen");
+  // Its admin grant is for production only: it freezes nothing else, manages no tokens.
+  EXPECT_EQ(Call("PUT", "/v1/apps/" + app + "/environments/staging/freeze",
+                 json{{"reason", "x"}}.dump(), prod_admin)
+                .status,
+            403);
+  EXPECT_EQ(Call("GET", "/v1/tokens", "", prod_admin).status, 403);
+  EXPECT_EQ(Call("DELETE", freeze, "", prod_admin).status, 200);
 }
 
 }  // namespace

@@ -417,5 +417,69 @@ TEST_F(ReleaseIntakeProxyItest, RollbackNeedsAnApproverAndCarriesTheTargetReleas
   EXPECT_EQ(commands[1].actor(), "local-admin");
 }
 
+// A deployment release-intake did not request (auto-deploy, another instance): the role in the
+// environment the planner names decides an operator command.
+TEST_F(ReleaseIntakeProxyItest, ACommandTakesTheRoleInTheEnvironmentThePlannerNames) {
+  const std::string deployment = "dep-" + st::RandomSuffix(12);
+  FakeUpstream planner(planner_port_);
+  planner.Get(R"(/v1/deployments/([A-Za-z0-9-]+))",
+              [&](const httplib::Request&, httplib::Response& res) {
+                Json(res, 200, {{"id", deployment}, {"env", "production"}, {"status", "running"}});
+              });
+  planner.Start();
+  const auto token = [](const json& environments) {
+    auto r = Call("POST", "/v1/tokens",
+                  json{{"name", "grant-" + st::RandomSuffix()},
+                       {"role", "viewer"},
+                       {"environments", environments}}
+                      .dump(),
+                  admin_token_);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json::parse(r.body).value("token", "");
+  };
+  const std::string path = "/v1/deployments/" + deployment + ":approve";
+  auto refused = Call("POST", path, "", token({{"staging", "approver"}}));
+  ASSERT_EQ(refused.status, 403) << refused.body;
+  const auto error = json::parse(refused.body)["error"];
+  EXPECT_EQ(error["code"], "forbidden_in_environment");
+  EXPECT_EQ(error["detail"]["env"], "production");
+  EXPECT_EQ(error["detail"]["needed"], "approver");
+  auto accepted = Call("POST", path, "", token({{"production", "approver"}}));
+  EXPECT_EQ(accepted.status, 202) << accepted.body;
+
+  // An admin's override is on the deployment's record as GET /v1/deployments/{id} shows it.
+  const std::string app = "app-" + st::RandomSuffix();
+  const std::string yaml =
+      "app: " + app +
+      "\nenvironments:\n  production:\n    targets: {web: {hosts: [{name: w-1, address: "
+      "10.0.0.1, agentEndpoint: 'http://10.0.0.1:7070'}]}}\n    strategy: {type: all-at-once}\n";
+  auto spec = Call("PUT", "/v1/apps/" + app, json{{"spec", yaml}}.dump(), admin_token_);
+  ASSERT_EQ(spec.status, 201) << spec.body;
+  auto release = Call("POST", "/v1/releases",
+                      json{{"app", app},
+                           {"tag", "v1.0.0"},
+                           {"artifact_url", "https://artifacts.example.com/a.tar.gz"},
+                           {"sha256", kSha}}
+                          .dump(),
+                      admin_token_);
+  ASSERT_EQ(release.status, 201) << release.body;
+  auto requested = Call("POST", "/v1/deployments",
+                        json{{"release_id", json::parse(release.body)["id"]},
+                             {"env", "production"},
+                             {"override", {{"reason", "INC-9"}}}}
+                            .dump(),
+                        admin_token_);
+  ASSERT_EQ(requested.status, 202) << requested.body;
+  const std::string id = json::parse(requested.body)["deployment_id"];
+  auto read = Call("GET", "/v1/deployments/" + id, "", viewer_);
+  ASSERT_EQ(read.status, 200) << read.body;
+  const auto record = json::parse(read.body);
+  EXPECT_EQ(record["status"], "running");  // the planner's answer, with the override added
+  EXPECT_EQ(record["gate_override"]["reason"], "INC-9");
+  EXPECT_TRUE(record["gate_override"]["overridden"].is_null());  // the gate had nothing to say
+  EXPECT_FALSE(json::parse(Call("GET", "/v1/deployments/" + deployment, "", viewer_).body)
+                   .contains("gate_override"));
+}
+
 }  // namespace
 }  // namespace sluice::release_intake

@@ -90,7 +90,20 @@ async function api(path, { method = "GET", body, accept, token } = {}) {
   return res.text();
 }
 
-const can = (role) => session?.kind === "token" && ROLES.indexOf(session.role) >= ROLES.indexOf(role);
+// The caller's role in an environment: its grant there, else its global role (the API decides;
+// this only hides the buttons).
+const roleIn = (env) => (env && session?.environments?.[env]) || session?.role;
+const can = (role, env) => session?.kind === "token" && ROLES.indexOf(roleIn(env)) >= ROLES.indexOf(role);
+
+// The token's roles per environment (GET /v1/whoami), once signed in.
+async function loadGrants() {
+  try {
+    const me = await api("/v1/whoami");
+    if (session?.kind === "token") session.environments = me.environments ?? {};
+  } catch {
+    // the global role alone; the API still decides
+  }
+}
 
 // ---- sign-in
 async function signIn(token) {
@@ -99,6 +112,7 @@ async function signIn(token) {
     const me = await api("/v1/sessions", { method: "POST", token });
     session = { kind: "token", name: me.name, role: me.role, csrf: me.csrf_token };
     sessionStorage.removeItem(LINK_KEY);
+    await loadGrants();
     return null;
   } catch (e) {
     session = null;
@@ -111,6 +125,7 @@ async function resumeSession() {
   try {
     const me = await api("/v1/sessions/current");
     session = { kind: "token", name: me.name, role: me.role, csrf: me.csrf_token };
+    await loadGrants();
     return true;
   } catch {
     session = null;
@@ -203,9 +218,10 @@ async function deploymentsPage(params) {
 
 function actionBar(d, onDone) {
   const out = h("div", { id: "action-result" });
-  // Only the actions the caller's role allows are shown; the rest are named with the role they need.
-  const allowed = VERBS.filter(({ role }) => can(role));
-  const denied = VERBS.filter(({ role }) => !can(role));
+  // Only the actions the caller's role in the deployment's environment allows are shown; the rest
+  // are named with the role they need.
+  const allowed = VERBS.filter(({ role }) => can(role, d.env));
+  const denied = VERBS.filter(({ role }) => !can(role, d.env));
   const buttons = allowed.map(({ verb, label, danger }) =>
     h("button", { class: danger ? "danger" : "", id: `do-${verb}`, title: `${label} ${d.app} ${d.version}`,
       onclick: async () => {
@@ -221,7 +237,7 @@ function actionBar(d, onDone) {
       } }, label));
   const note = session?.kind === "link" ? "Read-only: opened from a signed link. Sign in with an API token to act."
     : denied.length === 0 ? null
-    : `${denied.map((v) => v.label).join(", ")}: ${[...new Set(denied.map((v) => v.role))].map((r) => `needs the ${r} role`).join(" or ")} (you are ${session?.role}).`;
+    : `${denied.map((v) => v.label).join(", ")}: ${[...new Set(denied.map((v) => v.role))].map((r) => `needs the ${r} role`).join(" or ")} (you are ${roleIn(d.env)}${session?.environments?.[d.env] ? ` in ${d.env}` : ""}).`;
   return h("div", {}, h("div", { class: "actions", id: "actions" }, buttons,
     note ? h("p", { class: "muted", id: "actions-note" }, note) : null), out);
 }
@@ -483,7 +499,7 @@ async function approvalsPage() {
           h("td", {}, d.app), h("td", {}, d.env), h("td", {}, d.version),
           h("td", {}, `${Math.min(d.current_batch + 1, d.batch_count)} / ${d.batch_count}`),
           h("td", {}, d.requested_by ?? "—"), h("td", {}, when(d.started_at ?? d.created_at)),
-          h("td", {}, can("approver") ? h("button", { class: "primary", "data-approve": d.id,
+          h("td", {}, can("approver", d.env) ? h("button", { class: "primary", "data-approve": d.id,
             onclick: async () => {
               if (!confirm(`Approve deployment ${d.id.slice(0, 8)} of ${d.app} to version ${d.version} in ${d.env}?`)) return;
               try {
@@ -493,7 +509,7 @@ async function approvalsPage() {
               } catch (e) {
                 out.replaceChildren(message("error", `Approve refused: ${e.message}`));
               }
-            } }, "Approve") : h("span", { class: "muted" }, "needs the approver role")))),
+            } }, "Approve") : h("span", { class: "muted" }, `needs the approver role in ${d.env}`)))),
         { id: "approvals" }));
     } catch (e) {
       holder.replaceChildren(message("error", e.message));

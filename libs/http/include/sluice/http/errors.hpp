@@ -3,19 +3,23 @@
 #include <httplib.h>
 
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace sluice::http {
 
 // An error as the API reports it. Every error body has the same shape:
 //   {"error":{"code":"invalid_field","message":"…","field":"tag"}}
-// `field` is empty when the error is not about one field.
+// `field` is empty when the error is not about one field; `detail` is added when set.
 struct ApiError {
   int status = 500;
   std::string code;
   std::string message;
   std::string field;
   int retry_after_seconds = 0;  // sent as Retry-After when > 0
+  // Facts about the refusal for a program to act on (e.g. the environment and the role a call
+  // needs), written as error.detail when not null.
+  nlohmann::json detail = nullptr;
 };
 
 // Thrown from handlers; the server turns it into the JSON error above.
