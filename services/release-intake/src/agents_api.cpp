@@ -21,8 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kAgentNamePattern = "([a-z0-9][a-z0-9.-]{0,62})";
-
 http::ApiException InvalidEnrollmentToken(std::string message) {
   return http::ApiException(
       {401, "invalid_enrollment_token", std::move(message), "enrollment_token"});
@@ -37,7 +35,7 @@ void ReleaseIntakeApi::RegisterAgents() {
   s.Post("/v1/agents/enroll", [this](const auto& req, auto& res) { EnrollAgent(req, res); });
   s.Post("/v1/agents/heartbeat", [this](const auto& req, auto& res) { AgentHeartbeat(req, res); });
   s.Get("/v1/agents", [this](const auto& req, auto& res) { ListAgents(req, res); });
-  s.Delete("/v1/agents/" + std::string(kAgentNamePattern),
+  s.Delete(R"(/v1/agents/([a-z0-9][a-z0-9.-]{0,62}))",
            [this](const auto& req, auto& res) { RevokeAgent(req, res); });
 }
 
