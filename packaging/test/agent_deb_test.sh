@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# The sluice-agent .deb, end to end (ctest agent_deb_test, label e2e; needs the local stack's
+# PostgreSQL and Kafka, and root for dpkg --root, network namespaces and setpriv):
+#   1. cpack builds the .deb; dpkg-deb --info / --contents: the binary in /usr/bin, the unit
+#      with its hardening, agent.conf a conffile, postinst creating the system user, Depends
+#      derived from the binary;
+#   2. dpkg --root installs it into a directory root (the namespace host's root directory),
+#      maintainer scripts included (--force-script-chrootless, DPKG_ROOT);
+#   3. a release-intake of this test's own (own schema) on the bridge address; an admin makes a
+#      one-time enrolment token; the installed binary enrols the host from inside the
+#      namespace; a second run refuses (already enrolled), the spent token is refused;
+#   4. systemd cannot run here: the installed /usr/bin/sluice-agent is started directly, as the
+#      package's system user (setpriv, no new privileges), with the installed agent.conf and
+#      enrolled.conf (its paths taken under the install root); it reports in and GET /v1/agents
+#      lists it as seen; a release is deployed to it through its API with the executor's token;
+#   5. the host is revoked: release-intake refuses its credential and the agent then refuses
+#      deploys (403 agent_revoked).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
+SL_TAG=agent-deb
+cd "$SLUICE_ROOT"
+
+BUILD="${SLUICE_BUILD_DIR:-$SLUICE_ROOT/build/dev}"
+RUN_ID="deb$(date +%s)$$"
+WORK="$SLUICE_ROOT/var/e2e/$RUN_ID"
+R="$WORK/root"  # the host's root directory
+mkdir -p "$WORK/log"
+chmod 0755 "$SLUICE_ROOT/var/e2e" "$WORK"
+declare -A PIDS=()
+NS="" BRIDGE="" VETH=""
+
+fail() {
+  sl_warn "FAILED: $*"
+  for f in "$WORK"/log/*.log; do
+    [[ -f "$f" ]] || continue
+    echo "---- last lines of $f" >&2
+    tail -n 25 "$f" >&2
+  done
+  exit 1
+}
+cleanup() {
+  local rc=$?
+  for name in "${!PIDS[@]}"; do kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
+  for name in "${!PIDS[@]}"; do wait "${PIDS[$name]}" 2>/dev/null || true; done
+  [[ -n "$VETH" ]] && ip link del "$VETH" 2>/dev/null || true
+  [[ -n "$NS" ]] && ip netns del "$NS" 2>/dev/null || true
+  [[ -n "$BRIDGE" ]] && ip link del "$BRIDGE" 2>/dev/null || true
+  if ((rc == 0)); then rm -rf "$WORK"; else sl_warn "kept $WORK (logs in $WORK/log)"; fi
+}
+trap cleanup EXIT
+
+[[ "$(id -u)" == 0 ]] || fail "run as root (dpkg --root, network namespaces, setpriv)"
+[[ -f var/local/stack.env ]] || fail "the local stack is not up (var/local/stack.env is missing)"
+# shellcheck disable=SC1091
+source var/local/stack.env
+for b in agent/sluice-agent services/release-intake/release-intake; do
+  [[ -x "$BUILD/$b" ]] || fail "$BUILD/$b is not built"
+done
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# ---- 1. the package
+sl_log "building the .deb (cpack)"
+(cd "$BUILD" && cpack -G DEB -B "$WORK/packages" >"$WORK/log/cpack.log" 2>&1) || fail "cpack failed"
+DEB="$(find "$WORK/packages" -name "sluice-agent_*_amd64.deb" | head -n1)"
+[[ -f "$DEB" ]] || fail "cpack made no sluice-agent_*_amd64.deb under $WORK/packages"
+info="$(dpkg-deb --info "$DEB")"
+contents="$(dpkg-deb --contents "$DEB")"
+grep -q '^ Package: sluice-agent$' <<<"$info" || fail "package name is not sluice-agent"
+depends="$(dpkg-deb --field "$DEB" Depends)"
+for lib in libc6 libarchive13 libcurl4 libssl3 passwd; do
+  grep -q "\b$lib\b" <<<"$depends" || fail "Depends lacks $lib (derived from the binary): $depends"
+done
+for path in ./usr/bin/sluice-agent ./lib/systemd/system/sluice-agent.service ./etc/sluice-agent/agent.conf; do
+  grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
+done
+[[ "$(dpkg-deb -I "$DEB" conffiles)" == /etc/sluice-agent/agent.conf ]] || fail "agent.conf is not the conffile"
+dpkg-deb -I "$DEB" postinst | grep -q 'useradd .*--system' || fail "postinst does not create the system user"
+unit="$(dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./lib/systemd/system/sluice-agent.service)"
+for want in Restart=on-failure NoNewPrivileges=yes ProtectSystem=strict \
+  ReadWritePaths=/var/lib/sluice-agent User=sluice-agent ExecStart=/usr/bin/sluice-agent \
+  EnvironmentFile=/etc/sluice-agent/agent.conf EnvironmentFile=-/etc/sluice-agent/enrolled.conf; do
+  grep -qx "$want" <<<"$unit" || fail "the unit lacks $want"
+done
+sl_log "package ok: $(basename "$DEB"); Depends: $depends"
+
+# ---- 2. install into the host's root directory
+mkdir -p "$R/etc" "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates"
+touch "$R/var/lib/dpkg/status" "$R/var/lib/dpkg/available"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:x:0:\n' >"$R/etc/group"
+printf 'root:*:19000:0:99999:7:::\n' >"$R/etc/shadow"
+printf 'root:*::\n' >"$R/etc/gshadow"
+chmod 0640 "$R/etc/shadow" "$R/etc/gshadow"
+# The root has no libraries or shell of its own: the maintainer scripts run from the running
+# system with DPKG_ROOT=$R (chrootless), and its Depends are this machine's.
+dpkg --root="$R" --force-script-chrootless --force-depends -i "$DEB" >"$WORK/log/dpkg.log" 2>&1 ||
+  fail "dpkg --root -i failed: $(tail -n 5 "$WORK/log/dpkg.log")"
+sl_log "installed into $R: $(grep -c . "$R/var/lib/dpkg/info/sluice-agent.list") paths"
+grep -q '^sluice-agent:x:' "$R/etc/passwd" || fail "postinst created no sluice-agent user in $R/etc/passwd"
+AGENT_UID="$(awk -F: '$1 == "sluice-agent" { print $3 }' "$R/etc/passwd")"
+AGENT_GID="$(awk -F: '$1 == "sluice-agent" { print $4 }' "$R/etc/passwd")"
+((AGENT_UID > 0 && AGENT_UID < 1000)) || fail "sluice-agent is not a system user (uid $AGENT_UID)"
+[[ "$(stat -c '%u:%g %a' "$R/var/lib/sluice-agent")" == "$AGENT_UID:$AGENT_GID 750" ]] ||
+  fail "release root: $(stat -c '%u:%g %a' "$R/var/lib/sluice-agent"), expected $AGENT_UID:$AGENT_GID 750"
+[[ "$(stat -c '%u:%g %a' "$R/etc/sluice-agent/agent.conf")" == "0:$AGENT_GID 640" ]] ||
+  fail "agent.conf: $(stat -c '%u:%g %a' "$R/etc/sluice-agent/agent.conf"), expected 0:$AGENT_GID 640"
+sed -n '/^Package: sluice-agent$/,/^$/p' "$R/var/lib/dpkg/status" | grep -q '^ /etc/sluice-agent/agent.conf [0-9a-f]\{32\}$' ||
+  fail "dpkg did not record agent.conf as a conffile"
+[[ -x "$R/usr/bin/sluice-agent" ]] || fail "no $R/usr/bin/sluice-agent"
+
+# ---- the namespace host (loopback when namespaces are not available)
+SUBNET=10.86.0
+if ip netns add "sld$$" 2>/dev/null; then
+  NS="sld$$"
+  BRIDGE="sldbr$$"
+  VETH="sldv$$"
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$SUBNET.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  ip link add "$VETH" type veth peer name "sldp$$"
+  ip link set "sldp$$" netns "$NS"
+  ip -n "$NS" link set "sldp$$" name eth0
+  ip link set "$VETH" master "$BRIDGE"
+  ip link set "$VETH" up
+  ip -n "$NS" link set lo up
+  ip -n "$NS" addr add "$SUBNET.11/24" dev eth0
+  ip -n "$NS" link set eth0 up
+  SERVER_IP="$SUBNET.1" HOST_IP="$SUBNET.11" AGENT_PORT=7070
+  IN_HOST=(ip netns exec "$NS")
+  sl_log "namespace host $NS at $HOST_IP (bridge $BRIDGE $SERVER_IP)"
+else
+  SERVER_IP=127.0.0.1 HOST_IP=127.0.0.1 AGENT_PORT="$(free_port)"
+  IN_HOST=()
+  sl_warn "ip netns add failed: the host runs on loopback"
+fi
+
+# ---- 3. release-intake, an enrolment token, enrol
+API_PORT="$(free_port)"
+API="http://$SERVER_IP:$API_PORT"
+ADMIN_TOKEN_FILE="$WORK/admin-token"
+(umask 077 && echo "slc_deb_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$ADMIN_TOKEN_FILE")
+(umask 077 && echo "svc_deb_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/service-token")
+(umask 077 && echo "sla_deb_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/executor-token")
+env -i PATH="$PATH" HOME="${HOME:-/root}" \
+  SLUICE_KAFKA_BROKERS="$SLUICE_KAFKA_BROKERS" SLUICE_PG_DSN="$SLUICE_PG_DSN" \
+  SLUICE_REDIS_URL="$SLUICE_REDIS_URL" SLUICE_LOG_LEVEL=info \
+  SLUICE_HTTP_ADDR="$SERVER_IP:$API_PORT" SLUICE_PG_SCHEMA="e2e_${RUN_ID}_intake" \
+  SLUICE_SERVICE_TOKEN_FILE="$WORK/service-token" SLUICE_ADMIN_TOKEN_FILE="$ADMIN_TOKEN_FILE" \
+  "$BUILD/services/release-intake/release-intake" >>"$WORK/log/release-intake.log" 2>&1 &
+PIDS[release-intake]=$!
+sl_wait_until 60 "release-intake ready" sl_http_ok "$API/readyz" || fail "release-intake did not become ready"
+ADMIN="Authorization: Bearer $(cat "$ADMIN_TOKEN_FILE")"
+api() { curl -sS --max-time 10 -H "$ADMIN" -H 'Content-Type: application/json' "$@"; }
+
+HOST=deb-host-1
+api -X POST "$API/v1/agents/enrollment-tokens" -d "{\"name\": \"$HOST\", \"expires_in\": \"10m\"}" >"$WORK/enrol.json"
+json 'd["token"]' <"$WORK/enrol.json" >"$R/root-enrollment-token" || fail "no enrolment token: $(cat "$WORK/enrol.json")"
+chmod 0600 "$R/root-enrollment-token"
+CONF="$R/etc/sluice-agent"
+enroll() {
+  "${IN_HOST[@]}" "$R/usr/bin/sluice-agent" enroll --server "$API" --token-file "$R/root-enrollment-token" \
+    --name "$HOST" --address "$HOST_IP" --label role=web --label zone=zone-a \
+    --config-dir "$CONF" --executor-token-file "$WORK/executor-token" "$@"
+}
+enroll >"$WORK/enroll.out" 2>&1 || fail "sluice-agent enroll failed: $(cat "$WORK/enroll.out")"
+sl_log "$(head -n1 "$WORK/enroll.out")"
+for f in credential enrolled.conf enrollment.json executor-token; do
+  [[ "$(stat -c %a "$CONF/$f")" == 600 ]] || fail "$CONF/$f is $(stat -c %a "$CONF/$f"), not 0600"
+done
+grep -q '^slh_' "$CONF/credential" || fail "the credential is not a host credential"
+cred_before="$(sha256sum <"$CONF/credential")"
+rc=0
+enroll >"$WORK/enroll2.out" 2>&1 || rc=$?
+((rc == 3)) && grep -q "already enrolled as '$HOST'" "$WORK/enroll2.out" ||
+  fail "a second enroll did not refuse (rc $rc): $(cat "$WORK/enroll2.out")"
+rc=0
+enroll --force >"$WORK/enroll3.out" 2>&1 || rc=$?
+((rc == 1)) && grep -q "invalid_enrollment_token, --token-file" "$WORK/enroll3.out" ||
+  fail "the spent enrolment token was not refused (rc $rc): $(cat "$WORK/enroll3.out")"
+[[ "$(sha256sum <"$CONF/credential")" == "$cred_before" ]] || fail "a refused enrolment changed the credential"
+sl_log "second enroll refused (already enrolled); --force with the spent token refused, nothing changed"
+
+# ---- 4. the installed agent, started directly (no systemd here)
+sl_log "systemd cannot run here: starting the installed $R/usr/bin/sluice-agent directly as the"
+sl_log "  package's user (uid $AGENT_UID, setpriv --no-new-privs) with the installed agent.conf +"
+sl_log "  enrolled.conf, their /etc and /var/lib paths taken under $R"
+# The credential and the executor token are the agent user's (enroll chowns them when that user
+# exists on the running system; here it exists only in $R/etc/passwd).
+chown "$AGENT_UID:$AGENT_GID" "$CONF/credential" "$CONF/executor-token"
+mapfile -t settings < <(cat "$CONF/agent.conf" "$CONF/enrolled.conf" | grep -E '^SLUICE_[A-Z_]+=' |
+  sed -e "s#=/etc/sluice-agent/#=$CONF/#" -e "s#=/var/lib/sluice-agent\$#=$R/var/lib/sluice-agent#" \
+    -e "s#^SLUICE_AGENT_ADDR=.*#SLUICE_AGENT_ADDR=$HOST_IP:$AGENT_PORT#")
+settings+=(SLUICE_AGENT_HEARTBEAT_INTERVAL=1s)
+printf '  %s\n' "${settings[@]}"
+"${IN_HOST[@]}" setpriv --reuid="$AGENT_UID" --regid="$AGENT_GID" --clear-groups --no-new-privs \
+  env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "${settings[@]}" "$R/usr/bin/sluice-agent" \
+  >>"$WORK/log/agent.log" 2>&1 &
+PIDS[agent]=$!
+AGENT="http://$HOST_IP:$AGENT_PORT"
+sl_wait_until 30 "installed agent up" sl_http_ok "$AGENT/healthz" || fail "the installed agent did not start"
+seen() {
+  api "$API/v1/agents" | python3 -c "
+import json, sys
+a = [h for h in json.load(sys.stdin)['items'] if h['name'] == '$HOST']
+sys.exit(0 if a and a[0]['last_seen_at_ms'] and a[0]['labels'] == {'role': 'web', 'zone': 'zone-a'}
+         and a[0]['address'] == '$HOST_IP' and not a[0]['revoked'] else 1)"
+}
+sl_wait_until 20 "$HOST listed and seen in GET /v1/agents" seen || fail "GET /v1/agents: $(api "$API/v1/agents")"
+
+# A release, served from the bridge address, deployed through the agent's API with the
+# executor's token (the executor's AgentDriver sends the same request).
+mkdir -p "$WORK/art/pkg/bin" "$WORK/srv"
+printf '#!/bin/sh\necho "restarted $SLUICE_RELEASE_VERSION" >>"$SLUICE_RELEASE_DIR/../restarts.log"\n' >"$WORK/art/pkg/bin/restart.sh"
+printf '#!/bin/sh\nexit 0\n' >"$WORK/art/pkg/bin/health.sh"
+chmod 0755 "$WORK/art/pkg/bin/"*.sh
+tar -C "$WORK/art/pkg" -czf "$WORK/srv/app-1.0.0.tar.gz" bin
+SHA="$(sha256sum "$WORK/srv/app-1.0.0.tar.gz" | cut -d' ' -f1)"
+ART_PORT="$(free_port)"
+python3 -m http.server "$ART_PORT" --bind "$SERVER_IP" --directory "$WORK/srv" >>"$WORK/log/artifacts.log" 2>&1 &
+PIDS[artifacts]=$!
+sl_wait_until 20 "artifact server" sl_http_ok "http://$SERVER_IP:$ART_PORT/app-1.0.0.tar.gz" || fail "artifact server did not start"
+EXEC="Authorization: Bearer $(cat "$WORK/executor-token")"
+deploy_body() {
+  printf '{"version": "%s", "artifact_url": "http://%s:%s/app-1.0.0.tar.gz", "sha256": "%s", "deployment_id": "dep-%s", "generation": 1, "service": {"restart_command": ["bin/restart.sh"], "health": {"command": ["bin/health.sh"], "timeout": "10s"}}}' \
+    "$1" "$SERVER_IP" "$ART_PORT" "$SHA" "$RUN_ID"
+}
+curl -sS --max-time 60 -H "$EXEC" -H 'Content-Type: application/json' -d "$(deploy_body 1.0.0)" \
+  "$AGENT/v1/deploy" >"$WORK/deploy.json" || fail "deploy call failed"
+[[ "$(json 'd["result"]' <"$WORK/deploy.json")" == succeeded ]] || fail "deploy: $(cat "$WORK/deploy.json")"
+[[ "$(readlink "$R/var/lib/sluice-agent/current")" == *1.0.0 ]] || fail "current is not 1.0.0 in $R/var/lib/sluice-agent"
+[[ "$(stat -c %u "$R/var/lib/sluice-agent/releases/1.0.0")" == "$AGENT_UID" ]] || fail "the release is not the agent user's"
+grep -q "restarted 1.0.0" "$R/var/lib/sluice-agent/releases/restarts.log" || fail "the restart command did not run"
+sl_log "deployed 1.0.0 to the installed agent: current -> $(readlink "$R/var/lib/sluice-agent/current"), owned by uid $AGENT_UID"
+
+# ---- 5. revoke
+api -X DELETE "$API/v1/agents/$HOST" | json 'd["revoked"]' | grep -qx True || fail "DELETE /v1/agents/$HOST did not revoke"
+code="$(curl -sS -o "$WORK/hb.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$CONF/credential")" "$API/v1/agents/heartbeat")"
+[[ "$code" == 401 ]] && [[ "$(json 'd["error"]["code"]' <"$WORK/hb.json")" == agent_revoked ]] ||
+  fail "the revoked credential was not refused: $code $(cat "$WORK/hb.json")"
+refused() {
+  local c
+  c="$(curl -sS -o "$WORK/refused.json" -w '%{http_code}' --max-time 10 -H "$EXEC" -H 'Content-Type: application/json' \
+    -d "$(deploy_body 1.0.0)" "$AGENT/v1/deploy")"
+  [[ "$c" == 403 ]] && grep -q agent_revoked "$WORK/refused.json"
+}
+sl_wait_until 20 "the revoked agent refuses deploys" refused || fail "the revoked agent still deploys: $(cat "$WORK/refused.json")"
+api "$API/v1/agents" | python3 -c "
+import json, sys
+a = [h for h in json.load(sys.stdin)['items'] if h['name'] == '$HOST'][0]
+sys.exit(0 if a['revoked'] and a['revoked_by'] == 'local-admin' else 1)" || fail "GET /v1/agents does not show $HOST revoked"
+api "$API/v1/audit?limit=50" | python3 -c "
+import json, sys
+acts = {(e['action'], e['outcome']) for e in json.load(sys.stdin)['items']}
+want = {('agent.enrollment_token.create', 'created'), ('agent.enroll', 'enrolled'),
+        ('agent.enroll', 'refused_token_reused'), ('agent.revoke', 'revoked')}
+sys.exit(0 if want <= acts else print(sorted(want - acts)) or 1)" || fail "the audit log lacks agent entries"
+sl_log "revoked: release-intake refuses the credential (agent_revoked), the agent refuses deploys (403)"
+sl_log "PASS"
