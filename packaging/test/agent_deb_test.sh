@@ -55,7 +55,7 @@ trap cleanup EXIT
 [[ -f var/local/stack.env ]] || fail "the local stack is not up (var/local/stack.env is missing)"
 # shellcheck disable=SC1091
 source var/local/stack.env
-for b in agent/sluice-agent services/release-intake/release-intake; do
+for b in agent/sluice-agent services/release-intake/release-intake cli/sluice; do
   [[ -x "$BUILD/$b" ]] || fail "$BUILD/$b is not built"
 done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -156,7 +156,8 @@ ADMIN="Authorization: Bearer $(cat "$ADMIN_TOKEN_FILE")"
 api() { curl -sS --max-time 10 -H "$ADMIN" -H 'Content-Type: application/json' "$@"; }
 
 HOST=deb-host-1
-api -X POST "$API/v1/agents/enrollment-tokens" -d "{\"name\": \"$HOST\", \"expires_in\": \"10m\"}" >"$WORK/enrol.json"
+sluice() { "$BUILD/cli/sluice" --api "$API" --token-file "$ADMIN_TOKEN_FILE" "$@"; }
+sluice --raw agent enrollment-token --name "$HOST" --expires-in 10m >"$WORK/enrol.json"
 json 'd["token"]' <"$WORK/enrol.json" >"$R/root-enrollment-token" || fail "no enrolment token: $(cat "$WORK/enrol.json")"
 chmod 0600 "$R/root-enrollment-token"
 CONF="$R/etc/sluice-agent"
@@ -236,7 +237,8 @@ grep -q "restarted 1.0.0" "$R/var/lib/sluice-agent/releases/restarts.log" || fai
 sl_log "deployed 1.0.0 to the installed agent: current -> $(readlink "$R/var/lib/sluice-agent/current"), owned by uid $AGENT_UID"
 
 # ---- 5. revoke
-api -X DELETE "$API/v1/agents/$HOST" | json 'd["revoked"]' | grep -qx True || fail "DELETE /v1/agents/$HOST did not revoke"
+sluice agent list | grep -q "^$HOST  *$HOST_IP " || fail "sluice agent list: $(sluice agent list)"
+sluice agent revoke "$HOST" | grep -qx "host $HOST revoked" || fail "sluice agent revoke $HOST did not revoke"
 code="$(curl -sS -o "$WORK/hb.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$CONF/credential")" "$API/v1/agents/heartbeat")"
 [[ "$code" == 401 ]] && [[ "$(json 'd["error"]["code"]' <"$WORK/hb.json")" == agent_revoked ]] ||
   fail "the revoked credential was not refused: $code $(cat "$WORK/hb.json")"
