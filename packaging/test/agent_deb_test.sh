@@ -12,7 +12,8 @@
 #   4. systemd cannot run here: the installed /usr/bin/sluice-agent is started directly, as the
 #      package's system user (setpriv, no new privileges), with the installed agent.conf and
 #      enrolled.conf (its paths taken under the install root); it reports in and GET /v1/agents
-#      lists it as seen; a release is deployed to it through its API with the executor's token;
+#      lists it as seen; a release is deployed to it through the whole path (spec, release,
+#      deployment request, rollout-planner, executor with the shared agent token);
 #   5. the host is revoked: release-intake refuses its credential and the agent then refuses
 #      deploys (403 agent_revoked).
 set -euo pipefail
@@ -55,7 +56,8 @@ trap cleanup EXIT
 [[ -f var/local/stack.env ]] || fail "the local stack is not up (var/local/stack.env is missing)"
 # shellcheck disable=SC1091
 source var/local/stack.env
-for b in agent/sluice-agent services/release-intake/release-intake cli/sluice; do
+for b in agent/sluice-agent services/release-intake/release-intake services/rollout-planner/rollout-planner \
+  services/executor/executor cli/sluice; do
   [[ -x "$BUILD/$b" ]] || fail "$BUILD/$b is not built"
 done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -137,21 +139,38 @@ else
   sl_warn "ip netns add failed: the host runs on loopback"
 fi
 
-# ---- 3. release-intake, an enrolment token, enrol
+# ---- 3. release-intake (with a rollout-planner and an executor), an enrolment token, enrol
 API_PORT="$(free_port)"
 API="http://$SERVER_IP:$API_PORT"
 ADMIN_TOKEN_FILE="$WORK/admin-token"
 (umask 077 && echo "slc_deb_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$ADMIN_TOKEN_FILE")
 (umask 077 && echo "svc_deb_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/service-token")
 (umask 077 && echo "sla_deb_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/executor-token")
-env -i PATH="$PATH" HOME="${HOME:-/root}" \
-  SLUICE_KAFKA_BROKERS="$SLUICE_KAFKA_BROKERS" SLUICE_PG_DSN="$SLUICE_PG_DSN" \
-  SLUICE_REDIS_URL="$SLUICE_REDIS_URL" SLUICE_LOG_LEVEL=info \
-  SLUICE_HTTP_ADDR="$SERVER_IP:$API_PORT" SLUICE_PG_SCHEMA="e2e_${RUN_ID}_intake" \
-  SLUICE_SERVICE_TOKEN_FILE="$WORK/service-token" SLUICE_ADMIN_TOKEN_FILE="$ADMIN_TOKEN_FILE" \
-  "$BUILD/services/release-intake/release-intake" >>"$WORK/log/release-intake.log" 2>&1 &
-PIDS[release-intake]=$!
-sl_wait_until 60 "release-intake ready" sl_http_ok "$API/readyz" || fail "release-intake did not become ready"
+# start_service NAME BINARY ADDR KEY=VALUE...: a clean environment, the stack's addresses, this
+# run's schema and consumer group (as test/e2e/common.sh does).
+start_service() {
+  local name="$1" bin="$2" addr="$3"
+  shift 3
+  env -i PATH="$PATH" HOME="${HOME:-/root}" \
+    SLUICE_KAFKA_BROKERS="$SLUICE_KAFKA_BROKERS" SLUICE_PG_DSN="$SLUICE_PG_DSN" \
+    SLUICE_REDIS_URL="$SLUICE_REDIS_URL" SLUICE_LOG_LEVEL=info \
+    SLUICE_HTTP_ADDR="$addr" SLUICE_PG_SCHEMA="e2e_${RUN_ID}_${name//-/_}" \
+    SLUICE_SERVICE_TOKEN_FILE="$WORK/service-token" \
+    "$@" "$BUILD/$bin" >>"$WORK/log/$name.log" 2>&1 &
+  PIDS[$name]=$!
+  sl_wait_until 60 "$name ready" sl_http_ok "http://$addr/readyz" || fail "$name did not become ready"
+}
+PLANNER_PORT="$(free_port)"
+EXECUTOR_PORT="$(free_port)"
+start_service rollout-planner services/rollout-planner/rollout-planner "127.0.0.1:$PLANNER_PORT" \
+  SLUICE_KAFKA_GROUP="rollout-planner-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest
+start_service executor services/executor/executor "127.0.0.1:$EXECUTOR_PORT" \
+  SLUICE_KAFKA_GROUP="executor-$RUN_ID" SLUICE_KAFKA_START_OFFSET=latest \
+  SLUICE_EXECUTOR_AGENT_TOKEN_FILE="$WORK/executor-token"
+# On the bridge address: the namespace host enrols and reports to it.
+start_service release-intake services/release-intake/release-intake "$SERVER_IP:$API_PORT" \
+  SLUICE_ADMIN_TOKEN_FILE="$ADMIN_TOKEN_FILE" SLUICE_PLANNER_URL="http://127.0.0.1:$PLANNER_PORT" \
+  SLUICE_EXECUTOR_URL="http://127.0.0.1:$EXECUTOR_PORT"
 ADMIN="Authorization: Bearer $(cat "$ADMIN_TOKEN_FILE")"
 api() { curl -sS --max-time 10 -H "$ADMIN" -H 'Content-Type: application/json' "$@"; }
 
@@ -224,17 +243,58 @@ python3 -m http.server "$ART_PORT" --bind "$SERVER_IP" --directory "$WORK/srv" >
 PIDS[artifacts]=$!
 sl_wait_until 20 "artifact server" sl_http_ok "http://$SERVER_IP:$ART_PORT/app-1.0.0.tar.gz" || fail "artifact server did not start"
 EXEC="Authorization: Bearer $(cat "$WORK/executor-token")"
-deploy_body() {
-  printf '{"version": "%s", "artifact_url": "http://%s:%s/app-1.0.0.tar.gz", "sha256": "%s", "deployment_id": "dep-%s", "generation": 1, "service": {"restart_command": ["bin/restart.sh"], "health": {"command": ["bin/health.sh"], "timeout": "10s"}}}' \
-    "$1" "$SERVER_IP" "$ART_PORT" "$SHA" "$RUN_ID"
+# Deployed the whole way: a delivery spec naming the enrolled host, a release, a deployment
+# request; the rollout-planner plans it and the executor calls the installed agent.
+APP="deb-app-$RUN_ID"
+cat >"$WORK/spec.yaml" <<SPEC
+app: $APP
+environments:
+  production:
+    targets:
+      web:
+        hosts:
+          - name: $HOST
+            address: $HOST_IP
+            agentEndpoint: "$AGENT"
+            labels: {role: web, zone: zone-a}
+    strategy:
+      type: canary
+      steps:
+        - weight: 100%
+      maxParallel: 1
+      hostTimeout: 60s
+    service:
+      restartCommand: ["bin/restart.sh"]
+      restartTimeout: 30s
+      health: {command: ["bin/health.sh"], timeout: 20s}
+    policy:
+      concurrency: queue
+SPEC
+for svc in rollout-planner executor; do
+  sl_wait_until 30 "$svc partitions assigned" grep -q "consumer group $svc-$RUN_ID assigned" "$WORK/log/$svc.log" ||
+    fail "$svc got no partitions"
+done
+sleep 1
+sluice apply -f "$WORK/spec.yaml" >/dev/null || fail "the spec was not applied"
+release_id="$(sluice --raw release create --app "$APP" --tag "v1.0.0" --version 1.0.0 \
+  --artifact-url "http://$SERVER_IP:$ART_PORT/app-1.0.0.tar.gz" --sha256 "$SHA" --created-by agent-deb-test | json 'd["id"]')" ||
+  fail "no release"
+deployment="$(sluice --raw deploy --release "$release_id" --env production | json 'd["deployment_id"]')" || fail "no deployment"
+wait_final() {
+  local id="$1" deadline=$((SECONDS + $2)) status=""
+  while ((SECONDS < deadline)); do
+    status="$(api "$API/v1/deployments/$id" 2>/dev/null | json 'd["status"]' 2>/dev/null || true)"
+    case "$status" in succeeded | failed | aborted | rolled_back) echo "$status"; return 0 ;; esac
+    sleep 0.5
+  done
+  echo "timeout(last: ${status:-none})"
 }
-curl -sS --max-time 60 -H "$EXEC" -H 'Content-Type: application/json' -d "$(deploy_body 1.0.0)" \
-  "$AGENT/v1/deploy" >"$WORK/deploy.json" || fail "deploy call failed"
-[[ "$(json 'd["result"]' <"$WORK/deploy.json")" == succeeded ]] || fail "deploy: $(cat "$WORK/deploy.json")"
+status="$(wait_final "$deployment" 120)"
+[[ "$status" == succeeded ]] || fail "deployment $deployment of 1.0.0 to the installed agent: $status"
 [[ "$(readlink "$R/var/lib/sluice-agent/current")" == *1.0.0 ]] || fail "current is not 1.0.0 in $R/var/lib/sluice-agent"
 [[ "$(stat -c %u "$R/var/lib/sluice-agent/releases/1.0.0")" == "$AGENT_UID" ]] || fail "the release is not the agent user's"
 grep -q "restarted 1.0.0" "$R/var/lib/sluice-agent/releases/restarts.log" || fail "the restart command did not run"
-sl_log "deployed 1.0.0 to the installed agent: current -> $(readlink "$R/var/lib/sluice-agent/current"), owned by uid $AGENT_UID"
+sl_log "deployment $deployment ($status) put 1.0.0 on the installed agent: current -> $(readlink "$R/var/lib/sluice-agent/current"), owned by uid $AGENT_UID"
 
 # ---- 5. revoke
 sluice agent list | grep -q "^$HOST  *$HOST_IP " || fail "sluice agent list: $(sluice agent list)"
@@ -242,6 +302,11 @@ sluice agent revoke "$HOST" | grep -qx "host $HOST revoked" || fail "sluice agen
 code="$(curl -sS -o "$WORK/hb.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$CONF/credential")" "$API/v1/agents/heartbeat")"
 [[ "$code" == 401 ]] && [[ "$(json 'd["error"]["code"]' <"$WORK/hb.json")" == agent_revoked ]] ||
   fail "the revoked credential was not refused: $code $(cat "$WORK/hb.json")"
+# What the executor's AgentDriver sends, straight to the agent.
+deploy_body() {
+  printf '{"version": "%s", "artifact_url": "http://%s:%s/app-1.0.0.tar.gz", "sha256": "%s", "deployment_id": "direct-%s", "generation": 1, "service": {"restart_command": ["bin/restart.sh"], "health": {"command": ["bin/health.sh"], "timeout": "10s"}}}' \
+    "$1" "$SERVER_IP" "$ART_PORT" "$SHA" "$RUN_ID"
+}
 refused() {
   local c
   c="$(curl -sS -o "$WORK/refused.json" -w '%{http_code}' --max-time 10 -H "$EXEC" -H 'Content-Type: application/json' \
