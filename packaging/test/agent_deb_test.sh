@@ -314,6 +314,21 @@ refused() {
   [[ "$c" == 403 ]] && grep -q agent_revoked "$WORK/refused.json"
 }
 sl_wait_until 20 "the revoked agent refuses deploys" refused || fail "the revoked agent still deploys: $(cat "$WORK/refused.json")"
+# The executor's path too: the next deployment to the revoked host fails there, and the host
+# keeps 1.0.0.
+echo 2.0.0 >"$WORK/art/pkg/VERSION"
+tar -C "$WORK/art/pkg" -czf "$WORK/srv/app-2.0.0.tar.gz" bin VERSION
+SHA2="$(sha256sum "$WORK/srv/app-2.0.0.tar.gz" | cut -d' ' -f1)"
+release2="$(sluice --raw release create --app "$APP" --tag "v2.0.0" --version 2.0.0 \
+  --artifact-url "http://$SERVER_IP:$ART_PORT/app-2.0.0.tar.gz" --sha256 "$SHA2" --created-by agent-deb-test |
+  json 'd["id"]')" || fail "no release 2.0.0"
+deployment2="$(sluice --raw deploy --release "$release2" --env production | json 'd["deployment_id"]')" || fail "no deployment of 2.0.0"
+status2="$(wait_final "$deployment2" 120)"
+[[ "$status2" == failed || "$status2" == rolled_back ]] || fail "deployment $deployment2 to the revoked host: $status2"
+api "$API/v1/deployments/$deployment2/instances" | grep -q agent_revoked ||
+  fail "the executor's record of $deployment2 does not name agent_revoked: $(api "$API/v1/deployments/$deployment2/instances")"
+[[ "$(readlink "$R/var/lib/sluice-agent/current")" == *1.0.0 ]] || fail "the revoked host no longer runs 1.0.0"
+sl_log "deployment $deployment2 of 2.0.0 to the revoked host: $status2 (agent_revoked), the host keeps 1.0.0"
 api "$API/v1/agents" | python3 -c "
 import json, sys
 a = [h for h in json.load(sys.stdin)['items'] if h['name'] == '$HOST'][0]
