@@ -202,6 +202,24 @@ enroll --force >"$WORK/enroll3.out" 2>&1 || rc=$?
   fail "the spent enrolment token was not refused (rc $rc): $(cat "$WORK/enroll3.out")"
 [[ "$(sha256sum <"$CONF/credential")" == "$cred_before" ]] || fail "a refused enrolment changed the credential"
 sl_log "second enroll refused (already enrolled); --force with the spent token refused, nothing changed"
+# One token, two hosts racing: exactly one enrols. An expired token enrols no one.
+race_token="$(sluice --raw agent enrollment-token --expires-in 10m | json 'd["token"]')"
+race_pids=()
+for i in 1 2; do
+  curl -sS -o "$WORK/race$i.json" -w '%{http_code}\n' -H 'Content-Type: application/json' \
+    -d "{\"enrollment_token\": \"$race_token\", \"name\": \"race-$i\", \"address\": \"10.86.0.$((20 + i))\"}" \
+    "$API/v1/agents/enroll" >"$WORK/race$i.code" &
+  race_pids+=($!)
+done
+wait "${race_pids[@]}" || true
+codes="$(sort "$WORK/race1.code" "$WORK/race2.code" | tr '\n' ' ')"
+[[ "$codes" == "201 401 " ]] || fail "two enrolments with one token answered $codes (want one 201, one 401)"
+short_token="$(sluice --raw agent enrollment-token --expires-in 1s | json 'd["token"]')"
+sleep 1.5
+code="$(curl -sS -o "$WORK/expired.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d "{\"enrollment_token\": \"$short_token\", \"name\": \"late-1\", \"address\": \"10.86.0.30\"}" "$API/v1/agents/enroll")"
+[[ "$code" == 401 ]] && grep -q expired "$WORK/expired.json" || fail "an expired token enrolled: $code $(cat "$WORK/expired.json")"
+sl_log "one token, two racing hosts: one enrolled; an expired token refused"
 
 # ---- 4. the installed agent, started directly (no systemd here)
 sl_log "systemd cannot run here: starting the installed $R/usr/bin/sluice-agent directly as the"
