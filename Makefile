@@ -38,7 +38,7 @@ TEST_TIERS := deps lint build schema-check unit prebuild build-asan unit-asan in
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
         integration e2e schema-check lint fuzz fuzz-smoke prebuild tidy tidy-changed charts test up down demo bench kube kube-up \
         kube-down kube-status helm restore console images images-check compose compose-up compose-down docker-up \
-        docker-down
+        docker-down deb
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -135,6 +135,14 @@ helm: ## helm install / upgrade / uninstall of charts/sluice on the local Kubern
 restore: ## Backup and restore test: PITR from a base backup and archived WAL, no committed transition lost
 	$(call need_build,build/dev,build)
 	bash test/restore/restore_test.sh
+
+# The sluice-agent Debian package (packaging/: CPack, Depends from dpkg-shlibdeps), from build/dev's
+# binary (stripped); installed into a directory root and enrolled by agent_deb_test (e2e tier).
+deb: ## Build the sluice-agent .deb (build/dev/packages/sluice-agent_<version>_amd64.deb)
+	$(call need_build,build/dev,build)
+	cmake --build build/dev --target sluice-agent -j$(JOBS)
+	cd build/dev && cpack -G DEB
+	dpkg-deb --info build/dev/packages/sluice-agent_*_amd64.deb
 
 schema-check: ## Check that the event schemas changed only additively
 	bash scripts/schema-check.sh

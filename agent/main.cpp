@@ -8,9 +8,13 @@
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/http/server.hpp>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "src/agent_api.hpp"
+#include "src/enroll.hpp"
+#include "src/heartbeat.hpp"
 #include "src/host_agent.hpp"
 
 namespace {
@@ -26,6 +30,8 @@ struct Config {
   std::string tls_key_file;
   std::string tls_client_ca_file;
   agent::HostAgentOptions host;
+  // Set when the host is enrolled (enrolled.conf, written by `sluice-agent enroll`).
+  std::optional<agent::HeartbeatOptions> heartbeat;
 };
 
 Config ParseConfig() {
@@ -75,13 +81,48 @@ Config ParseConfig() {
       throw core::ConfigError(std::string(key) + "=" + file + ": no such file");
     }
   }
+  // Enrolment (`sluice-agent enroll` writes these to enrolled.conf): the agent reports to
+  // release-intake with its own credential.
+  const auto server = env.String("SLUICE_AGENT_SERVER", "");
+  const auto name = env.String("SLUICE_AGENT_NAME", "");
+  const auto credential = env.Secret("SLUICE_AGENT_CREDENTIAL");
+  const auto server_ca = env.String("SLUICE_AGENT_SERVER_CA_FILE", "");
+  const auto interval = env.Duration("SLUICE_AGENT_HEARTBEAT_INTERVAL", 30s);
+  if (!server.empty() || credential) {
+    if (server.empty() || !credential || name.empty()) {
+      throw core::ConfigError(
+          "SLUICE_AGENT_SERVER, SLUICE_AGENT_NAME and SLUICE_AGENT_CREDENTIAL[_FILE] go together "
+          "(an enrolled host; `sluice-agent enroll` writes them): set all or none");
+    }
+    if (interval < 1s || interval > 1h) {
+      throw core::ConfigError("SLUICE_AGENT_HEARTBEAT_INTERVAL: between 1s and 1h");
+    }
+    c.heartbeat = agent::HeartbeatOptions{server, name, *credential, server_ca, interval};
+  }
   env.RejectUnknown();
   return c;
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "enroll") {
+    try {
+      const auto options = agent::ParseEnrollArgs(std::vector<std::string>(argv + 2, argv + argc));
+      return agent::RunEnroll(options, std::cout, std::cerr);
+    } catch (const agent::UsageError& e) {
+      if (*e.what()) std::cerr << "sluice-agent enroll: " << e.what() << "\n";
+      std::cerr << agent::kEnrollUsage;
+      return 2;
+    }
+  }
+  if (argc >= 2) {
+    std::cerr << "sluice-agent: unknown command '" << argv[1]
+              << "'; run it without arguments (configured by SLUICE_AGENT_* variables) or as "
+                 "`sluice-agent enroll ...`\n"
+              << agent::kEnrollUsage;
+    return 2;
+  }
   core::Lifecycle::BlockTerminationSignals();
   Config config;
   try {
@@ -107,11 +148,20 @@ int main() {
     server_options.tls_client_ca_file = config.tls_client_ca_file;
     http::Server server(std::string(agent::kServiceName), server_options);
     server.MountOps(health, *registry);
-    agent::AgentApi api({host, server}, config.token);
+    std::optional<agent::Heartbeat> heartbeat;
+    if (config.heartbeat) heartbeat.emplace(*config.heartbeat);
+    agent::AgentApiDeps deps{host, server};
+    if (heartbeat) deps.refusal = [&heartbeat] { return heartbeat->Refusal(); };
+    agent::AgentApi api(deps, config.token);
     api.Register();
 
     core::Lifecycle lifecycle;
     lifecycle.Add(server);
+    if (heartbeat) {
+      lifecycle.Add(*heartbeat);
+      log->info("enrolled as '{}' with {}: heartbeat every {}s", config.heartbeat->name,
+                config.heartbeat->server, config.heartbeat->interval.count() / 1000);
+    }
     log->info("sluice-agent listening on {}://{} (root {}{})", server.Scheme(), config.addr,
               config.host.root.string(),
               config.tls_client_ca_file.empty() ? "" : ", client certificates required");

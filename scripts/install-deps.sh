@@ -27,7 +27,8 @@ done
 
 export DEBIAN_FRONTEND=noninteractive
 
-# clang + libclang-rt-14-dev (libFuzzer): the fuzz build (make fuzz, fuzz/).
+# clang + libclang-rt-14-dev (libFuzzer): the fuzz build (make fuzz, fuzz/). dpkg-dev:
+# dpkg-shlibdeps, the Depends of the sluice-agent .deb (make deb, packaging/).
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config make
   librdkafka-dev libpqxx-dev libhiredis-dev libspdlog-dev libfmt-dev
@@ -35,6 +36,7 @@ BUILD_PACKAGES=(
   libyaml-cpp-dev prometheus-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libarchive-dev libssh-dev ccache
   clang libclang-rt-14-dev
+  dpkg-dev
 )
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus prometheus-alertmanager)
 # librsvg2-bin: rsvg-convert renders the incident charts to PNG in rollback-agent's unit tests.

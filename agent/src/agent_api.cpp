@@ -54,13 +54,24 @@ void AgentApi::Authenticate(const httplib::Request& req) const {
   }
 }
 
+void AgentApi::CheckNotRevoked() const {
+  if (!deps_.refusal) return;
+  if (auto why = deps_.refusal()) {
+    throw http::ApiException(http::ApiError{
+        403, "agent_revoked",
+        *why + "; this host takes no deploy or revert until it is enrolled again", "", 0});
+  }
+}
+
 void AgentApi::Register() {
   deps_.server.Post("/v1/deploy", [this](const httplib::Request& req, httplib::Response& res) {
     Authenticate(req);
+    CheckNotRevoked();
     Guarded(res, [&] { return deps_.agent.Deploy(ParseDeployRequest(Body(req))); });
   });
   deps_.server.Post("/v1/revert", [this](const httplib::Request& req, httplib::Response& res) {
     Authenticate(req);
+    CheckNotRevoked();
     Guarded(res, [&] { return deps_.agent.Revert(ParseRevertRequest(Body(req))); });
   });
   deps_.server.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {

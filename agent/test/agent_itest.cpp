@@ -2,6 +2,7 @@
 // 127.0.0.1, serving .tar.gz files built here) and checks what lands on disk.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -53,6 +54,35 @@ class AgentTest : public ::testing::Test {
         return;
       }
       res.set_content(it->second, "application/gzip");
+    });
+    // A stand-in for release-intake's enrolment routes (the enrolled-agent tests).
+    server_.Post("/v1/agents/heartbeat", [this](const httplib::Request& req,
+                                                httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      heartbeats_.push_back(req.get_header_value("Authorization"));
+      if (revoked_) {
+        res.status = 401;
+        res.set_content(
+            R"({"error":{"code":"agent_revoked","message":"host 'web-1' was revoked by admin","field":""}})",
+            "application/json");
+      } else {
+        res.set_content(R"({"name":"web-1"})", "application/json");
+      }
+    });
+    server_.Post("/v1/agents/enroll", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      enrolments_.push_back(json::parse(req.body));
+      if (enrolments_.size() == 1) {
+        res.status = 201;
+        res.set_content(
+            R"({"name":"web-1","credential":"slh_first-credential","enrolled_at_ms":1,"enrollment_id":"e1"})",
+            "application/json");
+      } else {
+        res.status = 401;
+        res.set_content(
+            R"({"error":{"code":"invalid_enrollment_token","message":"the enrolment token was already used","field":"enrollment_token"}})",
+            "application/json");
+      }
     });
     artifact_port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(artifact_port_, 0);
@@ -162,6 +192,9 @@ class AgentTest : public ::testing::Test {
   std::mutex mu_;
   std::map<std::string, std::string> artifacts_;  // guarded by mu_
   std::map<std::string, int> requests_;           // guarded by mu_
+  bool revoked_ = false;                          // guarded by mu_
+  std::vector<std::string> heartbeats_;           // guarded by mu_: their Authorization
+  std::vector<json> enrolments_;                  // guarded by mu_
   std::unique_ptr<sluice::testing::ChildProcess> agent_;
 };
 
@@ -444,3 +477,125 @@ TEST_F(AgentTest, TheApiNeedsTheTokenAndValidBodies) {
 }
 
 }  // namespace
+
+namespace {
+
+// Runs `sluice-agent enroll ARGS`; its exit status, stdout + stderr in `output`.
+int Enroll(const std::string& args, const fs::path& out_file, std::string& output) {
+  const std::string cmd =
+      std::string(SLUICE_AGENT_BIN) + " enroll " + args + " >" + out_file.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  output = ReadFile(out_file);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+}  // namespace
+
+// `sluice-agent enroll`: the credential and settings written 0600 from release-intake's answer;
+// a second run refuses (exit 3) and changes nothing; --force with a spent token is refused by
+// release-intake (naming the flag) and leaves the files as they were.
+TEST_F(AgentTest, EnrollWritesItsFilesOnceAndRefusesAgain) {
+  const fs::path conf = base_ / "etc";
+  {
+    std::ofstream(base_ / "enroll-token") << "sle_test-token\n";
+    std::ofstream(base_ / "executor-token") << kToken << "\n";
+  }
+  const std::string args = "--server http://127.0.0.1:" + std::to_string(artifact_port_) +
+                           " --token-file " + (base_ / "enroll-token").string() +
+                           " --name web-1 --address 10.0.0.5 --label role=web --label zone=zone-a" +
+                           " --config-dir " + conf.string() + " --executor-token-file " +
+                           (base_ / "executor-token").string();
+  std::string out;
+  ASSERT_EQ(Enroll(args, base_ / "enroll.out", out), 0) << out;
+  {
+    std::lock_guard lock(mu_);
+    ASSERT_EQ(enrolments_.size(), 1u);
+    EXPECT_EQ(enrolments_[0]["enrollment_token"], "sle_test-token");
+    EXPECT_EQ(enrolments_[0]["name"], "web-1");
+    EXPECT_EQ(enrolments_[0]["address"], "10.0.0.5");
+    EXPECT_EQ(enrolments_[0]["labels"], json({{"role", "web"}, {"zone", "zone-a"}}));
+  }
+  for (const auto* f : {"credential", "enrolled.conf", "enrollment.json", "executor-token"}) {
+    EXPECT_EQ(fs::status(conf / f).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << f;
+  }
+  EXPECT_EQ(ReadFile(conf / "credential"), "slh_first-credential\n");
+  const std::string settings = ReadFile(conf / "enrolled.conf");
+  EXPECT_NE(settings.find("SLUICE_AGENT_NAME=web-1\n"), std::string::npos) << settings;
+  EXPECT_NE(settings.find("SLUICE_AGENT_CREDENTIAL_FILE=" + (conf / "credential").string()),
+            std::string::npos)
+      << settings;
+
+  EXPECT_EQ(Enroll(args, base_ / "enroll2.out", out), 3) << out;
+  EXPECT_NE(out.find("already enrolled as 'web-1'"), std::string::npos) << out;
+  EXPECT_EQ(Enroll(args + " --force", base_ / "enroll3.out", out), 1) << out;
+  EXPECT_NE(out.find("invalid_enrollment_token, --token-file"), std::string::npos) << out;
+  EXPECT_EQ(ReadFile(conf / "credential"), "slh_first-credential\n");
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(enrolments_.size(), 2u);  // the second run never called release-intake
+}
+
+// An enrolled agent reports to release-intake with its credential; once release-intake refuses
+// it (revoked), deploys and reverts are refused (403 agent_revoked) while status still answers;
+// accepted again, the agent takes commands again.
+TEST_F(AgentTest, EnrolledAgentRefusesCommandsWhileReleaseIntakeRefusesItsCredential) {
+  const fs::path enrolled_root = base_ / "enrolled";
+  const int port = sluice::testing::FreePort();
+  sluice::testing::ChildProcess agent(
+      {SLUICE_AGENT_BIN},
+      {{"SLUICE_AGENT_ADDR", "127.0.0.1:" + std::to_string(port)},
+       {"SLUICE_AGENT_ROOT", enrolled_root.string()},
+       {"SLUICE_AGENT_TOKEN", kToken},
+       {"SLUICE_AGENT_SERVER", "http://127.0.0.1:" + std::to_string(artifact_port_)},
+       {"SLUICE_AGENT_NAME", "web-1"},
+       {"SLUICE_AGENT_CREDENTIAL", "slh_host-credential"},
+       {"SLUICE_AGENT_HEARTBEAT_INTERVAL", "1s"},
+       {"SLUICE_LOG_LEVEL", "debug"}},
+      std::string(SLUICE_TEST_LOG_DIR) + "/sluice-agent-enrolled-" + base_.filename().string() +
+          ".log");
+  agent_port_ = port;  // Call() talks to this agent
+  ASSERT_TRUE(sluice::testing::WaitForHttpOk(
+      "http://127.0.0.1:" + std::to_string(port) + "/healthz", std::chrono::seconds(15)))
+      << agent.LogTail();
+  const auto deploy_code = [&](const std::string& version) {
+    return Refusal("/v1/deploy", DeployBody(version, 1));
+  };
+  const auto wait_for = [&](auto&& done) {
+    for (int i = 0; i < 100 && !done(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return done();
+  };
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lock(mu_);
+    return !heartbeats_.empty();
+  })) << agent.LogTail();
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(heartbeats_.front(), "Bearer slh_host-credential");
+  }
+  EXPECT_EQ(Call("POST", "/v1/deploy", DeployBody("1.0.0", 1)).status, 200);
+
+  {
+    std::lock_guard lock(mu_);
+    revoked_ = true;
+  }
+  // Until the next heartbeat, a repeated deploy of the current version is answered
+  // (unchanged); then refused.
+  ASSERT_TRUE(wait_for([&] { return deploy_code("1.0.0").second == "agent_revoked"; }))
+      << agent.LogTail();
+  EXPECT_EQ(deploy_code("2.0.0"), (std::pair<long, std::string>{403, "agent_revoked"}));
+  EXPECT_EQ(Refusal("/v1/revert", {{"version", "1.0.0"}, {"generation", 1}}).second,
+            "agent_revoked");
+  EXPECT_EQ(Ok("GET", "/v1/status")["current"], "1.0.0");  // nothing changed on the host
+
+  {
+    std::lock_guard lock(mu_);
+    revoked_ = false;
+  }
+  ASSERT_TRUE(wait_for([&] {
+    return Call("POST", "/v1/deploy", DeployBody("2.0.0", 1)).status == 200;
+  })) << agent.LogTail();
+  EXPECT_EQ(Ok("GET", "/v1/status")["current"], "2.0.0");
+}

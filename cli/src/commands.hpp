@@ -84,5 +84,6 @@ void AddAdminCommands(Commands& commands);     // token, audit
 void AddRollbackCommands(Commands& commands);  // rollback
 void AddEnvCommands(Commands& commands);       // env
 void AddPublishCommands(Commands& commands);   // publish (a Kafka producer)
+void AddAgentCommands(Commands& commands);     // agent (enrolled host agents)
 
 }  // namespace sluice::cli

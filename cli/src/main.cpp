@@ -41,5 +41,6 @@ int main(int argc, char** argv) {
   sluice::cli::AddRollbackCommands(commands);
   sluice::cli::AddEnvCommands(commands);
   sluice::cli::AddPublishCommands(commands);
+  sluice::cli::AddAgentCommands(commands);
   return commands.Run(argc, argv);
 }

@@ -442,6 +442,27 @@ call("GET", signed("/v1/incidents/no-such-incident", int(time.time()) + 60), 404
 call("GET", signed("/v1/incidents/no-such-incident", int(time.time()) - 1), 401)
 call("GET", signed("/v1/incidents/other", int(time.time()) + 60).replace("/other", "/no-such-incident"), 401)
 
+print("host agents: enrolment tokens, enrol, heartbeat, list, revoke")
+_, _, enrol = call("POST", "/v1/agents/enrollment-tokens", 201, token=ADMIN, body={"expires_in": "10m"})
+call("POST", "/v1/agents/enrollment-tokens", 400, token=ADMIN, body={"expires_in": "30d"})
+host = f"conf-host-{suffix}"
+enrol_body = {"enrollment_token": enrol["token"], "name": host, "address": "10.99.0.1", "labels": {"role": "web"}}
+_, _, enrolled = call("POST", "/v1/agents/enroll", 201, body=enrol_body)
+call("POST", "/v1/agents/enroll", 401, body=enrol_body)
+call("POST", "/v1/agents/enroll", 400, body={"enrollment_token": enrol["token"], "name": "Bad Name", "address": "10.99.0.1"})
+_, _, bound = call("POST", "/v1/agents/enrollment-tokens", 201, token=ADMIN, body={"name": f"other-{suffix}"})
+call("POST", "/v1/agents/enroll", 403, body={"enrollment_token": bound["token"], "name": host, "address": "10.99.0.1"})
+_, _, again = call("POST", "/v1/agents/enrollment-tokens", 201, token=ADMIN, body={})
+call("POST", "/v1/agents/enroll", 409, body={"enrollment_token": again["token"], "name": host, "address": "10.99.0.2"})
+call("POST", "/v1/agents/heartbeat", 200, token=enrolled["credential"])
+call("POST", "/v1/agents/heartbeat", 401, token="slh_" + "A" * 43)
+_, _, listed = call("GET", "/v1/agents", 200, token=viewer)
+if not any(a["name"] == host and a["last_seen_at_ms"] for a in listed["items"]):
+    fail(f"GET /v1/agents does not list {host} as seen: {listed}")
+call("DELETE", f"/v1/agents/{host}", 200, token=ADMIN)
+call("DELETE", "/v1/agents/no-such-host", 404, token=ADMIN)
+call("POST", "/v1/agents/heartbeat", 401, token=enrolled["credential"])
+
 print("audit and revocation")
 call("GET", "/v1/audit?limit=20", 200, token=ADMIN)
 call("GET", "/v1/audit", 403, token=approver)

@@ -59,6 +59,7 @@ void ReleaseIntakeApi::Register() {
   RegisterDelivery();
   RegisterConsole();
   RegisterEvents();
+  RegisterAgents();
 }
 
 void RequireRole(const std::string& token_name, Role has, Role needed) {

@@ -158,6 +158,13 @@ class ReleaseIntakeApi {
   void FreezeEnvironment(const httplib::Request& req, httplib::Response& res, bool freeze);
   // Analyses (metric-watcher), incidents and rollbacks (rollback-agent).
   void RegisterAnalysesAndIncidents();
+  // Enrolled host agents: enrolment tokens, enrolment, heartbeat, list, revoke (agents_api.cpp).
+  void RegisterAgents();
+  void CreateEnrollmentToken(const httplib::Request& req, httplib::Response& res);
+  void EnrollAgent(const httplib::Request& req, httplib::Response& res);
+  void AgentHeartbeat(const httplib::Request& req, httplib::Response& res);
+  void ListAgents(const httplib::Request& req, httplib::Response& res);
+  void RevokeAgent(const httplib::Request& req, httplib::Response& res);
   // base_url + call.path; nullopt when the upstream cannot be reached (logged).
   std::optional<http::ClientResponse> Upstream(const std::string& base_url,
                                                const UpstreamCall& call);
