@@ -31,10 +31,12 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 # cache is warm. Times per tier: docs/operations.md ("How long make test takes").
 # fuzz-smoke: every libFuzzer target of fuzz/ for FUZZ_SMOKE_SECONDS (its own clang build,
 # build/fuzz; `make fuzz` runs them longer).
-TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan fuzz-smoke integration e2e console kube helm restore compose
+# chaos-smoke: a short seeded chaos run (test/chaos/chaos.py --tier smoke: 4 apps on 8 namespace
+# hosts, 9 deployments, 8 faults, bounded at CHAOS_SMOKE_TIMEOUT); `make chaos` runs it longer.
+TEST_TIERS := deps lint build schema-check unit charts build-asan unit-asan fuzz-smoke integration e2e chaos-smoke console kube helm restore compose
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
-        integration e2e schema-check lint fuzz fuzz-smoke tidy tidy-changed charts test up down demo bench kube kube-up \
+        integration e2e chaos chaos-smoke schema-check lint fuzz fuzz-smoke tidy tidy-changed charts test up down demo bench kube kube-up \
         kube-down kube-status helm restore console images images-check compose compose-up compose-down docker-up \
         docker-down
 
@@ -100,6 +102,21 @@ integration: ## Run the integration tests against the local stack
 e2e: ## Run the end-to-end tests against the local stack and the local Kubernetes control plane
 	$(call need_build,build/dev,build)
 	bash scripts/kube.sh with -- $(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1
+
+# Chaos (test/chaos/chaos.py, RELIABILITY.md): concurrent deployments to namespace hosts (prefix
+# cx) under a seeded schedule of kill -9, SIGSTOP past a lease and FLUSHDB of the run's Redis
+# database; a ledger of commands and host effects, and a checker that fails on any violation.
+# The seed is printed; SLUICE_CHAOS_SEED=<seed> replays the schedule. timeout(1) bounds each run
+# and SIGTERM makes the driver stop everything it started.
+CHAOS_TIMEOUT ?= 900
+CHAOS_SMOKE_TIMEOUT ?= 240
+chaos: ## The chaos suite: more deployments and faults, seeded (SLUICE_CHAOS_SEED), bounded at CHAOS_TIMEOUT s
+	$(call need_build,build/dev,build)
+	$(STACK) with -- timeout -k 30 $(CHAOS_TIMEOUT) python3 test/chaos/chaos.py --tier full
+
+chaos-smoke: ## A short seeded chaos run (the tier of make test), bounded at CHAOS_SMOKE_TIMEOUT s
+	$(call need_build,build/dev,build)
+	$(STACK) with -- timeout -k 30 $(CHAOS_SMOKE_TIMEOUT) python3 test/chaos/chaos.py --tier smoke
 
 # The web console in Debian's headless chromium (playwright-core) and the OpenAPI conformance
 # test of the public API, against services of their own on the local stack (test/console/).
