@@ -65,8 +65,11 @@ BAKE_S = 14
 TIERS = {
     # apps (2 hosts each), deployments after the baselines, faults, window of faults (s),
     # settle timeout (s)
-    "smoke": dict(apps=4, deployments=5, faults=8, window=70, settle=120),
-    "full": dict(apps=6, deployments=14, faults=40, window=300, settle=240),
+    "smoke": dict(apps=4, deployments=5, faults=8, window=70, settle=120,
+                  kinds={"kill9": 0.6, "sigstop": 0.25, "redis_flush": 0.15}),
+    "full": dict(apps=6, deployments=14, faults=40, window=300, settle=240,
+                 kinds={"kill9": 0.45, "sigstop": 0.2, "redis_flush": 0.1, "agent_kill": 0.15,
+                        "link_down": 0.1}),
 }
 BIN = {
     "rollout-planner": "services/rollout-planner/rollout-planner",
@@ -78,6 +81,8 @@ BIN = {
 }
 REPLICAS = {"rollout-planner": 2, "executor": 2, "metric-watcher": 2, "rollback-agent": 2,
             "notifier": 1, "release-intake": 2}
+KILL_WEIGHTS = {"rollout-planner": 3, "executor": 3, "rollback-agent": 2, "metric-watcher": 2,
+                "release-intake": 1, "notifier": 1}
 # The services holding a Redis lease or a PostgreSQL claim that a stopped process outlives.
 LEASE_HOLDERS = ("rollout-planner", "executor", "rollback-agent")
 
@@ -213,6 +218,7 @@ class Chaos:
         self.faults = collections.Counter()
         self.fault_log = []
         self.ready_after_restart = []
+        self.host_down = set()
         self.tokens()
 
     # ---- set-up
@@ -406,7 +412,7 @@ class Chaos:
             return None
 
     # ---- faults
-    def plan(self, t):
+    def plan(self, t):  # noqa: C901 - one branch per fault kind
         """The seeded schedule: deployments and faults, (time offset s, action, args)."""
         rng = self.rng
         kinds = ["healthy", "analysis_breach", "health_breach"]
@@ -418,21 +424,47 @@ class Chaos:
             app = self.apps[k % len(self.apps)]
             at = rng.uniform(0, t["window"] * 0.45)
             events.append((at, "deploy", {"n": k, "kind": kind, "app": app}))
-        services = list(BIN)
+        # kill -9 targets: every service, the ones that drive hosts and state most often
+        services = list(KILL_WEIGHTS)
         for _ in range(self.args.faults):
             at = rng.uniform(2, t["window"])
-            kind = rng.choices(["kill9", "sigstop", "redis_flush"], [0.6, 0.25, 0.15])[0]
+            kind = rng.choices(list(t["kinds"]), list(t["kinds"].values()))[0]
             if kind == "kill9":
-                svc = rng.choice(services)
+                svc = rng.choices(services, [KILL_WEIGHTS[x] for x in services])[0]
                 events.append((at, "kill9", {"service": svc, "replica": rng.randrange(REPLICAS[svc]),
                                               "down_s": round(rng.uniform(0.2, 3.0), 2)}))
             elif kind == "sigstop":
                 svc = rng.choice(LEASE_HOLDERS)
                 events.append((at, "sigstop", {"service": svc, "replica": rng.randrange(REPLICAS[svc]),
                                                 "down_s": round(LEASE_S + rng.uniform(1.0, 4.0), 2)}))
+            elif kind in ("agent_kill", "link_down"):
+                # short: the executor retries a host 3 times with a 1 s backoff
+                events.append((at, kind, {"host": rng.randrange(1, len(self.hosts) + 1),
+                                          "down_s": round(rng.uniform(0.5, 3.0), 2)}))
             else:
                 events.append((at, "redis_flush", {}))
         return sorted(events, key=lambda e: e[0])
+
+    def host_fault(self, what, i):
+        """kill -9 of host i's agent, or its link down; the app's deployments not final are marked
+        disturbed (a host outage may fail a batch legitimately)."""
+        app = self.app_of_host["host-%d" % i]
+        for d in self.deployments:
+            if d["app"] == app and self.status_of(d["id"]) not in FINAL:
+                d["host_faults"] = d.get("host_faults", 0) + 1
+        if what == "agent_kill":
+            pid = int(open(os.path.join(HOSTS_STATE, "h%d" % i, "agent.pid")).read().strip() or 0)
+            cmdline = open("/proc/%d/cmdline" % pid, "rb").read() if os.path.exists("/proc/%d" % pid) else b""
+            if pid and b"sluice-agent" in cmdline:
+                os.kill(pid, signal.SIGKILL)
+        else:
+            run(["ip", "link", "set", "%s-v%d" % (PREFIX, i), "down"])
+
+    def host_recover(self, what, i):
+        if what == "agent_kill":
+            run(["bash", "scripts/hosts.sh", "up", str(len(self.hosts))], env=HOSTS_ENV)  # starts what is down
+        else:
+            run(["ip", "link", "set", "%s-v%d" % (PREFIX, i), "up"])
 
     def redis_flush(self):
         run(["redis-cli", "-h", self.redis_host, "-p", self.redis_port, "-n", str(self.redis_db), "FLUSHDB"])
@@ -495,6 +527,21 @@ class Chaos:
                         r.start()
                         r.ready_wait_since = time.time()
                         log("fault over: %s restarted" % r.name)
+                elif what in ("agent_kill", "link_down"):
+                    if a["host"] in self.host_down:
+                        self.faults["skipped_" + what] += 1
+                        continue
+                    self.host_fault(what, a["host"])
+                    self.host_down.add(a["host"])
+                    self.faults[what] += 1
+                    self.fault_log.append("%.1fs %s host-%d for %.1fs" % (now - start, what, a["host"], a["down_s"]))
+                    log("fault: %s host-%d for %.1fs" % (what, a["host"], a["down_s"]))
+                    seq += 1
+                    heapq.heappush(pending, (now + a["down_s"], seq, "host_recover", {"what": what, "host": a["host"]}))
+                elif what == "host_recover":
+                    self.host_recover(a["what"], a["host"])
+                    self.host_down.discard(a["host"])
+                    log("fault over: host-%d (%s)" % (a["host"], a["what"]))
                 elif what == "redis_flush":
                     self.redis_flush()
                     self.faults["redis_flush"] += 1
@@ -662,17 +709,26 @@ def check(led):
                 v["duplicated_effects"] += n - allowed
                 details["duplicated_effects"].append("%s: %d restarts of %s gen %s, records allow %d (%s)" % (
                     h, n, ver, gen, allowed, [(r["deployment_id"], r["batch_index"], r["attempts"]) for r in match]))
-        # fencing: once a deployment's generation g reached the host, no operation of a lower one
+        # fencing: once a deployment's generation g reached the host, no operation of a lower one.
+        # An operation names no deployment: it belongs to the oldest record of its version and
+        # generation not yet matched (two rollbacks may both revert a host to the same stable
+        # version at generation 2), a retry to the last one matched.
+        mine = sorted((r for r in recs if r["host"] == h), key=lambda r: float(r["updated_at"]))
+        used = set()
         highest = {}
         for o in hv["ops"]:
-            owners = {r["deployment_id"] for r in recs if r["host"] == h and r["version"] == o["version"]
-                      and r["generation"] == o["generation"]}
-            for d in owners:
-                if o["generation"] < highest.get(d, 0):
-                    v["stale_writes_accepted"] += 1
-                    details["stale_writes_accepted"].append("%s: %s gen %s after gen %s of %s" % (
-                        h, o["version"], o["generation"], highest[d], d))
-                highest[d] = max(highest.get(d, 0), o["generation"])
+            match = [i for i, r in enumerate(mine) if r["version"] == o["version"] and r["generation"] == o["generation"]]
+            if not match:
+                continue
+            fresh = [i for i in match if i not in used]
+            i = fresh[0] if fresh else match[-1]
+            used.add(i)
+            d = mine[i]["deployment_id"]
+            if o["generation"] < highest.get(d, 0):
+                v["stale_writes_accepted"] += 1
+                details["stale_writes_accepted"].append("%s: %s gen %s after gen %s of %s" % (
+                    h, o["version"], o["generation"], highest[d], d))
+            highest[d] = max(highest.get(d, 0), o["generation"])
 
     # 4. outcomes
     for dep_id, d in deps.items():
@@ -682,6 +738,13 @@ def check(led):
         if status not in FINAL:
             v["not_terminal"] += 1
             details["not_terminal"].append("%s (%s) is %s" % (dep_id, d["kind"], status))
+            continue
+        if d.get("host_faults"):
+            # an agent killed or a link down while it ran: its batch may fail (retries spent)
+            # and an analysis may miss data; it must still end, and at most one rollback
+            if len(rbs) > 1:
+                v["extra_rollbacks"] += len(rbs) - 1
+                details["extra_rollbacks"].append("%s (%s, disturbed): %d rollbacks" % (dep_id, d["kind"], len(rbs)))
             continue
         if d["kind"] in ("healthy", "baseline", "health_breach") and rbs:
             v["false_rollbacks"] += len(rbs)
@@ -797,6 +860,11 @@ def report(led, counts, details, elapsed=None, tier=""):
                                                      ", %.0f s" % elapsed if elapsed else ""))
     print("deployments: %d (%s)" % (len(led["deployments"]), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
     print("faults: %s" % ", ".join("%s %d" % kv for kv in sorted(led["faults"].items())))
+    disturbed = [d for d in led["deployments"] if d.get("host_faults")]
+    if disturbed:
+        print("disturbed by a host fault (outcome not judged, at most one rollback): %s" % ", ".join(
+            "%s %s -> %s" % (d["id"][:8], d["kind"], (led["planner"].get(d["id"]) or {}).get("status"))
+            for d in disturbed))
     ready = sorted(led["ready_after_restart_s"])
     if ready:
         print("ready after restart: n=%d, median %.2f s, max %.2f s" % (len(ready), ready[len(ready) // 2], ready[-1]))
