@@ -185,15 +185,6 @@ class Replica:
         if self.proc is not None:
             self.proc.wait()
 
-    def stop(self):
-        if not self.alive():
-            return
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill9()
 
 
 class Chaos:
@@ -259,8 +250,10 @@ class Chaos:
         run(["bash", "scripts/artifacts.sh", "serve"], env=HOSTS_ENV)
         self.artifacts_up = True
         self.hosts = json.load(open(os.path.join(HOSTS_DIR, "hosts.json")))
+        env = open(os.path.join(HOSTS_DIR, "hosts.env")).read()
+        self.hosts_mode = "netns" if "MODE=netns" in env else "loopback"
         self.agent_token = open(os.path.join(ROOT, "var", "local", "agent-token")).read().strip()
-        log("%d hosts up (prefix %s)" % (n, PREFIX))
+        log("%d hosts up (prefix %s, %s mode)" % (n, PREFIX, self.hosts_mode))
 
     def artifact(self, version, error_rate=None):
         cmd = ["bash", "scripts/artifacts.sh", "build", version]
@@ -485,11 +478,25 @@ class Chaos:
         heapq.heapify(pending)
         seq = len(pending)
         unhealthy_on = {}  # host index -> deployment record
+        in_flight, polled = 0, 0.0
         while pending or unhealthy_on:
             now = time.time()
+            if now - polled >= 1:  # how many deployments are in flight, for the faults' count
+                in_flight = sum(1 for d in self.deployments if self.status_of(d["id"]) not in FINAL)
+                polled = now
             while pending and pending[0][0] <= now:
                 _, _, what, a = heapq.heappop(pending)
                 if what == "deploy":
+                    # A health breach runs alone on its app: it waits for the app's earlier
+                    # deployments to end, and the app's later ones wait for it (its host is
+                    # unhealthy until it ends).
+                    app_busy = any(x["app"] == a["app"] and self.status_of(x["id"]) not in FINAL
+                                   for x in self.deployments)
+                    breach_on = any(x["app"] == a["app"] for x in unhealthy_on.values())
+                    if breach_on or (a["kind"] == "health_breach" and app_busy):
+                        seq += 1
+                        heapq.heappush(pending, (now + 1, seq, what, a))
+                        continue
                     d = {"app": a["app"], "version": a["version"], "kind": a["kind"], "release": a["release"]}
                     if a["kind"] == "health_breach":
                         # The app's first host (batch 1) answers unhealthy until the deployment is final.
@@ -513,6 +520,7 @@ class Chaos:
                         r.stopped = True
                     self.faults[what] += 1
                     self.faults["%s:%s" % (what, a["service"])] += 1
+                    self.faults["mid_rollout"] += 1 if in_flight else 0
                     self.fault_log.append("%.1fs %s %s for %.1fs" % (now - start, what, r.name, a["down_s"]))
                     log("fault: %s %s for %.1fs" % (what, r.name, a["down_s"]))
                     seq += 1
@@ -528,12 +536,13 @@ class Chaos:
                         r.ready_wait_since = time.time()
                         log("fault over: %s restarted" % r.name)
                 elif what in ("agent_kill", "link_down"):
-                    if a["host"] in self.host_down:
+                    if a["host"] in self.host_down or (what == "link_down" and self.hosts_mode != "netns"):
                         self.faults["skipped_" + what] += 1
                         continue
                     self.host_fault(what, a["host"])
                     self.host_down.add(a["host"])
                     self.faults[what] += 1
+                    self.faults["mid_rollout"] += 1 if in_flight else 0
                     self.fault_log.append("%.1fs %s host-%d for %.1fs" % (now - start, what, a["host"], a["down_s"]))
                     log("fault: %s host-%d for %.1fs" % (what, a["host"], a["down_s"]))
                     seq += 1
@@ -545,6 +554,7 @@ class Chaos:
                 elif what == "redis_flush":
                     self.redis_flush()
                     self.faults["redis_flush"] += 1
+                    self.faults["mid_rollout"] += 1 if in_flight else 0
                     self.fault_log.append("%.1fs FLUSHDB redis db %d" % (now - start, self.redis_db))
                     log("fault: FLUSHDB of redis db %d" % self.redis_db)
             for r in self.all_replicas():
@@ -881,18 +891,22 @@ def report(led, counts, details, elapsed=None, tier=""):
 
 
 def cleanup(c, rc):
-    for r in c.all_replicas():
-        try:
-            r.stop()
-        except Exception:  # noqa: BLE001 - best effort, every one is tried
-            pass
-    for p in c.other_pids.values():
-        if p.poll() is None:
-            p.terminate()
+    # Every process this run started, by PID: SIGCONT (a stopped one), SIGTERM to all at once,
+    # SIGKILL what is left after 10 s (timeout -k gives the whole clean-up 30 s).
+    procs = [r.proc for r in c.all_replicas() if r.alive()] + [p for p in c.other_pids.values() if p.poll() is None]
+    for p in procs:
+        for sig in (signal.SIGCONT, signal.SIGTERM):
             try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+                os.kill(p.pid, sig)
+            except ProcessLookupError:
+                pass
+    deadline = time.time() + 10
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
     if c.artifacts_up:
         run(["bash", "scripts/artifacts.sh", "stop"], env=HOSTS_ENV, check=False)
     if c.hosts_up:
