@@ -33,6 +33,7 @@ the demo app's restarts.log). The checker counts violations; exit status 1 on an
 """
 import argparse
 import collections
+import glob
 import heapq
 import json
 import os
@@ -83,6 +84,9 @@ REPLICAS = {"rollout-planner": 2, "executor": 2, "metric-watcher": 2, "rollback-
             "notifier": 1, "release-intake": 2}
 KILL_WEIGHTS = {"rollout-planner": 3, "executor": 3, "rollback-agent": 2, "metric-watcher": 2,
                 "release-intake": 1, "notifier": 1}
+# Every topic a service of the run consumes.
+TOPICS = ("sluice.releases.v1", "sluice.deployments.v1", "sluice.executions.v1", "sluice.rollbacks.v1",
+          "sluice.analyses.v1", "sluice.intake.v1")
 # The services holding a Redis lease or a PostgreSQL claim that a stopped process outlives.
 LEASE_HOLDERS = ("rollout-planner", "executor", "rollback-agent")
 
@@ -283,6 +287,41 @@ class Chaos:
                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.other_pids["prometheus"] = p
         wait_until(60, "prometheus ready", lambda: ok(self.prom_url + "/-/ready"))
+
+    def kafka_groups(self):
+        groups = [self.group(svc) for svc in BIN]
+        return groups + [self.group("release-intake") + "-promotion"]
+
+    def kafka_tool(self, *args):
+        """Kafka's ConsumerGroupCommand (the broker's own jars: SLUICE_KAFKA_LIBS, else the ones
+        scripts/stack.sh fetched under var/cache/kafka); None when they are not there."""
+        libs = os.environ.get("SLUICE_KAFKA_LIBS") or next(
+            iter(sorted(glob.glob(os.path.join(ROOT, "var", "cache", "kafka", "*", "libs")))), "")
+        if not libs or not os.path.isdir(libs):
+            return None
+        return run(["java", "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", libs + "/*",
+                    "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
+                    self.stack["SLUICE_KAFKA_BROKERS"]] + list(args), check=False)
+
+    def pin_groups(self):
+        """Commits the topics' end offsets for this run's consumer groups before they start.
+        The services start with SLUICE_KAFKA_START_OFFSET=latest (the shared topics hold other
+        runs' events); a partition with no committed offset that changes owner (a rebalance after
+        a kill or a stop) would start again at the end and pass over what came meanwhile
+        (finding of seed 897144903, RELIABILITY.md). With a committed offset on every partition
+        from the start, a new owner resumes where the group stopped."""
+        args = ["--reset-offsets", "--to-latest", "--execute"]
+        for g in self.kafka_groups():
+            args += ["--group", g]
+        for topic in TOPICS:
+            args += ["--topic", topic]
+        out = self.kafka_tool(*args)
+        if out is None:
+            log("WARNING: no Kafka tools (SLUICE_KAFKA_LIBS): consumer groups not pinned")
+        elif out.count(" sluice.") < len(self.kafka_groups()) * len(TOPICS):
+            raise RuntimeError("could not pin the consumer groups' offsets: %s" % out[-500:])
+        else:
+            log("consumer groups pinned at the topics' end")
 
     def start_services(self):
         intake_urls = []
@@ -834,6 +873,8 @@ def main():
         c.app_of_host = {"host-%d" % i: c.apps[(i - 1) // 2] for i in range(1, 2 * napps + 1)}
         c.hosts_of_app = {app: [2 * a + 1, 2 * a + 2] for a, app in enumerate(c.apps)}
         c.start_prometheus()
+        if os.environ.get("SLUICE_CHAOS_PIN_GROUPS", "1") != "0":
+            c.pin_groups()
         c.start_services()
         # baselines: 1.0.0 on every app's hosts, no analysis, before any fault
         c.write_specs(napps, analysis=False)
@@ -913,6 +954,13 @@ def cleanup(c, rc):
         run(["bash", "scripts/hosts.sh", "down", "--purge"], env=HOSTS_ENV, check=False)
     if rc == 0:
         shutil.rmtree(os.path.join(c.work, "prom"), ignore_errors=True)
+        # this run's schemas (the ledger keeps what the checker read); kept after a failure
+        drops = "; ".join("drop schema if exists %s cascade" % c.schema(svc) for svc in BIN)
+        run(["psql", c.stack["SLUICE_PG_DSN"], "-X", "-q", "-c", drops], check=False)
+        groups = []
+        for g in c.kafka_groups():
+            groups += ["--group", g]
+        c.kafka_tool("--delete", *groups)  # empty now: the services are stopped
         log("ledger kept in %s/ledger.json" % c.work)
     else:
         log("logs and ledger kept in %s" % c.work)
