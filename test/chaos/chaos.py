@@ -16,15 +16,17 @@ What runs (all started here, all stopped here by PID, also on failure or Ctrl-C)
     and the demo app, load on each), their artifact server, a Prometheus of this run's own;
   - the six services: two replicas each of rollout-planner, executor, metric-watcher,
     rollback-agent and release-intake, one notifier, on this run's PostgreSQL schemas,
-    consumer groups and Redis database (SLUICE_CHAOS_REDIS_DB, default 7); short leases so a
-    stopped holder outlives its lease within the run.
+    consumer groups (committed at the topics' end before they start: pin_groups) and Redis
+    database (SLUICE_CHAOS_REDIS_DB, default 7); short leases so a stopped holder outlives its
+    lease within the run.
   - per app (two hosts each, canary 50% judged by analysis, then 100%): a stable baseline,
     then the run's deployments: healthy, analysis breach (a release failing 80% of its
     requests: exactly one rollback expected), or health breach (`hosts.sh unhealthy`: the
     batch fails, no rollback expected).
 Faults: kill -9 of a random replica then restart on the same port; SIGSTOP of a lease-holding
-service's replica past its lease, then SIGCONT; FLUSHDB of this run's Redis database. Not the
-shared Kafka or PostgreSQL (other users share them).
+service's replica past its lease, then SIGCONT; FLUSHDB of this run's Redis database; in the full
+tier also kill -9 of a host's agent and a host's link down. Not the shared Kafka or PostgreSQL
+(other users share them).
 
 Ledger (WORK/ledger.json) keyed by (deployment, batch, host, generation): the executor's
 commands and records (PostgreSQL), the planner's and the rollback-agent's view (their APIs), the
