@@ -950,6 +950,7 @@ def cleanup(c, rc):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    run(["redis-cli", "-h", c.redis_host, "-p", c.redis_port, "-n", str(c.redis_db), "FLUSHDB"], check=False)
     if c.artifacts_up:
         run(["bash", "scripts/artifacts.sh", "stop"], env=HOSTS_ENV, check=False)
     if c.hosts_up:
