@@ -33,10 +33,14 @@ need_build = @test -f $(1)/CTestTestfile.cmake || { echo "no build in $(1): run 
 # The source build of the images: `make images`, and .ci/run after `make test` when its BuildKit
 # cache is warm. `make tidy` (clang-tidy, incremental) is not a tier: a cold run takes ~15 min.
 # Times per tier: docs/operations.md ("How long make test takes").
-TEST_TIERS := deps lint build schema-check unit prebuild build-asan unit-asan integration console restore compose e2e fuzz-smoke kube charts helm
+# fuzz-smoke: every libFuzzer target of fuzz/ for FUZZ_SMOKE_SECONDS (its own clang build,
+# build/fuzz; `make fuzz` runs them longer).
+# chaos-smoke: a short seeded chaos run (test/chaos/chaos.py --tier smoke: 4 apps on 8 namespace
+# hosts, 9 deployments, 8 faults, bounded at CHAOS_SMOKE_TIMEOUT); `make chaos` runs it longer.
+TEST_TIERS := deps lint build schema-check unit prebuild build-asan unit-asan integration console restore compose e2e chaos-smoke fuzz-smoke kube charts helm
 
 .PHONY: e2e-rollback help deps build build-asan stack-up stack-down stack-status unit unit-asan \
-        integration e2e schema-check lint fuzz fuzz-smoke prebuild tidy tidy-changed charts test up down demo bench kube kube-up \
+        integration e2e chaos chaos-smoke schema-check lint fuzz fuzz-smoke prebuild tidy tidy-changed charts test up down demo bench kube kube-up \
         kube-down kube-status helm restore console images images-check compose compose-up compose-down docker-up \
         docker-down deb
 
@@ -106,6 +110,21 @@ e2e: ## Run the end-to-end tests against the local stack and the local Kubernete
 	@mkdir -p var/run && touch var/run/e2e-started
 	rc=0; bash scripts/kube.sh with -- $(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1 || rc=1; \
 	  python3 test/e2e/secrets_in_logs.py --since var/run/e2e-started || rc=1; exit $$rc
+
+# Chaos (test/chaos/chaos.py, RELIABILITY.md): concurrent deployments to namespace hosts (prefix
+# cx) under a seeded schedule of kill -9, SIGSTOP past a lease and FLUSHDB of the run's Redis
+# database; a ledger of commands and host effects, and a checker that fails on any violation.
+# The seed is printed; SLUICE_CHAOS_SEED=<seed> replays the schedule. timeout(1) bounds each run
+# and SIGTERM makes the driver stop everything it started.
+CHAOS_TIMEOUT ?= 900
+CHAOS_SMOKE_TIMEOUT ?= 240
+chaos: ## The chaos suite: more deployments and faults, seeded (SLUICE_CHAOS_SEED), bounded at CHAOS_TIMEOUT s
+	$(call need_build,build/dev,build)
+	$(STACK) with -- timeout -k 30 $(CHAOS_TIMEOUT) python3 test/chaos/chaos.py --tier full
+
+chaos-smoke: ## A short seeded chaos run (the tier of make test), bounded at CHAOS_SMOKE_TIMEOUT s
+	$(call need_build,build/dev,build)
+	$(STACK) with -- timeout -k 30 $(CHAOS_SMOKE_TIMEOUT) python3 test/chaos/chaos.py --tier smoke
 
 # The web console in Debian's headless chromium (playwright-core) and the OpenAPI conformance
 # test of the public API, against services of their own on the local stack (test/console/).

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""The chaos checker on hand-made ledgers (no I/O): a clean ledger passes, and each kind of
+violation it is meant to count is counted. Run: python3 test/chaos/checker_test.py"""
+import copy
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chaos  # noqa: E402
+
+
+def clean_ledger():
+    """A healthy deployment D (2 hosts, 2 batches) and an analysis breach B on host-3, reverted."""
+    def rec(dep, batch, host, gen, status, version, attempts=1, at=0.0, err=""):
+        return {"deployment_id": dep, "batch_index": batch, "host": host, "generation": gen, "status": status,
+                "version": version, "attempts": attempts, "error_message": err, "health_status": "healthy",
+                "updated_at": at}
+
+    def cmd(i, dep, batch, gen, op, host, event):
+        return {"id": i, "deployment_id": dep, "batch_index": batch, "generation": gen, "operation": op,
+                "event_id": event, "status": "done", "result": "succeeded", "reason": "", "claim": 1,
+                "targets": [{"host": host, "driver": "agent"}]}
+
+    def op(kind, version, gen, plan="download_install"):
+        return {"kind": kind, "version": version, "generation": gen, "plan": plan}
+
+    return {
+        "seed": 1, "run_id": "t",
+        "deployments": [{"id": "D", "kind": "healthy", "app": "a"}, {"id": "B", "kind": "analysis_breach", "app": "b"}],
+        "commands": [cmd(1, "D", 0, 1, "deploy", "host-1", "e1"), cmd(2, "D", 1, 1, "deploy", "host-2", "e2"),
+                     cmd(3, "B", 0, 1, "deploy", "host-3", "e3"), cmd(4, "B", 0, 2, "revert", "host-3", "e4")],
+        "records": [rec("D", 0, "host-1", 1, "succeeded", "2.0.0", at=1), rec("D", 1, "host-2", 1, "succeeded", "2.0.0", at=2),
+                    rec("B", 0, "host-3", 1, "succeeded", "2.1.0", at=3), rec("B", 0, "host-3", 2, "reverted", "1.0.0", at=4)],
+        "events": [{"topic": "sluice.deployments.v1", "type": "sluice.v1.BatchRequested", "event_id": e,
+                    "deployment_id": d, "key": d, "headers": {}} for e, d in (("e1", "D"), ("e2", "D"), ("e3", "B"))]
+                  + [{"topic": "sluice.rollbacks.v1", "type": "sluice.v1.RevertRequested", "event_id": "e4",
+                      "deployment_id": "B", "key": "B", "headers": {}}],
+        "planner": {"D": {"status": "succeeded"}, "B": {"status": "failed", "failure_reason": "analysis_failed"}},
+        "rollbacks": {"D": [], "B": [{"status": "succeeded"}]},
+        "hosts": {"host-1": {"current": "2.0.0", "ops": [op("deploy", "2.0.0", 1)], "restarts": ["2.0.0"]},
+                  "host-2": {"current": "2.0.0", "ops": [op("deploy", "2.0.0", 1)], "restarts": ["2.0.0"]},
+                  "host-3": {"current": "1.0.0", "restarts": ["2.1.0", "1.0.0"],
+                             "ops": [op("deploy", "2.1.0", 1), op("revert", "1.0.0", 2, "switch_only")]}},
+        "faults": {}, "fault_log": [], "ready_after_restart_s": [],
+    }
+
+
+class CheckerTest(unittest.TestCase):
+    def violations(self, led):
+        counts, _ = chaos.check(led)
+        return {k: n for k, n in counts.items() if n}
+
+    def test_clean_ledger_passes(self):
+        self.assertEqual(self.violations(clean_ledger()), {})
+
+    def test_command_published_but_never_stored_is_lost(self):
+        led = clean_ledger()
+        led["commands"] = [c for c in led["commands"] if c["event_id"] != "e2"]
+        self.assertEqual(self.violations(led)["lost_commands"], 1)
+
+    def test_record_without_an_operation_at_the_host_is_a_lost_effect(self):
+        led = clean_ledger()
+        led["hosts"]["host-2"]["ops"] = []
+        self.assertEqual(self.violations(led)["lost_effects"], 1)
+
+    def test_succeeded_command_without_its_record_is_a_lost_effect(self):
+        led = clean_ledger()
+        led["records"] = [r for r in led["records"] if r["generation"] != 2]
+        v = self.violations(led)
+        self.assertEqual(v["lost_effects"], 1)
+        self.assertEqual(v["unexpected_effects"], 1)  # the revert happened at the host anyway
+
+    def test_second_restart_of_one_attempt_is_duplicated(self):
+        led = clean_ledger()
+        led["hosts"]["host-1"]["ops"].append({"kind": "deploy", "version": "2.0.0", "generation": 1,
+                                              "plan": "switch_only"})
+        self.assertEqual(self.violations(led)["duplicated_effects"], 1)
+
+    def test_noop_deploy_and_retried_attempts_are_not_duplicates(self):
+        led = clean_ledger()
+        led["hosts"]["host-1"]["ops"].append({"kind": "deploy", "version": "2.0.0", "generation": 1, "plan": "noop"})
+        led["hosts"]["host-2"]["ops"].append({"kind": "deploy", "version": "2.0.0", "generation": 1,
+                                              "plan": "switch_only"})
+        led["records"][1]["attempts"] = 2
+        self.assertEqual(self.violations(led), {})
+
+    def test_operation_with_no_record_is_unexpected(self):
+        led = clean_ledger()
+        led["hosts"]["host-1"]["ops"].append({"kind": "deploy", "version": "9.9.9", "generation": 1,
+                                              "plan": "download_install"})
+        self.assertEqual(self.violations(led)["unexpected_effects"], 1)
+
+    def test_lower_generation_after_a_higher_one_is_a_stale_write(self):
+        led = clean_ledger()
+        ops = led["hosts"]["host-3"]["ops"]
+        ops.append(copy.deepcopy(ops[0]))  # the forward batch again, after the revert
+        led["records"][2]["attempts"] = 2
+        v = self.violations(led)
+        self.assertEqual(v["stale_writes_accepted"], 1)
+
+    def test_two_rollbacks_to_the_same_stable_version_are_not_stale(self):
+        # B2 (2.2.0) after B on host-3, both reverted to 1.0.0 at generation 2: B2's deploy at
+        # generation 1 comes after a "1.0.0 gen 2" revert, which was B's, not B2's.
+        led = clean_ledger()
+        led["deployments"].append({"id": "B2", "kind": "analysis_breach", "app": "b"})
+        led["planner"]["B2"] = {"status": "failed"}
+        led["rollbacks"]["B2"] = [{"status": "succeeded"}]
+        led["records"] += [
+            dict(led["records"][2], deployment_id="B2", version="2.2.0", updated_at=5),
+            dict(led["records"][3], deployment_id="B2", updated_at=6)]
+        led["hosts"]["host-3"]["ops"] += [
+            {"kind": "deploy", "version": "2.2.0", "generation": 1, "plan": "download_install"},
+            {"kind": "revert", "version": "1.0.0", "generation": 2, "plan": "switch_only"}]
+        self.assertEqual(self.violations(led), {})
+
+    def test_outcomes(self):
+        led = clean_ledger()
+        led["planner"]["D"]["status"] = "running"
+        self.assertEqual(self.violations(led)["not_terminal"], 1)
+        led = clean_ledger()
+        led["rollbacks"]["D"] = [{"status": "succeeded"}]
+        self.assertEqual(self.violations(led)["false_rollbacks"], 1)
+        led = clean_ledger()
+        led["rollbacks"]["B"] = []
+        self.assertEqual(self.violations(led)["breaches_without_rollback"], 1)
+        led = clean_ledger()
+        led["rollbacks"]["B"] = [{"status": "succeeded"}, {"status": "succeeded"}]
+        self.assertEqual(self.violations(led)["extra_rollbacks"], 1)
+        led = clean_ledger()
+        led["planner"]["B"]["status"] = "succeeded"
+        self.assertEqual(self.violations(led)["wrong_outcome"], 1)
+
+    def test_host_not_on_its_newest_record(self):
+        led = clean_ledger()
+        led["hosts"]["host-3"]["current"] = "2.1.0"
+        self.assertEqual(self.violations(led)["host_current_mismatch"], 1)
+
+    def test_failed_health_check_leaves_the_new_version_current(self):
+        led = clean_ledger()
+        led["records"][1].update(status="failed", error_message="health_check_failed: not healthy")
+        led["commands"][1]["result"] = "failed"
+        self.assertEqual(self.violations(led), {})
+
+    def test_dead_letter_of_the_run(self):
+        led = clean_ledger()
+        led["events"].append({"topic": "sluice.deadletter.v1", "type": "sluice.v1.BatchSucceeded", "key": "D",
+                              "deployment_id": "D", "headers": {"dlq_reason": "x"}})
+        self.assertEqual(self.violations(led)["dead_letters"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
