@@ -9,6 +9,9 @@
 #   bash scripts/s3.sh status   one line; exit 1 when it is down
 #   bash scripts/s3.sh env      print (and write var/local/s3.env) the endpoint, bucket and the
 #                               files holding the key
+#   bash scripts/s3.sh put FILE [KEY]
+#                               upload FILE to the bucket (KEY: its base name) and print the
+#                               artifact's s3:// URL and sha256, as a CI step would
 #
 # The binary: ~/.cache/sluice/tools/seaweedfs-<version>/weed (SLUICE_TOOLS_CACHE_DIR), built
 # once at nice 19 from github.com/seaweedfs/seaweedfs@<version> (the module's own go.mod and
@@ -17,12 +20,14 @@
 # State: data under var/stack/s3/, the log var/log/s3.log (and weed's own under var/log/s3/),
 # the pid var/run/s3.pid. The identity (access key id, secret, the S3 identity config) is made
 # once, mode 0600: var/local/s3-access-key-id, var/local/s3-secret-access-key,
-# var/local/s3-identities.json. Telemetry is off; nothing listens beyond 127.0.0.1 except
+# var/local/s3-identities.json. Telemetry is off; nothing listens beyond SLUICE_S3_HOST but
 # weed's gRPC local sockets, which it puts in /tmp itself.
 #
 # Ports (env): SLUICE_S3_PORT=27333 (S3 API) SLUICE_S3_MASTER_PORT=27334
 #   SLUICE_S3_VOLUME_PORT=27335 SLUICE_S3_FILER_PORT=27336; each component's gRPC port is its
-#   port + 10 (27343..27346). Bucket: SLUICE_S3_BUCKET=sluice-artifacts.
+#   port + 10 (27343..27346). Bucket: SLUICE_S3_BUCKET=sluice-artifacts. Address:
+#   SLUICE_S3_HOST=127.0.0.1 (every component binds it; the endpoint hosts download from, so
+#   namespace hosts, scripts/hosts.sh, need the bridge address here, as scripts/artifacts.sh).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -41,7 +46,7 @@ ENV_FILE="$LOCAL_DIR/s3.env"
 KEY_ID_FILE="$LOCAL_DIR/s3-access-key-id"
 SECRET_FILE="$LOCAL_DIR/s3-secret-access-key"
 IDENTITIES="$LOCAL_DIR/s3-identities.json"
-HOST=127.0.0.1
+HOST="${SLUICE_S3_HOST:-127.0.0.1}"
 REGION=us-east-1
 
 S3_PORT="${SLUICE_S3_PORT:-27333}"
@@ -157,14 +162,22 @@ s3_answers() {
   [[ "$code" == 200 ]]
 }
 
+# Retried for a while: right after a restart the gateway answers before the filer takes writes.
 create_bucket() {
-  local code
-  code="$(s3_curl -o "$DATA_DIR/.bucket-answer" -w '%{http_code}' -X PUT "$ENDPOINT/$BUCKET")"
-  case "$code" in
-    200) sl_log "bucket $BUCKET created" ;;
-    409) ;; # BucketAlreadyExists / BucketAlreadyOwnedByYou: made by an earlier up
-    *) sl_die "creating bucket $BUCKET: HTTP $code: $(head -c 300 "$DATA_DIR/.bucket-answer")" ;;
-  esac
+  local code="" deadline=$((SECONDS + 60))
+  while :; do
+    code="$(s3_curl -o "$DATA_DIR/.bucket-answer" -w '%{http_code}' -X PUT "$ENDPOINT/$BUCKET" 2>/dev/null || true)"
+    case "$code" in
+      200)
+        sl_log "bucket $BUCKET created"
+        return 0
+        ;;
+      409) return 0 ;; # BucketAlreadyExists / BucketAlreadyOwnedByYou: made by an earlier up
+    esac
+    ((SECONDS < deadline)) || break
+    sleep 1
+  done
+  sl_die "creating bucket $BUCKET: HTTP ${code:-no answer}: $(head -c 300 "$DATA_DIR/.bucket-answer" 2>/dev/null)"
 }
 
 cmd_up() {
@@ -178,7 +191,7 @@ cmd_up() {
     local port
     for port in "$S3_PORT" "$MASTER_PORT" "$VOLUME_PORT" "$FILER_PORT" \
       $((S3_PORT + 10)) $((MASTER_PORT + 10)) $((VOLUME_PORT + 10)) $((FILER_PORT + 10)); do
-      if sl_port_open "$port"; then
+      if sl_port_open "$port" "$HOST"; then
         sl_die "port $port is in use by $(sl_port_owner "$port"); stop it or set SLUICE_S3_*_PORT"
       fi
     done
@@ -192,6 +205,7 @@ cmd_up() {
         -master.port.grpc=$((MASTER_PORT + 10)) -master.volumeSizeLimitMB=64 \
         -master.telemetry=false \
         -volume.port="$VOLUME_PORT" -volume.port.grpc=$((VOLUME_PORT + 10)) \
+        -volume.preStopSeconds=1 \
         -filer -filer.port="$FILER_PORT" -filer.port.grpc=$((FILER_PORT + 10)) \
         -filer.localSocket="$RUN_DIR/s3-filer.sock" \
         -s3 -s3.port="$S3_PORT" -s3.port.grpc=$((S3_PORT + 10)) \
@@ -219,10 +233,10 @@ cmd_down() {
     return 0
   fi
   kill -TERM "$pid"
-  local deadline=$((SECONDS + 20))
+  local deadline=$((SECONDS + 30))
   while sl_pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
   if sl_pid_alive "$pid"; then
-    sl_warn "pid $pid still running after 20s; killing it"
+    sl_warn "pid $pid still running after 30s; killing it"
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$PIDFILE"
@@ -260,11 +274,31 @@ cmd_env() {
   cat "$ENV_FILE"
 }
 
+cmd_put() {
+  local file="${1:-}" key="${2:-}"
+  [[ -f "$file" ]] || sl_die "put: give a file to upload (bash scripts/s3.sh put FILE [KEY])"
+  [[ -n "$key" ]] || key="$(basename "$file")"
+  our_pid >/dev/null || sl_die "the store is not running: bash scripts/s3.sh up"
+  local sha code encoded
+  sha="$(sha256sum "$file" | cut -c1-64)"
+  # The key's path, each byte but the unreserved ones and '/' percent-encoded.
+  encoded="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/~"))' "$key")"
+  # S3 wants the payload's hash in x-amz-content-sha256; curl signs the header as given.
+  code="$(s3_curl -o "$DATA_DIR/.put-answer" -w '%{http_code}' -X PUT \
+    -H "x-amz-content-sha256: $sha" --data-binary "@$file" "$ENDPOINT/$BUCKET/$encoded")"
+  [[ "$code" == 200 ]] || sl_die "PUT $key: HTTP $code: $(head -c 300 "$DATA_DIR/.put-answer")"
+  printf 's3://%s/%s %s\n' "$BUCKET" "$key" "$sha"
+}
+
 case "${1:-}" in
   build) cmd_build ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  put)
+    shift
+    cmd_put "$@"
+    ;;
   *) usage ;;
 esac
