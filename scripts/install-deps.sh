@@ -71,7 +71,8 @@ if ! sl_have java || ! java --list-modules 2>/dev/null | grep -q '^jdk.compiler@
   installed default-jdk-headless || missing+=(default-jdk-headless)
 fi
 # Go builds helm (make charts) and the local Kubernetes control plane (scripts/kube.sh, which
-# needs Go 1.21 or newer: Debian 12's golang-go is 1.19, so install Go from go.dev/dl there); a
+# needs Go 1.21 or newer: Debian 12's golang-go is 1.19, so install Go from go.dev/dl there) and
+# the local S3 store (scripts/s3.sh builds SeaweedFS, whose go.mod asks for Go 1.26.6 or newer); a
 # toolchain outside dpkg counts. kubectl is built with the control plane: Debian's
 # kubernetes-client is 1.20, too far from the 1.34 API server.
 sl_have go || installed golang-go || missing+=(golang-go)

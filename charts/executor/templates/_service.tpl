@@ -21,4 +21,13 @@
       key: {{ .Values.secret.redisUrlKey }}
       optional: true
 {{- end }}
+{{- if .Values.secret.s3SecretAccessKeyKey }}
+# Optional: the secret of the key that presigns s3:// artifacts (SLUICE_EXECUTOR_S3_*).
+- name: SLUICE_EXECUTOR_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "executor.secretName" . }}
+      key: {{ .Values.secret.s3SecretAccessKeyKey }}
+      optional: true
+{{- end }}
 {{- end }}

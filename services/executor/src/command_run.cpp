@@ -7,6 +7,7 @@
 #include "adapters/agent_driver.hpp"
 #include "adapters/kubernetes_driver.hpp"
 #include "adapters/ssh_driver.hpp"
+#include "artifact_access.hpp"
 #include "command_repository.hpp"
 #include "executor_handler.hpp"
 #include "executor_worker.hpp"
@@ -176,14 +177,19 @@ void CommandRun::RegisterDrivers(DriverRegistry& registry) const {
   // Agentless hosts: the same service block; a revert without one uses the host's own.
   SshDriverConfig ssh = options_.ssh;
   ssh.service = service;
-  registry.Register(std::string(kDriverSsh),
-                    [ssh, this] { return std::make_unique<SshDriver>(ssh, deps_.clock); });
+  // Hosts that download the artifact themselves get an s3:// one as a URL presigned just
+  // before each deploy call (artifact_access.hpp).
+  registry.Register(std::string(kDriverSsh), [ssh, this] {
+    return WithArtifactAccess(std::make_unique<SshDriver>(ssh, deps_.clock), options_.s3,
+                              deps_.clock);
+  });
   if (service || command_.operation == BatchOperation::kRevert) {
     AgentDriverConfig config = options_.agent;
     if (service) config.service = *service;
     const core::Clock& clock = deps_.clock;
-    registry.Register(std::string(kDriverAgent),
-                      [config, &clock] { return std::make_unique<AgentDriver>(config, clock); });
+    registry.Register(std::string(kDriverAgent), [config, &clock, this] {
+      return WithArtifactAccess(std::make_unique<AgentDriver>(config, clock), options_.s3, clock);
+    });
     return;
   }
   registry.Register(std::string(kDriverAgent), [] {

@@ -29,8 +29,16 @@ void Register(service::App& app, const ExecutorConfig& config) {
       },
       &IsCommand);
   MountExecutorApi(app.Http(), db);
-  app.Describe(fmt::format("{} worker(s), owner {}, topics {}", options.workers, options.owner,
-                           fmt::join(config.shared.topics, ",")));
+  // The S3 endpoint and how long presigned URLs live; never the key.
+  const std::string s3 =
+      config.workers.s3
+          ? fmt::format("s3 artifacts presigned at {} ({}, URLs live {}s)",
+                        config.workers.s3->endpoint_url,
+                        config.workers.s3->signer.path_style ? "path-style" : "virtual-hosted",
+                        config.workers.s3->url_ttl.count())
+          : std::string("s3 artifacts refused (no SLUICE_EXECUTOR_S3_ENDPOINT)");
+  app.Describe(fmt::format("{} worker(s), owner {}, topics {}; {}", options.workers, options.owner,
+                           fmt::join(config.shared.topics, ","), s3));
 }
 
 }  // namespace sluice::executor

@@ -216,6 +216,7 @@ ExecutorConfig ParseExecutorConfig(core::EnvConfig& env) {
   c.defaults.restart_timeout = env.Duration("SLUICE_EXECUTOR_RESTART_TIMEOUT", 60s);
   c.defaults.health_timeout = env.Duration("SLUICE_EXECUTOR_HEALTH_TIMEOUT", 30s);
   w.default_service = ParseDefaultService(env, c.defaults);
+  w.s3 = ParseS3Settings(env, c.defaults.host_timeout);
   w.lock_prefix = env.String("SLUICE_EXECUTOR_LOCK_PREFIX", "sluice:host:");
   c.kube_clusters = ParseKubeClusters("SLUICE_EXECUTOR_KUBE_CLUSTERS",
                                       env.String("SLUICE_EXECUTOR_KUBE_CLUSTERS", ""));

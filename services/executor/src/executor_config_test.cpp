@@ -50,6 +50,30 @@ TEST(ExecutorConfigTest, DefaultServiceFromArgvs) {
   EXPECT_EQ(c.workers.default_service->health.timeout, 5s);
 }
 
+TEST(ExecutorConfigTest, S3Settings) {
+  EXPECT_FALSE(Parse({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken}}).workers.s3.has_value());
+  const auto c = Parse({{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+                        {"SLUICE_EXECUTOR_S3_ENDPOINT", "http://127.0.0.1:18333"},
+                        {"SLUICE_EXECUTOR_S3_ACCESS_KEY_ID", "sluice"},
+                        {"SLUICE_EXECUTOR_S3_SECRET_ACCESS_KEY", "s3-secret-value"},
+                        {"SLUICE_EXECUTOR_S3_URL_TTL", "1h"}});
+  ASSERT_TRUE(c.workers.s3.has_value());
+  EXPECT_EQ(c.workers.s3->url_ttl, 1h);
+  EXPECT_TRUE(c.workers.s3->signer.path_style);
+  // The TTL is checked against the host timeout as configured.
+  const auto error = service::testing::ConfigErrorOf(
+      &ParseExecutorConfig, {{"SLUICE_EXECUTOR_AGENT_TOKEN", kToken},
+                             {"SLUICE_EXECUTOR_HOST_TIMEOUT", "20m"},
+                             {"SLUICE_EXECUTOR_S3_ENDPOINT", "http://127.0.0.1:18333"},
+                             {"SLUICE_EXECUTOR_S3_ACCESS_KEY_ID", "sluice"},
+                             {"SLUICE_EXECUTOR_S3_SECRET_ACCESS_KEY", "s3-secret-value"}});
+  EXPECT_NE(error.find("SLUICE_EXECUTOR_S3_URL_TTL: 15m is shorter than "
+                       "SLUICE_EXECUTOR_HOST_TIMEOUT (20m)"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(error.find("s3-secret-value"), std::string::npos);
+}
+
 TEST(ExecutorConfigTest, BadValuesNameTheKey) {
   auto message = [](service::testing::Env env) {
     return service::testing::ConfigErrorOf(&ParseExecutorConfig, std::move(env));

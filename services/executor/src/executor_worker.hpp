@@ -24,6 +24,7 @@
 #include "adapters/agent_driver.hpp"
 #include "adapters/kubernetes_driver.hpp"
 #include "adapters/ssh_driver.hpp"
+#include "artifact_access.hpp"
 #include "command.hpp"
 #include "command_repository.hpp"
 #include "command_run.hpp"
@@ -59,6 +60,9 @@ struct WorkerPoolOptions {
   // with no_service_config.
   std::optional<AgentServiceSpec> default_service;
   RetryPolicy retry;
+  // Where s3:// artifacts live and the key that presigns them for agent and ssh hosts;
+  // nullopt: such artifacts are refused with s3_not_configured (artifact_access.hpp).
+  std::optional<S3Settings> s3;
 };
 
 class WorkerPool final : public core::Component, private RunControl {

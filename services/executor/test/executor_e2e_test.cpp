@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "loopback_sshd.hpp"
+#include "s3_presign.hpp"
 #include "tar_builder.hpp"
 
 namespace sluice::executor {
@@ -595,10 +596,10 @@ class SshE2eTest : public ExecutorE2eTest {
   void SetUp() override {
     ssh_dir_ = fs::temp_directory_path() / ("executor-e2e-ssh-" + st::RandomSuffix());
     sshd_ = std::make_unique<testing::LoopbackSshd>(ssh_dir_ / "sshd");
-    extra_env_ = {{"SLUICE_EXECUTOR_SSH_KNOWN_HOSTS", sshd_->KnownHosts().string()},
-                  {"SLUICE_EXECUTOR_SSH_KEY_FILE", sshd_->ClientKey().string()},
-                  {"SLUICE_EXECUTOR_SSH_USER", sshd_->User()},
-                  {"SLUICE_EXECUTOR_SSH_RELEASE_ROOT", (ssh_dir_ / "app").string()}};
+    extra_env_.insert({{"SLUICE_EXECUTOR_SSH_KNOWN_HOSTS", sshd_->KnownHosts().string()},
+                       {"SLUICE_EXECUTOR_SSH_KEY_FILE", sshd_->ClientKey().string()},
+                       {"SLUICE_EXECUTOR_SSH_USER", sshd_->User()},
+                       {"SLUICE_EXECUTOR_SSH_RELEASE_ROOT", (ssh_dir_ / "app").string()}});
     ExecutorE2eTest::SetUp();
   }
   void TearDown() override {
@@ -691,6 +692,102 @@ TEST_F(SshE2eTest, KilledMidBatchFinishesAfterRestart) {
   const auto instances = Instances(d);
   ASSERT_EQ(instances.size(), 2u);
   for (const auto& r : instances) EXPECT_EQ(r["status"], "succeeded") << r.dump();
+}
+
+// An s3:// release without S3 settings in the executor: refused before any host is asked, with
+// the settings to set in the message.
+TEST_F(ExecutorE2eTest, S3ArtifactWithoutS3SettingsFailsNamingTheSettings) {
+  const std::string d = core::NewUuid();
+  auto artifact = Artifact("1.0.0");
+  artifact.set_url("s3://sluice-artifacts/app-1.0.0.tar.gz");
+  SendBatch(Batch(d, 0, 1, artifact, {0}));
+  const auto closing = AwaitClosing(d);
+  ASSERT_TRUE(closing.has_batch_failed()) << closing.DebugString();
+  const auto instances = Instances(d);
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0]["attempts"], 1);  // not retried
+  const auto message = instances[0]["error_message"].get<std::string>();
+  EXPECT_EQ(message.rfind("s3_not_configured", 0), 0u) << message;
+  EXPECT_NE(message.find("SLUICE_EXECUTOR_S3_ENDPOINT"), std::string::npos) << message;
+  EXPECT_TRUE(AgentStatus(0)["current"].is_null() || AgentStatus(0)["current"] == "")
+      << AgentStatus(0).dump();
+}
+
+// Artifacts in S3-compatible storage (issue 19): the local SeaweedFS of scripts/s3.sh holds the
+// release; the executor presigns it for each host, agents and an agentless host alike, which
+// download it as a plain http URL and check its sha256. Hosts hold no S3 credentials.
+class S3E2eTest : public SshE2eTest {
+ protected:
+  void SetUp() override {
+    const auto var = std::getenv("SLUICE_VAR_DIR");
+    const fs::path local =
+        fs::path(var != nullptr && *var != '\0' ? var : SLUICE_SOURCE_DIR "/var") / "local";
+    if (!fs::exists(local / "s3.env")) {
+      GTEST_SKIP() << local / "s3.env"
+                   << " is missing: the local S3 store is not up (bash scripts/s3.sh up)";
+    }
+    std::ifstream in(local / "s3.env");
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("export ")) line.erase(0, 7);
+      if (const auto eq = line.find('='); eq != std::string::npos && line.front() != '#') {
+        s3_[line.substr(0, eq)] = line.substr(eq + 1);
+      }
+    }
+    signer_.endpoint = ParseS3Endpoint(s3_.at("SLUICE_S3_ENDPOINT"));
+    signer_.region = s3_.at("SLUICE_S3_REGION");
+    std::ifstream id(s3_.at("SLUICE_S3_ACCESS_KEY_ID_FILE"));
+    std::ifstream secret(s3_.at("SLUICE_S3_SECRET_ACCESS_KEY_FILE"));
+    std::getline(id, signer_.credentials.access_key_id);
+    std::getline(secret, signer_.credentials.secret_access_key);
+    extra_env_ = {
+        {"SLUICE_EXECUTOR_S3_ENDPOINT", s3_.at("SLUICE_S3_ENDPOINT")},
+        {"SLUICE_EXECUTOR_S3_REGION", s3_.at("SLUICE_S3_REGION")},
+        {"SLUICE_EXECUTOR_S3_ACCESS_KEY_ID", signer_.credentials.access_key_id},
+        {"SLUICE_EXECUTOR_S3_SECRET_ACCESS_KEY_FILE", s3_.at("SLUICE_S3_SECRET_ACCESS_KEY_FILE")},
+        {"SLUICE_EXECUTOR_S3_URL_TTL", "10m"}};
+    SshE2eTest::SetUp();
+  }
+
+  // Uploads the built tarball of `version` under a key with a space in it; its s3:// artifact.
+  v1::Artifact S3Artifact(const std::string& version) {
+    const std::string key = "e2e-" + sfx_ + "/app " + version + ".tar.gz";
+    const auto put = PresignS3(signer_, {s3_.at("SLUICE_S3_BUCKET"), key}, "PUT",
+                               core::SystemClock::Instance().Now(), std::chrono::seconds(60));
+    http::ClientRequest req;
+    req.method = "PUT";
+    req.url = put.url;
+    req.body = ReadFile(dir_ / "artifacts" / ("app-" + version + ".tar.gz"));
+    req.timeout = 20s;
+    const auto res = http::Send(req);
+    EXPECT_EQ(res.status, 200) << res.body;
+    auto a = Artifact(version);
+    a.set_url("s3://" + s3_.at("SLUICE_S3_BUCKET") + "/" + key);
+    return a;
+  }
+
+  std::map<std::string, std::string> s3_;
+  S3Signer signer_;
+};
+
+TEST_F(S3E2eTest, AnS3ReleaseReachesAgentsAndAnSshHost) {
+  const std::string d = core::NewUuid();
+  SendBatch(WithSshHost(Batch(d, 0, 1, S3Artifact("1.0.0"), {0, 1})));
+  const auto closing = AwaitClosing(d);
+  ASSERT_TRUE(closing.has_batch_succeeded()) << closing.DebugString();
+  EXPECT_EQ(closing.batch_succeeded().hosts_size(), 3);
+  EXPECT_EQ(SshCurrent(), "releases/1.0.0");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(AgentStatus(i)["current"], "1.0.0");
+
+  // A second version, to an agent.
+  const std::string d2 = core::NewUuid();
+  SendBatch(Batch(d2, 0, 1, S3Artifact("2.0.0"), {0}));
+  ASSERT_TRUE(AwaitClosing(d2).has_batch_succeeded());
+  EXPECT_EQ(AgentStatus(0)["current"], "2.0.0");
+
+  // Neither the secret nor a signature is in the executor's log.
+  const std::string log = executor_->LogTail(1 << 20);
+  EXPECT_EQ(log.find(signer_.credentials.secret_access_key), std::string::npos);
+  EXPECT_EQ(log.find("X-Amz-Signature"), std::string::npos);
 }
 
 // One release to VM hosts and a Kubernetes Deployment together (issue 15): the agents take the
