@@ -108,7 +108,7 @@ integration: ## Run the integration tests against the local stack
 e2e: ## Run the end-to-end tests against the local stack and the local Kubernetes control plane
 	$(call need_build,build/dev,build)
 	@mkdir -p var/run && touch var/run/e2e-started
-	rc=0; bash scripts/kube.sh with -- $(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1 || rc=1; \
+	rc=0; SLUICE_STACK_S3=1 bash scripts/kube.sh with -- $(STACK) with -- $(CTEST) --test-dir build/dev -L e2e -j1 || rc=1; \
 	  python3 test/e2e/secrets_in_logs.py --since var/run/e2e-started || rc=1; exit $$rc
 
 # Chaos (test/chaos/chaos.py, RELIABILITY.md): concurrent deployments to namespace hosts (prefix

@@ -3,6 +3,8 @@
 # at the lowest CPU and I/O priority, so that they use the CPU the wait-bound tiers leave idle
 # (integration, console, restore, compose and e2e mostly wait on services, timeouts and
 # Docker) instead of running one after the other on a fresh machine:
+#   - the S3-compatible artifact store (scripts/s3.sh build, SeaweedFS: ~6-8 min cold, cached in
+#     ~/.cache/sluice/tools), which e2e uses (and integration, once it is built);
 #   - the local Kubernetes control plane (scripts/kube.sh build: ~8-10 min cold, cached in
 #     ~/.cache/sluice/kube), which e2e, kube, charts and helm use;
 #   - the fuzz build (clang, ASan + UBSan, libFuzzer; build/fuzz: 6-8 min cold), which
@@ -39,6 +41,14 @@ running() {
 run_steps() {
   local rc=0 start
   start=$SECONDS
+  echo "s3 store (SeaweedFS): start $(date -u +%T)"
+  if bash scripts/s3.sh build; then
+    echo "s3 store (SeaweedFS): done in $((SECONDS - start)) s"
+  else
+    rc=1
+    echo "s3 store (SeaweedFS): FAILED after $((SECONDS - start)) s (the e2e tier builds it again and shows why)"
+  fi
+  start=$SECONDS
   echo "kube control plane: start $(date -u +%T)"
   if bash scripts/kube.sh build; then
     echo "kube control plane: done in $((SECONDS - start)) s"
@@ -71,7 +81,7 @@ case "${1:-}" in
     # them. setsid: its own process group, so `stop` ends the whole tree by one pid.
     setsid nice -n 19 ionice -c 3 bash "$0" run >"$LOG" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
-    sl_log "started the Kubernetes control plane and fuzz builds in the background (pid $!, nice 19, log $LOG); no-ops when cached"
+    sl_log "started the S3 store, Kubernetes control plane and fuzz builds in the background (pid $!, nice 19, log $LOG); no-ops when cached"
     ;;
   run)
     run_steps
@@ -82,7 +92,7 @@ case "${1:-}" in
       while running; do sleep 2; done
     fi
     if [[ -f "$LOG" ]]; then
-      grep -E '^(kube control plane|fuzz build): (done|FAILED)' "$LOG" | sed "s/^/[$SL_TAG] /" || true
+      grep -E '^(s3 store \(SeaweedFS\)|kube control plane|fuzz build): (done|FAILED)' "$LOG" | sed "s/^/[$SL_TAG] /" || true
     fi
     rm -f "$PID_FILE"
     ;;

@@ -4,6 +4,7 @@
 # server, filer and S3 gateway), with one identity whose key is generated here and one bucket.
 #
 #   bash scripts/s3.sh build    build weed once (cached, see below)
+#   bash scripts/s3.sh built    exit 0 when weed is built (nothing else)
 #   bash scripts/s3.sh up       build if needed, start (idempotent), wait for S3, create the bucket
 #   bash scripts/s3.sh down     stop the process our pid file names
 #   bash scripts/s3.sh status   one line; exit 1 when it is down
@@ -292,6 +293,7 @@ cmd_put() {
 
 case "${1:-}" in
   build) cmd_build ;;
+  built) built ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;

@@ -120,7 +120,14 @@ env_for() {
       local kube=""
       [[ -f "$VAR/local/kubeconfig" ]] &&
         kube="SLUICE_EXECUTOR_KUBE_CLUSTERS={\"local\":{\"kubeconfig\":\"$VAR/local/kubeconfig\"}}"
-      echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $SVC $KAFKA_START $kube"
+      # s3:// artifacts: presigned against the local store of scripts/s3.sh, when it runs (hosts
+      # in network namespaces reach it only with SLUICE_S3_HOST set to the bridge address).
+      local s3=""
+      [[ -s "$VAR/local/s3.env" && -s "$VAR/local/s3-access-key-id" ]] &&
+        s3="SLUICE_EXECUTOR_S3_ENDPOINT=$(. "$VAR/local/s3.env" && echo "$SLUICE_S3_ENDPOINT")"\
+" SLUICE_EXECUTOR_S3_ACCESS_KEY_ID=$(cat "$VAR/local/s3-access-key-id")"\
+" SLUICE_EXECUTOR_S3_SECRET_ACCESS_KEY_FILE=$VAR/local/s3-secret-access-key"
+      echo "SLUICE_HTTP_ADDR=$EXECUTOR_ADDR SLUICE_EXECUTOR_AGENT_TOKEN_FILE=$AGENT_TOKEN_FILE $SVC $KAFKA_START $kube $s3"
       ;;
     notifier)
       # Every notice of demo-app goes to the local capture server (var/demo/captures), e-mail

@@ -12,7 +12,9 @@
 # Components: kafka postgres redis prometheus alertmanager (default: all), and kube: the local
 # Kubernetes control plane (scripts/kube.sh; built from source on first use, ~8 min). kube is
 # opt-in for now: SLUICE_STACK_KUBE=1 adds it to the default set (up, down, status, with), or
-# name it (stack.sh up kube).
+# name it (stack.sh up kube). And s3: the S3-compatible artifact store (scripts/s3.sh, SeaweedFS
+# built from source on first use): in the default set once it is built (SLUICE_STACK_S3=auto),
+# always with SLUICE_STACK_S3=1 (building it first when needed), never with 0.
 # Data var/stack/<name>/, logs var/log/<name>.log, pids var/run/<name>.pid, and the
 # addresses for clients in var/local/stack.env.
 #
@@ -58,6 +60,14 @@ ALL_COMPONENTS=(kafka postgres redis prometheus alertmanager)
 KUBE_SH="$ROOT/scripts/kube.sh"
 KUBE_PORT="${SLUICE_KUBE_PORT:-26443}"
 if [[ "${SLUICE_STACK_KUBE:-0}" == 1 ]]; then ALL_COMPONENTS+=(kube); fi
+S3_SH="$ROOT/scripts/s3.sh"
+S3_PORT="${SLUICE_S3_PORT:-27333}"
+case "${SLUICE_STACK_S3:-auto}" in
+  1) ALL_COMPONENTS+=(s3) ;;
+  auto) if bash "$S3_SH" built; then ALL_COMPONENTS+=(s3); fi ;;
+  0) ;;
+  *) sl_die "SLUICE_STACK_S3=${SLUICE_STACK_S3}: use auto, 1 or 0" ;;
+esac
 
 usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
@@ -75,6 +85,7 @@ port_of() {
     prometheus) echo "$PROMETHEUS_PORT" ;;
     alertmanager) echo "$ALERTMANAGER_PORT" ;;
     kube) echo "$KUBE_PORT" ;;
+    s3) echo "$S3_PORT" ;;
   esac
 }
 
@@ -86,6 +97,7 @@ address_of() {
     prometheus) echo "http://$HOST:$PROMETHEUS_PORT" ;;
     alertmanager) echo "http://$HOST:$ALERTMANAGER_PORT" ;;
     kube) echo "https://$HOST:$KUBE_PORT" ;;
+    s3) echo "http://${SLUICE_S3_HOST:-127.0.0.1}:$S3_PORT" ;;
   esac
 }
 
@@ -99,6 +111,7 @@ cmd_marker_of() {
     prometheus) echo "prometheus" ;;
     alertmanager) echo "alertmanager" ;;
     kube) echo "kube-apiserver" ;;
+    s3) echo "weed" ;;
   esac
 }
 
@@ -127,6 +140,7 @@ is_ready() {
     prometheus) sl_http_ok "http://$HOST:$PROMETHEUS_PORT/-/ready" ;;
     alertmanager) sl_http_ok "http://$HOST:$ALERTMANAGER_PORT/-/ready" ;;
     kube) bash "$KUBE_SH" ready ;;
+    s3) bash "$S3_SH" status >/dev/null ;;
   esac
 }
 
@@ -642,6 +656,11 @@ up_one() {
     start_kube
     return
   fi
+  # s3.sh up builds weed when needed, is idempotent and writes var/local/s3.env.
+  if [[ "$name" == s3 ]]; then
+    bash "$S3_SH" up
+    return
+  fi
   pid="$(running_pid "$name")"
   if [[ -n "$pid" ]]; then
     if wait_ready "$name" 30 >/dev/null 2>&1; then
@@ -668,6 +687,10 @@ stop_one() {
   # kube.sh down stops each of its processes that runs, newest first.
   if [[ "$name" == kube ]]; then
     bash "$KUBE_SH" down
+    return
+  fi
+  if [[ "$name" == s3 ]]; then
+    bash "$S3_SH" down
     return
   fi
   pidfile="$(pidfile_of "$name")"
@@ -718,7 +741,8 @@ select_components() {
       am) echo alertmanager ;;
       prom) echo prometheus ;;
       kube | k8s | kubernetes) echo kube ;;
-      *) sl_die "unknown component '$c' (known: kafka postgres redis prometheus alertmanager kube)" ;;
+      s3 | seaweedfs) echo s3 ;;
+      *) sl_die "unknown component '$c' (known: kafka postgres redis prometheus alertmanager kube s3)" ;;
     esac
   done
 }

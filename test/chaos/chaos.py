@@ -875,7 +875,9 @@ def main():
         c.app_of_host = {"host-%d" % i: c.apps[(i - 1) // 2] for i in range(1, 2 * napps + 1)}
         c.hosts_of_app = {app: [2 * a + 1, 2 * a + 2] for a, app in enumerate(c.apps)}
         c.start_prometheus()
-        if os.environ.get("SLUICE_CHAOS_PIN_GROUPS", "1") != "0":
+        # libs/kafka pins a "latest" group's start itself now (the finding in RELIABILITY.md);
+        # SLUICE_CHAOS_PIN_GROUPS=1 still pins from outside, for a build without that fix.
+        if os.environ.get("SLUICE_CHAOS_PIN_GROUPS", "0") == "1":
             c.pin_groups()
         c.start_services()
         # baselines: 1.0.0 on every app's hosts, no analysis, before any fault
