@@ -8,14 +8,12 @@
 #include <sluice/core/encoding.hpp>
 #include <stdexcept>
 
+#include "field_reading.hpp"
+
 namespace sluice::release_intake {
 namespace {
 
 using nlohmann::json;
-
-FieldError Err(std::string field, std::string message) {
-  return FieldError{std::move(field), std::move(message)};
-}
 
 std::optional<FieldError> OnlyFields(const json& body,
                                      std::initializer_list<std::string_view> known) {
@@ -28,18 +26,6 @@ std::optional<FieldError> OnlyFields(const json& body,
       return Err(key, "unknown field '" + key + "'; known fields: " + names);
     }
   }
-  return std::nullopt;
-}
-
-std::optional<FieldError> GetString(const json& body, const char* field, bool required,
-                                    std::optional<std::string>& out) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) {
-    if (required) return Err(field, std::string(field) + " is required");
-    return std::nullopt;
-  }
-  if (!it->is_string()) return Err(field, std::string(field) + " must be a string");
-  out = it->get<std::string>();
   return std::nullopt;
 }
 

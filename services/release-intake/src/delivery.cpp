@@ -9,14 +9,12 @@
 #include <sluice/http/client.hpp>
 #include <stdexcept>
 
+#include "field_reading.hpp"
+
 namespace sluice::release_intake {
 namespace {
 
 using nlohmann::json;
-
-FieldError Err(std::string field, std::string message) {
-  return FieldError{std::move(field), std::move(message)};
-}
 
 std::string Join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;

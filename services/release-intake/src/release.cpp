@@ -15,6 +15,8 @@
 #include <sluice/core/rfc3339.hpp>
 #include <stdexcept>
 
+#include "field_reading.hpp"
+
 namespace sluice::release_intake {
 namespace {
 
@@ -31,10 +33,6 @@ bool IsPrintable(std::string_view s) {
     if (c < 0x20 || c == 0x7F) return false;
   }
   return true;
-}
-
-FieldError Err(std::string field, std::string message) {
-  return FieldError{std::move(field), std::move(message)};
 }
 
 // Decodes the UTF-8 sequence at s[i]: its code point and length, or length 0 when it is not
@@ -71,19 +69,6 @@ CodePoint DecodeUtf8(std::string_view s, std::size_t i) {
 bool IsBidiControl(char32_t c) {
   return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
          (c >= 0x2066 && c <= 0x2069);
-}
-
-// Reads an optional string field; a present non-string is an error.
-std::optional<FieldError> GetString(const json& body, const char* field, bool required,
-                                    std::optional<std::string>& out) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) {
-    if (required) return Err(field, std::string(field) + " is required");
-    return std::nullopt;
-  }
-  if (!it->is_string()) return Err(field, std::string(field) + " must be a string");
-  out = it->get<std::string>();
-  return std::nullopt;
 }
 
 }  // namespace
