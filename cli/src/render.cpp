@@ -486,9 +486,11 @@ std::vector<std::string> RenderInventories(const json& answer) {
   };
   for (const auto& i : answer.value("inventories", json::array())) {
     const auto n = i.value("hosts", json::array()).size();
-    out.push_back("inventory " + Str(i, "group") + ": " + Str(i, "source") + ", group " +
-                  Str(i, "inventory_group") + ", " + std::to_string(n) +
-                  (n == 1 ? " host" : " hosts"));
+    // A selector group has no inventory group: its source names the labels.
+    const std::string group =
+        i.contains("inventory_group") ? ", group " + Str(i, "inventory_group") : "";
+    out.push_back("inventory " + Str(i, "group") + ": " + Str(i, "source") + group + ", " +
+                  std::to_string(n) + (n == 1 ? " host" : " hosts"));
     const json removed = i.value("removed_hosts", json::array());
     const json added = i.value("added_hosts", json::array());
     if (removed.empty() && added.empty()) continue;

@@ -66,6 +66,14 @@ TEST(RenderInventories, SourceCountAndWhatChanged) {
   EXPECT_EQ(lines[1], "  gone since the last deployment: w2; new: w4");
   EXPECT_EQ(lines[2], "inventory db: file /etc/sluice/inventories/db.json, group db, 1 host");
   EXPECT_TRUE(RenderInventories(json::parse(R"({"batches":[]})")).empty());
+
+  const json selected = json::parse(R"({"inventories":[
+    {"group":"front","source":"selector role=web,zone=zone-a","selector":{"role":"web"},
+     "hosts":[{"name":"w1"},{"name":"w2"}],"removed_hosts":["w0"],"added_hosts":[]}]})");
+  const auto sel = RenderInventories(selected);
+  ASSERT_EQ(sel.size(), 2u);
+  EXPECT_EQ(sel[0], "inventory front: selector role=web,zone=zone-a, 2 hosts");
+  EXPECT_EQ(sel[1], "  gone since the last deployment: w0");
 }
 
 TEST(RenderPlan, KubernetesTargetsBesideTheHosts) {

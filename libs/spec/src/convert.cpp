@@ -518,6 +518,7 @@ Spec::InventorySource ProtoInventory(const InventorySource& i) {
   p.set_sha256(i.sha256);
   for (const auto& h : i.removed_hosts) p.add_removed_hosts(h);
   for (const auto& h : i.added_hosts) p.add_added_hosts(h);
+  for (const auto& [k, v] : i.selector) (*p.mutable_selector())[k] = v;
   return p;
 }
 InventorySource TypedInventory(const Spec::InventorySource& p) {
@@ -530,6 +531,7 @@ InventorySource TypedInventory(const Spec::InventorySource& p) {
   i.sha256 = p.sha256();
   i.removed_hosts.assign(p.removed_hosts().begin(), p.removed_hosts().end());
   i.added_hosts.assign(p.added_hosts().begin(), p.added_hosts().end());
+  i.selector.insert(p.selector().begin(), p.selector().end());
   return i;
 }
 

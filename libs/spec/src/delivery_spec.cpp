@@ -121,6 +121,27 @@ bool IsDnsSubdomain(std::string_view s) {  // RFC 1123 labels joined by '.', <= 
   }
 }
 
+// As release-intake's enrolment (agent_enrollment.hpp): a label key
+// ^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$, a value
+// ^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$.
+constexpr std::size_t kMaxSelectorLabels = 32;
+
+bool IsAgentLabelKey(std::string_view s) {
+  const auto edge = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (s.empty() || s.size() > 63 || !edge(s.front()) || !edge(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return edge(c) || c == '.' || c == '_' || c == '/' || c == '-';
+  });
+}
+
+bool IsAgentLabelValue(std::string_view s) {
+  const auto edge = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (s.empty()) return true;
+  if (s.size() > 63 || !edge(s.front()) || !edge(s.back())) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return edge(c) || c == '.' || c == '_' || c == '-'; });
+}
+
 bool HasSpace(std::string_view s) {
   return std::any_of(s.begin(), s.end(),
                      [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
@@ -279,6 +300,55 @@ class Parser : public YamlReader {
     return inv;
   }
 
+  // `selector: {label: value, ...}` and `agentEndpoint:` in place of `hosts:`: the enrolled,
+  // non-revoked agents with every one of the labels. Keys and values follow the enrolment rules
+  // (POST /v1/agents/enroll), so a selector that no agent could ever match is refused here.
+  InventorySource Selector(const YAML::Node& group, const std::string& gpath) const {
+    for (const char* other : {"hosts", "inventory"}) {
+      if (Has(group, other)) {
+        Fail(group[other], Child(gpath, other),
+             "a host group lists its hosts, names an inventory or selects enrolled agents: "
+             "one of the three");
+      }
+    }
+    const auto node = group["selector"];
+    const auto path = Child(gpath, "selector");
+    if (!node.IsMap() || node.size() == 0) {
+      Fail(node, path, "must map at least one agent label to its value, e.g. {role: web}");
+    }
+    if (node.size() > kMaxSelectorLabels) {
+      Fail(node, path, "has more than " + std::to_string(kMaxSelectorLabels) + " labels");
+    }
+    InventorySource inv;
+    for (const auto& kv : node) {
+      const auto key = KeyOf(kv.first, path);
+      const auto kpath = Child(path, key);
+      if (!IsAgentLabelKey(key)) {
+        Fail(kv.first, kpath,
+             "a label key is 1-63 lowercase letters, digits, '.', '_', '/' or '-', starting and "
+             "ending with a letter or digit");
+      }
+      if (!kv.second.IsScalar()) Fail(kv.second, kpath, "must be a label value");
+      const auto value = kv.second.Scalar();
+      if (!IsAgentLabelValue(value)) {
+        Fail(kv.second, kpath,
+             "a label value is at most 63 letters, digits, '.', '_' or '-', starting and ending "
+             "with a letter or digit");
+      }
+      if (!inv.selector.emplace(key, value).second) Fail(kv.first, kpath, "duplicate label");
+    }
+    const auto ae = Required(group, gpath, "agentEndpoint");
+    const auto apath = Child(gpath, "agentEndpoint");
+    inv.agent_endpoint = Scalar(ae, apath);
+    if (inv.agent_endpoint.find("{port}") != std::string::npos) {
+      Fail(ae, apath, "an enrolled agent has no port: write it, e.g. http://{address}:7070");
+    }
+    if (!IsHttpUrl(inv.agent_endpoint) || inv.agent_endpoint.size() > 2048) {
+      Fail(ae, apath, "must be an http:// or https:// URL, e.g. http://{address}:7070");
+    }
+    return inv;
+  }
+
   // A count ("3") or Ansible's max_fail_percentage ("20%", 0%..100%).
   void FailureTolerance(const YAML::Node& n, const std::string& path, Strategy& s) const {
     if (n.IsScalar() && !n.Scalar().empty() && n.Scalar().back() == '%') {
@@ -296,8 +366,8 @@ class Parser : public YamlReader {
                             const Environment& env) const {
     if (env.policy.auto_deploy && HasInventory(env)) {
       Fail(node["policy"]["autoDeploy"], Child(Child(path, "policy"), "autoDeploy"),
-           "an environment with an inventory host group cannot auto-deploy: its hosts are read "
-           "when a deployment is requested (POST /v1/deployments)");
+           "an environment with an inventory or selector host group cannot auto-deploy: its hosts "
+           "are read when a deployment is requested (POST /v1/deployments)");
     }
   }
 
@@ -313,7 +383,16 @@ class Parser : public YamlReader {
       const auto gpath = Child(path, group.name);
       if (!IsName(group.name)) Fail(kv.first, gpath, "group names must match [a-z][a-z0-9-]{0,62}");
       if (!group_names.insert(group.name).second) Fail(kv.first, gpath, "duplicate host group");
-      CheckKeys(kv.second, gpath, {"hosts", "inventory"});
+      CheckKeys(kv.second, gpath, {"hosts", "inventory", "selector", "agentEndpoint"});
+      if (Has(kv.second, "selector")) {
+        group.inventory = Selector(kv.second, gpath);
+        groups.push_back(std::move(group));
+        continue;
+      }
+      if (Has(kv.second, "agentEndpoint")) {
+        Fail(kv.second["agentEndpoint"], Child(gpath, "agentEndpoint"),
+             "goes with selector (a host lists its own agentEndpoint, an inventory in its block)");
+      }
       if (Has(kv.second, "inventory")) {
         group.inventory = Inventory(kv.second, gpath);
         groups.push_back(std::move(group));

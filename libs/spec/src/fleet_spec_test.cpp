@@ -2,6 +2,7 @@
 // host groups read from an inventory (`inventory:`), through parsing, planning and the wire.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 #include "sluice/spec/convert.hpp"
@@ -214,6 +215,81 @@ TEST(InventorySpecTest, AnInventoryEnvironmentCannotAutoDeploy) {
   EXPECT_EQ(e.path, "environments.production.policy.autoDeploy");
   EXPECT_NE(e.message.find("cannot auto-deploy"), std::string::npos) << e.message;
   ParseOk(Spec(kHosts, "", "    policy: {autoDeploy: true}\n"));
+}
+
+TEST(SelectorSpecTest, AGroupMaySelectEnrolledAgentsByLabels) {
+  const auto spec = ParseOk(Spec(
+      "      web:\n"
+      "        selector: {zone: zone-a, role: web}\n"
+      "        agentEndpoint: 'http://{address}:7070'\n"
+      "      db:\n"
+      "        hosts: [{name: d1, address: 10.0.0.9, agentEndpoint: 'http://10.0.0.9:7070'}]\n"));
+  const auto& env = spec.environments.at(0);
+  ASSERT_EQ(env.targets.size(), 2u);
+  EXPECT_TRUE(HasInventory(env));
+  const auto& web = env.targets[0];
+  ASSERT_TRUE(web.inventory.has_value());
+  EXPECT_TRUE(web.hosts.empty());
+  EXPECT_EQ(web.inventory->selector,
+            (std::map<std::string, std::string>{{"role", "web"}, {"zone", "zone-a"}}));
+  EXPECT_TRUE(web.inventory->file.empty());
+  EXPECT_TRUE(web.inventory->url.empty());
+  EXPECT_EQ(web.inventory->agent_endpoint, "http://{address}:7070");
+
+  // The selector and the agents it matched travel in the proto.
+  auto resolved = spec;
+  auto& g = resolved.environments[0].targets[0];
+  g.hosts.push_back(Host{"w1", "10.1.0.1", "http://10.1.0.1:7070", {{"role", "web"}}, "web"});
+  g.inventory->sha256 = std::string(64, 'b');
+  g.inventory->added_hosts = {"w1"};
+  EXPECT_EQ(FromProto(events::v1::DeliverySpec(ToProto(resolved))), resolved);
+}
+
+TEST(SelectorSpecTest, RefusesABadSelectorWithItsLine) {
+  struct Case {
+    std::string group;
+    std::string path;
+    std::string message;
+  };
+  const std::string g = "environments.production.targets.web";
+  const std::string ae = "        agentEndpoint: 'http://{address}:7070'\n";
+  const std::vector<Case> cases = {
+      {"        selector: {}\n" + ae, g + ".selector", "at least one agent label"},
+      {"        selector: [role, web]\n" + ae, g + ".selector", "at least one agent label"},
+      {"        selector: web\n" + ae, g + ".selector", "at least one agent label"},
+      {"        selector: {Role: web}\n" + ae, g + ".selector.Role", "label key"},
+      {"        selector: {'-role': web}\n" + ae, g + ".selector.-role", "label key"},
+      {"        selector: {role: 'web;rm'}\n" + ae, g + ".selector.role", "label value"},
+      {"        selector: {role: 'a b'}\n" + ae, g + ".selector.role", "label value"},
+      {"        selector: {role: [web]}\n" + ae, g + ".selector.role", "label value"},
+      {"        selector: {role: web}\n", g + ".agentEndpoint", "required"},
+      {"        selector: {role: web}\n        agentEndpoint: 'tcp://{address}'\n",
+       g + ".agentEndpoint", "http://"},
+      {"        selector: {role: web}\n        agentEndpoint: 'http://{address}:{port}'\n",
+       g + ".agentEndpoint", "no port"},
+      {"        selector: {role: web}\n" + ae +
+           "        hosts: [{name: a1, address: 10.0.0.1, agentEndpoint: 'http://a:1'}]\n",
+       g + ".hosts", "one of the three"},
+      {"        selector: {role: web}\n" + ae +
+           "        inventory: {file: /a.json, group: web, agentEndpoint: 'http://{address}:1'}\n",
+       g + ".inventory", "one of the three"},
+      {"        hosts: [{name: a1, address: 10.0.0.1, agentEndpoint: 'http://a:1'}]\n" + ae,
+       g + ".agentEndpoint", "goes with selector"},
+  };
+  for (const auto& c : cases) {
+    const auto e = ParseErr(Spec("      web:\n" + c.group));
+    EXPECT_EQ(e.path, c.path) << c.group << ": " << e.ToString();
+    EXPECT_NE(e.message.find(c.message), std::string::npos) << c.group << ": " << e.message;
+    EXPECT_GE(e.line, 5) << c.group << ": " << e.ToString();  // the line of the group or below
+  }
+  std::string many = "        selector: {";
+  for (int i = 0; i < 33; ++i) many += (i ? ", l" : "l") + std::to_string(i) + ": v";
+  const auto e = ParseErr(Spec("      web:\n" + many + "}\n" + ae));
+  EXPECT_NE(e.message.find("more than 32"), std::string::npos) << e.ToString();
+  // A selector environment cannot auto-deploy either: the planner reads no agents.
+  const auto auto_deploy = ParseErr(Spec("      web:\n        selector: {role: web}\n" + ae, "",
+                                         "    policy: {autoDeploy: true}\n"));
+  EXPECT_NE(auto_deploy.message.find("cannot auto-deploy"), std::string::npos);
 }
 
 }  // namespace

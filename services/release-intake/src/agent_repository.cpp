@@ -126,6 +126,20 @@ std::vector<StoredAgent> AgentRepository::List(pqxx::work& tx) {
   return out;
 }
 
+std::vector<EnrolledAgent> AgentRepository::Enrolled(pqxx::work& tx) {
+  std::vector<EnrolledAgent> out;
+  for (const auto& r : tx.exec(std::string("SELECT ") + kColumns +
+                               " FROM agents WHERE revoked_at IS NULL ORDER BY name")) {
+    const auto stored = FromRow(r);
+    EnrolledAgent a{stored.name, stored.address, {}, stored.revoked_at_ms.has_value()};
+    for (const auto& [k, v] : stored.labels.items()) {
+      if (v.is_string()) a.labels.emplace(k, v.get<std::string>());
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 AgentRepository::RevokeOutcome AgentRepository::Revoke(pqxx::work& tx, const std::string& name,
                                                        const std::string& by, std::int64_t now_ms) {
   if (tx.exec_params(kRevoke, name, by, now_ms).affected_rows() == 1)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent_enrollment.hpp"
+#include "inventory.hpp"
 
 namespace sluice::release_intake {
 
@@ -46,6 +47,8 @@ class AgentRepository {
   static void Touch(pqxx::work& tx, const std::string& name, std::int64_t now_ms);
   // Every host, by name.
   static std::vector<StoredAgent> List(pqxx::work& tx);
+  // The hosts not revoked, by name, as selector host groups match them (inventory.hpp).
+  static std::vector<EnrolledAgent> Enrolled(pqxx::work& tx);
   enum class RevokeOutcome { kRevoked, kAlreadyRevoked, kNotFound };
   static RevokeOutcome Revoke(pqxx::work& tx, const std::string& name, const std::string& by,
                               std::int64_t now_ms);

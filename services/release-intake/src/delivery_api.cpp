@@ -8,6 +8,7 @@
 #include <sluice/http/errors.hpp>
 #include <sluice/spec/convert.hpp>
 
+#include "agent_repository.hpp"
 #include "delivery.hpp"
 #include "delivery_repository.hpp"
 #include "environment_repository.hpp"
@@ -741,6 +742,7 @@ std::optional<RequestInventories> ReleaseIntakeApi::ReadRequestInventories(
     std::int64_t spec_version = 0;
     spec::Environment env;
     PreviousInventoryHosts previous;
+    std::vector<EnrolledAgent> agents;  // when a host group selects enrolled agents
   };
   const auto wanted = Db([&](pqxx::work& tx) -> std::optional<Wanted> {
     if (key && DeliveryRepository::FindByIdempotencyKey(tx, *key)) return std::nullopt;
@@ -753,11 +755,15 @@ std::optional<RequestInventories> ReleaseIntakeApi::ReadRequestInventories(
     if (delivery_spec == nullptr) return std::nullopt;
     const auto* env = delivery_spec->FindEnvironment(request.env);
     if (env == nullptr || !spec::HasInventory(*env)) return std::nullopt;
-    return Wanted{spec.version, *env, InventoryRepository::Previous(tx, app, request.env)};
+    return Wanted{spec.version, *env, InventoryRepository::Previous(tx, app, request.env),
+                  HasSelector(*env) ? AgentRepository::Enrolled(tx) : std::vector<EnrolledAgent>{}};
   });
   if (!wanted) return std::nullopt;
   auto resolved =
       ResolveInventories(wanted->env, ReadInventoryText, options_.inventory, wanted->previous);
+  if (const auto* env = std::get_if<spec::Environment>(&resolved); env && HasSelector(*env)) {
+    resolved = ResolveSelectors(*env, wanted->agents, options_.inventory, wanted->previous);
+  }
   if (auto* e = std::get_if<InventoryGroupError>(&resolved)) {
     throw http::ApiException(
         {422, "inventory_" + std::string(ToString(e->error.problem)),

@@ -315,6 +315,7 @@ bool InventoryUrlAllowed(std::string_view url, const std::vector<std::string>& p
 }
 
 std::string DescribeSource(const spec::InventorySource& source) {
+  if (!source.selector.empty()) return "selector " + DescribeSelector(source.selector);
   if (!source.file.empty()) return "file " + source.file;
   std::string url = source.url;
   if (const auto q = url.find_first_of("?#"); q != std::string::npos) url.resize(q);
@@ -362,7 +363,7 @@ std::variant<spec::Environment, InventoryGroupError> ResolveInventories(
   }
   for (const auto& k : env.kubernetes) owner.emplace(k.name, "the Kubernetes target");
   for (auto& g : out.targets) {
-    if (!g.inventory) continue;
+    if (!g.inventory || !g.inventory->selector.empty()) continue;  // selectors: ResolveSelectors
     auto& source = *g.inventory;
     auto text = read(source, limits);
     if (auto* e = std::get_if<InventoryError>(&text)) return InventoryGroupError{g.name, *e};
@@ -390,6 +391,92 @@ std::variant<spec::Environment, InventoryGroupError> ResolveInventories(
   return out;
 }
 
+bool SelectorMatches(const std::map<std::string, std::string>& selector,
+                     const EnrolledAgent& agent) {
+  if (agent.revoked || selector.empty()) return false;
+  return std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
+    const auto it = agent.labels.find(kv.first);
+    return it != agent.labels.end() && it->second == kv.second;
+  });
+}
+
+std::string DescribeSelector(const std::map<std::string, std::string>& selector) {
+  std::string out;
+  for (const auto& [k, v] : selector) out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out;
+}
+
+bool HasSelector(const spec::Environment& env) {
+  return std::any_of(env.targets.begin(), env.targets.end(), [](const spec::HostGroup& g) {
+    return g.inventory && !g.inventory->selector.empty();
+  });
+}
+
+std::variant<spec::Environment, InventoryGroupError> ResolveSelectors(
+    const spec::Environment& env, const std::vector<EnrolledAgent>& agents,
+    const InventoryLimits& limits, const PreviousInventoryHosts& previous) {
+  spec::Environment out = env;
+  std::map<std::string, std::string> owner;  // host or workload name -> where it comes from
+  for (const auto& g : env.targets) {
+    for (const auto& h : g.hosts) owner.emplace(h.name, "host group '" + g.name + "'");
+  }
+  for (const auto& k : env.kubernetes) owner.emplace(k.name, "the Kubernetes target");
+  for (auto& g : out.targets) {
+    if (!g.inventory || g.inventory->selector.empty()) continue;
+    auto& source = *g.inventory;
+    const auto fail = [&](InventoryProblem p, std::string what) {
+      return InventoryGroupError{g.name, {p, DescribeSource(source) + std::move(what)}};
+    };
+    std::vector<const EnrolledAgent*> matched;
+    for (const auto& a : agents) {
+      if (SelectorMatches(source.selector, a)) matched.push_back(&a);
+    }
+    std::sort(matched.begin(), matched.end(),
+              [](const EnrolledAgent* a, const EnrolledAgent* b) { return a->name < b->name; });
+    if (matched.empty()) {
+      return fail(InventoryProblem::kEmptyGroup,
+                  " matches no enrolled agent (revoked ones left out); enrol one with these "
+                  "labels or change the selector");
+    }
+    if (matched.size() > limits.max_hosts) {
+      return fail(InventoryProblem::kTooManyHosts,
+                  " matches more than " + std::to_string(limits.max_hosts) + " agents");
+    }
+    g.hosts.clear();
+    json listing = json::array();
+    std::vector<std::string> names;
+    for (const auto* a : matched) {
+      spec::Host h;
+      h.name = a->name;
+      h.address = a->address;
+      h.labels = a->labels;
+      h.group = g.name;
+      std::string url = source.agent_endpoint;
+      const bool v6 = a->address.find(':') != std::string::npos;
+      ReplaceAll(url, "{address}", v6 ? "[" + a->address + "]" : a->address);
+      if (!IsHostName(a->name) || !IsAddress(a->address) || !IsHttpUrl(url)) {
+        return fail(InventoryProblem::kBadHost,
+                    ": agent '" + a->name + "': its agent endpoint '" + url + "' is not a URL");
+      }
+      h.agent_endpoint = std::move(url);
+      const auto [it, fresh] = owner.emplace(h.name, "host group '" + g.name + "'");
+      if (!fresh) {
+        return fail(InventoryProblem::kBadHost, ": agent '" + h.name + "' is also named by " +
+                                                    it->second + " of this environment");
+      }
+      listing.push_back({{"name", h.name}, {"address", h.address}, {"labels", h.labels}});
+      names.push_back(h.name);
+      g.hosts.push_back(std::move(h));
+    }
+    source.sha256 = Sha256Hex(listing.dump());
+    if (const auto before = previous.find(g.name); before != previous.end()) {
+      source.removed_hosts = Minus(before->second, names);
+      source.added_hosts = Minus(names, before->second);
+    }
+  }
+  return out;
+}
+
 json InventoriesJson(const spec::Environment& env) {
   json out = json::array();
   for (const auto& g : env.targets) {
@@ -400,13 +487,18 @@ json InventoriesJson(const spec::Environment& env) {
       if (h.port != 0) jh["port"] = h.port;
       hosts.push_back(std::move(jh));
     }
-    out.push_back({{"group", g.name},
-                   {"source", DescribeSource(*g.inventory)},
-                   {"inventory_group", g.inventory->group},
-                   {"sha256", g.inventory->sha256},
-                   {"hosts", std::move(hosts)},
-                   {"removed_hosts", g.inventory->removed_hosts},
-                   {"added_hosts", g.inventory->added_hosts}});
+    json entry = {{"group", g.name},
+                  {"source", DescribeSource(*g.inventory)},
+                  {"sha256", g.inventory->sha256},
+                  {"hosts", std::move(hosts)},
+                  {"removed_hosts", g.inventory->removed_hosts},
+                  {"added_hosts", g.inventory->added_hosts}};
+    if (g.inventory->selector.empty()) {
+      entry["inventory_group"] = g.inventory->group;
+    } else {
+      entry["selector"] = g.inventory->selector;
+    }
+    out.push_back(std::move(entry));
   }
   return out;
 }

@@ -71,7 +71,7 @@ struct InventoryHosts {
 };
 
 // "file /etc/x.json" or "url https://host:port/path" (query and user info left out: they may
-// carry secrets), for messages.
+// carry secrets), or "selector role=web,zone=zone-a", for messages.
 std::string DescribeSource(const spec::InventorySource& source);
 
 // Parses an Ansible JSON inventory and takes the hosts of `source.group`:
@@ -108,9 +108,42 @@ std::variant<spec::Environment, InventoryGroupError> ResolveInventories(
     const spec::Environment& env, const InventoryTextReader& read, const InventoryLimits& limits,
     const PreviousInventoryHosts& previous);
 
+// --- Selector host groups (`selector: {label: value, ...}`) -----------------------------------
+
+// An enrolled host agent as a selector sees it (agent_repository.hpp's StoredAgent).
+struct EnrolledAgent {
+  std::string name;
+  std::string address;
+  std::map<std::string, std::string> labels;
+  bool revoked = false;
+};
+
+// Whether `agent` is enrolled (not revoked) and has every label of `selector` with its value.
+bool SelectorMatches(const std::map<std::string, std::string>& selector,
+                     const EnrolledAgent& agent);
+
+// "role=web,zone=zone-a": the selector's pairs by label name.
+std::string DescribeSelector(const std::map<std::string, std::string>& selector);
+
+// `env` with every selector group's hosts taken from `agents`: the matching ones sorted by name,
+// each with its address, labels, and `agent_endpoint` with "{address}" replaced (an IPv6 address
+// in brackets). The group's source gets the sha256 of the agents matched (name, address, labels)
+// and the hosts removed from / added to it since `previous`, as an inventory group's. Refused:
+// no agent matches (kEmptyGroup), more than limits.max_hosts do (kTooManyHosts), a matched
+// agent's name is a host or Kubernetes target of another group, or its endpoint is no URL
+// (kBadHost). Inventory groups are left as they are (resolve them first, so that host names
+// stay unique across both).
+std::variant<spec::Environment, InventoryGroupError> ResolveSelectors(
+    const spec::Environment& env, const std::vector<EnrolledAgent>& agents,
+    const InventoryLimits& limits, const PreviousInventoryHosts& previous);
+
+// Whether any host group of `env` selects enrolled agents.
+bool HasSelector(const spec::Environment& env);
+
 // The inventory groups of a resolved environment, as the API shows them in a deployment's answer
 // and dry run: [{"group", "source", "inventory_group", "sha256", "hosts": [{"name", "address",
-// "port"}], "removed_hosts", "added_hosts"}]; empty when no group reads an inventory.
+// "port"}], "removed_hosts", "added_hosts"}] (a selector group: "selector": {label: value} and
+// no "inventory_group"); empty when no group reads an inventory or selects agents.
 nlohmann::json InventoriesJson(const spec::Environment& env);
 
 }  // namespace sluice::release_intake

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace sluice::release_intake {
 namespace {
@@ -265,6 +268,140 @@ TEST(InventoryTest, ResolveRefusesAnUnreadableInventoryOrAClashingHost) {
   EXPECT_EQ(e.problem, InventoryProblem::kBadHost);
   EXPECT_NE(e.message.find("'c1' is also named by host group 'canary'"), std::string::npos)
       << e.message;
+}
+
+// --- Selector host groups -------------------------------------------------------------------
+
+spec::Environment SelectorEnv(std::map<std::string, std::string> selector) {
+  auto env = InventoryEnv();  // canary (listed c1), web (an inventory)
+  spec::HostGroup sel;
+  sel.name = "front";
+  sel.inventory.emplace();
+  sel.inventory->selector = std::move(selector);
+  sel.inventory->agent_endpoint = "http://{address}:7070";
+  env.targets.push_back(sel);
+  return env;
+}
+
+std::vector<EnrolledAgent> Agents() {
+  return {
+      {"web-3", "10.0.1.3", {{"role", "web"}, {"zone", "zone-a"}}},
+      {"web-1", "10.0.1.1", {{"role", "web"}, {"zone", "zone-a"}, {"rack", "r1"}}},
+      {"web-2", "10.0.1.2", {{"role", "web"}, {"zone", "zone-b"}}},
+      {"web-4", "fd00::4", {{"role", "web"}, {"zone", "zone-a"}}},
+      {"web-0", "10.0.1.9", {{"role", "web"}, {"zone", "zone-a"}}, /*revoked=*/true},
+      {"db-1", "10.0.2.1", {{"role", "db"}, {"zone", "zone-a"}}},
+      {"bare", "10.0.3.1", {}},
+  };
+}
+
+TEST(SelectorTest, MatchesEveryPairOfAnEnrolledAgent) {
+  const EnrolledAgent a{"w", "10.0.0.1", {{"role", "web"}, {"zone", "zone-a"}, {"x", ""}}};
+  EXPECT_TRUE(SelectorMatches({{"role", "web"}}, a));
+  EXPECT_TRUE(SelectorMatches({{"role", "web"}, {"zone", "zone-a"}}, a));
+  EXPECT_TRUE(SelectorMatches({{"x", ""}}, a));
+  EXPECT_FALSE(SelectorMatches({{"role", "web"}, {"zone", "zone-b"}}, a));
+  EXPECT_FALSE(SelectorMatches({{"role", "Web"}}, a));  // values are compared exactly
+  EXPECT_FALSE(SelectorMatches({{"y", ""}}, a));        // a missing label is no empty value
+  EXPECT_FALSE(SelectorMatches({}, a));                 // no pairs selects nothing
+  auto revoked = a;
+  revoked.revoked = true;
+  EXPECT_FALSE(SelectorMatches({{"role", "web"}}, revoked));
+  EXPECT_EQ(DescribeSelector({{"zone", "zone-a"}, {"role", "web"}}), "role=web,zone=zone-a");
+}
+
+TEST(SelectorTest, ResolveTakesTheMatchingAgentsSortedAndReportsWhatChanged) {
+  const PreviousInventoryHosts previous = {{"front", {"web-1", "web-9"}}};
+  const auto env = SelectorEnv({{"role", "web"}, {"zone", "zone-a"}});
+  auto r = ResolveSelectors(env, Agents(), {}, previous);
+  ASSERT_TRUE(std::holds_alternative<spec::Environment>(r)) << std::get<1>(r).error.message;
+  const auto& out = std::get<spec::Environment>(r);
+  const auto& front = out.targets.at(2);
+  ASSERT_EQ(front.hosts.size(), 3u);
+  EXPECT_EQ(front.hosts[0].name, "web-1");
+  EXPECT_EQ(front.hosts[1].name, "web-3");
+  EXPECT_EQ(front.hosts[2].name, "web-4");
+  EXPECT_EQ(front.hosts[0].address, "10.0.1.1");
+  EXPECT_EQ(front.hosts[0].agent_endpoint, "http://10.0.1.1:7070");
+  EXPECT_EQ(front.hosts[2].agent_endpoint, "http://[fd00::4]:7070");
+  EXPECT_EQ(front.hosts[0].group, "front");
+  EXPECT_EQ(front.hosts[0].labels.at("rack"), "r1");
+  EXPECT_EQ(front.inventory->removed_hosts, (std::vector<std::string>{"web-9"}));
+  EXPECT_EQ(front.inventory->added_hosts, (std::vector<std::string>{"web-3", "web-4"}));
+  EXPECT_EQ(front.inventory->sha256.size(), 64u);
+  EXPECT_TRUE(out.targets.at(1).hosts.empty());  // the inventory group is not touched
+  EXPECT_EQ(DescribeSource(*front.inventory), "selector role=web,zone=zone-a");
+
+  // Deterministic: the agents' order does not matter, and the same agents give the same sha256.
+  auto reversed = Agents();
+  std::reverse(reversed.begin(), reversed.end());
+  const auto again = std::get<spec::Environment>(ResolveSelectors(env, reversed, {}, previous));
+  EXPECT_EQ(again, out);
+  // A label changed on one agent changes the sha256.
+  auto relabelled = Agents();
+  relabelled[0].labels["rack"] = "r7";
+  const auto changed = std::get<spec::Environment>(ResolveSelectors(env, relabelled, {}, {}));
+  EXPECT_NE(changed.targets.at(2).inventory->sha256, front.inventory->sha256);
+
+  const auto shown = InventoriesJson(out);
+  ASSERT_EQ(shown.size(), 2u);  // the inventory group (unread here) and the selector group
+  const auto& j = shown.at(1);
+  EXPECT_EQ(j.at("group"), "front");
+  EXPECT_EQ(j.at("source"), "selector role=web,zone=zone-a");
+  EXPECT_EQ(j.at("selector"), (nlohmann::json{{"role", "web"}, {"zone", "zone-a"}}));
+  EXPECT_FALSE(j.contains("inventory_group"));
+  EXPECT_EQ(j.at("hosts").size(), 3u);
+  EXPECT_EQ(j.at("removed_hosts"), nlohmann::json::array({"web-9"}));
+  EXPECT_TRUE(shown.at(0).contains("inventory_group"));
+}
+
+TEST(SelectorTest, ResolveRefusesNoMatchTooManyOrAClashingName) {
+  auto r = ResolveSelectors(SelectorEnv({{"role", "cache"}}), Agents(), {}, {});
+  ASSERT_TRUE(std::holds_alternative<InventoryGroupError>(r));
+  EXPECT_EQ(std::get<InventoryGroupError>(r).group, "front");
+  EXPECT_EQ(std::get<InventoryGroupError>(r).error.problem, InventoryProblem::kEmptyGroup);
+  EXPECT_NE(std::get<InventoryGroupError>(r).error.message.find(
+                "selector role=cache matches no enrolled agent"),
+            std::string::npos)
+      << std::get<InventoryGroupError>(r).error.message;
+
+  // Only a revoked agent matches: refused too.
+  r = ResolveSelectors(
+      SelectorEnv({{"zone", "zone-a"}, {"role", "web"}, {"rack", "r0"}}),
+      {{"web-0", "10.0.1.9", {{"role", "web"}, {"zone", "zone-a"}, {"rack", "r0"}}, true}}, {}, {});
+  ASSERT_TRUE(std::holds_alternative<InventoryGroupError>(r));
+  EXPECT_EQ(std::get<InventoryGroupError>(r).error.problem, InventoryProblem::kEmptyGroup);
+
+  InventoryLimits two;
+  two.max_hosts = 2;
+  r = ResolveSelectors(SelectorEnv({{"role", "web"}}), Agents(), two, {});
+  ASSERT_TRUE(std::holds_alternative<InventoryGroupError>(r));
+  EXPECT_EQ(std::get<InventoryGroupError>(r).error.problem, InventoryProblem::kTooManyHosts);
+
+  auto agents = Agents();
+  agents.push_back({"c1", "10.0.9.9", {{"role", "web"}}});  // c1 is listed in group canary
+  r = ResolveSelectors(SelectorEnv({{"role", "web"}}), agents, {}, {});
+  ASSERT_TRUE(std::holds_alternative<InventoryGroupError>(r));
+  const auto& e = std::get<InventoryGroupError>(r).error;
+  EXPECT_EQ(e.problem, InventoryProblem::kBadHost);
+  EXPECT_NE(e.message.find("'c1' is also named by host group 'canary'"), std::string::npos)
+      << e.message;
+}
+
+TEST(SelectorTest, ResolveInventoriesDoesNotReadASelectorGroup) {
+  int reads = 0;
+  const InventoryTextReader read = [&](const spec::InventorySource& s, const InventoryLimits&) {
+    ++reads;
+    EXPECT_TRUE(s.selector.empty());
+    return std::variant<std::string, InventoryError>(R"({"web": ["w1"]})");
+  };
+  const auto env = SelectorEnv({{"role", "web"}});
+  auto r = ResolveInventories(env, read, {}, {});
+  ASSERT_TRUE(std::holds_alternative<spec::Environment>(r)) << std::get<1>(r).error.message;
+  EXPECT_EQ(reads, 1);
+  EXPECT_TRUE(std::get<spec::Environment>(r).targets.at(2).hosts.empty());
+  EXPECT_TRUE(HasSelector(env));
+  EXPECT_FALSE(HasSelector(InventoryEnv()));
 }
 
 }  // namespace

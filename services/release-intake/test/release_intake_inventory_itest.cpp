@@ -3,7 +3,8 @@
 // serving an Ansible JSON inventory behind a bearer token. A deployment request reads the
 // inventory; its dry run's plan and its answer show the hosts with their source; the
 // DeploymentRequested on sluice.releases.v1 carries them; a host dropped from the inventory is
-// reported by the next request; an inventory that cannot be used is refused naming it.
+// reported by the next request; an inventory that cannot be used is refused naming it. And the
+// `selector:` groups: agents enrolled through the API, matched by their labels.
 //
 // Isolation: its own Postgres schema, its own free ports and inventory directory, a consumer
 // group of its own keeping only this run's deployment ids.
@@ -356,6 +357,135 @@ TEST_F(ReleaseIntakeInventoryItest, AnInventoryThatCannotBeUsedIsRefusedNamingIt
   auto r = Deploy(NewRelease(app, "v1.0.0"), "production", false);
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(json::parse(r.body)["error"]["code"], "inventory_unreachable") << r.body;
+}
+
+// Selector host groups: agents enrolled through the API with labels, one of them revoked; the
+// dry run's plan, the request's answer and DeploymentRequested carry exactly the enrolled,
+// non-revoked agents with all the selector's labels, and the next request reports the change.
+TEST_F(ReleaseIntakeInventoryItest, ASelectorGroupTakesTheEnrolledAgentsWithItsLabels) {
+  const std::string zone = "zone-" + st::RandomSuffix(6);
+  const auto enroll = [&](const std::string& name, const std::string& address, const json& labels) {
+    auto t = Call("POST", "/v1/agents/enrollment-tokens", json{{"name", name}}.dump());
+    ASSERT_EQ(t.status, 201) << t.body;
+    http::ClientRequest req;  // no API token: the enrolment token is the authority
+    req.method = "POST";
+    req.url = Url("/v1/agents/enroll");
+    req.timeout = 15s;
+    req.headers.emplace_back("Content-Type", "application/json");
+    req.body = json{
+        {"enrollment_token", json::parse(t.body)["token"]},
+        {"name", name},
+        {"address", address},
+        {"labels",
+         labels}}.dump();
+    auto r = http::Send(req);
+    ASSERT_EQ(r.status, 201) << r.body;
+  };
+  const std::string sfx = st::RandomSuffix(6);
+  const std::string w1 = "sel-w1-" + sfx, w2 = "sel-w2-" + sfx, w3 = "sel-w3-" + sfx;
+  const std::string other = "sel-other-" + sfx, gone = "sel-gone-" + sfx;
+  enroll(w2, "10.30.0.2", {{"role", "web"}, {"zone", zone}, {"rack", "r2"}});
+  enroll(w1, "10.30.0.1", {{"role", "web"}, {"zone", zone}});
+  enroll(other, "10.30.0.9", {{"role", "web"}, {"zone", "zone-b"}});
+  enroll(gone, "10.30.0.8", {{"role", "web"}, {"zone", zone}});
+  enroll("sel-db-" + sfx, "10.30.0.7", {{"role", "db"}, {"zone", zone}});
+  ASSERT_EQ(Call("DELETE", "/v1/agents/" + gone, "").status, 200);
+
+  const std::string app = "sel-" + st::RandomSuffix();
+  const auto apply = [&](const std::string& selector) {
+    const std::string yaml =
+        "app: " + app +
+        "\n"
+        "environments:\n"
+        "  production:\n"
+        "    targets:\n"
+        "      canary:\n"
+        "        hosts:\n"
+        "          - {name: c-1, address: 10.9.0.1, agentEndpoint: 'http://10.9.0.1:7070'}\n"
+        "      web:\n"
+        "        selector: " +
+        selector +
+        "\n"
+        "        agentEndpoint: 'http://{address}:7070'\n"
+        "    strategy: {type: rolling, batchSize: 2}\n";
+    return Call("PUT", "/v1/apps/" + app, yaml, "application/yaml");
+  };
+  auto applied = apply("{role: web, zone: " + zone + "}");
+  ASSERT_TRUE(applied.status == 201 || applied.status == 200) << applied.body;
+  const std::string release = NewRelease(app, "v1.0.0");
+  const std::string source = "selector role=web,zone=" + zone;
+
+  auto dry = Deploy(release, "production", true);
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  const auto plan = json::parse(dry.body);
+  std::vector<std::string> planned;
+  for (const auto& b : plan["batches"]) {
+    for (const auto& h : b["hosts"]) planned.push_back(h["name"]);
+  }
+  EXPECT_EQ(planned, (std::vector<std::string>{"c-1", w1, w2})) << dry.body;
+  ASSERT_EQ(plan["inventories"].size(), 1u) << dry.body;
+  EXPECT_EQ(plan["inventories"][0]["group"], "web");
+  EXPECT_EQ(plan["inventories"][0]["source"], source);
+  EXPECT_EQ(plan["inventories"][0]["selector"], json({{"role", "web"}, {"zone", zone}}));
+  EXPECT_EQ(plan["inventories"][0]["hosts"][0], json({{"name", w1}, {"address", "10.30.0.1"}}));
+
+  auto first = Deploy(release, "production", false);
+  ASSERT_EQ(first.status, 202) << first.body;
+  EXPECT_EQ(json::parse(first.body)["inventories"][0]["hosts"].size(), 2u) << first.body;
+
+  // w3 enrols, w2 is revoked: the next request takes w1 and w3 and says what changed.
+  enroll(w3, "10.30.0.3", {{"role", "web"}, {"zone", zone}});
+  ASSERT_EQ(Call("DELETE", "/v1/agents/" + w2, "").status, 200);
+  auto second = Deploy(release, "production", false);
+  ASSERT_EQ(second.status, 202) << second.body;
+  const auto second_body = json::parse(second.body);
+  const std::string second_id = second_body["deployment_id"];
+  EXPECT_EQ(second_body["inventories"][0]["removed_hosts"], json::array({w2})) << second.body;
+  EXPECT_EQ(second_body["inventories"][0]["added_hosts"], json::array({w3})) << second.body;
+
+  st::EventReader reader(st::KafkaBrokers(), std::string(events::kTopicReleases), "itest-ris-");
+  std::optional<events::v1::Envelope> requested;
+  st::WaitFor(
+      [&] {
+        requested = reader.First(second_id, events::v1::Envelope::kDeploymentRequested);
+        return requested.has_value();
+      },
+      30s, 200ms);
+  ASSERT_TRUE(requested.has_value()) << service_->LogTail();
+  const auto& spec = requested->deployment_requested().spec();
+  ASSERT_EQ(spec.environments_size(), 1);
+  const auto& web = spec.environments(0).targets(1);
+  EXPECT_EQ(web.name(), "web");
+  ASSERT_EQ(web.hosts_size(), 2);
+  EXPECT_EQ(web.hosts(0).name(), w1);
+  EXPECT_EQ(web.hosts(1).name(), w3);
+  EXPECT_EQ(web.hosts(1).address(), "10.30.0.3");
+  EXPECT_EQ(web.hosts(1).agent_endpoint(), "http://10.30.0.3:7070");
+  EXPECT_EQ(web.hosts(1).labels().at("zone"), zone);
+  EXPECT_EQ(web.inventory().selector().at("role"), "web");
+  EXPECT_EQ(web.inventory().removed_hosts_size(), 1);
+  EXPECT_EQ(web.inventory().sha256().size(), 64u);
+
+  // A selector no enrolled agent matches is refused naming it, dry run or not.
+  applied = apply("{role: web, zone: " + zone + ", rack: r2}");  // only w2 had it: revoked
+  ASSERT_TRUE(applied.status == 201 || applied.status == 200) << applied.body;
+  for (bool dry_run : {true, false}) {
+    auto r = Deploy(release, "production", dry_run);
+    EXPECT_EQ(r.status, 422) << r.body;
+    const auto body = json::parse(r.body);
+    EXPECT_EQ(body["error"]["code"], "inventory_empty_group") << r.body;
+    const std::string message = body["error"]["message"];
+    EXPECT_NE(message.find("host group 'web'"), std::string::npos) << message;
+    EXPECT_NE(message.find("selector rack=r2,role=web,zone=" + zone + " matches no enrolled agent"),
+              std::string::npos)
+        << message;
+  }
+
+  // A bad selector is refused when the spec is applied, with its line.
+  auto bad = apply("{Role: web}");
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_NE(bad.body.find("label key"), std::string::npos) << bad.body;
+  EXPECT_EQ(json::parse(bad.body)["error"]["line"], 9) << bad.body;
 }
 
 }  // namespace

@@ -46,11 +46,15 @@ struct Host {
   bool operator==(const Host&) const = default;
 };
 
-// Where a host group's hosts come from when the spec does not list them (`inventory:`): an
-// Ansible JSON inventory (a file, or a URL), read by release-intake at each deployment request.
+// Where a host group's hosts come from when the spec does not list them: an Ansible JSON
+// inventory (`inventory:`, a file or a URL), or the enrolled agents whose labels match
+// (`selector:`), read by release-intake at each deployment request.
 struct InventorySource {
-  std::string file;        // an absolute path on release-intake's host; or
-  std::string url;         // an http:// or https:// URL (exactly one of the two)
+  std::string file;  // an absolute path on release-intake's host; or
+  std::string url;   // an http:// or https:// URL (exactly one of the two); or
+  // `selector: {label: value, ...}`: the enrolled, non-revoked agents that have every one of
+  // these labels (file, url, group and token_file empty).
+  std::map<std::string, std::string> selector;
   std::string group;       // the inventory group whose hosts (children included) are taken
   std::string token_file;  // url only: a file whose text is sent as "Authorization: Bearer"
   // The agent's URL of each host: "{address}" (and "{port}") replaced by the host's
@@ -283,7 +287,7 @@ std::optional<int> ParsePercent(std::string_view s);
 // when the failures exceed the percentage (50% of 4 tolerates 2 failures; 49% tolerates 1).
 std::uint32_t FailureToleranceOf(const Strategy& s, std::size_t targets);
 
-// Whether any host group of `env` reads its hosts from an inventory.
+// Whether any host group of `env` reads its hosts from an inventory (or an agent selector).
 bool HasInventory(const Environment& env);
 
 }  // namespace sluice::spec
