@@ -4,14 +4,24 @@
 //   intake-bench --api http://127.0.0.1:8080 --token-file var/local/admin-token
 //                --releases 2000 --clients 8 --max-seconds 120
 //
+// With --via kafka, the same releases are submitted as a producer does (docs/kafka-producers.md):
+// protobuf IntakeSubmission records on the inbound topic (sluice.intake.v1, key = the app, the
+// token in the authorization header), each client a producer of its own app that waits for its
+// answer on the results topic before the next; measured per submission: produce -> answer and
+// produce -> ReleaseCreated on the releases topic.
+//
+//   intake-bench --via kafka --releases 2000 --clients 8 --max-seconds 120
+//
 // Prints one line of figures per measurement and, with --markdown FILE, a Markdown table row.
 #include <librdkafka/rdkafkacpp.h>
+#include <sluice/v1/intake.pb.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -28,6 +38,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+namespace v1 = sluice::v1;
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -41,6 +52,9 @@ struct Options {
   std::string token_file = "var/local/admin-token";
   std::string brokers = "127.0.0.1:19092";
   std::string markdown;
+  std::string via = "http";
+  std::string topic = "sluice.intake.v1";
+  std::string results_topic = "sluice.intake.results.v1";
   int releases = 2000;
   int clients = 8;
   int max_seconds = 120;
@@ -54,6 +68,10 @@ void AddFlags(CLI::App& app, Options& o) {
   app.add_option("--clients", o.clients)->check(CLI::Range(1, 64));
   app.add_option("--max-seconds", o.max_seconds)->check(CLI::Range(1, 600));
   app.add_option("--markdown", o.markdown, "append the result as a Markdown table row");
+  app.add_option("--via", o.via, "http (POST /v1/releases) or kafka (the inbound topic)")
+      ->check(CLI::IsMember({"http", "kafka"}));
+  app.add_option("--topic", o.topic, "the inbound topic (--via kafka)");
+  app.add_option("--results-topic", o.results_topic, "the results topic (--via kafka)");
 }
 
 // The first line of `path`, empty when there is none.
@@ -202,6 +220,251 @@ int Report(const Options& o, const Tally& tally, Clock::time_point start,
   return delivered == accepted && tally.failures == 0 ? 0 : 1;
 }
 
+// --via kafka ------------------------------------------------------------------------------------
+
+// A reader assigned to every partition of `topics` at their current end, so that it reads
+// exactly what is produced from now on; null with `err` set when it cannot be made.
+std::unique_ptr<RdKafka::KafkaConsumer> ReaderAtEnd(const std::string& brokers,
+                                                    const std::vector<std::string>& topics,
+                                                    const std::string& group, std::string& err) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", brokers, err);
+  conf->set("group.id", group, err);
+  conf->set("enable.auto.commit", "false", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) return nullptr;
+  std::vector<RdKafka::TopicPartition*> partitions;
+  for (const auto& topic : topics) {
+    std::unique_ptr<RdKafka::Topic> handle(
+        RdKafka::Topic::create(consumer.get(), topic, nullptr, err));
+    RdKafka::Metadata* raw = nullptr;
+    if (!handle || consumer->metadata(false, handle.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR) {
+      err = "no metadata for topic " + topic;
+      return nullptr;
+    }
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    for (const auto* t : *metadata->topics()) {
+      for (const auto* p : *t->partitions()) {
+        int64_t low = 0, high = 0;
+        consumer->query_watermark_offsets(topic, p->id(), &low, &high, 10000);
+        partitions.push_back(RdKafka::TopicPartition::create(topic, p->id(), high));
+      }
+    }
+  }
+  if (partitions.empty()) {
+    err = "the topics have no partitions (is release-intake running? it creates them)";
+    return nullptr;
+  }
+  consumer->assign(partitions);
+  RdKafka::TopicPartition::destroy(partitions);
+  return consumer;
+}
+
+// What the producing clients and the Kafka reader share, per submission id.
+struct KafkaTally {
+  std::mutex mu;
+  std::condition_variable answered_cv;
+  std::map<std::string, Clock::time_point> produced_at;
+  std::map<std::string, Clock::time_point> answered_at;
+  std::map<std::string, std::string> release_of;        // accepted: submission -> release id
+  std::map<std::string, Clock::time_point> created_at;  // release id -> ReleaseCreated consumed
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};  // not produced, refused, or no answer before the deadline
+  std::atomic<bool> done_producing{false};
+  std::string first_refusal;
+};
+
+std::string HeaderOf(RdKafka::Message& m, const std::string& name) {
+  const RdKafka::Headers* headers = m.headers();
+  if (headers == nullptr) return "";
+  const auto h = headers->get_last(name);
+  return h.err() == RdKafka::ERR_NO_ERROR && h.value() != nullptr
+             ? std::string(static_cast<const char*>(h.value()), h.value_size())
+             : "";
+}
+
+// The reader: notes each answer to one of ours and each ReleaseCreated of our apps (prefix
+// `app_name`), until every produced submission is answered and every accepted one has its event,
+// or 30 s past the deadline. Also serves the producer's delivery reports.
+void ReadAnswersAndReleases(RdKafka::KafkaConsumer& consumer, RdKafka::Producer& producer,
+                            const Options& o, const std::string& app_name,
+                            Clock::time_point deadline, KafkaTally& tally) {
+  const std::string prefix = app_name + "-";
+  while (Clock::now() < deadline + std::chrono::seconds(30)) {
+    producer.poll(0);
+    std::unique_ptr<RdKafka::Message> m(consumer.consume(50));
+    if (m->err() == RdKafka::ERR_NO_ERROR) {
+      const auto now = Clock::now();
+      const std::string_view payload(static_cast<const char*>(m->payload()), m->len());
+      if (m->topic_name() == o.results_topic) {
+        v1::IntakeResult result;
+        if (HeaderOf(*m, "content-type") != "application/json" &&
+            result.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+          std::lock_guard lock(tally.mu);
+          if (tally.produced_at.count(result.submission_id()) != 0 &&
+              tally.answered_at.emplace(result.submission_id(), now).second) {
+            if (result.outcome() == v1::INTAKE_OUTCOME_ACCEPTED && !result.release_id().empty()) {
+              tally.release_of.emplace(result.submission_id(), result.release_id());
+            } else if (tally.first_refusal.empty()) {
+              tally.first_refusal = std::to_string(result.http_status()) + " " + result.body_json();
+            }
+            tally.answered_cv.notify_all();
+          }
+        }
+      } else {
+        std::string e;
+        auto env = sluice::events::Parse(payload, &e);
+        if (env && env->has_release_created() &&
+            env->release_created().app().compare(0, prefix.size(), prefix) == 0) {
+          std::lock_guard lock(tally.mu);
+          tally.created_at.emplace(env->release_id(), now);
+        }
+      }
+    }
+    std::lock_guard lock(tally.mu);
+    if (tally.done_producing && tally.answered_at.size() >= tally.produced_at.size() &&
+        tally.created_at.size() >= tally.release_of.size()) {
+      break;
+    }
+  }
+}
+
+// One client, a producer of its own app (`app`): submits the next release and waits for its
+// answer, until all are taken or the deadline passes.
+void ProduceReleases(const Options& o, const std::string& token, const std::string& app,
+                     RdKafka::Producer& producer, Clock::time_point deadline, KafkaTally& tally) {
+  for (;;) {
+    const int i = tally.next.fetch_add(1);
+    if (i >= o.releases || Clock::now() >= deadline) break;
+    v1::IntakeSubmission s;
+    s.set_submission_id(app + "-" + std::to_string(i));
+    auto* r = s.mutable_release();
+    r->set_app(app);
+    r->set_tag("v1.0." + std::to_string(i));
+    r->set_artifact_url("https://artifacts.example.com/bench/" + std::to_string(i) + ".tar.gz");
+    r->set_sha256(std::string(64, "0123456789abcdef"[i % 16]));
+    r->set_created_by("bench");
+    const std::string value = s.SerializeAsString();
+    auto* headers = RdKafka::Headers::create();
+    headers->add("authorization", "Bearer " + token);
+    headers->add("content-type", "application/protobuf");
+    headers->add("submission-id", s.submission_id());
+    {
+      std::lock_guard lock(tally.mu);
+      tally.produced_at[s.submission_id()] = Clock::now();
+    }
+    const auto code = producer.produce(
+        o.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), app.data(), app.size(), 0, headers, nullptr);
+    std::unique_lock lock(tally.mu);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      delete headers;  // kept by librdkafka only when the produce call succeeds
+      tally.produced_at.erase(s.submission_id());
+      ++tally.failures;
+      continue;
+    }
+    if (!tally.answered_cv.wait_until(lock, deadline + std::chrono::seconds(10), [&] {
+          return tally.answered_at.count(s.submission_id()) != 0;
+        })) {
+      break;  // no answer: the reader's wait for it ends the run
+    }
+  }
+}
+
+double Ms(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// Prints the figures of --via kafka (and appends the Markdown row); the exit code: 0 when every
+// submission was accepted, answered, and its ReleaseCreated consumed.
+int ReportKafka(const Options& o, KafkaTally& tally, Clock::time_point start) {
+  std::lock_guard lock(tally.mu);
+  std::vector<double> answer_ms, created_ms;
+  Clock::time_point last_answer = start, last_created = start;
+  for (const auto& [id, t] : tally.answered_at) {
+    last_answer = std::max(last_answer, t);
+    answer_ms.push_back(Ms(tally.produced_at.at(id), t));
+  }
+  for (const auto& [id, release] : tally.release_of) {
+    auto it = tally.created_at.find(release);
+    if (it == tally.created_at.end()) continue;
+    last_created = std::max(last_created, it->second);
+    created_ms.push_back(Ms(tally.produced_at.at(id), it->second));
+  }
+  const auto produced = tally.produced_at.size();
+  const auto answered = tally.answered_at.size();
+  const auto accepted = tally.release_of.size();
+  const auto created = created_ms.size();
+  const double answer_secs = std::chrono::duration<double>(last_answer - start).count();
+  const double created_secs = std::chrono::duration<double>(last_created - start).count();
+  const double answer_rate = answer_secs > 0 ? static_cast<double>(accepted) / answer_secs : 0;
+  const double created_rate = created_secs > 0 ? static_cast<double>(created) / created_secs : 0;
+  const int failures = tally.failures.load() + static_cast<int>(produced - accepted);
+
+  std::printf(
+      "submissions: %zu produced to %s, %zu answered, %zu accepted, %zu ReleaseCreated, "
+      "%d failed, %d producers\n",
+      produced, o.topic.c_str(), answered, accepted, created, failures, o.clients);
+  if (!tally.first_refusal.empty()) {
+    std::printf("first refusal: %s\n", tally.first_refusal.c_str());
+  }
+  std::printf("accepted (answer on %s): %.0f submissions/s over %.1f s\n", o.results_topic.c_str(),
+              answer_rate, answer_secs);
+  std::printf("end to end (ReleaseCreated):  %.0f submissions/s over %.1f s\n", created_rate,
+              created_secs);
+  std::printf("produce -> answer:            p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
+              Percentile(answer_ms, 0.5), Percentile(answer_ms, 0.99), Percentile(answer_ms, 1.0));
+  std::printf("produce -> ReleaseCreated:    p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
+              Percentile(created_ms, 0.5), Percentile(created_ms, 0.99),
+              Percentile(created_ms, 1.0));
+  if (!o.markdown.empty()) {
+    std::ofstream out(o.markdown, std::ios::app);
+    char row[256];
+    std::snprintf(row, sizeof(row), "| %zu | %d | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f |\n",
+                  accepted, o.clients, answer_rate, created_rate, Percentile(answer_ms, 0.5),
+                  Percentile(answer_ms, 0.99), Percentile(created_ms, 0.5),
+                  Percentile(created_ms, 0.99));
+    out << row;
+  }
+  return failures == 0 && created == accepted ? 0 : 1;
+}
+
+int RunKafka(const Options& o, const std::string& token, const std::string& app_name) {
+  std::string err;
+  auto consumer = ReaderAtEnd(
+      o.brokers, {std::string(sluice::events::kTopicReleases), o.results_topic}, app_name, err);
+  if (!consumer) {
+    std::cerr << "intake-bench: " << err << "\n";
+    return 2;
+  }
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", o.brokers, err);
+  conf->set("enable.idempotence", "true", err);
+  conf->set("linger.ms", "0", err);  // one record at a time per client: no batching delay
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  if (!producer) {
+    std::cerr << "intake-bench: " << err << "\n";
+    return 2;
+  }
+
+  KafkaTally tally;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(o.max_seconds);
+  std::thread reader(
+      [&] { ReadAnswersAndReleases(*consumer, *producer, o, app_name, deadline, tally); });
+  std::vector<std::thread> workers;
+  for (int c = 0; c < o.clients; ++c) {
+    const std::string app = app_name + "-" + std::to_string(c);
+    workers.emplace_back([&, app] { ProduceReleases(o, token, app, *producer, deadline, tally); });
+  }
+  for (auto& w : workers) w.join();
+  tally.done_producing = true;
+  reader.join();
+  consumer->close();
+  producer->flush(5000);
+  return ReportKafka(o, tally, start);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,6 +480,7 @@ int main(int argc, char** argv) {
   }
   std::mt19937_64 rng(std::random_device{}());
   const std::string app_name = "bench-" + std::to_string(rng() % 1000000000);
+  if (o.via == "kafka") return RunKafka(o, token, app_name);
 
   std::string err;
   auto consumer = SubscribeReleases(o.brokers, app_name, err);

@@ -12,6 +12,7 @@ cd "$SLUICE_ROOT"
 BUILD="${SLUICE_BENCH_BUILD_DIR:-build/release}"
 RELEASES="${SLUICE_BENCH_RELEASES:-3000}"
 CLIENTS="${SLUICE_BENCH_CLIENTS:-8}"
+KAFKA_SUBMISSIONS="${SLUICE_BENCH_KAFKA_SUBMISSIONS:-2000}"
 ONLY="${SLUICE_BENCH_ONLY:-}"
 bench_wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
 
@@ -103,6 +104,27 @@ bench_intake() {
   write_section intake "release build, one release-intake, the local stack on the same machine" \
     "$tmp.md"
   rm -f "$tmp" "$tmp.txt" "$tmp.md"
+
+  # The same release submissions as a Kafka producer makes them (docs/kafka-producers.md):
+  # protobuf records on sluice.intake.v1 through the PLAINTEXT listener, each producer of its
+  # own app waiting for its answer on sluice.intake.results.v1 before the next.
+  sl_log "intake over Kafka: $KAFKA_SUBMISSIONS submissions, $CLIENTS producers"
+  : >"$tmp"
+  : >"$tmp.md"
+  "$BUILD/bench/intake-bench" --via kafka --releases "$KAFKA_SUBMISSIONS" --clients "$CLIENTS" \
+    --max-seconds 120 --markdown "$tmp" || sl_log "intake-bench --via kafka reported a failure"
+  if [[ -s $tmp ]]; then
+    {
+      echo "| submissions | producers | accepted/s (answers) | end to end/s (ReleaseCreated) |" \
+        "produce→answer p50 ms | produce→answer p99 ms | produce→ReleaseCreated p50 ms |" \
+        "produce→ReleaseCreated p99 ms |"
+      echo "|---|---|---|---|---|---|---|---|"
+      cat "$tmp"
+    } >"$tmp.md"
+  fi
+  write_section intake-kafka "release build, one release-intake, submissions on sluice.intake.v1 \
+(protobuf, key = app, one in flight per producer), the local stack on the same machine" "$tmp.md"
+  rm -f "$tmp" "$tmp.md"
 }
 
 # notifier: notices/s through the real notifier to the capture server, and the delay from a

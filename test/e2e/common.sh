@@ -61,6 +61,13 @@ SERVICE_AUTH="Authorization: Bearer $(cat "$SERVICE_TOKEN_FILE")"
 ADMIN_TOKEN_FILE="$WORK/admin-token"
 (umask 077 && echo "slc_e2e_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$ADMIN_TOKEN_FILE")
 AGENT_TOKEN_FILE="$SLUICE_ROOT/var/local/agent-token"
+# How this run submits its releases: http (`sluice release create`, POST /v1/releases) or kafka
+# (SLUICE_E2E_SUBMIT=kafka: `sluice publish release`, an external producer process, on this
+# run's own inbound topic, answered on its own results topic; docs/kafka-producers.md).
+SUBMIT="${SLUICE_E2E_SUBMIT:-http}"
+[[ $SUBMIT == http || $SUBMIT == kafka ]] || fail "SLUICE_E2E_SUBMIT=$SUBMIT: use http or kafka"
+INTAKE_TOPIC="sluice.intake.$RUN_ID"
+INTAKE_RESULTS_TOPIC="sluice.intake.results.$RUN_ID"
 
 # name -> pid of the services this test started
 declare -A PIDS=()
@@ -91,10 +98,20 @@ start_executor() {
     SLUICE_EXECUTOR_AGENT_TOKEN_FILE="$AGENT_TOKEN_FILE"
 }
 start_intake() {
+  local kafka=()
+  # Submitting over Kafka: this run's own consumer groups and inbound topics, so that no other
+  # release-intake on the broker takes its submissions (or its promotion events).
+  [[ $SUBMIT == kafka ]] && kafka=(SLUICE_KAFKA_GROUP="release-intake-$RUN_ID"
+    SLUICE_KAFKA_START_OFFSET=latest SLUICE_INTAKE_TOPICS="$INTAKE_TOPIC"
+    SLUICE_INTAKE_RESULTS_TOPIC="$INTAKE_RESULTS_TOPIC")
   start_service release-intake services/release-intake/release-intake "$API_PORT" \
     SLUICE_ADMIN_TOKEN_FILE="$ADMIN_TOKEN_FILE" SLUICE_PLANNER_URL="$PLANNER" \
     SLUICE_EXECUTOR_URL="$EXECUTOR" SLUICE_WATCHER_URL="$WATCHER" \
-    SLUICE_ROLLBACK_AGENT_URL="$ROLLBACK"
+    SLUICE_ROLLBACK_AGENT_URL="$ROLLBACK" "${kafka[@]}"
+  if [[ $SUBMIT == kafka ]]; then
+    wait_assigned release-intake "release-intake-$RUN_ID"
+    wait_assigned release-intake "release-intake-$RUN_ID-promotion"
+  fi
 }
 start_watcher() {
   start_service metric-watcher services/metric-watcher/metric-watcher "$WATCHER_PORT" \
@@ -165,13 +182,33 @@ sluice() { "$SLUICE_CLI" --api "$API" --token-file "$ADMIN_TOKEN_FILE" "$@"; }
 api_get() { curl -fsS --max-time 5 -H "Authorization: Bearer $(cat "$ADMIN_TOKEN_FILE")" "$API$1"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-# release VERSION [SHA [ARTIFACT_VERSION]]: registers a release of $APP and prints its id.
+# release VERSION [SHA [ARTIFACT_VERSION]]: registers a release of $APP and prints its id
+# (through the API, or as a Kafka producer with SLUICE_E2E_SUBMIT=kafka).
 release() {
   local v="$1" sha="${2:-}" artifact="${3:-$1}"
   [[ -n "$sha" ]] || sha="$(bash scripts/artifacts.sh sha256 "$v")"
+  if [[ $SUBMIT == kafka ]]; then
+    release_over_kafka "$v" "$sha" "$artifact"
+    return
+  fi
   sluice --raw release create --app "$APP" --tag "v$v-$RUN_ID" --version "$v" \
     --artifact-url "$(bash scripts/artifacts.sh url "$artifact")" --sha256 "$sha" --created-by e2e |
     json 'd["id"]'
+}
+# release_over_kafka VERSION SHA ARTIFACT_VERSION: `sluice publish release` (its own process,
+# the CLI as a producer) on this run's inbound topic; the id from its answer on the results
+# topic, and the release must say it came over Kafka (source "kafka").
+release_over_kafka() {
+  local out id src
+  out="$(sluice publish release --app "$APP" --tag "v$1-$RUN_ID" --version "$1" \
+    --artifact-url "$(bash scripts/artifacts.sh url "$3")" --sha256 "$2" --created-by e2e \
+    --topic "$INTAKE_TOPIC" --results-topic "$INTAKE_RESULTS_TOPIC" --timeout 60s \
+    2>>"$WORK/log/publish.log")" || fail "sluice publish release $1 was not accepted: $out"
+  id="$(sed -n 's/^release \([0-9a-f-]*\) accepted (201).*/\1/p' <<<"$out")"
+  [[ -n "$id" ]] || fail "sluice publish release $1: no release created in its answer: $out"
+  src="$(api_get "/v1/releases/$id" | json 'd["source"]')" || fail "release $id not served by the API"
+  [[ "$src" == kafka ]] || fail "release $id has source '$src', not kafka"
+  echo "$id"
 }
 # deploy RELEASE_ID: requests a deployment and prints its id.
 deploy() {

@@ -2,7 +2,8 @@
 # End-to-end: canary batches judged on live metrics, and automatic rollback. Real hosts
 # (network namespaces, or loopback ports), the real services, Kafka, PostgreSQL, Redis, and a
 # Prometheus + Alertmanager of this run's own (scraping every second, alerting to this run's
-# metric-watcher). Run by ctest (label e2e) inside `scripts/stack.sh with`.
+# metric-watcher). Run by ctest (label e2e) inside `scripts/stack.sh with`; as rollback_e2e_kafka
+# with SLUICE_E2E_SUBMIT=kafka, every release submitted over Kafka (`sluice publish release`).
 #
 #   1. v1: every batch's analysis passes (threshold rules on error rate and p95 latency).
 #   2. v3 whose batch-2 host starts failing 50% of its requests: the batch-2 analysis fails
