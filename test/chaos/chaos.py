@@ -1146,8 +1146,9 @@ def report(led, counts, details, elapsed=None, tier=""):
     if ready:
         print("ready after restart: n=%d, median %.2f s, max %.2f s" % (len(ready), ready[len(ready) // 2], ready[-1]))
     for r in led.get("stack_restarts", []):
-        print("%s: %s down %.1f s, start %s s, lag 0 after %s s%s" % (
-            r["kind"], r["component"], r.get("to", r["from"]) - r["from"], r.get("ready_s"), r.get("lag_zero_s"),
+        print("%s: %s down %.1f s, start %s s%s%s" % (
+            r["kind"], r["component"], r.get("to", r["from"]) - r["from"], r.get("ready_s"),
+            ", lag 0 after %s s" % r.get("lag_zero_s") if r["component"] == "kafka" else "",
             " (%s)" % r["error"] if r.get("error") else ""))
     for o in led.get("prometheus_outages", []):
         print("%s: %.1f s" % (o["kind"], o["to"] - o["from"]))
