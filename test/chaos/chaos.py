@@ -606,6 +606,22 @@ class Chaos:
             time.sleep(1)
         return None
 
+    def consumers_stopped(self):
+        """The replicas whose Kafka consumer stopped for good (libs/kafka: a fatal error; the
+        process lives on, not ready, and consumes nothing until it is restarted)."""
+        out = []
+        for r in self.all_replicas():
+            if not os.path.exists(r.log_path):
+                continue
+            for line in open(r.log_path, errors="replace"):
+                if "fatal error, stopping" in line:
+                    try:
+                        rec = json.loads(line)
+                        out.append("%s %s: %s" % (r.name, rec.get("ts", ""), rec.get("msg", "")[-160:]))
+                    except ValueError:
+                        out.append("%s: %s" % (r.name, line.strip()[-200:]))
+        return out
+
     def in_flight_deployments(self):
         return [d for d in self.deployments if self.status_of(d["id"]) not in FINAL]
 
@@ -847,6 +863,7 @@ class Chaos:
         led["fault_log"] = self.fault_log
         led["ready_after_restart_s"] = self.ready_after_restart
         led["stack_restarts"] = self.stack_restarts
+        led["consumers_stopped"] = self.consumers_stopped()
         led["prometheus_outages"] = self.outages
         with open(os.path.join(self.work, "ledger.json"), "w") as f:
             json.dump(led, f, indent=1, default=str)
@@ -883,7 +900,8 @@ def check(led):
     for k in ("lost_commands", "lost_effects", "duplicated_effects", "unexpected_effects",
               "stale_writes_accepted", "not_terminal", "false_rollbacks", "breaches_without_rollback",
               "extra_rollbacks", "wrong_outcome", "host_current_mismatch", "dead_letters",
-              "transitions_lost", "component_not_recovered", "lag_not_recovered", "measured_without_data"):
+              "transitions_lost", "component_not_recovered", "lag_not_recovered", "measured_without_data",
+              "consumers_stopped"):
         v[k] = 0
 
     # 1. every command the planner or the rollback-agent published reached the executor's table
@@ -1040,7 +1058,12 @@ def check(led):
                 details["measured_without_data"].append("%s (%s) rule %s Successful at %.1f, %s from %.1f to %.1f" % (
                     m["deployment_id"], m["analysis_id"], m["rule"], float(m["taken_at"]), o["kind"], o["from"], hi))
 
-    # 9. dead letters of this run
+    # 9. a service's Kafka consumer that stopped for good (its process alive, consuming nothing)
+    for line in led.get("consumers_stopped", []):
+        v["consumers_stopped"] += 1
+        details["consumers_stopped"].append(line)
+
+    # 10. dead letters of this run
     for e in events:
         if e["topic"] == "sluice.deadletter.v1":
             v["dead_letters"] += 1
@@ -1119,6 +1142,9 @@ def main():
         rc = report(led, counts, details, elapsed=time.time() - started, tier=args.tier)
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - reported, then cleaned up
         log("run failed: %s" % e)
+        stopped = c.consumers_stopped()
+        if stopped:
+            log("Kafka consumers stopped for good (consumers_stopped %d):\n  %s" % (len(stopped), "\n  ".join(stopped)))
         for r in c.all_replicas():
             if os.path.exists(r.log_path):
                 print("---- last lines of %s" % r.log_path, file=sys.stderr)

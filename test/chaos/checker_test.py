@@ -221,6 +221,12 @@ class CheckerTest(unittest.TestCase):
         led["rollbacks"]["D"].append({"status": "succeeded"})
         self.assertEqual(self.violations(led)["extra_rollbacks"], 1)
 
+    def test_consumer_stopped_for_good(self):
+        led = clean_ledger()
+        led["consumers_stopped"] = ["executor-1 2026-12-07T13:06:32Z: consumer group g fatal error, stopping: "
+                                    "OffsetCommit failed: Broker: Static consumer fenced"]
+        self.assertEqual(self.violations(led)["consumers_stopped"], 1)
+
 
 if __name__ == "__main__":
     unittest.main()
