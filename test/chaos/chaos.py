@@ -86,8 +86,13 @@ STACK_FAULTS = {"kafka_restart": "kafka", "pg_restart": "postgres"}
 # while it was out may be Successful.
 PROM_FAULTS = ("prom_down", "prom_silent")
 # A silent Prometheus still answers a rate over [window] from the samples before the silence:
-# the analysis queries' window (write_specs: --window 10s) and a scrape interval of margin.
+# the analysis queries' window (write_specs: --window 10s) and a scrape interval of margin,
+# counted from when it stopped scraping (silent_at: its /api/v1/targets empty). Without
+# silent_at (a ledger before it), from the targets file's change + SD_DELAY_S: file_sd re-reads
+# the file every second and Prometheus' discovery manager passes updates on at most every 5 s
+# (seed 858469487: a measurement 13 s after the change still had samples).
 SILENT_GRACE_S = 12
+SD_DELAY_S = 6
 # The issue's bound: every consumer group of the run back to lag 0 after a broker restart.
 LAG_RECOVERY_S = 30
 BIN = {
@@ -636,9 +641,16 @@ class Chaos:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            self.prom_out = {"kind": kind, "from": time.time()}
         else:
             self.prom_targets(silent=True)
-        self.prom_out = {"kind": kind, "from": time.time()}
+            self.prom_out = {"kind": kind, "from": time.time()}
+            try:
+                wait_until(15, "Prometheus without targets", lambda: not json.load(urllib.request.urlopen(
+                    self.prom_url + "/api/v1/targets?state=active", timeout=2))["data"]["activeTargets"], 0.2)
+                self.prom_out["silent_at"] = time.time()
+            except RuntimeError:
+                pass  # the checker counts from "from" + SD_DELAY_S
 
     def prom_recover(self):
         if self.prom_out["kind"] == "prom_down":
@@ -1050,7 +1062,9 @@ def check(led):
     # 8. Prometheus down or silent: no measurement taken while it was out is Successful (a
     # silent one still holds the samples of the last rate window: SILENT_GRACE_S)
     for o in led.get("prometheus_outages", []):
-        lo = o["from"] + (SILENT_GRACE_S if o["kind"] == "prom_silent" else 0)
+        lo = o["from"]
+        if o["kind"] == "prom_silent":
+            lo = o.get("silent_at", o["from"] + SD_DELAY_S) + SILENT_GRACE_S
         hi = o.get("to") or float("inf")
         for m in led.get("measurements", []):
             if m["verdict"] == "Successful" and lo <= float(m["taken_at"]) <= hi:

@@ -48,15 +48,16 @@ def clean_ledger():
                              "ops": [op("deploy", "2.1.0", 1), op("revert", "1.0.0", 2, "switch_only")]}},
         "faults": {}, "fault_log": [], "ready_after_restart_s": [],
         # a broker restart and a PostgreSQL restart that recovered; Prometheus down 100-110 and
-        # silent 200-230; the canary of B measured before, during and after
+        # silent 200-240 (no target scraped from 203 on); the canary of B measured before,
+        # during and after
         "stack_restarts": [{"kind": "kafka_restart", "component": "kafka", "from": 50.0, "stopped": 52.0,
                             "to": 70.0, "ready_s": 15.0, "lag_zero_s": 4.0},
                            {"kind": "pg_restart", "component": "postgres", "from": 80.0, "stopped": 81.0,
                             "to": 85.0, "ready_s": 2.0}],
         "prometheus_outages": [{"kind": "prom_down", "from": 100.0, "to": 110.0},
-                               {"kind": "prom_silent", "from": 200.0, "to": 230.0}],
+                               {"kind": "prom_silent", "from": 200.0, "silent_at": 203.0, "to": 240.0}],
         "measurements": [meas(99.0, "Successful"), meas(104.0, "Error"), meas(111.0, "Successful"),
-                         meas(205.0, "Successful"), meas(215.0, "Inconclusive"), meas(231.0, "Successful")],
+                         meas(214.0, "Successful"), meas(216.0, "Inconclusive"), meas(241.0, "Successful")],
     }
 
 
@@ -204,9 +205,15 @@ class CheckerTest(unittest.TestCase):
         self.assertEqual(self.violations(led)["measured_without_data"], 1)
 
     def test_successful_measurement_while_prometheus_silent(self):
-        # 205 is within the last rate window's samples (SILENT_GRACE_S); 215 is not
+        # 214 is within the last rate window's samples after 203 (SILENT_GRACE_S); 216 is not
         led = clean_ledger()
         led["measurements"][4]["verdict"] = "Successful"
+        self.assertEqual(self.violations(led)["measured_without_data"], 1)
+        # a ledger without silent_at counts from the file's change + SD_DELAY_S: 200 + 6 + 12
+        led = clean_ledger()
+        del led["prometheus_outages"][1]["silent_at"]
+        self.assertEqual(self.violations(led), {})
+        led["measurements"][4].update(verdict="Successful", taken_at=218.5)
         self.assertEqual(self.violations(led)["measured_without_data"], 1)
 
     def test_prometheus_fault_disturbs_the_outcome_not_the_rollback_count(self):
