@@ -113,7 +113,9 @@ e2e: ## Run the end-to-end tests against the local stack and the local Kubernete
 
 # Chaos (test/chaos/chaos.py, RELIABILITY.md): concurrent deployments to namespace hosts (prefix
 # cx) under a seeded schedule of kill -9, SIGSTOP past a lease and FLUSHDB of the run's Redis
-# database; a ledger of commands and host effects, and a checker that fails on any violation.
+# database (and in `make chaos` also agent kills, link downs, the run's Prometheus down or silent,
+# and restarts of the stack's broker and PostgreSQL through stack.sh: SLUICE_CHAOS_STACK_FAULTS=0
+# leaves those out); a ledger of commands and host effects, and a checker that fails on any violation.
 # The seed is printed; SLUICE_CHAOS_SEED=<seed> replays the schedule. timeout(1) bounds each run
 # and SIGTERM makes the driver stop everything it started.
 CHAOS_TIMEOUT ?= 900

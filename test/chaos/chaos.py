@@ -24,9 +24,12 @@ What runs (all started here, all stopped here by PID, also on failure or Ctrl-C)
     requests: exactly one rollback expected), or health breach (`hosts.sh unhealthy`: the
     batch fails, no rollback expected).
 Faults: kill -9 of a random replica then restart on the same port; SIGSTOP of a lease-holding
-service's replica past its lease, then SIGCONT; FLUSHDB of this run's Redis database; in the full
-tier also kill -9 of a host's agent and a host's link down. Not the shared Kafka or PostgreSQL
-(other users share them).
+service's replica past its lease, then SIGCONT; FLUSHDB of this run's Redis database; this run's
+Prometheus down (SIGTERM, restarted on the same port and storage) or silent (its targets
+dropped); in the full tier also kill -9 of a host's agent, a host's link down, and a restart of
+the stack's Kafka broker or PostgreSQL (scripts/stack.sh down/up of that component, by its pid
+file under SLUICE_CHAOS_STACK_VAR, default <repo>/var; SLUICE_CHAOS_STACK_FAULTS=0 leaves them
+out: the broker and the database are shared by everything that uses the stack).
 
 Ledger (WORK/ledger.json) keyed by (deployment, batch, host, generation): the executor's
 commands and records (PostgreSQL), the planner's and the rollback-agent's view (their APIs), the
@@ -47,6 +50,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -71,9 +75,26 @@ TIERS = {
     "smoke": dict(apps=4, deployments=5, faults=8, window=70, settle=120,
                   kinds={"kill9": 0.6, "sigstop": 0.25, "redis_flush": 0.15}),
     "full": dict(apps=6, deployments=14, faults=40, window=300, settle=240,
-                 kinds={"kill9": 0.45, "sigstop": 0.2, "redis_flush": 0.1, "agent_kill": 0.15,
-                        "link_down": 0.1}),
+                 kinds={"kill9": 0.38, "sigstop": 0.17, "redis_flush": 0.08, "agent_kill": 0.12,
+                        "link_down": 0.08, "kafka_restart": 0.05, "pg_restart": 0.05, "prom_down": 0.04,
+                        "prom_silent": 0.03}),
 }
+# Faults that restart a component of the shared stack (scripts/stack.sh), one at a time.
+STACK_FAULTS = {"kafka_restart": "kafka", "pg_restart": "postgres"}
+# Faults of this run's Prometheus: the deployments in flight are judged only on "ends, at most
+# one rollback" (an analysis without data is inconclusive and fails), and no measurement taken
+# while it was out may be Successful.
+PROM_FAULTS = ("prom_down", "prom_silent")
+# A silent Prometheus still answers a rate over [window] from the samples before the silence:
+# the analysis queries' window (write_specs: --window 10s) and a scrape interval of margin,
+# counted from when it stopped scraping (silent_at: its /api/v1/targets empty). Without
+# silent_at (a ledger before it), from the targets file's change + SD_DELAY_S: file_sd re-reads
+# the file every second and Prometheus' discovery manager passes updates on at most every 5 s
+# (seed 858469487: a measurement 13 s after the change still had samples).
+SILENT_GRACE_S = 12
+SD_DELAY_S = 6
+# The issue's bound: every consumer group of the run back to lag 0 after a broker restart.
+LAG_RECOVERY_S = 30
 BIN = {
     "rollout-planner": "services/rollout-planner/rollout-planner",
     "executor": "services/executor/executor",
@@ -216,6 +237,13 @@ class Chaos:
         self.fault_log = []
         self.ready_after_restart = []
         self.host_down = set()
+        # the stack whose components kafka_restart / pg_restart restart (its var/run pid files)
+        self.stack_var = os.environ.get("SLUICE_CHAOS_STACK_VAR") or os.path.join(ROOT, "var")
+        self.stack_thread = None  # the restart of a stack component under way
+        self.stack_touched = set()  # components this run stopped: cleanup() makes sure they are up
+        self.stack_restarts = []  # {kind, component, from, to, ready_s, lag_zero_s}
+        self.outages = []  # this run's Prometheus: {kind, from, to} (epoch s)
+        self.prom_out = None  # the Prometheus fault under way
         self.tokens()
 
     # ---- set-up
@@ -269,15 +297,25 @@ class Chaos:
         url = run(["bash", "scripts/artifacts.sh", "url", version], env=HOSTS_ENV).strip()
         return url, sha
 
+    def prom_targets(self, silent=False):
+        """Writes the scrape targets (none when silent; file_sd re-reads them every second)."""
+        targets = [] if silent else [{"targets": [h["app_addr"]],
+                                      "labels": {"app": self.app_of_host[h["name"]], "env": ENV_NAME,
+                                                 "instance_name": h["name"]}} for h in self.hosts]
+        path = os.path.join(self.work, "prom", "targets", "hosts.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(targets, f)
+        os.replace(path + ".tmp", path)
+
     def start_prometheus(self):
-        port = free_port()
+        """Starts this run's Prometheus; again after prom_down, on the same port and storage."""
+        if not getattr(self, "prom_port", None):
+            self.prom_port = free_port()
+        port = self.prom_port
         self.prom_url = "http://127.0.0.1:%d" % port
         d = os.path.join(self.work, "prom")
         os.makedirs(os.path.join(d, "targets"), exist_ok=True)
-        targets = [{"targets": [h["app_addr"]],
-                    "labels": {"app": self.app_of_host[h["name"]], "env": ENV_NAME,
-                               "instance_name": h["name"]}} for h in self.hosts]
-        json.dump(targets, open(os.path.join(d, "targets", "hosts.json"), "w"))
+        self.prom_targets()
         open(os.path.join(d, "prometheus.yml"), "w").write(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             "scrape_configs:\n  - job_name: chaos-hosts\n"
@@ -297,8 +335,9 @@ class Chaos:
     def kafka_tool(self, *args):
         """Kafka's ConsumerGroupCommand (the broker's own jars: SLUICE_KAFKA_LIBS, else the ones
         scripts/stack.sh fetched under var/cache/kafka); None when they are not there."""
-        libs = os.environ.get("SLUICE_KAFKA_LIBS") or next(
-            iter(sorted(glob.glob(os.path.join(ROOT, "var", "cache", "kafka", "*", "libs")))), "")
+        found = (sorted(glob.glob(os.path.join(ROOT, "var", "cache", "kafka", "*", "libs")))
+                 + sorted(glob.glob(os.path.join(self.stack_var, "cache", "kafka", "*", "libs"))))
+        libs = os.environ.get("SLUICE_KAFKA_LIBS") or (found[0] if found else "")
         if not libs or not os.path.isdir(libs):
             return None
         return run(["java", "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", libs + "/*",
@@ -460,9 +499,12 @@ class Chaos:
             events.append((at, "deploy", {"n": k, "kind": kind, "app": app}))
         # kill -9 targets: every service, the ones that drive hosts and state most often
         services = list(KILL_WEIGHTS)
+        fault_kinds = dict(t["kinds"])
+        if os.environ.get("SLUICE_CHAOS_STACK_FAULTS", "1") == "0":
+            fault_kinds = {k: w for k, w in fault_kinds.items() if k not in STACK_FAULTS}
         for _ in range(self.args.faults):
             at = rng.uniform(2, t["window"])
-            kind = rng.choices(list(t["kinds"]), list(t["kinds"].values()))[0]
+            kind = rng.choices(list(fault_kinds), list(fault_kinds.values()))[0]
             if kind == "kill9":
                 svc = rng.choices(services, [KILL_WEIGHTS[x] for x in services])[0]
                 events.append((at, "kill9", {"service": svc, "replica": rng.randrange(REPLICAS[svc]),
@@ -471,6 +513,12 @@ class Chaos:
                 svc = rng.choice(LEASE_HOLDERS)
                 events.append((at, "sigstop", {"service": svc, "replica": rng.randrange(REPLICAS[svc]),
                                                 "down_s": round(LEASE_S + rng.uniform(1.0, 4.0), 2)}))
+            elif kind in STACK_FAULTS:
+                # down for 1-4 s, then started again (the broker's start takes longer: JVM, log)
+                events.append((at, kind, {"down_s": round(rng.uniform(1.0, 4.0), 2)}))
+            elif kind in PROM_FAULTS:
+                # long enough to cover an analysis (interval 2 s, inconclusive limit 3)
+                events.append((at, kind, {"down_s": round(rng.uniform(8.0, 20.0), 2)}))
             elif kind in ("agent_kill", "link_down"):
                 # short: the executor retries a host 3 times with a 1 s backoff
                 events.append((at, kind, {"host": rng.randrange(1, len(self.hosts) + 1),
@@ -499,6 +547,121 @@ class Chaos:
             run(["bash", "scripts/hosts.sh", "up", str(len(self.hosts))], env=HOSTS_ENV)  # starts what is down
         else:
             run(["ip", "link", "set", "%s-v%d" % (PREFIX, i), "up"])
+
+    # ---- the stack's components (shared: restarted only through scripts/stack.sh, by pid file)
+    def stack_sh(self, cmd, comp):
+        return run(["bash", "scripts/stack.sh", cmd, comp], check=True, timeout=240,
+                   env={"SLUICE_VAR_DIR": self.stack_var, "SLUICE_STACK_S3": "0", "SLUICE_STACK_KUBE": "0"})
+
+    def stack_owned(self, comp):
+        """True when the stack of SLUICE_CHAOS_STACK_VAR runs comp (its pid file) and it is ready:
+        a server that another checkout started is never restarted from here."""
+        try:
+            self.stack_sh("status", comp)
+            return True
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return False
+
+    def restart_component(self, kind, comp, down_s):
+        rec = {"kind": kind, "component": comp, "from": time.time()}
+        self.stack_restarts.append(rec)
+        self.stack_touched.add(comp)
+        try:
+            self.stack_sh("down", comp)
+            rec["stopped"] = time.time()
+            time.sleep(down_s)
+            t0 = time.time()
+            self.stack_sh("up", comp)
+            rec["to"] = time.time()
+            rec["ready_s"] = round(rec["to"] - t0, 2)
+            log("fault over: %s up again after %.1f s down (start %.1f s)" % (
+                comp, rec["to"] - rec["from"], rec["ready_s"]))
+            if comp == "kafka":
+                rec["lag_zero_s"] = self.wait_lag_zero(2 * LAG_RECOVERY_S)
+                log("kafka: the run's consumer groups at lag 0 %s after the broker was ready" % (
+                    "%.1f s" % rec["lag_zero_s"] if rec["lag_zero_s"] is not None else "NOT"))
+        except Exception as e:  # noqa: BLE001 - recorded; the checker counts it, cleanup() restarts
+            rec["error"] = str(e)[-500:]
+            log("%s restart failed: %s" % (comp, rec["error"]))
+
+    def group_lag(self):
+        """The summed lag of the run's consumer groups over TOPICS, or None while a group has no
+        assignment to describe (rebalancing) or the tool is missing."""
+        args = ["--describe"]
+        for g in self.kafka_groups():
+            args += ["--group", g]
+        out = self.kafka_tool(*args)
+        if out is None:
+            return None
+        lag, seen = 0, set()
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) >= 6 and f[1] in TOPICS and f[2].isdigit():
+                seen.add(f[0])
+                if f[5].isdigit():
+                    lag += int(f[5])
+        consuming = {self.group(svc) for svc in BIN}
+        return lag if consuming <= seen else None
+
+    def wait_lag_zero(self, bound):
+        start = time.time()
+        while time.time() - start < bound:
+            if self.group_lag() == 0:
+                return round(time.time() - start, 1)
+            time.sleep(1)
+        return None
+
+    def consumers_stopped(self):
+        """The replicas whose Kafka consumer stopped for good (libs/kafka: a fatal error; the
+        process lives on, not ready, and consumes nothing until it is restarted)."""
+        out = []
+        for r in self.all_replicas():
+            if not os.path.exists(r.log_path):
+                continue
+            for line in open(r.log_path, errors="replace"):
+                if "fatal error, stopping" in line:
+                    try:
+                        rec = json.loads(line)
+                        out.append("%s %s: %s" % (r.name, rec.get("ts", ""), rec.get("msg", "")[-160:]))
+                    except ValueError:
+                        out.append("%s: %s" % (r.name, line.strip()[-200:]))
+        return out
+
+    def in_flight_deployments(self):
+        return [d for d in self.deployments if self.status_of(d["id"]) not in FINAL]
+
+    def prom_fault(self, kind):
+        for d in self.in_flight_deployments():
+            d["prom_faults"] = d.get("prom_faults", 0) + 1
+        if kind == "prom_down":
+            p = self.other_pids.pop("prometheus")
+            p.terminate()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            self.prom_out = {"kind": kind, "from": time.time()}
+        else:
+            self.prom_targets(silent=True)
+            self.prom_out = {"kind": kind, "from": time.time()}
+            try:
+                wait_until(15, "Prometheus without targets", lambda: not json.load(urllib.request.urlopen(
+                    self.prom_url + "/api/v1/targets?state=active", timeout=2))["data"]["activeTargets"], 0.2)
+                self.prom_out["silent_at"] = time.time()
+            except RuntimeError:
+                pass  # the checker counts from "from" + SD_DELAY_S
+
+    def prom_recover(self):
+        if self.prom_out["kind"] == "prom_down":
+            self.start_prometheus()
+        else:
+            self.prom_targets()
+        self.prom_out["to"] = time.time()
+        self.outages.append(self.prom_out)
+        self.prom_out = None
+        for d in self.in_flight_deployments():
+            d["prom_faults"] = d.get("prom_faults", 0) + 1
 
     def redis_flush(self):
         run(["redis-cli", "-h", self.redis_host, "-p", self.redis_port, "-n", str(self.redis_db), "FLUSHDB"])
@@ -592,6 +755,32 @@ class Chaos:
                     self.host_recover(a["what"], a["host"])
                     self.host_down.discard(a["host"])
                     log("fault over: host-%d (%s)" % (a["host"], a["what"]))
+                elif what in STACK_FAULTS:
+                    comp = STACK_FAULTS[what]
+                    if (self.stack_thread and self.stack_thread.is_alive()) or not self.stack_owned(comp):
+                        self.faults["skipped_" + what] += 1  # one at a time; never another's server
+                        continue
+                    self.faults[what] += 1
+                    self.faults["mid_rollout"] += 1 if in_flight else 0
+                    self.fault_log.append("%.1fs %s for %.1fs" % (now - start, what, a["down_s"]))
+                    log("fault: %s (stack.sh down %s, up again %.1f s later)" % (what, comp, a["down_s"]))
+                    self.stack_thread = threading.Thread(target=self.restart_component,
+                                                         args=(what, comp, a["down_s"]))
+                    self.stack_thread.start()
+                elif what in PROM_FAULTS:
+                    if self.prom_out:
+                        self.faults["skipped_" + what] += 1
+                        continue
+                    self.prom_fault(what)
+                    self.faults[what] += 1
+                    self.faults["mid_rollout"] += 1 if in_flight else 0
+                    self.fault_log.append("%.1fs %s for %.1fs" % (now - start, what, a["down_s"]))
+                    log("fault: %s (this run's Prometheus) for %.1fs" % (what, a["down_s"]))
+                    seq += 1
+                    heapq.heappush(pending, (now + a["down_s"], seq, "prom_recover", {}))
+                elif what == "prom_recover":
+                    self.prom_recover()
+                    log("fault over: Prometheus back")
                 elif what == "redis_flush":
                     self.redis_flush()
                     self.faults["redis_flush"] += 1
@@ -609,6 +798,8 @@ class Chaos:
             if time.time() - start > t["window"] + t["settle"]:
                 raise RuntimeError("the schedule did not end in time")
             time.sleep(0.1)
+        if self.stack_thread:
+            self.stack_thread.join(timeout=300)
         for r in self.all_replicas():
             if r.ready_wait_since:
                 wait_until(60, r.name + " ready after restart", r.ready)
@@ -659,6 +850,10 @@ class Chaos:
         mine = set(ids)
         led["events"] = [r for r in rows if r.get("deployment_id") in mine or r.get("key") in mine
                          or self.run_id in json.dumps(r.get("headers", {}))]
+        led["measurements"] = self.psql_json(
+            "select a.deployment_id, a.bake_watch, m.analysis_id, m.rule, m.verdict, "
+            "extract(epoch from m.taken_at) as taken_at from %s.measurements m join %s.analyses a "
+            "on a.id = m.analysis_id order by m.id" % ((self.schema("metric-watcher"),) * 2))
         led["hosts"] = {}
         for i, h in enumerate(self.hosts, 1):
             st = http("GET", h["agent_endpoint"] + "/v1/status", self.agent_token)
@@ -679,6 +874,9 @@ class Chaos:
         led["faults"] = dict(self.faults)
         led["fault_log"] = self.fault_log
         led["ready_after_restart_s"] = self.ready_after_restart
+        led["stack_restarts"] = self.stack_restarts
+        led["consumers_stopped"] = self.consumers_stopped()
+        led["prometheus_outages"] = self.outages
         with open(os.path.join(self.work, "ledger.json"), "w") as f:
             json.dump(led, f, indent=1, default=str)
         return led
@@ -713,7 +911,9 @@ def check(led):
     events = led["events"]
     for k in ("lost_commands", "lost_effects", "duplicated_effects", "unexpected_effects",
               "stale_writes_accepted", "not_terminal", "false_rollbacks", "breaches_without_rollback",
-              "extra_rollbacks", "wrong_outcome", "host_current_mismatch", "dead_letters"):
+              "extra_rollbacks", "wrong_outcome", "host_current_mismatch", "dead_letters",
+              "transitions_lost", "component_not_recovered", "lag_not_recovered", "measured_without_data",
+              "consumers_stopped"):
         v[k] = 0
 
     # 1. every command the planner or the rollback-agent published reached the executor's table
@@ -790,9 +990,11 @@ def check(led):
             v["not_terminal"] += 1
             details["not_terminal"].append("%s (%s) is %s" % (dep_id, d["kind"], status))
             continue
-        if d.get("host_faults"):
+        if d.get("host_faults") or d.get("prom_faults"):
             # an agent killed or a link down while it ran: its batch may fail (retries spent)
-            # and an analysis may miss data; it must still end, and at most one rollback
+            # and an analysis may miss data; Prometheus out while it ran: its analysis may end
+            # inconclusive (and fail, never pass: measured_without_data); it must still end,
+            # and at most one rollback
             if len(rbs) > 1:
                 v["extra_rollbacks"] += len(rbs) - 1
                 details["extra_rollbacks"].append("%s (%s, disturbed): %d rollbacks" % (dep_id, d["kind"], len(rbs)))
@@ -829,7 +1031,53 @@ def check(led):
                 h, hv["current"], newest["deployment_id"], newest["batch_index"], newest["generation"],
                 newest["status"], newest["version"]))
 
-    # 6. dead letters of this run
+    # 6. a transition the planner committed (its outbox published it) is its final state: the
+    # last terminal event of each deployment agrees with the planner's status (a PostgreSQL
+    # restart must not lose a committed transition, nor run one twice to another end)
+    terminal = {"sluice.v1.DeploymentSucceeded": ("succeeded",),
+                "sluice.v1.DeploymentFailed": ("failed", "rolled_back", "aborted")}
+    last = {}
+    for e in sorted((e for e in events if e.get("type") in terminal),
+                    key=lambda e: (e.get("partition", 0), e.get("offset", 0))):
+        last[e.get("deployment_id") or e.get("key")] = e["type"]
+    for dep_id, d in deps.items():
+        status = (led["planner"].get(dep_id) or {}).get("status")
+        if dep_id in last and status in FINAL and status not in terminal[last[dep_id]]:
+            v["transitions_lost"] += 1
+            details["transitions_lost"].append("%s (%s) is %s, its last committed transition %s" % (
+                dep_id, d["kind"], status, last[dep_id]))
+
+    # 7. stack restarts (kafka_restart, pg_restart): the component is up again, and after a
+    # broker restart every consumer group of the run is back at lag 0 within LAG_RECOVERY_S
+    for r in led.get("stack_restarts", []):
+        what = "%s of %s at %.0f" % (r["kind"], r["component"], r["from"])
+        if r.get("error") or r.get("to") is None:
+            v["component_not_recovered"] += 1
+            details["component_not_recovered"].append("%s: %s" % (what, r.get("error", "not up again")))
+        elif r["component"] == "kafka" and (r.get("lag_zero_s") is None or r["lag_zero_s"] > LAG_RECOVERY_S):
+            v["lag_not_recovered"] += 1
+            details["lag_not_recovered"].append("%s: lag back to 0 after %s s (bound %d s)" % (
+                what, r.get("lag_zero_s"), LAG_RECOVERY_S))
+
+    # 8. Prometheus down or silent: no measurement taken while it was out is Successful (a
+    # silent one still holds the samples of the last rate window: SILENT_GRACE_S)
+    for o in led.get("prometheus_outages", []):
+        lo = o["from"]
+        if o["kind"] == "prom_silent":
+            lo = o.get("silent_at", o["from"] + SD_DELAY_S) + SILENT_GRACE_S
+        hi = o.get("to") or float("inf")
+        for m in led.get("measurements", []):
+            if m["verdict"] == "Successful" and lo <= float(m["taken_at"]) <= hi:
+                v["measured_without_data"] += 1
+                details["measured_without_data"].append("%s (%s) rule %s Successful at %.1f, %s from %.1f to %.1f" % (
+                    m["deployment_id"], m["analysis_id"], m["rule"], float(m["taken_at"]), o["kind"], o["from"], hi))
+
+    # 9. a service's Kafka consumer that stopped for good (its process alive, consuming nothing)
+    for line in led.get("consumers_stopped", []):
+        v["consumers_stopped"] += 1
+        details["consumers_stopped"].append(line)
+
+    # 10. dead letters of this run
     for e in events:
         if e["topic"] == "sluice.deadletter.v1":
             v["dead_letters"] += 1
@@ -845,12 +1093,23 @@ def main():
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--deployments", type=int, default=None)
     p.add_argument("--faults", type=int, default=None)
+    p.add_argument("--window", type=int, default=None, help="the fault window (s), else the tier's")
+    p.add_argument("--kinds", default=None, metavar="KIND=W,...",
+                   help="the fault kinds and their weights, else the tier's (e.g. kafka_restart=1,prom_down=1)")
     p.add_argument("--check-only", metavar="LEDGER", help="run the checker over a ledger.json")
     args = p.parse_args()
     if args.check_only:
         counts, details = check(json.load(open(args.check_only)))
         return report(json.load(open(args.check_only)), counts, details)
-    t = TIERS[args.tier]
+    t = dict(TIERS[args.tier])
+    if args.window:
+        t["window"] = args.window
+    if args.kinds:
+        t["kinds"] = {k: float(w) for k, w in (x.split("=") for x in args.kinds.split(","))}
+        known = {"kill9", "sigstop", "redis_flush", "agent_kill", "link_down"} | set(STACK_FAULTS) | set(PROM_FAULTS)
+        if set(t["kinds"]) - known:
+            sys.exit("chaos: unknown fault kind(s) %s (known: %s)" % (
+                ", ".join(sorted(set(t["kinds"]) - known)), ", ".join(sorted(known))))
     if args.seed is None:
         env_seed = os.environ.get("SLUICE_CHAOS_SEED", "")
         args.seed = int(env_seed) if env_seed else random.SystemRandom().randrange(1, 2**31)
@@ -897,6 +1156,9 @@ def main():
         rc = report(led, counts, details, elapsed=time.time() - started, tier=args.tier)
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - reported, then cleaned up
         log("run failed: %s" % e)
+        stopped = c.consumers_stopped()
+        if stopped:
+            log("Kafka consumers stopped for good (consumers_stopped %d):\n  %s" % (len(stopped), "\n  ".join(stopped)))
         for r in c.all_replicas():
             if os.path.exists(r.log_path):
                 print("---- last lines of %s" % r.log_path, file=sys.stderr)
@@ -915,14 +1177,21 @@ def report(led, counts, details, elapsed=None, tier=""):
                                                      ", %.0f s" % elapsed if elapsed else ""))
     print("deployments: %d (%s)" % (len(led["deployments"]), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
     print("faults: %s" % ", ".join("%s %d" % kv for kv in sorted(led["faults"].items())))
-    disturbed = [d for d in led["deployments"] if d.get("host_faults")]
+    disturbed = [d for d in led["deployments"] if d.get("host_faults") or d.get("prom_faults")]
     if disturbed:
-        print("disturbed by a host fault (outcome not judged, at most one rollback): %s" % ", ".join(
+        print("disturbed by a host or Prometheus fault (outcome not judged, at most one rollback): %s" % ", ".join(
             "%s %s -> %s" % (d["id"][:8], d["kind"], (led["planner"].get(d["id"]) or {}).get("status"))
             for d in disturbed))
     ready = sorted(led["ready_after_restart_s"])
     if ready:
         print("ready after restart: n=%d, median %.2f s, max %.2f s" % (len(ready), ready[len(ready) // 2], ready[-1]))
+    for r in led.get("stack_restarts", []):
+        print("%s: %s down %.1f s, start %s s%s%s" % (
+            r["kind"], r["component"], r.get("to", r["from"]) - r["from"], r.get("ready_s"),
+            ", lag 0 after %s s" % r.get("lag_zero_s") if r["component"] == "kafka" else "",
+            " (%s)" % r["error"] if r.get("error") else ""))
+    for o in led.get("prometheus_outages", []):
+        print("%s: %.1f s" % (o["kind"], o["to"] - o["from"]))
     print("commands %d, records %d, events %d, host operations %d" % (
         len(led["commands"]), len(led["records"]), len(led["events"]),
         sum(len(h["ops"]) for h in led["hosts"].values())))
@@ -935,7 +1204,21 @@ def report(led, counts, details, elapsed=None, tier=""):
     return 0 if bad == 0 else 1
 
 
+def restore_stack(c):
+    """Whatever stack component this run stopped is up again when it ends (also on failure)."""
+    if c.stack_thread:
+        c.stack_thread.join(timeout=300)
+    for comp in sorted(c.stack_touched):
+        if not c.stack_owned(comp):
+            log("%s is not up after the run: starting it again" % comp)
+            try:
+                c.stack_sh("up", comp)
+            except Exception as e:  # noqa: BLE001 - said loudly: everything else needs it
+                log("WARNING: %s could not be started again: %s" % (comp, e))
+
+
 def cleanup(c, rc):
+    restore_stack(c)
     # Every process this run started, by PID: SIGCONT (a stopped one), SIGTERM to all at once,
     # SIGKILL what is left after 10 s (timeout -k gives the whole clean-up 30 s).
     procs = [r.proc for r in c.all_replicas() if r.alive()] + [p for p in c.other_pids.values() if p.poll() is None]

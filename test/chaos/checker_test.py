@@ -35,7 +35,11 @@ def clean_ledger():
         "events": [{"topic": "sluice.deployments.v1", "type": "sluice.v1.BatchRequested", "event_id": e,
                     "deployment_id": d, "key": d, "headers": {}} for e, d in (("e1", "D"), ("e2", "D"), ("e3", "B"))]
                   + [{"topic": "sluice.rollbacks.v1", "type": "sluice.v1.RevertRequested", "event_id": "e4",
-                      "deployment_id": "B", "key": "B", "headers": {}}],
+                      "deployment_id": "B", "key": "B", "headers": {}}]
+                  + [{"topic": "sluice.deployments.v1", "type": t, "event_id": e, "deployment_id": d, "key": d,
+                      "partition": 0, "offset": o, "headers": {}}
+                     for t, e, d, o in (("sluice.v1.DeploymentSucceeded", "e5", "D", 10),
+                                        ("sluice.v1.DeploymentFailed", "e6", "B", 11))],
         "planner": {"D": {"status": "succeeded"}, "B": {"status": "failed", "failure_reason": "analysis_failed"}},
         "rollbacks": {"D": [], "B": [{"status": "succeeded"}]},
         "hosts": {"host-1": {"current": "2.0.0", "ops": [op("deploy", "2.0.0", 1)], "restarts": ["2.0.0"]},
@@ -43,7 +47,23 @@ def clean_ledger():
                   "host-3": {"current": "1.0.0", "restarts": ["2.1.0", "1.0.0"],
                              "ops": [op("deploy", "2.1.0", 1), op("revert", "1.0.0", 2, "switch_only")]}},
         "faults": {}, "fault_log": [], "ready_after_restart_s": [],
+        # a broker restart and a PostgreSQL restart that recovered; Prometheus down 100-110 and
+        # silent 200-240 (no target scraped from 203 on); the canary of B measured before,
+        # during and after
+        "stack_restarts": [{"kind": "kafka_restart", "component": "kafka", "from": 50.0, "stopped": 52.0,
+                            "to": 70.0, "ready_s": 15.0, "lag_zero_s": 4.0},
+                           {"kind": "pg_restart", "component": "postgres", "from": 80.0, "stopped": 81.0,
+                            "to": 85.0, "ready_s": 2.0}],
+        "prometheus_outages": [{"kind": "prom_down", "from": 100.0, "to": 110.0},
+                               {"kind": "prom_silent", "from": 200.0, "silent_at": 203.0, "to": 240.0}],
+        "measurements": [meas(99.0, "Successful"), meas(104.0, "Error"), meas(111.0, "Successful"),
+                         meas(214.0, "Successful"), meas(216.0, "Inconclusive"), meas(241.0, "Successful")],
     }
+
+
+def meas(at, verdict):
+    return {"deployment_id": "B", "bake_watch": False, "analysis_id": "A1", "rule": "error-rate",
+            "verdict": verdict, "taken_at": at}
 
 
 class CheckerTest(unittest.TestCase):
@@ -147,6 +167,72 @@ class CheckerTest(unittest.TestCase):
         led["events"].append({"topic": "sluice.deadletter.v1", "type": "sluice.v1.BatchSucceeded", "key": "D",
                               "deployment_id": "D", "headers": {"dlq_reason": "x"}})
         self.assertEqual(self.violations(led)["dead_letters"], 1)
+
+    def test_committed_transition_lost(self):
+        # the planner published DeploymentSucceeded (committed), then shows D still failed
+        led = clean_ledger()
+        led["planner"]["D"]["status"] = "failed"
+        v = self.violations(led)
+        self.assertEqual(v["transitions_lost"], 1)
+        # succeeded, then rolled back from its bake watch: the last transition counts
+        led = clean_ledger()
+        led["planner"]["D"]["status"] = "rolled_back"
+        led["deployments"][0]["prom_faults"] = 1  # outcome not judged: only the transition rule
+        led["rollbacks"]["D"] = [{"status": "succeeded"}]
+        led["events"].append(dict(led["events"][-1], deployment_id="D", key="D", event_id="e7", offset=12))
+        self.assertEqual(self.violations(led), {})
+        led["events"][-1]["offset"] = 9  # the Failed before the Succeeded: D should be succeeded
+        self.assertEqual(self.violations(led)["transitions_lost"], 1)
+
+    def test_stack_component_not_up_again(self):
+        led = clean_ledger()
+        del led["stack_restarts"][1]["to"]
+        led["stack_restarts"][1]["error"] = "bash scripts/stack.sh up postgres failed (1)"
+        self.assertEqual(self.violations(led)["component_not_recovered"], 1)
+
+    def test_consumer_lag_not_back_to_zero_in_time(self):
+        led = clean_ledger()
+        led["stack_restarts"][0]["lag_zero_s"] = chaos.LAG_RECOVERY_S + 0.5
+        self.assertEqual(self.violations(led)["lag_not_recovered"], 1)
+        led["stack_restarts"][0]["lag_zero_s"] = None  # never seen at 0 within the wait
+        self.assertEqual(self.violations(led)["lag_not_recovered"], 1)
+        led["stack_restarts"][0]["lag_zero_s"] = chaos.LAG_RECOVERY_S
+        self.assertEqual(self.violations(led), {})
+
+    def test_successful_measurement_while_prometheus_down(self):
+        led = clean_ledger()
+        led["measurements"][1]["verdict"] = "Successful"  # 104: Prometheus was stopped
+        self.assertEqual(self.violations(led)["measured_without_data"], 1)
+
+    def test_successful_measurement_while_prometheus_silent(self):
+        # 214 is within the last rate window's samples after 203 (SILENT_GRACE_S); 216 is not
+        led = clean_ledger()
+        led["measurements"][4]["verdict"] = "Successful"
+        self.assertEqual(self.violations(led)["measured_without_data"], 1)
+        # a ledger without silent_at counts from the file's change + SD_DELAY_S: 200 + 6 + 12
+        led = clean_ledger()
+        del led["prometheus_outages"][1]["silent_at"]
+        self.assertEqual(self.violations(led), {})
+        led["measurements"][4].update(verdict="Successful", taken_at=218.5)
+        self.assertEqual(self.violations(led)["measured_without_data"], 1)
+
+    def test_prometheus_fault_disturbs_the_outcome_not_the_rollback_count(self):
+        # a healthy canary judged inconclusive while Prometheus was out is failed and rolled
+        # back: not a false rollback (never promoted); rolled back twice still is a violation
+        led = clean_ledger()
+        led["deployments"][0]["prom_faults"] = 1
+        led["planner"]["D"]["status"] = "rolled_back"
+        led["events"] = [e for e in led["events"] if e["event_id"] != "e5"]
+        led["rollbacks"]["D"] = [{"status": "succeeded"}]
+        self.assertEqual(self.violations(led), {})
+        led["rollbacks"]["D"].append({"status": "succeeded"})
+        self.assertEqual(self.violations(led)["extra_rollbacks"], 1)
+
+    def test_consumer_stopped_for_good(self):
+        led = clean_ledger()
+        led["consumers_stopped"] = ["executor-1 2026-12-07T13:06:32Z: consumer group g fatal error, stopping: "
+                                    "OffsetCommit failed: Broker: Static consumer fenced"]
+        self.assertEqual(self.violations(led)["consumers_stopped"], 1)
 
 
 if __name__ == "__main__":
