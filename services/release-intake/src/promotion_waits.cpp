@@ -180,7 +180,8 @@ std::optional<json> HeldDeploymentJson(pqxx::work& tx, const std::string& deploy
   if (!wait || wait->state == "started") return std::nullopt;
   events::v1::DeploymentRequested requested;
   requested.ParseFromString(wait->requested);
-  json out = {{"deployment_id", deployment_id},
+  json out = {{"id", deployment_id},
+              {"deployment_id", deployment_id},
               {"app", wait->app},
               {"env", wait->env},
               {"release_id", requested.release_id()},

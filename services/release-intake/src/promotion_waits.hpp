@@ -70,7 +70,7 @@ void WakeWaitingDeployment(pqxx::work& tx, const std::string& deployment_id,
                            const core::Clock& clock);
 
 // GET /v1/deployments/{id} of a deployment still held here (waiting or aborted before it
-// started): {deployment_id, app, env, release_id, version, spec_version, status, requested_by,
+// started): {id, deployment_id, app, env, release_id, version, spec_version, status, requested_by,
 // requested_at_ms, waiting}. nullopt once it started (the planner has it) or when unknown.
 std::optional<nlohmann::json> HeldDeploymentJson(pqxx::work& tx, const std::string& deployment_id);
 
