@@ -21,6 +21,7 @@
 #include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
+#include <thread>
 
 namespace sluice::release_intake {
 namespace {
@@ -59,22 +60,38 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
     port_ = st::FreePort();
     admin_token_ = "itest-admin-" + st::RandomSuffix(24);
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
-    service_ = std::make_unique<st::ChildProcess>(
-        std::vector<std::string>{SLUICE_RELEASE_INTAKE_BIN},
-        std::map<std::string, std::string>{
-            {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
-            {"SLUICE_PG_SCHEMA", schema_->Name()},
-            {"SLUICE_PG_DSN", schema_->Dsn()},
-            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
-            {"SLUICE_KAFKA_GROUP", "itest-promotion-" + suffix},
-            {"SLUICE_INTAKE_TOPICS", intake_topic_},
-            {"SLUICE_INTAKE_RESULTS_TOPIC", "itest.intake.results." + suffix},
-            {"SLUICE_PROMOTION_TOPICS", deployments_topic_ + "," + analyses_topic_},
-            {"SLUICE_ADMIN_TOKEN", admin_token_},
-            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
-            {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
-            {"SLUICE_LOG_LEVEL", "info"}},
-        std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
+    service_env_ = std::map<std::string, std::string>{
+        {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
+        {"SLUICE_PG_SCHEMA", schema_->Name()},
+        {"SLUICE_PG_DSN", schema_->Dsn()},
+        {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
+        {"SLUICE_KAFKA_GROUP", "itest-promotion-" + suffix},
+        {"SLUICE_INTAKE_TOPICS", intake_topic_},
+        {"SLUICE_INTAKE_RESULTS_TOPIC", "itest.intake.results." + suffix},
+        {"SLUICE_PROMOTION_TOPICS", deployments_topic_ + "," + analyses_topic_},
+        {"SLUICE_ADMIN_TOKEN", admin_token_},
+        {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
+        {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
+        {"SLUICE_LOG_LEVEL", "info"}};
+    StartService();
+    WaitReady();
+    kafka::KafkaConfig c;
+    c.brokers = KafkaBrokers();
+    c.client_id = "itest-promotion";
+    producer_ = std::make_unique<kafka::Producer>(c);
+    deployer_ = NewToken("deployer");
+  }
+  static void TearDownTestSuite() {
+    producer_.reset();
+    if (service_) {
+      EXPECT_EQ(service_->Terminate(), 0) << service_->LogTail();
+    }
+    service_.reset();
+    schema_.reset();
+  }
+
+  // Ready, with the promotion consumer's partitions assigned.
+  static void WaitReady() {
     ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s)) << service_->LogTail();
     ASSERT_TRUE(WaitFor(
         [] {
@@ -91,19 +108,13 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
         },
         60s))
         << service_->LogTail();
-    kafka::KafkaConfig c;
-    c.brokers = KafkaBrokers();
-    c.client_id = "itest-promotion";
-    producer_ = std::make_unique<kafka::Producer>(c);
-    deployer_ = NewToken("deployer");
   }
-  static void TearDownTestSuite() {
-    producer_.reset();
-    if (service_) {
-      EXPECT_EQ(service_->Terminate(), 0) << service_->LogTail();
-    }
-    service_.reset();
-    schema_.reset();
+
+  // The binary on the suite's schema, port and topics (again after a restart).
+  static void StartService() {
+    service_ = std::make_unique<st::ChildProcess>(
+        std::vector<std::string>{SLUICE_RELEASE_INTAKE_BIN}, service_env_,
+        std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
   }
 
   static std::string Url(const std::string& path) {
@@ -226,6 +237,7 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
   }
 
   static inline std::unique_ptr<st::ChildProcess> service_;
+  static inline std::map<std::string, std::string> service_env_;
   static inline std::unique_ptr<st::PgSchema> schema_;
   static inline std::unique_ptr<kafka::Producer> producer_;
   static inline core::SystemClock clock_;
@@ -430,7 +442,8 @@ TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentWaitsNamingTheNe
 }
 
 // A window that opens within the next minute or so: the deployment waits, is frozen at the
-// opening and keeps waiting with that reason, and starts by itself once the freeze is lifted.
+// opening (release-intake was restarted meanwhile) and keeps waiting with that reason, and
+// starts by itself once the freeze is lifted.
 TEST_F(ReleaseIntakePromotionItest, AWaitingDeploymentStartsWhenItsWindowOpensAndNotWhileFrozen) {
   const std::string app = "papp-" + st::RandomSuffix();
   // The next whole minute at least 5 s away (UTC); the window is 30 minutes from then.
@@ -468,6 +481,12 @@ TEST_F(ReleaseIntakePromotionItest, AWaitingDeploymentStartsWhenItsWindowOpensAn
     const auto o = outcomes();
     return std::find(o.begin(), o.end(), outcome) != o.end();
   };
+  // Down over the opening: what came due while it was down is acted on once it is back (the
+  // waiting deployment and its timer are rows, not memory).
+  ASSERT_EQ(service_->Terminate(), 0) << service_->LogTail();
+  std::this_thread::sleep_until(opening + 2s);
+  StartService();
+  WaitReady();
   // At the opening the freeze holds it: waiting, with the freeze as its reason.
   ASSERT_TRUE(WaitFor([&] { return has("waiting_environment_frozen"); }, 100s, 1s))
       << service_->LogTail();
