@@ -429,6 +429,12 @@ TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentWaitsNamingTheNe
   got = Call("GET", "/v1/deployments/" + id, "", deployer_);
   EXPECT_EQ(json::parse(got.body)["status"], "aborted") << got.body;
   EXPECT_EQ(Audit("deployment.abort", app + "/prod").at(0)["outcome"], "aborted_waiting");
+  // Its event stream (the console's and `sluice deployment watch`'s) shows it, and ends.
+  const auto stream = Call("GET", "/v1/events?deployment=" + id, "", deployer_);
+  ASSERT_EQ(stream.status, 200) << stream.body;
+  EXPECT_NE(stream.body.find("event: snapshot"), std::string::npos) << stream.body;
+  EXPECT_NE(stream.body.find("\"status\":\"aborted\""), std::string::npos) << stream.body;
+  EXPECT_NE(stream.body.find("event: end"), std::string::npos) << stream.body;
 
   // A zone the system tz database does not have is refused when the spec is applied.
   const auto bad = Call("PUT", "/v1/apps/" + app,
