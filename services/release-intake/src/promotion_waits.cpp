@@ -197,10 +197,12 @@ std::optional<json> HeldDeploymentJson(pqxx::work& tx, const std::string& deploy
 
 bool AbortWaiting(pqxx::work& tx, const std::string& deployment_id, const std::string& actor,
                   const std::string& reason, const std::string& transport, std::int64_t now_ms) {
+  // The timer row first, then the wait row: the order a wake-up takes them in (no deadlock). A
+  // timer a concurrent wake-up scheduled again meanwhile finds the deployment aborted.
+  pg::CancelTimer(tx, TimerKey(deployment_id));
   const auto wait = WaitRepository::Find(tx, deployment_id, /*for_update=*/true);
   if (!wait || wait->state != "waiting") return false;
   WaitRepository::Update(tx, deployment_id, "aborted", wait->reason, now_ms);
-  pg::CancelTimer(tx, TimerKey(deployment_id));
   AuditWait(tx, actor, "deployment.abort", *wait, "aborted_waiting",
             {{"deployment_id", deployment_id},
              {"reason", reason},
