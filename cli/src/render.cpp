@@ -165,6 +165,12 @@ WatchView DescribeDeployment(const json& d) {
     }
   } else if (!Str(d, "failure_reason").empty()) {
     v.status_line += ": " + Str(d, "failure_reason");
+  } else if (status == "waiting" && d.contains("waiting") && d["waiting"].is_object()) {
+    // Held by release-intake until its deployment window opens (or the gate lets it go).
+    const json& w = d["waiting"];
+    v.status_line += ": " + Str(w, "code");
+    if (!Str(w, "next_open").empty())
+      v.status_line += ", starts by itself at " + Str(w, "next_open");
   }
   const json batches = d.value("batches", json::array());
   if (!batches.is_array() || batches.empty()) return v;
@@ -325,6 +331,9 @@ std::vector<std::string> RenderDeploymentView(
     what += ", generation " + std::to_string(d["generation"].get<long long>());
   }
   out.push_back(what);
+  if (Str(d, "status") == "waiting" && d.contains("waiting") && d["waiting"].is_object()) {
+    out.push_back("waiting: " + Str(d["waiting"], "message"));
+  }
   const json batches = d.value("batches", json::array());
   if (batches.is_array() && !batches.empty()) {
     std::vector<std::vector<std::string>> rows;

@@ -271,6 +271,21 @@ TEST(RenderDeploymentView, BatchesGatesAndTheNextCommand) {
             "analysis an-3 Failed: threshold_breached");
 }
 
+TEST(RenderDeploymentView, ADeploymentWaitingForItsWindowSaysWhyAndWhen) {
+  const json d = json::parse(R"({"id":"d-9","app":"shop","version":"1.2.3","env":"production",
+    "status":"waiting","waiting":{"code":"outside_window",
+    "message":"deployments into 'production' of app 'shop' start only inside its windows",
+    "next_open":"2026-12-08T08:00:00.000Z","next_open_ms":1796716800000}})");
+  EXPECT_EQ(RenderDeploymentView(d),
+            (std::vector<std::string>{
+                "deployment d-9 waiting: outside_window, starts by itself at "
+                "2026-12-08T08:00:00.000Z",
+                "shop 1.2.3 -> production",
+                "waiting: deployments into 'production' of app 'shop' start only inside its "
+                "windows",
+            }));
+}
+
 TEST(RenderDeploymentView, ATimedPauseCountsDown) {
   const json d = json::parse(R"({"id":"d-1","app":"shop","version":"1.2.3","env":"production",
     "status":"paused","phase":"at_gate","pause_reason":"pause_step",

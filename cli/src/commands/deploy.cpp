@@ -69,6 +69,16 @@ int Deploy(const Global& g, const std::string& release, const std::string& env, 
                 << "); recorded in the audit log with the reason\n";
     }
     for (const auto& line : RenderInventories(a.body)) std::cout << line << "\n";
+    // Outside every deployment window: accepted, and it starts by itself at the opening.
+    if (a.body.value("status", "") == "waiting" && a.body.contains("waiting") &&
+        a.body["waiting"].is_object()) {
+      const auto& w = a.body["waiting"];
+      std::cout << "waiting: " << w.value("code", "") << ": " << w.value("message", "") << "\n";
+      if (w.contains("next_open") && w["next_open"].is_string()) {
+        std::cout << "it starts by itself at " << w["next_open"].get<std::string>()
+                  << "; abort it with 'sluice deployment abort " << id << "'\n";
+      }
+    }
   }
   return wait ? Watch(g, id, timeout) : 0;
 }

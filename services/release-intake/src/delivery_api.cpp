@@ -16,6 +16,7 @@
 #include "intake_actions.hpp"
 #include "inventory_reader.hpp"
 #include "inventory_repository.hpp"
+#include "promotion_waits.hpp"
 #include "release_intake_component.hpp"
 #include "time_zone.hpp"
 
@@ -428,14 +429,19 @@ DeploymentOutcome Replay(pqxx::work& tx, const DeploymentAsk& ask,
                            stored.deployment_id + "); use a new key"},
            {"field", "Idempotency-Key"}}}}};
   }
-  return DeploymentOutcome{202,
-                           {{"deployment_id", stored.deployment_id},
-                            {"status", "requested"},
-                            {"app", stored.app},
-                            {"env", stored.env},
-                            {"release_id", stored.release_id},
-                            {"spec_version", stored.spec_version},
-                            {"replayed", true}}};
+  json body = {{"deployment_id", stored.deployment_id},
+               {"status", "requested"},
+               {"app", stored.app},
+               {"env", stored.env},
+               {"release_id", stored.release_id},
+               {"spec_version", stored.spec_version},
+               {"replayed", true}};
+  // Still waiting for its window (or aborted while it waited): as GET shows it.
+  if (const auto held = HeldDeploymentJson(tx, stored.deployment_id)) {
+    body["status"] = (*held)["status"];
+    body["waiting"] = (*held)["waiting"];
+  }
+  return DeploymentOutcome{202, std::move(body)};
 }
 
 // The spec version the request names, or the app's latest; 422 when there is none.
@@ -539,8 +545,10 @@ events::v1::Envelope DeploymentRequestedEvent(const StoredDeploymentRequest& sto
   return e;
 }
 
-// Whether the release may go into the environment now (promotion.hpp): its freeze, and its
-// newest deployment in the environment it is promoted from.
+}  // namespace
+
+// Whether the release may go into the environment now (promotion.hpp): its freeze, its newest
+// deployment in the environment it is promoted from, and its windows (promotion_waits.hpp).
 std::optional<GateRefusal> PromotionGate(pqxx::work& tx, const Release& release,
                                          const std::string& env_name, const spec::Environment& env,
                                          std::int64_t now_ms) {
@@ -560,6 +568,8 @@ std::optional<GateRefusal> PromotionGate(pqxx::work& tx, const Release& release,
   gate.now_ms = now_ms;
   return CheckGate(gate);
 }
+
+namespace {
 
 // POST /v1/deployments inside its transaction: a replay for a known Idempotency-Key; else the
 // release, its app's spec and the environment checked, then a dry run's plan, or the stored
@@ -605,7 +615,10 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
     if (override) plan.body["override"] = OverrideJson(*override);
     return plan;
   }
-  if (refusal && !override) {
+  // Outside its windows it waits for the next opening (promotion_waits.hpp); any other refusal
+  // is the answer.
+  const bool waits = refusal && !override && WaitsForWindow(*refusal);
+  if (refusal && !override && !waits) {
     json detail = refusal->detail;
     detail["release_id"] = release->id;
     detail["transport"] = ask.transport;
@@ -632,7 +645,13 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
     }
     InventoryRepository::Record(tx, stored.deployment_id, app, deployed, ask.now_ms);
   }
-  eventbus::Publish(tx, DeploymentRequestedEvent(stored, *release, spec, resolved, clock));
+  auto requested = DeploymentRequestedEvent(stored, *release, spec, resolved, clock);
+  if (waits) {
+    HoldForWindow(tx, stored.deployment_id, app, request.env, requested.deployment_requested(),
+                  *refusal, ask.now_ms);
+  } else {
+    eventbus::Publish(tx, std::move(requested));
+  }
   json detail = {{"deployment_id", stored.deployment_id},
                  {"release_id", release->id},
                  {"version", release->input.version},
@@ -671,12 +690,14 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
     }
     detail["inventories"] = std::move(changes);
   }
-  ReleaseRepository::Audit(tx,
-                           {ask.actor, "deployment.request", app + "/" + request.env, "requested",
-                            core::TraceScope::Current(), detail},
-                           ask.now_ms);
+  if (waits) detail["waiting"] = WaitingJson(GateRefusalBody(*refusal)["error"]);
+  ReleaseRepository::Audit(
+      tx,
+      {ask.actor, "deployment.request", app + "/" + request.env,
+       waits ? "waiting_" + refusal->code : "requested", core::TraceScope::Current(), detail},
+      ask.now_ms);
   json body = {{"deployment_id", stored.deployment_id},
-               {"status", "requested"},
+               {"status", waits ? "waiting" : "requested"},
                {"app", app},
                {"env", request.env},
                {"release_id", release->id},
@@ -684,6 +705,7 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
                {"spec_version", spec.version}};
   if (has_inventory) body["inventories"] = inventories_json;
   if (override) body["override"] = OverrideJson(*override);
+  if (waits) body["waiting"] = detail["waiting"];
   return DeploymentOutcome{202, std::move(body)};
 }
 
@@ -866,6 +888,26 @@ Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
   if (verb == OperatorCommand::VERB_APPROVE && request) {
     if (auto refusal = SelfApprovalRefusal(tx, *request, caller, now_ms)) return *refusal;
   }
+  // A deployment waiting for its window is release-intake's until it starts: abort ends it
+  // here; the other verbs have nothing to act on yet.
+  if (request) {
+    if (const auto held = HeldDeploymentJson(tx, deployment_id)) {
+      if (verb == OperatorCommand::VERB_ABORT &&
+          AbortWaiting(tx, deployment_id, caller.name, command.reason, caller.transport, now_ms)) {
+        return {
+            202, {{"deployment_id", deployment_id}, {"verb", "abort"}, {"status", "aborted"}}, ""};
+      }
+      throw http::ApiException(
+          {409, (*held)["status"] == "waiting" ? "deployment_waiting" : "deployment_finished",
+           "deployment " + deployment_id + " is " + (*held)["status"].get<std::string>() +
+               ((*held)["status"] == "waiting"
+                    ? " and has not started (" +
+                          (*held)["waiting"].value("message", std::string()) +
+                          "); only abort acts on it now"
+                    : "; nothing acts on it any more"),
+           "verb"});
+    }
+  }
   std::string warning;
   if (!planner.status) {
     warning =
@@ -995,6 +1037,11 @@ void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Re
 void ReleaseIntakeApi::ProxyDeployment(const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   AuthorizeRead(req, {"/console/deployments/" + id});
+  // Waiting for its window (or aborted while it waited): the planner has not heard of it yet.
+  if (const auto held = Db([&](pqxx::work& tx) { return HeldDeploymentJson(tx, id); })) {
+    http::WriteJson(res, 200, *held);
+    return;
+  }
   Proxy(res, options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id), "rollout-planner",
         "planner_unavailable");
   // An admin's override of the promotion gate is part of the deployment's record.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "event_stream.hpp"
+#include "promotion_waits.hpp"
 #include "release_intake_component.hpp"
 
 namespace sluice::release_intake {
@@ -49,6 +50,12 @@ void ReleaseIntakeApi::RegisterEvents() {
 }
 
 std::optional<json> ReleaseIntakeApi::ReadDeployment(const std::string& id, bool strict) {
+  // Waiting for its deployment window: release-intake's own (promotion_waits.hpp).
+  try {
+    if (auto held = Db([&](pqxx::work& tx) { return HeldDeploymentJson(tx, id); })) return held;
+  } catch (const std::exception&) {
+    if (strict) throw;  // 503 before the stream opens; inside it, the planner's answer
+  }
   const auto r = Upstream(options_.planner_url, UpstreamCall::Get("/v1/deployments/" + id));
   if (!r) {
     if (!strict) return std::nullopt;

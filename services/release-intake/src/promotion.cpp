@@ -1,5 +1,6 @@
 #include "promotion.hpp"
 
+#include <algorithm>
 #include <sluice/core/clock.hpp>
 
 namespace sluice::release_intake {
@@ -95,7 +96,7 @@ std::optional<GateRefusal> CheckWindowsOf(const GateInput& in) {
         core::FormatRfc3339(core::SystemTime(std::chrono::milliseconds(*state.next_open_ms)));
     detail["next_open_ms"] = *state.next_open_ms;
     detail["next_open"] = utc;
-    when = "the next opens at " + utc + " (" + state.next_open_local + "): request it again then";
+    when = "the next opens at " + utc + " (" + state.next_open_local + ")";
   }
   return GateRefusal{"outside_window",
                      "deployments into '" + in.env + "' of app '" + in.app +
@@ -107,6 +108,33 @@ json GateRefusalBody(const GateRefusal& r) {
   json error = {{"code", r.code}, {"message", r.message}, {"field", "env"}, {"detail", r.detail}};
   if (!r.next.empty()) error["next"] = r.next;
   return json{{"error", std::move(error)}};
+}
+
+bool WaitsForWindow(const GateRefusal& r) {
+  return r.code == "outside_window" && r.detail.contains("next_open_ms") &&
+         r.detail["next_open_ms"].is_number_integer();
+}
+
+WaitStep NextWaitStep(const GateInput& in) { return WaitStepFor(CheckGate(in), in.now_ms); }
+
+WaitStep WaitStepFor(std::optional<GateRefusal> refusal, std::int64_t now_ms) {
+  if (!refusal) return WaitStep{true, std::nullopt, 0};
+  std::int64_t wake = now_ms + kWaitRecheckMs;
+  if (refusal->code == "outside_window") {
+    wake = WaitsForWindow(*refusal) ? refusal->detail["next_open_ms"].get<std::int64_t>()
+                                    : now_ms + kWaitNoOpeningRecheckMs;
+  }
+  return WaitStep{false, std::move(refusal), wake};
+}
+
+json WaitingJson(const json& error) {
+  json out = error;
+  if (error.contains("detail") && error["detail"].is_object()) {
+    const auto& d = error["detail"];
+    if (d.contains("next_open_ms")) out["next_open_ms"] = d["next_open_ms"];
+    if (d.contains("next_open")) out["next_open"] = d["next_open"];
+  }
+  return out;
 }
 
 std::vector<std::string> AutoPromotionsFrom(const spec::DeliverySpec& spec, std::string_view env) {

@@ -67,7 +67,7 @@ struct GateInput {
 // in the environment before), promotion_pending (deployed there, not passed yet),
 // promotion_failed (its newest deployment there failed; the newest decides), outside_window
 // (no deployment window of the environment is open now; detail.next_open_ms says when one
-// opens: request it again then). `detail` carries the
+// opens; a request then waits for it, see WaitsForWindow). `detail` carries the
 // facts (the environment to pass first, the deployment seen there, who froze, ...) for the audit
 // log and the error body; `next` the command to run, when there is one.
 struct GateRefusal {
@@ -81,6 +81,36 @@ std::optional<GateRefusal> CheckGate(const GateInput& in);
 
 // The error body of a refusal: {"error": {code, message, field: "env", detail, next}}.
 nlohmann::json GateRefusalBody(const GateRefusal& refusal);
+
+// A deployment requested outside every window of its environment is not refused: it is
+// accepted and waits (deployment_waits, a durable timer) for the next opening, when the whole
+// gate is checked again. Only an outside_window refusal with a next opening waits; every other
+// refusal (and a window that opens in none of the coming 8 days) is answered 409 at once.
+bool WaitsForWindow(const GateRefusal& refusal);
+
+// How often a waiting deployment whose gate refuses for another reason than the window (the
+// environment was frozen at the opening, its promotion is pending) is checked again.
+inline constexpr std::int64_t kWaitRecheckMs = 30'000;
+// How often one whose windows open in none of the coming 8 days is checked again.
+inline constexpr std::int64_t kWaitNoOpeningRecheckMs = 3'600'000;
+
+// What becomes of a waiting deployment when its timer fires at in.now_ms: it starts when the
+// gate lets it go; else it keeps waiting with the gate's reason (the one shown on the
+// deployment) until wake_at_ms: the next opening when outside the windows, kWaitRecheckMs later
+// for any other reason (a freeze is lifted, a promotion passes at any time).
+struct WaitStep {
+  bool start = false;
+  std::optional<GateRefusal> reason;  // set when it does not start
+  std::int64_t wake_at_ms = 0;        // set when it does not start
+};
+WaitStep NextWaitStep(const GateInput& in);
+// The same for a gate already checked at now_ms (CheckGate's answer).
+WaitStep WaitStepFor(std::optional<GateRefusal> refusal, std::int64_t now_ms);
+
+// The `waiting` object of a waiting deployment (answers and GET /v1/deployments/{id}): the
+// gate's error {code, message, field, detail, next} with, when outside the windows, next_open
+// (RFC 3339 UTC) and next_open_ms copied from its detail.
+nlohmann::json WaitingJson(const nlohmann::json& refusal_error);
 
 // The environments a release that just passed `env` is deployed into by release-intake itself
 // (`promotion: auto` from `env`), in file order.

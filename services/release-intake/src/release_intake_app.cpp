@@ -7,6 +7,7 @@
 
 #include "intake_consumer.hpp"
 #include "promotion_consumer.hpp"
+#include "promotion_waits.hpp"
 #include "release_intake_config.hpp"
 
 namespace sluice::generated {
@@ -48,6 +49,9 @@ void Register(service::App& app, const IntakeConfig& config) {
                          [&api](const std::string& id) { return api.CheckAtPlanner(id); }}),
       app.Producer(), &app.Registry());
   app.Retain("intake_answers", config.shared.retention.inbox, &DeleteIntakeAnswersBefore);
+  // Deployments waiting for a deployment window start when it opens (promotion_waits.hpp).
+  app.Every("deployment-windows", std::chrono::seconds(1),
+            [&db, &clock = app.Clock()] { WakeWaitingDeployments(db, clock); });
   // The planner's, the watcher's and the rollback-agent's events: what became of each
   // deployment, for the promotion gate and `promotion: auto` (promotion_consumer.hpp).
   kafka::ConsumerOptions promotion_options;

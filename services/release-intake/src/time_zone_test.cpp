@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sluice/core/testing/manual_clock.hpp>
+
 #include "promotion.hpp"
 
 namespace sluice::release_intake {
@@ -102,6 +104,101 @@ TEST(DeploymentWindowTest, TheGateRefusesOutsideAWindowNamingTheNextOpening) {
   EXPECT_NE(r->message.find("Mon 09:00 Europe/Berlin"), std::string::npos) << r->message;
   in.now_ms = Ms(kMonday + 9 * kHour);
   EXPECT_FALSE(CheckGate(in));
+}
+
+// A deployment requested outside the windows waits (promotion_waits.hpp); each time its timer
+// fires the gate is checked again at the clock's time.
+struct WaitingDeployment {
+  spec::Environment env;
+  std::map<std::string, TimeZone> zones = Zones();
+  core::testing::ManualClock clock{core::SystemTime(std::chrono::seconds(kMonday + 7 * kHour))};
+  std::optional<EnvFreeze> freeze;
+
+  WaitingDeployment() {
+    env.name = "production";
+    env.windows = {Window({1, 2, 3, 4, 5}, 540, 1020, "Europe/Berlin")};
+  }
+  WaitStep Look() {
+    GateInput in{"shop", "production", "rel-1", "1.0.0", &env, {}, freeze};
+    in.zones = &zones;
+    in.now_ms = core::ToUnixMillis(clock.Now());
+    return NextWaitStep(in);
+  }
+  // The clock moved to when the timer is due.
+  WaitStep FireAt(std::int64_t due_ms) {
+    clock.Set(core::SystemTime(std::chrono::milliseconds(due_ms)));
+    return Look();
+  }
+};
+
+TEST(DeploymentWaitTest, OutsideTheWindowsItWaitsWithTheReasonUntilTheNextOpening) {
+  WaitingDeployment d;  // Monday 08:00 Berlin: the window opens at 09:00
+  const auto step = d.Look();
+  ASSERT_FALSE(step.start);
+  ASSERT_TRUE(step.reason);
+  EXPECT_TRUE(WaitsForWindow(*step.reason));
+  EXPECT_EQ(step.reason->code, "outside_window");
+  EXPECT_EQ(step.wake_at_ms, Ms(kMonday + 8 * kHour));
+  const auto waiting = WaitingJson(GateRefusalBody(*step.reason)["error"]);
+  EXPECT_EQ(waiting["code"], "outside_window");
+  EXPECT_EQ(waiting["next_open_ms"], Ms(kMonday + 8 * kHour));
+  EXPECT_EQ(waiting["next_open"], "2026-12-07T08:00:00.000Z");
+  EXPECT_NE(waiting["message"].get<std::string>().find("Mon 09:00 Europe/Berlin"),
+            std::string::npos);
+}
+
+TEST(DeploymentWaitTest, ItStartsWhenTheWindowOpens) {
+  WaitingDeployment d;
+  const auto waiting = d.Look();
+  // A timer firing a little early finds it still closed and looks again at the opening.
+  const auto early = d.FireAt(waiting.wake_at_ms - 500);
+  ASSERT_FALSE(early.start);
+  EXPECT_EQ(early.wake_at_ms, waiting.wake_at_ms);
+  EXPECT_TRUE(d.FireAt(waiting.wake_at_ms).start);
+}
+
+TEST(DeploymentWaitTest, FrozenAtTheOpeningItKeepsWaitingWithThatReason) {
+  WaitingDeployment d;
+  const auto waiting = d.Look();
+  d.freeze = EnvFreeze{"shop", "production", "incident 42", "alice-admin", 1000};
+  auto step = d.FireAt(waiting.wake_at_ms);
+  ASSERT_FALSE(step.start);
+  ASSERT_TRUE(step.reason);
+  EXPECT_EQ(step.reason->code, "environment_frozen");
+  EXPECT_FALSE(WaitsForWindow(*step.reason));
+  EXPECT_EQ(step.wake_at_ms, waiting.wake_at_ms + kWaitRecheckMs);
+  // Still frozen at the next look; lifted at the one after, inside the window: it starts.
+  step = d.FireAt(step.wake_at_ms);
+  ASSERT_FALSE(step.start);
+  d.freeze.reset();
+  EXPECT_TRUE(d.FireAt(step.wake_at_ms).start);
+}
+
+TEST(DeploymentWaitTest, AFreezeLiftedAfterTheWindowClosedWaitsForTheNextOpening) {
+  WaitingDeployment d;
+  d.freeze = EnvFreeze{"shop", "production", "incident 42", "alice-admin", 1000};
+  auto step = d.FireAt(Ms(kMonday + 15 * kHour + 59 * 60 + 45));  // 16:59:45 Berlin, frozen
+  EXPECT_EQ(step.reason->code, "environment_frozen");
+  d.freeze.reset();
+  step = d.FireAt(step.wake_at_ms);  // 17:00:15: closed till Tuesday 09:00
+  ASSERT_FALSE(step.start);
+  EXPECT_EQ(step.reason->code, "outside_window");
+  EXPECT_EQ(step.wake_at_ms, Ms(kMonday + 24 * kHour + 8 * kHour));
+}
+
+TEST(DeploymentWaitTest, OnlyAWindowWithANextOpeningWaits) {
+  spec::Environment env;
+  env.name = "production";
+  env.windows = {Window({1}, 540, 600, "Mars/Olympus")};  // a zone that never opens
+  const auto zones = Zones();
+  GateInput in{"shop", "production", "rel-1", "1.0.0", &env, {}, std::nullopt};
+  in.zones = &zones;
+  in.now_ms = Ms(kMonday);
+  const auto r = CheckGate(in);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, "outside_window");
+  EXPECT_FALSE(WaitsForWindow(*r));
+  EXPECT_EQ(NextWaitStep(in).wake_at_ms, Ms(kMonday) + kWaitNoOpeningRecheckMs);
 }
 
 TEST(TimeZoneTest, ATzifFileIsRead) {

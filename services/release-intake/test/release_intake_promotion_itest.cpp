@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <sluice/v1/intake.pb.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,6 +21,7 @@
 #include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
+#include <thread>
 
 namespace sluice::release_intake {
 namespace {
@@ -57,22 +60,38 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
     port_ = st::FreePort();
     admin_token_ = "itest-admin-" + st::RandomSuffix(24);
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
-    service_ = std::make_unique<st::ChildProcess>(
-        std::vector<std::string>{SLUICE_RELEASE_INTAKE_BIN},
-        std::map<std::string, std::string>{
-            {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
-            {"SLUICE_PG_SCHEMA", schema_->Name()},
-            {"SLUICE_PG_DSN", schema_->Dsn()},
-            {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
-            {"SLUICE_KAFKA_GROUP", "itest-promotion-" + suffix},
-            {"SLUICE_INTAKE_TOPICS", intake_topic_},
-            {"SLUICE_INTAKE_RESULTS_TOPIC", "itest.intake.results." + suffix},
-            {"SLUICE_PROMOTION_TOPICS", deployments_topic_ + "," + analyses_topic_},
-            {"SLUICE_ADMIN_TOKEN", admin_token_},
-            {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
-            {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
-            {"SLUICE_LOG_LEVEL", "info"}},
-        std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
+    service_env_ = std::map<std::string, std::string>{
+        {"SLUICE_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)},
+        {"SLUICE_PG_SCHEMA", schema_->Name()},
+        {"SLUICE_PG_DSN", schema_->Dsn()},
+        {"SLUICE_KAFKA_BROKERS", KafkaBrokers()},
+        {"SLUICE_KAFKA_GROUP", "itest-promotion-" + suffix},
+        {"SLUICE_INTAKE_TOPICS", intake_topic_},
+        {"SLUICE_INTAKE_RESULTS_TOPIC", "itest.intake.results." + suffix},
+        {"SLUICE_PROMOTION_TOPICS", deployments_topic_ + "," + analyses_topic_},
+        {"SLUICE_ADMIN_TOKEN", admin_token_},
+        {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
+        {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
+        {"SLUICE_LOG_LEVEL", "info"}};
+    StartService();
+    WaitReady();
+    kafka::KafkaConfig c;
+    c.brokers = KafkaBrokers();
+    c.client_id = "itest-promotion";
+    producer_ = std::make_unique<kafka::Producer>(c);
+    deployer_ = NewToken("deployer");
+  }
+  static void TearDownTestSuite() {
+    producer_.reset();
+    if (service_) {
+      EXPECT_EQ(service_->Terminate(), 0) << service_->LogTail();
+    }
+    service_.reset();
+    schema_.reset();
+  }
+
+  // Ready, with the promotion consumer's partitions assigned.
+  static void WaitReady() {
     ASSERT_TRUE(st::WaitForHttpOk(Url("/readyz"), 60s)) << service_->LogTail();
     ASSERT_TRUE(WaitFor(
         [] {
@@ -89,19 +108,13 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
         },
         60s))
         << service_->LogTail();
-    kafka::KafkaConfig c;
-    c.brokers = KafkaBrokers();
-    c.client_id = "itest-promotion";
-    producer_ = std::make_unique<kafka::Producer>(c);
-    deployer_ = NewToken("deployer");
   }
-  static void TearDownTestSuite() {
-    producer_.reset();
-    if (service_) {
-      EXPECT_EQ(service_->Terminate(), 0) << service_->LogTail();
-    }
-    service_.reset();
-    schema_.reset();
+
+  // The binary on the suite's schema, port and topics (again after a restart).
+  static void StartService() {
+    service_ = std::make_unique<st::ChildProcess>(
+        std::vector<std::string>{SLUICE_RELEASE_INTAKE_BIN}, service_env_,
+        std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
   }
 
   static std::string Url(const std::string& path) {
@@ -224,6 +237,7 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
   }
 
   static inline std::unique_ptr<st::ChildProcess> service_;
+  static inline std::map<std::string, std::string> service_env_;
   static inline std::unique_ptr<st::PgSchema> schema_;
   static inline std::unique_ptr<kafka::Producer> producer_;
   static inline core::SystemClock clock_;
@@ -379,7 +393,7 @@ TEST_F(ReleaseIntakePromotionItest, AFrozenEnvironmentRefusesDeploymentsUntilAnA
             "refused_environment_frozen");
 }
 
-TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentIsRefusedNamingTheNextOpening) {
+TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentWaitsNamingTheNextOpening) {
   const std::string app = "papp-" + st::RandomSuffix();
   // The window opens the day after tomorrow (UTC), so it is closed now whatever the time.
   const auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
@@ -389,17 +403,38 @@ TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentIsRefusedNamingT
                              "], start: '10:00', end: '12:00', timeZone: UTC}]\n";
   const std::string release = AppWithRelease(app, EnvYaml("prod", window));
   ASSERT_FALSE(release.empty());
+  EXPECT_EQ(Blocked(release, "prod"), "outside_window/");  // the plan says why it waits
   const auto r = Deploy(release, "prod");
-  ASSERT_EQ(r.status, 409) << r.body;
-  const auto error = json::parse(r.body)["error"];
-  EXPECT_EQ(error["code"], "outside_window");
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto answer = json::parse(r.body);
+  EXPECT_EQ(answer["status"], "waiting");
+  const std::string id = answer["deployment_id"];
   const std::int64_t opens =
       std::chrono::duration_cast<std::chrono::milliseconds>(
           (day + std::chrono::days(2) + std::chrono::hours(10)).time_since_epoch())
           .count();
-  EXPECT_EQ(error["detail"]["next_open_ms"], opens) << r.body;
-  EXPECT_EQ(Blocked(release, "prod"), "outside_window/");
-  EXPECT_EQ(Audit("deployment.request", app + "/prod").at(0)["outcome"], "refused_outside_window");
+  EXPECT_EQ(answer["waiting"]["code"], "outside_window");
+  EXPECT_EQ(answer["waiting"]["next_open_ms"], opens) << r.body;
+  EXPECT_EQ(Audit("deployment.request", app + "/prod").at(0)["outcome"], "waiting_outside_window");
+
+  // Its status says why it waits and until when; an operator aborts it.
+  auto got = Call("GET", "/v1/deployments/" + id, "", deployer_);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(json::parse(got.body)["status"], "waiting");
+  EXPECT_EQ(json::parse(got.body)["waiting"]["next_open_ms"], opens) << got.body;
+  EXPECT_EQ(Call("POST", "/v1/deployments/" + id + ":pause", "{}", admin_token_).status, 409);
+  const auto abort = Call("POST", "/v1/deployments/" + id + ":abort",
+                          json{{"reason", "not this week"}}.dump(), admin_token_);
+  ASSERT_EQ(abort.status, 202) << abort.body;
+  got = Call("GET", "/v1/deployments/" + id, "", deployer_);
+  EXPECT_EQ(json::parse(got.body)["status"], "aborted") << got.body;
+  EXPECT_EQ(Audit("deployment.abort", app + "/prod").at(0)["outcome"], "aborted_waiting");
+  // Its event stream (the console's and `sluice deployment watch`'s) shows it, and ends.
+  const auto stream = Call("GET", "/v1/events?deployment=" + id, "", deployer_);
+  ASSERT_EQ(stream.status, 200) << stream.body;
+  EXPECT_NE(stream.body.find("event: snapshot"), std::string::npos) << stream.body;
+  EXPECT_NE(stream.body.find("\"status\":\"aborted\""), std::string::npos) << stream.body;
+  EXPECT_NE(stream.body.find("event: end"), std::string::npos) << stream.body;
 
   // A zone the system tz database does not have is refused when the spec is applied.
   const auto bad = Call("PUT", "/v1/apps/" + app,
@@ -410,6 +445,76 @@ TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentIsRefusedNamingT
                         admin_token_, "application/yaml");
   EXPECT_EQ(bad.status, 422) << bad.body;
   EXPECT_EQ(json::parse(bad.body)["error"]["field"], "environments.prod.windows[0].timeZone");
+}
+
+// A window that opens within the next minute or so: the deployment waits, is frozen at the
+// opening (release-intake was restarted meanwhile) and keeps waiting with that reason, and
+// starts by itself once the freeze is lifted.
+TEST_F(ReleaseIntakePromotionItest, AWaitingDeploymentStartsWhenItsWindowOpensAndNotWhileFrozen) {
+  const std::string app = "papp-" + st::RandomSuffix();
+  // The next whole minute at least 5 s away (UTC); the window is 30 minutes from then.
+  const auto now = std::chrono::system_clock::now();
+  const auto opening = std::chrono::ceil<std::chrono::minutes>(now + std::chrono::seconds(5));
+  const auto day = std::chrono::floor<std::chrono::days>(opening);
+  static const char* const kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  const auto clock_time = [](std::chrono::sys_time<std::chrono::minutes> t) {
+    const std::chrono::hh_mm_ss hms{t - std::chrono::floor<std::chrono::days>(t)};
+    char text[8];
+    std::snprintf(text, sizeof text, "%02d:%02d", static_cast<int>(hms.hours().count()),
+                  static_cast<int>(hms.minutes().count()));
+    return std::string(text);
+  };
+  const std::string start = clock_time(opening);
+  const std::string end = clock_time(opening + std::chrono::minutes(30));
+  const std::string window = "    windows: [{days: [" +
+                             std::string(kDays[std::chrono::weekday{day}.c_encoding()]) +
+                             "], start: '" + start + "', end: '" + end + "', timeZone: UTC}]\n";
+  const std::string release = AppWithRelease(app, EnvYaml("prod", window));
+  ASSERT_FALSE(release.empty());
+  const auto r = Deploy(release, "prod");
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["deployment_id"];
+  EXPECT_EQ(json::parse(r.body)["waiting"]["code"], "outside_window") << r.body;
+  const std::string freeze = "/v1/apps/" + app + "/environments/prod/freeze";
+  ASSERT_EQ(Call("PUT", freeze, json{{"reason", "incident 42"}}.dump(), admin_token_).status, 200);
+
+  const auto outcomes = [&] {
+    std::vector<std::string> out;
+    for (const auto& a : Audit("deployment.start", app + "/prod")) out.push_back(a["outcome"]);
+    return out;
+  };
+  const auto has = [&](const std::string& outcome) {
+    const auto o = outcomes();
+    return std::find(o.begin(), o.end(), outcome) != o.end();
+  };
+  // Down over the opening: what came due while it was down is acted on once it is back (the
+  // waiting deployment and its timer are rows, not memory).
+  ASSERT_EQ(service_->Terminate(), 0) << service_->LogTail();
+  std::this_thread::sleep_until(opening + 2s);
+  StartService();
+  WaitReady();
+  // At the opening the freeze holds it: waiting, with the freeze as its reason.
+  ASSERT_TRUE(WaitFor([&] { return has("waiting_environment_frozen"); }, 100s, 1s))
+      << service_->LogTail();
+  EXPECT_GE(std::chrono::system_clock::now(), opening);
+  EXPECT_FALSE(has("started"));
+  const auto got = Call("GET", "/v1/deployments/" + id, "", deployer_);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(json::parse(got.body)["status"], "waiting");
+  EXPECT_EQ(json::parse(got.body)["waiting"]["code"], "environment_frozen") << got.body;
+
+  // Lifted: it starts by itself (its DeploymentRequested goes to the planner).
+  ASSERT_EQ(Call("DELETE", freeze, "", admin_token_).status, 200);
+  ASSERT_TRUE(WaitFor([&] { return has("started"); }, 60s, 1s)) << service_->LogTail();
+  pqxx::connection c(schema_->Dsn());
+  pqxx::work tx(c);
+  tx.exec("SET search_path TO " + tx.quote_name(schema_->Name()));
+  EXPECT_EQ(tx.exec_params("SELECT state FROM deployment_waits WHERE deployment_id = $1", id)[0][0]
+                .as<std::string>(),
+            "started");
+  EXPECT_EQ(
+      tx.exec_params("SELECT count(*) FROM timers WHERE key LIKE '%' || $1", id)[0][0].as<int>(),
+      0);
 }
 
 // Roles per environment: a deployer of staging is a viewer of production unless granted more,

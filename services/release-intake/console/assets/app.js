@@ -229,7 +229,7 @@ function actionBar(d, onDone) {
         try {
           const r = await api(`/v1/deployments/${encodeURIComponent(d.id)}:${verb}`, { method: "POST",
             body: { reason: `from the console by ${session.name}` } });
-          out.replaceChildren(message("ok", `${label}: accepted (command ${r.command_id})${r.warning ? " — " + r.warning : ""}`));
+          out.replaceChildren(message("ok", `${label}: accepted ${r.command_id ? `(command ${r.command_id})` : `(${r.status})`}${r.warning ? " — " + r.warning : ""}`));
           onDone();
         } catch (e) {
           out.replaceChildren(message("error", `${label} refused: ${e.message}`));
@@ -361,6 +361,11 @@ function followEvents(id, load) {
 }
 const liveText = () => (stream?.readyState === EventSource.OPEN ? "live (server-sent events)" : "refreshed every 3 s");
 
+// An admin's override of the promotion gate on a deployment: what it overrode and why.
+function gateOverrideText(o) {
+  return `${o.overridden ? "overrode " + o.overridden : "not needed"}: ${o.reason}`;
+}
+
 async function deploymentPage(id) {
   const holder = h("div");
   render(holder);
@@ -400,13 +405,16 @@ async function deploymentPage(id) {
     holder.replaceChildren(
       h("h1", {}, `${d.app} ${d.version} → ${d.env} `, status(d.status), h("span", { class: "live", id: "live" }, `${liveText()} · ${new Date().toLocaleTimeString()}`)),
       h("div", { class: "card facts", id: "facts" },
-        ...[["deployment", d.id], ["phase", d.phase], ["strategy", d.strategy],
-          ["batch", `${Math.min(d.current_batch + 1, d.batch_count)} of ${d.batch_count}`],
+        ...[["deployment", d.id], ["phase", d.phase ?? "—"], ["strategy", d.strategy ?? "—"],
+          ["batch", d.batch_count ? `${Math.min(d.current_batch + 1, d.batch_count)} of ${d.batch_count}` : "—"],
           ["requested by", d.requested_by || "auto-deploy"], ["spec version", d.spec_version],
           ["stable before", d.stable_version_before || "—"], ["started", when(d.started_at)],
           ["finished", when(d.finished_at)], ["pause reason", pauseFact(d)],
-          ["failure", d.failure_reason ? `${d.failure_reason}${d.failure_detail ? ": " + d.failure_detail : ""}` : "—"]]
+          ["failure", d.failure_reason ? `${d.failure_reason}${d.failure_detail ? ": " + d.failure_detail : ""}` : "—"],
+          ...(d.gate_override ? [["gate override", gateOverrideText(d.gate_override)]] : [])]
           .map(([k, v]) => h("div", {}, h("span", {}, k), v))),
+      d.waiting && d.status === "waiting" ? h("div", { class: "message waiting", role: "status", id: "waiting" },
+        `Waiting: ${d.waiting.message}`, d.waiting.next_open ? ` — starts by itself at ${when(d.waiting.next_open)}` : "") : null,
       actions,
       h("h2", {}, "Batches"),
       table(["#", "weight", "hosts", "gates before", "analysis", "status"], batchRows, { id: "batches" }),
