@@ -87,11 +87,15 @@ Role RoleFor(const Submission& s) {
 
 // The request carried out as the HTTP API does it: the token, the validation, the effect.
 // A refusal (an http::ApiException below 500) undoes whatever the attempt wrote and is the
-// answer; a 5xx or any other failure propagates (the record is retried).
+// answer; a 5xx or any other failure propagates (the record is retried). `principal`: the
+// authority of a mapped principal's topic, checked by the same Authorize as a looked-up token
+// (the record's authorization header is then not read).
 std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::string& authorization,
-                           const PlannerCheck& planner, const core::Clock& clock) {
+                           const std::optional<StoredToken>& principal, const PlannerCheck& planner,
+                           const core::Clock& clock) {
   const auto now_ms = core::ToUnixMillis(clock.Now());
-  const BearerLookup lookup = LookupBearer(tx, authorization, now_ms);
+  const BearerLookup lookup =
+      principal ? BearerLookup{true, principal} : LookupBearer(tx, authorization, now_ms);
   tx.exec("SAVEPOINT intake_request");
   try {
     // Deployments and commands go into an environment: the role there decides (as over HTTP).
@@ -176,10 +180,13 @@ eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const 
     }
     record.id = submission.id;
     record.kind = std::string(ToString(submission.kind));
-    record.step = [s = std::move(submission),
-                   authorization = message.HeaderValue(kAuthorizationHeader).value_or(""), planner,
-                   encoding, &clock, results_topic](pqxx::work& tx) {
-      const auto [status, body] = Carry(tx, s, authorization, planner, clock);
+    auto principal = PrincipalAuthority(deps.principals, message.topic);
+    std::string authorization =
+        principal ? "" : message.HeaderValue(kAuthorizationHeader).value_or("");
+    record.step = [s = std::move(submission), authorization = std::move(authorization),
+                   principal = std::move(principal), planner, encoding, &clock,
+                   results_topic](pqxx::work& tx) {
+      const auto [status, body] = Carry(tx, s, authorization, principal, planner, clock);
       const auto result = MakeResult(s.id, ToString(s.kind), status, body);
       core::Logger("intake")->info(
           "submission {} ({}) {}: {}", s.id, ToString(s.kind),
