@@ -42,6 +42,16 @@ void Register(service::App& app, const IntakeConfig& config) {
   kafka::ConsumerOptions options;
   options.group_id = config.shared.group_id;
   options.topics = config.shared.topics;
+  if (!config.kafka_principals.empty() && !config.shared.kafka.security.Sasl() &&
+      config.shared.kafka.security.protocol != "ssl") {
+    // Only the broker's ACLs keep others off a principal's topic; without authentication
+    // every client is the same anonymous principal.
+    core::Logger("main")->warn(
+        "SLUICE_INTAKE_KAFKA_PRINCIPALS maps {} principal(s) but Kafka is reached over {}: "
+        "unless the broker authenticates its producers and only each principal may write its "
+        "topic, anyone who reaches the broker acts with the mapped roles",
+        config.kafka_principals.size(), config.shared.kafka.security.protocol);
+  }
   for (const auto& p : config.kafka_principals) {
     if (std::find(options.topics.begin(), options.topics.end(), p.topic) == options.topics.end()) {
       options.topics.push_back(p.topic);
