@@ -401,6 +401,40 @@ TEST_F(ReleaseIntakeKafkaItest, SluicePublishReleaseIsAnsweredAsAnyProducerIs) {
   EXPECT_NE(out_refused.find("refused (403"), std::string::npos) << out_refused;
 }
 
+// `sluice publish release --as-principal P`: on P's own topic, no token, P's role; the
+// connection's security from the services' SLUICE_KAFKA_* settings (a bad one named).
+TEST_F(ReleaseIntakeKafkaItest, SluicePublishAsAPrincipalUsesItsTopicAndRole) {
+  const auto app = NewApp();
+  auto run = [&](const std::string& env, const std::string& args) {
+    const std::string cmd = "env -u SLUICE_TOKEN " + env + " " + std::string(SLUICE_CLI_BIN) +
+                            " publish release --app " + app +
+                            " --tag v6.0.0 --artifact-url https://artifacts.example.com/" + app +
+                            ".tgz --sha256 " + std::string(kSha) + " --brokers " + KafkaBrokers() +
+                            " --results-topic " + results_topic_ + " --timeout 30s " + args +
+                            " 2>&1";
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return std::make_pair(-1, out);
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  };
+  const auto [code, out] = run("", "--as-principal " + ci_principal_);
+  EXPECT_EQ(code, 0) << out << service_->LogTail();
+  EXPECT_NE(out.find("to sluice.intake.p." + ci_principal_ + ".v1"), std::string::npos) << out;
+  EXPECT_NE(out.find("accepted (201): " + app + " v6.0.0"), std::string::npos) << out;
+  ASSERT_TRUE(WaitFor([&] { return !ReleasesOf(app).empty(); }, 30s));
+  EXPECT_EQ(ReleasesOf(app)[0].envelope.release_created().created_by(), "kafka:" + ci_principal_);
+  // The services' security settings, read as they read them: a bad one is named.
+  const auto [bad, out_bad] = run("SLUICE_KAFKA_SECURITY_PROTOCOL=tls", "--as-principal x");
+  EXPECT_NE(bad, 0) << out_bad;
+  EXPECT_NE(out_bad.find("SLUICE_KAFKA_SECURITY_PROTOCOL"), std::string::npos) << out_bad;
+  const auto [both, out_both] = run("", "--as-principal x --topic y");
+  EXPECT_NE(both, 0) << out_both;
+}
+
 TEST_F(ReleaseIntakeKafkaItest, PoisonRecordIsDeadLetteredAndRefused) {
   const auto app = NewApp();
   const auto id = NewId();
