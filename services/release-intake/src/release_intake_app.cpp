@@ -42,10 +42,9 @@ void Register(service::App& app, const IntakeConfig& config) {
   kafka::ConsumerOptions options;
   options.group_id = config.shared.group_id;
   options.topics = config.shared.topics;
-  if (!config.kafka_principals.empty() && !config.shared.kafka.security.Sasl() &&
-      config.shared.kafka.security.protocol != "ssl") {
-    // Only the broker's ACLs keep others off a principal's topic; without authentication
-    // every client is the same anonymous principal.
+  if (!config.kafka_principals.empty() && !config.shared.kafka.security.Sasl()) {
+    // Only the broker's ACLs keep others off a principal's topic; a broker reached without
+    // SASL likely lets every client in as the same anonymous principal.
     core::Logger("main")->warn(
         "SLUICE_INTAKE_KAFKA_PRINCIPALS maps {} principal(s) but Kafka is reached over {}: "
         "unless the broker authenticates its producers and only each principal may write its "
