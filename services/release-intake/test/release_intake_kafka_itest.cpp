@@ -739,6 +739,28 @@ TEST_F(ReleaseIntakeKafkaItest, APrincipalsTopicCarriesItsMappedRole) {
   ASSERT_EQ(anonymous.size(), 1u);
   EXPECT_EQ(anonymous[0]["http_status"], 401) << anonymous[0].dump();
 
+  // ci's submission ids are its own: one another producer used first on the public topic
+  // (refused there, no token) does not make ci's a duplicate of it.
+  const auto taken = NewId();
+  const json other = {{"submission_id", taken},
+                      {"release",
+                       {{"app", app},
+                        {"tag", "v5.0.1"},
+                        {"artifact_url", "https://artifacts.example.com/y.tgz"},
+                        {"sha256", kSha}}}};
+  Produce(app, other.dump(), "", "application/json");
+  ASSERT_EQ(Answers(taken).size(), 1u) << service_->LogTail();
+  ProduceTo(ci_topic, app, other.dump(), "", "application/json");
+  const auto both = Answers(taken, 2);
+  ASSERT_EQ(both.size(), 2u) << service_->LogTail();
+  EXPECT_EQ(both[0]["http_status"], 401) << both[0].dump();
+  EXPECT_EQ(both[1]["http_status"], 201) << both[1].dump();
+  // ... and a retry of ci's is still one effect with the same answer.
+  ProduceTo(ci_topic, app, other.dump(), "", "application/json");
+  const auto three = Answers(taken, 3);
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[2], three[1]);
+
   auto audit = Call("GET", "/v1/audit?limit=200", "", admin_token_);
   ASSERT_EQ(audit.status, 200);
   std::map<std::string, std::vector<std::string>> actors;  // action -> actors
