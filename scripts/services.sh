@@ -103,6 +103,12 @@ env_for() {
         "SLUICE_LINK_KEYS_FILE=$LINK_KEYS_FILE" \
         "SLUICE_PLANNER_URL=http://$PLANNER_ADDR SLUICE_EXECUTOR_URL=http://$EXECUTOR_ADDR" \
         "SLUICE_WATCHER_URL=http://$WATCHER_ADDR SLUICE_ROLLBACK_AGENT_URL=http://$ROLLBACK_ADDR"
+      # The external producers of scripts/kafka-acls.conf as Sluice roles (each writes only its
+      # own topic sluice.intake.p.<principal>.v1; docs/kafka-producers.md): only where the
+      # broker authenticates them (its SASL_SSL listener), never on the anonymous PLAINTEXT one.
+      if [[ -n "$(kafka_env_for release-intake)" ]]; then
+        echo "SLUICE_INTAKE_KAFKA_PRINCIPALS=ci=deployer@production:viewer,approver=approver"
+      fi
       ;;
     metric-watcher)
       # Alertmanager (scripts/stack.sh) presents the token of var/local/alert-token.

@@ -5,10 +5,13 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sluice/core/config.hpp>
 #include <sluice/core/duration.hpp>
 #include <sluice/core/ids.hpp>
+#include <sluice/kafka/config.hpp>
 #include <stdexcept>
 #include <vector>
 
@@ -24,11 +27,22 @@ std::string EnvOr(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
 }
 
+// The connection's security as a Sluice service reads it (libs/kafka, the same settings).
+std::map<std::string, std::string> SecurityFromEnvironment() {
+  core::EnvConfig env;
+  return kafka::SecurityProperties(kafka::ReadSecurity(env));
+}
+
 std::unique_ptr<RdKafka::Conf> KafkaConf(const std::string& brokers) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   if (conf->set("bootstrap.servers", brokers, err) != RdKafka::Conf::CONF_OK) {
     throw std::runtime_error("bootstrap.servers: " + err);
+  }
+  for (const auto& [key, value] : SecurityFromEnvironment()) {
+    if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK) {
+      throw std::runtime_error(key + ": " + err);  // never the value: it may be the password
+    }
   }
   return conf;
 }
@@ -97,7 +111,12 @@ PublishCommand::PublishCommand(CLI::App& app) {
   r->add_option("--brokers", brokers_, "Kafka bootstrap servers (SLUICE_KAFKA_BROKERS)");
   topic_ = "sluice.intake.v1";
   results_topic_ = "sluice.intake.results.v1";
-  r->add_option("--topic", topic_, "the inbound topic");
+  auto* topic = r->add_option("--topic", topic_, "the inbound topic");
+  r->add_option("--as-principal", as_principal_,
+                "publish on PRINCIPAL's own topic sluice.intake.p.<PRINCIPAL>.v1 with the role "
+                "release-intake maps it to (SLUICE_INTAKE_KAFKA_PRINCIPALS), no token; connect "
+                "as it with SLUICE_KAFKA_SASL_USERNAME / SLUICE_KAFKA_SASL_PASSWORD_FILE")
+      ->excludes(topic);
   r->add_option("--results-topic", results_topic_, "where the answer comes");
   r->add_option("--id", id_, "submission id (default: a new UUID); resubmitting it has one effect");
   r->add_option("--timeout", timeout_, "how long to wait for the answer, e.g. 30s");
@@ -124,6 +143,8 @@ int PublishCommand::Run(const std::string& token) const {
   rel->set_image(image_);
   rel->set_image_digest(image_digest_);
   const std::string value = s.SerializeAsString();
+  const std::string topic =
+      as_principal_.empty() ? topic_ : "sluice.intake.p." + as_principal_ + ".v1";
 
   std::unique_ptr<RdKafka::KafkaConsumer> answers;
   if (!no_wait_) answers = AnswerReader(brokers_, results_topic_);
@@ -133,22 +154,22 @@ int PublishCommand::Run(const std::string& token) const {
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
   if (!producer) throw std::runtime_error("cannot create a Kafka producer: " + err);
   auto* headers = RdKafka::Headers::create();
-  headers->add("authorization", "Bearer " + token);
+  if (as_principal_.empty()) headers->add("authorization", "Bearer " + token);
   headers->add("content-type", "application/protobuf");
   headers->add("submission-id", s.submission_id());
   const auto code = producer->produce(
-      topic_, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
       const_cast<char*>(value.data()), value.size(), app_.data(), app_.size(), 0, headers, nullptr);
   if (code != RdKafka::ERR_NO_ERROR) {
     delete headers;  // kept by librdkafka only when the produce call succeeds
-    throw std::runtime_error("cannot produce to " + topic_ + ": " + RdKafka::err2str(code));
+    throw std::runtime_error("cannot produce to " + topic + ": " + RdKafka::err2str(code));
   }
   if (producer->flush(10000) != RdKafka::ERR_NO_ERROR || producer->outq_len() > 0) {
-    std::cerr << "sluice: the submission was not delivered to " << topic_ << " at " << brokers_
+    std::cerr << "sluice: the submission was not delivered to " << topic << " at " << brokers_
               << " within 10s\n";
     return kExitUnavailable;
   }
-  std::cerr << "submitted " << s.submission_id() << " to " << topic_ << "\n";
+  std::cerr << "submitted " << s.submission_id() << " to " << topic << "\n";
   if (no_wait_) return 0;
 
   const auto deadline = std::chrono::steady_clock::now() + *timeout;

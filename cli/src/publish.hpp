@@ -17,15 +17,21 @@ class PublishCommand {
   explicit PublishCommand(CLI::App& app);
   bool Chosen() const;
   CLI::App* Release() const { return release_; }  // `publish release`
-  // Produces the submission with `token`, then prints the answer (or that none came in time).
-  // The exit status: 0 accepted, 1 refused (4 for 401/403), 5 when Kafka or the answer did not
-  // come.
+  // Produces the submission with `token` (none with --as-principal), then prints the answer (or
+  // that none came in time). The exit status: 0 accepted, 1 refused (4 for 401/403), 5 when
+  // Kafka or the answer did not come. The connection's security (SASL, TLS) comes from the
+  // services' settings, kafka::ReadSecurity: SLUICE_KAFKA_SECURITY_PROTOCOL,
+  // SLUICE_KAFKA_SASL_MECHANISM, SLUICE_KAFKA_SASL_USERNAME, SLUICE_KAFKA_SASL_PASSWORD_FILE,
+  // SLUICE_KAFKA_SSL_CA_LOCATION (a bad one is an error naming it).
   int Run(const std::string& token) const;
+  // --as-principal P: the record goes to P's own topic sluice.intake.p.<P>.v1, where
+  // release-intake gives it the role SLUICE_INTAKE_KAFKA_PRINCIPALS maps P to; no token is sent.
+  bool NeedsToken() const { return as_principal_.empty(); }
 
  private:
   CLI::App* release_ = nullptr;
   std::string app_, tag_, version_, url_, sha_, by_, commit_, repo_, kind_, image_, image_digest_;
-  std::string brokers_, topic_, results_topic_, id_, timeout_ = "30s";
+  std::string brokers_, topic_, results_topic_, id_, timeout_ = "30s", as_principal_;
   bool no_wait_ = false;
 };
 

@@ -10,7 +10,9 @@ namespace sluice::cli {
 
 void AddPublishCommands(Commands& commands) {
   auto publish = std::make_shared<PublishCommand>(commands.root());
-  commands.On(publish->Release(), [publish](Invocation& in) { return publish->Run(Token(in.g)); });
+  commands.On(publish->Release(), [publish](Invocation& in) {
+    return publish->Run(publish->NeedsToken() ? Token(in.g) : std::string());
+  });
 }
 
 }  // namespace sluice::cli

@@ -7,9 +7,11 @@
 // passwords are <var>/local/kafka-<principal>.password. Skipped, saying so, only when the stack
 // has no SASL listener; a listener that is there but refuses what it should allow fails.
 //
-// Side effects on a shared stack: one record on sluice.intake.v1 (the `ci` principal's allowed
-// write; release-intake dead-letters it as a malformed submission) and a consumer group
-// "ci-kafka-auth-itest-<uuid>" on sluice.intake.results.v1. No service's group is joined.
+// Side effects on a shared stack: one record on sluice.intake.v1 and one on each of
+// sluice.intake.p.ci.v1 and sluice.intake.p.approver.v1 (the producers' allowed writes;
+// release-intake dead-letters them as malformed submissions), those two topics created as
+// release-intake's start-up creates them, and a consumer group "ci-kafka-auth-itest-<uuid>" on
+// sluice.intake.results.v1. No service's group is joined.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -40,6 +42,10 @@ using ::testing::HasSubstr;
 constexpr const char* kInbound = "sluice.intake.v1";
 constexpr const char* kResults = "sluice.intake.results.v1";
 constexpr const char* kDeployments = "sluice.deployments.v1";
+// The producers' own topics (release-intake's SLUICE_INTAKE_KAFKA_PRINCIPALS): a record there
+// carries its principal's Sluice role, so only that principal may write it.
+constexpr const char* kCiTopic = "sluice.intake.p.ci.v1";
+constexpr const char* kApproverTopic = "sluice.intake.p.approver.v1";
 
 std::filesystem::path VarDir() {
   const std::string v = testing::EnvOr("SLUICE_VAR_DIR", "");
@@ -196,6 +202,40 @@ TEST_F(KafkaAuthTest, CiWritesTheInboundTopicButIsRefusedOnTheDeploymentsTopic) 
                 HasSubstr("(" + std::to_string(RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED) + ")"));
     EXPECT_FALSE(e.IsRetryable());
   }
+}
+
+// What ProduceSync of one probe record by `producer` on `topic` threw, or "" when it delivered.
+std::string ProduceError(Producer& producer, const std::string& topic) {
+  try {
+    producer.ProduceSync(
+        {{topic, "kafka-auth-itest", "kafka-auth-itest probe: not a submission", {}}}, 30s);
+    return "";
+  } catch (const KafkaError& e) {
+    EXPECT_FALSE(e.IsRetryable()) << e.what();
+    return e.what();
+  }
+}
+
+// The ci principal may not write the approver's topic, whose records approve: refused by the
+// broker, whether or not the topic exists yet.
+TEST_F(KafkaAuthTest, CiCannotWriteTheApproversTopic) {
+  Producer ci(As("ci"));
+  const std::string refused = "(" + std::to_string(RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED) + ")";
+  EXPECT_THAT(ProduceError(ci, kApproverTopic), HasSubstr(refused));
+  Producer approver(As("approver"));
+  EXPECT_THAT(ProduceError(approver, kCiTopic), HasSubstr(refused));
+}
+
+// Each producer writes its own topic, which release-intake creates (its create right on
+// sluice.intake.p.*) and reads: the refusals above are the ACLs', not a missing topic.
+TEST_F(KafkaAuthTest, EachProducerWritesItsOwnTopic) {
+  ASSERT_NO_THROW(EnsureTopics(As("release-intake"), {kCiTopic, kApproverTopic}))
+      << "release-intake may not create the producers' topics: is this stack's Kafka applying "
+         "an older scripts/kafka-acls.conf? (scripts/stack.sh applies it when it starts Kafka)";
+  Producer ci(As("ci"));
+  EXPECT_EQ(ProduceError(ci, kCiTopic), "");
+  Producer approver(As("approver"));
+  EXPECT_EQ(ProduceError(approver, kApproverTopic), "");
 }
 
 // The topics `config`'s principal may see in the cluster's metadata.

@@ -192,6 +192,93 @@ Decoded DecodeSubmission(std::string_view value, std::optional<std::string_view>
   return out;
 }
 
+std::string PrincipalTopic(std::string_view principal) {
+  return std::string(kPrincipalTopicPrefix) + std::string(principal) +
+         std::string(kPrincipalTopicSuffix);
+}
+
+std::string PrincipalActor(std::string_view principal) { return "kafka:" + std::string(principal); }
+
+std::variant<std::vector<KafkaPrincipal>, std::string> ParseKafkaPrincipals(
+    std::string_view value) {
+  std::vector<KafkaPrincipal> out;
+  const auto split = [](std::string_view s, char sep) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+      const auto end = std::min(s.find(sep, start), s.size());
+      std::string part(s.substr(start, end - start));
+      part.erase(0, part.find_first_not_of(' '));
+      part.erase(part.find_last_not_of(' ') + 1);
+      parts.push_back(std::move(part));
+      start = end + 1;
+    }
+    return parts;
+  };
+  constexpr std::string_view kForm =
+      "use PRINCIPAL=ROLE[@ENV:ROLE[+ENV:ROLE...]], e.g. ci=deployer@production:viewer";
+  for (const std::string& entry : split(value, ',')) {
+    if (entry.empty()) continue;
+    const std::string shown = "'" + entry.substr(0, 100) + "'";
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) return shown + ": " + std::string(kForm);
+    KafkaPrincipal p;
+    p.name = entry.substr(0, eq);
+    p.name.erase(p.name.find_last_not_of(' ') + 1);
+    if (!IsValidAppName(p.name)) {
+      return shown + ": '" + p.name.substr(0, 64) +
+             "' is not a principal name (a-z, 0-9 and '-', starting with a letter, at most 63 "
+             "characters)";
+    }
+    for (const auto& known : out) {
+      if (known.name == p.name) return shown + ": principal '" + p.name + "' is mapped twice";
+    }
+    std::string rest = entry.substr(eq + 1);
+    rest.erase(0, rest.find_first_not_of(' '));
+    const auto at = rest.find('@');
+    const std::string role = rest.substr(0, at);
+    const auto parsed = ParseRole(role);
+    if (!parsed) {
+      return shown + ": role '" + role.substr(0, 40) +
+             "' is none of viewer, deployer, approver, admin";
+    }
+    p.role = *parsed;
+    if (at != std::string::npos) {
+      // The grants, checked as a token's "environments" are (ParseGrants).
+      nlohmann::json grants = nlohmann::json::object();
+      for (const std::string& grant : split(std::string_view(rest).substr(at + 1), '+')) {
+        const auto colon = grant.find(':');
+        if (colon == std::string::npos || colon == 0) {
+          return shown + ": '" + grant.substr(0, 64) + "' is not ENV:ROLE; " + std::string(kForm);
+        }
+        const std::string env = grant.substr(0, colon);
+        if (grants.contains(env)) return shown + ": environment '" + env + "' is named twice";
+        grants[env] = grant.substr(colon + 1);
+      }
+      auto checked = ParseGrants(grants, "environments");
+      if (const auto* e = std::get_if<FieldError>(&checked)) return shown + ": " + e->message;
+      p.environments = std::get<EnvGrants>(std::move(checked));
+    }
+    p.topic = PrincipalTopic(p.name);
+    out.push_back(std::move(p));
+    if (out.size() > kMaxKafkaPrincipals) {
+      return "at most " + std::to_string(kMaxKafkaPrincipals) + " principals may be mapped";
+    }
+  }
+  return out;
+}
+
+std::optional<StoredToken> PrincipalAuthority(const std::vector<KafkaPrincipal>& principals,
+                                              std::string_view topic) {
+  for (const auto& p : principals) {
+    if (p.topic == topic) {
+      const std::string actor = PrincipalActor(p.name);
+      return StoredToken{actor, actor, p.role, false, std::nullopt, p.environments};
+    }
+  }
+  return std::nullopt;
+}
+
 v1::IntakeResult MakeResult(const std::string& submission_id, std::string_view kind, int status,
                             const json& body) {
   v1::IntakeResult r;

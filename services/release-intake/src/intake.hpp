@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "release.hpp"
 
@@ -61,6 +62,34 @@ struct Decoded {
 // `header_id`: the submission-id header.
 Decoded DecodeSubmission(std::string_view value, std::optional<std::string_view> content_type,
                          std::optional<std::string_view> header_id);
+
+// Kafka producers' principals (SLUICE_INTAKE_KAFKA_PRINCIPALS). The broker does not pass a
+// record's authenticated principal to its consumer; what it enforces is which topics a principal
+// may write (its ACLs). So each mapped principal P gets an inbound topic of its own,
+// PrincipalTopic(P) = "sluice.intake.p.<P>.v1", that only P may write, and a record read from it
+// carries P's authority: a token-like record named "kafka:<P>" (PrincipalActor) with the mapped
+// role and grants, checked by the same Authorize / RequireRoleIn as an API token's. A record on
+// the public topic (sluice.intake.v1) still needs its `authorization` header.
+inline constexpr std::string_view kPrincipalTopicPrefix = "sluice.intake.p.";
+inline constexpr std::string_view kPrincipalTopicSuffix = ".v1";
+inline constexpr std::size_t kMaxKafkaPrincipals = 64;
+struct KafkaPrincipal {
+  std::string name;   // the SASL user name: a-z, 0-9 and '-', starting with a letter, <= 63
+  std::string topic;  // PrincipalTopic(name)
+  Role role = Role::kViewer;
+  EnvGrants environments = {};  // its grants: the role it holds there instead (RoleIn)
+};
+std::string PrincipalTopic(std::string_view principal);
+std::string PrincipalActor(std::string_view principal);  // "kafka:<principal>"
+// The setting's value: comma-separated entries PRINCIPAL=ROLE[@ENV:ROLE[+ENV:ROLE...]], e.g.
+// "ci=deployer@production:viewer,approver=approver" (ci: deployer everywhere but production,
+// where it is a viewer; as `sluice token create --role deployer --env production=viewer`). An
+// empty value maps none. The error (std::string) names the entry and what is wrong.
+std::variant<std::vector<KafkaPrincipal>, std::string> ParseKafkaPrincipals(std::string_view value);
+// The authority of a record read from `topic`: the mapped principal's, as a stored token that
+// is never revoked nor expires; nullopt when no principal owns the topic (its token decides).
+std::optional<StoredToken> PrincipalAuthority(const std::vector<KafkaPrincipal>& principals,
+                                              std::string_view topic);
 
 // The answer, from the status and body the HTTP API gives the same request: accepted (2xx, with
 // the release / deployment id of the body) or refused (the body's error). `kind` is empty for a

@@ -41,9 +41,11 @@ void Publish(pqxx::work& tx, const v1::IntakeResult& result, Encoding encoding,
   pg::AddToOutbox(tx, m);
 }
 
-// Answers a submission for the first time: published, and kept for a retried record.
+// Answers a submission for the first time: published, and kept (under `key`, its inbox id) for
+// a retried record.
 void AnswerFirst(pqxx::work& tx, const v1::IntakeResult& result, Encoding encoding,
-                 const std::string& results_topic, const core::Clock& clock) {
+                 const std::string& results_topic, const core::Clock& clock,
+                 const std::string& key) {
   std::string stored;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -54,12 +56,11 @@ void AnswerFirst(pqxx::work& tx, const v1::IntakeResult& result, Encoding encodi
       "INSERT INTO intake_answers (submission_id, content_type, result, answered_at) "
       "VALUES ($1, $2, $3::jsonb, to_timestamp($4::double precision / 1000)) "
       "ON CONFLICT (submission_id) DO NOTHING",
-      result.submission_id(), std::string(ContentType(encoding)), stored,
-      core::ToUnixMillis(clock.Now()));
+      key, std::string(ContentType(encoding)), stored, core::ToUnixMillis(clock.Now()));
   Publish(tx, result, encoding, results_topic);
 }
 
-// Answers a retried submission again with its stored answer.
+// Answers a retried submission again with its stored answer (`submission_id`: its inbox id).
 void AnswerAgain(pqxx::work& tx, const std::string& submission_id,
                  const std::string& results_topic) {
   const auto rows = tx.exec_params(
@@ -87,11 +88,15 @@ Role RoleFor(const Submission& s) {
 
 // The request carried out as the HTTP API does it: the token, the validation, the effect.
 // A refusal (an http::ApiException below 500) undoes whatever the attempt wrote and is the
-// answer; a 5xx or any other failure propagates (the record is retried).
+// answer; a 5xx or any other failure propagates (the record is retried). `principal`: the
+// authority of a mapped principal's topic, checked by the same Authorize as a looked-up token
+// (the record's authorization header is then not read).
 std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::string& authorization,
-                           const PlannerCheck& planner, const core::Clock& clock) {
+                           const std::optional<StoredToken>& principal, const PlannerCheck& planner,
+                           const core::Clock& clock) {
   const auto now_ms = core::ToUnixMillis(clock.Now());
-  const BearerLookup lookup = LookupBearer(tx, authorization, now_ms);
+  const BearerLookup lookup =
+      principal ? BearerLookup{true, principal} : LookupBearer(tx, authorization, now_ms);
   tx.exec("SAVEPOINT intake_request");
   try {
     // Deployments and commands go into an environment: the role there decides (as over HTTP).
@@ -159,13 +164,22 @@ eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const 
   const Encoding encoding = decoded.encoding;
   eventbus::InboxRecord record;
   record.trace_id = TraceIdOf(message);
+  // A mapped principal's own topic: its authority instead of a token. Its submission ids are its
+  // own: kept in the inbox (and intake_answers) as "kafka:<principal> <id>", which no id of
+  // another producer can equal (an id has no space), so none can take one of them first.
+  auto principal = PrincipalAuthority(deps.principals, message.topic);
+  const auto inbox_id = [&principal](const std::string& id) {
+    return principal ? principal->name + " " + id : id;
+  };
   if (auto* bad = std::get_if<Malformed>(&decoded.result)) {
     if (bad->id.empty()) throw kafka::PermanentError("malformed submission: " + bad->reason);
-    record.id = bad->id;
+    record.id = inbox_id(bad->id);
     record.kind = "malformed";
     record.dead_letter_reason = "malformed submission " + bad->id + ": " + bad->reason;
-    record.step = [result = MalformedResult(*bad), encoding, &clock, results_topic](
-                      pqxx::work& tx) { AnswerFirst(tx, result, encoding, results_topic, clock); };
+    record.step = [result = MalformedResult(*bad), encoding, &clock, results_topic,
+                   key = record.id](pqxx::work& tx) {
+      AnswerFirst(tx, result, encoding, results_topic, clock, key);
+    };
   } else {
     auto submission = std::get<Submission>(std::move(decoded.result));
     // An operator command is checked at the planner first, outside the transaction.
@@ -174,17 +188,19 @@ eventbus::InboxRecord IntakeRecord(const kafka::ConsumedMessage& message, const 
         IsValidDeploymentId(submission.deployment_id)) {
       planner = deps.planner(submission.deployment_id);
     }
-    record.id = submission.id;
+    record.id = inbox_id(submission.id);
     record.kind = std::string(ToString(submission.kind));
-    record.step = [s = std::move(submission),
-                   authorization = message.HeaderValue(kAuthorizationHeader).value_or(""), planner,
-                   encoding, &clock, results_topic](pqxx::work& tx) {
-      const auto [status, body] = Carry(tx, s, authorization, planner, clock);
+    std::string authorization =
+        principal ? "" : message.HeaderValue(kAuthorizationHeader).value_or("");
+    record.step = [s = std::move(submission), authorization = std::move(authorization),
+                   principal = std::move(principal), planner, encoding, &clock, results_topic,
+                   key = record.id](pqxx::work& tx) {
+      const auto [status, body] = Carry(tx, s, authorization, principal, planner, clock);
       const auto result = MakeResult(s.id, ToString(s.kind), status, body);
       core::Logger("intake")->info(
           "submission {} ({}) {}: {}", s.id, ToString(s.kind),
           result.outcome() == v1::INTAKE_OUTCOME_ACCEPTED ? "accepted" : "refused", status);
-      AnswerFirst(tx, result, encoding, results_topic, clock);
+      AnswerFirst(tx, result, encoding, results_topic, clock, key);
     };
   }
   record.duplicate = [id = record.id, results_topic](pqxx::work& tx) {

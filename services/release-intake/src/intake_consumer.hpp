@@ -1,7 +1,8 @@
 #pragma once
 
 // release-intake's consumer of the public inbound topic (sluice.intake.v1): each record is
-// decoded (intake.hpp), its token checked and its request carried out by the same functions as
+// decoded (intake.hpp), its token (or, on a mapped principal's own topic, the principal's
+// role) checked and its request carried out by the same functions as
 // the HTTP API (intake_actions.hpp), and answered on the results topic, all in the transaction
 // that records its submission id in the inbox (eventbus::InboxRecordHandler). A retried record
 // is answered again with the stored answer; a malformed one is dead-lettered (and answered
@@ -14,6 +15,7 @@
 #include <sluice/pg/database.hpp>
 #include <string>
 
+#include "intake.hpp"
 #include "intake_actions.hpp"
 
 namespace sluice::release_intake {
@@ -27,6 +29,9 @@ struct IntakeDeps {
   // An operator command's check at the rollout-planner (ReleaseIntakeApi::CheckAtPlanner),
   // made before the record's transaction; empty: the planner is taken as unreachable.
   std::function<PlannerCheck(const std::string& deployment_id)> planner;
+  // The mapped principals (SLUICE_INTAKE_KAFKA_PRINCIPALS): a record read from a principal's
+  // own topic carries its authority (PrincipalAuthority), not a token.
+  std::vector<KafkaPrincipal> principals = {};
 };
 
 // What one record of the inbound topic does (decoded, an operator command checked at the

@@ -25,6 +25,7 @@ void Register(service::App& app, const IntakeConfig& config) {
   // Not fatal: releases are accepted into the outbox and published once Kafka is back.
   auto topics = events::AllTopics();
   topics.push_back(config.results_topic);  // and the inbound topics (the settings')
+  for (const auto& p : config.kafka_principals) topics.push_back(p.topic);
   for (const auto& t : config.promotion_topics) {
     if (std::find(topics.begin(), topics.end(), t) == topics.end()) topics.push_back(t);
   }
@@ -42,11 +43,26 @@ void Register(service::App& app, const IntakeConfig& config) {
   kafka::ConsumerOptions options;
   options.group_id = config.shared.group_id;
   options.topics = config.shared.topics;
+  if (!config.kafka_principals.empty() && !config.shared.kafka.security.Sasl()) {
+    // Only the broker's ACLs keep others off a principal's topic; a broker reached without
+    // SASL likely lets every client in as the same anonymous principal.
+    core::Logger("main")->warn(
+        "SLUICE_INTAKE_KAFKA_PRINCIPALS maps {} principal(s) but Kafka is reached over {}: "
+        "unless the broker authenticates its producers and only each principal may write its "
+        "topic, anyone who reaches the broker acts with the mapped roles",
+        config.kafka_principals.size(), config.shared.kafka.security.protocol);
+  }
+  for (const auto& p : config.kafka_principals) {
+    if (std::find(options.topics.begin(), options.topics.end(), p.topic) == options.topics.end()) {
+      options.topics.push_back(p.topic);
+    }
+  }
   app.Relay();  // made (and so destroyed) before the consumer, which publishes through it
   auto& consumer = app.Start<eventbus::ConsumerComponent>(
       "intake-consumer", config.shared.kafka, options,
       IntakeHandler(db, {app.Clock(), config.results_topic,
-                         [&api](const std::string& id) { return api.CheckAtPlanner(id); }}),
+                         [&api](const std::string& id) { return api.CheckAtPlanner(id); },
+                         config.kafka_principals}),
       app.Producer(), &app.Registry());
   app.Retain("intake_answers", config.shared.retention.inbox, &DeleteIntakeAnswersBefore);
   // Deployments waiting for a deployment window start when it opens (promotion_waits.hpp).

@@ -107,6 +107,17 @@ IntakeConfig ParseIntakeConfig(core::EnvConfig& env) {
   c.results_topic = env.String("SLUICE_INTAKE_RESULTS_TOPIC", kIntakeResultsTopic);
   c.promotion_topics = PromotionTopicsFrom(env.String(
       "SLUICE_PROMOTION_TOPICS", "sluice.deployments.v1,sluice.analyses.v1,sluice.rollbacks.v1"));
+  auto principals = ParseKafkaPrincipals(env.String("SLUICE_INTAKE_KAFKA_PRINCIPALS", ""));
+  if (const auto* e = std::get_if<std::string>(&principals)) {
+    throw core::ConfigError("SLUICE_INTAKE_KAFKA_PRINCIPALS: " + *e);
+  }
+  c.kafka_principals = std::get<std::vector<KafkaPrincipal>>(std::move(principals));
+  for (const auto& p : c.kafka_principals) {
+    if (p.topic == c.results_topic) {
+      throw core::ConfigError("SLUICE_INTAKE_KAFKA_PRINCIPALS: principal '" + p.name +
+                              "''s inbound topic is SLUICE_INTAKE_RESULTS_TOPIC");
+    }
+  }
   c.max_body_bytes =
       static_cast<std::size_t>(env.Int("SLUICE_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
   c.admin_token = env.Secret("SLUICE_ADMIN_TOKEN");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "intake.hpp"
 #include "release_intake_component.hpp"
 
 namespace sluice::service {
@@ -29,6 +30,10 @@ struct IntakeConfig {
   // (SLUICE_PROMOTION_TOPICS, comma-separated; default: sluice.deployments.v1,
   // sluice.analyses.v1, sluice.rollbacks.v1).
   std::vector<std::string> promotion_topics;
+  // Kafka principals mapped to a Sluice role (SLUICE_INTAKE_KAFKA_PRINCIPALS, intake.hpp:
+  // ParseKafkaPrincipals): each one's inbound topic is consumed too, its records carrying the
+  // principal's authority instead of a token.
+  std::vector<KafkaPrincipal> kafka_principals;
   ApiOptions api;  // the upstreams' URLs, the GitHub secret, the service token they are sent
 };
 

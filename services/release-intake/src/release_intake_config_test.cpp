@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sluice/http/errors.hpp>
 #include <sluice/service/config_testing.hpp>
+
+#include "intake_actions.hpp"
 
 namespace sluice::release_intake {
 namespace {
@@ -92,6 +95,87 @@ TEST(IntakeConfigTest, LinkKeys) {
   EXPECT_THAT(ErrorOf({{"SLUICE_LINK_KEYS", "k1:short"}}),
               HasSubstr("SLUICE_LINK_KEYS: link key 1 ('k1'): the secret has 5 bytes"));
   EXPECT_THAT(ErrorOf({{"SLUICE_LINK_MAX_TTL", "0s"}}), HasSubstr("SLUICE_LINK_MAX_TTL"));
+}
+
+TEST(IntakeConfigTest, KafkaPrincipalsGetATopicAndARoleEach) {
+  EXPECT_TRUE(Parse({}).kafka_principals.empty());  // none mapped unless configured
+  const auto c = Parse({{"SLUICE_INTAKE_KAFKA_PRINCIPALS",
+                         "ci=deployer@production:viewer+qa:approver, approver=approver"}});
+  ASSERT_EQ(c.kafka_principals.size(), 2u);
+  const auto& ci = c.kafka_principals[0];
+  EXPECT_EQ(ci.name, "ci");
+  EXPECT_EQ(ci.topic, "sluice.intake.p.ci.v1");
+  EXPECT_EQ(ci.role, Role::kDeployer);
+  EXPECT_EQ(ci.environments, (EnvGrants{{"production", Role::kViewer}, {"qa", Role::kApprover}}));
+  EXPECT_EQ(c.kafka_principals[1].name, "approver");
+  EXPECT_EQ(c.kafka_principals[1].topic, "sluice.intake.p.approver.v1");
+  EXPECT_EQ(c.kafka_principals[1].role, Role::kApprover);
+  EXPECT_TRUE(c.kafka_principals[1].environments.empty());
+  // The public inbound topic is still consumed as it was.
+  EXPECT_EQ(c.shared.topics, std::vector<std::string>{"sluice.intake.v1"});
+}
+
+TEST(IntakeConfigTest, BadKafkaPrincipalsNameTheSettingAndTheEntry) {
+  const auto error = [](const std::string& value) {
+    return ErrorOf({{"SLUICE_INTAKE_KAFKA_PRINCIPALS", value}});
+  };
+  EXPECT_EQ(error("ci"),
+            "SLUICE_INTAKE_KAFKA_PRINCIPALS: 'ci': use PRINCIPAL=ROLE[@ENV:ROLE[+ENV:ROLE...]], "
+            "e.g. ci=deployer@production:viewer");
+  EXPECT_EQ(error("ci=boss"),
+            "SLUICE_INTAKE_KAFKA_PRINCIPALS: 'ci=boss': role 'boss' is none of viewer, deployer, "
+            "approver, admin");
+  EXPECT_THAT(error("CI.x=deployer"),
+              HasSubstr("SLUICE_INTAKE_KAFKA_PRINCIPALS: 'CI.x=deployer': 'CI.x' is not a "
+                        "principal name"));
+  EXPECT_EQ(error("ci=deployer,ci=approver"),
+            "SLUICE_INTAKE_KAFKA_PRINCIPALS: 'ci=approver': principal 'ci' is mapped twice");
+  EXPECT_THAT(error("ci=deployer@staging"),
+              HasSubstr("SLUICE_INTAKE_KAFKA_PRINCIPALS: 'ci=deployer@staging': 'staging' is not "
+                        "ENV:ROLE"));
+  EXPECT_THAT(error("ci=deployer@Prod:viewer"),
+              HasSubstr("SLUICE_INTAKE_KAFKA_PRINCIPALS: 'ci=deployer@Prod:viewer': 'Prod' is "
+                        "not an environment name"));
+  EXPECT_THAT(error("ci=deployer@prod:root"),
+              HasSubstr("SLUICE_INTAKE_KAFKA_PRINCIPALS: 'ci=deployer@prod:root': "
+                        "environments.prod must be viewer, deployer, approver or admin"));
+  EXPECT_EQ(error("ci=deployer@prod:viewer+prod:admin"),
+            "SLUICE_INTAKE_KAFKA_PRINCIPALS: 'ci=deployer@prod:viewer+prod:admin': environment "
+            "'prod' is named twice");
+  EXPECT_THAT(ErrorOf({{"SLUICE_INTAKE_KAFKA_PRINCIPALS", "ci=deployer"},
+                       {"SLUICE_INTAKE_RESULTS_TOPIC", "sluice.intake.p.ci.v1"}}),
+              HasSubstr("SLUICE_INTAKE_KAFKA_PRINCIPALS"));
+}
+
+// A record on a principal's topic is authorized as a token with the mapped role and grants:
+// the same Authorize and RequireRoleIn, no second check.
+TEST(IntakeConfigTest, APrincipalsAuthorityIsCheckedAsATokensIs) {
+  const auto c = Parse(
+      {{"SLUICE_INTAKE_KAFKA_PRINCIPALS", "ci=deployer@production:viewer,approver=approver"}});
+  const auto& principals = c.kafka_principals;
+  EXPECT_FALSE(PrincipalAuthority(principals, "sluice.intake.v1"));  // the public topic: token
+  EXPECT_FALSE(PrincipalAuthority(principals, "sluice.intake.p.other.v1"));
+  const auto ci = PrincipalAuthority(principals, "sluice.intake.p.ci.v1");
+  const auto approver = PrincipalAuthority(principals, "sluice.intake.p.approver.v1");
+  ASSERT_TRUE(ci && approver);
+  EXPECT_EQ(ci->name, "kafka:ci");
+  const BearerLookup as_ci{true, ci};
+  const BearerLookup as_approver{true, approver};
+  // ci submits releases and deploys, but may not approve; the approver may.
+  EXPECT_EQ(Authorize(as_ci, Role::kDeployer, 0).name, "kafka:ci");
+  try {
+    Authorize(as_ci, Role::kApprover, 0, /*any_environment=*/true);
+    FAIL() << "ci was authorized to approve";
+  } catch (const http::ApiException& e) {
+    EXPECT_EQ(e.Error().status, 403);
+    EXPECT_THAT(e.Error().message, HasSubstr("token 'kafka:ci' has role deployer"));
+  }
+  EXPECT_EQ(Authorize(as_approver, Role::kApprover, 0, true).name, "kafka:approver");
+  // Its grants decide in an environment, as a token's: ci is a viewer in production.
+  const Caller caller = CallerOf(Authorize(as_ci, Role::kDeployer, 0, true), "kafka");
+  EXPECT_EQ(caller.name, "kafka:ci");  // the audit log's actor
+  EXPECT_NO_THROW(RequireRoleIn(caller, "staging", Role::kDeployer, "deploy"));
+  EXPECT_THROW(RequireRoleIn(caller, "production", Role::kDeployer, "deploy"), http::ApiException);
 }
 
 TEST(IntakeConfigTest, ConsoleSessions) {

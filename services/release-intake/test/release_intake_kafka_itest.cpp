@@ -89,6 +89,8 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
     schema_ = std::make_unique<st::PgSchema>("rik");
     const std::string suffix = st::RandomSuffix();
     intake_topic_ = "itest.intake." + suffix;
+    ci_principal_ = "itest-ci-" + suffix;
+    approver_principal_ = "itest-approver-" + suffix;
     results_topic_ = "itest.intake.results." + suffix;
     port_ = st::FreePort();
     admin_token_ = "itest-admin-" + st::RandomSuffix(24);
@@ -103,6 +105,8 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
             {"SLUICE_KAFKA_GROUP", "itest-intake-" + suffix},
             {"SLUICE_INTAKE_TOPICS", intake_topic_},
             {"SLUICE_INTAKE_RESULTS_TOPIC", results_topic_},
+            {"SLUICE_INTAKE_KAFKA_PRINCIPALS",
+             ci_principal_ + "=deployer@production:viewer," + approver_principal_ + "=approver"},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
             {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
@@ -178,7 +182,12 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
   // Produces one record on the inbound topic, keyed by `app`.
   static void Produce(const std::string& app, const std::string& value, const std::string& token,
                       const std::string& content_type, std::vector<kafka::Header> extra = {}) {
-    kafka::OutgoingMessage m{intake_topic_, app, value, std::move(extra)};
+    ProduceTo(intake_topic_, app, value, token, content_type, std::move(extra));
+  }
+  static void ProduceTo(const std::string& topic, const std::string& app, const std::string& value,
+                        const std::string& token, const std::string& content_type,
+                        std::vector<kafka::Header> extra = {}) {
+    kafka::OutgoingMessage m{topic, app, value, std::move(extra)};
     if (!token.empty()) m.headers.push_back({"authorization", "Bearer " + token});
     if (!content_type.empty()) m.headers.push_back({"content-type", content_type});
     producer_->ProduceSync({m}, 10s);
@@ -239,6 +248,9 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
   static inline std::unique_ptr<RawReader> dead_letters_;
   static inline std::unique_ptr<st::EventReader> releases_;
   static inline std::string intake_topic_;
+  // Kafka principals mapped to roles (SLUICE_INTAKE_KAFKA_PRINCIPALS), each with its own topic.
+  static inline std::string ci_principal_;
+  static inline std::string approver_principal_;
   static inline std::string results_topic_;
   static inline int port_ = 0;
   static inline std::string admin_token_;
@@ -387,6 +399,40 @@ TEST_F(ReleaseIntakeKafkaItest, SluicePublishReleaseIsAnsweredAsAnyProducerIs) {
   const auto [refused, out_refused] = publish(viewer_, NewId());
   EXPECT_EQ(refused, 4) << out_refused;
   EXPECT_NE(out_refused.find("refused (403"), std::string::npos) << out_refused;
+}
+
+// `sluice publish release --as-principal P`: on P's own topic, no token, P's role; the
+// connection's security from the services' SLUICE_KAFKA_* settings (a bad one named).
+TEST_F(ReleaseIntakeKafkaItest, SluicePublishAsAPrincipalUsesItsTopicAndRole) {
+  const auto app = NewApp();
+  auto run = [&](const std::string& env, const std::string& args) {
+    const std::string cmd = "env -u SLUICE_TOKEN " + env + " " + std::string(SLUICE_CLI_BIN) +
+                            " publish release --app " + app +
+                            " --tag v6.0.0 --artifact-url https://artifacts.example.com/" + app +
+                            ".tgz --sha256 " + std::string(kSha) + " --brokers " + KafkaBrokers() +
+                            " --results-topic " + results_topic_ + " --timeout 30s " + args +
+                            " 2>&1";
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return std::make_pair(-1, out);
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  };
+  const auto [code, out] = run("", "--as-principal " + ci_principal_);
+  EXPECT_EQ(code, 0) << out << service_->LogTail();
+  EXPECT_NE(out.find("to sluice.intake.p." + ci_principal_ + ".v1"), std::string::npos) << out;
+  EXPECT_NE(out.find("accepted (201): " + app + " v6.0.0"), std::string::npos) << out;
+  ASSERT_TRUE(WaitFor([&] { return !ReleasesOf(app).empty(); }, 30s));
+  EXPECT_EQ(ReleasesOf(app)[0].envelope.release_created().created_by(), "kafka:" + ci_principal_);
+  // The services' security settings, read as they read them: a bad one is named.
+  const auto [bad, out_bad] = run("SLUICE_KAFKA_SECURITY_PROTOCOL=tls", "--as-principal x");
+  EXPECT_NE(bad, 0) << out_bad;
+  EXPECT_NE(out_bad.find("SLUICE_KAFKA_SECURITY_PROTOCOL"), std::string::npos) << out_bad;
+  const auto [both, out_both] = run("", "--as-principal x --topic y");
+  EXPECT_NE(both, 0) << out_both;
 }
 
 TEST_F(ReleaseIntakeKafkaItest, PoisonRecordIsDeadLetteredAndRefused) {
@@ -630,6 +676,104 @@ TEST_F(ReleaseIntakeKafkaItest, OperatorCommandsOverKafkaKeepTheVerbsRoles) {
   EXPECT_EQ(unknown["error"]["code"], "unknown_verb");
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(releases_->Count(deployment_id, events::v1::Envelope::kOperatorCommand), 1);
+}
+
+// A mapped principal's own topic: its records need no token, carry the principal's role (as a
+// token with that role and grants is checked), and are audited as kafka:<principal>. A token on
+// such a record is not read.
+TEST_F(ReleaseIntakeKafkaItest, APrincipalsTopicCarriesItsMappedRole) {
+  const auto app = NewApp();
+  auto spec = Call("PUT", "/v1/apps/" + app, DemoSpec(app), admin_token_, "application/yaml");
+  ASSERT_EQ(spec.status, 201) << spec.body;
+  const std::string ci_topic = "sluice.intake.p." + ci_principal_ + ".v1";
+  const std::string approver_topic = "sluice.intake.p." + approver_principal_ + ".v1";
+  const auto submit = [&](const std::string& topic, const json& request,
+                          const std::string& token = "") {
+    const auto id = NewId();
+    json doc = request;
+    doc["submission_id"] = id;
+    ProduceTo(topic, app, doc.dump(), token, "application/json");
+    const auto got = Answers(id);
+    if (got.size() != 1) throw std::runtime_error("no answer to " + doc.dump());
+    return got[0];
+  };
+  // ci (deployer, a viewer in production) submits a release and deploys it to staging.
+  const auto released = submit(ci_topic, {{"release",
+                                           {{"app", app},
+                                            {"tag", "v5.0.0"},
+                                            {"artifact_url", "https://artifacts.example.com/x.tgz"},
+                                            {"sha256", kSha}}}});
+  ASSERT_EQ(released["http_status"], 201) << released.dump() << service_->LogTail();
+  const std::string release_id = released["release_id"];
+  const auto deployed =
+      submit(ci_topic, {{"deployment", {{"release_id", release_id}, {"env", "staging"}}}});
+  ASSERT_EQ(deployed["http_status"], 202) << deployed.dump();
+  const std::string deployment_id = deployed["deployment_id"];
+  const auto production =
+      submit(ci_topic, {{"deployment", {{"release_id", release_id}, {"env", "production"}}}});
+  EXPECT_EQ(production["http_status"], 403) << production.dump();
+  EXPECT_EQ(production["error"]["code"], "forbidden_in_environment");
+
+  const json approve = {
+      {"command", {{"deployment_id", deployment_id}, {"verb", "approve"}, {"reason", "ok"}}}};
+  // ci may not approve: the role error, as a deployer token gets; the approver's token on ci's
+  // topic changes nothing (the topic's principal decides).
+  const auto ci_approves = submit(ci_topic, approve, approver_);
+  EXPECT_EQ(ci_approves["outcome"], "refused") << ci_approves.dump();
+  EXPECT_EQ(ci_approves["http_status"], 403);
+  EXPECT_NE(ci_approves["error"]["message"].get<std::string>().find(
+                "token 'kafka:" + ci_principal_ + "' has role deployer"),
+            std::string::npos)
+      << ci_approves.dump();
+  // The approver may, with no token at all.
+  const auto approved = submit(approver_topic, approve);
+  EXPECT_EQ(approved["outcome"], "accepted") << approved.dump();
+  EXPECT_EQ(approved["http_status"], 202);
+  // The public topic still wants a token.
+  const auto anonymous = Answers([&] {
+    const auto id = NewId();
+    Produce(app, json{{"submission_id", id}, {"command", approve["command"]}}.dump(), "",
+            "application/json");
+    return id;
+  }());
+  ASSERT_EQ(anonymous.size(), 1u);
+  EXPECT_EQ(anonymous[0]["http_status"], 401) << anonymous[0].dump();
+
+  // ci's submission ids are its own: one another producer used first on the public topic
+  // (refused there, no token) does not make ci's a duplicate of it.
+  const auto taken = NewId();
+  const json other = {{"submission_id", taken},
+                      {"release",
+                       {{"app", app},
+                        {"tag", "v5.0.1"},
+                        {"artifact_url", "https://artifacts.example.com/y.tgz"},
+                        {"sha256", kSha}}}};
+  Produce(app, other.dump(), "", "application/json");
+  ASSERT_EQ(Answers(taken).size(), 1u) << service_->LogTail();
+  ProduceTo(ci_topic, app, other.dump(), "", "application/json");
+  const auto both = Answers(taken, 2);
+  ASSERT_EQ(both.size(), 2u) << service_->LogTail();
+  EXPECT_EQ(both[0]["http_status"], 401) << both[0].dump();
+  EXPECT_EQ(both[1]["http_status"], 201) << both[1].dump();
+  // ... and a retry of ci's is still one effect with the same answer.
+  ProduceTo(ci_topic, app, other.dump(), "", "application/json");
+  const auto three = Answers(taken, 3);
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[2], three[1]);
+
+  auto audit = Call("GET", "/v1/audit?limit=200", "", admin_token_);
+  ASSERT_EQ(audit.status, 200);
+  std::map<std::string, std::vector<std::string>> actors;  // action -> actors
+  const json items = json::parse(audit.body)["items"];
+  for (const auto& e : items) {
+    if (e.value("target", "") == deployment_id || e.value("target", "") == app + "@5.0.0") {
+      actors[e.value("action", "")].push_back(e.value("actor", ""));
+    }
+  }
+  EXPECT_EQ(actors["release.create"], std::vector<std::string>{"kafka:" + ci_principal_})
+      << audit.body;
+  EXPECT_EQ(actors["deployment.approve"], std::vector<std::string>{"kafka:" + approver_principal_})
+      << audit.body;
 }
 
 }  // namespace
