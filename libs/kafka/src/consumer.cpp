@@ -388,7 +388,10 @@ Consumer::Consumer(KafkaConfig config, ConsumerOptions options, Handler handler,
     throw std::invalid_argument("kafka consumer: dead_letter_topic is empty");
   }
   if (!handler_) throw std::invalid_argument("kafka consumer: no handler");
+  consumer_ = Create();
+}
 
+std::unique_ptr<RdKafka::KafkaConsumer> Consumer::Create() {
   std::map<std::string, std::string> defaults{
       {"auto.offset.reset", config_.consumer_start},
       {"session.timeout.ms", std::to_string(config_.session_timeout.count())},
@@ -407,8 +410,9 @@ Consumer::Consumer(KafkaConfig config, ConsumerOptions options, Handler handler,
           RdKafka::Conf::CONF_OK) {
     throw KafkaError("kafka consumer callbacks: " + err, false);
   }
-  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!consumer_) throw KafkaError("kafka consumer: " + err, false);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) throw KafkaError("kafka consumer: " + err, false);
+  return consumer;
 }
 
 Consumer::~Consumer() { Stop(); }
@@ -459,7 +463,8 @@ void Consumer::Run() {
         break;
       case RdKafka::ERR__FATAL: {
         std::string reason;
-        consumer_->fatal_error(reason);
+        const auto code = consumer_->fatal_error(reason);
+        if (code == RdKafka::ERR_FENCED_INSTANCE_ID && Rejoin(reason)) break;
         Log()->critical("consumer group {} fatal error, stopping: {}", options_.group_id, reason);
         stopping_ = true;
         break;
@@ -697,6 +702,48 @@ void Consumer::StoreOffset(const ConsumedMessage& message) {
 bool Consumer::WaitUnlessStopping(std::chrono::milliseconds d) {
   std::unique_lock lock(mu_);
   return !stop_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+bool Consumer::Rejoin(const std::string& reason) {
+  const int64_t now = NowMs();
+  if (rejoined_at_ms_ != 0 && now - rejoined_at_ms_ < kFencedAgainWithinMs) {
+    Log()->critical(
+        "consumer group {}: static member {} fenced again {} ms after rejoining ({}): another "
+        "live consumer uses the same group.instance.id; this one stops consuming. Give each "
+        "replica its own SLUICE_INSTANCE_ID (e.g. the pod name) and restart it",
+        options_.group_id, config_.instance_id, now - rejoined_at_ms_, reason);
+    return false;
+  }
+  // Most often the broker (or the network to it) was away for longer than the session: the group
+  // gave this member's id up, and librdkafka reports the next commit or heartbeat as fatal. A
+  // new client with the same instance id takes the member's place, as a restarted process would;
+  // what was consumed and not yet stored comes again (handlers are idempotent).
+  Log()->warn(
+      "consumer group {}: static member {} fenced ({}), most likely its session expired while "
+      "the broker was unreachable; rejoining with a new client (messages not stored yet are "
+      "consumed again)",
+      options_.group_id, config_.instance_id, reason);
+  deferred_.clear();  // their partitions are re-assigned from the committed offsets
+  closed_ = true;     // the revoke in close() neither commits nor asks the group anything
+  consumer_->close();
+  closed_ = false;
+  assigned_ = false;
+  partitions_ = 0;
+  try {
+    consumer_ = Create();
+  } catch (const std::exception& e) {
+    Log()->critical("consumer group {}: could not rejoin: {}", options_.group_id, e.what());
+    return false;
+  }
+  const auto err = consumer_->subscribe(options_.topics);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    Log()->critical("consumer group {}: could not subscribe again: {}", options_.group_id,
+                    RdKafka::err2str(err));
+    return false;
+  }
+  rejoined_at_ms_ = now;
+  ++rejoins_;
+  return true;
 }
 
 void Consumer::CloseConsumer() {

@@ -428,6 +428,89 @@ TEST_F(KafkaIntegrationTest, StaticMemberKilledAndRestartedHandlesTheNextEventWi
   std::remove((out + ".log").c_str());
 }
 
+// Takes static member `instance_id`'s place in `group` with a plain client, as a second process
+// with the same id (or the member's own session expiring while the broker was away) would: the
+// group fences the member it had. Returns once this client holds the assignment.
+void TakeStaticMembersPlace(const KafkaConfig& config, const std::string& group,
+                            const std::string& topic, const std::string& instance_id) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", config.brokers, err);
+  conf->set("group.id", group, err);
+  conf->set("group.instance.id", instance_id, err);
+  conf->set("enable.auto.commit", "false", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  ASSERT_TRUE(c) << err;
+  ASSERT_EQ(c->subscribe({topic}), RdKafka::ERR_NO_ERROR);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  std::vector<RdKafka::TopicPartition*> held;
+  while (held.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> msg(c->consume(200));
+    RdKafka::TopicPartition::destroy(held);
+    c->assignment(held);
+  }
+  EXPECT_FALSE(held.empty()) << "the second client never got the partition";
+  RdKafka::TopicPartition::destroy(held);
+  // Destroyed without close(): a static member leaves no LeaveGroup behind, like a kill -9.
+}
+
+// Found by the chaos suite: a broker away for longer than the session made the group fence every
+// static member, librdkafka reports that as fatal, and each service's consumer stopped for good.
+// A member fenced once takes its place again with a new client and goes on.
+TEST_F(KafkaIntegrationTest, AStaticMemberFencedOnceRejoinsAndGoesOnConsuming) {
+  KafkaConfig config = config_;
+  config.instance_id = "itest-fenced-" + suffix_;
+  Seen seen;
+  Consumer consumer(
+      config, Options(), [&](const ConsumedMessage& m) { seen.Add(m); }, *producer_);
+  consumer.Start();
+  ProduceValues({"before"});
+  ASSERT_TRUE(Eventually([&] { return seen.Values().size() == 1; }, 30s));
+  TakeStaticMembersPlace(config_, group_, topic_, config.instance_id);
+  ASSERT_TRUE(Eventually([&] { return consumer.Rejoins() == 1; }, 30s))
+      << "the member was not fenced, or did not rejoin";
+  ProduceValues({"after"});
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const auto v = seen.Values();
+        return std::find(v.begin(), v.end(), "after") != v.end();
+      },
+      60s))
+      << "the fenced member stopped consuming";
+  EXPECT_TRUE(consumer.Running());
+  consumer.Stop();
+}
+
+// Two live consumers with one instance id would fence each other for ever: the second fence
+// within the quiet period stops one of them (saying why), and the other goes on.
+TEST_F(KafkaIntegrationTest, TwoLiveConsumersWithOneInstanceIdLeaveOneConsuming) {
+  KafkaConfig config = config_;
+  config.instance_id = "itest-twin-" + suffix_;
+  Seen seen_a, seen_b;
+  Consumer a(
+      config, Options(), [&](const ConsumedMessage& m) { seen_a.Add(m); }, *producer_);
+  a.Start();
+  ASSERT_TRUE(Eventually([&] { return a.Status().assigned; }, 30s));
+  Consumer b(
+      config, Options(), [&](const ConsumedMessage& m) { seen_b.Add(m); }, *producer_);
+  b.Start();
+  ASSERT_TRUE(Eventually([&] { return !a.Running() || !b.Running(); }, 90s))
+      << "the twins are still fencing each other: rejoins " << a.Rejoins() << " and "
+      << b.Rejoins();
+  Consumer& left = a.Running() ? a : b;
+  Seen& left_seen = a.Running() ? seen_a : seen_b;
+  ProduceValues({"to the one left"});
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const auto v = left_seen.Values();
+        return std::find(v.begin(), v.end(), "to the one left") != v.end();
+      },
+      60s));
+  EXPECT_TRUE(left.Running());
+  a.Stop();
+  b.Stop();
+}
+
 std::vector<std::string> Range(int from, int to) {
   std::vector<std::string> out;
   for (int i = from; i < to; ++i) out.push_back("m" + std::to_string(i));

@@ -143,6 +143,8 @@ class Consumer {
   // Messages whose dead-letter copy the broker refused permanently, even the minimal one:
   // logged at ERROR with their coordinates and passed over.
   uint64_t DeadLetterDropped() const { return dead_letter_dropped_.load(); }
+  // Times the group fenced this static member and it rejoined with a new client.
+  uint64_t Rejoins() const { return rejoins_.load(); }
   ConsumerStatus Status() const;
 
  private:
@@ -178,6 +180,12 @@ class Consumer {
   // Waits up to `d` unless Stop() is called; false when stopping.
   bool WaitUnlessStopping(std::chrono::milliseconds d);
   void CloseConsumer();
+  std::unique_ptr<RdKafka::KafkaConsumer> Create();
+  // After the group fenced this static member (FENCED_INSTANCE_ID, fatal in librdkafka): a new
+  // client in its place, unless it was fenced again within kFencedAgainWithinMs of the last
+  // rejoin, which means another live consumer has the same instance id. False: stop.
+  bool Rejoin(const std::string& reason);
+  static constexpr int64_t kFencedAgainWithinMs = 30000;
 
   KafkaConfig config_;
   ConsumerOptions options_;
@@ -191,6 +199,8 @@ class Consumer {
   std::atomic<uint64_t> dead_lettered_{0};
   std::atomic<uint64_t> retries_{0};
   std::atomic<uint64_t> dead_letter_dropped_{0};
+  std::atomic<uint64_t> rejoins_{0};
+  int64_t rejoined_at_ms_ = 0;  // poll thread only; system clock ms of the last rejoin
   std::atomic<bool> assigned_{false};
   std::atomic<int> partitions_{0};
   std::atomic<int64_t> in_hand_since_ms_{0};   // system clock ms; 0 = polling
