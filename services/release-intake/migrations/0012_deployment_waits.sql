@@ -1,5 +1,5 @@
 -- Deployments requested outside every deployment window of their environment
--- (src/deployment_wait.hpp): accepted and stored here with the DeploymentRequested they publish
+-- (src/promotion_waits.hpp): accepted and stored here with the DeploymentRequested they publish
 -- once a window opens (a durable timer of the sluice.pg timers table, kind
 -- "deployment_window", wakes each at its next opening; the gate is checked again then).
 -- state: waiting, started (published to the planner), aborted (by an operator).
