@@ -126,7 +126,10 @@ std::optional<SpecIssue> CheckYamlTree(const YAML::Node& root, const YamlLimits&
     };
     if (item.node.IsMap()) {
       for (const auto& kv : item.node) {
-        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+        // A key that is not UTF-8 is refused when its own item comes up; until then the paths
+        // under it (which messages and JSON answers quote) name it "?".
+        const std::string key =
+            kv.first.IsScalar() && IsUtf8(kv.first.Scalar()) ? kv.first.Scalar() : "?";
         stack.push_back({kv.first, depth_of(kv.first), YamlReader::Child(item.path, key)});
         stack.push_back({kv.second, depth_of(kv.second), YamlReader::Child(item.path, key)});
       }

@@ -160,6 +160,23 @@ TEST(YamlLimitsTest, EscapesThatDecodeToNonUtf8AreRefused) {
   EXPECT_FALSE(CheckYamlTree(YAML::Load("a: \"\\u00e9 \\x41 \\L \\t\"\n")));
 }
 
+// Found by fuzz/delivery_spec: a key that decodes to non-UTF-8 went into the path of every issue
+// under it, so the error answer could not be written as JSON (and its audit row failed).
+TEST(YamlLimitsTest, AKeyThatIsNotUtf8NeverReachesAPath) {
+  const std::string deep = "\"k\\_\": {a: {b: {c: 1}}}\n";
+  YamlLimits limits;
+  limits.max_depth = 2;
+  const auto nested = CheckYamlTree(YAML::Load(deep), limits);
+  ASSERT_TRUE(nested);
+  EXPECT_EQ(nested->path.find('\xA0'), std::string::npos) << nested->path;
+  EXPECT_EQ(nested->path.rfind("?", 0), 0U) << nested->path;
+  // And the key itself is refused.
+  const auto key = CheckYamlTree(YAML::Load("\"k\\_\": 1\n"));
+  ASSERT_TRUE(key);
+  EXPECT_NE(key->message.find("not valid UTF-8"), std::string::npos);
+  EXPECT_EQ(key->path.find('\xA0'), std::string::npos) << key->path;
+}
+
 }  // namespace
 }  // namespace sluice::spec
 
