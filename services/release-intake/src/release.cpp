@@ -370,6 +370,21 @@ GithubOutcome Invalid(GithubOutcome out, std::string field, std::string reason) 
   return out;
 }
 
+// A webhook's field read without json::value(), which throws when the field holds another type
+// (or `obj` is no object): the string there, else `fallback`.
+std::string StringOr(const json& obj, const char* key, std::string fallback = "") {
+  if (!obj.is_object()) return fallback;
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+// True only when `obj` holds the boolean true at `key`.
+bool IsTrue(const json& obj, const char* key) {
+  if (!obj.is_object()) return false;
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() && it->get<bool>();
+}
+
 // The app a repository's name stands for: lower case, '_' and '.' as '-'.
 std::string AppFromRepoName(std::string app) {
   for (auto& c : app) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -397,11 +412,11 @@ GithubOutcome ReleaseFromAsset(const json& payload, const json& rel, const json&
   r.app = app;
   r.tag = tag;
   r.version = VersionFromTag(tag);
-  r.artifact_url = asset.value("browser_download_url", "");
+  r.artifact_url = StringOr(asset, "browser_download_url");
   r.sha256 = *sha;
   r.artifact_kind = ArtifactKind::kTarball;
   r.created_by = payload.contains("sender") && payload["sender"].is_object()
-                     ? "github:" + payload["sender"].value("login", "unknown")
+                     ? "github:" + StringOr(payload["sender"], "login", "unknown")
                      : "github";
   if (rel.contains("target_commitish") && rel["target_commitish"].is_string()) {
     const std::string c = rel["target_commitish"];
@@ -465,15 +480,13 @@ GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) 
   if (repo == payload.end() || !repo->is_object() || !repo->contains("name")) {
     return Invalid(std::move(out), "repository.name", "repository.name is missing");
   }
-  if (rel->value("draft", false) || rel->value("prerelease", false) == true) {
-    // Pre-releases are still releases; drafts never are.
-    if (rel->value("draft", false)) {
-      out.reason = "draft releases are ignored";
-      return out;
-    }
+  // Pre-releases are still releases; drafts never are.
+  if (IsTrue(*rel, "draft")) {
+    out.reason = "draft releases are ignored";
+    return out;
   }
-  const std::string app = AppFromRepoName(repo->value("name", ""));
-  const std::string tag = rel->value("tag_name", "");
+  const std::string app = AppFromRepoName(StringOr(*repo, "name"));
+  const std::string tag = StringOr(*rel, "tag_name");
   if (!IsValidTag(tag)) {
     return Invalid(std::move(out), "release.tag_name",
                    "tag '" + tag + "' is not a semantic version tag");
@@ -484,7 +497,7 @@ GithubOutcome InterpretGithubEvent(std::string_view event, const json& payload) 
                    "release has no assets; attach the artifact (.tar.gz)");
   }
   for (const auto& asset : *assets) {
-    const std::string name = asset.value("name", "");
+    const std::string name = StringOr(asset, "name");
     const bool archive = name.ends_with(".tar.gz") || name.ends_with(".tgz");
     if (!archive) continue;
     return ReleaseFromAsset(payload, *rel, *repo, asset, name, app, tag, action);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace sluice::release_intake {
 namespace {
 
@@ -190,6 +192,32 @@ TEST(GithubEventTest, ANonStringActionIsIgnoredNotThrown) {
   EXPECT_EQ(InterpretGithubEvent("release", p).kind, GithubOutcome::Kind::kIgnored);
   p["action"] = 7;
   EXPECT_EQ(InterpretGithubEvent("release", p).kind, GithubOutcome::Kind::kIgnored);
+}
+
+// The same for every other field the webhook reads (found by fuzz/github_webhook: a
+// non-string tag_name): a field of another type is refused or passed over, never thrown.
+TEST(GithubEventTest, FieldsOfAnotherTypeAreRefusedNotThrown) {
+  const auto kind_with = [](const std::function<void(json&)>& change) {
+    auto p = GithubRelease();
+    change(p);
+    return InterpretGithubEvent("release", p).kind;
+  };
+  using Kind = GithubOutcome::Kind;
+  EXPECT_EQ(kind_with([](json& p) { p["release"]["tag_name"] = json::array({1}); }),
+            Kind::kInvalid);
+  EXPECT_EQ(kind_with([](json& p) { p["repository"]["name"] = 5; }), Kind::kInvalid);
+  EXPECT_EQ(kind_with([](json& p) { p["release"]["assets"][1]["name"] = json::object(); }),
+            Kind::kInvalid);
+  EXPECT_EQ(kind_with([](json& p) { p["release"]["assets"][0] = "notes.txt"; }), Kind::kRelease);
+  EXPECT_EQ(kind_with([](json& p) { p["release"]["assets"][1]["browser_download_url"] = 1; }),
+            Kind::kInvalid);
+  EXPECT_EQ(kind_with([](json& p) { p["release"]["draft"] = "yes"; }), Kind::kRelease);
+  EXPECT_EQ(kind_with([](json& p) { p["release"]["prerelease"] = "no"; }), Kind::kRelease);
+  auto p = GithubRelease();
+  p["sender"]["login"] = json::array();
+  const auto out = InterpretGithubEvent("release", p);
+  ASSERT_EQ(out.kind, Kind::kRelease) << out.reason;
+  EXPECT_EQ(out.release->created_by, "github:unknown");
 }
 
 TEST(GithubEventTest, PublishedReleaseWithDigestBecomesARelease) {
