@@ -353,15 +353,26 @@ std::variant<InventoryHosts, InventoryError> ParseAnsibleInventory(
   return Reader(doc, source, limits).Hosts();
 }
 
-std::variant<spec::Environment, InventoryGroupError> ResolveInventories(
-    const spec::Environment& env, const InventoryTextReader& read, const InventoryLimits& limits,
-    const PreviousInventoryHosts& previous) {
-  spec::Environment out = env;
-  std::map<std::string, std::string> owner;  // host or workload name -> where it comes from
+namespace {
+
+// Host or workload name -> where it comes from, for the names the spec lists itself: a group
+// read from an inventory or a selector may not take one of them.
+std::map<std::string, std::string> SpecOwners(const spec::Environment& env) {
+  std::map<std::string, std::string> owner;
   for (const auto& g : env.targets) {
     for (const auto& h : g.hosts) owner.emplace(h.name, "host group '" + g.name + "'");
   }
   for (const auto& k : env.kubernetes) owner.emplace(k.name, "the Kubernetes target");
+  return owner;
+}
+
+}  // namespace
+
+std::variant<spec::Environment, InventoryGroupError> ResolveInventories(
+    const spec::Environment& env, const InventoryTextReader& read, const InventoryLimits& limits,
+    const PreviousInventoryHosts& previous) {
+  spec::Environment out = env;
+  auto owner = SpecOwners(env);
   for (auto& g : out.targets) {
     if (!g.inventory || !g.inventory->selector.empty()) continue;  // selectors: ResolveSelectors
     auto& source = *g.inventory;
@@ -416,11 +427,7 @@ std::variant<spec::Environment, InventoryGroupError> ResolveSelectors(
     const spec::Environment& env, const std::vector<EnrolledAgent>& agents,
     const InventoryLimits& limits, const PreviousInventoryHosts& previous) {
   spec::Environment out = env;
-  std::map<std::string, std::string> owner;  // host or workload name -> where it comes from
-  for (const auto& g : env.targets) {
-    for (const auto& h : g.hosts) owner.emplace(h.name, "host group '" + g.name + "'");
-  }
-  for (const auto& k : env.kubernetes) owner.emplace(k.name, "the Kubernetes target");
+  auto owner = SpecOwners(env);
   for (auto& g : out.targets) {
     if (!g.inventory || g.inventory->selector.empty()) continue;
     auto& source = *g.inventory;
