@@ -404,8 +404,11 @@ start_failed() {
 wait_ready() {
   local name="$1" timeout="$2" pid deadline=$((SECONDS + $2))
   while :; do
-    pid="$(running_pid "$name")"
-    [[ -n "$pid" ]] || {
+    # The pid spawn recorded, alive or not: not running_pid, whose command-line match fails
+    # while a loaded machine has not yet exec'd the binary (a healthy apiserver was declared
+    # dead and stopped that way right after the compose tier).
+    pid="$(sl_read_pidfile "$(pidfile_of "$name")")"
+    sl_pid_alive "$pid" || {
       start_failed "$name" "process exited during start-up"
       return 1
     }
