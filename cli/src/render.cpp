@@ -392,7 +392,14 @@ std::vector<std::string> RenderDeploymentList(const json& list) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"ID", "APP", "ENV", "VERSION", "STATUS", "CREATED"});
   for (const auto& d : items) {
-    rows.push_back({Str(d, "id"), Str(d, "app"), Str(d, "env"), Str(d, "version"), Str(d, "status"),
+    std::string status = Str(d, "status");
+    // Held by release-intake until its window opens: until when, or why it still waits.
+    if (status == "waiting" && d.contains("waiting") && d["waiting"].is_object()) {
+      const json& w = d["waiting"];
+      status += Str(w, "next_open").empty() ? " (" + Str(w, "code") + ")"
+                                            : " until " + Str(w, "next_open");
+    }
+    rows.push_back({Str(d, "id"), Str(d, "app"), Str(d, "env"), Str(d, "version"), status,
                     Str(d, "created_at")});
   }
   return Table(rows);

@@ -94,7 +94,9 @@ std::string NextCommand(const nlohmann::json& deployment);
 std::optional<std::string> RetryRefusal(const nlohmann::json& deployment);
 std::string RetryKey(std::string_view deployment_id);
 
-// A deployment list (the planner's {"items":[...]}), one line per deployment.
+// A deployment list ({"deployments":[...]} or {"items":[...]}), one line per deployment; one
+// waiting for its deployment window says until when ("waiting until <next opening>"), or why it
+// still waits ("waiting (environment_frozen)").
 std::vector<std::string> RenderDeploymentList(const nlohmann::json& list);
 
 // The items of a list answer: `key` ({"analyses":[...]}, {"incidents":[...]}), else "items";

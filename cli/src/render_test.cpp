@@ -158,6 +158,32 @@ TEST(RenderDeploymentList, Table) {
   EXPECT_EQ(lines[1], "d1  shop  production  1.2.3    running  2024-05-01T10:00:00Z");
 }
 
+TEST(RenderDeploymentList, AWaitingDeploymentSaysUntilWhenOrWhyItWaits) {
+  // GET /v1/deployments lists the ones release-intake holds first, as GET by id shows them.
+  const auto lines = RenderDeploymentList(json::parse(R"({"deployments":[
+    {"id":"d9","deployment_id":"d9","app":"shop","env":"production","version":"1.2.4",
+     "status":"waiting","requested_at_ms":1796630400000,"created_at":"2026-12-07T08:00:00.000Z",
+     "waiting":{"code":"outside_window","message":"closed",
+                "next_open":"2026-12-08T08:00:00.000Z","next_open_ms":1796716800000}},
+    {"id":"d8","app":"shop","env":"production","version":"1.2.4","status":"waiting",
+     "created_at":"2026-12-07T07:00:00.000Z",
+     "waiting":{"code":"environment_frozen","message":"frozen"}},
+    {"id":"d1","app":"shop","env":"production","version":"1.2.3","status":"succeeded",
+     "created_at":"2026-12-06T10:00:00.000Z"}]})"));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0],
+            "ID  APP   ENV         VERSION  STATUS                                  CREATED");
+  EXPECT_EQ(lines[1],
+            "d9  shop  production  1.2.4    waiting until 2026-12-08T08:00:00.000Z  "
+            "2026-12-07T08:00:00.000Z");
+  EXPECT_EQ(lines[2],
+            "d8  shop  production  1.2.4    waiting (environment_frozen)            "
+            "2026-12-07T07:00:00.000Z");
+  EXPECT_EQ(lines[3],
+            "d1  shop  production  1.2.3    succeeded                               "
+            "2026-12-06T10:00:00.000Z");
+}
+
 TEST(RenderAnalysisList, TableWithBatchFromOneAndKind) {
   const auto lines = RenderAnalysisList(json::parse(R"({"analyses":[
     {"id":"a1","batch_index":1,"template":"default","bake_watch":false,"status":"Failed",

@@ -368,6 +368,7 @@ while time.time() < deadline:
     time.sleep(0.5)
 call("GET", f"/v1/deployments/{dep_id}", 200, token=viewer)
 call("GET", f"/v1/deployments?app={APP}&status=running", 200, token=viewer)
+call("GET", f"/v1/deployments?app={APP}&status=waiting", 200, token=viewer)
 call("GET", "/v1/deployments/no-such-deployment", 404, token=viewer)
 call("GET", f"/v1/deployments/{dep_id}/instances", {200, 404}, token=viewer)
 call("POST", f"/v1/deployments/{dep_id}:pause", 403, token=viewer, body={})

@@ -219,7 +219,7 @@ void AddList(Commands& commands, CLI::App* deployment) {
   auto* list = deployment->add_subcommand("list", "list deployments");
   list->add_option("--app", o->app, "only this application");
   list->add_option("--env", o->env, "only this environment");
-  list->add_option("--status", o->status, "only this status");
+  list->add_option("--status", o->status, "only this status (waiting: held for their window)");
   list->add_option("--limit", o->limit, "how many");
   list->add_flag("-w,--watch", o->watch, "show the list again as it changes (Ctrl-C stops)");
   list->add_option("--interval", o->interval, "with --watch: how often to read, e.g. 2s");

@@ -999,39 +999,86 @@ std::optional<http::ClientResponse> ReleaseIntakeApi::Upstream(const std::string
   }
 }
 
-void ReleaseIntakeApi::Proxy(httplib::Response& res, const std::string& base_url,
-                             const UpstreamCall& call, const std::string& upstream_name,
-                             const std::string& unavailable_code, bool any_media) {
-  const auto answer = Upstream(base_url, call);
+namespace {
+
+json UpstreamBody(const http::ClientResponse& answer, const std::string& upstream_name) {
+  json parsed = json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    throw http::ApiException({502, "bad_gateway",
+                              "the " + upstream_name + " answered " +
+                                  std::to_string(answer.status) + " without a JSON body",
+                              ""});
+  }
+  return parsed;
+}
+
+}  // namespace
+
+http::ClientResponse ReleaseIntakeApi::Reach(const std::string& base_url, const UpstreamCall& call,
+                                             const std::string& upstream_name,
+                                             const std::string& unavailable_code) {
+  auto answer = Upstream(base_url, call);
   if (!answer) {
     throw http::ApiException({503, unavailable_code,
                               "the " + upstream_name + " at " + http::RedactUrl(base_url) +
                                   " cannot be reached; retry shortly",
                               "", options_.retry_after_seconds});
   }
-  const std::string content_type = answer->Header("Content-Type").value_or("");
+  return std::move(*answer);
+}
+
+void ReleaseIntakeApi::Proxy(httplib::Response& res, const std::string& base_url,
+                             const UpstreamCall& call, const std::string& upstream_name,
+                             const std::string& unavailable_code, bool any_media) {
+  const auto answer = Reach(base_url, call, upstream_name, unavailable_code);
+  const std::string content_type = answer.Header("Content-Type").value_or("");
   if (any_media && !IsJsonMediaType(content_type)) {
-    res.status = static_cast<int>(answer->status);
-    res.set_content(answer->body,
+    res.status = static_cast<int>(answer.status);
+    res.set_content(answer.body,
                     content_type.empty() ? std::string("application/octet-stream") : content_type);
     return;
   }
-  const json parsed = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    throw http::ApiException({502, "bad_gateway",
-                              "the " + upstream_name + " answered " +
-                                  std::to_string(answer->status) + " without a JSON body",
-                              ""});
-  }
-  http::WriteJson(res, static_cast<int>(answer->status), parsed);
+  http::WriteJson(res, static_cast<int>(answer.status), UpstreamBody(answer, upstream_name));
 }
 
+// The planner's list with, on its first page, the deployments still held here (waiting for
+// their window, or aborted while they waited): ListWithHeld (promotion.hpp) decides which.
 void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Response& res) {
   Authenticate(req, Role::kViewer);
-  Proxy(res, options_.planner_url,
+  DeploymentListQuery q;
+  if (req.has_param("app")) q.app = req.get_param_value("app");
+  if (req.has_param("env")) q.env = req.get_param_value("env");
+  if (req.has_param("status")) {
+    q.status = req.get_param_value("status");
+    if (!IsDeploymentListStatus(*q.status)) {
+      throw http::BadRequest("status",
+                             "status must be waiting, pending, running, paused, succeeded, "
+                             "failed, rolling_back, rolled_back or aborted");
+    }
+  }
+  q.limit = http::LimitParam(req, kDeploymentListLimit);
+  q.first_page = !req.has_param("cursor");
+  // The held ones first, then the planner (no network I/O inside a transaction): one that
+  // starts between the two reads may be listed by both, and ListWithHeld keeps the planner's.
+  std::vector<json> held;
+  if (const auto state = HeldStateListed(q)) {
+    held =
+        Db([&](pqxx::work& tx) { return ListHeldDeployments(tx, *state, q.app, q.env, q.limit); });
+  }
+  json planner = {{"deployments", json::array()}};
+  if (PlannerListsStatus(q)) {
+    const auto answer = Reach(
+        options_.planner_url,
         UpstreamCall::Get("/v1/deployments" +
                           ForwardQuery(req.params, {"app", "env", "status", "limit", "cursor"})),
         "rollout-planner", "planner_unavailable");
+    planner = UpstreamBody(answer, "rollout-planner");
+    if (answer.status != 200) {
+      http::WriteJson(res, static_cast<int>(answer.status), planner);
+      return;
+    }
+  }
+  http::WriteJson(res, 200, ListWithHeld(q, std::move(held), std::move(planner)));
 }
 
 void ReleaseIntakeApi::ProxyDeployment(const httplib::Request& req, httplib::Response& res) {

@@ -137,6 +137,60 @@ json WaitingJson(const json& error) {
   return out;
 }
 
+bool IsDeploymentListStatus(std::string_view status) {
+  static constexpr std::string_view kStatuses[] = {"waiting",      "pending",     "running",
+                                                   "paused",       "succeeded",   "failed",
+                                                   "rolling_back", "rolled_back", "aborted"};
+  return std::find(std::begin(kStatuses), std::end(kStatuses), status) != std::end(kStatuses);
+}
+
+bool PlannerListsStatus(const DeploymentListQuery& q) { return q.status != "waiting"; }
+
+std::optional<std::string> HeldStateListed(const DeploymentListQuery& q) {
+  if (!q.first_page) return std::nullopt;
+  if (!q.status || *q.status == "waiting") return "waiting";
+  if (*q.status == "aborted") return "aborted";
+  return std::nullopt;
+}
+
+json ListWithHeld(const DeploymentListQuery& q, std::vector<json> held, json planner) {
+  if (!planner.is_object()) planner = json::object();
+  if (!planner.contains("deployments") || !planner["deployments"].is_array()) {
+    planner["deployments"] = json::array();
+  }
+  const json& listed = planner["deployments"];
+  const auto state = HeldStateListed(q);
+  const auto text = [](const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const auto shown = [&](const json& d) {
+    if (!state || text(d, "status") != *state) return false;
+    if (q.app && text(d, "app") != *q.app) return false;
+    if (q.env && text(d, "env") != *q.env) return false;
+    const std::string id = text(d, "id");
+    return std::none_of(listed.begin(), listed.end(),
+                        [&](const json& p) { return p.is_object() && text(p, "id") == id; });
+  };
+  std::erase_if(held, [&](const json& d) { return !d.is_object() || !shown(d); });
+  const auto at = [](const json& d) {
+    const auto it = d.find("requested_at_ms");
+    return it != d.end() && it->is_number_integer() ? it->get<std::int64_t>() : std::int64_t{0};
+  };
+  std::sort(held.begin(), held.end(), [&](const json& a, const json& b) {
+    if (at(a) != at(b)) return at(a) > at(b);
+    return text(a, "id") > text(b, "id");
+  });
+  if (held.size() > static_cast<std::size_t>(std::max(q.limit, 0))) {
+    held.resize(static_cast<std::size_t>(std::max(q.limit, 0)));
+  }
+  json items = json::array();
+  for (auto& d : held) items.push_back(std::move(d));
+  for (const auto& d : listed) items.push_back(d);
+  planner["deployments"] = std::move(items);
+  return planner;
+}
+
 std::vector<std::string> AutoPromotionsFrom(const spec::DeliverySpec& spec, std::string_view env) {
   std::vector<std::string> out;
   for (const auto* e : spec.PromotionsFrom(env)) {

@@ -112,6 +112,35 @@ WaitStep WaitStepFor(std::optional<GateRefusal> refusal, std::int64_t now_ms);
 // (RFC 3339 UTC) and next_open_ms copied from its detail.
 nlohmann::json WaitingJson(const nlohmann::json& refusal_error);
 
+// GET /v1/deployments is the rollout-planner's list, to which release-intake adds the
+// deployments it still holds (deployment_waits, promotion_waits.hpp: waiting for a window, or
+// aborted while they waited), which the planner has not been sent. The request as both read it.
+struct DeploymentListQuery {
+  std::optional<std::string> app;
+  std::optional<std::string> env;
+  std::optional<std::string> status;
+  int limit = 50;
+  bool first_page = true;  // no cursor given
+};
+inline constexpr int kDeploymentListLimit = 50;  // the planner's default page size
+
+// The statuses a list may be filtered by: the planner's and `waiting`.
+bool IsDeploymentListStatus(std::string_view status);
+// Whether the planner is asked at all: not for status=waiting (it has none and refuses the value).
+bool PlannerListsStatus(const DeploymentListQuery& q);
+// The held state the list shows: `waiting` without a status filter or with status=waiting,
+// `aborted` with status=aborted (aborted ones otherwise stay out of the list, which would show
+// them first for ever); none with any other status, and none past the first page.
+std::optional<std::string> HeldStateListed(const DeploymentListQuery& q);
+// The list's answer: `planner`, the planner's 200 body (its top-level keys kept; an empty list
+// when it was not asked), with before its items the held deployments (HeldDeploymentJson's
+// shape) that match q (app, env, the state HeldStateListed names; none past the first page),
+// newest first (requested_at_ms, then id), at most q.limit of them: on the first page they come
+// in addition to the planner's up to q.limit items. One the planner lists too is left out (it
+// started between the two reads).
+nlohmann::json ListWithHeld(const DeploymentListQuery& q, std::vector<nlohmann::json> held,
+                            nlohmann::json planner);
+
 // The environments a release that just passed `env` is deployed into by release-intake itself
 // (`promotion: auto` from `env`), in file order.
 std::vector<std::string> AutoPromotionsFrom(const spec::DeliverySpec& spec, std::string_view env);

@@ -129,5 +129,106 @@ TEST(PromotionGateTest, AFreezeNeedsAReason) {
   EXPECT_FALSE(ValidateFreeze({{"reason", std::string(501, 'x')}}, error));
 }
 
+// GET /v1/deployments: the deployments release-intake holds (waiting for a window, or aborted
+// while they waited), as HeldDeploymentJson gives them, before the planner's.
+nlohmann::json Held(const std::string& id, const std::string& app, const std::string& env,
+                    const std::string& status, std::int64_t requested_at_ms) {
+  return {{"id", id},
+          {"deployment_id", id},
+          {"app", app},
+          {"env", env},
+          {"status", status},
+          {"requested_at_ms", requested_at_ms},
+          {"waiting", {{"code", "outside_window"}, {"message", "closed"}}}};
+}
+
+std::vector<nlohmann::json> HeldRows() {
+  return {Held("w1", "shop", "production", "waiting", 100),
+          Held("w2", "shop", "staging", "waiting", 300),
+          Held("a1", "shop", "production", "aborted", 200),
+          Held("w3", "web", "production", "waiting", 250)};
+}
+
+// The planner's answer: one running deployment, and a key of its own.
+nlohmann::json PlannerPage() {
+  return {{"deployments",
+           {{{"id", "p1"}, {"app", "shop"}, {"env", "production"}, {"status", "running"}}}},
+          {"next_cursor", "p1"}};
+}
+
+std::vector<std::string> Ids(const nlohmann::json& list) {
+  std::vector<std::string> out;
+  for (const auto& d : list.at("deployments")) out.push_back(d.at("id"));
+  return out;
+}
+
+using Ids_ = std::vector<std::string>;
+
+TEST(DeploymentListTest, WaitingOnesComeFirstNewestFirstThenThePlannersPage) {
+  DeploymentListQuery q;
+  EXPECT_TRUE(PlannerListsStatus(q));
+  EXPECT_EQ(HeldStateListed(q), "waiting");
+  const auto list = ListWithHeld(q, HeldRows(), PlannerPage());
+  // Aborted ones stay out unless asked for; the planner's other keys are kept.
+  ASSERT_EQ(Ids(list), (Ids_{"w2", "w3", "w1", "p1"}));
+  EXPECT_EQ(list.at("next_cursor"), "p1");
+  EXPECT_EQ(list.at("deployments").at(0).at("waiting").at("code"), "outside_window");
+  // The same time: the id decides, so the order is the same on every read.
+  EXPECT_EQ(Ids(ListWithHeld(
+                q, {Held("b", "shop", "dev", "waiting", 5), Held("c", "shop", "dev", "waiting", 5)},
+                {{"deployments", nlohmann::json::array()}})),
+            (Ids_{"c", "b"}));
+}
+
+TEST(DeploymentListTest, HeldOnesMatchTheAppAndEnvironmentFilters) {
+  DeploymentListQuery q;
+  q.app = "shop";
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"w2", "w1", "p1"}));
+  q.env = "production";
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"w1", "p1"}));
+  q.app = "nothing";
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"p1"}));
+}
+
+TEST(DeploymentListTest, TheStatusFilterWaitingShowsOnlyHeldOnesAndAbortedAddsTheAbortedOnes) {
+  EXPECT_TRUE(IsDeploymentListStatus("waiting"));
+  EXPECT_TRUE(IsDeploymentListStatus("aborted"));
+  EXPECT_TRUE(IsDeploymentListStatus("rolling_back"));
+  EXPECT_FALSE(IsDeploymentListStatus("started"));
+  EXPECT_FALSE(IsDeploymentListStatus(""));
+
+  DeploymentListQuery q;
+  q.status = "waiting";
+  EXPECT_FALSE(PlannerListsStatus(q));  // the planner has none and refuses the value
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), nlohmann::json())), (Ids_{"w2", "w3", "w1"}));
+  q.status = "aborted";
+  EXPECT_TRUE(PlannerListsStatus(q));
+  EXPECT_EQ(HeldStateListed(q), "aborted");
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"a1", "p1"}));
+  q.status = "running";
+  EXPECT_EQ(HeldStateListed(q), std::nullopt);
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"p1"}));
+}
+
+TEST(DeploymentListTest, HeldOnesComeOnTheFirstPageOnlyBoundedByTheLimitInAddition) {
+  DeploymentListQuery q;
+  q.limit = 2;
+  // Up to `limit` held ones, in addition to the planner's page (itself up to `limit`).
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"w2", "w3", "p1"}));
+  q.first_page = false;  // a cursor was given: the planner's page as it is
+  EXPECT_EQ(HeldStateListed(q), std::nullopt);
+  EXPECT_EQ(ListWithHeld(q, HeldRows(), PlannerPage()), PlannerPage());
+}
+
+TEST(DeploymentListTest, OneThePlannerListsTooIsListedOnceAsThePlannersItem) {
+  // It started between the two reads.
+  nlohmann::json planner = PlannerPage();
+  planner["deployments"].push_back(
+      {{"id", "w2"}, {"app", "shop"}, {"env", "staging"}, {"status", "pending"}});
+  const auto list = ListWithHeld(DeploymentListQuery{}, HeldRows(), planner);
+  ASSERT_EQ(Ids(list), (Ids_{"w3", "w1", "p1", "w2"}));
+  EXPECT_EQ(list.at("deployments").at(3).at("status"), "pending");
+}
+
 }  // namespace
 }  // namespace sluice::release_intake

@@ -24,6 +24,11 @@ constexpr const char* kInsert = R"sql(
   VALUES ($1, $2, $3, $4, $5::jsonb, $6, to_timestamp($7::double precision / 1000),
           to_timestamp($7::double precision / 1000)))sql";
 constexpr const char* kFind = "SELECT {} FROM deployment_waits WHERE deployment_id = $1";
+// deployment_waits_waiting (app, env) WHERE state = 'waiting' serves the list of waiting ones.
+constexpr const char* kList = R"sql(
+  SELECT {} FROM deployment_waits
+  WHERE state = $1 AND ($2::text IS NULL OR app = $2) AND ($3::text IS NULL OR env = $3)
+  ORDER BY created_at DESC, deployment_id DESC LIMIT $4)sql";
 constexpr const char* kUpdate = R"sql(
   UPDATE deployment_waits SET state = $2, reason = $3::jsonb,
          updated_at = to_timestamp($4::double precision / 1000)
@@ -69,12 +74,9 @@ void WaitRepository::Insert(pqxx::work& tx, const DeploymentWait& w) {
                  pqxx::binarystring(w.requested.data(), w.requested.size()), w.created_at_ms);
 }
 
-std::optional<DeploymentWait> WaitRepository::Find(pqxx::work& tx, const std::string& deployment_id,
-                                                   bool for_update) {
-  const auto rows =
-      tx.exec_params(With(kFind, kColumns) + (for_update ? " FOR UPDATE" : ""), deployment_id);
-  if (rows.empty()) return std::nullopt;
-  const auto& r = rows[0];
+namespace {
+
+DeploymentWait WaitFrom(const pqxx::row& r) {
   return DeploymentWait{r[0].as<std::string>(),
                         r[1].as<std::string>(),
                         r[2].as<std::string>(),
@@ -83,6 +85,29 @@ std::optional<DeploymentWait> WaitRepository::Find(pqxx::work& tx, const std::st
                         pqxx::binarystring(r[5]).str(),
                         r[6].as<std::int64_t>(),
                         r[7].as<std::int64_t>()};
+}
+
+const char* NullableText(const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; }
+
+}  // namespace
+
+std::optional<DeploymentWait> WaitRepository::Find(pqxx::work& tx, const std::string& deployment_id,
+                                                   bool for_update) {
+  const auto rows =
+      tx.exec_params(With(kFind, kColumns) + (for_update ? " FOR UPDATE" : ""), deployment_id);
+  if (rows.empty()) return std::nullopt;
+  return WaitFrom(rows[0]);
+}
+
+std::vector<DeploymentWait> WaitRepository::List(pqxx::work& tx, const std::string& state,
+                                                 const std::optional<std::string>& app,
+                                                 const std::optional<std::string>& env, int limit) {
+  std::vector<DeploymentWait> out;
+  for (const auto& r :
+       tx.exec_params(With(kList, kColumns), state, NullableText(app), NullableText(env), limit)) {
+    out.push_back(WaitFrom(r));
+  }
+  return out;
 }
 
 void WaitRepository::Update(pqxx::work& tx, const std::string& deployment_id,
@@ -175,23 +200,41 @@ void WakeWaitingDeployment(pqxx::work& tx, const std::string& deployment_id,
   }
 }
 
+namespace {
+
+json HeldJson(const DeploymentWait& wait) {
+  events::v1::DeploymentRequested requested;
+  requested.ParseFromString(wait.requested);
+  return {{"id", wait.deployment_id},
+          {"deployment_id", wait.deployment_id},
+          {"app", wait.app},
+          {"env", wait.env},
+          {"release_id", requested.release_id()},
+          {"version", requested.version()},
+          {"spec_version", requested.spec_version()},
+          {"requested_by", requested.requested_by()},
+          {"requested_at_ms", wait.created_at_ms},
+          {"created_at", core::FormatRfc3339(AtMillis(wait.created_at_ms))},
+          {"updated_at_ms", wait.updated_at_ms},
+          {"status", wait.state},
+          {"waiting", WaitingJson(wait.reason)}};
+}
+
+}  // namespace
+
 std::optional<json> HeldDeploymentJson(pqxx::work& tx, const std::string& deployment_id) {
   const auto wait = WaitRepository::Find(tx, deployment_id, false);
   if (!wait || wait->state == "started") return std::nullopt;
-  events::v1::DeploymentRequested requested;
-  requested.ParseFromString(wait->requested);
-  json out = {{"id", deployment_id},
-              {"deployment_id", deployment_id},
-              {"app", wait->app},
-              {"env", wait->env},
-              {"release_id", requested.release_id()},
-              {"version", requested.version()},
-              {"spec_version", requested.spec_version()},
-              {"requested_by", requested.requested_by()},
-              {"requested_at_ms", wait->created_at_ms},
-              {"updated_at_ms", wait->updated_at_ms},
-              {"status", wait->state},
-              {"waiting", WaitingJson(wait->reason)}};
+  return HeldJson(*wait);
+}
+
+std::vector<json> ListHeldDeployments(pqxx::work& tx, const std::string& state,
+                                      const std::optional<std::string>& app,
+                                      const std::optional<std::string>& env, int limit) {
+  std::vector<json> out;
+  for (const auto& wait : WaitRepository::List(tx, state, app, env, limit)) {
+    out.push_back(HeldJson(wait));
+  }
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <sluice/spec/delivery_spec.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "promotion.hpp"
 #include "release.hpp"
@@ -47,6 +48,10 @@ class WaitRepository {
                                             bool for_update);
   static void Update(pqxx::work& tx, const std::string& deployment_id, const std::string& state,
                      const nlohmann::json& reason, std::int64_t now_ms);
+  // The deployments in `state` (of `app`, `env` when given), newest first, at most `limit`.
+  static std::vector<DeploymentWait> List(pqxx::work& tx, const std::string& state,
+                                          const std::optional<std::string>& app,
+                                          const std::optional<std::string>& env, int limit);
 };
 
 // Whether the release may go into the environment now: its freeze, its newest deployment in the
@@ -71,8 +76,15 @@ void WakeWaitingDeployment(pqxx::work& tx, const std::string& deployment_id,
 
 // GET /v1/deployments/{id} of a deployment still held here (waiting or aborted before it
 // started): {id, deployment_id, app, env, release_id, version, spec_version, status, requested_by,
-// requested_at_ms, waiting}. nullopt once it started (the planner has it) or when unknown.
+// requested_at_ms, created_at (the same as RFC 3339, as the planner's deployments have it),
+// updated_at_ms, waiting}. nullopt once it started (the planner has it) or when unknown.
 std::optional<nlohmann::json> HeldDeploymentJson(pqxx::work& tx, const std::string& deployment_id);
+
+// GET /v1/deployments' held deployments (ListWithHeld, promotion.hpp, chooses which state and
+// orders them): the newest `limit` in `state` of `app`, `env` when given, as HeldDeploymentJson.
+std::vector<nlohmann::json> ListHeldDeployments(pqxx::work& tx, const std::string& state,
+                                                const std::optional<std::string>& app,
+                                                const std::optional<std::string>& env, int limit);
 
 // Aborts a waiting deployment (its timer cancelled, an audit row); false when it is not waiting.
 bool AbortWaiting(pqxx::work& tx, const std::string& deployment_id, const std::string& actor,

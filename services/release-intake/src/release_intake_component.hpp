@@ -168,6 +168,9 @@ class ReleaseIntakeApi {
   // base_url + call.path; nullopt when the upstream cannot be reached (logged).
   std::optional<http::ClientResponse> Upstream(const std::string& base_url,
                                                const UpstreamCall& call);
+  // Upstream, with an unreachable upstream as 503 `unavailable_code` with Retry-After.
+  http::ClientResponse Reach(const std::string& base_url, const UpstreamCall& call,
+                             const std::string& upstream_name, const std::string& unavailable_code);
   // Answers with the upstream's status and body: JSON is passed on as JSON (anything else is
   // 502), unless `any_media`: then the body goes through with the upstream's Content-Type.
   // An unreachable upstream is 503 `unavailable_code` with Retry-After.

@@ -6,17 +6,20 @@
 //
 // Isolation: its own Postgres schema, port, consumer groups, topics and app names.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sluice/v1/intake.pb.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <sluice/core/clock.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/testing/pg_schema.hpp>
 #include <sluice/testing/process.hpp>
@@ -58,6 +61,7 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
     analyses_topic_ = "itest.analyses." + suffix;
     intake_topic_ = "itest.intake." + suffix;
     port_ = st::FreePort();
+    planner_port_ = st::FreePort();
     admin_token_ = "itest-admin-" + st::RandomSuffix(24);
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
     service_env_ = std::map<std::string, std::string>{
@@ -71,7 +75,8 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
         {"SLUICE_PROMOTION_TOPICS", deployments_topic_ + "," + analyses_topic_},
         {"SLUICE_ADMIN_TOKEN", admin_token_},
         {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
-        {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
+        // Nothing listens there but a test's stand-in for the planner's deployment list.
+        {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(planner_port_)},
         {"SLUICE_LOG_LEVEL", "info"}};
     StartService();
     WaitReady();
@@ -245,6 +250,7 @@ class ReleaseIntakePromotionItest : public ::testing::Test {
   static inline std::string analyses_topic_;
   static inline std::string intake_topic_;
   static inline int port_ = 0;
+  static inline int planner_port_ = 0;
   static inline std::string admin_token_;
   static inline std::string deployer_;
 };
@@ -445,6 +451,118 @@ TEST_F(ReleaseIntakePromotionItest, OutsideItsWindowsADeploymentWaitsNamingTheNe
                         admin_token_, "application/yaml");
   EXPECT_EQ(bad.status, 422) << bad.body;
   EXPECT_EQ(json::parse(bad.body)["error"]["field"], "environments.prod.windows[0].timeZone");
+}
+
+// GET /v1/deployments shows a deployment waiting for its window before the planner's (a local
+// server stands in for the planner and lists one of its own, whatever the filters), with and
+// without filters, as GET by id shows it; an aborted one only when asked for.
+TEST_F(ReleaseIntakePromotionItest, TheDeploymentListShowsAWaitingDeploymentFirst) {
+  const std::string app = "papp-" + st::RandomSuffix();
+  const auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const std::chrono::weekday later{day + std::chrono::days(2)};
+  static const char* const kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  const std::string window = "    windows: [{days: [" + std::string(kDays[later.c_encoding()]) +
+                             "], start: '10:00', end: '12:00', timeZone: UTC}]\n";
+  const std::string release = AppWithRelease(app, EnvYaml("prod", window));
+  ASSERT_FALSE(release.empty());
+
+  httplib::Server planner;
+  std::mutex mu;
+  std::vector<std::multimap<std::string, std::string>> asked;  // the planner's list queries
+  planner.Get("/v1/deployments", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard lock(mu);
+      asked.push_back(req.params);
+    }
+    const json started = {{"id", "planner-1"},
+                          {"release_id", release},
+                          {"app", app},
+                          {"env", "prod"},
+                          {"version", "1.0.0"},
+                          {"strategy", "all-at-once"},
+                          {"status", "succeeded"},
+                          {"phase", "done"},
+                          {"generation", 1},
+                          {"current_batch", 0},
+                          {"batch_count", 1},
+                          {"created_at", "2026-01-01T00:00:00.000Z"}};
+    res.set_content(json{{"deployments", json::array({started})}}.dump(), "application/json");
+  });
+  ASSERT_TRUE(planner.bind_to_port("127.0.0.1", planner_port_));
+  std::thread serving = http::testing::ServeInBackground(planner);
+  struct Stop {
+    httplib::Server& server;
+    std::thread& thread;
+    ~Stop() {
+      server.stop();
+      thread.join();
+    }
+  } stop{planner, serving};
+  const auto times_asked = [&] {
+    std::lock_guard lock(mu);
+    return asked.size();
+  };
+
+  const auto r = Deploy(release, "prod");
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["deployment_id"];
+  const auto list = [&](const std::string& query) {
+    const auto got = Call("GET", "/v1/deployments" + query, "", deployer_);
+    EXPECT_EQ(got.status, 200) << query << ": " << got.body;
+    return got.status == 200 ? json::parse(got.body)["deployments"] : json::array();
+  };
+  const auto ids = [&](const std::string& query) {
+    std::vector<std::string> out;
+    for (const auto& d : list(query)) out.push_back(d["id"]);
+    return out;
+  };
+  using Ids = std::vector<std::string>;
+
+  // Without filters (other tests' waiting deployments may be listed too): before the planner's,
+  // as GET by id shows it.
+  const json all = list("");
+  const auto at = [&](const std::string& wanted) {
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (all[i]["id"] == wanted) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  ASSERT_GE(at(id), 0) << all.dump();
+  EXPECT_LT(at(id), at("planner-1")) << all.dump();
+  const auto by_id = Call("GET", "/v1/deployments/" + id, "", deployer_);
+  ASSERT_EQ(by_id.status, 200) << by_id.body;
+  EXPECT_EQ(all[at(id)], json::parse(by_id.body));
+  EXPECT_EQ(all[at(id)]["status"], "waiting");
+  EXPECT_EQ(all[at(id)]["waiting"]["code"], "outside_window");
+
+  // Filtered: app and env match it, status=waiting lists only held ones (the planner is not
+  // asked), another environment or status does not; past the first page only the planner's.
+  EXPECT_EQ(ids("?app=" + app + "&env=prod"), (Ids{id, "planner-1"}));
+  const auto before = times_asked();
+  EXPECT_EQ(ids("?app=" + app + "&status=waiting"), (Ids{id}));
+  EXPECT_EQ(times_asked(), before);
+  EXPECT_EQ(ids("?app=" + app + "&env=staging"), (Ids{"planner-1"}));
+  EXPECT_EQ(ids("?app=" + app + "&status=running"), (Ids{"planner-1"}));
+  EXPECT_EQ(ids("?app=" + app + "&limit=1"), (Ids{id, "planner-1"}));  // one more, see limit
+  EXPECT_EQ(ids("?app=" + app + "&cursor=planner-0"), (Ids{"planner-1"}));
+  const auto bad = Call("GET", "/v1/deployments?status=started", "", deployer_);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(json::parse(bad.body)["error"]["field"], "status");
+
+  // Aborted: out of the list unless status=aborted asks for it (and the planner is asked too).
+  ASSERT_EQ(Call("POST", "/v1/deployments/" + id + ":abort",
+                 json{{"reason", "not this week"}}.dump(), admin_token_)
+                .status,
+            202);
+  EXPECT_EQ(ids("?app=" + app), (Ids{"planner-1"}));
+  const json aborted = list("?app=" + app + "&status=aborted");
+  ASSERT_EQ(aborted.size(), 2u) << aborted.dump();
+  EXPECT_EQ(aborted[0]["id"], id);
+  EXPECT_EQ(aborted[0]["status"], "aborted");
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(asked.empty());
+  const std::multimap<std::string, std::string> forwarded = {{"app", app}, {"status", "aborted"}};
+  EXPECT_EQ(asked.back(), forwarded);
 }
 
 // A window that opens within the next minute or so: the deployment waits, is frozen at the

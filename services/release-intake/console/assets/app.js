@@ -180,11 +180,19 @@ function every(fn) {
   return fn();
 }
 
+// A deployment release-intake holds until its window opens (listed first, without batches):
+// until when, or why it still waits; its message on hover.
+function waitingNote(d) {
+  if (d.status !== "waiting" || !d.waiting) return null;
+  return h("span", { class: "muted", title: d.waiting.message ?? "" },
+    d.waiting.next_open ? ` until ${when(d.waiting.next_open)}` : ` (${d.waiting.code})`);
+}
+
 async function deploymentsPage(params) {
   const form = h("form", { class: "filters", id: "filters" },
     h("input", { name: "app", placeholder: "app", value: params.get("app") ?? "" }),
     h("input", { name: "env", placeholder: "environment", value: params.get("env") ?? "" }),
-    h("select", { name: "status" }, ["", "pending", "running", "paused", "succeeded", "failed",
+    h("select", { name: "status" }, ["", "waiting", "pending", "running", "paused", "succeeded", "failed",
       "rolling_back", "rolled_back", "aborted"].map((s) =>
       h("option", { value: s, selected: s === (params.get("status") ?? "") }, s || "any status"))),
     h("button", { type: "submit" }, "Filter"));
@@ -204,8 +212,8 @@ async function deploymentsPage(params) {
       const rows = (body.deployments ?? []).map((d) => h("tr", { dataset: { id: d.id } },
         h("td", {}, link(`/console/deployments/${encodeURIComponent(d.id)}`, d.id.slice(0, 8))),
         h("td", {}, link(`/console/releases?app=${encodeURIComponent(d.app)}`, d.app)),
-        h("td", {}, d.env), h("td", {}, d.version), h("td", {}, status(d.status)),
-        h("td", {}, `${Math.min(d.current_batch + 1, d.batch_count)} / ${d.batch_count}`),
+        h("td", {}, d.env), h("td", {}, d.version), h("td", {}, status(d.status), waitingNote(d)),
+        h("td", {}, d.batch_count ? `${Math.min(d.current_batch + 1, d.batch_count)} / ${d.batch_count}` : "—"),
         h("td", {}, d.requested_by || "auto"), h("td", {}, when(d.created_at))));
       holder.replaceChildren(table(["id", "app", "env", "version", "status", "batch", "by", "created"], rows,
         { id: "deployments" }));
