@@ -50,7 +50,7 @@ struct ServerOptions {
   // Entity tags on whole GET answers, and 304 to a matching If-None-Match (see Server). On by
   // default for every server: it only touches answers a client may keep and revalidate, costs
   // one SHA-256 of a body already in memory, and a caller that sends no If-None-Match (the
-  // services calling each other) sees two more headers and nothing else. Off for a server whose
+  // services calling each other) sees a few more headers and nothing else. Off for a server whose
   // GET bodies are large and never revalidated.
   bool etags = true;
 };
