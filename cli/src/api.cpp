@@ -91,7 +91,8 @@ Answer Request(const Global& g, const std::string& method, const std::string& pa
     req.body = body;
   }
   const auto res = sluice::http::Send(req);
-  return {res.status, json::parse(res.body, nullptr, false), res.body};
+  return {res.status, json::parse(res.body, nullptr, false), res.body,
+          res.Header("ETag").value_or("")};
 }
 
 int PrintError(const Global& g, long status, const json& body, const std::string& raw) {
@@ -172,10 +173,13 @@ int WatchFrames(const Global& g, const std::function<Answer()>& fetch,
       if (a.status == 200) {
         std::ostringstream frame;
         Render(frame, g, a.body, table);
-        if (tty) {
-          std::cout << "\033[H\033[2J" << UtcNow() << "  every " << interval.count()
-                    << "ms, Ctrl-C stops\n\n"
-                    << frame.str() << std::flush;
+        const std::string heading =
+            UtcNow() + "  every " + std::to_string(interval.count()) + "ms, Ctrl-C stops";
+        if (tty && frame.str() == last_frame) {
+          // The time line only; the cursor goes back to the end of the frame.
+          std::cout << "\0337\033[H" << heading << "\033[K\0338" << std::flush;
+        } else if (tty) {
+          std::cout << "\033[H\033[2J" << heading << "\n\n" << frame.str() << std::flush;
         } else if (frame.str() != last_frame) {
           std::cout << "--- " << UtcNow() << "\n" << frame.str() << std::flush;
         }

@@ -14,6 +14,7 @@
 
 #include "config.hpp"
 #include "format.hpp"
+#include "revalidate.hpp"
 
 namespace sluice::cli {
 
@@ -44,12 +45,6 @@ std::string Enc(const std::string& s);
 // "?name=<value URL-encoded>".
 std::string Query(const std::string& name, const std::string& value);
 
-// One API exchange; the body parsed when it is JSON (discarded otherwise).
-struct Answer {
-  long status = 0;
-  nlohmann::json body;
-  std::string raw;
-};
 Answer Request(const Global& g, const std::string& method, const std::string& path,
                const std::string& body = "", const std::string& content_type = "application/json",
                std::vector<std::pair<std::string, std::string>> headers = {});
@@ -73,8 +68,10 @@ Table Items(std::vector<Column> cols, std::string empty, const char* key = "item
 std::vector<std::string> Fields(const nlohmann::json& body);
 
 // `--watch`: reads (`fetch`) every `interval` and shows it again as -o asks. On a terminal the
-// screen is redrawn in place; otherwise a frame headed by "--- <UTC time>" is printed each time
-// the answer changed. `done` ends the watch with an exit code (a deployment that finished).
+// screen is redrawn in place when the frame changed (else only its time line is); otherwise a
+// frame headed by "--- <UTC time>" is printed each time the answer changed. A fetch that
+// revalidates (Revalidator) spares the transfer of an unchanged body. `done` ends the watch with an
+// exit code (a deployment that finished).
 int WatchFrames(const Global& g, const std::function<Answer()>& fetch,
                 std::chrono::milliseconds interval, const Table& table,
                 const std::function<std::optional<int>(const nlohmann::json&)>& done);

@@ -464,6 +464,29 @@ call("DELETE", f"/v1/agents/{host}", 200, token=ADMIN)
 call("DELETE", "/v1/agents/no-such-host", 404, token=ADMIN)
 call("POST", "/v1/agents/heartbeat", 401, token=enrolled["credential"])
 
+print("conditional reads: ETag and If-None-Match")
+# Reads whose bodies stay put meanwhile (the deployment's may still move).
+for path, tok in ((f"/v1/apps/{APP}", viewer), ("/v1/openapi.json", None), (f"/v1/releases/{release['id']}", viewer)):
+    s, h, _ = call("GET", path, 200, token=tok)
+    tag = h.get("ETag", "")
+    if not re.fullmatch(r'"[0-9a-f]{32}"', tag):
+        fail(f"GET {path}: ETag {tag!r} is not a quoted 32-hex-digit tag")
+        continue
+    if path != "/v1/openapi.json" and h.get("Cache-Control") != "private, no-cache":
+        fail(f"GET {path}: Cache-Control {h.get('Cache-Control')!r}, not 'private, no-cache'")
+    for value in (tag, f'"other", W/{tag}', "*"):
+        s, h2, body = call("GET", path, 304, token=tok, headers={"If-None-Match": value})
+        if s == 304 and (body or h2.get("ETag") != tag):
+            fail(f"GET {path} with If-None-Match {value}: 304 with body {body[:80]!r} or ETag {h2.get('ETag')!r}")
+    call("GET", path, 200, token=tok, headers={"If-None-Match": '"' + "0" * 32 + '"'})
+s, h, _ = call("GET", "/v1/whoami", 200, token=viewer)
+# The same path, another caller: another body, so the viewer's tag does not match.
+call("GET", "/v1/whoami", 200, token=deployer, headers={"If-None-Match": h.get("ETag", "")})
+call("GET", "/v1/whoami", 401, token="not-a-token", headers={"If-None-Match": "*"})
+s, h, _ = call("GET", f"/v1/events?deployment={dep_id}", 200, token=viewer, headers={"If-None-Match": "*"})
+if "ETag" in h:
+    fail(f"GET /v1/events carries an ETag: {h.get('ETag')}")
+
 print("audit and revocation")
 call("GET", "/v1/audit?limit=20", 200, token=ADMIN)
 call("GET", "/v1/audit", 403, token=approver)

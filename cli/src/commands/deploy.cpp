@@ -142,8 +142,9 @@ int GetDeployment(const Global& g, const std::string& id, bool watch,
   const std::string path = "/v1/deployments/" + Enc(id);
   json instances, latest_analysis;
   const bool table = g.format == Format::kTable && !g.raw;
+  Revalidator deployment;  // --watch: an unchanged deployment is not sent again
   auto fetch = [&] {
-    auto a = Request(g, "GET", path);
+    auto a = deployment.Take(Request(g, "GET", path, "", "application/json", deployment.Headers()));
     if (a.status == 200 && table) {
       instances = latest_analysis = json();
       try {
@@ -229,9 +230,15 @@ void AddList(Commands& commands, CLI::App* deployment) {
     if (!o->env.empty()) path += "&env=" + Enc(o->env);
     if (!o->status.empty()) path += "&status=" + Enc(o->status);
     if (o->watch) {
+      Revalidator unchanged;  // an unchanged list is not sent again
       return WatchFrames(
-          in.g, [&] { return Request(in.g, "GET", path); }, Duration(o->interval, "--interval"),
-          RenderDeploymentList, [](const json&) { return std::optional<int>(); });
+          in.g,
+          [&] {
+            return unchanged.Take(
+                Request(in.g, "GET", path, "", "application/json", unchanged.Headers()));
+          },
+          Duration(o->interval, "--interval"), RenderDeploymentList,
+          [](const json&) { return std::optional<int>(); });
     }
     return Show(in.g, path, RenderDeploymentList);
   });

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/config.hpp>
+#include <sluice/core/encoding.hpp>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/http/errors.hpp>
@@ -89,6 +90,87 @@ ApiError DefaultError(const httplib::Request& req, int status, size_t max_body_b
 
 ApiError InternalError(const std::string& trace_id) {
   return {500, "internal", "internal error (trace id " + trace_id + ")", ""};
+}
+
+bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Whether a Cache-Control value holds the directive (case-insensitive, with or without an
+// argument).
+bool HasDirective(std::string_view cache_control, std::string_view directive) {
+  std::size_t start = 0;
+  while (start <= cache_control.size()) {
+    const std::size_t comma = std::min(cache_control.find(',', start), cache_control.size());
+    std::string_view item = TrimOws(cache_control.substr(start, comma - start));
+    item = TrimOws(item.substr(0, item.find('=')));
+    if (item.size() == directive.size() &&
+        std::equal(item.begin(), item.end(), directive.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return true;
+    }
+    start = comma + 1;
+  }
+  return false;
+}
+
+// The strong tag of the body as httplib will send it: compressed when the request accepts a
+// coding httplib applies to the media type (it decides with the same function, after the
+// handler), so each coding's bytes have their own tag.
+std::string EntityTag(const httplib::Request& req, const httplib::Response& res) {
+  std::string tag = "\"" + core::Sha256Hex(res.body).substr(0, 32);
+  switch (httplib::detail::encoding_type(req, res)) {
+    case httplib::detail::EncodingType::Gzip:
+      tag += "-gzip";
+      break;
+    case httplib::detail::EncodingType::Brotli:
+      tag += "-br";
+      break;
+    default:
+      break;
+  }
+  return tag + "\"";
+}
+
+// Whether httplib compresses this answer's media type for a client that accepts it.
+bool Compressible(const httplib::Response& res) {
+  httplib::Request accepting;
+  accepting.set_header("Accept-Encoding", "gzip, br");
+  return httplib::detail::encoding_type(accepting, res) != httplib::detail::EncodingType::None;
+}
+
+bool AnyIfNoneMatchLists(const httplib::Request& req, std::string_view etag) {
+  const std::size_t n = req.get_header_value_count("If-None-Match");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (IfNoneMatchLists(req.get_header_value("If-None-Match", i), etag)) return true;
+  }
+  return false;
+}
+
+// See the Server comment: tags a whole 200 answer to GET or HEAD, and turns it into a 304 when
+// the request's If-None-Match lists the tag.
+void TagAndRevalidate(const httplib::Request& req, httplib::Response& res) {
+  if ((req.method != "GET" && req.method != "HEAD") || res.status != 200 || res.body.empty() ||
+      res.content_provider_ || res.has_header("ETag")) {
+    return;
+  }
+  const std::string cache_control = res.get_header_value("Cache-Control");
+  if (HasDirective(cache_control, "no-store")) return;
+  const std::string etag = EntityTag(req, res);
+  res.set_header("ETag", etag);
+  if (cache_control.empty()) res.set_header("Cache-Control", "private, no-cache");
+  if (!res.has_header("Vary") && Compressible(res)) res.set_header("Vary", "Accept-Encoding");
+  if (!AnyIfNoneMatchLists(req, etag)) return;
+  // RFC 9110 section 15.4.5: no content; of the representation's metadata only what a cache
+  // needs to update its copy (ETag, Cache-Control, Vary) is kept.
+  res.status = 304;
+  res.body.clear();
+  res.headers.erase("Content-Type");
 }
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
@@ -295,6 +377,11 @@ void Server::Observe(const std::string& method, const std::string& route, int st
 void Server::Run(const std::string& method, const std::string& pattern, const httplib::Request& req,
                  httplib::Response& res, const std::function<void()>& body) {
   const auto start = core::SystemClock::Instance().Monotonic();
+  // A wrapped route answers whole bodies: Range is ignored (RFC 9110 section 14.2 allows it).
+  // httplib 0.11 would otherwise cut the body of a 200 to the range after the handler, so a
+  // client asking for bytes=0-3 got 4 bytes of JSON as if they were all of it (and the tag of
+  // the whole). httplib owns the request as a non-const object; the handler only sees it const.
+  const_cast<httplib::Request&>(req).ranges.clear();
   const std::string trace_id = TraceIdFrom(req);
   core::TraceScope scope(trace_id);
   try {
@@ -312,6 +399,7 @@ void Server::Run(const std::string& method, const std::string& pattern, const ht
   }
   res.set_header(kTraceHeader, trace_id);
   if (res.status == -1) res.status = 200;
+  if (options_.etags) TagAndRevalidate(req, res);
   Observe(method, pattern, res.status, core::SystemClock::Instance().Monotonic() - start);
 }
 
@@ -475,6 +563,32 @@ void WriteJson(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   "application/json");
+}
+
+bool IfNoneMatchLists(std::string_view if_none_match, std::string_view etag) {
+  const auto opaque = [](std::string_view tag) {
+    return tag.rfind("W/", 0) == 0 ? tag.substr(2) : tag;
+  };
+  const std::string_view want = opaque(etag);
+  const std::string_view value = TrimOws(if_none_match);
+  if (value == "*") return true;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    if (IsOws(value[i]) || value[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (value.compare(i, 2, "W/") == 0) i += 2;
+    if (i >= value.size() || value[i] != '"') return false;
+    const std::size_t close = value.find('"', i + 1);
+    if (close == std::string_view::npos) return false;
+    const std::string_view tag = value.substr(i, close + 1 - i);
+    i = close + 1;
+    while (i < value.size() && IsOws(value[i])) ++i;
+    if (i < value.size() && value[i] != ',') return false;  // "abc"x: not a tag
+    if (tag == want) return true;
+  }
+  return false;
 }
 
 std::string RequireString(const nlohmann::json& body, std::string_view field) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <sluice/core/encoding.hpp>
 #include <sluice/core/health.hpp>
 #include <sluice/core/logging.hpp>
 #include <sluice/http/client.hpp>
@@ -69,6 +70,28 @@ class ServerTest : public ::testing::Test {
     server_->Get("/who", [](const httplib::Request&, httplib::Response&) {
       throw Unauthorized("missing bearer token");
     });
+    server_->Get("/v1/counter", [this](const httplib::Request&, httplib::Response& res) {
+      WriteJson(res, 200, {{"value", counter_.load()}});
+    });
+    server_->Get("/v1/own-etag", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("ETag", "\"handler-made\"");
+      res.set_header("Cache-Control", "no-cache");
+      WriteJson(res, 200, {{"own", true}});
+    });
+    server_->Get("/v1/secret", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-store");
+      WriteJson(res, 200, {{"csrf_token", "not-for-validators"}});
+    });
+    server_->Get("/v1/stream", [](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider("text/event-stream",
+                                       [](std::size_t, httplib::DataSink& sink) {
+                                         sink.write("data: 1\n\n", 9);
+                                         sink.done();
+                                         return true;
+                                       });
+    });
+    server_->Get("/v1/empty",
+                 [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
     server_->Start();
     base_ = "http://127.0.0.1:" + std::to_string(server_->Port());
   }
@@ -88,6 +111,7 @@ class ServerTest : public ::testing::Test {
 
   static json Error(const ClientResponse& r) { return json::parse(r.body).at("error"); }
 
+  std::atomic<int> counter_{0};
   core::Health health_;
   prometheus::Registry registry_;
   std::unique_ptr<Server> server_;
@@ -317,6 +341,226 @@ TEST_F(ServerTest, MetricsCountRequestsByRouteMethodAndStatusClass) {
                                 "server=\"test-api\",status=\"4xx\"} 1"));
   EXPECT_THAT(r.body, HasSubstr("sluice_http_request_duration_seconds_count{method=\"GET\"," +
                                 route + ",server=\"test-api\",status=\"2xx\"} 2"));
+}
+
+// The tag the server should give a body sent without a content coding.
+std::string TagOf(const std::string& body) {
+  return "\"" + core::Sha256Hex(body).substr(0, 32) + "\"";
+}
+
+const std::vector<std::pair<std::string, std::string>> kIdentity = {
+    {"Accept-Encoding", "identity"}};
+
+std::vector<std::pair<std::string, std::string>> IfNoneMatch(const std::string& value) {
+  return {{"Accept-Encoding", "identity"}, {"If-None-Match", value}};
+}
+
+TEST_F(ServerTest, AGetAnswerCarriesATagOfItsBody) {
+  const auto a = Call("GET", "/v1/items/12", "", kIdentity);
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(a.Header("ETag"), TagOf(a.body));
+  EXPECT_EQ(a.Header("Cache-Control"), "private, no-cache");
+  EXPECT_EQ(Call("GET", "/v1/items/12", "", kIdentity).Header("ETag"), a.Header("ETag"));
+  // Another body, at another path or at the same one once it changed: another tag.
+  EXPECT_NE(Call("GET", "/v1/items/13", "", kIdentity).Header("ETag"), a.Header("ETag"));
+  const auto before = Call("GET", "/v1/counter", "", kIdentity);
+  counter_ = 1;
+  const auto after = Call("GET", "/v1/counter", "", kIdentity);
+  ASSERT_TRUE(before.Header("ETag") && after.Header("ETag"));
+  EXPECT_NE(before.Header("ETag"), after.Header("ETag"));
+  EXPECT_EQ(after.Header("ETag"), TagOf(after.body));
+}
+
+TEST_F(ServerTest, AMatchingIfNoneMatchIs304WithoutABody) {
+  const std::string tag = *Call("GET", "/v1/items/12", "", kIdentity).Header("ETag");
+  const std::string opaque = tag.substr(1, tag.size() - 2);
+  for (const std::string& value :
+       std::vector<std::string>{tag, "\"other\", " + tag, "\"a\",\"b\"," + tag + " , \"c\"",
+                                "W/" + tag, "\"x\",W/" + tag, "*", " " + tag + " "}) {
+    const auto r = Call("GET", "/v1/items/12", "", IfNoneMatch(value));
+    EXPECT_EQ(r.status, 304) << value;
+    EXPECT_EQ(r.body, "") << value;
+    EXPECT_EQ(r.Header("ETag"), tag) << value;
+    EXPECT_EQ(r.Header("Cache-Control"), "private, no-cache") << value;
+    EXPECT_FALSE(r.Header("Content-Type")) << value;
+    EXPECT_TRUE(r.Header("X-Trace-Id")) << value;
+  }
+  // Two If-None-Match lines make one list.
+  EXPECT_EQ(
+      Call(
+          "GET", "/v1/items/12", "",
+          {{"Accept-Encoding", "identity"}, {"If-None-Match", "\"other\""}, {"If-None-Match", tag}})
+          .status,
+      304);
+  for (const std::string& value : std::vector<std::string>{
+           "\"other\"", opaque, "\"" + opaque.substr(1) + "\"", "W/\"other\", \"x\"", tag + "x",
+           "\"" + opaque + "-gzip\"", "**", "\"x\" " + tag, "W/ " + tag}) {
+    const auto r = Call("GET", "/v1/items/12", "", IfNoneMatch(value));
+    EXPECT_EQ(r.status, 200) << value;
+    EXPECT_EQ(json::parse(r.body).at("item"), "12") << value;
+    EXPECT_EQ(r.Header("ETag"), tag) << value;
+  }
+  // A changed body no longer matches its old tag.
+  const std::string old_tag = *Call("GET", "/v1/counter", "", kIdentity).Header("ETag");
+  EXPECT_EQ(Call("GET", "/v1/counter", "", IfNoneMatch(old_tag)).status, 304);
+  counter_ = 7;
+  const auto changed = Call("GET", "/v1/counter", "", IfNoneMatch(old_tag));
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_EQ(json::parse(changed.body).at("value"), 7);
+}
+
+// httplib cut a 200's body to a requested range (4 bytes of JSON with status 200): a wrapped
+// route ignores Range and answers the whole body, whose tag it carries.
+TEST_F(ServerTest, RangeIsIgnored) {
+  const auto r =
+      Call("GET", "/v1/items/12", "", {{"Accept-Encoding", "identity"}, {"Range", "bytes=0-3"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"item":"12"})");
+  EXPECT_FALSE(r.Header("Content-Range"));
+  EXPECT_EQ(r.Header("ETag"), TagOf(r.body));
+}
+
+TEST_F(ServerTest, A304IsCountedAs3xx) {
+  const std::string tag = *Call("GET", "/v1/items/12", "", kIdentity).Header("ETag");
+  Call("GET", "/v1/items/12", "", IfNoneMatch(tag));
+  EXPECT_THAT(Call("GET", "/metrics").body,
+              HasSubstr("sluice_http_requests_total{method=\"GET\",route=\"/v1/items/(\\\\d+)\","
+                        "server=\"test-api\",status=\"3xx\"} 1"));
+}
+
+TEST_F(ServerTest, HeadIsTaggedAndRevalidatedLikeGet) {
+  const std::string tag = *Call("GET", "/v1/items/12", "", kIdentity).Header("ETag");
+  const auto head = Call("HEAD", "/v1/items/12", "", kIdentity);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("ETag"), tag);
+  EXPECT_EQ(Call("HEAD", "/v1/items/12", "", IfNoneMatch(tag)).status, 304);
+}
+
+// The coding httplib compresses a body with is part of the representation: each coding has its
+// own tag, and the answer says that it varies with Accept-Encoding.
+TEST_F(ServerTest, ACompressedAnswerHasItsOwnTag) {
+  const auto plain = Call("GET", "/v1/items/12", "", kIdentity);
+  const auto gzip = Call("GET", "/v1/items/12", "", {{"Accept-Encoding", "gzip"}});
+  ASSERT_EQ(gzip.status, 200);
+  EXPECT_EQ(json::parse(gzip.body).at("item"), "12");  // curl decoded it
+  ASSERT_TRUE(gzip.Header("ETag"));
+  EXPECT_NE(gzip.Header("ETag"), plain.Header("ETag"));
+  EXPECT_EQ(gzip.Header("Vary"), "Accept-Encoding");
+  EXPECT_EQ(plain.Header("Vary"), "Accept-Encoding");
+  EXPECT_EQ(Call("GET", "/v1/items/12", "",
+                 {{"Accept-Encoding", "gzip"}, {"If-None-Match", *gzip.Header("ETag")}})
+                .status,
+            304);
+  EXPECT_EQ(Call("GET", "/v1/items/12", "", IfNoneMatch(*gzip.Header("ETag"))).status, 200);
+}
+
+TEST_F(ServerTest, OnlyWholeGetAnswersOf200AreTagged) {
+  const std::vector<std::pair<std::string, std::string>> any = {{"Accept-Encoding", "identity"},
+                                                                {"If-None-Match", "*"}};
+  for (const auto& [method, path, status] :
+       std::vector<std::tuple<std::string, std::string, int>>{{"GET", "/v1/items/404", 404},
+                                                              {"GET", "/boom", 500},
+                                                              {"GET", "/busy", 503},
+                                                              {"GET", "/v1/empty", 200},
+                                                              {"DELETE", "/v1/things", 204}}) {
+    const auto r = Call(method, path, "", any);
+    EXPECT_EQ(r.status, status) << method << " " << path;
+    EXPECT_FALSE(r.Header("ETag")) << method << " " << path;
+    EXPECT_FALSE(r.Header("Cache-Control")) << method << " " << path;
+  }
+  auto r = Call("POST", "/v1/releases", R"({"tag":"v1"})",
+                {{"Content-Type", "application/json"}, {"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 201);
+  EXPECT_FALSE(r.Header("ETag"));
+  r = Call("PUT", "/v1/things", R"({"count":3})",
+           {{"Content-Type", "application/json"}, {"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.Header("ETag"));
+}
+
+TEST_F(ServerTest, AStreamedAnswerIsLeftAlone) {
+  const auto r = Call("GET", "/v1/stream", "", {{"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "data: 1\n\n");
+  EXPECT_FALSE(r.Header("ETag"));
+  EXPECT_FALSE(r.Header("Cache-Control"));
+}
+
+TEST_F(ServerTest, AHandlersOwnTagAndNoStoreAreLeftAlone) {
+  auto r = Call("GET", "/v1/own-etag", "", {{"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 200);  // the handler answers If-None-Match itself, or not at all
+  EXPECT_EQ(r.Header("ETag"), "\"handler-made\"");
+  EXPECT_EQ(r.Header("Cache-Control"), "no-cache");
+  // A no-store answer is never revalidated: no validator is made of a body holding a secret.
+  r = Call("GET", "/v1/secret", "", {{"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.Header("ETag"));
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+}
+
+// On the wire: the 304 ends with its head; the connection then serves the next request.
+TEST_F(ServerTest, A304SendsNoBodyBytes) {
+  const std::string tag = *Call("GET", "/v1/items/12", "", kIdentity).Header("ETag");
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(server_->Port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request =
+      "GET /v1/items/12 HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + tag +
+      "\r\n\r\nGET /v1/items/12 HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "Connection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buf[1024];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  ASSERT_EQ(answer.rfind("HTTP/1.1 304", 0), 0U) << answer;
+  const auto head_end = answer.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answer;
+  EXPECT_EQ(answer.find("HTTP/1.1 200", head_end), head_end + 4) << answer;
+  EXPECT_NE(answer.find(R"({"item":"12"})"), std::string::npos) << answer;
+}
+
+TEST(ServerEtagOptionTest, ServersCanLeaveTaggingOff) {
+  ServerOptions options;
+  options.addr = "127.0.0.1:0";
+  options.etags = false;
+  Server server("untagged", options);
+  server.Get("/v1/x", [](const httplib::Request&, httplib::Response& res) {
+    WriteJson(res, 200, {{"x", 1}});
+  });
+  server.Start();
+  ClientRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(server.Port()) + "/v1/x";
+  req.headers = {{"If-None-Match", "*"}};
+  const auto r = Send(req);
+  server.Stop();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.Header("ETag"));
+  EXPECT_FALSE(r.Header("Cache-Control"));
+}
+
+TEST(IfNoneMatchTest, ListsTheTagByWeakComparison) {
+  EXPECT_TRUE(IfNoneMatchLists("\"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchLists("W/\"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchLists("\"abc\"", "W/\"abc\""));
+  EXPECT_TRUE(IfNoneMatchLists("\"x\",\t\"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchLists(", \"x\",, \"abc\" ,", "\"abc\""));  // empty elements are allowed
+  EXPECT_TRUE(IfNoneMatchLists("\"a,b\", \"abc\"", "\"abc\""));     // a comma inside a tag
+  EXPECT_TRUE(IfNoneMatchLists(" * ", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchLists("", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchLists("abc", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchLists("\"abcd\"", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchLists("\"ABC\"", "\"abc\""));  // tags are case-sensitive
+  EXPECT_FALSE(IfNoneMatchLists("w/\"abc\"", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchLists("\"abc", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchLists("\"abc\"x", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchLists("\"x\" \"abc\"", "\"abc\""));  // no comma: malformed
+  EXPECT_FALSE(IfNoneMatchLists("\"x\", *", "\"abc\""));       // * stands alone
+  EXPECT_FALSE(IfNoneMatchLists("\"a,\"abc\"", "\"abc\""));
 }
 
 TEST_F(ServerTest, SecondServerOnTheSamePortFailsWithAClearMessage) {

@@ -1,6 +1,7 @@
 #include "console.hpp"
 
 #include <sluice/core/encoding.hpp>
+#include <sluice/http/server.hpp>
 #include <stdexcept>
 
 namespace sluice::release_intake {
@@ -8,24 +9,6 @@ namespace {
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// If-None-Match holds the ETag (or "*"), possibly among others, possibly weak (W/"...").
-bool Matches(std::string_view header, std::string_view etag) {
-  if (header.empty()) return false;
-  if (header == "*") return true;
-  std::size_t start = 0;
-  while (start < header.size()) {
-    auto comma = header.find(',', start);
-    auto item = header.substr(start, comma == std::string_view::npos ? header.npos : comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.rfind("W/", 0) == 0) item.remove_prefix(2);
-    if (item == etag) return true;
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return false;
 }
 
 }  // namespace
@@ -94,7 +77,7 @@ StaticResponse ConsoleAssets::Serve(std::string_view path, std::string_view if_n
   // is never mixed with a cached old module.
   r.headers.emplace_back("Cache-Control", "no-cache");
   r.headers.emplace_back("ETag", file->etag);
-  if (Matches(if_none_match, file->etag)) {
+  if (http::IfNoneMatchLists(if_none_match, file->etag)) {
     r.status = 304;
     return r;
   }

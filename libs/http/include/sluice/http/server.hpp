@@ -47,6 +47,12 @@ struct ServerOptions {
   std::string tls_cert_file{};
   std::string tls_key_file{};
   std::string tls_client_ca_file{};
+  // Entity tags on whole GET answers, and 304 to a matching If-None-Match (see Server). On by
+  // default for every server: it only touches answers a client may keep and revalidate, costs
+  // one SHA-256 of a body already in memory, and a caller that sends no If-None-Match (the
+  // services calling each other) sees a few more headers and nothing else. Off for a server whose
+  // GET bodies are large and never revalidated.
+  bool etags = true;
 };
 
 using JsonHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -61,6 +67,19 @@ using JsonHandler = std::function<void(const httplib::Request&, httplib::Respons
 //    about the cause);
 //  - for POST/PUT, refuses a body over max_body_bytes with 413 body_too_large and a non-JSON
 //    Content-Type with 415 unsupported_media_type before the handler runs;
+//  - for GET and HEAD, when etags is on (the default), tags a 200 answer that has a whole body,
+//    no ETag of its own, no content provider (a stream, such as server-sent events, is left as
+//    it is) and no `Cache-Control: no-store` (such a body is never revalidated, and may hold a
+//    secret): `ETag: "<first 32 hex digits of the SHA-256 of the body>"`, with `-gzip` or `-br`
+//    before the closing quote when httplib will compress the body (each coding is its own
+//    representation), `Vary: Accept-Encoding` when the media type is one httplib compresses,
+//    and `Cache-Control: private, no-cache` unless the handler set one (API answers depend on
+//    the caller's role: shared caches must not keep them, a browser must revalidate each use).
+//    When the request's If-None-Match lists the tag (IfNoneMatchLists), the answer becomes 304
+//    without a body, keeping ETag, Cache-Control and Vary. The tag is made from the body the
+//    handler wrote, so it needs no knowledge of the resource and is right for every caller:
+//    two callers seeing different fields get different tags. The handler still runs in full;
+//    a 304 saves the transfer and the client's work, not the server's;
 //  - counts requests and latency (labels: server, route pattern, method, status class) once
 //    MountOps has named the registry.
 // Responses httplib produces itself (no route, unreadable request) get the same JSON error
@@ -125,6 +144,13 @@ class Server : public core::Component {
 // the offending element, e.g. "alerts[3].labels.foo").
 nlohmann::json ParseJsonBody(const httplib::Request& req, const core::JsonLimits& limits = {});
 void WriteJson(httplib::Response& res, int status, const nlohmann::json& body);
+
+// Whether an If-None-Match value lists `etag` (a quoted entity tag, e.g. "\"abc\""), by the weak
+// comparison RFC 9110 section 13.1.2 prescribes for it: W/"abc" and "abc" match each other;
+// tags are case-sensitive; "*" alone matches any tag. The value is a comma-separated list of
+// tags (empty elements and spaces around them allowed); parsing stops, matching nothing more,
+// at the first element that is not a tag.
+bool IfNoneMatchLists(std::string_view if_none_match, std::string_view etag);
 
 // Typed field readers; they throw BadRequest naming the field. A required string must be
 // present and non-empty; an optional one may be absent or null.
