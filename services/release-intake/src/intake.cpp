@@ -48,6 +48,13 @@ Submission FromProto(const v1::IntakeSubmission& s) {
       PutString(out.body, "env", d.env());
       if (d.has_spec_version()) out.body["spec_version"] = d.spec_version();
       if (!d.idempotency_key().empty()) out.idempotency_key = d.idempotency_key();
+      // Present (even with no reason, which the validator then refuses as it refuses the HTTP
+      // body's {"override": {}}): the body's "override".
+      if (d.has_override()) {
+        json o = json::object();
+        PutString(o, "reason", d.override().reason());
+        out.body["override"] = std::move(o);
+      }
       break;
     }
     case v1::IntakeSubmission::kCommand: {

@@ -1,5 +1,6 @@
 #include "intake.hpp"
 
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include "delivery.hpp"
@@ -76,6 +77,48 @@ TEST(IntakeDecodeTest, JsonDeploymentTakesItsIdempotencyKeyOutOfTheBody) {
   const auto& s = std::get<Submission>(d.result);
   EXPECT_EQ(s.idempotency_key, "k-1");
   EXPECT_EQ(s.body, (json{{"release_id", "r-1"}, {"env", "prod"}}));
+}
+
+// An admin's override of the promotion gate travels in the protobuf form as the HTTP body's
+// {"override": {"reason"}}, and the API's validator reads it (or refuses it) as it reads that body.
+TEST(IntakeDecodeTest, ProtobufDeploymentCarriesTheOverrideAsTheApiBodyDoes) {
+  v1::IntakeSubmission s;
+  s.set_submission_id("sub-o");
+  s.mutable_deployment()->set_release_id("r-1");
+  s.mutable_deployment()->set_env("production");
+  s.mutable_deployment()->mutable_override()->set_reason("INC-7: the fix must ship now");
+  auto sub = std::get<Submission>(
+      DecodeSubmission(s.SerializeAsString(), std::nullopt, std::nullopt).result);
+  EXPECT_EQ(sub.body, (json{{"release_id", "r-1"},
+                            {"env", "production"},
+                            {"override", {{"reason", "INC-7: the fix must ship now"}}}}));
+  auto v = ValidateDeploymentRequest(sub.body);
+  ASSERT_TRUE(std::holds_alternative<DeploymentRequest>(v));
+  EXPECT_EQ(std::get<DeploymentRequest>(v).override_reason, "INC-7: the fix must ship now");
+
+  // The JSON form of the same submission (the proto's JSON mapping) is passed as it is: the same
+  // body either way.
+  std::string text;
+  google::protobuf::util::JsonPrintOptions names;
+  names.preserve_proto_field_names = true;  // the contract's names: submission_id, release_id
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(s, &text, names).ok());
+  const auto from_json =
+      std::get<Submission>(DecodeSubmission(text, "application/json", std::nullopt).result);
+  EXPECT_EQ(from_json.body, sub.body) << text;
+
+  // An override without a reason is refused as {"override": {}} is over HTTP, naming the field.
+  s.mutable_deployment()->mutable_override()->clear_reason();
+  sub = std::get<Submission>(
+      DecodeSubmission(s.SerializeAsString(), std::nullopt, std::nullopt).result);
+  EXPECT_EQ(sub.body["override"], json::object());
+  v = ValidateDeploymentRequest(sub.body);
+  ASSERT_TRUE(std::holds_alternative<FieldError>(v));
+  EXPECT_EQ(std::get<FieldError>(v).field, "override.reason");
+  // None at all: no override.
+  s.mutable_deployment()->clear_override();
+  sub = std::get<Submission>(
+      DecodeSubmission(s.SerializeAsString(), std::nullopt, std::nullopt).result);
+  EXPECT_FALSE(sub.body.contains("override"));
 }
 
 TEST(IntakeDecodeTest, MalformedRecordsSayWhyAndKeepAReadableId) {
