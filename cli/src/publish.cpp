@@ -93,6 +93,10 @@ PublishCommand::PublishCommand(CLI::App& app) {
   auto* publish = app.add_subcommand(
       "publish", "submit to Sluice over Kafka (the public inbound topic), as a producer does");
   publish->require_subcommand(1);
+  brokers_ = EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092");
+  topic_ = "sluice.intake.v1";
+  results_topic_ = "sluice.intake.results.v1";
+
   release_ = publish->add_subcommand(
       "release", "submit a release on sluice.intake.v1 and wait for its answer");
   auto* r = release_;
@@ -107,42 +111,74 @@ PublishCommand::PublishCommand(CLI::App& app) {
   r->add_option("--kind", kind_, "tarball | image | model");
   r->add_option("--image", image_, "the image Kubernetes targets run");
   r->add_option("--image-digest", image_digest_, "that image's digest, sha256:<hex>");
-  brokers_ = EnvOr("SLUICE_KAFKA_BROKERS", "127.0.0.1:19092");
-  r->add_option("--brokers", brokers_, "Kafka bootstrap servers (SLUICE_KAFKA_BROKERS)");
-  topic_ = "sluice.intake.v1";
-  results_topic_ = "sluice.intake.results.v1";
-  auto* topic = r->add_option("--topic", topic_, "the inbound topic");
-  r->add_option("--as-principal", as_principal_,
-                "publish on PRINCIPAL's own topic sluice.intake.p.<PRINCIPAL>.v1 with the role "
-                "release-intake maps it to (SLUICE_INTAKE_KAFKA_PRINCIPALS), no token; connect "
-                "as it with SLUICE_KAFKA_SASL_USERNAME / SLUICE_KAFKA_SASL_PASSWORD_FILE")
-      ->excludes(topic);
-  r->add_option("--results-topic", results_topic_, "where the answer comes");
-  r->add_option("--id", id_, "submission id (default: a new UUID); resubmitting it has one effect");
-  r->add_option("--timeout", timeout_, "how long to wait for the answer, e.g. 30s");
-  r->add_flag("--no-wait", no_wait_, "produce and return without waiting for the answer");
+  AddProducerOptions(r);
+
+  // The same request as `sluice deploy` (POST /v1/deployments), under the same option names.
+  deployment_ = publish->add_subcommand(
+      "deployment", "request a deployment on sluice.intake.v1 and wait for its answer");
+  auto* d = deployment_;
+  d->add_option("--release", release_id_, "release id")->required();
+  d->add_option("--env", env_, "environment")->required();
+  d->add_option("--spec-version", spec_version_, "delivery spec version (default: latest)");
+  d->add_option("--idempotency-key", idempotency_key_,
+                "resubmitting with the same key deploys once (default: the submission id)");
+  d->add_option("--override", override_reason_,
+                "REASON: deploy past the promotion gate or a freeze (admins of the environment "
+                "only; audited with the reason)");
+  AddProducerOptions(d);
 }
 
-bool PublishCommand::Chosen() const { return release_ != nullptr && release_->parsed(); }
+void PublishCommand::AddProducerOptions(CLI::App* sub) {
+  sub->add_option("--brokers", brokers_, "Kafka bootstrap servers (SLUICE_KAFKA_BROKERS)");
+  auto* topic = sub->add_option("--topic", topic_, "the inbound topic");
+  sub->add_option("--as-principal", as_principal_,
+                  "publish on PRINCIPAL's own topic sluice.intake.p.<PRINCIPAL>.v1 with the role "
+                  "release-intake maps it to (SLUICE_INTAKE_KAFKA_PRINCIPALS), no token; connect "
+                  "as it with SLUICE_KAFKA_SASL_USERNAME / SLUICE_KAFKA_SASL_PASSWORD_FILE")
+      ->excludes(topic);
+  sub->add_option("--results-topic", results_topic_, "where the answer comes");
+  sub->add_option("--id", id_,
+                  "submission id (default: a new UUID); resubmitting it has one effect");
+  sub->add_option("--timeout", timeout_, "how long to wait for the answer, e.g. 30s");
+  sub->add_flag("--no-wait", no_wait_, "produce and return without waiting for the answer");
+}
+
+bool PublishCommand::Chosen() const {
+  return (release_ != nullptr && release_->parsed()) ||
+         (deployment_ != nullptr && deployment_->parsed());
+}
 
 int PublishCommand::Run(const std::string& token) const {
   const auto timeout = core::ParseDuration(timeout_);
   if (!timeout) throw std::runtime_error("--timeout '" + timeout_ + "' is not a duration");
+  const bool deployment = deployment_ != nullptr && deployment_->parsed();
   v1::IntakeSubmission s;
   s.set_submission_id(id_.empty() ? core::NewUuid() : id_);
-  auto* rel = s.mutable_release();
-  rel->set_app(app_);
-  rel->set_tag(tag_);
-  rel->set_version(version_);
-  rel->set_artifact_url(url_);
-  rel->set_sha256(sha_);
-  rel->set_created_by(by_);
-  rel->set_commit(commit_);
-  rel->set_repo(repo_);
-  rel->set_artifact_kind(kind_);
-  rel->set_image(image_);
-  rel->set_image_digest(image_digest_);
+  if (deployment) {
+    auto* dep = s.mutable_deployment();
+    dep->set_release_id(release_id_);
+    dep->set_env(env_);
+    if (deployment_->count("--spec-version") > 0) dep->set_spec_version(spec_version_);
+    dep->set_idempotency_key(idempotency_key_);
+    if (!override_reason_.empty()) dep->mutable_override()->set_reason(override_reason_);
+  } else {
+    auto* rel = s.mutable_release();
+    rel->set_app(app_);
+    rel->set_tag(tag_);
+    rel->set_version(version_);
+    rel->set_artifact_url(url_);
+    rel->set_sha256(sha_);
+    rel->set_created_by(by_);
+    rel->set_commit(commit_);
+    rel->set_repo(repo_);
+    rel->set_artifact_kind(kind_);
+    rel->set_image(image_);
+    rel->set_image_digest(image_digest_);
+  }
   const std::string value = s.SerializeAsString();
+  // The record key keeps one app's submissions in order; a deployment request names no app, so
+  // its release's id (this command waits for each answer before it returns anyway).
+  const std::string& record_key = deployment ? release_id_ : app_;
   const std::string topic =
       as_principal_.empty() ? topic_ : "sluice.intake.p." + as_principal_ + ".v1";
 
@@ -157,9 +193,10 @@ int PublishCommand::Run(const std::string& token) const {
   if (as_principal_.empty()) headers->add("authorization", "Bearer " + token);
   headers->add("content-type", "application/protobuf");
   headers->add("submission-id", s.submission_id());
-  const auto code = producer->produce(
-      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-      const_cast<char*>(value.data()), value.size(), app_.data(), app_.size(), 0, headers, nullptr);
+  const auto code =
+      producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                        const_cast<char*>(value.data()), value.size(), record_key.data(),
+                        record_key.size(), 0, headers, nullptr);
   if (code != RdKafka::ERR_NO_ERROR) {
     delete headers;  // kept by librdkafka only when the produce call succeeds
     throw std::runtime_error("cannot produce to " + topic + ": " + RdKafka::err2str(code));
@@ -183,6 +220,18 @@ int PublishCommand::Run(const std::string& token) const {
     if (Header(*m, "content-type") == "application/json" || !result.ParseFromString(payload)) {
       std::cout << payload << "\n";
       return kExitError;
+    }
+    if (result.outcome() == v1::INTAKE_OUTCOME_ACCEPTED && deployment) {
+      const json body = json::parse(result.body_json(), nullptr, /*allow_exceptions=*/false);
+      std::cout << "deployment " << result.deployment_id() << " accepted (" << result.http_status()
+                << "): release " << result.release_id() << " -> " << env_ << "\n";
+      if (body.is_object() && body.contains("override") && body["override"].is_object() &&
+          body["override"].value("overridden", json()).is_string()) {
+        std::cout << "the promotion gate was overridden ("
+                  << body["override"]["overridden"].get<std::string>()
+                  << "); recorded in the audit log with the reason\n";
+      }
+      return 0;
     }
     if (result.outcome() == v1::INTAKE_OUTCOME_ACCEPTED) {
       std::cout << "release " << result.release_id() << " accepted (" << result.http_status()

@@ -1,23 +1,26 @@
 #pragma once
 
-// `sluice publish release …`: the CLI as a Kafka producer of the public inbound topic
-// (sluice.intake.v1, docs/kafka-producers.md). It submits a release as a protobuf
-// IntakeSubmission carrying the API token in the record's `authorization` header, and by
-// default waits for its answer on sluice.intake.results.v1.
+// `sluice publish release …` and `sluice publish deployment …`: the CLI as a Kafka producer of
+// the public inbound topic (sluice.intake.v1, docs/kafka-producers.md). It submits a release or a
+// deployment request as a protobuf IntakeSubmission carrying the API token in the record's
+// `authorization` header, and by default waits for its answer on sluice.intake.results.v1.
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace sluice::cli {
 
 class PublishCommand {
  public:
-  // Adds `publish` (and `publish release`) to `app`.
+  // Adds `publish` (and `publish release`, `publish deployment`) to `app`.
   explicit PublishCommand(CLI::App& app);
   bool Chosen() const;
-  CLI::App* Release() const { return release_; }  // `publish release`
-  // Produces the submission with `token` (none with --as-principal), then prints the answer (or
+  CLI::App* Release() const { return release_; }        // `publish release`
+  CLI::App* Deployment() const { return deployment_; }  // `publish deployment`
+  // Produces the submission of the chosen subcommand with `token` (none with --as-principal),
+  // then prints the answer (or
   // that none came in time). The exit status: 0 accepted, 1 refused (4 for 401/403), 5 when
   // Kafka or the answer did not come. The connection's security (SASL, TLS) comes from the
   // services' settings, kafka::ReadSecurity: SLUICE_KAFKA_SECURITY_PROTOCOL,
@@ -29,8 +32,16 @@ class PublishCommand {
   bool NeedsToken() const { return as_principal_.empty(); }
 
  private:
+  // The options of every subcommand: where the record goes, where its answer comes, how long
+  // the answer is waited for.
+  void AddProducerOptions(CLI::App* sub);
+
   CLI::App* release_ = nullptr;
+  CLI::App* deployment_ = nullptr;
   std::string app_, tag_, version_, url_, sha_, by_, commit_, repo_, kind_, image_, image_digest_;
+  // publish deployment: as `sluice deploy` (--override REASON: an admin past the promotion gate).
+  std::string release_id_, env_, idempotency_key_, override_reason_;
+  std::int64_t spec_version_ = 0;
   std::string brokers_, topic_, results_topic_, id_, timeout_ = "30s", as_principal_;
   bool no_wait_ = false;
 };

@@ -1,4 +1,4 @@
-// sluice publish release …: the CLI as a Kafka producer of the public inbound topic
+// sluice publish release|deployment …: the CLI as a Kafka producer of the public inbound topic
 // (publish.hpp, docs/kafka-producers.md).
 #include "../publish.hpp"
 
@@ -10,9 +10,11 @@ namespace sluice::cli {
 
 void AddPublishCommands(Commands& commands) {
   auto publish = std::make_shared<PublishCommand>(commands.root());
-  commands.On(publish->Release(), [publish](Invocation& in) {
-    return publish->Run(publish->NeedsToken() ? Token(in.g) : std::string());
-  });
+  for (auto* sub : {publish->Release(), publish->Deployment()}) {
+    commands.On(sub, [publish](Invocation& in) {
+      return publish->Run(publish->NeedsToken() ? Token(in.g) : std::string());
+    });
+  }
 }
 
 }  // namespace sluice::cli
