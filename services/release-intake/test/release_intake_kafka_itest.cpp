@@ -6,6 +6,7 @@
 // app names of its own (random suffixes). The dead-letter topic is the shared one: its records
 // are told apart by dlq_original_topic.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sluice/v1/intake.pb.h>
 #include <sys/wait.h>
 
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/testing/serve.hpp>
 #include <sluice/kafka/consumer.hpp>
 #include <sluice/kafka/producer.hpp>
 #include <sluice/pg/database.hpp>
@@ -24,6 +26,7 @@
 #include <sluice/testing/process.hpp>
 #include <sluice/testing/stack.hpp>
 #include <sstream>
+#include <thread>
 
 namespace sluice::release_intake {
 namespace {
@@ -91,8 +94,10 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
     intake_topic_ = "itest.intake." + suffix;
     ci_principal_ = "itest-ci-" + suffix;
     approver_principal_ = "itest-approver-" + suffix;
+    admin_principal_ = "itest-admin-" + suffix;
     results_topic_ = "itest.intake.results." + suffix;
     port_ = st::FreePort();
+    planner_port_ = st::FreePort();
     admin_token_ = "itest-admin-" + st::RandomSuffix(24);
     std::filesystem::create_directories(SLUICE_TEST_LOG_DIR);
     service_ = std::make_unique<st::ChildProcess>(
@@ -105,11 +110,13 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
             {"SLUICE_KAFKA_GROUP", "itest-intake-" + suffix},
             {"SLUICE_INTAKE_TOPICS", intake_topic_},
             {"SLUICE_INTAKE_RESULTS_TOPIC", results_topic_},
-            {"SLUICE_INTAKE_KAFKA_PRINCIPALS",
-             ci_principal_ + "=deployer@production:viewer," + approver_principal_ + "=approver"},
+            {"SLUICE_INTAKE_KAFKA_PRINCIPALS", ci_principal_ + "=deployer@production:viewer," +
+                                                   approver_principal_ + "=approver," +
+                                                   admin_principal_ + "=admin"},
             {"SLUICE_ADMIN_TOKEN", admin_token_},
             {"SLUICE_SERVICE_TOKEN", st::kServiceToken},
-            {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(st::FreePort())},
+            // Nothing listens there but a test's stand-in for the planner's deployment.
+            {"SLUICE_PLANNER_URL", "http://127.0.0.1:" + std::to_string(planner_port_)},
             {"SLUICE_HOUSEKEEPING_INTERVAL", "1s"},
             {"SLUICE_LOG_LEVEL", "info"}},
         std::string(SLUICE_TEST_LOG_DIR) + "/release-intake-" + schema_->Name() + ".log");
@@ -251,8 +258,10 @@ class ReleaseIntakeKafkaItest : public ::testing::Test {
   // Kafka principals mapped to roles (SLUICE_INTAKE_KAFKA_PRINCIPALS), each with its own topic.
   static inline std::string ci_principal_;
   static inline std::string approver_principal_;
+  static inline std::string admin_principal_;
   static inline std::string results_topic_;
   static inline int port_ = 0;
+  static inline int planner_port_ = 0;
   static inline std::string admin_token_;
   static inline std::string viewer_;
   static inline std::string deployer_;
@@ -774,6 +783,158 @@ TEST_F(ReleaseIntakeKafkaItest, APrincipalsTopicCarriesItsMappedRole) {
       << audit.body;
   EXPECT_EQ(actors["deployment.approve"], std::vector<std::string>{"kafka:" + approver_principal_})
       << audit.body;
+}
+
+// An admin's override of the promotion gate over Kafka, as POST /v1/deployments takes it: a
+// principal mapped as deployer is refused (403 override_not_allowed naming the field, audited as
+// kafka:<principal>), one mapped as admin deploys past the gate, audited, and the deployment
+// shows the override (gate_override) as one requested over HTTP does.
+TEST_F(ReleaseIntakeKafkaItest, AnOverrideOfTheGateOverKafkaIsAnAdminsOnly) {
+  const auto app = NewApp();
+  auto spec = Call("PUT", "/v1/apps/" + app, DemoSpec(app), admin_token_, "application/yaml");
+  ASSERT_EQ(spec.status, 201) << spec.body;
+  auto r = Call("POST", "/v1/releases",
+                json{{"app", app},
+                     {"tag", "v7.0.0"},
+                     {"artifact_url", "https://artifacts.example.com/" + app + ".tgz"},
+                     {"sha256", kSha}}
+                    .dump(),
+                deployer_);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string release_id = json::parse(r.body)["id"];
+  // staging is frozen: the gate refuses every deployment into it.
+  r = Call("PUT", "/v1/apps/" + app + "/environments/staging/freeze",
+           json{{"reason", "audit week"}}.dump(), admin_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  const std::string reason = "INC-9: the fix must ship now";
+  const auto submit = [&](const std::string& principal, const std::string& why) {
+    v1::IntakeSubmission s;
+    s.set_submission_id(NewId());
+    s.mutable_deployment()->set_release_id(release_id);
+    s.mutable_deployment()->set_env("staging");
+    if (!why.empty()) s.mutable_deployment()->mutable_override()->set_reason(why);
+    ProduceTo("sluice.intake.p." + principal + ".v1", app, s.SerializeAsString(), "", "");
+    const auto got = Answers(s.submission_id());
+    if (got.size() != 1) throw std::runtime_error("no answer to " + s.DebugString());
+    return got[0];
+  };
+  // Without an override the gate holds, for an admin too.
+  const auto held = submit(admin_principal_, "");
+  EXPECT_EQ(held["http_status"], 409) << held.dump() << service_->LogTail();
+  EXPECT_EQ(held["error"]["code"], "environment_frozen");
+
+  // ci, a deployer in staging: the override is refused as the HTTP API refuses a deployer's.
+  auto refused = submit(ci_principal_, reason);
+  EXPECT_EQ(refused["outcome"], "refused") << refused.dump();
+  EXPECT_EQ(refused["http_status"], 403) << refused.dump();
+  EXPECT_EQ(refused["error"]["code"], "override_not_allowed");
+  EXPECT_EQ(refused["error"]["field"], "override");
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("only an admin of 'staging'"),
+            std::string::npos)
+      << refused.dump();
+  EXPECT_EQ(refused["body"]["error"]["detail"]["needed"], "admin") << refused.dump();
+  const json over = {
+      {"release_id", release_id}, {"env", "staging"}, {"override", {{"reason", reason}}}};
+  auto http = Call("POST", "/v1/deployments", over.dump(), deployer_);
+  ASSERT_EQ(http.status, 403) << http.body;
+  const json http_error = json::parse(http.body)["error"];
+  EXPECT_EQ(http_error["code"], refused["error"]["code"]);
+  EXPECT_EQ(http_error["field"], refused["error"]["field"]);
+
+  // The admin principal deploys past the freeze.
+  const auto passed = submit(admin_principal_, reason);
+  ASSERT_EQ(passed["http_status"], 202) << passed.dump() << service_->LogTail();
+  EXPECT_EQ(passed["outcome"], "accepted");
+  EXPECT_EQ(passed["body"]["override"]["overridden"], "environment_frozen") << passed.dump();
+  EXPECT_EQ(passed["body"]["override"]["reason"], reason);
+  const std::string deployment_id = passed["deployment_id"];
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return releases_->Count(deployment_id, events::v1::Envelope::kDeploymentRequested) == 1;
+      },
+      30s));
+
+  // The deployment's record shows it (a stand-in planner answers for the deployment).
+  httplib::Server planner;
+  planner.Get(R"(/v1/deployments/([A-Za-z0-9-]+))",
+              [&](const httplib::Request& req, httplib::Response& res) {
+                res.set_content(json{{"id", std::string(req.matches[1])},
+                                     {"release_id", release_id},
+                                     {"app", app},
+                                     {"env", "staging"},
+                                     {"status", "pending"}}
+                                    .dump(),
+                                "application/json");
+              });
+  ASSERT_TRUE(planner.bind_to_port("127.0.0.1", planner_port_));
+  std::thread serving = http::testing::ServeInBackground(planner);
+  struct Stop {
+    httplib::Server& server;
+    std::thread& thread;
+    ~Stop() {
+      server.stop();
+      thread.join();
+    }
+  } stop{planner, serving};
+  auto shown = Call("GET", "/v1/deployments/" + deployment_id, "", viewer_);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  const json record = json::parse(shown.body);
+  EXPECT_EQ(record["gate_override"]["reason"], reason) << record.dump();
+  EXPECT_EQ(record["gate_override"]["overridden"], "environment_frozen") << record.dump();
+
+  // Audited as over HTTP, with the principal as the actor and kafka as the transport.
+  auto audit = Call("GET", "/v1/audit?limit=200", "", admin_token_);
+  ASSERT_EQ(audit.status, 200);
+  std::vector<json> refused_rows, override_rows;
+  const json items = json::parse(audit.body)["items"];
+  for (const auto& e : items) {
+    if (e.value("target", "") != app + "/staging") continue;
+    if (e.value("outcome", "") == "refused_override" &&
+        e["detail"].value("transport", "") == "kafka") {
+      refused_rows.push_back(e);
+    }
+    if (e.value("action", "") == "deployment.override") override_rows.push_back(e);
+  }
+  ASSERT_EQ(refused_rows.size(), 1u) << audit.body;
+  EXPECT_EQ(refused_rows[0]["action"], "deployment.request");
+  EXPECT_EQ(refused_rows[0]["actor"], "kafka:" + ci_principal_);
+  EXPECT_EQ(refused_rows[0]["detail"]["override_reason"], reason);
+  ASSERT_EQ(override_rows.size(), 1u) << audit.body;
+  EXPECT_EQ(override_rows[0]["actor"], "kafka:" + admin_principal_);
+  EXPECT_EQ(override_rows[0]["outcome"], "overrode_environment_frozen");
+  EXPECT_EQ(override_rows[0]["detail"]["reason"], reason);
+  EXPECT_EQ(override_rows[0]["detail"]["deployment_id"], deployment_id);
+  EXPECT_EQ(override_rows[0]["detail"]["transport"], "kafka");
+
+  // `sluice publish deployment --override REASON`, as `sluice deploy --override REASON`.
+  const auto publish = [&](const std::string& principal) {
+    const std::string cmd = "env -u SLUICE_TOKEN " + std::string(SLUICE_CLI_BIN) +
+                            " publish deployment --release " + release_id +
+                            " --env staging --override 'INC-10: the CLI' --brokers " +
+                            KafkaBrokers() + " --as-principal " + principal + " --results-topic " +
+                            results_topic_ + " --timeout 30s 2>&1";
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return std::make_pair(-1, out);
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  };
+  const auto [code, out] = publish(ci_principal_);
+  EXPECT_EQ(code, 4) << out << service_->LogTail();
+  EXPECT_NE(out.find("refused (403 override_not_allowed)"), std::string::npos) << out;
+  EXPECT_NE(out.find("[field override]"), std::string::npos) << out;
+  const auto [admin_code, admin_out] = publish(admin_principal_);
+  EXPECT_EQ(admin_code, 0) << admin_out << service_->LogTail();
+  EXPECT_NE(admin_out.find("accepted (202): release " + release_id + " -> staging"),
+            std::string::npos)
+      << admin_out;
+  EXPECT_NE(admin_out.find("the promotion gate was overridden (environment_frozen)"),
+            std::string::npos)
+      << admin_out;
 }
 
 }  // namespace
