@@ -369,6 +369,25 @@ while time.time() < deadline:
 call("GET", f"/v1/deployments/{dep_id}", 200, token=viewer)
 call("GET", f"/v1/deployments?app={APP}&status=running", 200, token=viewer)
 call("GET", f"/v1/deployments?app={APP}&status=waiting", 200, token=viewer)
+# Paging: with two or more deployments the first page of one names the next, which holds the one
+# after it (none held: those come on the first page only); a cursor that is not one is refused.
+_, _, one = call("GET", "/v1/deployments?limit=1", 200, token=viewer)
+_, _, two = call("GET", "/v1/deployments?limit=2", 200, token=viewer)
+planned = [d for d in (two or {}).get("deployments", []) if "generation" in d]  # not the held ones
+if one and len(planned) >= 2:
+    if not isinstance(one.get("next_cursor"), str):
+        fail(f"GET /v1/deployments?limit=1 with {len(planned)}+ deployments: no next_cursor: {one}")
+    else:
+        last = [d for d in one["deployments"] if "generation" in d][-1]
+        _, _, nxt = call("GET", "/v1/deployments?limit=1&cursor=" + urllib.parse.quote(one["next_cursor"]), 200,
+                         token=viewer)
+        got = (nxt or {}).get("deployments", [])
+        if len(got) != 1 or got[0]["id"] == last["id"] or "generation" not in got[0] \
+                or (got[0]["created_at"], got[0]["id"]) > (last["created_at"], last["id"]):
+            fail(f"the page after {last['id']} ({last['created_at']}): {got}")
+s, _, err = call("GET", "/v1/deployments?cursor=not.a.cursor", 400, token=viewer)
+if err and err["error"].get("field") != "cursor":
+    fail(f"a malformed cursor: {err}")
 call("GET", "/v1/deployments/no-such-deployment", 404, token=viewer)
 call("GET", f"/v1/deployments/{dep_id}/instances", {200, 404}, token=viewer)
 call("POST", f"/v1/deployments/{dep_id}:pause", 403, token=viewer, body={})
