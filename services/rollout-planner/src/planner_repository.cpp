@@ -22,14 +22,16 @@ constexpr const char* kDeploymentColumns = SLUICE_DEPLOYMENT_COLUMNS("spec_yaml"
 // GET /v1/deployments: newest first, the id breaking ties, so the order is total and a page
 // starts after the (created_at, id) of the previous one's last row (keyset paging over the
 // deployments_listing index, no OFFSET); each row's position, created_at in microseconds, after
-// the deployment's columns.
+// the deployment's columns. The cursor's time goes back as whole seconds plus microseconds, each
+// exact in the double an interval is multiplied by.
 constexpr int kListPositionColumn = 23;
 constexpr const char* kListSql =
     "SELECT " SLUICE_DEPLOYMENT_COLUMNS("''::text", "''::text") ", "
     "(extract(epoch FROM created_at) * 1000000)::bigint FROM deployments "
     "WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2) "
     "AND ($3::text IS NULL OR status = $3) AND ($5::bigint IS NULL OR (created_at, id) < "
-    "(timestamptz 'epoch' + $5::bigint * interval '1 microsecond', $6::text)) "
+    "(timestamptz 'epoch' + ($5::bigint / 1000000) * interval '1 second' + "
+    "($5::bigint % 1000000) * interval '1 microsecond', $6::text)) "
     "ORDER BY created_at DESC, id DESC LIMIT $4";
 
 constexpr const char* kInsertDeploymentSql =
