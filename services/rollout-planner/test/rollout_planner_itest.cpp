@@ -679,12 +679,15 @@ TEST_F(RolloutPlannerItest, TheListPagesWithCursorsInItsOrderAndRefusesAMalforme
   EXPECT_TRUE(whole["next_cursor"].is_null()) << whole.dump();
 
   const std::string cursor = Get("/v1/deployments?app=" + app + "&limit=1")["next_cursor"];
-  for (const std::string& bad : {std::string("nonsense!"), std::string("MTIz"), cursor + "=",
-                                 std::string(""), std::string("LTEuYQ")}) {
+  // As sent in the query (URL-encoded): not base64url, no id ("123"), padded, empty, a negative
+  // time ("-1.a"), a space in the id ("5.d 1").
+  for (const std::string& bad : {std::string("nonsense!"), std::string("MTIz"), cursor + "%3D",
+                                 std::string(""), std::string("LTEuYQ"), std::string("NS5kIDE")}) {
     long status = 0;
     const json body = Get("/v1/deployments?app=" + app + "&cursor=" + bad, &status);
     EXPECT_EQ(status, 400) << bad << ": " << body.dump();
-    EXPECT_EQ(body["error"]["field"], "cursor") << bad << ": " << body.dump();
+    EXPECT_EQ(body.value(json::json_pointer("/error/field"), std::string()), "cursor")
+        << bad << ": " << body.dump();
   }
 }
 
