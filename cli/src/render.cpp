@@ -1,11 +1,13 @@
 #include "render.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <map>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/duration.hpp>
 #include <sluice/core/rfc3339.hpp>
+#include <string_view>
 
 namespace sluice::cli {
 namespace {
@@ -403,6 +405,32 @@ std::vector<std::string> RenderDeploymentList(const json& list) {
                     Str(d, "created_at")});
   }
   return Table(rows);
+}
+
+namespace {
+
+// `word` as a shell reads it back: as it is when it holds only safe characters, else in single
+// quotes (' as '\'').
+std::string ShellWord(std::string_view word) {
+  const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("-_./:=@%+,").find(c) != std::string_view::npos;
+  });
+  if (safe) return std::string(word);
+  std::string out = "'";
+  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+std::string NextPageLine(const json& list, const std::vector<std::string>& command) {
+  if (!list.is_object() || !list.contains("next_cursor") || !list["next_cursor"].is_string()) {
+    return "";
+  }
+  std::string out = "next page:";
+  for (const auto& w : command) out += " " + ShellWord(w);
+  return out + " --cursor " + ShellWord(list["next_cursor"].get<std::string>());
 }
 
 json ListItems(const json& list, const char* key) {

@@ -99,6 +99,11 @@ std::string RetryKey(std::string_view deployment_id);
 // still waits ("waiting (environment_frozen)").
 std::vector<std::string> RenderDeploymentList(const nlohmann::json& list);
 
+// The line after a list's table when the answer has a further page (a string next_cursor):
+// "next page: <command> --cursor <next_cursor>", `command` being the list's words as typed
+// (each shell-quoted when it needs it); "" on the last page.
+std::string NextPageLine(const nlohmann::json& list, const std::vector<std::string>& command);
+
 // The items of a list answer: `key` ({"analyses":[...]}, {"incidents":[...]}), else "items";
 // an empty array when there is neither.
 nlohmann::json ListItems(const nlohmann::json& list, const char* key);

@@ -158,6 +158,21 @@ TEST(RenderDeploymentList, Table) {
   EXPECT_EQ(lines[1], "d1  shop  production  1.2.3    running  2024-05-01T10:00:00Z");
 }
 
+TEST(RenderDeploymentList, NextPageLineIsTheCommandAgainWithTheCursorOnlyWhenThereIsAPage) {
+  const std::vector<std::string> cmd = {"sluice", "deployment", "list", "--app",
+                                        "shop",   "--limit",    "20"};
+  EXPECT_EQ(NextPageLine(json::parse(R"({"deployments":[],"next_cursor":"MTc5Ni5kMQ"})"), cmd),
+            "next page: sluice deployment list --app shop --limit 20 --cursor MTc5Ni5kMQ");
+  // The last page, or an answer without paging: no line.
+  EXPECT_EQ(NextPageLine(json::parse(R"({"deployments":[],"next_cursor":null})"), cmd), "");
+  EXPECT_EQ(NextPageLine(json::parse(R"({"deployments":[]})"), cmd), "");
+  EXPECT_EQ(NextPageLine(json::array(), cmd), "");
+  // What a shell would split or expand is quoted.
+  EXPECT_EQ(NextPageLine(json::parse(R"({"next_cursor":"a b"})"),
+                         {"sluice", "deployment", "list", "--env", "it's prod"}),
+            "next page: sluice deployment list --env 'it'\\''s prod' --cursor 'a b'");
+}
+
 TEST(RenderDeploymentList, AWaitingDeploymentSaysUntilWhenOrWhyItWaits) {
   // GET /v1/deployments lists the ones release-intake holds first, as GET by id shows them.
   const auto lines = RenderDeploymentList(json::parse(R"({"deployments":[

@@ -113,8 +113,14 @@ class SluiceCliItest : public ::testing::Test {
     };
     server_.Get("/v1/releases", reply(R"({"items":[{"id":"r-1","app":"shop","version":"1.2.3",
       "tag":"v1.2.3","created_by":"ci","created_at":"2024-05-01T10:00:00Z"}]})"));
-    server_.Get("/v1/deployments", reply(R"({"items":[{"id":"d-1","app":"shop","env":"prod",
-      "version":"1.2.3","status":"running","generation":2}]})"));
+    // Two pages: d-1, then (cursor MTAuZC0x) d-0, the last.
+    const auto first_page = reply(R"({"items":[{"id":"d-1","app":"shop","env":"prod",
+      "version":"1.2.3","status":"running","generation":2}],"next_cursor":"MTAuZC0x"})");
+    const auto last_page = reply(R"({"items":[{"id":"d-0","app":"shop","env":"prod",
+      "version":"1.2.2","status":"succeeded","generation":1}],"next_cursor":null})");
+    server_.Get("/v1/deployments", [=](const httplib::Request& req, httplib::Response& res) {
+      (req.has_param("cursor") ? last_page : first_page)(req, res);
+    });
     server_.Post("/v1/tokens", reply(R"({"id":"t-9","name":"ci","role":"deployer",
       "expires_at_ms":0,"token":"sk-secret"})",
                                      201));
@@ -418,6 +424,26 @@ TEST_F(SluiceCliItest, DeploymentInstancesListsTheExecutorsRecords) {
 
   r = Sluice("deployment instances nope");
   EXPECT_EQ(r.exit_code, 3) << r.out;
+}
+
+// `deployment list`: the table ends with the command for the next page while there is one;
+// --cursor asks for it; JSON keeps next_cursor.
+TEST_F(SluiceCliItest, DeploymentListPagesWithTheCursorItPrints) {
+  auto r = Sluice("deployment list --app shop --limit 1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("d-1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("next page: sluice deployment list --app shop --limit 1 --cursor MTAuZC0x"),
+            std::string::npos)
+      << r.out;
+  r = Sluice("deployment list --app shop --limit 1 --cursor MTAuZC0x");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().params, (std::multimap<std::string, std::string>{
+                               {"app", "shop"}, {"cursor", "MTAuZC0x"}, {"limit", "1"}}));
+  EXPECT_NE(r.out.find("d-0"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("next page"), std::string::npos) << r.out;  // the last page
+  r = Sluice("deployment list -o json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["next_cursor"], "MTAuZC0x");
 }
 
 TEST_F(SluiceCliItest, QueryParametersAreUrlEncoded) {

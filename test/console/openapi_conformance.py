@@ -377,6 +377,39 @@ for verb, who_tok in (("pause", deployer), ("resume", deployer), ("promote", dep
                       ("abort", deployer), ("rollback", approver)):
     call("POST", f"/v1/deployments/{dep_id}:{verb}", 202, token=who_tok, body={"reason": "conformance"})
 call("POST", f"/v1/deployments/{dep_id}:pause", 400, token=deployer, body={"reason": 5})
+# A second deployment of the release (queued behind the aborted one, or refused when the
+# environment does not allow it), so that the list has a second page.
+s, _, dep2 = call("POST", "/v1/deployments", {202, 409}, token=deployer, body={"release_id": release["id"], "env": env},
+                  headers={"Idempotency-Key": f"conf2-{suffix}"})
+if s == 202:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        s, _, _ = request("GET", f"/v1/deployments/{dep2['deployment_id']}", token=viewer)
+        if s == 200:
+            break
+        time.sleep(0.5)
+# Paging: with two or more deployments the first page of one names the next, which holds the one
+# after it (none held: those come on the first page only); a cursor that is not one is refused.
+_, _, one = call("GET", "/v1/deployments?limit=1", 200, token=viewer)
+_, _, two = call("GET", "/v1/deployments?limit=2", 200, token=viewer)
+planned = [d for d in (two or {}).get("deployments", []) if "generation" in d]  # not the held ones
+if one and len(planned) >= 2:
+    if not isinstance(one.get("next_cursor"), str):
+        fail(f"GET /v1/deployments?limit=1 with {len(planned)}+ deployments: no next_cursor: {one}")
+    else:
+        last = [d for d in one["deployments"] if "generation" in d][-1]
+        _, _, nxt = call("GET", "/v1/deployments?limit=1&cursor=" + urllib.parse.quote(one["next_cursor"]), 200,
+                         token=viewer)
+        got = (nxt or {}).get("deployments", [])
+        if len(got) != 1 or got[0]["id"] == last["id"] or "generation" not in got[0] \
+                or (got[0]["created_at"], got[0]["id"]) > (last["created_at"], last["id"]):
+            fail(f"the page after {last['id']} ({last['created_at']}): {got}")
+        print(f"  paged: {last['id']} then {[d.get('id') for d in got]}")
+else:
+    print(f"  paging not checked: {len(planned)} deployment(s) listed by the planner")
+s, _, err = call("GET", "/v1/deployments?cursor=not.a.cursor", 400, token=viewer)
+if err and err["error"].get("field") != "cursor":
+    fail(f"a malformed cursor: {err}")
 
 print("server-sent events")
 call("GET", "/v1/events", 400, token=viewer)

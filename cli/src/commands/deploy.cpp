@@ -209,7 +209,7 @@ void AddDeploy(Commands& commands) {
 }
 
 struct ListOptions {
-  std::string app, env, status;
+  std::string app, env, status, cursor;
   int limit = 20;
   bool watch = false;
   std::string interval = "2s";
@@ -222,6 +222,9 @@ void AddList(Commands& commands, CLI::App* deployment) {
   list->add_option("--env", o->env, "only this environment");
   list->add_option("--status", o->status, "only this status (waiting: held for their window)");
   list->add_option("--limit", o->limit, "how many");
+  list->add_option("--cursor", o->cursor,
+                   "the page after the previous one (its next_cursor; the table prints the "
+                   "command for the next page)");
   list->add_flag("-w,--watch", o->watch, "show the list again as it changes (Ctrl-C stops)");
   list->add_option("--interval", o->interval, "with --watch: how often to read, e.g. 2s");
   commands.On(list, [o](Invocation& in) {
@@ -229,6 +232,19 @@ void AddList(Commands& commands, CLI::App* deployment) {
     if (!o->app.empty()) path += "&app=" + Enc(o->app);
     if (!o->env.empty()) path += "&env=" + Enc(o->env);
     if (!o->status.empty()) path += "&status=" + Enc(o->status);
+    if (!o->cursor.empty()) path += "&cursor=" + Enc(o->cursor);
+    // The table ends with the command for the next page, when there is one.
+    std::vector<std::string> again = {"sluice", "deployment", "list"};
+    for (const auto& [flag, value] :
+         {std::pair{"--app", o->app}, {"--env", o->env}, {"--status", o->status}}) {
+      if (!value.empty()) again.insert(again.end(), {flag, value});
+    }
+    again.insert(again.end(), {"--limit", std::to_string(o->limit)});
+    const Table table = [again](const json& answer) {
+      auto lines = RenderDeploymentList(answer);
+      if (auto next = NextPageLine(answer, again); !next.empty()) lines.push_back(std::move(next));
+      return lines;
+    };
     if (o->watch) {
       Revalidator unchanged;  // an unchanged list is not sent again
       return WatchFrames(
@@ -237,10 +253,10 @@ void AddList(Commands& commands, CLI::App* deployment) {
             return unchanged.Take(
                 Request(in.g, "GET", path, "", "application/json", unchanged.Headers()));
           },
-          Duration(o->interval, "--interval"), RenderDeploymentList,
+          Duration(o->interval, "--interval"), table,
           [](const json&) { return std::optional<int>(); });
     }
-    return Show(in.g, path, RenderDeploymentList);
+    return Show(in.g, path, table);
   });
 }
 

@@ -188,6 +188,11 @@ json ListWithHeld(const DeploymentListQuery& q, std::vector<json> held, json pla
   for (auto& d : held) items.push_back(std::move(d));
   for (const auto& d : listed) items.push_back(d);
   planner["deployments"] = std::move(items);
+  // The planner's cursor to its next page; null on its last page, and when it was not asked
+  // (status=waiting: the held ones are one page) or did not page.
+  if (!planner.contains("next_cursor") || !planner["next_cursor"].is_string()) {
+    planner["next_cursor"] = nullptr;
+  }
   return planner;
 }
 

@@ -137,7 +137,8 @@ std::optional<std::string> HeldStateListed(const DeploymentListQuery& q);
 // shape) that match q (app, env, the state HeldStateListed names; none past the first page),
 // newest first (requested_at_ms, then id), at most q.limit of them: on the first page they come
 // in addition to the planner's up to q.limit items. One the planner lists too is left out (it
-// started between the two reads).
+// started between the two reads). next_cursor is the planner's (the page after its last item;
+// the held ones are not paged), null when it has none or was not asked.
 nlohmann::json ListWithHeld(const DeploymentListQuery& q, std::vector<nlohmann::json> held,
                             nlohmann::json planner);
 

@@ -220,6 +220,30 @@ TEST(DeploymentListTest, HeldOnesComeOnTheFirstPageOnlyBoundedByTheLimitInAdditi
   EXPECT_EQ(ListWithHeld(q, HeldRows(), PlannerPage()), PlannerPage());
 }
 
+TEST(DeploymentListTest, NextCursorIsThePlannersAndNullWhenItHasNone) {
+  DeploymentListQuery q;
+  // The first page: the held ones first, the planner's cursor to its second page.
+  EXPECT_EQ(ListWithHeld(q, HeldRows(), PlannerPage()).at("next_cursor"), "p1");
+  // A later page passes it on as it is, null on the planner's last page.
+  q.first_page = false;
+  nlohmann::json last = PlannerPage();
+  last["next_cursor"] = nullptr;
+  EXPECT_EQ(ListWithHeld(q, HeldRows(), last), last);
+  // Present (null) when the planner was not asked (status=waiting), did not page (a planner
+  // from before cursors) or sent something that is not a cursor.
+  q.first_page = true;
+  q.status = "waiting";
+  auto list = ListWithHeld(q, HeldRows(), nlohmann::json());
+  ASSERT_TRUE(list.contains("next_cursor")) << list.dump();
+  EXPECT_TRUE(list.at("next_cursor").is_null());
+  q.status.reset();
+  list = ListWithHeld(q, HeldRows(), {{"deployments", nlohmann::json::array()}});
+  ASSERT_TRUE(list.contains("next_cursor")) << list.dump();
+  EXPECT_TRUE(list.at("next_cursor").is_null());
+  list = ListWithHeld(q, {}, {{"deployments", nlohmann::json::array()}, {"next_cursor", 7}});
+  EXPECT_TRUE(list.at("next_cursor").is_null());
+}
+
 TEST(DeploymentListTest, OneThePlannerListsTooIsListedOnceAsThePlannersItem) {
   // It started between the two reads.
   nlohmann::json planner = PlannerPage();

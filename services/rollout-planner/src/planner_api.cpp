@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "list_cursor.hpp"
 #include "planner_model.hpp"
 #include "planner_repository.hpp"
 
@@ -65,11 +66,21 @@ void MountPlannerApi(http::Server& server, pg::Database& db) {
       }
     }
     f.limit = http::LimitParam(req, 50);
-    const auto rows =
+    if (req.has_param("cursor")) {
+      f.after = ParseListCursor(req.get_param_value("cursor"));
+      if (!f.after) {
+        throw http::BadRequest("cursor", "cursor must be the next_cursor value of a previous page");
+      }
+    }
+    const auto page =
         db.WithTransaction([&](pqxx::work& tx) { return PlannerRepository::List(tx, f); });
     json items = json::array();
-    for (const auto& r : rows) items.push_back(Summary(r));
-    http::WriteJson(res, 200, {{"deployments", items}});
+    for (const auto& r : page.rows) items.push_back(Summary(r));
+    // null on the last page; the filters apply to every page, so a client sends them again.
+    http::WriteJson(
+        res, 200,
+        {{"deployments", items},
+         {"next_cursor", page.next ? json(FormatListCursor(*page.next)) : json(nullptr)}});
   });
   server.Get(R"(/v1/deployments/([A-Za-z0-9-]+))",
              [&db](const httplib::Request& req, httplib::Response& res) {

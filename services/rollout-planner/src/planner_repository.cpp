@@ -19,7 +19,20 @@ using nlohmann::json;
 // A single deployment carries its spec text and resolved environment (AnalysisRequested sends
 // them on); lists do not.
 constexpr const char* kDeploymentColumns = SLUICE_DEPLOYMENT_COLUMNS("spec_yaml", "env_spec");
-constexpr const char* kListColumns = SLUICE_DEPLOYMENT_COLUMNS("''::text", "''::text");
+// GET /v1/deployments: newest first, the id breaking ties, so the order is total and a page
+// starts after the (created_at, id) of the previous one's last row (keyset paging over the
+// deployments_listing index, no OFFSET); each row's position, created_at in microseconds, after
+// the deployment's columns. The cursor's time goes back as whole seconds plus microseconds, each
+// exact in the double an interval is multiplied by.
+constexpr int kListPositionColumn = 23;
+constexpr const char* kListSql =
+    "SELECT " SLUICE_DEPLOYMENT_COLUMNS("''::text", "''::text") ", "
+    "(extract(epoch FROM created_at) * 1000000)::bigint FROM deployments "
+    "WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2) "
+    "AND ($3::text IS NULL OR status = $3) AND ($5::bigint IS NULL OR (created_at, id) < "
+    "(timestamptz 'epoch' + ($5::bigint / 1000000) * interval '1 second' + "
+    "($5::bigint % 1000000) * interval '1 microsecond', $6::text)) "
+    "ORDER BY created_at DESC, id DESC LIMIT $4";
 
 constexpr const char* kInsertDeploymentSql =
     "INSERT INTO deployments (id, release_id, app, env, version, artifact, spec_version, "
@@ -341,18 +354,27 @@ std::vector<TimelineEntry> PlannerRepository::Timeline(pqxx::work& tx,
   return out;
 }
 
-std::vector<DeploymentRow> PlannerRepository::List(pqxx::work& tx, const DeploymentFilter& f) {
-  const std::string sql =
-      std::string("SELECT ") + kListColumns +
-      " FROM deployments WHERE ($1::text IS NULL OR app = $1) "
-      "AND ($2::text IS NULL OR env = $2) AND ($3::text IS NULL OR status = $3) "
-      "ORDER BY created_at DESC, id DESC LIMIT $4";
-  std::vector<DeploymentRow> out;
-  for (const auto& r :
-       tx.exec_params(sql, OrNull(f.app), OrNull(f.env), OrNull(f.status), f.limit)) {
-    out.push_back(RowFrom(r));
+DeploymentPage PlannerRepository::List(pqxx::work& tx, const DeploymentFilter& f) {
+  // One row more than the page tells whether a further page exists.
+  std::optional<std::int64_t> after_us;
+  std::optional<std::string> after_id;
+  if (f.after) {
+    after_us = f.after->created_at_us;
+    after_id = f.after->id;
   }
-  return out;
+  DeploymentPage page;
+  std::optional<ListCursor> last;
+  for (const auto& r : tx.exec_params(kListSql, OrNull(f.app), OrNull(f.env), OrNull(f.status),
+                                      f.limit + 1, after_us, after_id)) {
+    if (static_cast<int>(page.rows.size()) == f.limit) {
+      page.next = last;
+      break;
+    }
+    page.rows.push_back(RowFrom(r));
+    last =
+        ListCursor{r[kListPositionColumn].as<std::int64_t>(), page.rows.back().ctx.deployment_id};
+  }
+  return page;
 }
 
 void PlannerRepository::InsertTrafficSwitch(pqxx::work& tx, const std::string& deployment_id,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "list_cursor.hpp"
 #include "planner_model.hpp"
 
 namespace sluice::rollout_planner {
@@ -71,6 +72,14 @@ struct DeploymentFilter {
   std::optional<std::string> env;
   std::optional<std::string> status;
   int limit = 50;
+  std::optional<ListCursor> after;  // the page after this deployment; none: the first page
+};
+
+// A page of the list, newest first (created_at DESC, id DESC); `next` names its last
+// deployment when a further page exists.
+struct DeploymentPage {
+  std::vector<DeploymentRow> rows;
+  std::optional<ListCursor> next;
 };
 
 struct TrafficSwitchRow {
@@ -124,7 +133,8 @@ class PlannerRepository {
                           const TimelineEntry& entry, const std::string& event_id);
   static std::vector<TimelineEntry> Timeline(pqxx::work& tx, const std::string& deployment_id);
 
-  static std::vector<DeploymentRow> List(pqxx::work& tx, const DeploymentFilter& filter);
+  // Keyset paging: at most filter.limit rows after filter.after (no OFFSET).
+  static DeploymentPage List(pqxx::work& tx, const DeploymentFilter& filter);
 
   static void InsertTrafficSwitch(pqxx::work& tx, const std::string& deployment_id,
                                   std::uint64_t generation, const std::string& url,

@@ -14,6 +14,7 @@
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 #include <set>
 #include <sluice/core/clock.hpp>
 #include <sluice/core/ids.hpp>
@@ -620,6 +621,74 @@ TEST_F(RolloutPlannerItest, SecondDeploymentQueuesUntilTheFirstFinishesAndReject
   EXPECT_EQ(d2["queued"], false);
   EXPECT_EQ(d2["status"], "running");
   EXPECT_EQ(d2["stable_version_before"], "1.0.0");
+}
+
+// GET /v1/deployments pages with cursors over (created_at DESC, id DESC): every deployment once,
+// in that order, the filters on every page, ties in created_at broken by the id, next_cursor
+// null on the last page; a cursor that is not one is refused naming the parameter.
+TEST_F(RolloutPlannerItest, TheListPagesWithCursorsInItsOrderAndRefusesAMalformedCursor) {
+  const auto app = App("pages");
+  const auto spec = Spec(app, 1, "      type: all-at-once\n");
+  std::vector<std::string> ids;
+  for (const char* version : {"1.0.0", "1.1.0", "1.2.0", "1.3.0"}) {
+    ids.push_back(Request(app, spec, version));
+    WaitForDeployment(ids.back(), [](const json&) { return true; });
+  }
+  ASSERT_TRUE(tap_->BatchRequested(ids[0], 0));  // the first runs, the others queue (pending)
+  // Times of our choosing, microseconds included: ids[1] and ids[2] tie, so the id decides.
+  {
+    pqxx::connection c(schema_->Dsn());
+    pqxx::work tx(c);
+    const std::string table = tx.quote_name(schema_->Name()) + ".deployments";
+    const auto at = [&](const std::string& id, const char* ts) {
+      tx.exec_params("UPDATE " + table + " SET created_at = $2::timestamptz WHERE id = $1", id, ts);
+    };
+    at(ids[0], "2026-12-01T10:00:03.000001Z");
+    at(ids[1], "2026-12-01T10:00:02.123456Z");
+    at(ids[2], "2026-12-01T10:00:02.123456Z");
+    at(ids[3], "2026-12-01T10:00:01.999999Z");
+    tx.commit();
+  }
+  const auto [newer, older] = std::minmax(ids[1], ids[2], std::greater<>());
+  const std::vector<std::string> order = {ids[0], newer, older, ids[3]};
+
+  // Follows next_cursor from `query` (app, status, limit); the ids in the order seen.
+  const auto walk = [&](const std::string& query, std::size_t page_size) {
+    std::vector<std::string> seen;
+    std::string path = "/v1/deployments?" + query;
+    for (int page = 0; page < 10; ++page) {
+      long status = 0;
+      const json body = Get(path, &status);
+      EXPECT_EQ(status, 200) << body.dump();
+      if (status != 200) break;
+      EXPECT_LE(body["deployments"].size(), page_size) << body.dump();
+      for (const auto& d : body["deployments"]) seen.push_back(d["id"]);
+      EXPECT_TRUE(body.contains("next_cursor")) << body.dump();
+      if (!body["next_cursor"].is_string()) break;
+      path = "/v1/deployments?" + query + "&cursor=" + body["next_cursor"].get<std::string>();
+    }
+    return seen;
+  };
+  EXPECT_EQ(walk("app=" + app + "&limit=1", 1), order);
+  EXPECT_EQ(walk("app=" + app + "&limit=3", 3), order);
+  EXPECT_EQ(walk("app=" + app + "&status=pending&limit=2", 2),
+            (std::vector<std::string>{newer, older, ids[3]}));
+  // A page that ends exactly at the last deployment says there is no further one.
+  const json whole = Get("/v1/deployments?app=" + app + "&limit=4");
+  EXPECT_EQ(whole["deployments"].size(), 4u);
+  EXPECT_TRUE(whole["next_cursor"].is_null()) << whole.dump();
+
+  const std::string cursor = Get("/v1/deployments?app=" + app + "&limit=1")["next_cursor"];
+  // As sent in the query (URL-encoded): not base64url, no id ("123"), padded, empty, a negative
+  // time ("-1.a"), a space in the id ("5.d 1").
+  for (const std::string& bad : {std::string("nonsense!"), std::string("MTIz"), cursor + "%3D",
+                                 std::string(""), std::string("LTEuYQ"), std::string("NS5kIDE")}) {
+    long status = 0;
+    const json body = Get("/v1/deployments?app=" + app + "&cursor=" + bad, &status);
+    EXPECT_EQ(status, 400) << bad << ": " << body.dump();
+    EXPECT_EQ(body.value(json::json_pointer("/error/field"), std::string()), "cursor")
+        << bad << ": " << body.dump();
+  }
 }
 
 TEST_F(RolloutPlannerItest, RollbackStartedFencesALateBatchSucceeded) {

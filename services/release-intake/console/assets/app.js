@@ -204,11 +204,20 @@ async function deploymentsPage(params) {
   const live = h("span", { class: "live", id: "live" });
   const holder = h("div");
   render(h("h1", {}, "Deployments", live), form, holder);
-  const q = new URLSearchParams();
-  for (const k of ["app", "env", "status"]) if (params.get(k)) q.set(k, params.get(k));
+  const filters = new URLSearchParams();
+  for (const k of ["app", "env", "status"]) if (params.get(k)) filters.set(k, params.get(k));
+  // Pages: the API's next_cursor gives the older ones (the filters kept); the first page is the
+  // newest, and the only one with the deployments waiting for their window.
+  const q = new URLSearchParams(filters);
+  if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   await every(async () => {
     try {
       const body = await api(`/v1/deployments?${q}`);
+      const older = body.next_cursor ? new URLSearchParams([...filters, ["cursor", body.next_cursor]]) : null;
+      const pager = h("p", { class: "muted", id: "pager" },
+        q.has("cursor") ? link(`/console/deployments${filters.size ? "?" + filters : ""}`, "← Newest") : null,
+        q.has("cursor") && older ? " · " : null,
+        older ? link(`/console/deployments?${older}`, "Older →") : null);
       const rows = (body.deployments ?? []).map((d) => h("tr", { dataset: { id: d.id } },
         h("td", {}, link(`/console/deployments/${encodeURIComponent(d.id)}`, d.id.slice(0, 8))),
         h("td", {}, link(`/console/releases?app=${encodeURIComponent(d.app)}`, d.app)),
@@ -216,7 +225,7 @@ async function deploymentsPage(params) {
         h("td", {}, d.batch_count ? `${Math.min(d.current_batch + 1, d.batch_count)} / ${d.batch_count}` : "—"),
         h("td", {}, d.requested_by || "auto"), h("td", {}, when(d.created_at))));
       holder.replaceChildren(table(["id", "app", "env", "version", "status", "batch", "by", "created"], rows,
-        { id: "deployments" }));
+        { id: "deployments" }), pager);
       live.textContent = `live · updated ${new Date().toLocaleTimeString()}`;
     } catch (e) {
       holder.replaceChildren(message("error", e.message));
