@@ -331,11 +331,12 @@ TEST_F(EventbusItest, ConsumerHealthWaitsForTheAssignmentAndExportsProgressMetri
       &registry);
   core::Health health;
   ReportConsumerHealth(*db_, consumer, health);
-  EXPECT_FALSE(health.Ready());
-  consumer.Start();
-  ReportConsumerHealth(*db_, consumer, health);
   EXPECT_FALSE(health.Ready()) << health.ReportJson();
-  EXPECT_THAT(health.ReportJson(), ::testing::HasSubstr("no partition assignment"));
+  // Right after Start the group may already have assigned the partitions (tens of ms on a
+  // fresh group), so the "no partition assignment yet" state is not observable here without a
+  // race; ConsumerNotReadyReason's unit test (kafka_test) holds it. Here: ready only once the
+  // real assignment arrived, with its partition count.
+  consumer.Start();
   ASSERT_TRUE(WaitFor(
       [&] {
         ReportConsumerHealth(*db_, consumer, health);
