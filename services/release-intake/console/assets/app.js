@@ -543,7 +543,7 @@ async function approvalsPage() {
 }
 
 // The audit log (the API allows it to admins only). The filters are the API's (exact matches);
-// the API's next_cursor gives the older pages, the filters kept.
+// the API's next_cursor gives the older pages, the filters (and a limit given) kept.
 async function auditPage(params) {
   const form = h("form", { class: "filters", id: "audit-filters" },
     h("input", { name: "actor", placeholder: "actor", value: params.get("actor") ?? "" }),
@@ -558,8 +558,9 @@ async function auditPage(params) {
   render(h("h1", {}, "Audit log"), form, holder);
   if (!can("admin")) return holder.replaceChildren(message("error", `The audit log needs the admin role (you are ${session?.role ?? "not signed in"}).`));
   const filters = new URLSearchParams();
-  for (const k of ["actor", "action", "app", "env", "since", "until"]) if (params.get(k)) filters.set(k, params.get(k));
-  const q = new URLSearchParams([...filters, ["limit", "100"]]);
+  for (const k of ["actor", "action", "app", "env", "since", "until", "limit"]) if (params.get(k)) filters.set(k, params.get(k));
+  const q = new URLSearchParams(filters);
+  if (!q.has("limit")) q.set("limit", "100");
   if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   try {
     const body = await api(`/v1/audit?${q}`);
@@ -568,7 +569,7 @@ async function auditPage(params) {
       q.has("cursor") ? link(`/console/audit${filters.size ? "?" + filters : ""}`, "← Newest") : null,
       q.has("cursor") && older ? " · " : null,
       older ? link(`/console/audit?${older}`, "Older →") : null);
-    const rows = (body.items ?? []).map((e) => h("tr", {},
+    const rows = (body.items ?? []).map((e) => h("tr", { dataset: { id: e.id } },
       h("td", {}, when(e.at_ms)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target),
       h("td", {}, status(e.outcome)), h("td", { class: "evidence" }, JSON.stringify(e.detail ?? {}))));
     holder.replaceChildren(table(["at", "actor", "action", "target", "outcome", "detail"], rows, { id: "audit" }), pager);
