@@ -135,8 +135,16 @@ class SluiceCliItest : public ::testing::Test {
     server_.Delete("/v1/tokens/t-9/environments/production",
                    reply(R"({"id":"t-9","name":"ci","env":"production","role":null,
       "previous_role":"deployer","environments":{"staging":"deployer"}})"));
-    server_.Get("/v1/audit", reply(R"({"items":[{"id":1,"at_ms":1700000000000,
-      "actor":"local-admin","action":"token.create","target":"ci","outcome":"created"}]})"));
+    // Two pages: entry 8, then (cursor 8) entry 1, the last.
+    const auto audit_first = reply(R"({"items":[{"id":8,"at_ms":1700000000000,
+      "actor":"local-admin","action":"token.create","target":"ci","outcome":"created"}],
+      "next_cursor":"8"})");
+    const auto audit_last = reply(R"({"items":[{"id":1,"at_ms":1690000000000,
+      "actor":"local-admin","action":"token.revoke","target":"old","outcome":"revoked"}],
+      "next_cursor":null})");
+    server_.Get("/v1/audit", [=](const httplib::Request& req, httplib::Response& res) {
+      (req.has_param("cursor") ? audit_last : audit_first)(req, res);
+    });
     server_.Get("/v1/rollbacks", reply(R"({"deployment_id":"d-1","rollbacks":[{"rollback_id":
       "rb-1","scope":"deployment","target_version":"1.2.2","trigger":"alert",
       "final_status":"succeeded"}],"triggers":[]})"));
@@ -444,6 +452,40 @@ TEST_F(SluiceCliItest, DeploymentListPagesWithTheCursorItPrints) {
   r = Sluice("deployment list -o json");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["next_cursor"], "MTAuZC0x");
+}
+
+// `audit`: each filter is a query parameter; the table ends with the command for the next page
+// (the filters kept) while there is one; --cursor asks for it.
+TEST_F(SluiceCliItest, AuditFiltersAndPagesWithTheCursorItPrints) {
+  auto r = Sluice(
+      "audit --actor 'agent:web 1' --action token.create --app shop --env prod "
+      "--since 2027-01-31T10:00:00Z --until 2027-01-31T12:00:00+02:00 --limit 1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().path, "/v1/audit");
+  EXPECT_EQ(Last().params,
+            (std::multimap<std::string, std::string>{{"action", "token.create"},
+                                                     {"actor", "agent:web 1"},
+                                                     {"app", "shop"},
+                                                     {"env", "prod"},
+                                                     {"limit", "1"},
+                                                     {"since", "2027-01-31T10:00:00Z"},
+                                                     {"until", "2027-01-31T12:00:00+02:00"}}));
+  EXPECT_NE(r.out.find("2023-11-14T22:13:20Z  local-admin  token.create  ci"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("next page: sluice audit --actor 'agent:web 1' --action token.create "
+                       "--app shop --env prod --since 2027-01-31T10:00:00Z --until "
+                       "2027-01-31T12:00:00+02:00 --limit 1 --cursor 8"),
+            std::string::npos)
+      << r.out;
+  r = Sluice("audit --action token.revoke --limit 1 --cursor 8");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Last().params, (std::multimap<std::string, std::string>{
+                               {"action", "token.revoke"}, {"cursor", "8"}, {"limit", "1"}}));
+  EXPECT_NE(r.out.find("token.revoke  old"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("next page"), std::string::npos) << r.out;  // the last page
+  r = Sluice("audit -o json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["next_cursor"], "8");
 }
 
 TEST_F(SluiceCliItest, QueryParametersAreUrlEncoded) {

@@ -523,6 +523,32 @@ if "ETag" in h:
 print("audit and revocation")
 call("GET", "/v1/audit?limit=20", 200, token=ADMIN)
 call("GET", "/v1/audit", 403, token=approver)
+# Paging: the run has written many entries by now, so a page of one names the next, which holds
+# the entry just older; the last page's next_cursor is null. A filter by action returns only that
+# action; a cursor that is not one is refused naming it.
+_, _, first = call("GET", "/v1/audit?limit=1", 200, token=ADMIN)
+if first and not isinstance(first.get("next_cursor"), str):
+    fail(f"GET /v1/audit?limit=1 after this run's calls: no next_cursor: {first}")
+elif first:
+    _, _, second = call("GET", "/v1/audit?limit=1&cursor=" + urllib.parse.quote(first["next_cursor"]), 200,
+                        token=ADMIN)
+    got = (second or {}).get("items", [])
+    if len(got) != 1 or got[0]["id"] >= first["items"][0]["id"]:
+        fail(f"the audit page after entry {first['items'][0]['id']}: {got}")
+    print(f"  paged: {first['items'][0]['id']} then {[e.get('id') for e in got]}")
+_, _, past_end = call("GET", "/v1/audit?limit=200&cursor=1", 200, token=ADMIN)
+if past_end and past_end.get("next_cursor") is not None:
+    fail(f"GET /v1/audit?cursor=1 (nothing older than entry 1): next_cursor {past_end.get('next_cursor')!r}")
+_, _, tokens_made = call("GET", "/v1/audit?action=token.create&limit=200", 200, token=ADMIN)
+entries = (tokens_made or {}).get("items", [])
+if not entries or any(e["action"] != "token.create" for e in entries):
+    fail(f"GET /v1/audit?action=token.create: {[(e.get('id'), e.get('action')) for e in entries][:10]}")
+for bad, field in (("cursor=not.a.cursor", "cursor"), ("action=Token%20Create", "action"),
+                   ("since=yesterday", "since"),
+                   ("since=2027-01-31T10:00:00Z&until=2027-01-31T09:00:00Z", "until")):
+    _, _, err = call("GET", "/v1/audit?" + bad, 400, token=ADMIN)
+    if err and err["error"].get("field") != field:
+        fail(f"GET /v1/audit?{bad}: field {err['error'].get('field')!r}, expected {field!r}")
 call("DELETE", f"/v1/tokens/{viewer_id}", 200, token=ADMIN)
 call("DELETE", "/v1/tokens/no-such-token", 404, token=ADMIN)
 call("GET", "/v1/whoami", 401, token=viewer)

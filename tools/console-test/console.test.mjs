@@ -342,6 +342,18 @@ await check("the audit log: an admin filters it; anyone else is told it needs th
   expect(actions.length > 0 && actions.every((a) => a === "session.create"), `actions: ${actions.slice(0, 5)}`);
   expect((await page.locator("#audit").innerText()).includes(`console-viewer-${suffix}`), "the viewer's sign-in is not audited");
   await shot(page, "audit");
+  // Pages of one: "Older →" follows next_cursor to the entry before, the filter kept.
+  await page.goto(`${API}/console/audit?action=session.create&limit=1`);
+  await page.locator("#audit tbody tr").first().waitFor();
+  const newest = Number(await page.locator("#audit tbody tr").first().getAttribute("data-id"));
+  await page.click("#pager a:has-text('Older')");
+  await page.locator(`#audit tbody tr:not([data-id="${newest}"])`).first().waitFor();
+  const older = Number(await page.locator("#audit tbody tr").first().getAttribute("data-id"));
+  expect(older < newest, `the older page starts at entry ${older}, after ${newest}`);
+  expect(await page.locator("#audit tbody tr").count() === 1, "a page of one has more rows");
+  expect((await page.locator("#audit tbody tr td:nth-child(3)").innerText()) === "session.create", "the filter was lost");
+  expect(new URL(page.url()).searchParams.get("action") === "session.create", `url ${page.url()}`);
+  await page.locator("#pager a", { hasText: "Newest" }).waitFor();
   await page.context().close();
   const viewer = await newPage();
   await signIn(viewer, tokens.viewer);

@@ -4,9 +4,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "../commands.hpp"
+#include "../render.hpp"
 
 namespace sluice::cli {
 namespace {
@@ -152,18 +155,49 @@ void AddTokenCommands(Commands& commands) {
   commands.On(revoke, [id](Invocation& in) { return RevokeToken(in.g, *id); });
 }
 
+struct AuditOptions {
+  std::string actor, action, app, env, since, until, cursor;
+  int limit = 50;
+};
+
 void AddAuditCommand(Commands& commands) {
-  auto limit = std::make_shared<int>(50);
+  auto o = std::make_shared<AuditOptions>();
   auto* audit = commands.root().add_subcommand("audit", "the audit log of mutating calls (admin)");
-  audit->add_option("--limit", *limit, "how many, newest first");
-  commands.On(audit, [limit](Invocation& in) {
-    return Show(in.g, "/v1/audit?limit=" + std::to_string(*limit),
-                Items({{"AT", "at_ms"},
-                       {"ACTOR", "actor"},
-                       {"ACTION", "action"},
-                       {"TARGET", "target"},
-                       {"OUTCOME", "outcome"}},
-                      "the audit log is empty"));
+  audit->add_option("--actor", o->actor, "only entries by this actor (a token name, agent:<name>)");
+  audit->add_option("--action", o->action, "only this action, e.g. deployment.request");
+  audit->add_option("--app", o->app, "only entries about this application");
+  audit->add_option("--env", o->env, "only entries about this environment");
+  audit->add_option("--since", o->since, "only entries at or after this RFC 3339 time");
+  audit->add_option("--until", o->until, "only entries at or before this RFC 3339 time");
+  audit->add_option("--limit", o->limit, "how many, newest first");
+  audit->add_option("--cursor", o->cursor,
+                    "the page after the previous one (its next_cursor; the table prints the "
+                    "command for the next page)");
+  commands.On(audit, [o](Invocation& in) {
+    const std::pair<const char*, const std::string*> filters[] = {
+        {"actor", &o->actor}, {"action", &o->action}, {"app", &o->app},
+        {"env", &o->env},     {"since", &o->since},   {"until", &o->until}};
+    std::string path = "/v1/audit?limit=" + std::to_string(o->limit);
+    // The table ends with the command for the next page, when there is one.
+    std::vector<std::string> again = {"sluice", "audit"};
+    for (const auto& [name, value] : filters) {
+      if (value->empty()) continue;
+      path += std::string("&") + name + "=" + Enc(*value);
+      again.insert(again.end(), {std::string("--") + name, *value});
+    }
+    if (!o->cursor.empty()) path += "&cursor=" + Enc(o->cursor);
+    again.insert(again.end(), {"--limit", std::to_string(o->limit)});
+    const Table entries = Items({{"AT", "at_ms"},
+                                 {"ACTOR", "actor"},
+                                 {"ACTION", "action"},
+                                 {"TARGET", "target"},
+                                 {"OUTCOME", "outcome"}},
+                                "no audit entries");
+    return Show(in.g, path, [entries, again](const json& answer) {
+      auto lines = entries(answer);
+      if (auto next = NextPageLine(answer, again); !next.empty()) lines.push_back(std::move(next));
+      return lines;
+    });
   });
 }
 

@@ -227,7 +227,7 @@ void ReleaseIntakeApi::ApplySpec(const httplib::Request& req, httplib::Response&
   auto audit = [&](pqxx::work& tx, const std::string& outcome, json detail) {
     ReleaseRepository::Audit(
         tx, {token.name, "app_spec.apply", app, outcome, core::TraceScope::Current(), detail},
-        now_ms);
+        now_ms, {app, std::nullopt});
   };
 
   auto parsed = spec::ParseDeliverySpec(text, SpecOrigin(app));
@@ -384,7 +384,7 @@ std::optional<DeploymentOutcome> OverrideRefusal(pqxx::work& tx, const Deploymen
     ReleaseRepository::Audit(tx,
                              {ask.actor, "deployment.request", app + "/" + request.env,
                               "refused_override", core::TraceScope::Current(), detail},
-                             ask.now_ms);
+                             ask.now_ms, {app, request.env});
   }
   return DeploymentOutcome{
       403,
@@ -419,7 +419,7 @@ DeploymentOutcome Replay(pqxx::work& tx, const DeploymentAsk& ask,
                             {{"deployment_id", stored.deployment_id},
                              {"idempotency_key", key},
                              {"transport", ask.transport}}},
-                           ask.now_ms);
+                           ask.now_ms, {stored.app, stored.env});
   if (!same) {
     return DeploymentOutcome{
         409,
@@ -625,7 +625,7 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
     ReleaseRepository::Audit(tx,
                              {ask.actor, "deployment.request", app + "/" + request.env,
                               "refused_" + refusal->code, core::TraceScope::Current(), detail},
-                             ask.now_ms);
+                             ask.now_ms, {app, request.env});
     return DeploymentOutcome{409, GateRefusalBody(*refusal)};
   }
 
@@ -670,7 +670,7 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
         {ask.actor, "deployment.override", app + "/" + request.env,
          override->overridden.empty() ? "not_needed" : "overrode_" + override->overridden,
          core::TraceScope::Current(), why},
-        ask.now_ms);
+        ask.now_ms, {app, request.env});
   }
   const json inventories_json = has_inventory ? InventoriesJson(deployed) : json();
   if (has_inventory) {
@@ -695,7 +695,7 @@ DeploymentOutcome RequestDeploymentIn(pqxx::work& tx, const DeploymentAsk& ask, 
       tx,
       {ask.actor, "deployment.request", app + "/" + request.env,
        waits ? "waiting_" + refusal->code : "requested", core::TraceScope::Current(), detail},
-      ask.now_ms);
+      ask.now_ms, {app, request.env});
   json body = {{"deployment_id", stored.deployment_id},
                {"status", waits ? "waiting" : "requested"},
                {"app", app},
@@ -856,7 +856,7 @@ std::optional<Answer> SelfApprovalRefusal(pqxx::work& tx, const StoredDeployment
        "refused_self_approval",
        core::TraceScope::Current(),
        {{"requested_by", request.requested_by}, {"transport", approver.transport}}},
-      now_ms);
+      now_ms, {request.app, request.env});
   const std::string message =
       "token '" + approver.name + "' requested deployment " + request.deployment_id +
       " and cannot approve it too: another approver must (or set environments." + request.env +
@@ -875,8 +875,12 @@ Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
   const auto request = DeliveryRepository::FindDeploymentRequest(tx, deployment_id);
   // The caller's role where the deployment runs decides.
   std::optional<std::string> env = request ? std::optional(request->env) : std::nullopt;
+  std::optional<std::string> app = request ? std::optional(request->app) : std::nullopt;
   if (!env) {
-    if (const auto seen = EnvironmentRepository::Find(tx, deployment_id)) env = seen->env;
+    if (const auto seen = EnvironmentRepository::Find(tx, deployment_id)) {
+      env = seen->env;
+      app = seen->app;
+    }
   }
   if (!env) env = planner.env;
   const std::string what = std::string(events::Name(verb)) + " deployments";
@@ -945,7 +949,7 @@ Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
   ReleaseRepository::Audit(tx,
                            {caller.name, "deployment." + std::string(events::Name(verb)),
                             deployment_id, "accepted", core::TraceScope::Current(), detail},
-                           now_ms);
+                           now_ms, {app, env});
   json out = {{"command_id", command_id},
               {"deployment_id", deployment_id},
               {"verb", std::string(events::Name(verb))}};

@@ -114,7 +114,7 @@ void ReleaseIntakeApi::FreezeEnvironment(const httplib::Request& req, httplib::R
         {token.name, freeze ? "environment.freeze" : "environment.unfreeze", app + "/" + env,
          changed ? (freeze ? "frozen" : "lifted") : "unchanged", core::TraceScope::Current(),
          detail},
-        now_ms);
+        now_ms, {app, env});
     json body = {{"app", app}, {"env", env}, {"frozen", freeze ? json(detail) : json(nullptr)}};
     return body;
   });

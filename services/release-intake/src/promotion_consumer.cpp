@@ -76,7 +76,7 @@ void Promote(pqxx::work& tx, const EnvDeployment& d, const core::Clock& clock) {
     ReleaseRepository::Audit(tx,
                              {std::string(kPromotionActor), "promotion.auto", d.app + "/" + env,
                               outcome, core::TraceScope::Current(), detail},
-                             now_ms);
+                             now_ms, {d.app, env});
     core::Logger("promotion")
         ->info("release {} passed {}/{}: promotion into {} {}", d.release_id, d.app, d.env, env,
                outcome);

@@ -58,7 +58,7 @@ void AuditWait(pqxx::work& tx, const std::string& actor, const std::string& acti
                std::int64_t now_ms) {
   ReleaseRepository::Audit(
       tx, {actor, action, w.app + "/" + w.env, outcome, core::TraceScope::Current(), detail},
-      now_ms);
+      now_ms, {w.app, w.env});
 }
 
 // Why a stored request can no longer be judged (its release or spec is gone or invalid): it

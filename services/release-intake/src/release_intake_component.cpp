@@ -167,7 +167,7 @@ InsertResult StoreRelease(pqxx::work& tx, const ReleaseInput& input, const std::
       audit.detail["stored_sha256"] = result.release.input.sha256;
       break;
   }
-  ReleaseRepository::Audit(tx, audit, now_ms);
+  ReleaseRepository::Audit(tx, audit, now_ms, {input.app, std::nullopt});
   return result;
 }
 
@@ -427,7 +427,7 @@ void ReleaseIntakeApi::GrantRole(const httplib::Request& req, httplib::Response&
          grant ? (o.before ? "replaced" : "granted") : (o.before ? "removed" : "unchanged"),
          core::TraceScope::Current(),
          {{"token_id", id}, {"env", env}, {"role", text(role)}, {"previous_role", text(o.before)}}},
-        now_ms);
+        now_ms, {std::nullopt, env});
     return o;
   });
   if (!outcome) {
@@ -445,11 +445,17 @@ void ReleaseIntakeApi::GrantRole(const httplib::Request& req, httplib::Response&
 
 void ReleaseIntakeApi::ListAudit(const httplib::Request& req, httplib::Response& res) {
   Authenticate(req, Role::kAdmin);
-  auto page = ParsePage(Param(req, "limit"), std::nullopt);
-  if (auto* e = std::get_if<FieldError>(&page)) throw Invalid(*e);
-  const int limit = std::get<PageRequest>(page).limit;
-  auto items = Db([&](pqxx::work& tx) { return ReleaseRepository::ListAudit(tx, limit); });
-  http::WriteJson(res, 200, {{"items", items}});
+  auto query = ParseAuditQuery({Param(req, "limit"), Param(req, "cursor"), Param(req, "actor"),
+                                Param(req, "action"), Param(req, "app"), Param(req, "env"),
+                                Param(req, "since"), Param(req, "until")});
+  if (auto* e = std::get_if<FieldError>(&query)) throw Invalid(*e);
+  const auto& q = std::get<AuditQuery>(query);
+  auto page = Db([&](pqxx::work& tx) { return ReleaseRepository::ListAudit(tx, q); });
+  // Older entries match too: the last id continues the listing (null on the last page).
+  json next = page.more && !page.items.empty()
+                  ? json(std::to_string(page.items.back()["id"].get<std::int64_t>()))
+                  : json(nullptr);
+  http::WriteJson(res, 200, {{"items", std::move(page.items)}, {"next_cursor", std::move(next)}});
 }
 
 void EnsureAdminToken(pg::Database& db, const core::Clock& clock, const std::string& token) {

@@ -63,12 +63,20 @@ constexpr const char* kRecordReleaseEvent = R"sql(
 constexpr const char* kFirstReleaseEvent =
     "SELECT delivery_id FROM github_release_events WHERE event_key = $1";
 constexpr const char* kInsertAudit = R"sql(
-  INSERT INTO audit_log (at, actor, action, target, outcome, trace_id, detail)
-  VALUES (to_timestamp($1::double precision / 1000), $2, $3, $4, $5, $6, $7::jsonb))sql";
+  INSERT INTO audit_log (at, actor, action, target, outcome, trace_id, detail, app, env)
+  VALUES (to_timestamp($1::double precision / 1000), $2, $3, $4, $5, $6, $7::jsonb, $8, $9))sql";
+// Newest first by id (the keyset: $1 is the last id of the previous page); each filter applies
+// when its parameter is not NULL; since and until are inclusive Unix milliseconds.
 constexpr const char* kListAudit = R"sql(
   SELECT id, (extract(epoch from at) * 1000)::bigint, actor, action, target, outcome, trace_id,
-         detail::text
-  FROM audit_log ORDER BY id DESC LIMIT $1)sql";
+         detail::text, app, env
+  FROM audit_log
+  WHERE ($1::bigint IS NULL OR id < $1) AND ($2::text IS NULL OR actor = $2)
+    AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR app = $4)
+    AND ($5::text IS NULL OR env = $5)
+    AND ($6::bigint IS NULL OR at >= to_timestamp($6::double precision / 1000))
+    AND ($7::bigint IS NULL OR at <= to_timestamp($7::double precision / 1000))
+  ORDER BY id DESC LIMIT $8)sql";
 constexpr const char* kRecordDelivery = R"sql(
   INSERT INTO webhook_deliveries (delivery_id, event, received_at, outcome)
   VALUES ($1, $2, to_timestamp($3::double precision / 1000), $4)
@@ -224,23 +232,40 @@ ReleaseRepository::RevokeOutcome ReleaseRepository::RevokeToken(pqxx::work& tx,
   return RevokeOutcome::kRevoked;
 }
 
-void ReleaseRepository::Audit(pqxx::work& tx, const AuditEntry& e, std::int64_t now_ms) {
+void ReleaseRepository::Audit(pqxx::work& tx, const AuditEntry& e, std::int64_t now_ms,
+                              const AuditScope& scope) {
   tx.exec_params(kInsertAudit, now_ms, e.actor, e.action, e.target, e.outcome, e.trace_id,
-                 e.detail.dump());
+                 e.detail.dump(), NullableText(scope.app), NullableText(scope.env));
 }
 
-std::vector<nlohmann::json> ReleaseRepository::ListAudit(pqxx::work& tx, int limit) {
-  auto rows = tx.exec_params(kListAudit, limit);
-  std::vector<nlohmann::json> out;
+ReleaseRepository::AuditPage ReleaseRepository::ListAudit(pqxx::work& tx, const AuditQuery& q) {
+  auto text = [](const std::optional<std::int64_t>& v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+  };
+  const auto after = text(q.page.after_seq);
+  const auto since = text(q.since_ms);
+  const auto until = text(q.until_ms);
+  auto nullable = [](const pqxx::field& f) {
+    return f.is_null() ? nlohmann::json() : nlohmann::json(f.as<std::string>());
+  };
+  // One row past the page says whether there is a next one (and is not returned).
+  auto rows = tx.exec_params(kListAudit, NullableText(after), NullableText(q.actor),
+                             NullableText(q.action), NullableText(q.app), NullableText(q.env),
+                             NullableText(since), NullableText(until), q.page.limit + 1);
+  AuditPage out;
+  out.more = static_cast<int>(rows.size()) > q.page.limit;
   for (const auto& row : rows) {
-    out.push_back({{"id", row[0].as<std::int64_t>()},
-                   {"at_ms", row[1].as<std::int64_t>()},
-                   {"actor", row[2].as<std::string>()},
-                   {"action", row[3].as<std::string>()},
-                   {"target", row[4].as<std::string>()},
-                   {"outcome", row[5].as<std::string>()},
-                   {"trace_id", row[6].as<std::string>()},
-                   {"detail", nlohmann::json::parse(row[7].as<std::string>())}});
+    if (static_cast<int>(out.items.size()) == q.page.limit) break;
+    out.items.push_back({{"id", row[0].as<std::int64_t>()},
+                         {"at_ms", row[1].as<std::int64_t>()},
+                         {"actor", row[2].as<std::string>()},
+                         {"action", row[3].as<std::string>()},
+                         {"target", row[4].as<std::string>()},
+                         {"outcome", row[5].as<std::string>()},
+                         {"trace_id", row[6].as<std::string>()},
+                         {"detail", nlohmann::json::parse(row[7].as<std::string>())},
+                         {"app", nullable(row[8])},
+                         {"env", nullable(row[9])}});
   }
   return out;
 }

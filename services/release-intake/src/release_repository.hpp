@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "audit.hpp"
 #include "release.hpp"
 
 namespace sluice::release_intake {
@@ -25,6 +26,13 @@ struct AuditEntry {
   std::string outcome;
   std::string trace_id;
   nlohmann::json detail = nlohmann::json::object();
+};
+
+// The app and environment an audit entry is about, when it is about one (stored in their own
+// columns so GET /v1/audit filters on them).
+struct AuditScope {
+  std::optional<std::string> app;
+  std::optional<std::string> env;
 };
 
 enum class InsertOutcome { kCreated, kExisting, kConflict };
@@ -66,8 +74,15 @@ class ReleaseRepository {
                                    const std::string& revoked_by, std::int64_t now_ms,
                                    std::string& name);
 
-  static void Audit(pqxx::work& tx, const AuditEntry& entry, std::int64_t now_ms);
-  static std::vector<nlohmann::json> ListAudit(pqxx::work& tx, int limit);
+  static void Audit(pqxx::work& tx, const AuditEntry& entry, std::int64_t now_ms,
+                    const AuditScope& scope = {});
+  // One page of the audit log, newest first, filtered as the query says: {id, at_ms, actor,
+  // action, target, outcome, trace_id, detail, app, env}, and whether an older entry matches too.
+  struct AuditPage {
+    std::vector<nlohmann::json> items;
+    bool more = false;
+  };
+  static AuditPage ListAudit(pqxx::work& tx, const AuditQuery& query);
 
   // Records a GitHub delivery id; false when it was seen before (a replay).
   static bool RecordDelivery(pqxx::work& tx, const std::string& delivery_id,

@@ -10,11 +10,13 @@
 #include <sluice/v1/intake.pb.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sluice/core/clock.hpp>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
@@ -301,6 +303,117 @@ TEST_F(ReleaseIntakeKafkaItest, ReleaseSubmittedOverKafkaIsCreatedAndAnswered) {
     }
   }
   EXPECT_TRUE(found) << audit.body;
+}
+
+// GET /v1/audit pages newest first by id (next_cursor null on the last page) and filters by
+// actor, action, app, env and time, exactly; each refused parameter is named. The entries are
+// written here through the API: a token of its own that makes three releases of a new app, and
+// a grant of that token in an environment.
+TEST_F(ReleaseIntakeKafkaItest, TheAuditLogPagesWithACursorAndFilters) {
+  const auto app = NewApp();
+  const std::string name = "auditor-" + st::RandomSuffix();
+  auto made =
+      Call("POST", "/v1/tokens", json{{"name", name}, {"role", "deployer"}}.dump(), admin_token_);
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string token = json::parse(made.body)["token"];
+  const std::string token_id = json::parse(made.body)["id"];
+  for (const char* tag : {"v1.0.0", "v1.0.1", "v1.0.2"}) {
+    auto r = Call("POST", "/v1/releases",
+                  json{{"app", app},
+                       {"tag", tag},
+                       {"artifact_url", "https://artifacts.example.com/" + app + ".tar.gz"},
+                       {"sha256", kSha}}
+                      .dump(),
+                  token);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  const std::string env = "stage-" + st::RandomSuffix();
+  auto granted = Call("PUT", "/v1/tokens/" + token_id + "/environments/" + env,
+                      json{{"role", "approver"}}.dump(), admin_token_);
+  ASSERT_EQ(granted.status, 200) << granted.body;
+
+  auto page = [&](const std::string& query) {
+    auto r = Call("GET", "/v1/audit?" + query, "", admin_token_);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body;
+    return r.status == 200 ? json::parse(r.body) : json{{"items", json::array()}};
+  };
+  auto targets = [](const json& body) {
+    std::vector<std::string> out;
+    for (const auto& e : body["items"]) out.push_back(e["target"]);
+    return out;
+  };
+
+  // Two pages of the app's releases, newest first; the second is the last.
+  const json first = page("action=release.create&app=" + app + "&limit=2");
+  EXPECT_EQ(targets(first), (std::vector<std::string>{app + "@1.0.2", app + "@1.0.1"}))
+      << first.dump();
+  ASSERT_TRUE(first["next_cursor"].is_string()) << first.dump();
+  EXPECT_EQ(first["next_cursor"], std::to_string(first["items"][1]["id"].get<std::int64_t>()));
+  for (const auto& e : first["items"]) {
+    EXPECT_EQ(e["app"], app) << e.dump();
+    EXPECT_TRUE(e["env"].is_null()) << e.dump();
+    EXPECT_EQ(e["actor"], name) << e.dump();
+  }
+  const json second = page("action=release.create&app=" + app +
+                           "&limit=2&cursor=" + first["next_cursor"].get<std::string>());
+  EXPECT_EQ(targets(second), std::vector<std::string>{app + "@1.0.0"}) << second.dump();
+  EXPECT_TRUE(second["next_cursor"].is_null()) << second.dump();
+  // A page exactly as long as what is left is the last one too.
+  EXPECT_TRUE(page("action=release.create&app=" + app + "&limit=3")["next_cursor"].is_null());
+
+  // By actor: the token's three releases and nothing else (the grant is the admin's).
+  const json by_actor = page("actor=" + name);
+  EXPECT_EQ(targets(by_actor),
+            (std::vector<std::string>{app + "@1.0.2", app + "@1.0.1", app + "@1.0.0"}))
+      << by_actor.dump();
+  // By action and env: the grant, made by the bootstrap admin token.
+  const json grants = page("action=token.grant&env=" + env);
+  ASSERT_EQ(grants["items"].size(), 1u) << grants.dump();
+  EXPECT_EQ(grants["items"][0]["target"], name + "/" + env);
+  EXPECT_EQ(grants["items"][0]["actor"], "local-admin");
+  EXPECT_TRUE(grants["items"][0]["app"].is_null());
+  const json created = page("actor=local-admin&action=token.create&limit=200");
+  const auto created_targets = targets(created);
+  EXPECT_NE(std::find(created_targets.begin(), created_targets.end(), name), created_targets.end())
+      << created.dump();
+  for (const auto& e : created["items"]) EXPECT_EQ(e["action"], "token.create") << e.dump();
+
+  // By time, both bounds inclusive: the middle release's instant holds it; before the oldest,
+  // nothing of the token's.
+  const json middle = by_actor["items"][1];
+  const auto at = [](std::int64_t ms) { return core::FormatRfc3339(core::FromUnixMillis(ms)); };
+  const auto middle_ms = middle["at_ms"].get<std::int64_t>();
+  const json instant =
+      page("actor=" + name + "&since=" + at(middle_ms) + "&until=" + at(middle_ms));
+  const auto instant_targets = targets(instant);
+  EXPECT_NE(std::find(instant_targets.begin(), instant_targets.end(), app + "@1.0.1"),
+            instant_targets.end())
+      << instant.dump();
+  for (const auto& e : instant["items"]) EXPECT_EQ(e["at_ms"], middle["at_ms"]) << e.dump();
+  const auto oldest = by_actor["items"][2]["at_ms"].get<std::int64_t>();
+  EXPECT_TRUE(page("actor=" + name + "&until=" + at(oldest - 1))["items"].empty());
+  EXPECT_EQ(page("actor=" + name + "&since=" + at(oldest))["items"].size(), 3u);
+
+  // Each refused parameter is named; the role check is unchanged.
+  for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
+           {"cursor=not.a.cursor", "cursor"},
+           {"cursor=-1", "cursor"},
+           {"limit=0", "limit"},
+           {"actor=", "actor"},
+           {"action=Token.Create", "action"},
+           {"app=Not_An_App", "app"},
+           {"env=prod-", "env"},
+           {"since=yesterday", "since"},
+           {"until=2027-01-31", "until"},
+           {"since=2027-01-31T10:00:00Z&until=2027-01-31T09:00:00Z", "until"}}) {
+    auto r = Call("GET", "/v1/audit?" + query, "", admin_token_);
+    EXPECT_EQ(r.status, 400) << query << ": " << r.body;
+    if (r.status == 400) {
+      EXPECT_EQ(json::parse(r.body)["error"]["field"], field) << query << ": " << r.body;
+    }
+  }
+  EXPECT_EQ(Call("GET", "/v1/audit?actor=" + name, "", token).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/audit", "", viewer_).status, 403);
 }
 
 TEST_F(ReleaseIntakeKafkaItest, RetriedRecordHasOneEffectAndTheSameAnswer) {

@@ -542,29 +542,37 @@ async function approvalsPage() {
   });
 }
 
-// The audit log (the API allows it to admins only).
+// The audit log (the API allows it to admins only). The filters are the API's (exact matches);
+// the API's next_cursor gives the older pages, the filters (and a limit given) kept.
 async function auditPage(params) {
-  const actor = params.get("actor") ?? "";
-  const action = params.get("action") ?? "";
-  const form = h("form", { class: "filters" },
-    h("input", { name: "actor", placeholder: "actor", value: actor }),
-    h("input", { name: "action", placeholder: "action, e.g. deployment.approve", value: action }),
+  const form = h("form", { class: "filters", id: "audit-filters" },
+    h("input", { name: "actor", placeholder: "actor", value: params.get("actor") ?? "" }),
+    h("input", { name: "action", placeholder: "action, e.g. deployment.approve", value: params.get("action") ?? "" }),
     h("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const q = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+    const q = new URLSearchParams([...new FormData(form)].map(([k, v]) => [k, v.trim()]).filter(([, v]) => v));
     navigate(`/console/audit${q.size ? "?" + q : ""}`);
   });
   const holder = h("div");
   render(h("h1", {}, "Audit log"), form, holder);
   if (!can("admin")) return holder.replaceChildren(message("error", `The audit log needs the admin role (you are ${session?.role ?? "not signed in"}).`));
+  const filters = new URLSearchParams();
+  for (const k of ["actor", "action", "app", "env", "since", "until", "limit"]) if (params.get(k)) filters.set(k, params.get(k));
+  const q = new URLSearchParams(filters);
+  if (!q.has("limit")) q.set("limit", "100");
+  if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   try {
-    const body = await api("/v1/audit?limit=200");
-    const rows = (body.items ?? []).filter((e) => (!actor || e.actor.includes(actor)) &&
-      (!action || e.action.includes(action))).map((e) => h("tr", {},
+    const body = await api(`/v1/audit?${q}`);
+    const older = body.next_cursor ? new URLSearchParams([...filters, ["cursor", body.next_cursor]]) : null;
+    const pager = h("p", { class: "muted", id: "pager" },
+      q.has("cursor") ? link(`/console/audit${filters.size ? "?" + filters : ""}`, "← Newest") : null,
+      q.has("cursor") && older ? " · " : null,
+      older ? link(`/console/audit?${older}`, "Older →") : null);
+    const rows = (body.items ?? []).map((e) => h("tr", { dataset: { id: e.id } },
       h("td", {}, when(e.at_ms)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target),
       h("td", {}, status(e.outcome)), h("td", { class: "evidence" }, JSON.stringify(e.detail ?? {}))));
-    holder.replaceChildren(table(["at", "actor", "action", "target", "outcome", "detail"], rows, { id: "audit" }));
+    holder.replaceChildren(table(["at", "actor", "action", "target", "outcome", "detail"], rows, { id: "audit" }), pager);
   } catch (e) {
     holder.replaceChildren(message("error", e.message));
   }
