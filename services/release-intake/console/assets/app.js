@@ -213,11 +213,7 @@ async function deploymentsPage(params) {
   await every(async () => {
     try {
       const body = await api(`/v1/deployments?${q}`);
-      const older = body.next_cursor ? new URLSearchParams([...filters, ["cursor", body.next_cursor]]) : null;
-      const pager = h("p", { class: "muted", id: "pager" },
-        q.has("cursor") ? link(`/console/deployments${filters.size ? "?" + filters : ""}`, "← Newest") : null,
-        q.has("cursor") && older ? " · " : null,
-        older ? link(`/console/deployments?${older}`, "Older →") : null);
+      const pager = pagerLinks("/console/deployments", filters, q.has("cursor"), body.next_cursor);
       const rows = (body.deployments ?? []).map((d) => h("tr", { dataset: { id: d.id } },
         h("td", {}, link(`/console/deployments/${encodeURIComponent(d.id)}`, d.id.slice(0, 8))),
         h("td", {}, link(`/console/releases?app=${encodeURIComponent(d.app)}`, d.app)),
@@ -453,6 +449,16 @@ async function deploymentPage(id) {
   await every(load);
 }
 
+// A list page's pager: back to the newest page (when this is a later one) and on to the older
+// page the answer's next_cursor names, both keeping the page's filters.
+function pagerLinks(base, filters, later, nextCursor) {
+  const older = nextCursor ? new URLSearchParams([...filters, ["cursor", nextCursor]]) : null;
+  return h("p", { class: "muted", id: "pager" },
+    later ? link(`${base}${filters.size ? "?" + filters : ""}`, "← Newest") : null,
+    later && older ? " · " : null,
+    older ? link(`${base}?${older}`, "Older →") : null);
+}
+
 async function releasesPage(params) {
   const app = params.get("app") ?? "";
   const form = h("form", { class: "filters" }, h("input", { name: "app", placeholder: "app", value: app }),
@@ -564,11 +570,7 @@ async function auditPage(params) {
   if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   try {
     const body = await api(`/v1/audit?${q}`);
-    const older = body.next_cursor ? new URLSearchParams([...filters, ["cursor", body.next_cursor]]) : null;
-    const pager = h("p", { class: "muted", id: "pager" },
-      q.has("cursor") ? link(`/console/audit${filters.size ? "?" + filters : ""}`, "← Newest") : null,
-      q.has("cursor") && older ? " · " : null,
-      older ? link(`/console/audit?${older}`, "Older →") : null);
+    const pager = pagerLinks("/console/audit", filters, q.has("cursor"), body.next_cursor);
     const rows = (body.items ?? []).map((e) => h("tr", { dataset: { id: e.id } },
       h("td", {}, when(e.at_ms)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.target),
       h("td", {}, status(e.outcome)), h("td", { class: "evidence" }, JSON.stringify(e.detail ?? {}))));
