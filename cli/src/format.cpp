@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <ctime>
 #include <sluice/core/duration.hpp>
+#include <sluice/core/time_range.hpp>
 #include <sstream>
 
 namespace sluice::cli {
@@ -148,6 +149,31 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   const auto d = core::ParseDuration(s);
   if (!d || *d > kMax) return std::nullopt;
   return d;
+}
+
+std::optional<TimeRangeFlags> ResolveTimeRange(std::string_view since, std::string_view until,
+                                               std::chrono::system_clock::time_point now,
+                                               std::string& error) {
+  const auto given = [](std::string_view v) {
+    return v.empty() ? std::nullopt : std::optional<std::string_view>(v);
+  };
+  auto range = core::ParseTimeRange(given(since), given(until), now);
+  if (const auto* e = std::get_if<core::TimeRangeError>(&range)) {
+    const std::string_view value = e->field == "since" ? since : until;
+    // until alone reads: the two are in the wrong order.
+    const bool order =
+        e->field == "until" && std::holds_alternative<core::TimeRange>(
+                                   core::ParseTimeRange(std::nullopt, given(until), now));
+    error = order ? "--until is earlier than --since"
+                  : "--" + e->field + " '" + std::string(value) +
+                        "': not a time or a duration; use e.g. 2026-12-01T00:00:00Z, 24h or 1h30m";
+    return std::nullopt;
+  }
+  const auto& r = std::get<core::TimeRange>(range);
+  TimeRangeFlags out;
+  if (r.since_us) out.since = core::FormatTimeRangeBound(*r.since_us);
+  if (r.until_us) out.until = core::FormatTimeRangeBound(*r.until_us);
+  return out;
 }
 
 int ExitCodeForHttpStatus(long status) {

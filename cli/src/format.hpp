@@ -37,6 +37,18 @@ std::vector<std::string> RenderFields(const nlohmann::json& object);
 // anything else (no unit, unknown unit, negative, more than ten years).
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
 
+// --since and --until of the list commands (core::ParseTimeRange: an RFC 3339 time, or a
+// duration such as 2h or 1h30m meaning that long before `now`), resolved here to RFC 3339 UTC
+// times to the microsecond, so a page's "next page" command names the same range; "" for a flag
+// not given. On a wrong value, `error` says which flag and why.
+struct TimeRangeFlags {
+  std::string since;
+  std::string until;
+};
+std::optional<TimeRangeFlags> ResolveTimeRange(std::string_view since, std::string_view until,
+                                               std::chrono::system_clock::time_point now,
+                                               std::string& error);
+
 // The CLI's exit codes (cli/README.md documents them; scripts depend on them).
 enum ExitCode : int {
   kExitOk = 0,

@@ -68,6 +68,29 @@ TEST(RenderFields, OneAlignedLinePerKey) {
   EXPECT_EQ(lines, (std::vector<std::string>{"app:   shop", "hosts: [\"a\"]", "id:    r-1"}));
 }
 
+TEST(ResolveTimeRange, TimesAndDurationsBecomeRfc3339UtcOrAnErrorNamingTheFlag) {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1796119200));
+  std::string error;
+  auto r = ResolveTimeRange("2h", "2026-12-01T11:00:00+02:00", now, error);
+  ASSERT_TRUE(r.has_value()) << error;
+  EXPECT_EQ(r->since, "2026-12-01T08:00:00.000000Z");  // now is 2026-12-01T10:00:00Z
+  EXPECT_EQ(r->until, "2026-12-01T09:00:00.000000Z");
+  r = ResolveTimeRange("", "", now, error);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->since, "");
+  EXPECT_EQ(r->until, "");
+  r = ResolveTimeRange("1h30m", "", now, error);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->since, "2026-12-01T08:30:00.000000Z");
+
+  EXPECT_FALSE(ResolveTimeRange("yesterday", "", now, error).has_value());
+  EXPECT_NE(error.find("--since 'yesterday'"), std::string::npos) << error;
+  EXPECT_FALSE(ResolveTimeRange("", "2026-12-01", now, error).has_value());
+  EXPECT_NE(error.find("--until '2026-12-01'"), std::string::npos) << error;
+  EXPECT_FALSE(ResolveTimeRange("1h", "2h", now, error).has_value());
+  EXPECT_EQ(error, "--until is earlier than --since");
+}
+
 TEST(ParseDuration, SumsOfUnits) {
   using std::chrono::milliseconds;
   EXPECT_EQ(ParseDuration("1h30m"), milliseconds(5'400'000));

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sluice/core/rfc3339.hpp>
 #include <sluice/http/testing/serve.hpp>
 #include <sluice/testing/process.hpp>
 #include <sstream>
@@ -486,6 +488,56 @@ TEST_F(SluiceCliItest, AuditFiltersAndPagesWithTheCursorItPrints) {
   r = Sluice("audit -o json");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["next_cursor"], "8");
+}
+
+// A query parameter the stand-in was sent; "" when it was not.
+std::string ParamOf(const std::multimap<std::string, std::string>& params,
+                    const std::string& name) {
+  const auto it = params.find(name);
+  return it == params.end() ? std::string() : it->second;
+}
+
+// --since/--until: a time is sent as RFC 3339 UTC, a duration as the time that long before now;
+// the next-page command names the same range; a wrong value is a usage error (64) naming the
+// flag, and nothing is asked. release list sends --tag as it is.
+TEST_F(SluiceCliItest, ListsSendSinceUntilAndTagAsTimesTheServerReads) {
+  auto r = Sluice(
+      "deployment list --app shop --limit 1 --since 2026-12-01T12:00:00+02:00 --until "
+      "2026-12-02T00:00:00Z");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto asked = Last().params;
+  EXPECT_EQ(ParamOf(asked, "since"), "2026-12-01T10:00:00.000000Z");
+  EXPECT_EQ(ParamOf(asked, "until"), "2026-12-02T00:00:00.000000Z");
+  EXPECT_NE(r.out.find("next page: sluice deployment list --app shop --since "
+                       "2026-12-01T10:00:00.000000Z --until 2026-12-02T00:00:00.000000Z --limit 1 "
+                       "--cursor MTAuZC0x"),
+            std::string::npos)
+      << r.out;
+
+  const auto before = std::chrono::system_clock::now();
+  r = Sluice("release list --tag 'rc_1%' --since 1h30m");
+  const auto after = std::chrono::system_clock::now();
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  asked = Last().params;
+  EXPECT_EQ(ParamOf(asked, "tag"), "rc_1%");
+  const auto since = sluice::core::ParseRfc3339(ParamOf(asked, "since"));
+  ASSERT_TRUE(since.has_value()) << ParamOf(asked, "since");
+  EXPECT_GE(*since, before - std::chrono::minutes(90) - std::chrono::microseconds(1));
+  EXPECT_LE(*since, after - std::chrono::minutes(90) + std::chrono::microseconds(1));
+  EXPECT_EQ(asked.count("until"), 0u);
+
+  const std::size_t asked_before = [&] {
+    std::lock_guard lock(mu_);
+    return asked_.size();
+  }();
+  r = Sluice("deployment list --since yesterday");
+  EXPECT_EQ(r.exit_code, 64) << r.out;
+  EXPECT_NE(r.out.find("--since 'yesterday'"), std::string::npos) << r.out;
+  r = Sluice("release list --since 1h --until 2h");
+  EXPECT_EQ(r.exit_code, 64) << r.out;
+  EXPECT_NE(r.out.find("--until is earlier than --since"), std::string::npos) << r.out;
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(asked_.size(), asked_before);
 }
 
 TEST_F(SluiceCliItest, QueryParametersAreUrlEncoded) {

@@ -311,6 +311,20 @@ call("POST", "/v1/releases", 403, token=viewer, body=rel)
 call("POST", "/v1/releases", 413, token=deployer, raw=b'{"a":"' + b"x" * (2 << 20) + b'"}', content_type="application/json")
 call("GET", f"/v1/releases?app={APP}&limit=5", 200, token=viewer)
 call("GET", "/v1/releases?limit=0", 400, token=viewer)
+# Filters: tag (a literal, case-sensitive substring: '%' is no wildcard) and since/until on
+# created_at; the one release of this run's app was made within the hour.
+tag_part = urllib.parse.quote(rel["tag"][1:])
+_, _, found = call("GET", f"/v1/releases?app={APP}&tag={tag_part}&since=1h", 200, token=viewer)
+if found and [r["id"] for r in found["items"]] != [release["id"]]:
+    fail(f"GET /v1/releases?tag={rel['tag'][1:]}&since=1h: {found}")
+_, _, none = call("GET", f"/v1/releases?app={APP}&tag=%25&until=2000-01-01T00:00:00Z", 200, token=viewer)
+if none and none["items"]:
+    fail(f"GET /v1/releases?tag=%&until=2000-01-01T00:00:00Z listed {none['items']}")
+for query, field in (("tag=", "tag"), ("since=yesterday", "since"),
+                     ("since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z", "until")):
+    _, _, err = call("GET", f"/v1/releases?{query}", 400, token=viewer)
+    if err and err["error"].get("field") != field:
+        fail(f"GET /v1/releases?{query}: {err}")
 call("GET", f"/v1/releases/{release['id']}", 200, token=viewer)
 call("GET", "/v1/releases/no-such-release", 404, token=viewer)
 
@@ -410,6 +424,21 @@ else:
 s, _, err = call("GET", "/v1/deployments?cursor=not.a.cursor", 400, token=viewer)
 if err and err["error"].get("field") != "cursor":
     fail(f"a malformed cursor: {err}")
+# since/until bound created_at (since inclusive, until exclusive): this run's deployment was made
+# within the hour, none before 2000; a malformed bound is refused naming it.
+hour_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+_, _, recent = call("GET", f"/v1/deployments?app={APP}&since={hour_ago}&until=2261-01-01T00:00:00Z", 200,
+                    token=viewer)
+if recent and dep_id not in [d.get("id") for d in recent["deployments"]]:
+    fail(f"GET /v1/deployments?since={hour_ago} without {dep_id}: {recent}")
+_, _, ancient = call("GET", f"/v1/deployments?app={APP}&until=2000-01-01T00:00:00Z", 200, token=viewer)
+if ancient and ancient["deployments"]:
+    fail(f"GET /v1/deployments?until=2000-01-01T00:00:00Z listed {ancient['deployments']}")
+for query, field in (("since=not-a-time", "since"), ("until=1.5h", "until"),
+                     ("since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z", "until")):
+    _, _, err = call("GET", f"/v1/deployments?{query}", 400, token=viewer)
+    if err and err["error"].get("field") != field:
+        fail(f"GET /v1/deployments?{query}: {err}")
 
 print("server-sent events")
 call("GET", "/v1/events", 400, token=viewer)

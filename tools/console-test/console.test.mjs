@@ -282,6 +282,15 @@ await check("releases of an app", async () => {
   await signIn(page, tokens.viewer);
   await page.goto(`${API}/console/releases?app=${APP}`);
   await page.locator("#releases tbody tr", { hasText: "2.4.0" }).waitFor();
+  // "tag contains" is asked of the server, not applied to the rows the page already has.
+  const asked = [];
+  page.on("request", (r) => { if (new URL(r.url()).pathname === "/v1/releases") asked.push(new URL(r.url())); });
+  await page.goto(`${API}/console/releases?app=${APP}&tag=${encodeURIComponent(`2.4.0-${suffix}`)}`);
+  await page.locator("#releases tbody tr", { hasText: "2.4.0" }).waitFor();
+  expect(asked.some((u) => u.searchParams.get("tag") === `2.4.0-${suffix}`), `no tag sent: ${asked.join(" ")}`);
+  await page.goto(`${API}/console/releases?app=${APP}&tag=no-such-tag-${suffix}`);
+  await page.locator("#releases").waitFor();
+  expect((await page.locator("#releases tbody tr", { hasText: "2.4.0" }).count()) === 0, "a tag that matches nothing listed a release");
   await page.context().close();
 });
 

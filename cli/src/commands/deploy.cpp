@@ -7,6 +7,7 @@
 #include <sluice/http/client.hpp>
 
 #include "../commands.hpp"
+#include "../format.hpp"
 #include "../render.hpp"
 #include "../watch.hpp"
 
@@ -209,7 +210,7 @@ void AddDeploy(Commands& commands) {
 }
 
 struct ListOptions {
-  std::string app, env, status, cursor;
+  std::string app, env, status, since, until, cursor;
   int limit = 20;
   bool watch = false;
   std::string interval = "2s";
@@ -221,6 +222,10 @@ void AddList(Commands& commands, CLI::App* deployment) {
   list->add_option("--app", o->app, "only this application");
   list->add_option("--env", o->env, "only this environment");
   list->add_option("--status", o->status, "only this status (waiting: held for their window)");
+  list->add_option("--since", o->since,
+                   "only deployments created at or after this: an RFC 3339 time or a duration "
+                   "before now (2h, 1h30m, 7d)");
+  list->add_option("--until", o->until, "only deployments created before this (as --since)");
   list->add_option("--limit", o->limit, "how many");
   list->add_option("--cursor", o->cursor,
                    "the page after the previous one (its next_cursor; the table prints the "
@@ -228,15 +233,25 @@ void AddList(Commands& commands, CLI::App* deployment) {
   list->add_flag("-w,--watch", o->watch, "show the list again as it changes (Ctrl-C stops)");
   list->add_option("--interval", o->interval, "with --watch: how often to read, e.g. 2s");
   commands.On(list, [o](Invocation& in) {
+    // A duration becomes a time here, so the next page's command names the same range.
+    std::string error;
+    const auto range =
+        ResolveTimeRange(o->since, o->until, std::chrono::system_clock::now(), error);
+    if (!range) throw UsageError(error);
     std::string path = "/v1/deployments?limit=" + std::to_string(o->limit);
     if (!o->app.empty()) path += "&app=" + Enc(o->app);
     if (!o->env.empty()) path += "&env=" + Enc(o->env);
     if (!o->status.empty()) path += "&status=" + Enc(o->status);
+    if (!range->since.empty()) path += "&since=" + Enc(range->since);
+    if (!range->until.empty()) path += "&until=" + Enc(range->until);
     if (!o->cursor.empty()) path += "&cursor=" + Enc(o->cursor);
     // The table ends with the command for the next page, when there is one.
     std::vector<std::string> again = {"sluice", "deployment", "list"};
-    for (const auto& [flag, value] :
-         {std::pair{"--app", o->app}, {"--env", o->env}, {"--status", o->status}}) {
+    for (const auto& [flag, value] : {std::pair{"--app", o->app},
+                                      {"--env", o->env},
+                                      {"--status", o->status},
+                                      {"--since", range->since},
+                                      {"--until", range->until}}) {
       if (!value.empty()) again.insert(again.end(), {flag, value});
     }
     again.insert(again.end(), {"--limit", std::to_string(o->limit)});

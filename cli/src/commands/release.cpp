@@ -1,8 +1,10 @@
 // sluice release create|list|get
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "../commands.hpp"
+#include "../format.hpp"
 
 namespace sluice::cli {
 namespace {
@@ -42,7 +44,7 @@ void AddCreate(Commands& commands, CLI::App* release) {
 }
 
 struct ListOptions {
-  std::string app;
+  std::string app, tag, since, until;
   int limit = 20;
 };
 
@@ -50,10 +52,22 @@ void AddList(Commands& commands, CLI::App* release) {
   auto o = std::make_shared<ListOptions>();
   auto* list = release->add_subcommand("list", "list releases, newest first");
   list->add_option("--app", o->app, "only this application");
+  list->add_option("--tag", o->tag, "only releases whose tag contains this (case-sensitive)");
+  list->add_option("--since", o->since,
+                   "only releases created at or after this: an RFC 3339 time or a duration "
+                   "before now (2h, 1h30m, 7d)");
+  list->add_option("--until", o->until, "only releases created before this (as --since)");
   list->add_option("--limit", o->limit, "how many");
   commands.On(list, [o](Invocation& in) {
+    std::string error;
+    const auto range =
+        ResolveTimeRange(o->since, o->until, std::chrono::system_clock::now(), error);
+    if (!range) throw UsageError(error);
     std::string path = "/v1/releases?limit=" + std::to_string(o->limit);
     if (!o->app.empty()) path += "&app=" + Enc(o->app);
+    if (!o->tag.empty()) path += "&tag=" + Enc(o->tag);
+    if (!range->since.empty()) path += "&since=" + Enc(range->since);
+    if (!range->until.empty()) path += "&until=" + Enc(range->until);
     return Show(in.g, path,
                 Items({{"ID", "id"},
                        {"APP", "app"},

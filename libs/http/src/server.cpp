@@ -609,6 +609,18 @@ int LimitParam(const httplib::Request& req, int fallback, int max) {
   return limit;
 }
 
+core::TimeRange TimeRangeParams(const httplib::Request& req, core::SystemTime now) {
+  const auto param = [&](const char* name) -> std::optional<std::string> {
+    if (!req.has_param(name)) return std::nullopt;
+    return req.get_param_value(name);
+  };
+  const auto since = param("since");
+  const auto until = param("until");
+  auto range = core::ParseTimeRange(since, until, now);
+  if (auto* e = std::get_if<core::TimeRangeError>(&range)) throw BadRequest(e->field, e->message);
+  return std::get<core::TimeRange>(range);
+}
+
 std::optional<std::string> OptionalString(const nlohmann::json& body, std::string_view field) {
   if (!body.is_object()) throw BadRequest("body", "the request body must be a JSON object");
   const auto it = body.find(field);

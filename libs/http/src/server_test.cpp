@@ -908,5 +908,32 @@ TEST(LimitParamTest, FallbackWholeNumbersInRangeOrANamedError) {
   EXPECT_THROW(LimitParam(small, 5, 10), ApiException);
 }
 
+TEST(TimeRangeParamsTest, ReadsSinceAndUntilOrThrowsNamingTheField) {
+  const auto now = core::FromUnixMillis(1796119200000);  // 2026-12-01T10:00:00Z
+  httplib::Request none;
+  EXPECT_EQ(TimeRangeParams(none, now), core::TimeRange{});
+  httplib::Request both;
+  both.params.emplace("since", "2h");
+  both.params.emplace("until", "2026-12-01T09:30:00Z");
+  const auto range = TimeRangeParams(both, now);
+  EXPECT_EQ(range.since_us, (1796119200000LL - 7200000) * 1000);
+  EXPECT_EQ(range.until_us, (1796119200000LL - 1800000) * 1000);
+  const auto field_of = [&](const char* since, const char* until) {
+    httplib::Request r;
+    if (since != nullptr) r.params.emplace("since", since);
+    if (until != nullptr) r.params.emplace("until", until);
+    try {
+      TimeRangeParams(r, now);
+    } catch (const ApiException& e) {
+      EXPECT_EQ(e.Error().status, 400);
+      return e.Error().field;
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(field_of("yesterday", nullptr), "since");
+  EXPECT_EQ(field_of(nullptr, ""), "until");
+  EXPECT_EQ(field_of("1h", "2h"), "until");
+}
+
 }  // namespace
 }  // namespace sluice::http

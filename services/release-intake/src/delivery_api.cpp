@@ -4,6 +4,7 @@
 #include <charconv>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
+#include <sluice/core/time_range.hpp>
 #include <sluice/eventbus/eventbus.hpp>
 #include <sluice/http/errors.hpp>
 #include <sluice/spec/convert.hpp>
@@ -1061,20 +1062,31 @@ void ReleaseIntakeApi::ProxyDeployments(const httplib::Request& req, httplib::Re
     }
   }
   q.limit = http::LimitParam(req, kDeploymentListLimit);
+  q.created = http::TimeRangeParams(req, deps_.clock.Now());
   q.first_page = !req.has_param("cursor");
   // The held ones first, then the planner (no network I/O inside a transaction): one that
   // starts between the two reads may be listed by both, and ListWithHeld keeps the planner's.
   std::vector<json> held;
   if (const auto state = HeldStateListed(q)) {
-    held =
-        Db([&](pqxx::work& tx) { return ListHeldDeployments(tx, *state, q.app, q.env, q.limit); });
+    held = Db([&](pqxx::work& tx) {
+      return ListHeldDeployments(tx, *state, q.app, q.env, q.created, q.limit);
+    });
   }
   json planner = {{"deployments", json::array()}};
   if (PlannerListsStatus(q)) {
+    // The bounds as read here, to the microsecond: a duration ("24h") counts back from this
+    // service's now, so held and planned deployments are filtered on the same instants.
+    auto params = req.params;
+    params.erase("since");
+    params.erase("until");
+    if (q.created.since_us)
+      params.emplace("since", core::FormatTimeRangeBound(*q.created.since_us));
+    if (q.created.until_us)
+      params.emplace("until", core::FormatTimeRangeBound(*q.created.until_us));
     const auto answer = Reach(
         options_.planner_url,
-        UpstreamCall::Get("/v1/deployments" +
-                          ForwardQuery(req.params, {"app", "env", "status", "limit", "cursor"})),
+        UpstreamCall::Get("/v1/deployments" + ForwardQuery(params, {"app", "env", "status", "since",
+                                                                    "until", "limit", "cursor"})),
         "rollout-planner", "planner_unavailable");
     planner = UpstreamBody(answer, "rollout-planner");
     if (answer.status != 200) {

@@ -164,19 +164,20 @@ json ListWithHeld(const DeploymentListQuery& q, std::vector<json> held, json pla
     const auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
+  const auto at = [](const json& d) {
+    const auto it = d.find("requested_at_ms");
+    return it != d.end() && it->is_number_integer() ? it->get<std::int64_t>() : std::int64_t{0};
+  };
   const auto shown = [&](const json& d) {
     if (!state || text(d, "status") != *state) return false;
     if (q.app && text(d, "app") != *q.app) return false;
     if (q.env && text(d, "env") != *q.env) return false;
+    if (!q.created.Contains(at(d) * 1000)) return false;
     const std::string id = text(d, "id");
     return std::none_of(listed.begin(), listed.end(),
                         [&](const json& p) { return p.is_object() && text(p, "id") == id; });
   };
   std::erase_if(held, [&](const json& d) { return !d.is_object() || !shown(d); });
-  const auto at = [](const json& d) {
-    const auto it = d.find("requested_at_ms");
-    return it != d.end() && it->is_number_integer() ? it->get<std::int64_t>() : std::int64_t{0};
-  };
   std::sort(held.begin(), held.end(), [&](const json& a, const json& b) {
     if (at(a) != at(b)) return at(a) > at(b);
     return text(a, "id") > text(b, "id");

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sluice/core/time_range.hpp>
 #include <sluice/spec/delivery_spec.hpp>
 #include <string>
 #include <string_view>
@@ -120,7 +121,8 @@ struct DeploymentListQuery {
   std::optional<std::string> env;
   std::optional<std::string> status;
   int limit = 50;
-  bool first_page = true;  // no cursor given
+  bool first_page = true;   // no cursor given
+  core::TimeRange created;  // since/until: created_at (a held one's requested_at) in range
 };
 inline constexpr int kDeploymentListLimit = 50;  // the planner's default page size
 
@@ -134,7 +136,8 @@ bool PlannerListsStatus(const DeploymentListQuery& q);
 std::optional<std::string> HeldStateListed(const DeploymentListQuery& q);
 // The list's answer: `planner`, the planner's 200 body (its top-level keys kept; an empty list
 // when it was not asked), with before its items the held deployments (HeldDeploymentJson's
-// shape) that match q (app, env, the state HeldStateListed names; none past the first page),
+// shape) that match q (app, env, the state HeldStateListed names, requested_at_ms within
+// q.created; none past the first page),
 // newest first (requested_at_ms, then id), at most q.limit of them: on the first page they come
 // in addition to the planner's up to q.limit items. One the planner lists too is left out (it
 // started between the two reads). next_cursor is the planner's (the page after its last item;

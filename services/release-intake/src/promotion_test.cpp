@@ -190,6 +190,20 @@ TEST(DeploymentListTest, HeldOnesMatchTheAppAndEnvironmentFilters) {
   EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"p1"}));
 }
 
+TEST(DeploymentListTest, HeldOnesMatchSinceInclusiveAndUntilExclusive) {
+  DeploymentListQuery q;
+  // requested_at_ms: w1 100, w3 250, w2 300 (the range is in microseconds).
+  q.created.since_us = 250 * 1000;
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"w2", "w3", "p1"}));
+  q.created.until_us = 300 * 1000;
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"w3", "p1"}));
+  q.created.since_us.reset();
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"w3", "w1", "p1"}));
+  // The planner's page is its own: it filtered it with the same bounds.
+  q.created = {std::int64_t{400 * 1000}, std::nullopt};
+  EXPECT_EQ(Ids(ListWithHeld(q, HeldRows(), PlannerPage())), (Ids_{"p1"}));
+}
+
 TEST(DeploymentListTest, TheStatusFilterWaitingShowsOnlyHeldOnesAndAbortedAddsTheAbortedOnes) {
   EXPECT_TRUE(IsDeploymentListStatus("waiting"));
   EXPECT_TRUE(IsDeploymentListStatus("aborted"));

@@ -25,9 +25,15 @@ constexpr const char* kInsert = R"sql(
           to_timestamp($7::double precision / 1000)))sql";
 constexpr const char* kFind = "SELECT {} FROM deployment_waits WHERE deployment_id = $1";
 // deployment_waits_waiting (app, env) WHERE state = 'waiting' serves the list of waiting ones.
+// since ($5) and until ($6) are microseconds since the epoch, sent back as whole seconds plus
+// microseconds (each exact in the double an interval is multiplied by), as the planner does.
 constexpr const char* kList = R"sql(
   SELECT {} FROM deployment_waits
   WHERE state = $1 AND ($2::text IS NULL OR app = $2) AND ($3::text IS NULL OR env = $3)
+    AND ($5::bigint IS NULL OR created_at >= timestamptz 'epoch' +
+         ($5::bigint / 1000000) * interval '1 second' + ($5::bigint % 1000000) * interval '1 microsecond')
+    AND ($6::bigint IS NULL OR created_at < timestamptz 'epoch' +
+         ($6::bigint / 1000000) * interval '1 second' + ($6::bigint % 1000000) * interval '1 microsecond')
   ORDER BY created_at DESC, deployment_id DESC LIMIT $4)sql";
 constexpr const char* kUpdate = R"sql(
   UPDATE deployment_waits SET state = $2, reason = $3::jsonb,
@@ -101,10 +107,12 @@ std::optional<DeploymentWait> WaitRepository::Find(pqxx::work& tx, const std::st
 
 std::vector<DeploymentWait> WaitRepository::List(pqxx::work& tx, const std::string& state,
                                                  const std::optional<std::string>& app,
-                                                 const std::optional<std::string>& env, int limit) {
+                                                 const std::optional<std::string>& env,
+                                                 const core::TimeRange& created, int limit) {
   std::vector<DeploymentWait> out;
   for (const auto& r :
-       tx.exec_params(With(kList, kColumns), state, NullableText(app), NullableText(env), limit)) {
+       tx.exec_params(With(kList, kColumns), state, NullableText(app), NullableText(env), limit,
+                      created.since_us, created.until_us)) {
     out.push_back(WaitFrom(r));
   }
   return out;
@@ -230,9 +238,10 @@ std::optional<json> HeldDeploymentJson(pqxx::work& tx, const std::string& deploy
 
 std::vector<json> ListHeldDeployments(pqxx::work& tx, const std::string& state,
                                       const std::optional<std::string>& app,
-                                      const std::optional<std::string>& env, int limit) {
+                                      const std::optional<std::string>& env,
+                                      const core::TimeRange& created, int limit) {
   std::vector<json> out;
-  for (const auto& wait : WaitRepository::List(tx, state, app, env, limit)) {
+  for (const auto& wait : WaitRepository::List(tx, state, app, env, created, limit)) {
     out.push_back(HeldJson(wait));
   }
   return out;

@@ -48,10 +48,12 @@ class WaitRepository {
                                             bool for_update);
   static void Update(pqxx::work& tx, const std::string& deployment_id, const std::string& state,
                      const nlohmann::json& reason, std::int64_t now_ms);
-  // The deployments in `state` (of `app`, `env` when given), newest first, at most `limit`.
+  // The deployments in `state` (of `app`, `env` when given, created in `created`), newest
+  // first, at most `limit`.
   static std::vector<DeploymentWait> List(pqxx::work& tx, const std::string& state,
                                           const std::optional<std::string>& app,
-                                          const std::optional<std::string>& env, int limit);
+                                          const std::optional<std::string>& env,
+                                          const core::TimeRange& created, int limit);
 };
 
 // Whether the release may go into the environment now: its freeze, its newest deployment in the
@@ -81,10 +83,12 @@ void WakeWaitingDeployment(pqxx::work& tx, const std::string& deployment_id,
 std::optional<nlohmann::json> HeldDeploymentJson(pqxx::work& tx, const std::string& deployment_id);
 
 // GET /v1/deployments' held deployments (ListWithHeld, promotion.hpp, chooses which state and
-// orders them): the newest `limit` in `state` of `app`, `env` when given, as HeldDeploymentJson.
+// orders them): the newest `limit` in `state` of `app`, `env` when given, requested within
+// `created` (the list's since/until), as HeldDeploymentJson.
 std::vector<nlohmann::json> ListHeldDeployments(pqxx::work& tx, const std::string& state,
                                                 const std::optional<std::string>& app,
-                                                const std::optional<std::string>& env, int limit);
+                                                const std::optional<std::string>& env,
+                                                const core::TimeRange& created, int limit);
 
 // Aborts a waiting deployment (its timer cancelled, an audit row); false when it is not waiting.
 bool AbortWaiting(pqxx::work& tx, const std::string& deployment_id, const std::string& actor,

@@ -606,6 +606,15 @@ std::optional<std::string> TokenRefusal(const StoredToken& token, std::int64_t n
   return std::nullopt;
 }
 
+std::optional<FieldError> CheckTagFilter(std::string_view tag) {
+  if (tag.empty() || tag.size() > kMaxTagFilterChars) {
+    return FieldError{"tag", "tag must be 1 to " + std::to_string(kMaxTagFilterChars) +
+                                 " characters of the tag to look for"};
+  }
+  if (auto why = UnsafeTextReason(tag)) return FieldError{"tag", "tag " + *why};
+  return std::nullopt;
+}
+
 std::variant<PageRequest, FieldError> ParsePage(std::optional<std::string> limit,
                                                 std::optional<std::string> cursor) {
   PageRequest page;

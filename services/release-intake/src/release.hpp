@@ -189,4 +189,10 @@ struct PageRequest {
 std::variant<PageRequest, FieldError> ParsePage(std::optional<std::string> limit,
                                                 std::optional<std::string> cursor);
 
+// GET /v1/releases' `tag` filter: releases whose tag contains it (case-sensitive, every
+// character literal). 1 to kMaxTagFilterChars bytes of text that passes UnsafeTextReason, the
+// check of a release's own fields; the error names "tag".
+inline constexpr std::size_t kMaxTagFilterChars = 128;
+std::optional<FieldError> CheckTagFilter(std::string_view tag);
+
 }  // namespace sluice::release_intake

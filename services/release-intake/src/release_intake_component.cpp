@@ -222,8 +222,14 @@ void ReleaseIntakeApi::ListReleases(const httplib::Request& req, httplib::Respon
   if (auto* e = std::get_if<FieldError>(&page)) throw Invalid(*e);
   const auto app = Param(req, "app");
   if (app && !IsValidAppName(*app)) throw http::BadRequest("app", "app is not a valid app name");
+  const auto tag = Param(req, "tag");
+  if (tag) {
+    if (auto e = CheckTagFilter(*tag)) throw Invalid(*e);
+  }
+  const auto created = http::TimeRangeParams(req, deps_.clock.Now());
   const auto& request = std::get<PageRequest>(page);
-  auto releases = Db([&](pqxx::work& tx) { return ReleaseRepository::List(tx, app, request); });
+  auto releases =
+      Db([&](pqxx::work& tx) { return ReleaseRepository::List(tx, app, request, tag, created); });
   json items = json::array();
   for (const auto& r : releases) items.push_back(ToJson(r));
   json body = {{"items", std::move(items)}};

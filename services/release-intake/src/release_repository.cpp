@@ -22,9 +22,17 @@ constexpr const char* kReleaseColumns = R"sql(
 constexpr const char* kSelectByAppVersion =
     "SELECT {} FROM releases WHERE app = $1 AND version = $2";
 constexpr const char* kSelectById = "SELECT {} FROM releases WHERE id = $1";
+// tag ($4) is a substring found with strpos, not a LIKE pattern: '%' and '_' in it are literal.
+// since ($5) and until ($6) are microseconds since the epoch, as whole seconds plus
+// microseconds (each exact in the double an interval is multiplied by).
 constexpr const char* kList = R"sql(
   SELECT {} FROM releases
   WHERE ($1::text IS NULL OR app = $1) AND ($2::bigint IS NULL OR seq < $2)
+    AND ($4::text IS NULL OR strpos(tag, $4::text) > 0)
+    AND ($5::bigint IS NULL OR created_at >= timestamptz 'epoch' +
+         ($5::bigint / 1000000) * interval '1 second' + ($5::bigint % 1000000) * interval '1 microsecond')
+    AND ($6::bigint IS NULL OR created_at < timestamptz 'epoch' +
+         ($6::bigint / 1000000) * interval '1 second' + ($6::bigint % 1000000) * interval '1 microsecond')
   ORDER BY seq DESC LIMIT $3)sql";
 
 constexpr const char* kFindToken = R"sql(
@@ -145,11 +153,17 @@ std::optional<Release> ReleaseRepository::Get(pqxx::work& tx, const std::string&
 }
 
 std::vector<Release> ReleaseRepository::List(pqxx::work& tx, const std::optional<std::string>& app,
-                                             const PageRequest& page) {
-  const std::optional<std::string> after =
-      page.after_seq ? std::optional<std::string>(std::to_string(*page.after_seq)) : std::nullopt;
-  auto rows =
-      tx.exec_params(WithColumns(kList), NullableText(app), NullableText(after), page.limit);
+                                             const PageRequest& page,
+                                             const std::optional<std::string>& tag,
+                                             const core::TimeRange& created) {
+  const auto text = [](const std::optional<std::int64_t>& v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+  };
+  const auto after = text(page.after_seq);
+  const auto since = text(created.since_us);
+  const auto until = text(created.until_us);
+  auto rows = tx.exec_params(WithColumns(kList), NullableText(app), NullableText(after), page.limit,
+                             NullableText(tag), NullableText(since), NullableText(until));
   std::vector<Release> out;
   out.reserve(rows.size());
   for (const auto& row : rows) out.push_back(FromRow(row));

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <pqxx/pqxx>
+#include <sluice/core/time_range.hpp>
 #include <string>
 #include <vector>
 
@@ -48,9 +49,12 @@ class ReleaseRepository {
   static InsertResult Insert(pqxx::work& tx, const ReleaseInput& input, const std::string& id,
                              std::int64_t now_ms, const std::string& source);
   static std::optional<Release> Get(pqxx::work& tx, const std::string& id);
-  // Newest first; `after_seq` continues a listing.
+  // Newest first; `after_seq` continues a listing. `tag` (when given) keeps the releases whose
+  // tag contains it, `created` those created in [since, until); both hold on every page.
   static std::vector<Release> List(pqxx::work& tx, const std::optional<std::string>& app,
-                                   const PageRequest& page);
+                                   const PageRequest& page,
+                                   const std::optional<std::string>& tag = std::nullopt,
+                                   const core::TimeRange& created = {});
 
   // The token with that hash (with its grants), revoked and expired ones included (the caller
   // says why not).

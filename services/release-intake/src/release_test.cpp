@@ -388,5 +388,24 @@ TEST(PageTest, Parsing) {
   EXPECT_EQ(std::get<FieldError>(ParsePage(std::nullopt, "-1")).field, "cursor");
 }
 
+TEST(TagFilterTest, AcceptsAnyShownTextUpTo128BytesAndNamesTagOtherwise) {
+  const std::vector<std::string> ok = {"v1",
+                                       "1.2",
+                                       "shop/v",
+                                       "%",
+                                       "_",
+                                       "rc.1'; DROP TABLE releases;--",
+                                       std::string(kMaxTagFilterChars, 'a')};
+  for (const auto& tag : ok) EXPECT_FALSE(CheckTagFilter(tag).has_value()) << tag;
+  const std::vector<std::string> bad = {std::string(),    std::string(kMaxTagFilterChars + 1, 'a'),
+                                        "v1\n",           std::string{'v', '\0', '1'},
+                                        "v1\xe2\x80\xae", "\xff"};
+  for (const auto& tag : bad) {
+    const auto e = CheckTagFilter(tag);
+    ASSERT_TRUE(e.has_value()) << tag;
+    EXPECT_EQ(e->field, "tag");
+  }
+}
+
 }  // namespace
 }  // namespace sluice::release_intake

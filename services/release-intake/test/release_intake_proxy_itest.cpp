@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 #include <sluice/events/envelope.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/testing/serve.hpp>
@@ -99,6 +100,12 @@ class FakeUpstream {
   std::mutex mu_;
   std::vector<Asked> asked_;
 };
+
+// A query parameter an upstream stand-in was sent; "" when it was not.
+std::string ParamOf(const Asked& asked, const std::string& name) {
+  const auto it = asked.params.find(name);
+  return it == asked.params.end() ? std::string() : it->second;
+}
 
 void Json(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -479,6 +486,144 @@ TEST_F(ReleaseIntakeProxyItest, ACommandTakesTheRoleInTheEnvironmentThePlannerNa
   EXPECT_TRUE(record["gate_override"]["overridden"].is_null());  // the gate had nothing to say
   EXPECT_FALSE(json::parse(Call("GET", "/v1/deployments/" + deployment, "", viewer_).body)
                    .contains("gate_override"));
+}
+
+// GET /v1/releases?tag=&since=&until=: the tag is a literal, case-sensitive substring ('%' and
+// '_' match themselves), created_at in [since, until), all of them on every page of the cursor;
+// a malformed one is refused naming it.
+TEST_F(ReleaseIntakeProxyItest, ReleasesFilterByTagAndCreationTimeOnEveryPage) {
+  const std::string app = "tags-" + st::RandomSuffix();
+  std::map<std::string, std::string> id_of;
+  for (const char* tag : {"v1.0.0", "v1.1.0", "rel_v2.0.0", "relXv3.0.0", "V1.2.0"}) {
+    auto r = Call("POST", "/v1/releases",
+                  json{{"app", app},
+                       {"tag", tag},
+                       {"artifact_url", "https://artifacts.example.com/a.tar.gz"},
+                       {"sha256", kSha}}
+                      .dump(),
+                  deployer_);
+    ASSERT_EQ(r.status, 201) << tag << ": " << r.body;
+    id_of[tag] = json::parse(r.body)["id"];
+  }
+  {
+    pqxx::connection c(schema_->Dsn());
+    pqxx::work tx(c);
+    const std::string table = tx.quote_name(schema_->Name()) + ".releases";
+    const auto at = [&](const char* tag, const char* ts) {
+      tx.exec_params("UPDATE " + table + " SET created_at = $2::timestamptz WHERE id = $1",
+                     id_of[tag], ts);
+    };
+    at("v1.0.0", "2026-12-01T09:59:59.999999Z");
+    at("v1.1.0", "2026-12-01T10:00:00Z");
+    at("rel_v2.0.0", "2026-12-01T10:30:00Z");
+    at("relXv3.0.0", "2026-12-01T11:00:00Z");
+    at("V1.2.0", "2026-12-01T10:45:00Z");
+    tx.commit();
+  }
+  // The tags listed, newest first (seq), following next_cursor one release at a time.
+  const auto walk = [&](const std::string& query) {
+    std::vector<std::string> seen;
+    std::string path = "/v1/releases?app=" + app + "&limit=1&" + query;
+    for (int page = 0; page < 10; ++page) {
+      auto r = Call("GET", path, "", viewer_);
+      EXPECT_EQ(r.status, 200) << query << ": " << r.body;
+      if (r.status != 200) break;
+      const json body = json::parse(r.body);
+      for (const auto& item : body["items"]) seen.push_back(item["tag"]);
+      if (!body["next_cursor"].is_string()) break;
+      path = "/v1/releases?app=" + app + "&limit=1&" + query +
+             "&cursor=" + body["next_cursor"].get<std::string>();
+    }
+    return seen;
+  };
+  using Tags = std::vector<std::string>;
+  EXPECT_EQ(walk("tag=v1."), (Tags{"v1.1.0", "v1.0.0"}));  // case-sensitive: not V1.2.0
+  EXPECT_EQ(walk("tag=rel_v"), (Tags{"rel_v2.0.0"}));      // '_' is not a wildcard
+  EXPECT_EQ(walk("tag=%25"), Tags{});                      // nor is '%'
+  EXPECT_EQ(walk("tag=.0"), (Tags{"V1.2.0", "relXv3.0.0", "rel_v2.0.0", "v1.1.0", "v1.0.0"}));
+  EXPECT_EQ(walk("since=2026-12-01T10:00:00Z&until=2026-12-01T11:00:00Z"),
+            (Tags{"V1.2.0", "rel_v2.0.0", "v1.1.0"}));
+  EXPECT_EQ(walk("tag=v&since=2026-12-01T10:30:00Z"), (Tags{"relXv3.0.0", "rel_v2.0.0"}));
+  EXPECT_EQ(walk("until=2026-12-01T12:00:00%2B02:00"), (Tags{"v1.0.0"}));
+  EXPECT_EQ(walk("since=1h"), Tags{});  // all were made days before the test runs
+
+  for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
+           {"tag=", "tag"},
+           {"tag=" + std::string(129, 'v'), "tag"},
+           {"tag=v1%0A", "tag"},
+           {"tag=v1%E2%80%AE", "tag"},
+           {"since=last-week", "since"},
+           {"until=2026-02-30T00:00:00Z", "until"},
+           {"since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z", "until"}}) {
+    auto r = Call("GET", "/v1/releases?app=" + app + "&" + query, "", viewer_);
+    EXPECT_EQ(r.status, 400) << query << ": " << r.body;
+    const json body = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.value(json::json_pointer("/error/field"), std::string()), field)
+        << query << ": " << r.body;
+  }
+}
+
+// GET /v1/deployments?since=&until=: release-intake reads the bounds (a duration from its own
+// now), sends them on to the planner to the microsecond, and filters the deployments it holds
+// (waiting for a window) on the same bounds; a malformed bound is refused before the planner is
+// asked.
+TEST_F(ReleaseIntakeProxyItest, DeploymentListBoundsReachThePlannerAndFilterTheHeldOnes) {
+  FakeUpstream planner(planner_port_);
+  planner.Get("/v1/deployments", [](const httplib::Request&, httplib::Response& res) {
+    Json(res, 200, {{"deployments", json::array()}, {"next_cursor", nullptr}});
+  });
+  planner.Start();
+  const std::string app = "held-" + st::RandomSuffix();
+  {
+    pqxx::connection c(schema_->Dsn());
+    pqxx::work tx(c);
+    const std::string table = tx.quote_name(schema_->Name()) + ".deployment_waits";
+    const auto hold = [&](const std::string& id, const char* ts) {
+      tx.exec_params("INSERT INTO " + table +
+                         " (deployment_id, app, env, state, reason, requested, created_at, "
+                         "updated_at) VALUES ($1, $2, 'production', 'waiting', "
+                         "'{\"code\": \"outside_window\", \"message\": \"closed\"}'::jsonb, "
+                         "''::bytea, $3::timestamptz, $3::timestamptz)",
+                     id, app, ts);
+    };
+    hold(app + "-early", "2026-12-01T09:59:59.999Z");
+    hold(app + "-at", "2026-12-01T10:00:00Z");
+    hold(app + "-late", "2026-12-01T11:00:00Z");
+    tx.commit();
+  }
+  const auto ids = [&](const std::string& query) {
+    auto r = Call("GET", "/v1/deployments?app=" + app + "&" + query, "", viewer_);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body;
+    std::vector<std::string> out;
+    for (const auto& d : json::parse(r.body)["deployments"]) out.push_back(d["id"]);
+    return out;
+  };
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(ids("since=2026-12-01T12:00:00%2B02:00&until=2026-12-01T11:00:00Z"),
+            (Ids{app + "-at"}));
+  // The planner got the same instants, in UTC to the microsecond.
+  const Asked asked = planner.Last();
+  EXPECT_EQ(ParamOf(asked, "since"), "2026-12-01T10:00:00.000000Z");
+  EXPECT_EQ(ParamOf(asked, "until"), "2026-12-01T11:00:00.000000Z");
+  EXPECT_EQ(ParamOf(asked, "app"), app);
+  EXPECT_EQ(ids("until=2026-12-01T10:00:00Z"), (Ids{app + "-early"}));
+  EXPECT_EQ(ids("since=2026-12-01T10:00:00Z"), (Ids{app + "-late", app + "-at"}));
+  // A duration is resolved here and sent on as a time.
+  EXPECT_EQ(ids("since=1h"), Ids{});
+  const std::string sent = ParamOf(planner.Last(), "since");
+  EXPECT_EQ(sent.size(), std::string("2026-12-01T10:00:00.000000Z").size()) << sent;
+  EXPECT_EQ(sent.back(), 'Z') << sent;
+
+  const std::size_t asked_before = planner.Count();
+  for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
+           {"since=soon", "since"}, {"until=12", "until"}, {"since=2h&until=3h", "until"}}) {
+    auto r = Call("GET", "/v1/deployments?" + query, "", viewer_);
+    EXPECT_EQ(r.status, 400) << query << ": " << r.body;
+    const json body = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.value(json::json_pointer("/error/field"), std::string()), field)
+        << query << ": " << r.body;
+  }
+  EXPECT_EQ(planner.Count(), asked_before);
 }
 
 }  // namespace

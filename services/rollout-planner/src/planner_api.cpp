@@ -52,8 +52,8 @@ json Summary(const DeploymentRow& row) {
 
 }  // namespace
 
-void MountPlannerApi(http::Server& server, pg::Database& db) {
-  server.Get("/v1/deployments", [&db](const httplib::Request& req, httplib::Response& res) {
+void MountPlannerApi(http::Server& server, pg::Database& db, const core::Clock& clock) {
+  server.Get("/v1/deployments", [&db, &clock](const httplib::Request& req, httplib::Response& res) {
     DeploymentFilter f;
     if (req.has_param("app")) f.app = req.get_param_value("app");
     if (req.has_param("env")) f.env = req.get_param_value("env");
@@ -66,6 +66,7 @@ void MountPlannerApi(http::Server& server, pg::Database& db) {
       }
     }
     f.limit = http::LimitParam(req, 50);
+    f.created = http::TimeRangeParams(req, clock.Now());
     if (req.has_param("cursor")) {
       f.after = ParseListCursor(req.get_param_value("cursor"));
       if (!f.after) {

@@ -19,19 +19,26 @@ using nlohmann::json;
 // A single deployment carries its spec text and resolved environment (AnalysisRequested sends
 // them on); lists do not.
 constexpr const char* kDeploymentColumns = SLUICE_DEPLOYMENT_COLUMNS("spec_yaml", "env_spec");
+// A time in microseconds since the epoch as whole seconds plus microseconds, each exact in the
+// double an interval is multiplied by.
+#define SLUICE_US_TS(n)                          \
+  "(timestamptz 'epoch' + ($" #n                 \
+  "::bigint / 1000000) * interval '1 second' + " \
+  "($" #n "::bigint % 1000000) * interval '1 microsecond')"
 // GET /v1/deployments: newest first, the id breaking ties, so the order is total and a page
 // starts after the (created_at, id) of the previous one's last row (keyset paging over the
 // deployments_listing index, no OFFSET); each row's position, created_at in microseconds, after
-// the deployment's columns. The cursor's time goes back as whole seconds plus microseconds, each
-// exact in the double an interval is multiplied by.
+// the deployment's columns. since ($7, inclusive) and until ($8, exclusive) bound created_at on
+// every page: the cursor only moves within the range.
 constexpr int kListPositionColumn = 23;
 constexpr const char* kListSql =
     "SELECT " SLUICE_DEPLOYMENT_COLUMNS("''::text", "''::text") ", "
     "(extract(epoch FROM created_at) * 1000000)::bigint FROM deployments "
     "WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2) "
     "AND ($3::text IS NULL OR status = $3) AND ($5::bigint IS NULL OR (created_at, id) < "
-    "(timestamptz 'epoch' + ($5::bigint / 1000000) * interval '1 second' + "
-    "($5::bigint % 1000000) * interval '1 microsecond', $6::text)) "
+    "(" SLUICE_US_TS(5) ", $6::text)) "
+    "AND ($7::bigint IS NULL OR created_at >= " SLUICE_US_TS(7) ") "
+    "AND ($8::bigint IS NULL OR created_at < " SLUICE_US_TS(8) ") "
     "ORDER BY created_at DESC, id DESC LIMIT $4";
 
 constexpr const char* kInsertDeploymentSql =
@@ -364,8 +371,9 @@ DeploymentPage PlannerRepository::List(pqxx::work& tx, const DeploymentFilter& f
   }
   DeploymentPage page;
   std::optional<ListCursor> last;
-  for (const auto& r : tx.exec_params(kListSql, OrNull(f.app), OrNull(f.env), OrNull(f.status),
-                                      f.limit + 1, after_us, after_id)) {
+  for (const auto& r :
+       tx.exec_params(kListSql, OrNull(f.app), OrNull(f.env), OrNull(f.status), f.limit + 1,
+                      after_us, after_id, f.created.since_us, f.created.until_us)) {
     if (static_cast<int>(page.rows.size()) == f.limit) {
       page.next = last;
       break;

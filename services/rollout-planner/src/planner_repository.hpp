@@ -8,6 +8,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <sluice/core/clock.hpp>
+#include <sluice/core/time_range.hpp>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,7 @@ struct DeploymentFilter {
   std::optional<std::string> status;
   int limit = 50;
   std::optional<ListCursor> after;  // the page after this deployment; none: the first page
+  core::TimeRange created;          // created_at in [since, until); combines with `after`
 };
 
 // A page of the list, newest first (created_at DESC, id DESC); `next` names its last

@@ -42,7 +42,7 @@ Planner& AddPlanner(service::App& app, const PlannerConfig& config) {
                                     e.what());
     }
   });
-  MountPlannerApi(app.Http(), db);
+  MountPlannerApi(app.Http(), db, app.Clock());
   return planner;
 }
 

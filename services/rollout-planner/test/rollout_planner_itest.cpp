@@ -691,6 +691,77 @@ TEST_F(RolloutPlannerItest, TheListPagesWithCursorsInItsOrderAndRefusesAMalforme
   }
 }
 
+// GET /v1/deployments?since=&until= bounds created_at, since inclusive and until exclusive to
+// the microsecond, on every page a cursor walks; a duration counts back from now; a malformed
+// bound is refused naming it, and since after until names until.
+TEST_F(RolloutPlannerItest, TheListFiltersOnCreatedAtWithSinceAndUntilAcrossPages) {
+  const auto app = App("window");
+  const auto spec = Spec(app, 1, "      type: all-at-once\n");
+  std::vector<std::string> ids;
+  for (const char* version : {"1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"}) {
+    ids.push_back(Request(app, spec, version));
+    WaitForDeployment(ids.back(), [](const json&) { return true; });
+  }
+  {
+    pqxx::connection c(schema_->Dsn());
+    pqxx::work tx(c);
+    const std::string table = tx.quote_name(schema_->Name()) + ".deployments";
+    const auto at = [&](const std::string& id, const std::string& ts) {
+      tx.exec_params("UPDATE " + table + " SET created_at = $2::timestamptz WHERE id = $1", id, ts);
+    };
+    at(ids[0], "2026-12-01T09:59:59.999999Z");
+    at(ids[1], "2026-12-01T10:00:00Z");
+    at(ids[2], "2026-12-01T10:30:00.5Z");
+    at(ids[3], "2026-12-01T11:00:00Z");
+    tx.exec_params(
+        "UPDATE " + table + " SET created_at = now() - interval '30 minutes' " + "WHERE id = $1",
+        ids[4]);
+    tx.commit();
+  }
+  const auto walk = [&](const std::string& query) {
+    std::vector<std::string> seen;
+    std::string path = "/v1/deployments?app=" + app + "&limit=1&" + query;
+    for (int page = 0; page < 10; ++page) {
+      long status = 0;
+      const json body = Get(path, &status);
+      EXPECT_EQ(status, 200) << query << ": " << body.dump();
+      if (status != 200) break;
+      for (const auto& d : body["deployments"]) seen.push_back(d["id"]);
+      if (!body["next_cursor"].is_string()) break;
+      path = "/v1/deployments?app=" + app + "&limit=1&" + query +
+             "&cursor=" + body["next_cursor"].get<std::string>();
+    }
+    return seen;
+  };
+  using Ids = std::vector<std::string>;
+  // [10:00, 11:00): 10:00 exactly is in, 11:00 exactly and a microsecond before 10:00 are out.
+  EXPECT_EQ(walk("since=2026-12-01T10:00:00Z&until=2026-12-01T11:00:00Z"), (Ids{ids[2], ids[1]}));
+  // An offset (URL-encoded '+'), the same instants.
+  EXPECT_EQ(walk("since=2026-12-01T12:00:00%2B02:00&until=2026-12-01T13:00:00%2B02:00"),
+            (Ids{ids[2], ids[1]}));
+  EXPECT_EQ(walk("until=2026-12-01T10:00:00.000001Z"), (Ids{ids[1], ids[0]}));
+  EXPECT_EQ(walk("since=2026-12-01T10:30:00.5Z&until=2026-12-02T00:00:00Z"), (Ids{ids[3], ids[2]}));
+  // A duration: that long before now.
+  EXPECT_EQ(walk("since=1h"), (Ids{ids[4]}));
+  EXPECT_EQ(walk("until=1h&since=2026-12-01T10:30:00Z"), (Ids{ids[3], ids[2]}));
+  // Equal bounds: an empty range, not an error.
+  EXPECT_EQ(walk("since=2026-12-01T10:00:00Z&until=2026-12-01T10:00:00Z"), Ids{});
+
+  for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
+           {"since=yesterday", "since"},
+           {"since=2026-12-01", "since"},
+           {"since=", "since"},
+           {"until=-1h", "until"},
+           {"until=2026-12-01T25:00:00Z", "until"},
+           {"since=2026-12-01T11:00:00Z&until=2026-12-01T10:00:00Z", "until"}}) {
+    long status = 0;
+    const json body = Get("/v1/deployments?app=" + app + "&" + query, &status);
+    EXPECT_EQ(status, 400) << query << ": " << body.dump();
+    EXPECT_EQ(body.value(json::json_pointer("/error/field"), std::string()), field)
+        << query << ": " << body.dump();
+  }
+}
+
 TEST_F(RolloutPlannerItest, RollbackStartedFencesALateBatchSucceeded) {
   const auto app = App("rollback");
   const auto id = Request(app, Spec(app, 2, kTwoBatches));

@@ -188,6 +188,14 @@ function waitingNote(d) {
     d.waiting.next_open ? ` until ${when(d.waiting.next_open)}` : ` (${d.waiting.code})`);
 }
 
+// A date input's day as the RFC 3339 time its local midnight is; anything else as it is (the API
+// names the parameter it cannot read).
+function dayStart(day) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return day;
+  const t = new Date(`${day}T00:00:00`);
+  return Number.isNaN(t.getTime()) ? day : t.toISOString();
+}
+
 async function deploymentsPage(params) {
   const form = h("form", { class: "filters", id: "filters" },
     h("input", { name: "app", placeholder: "app", value: params.get("app") ?? "" }),
@@ -195,6 +203,10 @@ async function deploymentsPage(params) {
     h("select", { name: "status" }, ["", "waiting", "pending", "running", "paused", "succeeded", "failed",
       "rolling_back", "rolled_back", "aborted"].map((s) =>
       h("option", { value: s, selected: s === (params.get("status") ?? "") }, s || "any status"))),
+    h("input", { type: "date", name: "since", title: "created on or after this day", "aria-label": "created on or after",
+      value: params.get("since") ?? "" }),
+    h("input", { type: "date", name: "until", title: "created before this day", "aria-label": "created before",
+      value: params.get("until") ?? "" }),
     h("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -205,10 +217,12 @@ async function deploymentsPage(params) {
   const holder = h("div");
   render(h("h1", {}, "Deployments", live), form, holder);
   const filters = new URLSearchParams();
-  for (const k of ["app", "env", "status"]) if (params.get(k)) filters.set(k, params.get(k));
+  for (const k of ["app", "env", "status", "since", "until"]) if (params.get(k)) filters.set(k, params.get(k));
   // Pages: the API's next_cursor gives the older ones (the filters kept); the first page is the
-  // newest, and the only one with the deployments waiting for their window.
+  // newest, and the only one with the deployments waiting for their window. The date inputs'
+  // days (YYYY-MM-DD) go to the API as the start of that day in the browser's time zone.
   const q = new URLSearchParams(filters);
+  for (const k of ["since", "until"]) if (q.has(k)) q.set(k, dayStart(q.get(k)));
   if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   await every(async () => {
     try {
@@ -472,9 +486,13 @@ async function releasesPage(params) {
   const holder = h("div");
   render(h("h1", {}, app ? `Releases of ${app}` : "Releases"), form, holder);
   try {
-    const body = await api(`/v1/releases?limit=100${app ? "&app=" + encodeURIComponent(app) : ""}`);
-    const tag = params.get("tag") ?? "";
-    const rows = (body.items ?? body.releases ?? []).filter((r) => !tag || (r.tag ?? "").includes(tag)).map((r) => h("tr", {},
+    // The server looks for the tag (a case-sensitive substring) in every release, not only in
+    // the 100 newest.
+    const q = new URLSearchParams({ limit: "100" });
+    if (app) q.set("app", app);
+    if (params.get("tag")) q.set("tag", params.get("tag"));
+    const body = await api(`/v1/releases?${q}`);
+    const rows = (body.items ?? body.releases ?? []).map((r) => h("tr", {},
       h("td", {}, r.app), h("td", {}, r.version), h("td", {}, r.tag), h("td", {}, r.created_by),
       h("td", {}, (r.sha256 ?? "").slice(0, 12)), h("td", {}, when(r.created_at ?? r.created_at_ms))));
     holder.replaceChildren(table(["app", "version", "tag", "by", "sha256", "created"], rows, { id: "releases" }));

@@ -16,6 +16,7 @@
 #include <sluice/core/health.hpp>
 #include <sluice/core/lifecycle.hpp>
 #include <sluice/core/strict_json.hpp>
+#include <sluice/core/time_range.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -160,5 +161,9 @@ std::optional<std::string> OptionalString(const nlohmann::json& body, std::strin
 // The `limit` query parameter of a list: `fallback` when absent, else a whole number from 1 to
 // `max` (digits only); anything else throws BadRequest naming "limit".
 int LimitParam(const httplib::Request& req, int fallback, int max = 500);
+
+// The `since` and `until` query parameters of a list (core::ParseTimeRange, durations counted
+// back from `now`); a malformed one throws BadRequest naming it, since after until names "until".
+core::TimeRange TimeRangeParams(const httplib::Request& req, core::SystemTime now);
 
 }  // namespace sluice::http
