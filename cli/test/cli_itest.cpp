@@ -461,7 +461,7 @@ TEST_F(SluiceCliItest, DeploymentListPagesWithTheCursorItPrints) {
 TEST_F(SluiceCliItest, AuditFiltersAndPagesWithTheCursorItPrints) {
   auto r = Sluice(
       "audit --actor 'agent:web 1' --action token.create --app shop --env prod "
-      "--since 2027-01-31T10:00:00Z --until 2027-01-31T12:00:00+02:00 --limit 1");
+      "--since 2027-01-31T10:00:00Z --until 2027-01-31T12:00:01+02:00 --limit 1");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(Last().path, "/v1/audit");
   EXPECT_EQ(Last().params,
@@ -470,13 +470,13 @@ TEST_F(SluiceCliItest, AuditFiltersAndPagesWithTheCursorItPrints) {
                                                      {"app", "shop"},
                                                      {"env", "prod"},
                                                      {"limit", "1"},
-                                                     {"since", "2027-01-31T10:00:00Z"},
-                                                     {"until", "2027-01-31T12:00:00+02:00"}}));
+                                                     {"since", "2027-01-31T10:00:00.000000Z"},
+                                                     {"until", "2027-01-31T10:00:01.000000Z"}}));
   EXPECT_NE(r.out.find("2023-11-14T22:13:20Z  local-admin  token.create  ci"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("next page: sluice audit --actor 'agent:web 1' --action token.create "
-                       "--app shop --env prod --since 2027-01-31T10:00:00Z --until "
-                       "2027-01-31T12:00:00+02:00 --limit 1 --cursor 8"),
+                       "--app shop --env prod --since 2027-01-31T10:00:00.000000Z --until "
+                       "2027-01-31T10:00:01.000000Z --limit 1 --cursor 8"),
             std::string::npos)
       << r.out;
   r = Sluice("audit --action token.revoke --limit 1 --cursor 8");

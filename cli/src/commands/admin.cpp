@@ -1,5 +1,6 @@
 // sluice token create|list|revoke|grant|ungrant and sluice audit: API tokens, their roles per
 // environment and the audit log (admin).
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "../commands.hpp"
+#include "../format.hpp"
 #include "../render.hpp"
 
 namespace sluice::cli {
@@ -167,16 +169,23 @@ void AddAuditCommand(Commands& commands) {
   audit->add_option("--action", o->action, "only this action, e.g. deployment.request");
   audit->add_option("--app", o->app, "only entries about this application");
   audit->add_option("--env", o->env, "only entries about this environment");
-  audit->add_option("--since", o->since, "only entries at or after this RFC 3339 time");
-  audit->add_option("--until", o->until, "only entries at or before this RFC 3339 time");
+  audit->add_option("--since", o->since,
+                    "only entries at or after this: an RFC 3339 time or a duration before now "
+                    "(2h, 1h30m, 7d)");
+  audit->add_option("--until", o->until, "only entries before this (as --since)");
   audit->add_option("--limit", o->limit, "how many, newest first");
   audit->add_option("--cursor", o->cursor,
                     "the page after the previous one (its next_cursor; the table prints the "
                     "command for the next page)");
   commands.On(audit, [o](Invocation& in) {
+    // A duration becomes a time here, so the next page's command names the same range.
+    std::string error;
+    const auto range =
+        ResolveTimeRange(o->since, o->until, std::chrono::system_clock::now(), error);
+    if (!range) throw UsageError(error);
     const std::pair<const char*, const std::string*> filters[] = {
-        {"actor", &o->actor}, {"action", &o->action}, {"app", &o->app},
-        {"env", &o->env},     {"since", &o->since},   {"until", &o->until}};
+        {"actor", &o->actor}, {"action", &o->action},   {"app", &o->app},
+        {"env", &o->env},     {"since", &range->since}, {"until", &range->until}};
     std::string path = "/v1/audit?limit=" + std::to_string(o->limit);
     // The table ends with the command for the next page, when there is one.
     std::vector<std::string> again = {"sluice", "audit"};

@@ -10,16 +10,10 @@ bool IsValidAction(std::string_view s) {
   return s.size() <= kMaxAuditActionBytes && std::regex_match(s.begin(), s.end(), re);
 }
 
-// An RFC 3339 time as Unix milliseconds, or the error naming `field`.
-std::variant<std::int64_t, FieldError> Time(const std::string& text, const char* field) {
-  if (auto ms = ParseRfc3339Millis(text)) return *ms;
-  return FieldError{field,
-                    std::string(field) + " must be an RFC 3339 time, e.g. 2027-01-31T10:00:00Z"};
-}
-
 }  // namespace
 
-std::variant<AuditQuery, FieldError> ParseAuditQuery(const AuditQueryParams& p) {
+std::variant<AuditQuery, FieldError> ParseAuditQuery(const AuditQueryParams& p,
+                                                     core::SystemTime now) {
   AuditQuery q;
   auto page = ParsePage(p.limit, p.cursor);
   if (auto* e = std::get_if<FieldError>(&page)) return *e;
@@ -49,19 +43,9 @@ std::variant<AuditQuery, FieldError> ParseAuditQuery(const AuditQueryParams& p) 
     }
     q.env = p.env;
   }
-  if (p.since) {
-    auto t = Time(*p.since, "since");
-    if (auto* e = std::get_if<FieldError>(&t)) return *e;
-    q.since_ms = std::get<std::int64_t>(t);
-  }
-  if (p.until) {
-    auto t = Time(*p.until, "until");
-    if (auto* e = std::get_if<FieldError>(&t)) return *e;
-    q.until_ms = std::get<std::int64_t>(t);
-  }
-  if (q.since_ms && q.until_ms && *q.until_ms < *q.since_ms) {
-    return FieldError{"until", "until is before since"};
-  }
+  auto range = core::ParseTimeRange(p.since, p.until, now);
+  if (auto* e = std::get_if<core::TimeRangeError>(&range)) return FieldError{e->field, e->message};
+  q.at = std::get<core::TimeRange>(range);
   return q;
 }
 

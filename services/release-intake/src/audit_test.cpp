@@ -9,6 +9,7 @@ namespace sluice::release_intake {
 namespace {
 
 using P = AuditQueryParams;
+const core::SystemTime kNow = core::FromUnixMillis(1'801'389'600'000);  // 2027-01-31T10:00:00Z
 using Param = std::optional<std::string> P::*;
 
 // Parameters with only the named ones set.
@@ -19,15 +20,15 @@ AuditQueryParams With(std::initializer_list<std::pair<Param, std::string>> set) 
 }
 
 std::string Refused(const AuditQueryParams& p) {
-  const auto q = ParseAuditQuery(p);
+  const auto q = ParseAuditQuery(p, kNow);
   return std::holds_alternative<FieldError>(q) ? std::get<FieldError>(q).field : "";
 }
 
 TEST(ParseAuditQuery, NoParametersIsTheNewestPageUnfiltered) {
-  const auto q = std::get<AuditQuery>(ParseAuditQuery({}));
+  const auto q = std::get<AuditQuery>(ParseAuditQuery({}, kNow));
   EXPECT_EQ(q.page.limit, 50);
   EXPECT_FALSE(q.page.after_seq);
-  EXPECT_FALSE(q.actor || q.action || q.app || q.env || q.since_ms || q.until_ms);
+  EXPECT_FALSE(q.actor || q.action || q.app || q.env || q.at.since_us || q.at.until_us);
 }
 
 TEST(ParseAuditQuery, TakesEveryFilterAndTheCursor) {
@@ -40,15 +41,15 @@ TEST(ParseAuditQuery, TakesEveryFilterAndTheCursor) {
   p.env = "production";
   p.since = "2027-01-31T10:00:00Z";
   p.until = "2027-01-31T12:00:00.5+02:00";
-  const auto q = std::get<AuditQuery>(ParseAuditQuery(p));
+  const auto q = std::get<AuditQuery>(ParseAuditQuery(p, kNow));
   EXPECT_EQ(q.page.limit, 1);
   EXPECT_EQ(q.page.after_seq, 42);
   EXPECT_EQ(q.actor, "agent:web-1");
   EXPECT_EQ(q.action, "deployment.request");
   EXPECT_EQ(q.app, "shop");
   EXPECT_EQ(q.env, "production");
-  EXPECT_EQ(q.since_ms, 1801389600000);
-  EXPECT_EQ(q.until_ms, 1801389600500);
+  EXPECT_EQ(q.at.since_us, 1'801'389'600'000'000);
+  EXPECT_EQ(q.at.until_us, 1'801'389'600'500'000);
 }
 
 TEST(ParseAuditQuery, EachRefusedValueNamesItsField) {
@@ -77,10 +78,16 @@ TEST(ParseAuditQuery, UntilBeforeSinceIsRefusedNamingUntil) {
   EXPECT_EQ(
       Refused(With({{&P::since, "2027-01-31T10:00:00Z"}, {&P::until, "2027-01-31T09:59:59.999Z"}})),
       "until");
-  // The same instant is a range of one millisecond: both bounds are inclusive.
+  // The same instant is an empty range, not an error (core::ParseTimeRange, as every list).
   EXPECT_EQ(Refused(With(
                 {{&P::since, "2027-01-31T10:00:00Z"}, {&P::until, "2027-01-31T11:00:00+01:00"}})),
             "");
+}
+
+TEST(ParseAuditQuery, ADurationCountsBackFromNowAsInTheOtherLists) {
+  const auto q = std::get<AuditQuery>(ParseAuditQuery(With({{&P::since, "1h30m"}}), kNow));
+  EXPECT_EQ(q.at.since_us, 1'801'389'600'000'000 - 5'400'000'000);
+  EXPECT_FALSE(q.at.until_us);
   EXPECT_EQ(
       Refused(With({{&P::action, "deployment.approve"}, {&P::until, "2027-01-31T10:00:00Z"}})), "");
 }

@@ -2,6 +2,7 @@
 
 #include <sluice/core/logging.hpp>
 #include <sluice/eventbus/eventbus.hpp>
+#include <sluice/pg/sql_time.hpp>
 #include <sluice/pg/timers.hpp>
 
 #include "delivery.hpp"
@@ -25,15 +26,11 @@ constexpr const char* kInsert = R"sql(
           to_timestamp($7::double precision / 1000)))sql";
 constexpr const char* kFind = "SELECT {} FROM deployment_waits WHERE deployment_id = $1";
 // deployment_waits_waiting (app, env) WHERE state = 'waiting' serves the list of waiting ones.
-// since ($5) and until ($6) are microseconds since the epoch, sent back as whole seconds plus
-// microseconds (each exact in the double an interval is multiplied by), as the planner does.
+// since ($5) and until ($6) are microseconds since the epoch.
 constexpr const char* kList = R"sql(
   SELECT {} FROM deployment_waits
   WHERE state = $1 AND ($2::text IS NULL OR app = $2) AND ($3::text IS NULL OR env = $3)
-    AND ($5::bigint IS NULL OR created_at >= timestamptz 'epoch' +
-         ($5::bigint / 1000000) * interval '1 second' + ($5::bigint % 1000000) * interval '1 microsecond')
-    AND ($6::bigint IS NULL OR created_at < timestamptz 'epoch' +
-         ($6::bigint / 1000000) * interval '1 second' + ($6::bigint % 1000000) * interval '1 microsecond')
+    AND )sql" SLUICE_PG_IN_US_RANGE("created_at", 5, 6) R"sql(
   ORDER BY created_at DESC, deployment_id DESC LIMIT $4)sql";
 constexpr const char* kUpdate = R"sql(
   UPDATE deployment_waits SET state = $2, reason = $3::jsonb,

@@ -451,9 +451,10 @@ void ReleaseIntakeApi::GrantRole(const httplib::Request& req, httplib::Response&
 
 void ReleaseIntakeApi::ListAudit(const httplib::Request& req, httplib::Response& res) {
   Authenticate(req, Role::kAdmin);
-  auto query = ParseAuditQuery({Param(req, "limit"), Param(req, "cursor"), Param(req, "actor"),
-                                Param(req, "action"), Param(req, "app"), Param(req, "env"),
-                                Param(req, "since"), Param(req, "until")});
+  auto query = ParseAuditQuery(
+      {Param(req, "limit"), Param(req, "cursor"), Param(req, "actor"), Param(req, "action"),
+       Param(req, "app"), Param(req, "env"), Param(req, "since"), Param(req, "until")},
+      deps_.clock.Now());
   if (auto* e = std::get_if<FieldError>(&query)) throw Invalid(*e);
   const auto& q = std::get<AuditQuery>(query);
   auto page = Db([&](pqxx::work& tx) { return ReleaseRepository::ListAudit(tx, q); });

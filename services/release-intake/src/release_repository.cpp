@@ -1,6 +1,7 @@
 #include "release_repository.hpp"
 
 #include <sluice/core/ids.hpp>
+#include <sluice/pg/sql_time.hpp>
 
 #include "grant_repository.hpp"
 
@@ -23,16 +24,12 @@ constexpr const char* kSelectByAppVersion =
     "SELECT {} FROM releases WHERE app = $1 AND version = $2";
 constexpr const char* kSelectById = "SELECT {} FROM releases WHERE id = $1";
 // tag ($4) is a substring found with strpos, not a LIKE pattern: '%' and '_' in it are literal.
-// since ($5) and until ($6) are microseconds since the epoch, as whole seconds plus
-// microseconds (each exact in the double an interval is multiplied by).
+// since ($5) and until ($6) are microseconds since the epoch.
 constexpr const char* kList = R"sql(
   SELECT {} FROM releases
   WHERE ($1::text IS NULL OR app = $1) AND ($2::bigint IS NULL OR seq < $2)
     AND ($4::text IS NULL OR strpos(tag, $4::text) > 0)
-    AND ($5::bigint IS NULL OR created_at >= timestamptz 'epoch' +
-         ($5::bigint / 1000000) * interval '1 second' + ($5::bigint % 1000000) * interval '1 microsecond')
-    AND ($6::bigint IS NULL OR created_at < timestamptz 'epoch' +
-         ($6::bigint / 1000000) * interval '1 second' + ($6::bigint % 1000000) * interval '1 microsecond')
+    AND )sql" SLUICE_PG_IN_US_RANGE("created_at", 5, 6) R"sql(
   ORDER BY seq DESC LIMIT $3)sql";
 
 constexpr const char* kFindToken = R"sql(
@@ -74,7 +71,7 @@ constexpr const char* kInsertAudit = R"sql(
   INSERT INTO audit_log (at, actor, action, target, outcome, trace_id, detail, app, env)
   VALUES (to_timestamp($1::double precision / 1000), $2, $3, $4, $5, $6, $7::jsonb, $8, $9))sql";
 // Newest first by id (the keyset: $1 is the last id of the previous page); each filter applies
-// when its parameter is not NULL; since and until are inclusive Unix milliseconds.
+// when its parameter is not NULL; since ($6) and until ($7) are microseconds since the epoch.
 constexpr const char* kListAudit = R"sql(
   SELECT id, (extract(epoch from at) * 1000)::bigint, actor, action, target, outcome, trace_id,
          detail::text, app, env
@@ -82,8 +79,7 @@ constexpr const char* kListAudit = R"sql(
   WHERE ($1::bigint IS NULL OR id < $1) AND ($2::text IS NULL OR actor = $2)
     AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR app = $4)
     AND ($5::text IS NULL OR env = $5)
-    AND ($6::bigint IS NULL OR at >= to_timestamp($6::double precision / 1000))
-    AND ($7::bigint IS NULL OR at <= to_timestamp($7::double precision / 1000))
+    AND )sql" SLUICE_PG_IN_US_RANGE("at", 6, 7) R"sql(
   ORDER BY id DESC LIMIT $8)sql";
 constexpr const char* kRecordDelivery = R"sql(
   INSERT INTO webhook_deliveries (delivery_id, event, received_at, outcome)
@@ -257,8 +253,8 @@ ReleaseRepository::AuditPage ReleaseRepository::ListAudit(pqxx::work& tx, const 
     return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
   };
   const auto after = text(q.page.after_seq);
-  const auto since = text(q.since_ms);
-  const auto until = text(q.until_ms);
+  const auto since = text(q.at.since_us);
+  const auto until = text(q.at.until_us);
   auto nullable = [](const pqxx::field& f) {
     return f.is_null() ? nlohmann::json() : nlohmann::json(f.as<std::string>());
   };

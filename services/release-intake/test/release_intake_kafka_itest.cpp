@@ -378,20 +378,20 @@ TEST_F(ReleaseIntakeKafkaItest, TheAuditLogPagesWithACursorAndFilters) {
       << created.dump();
   for (const auto& e : created["items"]) EXPECT_EQ(e["action"], "token.create") << e.dump();
 
-  // By time, both bounds inclusive: the middle release's instant holds it; before the oldest,
-  // nothing of the token's.
+  // By time, [since, until) as every list reads it: the middle release's millisecond holds it;
+  // until the oldest's instant, nothing of the token's; from it, all three.
   const json middle = by_actor["items"][1];
   const auto at = [](std::int64_t ms) { return core::FormatRfc3339(core::FromUnixMillis(ms)); };
   const auto middle_ms = middle["at_ms"].get<std::int64_t>();
   const json instant =
-      page("actor=" + name + "&since=" + at(middle_ms) + "&until=" + at(middle_ms));
+      page("actor=" + name + "&since=" + at(middle_ms) + "&until=" + at(middle_ms + 1));
   const auto instant_targets = targets(instant);
   EXPECT_NE(std::find(instant_targets.begin(), instant_targets.end(), app + "@1.0.1"),
             instant_targets.end())
       << instant.dump();
   for (const auto& e : instant["items"]) EXPECT_EQ(e["at_ms"], middle["at_ms"]) << e.dump();
   const auto oldest = by_actor["items"][2]["at_ms"].get<std::int64_t>();
-  EXPECT_TRUE(page("actor=" + name + "&until=" + at(oldest - 1))["items"].empty());
+  EXPECT_TRUE(page("actor=" + name + "&until=" + at(oldest))["items"].empty());
   EXPECT_EQ(page("actor=" + name + "&since=" + at(oldest))["items"].size(), 3u);
 
   // Each refused parameter is named; the role check is unchanged.

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <sluice/pg/sql_time.hpp>
+
 namespace sluice::rollout_planner {
 namespace {
 
@@ -19,12 +21,6 @@ using nlohmann::json;
 // A single deployment carries its spec text and resolved environment (AnalysisRequested sends
 // them on); lists do not.
 constexpr const char* kDeploymentColumns = SLUICE_DEPLOYMENT_COLUMNS("spec_yaml", "env_spec");
-// A time in microseconds since the epoch as whole seconds plus microseconds, each exact in the
-// double an interval is multiplied by.
-#define SLUICE_US_TS(n)                          \
-  "(timestamptz 'epoch' + ($" #n                 \
-  "::bigint / 1000000) * interval '1 second' + " \
-  "($" #n "::bigint % 1000000) * interval '1 microsecond')"
 // GET /v1/deployments: newest first, the id breaking ties, so the order is total and a page
 // starts after the (created_at, id) of the previous one's last row (keyset paging over the
 // deployments_listing index, no OFFSET); each row's position, created_at in microseconds, after
@@ -36,9 +32,8 @@ constexpr const char* kListSql =
     "(extract(epoch FROM created_at) * 1000000)::bigint FROM deployments "
     "WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2) "
     "AND ($3::text IS NULL OR status = $3) AND ($5::bigint IS NULL OR (created_at, id) < "
-    "(" SLUICE_US_TS(5) ", $6::text)) "
-    "AND ($7::bigint IS NULL OR created_at >= " SLUICE_US_TS(7) ") "
-    "AND ($8::bigint IS NULL OR created_at < " SLUICE_US_TS(8) ") "
+    "(" SLUICE_PG_US_TIMESTAMPTZ(5) ", $6::text)) "
+    "AND " SLUICE_PG_IN_US_RANGE("created_at", 7, 8) " "
     "ORDER BY created_at DESC, id DESC LIMIT $4";
 
 constexpr const char* kInsertDeploymentSql =
