@@ -310,6 +310,20 @@ TEST(RenderDeploymentView, BatchesGatesAndTheNextCommand) {
   EXPECT_EQ(RenderAnalysisLine(json::parse(R"({"id":"an-3","status":"Failed",
     "reason":"threshold_breached"})")),
             "analysis an-3 Failed: threshold_breached");
+  // All of it at once: the frame the README shows (keep the two the same).
+  EXPECT_EQ(RenderDeploymentView(d, instances, analysis),
+            (std::vector<std::string>{
+                "deployment d-1 running (canary)",
+                "shop 1.2.3 -> production, generation 2",
+                "batch 1    5%  succeeded  web-1",
+                "batch 2   25%  waiting    web-2  (waits for: approval) + analysis",
+                "batch 3  100%  pending    web-3, web-4  (waits for: pause until resumed)",
+                "hosts:",
+                "  web-1  1.2.3  healthy  succeeded",
+                "  web-2  1.2.3  -        deploying",
+                "analysis an-2 (batch 2, canary) Running: error_rate 0.01 <= 0.05 (rule seed)",
+                "next: sluice deployment approve d-1",
+            }));
 }
 
 TEST(RenderDeploymentView, ADeploymentWaitingForItsWindowSaysWhyAndWhen) {
