@@ -494,7 +494,7 @@ TEST_F(ReleaseIntakeProxyItest, ACommandTakesTheRoleInTheEnvironmentThePlannerNa
 TEST_F(ReleaseIntakeProxyItest, ReleasesFilterByTagAndCreationTimeOnEveryPage) {
   const std::string app = "tags-" + st::RandomSuffix();
   std::map<std::string, std::string> id_of;
-  for (const char* tag : {"v1.0.0", "v1.1.0", "rel_v2.0.0", "relXv3.0.0", "V1.2.0"}) {
+  for (const char* tag : {"v1.0.0", "v1.1.0", "rel_v2.0.0", "relXv3.0.0", "build-1.2.0"}) {
     auto r = Call("POST", "/v1/releases",
                   json{{"app", app},
                        {"tag", tag},
@@ -517,7 +517,7 @@ TEST_F(ReleaseIntakeProxyItest, ReleasesFilterByTagAndCreationTimeOnEveryPage) {
     at("v1.1.0", "2026-12-01T10:00:00Z");
     at("rel_v2.0.0", "2026-12-01T10:30:00Z");
     at("relXv3.0.0", "2026-12-01T11:00:00Z");
-    at("V1.2.0", "2026-12-01T10:45:00Z");
+    at("build-1.2.0", "2026-12-01T10:45:00Z");
     tx.commit();
   }
   // The tags listed, newest first (seq), following next_cursor one release at a time.
@@ -537,12 +537,13 @@ TEST_F(ReleaseIntakeProxyItest, ReleasesFilterByTagAndCreationTimeOnEveryPage) {
     return seen;
   };
   using Tags = std::vector<std::string>;
-  EXPECT_EQ(walk("tag=v1."), (Tags{"v1.1.0", "v1.0.0"}));  // case-sensitive: not V1.2.0
-  EXPECT_EQ(walk("tag=rel_v"), (Tags{"rel_v2.0.0"}));      // '_' is not a wildcard
-  EXPECT_EQ(walk("tag=%25"), Tags{});                      // nor is '%'
-  EXPECT_EQ(walk("tag=.0"), (Tags{"V1.2.0", "relXv3.0.0", "rel_v2.0.0", "v1.1.0", "v1.0.0"}));
+  EXPECT_EQ(walk("tag=v1."), (Tags{"v1.1.0", "v1.0.0"}));
+  EXPECT_EQ(walk("tag=REL"), Tags{});  // case-sensitive: not rel_v2.0.0 nor relXv3.0.0
+  EXPECT_EQ(walk("tag=rel_v"), (Tags{"rel_v2.0.0"}));  // '_' is not a wildcard
+  EXPECT_EQ(walk("tag=%25"), Tags{});                  // nor is '%'
+  EXPECT_EQ(walk("tag=.0"), (Tags{"build-1.2.0", "relXv3.0.0", "rel_v2.0.0", "v1.1.0", "v1.0.0"}));
   EXPECT_EQ(walk("since=2026-12-01T10:00:00Z&until=2026-12-01T11:00:00Z"),
-            (Tags{"V1.2.0", "rel_v2.0.0", "v1.1.0"}));
+            (Tags{"build-1.2.0", "rel_v2.0.0", "v1.1.0"}));
   EXPECT_EQ(walk("tag=v&since=2026-12-01T10:30:00Z"), (Tags{"relXv3.0.0", "rel_v2.0.0"}));
   EXPECT_EQ(walk("until=2026-12-01T12:00:00%2B02:00"), (Tags{"v1.0.0"}));
   EXPECT_EQ(walk("since=1h"), Tags{});  // all were made days before the test runs
@@ -595,7 +596,9 @@ TEST_F(ReleaseIntakeProxyItest, DeploymentListBoundsReachThePlannerAndFilterTheH
     auto r = Call("GET", "/v1/deployments?app=" + app + "&" + query, "", viewer_);
     EXPECT_EQ(r.status, 200) << query << ": " << r.body;
     std::vector<std::string> out;
-    for (const auto& d : json::parse(r.body)["deployments"]) out.push_back(d["id"]);
+    const json body =
+        json::parse(r.body);  // kept: a range-for over a member of a temporary dangles
+    for (const auto& d : body["deployments"]) out.push_back(d["id"]);
     return out;
   };
   using Ids = std::vector<std::string>;
