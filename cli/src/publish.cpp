@@ -126,6 +126,20 @@ PublishCommand::PublishCommand(CLI::App& app) {
                 "REASON: deploy past the promotion gate or a freeze (admins of the environment "
                 "only; audited with the reason)");
   AddProducerOptions(d);
+
+  // What an Alertmanager receiver takes: an alert about app + env, matched by metric-watcher.
+  alert_ = publish->add_subcommand(
+      "alert",
+      "send an external alert about an app in an environment on sluice.intake.v1 (a firing one "
+      "rolls back the deployment active there; approver role) and wait for its answer");
+  auto* a = alert_;
+  a->add_option("--app", app_, "application name")->required();
+  a->add_option("--env", env_, "environment")->required();
+  a->add_option("--alertname", alert_name_, "the alert's name, e.g. CheckoutErrors")->required();
+  a->add_option("--severity", severity_, "e.g. critical");
+  a->add_option("--summary", summary_, "what is wrong, shown in the rollback's evidence");
+  a->add_flag("--resolved", resolved_, "the alert is resolved (recorded, nothing rolls back)");
+  AddProducerOptions(a);
 }
 
 void PublishCommand::AddProducerOptions(CLI::App* sub) {
@@ -145,16 +159,26 @@ void PublishCommand::AddProducerOptions(CLI::App* sub) {
 
 bool PublishCommand::Chosen() const {
   return (release_ != nullptr && release_->parsed()) ||
-         (deployment_ != nullptr && deployment_->parsed());
+         (deployment_ != nullptr && deployment_->parsed()) ||
+         (alert_ != nullptr && alert_->parsed());
 }
 
 int PublishCommand::Run(const std::string& token) const {
   const auto timeout = core::ParseDuration(timeout_);
   if (!timeout) throw std::runtime_error("--timeout '" + timeout_ + "' is not a duration");
   const bool deployment = deployment_ != nullptr && deployment_->parsed();
+  const bool alert = alert_ != nullptr && alert_->parsed();
   v1::IntakeSubmission s;
   s.set_submission_id(id_.empty() ? core::NewUuid() : id_);
-  if (deployment) {
+  if (alert) {
+    auto* al = s.mutable_alert();
+    al->set_app(app_);
+    al->set_env(env_);
+    al->set_alertname(alert_name_);
+    al->set_severity(severity_);
+    al->set_summary(summary_);
+    al->set_status(resolved_ ? "resolved" : "firing");
+  } else if (deployment) {
     auto* dep = s.mutable_deployment();
     dep->set_release_id(release_id_);
     dep->set_env(env_);
@@ -231,6 +255,17 @@ int PublishCommand::Run(const std::string& token) const {
                   << body["override"]["overridden"].get<std::string>()
                   << "); recorded in the audit log with the reason\n";
       }
+      return 0;
+    }
+    if (result.outcome() == v1::INTAKE_OUTCOME_ACCEPTED && alert) {
+      const json body = json::parse(result.body_json(), nullptr, /*allow_exceptions=*/false);
+      std::cout << "alert " << alert_name_ << " (" << (resolved_ ? "resolved" : "firing")
+                << ") about " << app_ << " in " << env_ << " accepted (" << result.http_status()
+                << ")";
+      if (body.is_object() && body.value("message", json()).is_string()) {
+        std::cout << ": " << body["message"].get<std::string>();
+      }
+      std::cout << "\n";
       return 0;
     }
     if (result.outcome() == v1::INTAKE_OUTCOME_ACCEPTED) {

@@ -1,9 +1,10 @@
 #pragma once
 
-// `sluice publish release …` and `sluice publish deployment …`: the CLI as a Kafka producer of
-// the public inbound topic (sluice.intake.v1, docs/kafka-producers.md). It submits a release or a
-// deployment request as a protobuf IntakeSubmission carrying the API token in the record's
-// `authorization` header, and by default waits for its answer on sluice.intake.results.v1.
+// `sluice publish release …`, `sluice publish deployment …` and `sluice publish alert …`: the CLI
+// as a Kafka producer of the public inbound topic (sluice.intake.v1, docs/kafka-producers.md). It
+// submits a release, a deployment request or an external alert as a protobuf IntakeSubmission
+// carrying the API token in the record's `authorization` header, and by default waits for its
+// answer on sluice.intake.results.v1.
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -14,11 +15,12 @@ namespace sluice::cli {
 
 class PublishCommand {
  public:
-  // Adds `publish` (and `publish release`, `publish deployment`) to `app`.
+  // Adds `publish` (and `publish release`, `publish deployment`, `publish alert`) to `app`.
   explicit PublishCommand(CLI::App& app);
   bool Chosen() const;
   CLI::App* Release() const { return release_; }        // `publish release`
   CLI::App* Deployment() const { return deployment_; }  // `publish deployment`
+  CLI::App* Alert() const { return alert_; }            // `publish alert`
   // Produces the submission of the chosen subcommand with `token` (none with --as-principal),
   // then prints the answer (or
   // that none came in time). The exit status: 0 accepted, 1 refused (4 for 401/403), 5 when
@@ -38,10 +40,15 @@ class PublishCommand {
 
   CLI::App* release_ = nullptr;
   CLI::App* deployment_ = nullptr;
+  CLI::App* alert_ = nullptr;
   std::string app_, tag_, version_, url_, sha_, by_, commit_, repo_, kind_, image_, image_digest_;
   // publish deployment: as `sluice deploy` (--override REASON: an admin past the promotion gate).
   std::string release_id_, env_, idempotency_key_, override_reason_;
   std::int64_t spec_version_ = 0;
+  // publish alert: an external alert about --app in --env (a firing one rolls back the active
+  // deployment there; the rollback's role, approver, is needed).
+  std::string alert_name_, severity_, summary_;
+  bool resolved_ = false;
   std::string brokers_, topic_, results_topic_, id_, timeout_ = "30s", as_principal_;
   bool no_wait_ = false;
 };

@@ -47,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (const auto verb = ri::ParseVerb(s.verb)) (void)ri::ValidateCommand(*verb, s.body);
       break;
     case ri::SubmissionKind::kAlert:
+      (void)ri::ValidateAlert(s.body);
       break;
   }
   (void)s.body.dump();

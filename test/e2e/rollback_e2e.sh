@@ -17,6 +17,8 @@
 #      stable release (v1), the deployment ends rolled_back, the stable record stays v1.
 #   4. v5 paused by an operator, rolled back by the operator while the rollback-agent is
 #      killed with SIGKILL and restarted: the rollback completes, once.
+#   4b. (rollback_e2e_kafka) v6 succeeds; an external alert sent with `sluice publish alert`
+#      during its bake watch rolls every host back to v1, once.
 #   5. the real alert chain with every deployment over: host-1's errors fire the rule in this
 #      run's Prometheus, the real Alertmanager posts it, the watcher records it.
 set -euo pipefail
@@ -31,7 +33,7 @@ done
 bash scripts/hosts.sh down --purge >/dev/null 2>&1 || true
 bash scripts/hosts.sh up 6 >"$WORK/log/hosts.log" 2>&1 || fail "hosts.sh up 6 failed: $(tail -n 5 "$WORK/log/hosts.log")"
 bash scripts/artifacts.sh serve >>"$WORK/log/hosts.log" 2>&1 || fail "artifacts server did not start"
-for v in 1.0.0 3.0.0 4.0.0 5.0.0; do
+for v in 1.0.0 3.0.0 4.0.0 5.0.0 6.0.0; do
   bash scripts/artifacts.sh build "$v" >/dev/null 2>>"$WORK/log/hosts.log" || fail "artifact $v not built"
 done
 
@@ -358,6 +360,31 @@ start_rollback_agent
 expect_versions "$(ALL6 1.0.0)"
 rollbacks_of "$d5" | python3 -c "import json,sys; d=json.load(sys.stdin); assert len(d['rollbacks'])==1, d" ||
   fail "the operator rollback of v5 happened more than once"
+
+# ---- 4b. (submitting over Kafka only) an external alert over Kafka during v6's bake watch:
+# `sluice publish alert` (an outside monitor, as a producer) -> release-intake -> the watcher
+# matches it to the active deployment -> AlertRaised -> every host back to 1.0.0, once.
+if [[ $SUBMIT == kafka ]]; then
+  sl_log "4b. v6 succeeds; an external alert about it over Kafka rolls it back to 1.0.0"
+  r6="$(release 6.0.0)"
+  d6="$(deploy "$r6")"
+  [[ "$(wait_final "$d6" 150)" == succeeded ]] || fail "v6 deployment $d6 did not succeed"
+  expect_versions "$(ALL6 6.0.0)"
+  out="$(sluice publish alert --app "$APP" --env "$ENV_NAME" --alertname E2eExternalCheckout \
+    --severity critical --summary "e2e: checkout errors seen by an outside monitor" \
+    --topic "$INTAKE_TOPIC" --results-topic "$INTAKE_RESULTS_TOPIC" --timeout 60s \
+    2>>"$WORK/log/publish.log")" || fail "sluice publish alert was not accepted: $out"
+  grep -q "accepted (202)" <<<"$out" || fail "sluice publish alert: not forwarded: $out"
+  sl_wait_until 90 "v6 rolled back" bash -c "[[ \$(curl -fsS -H '$SERVICE_AUTH' '$PLANNER/v1/deployments/$d6' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])') == rolled_back ]]" ||
+    fail "v6 was not rolled back after the external alert over Kafka"
+  expect_versions "$(ALL6 1.0.0)"
+  rollbacks_of "$d6" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+assert len(d['rollbacks']) == 1, d
+assert 'E2eExternalCheckout' in json.dumps(d['rollbacks'][0]), d" ||
+    fail "the external alert did not start exactly one rollback of v6, naming the alert"
+fi
 
 # ---- 5. the real alert chain, with every deployment over (nothing for it to race): host-1's
 # 5xx fire the rule in this run's Prometheus, Alertmanager posts it, the watcher records it

@@ -1,5 +1,5 @@
-// sluice publish release|deployment …: the CLI as a Kafka producer of the public inbound topic
-// (publish.hpp, docs/kafka-producers.md).
+// sluice publish release|deployment|alert …: the CLI as a Kafka producer of the public inbound
+// topic (publish.hpp, docs/kafka-producers.md).
 #include "../publish.hpp"
 
 #include <memory>
@@ -10,7 +10,7 @@ namespace sluice::cli {
 
 void AddPublishCommands(Commands& commands) {
   auto publish = std::make_shared<PublishCommand>(commands.root());
-  for (auto* sub : {publish->Release(), publish->Deployment()}) {
+  for (auto* sub : {publish->Release(), publish->Deployment(), publish->Alert()}) {
     commands.On(sub, [publish](Invocation& in) {
       return publish->Run(publish->NeedsToken() ? Token(in.g) : std::string());
     });

@@ -58,6 +58,7 @@ std::string_view TopicFor(const v1::Envelope& envelope) {
     case PC::kDeploymentRequested:
     case PC::kOperatorCommand:
     case PC::kAppSpecApplied:
+    case PC::kExternalAlertReceived:
       return kTopicReleases;
     case PC::kDeploymentPlanned:
     case PC::kBatchRequested:

@@ -29,8 +29,8 @@ void Register(service::App& app, const WatcherConfig& config) {
       app.Start<Analyzer>(AnalyzerDeps{db, provider, app.Clock(), &metrics}, config.analyzer);
   // An analysis made due by an event is measured as soon as the event's transaction committed.
   app.ConsumeAndWake(
-      [&app, options = config.handler](pqxx::work& tx, const events::v1::Envelope& e) {
-        return HandleEvent(tx, e, options, app.Clock());
+      [&app, &metrics, options = config.handler](pqxx::work& tx, const events::v1::Envelope& e) {
+        return HandleEvent(tx, e, options, app.Clock(), &metrics);
       },
       [&analyzer] { analyzer.Wake(); });
   // Alertmanager authenticates with its own token (SLUICE_WATCHER_ALERT_TOKEN), checked there.

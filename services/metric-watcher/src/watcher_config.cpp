@@ -6,12 +6,13 @@ using namespace std::chrono_literals;
 
 WatcherConfig ParseWatcherConfig(core::EnvConfig& env) {
   WatcherConfig c;
-  c.shared = service::ReadSettings(env, {.name = kServiceName,
-                                         .http_addr = "127.0.0.1:8081",
-                                         .pg_schema = "metric_watcher",
-                                         .pg_pool_size = 8,
-                                         .topics_key = "SLUICE_WATCHER_TOPICS",
-                                         .topics = "sluice.deployments.v1,sluice.rollbacks.v1"});
+  c.shared = service::ReadSettings(
+      env, {.name = kServiceName,
+            .http_addr = "127.0.0.1:8081",
+            .pg_schema = "metric_watcher",
+            .pg_pool_size = 8,
+            .topics_key = "SLUICE_WATCHER_TOPICS",
+            .topics = "sluice.deployments.v1,sluice.rollbacks.v1,sluice.releases.v1"});
   c.prometheus = service::ReadPrometheus(env);
   c.prometheus.attempts = static_cast<int>(env.Int("SLUICE_PROMETHEUS_ATTEMPTS", 3, 1, 10));
   const auto token = env.Secret("SLUICE_WATCHER_ALERT_TOKEN");

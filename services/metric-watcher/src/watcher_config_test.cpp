@@ -30,7 +30,8 @@ TEST(WatcherConfigTest, Defaults) {
   EXPECT_EQ(c.shared.group_id, "metric-watcher");
   EXPECT_EQ(c.shared.kafka.client_id, "metric-watcher");
   EXPECT_EQ(c.shared.topics,
-            (std::vector<std::string>{"sluice.deployments.v1", "sluice.rollbacks.v1"}));
+            (std::vector<std::string>{"sluice.deployments.v1", "sluice.rollbacks.v1",
+                                      "sluice.releases.v1"}));
   EXPECT_TRUE(c.shared.redis_url.empty());
   EXPECT_EQ(c.prometheus.base_url, "http://127.0.0.1:19090");
   EXPECT_EQ(c.prometheus.attempts, 3);

@@ -9,12 +9,14 @@
 #include <sluice/events/vocabulary.hpp>
 #include <sluice/projection/deployment.hpp>
 
+#include "adapters/alertmanager_receiver.hpp"
 #include "analysis_events.hpp"
 #include "analysis_template.hpp"
 #include "deployment_repository.hpp"
 #include "evidence.hpp"
 #include "measure.hpp"
 #include "run.hpp"
+#include "watcher_metrics.hpp"
 #include "watcher_repository.hpp"
 
 namespace sluice::watcher {
@@ -238,14 +240,52 @@ void OnRollbackStarted(pqxx::work& tx, const v1::Envelope& e, const std::string&
   }
 }
 
+// An external alert as the Alertmanager receiver takes one: labels alertname, app, env,
+// severity (when given), source "kafka" and submitted_by; annotations summary and
+// submission_id; starting when release-intake received it (each submission its own alert: the
+// inbox holds a redelivery back).
+void OnExternalAlert(pqxx::work& tx, const v1::Envelope& e, const core::Clock& clock,
+                     WatcherMetrics* metrics) {
+  const auto& p = e.external_alert_received();
+  Alert alert;
+  alert.status = p.resolved() ? "resolved" : "firing";
+  alert.labels = {{"alertname", p.alert_name()},
+                  {"app", p.app()},
+                  {"env", p.env()},
+                  {"source", "kafka"},
+                  {"submitted_by", p.actor()}};
+  if (!p.severity().empty()) alert.labels["severity"] = p.severity();
+  if (!p.summary().empty()) alert.annotations["summary"] = p.summary();
+  alert.annotations["submission_id"] = p.submission_id();
+  // The envelope's time (release-intake's receipt, checked in range by the consumer).
+  alert.starts_at = core::FromUnixMillis(OccurredMs(e, clock.Now()));
+  alert.fingerprint = LabelsFingerprint(alert.labels);
+  AlertPayload payload;
+  payload.alerts.push_back(std::move(alert));
+  const json result = ReceiveAlerts(tx, payload, clock);
+  const json& one = result.at("alerts").at(0);
+  core::Logger("alerts")->info("external alert {} about {} in {} from {} (submission {}): {}{}{}",
+                               p.alert_name(), p.app(), p.env(), p.actor(), p.submission_id(),
+                               one.value("result", ""), one.value("reason", "").empty() ? "" : ", ",
+                               one.value("reason", ""));
+  if (metrics != nullptr) metrics->CountAlert(one.value("result", "recorded"));
+}
+
 }  // namespace
 
 bool HandleEvent(pqxx::work& tx, const v1::Envelope& e, const HandlerOptions& options,
-                 const core::Clock& clock) {
+                 const core::Clock& clock, WatcherMetrics* metrics) {
   const auto now = clock.Now();
-  if (e.payload_case() == v1::Envelope::kAnalysisRequested) {
-    return OnAnalysisRequested(tx, e, clock);
+  switch (e.payload_case()) {
+    case v1::Envelope::kAnalysisRequested:
+      return OnAnalysisRequested(tx, e, clock);
+    case v1::Envelope::kExternalAlertReceived:
+      OnExternalAlert(tx, e, clock, metrics);
+      return false;
+    default:
+      break;
   }
+  if (events::TopicFor(e) == events::kTopicReleases) return false;  // release-intake's requests
   const std::string dep = DeploymentIdOf(e);
   if (dep.empty()) return false;
   const auto d = Project(tx, e, dep, now);

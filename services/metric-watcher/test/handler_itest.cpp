@@ -101,6 +101,67 @@ TEST_F(HandlerITest, AlertsMatchWhileRunningAndForTheWindowAfterTheEnd) {
   EXPECT_EQ(seen[0].release_id, "rel-2");
 }
 
+// An external alert from a Kafka producer (release-intake's ExternalAlertReceived) is matched
+// as an Alertmanager alert: raised for the active deployment of its app + env, with its labels,
+// severity and summary; one about an env with nothing running is recorded, not raised; the other
+// events of release-intake's topic leave the watched deployments alone.
+TEST_F(HandlerITest, AnExternalAlertIsRaisedForTheActiveDeploymentOfItsAppAndEnv) {
+  Migrate();
+  Plan();
+  const auto external = [this](const std::string& env, bool resolved) {
+    auto e = events::NewEnvelope("release-intake", clock_);
+    auto* p = e.mutable_external_alert_received();
+    p->set_submission_id("sub-" + env);
+    p->set_app("shop");
+    p->set_env(env);
+    p->set_alert_name("CheckoutErrors");
+    p->set_severity("critical");
+    p->set_summary("checkout 5xx above 2%");
+    p->set_resolved(resolved);
+    p->set_actor("monitoring");
+    clock_.Advance(1s);
+    return e;
+  };
+  EXPECT_FALSE(Handle(external("production", false)));
+  EXPECT_FALSE(Handle(external("staging", false)));
+  // A DeploymentRequested of another deployment on the same topic projects nothing.
+  auto requested = events::NewEnvelope("release-intake", clock_);
+  requested.set_deployment_id("dep-2");
+  requested.mutable_deployment_requested()->set_deployment_id("dep-2");
+  requested.mutable_deployment_requested()->set_app("shop");
+  requested.mutable_deployment_requested()->set_env("production");
+  EXPECT_FALSE(Handle(requested));
+
+  const auto listed =
+      db_->WithTransaction([&](pqxx::work& tx) { return ListAlerts(tx, "shop", "", 10); });
+  ASSERT_EQ(listed.size(), 2u);
+  std::map<std::string, AlertRow> by_env;
+  for (const auto& l : listed) by_env[l.alert.labels.at("env").get<std::string>()] = l.alert;
+  const AlertRow& raised = by_env.at("production");
+  EXPECT_TRUE(raised.raised);
+  EXPECT_EQ(raised.deployment_id, "dep-1");
+  EXPECT_EQ(raised.alert_name, "CheckoutErrors");
+  EXPECT_EQ(raised.labels.at("submitted_by"), "monitoring");
+  EXPECT_EQ(raised.annotations.at("submission_id"), "sub-production");
+  EXPECT_FALSE(by_env.at("staging").raised);
+  EXPECT_EQ(by_env.at("staging").reason, kReasonNoActiveDeployment);
+
+  const auto rows = db_->WithTransaction([&](pqxx::work& tx) {
+    return tx.exec("SELECT payload FROM outbox WHERE topic = 'sluice.analyses.v1' ORDER BY id");
+  });
+  ASSERT_EQ(rows.size(), 1u) << "one AlertRaised, for the production alert only";
+  v1::Envelope out;
+  ASSERT_TRUE(out.ParseFromString(pqxx::binarystring(rows[0][0]).str()));
+  ASSERT_TRUE(out.has_alert_raised());
+  EXPECT_EQ(out.alert_raised().deployment_id(), "dep-1");
+  EXPECT_EQ(out.alert_raised().alert_name(), "CheckoutErrors");
+  EXPECT_EQ(out.alert_raised().evidence().message(), "checkout 5xx above 2%");
+  EXPECT_EQ(out.alert_raised().labels().at("severity"), "critical");
+  const auto seen = db_->WithTransaction(
+      [&](pqxx::work& tx) { return DeploymentsFor(tx, "shop", "production", ""); });
+  ASSERT_EQ(seen.size(), 1u) << "the DeploymentRequested of dep-2 was projected";
+}
+
 TEST_F(HandlerITest, AnAnalysisOfARolledBackGenerationIsCancelledOnArrival) {
   Migrate();
   Plan();

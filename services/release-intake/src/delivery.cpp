@@ -284,6 +284,62 @@ std::variant<CommandInput, FieldError> ValidateCommand(Verb verb, const json& bo
   return c;
 }
 
+namespace {
+
+// A text field of an alert: absent or null is "" (an error when `required`), else a string of
+// at most `max` bytes that passes UnsafeTextReason.
+std::optional<FieldError> AlertText(const json& body, const std::string& name, std::size_t max,
+                                    bool required, std::string& out) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (required) return Err(name, name + " is required");
+    return std::nullopt;
+  }
+  const std::string limit = (required ? "1-" : "at most ") + std::to_string(max) + " characters";
+  if (!it->is_string() || it->get<std::string>().size() > max ||
+      (required && it->get<std::string>().empty())) {
+    return Err(name, name + " must be a string of " + limit);
+  }
+  out = it->get<std::string>();
+  if (auto why = UnsafeTextReason(out)) return Err(name, name + " " + *why);
+  return std::nullopt;
+}
+
+// The app or env of an alert: a required name.
+std::optional<FieldError> AlertName(const json& body, const std::string& name, std::string& out) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return Err(name, name + " is required");
+  if (!it->is_string() || !IsValidAppName(it->get<std::string>())) {
+    return Err(name, name +
+                         " must be a name: a lowercase letter, then up to 62 lowercase letters, "
+                         "digits and '-'");
+  }
+  out = it->get<std::string>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<AlertInput, FieldError> ValidateAlert(const json& body) {
+  if (!body.is_object()) return Err("body", "body must be a JSON object");
+  if (auto e = UnknownKey(body, {"app", "env", "alertname", "severity", "summary", "status"})) {
+    return *e;
+  }
+  AlertInput a;
+  if (auto e = AlertName(body, "app", a.app)) return *e;
+  if (auto e = AlertName(body, "env", a.env)) return *e;
+  if (auto e = AlertText(body, "alertname", 200, true, a.alert_name)) return *e;
+  if (auto e = AlertText(body, "severity", 64, false, a.severity)) return *e;
+  if (auto e = AlertText(body, "summary", 1000, false, a.summary)) return *e;
+  std::string status = "firing";
+  if (auto e = AlertText(body, "status", 16, false, status)) return *e;
+  if (status != "firing" && status != "resolved") {
+    return Err("status", "status must be firing or resolved");
+  }
+  a.resolved = status == "resolved";
+  return a;
+}
+
 std::optional<std::string> NormalizeBaseUrl(std::string_view url) {
   std::string_view rest;
   if (url.rfind("http://", 0) == 0) {

@@ -115,6 +115,22 @@ struct CommandInput {
 };
 std::variant<CommandInput, FieldError> ValidateCommand(Verb verb, const nlohmann::json& body);
 
+// --- External alerts ------------------------------------------------------------------------
+
+// An external alert about an app in an environment (an `alert` on the inbound topic), as
+// {"app", "env", "alertname", "severity", "summary", "status"}: app and env are names
+// (^[a-z][a-z0-9-]{0,62}$), alertname 1-200 characters, severity at most 64, summary at most
+// 1000 (text that passes UnsafeTextReason), status "firing" (the default) or "resolved".
+struct AlertInput {
+  std::string app;
+  std::string env;
+  std::string alert_name;
+  std::string severity;
+  std::string summary;
+  bool resolved = false;
+};
+std::variant<AlertInput, FieldError> ValidateAlert(const nlohmann::json& body);
+
 // --- Proxies --------------------------------------------------------------------------------
 
 // An upstream base URL (SLUICE_PLANNER_URL, SLUICE_EXECUTOR_URL): http(s)://host[:port] with an

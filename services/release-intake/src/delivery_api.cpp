@@ -1,6 +1,8 @@
 // The delivery half of release-intake's API: delivery specs (PUT/GET /v1/apps/...), deployment
 // requests (POST /v1/deployments), operator commands (POST /v1/deployments/{id}:<verb>) and the
 // read-only proxies to the rollout-planner and the executor.
+#include <google/protobuf/util/time_util.h>
+
 #include <charconv>
 #include <sluice/core/ids.hpp>
 #include <sluice/core/logging.hpp>
@@ -1122,6 +1124,57 @@ void ReleaseIntakeApi::ProxyInstances(const httplib::Request& req, httplib::Resp
   Proxy(res, options_.executor_url,
         UpstreamCall::Get("/v1/deployments/" + std::string(req.matches[1]) + "/instances"),
         "executor", "executor_unavailable");
+}
+
+AlertInput ValidatedAlert(const json& body) {
+  auto validated = ValidateAlert(body);
+  if (const auto* e = std::get_if<FieldError>(&validated)) {
+    throw http::BadRequest(e->field, e->message);
+  }
+  return std::get<AlertInput>(std::move(validated));
+}
+
+Answer SubmitAlert(pqxx::work& tx, const AlertInput& alert, const std::string& submission_id,
+                   const Caller& caller, const core::Clock& clock) {
+  RequireRoleIn(caller, alert.env, RequiredRole(OperatorCommand::VERB_ROLLBACK),
+                "send alerts (a firing one rolls back a deployment)");
+  const auto now = clock.Now();
+  auto e = events::NewEnvelope(kServiceName, clock);
+  auto* p = e.mutable_external_alert_received();
+  p->set_submission_id(submission_id);
+  p->set_app(alert.app);
+  p->set_env(alert.env);
+  p->set_alert_name(alert.alert_name);
+  p->set_severity(alert.severity);
+  p->set_summary(alert.summary);
+  p->set_resolved(alert.resolved);
+  p->set_actor(caller.name);
+  *p->mutable_received_at() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(core::ToUnixMillis(now));
+  const std::string event_id = e.event_id();
+  eventbus::Publish(tx, std::move(e));
+  const std::string status = alert.resolved ? "resolved" : "firing";
+  ReleaseRepository::Audit(tx,
+                           {caller.name, "alert.submit", alert.app + "/" + alert.env, "accepted",
+                            core::TraceScope::Current(),
+                            json{{"alertname", alert.alert_name},
+                                 {"status", status},
+                                 {"severity", alert.severity},
+                                 {"event_id", event_id},
+                                 {"transport", caller.transport}}},
+                           core::ToUnixMillis(now), {alert.app, alert.env});
+  json out = {{"event_id", event_id},
+              {"app", alert.app},
+              {"env", alert.env},
+              {"alertname", alert.alert_name},
+              {"status", status},
+              {"result", "forwarded"},
+              {"message", "metric-watcher matches the alert against the active deployment of " +
+                              alert.app + " in " + alert.env +
+                              (alert.resolved ? ", recording it as resolved"
+                                              : "; a match raises AlertRaised, which rolls the "
+                                                "deployment back")}};
+  return {202, std::move(out), ""};
 }
 
 }  // namespace sluice::release_intake

@@ -280,6 +280,52 @@ TEST(ValidateCommand, OptionalFieldsChecked) {
       "reason");
 }
 
+TEST(ValidateAlert, ReadsEveryFieldFiringByDefault) {
+  const auto a = Get<AlertInput>(ValidateAlert(json{{"app", "shop"},
+                                                    {"env", "production"},
+                                                    {"alertname", "HighErrorRate"},
+                                                    {"severity", "critical"},
+                                                    {"summary", "5xx above 2% for 5m"}}));
+  EXPECT_EQ(a.app, "shop");
+  EXPECT_EQ(a.env, "production");
+  EXPECT_EQ(a.alert_name, "HighErrorRate");
+  EXPECT_EQ(a.severity, "critical");
+  EXPECT_EQ(a.summary, "5xx above 2% for 5m");
+  EXPECT_FALSE(a.resolved);
+  EXPECT_TRUE(Get<AlertInput>(ValidateAlert(json{{"app", "shop"},
+                                                 {"env", "production"},
+                                                 {"alertname", "HighErrorRate"},
+                                                 {"status", "resolved"}}))
+                  .resolved);
+}
+
+// Each bad alert is refused naming its field, as the HTTP API names a body's.
+TEST(ValidateAlert, RefusesNamingTheField) {
+  const json good = {{"app", "shop"}, {"env", "production"}, {"alertname", "HighErrorRate"}};
+  const auto field_of = [&good](const std::string& key, const json& value) {
+    json body = good;
+    if (value.is_null()) {
+      body.erase(key);
+    } else {
+      body[key] = value;
+    }
+    return Get<FieldError>(ValidateAlert(body)).field;
+  };
+  EXPECT_EQ(field_of("app", nullptr), "app");
+  EXPECT_EQ(field_of("app", "Shop"), "app");
+  EXPECT_EQ(field_of("env", nullptr), "env");
+  EXPECT_EQ(field_of("env", 7), "env");
+  EXPECT_EQ(field_of("alertname", nullptr), "alertname");
+  EXPECT_EQ(field_of("alertname", ""), "alertname");
+  EXPECT_EQ(field_of("alertname", std::string(201, 'a')), "alertname");
+  EXPECT_EQ(field_of("alertname", "High\u202EetaR"), "alertname");  // a bidi override
+  EXPECT_EQ(field_of("severity", std::string(65, 'a')), "severity");
+  EXPECT_EQ(field_of("summary", json::array()), "summary");
+  EXPECT_EQ(field_of("status", "pending"), "status");
+  EXPECT_EQ(field_of("labels", json::object()), "labels");  // unknown
+  EXPECT_EQ(Get<FieldError>(ValidateAlert(json::array())).field, "body");
+}
+
 TEST(NormalizeBaseUrl, HttpOnlyWithoutTrailingSlash) {
   EXPECT_EQ(NormalizeBaseUrl("http://127.0.0.1:8082/"), "http://127.0.0.1:8082");
   EXPECT_EQ(NormalizeBaseUrl("https://planner.svc/api"), "https://planner.svc/api");

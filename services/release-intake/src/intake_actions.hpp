@@ -99,4 +99,13 @@ Answer IssueCommand(pqxx::work& tx, const std::string& deployment_id, Verb verb,
                     const CommandInput& command, const PlannerCheck& planner, const Caller& caller,
                     const core::Clock& clock);
 
+// An external alert (an `alert` on the inbound topic): the validated alert (400 naming the
+// field otherwise), then, when the caller may roll back in its environment (the role of a
+// rollback: a firing alert about an active deployment starts one; 403 otherwise), its
+// ExternalAlertReceived event (for metric-watcher, which matches it as it matches an
+// Alertmanager alert) and audit row, in `tx`; 202 with the event id.
+AlertInput ValidatedAlert(const nlohmann::json& body);
+Answer SubmitAlert(pqxx::work& tx, const AlertInput& alert, const std::string& submission_id,
+                   const Caller& caller, const core::Clock& clock);
+
 }  // namespace sluice::release_intake

@@ -83,6 +83,8 @@ Role RoleFor(const Submission& s) {
   if (s.kind == SubmissionKind::kCommand) {
     if (const auto verb = ParseVerb(s.verb)) return RequiredRole(*verb);
   }
+  // A firing alert about an active deployment rolls it back: the role of a rollback.
+  if (s.kind == SubmissionKind::kAlert) return RequiredRole(OperatorCommand::VERB_ROLLBACK);
   return Role::kDeployer;
 }
 
@@ -132,11 +134,8 @@ std::pair<int, json> Carry(pqxx::work& tx, const Submission& s, const std::strin
         break;
       }
       case SubmissionKind::kAlert:
-        throw http::ApiException(
-            {422, "unsupported_kind",
-             std::string(ToString(s.kind)) +
-                 " submissions are not accepted on the inbound topic yet; use the HTTP API",
-             std::string(ToString(s.kind))});
+        answer = SubmitAlert(tx, ValidatedAlert(s.body), s.id, caller, clock);
+        break;
     }
     tx.exec("RELEASE SAVEPOINT intake_request");
     return {answer.status, std::move(answer.body)};

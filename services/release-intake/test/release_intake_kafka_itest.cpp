@@ -800,6 +800,83 @@ TEST_F(ReleaseIntakeKafkaItest, OperatorCommandsOverKafkaKeepTheVerbsRoles) {
   EXPECT_EQ(releases_->Count(deployment_id, events::v1::Envelope::kOperatorCommand), 1);
 }
 
+// An external alert about app + env is accepted from a caller holding the rollback's role there
+// (approver), published as ExternalAlertReceived on release-intake's topic for metric-watcher,
+// and audited; a deployer's is refused 403, a bad one 400 naming the field.
+TEST_F(ReleaseIntakeKafkaItest, AnExternalAlertIsForwardedForAnApproverOnly) {
+  const auto app = NewApp();
+  const auto id = NewId();
+  v1::IntakeSubmission s;
+  s.set_submission_id(id);
+  auto* alert = s.mutable_alert();
+  alert->set_app(app);
+  alert->set_env("production");
+  alert->set_alertname("CheckoutErrors");
+  alert->set_severity("critical");
+  alert->set_summary("checkout 5xx above 2%");
+  Produce(app, s.SerializeAsString(), approver_, "application/protobuf");
+  const auto a = Answers(id);
+  ASSERT_EQ(a.size(), 1u) << service_->LogTail();
+  EXPECT_EQ(a[0]["outcome"], "accepted") << a[0].dump();
+  EXPECT_EQ(a[0]["kind"], "alert");
+  EXPECT_EQ(a[0]["http_status"], 202);
+  EXPECT_EQ(a[0]["body"]["result"], "forwarded");
+  EXPECT_EQ(a[0]["body"]["status"], "firing");
+  const std::string event_id = a[0]["body"]["event_id"];
+  std::vector<st::SeenEvent> seen;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        seen = releases_->Seen([&](const events::v1::Envelope& e) {
+          return e.has_external_alert_received() && e.external_alert_received().app() == app;
+        });
+        return !seen.empty();
+      },
+      30s));
+  ASSERT_EQ(seen.size(), 1u);
+  const auto& event = seen[0].envelope;
+  EXPECT_EQ(event.event_id(), event_id);
+  const auto& received = event.external_alert_received();
+  EXPECT_EQ(received.submission_id(), id);
+  EXPECT_EQ(received.env(), "production");
+  EXPECT_EQ(received.alert_name(), "CheckoutErrors");
+  EXPECT_EQ(received.severity(), "critical");
+  EXPECT_FALSE(received.resolved());
+  EXPECT_NE(received.actor(), "");
+
+  const auto refused = [&](const json& body, const std::string& token) {
+    const auto rid = NewId();
+    Produce(app, json{{"submission_id", rid}, {"alert", body}}.dump(), token, "application/json");
+    const auto got = Answers(rid);
+    if (got.size() != 1) throw std::runtime_error("no answer to " + body.dump());
+    return got[0];
+  };
+  const json good = {{"app", app}, {"env", "production"}, {"alertname", "CheckoutErrors"}};
+  const auto deployer = refused(good, deployer_);
+  EXPECT_EQ(deployer["http_status"], 403) << deployer.dump();
+  EXPECT_EQ(deployer["outcome"], "refused");
+  json bad_status = good;
+  bad_status["status"] = "pending";
+  const auto bad = refused(bad_status, approver_);
+  EXPECT_EQ(bad["http_status"], 400) << bad.dump();
+  EXPECT_EQ(bad["error"]["field"], "status");
+
+  auto audit = Call("GET", "/v1/audit?action=alert.submit&app=" + app, "", admin_token_);
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  const auto items = json::parse(audit.body)["items"];
+  ASSERT_EQ(items.size(), 1u) << audit.body;
+  EXPECT_EQ(items[0]["target"], app + "/production");
+  EXPECT_EQ(items[0]["detail"]["event_id"], event_id);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(releases_
+                ->Seen([&](const events::v1::Envelope& e) {
+                  return e.has_external_alert_received() &&
+                         e.external_alert_received().app() == app;
+                })
+                .size(),
+            1u)
+      << "a refused alert was published";
+}
+
 // A mapped principal's own topic: its records need no token, carry the principal's role (as a
 // token with that role and grants is checked), and are audited as kafka:<principal>. A token on
 // such a record is not read.
