@@ -401,4 +401,4 @@ sl_wait_until 75 "the alert on host-1 reached the watcher" alert_on_host1 ||
   fail "the E2eHighErrorRate alert on host-1 never reached the metric-watcher through Alertmanager"
 fault 1 '{"error_rate": 0}'
 
-sl_log "passed: batches judged, batch 2 reverted alone, bake-watch breach rolled back, one rollback per incident, operator rollback across a kill -9, the real alert chain"
+sl_log "passed: batches judged, batch 2 reverted alone, bake-watch breach rolled back, one rollback per incident, operator rollback across a kill -9,$([[ $SUBMIT == kafka ]] && echo " a rollback from an external alert over Kafka,") the real alert chain"
